@@ -1,0 +1,3 @@
+from sendemodul.cli import main
+
+main()

@@ -1,0 +1,227 @@
+"""Configuration: one TOML file under the state home, loaded once, validated, frozen, passed down.
+
+The home is ``$SENDEMODUL_HOME`` or ``./var``. Every key has a safe default; an unknown key or a bad value is a
+:class:`~sendemodul.errors.ConfigError` naming the key. There are no global settings: callers get a ``Config``.
+"""
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sendemodul.errors import ConfigError
+
+CONFIG_NAME = "config.toml"
+DEFAULT_HOME = "var"
+
+
+def default_home():
+    """The state home: ``$SENDEMODUL_HOME``, else ``./var``."""
+    return Path(os.environ.get("SENDEMODUL_HOME") or DEFAULT_HOME).absolute()
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    #: Twisted endpoint strings; certificates and host keys are filled in from the home at start.
+    https_port: int = 8443
+    sftp_port: int = 8022
+    interface: str = "127.0.0.1"
+    #: Public base URL shown to users (receipts, e-mails, the start-up banner).
+    public_url: str = "https://127.0.0.1:8443"
+    log_client_ip: bool = False
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    #: Threads that compute Argon2id hashes (each needs about 19 MiB while it works).
+    hash_threads: int = 4
+    #: Logins waiting for or in the hash pool before new ones are answered "busy" at once.
+    max_pending_logins: int = 32
+    #: Delay added after every failed login (seconds).
+    failure_delay_seconds: float = 1.0
+    #: Failures from one source (IP address) within the window before it is banned.
+    source_ban_score: int = 20
+    source_window_seconds: int = 600
+    source_ban_seconds: int = 900
+    #: Failures for one unit within the window that raise an audit event and an admin warning.
+    unit_warn_failures: int = 10
+    unit_window_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    max_upload_bytes: int = 4 * 1024**3
+    idle_timeout_seconds: int = 60
+    max_upload_seconds: int = 4 * 3600
+    sessions_per_unit: int = 4
+    sessions_per_source: int = 16
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    #: Minimum level on the console: debug, info, warn, error, critical.
+    console_level: str = "info"
+    #: JSON log file, relative to the home.
+    json_file: str = "log/sendemodul.json"
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path
+    environment: str = "dev"
+    server: ServerConfig = field(default_factory=ServerConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+    # Paths under the home. Everything the server keeps lives here.
+    @property
+    def config_path(self):
+        return self.home / CONFIG_NAME
+
+    @property
+    def db_path(self):
+        return self.home / "sendemodul.db"
+
+    @property
+    def spool_dir(self):
+        return self.home / "spool"
+
+    @property
+    def private_dir(self):
+        return self.home / "private"
+
+    @property
+    def tls_cert_path(self):
+        return self.home / "tls" / "server.pem"
+
+    @property
+    def ssh_host_key_path(self):
+        return self.home / "ssh" / "host_ed25519"
+
+    @property
+    def keys_dir(self):
+        return self.home / "keys"
+
+    @property
+    def log_path(self):
+        return self.home / self.log.json_file
+
+
+_SECTIONS = {"server": ServerConfig, "auth": AuthConfig, "limits": LimitsConfig, "log": LogConfig}
+_ENVIRONMENTS = ("dev", "test", "production")
+_LEVELS = ("debug", "info", "warn", "error", "critical")
+
+
+def _check_type(key, value, expected):
+    if expected is bool:
+        ok = isinstance(value, bool)
+    elif expected is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif expected is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, expected)
+    if not ok:
+        raise ConfigError(f"config key {key!r} must be {expected.__name__}, not {type(value).__name__} ({value!r})")
+    return float(value) if expected is float else value
+
+
+def _build_section(name, cls, raw):
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config key {name!r} must be a table")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in raw.items():
+        full = f"{name}.{key}"
+        if key not in fields:
+            raise ConfigError(f"unknown config key {full!r}")
+        expected = fields[key].type
+        values[key] = _check_type(full, value, expected)
+    section = cls(**values)
+    _validate_section(name, section)
+    return section
+
+
+def _positive(section, name, *keys):
+    for key in keys:
+        if getattr(section, key) <= 0:
+            raise ConfigError(f"config key '{name}.{key}' must be greater than 0")
+
+
+def _validate_section(name, section):
+    if name == "server":
+        for key in ("https_port", "sftp_port"):
+            if not 0 <= getattr(section, key) <= 65535:
+                raise ConfigError(f"config key 'server.{key}' must be a port number 0-65535")
+        if not section.public_url.startswith("https://"):
+            raise ConfigError("config key 'server.public_url' must start with https://")
+    elif name == "auth":
+        _positive(section, name, "hash_threads", "max_pending_logins", "source_ban_score", "source_window_seconds",
+                  "source_ban_seconds", "unit_warn_failures", "unit_window_seconds")
+        if section.failure_delay_seconds < 0:
+            raise ConfigError("config key 'auth.failure_delay_seconds' must not be negative")
+        if section.max_pending_logins < section.hash_threads:
+            raise ConfigError("config key 'auth.max_pending_logins' must be at least auth.hash_threads")
+    elif name == "limits":
+        _positive(section, name, *(f.name for f in dataclasses.fields(section)))
+    elif name == "log":
+        if section.console_level not in _LEVELS:
+            raise ConfigError(f"config key 'log.console_level' must be one of {', '.join(_LEVELS)}")
+        if Path(section.json_file).is_absolute() or ".." in Path(section.json_file).parts:
+            raise ConfigError("config key 'log.json_file' must be a path inside the home")
+
+
+def parse(text, home):
+    """Build a :class:`Config` from TOML text. Raises ConfigError naming the offending key."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file is not valid TOML: {e}") from None
+    values = {}
+    for key, value in raw.items():
+        if key in _SECTIONS:
+            values[key] = _build_section(key, _SECTIONS[key], value)
+        elif key == "environment":
+            values[key] = _check_type(key, value, str)
+            if value not in _ENVIRONMENTS:
+                raise ConfigError(f"config key 'environment' must be one of {', '.join(_ENVIRONMENTS)}")
+        else:
+            raise ConfigError(f"unknown config key {key!r}")
+    return Config(home=Path(home).absolute(), **values)
+
+
+def load(home=None):
+    """Load ``<home>/config.toml``; a missing file means all defaults."""
+    home = Path(home).absolute() if home is not None else default_home()
+    path = home / CONFIG_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror}") from None
+    return parse(text, home)
+
+
+def render_default(environment="dev"):
+    """The commented config file written by ``admin init``: every key with its default."""
+    lines = [
+        "# sendemodul configuration. Every key is optional; the value shown is the default.",
+        f'environment = "{environment}"   # dev, test or production',
+        "",
+    ]
+    for name, cls in _SECTIONS.items():
+        lines.append(f"[{name}]")
+        for f in dataclasses.fields(cls):
+            default = f.default
+            if isinstance(default, bool):
+                shown = "true" if default else "false"
+            elif isinstance(default, str):
+                shown = f'"{default}"'
+            else:
+                shown = repr(default)
+            lines.append(f"# {f.name} = {shown}")
+        lines.append("")
+    return "\n".join(lines)
