@@ -1,0 +1,257 @@
+"""Authentication: PINs, the one ``twisted.cred`` checker and realm that both fronts use, and abuse scoring.
+
+- A PIN is 12 characters from an unambiguous alphabet in groups of 4 (60 bits), stored only as an Argon2id PHC
+  string (OWASP: m=19 MiB, t=2, p=1). Input is case- and separator-insensitive.
+- Hashes are verified in a bounded thread pool, never on the reactor thread; when too many logins are waiting, a new
+  one is answered "busy" at once (:class:`Busy`) instead of queueing without bound.
+- An unknown, disabled or PIN-less unit costs the same hash as a wrong PIN, and every failure is the same
+  ``UnauthorizedLogin`` after the same delay.
+- No hard per-unit lockout (anyone could lock a kommune out on deadline day). Instead each source address collects
+  a score (2 for an unknown unit, 1 for a wrong PIN, in the style of SFTPGo's defender) and is banned for a while
+  when the score within the window reaches the limit. Repeated failures for one unit raise an audit event and a
+  warning for the admin.
+"""
+
+import collections
+import re
+import secrets
+
+from cryptography.exceptions import InvalidKey
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+from twisted.cred import credentials, error
+from twisted.cred.checkers import ICredentialsChecker
+from twisted.cred.portal import IRealm
+from twisted.internet import defer, task
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from zope.interface import Interface, implementer
+
+from sendemodul.errors import LoginBusy
+
+log = Logger()
+
+# 32 symbols: no 0/O or 1/I (L stays: with 1 gone it has no twin). 5 bits each, 12 symbols = 60 bits.
+PIN_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+PIN_LENGTH = 12
+ARGON2_PARAMS = {"length": 32, "iterations": 2, "lanes": 1, "memory_cost": 19 * 1024}
+UNIT_RE = re.compile(r"^\d{4}-\d{2}-\d{9}$")
+_SEPARATORS = re.compile(r"[\s\-_.]")
+
+
+def generate_pin():
+    """A new random PIN, formatted ``ABCD-EFGH-JKMN``."""
+    raw = "".join(secrets.choice(PIN_ALPHABET) for _ in range(PIN_LENGTH))
+    return "-".join(raw[i:i + 4] for i in range(0, PIN_LENGTH, 4))
+
+
+def normalize_pin(text):
+    """Uppercase and drop separators, so ``abcd efgh-jkmn`` equals ``ABCD-EFGH-JKMN``."""
+    return _SEPARATORS.sub("", text).upper()
+
+
+def hash_pin(pin):
+    """The Argon2id PHC string for a PIN (slow by design: call it off the reactor thread)."""
+    kdf = Argon2id(salt=secrets.token_bytes(16), **ARGON2_PARAMS)
+    return kdf.derive_phc_encoded(normalize_pin(pin).encode("utf-8"))
+
+
+def verify_pin(pin, phc):
+    """True when ``pin`` matches ``phc``. Always costs one full Argon2id computation; compares in constant time."""
+    try:
+        Argon2id.verify_phc_encoded(normalize_pin(pin).encode("utf-8"), phc)
+    except InvalidKey:
+        return False
+    return True
+
+
+_dummy_phc = None
+
+
+def dummy_phc():
+    """A hash of a random PIN with the same parameters: what an unknown unit is checked against."""
+    global _dummy_phc
+    if _dummy_phc is None:
+        _dummy_phc = hash_pin(secrets.token_hex(8))
+    return _dummy_phc
+
+
+class Busy(LoginBusy, error.UnauthorizedLogin):
+    """The server is busy checking other logins; try again in a moment."""
+
+
+class ISourced(Interface):
+    """Credentials that know the network source they came from (for abuse scoring)."""
+
+
+@implementer(credentials.IUsernamePassword, ISourced)
+class UnitCredentials:
+    """Username (``kommunenr-bydel-orgnr``) and PIN, plus the source address (a host string) or None."""
+
+    def __init__(self, username, password, source=None):
+        self.username = username
+        self.password = password
+        self.source = source
+
+    def checkPassword(self, password):  # IUsernamePassword; not used by our checker
+        return secrets.compare_digest(self.password, password)
+
+    def __repr__(self):
+        return f"<UnitCredentials {self.username!r} from {self.source!r}>"  # never the PIN
+
+
+def _text(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+class Defender:
+    """Per-source failure scores with temporary bans (bounded memory, driven by an injected clock)."""
+
+    def __init__(self, clock, *, ban_score, window_seconds, ban_seconds, max_sources=50_000):
+        self.clock = clock
+        self.ban_score = ban_score
+        self.window_seconds = window_seconds
+        self.ban_seconds = ban_seconds
+        self.max_sources = max_sources
+        self._events = collections.OrderedDict()  # source -> deque[(time, score)]
+        self._bans = {}  # source -> until
+
+    def is_banned(self, source):
+        until = self._bans.get(source)
+        if until is None:
+            return False
+        if until <= self.clock.seconds():
+            del self._bans[source]
+            return False
+        return True
+
+    def record_failure(self, source, score):
+        """Add ``score`` for ``source``; returns True when this failure got it banned."""
+        if source is None:
+            return False
+        now = self.clock.seconds()
+        events = self._events.pop(source, None) or collections.deque()
+        events.append((now, score))
+        while events and events[0][0] <= now - self.window_seconds:
+            events.popleft()
+        self._events[source] = events  # most recently active last
+        while len(self._events) > self.max_sources:
+            self._events.popitem(last=False)
+        if sum(s for _, s in events) >= self.ban_score:
+            self._bans[source] = now + self.ban_seconds
+            del self._events[source]
+            if len(self._bans) > self.max_sources:
+                for stale in [s for s, until in self._bans.items() if until <= now]:
+                    del self._bans[stale]
+            return True
+        return False
+
+
+@implementer(ICredentialsChecker)
+class PinChecker:
+    """The one checker for both fronts: ``UnitCredentials`` (or plain IUsernamePassword) -> unit string."""
+
+    credentialInterfaces = (credentials.IUsernamePassword,)
+
+    def __init__(self, store, *, hash_pool, run_db, reactor, clock, config):
+        """
+        store: the Store (read from the hash threads: it keeps one connection per thread).
+        hash_pool: a started ``ThreadPool`` bounded to ``config.hash_threads``.
+        run_db: ``run_db(f, *args) -> Deferred``, runs blocking store calls off the reactor thread.
+        reactor: for ``callFromThread``; clock: an IReactorTime for delays and scores (the reactor, or a ``Clock``
+        in tests); config: the ``AuthConfig``.
+        """
+        self.store = store
+        self.hash_pool = hash_pool
+        self.run_db = run_db
+        self.reactor = reactor
+        self.clock = clock
+        self.config = config
+        self.pending = 0
+        self.defender = Defender(clock, ban_score=config.source_ban_score, window_seconds=config.source_window_seconds,
+                                 ban_seconds=config.source_ban_seconds)
+        self._unit_failures = {}  # unit -> deque of times
+
+    def _check(self, unit, pin):
+        """In a hash thread: (ok, unit_known). One Argon2id computation whatever the outcome."""
+        phc = self.store.login_pin_hash(unit) if unit is not None else None
+        ok = verify_pin(pin, phc if phc is not None else dummy_phc())
+        return (ok and phc is not None), phc is not None
+
+    @defer.inlineCallbacks
+    def requestAvatarId(self, creds):
+        source = getattr(creds, "source", None) if ISourced.providedBy(creds) else None
+        if source is not None and self.defender.is_banned(source):
+            log.info("login refused: source is banned")
+            raise error.UnauthorizedLogin()
+        if self.pending >= self.config.max_pending_logins:
+            log.warn("login answered busy: {pending} logins waiting for the hash pool", pending=self.pending)
+            raise Busy()
+        username = (_text(creds.username) or "").strip()
+        unit = username if UNIT_RE.match(username) else None
+        pin = _text(creds.password) or ""
+        self.pending += 1
+        try:
+            ok, known = yield deferToThreadPool(self.reactor, self.hash_pool, self._check, unit, pin)
+        finally:
+            self.pending -= 1
+        if ok:
+            return unit
+        yield self._failed(unit if known else None, source, score=1 if known else 2)
+        raise error.UnauthorizedLogin()
+
+    def _failed(self, unit, source, score):
+        if self.defender.record_failure(source, score):
+            log.warn("source banned for {seconds} s after repeated login failures", seconds=self.config.source_ban_seconds)
+        waits = []
+        if unit is not None:
+            waits.append(self._count_unit_failure(unit))
+        waits.append(task.deferLater(self.clock, self.config.failure_delay_seconds, lambda: None))
+        return defer.gatherResults(waits, consumeErrors=True)
+
+    def _count_unit_failure(self, unit):
+        now = self.clock.seconds()
+        times = self._unit_failures.setdefault(unit, collections.deque())
+        times.append(now)
+        while times and times[0] <= now - self.config.unit_window_seconds:
+            times.popleft()
+        if len(times) < self.config.unit_warn_failures:
+            return defer.succeed(None)
+        count = len(times)
+        times.clear()
+        log.warn("unit {unit} has had {count} failed logins within {window} s: someone may be guessing its PIN",
+                 unit=unit, count=count, window=self.config.unit_window_seconds)
+        return self.run_db(self.store.audit, "login.repeated_failures", actor="system", unit=unit,
+                           detail={"failures": count, "window_seconds": self.config.unit_window_seconds})
+
+
+class IUnitAvatar(Interface):
+    """A logged-in unit (the fronts add their own interfaces: IResource, IConchUser)."""
+
+
+@implementer(IUnitAvatar)
+class UnitAvatar:
+    def __init__(self, unit):
+        self.unit = unit
+
+
+@implementer(IRealm)
+class UnitRealm:
+    """Makes an avatar for a logged-in unit. Fronts register a factory per interface they ask for."""
+
+    def __init__(self):
+        self.factories = {IUnitAvatar: UnitAvatar}
+
+    def register(self, interface, factory):
+        """``factory(unit) -> (avatar, logout)`` or ``factory(unit) -> avatar``."""
+        self.factories[interface] = factory
+
+    def requestAvatar(self, avatarId, mind, *interfaces):
+        for interface in interfaces:
+            factory = self.factories.get(interface)
+            if factory is not None:
+                made = factory(avatarId)
+                avatar, logout = made if isinstance(made, tuple) else (made, lambda: None)
+                return interface, avatar, logout
+        raise NotImplementedError(f"no avatar for {interfaces}")

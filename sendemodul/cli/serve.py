@@ -1,0 +1,48 @@
+"""``sendemodul serve``: run the server in the foreground (the same as ``twistd -ny twistd.tac``)."""
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+import sendemodul
+from sendemodul import config
+from sendemodul.cli.admin import home_option
+
+TAC = Path(sendemodul.__file__).resolve().parent.parent / "twistd.tac"
+
+
+@click.command()
+@home_option
+def serve(home):
+    """Run the server in the foreground until interrupted (Ctrl-C). Logs go to the console and <home>/log/.
+
+    \b
+    Example:
+      sendemodul admin init --dev && sendemodul serve
+    """
+    cfg = config.load(home)
+    if not cfg.db_path.exists():
+        raise click.ClickException(f"{cfg.home} is not initialised: run 'sendemodul admin init --dev' first")
+    os.environ["SENDEMODUL_HOME"] = str(cfg.home)
+    print_banner(cfg)
+    from twisted.scripts import twistd
+
+    sys.argv = ["twistd", "--nodaemon", "--pidfile=", "--python", str(TAC)]
+    twistd.run()
+
+
+def print_banner(cfg):
+    click.echo(f"sendemodul {sendemodul.__version__}: state home {cfg.home} (environment {cfg.environment})")
+    demo = cfg.home / "demo"
+    if (demo / "unit.txt").exists():
+        unit = (demo / "unit.txt").read_text().strip()
+        click.echo(f"  demo unit:    {unit}")
+        click.echo(f"  its PIN:      {demo / 'pin.txt'}")
+        click.echo(f"  signing key:  {demo / 'unit.key'}")
+    click.echo("  stop with Ctrl-C")
+
+
+def register(cli):
+    cli.add_command(serve)

@@ -1,0 +1,412 @@
+"""Identifiers: reporting units (kommunenr, bydel, orgnr) and person IDs (fødselsnummer and relatives, DUF).
+
+Everything here is pure: no I/O apart from reading the packaged code lists (``sendemodul/data/*.csv``) once, and no
+reactor. Unit checks raise the :class:`~sendemodul.errors.IdentityError` subclasses with a message naming exactly what
+is wrong; person IDs are never refused with an exception but *classified* (:func:`classify_id`), because an invalid
+ID in an extract is a finding about one row, not an error of the whole operation.
+
+The rules come from DOMAIN.md ("Identifiers"):
+
+- Fødselsnummer ``DDMMYY III K1 K2`` with two mod-11 check digits. Both the current rule and the rule for numbers
+  issued from 2032 (K1 may leave a remainder of 0-3) are accepted side by side.
+- D-number: day + 40. H-number: month + 40 (NAV Dolly's synthetic IDs use the same offset and classify as H-numbers).
+  Synthetic (Skatteetaten Tenor): month + 80. The offsets combine; precedence is synthetic, then D, then H.
+- SSB placeholders: a valid birth date followed by ``00100``, ``00200`` or ``99999``.
+- DUF number: 12 digits, the last two are a mod-11 sum over the first ten.
+- Organisasjonsnummer: 9 digits, mod-11 check digit, first digit 8 or 9 for units reporting to SSB.
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import enum
+import functools
+import io
+import re
+from dataclasses import dataclass
+from datetime import date
+from importlib import resources
+
+from .errors import BydelError, KommunenrError, OrgnrError, UnitError
+
+__all__ = [
+    "ClassifiedId",
+    "IdClass",
+    "Kommune",
+    "Unit",
+    "check_bydel",
+    "check_orgnr",
+    "classify_id",
+    "duf_ok",
+    "fnr_check_digits",
+    "fnr_check_digits_ok",
+    "generate_fnr",
+    "kommune",
+    "parse_unit",
+]
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Code lists
+
+
+@dataclass(frozen=True)
+class Kommune:
+    """One row of ``data/kommuner.csv``: a kommune code with its validity period (``None`` = open-ended)."""
+
+    kommunenr: str
+    name: str
+    fylkesnr: str
+    valid_from: date | None
+    valid_to: date | None
+
+    def valid_in(self, year: int) -> bool:
+        """Whether the code is in force at some time during ``year``."""
+        return _valid_in(self.valid_from, self.valid_to, year)
+
+
+@dataclass(frozen=True)
+class _Bydel:
+    """One row of ``data/bydeler.csv``."""
+
+    kommunenr: str
+    bydelnr: str
+    name: str
+    valid_from: date | None
+    valid_to: date | None
+    reports: bool  # column accepted_by_kostra_social_forms == "yes"
+    note: str
+
+
+def _valid_in(valid_from: date | None, valid_to: date | None, year: int) -> bool:
+    return (valid_from is None or valid_from <= date(year, 12, 31)) and (
+        valid_to is None or valid_to >= date(year, 1, 1)
+    )
+
+
+def _read_csv(name: str) -> list[dict[str, str]]:
+    text = resources.files("sendemodul").joinpath("data", name).read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _iso_date(text: str) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+@functools.cache
+def _kommuner() -> dict[str, Kommune]:
+    return {
+        row["kommunenr"]: Kommune(
+            kommunenr=row["kommunenr"],
+            name=row["name"],
+            fylkesnr=row["fylkesnr"],
+            valid_from=_iso_date(row["valid_from"]),
+            valid_to=_iso_date(row["valid_to"]),
+        )
+        for row in _read_csv("kommuner.csv")
+    }
+
+
+@functools.cache
+def _bydeler() -> dict[str, dict[str, _Bydel]]:
+    """``{kommunenr: {bydelnr: bydel}}`` for the kommuner that have bydeler (only Oslo)."""
+    result: dict[str, dict[str, _Bydel]] = {}
+    for row in _read_csv("bydeler.csv"):
+        bydel = _Bydel(
+            kommunenr=row["kommunenr"],
+            bydelnr=row["bydelnr"],
+            name=row["name"],
+            valid_from=_iso_date(row["valid_from"]),
+            valid_to=_iso_date(row["valid_to"]),
+            reports=row["accepted_by_kostra_social_forms"] == "yes",
+            note=row["note"],
+        )
+        result.setdefault(bydel.kommunenr, {})[bydel.bydelnr] = bydel
+    return result
+
+
+def _digits(text: str, length: int) -> bool:
+    """Whether ``text`` is exactly ``length`` ASCII digits (``str.isdigit`` would also accept e.g. '²' or '٣')."""
+    return len(text) == length and text.isascii() and text.isdigit()
+
+
+def _weighted(digits: str, weights: tuple[int, ...]) -> int:
+    return sum(int(d) * w for d, w in zip(digits, weights, strict=True))
+
+
+def _mod11(digits: str, weights: tuple[int, ...]) -> int | None:
+    """The mod-11 check digit ``11 - (sum mod 11)`` with 11 -> 0, or ``None`` where it would be 10."""
+    check = (11 - _weighted(digits, weights) % 11) % 11
+    return None if check == 10 else check
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Reporting units
+
+
+def kommune(kommunenr: str, year: int) -> Kommune:
+    """The kommune with this code, if the code is in force in ``year``; else :class:`KommunenrError`."""
+    if not _digits(kommunenr, 4):
+        raise KommunenrError(f"The kommunenummer must be 4 digits, e.g. 0301; got {kommunenr!r}.")
+    found = _kommuner().get(kommunenr)
+    if found is None:
+        raise KommunenrError(f"{kommunenr} is not a known kommunenummer.")
+    if found.valid_in(year):
+        return found
+    if found.valid_to is not None and found.valid_to < date(year, 1, 1):
+        reason = f"it ended {found.valid_to.isoformat()}"
+    else:
+        reason = f"it begins {found.valid_from.isoformat()}"
+    message = f"{kommunenr} ({found.name}) is not valid in {year}: {reason}"
+    namesakes = [k for k in _kommuner().values() if k.name == found.name and k.valid_in(year)]
+    if len(namesakes) == 1:
+        message += f"; {found.name} is {namesakes[0].kommunenr} in {year}"
+    raise KommunenrError(message + ".")
+
+
+def check_bydel(kommunenr: str, bydel: str, year: int) -> str:
+    """``bydel`` if it may report for ``kommunenr`` in ``year``; else :class:`BydelError` (or :class:`KommunenrError`).
+
+    ``00`` (the whole kommune) is allowed for every valid kommune. A kommune listed in ``data/bydeler.csv`` (Oslo) may
+    also report per bydel, for the bydeler marked as accepted by the KOSTRA social forms (Oslo 01-15).
+    """
+    found = kommune(kommunenr, year)
+    if not _digits(bydel, 2):
+        raise BydelError(f"The bydel must be 2 digits (00 for the whole kommune); got {bydel!r}.")
+    if bydel == "00":
+        return bydel
+    bydeler = _bydeler().get(kommunenr, {})
+    if not bydeler:
+        raise BydelError(f"{kommunenr} ({found.name}) has no bydeler: use bydel 00.")
+    reporting = sorted(b.bydelnr for b in bydeler.values() if b.reports and _valid_in(b.valid_from, b.valid_to, year))
+    allowed = f"Use 00 or one of {reporting[0]}-{reporting[-1]}." if reporting else "Use 00."
+    entry = bydeler.get(bydel)
+    if entry is None or not _valid_in(entry.valid_from, entry.valid_to, year):
+        raise BydelError(f"{kommunenr} ({found.name}) has no bydel {bydel} in {year}. {allowed}")
+    if not entry.reports:
+        raise BydelError(
+            f"Bydel {bydel} ({entry.name}) in {found.name} does not report: {entry.note or 'not a reporting unit'}."
+            f" {allowed}"
+        )
+    return bydel
+
+
+_ORGNR_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
+
+
+def check_orgnr(orgnr: str) -> str:
+    """``orgnr`` if it is a valid organisasjonsnummer of a unit reporting to SSB; else :class:`OrgnrError`."""
+    if not (orgnr.isascii() and orgnr.isdigit()):
+        raise OrgnrError(f"The organisasjonsnummer must be 9 digits and nothing else; got {orgnr!r}.")
+    if len(orgnr) != 9:
+        raise OrgnrError(f"The organisasjonsnummer must be 9 digits; {orgnr} has {len(orgnr)}.")
+    if orgnr[0] not in "89":
+        raise OrgnrError(f"{orgnr}: an organisasjonsnummer reporting to SSB starts with 8 or 9, not {orgnr[0]}.")
+    check = _mod11(orgnr[:8], _ORGNR_WEIGHTS)
+    if check is None:
+        raise OrgnrError(f"{orgnr}: no organisasjonsnummer starts with {orgnr[:8]} (its check digit would be 10).")
+    if int(orgnr[8]) != check:
+        raise OrgnrError(
+            f"{orgnr}: the check digit (last digit) {orgnr[8]} does not match the first eight digits;"
+            " look for a typing error."
+        )
+    return orgnr
+
+
+@dataclass(frozen=True, order=True)
+class Unit:
+    """A reporting unit (avgiver). Built unchecked; :func:`parse_unit` is the checked way in."""
+
+    kommunenr: str
+    bydel: str
+    orgnr: str
+
+    def __str__(self) -> str:
+        """The canonical login name, e.g. ``0301-12-958935420``."""
+        return f"{self.kommunenr}-{self.bydel}-{self.orgnr}"
+
+    @property
+    def region(self) -> str:
+        """The KOSTRA region: kommunenr + bydel, e.g. ``030112``."""
+        return self.kommunenr + self.bydel
+
+
+_UNIT_SHAPE = "The unit must be written KOMMUNENR-BYDEL-ORGNR, e.g. 0301-12-958935420"
+_UNIT_PARTS = (("kommunenummer", 4, ""), ("bydel", 2, " (00 for the whole kommune)"), ("organisasjonsnummer", 9, ""))
+
+
+def parse_unit(text: str, year: int | None = None) -> Unit:
+    """Parse and check ``KKKK-BB-OOOOOOOOO`` (surrounding whitespace ignored) for ``year`` (default: this year).
+
+    A wrong shape raises :class:`UnitError` naming the part that is wrong; a well-shaped unit is then checked with
+    :func:`kommune`, :func:`check_bydel` and :func:`check_orgnr`, whose errors pass through.
+    """
+    parts = text.strip().split("-")
+    if len(parts) != 3:
+        raise UnitError(f"{_UNIT_SHAPE}: it has {len(parts)} part(s), not 3.")
+    for part, (label, length, hint) in zip(parts, _UNIT_PARTS):
+        if not _digits(part, length):
+            raise UnitError(f"{_UNIT_SHAPE}: the {label} must be {length} digits{hint}.")
+    kommunenr, bydel, orgnr = parts
+    check_bydel(kommunenr, bydel, date.today().year if year is None else year)
+    check_orgnr(orgnr)
+    return Unit(kommunenr, bydel, orgnr)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Person identifiers
+
+
+class IdClass(enum.StrEnum):
+    """What a person ID turned out to be. Values are the names, e.g. ``"FNR"`` (and ``str()`` gives the value)."""
+
+    FNR = "FNR"  #: fødselsnummer
+    DNR = "DNR"  #: D-number: day + 40
+    HNR = "HNR"  #: H-number: month + 40 (also NAV Dolly's synthetic IDs, which cannot be told apart)
+    SYNTHETIC = "SYNTHETIC"  #: Skatteetaten Tenor's synthetic test ID: month + 80
+    DUF = "DUF"  #: DUF number (12 digits)
+    PLACEHOLDER = "PLACEHOLDER"  #: SSB placeholder: valid DDMMYY + 00100, 00200 or 99999
+    BAD_CHECKSUM = "BAD_CHECKSUM"  #: right shape and date, wrong check digit(s)
+    BAD_DATE = "BAD_DATE"  #: right shape, no such date (after removing the offsets)
+    BAD_FORMAT = "BAD_FORMAT"  #: not the right number of digits
+    MISSING = "MISSING"  #: empty
+
+
+_VALID_CLASSES = frozenset(
+    {IdClass.FNR, IdClass.DNR, IdClass.HNR, IdClass.SYNTHETIC, IdClass.DUF, IdClass.PLACEHOLDER}
+)
+
+
+@dataclass(frozen=True)
+class ClassifiedId:
+    """The result of :func:`classify_id`.
+
+    ``canonical`` is the ID's digits (11 for fødselsnummer-like IDs, 12 for DUF), ``None`` for BAD_FORMAT and MISSING.
+    ``rule`` says which check-digit rule matched a valid fødselsnummer-like ID (``"current"`` or ``"2032"``), else
+    ``None``.
+    """
+
+    id_class: IdClass
+    canonical: str | None
+    rule: str | None
+
+    @property
+    def valid(self) -> bool:
+        """True for the classes that identify someone (or are an accepted placeholder)."""
+        return self.id_class in _VALID_CLASSES
+
+
+_K1_WEIGHTS = (3, 7, 6, 1, 8, 9, 4, 5, 2)
+_K2_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+_DUF_WEIGHTS = (4, 6, 3, 2, 4, 6, 3, 2, 7, 5)
+_PLACEHOLDER_SUFFIXES = frozenset({"00100", "00200", "99999"})
+
+
+def fnr_check_digits_ok(digits: str) -> str | None:
+    """Which check-digit rule an 11-digit ID satisfies: ``"current"``, else ``"2032"``, else ``None``.
+
+    Current rule: ``(K1-weighted sum of digits 1-9 + K1) mod 11 == 0``. The 2032 rule also lets that remainder be
+    1, 2 or 3. K2 is the same under both: ``(K2-weighted sum of digits 1-10 + K2) mod 11 == 0``.
+    Anything that is not 11 ASCII digits gives ``None``.
+    """
+    if not _digits(digits, 11):
+        return None
+    if (_weighted(digits[:10], _K2_WEIGHTS) + int(digits[10])) % 11 != 0:
+        return None
+    k1_remainder = (_weighted(digits[:9], _K1_WEIGHTS) + int(digits[9])) % 11
+    if k1_remainder == 0:
+        return "current"
+    if k1_remainder <= 3:
+        return "2032"
+    return None
+
+
+def fnr_check_digits(first9: str) -> str | None:
+    """The two check digits for these 9 digits under the current rule, or ``None`` if K1 or K2 would be 10."""
+    if not _digits(first9, 9):
+        raise ValueError(f"expected 9 digits, got {first9!r}")
+    k1 = _mod11(first9, _K1_WEIGHTS)
+    if k1 is None:
+        return None
+    k2 = _mod11(first9 + str(k1), _K2_WEIGHTS)
+    if k2 is None:
+        return None
+    return f"{k1}{k2}"
+
+
+def duf_ok(digits: str) -> bool:
+    """Whether ``digits`` is a DUF number: 12 digits, the last two = (weighted sum of the first ten) mod 11."""
+    return _digits(digits, 12) and int(digits[10:]) == _weighted(digits[:10], _DUF_WEIGHTS) % 11
+
+
+def _date_exists(day: int, month: int, yy: int) -> bool:
+    """Whether day.month exists in some year ending in ``yy`` (29 February: only if ``yy`` is divisible by 4)."""
+    if not 1 <= month <= 12 or day < 1:
+        return False
+    leap_year = 2000 + yy if yy % 4 == 0 else 2001  # 2000 + yy is a leap year exactly when yy % 4 == 0
+    return day <= calendar.monthrange(leap_year, month)[1]
+
+
+def classify_id(raw: str | None, kind: str = "fnr") -> ClassifiedId:
+    """Classify a person ID from an extract: ``kind`` ``"fnr"`` (11 digits, any fødselsnummer-like ID) or ``"duf"``.
+
+    Surrounding whitespace is ignored. In order: empty -> MISSING; not exactly 11 (12 for DUF) ASCII digits ->
+    BAD_FORMAT; (fnr) no such date once the offsets are removed -> BAD_DATE; (fnr) a plain date followed by a
+    placeholder suffix -> PLACEHOLDER, checked before the check digits; check digits failing both rules (DUF: its own
+    rule) -> BAD_CHECKSUM; else DUF, or by the offsets SYNTHETIC (month + 80), DNR (day + 40), HNR (month + 40), FNR.
+    The 2-digit year may be of any century.
+    """
+    if kind not in ("fnr", "duf"):
+        raise ValueError(f"kind must be 'fnr' or 'duf', not {kind!r}")
+    text = (raw or "").strip()
+    if not text:
+        return ClassifiedId(IdClass.MISSING, None, None)
+    if kind == "duf":
+        if not _digits(text, 12):
+            return ClassifiedId(IdClass.BAD_FORMAT, None, None)
+        return ClassifiedId(IdClass.DUF if duf_ok(text) else IdClass.BAD_CHECKSUM, text, None)
+    if not _digits(text, 11):
+        return ClassifiedId(IdClass.BAD_FORMAT, None, None)
+
+    day, month, yy = int(text[0:2]), int(text[2:4]), int(text[4:6])
+    id_class = IdClass.FNR
+    if day > 40:
+        day -= 40
+        id_class = IdClass.DNR
+    if month > 80:
+        month -= 80
+        id_class = IdClass.SYNTHETIC
+    elif month > 40:
+        month -= 40
+        if id_class is IdClass.FNR:
+            id_class = IdClass.HNR
+    if not _date_exists(day, month, yy):
+        return ClassifiedId(IdClass.BAD_DATE, text, None)
+    if id_class is IdClass.FNR and text[6:] in _PLACEHOLDER_SUFFIXES:
+        return ClassifiedId(IdClass.PLACEHOLDER, text, None)
+    rule = fnr_check_digits_ok(text)
+    if rule is None:
+        return ClassifiedId(IdClass.BAD_CHECKSUM, text, None)
+    return ClassifiedId(id_class, text, rule)
+
+
+_GENERATE_OFFSETS = {"fnr": (0, 0), "dnr": (40, 0), "hnr": (0, 40), "synthetic": (0, 80)}
+
+
+def generate_fnr(birth: date, individual: int, *, kind: str = "fnr") -> str | None:
+    """A fødselsnummer-like ID (current check-digit rule) for test data; ``None`` if none exists for these inputs.
+
+    ``kind`` is ``"fnr"``, ``"dnr"`` (day + 40), ``"hnr"`` (month + 40) or ``"synthetic"`` (Tenor: month + 80);
+    ``individual`` is the 3-digit individual number 0-999. ``None`` when a check digit would be 10, or (plain
+    ``"fnr"`` only) when the result would read as an SSB placeholder (``00100``, ``00200``, ``99999``).
+    """
+    if kind not in _GENERATE_OFFSETS:
+        raise ValueError(f"kind must be one of {', '.join(_GENERATE_OFFSETS)}, not {kind!r}")
+    if not 0 <= individual <= 999:
+        raise ValueError(f"individual must be 0-999, not {individual}")
+    day_offset, month_offset = _GENERATE_OFFSETS[kind]
+    first9 = f"{birth.day + day_offset:02d}{birth.month + month_offset:02d}{birth.year % 100:02d}{individual:03d}"
+    check = fnr_check_digits(first9)
+    if check is None or (kind == "fnr" and first9[6:] + check in _PLACEHOLDER_SUFFIXES):
+        return None
+    return first9 + check

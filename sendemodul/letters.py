@@ -1,0 +1,27 @@
+"""Letters rendered from jinja2 templates in the project's ``templates/`` directory (autoescape on)."""
+
+import datetime
+from pathlib import Path
+
+import jinja2
+
+import sendemodul
+
+TEMPLATES_DIR = Path(sendemodul.__file__).resolve().parent.parent / "templates"
+
+
+def environment():
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def render_pin_letter(cfg, unit_row, pin):
+    """The printable PIN letter for one unit (HTML, Bokmål)."""
+    return environment().get_template("pin-letter.html.j2").render(
+        unit=unit_row, pin=pin, public_url=cfg.server.public_url, sftp_port=cfg.server.sftp_port,
+        date=datetime.date.today().strftime("%d.%m.%Y"),
+    )

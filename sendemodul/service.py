@@ -1,0 +1,80 @@
+"""The one place that wires the server together: ``makeService(config, reactor) -> MultiService``.
+
+Order matters: ``MultiService`` starts children in order and stops them in reverse, so the store comes first and
+stops last.
+"""
+
+from twisted.application import service
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.threadpool import ThreadPool
+
+from sendemodul import auth
+from sendemodul.store import Store
+
+log = Logger()
+
+
+class ThreadPoolService(service.Service):
+    """Owns a bounded thread pool for blocking work (SQLite, hashing) and runs calls on it."""
+
+    def __init__(self, reactor, name, max_threads):
+        self.reactor = reactor
+        self.name = name
+        self.pool = ThreadPool(minthreads=0, maxthreads=max_threads, name=name)
+
+    def startService(self):
+        super().startService()
+        self.pool.start()
+
+    def stopService(self):
+        super().stopService()
+        self.pool.stop()
+
+    def run(self, f, *args, **kwargs):
+        """Call ``f(*args, **kwargs)`` in the pool; a Deferred fires with its result."""
+        return deferToThreadPool(self.reactor, self.pool, f, *args, **kwargs)
+
+
+class StoreService(ThreadPoolService):
+    """The database and the threads that use it. Closes the store when it stops (it stops last)."""
+
+    def __init__(self, reactor, store, max_threads=4):
+        super().__init__(reactor, "sendemodul-db", max_threads)
+        self.store = store
+
+    def stopService(self):
+        super().stopService()
+        self.store.close()
+
+
+class SendemodulService(service.MultiService):
+    """The service tree, with the shared pieces the fronts use: ``store``, ``db`` (StoreService), ``portal``."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+
+    def startService(self):
+        log.info("sendemodul starting (environment {environment})", environment=self.config.environment)
+        super().startService()
+
+
+def makeService(config, reactor=None):
+    """Build the service tree for ``config``. Opens (and if needed migrates) the database first."""
+    from twisted.cred.portal import Portal
+
+    if reactor is None:
+        from twisted.internet import reactor
+    top = SendemodulService(config)
+    store = Store.open(config.db_path)
+    top.db = StoreService(reactor, store)
+    top.db.setServiceParent(top)
+    top.store = store
+    hashing = ThreadPoolService(reactor, "sendemodul-hash", config.auth.hash_threads)
+    hashing.setServiceParent(top)
+    top.realm = auth.UnitRealm()
+    top.checker = auth.PinChecker(store, hash_pool=hashing.pool, run_db=top.db.run, reactor=reactor, clock=reactor,
+                                  config=config.auth)
+    top.portal = Portal(top.realm, [top.checker])
+    return top

@@ -1,0 +1,63 @@
+import datetime
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sendemodul import config, identity
+from sendemodul.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent / "sendemodul"
+
+ALNA = "0301-12-958935420"
+STAVANGER = "1103-00-964965226"
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store.create(tmp_path / "sendemodul.db")
+    yield s
+    s.close()
+
+
+def add_unit(store, text, name="Testkommune", email="kostra@example.org"):
+    unit = identity.parse_unit(text, datetime.date.today().year)
+    store.add_unit(unit, name=name, email=email, actor="test")
+    return unit
+
+
+@pytest.fixture
+def home(tmp_path):
+    """A freshly initialised (non-dev) state home."""
+    from sendemodul import home as homemod
+
+    h = tmp_path / "home"
+    cfg, s = homemod.init_home(h, environment="test")
+    s.close()
+    return h
+
+
+def run_cli(*args, home=None, check=True, env=None, input=None):
+    """Run the real ``sendemodul`` console script in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    if home is not None:
+        full_env["SENDEMODUL_HOME"] = str(home)
+    proc = subprocess.run([str(BIN), *map(str, args)], capture_output=True, text=True, env=full_env, input=input,
+                          timeout=120)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"sendemodul {' '.join(map(str, args))} failed ({proc.returncode}):\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def grep_tree(root, needle):
+    """Paths under ``root`` whose bytes contain ``needle`` (bytes)."""
+    hits = []
+    for path in Path(root).rglob("*"):
+        if path.is_file() and needle in path.read_bytes():
+            hits.append(path)
+    return hits
