@@ -22,9 +22,12 @@ SENSITIVE_FIELD = re.compile(
     r"content|body|data|payload|record",
     re.IGNORECASE,
 )
-#: Values that look like an ID number or a PIN (with or without separators).
+#: Values that look like an ID number (11 digits, DUF 12, also split after the birth date) or a PIN: upper case
+#: with or without separators, any case when hyphenated (free text has too many 12-letter words to go further).
 SENSITIVE_VALUE = re.compile(
-    r"(?<!\d)\d{6}[ ]?\d{5,6}(?!\d)|\b[2-9A-HJ-NP-Z]{4}[- ]?[2-9A-HJ-NP-Z]{4}[- ]?[2-9A-HJ-NP-Z]{4}\b"
+    r"(?<!\d)\d{6}[ ]?\d{5,6}(?!\d)"
+    r"|\b[2-9A-HJ-NP-Z]{4}[- ]?[2-9A-HJ-NP-Z]{4}[- ]?[2-9A-HJ-NP-Z]{4}\b"
+    r"|(?i:\b[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}\b)"
 )
 
 _TWISTED_FIELDS = frozenset({"log_namespace", "log_level", "log_format", "log_source", "log_logger", "log_time",

@@ -46,18 +46,28 @@ class StoreService(ThreadPoolService):
     def stopService(self):
         super().stopService()
         self.store.close()
+        log.info("database closed")
 
 
 class SendemodulService(service.MultiService):
     """The service tree, with the shared pieces the fronts use: ``store``, ``db`` (StoreService), ``portal``."""
 
-    def __init__(self, config):
+    def __init__(self, config, reactor):
         super().__init__()
         self.config = config
+        self.reactor = reactor
 
     def startService(self):
-        log.info("sendemodul starting (environment {environment})", environment=self.config.environment)
         super().startService()
+        self.reactor.callWhenRunning(self._started)
+
+    def _started(self):
+        log.info("sendemodul started (environment {environment}, home {home})", environment=self.config.environment,
+                 home=str(self.config.home))
+
+    def stopService(self):
+        log.info("sendemodul stopping")
+        return super().stopService()
 
 
 def makeService(config, reactor=None):
@@ -66,7 +76,7 @@ def makeService(config, reactor=None):
 
     if reactor is None:
         from twisted.internet import reactor
-    top = SendemodulService(config)
+    top = SendemodulService(config, reactor)
     store = Store.open(config.db_path)
     top.db = StoreService(reactor, store)
     top.db.setServiceParent(top)

@@ -11,20 +11,7 @@ import click
 from sendemodul.errors import SendemodulError
 
 
-class Group(click.Group):
-    """A click group that turns our errors into one ``ERROR: ...`` line and exit code 1 (no traceback)."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except SendemodulError as e:
-            raise click.ClickException(str(e)) from None
-
-
-click.ClickException.show = lambda self, file=None: click.echo(f"ERROR: {self.format_message()}", err=True)
-
-
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="sendemodul")
 def cli():
     """sendemodul: secure double-blind transfer of municipal statistics (kommune -> TPF -> SSB).
@@ -51,8 +38,27 @@ def _register_commands():
 _register_commands()
 
 
-def main():
-    cli(prog_name="sendemodul")
+def main(args=None):
+    """Run the CLI. A user's mistake is one line ``ERROR: ...`` on stderr and exit code 1, never a traceback."""
+    try:
+        code = cli.main(args=args, prog_name="sendemodul", standalone_mode=False)
+    except click.UsageError as e:
+        hint = f" (see '{e.ctx.command_path} --help')" if e.ctx else ""
+        _fail(e.format_message() + hint)
+    except click.ClickException as e:
+        _fail(e.format_message())
+    except SendemodulError as e:
+        _fail(str(e))
+    except click.Abort:
+        _fail("aborted")
+    except KeyboardInterrupt:
+        _fail("interrupted")
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message):
+    click.echo(f"ERROR: {message}", err=True)
+    sys.exit(1)
 
 
 if __name__ == "__main__":
