@@ -98,3 +98,227 @@ class LoginBusy(SendemodulError):
     """The server is busy checking other logins; try again in a moment."""
 
     code = "busy"
+
+
+class KeyDirError(ConfigError):
+    """The key directory is not valid."""
+
+    code = "keys"
+
+
+class NoCurrentKey(KeyDirError):
+    """The key directory has no key valid today for this role."""
+
+    code = "no_current_key"
+
+
+class ContainerInputError(UsageError):
+    """A row cannot go into a container: an identifier contains a TAB or line break, or a record a line break."""
+
+    code = "container_input"
+
+
+class ContainerError(UsageError):
+    """The container is not valid."""
+
+    code = "container"
+
+    @classmethod
+    def detail(cls, detail):
+        """This error with its message followed by ``detail`` (which member, which key, ...)."""
+        return cls(f"{cls.__doc__.strip().splitlines()[0].rstrip('.')} ({detail}).")
+
+
+class ContainerTruncated(ContainerError):
+    """The file ends too early: the upload or copy is incomplete."""
+
+    code = "container_truncated"
+
+
+class ContainerTarError(ContainerError):
+    """The file is not a tar of the required shape: plain files only, mode 0644, owner 0, time 0, no extensions."""
+
+    code = "container_tar"
+
+
+class ContainerMembersError(ContainerError):
+    """The file does not hold exactly the required members in the required order."""
+
+    code = "container_members"
+
+
+class ContainerTrailingData(ContainerError):
+    """The file has data after the end of its tar archive."""
+
+    code = "container_trailing"
+
+
+class ManifestNotCanonical(ContainerError):
+    """The manifest is not canonical JSON (UTF-8, sorted keys, no spaces, no duplicate keys)."""
+
+    code = "manifest_syntax"
+
+
+class ManifestInvalid(ContainerError):
+    """The manifest does not have the required fields and values."""
+
+    code = "manifest_schema"
+
+
+class FormatUnsupported(ContainerError):
+    """The container format is not supported: this version reads sendemodul-container/1."""
+
+    code = "format"
+
+
+class UnitMismatch(ContainerError):
+    """The container was made for another unit than the one logged in."""
+
+    code = "wrong_unit"
+
+
+class ManifestUnsigned(ContainerError):
+    """The manifest is not signed: manifest.sig must hold a 64-byte Ed25519 signature."""
+
+    code = "unsigned"
+
+
+class NoSigningKey(ContainerError):
+    """No signing key is registered for this unit: ask the TPF to register the unit's unit.key.pub."""
+
+    code = "no_signing_key"
+
+
+class SignatureInvalid(ContainerError):
+    """The manifest's signature does not match any signing key registered for this unit."""
+
+    code = "bad_signature"
+
+
+class PartSizeMismatch(ContainerError):
+    """A part does not have the size its manifest states: the file was altered or damaged."""
+
+    code = "part_size"
+
+
+class PartDigestMismatch(ContainerError):
+    """A part does not match the SHA-256 digest its manifest states: the file was altered or damaged."""
+
+    code = "part_digest"
+
+
+class RecipientCountMismatch(ContainerError):
+    """A part is encrypted to a different number of keys than its manifest names."""
+
+    code = "recipient_count"
+
+
+class RecipientUnknown(ContainerError):
+    """A part is encrypted to a key that is not in the key directory: fetch the current keys and encrypt again."""
+
+    code = "recipient_unknown"
+
+
+class RecipientWrongRole(ContainerError):
+    """A part is encrypted to the wrong party's key (identities only to the TPF, data only to SSB)."""
+
+    code = "recipient_role"
+
+
+class RecipientNotCurrent(ContainerError):
+    """A part is encrypted to a key that is not valid today: fetch the current keys and encrypt again."""
+
+    code = "recipient_not_current"
+
+
+class ContainerReplayed(ContainerError):
+    """This container has been delivered before (same container_id): make a new container to deliver again."""
+
+    code = "replay"
+
+
+class PartDecryptionFailed(ContainerError):
+    """A part could not be decrypted: it is damaged, truncated, or encrypted to another key."""
+
+    code = "decrypt"
+
+
+class PartContentError(ContainerError):
+    """A part is malformed or does not belong to its container."""
+
+    code = "part_content"
+
+
+class PackageError(ContainerError):
+    """The SSB package is not valid."""
+
+    code = "package"
+
+
+class SealInvalid(PackageError):
+    """The TPF seal is malformed or does not match the package."""
+
+    code = "seal"
+
+
+class SealSignatureInvalid(PackageError):
+    """The TPF seal's signature does not match any TPF signing key."""
+
+    code = "seal_signature"
+
+
+class ProfileError(UsageError):
+    """There is no profile for that register and periode."""
+
+    code = "profile"
+
+
+class InputError(UsageError):
+    """The file cannot be read."""
+
+    code = "input"
+
+
+class ExtractError(UsageError):
+    """The extract cannot be read; `sendemodul check` gives the full report."""
+
+    code = "extract"
+
+    def __init__(self, message=None, *, line=None, rule=None):
+        super().__init__(message)
+        #: 1-based line of the problem, and the control rule (e.g. ``RECORD_LENGTH``) it breaks.
+        self.line = line
+        self.rule = rule
+
+
+# -- intake (both fronts) -------------------------------------------------------------------------------------
+
+
+class IntakeError(UsageError):
+    """The upload was refused."""
+
+    code = "refused"
+
+
+class UploadTooLarge(IntakeError):
+    """The upload is larger than the server accepts."""
+
+    code = "too_large"
+
+
+class UploadIncomplete(IntakeError):
+    """The upload ended before the whole file had arrived; nothing was kept. Send the file again."""
+
+    code = "incomplete"
+
+
+class WindowClosed(IntakeError):
+    """Reception is closed for this register and periode."""
+
+    code = "window_closed"
+
+
+class SpoolFull(IntakeError):
+    """The server cannot store the upload right now (no space); nothing was kept. Try again later."""
+
+    code = "no_space"

@@ -1,0 +1,116 @@
+"""Key and container commands: ``sendemodul keygen`` (municipal side) and ``sendemodul ssb open`` (SSB side)."""
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+
+from sendemodul import config, keydir, signing, ssb
+from sendemodul.errors import KeyDirError
+
+_PROGRESS_STEP_BYTES = 1024**2
+
+
+@click.command()
+@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The private key file to write; the public key goes to the same name + .pub.")
+@click.option("--comment", default="sendemodul unit signing key", show_default=True,
+              help="The comment at the end of the public key line.")
+def keygen(output, comment):
+    """Make the unit's Ed25519 signing key: OUTPUT (private, PEM PKCS#8, mode 0600) and OUTPUT.pub (OpenSSH line).
+
+    Give OUTPUT.pub to the TPF (`admin unit add --signing-key`); keep OUTPUT secret and pass it to
+    `sendemodul encrypt --signing-key`. Refuses to overwrite either file.
+
+    \b
+    Example:
+      sendemodul keygen -o unit.key --comment "0301-12-958935420 KOSTRA"
+    """
+    key = signing.write_new_key(output, comment)
+    click.echo(f"Wrote {output} (keep it secret) and {output}.pub:")
+    click.echo(signing.public_line(key, comment), nl=False)
+
+
+@click.group(name="ssb")
+def ssb_group():
+    """SSB's commands: open the packages the TPF delivers.
+
+    \b
+    Example:
+      sendemodul ssb open 0301-00-958935420-11F-2025.tar --identity ssb.agekey -o out/
+    """
+
+
+@ssb_group.command(name="open")
+@click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--identity", "identity_file", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="SSB's age identity file (AGE-SECRET-KEY-1... lines).")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The directory for records.csv and <register>-<periode>.dat (created if missing).")
+@click.option("--keys", "keys_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="The key directory with the TPF signing key(s) [default: $SENDEMODUL_HOME/keys, else the "
+                   "project's keys/].")
+@click.option("--tpf-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The TPF's signing public key (OpenSSH line or base64) instead of the key directory.")
+@click.option("--unit-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Also check the unit's manifest signature with its public key (unit.key.pub).")
+def open_command(package, identity_file, out_dir, keys_dir, tpf_key, unit_key):
+    """Check a package from the TPF and write its records with pseudonyms.
+
+    Verifies the TPF seal's signature, the seal's binding to the manifest and the digests of both parts (and the
+    unit's signature with --unit-key), then decrypts. Writes records.csv (row_id, pseudonym and ID class per ID
+    field, the record's fields) and the register's own layout with the ID fields blank. Nothing is written unless
+    everything checks out.
+
+    \b
+    Example:
+      sendemodul ssb open package.tar --identity ssb.agekey -o out/ --keys keys/
+    """
+    if keys_dir and tpf_key:
+        raise click.UsageError("give --keys or --tpf-key, not both")
+    tpf_keys = _tpf_signing_keys(keys_dir, tpf_key)
+    unit_keys = [keydir.parse_ed25519_public_key(unit_key.read_text(encoding="ascii"))] if unit_key else None
+    identities = keydir.load_age_identities(identity_file)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with click.progressbar(length=package.stat().st_size, label="Opening", file=sys.stderr) as bar:
+        opened = ssb.open_package(package, out_dir, ssb_identities=identities, tpf_signing_keys=tpf_keys,
+                                  unit_keys=unit_keys, progress=_throttled(bar.update))
+    seal = opened.seal
+    click.echo(f"{opened.manifest.unit} {opened.manifest.register} {opened.manifest.periode}: "
+               f"{opened.manifest.records} records (container {opened.manifest.container_id})")
+    click.echo("ID classes: " + ", ".join(f"{name} {count}" for name, count in sorted(seal.counts.items()) if count))
+    click.echo(f"Wrote {opened.csv_path} and {opened.dat_path}")
+
+
+def _tpf_signing_keys(keys_dir, tpf_key):
+    if tpf_key:
+        key = keydir.RecipientKey(tpf_key.stem, "tpf-signing", tpf_key.read_text(encoding="ascii").strip(),
+                                  date.min, date.max)
+        key.signing_key()  # refuse a malformed key file before reading the package
+        return [key]
+    directory = keydir.load_key_dir(keydir.find_key_dir(keys_dir, config.default_home()))
+    keys = [key for key in directory if key.role == "tpf-signing"]
+    if not keys:
+        raise KeyDirError(f"no tpf-signing key in {directory.path}; give --keys DIR or --tpf-key FILE")
+    return keys
+
+
+def _throttled(update):
+    """A progress callback that passes bytes on to ``update`` in steps of a MiB (a redraw per read is too slow)."""
+    pending = 0
+
+    def progress(n):
+        nonlocal pending
+        pending += n
+        if pending >= _PROGRESS_STEP_BYTES:
+            update(pending)
+            pending = 0
+
+    return progress
+
+
+def register(cli):
+    cli.add_command(keygen)
+    cli.add_command(ssb_group)

@@ -1,0 +1,199 @@
+"""The key directory: the public keys that containers and packages are encrypted to and verified with.
+
+One TOML file per key, named ``<key_id>.toml`` (the format is documented in ``keys/README.md``)::
+
+    key_id = "tpf-2026"
+    role = "tpf"                       # tpf | ssb | tpf-signing
+    recipient = "age1..."              # tpf and ssb: an age X25519 recipient
+    valid_from = 2026-01-01            # TOML dates, both inclusive
+    valid_to = 2026-12-31
+    comment = "optional"
+
+A ``tpf-signing`` key has ``public_key`` (an Ed25519 key as an OpenSSH line or as raw base64) instead of
+``recipient``. Other files in the directory (README.md) are ignored. Pure apart from reading the directory.
+"""
+
+import base64
+import binascii
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pyrage
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+import sendemodul
+from sendemodul.errors import KeyDirError, NoCurrentKey
+from sendemodul.sshkeys import SSHKeyError, parse_public_key
+
+ROLES = ("tpf", "ssb", "tpf-signing")
+AGE_ROLES = ("tpf", "ssb")
+KEY_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_REQUIRED = {"key_id", "role", "valid_from", "valid_to"}
+_OPTIONAL = {"comment"}
+
+
+@dataclass(frozen=True)
+class RecipientKey:
+    """A public key from the key directory with its validity (both ends inclusive).
+
+    ``public`` is the age recipient (``age1...``) for the roles ``tpf`` and ``ssb``, and the Ed25519 public key as
+    written in the file for ``tpf-signing``.
+    """
+
+    key_id: str
+    role: str
+    public: str
+    valid_from: date
+    valid_to: date
+    comment: str = ""
+
+    def valid_on(self, day):
+        return self.valid_from <= day <= self.valid_to
+
+    def age_recipient(self):
+        """The ``pyrage`` recipient of a ``tpf`` or ``ssb`` key."""
+        return pyrage.x25519.Recipient.from_str(self.public)
+
+    def signing_key(self):
+        """The Ed25519 public key of a ``tpf-signing`` key."""
+        return parse_ed25519_public_key(self.public)
+
+    def to_toml(self):
+        """The key file's text (``<key_id>.toml``)."""
+        field = "public_key" if self.role == "tpf-signing" else "recipient"
+        lines = [f'key_id = "{self.key_id}"', f'role = "{self.role}"', f'{field} = "{self.public}"',
+                 f"valid_from = {self.valid_from.isoformat()}", f"valid_to = {self.valid_to.isoformat()}"]
+        if self.comment:
+            lines.append(f"comment = {_toml_string(self.comment)}")
+        return "\n".join(lines) + "\n"
+
+
+def _toml_string(text):
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped) + '"'
+
+
+class KeyDirectory:
+    """The keys of one directory, by id."""
+
+    def __init__(self, path, keys):
+        self.path = Path(path)
+        self._keys = {key.key_id: key for key in keys}
+
+    def __iter__(self):
+        return iter(sorted(self._keys.values(), key=lambda key: (key.role, key.valid_from, key.key_id)))
+
+    def get(self, key_id):
+        """The key with this id, or ``None``."""
+        return self._keys.get(key_id)
+
+    def current(self, role, on):
+        """The keys of ``role`` valid on the date ``on``, oldest first; :class:`NoCurrentKey` if there are none."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        of_role = [key for key in self if key.role == role]
+        current = [key for key in of_role if key.valid_on(on)]
+        if current:
+            return current
+        reasons = [f"{key.key_id} expired {key.valid_to}" if key.valid_to < on else
+                   f"{key.key_id} is valid from {key.valid_from}" for key in of_role]
+        raise NoCurrentKey(f"no current {role.upper()} key in {self.path} on {on}"
+                           f" ({'; '.join(reasons) or f'it has no {role} keys'})")
+
+
+def find_key_dir(option=None, home=None):
+    """The key directory: ``--keys DIR`` if given, else ``<home>/keys/`` if it exists, else the project's ``keys/``."""
+    if option is not None:
+        return Path(option)
+    if home is not None and (Path(home) / "keys").is_dir():
+        return Path(home) / "keys"
+    return Path(sendemodul.__file__).parent.parent / "keys"
+
+
+def load_key_dir(path):
+    """Read every ``*.toml`` key file in ``path``. A malformed file is a :class:`KeyDirError` naming the file."""
+    path = Path(path)
+    if not path.is_dir():
+        raise KeyDirError(f"key directory {path} does not exist")
+    return KeyDirectory(path, [_load_key_file(file) for file in sorted(path.glob("*.toml"))])
+
+
+def _load_key_file(file):
+    def bad(problem):
+        return KeyDirError(f"key file {file} (key {file.stem}): {problem}")
+
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise bad(f"cannot be read as TOML: {e}") from None
+    role = raw.get("role")
+    if role not in ROLES:
+        raise bad(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    public_field = "public_key" if role == "tpf-signing" else "recipient"
+    missing = sorted((_REQUIRED | {public_field}) - raw.keys())
+    unknown = sorted(raw.keys() - _REQUIRED - _OPTIONAL - {public_field})
+    if missing or unknown:
+        raise bad("; ".join(filter(None, [missing and f"missing {', '.join(missing)}",
+                                          unknown and f"unknown {', '.join(unknown)}"])))
+    key_id = raw["key_id"]
+    if key_id != file.stem or not isinstance(key_id, str) or not KEY_ID_PATTERN.fullmatch(key_id):
+        raise bad("key_id must equal the file name without .toml and be lowercase letters, digits, '.', '_', '-'")
+    for name in ("valid_from", "valid_to"):
+        if type(raw[name]) is not date:
+            raise bad(f"{name} must be a date written like 2026-01-01 (without quotes)")
+    if raw["valid_to"] < raw["valid_from"]:
+        raise bad("valid_to is before valid_from")
+    comment = raw.get("comment", "")
+    if not isinstance(comment, str):
+        raise bad("comment must be a string")
+    public = raw[public_field]
+    if not isinstance(public, str):
+        raise bad(f"{public_field} must be a string")
+    key = RecipientKey(key_id, role, public.strip(), raw["valid_from"], raw["valid_to"], comment)
+    try:
+        key.signing_key() if role == "tpf-signing" else key.age_recipient()
+    except (KeyDirError, pyrage.RecipientError) as e:
+        raise bad(f"{public_field} is not valid: {e}") from None
+    return key
+
+
+def parse_ed25519_public_key(text):
+    """An Ed25519 public key from an OpenSSH line (``ssh-ed25519 AAAA... comment``) or the raw 32 bytes in base64."""
+    text = text.strip()
+    if text.startswith("ssh-"):
+        try:
+            algorithm, line, _comment, _fingerprint = parse_public_key(text)
+        except SSHKeyError as e:
+            raise KeyDirError(str(e)) from None
+        if algorithm != "ssh-ed25519":
+            raise KeyDirError(f"an Ed25519 key is required, not {algorithm}")
+        return serialization.load_ssh_public_key(line.encode("ascii"))
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raw = b""
+    if len(raw) != 32:
+        raise KeyDirError("expected an OpenSSH 'ssh-ed25519 AAAA...' line or 32 bytes in base64")
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def generate_age_identity():
+    """A new age X25519 key pair: ``(secret "AGE-SECRET-KEY-1...", recipient "age1...")``."""
+    identity = pyrage.x25519.Identity.generate()
+    return str(identity), str(identity.to_public())
+
+
+def load_age_identities(path):
+    """The age identities in an identity file (``AGE-SECRET-KEY-1...`` lines; ``#`` comments and blanks ignored)."""
+    try:
+        lines = [line.strip() for line in Path(path).read_text(encoding="ascii").splitlines()]
+        identities = [pyrage.x25519.Identity.from_str(line) for line in lines if line and not line.startswith("#")]
+    except (UnicodeDecodeError, pyrage.IdentityError):
+        raise KeyDirError(f"{path} is not an age identity file (AGE-SECRET-KEY-1... lines)") from None
+    if not identities:
+        raise KeyDirError(f"{path} holds no age identity")
+    return identities

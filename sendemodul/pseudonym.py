@@ -1,0 +1,67 @@
+"""Keyed pseudonyms (DESIGN.md section 6; the exact derivation with a test vector is in docs/container.md).
+
+``K = HKDF-SHA256(master_key, salt = none, info = "sendemodul pseudonym v<version> <environment> <register>")``, 32
+bytes; ``pseudonym = "v<version>-" + base32(HMAC-SHA256(K, canonical_id))[:26]``. The same person gets the same
+pseudonym in every container and kommune of one register and environment; test and production never share one.
+Pure: no I/O.
+"""
+
+import base64
+import hashlib
+import hmac
+import re
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from sendemodul.identity import IdClass
+
+PSEUDONYM_CHARS = 26
+MIN_MASTER_KEY_BYTES = 32
+ENVIRONMENT_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
+PSEUDONYM_PATTERN = re.compile(r"v[1-9][0-9]*-[A-Z2-7]{26}")
+
+#: Valid IDs that identify nobody in particular get no pseudonym (a placeholder is a birth date and a fixed suffix).
+_NOT_A_PERSON = frozenset({IdClass.PLACEHOLDER})
+
+
+def derive_key(master_key, *, environment, register, version):
+    """The HMAC key of one pseudonym domain (environment + register) and key version."""
+    if len(master_key) < MIN_MASTER_KEY_BYTES:
+        raise ValueError(f"the pseudonym master key must have at least {MIN_MASTER_KEY_BYTES} bytes")
+    if not ENVIRONMENT_PATTERN.fullmatch(environment):
+        raise ValueError(f"environment must be a lowercase word, not {environment!r}")
+    if type(version) is not int or version < 1:
+        raise ValueError(f"the key version must be a positive integer, not {version!r}")
+    info = f"sendemodul pseudonym v{version} {environment} {register}".encode("ascii")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master_key)
+
+
+class Pseudonymizer:
+    """Turns classified IDs of one domain into pseudonyms: ``pseudonymizer(classified) -> str`` ("" if none)."""
+
+    def __init__(self, master_key, *, environment, register, version):
+        self.environment = environment
+        self.register = register
+        self.version = version
+        self._prefix = f"v{version}-"
+        self._hmac = hmac.new(derive_key(master_key, environment=environment, register=register, version=version),
+                              digestmod=hashlib.sha256)
+
+    def pseudonym(self, canonical_id):
+        """The pseudonym of a canonical ID (its digits)."""
+        mac = self._hmac.copy()
+        mac.update(canonical_id.encode("ascii"))
+        # 26 base32 characters carry 130 bits: the first 17 bytes give the same characters as the whole digest.
+        return self._prefix + base64.b32encode(mac.digest()[:17])[:PSEUDONYM_CHARS].decode("ascii")
+
+    def __call__(self, classified):
+        """The pseudonym of a :class:`~sendemodul.identity.ClassifiedId`: empty unless it is valid and a person."""
+        if not classified.valid or classified.id_class in _NOT_A_PERSON:
+            return ""
+        return self.pseudonym(classified.canonical)
+
+
+def id_kind(id_type):
+    """How to classify the IDs of a profile's ID field: ``"duf"`` if its name contains DUF, else ``"fnr"``."""
+    return "duf" if "DUF" in id_type.upper() else "fnr"

@@ -1,0 +1,345 @@
+"""The TPF step (make_package), pseudonyms, SSB's ``ssb open``, and the keygen / ssb CLI commands.
+
+Keys, rows and tar helpers come from test_container (pytest puts tests/ on sys.path).
+"""
+
+import csv
+import os
+import stat
+import tempfile
+
+import pytest
+from click.testing import CliRunner
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from test_container import (
+    ALNA,
+    STAVANGER,
+    build,
+    decrypt,
+    fnr,
+    make_keys,
+    make_rows,
+    members,
+    resign,
+    set_part,
+    verify,
+    write,
+)
+
+from sendemodul import errors, identity, signing
+from sendemodul.cli import cli
+from sendemodul.container import SealedSpool, SpoolWriter, write_container
+from sendemodul.identity import IdClass
+from sendemodul.package import make_package
+from sendemodul.pseudonym import Pseudonymizer, derive_key, id_kind
+from sendemodul.ssb import open_package
+
+MASTER_KEY = bytes(range(32))
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    return make_keys(tmp_path_factory.mktemp("keys"))
+
+
+def package(keys, container_path, out_path, *, environment="test", **options):
+    return make_package(container_path, out_path, tpf_identities=keys.tpf_identities, master_key=MASTER_KEY,
+                        environment=environment, key_version=1, tpf_signing_key=keys.tpf_signing,
+                        ssb_recipients=[keys.ssb], **options)
+
+
+def open_(keys, package_path, out_dir, **options):
+    out_dir.mkdir(exist_ok=True)
+    return open_package(package_path, out_dir, ssb_identities=keys.ssb_identities,
+                        tpf_signing_keys=list(keys.key_dir), **options)
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    """A temporary directory that Python's tempfile uses for this test, to show what is (not) left behind."""
+    directory = tmp_path / "tmp"
+    directory.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(directory))
+    return directory
+
+
+def test_pseudonym_test_vector():
+    """The vector in docs/container.md: master key 00..1f, environment test, register 11F, version 1."""
+    key = derive_key(MASTER_KEY, environment="test", register="11F", version=1)
+    assert key.hex() == "3bcb2a467ec28696b56ccb6754087a4f1b4f04e4d41ca3275e5e0d58bca3959c"
+    pseudonymize = Pseudonymizer(MASTER_KEY, environment="test", register="11F", version=1)
+    assert pseudonymize.pseudonym("05011399292") == "v1-BV2NPQNQGFVDWGBKXPDV25ZCCV"
+    assert pseudonymize(identity.classify_id("05011399292")) == "v1-BV2NPQNQGFVDWGBKXPDV25ZCCV"
+    assert pseudonymize(identity.classify_id("05011399293")) == ""
+    assert pseudonymize(identity.classify_id("01018000100")) == ""  # a placeholder identifies nobody
+    assert Pseudonymizer(MASTER_KEY, environment="production", register="11F", version=1).pseudonym(
+        "05011399292") == "v1-VD4H2QQVRFWS3CEZWNP7W2REKH"
+    assert (id_kind("PERSON_DUF"), id_kind("DUFnummer"), id_kind("Fodselsnummer")) == ("duf", "duf", "fnr")
+
+
+def test_round_trip(keys, tmp_path, private_tmp):
+    """write -> verify -> make_package -> ssb open gives every record with its ID's pseudonym and class."""
+    rows = make_rows(200)
+    manifest = write(keys, tmp_path / "c.tar", rows)
+    verify(keys, tmp_path / "c.tar")
+    result = package(keys, tmp_path / "c.tar", tmp_path / "p.tar")
+    seal = result.seal
+    assert (seal.container_id, seal.manifest_sha256, seal.records) == (
+        manifest.container_id, manifest.sha256, 200)
+    assert (seal.environment, seal.register, seal.key_version) == ("test", "11F", 1)
+    assert seal.counts == {**{c.value: 0 for c in IdClass}, "FNR": 160, "BAD_CHECKSUM": 20, "MISSING": 220}
+    assert [name for name, _ in members(tmp_path / "p.tar")] == [
+        "manifest.json", "manifest.sig", "tpf-seal.json", "tpf-seal.sig", "pseudonyms.age", "data.age"]
+    container_items, package_items = dict(members(tmp_path / "c.tar")), dict(members(tmp_path / "p.tar"))
+    for name in ("manifest.json", "manifest.sig", "data.age"):
+        assert package_items[name] == container_items[name]
+    keys.tpf_signing.public_key().verify(package_items["tpf-seal.sig"], package_items["tpf-seal.json"])
+    assert sorted(f.row_id for f in result.feedback) == sorted(
+        line.split("\t")[0] for line in decrypt(package_items["pseudonyms.age"], keys.ssb_identities).splitlines()
+        if line.endswith("\tBAD_CHECKSUM"))
+    assert {(f.id_type, f.id_class) for f in result.feedback} == {("PERSON_FODSELSNR", IdClass.BAD_CHECKSUM)}
+
+    opened = open_(keys, tmp_path / "p.tar", tmp_path / "out", unit_keys=[keys.unit_key.public_key()])
+    assert opened.manifest == manifest and opened.seal == seal
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["11F-2026.dat", "records.csv"]
+    table = read_csv(opened.csv_path)
+    pseudonymize = Pseudonymizer(MASTER_KEY, environment="test", register="11F", version=1)
+    expected = {record: ids[0][1] for ids, record in rows}
+    assert len(table) == 200
+    for row in table:
+        assert "PERSON_FODSELSNR" not in row  # the blanked ID field is no column: its pseudonym and class are
+        assert (row["PERSON_DUF_pseudonym"], row["PERSON_DUF_class"]) == ("", "MISSING")
+    by_row = {row["row_id"]: row for row in table}
+    data_lines = decrypt(container_items["data.age"], keys.ssb_identities).splitlines()[1:]
+    for line in data_lines:
+        row_id, record = line.split("\t", 1)
+        classified = identity.classify_id(expected[record])
+        assert by_row[row_id]["PERSON_FODSELSNR_class"] == classified.id_class
+        assert by_row[row_id]["PERSON_FODSELSNR_pseudonym"] == pseudonymize(classified)
+        assert by_row[row_id]["KOMMUNE_NR"] == record[:4]
+    assert sorted(opened.dat_path.read_text(encoding="iso-8859-1").splitlines()) == sorted(expected)
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_pseudonyms_are_stable_across_containers_and_kommuner_and_differ_across_environments(keys, tmp_path):
+    same_person = fnr(7)
+    rows = [((("PERSON_FODSELSNR", same_person), ("PERSON_DUF", "")), "record")]
+    found = {}
+    for name, unit, environment in (("a", ALNA, "test"), ("b", STAVANGER, "test"), ("c", ALNA, "production")):
+        write(keys, tmp_path / f"{name}.tar", rows, unit=unit)
+        package(keys, tmp_path / f"{name}.tar", tmp_path / f"{name}-p.tar", environment=environment)
+        found[name] = read_csv(open_(keys, tmp_path / f"{name}-p.tar", tmp_path / name).csv_path)[0]
+    assert found["a"]["PERSON_FODSELSNR_pseudonym"] == found["b"]["PERSON_FODSELSNR_pseudonym"]
+    assert found["a"]["PERSON_FODSELSNR_pseudonym"] != found["c"]["PERSON_FODSELSNR_pseudonym"]
+    assert found["a"]["row_id"] != found["b"]["row_id"]
+
+
+def test_duf_numbers_are_classified_as_duf(keys, tmp_path):
+    rows = [((("PERSON_FODSELSNR", ""), ("PERSON_DUF", "200001234502")), "record")]
+    write(keys, tmp_path / "c.tar", rows)
+    assert identity.duf_ok("200001234502")
+    result = package(keys, tmp_path / "c.tar", tmp_path / "p.tar")
+    assert (result.seal.counts["DUF"], result.seal.counts["MISSING"], result.feedback) == (1, 1, ())
+
+
+def test_feedback_is_limited_but_counts_are_complete(keys, tmp_path, monkeypatch):
+    monkeypatch.setattr("sendemodul.package.FEEDBACK_LIMIT", 5)
+    rows = [((("PERSON_FODSELSNR", "123"),), f"record {i}") for i in range(12)]
+    write(keys, tmp_path / "c.tar", rows)
+    result = package(keys, tmp_path / "c.tar", tmp_path / "p.tar")
+    assert (len(result.feedback), result.feedback_omitted, result.seal.counts["BAD_FORMAT"]) == (5, 7, 12)
+
+
+def test_no_participants_round_trip(keys, tmp_path):
+    write(keys, tmp_path / "c.tar", [], no_participants=True)
+    assert package(keys, tmp_path / "c.tar", tmp_path / "p.tar").seal.records == 0
+    opened = open_(keys, tmp_path / "p.tar", tmp_path / "out")
+    assert opened.csv_path.read_text().splitlines()[0].startswith("row_id,PERSON_FODSELSNR_pseudonym,")
+    assert len(opened.csv_path.read_text().splitlines()) == 1 and opened.dat_path.read_bytes() == b""
+
+
+def test_xml_register_layout_is_a_document(keys, tmp_path):
+    """For an XML register the .dat file is the root element around the header lines and the records."""
+    record = '<Individ Id="1" Journalnummer="J1" StartDato="2026-01-15" Fodselsnummer="" DUFnummer=""/>'
+    write_container(tmp_path / "c.tar", unit=ALNA, register="15F", periode=2026, signing_key=keys.unit_key,
+                    tpf_recipients=[keys.tpf], ssb_recipients=[keys.ssb],
+                    rows=[((("Fodselsnummer", fnr(3)), ("DUFnummer", "")), record)],
+                    header_lines=['<Avgiver Organisasjonsnummer="958935420" Versjon="2026"/>'])
+    package(keys, tmp_path / "c.tar", tmp_path / "p.tar")
+    opened = open_(keys, tmp_path / "p.tar", tmp_path / "out")
+    assert opened.dat_path.read_text().splitlines() == [
+        "<Barnevern>", '<Avgiver Organisasjonsnummer="958935420" Versjon="2026"/>', record, "</Barnevern>"]
+    row = read_csv(opened.csv_path)[0]
+    assert (row["Fodselsnummer_class"], row["Journalnummer"]) == ("FNR", "J1")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Failures leave nothing behind
+
+
+def assert_nothing_left(directory, private_tmp, *expected):
+    assert sorted(p.name for p in directory.iterdir()) == sorted(expected)
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_make_package_with_another_tpf_key_keeps_nothing(keys, tmp_path, private_tmp):
+    write(keys, tmp_path / "c.tar", tpf=[keys.tpf_2025])
+    (tmp_path / "out").mkdir()
+    with pytest.raises(errors.PartDecryptionFailed, match="identities.age"):
+        package(keys, tmp_path / "c.tar", tmp_path / "out" / "p.tar")
+    assert_nothing_left(tmp_path / "out", private_tmp)
+
+
+def test_make_package_with_a_truncated_identities_part_keeps_nothing(keys, tmp_path, private_tmp):
+    """pyrage emits plaintext before it notices the cut; none of it (nor any pseudonym) survives."""
+    write(keys, tmp_path / "c.tar", make_rows(3000))
+    items = dict(members(tmp_path / "c.tar"))
+    cut = items["identities.age"][:-100]
+    assert len(cut) > 2 * 64 * 1024  # several age chunks: plaintext comes out before the cut is noticed
+    build(tmp_path / "cut.tar", resign(keys, {**items, "identities.age": cut}.items(), set_part("identities.age", cut)))
+    verify(keys, tmp_path / "cut.tar")
+    (tmp_path / "out").mkdir()
+    with pytest.raises(errors.PartDecryptionFailed):
+        package(keys, tmp_path / "cut.tar", tmp_path / "out" / "p.tar")
+    assert_nothing_left(tmp_path / "out", private_tmp)
+
+
+def test_make_package_refuses_a_data_part_that_does_not_match(keys, tmp_path, private_tmp):
+    write(keys, tmp_path / "c.tar", make_rows(50))
+    data = bytearray((tmp_path / "c.tar").read_bytes())
+    data[-2000] ^= 0x40
+    (tmp_path / "flipped.tar").write_bytes(data)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(errors.PartDigestMismatch, match="data.age"):
+        package(keys, tmp_path / "flipped.tar", tmp_path / "out" / "p.tar")
+    assert_nothing_left(tmp_path / "out", private_tmp)
+
+
+def test_parts_are_bound_to_their_container(keys, tmp_path, private_tmp):
+    """A unit that re-signs a manifest around another container's part passes intake, but the part's own header
+    names the other container: the TPF refuses identities, SSB refuses data."""
+    write(keys, tmp_path / "a.tar", make_rows(10))
+    write(keys, tmp_path / "b.tar", make_rows(10))
+    a, b = dict(members(tmp_path / "a.tar")), dict(members(tmp_path / "b.tar"))
+    for part, step in (("identities.age", "tpf"), ("data.age", "ssb")):
+        items = resign(keys, {**a, part: b[part]}.items(), set_part(part, b[part]))
+        build(tmp_path / "mixed.tar", items)
+        verify(keys, tmp_path / "mixed.tar")
+        out = tmp_path / f"out-{step}"
+        out.mkdir()
+        if step == "tpf":
+            with pytest.raises(errors.PartContentError, match="another container"):
+                package(keys, tmp_path / "mixed.tar", out / "p.tar")
+            assert_nothing_left(out, private_tmp)
+        else:
+            package(keys, tmp_path / "mixed.tar", tmp_path / "p.tar")
+            with pytest.raises(errors.PartContentError, match="another container"):
+                open_(keys, tmp_path / "p.tar", out)
+            assert_nothing_left(out, private_tmp)
+
+
+def test_ssb_open_with_a_truncated_data_part_keeps_nothing(keys, tmp_path, private_tmp):
+    """A data part that fails to decrypt after some plaintext came out leaves no output file and no temporary file."""
+    write(keys, tmp_path / "c.tar", make_rows(3000))
+    items = dict(members(tmp_path / "c.tar"))
+    cut = items["data.age"][:-100]
+    assert len(cut) > 2 * 64 * 1024  # several age chunks: plaintext comes out before the cut is noticed
+    build(tmp_path / "cut.tar", resign(keys, {**items, "data.age": cut}.items(), set_part("data.age", cut)))
+    package(keys, tmp_path / "cut.tar", tmp_path / "p.tar")
+    with pytest.raises(errors.PartDecryptionFailed, match="data.age"):
+        open_(keys, tmp_path / "p.tar", tmp_path / "out")
+    assert_nothing_left(tmp_path / "out", private_tmp)
+
+
+def test_ssb_open_refusals(keys, tmp_path, private_tmp):
+    write(keys, tmp_path / "c.tar", make_rows(20))
+    package(keys, tmp_path / "c.tar", tmp_path / "p.tar")
+    items = dict(members(tmp_path / "p.tar"))
+    out = tmp_path / "out"
+    out.mkdir()
+
+    with pytest.raises(errors.PartDecryptionFailed, match="pseudonyms.age"):
+        open_package(tmp_path / "p.tar", out, ssb_identities=keys.tpf_identities,
+                     tpf_signing_keys=list(keys.key_dir))
+    with pytest.raises(errors.SignatureInvalid):
+        open_(keys, tmp_path / "p.tar", out, unit_keys=[Ed25519PrivateKey.generate().public_key()])
+    with pytest.raises(errors.SealSignatureInvalid):
+        open_package(tmp_path / "p.tar", out, ssb_identities=keys.ssb_identities, tpf_signing_keys=[])
+    forged = {**items, "tpf-seal.sig": Ed25519PrivateKey.generate().sign(items["tpf-seal.json"])}
+    with pytest.raises(errors.SealSignatureInvalid):
+        open_(keys, build(tmp_path / "forged.tar", forged.items()), out)
+    other_manifest = resign(keys, items.items(), lambda m: m.update(records=21))
+    with pytest.raises(errors.SealInvalid, match="manifest_sha256"):
+        open_(keys, build(tmp_path / "other.tar", other_manifest), out)
+    flipped = {**items, "pseudonyms.age": items["pseudonyms.age"][:-1] + bytes([items["pseudonyms.age"][-1] ^ 1])}
+    with pytest.raises(errors.PartDigestMismatch, match="pseudonyms.age"):
+        open_(keys, build(tmp_path / "flipped.tar", flipped.items()), out)
+    assert_nothing_left(out, private_tmp)
+    open_(keys, tmp_path / "p.tar", out)
+    with pytest.raises(errors.AlreadyExists):
+        open_(keys, tmp_path / "p.tar", out)
+
+
+def test_spool_writer_reads_back_in_order(tmp_path):
+    with SealedSpool(tmp_path) as spool:
+        writer = SpoolWriter(spool, chunk_bytes=10)
+        for i in range(25):
+            writer.write(b"line %d\n" % i)
+        assert b"".join(writer.blocks()) == b"".join(b"line %d\n" % i for i in range(25))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# CLI
+
+
+def test_keygen_writes_a_private_and_a_public_key_and_refuses_to_overwrite(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["keygen", "-o", str(tmp_path / "unit.key"), "--comment", "0301-12-958935420"])
+    assert result.exit_code == 0, result.output
+    private = tmp_path / "unit.key"
+    assert stat.S_IMODE(os.stat(private).st_mode) == 0o600
+    assert private.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+    key = serialization.load_pem_private_key(private.read_bytes(), password=None)
+    public_line = (tmp_path / "unit.key.pub").read_text()
+    assert public_line == signing.public_line(key, "0301-12-958935420")
+    assert public_line.startswith("ssh-ed25519 AAAA") and public_line in result.output
+    again = runner.invoke(cli, ["keygen", "-o", str(private)])
+    assert isinstance(again.exception, errors.UsageError) and "already exists" in str(again.exception)
+    assert (tmp_path / "unit.key.pub").read_text() == public_line
+
+
+def test_cli_ssb_open(keys, tmp_path, monkeypatch):
+    monkeypatch.setenv("SENDEMODUL_HOME", str(tmp_path / "no-home"))
+    write(keys, tmp_path / "c.tar", make_rows(30))
+    package(keys, tmp_path / "c.tar", tmp_path / "p.tar")
+    runner = CliRunner()
+    (tmp_path / "unit.key.pub").write_text(signing.public_line(keys.unit_key, "unit"))
+    result = runner.invoke(cli, ["ssb", "open", str(tmp_path / "p.tar"), "--identity", str(keys.ssb_identity_file),
+                                 "-o", str(tmp_path / "out"), "--keys", str(keys.dir),
+                                 "--unit-key", str(tmp_path / "unit.key.pub")])
+    assert result.exit_code == 0, result.output
+    assert "0301-12-958935420 11F 2026: 30 records" in result.output
+    assert "ID classes: BAD_CHECKSUM 3, FNR 24, MISSING 33" in result.output
+    assert len(read_csv(tmp_path / "out" / "records.csv")) == 30
+
+    (tmp_path / "tpf.pub").write_text(signing.public_line(keys.tpf_signing, "tpf"))
+    result = runner.invoke(cli, ["ssb", "open", str(tmp_path / "p.tar"), "--identity", str(keys.ssb_identity_file),
+                                 "-o", str(tmp_path / "out2"), "--tpf-key", str(tmp_path / "tpf.pub")])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["ssb", "open", str(tmp_path / "p.tar"), "--identity", str(keys.ssb_identity_file),
+                                 "-o", str(tmp_path / "out3")])
+    assert isinstance(result.exception, errors.KeyDirError) and "no tpf-signing key in" in str(result.exception)
+    assert not (tmp_path / "out3" / "records.csv").exists()
+
+
+def test_commands_have_help_with_an_example():
+    runner = CliRunner()
+    for args in (["keygen"], ["ssb"], ["ssb", "open"]):
+        result = runner.invoke(cli, [*args, "--help"])
+        assert result.exit_code == 0 and "Example:" in result.output
