@@ -5,6 +5,7 @@ The home is ``$SENDEMODUL_HOME`` or ``./var``. Every key has a safe default; an 
 """
 
 import dataclasses
+import datetime
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -56,6 +57,10 @@ class LimitsConfig:
     max_upload_seconds: int = 4 * 3600
     sessions_per_unit: int = 4
     sessions_per_source: int = 16
+    #: Threads for file writes and container verification.
+    io_threads: int = 8
+    #: Web sessions end after this long without a request.
+    session_idle_seconds: int = 900
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,28 @@ class LogConfig:
     json_file: str = "log/sendemodul.json"
 
 
+REGISTERS = ("IPLOS", "11F", "11CF", "15F")
+
+
+@dataclass(frozen=True)
+class Window:
+    """When uploads for one register (or ``*``, every register) and periode are received.
+
+    ``opens``..``deadline``: on time; after ``deadline`` until ``closes``: accepted and marked late; ``pauses``:
+    closed spells inside (e.g. before a publication). ``test_opens``..``test_closes``: a test period whose uploads
+    are marked test and never forwarded. All dates are inclusive, in Norwegian local time.
+    """
+
+    register: str
+    periode: int
+    opens: datetime.date | None = None
+    deadline: datetime.date | None = None
+    closes: datetime.date | None = None
+    pauses: tuple = ()
+    test_opens: datetime.date | None = None
+    test_closes: datetime.date | None = None
+
+
 @dataclass(frozen=True)
 class Config:
     home: Path
@@ -74,6 +101,13 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    windows: tuple = ()
+
+    def window_for(self, register, periode):
+        """The reporting window for ``register`` and ``periode`` (an exact register wins over ``*``), or None."""
+        exact = [w for w in self.windows if w.periode == periode and w.register == register]
+        wildcard = [w for w in self.windows if w.periode == periode and w.register == "*"]
+        return (exact or wildcard or [None])[0]
 
     # Paths under the home. Everything the server keeps lives here.
     @property
@@ -173,6 +207,47 @@ def _validate_section(name, section):
             raise ConfigError("config key 'log.json_file' must be a path inside the home")
 
 
+def _build_window(index, raw):
+    name = f"window[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config key {name!r} must be a table")
+    fields = {f.name for f in dataclasses.fields(Window)}
+    for key in raw:
+        if key not in fields:
+            raise ConfigError(f"unknown config key '{name}.{key}'")
+    for key in ("register", "periode"):
+        if key not in raw:
+            raise ConfigError(f"config key '{name}.{key}' is required")
+    if raw["register"] not in (*REGISTERS, "*"):
+        raise ConfigError(f"config key '{name}.register' must be one of {', '.join(REGISTERS)} or *")
+    _check_type(f"{name}.periode", raw["periode"], int)
+    values = {"register": raw["register"], "periode": raw["periode"]}
+    for key in ("opens", "deadline", "closes", "test_opens", "test_closes"):
+        if key in raw:
+            if not isinstance(raw[key], datetime.date) or isinstance(raw[key], datetime.datetime):
+                raise ConfigError(f"config key '{name}.{key}' must be a date like 2027-01-15")
+            values[key] = raw[key]
+    pauses = []
+    for pause in raw.get("pauses", []):
+        if (not isinstance(pause, list) or len(pause) != 2
+                or not all(isinstance(d, datetime.date) and not isinstance(d, datetime.datetime) for d in pause)
+                or pause[0] > pause[1]):
+            raise ConfigError(f"config key '{name}.pauses' must be a list of [from, to] date pairs")
+        pauses.append(tuple(pause))
+    values["pauses"] = tuple(pauses)
+    window = Window(**values)
+    if (window.opens is None) != (window.closes is None):
+        raise ConfigError(f"config key '{name}' needs both opens and closes (or neither, for a test-only window)")
+    if window.opens and not window.opens <= (window.deadline or window.opens) <= window.closes:
+        raise ConfigError(f"config key '{name}' must have opens <= deadline <= closes")
+    if (window.test_opens is None) != (window.test_closes is None) or (
+            window.test_opens and window.test_opens > window.test_closes):
+        raise ConfigError(f"config key '{name}' needs test_opens <= test_closes (both or neither)")
+    if window.opens is None and window.test_opens is None:
+        raise ConfigError(f"config key '{name}' opens nothing: give opens/closes or test_opens/test_closes")
+    return window
+
+
 def parse(text, home):
     """Build a :class:`Config` from TOML text. Raises ConfigError naming the offending key."""
     try:
@@ -183,6 +258,10 @@ def parse(text, home):
     for key, value in raw.items():
         if key in _SECTIONS:
             values[key] = _build_section(key, _SECTIONS[key], value)
+        elif key == "window":
+            if not isinstance(value, list):
+                raise ConfigError("config key 'window' must be an array of tables ([[window]])")
+            values["windows"] = tuple(_build_window(i, w) for i, w in enumerate(value))
         elif key == "environment":
             values[key] = _check_type(key, value, str)
             if value not in _ENVIRONMENTS:
@@ -206,12 +285,36 @@ def load(home=None):
 
 
 def render_default(environment="dev"):
-    """The commented config file written by ``admin init``: every key with its default."""
+    """The commented config file written by ``admin init``: every key with its default.
+
+    A dev home gets open reporting windows for every register, for last year and this year, so that the demo works;
+    a production home gets a commented example.
+    """
     lines = [
         "# sendemodul configuration. Every key is optional; the value shown is the default.",
         f'environment = "{environment}"   # dev, test or production',
         "",
     ]
+    year = datetime.date.today().year
+    if environment == "dev":
+        for periode in (year - 1, year):
+            lines += ["[[window]]   # development: open all year", 'register = "*"', f"periode = {periode}",
+                      f"opens = {year}-01-01", f"deadline = {year + 1}-12-31", f"closes = {year + 1}-12-31", ""]
+    else:
+        lines += [
+            "# Reporting windows: uploads outside every window are refused. One table per register (or \"*\") and",
+            "# periode; dates inclusive, Norwegian time. Example for periode " + str(year) + ":",
+            "# [[window]]",
+            '# register = "*"',
+            f"# periode = {year}",
+            f"# test_opens = {year}-11-01      # test uploads: marked test, never forwarded",
+            f"# test_closes = {year}-11-30",
+            f"# opens = {year + 1}-01-02",
+            f"# deadline = {year + 1}-01-15    # later uploads are marked late",
+            f"# closes = {year + 1}-04-15",
+            f"# pauses = [[{year + 1}-03-10, {year + 1}-03-15]]   # closed spells, e.g. before a publication",
+            "",
+        ]
     for name, cls in _SECTIONS.items():
         lines.append(f"[{name}]")
         for f in dataclasses.fields(cls):

@@ -23,7 +23,6 @@ import csv
 import enum
 import functools
 import io
-import re
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources

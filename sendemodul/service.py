@@ -10,6 +10,8 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from sendemodul import auth
+from sendemodul.intake import Intake
+from sendemodul.spool import Spool
 from sendemodul.store import Store
 
 log = Logger()
@@ -87,4 +89,18 @@ def makeService(config, reactor=None):
     top.checker = auth.PinChecker(store, hash_pool=hashing.pool, run_db=top.db.run, reactor=reactor, clock=reactor,
                                   config=config.auth)
     top.portal = Portal(top.realm, [top.checker])
+
+    io = ThreadPoolService(reactor, "sendemodul-io", config.limits.io_threads)
+    io.setServiceParent(top)
+    spool = Spool(config.spool_dir)
+    spool.ensure()
+    top.intake = Intake(config, store, spool, run_io=io.run)
+    top.intake.recover()
+
+    from sendemodul.web.site import WebApp, WebService
+
+    top.web_app = WebApp(config, portal=top.portal, intake=top.intake, store=store, run_db=top.db.run,
+                         clock=reactor)
+    top.web = WebService(top.web_app, reactor)
+    top.web.setServiceParent(top)
     return top

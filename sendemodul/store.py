@@ -403,6 +403,38 @@ class Store:
 
     # -- uploads -----------------------------------------------------------------------------------------------
 
+    def upload(self, reference):
+        return self._row("SELECT * FROM uploads WHERE reference = ?", (reference,))
+
+    def upload_by_container_id(self, container_id):
+        return self._row("SELECT * FROM uploads WHERE container_id = ?", (container_id,))
+
+    def upload_exists(self, reference):
+        return self.upload(reference) is not None
+
+    def record_upload(self, row, *, actor):
+        """Record an accepted upload (``row``: reference, unit, register, periode, container_id, sha256, size,
+        status, test, late, received_at) and mark older uploads of the same unit/register/periode (and the same
+        test flag) superseded. Returns the stored row; raises ``sqlite3.IntegrityError`` if the container_id is
+        already recorded."""
+        columns = ("reference", "unit", "register", "periode", "container_id", "sha256", "size", "status", "test",
+                   "late", "received_at")
+        with self.transaction() as conn:
+            conn.execute(
+                f"INSERT INTO uploads ({', '.join(columns)}, updated_at) VALUES ({', '.join('?' * len(columns))}, ?)",
+                (*(row[c] for c in columns), row["received_at"]),
+            )
+            conn.execute(
+                "UPDATE uploads SET superseded_by = ?, updated_at = ? WHERE unit = ? AND register = ? AND periode = ?"
+                " AND test = ? AND reference != ? AND superseded_by IS NULL",
+                (row["reference"], row["received_at"], row["unit"], row["register"], row["periode"], row["test"],
+                 row["reference"]),
+            )
+            self._audit_in(conn, "upload.received", actor, row["unit"], {
+                "reference": row["reference"], "register": row["register"], "periode": row["periode"],
+                "size": row["size"], "sha256": row["sha256"], "test": bool(row["test"]), "late": bool(row["late"])})
+        return self.upload(row["reference"])
+
     def list_uploads(self, unit=None):
         if unit is None:
             return self._rows("SELECT * FROM uploads ORDER BY received_at, reference")

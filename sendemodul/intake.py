@@ -1,0 +1,195 @@
+"""Protocol-neutral intake: stream to the spool, verify, check the reporting window, accept, record, receipt.
+
+Both fronts use it the same way::
+
+    upload = intake.begin(unit, on_pressure=...)     # incoming/<uuid>.part
+    upload.write(data[, offset])                      # as bytes arrive (raises UploadTooLarge past the limit)
+    receipt = yield intake.finish(upload)             # or: yield intake.abort(upload)
+
+``finish`` answers only after the file is complete, fsynced, verified, renamed into ``received/`` and recorded in the
+database: a receipt is a promise that the upload will be processed. Every refusal deletes the file and says why.
+The same bytes from the same unit give back the first receipt.
+"""
+
+import datetime
+import hashlib
+import secrets
+import sqlite3
+import zoneinfo
+from dataclasses import asdict, dataclass
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from sendemodul import identity, keydir
+from sendemodul.errors import ContainerReplayed, IntakeError, UploadIncomplete, WindowClosed
+from sendemodul.verify import verify_container
+
+log = Logger()
+
+OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def new_reference(now):
+    """A receipt reference such as ``SM-20270115-7KQ2XW9D`` (date + 40 random bits)."""
+    return f"SM-{now.astimezone(OSLO):%Y%m%d}-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+
+
+def window_decision(window, register, periode, today):
+    """(test, late) for an upload on ``today`` (a Norwegian date), or raise WindowClosed saying why."""
+    what = f"{register} {periode}"
+    if window is None:
+        raise WindowClosed(f"Reception is not open for {what}.")
+    if window.test_opens and window.test_opens <= today <= window.test_closes:
+        return True, False
+    if window.opens is None:
+        raise WindowClosed(f"Reception for {what} is only open for test uploads, "
+                           f"{window.test_opens:%d.%m.%Y}-{window.test_closes:%d.%m.%Y}.")
+    if today < window.opens:
+        raise WindowClosed(f"Reception for {what} opens {window.opens:%d.%m.%Y}.")
+    if today > window.closes:
+        raise WindowClosed(f"Reception for {what} closed {window.closes:%d.%m.%Y}.")
+    for start, end in window.pauses:
+        if start <= today <= end:
+            raise WindowClosed(f"Reception for {what} is paused until {end:%d.%m.%Y}; try again after that.")
+    return False, bool(window.deadline and today > window.deadline)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    reference: str
+    status: str
+    unit: str
+    register: str
+    periode: int
+    size: int
+    sha256: str
+    received_at: str
+    late: bool
+    test: bool
+    duplicate: bool = False
+
+    @classmethod
+    def from_row(cls, row, duplicate=False):
+        return cls(reference=row["reference"], status=row["status"], unit=row["unit"], register=row["register"],
+                   periode=row["periode"], size=row["size"], sha256=row["sha256"], received_at=row["received_at"],
+                   late=bool(row["late"]), test=bool(row["test"]), duplicate=duplicate)
+
+    def to_json(self):
+        return asdict(self)
+
+
+class _HashingReader:
+    """Reads a file while hashing and counting every byte read."""
+
+    def __init__(self, f):
+        self._f = f
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n=-1):
+        data = self._f.read(n)
+        self.sha256.update(data)
+        self.size += len(data)
+        return data
+
+    def drain(self):
+        while self.read(1 << 20):
+            pass
+
+
+class Intake:
+    def __init__(self, config, store, spool, *, run_io, now=None):
+        """``run_io(f, *args) -> Deferred`` runs blocking file and DB work in a thread pool; ``now()`` returns an
+        aware datetime (injected in tests)."""
+        self.config = config
+        self.store = store
+        self.spool = spool
+        self.run_io = run_io
+        self.now = now or (lambda: datetime.datetime.now(datetime.timezone.utc))
+
+    def recover(self):
+        """Blocking, at start-up: forget uploads that were never acknowledged (crash leftovers)."""
+        parts, orphans = self.spool.recover(self.store.upload_exists)
+        if parts or orphans:
+            log.warn("start-up recovery removed {parts} partial and {orphans} unrecorded uploads", parts=parts,
+                     orphans=orphans)
+
+    def begin(self, unit, *, on_pressure=None):
+        """Start receiving an upload for the logged-in ``unit`` (a unit string)."""
+        upload = self.spool.new_incoming(self.run_io, max_bytes=self.config.limits.max_upload_bytes,
+                                         on_pressure=on_pressure)
+        upload.unit = unit
+        return upload
+
+    def abort(self, upload):
+        """Throw a broken or refused upload away."""
+        return upload.discard()
+
+    @defer.inlineCallbacks
+    def finish(self, upload, expected_size=None):
+        """Complete the upload and run the checks; fires with a :class:`Receipt` or fails with the reason."""
+        if expected_size is not None and upload.size != expected_size:
+            yield upload.discard()
+            raise UploadIncomplete()
+        path = yield upload.complete()
+        try:
+            receipt = yield self.run_io(self._accept, path, upload.unit)
+        except BaseException as e:
+            yield self.run_io(_unlink, path)
+            if isinstance(e, IntakeError):
+                log.info("upload by {unit} refused: {code}", unit=upload.unit, code=e.code)
+            raise
+        log.info("upload {reference} by {unit} {outcome}: {register} {periode}, {size} bytes",
+                 reference=receipt.reference, unit=receipt.unit, register=receipt.register,
+                 periode=receipt.periode, size=receipt.size, outcome="duplicate" if receipt.duplicate else "accepted")
+        return receipt
+
+    def _accept(self, path, unit_text):
+        """In an I/O thread: verify, check the window, move into ``received/``, record. Returns the Receipt."""
+        now = self.now()
+        today = now.astimezone(OSLO).date()
+        unit = identity.Unit(*unit_text.split("-"))
+        signing_keys = [keydir.parse_ed25519_public_key(row["public_key"]) for row in self.store.signing_keys(unit)]
+        key_dir = keydir.load_key_dir(keydir.find_key_dir(None, self.config.home))
+        with open(path, "rb") as f:
+            reader = _HashingReader(f)
+            manifest = verify_container(reader, unit=unit, signing_keys=signing_keys, key_dir=key_dir, today=today)
+            reader.drain()
+        sha256 = reader.sha256.hexdigest()
+        existing = self.store.upload_by_container_id(manifest.container_id)
+        if existing is not None:
+            return self._same_again(path, existing, unit_text, sha256, manifest.container_id)
+        test, late = window_decision(self.config.window_for(manifest.register, manifest.periode),
+                                     manifest.register, manifest.periode, today)
+        reference = new_reference(now)
+        received = self.spool.accept(path, reference)
+        row = {"reference": reference, "unit": unit_text, "register": manifest.register, "periode": manifest.periode,
+               "container_id": manifest.container_id, "sha256": sha256, "size": reader.size, "status": "received",
+               "test": int(test), "late": int(late), "received_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        try:
+            stored = self.store.record_upload(row, actor=unit_text)
+        except sqlite3.IntegrityError:
+            received.unlink()  # lost a race with an identical upload: answer as that one
+            existing = self.store.upload_by_container_id(manifest.container_id)
+            if existing is None:
+                raise
+            return self._same_again(path, existing, unit_text, sha256, manifest.container_id)
+        except BaseException:
+            received.unlink()
+            raise
+        return Receipt.from_row(stored)
+
+    def _same_again(self, path, existing, unit_text, sha256, container_id):
+        _unlink(path)
+        if existing["unit"] == unit_text and existing["sha256"] == sha256:
+            return Receipt.from_row(existing, duplicate=True)
+        raise ContainerReplayed.detail(container_id)
+
+
+def _unlink(path):
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass

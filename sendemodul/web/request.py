@@ -1,0 +1,313 @@
+"""The HTTP request that streams upload bodies into the spool (never Twisted's temp file or memory buffer).
+
+When the headers of ``PUT /api/v1/uploads/<name>`` have arrived, :meth:`UploadRequest.gotLength` pauses reading,
+refuses a declared length over the limit at once (413), and authenticates (HTTP Basic, or the web session cookie
+plus the CSRF token header) *before* any body byte is stored. Only then does it answer ``100 Continue`` (if the
+client asked) and stream the body into :meth:`Intake.begin`'s incoming file, pausing the transport while the disk
+lags. A body that passes the limit, a failed login or a client that is too slow is answered at once and the
+connection closed; the partial file is deleted. Every other request may carry at most a small body in memory.
+"""
+
+import base64
+import io
+import json
+
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.web import server
+
+from sendemodul import auth
+from sendemodul.errors import LoginBusy, UploadTooLarge
+from sendemodul.web import messages_nb
+
+log = Logger()
+
+UPLOAD_PREFIX = b"/api/v1/uploads/"
+MAX_SMALL_BODY = 64 * 1024
+MAX_DISCARD_BYTES = 16 * 1024 * 1024
+HEADER_TIMEOUT_SECONDS = 30
+LINGER_SECONDS = 2
+
+#: Headers on every response (the resources add CSP etc. for pages; these also go on early raw answers).
+BASE_HEADERS = (
+    (b"Strict-Transport-Security", b"max-age=63072000; includeSubDomains"),
+    (b"X-Content-Type-Options", b"nosniff"),
+    (b"X-Frame-Options", b"DENY"),
+    (b"Referrer-Policy", b"same-origin"),  # no-referrer would make browsers send "Origin: null"
+    (b"Cache-Control", b"no-store"),
+    (b"Content-Security-Policy",
+     b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+     b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    (b"Cross-Origin-Opener-Policy", b"same-origin"),
+    (b"Cross-Origin-Resource-Policy", b"same-origin"),
+)
+
+_REASONS = {400: b"Bad Request", 401: b"Unauthorized", 403: b"Forbidden", 408: b"Request Timeout",
+            500: b"Internal Server Error",
+            413: b"Content Too Large", 503: b"Service Unavailable", 507: b"Insufficient Storage"}
+
+
+def error_body(code, message):
+    body = {"error": code, "message": message, "melding": messages_nb.melding(code)}
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+def basic_credentials(header, source):
+    """``UnitCredentials`` from an ``Authorization: Basic ...`` header value (bytes), or None if malformed."""
+    scheme, _, value = header.partition(b" ")
+    if scheme.lower() != b"basic":
+        return None
+    try:
+        username, _, pin = base64.b64decode(value.strip(), validate=True).partition(b":")
+    except ValueError:
+        return None
+    return auth.UnitCredentials(username, pin, source)
+
+
+def login(portal, creds):
+    """Deferred unit string for ``creds`` (None creds fail like a wrong PIN)."""
+    if creds is None:
+        return defer.fail(UnauthorizedLogin())
+    return portal.login(creds, None, auth.IUnitAvatar).addCallback(lambda result: result[1].unit)
+
+
+class _UploadBody:
+    """What ``request.content`` is for an upload: the body went to the spool, not here."""
+
+    def __init__(self):
+        self.size = 0
+
+    def tell(self):
+        return self.size
+
+    def seek(self, *args):
+        return 0
+
+    def read(self, *args):
+        return b""
+
+    def close(self):
+        pass
+
+
+class _SmallBody(io.BytesIO):
+    """A bounded in-memory body for ordinary requests (forms)."""
+
+
+class UploadRequest(server.Request):
+    upload = None  # the IncomingFile while a body streams into the spool
+    upload_error = None  # set when the upload failed during the body (answered already)
+    upload_unit = None
+    rejection = None  # (status, code, message, headers) for a refused upload whose body is being discarded
+
+    def __init__(self, channel, *args, **kwargs):
+        super().__init__(channel, *args, **kwargs)
+        self._early = False
+        self._buffer = []
+        self._waiting_login = False
+        self._expect_continue = False
+        self._received = None  # requestReceived's arguments, held back while the login runs
+        self._deadline = self._call_later(HEADER_TIMEOUT_SECONDS, self._too_slow, "headers")
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    @property
+    def app(self):
+        return self.channel.site.app
+
+    def _call_later(self, seconds, f, *args):
+        return self.channel.site.reactor.callLater(seconds, f, *args)
+
+    def _cancel_deadline(self):
+        if self._deadline is not None and self._deadline.active():
+            self._deadline.cancel()
+        self._deadline = None
+
+    def setHeader(self, name, value):
+        if name.lower() == b"server":  # no version banner
+            return
+        super().setHeader(name, value)
+
+    def source(self):
+        peer = self.channel.transport.getPeer() if self.channel.transport else None
+        return getattr(peer, "host", None)
+
+    def answer_early(self, status, code, message, extra_headers=()):
+        """Answer before the body is complete (or instead of reading it), then close the connection."""
+        if self._early or self.channel.transport is None:
+            return
+        self._early = True
+        self._cancel_deadline()
+        log.info("answered {status} {code} before the body", status=status, code=code)
+        body = error_body(code, message)
+        lines = [b"HTTP/1.1 %d %s" % (status, _REASONS.get(status, b"Error")),
+                 b"Content-Type: application/json; charset=utf-8", b"Content-Length: %d" % len(body),
+                 b"Connection: close"]
+        if status == 401 and self.requestHeaders.hasHeader(b"authorization"):
+            extra_headers = (*extra_headers, (b"WWW-Authenticate", b'Basic realm="sendemodul", charset="UTF-8"'))
+        lines += [name + b": " + value for name, value in (*BASE_HEADERS, *extra_headers)]
+        transport = self.channel.transport
+        transport.write(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+        self._drop_upload()
+        # Lingering close: read and discard what the client is still sending for a moment, so that closing with
+        # unread data does not reset the connection before the client has read the answer.
+        transport.resumeProducing()
+        self._call_later(LINGER_SECONDS, self.channel.loseConnection)  # (unregisters the channel as producer)
+
+    def _drop_upload(self):
+        if self.upload is not None:
+            upload, self.upload = self.upload, None
+            self.app.intake.abort(upload)
+
+    def _too_slow(self, phase):
+        self._deadline = None
+        log.info("request too slow ({phase}): closing", phase=phase)
+        self.answer_early(408, "timeout", "The request took too long; nothing was kept. Send it again.")
+
+    # -- the body --------------------------------------------------------------------------------------------
+
+    def gotLength(self, length):
+        self._cancel_deadline()
+        command, path = self.channel._command, self.channel._path
+        if command == b"PUT" and path.startswith(UPLOAD_PREFIX):
+            self.content = _UploadBody()
+            self._start_upload(length)
+        else:
+            if length is not None and length > MAX_SMALL_BODY:
+                self.content = _SmallBody()
+                self.answer_early(413, "too_large", "The request body is too large.")
+                return
+            self.content = _SmallBody()
+
+    def _start_upload(self, length):
+        limit = self.app.config.limits.max_upload_bytes
+        if length is not None and length > limit:
+            self.answer_early(413, UploadTooLarge.code, f"The upload is larger than the server accepts "
+                                                        f"({limit:,} bytes).")
+            return
+        expect = self.requestHeaders.getRawHeaders(b"expect")
+        self.requestHeaders.removeHeader(b"expect")  # we answer 100-continue ourselves, after the login
+        self._expect_continue = bool(expect and expect[0].lower() == b"100-continue"
+                                     and self.channel._version == b"HTTP/1.1")
+        self.channel.transport.pauseProducing()
+        self._waiting_login = True
+        self._deadline = self._call_later(self.app.config.limits.max_upload_seconds, self._too_slow, "upload")
+        d = defer.maybeDeferred(self._authenticate)
+        d.addCallbacks(self._authenticated_upload, self._login_failed)
+        d.addErrback(self._internal_error)
+
+    def _authenticate(self):
+        """The unit for this request: Basic auth, or session cookie + CSRF header. Fails with UnauthorizedLogin."""
+        header = self.requestHeaders.getRawHeaders(b"authorization")
+        if header:
+            return login(self.app.portal, basic_credentials(header[0], self.source()))
+        unit = self.app.session_unit(self, csrf=True)
+        if unit is None:
+            return defer.fail(UnauthorizedLogin())
+        return defer.succeed(unit)
+
+    def _authenticated_upload(self, unit):
+        self._waiting_login = False
+        if self._early or self.channel.transport is None:
+            return
+        self.upload_unit = unit
+        try:
+            self.upload = self.app.intake.begin(unit, on_pressure=self._pressure)
+        except OSError as e:
+            from sendemodul.spool import storage_error
+
+            err = storage_error(e)
+            self.answer_early(507, err.code, str(err))
+            return
+        if self._expect_continue:
+            self.channel.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        buffered, self._buffer = self._buffer, []
+        for data in buffered:
+            self._write_upload(data)
+        if self._early:
+            return
+        self.channel.transport.resumeProducing()
+        if self._received is not None:  # the whole body came while the login ran
+            super().requestReceived(*self._received)
+
+    def _login_failed(self, failure):
+        self._waiting_login = False
+        if failure.check(LoginBusy):
+            self.refuse(503, "busy", str(failure.value), ((b"Retry-After", b"5"),))
+        elif failure.check(UnauthorizedLogin):
+            self.refuse(401, "unauthorized", "Login failed: check the unit and the PIN.")
+        else:
+            self._internal_error(failure)
+
+    def refuse(self, status, code, message, extra_headers=()):
+        """Refuse the upload without storing any of it. A client waiting for ``100 Continue`` is answered at once;
+        one that is already sending (browsers never wait) has the body read and thrown away and gets the answer
+        in the ordinary way, which every client understands; past ``MAX_DISCARD_BYTES`` it is cut off."""
+        if self._expect_continue:
+            self.answer_early(status, code, message, extra_headers)
+            return
+        self.rejection = (status, code, message, extra_headers)
+        transport = self.channel.transport
+        if transport is not None:
+            transport.resumeProducing()
+        if self._received is not None:
+            super().requestReceived(*self._received)
+
+    def _internal_error(self, failure):
+        log.failure("upload start failed", failure)
+        self.answer_early(500, "error", "Internal error; nothing was kept. Try again later.")
+
+    def _pressure(self, paused):
+        transport = self.channel.transport
+        if transport is None or self._early:
+            return
+        if paused:
+            transport.pauseProducing()
+        else:
+            transport.resumeProducing()
+
+    def _write_upload(self, data):
+        try:
+            self.upload.write(data)
+        except UploadTooLarge as e:
+            self.answer_early(413, e.code, str(e))
+        except Exception as e:  # a storage error of an earlier write
+            self.upload_error = e
+            self.answer_early(507 if getattr(e, "code", "") == "no_space" else 503, getattr(e, "code", "error"),
+                              str(e))
+        else:
+            self.content.size += len(data)
+
+    def handleContentChunk(self, data):
+        if self._early:
+            return
+        if self.rejection is not None:
+            self.content.size += len(data)
+            if self.content.size > MAX_DISCARD_BYTES:
+                self.answer_early(*self.rejection)
+            return
+        if isinstance(self.content, _UploadBody):
+            if self.upload is None:
+                self._buffer.append(data)  # the login is still running; reading is paused
+            else:
+                self._write_upload(data)
+        elif self.content.tell() + len(data) > MAX_SMALL_BODY:
+            self.answer_early(413, "too_large", "The request body is too large.")
+        else:
+            self.content.write(data)
+
+    def requestReceived(self, command, path, version):
+        self._cancel_deadline()
+        if self._early:
+            return
+        if self._waiting_login:
+            self._received = (command, path, version)
+            return
+        super().requestReceived(command, path, version)
+
+    def connectionLost(self, reason):
+        self._cancel_deadline()
+        if not self.finished:
+            self._drop_upload()
+        super().connectionLost(reason)

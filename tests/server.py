@@ -1,0 +1,106 @@
+"""A real sendemodul server process for integration tests, and containers made the way the municipal side does."""
+
+import datetime
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from sendemodul import container, identity, keydir, signing
+
+from conftest import BIN, ROOT
+
+SUPPORT = Path(__file__).resolve().parent / "support"
+DEMO = "0301-00-958935420"
+
+
+class Server:
+    """``sendemodul serve`` on free loopback ports, in its own dev home."""
+
+    def __init__(self, home, extra_config=""):
+        self.home = Path(home)
+        self.extra_config = extra_config
+        self.proc = None
+        self.opened_log = self.home.parent / "opened-files.txt"
+
+    def init(self):
+        subprocess.run([str(BIN), "admin", "init", "--dev", "--home", str(self.home)], check=True,
+                       capture_output=True)
+        config = self.home / "config.toml"
+        text = config.read_text()
+        text = text.replace("[server]\n", "[server]\nhttps_port = 0\nsftp_port = 0\n", 1)
+        text = text.replace("[auth]\n", "[auth]\nfailure_delay_seconds = 0.2\n", 1)
+        config.write_text(text + "\n" + self.extra_config)
+        self.pin = (self.home / "demo" / "pin.txt").read_text().strip()
+        return self
+
+    def start(self):
+        env = {**os.environ, "SENDEMODUL_HOME": str(self.home), "PYTHONPATH": str(SUPPORT),
+               "SENDEMODUL_TEST_OPENED": str(self.opened_log)}
+        self.proc = subprocess.Popen([str(BIN), "serve"], env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, cwd=self.home.parent)
+        self.output = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.output.append(line)
+            match = re.search(r"HTTPS listening on https://[\d.]+:(\d+)/", line)
+            if match:
+                self.https_port = int(match.group(1))
+            match = re.search(r"SFTP listening on [\d.]+:(\d+)", line)
+            if match:
+                self.sftp_port = int(match.group(1))
+            if "sendemodul started" in line:
+                return self
+        self.proc.kill()
+        raise AssertionError("server did not start:\n" + "".join(self.output))
+
+    @property
+    def url(self):
+        return f"https://127.0.0.1:{self.https_port}"
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                out, _ = self.proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                out, _ = self.proc.communicate()
+            self.output.append(out)
+        return "".join(self.output)
+
+    def spool(self, name):
+        return sorted(p.name for p in (self.home / "spool" / name).iterdir())
+
+
+def add_unit(home, unit, key_path, name="Testkommune"):
+    """Register ``unit`` with a new signing key at ``key_path``; returns its PIN."""
+    signing.write_new_key(key_path, unit)
+    subprocess.run([str(BIN), "admin", "unit", "add", unit, "--name", name, "--email", "kostra@example.org",
+                    "--signing-key", f"{key_path}.pub", "--home", str(home)], check=True, capture_output=True)
+    out = subprocess.run([str(BIN), "admin", "pin", "issue", unit, "--home", str(home)], check=True,
+                         capture_output=True, text=True).stdout
+    return out.strip().splitlines()[-1]
+
+
+def make_container(home, out, *, unit=DEMO, register="11F", periode=2026, signing_key=None, records=3,
+                   tpf=None, ssb=None):
+    """A real container for ``unit``, encrypted to the home's current dev keys (or the given RecipientKeys)."""
+    home = Path(home)
+    today = datetime.date.today()
+    keys = keydir.load_key_dir(home / "keys")
+    key = signing.load_private_key(signing_key or home / "demo" / "unit.key")
+    rows = []
+    for i in range(records):
+        birth = datetime.date(1950, 1, 1) + datetime.timedelta(days=i % 20000)
+        fnr = next(f for n in range(i // 20000, 1000) if (f := identity.generate_fnr(birth, n, kind="synthetic")))
+        rows.append(((("PERSON_FODSELSNR", fnr),), f"record {i:06d}".ljust(40)))
+    return container.write_container(
+        out, unit=identity.parse_unit(unit, today.year), register=register, periode=periode, signing_key=key,
+        tpf_recipients=tpf or keys.current("tpf", today), ssb_recipients=ssb or keys.current("ssb", today),
+        rows=rows)

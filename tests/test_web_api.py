@@ -1,0 +1,280 @@
+"""The HTTPS front with real peers: the curl binary against a real server process."""
+
+import json
+import socket
+import ssl
+import subprocess
+import threading
+import time
+
+import pytest
+
+from sendemodul import keydir
+
+from server import DEMO, Server, add_unit, make_container
+
+STAVANGER = "1103-00-964965226"
+EXTRA_CONFIG = """
+[[window]]
+register = "*"
+periode = 2020
+opens = 2021-01-02
+deadline = 2021-01-15
+closes = 2021-04-15
+
+[[window]]
+register = "11F"
+periode = 2027
+test_opens = 2026-01-01
+test_closes = 2099-12-31
+
+[[window]]
+register = "11CF"
+periode = 2025
+opens = 2025-01-01
+deadline = 2025-02-01
+closes = 2099-12-31
+"""
+MAX_BYTES = 5 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("web")
+    srv = Server(base / "home", EXTRA_CONFIG + "").init()
+    config = srv.home / "config.toml"
+    config.write_text(config.read_text().replace("[limits]\n", f"[limits]\nmax_upload_bytes = {MAX_BYTES}\n", 1))
+    srv.stavanger_key = base / "stavanger.key"
+    srv.stavanger_pin = add_unit(srv.home, STAVANGER, srv.stavanger_key, name="Stavanger kommune")
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def curl(server, *args, user=None, pin=None):
+    """Run the real curl; returns (status, parsed JSON body or text, response headers)."""
+    cmd = ["curl", "-sS", "--cacert", str(server.home / "tls" / "server.pem"), "-D", "/dev/stderr",
+           "-w", "\n%{http_code}", "--max-time", "60"]
+    if user:
+        cmd += ["-u", f"{user}:{pin if pin is not None else server.pin}"]
+    proc = subprocess.run([*cmd, *args], capture_output=True, text=True)
+    body, _, code = proc.stdout.rpartition("\n")
+    try:
+        body = json.loads(body)
+    except ValueError:
+        pass
+    return int(code) if code.isdigit() and code != "000" else None, body, proc.stderr
+
+
+def test_curl_uploads_a_real_container_and_gets_a_receipt(server, tmp_path):
+    path = tmp_path / "oslo-11f-2026.tar"
+    manifest = make_container(server.home, path)
+    status, receipt, head = curl(server, "-T", str(path), f"{server.url}/api/v1/uploads/oslo-11f-2026.tar",
+                                 user=DEMO)
+    assert status == 201, receipt
+    assert receipt["unit"] == DEMO and receipt["register"] == "11F" and receipt["periode"] == 2026
+    assert receipt["status"] == "received" and receipt["size"] == path.stat().st_size
+    import hashlib
+
+    assert receipt["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert f"Location: /api/v1/uploads/{receipt['reference']}" in head
+    assert f"{receipt['reference']}.tar" in server.spool("received")
+    assert server.spool("incoming") == []
+    # the same bytes again: the first receipt
+    status, again, _ = curl(server, "-T", str(path), f"{server.url}/api/v1/uploads/x.tar", user=DEMO)
+    assert status == 200 and again["reference"] == receipt["reference"] and again["duplicate"]
+    # status and list
+    status, one, _ = curl(server, f"{server.url}/api/v1/uploads/{receipt['reference']}", user=DEMO)
+    assert status == 200 and one["reference"] == receipt["reference"] and one["status"] == "received"
+    status, listing, _ = curl(server, f"{server.url}/api/v1/uploads", user=DEMO)
+    assert receipt["reference"] in [u["reference"] for u in listing["uploads"]]
+    # another unit sees neither
+    status, other, _ = curl(server, f"{server.url}/api/v1/uploads/{receipt['reference']}", user=STAVANGER,
+                            pin=server.stavanger_pin)
+    assert status == 404 and other["error"] == "not_found"
+    assert manifest.container_id not in json.dumps(listing)  # the receipt never needs the container id
+
+
+def test_security_headers_and_no_version_banner(server):
+    status, _, head = curl(server, f"{server.url}/")
+    assert status == 200
+    lower = head.lower()
+    for header in ("strict-transport-security: max-age=", "content-security-policy: default-src 'none'",
+                   "x-content-type-options: nosniff", "x-frame-options: deny"):
+        assert header in lower
+    assert "\r\nserver:" not in lower and "twisted" not in lower
+
+
+def test_tls_below_1_2_is_refused(server):
+    proc = subprocess.run(["curl", "-sS", "-k", "--tls-max", "1.1", f"{server.url}/"], capture_output=True,
+                          text=True)
+    assert proc.returncode != 0
+
+
+def _refused(server, status, code, *args, user=DEMO, pin=None):
+    before = server.spool("received")
+    got, body, _ = curl(server, *args, user=user, pin=pin)
+    assert got == status, body
+    assert body["error"] == code and body["message"] and body["melding"]
+    time.sleep(0.2)
+    assert server.spool("received") == before
+    assert server.spool("incoming") == []
+    return body
+
+
+def test_wrong_pin_and_unknown_unit_get_the_same_401(server, tmp_path):
+    path = tmp_path / "c.tar"
+    make_container(server.home, path)
+    a = _refused(server, 401, "unauthorized", "-T", str(path), f"{server.url}/api/v1/uploads/c.tar",
+                 pin="AAAA-BBBB-CCCC")
+    b = _refused(server, 401, "unauthorized", "-T", str(path), f"{server.url}/api/v1/uploads/c.tar",
+                 user="1106-00-964965226")
+    assert a == b
+
+
+def test_another_units_container_is_refused(server, tmp_path):
+    path = tmp_path / "stavanger.tar"
+    make_container(server.home, path, unit=STAVANGER, signing_key=server.stavanger_key)
+    body = _refused(server, 422, "wrong_unit", "-T", str(path), f"{server.url}/api/v1/uploads/s.tar")
+    assert STAVANGER in body["message"]
+
+
+def test_oversized_body_is_refused_before_it_is_read(server, tmp_path):
+    big = tmp_path / "big.tar"
+    with open(big, "wb") as f:
+        f.truncate(MAX_BYTES + 1)
+    _refused(server, 413, "too_large", "-T", str(big), f"{server.url}/api/v1/uploads/big.tar")
+
+
+def test_oversized_chunked_body_is_cut_off_at_the_limit(server, tmp_path):
+    big = tmp_path / "big.tar"
+    with open(big, "wb") as f:
+        f.truncate(MAX_BYTES * 2)
+    _refused(server, 413, "too_large", "-T", str(big), "-H", "Transfer-Encoding: chunked",
+             f"{server.url}/api/v1/uploads/big.tar")
+
+
+def test_expired_key_is_refused(server, tmp_path):
+    secret, recipient = keydir.generate_age_identity()
+    import datetime
+
+    old = keydir.RecipientKey(key_id="ssb-2020", role="ssb", public=recipient, valid_from=datetime.date(2020, 1, 1),
+                              valid_to=datetime.date(2020, 12, 31))
+    (server.home / "keys" / "ssb-2020.toml").write_text(old.to_toml())
+    try:
+        path = tmp_path / "old.tar"
+        make_container(server.home, path, ssb=[old])
+        body = _refused(server, 422, "recipient_not_current", "-T", str(path), f"{server.url}/api/v1/uploads/o.tar")
+        assert "ssb-2020" in body["message"]
+    finally:
+        (server.home / "keys" / "ssb-2020.toml").unlink()
+
+
+def test_closed_window_is_refused_and_test_and_late_windows_mark_uploads(server, tmp_path):
+    closed = tmp_path / "closed.tar"
+    make_container(server.home, closed, periode=2020)
+    body = _refused(server, 403, "window_closed", "-T", str(closed), f"{server.url}/api/v1/uploads/c.tar")
+    assert "closed 15.04.2021" in body["message"]
+    test = tmp_path / "test.tar"
+    make_container(server.home, test, periode=2027)
+    status, receipt, _ = curl(server, "-T", str(test), f"{server.url}/api/v1/uploads/t.tar", user=DEMO)
+    assert status == 201 and receipt["test"] and not receipt["late"]
+    late = tmp_path / "late.tar"
+    make_container(server.home, late, register="11CF", periode=2025)
+    status, receipt, _ = curl(server, "-T", str(late), f"{server.url}/api/v1/uploads/l.tar", user=DEMO)
+    assert status == 201 and receipt["late"] and not receipt["test"]
+
+
+def test_newer_upload_supersedes_the_older(server, tmp_path):
+    first, second = tmp_path / "1.tar", tmp_path / "2.tar"
+    make_container(server.home, first, register="15F" if False else "11F", periode=2025)
+    make_container(server.home, second, periode=2025)
+    _, r1, _ = curl(server, "-T", str(first), f"{server.url}/api/v1/uploads/1.tar", user=DEMO)
+    _, r2, _ = curl(server, "-T", str(second), f"{server.url}/api/v1/uploads/2.tar", user=DEMO)
+    _, s1, _ = curl(server, f"{server.url}/api/v1/uploads/{r1['reference']}", user=DEMO)
+    _, s2, _ = curl(server, f"{server.url}/api/v1/uploads/{r2['reference']}", user=DEMO)
+    assert s1["superseded_by"] == r2["reference"] and s2["superseded_by"] is None
+
+
+def test_truncated_body_leaves_nothing(server, tmp_path):
+    path = tmp_path / "t.tar"
+    make_container(server.home, path)
+    data = path.read_bytes()
+    import base64
+
+    auth = base64.b64encode(f"{DEMO}:{server.pin}".encode()).decode()
+    context = ssl.create_default_context(cafile=str(server.home / "tls" / "server.pem"))
+    before = server.spool("received")
+    with socket.create_connection(("127.0.0.1", server.https_port)) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall((f"PUT /api/v1/uploads/t.tar HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {auth}\r\n"
+                       f"Content-Length: {len(data)}\r\n\r\n").encode() + data[: len(data) // 2])
+            time.sleep(0.5)
+    for _ in range(50):
+        if server.spool("incoming") == []:
+            break
+        time.sleep(0.1)
+    assert server.spool("incoming") == [] and server.spool("received") == before
+
+
+def test_two_identical_uploads_at_once_give_one_receipt(server, tmp_path):
+    path = tmp_path / "same.tar"
+    make_container(server.home, path, register="11CF", periode=2026)
+    results = []
+
+    def put():
+        results.append(curl(server, "-T", str(path), f"{server.url}/api/v1/uploads/same.tar", user=DEMO))
+
+    threads = [threading.Thread(target=put) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    statuses = sorted(r[0] for r in results)
+    assert statuses == [200, 201], results
+    assert results[0][1]["reference"] == results[1][1]["reference"]
+    assert sum(1 for name in server.spool("received") if name.startswith(results[0][1]["reference"])) == 1
+
+
+def test_keys_endpoint_lists_current_recipients_without_login(server):
+    status, body, _ = curl(server, f"{server.url}/api/v1/keys")
+    assert status == 200
+    roles = {k["role"] for k in body["keys"] if k["current"]}
+    assert {"tpf", "ssb"} <= roles
+    assert all(k["public"].startswith(("age1", "ssh-ed25519")) for k in body["keys"])
+
+
+def test_unknown_api_path_is_json_404(server):
+    status, body, _ = curl(server, f"{server.url}/api/v1/nothing")
+    assert status == 404 and body["error"] == "not_found"
+
+
+def test_front_never_opened_a_private_key(server):
+    opened = server.opened_log.read_text().splitlines()
+    # the log does record the process's files: its database, TLS key and the public key directory
+    assert any(p.endswith("sendemodul.db") for p in opened) and any(p.endswith("server.pem") for p in opened)
+    assert any(p.endswith("tpf-dev.toml") for p in opened)
+    private = str(server.home / "private")
+    assert [p for p in opened if p.startswith(private) or p.endswith(".agekey")] == []
+    assert not [p for p in opened if "pseudonym-master" in p or "unit.key" in p]
+
+
+def test_upload_command_prints_the_receipt(server, tmp_path):
+    from conftest import run_cli
+
+    path = tmp_path / "cli.tar"
+    make_container(server.home, path, register="11F", periode=2025)
+    pin_file = tmp_path / "pin.txt"
+    pin_file.write_text(server.pin + "\n")
+    cacert = server.home / "tls" / "server.pem"
+    proc = run_cli("upload", "--unit", DEMO, "--pin-file", pin_file, "--cacert", cacert, server.url, path)
+    assert "Accepted. Receipt:" in proc.stdout and "reference" in proc.stdout
+    again = run_cli("upload", "--unit", DEMO, "--pin-file", pin_file, "--cacert", cacert, "--json", server.url,
+                    path)
+    assert json.loads(again.stdout)["duplicate"] is True
+    pin_file.write_text("AAAA-BBBB-CCCC\n")
+    bad = run_cli("upload", "--unit", DEMO, "--pin-file", pin_file, "--cacert", cacert, server.url, path,
+                  check=False)
+    assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1].startswith("ERROR: refused (401")
+    untrusted = run_cli("upload", "--unit", DEMO, "--pin-file", pin_file, server.url, path, check=False)
+    assert untrusted.returncode == 1 and "--cacert" in untrusted.stderr
