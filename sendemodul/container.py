@@ -280,10 +280,12 @@ def _parse_header(block, position):
             return text, size
     except (UnicodeDecodeError, ValueError):
         pass
-    shown = name.decode("ascii", "replace")[:100]
+    # Echo the member name only when it is a plain short name: anything else is not a container at all.
+    text = name.decode("ascii", "replace")
+    shown = repr(text) if re.fullmatch(r"[A-Za-z0-9._-]{1,64}", text) else "unnamed"
     kind = {b"0": "file", b"\0": "file", b"1": "hard link", b"2": "symbolic link", b"5": "directory",
             b"x": "pax extended header", b"g": "pax global header", b"L": "GNU long name"}.get(block[156:157], "entry")
-    raise ContainerTarError.detail(f"member {position} ({kind} {shown!r}) does not have the required header")
+    raise ContainerTarError.detail(f"member {position} ({kind} {shown}) does not have the required header")
 
 
 class TarReader:

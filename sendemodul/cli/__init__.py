@@ -25,7 +25,7 @@ def cli():
 def _register_commands():
     import importlib
 
-    for name in ("admin", "serve", "check", "crypto", "transfer"):
+    for name in ("admin", "serve", "check", "crypto", "encrypt", "transfer", "worker"):
         try:
             module = importlib.import_module(f"sendemodul.cli.{name}")
         except ModuleNotFoundError as e:

@@ -1,0 +1,117 @@
+"""``sendemodul encrypt``: the encryption module (municipal side). Checks the extract with the control rules, then
+splits it into identities (to the TPF) and data (to SSB) and writes a signed container."""
+
+import datetime
+import io
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from sendemodul import config, container, identity, keydir, signing
+from sendemodul.cli.check import _Progress
+from sendemodul.errors import InputError, UsageError
+from sendemodul.profiles import load_profile
+from sendemodul.profiles.rules import run_checks
+
+_READ_BUFFER_BYTES = 1 << 20
+
+
+class ExtractRefused(UsageError):
+    """The extract has ERROR or FATAL findings: correct them and encrypt again (nothing was written)."""
+
+    code = "extract_refused"
+
+
+def _open(path):
+    try:
+        return open(path, "rb", buffering=0)
+    except OSError as e:
+        raise InputError(f"Cannot read {path}: {e.strerror}.") from None
+
+
+def _pass(path, label, work):
+    """Run ``work(stream)`` over the file with a progress bar on stderr (bytes read)."""
+    with _open(path) as raw:
+        size = os.fstat(raw.fileno()).st_size
+        with click.progressbar(length=size, label=label, file=sys.stderr, show_pos=False) as bar:
+            stream = io.BufferedReader(_Progress(raw, bar.update), _READ_BUFFER_BYTES)
+            return work(stream)
+
+
+def _header_lines(profile, path):
+    """The extract's document-level lines (XML: the Avgiver element); they are complete after the first record."""
+    with _open(path) as raw:
+        extract = profile.open_extract(io.BufferedReader(raw, _READ_BUFFER_BYTES))
+        next(iter(extract), None)
+        return list(extract.header_lines)
+
+
+@click.command()
+@click.option("--register", "-r", required=True, type=click.Choice(["IPLOS", "11F", "11CF", "15F"]))
+@click.option("--periode", "-p", required=True, type=click.IntRange(2000, 2099), help="The reporting year.")
+@click.option("--unit", "-u", "unit_text", required=True, metavar="UNIT", help="KOMMUNENR-BYDEL-ORGNR.")
+@click.option("--signing-key", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The unit's private signing key (from 'sendemodul keygen').")
+@click.option("--keys", "keys_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="The key directory with the TPF and SSB recipient keys [default: <home>/keys, else the "
+                   "project's keys/].")
+@click.option("--empty", is_flag=True, help="Deliver 'no participants': an empty container, no FILE.")
+@click.option("--production", is_flag=True, help="Production policy: synthetic test IDs are WARNINGs.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The container to write (.tar); written atomically, never over an existing file.")
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def encrypt(register, periode, unit_text, signing_key, keys_dir, empty, production, output, file):
+    """Check an extract and encrypt it into a signed container for upload.
+
+    The control rules run first (as 'sendemodul check'); any ERROR or FATAL finding refuses the extract, prints
+    the report and writes nothing. Person IDs are encrypted only to the TPF's keys, the records (IDs blanked) only
+    to SSB's, both under random row ids.
+
+    \b
+    Example:
+      sendemodul encrypt -r 11F -p 2026 -u 0301-00-958935420 --signing-key unit.key sosialhjelp.txt -o 11f.tar
+      sendemodul encrypt -r 15F -p 2026 -u 1103-00-964965226 --signing-key unit.key --empty -o 15f-tom.tar
+    """
+    if empty == (file is not None):
+        raise UsageError("give either FILE or --empty (for a delivery with no participants)")
+    if output.exists():
+        raise UsageError(f"{output} already exists; not overwriting it")
+    profile = load_profile(register, periode)
+    unit = identity.parse_unit(unit_text, periode)
+    key = signing.load_private_key(signing_key)
+    today = datetime.date.today()
+    keys = keydir.load_key_dir(keydir.find_key_dir(keys_dir, config.default_home()))
+    tpf, ssb = keys.current("tpf", today), keys.current("ssb", today)
+    if empty:
+        manifest = container.write_container(output, unit=unit, register=register, periode=periode,
+                                             signing_key=key, tpf_recipients=tpf, ssb_recipients=ssb, rows=[],
+                                             no_participants=True)
+    else:
+        report = _pass(file, "Checking  ", lambda stream: run_checks(profile, stream, unit,
+                                                                    allow_synthetic=not production,
+                                                                    source=str(file)))
+        if report.blocking:
+            click.echo(report.to_text(), err=True, nl=False)
+            raise ExtractRefused()
+        if report.worst is not None:
+            click.echo(report.summary, err=True)
+        header_lines = _header_lines(profile, file)
+
+        def write(stream):
+            rows = ((record.ids, record.data) for record in profile.open_extract(stream))
+            return container.write_container(output, unit=unit, register=register, periode=periode,
+                                             signing_key=key, tpf_recipients=tpf, ssb_recipients=ssb, rows=rows,
+                                             header_lines=header_lines)
+
+        manifest = _pass(file, "Encrypting", write)
+    click.echo(f"Wrote {output}: {manifest.register} {manifest.periode} for {manifest.unit}, "
+               f"{manifest.records} records" + (" (no participants)" if manifest.no_participants else ""))
+    click.echo(f"  container id {manifest.container_id}")
+    click.echo(f"  identities -> {', '.join(manifest.parts['identities.age'].recipients)}; "
+               f"data -> {', '.join(manifest.parts['data.age'].recipients)}")
+
+
+def register(cli):
+    cli.add_command(encrypt)

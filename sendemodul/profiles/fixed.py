@@ -1,0 +1,101 @@
+"""Fixed-width extracts (11F, 11CF): one record a line, every line exactly the record length.
+
+The bytes are ISO-8859-1 (every byte is a character, so decoding never fails), lines end in LF or CRLF, blank lines
+are ignored. A line of the wrong length or with a TAB cannot be split into fields: it is yielded as
+:class:`~sendemodul.profiles.model.Malformed` (FATAL). Lines are read with a bounded ``readline``, so a file without
+line breaks never ends up in memory as one huge line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from sendemodul.profiles.model import Extract, Malformed, Profile, Record
+
+_SKIP_CHUNK_BYTES = 1 << 16
+
+
+class FixedWidthProfile(Profile):
+    kind = "fixed"
+
+    def __init__(self, *, record_length: int, **common):
+        super().__init__(**common)
+        self.record_length = record_length
+        self._slices = tuple((f.name, f.start, f.end) for f in self.field_specs)
+        self._id_slices = tuple((f.name, f.start, f.end) for f in self.field_specs if f.id_kind)
+        spans: list[list[int]] = []
+        for _, start, end in sorted(self._id_slices, key=lambda s: s[1]):
+            if spans and spans[-1][1] == start:
+                spans[-1][1] = end
+            else:
+                spans.append([start, end])
+        #: Identifier spans merged where adjacent (11F: fnr and DUF are one blank run), with their padding.
+        self._blank_spans = tuple((start, end, " " * (end - start)) for start, end in spans)
+        journal = self.journal_field
+        self._journal_slice = (journal.start, journal.end) if journal else None
+
+    def open_extract(self, stream: BinaryIO) -> FixedWidthExtract:
+        return FixedWidthExtract(self, stream)
+
+    def fields(self, data_line: str) -> dict[str, str]:
+        return {name: data_line[start:end].strip(" ") for name, start, end in self._slices}
+
+    def record(self, line: int, text: str) -> Record:
+        """The :class:`Record` for one line of the right length without TAB (``text`` without its line break)."""
+        ids = tuple((name, text[start:end].strip(" ")) for name, start, end in self._id_slices)
+        data = text
+        for start, end, blank in self._blank_spans:
+            data = data[:start] + blank + data[end:]
+        journalnr = None
+        if self._journal_slice:
+            journalnr = text[self._journal_slice[0]:self._journal_slice[1]].strip(" ") or None
+        return Record(line, journalnr, ids, data)
+
+
+class FixedWidthExtract(Extract):
+    def __init__(self, profile: FixedWidthProfile, stream: BinaryIO):
+        super().__init__()
+        self._profile = profile
+        self._stream = stream
+
+    def scan(self) -> Iterator[Record | Malformed]:
+        profile = self._profile
+        length = profile.record_length
+        encoding = profile.encoding
+        readline = self._stream.readline
+        limit = length + 3  # the record, CRLF, and one byte more to tell an overlong line
+        line = 0
+        while raw := readline(limit):
+            line += 1
+            if not raw.endswith(b"\n") and len(raw) == limit:
+                seen = self._rest_of_line(raw)
+                yield Malformed(line, "RECORD_LENGTH", f"the line is {seen} characters long; a {profile.register} "
+                                                       f"record is exactly {length}")
+                continue
+            text = raw.decode(encoding)
+            if text.endswith("\n"):
+                text = text[:-2] if text.endswith("\r\n") else text[:-1]
+            if not text.strip(" \r"):
+                continue
+            if "\t" in text:
+                yield Malformed(line, "TAB", f"the line contains a TAB character (column {text.index(chr(9)) + 1}); "
+                                             "fields are padded with spaces")
+            elif len(text) != length:
+                yield Malformed(line, "RECORD_LENGTH", f"the line is {len(text)} characters long; a "
+                                                       f"{profile.register} record is exactly {length}")
+            else:
+                yield profile.record(line, text)
+
+    def _rest_of_line(self, head: bytes) -> int:
+        """Read past the end of an overlong line that begins with ``head``; its length without the line break."""
+        length = len(head)
+        tail = head[-2:]
+        while chunk := self._stream.readline(_SKIP_CHUNK_BYTES):
+            length += len(chunk)
+            tail = (tail + chunk)[-2:]
+            if chunk.endswith(b"\n"):
+                break
+        if tail == b"\r\n":
+            return length - 2
+        return length - 1 if tail.endswith(b"\n") else length

@@ -1,0 +1,219 @@
+"""The data model behind the profile files: field specifications, consistency rules, and the interfaces that every
+kind of extract (fixed-width, XML) implements: :class:`Profile`, :class:`Extract` and :class:`Record`.
+
+Nothing here knows a particular register; ``sendemodul/profiles/*.toml`` says which fields a register has.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from sendemodul.errors import ExtractError
+
+#: Field types and what a value must look like (blank values are the ``mandatory`` flag's business).
+TYPES = ("string", "integer", "date")
+#: Date formats: fixed-width registers use SSB's ``ddMMyyyy``, the XML profiles ISO 8601 (``xs:date``).
+DATE_FORMATS = ("ddMMyyyy", "yyyy-MM-dd")
+#: Person-identifier kinds, as :func:`sendemodul.identity.classify_id` takes them.
+ID_KINDS = ("fnr", "duf")
+#: What a field means to the control rules (and to the test-data generator):
+#: ``kommunenr``/``orgnr`` must equal the unit's; ``version`` is the 2-digit year and ``periode`` the 4-digit year of
+#: the profile; ``bydel`` follows the bydel rule (Oslo 01-15, blank or 00 elsewhere) instead of its mandatory flag;
+#: ``journalnr`` names the record in reports; ``birthdate`` must agree with the fødselsnummer's date;
+#: ``kommunenavn`` is the kommune's name (free text, filled in by the generator).
+ROLES = ("kommunenr", "orgnr", "version", "periode", "bydel", "journalnr", "birthdate", "kommunenavn")
+SEVERITIES = ("FATAL", "ERROR", "WARNING", "INFO")
+
+
+@dataclass(frozen=True, eq=False)
+class FieldSpec:
+    """One field: a fixed-width slice (``start``, ``length``) or an XML attribute (``max_length``)."""
+
+    name: str
+    type: str = "string"
+    mandatory: bool = False
+    #: Fixed width: 0-based offset and width. XML: ``None``.
+    start: int | None = None
+    length: int | None = None
+    #: XML: the longest value allowed (``None``: no limit).
+    max_length: int | None = None
+    #: For ``date`` fields: one of :data:`DATE_FORMATS`.
+    date_format: str | None = None
+    #: The code list (code -> label); empty when the field has none.
+    codes: Mapping[str, str] = field(default_factory=dict)
+    #: ``"kommunenr"``: the codes are the kommunenummer valid in the profile's year (plus ``codes``).
+    codes_from: str | None = None
+    role: str | None = None
+    #: ``"fnr"`` or ``"duf"`` for a person-identifier field, else ``None``.
+    id_kind: str | None = None
+    #: No two records may share a non-blank value.
+    unique: bool = False
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+
+@dataclass(frozen=True, eq=False)
+class ChildSpec:
+    """XML: a kind of child element of the record element (e.g. ``Tiltak`` in ``Individ``) and its attributes."""
+
+    element: str
+    min: int
+    fields: tuple[FieldSpec, ...]
+
+
+@dataclass(frozen=True)
+class Requires:
+    """When ``if_field`` holds one of ``if_values``, ``field`` must be filled in (and > 0 if ``positive``)."""
+
+    id: str
+    severity: str
+    element: str | None
+    if_field: str
+    if_values: tuple[str, ...]
+    field: str
+    positive: bool = False
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The fields the rule reads."""
+        return self.if_field, self.field
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """At least one of ``fields`` must be filled in."""
+
+    id: str
+    severity: str
+    element: str | None
+    fields: tuple[str, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The fields the rule reads."""
+        return self.fields
+
+
+@dataclass(frozen=True)
+class DateOrder:
+    """When both dates are valid, ``earlier`` must not be after ``later``."""
+
+    id: str
+    severity: str
+    element: str | None
+    earlier: str
+    later: str
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The fields the rule reads."""
+        return self.earlier, self.later
+
+
+Consistency = Requires | AnyOf | DateOrder
+
+
+@dataclass(frozen=True)
+class GeneratorHints:
+    """How :mod:`sendemodul.testdata` makes plausible people for this register."""
+
+    #: Ages (in the reporting year) of the generated people.
+    age_range: tuple[int, int] = (18, 80)
+    #: Share of records identified by a DUF number only (needs a ``duf`` identifier field).
+    duf_share: float = 0.0
+    #: XML: how many child elements each record gets, at least and at most.
+    children: tuple[int, int] = (0, 0)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record of an extract, with its identifiers taken out."""
+
+    #: 1-based line number in the extract (XML: the line where the record's element starts).
+    line: int
+    journalnr: str | None
+    #: ``(id field name, raw value stripped or '')`` for each identifier field, in profile order.
+    ids: tuple[tuple[str, str], ...]
+    #: The record on one line with every identifier field blanked; no newline, no TAB.
+    data: str
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """A part of an extract that cannot be read as a record: a FATAL finding of rule ``rule``."""
+
+    line: int
+    rule: str
+    message: str
+
+
+class Extract(ABC):
+    """An extract being read: iterate for :class:`Record` objects, streaming.
+
+    ``header_lines`` holds the document-level parts (XML: the ``Avgiver`` element on one line); it is complete once the
+    first record has been read or the iteration has finished. Iterating raises :class:`ExtractError` at the first part
+    that cannot be read as a record; :meth:`scan` yields such parts as :class:`Malformed` items instead and goes on
+    where it can (the control rules use it to list every malformed line).
+    """
+
+    def __init__(self):
+        self.header_lines: list[str] = []
+
+    @abstractmethod
+    def scan(self) -> Iterator[Record | Malformed]:
+        """Every record, and every part that cannot be read as one, in file order."""
+
+    def __iter__(self) -> Iterator[Record]:
+        for item in self.scan():
+            if isinstance(item, Malformed):
+                raise ExtractError(f"line {item.line}: {item.message}", line=item.line, rule=item.rule)
+            yield item
+
+
+class Profile(ABC):
+    """How to read one register's extract for one year, and which control rules apply to it.
+
+    Built by :func:`sendemodul.profiles.load_profile` from a profile file; ``kind`` says which subclass.
+    """
+
+    kind: str
+
+    def __init__(self, *, register: str, periode: int, title: str, encoding: str, fields: tuple[FieldSpec, ...],
+                 consistency: tuple[Consistency, ...], generator: GeneratorHints):
+        self.register = register
+        self.periode = periode
+        self.title = title
+        #: How the extract's bytes (fixed width) and the data lines are encoded.
+        self.encoding = encoding
+        self.field_specs = fields
+        self.consistency = consistency
+        self.generator = generator
+        self.field_names: list[str] = [f.name for f in fields]
+        self.id_fields: list[str] = [f.name for f in fields if f.id_kind]
+        self._id_kinds = {f.name: f.id_kind for f in fields if f.id_kind}
+        journal = [f for f in fields if f.role == "journalnr"]
+        #: The field that names a record in reports, or ``None``.
+        self.journal_field: FieldSpec | None = journal[0] if journal else None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.register} {self.periode}>"
+
+    def id_kind(self, field: str) -> str:
+        """``"fnr"`` or ``"duf"``: the ``kind`` to pass to :func:`sendemodul.identity.classify_id` for ``field``."""
+        try:
+            return self._id_kinds[field]
+        except KeyError:
+            raise ValueError(f"{field!r} is not an identifier field of {self.register}") from None
+
+    @abstractmethod
+    def open_extract(self, stream: BinaryIO) -> Extract:
+        """Start reading an extract from a binary stream; nothing is read until the extract is iterated."""
+
+    @abstractmethod
+    def fields(self, data_line: str) -> dict[str, str]:
+        """The named fields of a data line (as in :attr:`Record.data`), stripped of padding; ID fields are empty."""

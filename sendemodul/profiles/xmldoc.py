@@ -1,0 +1,176 @@
+"""XML extracts (15F, IPLOS): a root element holding one header element (``Avgiver``) and then the record elements.
+
+The document is read with expat in chunks, one record element at a time, so memory stays flat however large the file
+is. Each record element (with its children) becomes one line: whitespace-only text between elements is dropped,
+comments and processing instructions are dropped, line breaks and TABs inside values become character references, and
+the identifier attributes are removed. A DOCTYPE is refused (no entity tricks); so is anything the profile does not
+expect at the top level, because it cannot be checked for identifiers.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from typing import BinaryIO
+from xml.parsers import expat
+
+from sendemodul.errors import ExtractError
+from sendemodul.profiles.model import (
+    ChildSpec,
+    Extract,
+    FieldSpec,
+    Malformed,
+    Profile,
+    Record,
+)
+
+_CHUNK_BYTES = 1 << 16
+#: After serialization, line breaks and TABs can only be left in text content, where a character reference means the
+#: same; attribute values are already escaped this way by ElementTree.
+_ONE_LINE = str.maketrans({"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+
+
+class XmlProfile(Profile):
+    kind = "xml"
+
+    def __init__(self, *, root: str, record: str, header_element: str, header_fields: tuple[FieldSpec, ...],
+                 children: tuple[ChildSpec, ...], **common):
+        super().__init__(**common)
+        #: Element names: the document root, the record element, the document-level header element.
+        self.root = root
+        self.record_element = record
+        self.header_element = header_element
+        self.header_specs = header_fields
+        #: The allowed child elements of a record (:class:`~sendemodul.profiles.model.ChildSpec`).
+        self.children = children
+
+    def open_extract(self, stream: BinaryIO) -> XmlExtract:
+        return XmlExtract(self, stream)
+
+    def parse(self, line: str) -> ET.Element:
+        """The element on a data line or header line; :class:`ExtractError` if it is not one."""
+        try:
+            return ET.fromstring(line)
+        except ET.ParseError:
+            raise ExtractError(f"not a {self.register} data line (not well-formed XML)") from None
+
+    def fields(self, data_line: str) -> dict[str, str]:
+        element = self.parse(data_line)
+        if element.tag != self.record_element:
+            raise ExtractError(f"not a {self.register} data line: <{element.tag}> instead of <{self.record_element}>")
+        ids = set(self.id_fields)
+        return {name: "" if name in ids else element.get(name, "").strip() for name in self.field_names}
+
+    def one_line(self, element: ET.Element) -> str:
+        """``element`` serialized on one line, without the whitespace that only indented it."""
+        for node in element.iter():
+            if node.text is not None and not node.text.strip():
+                node.text = None
+            if node.tail is not None and not node.tail.strip():
+                node.tail = None
+        element.tail = None
+        return ET.tostring(element, encoding="unicode").translate(_ONE_LINE)
+
+
+class _Stop(Exception):
+    """Raised inside an expat callback to end the scan with a FATAL :class:`Malformed`."""
+
+    def __init__(self, malformed: Malformed):
+        super().__init__(malformed.message)
+        self.malformed = malformed
+
+
+class XmlExtract(Extract):
+    def __init__(self, profile: XmlProfile, stream: BinaryIO):
+        super().__init__()
+        self._profile = profile
+        self._stream = stream
+
+    def scan(self) -> Iterator[Record | Malformed]:
+        profile = self._profile
+        parser = expat.ParserCreate()
+        parser.buffer_text = True
+        ready: list[Record] = []
+        depth = 0
+        builder: ET.TreeBuilder | None = None
+        start_line = 0
+
+        def fail(message):
+            raise _Stop(Malformed(parser.CurrentLineNumber, "XML", message))
+
+        def start(tag, attrs):
+            nonlocal depth, builder, start_line
+            depth += 1
+            if depth == 1:
+                if tag != profile.root:
+                    fail(f"the document must be a <{profile.root}>, not a <{tag}>")
+            elif depth == 2:
+                if tag == profile.header_element:
+                    if self.header_lines:
+                        fail(f"a second <{tag}>; a document has one")
+                elif tag == profile.record_element:
+                    if not self.header_lines:
+                        fail(f"<{profile.header_element}> must come before the first <{tag}>")
+                else:
+                    fail(f"<{tag}> is not expected in <{profile.root}>: only <{profile.header_element}> and "
+                         f"<{profile.record_element}>")
+                builder = ET.TreeBuilder()
+                start_line = parser.CurrentLineNumber
+                builder.start(tag, attrs)
+            else:
+                builder.start(tag, attrs)
+
+        def end(tag):
+            nonlocal depth, builder
+            if depth >= 2:
+                builder.end(tag)
+            if depth == 2:
+                element = builder.close()
+                builder = None
+                if tag == profile.header_element:
+                    self.header_lines.append(profile.one_line(element))
+                else:
+                    ready.append(self._record(start_line, element))
+            depth -= 1
+
+        def data(text):
+            if builder is not None:
+                builder.data(text)
+            elif text.strip():
+                fail(f"text is not allowed directly in <{profile.root}>")
+
+        def doctype(*_):
+            fail("a DOCTYPE is not allowed")
+
+        parser.StartElementHandler = start
+        parser.EndElementHandler = end
+        parser.CharacterDataHandler = data
+        parser.StartDoctypeDeclHandler = doctype
+        parser.EntityDeclHandler = doctype
+        read = self._stream.read
+        while True:
+            chunk = read(_CHUNK_BYTES)
+            try:
+                parser.Parse(chunk, not chunk)
+            except expat.ExpatError as e:
+                yield from ready
+                yield Malformed(e.lineno, "XML", f"not well-formed XML: {expat.ErrorString(e.code)}")
+                return
+            except _Stop as stop:
+                yield from ready
+                yield stop.malformed
+                return
+            yield from ready
+            ready.clear()
+            if not chunk:
+                break
+        if not self.header_lines:
+            yield Malformed(parser.CurrentLineNumber, "XML", f"the document has no <{profile.header_element}>")
+
+    def _record(self, line: int, element: ET.Element) -> Record:
+        profile = self._profile
+        ids = tuple((name, element.attrib.pop(name, "").strip()) for name in profile.id_fields)
+        journalnr = None
+        if profile.journal_field is not None:
+            journalnr = element.get(profile.journal_field.name, "").strip() or None
+        return Record(line, journalnr, ids, profile.one_line(element))
