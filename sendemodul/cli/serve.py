@@ -34,13 +34,19 @@ def serve(home):
 
 
 def print_banner(cfg):
+    url = f"https://{cfg.server.interface}:{cfg.server.https_port}"
     click.echo(f"sendemodul {sendemodul.__version__}: state home {cfg.home} (environment {cfg.environment})")
+    click.echo(f"  web:          {url}/  (self-signed certificate: {cfg.tls_cert_path})")
+    click.echo(f"  API:          {url}/api/v1/uploads   SFTP: {cfg.server.interface} port {cfg.server.sftp_port}")
     demo = cfg.home / "demo"
     if (demo / "unit.txt").exists():
         unit = (demo / "unit.txt").read_text().strip()
-        click.echo(f"  demo unit:    {unit}")
+        kommunenr, bydel, orgnr = unit.split("-")
+        click.echo(f"  demo unit:    {unit}  (web login: kommunenr {kommunenr}, bydel {bydel}, orgnr {orgnr})")
         click.echo(f"  its PIN:      {demo / 'pin.txt'}")
         click.echo(f"  signing key:  {demo / 'unit.key'}")
+        click.echo(f"  try:          curl --cacert {cfg.tls_cert_path} -u \"{unit}:$(cat {demo / 'pin.txt'})\" "
+                   f"{url}/api/v1/uploads")
     click.echo("  stop with Ctrl-C")
 
 
