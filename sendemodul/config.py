@@ -71,6 +71,54 @@ class LogConfig:
     json_file: str = "log/sendemodul.json"
 
 
+@dataclass(frozen=True)
+class WorkerConfig:
+    #: The server starts the pseudonymizer and the forwarder as supervised child processes (else run them yourself
+    #: with ``sendemodul worker`` and ``sendemodul forwarder``).
+    embedded: bool = True
+    #: Seconds between looks for new work.
+    poll_seconds: float = 0.5
+    #: Pseudonym key version (the HKDF info names it; raise it to rotate every pseudonym).
+    key_version: int = 1
+
+
+FORWARDER_MODES = ("dir", "sftp")
+
+
+@dataclass(frozen=True)
+class ForwarderConfig:
+    #: ``dir``: move packages into ``directory`` (default ``<home>/ssb-inbox``); ``sftp``: push to SSB's server.
+    mode: str = "dir"
+    directory: str = ""
+    host: str = ""
+    port: int = 22
+    username: str = ""
+    #: Our SSH private key (path; relative to the home) and SSB's pinned host key ("ssh-ed25519 AAAA...").
+    private_key: str = ""
+    host_key: str = ""
+    remote_dir: str = "."
+    timeout_seconds: float = 30.0
+    #: Exponential backoff after a failed delivery: retry_seconds, doubled each time, at most max_retry_seconds.
+    retry_seconds: float = 5.0
+    max_retry_seconds: float = 3600.0
+    poll_seconds: float = 0.5
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    #: The morning e-mail (08:00 Europe/Oslo) to each unit with activity; off until a relay is configured.
+    enabled: bool = False
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    from_address: str = "sendemodul@localhost"
+    #: Local hour (Europe/Oslo) of the morning e-mail.
+    send_hour: int = 8
+    #: Missed days (server down at 08:00) caught up at the next start, at most this many.
+    catch_up_days: int = 7
+    check_seconds: float = 30.0
+    timeout_seconds: float = 30.0
+
+
 REGISTERS = ("IPLOS", "11F", "11CF", "15F")
 
 
@@ -101,6 +149,9 @@ class Config:
     auth: AuthConfig = field(default_factory=AuthConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    worker: WorkerConfig = field(default_factory=WorkerConfig)
+    forwarder: ForwarderConfig = field(default_factory=ForwarderConfig)
+    mail: MailConfig = field(default_factory=MailConfig)
     windows: tuple = ()
 
     def window_for(self, register, periode):
@@ -143,7 +194,8 @@ class Config:
         return self.home / self.log.json_file
 
 
-_SECTIONS = {"server": ServerConfig, "auth": AuthConfig, "limits": LimitsConfig, "log": LogConfig}
+_SECTIONS = {"server": ServerConfig, "auth": AuthConfig, "limits": LimitsConfig, "log": LogConfig,
+             "worker": WorkerConfig, "forwarder": ForwarderConfig, "mail": MailConfig}
 _ENVIRONMENTS = ("dev", "test", "production")
 _LEVELS = ("debug", "info", "warn", "error", "critical")
 
@@ -200,6 +252,24 @@ def _validate_section(name, section):
             raise ConfigError("config key 'auth.max_pending_logins' must be at least auth.hash_threads")
     elif name == "limits":
         _positive(section, name, *(f.name for f in dataclasses.fields(section)))
+    elif name == "worker":
+        _positive(section, name, "poll_seconds", "key_version")
+    elif name == "forwarder":
+        _positive(section, name, "timeout_seconds", "retry_seconds", "max_retry_seconds", "poll_seconds")
+        if section.mode not in FORWARDER_MODES:
+            raise ConfigError(f"config key 'forwarder.mode' must be one of {', '.join(FORWARDER_MODES)}")
+        if not 0 < section.port <= 65535:
+            raise ConfigError("config key 'forwarder.port' must be a port number 1-65535")
+        if section.mode == "sftp":
+            for key in ("host", "username", "private_key", "host_key"):
+                if not getattr(section, key):
+                    raise ConfigError(f"config key 'forwarder.{key}' is required when forwarder.mode is sftp")
+    elif name == "mail":
+        _positive(section, name, "smtp_port", "catch_up_days", "check_seconds", "timeout_seconds")
+        if not 0 <= section.send_hour <= 23:
+            raise ConfigError("config key 'mail.send_hour' must be an hour 0-23")
+        if "@" not in section.from_address:
+            raise ConfigError("config key 'mail.from_address' must be an e-mail address")
     elif name == "log":
         if section.console_level not in _LEVELS:
             raise ConfigError(f"config key 'log.console_level' must be one of {', '.join(_LEVELS)}")

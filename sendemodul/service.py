@@ -103,4 +103,45 @@ def makeService(config, reactor=None):
                          clock=reactor)
     top.web = WebService(top.web_app, reactor)
     top.web.setServiceParent(top)
+
+    from sendemodul.sftp.checker import UnitKeyChecker
+    from sendemodul.sftp.server import SFTPService, register_avatar
+
+    top.portal.registerChecker(UnitKeyChecker(store, top.db.run))
+    register_avatar(top.realm, intake=top.intake, store=store, run_db=top.db.run)
+    top.sftp = SFTPService(config, top.portal, reactor)
+    top.sftp.setServiceParent(top)
+    if config.worker.embedded:
+        top.workers = make_process_monitor(config, reactor)
+        top.workers.setServiceParent(top)
+    if config.mail.enabled:
+        from sendemodul.receipts import MorningMailService
+
+        top.mail = MorningMailService(config, store, top.db.run, reactor)
+        top.mail.setServiceParent(top)
     return top
+
+
+#: The only environment variables a child process inherits (it holds keys: nothing else leaks in).
+CHILD_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
+
+
+def make_process_monitor(config, reactor):
+    """The pseudonymizer and the forwarder as child processes, restarted when they die (``twisted.runner.procmon``).
+
+    The children get a minimal environment; the front itself never loads their keys."""
+    import os
+    import sys
+
+    from twisted.runner.procmon import ProcessMonitor
+
+    monitor = ProcessMonitor(reactor=reactor)
+    monitor.minRestartDelay = 1
+    monitor.maxRestartDelay = 30
+    monitor.threshold = 5
+    env = {k: os.environ[k] for k in CHILD_ENV_KEYS if k in os.environ}
+    env["SENDEMODUL_HOME"] = str(config.home)
+    for name in ("worker", "forwarder"):
+        monitor.addProcess(name, [sys.executable, "-m", "sendemodul", name, "--home", str(config.home)], env=env,
+                           cwd=str(config.home))
+    return monitor

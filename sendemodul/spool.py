@@ -50,6 +50,36 @@ class Spool:
     def received_path(self, reference):
         return self.received / f"{reference}.tar"
 
+    def outbox_path(self, reference):
+        return self.outbox / f"{reference}.tar"
+
+    def quarantine_path(self, reference):
+        return self.quarantine / f"{reference}.tar"
+
+    def clean_outbox_partials(self):
+        """Remove temporary package files a crashed worker left in ``outbox/`` (names start with a dot). Blocking."""
+        removed = 0
+        for path in self.outbox.glob(".*"):
+            path.unlink()
+            removed += 1
+        return removed
+
+    def discard_received(self, reference):
+        """The container has become a package in the outbox: remove ``received/<reference>.tar`` (if still there)."""
+        _unlink_durably(self.received_path(reference))
+
+    def discard_outbox(self, reference):
+        """A package that was delivered (or never will be): remove it from the outbox."""
+        _unlink_durably(self.outbox_path(reference))
+
+    def to_quarantine(self, reference):
+        """Move ``received/<reference>.tar`` into ``quarantine/`` (if it is still in received/)."""
+        _move_durably(self.received_path(reference), self.quarantine_path(reference))
+
+    def from_quarantine(self, reference):
+        """Move a requeued container back from ``quarantine/`` into ``received/``."""
+        _move_durably(self.quarantine_path(reference), self.received_path(reference))
+
     def new_incoming(self, run_io, *, max_bytes, on_pressure=None):
         """Create ``incoming/<uuid>.part`` (mode 0600, never an existing file). Call from the reactor thread."""
         path = self.incoming / f"{uuid.uuid4()}{PART_SUFFIX}"
@@ -77,6 +107,23 @@ class Spool:
                 path.unlink()
                 orphans += 1
         return parts, orphans
+
+
+def _unlink_durably(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return
+    fsync_dir(Path(path).parent)
+
+
+def _move_durably(source, target):
+    try:
+        os.rename(source, target)
+    except FileNotFoundError:
+        return
+    fsync_dir(Path(target).parent)
+    fsync_dir(Path(source).parent)
 
 
 class IncomingFile:

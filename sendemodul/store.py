@@ -96,6 +96,36 @@ MIGRATIONS = [
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     """,
+    # 2: the pseudonymizer and the forwarder: feedback on invalid IDs, the package, delivery attempts
+    """
+    CREATE TABLE feedback (
+        reference TEXT NOT NULL REFERENCES uploads(reference),
+        row_id TEXT NOT NULL,
+        id_type TEXT NOT NULL,
+        id_class TEXT NOT NULL,
+        PRIMARY KEY (reference, row_id, id_type)
+    ) STRICT;
+    ALTER TABLE uploads ADD COLUMN feedback_omitted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE uploads ADD COLUMN package_size INTEGER;
+    ALTER TABLE uploads ADD COLUMN package_sha256 TEXT;
+    ALTER TABLE uploads ADD COLUMN pseudonymized_at TEXT;
+    ALTER TABLE uploads ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE uploads ADD COLUMN next_attempt_at TEXT;
+    ALTER TABLE uploads ADD COLUMN last_error TEXT;
+    ALTER TABLE uploads ADD COLUMN delivered_at TEXT;
+    CREATE INDEX uploads_status ON uploads (status, received_at);
+    CREATE TABLE mail_days (
+        day TEXT PRIMARY KEY,
+        completed_at TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE mail_sent (
+        day TEXT NOT NULL,
+        unit TEXT NOT NULL REFERENCES units(unit),
+        state TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (day, unit)
+    ) STRICT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -443,7 +473,8 @@ class Store:
     def status(self, register, periode):
         """Every registered unit with its newest upload for the register and periode (None when missing)."""
         return self._rows(
-            "SELECT u.unit, u.name, u.disabled_at, up.reference, up.status, up.late, up.test, up.received_at"
+            "SELECT u.unit, u.name, u.disabled_at, up.reference, up.status, up.late, up.test, up.received_at,"
+            " up.delivered_at, up.reason"
             " FROM units u LEFT JOIN uploads up ON up.reference = ("
             "   SELECT reference FROM uploads x WHERE x.unit = u.unit AND x.register = ? AND x.periode = ?"
             "   AND x.test = 0 ORDER BY x.received_at DESC, x.rowid DESC LIMIT 1)"
@@ -451,3 +482,153 @@ class Store:
             (register, periode),
         )
 
+
+    # -- the pseudonymizer (worker) ----------------------------------------------------------------------------
+
+    def reset_pseudonymizing(self):
+        """At worker start: uploads left ``pseudonymizing`` by a crash go back to ``received``. Returns them."""
+        with self.transaction() as conn:
+            refs = [r[0] for r in conn.execute("SELECT reference FROM uploads WHERE status = 'pseudonymizing'")]
+            conn.execute("UPDATE uploads SET status = 'received', updated_at = ? WHERE status = 'pseudonymizing'",
+                         (utcnow(),))
+        return refs
+
+    def claim_received(self):
+        """Take the oldest ``received`` upload for pseudonymizing (status -> ``pseudonymizing``); None if none."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT reference FROM uploads WHERE status = 'received'"
+                               " ORDER BY received_at, rowid LIMIT 1").fetchone()
+            if row is None:
+                return None
+            conn.execute("UPDATE uploads SET status = 'pseudonymizing', updated_at = ? WHERE reference = ?",
+                         (utcnow(), row[0]))
+        return self.upload(row[0])
+
+    def finish_pseudonymizing(self, reference, *, status, feedback, feedback_omitted, package_size, package_sha256,
+                              counts, actor):
+        """Record a pseudonymized upload: ``status`` is ``queued`` (to be forwarded) or ``tested`` (a test upload,
+        never forwarded); ``feedback`` holds (row_id, id_type, id_class) of the invalid IDs."""
+        now = utcnow()
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM feedback WHERE reference = ?", (reference,))
+            conn.executemany("INSERT OR IGNORE INTO feedback (reference, row_id, id_type, id_class)"
+                             " VALUES (?, ?, ?, ?)", [(reference, *f) for f in feedback])
+            conn.execute(
+                "UPDATE uploads SET status = ?, feedback_omitted = ?, package_size = ?, package_sha256 = ?,"
+                " pseudonymized_at = ?, updated_at = ?, reason = NULL, attempts = 0, next_attempt_at = NULL,"
+                " last_error = NULL WHERE reference = ? AND status = 'pseudonymizing'",
+                (status, feedback_omitted, package_size, package_sha256, now, now, reference))
+            row = conn.execute("SELECT unit FROM uploads WHERE reference = ?", (reference,)).fetchone()
+            self._audit_in(conn, "upload.pseudonymized", actor, row[0] if row else None, {
+                "reference": reference, "status": status, "counts": counts,
+                "invalid": len(feedback) + feedback_omitted})
+
+    def quarantine_upload(self, reference, reason, *, actor):
+        """Stop an upload that failed after intake; ``reason`` is shown to the unit (no ID, no content)."""
+        now = utcnow()
+        with self.transaction() as conn:
+            conn.execute("UPDATE uploads SET status = 'quarantined', reason = ?, updated_at = ? WHERE reference = ?",
+                         (reason, now, reference))
+            row = conn.execute("SELECT unit FROM uploads WHERE reference = ?", (reference,)).fetchone()
+            self._audit_in(conn, "upload.quarantined", actor, row[0] if row else None,
+                           {"reference": reference, "reason": reason})
+
+    def feedback(self, reference):
+        """The invalid IDs of an upload by row id, field and class (never the ID itself)."""
+        return self._rows("SELECT row_id, id_type, id_class FROM feedback WHERE reference = ? ORDER BY row_id, id_type",
+                          (reference,))
+
+    def uploads_with_status(self, *statuses):
+        marks = ", ".join("?" * len(statuses))
+        return self._rows(f"SELECT * FROM uploads WHERE status IN ({marks}) ORDER BY received_at, rowid", statuses)
+
+    # -- the forwarder -----------------------------------------------------------------------------------------
+
+    def next_delivery(self, now):
+        """The oldest ``queued`` production upload whose next attempt is due at ``now`` (ISO UTC), or None."""
+        return self._row("SELECT * FROM uploads WHERE status = 'queued' AND test = 0"
+                         " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+                         " ORDER BY received_at, rowid LIMIT 1", (now,))
+
+    def delivery_failed(self, reference, error, next_attempt_at):
+        with self.transaction() as conn:
+            conn.execute("UPDATE uploads SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
+                         " updated_at = ? WHERE reference = ? AND status = 'queued'",
+                         (error, next_attempt_at, utcnow(), reference))
+
+    def mark_delivered(self, reference, *, actor):
+        """Record the delivery time. Only a ``queued`` upload can become ``delivered`` (exactly once)."""
+        now = utcnow()
+        with self.transaction() as conn:
+            changed = conn.execute("UPDATE uploads SET status = 'delivered', delivered_at = ?, updated_at = ?,"
+                                   " next_attempt_at = NULL WHERE reference = ? AND status = 'queued'",
+                                   (now, now, reference)).rowcount
+            if changed:
+                row = conn.execute("SELECT unit FROM uploads WHERE reference = ?", (reference,)).fetchone()
+                self._audit_in(conn, "upload.delivered", actor, row[0], {"reference": reference})
+        return bool(changed)
+
+    def requeue(self, reference, *, actor):
+        """An admin sends an upload round again: ``quarantined`` -> ``received`` (pseudonymize again), or a
+        ``queued`` one is retried at once. Returns the new status."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT unit, status FROM uploads WHERE reference = ?", (reference,)).fetchone()
+            if row is None:
+                raise NotFound(f"no upload {reference} (see 'sendemodul admin uploads')")
+            unit, status = row
+            if status == "quarantined":
+                new = "received"
+                conn.execute("UPDATE uploads SET status = 'received', reason = NULL, updated_at = ?"
+                             " WHERE reference = ?", (utcnow(), reference))
+            elif status == "queued":
+                new = "queued"
+                conn.execute("UPDATE uploads SET next_attempt_at = NULL, updated_at = ? WHERE reference = ?",
+                             (utcnow(), reference))
+            else:
+                raise StoreError(f"upload {reference} is {status}; only quarantined or queued uploads can be "
+                                 "requeued")
+            self._audit_in(conn, "upload.requeue", actor, unit, {"reference": reference, "from": status})
+        return new
+
+    # -- the morning e-mail ------------------------------------------------------------------------------------
+
+    def last_mail_day(self):
+        """The newest day (``YYYY-MM-DD``, Oslo) whose morning e-mails are done, or None."""
+        row = self.conn().execute("SELECT max(day) FROM mail_days").fetchone()
+        return row[0] if row else None
+
+    def complete_mail_day(self, day):
+        with self.transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO mail_days (day, completed_at) VALUES (?, ?)", (day, utcnow()))
+
+    def activity(self, start, end):
+        """Uploads received or changed in [start, end) (ISO UTC strings), with their unit's name and e-mail."""
+        return self._rows(
+            "SELECT up.*, u.name AS unit_name, u.email AS unit_email FROM uploads up JOIN units u ON u.unit = up.unit"
+            " WHERE u.disabled_at IS NULL AND ((up.received_at >= ? AND up.received_at < ?)"
+            " OR (up.updated_at >= ? AND up.updated_at < ?)) ORDER BY up.unit, up.received_at, up.reference",
+            (start, end, start, end))
+
+    def claim_mail(self, day, unit):
+        """Mark the e-mail of ``unit`` for ``day`` as being sent; False if it was sent (or tried) before. A crash
+        after this leaves it claimed: an e-mail is never sent twice (at most once)."""
+        with self.transaction() as conn:
+            try:
+                conn.execute("INSERT INTO mail_sent (day, unit, state, at) VALUES (?, ?, 'sending', ?)",
+                             (day, unit, utcnow()))
+            except sqlite3.IntegrityError:
+                return False
+        return True
+
+    def mail_sent(self, day, unit):
+        with self.transaction() as conn:
+            conn.execute("UPDATE mail_sent SET state = 'sent', at = ? WHERE day = ? AND unit = ?", (utcnow(), day, unit))
+            self._audit_in(conn, "mail.sent", "mailer", unit, {"day": day})
+
+    def mail_failed(self, day, unit):
+        """The relay refused or was unreachable before accepting: release the claim so a later run retries."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM mail_sent WHERE day = ? AND unit = ? AND state = 'sending'", (day, unit))
+
+    def mails(self):
+        return self._rows("SELECT * FROM mail_sent ORDER BY day, unit")

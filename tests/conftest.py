@@ -1,13 +1,12 @@
 import datetime
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from sendemodul import config, identity
+from sendemodul import identity
 from sendemodul.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sendemodul import container, identity, keydir, signing
 
-from conftest import BIN, ROOT
+from conftest import BIN
 
 SUPPORT = Path(__file__).resolve().parent / "support"
 DEMO = "0301-00-958935420"
@@ -19,9 +19,12 @@ DEMO = "0301-00-958935420"
 class Server:
     """``sendemodul serve`` on free loopback ports, in its own dev home."""
 
-    def __init__(self, home, extra_config=""):
+    def __init__(self, home, extra_config="", *, worker=False, sections=None):
+        """``worker``: let the server run the pseudonymizer and forwarder (off by default, so that uploads stay
+        ``received``); ``sections``: extra lines for config sections, e.g. ``{"forwarder": 'mode = "sftp"'}``."""
         self.home = Path(home)
         self.extra_config = extra_config
+        self.sections = {"worker": "" if worker else "embedded = false", **(sections or {})}
         self.proc = None
         self.opened_log = self.home.parent / "opened-files.txt"
 
@@ -32,6 +35,8 @@ class Server:
         text = config.read_text()
         text = text.replace("[server]\n", "[server]\nhttps_port = 0\nsftp_port = 0\n", 1)
         text = text.replace("[auth]\n", "[auth]\nfailure_delay_seconds = 0.2\n", 1)
+        for section, lines in self.sections.items():
+            text = text.replace(f"[{section}]\n", f"[{section}]\n{lines}\n", 1)
         config.write_text(text + "\n" + self.extra_config)
         self.pin = (self.home / "demo" / "pin.txt").read_text().strip()
         return self

@@ -4,7 +4,7 @@ import pytest
 
 from sendemodul import audit
 
-from conftest import ALNA, add_unit, run_cli
+from conftest import ALNA, run_cli
 
 
 def _fill(store, n=6):

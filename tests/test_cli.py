@@ -6,7 +6,6 @@ import subprocess
 import click
 import pytest
 
-from sendemodul import auth
 from sendemodul.cli import cli
 
 from conftest import ALNA, STAVANGER, grep_tree, run_cli

@@ -4,6 +4,7 @@ import datetime
 import json
 import re
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -13,6 +14,7 @@ from sendemodul.errors import AuditError, UsageError
 from sendemodul.store import Store
 
 ACTOR = "admin"
+OSLO = ZoneInfo("Europe/Oslo")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -313,7 +315,8 @@ def sshkey_remove(home, unit, fingerprint):
 # -- uploads, status, audit ----------------------------------------------------------------------------------
 
 UPLOAD_COLUMNS = [("reference", "REFERENCE"), ("unit", "UNIT"), ("register", "REGISTER"), ("periode", "PERIODE"),
-                  ("status", "STATUS"), ("size", "BYTES"), ("received_at", "RECEIVED")]
+                  ("status", "STATUS"), ("size", "BYTES"), ("received_at", "RECEIVED"),
+                  ("delivered_at", "DELIVERED")]
 
 
 @admin.command()
@@ -342,14 +345,52 @@ def status(home, register, periode, as_json):
     Example:
       sendemodul admin status --register 11F --periode 2026
     """
-    _, store = open_store(home)
+    cfg, store = open_store(home)
+    window = cfg.window_for(register, periode)
+    today = datetime.datetime.now(OSLO).date()
+    overdue = bool(window and window.deadline and today > window.deadline)
     rows = [
-        {"unit": r["unit"], "name": r["name"], "state": r["status"] or "missing", "reference": r["reference"],
-         "late": bool(r["late"]), "received_at": r["received_at"]}
+        {"unit": r["unit"], "name": r["name"], "state": _state(r["status"], overdue), "status": r["status"],
+         "reference": r["reference"], "late": bool(r["late"]), "received_at": r["received_at"],
+         "delivered_at": r["delivered_at"], "reason": r["reason"]}
         for r in store.status(register, periode)
     ]
     emit(rows, [("unit", "UNIT"), ("name", "NAME"), ("state", "STATE"), ("reference", "REFERENCE"),
-                ("received_at", "RECEIVED")], as_json)
+                ("received_at", "RECEIVED"), ("delivered_at", "DELIVERED")], as_json)
+
+
+#: How an upload's status shows in the status list: on its way to SSB counts as received.
+_STATES = {"received": "received", "pseudonymizing": "received", "queued": "received", "delivered": "delivered",
+           "quarantined": "quarantined", "rejected": "rejected"}
+
+
+def _state(status, overdue):
+    """delivered, received, quarantined or rejected; with no upload: missing, or late once the deadline passed."""
+    if status is None:
+        return "late" if overdue else "missing"
+    return _STATES.get(status, status)
+
+
+@admin.command()
+@home_option
+@click.argument("reference")
+def requeue(home, reference):
+    """Send an upload round again: a quarantined one is pseudonymized again, a queued one is retried at once.
+
+    \b
+    Example:
+      sendemodul admin requeue SM-20270115-7KQ2XW9D
+    """
+    from sendemodul.spool import Spool
+
+    cfg, store = open_store(home)
+    row = store.upload(reference)
+    if row is None:
+        raise UsageError(f"no upload {reference} (see 'sendemodul admin uploads')")
+    if row["status"] == "quarantined":
+        Spool(cfg.spool_dir).from_quarantine(reference)
+    new = store.requeue(reference, actor=ACTOR)
+    click.echo(f"{reference}: {row['status']} -> {new}")
 
 
 @admin.group("audit")

@@ -52,6 +52,7 @@ STATUS_NB = {
     "delivered": "Levert til SSB",
     "rejected": "Avvist",
     "quarantined": "Stoppet (se melding)",
+    "tested": "Testet (sendes ikke til SSB)",
 }
 
 

@@ -166,6 +166,7 @@ def _upload_json(row):
     del body["duplicate"]
     body["superseded_by"] = row["superseded_by"]
     body["reason"] = row["reason"]
+    body["delivered_at"] = row.get("delivered_at")
     return body
 
 
@@ -207,9 +208,19 @@ class UploadStatus(ApiAuthenticated):
             if row is None or row["unit"] != unit:  # another unit's upload does not exist for you
                 return 404, {"error": "not_found", "message": "No such upload.",
                               "melding": messages_nb.melding("not_found")}
-            return 200, _upload_json(row)
+            body = _upload_json(row)
+            body["feedback"] = [{"row_id": f["row_id"], "id_type": f["id_type"], "class": f["id_class"]}
+                                for f in row["feedback"]]
+            body["feedback_omitted"] = row.get("feedback_omitted") or 0
+            return 200, body
 
-        return self.app.run_db(self.app.store.upload, self.reference).addCallback(found)
+        def load(reference):
+            row = self.app.store.upload(reference)
+            if row is not None:
+                row["feedback"] = self.app.store.feedback(reference)
+            return row
+
+        return self.app.run_db(load, self.reference).addCallback(found)
 
 
 class Upload(AppResource):
@@ -422,11 +433,17 @@ class ReceiptPage(SessionPage):
             if row is None or row["unit"] != session.unit:
                 return self.app.render(request, "error", status=404, session=session,
                                        message=messages_nb.melding("not_found"))
-            return self.app.render(request, "kvittering", session=session, upload=row)
+            return self.app.render(request, "kvittering", session=session, upload=row, feedback=row["feedback"])
+
+        def load(reference):
+            row = self.app.store.upload(reference)
+            if row is not None:
+                row["feedback"] = self.app.store.feedback(reference)
+            return row
 
         if not REFERENCE_RE.match(self.reference):
             return found(None)
-        return self.app.run_db(self.app.store.upload, self.reference).addCallback(found)
+        return self.app.run_db(load, self.reference).addCallback(found)
 
 
 class Receipts(AppResource):

@@ -1,0 +1,99 @@
+"""``sendemodul worker`` (the pseudonymizer) and ``sendemodul forwarder`` (delivery to SSB), each a process of its own.
+
+The server starts and supervises both when ``[worker] embedded = true`` (the dev default); run them by hand
+otherwise. They log to stderr (the supervising server copies it into its own log).
+"""
+
+import fcntl
+import os
+import signal
+import sys
+
+import click
+
+from sendemodul import config, logs
+from sendemodul.cli.admin import home_option
+from sendemodul.spool import Spool
+from sendemodul.store import Store
+
+
+def _lock(spool, name):
+    """One pseudonymizer and one forwarder per home: an exclusive lock the kernel drops when the process dies."""
+    fd = os.open(spool.root / f".{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise click.ClickException(f"another {name} is already running for this home") from None
+    return fd
+
+
+def _start(home, name):
+    cfg = config.load(home)
+    if not cfg.db_path.exists():
+        raise click.ClickException(f"{cfg.home} is not initialised: run 'sendemodul admin init --dev' first")
+    spool = Spool(cfg.spool_dir)
+    spool.ensure()
+    _lock(spool, name)
+    from twisted.logger import FilteringLogObserver, LogLevel, LogLevelFilterPredicate, globalLogBeginner
+    from twisted.logger import textFileLogObserver
+
+    level = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(cfg.log.console_level))
+    globalLogBeginner.beginLoggingTo(
+        [logs.RedactingObserver(FilteringLogObserver(textFileLogObserver(sys.stderr), [level]))],
+        redirectStandardIO=False)
+    # SIGTERM ends the loop between two steps when possible; every step is crash-safe anyway.
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: (stop.append(True), sys.exit(0)))
+    return cfg, Store.open(cfg.db_path), spool, (lambda: bool(stop))
+
+
+@click.command()
+@home_option
+@click.option("--once", is_flag=True, help="Process what is waiting now, then exit.")
+def worker(home, once):
+    """Run the pseudonymizer: received uploads become SSB packages in the outbox (the only holder of the TPF key).
+
+    \b
+    Example:
+      sendemodul worker --home var
+    """
+    from sendemodul.worker import Keys, Pseudonymizer, run_forever
+
+    cfg, store, spool, should_stop = _start(home, "worker")
+    worker = Pseudonymizer(cfg, store, spool, Keys(cfg))
+    worker.recover()
+    click.echo("pseudonymizer started", err=True)
+    if once:
+        while worker.run_once():
+            pass
+        return
+    run_forever(worker.run_once, cfg.worker.poll_seconds, should_stop=should_stop)
+
+
+@click.command()
+@home_option
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+def forwarder(home, once):
+    """Run the forwarder: delivers the outbox to SSB (directory or SFTP), exactly once, with backoff.
+
+    \b
+    Example:
+      sendemodul forwarder --home var
+    """
+    from sendemodul.forwarder import Forwarder
+    from sendemodul.worker import run_forever
+
+    cfg, store, spool, should_stop = _start(home, "forwarder")
+    fwd = Forwarder(cfg, store, spool)
+    click.echo(f"forwarder started ({cfg.forwarder.mode})", err=True)
+    if once:
+        while fwd.run_once():
+            pass
+        return
+    run_forever(fwd.run_once, cfg.forwarder.poll_seconds, should_stop=should_stop)
+
+
+def register(cli):
+    cli.add_command(worker)
+    cli.add_command(forwarder)

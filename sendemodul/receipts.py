@@ -1,0 +1,164 @@
+"""The morning e-mail (DESIGN.md section 8): at 08:00 Europe/Oslo (DST-aware), one e-mail per unit with activity in
+the day before, rendered with jinja2, sent over SMTP to the configured relay; caught up after downtime; never sent
+twice.
+
+Each day ``D`` covers uploads received or changed in ``[D-1 08:00, D 08:00)`` Norwegian time. A day is done when
+every unit's e-mail of it is sent; the days missed while the server was down are sent (oldest first, at most
+``mail.catch_up_days``) at the next check. "Never twice": a unit's e-mail for a day is claimed in the database
+before it is handed to the relay and marked sent after; a crash between the two leaves it claimed (at most once).
+A relay that refuses or cannot be reached releases the claim, so a later check retries.
+"""
+
+import datetime
+import smtplib
+import zoneinfo
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+import jinja2
+from twisted.application import service
+from twisted.internet import task
+from twisted.logger import Logger
+
+from sendemodul import letters
+from sendemodul.web.messages_nb import status_nb
+
+log = Logger()
+
+OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
+ACTOR = "mailer"
+
+
+def send_moment(day, hour):
+    """The aware UTC datetime of ``hour``:00 Oslo time on ``day`` (DST-aware)."""
+    return datetime.datetime.combine(day, datetime.time(hour), tzinfo=OSLO).astimezone(datetime.timezone.utc)
+
+
+def due_days(last_done, now, *, hour, catch_up_days):
+    """The days whose morning e-mail is due at ``now`` (aware) after ``last_done`` (a date or None), oldest first."""
+    today = now.astimezone(OSLO).date()
+    newest = today if now >= send_moment(today, hour) else today - datetime.timedelta(days=1)
+    oldest = newest - datetime.timedelta(days=catch_up_days - 1)
+    if last_done is not None:
+        oldest = max(oldest, last_done + datetime.timedelta(days=1))
+    days = []
+    day = oldest
+    while day <= newest:
+        days.append(day)
+        day += datetime.timedelta(days=1)
+    return days
+
+
+def _iso(moment):
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _local(text):
+    if not text:
+        return ""
+    when = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    return when.astimezone(OSLO).strftime("%d.%m.%Y kl. %H:%M")
+
+
+def _templates():
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(letters.TEMPLATES_DIR), autoescape=False,
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def render(cfg, unit, unit_name, uploads, start, end):
+    """(subject, body) of one unit's morning e-mail."""
+    items = [{"reference": u["reference"], "register": u["register"], "periode": u["periode"],
+              "received_at_local": _local(u["received_at"]), "status_text": status_nb(u),
+              "delivered_at_local": _local(u.get("delivered_at")), "reason": u.get("reason"),
+              "invalid_ids": u.get("invalid_ids", 0)} for u in uploads]
+    body = _templates().get_template("mail/morning.txt.j2").render(
+        unit=unit, unit_name=unit_name, uploads=items, public_url=cfg.server.public_url,
+        start=start.astimezone(OSLO).strftime("%d.%m.%Y kl. %H:%M"),
+        end=end.astimezone(OSLO).strftime("%d.%m.%Y kl. %H:%M"))
+    subject = f"sendemodul: status for {unit} {end.astimezone(OSLO):%d.%m.%Y}"
+    return subject, body
+
+
+class MorningMail:
+    """``run(now)`` sends what is due at ``now``; blocking (call it in a thread). Returns the number sent."""
+
+    def __init__(self, cfg, store, *, smtp=smtplib.SMTP):
+        self.cfg = cfg
+        self.store = store
+        self.smtp = smtp
+
+    def run(self, now):
+        mail = self.cfg.mail
+        last = self.store.last_mail_day()
+        last = datetime.date.fromisoformat(last) if last else None
+        sent = 0
+        for day in due_days(last, now, hour=mail.send_hour, catch_up_days=mail.catch_up_days):
+            count, complete = self._send_day(day)
+            sent += count
+            if not complete:
+                break  # the relay failed: try this day again at the next check
+            self.store.complete_mail_day(day.isoformat())
+        return sent
+
+    def _send_day(self, day):
+        hour = self.cfg.mail.send_hour
+        end = send_moment(day, hour)
+        start = send_moment(day - datetime.timedelta(days=1), hour)
+        by_unit = {}
+        for row in self.store.activity(_iso(start), _iso(end)):
+            row["invalid_ids"] = len(self.store.feedback(row["reference"])) + (row.get("feedback_omitted") or 0)
+            by_unit.setdefault(row["unit"], []).append(row)
+        sent = 0
+        for unit, rows in by_unit.items():
+            if not self.store.claim_mail(day.isoformat(), unit):
+                continue
+            subject, body = render(self.cfg, unit, rows[0]["unit_name"], rows, start, end)
+            message = EmailMessage()
+            message["From"] = self.cfg.mail.from_address
+            message["To"] = rows[0]["unit_email"]
+            message["Subject"] = subject
+            message["Date"] = formatdate(localtime=False, usegmt=True)
+            message["Message-ID"] = make_msgid(domain="sendemodul")
+            message.set_content(body)
+            try:
+                with self.smtp(self.cfg.mail.smtp_host, self.cfg.mail.smtp_port,
+                               timeout=self.cfg.mail.timeout_seconds) as smtp:
+                    smtp.send_message(message)
+            except (OSError, smtplib.SMTPException) as e:
+                self.store.mail_failed(day.isoformat(), unit)
+                log.warn("morning e-mail to {unit} for {day} failed: {error}", unit=unit, day=day.isoformat(),
+                         error=type(e).__name__)
+                return sent, False
+            self.store.mail_sent(day.isoformat(), unit)
+            sent += 1
+            log.info("morning e-mail sent to {unit} for {day}", unit=unit, day=day.isoformat())
+        return sent, True
+
+
+class MorningMailService(service.Service):
+    """Checks every ``mail.check_seconds`` (and at start: the catch-up) whether a morning e-mail is due."""
+
+    def __init__(self, cfg, store, run_db, clock, *, now=None):
+        self.mailer = MorningMail(cfg, store)
+        self.run_db = run_db
+        self.interval = cfg.mail.check_seconds
+        self.now = now or (lambda: datetime.datetime.now(datetime.timezone.utc))
+        self.loop = task.LoopingCall(self._check)
+        self.loop.clock = clock
+        self._running = None
+
+    def startService(self):
+        super().startService()
+        self.loop.start(self.interval, now=True)
+
+    def stopService(self):
+        super().stopService()
+        if self.loop.running:
+            self.loop.stop()
+        return self._running
+
+    def _check(self):
+        d = self.run_db(self.mailer.run, self.now())
+        d.addErrback(lambda f: log.failure("morning e-mail check failed", f))
+        self._running = d
+        return d

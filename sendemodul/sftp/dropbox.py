@@ -1,0 +1,404 @@
+"""The drop box a unit sees over SFTP: an ``ISFTPServer`` that only delegates to intake.
+
+- ``/`` is write-only: create and write files, rename them inside the box, list this session's uploads in progress.
+- ``/receipts/`` is read-only: one ``<reference>.json`` per upload the unit has had accepted.
+- Everything else is refused with an SFTP status (raised as ``SFTPError`` for Conch to send).
+
+File names from the client never reach the disk: an upload in progress is an ``IncomingFile`` (a server-generated
+name in the spool) plus its client-visible name, in memory, for this session only. Intake runs when an upload is
+complete: on close, or, when the client wrote to a temporary name (WinSCP's ``.filepart``, rclone's ``.partial``),
+on the rename to its final name. A refusal is the status of that close or rename, with intake's message.
+"""
+
+import json
+import re
+import stat
+import struct
+import time
+
+from twisted.conch.interfaces import ISFTPFile, ISFTPServer
+from twisted.conch.ssh import filetransfer
+from twisted.conch.ssh.filetransfer import (FX_FAILURE, FX_NO_SUCH_FILE, FX_OP_UNSUPPORTED, FX_PERMISSION_DENIED,
+                                            SFTPError)
+from twisted.internet import defer
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from sendemodul.errors import SendemodulError
+from sendemodul.intake import Receipt
+
+log = Logger()
+
+#: Largest SFTP packet we accept (as OpenSSH's sftp-server), and the read/write size we advertise.
+MAX_SFTP_PACKET = 256 * 1024
+MAX_SFTP_IO = MAX_SFTP_PACKET - 1024
+MAX_OPEN_UPLOADS = 16
+RECEIPTS = "receipts"
+#: Names clients upload to before renaming to the final name (WinSCP, rclone, lftp, many scripts).
+TEMPORARY_NAME = re.compile(r"(\.(filepart|partial|part|tmp|temp)$)|(^\.)", re.IGNORECASE)
+_BAD_NAME = re.compile(r"[\x00-\x1f\x7f\\]")
+
+DENIED_OUTSIDE = "Only the drop box / and /receipts/ exist; paths outside them are not allowed."
+
+
+def denied(message):
+    return SFTPError(FX_PERMISSION_DENIED, message)
+
+
+def no_such_file(message="No such file."):
+    return SFTPError(FX_NO_SUCH_FILE, message)
+
+
+def parse_path(path):
+    """A client path -> ``("root",)``, ``("receipts",)``, ``("receipt", reference)`` or ``("file", name)``.
+
+    Relative paths are relative to ``/``. ``..`` anywhere and paths below ``/`` other than receipts are refused.
+    """
+    try:
+        text = path.decode("utf-8") if isinstance(path, bytes) else path
+    except UnicodeDecodeError:
+        raise denied("File names must be UTF-8.") from None
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise denied(DENIED_OUTSIDE)
+    if not parts:
+        return ("root",)
+    if parts[0] == RECEIPTS:
+        if len(parts) == 1:
+            return ("receipts",)
+        if len(parts) == 2 and parts[1].endswith(".json"):
+            return ("receipt", parts[1][:-len(".json")])
+        raise no_such_file()
+    if len(parts) > 1:
+        raise denied(DENIED_OUTSIDE)
+    name = parts[0]
+    if _BAD_NAME.search(name) or len(name.encode("utf-8")) > 255:
+        raise denied("The file name is not allowed.")
+    return ("file", name)
+
+
+def receipt_bytes(row):
+    return (json.dumps(Receipt.from_row(row).to_json(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _attrs(mode, size=0, mtime=None):
+    mtime = int(mtime if mtime is not None else time.time())
+    return {"size": size, "permissions": mode, "uid": 0, "gid": 0, "atime": mtime, "mtime": mtime}
+
+
+def _longname(name, attrs):
+    kind = "d" if stat.S_ISDIR(attrs["permissions"]) else "-"
+    perms = stat.filemode(attrs["permissions"])[1:]
+    when = time.strftime("%b %d %H:%M", time.gmtime(attrs["mtime"]))
+    return f"{kind}{perms}    1 unit     unit     {attrs['size']:>10} {when} {name}".encode("utf-8")
+
+
+ROOT_MODE = stat.S_IFDIR | 0o733
+RECEIPTS_MODE = stat.S_IFDIR | 0o555
+UPLOAD_MODE = stat.S_IFREG | 0o200
+RECEIPT_MODE = stat.S_IFREG | 0o444
+
+
+class Upload:
+    """An upload in progress in one session: the IncomingFile and the name the client sees."""
+
+    def __init__(self, name, incoming):
+        self.name = name
+        self.incoming = incoming
+        self.open = True
+        self.error = None  # the refusal of a failed write, answered again on close
+        self.started = time.time()
+
+
+@implementer(ISFTPServer)
+class DropBox:
+    """One SFTP session of one unit."""
+
+    def __init__(self, unit, *, intake, store, run_db, on_pressure=None, on_busy=None):
+        """
+        unit: the logged-in unit string; intake, store: the shared Intake and Store; run_db(f, *args) -> Deferred;
+        on_pressure(upload, paused): pause/resume the connection when writes pile up; on_busy(delta): counts
+        requests waiting for intake (the idle timeout does not fire while one is running).
+        """
+        self.unit = unit
+        self.intake = intake
+        self.store = store
+        self.run_db = run_db
+        self.on_pressure = on_pressure or (lambda upload, paused: None)
+        self.on_busy = on_busy or (lambda delta: None)
+        self.uploads = {}  # client name -> Upload
+        self.accepted = {}  # client name -> Receipt (this session)
+        self.ended = False
+
+    # -- protocol -------------------------------------------------------------------------------------------------
+
+    def gotVersion(self, otherVersion, extData):
+        return {b"limits@openssh.com": b"1"}
+
+    def extendedRequest(self, extendedName, extendedData):
+        if extendedName == b"limits@openssh.com":
+            return struct.pack("!QQQQ", MAX_SFTP_PACKET, MAX_SFTP_IO, MAX_SFTP_IO, MAX_OPEN_UPLOADS)
+        raise SFTPError(FX_OP_UNSUPPORTED, "Extension not supported.")
+
+    def realPath(self, path):
+        kind = parse_path(path)
+        if kind[0] == "root":
+            return "/"
+        if kind[0] == "receipts":
+            return f"/{RECEIPTS}"
+        if kind[0] == "receipt":
+            return f"/{RECEIPTS}/{kind[1]}.json"
+        return f"/{kind[1]}"
+
+    # -- files ----------------------------------------------------------------------------------------------------
+
+    def openFile(self, filename, flags, attrs):
+        kind = parse_path(filename)
+        writing = flags & (filetransfer.FXF_WRITE | filetransfer.FXF_APPEND | filetransfer.FXF_CREAT
+                           | filetransfer.FXF_TRUNC)
+        if kind[0] == "receipt":
+            if writing:
+                raise denied("Receipts are read-only.")
+            return self._open_receipt(kind[1])
+        if kind[0] != "file" or kind[1] == RECEIPTS:
+            raise denied("Not a file." if not writing else "Uploads go into the drop box /, as files.")
+        name = kind[1]
+        if not writing:
+            if name in self.uploads or name in self.accepted:
+                raise denied("The drop box is write-only: uploads cannot be read back. Receipts are in /receipts/.")
+            raise no_such_file()
+        if flags & filetransfer.FXF_APPEND:
+            raise SFTPError(FX_OP_UNSUPPORTED, "Appending is not supported: upload the whole file again.")
+        current = self.uploads.get(name)
+        if current is not None and current.open:
+            raise SFTPError(FX_FAILURE, "This file is already being uploaded in this session.")
+        if len([u for u in self.uploads.values() if u.open]) >= MAX_OPEN_UPLOADS:
+            raise SFTPError(FX_FAILURE, f"At most {MAX_OPEN_UPLOADS} uploads at a time in one session.")
+        if current is not None:
+            self._drop(current)
+        upload = Upload(name, None)
+        upload.incoming = self.intake.begin(self.unit, on_pressure=lambda paused: self.on_pressure(upload, paused))
+        self.uploads[name] = upload
+        return UploadFile(self, upload)
+
+    @defer.inlineCallbacks
+    def _open_receipt(self, reference):
+        row = yield self._own_upload(reference)
+        if row is None:
+            raise no_such_file()
+        return ReceiptFile(receipt_bytes(row))
+
+    def _own_upload(self, reference):
+        def lookup(store, unit):
+            row = store.upload(reference)
+            return row if row is not None and row["unit"] == unit else None
+        return self.run_db(lookup, self.store, self.unit)
+
+    def removeFile(self, filename):
+        kind = parse_path(filename)
+        if kind[0] == "file" and kind[1] in self.uploads:
+            upload = self.uploads[kind[1]]
+            self._drop(upload)
+            upload.error = SFTPError(FX_FAILURE, "The upload was removed.")
+            return None
+        if kind[0] in ("receipt", "receipts", "root") or (kind[0] == "file" and kind[1] in self.accepted):
+            raise denied("Accepted uploads and receipts cannot be removed.")
+        raise no_such_file()
+
+    def renameFile(self, oldpath, newpath):
+        old, new = parse_path(oldpath), parse_path(newpath)
+        if old[0] != "file" or new[0] != "file" or new[1] == RECEIPTS:
+            raise denied("Files can only be renamed inside the drop box /.")
+        upload = self.uploads.get(old[1])
+        if upload is None:
+            if old[1] in self.accepted:
+                raise denied("An accepted upload cannot be renamed.")
+            raise no_such_file()
+        if old[1] == new[1]:
+            return None
+        other = self.uploads.get(new[1])
+        if other is not None:
+            if other.open:
+                raise SFTPError(FX_FAILURE, "The new name is being uploaded in this session.")
+            self._drop(other)
+        del self.uploads[old[1]]
+        upload.name = new[1]
+        self.uploads[new[1]] = upload
+        if not upload.open and not TEMPORARY_NAME.search(upload.name):
+            return self._finish(upload)
+        return None
+
+    def makeLink(self, linkPath, targetPath):
+        raise denied("Symbolic links are not allowed.")
+
+    def readLink(self, path):
+        parse_path(path)
+        raise no_such_file("Not a symbolic link.")
+
+    # -- directories ----------------------------------------------------------------------------------------------
+
+    def makeDirectory(self, path, attrs):
+        raise denied("Directories cannot be made: upload files into the drop box /.")
+
+    def removeDirectory(self, path):
+        raise denied("Directories cannot be removed.")
+
+    @defer.inlineCallbacks
+    def openDirectory(self, path):
+        kind = parse_path(path)
+        if kind[0] == "root":
+            entries = [(RECEIPTS, _attrs(RECEIPTS_MODE))]
+            entries += [(u.name, _attrs(UPLOAD_MODE, u.incoming.size, u.started)) for u in self.uploads.values()]
+        elif kind[0] == "receipts":
+            rows = yield self.run_db(self.store.list_uploads, self.unit)
+            entries = [(f"{row['reference']}.json", _attrs(RECEIPT_MODE, len(receipt_bytes(row)))) for row in rows]
+        elif kind[0] == "file" and (kind[1] in self.uploads or kind[1] in self.accepted):
+            raise SFTPError(FX_FAILURE, "Not a directory.")
+        elif kind[0] == "receipt" or kind[0] == "file":
+            raise no_such_file()
+        return Listing([(".", _attrs(ROOT_MODE if kind[0] == "root" else RECEIPTS_MODE))] + entries)
+
+    # -- attributes -----------------------------------------------------------------------------------------------
+
+    @defer.inlineCallbacks
+    def getAttrs(self, path, followLinks):
+        kind = parse_path(path)
+        if kind[0] == "root":
+            return _attrs(ROOT_MODE)
+        if kind[0] == "receipts":
+            return _attrs(RECEIPTS_MODE)
+        if kind[0] == "receipt":
+            row = yield self._own_upload(kind[1])
+            if row is None:
+                raise no_such_file()
+            return _attrs(RECEIPT_MODE, len(receipt_bytes(row)))
+        if kind[1] in self.uploads:
+            upload = self.uploads[kind[1]]
+            return _attrs(UPLOAD_MODE, upload.incoming.size, upload.started)
+        if kind[1] in self.accepted:
+            return _attrs(UPLOAD_MODE, self.accepted[kind[1]].size)
+        raise no_such_file()
+
+    def setAttrs(self, path, attrs):
+        kind = parse_path(path)
+        if kind[0] == "file" and (kind[1] in self.uploads or kind[1] in self.accepted):
+            return None  # clients set times and modes after an upload; nothing on disk to change
+        if kind[0] == "file":
+            raise no_such_file()
+        raise denied("Attributes cannot be changed here.")
+
+    # -- intake ---------------------------------------------------------------------------------------------------
+
+    def _drop(self, upload):
+        if self.uploads.get(upload.name) is upload:
+            del self.uploads[upload.name]
+        self.on_pressure(upload, False)
+        d = self.intake.abort(upload.incoming)
+        d.addErrback(lambda f: log.failure("discarding an SFTP upload failed", f))
+        return d
+
+    def closed(self, upload):
+        """The client closed the handle: run intake now, or wait for a rename from a temporary name."""
+        upload.open = False
+        if upload.error is not None:
+            self._drop(upload)
+            raise upload.error
+        if self.uploads.get(upload.name) is not upload:
+            return None  # removed or replaced meanwhile
+        if TEMPORARY_NAME.search(upload.name):
+            return None
+        return self._finish(upload)
+
+    @defer.inlineCallbacks
+    def _finish(self, upload):
+        del self.uploads[upload.name]
+        self.on_pressure(upload, False)
+        self.on_busy(1)
+        try:
+            receipt = yield self.intake.finish(upload.incoming)
+        except SendemodulError as e:
+            raise SFTPError(FX_FAILURE, str(e)) from None
+        except Exception:
+            log.failure("SFTP upload by {unit} failed", unit=self.unit)
+            raise SFTPError(FX_FAILURE, "Internal error; nothing was kept. Try again later.") from None
+        finally:
+            self.on_busy(-1)
+        self.accepted[upload.name] = receipt
+        return None
+
+    def session_ended(self):
+        """The connection is gone: every upload not yet complete is thrown away."""
+        if self.ended:
+            return
+        self.ended = True
+        for upload in list(self.uploads.values()):
+            upload.error = SFTPError(FX_FAILURE, "The session ended.")
+            self._drop(upload)
+
+
+@implementer(ISFTPFile)
+class UploadFile:
+    def __init__(self, box, upload):
+        self.box = box
+        self.upload = upload
+
+    def writeChunk(self, offset, data):
+        upload = self.upload
+        if upload.error is not None:
+            raise upload.error
+        try:
+            upload.incoming.write(data, offset)
+        except SendemodulError as e:
+            upload.error = SFTPError(FX_FAILURE, str(e))
+            self.box._drop(upload)
+            raise upload.error from None
+
+    def readChunk(self, offset, length):
+        raise denied("The drop box is write-only.")
+
+    def close(self):
+        if self.box.ended:
+            return None
+        return self.box.closed(self.upload)
+
+    def getAttrs(self):
+        return _attrs(UPLOAD_MODE, self.upload.incoming.size, self.upload.started)
+
+    def setAttrs(self, attrs):
+        return None
+
+
+@implementer(ISFTPFile)
+class ReceiptFile:
+    def __init__(self, data):
+        self.data = data
+
+    def readChunk(self, offset, length):
+        if offset >= len(self.data):
+            raise EOFError()
+        return self.data[offset:offset + length]
+
+    def writeChunk(self, offset, data):
+        raise denied("Receipts are read-only.")
+
+    def close(self):
+        return None
+
+    def getAttrs(self):
+        return _attrs(RECEIPT_MODE, len(self.data))
+
+    def setAttrs(self, attrs):
+        raise denied("Receipts are read-only.")
+
+
+class Listing:
+    """A directory listing for Conch: iterates ``(name, longname, attrs)``, in one batch."""
+
+    def __init__(self, entries):
+        self.entries = [(name.encode("utf-8"), _longname(name, attrs), attrs) for name, attrs in entries]
+
+    def __iter__(self):
+        return iter(self.entries)
+
+    def close(self):
+        self.entries = []

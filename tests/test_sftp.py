@@ -1,0 +1,493 @@
+"""The SFTP front with real peers: OpenSSH's sftp, paramiko and ssh-audit against a real server process."""
+
+import hashlib
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import paramiko
+import pytest
+
+from server import DEMO, Server, add_unit, make_container
+
+from conftest import BIN
+
+STAVANGER = "1103-00-964965226"
+MAX_BYTES = 5 * 1024 * 1024
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("sftp")
+    srv = Server(base / "home").init()
+    config = srv.home / "config.toml"
+    config.write_text(config.read_text().replace(
+        "[limits]\n", f"[limits]\nmax_upload_bytes = {MAX_BYTES}\nsessions_per_unit = 3\n", 1))
+    srv.stavanger_key = base / "stavanger.key"
+    srv.stavanger_pin = add_unit(srv.home, STAVANGER, srv.stavanger_key, name="Stavanger kommune")
+    srv.ssh_key = base / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(srv.ssh_key)], check=True)
+    subprocess.run([str(BIN), "admin", "sshkey", "add", DEMO, f"{srv.ssh_key}.pub", "--home", str(srv.home)],
+                   check=True, capture_output=True)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def openssh_sftp(server, batch, *, pin=None, key=None, user=DEMO, extra=()):
+    """Run OpenSSH's sftp with a batch of commands; returns the CompletedProcess."""
+    cmd = ["sftp", "-P", str(server.sftp_port), *extra, "-o", "StrictHostKeyChecking=no", "-o",
+           "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=20"]
+    if key:
+        cmd = [*cmd, "-o", "PasswordAuthentication=no", "-o", "IdentitiesOnly=yes", "-i", str(key)]
+    else:
+        # -b implies BatchMode, which would never ask for a password
+        cmd = ["sshpass", "-p", pin or server.pin, *cmd, "-o", "PubkeyAuthentication=no", "-o", "BatchMode=no"]
+    return subprocess.run([*cmd, "-b", "-", f"{user}@127.0.0.1"], input=batch, capture_output=True, text=True,
+                          timeout=60)
+
+
+def connect(server, user=DEMO, pin=None):
+    transport = paramiko.Transport(("127.0.0.1", server.sftp_port))
+    transport.connect(username=user, password=pin or server.pin)
+    return transport, paramiko.SFTPClient.from_transport(transport)
+
+
+def in_thread(f, *args):
+    """Run a paramiko session in a thread (as a second client would), returning its result or raising."""
+    out = {}
+
+    def run():
+        try:
+            out["value"] = f(*args)
+        except BaseException as e:  # noqa: BLE001 - handed back to the test
+            out["error"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(90)
+    assert not t.is_alive(), "paramiko session hung"
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+def receipts(sftp):
+    return {name: json.loads(sftp.open(f"/receipts/{name}").read()) for name in sftp.listdir("/receipts")}
+
+
+def test_openssh_sftp_with_pin_puts_a_container_and_gets_its_receipt(server, tmp_path):
+    path = tmp_path / "oslo.tar"
+    make_container(server.home, path)
+    before = set(server.spool("received"))
+    proc = openssh_sftp(server, f"put {path} oslo-11f-2026.tar\nls receipts\n")
+    assert proc.returncode == 0, proc.stderr
+    new = set(server.spool("received")) - before
+    assert len(new) == 1
+    reference = new.pop()[:-len(".tar")]
+    assert f"{reference}.json" in proc.stdout
+    got = tmp_path / "receipt.json"
+    proc = openssh_sftp(server, f"get receipts/{reference}.json {got}\n")
+    assert proc.returncode == 0, proc.stderr
+    receipt = json.loads(got.read_text())
+    assert receipt["reference"] == reference and receipt["unit"] == DEMO and receipt["status"] == "received"
+    assert receipt["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert server.spool("incoming") == []
+
+
+def test_openssh_sftp_with_a_registered_ssh_key(server, tmp_path):
+    path = tmp_path / "key.tar"
+    make_container(server.home, path, records=5)
+    proc = openssh_sftp(server, f"put {path}\nls -l /receipts\n", key=server.ssh_key)
+    assert proc.returncode == 0, proc.stderr
+    assert ".json" in proc.stdout
+    # an unregistered key is refused
+    other = tmp_path / "other"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    proc = openssh_sftp(server, "ls\n", key=other)
+    assert proc.returncode != 0 and "Permission denied" in proc.stderr
+
+
+def test_paramiko_puts_a_container_and_reads_its_receipt(server, tmp_path):
+    path = tmp_path / "p.tar"
+    make_container(server.home, path, records=7)
+
+    def session():
+        transport, sftp = connect(server)
+        try:
+            attrs = sftp.put(str(path), "p.tar")
+            assert attrs.st_size == path.stat().st_size
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            return [r for r in receipts(sftp).values() if r["sha256"] == digest]
+        finally:
+            transport.close()
+
+    found = in_thread(session)
+    assert len(found) == 1 and found[0]["unit"] == DEMO and found[0]["size"] == path.stat().st_size
+
+
+def test_upload_to_a_temporary_name_runs_intake_on_rename(server, tmp_path):
+    """As WinSCP and rclone do: write x.filepart, close (nothing yet), rename to x (intake, receipt)."""
+    path = tmp_path / "w.tar"
+    make_container(server.home, path, records=2)
+    transport, sftp = connect(server)
+    try:
+        before = set(server.spool("received"))
+        sftp.put(str(path), "w.tar.filepart")
+        assert "w.tar.filepart" in sftp.listdir("/")  # an upload in progress is listed
+        assert set(server.spool("received")) == before
+        sftp.rename("w.tar.filepart", "w.tar")
+        assert len(set(server.spool("received")) - before) == 1
+        assert "w.tar.filepart" not in sftp.listdir("/")
+        # an accepted upload cannot be removed, renamed or read back
+        with pytest.raises(PermissionError):
+            sftp.remove("w.tar")
+        with pytest.raises(PermissionError):
+            sftp.open("w.tar").read()
+        name = sorted(sftp.listdir("/receipts"))[-1]
+        with pytest.raises(PermissionError):
+            sftp.remove(f"/receipts/{name}")
+        with pytest.raises(PermissionError):
+            sftp.open(f"/receipts/{name}", "w")
+    finally:
+        transport.close()
+
+
+def test_a_refused_upload_answers_the_rename_with_intakes_message(server, tmp_path):
+    path = tmp_path / "stavanger.tar"
+    make_container(server.home, path, unit=STAVANGER, signing_key=server.stavanger_key)
+    transport, sftp = connect(server)
+    try:
+        before = set(server.spool("received"))
+        sftp.put(str(path), "s.tar.partial")
+        with pytest.raises(OSError) as e:
+            sftp.rename("s.tar.partial", "s.tar")
+        assert STAVANGER in str(e.value)  # the unit mismatch, as intake words it
+        with pytest.raises(OSError) as e:  # and on close, for a name that is not temporary
+            f = sftp.open("garbage.tar", "w")
+            f.write(b"not a container" * 100)
+            sftp._request(paramiko.sftp.CMD_CLOSE, f.handle)
+        assert "not a tar" in str(e.value)
+        f._closed = True
+        assert set(server.spool("received")) == before
+        time.sleep(0.2)
+        assert server.spool("incoming") == []
+    finally:
+        transport.close()
+
+
+def test_too_large_is_refused_while_writing(server):
+    transport, sftp = connect(server)
+    try:
+        f = sftp.open("big.tar", "w")
+        with pytest.raises(OSError) as e:
+            f.write(b"\0" * (MAX_BYTES + 1))
+            f.flush()
+            sftp._request(paramiko.sftp.CMD_CLOSE, f.handle)
+        assert "larger than the server accepts" in str(e.value)
+        f._closed = True
+    finally:
+        transport.close()
+
+
+def test_forbidden_operations_are_refused_with_the_right_status(server):
+    transport, sftp = connect(server)
+    try:
+        for path in ("../x.tar", "/../etc/x.tar", "/etc/passwd", "/tmp/x.tar", "sub/x.tar"):
+            with pytest.raises(PermissionError):
+                sftp.open(path, "w")
+        with pytest.raises(PermissionError):
+            sftp.open("../../etc/passwd").read()
+        with pytest.raises(PermissionError):
+            sftp.listdir("/..")
+        with pytest.raises(PermissionError):
+            sftp.symlink("/etc/passwd", "link")
+        for path in ("/evil", "/receipts/x", "/tmp/evil"):
+            with pytest.raises(PermissionError):
+                sftp.mkdir(path)
+        with pytest.raises(PermissionError):
+            sftp.rmdir("/receipts")
+        with pytest.raises(FileNotFoundError):
+            sftp.open("/receipts/SM-20990101-AAAAAAAA.json").read()
+        with pytest.raises(FileNotFoundError):
+            sftp.stat("nothing.tar")
+        with pytest.raises(FileNotFoundError):
+            sftp.listdir("/etc")
+        with pytest.raises(PermissionError):
+            sftp.rename("/receipts", "/r2")
+    finally:
+        transport.close()
+
+
+def test_another_units_receipts_are_neither_listed_nor_readable(server, tmp_path):
+    path = tmp_path / "s.tar"
+    make_container(server.home, path, unit=STAVANGER, signing_key=server.stavanger_key)
+    transport, sftp = connect(server, user=STAVANGER, pin=server.stavanger_pin)
+    try:
+        sftp.put(str(path), "s.tar")
+        mine = sftp.listdir("/receipts")
+        assert len(mine) == 1
+    finally:
+        transport.close()
+    transport, sftp = connect(server)
+    try:
+        assert mine[0] not in sftp.listdir("/receipts")
+        with pytest.raises(FileNotFoundError):
+            sftp.open(f"/receipts/{mine[0]}").read()
+        with pytest.raises(FileNotFoundError):
+            sftp.stat(f"/receipts/{mine[0]}")
+    finally:
+        transport.close()
+
+
+def test_a_client_killed_halfway_leaves_nothing_accepted(server, tmp_path):
+    path = tmp_path / "half.tar"
+    make_container(server.home, path, records=50)
+    data = path.read_bytes()
+    before = set(server.spool("received"))
+    transport, sftp = connect(server)
+    f = sftp.open("half.tar", "w")
+    f.write(data[:len(data) // 2])
+    f.flush()
+    transport.sock.close()  # no close of the handle: the connection just dies
+    deadline = time.monotonic() + 10
+    while server.spool("incoming") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert server.spool("incoming") == []
+    assert set(server.spool("received")) == before
+
+
+def test_openssh_sftp_killed_halfway_leaves_nothing_accepted(server, tmp_path):
+    path = tmp_path / "big.bin"
+    path.write_bytes(b"\0" * (MAX_BYTES - 1024))
+    before = set(server.spool("received"))
+    cmd = ["sshpass", "-p", server.pin, "sftp", "-P", str(server.sftp_port), "-o", "StrictHostKeyChecking=no",
+           "-o", "UserKnownHostsFile=/dev/null", "-o", "PubkeyAuthentication=no", "-o", "BatchMode=no",
+           "-l", "800", "-b", "-", f"{DEMO}@127.0.0.1"]  # -l: 800 Kbit/s, so the kill lands mid-upload
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            text=True)
+    proc.stdin.write(f"put {path} big.tar\n")
+    proc.stdin.close()
+    deadline = time.monotonic() + 20
+    while not server.spool("incoming") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.spool("incoming"), "the upload never started"
+    time.sleep(0.5)
+    proc.kill()
+    proc.wait(10)
+    deadline = time.monotonic() + 10
+    while server.spool("incoming") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert server.spool("incoming") == []
+    assert set(server.spool("received")) == before
+
+
+def test_only_sftp_no_shell_exec_or_forwarding(server):
+    transport, _ = connect(server)
+    try:
+        channel = transport.open_session()
+        with pytest.raises(paramiko.SSHException):
+            channel.exec_command("id")
+        channel = transport.open_session()
+        with pytest.raises(paramiko.SSHException):
+            channel.invoke_shell()
+        with pytest.raises(paramiko.ChannelException):
+            transport.open_channel("direct-tcpip", ("127.0.0.1", server.https_port), ("127.0.0.1", 1234))
+        with pytest.raises(paramiko.SSHException):
+            transport.request_port_forward("127.0.0.1", 0)
+    finally:
+        transport.close()
+
+
+def test_wrong_pin_is_refused_and_attempts_are_bounded(server):
+    transport = paramiko.Transport(("127.0.0.1", server.sftp_port))
+    try:
+        transport.start_client(timeout=20)
+        with pytest.raises(paramiko.AuthenticationException):
+            transport.auth_password(DEMO, "AAAA-BBBB-CCCC")
+        for _ in range(6):
+            try:
+                transport.auth_password(DEMO, "AAAA-BBBB-CCCC")
+            except paramiko.AuthenticationException:
+                continue
+            except (paramiko.SSHException, EOFError, OSError):
+                break
+        deadline = time.monotonic() + 5
+        while transport.is_active() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not transport.is_active()  # disconnected after 6 failures
+    finally:
+        transport.close()
+
+
+def test_sessions_per_unit_are_limited(server):
+    sessions = [connect(server) for _ in range(3)]
+    try:
+        with pytest.raises((paramiko.SSHException, EOFError, OSError)):
+            transport, sftp = connect(server)
+            try:
+                sftp.listdir("/")
+            finally:
+                transport.close()
+    finally:
+        for transport, _ in sessions:
+            transport.close()
+    time.sleep(0.3)
+    transport, sftp = connect(server)  # room again once they are gone
+    assert "receipts" in sftp.listdir("/")
+    transport.close()
+
+
+def test_only_modern_algorithms_are_offered(server):
+    with socket.create_connection(("127.0.0.1", server.sftp_port), timeout=10) as sock:
+        t = paramiko.Transport(sock)
+        t.start_client(timeout=20)
+        try:
+            assert t.remote_version == "SSH-2.0-sendemodul"
+            assert t.get_security_options() is not None
+            assert t.host_key_type == "ssh-ed25519"
+            assert t.remote_cipher.endswith("-ctr") and t.remote_mac.startswith("hmac-sha2-")
+        finally:
+            t.close()
+    for option in ("Ciphers=aes128-cbc", "MACs=hmac-sha1", "KexAlgorithms=diffie-hellman-group14-sha1",
+                   "HostKeyAlgorithms=rsa-sha2-256"):
+        proc = openssh_sftp(server, "ls\n", extra=("-o", option, "-o", "LogLevel=INFO"))
+        assert proc.returncode != 0 and "no matching" in proc.stderr, option
+
+
+def test_cli_upload_over_sftp_prints_the_receipt(server, tmp_path):
+    path = tmp_path / "cli.tar"
+    make_container(server.home, path, records=4)
+    pin_file = tmp_path / "pin.txt"
+    pin_file.write_text(server.pin)
+    url = f"sftp://127.0.0.1:{server.sftp_port}"
+    host_key = server.home / "ssh" / "host_ed25519.pub"
+    proc = subprocess.run([str(BIN), "upload", "--unit", DEMO, "--pin-file", str(pin_file), "--host-key",
+                           str(host_key), "--json", url, str(path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    receipt = json.loads(proc.stdout)
+    assert receipt["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest() and not receipt["duplicate"]
+    assert f"{receipt['reference']}.tar" in server.spool("received")
+    # with the SSH key, the same bytes again: the first receipt
+    proc = subprocess.run([str(BIN), "upload", "--unit", DEMO, "--ssh-key", str(server.ssh_key), "--host-key",
+                           str(host_key), url, str(path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Already received earlier" in proc.stdout and receipt["reference"] in proc.stdout
+
+
+def test_cli_refuses_an_unknown_host_key_and_reports_refusals(server, tmp_path):
+    path = tmp_path / "stavanger.tar"
+    make_container(server.home, path, unit=STAVANGER, signing_key=server.stavanger_key)
+    url = f"sftp://127.0.0.1:{server.sftp_port}"
+    known = tmp_path / "known_hosts"
+    other = tmp_path / "other"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    known.write_text(f"[127.0.0.1]:{server.sftp_port} " + (tmp_path / "other.pub").read_text())
+    proc = subprocess.run([str(BIN), "upload", "--unit", DEMO, "--ssh-key", str(server.ssh_key), "--known-hosts",
+                           str(known), url, str(path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "host key" in proc.stderr and "not known" in proc.stderr
+    known.write_text(f"[127.0.0.1]:{server.sftp_port} " + (server.home / "ssh" / "host_ed25519.pub").read_text())
+    proc = subprocess.run([str(BIN), "upload", "--unit", DEMO, "--ssh-key", str(server.ssh_key), "--known-hosts",
+                           str(known), url, str(path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "refused" in proc.stderr and STAVANGER in proc.stderr
+
+
+def test_ssh_audit_reports_no_failure(server):
+    audit = str(Path(sys.executable).parent / "ssh-audit")  # installed with the test extras
+    proc = subprocess.run([audit, "-j", "-p", str(server.sftp_port), "127.0.0.1"], capture_output=True, text=True,
+                          timeout=120)
+    report = json.loads(proc.stdout)
+    failures = [(section, item) for section in ("kex", "key", "enc", "mac")
+                for item in report.get(section, []) if item.get("notes", {}).get("fail")]
+    assert failures == [], failures
+    assert [c for c in report.get("cves", [])] == []
+    assert report["additional_notes"] == []  # e.g. the DHEat connection-rate finding
+    # ssh-audit exits 0 (good), 2 (warnings: encrypt-and-MAC, curve25519 not post-quantum) or 3 (failure)
+    assert proc.returncode in (0, 2), proc.stdout
+
+
+@pytest.mark.parametrize("path, expected", [
+    (b"/", ("root",)), (b".", ("root",)), (b"", ("root",)), (b"/./", ("root",)),
+    (b"/receipts", ("receipts",)), (b"receipts/", ("receipts",)),
+    (b"/receipts/SM-20261122-ABCDEFGH.json", ("receipt", "SM-20261122-ABCDEFGH")),
+    (b"oslo.tar", ("file", "oslo.tar")), (b"/oslo.tar", ("file", "oslo.tar")), (b"./oslo.tar", ("file", "oslo.tar")),
+])
+def test_parse_path_accepts_the_box_and_receipts(path, expected):
+    from sendemodul.sftp.dropbox import parse_path
+
+    assert parse_path(path) == expected
+
+
+@pytest.mark.parametrize("path, code", [
+    (b"../x", "denied"), (b"/a/../../x", "denied"), (b"/etc/passwd", "denied"), (b"a/b", "denied"),
+    (b"bad\x01name", "denied"), (b"\xff\xfe", "denied"), (b"x" * 300, "denied"),
+    (b"/receipts/x", "missing"), (b"/receipts/a/b.json", "missing"),
+])
+def test_parse_path_refuses_everything_else(path, code):
+    from twisted.conch.ssh.filetransfer import FX_NO_SUCH_FILE, FX_PERMISSION_DENIED, SFTPError
+
+    from sendemodul.sftp.dropbox import parse_path
+
+    with pytest.raises(SFTPError) as e:
+        parse_path(path)
+    assert e.value.code == {"denied": FX_PERMISSION_DENIED, "missing": FX_NO_SUCH_FILE}[code]
+
+
+@pytest.mark.parametrize("name, temporary", [
+    ("a.tar.filepart", True), ("a.tar.1a2b.partial", True), (".a.tar", True), ("a.tar.tmp", True),
+    ("a.tar", False), ("partial.tar", False),
+])
+def test_temporary_names_wait_for_a_rename(name, temporary):
+    from sendemodul.sftp.dropbox import TEMPORARY_NAME
+
+    assert bool(TEMPORARY_NAME.search(name)) == temporary
+
+
+def _transport(clock, idle_seconds):
+    from types import SimpleNamespace
+
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from twisted.conch.ssh import keys
+    from twisted.internet.address import IPv4Address
+    from twisted.internet.testing import StringTransport
+
+    from sendemodul.sftp.server import DropBoxSSHFactory
+
+    limits = SimpleNamespace(idle_timeout_seconds=idle_seconds, sessions_per_unit=2, sessions_per_source=2)
+    factory = DropBoxSSHFactory(None, keys.Key(ed25519.Ed25519PrivateKey.generate()), limits, clock)
+    t = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+    t.callLater = clock.callLater  # TimeoutMixin's clock
+    wire = StringTransport()
+    t.makeConnection(wire)
+    return factory, t, wire
+
+
+def test_login_grace_time_is_60_seconds():
+    from twisted.internet.task import Clock
+
+    clock = Clock()
+    _, t, wire = _transport(clock, idle_seconds=600)
+    clock.advance(59)
+    assert not wire.disconnecting
+    clock.advance(2)
+    assert wire.disconnecting
+
+
+def test_idle_connections_are_closed_and_sources_are_limited():
+    from twisted.internet.address import IPv4Address
+    from twisted.internet.task import Clock
+
+    clock = Clock()
+    factory, t, wire = _transport(clock, idle_seconds=10)
+    clock.advance(9)
+    t.dataReceived(b"SSH-2.0-")  # activity resets the idle timer
+    clock.advance(9)
+    assert not wire.disconnecting
+    clock.advance(2)
+    assert wire.disconnecting
+    address = IPv4Address("TCP", "127.0.0.1", 40001)
+    assert factory.buildProtocol(address) is not None  # a second session from the same source
+    assert factory.buildProtocol(address) is None  # sessions_per_source = 2
