@@ -220,7 +220,7 @@ class PinChecker:
             return defer.succeed(None)
         count = len(times)
         times.clear()
-        log.warn("unit {unit} has had {count} failed logins within {window} s: someone may be guessing its PIN",
+        log.warn("unit {unit} has had {count} failed logins within {window} s: someone may be guessing its PIN",  # safe: names the PIN, never its value
                  unit=unit, count=count, window=self.config.unit_window_seconds)
         return self.run_db(self.store.audit, "login.repeated_failures", actor="system", unit=unit,
                            detail={"failures": count, "window_seconds": self.config.unit_window_seconds})

@@ -23,15 +23,9 @@ def cli():
 
 
 def _register_commands():
-    import importlib
+    from sendemodul.cli import admin, check, crypto, encrypt, serve, transfer, worker
 
-    for name in ("admin", "serve", "check", "crypto", "encrypt", "transfer", "worker"):
-        try:
-            module = importlib.import_module(f"sendemodul.cli.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"sendemodul.cli.{name}":
-                raise
-            continue
+    for module in (admin, serve, worker, check, crypto, encrypt, transfer):
         module.register(cli)
 
 

