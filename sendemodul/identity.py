@@ -18,7 +18,6 @@ The rules come from DOMAIN.md ("Identifiers"):
 
 from __future__ import annotations
 
-import calendar
 import csv
 import enum
 import functools
@@ -310,9 +309,22 @@ def fnr_check_digits_ok(digits: str) -> str | None:
     """
     if not _digits(digits, 11):
         return None
-    if (_weighted(digits[:10], _K2_WEIGHTS) + int(digits[10])) % 11 != 0:
+    return _check_rule(digits.encode("ascii"))
+
+
+#: 48 (``ord("0")``) times the sum of the weights (and 1 for the check digit itself): the weighted sums below work on
+#: the ASCII codes of the digits, and subtract this once.
+_K2_ASCII_OFFSET = 48 * (sum(_K2_WEIGHTS) + 1)
+_K1_ASCII_OFFSET = 48 * (sum(_K1_WEIGHTS) + 1)
+
+
+def _check_rule(b: bytes) -> str | None:
+    """:func:`fnr_check_digits_ok` for 11 ASCII digits as bytes, the weights written out (this runs per record)."""
+    if (5 * b[0] + 4 * b[1] + 3 * b[2] + 2 * b[3] + 7 * b[4] + 6 * b[5] + 5 * b[6] + 4 * b[7] + 3 * b[8] + 2 * b[9]
+            + b[10] - _K2_ASCII_OFFSET) % 11:
         return None
-    k1_remainder = (_weighted(digits[:9], _K1_WEIGHTS) + int(digits[9])) % 11
+    k1_remainder = (3 * b[0] + 7 * b[1] + 6 * b[2] + b[3] + 8 * b[4] + 9 * b[5] + 4 * b[6] + 5 * b[7] + 2 * b[8]
+                    + b[9] - _K1_ASCII_OFFSET) % 11
     if k1_remainder == 0:
         return "current"
     if k1_remainder <= 3:
@@ -342,8 +354,12 @@ def _date_exists(day: int, month: int, yy: int) -> bool:
     """Whether day.month exists in some year ending in ``yy`` (29 February: only if ``yy`` is divisible by 4)."""
     if not 1 <= month <= 12 or day < 1:
         return False
-    leap_year = 2000 + yy if yy % 4 == 0 else 2001  # 2000 + yy is a leap year exactly when yy % 4 == 0
-    return day <= calendar.monthrange(leap_year, month)[1]
+    # 2000 + yy is a leap year exactly when yy % 4 == 0
+    return day <= (29 if month == 2 and yy % 4 == 0 else _MONTH_DAYS[month])
+
+
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_FNR, _DNR, _HNR, _SYNTHETIC = IdClass.FNR, IdClass.DNR, IdClass.HNR, IdClass.SYNTHETIC
 
 
 def classify_id(raw: str | None, kind: str = "fnr") -> ClassifiedId:
@@ -364,26 +380,27 @@ def classify_id(raw: str | None, kind: str = "fnr") -> ClassifiedId:
         if not _digits(text, 12):
             return ClassifiedId(IdClass.BAD_FORMAT, None, None)
         return ClassifiedId(IdClass.DUF if duf_ok(text) else IdClass.BAD_CHECKSUM, text, None)
-    if not _digits(text, 11):
+    if not (len(text) == 11 and text.isascii() and text.isdigit()):
         return ClassifiedId(IdClass.BAD_FORMAT, None, None)
 
-    day, month, yy = int(text[0:2]), int(text[2:4]), int(text[4:6])
-    id_class = IdClass.FNR
+    b = text.encode("ascii")
+    day, month, yy = b[0] * 10 + b[1] - 528, b[2] * 10 + b[3] - 528, b[4] * 10 + b[5] - 528  # 528 = 11 * ord("0")
+    id_class = _FNR
     if day > 40:
         day -= 40
-        id_class = IdClass.DNR
+        id_class = _DNR
     if month > 80:
         month -= 80
-        id_class = IdClass.SYNTHETIC
+        id_class = _SYNTHETIC
     elif month > 40:
         month -= 40
-        if id_class is IdClass.FNR:
-            id_class = IdClass.HNR
-    if not _date_exists(day, month, yy):
-        return ClassifiedId(IdClass.BAD_DATE, text, None)
-    if id_class is IdClass.FNR and text[6:] in _PLACEHOLDER_SUFFIXES:
+        if id_class is _FNR:
+            id_class = _HNR
+    if not (0 < day and 0 < month <= 12 and day <= (29 if month == 2 and yy % 4 == 0 else _MONTH_DAYS[month])):
+        return ClassifiedId(IdClass.BAD_DATE, text, None)  # as _date_exists, inlined
+    if id_class is _FNR and text[6:] in _PLACEHOLDER_SUFFIXES:
         return ClassifiedId(IdClass.PLACEHOLDER, text, None)
-    rule = fnr_check_digits_ok(text)
+    rule = _check_rule(b)
     if rule is None:
         return ClassifiedId(IdClass.BAD_CHECKSUM, text, None)
     return ClassifiedId(id_class, text, rule)

@@ -443,14 +443,39 @@ def test_fast_path_agrees_with_the_field_by_field_rules(index, changes):
     assert [p for p in fast if p] == [p for p in every if p]
 
 
-def test_first_seen_remembers_lines_across_growth():
+def test_first_seen_finds_every_duplicate_with_its_first_line(monkeypatch):
+    """Spilled to disk and split into parts (made small here), the table still names each repeat's first line."""
+    from sendemodul.profiles import rules as rules_module
+    monkeypatch.setattr(rules_module, "_RESOLVE_MAX", 300)
+    monkeypatch.setattr(rules_module, "_SPILL_BLOCK", 100)
+    monkeypatch.setattr(rules_module, "_PART_FLUSH", 10)
     seen = _FirstSeen()
     values = [f"{n:011d}" for n in range(5000)]
-    assert all(seen.first_line(v, n + 1) is None for n, v in enumerate(values))
+    for n, v in enumerate(values):
+        seen.add(v, n + 1)
     rng = random.Random(1)
-    for n in rng.sample(range(5000), 200):
-        assert seen.first_line(values[n], 99999) == n + 1
-    assert len(seen._keys) >= 5000 * 3 // 2
+    repeats = rng.sample(range(5000), 200)
+    for i, n in enumerate(repeats):
+        seen.add(values[n], 6000 + i)
+        seen.add(values[n], 7000 + i)
+    expected = {(6000 + i, n + 1) for i, n in enumerate(repeats)} | {(7000 + i, n + 1) for i, n in enumerate(repeats)}
+    found = list(seen.duplicates())
+    assert len(found) == len(expected) and set(found) == expected
+
+
+def test_duplicates_are_listed_in_line_order_up_to_the_cap_and_all_counted():
+    profile = load_profile("11F", 2026)
+    lines = lines_of(profile, 3)
+    data = encode(profile, lines + [lines[1], lines[0], lines[2], lines[0]])
+    report = check(profile, data, max_per_rule=3)
+    found = [(f.line, f.field, f.message) for f in report.findings if f.rule == "DUPLICATE_ID"]
+    assert found == [(4, "PERSON_FODSELSNR", "PERSON_FODSELSNR is the same as on line 2"),
+                     (5, "PERSON_FODSELSNR", "PERSON_FODSELSNR is the same as on line 1"),
+                     (6, "PERSON_FODSELSNR", "PERSON_FODSELSNR is the same as on line 3")]
+    assert report.rule_counts["DUPLICATE_ID"] == 4 and report.rule_counts["DUPLICATE"] == 4
+    journal = {f.line: f.journalnr for f in report.findings if f.rule == "DUPLICATE"}
+    assert journal == {4: "00000002", 5: "00000001", 6: "00000003"}
+    assert report.omitted == {"DUPLICATE_ID": 1, "DUPLICATE": 1}
 
 
 # ---------------------------------------------------------------------------------------------------------------------

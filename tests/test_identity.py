@@ -291,6 +291,48 @@ def test_classify_never_raises_and_is_consistent(raw):
     assert result.rule == (fnr_check_digits_ok(result.canonical) if result.rule else None)
 
 
+
+def reference_classify(text):
+    """classify_id for 11 ASCII digits as DOMAIN.md words it, slowly: the oracle for the fast code."""
+    import calendar
+    day, month, yy = int(text[0:2]), int(text[2:4]), int(text[4:6])
+    id_class = IdClass.FNR
+    if day > 40:
+        day, id_class = day - 40, IdClass.DNR
+    if month > 80:
+        month, id_class = month - 80, IdClass.SYNTHETIC
+    elif month > 40:
+        month -= 40
+        id_class = IdClass.HNR if id_class is IdClass.FNR else id_class
+    leap_year = 2000 + yy if yy % 4 == 0 else 2001
+    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(leap_year, month)[1]):
+        return IdClass.BAD_DATE, None
+    if id_class is IdClass.FNR and text[6:] in ("00100", "00200", "99999"):
+        return IdClass.PLACEHOLDER, None
+    if (weighted(text[:10], K2_WEIGHTS) + int(text[10])) % 11:
+        return IdClass.BAD_CHECKSUM, None
+    remainder = (weighted(text[:9], K1_WEIGHTS) + int(text[9])) % 11
+    if remainder > 3:
+        return IdClass.BAD_CHECKSUM, None
+    return id_class, "current" if remainder == 0 else "2032"
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet="0123456789", min_size=11, max_size=11))
+def test_classify_agrees_with_the_slow_reference(text):
+    result = classify_id(text)
+    assert (result.id_class, result.rule) == reference_classify(text)
+
+
+def test_classify_dates_agree_with_the_calendar():
+    for yy in (0, 1, 2, 3, 4, 38, 99):
+        for month in [*range(14), *range(39, 54), *range(79, 94), 99]:
+            for day in [*range(33), *range(39, 73), 99]:
+                text = f"{day:02d}{month:02d}{yy:02d}12345"
+                bad_date = classify_id(text).id_class is IdClass.BAD_DATE
+                assert bad_date == (reference_classify(text)[0] is IdClass.BAD_DATE), text
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # DUF
 

@@ -23,18 +23,25 @@ Rules (id, severity): docs/profiles.md has the full table.
 
 Privacy: a finding names its row by line number and journalnummer, never by an identifier, and never echoes a value
 longer than 4 characters, so an identifier in the wrong column cannot leak into a report either. A journalnummer that
-looks like an identifier is not shown. Duplicates are found from 64-bit keyed hashes held in flat arrays
-(:class:`_FirstSeen`), not from the identifiers themselves.
+looks like an identifier is not shown. Duplicates are found from 64-bit keyed hashes (a random key per run, never
+written anywhere) spilled to unnamed temporary files and resolved at the end in bounded memory (:class:`_FirstSeen`),
+not from the identifiers themselves; DUPLICATE_ID and DUPLICATE findings therefore come after the per-record
+findings, in line order.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import enum
 import functools
+import hashlib
+import heapq
 import json
 import operator
 import re
+import secrets
+import tempfile
 from abc import ABC, abstractmethod
 from array import array
 from collections.abc import Callable, Iterable
@@ -234,7 +241,8 @@ class Checker:
         self._fatal = False
         self._header_checked = False
         rules = _FixedRules if isinstance(profile, FixedWidthProfile) else _XmlRules
-        self._records: _RecordRules = rules(profile, _Context(profile, unit), self._add, allow_synthetic)
+        self._records: _RecordRules = rules(profile, _Context(profile, unit), self._add, allow_synthetic,
+                                            max_per_rule)
 
     def feed(self, item: Record | Malformed) -> None:
         """Check one item of the extract (the header, too, before the first record)."""
@@ -242,6 +250,7 @@ class Checker:
             if not self._fatal:
                 self._fatal = True
                 self._keep_only_fatal()
+                self._records.close()
             self._add(Severity.FATAL, item.rule, item.line, None, None, item.message)
             return
         self.report.records += 1
@@ -441,54 +450,194 @@ def _padded(choices: list[str], *, blank: bool) -> str:
 # ---------------------------------------------------------------------------------------------------------------------
 # Duplicates
 
+#: Entries (hash and line) buffered in memory before they are written to a duplicate table's temporary file.
+_SPILL_BLOCK = 8192
+#: The most entries resolved in memory at once (a dict of up to this many distinct hashes, ~7 MB); a larger table is
+#: first split into 2**_BUCKET_BITS parts by the next bits of the hash, in another temporary file.
+_RESOLVE_MAX = 1 << 16
+_BUCKET_BITS = 6
+_BUCKETS = 1 << _BUCKET_BITS
+#: A part's buffer is written out once it holds this many entries.
+_PART_FLUSH = 2048
+
+
+class _Run:
+    """A sequence of ``(hash, line)`` entries in line order, in blocks of an unnamed temporary file (shared by the
+    parts of one split)."""
+
+    def __init__(self, file: BinaryIO):
+        self.file = file
+        self.blocks: list[tuple[int, int]] = []
+        self.count = 0
+
+    def write(self, hashes: bytes, lines: array) -> None:
+        n = len(lines)
+        if not n:
+            return
+        file = self.file
+        offset = file.seek(0, 2)
+        file.write(hashes)
+        file.write(lines.tobytes())
+        self.blocks.append((offset, n))
+        self.count += n
+
+    def read(self) -> Iterable[tuple[array, array]]:
+        file = self.file
+        for offset, n in self.blocks:
+            file.seek(offset)
+            data = file.read(12 * n)
+            hashes, lines = array("Q"), array("I")
+            hashes.frombytes(data[:8 * n])
+            lines.frombytes(data[8 * n:])
+            yield hashes, lines
+
 
 class _FirstSeen:
-    """Remembers the line on which each value was first seen, for duplicate checks over millions of rows.
+    """Finds the values of one field that occur on more than one line, in bounded memory whatever the extract's size.
 
-    It keeps a 64-bit hash of each value (Python's ``hash`` of a string: SipHash with a random per-process key), never
-    the value, in an open-addressing table of two flat arrays: 12 bytes a slot, under 2/3 full, so about 18-36 bytes
-    per distinct value (a set of the strings would need over 100; two million values take 50 MB). Two different
+    During the pass, :meth:`add` appends a keyed 64-bit hash of each value (BLAKE2b with a random key made for this
+    run and kept only in memory, so the file holds no identifier and nothing to test guesses against) and its line
+    to an unnamed temporary file. :meth:`duplicates` then resolves the table part by part: a part of at most
+    ``_RESOLVE_MAX`` entries in a dict, a larger one after splitting it by the next bits of the hash. Two different
     values share a hash with a probability of about n²/2^65: negligible for any extract.
     """
 
     def __init__(self):
-        self._keys, self._lines, self._mask = self._tables(1 << 10)
-        self._used = 0
+        self._hasher = hashlib.blake2b(key=secrets.token_bytes(16), digest_size=8)
+        self._hashes = bytearray()
+        self._lines = array("I")
+        self._run: _Run | None = None
 
-    @staticmethod
-    def _tables(size: int) -> tuple[array, array, int]:
-        """Empty key and line arrays of ``size`` slots (a power of two; key 0 marks a free slot), and the mask."""
-        return array("Q", bytes(8 * size)), array("I", bytes(4 * size)), size - 1
+    def add(self, value: str, line: int) -> None:
+        """Remember that ``value`` is on ``line`` (lines must come in increasing order)."""
+        hasher = self._hasher.copy()
+        hasher.update(value.encode("utf-8", "surrogatepass"))
+        self._hashes += hasher.digest()
+        lines = self._lines
+        lines.append(line)
+        if len(lines) >= _SPILL_BLOCK:
+            self._spill()
 
-    def first_line(self, value: str, line: int) -> int | None:
-        """The line where ``value`` was seen first, or ``None`` (and remember ``line``) if this is the first time."""
-        key = (hash(value) & 0xFFFF_FFFF_FFFF_FFFF) or 1
-        first = self._insert(key, line)
-        if first is None:
-            self._used += 1
-            if self._used * 3 > self._mask * 2:
-                self._grow()
-        return first
+    def _spill(self) -> None:
+        if self._run is None:
+            self._run = _Run(tempfile.TemporaryFile())  # noqa: SIM115 (closed by duplicates() or close())
+        self._run.write(bytes(self._hashes), self._lines)
+        self._hashes, self._lines = bytearray(), array("I")
 
-    def _insert(self, key: int, line: int) -> int | None:
-        keys, mask = self._keys, self._mask
-        slot = key & mask
-        while True:
-            found = keys[slot]
-            if found == key:
-                return self._lines[slot]
-            if not found:
-                keys[slot] = key
-                self._lines[slot] = line
-                return None
-            slot = (slot + 1) & mask
+    def duplicates(self) -> Iterable[tuple[int, int]]:
+        """Every ``(line, first line)`` where a value seen before comes again (by part: not in line order)."""
+        self._spill()
+        run, self._run = self._run, None
+        try:
+            yield from _resolve(run, 0)
+        finally:
+            run.file.close()
 
-    def _grow(self) -> None:
-        keys, lines = self._keys, self._lines
-        self._keys, self._lines, self._mask = self._tables(2 * len(keys))
-        for key, line in zip(keys, lines):
-            if key:
-                self._insert(key, line)
+    def close(self) -> None:
+        if self._run is not None:
+            self._run.file.close()
+            self._run = None
+
+
+def _resolve(run: _Run, level: int) -> Iterable[tuple[int, int]]:
+    if run.count <= _RESOLVE_MAX or level * _BUCKET_BITS >= 64:
+        first: dict[int, int] = {}
+        setdefault = first.setdefault
+        for hashes, lines in run.read():
+            for key, line in zip(hashes, lines):
+                seen = setdefault(key, line)
+                if seen != line:
+                    yield line, seen
+        return
+    with tempfile.TemporaryFile() as file:
+        parts = [_Run(file) for _ in range(_BUCKETS)]
+        hashes_out = [array("Q") for _ in range(_BUCKETS)]
+        lines_out = [array("I") for _ in range(_BUCKETS)]
+        shift, mask = level * _BUCKET_BITS, _BUCKETS - 1
+        for hashes, lines in run.read():
+            for key, line in zip(hashes, lines):
+                bucket = (key >> shift) & mask
+                hashes_out[bucket].append(key)
+                lines_out[bucket].append(line)
+            for bucket in range(_BUCKETS):
+                if len(lines_out[bucket]) >= _PART_FLUSH:
+                    parts[bucket].write(hashes_out[bucket].tobytes(), lines_out[bucket])
+                    hashes_out[bucket], lines_out[bucket] = array("Q"), array("I")
+        for bucket in range(_BUCKETS):
+            parts[bucket].write(hashes_out[bucket].tobytes(), lines_out[bucket])
+        del hashes_out, lines_out
+        for part in parts:
+            yield from _resolve(part, level + 1)
+
+
+class _Journal:
+    """The journalnummer of each line, kept in an unnamed temporary file, so that duplicate findings (found only at
+    the end) can name their rows."""
+
+    _BLOCK = 4096
+
+    def __init__(self):
+        self._file: BinaryIO | None = None
+        self._lines = array("I")
+        self._texts: list[str] = []
+        #: Per block written: its first line, offset, and number of entries.
+        self._first_lines = array("I")
+        self._blocks: list[tuple[int, int]] = []
+
+    def add(self, line: int, journalnr: str) -> None:
+        self._lines.append(line)
+        self._texts.append(journalnr)
+        if len(self._lines) >= self._BLOCK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._lines:
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        file = self._file
+        offset = file.seek(0, 2)
+        file.write(self._lines.tobytes())
+        file.write("\n".join(t.replace("\\", "\\\\").replace("\n", "\\n") for t in self._texts)
+                   .encode("utf-8", "surrogatepass"))
+        self._first_lines.append(self._lines[0])
+        self._blocks.append((offset, len(self._lines)))
+        self._lines, self._texts = array("I"), []
+
+    def lookup(self, lines: Iterable[int]) -> dict[int, str]:
+        """The journalnummer of each of ``lines`` that has one."""
+        self._flush()
+        found: dict[int, str] = {}
+        wanted: dict[int, list[int]] = {}
+        for line in lines:
+            block = bisect.bisect_right(self._first_lines, line) - 1
+            if block >= 0:
+                wanted.setdefault(block, []).append(line)
+        for block, block_lines in sorted(wanted.items()):
+            offset, n = self._blocks[block]
+            end = self._blocks[block + 1][0] if block + 1 < len(self._blocks) else None
+            self._file.seek(offset)
+            data = self._file.read() if end is None else self._file.read(end - offset)
+            entry_lines = array("I")
+            entry_lines.frombytes(data[:4 * n])
+            texts = data[4 * n:].split(b"\n")
+            for line in block_lines:
+                i = bisect.bisect_left(entry_lines, line)
+                if i < n and entry_lines[i] == line:
+                    found[line] = _unescape(texts[i].decode("utf-8", "surrogatepass"))
+        return found
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _unescape(text: str) -> str:
+    return _ESCAPE.sub(lambda m: "\n" if m.group(1) == "n" else m.group(1), text)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -504,6 +653,7 @@ _ID_NAMES = {"fnr": ("fødselsnummer", 11), "duf": ("DUF number", 12)}
 _DISTINCT_CLASSES = (IdClass.SYNTHETIC, IdClass.FNR, IdClass.DNR, IdClass.DUF, IdClass.HNR)
 #: Classes whose date part is the birth date (a D-number's may be the registration date).
 _BIRTH_DATE_CLASSES = (IdClass.SYNTHETIC, IdClass.FNR, IdClass.HNR)
+_SYNTHETIC, _PLACEHOLDER = IdClass.SYNTHETIC, IdClass.PLACEHOLDER
 _DIGIT_RUN = re.compile(r"(?<![0-9])(?:[0-9]{11}|[0-9]{12})(?![0-9])")
 
 #: How the record rules report a finding: severity, rule, line, journalnr, field, message.
@@ -525,11 +675,15 @@ def _looks_like_id(value: str) -> bool:
 class _RecordRules(ABC):
     """What every kind of profile shares: identifiers, duplicates, consistency rules, the summaries."""
 
-    def __init__(self, profile: Profile, context: _Context, add: Add, allow_synthetic: bool):
+    def __init__(self, profile: Profile, context: _Context, add: Add, allow_synthetic: bool,
+                 max_listed: int = MAX_PER_RULE):
         self.profile = profile
         self.context = context
         self.add = add
         self.allow_synthetic = allow_synthetic
+        #: How many findings of a rule ``add`` lists (the rest it only counts).
+        self.max_listed = max_listed
+        self._journal = _Journal()
         specs = {f.name: f for f in profile.field_specs}
         self._ids = tuple((specs[name], _FirstSeen()) for name in profile.id_fields)
         self._unique = tuple((spec, _FirstSeen()) for spec in profile.field_specs if spec.unique)
@@ -548,6 +702,7 @@ class _RecordRules(ABC):
         """Every record-level rule for one record."""
 
     def finish(self) -> None:
+        self._report_duplicates()
         if self._synthetic:
             self.add(Severity.INFO, "ID_SYNTHETIC", None, None, None,
                      f"{self._synthetic} identifier(s) are synthetic test IDs: right for a test delivery, "
@@ -557,8 +712,44 @@ class _RecordRules(ABC):
                      f"{self._placeholders} fødselsnummer are SSB placeholders (birth date + 00100, 00200 or 99999): "
                      "those people cannot be followed from year to year")
 
+    def close(self) -> None:
+        """Drop the duplicate tables' temporary files (:meth:`finish` does it too)."""
+        for _, seen in self._ids + self._unique:
+            seen.close()
+        self._journal.close()
+
+    def _report_duplicates(self) -> None:
+        """The DUPLICATE_ID and DUPLICATE findings, in line order (per line, in field order), at most
+        ``max_listed`` a rule listed and the rest counted."""
+        try:
+            listed_by_rule = []
+            for rule, tables in (("DUPLICATE_ID", self._ids), ("DUPLICATE", self._unique)):
+                heap: list[tuple[int, int, int, str]] = []  # the smallest (line, order), negated: a max-heap
+                total = 0
+                for order, (spec, seen) in enumerate(tables):
+                    for line, first in seen.duplicates():
+                        total += 1
+                        item = (-line, -order, first, spec.name)
+                        if len(heap) < self.max_listed:
+                            heapq.heappush(heap, item)
+                        elif item > heap[0]:
+                            heapq.heapreplace(heap, item)
+                listed_by_rule.append((rule, sorted(heap, reverse=True), total))
+            journalnrs = self._journal.lookup(sorted({-item[0] for _, listed, _ in listed_by_rule for item in listed}))
+            for rule, listed, total in listed_by_rule:
+                for negated_line, _, first, name in listed:
+                    line = -negated_line
+                    self.add(Severity.ERROR, rule, line, journalnrs.get(line), name,
+                             f"{name} is the same as on line {first}")
+                for _ in range(total - len(listed)):  # counted only: past the cap, add does not list them
+                    self.add(Severity.ERROR, rule, None, None, None, "")
+        finally:
+            self.close()
+
     def check_ids(self, record: Record, journalnr: str | None, values: dict[str, str]) -> None:
         line = record.line
+        if journalnr is not None:
+            self._journal.add(line, journalnr)
         for (spec, seen), (name, raw) in zip(self._ids, record.ids):
             if not raw:
                 if spec.mandatory:
@@ -573,28 +764,21 @@ class _RecordRules(ABC):
                 self.add(Severity.ERROR, "ID_INVALID", line, journalnr, name,
                          f"{name} is not a valid {what} ({id_class.name}): {reason}")
                 continue
-            if id_class is IdClass.SYNTHETIC:
+            if id_class is _SYNTHETIC:
                 if self.allow_synthetic:
                     self._synthetic += 1
                 else:
                     self.add(Severity.WARNING, "ID_SYNTHETIC", line, journalnr, name,
                              f"{name} is a synthetic test ID, not a real person's")
-            elif id_class is IdClass.PLACEHOLDER:
+            elif id_class is _PLACEHOLDER:
                 self._placeholders += 1
             if id_class in _DISTINCT_CLASSES:
-                first = seen.first_line(classified.canonical, line)
-                if first is not None:
-                    self.add(Severity.ERROR, "DUPLICATE_ID", line, journalnr, name,
-                             f"{name} is the same as on line {first}")
+                seen.add(classified.canonical, line)
             if self._birth is not None and kind == "fnr" and id_class in _BIRTH_DATE_CLASSES:
                 self._check_birthdate(classified.canonical, values.get(self._birth.name, ""), line, journalnr, name)
 
     def _check_birthdate(self, fnr: str, birth: str, line: int, journalnr: str | None, id_name: str) -> None:
-        born = _parse_date(birth, self._birth.date_format)
-        if born is None:
-            return
-        day, month, yy = int(fnr[0:2]), int(fnr[2:4]) % 40, int(fnr[4:6])
-        if (born.day, born.month, born.year % 100) != (day, month, yy):
+        if not _birth_matches(fnr[:6], birth, self._birth.date_format):
             self.add(Severity.WARNING, "BIRTHDATE", line, journalnr, self._birth.name,
                      f"{self._birth.name} does not match the date in {id_name}")
 
@@ -602,10 +786,7 @@ class _RecordRules(ABC):
         for spec, seen in self._unique:
             value = values.get(spec.name, "")
             if value:
-                first = seen.first_line(value, line)
-                if first is not None:
-                    self.add(Severity.ERROR, "DUPLICATE", line, journalnr, spec.name,
-                             f"{spec.name} is the same as on line {first}")
+                seen.add(value, line)
 
     def check_consistency(self, rules: tuple[_Compiled, ...], values: dict[str, str], line: int,
                           journalnr: str | None) -> None:
@@ -613,6 +794,16 @@ class _RecordRules(ABC):
             message = violation(values)
             if message is not None:
                 self.add(severity, rule_id, line, journalnr, field_name, message)
+
+
+def _birth_matches(date_part: str, birth: str, date_format: str) -> bool:
+    """Whether a birth date field (``date_format``; not a date: nothing to compare) agrees with the first six digits
+    of a fødselsnummer (the month may carry an offset of 40 or 80)."""
+    born = _parse_date(birth, date_format)
+    if born is None:
+        return True
+    day, month, yy = int(date_part[0:2]), int(date_part[2:4]) % 40, int(date_part[4:6])
+    return (born.day, born.month, born.year % 100) == (day, month, yy)
 
 
 def _compile(rules: Iterable[Consistency], date_formats: dict[str, str], label: str = "") -> tuple[_Compiled, ...]:
@@ -653,13 +844,18 @@ def _compile_one(rule: Consistency, date_formats: dict[str, str], label: str):
     return label + later, date_order
 
 
+#: The most texts a field's memo of judged texts holds.
+_MEMO_MAX = 1 << 12
+
+
 class _FixedRules(_RecordRules):
     """Fixed width: one regular expression over all fields, sliced out and joined by line breaks (which no record
     contains), decides whether every field is fine; only a record it rejects is checked field by field to say what is
     wrong (most records in most files are fine)."""
 
-    def __init__(self, profile: FixedWidthProfile, context: _Context, add: Add, allow_synthetic: bool):
-        super().__init__(profile, context, add, allow_synthetic)
+    def __init__(self, profile: FixedWidthProfile, context: _Context, add: Add, allow_synthetic: bool,
+                 max_listed: int = MAX_PER_RULE):
+        super().__init__(profile, context, add, allow_synthetic, max_listed)
         specs = [spec for spec in profile.field_specs if not spec.id_kind]
         self._rules = tuple(_FieldRule(spec, context) for spec in specs)
         self._slice = operator.itemgetter(*(slice(spec.start, spec.end) for spec in specs), slice(0, 0))
@@ -667,6 +863,8 @@ class _FixedRules(_RecordRules):
         # separator, so backtracking into an earlier field could only retry the same thing, exponentially often.
         self._fields_re = re.compile("".join(f"(?>{rule.pattern()}\n)" for rule in self._rules))
         self._python_checks = tuple((i, rule) for i, rule in enumerate(self._rules) if rule.needs_python)
+        #: The same with a memo per field of the texts already judged (dates and kommune codes repeat a lot).
+        self._python_memo = tuple((i, rule, {}) for i, rule in self._python_checks)
         needed = {spec.name for spec, _ in self._unique}
         for rule in profile.consistency:
             needed.update(rule.names)
@@ -678,25 +876,40 @@ class _FixedRules(_RecordRules):
         line, journalnr = record.line, record.journalnr
         texts = self._slice(record.data)
         if self._fields_re.fullmatch("\n".join(texts)) is None:
-            checks = enumerate(self._rules)
+            for i, rule in enumerate(self._rules):
+                problem = rule.problem(texts[i])
+                if problem is not None:
+                    self.add(Severity.ERROR, problem[0], line, journalnr, rule.spec.name, problem[1])
         else:
-            checks = self._python_checks
-        for i, rule in checks:
-            problem = rule.problem(texts[i])
-            if problem is not None:
-                self.add(Severity.ERROR, problem[0], line, journalnr, rule.spec.name, problem[1])
+            for i, rule, memo in self._python_memo:
+                text = texts[i]
+                ok = memo.get(text)
+                if ok is None:
+                    ok = rule.problem(text) is None
+                    if len(memo) < _MEMO_MAX:
+                        memo[text] = ok
+                if not ok:
+                    problem = rule.problem(text)
+                    self.add(Severity.ERROR, problem[0], line, journalnr, rule.spec.name, problem[1])
         values = {name: texts[i].strip(" ") for name, i in self._values}
         values.update(record.ids)
         self.check_ids(record, journalnr, values)
-        self.check_unique(line, journalnr, values)
-        self.check_consistency(self._record_consistency, values, line, journalnr)
+        for spec, seen in self._unique:  # check_unique and check_consistency, inlined (this runs per record)
+            value = values.get(spec.name, "")
+            if value:
+                seen.add(value, line)
+        for rule_id, severity, field_name, violation in self._record_consistency:
+            message = violation(values)
+            if message is not None:
+                self.add(severity, rule_id, line, journalnr, field_name, message)
 
 
 class _XmlRules(_RecordRules):
     """XML: every attribute of the record element and its children against the schema in the profile."""
 
-    def __init__(self, profile: XmlProfile, context: _Context, add: Add, allow_synthetic: bool):
-        super().__init__(profile, context, add, allow_synthetic)
+    def __init__(self, profile: XmlProfile, context: _Context, add: Add, allow_synthetic: bool,
+                 max_listed: int = MAX_PER_RULE):
+        super().__init__(profile, context, add, allow_synthetic, max_listed)
         self._fields = tuple(_FieldRule(spec, context) for spec in profile.field_specs if not spec.id_kind)
         self._known = frozenset(profile.field_names)
         self._header = tuple(_FieldRule(spec, context, f"{profile.header_element}/@{spec.name}")
