@@ -16,7 +16,7 @@ from twisted.application import service
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer, endpoints, ssl
 from twisted.logger import Logger
-from twisted.web import resource, server, static
+from twisted.web import pages, resource, server, static
 
 from sendemodul import auth, identity, keydir, letters
 from sendemodul.errors import (BydelError, ContainerError, ContainerReplayed, IntakeError,
@@ -468,7 +468,7 @@ class LogoutPage(AppResource):
 
 class StaticFiles(static.File):
     def directoryListing(self):
-        return resource.NoResource()
+        return pages.notFound()
 
 
 class Root(AppResource):
@@ -490,7 +490,7 @@ class Root(AppResource):
     def getChild(self, path, request):
         if path == b"":
             return self.login
-        return resource.NoResource()
+        return pages.notFound()
 
     def render_GET(self, request):
         return self.login.render_GET(request)
