@@ -7,7 +7,6 @@ Every secret file is written atomically with mode 0600 inside directories of mod
 import datetime
 import ipaddress
 import os
-import secrets
 from pathlib import Path
 
 from cryptography import x509
@@ -101,6 +100,3 @@ def init_home(home, *, environment):
     store.audit("home.init", actor="admin", detail={"environment": environment})
     return cfg, store
 
-
-def random_secret_hex(nbytes=32):
-    return secrets.token_hex(nbytes)
