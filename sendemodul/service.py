@@ -38,6 +38,46 @@ class ThreadPoolService(service.Service):
         return deferToThreadPool(self.reactor, self.pool, f, *args, **kwargs)
 
 
+class ListeningService(service.Service):
+    """Listens on an endpoint while running. ``self.port`` is the listening port (a configured port 0 picks a free
+    one). If the port cannot be opened the server logs why and stops: it never runs half-listening."""
+
+    #: The log line once listening, with ``{host}`` and ``{port}`` (tests and operators read it).
+    listening_format = "listening on {host}:{port}"
+
+    def __init__(self, reactor):
+        self.reactor = reactor
+        self.port = None
+
+    def endpoint_and_factory(self):
+        """``(IStreamServerEndpoint, factory)`` to listen with; made at start so keys are read then."""
+        raise NotImplementedError
+
+    def startService(self):
+        super().startService()
+        endpoint, factory = self.endpoint_and_factory()
+        return endpoint.listen(factory).addCallbacks(self._listening, self._failed)
+
+    def _listening(self, port):
+        self.port = port
+        address = port.getHost()
+        log.info(self.listening_format, host=address.host, port=address.port)
+
+    def _failed(self, failure):
+        log.critical("cannot listen ({what}): {error}; stopping", what=self.listening_format.split(" ")[0],
+                     error=failure.getErrorMessage())
+        self.reactor.callWhenRunning(self._stop)
+
+    def _stop(self):
+        if self.reactor.running:  # another listener may have stopped it already
+            self.reactor.stop()
+
+    def stopService(self):
+        super().stopService()
+        if self.port is not None:
+            return self.port.stopListening()
+
+
 class StoreService(ThreadPoolService):
     """The database and the threads that use it. Closes the store when it stops (it stops last)."""
 

@@ -63,3 +63,20 @@ def test_serve_refuses_an_uninitialised_home(tmp_path):
     proc = subprocess.run([str(BIN), "serve", "--home", str(tmp_path / "none")], capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("ERROR: ") and "admin init" in proc.stderr
+
+
+def test_a_port_in_use_is_a_clear_critical_error_and_the_server_stops(home, tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config_path = home / "config.toml"
+        config_path.write_text(config_path.read_text().replace("[server]\n", f"[server]\nhttps_port = {port}\n"
+                                                                             "sftp_port = 0\n", 1))
+        env = {**os.environ, "SENDEMODUL_HOME": str(home)}
+        proc = subprocess.run([str(BIN), "serve"], env=env, cwd=tmp_path, capture_output=True, text=True,
+                              timeout=60)
+    assert f"cannot listen (HTTPS): Couldn't listen on 127.0.0.1:{port}" in proc.stdout
+    assert "Traceback" not in proc.stdout and "Main loop terminated" in proc.stdout

@@ -9,15 +9,23 @@ the ``limits@openssh.com`` extension so that OpenSSH's client writes 255 KiB at 
 import collections
 import struct
 
-from twisted.application import service
 from twisted.conch import avatar, interfaces
-from twisted.conch.ssh import connection, factory, filetransfer, keys, session, transport, userauth
+from twisted.conch.ssh import (
+    connection,
+    factory,
+    filetransfer,
+    keys,
+    session,
+    transport,
+    userauth,
+)
 from twisted.conch.ssh.common import getNS
 from twisted.internet import endpoints
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 
 from sendemodul.auth import UnitCredentials
+from sendemodul.service import ListeningService
 from sendemodul.sftp.dropbox import MAX_SFTP_PACKET, DropBox
 
 log = Logger()
@@ -316,34 +324,22 @@ def register_avatar(realm, *, intake, store, run_db):
     realm.register(interfaces.IConchUser, make_user)
 
 
-class SFTPService(service.Service):
-    """Listens for SSH on the configured port (0 picks a free one: see ``self.port``)."""
+class SFTPService(ListeningService):
+    """Listens for SSH (SFTP only) on the configured port."""
+
+    listening_format = "SFTP listening on {host}:{port}"
 
     def __init__(self, config, portal, reactor):
+        super().__init__(reactor)
         self.config = config
         self.portal = portal
-        self.reactor = reactor
-        self.port = None
 
-    def startService(self):
-        super().startService()
+    def endpoint_and_factory(self):
         host_key = keys.Key.fromFile(str(self.config.ssh_host_key_path))
         if host_key.type() != "Ed25519":
             raise ValueError(f"the SSH host key {self.config.ssh_host_key_path} must be ed25519")
         self.factory = DropBoxSSHFactory(self.portal, host_key, self.config.limits, self.reactor)
         endpoint = endpoints.TCP4ServerEndpoint(self.reactor, self.config.server.sftp_port,
                                                 interface=self.config.server.interface)
-        d = endpoint.listen(self.factory)
-
-        def listening(port):
-            self.port = port
-            address = port.getHost()
-            log.info("SFTP listening on {host}:{port}", host=address.host, port=address.port)
-
-        return d.addCallback(listening)
-
-    def stopService(self):
-        super().stopService()
-        if self.port is not None:
-            return self.port.stopListening()
+        return endpoint, self.factory
 

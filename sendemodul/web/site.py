@@ -12,17 +12,28 @@ import json
 import re
 import secrets
 
-from twisted.application import service
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer, endpoints, ssl
 from twisted.logger import Logger
 from twisted.web import pages, resource, server, static
 
 from sendemodul import auth, identity, keydir, letters
-from sendemodul.errors import (BydelError, ContainerError, ContainerReplayed, IntakeError,
-                               KommunenrError, LoginBusy, OrgnrError, SendemodulError, SpoolFull, UploadIncomplete,
-                               UploadTooLarge, WindowClosed)
+from sendemodul.errors import (
+    BydelError,
+    ContainerError,
+    ContainerReplayed,
+    IntakeError,
+    KommunenrError,
+    LoginBusy,
+    OrgnrError,
+    SendemodulError,
+    SpoolFull,
+    UploadIncomplete,
+    UploadTooLarge,
+    WindowClosed,
+)
 from sendemodul.intake import OSLO, Receipt
+from sendemodul.service import ListeningService
 from sendemodul.web import messages_nb
 from sendemodul.web.request import BASE_HEADERS, UploadRequest, basic_credentials, login
 from sendemodul.web.sessions import COOKIE, LOGIN_COOKIE, Sessions
@@ -533,29 +544,17 @@ def tls_options(cert_path):
     )
 
 
-class WebService(service.Service):
-    """Listens for HTTPS on the configured port (``port`` 0 picks a free one: see ``self.port``)."""
+class WebService(ListeningService):
+    """Listens for HTTPS on the configured port."""
+
+    listening_format = "HTTPS listening on https://{host}:{port}/"
 
     def __init__(self, app, reactor):
+        super().__init__(reactor)
         self.app = app
-        self.reactor = reactor
-        self.port = None
 
-    def startService(self):
-        super().startService()
+    def endpoint_and_factory(self):
         cfg = self.app.config
         endpoint = endpoints.SSL4ServerEndpoint(self.reactor, cfg.server.https_port, tls_options(cfg.tls_cert_path),
                                                 interface=cfg.server.interface)
-        d = endpoint.listen(Site(self.app, self.reactor))
-
-        def listening(port):
-            self.port = port
-            address = port.getHost()
-            log.info("HTTPS listening on https://{host}:{port}/", host=address.host, port=address.port)
-
-        return d.addCallback(listening)
-
-    def stopService(self):
-        super().stopService()
-        if self.port is not None:
-            return self.port.stopListening()
+        return endpoint, Site(self.app, self.reactor)
