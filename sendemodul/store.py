@@ -533,6 +533,13 @@ class Store:
             self._audit_in(conn, "upload.quarantined", actor, row[0] if row else None,
                            {"reference": reference, "reason": reason})
 
+    def upload_with_feedback(self, reference):
+        """The upload row with its ``feedback`` rows added, or None."""
+        row = self.upload(reference)
+        if row is not None:
+            row["feedback"] = self.feedback(reference)
+        return row
+
     def feedback(self, reference):
         """The invalid IDs of an upload by row id, field and class (never the ID itself)."""
         return self._rows("SELECT row_id, id_type, id_class FROM feedback WHERE reference = ? ORDER BY row_id, id_type",

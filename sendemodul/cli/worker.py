@@ -48,6 +48,17 @@ def _start(home, name):
     return cfg, Store.open(cfg.db_path), spool, (lambda: bool(stop))
 
 
+def _loop(step, poll_seconds, once, should_stop):
+    """Call ``step`` until it finds nothing to do (``--once``), or forever, sleeping ``poll_seconds`` when idle."""
+    from sendemodul.worker import run_forever
+
+    if once:
+        while step():
+            pass
+        return
+    run_forever(step, poll_seconds, should_stop=should_stop)
+
+
 @click.command()
 @home_option
 @click.option("--once", is_flag=True, help="Process what is waiting now, then exit.")
@@ -58,17 +69,13 @@ def worker(home, once):
     Example:
       sendemodul worker --home var
     """
-    from sendemodul.worker import Keys, Pseudonymizer, run_forever
+    from sendemodul.worker import Keys, Pseudonymizer
 
     cfg, store, spool, should_stop = _start(home, "worker")
     worker = Pseudonymizer(cfg, store, spool, Keys(cfg))
     worker.recover()
     click.echo("pseudonymizer started", err=True)
-    if once:
-        while worker.run_once():
-            pass
-        return
-    run_forever(worker.run_once, cfg.worker.poll_seconds, should_stop=should_stop)
+    _loop(worker.run_once, cfg.worker.poll_seconds, once, should_stop)
 
 
 @click.command()
@@ -82,16 +89,11 @@ def forwarder(home, once):
       sendemodul forwarder --home var
     """
     from sendemodul.forwarder import Forwarder
-    from sendemodul.worker import run_forever
 
     cfg, store, spool, should_stop = _start(home, "forwarder")
     fwd = Forwarder(cfg, store, spool)
     click.echo(f"forwarder started ({cfg.forwarder.mode})", err=True)
-    if once:
-        while fwd.run_once():
-            pass
-        return
-    run_forever(fwd.run_once, cfg.forwarder.poll_seconds, should_stop=should_stop)
+    _loop(fwd.run_once, cfg.forwarder.poll_seconds, once, should_stop)
 
 
 def register(cli):

@@ -225,13 +225,7 @@ class UploadStatus(ApiAuthenticated):
             body["feedback_omitted"] = row.get("feedback_omitted") or 0
             return 200, body
 
-        def load(reference):
-            row = self.app.store.upload(reference)
-            if row is not None:
-                row["feedback"] = self.app.store.feedback(reference)
-            return row
-
-        return self.app.run_db(load, self.reference).addCallback(found)
+        return self.app.run_db(self.app.store.upload_with_feedback, self.reference).addCallback(found)
 
 
 class Upload(AppResource):
@@ -446,15 +440,9 @@ class ReceiptPage(SessionPage):
                                        message=messages_nb.melding("not_found"))
             return self.app.render(request, "kvittering", session=session, upload=row, feedback=row["feedback"])
 
-        def load(reference):
-            row = self.app.store.upload(reference)
-            if row is not None:
-                row["feedback"] = self.app.store.feedback(reference)
-            return row
-
         if not REFERENCE_RE.match(self.reference):
             return found(None)
-        return self.app.run_db(load, self.reference).addCallback(found)
+        return self.app.run_db(self.app.store.upload_with_feedback, self.reference).addCallback(found)
 
 
 class Receipts(AppResource):
