@@ -12,6 +12,7 @@ The same bytes from the same unit give back the first receipt.
 """
 
 import datetime
+import functools
 import hashlib
 import secrets
 import sqlite3
@@ -22,7 +23,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from sendemodul import identity, keydir
-from sendemodul.errors import ContainerReplayed, IntakeError, UploadIncomplete, WindowClosed
+from sendemodul.errors import ContainerReplayed, SendemodulError, UploadIncomplete, WindowClosed
 from sendemodul.verify import verify_container
 
 log = Logger()
@@ -100,13 +101,14 @@ class _HashingReader:
 
 
 class Intake:
-    def __init__(self, config, store, spool, *, run_io, now=None):
+    def __init__(self, config, store, spool, *, run_io, reactor, now=None):
         """``run_io(f, *args) -> Deferred`` runs blocking file and DB work in a thread pool; ``now()`` returns an
         aware datetime (injected in tests)."""
         self.config = config
         self.store = store
         self.spool = spool
         self.run_io = run_io
+        self.reactor = reactor
         self.now = now or (lambda: datetime.datetime.now(datetime.timezone.utc))
 
     def recover(self):
@@ -118,10 +120,25 @@ class Intake:
 
     def begin(self, unit, *, on_pressure=None):
         """Start receiving an upload for the logged-in ``unit`` (a unit string)."""
-        upload = self.spool.new_incoming(self.run_io, max_bytes=self.config.limits.max_upload_bytes,
+        upload = self.spool.new_incoming(self.reactor, max_bytes=self.config.limits.max_upload_bytes,
                                          on_pressure=on_pressure)
         upload.unit = unit
+        d = self.run_io(self._stream_check, unit)
+        d.addCallback(upload.start)
+        d.addErrback(lambda failure: (log.failure("could not prepare the check of an upload", failure),
+                                      upload.start()))
         return upload
+
+    def _stream_check(self, unit_text):
+        """In an I/O thread: the container check for ``unit_text``'s upload, run on its bytes as they arrive."""
+        return functools.partial(verify_container, **self._check_context(unit_text))
+
+    def _check_context(self, unit_text):
+        unit = identity.Unit(*unit_text.split("-"))
+        return {"unit": unit, "today": self.now().astimezone(OSLO).date(),
+                "signing_keys": [keydir.parse_ed25519_public_key(row["public_key"])
+                                 for row in self.store.signing_keys(unit)],
+                "key_dir": keydir.load_key_dir(keydir.find_key_dir(None, self.config.home))}
 
     def abort(self, upload):
         """Throw a broken or refused upload away."""
@@ -133,31 +150,35 @@ class Intake:
         if expected_size is not None and upload.size != expected_size:
             yield upload.discard()
             raise UploadIncomplete()
-        path = yield upload.complete()
         try:
-            receipt = yield self.run_io(self._accept, path, upload.unit)
-        except BaseException as e:
-            yield self.run_io(_unlink, path)
-            if isinstance(e, IntakeError):
-                log.info("upload by {unit} refused: {code}", unit=upload.unit, code=e.code)
+            done = yield upload.complete()
+            try:
+                receipt = yield self.run_io(self._accept, done, upload.unit)
+            except BaseException:
+                yield self.run_io(_unlink, done.path)
+                raise
+        except SendemodulError as e:
+            log.info("upload by {unit} refused: {code}", unit=upload.unit, code=e.code)
             raise
         log.info("upload {reference} by {unit} {outcome}: {register} {periode}, {size} bytes",
                  reference=receipt.reference, unit=receipt.unit, register=receipt.register,
                  periode=receipt.periode, size=receipt.size, outcome="duplicate" if receipt.duplicate else "accepted")
         return receipt
 
-    def _accept(self, path, unit_text):
-        """In an I/O thread: verify, check the window, move into ``received/``, record. Returns the Receipt."""
+    def _accept(self, done, unit_text):
+        """In an I/O thread: verify (unless the stream was checked as it arrived), check the window, move into
+        ``received/``, record. Returns the Receipt."""
         now = self.now()
         today = now.astimezone(OSLO).date()
-        unit = identity.Unit(*unit_text.split("-"))
-        signing_keys = [keydir.parse_ed25519_public_key(row["public_key"]) for row in self.store.signing_keys(unit)]
-        key_dir = keydir.load_key_dir(keydir.find_key_dir(None, self.config.home))
-        with open(path, "rb") as f:
-            reader = _HashingReader(f)
-            manifest = verify_container(reader, unit=unit, signing_keys=signing_keys, key_dir=key_dir, today=today)
-            reader.drain()
-        sha256 = reader.sha256.hexdigest()
+        path = done.path
+        if done.checked:
+            manifest, sha256, size = done.result, done.sha256, done.size
+        else:
+            with open(path, "rb") as f:
+                reader = _HashingReader(f)
+                manifest = verify_container(reader, **self._check_context(unit_text))
+                reader.drain()
+            sha256, size = reader.sha256.hexdigest(), reader.size
         existing = self.store.upload_by_container_id(manifest.container_id)
         if existing is not None:
             return self._same_again(path, existing, unit_text, sha256, manifest.container_id)
@@ -166,7 +187,7 @@ class Intake:
         reference = new_reference(now)
         received = self.spool.accept(path, reference)
         row = {"reference": reference, "unit": unit_text, "register": manifest.register, "periode": manifest.periode,
-               "container_id": manifest.container_id, "sha256": sha256, "size": reader.size, "status": "received",
+               "container_id": manifest.container_id, "sha256": sha256, "size": size, "status": "received",
                "test": int(test), "late": int(late), "received_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
         try:
             stored = self.store.record_upload(row, actor=unit_text)

@@ -5,6 +5,7 @@ stops last.
 """
 
 from twisted.application import service
+from twisted.internet.error import ReactorNotRunning
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
@@ -69,8 +70,10 @@ class ListeningService(service.Service):
         self.reactor.callWhenRunning(self._stop)
 
     def _stop(self):
-        if self.reactor.running:  # another listener may have stopped it already
+        try:
             self.reactor.stop()
+        except ReactorNotRunning:  # another listener stopped it already
+            pass
 
     def stopService(self):
         super().stopService()
@@ -134,7 +137,7 @@ def makeService(config, reactor=None):
     io.setServiceParent(top)
     spool = Spool(config.spool_dir)
     spool.ensure()
-    top.intake = Intake(config, store, spool, run_io=io.run)
+    top.intake = Intake(config, store, spool, run_io=io.run, reactor=reactor)
     top.intake.recover()
 
     from sendemodul.web.site import WebApp, WebService

@@ -5,16 +5,18 @@ name never reaches the filesystem. An incoming file is written off the reactor t
 the front pauses its transport while too much is queued.
 """
 
-import collections
 import errno
+import hashlib
 import os
+import queue
+import threading
 import uuid
 from pathlib import Path
 
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from sendemodul.errors import IntakeError, SpoolFull, UploadTooLarge
+from sendemodul.errors import IntakeError, SendemodulError, SpoolFull, UploadTooLarge
 
 log = Logger()
 
@@ -80,11 +82,11 @@ class Spool:
         """Move a requeued container back from ``quarantine/`` into ``received/``."""
         _move_durably(self.quarantine_path(reference), self.received_path(reference))
 
-    def new_incoming(self, run_io, *, max_bytes, on_pressure=None):
+    def new_incoming(self, reactor, *, max_bytes, on_pressure=None):
         """Create ``incoming/<uuid>.part`` (mode 0600, never an existing file). Call from the reactor thread."""
         path = self.incoming / f"{uuid.uuid4()}{PART_SUFFIX}"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        return IncomingFile(path, fd, run_io, max_bytes=max_bytes, on_pressure=on_pressure)
+        return IncomingFile(path, fd, reactor, max_bytes=max_bytes, on_pressure=on_pressure)
 
     def accept(self, path, reference):
         """Move a complete, fsynced incoming file to ``received/<reference>.tar`` durably. Blocking."""
@@ -126,29 +128,77 @@ def _move_durably(source, target):
     fsync_dir(Path(source).parent)
 
 
-class IncomingFile:
-    """An upload being received. ``write`` queues on the reactor thread; an I/O thread writes in order.
+class Completed:
+    """A complete, fsynced upload still in ``incoming/``: its ``path`` and ``size``, and, when the stream was checked
+    as it arrived, the check's ``result`` and the file's ``sha256`` (hex); both None if it was not."""
 
-    ``on_pressure(True)`` is called when more than ``high_water`` bytes wait to be written (pause the producer),
-    ``on_pressure(False)`` when the queue has drained below ``low_water``.
+    def __init__(self, path, size, result=None, sha256=None):
+        self.path, self.size, self.result, self.sha256 = path, size, result, sha256
+
+    @property
+    def checked(self):
+        return self.sha256 is not None
+
+
+class _NotSequential(Exception):
+    """A write that does not continue the previous one: the stream cannot be checked as it arrives."""
+
+
+class _Aborted(BaseException):
+    """The upload was discarded while its thread was reading it (a BaseException: no check may swallow it)."""
+
+
+_EOF = object()
+_PENDING = object()
+_ABORT = object()
+
+
+class IncomingFile:
+    """An upload being received. ``write`` queues on the reactor thread; the upload's own thread writes the bytes
+    in order with ``pwrite``, and, if :meth:`start` was given a ``check``, runs it on the same bytes as they arrive
+    (the container verifier: structure, signature and part digests) while hashing the whole file. So all hashing
+    and checking overlaps the transfer, and a complete upload needs no second read.
+
+    A write out of order (SFTP allows any offset) turns the check off: the caller then checks the complete file.
+    ``on_pressure(True)`` is called when more than ``high_water`` bytes wait for the thread (pause the producer),
+    ``on_pressure(False)`` when they have drained below ``low_water``.
     """
 
-    def __init__(self, path, fd, run_io, *, max_bytes, on_pressure=None, high_water=8 << 20, low_water=2 << 20):
+    def __init__(self, path, fd, reactor, *, max_bytes, on_pressure=None, high_water=8 << 20, low_water=2 << 20,
+                 batch_bytes=256 << 10):
         self.path = path
         self._fd = fd
-        self._run_io = run_io
+        self._reactor = reactor
         self.max_bytes = max_bytes
         self._on_pressure = on_pressure or (lambda paused: None)
         self._high, self._low = high_water, low_water
-        self._queue = collections.deque()
-        self._queued = 0
-        self._draining = False
+        self._queue = queue.SimpleQueue()
+        self._batch = []  # contiguous writes not yet queued, from _batch_offset to _batch_end
+        self._batch_offset = self._batch_end = 0
+        self._batch_bytes = batch_bytes
+        self._put = 0  # bytes queued (reactor thread)
+        self._done = 0  # bytes the thread has taken (upload thread)
         self._paused = False
-        self._error = None
-        self._waiters = []
+        self._resuming = False
+        self._error = None  # a storage error, set by the upload thread
+        self._writing = True  # False once the check refused the upload
         self._next = 0  # append position
         self.size = 0  # highest byte written + 1
         self.closed = False
+        self._outcome = _PENDING  # what the thread ended with (a Completed, an exception, or None if discarded)
+        self._waiters = []
+        self._started = False
+
+    # -- the reactor thread ----------------------------------------------------------------------------------------
+
+    def start(self, check=None):
+        """Start the upload's thread. ``check(stream)`` (optional) runs there on a file-like view of the bytes in
+        order; what it returns or raises becomes the :class:`Completed` result or :meth:`complete`'s failure."""
+        if self._started:
+            return
+        self._started = True
+        thread = threading.Thread(target=self._run, args=(check,), name="sendemodul-upload", daemon=True)
+        thread.start()
 
     def write(self, data, offset=None):
         """Queue ``data`` at ``offset`` (default: after the previous write). Raises UploadTooLarge past the limit,
@@ -163,111 +213,196 @@ class IncomingFile:
         if end > self.max_bytes:
             raise UploadTooLarge(f"The upload is larger than the server accepts ({self.max_bytes:,} bytes).")
         self._next = end
-        self.size = max(self.size, end)
+        if end > self.size:
+            self.size = end
         if not data:
             return
-        self._queue.append((offset, data))
-        self._queued += len(data)
-        if not self._draining:
-            self._drain()
-        if not self._paused and self._queued > self._high:
+        if self._batch and offset != self._batch_end:
+            self._flush_batch()
+        if not self._batch:
+            self._batch_offset = offset
+        self._batch.append(data)
+        self._batch_end = end
+        if end - self._batch_offset >= self._batch_bytes:
+            self._flush_batch()
+
+    def _flush_batch(self):
+        """Hand the bytes collected so far to the thread as one piece (fewer, larger writes and hash updates)."""
+        if not self._batch:
+            return
+        batch, self._batch = self._batch, []
+        data = batch[0] if len(batch) == 1 else b"".join(batch)
+        self._queue.put((self._batch_offset, data))
+        self._put += len(data)
+        if not self._paused and self._put - self._done > self._high:
             self._paused = True
             self._on_pressure(True)
 
-    def _drain(self):
-        batch = list(self._queue)
-        self._queue.clear()
-        self._draining = True
-        d = self._run_io(self._write_batch, batch)
-        d.addCallbacks(self._drained, self._failed, callbackArgs=(sum(len(b) for _, b in batch),))
-
-    def _write_batch(self, batch):  # in an I/O thread
-        for offset, data in batch:
-            view = memoryview(data)
-            while view:
-                try:
-                    n = os.pwrite(self._fd, view, offset)
-                except OSError as e:
-                    raise storage_error(e) from None
-                view, offset = view[n:], offset + n
-
-    def _drained(self, _, nbytes):
-        self._queued -= nbytes
-        self._draining = False
-        if self._queue:
-            self._drain()
-        elif self._paused and self._queued < self._low:
-            self._paused = False
-            self._on_pressure(False)
-        if not self._draining:
-            self._wake()
-
-    def _failed(self, failure):
-        self._draining = False
-        self._error = failure.value if isinstance(failure.value, IntakeError) else IntakeError()
-        self._queue.clear()
-        self._queued = 0
+    def _resume(self):
+        self._resuming = False
         if self._paused:
             self._paused = False
             self._on_pressure(False)
-        self._wake()
 
-    def _wake(self):
+    def complete(self):
+        """Write what is queued, fsync and close: fires with a :class:`Completed` (the file still in ``incoming/``),
+        or fails with the storage error or the check's refusal (the file deleted)."""
+        self.closed = True
+        self.start()
+        self._flush_batch()
+        self._queue.put(_EOF)
+        return self._wait()
+
+    def discard(self):
+        """Stop, close and delete the partial file. Safe to call more than once. Fires when done."""
+        if not self.closed:
+            self.closed = True
+            self.start()
+            self._batch = []
+            self._queue.put(_ABORT)
+        return self._wait().addErrback(lambda failure: None)
+
+    def _wait(self):
+        if self._outcome is _PENDING:
+            d = defer.Deferred()
+            self._waiters.append(d)
+            return d
+        if isinstance(self._outcome, BaseException):
+            return defer.fail(self._outcome)
+        return defer.succeed(self._outcome)
+
+    def _thread_done(self, outcome):
+        self._resume()
+        self._outcome = outcome
         waiters, self._waiters = self._waiters, []
         for d in waiters:
-            d.callback(None)
+            if isinstance(outcome, BaseException):
+                d.errback(outcome)
+            else:
+                d.callback(outcome)
 
-    def flush(self):
-        """A Deferred that fires when everything queued so far is written (or fails with the write error)."""
-        if not self._draining and not self._queue:
-            return defer.fail(self._error) if self._error else defer.succeed(None)
-        d = defer.Deferred()
-        self._waiters.append(d)
-        return d.addCallback(lambda _: self._raise_error())
+    # -- the upload thread -----------------------------------------------------------------------------------------
 
-    def _raise_error(self):
+    def _run(self, check):
+        try:
+            outcome = self._consume(check)
+        except _Aborted:
+            outcome = None
+        except BaseException as e:  # the storage error, the refusal, or a bug: reported to complete()
+            outcome = e
+        if isinstance(outcome, BaseException) or outcome is None:
+            self._close_fd()
+            _unlink(self.path)
+        self._reactor.callFromThread(self._thread_done, outcome)
+
+    def _consume(self, check):
+        stream = _ArrivingStream(self)
+        result = refusal = None
+        if check is not None:
+            try:
+                result = check(stream)
+            except _NotSequential:
+                stream.hashing = False
+            except SendemodulError as e:
+                refusal, self._writing = e, False  # the rest is only drained
+        stream.drain()
         if self._error is not None:
             raise self._error
-
-    @defer.inlineCallbacks
-    def complete(self):
-        """Write what is queued, fsync and close. Fires with the path; the file is still in ``incoming/``."""
-        self.closed = True
-        try:
-            yield self.flush()
-            yield self._run_io(self._fsync_close)
-        except BaseException:
-            yield self.discard()
-            raise
-        return self.path
-
-    def _fsync_close(self):
+        if refusal is not None:
+            raise refusal
         try:
             os.fsync(self._fd)
         except OSError as e:
             raise storage_error(e) from None
-        finally:
-            self._close_fd()
+        self._close_fd()
+        if stream.hashing and check is not None:
+            return Completed(self.path, stream.position, result, stream.sha256.hexdigest())
+        return Completed(self.path, self.size)
+
+    def _take(self):
+        """The next (offset, data) from the reactor thread, after writing it; None at the end. Upload thread."""
+        item = self._queue.get()
+        if item is _EOF:
+            return None
+        if item is _ABORT:
+            raise _Aborted()
+        offset, data = item
+        if self._writing and self._error is None:
+            try:
+                _pwrite_all(self._fd, data, offset)
+            except OSError as e:
+                self._error = storage_error(e)
+        self._done += len(data)
+        if self._paused and not self._resuming and self._put - self._done < self._low:
+            self._resuming = True
+            self._reactor.callFromThread(self._resume)
+        return offset, data
 
     def _close_fd(self):
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
 
-    @defer.inlineCallbacks
-    def discard(self):
-        """Stop, close and delete the partial file. Safe to call more than once."""
-        self.closed = True
-        self._queue.clear()
-        while self._draining:
-            d = defer.Deferred()
-            self._waiters.append(d)
-            yield d
-        yield self._run_io(self._unlink)
 
-    def _unlink(self):
-        self._close_fd()
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
+class _ArrivingStream:
+    """A read-only binary stream of an upload's bytes in the order they arrive (the upload thread's view): each
+    read takes chunks from the queue, writes them to the file and hashes them. ``read`` may return fewer bytes than
+    asked for; b"" only at the end."""
+
+    def __init__(self, incoming):
+        self._incoming = incoming
+        self._rest = b""
+        self.position = 0  # bytes taken in order
+        self.sha256 = hashlib.sha256()
+        self.hashing = True  # in order so far; False once a write was out of order
+        self.ended = False  # the end was taken
+
+    def read(self, n=-1):
+        if not self._rest:
+            item = None if self.ended else self._next()
+            if item is None:
+                return b""
+            self._rest = item
+        if n is None or n < 0 or n >= len(self._rest):
+            data, self._rest = self._rest, b""
+        else:
+            data, self._rest = self._rest[:n], self._rest[n:]
+        return data
+
+    def _next(self):
+        item = self._incoming._take()
+        if item is None:
+            self.ended = True
+            return None
+        offset, data = item
+        if offset != self.position:
+            self.hashing = False
+            raise _NotSequential()
+        self.position += len(data)
+        self.sha256.update(data)
+        return data
+
+    def drain(self):
+        """Take (and write) everything up to the end."""
+        while not self.ended and (item := self._incoming._take()) is not None:
+            if self.hashing:
+                offset, data = item
+                if offset != self.position:
+                    self.hashing = False
+                else:
+                    self.position += len(data)
+                    self.sha256.update(data)
+
+
+def _pwrite_all(fd, data, offset):
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -15,7 +15,7 @@ import secrets
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer, endpoints, ssl
 from twisted.logger import Logger
-from twisted.web import pages, resource, server, static
+from twisted.web import http, pages, resource, server, static
 
 from sendemodul import auth, identity, keydir, letters
 from sendemodul.errors import (
@@ -37,6 +37,7 @@ from sendemodul.service import ListeningService
 from sendemodul.web import messages_nb
 from sendemodul.web.request import BASE_HEADERS, UploadRequest, basic_credentials, login
 from sendemodul.web.sessions import COOKIE, LOGIN_COOKIE, Sessions
+from sendemodul.web.tls import CoalescingTLSFactory
 
 log = Logger()
 
@@ -495,10 +496,58 @@ class Root(AppResource):
         return self.login.render_GET(request)
 
 
+class Channel(http.HTTPChannel):
+    """Twisted's HTTP/1.1 channel with a deadline for each request's line and headers.
+
+    The idle timeout restarts with every byte, so alone it never ends a client that trickles its request line a
+    byte at a time (slowloris): the line and headers must be complete ``limits.header_timeout_seconds`` after the
+    connection opened or the previous request ended. (Once the line is in, the request's own deadline answers 408.)
+    """
+
+    _head_deadline = None
+
+    def connectionMade(self):
+        super().connectionMade()
+        self._arm_head_deadline()
+
+    def _arm_head_deadline(self):
+        self._cancel_head_deadline()
+        self._head_deadline = self.callLater(self.site.app.config.limits.header_timeout_seconds, self._head_too_slow)
+
+    def _cancel_head_deadline(self):
+        if self._head_deadline is not None and self._head_deadline.active():
+            self._head_deadline.cancel()
+        self._head_deadline = None
+
+    def _head_too_slow(self):
+        self._head_deadline = None
+        if self.requests:  # the request line is in: the request's own deadline answers
+            return
+        log.info("request line too slow: closing")
+        self.timeoutConnection()
+
+    def allHeadersReceived(self):
+        self._cancel_head_deadline()
+        super().allHeadersReceived()
+
+    def requestDone(self, request):
+        super().requestDone(request)
+        if self.persistent and self.transport is not None and not getattr(self.transport, "disconnecting", False):
+            self._arm_head_deadline()
+
+    def connectionLost(self, reason):
+        self._cancel_head_deadline()
+        super().connectionLost(reason)
+
+
 class Site(server.Site):
     """The Site: our Request class, no tracebacks, headers on every answer, access log without client IPs."""
 
     displayTracebacks = False
+
+    def protocol(self):
+        """Twisted's own protocol factory (HTTP/1.1, or HTTP/2 if negotiated), with our channel."""
+        return http._GenericHTTPChannelProtocol(Channel())
 
     def __init__(self, app, reactor):
         super().__init__(Root(app), requestFactory=SecureRequest, timeout=app.config.limits.idle_timeout_seconds,
@@ -543,6 +592,5 @@ class WebService(ListeningService):
 
     def endpoint_and_factory(self):
         cfg = self.app.config
-        endpoint = endpoints.SSL4ServerEndpoint(self.reactor, cfg.server.https_port, tls_options(cfg.tls_cert_path),
-                                                interface=cfg.server.interface)
-        return endpoint, Site(self.app, self.reactor)
+        endpoint = endpoints.TCP4ServerEndpoint(self.reactor, cfg.server.https_port, interface=cfg.server.interface)
+        return endpoint, CoalescingTLSFactory(tls_options(cfg.tls_cert_path), Site(self.app, self.reactor))

@@ -1,0 +1,139 @@
+"""IncomingFile: an upload written and checked in its own thread as it arrives (the real reactor, real files)."""
+
+import hashlib
+import os
+
+from twisted.internet import defer, reactor, task
+from twisted.trial import unittest
+
+from sendemodul.errors import ContainerTruncated, SpoolFull, UploadTooLarge
+from sendemodul.spool import Spool
+
+DATA = os.urandom(3 * 1024 * 1024 + 123)
+
+
+def chunks(data, size=16 * 1024):
+    return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+def read_all(stream):
+    """A check that reads the stream to its end the way the container verifier does, and returns what it read."""
+    parts = []
+    while part := stream.read(1024 * 1024):
+        parts.append(part)
+    return b"".join(parts)
+
+
+class IncomingFileTests(unittest.TestCase):
+    def setUp(self):
+        self.spool = Spool(self.mktemp())
+        self.spool.ensure()
+
+    def incoming(self, **kwargs):
+        return self.spool.new_incoming(reactor, max_bytes=64 * 1024 * 1024, **kwargs)
+
+    @defer.inlineCallbacks
+    def test_in_order_bytes_are_written_checked_and_hashed_once(self):
+        upload = self.incoming()
+        upload.start(read_all)
+        for chunk in chunks(DATA):
+            upload.write(chunk)
+        done = yield upload.complete()
+        self.assertTrue(done.checked)
+        self.assertEqual(done.result, DATA)
+        self.assertEqual(done.sha256, hashlib.sha256(DATA).hexdigest())
+        self.assertEqual(done.size, len(DATA))
+        self.assertEqual(done.path.read_bytes(), DATA)
+
+    @defer.inlineCallbacks
+    def test_writes_before_the_thread_starts_wait_in_the_queue(self):
+        upload = self.incoming()
+        for chunk in chunks(DATA):
+            upload.write(chunk)
+        upload.start(read_all)
+        done = yield upload.complete()
+        self.assertEqual(done.result, DATA)
+
+    @defer.inlineCallbacks
+    def test_out_of_order_writes_land_in_place_and_leave_the_check_to_the_caller(self):
+        upload = self.incoming()
+        upload.start(read_all)
+        pieces = list(enumerate(chunks(DATA, 100_000)))
+        for index, chunk in pieces[1:] + pieces[:1]:  # the first piece last, as an SFTP client may send it
+            upload.write(chunk, index * 100_000)
+        done = yield upload.complete()
+        self.assertFalse(done.checked)
+        self.assertIsNone(done.result)
+        self.assertEqual(done.size, len(DATA))
+        self.assertEqual(done.path.read_bytes(), DATA)
+
+    @defer.inlineCallbacks
+    def test_a_refusing_check_fails_complete_and_deletes_the_file(self):
+        def refuse(stream):
+            stream.read(10)
+            raise ContainerTruncated.detail("test")
+
+        upload = self.incoming()
+        upload.start(refuse)
+        for chunk in chunks(DATA):
+            upload.write(chunk)
+        with self.assertRaises(ContainerTruncated):
+            yield upload.complete()
+        self.assertFalse(upload.path.exists())
+
+    @defer.inlineCallbacks
+    def test_discard_deletes_the_partial_file_and_stops_the_thread(self):
+        upload = self.incoming()
+        upload.start(read_all)
+        upload.write(DATA[:50_000])
+        yield upload.discard()
+        self.assertFalse(upload.path.exists())
+        yield upload.discard()  # twice is fine
+        self.assertEqual(list(self.spool.incoming.iterdir()), [])
+
+    def test_the_limit_is_enforced_while_receiving(self):
+        upload = self.spool.new_incoming(reactor, max_bytes=1000)
+        upload.write(b"x" * 1000)
+        with self.assertRaises(UploadTooLarge):
+            upload.write(b"x")
+        return upload.discard()
+
+    @defer.inlineCallbacks
+    def test_a_full_disk_is_reported_to_the_writer_and_to_complete(self):
+        upload = self.incoming()
+        os.close(upload._fd)
+        upload._fd = os.open("/dev/full", os.O_WRONLY)  # every write fails with ENOSPC
+        upload.start(read_all)
+        upload.write(DATA[:300_000])  # more than one batch: handed to the thread at once
+        for _ in range(100):
+            if upload._error is not None:
+                break
+            yield task.deferLater(reactor, 0.02, lambda: None)
+        with self.assertRaises(SpoolFull):
+            upload.write(b"more")
+        with self.assertRaises(SpoolFull):
+            yield upload.complete()
+        self.assertFalse(upload.path.exists())
+
+    @defer.inlineCallbacks
+    def test_a_slow_disk_pauses_the_producer_and_resumes_it(self):
+        changes = []
+        release = defer.Deferred()
+        gate = []
+
+        def slow_check(stream):
+            gate.append(stream.read(1))
+            from twisted.internet.threads import blockingCallFromThread
+
+            blockingCallFromThread(reactor, lambda: release)
+            return read_all(stream)
+
+        upload = self.incoming(on_pressure=changes.append)
+        upload.start(slow_check)
+        for chunk in chunks(DATA * 4, 256 * 1024):
+            upload.write(chunk)
+        self.assertEqual(changes, [True])
+        release.callback(None)
+        done = yield upload.complete()
+        self.assertEqual(changes, [True, False])
+        self.assertEqual(done.size, 4 * len(DATA))
