@@ -217,14 +217,14 @@ class IncomingFile:
             self.size = end
         if not data:
             return
-        if self._batch and offset != self._batch_end:
+        if self._batch and (offset != self._batch_end or len(data) >= self._batch_bytes // 4):
             self._flush_batch()
         if not self._batch:
             self._batch_offset = offset
         self._batch.append(data)
         self._batch_end = end
-        if end - self._batch_offset >= self._batch_bytes:
-            self._flush_batch()
+        if end - self._batch_offset >= self._batch_bytes or len(data) >= self._batch_bytes // 4:
+            self._flush_batch()  # (a large write goes alone: joining it would only copy it)
 
     def _flush_batch(self):
         """Hand the bytes collected so far to the thread as one piece (fewer, larger writes and hash updates)."""

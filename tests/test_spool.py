@@ -2,6 +2,8 @@
 
 import hashlib
 import os
+import shutil
+import tempfile
 
 from twisted.internet import defer, reactor, task
 from twisted.trial import unittest
@@ -26,7 +28,9 @@ def read_all(stream):
 
 class IncomingFileTests(unittest.TestCase):
     def setUp(self):
-        self.spool = Spool(self.mktemp())
+        root = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, root)
+        self.spool = Spool(root)
         self.spool.ensure()
 
     def incoming(self, **kwargs):
