@@ -54,6 +54,11 @@ class AuthConfig:
 class LimitsConfig:
     max_upload_bytes: int = 4 * 1024**3
     idle_timeout_seconds: int = 60
+    #: An HTTP request's line and headers must be complete this long after the connection or the previous
+    #: request (against slowloris clients that trickle a byte at a time).
+    header_timeout_seconds: int = 30
+    #: An SSH connection must have logged in this long after it was opened.
+    login_grace_seconds: int = 60
     max_upload_seconds: int = 4 * 3600
     sessions_per_unit: int = 4
     sessions_per_source: int = 16

@@ -4,6 +4,10 @@ Order matters: ``MultiService`` starts children in order and stops them in rever
 stops last.
 """
 
+import contextlib
+import os
+import threading
+
 from twisted.application import service
 from twisted.internet.error import ReactorNotRunning
 from twisted.internet.threads import deferToThreadPool
@@ -18,13 +22,33 @@ from sendemodul.store import Store
 log = Logger()
 
 
-class ThreadPoolService(service.Service):
-    """Owns a bounded thread pool for blocking work (SQLite, hashing) and runs calls on it."""
+class _NiceThread(threading.Thread):
+    """A thread that lowers its own CPU priority before it runs (Linux threads have their own nice value)."""
 
-    def __init__(self, reactor, name, max_threads):
+    niceness = 10
+
+    def run(self):
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.niceness)
+        super().run()
+
+
+class _NiceThreadPool(ThreadPool):
+    threadFactory = _NiceThread
+
+
+class ThreadPoolService(service.Service):
+    """Owns a bounded thread pool for blocking work (SQLite, hashing) and runs calls on it.
+
+    ``background=True`` runs its threads at a lower CPU priority: PIN hashing is slow by design, and a storm of
+    wrong PINs must not take the CPU from the reactor and from uploads in progress (they get it first; the hashes
+    still use every idle cycle)."""
+
+    def __init__(self, reactor, name, max_threads, *, background=False):
         self.reactor = reactor
         self.name = name
-        self.pool = ThreadPool(minthreads=0, maxthreads=max_threads, name=name)
+        pool_class = _NiceThreadPool if background else ThreadPool
+        self.pool = pool_class(minthreads=0, maxthreads=max_threads, name=name)
 
     def startService(self):
         super().startService()
@@ -126,7 +150,7 @@ def makeService(config, reactor=None):
     top.db = StoreService(reactor, store)
     top.db.setServiceParent(top)
     top.store = store
-    hashing = ThreadPoolService(reactor, "sendemodul-hash", config.auth.hash_threads)
+    hashing = ThreadPoolService(reactor, "sendemodul-hash", config.auth.hash_threads, background=True)
     hashing.setServiceParent(top)
     top.realm = auth.UnitRealm()
     top.checker = auth.PinChecker(store, hash_pool=hashing.pool, run_db=top.db.run, reactor=reactor, clock=reactor,
@@ -173,7 +197,6 @@ def make_process_monitor(config, reactor):
     """The pseudonymizer and the forwarder as child processes, restarted when they die (``twisted.runner.procmon``).
 
     The children get a minimal environment; the front itself never loads their keys."""
-    import os
     import sys
 
     from twisted.runner.procmon import ProcessMonitor
@@ -184,6 +207,7 @@ def make_process_monitor(config, reactor):
     monitor.threshold = 5
     env = {k: os.environ[k] for k in CHILD_ENV_KEYS if k in os.environ}
     env["SENDEMODUL_HOME"] = str(config.home)
+    env["SENDEMODUL_SUPERVISOR_PID"] = str(os.getpid())  # they end when this process does (cli/worker.py)
     for name in ("worker", "forwarder"):
         monitor.addProcess(name, [sys.executable, "-m", "sendemodul", name, "--home", str(config.home)], env=env,
                            cwd=str(config.home))

@@ -422,6 +422,28 @@ def test_the_server_restarts_a_killed_worker_and_forwarder(tmp_path):
     wait_for(lambda: all(_gone(pid) for pid in latest), seconds=15, what="the children to stop with the server")
 
 
+def test_a_server_killed_with_sigkill_leaves_no_worker_behind_and_its_successor_supervises_new_ones(tmp_path):
+    """The children end with the server even when it cannot stop them (kill -9): otherwise they would run on
+    unsupervised, holding the home's locks, and the restarted server could start neither."""
+    server = Server(tmp_path / "home", worker=True, sections={"forwarder": "poll_seconds = 0.2"}).init()
+    server.start()
+    try:
+        old = [wait_for(lambda name=name: _children(server.proc.pid, name), seconds=30, what=f"the {name}")[0]
+               for name in ("worker", "forwarder")]
+        server.proc.kill()
+        server.proc.wait()
+        wait_for(lambda: all(_gone(pid) for pid in old), seconds=15, what="the orphaned children to end")
+        server.start()
+        for name in ("worker", "forwarder"):
+            wait_for(lambda name=name: _children(server.proc.pid, name), seconds=30, what=f"a supervised {name}")
+        path = tmp_path / "c.tar"
+        make_container(server.home, path, records=10)
+        ref = curl_upload(server, path)["reference"]
+        wait_for(lambda: uploads(server.home)[ref]["status"] == "delivered", what="delivery")
+    finally:
+        server.stop()
+
+
 def _gone(pid):
     try:
         return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"

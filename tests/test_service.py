@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -80,3 +81,14 @@ def test_a_port_in_use_is_a_clear_critical_error_and_the_server_stops(home, tmp_
                               timeout=60)
     assert f"cannot listen (HTTPS): Couldn't listen on 127.0.0.1:{port}" in proc.stdout
     assert "Traceback" not in proc.stdout and "Main loop terminated" in proc.stdout
+
+
+def test_pin_hashing_threads_run_at_a_lower_cpu_priority(home):
+    """A storm of wrong PINs must not take the CPU from the reactor and uploads: hash threads are niced."""
+    from sendemodul.service import _NiceThread
+
+    seen = []
+    thread = _NiceThread(target=lambda: seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+    thread.start()
+    thread.join()
+    assert seen == [min(19, os.getpriority(os.PRIO_PROCESS, 0) + _NiceThread.niceness)]

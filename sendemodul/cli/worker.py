@@ -45,7 +45,28 @@ def _start(home, name):
     # SIGTERM ends the loop between two steps when possible; every step is crash-safe anyway.
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: (stop.append(True), sys.exit(0)))
+    _end_with_supervisor()
     return cfg, Store.open(cfg.db_path), spool, (lambda: bool(stop))
+
+
+#: Set by the supervising server to its own pid: the child ends when that process does (even by kill -9).
+SUPERVISOR_ENV = "SENDEMODUL_SUPERVISOR_PID"
+PR_SET_PDEATHSIG = 1
+
+
+def _end_with_supervisor():
+    """Under the server's supervision: get SIGTERM when the server dies, so that a server killed with -9 leaves no
+    unsupervised worker holding the home's lock (its successor starts its own)."""
+    supervisor = os.environ.get(SUPERVISOR_ENV)
+    if not supervisor:
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        raise click.ClickException(f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(ctypes.get_errno())}")
+    if os.getppid() != int(supervisor):  # the server died before the line above
+        sys.exit(0)
 
 
 def _loop(step, poll_seconds, once, should_stop):

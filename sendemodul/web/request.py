@@ -26,7 +26,6 @@ log = Logger()
 UPLOAD_PREFIX = b"/api/v1/uploads/"
 MAX_SMALL_BODY = 64 * 1024
 MAX_DISCARD_BYTES = 16 * 1024 * 1024
-HEADER_TIMEOUT_SECONDS = 30
 LINGER_SECONDS = 2
 
 #: Headers on every response (the resources add CSP etc. for pages; these also go on early raw answers).
@@ -108,7 +107,8 @@ class UploadRequest(server.Request):
         self._waiting_login = False
         self._expect_continue = False
         self._received = None  # requestReceived's arguments, held back while the login runs
-        self._deadline = self._call_later(HEADER_TIMEOUT_SECONDS, self._too_slow, "headers")
+        self._deadline = self._call_later(self.app.config.limits.header_timeout_seconds, self._too_slow,
+                                          "headers")
 
     # -- helpers -------------------------------------------------------------------------------------------
 
