@@ -1,0 +1,1391 @@
+"""The side-by-side benchmark of DESIGN.md section 11 (run it as ``scripts/bench``; ``--help`` for the options).
+
+Everything runs on this machine in one temp dir: a ``sendemodul serve`` process on free loopback ports, a private
+OpenSSH sshd (internal-sftp) and an nginx (PUT) as the peers, the real clients (OpenSSH ``sftp`` with ``sshpass``,
+``curl``) and the real municipal-side tools (``sendemodul encrypt``, the pseudonymizer ``sendemodul worker --once``).
+Progress goes to stderr, the table to stdout, the figures to ``bench-results.json``.
+"""
+
+import argparse
+import asyncio
+import base64
+import concurrent.futures
+import datetime
+import getpass
+import hashlib
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import signal
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent / "sendemodul"
+DEMO = "0301-00-958935420"
+MiB = 1024**2
+STEPS = ("sftp", "https", "concurrent", "storm", "records")
+STEP_ALIASES = {"pseudonymizer": "records", "encrypt": "records", "upload": "sftp,https", "uploads": "sftp,https"}
+SIZES = {
+    "full": {"upload_mib": 1024, "concurrent": 400, "concurrent_mib": 10, "records": 2_000_000},
+    "quick": {"upload_mib": 64, "concurrent": 40, "concurrent_mib": 10, "records": 50_000},
+}
+# Same cipher and MAC for both SSH servers (sendemodul offers aes{128,192,256}-ctr with hmac-sha2-{256,512});
+# the same TLS version and suite for both HTTPS servers.
+SSH_CIPHER = "aes128-ctr"
+SSH_MAC = "hmac-sha2-256"
+TLS13_SUITE = "TLS_AES_128_GCM_SHA256"
+RECORD_BYTES = 64 * 1024  # the record length of the synthetic containers used for uploads (its content is irrelevant)
+TOOLS = {  # command -> Debian package (scripts/system-packages installs them)
+    "sftp": "openssh-client", "ssh-keygen": "openssh-client", "sshd": "openssh-server", "sshpass": "sshpass",
+    "curl": "curl", "nginx": "nginx",
+}
+TOOLS_FOR = {"sftp": ("sftp", "ssh-keygen", "sshd", "sshpass"), "https": ("curl", "nginx"),
+             "concurrent": ("sftp", "sshpass", "curl"), "storm": ("curl",), "records": ()}
+# (key, label, target text, check) -- the rows of the table, in order
+TARGETS = [
+    ("sftp_sendemodul_mb_s", "SFTP upload -> sendemodul (MB/s)", "", None),
+    ("sftp_openssh_mb_s", "SFTP upload -> OpenSSH internal-sftp (MB/s)", "", None),
+    ("sftp_ratio", "SFTP ratio sendemodul/OpenSSH", ">= 0.9", lambda v: v >= 0.9),
+    ("sftp_rss_growth_mib", "front RSS growth during SFTP upload (MiB)", "<= 64", lambda v: v <= 64),
+    ("https_sendemodul_mb_s", "HTTPS upload -> sendemodul (MB/s)", "", None),
+    ("https_nginx_mb_s", "HTTPS upload -> nginx (MB/s)", "", None),
+    ("https_ratio", "HTTPS ratio sendemodul/nginx", ">= 0.9", lambda v: v >= 0.9),
+    ("https_rss_growth_mib", "front RSS growth during HTTPS upload (MiB)", "<= 64", lambda v: v <= 64),
+    ("concurrent_accepted", "concurrent uploads accepted", "= total", None),  # checked against the total below
+    ("concurrent_total", "concurrent uploads started", "", None),
+    ("concurrent_p50_s", "concurrent: p50 start -> receipt (s)", "", None),
+    ("concurrent_p99_s", "concurrent: p99 start -> receipt (s)", "< 5", lambda v: v < 5),
+    ("concurrent_mb_s", "concurrent: aggregate (MB/s)", "", None),
+    ("concurrent_rss_growth_mib", "front RSS growth during concurrent (MiB)", "", None),
+    ("storm_calm_mb_s", "HTTPS upload, calm (MB/s)", "", None),
+    ("storm_mb_s", "HTTPS upload during wrong-PIN storm (MB/s)", "", None),
+    ("storm_ratio", "storm ratio storm/calm", ">= 0.8", lambda v: v >= 0.8),
+    ("storm_upload_login_s", "storm: the upload's login took (s)", "", None),
+    ("storm_transfer_mb_s", "storm: the upload's body after login (MB/s)", "", None),
+    ("storm_logins_per_s", "wrong-PIN logins sent per second", "", None),
+    ("storm_login_p99_s", "legitimate login p99 during storm (s)", "", None),
+    ("storm_login_failed", "legitimate logins refused/failed in storm", "", None),
+    ("pseudonymizer_records_per_s", "pseudonymizer (records/s)", ">= 250000", lambda v: v >= 250_000),
+    ("pseudonymizer_mb_s", "pseudonymizer (MB/s of container)", "", None),
+    ("pseudonymizer_rss_mib", "pseudonymizer peak RSS (MiB)", "<= 100", lambda v: v <= 100),
+    ("encrypt_records_per_s", "encryption module (records/s)", ">= 250000", lambda v: v >= 250_000),
+    ("encrypt_rss_mib", "encryption module peak RSS (MiB)", "<= 100", lambda v: v <= 100),
+]
+
+
+REQUIRED_KEYS = ("sftp_ratio", "https_ratio", "sftp_rss_growth_mib", "https_rss_growth_mib", "concurrent_accepted",
+                 "concurrent_total", "concurrent_p99_s", "storm_ratio", "pseudonymizer_records_per_s",
+                 "pseudonymizer_rss_mib", "encrypt_records_per_s", "encrypt_rss_mib")
+
+
+class BenchError(Exception):
+    """A step could not be measured (the message says why)."""
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Pure helpers (tested in tests/test_bench.py)
+
+
+def percentile(values, p):
+    """The nearest-rank ``p``-th percentile (0-100) of ``values``, or None when there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * p // 100))  # ceil
+    return ordered[min(len(ordered), int(rank)) - 1]
+
+
+def mb_per_s(nbytes, seconds):
+    return round(nbytes / 1e6 / seconds, 1) if seconds > 0 else None
+
+
+def ratio(a, b):
+    return round(a / b, 3) if a is not None and b else None
+
+
+def parse_only(text):
+    """``--only sftp,https`` -> a tuple of step names in run order; raises ValueError for an unknown one."""
+    wanted = set()
+    for name in (text or "").replace(" ", "").split(","):
+        if not name:
+            continue
+        for step in STEP_ALIASES.get(name, name).split(","):
+            if step not in STEPS:
+                raise ValueError(f"unknown step {name!r}; choose from {', '.join(STEPS)}")
+            wanted.add(step)
+    return tuple(s for s in STEPS if s in wanted) or STEPS
+
+
+def parse_set(items):
+    """``--set auth.hash_threads=2`` (TOML value) -> {"auth": ["hash_threads = 2"]}."""
+    sections = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot or not section or not name or not value.strip():
+            raise ValueError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. auth.hash_threads=4")
+        sections.setdefault(section, []).append(f"{name} = {value.strip()}")
+    return sections
+
+
+def toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
+
+
+def apply_config(text, sections):
+    """Add ``key = value`` lines at the top of each ``[section]`` of a config written by ``admin init``."""
+    for section, lines in sections.items():
+        header = f"[{section}]\n"
+        if header not in text:
+            text += f"\n{header}"
+        text = text.replace(header, header + "".join(line + "\n" for line in lines), 1)
+    return text
+
+
+def valid_orgnrs(count, start=91_000_000):
+    """``count`` distinct organisasjonsnummer that pass mod-11 (first digit 9)."""
+    weights = (3, 2, 7, 6, 5, 4, 3, 2)
+    found = []
+    n = start
+    while len(found) < count:
+        digits = f"{n:08d}"
+        rest = sum(int(d) * w for d, w in zip(digits, weights)) % 11
+        check = 0 if rest == 0 else 11 - rest
+        if check != 10:
+            found.append(f"{digits}{check}")
+        n += 1
+    return found
+
+
+def source_address(group, i):
+    """A distinct loopback source address (all of 127.0.0.0/8 is loopback on Linux)."""
+    return f"127.{group}.{i // 250}.{i % 250 + 1}"
+
+
+def check(key, value, results):
+    """'ok', 'FAIL' or '' for a figure against its target."""
+    if value is None:
+        return ""
+    if key == "concurrent_accepted":
+        return "ok" if value == results.get("concurrent_total") else "FAIL"
+    for k, _, _, test in TARGETS:
+        if k == key and test:
+            return "ok" if test(value) else "FAIL"
+    return ""
+
+
+def format_table(results):
+    """The results as an aligned text table: measure, value, target, ok."""
+    rows = [("measure", "value", "target", "")]
+    for key, label, target, _ in TARGETS:
+        if key not in results:
+            continue
+        value = results[key]
+        if value is None:
+            shown = "-"
+        elif isinstance(value, float):
+            digits = 3 if key.endswith("ratio") else 2 if key.endswith("_s") and not key.endswith(
+                ("mb_s", "per_s")) else 1
+            shown = f"{value:,.{digits}f}"
+        else:
+            shown = f"{value:,}" if isinstance(value, int) else str(value)
+        rows.append((label, shown, target, check(key, value, results)))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = []
+    for n, r in enumerate(rows):
+        lines.append(f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths).rstrip())
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Output: one line per step on stderr, a live progress line during long steps
+
+
+def say(text):
+    print(text, file=sys.stderr, flush=True)
+
+
+class Progress:
+    """Shows ``status()`` every half second (in place on a terminal, a line every 5 s otherwise) while it runs."""
+
+    def __init__(self, label, status=None):
+        self.label = label
+        self.status = status or (lambda: "")
+        self.tty = sys.stderr.isatty()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self.start = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        if self.tty:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+    def _line(self):
+        try:
+            status = self.status()
+        except Exception:  # noqa: BLE001 - a probe that fails shows nothing
+            status = ""
+        return f"    {self.label}: {time.monotonic() - self.start:5.1f} s  {status}".rstrip()
+
+    def _run(self):
+        last = time.monotonic()
+        while not self._stop.wait(0.5):
+            if self.tty:
+                sys.stderr.write("\r\033[K" + self._line()[:150])
+                sys.stderr.flush()
+            elif time.monotonic() - last >= 5:
+                last = time.monotonic()
+                say(self._line())
+
+
+def bytes_status(total, probe):
+    """A progress status for an upload: ``probe()`` gives the bytes arrived so far (or None)."""
+    def status():
+        done = probe()
+        if done is None:
+            return ""
+        return f"{done / MiB:,.0f}/{total / MiB:,.0f} MiB ({100 * done / total:.0f}%)"
+    return status
+
+
+def tree_size(*paths):
+    total = 0
+    for path in paths:
+        path = Path(path)
+        if path.is_file():
+            total += path.stat().st_size
+        elif path.is_dir():
+            for p in path.rglob("*"):
+                try:
+                    if p.is_file():
+                        total += p.stat().st_size
+                except OSError:
+                    pass
+    return total
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Processes: everything started is stopped at the end, also on Ctrl-C
+
+
+class Processes:
+    def __init__(self):
+        self.servers = []  # own session: stopped with their children
+        self.clients = []
+
+    def server(self, cmd, log_path, **kw):
+        """Start ``cmd`` in its own session (stopped with its children), output to ``log_path``."""
+        with open(log_path, "w") as log:
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                 start_new_session=True, **kw)
+        self.servers.append(p)
+        return p
+
+    def client(self, cmd, **kw):
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, **kw)
+        self.clients.append(p)
+        return p
+
+    def stop(self, p, timeout=15):
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                p.terminate()
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    p.kill()
+                p.wait()
+        else:  # the leader is gone; its children (sshd sessions, nginx workers) may not be
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def stop_all(self):
+        for p in self.clients:
+            if p.returncode is None and p.poll() is None:
+                p.kill()
+                p.wait()
+        for p in reversed(self.servers):
+            self.stop(p)
+
+
+# Runs argv[1:] and writes its peak RSS (KiB, from wait4) to the file $BENCH_RUSAGE. Linux carries a process's
+# ru_maxrss over fork and exec, so the measured command must be forked from this small launcher, not from the bench
+# (whose own RSS would count as the command's).
+LAUNCHER = """\
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+with open(os.environ["BENCH_RUSAGE"], "w") as f:
+    f.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def run_measured(cmd, label, log_path, *, env=None, status=None, timeout=3600):
+    """Run ``cmd`` to the end (output to ``log_path``); returns (seconds, peak RSS in MiB, exit code)."""
+    rusage = Path(f"{log_path}.rusage")
+    start = time.monotonic()
+    p = PROCS.server([sys.executable, "-c", LAUNCHER, *cmd], log_path,
+                     env={**(env or os.environ), "BENCH_RUSAGE": str(rusage)})
+    try:
+        with Progress(label, status):
+            p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        PROCS.stop(p)
+        raise BenchError(f"{label}: not done within {timeout} s (killed)") from None
+    seconds = time.monotonic() - start
+    try:
+        kib = int(rusage.read_text() or 0)
+    finally:
+        rusage.unlink()
+    return seconds, kib / 1024, p.returncode
+
+
+class RssSampler:
+    """Peak VmRSS of a process (sampled every 50 ms in a thread) and its growth over the value at the start."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def read(self):
+        try:
+            with open(f"/proc/{self.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            return None
+        return None
+
+    def __enter__(self):
+        self.before = self.read() or 0
+        self.peak = self.before
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.wait(0.05):
+            rss = self.read()
+            if rss is not None and rss > self.peak:
+                self.peak = rss
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mib(self):
+        return round(self.peak / MiB, 1)
+
+    @property
+    def growth_mib(self):
+        return round((self.peak - self.before) / MiB, 1)
+
+
+PROCS = Processes()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc, log_path, what, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(f"{what} exited at start:\n{Path(log_path).read_text(errors='replace')[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise BenchError(f"{what} did not listen on port {port} within {timeout} s")
+
+
+def find_tool(name):
+    return shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/local/sbin")
+
+
+def tail(path, n=600):
+    try:
+        return Path(path).read_text(errors="replace")[-n:].strip()
+    except OSError:
+        return ""
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The sendemodul server and its data
+
+
+class Sendemodul:
+    """``sendemodul serve`` in its own dev home under the temp dir (pseudonymizer off: uploads stay received)."""
+
+    def __init__(self, tmp, sections):
+        self.home = tmp / "home"
+        self.log_path = tmp / "server.log"
+        self.sections = sections
+
+    def init(self):
+        subprocess.run([str(BIN), "admin", "init", "--dev", "--home", str(self.home)], check=True,
+                       capture_output=True)
+        config = self.home / "config.toml"
+        config.write_text(apply_config(config.read_text(), self.sections))
+        self.pin = (self.home / "demo" / "pin.txt").read_text().strip()
+        self.cert = self.home / "tls" / "server.pem"
+        return self
+
+    def start(self):
+        import re
+
+        env = {**os.environ, "SENDEMODUL_HOME": str(self.home)}
+        self.starts = getattr(self, "starts", 0) + 1
+        self.log_path = self.home.parent / f"server-{self.starts}.log"
+        self.proc = PROCS.server([str(BIN), "serve", "--home", str(self.home)], self.log_path, env=env,
+                                 cwd=self.home.parent)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            text = self.log_path.read_text(errors="replace")
+            https = re.search(r"HTTPS listening on https://[\d.]+:(\d+)/", text)
+            sftp = re.search(r"SFTP listening on [\d.]+:(\d+)", text)
+            if https and sftp and "sendemodul started" in text:
+                self.https_port, self.sftp_port = int(https.group(1)), int(sftp.group(1))
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise BenchError(f"sendemodul serve did not start:\n{tail(self.log_path, 3000)}")
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    @property
+    def url(self):
+        return f"https://127.0.0.1:{self.https_port}"
+
+    def incoming_bytes(self):
+        return tree_size(self.home / "spool" / "incoming")
+
+    def store(self):
+        from sendemodul import config
+        from sendemodul.store import Store
+
+        return Store.open(config.load(self.home).db_path)
+
+
+def write_upload_container(home, out, *, unit=DEMO, key=None, size_bytes, progress=None):
+    """A real container for ``unit`` of about ``size_bytes``, signed with ``key`` (default: the demo unit's key).
+
+    Its rows are long synthetic records: the fronts only check the container's structure, signature and digests."""
+    from sendemodul import container, identity, keydir, signing
+
+    today = datetime.date.today()
+    keys = keydir.load_key_dir(Path(home) / "keys")
+    key = key or signing.load_private_key(Path(home) / "demo" / "unit.key")
+    fnr = identity.generate_fnr(datetime.date(1980, 1, 1), 1, kind="synthetic") or \
+        identity.generate_fnr(datetime.date(1980, 1, 1), 2, kind="synthetic")
+    record = "x" * RECORD_BYTES
+    rows = (((("PERSON_FODSELSNR", fnr),), record) for _ in range(max(1, size_bytes // (RECORD_BYTES + 40))))
+    container.write_container(out, unit=identity.parse_unit(unit, today.year), register="11F", periode=today.year,
+                              signing_key=key, tpf_recipients=keys.current("tpf", today),
+                              ssb_recipients=keys.current("ssb", today), rows=rows, progress=progress)
+    return Path(out)
+
+
+def _make_unit_container(args):
+    """In a worker process: the container of one bench unit."""
+    home, out, unit, pem, size_bytes = args
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(pem, password=None)
+    write_upload_container(home, out, unit=unit, key=key, size_bytes=size_bytes)
+    return out
+
+
+def make_units(srv, count, out_dir, size_bytes):
+    """Register ``count`` units (signing key + PIN, straight through the store API as the admin CLI does) and write
+    a container for each. Returns [(unit, pin, container path)]."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from sendemodul import auth, identity, signing, sshkeys
+
+    year = datetime.date.today().year
+    units = [f"0301-00-{orgnr}" for orgnr in valid_orgnrs(count)]
+    pins = [auth.generate_pin() for _ in units]
+    done = [0]
+    hashes = []
+    with (Progress("hashing PINs", lambda: f"{done[0]}/{count}"),
+          concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 2) as pool):
+        for h in pool.map(auth.hash_pin, pins):
+            hashes.append(h)
+            done[0] += 1
+    keys = [Ed25519PrivateKey.generate() for _ in units]
+    store = srv.store()
+    try:
+        for unit_text, key, phc in zip(units, keys, hashes):
+            unit = identity.parse_unit(unit_text, year)
+            store.add_unit(unit, name=f"Bench {unit.orgnr}", email="bench@example.org", actor="bench")
+            _, public_key, _, fingerprint = sshkeys.parse_public_key(signing.public_line(key, unit_text))
+            store.add_signing_key(unit, public_key=public_key, fingerprint=fingerprint, actor="bench")
+            store.set_pin(unit, phc, actor="bench")
+    finally:
+        store.close()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [(str(srv.home), str(out_dir / f"{i:03d}.tar"), unit, key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), size_bytes)
+        for i, (unit, key) in enumerate(zip(units, keys))]
+    done[0] = 0
+    with (Progress("writing containers", lambda: f"{done[0]}/{count}"),
+          concurrent.futures.ProcessPoolExecutor(os.cpu_count() or 2) as pool):
+        for _ in pool.map(_make_unit_container, jobs):
+            done[0] += 1
+    return [(unit, pin, Path(job[1])) for unit, pin, job in zip(units, pins, jobs)]
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The peers: OpenSSH's sshd with internal-sftp, nginx with PUT
+
+
+class OpenSSH:
+    def __init__(self, tmp):
+        self.dir = tmp / "sshd"
+        self.target = self.dir / "target"
+
+    def start(self):
+        self.dir.mkdir()
+        self.target.mkdir()
+        for name in ("host_ed25519", "client_ed25519"):
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.dir / name)], check=True)
+        shutil.copy(self.dir / "client_ed25519.pub", self.dir / "authorized_keys")
+        self.port = free_port()
+        (self.dir / "sshd_config").write_text(f"""\
+Port {self.port}
+ListenAddress 127.0.0.1
+HostKey {self.dir}/host_ed25519
+PidFile {self.dir}/sshd.pid
+AuthorizedKeysFile {self.dir}/authorized_keys
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PermitRootLogin yes
+StrictModes no
+LogLevel ERROR
+Subsystem sftp internal-sftp
+""")
+        if os.geteuid() == 0:
+            Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+        self.proc = PROCS.server([find_tool("sshd"), "-D", "-e", "-f", str(self.dir / "sshd_config")],
+                                 self.dir / "sshd.log")
+        wait_for_port(self.port, self.proc, self.dir / "sshd.log", "sshd")
+        return self
+
+
+class Nginx:
+    def __init__(self, tmp, cert):
+        self.dir = tmp / "nginx"
+        self.root = self.dir / "root"
+        self.body = self.dir / "body"
+        self.cert = cert
+
+    def start(self):
+        for d in (self.dir, self.root, self.body, self.dir / "logs"):
+            d.mkdir(exist_ok=True)
+        self.port = free_port()
+        temp_paths = "".join(f"  {kind}_temp_path {self.dir}/{kind};\n"
+                             for kind in ("proxy", "fastcgi", "uwsgi", "scgi"))
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        (self.dir / "nginx.conf").write_text(f"""\
+{user}worker_processes 1;
+daemon off;
+pid {self.dir}/nginx.pid;
+error_log {self.dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {self.body};
+{temp_paths}  server {{
+    listen 127.0.0.1:{self.port} ssl;
+    ssl_certificate {self.cert};
+    ssl_certificate_key {self.cert};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    root {self.root};
+    location / {{
+      dav_methods PUT;
+      client_max_body_size 0;
+    }}
+  }}
+}}
+""")
+        self.proc = PROCS.server([find_tool("nginx"), "-p", str(self.dir), "-e", str(self.dir / "error.log"),
+                                  "-c", str(self.dir / "nginx.conf")], self.dir / "nginx.out")
+        wait_for_port(self.port, self.proc, self.dir / "error.log", "nginx")
+        return self
+
+    def received_bytes(self):
+        return tree_size(self.body, self.root)
+
+    def clean(self):
+        for p in self.root.iterdir():
+            p.unlink()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Clients
+
+
+SSH_COMMON = ["-c", SSH_CIPHER, "-o", f"MACs={SSH_MAC}", "-o", "StrictHostKeyChecking=no", "-o",
+              "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=60"]
+CURL_TLS = ["--tlsv1.3", "--tls-max", "1.3", "--tls13-ciphers", TLS13_SUITE]
+
+
+def sftp_pin_cmd(srv, unit, pin, batch, source=None):
+    bind = ["-o", f"BindAddress={source}"] if source else []
+    # -b implies BatchMode, which would never ask for a password: sshpass answers the one prompt
+    return ["sshpass", "-p", pin, "sftp", "-P", str(srv.sftp_port), *SSH_COMMON, *bind, "-o",
+            "PubkeyAuthentication=no", "-o", "BatchMode=no", "-o", "NumberOfPasswordPrompts=1", "-b", str(batch),
+            f"{unit}@127.0.0.1"]
+
+
+def curl_put_cmd(url, path, cert, out, *, user=None, source=None):
+    auth = ["-u", user] if user else []
+    bind = ["--interface", source] if source else []
+    return ["curl", "-sS", *CURL_TLS, "--cacert", str(cert), *auth, *bind, "-o", str(out), "-w", "%{http_code}",
+            "-T", str(path), url]
+
+
+def upload_timeout(size):
+    """Seconds an upload of ``size`` bytes may take before the bench gives up on it (5 MB/s, plus a minute)."""
+    return 60 + size / 5e6
+
+
+def timed(cmd, label, status, log, timeout):
+    """Run a client to the end with a progress line; (seconds, exit code, stdout). Raises BenchError after
+    ``timeout`` seconds."""
+    start = time.monotonic()
+    with open(log, "w") as err, Progress(label, status):
+        p = PROCS.client(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+        try:
+            out, _ = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            raise BenchError(f"{label}: no answer within {timeout:.0f} s (killed); {tail(log)}") from None
+    return time.monotonic() - start, p.returncode, out
+
+
+def tls_of(url, cert, user=None):
+    """The TLS version and suite curl negotiates with the peer (with the bench's options), e.g. 'TLSv1.3 / ...'."""
+    cmd = ["curl", "-sv", *CURL_TLS, "--cacert", str(cert), "-o", "/dev/null", url]
+    if user:
+        cmd[2:2] = ["-u", user]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+    for line in proc.stderr.splitlines():
+        if "SSL connection using" in line:
+            return line.split("SSL connection using", 1)[1].strip()
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Steps
+
+
+class Bench:
+    def __init__(self, args, tmp, results):
+        self.args = args
+        self.tmp = tmp
+        self.results = results
+        self.srv = None
+        self.fresh = False
+        self.big = None
+        self.units = None
+
+    # shared set-up, made on first use
+    def server(self):
+        if self.srv is None:
+            say("==> starting sendemodul serve (dev home, pseudonymizer off)")
+            self.srv = Sendemodul(self.tmp, self.args.server_sections).init().start()
+            self.fresh = True
+            say(f"    HTTPS on 127.0.0.1:{self.srv.https_port}, SFTP on 127.0.0.1:{self.srv.sftp_port}, "
+                f"pid {self.srv.pid}")
+        return self.srv
+
+    def fresh_server(self):
+        """The server, restarted unless no step has used it yet: each step measures a fresh front process."""
+        if self.srv is not None and not self.fresh:
+            PROCS.stop(self.srv.proc)
+            self.srv.start()
+            say(f"    (fresh server: HTTPS on 127.0.0.1:{self.srv.https_port}, SFTP on 127.0.0.1:"
+                f"{self.srv.sftp_port}, pid {self.srv.pid})")
+        srv = self.server()
+        self.fresh = False
+        return srv
+
+    def big_container(self):
+        if self.big is None:
+            srv = self.server()
+            size = self.args.upload_mib * MiB
+            say(f"==> writing a {self.args.upload_mib} MiB container for the demo unit")
+            done = [0]
+            path = self.tmp / "upload.tar"
+            with Progress("container", lambda: f"{done[0] * (RECORD_BYTES + 40) / MiB:,.0f} MiB of records"):
+                write_upload_container(srv.home, path, size_bytes=size,
+                                       progress=lambda n: done.__setitem__(0, done[0] + n))
+            self.big = path
+        return self.big
+
+    def upload_https(self, label, *, budget=None):
+        """A timed curl PUT of the big container to sendemodul; returns (seconds, busy answers before it, seconds
+        until the body began to arrive in the spool, i.e. the login's time, to 0.5 s).
+
+        With a ``budget`` (seconds), a 503 "busy" (the login found the hash pool's queue full) is retried after
+        0.5 s, as a client would, until the budget is spent; the time is that of the attempt that got through."""
+        srv = self.server()
+        path = self.big_container()
+        size = path.stat().st_size
+        out = self.tmp / "https-receipt.json"
+        deadline = time.monotonic() + (budget or upload_timeout(size))
+        busy = 0
+        while True:
+            first = {"start": time.monotonic()}
+
+            def probe(first=first):
+                n = srv.incoming_bytes()
+                if n and "byte" not in first:
+                    first["byte"] = time.monotonic()
+                return n
+
+            try:
+                seconds, code, http = timed(curl_put_cmd(f"{srv.url}/api/v1/uploads/bench.tar", path, srv.cert,
+                                                         out, user=f"{DEMO}:{srv.pin}"),
+                                            label, bytes_status(size, probe), self.tmp / "curl.err",
+                                            max(1, deadline - time.monotonic()))
+            finally:
+                self.last_login_s = round(first["byte"] - first["start"], 1) if "byte" in first else None
+                self.last_bytes = srv.incoming_bytes()
+            if http != "503" or budget is None or time.monotonic() + 0.5 >= deadline:
+                break
+            busy += 1
+            time.sleep(0.5)
+        if code != 0 or http not in ("200", "201"):
+            raise BenchError(f"curl -> sendemodul failed (exit {code}, HTTP {http}): "
+                             f"{tail(self.tmp / 'curl.err')} {tail(out)}")
+        return seconds, busy, self.last_login_s
+
+    def side_by_side(self, kind, mine, theirs, peer):
+        """Run ``mine()`` (an upload to sendemodul) and ``theirs()`` (the same to the peer) ``--repeat`` times in
+        turn; each returns seconds. Records the medians, MB/s, ratio and the front's RSS growth under ``kind``."""
+        srv = self.server()
+        size = self.big_container().stat().st_size
+        times = {"sendemodul": [], peer: []}
+        with RssSampler(srv.pid) as rss:
+            for n in range(self.args.repeat):
+                times["sendemodul"].append(mine())
+                mine_peak = rss.peak_mib
+                times[peer].append(theirs())
+                say(f"    round {n + 1}: sendemodul {times['sendemodul'][-1]:.2f} s, {peer} {times[peer][-1]:.2f} s; "
+                    f"front RSS {rss.before / MiB:.0f} -> peak {mine_peak:.0f} MiB")
+        mine_mb = mb_per_s(size, statistics.median(times["sendemodul"]))
+        theirs_mb = mb_per_s(size, statistics.median(times[peer]))
+        self.results.update({
+            f"{kind}_sendemodul_mb_s": mine_mb, f"{kind}_{peer}_mb_s": theirs_mb,
+            f"{kind}_ratio": ratio(mine_mb, theirs_mb),
+            f"{kind}_sendemodul_s": [round(t, 2) for t in times["sendemodul"]],
+            f"{kind}_{peer}_s": [round(t, 2) for t in times[peer]],
+            f"{kind}_rss_before_mib": round(rss.before / MiB, 1), f"{kind}_rss_peak_mib": rss.peak_mib,
+            f"{kind}_rss_growth_mib": rss.growth_mib})
+        say(f"    sendemodul {mine_mb} MB/s, {peer} {theirs_mb} MB/s (medians): ratio {ratio(mine_mb, theirs_mb)}; "
+            f"front RSS growth {rss.growth_mib} MiB")
+
+    def step_sftp(self):
+        self.big_container()
+        srv = self.fresh_server()
+        path = self.big_container()
+        size = path.stat().st_size
+        say("==> SFTP: OpenSSH sftp -> sendemodul and -> OpenSSH internal-sftp "
+            f"({SSH_CIPHER}, {SSH_MAC}, {size / MiB:,.0f} MiB)")
+        sshd = OpenSSH(self.tmp).start()
+        batch = self.tmp / "sftp-sendemodul.batch"
+        batch.write_text(f"put {path} bench.tar\n")
+        target = sshd.target / "bench.tar"
+        peer_batch = self.tmp / "sftp-openssh.batch"
+        peer_batch.write_text(f"put {path} {target}\n")
+
+        def mine():
+            seconds, code, _ = timed(sftp_pin_cmd(srv, DEMO, srv.pin, batch), "sftp -> sendemodul",
+                                     bytes_status(size, srv.incoming_bytes), self.tmp / "sftp.err",
+                                     upload_timeout(size))
+            if code != 0:
+                raise BenchError(f"sftp -> sendemodul failed (exit {code}): {tail(self.tmp / 'sftp.err')}")
+            return seconds
+
+        def theirs():
+            cmd = ["sftp", "-P", str(sshd.port), *SSH_COMMON, "-o", "PasswordAuthentication=no", "-o",
+                   "IdentitiesOnly=yes", "-i", str(sshd.dir / "client_ed25519"), "-b", str(peer_batch),
+                   f"{getpass.getuser()}@127.0.0.1"]
+            seconds, code, _ = timed(cmd, "sftp -> OpenSSH", bytes_status(size, lambda: tree_size(target)),
+                                     self.tmp / "sftp-openssh.err", upload_timeout(size))
+            if code != 0:
+                raise BenchError(f"sftp -> OpenSSH failed (exit {code}): {tail(self.tmp / 'sftp-openssh.err')}")
+            target.unlink()
+            return seconds
+
+        self.results.update(sftp_cipher=SSH_CIPHER, sftp_mac=SSH_MAC)
+        self.side_by_side("sftp", mine, theirs, "openssh")
+        PROCS.stop(sshd.proc)
+
+    def step_https(self):
+        self.big_container()
+        srv = self.fresh_server()
+        path = self.big_container()
+        size = path.stat().st_size
+        say(f"==> HTTPS: curl -T -> sendemodul and -> nginx (TLS 1.3 {TLS13_SUITE}, {size / MiB:,.0f} MiB)")
+        nginx = Nginx(self.tmp, srv.cert).start()
+        out = self.tmp / "nginx-response"
+        url = f"https://127.0.0.1:{nginx.port}/bench.tar"
+
+        def theirs():
+            seconds, code, http = timed(curl_put_cmd(url, path, srv.cert, out), "curl -> nginx",
+                                        bytes_status(size, nginx.received_bytes), self.tmp / "curl-nginx.err",
+                                        upload_timeout(size))
+            if code != 0 or http not in ("201", "204"):
+                raise BenchError(f"curl -> nginx failed (exit {code}, HTTP {http}): "
+                                 f"{tail(self.tmp / 'curl-nginx.err')} {tail(nginx.dir / 'error.log')}")
+            nginx.clean()
+            return seconds
+
+        self.results.update(https_tls_sendemodul=tls_of(f"{srv.url}/api/v1/keys", srv.cert),
+                            https_tls_nginx=tls_of(f"https://127.0.0.1:{nginx.port}/", srv.cert))
+        self.side_by_side("https", lambda: self.upload_https("curl -> sendemodul")[0], theirs, "nginx")
+        PROCS.stop(nginx.proc)
+
+    def step_concurrent(self):
+        self.big_container()
+        srv = self.fresh_server()
+        n, mib = self.args.concurrent, self.args.concurrent_mib
+        say(f"==> concurrent: {n} units, {mib} MiB container each (half SFTP, half HTTPS), "
+            "each from its own loopback address")
+        units = make_units(srv, n, self.tmp / "units", mib * MiB)
+        work = self.tmp / "concurrent"
+        work.mkdir()
+        procs = []
+        with RssSampler(srv.pid) as rss:
+            t0 = time.monotonic()
+            for i, (unit, pin, path) in enumerate(units):
+                source = source_address(3, i)
+                if i % 2 == 0:
+                    batch = work / f"{i:03d}.batch"
+                    batch.write_text(f"put {path} {path.name}\n")
+                    cmd, kind = sftp_pin_cmd(srv, unit, pin, batch, source), "sftp"
+                else:
+                    cmd, kind = curl_put_cmd(f"{srv.url}/api/v1/uploads/{path.name}", path, srv.cert,
+                                             work / f"{i:03d}.json", user=f"{unit}:{pin}", source=source), "https"
+                with open(work / f"{i:03d}.err", "w") as err:
+                    procs.append({"i": i, "unit": unit, "kind": kind, "size": path.stat().st_size,
+                                  "start": time.monotonic(), "proc": PROCS.client(cmd, stdout=subprocess.PIPE,
+                                                                                  stderr=err, text=True)})
+            launched = time.monotonic() - t0
+            pending = list(procs)
+            deadline = time.monotonic() + self.args.client_timeout
+            with Progress("uploads", lambda: f"{n - len(pending)}/{n} finished"):
+                while pending and time.monotonic() < deadline:
+                    for item in list(pending):
+                        if item["proc"].poll() is not None:
+                            item["end"] = time.monotonic()
+                            pending.remove(item)
+                    time.sleep(0.02)
+            for item in pending:
+                item["proc"].kill()
+                item["proc"].wait()
+                item["end"] = None
+        ok, errors = [], {}
+        for item in procs:
+            out = item["proc"].stdout.read() if item["proc"].stdout else ""
+            item["proc"].stdout.close()
+            good = item["end"] is not None and item["proc"].returncode == 0 and (
+                item["kind"] == "sftp" or out.strip() in ("200", "201"))
+            if good:
+                ok.append(item)
+            else:
+                why = tail(work / f"{item['i']:03d}.err", 200) or tail(work / f"{item['i']:03d}.json", 200) or \
+                    ("timed out" if item["end"] is None else f"exit {item['proc'].returncode} HTTP {out.strip()}")
+                errors.setdefault(f"{item['kind']}: {why}", 0)
+                errors[f"{item['kind']}: {why}"] += 1
+        store = srv.store()
+        try:
+            names = {u for u, _, _ in units}
+            accepted = len({row["unit"] for row in store.list_uploads() if row["unit"] in names})
+        finally:
+            store.close()
+        times = [item["end"] - item["start"] for item in ok]
+        span = (max(item["end"] for item in ok) - min(item["start"] for item in ok)) if ok else 0
+        self.results.update(
+            concurrent_total=n, concurrent_accepted=accepted, concurrent_lost=n - accepted,
+            concurrent_client_ok=len(ok),
+            concurrent_sftp_ok=sum(1 for i in ok if i["kind"] == "sftp"),
+            concurrent_https_ok=sum(1 for i in ok if i["kind"] == "https"),
+            concurrent_p50_s=round(percentile(times, 50), 2) if times else None,
+            concurrent_p99_s=round(percentile(times, 99), 2) if times else None,
+            concurrent_max_s=round(max(times), 2) if times else None,
+            concurrent_mb_s=mb_per_s(sum(i["size"] for i in ok), span),
+            concurrent_launch_s=round(launched, 2), concurrent_container_mib=mib,
+            concurrent_rss_peak_mib=rss.peak_mib, concurrent_rss_growth_mib=rss.growth_mib,
+            concurrent_errors=dict(sorted(errors.items(), key=lambda kv: -kv[1])[:10]))
+        self.units = units
+        say(f"    accepted {accepted}/{n} (clients ok {len(ok)}), p50 {self.results['concurrent_p50_s']} s, "
+            f"p99 {self.results['concurrent_p99_s']} s, {self.results['concurrent_mb_s']} MB/s aggregate; "
+            f"{launched:.1f} s to launch the clients")
+        for why, count in list(errors.items())[:5]:
+            say(f"    {count} x {why}")
+
+    def step_storm(self):
+        self.big_container()
+        srv = self.fresh_server()
+        path = self.big_container()
+        size = path.stat().st_size
+        rate = self.args.storm_rate
+        per = self.args.storm_per_source
+        say(f"==> storm: HTTPS upload of {size / MiB:,.0f} MiB, calm and then during {rate} wrong-PIN logins/s "
+            f"(from rotating loopback addresses, {per} attempts each"
+            + (": the per-source ban never triggers)" if per < 20 else ")"))
+        with Storm(srv, rate=0) as calm:
+            calm_seconds, _, _ = self.upload_https("calm upload")
+        budget = max(45, 3 * calm_seconds + 30)
+        started = time.monotonic()
+        with Storm(srv, rate=rate, per_source=self.args.storm_per_source) as storm, RssSampler(srv.pid) as rss:
+            time.sleep(1.0)  # let the storm reach its rate first
+            try:
+                storm_seconds, busy, login_s = self.upload_https("upload in storm", budget=budget)
+                failure = None
+            except BenchError as e:  # no receipt within the budget: that is the result
+                storm_seconds, busy, login_s, failure = None, None, self.last_login_s, str(e)
+                failure += f" ({self.last_bytes / MiB:,.0f} of {size / MiB:,.0f} MiB had arrived)"
+        calm_mb = mb_per_s(size, calm_seconds)
+        storm_mb = mb_per_s(size, storm_seconds) if storm_seconds else 0.0
+        self.results.update(storm_upload_failure=failure, storm_budget_s=round(budget, 1),
+                            storm_upload_login_s=login_s,
+                            storm_transfer_mb_s=mb_per_s(size, storm_seconds - login_s)
+                            if login_s and storm_seconds else None,
+                            storm_until_receipt_s=None if failure else round(time.monotonic() - started - 1, 2))
+        self.results.update(
+            storm_calm_mb_s=calm_mb, storm_mb_s=storm_mb, storm_ratio=ratio(storm_mb, calm_mb),
+            storm_logins_per_s=round(storm.sent / storm.seconds, 1) if storm.seconds else None,
+            storm_login_statuses=storm.statuses,
+            storm_login_p50_s=storm.probe_percentile(50), storm_login_p99_s=storm.probe_percentile(99),
+            storm_login_failed=storm.probe_failed, storm_login_probes=len(storm.probes),
+            storm_client_cpu_cores=storm.client_cpu_share,
+            calm_login_p99_s=calm.probe_percentile(99), storm_rss_growth_mib=rss.growth_mib,
+            storm_upload_busy_answers=busy)
+        say(f"    calm {calm_mb} MB/s, storm {storm_mb} MB/s, ratio {self.results['storm_ratio']}; "
+            f"{self.results['storm_logins_per_s']} wrong logins/s answered {storm.statuses}; legitimate login p99 "
+            f"{self.results['storm_login_p99_s']} s (calm {self.results['calm_login_p99_s']} s), "
+            f"{storm.probe_failed}/{len(storm.probes)} failed" + (f"; the upload was answered busy {busy} times first"
+                                                                  if busy else ""))
+        if failure:
+            say(f"    the upload in the storm got no receipt within {budget:.0f} s: {failure}")
+
+    def step_records(self):
+        n = self.args.records
+        year = datetime.date.today().year
+        say(f"==> records: encryption module and pseudonymizer on {n:,} records (11F {year})")
+        home = self.tmp / "records-home"
+        subprocess.run([str(BIN), "admin", "init", "--dev", "--home", str(home)], check=True, capture_output=True)
+        from sendemodul import container, identity, intake, testdata
+        from sendemodul.config import load
+        from sendemodul.errors import ManifestInvalid
+        from sendemodul.profiles import load_profile
+        from sendemodul.spool import Spool
+        from sendemodul.store import Store
+
+        extract = self.tmp / "extract.dat"
+        with (Progress("generating the extract", lambda: f"{tree_size(extract) / MiB:,.0f} MiB"),
+              open(extract, "wb") as out):
+            testdata.write_extract(out, load_profile("11F", year), identity.parse_unit(DEMO, year), n, seed=1)
+        tar = self.tmp / "records.tar"
+        env = {**os.environ, "SENDEMODUL_HOME": str(home)}
+        seconds, rss, code = run_measured(
+            [str(BIN), "encrypt", "-r", "11F", "-p", str(year), "-u", DEMO, "--signing-key",
+             str(home / "demo" / "unit.key"), str(extract), "-o", str(tar)], "sendemodul encrypt",
+            self.tmp / "encrypt.log", env=env)
+        if code != 0 or not tar.exists():
+            raise BenchError(f"sendemodul encrypt failed (exit {code}): {tail(self.tmp / 'encrypt.log', 1500)}")
+        self.results.update(records=n, extract_mib=round(extract.stat().st_size / MiB, 1),
+                            encrypt_s=round(seconds, 2), encrypt_records_per_s=round(n / seconds),
+                            encrypt_mb_s=mb_per_s(extract.stat().st_size, seconds), encrypt_rss_mib=round(rss, 1))
+        say(f"    encrypt: {seconds:.2f} s, {n / seconds:,.0f} records/s, peak RSS {rss:.0f} MiB")
+        # The container becomes a received upload as intake records one; then one pass of the pseudonymizer.
+        with open(tar, "rb") as f:
+            manifest = container.Manifest.parse(container.TarReader(f).read_member(
+                "manifest.json", max_size=container.MAX_JSON_BYTES, error=ManifestInvalid))
+        sha256 = hashlib.sha256()
+        with open(tar, "rb") as f:
+            while chunk := f.read(MiB):
+                sha256.update(chunk)
+        cfg = load(home)
+        now = datetime.datetime.now(datetime.UTC)
+        reference = intake.new_reference(now)
+        size = tar.stat().st_size
+        spool = Spool(cfg.spool_dir)
+        spool.ensure()
+        tar.rename(spool.received_path(reference))
+        store = Store.open(cfg.db_path)
+        try:
+            store.record_upload({"reference": reference, "unit": DEMO, "register": "11F", "periode": year,
+                                 "container_id": manifest.container_id, "sha256": sha256.hexdigest(), "size": size,
+                                 "status": "received", "test": 0, "late": 0,
+                                 "received_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}, actor="bench")
+        finally:
+            store.close()
+        seconds, rss, code = run_measured([str(BIN), "worker", "--once", "--home", str(home)], "pseudonymizer",
+                                          self.tmp / "worker.log", env=env)
+        store = Store.open(cfg.db_path)
+        try:
+            row = store.upload(reference)
+        finally:
+            store.close()
+        if code != 0 or row["status"] in ("received", "pseudonymizing", "quarantined"):
+            raise BenchError(f"the pseudonymizer did not finish the upload (exit {code}, status {row['status']}, "
+                             f"{row.get('quarantine_reason') or ''}): {tail(self.tmp / 'worker.log', 1500)}")
+        self.results.update(container_mib=round(size / MiB, 1), pseudonymizer_s=round(seconds, 2),
+                            pseudonymizer_records_per_s=round(n / seconds),
+                            pseudonymizer_mb_s=mb_per_s(size, seconds), pseudonymizer_rss_mib=round(rss, 1),
+                            pseudonymizer_status=row["status"])
+        say(f"    pseudonymizer: {seconds:.2f} s, {n / seconds:,.0f} records/s, {mb_per_s(size, seconds)} MB/s, "
+            f"peak RSS {rss:.0f} MiB (status {row['status']})")
+
+
+class Storm:
+    """Wrong-PIN logins at ``rate`` per second (GET /api/v1/uploads, Basic auth, a new TLS connection each, from
+    loopback addresses that change every 10 attempts), plus a legitimate login every 0.25 s from 127.0.0.1 whose
+    times are kept. Runs an asyncio loop in a thread between ``__enter__`` and ``__exit__``."""
+
+    MAX_OUTSTANDING = 2000
+
+    def __init__(self, srv, rate, per_source=10):
+        self.srv = srv
+        self.rate = rate
+        self.per_source = per_source
+        self.sent = 0
+        self.statuses = {}
+        self.probes = []  # (seconds, status)
+        self.seconds = 0
+        self.ctx = ssl.create_default_context(cafile=str(srv.cert))
+
+    def __enter__(self):
+        self._stopping = None
+        self._cpu = time.process_time()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        return self
+
+    def __exit__(self, *exc):
+        self.loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(60)
+        # the bench's own CPU (mostly the storm's TLS handshakes) taken from the machine the server runs on
+        self.client_cpu_share = round((time.process_time() - self._cpu) / self.seconds, 2) if self.seconds else None
+
+    async def _request(self, auth, source, *, timeout):
+        """(seconds, HTTP status or an error word)."""
+        start = time.monotonic()
+        writer = None
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(
+                    "127.0.0.1", self.srv.https_port, ssl=self.ctx, server_hostname="127.0.0.1",
+                    local_addr=(source, 0))
+                writer.write(f"GET /api/v1/uploads HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\n"
+                             "Connection: close\r\n\r\n".encode())
+                status = (await reader.readline()).split(b" ")[1].decode()
+                await reader.read()
+        except TimeoutError:
+            status = "timeout"
+        except (OSError, IndexError, ssl.SSLError) as e:
+            status = type(e).__name__
+        finally:
+            if writer is not None:
+                writer.transport.abort()
+        return time.monotonic() - start, status
+
+    async def _attack(self, auth, source):
+        _, status = await self._request(auth, source, timeout=60)
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+
+    async def _probe(self, auth):
+        seconds, status = await self._request(auth, "127.0.0.1", timeout=30)
+        self.probes.append((seconds, status))
+
+    async def _main(self):
+        self.loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        self._ready.set()
+        good = base64.b64encode(f"{DEMO}:{self.srv.pin}".encode()).decode()
+        tasks = set()
+        start = next_attack = next_probe = time.monotonic()
+        n = 0
+        while not self._stopping.is_set():
+            now = time.monotonic()
+            while self.rate and next_attack <= now:
+                next_attack += 1 / self.rate
+                if len(tasks) >= self.MAX_OUTSTANDING:
+                    self.statuses["not sent"] = self.statuses.get("not sent", 0) + 1
+                    continue
+                wrong = base64.b64encode(f"{DEMO}:{''.join(random.choices('ABCDEFGHJKLMNPQRSTUVWXYZ', k=12))}"
+                                         .encode()).decode()
+                task = asyncio.create_task(self._attack(wrong, source_address(4, n // self.per_source)))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                n += 1
+                self.sent += 1
+            if next_probe <= now:
+                next_probe += 0.25
+                task = asyncio.create_task(self._probe(good))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            wake = min(next_probe, next_attack if self.rate else next_probe)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), max(0.0, wake - time.monotonic()))
+            except TimeoutError:
+                pass
+        self.seconds = time.monotonic() - start
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def probe_percentile(self, p):
+        times = [s for s, status in self.probes]
+        value = percentile(times, p)
+        return round(value, 3) if value is not None else None
+
+    @property
+    def probe_failed(self):
+        return sum(1 for _, status in self.probes if status != "200")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def machine_info():
+    info = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "cores": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
+            "openssl_python": ssl.OPENSSL_VERSION, "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+    try:
+        info["cpu"] = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                           if line.startswith("model name"))
+    except (OSError, StopIteration):
+        info["cpu"] = platform.processor() or None
+    try:
+        kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                   if line.startswith("MemTotal"))
+        info["ram_gib"] = round(kib / 1024**2, 1)
+    except (OSError, StopIteration):
+        pass
+    try:
+        import twisted
+        from cryptography.hazmat.backends.openssl.backend import backend
+
+        import sendemodul
+
+        info.update(twisted=twisted.__version__, openssl_cryptography=backend.openssl_version_text(),
+                    sendemodul=sendemodul.__version__)
+    except ImportError:
+        pass
+    for key, cmd in (("openssh", ["ssh", "-V"]), ("nginx", [find_tool("nginx") or "nginx", "-v"]),
+                     ("curl", ["curl", "--version"])):
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=False)
+            info[key] = (proc.stdout or proc.stderr).splitlines()[0].strip()
+        except (OSError, IndexError, subprocess.SubprocessError):
+            info[key] = None
+    return info
+
+
+HELP = """\
+Benchmark sendemodul against OpenSSH's sftp-server and nginx on this machine (DESIGN.md section 11), side by side in
+one run, and compare each figure with its target. Progress goes to stderr, the table to stdout, all figures (and the
+machine: CPU, cores, RAM, kernel, versions) to bench-results.json in the repository root.
+
+steps (--only):
+  sftp        OpenSSH sftp (sshpass for the PIN) -> sendemodul and -> a private sshd with internal-sftp, same cipher
+              and MAC (aes128-ctr, hmac-sha2-256): MB/s, ratio, peak RSS growth of the front process
+  https       curl -T -> sendemodul (PUT /api/v1/uploads/NAME) and -> nginx (dav_methods PUT), same certificate,
+              TLS 1.3 TLS_AES_128_GCM_SHA256: MB/s, ratio, RSS growth
+  concurrent  N units at once (half SFTP, half HTTPS), each with its own PIN, signing key, container and loopback
+              source address: accepted/lost, p50/p99 start -> receipt, aggregate MB/s
+  storm       the HTTPS upload calm, then during wrong-PIN logins (200/s; GET /api/v1/uploads, a new TLS connection
+              each) from rotating loopback addresses (10 per address, so the per-source ban never helps: a
+              distributed attack; --storm-per-source 1000000 for one address); a legitimate login every 0.25 s.
+              A 503 "busy" answer to the upload is retried; no receipt within max(45 s, 3 x calm + 30 s) counts 0.
+  records     sendemodul encrypt on a generated 11F extract, then the pseudonymizer (worker --once) on the container:
+              records/s, MB/s, peak RSS (wait4 rusage)
+
+The server (a fresh process for each step, same home) runs with its dev defaults except: free ports, the embedded
+pseudonymizer off, and auth.max_pending_logins raised to the concurrent step's size + 64 (each unit there connects
+from its own address, so the per-source limits and bans stay at their defaults). Add or override with --set.
+Everything started is stopped at the end, also on Ctrl-C; the temp dir is removed unless --keep.
+
+examples:
+  scripts/bench --quick                       # everything at small sizes, under two minutes
+  scripts/bench                               # the real thing: 1 GiB, 400 units, 2,000,000 records
+  scripts/bench --only https --upload-mib 256 --set limits.io_threads=4
+"""
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(prog="scripts/bench", description=HELP,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes: 64 MiB uploads, 40 units, 50,000 records")
+    ap.add_argument("--only", metavar="STEPS", default="",
+                    help=f"comma-separated subset of: {', '.join(STEPS)} (default: all)")
+    ap.add_argument("--upload-mib", type=int, help="size of the SFTP/HTTPS/storm upload (default 1024; quick 64)")
+    ap.add_argument("--concurrent", type=int, help="units uploading at once (default 400; quick 40)")
+    ap.add_argument("--concurrent-mib", type=int, help="container size per unit (default 10)")
+    ap.add_argument("--records", type=int, help="records for encrypt/pseudonymizer (default 2,000,000; quick 50,000)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="SFTP/HTTPS uploads per side, taken in turn; the medians count (default 1)")
+    ap.add_argument("--storm-rate", type=int, default=200, help="wrong-PIN logins per second (default 200)")
+    ap.add_argument("--storm-per-source", type=int, default=10,
+                    help="wrong-PIN logins per source address before the storm moves to the next one (default 10: "
+                         "under the server's default ban score of 20, a distributed attack; 1000000: one address)")
+    ap.add_argument("--client-timeout", type=float, default=600, help="seconds the concurrent clients may take")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="a server config setting (TOML value), e.g. --set auth.hash_threads=2; repeatable")
+    ap.add_argument("--output", type=Path, default=ROOT / "bench-results.json", help="the JSON file to write")
+    ap.add_argument("--tmpdir", type=Path, help="where to make the temp dir (default: the system's)")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (homes, logs, containers)")
+    args = ap.parse_args(argv)
+    try:
+        args.steps = parse_only(args.only)
+        extra = parse_set(args.set)
+    except ValueError as e:
+        ap.error(str(e))
+    sizes = SIZES["quick" if args.quick else "full"]
+    for key, value in sizes.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    sections = {"server": ["https_port = 0", "sftp_port = 0"], "worker": ["embedded = false"],
+                "auth": [f"max_pending_logins = {max(32, args.concurrent + 64)}"]}
+    for section, lines in extra.items():
+        names = {line.split("=")[0].strip() for line in lines}
+        kept = [line for line in sections.get(section, []) if line.split("=")[0].strip() not in names]
+        sections[section] = kept + lines
+    args.server_sections = sections
+    return args
+
+
+def missing_tools(steps):
+    wanted = sorted({tool for step in steps for tool in TOOLS_FOR[step]})
+    return [(tool, TOOLS[tool]) for tool in wanted if not find_tool(tool)]
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    missing = missing_tools(args.steps)
+    if missing:
+        for tool, package in missing:
+            say(f"ERROR: {tool} is missing (Debian package {package})")
+        say("ERROR: run scripts/system-packages (as root or with sudo) to install what the bench needs")
+        return 2
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the server and the clients inherit it
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGHUP, interrupted)
+    tmp = Path(tempfile.mkdtemp(prefix="sendemodul-bench-", dir=args.tmpdir))
+    mode = "quick" if args.quick else "full"
+    results = {"mode": mode, "steps": list(args.steps), "machine": machine_info(),
+               "sizes": {"upload_mib": args.upload_mib, "concurrent": args.concurrent,
+                         "concurrent_mib": args.concurrent_mib, "records": args.records,
+                         "storm_rate": args.storm_rate, "storm_per_source": args.storm_per_source,
+                         "repeat": args.repeat},
+               "server_config": args.server_sections, "errors": {}}
+    say(f"==> sendemodul bench ({mode}: {', '.join(args.steps)}); temp dir {tmp}")
+    say(f"    {results['machine'].get('cpu')}, {results['machine']['cores']} cores, load "
+        f"{results['machine']['load_average_at_start']}")
+    bench = Bench(args, tmp, results)
+    started = time.monotonic()
+    status = 0
+    try:
+        for step in args.steps:
+            t = time.monotonic()
+            try:
+                getattr(bench, f"step_{step}")()
+            except (BenchError, subprocess.CalledProcessError, OSError) as e:
+                status = 1
+                message = str(e) if not isinstance(e, subprocess.CalledProcessError) else \
+                    f"{e} {(e.stderr or b'')[-1000:]!r}"
+                results["errors"][step] = message
+                say(f"ERROR: step {step}: {message}")
+            results.setdefault("step_seconds", {})[step] = round(time.monotonic() - t, 1)
+    except KeyboardInterrupt:
+        say("\ninterrupted: stopping everything")
+        status = 130
+    finally:
+        PROCS.stop_all()
+        if bench.srv is not None:
+            results["server_log_tail"] = tail(bench.srv.log_path, 1500) if status else None
+        if args.keep:
+            say(f"    kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    results["total_seconds"] = round(time.monotonic() - started, 1)
+    results["targets"] = {key: {"target": target, "pass": check(key, results[key], results) == "ok"}
+                          for key, _, target, test in TARGETS if key in results and target}
+    if status != 130:
+        table = format_table(results)
+        for key in REQUIRED_KEYS:  # always present: null when its step was not run or failed
+            results.setdefault(key, None)
+        partial = args.output.with_name(args.output.name + ".tmp")
+        partial.write_text(json.dumps(results, indent=2) + "\n")
+        partial.replace(args.output)
+        print(table)
+        for step, message in results["errors"].items():
+            print(f"ERROR in step {step}: {message.splitlines()[0] if message else ''}")
+        say(f"==> {results['total_seconds']} s; results in {args.output}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""scripts/bench's pure helpers (the benchmark itself is too slow for the suite: run ``scripts/bench --quick``)."""
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+from sendemodul import identity
+
+spec = importlib.util.spec_from_file_location("bench", ROOT / "scripts" / "bench.py")
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+
+REQUIRED_KEYS = ("sftp_ratio", "https_ratio", "sftp_rss_growth_mib", "https_rss_growth_mib", "concurrent_accepted",
+                 "concurrent_total", "concurrent_p99_s", "storm_ratio", "pseudonymizer_records_per_s",
+                 "pseudonymizer_rss_mib", "encrypt_records_per_s", "encrypt_rss_mib")
+
+
+def test_percentile_is_nearest_rank():
+    values = list(range(1, 101))
+    assert bench.percentile(values, 50) == 50
+    assert bench.percentile(values, 99) == 99
+    assert bench.percentile([3.0], 99) == 3.0
+    assert bench.percentile([5, 1, 4, 2, 3], 100) == 5
+    assert bench.percentile([], 50) is None
+
+
+def test_only_accepts_steps_and_aliases_in_run_order():
+    assert bench.parse_only("") == bench.STEPS
+    assert bench.parse_only("https,sftp") == ("sftp", "https")
+    assert bench.parse_only("pseudonymizer") == ("records",)
+    with pytest.raises(ValueError, match="unknown step"):
+        bench.parse_only("ftp")
+
+
+def test_set_lines_go_into_their_config_sections():
+    sections = bench.parse_set(["auth.hash_threads=2", 'log.console_level="warn"'])
+    assert sections == {"auth": ["hash_threads = 2"], "log": ['console_level = "warn"']}
+    text = bench.apply_config("[auth]\n# hash_threads = 4\n\n[log]\n", sections)
+    assert text.startswith("[auth]\nhash_threads = 2\n# hash_threads = 4\n")
+    assert '[log]\nconsole_level = "warn"\n' in text
+    with pytest.raises(ValueError):
+        bench.parse_set(["hash_threads=2"])
+
+
+def test_bench_server_settings_raise_the_login_queue_and_keep_overrides():
+    args = bench.parse_args(["--quick", "--set", "auth.max_pending_logins=64", "--set", "limits.io_threads=2"])
+    assert (args.upload_mib, args.concurrent, args.records) == (64, 40, 50_000)
+    assert args.server_sections["auth"] == ["max_pending_logins = 64"]
+    assert args.server_sections["limits"] == ["io_threads = 2"]
+    assert args.server_sections["worker"] == ["embedded = false"]
+    assert bench.parse_args([]).server_sections["auth"] == ["max_pending_logins = 464"]
+
+
+def test_generated_orgnrs_are_valid_and_distinct():
+    orgnrs = bench.valid_orgnrs(400)
+    assert len(set(orgnrs)) == 400
+    for orgnr in orgnrs:
+        assert identity.check_orgnr(orgnr) == orgnr
+
+
+def test_each_unit_gets_its_own_loopback_source():
+    addresses = {bench.source_address(3, i) for i in range(400)}
+    assert len(addresses) == 400
+    assert all(a.startswith("127.3.") and not a.endswith(".0") for a in addresses)
+
+
+def test_table_shows_figures_with_targets_and_verdicts():
+    results = {"sftp_ratio": 0.95, "https_ratio": 0.5, "concurrent_accepted": 399, "concurrent_total": 400,
+               "encrypt_rss_mib": 80.0}
+    table = bench.format_table(results)
+    lines = {line.split("  ")[0]: line for line in table.splitlines()}
+    assert lines["SFTP ratio sendemodul/OpenSSH"].endswith("ok")
+    assert lines["HTTPS ratio sendemodul/nginx"].endswith("FAIL")
+    assert lines["concurrent uploads accepted"].endswith("FAIL")
+    assert ">= 0.9" in lines["SFTP ratio sendemodul/OpenSSH"]
+
+
+def test_every_required_json_key_has_a_table_row():
+    keys = {key for key, *_ in bench.TARGETS}
+    assert set(REQUIRED_KEYS) <= keys and set(bench.REQUIRED_KEYS) == set(REQUIRED_KEYS)
+
+
+def test_help():
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "--help"], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert proc.returncode == 0
+    assert "--quick" in proc.stdout and "--only" in proc.stdout and "--keep" in proc.stdout
+
+
+def test_a_missing_peer_names_its_package_and_the_setup_script(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(bench, "find_tool", lambda name: None if name == "nginx" else f"/usr/bin/{name}")
+    assert bench.main(["--quick", "--only", "https", "--output", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert "nginx is missing (Debian package nginx)" in err and "scripts/system-packages" in err
+    assert not (tmp_path / "r.json").exists()
