@@ -62,6 +62,10 @@ class LimitsConfig:
     max_upload_seconds: int = 4 * 3600
     sessions_per_unit: int = 4
     sessions_per_source: int = 16
+    #: Uploads one unit may have in progress at once, over both fronts together.
+    uploads_per_unit: int = 8
+    #: Open HTTPS connections from one address (browsers open about six).
+    https_connections_per_source: int = 64
     #: Threads for file writes and container verification.
     io_threads: int = 8
     #: Web sessions end after this long without a request.

@@ -318,6 +318,12 @@ class WindowClosed(IntakeError):
     code = "window_closed"
 
 
+class TooManyUploads(IntakeError):
+    """This unit already has as many uploads in progress as the server allows at once; wait for one to finish."""
+
+    code = "too_many_uploads"
+
+
 class SpoolFull(IntakeError):
     """The server cannot store the upload right now (no space); nothing was kept. Try again later."""
 

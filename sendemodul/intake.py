@@ -11,6 +11,7 @@ database: a receipt is a promise that the upload will be processed. Every refusa
 The same bytes from the same unit give back the first receipt.
 """
 
+import collections
 import datetime
 import functools
 import hashlib
@@ -23,7 +24,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from sendemodul import identity, keydir
-from sendemodul.errors import ContainerReplayed, SendemodulError, UploadIncomplete, WindowClosed
+from sendemodul.errors import ContainerReplayed, SendemodulError, TooManyUploads, UploadIncomplete, WindowClosed
 from sendemodul.verify import verify_container
 
 log = Logger()
@@ -109,6 +110,7 @@ class Intake:
         self.spool = spool
         self.run_io = run_io
         self.reactor = reactor
+        self._active = collections.Counter()  # uploads in progress per unit
         self.now = now or (lambda: datetime.datetime.now(datetime.timezone.utc))
 
     def recover(self):
@@ -120,14 +122,24 @@ class Intake:
 
     def begin(self, unit, *, on_pressure=None):
         """Start receiving an upload for the logged-in ``unit`` (a unit string)."""
+        if self._active[unit] >= self.config.limits.uploads_per_unit:
+            raise TooManyUploads(f"This unit already has {self._active[unit]} uploads in progress, as many as the "
+                                 "server takes at once; wait for one to finish.")
         upload = self.spool.new_incoming(self.reactor, max_bytes=self.config.limits.max_upload_bytes,
                                          on_pressure=on_pressure)
         upload.unit = unit
+        self._active[unit] += 1
+        upload.ended().addCallback(lambda _: self._upload_ended(unit))
         d = self.run_io(self._stream_check, unit)
         d.addCallback(upload.start)
         d.addErrback(lambda failure: (log.failure("could not prepare the check of an upload", failure),
                                       upload.start()))
         return upload
+
+    def _upload_ended(self, unit):
+        self._active[unit] -= 1
+        if not self._active[unit]:
+            del self._active[unit]
 
     def _stream_check(self, unit_text):
         """In an I/O thread: the container check for ``unit_text``'s upload, run on its bytes as they arrive."""

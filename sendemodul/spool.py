@@ -262,6 +262,12 @@ class IncomingFile:
             self._queue.put(_ABORT)
         return self._wait().addErrback(lambda failure: None)
 
+    def ended(self):
+        """A Deferred that fires (with None) once the upload's thread has ended, however the upload ended."""
+        d = self._wait()
+        d.addBoth(lambda _: None)
+        return d
+
     def _wait(self):
         if self._outcome is _PENDING:
             d = defer.Deferred()

@@ -491,3 +491,36 @@ def test_idle_connections_are_closed_and_sources_are_limited():
     address = IPv4Address("TCP", "127.0.0.1", 40001)
     assert factory.buildProtocol(address) is not None  # a second session from the same source
     assert factory.buildProtocol(address) is None  # sessions_per_source = 2
+
+
+def test_a_units_uploads_in_progress_are_limited_over_sftp_too(tmp_path):
+    """uploads_per_unit counts both fronts: with a limit of 1, a second open upload is refused with a clear
+    message, and one can be opened again once the first is closed."""
+    srv = Server(tmp_path / "home", sections={"limits": "uploads_per_unit = 1"}).init().start()
+    try:
+        container = tmp_path / "c.tar"
+        make_container(srv.home, container)
+
+        def session():
+            transport, sftp = connect(srv)
+            try:
+                first = sftp.open("first.tar", "wb")
+                first.write(b"\0" * 1000)
+                with pytest.raises(OSError, match="uploads in progress"):
+                    sftp.open("second.tar", "wb")
+                first.close()  # refused (not a container): the upload has ended
+                for _ in range(50):
+                    try:
+                        sftp.put(str(container), "c.tar")
+                        return sftp.listdir("/receipts")
+                    except OSError as e:
+                        if "uploads in progress" not in str(e):
+                            raise
+                        time.sleep(0.1)
+                raise AssertionError("the limit was never released")
+            finally:
+                transport.close()
+
+        assert len(in_thread(session)) == 1
+    finally:
+        srv.stop()

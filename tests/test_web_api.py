@@ -1,5 +1,6 @@
 """The HTTPS front with real peers: the curl binary against a real server process."""
 
+import base64
 import json
 import socket
 import ssl
@@ -278,3 +279,53 @@ def test_upload_command_prints_the_receipt(server, tmp_path):
     assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1].startswith("ERROR: refused (401")
     untrusted = run_cli("upload", "--unit", DEMO, "--pin-file", pin_file, server.url, path, check=False)
     assert untrusted.returncode == 1 and "--cacert" in untrusted.stderr
+
+
+def _tls_socket(server):
+    context = ssl.create_default_context(cafile=str(server.home / "tls" / "server.pem"))
+    context.check_hostname = False
+    sock = context.wrap_socket(socket.create_connection(("127.0.0.1", server.https_port), timeout=30))
+    return sock
+
+
+def test_uploads_per_unit_and_connections_per_address_are_limited(tmp_path):
+    """DESIGN §10: limits on sessions per unit and per source. A unit's second upload at once is refused (429,
+    too_many_uploads) and goes through once the first has ended; an address over its connection limit gets 503."""
+    srv = Server(tmp_path / "home", sections={"limits": "uploads_per_unit = 1\nhttps_connections_per_source = 3"})
+    srv.init().start()
+    try:
+        path = tmp_path / "c.tar"
+        make_container(srv.home, path)
+        auth = base64.b64encode(f"{DEMO}:{srv.pin}".encode()).decode()
+        stalled = _tls_socket(srv)
+        stalled.sendall(f"PUT /api/v1/uploads/slow.tar HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n"
+                        f"Content-Length: 1000000\r\n\r\n".encode() + b"\0" * 1000)
+        deadline = time.monotonic() + 30
+        while not srv.spool("incoming") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert srv.spool("incoming"), "the stalled upload never began"
+
+        status, body, _ = curl(srv, "-T", str(path), f"{srv.url}/api/v1/uploads/c.tar", user=DEMO)
+        assert status == 429 and body["error"] == "too_many_uploads", body
+        assert "Vent til" in body["melding"]
+        assert srv.spool("received") == []
+
+        stalled.close()
+        deadline = time.monotonic() + 30
+        while srv.spool("incoming") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        status, body, _ = curl(srv, "-T", str(path), f"{srv.url}/api/v1/uploads/c.tar", user=DEMO)
+        assert status == 201, body
+
+        idle = [_tls_socket(srv) for _ in range(3)]
+        time.sleep(0.5)
+        status, body, _ = curl(srv, f"{srv.url}/api/v1/uploads", user=DEMO)
+        assert status is None, body  # closed at once, before TLS
+        assert "HTTPS connection refused" in (srv.home / "log" / "sendemodul.json").read_text()
+        for sock in idle:
+            sock.close()
+        time.sleep(0.5)
+        status, body, _ = curl(srv, f"{srv.url}/api/v1/uploads", user=DEMO)
+        assert status == 200 and len(body["uploads"]) == 1, body
+    finally:
+        srv.stop()

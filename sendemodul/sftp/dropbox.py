@@ -24,7 +24,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from sendemodul.errors import SendemodulError
+from sendemodul.errors import SendemodulError, TooManyUploads
 from sendemodul.intake import Receipt
 
 log = Logger()
@@ -177,7 +177,11 @@ class DropBox:
         if current is not None:
             self._drop(current)
         upload = Upload(name, None)
-        upload.incoming = self.intake.begin(self.unit, on_pressure=lambda paused: self.on_pressure(upload, paused))
+        try:
+            upload.incoming = self.intake.begin(self.unit,
+                                                on_pressure=lambda paused: self.on_pressure(upload, paused))
+        except TooManyUploads as e:
+            raise SFTPError(FX_FAILURE, str(e)) from None
         self.uploads[name] = upload
         return UploadFile(self, upload)
 

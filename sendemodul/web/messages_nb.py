@@ -14,6 +14,8 @@ MESSAGES = {
     "timeout": "Innsendingen tok for lang tid, og ingenting er lagret. Send filen på nytt.",
     "window_closed": "Mottaket er ikke åpent for dette registeret og denne perioden.",
     "no_space": "Tjenesten kan ikke lagre filer akkurat nå, og ingenting er lagret. Prøv igjen senere.",
+    "too_many_uploads": "Enheten har allerede så mange innsendinger i gang som tjenesten tillater samtidig. Vent til "
+                        "en er ferdig, og prøv igjen.",
     "refused": "Filen ble avvist.",
     "replay": "Denne filen er sendt inn før. Lag en ny fil med krypteringsmodulen for å sende på nytt.",
     "wrong_unit": "Filen er laget for en annen enhet enn den du er logget inn som.",

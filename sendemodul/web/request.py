@@ -18,7 +18,7 @@ from twisted.logger import Logger
 from twisted.web import server
 
 from sendemodul import auth
-from sendemodul.errors import LoginBusy, UploadTooLarge
+from sendemodul.errors import LoginBusy, TooManyUploads, UploadTooLarge
 from sendemodul.web import messages_nb
 
 log = Logger()
@@ -43,6 +43,7 @@ BASE_HEADERS = (
 )
 
 _REASONS = {400: b"Bad Request", 401: b"Unauthorized", 403: b"Forbidden", 408: b"Request Timeout",
+            429: b"Too Many Requests",
             500: b"Internal Server Error",
             413: b"Content Too Large", 503: b"Service Unavailable", 507: b"Insufficient Storage"}
 
@@ -214,6 +215,9 @@ class UploadRequest(server.Request):
         self.upload_unit = unit
         try:
             self.upload = self.app.intake.begin(unit, on_pressure=self._pressure)
+        except TooManyUploads as e:
+            self.refuse(429, e.code, str(e), ((b"Retry-After", b"10"),))
+            return
         except OSError as e:
             from sendemodul.spool import storage_error
 

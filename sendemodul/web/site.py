@@ -28,6 +28,7 @@ from sendemodul.errors import (
     OrgnrError,
     SendemodulError,
     SpoolFull,
+    TooManyUploads,
     UploadIncomplete,
     UploadTooLarge,
     WindowClosed,
@@ -52,6 +53,8 @@ def status_for(error):
         return 413
     if isinstance(error, SpoolFull):
         return 507
+    if isinstance(error, TooManyUploads):
+        return 429
     if isinstance(error, ContainerReplayed):
         return 409
     if isinstance(error, WindowClosed):
@@ -593,4 +596,5 @@ class WebService(ListeningService):
     def endpoint_and_factory(self):
         cfg = self.app.config
         endpoint = endpoints.TCP4ServerEndpoint(self.reactor, cfg.server.https_port, interface=cfg.server.interface)
-        return endpoint, CoalescingTLSFactory(tls_options(cfg.tls_cert_path), Site(self.app, self.reactor))
+        return endpoint, CoalescingTLSFactory(tls_options(cfg.tls_cert_path), Site(self.app, self.reactor),
+                                              connections_per_source=cfg.limits.https_connections_per_source)

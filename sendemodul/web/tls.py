@@ -6,9 +6,14 @@ decrypted from one socket read goes up as one string, and the socket is read in 
 quarter of the calls. Everything else (handshake, shutdown, producers, errors) is Twisted's.
 """
 
+import collections
+
 from OpenSSL.SSL import Error, WantReadError
+from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
+
+log = Logger()
 
 #: Bytes read from the socket at a time (Twisted's default is 64 KiB).
 SOCKET_READ_BYTES = 256 * 1024
@@ -42,9 +47,31 @@ class CoalescingTLSProtocol(TLSMemoryBIOProtocol):
 
 
 class CoalescingTLSFactory(TLSMemoryBIOFactory):
-    """Wraps ``wrappedFactory`` (the Site) in server-side TLS with :class:`CoalescingTLSProtocol`."""
+    """Wraps ``wrappedFactory`` (the Site) in server-side TLS with :class:`CoalescingTLSProtocol`.
+
+    At most ``connections_per_source`` connections from one address are open at once: one more is closed as soon
+    as it is accepted, before any TLS work is spent on it."""
 
     protocol = CoalescingTLSProtocol
 
-    def __init__(self, contextFactory, wrappedFactory):
+    def __init__(self, contextFactory, wrappedFactory, *, connections_per_source):
         super().__init__(contextFactory, False, wrappedFactory)
+        self.connections_per_source = connections_per_source
+        self.per_source = collections.Counter()
+
+    def buildProtocol(self, addr):
+        host = getattr(addr, "host", None)
+        if self.per_source[host] >= self.connections_per_source:
+            log.info("HTTPS connection refused: {count} already open from that address", count=self.per_source[host])
+            return None
+        protocol = super().buildProtocol(addr)
+        protocol.source_host = host
+        self.per_source[host] += 1
+        return protocol
+
+    def unregisterProtocol(self, protocol):
+        super().unregisterProtocol(protocol)
+        host = protocol.source_host
+        self.per_source[host] -= 1
+        if not self.per_source[host]:
+            del self.per_source[host]
