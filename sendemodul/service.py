@@ -167,7 +167,7 @@ def makeService(config, reactor=None):
     from sendemodul.web.site import WebApp, WebService
 
     top.web_app = WebApp(config, portal=top.portal, intake=top.intake, store=store, run_db=top.db.run,
-                         clock=reactor)
+                         clock=reactor, source_banned=top.checker.defender.is_banned)
     top.web = WebService(top.web_app, reactor)
     top.web.setServiceParent(top)
 

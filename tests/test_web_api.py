@@ -329,3 +329,19 @@ def test_uploads_per_unit_and_connections_per_address_are_limited(tmp_path):
         assert status == 200 and len(body["uploads"]) == 1, body
     finally:
         srv.stop()
+
+
+def test_a_banned_address_is_closed_before_tls_and_gets_in_again_after_the_ban(tmp_path):
+    """Wrong PINs from one address reach the ban score: its next connections are closed as soon as they are accepted
+    (no handshake, no Argon2), the ban is logged once, and after the ban the right PIN works again."""
+    srv = Server(tmp_path / "home", sections={"auth": "source_ban_score = 3\nsource_ban_seconds = 3"}).init().start()
+    try:
+        statuses = [curl(srv, f"{srv.url}/api/v1/uploads", user=DEMO, pin="WRONG-PIN-0000")[0] for _ in range(4)]
+        assert statuses[:3] == [401, 401, 401] and statuses[3] is None, statuses
+        assert curl(srv, f"{srv.url}/api/v1/uploads", user=DEMO)[0] is None  # the right PIN too: the address is out
+        log_text = (srv.home / "log" / "sendemodul.json").read_text()
+        assert sum("source banned for" in line for line in log_text.splitlines()) == 1, log_text
+        time.sleep(3.5)
+        assert curl(srv, f"{srv.url}/api/v1/uploads", user=DEMO)[0] == 200
+    finally:
+        srv.stop()

@@ -110,8 +110,9 @@ def oslo_time(text):
 class WebApp:
     """What the resources share: config, portal, intake, store runner, sessions, templates."""
 
-    def __init__(self, config, *, portal, intake, store, run_db, clock):
+    def __init__(self, config, *, portal, intake, store, run_db, clock, source_banned=lambda host: False):
         self.config = config
+        self.source_banned = source_banned  # an address banned for failed logins (auth.Defender)
         self.portal = portal
         self.intake = intake
         self.store = store
@@ -597,4 +598,5 @@ class WebService(ListeningService):
         cfg = self.app.config
         endpoint = endpoints.TCP4ServerEndpoint(self.reactor, cfg.server.https_port, interface=cfg.server.interface)
         return endpoint, CoalescingTLSFactory(tls_options(cfg.tls_cert_path), Site(self.app, self.reactor),
-                                              connections_per_source=cfg.limits.https_connections_per_source)
+                                              connections_per_source=cfg.limits.https_connections_per_source,
+                                              is_banned=self.app.source_banned)

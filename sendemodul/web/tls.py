@@ -49,18 +49,22 @@ class CoalescingTLSProtocol(TLSMemoryBIOProtocol):
 class CoalescingTLSFactory(TLSMemoryBIOFactory):
     """Wraps ``wrappedFactory`` (the Site) in server-side TLS with :class:`CoalescingTLSProtocol`.
 
-    At most ``connections_per_source`` connections from one address are open at once: one more is closed as soon
-    as it is accepted, before any TLS work is spent on it."""
+    At most ``connections_per_source`` connections from one address are open at once, and none from an address
+    that ``is_banned`` (too many failed logins): such a connection is closed as soon as it is accepted, before any
+    TLS work is spent on it, so an attacker that has been banned costs next to nothing."""
 
     protocol = CoalescingTLSProtocol
 
-    def __init__(self, contextFactory, wrappedFactory, *, connections_per_source):
+    def __init__(self, contextFactory, wrappedFactory, *, connections_per_source, is_banned=lambda host: False):
         super().__init__(contextFactory, False, wrappedFactory)
         self.connections_per_source = connections_per_source
+        self.is_banned = is_banned
         self.per_source = collections.Counter()
 
     def buildProtocol(self, addr):
         host = getattr(addr, "host", None)
+        if self.is_banned(host):
+            return None  # (the ban was logged when it began)
         if self.per_source[host] >= self.connections_per_source:
             log.info("HTTPS connection refused: {count} already open from that address", count=self.per_source[host])
             return None
