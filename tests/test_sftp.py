@@ -524,3 +524,26 @@ def test_a_units_uploads_in_progress_are_limited_over_sftp_too(tmp_path):
         assert len(in_thread(session)) == 1
     finally:
         srv.stop()
+
+
+def test_an_upload_that_trickles_past_max_upload_seconds_is_dropped(tmp_path):
+    """Writing a little now and then keeps the idle timeout away; limits.max_upload_seconds ends it anyway."""
+    srv = Server(tmp_path / "home", sections={"limits": "max_upload_seconds = 2"}).init().start()
+    try:
+        def session():
+            transport, sftp = connect(srv)
+            try:
+                f = sftp.open("slow.tar", "wb")
+                f.set_pipelined(False)
+                f.write(b"\0" * 512)
+                time.sleep(2.5)
+                with pytest.raises(OSError, match="took too long"):
+                    f.write(b"\0" * 512)
+                    f.flush()
+                return srv.spool("incoming")
+            finally:
+                transport.close()
+
+        assert in_thread(session) == []
+    finally:
+        srv.stop()

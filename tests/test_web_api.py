@@ -345,3 +345,31 @@ def test_a_banned_address_is_closed_before_tls_and_gets_in_again_after_the_ban(t
         assert curl(srv, f"{srv.url}/api/v1/uploads", user=DEMO)[0] == 200
     finally:
         srv.stop()
+
+
+def test_a_body_that_trickles_past_max_upload_seconds_gets_408_and_leaves_nothing(tmp_path):
+    srv = Server(tmp_path / "home", sections={"limits": "max_upload_seconds = 2"}).init().start()
+    try:
+        auth = base64.b64encode(f"{DEMO}:{srv.pin}".encode()).decode()
+        sock = _tls_socket(srv)
+        sock.sendall(f"PUT /api/v1/uploads/slow.tar HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n"
+                     f"Content-Length: 100000\r\n\r\n".encode())
+        answer = b""
+        for _ in range(10):  # a byte every 0.4 s: never idle, never done
+            sock.sendall(b"\0")
+            time.sleep(0.4)
+            sock.settimeout(0.01)
+            try:
+                answer += sock.recv(65536)
+            except (TimeoutError, ssl.SSLWantReadError):
+                pass
+            sock.settimeout(30)
+            if answer:
+                break
+        answer += sock.recv(65536)
+        sock.close()
+        assert answer.startswith(b"HTTP/1.1 408") and b'"timeout"' in answer, answer
+        time.sleep(0.5)
+        assert srv.spool("incoming") == [] and srv.spool("received") == []
+    finally:
+        srv.stop()

@@ -108,6 +108,7 @@ class Upload:
         self.open = True
         self.error = None  # the refusal of a failed write, answered again on close
         self.started = time.time()
+        self.deadline = None  # time.monotonic() by which the last byte must have come (limits.max_upload_seconds)
 
 
 @implementer(ISFTPServer)
@@ -182,6 +183,7 @@ class DropBox:
                                                 on_pressure=lambda paused: self.on_pressure(upload, paused))
         except TooManyUploads as e:
             raise SFTPError(FX_FAILURE, str(e)) from None
+        upload.deadline = time.monotonic() + self.intake.config.limits.max_upload_seconds
         self.uploads[name] = upload
         return UploadFile(self, upload)
 
@@ -349,6 +351,10 @@ class UploadFile:
     def writeChunk(self, offset, data):
         upload = self.upload
         if upload.error is not None:
+            raise upload.error
+        if time.monotonic() > upload.deadline:  # a trickle that keeps the idle timeout away ends here
+            upload.error = SFTPError(FX_FAILURE, "The upload took too long; nothing was kept. Send it again.")
+            self.box._drop(upload)
             raise upload.error
         try:
             upload.incoming.write(data, offset)
