@@ -10,9 +10,14 @@
   a score (2 for an unknown unit, 1 for a wrong PIN, in the style of SFTPGo's defender) and is banned for a while
   when the score within the window reaches the limit. Repeated failures for one unit raise an audit event and a
   warning for the admin.
+- A storm of wrong PINs fills the hash pool, and new logins are answered "busy". A unit that logged in recently is
+  not queued behind it: :class:`VerifiedLogins` remembers, in memory, a keyed MAC of (unit, PIN, the unit's current
+  PIN hash) for ``auth.verified_cache_seconds``, so the same credentials pass without a new Argon2id hash. A revoked
+  or reissued PIN changes the hash, so it misses at once. The PIN itself is never kept.
 """
 
 import collections
+import hmac
 import re
 import secrets
 
@@ -148,6 +153,38 @@ class Defender:
         return False
 
 
+class VerifiedLogins:
+    """(unit, PIN) pairs that passed Argon2id recently, as HMAC-SHA256 tags under a key made when the process
+    starts (bounded, expiring, memory only)."""
+
+    def __init__(self, clock, ttl_seconds, max_entries=20_000):
+        self.clock = clock
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._key = secrets.token_bytes(32)
+        self._tags = collections.OrderedDict()  # tag -> expiry
+
+    def tag(self, unit, pin, phc):
+        return hmac.digest(self._key, "\0".join((unit, normalize_pin(pin), phc)).encode("utf-8"), "sha256")
+
+    def passed(self, tag):
+        expiry = self._tags.get(tag)
+        if expiry is None:
+            return False
+        if expiry <= self.clock.seconds():
+            del self._tags[tag]
+            return False
+        return True
+
+    def remember(self, tag):
+        if not self.ttl:
+            return
+        self._tags.pop(tag, None)
+        self._tags[tag] = self.clock.seconds() + self.ttl
+        while len(self._tags) > self.max_entries:
+            self._tags.popitem(last=False)
+
+
 @implementer(ICredentialsChecker)
 class PinChecker:
     """The one checker for both fronts: ``UnitCredentials`` (or plain IUsernamePassword) -> unit string."""
@@ -172,12 +209,14 @@ class PinChecker:
         self.defender = Defender(clock, ban_score=config.source_ban_score, window_seconds=config.source_window_seconds,
                                  ban_seconds=config.source_ban_seconds)
         self._unit_failures = {}  # unit -> deque of times
+        self.verified = VerifiedLogins(clock, config.verified_cache_seconds)
+        self._busy_logged = float("-inf")
+        self._busy_count = 0
 
-    def _check(self, unit, pin):
-        """In a hash thread: (ok, unit_known). One Argon2id computation whatever the outcome."""
-        phc = self.store.login_pin_hash(unit) if unit is not None else None
+    def _check(self, unit, pin, phc):
+        """In a hash thread: True if ``pin`` matches ``phc``. One Argon2id computation whatever the outcome."""
         ok = verify_pin(pin, phc if phc is not None else dummy_phc())
-        return (ok and phc is not None), phc is not None
+        return ok and phc is not None
 
     @defer.inlineCallbacks
     def requestAvatarId(self, creds):
@@ -185,21 +224,35 @@ class PinChecker:
         if source is not None and self.defender.is_banned(source):
             log.info("login refused: source is banned")
             raise error.UnauthorizedLogin()
-        if self.pending >= self.config.max_pending_logins:
-            log.warn("login answered busy: {pending} logins waiting for the hash pool", pending=self.pending)
-            raise Busy()
         username = (_text(creds.username) or "").strip()
         unit = username if UNIT_RE.match(username) else None
         pin = _text(creds.password) or ""
+        phc = (yield self.run_db(self.store.login_pin_hash, unit)) if unit is not None else None
+        tag = self.verified.tag(unit, pin, phc) if phc is not None else None
+        if tag is not None and self.verified.passed(tag):
+            return unit
+        if self.pending >= self.config.max_pending_logins:
+            self._busy()
+            raise Busy()
         self.pending += 1
         try:
-            ok, known = yield deferToThreadPool(self.reactor, self.hash_pool, self._check, unit, pin)
+            ok = yield deferToThreadPool(self.reactor, self.hash_pool, self._check, unit, pin, phc)
         finally:
             self.pending -= 1
         if ok:
+            self.verified.remember(tag)
             return unit
-        yield self._failed(unit if known else None, source, score=1 if known else 2)
+        yield self._failed(unit if phc is not None else None, source, score=1 if phc is not None else 2)
         raise error.UnauthorizedLogin()
+
+    def _busy(self):
+        """Count a login answered busy; warn at most once a minute (a storm would otherwise flood the log)."""
+        now = self.clock.seconds()
+        self._busy_count += 1
+        if now >= self._busy_logged + 60:
+            log.warn("{count} logins answered busy: the hash pool is full ({pending} waiting)", count=self._busy_count,
+                     pending=self.pending)
+            self._busy_logged, self._busy_count = now, 0
 
     def _failed(self, unit, source, score):
         if self.defender.record_failure(source, score):

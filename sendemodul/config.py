@@ -48,6 +48,9 @@ class AuthConfig:
     #: Failures for one unit within the window that raise an audit event and an admin warning.
     unit_warn_failures: int = 10
     unit_window_seconds: int = 3600
+    #: A unit that logged in with its PIN logs in again without a new Argon2id hash for this long (0: never), so a
+    #: storm of wrong PINs filling the hash pool does not lock it out. Memory only: a keyed MAC, never the PIN.
+    verified_cache_seconds: int = 900
 
 
 @dataclass(frozen=True)
@@ -257,6 +260,8 @@ def _validate_section(name, section):
                   "source_ban_seconds", "unit_warn_failures", "unit_window_seconds")
         if section.failure_delay_seconds < 0:
             raise ConfigError("config key 'auth.failure_delay_seconds' must not be negative")
+        if section.verified_cache_seconds < 0:
+            raise ConfigError("config key 'auth.verified_cache_seconds' must not be negative")
         if section.max_pending_logins < section.hash_threads:
             raise ConfigError("config key 'auth.max_pending_logins' must be at least auth.hash_threads")
     elif name == "limits":

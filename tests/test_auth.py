@@ -168,14 +168,55 @@ class PortalTests(unittest.TestCase):
         real = auth.verify_pin
         self.patch(auth, "verify_pin", lambda pin, phc: release.wait(10) and real(pin, phc))
         first = [self.login(ALNA, self.pin), self.login(ALNA, self.pin)]
-        busy = self.login(ALNA, self.pin)
-        failure = self.failureResultOf(busy)
-        self.assertTrue(failure.check(auth.Busy))
-        self.assertIsInstance(failure.value, error.UnauthorizedLogin)
+        yield self.until(lambda: self.checker.pending == 2)
+        with self.assertRaises(auth.Busy) as raised:  # answered without waiting for a hash
+            yield self.login(ALNA, self.pin)
+        self.assertIsInstance(raised.exception, error.UnauthorizedLogin)
         release.set()
         results = yield defer.gatherResults(first)
         self.assertEqual([avatar.unit for _, avatar, _ in results], [ALNA, ALNA])
         self.assertEqual(self.checker.pending, 0)
+
+    @defer.inlineCallbacks
+    def until(self, condition, seconds=10):
+        for _ in range(int(seconds / 0.005)):
+            if condition():
+                return
+            yield task.deferLater(reactor, 0.005, lambda: None)
+        self.fail("condition never met")
+
+    @defer.inlineCallbacks
+    def test_a_unit_that_just_logged_in_is_not_queued_behind_a_full_hash_pool(self):
+        """A storm of wrong PINs fills the pool; the unit's own login (verified before) still passes at once, a
+        wrong PIN does not, and a reissued PIN or an expired entry goes back to Argon2id."""
+        self.make_checker(max_pending_logins=2, hash_threads=2, verified_cache_seconds=60)
+        yield self.login(ALNA, self.pin)
+        release = threading.Event()
+        real = auth.verify_pin
+        self.patch(auth, "verify_pin", lambda pin, phc: release.wait(10) and real(pin, phc))
+        storm = [self.login(ALNA, "WRNG-PINX-XXXX"), self.login(ALNA, "WRNG-PINX-XXXY")]
+        yield self.until(lambda: self.checker.pending == 2)
+        _, avatar, _ = yield self.login(ALNA, self.pin.lower().replace("-", " "))  # same PIN, other spelling
+        self.assertEqual(avatar.unit, ALNA)
+        with self.assertRaises(auth.Busy):
+            yield self.login(ALNA, "WRNG-PINX-XXXZ")
+        self.clock.advance(61)  # expired: back in the queue
+        with self.assertRaises(auth.Busy):
+            yield self.login(ALNA, self.pin)
+        release.set()
+        done = []
+        for d in storm:
+            d.addBoth(done.append)
+        while len(done) < len(storm):  # the storm's failures wait out their delay on self.clock
+            yield task.deferLater(reactor, 0.005, lambda: None)
+            self.clock.advance(self.cfg.failure_delay_seconds)
+        self.assertTrue(all(isinstance(r, Failure) and r.check(error.UnauthorizedLogin) for r in done), done)
+        yield self.login(ALNA, self.pin)
+        new_pin = auth.generate_pin()
+        self.store.set_pin(self.unit, auth.hash_pin(new_pin), actor="test")
+        self.assertIsInstance((yield self.failed_login(ALNA, self.pin)), error.UnauthorizedLogin)
+        _, avatar, _ = yield self.login(ALNA, new_pin)
+        self.assertEqual(avatar.unit, ALNA)
 
 
 def test_generated_pins_have_60_bits_in_groups_of_four():
