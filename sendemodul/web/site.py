@@ -559,12 +559,32 @@ class Site(server.Site):
         self.app = app
         self.reactor = reactor
 
+    #: Refused logins (401, 503) logged per second at most; the rest are counted and summed up once a second, so a
+    #: storm of wrong PINs does not spend the reactor's time writing the log.
+    REFUSALS_LOGGED_PER_SECOND = 20
+
+    _refusal_second = None
+    _refusals_in_second = 0
+
     def log(self, request):
+        if request.code in (401, 503) and self._too_many_refusals():
+            return
         if self.app.config.server.log_client_ip:
             log.info("{ip} {method} {status}", ip=request.getClientAddress().host,
                      method=request.method.decode("ascii", "replace"), status=request.code)
         else:
             log.info("{method} {status}", method=request.method.decode("ascii", "replace"), status=request.code)
+
+
+    def _too_many_refusals(self):
+        second = int(self.reactor.seconds())
+        if second != self._refusal_second:
+            skipped = self._refusals_in_second - self.REFUSALS_LOGGED_PER_SECOND
+            if skipped > 0:
+                log.info("{count} more refused logins in one second were not logged one by one", count=skipped)
+            self._refusal_second, self._refusals_in_second = second, 0
+        self._refusals_in_second += 1
+        return self._refusals_in_second > self.REFUSALS_LOGGED_PER_SECOND
 
 
 class SecureRequest(UploadRequest):
