@@ -434,13 +434,41 @@ def test_fast_path_agrees_with_the_field_by_field_rules(index, changes):
     line = list(SAMPLE_LINES[index])
     for position, char in changes:
         line[position] = char
-    texts = FIXED_RULES._slice("".join(line))
+    data = "".join(line)
+    texts = FIXED_RULES._slice(data)
     every = [rule.problem(texts[i]) for i, rule in enumerate(FIXED_RULES._rules)]
-    if FIXED_RULES._fields_re.fullmatch("\n".join(texts)) is None:
+    if FIXED_RULES._record_re.fullmatch(data) is None:
         fast = every
     else:
-        fast = [rule.problem(texts[i]) for i, rule in FIXED_RULES._python_checks]
+        fast = [rule.problem(data[start:end]) for rule, start, end, _ in FIXED_RULES._python_memo]
     assert [p for p in fast if p] == [p for p in every if p]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_exact_width_patterns_match_what_the_padded_patterns_match(data):
+    """Each fixed-width field's exact-width expression accepts only texts that its padded expression (between
+    separators) accepts: all of them, apart from numbers that are neither left- nor right-aligned."""
+    from sendemodul.profiles.rules import _Context, _FieldRule
+
+    register = data.draw(st.sampled_from(["11F", "11CF"]))
+    profile = load_profile(register, 2026)
+    unit = identity.parse_unit(data.draw(st.sampled_from(["0301-00-958935420", "0301-12-958935420",
+                                                          "1103-00-964965226"])), 2026)
+    spec = data.draw(st.sampled_from([f for f in profile.field_specs if not f.id_kind]))
+    rule = _FieldRule(spec, _Context(profile, unit))
+    known = [code for code in spec.codes] + [rule.expected or "", "0301", "01", "12", "7"]
+    text = data.draw(st.one_of(
+        st.text(alphabet=" 0123456789Xx-", min_size=spec.length, max_size=spec.length),
+        st.sampled_from(known).flatmap(lambda v: st.integers(0, max(0, spec.length - len(v))).map(
+            lambda before: (" " * before + v).ljust(spec.length)[:spec.length]))))
+    padded = re.fullmatch(f"(?>{rule.pattern()}\n)", text + "\n") is not None
+    exact = re.fullmatch(rule.exact_pattern(), text) is not None
+    if spec.type == "integer" or spec.codes_from:
+        aligned = re.fullmatch(r"[0-9]+ *| *[0-9]+", text) or (not spec.mandatory and not text.strip(" "))
+        assert exact == (padded and bool(aligned))
+    else:
+        assert exact == padded
 
 
 def test_first_seen_finds_every_duplicate_with_its_first_line(monkeypatch):

@@ -509,3 +509,74 @@ def test_generate_age_identity():
     secret, recipient = keydir.generate_age_identity()
     assert secret.startswith("AGE-SECRET-KEY-1") and recipient.startswith("age1")
     assert str(pyrage.x25519.Identity.from_str(secret).to_public()) == recipient
+
+
+def _parse(data, *, fields, part, bulk, chunk, one_line_per_row=False, header=None):
+    """Run data through a PartParser in chunks of ``chunk`` bytes; the values it handed on, or the error's text."""
+    from sendemodul.container import PartParser
+
+    seen, headers = [], []
+    on_block = (lambda block: seen.extend(tuple(line.decode().split("\t", fields - 1))
+                                          for line in block.split(b"\n")[:-1])) if bulk else None
+    parser = PartParser(CONTAINER_ID, part, fields, lambda *values: seen.append(values),
+                        one_line_per_row=one_line_per_row, on_header_line=header and headers.append,
+                        on_block=on_block)
+    try:
+        for start in range(0, len(data), chunk):
+            parser.write(data[start:start + chunk])
+        parser.close()
+    except errors.PartContentError as e:
+        return str(e), e.code
+    return seen, headers, parser.records
+
+
+CONTAINER_ID = "11111111-1111-4111-8111-111111111111"
+
+
+def _part(part, records, lines):
+    return f"#sendemodul/1 container_id={CONTAINER_ID} part={part} records={records}\n".encode() + b"".join(lines)
+
+
+@pytest.mark.parametrize("case", [
+    "good", "repeat", "unsorted", "not_utf8", "utf8", "short_row_id", "upper_row_id", "few_tabs", "tab_in_id",
+    "unended", "count", "cr"])
+@pytest.mark.parametrize("chunk", [7, 100, 1 << 16])
+def test_part_parser_in_bulk_says_what_line_by_line_says(case, chunk):
+    rows = [f"{i:024x}".encode() for i in range(0, 600, 3)]
+    lines = [row + b"\tPERSON_FODSELSNR\t0501139929" + str(i % 10).encode() + b"\n" for i, row in enumerate(rows)]
+    lines += [row + b"\tPERSON_DUF\t\n" for row in rows]
+    lines.sort()
+    records = len(rows)
+    change = {
+        "repeat": lambda: lines.insert(50, lines[49]),
+        "unsorted": lambda: lines.insert(150, lines[10]),
+        "not_utf8": lambda: lines.insert(120, rows[59] + b"\tX\t\xff\n"),
+        "utf8": lambda: lines.insert(120, rows[59] + "\tX\t٣ø\n".encode()),
+        "short_row_id": lambda: lines.insert(80, rows[40][1:] + b"\tX\t1\n"),
+        "upper_row_id": lambda: lines.insert(80, rows[40].upper()[:-1] + b"0\tX\t1\n"),
+        "few_tabs": lambda: lines.insert(90, rows[45] + b"\tX1\n"),
+        "tab_in_id": lambda: lines.insert(90, rows[45] + b"\tX\t1\t2\n"),
+        "unended": lambda: lines.append(b"0" * 24 + b"\tX"),
+        "count": lambda: lines.__delitem__(slice(-2, None)),
+        "cr": lambda: lines.insert(90, rows[45] + b"\tX\t1\r\n"),
+    }.get(case, lambda: None)
+    change()
+    data = _part("identities", records, lines)
+    bulk = _parse(data, fields=3, part="identities", bulk=True, chunk=chunk)
+    assert bulk == _parse(data, fields=3, part="identities", bulk=False, chunk=chunk)
+    assert (case in ("good", "utf8", "tab_in_id", "cr", "repeat")) == isinstance(bulk[0], list)
+
+
+@pytest.mark.parametrize("chunk", [5, 64, 1 << 16])
+def test_part_parser_in_bulk_with_header_lines_and_one_line_per_row(chunk):
+    rows = [f"{i:024x}".encode() for i in range(100)]
+    lines = [b"#header\t<Avgiver a='1'/>\n", b"#header\tsecond\n"] + [row + b"\trecord\tTAB\n" for row in rows]
+    data = _part("data", len(rows), lines)
+    bulk = _parse(data, fields=2, part="data", bulk=True, chunk=chunk, one_line_per_row=True, header=True)
+    assert bulk == _parse(data, fields=2, part="data", bulk=False, chunk=chunk, one_line_per_row=True, header=True)
+    assert bulk[1] == ["<Avgiver a='1'/>", "second"] and len(bulk[0]) == 100
+    twice = _part("data", len(rows), lines[:50] + [lines[49]] + lines[50:])
+    refused = _parse(twice, fields=2, part="data", bulk=True, chunk=chunk, one_line_per_row=True, header=True)
+    assert refused == _parse(twice, fields=2, part="data", bulk=False, chunk=chunk, one_line_per_row=True,
+                             header=True)
+    assert "repeats" in refused[0]

@@ -73,6 +73,22 @@ def test_encrypt_refuses_an_extract_with_errors_and_writes_nothing(dev_home, tmp
     assert not out.exists() and list(tmp_path.iterdir()) == [extract]
 
 
+@pytest.mark.parametrize("register, error", [("11F", "DUPLICATE_ID"), ("15F", "ID_INVALID"), ("IPLOS", "XML")])
+def test_encrypt_refuses_findings_found_late_or_mid_way_and_writes_nothing(dev_home, tmp_path, register, error):
+    """Checks and encryption share one pass: a finding known only at the end (duplicates), one in the middle or a
+    malformed document still refuses the extract before anything is written."""
+    profile = load_profile(register, 2026)
+    unit = identity.parse_unit(DEMO, 2026)
+    extract = tmp_path / "bad.dat"
+    extract.write_bytes(testdata.generate_extract(profile, unit, 40, seed=3, errors={30: error}))
+    out = tmp_path / "c.tar"
+    proc = run_cli("encrypt", "-r", register, "-p", 2026, "-u", DEMO, "--signing-key", dev_home / "demo/unit.key",
+                   extract, "-o", out, home=dev_home, check=False)
+    assert proc.returncode == 1 and f"[{error}]" in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("ERROR: The extract has ERROR or FATAL findings")
+    assert not out.exists() and list(tmp_path.iterdir()) == [extract]
+
+
 def test_empty_delivery_and_usage_errors(dev_home, tmp_path):
     out = tmp_path / "empty.tar"
     proc = run_cli("encrypt", "-r", "15F", "-p", 2026, "-u", DEMO, "--signing-key", dev_home / "demo/unit.key",

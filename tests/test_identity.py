@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from sendemodul.errors import BydelError, IdentityError, KommunenrError, OrgnrError, UnitError
 from sendemodul.identity import (
     ClassifiedId,
+    FnrTables,
     IdClass,
     Kommune,
     Unit,
@@ -585,3 +586,53 @@ def test_parse_unit_year_matters():
     assert parse_unit("3001-00-958935420", 2023).kommunenr == "3001"
     with pytest.raises(KommunenrError):
         parse_unit("3001-00-958935420", 2024)
+
+
+def _table_class(tables, value):
+    """What FnrTables says about 11 ASCII digits, following its documented recipe."""
+    date = tables.date(value[:6])
+    if date is None:
+        return tables.labels[IdClass.BAD_DATE]
+    label, partial = date
+    if label is tables.fnr and value[6:] in tables.placeholders:
+        return tables.labels[IdClass.PLACEHOLDER]
+    if tables.rules[partial + tables.suffixes[value[6:]]] is None:
+        return tables.labels[IdClass.BAD_CHECKSUM]
+    return label
+
+
+@FEW
+@given(st.text(alphabet="0123456789", min_size=11, max_size=11))
+def test_fnr_tables_classify_as_classify_id(digits):
+    tables = FnrTables({c: c for c in IdClass})
+    assert _table_class(tables, digits.encode()) is classify_id(digits).id_class
+
+
+@FEW
+@given(st.dates(), st.integers(0, 999), st.sampled_from(["fnr", "dnr", "hnr", "synthetic"]),
+       st.sampled_from(["", "00100", "00200", "99999", "flip"]))
+def test_fnr_tables_on_valid_and_nearly_valid_numbers(birth, individual, kind, change):
+    number = generate_fnr(birth, individual, kind=kind)
+    if number is None:
+        return
+    if change == "flip":
+        number = number[:10] + str((int(number[10]) + 1) % 10)
+    elif change:
+        number = number[:6] + change
+    tables = FnrTables({c: c.value.encode() for c in IdClass})
+    expected = classify_id(number).id_class
+    assert _table_class(tables, number.encode()) == expected.value.encode()
+
+
+@FEW
+@given(st.text(alphabet="0123456789", min_size=12, max_size=12))
+def test_fnr_tables_duf_ok_is_duf_ok(digits):
+    valid = digits[:10] + f"{sum(int(d) * w for d, w in zip(digits, DUF_WEIGHTS)) % 11:02d}"
+    for number in (digits, valid):
+        assert FnrTables.duf_ok(number.encode()) is duf_ok(number)
+
+
+def test_id_classes_hash_as_their_values():
+    """IdClass members are used as dict keys and set members per record: their hash is their value's (a str's)."""
+    assert all(hash(c) == hash(c.value) for c in IdClass)
+    assert {IdClass.FNR: 1}["FNR"] == 1 and IdClass.DUF in {"DUF"}

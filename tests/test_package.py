@@ -343,3 +343,68 @@ def test_commands_have_help_with_an_example():
     for args in (["keygen"], ["ssb"], ["ssb", "open"]):
         result = runner.invoke(cli, [*args, "--help"])
         assert result.exit_code == 0 and "Example:" in result.output
+
+
+def _identities_lines():
+    """Identities lines with every kind of ID, in row_id order: valid, placeholder, bad date and checksum, DUF,
+    blank, padded, too short, a TAB inside, non-ASCII digits."""
+    values = ["05011399292", "05011399293", "01018000100", "32011399292", "45011399292", "05511399292",
+              "05911399292", "", " ", " 05011399292 ", "0501139929", "0501139929x", "05011399\t292", "٣5011399292",
+              "123456789012", "12345678901", "1234567890123"]
+    duf = "1234567890" + f"{sum(int(d) * w for d, w in zip('1234567890', (4, 6, 3, 2, 4, 6, 3, 2, 7, 5))) % 11:02d}"
+    lines = []
+    for i, value in enumerate(values + [duf, fnr(3), fnr(4)]):
+        row_id = f"{i:024x}"
+        lines.append(f"{row_id}\tPERSON_FODSELSNR\t{value}\n")
+        lines.append(f"{row_id}\tPERSON_DUF\t{value if len(value) != 11 else ''}\n")
+        lines.append(f"{row_id}\tDUF_NR\t{duf if i % 2 else value}\n")
+    return "".join(lines).encode()
+
+
+class _Collect:
+    def __init__(self):
+        self.data = b""
+
+    def write(self, data):
+        self.data += data
+
+
+def test_block_path_gives_the_same_lines_counts_and_feedback_as_line_by_line():
+    from sendemodul.package import _Pseudonymize
+
+    block = _identities_lines()
+    pseudonymizer = Pseudonymizer(MASTER_KEY, environment="prod", register="11F", version=1)
+    one, many = _Collect(), _Collect()
+    by_line = _Pseudonymize(pseudonymizer, identity.classify_id, one)
+    for line in block.decode().splitlines():
+        by_line(*line.split("\t", 2))
+    by_block = _Pseudonymize(pseudonymizer, identity.classify_id, many)
+    middle = block.index(b"\n", len(block) // 2) + 1
+    by_block.block(block[:middle])
+    by_block.block(block[middle:])
+    assert many.data == one.data
+    assert by_block.counts == by_line.counts and by_block.feedback == by_line.feedback
+    assert by_block.counts[IdClass.DUF] and by_block.counts[IdClass.PLACEHOLDER] and by_block.counts[IdClass.BAD_DATE]
+
+
+def test_block_path_refuses_a_bad_id_field_name_like_line_by_line():
+    from sendemodul.package import _Pseudonymize
+
+    pseudonymizer = Pseudonymizer(MASTER_KEY, environment="prod", register="11F", version=1)
+    block = f"{0:024x}\tPERSON FNR\t05011399292\n".encode()
+    with pytest.raises(errors.PartContentError, match="ID field name"):
+        _Pseudonymize(pseudonymizer, identity.classify_id, _Collect()).block(block)
+
+
+def test_pseudonyms_of_many_ids_and_base32_prefixes():
+    import base64
+
+    from sendemodul.pseudonym import base32_prefixes
+
+    digests = [os.urandom(32) for _ in range(300)] + [bytes(32), b"\xff" * 32]
+    encoded = base32_prefixes(b"".join(digests))
+    assert [encoded[32 * i:32 * i + 32] for i in range(len(digests))] == [base64.b32encode(d[:20]) for d in digests]
+    assert base32_prefixes(b"") == b""
+    pseudonymizer = Pseudonymizer(MASTER_KEY, environment="prod", register="11F", version=3)
+    ids = [fnr(i) for i in range(50)]
+    assert pseudonymizer.pseudonyms([i.encode() for i in ids]) == [pseudonymizer.pseudonym(i).encode() for i in ids]

@@ -11,9 +11,9 @@ import click
 
 from sendemodul import config, container, identity, keydir, signing
 from sendemodul.cli.check import _Progress
-from sendemodul.errors import InputError, UsageError
+from sendemodul.errors import ContainerInputError, ExtractError, InputError, UsageError
 from sendemodul.profiles import load_profile
-from sendemodul.profiles.rules import run_checks
+from sendemodul.profiles.rules import Checker, Severity
 
 _READ_BUFFER_BYTES = 1 << 20
 
@@ -41,11 +41,52 @@ def _pass(path, label, work):
 
 
 def _header_lines(profile, path):
-    """The extract's document-level lines (XML: the Avgiver element); they are complete after the first record."""
+    """The extract's document-level lines (XML: the Avgiver element); they are complete after the first record.
+    Empty for an extract that cannot be read that far (the checks then refuse it)."""
     with _open(path) as raw:
         extract = profile.open_extract(io.BufferedReader(raw, _READ_BUFFER_BYTES))
-        next(iter(extract), None)
+        try:
+            next(iter(extract), None)
+        except ExtractError:
+            return []
         return list(extract.header_lines)
+
+
+class _Refused(Exception):
+    """Raised through write_container (which then writes nothing) when the checks block the extract."""
+
+
+def _check_and_write(profile, stream, unit, production, source, write):
+    """One pass over the extract: every item goes to the control rules, and the records to ``write(rows)`` (the
+    container writer) at the same time. Returns ``(report, manifest)``; ``manifest`` is ``None`` when the report
+    blocks the extract, and then nothing was written: the rows stop at the first ERROR or FATAL finding and the
+    writer is interrupted. If the writer refuses a row itself, the checks still run to the end, so that an extract
+    with findings is reported as such first, exactly as checking before encrypting would."""
+    extract = profile.open_extract(stream)
+    checker = Checker(profile, unit, extract, allow_synthetic=not production, source=source)
+    report = checker.report
+
+    def rows():
+        for item in extract.scan():
+            checker.feed(item)
+            counts = report.severity_counts  # a new dict after the first FATAL finding
+            if Severity.ERROR not in counts and Severity.FATAL not in counts:
+                yield item.ids, item.data
+        if checker.finish().blocking:
+            raise _Refused()
+
+    items = rows()
+    try:
+        return checker.report, write(items)
+    except _Refused:
+        return checker.report, None
+    except ContainerInputError:
+        try:
+            for _ in items:  # finish the checks: their findings come first
+                pass
+        except _Refused:
+            return checker.report, None
+        raise
 
 
 @click.command()
@@ -65,9 +106,9 @@ def _header_lines(profile, path):
 def encrypt(register, periode, unit_text, signing_key, keys_dir, empty, production, output, file):
     """Check an extract and encrypt it into a signed container for upload.
 
-    The control rules run first (as 'sendemodul check'); any ERROR or FATAL finding refuses the extract, prints
-    the report and writes nothing. Person IDs are encrypted only to the TPF's keys, the records (IDs blanked) only
-    to SSB's, both under random row ids.
+    The control rules (as 'sendemodul check') run in the same pass over the extract as the encryption; any ERROR or
+    FATAL finding refuses the extract, prints the report and writes nothing. Person IDs are encrypted only to the
+    TPF's keys, the records (IDs blanked) only to SSB's, both under random row ids.
 
     \b
     Example:
@@ -89,23 +130,17 @@ def encrypt(register, periode, unit_text, signing_key, keys_dir, empty, producti
                                              signing_key=key, tpf_recipients=tpf, ssb_recipients=ssb, rows=[],
                                              no_participants=True)
     else:
-        report = _pass(file, "Checking  ", lambda stream: run_checks(profile, stream, unit,
-                                                                    allow_synthetic=not production,
-                                                                    source=str(file)))
+        header_lines = _header_lines(profile, file)
+        report, manifest = _pass(file, "Checking and encrypting", lambda stream: _check_and_write(
+            profile, stream, unit, production, str(file),
+            lambda rows: container.write_container(output, unit=unit, register=register, periode=periode,
+                                                   signing_key=key, tpf_recipients=tpf, ssb_recipients=ssb,
+                                                   rows=rows, header_lines=header_lines)))
         if report.blocking:
             click.echo(report.to_text(), err=True, nl=False)
             raise ExtractRefused()
         if report.worst is not None:
             click.echo(report.summary, err=True)
-        header_lines = _header_lines(profile, file)
-
-        def write(stream):
-            rows = ((record.ids, record.data) for record in profile.open_extract(stream))
-            return container.write_container(output, unit=unit, register=register, periode=periode,
-                                             signing_key=key, tpf_recipients=tpf, ssb_recipients=ssb, rows=rows,
-                                             header_lines=header_lines)
-
-        manifest = _pass(file, "Encrypting", write)
     click.echo(f"Wrote {output}: {manifest.register} {manifest.periode} for {manifest.unit}, "
                f"{manifest.records} records" + (" (no participants)" if manifest.no_participants else ""))
     click.echo(f"  container id {manifest.container_id}")

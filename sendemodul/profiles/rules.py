@@ -434,10 +434,57 @@ class _FieldRule:
             return "[^\\n]*"
         return _padded([core], blank=not spec.mandatory)
 
+    def exact_pattern(self) -> str:
+        """Fixed width: a regular expression for exactly ``length`` characters, so that the fields of a record need
+        no separators. It matches only texts that :meth:`pattern` matches: the same ones (every way to pad each value
+        to the width spelled out), except that a number is matched only left-aligned, right-aligned or filling the
+        field (a text it does not match is then checked by :meth:`problem`, which decides)."""
+        spec, width = self.spec, self.spec.length
+        digits = None
+        if spec.role == "bydel":
+            values, blank = sorted(b for b in self.context.bydeler if b), "" in self.context.bydeler
+        elif self.expected is not None:
+            values, blank = [self.expected], not spec.mandatory
+        elif spec.codes_from or spec.type == "integer":
+            values, blank, digits = [], not spec.mandatory, True
+        elif spec.codes:
+            values, blank = list(spec.codes), not spec.mandatory
+        elif spec.type == "date":
+            shape = _DATE_SHAPES[spec.date_format]
+            return _exact_width([(f"(?:{shape.pattern})", len(spec.date_format))], width, blank=not spec.mandatory)
+        elif spec.mandatory:
+            return f"(?![ ]{{{width}}})[^\\n]{{{width}}}"
+        else:
+            return f"[^\\n]{{{width}}}"
+        if digits:
+            return _aligned_digits(width, blank=blank)
+        return _exact_width([(re.escape(value), len(value)) for value in values], width, blank=blank)
+
     @property
     def needs_python(self) -> bool:
         """Whether :meth:`pattern` is only a shape check, so that :meth:`problem` must still run on a match."""
         return self.spec.type == "date" or bool(self.spec.codes_from)
+
+
+def _aligned_digits(width: int, *, blank: bool) -> str:
+    """A regular expression for exactly ``width`` characters: digits then spaces (digits first), spaces then digits,
+    or (if ``blank``) spaces only. The first character picks the branch, so a text is tried against few
+    alternatives."""
+    left = "|".join(f"[0-9]{{{digits}}}[ ]{{{width - 1 - digits}}}" for digits in range(width - 1, -1, -1))
+    right = [f"[ ]{{{spaces}}}[0-9]{{{width - 1 - spaces}}}" for spaces in range(width - 1)]
+    if blank:
+        right.append(f"[ ]{{{width - 1}}}")
+    return f"[0-9](?:{left})" + (f"|[ ](?:{'|'.join(right)})" if right else "")
+
+
+def _exact_width(choices: list[tuple[str, int]], width: int, *, blank: bool) -> str:
+    """A regular expression for exactly ``width`` characters: one of ``choices`` (a regular expression and the fixed
+    length of what it matches) with padding spaces before and after, or (if ``blank``) spaces only."""
+    alternatives = [f"[ ]{{{before}}}{choice}[ ]{{{width - length - before}}}"
+                    for choice, length in choices if length <= width for before in range(width - length + 1)]
+    if blank:
+        alternatives.append(f"[ ]{{{width}}}")
+    return "|".join(alternatives) if alternatives else "(?!)"
 
 
 def _padded(choices: list[str], *, blank: bool) -> str:
@@ -849,9 +896,10 @@ _MEMO_MAX = 1 << 12
 
 
 class _FixedRules(_RecordRules):
-    """Fixed width: one regular expression over all fields, sliced out and joined by line breaks (which no record
-    contains), decides whether every field is fine; only a record it rejects is checked field by field to say what is
-    wrong (most records in most files are fine)."""
+    """Fixed width: one regular expression over the whole record, each field matched at its exact width
+    (:meth:`_FieldRule.exact_pattern`), decides whether every field is fine; only a record it rejects is checked
+    field by field to say what is wrong (most records in most files are fine). Only the fields that need a look in
+    Python (dates, kommune codes) or feed other rules are sliced out of a record that passes."""
 
     def __init__(self, profile: FixedWidthProfile, context: _Context, add: Add, allow_synthetic: bool,
                  max_listed: int = MAX_PER_RULE):
@@ -859,30 +907,37 @@ class _FixedRules(_RecordRules):
         specs = [spec for spec in profile.field_specs if not spec.id_kind]
         self._rules = tuple(_FieldRule(spec, context) for spec in specs)
         self._slice = operator.itemgetter(*(slice(spec.start, spec.end) for spec in specs), slice(0, 0))
-        # Each field with its separator is an atomic group: a field can match its text in one way only up to the
-        # separator, so backtracking into an earlier field could only retry the same thing, exponentially often.
-        self._fields_re = re.compile("".join(f"(?>{rule.pattern()}\n)" for rule in self._rules))
-        self._python_checks = tuple((i, rule) for i, rule in enumerate(self._rules) if rule.needs_python)
-        #: The same with a memo per field of the texts already judged (dates and kommune codes repeat a lot).
-        self._python_memo = tuple((i, rule, {}) for i, rule in self._python_checks)
+        # Each field is an atomic group: every alternative of a field has the field's width, so backtracking into an
+        # earlier field could only retry the same thing. Identifier fields are blanked in the data: any text.
+        exact = {rule.spec.name: rule.exact_pattern() for rule in self._rules}
+        self._record_re = re.compile("".join(
+            f"(?>{exact[spec.name]})" if spec.name in exact else f"[^\n]{{{spec.length}}}"
+            for spec in profile.field_specs))
+        #: The fields checked in Python after a match, with a memo per field of the texts already judged (dates and
+        #: kommune codes repeat a lot).
+        self._python_memo = tuple((rule, rule.spec.start, rule.spec.end, {}) for rule in self._rules
+                                  if rule.needs_python)
         needed = {spec.name for spec, _ in self._unique}
         for rule in profile.consistency:
             needed.update(rule.names)
         if self._birth is not None:
             needed.add(self._birth.name)
         self._values = tuple((spec.name, i) for i, spec in enumerate(specs) if spec.name in needed)
+        self._value_slices = tuple((spec.name, spec.start, spec.end) for spec in specs if spec.name in needed)
 
     def check(self, record: Record) -> None:
         line, journalnr = record.line, record.journalnr
-        texts = self._slice(record.data)
-        if self._fields_re.fullmatch("\n".join(texts)) is None:
+        data = record.data
+        if self._record_re.fullmatch(data) is None:
+            texts = self._slice(data)
             for i, rule in enumerate(self._rules):
                 problem = rule.problem(texts[i])
                 if problem is not None:
                     self.add(Severity.ERROR, problem[0], line, journalnr, rule.spec.name, problem[1])
+            values = {name: texts[i].strip(" ") for name, i in self._values}
         else:
-            for i, rule, memo in self._python_memo:
-                text = texts[i]
+            for rule, start, end, memo in self._python_memo:
+                text = data[start:end]
                 ok = memo.get(text)
                 if ok is None:
                     ok = rule.problem(text) is None
@@ -891,7 +946,7 @@ class _FixedRules(_RecordRules):
                 if not ok:
                     problem = rule.problem(text)
                     self.add(Severity.ERROR, problem[0], line, journalnr, rule.spec.name, problem[1])
-        values = {name: texts[i].strip(" ") for name, i in self._values}
+            values = {name: data[start:end].strip(" ") for name, start, end in self._value_slices}
         values.update(record.ids)
         self.check_ids(record, journalnr, values)
         for spec, seen in self._unique:  # check_unique and check_consistency, inlined (this runs per record)
