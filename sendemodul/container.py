@@ -314,6 +314,16 @@ class TarReader:
             self._progress(n)
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
+    def _read_some(self, n, what):
+        """Up to ``n`` bytes, at least one: what the stream gives in one read, never joined (hashing a member's
+        content needs no exact sizes, and an upload arrives in pieces)."""
+        chunk = self._stream.read(n)
+        if not chunk:
+            raise ContainerTruncated.detail(what)
+        if self._progress:
+            self._progress(len(chunk))
+        return chunk
+
     def member(self, name):
         """The next member, which must be called ``name``, as a :class:`MemberReader`."""
         after = f"after {self._last}" if self._last else "at the start"
@@ -385,7 +395,13 @@ class MemberReader:
 
     def finish(self):
         while self._left:
-            self.read(_COPY_BYTES)
+            try:
+                data = self._tar._read_some(min(self._left, _COPY_BYTES), f"{self.name} is cut off")
+            except ContainerTruncated as e:
+                self.error = self.error or e
+                raise
+            self._hash.update(data)
+            self._left -= len(data)
         padding = self._tar._read(-self.size % BLOCK, f"{self.name} is cut off")
         if any(padding):
             raise ContainerTarError.detail(f"the padding after {self.name} is not zero")
