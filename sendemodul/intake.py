@@ -175,6 +175,8 @@ class Intake:
         log.info("upload {reference} by {unit} {outcome}: {register} {periode}, {size} bytes",
                  reference=receipt.reference, unit=receipt.unit, register=receipt.register,
                  periode=receipt.periode, size=receipt.size, outcome="duplicate" if receipt.duplicate else "accepted")
+        if receipt.duplicate:  # after the answer; a crash first leaves an incoming/ part, removed at start
+            self.run_io(_unlink, done.path).addErrback(lambda f: log.failure("removing a duplicate failed", f))
         return receipt
 
     def _accept(self, done, unit_text):
@@ -215,9 +217,11 @@ class Intake:
         return Receipt.from_row(stored)
 
     def _same_again(self, path, existing, unit_text, sha256, container_id):
-        _unlink(path)
+        """The first receipt for the same bytes from the same unit (the copy in incoming/ is removed after the
+        answer: unlinking a large file takes a while), or refused as a replay."""
         if existing["unit"] == unit_text and existing["sha256"] == sha256:
             return Receipt.from_row(existing, duplicate=True)
+        _unlink(path)
         raise ContainerReplayed.detail(container_id)
 
 

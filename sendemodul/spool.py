@@ -182,6 +182,7 @@ class IncomingFile:
         self._resuming = False
         self._error = None  # a storage error, set by the upload thread
         self._writing = True  # False once the check refused the upload
+        self._writeback_start = self._writeback_end = 0  # written, not yet handed to the disk
         self._next = 0  # append position
         self.size = 0  # highest byte written + 1
         self.closed = False
@@ -302,27 +303,48 @@ class IncomingFile:
         self._reactor.callFromThread(self._thread_done, outcome)
 
     def _consume(self, check):
-        stream = _ArrivingStream(self)
-        result = refusal = None
-        if check is not None:
-            try:
-                result = check(stream)
-            except _NotSequential:
-                stream.hashing = False
-            except SendemodulError as e:
-                refusal, self._writing = e, False  # the rest is only drained
-        stream.drain()
+        """Write every piece, hash the whole file while the pieces come in order, and feed them to the check, which
+        runs in a thread of its own (the two SHA-256 passes, the file's and the parts', then use both cores)."""
+        checker = _Checker(check) if check is not None else None
+        sha256 = hashlib.sha256()
+        position = 0  # bytes taken in order
+        in_order = True
+        try:
+            while (item := self._take()) is not None:
+                offset, data = item
+                if in_order and offset != position:
+                    in_order = False
+                    if checker is not None:
+                        checker.cancel()  # the caller checks the complete file instead
+                if in_order:
+                    position += len(data)
+                    sha256.update(data)
+                    if checker is not None and not checker.feed(data):
+                        self._writing = False  # refused: the rest is only drained
+        except BaseException:  # discarded, or a bug: the check's thread must end too
+            if checker is not None:
+                checker.cancel()
+            raise
+        result = None
+        if checker is not None:
+            if in_order:
+                checker.end()
+            outcome, result = checker.wait()
+            if outcome == "refused" and self._error is None:
+                raise result
+            if outcome == "failed":
+                raise result
+            if outcome != "checked":
+                result = None
         if self._error is not None:
             raise self._error
-        if refusal is not None:
-            raise refusal
         try:
             os.fsync(self._fd)
         except OSError as e:
             raise storage_error(e) from None
         self._close_fd()
-        if stream.hashing and check is not None:
-            return Completed(self.path, stream.position, result, stream.sha256.hexdigest())
+        if checker is not None and in_order and result is not None:
+            return Completed(self.path, position, result, sha256.hexdigest())
         return Completed(self.path, self.size)
 
     def _take(self):
@@ -338,11 +360,23 @@ class IncomingFile:
                 _pwrite_all(self._fd, data, offset)
             except OSError as e:
                 self._error = storage_error(e)
+            else:
+                self._start_writeback(offset, len(data))
         self._done += len(data)
         if self._paused and not self._resuming and self._put - self._done < self._low:
             self._resuming = True
             self._reactor.callFromThread(self._resume)
         return offset, data
+
+    def _start_writeback(self, offset, size):
+        """Every few MiB, have the kernel start writing the new pages to disk (without waiting for it): the disk
+        works while the rest arrives, and the fsync before the receipt finds little left to do."""
+        if offset != self._writeback_end:
+            self._writeback_start = offset
+        self._writeback_end = offset + size
+        if self._writeback_end - self._writeback_start >= WRITEBACK_BYTES:
+            _sync_file_range(self._fd, self._writeback_start, self._writeback_end - self._writeback_start)
+            self._writeback_start = self._writeback_end
 
     def _close_fd(self):
         if self._fd is not None:
@@ -350,23 +384,85 @@ class IncomingFile:
             self._fd = None
 
 
-class _ArrivingStream:
-    """A read-only binary stream of an upload's bytes in the order they arrive (the upload thread's view): each
-    read takes chunks from the queue, writes them to the file and hashes them. ``read`` may return fewer bytes than
-    asked for; b"" only at the end."""
+def _load_sync_file_range():
+    """Linux's ``sync_file_range(fd, offset, nbytes, SYNC_FILE_RANGE_WRITE)``, or a no-op where there is none."""
+    try:
+        import ctypes
 
-    def __init__(self, incoming):
-        self._incoming = incoming
+        libc = ctypes.CDLL(None, use_errno=True)
+        function = libc.sync_file_range
+    except (OSError, AttributeError):
+        return lambda fd, offset, nbytes: None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return lambda fd, offset, nbytes: function(fd, offset, nbytes, 2)  # 2 = SYNC_FILE_RANGE_WRITE; errors: fsync tells
+
+
+_sync_file_range = _load_sync_file_range()
+WRITEBACK_BYTES = 8 << 20
+
+
+class _Checker:
+    """Runs ``check(stream)`` in a thread of its own on the pieces :meth:`feed` gives it, through a bounded queue.
+
+    Its outcome is ("checked", result), ("refused", the SendemodulError), ("cancelled", None) after :meth:`cancel`
+    (a write out of order), or ("failed", an unexpected exception). After the check has ended the thread drains what
+    is still fed, so a feeder never blocks on it."""
+
+    def __init__(self, check, queued_pieces=32):
+        self._queue = queue.Queue(maxsize=queued_pieces)
         self._rest = b""
-        self.position = 0  # bytes taken in order
-        self.sha256 = hashlib.sha256()
-        self.hashing = True  # in order so far; False once a write was out of order
-        self.ended = False  # the end was taken
+        self._ended = False  # the end (or the cancel) was read
+        self.done = False  # the check has an outcome
+        self.outcome = None
+        self._thread = threading.Thread(target=self._run, args=(check,), name="sendemodul-check", daemon=True)
+        self._thread.start()
+
+    # -- the upload's writer thread --
+
+    def feed(self, data):
+        """Queue the next piece (blocks while the check is behind). False once the check has refused."""
+        if self.done:
+            return self.outcome[0] != "refused"
+        self._queue.put(data)
+        return True
+
+    def end(self):
+        self._queue.put(_EOF)
+
+    def cancel(self):
+        self._queue.put(_ABORT)
+
+    def wait(self):
+        self._thread.join()
+        return self.outcome
+
+    # -- the check's thread --
+
+    def _run(self, check):
+        try:
+            self.outcome = ("checked", check(self))
+        except _NotSequential:
+            self.outcome = ("cancelled", None)
+        except SendemodulError as e:
+            self.outcome = ("refused", e)
+        except BaseException as e:  # a bug: reported, never swallowed
+            self.outcome = ("failed", e)
+        self.done = True
+        while not self._ended:
+            if self._queue.get() in (_EOF, _ABORT):
+                self._ended = True
 
     def read(self, n=-1):
+        """The check's stream: up to ``n`` bytes (fewer when a piece ends); b"" only at the end."""
         if not self._rest:
-            item = None if self.ended else self._next()
-            if item is None:
+            if self._ended:
+                return b""
+            item = self._queue.get()
+            if item is _EOF or item is _ABORT:
+                self._ended = True
+                if item is _ABORT:
+                    raise _NotSequential()
                 return b""
             self._rest = item
         if n is None or n < 0 or n >= len(self._rest):
@@ -374,30 +470,6 @@ class _ArrivingStream:
         else:
             data, self._rest = self._rest[:n], self._rest[n:]
         return data
-
-    def _next(self):
-        item = self._incoming._take()
-        if item is None:
-            self.ended = True
-            return None
-        offset, data = item
-        if offset != self.position:
-            self.hashing = False
-            raise _NotSequential()
-        self.position += len(data)
-        self.sha256.update(data)
-        return data
-
-    def drain(self):
-        """Take (and write) everything up to the end."""
-        while not self.ended and (item := self._incoming._take()) is not None:
-            if self.hashing:
-                offset, data = item
-                if offset != self.position:
-                    self.hashing = False
-                else:
-                    self.position += len(data)
-                    self.sha256.update(data)
 
 
 def _pwrite_all(fd, data, offset):
