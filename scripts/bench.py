@@ -30,6 +30,8 @@ import threading
 import time
 from pathlib import Path
 
+from sendemodul.testpeers import free_port, prepare_sshd
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent / "sendemodul"
 DEMO = "0301-00-958935420"
@@ -420,12 +422,6 @@ class RssSampler:
 PROCS = Processes()
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_for_port(port, proc, log_path, what, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -592,25 +588,7 @@ class OpenSSH:
     def start(self):
         self.dir.mkdir()
         self.target.mkdir()
-        for name in ("host_ed25519", "client_ed25519"):
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.dir / name)], check=True)
-        shutil.copy(self.dir / "client_ed25519.pub", self.dir / "authorized_keys")
-        self.port = free_port()
-        (self.dir / "sshd_config").write_text(f"""\
-Port {self.port}
-ListenAddress 127.0.0.1
-HostKey {self.dir}/host_ed25519
-PidFile {self.dir}/sshd.pid
-AuthorizedKeysFile {self.dir}/authorized_keys
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-PermitRootLogin yes
-StrictModes no
-LogLevel ERROR
-Subsystem sftp internal-sftp
-""")
+        self.port = prepare_sshd(self.dir, log_level="ERROR")
         if os.geteuid() == 0:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
         self.proc = PROCS.server([find_tool("sshd"), "-D", "-e", "-f", str(self.dir / "sshd_config")],

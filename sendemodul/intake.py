@@ -24,7 +24,13 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from sendemodul import identity, keydir
-from sendemodul.errors import ContainerReplayed, SendemodulError, TooManyUploads, UploadIncomplete, WindowClosed
+from sendemodul.errors import (
+    ContainerReplayed,
+    SendemodulError,
+    TooManyUploads,
+    UploadIncomplete,
+    WindowClosed,
+)
 from sendemodul.verify import verify_container
 
 log = Logger()

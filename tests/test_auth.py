@@ -5,6 +5,7 @@ import shutil
 import tempfile
 import threading
 
+from conftest import ALNA, STAVANGER, add_unit
 from twisted.cred import error
 from twisted.cred.portal import Portal
 from twisted.internet import defer, reactor, task
@@ -14,8 +15,6 @@ from twisted.trial import unittest
 
 from sendemodul import auth, config
 from sendemodul.store import Store
-
-from conftest import ALNA, STAVANGER, add_unit
 
 
 class PortalTests(unittest.TestCase):

@@ -7,19 +7,18 @@ import datetime
 import json
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
-
-from sendemodul import container, identity, keydir, package, signing, ssb
-from sendemodul.worker import environment_for_test_uploads
-
 from conftest import BIN, grep_tree, run_cli
 from server import DEMO, Server, add_unit, make_container
+
+from sendemodul import container, identity, keydir, package, signing, ssb
+from sendemodul.testpeers import prepare_sshd
+from sendemodul.worker import environment_for_test_uploads
 
 STAVANGER = "1103-00-964965226"
 TEST_WINDOW = """
@@ -31,12 +30,6 @@ test_closes = 2099-12-31
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Sshd:
     """SSB's server: a private OpenSSH sshd on loopback with its own keys and config (TESTING.md)."""
 
@@ -45,23 +38,7 @@ class Sshd:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.inbox = self.dir / "inbox"
         self.inbox.mkdir()
-        for name in ("host_ed25519", "client_ed25519"):
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.dir / name)], check=True)
-        shutil.copy(self.dir / "client_ed25519.pub", self.dir / "authorized_keys")
-        self.port = free_port()
-        (self.dir / "sshd_config").write_text(f"""Port {self.port}
-ListenAddress 127.0.0.1
-HostKey {self.dir}/host_ed25519
-PidFile {self.dir}/sshd.pid
-AuthorizedKeysFile {self.dir}/authorized_keys
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-PermitRootLogin yes
-StrictModes no
-Subsystem sftp internal-sftp
-""")
+        self.port = prepare_sshd(self.dir)
         self.host_key = " ".join((self.dir / "host_ed25519.pub").read_text().split()[:2])
         self.proc = None
 

@@ -9,11 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import BIN, ROOT
 from twisted.application.service import IServiceCollection
 
 from sendemodul import config, service
-
-from conftest import BIN, ROOT
 
 
 def test_make_service_puts_the_store_first_so_it_stops_last(home):

@@ -11,10 +11,8 @@ from pathlib import Path
 
 import paramiko
 import pytest
-
-from server import DEMO, Server, add_unit, make_container
-
 from conftest import BIN
+from server import DEMO, Server, add_unit, make_container
 
 STAVANGER = "1103-00-964965226"
 MAX_BYTES = 5 * 1024 * 1024
@@ -427,7 +425,11 @@ def test_parse_path_accepts_the_box_and_receipts(path, expected):
     (b"/receipts/x", "missing"), (b"/receipts/a/b.json", "missing"),
 ])
 def test_parse_path_refuses_everything_else(path, code):
-    from twisted.conch.ssh.filetransfer import FX_NO_SUCH_FILE, FX_PERMISSION_DENIED, SFTPError
+    from twisted.conch.ssh.filetransfer import (
+        FX_NO_SUCH_FILE,
+        FX_PERMISSION_DENIED,
+        SFTPError,
+    )
 
     from sendemodul.sftp.dropbox import parse_path
 

@@ -9,10 +9,9 @@ import threading
 import time
 
 import pytest
+from server import DEMO, Server, add_unit, make_container
 
 from sendemodul import keydir
-
-from server import DEMO, Server, add_unit, make_container
 
 STAVANGER = "1103-00-964965226"
 EXTRA_CONFIG = """

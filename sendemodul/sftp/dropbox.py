@@ -18,8 +18,13 @@ import time
 
 from twisted.conch.interfaces import ISFTPFile, ISFTPServer
 from twisted.conch.ssh import filetransfer
-from twisted.conch.ssh.filetransfer import (FX_FAILURE, FX_NO_SUCH_FILE, FX_OP_UNSUPPORTED, FX_PERMISSION_DENIED,
-                                            SFTPError)
+from twisted.conch.ssh.filetransfer import (
+    FX_FAILURE,
+    FX_NO_SUCH_FILE,
+    FX_OP_UNSUPPORTED,
+    FX_PERMISSION_DENIED,
+    SFTPError,
+)
 from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer

@@ -10,10 +10,10 @@ import collections
 
 from OpenSSL.SSL import Error, WantReadError
 from twisted.logger import Logger
-from zope.interface import providedBy
-from zope.interface.declarations import Provides
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
+from zope.interface import providedBy
+from zope.interface.declarations import Provides
 
 log = Logger()
 
