@@ -256,12 +256,13 @@ class Progress:
     def _run(self):
         last = time.monotonic()
         while not self._stop.wait(0.5):
+            line = self._line()  # every half second, shown or not: some probes time what they see
             if self.tty:
-                sys.stderr.write("\r\033[K" + self._line()[:150])
+                sys.stderr.write("\r\033[K" + line[:150])
                 sys.stderr.flush()
             elif time.monotonic() - last >= 5:
                 last = time.monotonic()
-                say(self._line())
+                say(line)
 
 
 def bytes_status(total, probe):

@@ -63,6 +63,11 @@ class ThreadPoolService(service.Service):
         return deferToThreadPool(self.reactor, self.pool, f, *args, **kwargs)
 
 
+#: Connections the kernel queues before they are accepted. Twisted's default of 50 overflows under a burst (a login
+#: storm, hundreds of clients at once): the kernel then drops SYNs and a client only retries after 1, 3, 7 s.
+LISTEN_BACKLOG = 1024
+
+
 class ListeningService(service.Service):
     """Listens on an endpoint while running. ``self.port`` is the listening port (a configured port 0 picks a free
     one). If the port cannot be opened the server logs why and stops: it never runs half-listening."""

@@ -25,7 +25,7 @@ from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 
 from sendemodul.auth import UnitCredentials
-from sendemodul.service import ListeningService
+from sendemodul.service import LISTEN_BACKLOG, ListeningService
 from sendemodul.sftp.dropbox import MAX_SFTP_PACKET, DropBox
 
 log = Logger()
@@ -378,7 +378,7 @@ class SFTPService(ListeningService):
         if host_key.type() != "Ed25519":
             raise ValueError(f"the SSH host key {self.config.ssh_host_key_path} must be ed25519")
         self.factory = DropBoxSSHFactory(self.portal, host_key, self.config.limits, self.reactor)
-        endpoint = endpoints.TCP4ServerEndpoint(self.reactor, self.config.server.sftp_port,
+        endpoint = endpoints.TCP4ServerEndpoint(self.reactor, self.config.server.sftp_port, backlog=LISTEN_BACKLOG,
                                                 interface=self.config.server.interface)
         return endpoint, self.factory
 

@@ -34,7 +34,7 @@ from sendemodul.errors import (
     WindowClosed,
 )
 from sendemodul.intake import OSLO, Receipt
-from sendemodul.service import ListeningService
+from sendemodul.service import LISTEN_BACKLOG, ListeningService
 from sendemodul.web import messages_nb
 from sendemodul.web.request import BASE_HEADERS, UploadRequest, basic_credentials, login
 from sendemodul.web.sessions import COOKIE, LOGIN_COOKIE, Sessions
@@ -616,7 +616,8 @@ class WebService(ListeningService):
 
     def endpoint_and_factory(self):
         cfg = self.app.config
-        endpoint = endpoints.TCP4ServerEndpoint(self.reactor, cfg.server.https_port, interface=cfg.server.interface)
+        endpoint = endpoints.TCP4ServerEndpoint(self.reactor, cfg.server.https_port, backlog=LISTEN_BACKLOG,
+                                                interface=cfg.server.interface)
         return endpoint, CoalescingTLSFactory(tls_options(cfg.tls_cert_path), Site(self.app, self.reactor),
                                               connections_per_source=cfg.limits.https_connections_per_source,
                                               is_banned=self.app.source_banned)
