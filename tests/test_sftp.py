@@ -127,6 +127,30 @@ def test_paramiko_puts_a_container_and_reads_its_receipt(server, tmp_path):
     assert len(found) == 1 and found[0]["unit"] == DEMO and found[0]["size"] == path.stat().st_size
 
 
+def test_a_file_written_out_of_order_is_checked_whole_and_accepted(server, tmp_path):
+    """SFTP lets a client write at any offset. The intake checks bytes as they arrive only while they come in order;
+    here the second half comes first, so the complete file is checked once it is closed, with the same receipt."""
+    path = tmp_path / "o.tar"
+    make_container(server.home, path, records=40)
+    data = path.read_bytes()
+    half = len(data) // 2
+
+    def session():
+        transport, sftp = connect(server)
+        try:
+            with sftp.open("o.tar", "wb") as f:
+                f.seek(half)
+                f.write(data[half:])
+                f.seek(0)
+                f.write(data[:half])
+            return [r for r in receipts(sftp).values() if r["sha256"] == hashlib.sha256(data).hexdigest()]
+        finally:
+            transport.close()
+
+    found = in_thread(session)
+    assert len(found) == 1 and found[0]["size"] == len(data) and not found[0]["duplicate"]
+
+
 def test_upload_to_a_temporary_name_runs_intake_on_rename(server, tmp_path):
     """As WinSCP and rclone do: write x.filepart, close (nothing yet), rename to x (intake, receipt)."""
     path = tmp_path / "w.tar"
