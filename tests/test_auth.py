@@ -216,6 +216,12 @@ class PortalTests(unittest.TestCase):
         self.assertIsInstance((yield self.failed_login(ALNA, self.pin)), error.UnauthorizedLogin)
         _, avatar, _ = yield self.login(ALNA, new_pin)
         self.assertEqual(avatar.unit, ALNA)
+        self.store.revoke_pin(self.unit, actor="test")  # revoked, or the unit disabled: no login, cached or not
+        self.assertIsInstance((yield self.failed_login(ALNA, new_pin)), error.UnauthorizedLogin)
+        self.store.set_pin(self.unit, auth.hash_pin(new_pin), actor="test")
+        yield self.login(ALNA, new_pin)
+        self.store.disable_unit(self.unit, actor="test")
+        self.assertIsInstance((yield self.failed_login(ALNA, new_pin)), error.UnauthorizedLogin)
 
 
 def test_generated_pins_have_60_bits_in_groups_of_four():
