@@ -3,6 +3,7 @@ for every profile and year, with the real console script."""
 
 import csv
 import datetime
+import io
 
 import pytest
 
@@ -113,3 +114,114 @@ def test_expired_keys_are_refused(dev_home, tmp_path):
     proc = run_cli("encrypt", "-r", "15F", "-p", 2026, "-u", DEMO, "--signing-key", dev_home / "demo/unit.key",
                    "--keys", old, "--empty", "-o", tmp_path / "x.tar", home=dev_home, check=False)
     assert proc.returncode == 1 and "no current TPF key" in proc.stderr and "tpf-2020 expired 2020-12-31" in proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The block-wise fast path (fixed width) against the per-record path
+
+
+def _per_record(profile, data, unit, production):
+    """The reference: every item of ``scan()`` through ``Checker.feed``, rows kept while nothing blocks."""
+    from sendemodul.profiles.rules import Checker, Severity
+
+    extract = profile.open_extract(io.BytesIO(data))
+    checker = Checker(profile, unit, extract, allow_synthetic=not production, source="x.dat")
+    rows = []
+    for item in extract.scan():
+        checker.feed(item)
+        counts = checker.report.severity_counts
+        if Severity.ERROR not in counts and Severity.FATAL not in counts:
+            rows.append((item.ids, item.data))
+    return checker.finish(), rows
+
+
+def _encrypt_pass(profile, data, unit, production):
+    from sendemodul.cli.encrypt import _check_and_write
+
+    rows = []
+    report, written = _check_and_write(profile, io.BytesIO(data), unit, production, "x.dat",
+                                       lambda items: rows.extend(items) or "written")
+    return report, rows, written
+
+
+def _assert_same(profile, data, unit, production=False):
+    expected, expected_rows = _per_record(profile, data, unit, production)
+    report, rows, written = _encrypt_pass(profile, data, unit, production)
+    assert report.as_dict() == expected.as_dict()
+    assert report.to_text() == expected.to_text()
+    assert rows == expected_rows
+    assert (written is None) == expected.blocking
+    return report
+
+
+def _with_id(line, profile, name, value):
+    for field, start, end in profile._id_slices:
+        if field == name:
+            return line[:start] + value.ljust(end - start)[:end - start] + line[end:]
+    raise AssertionError(name)
+
+
+@pytest.fixture(params=[1 << 18, 700])
+def block_bytes(request, monkeypatch):
+    """The default block size, and one so small that blocks end mid-file and lines wait for their line break."""
+    from sendemodul.profiles import fixed
+
+    monkeypatch.setattr(fixed, "_BLOCK_BYTES", request.param)
+    monkeypatch.setattr(fixed, "_PENDING_MAX_BYTES", max(request.param, 2000))
+    return request.param
+
+
+@pytest.mark.parametrize("register", ["11F", "11CF"])
+@pytest.mark.parametrize("errors", [{}, {1: "ID_INVALID"}, {37: "DUPLICATE_ID"}, {60: "DUPLICATE"},
+                                    {5: "CODE", 9: "DATE", 40: "INTEGER", 55: "BYDEL"},
+                                    {3: "MANDATORY", 48: "ID_MISSING", 59: "VERSION", 60: "KOMMUNENR"},
+                                    {30: "TAB"}, {60: "RECORD_LENGTH"}, {2: "RECORD_LENGTH", 45: "ID_INVALID"}])
+@pytest.mark.parametrize("production", [False, True])
+def test_fast_path_gives_the_same_report_and_rows(block_bytes, register, errors, production):
+    profile = load_profile(register, 2026)
+    unit = identity.parse_unit(DEMO, 2026)
+    data = testdata.generate_extract(profile, unit, 60, seed=len(errors) * 7 + 1, errors=errors)
+    _assert_same(profile, data, unit, production)
+
+
+@pytest.mark.parametrize("production", [False, True])
+def test_fast_path_on_odd_lines_and_identifiers(block_bytes, production):
+    """Line endings, blank and overlong lines, and identifiers of every class, anywhere in the file."""
+    profile = load_profile("11F", 2026)
+    unit = identity.parse_unit(DEMO, 2026)
+    lines = testdata.generate_extract(profile, unit, 40, seed=11).decode("iso-8859-1").split("\n")[:-1]
+    fnr = profile._id_slices[0][0]
+    duf = [name for name, *_ in profile._id_slices][1]
+    birth = next(f for f in profile.field_specs if f.role == "birthdate")
+    samples = {
+        "placeholder": _with_id(lines[1], profile, fnr, "170580" + "00100"),
+        "bad_date": _with_id(lines[2], profile, fnr, "32131200000"),
+        "bad_checksum": _with_id(lines[3], profile, fnr, identity.generate_fnr(
+            datetime.date(1980, 5, 17), 123)[:10] + "9"),
+        "dnr": _with_id(lines[4], profile, fnr, identity.generate_fnr(datetime.date(1980, 5, 17), 123, kind="dnr")),
+        "hnr": _with_id(lines[5], profile, fnr, identity.generate_fnr(datetime.date(1980, 5, 17), 124, kind="hnr")),
+        "synthetic": _with_id(lines[6], profile, fnr, identity.generate_fnr(datetime.date(1980, 5, 17), 125,
+                                                                          kind="synthetic")),
+        "letters": _with_id(lines[7], profile, fnr, "1234567890a"),
+        "short": _with_id(lines[8], profile, fnr, "123"),
+        "bad_duf": _with_id(lines[9], profile, duf, "123456789012"),
+        "no_ids": _with_id(_with_id(lines[10], profile, fnr, ""), profile, duf, ""),
+        "birth": lines[11][:birth.start] + "01011970" + lines[11][birth.end:],
+        "blank": " " * profile.record_length,
+        "empty": "",
+        "long": lines[12] + "xyz",
+        "very_long": lines[12] * 9,
+        "cr": lines[13][:50] + "\r" + lines[13][51:],
+        "dup": lines[0],
+    }
+    for bad in samples.values():
+        for where in (0, 17, len(lines)):
+            text = "\n".join(lines[:where] + [bad] + lines[where:]) + "\n"
+            _assert_same(profile, text.encode("iso-8859-1"), unit, production)
+    clean = "\n".join(lines)
+    for data in (clean, clean + "\n", clean.replace("\n", "\r\n") + "\r\n", clean + "\r", "\n\n" + clean + "\n\n",
+                 ""):
+        _assert_same(profile, data.encode("iso-8859-1"), unit, production)
+    report = _assert_same(profile, ("\n".join([samples["placeholder"], samples["synthetic"], samples["hnr"]]
+                                               + lines[20:]) + "\n").encode("iso-8859-1"), unit, production)
+    assert report.rule_counts.get("ID_PLACEHOLDER") == 1

@@ -4,6 +4,8 @@ extracts (fixed width and XML) with identifiers taken out, streaming in bounded 
 import datetime
 import io
 import re
+import subprocess
+import sys
 import tracemalloc
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -211,21 +213,37 @@ def test_fixed_width_file_without_line_breaks_streams_in_bounded_memory():
     assert peak < 1024 * 1024
 
 
+_PEAK_READING = """
+import io, sys, tracemalloc
+from sendemodul import identity
+from sendemodul.profiles import load_profile
+from sendemodul.testdata import write_extract
+profile = load_profile(sys.argv[1], 2026)
+count = int(sys.argv[2])
+data = io.BytesIO()
+size = write_extract(data, profile, identity.parse_unit("0301-12-958935420", 2026), count, seed=5)
+data.seek(0)
+tracemalloc.start()
+assert sum(1 for _ in profile.open_extract(data)) == count
+print(tracemalloc.get_traced_memory()[1], size)
+"""
+
+
 def peak_reading(profile, count):
-    """Peak Python allocations while reading a generated extract of ``count`` records, and the extract's size."""
-    data = io.BytesIO()
-    size = write_extract(data, profile, ALNA, count, seed=5)
-    data.seek(0)
-    tracemalloc.start()
-    assert sum(1 for _ in profile.open_extract(data)) == count
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak, size
+    """Peak Python allocations while reading a generated extract of ``count`` records, and the extract's size.
+
+    Measured in a fresh interpreter: what earlier tests left in CPython's caches and free lists made the figure
+    depend on the test order."""
+    proc = subprocess.run([sys.executable, "-c", _PEAK_READING, profile.register, str(count)], capture_output=True,
+                          text=True, check=True, timeout=120)
+    peak, size = proc.stdout.split()
+    return int(peak), int(size)
 
 
-@pytest.mark.parametrize("register, count", [("11F", 1_000), ("IPLOS", 200)])
+@pytest.mark.parametrize("register, count", [("11F", 2_500), ("IPLOS", 200)])
 def test_reading_an_extract_keeps_memory_flat(register, count):
-    """Reading four times as many records takes no more memory: nothing accumulates."""
+    """Reading four times as many records takes no more memory: nothing accumulates. (11F from 2,500 records: below
+    that, a bounded cache inside CPython still fills, 60 KiB at 1,000 records and 97 KiB from 2,000 on.)"""
     profile = load_profile(register, 2026)
     small, _ = peak_reading(profile, count)
     large, size = peak_reading(profile, 4 * count)

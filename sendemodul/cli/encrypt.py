@@ -12,7 +12,7 @@ import click
 from sendemodul import config, container, identity, keydir, signing
 from sendemodul.cli.check import _Progress
 from sendemodul.errors import ContainerInputError, ExtractError, InputError, UsageError
-from sendemodul.profiles import load_profile
+from sendemodul.profiles import FixedWidthExtract, load_profile
 from sendemodul.profiles.rules import Checker, Severity
 
 _READ_BUFFER_BYTES = 1 << 20
@@ -67,13 +67,31 @@ def _check_and_write(profile, stream, unit, production, source, write):
     report = checker.report
 
     def rows():
-        for item in extract.scan():
+        if isinstance(extract, FixedWidthExtract):
+            # In blocks of lines: most records are checked without a Record object (Checker.feed_text), the rest
+            # exactly as below.
+            feed_text = checker.feed_text
+            for first_line, block in extract.blocks():
+                if first_line is None:
+                    yield from checked(block)
+                    continue
+                for line, text in enumerate(block, first_line):
+                    row = feed_text(line, text)
+                    if row is not None:
+                        counts = report.severity_counts
+                        if Severity.ERROR not in counts and Severity.FATAL not in counts:
+                            yield row
+        else:
+            yield from checked(extract.scan())
+        if checker.finish().blocking:
+            raise _Refused()
+
+    def checked(items):
+        for item in items:
             checker.feed(item)
             counts = report.severity_counts  # a new dict after the first FATAL finding
             if Severity.ERROR not in counts and Severity.FATAL not in counts:
                 yield item.ids, item.data
-        if checker.finish().blocking:
-            raise _Refused()
 
     items = rows()
     try:

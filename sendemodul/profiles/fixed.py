@@ -8,12 +8,20 @@ line breaks never ends up in memory as one huge line.
 
 from __future__ import annotations
 
+import codecs
+import io
 from collections.abc import Iterator
 from typing import BinaryIO
 
 from sendemodul.profiles.model import Extract, Malformed, Profile, Record
 
 _SKIP_CHUNK_BYTES = 1 << 16
+#: :meth:`FixedWidthExtract.blocks`: bytes read at a time, and the most bytes of one unfinished line kept waiting for
+#: its line break (past that, the rest of the file is read line by line, as :meth:`FixedWidthExtract.scan` does).
+_BLOCK_BYTES = 1 << 18
+_PENDING_MAX_BYTES = 1 << 20
+#: Encodings in which every byte is one character (so that a line's length in bytes is its length in characters).
+_SINGLE_BYTE = frozenset({"iso8859-1", "latin-1"})
 
 
 class FixedWidthProfile(Profile):
@@ -54,10 +62,59 @@ class FixedWidthProfile(Profile):
 
 
 class FixedWidthExtract(Extract):
-    def __init__(self, profile: FixedWidthProfile, stream: BinaryIO):
+    def __init__(self, profile: FixedWidthProfile, stream: BinaryIO, *, first_line: int = 0):
         super().__init__()
         self._profile = profile
         self._stream = stream
+        #: The number of lines before the stream's first (for a part of a file).
+        self._first_line = first_line
+
+    def blocks(self) -> Iterator[tuple[int, list[str]] | tuple[None, Iterator[Record | Malformed]]]:
+        """What :meth:`scan` yields, in blocks of lines, for callers that check most records faster by themselves.
+
+        Each block is ``(first_line, texts)``: consecutive lines numbered from ``first_line``, each exactly the record
+        length, without TAB, CR or line break (possibly blank: :meth:`scan` skips a line of spaces), for which
+        :meth:`scan` would yield ``profile.record(line, text)``; or ``(None, items)``: a part of the file where some
+        line is not like that, with the items :meth:`scan` yields for it (line numbers counted through). Consume each
+        block before the next. Memory stays bounded: after a very long line, the rest of the file is one
+        ``(None, items)`` block.
+        """
+        profile = self._profile
+        length = profile.record_length
+        encoding = profile.encoding
+        if codecs.lookup(encoding).name not in _SINGLE_BYTE:
+            yield None, FixedWidthExtract(profile, self._stream, first_line=self._first_line).scan()
+            return
+        read = self._stream.read
+        line = self._first_line
+        pending = b""
+        while True:
+            chunk = read(_BLOCK_BYTES)
+            if chunk:
+                data = pending + chunk
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    if len(data) > _PENDING_MAX_BYTES:
+                        yield None, FixedWidthExtract(profile, _Joined(data, self._stream), first_line=line).scan()
+                        return
+                    pending = data
+                    continue
+                data, pending = data[:cut], data[cut:]
+            else:
+                data, pending = pending, b""
+                if not data:
+                    return
+            text = data.decode(encoding)
+            if "\r" in text:
+                text = text.replace("\r\n", "\n")
+            texts = text.split("\n")
+            if not texts[-1]:
+                texts.pop()  # after the last line break
+            if "\t" in text or "\r" in text or any(len(t) != length for t in texts):
+                yield None, FixedWidthExtract(profile, io.BytesIO(data), first_line=line).scan()
+            else:
+                yield line + 1, texts
+            line += len(texts)
 
     def scan(self) -> Iterator[Record | Malformed]:
         profile = self._profile
@@ -65,7 +122,7 @@ class FixedWidthExtract(Extract):
         encoding = profile.encoding
         readline = self._stream.readline
         limit = length + 3  # the record, CRLF, and one byte more to tell an overlong line
-        line = 0
+        line = self._first_line
         while raw := readline(limit):
             line += 1
             if not raw.endswith(b"\n") and len(raw) == limit:
@@ -99,3 +156,17 @@ class FixedWidthExtract(Extract):
         if tail == b"\r\n":
             return length - 2
         return length - 1 if tail.endswith(b"\n") else length
+
+
+class _Joined:
+    """``readline`` over ``head`` (bytes) and then the rest of ``stream``, as one stream."""
+
+    def __init__(self, head: bytes, stream: BinaryIO):
+        self._head = io.BytesIO(head)
+        self._stream = stream
+
+    def readline(self, limit: int) -> bytes:
+        data = self._head.readline(limit)
+        if data.endswith(b"\n") or len(data) == limit:
+            return data
+        return data + self._stream.readline(limit - len(data))

@@ -261,6 +261,23 @@ class Checker:
             self._records.check_header(self._extract.header_lines)
         self._records.check(item)
 
+    def feed_text(self, line: int, text: str) -> tuple[tuple[tuple[str, str], ...], str] | None:
+        """Fixed width: check one line of a ``(first_line, texts)`` block of
+        :meth:`~sendemodul.profiles.fixed.FixedWidthExtract.blocks` exactly as :meth:`feed` would check the item that
+        :meth:`~sendemodul.profiles.fixed.FixedWidthExtract.scan` yields for it; ``(ids, data)`` as in that
+        :class:`Record`, or ``None`` for a blank line (which is no record). A record that every rule accepts is
+        checked without building a :class:`Record`; any other goes through :meth:`feed`, so its findings are the
+        same."""
+        if text[0] == " " and not text.strip(" "):
+            return None
+        records = self._records
+        if self._fatal or not self._header_checked:
+            record = records.profile.record(line, text)
+            self.feed(record)
+            return record.ids, record.data
+        self.report.records += 1
+        return records.check_text(line, text)
+
     def finish(self) -> Report:
         """The report, once every item has been fed."""
         if not self._fatal:
@@ -891,8 +908,13 @@ def _compile_one(rule: Consistency, date_formats: dict[str, str], label: str):
     return label + later, date_order
 
 
-#: The most texts a field's memo of judged texts holds.
-_MEMO_MAX = 1 << 12
+#: The most texts a field's memo of judged texts holds (enough for every birth date in a lifetime's range).
+_MEMO_MAX = 1 << 15
+_FNR, _DNR, _HNR = IdClass.FNR, IdClass.DNR, IdClass.HNR
+_MONTH_DAYS = identity._MONTH_DAYS
+_PLACEHOLDER_SUFFIXES = identity._PLACEHOLDER_SUFFIXES
+#: A fødselsnummer's month digits (with an offset of 40 or 80, or none) -> the month in a birth date.
+_MONTHS = {f"{month + offset:02d}": f"{month:02d}" for month in range(1, 13) for offset in (0, 40, 80)}
 
 
 class _FixedRules(_RecordRules):
@@ -910,9 +932,14 @@ class _FixedRules(_RecordRules):
         # Each field is an atomic group: every alternative of a field has the field's width, so backtracking into an
         # earlier field could only retry the same thing. Identifier fields are blanked in the data: any text.
         exact = {rule.spec.name: rule.exact_pattern() for rule in self._rules}
+        for rule in self._rules:  # a blank number field (common) first: the same texts match, sooner
+            spec = rule.spec
+            if spec.role != "bydel" and rule.expected is None and (spec.codes_from or spec.type == "integer") \
+                    and not spec.mandatory:
+                exact[spec.name] = f"[ ]{{{spec.length}}}|{exact[spec.name]}"
         self._record_re = re.compile("".join(
             f"(?>{exact[spec.name]})" if spec.name in exact else f"[^\n]{{{spec.length}}}"
-            for spec in profile.field_specs))
+            for spec in profile.field_specs).replace("[ ]{0}", ""))  # "[ ]{0}" matches nothing, slowly
         #: The fields checked in Python after a match, with a memo per field of the texts already judged (dates and
         #: kommune codes repeat a lot).
         self._python_memo = tuple((rule, rule.spec.start, rule.spec.end, {}) for rule in self._rules
@@ -924,6 +951,112 @@ class _FixedRules(_RecordRules):
             needed.add(self._birth.name)
         self._values = tuple((spec.name, i) for i, spec in enumerate(specs) if spec.name in needed)
         self._value_slices = tuple((spec.name, spec.start, spec.end) for spec in specs if spec.name in needed)
+        # For check_text: where the identifiers and the journalnummer are, and the identifier tables.
+        self._id_slices = profile._id_slices
+        self._blank_spans = profile._blank_spans
+        self._journal_slice = profile._journal_slice
+        self._fast_ids = tuple((seen, spec.mandatory, spec.id_kind == "fnr") for spec, seen in self._ids)
+
+    def check_text(self, line: int, text: str) -> tuple[tuple[tuple[str, str], ...], str]:
+        """:meth:`check` for ``profile.record(line, text)`` (``text``: a line of the record length without TAB, CR
+        or line break); its ``(ids, data)``. A record that passes every rule is checked here without a
+        :class:`Record`; any other is handed to :meth:`check`, which then reports exactly what it always does."""
+        ids = tuple([(name, text[start:end].strip(" ")) for name, start, end in self._id_slices])
+        data = text
+        for start, end, blank in self._blank_spans:
+            data = data[:start] + blank + data[end:]
+        if self._record_re.fullmatch(text) is None or not self._clean(line, text, ids):
+            journalnr = None
+            if self._journal_slice:
+                journalnr = text[self._journal_slice[0]:self._journal_slice[1]].strip(" ") or None
+            self.check(Record(line, journalnr, ids, data))
+        return ids, data
+
+    def _clean(self, line: int, text: str, ids: tuple[tuple[str, str], ...]) -> bool:
+        """Whether a record that the regular expression accepted passes every other rule too; if it does, what
+        :meth:`check` would remember of it (journalnummer, identifiers for duplicates, counts) is remembered. Nothing
+        is remembered when it does not: :meth:`check` then runs on it."""
+        for rule, start, end, memo in self._python_memo:
+            value = text[start:end]
+            ok = memo.get(value)
+            if ok is None:
+                ok = rule.problem(value) is None
+                if len(memo) < _MEMO_MAX:
+                    memo[value] = ok
+            if not ok:
+                return False
+        values = {name: text[start:end].strip(" ") for name, start, end in self._value_slices}
+        values.update(ids)
+        remember = []
+        synthetic = placeholders = 0
+        birth = self._birth
+        ddmmyyyy = birth is not None and birth.date_format == "ddMMyyyy"
+        for (seen, mandatory, fnr), (_, raw) in zip(self._fast_ids, ids):
+            if not raw:
+                if mandatory:
+                    return False
+                continue
+            if not raw.isascii() or not raw.isdigit():
+                return False
+            if fnr:
+                if len(raw) != 11:
+                    return False
+                # identity.classify_id for 11 ASCII digits, without building its result
+                b = raw.encode("ascii")
+                day, month, yy = b[0] * 10 + b[1] - 528, b[2] * 10 + b[3] - 528, b[4] * 10 + b[5] - 528
+                id_class = _FNR
+                if day > 40:
+                    day -= 40
+                    id_class = _DNR
+                if month > 80:
+                    month -= 80
+                    id_class = _SYNTHETIC
+                elif month > 40:
+                    month -= 40
+                    if id_class is _FNR:
+                        id_class = _HNR
+                if not (0 < day and 0 < month <= 12
+                        and day <= (29 if month == 2 and yy % 4 == 0 else _MONTH_DAYS[month])):
+                    return False  # BAD_DATE
+                if id_class is _FNR and raw[6:] in _PLACEHOLDER_SUFFIXES:
+                    id_class = _PLACEHOLDER
+                elif identity._check_rule(b) is None:
+                    return False  # BAD_CHECKSUM
+            else:
+                if len(raw) != 12 or not identity.FnrTables.duf_ok(raw.encode("ascii")):
+                    return False
+                id_class = IdClass.DUF
+            if id_class is _SYNTHETIC:
+                if not self.allow_synthetic:
+                    return False
+                synthetic += 1
+            elif id_class is _PLACEHOLDER:
+                placeholders += 1
+            if id_class in _DISTINCT_CLASSES:
+                remember.append((seen, raw))
+            if birth is not None and fnr and id_class in _BIRTH_DATE_CLASSES:
+                born = values.get(birth.name, "")
+                # the same day, month (less its offset) and year digits: a match, as _birth_matches would say
+                if not (ddmmyyyy and len(born) == 8 and born[:2] == raw[:2] and born[6:] == raw[4:6]
+                        and _MONTHS.get(raw[2:4]) == born[2:4]) \
+                        and not _birth_matches(raw[:6], born, birth.date_format):
+                    return False
+        for _, _, _, violation in self._record_consistency:
+            if violation(values) is not None:
+                return False
+        if self._journal_slice:
+            journalnr = text[self._journal_slice[0]:self._journal_slice[1]].strip(" ")
+            if journalnr:
+                self._journal.add(line, journalnr)
+        self._synthetic += synthetic
+        self._placeholders += placeholders
+        for seen, raw in remember:
+            seen.add(raw, line)
+        for spec, seen in self._unique:
+            value = values.get(spec.name, "")
+            if value:
+                seen.add(value, line)
+        return True
 
     def check(self, record: Record) -> None:
         line, journalnr = record.line, record.journalnr
