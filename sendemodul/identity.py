@@ -387,7 +387,13 @@ def classify_id(raw: str | None, kind: str = "fnr") -> ClassifiedId:
         return ClassifiedId(IdClass.DUF if duf_ok(text) else IdClass.BAD_CHECKSUM, text, None)
     if not (len(text) == 11 and text.isascii() and text.isdigit()):
         return ClassifiedId(IdClass.BAD_FORMAT, None, None)
+    id_class, rule = classify_fnr_digits(text)
+    return ClassifiedId(id_class, text, rule)
 
+
+def classify_fnr_digits(text: str) -> tuple[IdClass, str | None]:
+    """:func:`classify_id`'s class and check rule for exactly 11 ASCII digits (the caller has checked that):
+    BAD_DATE, PLACEHOLDER, BAD_CHECKSUM (rule None), or SYNTHETIC, DNR, HNR, FNR with the rule that passed."""
     b = text.encode("ascii")
     day, month, yy = b[0] * 10 + b[1] - 528, b[2] * 10 + b[3] - 528, b[4] * 10 + b[5] - 528  # 528 = 11 * ord("0")
     id_class = _FNR
@@ -402,13 +408,13 @@ def classify_id(raw: str | None, kind: str = "fnr") -> ClassifiedId:
         if id_class is _FNR:
             id_class = _HNR
     if not (0 < day and 0 < month <= 12 and day <= (29 if month == 2 and yy % 4 == 0 else _MONTH_DAYS[month])):
-        return ClassifiedId(IdClass.BAD_DATE, text, None)  # as _date_exists, inlined
+        return IdClass.BAD_DATE, None  # as _date_exists, inlined
     if id_class is _FNR and text[6:] in _PLACEHOLDER_SUFFIXES:
-        return ClassifiedId(IdClass.PLACEHOLDER, text, None)
+        return IdClass.PLACEHOLDER, None
     rule = _check_rule(b)
     if rule is None:
-        return ClassifiedId(IdClass.BAD_CHECKSUM, text, None)
-    return ClassifiedId(id_class, text, rule)
+        return IdClass.BAD_CHECKSUM, None
+    return id_class, rule
 
 
 class FnrTables:

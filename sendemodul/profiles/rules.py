@@ -910,9 +910,7 @@ def _compile_one(rule: Consistency, date_formats: dict[str, str], label: str):
 
 #: The most texts a field's memo of judged texts holds (enough for every birth date in a lifetime's range).
 _MEMO_MAX = 1 << 15
-_FNR, _DNR, _HNR = IdClass.FNR, IdClass.DNR, IdClass.HNR
-_MONTH_DAYS = identity._MONTH_DAYS
-_PLACEHOLDER_SUFFIXES = identity._PLACEHOLDER_SUFFIXES
+_BAD_FNR_CLASSES = (IdClass.BAD_DATE, IdClass.BAD_CHECKSUM)
 #: A fødselsnummer's month digits (with an offset of 40 or 80, or none) -> the month in a birth date.
 _MONTHS = {f"{month + offset:02d}": f"{month:02d}" for month in range(1, 13) for offset in (0, 40, 80)}
 
@@ -1001,27 +999,9 @@ class _FixedRules(_RecordRules):
             if fnr:
                 if len(raw) != 11:
                     return False
-                # identity.classify_id for 11 ASCII digits, without building its result
-                b = raw.encode("ascii")
-                day, month, yy = b[0] * 10 + b[1] - 528, b[2] * 10 + b[3] - 528, b[4] * 10 + b[5] - 528
-                id_class = _FNR
-                if day > 40:
-                    day -= 40
-                    id_class = _DNR
-                if month > 80:
-                    month -= 80
-                    id_class = _SYNTHETIC
-                elif month > 40:
-                    month -= 40
-                    if id_class is _FNR:
-                        id_class = _HNR
-                if not (0 < day and 0 < month <= 12
-                        and day <= (29 if month == 2 and yy % 4 == 0 else _MONTH_DAYS[month])):
-                    return False  # BAD_DATE
-                if id_class is _FNR and raw[6:] in _PLACEHOLDER_SUFFIXES:
-                    id_class = _PLACEHOLDER
-                elif identity._check_rule(b) is None:
-                    return False  # BAD_CHECKSUM
+                id_class, _ = identity.classify_fnr_digits(raw)
+                if id_class in _BAD_FNR_CLASSES:
+                    return False
             else:
                 if len(raw) != 12 or not identity.FnrTables.duf_ok(raw.encode("ascii")):
                     return False
