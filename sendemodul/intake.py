@@ -201,7 +201,7 @@ class Intake:
             sha256, size = reader.sha256.hexdigest(), reader.size
         existing = self.store.upload_by_container_id(manifest.container_id)
         if existing is not None:
-            return self._same_again(path, existing, unit_text, sha256, manifest.container_id)
+            return self._same_again(existing, unit_text, sha256, manifest.container_id)
         test, late = window_decision(self.config.window_for(manifest.register, manifest.periode),
                                      manifest.register, manifest.periode, today)
         reference = new_reference(now)
@@ -216,18 +216,18 @@ class Intake:
             existing = self.store.upload_by_container_id(manifest.container_id)
             if existing is None:
                 raise
-            return self._same_again(path, existing, unit_text, sha256, manifest.container_id)
+            return self._same_again(existing, unit_text, sha256, manifest.container_id)
         except BaseException:
             received.unlink()
             raise
         return Receipt.from_row(stored)
 
-    def _same_again(self, path, existing, unit_text, sha256, container_id):
-        """The first receipt for the same bytes from the same unit (the copy in incoming/ is removed after the
-        answer: unlinking a large file takes a while), or refused as a replay."""
+    def _same_again(self, existing, unit_text, sha256, container_id):
+        """The first receipt for the same bytes from the same unit, or refused as a replay. (:meth:`finish` removes
+        the copy in incoming/: a refusal's at once, a duplicate's after the answer, as unlinking a large file takes
+        a while.)"""
         if existing["unit"] == unit_text and existing["sha256"] == sha256:
             return Receipt.from_row(existing, duplicate=True)
-        _unlink(path)
         raise ContainerReplayed.detail(container_id)
 
 

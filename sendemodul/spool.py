@@ -305,37 +305,42 @@ class IncomingFile:
     def _consume(self, check):
         """Write every piece, hash the whole file while the pieces come in order, and feed them to the check, which
         runs in a thread of its own (the two SHA-256 passes, the file's and the parts', then use both cores)."""
-        checker = _Checker(check) if check is not None else None
+        if check is None:  # the caller checks the complete file
+            while self._take() is not None:
+                pass
+            return self._fsync_and_close(Completed(self.path, self.size))
+        checker = _Checker(check)
         sha256 = hashlib.sha256()
         position = 0  # bytes taken in order
         in_order = True
         try:
             while (item := self._take()) is not None:
                 offset, data = item
-                if in_order and offset != position:
+                if not in_order:
+                    continue
+                if offset != position:  # the caller checks the complete file instead
                     in_order = False
-                    if checker is not None:
-                        checker.cancel()  # the caller checks the complete file instead
-                if in_order:
-                    position += len(data)
-                    sha256.update(data)
-                    if checker is not None and not checker.feed(data):
-                        self._writing = False  # refused: the rest is only drained
+                    checker.cancel()
+                    continue
+                position += len(data)
+                sha256.update(data)
+                if not checker.feed(data):
+                    self._writing = False  # refused: the rest is only drained
         except BaseException:  # discarded, or a bug: the check's thread must end too
-            if checker is not None:
+            if in_order:
                 checker.cancel()
             raise
-        result = None
-        if checker is not None:
-            if in_order:
-                checker.end()
-            outcome, result = checker.wait()
-            if outcome == "refused" and self._error is None:
-                raise result
-            if outcome == "failed":
-                raise result
-            if outcome != "checked":
-                result = None
+        if in_order:
+            checker.end()
+        outcome, result = checker.wait()
+        if outcome == "failed" or (outcome == "refused" and self._error is None):
+            raise result
+        if outcome != "checked":  # cancelled by a write out of order
+            return self._fsync_and_close(Completed(self.path, self.size))
+        return self._fsync_and_close(Completed(self.path, position, result, sha256.hexdigest()))
+
+    def _fsync_and_close(self, completed):
+        """``completed``, once everything written is on disk; the storage error instead, if a write failed."""
         if self._error is not None:
             raise self._error
         try:
@@ -343,9 +348,7 @@ class IncomingFile:
         except OSError as e:
             raise storage_error(e) from None
         self._close_fd()
-        if checker is not None and in_order and result is not None:
-            return Completed(self.path, position, result, sha256.hexdigest())
-        return Completed(self.path, self.size)
+        return completed
 
     def _take(self):
         """The next (offset, data) from the reactor thread, after writing it; None at the end. Upload thread."""

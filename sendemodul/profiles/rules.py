@@ -911,6 +911,16 @@ def _compile_one(rule: Consistency, date_formats: dict[str, str], label: str):
 #: The most texts a field's memo of judged texts holds (enough for every birth date in a lifetime's range).
 _MEMO_MAX = 1 << 15
 _BAD_FNR_CLASSES = (IdClass.BAD_DATE, IdClass.BAD_CHECKSUM)
+
+
+def _judged(rule, memo, value):
+    """Whether ``rule`` accepts ``value``, remembered in the field's ``memo`` (bounded; values repeat, as dates do)."""
+    ok = memo.get(value)
+    if ok is None:
+        ok = rule.problem(value) is None
+        if len(memo) < _MEMO_MAX:
+            memo[value] = ok
+    return ok
 #: A fødselsnummer's month digits (with an offset of 40 or 80, or none) -> the month in a birth date.
 _MONTHS = {f"{month + offset:02d}": f"{month:02d}" for month in range(1, 13) for offset in (0, 40, 80)}
 
@@ -975,13 +985,7 @@ class _FixedRules(_RecordRules):
         :meth:`check` would remember of it (journalnummer, identifiers for duplicates, counts) is remembered. Nothing
         is remembered when it does not: :meth:`check` then runs on it."""
         for rule, start, end, memo in self._python_memo:
-            value = text[start:end]
-            ok = memo.get(value)
-            if ok is None:
-                ok = rule.problem(value) is None
-                if len(memo) < _MEMO_MAX:
-                    memo[value] = ok
-            if not ok:
+            if not _judged(rule, memo, text[start:end]):
                 return False
         values = {name: text[start:end].strip(" ") for name, start, end in self._value_slices}
         values.update(ids)
@@ -1051,12 +1055,7 @@ class _FixedRules(_RecordRules):
         else:
             for rule, start, end, memo in self._python_memo:
                 text = data[start:end]
-                ok = memo.get(text)
-                if ok is None:
-                    ok = rule.problem(text) is None
-                    if len(memo) < _MEMO_MAX:
-                        memo[text] = ok
-                if not ok:
+                if not _judged(rule, memo, text):
                     problem = rule.problem(text)
                     self.add(Severity.ERROR, problem[0], line, journalnr, rule.spec.name, problem[1])
             values = {name: data[start:end].strip(" ") for name, start, end in self._value_slices}
