@@ -63,7 +63,13 @@ TARGETS = [
     ("https_sendemodul_mb_s", "HTTPS upload -> sendemodul (MB/s)", "", None),
     ("https_nginx_mb_s", "HTTPS upload -> nginx (MB/s)", "", None),
     ("https_ratio", "HTTPS ratio sendemodul/nginx", ">= 0.9", lambda v: v >= 0.9),
+    ("https_nginx_fsync_mb_s", "HTTPS -> nginx, then fsync (MB/s)", "", None),
+    ("https_nginx_fsync_ratio", "HTTPS ratio sendemodul/(nginx + fsync)", "", None),
+    ("https_floor_mb_s", "HTTPS -> floor server, same work (MB/s)", "", None),
+    ("https_floor_ratio", "HTTPS ratio sendemodul/floor server", "", None),
     ("https_rss_growth_mib", "front RSS growth during HTTPS upload (MiB)", "<= 64", lambda v: v <= 64),
+    ("https_front_cpu_per_gib_s", "front CPU per GiB over HTTPS: all threads (s)", "", None),
+    ("https_reactor_cpu_per_gib_s", "front CPU per GiB over HTTPS: reactor thread (s)", "", None),
     ("concurrent_accepted", "concurrent uploads accepted", "= total", None),  # checked against the total below
     ("concurrent_total", "concurrent uploads started", "", None),
     ("concurrent_p50_s", "concurrent: p50 start -> receipt (s)", "", None),
@@ -421,6 +427,29 @@ class RssSampler:
 
 
 PROCS = Processes()
+
+
+def cpu_seconds(pid):
+    """CPU seconds (user + system) used so far by process ``pid``: {"process": all threads (also those that have
+    ended), "reactor": its main thread}."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def read(path):
+        fields = Path(path).read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14 and 15 of stat)
+
+    return {"process": read(f"/proc/{pid}/stat"), "reactor": read(f"/proc/{pid}/task/{pid}/stat")}
+
+
+def fsync_seconds(path):
+    """Seconds an fsync of ``path`` takes (what is still in the page cache goes to the disk)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        start = time.monotonic()
+        os.fsync(fd)
+        return time.monotonic() - start
+    finally:
+        os.close(fd)
 
 
 def wait_for_port(port, proc, log_path, what, timeout=30):
@@ -861,6 +890,8 @@ class Bench:
         out = self.tmp / "nginx-response"
         url = f"https://127.0.0.1:{nginx.port}/bench.tar"
 
+        durable = []  # nginx's time plus the fsync of the file it wrote (sendemodul fsyncs before it answers)
+
         def theirs():
             seconds, code, http = timed(curl_put_cmd(url, path, srv.cert, out), "curl -> nginx",
                                         bytes_status(size, nginx.received_bytes), self.tmp / "curl-nginx.err",
@@ -868,13 +899,62 @@ class Bench:
             if code != 0 or http not in ("201", "204"):
                 raise BenchError(f"curl -> nginx failed (exit {code}, HTTP {http}): "
                                  f"{tail(self.tmp / 'curl-nginx.err')} {tail(nginx.dir / 'error.log')}")
+            durable.append(seconds + fsync_seconds(nginx.root / "bench.tar"))
             nginx.clean()
             return seconds
 
         self.results.update(https_tls_sendemodul=tls_of(f"{srv.url}/api/v1/keys", srv.cert),
                             https_tls_nginx=tls_of(f"https://127.0.0.1:{nginx.port}/", srv.cert))
-        self.side_by_side("https", lambda: self.upload_https("curl -> sendemodul")[0], theirs, "nginx")
+        cpu = {"process": [], "reactor": []}
+
+        def mine():
+            before = cpu_seconds(srv.pid)
+            seconds = self.upload_https("curl -> sendemodul")[0]
+            after = cpu_seconds(srv.pid)
+            for key in cpu:
+                cpu[key].append((after[key] - before[key]) / (size / 1024**3))
+            return seconds
+
+        self.side_by_side("https", mine, theirs, "nginx")
+        self.results.update(https_front_cpu_per_gib_s=round(statistics.median(cpu["process"]), 2),
+                            https_reactor_cpu_per_gib_s=round(statistics.median(cpu["reactor"]), 2))
         PROCS.stop(nginx.proc)
+        self.results["https_nginx_fsync_s"] = [round(t, 2) for t in durable]
+        self.results["https_nginx_fsync_mb_s"] = mb_per_s(size, statistics.median(durable))
+        self.results["https_nginx_fsync_ratio"] = ratio(self.results["https_sendemodul_mb_s"],
+                                                        self.results["https_nginx_fsync_mb_s"])
+        self.floor_https(srv, path, size)
+
+    def floor_https(self, srv, path, size):
+        """The same upload into scripts/floor_server.py: what the work that sendemodul must do before it answers
+        (TLS, write, SHA-256 of the file and of the parts, fsync) costs here without any framework."""
+        say("==> HTTPS: curl -T -> the floor server (the same work, no framework)")
+        port = free_port()
+        directory = self.tmp / "floor"
+        log = self.tmp / "floor.log"
+        proc = PROCS.server([sys.executable, str(ROOT / "scripts" / "floor_server.py"), "--port", str(port),
+                             "--cert", str(srv.cert), "--dir", str(directory)], log)
+        wait_for_port(port, proc, log, "floor server")
+        out = self.tmp / "floor-response"
+        times = []
+        for n in range(self.args.repeat):
+            seconds, code, http = timed(curl_put_cmd(f"https://127.0.0.1:{port}/bench.tar", path, srv.cert, out),
+                                        "curl -> floor", bytes_status(size, lambda: tree_size(directory)),
+                                        self.tmp / "curl-floor.err", upload_timeout(size))
+            if code != 0 or http != "201":
+                raise BenchError(f"curl -> floor server failed (exit {code}, HTTP {http}): "
+                                 f"{tail(self.tmp / 'curl-floor.err')} {tail(log)}")
+            times.append(seconds)
+            shutil.rmtree(directory)
+            directory.mkdir()
+            say(f"    round {n + 1}: floor server {seconds:.2f} s")
+        PROCS.stop(proc)
+        floor_mb = mb_per_s(size, statistics.median(times))
+        self.results.update(https_floor_s=[round(t, 2) for t in times], https_floor_mb_s=floor_mb,
+                            https_floor_ratio=ratio(self.results["https_sendemodul_mb_s"], floor_mb))
+        say(f"    floor server {floor_mb} MB/s; nginx with its fsync {self.results['https_nginx_fsync_mb_s']} MB/s; "
+            f"sendemodul/floor {self.results['https_floor_ratio']}, "
+            f"sendemodul/(nginx + fsync) {self.results['https_nginx_fsync_ratio']}")
 
     def step_concurrent(self):
         self.big_container()

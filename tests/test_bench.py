@@ -96,3 +96,44 @@ def test_a_missing_peer_names_its_package_and_the_setup_script(monkeypatch, caps
     err = capsys.readouterr().err
     assert "nginx is missing (Debian package nginx)" in err and "scripts/system-packages" in err
     assert not (tmp_path / "r.json").exists()
+
+
+def test_floor_server_does_the_mandated_work_for_a_real_curl_upload(tmp_path):
+    """scripts/floor_server.py (the bench's framework-free reference): a real curl PUT gets 201 with the file's
+    SHA-256 (twice: the file's and the parts' stand-in), the body lands complete under its final name, and anything
+    but a PUT with a length is refused."""
+    import hashlib
+    import json
+    import os
+    import time
+
+    from sendemodul.home import self_signed_certificate
+    from sendemodul.testpeers import free_port
+
+    cert = tmp_path / "server.pem"
+    cert.write_bytes(self_signed_certificate())
+    body = tmp_path / "body.bin"
+    body.write_bytes(os.urandom(3 * 1024 * 1024 + 17))  # over 1 MiB: curl sends Expect: 100-continue
+    port = free_port()
+    out = tmp_path / "uploads"
+    server = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "floor_server.py"), "--port", str(port),
+                               "--cert", str(cert), "--dir", str(out)], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while "floor server on" not in (line := server.stderr.readline()):
+            assert line and time.monotonic() < deadline, "the floor server did not start"
+        url = f"https://127.0.0.1:{port}/x.tar"
+        put = subprocess.run(["curl", "-sS", "--cacert", str(cert), "-w", "\n%{http_code}", "-T", str(body), url],
+                             capture_output=True, text=True, timeout=60, check=True)
+        answer, code = put.stdout.rsplit("\n", 1)
+        assert code == "201"
+        digest = hashlib.sha256(body.read_bytes()).hexdigest()
+        assert json.loads(answer) == {"size": body.stat().st_size, "file": digest, "parts": digest}
+        assert [p.name for p in out.iterdir()] == ["1.tar"]
+        assert (out / "1.tar").read_bytes() == body.read_bytes()
+        post = subprocess.run(["curl", "-sS", "--cacert", str(cert), "-w", "%{http_code}", "-o", os.devnull,
+                               "-d", "x", url], capture_output=True, text=True, timeout=60, check=True)
+        assert post.stdout == "400"
+    finally:
+        server.kill()
+        server.wait()
