@@ -59,6 +59,8 @@ TARGETS = [
     ("sftp_sendemodul_mb_s", "SFTP upload -> sendemodul (MB/s)", "", None),
     ("sftp_openssh_mb_s", "SFTP upload -> OpenSSH internal-sftp (MB/s)", "", None),
     ("sftp_ratio", "SFTP ratio sendemodul/OpenSSH", ">= 0.9", lambda v: v >= 0.9),
+    ("sftp_openssh_fsync_mb_s", "SFTP -> OpenSSH, then fsync (MB/s)", "", None),
+    ("sftp_openssh_fsync_ratio", "SFTP ratio sendemodul/(OpenSSH + fsync)", "", None),
     ("sftp_rss_growth_mib", "front RSS growth during SFTP upload (MiB)", "<= 64", lambda v: v <= 64),
     ("https_sendemodul_mb_s", "HTTPS upload -> sendemodul (MB/s)", "", None),
     ("https_nginx_mb_s", "HTTPS upload -> nginx (MB/s)", "", None),
@@ -873,12 +875,18 @@ class Bench:
                                      self.tmp / "sftp-openssh.err", upload_timeout(size))
             if code != 0:
                 raise BenchError(f"sftp -> OpenSSH failed (exit {code}): {tail(self.tmp / 'sftp-openssh.err')}")
+            durable.append(seconds + fsync_seconds(target))
             target.unlink()
             return seconds
 
+        durable = []  # OpenSSH's time plus the fsync of the file it wrote (sendemodul fsyncs before the OK)
         self.results.update(sftp_cipher=SSH_CIPHER, sftp_mac=SSH_MAC)
         self.side_by_side("sftp", mine, theirs, "openssh")
         PROCS.stop(sshd.proc)
+        self.results["sftp_openssh_fsync_s"] = [round(t, 2) for t in durable]
+        self.results["sftp_openssh_fsync_mb_s"] = mb_per_s(size, statistics.median(durable))
+        self.results["sftp_openssh_fsync_ratio"] = ratio(self.results["sftp_sendemodul_mb_s"],
+                                                         self.results["sftp_openssh_fsync_mb_s"])
 
     def step_https(self):
         self.big_container()
@@ -1305,9 +1313,13 @@ machine: CPU, cores, RAM, kernel, versions) to bench-results.json in the reposit
 
 steps (--only):
   sftp        OpenSSH sftp (sshpass for the PIN) -> sendemodul and -> a private sshd with internal-sftp, same cipher
-              and MAC (aes128-ctr, hmac-sha2-256): MB/s, ratio, peak RSS growth of the front process
+              and MAC (aes128-ctr, hmac-sha2-256): MB/s, ratio, peak RSS growth of the front process; also
+              OpenSSH's time plus an fsync of the file it wrote (sendemodul fsyncs before it says OK)
   https       curl -T -> sendemodul (PUT /api/v1/uploads/NAME) and -> nginx (dav_methods PUT), same certificate,
-              TLS 1.3 TLS_AES_128_GCM_SHA256: MB/s, ratio, RSS growth
+              TLS 1.3 TLS_AES_128_GCM_SHA256: MB/s, ratio, RSS growth, the front's CPU per GiB; also nginx plus an
+              fsync of its file, and scripts/floor_server.py: the work intake must do before the receipt (TLS,
+              write, SHA-256 of the file and of the parts, fsync) with no framework, so the ratio to nginx that
+              any intake could reach on this machine
   concurrent  N units at once (half SFTP, half HTTPS), each with its own PIN, signing key, container and loopback
               source address: accepted/lost, p50/p99 start -> receipt, aggregate MB/s
   storm       the HTTPS upload calm, then during wrong-PIN logins (200/s; GET /api/v1/uploads, a new TLS connection
