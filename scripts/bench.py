@@ -858,6 +858,7 @@ class Bench:
         target = sshd.target / "bench.tar"
         peer_batch = self.tmp / "sftp-openssh.batch"
         peer_batch.write_text(f"put {path} {target}\n")
+        durable = []  # OpenSSH's time plus the fsync of the file it wrote (sendemodul fsyncs before the OK)
 
         def mine():
             seconds, code, _ = timed(sftp_pin_cmd(srv, DEMO, srv.pin, batch), "sftp -> sendemodul",
@@ -879,7 +880,6 @@ class Bench:
             target.unlink()
             return seconds
 
-        durable = []  # OpenSSH's time plus the fsync of the file it wrote (sendemodul fsyncs before the OK)
         self.results.update(sftp_cipher=SSH_CIPHER, sftp_mac=SSH_MAC)
         self.side_by_side("sftp", mine, theirs, "openssh")
         PROCS.stop(sshd.proc)
@@ -919,8 +919,8 @@ class Bench:
             before = cpu_seconds(srv.pid)
             seconds = self.upload_https("curl -> sendemodul")[0]
             after = cpu_seconds(srv.pid)
-            for key in cpu:
-                cpu[key].append((after[key] - before[key]) / (size / 1024**3))
+            for key, per_gib in cpu.items():
+                per_gib.append((after[key] - before[key]) / (size / 1024**3))
             return seconds
 
         self.side_by_side("https", mine, theirs, "nginx")

@@ -5,15 +5,14 @@ the body into the page cache and answers. sendemodul must, before it answers (DE
 body, hash the whole file (the receipt's sha256), hash the parts again against the signed manifest (the part
 digests: for an upload, nearly the same bytes once more), and fsync. This server does exactly that work and nothing
 else: Python's ``ssl`` on a blocking socket, the body read with ``recv_into`` into 1 MiB buffers, written with
-``pwrite`` (writeback started every 8 MiB, as sendemodul does), two SHA-256 passes in two threads, ``fsync``, rename,
-201. No parsing of the container, no login, no database. One connection at a time; only ``PUT`` with a
-``Content-Length``.
+``pwrite`` (writeback started every 8 MiB, with the spool's own helper), two SHA-256 passes in two threads,
+``fsync``, rename, 201. No parsing of the container, no login, no database. One connection at a time; only ``PUT``
+with a ``Content-Length``.
 
     python scripts/floor_server.py --port 9444 --cert server.pem --dir /tmp/floor
 """
 
 import argparse
-import ctypes
 import hashlib
 import json
 import os
@@ -24,16 +23,10 @@ import sys
 import threading
 from pathlib import Path
 
-BUFFER_BYTES = 1 << 20
-WRITEBACK_BYTES = 8 << 20
-HEADER_LIMIT = 64 * 1024
+from sendemodul.spool import WRITEBACK_BYTES, start_writeback
 
-try:
-    _libc = ctypes.CDLL(None, use_errno=True)
-    _sync_file_range = _libc.sync_file_range
-    _sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-except (OSError, AttributeError):
-    _sync_file_range = None
+BUFFER_BYTES = 1 << 20
+HEADER_LIMIT = 64 * 1024
 
 
 def hasher(pieces, digests, key):
@@ -87,8 +80,8 @@ def receive(conn, directory, number):
                 for q in queues.values():
                     q.put(piece)
                 position += len(piece)
-                if _sync_file_range and position - synced >= WRITEBACK_BYTES:
-                    _sync_file_range(fd, synced, position - synced, 2)  # SYNC_FILE_RANGE_WRITE
+                if position - synced >= WRITEBACK_BYTES:
+                    start_writeback(fd, synced, position - synced)
                     synced = position
             if position >= size:
                 break

@@ -378,7 +378,7 @@ class IncomingFile:
             self._writeback_start = offset
         self._writeback_end = offset + size
         if self._writeback_end - self._writeback_start >= WRITEBACK_BYTES:
-            _sync_file_range(self._fd, self._writeback_start, self._writeback_end - self._writeback_start)
+            start_writeback(self._fd, self._writeback_start, self._writeback_end - self._writeback_start)
             self._writeback_start = self._writeback_end
 
     def _close_fd(self):
@@ -401,7 +401,9 @@ def _load_sync_file_range():
     return lambda fd, offset, nbytes: function(fd, offset, nbytes, 2)  # 2 = SYNC_FILE_RANGE_WRITE; errors: fsync tells
 
 
-_sync_file_range = _load_sync_file_range()
+#: ``start_writeback(fd, offset, nbytes)``: have the kernel start writing that range to disk, without waiting for it.
+start_writeback = _load_sync_file_range()
+#: How much is written before :func:`start_writeback` is called on it.
 WRITEBACK_BYTES = 8 << 20
 
 
