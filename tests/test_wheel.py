@@ -41,6 +41,7 @@ def installed(tmp_path_factory):
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         else:
             shutil.copy2(ROOT / name, source / name)
+    (source / "keys" / "stray.key").write_text("a private key left in keys/ by mistake\n")
     _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", base / "dist", source, cwd=base)
     (wheel,) = (base / "dist").glob("sendemodul-*.whl")
     venv = base / "venv"
@@ -58,6 +59,7 @@ def test_the_wheel_carries_the_templates_static_files_profiles_keys_and_tac(inst
                  "sendemodul/profiles/11F-2026.toml", "sendemodul/data/kommuner.csv", "sendemodul/keys/README.md",
                  "sendemodul/twistd.tac"]:
         assert name in names, name
+    assert not [name for name in names if name.endswith(".key")], "only public key files ship from keys/"
 
 
 def test_the_installed_wheel_issues_a_letter_checks_an_extract_serves_a_page_and_takes_an_upload(installed, tmp_path):
