@@ -24,8 +24,8 @@ import functools
 import io
 from dataclasses import dataclass
 from datetime import date
-from importlib import resources
 
+from . import resources
 from .errors import BydelError, KommunenrError, OrgnrError, UnitError
 
 __all__ = [
@@ -84,7 +84,7 @@ def _valid_in(valid_from: date | None, valid_to: date | None, year: int) -> bool
 
 
 def _read_csv(name: str) -> list[dict[str, str]]:
-    text = resources.files("sendemodul").joinpath("data", name).read_text(encoding="utf-8")
+    text = resources.data_text(name)
     return list(csv.DictReader(io.StringIO(text)))
 
 

@@ -25,7 +25,7 @@ import pyrage
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-import sendemodul
+from sendemodul import resources
 from sendemodul.errors import KeyDirError, NoCurrentKey
 from sendemodul.sshkeys import SSHKeyError, parse_public_key
 
@@ -111,7 +111,7 @@ def find_key_dir(option=None, home=None):
         return Path(option)
     if home is not None and (Path(home) / "keys").is_dir():
         return Path(home) / "keys"
-    return Path(sendemodul.__file__).parent.parent / "keys"
+    return resources.default_keys_dir()
 
 
 def load_key_dir(path):

@@ -1,13 +1,12 @@
-"""Letters rendered from jinja2 templates in the project's ``templates/`` directory (autoescape on)."""
+"""Letters rendered from jinja2 templates shipped in the package's ``templates/`` directory (autoescape on)."""
 
 import datetime
-from pathlib import Path
 
 import jinja2
 
-import sendemodul
+from sendemodul import resources
 
-TEMPLATES_DIR = Path(sendemodul.__file__).resolve().parent.parent / "templates"
+TEMPLATES_DIR = resources.templates_dir()
 
 
 def environment():

@@ -20,7 +20,7 @@ from twisted.application import service
 from twisted.internet import task
 from twisted.logger import Logger
 
-from sendemodul import letters
+from sendemodul import resources
 from sendemodul.web.messages_nb import status_nb
 
 log = Logger()
@@ -61,7 +61,7 @@ def _local(text):
 
 
 def _templates():
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(letters.TEMPLATES_DIR), autoescape=False,
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(resources.templates_dir()), autoescape=False,
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 

@@ -19,9 +19,11 @@ DEMO = "0301-00-958935420"
 class Server:
     """``sendemodul serve`` on free loopback ports, in its own dev home."""
 
-    def __init__(self, home, extra_config="", *, worker=False, sections=None):
+    def __init__(self, home, extra_config="", *, worker=False, sections=None, script=BIN):
         """``worker``: let the server run the pseudonymizer and forwarder (off by default, so that uploads stay
-        ``received``); ``sections``: extra lines for config sections, e.g. ``{"forwarder": 'mode = "sftp"'}``."""
+        ``received``); ``sections``: extra lines for config sections, e.g. ``{"forwarder": 'mode = "sftp"'}``;
+        ``script``: the ``sendemodul`` script to run (another installation's)."""
+        self.script = Path(script)
         self.home = Path(home)
         self.extra_config = extra_config
         self.sections = {"worker": "" if worker else "embedded = false", **(sections or {})}
@@ -29,7 +31,7 @@ class Server:
         self.opened_log = self.home.parent / "opened-files.txt"
 
     def init(self):
-        subprocess.run([str(BIN), "admin", "init", "--dev", "--home", str(self.home)], check=True,
+        subprocess.run([str(self.script), "admin", "init", "--dev", "--home", str(self.home)], check=True,
                        capture_output=True)
         config = self.home / "config.toml"
         text = config.read_text()
@@ -44,7 +46,7 @@ class Server:
     def start(self):
         env = {**os.environ, "SENDEMODUL_HOME": str(self.home), "PYTHONPATH": str(SUPPORT),
                "SENDEMODUL_TEST_OPENED": str(self.opened_log)}
-        self.proc = subprocess.Popen([str(BIN), "serve"], env=env, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([str(self.script), "serve"], env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, cwd=self.home.parent)
         self.output = []
         deadline = time.monotonic() + 60

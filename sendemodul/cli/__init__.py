@@ -23,9 +23,9 @@ def cli():
 
 
 def _register_commands():
-    from sendemodul.cli import admin, check, crypto, encrypt, serve, transfer, worker
+    from sendemodul.cli import admin, check, crypto, demo, encrypt, serve, transfer, worker
 
-    for module in (admin, serve, worker, check, crypto, encrypt, transfer):
+    for module in (admin, serve, worker, check, crypto, encrypt, transfer, demo):
         module.register(cli)
 
 

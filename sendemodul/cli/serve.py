@@ -2,15 +2,14 @@
 
 import os
 import sys
-from pathlib import Path
 
 import click
 
 import sendemodul
-from sendemodul import config
+from sendemodul import config, resources
 from sendemodul.cli.admin import home_option
 
-TAC = Path(sendemodul.__file__).resolve().parent.parent / "twistd.tac"
+TAC = resources.tac_path()
 
 
 @click.command()

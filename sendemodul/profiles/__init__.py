@@ -14,9 +14,9 @@ from __future__ import annotations
 import functools
 import re
 import tomllib
-from importlib import resources
 from typing import Any
 
+from sendemodul import resources
 from sendemodul.errors import ProfileError
 from sendemodul.profiles.fixed import FixedWidthExtract, FixedWidthProfile
 from sendemodul.profiles.model import (
@@ -61,7 +61,7 @@ _FIELD_KEYS = {"name", "type", "mandatory", "from", "length", "max_length", "for
 def available() -> list[tuple[str, int]]:
     """Every ``(register, periode)`` that has a profile, sorted."""
     found = []
-    for entry in resources.files(__name__).iterdir():
+    for entry in resources.profiles().iterdir():
         match = _FILE_NAME.match(entry.name)
         if match:
             found.append((match["register"], int(match["periode"])))
@@ -101,7 +101,7 @@ def _read(name: str, seen: tuple[str, ...]) -> dict[str, Any]:
     if name in seen:
         raise ProfileError(f"The profile {name}.toml extends itself.")
     try:
-        text = resources.files(__name__).joinpath(f"{name}.toml").read_text(encoding="utf-8")
+        text = resources.profiles().joinpath(f"{name}.toml").read_text(encoding="utf-8")
         raw = tomllib.loads(text)
     except (FileNotFoundError, tomllib.TOMLDecodeError) as e:
         raise ProfileError(f"The profile {name}.toml cannot be read: {e}") from None

@@ -46,13 +46,11 @@ from abc import ABC, abstractmethod
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import BinaryIO
 
 import jinja2
 
-import sendemodul
-from sendemodul import identity
+from sendemodul import identity, resources
 from sendemodul.errors import BydelError
 from sendemodul.identity import IdClass
 from sendemodul.profiles.fixed import FixedWidthProfile
@@ -207,7 +205,7 @@ def _count(n: int, noun: str) -> str:
 
 @functools.cache
 def _template() -> jinja2.Template:
-    templates = Path(sendemodul.__file__).parent.parent / "templates"
+    templates = resources.templates_dir()
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates), autoescape=True,
                              undefined=jinja2.StrictUndefined)
     return env.get_template(TEMPLATE_NAME)

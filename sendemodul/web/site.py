@@ -17,7 +17,7 @@ from twisted.internet import defer, endpoints, ssl
 from twisted.logger import Logger
 from twisted.web import http, pages, resource, server, static
 
-from sendemodul import auth, identity, keydir, letters
+from sendemodul import auth, identity, keydir, letters, resources
 from sendemodul.errors import (
     BydelError,
     ContainerError,
@@ -42,7 +42,7 @@ from sendemodul.web.tls import CoalescingTLSFactory
 
 log = Logger()
 
-STATIC_DIR = letters.TEMPLATES_DIR / "static"
+STATIC_DIR = resources.static_dir()
 REFERENCE_RE = re.compile(r"^SM-\d{8}-[2-9A-HJ-NP-Z]{8}$")
 UPLOAD_NAME_RE = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
 
