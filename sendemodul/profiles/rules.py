@@ -53,7 +53,7 @@ import jinja2
 
 import sendemodul
 from sendemodul import identity
-from sendemodul.errors import BydelError
+from sendemodul.errors import BydelError, KommunenrError
 from sendemodul.identity import IdClass
 from sendemodul.profiles.fixed import FixedWidthProfile
 from sendemodul.profiles.model import (
@@ -378,7 +378,7 @@ class _Context:
             try:
                 identity.kommune(code, self.periode)
                 valid = True
-            except identity.KommunenrError:
+            except KommunenrError:
                 valid = False
             self._kommuner[code] = valid
         return valid
