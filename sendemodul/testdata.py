@@ -35,7 +35,7 @@ from xml.sax.saxutils import escape
 from sendemodul import identity
 from sendemodul.profiles import FixedWidthProfile, Profile, XmlProfile
 from sendemodul.profiles.model import AnyOf, Consistency, DateOrder, FieldSpec, Requires
-from sendemodul.profiles.rules import allowed_bydeler
+from sendemodul.profiles.rules.fields import allowed_bydeler
 
 __all__ = ["ERROR_KINDS", "generate_extract", "write_extract"]
 

@@ -12,7 +12,7 @@ import click
 from sendemodul import identity
 from sendemodul.errors import InputError, UsageError
 from sendemodul.profiles import load_profile
-from sendemodul.profiles.rules import run_checks
+from sendemodul.profiles.rules.checker import run_checks
 
 #: Files at least this large get a progress bar (when stderr is a terminal).
 PROGRESS_MIN_BYTES = 8 * 1024 * 1024

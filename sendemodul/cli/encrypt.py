@@ -13,7 +13,8 @@ from sendemodul import config, container, identity, keydir, signing
 from sendemodul.cli.check import _Progress
 from sendemodul.errors import ContainerInputError, ExtractError, InputError, UsageError
 from sendemodul.profiles import FixedWidthExtract, load_profile
-from sendemodul.profiles.rules import Checker, Severity
+from sendemodul.profiles.rules.checker import Checker
+from sendemodul.profiles.rules.report import Severity
 
 _READ_BUFFER_BYTES = 1 << 20
 
