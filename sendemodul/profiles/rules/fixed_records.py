@@ -74,25 +74,18 @@ class FixedRules(RecordRules):
             needed.add(self._birth.name)
         self._values = tuple((spec.name, i) for i, spec in enumerate(specs) if spec.name in needed)
         self._value_slices = tuple((spec.name, spec.start, spec.end) for spec in specs if spec.name in needed)
-        # For check_text: where the identifiers and the journalnummer are, and the identifier tables.
-        self._id_slices = profile._id_slices
-        self._blank_spans = profile._blank_spans
-        self._journal_slice = profile._journal_slice
+        # For check_text: the profile's own slicing of a record line, and the identifier tables.
+        self._split = profile.split
+        self._journalnr = profile.journalnr
         self._fast_ids = tuple((seen, spec.mandatory, spec.id_kind == "fnr") for spec, seen in self._ids)
 
     def check_text(self, line: int, text: str) -> tuple[tuple[tuple[str, str], ...], str]:
         """:meth:`check` for ``profile.record(line, text)`` (``text``: a line of the record length without TAB, CR
         or line break); its ``(ids, data)``. A record that passes every rule is checked here without a
         :class:`Record`; any other is handed to :meth:`check`, which then reports exactly what it always does."""
-        ids = tuple([(name, text[start:end].strip(" ")) for name, start, end in self._id_slices])
-        data = text
-        for start, end, blank in self._blank_spans:
-            data = data[:start] + blank + data[end:]
+        ids, data = self._split(text)
         if self._record_re.fullmatch(text) is None or not self._clean(line, text, ids):
-            journalnr = None
-            if self._journal_slice:
-                journalnr = text[self._journal_slice[0]:self._journal_slice[1]].strip(" ") or None
-            self.check(Record(line, journalnr, ids, data))
+            self.check(Record(line, self._journalnr(text), ids, data))
         return ids, data
 
     def _clean(self, line: int, text: str, ids: tuple[tuple[str, str], ...]) -> bool:
@@ -143,10 +136,9 @@ class FixedRules(RecordRules):
         for _, _, _, violation in self._record_consistency:
             if violation(values) is not None:
                 return False
-        if self._journal_slice:
-            journalnr = text[self._journal_slice[0]:self._journal_slice[1]].strip(" ")
-            if journalnr:
-                self._journal.add(line, journalnr)
+        journalnr = self._journalnr(text)
+        if journalnr:
+            self._journal.add(line, journalnr)
         self._synthetic += synthetic
         self._placeholders += placeholders
         for seen, raw in remember:
