@@ -13,9 +13,9 @@ people only a DUF number (DUF numbers have no synthetic range: these are registr
 
 The other fields come from up to 256 random templates that satisfy every field rule and consistency rule of the
 profile; each record combines a template with its own journalnummer, identifiers and birth date. Fødselsnummer check
-digits are computed here from the mod-11 weights (DOMAIN.md) with per-date and per-individual-number partial sums,
-because a call of :func:`identity.generate_fnr` per record would take several times the whole budget of a record;
-the tests check that both give the same numbers.
+digits are computed here from the mod-11 weights (:mod:`sendemodul.identity.checkdigits`) with per-date and
+per-individual-number partial sums, because a call of :func:`identity.generate_fnr` per record would take several
+times the whole budget of a record; the tests check that both give the same numbers.
 
 ``errors`` maps a record number (1-based: the n-th record; for fixed width also its line) to one of
 :data:`ERROR_KINDS`, each named after the control rule (:mod:`sendemodul.profiles.rules`) it makes fire.
@@ -33,6 +33,7 @@ from typing import BinaryIO, NamedTuple
 from xml.sax.saxutils import escape
 
 from sendemodul import identity
+from sendemodul.identity.checkdigits import K1_WEIGHTS, K2_WEIGHTS, duf_check_pair
 from sendemodul.profiles import FixedWidthProfile, Profile, XmlProfile
 from sendemodul.profiles.model import AnyOf, Consistency, DateOrder, FieldSpec, Requires
 from sendemodul.profiles.rules.fields import allowed_bydeler
@@ -55,11 +56,6 @@ _TEMPLATE_BITS = 8
 #: b the birth date.
 _HOLES = {"fnr": "f", "duf": "d"}
 _BATCH_RECORDS = 4096
-_K1_WEIGHTS = (3, 7, 6, 1, 8, 9, 4, 5, 2)
-_K2_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
-_DUF_WEIGHTS = (4, 6, 3, 2, 4, 6, 3, 2, 7, 5)
-#: Tenor's synthetic IDs: month + 80 (:func:`identity.generate_fnr` with ``kind="synthetic"``).
-_SYNTHETIC_MONTH_OFFSET = 80
 #: Individual numbers that give a 2-digit year its century: 000-499 for 1900-1999, 500-999 for 2000-2039.
 _CENTURIES = {1900: 0, 2000: 500}
 
@@ -122,16 +118,16 @@ def _people(profile: Profile, seed: int) -> Iterator[tuple[_Birth, str]]:
     def prepared(k: int) -> tuple[_Birth, str, int, int]:
         """The k-th date of the order: birth, the ID's first six digits, its class of sums, its century."""
         born = datetime.date.fromordinal(first + (start + k * step) % days)
-        day, month, yy = born.day, born.month + _SYNTHETIC_MONTH_OFFSET, born.year % 100
+        day, month, yy = born.day, born.month + identity.SYNTHETIC_MONTH_OFFSET, born.year % 100
         digits = (day // 10, day % 10, month // 10, month % 10, yy // 10, yy % 10)
-        sums = _weighted(digits, _K1_WEIGHTS) % 11 * 11 + _weighted(digits, _K2_WEIGHTS) % 11
+        sums = _partial_sum(digits, K1_WEIGHTS) % 11 * 11 + _partial_sum(digits, K2_WEIGHTS) % 11
         return (_Birth(f"{born.day:02d}{born.month:02d}{born.year}", born.isoformat()),
                 f"{day:02d}{month:02d}{yy:02d}", sums, _CENTURIES[born.year // 100 * 100])
 
     def endings(individual: int) -> list[str | None]:
         """For each class of sums: individual number and check digits, or ``None`` when no valid ID exists."""
         digits = (individual // 100, individual // 10 % 10, individual % 10)
-        partial1, partial2 = _weighted(digits, _K1_WEIGHTS[6:]), _weighted(digits, _K2_WEIGHTS[6:9])
+        partial1, partial2 = _partial_sum(digits, K1_WEIGHTS[6:]), _partial_sum(digits, K2_WEIGHTS[6:9])
         table: list[str | None] = []
         for sum1 in range(11):
             for sum2 in range(11):
@@ -154,8 +150,9 @@ def _people(profile: Profile, seed: int) -> Iterator[tuple[_Birth, str]]:
     raise ValueError(f"the age range of {profile.register} has room for no more people")
 
 
-def _weighted(digits: Iterable[int], weights: tuple[int, ...]) -> int:
-    """The weighted sum over as many digits as there are weights (or fewer)."""
+def _partial_sum(digits: Iterable[int], weights: tuple[int, ...]) -> int:
+    """The weighted sum of ``digits`` (ints, as many as there are weights or fewer): a part of a check-digit sum
+    (:func:`sendemodul.identity.checkdigits.weighted` takes a whole number's digits)."""
     return sum(d * w for d, w in zip(digits, weights))
 
 
@@ -163,7 +160,7 @@ def _duf(number: int, year: int) -> str:
     """The DUF number of record ``number``: a registration year (``year``, earlier for every million records), a
     6-digit serial, and the check pair; unique within an extract."""
     first10 = f"{year - number // 1_000_000:04d}{number % 1_000_000:06d}"
-    return f"{first10}{_weighted(map(int, first10), _DUF_WEIGHTS) % 11:02d}"
+    return first10 + duf_check_pair(first10)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -308,7 +305,7 @@ class _Writer:
             values[_first(s for s in specs if s.role == "version").name] = f"{(self.profile.periode - 1) % 100:02d}"
         elif kind == "KOMMUNENR":
             values[_first(s for s in specs if s.role == "kommunenr").name] = (
-                "1103" if self.unit.kommunenr != "1103" else "0301")
+                "1103" if self.unit.kommunenr != "1103" else identity.OSLO_KOMMUNENR)
         elif kind == "ID_INVALID":
             spec = _first(s for s in self.id_specs if values[s.name])
             number = values[spec.name]

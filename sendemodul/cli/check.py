@@ -13,6 +13,7 @@ from sendemodul import identity
 from sendemodul.errors import InputError, UsageError
 from sendemodul.profiles import load_profile
 from sendemodul.profiles.rules.checker import run_checks
+from sendemodul.registers import REGISTERS
 
 #: Files at least this large get a progress bar (when stderr is a terminal).
 PROGRESS_MIN_BYTES = 8 * 1024 * 1024
@@ -20,7 +21,8 @@ _READ_BUFFER_BYTES = 1 << 16
 
 
 @click.command()
-@click.option("--register", "-r", required=True, metavar="REGISTER", help="11F, 11CF, 15F or IPLOS.")
+@click.option("--register", "-r", required=True, metavar="REGISTER",
+              help=f"{', '.join(REGISTERS[:-1])} or {REGISTERS[-1]}.")
 @click.option("--periode", "-p", required=True, metavar="YEAR", help="The reporting year, e.g. 2026.")
 @click.option("--unit", "-u", "unit_text", required=True, metavar="UNIT",
               help="The reporting unit KOMMUNENR-BYDEL-ORGNR, e.g. 0301-12-958935420.")

@@ -15,6 +15,7 @@ from sendemodul.errors import ContainerInputError, ExtractError, InputError, Usa
 from sendemodul.profiles import FixedWidthExtract, load_profile
 from sendemodul.profiles.rules.checker import Checker
 from sendemodul.profiles.rules.report import Severity
+from sendemodul.registers import REGISTERS
 
 _READ_BUFFER_BYTES = 1 << 20
 
@@ -109,7 +110,7 @@ def _check_and_write(profile, stream, unit, production, source, write):
 
 
 @click.command()
-@click.option("--register", "-r", required=True, type=click.Choice(["IPLOS", "11F", "11CF", "15F"]))
+@click.option("--register", "-r", required=True, type=click.Choice(REGISTERS))
 @click.option("--periode", "-p", required=True, type=click.IntRange(2000, 2099), help="The reporting year.")
 @click.option("--unit", "-u", "unit_text", required=True, metavar="UNIT", help="KOMMUNENR-BYDEL-ORGNR.")
 @click.option("--signing-key", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
