@@ -61,7 +61,7 @@ class XmlRules(RecordRules):
     def check(self, record: Record) -> None:
         profile = self.profile
         line = record.line
-        element = profile.parse(record.data)
+        element = profile.element_of(record)
         attrs = {name: value.strip() for name, value in element.attrib.items()}
         journalnr = record.journalnr
         if journalnr is not None and looks_like_id(journalnr):
