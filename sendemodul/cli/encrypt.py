@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from sendemodul import config, container, identity, keydir, signing
-from sendemodul.cli.check import _Progress
+from sendemodul.cli.progress import ProgressReader
 from sendemodul.errors import ContainerInputError, ExtractError, InputError, UsageError
 from sendemodul.profiles import FixedWidthExtract, load_profile
 from sendemodul.profiles.rules.checker import Checker
@@ -38,7 +38,7 @@ def _pass(path, label, work):
     with _open(path) as raw:
         size = os.fstat(raw.fileno()).st_size
         with click.progressbar(length=size, label=label, file=sys.stderr, show_pos=False) as bar:
-            stream = io.BufferedReader(_Progress(raw, bar.update), _READ_BUFFER_BYTES)
+            stream = io.BufferedReader(ProgressReader(raw, bar.update), _READ_BUFFER_BYTES)
             return work(stream)
 
 

@@ -18,7 +18,6 @@ The names below are the package's API (``identity.parse_unit``, ``identity.class
 from sendemodul.identity.codelists import Kommune
 from sendemodul.identity.fnr_tables import FnrTables
 from sendemodul.identity.person_ids import (
-    PLACEHOLDER_SUFFIXES,
     SYNTHETIC_MONTH_OFFSET,
     ClassifiedId,
     IdClass,
@@ -40,7 +39,6 @@ from sendemodul.identity.units import (
 
 __all__ = [
     "OSLO_KOMMUNENR",
-    "PLACEHOLDER_SUFFIXES",
     "SYNTHETIC_MONTH_OFFSET",
     "ClassifiedId",
     "FnrTables",
