@@ -18,14 +18,11 @@ from sendemodul import identity
 from sendemodul.cli import cli, main
 from sendemodul.profiles import available, load_profile
 from sendemodul.profiles.model import AnyOf, Requires
-from sendemodul.profiles.rules import (
-    Report,
-    Severity,
-    _Context,
-    _FirstSeen,
-    _FixedRules,
-    run_checks,
-)
+from sendemodul.profiles.rules.checker import run_checks
+from sendemodul.profiles.rules.duplicates import FirstSeen as _FirstSeen
+from sendemodul.profiles.rules.fields import Context as _Context
+from sendemodul.profiles.rules.fixed_records import FixedRules as _FixedRules
+from sendemodul.profiles.rules.report import Report, Severity
 from sendemodul.testdata import ERROR_KINDS, generate_extract
 
 ALNA = identity.parse_unit("0301-12-958935420", 2026)
@@ -449,7 +446,8 @@ def test_fast_path_agrees_with_the_field_by_field_rules(index, changes):
 def test_exact_width_patterns_match_what_the_padded_patterns_match(data):
     """Each fixed-width field's exact-width expression accepts only texts that its padded expression (between
     separators) accepts: all of them, apart from numbers that are neither left- nor right-aligned."""
-    from sendemodul.profiles.rules import _Context, _FieldRule
+    from sendemodul.profiles.rules.fields import Context as _Context
+    from sendemodul.profiles.rules.fields import FieldRule as _FieldRule
 
     register = data.draw(st.sampled_from(["11F", "11CF"]))
     profile = load_profile(register, 2026)
@@ -473,7 +471,7 @@ def test_exact_width_patterns_match_what_the_padded_patterns_match(data):
 
 def test_first_seen_finds_every_duplicate_with_its_first_line(monkeypatch):
     """Spilled to disk and split into parts (made small here), the table still names each repeat's first line."""
-    from sendemodul.profiles import rules as rules_module
+    from sendemodul.profiles.rules import duplicates as rules_module
     monkeypatch.setattr(rules_module, "_RESOLVE_MAX", 300)
     monkeypatch.setattr(rules_module, "_SPILL_BLOCK", 100)
     monkeypatch.setattr(rules_module, "_PART_FLUSH", 10)

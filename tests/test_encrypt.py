@@ -122,7 +122,8 @@ def test_expired_keys_are_refused(dev_home, tmp_path):
 
 def _per_record(profile, data, unit, production):
     """The reference: every item of ``scan()`` through ``Checker.feed``, rows kept while nothing blocks."""
-    from sendemodul.profiles.rules import Checker, Severity
+    from sendemodul.profiles.rules.checker import Checker
+    from sendemodul.profiles.rules.report import Severity
 
     extract = profile.open_extract(io.BytesIO(data))
     checker = Checker(profile, unit, extract, allow_synthetic=not production, source="x.dat")

@@ -296,6 +296,33 @@ def test_xml_text_with_line_breaks_stays_on_one_line():
     assert ET.fromstring(record.data).text == "line one\n\tline two"
 
 
+def _tree(element):
+    return [(node.tag, dict(node.attrib), node.text, node.tail) for node in element.iter()]
+
+
+def test_xml_record_keeps_its_element_only_where_parsing_its_line_gives_the_same_element():
+    """The element a record holds (so the checks need not parse its line again) is the element its line parses to;
+    a record with a namespace prefix or declaration, which parsing would resolve, holds none."""
+    profile = load_profile("15F", 2026)
+    plain = (f"<Barnevern>{AVGIVER}<Individ Id='1' Saksbehandler='a&#10;b&#13;c&#9;d' Fodselsnummer='01872054460'>"
+             "x&#13;y\n <Tiltak Id='T1'> </Tiltak> tail <!-- c --></Individ></Barnevern>")
+    (record,), _ = xml_items(profile, plain)
+    assert record.element is not None
+    assert _tree(record.element) == _tree(ET.fromstring(record.data))
+    assert profile.element_of(record) is record.element
+    for individ in ("<Individ Id='1' xmlns:y='urn:a' y:x='1'/>", "<Individ Id='1' xmlns='urn:a'/>",
+                    "<Individ Id='1'><y:Tiltak xmlns:y='urn:a'/></Individ>", "<Individ Id='1' xml:lang='no'/>"):
+        (record,), _ = xml_items(profile, f"<Barnevern>{AVGIVER}{individ}</Barnevern>")
+        assert record.element is None
+        assert _tree(profile.element_of(record)) == _tree(ET.fromstring(record.data))
+
+
+def test_every_register_has_profiles():
+    from sendemodul.registers import REGISTERS
+
+    assert {register for register, _ in available()} == set(REGISTERS)
+
+
 @pytest.mark.parametrize("text, message", [
     ("", "not well-formed"),
     ("<Barnevern><Individ Id='1'/></Barnevern>", "<Avgiver> must come before the first <Individ>"),

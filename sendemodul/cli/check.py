@@ -10,9 +10,11 @@ from pathlib import Path
 import click
 
 from sendemodul import identity
+from sendemodul.cli.progress import ProgressReader
 from sendemodul.errors import InputError, UsageError
 from sendemodul.profiles import load_profile
-from sendemodul.profiles.rules import run_checks
+from sendemodul.profiles.rules.checker import run_checks
+from sendemodul.registers import REGISTERS
 
 #: Files at least this large get a progress bar (when stderr is a terminal).
 PROGRESS_MIN_BYTES = 8 * 1024 * 1024
@@ -20,7 +22,8 @@ _READ_BUFFER_BYTES = 1 << 16
 
 
 @click.command()
-@click.option("--register", "-r", required=True, metavar="REGISTER", help="11F, 11CF, 15F or IPLOS.")
+@click.option("--register", "-r", required=True, metavar="REGISTER",
+              help=f"{', '.join(REGISTERS[:-1])} or {REGISTERS[-1]}.")
 @click.option("--periode", "-p", required=True, metavar="YEAR", help="The reporting year, e.g. 2026.")
 @click.option("--unit", "-u", "unit_text", required=True, metavar="UNIT",
               help="The reporting unit KOMMUNENR-BYDEL-ORGNR, e.g. 0301-12-958935420.")
@@ -72,30 +75,12 @@ def _check_file(profile, unit, path: Path, *, allow_synthetic: bool):
             size = os.fstat(raw.fileno()).st_size
             if size >= PROGRESS_MIN_BYTES and sys.stderr.isatty():
                 with click.progressbar(length=size, label="Checking", file=sys.stderr) as bar:
-                    stream = io.BufferedReader(_Progress(raw, bar.update), _READ_BUFFER_BYTES)
+                    stream = io.BufferedReader(ProgressReader(raw, bar.update), _READ_BUFFER_BYTES)
                     return run_checks(profile, stream, unit, allow_synthetic=allow_synthetic, source=str(path))
             stream = io.BufferedReader(raw, _READ_BUFFER_BYTES)
             return run_checks(profile, stream, unit, allow_synthetic=allow_synthetic, source=str(path))
     except OSError as e:
         raise InputError(f"Cannot read {path}: {e.strerror}.") from None
-
-
-class _Progress(io.RawIOBase):
-    """A raw reader that reports how many bytes it has read to ``update``."""
-
-    def __init__(self, raw, update):
-        super().__init__()
-        self._raw = raw
-        self._update = update
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        count = self._raw.readinto(buffer)
-        if count:
-            self._update(count)
-        return count
 
 
 def register(cli):

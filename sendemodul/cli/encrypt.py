@@ -10,10 +10,12 @@ from pathlib import Path
 import click
 
 from sendemodul import config, container, identity, keydir, signing
-from sendemodul.cli.check import _Progress
+from sendemodul.cli.progress import ProgressReader
 from sendemodul.errors import ContainerInputError, ExtractError, InputError, UsageError
 from sendemodul.profiles import FixedWidthExtract, load_profile
-from sendemodul.profiles.rules import Checker, Severity
+from sendemodul.profiles.rules.checker import Checker
+from sendemodul.profiles.rules.report import Severity
+from sendemodul.registers import REGISTERS
 
 _READ_BUFFER_BYTES = 1 << 20
 
@@ -36,7 +38,7 @@ def _pass(path, label, work):
     with _open(path) as raw:
         size = os.fstat(raw.fileno()).st_size
         with click.progressbar(length=size, label=label, file=sys.stderr, show_pos=False) as bar:
-            stream = io.BufferedReader(_Progress(raw, bar.update), _READ_BUFFER_BYTES)
+            stream = io.BufferedReader(ProgressReader(raw, bar.update), _READ_BUFFER_BYTES)
             return work(stream)
 
 
@@ -108,7 +110,7 @@ def _check_and_write(profile, stream, unit, production, source, write):
 
 
 @click.command()
-@click.option("--register", "-r", required=True, type=click.Choice(["IPLOS", "11F", "11CF", "15F"]))
+@click.option("--register", "-r", required=True, type=click.Choice(REGISTERS))
 @click.option("--periode", "-p", required=True, type=click.IntRange(2000, 2099), help="The reporting year.")
 @click.option("--unit", "-u", "unit_text", required=True, metavar="UNIT", help="KOMMUNENR-BYDEL-ORGNR.")
 @click.option("--signing-key", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -51,14 +51,23 @@ class FixedWidthProfile(Profile):
 
     def record(self, line: int, text: str) -> Record:
         """The :class:`Record` for one line of the right length without TAB (``text`` without its line break)."""
-        ids = tuple((name, text[start:end].strip(" ")) for name, start, end in self._id_slices)
+        ids, data = self.split(text)
+        return Record(line, self.journalnr(text), ids, data)
+
+    def split(self, text: str) -> tuple[tuple[tuple[str, str], ...], str]:
+        """``(ids, data)`` of a record line, as in its :class:`Record`: the identifier fields' values (stripped), and
+        the line with those fields blanked."""
+        ids = tuple([(name, text[start:end].strip(" ")) for name, start, end in self._id_slices])
         data = text
         for start, end, blank in self._blank_spans:
             data = data[:start] + blank + data[end:]
-        journalnr = None
-        if self._journal_slice:
-            journalnr = text[self._journal_slice[0]:self._journal_slice[1]].strip(" ") or None
-        return Record(line, journalnr, ids, data)
+        return ids, data
+
+    def journalnr(self, text: str) -> str | None:
+        """The journalnummer of a record line (stripped), ``None`` if it is blank or the register has none."""
+        if self._journal_slice is None:
+            return None
+        return text[self._journal_slice[0]:self._journal_slice[1]].strip(" ") or None
 
 
 class FixedWidthExtract(Extract):

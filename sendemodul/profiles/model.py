@@ -9,9 +9,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from sendemodul.errors import ExtractError
+
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
 
 #: Field types and what a value must look like (blank values are the ``mandatory`` flag's business).
 TYPES = ("string", "integer", "date")
@@ -141,6 +144,9 @@ class Record:
     ids: tuple[tuple[str, str], ...]
     #: The record on one line with every identifier field blanked; no newline, no TAB.
     data: str
+    #: XML: the element that parsing ``data`` gives, kept from reading the extract so that the checks need not parse
+    #: ``data`` again; ``None`` for fixed width, and where parsing ``data`` would give another element (namespaces).
+    element: ET.Element | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from sendemodul.profiles.model import (
 )
 
 _CHUNK_BYTES = 1 << 16
+#: Bytes handed to expat at a time (see :meth:`XmlExtract.scan`).
+_PARSE_BYTES = 1 << 13
 #: After serialization, line breaks and TABs can only be left in text content, where a character reference means the
 #: same; attribute values are already escaped this way by ElementTree.
 _ONE_LINE = str.maketrans({"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
@@ -54,6 +56,13 @@ class XmlProfile(Profile):
         except ET.ParseError:
             raise ExtractError(f"not a {self.register} data line (not well-formed XML)") from None
 
+    def element_of(self, record: Record) -> ET.Element:
+        """The element on ``record.data``, as :meth:`parse` gives it: the record's own :attr:`Record.element` where
+        it holds one (no serializing and parsing again), else ``record.data`` parsed."""
+        if record.element is not None:
+            return record.element
+        return self.parse(record.data)
+
     def fields(self, data_line: str) -> dict[str, str]:
         element = self.parse(data_line)
         if element.tag != self.record_element:
@@ -70,6 +79,19 @@ class XmlProfile(Profile):
                 node.tail = None
         element.tail = None
         return ET.tostring(element, encoding="unicode").translate(_ONE_LINE)
+
+
+def _reparses_unchanged(element: ET.Element) -> bool:
+    """Whether ``ET.fromstring(one_line(element))`` gives ``element`` back: the names hold no namespace prefix and
+    no attribute declares a namespace. (The extract is read without namespace processing, so ``x:Tiltak`` and an
+    ``xmlns`` attribute are plain names there; parsing the serialized line would resolve them.)"""
+    for node in element.iter():
+        if ":" in node.tag:
+            return False
+        for name in node.attrib:
+            if ":" in name or name == "xmlns":
+                return False
+    return True
 
 
 class _Stop(Exception):
@@ -150,18 +172,21 @@ class XmlExtract(Extract):
         read = self._stream.read
         while True:
             chunk = read(_CHUNK_BYTES)
-            try:
-                parser.Parse(chunk, not chunk)
-            except expat.ExpatError as e:
+            # Parsed in pieces, the records of each yielded before the next: a record holds its element until it is
+            # consumed, so fewer wait at a time.
+            for start in range(0, len(chunk), _PARSE_BYTES) if chunk else (0,):
+                try:
+                    parser.Parse(chunk[start:start + _PARSE_BYTES], not chunk)
+                except expat.ExpatError as e:
+                    yield from ready
+                    yield Malformed(e.lineno, "XML", f"not well-formed XML: {expat.ErrorString(e.code)}")
+                    return
+                except _Stop as stop:
+                    yield from ready
+                    yield stop.malformed
+                    return
                 yield from ready
-                yield Malformed(e.lineno, "XML", f"not well-formed XML: {expat.ErrorString(e.code)}")
-                return
-            except _Stop as stop:
-                yield from ready
-                yield stop.malformed
-                return
-            yield from ready
-            ready.clear()
+                ready.clear()
             if not chunk:
                 break
         if not self.header_lines:
@@ -173,4 +198,5 @@ class XmlExtract(Extract):
         journalnr = None
         if profile.journal_field is not None:
             journalnr = element.get(profile.journal_field.name, "").strip() or None
-        return Record(line, journalnr, ids, profile.one_line(element))
+        data = profile.one_line(element)
+        return Record(line, journalnr, ids, data, element if _reparses_unchanged(element) else None)

@@ -1,0 +1,112 @@
+"""Running the control rules over an extract: :func:`run_checks` for a stream, :class:`Checker` item by item (for
+callers that read the extract themselves, as ``sendemodul encrypt`` does)."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from sendemodul import identity
+from sendemodul.profiles.fixed import FixedWidthProfile
+from sendemodul.profiles.model import Extract, Malformed, Profile, Record
+from sendemodul.profiles.rules.fields import Context
+from sendemodul.profiles.rules.fixed_records import FixedRules
+from sendemodul.profiles.rules.records import RecordRules
+from sendemodul.profiles.rules.report import MAX_PER_RULE, Finding, Report, Severity
+from sendemodul.profiles.rules.xml_records import XmlRules
+
+__all__ = ["Checker", "run_checks"]
+
+
+def run_checks(profile: Profile, stream: BinaryIO, unit: identity.Unit, *, allow_synthetic: bool = True,
+               source: str | None = None, max_per_rule: int = MAX_PER_RULE) -> Report:
+    """Check an extract (a binary stream, read once, streaming) for ``unit``; the :class:`Report`.
+
+    ``allow_synthetic``: synthetic test IDs are expected (one INFO); pass ``False`` for production-like use, where each
+    one is a WARNING. ``source`` names the file in the report.
+    """
+    extract = profile.open_extract(stream)
+    checker = Checker(profile, unit, extract, allow_synthetic=allow_synthetic, source=source,
+                      max_per_rule=max_per_rule)
+    for item in extract.scan():
+        checker.feed(item)
+    return checker.finish()
+
+
+class Checker:
+    """The rules over one extract, item by item, for callers that read the extract themselves (e.g. to check and
+    encrypt in one pass): :meth:`feed` every item of ``extract.scan()``, then :meth:`finish` for the report.
+    """
+
+    def __init__(self, profile: Profile, unit: identity.Unit, extract: Extract, *, allow_synthetic: bool = True,
+                 source: str | None = None, max_per_rule: int = MAX_PER_RULE):
+        self.report = Report(profile.register, profile.periode, str(unit), profile.title, source)
+        self._extract = extract
+        self._max_per_rule = max_per_rule
+        self._fatal = False
+        self._header_checked = False
+        rules = FixedRules if isinstance(profile, FixedWidthProfile) else XmlRules
+        self._records: RecordRules = rules(profile, Context(profile, unit), self._add, allow_synthetic,
+                                            max_per_rule)
+
+    def feed(self, item: Record | Malformed) -> None:
+        """Check one item of the extract (the header, too, before the first record)."""
+        if isinstance(item, Malformed):
+            if not self._fatal:
+                self._fatal = True
+                self._keep_only_fatal()
+                self._records.close()
+            self._add(Severity.FATAL, item.rule, item.line, None, None, item.message)
+            return
+        self.report.records += 1
+        if self._fatal:
+            return
+        if not self._header_checked:
+            self._header_checked = True
+            self._records.check_header(self._extract.header_lines)
+        self._records.check(item)
+
+    def feed_text(self, line: int, text: str) -> tuple[tuple[tuple[str, str], ...], str] | None:
+        """Fixed width: check one line of a ``(first_line, texts)`` block of
+        :meth:`~sendemodul.profiles.fixed.FixedWidthExtract.blocks` exactly as :meth:`feed` would check the item that
+        :meth:`~sendemodul.profiles.fixed.FixedWidthExtract.scan` yields for it; ``(ids, data)`` as in that
+        :class:`Record`, or ``None`` for a blank line (which is no record). A record that every rule accepts is
+        checked without building a :class:`Record`; any other goes through :meth:`feed`, so its findings are the
+        same."""
+        if text[0] == " " and not text.strip(" "):
+            return None
+        records = self._records
+        if self._fatal or not self._header_checked:
+            record = records.profile.record(line, text)
+            self.feed(record)
+            return record.ids, record.data
+        self.report.records += 1
+        return records.check_text(line, text)
+
+    def finish(self) -> Report:
+        """The report, once every item has been fed."""
+        if not self._fatal:
+            if not self._header_checked:
+                self._records.check_header(self._extract.header_lines)
+            self._records.finish()
+            if self.report.records == 0:
+                self._add(Severity.WARNING, "EMPTY", None, None, None,
+                          "the extract holds no records; if nobody is to be reported, deliver with "
+                          "'sendemodul encrypt --empty' (no participants)")
+        return self.report
+
+    def _add(self, severity: Severity, rule: str, line: int | None, journalnr: str | None, field_name: str | None,
+             message: str) -> None:
+        report = self.report
+        report.severity_counts[severity] = report.severity_counts.get(severity, 0) + 1
+        count = report.rule_counts.get(rule, 0) + 1
+        report.rule_counts[rule] = count
+        if count <= self._max_per_rule:
+            report.findings.append(Finding(severity, rule, line, journalnr, field_name, message))
+
+    def _keep_only_fatal(self) -> None:
+        report = self.report
+        report.findings = [f for f in report.findings if f.severity is Severity.FATAL]
+        report.severity_counts = {s: n for s, n in report.severity_counts.items() if s is Severity.FATAL}
+        report.rule_counts = {}
+        for f in report.findings:
+            report.rule_counts[f.rule] = report.rule_counts.get(f.rule, 0) + 1

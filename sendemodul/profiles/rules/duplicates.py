@@ -1,0 +1,205 @@
+"""Duplicates in bounded memory: :class:`FirstSeen` finds the values of a field that occur on more than one line from
+keyed hashes spilled to unnamed temporary files; :class:`Journal` keeps each line's journalnummer the same way, so
+that the duplicate findings (known only at the end) can name their rows."""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import re
+import secrets
+import tempfile
+from array import array
+from collections.abc import Iterable
+from typing import BinaryIO
+
+__all__ = ["FirstSeen", "Journal"]
+
+#: Entries (hash and line) buffered in memory before they are written to a duplicate table's temporary file.
+_SPILL_BLOCK = 8192
+#: The most entries resolved in memory at once (a dict of up to this many distinct hashes, ~7 MB); a larger table is
+#: first split into 2**_BUCKET_BITS parts by the next bits of the hash, in another temporary file.
+_RESOLVE_MAX = 1 << 16
+_BUCKET_BITS = 6
+_BUCKETS = 1 << _BUCKET_BITS
+#: A part's buffer is written out once it holds this many entries.
+_PART_FLUSH = 2048
+
+
+class _Run:
+    """A sequence of ``(hash, line)`` entries in line order, in blocks of an unnamed temporary file (shared by the
+    parts of one split)."""
+
+    def __init__(self, file: BinaryIO):
+        self.file = file
+        self.blocks: list[tuple[int, int]] = []
+        self.count = 0
+
+    def write(self, hashes: bytes, lines: array) -> None:
+        n = len(lines)
+        if not n:
+            return
+        file = self.file
+        offset = file.seek(0, 2)
+        file.write(hashes)
+        file.write(lines.tobytes())
+        self.blocks.append((offset, n))
+        self.count += n
+
+    def read(self) -> Iterable[tuple[array, array]]:
+        file = self.file
+        for offset, n in self.blocks:
+            file.seek(offset)
+            data = file.read(12 * n)
+            hashes, lines = array("Q"), array("I")
+            hashes.frombytes(data[:8 * n])
+            lines.frombytes(data[8 * n:])
+            yield hashes, lines
+
+
+class FirstSeen:
+    """Finds the values of one field that occur on more than one line, in bounded memory whatever the extract's size.
+
+    During the pass, :meth:`add` appends a keyed 64-bit hash of each value (BLAKE2b with a random key made for this
+    run and kept only in memory, so the file holds no identifier and nothing to test guesses against) and its line
+    to an unnamed temporary file. :meth:`duplicates` then resolves the table part by part: a part of at most
+    ``_RESOLVE_MAX`` entries in a dict, a larger one after splitting it by the next bits of the hash. Two different
+    values share a hash with a probability of about n²/2^65: negligible for any extract.
+    """
+
+    def __init__(self):
+        self._hasher = hashlib.blake2b(key=secrets.token_bytes(16), digest_size=8)
+        self._hashes = bytearray()
+        self._lines = array("I")
+        self._run: _Run | None = None
+
+    def add(self, value: str, line: int) -> None:
+        """Remember that ``value`` is on ``line`` (lines must come in increasing order)."""
+        hasher = self._hasher.copy()
+        hasher.update(value.encode("utf-8", "surrogatepass"))
+        self._hashes += hasher.digest()
+        lines = self._lines
+        lines.append(line)
+        if len(lines) >= _SPILL_BLOCK:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self._run is None:
+            self._run = _Run(tempfile.TemporaryFile())  # noqa: SIM115 (closed by duplicates() or close())
+        self._run.write(bytes(self._hashes), self._lines)
+        self._hashes, self._lines = bytearray(), array("I")
+
+    def duplicates(self) -> Iterable[tuple[int, int]]:
+        """Every ``(line, first line)`` where a value seen before comes again (by part: not in line order)."""
+        self._spill()
+        run, self._run = self._run, None
+        try:
+            yield from _resolve(run, 0)
+        finally:
+            run.file.close()
+
+    def close(self) -> None:
+        if self._run is not None:
+            self._run.file.close()
+            self._run = None
+
+
+def _resolve(run: _Run, level: int) -> Iterable[tuple[int, int]]:
+    if run.count <= _RESOLVE_MAX or level * _BUCKET_BITS >= 64:
+        first: dict[int, int] = {}
+        setdefault = first.setdefault
+        for hashes, lines in run.read():
+            for key, line in zip(hashes, lines):
+                seen = setdefault(key, line)
+                if seen != line:
+                    yield line, seen
+        return
+    with tempfile.TemporaryFile() as file:
+        parts = [_Run(file) for _ in range(_BUCKETS)]
+        hashes_out = [array("Q") for _ in range(_BUCKETS)]
+        lines_out = [array("I") for _ in range(_BUCKETS)]
+        shift, mask = level * _BUCKET_BITS, _BUCKETS - 1
+        for hashes, lines in run.read():
+            for key, line in zip(hashes, lines):
+                bucket = (key >> shift) & mask
+                hashes_out[bucket].append(key)
+                lines_out[bucket].append(line)
+            for bucket in range(_BUCKETS):
+                if len(lines_out[bucket]) >= _PART_FLUSH:
+                    parts[bucket].write(hashes_out[bucket].tobytes(), lines_out[bucket])
+                    hashes_out[bucket], lines_out[bucket] = array("Q"), array("I")
+        for bucket in range(_BUCKETS):
+            parts[bucket].write(hashes_out[bucket].tobytes(), lines_out[bucket])
+        del hashes_out, lines_out
+        for part in parts:
+            yield from _resolve(part, level + 1)
+
+
+class Journal:
+    """The journalnummer of each line, kept in an unnamed temporary file, so that duplicate findings (found only at
+    the end) can name their rows."""
+
+    _BLOCK = 4096
+
+    def __init__(self):
+        self._file: BinaryIO | None = None
+        self._lines = array("I")
+        self._texts: list[str] = []
+        #: Per block written: its first line, offset, and number of entries.
+        self._first_lines = array("I")
+        self._blocks: list[tuple[int, int]] = []
+
+    def add(self, line: int, journalnr: str) -> None:
+        self._lines.append(line)
+        self._texts.append(journalnr)
+        if len(self._lines) >= self._BLOCK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._lines:
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        file = self._file
+        offset = file.seek(0, 2)
+        file.write(self._lines.tobytes())
+        file.write("\n".join(t.replace("\\", "\\\\").replace("\n", "\\n") for t in self._texts)
+                   .encode("utf-8", "surrogatepass"))
+        self._first_lines.append(self._lines[0])
+        self._blocks.append((offset, len(self._lines)))
+        self._lines, self._texts = array("I"), []
+
+    def lookup(self, lines: Iterable[int]) -> dict[int, str]:
+        """The journalnummer of each of ``lines`` that has one."""
+        self._flush()
+        found: dict[int, str] = {}
+        wanted: dict[int, list[int]] = {}
+        for line in lines:
+            block = bisect.bisect_right(self._first_lines, line) - 1
+            if block >= 0:
+                wanted.setdefault(block, []).append(line)
+        for block, block_lines in sorted(wanted.items()):
+            offset, n = self._blocks[block]
+            end = self._blocks[block + 1][0] if block + 1 < len(self._blocks) else None
+            self._file.seek(offset)
+            data = self._file.read() if end is None else self._file.read(end - offset)
+            entry_lines = array("I")
+            entry_lines.frombytes(data[:4 * n])
+            texts = data[4 * n:].split(b"\n")
+            for line in block_lines:
+                i = bisect.bisect_left(entry_lines, line)
+                if i < n and entry_lines[i] == line:
+                    found[line] = _unescape(texts[i].decode("utf-8", "surrogatepass"))
+        return found
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _unescape(text: str) -> str:
+    return _ESCAPE.sub(lambda m: "\n" if m.group(1) == "n" else m.group(1), text)

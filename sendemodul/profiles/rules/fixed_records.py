@@ -1,0 +1,178 @@
+"""The record rules of a fixed-width extract (11F, 11CF), with a fast path for the records every rule accepts."""
+
+from __future__ import annotations
+
+import operator
+import re
+
+from sendemodul import identity
+from sendemodul.identity import IdClass
+from sendemodul.profiles.fixed import FixedWidthProfile
+from sendemodul.profiles.model import Record
+from sendemodul.profiles.rules.fields import Context, FieldRule
+from sendemodul.profiles.rules.records import (
+    BIRTH_DATE_CLASSES,
+    DISTINCT_CLASSES,
+    RecordRules,
+    birth_matches,
+)
+from sendemodul.profiles.rules.report import MAX_PER_RULE, Add, Severity
+
+__all__ = ["FixedRules"]
+
+#: The most texts a field's memo of judged texts holds (enough for every birth date in a lifetime's range).
+_MEMO_MAX = 1 << 15
+_BAD_FNR_CLASSES = (IdClass.BAD_DATE, IdClass.BAD_CHECKSUM)
+_SYNTHETIC, _PLACEHOLDER = IdClass.SYNTHETIC, IdClass.PLACEHOLDER
+
+
+def _judged(rule, memo, value):
+    """Whether ``rule`` accepts ``value``, remembered in the field's ``memo`` (bounded; values repeat, as dates do)."""
+    ok = memo.get(value)
+    if ok is None:
+        ok = rule.problem(value) is None
+        if len(memo) < _MEMO_MAX:
+            memo[value] = ok
+    return ok
+
+
+#: A fødselsnummer's month digits (with an offset of 40 or 80, or none) -> the month in a birth date.
+_MONTHS = {f"{month + offset:02d}": f"{month:02d}" for month in range(1, 13) for offset in (0, 40, 80)}
+
+
+class FixedRules(RecordRules):
+    """Fixed width: one regular expression over the whole record, each field matched at its exact width
+    (:meth:`FieldRule.exact_pattern`), decides whether every field is fine; only a record it rejects is checked
+    field by field to say what is wrong (most records in most files are fine). Only the fields that need a look in
+    Python (dates, kommune codes) or feed other rules are sliced out of a record that passes."""
+
+    def __init__(self, profile: FixedWidthProfile, context: Context, add: Add, allow_synthetic: bool,
+                 max_listed: int = MAX_PER_RULE):
+        super().__init__(profile, context, add, allow_synthetic, max_listed)
+        specs = [spec for spec in profile.field_specs if not spec.id_kind]
+        self._rules = tuple(FieldRule(spec, context) for spec in specs)
+        self._slice = operator.itemgetter(*(slice(spec.start, spec.end) for spec in specs), slice(0, 0))
+        # Each field is an atomic group: every alternative of a field has the field's width, so backtracking into an
+        # earlier field could only retry the same thing. Identifier fields are blanked in the data: any text.
+        exact = {rule.spec.name: rule.exact_pattern() for rule in self._rules}
+        for rule in self._rules:  # a blank number field (common) first: the same texts match, sooner
+            spec = rule.spec
+            if spec.role != "bydel" and rule.expected is None and (spec.codes_from or spec.type == "integer") \
+                    and not spec.mandatory:
+                exact[spec.name] = f"[ ]{{{spec.length}}}|{exact[spec.name]}"
+        self._record_re = re.compile("".join(
+            f"(?>{exact[spec.name]})" if spec.name in exact else f"[^\n]{{{spec.length}}}"
+            for spec in profile.field_specs).replace("[ ]{0}", ""))  # "[ ]{0}" matches nothing, slowly
+        #: The fields checked in Python after a match, with a memo per field of the texts already judged (dates and
+        #: kommune codes repeat a lot).
+        self._python_memo = tuple((rule, rule.spec.start, rule.spec.end, {}) for rule in self._rules
+                                  if rule.needs_python)
+        needed = {spec.name for spec, _ in self._unique}
+        for rule in profile.consistency:
+            needed.update(rule.names)
+        if self._birth is not None:
+            needed.add(self._birth.name)
+        self._values = tuple((spec.name, i) for i, spec in enumerate(specs) if spec.name in needed)
+        self._value_slices = tuple((spec.name, spec.start, spec.end) for spec in specs if spec.name in needed)
+        # For check_text: the profile's own slicing of a record line, and the identifier tables.
+        self._split = profile.split
+        self._journalnr = profile.journalnr
+        self._fast_ids = tuple((seen, spec.mandatory, spec.id_kind == "fnr") for spec, seen in self._ids)
+
+    def check_text(self, line: int, text: str) -> tuple[tuple[tuple[str, str], ...], str]:
+        """:meth:`check` for ``profile.record(line, text)`` (``text``: a line of the record length without TAB, CR
+        or line break); its ``(ids, data)``. A record that passes every rule is checked here without a
+        :class:`Record`; any other is handed to :meth:`check`, which then reports exactly what it always does."""
+        ids, data = self._split(text)
+        if self._record_re.fullmatch(text) is None or not self._clean(line, text, ids):
+            self.check(Record(line, self._journalnr(text), ids, data))
+        return ids, data
+
+    def _clean(self, line: int, text: str, ids: tuple[tuple[str, str], ...]) -> bool:
+        """Whether a record that the regular expression accepted passes every other rule too; if it does, what
+        :meth:`check` would remember of it (journalnummer, identifiers for duplicates, counts) is remembered. Nothing
+        is remembered when it does not: :meth:`check` then runs on it."""
+        for rule, start, end, memo in self._python_memo:
+            if not _judged(rule, memo, text[start:end]):
+                return False
+        values = {name: text[start:end].strip(" ") for name, start, end in self._value_slices}
+        values.update(ids)
+        remember = []
+        synthetic = placeholders = 0
+        birth = self._birth
+        ddmmyyyy = birth is not None and birth.date_format == "ddMMyyyy"
+        for (seen, mandatory, fnr), (_, raw) in zip(self._fast_ids, ids):
+            if not raw:
+                if mandatory:
+                    return False
+                continue
+            if not raw.isascii() or not raw.isdigit():
+                return False
+            if fnr:
+                if len(raw) != 11:
+                    return False
+                id_class, _ = identity.classify_fnr_digits(raw)
+                if id_class in _BAD_FNR_CLASSES:
+                    return False
+            else:
+                if len(raw) != 12 or not identity.FnrTables.duf_ok(raw.encode("ascii")):
+                    return False
+                id_class = IdClass.DUF
+            if id_class is _SYNTHETIC:
+                if not self.allow_synthetic:
+                    return False
+                synthetic += 1
+            elif id_class is _PLACEHOLDER:
+                placeholders += 1
+            if id_class in DISTINCT_CLASSES:
+                remember.append((seen, raw))
+            if birth is not None and fnr and id_class in BIRTH_DATE_CLASSES:
+                born = values.get(birth.name, "")
+                # the same day, month (less its offset) and year digits: a match, as birth_matches would say
+                if not (ddmmyyyy and len(born) == 8 and born[:2] == raw[:2] and born[6:] == raw[4:6]
+                        and _MONTHS.get(raw[2:4]) == born[2:4]) \
+                        and not birth_matches(raw[:6], born, birth.date_format):
+                    return False
+        for _, _, _, violation in self._record_consistency:
+            if violation(values) is not None:
+                return False
+        journalnr = self._journalnr(text)
+        if journalnr:
+            self._journal.add(line, journalnr)
+        self._synthetic += synthetic
+        self._placeholders += placeholders
+        for seen, raw in remember:
+            seen.add(raw, line)
+        for spec, seen in self._unique:
+            value = values.get(spec.name, "")
+            if value:
+                seen.add(value, line)
+        return True
+
+    def check(self, record: Record) -> None:
+        line, journalnr = record.line, record.journalnr
+        data = record.data
+        if self._record_re.fullmatch(data) is None:
+            texts = self._slice(data)
+            for i, rule in enumerate(self._rules):
+                problem = rule.problem(texts[i])
+                if problem is not None:
+                    self.add(Severity.ERROR, problem[0], line, journalnr, rule.spec.name, problem[1])
+            values = {name: texts[i].strip(" ") for name, i in self._values}
+        else:
+            for rule, start, end, memo in self._python_memo:
+                text = data[start:end]
+                if not _judged(rule, memo, text):
+                    problem = rule.problem(text)
+                    self.add(Severity.ERROR, problem[0], line, journalnr, rule.spec.name, problem[1])
+            values = {name: data[start:end].strip(" ") for name, start, end in self._value_slices}
+        values.update(record.ids)
+        self.check_ids(record, journalnr, values)
+        for spec, seen in self._unique:  # check_unique and check_consistency, inlined (this runs per record)
+            value = values.get(spec.name, "")
+            if value:
+                seen.add(value, line)
+        for rule_id, severity, field_name, violation in self._record_consistency:
+            message = violation(values)
+            if message is not None:
+                self.add(severity, rule_id, line, journalnr, field_name, message)

@@ -1,0 +1,163 @@
+"""What the record rules of every kind of profile share: identifiers (classes, synthetic IDs, placeholders, the birth
+date), duplicates, consistency rules, and the summaries at the end."""
+
+from __future__ import annotations
+
+import heapq
+from abc import ABC, abstractmethod
+
+from sendemodul import identity
+from sendemodul.identity import IdClass
+from sendemodul.profiles.model import Profile, Record
+from sendemodul.profiles.rules.consistency import CompiledRule, compile_rules
+from sendemodul.profiles.rules.duplicates import FirstSeen, Journal
+from sendemodul.profiles.rules.fields import Context, parse_date
+from sendemodul.profiles.rules.report import MAX_PER_RULE, Add, Severity
+
+__all__ = ["BIRTH_DATE_CLASSES", "DISTINCT_CLASSES", "RecordRules", "birth_matches"]
+
+_ID_REASONS = {
+    "BAD_CHECKSUM": "the check digits do not match",
+    "BAD_DATE": "its date part is not a date",
+}
+_ID_NAMES = {"fnr": ("fødselsnummer", 11), "duf": ("DUF number", 12)}
+#: Classes whose number can appear twice only by mistake (placeholders are shared by design). Tuples, not sets:
+#: membership by identity is much faster than hashing an enum member.
+DISTINCT_CLASSES = (IdClass.SYNTHETIC, IdClass.FNR, IdClass.DNR, IdClass.DUF, IdClass.HNR)
+#: Classes whose date part is the birth date (a D-number's may be the registration date).
+BIRTH_DATE_CLASSES = (IdClass.SYNTHETIC, IdClass.FNR, IdClass.HNR)
+_SYNTHETIC, _PLACEHOLDER = IdClass.SYNTHETIC, IdClass.PLACEHOLDER
+
+
+class RecordRules(ABC):
+    """What every kind of profile shares: identifiers, duplicates, consistency rules, the summaries."""
+
+    def __init__(self, profile: Profile, context: Context, add: Add, allow_synthetic: bool,
+                 max_listed: int = MAX_PER_RULE):
+        self.profile = profile
+        self.context = context
+        self.add = add
+        self.allow_synthetic = allow_synthetic
+        #: How many findings of a rule ``add`` lists (the rest it only counts).
+        self.max_listed = max_listed
+        self._journal = Journal()
+        specs = {f.name: f for f in profile.field_specs}
+        self._ids = tuple((specs[name], FirstSeen()) for name in profile.id_fields)
+        self._unique = tuple((spec, FirstSeen()) for spec in profile.field_specs if spec.unique)
+        birth = [f for f in profile.field_specs if f.role == "birthdate"]
+        self._birth = birth[0] if birth else None
+        date_formats = {f.name: f.date_format for f in profile.field_specs if f.type == "date"}
+        self._record_consistency = compile_rules((r for r in profile.consistency if r.element is None), date_formats)
+        self._synthetic = 0
+        self._placeholders = 0
+
+    def check_header(self, header_lines: list[str]) -> None:
+        """Document-level checks (XML: the header element); nothing for fixed width."""
+
+    @abstractmethod
+    def check(self, record: Record) -> None:
+        """Every record-level rule for one record."""
+
+    def finish(self) -> None:
+        self._report_duplicates()
+        if self._synthetic:
+            self.add(Severity.INFO, "ID_SYNTHETIC", None, None, None,
+                     f"{self._synthetic} identifier(s) are synthetic test IDs: right for a test delivery, "
+                     "refused in production")
+        if self._placeholders:
+            self.add(Severity.INFO, "ID_PLACEHOLDER", None, None, None,
+                     f"{self._placeholders} fødselsnummer are SSB placeholders (birth date + 00100, 00200 or 99999): "
+                     "those people cannot be followed from year to year")
+
+    def close(self) -> None:
+        """Drop the duplicate tables' temporary files (:meth:`finish` does it too)."""
+        for _, seen in self._ids + self._unique:
+            seen.close()
+        self._journal.close()
+
+    def _report_duplicates(self) -> None:
+        """The DUPLICATE_ID and DUPLICATE findings, in line order (per line, in field order), at most
+        ``max_listed`` a rule listed and the rest counted."""
+        try:
+            listed_by_rule = []
+            for rule, tables in (("DUPLICATE_ID", self._ids), ("DUPLICATE", self._unique)):
+                heap: list[tuple[int, int, int, str]] = []  # the smallest (line, order), negated: a max-heap
+                total = 0
+                for order, (spec, seen) in enumerate(tables):
+                    for line, first in seen.duplicates():
+                        total += 1
+                        item = (-line, -order, first, spec.name)
+                        if len(heap) < self.max_listed:
+                            heapq.heappush(heap, item)
+                        elif item > heap[0]:
+                            heapq.heapreplace(heap, item)
+                listed_by_rule.append((rule, sorted(heap, reverse=True), total))
+            journalnrs = self._journal.lookup(sorted({-item[0] for _, listed, _ in listed_by_rule for item in listed}))
+            for rule, listed, total in listed_by_rule:
+                for negated_line, _, first, name in listed:
+                    line = -negated_line
+                    self.add(Severity.ERROR, rule, line, journalnrs.get(line), name,
+                             f"{name} is the same as on line {first}")
+                for _ in range(total - len(listed)):  # counted only: past the cap, add does not list them
+                    self.add(Severity.ERROR, rule, None, None, None, "")
+        finally:
+            self.close()
+
+    def check_ids(self, record: Record, journalnr: str | None, values: dict[str, str]) -> None:
+        line = record.line
+        if journalnr is not None:
+            self._journal.add(line, journalnr)
+        for (spec, seen), (name, raw) in zip(self._ids, record.ids):
+            if not raw:
+                if spec.mandatory:
+                    self.add(Severity.ERROR, "ID_MISSING", line, journalnr, name, f"{name} must be filled in")
+                continue
+            kind = spec.id_kind
+            classified = identity.classify_id(raw, kind)
+            id_class = classified.id_class
+            if not classified.valid:
+                what, digits = _ID_NAMES[kind]
+                reason = _ID_REASONS.get(id_class.name, f"it must be {digits} digits")
+                self.add(Severity.ERROR, "ID_INVALID", line, journalnr, name,
+                         f"{name} is not a valid {what} ({id_class.name}): {reason}")
+                continue
+            if id_class is _SYNTHETIC:
+                if self.allow_synthetic:
+                    self._synthetic += 1
+                else:
+                    self.add(Severity.WARNING, "ID_SYNTHETIC", line, journalnr, name,
+                             f"{name} is a synthetic test ID, not a real person's")
+            elif id_class is _PLACEHOLDER:
+                self._placeholders += 1
+            if id_class in DISTINCT_CLASSES:
+                seen.add(classified.canonical, line)
+            if self._birth is not None and kind == "fnr" and id_class in BIRTH_DATE_CLASSES:
+                self._check_birthdate(classified.canonical, values.get(self._birth.name, ""), line, journalnr, name)
+
+    def _check_birthdate(self, fnr: str, birth: str, line: int, journalnr: str | None, id_name: str) -> None:
+        if not birth_matches(fnr[:6], birth, self._birth.date_format):
+            self.add(Severity.WARNING, "BIRTHDATE", line, journalnr, self._birth.name,
+                     f"{self._birth.name} does not match the date in {id_name}")
+
+    def check_unique(self, line: int, journalnr: str | None, values: dict[str, str]) -> None:
+        for spec, seen in self._unique:
+            value = values.get(spec.name, "")
+            if value:
+                seen.add(value, line)
+
+    def check_consistency(self, rules: tuple[CompiledRule, ...], values: dict[str, str], line: int,
+                          journalnr: str | None) -> None:
+        for rule_id, severity, field_name, violation in rules:
+            message = violation(values)
+            if message is not None:
+                self.add(severity, rule_id, line, journalnr, field_name, message)
+
+
+def birth_matches(date_part: str, birth: str, date_format: str) -> bool:
+    """Whether a birth date field (``date_format``; not a date: nothing to compare) agrees with the first six digits
+    of a fødselsnummer (the month may carry an offset of 40 or 80)."""
+    born = parse_date(birth, date_format)
+    if born is None:
+        return True
+    day, month, yy = int(date_part[0:2]), int(date_part[2:4]) % 40, int(date_part[4:6])
+    return (born.day, born.month, born.year % 100) == (day, month, yy)
