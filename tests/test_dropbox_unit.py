@@ -4,8 +4,6 @@ A fake intake stands in for the spool and the checks; a ``Clock`` drives the upl
 does is tested in test_intake_unit.py, and the whole front with real clients in test_sftp.py (integration).
 """
 
-from types import SimpleNamespace
-
 from twisted.conch.ssh import filetransfer
 from twisted.conch.ssh.filetransfer import (
     FX_FAILURE,
@@ -18,93 +16,13 @@ from twisted.internet import defer
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from sendemodul.errors import TooManyUploads, UploadTooLarge, WindowClosed
-from sendemodul.intake import Receipt
+from sendemodul.errors import WindowClosed
 from sendemodul.sftp import dropbox
 from sendemodul.sftp.dropbox import MAX_OPEN_UPLOADS, DropBox
+from support.fakes import OTHER, UNIT, FakeIntake, FakeStore, receipt, row, sync_db
 
-UNIT = "0301-12-958935420"
-OTHER = "1103-00-964965226"
 WRITE = filetransfer.FXF_WRITE | filetransfer.FXF_CREAT | filetransfer.FXF_TRUNC
 READ = filetransfer.FXF_READ
-
-
-class FakeIncoming:
-    """What ``Intake.begin`` returns, in memory: the bytes by offset, the limit, the pressure callback."""
-
-    def __init__(self, unit, max_bytes, on_pressure):
-        self.unit = unit
-        self.max_bytes = max_bytes
-        self.on_pressure = on_pressure
-        self.data = bytearray()
-        self.size = 0
-        self.discarded = False
-
-    def write(self, data, offset=None):
-        offset = self.size if offset is None else offset
-        if offset + len(data) > self.max_bytes:
-            raise UploadTooLarge(f"The upload is larger than the server accepts ({self.max_bytes:,} bytes).")
-        self.data[offset:offset + len(data)] = data
-        self.size = max(self.size, offset + len(data))
-
-
-class FakeIntake:
-    """``Intake``'s interface: begin/abort/finish. ``finish`` answers with ``self.outcome(upload)`` unless a test
-    holds it back with ``self.pending``."""
-
-    def __init__(self, max_upload_seconds=60, max_upload_bytes=1000, uploads_per_unit=100):
-        self.config = SimpleNamespace(limits=SimpleNamespace(max_upload_seconds=max_upload_seconds,
-                                                             max_upload_bytes=max_upload_bytes,
-                                                             uploads_per_unit=uploads_per_unit))
-        self.begun = []
-        self.aborted = []
-        self.finished = []
-        self.pending = None
-        self.outcome = lambda upload: receipt(upload)
-
-    def begin(self, unit, *, on_pressure=None):
-        if len([u for u in self.begun if u not in self.aborted and u not in self.finished]) >= \
-                self.config.limits.uploads_per_unit:
-            raise TooManyUploads("This unit already has uploads in progress, as many as the server takes at once.")
-        upload = FakeIncoming(unit, self.config.limits.max_upload_bytes, on_pressure)
-        self.begun.append(upload)
-        return upload
-
-    def abort(self, upload):
-        upload.discarded = True
-        self.aborted.append(upload)
-        return defer.succeed(None)
-
-    def finish(self, upload):
-        self.finished.append(upload)
-        if self.pending is not None:
-            return self.pending
-        return defer.maybeDeferred(self.outcome, upload)
-
-
-def receipt(upload, reference="SM-20270115-7KQ2XW9D"):
-    return Receipt(reference=reference, status="received", unit=upload.unit, register="11F", periode=2026,
-                   size=upload.size, sha256="0" * 64, received_at="2027-01-15T07:00:00Z", late=False, test=False)
-
-
-def row(reference, unit=UNIT):
-    return {"reference": reference, "status": "received", "unit": unit, "register": "11F", "periode": 2026,
-            "size": 10, "sha256": "0" * 64, "received_at": "2027-01-15T07:00:00Z", "late": 0, "test": 0}
-
-
-class FakeStore:
-    def __init__(self, rows=()):
-        self.rows = {r["reference"]: r for r in rows}
-
-    def upload(self, reference):
-        return self.rows.get(reference)
-
-    def list_uploads(self, unit):
-        return [r for r in self.rows.values() if r["unit"] == unit]
-
-
-def sync_db(f, *args):
-    return defer.maybeDeferred(f, *args)
 
 
 class DropBoxTestCase(SynchronousTestCase):
