@@ -21,6 +21,8 @@ from conftest import run_cli
 from server import DEMO, Server, make_container
 from test_pipeline import Sshd, ssb_open
 
+pytestmark = pytest.mark.integration  # every test here runs a server subprocess or a real peer
+
 
 class FaultServer(Server):
     """A Server whose console output is drained in a thread (a chatty server never blocks on a full pipe), and that

@@ -83,6 +83,7 @@ def _wait(predicate, seconds=5):
         time.sleep(0.05)
 
 
+@pytest.mark.integration
 def test_morning_email_reaches_a_real_smtp_server_once_also_across_a_restart(tmp_path, smtp):
     """Each unit with activity gets one e-mail at 08:00 with its uploads; later checks and a restart at 08:00 send
     nothing again; a unit without activity gets nothing; a relay outage is retried; downtime is caught up."""
@@ -138,6 +139,7 @@ def test_morning_email_reaches_a_real_smtp_server_once_also_across_a_restart(tmp
     store.close()
 
 
+@pytest.mark.integration
 def test_mail_service_checks_at_start_and_on_its_interval(tmp_path):
     """The service checks at once when it starts (catch-up after downtime) and then every check_seconds."""
     from twisted.internet import defer

@@ -13,12 +13,16 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import BIN, grep_tree, run_cli
 from server import DEMO, Server, add_unit, make_container
 
 from sendemodul import container, identity, keydir, package, signing, ssb
 from sendemodul.testpeers import prepare_sshd
 from sendemodul.worker import environment_for_test_uploads
+
+pytestmark = pytest.mark.integration  # every test here runs a server subprocess or a real peer
 
 STAVANGER = "1103-00-964965226"
 TEST_WINDOW = """

@@ -13,6 +13,8 @@ from server import DEMO, Server, add_unit, make_container
 
 from sendemodul import keydir
 
+pytestmark = pytest.mark.integration  # every test here runs a server subprocess or a real peer
+
 STAVANGER = "1103-00-964965226"
 EXTRA_CONFIG = """
 [[window]]
