@@ -156,3 +156,31 @@ def parse_response(raw):
             body = rest[size + 2:]
         body = decoded
     return status, headers, body
+
+
+class CallsFromThreads:
+    """The part of the reactor an ``IncomingFile`` uses: ``callFromThread`` queues the call, and the test thread
+    runs the queued calls (as the reactor thread would) until a Deferred has fired. No reactor, no sleep: it waits
+    on the queue, for at most ``timeout`` seconds."""
+
+    def __init__(self):
+        import queue
+
+        self.calls = queue.SimpleQueue()
+
+    def callFromThread(self, f, *args, **kwargs):
+        self.calls.put((f, args, kwargs))
+
+    def run_until(self, d, timeout=30):
+        """Run queued calls until ``d`` has fired; returns ``d``."""
+        import queue
+        import time
+
+        deadline = time.monotonic() + timeout
+        while not d.called:
+            try:
+                f, args, kwargs = self.calls.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"the Deferred did not fire within {timeout} s") from None
+            f(*args, **kwargs)
+        return d
