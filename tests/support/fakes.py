@@ -74,7 +74,8 @@ def receipt(upload, reference="SM-20270115-7KQ2XW9D"):
 
 def row(reference, unit=UNIT):
     return {"reference": reference, "status": "received", "unit": unit, "register": "11F", "periode": 2026,
-            "size": 10, "sha256": "0" * 64, "received_at": "2027-01-15T07:00:00Z", "late": 0, "test": 0}
+            "size": 10, "sha256": "0" * 64, "received_at": "2027-01-15T07:00:00Z", "late": 0, "test": 0,
+            "superseded_by": None, "reason": None, "delivered_at": None, "updated_at": "2027-01-15T07:00:00Z"}
 
 
 class FakeStore:
@@ -86,6 +87,10 @@ class FakeStore:
 
     def list_uploads(self, unit):
         return [r for r in self.rows.values() if r["unit"] == unit]
+
+    def upload_with_feedback(self, reference):
+        found = self.rows.get(reference)
+        return None if found is None else {**found, "feedback": [], "feedback_omitted": 0}
 
 
 def sync_db(f, *args):
