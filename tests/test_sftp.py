@@ -6,13 +6,13 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import paramiko
 import pytest
 from conftest import BIN
 from server import DEMO, Server, add_unit, make_container
+from support.wait import wait_for
 
 STAVANGER = "1103-00-964965226"
 MAX_BYTES = 5 * 1024 * 1024
@@ -201,7 +201,7 @@ def test_a_refused_upload_answers_the_rename_with_intakes_message(server, tmp_pa
         assert "not a tar" in str(e.value)
         f._closed = True
         assert set(server.spool("received")) == before
-        time.sleep(0.2)
+        wait_for(lambda: server.spool("incoming") == [], timeout=10, message="the refused uploads to be removed")
         assert server.spool("incoming") == []
     finally:
         transport.close()
@@ -285,9 +285,7 @@ def test_a_client_killed_halfway_leaves_nothing_accepted(server, tmp_path):
     f.write(data[:len(data) // 2])
     f.flush()
     transport.sock.close()  # no close of the handle: the connection just dies
-    deadline = time.monotonic() + 10
-    while server.spool("incoming") and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: not server.spool("incoming"), timeout=10, interval=0.1, message="the partial upload to go")
     assert server.spool("incoming") == []
     assert set(server.spool("received")) == before
 
@@ -304,16 +302,14 @@ def test_openssh_sftp_killed_halfway_leaves_nothing_accepted(server, tmp_path):
                             text=True)
     proc.stdin.write(f"put {path} big.tar\n")
     proc.stdin.close()
-    deadline = time.monotonic() + 20
-    while not server.spool("incoming") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: server.spool("incoming"), timeout=20, message="the upload never started")
     assert server.spool("incoming"), "the upload never started"
-    time.sleep(0.5)
+    incoming = server.home / "spool" / "incoming"
+    wait_for(lambda: sum(p.stat().st_size for p in incoming.iterdir()) >= 32 * 1024, timeout=20,
+             message="the upload to be under way")  # so that the kill lands mid-upload
     proc.kill()
     proc.wait(10)
-    deadline = time.monotonic() + 10
-    while server.spool("incoming") and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: not server.spool("incoming"), timeout=10, interval=0.1, message="the partial upload to go")
     assert server.spool("incoming") == []
     assert set(server.spool("received")) == before
 
@@ -350,9 +346,7 @@ def test_wrong_pin_is_refused_and_attempts_are_bounded(server):
                 continue
             except (paramiko.SSHException, EOFError, OSError):
                 break
-        deadline = time.monotonic() + 5
-        while transport.is_active() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: not transport.is_active(), timeout=5, interval=0.1, message="the disconnect")
         assert not transport.is_active()  # disconnected after 6 failures
     finally:
         transport.close()
@@ -371,10 +365,21 @@ def test_sessions_per_unit_are_limited(server):
     finally:
         for transport, _ in sessions:
             transport.close()
-    time.sleep(0.3)
-    transport, sftp = connect(server)  # room again once they are gone
-    assert "receipts" in sftp.listdir("/")
-    transport.close()
+
+    def listing():
+        try:
+            transport, sftp = connect(server)
+        except (paramiko.SSHException, EOFError, OSError):
+            return None
+        try:
+            return sftp.listdir("/")
+        except (paramiko.SSHException, EOFError, OSError):
+            return None
+        finally:
+            transport.close()
+
+    names = wait_for(listing, timeout=10, interval=0.1, message="room for a session again")  # once they are gone
+    assert "receipts" in names
 
 
 @pytest.mark.integration
@@ -554,15 +559,17 @@ def test_a_units_uploads_in_progress_are_limited_over_sftp_too(tmp_path):
                 with pytest.raises(OSError, match="uploads in progress"):
                     sftp.open("second.tar", "wb")
                 first.close()  # refused (not a container): the upload has ended
-                for _ in range(50):
+
+                def put():
                     try:
                         sftp.put(str(container), "c.tar")
                         return sftp.listdir("/receipts")
                     except OSError as e:
                         if "uploads in progress" not in str(e):
                             raise
-                        time.sleep(0.1)
-                raise AssertionError("the limit was never released")
+                        return None
+
+                return wait_for(put, timeout=5, interval=0.1, message="the limit was never released")
             finally:
                 transport.close()
 
@@ -582,10 +589,18 @@ def test_an_upload_that_trickles_past_max_upload_seconds_is_dropped(tmp_path):
                 f = sftp.open("slow.tar", "wb")
                 f.set_pipelined(False)
                 f.write(b"\0" * 512)
-                time.sleep(2.5)
-                with pytest.raises(OSError, match="took too long"):
-                    f.write(b"\0" * 512)
-                    f.flush()
+
+                def trickle():  # 512 bytes every 0.25 s: never idle, until max_upload_seconds ends it
+                    try:
+                        f.write(b"\0" * 512)
+                        f.flush()
+                    except OSError as e:
+                        return e
+                    return None
+
+                error = wait_for(trickle, timeout=10, interval=0.25, message="the upload was never ended")
+                assert "took too long" in str(error), error
+                wait_for(lambda: srv.spool("incoming") == [], timeout=10, message="the dropped upload's part to go")
                 return srv.spool("incoming")
             finally:
                 transport.close()
