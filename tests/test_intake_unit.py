@@ -41,10 +41,13 @@ class IntakeTestCase(SynchronousTestCase):
 
     def setUp(self):
         import shutil
+        import tempfile
 
         from sendemodul.store import Store
 
-        self.home = self.mktemp()
+        base = tempfile.mkdtemp(prefix="sendemodul-intake-")  # (trial's mktemp() would write under the cwd)
+        self.addCleanup(shutil.rmtree, base, True)
+        self.home = f"{base}/home"
         shutil.copytree(self.cfg.home, self.home)
         self.config = dataclasses.replace(self.cfg, home=self.cfg.home.__class__(self.home).absolute())
         self.store = Store.open(self.config.db_path)
