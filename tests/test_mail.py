@@ -133,16 +133,14 @@ def test_morning_email_reaches_a_real_smtp_server_once_also_across_a_restart(tmp
     store.close()
 
 
-@pytest.mark.integration
 def test_mail_service_checks_at_start_and_on_its_interval(tmp_path):
     """The service checks at once when it starts (catch-up after downtime) and then every check_seconds."""
     from twisted.internet import defer
     from twisted.internet.task import Clock
 
-    home = tmp_path / "home"
-    run_cli("admin", "init", "--dev", "--home", home)
-    cfg = config.load(home)
-    store = Store.open(cfg.db_path)
+    from sendemodul import home as homemod
+
+    cfg, store = homemod.init_home(tmp_path / "home", environment="dev")  # in-process: the unit tier
     now = [at("2026-01-15T06:00:00")]
     clock = Clock()
     calls = []
