@@ -78,6 +78,7 @@ def test_reordered_rows_are_named(store):
     assert problem.seq == 2
 
 
+@pytest.mark.integration
 def test_cli_audit_verify_names_the_first_bad_row(home):
     from sendemodul.store import Store
 

@@ -83,6 +83,7 @@ def test_every_required_json_key_has_a_table_row():
     assert set(REQUIRED_KEYS) <= keys and set(bench.REQUIRED_KEYS) == set(REQUIRED_KEYS)
 
 
+@pytest.mark.integration
 def test_help():
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "--help"], capture_output=True,
                           text=True, timeout=60, check=False)
@@ -98,6 +99,7 @@ def test_a_missing_peer_names_its_package_and_the_setup_script(monkeypatch, caps
     assert not (tmp_path / "r.json").exists()
 
 
+@pytest.mark.integration
 def test_floor_server_does_the_mandated_work_for_a_real_curl_upload(tmp_path):
     """scripts/floor_server.py (the bench's framework-free reference): a real curl PUT gets 201 with the file's
     SHA-256 (twice: the file's and the parts' stand-in), the body lands complete under its final name, and anything

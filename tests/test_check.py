@@ -591,6 +591,7 @@ def test_cli_help_has_an_example():
     assert result.exit_code == 0 and "Example:" in result.output and "sendemodul check --register" in result.output
 
 
+@pytest.mark.integration
 def test_the_installed_command_checks_a_file(files):
     _, bad = files
     proc = run_cli("check", *UNIT_ARGS, "--format", "json", bad, check=False)

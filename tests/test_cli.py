@@ -36,6 +36,7 @@ def test_help_runs_for_every_command():
         assert result.exit_code == 0 and "Usage:" in result.output, path
 
 
+@pytest.mark.integration
 def test_init_dev_creates_keys_demo_unit_and_refuses_a_second_time(tmp_path):
     home = tmp_path / "var"
     out = run_cli("admin", "init", "--dev", home=home).stdout
@@ -51,6 +52,7 @@ def test_init_dev_creates_keys_demo_unit_and_refuses_a_second_time(tmp_path):
     assert again.returncode == 1 and again.stderr.startswith("ERROR: ") and "already initialised" in again.stderr
 
 
+@pytest.mark.integration
 def test_pin_is_shown_once_and_never_stored_logged_or_audited(home, tmp_path):
     run_cli("admin", "unit", "add", ALNA, "--name", "Alna", "--email", "alna@example.org", home=home)
     letter = tmp_path / "letter.html"
@@ -68,6 +70,7 @@ def test_pin_is_shown_once_and_never_stored_logged_or_audited(home, tmp_path):
     assert second != pin
 
 
+@pytest.mark.integration
 def test_unit_name_is_escaped_in_the_pin_letter(home, tmp_path):
     run_cli("admin", "unit", "add", ALNA, "--name", "<script>alert(1)</script>", "--email", "a@example.org",
             home=home)
@@ -93,6 +96,7 @@ def test_unit_name_is_escaped_in_the_pin_letter(home, tmp_path):
     (["admin", "status", "--register", "11X", "--periode", "2026"], "'11X' is not one of"),
     (["admin", "nosuch"], "No such command"),
 ])
+@pytest.mark.integration
 def test_user_errors_are_one_line_with_exit_code_1(home, args, message):
     proc = run_cli(*args, home=home, check=False)
     assert proc.returncode == 1, proc
@@ -102,11 +106,13 @@ def test_user_errors_are_one_line_with_exit_code_1(home, args, message):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.integration
 def test_uninitialised_home_is_a_clear_error(tmp_path):
     proc = run_cli("admin", "unit", "list", home=tmp_path / "nothing", check=False)
     assert proc.returncode == 1 and "run 'sendemodul admin init' first" in proc.stderr
 
 
+@pytest.mark.integration
 def test_unit_lifecycle_and_ssh_keys_with_real_ssh_keygen(home, tmp_path):
     run_cli("admin", "unit", "add", STAVANGER, "--name", "Stavanger kommune", "--email", "s@example.org", home=home)
     key = tmp_path / "id_ed25519"
@@ -135,6 +141,7 @@ def test_unit_lifecycle_and_ssh_keys_with_real_ssh_keygen(home, tmp_path):
     assert run_cli("admin", "uploads", home=home).stdout.strip().endswith("(none)")
 
 
+@pytest.mark.integration
 def test_unit_add_registers_a_signing_key(home, tmp_path):
     from sendemodul import signing
 
@@ -148,6 +155,7 @@ def test_unit_add_registers_a_signing_key(home, tmp_path):
     assert bad.returncode == 1 and "must be ssh-ed25519" in bad.stderr
 
 
+@pytest.mark.integration
 def test_python_dash_m_works():
     import sys
 

@@ -225,6 +225,7 @@ def test_sealed_spool_never_holds_plaintext(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.integration
 def test_age_cli_opens_each_part_only_with_its_own_key(keys, tmp_path):
     """The age tool decrypts identities.age with the TPF key and data.age with the SSB key, and not crosswise."""
     manifest = write(keys, tmp_path / "c.tar")

@@ -23,6 +23,7 @@ def dev_home(tmp_path_factory):
     return home
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("register, periode", available())
 def test_round_trip_for_every_profile_and_year(dev_home, tmp_path, register, periode):
     profile = load_profile(register, periode)
@@ -60,6 +61,7 @@ def test_round_trip_for_every_profile_and_year(dev_home, tmp_path, register, per
     assert not [i for i in ids if i.encode() in ssb_bytes]
 
 
+@pytest.mark.integration
 def test_encrypt_refuses_an_extract_with_errors_and_writes_nothing(dev_home, tmp_path):
     profile = load_profile("11CF", 2026)
     unit = identity.parse_unit(DEMO, 2026)
@@ -74,6 +76,7 @@ def test_encrypt_refuses_an_extract_with_errors_and_writes_nothing(dev_home, tmp
     assert not out.exists() and list(tmp_path.iterdir()) == [extract]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("register, error", [("11F", "DUPLICATE_ID"), ("15F", "ID_INVALID"), ("IPLOS", "XML")])
 def test_encrypt_refuses_findings_found_late_or_mid_way_and_writes_nothing(dev_home, tmp_path, register, error):
     """Checks and encryption share one pass: a finding known only at the end (duplicates), one in the middle or a
@@ -90,6 +93,7 @@ def test_encrypt_refuses_findings_found_late_or_mid_way_and_writes_nothing(dev_h
     assert not out.exists() and list(tmp_path.iterdir()) == [extract]
 
 
+@pytest.mark.integration
 def test_empty_delivery_and_usage_errors(dev_home, tmp_path):
     out = tmp_path / "empty.tar"
     proc = run_cli("encrypt", "-r", "15F", "-p", 2026, "-u", DEMO, "--signing-key", dev_home / "demo/unit.key",
@@ -103,6 +107,7 @@ def test_empty_delivery_and_usage_errors(dev_home, tmp_path):
     assert both.returncode == 1 and "either FILE or --empty" in both.stderr
 
 
+@pytest.mark.integration
 def test_expired_keys_are_refused(dev_home, tmp_path):
     old = tmp_path / "keys"
     old.mkdir()

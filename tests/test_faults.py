@@ -19,7 +19,10 @@ import paramiko
 import pytest
 from conftest import run_cli
 from server import DEMO, Server, make_container
+from support.wait import WaitTimeout, pace, wait_for
 from test_pipeline import Sshd, ssb_open
+
+pytestmark = pytest.mark.integration  # every test here runs a server subprocess or a real peer
 
 
 class FaultServer(Server):
@@ -143,7 +146,7 @@ class Sender(threading.Thread):
         self.error = None
 
     def run(self):
-        time.sleep(self.delay)
+        pace(self.delay)  # the senders start at random moments
         try:
             self.receipt = self._https() if self.protocol == "https" else self._sftp()
         except Exception as e:  # noqa: BLE001 - the kill makes every unfinished upload fail somehow
@@ -157,7 +160,7 @@ class Sender(threading.Thread):
             self.sent = min(len(self.data), offset + self.CHUNK)
             ahead = self.sent / self.bytes_per_second - (time.monotonic() - start)
             if ahead > 0:
-                time.sleep(ahead)
+                pace(ahead)  # throttled to bytes_per_second
 
     def _https(self):
         conn = http.client.HTTPSConnection("127.0.0.1", self.server.https_port, context=tls_context(), timeout=60)
@@ -236,9 +239,9 @@ def test_kill_9_of_the_front_at_random_byte_offsets_loses_no_acknowledged_upload
             offset = {"byte": rng.randint(1, len(target.data) - 1), "start": 0, "end": len(target.data)}[mode]
             for sender in batch:
                 sender.start()
-            deadline = time.monotonic() + 60
-            while (not target.sending or target.sent < offset) and target.is_alive() and time.monotonic() < deadline:
-                time.sleep(0.002)
+            with contextlib.suppress(WaitTimeout):  # (kill anyway after a minute, as before)
+                wait_for(lambda: (target.sending and target.sent >= offset) or not target.is_alive(), timeout=60,
+                         interval=0.002)
             server.kill9()
             for sender in batch:
                 sender.join(90)
@@ -308,15 +311,6 @@ def small_spool_server(tmp_path):
             subprocess.run(["umount", "-l", str(spool)], check=False)
 
 
-def wait_until(predicate, seconds=30, what="condition"):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_full_spool_refuses_uploads_clearly_keeps_serving_and_damages_nothing(small_spool_server, tmp_path):
     """With the spool filesystem full an HTTPS upload is answered 507 ``no_space`` (English and Norwegian
     message) and an SFTP upload fails with the same message; no partial file stays in incoming/, earlier
@@ -340,7 +334,8 @@ def test_full_spool_refuses_uploads_clearly_keeps_serving_and_damages_nothing(sm
     status, body = refused
     assert status == 507 and body["error"] == "no_space", refused
     assert "no space" in body["message"] and "Tjenesten kan ikke lagre filer" in body["melding"]
-    wait_until(lambda: not list((spool / "incoming").iterdir()), what="the partial HTTPS upload to be removed")
+    wait_for(lambda: not list((spool / "incoming").iterdir()), timeout=30, interval=0.1,
+             message="the partial HTTPS upload to be removed")
 
     big = tmp_path / "big.tar"
     make_container(server.home, big, records=8000)  # about 1 MB: cannot fit
@@ -358,7 +353,8 @@ def test_full_spool_refuses_uploads_clearly_keeps_serving_and_damages_nothing(sm
 
     message = sftp_put(big)
     assert "no space" in message, message
-    wait_until(lambda: not list((spool / "incoming").iterdir()), what="the partial SFTP upload to be removed")
+    wait_for(lambda: not list((spool / "incoming").iterdir()), timeout=30, interval=0.1,
+             message="the partial SFTP upload to be removed")
 
     # nearly no space at all: a small upload arrives whole and fails only when it is written out and completed
     stat = os.statvfs(spool)
@@ -370,7 +366,8 @@ def test_full_spool_refuses_uploads_clearly_keeps_serving_and_damages_nothing(sm
     assert status == 507 and body["error"] == "no_space" and "no space" in body["message"], (status, body)
     message = sftp_put(tiny)
     assert "no space" in message, message
-    wait_until(lambda: not list((spool / "incoming").iterdir()), what="the small partial uploads to be removed")
+    wait_for(lambda: not list((spool / "incoming").iterdir()), timeout=30, interval=0.1,
+             message="the small partial uploads to be removed")
     filler2.unlink()
 
     for path, receipt in accepted:
@@ -425,14 +422,16 @@ class Stall(threading.Thread):
             return
         self.opened.set()
         start = time.monotonic()
+        if isinstance(self.keep, paramiko.Transport):  # paramiko's own thread reads this socket
+            try:
+                wait_for(lambda: not self.keep.is_active(), timeout=self.expected + SLACK + 5, interval=0.1)
+            except WaitTimeout:
+                return  # still open
+            self.closed_after = time.monotonic() - start
+            return
         trickle = list(self.trickle)
         next_byte = start + 1
         while time.monotonic() - start < self.expected + SLACK + 5:
-            if isinstance(self.keep, paramiko.Transport):  # paramiko's own thread reads this socket
-                if not self.keep.is_active():
-                    break
-                time.sleep(0.1)
-                continue
             wait = max(0.05, next_byte - time.monotonic()) if trickle else 0.5
             self.sock.settimeout(min(wait, 0.5))
             try:

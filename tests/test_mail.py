@@ -15,6 +15,7 @@ from sendemodul import config, receipts
 from sendemodul.store import Store
 
 from conftest import STAVANGER, add_unit, run_cli
+from support.wait import wait_for
 
 
 UTC = datetime.timezone.utc
@@ -77,12 +78,7 @@ def _record(store, reference, unit, received_at, status="received"):
                          "received_at": received_at}, actor="test")
 
 
-def _wait(predicate, seconds=5):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not predicate():
-        time.sleep(0.05)
-
-
+@pytest.mark.integration
 def test_morning_email_reaches_a_real_smtp_server_once_also_across_a_restart(tmp_path, smtp):
     """Each unit with activity gets one e-mail at 08:00 with its uploads; later checks and a restart at 08:00 send
     nothing again; a unit without activity gets nothing; a relay outage is retried; downtime is caught up."""
@@ -104,7 +100,7 @@ def test_morning_email_reaches_a_real_smtp_server_once_also_across_a_restart(tmp
     mailer = receipts.MorningMail(cfg, store)
     assert mailer.run(at("2026-01-15T06:59:00")) == 0
     assert mailer.run(at("2026-01-15T07:00:05")) == 2
-    _wait(lambda: len(smtp.messages) == 2)
+    wait_for(lambda: len(smtp.messages) == 2, timeout=5, message="two e-mails at the SMTP server")
     by_rcpt = {rcpt[0]: msg for _, rcpt, msg in smtp.messages}
     assert set(by_rcpt) == {"kostra-demo@example.org", "stavanger@example.org"}
     oslo = by_rcpt["kostra-demo@example.org"].get_content()
@@ -127,11 +123,10 @@ def test_morning_email_reaches_a_real_smtp_server_once_also_across_a_restart(tmp
     assert store.last_mail_day() == "2026-01-15"
     # the server is then down for two days: the 16th, 17th and 18th are caught up at 09:00 on the 18th
     assert receipts.MorningMail(cfg, store).run(at("2026-01-18T08:00:00")) == 1  # Stavanger's 16th was claimed
-    _wait(lambda: len(smtp.messages) == 3)
+    wait_for(lambda: len(smtp.messages) == 3, timeout=5, message="the third e-mail at the SMTP server")
     assert smtp.messages[-1][1] == ["bergen@example.org"]
     assert store.last_mail_day() == "2026-01-18"
-    assert receipts.MorningMail(cfg, store).run(at("2026-01-18T09:00:00")) == 0
-    time.sleep(0.2)
+    assert receipts.MorningMail(cfg, store).run(at("2026-01-18T09:00:00")) == 0  # sent nothing (run is synchronous)
     assert len(smtp.messages) == 3
     for _, _, msg in smtp.messages:
         assert "0301" not in msg.get_content().split("Til ")[0]  # no stray data before the greeting
@@ -143,10 +138,9 @@ def test_mail_service_checks_at_start_and_on_its_interval(tmp_path):
     from twisted.internet import defer
     from twisted.internet.task import Clock
 
-    home = tmp_path / "home"
-    run_cli("admin", "init", "--dev", "--home", home)
-    cfg = config.load(home)
-    store = Store.open(cfg.db_path)
+    from sendemodul import home as homemod
+
+    cfg, store = homemod.init_home(tmp_path / "home", environment="dev")  # in-process: the unit tier
     now = [at("2026-01-15T06:00:00")]
     clock = Clock()
     calls = []

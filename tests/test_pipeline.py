@@ -10,15 +10,19 @@ import random
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
+
+import pytest
 
 from conftest import BIN, grep_tree, run_cli
 from server import DEMO, Server, add_unit, make_container
+from support.wait import pace, wait_for
 
 from sendemodul import container, identity, keydir, package, signing, ssb
 from sendemodul.testpeers import prepare_sshd
 from sendemodul.worker import environment_for_test_uploads
+
+pytestmark = pytest.mark.integration  # every test here runs a server subprocess or a real peer
 
 STAVANGER = "1103-00-964965226"
 TEST_WINDOW = """
@@ -46,14 +50,15 @@ class Sshd:
         Path("/run/sshd").mkdir(exist_ok=True)
         self.proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(self.dir / "sshd_config")],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("sshd did not start")
+        wait_for(self._accepting, timeout=10, message="sshd did not start")
+        return self
+
+    def _accepting(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        except OSError:
+            return False
+        return True
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -85,16 +90,6 @@ def api_get(server, reference, unit=DEMO, pin=None):
 
 def uploads(home):
     return {row["reference"]: row for row in json.loads(run_cli("admin", "uploads", "--json", home=home).stdout)}
-
-
-def wait_for(predicate, seconds=60, what="condition"):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def ssb_open(home, package_path, out):
@@ -141,7 +136,7 @@ def test_upload_is_pseudonymized_and_pushed_to_a_real_sshd_and_ssb_opens_it(tmp_
         assert rt["test"]
         done = wait_for(lambda: (u := uploads(server.home)) and all(
             u[r]["status"] == "delivered" for r in (r1["reference"], r2["reference"])) and
-            u[rt["reference"]]["status"] == "tested" and u, what="delivery")
+            u[rt["reference"]]["status"] == "tested" and u, timeout=60, interval=0.2, message="delivery")
         assert done[r1["reference"]]["delivered_at"] and done[r1["reference"]]["attempts"] == 0
         delivered = sorted(p.name for p in sshd.inbox.iterdir())
         assert delivered == sorted([f"{r1['reference']}.tar", f"{r2['reference']}.tar"])  # the test one never
@@ -269,11 +264,13 @@ def test_ssb_server_down_then_delivered_after_it_returns(tmp_path):
         make_container(server.home, path, records=10)
         receipt = curl_upload(server, path)
         ref = receipt["reference"]
-        wait_for(lambda: uploads(server.home)[ref]["attempts"] >= 2, what="failed attempts")
+        wait_for(lambda: uploads(server.home)[ref]["attempts"] >= 2, timeout=60, interval=0.2,
+            message="failed attempts")
         row = uploads(server.home)[ref]
         assert row["status"] == "queued" and row["last_error"] and row["delivered_at"] is None
         sshd.start()
-        wait_for(lambda: uploads(server.home)[ref]["status"] == "delivered", what="delivery after SSB returns")
+        wait_for(lambda: uploads(server.home)[ref]["status"] == "delivered", timeout=60, interval=0.2,
+            message="delivery after SSB returns")
         assert [p.name for p in sshd.inbox.iterdir()] == [f"{ref}.tar"]
     finally:
         server.stop()
@@ -312,11 +309,11 @@ def test_kill_9_of_worker_and_forwarder_loses_nothing_and_delivers_exactly_once(
     home = server.home
     for _ in range(15):
         procs = {name: _spawn(home, name, wait_started=True) for name in ("worker", "forwarder")}
-        time.sleep(rng.uniform(0, 1.0))
+        pace(rng.uniform(0, 1.0))  # a random moment to kill at
         for proc in procs.values():
             if rng.random() < 0.8:
                 proc.send_signal(signal.SIGKILL)
-        time.sleep(rng.uniform(0, 0.5))
+        pace(rng.uniform(0, 0.5))
         for proc in procs.values():
             proc.send_signal(signal.SIGKILL)
             proc.wait()
@@ -381,22 +378,25 @@ def test_the_server_restarts_a_killed_worker_and_forwarder(tmp_path):
     server = Server(tmp_path / "home", worker=True, sections={"forwarder": "poll_seconds = 0.2"}).init()
     server.start()
     try:
-        old = {name: wait_for(lambda name=name: _children(server.proc.pid, name), seconds=30, what=f"the {name}")
+        old = {name: wait_for(lambda name=name: _children(server.proc.pid, name), timeout=30, interval=0.2,
+            message=f"the {name}")
                for name in ("worker", "forwarder")}
         for pids in old.values():
             os.kill(pids[0], signal.SIGKILL)
         for name, pids in old.items():
-            wait_for(lambda name=name, pids=pids: (new := _children(server.proc.pid, name)) and new != pids, seconds=30,
-                     what=f"a new {name}")
+            wait_for(lambda name=name, pids=pids: (new := _children(server.proc.pid, name)) and new != pids, timeout=30,
+                     interval=0.2, message=f"a new {name}")
         path = tmp_path / "c.tar"
         make_container(server.home, path, records=10)
         ref = curl_upload(server, path)["reference"]
-        wait_for(lambda: uploads(server.home)[ref]["status"] == "delivered", what="delivery")
+        wait_for(lambda: uploads(server.home)[ref]["status"] == "delivered", timeout=60, interval=0.2,
+            message="delivery")
         assert (server.home / "ssb-inbox" / f"{ref}.tar").exists()
         latest = _children(server.proc.pid, "worker") + _children(server.proc.pid, "forwarder")
     finally:
         server.stop()
-    wait_for(lambda: all(_gone(pid) for pid in latest), seconds=15, what="the children to stop with the server")
+    wait_for(lambda: all(_gone(pid) for pid in latest), timeout=15, interval=0.2,
+        message="the children to stop with the server")
 
 
 def test_a_server_killed_with_sigkill_leaves_no_worker_behind_and_its_successor_supervises_new_ones(tmp_path):
@@ -405,18 +405,22 @@ def test_a_server_killed_with_sigkill_leaves_no_worker_behind_and_its_successor_
     server = Server(tmp_path / "home", worker=True, sections={"forwarder": "poll_seconds = 0.2"}).init()
     server.start()
     try:
-        old = [wait_for(lambda name=name: _children(server.proc.pid, name), seconds=30, what=f"the {name}")[0]
+        old = [wait_for(lambda name=name: _children(server.proc.pid, name), timeout=30, interval=0.2,
+            message=f"the {name}")[0]
                for name in ("worker", "forwarder")]
         server.proc.kill()
         server.proc.wait()
-        wait_for(lambda: all(_gone(pid) for pid in old), seconds=15, what="the orphaned children to end")
+        wait_for(lambda: all(_gone(pid) for pid in old), timeout=15, interval=0.2,
+            message="the orphaned children to end")
         server.start()
         for name in ("worker", "forwarder"):
-            wait_for(lambda name=name: _children(server.proc.pid, name), seconds=30, what=f"a supervised {name}")
+            wait_for(lambda name=name: _children(server.proc.pid, name), timeout=30, interval=0.2,
+                message=f"a supervised {name}")
         path = tmp_path / "c.tar"
         make_container(server.home, path, records=10)
         ref = curl_upload(server, path)["reference"]
-        wait_for(lambda: uploads(server.home)[ref]["status"] == "delivered", what="delivery")
+        wait_for(lambda: uploads(server.home)[ref]["status"] == "delivered", timeout=60, interval=0.2,
+            message="delivery")
     finally:
         server.stop()
 

@@ -240,6 +240,7 @@ def peak_reading(profile, count):
     return int(peak), int(size)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("register, count", [("11F", 2_500), ("IPLOS", 200)])
 def test_reading_an_extract_keeps_memory_flat(register, count):
     """Reading four times as many records takes no more memory: nothing accumulates. (11F from 2,500 records: below

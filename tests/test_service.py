@@ -40,6 +40,7 @@ def _run_until_started(cmd, home, cwd):
     raise AssertionError("server did not start:\n" + "".join(lines))
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("how", ["twistd", "serve"])
 def test_starts_and_stops_cleanly(home, tmp_path, how):
     if how == "twistd":
@@ -59,12 +60,14 @@ def test_starts_and_stops_cleanly(home, tmp_path, how):
     assert (home / "log" / "sendemodul.json").read_text().count("sendemodul started") == 1
 
 
+@pytest.mark.integration
 def test_serve_refuses_an_uninitialised_home(tmp_path):
     proc = subprocess.run([str(BIN), "serve", "--home", str(tmp_path / "none")], capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("ERROR: ") and "admin init" in proc.stderr
 
 
+@pytest.mark.integration
 def test_a_port_in_use_is_a_clear_critical_error_and_the_server_stops(home, tmp_path):
     import socket
 

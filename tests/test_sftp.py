@@ -6,13 +6,13 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import paramiko
 import pytest
 from conftest import BIN
 from server import DEMO, Server, add_unit, make_container
+from support.wait import wait_for
 
 STAVANGER = "1103-00-964965226"
 MAX_BYTES = 5 * 1024 * 1024
@@ -77,6 +77,7 @@ def receipts(sftp):
     return {name: json.loads(sftp.open(f"/receipts/{name}").read()) for name in sftp.listdir("/receipts")}
 
 
+@pytest.mark.integration
 def test_openssh_sftp_with_pin_puts_a_container_and_gets_its_receipt(server, tmp_path):
     path = tmp_path / "oslo.tar"
     make_container(server.home, path)
@@ -96,6 +97,7 @@ def test_openssh_sftp_with_pin_puts_a_container_and_gets_its_receipt(server, tmp
     assert server.spool("incoming") == []
 
 
+@pytest.mark.integration
 def test_openssh_sftp_with_a_registered_ssh_key(server, tmp_path):
     path = tmp_path / "key.tar"
     make_container(server.home, path, records=5)
@@ -109,6 +111,7 @@ def test_openssh_sftp_with_a_registered_ssh_key(server, tmp_path):
     assert proc.returncode != 0 and "Permission denied" in proc.stderr
 
 
+@pytest.mark.integration
 def test_paramiko_puts_a_container_and_reads_its_receipt(server, tmp_path):
     path = tmp_path / "p.tar"
     make_container(server.home, path, records=7)
@@ -127,6 +130,7 @@ def test_paramiko_puts_a_container_and_reads_its_receipt(server, tmp_path):
     assert len(found) == 1 and found[0]["unit"] == DEMO and found[0]["size"] == path.stat().st_size
 
 
+@pytest.mark.integration
 def test_a_file_written_out_of_order_is_checked_whole_and_accepted(server, tmp_path):
     """SFTP lets a client write at any offset. The intake checks bytes as they arrive only while they come in order;
     here the second half comes first, so the complete file is checked once it is closed, with the same receipt."""
@@ -151,6 +155,7 @@ def test_a_file_written_out_of_order_is_checked_whole_and_accepted(server, tmp_p
     assert len(found) == 1 and found[0]["size"] == len(data) and not found[0]["duplicate"]
 
 
+@pytest.mark.integration
 def test_upload_to_a_temporary_name_runs_intake_on_rename(server, tmp_path):
     """As WinSCP and rclone do: write x.filepart, close (nothing yet), rename to x (intake, receipt)."""
     path = tmp_path / "w.tar"
@@ -178,6 +183,7 @@ def test_upload_to_a_temporary_name_runs_intake_on_rename(server, tmp_path):
         transport.close()
 
 
+@pytest.mark.integration
 def test_a_refused_upload_answers_the_rename_with_intakes_message(server, tmp_path):
     path = tmp_path / "stavanger.tar"
     make_container(server.home, path, unit=STAVANGER, signing_key=server.stavanger_key)
@@ -195,12 +201,13 @@ def test_a_refused_upload_answers_the_rename_with_intakes_message(server, tmp_pa
         assert "not a tar" in str(e.value)
         f._closed = True
         assert set(server.spool("received")) == before
-        time.sleep(0.2)
+        wait_for(lambda: server.spool("incoming") == [], timeout=10, message="the refused uploads to be removed")
         assert server.spool("incoming") == []
     finally:
         transport.close()
 
 
+@pytest.mark.integration
 def test_too_large_is_refused_while_writing(server):
     transport, sftp = connect(server)
     try:
@@ -215,6 +222,7 @@ def test_too_large_is_refused_while_writing(server):
         transport.close()
 
 
+@pytest.mark.integration
 def test_forbidden_operations_are_refused_with_the_right_status(server):
     transport, sftp = connect(server)
     try:
@@ -244,6 +252,7 @@ def test_forbidden_operations_are_refused_with_the_right_status(server):
         transport.close()
 
 
+@pytest.mark.integration
 def test_another_units_receipts_are_neither_listed_nor_readable(server, tmp_path):
     path = tmp_path / "s.tar"
     make_container(server.home, path, unit=STAVANGER, signing_key=server.stavanger_key)
@@ -265,6 +274,7 @@ def test_another_units_receipts_are_neither_listed_nor_readable(server, tmp_path
         transport.close()
 
 
+@pytest.mark.integration
 def test_a_client_killed_halfway_leaves_nothing_accepted(server, tmp_path):
     path = tmp_path / "half.tar"
     make_container(server.home, path, records=50)
@@ -275,13 +285,12 @@ def test_a_client_killed_halfway_leaves_nothing_accepted(server, tmp_path):
     f.write(data[:len(data) // 2])
     f.flush()
     transport.sock.close()  # no close of the handle: the connection just dies
-    deadline = time.monotonic() + 10
-    while server.spool("incoming") and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: not server.spool("incoming"), timeout=10, interval=0.1, message="the partial upload to go")
     assert server.spool("incoming") == []
     assert set(server.spool("received")) == before
 
 
+@pytest.mark.integration
 def test_openssh_sftp_killed_halfway_leaves_nothing_accepted(server, tmp_path):
     path = tmp_path / "big.bin"
     path.write_bytes(b"\0" * (MAX_BYTES - 1024))
@@ -293,20 +302,19 @@ def test_openssh_sftp_killed_halfway_leaves_nothing_accepted(server, tmp_path):
                             text=True)
     proc.stdin.write(f"put {path} big.tar\n")
     proc.stdin.close()
-    deadline = time.monotonic() + 20
-    while not server.spool("incoming") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: server.spool("incoming"), timeout=20, message="the upload never started")
     assert server.spool("incoming"), "the upload never started"
-    time.sleep(0.5)
+    incoming = server.home / "spool" / "incoming"
+    wait_for(lambda: sum(p.stat().st_size for p in incoming.iterdir()) >= 32 * 1024, timeout=20,
+             message="the upload to be under way")  # so that the kill lands mid-upload
     proc.kill()
     proc.wait(10)
-    deadline = time.monotonic() + 10
-    while server.spool("incoming") and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: not server.spool("incoming"), timeout=10, interval=0.1, message="the partial upload to go")
     assert server.spool("incoming") == []
     assert set(server.spool("received")) == before
 
 
+@pytest.mark.integration
 def test_only_sftp_no_shell_exec_or_forwarding(server):
     transport, _ = connect(server)
     try:
@@ -324,6 +332,7 @@ def test_only_sftp_no_shell_exec_or_forwarding(server):
         transport.close()
 
 
+@pytest.mark.integration
 def test_wrong_pin_is_refused_and_attempts_are_bounded(server):
     transport = paramiko.Transport(("127.0.0.1", server.sftp_port))
     try:
@@ -337,14 +346,13 @@ def test_wrong_pin_is_refused_and_attempts_are_bounded(server):
                 continue
             except (paramiko.SSHException, EOFError, OSError):
                 break
-        deadline = time.monotonic() + 5
-        while transport.is_active() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: not transport.is_active(), timeout=5, interval=0.1, message="the disconnect")
         assert not transport.is_active()  # disconnected after 6 failures
     finally:
         transport.close()
 
 
+@pytest.mark.integration
 def test_sessions_per_unit_are_limited(server):
     sessions = [connect(server) for _ in range(3)]
     try:
@@ -357,12 +365,24 @@ def test_sessions_per_unit_are_limited(server):
     finally:
         for transport, _ in sessions:
             transport.close()
-    time.sleep(0.3)
-    transport, sftp = connect(server)  # room again once they are gone
-    assert "receipts" in sftp.listdir("/")
-    transport.close()
+
+    def listing():
+        try:
+            transport, sftp = connect(server)
+        except (paramiko.SSHException, EOFError, OSError):
+            return None
+        try:
+            return sftp.listdir("/")
+        except (paramiko.SSHException, EOFError, OSError):
+            return None
+        finally:
+            transport.close()
+
+    names = wait_for(listing, timeout=10, interval=0.1, message="room for a session again")  # once they are gone
+    assert "receipts" in names
 
 
+@pytest.mark.integration
 def test_only_modern_algorithms_are_offered(server):
     with socket.create_connection(("127.0.0.1", server.sftp_port), timeout=10) as sock:
         t = paramiko.Transport(sock)
@@ -380,6 +400,7 @@ def test_only_modern_algorithms_are_offered(server):
         assert proc.returncode != 0 and "no matching" in proc.stderr, option
 
 
+@pytest.mark.integration
 def test_cli_upload_over_sftp_prints_the_receipt(server, tmp_path):
     path = tmp_path / "cli.tar"
     make_container(server.home, path, records=4)
@@ -400,6 +421,7 @@ def test_cli_upload_over_sftp_prints_the_receipt(server, tmp_path):
     assert "Already received earlier" in proc.stdout and receipt["reference"] in proc.stdout
 
 
+@pytest.mark.integration
 def test_cli_refuses_an_unknown_host_key_and_reports_refusals(server, tmp_path):
     path = tmp_path / "stavanger.tar"
     make_container(server.home, path, unit=STAVANGER, signing_key=server.stavanger_key)
@@ -417,6 +439,7 @@ def test_cli_refuses_an_unknown_host_key_and_reports_refusals(server, tmp_path):
     assert proc.returncode != 0 and "refused" in proc.stderr and STAVANGER in proc.stderr
 
 
+@pytest.mark.integration
 def test_ssh_audit_reports_no_failure(server):
     audit = str(Path(sys.executable).parent / "ssh-audit")  # installed with the test extras
     proc = subprocess.run([audit, "-j", "-p", str(server.sftp_port), "127.0.0.1"], capture_output=True, text=True,
@@ -519,6 +542,7 @@ def test_idle_connections_are_closed_and_sources_are_limited():
     assert factory.buildProtocol(address) is None  # sessions_per_source = 2
 
 
+@pytest.mark.integration
 def test_a_units_uploads_in_progress_are_limited_over_sftp_too(tmp_path):
     """uploads_per_unit counts both fronts: with a limit of 1, a second open upload is refused with a clear
     message, and one can be opened again once the first is closed."""
@@ -535,15 +559,17 @@ def test_a_units_uploads_in_progress_are_limited_over_sftp_too(tmp_path):
                 with pytest.raises(OSError, match="uploads in progress"):
                     sftp.open("second.tar", "wb")
                 first.close()  # refused (not a container): the upload has ended
-                for _ in range(50):
+
+                def put():
                     try:
                         sftp.put(str(container), "c.tar")
                         return sftp.listdir("/receipts")
                     except OSError as e:
                         if "uploads in progress" not in str(e):
                             raise
-                        time.sleep(0.1)
-                raise AssertionError("the limit was never released")
+                        return None
+
+                return wait_for(put, timeout=5, interval=0.1, message="the limit was never released")
             finally:
                 transport.close()
 
@@ -552,6 +578,7 @@ def test_a_units_uploads_in_progress_are_limited_over_sftp_too(tmp_path):
         srv.stop()
 
 
+@pytest.mark.integration
 def test_an_upload_that_trickles_past_max_upload_seconds_is_dropped(tmp_path):
     """Writing a little now and then keeps the idle timeout away; limits.max_upload_seconds ends it anyway."""
     srv = Server(tmp_path / "home", sections={"limits": "max_upload_seconds = 2"}).init().start()
@@ -562,10 +589,18 @@ def test_an_upload_that_trickles_past_max_upload_seconds_is_dropped(tmp_path):
                 f = sftp.open("slow.tar", "wb")
                 f.set_pipelined(False)
                 f.write(b"\0" * 512)
-                time.sleep(2.5)
-                with pytest.raises(OSError, match="took too long"):
-                    f.write(b"\0" * 512)
-                    f.flush()
+
+                def trickle():  # 512 bytes every 0.25 s: never idle, until max_upload_seconds ends it
+                    try:
+                        f.write(b"\0" * 512)
+                        f.flush()
+                    except OSError as e:
+                        return e
+                    return None
+
+                error = wait_for(trickle, timeout=10, interval=0.25, message="the upload was never ended")
+                assert "took too long" in str(error), error
+                wait_for(lambda: srv.spool("incoming") == [], timeout=10, message="the dropped upload's part to go")
                 return srv.spool("incoming")
             finally:
                 transport.close()

@@ -2,16 +2,19 @@
 
 import base64
 import json
+import select
 import socket
 import ssl
 import subprocess
 import threading
-import time
 
 import pytest
 from server import DEMO, Server, add_unit, make_container
+from support.wait import wait_for
 
 from sendemodul import keydir
+
+pytestmark = pytest.mark.integration  # every test here runs a server subprocess or a real peer
 
 STAVANGER = "1103-00-964965226"
 EXTRA_CONFIG = """
@@ -116,7 +119,7 @@ def _refused(server, status, code, *args, user=DEMO, pin=None):
     got, body, _ = curl(server, *args, user=user, pin=pin)
     assert got == status, body
     assert body["error"] == code and body["message"] and body["melding"]
-    time.sleep(0.2)
+    wait_for(lambda: server.spool("incoming") == [], timeout=10, message="the refused upload to be removed")
     assert server.spool("received") == before
     assert server.spool("incoming") == []
     return body
@@ -209,11 +212,8 @@ def test_truncated_body_leaves_nothing(server, tmp_path):
         with context.wrap_socket(raw, server_hostname="localhost") as s:
             s.sendall((f"PUT /api/v1/uploads/t.tar HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {auth}\r\n"
                        f"Content-Length: {len(data)}\r\n\r\n").encode() + data[: len(data) // 2])
-            time.sleep(0.5)
-    for _ in range(50):
-        if server.spool("incoming") == []:
-            break
-        time.sleep(0.1)
+            wait_for(lambda: server.spool("incoming"), timeout=10, message="the upload to begin")
+    wait_for(lambda: server.spool("incoming") == [], timeout=5, interval=0.1, message="the partial upload to go")
     assert server.spool("incoming") == [] and server.spool("received") == before
 
 
@@ -299,9 +299,7 @@ def test_uploads_per_unit_and_connections_per_address_are_limited(tmp_path):
         stalled = _tls_socket(srv)
         stalled.sendall(f"PUT /api/v1/uploads/slow.tar HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n"
                         f"Content-Length: 1000000\r\n\r\n".encode() + b"\0" * 1000)
-        deadline = time.monotonic() + 30
-        while not srv.spool("incoming") and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: srv.spool("incoming"), timeout=30, interval=0.1, message="the stalled upload never began")
         assert srv.spool("incoming"), "the stalled upload never began"
 
         status, body, _ = curl(srv, "-T", str(path), f"{srv.url}/api/v1/uploads/c.tar", user=DEMO)
@@ -310,21 +308,18 @@ def test_uploads_per_unit_and_connections_per_address_are_limited(tmp_path):
         assert srv.spool("received") == []
 
         stalled.close()
-        deadline = time.monotonic() + 30
-        while srv.spool("incoming") and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: not srv.spool("incoming"), timeout=30, interval=0.1, message="the stalled upload to go")
         status, body, _ = curl(srv, "-T", str(path), f"{srv.url}/api/v1/uploads/c.tar", user=DEMO)
         assert status == 201, body
 
-        idle = [_tls_socket(srv) for _ in range(3)]
-        time.sleep(0.5)
+        idle = [_tls_socket(srv) for _ in range(3)]  # handshaken: the server has accepted and counted them
         status, body, _ = curl(srv, f"{srv.url}/api/v1/uploads", user=DEMO)
         assert status is None, body  # closed at once, before TLS
         assert "HTTPS connection refused" in (srv.home / "log" / "sendemodul.json").read_text()
         for sock in idle:
             sock.close()
-        time.sleep(0.5)
-        status, body, _ = curl(srv, f"{srv.url}/api/v1/uploads", user=DEMO)
+        status, body, _ = wait_for(lambda: (r := curl(srv, f"{srv.url}/api/v1/uploads", user=DEMO))[0] is not None
+                                   and r, timeout=10, interval=0.2, message="room for a connection again")
         assert status == 200 and len(body["uploads"]) == 1, body
     finally:
         srv.stop()
@@ -340,8 +335,8 @@ def test_a_banned_address_is_closed_before_tls_and_gets_in_again_after_the_ban(t
         assert curl(srv, f"{srv.url}/api/v1/uploads", user=DEMO)[0] is None  # the right PIN too: the address is out
         log_text = (srv.home / "log" / "sendemodul.json").read_text()
         assert sum("source banned for" in line for line in log_text.splitlines()) == 1, log_text
-        time.sleep(3.5)
-        assert curl(srv, f"{srv.url}/api/v1/uploads", user=DEMO)[0] == 200
+        assert wait_for(lambda: curl(srv, f"{srv.url}/api/v1/uploads", user=DEMO)[0] == 200, timeout=15,
+                        interval=0.5, message="the end of the ban")
     finally:
         srv.stop()
 
@@ -356,19 +351,14 @@ def test_a_body_that_trickles_past_max_upload_seconds_gets_408_and_leaves_nothin
         answer = b""
         for _ in range(10):  # a byte every 0.4 s: never idle, never done
             sock.sendall(b"\0")
-            time.sleep(0.4)
-            sock.settimeout(0.01)
-            try:
+            if sock.pending() or select.select([sock], [], [], 0.4)[0]:  # up to 0.4 s for an answer
                 answer += sock.recv(65536)
-            except (TimeoutError, ssl.SSLWantReadError):
-                pass
-            sock.settimeout(30)
-            if answer:
-                break
+                if answer:
+                    break
         answer += sock.recv(65536)
         sock.close()
         assert answer.startswith(b"HTTP/1.1 408") and b'"timeout"' in answer, answer
-        time.sleep(0.5)
+        wait_for(lambda: srv.spool("incoming") == [], timeout=10, message="the partial upload to go")
         assert srv.spool("incoming") == [] and srv.spool("received") == []
     finally:
         srv.stop()

@@ -9,6 +9,8 @@ from playwright.sync_api import sync_playwright
 
 from server import DEMO, Server, make_container
 
+pytestmark = pytest.mark.integration  # every test here runs a server subprocess or a real peer
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--disable-quic", "--no-first-run"]
 XSS = '"><script>alert(1)</script><img src=x onerror=alert(2)>'

@@ -113,19 +113,23 @@ class Upload:
         self.open = True
         self.error = None  # the refusal of a failed write, answered again on close
         self.started = time.time()
-        self.deadline = None  # time.monotonic() by which the last byte must have come (limits.max_upload_seconds)
+        self.deadline = None  # clock.seconds() by which the last byte must have come (limits.max_upload_seconds)
 
 
 @implementer(ISFTPServer)
 class DropBox:
     """One SFTP session of one unit."""
 
-    def __init__(self, unit, *, intake, store, run_db, on_pressure=None, on_busy=None):
+    def __init__(self, unit, *, intake, store, run_db, on_pressure=None, on_busy=None, clock=None):
         """
         unit: the logged-in unit string; intake, store: the shared Intake and Store; run_db(f, *args) -> Deferred;
         on_pressure(upload, paused): pause/resume the connection when writes pile up; on_busy(delta): counts
-        requests waiting for intake (the idle timeout does not fire while one is running).
+        requests waiting for intake (the idle timeout does not fire while one is running); clock: an
+        ``IReactorTime`` for the upload deadline (the reactor by default; a ``Clock`` in tests).
         """
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.clock = clock
         self.unit = unit
         self.intake = intake
         self.store = store
@@ -188,7 +192,7 @@ class DropBox:
                                                 on_pressure=lambda paused: self.on_pressure(upload, paused))
         except TooManyUploads as e:
             raise SFTPError(FX_FAILURE, str(e)) from None
-        upload.deadline = time.monotonic() + self.intake.config.limits.max_upload_seconds
+        upload.deadline = self.clock.seconds() + self.intake.config.limits.max_upload_seconds
         self.uploads[name] = upload
         return UploadFile(self, upload)
 
@@ -357,7 +361,7 @@ class UploadFile:
         upload = self.upload
         if upload.error is not None:
             raise upload.error
-        if time.monotonic() > upload.deadline:  # a trickle that keeps the idle timeout away ends here
+        if self.box.clock.seconds() > upload.deadline:  # a trickle that keeps the idle timeout away ends here
             upload.error = SFTPError(FX_FAILURE, "The upload took too long; nothing was kept. Send it again.")
             self.box._drop(upload)
             raise upload.error

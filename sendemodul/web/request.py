@@ -101,8 +101,11 @@ class UploadRequest(server.Request):
     upload_unit = None
     rejection = None  # (status, code, message, headers) for a refused upload whose body is being discarded
 
-    def __init__(self, channel, *args, **kwargs):
+    def __init__(self, channel, *args, clock=None, **kwargs):
+        """``clock``: the ``IReactorTime`` for this request's deadlines; by default the site's reactor (a ``Clock``
+        in tests)."""
         super().__init__(channel, *args, **kwargs)
+        self.clock = clock if clock is not None else channel.site.reactor
         self._early = False
         self._buffer = []
         self._waiting_login = False
@@ -118,7 +121,7 @@ class UploadRequest(server.Request):
         return self.channel.site.app
 
     def _call_later(self, seconds, f, *args):
-        return self.channel.site.reactor.callLater(seconds, f, *args)
+        return self.clock.callLater(seconds, f, *args)
 
     def _cancel_deadline(self):
         if self._deadline is not None and self._deadline.active():

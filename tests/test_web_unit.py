@@ -1,0 +1,262 @@
+"""Unit tier: the web resources (sendemodul/web/site.py) rendered with a ``DummyRequest``: the login page and its
+form, sessions on a ``Clock``, the upload list and status API, and the API's refusal paths. A real ``WebApp`` and
+``Root`` over a fake portal, intake and store; no Site, no socket. (The upload body itself: test_upload_request_unit.)
+"""
+
+import base64
+import json
+
+from twisted.internet import defer
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.resource import getChildForRequest
+from twisted.web.server import NOT_DONE_YET
+from twisted.web.test.requesthelper import DummyRequest
+
+from sendemodul.web.sessions import COOKIE, LOGIN_COOKIE
+from sendemodul.web.site import Root, Upload
+from support.fakes import OTHER, PIN, UNIT, FakePortal, FakeStore, row, web_app
+
+MINE = "SM-20270115-AAAAAAAA"
+THEIRS = "SM-20270115-BBBBBBBB"
+IDLE_SECONDS = 900
+
+
+class WebRequest(DummyRequest):
+    """A DummyRequest with what our resources use of ``server.Request``: cookies, the source, a channel."""
+
+    def __init__(self, path, method=b"GET", headers=(), cookies=None, args=None):
+        super().__init__([p for p in path.split(b"/")[1:]] or [b""])
+        self.method = method
+        self.uri = self.path = path
+        self.channel = object()
+        for name, value in headers:
+            self.requestHeaders.addRawHeader(name, value)
+        self.received_cookies = dict(cookies or {})
+        self.cookies = {}
+        self.args = {k: [v] for k, v in (args or {}).items()}
+
+    def getCookie(self, name):
+        return self.received_cookies.get(name)
+
+    def addCookie(self, name, value, **kwargs):
+        self.cookies[name] = (value, kwargs)
+
+    def source(self):
+        return "127.0.0.1"
+
+
+def basic(unit=UNIT, pin=PIN):
+    return (b"authorization", b"Basic " + base64.b64encode(f"{unit}:{pin}".encode()))
+
+
+class WebTestCase(SynchronousTestCase):
+    def setUp(self):
+        self.clock = Clock()
+        self.portal = FakePortal()
+        self.store = FakeStore([row(MINE), row(THEIRS, unit=OTHER)])
+        self.app = web_app(self.clock, portal=self.portal, store=self.store, session_idle_seconds=IDLE_SECONDS)
+        self.root = Root(self.app)
+
+    def render(self, request):
+        """Render ``request`` through the resource tree; returns it once finished."""
+        resource = getChildForRequest(self.root, request)
+        result = resource.render(request)
+        if result is not NOT_DONE_YET:
+            request.write(result)
+            request.finish()
+        self.assertTrue(request.finished, "the request was left hanging")
+        return request
+
+    def get(self, path, **kwargs):
+        return self.render(WebRequest(path, **kwargs))
+
+    def body(self, request):
+        return b"".join(request.written)
+
+    def json(self, request):
+        self.assertEqual(request.responseHeaders.getRawHeaders(b"content-type"), [b"application/json; charset=utf-8"])
+        return json.loads(self.body(request))
+
+    def header(self, request, name):
+        return (request.responseHeaders.getRawHeaders(name) or [None])[0]
+
+    def log_in(self):
+        """A web session for UNIT through the login form; returns (session cookie value, csrf token)."""
+        page = self.get(b"/")
+        token = page.cookies[LOGIN_COOKIE][0]
+        done = self.render(WebRequest(b"/", b"POST", headers=[(b"origin", b"https://localhost"),
+                                                              (b"host", b"localhost")],
+                                      cookies={LOGIN_COOKIE: token},
+                                      args={b"kommunenr": b"0301", b"bydel": b"12", b"orgnr": b"958935420",
+                                            b"pin": PIN.encode(), b"csrf": token}))
+        self.assertEqual((done.responseCode, self.header(done, b"location")), (303, b"/opplasting"))
+        cookie = done.cookies[COOKIE][0]
+        return cookie, self.app.sessions.get(cookie.decode()).csrf
+
+
+class LoginPageTests(WebTestCase):
+    def test_the_login_page_sets_a_login_csrf_cookie_and_puts_it_in_the_form(self):
+        request = self.get(b"/")
+        self.assertEqual(request.responseCode, 200)
+        token, options = request.cookies[LOGIN_COOKIE]
+        self.assertIn(token, self.body(request))
+        self.assertEqual((options["secure"], options["httpOnly"], options["sameSite"]), (True, True, "strict"))
+
+    def test_a_post_without_the_login_cookie_is_403(self):
+        request = self.render(WebRequest(b"/", b"POST", args={b"kommunenr": b"0301", b"csrf": b"x"}))
+        self.assertEqual(request.responseCode, 403)
+        self.assertEqual(self.portal.attempts, [])
+
+    def test_a_post_from_another_origin_is_403(self):
+        token = self.get(b"/").cookies[LOGIN_COOKIE][0]
+        request = self.render(WebRequest(b"/", b"POST", headers=[(b"origin", b"https://evil.example"),
+                                                                 (b"host", b"localhost")],
+                                         cookies={LOGIN_COOKIE: token}, args={b"csrf": token}))
+        self.assertEqual(request.responseCode, 403)
+
+    def test_malformed_fields_are_400_with_a_message_per_field_and_no_login_attempt(self):
+        token = self.get(b"/").cookies[LOGIN_COOKIE][0]
+        request = self.render(WebRequest(b"/", b"POST", cookies={LOGIN_COOKIE: token},
+                                         args={b"kommunenr": b"12", b"bydel": b"1", b"orgnr": b"123",
+                                               b"pin": b"", b"csrf": token}))
+        self.assertEqual(request.responseCode, 400)
+        body = self.body(request).decode()
+        for message in ("fire siffer", "to siffer", "ni siffer", "PIN-koden"):
+            self.assertIn(message, body)
+        self.assertEqual(self.portal.attempts, [])
+
+    def test_a_wrong_pin_is_401_and_the_pin_is_not_echoed(self):
+        token = self.get(b"/").cookies[LOGIN_COOKIE][0]
+        request = self.render(WebRequest(b"/", b"POST", cookies={LOGIN_COOKIE: token},
+                                         args={b"kommunenr": b"0301", b"bydel": b"12", b"orgnr": b"958935420",
+                                               b"pin": b"WRONG-PIN-0000", b"csrf": token}))
+        self.assertEqual(request.responseCode, 401)
+        self.assertNotIn(b"WRONG-PIN-0000", self.body(request))
+        self.assertNotIn(COOKIE, request.cookies)
+
+    def test_the_right_pin_starts_a_session_and_redirects_to_the_upload_page(self):
+        cookie, _ = self.log_in()
+        self.assertEqual(self.portal.attempts, [UNIT])
+        self.assertEqual(self.get(b"/", cookies={COOKIE: cookie}).responseCode, 303)  # already logged in
+        page = self.get(b"/opplasting", cookies={COOKIE: cookie})
+        self.assertEqual(page.responseCode, 200)
+
+    def test_a_session_ends_after_session_idle_seconds_on_the_clock(self):
+        cookie, _ = self.log_in()
+        self.clock.advance(IDLE_SECONDS)
+        self.assertEqual(self.get(b"/opplasting", cookies={COOKIE: cookie}).responseCode, 200)  # touched again
+        self.clock.advance(IDLE_SECONDS + 1)
+        request = self.get(b"/opplasting", cookies={COOKIE: cookie})
+        self.assertEqual((request.responseCode, self.header(request, b"location")), (303, b"/"))
+
+    def test_logout_needs_the_sessions_csrf_token(self):
+        cookie, csrf = self.log_in()
+        refused = self.render(WebRequest(b"/logg-ut", b"POST", cookies={COOKIE: cookie}))
+        self.assertEqual(refused.responseCode, 403)
+        done = self.render(WebRequest(b"/logg-ut", b"POST", cookies={COOKIE: cookie}, args={b"csrf": csrf.encode()}))
+        self.assertEqual(done.responseCode, 303)
+        self.assertEqual(self.get(b"/opplasting", cookies={COOKIE: cookie}).responseCode, 303)
+
+
+class PagesTests(WebTestCase):
+    def test_pages_for_logged_in_units_redirect_to_login_without_a_session(self):
+        for path in (b"/opplasting", b"/innsendinger", b"/kvittering/" + MINE.encode()):
+            request = self.get(path)
+            self.assertEqual((request.responseCode, self.header(request, b"location")), (303, b"/"), path)
+
+    def test_the_deliveries_page_lists_only_the_units_own_uploads(self):
+        cookie, _ = self.log_in()
+        body = self.body(self.get(b"/innsendinger", cookies={COOKIE: cookie}))
+        self.assertIn(MINE.encode(), body)
+        self.assertNotIn(THEIRS.encode(), body)
+
+    def test_another_units_receipt_page_does_not_exist(self):
+        cookie, _ = self.log_in()
+        self.assertEqual(self.get(b"/kvittering/" + MINE.encode(), cookies={COOKIE: cookie}).responseCode, 200)
+        self.assertEqual(self.get(b"/kvittering/" + THEIRS.encode(), cookies={COOKIE: cookie}).responseCode, 404)
+        self.assertEqual(self.get(b"/kvittering/not-a-reference", cookies={COOKIE: cookie}).responseCode, 404)
+
+
+class ApiTests(WebTestCase):
+    def test_the_upload_list_has_only_the_units_own_uploads(self):
+        request = self.get(b"/api/v1/uploads", headers=[basic()])
+        self.assertEqual(request.responseCode, 200)
+        body = self.json(request)
+        self.assertEqual((body["unit"], [u["reference"] for u in body["uploads"]]), (UNIT, [MINE]))
+
+    def test_the_upload_list_also_answers_a_web_session_without_csrf(self):
+        cookie, _ = self.log_in()
+        self.assertEqual(self.get(b"/api/v1/uploads", cookies={COOKIE: cookie}).responseCode, 200)
+
+    def test_no_credentials_is_401_without_a_basic_challenge(self):
+        request = self.get(b"/api/v1/uploads")
+        self.assertEqual((request.responseCode, self.json(request)["error"]), (401, "unauthorized"))
+        self.assertIsNone(self.header(request, b"www-authenticate"))
+
+    def test_a_wrong_pin_and_an_unknown_unit_get_the_same_401_with_a_basic_challenge(self):
+        answers = []
+        for unit, pin in ((UNIT, "0000-0000-0000"), ("0301-00-000000000", PIN), ("garbage", "")):
+            request = self.get(b"/api/v1/uploads", headers=[basic(unit, pin)])
+            answers.append((request.responseCode, self.body(request), self.header(request, b"www-authenticate")))
+        self.assertEqual(len(set(answers)), 1, answers)
+        self.assertEqual(answers[0][0], 401)
+        self.assertIn(b"Basic", answers[0][2])
+
+    def test_a_busy_login_is_503_with_retry_after(self):
+        from sendemodul.errors import LoginBusy
+
+        self.portal.pending = defer.fail(LoginBusy("The server is busy; try again in a few seconds."))
+        request = self.get(b"/api/v1/uploads", headers=[basic()])
+        self.assertEqual((request.responseCode, self.header(request, b"retry-after")), (503, b"5"))
+        self.assertEqual(self.json(request)["error"], "busy")
+
+    def test_an_upload_of_another_unit_is_404_like_one_that_does_not_exist(self):
+        mine = self.get(b"/api/v1/uploads/" + MINE.encode(), headers=[basic()])
+        self.assertEqual((mine.responseCode, self.json(mine)["feedback"]), (200, []))
+        theirs = self.get(b"/api/v1/uploads/" + THEIRS.encode(), headers=[basic()])
+        missing = self.get(b"/api/v1/uploads/SM-20270115-CCCCCCCC", headers=[basic()])
+        self.assertEqual((theirs.responseCode, self.body(theirs)), (missing.responseCode, self.body(missing)))
+        self.assertEqual(self.json(theirs)["error"], "not_found")
+
+    def test_an_unknown_api_path_is_a_json_404(self):
+        for path in (b"/api", b"/api/v2", b"/api/v1/nothing"):
+            request = self.get(path)
+            self.assertEqual((request.responseCode, self.json(request)["error"]), (404, "not_found"), path)
+
+    def test_an_unexpected_store_error_is_a_logged_500_not_a_hanging_request(self):
+        def broken(unit):
+            raise RuntimeError("database is gone")
+
+        self.store.list_uploads = broken
+        request = self.get(b"/api/v1/uploads", headers=[basic()])
+        self.assertEqual(request.responseCode, 500)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+
+class UploadResourceTests(WebTestCase):
+    """``PUT /api/v1/uploads/{name}`` when UploadRequest did not hand over a body (its own tests cover the body)."""
+
+    def put(self, request_attributes):
+        request = WebRequest(b"/api/v1/uploads/a.tar", b"PUT")
+        for name, value in request_attributes.items():
+            setattr(request, name, value)
+        return self.render(request)
+
+    def test_a_put_without_a_streamed_body_is_400_incomplete(self):
+        request = self.put({})
+        self.assertEqual((request.responseCode, self.json(request)["error"]), (400, "incomplete"))
+
+    def test_a_rejected_upload_is_answered_with_its_status_and_headers(self):
+        request = self.put({"rejection": (429, "too_many_uploads", "Wait for one to finish.",
+                                          ((b"Retry-After", b"10"),))})
+        body = self.json(request)
+        self.assertEqual((request.responseCode, body["error"], body["message"]),
+                         (429, "too_many_uploads", "Wait for one to finish."))
+        self.assertEqual(self.header(request, b"retry-after"), b"10")
+        self.assertTrue(body["melding"])
+
+    def test_a_get_of_an_upload_name_is_a_status_lookup(self):
+        request = self.get(b"/api/v1/uploads/" + MINE.encode(), headers=[basic()])
+        self.assertEqual(self.json(request)["reference"], MINE)
+        self.assertIsInstance(getChildForRequest(self.root, WebRequest(b"/api/v1/uploads/x.tar")), Upload)
