@@ -6,6 +6,8 @@ from conftest import run_cli
 from sendemodul import identity, testdata
 from sendemodul.profiles import load_profile
 
+pytestmark = pytest.mark.integration  # runs the console script in a subprocess
+
 DEMO = "0301-00-958935420"
 
 
