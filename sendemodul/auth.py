@@ -291,14 +291,14 @@ class UnitAvatar:
 
 @implementer(IRealm)
 class UnitRealm:
-    """Makes an avatar for a logged-in unit. Fronts register a factory per interface they ask for."""
+    """Makes an avatar for a logged-in unit, with the factory given for the interface the front asks for.
 
-    def __init__(self):
-        self.factories = {IUnitAvatar: UnitAvatar}
+    ``factories``: ``{interface: factory}`` where ``factory(unit) -> (avatar, logout)`` or ``factory(unit) ->
+    avatar``; ``IUnitAvatar`` (the unit itself, for the web front) is always there. ``service.makeService`` passes
+    the SFTP front's ``IConchUser`` factory."""
 
-    def register(self, interface, factory):
-        """``factory(unit) -> (avatar, logout)`` or ``factory(unit) -> avatar``."""
-        self.factories[interface] = factory
+    def __init__(self, factories=None):
+        self.factories = {IUnitAvatar: UnitAvatar, **(factories or {})}
 
     def requestAvatar(self, avatarId, mind, *interfaces):
         for interface in interfaces:

@@ -108,10 +108,12 @@ class _HashingReader:
 
 
 class Intake:
-    def __init__(self, config, store, spool, *, run_io, reactor, now=None):
+    def __init__(self, config, store, spool, *, run_io, reactor, now=None, keys=None):
         """``run_io(f, *args) -> Deferred`` runs blocking file and DB work in a thread pool; ``now()`` returns an
-        aware datetime (injected in tests)."""
+        aware datetime (injected in tests); ``keys`` is the server's :class:`~sendemodul.keydir.LiveKeyDirectory`
+        (by default the home's)."""
         self.config = config
+        self.keys = keys if keys is not None else keydir.LiveKeyDirectory.for_home(config.home)
         self.store = store
         self.spool = spool
         self.run_io = run_io
@@ -156,7 +158,7 @@ class Intake:
         return {"unit": unit, "today": self.now().astimezone(OSLO).date(),
                 "signing_keys": [keydir.parse_ed25519_public_key(row["public_key"])
                                  for row in self.store.signing_keys(unit)],
-                "key_dir": keydir.load_key_dir(keydir.find_key_dir(None, self.config.home))}
+                "key_dir": self.keys.current()}
 
     def abort(self, upload):
         """Throw a broken or refused upload away."""
