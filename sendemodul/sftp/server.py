@@ -350,13 +350,14 @@ class DropBoxSSHFactory(factory.SSHFactory):
 
 
 def conch_user_factory(*, intake, store, run_db):
-    """The realm's factory for ``IConchUser`` avatars: a :class:`DropBoxUser` with a drop box per SFTP session."""
-
-    def make_box(unit, **kwargs):
-        return DropBox(unit, intake=intake, store=store, run_db=run_db, **kwargs)
+    """The realm's factory for ``IConchUser`` avatars: a :class:`DropBoxUser` with a drop box per SFTP session.
+    ``unit`` is the :class:`identity.Unit` the realm made at login; the drop box hands it to intake as it is."""
 
     def make_user(unit):
-        user = DropBoxUser(unit, make_box)
+        def make_box(_name, **kwargs):
+            return DropBox(unit, intake=intake, store=store, run_db=run_db, **kwargs)
+
+        user = DropBoxUser(str(unit), make_box)
         return user, user.logout
 
     return make_user

@@ -60,7 +60,7 @@ class ApiAuthenticated(AppResource):
 class UploadList(ApiAuthenticated):
     def get(self, request, unit):
         d = self.app.run_db(self.app.store.list_uploads, unit)
-        return d.addCallback(lambda rows: (200, {"unit": unit, "uploads": [_upload_json(r) for r in rows]}))
+        return d.addCallback(lambda rows: (200, {"unit": str(unit), "uploads": [_upload_json(r) for r in rows]}))
 
 
 class UploadStatus(ApiAuthenticated):
@@ -70,7 +70,7 @@ class UploadStatus(ApiAuthenticated):
 
     def get(self, request, unit):
         def found(row):
-            if row is None or row["unit"] != unit:  # another unit's upload does not exist for you
+            if row is None or row["unit"] != str(unit):  # another unit's upload does not exist for you
                 return 404, {"error": "not_found", "message": "No such upload.",
                               "melding": messages_nb.melding("not_found")}
             body = _upload_json(row)

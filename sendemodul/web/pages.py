@@ -95,7 +95,7 @@ class LoginPage(AppResource):
         return respond(request, d)
 
     def _logged_in(self, result, request):
-        session = self.app.sessions.create(result[1].unit)
+        session = self.app.sessions.create(result[1].parsed)
         self.app.set_cookie(request, COOKIE, session.token.encode("ascii"))
         self.app.set_cookie(request, LOGIN_COOKIE, b"", max_age=b"0")
         return _redirect(request, "/opplasting")
@@ -140,7 +140,7 @@ class ReceiptPage(SessionPage):
 
     def page(self, request, session):
         def found(row):
-            if row is None or row["unit"] != session.unit:
+            if row is None or row["unit"] != str(session.unit):
                 return self.app.render(request, "error", status=404, session=session,
                                        message=messages_nb.melding("not_found"))
             return self.app.render(request, "kvittering", session=session, upload=row, feedback=row["feedback"])
