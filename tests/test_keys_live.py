@@ -4,6 +4,8 @@ what ``GET /api/v1/keys`` and intake see."""
 import datetime
 import json
 import os
+import shutil
+import tempfile
 import signal
 from pathlib import Path
 
@@ -16,6 +18,13 @@ from sendemodul import config, keydir, service
 from sendemodul.errors import KeyDirError
 from sendemodul.web.api import Keys
 from sendemodul.web.app import WebApp
+
+def temp_dir(case):
+    """A fresh directory removed after the test (trial's ``mktemp`` would leave it in the current directory)."""
+    path = Path(tempfile.mkdtemp(prefix="sendemodul-test-"))
+    case.addCleanup(shutil.rmtree, path, ignore_errors=True)
+    return path
+
 
 
 def write_key(directory, key_id, role="tpf", valid_to=datetime.date(2099, 12, 31)):
@@ -34,8 +43,7 @@ def later(path, seconds=10):
 
 class LiveKeyDirectoryTests(SynchronousTestCase):
     def setUp(self):
-        self.dir = Path(self.mktemp())
-        self.dir.mkdir()
+        self.dir = temp_dir(self)
         write_key(self.dir, "tpf-2026")
         self.loads = []
 
@@ -101,8 +109,7 @@ class CallFromThreadNow:
 
 class SighupTests(SynchronousTestCase):
     def test_sighup_makes_the_running_server_read_the_keys_again(self):
-        directory = Path(self.mktemp())
-        directory.mkdir()
+        directory = temp_dir(self)
         write_key(directory, "tpf-2026")
         loads = []
         keys = keydir.LiveKeyDirectory(lambda: directory, load=lambda p: loads.append(p) or keydir.load_key_dir(p))
@@ -123,8 +130,7 @@ class SighupTests(SynchronousTestCase):
 class KeysResourceTests(SynchronousTestCase):
     def test_get_keys_answers_from_the_live_directory(self):
         """``GET /api/v1/keys`` does not read the directory per request, and shows a new key without a restart."""
-        directory = Path(self.mktemp())
-        directory.mkdir()
+        directory = temp_dir(self)
         write_key(directory, "tpf-2026")
         loads = []
         keys = keydir.LiveKeyDirectory(lambda: directory, load=lambda p: loads.append(p) or keydir.load_key_dir(p))

@@ -4,6 +4,8 @@ realm is given its factories, and no module of the package imports another in a 
 import ast
 import dataclasses
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from twisted.application.service import IServiceCollection
@@ -18,6 +20,13 @@ from sendemodul.listening import LISTEN_BACKLOG
 from sendemodul.spool import Spool
 
 PACKAGE = Path(sendemodul.__file__).resolve().parent
+
+def temp_dir(case):
+    """A fresh directory removed after the test (trial's ``mktemp`` would leave it in the current directory)."""
+    path = Path(tempfile.mkdtemp(prefix="sendemodul-test-"))
+    case.addCleanup(shutil.rmtree, path, ignore_errors=True)
+    return path
+
 
 
 def _all_files(root):
@@ -43,8 +52,7 @@ class MakeServiceDoesNoIO(SynchronousTestCase):
     def test_building_against_a_missing_home_creates_nothing(self):
         """makeService only builds objects: a home that does not exist is still absent afterwards, and nothing
         listens."""
-        root = Path(self.mktemp())
-        root.mkdir()
+        root = temp_dir(self)
         cfg = config.Config(home=root / "no-such-home")
         reactor = MemoryReactorClock()
         top = service.makeService(cfg, reactor)
@@ -55,8 +63,7 @@ class MakeServiceDoesNoIO(SynchronousTestCase):
     def test_starting_against_a_missing_home_logs_why_stops_and_creates_nothing(self):
         """The store service opens the database when the tree starts; a missing one is a critical log line and a
         stop, and the services after it (spool, listeners) never start."""
-        root = Path(self.mktemp())
-        root.mkdir()
+        root = temp_dir(self)
         cfg = _without_workers(config.Config(home=root / "no-such-home"))
         reactor = MemoryReactorClock()
         log = CollectLog(self)
@@ -72,7 +79,7 @@ class MakeServiceDoesNoIO(SynchronousTestCase):
 
 class StartingDoesTheIO(SynchronousTestCase):
     def setUp(self):
-        self.home = Path(self.mktemp()).absolute()
+        self.home = temp_dir(self) / "home"
         cfg, store = homemod.init_home(self.home, environment="test")
         store.close()
         self.cfg = cfg
@@ -141,7 +148,7 @@ class StartingDoesTheIO(SynchronousTestCase):
 class RealmIsGivenItsFactories(SynchronousTestCase):
     def test_the_realm_gets_the_sftp_factory_in_its_constructor(self):
         """No module registers avatars on the realm afterwards: makeService passes the IConchUser factory in."""
-        top = service.makeService(config.Config(home=Path(self.mktemp()).absolute()), MemoryReactorClock())
+        top = service.makeService(config.Config(home=temp_dir(self) / "home"), MemoryReactorClock())
         self.assertEqual(set(top.realm.factories), {auth.IUnitAvatar, IConchUser})
         self.assertFalse(hasattr(top.realm, "register"))
 
