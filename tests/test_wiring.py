@@ -225,7 +225,9 @@ def test_makeService_builds_without_touching_the_filesystem(tmp_path, monkeypatc
             return _original(*args, **kwargs)
 
         monkeypatch.setattr(owner, name, spy)
-    cfg = config.Config(home=tmp_path / "home")
-    service.makeService(cfg, MemoryReactorClock())
+    cfg = config.Config(home=tmp_path / "home")  # embedded workers by default; the morning e-mail too:
+    cfg = dataclasses.replace(cfg, mail=dataclasses.replace(cfg.mail, enabled=True))
+    top = service.makeService(cfg, MemoryReactorClock())
+    assert top.workers is not None and top.mail is not None
     monkeypatch.undo()
     assert [t for t in touched if str(tmp_path) in t[1]] == []
