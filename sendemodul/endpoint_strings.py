@@ -86,7 +86,11 @@ def check(description):
     if outer not in LISTEN_TYPES:
         hint = " (TLS is added by sendemodul: give a tcp: socket)" if outer == "ssl" else ""
         raise BadDescription(f"endpoint type {outer or '(none)'!r} is not one of {', '.join(LISTEN_TYPES)}{hint}")
-    if socket_type(description) in ("tcp", "tcp6") and tcp_port(description) is None:
+    inner = socket_type(description)
+    if inner not in LISTEN_TYPES or inner in WRAPPER_TYPES:
+        raise BadDescription(f"endpoint type {inner or '(none)'!r} under {outer!r} is not a socket sendemodul can "
+                             "listen on (give tcp, tcp6, unix or systemd)")
+    if inner in ("tcp", "tcp6") and tcp_port(description) is None:
         raise BadDescription("a tcp endpoint needs a port number 0-65535, e.g. tcp:8443")
 
 

@@ -112,6 +112,8 @@ def test_a_migrated_ipv6_endpoint_is_what_twisted_reads():
     ('sftp_endpoint = "tcp:70000"', "server.sftp_endpoint"),
     ('https_endpoint = ""', "server.https_endpoint"),
     ('https_endpoint = "carrier-pigeon:1"', "server.https_endpoint"),
+    ('https_endpoint = "haproxy:ssl:8443"', "server.https_endpoint"),
+    ('https_endpoint = "haproxy:"', "server.https_endpoint"),
     ("interface = 127", "server.interface"),
     ("sftp_port = -1", "server.sftp_port"),
 ])
