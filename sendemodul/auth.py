@@ -31,6 +31,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from zope.interface import Interface, implementer
 
+from sendemodul import identity
 from sendemodul.errors import LoginBusy
 
 log = Logger()
@@ -285,26 +286,37 @@ class IUnitAvatar(Interface):
 
 @implementer(IUnitAvatar)
 class UnitAvatar:
+    """``unit``: the login name (``0301-12-958935420``); ``parsed``: the same unit as an :class:`identity.Unit`,
+    what intake takes."""
+
     def __init__(self, unit):
-        self.unit = unit
+        self.parsed = unit
+        self.unit = str(unit)
+
+
+def unit_of(avatar_id):
+    """The :class:`identity.Unit` of an avatar id a checker accepted (always ``KKKK-BB-OOOOOOOOO``, checked by
+    ``UNIT_RE``). Made once per login, by the realm, so that neither the fronts nor intake take the text apart."""
+    kommunenr, bydel, orgnr = _text(avatar_id).split("-")
+    return identity.Unit(kommunenr, bydel, orgnr)
 
 
 @implementer(IRealm)
 class UnitRealm:
-    """Makes an avatar for a logged-in unit. Fronts register a factory per interface they ask for."""
+    """Makes an avatar for a logged-in unit, with the factory given for the interface the front asks for.
 
-    def __init__(self):
-        self.factories = {IUnitAvatar: UnitAvatar}
+    ``factories``: ``{interface: factory}`` where ``factory(unit) -> (avatar, logout)`` or ``factory(unit) ->
+    avatar``, ``unit`` an :class:`identity.Unit`; ``IUnitAvatar`` (the unit itself, for the web front) is always there. ``service.makeService`` passes
+    the SFTP front's ``IConchUser`` factory."""
 
-    def register(self, interface, factory):
-        """``factory(unit) -> (avatar, logout)`` or ``factory(unit) -> avatar``."""
-        self.factories[interface] = factory
+    def __init__(self, factories=None):
+        self.factories = {IUnitAvatar: UnitAvatar, **(factories or {})}
 
     def requestAvatar(self, avatarId, mind, *interfaces):
         for interface in interfaces:
             factory = self.factories.get(interface)
             if factory is not None:
-                made = factory(avatarId)
+                made = factory(unit_of(avatarId))
                 avatar, logout = made if isinstance(made, tuple) else (made, lambda: None)
                 return interface, avatar, logout
         raise NotImplementedError(f"no avatar for {interfaces}")

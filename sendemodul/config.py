@@ -11,6 +11,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sendemodul import endpoint_strings
 from sendemodul.errors import ConfigError
 
 CONFIG_NAME = "config.toml"
@@ -24,13 +25,61 @@ def default_home():
 
 @dataclass(frozen=True)
 class ServerConfig:
-    #: Twisted endpoint strings; certificates and host keys are filled in from the home at start.
-    https_port: int = 8443
-    sftp_port: int = 8022
-    interface: str = "127.0.0.1"
+    #: Where the fronts listen: Twisted endpoint strings (``twisted.internet.endpoints.serverFromString``), e.g.
+    #: ``tcp:8443:interface=0.0.0.0``, ``tcp6:8443:interface=\\:\\:``, ``haproxy:tcp:8443``. The HTTPS front adds
+    #: its own TLS (the certificate from the home) to this socket, so it is ``tcp``, not ``ssl``. Older files'
+    #: ``https_port``, ``sftp_port`` and ``interface`` are still read and become these strings.
+    https_endpoint: str = "tcp:8443:interface=127.0.0.1"
+    sftp_endpoint: str = "tcp:8022:interface=127.0.0.1"
     #: Public base URL shown to users (receipts, e-mails, the start-up banner).
     public_url: str = "https://127.0.0.1:8443"
     log_client_ip: bool = False
+
+    @property
+    def https_port(self):
+        """The HTTPS port of a TCP endpoint (0: a free one is picked), else None."""
+        return endpoint_strings.tcp_port(self.https_endpoint)
+
+    @property
+    def sftp_port(self):
+        """The SFTP port of a TCP endpoint (0: a free one is picked), else None."""
+        return endpoint_strings.tcp_port(self.sftp_endpoint)
+
+    @property
+    def interface(self):
+        """The address the HTTPS front listens on ("" for all), else the SFTP front's, else None."""
+        for description in (self.https_endpoint, self.sftp_endpoint):
+            interface = endpoint_strings.tcp_interface(description)
+            if interface is not None:
+                return interface
+        return None
+
+
+#: Keys of ``[server]`` from before endpoint strings, turned into ``https_endpoint``/``sftp_endpoint`` on load.
+_OLD_SERVER_KEYS = {"https_port": "https_endpoint", "sftp_port": "sftp_endpoint"}
+
+
+def _migrate_server(raw):
+    """``[server]`` with the old ``https_port``/``sftp_port``/``interface`` keys turned into endpoint strings
+    (``https_port = 8443`` with ``interface = "127.0.0.1"`` -> ``https_endpoint = "tcp:8443:interface=127.0.0.1"``).
+    An old key next to the new key for the same listener is an error: which one was meant?"""
+    if not isinstance(raw, dict) or not ({"interface", *_OLD_SERVER_KEYS} & raw.keys()):
+        return raw
+    raw = dict(raw)
+    interface = _check_type("server.interface", raw.pop("interface", "127.0.0.1"), str)
+    for old, new in _OLD_SERVER_KEYS.items():
+        if new in raw:
+            if old in raw:
+                raise ConfigError(f"config keys 'server.{old}' and 'server.{new}' both given: keep only {new}")
+            continue
+        if old in raw:
+            port = _check_type(f"server.{old}", raw.pop(old), int)
+            if not 0 <= port <= 65535:
+                raise ConfigError(f"config key 'server.{old}' must be a port number 0-65535")
+        else:
+            port = endpoint_strings.tcp_port(getattr(ServerConfig, new))
+        raw[new] = endpoint_strings.tcp(port, interface)
+    return raw
 
 
 @dataclass(frozen=True)
@@ -250,9 +299,11 @@ def _positive(section, name, *keys):
 
 def _validate_section(name, section):
     if name == "server":
-        for key in ("https_port", "sftp_port"):
-            if not 0 <= getattr(section, key) <= 65535:
-                raise ConfigError(f"config key 'server.{key}' must be a port number 0-65535")
+        for key in ("https_endpoint", "sftp_endpoint"):
+            try:
+                endpoint_strings.check(getattr(section, key))
+            except endpoint_strings.BadDescription as e:
+                raise ConfigError(f"config key 'server.{key}' {e}") from None
         if not section.public_url.startswith("https://"):
             raise ConfigError("config key 'server.public_url' must start with https://")
     elif name == "auth":
@@ -340,7 +391,9 @@ def parse(text, home):
         raise ConfigError(f"config file is not valid TOML: {e}") from None
     values = {}
     for key, value in raw.items():
-        if key in _SECTIONS:
+        if key == "server":
+            values[key] = _build_section(key, ServerConfig, _migrate_server(value))
+        elif key in _SECTIONS:
             values[key] = _build_section(key, _SECTIONS[key], value)
         elif key == "window":
             if not isinstance(value, list):
@@ -401,6 +454,11 @@ def render_default(environment="dev"):
         ]
     for name, cls in _SECTIONS.items():
         lines.append(f"[{name}]")
+        if name == "server":
+            lines += ["# Where the fronts listen, as Twisted endpoint strings: tcp:PORT:interface=ADDRESS (tcp6 for IPv6,",
+                      "# haproxy:tcp:PORT behind a PROXY-protocol balancer, systemd:domain=INET:index=N for a socket from",
+                      "# systemd). HTTPS adds its own TLS with tls/server.pem, so give a tcp socket, not ssl. Port 0 picks",
+                      "# a free port. (Older files' https_port, sftp_port and interface keys are still read.)"]
         for f in dataclasses.fields(cls):
             default = f.default
             if isinstance(default, bool):

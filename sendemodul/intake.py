@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from sendemodul import identity, keydir
+from sendemodul import keydir
 from sendemodul.errors import (
     ContainerReplayed,
     SendemodulError,
@@ -108,10 +108,12 @@ class _HashingReader:
 
 
 class Intake:
-    def __init__(self, config, store, spool, *, run_io, reactor, now=None):
+    def __init__(self, config, store, spool, *, run_io, reactor, now=None, keys=None):
         """``run_io(f, *args) -> Deferred`` runs blocking file and DB work in a thread pool; ``now()`` returns an
-        aware datetime (injected in tests)."""
+        aware datetime (injected in tests); ``keys`` is the server's :class:`~sendemodul.keydir.LiveKeyDirectory`
+        (by default the home's)."""
         self.config = config
+        self.keys = keys if keys is not None else keydir.LiveKeyDirectory.for_home(config.home)
         self.store = store
         self.spool = spool
         self.run_io = run_io
@@ -127,7 +129,8 @@ class Intake:
                      orphans=orphans)
 
     def begin(self, unit, *, on_pressure=None):
-        """Start receiving an upload for the logged-in ``unit`` (a unit string)."""
+        """Start receiving an upload for the logged-in ``unit`` (an :class:`identity.Unit`, as the front has it
+        from the login)."""
         if self._active[unit] >= self.config.limits.uploads_per_unit:
             raise TooManyUploads(f"This unit already has {self._active[unit]} uploads in progress, as many as the "
                                  "server takes at once; wait for one to finish.")
@@ -147,16 +150,15 @@ class Intake:
         if not self._active[unit]:
             del self._active[unit]
 
-    def _stream_check(self, unit_text):
-        """In an I/O thread: the container check for ``unit_text``'s upload, run on its bytes as they arrive."""
-        return functools.partial(verify_container, **self._check_context(unit_text))
+    def _stream_check(self, unit):
+        """In an I/O thread: the container check for ``unit``'s upload, run on its bytes as they arrive."""
+        return functools.partial(verify_container, **self._check_context(unit))
 
-    def _check_context(self, unit_text):
-        unit = identity.Unit(*unit_text.split("-"))
+    def _check_context(self, unit):
         return {"unit": unit, "today": self.now().astimezone(OSLO).date(),
                 "signing_keys": [keydir.parse_ed25519_public_key(row["public_key"])
                                  for row in self.store.signing_keys(unit)],
-                "key_dir": keydir.load_key_dir(keydir.find_key_dir(None, self.config.home))}
+                "key_dir": self.keys.current()}
 
     def abort(self, upload):
         """Throw a broken or refused upload away."""
@@ -176,7 +178,7 @@ class Intake:
                 yield self.run_io(_unlink, done.path)
                 raise
         except SendemodulError as e:
-            log.info("upload by {unit} refused: {code}", unit=upload.unit, code=e.code)
+            log.info("upload by {unit} refused: {code}", unit=str(upload.unit), code=e.code)
             raise
         log.info("upload {reference} by {unit} {outcome}: {register} {periode}, {size} bytes",
                  reference=receipt.reference, unit=receipt.unit, register=receipt.register,
@@ -185,9 +187,10 @@ class Intake:
             self.run_io(_unlink, done.path).addErrback(lambda f: log.failure("removing a duplicate failed", f))
         return receipt
 
-    def _accept(self, done, unit_text):
+    def _accept(self, done, unit):
         """In an I/O thread: verify (unless the stream was checked as it arrived), check the window, move into
         ``received/``, record. Returns the Receipt."""
+        unit_text = str(unit)
         now = self.now()
         today = now.astimezone(OSLO).date()
         path = done.path
@@ -196,7 +199,7 @@ class Intake:
         else:
             with open(path, "rb") as f:
                 reader = _HashingReader(f)
-                manifest = verify_container(reader, **self._check_context(unit_text))
+                manifest = verify_container(reader, **self._check_context(unit))
                 reader.drain()
             sha256, size = reader.sha256.hexdigest(), reader.size
         existing = self.store.upload_by_container_id(manifest.container_id)

@@ -15,7 +15,9 @@ A ``tpf-signing`` key has ``public_key`` (an Ed25519 key as an OpenSSH line or a
 
 import base64
 import binascii
+import os
 import re
+import threading
 import tomllib
 from dataclasses import dataclass
 from datetime import date
@@ -120,6 +122,61 @@ def load_key_dir(path):
     if not path.is_dir():
         raise KeyDirError(f"key directory {path} does not exist")
     return KeyDirectory(path, [_load_key_file(file) for file in sorted(path.glob("*.toml"))])
+
+
+class LiveKeyDirectory:
+    """The key directory of a running server: loaded once, loaded again only when it has changed.
+
+    :meth:`current` costs a ``stat`` of each key file (name, size, mtime, inode), not a parse: the files are read
+    again only when one of them was added, removed, replaced or written since the last load, or after
+    :meth:`invalidate` (the server calls it on ``SIGHUP``). A directory that cannot be loaded raises
+    :class:`KeyDirError` each time, as reading it from disk would; nothing broken is kept. Thread-safe: the fronts
+    call it from their thread pools.
+
+    ``locate()`` gives the directory's path (asked each time: ``<home>/keys/`` may appear later); ``load(path)``
+    reads it (:func:`load_key_dir`; injected in tests to count the loads).
+    """
+
+    def __init__(self, locate, load=None):
+        self._locate = locate
+        self._load = load or load_key_dir
+        self._lock = threading.Lock()
+        self._signature = None
+        self._directory = None
+        self._stale = True
+
+    @classmethod
+    def for_home(cls, home):
+        """The key directory of a server with state home ``home`` (``find_key_dir(None, home)``)."""
+        return cls(lambda: find_key_dir(None, home))
+
+    def invalidate(self):
+        """Read the directory again at the next :meth:`current` (safe to call from a signal handler)."""
+        self._stale = True
+
+    def current(self):
+        """The :class:`KeyDirectory` as it is on disk now."""
+        path = Path(self._locate())
+        signature = _signature(path)
+        with self._lock:
+            if self._stale or self._directory is None or signature != self._signature:
+                self._stale = False
+                self._directory, self._signature = None, None
+                directory = self._load(path)
+                self._directory, self._signature = directory, signature
+            return self._directory
+
+
+def _signature(path):
+    """What :class:`LiveKeyDirectory` compares to see a change: the path and each key file's name, size, mtime and
+    inode (a file replaced by a rename has a new inode), or None when the directory cannot be listed."""
+    try:
+        with os.scandir(path) as entries:
+            files = sorted((entry.name, entry.stat().st_size, entry.stat().st_mtime_ns, entry.stat().st_ino)
+                           for entry in entries if entry.name.endswith(".toml"))
+    except OSError:
+        return None
+    return str(path), tuple(files)
 
 
 def _load_key_file(file):

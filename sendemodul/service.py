@@ -1,23 +1,30 @@
 """The one place that wires the server together: ``makeService(config, reactor) -> MultiService``.
 
 Order matters: ``MultiService`` starts children in order and stops them in reverse, so the store comes first and
-stops last.
+stops last. Building the tree does no I/O; each service does its own when it starts.
 """
 
 import contextlib
 import os
+import signal
 import threading
 
 from twisted.application import service
+from twisted.conch.interfaces import IConchUser
 from twisted.internet.error import ReactorNotRunning
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
-from sendemodul import auth
+from sendemodul import auth, keydir
+from sendemodul.errors import KeyDirError, SendemodulError
 from sendemodul.intake import Intake
+from sendemodul.sftp.checker import UnitKeyChecker
+from sendemodul.sftp.server import SFTPService, conch_user_factory
 from sendemodul.spool import Spool
 from sendemodul.store import Store
+from sendemodul.web.app import WebApp
+from sendemodul.web.site import WebService
 
 log = Logger()
 
@@ -63,64 +70,67 @@ class ThreadPoolService(service.Service):
         return deferToThreadPool(self.reactor, self.pool, f, *args, **kwargs)
 
 
-#: Connections the kernel queues before they are accepted. Twisted's default of 50 overflows under a burst (a login
-#: storm, hundreds of clients at once): the kernel then drops SYNs and a client only retries after 1, 3, 7 s.
-LISTEN_BACKLOG = 1024
-
-
-class ListeningService(service.Service):
-    """Listens on an endpoint while running. ``self.port`` is the listening port (a configured port 0 picks a free
-    one). If the port cannot be opened the server logs why and stops: it never runs half-listening."""
-
-    #: The log line once listening, with ``{host}`` and ``{port}`` (tests and operators read it).
-    listening_format = "listening on {host}:{port}"
-
-    def __init__(self, reactor):
-        self.reactor = reactor
-        self.port = None
-
-    def endpoint_and_factory(self):
-        """``(IStreamServerEndpoint, factory)`` to listen with; made at start so keys are read then."""
-        raise NotImplementedError
-
-    def startService(self):
-        super().startService()
-        endpoint, factory = self.endpoint_and_factory()
-        return endpoint.listen(factory).addCallbacks(self._listening, self._failed)
-
-    def _listening(self, port):
-        self.port = port
-        address = port.getHost()
-        log.info(self.listening_format, host=address.host, port=address.port)
-
-    def _failed(self, failure):
-        log.critical("cannot listen ({what}): {error}; stopping", what=self.listening_format.split(" ")[0],
-                     error=failure.getErrorMessage())
-        self.reactor.callWhenRunning(self._stop)
-
-    def _stop(self):
-        try:
-            self.reactor.stop()
-        except ReactorNotRunning:  # another listener stopped it already
-            pass
-
-    def stopService(self):
-        super().stopService()
-        if self.port is not None:
-            return self.port.stopListening()
-
-
 class StoreService(ThreadPoolService):
-    """The database and the threads that use it. Closes the store when it stops (it stops last)."""
+    """The database and the threads that use it. Added first: it starts first and stops last.
+
+    Building it touches nothing. When it starts it opens the database, migrating it to the current schema (a
+    blocking step, once, before anything listens); when it stops it closes the store."""
 
     def __init__(self, reactor, store, max_threads=4):
         super().__init__(reactor, "sendemodul-db", max_threads)
         self.store = store
 
+    def startService(self):
+        Store.open(self.store.path).close()  # checks it exists and migrates; the shared store connects per thread
+        super().startService()
+
     def stopService(self):
         super().stopService()
         self.store.close()
         log.info("database closed")
+
+
+class SpoolService(service.Service):
+    """At start, before the fronts listen: make the spool's folders and forget uploads a crash left unacknowledged
+    (:meth:`Intake.recover`). Blocking, once."""
+
+    def __init__(self, spool, intake):
+        self.spool = spool
+        self.intake = intake
+
+    def startService(self):
+        super().startService()
+        self.spool.ensure()
+        self.intake.recover()
+
+
+class KeyDirectoryService(service.Service):
+    """The key directory while the server runs: loaded when it starts, read again when it changes (see
+    :class:`~sendemodul.keydir.LiveKeyDirectory`) or on ``SIGHUP``."""
+
+    def __init__(self, keys, reactor):
+        self.keys = keys
+        self.reactor = reactor
+        self._previous_handler = None
+
+    def startService(self):
+        super().startService()
+        try:
+            self.keys.current()
+        except KeyDirError as e:  # as before: the server runs, and uploads are refused saying why
+            log.warn("the key directory cannot be used: {error}", error=str(e))
+        if threading.current_thread() is threading.main_thread():
+            self._previous_handler = signal.signal(signal.SIGHUP, self._hangup)
+
+    def _hangup(self, signum, frame):
+        self.keys.invalidate()
+        self.reactor.callFromThread(log.info, "SIGHUP: the key directory will be read again")
+
+    def stopService(self):
+        super().stopService()
+        if self._previous_handler is not None:
+            signal.signal(signal.SIGHUP, self._previous_handler)
+            self._previous_handler = None
 
 
 class SendemodulService(service.MultiService):
@@ -132,8 +142,19 @@ class SendemodulService(service.MultiService):
         self.reactor = reactor
 
     def startService(self):
-        super().startService()
+        try:
+            super().startService()
+        except SendemodulError as e:  # the database cannot be opened, the spool cannot be made, ...
+            log.critical("cannot start: {error}; stopping", error=str(e))
+            self.reactor.callWhenRunning(self._stop)
+            return
         self.reactor.callWhenRunning(self._started)
+
+    def _stop(self):
+        try:
+            self.reactor.stop()
+        except ReactorNotRunning:
+            pass
 
     def _started(self):
         log.info("sendemodul started (environment {environment}, home {home})", environment=self.config.environment,
@@ -145,43 +166,42 @@ class SendemodulService(service.MultiService):
 
 
 def makeService(config, reactor=None):
-    """Build the service tree for ``config``. Opens (and if needed migrates) the database first."""
+    """Build the service tree for ``config``: the one place that wires the server together.
+
+    Building does no I/O: no file, database or socket is touched until the tree starts. Then, in order: the store
+    (opens and migrates the database), the thread pools, the spool (folders, crash recovery), the key directory,
+    the HTTPS and SFTP listeners, the workers and the morning e-mail. ``MultiService`` stops them in reverse, so the
+    store stops last."""
     from twisted.cred.portal import Portal
 
     if reactor is None:
         from twisted.internet import reactor
     top = SendemodulService(config, reactor)
-    store = Store.open(config.db_path)
+    store = Store(config.db_path)  # connects on first use, in the thread that uses it
+    top.store = store
     top.db = StoreService(reactor, store)
     top.db.setServiceParent(top)
-    top.store = store
     hashing = ThreadPoolService(reactor, "sendemodul-hash", config.auth.hash_threads, background=True)
     hashing.setServiceParent(top)
-    top.realm = auth.UnitRealm()
-    top.checker = auth.PinChecker(store, hash_pool=hashing.pool, run_db=top.db.run, reactor=reactor, clock=reactor,
-                                  config=config.auth)
-    top.portal = Portal(top.realm, [top.checker])
-
     io = ThreadPoolService(reactor, "sendemodul-io", config.limits.io_threads)
     io.setServiceParent(top)
-    spool = Spool(config.spool_dir)
-    spool.ensure()
-    top.intake = Intake(config, store, spool, run_io=io.run, reactor=reactor)
-    top.intake.recover()
 
-    from sendemodul.web.site import WebApp, WebService
+    top.keys = keydir.LiveKeyDirectory.for_home(config.home)
+    spool = Spool(config.spool_dir)
+    top.intake = Intake(config, store, spool, run_io=io.run, reactor=reactor, keys=top.keys)
+    SpoolService(spool, top.intake).setServiceParent(top)
+    KeyDirectoryService(top.keys, reactor).setServiceParent(top)
+
+    top.realm = auth.UnitRealm({IConchUser: conch_user_factory(intake=top.intake, store=store, run_db=top.db.run)})
+    top.checker = auth.PinChecker(store, hash_pool=hashing.pool, run_db=top.db.run, reactor=reactor, clock=reactor,
+                                  config=config.auth)
+    top.portal = Portal(top.realm, [top.checker, UnitKeyChecker(store, top.db.run)])
 
     top.web_app = WebApp(config, portal=top.portal, intake=top.intake, store=store, run_db=top.db.run,
-                         clock=reactor, source_banned=top.checker.defender.is_banned)
-    top.web = WebService(top.web_app, reactor)
+                         clock=reactor, keys=top.keys, source_banned=top.checker.defender.is_banned)
+    top.web = WebService(top.web_app, reactor, config.server.https_endpoint)
     top.web.setServiceParent(top)
-
-    from sendemodul.sftp.checker import UnitKeyChecker
-    from sendemodul.sftp.server import SFTPService, register_avatar
-
-    top.portal.registerChecker(UnitKeyChecker(store, top.db.run))
-    register_avatar(top.realm, intake=top.intake, store=store, run_db=top.db.run)
-    top.sftp = SFTPService(config, top.portal, reactor)
+    top.sftp = SFTPService(config, top.portal, reactor, config.server.sftp_endpoint)
     top.sftp.setServiceParent(top)
     if config.worker.embedded:
         top.workers = make_process_monitor(config, reactor)

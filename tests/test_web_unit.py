@@ -14,7 +14,8 @@ from twisted.web.server import NOT_DONE_YET
 from twisted.web.test.requesthelper import DummyRequest
 
 from sendemodul.web.sessions import COOKIE, LOGIN_COOKIE
-from sendemodul.web.site import Root, Upload
+from sendemodul.web.api import UploadResource
+from sendemodul.web.site import Root
 from support.fakes import OTHER, PIN, UNIT, FakePortal, FakeStore, row, web_app
 
 MINE = "SM-20270115-AAAAAAAA"
@@ -259,4 +260,4 @@ class UploadResourceTests(WebTestCase):
     def test_a_get_of_an_upload_name_is_a_status_lookup(self):
         request = self.get(b"/api/v1/uploads/" + MINE.encode(), headers=[basic()])
         self.assertEqual(self.json(request)["reference"], MINE)
-        self.assertIsInstance(getChildForRequest(self.root, WebRequest(b"/api/v1/uploads/x.tar")), Upload)
+        self.assertIsInstance(getChildForRequest(self.root, WebRequest(b"/api/v1/uploads/x.tar")), UploadResource)

@@ -33,10 +33,15 @@ def serve(home):
 
 
 def print_banner(cfg):
-    url = f"https://{cfg.server.interface}:{cfg.server.https_port}"
+    server = cfg.server
+    # a TCP listener shows its own address; any other endpoint (unix, systemd) the public URL
+    url = (f"https://{server.interface}:{server.https_port}" if server.https_port is not None
+           else server.public_url.rstrip("/"))
+    sftp = (f"{server.interface} port {server.sftp_port}" if server.sftp_port is not None
+            else server.sftp_endpoint)
     click.echo(f"sendemodul {sendemodul.__version__}: state home {cfg.home} (environment {cfg.environment})")
     click.echo(f"  web:          {url}/  (self-signed certificate: {cfg.tls_cert_path})")
-    click.echo(f"  API:          {url}/api/v1/uploads   SFTP: {cfg.server.interface} port {cfg.server.sftp_port}")
+    click.echo(f"  API:          {url}/api/v1/uploads   SFTP: {sftp}")
     demo = cfg.home / "demo"
     if (demo / "unit.txt").exists():
         unit = (demo / "unit.txt").read_text().strip()

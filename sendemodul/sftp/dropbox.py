@@ -122,7 +122,7 @@ class DropBox:
 
     def __init__(self, unit, *, intake, store, run_db, on_pressure=None, on_busy=None, clock=None):
         """
-        unit: the logged-in unit string; intake, store: the shared Intake and Store; run_db(f, *args) -> Deferred;
+        unit: the logged-in unit (an ``identity.Unit``); intake, store: the shared Intake and Store; run_db(f, *args) -> Deferred;
         on_pressure(upload, paused): pause/resume the connection when writes pile up; on_busy(delta): counts
         requests waiting for intake (the idle timeout does not fire while one is running); clock: an
         ``IReactorTime`` for the upload deadline (the reactor by default; a ``Clock`` in tests).
@@ -130,7 +130,8 @@ class DropBox:
         if clock is None:
             from twisted.internet import reactor as clock
         self.clock = clock
-        self.unit = unit
+        self.unit = str(unit)
+        self.parsed_unit = unit
         self.intake = intake
         self.store = store
         self.run_db = run_db
@@ -188,7 +189,7 @@ class DropBox:
             self._drop(current)
         upload = Upload(name, None)
         try:
-            upload.incoming = self.intake.begin(self.unit,
+            upload.incoming = self.intake.begin(self.parsed_unit,
                                                 on_pressure=lambda paused: self.on_pressure(upload, paused))
         except TooManyUploads as e:
             raise SFTPError(FX_FAILURE, str(e)) from None

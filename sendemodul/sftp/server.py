@@ -20,12 +20,11 @@ from twisted.conch.ssh import (
     userauth,
 )
 from twisted.conch.ssh.common import getNS
-from twisted.internet import endpoints
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 
 from sendemodul.auth import UnitCredentials
-from sendemodul.service import LISTEN_BACKLOG, ListeningService
+from sendemodul.listening import ListeningService
 from sendemodul.sftp.dropbox import MAX_SFTP_PACKET, DropBox
 
 log = Logger()
@@ -350,35 +349,33 @@ class DropBoxSSHFactory(factory.SSHFactory):
             t.unit = None
 
 
-def register_avatar(realm, *, intake, store, run_db):
-    """Let the shared realm make ``IConchUser`` avatars (a drop box per SFTP session)."""
-
-    def make_box(unit, **kwargs):
-        return DropBox(unit, intake=intake, store=store, run_db=run_db, **kwargs)
+def conch_user_factory(*, intake, store, run_db):
+    """The realm's factory for ``IConchUser`` avatars: a :class:`DropBoxUser` with a drop box per SFTP session.
+    ``unit`` is the :class:`identity.Unit` the realm made at login; the drop box hands it to intake as it is."""
 
     def make_user(unit):
-        user = DropBoxUser(unit, make_box)
+        def make_box(_name, **kwargs):
+            return DropBox(unit, intake=intake, store=store, run_db=run_db, **kwargs)
+
+        user = DropBoxUser(str(unit), make_box)
         return user, user.logout
 
-    realm.register(interfaces.IConchUser, make_user)
+    return make_user
 
 
 class SFTPService(ListeningService):
-    """Listens for SSH (SFTP only) on the configured port."""
+    """Listens for SSH (SFTP only) on the endpoint ``description`` (``config.server.sftp_endpoint``)."""
 
     listening_format = "SFTP listening on {host}:{port}"
 
-    def __init__(self, config, portal, reactor):
-        super().__init__(reactor)
+    def __init__(self, config, portal, reactor, description=None):
+        super().__init__(reactor, config.server.sftp_endpoint if description is None else description)
         self.config = config
         self.portal = portal
 
-    def endpoint_and_factory(self):
+    def make_factory(self):
         host_key = keys.Key.fromFile(str(self.config.ssh_host_key_path))
         if host_key.type() != "Ed25519":
             raise ValueError(f"the SSH host key {self.config.ssh_host_key_path} must be ed25519")
         self.factory = DropBoxSSHFactory(self.portal, host_key, self.config.limits, self.reactor)
-        endpoint = endpoints.TCP4ServerEndpoint(self.reactor, self.config.server.sftp_port, backlog=LISTEN_BACKLOG,
-                                                interface=self.config.server.interface)
-        return endpoint, self.factory
-
+        return self.factory

@@ -66,10 +66,10 @@ def basic_credentials(header, source):
 
 
 def login(portal, creds):
-    """Deferred unit string for ``creds`` (None creds fail like a wrong PIN)."""
+    """Deferred unit (the ``identity.Unit`` the realm made) for ``creds`` (None creds fail like a wrong PIN)."""
     if creds is None:
         return defer.fail(UnauthorizedLogin())
-    return portal.login(creds, None, auth.IUnitAvatar).addCallback(lambda result: result[1].unit)
+    return portal.login(creds, None, auth.IUnitAvatar).addCallback(lambda result: result[1].parsed)
 
 
 class _UploadBody:

@@ -11,7 +11,7 @@ LOGIN_COOKIE = b"__Host-sendemodul-login"  # double-submit token for the login f
 @dataclass
 class Session:
     token: str
-    unit: str
+    unit: object  # the identity.Unit of the login
     csrf: str
     last_seen: float = field(default=0.0)
 

@@ -130,12 +130,12 @@ def web_app(clock, *, intake=None, store=None, portal=None, home="/nonexistent/s
     import dataclasses
 
     from sendemodul import config
-    from sendemodul.web.site import WebApp
+    from sendemodul.web.app import WebApp
 
     cfg = config.parse("", home)
     cfg = dataclasses.replace(cfg, limits=dataclasses.replace(cfg.limits, **limits))
     return WebApp(cfg, portal=portal or FakePortal(), intake=intake or FakeIntake(), store=store or FakeStore(),
-                  run_db=sync_db, clock=clock)
+                  run_db=sync_db, clock=clock, keys=None)
 
 
 def parse_response(raw):

@@ -1,0 +1,90 @@
+"""What the resources of the HTTPS front share (:class:`WebApp`: config, portal, intake, store runner, sessions,
+templates, the key directory) and the base class that holds it."""
+
+import datetime
+import secrets
+
+from twisted.cred.error import UnauthorizedLogin
+from twisted.internet import defer
+from twisted.web import resource
+
+from sendemodul import letters
+from sendemodul.intake import OSLO
+from sendemodul.web import messages_nb
+from sendemodul.web.request import basic_credentials, login
+from sendemodul.web.sessions import COOKIE, Sessions
+
+
+def oslo_time(text):
+    """'2027-01-15T07:00:00Z' -> '15.01.2027 kl. 08:00' (Norwegian time)."""
+    when = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    return when.astimezone(OSLO).strftime("%d.%m.%Y kl. %H:%M")
+
+
+class WebApp:
+    """What the resources share: config, portal, intake, store runner, sessions, templates."""
+
+    def __init__(self, config, *, portal, intake, store, run_db, clock, keys, source_banned=lambda host: False):
+        """``keys``: the server's :class:`~sendemodul.keydir.LiveKeyDirectory` (``GET /api/v1/keys``)."""
+        self.config = config
+        self.keys = keys
+        self.source_banned = source_banned  # an address banned for failed logins (auth.Defender)
+        self.portal = portal
+        self.intake = intake
+        self.store = store
+        self.run_db = run_db
+        self.clock = clock
+        self.sessions = Sessions(clock, idle_seconds=config.limits.session_idle_seconds)
+        self.templates = letters.environment()
+        self.templates.filters["oslo_time"] = oslo_time
+        self.templates.filters["status_nb"] = messages_nb.status_nb
+
+    def render(self, request, name, status=200, **context):
+        request.setResponseCode(status)
+        request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+        return self.templates.get_template(f"web/{name}.html.j2").render(**context).encode("utf-8")
+
+    def session(self, request):
+        token = request.getCookie(COOKIE)
+        return self.sessions.get(token.decode("ascii", "replace")) if token else None
+
+    def session_unit(self, request, csrf):
+        """The unit of the request's web session; with ``csrf``, only if the CSRF token (header or form field) matches
+        and any Origin header is our own."""
+        session = self.session(request)
+        if session is None:
+            return None
+        if csrf and not (self.same_origin(request) and self.csrf_ok(request, session.csrf)):
+            return None
+        return session.unit
+
+    def csrf_ok(self, request, expected):
+        form = getattr(request, "args", None) or {}  # no args yet while an upload's headers are checked
+        given = request.getHeader(b"x-csrf-token") or (form.get(b"csrf") or [b""])[0]
+        if isinstance(given, str):
+            given = given.encode("utf-8")
+        return bool(given) and secrets.compare_digest(given, expected.encode("ascii"))
+
+    def same_origin(self, request):
+        origin = request.getHeader(b"origin")
+        if origin is None:
+            return True
+        host = request.getHeader(b"host") or b""
+        return origin in (b"https://" + host,)
+
+    def authenticate(self, request):
+        """Deferred unit for a read request: HTTP Basic, or the web session (no CSRF needed for reads)."""
+        header = request.requestHeaders.getRawHeaders(b"authorization")
+        if header:
+            return login(self.portal, basic_credentials(header[0], request.source()))
+        unit = self.session_unit(request, csrf=False)
+        return defer.succeed(unit) if unit else defer.fail(UnauthorizedLogin())
+
+    def set_cookie(self, request, name, value, max_age=None):
+        request.addCookie(name, value, path=b"/", secure=True, httpOnly=True, sameSite="strict", max_age=max_age)
+
+
+class AppResource(resource.Resource):
+    def __init__(self, app):
+        super().__init__()
+        self.app = app
