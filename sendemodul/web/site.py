@@ -15,7 +15,7 @@ import secrets
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer, endpoints, ssl
 from twisted.logger import Logger
-from twisted.web import http, pages, resource, server, static
+from twisted.web import pages, resource, server, static
 
 from sendemodul import auth, identity, keydir, letters
 from sendemodul.errors import (
@@ -36,7 +36,7 @@ from sendemodul.errors import (
 from sendemodul.intake import OSLO, Receipt
 from sendemodul.service import LISTEN_BACKLOG, ListeningService
 from sendemodul.web import messages_nb
-from sendemodul.web.request import BASE_HEADERS, UploadRequest, basic_credentials, login
+from sendemodul.web.request import BASE_HEADERS, RequestLineChannel, UploadRequest, basic_credentials, login
 from sendemodul.web.sessions import COOKIE, LOGIN_COOKIE, Sessions
 from sendemodul.web.tls import CoalescingTLSFactory
 
@@ -500,8 +500,9 @@ class Root(AppResource):
         return self.login.render_GET(request)
 
 
-class Channel(http.HTTPChannel):
-    """Twisted's HTTP/1.1 channel with a deadline for each request's line and headers.
+class Channel(RequestLineChannel):
+    """Twisted's HTTP/1.1 channel with a deadline for each request's line and headers (and each request told its
+    request line before its body: :class:`RequestLineChannel`).
 
     The idle timeout restarts with every byte, so alone it never ends a client that trickles its request line a
     byte at a time (slowloris): the line and headers must be complete ``limits.header_timeout_seconds`` after the
@@ -549,9 +550,8 @@ class Site(server.Site):
 
     displayTracebacks = False
 
-    def protocol(self):
-        """Twisted's own protocol factory (HTTP/1.1, or HTTP/2 if negotiated), with our channel."""
-        return http._GenericHTTPChannelProtocol(Channel())
+    #: HTTP/1.1 only: the TLS options offer no ALPN, so Twisted's HTTP/2-switching wrapper had nothing to switch.
+    protocol = Channel
 
     def __init__(self, app, reactor):
         super().__init__(Root(app), requestFactory=SecureRequest, timeout=app.config.limits.idle_timeout_seconds,
