@@ -10,12 +10,14 @@ import hashlib
 import inspect
 import struct
 
+import pytest
 import twisted
 from twisted.conch.interfaces import ISFTPServer
-from twisted.conch.ssh import filetransfer, userauth
+from twisted.conch.ssh import filetransfer, transport, userauth
 from twisted.conch.ssh.common import NS
 from twisted.internet.testing import StringTransport
 from twisted.logger import Logger
+from twisted.protocols import tls
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web import http
 from zope.interface import implementer
@@ -41,6 +43,62 @@ def assert_pinned(function, pinned, what):
 def test_twisted_is_the_release_the_overrides_were_checked_against():
     """A reminder, not a gate: the pins below are what fails when an upgrade matters."""
     assert _twisted.WRITTEN_AGAINST == "26.10.0"
+
+
+# -- FewerCopiesSSHServerTransport: SSHTransportBase.getPacket copied -----------------------------------------------
+
+def test_ssh_packet_reader_is_the_one_the_override_copies():
+    assert_pinned(transport.SSHTransportBase.getPacket, "6e2493d4bbdba144",
+                  "FewerCopiesSSHServerTransport.getPacket (its checks, their order and disconnect reasons, the "
+                  "attributes buf, first, currentEncryptions, incomingPacketSequence, incomingCompression)")
+
+
+def _ssh_stream(payloads, corrupt_last_mac=False):
+    """Keys and the encrypted stream (aes128-ctr, hmac-sha2-256) of ``payloads``, as Conch's sendPacket makes it."""
+    keys = [bytes([n]) * 32 for n in range(6)]
+    send = transport.SSHCiphers(b"aes128-ctr", b"aes128-ctr", b"hmac-sha2-256", b"hmac-sha2-256")
+    send.setKeys(*keys)
+    stream = b""
+    for seq, payload in enumerate(payloads):
+        pad = 16 - (5 + len(payload)) % 16
+        pad += 16 if pad < 4 else 0
+        packet = struct.pack("!LB", len(payload) + 1 + pad, pad) + payload + b"\0" * pad
+        mac = send.makeMAC(seq, packet)
+        if corrupt_last_mac and seq == len(payloads) - 1:
+            mac = bytes([mac[0] ^ 1]) + mac[1:]
+        stream += send.encrypt(packet) + mac
+    return keys, stream
+
+
+def _read_packets(get_packet, keys, stream, read_bytes):
+    receive = transport.SSHCiphers(b"aes128-ctr", b"aes128-ctr", b"hmac-sha2-256", b"hmac-sha2-256")
+    receive.setKeys(keys[2], keys[3], keys[0], keys[1], keys[5], keys[4])
+    t = sftp_server.DropBoxTransport.__new__(sftp_server.DropBoxTransport)
+    t.buf, t.currentEncryptions, t.incomingPacketSequence, t.incomingCompression = b"", receive, 0, None
+    disconnects = []
+    t.sendDisconnect = lambda code, reason: disconnects.append((code, reason))
+    packets = []
+    for i in range(0, len(stream), read_bytes):
+        t.buf += stream[i:i + read_bytes]
+        while not disconnects and (packet := get_packet(t)) is not None:
+            packets.append(packet)
+    return packets, disconnects, t.incomingPacketSequence
+
+
+def test_ssh_packets_read_as_conch_reads_them():
+    payloads = [b"a" * n for n in (1, 15, 16, 100, 32768, 262144, 3)]
+    keys, stream = _ssh_stream(payloads)
+    for read_bytes in (1000, 65536, len(stream)):
+        ours = _read_packets(sftp_server.DropBoxTransport.getPacket, keys, stream, read_bytes)
+        conch = _read_packets(transport.SSHTransportBase.getPacket, keys, stream, read_bytes)
+        assert ours == conch == (payloads, [], len(payloads))
+
+
+def test_ssh_a_bad_mac_disconnects_as_conch_does():
+    keys, stream = _ssh_stream([b"x" * 40, b"y" * 40], corrupt_last_mac=True)
+    ours = _read_packets(sftp_server.DropBoxTransport.getPacket, keys, stream, 64)
+    conch = _read_packets(transport.SSHTransportBase.getPacket, keys, stream, 64)
+    assert ours == conch == ([b"x" * 40], [(transport.DISCONNECT_MAC_ERROR, b"bad MAC")], 1)
 
 
 # -- BoundedFileTransferServer: FileTransferBase.dataReceived copied, _sendStatus used --------------------------------
@@ -255,3 +313,66 @@ def test_conch_chatter_of_our_subclasses_is_in_the_quiet_namespaces():
         assert isinstance(inspect.getattr_static(cls, "_log"), Logger), f"re-check how {cls.__name__}'s base logs"
         namespace = cls._log.namespace
         assert namespace in logs.QUIET_NAMESPACES, namespace
+
+
+# -- CoalescingTLSMemoryBIOProtocol: TLSMemoryBIOProtocol._flushReceiveBIO copied -----------------------------------
+
+def test_tls_receive_loop_is_the_one_the_override_copies():
+    assert_pinned(tls.TLSMemoryBIOProtocol._flushReceiveBIO, "b45e129f60c44862",
+                  "CoalescingTLSMemoryBIOProtocol._flushReceiveBIO (the loop over recv, its three outcomes, "
+                  "_lostTLSConnection, _aborted, _flushSendBIO)")
+    for name in ("_tlsConnection", "_lostTLSConnection", "_aborted"):
+        assert name in inspect.getsource(tls.TLSMemoryBIOProtocol), f"TLSMemoryBIOProtocol.{name} is gone"
+    assert callable(tls.TLSMemoryBIOProtocol._flushSendBIO)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # twisted.test's certificate helper uses pyOpenSSL X509
+class CoalescingTLSTests(SynchronousTestCase):
+    """The plaintext of several records read at once reaches the application in one call; a close_notify after
+    them still ends the connection as Twisted does."""
+
+    def pair(self):
+        from twisted.internet.protocol import Factory, Protocol
+        from twisted.internet.ssl import CertificateOptions
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+        from twisted.test.iosim import connect, makeFakeClient, makeFakeServer
+        from twisted.test.test_sslverify import makeCertificate
+
+        key, cert = makeCertificate(O=b"sendemodul", CN=b"localhost")
+
+        class Sink(Protocol):
+            def connectionMade(self):
+                self.chunks, self.lost = [], None
+
+            def dataReceived(self, data):
+                self.chunks.append(data)
+
+            def connectionLost(self, reason):
+                self.lost = reason
+
+        sink = Sink()
+        server_factory = TLSMemoryBIOFactory(CertificateOptions(privateKey=key, certificate=cert), False,
+                                             Factory.forProtocol(lambda: sink))
+        server_factory.protocol = _twisted.CoalescingTLSMemoryBIOProtocol
+        client_factory = TLSMemoryBIOFactory(CertificateOptions(verify=False), True, Factory.forProtocol(Protocol))
+        server_proto = server_factory.buildProtocol(None)
+        client_proto = client_factory.buildProtocol(None)
+        server_io, client_io = makeFakeServer(server_proto), makeFakeClient(client_proto)
+        pump = connect(server_proto, server_io, client_proto, client_io)
+        return sink, client_proto, pump
+
+    def test_tls_records_of_one_read_arrive_in_one_call(self):
+        sink, client, pump = self.pair()
+        for _ in range(4):
+            client.write(b"x" * 16384)  # one TLS record each
+        pump.flush()
+        self.assertEqual(b"".join(sink.chunks), b"x" * 65536)
+        self.assertEqual(len(sink.chunks), 1)
+
+    def test_tls_close_notify_after_data_ends_the_connection(self):
+        sink, client, pump = self.pair()
+        client.write(b"y" * 20000)
+        client.loseConnection()
+        pump.flush()
+        self.assertEqual(b"".join(sink.chunks), b"y" * 20000)
+        self.assertIsNotNone(sink.lost)

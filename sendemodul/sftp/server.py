@@ -7,7 +7,6 @@ the ``limits@openssh.com`` extension so that OpenSSH's client writes 255 KiB at 
 """
 
 import collections
-import struct
 
 from twisted.conch import avatar, interfaces
 from twisted.conch.ssh import (
@@ -22,7 +21,7 @@ from twisted.internet import endpoints
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 
-from sendemodul._twisted import AdmittingUserAuthServer, BoundedFileTransferServer
+from sendemodul._twisted import AdmittingUserAuthServer, BoundedFileTransferServer, FewerCopiesSSHServerTransport
 from sendemodul.auth import UnitCredentials
 from sendemodul.service import LISTEN_BACKLOG, ListeningService
 from sendemodul.sftp.dropbox import MAX_SFTP_PACKET, DropBox
@@ -48,7 +47,7 @@ def _supported(wanted, available):
     return [name for name in wanted if name in available]
 
 
-class DropBoxTransport(transport.SSHServerTransport, TimeoutMixin):
+class DropBoxTransport(FewerCopiesSSHServerTransport, TimeoutMixin):
     """The server transport with our algorithms, the idle timeout and per-source/per-unit session counting."""
 
     ourVersionString = b"SSH-2.0-sendemodul"
@@ -81,43 +80,6 @@ class DropBoxTransport(transport.SSHServerTransport, TimeoutMixin):
     def dataReceived(self, data):
         self.resetTimeout()
         super().dataReceived(data)
-
-    def getPacket(self):
-        """Conch's ``getPacket`` with the same checks, answers and errors, but decrypting from a view of the buffer
-        and cutting the buffer once per packet: Conch copies the packet and the rest of the buffer three times over,
-        which was a third of the reactor's time during a large upload."""
-        enc = self.currentEncryptions
-        bs, ms = enc.decBlockSize, enc.verifyDigestSize
-        if len(self.buf) < bs:
-            return None
-        if hasattr(self, "first"):
-            first = self.first
-            del self.first
-        else:
-            first = enc.decrypt(self.buf[:bs])
-        packet_len, padding_len = struct.unpack("!LB", first[:5])
-        if packet_len > 1048576:
-            self.sendDisconnect(transport.DISCONNECT_PROTOCOL_ERROR, b"bad packet length %d" % packet_len)
-            return None
-        end = 4 + packet_len
-        if len(self.buf) < end + ms:
-            self.first = first
-            return None
-        if end % bs:
-            self.sendDisconnect(transport.DISCONNECT_PROTOCOL_ERROR,
-                                b"bad packet mod (%d%%%d == %d)" % (end, bs, end % bs))
-            return None
-        with memoryview(self.buf) as view:
-            packet = first + enc.decrypt(view[bs:end])
-        mac, self.buf = self.buf[end:end + ms], self.buf[end + ms:]
-        if len(packet) != end:
-            self.sendDisconnect(transport.DISCONNECT_PROTOCOL_ERROR, b"bad decryption")
-            return None
-        if ms and not enc.verify(self.incomingPacketSequence, packet, mac):
-            self.sendDisconnect(transport.DISCONNECT_MAC_ERROR, b"bad MAC")
-            return None
-        self.incomingPacketSequence += 1
-        return packet[5:-padding_len]
 
     def timeoutConnection(self):
         if self.busy:  # waiting for intake to answer a close or rename: not idle
