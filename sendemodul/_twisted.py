@@ -15,69 +15,23 @@ Site serves HTTP/1.1 only: ``Site.protocol`` is our channel class), ``HTTPChanne
 turn), the ``_log`` properties (logs.QUIET_NAMESPACES names our classes) and ``FileTransferServer.__init__`` (the
 drop box provides ``ISFTPServer`` itself, so Conch's own adaptation returns it).
 
-Dropped because no gain could be shown: a cache of zope ``Provides`` declarations for the ``directlyProvides`` calls
-in ``TLSMemoryBIOProtocol.makeConnection`` (said to save 12% of the reactor in a login storm; ``scripts/bench --only
-storm`` could not tell it apart from the noise, and a micro-benchmark found 11 us per connection with or without it).
+Dropped because no gain could be shown (figures in docs/twisted-upstream.md): Conch's ``SSHTransportBase.getPacket``
+re-implemented to cut each packet out of the buffer with fewer copies (the method alone is cheaper, but the
+reactor's CPU per GiB over SFTP in ``scripts/bench`` was 4.04-4.78 s with it and 4.38-5.46 s without it), and a
+cache of zope ``Provides`` declarations for the ``directlyProvides`` calls in ``TLSMemoryBIOProtocol.makeConnection``
+(said to save 12% of the reactor in a login storm; ``scripts/bench --only storm`` could not tell it from the noise,
+and a micro-benchmark found 11 us per connection with or without it).
 """
 
 import struct
 
 from OpenSSL.SSL import Error, WantReadError
-from twisted.conch.ssh import filetransfer, transport, userauth
+from twisted.conch.ssh import filetransfer, userauth
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 
 #: The Twisted release these overrides were written and checked against.
 WRITTEN_AGAINST = "26.10.0"
-
-
-class FewerCopiesSSHServerTransport(transport.SSHServerTransport):
-    """Conch's SSH server transport, cutting each incoming packet out of the buffer with fewer copies.
-
-    Overrides ``SSHTransportBase.getPacket`` (it copies its body: the same checks, in the same order, with the same
-    disconnect reasons). Conch slices the encrypted packet off the buffer, slices it again past the first block, then
-    slices the MAC off the rest and the rest again: with 256 KiB channel packets that is four copies of the packet
-    and two of whatever follows it, each a fresh large allocation. Here the packet is decrypted from a view of the
-    buffer and the buffer is cut once. Measured with ``scripts/bench --only sftp``: the reactor thread's CPU per GiB
-    uploaded, and a micro-benchmark of the method alone; figures in docs/twisted-upstream.md.
-    Compression (never negotiated by our server) is left to Conch's own method.
-    """
-
-    def getPacket(self):
-        if self.incomingCompression:
-            return super().getPacket()
-        enc = self.currentEncryptions
-        bs, ms = enc.decBlockSize, enc.verifyDigestSize
-        if len(self.buf) < bs:
-            return None
-        if hasattr(self, "first"):
-            first = self.first
-            del self.first
-        else:
-            first = enc.decrypt(self.buf[:bs])
-        packet_len, padding_len = struct.unpack("!LB", first[:5])
-        if packet_len > 1048576:
-            self.sendDisconnect(transport.DISCONNECT_PROTOCOL_ERROR, b"bad packet length %d" % packet_len)
-            return None
-        end = 4 + packet_len
-        if len(self.buf) < end + ms:
-            self.first = first
-            return None
-        if end % bs:
-            self.sendDisconnect(transport.DISCONNECT_PROTOCOL_ERROR,
-                                b"bad packet mod (%d%%%d == %d)" % (end, bs, end % bs))
-            return None
-        with memoryview(self.buf) as view:
-            packet = first + enc.decrypt(view[bs:end])
-        mac, self.buf = self.buf[end:end + ms], self.buf[end + ms:]
-        if len(packet) != end:
-            self.sendDisconnect(transport.DISCONNECT_PROTOCOL_ERROR, b"bad decryption")
-            return None
-        if ms and not enc.verify(self.incomingPacketSequence, packet, mac):
-            self.sendDisconnect(transport.DISCONNECT_MAC_ERROR, b"bad MAC")
-            return None
-        self.incomingPacketSequence += 1
-        return packet[5:-padding_len]
 
 
 class BoundedFileTransferServer(filetransfer.FileTransferServer):

@@ -13,7 +13,7 @@ import struct
 import pytest
 import twisted
 from twisted.conch.interfaces import ISFTPServer
-from twisted.conch.ssh import filetransfer, transport, userauth
+from twisted.conch.ssh import filetransfer, userauth
 from twisted.conch.ssh.common import NS
 from twisted.internet.testing import StringTransport
 from twisted.logger import Logger
@@ -43,62 +43,6 @@ def assert_pinned(function, pinned, what):
 def test_twisted_is_the_release_the_overrides_were_checked_against():
     """A reminder, not a gate: the pins below are what fails when an upgrade matters."""
     assert _twisted.WRITTEN_AGAINST == "26.10.0"
-
-
-# -- FewerCopiesSSHServerTransport: SSHTransportBase.getPacket copied -----------------------------------------------
-
-def test_ssh_packet_reader_is_the_one_the_override_copies():
-    assert_pinned(transport.SSHTransportBase.getPacket, "6e2493d4bbdba144",
-                  "FewerCopiesSSHServerTransport.getPacket (its checks, their order and disconnect reasons, the "
-                  "attributes buf, first, currentEncryptions, incomingPacketSequence, incomingCompression)")
-
-
-def _ssh_stream(payloads, corrupt_last_mac=False):
-    """Keys and the encrypted stream (aes128-ctr, hmac-sha2-256) of ``payloads``, as Conch's sendPacket makes it."""
-    keys = [bytes([n]) * 32 for n in range(6)]
-    send = transport.SSHCiphers(b"aes128-ctr", b"aes128-ctr", b"hmac-sha2-256", b"hmac-sha2-256")
-    send.setKeys(*keys)
-    stream = b""
-    for seq, payload in enumerate(payloads):
-        pad = 16 - (5 + len(payload)) % 16
-        pad += 16 if pad < 4 else 0
-        packet = struct.pack("!LB", len(payload) + 1 + pad, pad) + payload + b"\0" * pad
-        mac = send.makeMAC(seq, packet)
-        if corrupt_last_mac and seq == len(payloads) - 1:
-            mac = bytes([mac[0] ^ 1]) + mac[1:]
-        stream += send.encrypt(packet) + mac
-    return keys, stream
-
-
-def _read_packets(get_packet, keys, stream, read_bytes):
-    receive = transport.SSHCiphers(b"aes128-ctr", b"aes128-ctr", b"hmac-sha2-256", b"hmac-sha2-256")
-    receive.setKeys(keys[2], keys[3], keys[0], keys[1], keys[5], keys[4])
-    t = sftp_server.DropBoxTransport.__new__(sftp_server.DropBoxTransport)
-    t.buf, t.currentEncryptions, t.incomingPacketSequence, t.incomingCompression = b"", receive, 0, None
-    disconnects = []
-    t.sendDisconnect = lambda code, reason: disconnects.append((code, reason))
-    packets = []
-    for i in range(0, len(stream), read_bytes):
-        t.buf += stream[i:i + read_bytes]
-        while not disconnects and (packet := get_packet(t)) is not None:
-            packets.append(packet)
-    return packets, disconnects, t.incomingPacketSequence
-
-
-def test_ssh_packets_read_as_conch_reads_them():
-    payloads = [b"a" * n for n in (1, 15, 16, 100, 32768, 262144, 3)]
-    keys, stream = _ssh_stream(payloads)
-    for read_bytes in (1000, 65536, len(stream)):
-        ours = _read_packets(sftp_server.DropBoxTransport.getPacket, keys, stream, read_bytes)
-        conch = _read_packets(transport.SSHTransportBase.getPacket, keys, stream, read_bytes)
-        assert ours == conch == (payloads, [], len(payloads))
-
-
-def test_ssh_a_bad_mac_disconnects_as_conch_does():
-    keys, stream = _ssh_stream([b"x" * 40, b"y" * 40], corrupt_last_mac=True)
-    ours = _read_packets(sftp_server.DropBoxTransport.getPacket, keys, stream, 64)
-    conch = _read_packets(transport.SSHTransportBase.getPacket, keys, stream, 64)
-    assert ours == conch == ([b"x" * 40], [(transport.DISCONNECT_MAC_ERROR, b"bad MAC")], 1)
 
 
 # -- BoundedFileTransferServer: FileTransferBase.dataReceived copied, _sendStatus used --------------------------------

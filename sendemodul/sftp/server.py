@@ -21,7 +21,7 @@ from twisted.internet import endpoints
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 
-from sendemodul._twisted import AdmittingUserAuthServer, BoundedFileTransferServer, FewerCopiesSSHServerTransport
+from sendemodul._twisted import AdmittingUserAuthServer, BoundedFileTransferServer
 from sendemodul.auth import UnitCredentials
 from sendemodul.service import LISTEN_BACKLOG, ListeningService
 from sendemodul.sftp.dropbox import MAX_SFTP_PACKET, DropBox
@@ -47,7 +47,7 @@ def _supported(wanted, available):
     return [name for name in wanted if name in available]
 
 
-class DropBoxTransport(FewerCopiesSSHServerTransport, TimeoutMixin):
+class DropBoxTransport(transport.SSHServerTransport, TimeoutMixin):
     """The server transport with our algorithms, the idle timeout and per-source/per-unit session counting."""
 
     ourVersionString = b"SSH-2.0-sendemodul"
