@@ -8,6 +8,8 @@ then update the pinned hash here.
 
 import hashlib
 import inspect
+import pathlib
+import re
 import struct
 
 import pytest
@@ -40,9 +42,31 @@ def assert_pinned(function, pinned, what):
         f"then update the pinned hash in tests/test_twisted_overrides.py.")
 
 
-def test_twisted_is_the_release_the_overrides_were_checked_against():
-    """A reminder, not a gate: the pins below are what fails when an upgrade matters."""
-    assert _twisted.WRITTEN_AGAINST == "26.10.0"
+def _private_names_defined_in(paths):
+    """Names with one leading underscore that sendemodul itself defines (functions, classes, attributes)."""
+    names = set()
+    for path in paths:
+        text = path.read_text()
+        names |= set(re.findall(r"\b(?:def|class) (_[A-Za-z]\w*)", text))
+        names |= set(re.findall(r"import [^\n]*?\b(_[A-Za-z]\w*)", text))
+        for line in text.splitlines():
+            target, equals, _ = line.partition("=")
+            if equals and not line[len(target) + 1:].startswith("=") and not target.rstrip().endswith(("!", "<", ">")):
+                names |= set(re.findall(r"(?:^|[\s.,(])(_[A-Za-z]\w*)", target))
+    return names
+
+
+def test_private_twisted_names_are_used_only_in_the_overrides_module():
+    """Outside sendemodul/_twisted.py, every ``._name`` is one sendemodul defines itself: nothing reaches into a
+    private attribute of Twisted (or of any other library)."""
+    package = pathlib.Path(_twisted.__file__).parent
+    files = [p for p in package.rglob("*.py") if p.name != "_twisted.py"]
+    ours = _private_names_defined_in(files) | {"_twisted"}
+    found = [f"{path.relative_to(package.parent)}:{number}: {name}"
+             for path in files for number, line in enumerate(path.read_text().splitlines(), 1)
+             for name in re.findall(r"\.(_[A-Za-z]\w*)", line) if name not in ours]
+    assert found == [], "private names of other code outside sendemodul/_twisted.py (move the override there):\n" \
+        + "\n".join(found)
 
 
 # -- BoundedFileTransferServer: FileTransferBase.dataReceived copied, _sendStatus used --------------------------------
@@ -320,3 +344,31 @@ class CoalescingTLSTests(SynchronousTestCase):
         pump.flush()
         self.assertEqual(b"".join(sink.chunks), b"y" * 20000)
         self.assertIsNotNone(sink.lost)
+
+
+def _sendemodul_classes():
+    import importlib
+    import pkgutil
+
+    import sendemodul
+
+    for info in pkgutil.walk_packages(sendemodul.__path__, "sendemodul."):
+        if info.name.endswith(".__main__"):  # runs the CLI when imported
+            continue
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if inspect.isclass(value) and value.__module__ == info.name:
+                yield value
+
+
+def test_only_the_overrides_module_overrides_private_twisted_attributes():
+    """No class outside sendemodul/_twisted.py defines a ``_name`` that a Twisted base class already has."""
+    found = []
+    for cls in _sendemodul_classes():
+        if cls.__module__ == _twisted.__name__:
+            continue
+        twisted_bases = [base for base in cls.__mro__[1:] if base.__module__.startswith("twisted.")]
+        for name in vars(cls):
+            if name.startswith("_") and not name.startswith("__") and any(hasattr(b, name) for b in twisted_bases):
+                found.append(f"{cls.__module__}.{cls.__qualname__}.{name}")
+    assert found == [], "private Twisted attributes overridden outside sendemodul/_twisted.py: " + ", ".join(found)
