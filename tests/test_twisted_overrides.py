@@ -372,3 +372,12 @@ def test_only_the_overrides_module_overrides_private_twisted_attributes():
             if name.startswith("_") and not name.startswith("__") and any(hasattr(b, name) for b in twisted_bases):
                 found.append(f"{cls.__module__}.{cls.__qualname__}.{name}")
     assert found == [], "private Twisted attributes overridden outside sendemodul/_twisted.py: " + ", ".join(found)
+
+
+def test_tls_socket_read_size_is_still_the_transports_buffer_size():
+    """web/tls.py raises the TCP transport's ``bufferSize`` (how much one socket read takes); without the attribute
+    it would silently stay at Twisted's default."""
+    from twisted.internet import tcp
+
+    assert tcp.Server.bufferSize == 64 * 1024, "re-check SOCKET_READ_BYTES in sendemodul/web/tls.py"
+    assert "self.bufferSize" in inspect.getsource(tcp.Connection.doRead)
