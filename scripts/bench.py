@@ -62,6 +62,8 @@ TARGETS = [
     ("sftp_openssh_fsync_mb_s", "SFTP -> OpenSSH, then fsync (MB/s)", "", None),
     ("sftp_openssh_fsync_ratio", "SFTP ratio sendemodul/(OpenSSH + fsync)", "", None),
     ("sftp_rss_growth_mib", "front RSS growth during SFTP upload (MiB)", "<= 64", lambda v: v <= 64),
+    ("sftp_front_cpu_per_gib_s", "front CPU per GiB over SFTP: all threads (s)", "", None),
+    ("sftp_reactor_cpu_per_gib_s", "front CPU per GiB over SFTP: reactor thread (s)", "", None),
     ("https_sendemodul_mb_s", "HTTPS upload -> sendemodul (MB/s)", "", None),
     ("https_nginx_mb_s", "HTTPS upload -> nginx (MB/s)", "", None),
     ("https_ratio", "HTTPS ratio sendemodul/nginx", ">= 0.9", lambda v: v >= 0.9),
@@ -860,12 +862,18 @@ class Bench:
         peer_batch.write_text(f"put {path} {target}\n")
         durable = []  # OpenSSH's time plus the fsync of the file it wrote (sendemodul fsyncs before the OK)
 
+        cpu = {"process": [], "reactor": []}
+
         def mine():
+            before = cpu_seconds(srv.pid)
             seconds, code, _ = timed(sftp_pin_cmd(srv, DEMO, srv.pin, batch), "sftp -> sendemodul",
                                      bytes_status(size, srv.incoming_bytes), self.tmp / "sftp.err",
                                      upload_timeout(size))
+            after = cpu_seconds(srv.pid)
             if code != 0:
                 raise BenchError(f"sftp -> sendemodul failed (exit {code}): {tail(self.tmp / 'sftp.err')}")
+            for key, per_gib in cpu.items():
+                per_gib.append((after[key] - before[key]) / (size / 1024**3))
             return seconds
 
         def theirs():
@@ -882,6 +890,8 @@ class Bench:
 
         self.results.update(sftp_cipher=SSH_CIPHER, sftp_mac=SSH_MAC)
         self.side_by_side("sftp", mine, theirs, "openssh")
+        self.results.update(sftp_front_cpu_per_gib_s=round(statistics.median(cpu["process"]), 2),
+                            sftp_reactor_cpu_per_gib_s=round(statistics.median(cpu["reactor"]), 2))
         PROCS.stop(sshd.proc)
         self.results["sftp_openssh_fsync_s"] = [round(t, 2) for t in durable]
         self.results["sftp_openssh_fsync_mb_s"] = mb_per_s(size, statistics.median(durable))

@@ -81,7 +81,10 @@ class Fanout:
 
 
 #: Noisy namespaces kept out of the console and the file below warning level (Conch logs every SFTP request).
-QUIET_NAMESPACES = ("twisted.conch.ssh.filetransfer", "twisted.conch.ssh.service", "twisted.conch.ssh.transport")
+#: Conch's class-level loggers take the namespace of the instance's class, so our subclasses are named here as well.
+QUIET_NAMESPACES = ("twisted.conch.ssh.filetransfer", "twisted.conch.ssh.service", "twisted.conch.ssh.transport",
+                    "sendemodul.sftp.server.DropBoxTransport", "sendemodul.sftp.server.SFTPOnlySession",
+                    "sendemodul.sftp.server.DropBoxTransferServer")
 
 
 def make_observer(config, console=None):

@@ -249,7 +249,7 @@ class DeadlineTests(UploadRequestTestCase):
         from sendemodul.web.request import UploadRequest
 
         other = Clock()
-        request = UploadRequest(self.protocol._channel, clock=other)
+        request = UploadRequest(self.protocol, clock=other)  # the Site builds our Channel itself
         self.assertIs(request.clock, other)
         self.assertEqual(len(other.getDelayedCalls()), 1)  # the header deadline
         request.connectionLost(None)

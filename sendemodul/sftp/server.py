@@ -7,31 +7,25 @@ the ``limits@openssh.com`` extension so that OpenSSH's client writes 255 KiB at 
 """
 
 import collections
-import struct
 
 from twisted.conch import avatar, interfaces
 from twisted.conch.ssh import (
     connection,
     factory,
-    filetransfer,
     keys,
     session,
     transport,
-    userauth,
 )
 from twisted.conch.ssh.common import getNS
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 
+from sendemodul._twisted import AdmittingUserAuthServer, BoundedFileTransferServer
 from sendemodul.auth import UnitCredentials
 from sendemodul.listening import ListeningService
 from sendemodul.sftp.dropbox import MAX_SFTP_PACKET, DropBox
 
 log = Logger()
-# Conch's own loggers take the subclass's name; these keep its chatter in the namespaces logs.py quiets.
-_TRANSPORT_LOG = Logger(namespace="twisted.conch.ssh.transport")
-_FILETRANSFER_LOG = Logger(namespace="twisted.conch.ssh.filetransfer")
-_SESSION_LOG = Logger(namespace="twisted.conch.ssh.service")
 
 #: Measured here (400 MB, OpenSSH sftp): 128 KiB default ~2x slower than 2 MiB; 8 MiB ~20% faster than 2 MiB.
 CHANNEL_WINDOW_BYTES = 8 * 1024 * 1024
@@ -55,7 +49,6 @@ def _supported(wanted, available):
 class DropBoxTransport(transport.SSHServerTransport, TimeoutMixin):
     """The server transport with our algorithms, the idle timeout and per-source/per-unit session counting."""
 
-    _log = property(lambda self: _TRANSPORT_LOG)  # Conch's per-connection chatter stays quiet
     ourVersionString = b"SSH-2.0-sendemodul"
     supportedKeyExchanges = _supported(KEY_EXCHANGES, transport.SSHServerTransport.supportedKeyExchanges)
     supportedCiphers = _supported(CIPHERS, transport.SSHServerTransport.supportedCiphers)
@@ -87,43 +80,6 @@ class DropBoxTransport(transport.SSHServerTransport, TimeoutMixin):
         self.resetTimeout()
         super().dataReceived(data)
 
-    def getPacket(self):
-        """Conch's ``getPacket`` with the same checks, answers and errors, but decrypting from a view of the buffer
-        and cutting the buffer once per packet: Conch copies the packet and the rest of the buffer three times over,
-        which was a third of the reactor's time during a large upload."""
-        enc = self.currentEncryptions
-        bs, ms = enc.decBlockSize, enc.verifyDigestSize
-        if len(self.buf) < bs:
-            return None
-        if hasattr(self, "first"):
-            first = self.first
-            del self.first
-        else:
-            first = enc.decrypt(self.buf[:bs])
-        packet_len, padding_len = struct.unpack("!LB", first[:5])
-        if packet_len > 1048576:
-            self.sendDisconnect(transport.DISCONNECT_PROTOCOL_ERROR, b"bad packet length %d" % packet_len)
-            return None
-        end = 4 + packet_len
-        if len(self.buf) < end + ms:
-            self.first = first
-            return None
-        if end % bs:
-            self.sendDisconnect(transport.DISCONNECT_PROTOCOL_ERROR,
-                                b"bad packet mod (%d%%%d == %d)" % (end, bs, end % bs))
-            return None
-        with memoryview(self.buf) as view:
-            packet = first + enc.decrypt(view[bs:end])
-        mac, self.buf = self.buf[end:end + ms], self.buf[end + ms:]
-        if len(packet) != end:
-            self.sendDisconnect(transport.DISCONNECT_PROTOCOL_ERROR, b"bad decryption")
-            return None
-        if ms and not enc.verify(self.incomingPacketSequence, packet, mac):
-            self.sendDisconnect(transport.DISCONNECT_MAC_ERROR, b"bad MAC")
-            return None
-        self.incomingPacketSequence += 1
-        return packet[5:-padding_len]
-
     def timeoutConnection(self):
         if self.busy:  # waiting for intake to answer a close or rename: not idle
             self.resetTimeout()
@@ -146,7 +102,7 @@ class DropBoxTransport(transport.SSHServerTransport, TimeoutMixin):
         super().connectionLost(reason)
 
 
-class UnitUserAuthServer(userauth.SSHUserAuthServer):
+class UnitUserAuthServer(AdmittingUserAuthServer):
     """Passwords go to the portal as ``UnitCredentials`` with the peer host (for abuse scoring); bounded grace time
     and attempts; the per-unit session limit is applied once the unit is known."""
 
@@ -166,25 +122,22 @@ class UnitUserAuthServer(userauth.SSHUserAuthServer):
         password = getNS(packet[1:])[0]
         peer = self.transport.transport.getPeer()
         creds = UnitCredentials(self.user, password, source=getattr(peer, "host", None))
-        return self.portal.login(creds, None, interfaces.IConchUser).addErrback(self._ebPassword)
+        return self.portal.login(creds, None, interfaces.IConchUser)
 
-    def _cbFinishedAuth(self, result):
-        _, user, logout = result
+    def admit(self, user, logout):
         if not self.transport.factory.admit_unit(self.transport, user.unit):
             logout()
             log.info("SFTP login by {unit} refused: too many sessions", unit=user.unit)
             self.transport.sendDisconnect(transport.DISCONNECT_TOO_MANY_CONNECTIONS,
                                           b"too many sessions for this unit")
-            return
+            return False
         log.info("SFTP login by {unit}", unit=user.unit)
         self.transport.logged_in()
-        return super()._cbFinishedAuth(result)
+        return True
 
 
 class SFTPOnlySession(session.SSHSession):
     """A session channel that accepts only the ``sftp`` subsystem (no shell, exec, pty, X11, agent, env)."""
-
-    _log = property(lambda self: _SESSION_LOG)
 
     def __init__(self, *args, **kwargs):
         kwargs["localWindow"] = CHANNEL_WINDOW_BYTES
@@ -197,43 +150,20 @@ class SFTPOnlySession(session.SSHSession):
         return super().requestReceived(requestType, data)
 
 
-class DropBoxTransferServer(filetransfer.FileTransferServer):
-    """Conch's SFTP server with a bounded packet size, no per-request logging, and uploads thrown away (not
-    completed) when the connection is lost."""
+class DropBoxTransferServer(BoundedFileTransferServer):
+    """Conch's SFTP server with a bounded packet size, an answer to every request, no per-request logging
+    (``BoundedFileTransferServer``), and uploads thrown away (not completed) when the connection is lost."""
 
-    _log = property(lambda self: _FILETRANSFER_LOG)  # per-request chatter stays quiet
+    max_packet_bytes = MAX_SFTP_PACKET
 
     def __init__(self, box):
-        filetransfer.FileTransferBase.__init__(self)
-        self.client = box
-        self.openFiles = {}
-        self.openDirs = {}
-        self.buf = bytearray()
+        super().__init__(avatar=box)  # the drop box provides ISFTPServer itself
 
-    def dataReceived(self, data):
-        self.buf += data
-        while len(self.buf) >= 9:
-            length, kind = struct.unpack_from("!LB", self.buf)
-            if length > MAX_SFTP_PACKET:
-                log.info("SFTP packet of {length} bytes refused", length=length)
-                self.buf = bytearray()
-                self.transport.loseConnection()
-                return
-            if len(self.buf) < 4 + length:
-                return
-            with memoryview(self.buf) as view:
-                data = bytes(view[5:4 + length])  # one copy (a bytearray slice would be a second)
-            del self.buf[:4 + length]
-            name = self.packetTypes.get(kind)
-            handler = getattr(self, f"packet_{name}", None) if name else None
-            if handler is None:
-                self._sendStatus(data[:4], filetransfer.FX_OP_UNSUPPORTED, b"not supported")
-                continue
-            try:
-                handler(data)
-            except Exception:
-                log.failure("SFTP request {kind} failed", kind=name)
-                self._sendStatus(data[:4], filetransfer.FX_FAILURE, b"bad request")
+    def on_oversized_packet(self, length):
+        log.info("SFTP packet of {length} bytes refused", length=length)
+
+    def on_request_failure(self, name):
+        log.failure("SFTP request {kind} failed", kind=name)
 
     def connectionLost(self, reason):
         self.client.session_ended()

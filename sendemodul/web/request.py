@@ -15,7 +15,7 @@ import json
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer
 from twisted.logger import Logger
-from twisted.web import server
+from twisted.web import http, server
 
 from sendemodul import auth
 from sendemodul.errors import LoginBusy, TooManyUploads, UploadTooLarge
@@ -95,6 +95,23 @@ class _SmallBody(io.BytesIO):
     """A bounded in-memory body for ordinary requests (forms)."""
 
 
+class RequestLineChannel(http.HTTPChannel):
+    """An HTTP/1.1 channel that hands each request its request line as soon as the line has been read.
+
+    Twisted makes the request when the request line arrives but sets ``method``, ``path`` and ``clientproto`` only
+    once the whole body is in; :meth:`UploadRequest.gotLength` must know them before the body.
+    """
+
+    def lineReceived(self, line):
+        count = len(self.requests)
+        super().lineReceived(line)
+        if len(self.requests) > count:  # that was the request line of a new request, and Twisted accepted it
+            parts = line.split()
+            request = self.requests[-1]
+            if len(parts) == 3 and hasattr(request, "request_line_received"):
+                request.request_line_received(*parts)
+
+
 class UploadRequest(server.Request):
     upload = None  # the IncomingFile while a body streams into the spool
     upload_error = None  # set when the upload failed during the body (answered already)
@@ -111,6 +128,7 @@ class UploadRequest(server.Request):
         self._waiting_login = False
         self._expect_continue = False
         self._received = None  # requestReceived's arguments, held back while the login runs
+        self._request_line = (None, None, None)  # (method, path, version) as soon as the line is in
         self._deadline = self._call_later(self.app.config.limits.header_timeout_seconds, self._too_slow,
                                           "headers")
 
@@ -127,6 +145,10 @@ class UploadRequest(server.Request):
         if self._deadline is not None and self._deadline.active():
             self._deadline.cancel()
         self._deadline = None
+
+    def request_line_received(self, method, path, version):
+        """Called by :class:`RequestLineChannel` when the request line has been read (before the headers)."""
+        self._request_line = (method, path, version)
 
     def setHeader(self, name, value):
         if name.lower() == b"server":  # no version banner
@@ -145,14 +167,16 @@ class UploadRequest(server.Request):
         self._cancel_deadline()
         log.info("answered {status} {code} before the body", status=status, code=code)
         body = error_body(code, message)
-        lines = [b"HTTP/1.1 %d %s" % (status, _REASONS.get(status, b"Error")),
-                 b"Content-Type: application/json; charset=utf-8", b"Content-Length: %d" % len(body),
-                 b"Connection: close"]
+        headers = [(b"Content-Type", b"application/json; charset=utf-8"), (b"Content-Length", b"%d" % len(body)),
+                   (b"Connection", b"close")]
         if status == 401 and self.requestHeaders.hasHeader(b"authorization"):
             extra_headers = (*extra_headers, (b"WWW-Authenticate", b'Basic realm="sendemodul", charset="UTF-8"'))
-        lines += [name + b": " + value for name, value in (*BASE_HEADERS, *extra_headers)]
+        headers += [*BASE_HEADERS, *extra_headers]
+        # The channel's own header writer, outside the Request: the body is still arriving, so the Request's
+        # write/finish (which would start the next request on this connection) cannot be used.
+        self.channel.writeHeaders(b"HTTP/1.1", b"%d" % status, _REASONS.get(status, b"Error"), headers)
         transport = self.channel.transport
-        transport.write(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+        transport.write(body)
         self._drop_upload()
         # Lingering close: read and discard what the client is still sending for a moment, so that closing with
         # unread data does not reset the connection before the client has read the answer.
@@ -173,7 +197,7 @@ class UploadRequest(server.Request):
 
     def gotLength(self, length):
         self._cancel_deadline()
-        command, path = self.channel._command, self.channel._path
+        command, path, _ = self._request_line
         if command == b"PUT" and path.startswith(UPLOAD_PREFIX):
             self.content = _UploadBody()
             self._start_upload(length)
@@ -193,7 +217,7 @@ class UploadRequest(server.Request):
         expect = self.requestHeaders.getRawHeaders(b"expect")
         self.requestHeaders.removeHeader(b"expect")  # we answer 100-continue ourselves, after the login
         self._expect_continue = bool(expect and expect[0].lower() == b"100-continue"
-                                     and self.channel._version == b"HTTP/1.1")
+                                     and self._request_line[2] == b"HTTP/1.1")
         self.channel.transport.pauseProducing()
         self._waiting_login = True
         self._deadline = self._call_later(self.app.config.limits.max_upload_seconds, self._too_slow, "upload")
@@ -228,7 +252,7 @@ class UploadRequest(server.Request):
             self.answer_early(507, err.code, str(err))
             return
         if self._expect_continue:
-            self.channel.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.channel.writeHeaders(b"HTTP/1.1", b"100", b"Continue", [])
         buffered, self._buffer = self._buffer, []
         for data in buffered:
             self._write_upload(data)

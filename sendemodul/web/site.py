@@ -6,7 +6,7 @@ endpoint string and wraps it in TLS. Thin: uploads go to ``intake``, logins to t
 
 from twisted.internet import ssl
 from twisted.logger import Logger
-from twisted.web import http, pages, server
+from twisted.web import pages, server
 
 from sendemodul.listening import ListeningService
 from sendemodul.web.api import ApiNode, Keys, Uploads
@@ -20,7 +20,7 @@ from sendemodul.web.pages import (
     StaticFiles,
     UploadPage,
 )
-from sendemodul.web.request import BASE_HEADERS, UploadRequest
+from sendemodul.web.request import BASE_HEADERS, RequestLineChannel, UploadRequest
 from sendemodul.web.tls import CoalescingTLSFactory
 
 log = Logger()
@@ -51,8 +51,9 @@ class Root(AppResource):
         return self.login.render_GET(request)
 
 
-class Channel(http.HTTPChannel):
-    """Twisted's HTTP/1.1 channel with a deadline for each request's line and headers.
+class Channel(RequestLineChannel):
+    """Twisted's HTTP/1.1 channel with a deadline for each request's line and headers (and each request told its
+    request line before its body: :class:`RequestLineChannel`).
 
     The idle timeout restarts with every byte, so alone it never ends a client that trickles its request line a
     byte at a time (slowloris): the line and headers must be complete ``limits.header_timeout_seconds`` after the
@@ -100,9 +101,8 @@ class Site(server.Site):
 
     displayTracebacks = False
 
-    def protocol(self):
-        """Twisted's own protocol factory (HTTP/1.1, or HTTP/2 if negotiated), with our channel."""
-        return http._GenericHTTPChannelProtocol(Channel())
+    #: HTTP/1.1 only: the TLS options offer no ALPN, so Twisted's HTTP/2-switching wrapper had nothing to switch.
+    protocol = Channel
 
     def __init__(self, app, reactor):
         super().__init__(Root(app), requestFactory=SecureRequest, timeout=app.config.limits.idle_timeout_seconds,

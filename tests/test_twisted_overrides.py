@@ -1,0 +1,383 @@
+"""The Twisted internals sendemodul leans on (sendemodul/_twisted.py and the few public-but-undocumented behaviours
+elsewhere): each test fails when a Twisted release changes what an override was written against.
+
+When one fails after a Twisted upgrade: read the new upstream code named in the message, re-check the override in
+sendemodul/_twisted.py (and docs/twisted-upstream.md: the change may have landed upstream, and the override can go),
+then update the pinned hash here.
+"""
+
+import hashlib
+import inspect
+import pathlib
+import re
+import struct
+
+import pytest
+import twisted
+from twisted.conch.interfaces import ISFTPServer
+from twisted.conch.ssh import filetransfer, userauth
+from twisted.conch.ssh.common import NS
+from twisted.internet.testing import StringTransport
+from twisted.logger import Logger
+from twisted.protocols import tls
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web import http
+from zope.interface import implementer
+
+from sendemodul import _twisted, logs
+from sendemodul.sftp import server as sftp_server
+from sendemodul.web.request import RequestLineChannel
+
+
+def source_hash(function):
+    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
+
+
+def assert_pinned(function, pinned, what):
+    """``function``'s source is still the one ``what`` was written against."""
+    actual = source_hash(function)
+    assert actual == pinned, (
+        f"Twisted {twisted.__version__} changed {function.__module__}.{function.__qualname__} (source hash {actual}, "
+        f"pinned {pinned} against Twisted {_twisted.WRITTEN_AGAINST}). Re-check {what} against the new code, "
+        f"then update the pinned hash in tests/test_twisted_overrides.py.")
+
+
+def _private_names_defined_in(paths):
+    """Names with one leading underscore that sendemodul itself defines (functions, classes, attributes)."""
+    names = set()
+    for path in paths:
+        text = path.read_text()
+        names |= set(re.findall(r"\b(?:def|class) (_[A-Za-z]\w*)", text))
+        names |= set(re.findall(r"import [^\n]*?\b(_[A-Za-z]\w*)", text))
+        for line in text.splitlines():
+            target, equals, _ = line.partition("=")
+            if equals and not line[len(target) + 1:].startswith("=") and not target.rstrip().endswith(("!", "<", ">")):
+                names |= set(re.findall(r"(?:^|[\s.,(])(_[A-Za-z]\w*)", target))
+    return names
+
+
+def test_private_twisted_names_are_used_only_in_the_overrides_module():
+    """Outside sendemodul/_twisted.py, every ``._name`` is one sendemodul defines itself: nothing reaches into a
+    private attribute of Twisted (or of any other library)."""
+    package = pathlib.Path(_twisted.__file__).parent
+    files = [p for p in package.rglob("*.py") if p.name != "_twisted.py"]
+    ours = _private_names_defined_in(files) | {"_twisted"}
+    found = [f"{path.relative_to(package.parent)}:{number}: {name}"
+             for path in files for number, line in enumerate(path.read_text().splitlines(), 1)
+             for name in re.findall(r"\.(_[A-Za-z]\w*)", line) if name not in ours]
+    assert found == [], "private names of other code outside sendemodul/_twisted.py (move the override there):\n" \
+        + "\n".join(found)
+
+
+# -- BoundedFileTransferServer: FileTransferBase.dataReceived copied, _sendStatus used --------------------------------
+
+def test_sftp_framing_loop_is_the_one_the_override_copies():
+    assert_pinned(filetransfer.FileTransferBase.dataReceived, "3b8c12e664c21c7a",
+                  "BoundedFileTransferServer.dataReceived (its framing: 4-byte length, kind, request id; "
+                  "packet_<NAME> handlers given the packet from the request id on)")
+
+
+def test_sftp_send_status_is_private_with_the_signature_used():
+    assert str(inspect.signature(filetransfer.FileTransferServer._sendStatus)) == \
+        "(self, requestId, code, message, lang=b'')", "re-check BoundedFileTransferServer.send_status"
+
+
+def test_sftp_server_adapts_an_isftpserver_avatar_to_itself():
+    """DropBoxTransferServer passes the drop box as the avatar: Conch must adapt it with ISFTPServer (to itself)."""
+    assert str(inspect.signature(filetransfer.FileTransferServer.__init__)) == "(self, data=None, avatar=None)"
+    box = sftp_server.DropBox("0301", intake=None, store=None, run_db=None)
+    assert sftp_server.DropBoxTransferServer(box).client is box
+
+
+@implementer(ISFTPServer)
+class _Box:
+    """An ISFTPServer stand-in (the requests used here never reach it)."""
+
+    def gotVersion(self, version, extensions):
+        return {}
+
+    def openFile(self, *args):
+        raise AssertionError("not called")
+
+
+def _connected(server_class):
+    proto = server_class(avatar=_Box())
+    transport = StringTransport()
+    proto.makeConnection(transport)
+    return proto, transport
+
+
+def _packet(kind, request_id, payload=b""):
+    data = struct.pack("!BL", kind, request_id) + payload
+    return struct.pack("!L", len(data)) + data
+
+
+def _statuses(data):
+    """(request id, code) of every FXP_STATUS in ``data``."""
+    found = []
+    while data:
+        length, kind = struct.unpack("!LB", data[:5])
+        if kind == filetransfer.FXP_STATUS:
+            found.append(struct.unpack("!LL", data[5:13]))
+        data = data[4 + length:]
+    return found
+
+
+class BoundedFileTransferServerTests(SynchronousTestCase):
+    """What the override fixes, shown against Conch's own FileTransferServer (so that the day Conch fixes it, these
+    tests say so and the override can go)."""
+
+    def test_sftp_an_oversized_packet_closes_the_connection(self):
+        ours, transport = _connected(_twisted.BoundedFileTransferServer)
+        ours.dataReceived(struct.pack("!LBL", 2**31, filetransfer.FXP_WRITE, 1) + b"x" * 1000)
+        self.assertTrue(transport.disconnecting)
+
+        conch, transport = _connected(filetransfer.FileTransferServer)
+        conch.dataReceived(struct.pack("!LBL", 2**31, filetransfer.FXP_WRITE, 1) + b"x" * 1000)
+        self.assertFalse(transport.disconnecting, "Conch now bounds SFTP packets: BoundedFileTransferServer may go")
+
+    def test_sftp_an_unknown_request_is_answered_op_unsupported(self):
+        ours, transport = _connected(_twisted.BoundedFileTransferServer)
+        ours.dataReceived(_packet(250, 7))
+        self.assertEqual(_statuses(transport.value()), [(7, filetransfer.FX_OP_UNSUPPORTED)])
+
+        conch, transport = _connected(filetransfer.FileTransferServer)
+        conch.dataReceived(_packet(250, 7))
+        self.assertEqual(transport.value(), b"", "Conch now answers unknown requests: re-check the override")
+
+    def test_sftp_a_failing_handler_is_answered_failure(self):
+        bad_open = NS(b"name") + struct.pack("!L", 0)  # no attributes: Conch's parser raises
+        ours, transport = _connected(_twisted.BoundedFileTransferServer)
+        self.patch(_twisted.BoundedFileTransferServer, "on_request_failure", lambda self, name: None)
+        ours.dataReceived(_packet(filetransfer.FXP_OPEN, 9, bad_open))
+        self.assertEqual(_statuses(transport.value()), [(9, filetransfer.FX_FAILURE)])
+
+        conch, transport = _connected(filetransfer.FileTransferServer)
+        conch.dataReceived(_packet(filetransfer.FXP_OPEN, 9, bad_open))
+        self.flushLoggedErrors()
+        self.assertEqual(transport.value(), b"", "Conch now answers a failed request: re-check the override")
+
+    def test_sftp_requests_split_and_joined_across_reads_are_all_answered(self):
+        ours, transport = _connected(_twisted.BoundedFileTransferServer)
+        data = b"".join(_packet(250, n) for n in range(5))
+        for i in range(0, len(data), 7):
+            ours.dataReceived(data[i:i + 7])
+        self.assertEqual([n for n, _ in _statuses(transport.value())], list(range(5)))
+
+
+# -- AdmittingUserAuthServer: SSHUserAuthServer._cbFinishedAuth ----------------------------------------------------
+
+def test_userauth_success_callback_is_the_one_the_override_hooks():
+    assert_pinned(userauth.SSHUserAuthServer._cbFinishedAuth, "f4521485b1a3dd5f",
+                  "AdmittingUserAuthServer._cbFinishedAuth (result is (interface, avatar, logout); it sets the "
+                  "avatar and sends USERAUTH_SUCCESS)")
+    assert_pinned(userauth.SSHUserAuthServer.ssh_USERAUTH_REQUEST, "fafb2aefa3d14157",
+                  "that every authentication method's success still goes through _cbFinishedAuth")
+
+
+class _SSHTransport:
+    def __init__(self):
+        self.packets = []
+        self.factory = self
+        self.avatar = None
+
+    def getService(self, transport, name):
+        return lambda: "service"
+
+    def sendPacket(self, kind, data):
+        self.packets.append(kind)
+
+    def setService(self, service):
+        self.service = service
+
+
+class AdmittingUserAuthServerTests(SynchronousTestCase):
+    def make(self, admitted):
+        class Server(_twisted.AdmittingUserAuthServer):
+            def admit(self, avatar, logout):
+                self.asked = avatar
+                return admitted
+
+        server_ = Server()
+        server_.transport = _SSHTransport()
+        server_.nextService = b"ssh-connection"
+        server_.user, server_.method = b"0301", b"password"
+        return server_
+
+    def test_userauth_an_admitted_login_succeeds_as_in_conch(self):
+        s = self.make(True)
+        s._cbFinishedAuth((None, "avatar", lambda: None))
+        self.assertEqual((s.asked, s.transport.avatar), ("avatar", "avatar"))
+        self.assertEqual(s.transport.packets, [userauth.MSG_USERAUTH_SUCCESS])
+
+    def test_userauth_a_refused_login_sends_no_success(self):
+        s = self.make(False)
+        s._cbFinishedAuth((None, "avatar", lambda: None))
+        self.assertEqual((s.transport.avatar, s.transport.packets), (None, []))
+
+
+# -- HTTP: the request line before the body, the channel's header writer ------------------------------------------
+
+class _Recording(http.Request):
+    def request_line_received(self, method, path, version):
+        self.line = (method, path, version)
+        self.channel.lines.append(self.line)
+
+    def process(self):
+        self.finish()
+
+    def gotLength(self, length):
+        self.line_at_length = self.line
+        self.requestHeaders.removeHeader(b"expect")  # as UploadRequest does for uploads
+        super().gotLength(length)
+
+
+class RequestLineChannelTests(SynchronousTestCase):
+    """``HTTPChannel.lineReceived`` makes the request when it reads the request line (``RequestLineChannel`` relies
+    on it), and ``allHeadersReceived`` calls ``gotLength`` before it answers ``Expect: 100-continue`` (UploadRequest
+    removes the header there to answer it itself, after the login)."""
+
+    def channel(self):
+        channel = RequestLineChannel()
+        channel.requestFactory = _Recording
+        channel.lines = []
+        channel.makeConnection(StringTransport())
+        return channel
+
+    def test_http_the_request_knows_its_line_when_its_length_is_known(self):
+        channel = self.channel()
+        channel.dataReceived(b"PUT /api/v1/uploads/x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+                             b"Expect: 100-continue\r\n\r\n")
+        self.assertEqual(channel.requests[-1].line_at_length, (b"PUT", b"/api/v1/uploads/x", b"HTTP/1.1"))
+        self.assertNotIn(b"100 Continue", channel.transport.value())
+
+    def test_http_twisted_answers_expect_after_gotlength(self):
+        """Without the header removed in gotLength Twisted answers 100 Continue itself (what the test above
+        relies on not happening)."""
+        channel = RequestLineChannel()
+        channel.requestFactory = http.Request
+        channel.makeConnection(StringTransport())
+        channel.dataReceived(b"PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        self.assertIn(b"100 Continue", channel.transport.value())
+
+    def test_http_pipelined_requests_each_get_their_own_line(self):
+        channel = self.channel()
+        channel.dataReceived(b"GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n")
+        self.assertEqual(channel.lines, [(b"GET", b"/a", b"HTTP/1.1"), (b"GET", b"/b", b"HTTP/1.1")])
+
+    def test_http_write_headers_is_the_public_header_writer(self):
+        assert str(inspect.signature(http.HTTPChannel.writeHeaders)) == "(self, version, code, reason, headers)"
+        channel = self.channel()
+        channel.writeHeaders(b"HTTP/1.1", b"413", b"Content Too Large", [(b"Connection", b"close")])
+        self.assertEqual(channel.transport.value(), b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\n\r\n")
+
+
+# -- Conch's loggers: logs.QUIET_NAMESPACES names our subclasses -----------------------------------------------------
+
+def test_conch_chatter_of_our_subclasses_is_in_the_quiet_namespaces():
+    """Conch logs through a class attribute ``_log = Logger()``, whose namespace is the instance's class: the
+    namespaces logs.py quiets must name our subclasses."""
+    for cls in (sftp_server.DropBoxTransport, sftp_server.SFTPOnlySession, sftp_server.DropBoxTransferServer):
+        assert isinstance(inspect.getattr_static(cls, "_log"), Logger), f"re-check how {cls.__name__}'s base logs"
+        namespace = cls._log.namespace
+        assert namespace in logs.QUIET_NAMESPACES, namespace
+
+
+# -- CoalescingTLSMemoryBIOProtocol: TLSMemoryBIOProtocol._flushReceiveBIO copied -----------------------------------
+
+def test_tls_receive_loop_is_the_one_the_override_copies():
+    assert_pinned(tls.TLSMemoryBIOProtocol._flushReceiveBIO, "b45e129f60c44862",
+                  "CoalescingTLSMemoryBIOProtocol._flushReceiveBIO (the loop over recv, its three outcomes, "
+                  "_lostTLSConnection, _aborted, _flushSendBIO)")
+    for name in ("_tlsConnection", "_lostTLSConnection", "_aborted"):
+        assert name in inspect.getsource(tls.TLSMemoryBIOProtocol), f"TLSMemoryBIOProtocol.{name} is gone"
+    assert callable(tls.TLSMemoryBIOProtocol._flushSendBIO)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # twisted.test's certificate helper uses pyOpenSSL X509
+class CoalescingTLSTests(SynchronousTestCase):
+    """The plaintext of several records read at once reaches the application in one call; a close_notify after
+    them still ends the connection as Twisted does."""
+
+    def pair(self):
+        from twisted.internet.protocol import Factory, Protocol
+        from twisted.internet.ssl import CertificateOptions
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+        from twisted.test.iosim import connect, makeFakeClient, makeFakeServer
+        from twisted.test.test_sslverify import makeCertificate
+
+        key, cert = makeCertificate(O=b"sendemodul", CN=b"localhost")
+
+        class Sink(Protocol):
+            def connectionMade(self):
+                self.chunks, self.lost = [], None
+
+            def dataReceived(self, data):
+                self.chunks.append(data)
+
+            def connectionLost(self, reason):
+                self.lost = reason
+
+        sink = Sink()
+        server_factory = TLSMemoryBIOFactory(CertificateOptions(privateKey=key, certificate=cert), False,
+                                             Factory.forProtocol(lambda: sink))
+        server_factory.protocol = _twisted.CoalescingTLSMemoryBIOProtocol
+        client_factory = TLSMemoryBIOFactory(CertificateOptions(verify=False), True, Factory.forProtocol(Protocol))
+        server_proto = server_factory.buildProtocol(None)
+        client_proto = client_factory.buildProtocol(None)
+        server_io, client_io = makeFakeServer(server_proto), makeFakeClient(client_proto)
+        pump = connect(server_proto, server_io, client_proto, client_io)
+        return sink, client_proto, pump
+
+    def test_tls_records_of_one_read_arrive_in_one_call(self):
+        sink, client, pump = self.pair()
+        for _ in range(4):
+            client.write(b"x" * 16384)  # one TLS record each
+        pump.flush()
+        self.assertEqual(b"".join(sink.chunks), b"x" * 65536)
+        self.assertEqual(len(sink.chunks), 1)
+
+    def test_tls_close_notify_after_data_ends_the_connection(self):
+        sink, client, pump = self.pair()
+        client.write(b"y" * 20000)
+        client.loseConnection()
+        pump.flush()
+        self.assertEqual(b"".join(sink.chunks), b"y" * 20000)
+        self.assertIsNotNone(sink.lost)
+
+
+def _sendemodul_classes():
+    import importlib
+    import pkgutil
+
+    import sendemodul
+
+    for info in pkgutil.walk_packages(sendemodul.__path__, "sendemodul."):
+        if info.name.endswith(".__main__"):  # runs the CLI when imported
+            continue
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if inspect.isclass(value) and value.__module__ == info.name:
+                yield value
+
+
+def test_only_the_overrides_module_overrides_private_twisted_attributes():
+    """No class outside sendemodul/_twisted.py defines a ``_name`` that a Twisted base class already has."""
+    found = []
+    for cls in _sendemodul_classes():
+        if cls.__module__ == _twisted.__name__:
+            continue
+        twisted_bases = [base for base in cls.__mro__[1:] if base.__module__.startswith("twisted.")]
+        for name in vars(cls):
+            if name.startswith("_") and not name.startswith("__") and any(hasattr(b, name) for b in twisted_bases):
+                found.append(f"{cls.__module__}.{cls.__qualname__}.{name}")
+    assert found == [], "private Twisted attributes overridden outside sendemodul/_twisted.py: " + ", ".join(found)
+
+
+def test_tls_socket_read_size_is_still_the_transports_buffer_size():
+    """web/tls.py raises the TCP transport's ``bufferSize`` (how much one socket read takes); without the attribute
+    it would silently stay at Twisted's default."""
+    from twisted.internet import tcp
+
+    assert tcp.Server.bufferSize == 64 * 1024, "re-check SOCKET_READ_BYTES in sendemodul/web/tls.py"
+    assert "self.bufferSize" in inspect.getsource(tcp.Connection.doRead)
