@@ -114,7 +114,7 @@ def _read(name: str, seen: tuple[str, ...]) -> Table:
     base = raw.pop("extends", None)
     if base is None:
         return raw
-    return {**_read(base, seen + (name,)), **raw}
+    return {**_read(base, (*seen, name)), **raw}
 
 
 def _build(raw: Table, name: str) -> Profile:

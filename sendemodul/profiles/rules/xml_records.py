@@ -96,7 +96,8 @@ class XmlRules(RecordRules[XmlProfile]):
                 self.add(Severity.ERROR, "ID_IN_DATA", line, None, None,
                          f"text in <{node.tag}> holds what looks like a person's ID")
 
-    def _schema(self, element: ET.Element, known: frozenset[str], line: int | None, journalnr: str | None, where: str) -> None:
+    def _schema(self, element: ET.Element, known: frozenset[str], line: int | None, journalnr: str | None,
+                where: str) -> None:
         """SCHEMA errors for attributes the profile does not know (they could hold anything)."""
         for name in element.attrib:
             if name not in known:
