@@ -5,6 +5,10 @@ with details filled in); ``str(error)`` is always what the user sees. Each edge 
 turns these into its own language.
 """
 
+from __future__ import annotations
+
+from typing import Self
+
 
 class SendemodulError(Exception):
     """Something went wrong."""
@@ -12,13 +16,13 @@ class SendemodulError(Exception):
     #: Stable machine-readable code (used by the API's ``error`` field).
     code = "error"
 
-    def __init__(self, message=None):
+    def __init__(self, message: str | None = None) -> None:
         if message is None:
             message = (self.__doc__ or self.__class__.__name__).strip().splitlines()[0]
         super().__init__(message)
 
     @property
-    def message(self):
+    def message(self) -> str:
         return str(self)
 
 
@@ -124,9 +128,9 @@ class ContainerError(UsageError):
     code = "container"
 
     @classmethod
-    def detail(cls, detail):
+    def detail(cls, detail: str) -> Self:
         """This error with its message followed by ``detail`` (which member, which key, ...)."""
-        return cls(f"{cls.__doc__.strip().splitlines()[0].rstrip('.')} ({detail}).")
+        return cls(f"{(cls.__doc__ or cls.__name__).strip().splitlines()[0].rstrip('.')} ({detail}).")
 
 
 class ContainerTruncated(ContainerError):
@@ -284,7 +288,7 @@ class ExtractError(UsageError):
 
     code = "extract"
 
-    def __init__(self, message=None, *, line=None, rule=None):
+    def __init__(self, message: str | None = None, *, line: int | None = None, rule: str | None = None) -> None:
         super().__init__(message)
         #: 1-based line of the problem, and the control rule (e.g. ``RECORD_LENGTH``) it breaks.
         self.line = line

@@ -11,19 +11,24 @@ import functools
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from sendemodul.identity import IdClass
+from sendemodul.identity import ClassifiedId, IdClass
 
-try:  # CPython's own SHA-256: its copy() is about twice as fast as OpenSSL's, which counts once per ID
-    from _sha256 import sha256 as _sha256
-except ImportError:  # pragma: no cover - Python 3.12+ names it _sha2
-    try:
-        from _sha2 import sha256 as _sha256
-    except ImportError:
-        _sha256 = hashlib.sha256
+if TYPE_CHECKING:  # the private modules below have no stubs; they make objects with hashlib's interface
+    _sha256 = hashlib.sha256
+else:
+    try:  # CPython's own SHA-256: its copy() is about twice as fast as OpenSSL's, which counts once per ID
+        from _sha256 import sha256 as _sha256
+    except ImportError:  # pragma: no cover - Python 3.12+ names it _sha2
+        try:
+            from _sha2 import sha256 as _sha256
+        except ImportError:
+            _sha256 = hashlib.sha256
 
 PSEUDONYM_CHARS = 26
 MIN_MASTER_KEY_BYTES = 32
@@ -34,7 +39,7 @@ PSEUDONYM_PATTERN = re.compile(r"v[1-9][0-9]*-[A-Z2-7]{26}")
 _NOT_A_PERSON = frozenset({IdClass.PLACEHOLDER})
 
 
-def derive_key(master_key, *, environment, register, version):
+def derive_key(master_key: bytes, *, environment: str, register: str, version: int) -> bytes:
     """The HMAC key of one pseudonym domain (environment + register) and key version."""
     if len(master_key) < MIN_MASTER_KEY_BYTES:
         raise ValueError(f"the pseudonym master key must have at least {MIN_MASTER_KEY_BYTES} bytes")
@@ -49,7 +54,7 @@ def derive_key(master_key, *, environment, register, version):
 class Pseudonymizer:
     """Turns classified IDs of one domain into pseudonyms: ``pseudonymizer(classified) -> str`` ("" if none)."""
 
-    def __init__(self, master_key, *, environment, register, version):
+    def __init__(self, master_key: bytes, *, environment: str, register: str, version: int) -> None:
         self.environment = environment
         self.register = register
         self.version = version
@@ -61,17 +66,17 @@ class Pseudonymizer:
         self._outer = _sha256(key.ljust(64, b"\0").translate(_OPAD))
         self._prefix_bytes = self._prefix.encode("ascii")
 
-    def pseudonym(self, canonical_id):
+    def pseudonym(self, canonical_id: str) -> str:
         """The pseudonym of a canonical ID (its digits)."""
         mac = self._hmac.copy()
         mac.update(canonical_id.encode("ascii"))
         # 26 base32 characters carry 130 bits: the first 17 bytes give the same characters as the whole digest.
         return self._prefix + base64.b32encode(mac.digest()[:17])[:PSEUDONYM_CHARS].decode("ascii")
 
-    def pseudonyms(self, canonical_ids):
+    def pseudonyms(self, canonical_ids: Iterable[bytes]) -> list[bytes]:
         """:meth:`pseudonym` of many canonical IDs (ASCII digits as bytes) at once, as ASCII bytes, in order."""
         inner, outer = self._inner, self._outer
-        macs = []
+        macs: list[bytes] = []
         append = macs.append
         for canonical in canonical_ids:
             mac = inner.copy()
@@ -83,11 +88,12 @@ class Pseudonymizer:
         prefix = self._prefix_bytes
         return [prefix + encoded[start:start + PSEUDONYM_CHARS] for start in range(0, len(encoded), 32)]
 
-    def __call__(self, classified):
+    def __call__(self, classified: ClassifiedId) -> str:
         """The pseudonym of a :class:`~sendemodul.identity.ClassifiedId`: empty unless it is valid and a person."""
-        if not classified.valid or classified.id_class in _NOT_A_PERSON:
+        canonical = classified.canonical  # never None for a valid ID
+        if not classified.valid or classified.id_class in _NOT_A_PERSON or canonical is None:
             return ""
-        return self.pseudonym(classified.canonical)
+        return self.pseudonym(canonical)
 
 
 _IPAD = bytes(b ^ 0x36 for b in range(256))
@@ -98,7 +104,7 @@ _B32_TABLE = _B32_ALPHABET + bytes(256 - 32)
 
 
 @functools.lru_cache(maxsize=8)
-def _spread_masks(units):
+def _spread_masks(units: int) -> tuple[int, ...]:
     """The masks of :func:`base32_prefixes` for ``units`` 64-bit units (a power of two: masks for more units than a
     number has work as well, since the bits shifted past its top unit meet zeros): a pattern repeated per unit."""
     return tuple(int.from_bytes(bytes.fromhex(pattern) * units, "big") for pattern in (
@@ -106,7 +112,7 @@ def _spread_masks(units):
         "001f001f001f001f"))
 
 
-def base32_prefixes(digests):
+def base32_prefixes(digests: bytes) -> bytes:
     """Base32 of the first 20 bytes of each 32-byte digest in ``digests`` (their concatenation): 32 characters each.
 
     The same characters as ``base64.b32encode(digest[:20])``, for thousands of digests in a few big-integer steps
@@ -129,6 +135,6 @@ def base32_prefixes(digests):
     return x.to_bytes(32 * n, "big").translate(_B32_TABLE)
 
 
-def id_kind(id_type):
+def id_kind(id_type: str) -> str:
     """How to classify the IDs of a profile's ID field: ``"duf"`` if its name contains DUF, else ``"fnr"``."""
     return "duf" if "DUF" in id_type.upper() else "fnr"

@@ -609,3 +609,12 @@ def test_a_bad_last_field_after_many_blank_ones_is_checked_quickly():
     report = check(profile, encode(profile, [line]))
     assert time.perf_counter() - started < 1
     assert one(report, "CODE").field == "SANKSJONANDRE"
+
+
+def test_feed_text_is_for_fixed_width_extracts_only():
+    from sendemodul.profiles.rules.checker import Checker
+
+    profile = load_profile("15F", 2026)
+    checker = Checker(profile, ALNA, profile.open_extract(io.BytesIO(b"")))
+    with pytest.raises(TypeError, match="fixed-width"):
+        checker.feed_text(1, "<Individ/>")

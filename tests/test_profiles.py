@@ -213,6 +213,18 @@ def test_fixed_width_file_without_line_breaks_streams_in_bounded_memory():
     assert peak < 1024 * 1024
 
 
+
+def test_fixed_width_joined_stream_reads_its_head_then_the_rest():
+    from sendemodul.profiles.fixed import _Joined
+
+    joined = _Joined(b"abc", io.BytesIO(b"def\nghi"))
+    assert joined.read(2) == b"ab"
+    assert joined.read(3) == b"cde"
+    assert joined.readline(100) == b"f\n"
+    assert joined.read(-1) == b"ghi"
+    assert joined.read(5) == b""
+
+
 _PEAK_READING = """
 import io, sys, tracemalloc
 from sendemodul import identity

@@ -83,7 +83,7 @@ def _offset_class(b: bytes) -> IdClass:
 @functools.cache
 def _suffix_table() -> dict[bytes, int]:
     """``IIIK1K2`` (the last 5 digits, bytes) -> partial sums, for all 10**5 of them; see :class:`FnrTables`."""
-    k1_weights, k2_weights = K1_WEIGHTS[6:] + (1, 0), K2_WEIGHTS[6:] + (1,)
+    k1_weights, k2_weights = (*K1_WEIGHTS[6:], 1, 0), (*K2_WEIGHTS[6:], 1)
     small = list(range(32 * 11))  # shared int objects: the table holds 10**5 references to these
     # The partial sums of the first 3 and of the last 2 digits, combined (each part's sums taken mod 11 at the end).
     firsts = [(sum(int(d) * w for d, w in zip(f"{i:03d}", k1_weights[:3])),

@@ -166,7 +166,7 @@ def classify_fnr_digits(text: str) -> tuple[IdClass, str | None]:
         month -= 40
         if id_class is _FNR:
             id_class = _HNR
-    if not (0 < day and 0 < month <= 12 and day <= (29 if month == 2 and yy % 4 == 0 else _MONTH_DAYS[month])):
+    if not (day > 0 and 0 < month <= 12 and day <= (29 if month == 2 and yy % 4 == 0 else _MONTH_DAYS[month])):
         return IdClass.BAD_DATE, None
     if id_class is _FNR and text[6:] in PLACEHOLDER_SUFFIXES:
         return IdClass.PLACEHOLDER, None

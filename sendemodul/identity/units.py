@@ -27,8 +27,8 @@ def kommune(kommunenr: str, year: int) -> Kommune:
         return found
     if found.valid_to is not None and found.valid_to < date(year, 1, 1):
         reason = f"it ended {found.valid_to.isoformat()}"
-    else:
-        reason = f"it begins {found.valid_from.isoformat()}"
+    else:  # in force after ``year``, so it has a start date (str(date) is its ISO form)
+        reason = f"it begins {found.valid_from}"
     message = f"{kommunenr} ({found.name}) is not valid in {year}: {reason}"
     namesakes = [k for k in kommuner().values() if k.name == found.name and k.valid_in(year)]
     if len(namesakes) == 1:

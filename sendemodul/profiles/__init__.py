@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import re
 import tomllib
+from collections.abc import Mapping
 from typing import Any
 
 from sendemodul import resources
@@ -27,12 +28,14 @@ from sendemodul.profiles.model import (
     TYPES,
     AnyOf,
     ChildSpec,
+    Consistency,
     DateOrder,
     Extract,
     FieldSpec,
     GeneratorHints,
     Malformed,
     Profile,
+    ProfileArgs,
     Record,
     Requires,
 )
@@ -51,6 +54,9 @@ __all__ = [
     "load_profile",
 ]
 
+#: A table of a profile file as ``tomllib`` reads it: its values are checked as they are used.
+Table = dict[str, Any]
+
 _FILE_NAME = re.compile(r"^(?P<register>[0-9A-Z]+)-(?P<periode>\d{4})\.toml$")
 _TOP_KEYS = {"register", "periode", "title", "kind", "encoding", "record_length", "root", "record", "header",
              "fields", "children", "consistency", "generator"}
@@ -60,7 +66,7 @@ _FIELD_KEYS = {"name", "type", "mandatory", "from", "length", "max_length", "for
 
 def available() -> list[tuple[str, int]]:
     """Every ``(register, periode)`` that has a profile, sorted."""
-    found = []
+    found: list[tuple[str, int]] = []
     for entry in resources.profiles().iterdir():
         match = _FILE_NAME.match(entry.name)
         if match:
@@ -96,7 +102,7 @@ def _load(register: str, periode: int) -> Profile:
         raise ProfileError(f"The profile file {name}.toml is not valid: {e}") from None
 
 
-def _read(name: str, seen: tuple[str, ...]) -> dict[str, Any]:
+def _read(name: str, seen: tuple[str, ...]) -> Table:
     """The profile file's table with ``extends`` resolved: the base file's keys, overridden by this file's."""
     if name in seen:
         raise ProfileError(f"The profile {name}.toml extends itself.")
@@ -108,10 +114,10 @@ def _read(name: str, seen: tuple[str, ...]) -> dict[str, Any]:
     base = raw.pop("extends", None)
     if base is None:
         return raw
-    return {**_read(base, seen + (name,)), **raw}
+    return {**_read(base, (*seen, name)), **raw}
 
 
-def _build(raw: dict[str, Any], name: str) -> Profile:
+def _build(raw: Table, name: str) -> Profile:
     _no_unknown(raw, _TOP_KEYS, name)
     register, periode = raw["register"], raw["periode"]
     if f"{register}-{periode}" != name:
@@ -125,7 +131,7 @@ def _build(raw: dict[str, Any], name: str) -> Profile:
     if fixed:
         _check_layout(fields, raw["record_length"])
     children = tuple(_child(spec) for spec in raw.get("children", ()))
-    common = {
+    common: ProfileArgs = {
         "register": register, "periode": periode, "title": raw["title"], "encoding": raw["encoding"],
         "fields": fields, "generator": _generator(raw.get("generator", {})),
         "consistency": tuple(_consistency(spec, fields, children) for spec in raw.get("consistency", ())),
@@ -143,7 +149,7 @@ def _build(raw: dict[str, Any], name: str) -> Profile:
                       header_fields=header_fields, children=children, **common)
 
 
-def _no_unknown(table: dict, allowed: set[str], where: str) -> None:
+def _no_unknown(table: Mapping[str, object], allowed: set[str], where: str) -> None:
     unknown = set(table) - allowed
     if unknown:
         raise ValueError(f"unknown key(s) in {where}: {', '.join(sorted(unknown))}")
@@ -155,7 +161,7 @@ def _unique_names(fields: tuple[FieldSpec, ...], where: str) -> None:
         raise ValueError(f"duplicate field names in {where}")
 
 
-def _field(spec: dict[str, Any], fixed: bool) -> FieldSpec:
+def _field(spec: Table, fixed: bool) -> FieldSpec:
     name = spec["name"]
     _no_unknown(spec, _FIELD_KEYS, f"field {name}")
     ftype = spec.get("type", "string")
@@ -175,6 +181,8 @@ def _field(spec: dict[str, Any], fixed: bool) -> FieldSpec:
         raise ValueError(f"field {name}: every code must be exactly {spec['length']} characters")
     if "id" in spec and (ftype != "string" or codes or spec.get("role") or spec.get("unique")):
         raise ValueError(f"field {name}: an identifier field is a plain string field")
+    if spec.get("role") == "birthdate" and ftype != "date":
+        raise ValueError(f"field {name}: a birthdate field is a date field")
     return FieldSpec(
         name=name, type=ftype, mandatory=bool(spec.get("mandatory", False)),
         start=spec["from"] - 1 if fixed else None, length=spec.get("length"), max_length=spec.get("max_length"),
@@ -187,21 +195,22 @@ def _check_layout(fields: tuple[FieldSpec, ...], record_length: int) -> None:
     """Fixed width: the fields follow each other without gaps or overlaps and fill the record exactly."""
     position = 0
     for f in fields:
-        if f.start != position or f.length < 1:
-            raise ValueError(f"field {f.name} starts at {f.start + 1}; the previous field ends at {position}")
-        position = f.end
+        start, end = f.span
+        if start != position or end - start < 1:
+            raise ValueError(f"field {f.name} starts at {start + 1}; the previous field ends at {position}")
+        position = end
     if position != record_length:
         raise ValueError(f"the fields cover {position} characters, the record_length is {record_length}")
 
 
-def _child(spec: dict[str, Any]) -> ChildSpec:
+def _child(spec: Table) -> ChildSpec:
     _no_unknown(spec, {"element", "min", "fields"}, f"children {spec.get('element')}")
     fields = tuple(_field(f, False) for f in spec["fields"])
     _unique_names(fields, f"children {spec['element']}")
     return ChildSpec(element=spec["element"], min=int(spec.get("min", 0)), fields=fields)
 
 
-def _consistency(spec: dict[str, Any], fields: tuple[FieldSpec, ...], children: tuple[ChildSpec, ...]):
+def _consistency(spec: Table, fields: tuple[FieldSpec, ...], children: tuple[ChildSpec, ...]) -> Consistency:
     rule_id, kind, severity = spec["id"], spec["kind"], spec["severity"]
     element = spec.get("element")
     if severity not in SEVERITIES[1:]:
@@ -214,6 +223,7 @@ def _consistency(spec: dict[str, Any], fields: tuple[FieldSpec, ...], children: 
             raise ValueError(f"consistency {rule_id}: no child element {element}")
         known = {f.name: f for f in scope[0].fields}
     common = {"id", "kind", "severity", "element"}
+    rule: Consistency
     if kind == "requires":
         _no_unknown(spec, common | {"if_field", "if_values", "field", "positive"}, f"consistency {rule_id}")
         rule = Requires(rule_id, severity, element, spec["if_field"], tuple(spec["if_values"]), spec["field"],
@@ -234,7 +244,7 @@ def _consistency(spec: dict[str, Any], fields: tuple[FieldSpec, ...], children: 
     return rule
 
 
-def _generator(spec: dict[str, Any]) -> GeneratorHints:
+def _generator(spec: Table) -> GeneratorHints:
     _no_unknown(spec, {"age_range", "duf_share", "children"}, "generator")
     defaults = GeneratorHints()
     return GeneratorHints(

@@ -11,9 +11,9 @@ from __future__ import annotations
 import codecs
 import io
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, Protocol, Unpack
 
-from sendemodul.profiles.model import Extract, Malformed, Profile, Record
+from sendemodul.profiles.model import Extract, Malformed, Profile, ProfileArgs, Record
 
 _SKIP_CHUNK_BYTES = 1 << 16
 #: :meth:`FixedWidthExtract.blocks`: bytes read at a time, and the most bytes of one unfinished line kept waiting for
@@ -27,11 +27,11 @@ _SINGLE_BYTE = frozenset({"iso8859-1", "latin-1"})
 class FixedWidthProfile(Profile):
     kind = "fixed"
 
-    def __init__(self, *, record_length: int, **common):
+    def __init__(self, *, record_length: int, **common: Unpack[ProfileArgs]) -> None:
         super().__init__(**common)
         self.record_length = record_length
-        self._slices = tuple((f.name, f.start, f.end) for f in self.field_specs)
-        self._id_slices = tuple((f.name, f.start, f.end) for f in self.field_specs if f.id_kind)
+        self._slices = tuple((f.name, *f.span) for f in self.field_specs)
+        self._id_slices = tuple((f.name, *f.span) for f in self.field_specs if f.id_kind)
         spans: list[list[int]] = []
         for _, start, end in sorted(self._id_slices, key=lambda s: s[1]):
             if spans and spans[-1][1] == start:
@@ -41,7 +41,7 @@ class FixedWidthProfile(Profile):
         #: Identifier spans merged where adjacent (11F: fnr and DUF are one blank run), with their padding.
         self._blank_spans = tuple((start, end, " " * (end - start)) for start, end in spans)
         journal = self.journal_field
-        self._journal_slice = (journal.start, journal.end) if journal else None
+        self._journal_slice = journal.span if journal else None
 
     def open_extract(self, stream: BinaryIO) -> FixedWidthExtract:
         return FixedWidthExtract(self, stream)
@@ -70,8 +70,16 @@ class FixedWidthProfile(Profile):
         return text[self._journal_slice[0]:self._journal_slice[1]].strip(" ") or None
 
 
+class ByteStream(Protocol):
+    """What :class:`FixedWidthExtract` reads from: a binary file, or a :class:`_Joined` one."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+    def readline(self, size: int, /) -> bytes: ...
+
+
 class FixedWidthExtract(Extract):
-    def __init__(self, profile: FixedWidthProfile, stream: BinaryIO, *, first_line: int = 0):
+    def __init__(self, profile: FixedWidthProfile, stream: ByteStream, *, first_line: int = 0) -> None:
         super().__init__()
         self._profile = profile
         self._stream = stream
@@ -168,11 +176,19 @@ class FixedWidthExtract(Extract):
 
 
 class _Joined:
-    """``readline`` over ``head`` (bytes) and then the rest of ``stream``, as one stream."""
+    """``head`` (bytes) and then the rest of ``stream``, as one stream."""
 
-    def __init__(self, head: bytes, stream: BinaryIO):
+    def __init__(self, head: bytes, stream: ByteStream) -> None:
         self._head = io.BytesIO(head)
         self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._head.read(size)
+        if size < 0:
+            return data + self._stream.read(-1)
+        if len(data) == size:
+            return data
+        return data + self._stream.read(size - len(data))
 
     def readline(self, limit: int) -> bytes:
         data = self._head.readline(limit)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TypedDict
 
 from sendemodul.errors import ExtractError
 
@@ -43,7 +43,7 @@ class FieldSpec:
     length: int | None = None
     #: XML: the longest value allowed (``None``: no limit).
     max_length: int | None = None
-    #: For ``date`` fields: one of :data:`DATE_FORMATS`.
+    #: For ``date`` fields (and only those): one of :data:`DATE_FORMATS`.
     date_format: str | None = None
     #: The code list (code -> label); empty when the field has none.
     codes: Mapping[str, str] = field(default_factory=dict)
@@ -56,8 +56,23 @@ class FieldSpec:
     unique: bool = False
 
     @property
+    def width(self) -> int:
+        """Fixed width: the number of characters; :class:`ValueError` for an XML field."""
+        if self.length is None:
+            raise ValueError(f"{self.name} is not a fixed-width field")
+        return self.length
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """Fixed width: ``(start, end)``, the 0-based slice of the record; :class:`ValueError` for an XML field."""
+        if self.start is None or self.length is None:
+            raise ValueError(f"{self.name} is not a fixed-width field")
+        return self.start, self.start + self.length
+
+    @property
     def end(self) -> int:
-        return self.start + self.length
+        """Fixed width: the 0-based offset after the field."""
+        return self.span[1]
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,7 +182,7 @@ class Extract(ABC):
     where it can (the control rules use it to list every malformed line).
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.header_lines: list[str] = []
 
     @abstractmethod
@@ -181,6 +196,18 @@ class Extract(ABC):
             yield item
 
 
+class ProfileArgs(TypedDict):
+    """The arguments that every kind of :class:`Profile` takes (subclasses add their own)."""
+
+    register: str
+    periode: int
+    title: str
+    encoding: str
+    fields: tuple[FieldSpec, ...]
+    consistency: tuple[Consistency, ...]
+    generator: GeneratorHints
+
+
 class Profile(ABC):
     """How to read one register's extract for one year, and which control rules apply to it.
 
@@ -190,7 +217,7 @@ class Profile(ABC):
     kind: str
 
     def __init__(self, *, register: str, periode: int, title: str, encoding: str, fields: tuple[FieldSpec, ...],
-                 consistency: tuple[Consistency, ...], generator: GeneratorHints):
+                 consistency: tuple[Consistency, ...], generator: GeneratorHints) -> None:
         self.register = register
         self.periode = periode
         self.title = title

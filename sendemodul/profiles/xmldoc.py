@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn, Unpack
 from xml.parsers import expat
 
 from sendemodul.errors import ExtractError
@@ -21,6 +21,7 @@ from sendemodul.profiles.model import (
     FieldSpec,
     Malformed,
     Profile,
+    ProfileArgs,
     Record,
 )
 
@@ -36,7 +37,7 @@ class XmlProfile(Profile):
     kind = "xml"
 
     def __init__(self, *, root: str, record: str, header_element: str, header_fields: tuple[FieldSpec, ...],
-                 children: tuple[ChildSpec, ...], **common):
+                 children: tuple[ChildSpec, ...], **common: Unpack[ProfileArgs]) -> None:
         super().__init__(**common)
         #: Element names: the document root, the record element, the document-level header element.
         self.root = root
@@ -97,13 +98,13 @@ def _reparses_unchanged(element: ET.Element) -> bool:
 class _Stop(Exception):
     """Raised inside an expat callback to end the scan with a FATAL :class:`Malformed`."""
 
-    def __init__(self, malformed: Malformed):
+    def __init__(self, malformed: Malformed) -> None:
         super().__init__(malformed.message)
         self.malformed = malformed
 
 
 class XmlExtract(Extract):
-    def __init__(self, profile: XmlProfile, stream: BinaryIO):
+    def __init__(self, profile: XmlProfile, stream: BinaryIO) -> None:
         super().__init__()
         self._profile = profile
         self._stream = stream
@@ -117,10 +118,10 @@ class XmlExtract(Extract):
         builder: ET.TreeBuilder | None = None
         start_line = 0
 
-        def fail(message):
+        def fail(message: str) -> NoReturn:
             raise _Stop(Malformed(parser.CurrentLineNumber, "XML", message))
 
-        def start(tag, attrs):
+        def start(tag: str, attrs: dict[str, str]) -> None:
             nonlocal depth, builder, start_line
             depth += 1
             if depth == 1:
@@ -140,28 +141,30 @@ class XmlExtract(Extract):
                 start_line = parser.CurrentLineNumber
                 builder.start(tag, attrs)
             else:
+                assert builder is not None  # depth > 2: inside the element that made it
                 builder.start(tag, attrs)
 
-        def end(tag):
+        def end(tag: str) -> None:
             nonlocal depth, builder
             if depth >= 2:
+                assert builder is not None  # made at depth 2, dropped when leaving it
                 builder.end(tag)
-            if depth == 2:
-                element = builder.close()
-                builder = None
-                if tag == profile.header_element:
-                    self.header_lines.append(profile.one_line(element))
-                else:
-                    ready.append(self._record(start_line, element))
+                if depth == 2:
+                    element = builder.close()
+                    builder = None
+                    if tag == profile.header_element:
+                        self.header_lines.append(profile.one_line(element))
+                    else:
+                        ready.append(self._record(start_line, element))
             depth -= 1
 
-        def data(text):
+        def data(text: str) -> None:
             if builder is not None:
                 builder.data(text)
             elif text.strip():
                 fail(f"text is not allowed directly in <{profile.root}>")
 
-        def doctype(*_):
+        def doctype(*_: object) -> None:
             fail("a DOCTYPE is not allowed")
 
         parser.StartElementHandler = start
@@ -174,9 +177,9 @@ class XmlExtract(Extract):
             chunk = read(_CHUNK_BYTES)
             # Parsed in pieces, the records of each yielded before the next: a record holds its element until it is
             # consumed, so fewer wait at a time.
-            for start in range(0, len(chunk), _PARSE_BYTES) if chunk else (0,):
+            for offset in range(0, len(chunk), _PARSE_BYTES) if chunk else (0,):
                 try:
-                    parser.Parse(chunk[start:start + _PARSE_BYTES], not chunk)
+                    parser.Parse(chunk[offset:offset + _PARSE_BYTES], not chunk)
                 except expat.ExpatError as e:
                     yield from ready
                     yield Malformed(e.lineno, "XML", f"not well-formed XML: {expat.ErrorString(e.code)}")

@@ -10,9 +10,9 @@ from sendemodul.profiles.fixed import FixedWidthProfile
 from sendemodul.profiles.model import Extract, Malformed, Profile, Record
 from sendemodul.profiles.rules.fields import Context
 from sendemodul.profiles.rules.fixed_records import FixedRules
-from sendemodul.profiles.rules.records import RecordRules
-from sendemodul.profiles.rules.report import MAX_PER_RULE, Finding, Report, Severity
+from sendemodul.profiles.rules.report import MAX_PER_RULE, Add, Finding, Report, Severity
 from sendemodul.profiles.rules.xml_records import XmlRules
+from sendemodul.profiles.xmldoc import XmlProfile
 
 __all__ = ["Checker", "run_checks"]
 
@@ -44,9 +44,9 @@ class Checker:
         self._max_per_rule = max_per_rule
         self._fatal = False
         self._header_checked = False
-        rules = FixedRules if isinstance(profile, FixedWidthProfile) else XmlRules
-        self._records: RecordRules = rules(profile, Context(profile, unit), self._add, allow_synthetic,
-                                            max_per_rule)
+        self._records = _record_rules(profile, Context(profile, unit), self._add, allow_synthetic, max_per_rule)
+        #: The same rules where they are fixed-width ones (:meth:`feed_text`), else ``None``.
+        self._fixed = self._records if isinstance(self._records, FixedRules) else None
 
     def feed(self, item: Record | Malformed) -> None:
         """Check one item of the extract (the header, too, before the first record)."""
@@ -72,9 +72,11 @@ class Checker:
         :class:`Record`, or ``None`` for a blank line (which is no record). A record that every rule accepts is
         checked without building a :class:`Record`; any other goes through :meth:`feed`, so its findings are the
         same."""
+        records = self._fixed
+        if records is None:
+            raise TypeError(f"feed_text checks fixed-width extracts only, not {self.report.register}")
         if text[0] == " " and not text.strip(" "):
             return None
-        records = self._records
         if self._fatal or not self._header_checked:
             record = records.profile.record(line, text)
             self.feed(record)
@@ -110,3 +112,13 @@ class Checker:
         report.rule_counts = {}
         for f in report.findings:
             report.rule_counts[f.rule] = report.rule_counts.get(f.rule, 0) + 1
+
+
+def _record_rules(profile: Profile, context: Context, add: Add, allow_synthetic: bool,
+                  max_listed: int) -> FixedRules | XmlRules:
+    """The record rules for the kind of ``profile``."""
+    if isinstance(profile, FixedWidthProfile):
+        return FixedRules(profile, context, add, allow_synthetic, max_listed)
+    if isinstance(profile, XmlProfile):
+        return XmlRules(profile, context, add, allow_synthetic, max_listed)
+    raise TypeError(f"no control rules for a {type(profile).__name__}")

@@ -4,6 +4,7 @@ profile into functions over a record's values."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TypeAlias
 
 from sendemodul.profiles.model import AnyOf, Consistency, Requires
 from sendemodul.profiles.rules.fields import digits_only, parse_date
@@ -13,7 +14,9 @@ __all__ = ["CompiledRule", "compile_rules"]
 
 #: A consistency rule ready to run: id, severity, the field a finding names, and a function from the values (stripped
 #: texts by field name) to the message of a violation, or ``None``.
-CompiledRule = tuple[str, Severity, "str | None", Callable[[dict[str, str]], "str | None"]]
+CompiledRule: TypeAlias = tuple[str, Severity, "str | None", "Violation"]
+#: The function of a compiled rule: the message of a violation of the values, or ``None``.
+Violation: TypeAlias = Callable[[dict[str, str]], "str | None"]
 
 
 def compile_rules(rules: Iterable[Consistency], date_formats: dict[str, str],
@@ -22,7 +25,7 @@ def compile_rules(rules: Iterable[Consistency], date_formats: dict[str, str],
     return tuple((rule.id, Severity[rule.severity], *_compile_one(rule, date_formats, label)) for rule in rules)
 
 
-def _compile_one(rule: Consistency, date_formats: dict[str, str], label: str):
+def _compile_one(rule: Consistency, date_formats: dict[str, str], label: str) -> tuple[str | None, Violation]:
     if isinstance(rule, Requires):
         if_field, field_name, if_values, positive = rule.if_field, rule.field, frozenset(rule.if_values), rule.positive
 

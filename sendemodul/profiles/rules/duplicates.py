@@ -30,12 +30,12 @@ class _Run:
     """A sequence of ``(hash, line)`` entries in line order, in blocks of an unnamed temporary file (shared by the
     parts of one split)."""
 
-    def __init__(self, file: BinaryIO):
+    def __init__(self, file: BinaryIO) -> None:
         self.file = file
         self.blocks: list[tuple[int, int]] = []
         self.count = 0
 
-    def write(self, hashes: bytes, lines: array) -> None:
+    def write(self, hashes: bytes, lines: array[int]) -> None:
         n = len(lines)
         if not n:
             return
@@ -46,7 +46,7 @@ class _Run:
         self.blocks.append((offset, n))
         self.count += n
 
-    def read(self) -> Iterable[tuple[array, array]]:
+    def read(self) -> Iterable[tuple[array[int], array[int]]]:
         file = self.file
         for offset, n in self.blocks:
             file.seek(offset)
@@ -67,7 +67,7 @@ class FirstSeen:
     values share a hash with a probability of about n²/2^65: negligible for any extract.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._hasher = hashlib.blake2b(key=secrets.token_bytes(16), digest_size=8)
         self._hashes = bytearray()
         self._lines = array("I")
@@ -83,16 +83,19 @@ class FirstSeen:
         if len(lines) >= _SPILL_BLOCK:
             self._spill()
 
-    def _spill(self) -> None:
-        if self._run is None:
-            self._run = _Run(tempfile.TemporaryFile())  # noqa: SIM115 (closed by duplicates() or close())
-        self._run.write(bytes(self._hashes), self._lines)
+    def _spill(self) -> _Run:
+        """Write the entries in memory to the table's temporary file (made on first use); the table."""
+        run = self._run
+        if run is None:
+            run = self._run = _Run(tempfile.TemporaryFile())  # noqa: SIM115 (closed by duplicates() or close())
+        run.write(bytes(self._hashes), self._lines)
         self._hashes, self._lines = bytearray(), array("I")
+        return run
 
     def duplicates(self) -> Iterable[tuple[int, int]]:
         """Every ``(line, first line)`` where a value seen before comes again (by part: not in line order)."""
-        self._spill()
-        run, self._run = self._run, None
+        run = self._spill()
+        self._run = None
         try:
             yield from _resolve(run, 0)
         finally:
@@ -141,7 +144,7 @@ class Journal:
 
     _BLOCK = 4096
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._file: BinaryIO | None = None
         self._lines = array("I")
         self._texts: list[str] = []
@@ -173,6 +176,9 @@ class Journal:
         """The journalnummer of each of ``lines`` that has one."""
         self._flush()
         found: dict[int, str] = {}
+        file = self._file
+        if file is None:  # nothing written: no line has a journalnummer
+            return found
         wanted: dict[int, list[int]] = {}
         for line in lines:
             block = bisect.bisect_right(self._first_lines, line) - 1
@@ -181,8 +187,8 @@ class Journal:
         for block, block_lines in sorted(wanted.items()):
             offset, n = self._blocks[block]
             end = self._blocks[block + 1][0] if block + 1 < len(self._blocks) else None
-            self._file.seek(offset)
-            data = self._file.read() if end is None else self._file.read(end - offset)
+            file.seek(offset)
+            data = file.read() if end is None else file.read(end - offset)
             entry_lines = array("I")
             entry_lines.frombytes(data[:4 * n])
             texts = data[4 * n:].split(b"\n")

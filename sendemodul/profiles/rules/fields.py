@@ -102,7 +102,10 @@ class FieldRule:
         self.spec = spec
         self.label = label or spec.name
         self.context = context
-        self.expected = context.expected.get(spec.role)
+        role = spec.role
+        self.expected = context.expected.get(role) if role is not None else None
+        #: For a role with a value to compare to: the rule that a different value breaks, and that value in words.
+        self._role_rule = _ROLE_RULES[role] if role is not None and self.expected is not None else None
 
     def problem(self, value: str) -> tuple[str, str] | None:
         """``(rule, message)`` for the first rule ``value`` breaks, else ``None``. Padding spaces do not count."""
@@ -114,12 +117,12 @@ class FieldRule:
             return "BYDEL", f"{label} {self.context.bydel_rule}{_show(v)}"
         if not v:
             return ("MANDATORY", f"{label} must be filled in") if spec.mandatory else None
-        if self.expected is not None and v != self.expected:
-            rule, what = _ROLE_RULES[spec.role]
+        if self._role_rule is not None and v != self.expected:
+            rule, what = self._role_rule
             return rule, f"{label} must be {what}, {self.expected}{_show(v)}"
         if spec.type == "integer" and not digits_only(v):
             return "INTEGER", f"{label} must be a whole number (digits only){_show(v)}"
-        if spec.type == "date" and parse_date(v, spec.date_format) is None:
+        if spec.date_format is not None and parse_date(v, spec.date_format) is None:  # a date field
             return "DATE", f"{label} must be a valid date written {spec.date_format}{_show(v)}"
         if spec.max_length is not None and len(v) > spec.max_length:
             return "LENGTH", f"{label} is {len(v)} characters long; at most {spec.max_length} are allowed"
@@ -150,7 +153,7 @@ class FieldRule:
             core = "|".join(re.escape(code) for code in spec.codes)
         elif spec.type == "integer":
             core = "[0-9]+"
-        elif spec.type == "date":
+        elif spec.date_format is not None:  # a date field
             core = _DATE_SHAPES[spec.date_format].pattern
         elif spec.mandatory:
             return "[ ]*[^ \\n][^\\n]*"
@@ -163,7 +166,7 @@ class FieldRule:
         no separators. It matches only texts that :meth:`pattern` matches: the same ones (every way to pad each value
         to the width spelled out), except that a number is matched only left-aligned, right-aligned or filling the
         field (a text it does not match is then checked by :meth:`problem`, which decides)."""
-        spec, width = self.spec, self.spec.length
+        spec, width = self.spec, self.spec.width
         digits = None
         if spec.role == "bydel":
             values, blank = sorted(b for b in self.context.bydeler if b), "" in self.context.bydeler
@@ -173,7 +176,7 @@ class FieldRule:
             values, blank, digits = [], not spec.mandatory, True
         elif spec.codes:
             values, blank = list(spec.codes), not spec.mandatory
-        elif spec.type == "date":
+        elif spec.date_format is not None:  # a date field
             shape = _DATE_SHAPES[spec.date_format]
             return _exact_width([(f"(?:{shape.pattern})", len(spec.date_format))], width, blank=not spec.mandatory)
         elif spec.mandatory:

@@ -26,7 +26,7 @@ _BAD_FNR_CLASSES = (IdClass.BAD_DATE, IdClass.BAD_CHECKSUM)
 _SYNTHETIC, _PLACEHOLDER = IdClass.SYNTHETIC, IdClass.PLACEHOLDER
 
 
-def _judged(rule, memo, value):
+def _judged(rule: FieldRule, memo: dict[str, bool], value: str) -> bool:
     """Whether ``rule`` accepts ``value``, remembered in the field's ``memo`` (bounded; values repeat, as dates do)."""
     ok = memo.get(value)
     if ok is None:
@@ -40,7 +40,7 @@ def _judged(rule, memo, value):
 _MONTHS = {f"{month + offset:02d}": f"{month:02d}" for month in range(1, 13) for offset in (0, 40, 80)}
 
 
-class FixedRules(RecordRules):
+class FixedRules(RecordRules[FixedWidthProfile]):
     """Fixed width: one regular expression over the whole record, each field matched at its exact width
     (:meth:`FieldRule.exact_pattern`), decides whether every field is fine; only a record it rejects is checked
     field by field to say what is wrong (most records in most files are fine). Only the fields that need a look in
@@ -65,15 +65,15 @@ class FixedRules(RecordRules):
             for spec in profile.field_specs).replace("[ ]{0}", ""))  # "[ ]{0}" matches nothing, slowly
         #: The fields checked in Python after a match, with a memo per field of the texts already judged (dates and
         #: kommune codes repeat a lot).
-        self._python_memo = tuple((rule, rule.spec.start, rule.spec.end, {}) for rule in self._rules
-                                  if rule.needs_python)
+        self._python_memo: tuple[tuple[FieldRule, int, int, dict[str, bool]], ...] = tuple(
+            (rule, *rule.spec.span, {}) for rule in self._rules if rule.needs_python)
         needed = {spec.name for spec, _ in self._unique}
-        for rule in profile.consistency:
-            needed.update(rule.names)
+        for consistency in profile.consistency:
+            needed.update(consistency.names)
         if self._birth is not None:
             needed.add(self._birth.name)
         self._values = tuple((spec.name, i) for i, spec in enumerate(specs) if spec.name in needed)
-        self._value_slices = tuple((spec.name, spec.start, spec.end) for spec in specs if spec.name in needed)
+        self._value_slices = tuple((spec.name, *spec.span) for spec in specs if spec.name in needed)
         # For check_text: the profile's own slicing of a record line, and the identifier tables.
         self._split = profile.split
         self._journalnr = profile.journalnr
@@ -153,7 +153,7 @@ class FixedRules(RecordRules):
         line, journalnr = record.line, record.journalnr
         data = record.data
         if self._record_re.fullmatch(data) is None:
-            texts = self._slice(data)
+            texts: tuple[str, ...] = self._slice(data)
             for i, rule in enumerate(self._rules):
                 problem = rule.problem(texts[i])
                 if problem is not None:
@@ -164,7 +164,8 @@ class FixedRules(RecordRules):
                 text = data[start:end]
                 if not _judged(rule, memo, text):
                     problem = rule.problem(text)
-                    self.add(Severity.ERROR, problem[0], line, journalnr, rule.spec.name, problem[1])
+                    if problem is not None:  # always: _judged remembers that there is one
+                        self.add(Severity.ERROR, problem[0], line, journalnr, rule.spec.name, problem[1])
             values = {name: data[start:end].strip(" ") for name, start, end in self._value_slices}
         values.update(record.ids)
         self.check_ids(record, journalnr, values)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import heapq
 from abc import ABC, abstractmethod
+from typing import Generic, NamedTuple, TypeVar
 
 from sendemodul import identity
 from sendemodul.identity import IdClass
@@ -14,7 +15,7 @@ from sendemodul.profiles.rules.duplicates import FirstSeen, Journal
 from sendemodul.profiles.rules.fields import Context, parse_date
 from sendemodul.profiles.rules.report import MAX_PER_RULE, Add, Severity
 
-__all__ = ["BIRTH_DATE_CLASSES", "DISTINCT_CLASSES", "RecordRules", "birth_matches"]
+__all__ = ["BIRTH_DATE_CLASSES", "DISTINCT_CLASSES", "BirthField", "RecordRules", "birth_matches"]
 
 _ID_REASONS = {
     "BAD_CHECKSUM": "the check digits do not match",
@@ -29,10 +30,21 @@ BIRTH_DATE_CLASSES = (IdClass.SYNTHETIC, IdClass.FNR, IdClass.HNR)
 _SYNTHETIC, _PLACEHOLDER = IdClass.SYNTHETIC, IdClass.PLACEHOLDER
 
 
-class RecordRules(ABC):
+#: The kind of profile that a kind of record rules reads.
+P = TypeVar("P", bound=Profile)
+
+
+class BirthField(NamedTuple):
+    """The field with role ``birthdate`` (a date field) and its date format."""
+
+    name: str
+    date_format: str
+
+
+class RecordRules(ABC, Generic[P]):
     """What every kind of profile shares: identifiers, duplicates, consistency rules, the summaries."""
 
-    def __init__(self, profile: Profile, context: Context, add: Add, allow_synthetic: bool,
+    def __init__(self, profile: P, context: Context, add: Add, allow_synthetic: bool,
                  max_listed: int = MAX_PER_RULE):
         self.profile = profile
         self.context = context
@@ -43,10 +55,13 @@ class RecordRules(ABC):
         self._journal = Journal()
         specs = {f.name: f for f in profile.field_specs}
         self._ids = tuple((specs[name], FirstSeen()) for name in profile.id_fields)
+        #: The ``kind`` of each identifier field, for :func:`identity.classify_id`, in the order of ``_ids``.
+        self._id_kinds = tuple(profile.id_kind(name) for name in profile.id_fields)
         self._unique = tuple((spec, FirstSeen()) for spec in profile.field_specs if spec.unique)
-        birth = [f for f in profile.field_specs if f.role == "birthdate"]
+        birth = [BirthField(f.name, f.date_format) for f in profile.field_specs
+                 if f.role == "birthdate" and f.date_format is not None]  # loading the profile checked the format
         self._birth = birth[0] if birth else None
-        date_formats = {f.name: f.date_format for f in profile.field_specs if f.type == "date"}
+        date_formats = {f.name: f.date_format for f in profile.field_specs if f.date_format is not None}
         self._record_consistency = compile_rules((r for r in profile.consistency if r.element is None), date_formats)
         self._synthetic = 0
         self._placeholders = 0
@@ -107,15 +122,14 @@ class RecordRules(ABC):
         line = record.line
         if journalnr is not None:
             self._journal.add(line, journalnr)
-        for (spec, seen), (name, raw) in zip(self._ids, record.ids):
+        for (spec, seen), kind, (name, raw) in zip(self._ids, self._id_kinds, record.ids):
             if not raw:
                 if spec.mandatory:
                     self.add(Severity.ERROR, "ID_MISSING", line, journalnr, name, f"{name} must be filled in")
                 continue
-            kind = spec.id_kind
             classified = identity.classify_id(raw, kind)
-            id_class = classified.id_class
-            if not classified.valid:
+            id_class, canonical = classified.id_class, classified.canonical
+            if not classified.valid or canonical is None:  # (a valid ID always has its canonical form)
                 what, digits = _ID_NAMES[kind]
                 reason = _ID_REASONS.get(id_class.name, f"it must be {digits} digits")
                 self.add(Severity.ERROR, "ID_INVALID", line, journalnr, name,
@@ -130,14 +144,16 @@ class RecordRules(ABC):
             elif id_class is _PLACEHOLDER:
                 self._placeholders += 1
             if id_class in DISTINCT_CLASSES:
-                seen.add(classified.canonical, line)
-            if self._birth is not None and kind == "fnr" and id_class in BIRTH_DATE_CLASSES:
-                self._check_birthdate(classified.canonical, values.get(self._birth.name, ""), line, journalnr, name)
+                seen.add(canonical, line)
+            birth = self._birth
+            if birth is not None and kind == "fnr" and id_class in BIRTH_DATE_CLASSES:
+                self._check_birthdate(birth, canonical, values.get(birth.name, ""), line, journalnr, name)
 
-    def _check_birthdate(self, fnr: str, birth: str, line: int, journalnr: str | None, id_name: str) -> None:
-        if not birth_matches(fnr[:6], birth, self._birth.date_format):
-            self.add(Severity.WARNING, "BIRTHDATE", line, journalnr, self._birth.name,
-                     f"{self._birth.name} does not match the date in {id_name}")
+    def _check_birthdate(self, field: BirthField, fnr: str, birth: str, line: int, journalnr: str | None,
+                         id_name: str) -> None:
+        if not birth_matches(fnr[:6], birth, field.date_format):
+            self.add(Severity.WARNING, "BIRTHDATE", line, journalnr, field.name,
+                     f"{field.name} does not match the date in {id_name}")
 
     def check_unique(self, line: int, journalnr: str | None, values: dict[str, str]) -> None:
         for spec, seen in self._unique:

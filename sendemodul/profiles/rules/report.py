@@ -8,6 +8,7 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import jinja2
 
@@ -33,6 +34,35 @@ class Severity(enum.IntEnum):
 _EXIT_CODES = {None: 0, Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2, Severity.FATAL: 2}
 
 
+class FindingDict(TypedDict):
+    """:meth:`Finding.as_dict`: a finding in the JSON report."""
+
+    severity: str
+    rule: str
+    line: int | None
+    journalnr: str | None
+    field: str | None
+    message: str
+
+
+class ReportDict(TypedDict):
+    """:meth:`Report.as_dict`: the JSON report (``sendemodul-check/1``)."""
+
+    format: str
+    register: str
+    title: str
+    periode: int
+    unit: str
+    source: str | None
+    records: int
+    result: str
+    exit_code: int
+    counts: dict[str, int]
+    rules: dict[str, int]
+    omitted: dict[str, int]
+    findings: list[FindingDict]
+
+
 @dataclass(frozen=True)
 class Finding:
     severity: Severity
@@ -50,7 +80,7 @@ class Finding:
             return "document"
         return f"line {self.line}" + (f", journalnr {self.journalnr}" if self.journalnr else "")
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> FindingDict:
         return {"severity": self.severity.name, "rule": self.rule, "line": self.line, "journalnr": self.journalnr,
                 "field": self.field, "message": self.message}
 
@@ -104,7 +134,7 @@ class Report:
         result = "OK" if self.worst is None else self.worst.name
         return f"Result: {result} ({counts}) in {_count(self.records, 'record')}, exit code {self.exit_code}"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> ReportDict:
         return {
             "format": "sendemodul-check/1",
             "register": self.register,

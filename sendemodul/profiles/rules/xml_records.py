@@ -4,6 +4,7 @@ profile's schema, and no identifier anywhere but in the identifier attributes.""
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 
 from sendemodul import identity
 from sendemodul.profiles.model import Record
@@ -27,7 +28,7 @@ def looks_like_id(value: str) -> bool:
     return False
 
 
-class XmlRules(RecordRules):
+class XmlRules(RecordRules[XmlProfile]):
     """XML: every attribute of the record element and its children against the schema in the profile."""
 
     def __init__(self, profile: XmlProfile, context: Context, add: Add, allow_synthetic: bool,
@@ -41,7 +42,7 @@ class XmlRules(RecordRules):
             child.element: (child, tuple(FieldRule(spec, context, f"{child.element}/@{spec.name}")
                                          for spec in child.fields),
                             compile_rules((r for r in profile.consistency if r.element == child.element),
-                                     {f.name: f.date_format for f in child.fields if f.type == "date"},
+                                     {f.name: f.date_format for f in child.fields if f.date_format is not None},
                                      f"{child.element}/@"))
             for child in profile.children
         }
@@ -82,7 +83,7 @@ class XmlRules(RecordRules):
         self.check_unique(line, journalnr, values)
         self.check_consistency(self._record_consistency, values, line, journalnr)
 
-    def _ids_in_data(self, element, line: int, journalnr: str | None) -> None:
+    def _ids_in_data(self, element: ET.Element, line: int, journalnr: str | None) -> None:
         """ERROR for every attribute value or text that holds a person's ID: it would reach SSB in the clear."""
         for node in element.iter():
             for name, value in node.attrib.items():
@@ -95,14 +96,15 @@ class XmlRules(RecordRules):
                 self.add(Severity.ERROR, "ID_IN_DATA", line, None, None,
                          f"text in <{node.tag}> holds what looks like a person's ID")
 
-    def _schema(self, element, known: frozenset[str], line: int | None, journalnr: str | None, where: str) -> None:
+    def _schema(self, element: ET.Element, known: frozenset[str], line: int | None, journalnr: str | None,
+                where: str) -> None:
         """SCHEMA errors for attributes the profile does not know (they could hold anything)."""
         for name in element.attrib:
             if name not in known:
                 self.add(Severity.ERROR, "SCHEMA", line, journalnr, None,
                          f"<{where}> has an attribute {name[:40]!r} that the profile does not know")
 
-    def _check_children(self, element, line: int, journalnr: str | None) -> None:
+    def _check_children(self, element: ET.Element, line: int, journalnr: str | None) -> None:
         counts: dict[str, int] = {}
         for child in element:
             entry = self._children.get(child.tag)
