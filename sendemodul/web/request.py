@@ -219,7 +219,7 @@ class UploadRequest(server.Request):
             self.refuse(429, e.code, str(e), ((b"Retry-After", b"10"),))
             return
         except OSError as e:
-            from sendemodul.spool import storage_error
+            from sendemodul.incoming import storage_error
 
             err = storage_error(e)
             self.answer_early(507, err.code, str(err))
