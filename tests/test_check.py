@@ -26,7 +26,7 @@ from sendemodul.profiles.rules import (
     _FixedRules,
     run_checks,
 )
-from sendemodul.testdata import ERROR_KINDS, generate_extract
+from sendemodul.testing.extracts import ERROR_KINDS, generate_extract
 
 ALNA = identity.parse_unit("0301-12-958935420", 2026)
 OSLO = identity.parse_unit("0301-00-958935420", 2026)

@@ -7,8 +7,9 @@ import io
 
 import pytest
 
-from sendemodul import identity, keydir, package, signing, ssb, testdata
+from sendemodul import identity, keydir, package, signing, ssb
 from sendemodul.profiles import available, load_profile
+from sendemodul.testing import extracts as testdata
 from sendemodul.verify import verify_container
 
 from conftest import run_cli

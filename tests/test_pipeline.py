@@ -17,7 +17,7 @@ from conftest import BIN, grep_tree, run_cli
 from server import DEMO, Server, add_unit, make_container
 
 from sendemodul import container, identity, keydir, package, signing, ssb
-from sendemodul.testpeers import prepare_sshd
+from sendemodul.testing.peers import prepare_sshd
 from sendemodul.worker import environment_for_test_uploads
 
 STAVANGER = "1103-00-964965226"

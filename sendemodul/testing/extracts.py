@@ -12,10 +12,8 @@ layout has a birth date field, it matches the number. Registers with a DUF field
 people only a DUF number (DUF numbers have no synthetic range: these are registration year + serial + check pair).
 
 The other fields come from up to 256 random templates that satisfy every field rule and consistency rule of the
-profile; each record combines a template with its own journalnummer, identifiers and birth date. Fødselsnummer check
-digits are computed here from the mod-11 weights (DOMAIN.md) with per-date and per-individual-number partial sums,
-because a call of :func:`identity.generate_fnr` per record would take several times the whole budget of a record;
-the tests check that both give the same numbers.
+profile (:mod:`~sendemodul.testing.field_values`); each record combines a template with its own journalnummer,
+identifiers and birth date; the people come from :mod:`~sendemodul.testing.people`.
 
 ``errors`` maps a record number (1-based: the n-th record; for fixed width also its line) to one of
 :data:`ERROR_KINDS`, each named after the control rule (:mod:`sendemodul.profiles.rules`) it makes fire.
@@ -23,19 +21,18 @@ the tests check that both give the same numbers.
 
 from __future__ import annotations
 
-import datetime
 import io
-import math
 import operator
 import random
-from collections.abc import Iterable, Iterator, Mapping
-from typing import BinaryIO, NamedTuple
+from collections.abc import Mapping
+from typing import BinaryIO
 from xml.sax.saxutils import escape
 
 from sendemodul import identity
 from sendemodul.profiles import FixedWidthProfile, Profile, XmlProfile
-from sendemodul.profiles.model import AnyOf, Consistency, DateOrder, FieldSpec, Requires
-from sendemodul.profiles.rules import allowed_bydeler
+from sendemodul.profiles.model import FieldSpec
+from sendemodul.testing.field_values import FieldValues
+from sendemodul.testing.people import Birth, duf_number, people
 
 __all__ = ["ERROR_KINDS", "generate_extract", "write_extract"]
 
@@ -55,13 +52,6 @@ _TEMPLATE_BITS = 8
 #: b the birth date.
 _HOLES = {"fnr": "f", "duf": "d"}
 _BATCH_RECORDS = 4096
-_K1_WEIGHTS = (3, 7, 6, 1, 8, 9, 4, 5, 2)
-_K2_WEIGHTS = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
-_DUF_WEIGHTS = (4, 6, 3, 2, 4, 6, 3, 2, 7, 5)
-#: Tenor's synthetic IDs: month + 80 (:func:`identity.generate_fnr` with ``kind="synthetic"``).
-_SYNTHETIC_MONTH_OFFSET = 80
-#: Individual numbers that give a 2-digit year its century: 000-499 for 1900-1999, 500-999 for 2000-2039.
-_CENTURIES = {1900: 0, 2000: 500}
 
 
 def generate_extract(profile: Profile, unit: identity.Unit, n_records: int, *, seed: int = 0,
@@ -90,155 +80,6 @@ def write_extract(out: BinaryIO, profile: Profile, unit: identity.Unit, n_record
 
 
 # ---------------------------------------------------------------------------------------------------------------------
-# People
-
-
-class _Birth(NamedTuple):
-    """A birth date as the two date formats write it."""
-
-    ddmmyyyy: str
-    iso: str
-
-
-def _people(profile: Profile, seed: int) -> Iterator[tuple[_Birth, str]]:
-    """Endless unique ``(birth, synthetic fødselsnummer)`` pairs, in a seeded random order.
-
-    Every birth date in the age range is used once before any date is used twice, each time with the next individual
-    number of a seeded permutation, so pairs never repeat (about 400 people a birth date). The check digits depend on
-    the date only through its two weighted sums mod 11, so each individual number gets a table of the 121 possible
-    endings; the dates are visited in a seeded full-cycle order and prepared the first time they are used, so a small
-    extract costs little.
-    """
-    rng = random.Random(seed)
-    youngest, oldest = profile.generator.age_range
-    first = datetime.date(max(1900, profile.periode - oldest), 1, 1).toordinal()
-    days = datetime.date(min(2039, profile.periode - youngest), 12, 31).toordinal() - first + 1
-    step = rng.randrange(days // 3, days)
-    while math.gcd(step, days) != 1:
-        step += 1
-    start = rng.randrange(days)
-    births: list[tuple[_Birth, str, int, int]] = []
-
-    def prepared(k: int) -> tuple[_Birth, str, int, int]:
-        """The k-th date of the order: birth, the ID's first six digits, its class of sums, its century."""
-        born = datetime.date.fromordinal(first + (start + k * step) % days)
-        day, month, yy = born.day, born.month + _SYNTHETIC_MONTH_OFFSET, born.year % 100
-        digits = (day // 10, day % 10, month // 10, month % 10, yy // 10, yy % 10)
-        sums = _weighted(digits, _K1_WEIGHTS) % 11 * 11 + _weighted(digits, _K2_WEIGHTS) % 11
-        return (_Birth(f"{born.day:02d}{born.month:02d}{born.year}", born.isoformat()),
-                f"{day:02d}{month:02d}{yy:02d}", sums, _CENTURIES[born.year // 100 * 100])
-
-    def endings(individual: int) -> list[str | None]:
-        """For each class of sums: individual number and check digits, or ``None`` when no valid ID exists."""
-        digits = (individual // 100, individual // 10 % 10, individual % 10)
-        partial1, partial2 = _weighted(digits, _K1_WEIGHTS[6:]), _weighted(digits, _K2_WEIGHTS[6:9])
-        table: list[str | None] = []
-        for sum1 in range(11):
-            for sum2 in range(11):
-                k1 = (11 - (sum1 + partial1) % 11) % 11
-                k2 = (11 - (sum2 + partial2 + 2 * k1) % 11) % 11
-                table.append(f"{individual:03d}{k1}{k2}" if k1 != 10 and k2 != 10 else None)
-        return table
-
-    levels = list(range(500))
-    rng.shuffle(levels)
-    for level in levels:
-        tables = {century: endings(century + level) for century in _CENTURIES.values()}
-        for k in range(days):
-            if k == len(births):
-                births.append(prepared(k))
-            birth, prefix, sums, century = births[k]
-            ending = tables[century][sums]
-            if ending is not None:
-                yield birth, prefix + ending
-    raise ValueError(f"the age range of {profile.register} has room for no more people")
-
-
-def _weighted(digits: Iterable[int], weights: tuple[int, ...]) -> int:
-    """The weighted sum over as many digits as there are weights (or fewer)."""
-    return sum(d * w for d, w in zip(digits, weights))
-
-
-def _duf(number: int, year: int) -> str:
-    """The DUF number of record ``number``: a registration year (``year``, earlier for every million records), a
-    6-digit serial, and the check pair; unique within an extract."""
-    first10 = f"{year - number // 1_000_000:04d}{number % 1_000_000:06d}"
-    return f"{first10}{_weighted(map(int, first10), _DUF_WEIGHTS) % 11:02d}"
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# Field values
-
-
-class _Values:
-    """Random valid values for a profile's fields, for one unit."""
-
-    def __init__(self, profile: Profile, unit: identity.Unit, rng: random.Random):
-        self.profile = profile
-        self.rng = rng
-        self.bydeler = sorted(allowed_bydeler(unit, profile.periode)[0])
-        self.roles = {"kommunenr": unit.kommunenr, "orgnr": unit.orgnr, "version": f"{profile.periode % 100:02d}",
-                      "periode": str(profile.periode),
-                      "kommunenavn": identity.kommune(unit.kommunenr, profile.periode).name}
-        self.unit = unit
-
-    def value(self, spec: FieldSpec, *, filled: bool = False) -> str:
-        """A valid value for ``spec``; blank now and then if it is optional (never if ``filled``)."""
-        rng = self.rng
-        if spec.role == "bydel":
-            return rng.choice(self.bydeler)
-        if spec.role in self.roles:
-            return self.roles[spec.role]
-        if not (spec.mandatory or filled) and rng.random() < 0.4:
-            return ""
-        if spec.codes_from:
-            return self.unit.kommunenr
-        if spec.codes:
-            return rng.choice(list(spec.codes))
-        if spec.type == "integer":
-            digits = min(spec.length or spec.max_length or 5, 5)
-            return str(rng.randrange(1, 10 ** digits))
-        if spec.type == "date":
-            day = datetime.date(self.profile.periode, 1, 1) + datetime.timedelta(days=rng.randrange(365))
-            return day.strftime("%d%m%Y" if spec.date_format == "ddMMyyyy" else "%Y-%m-%d")
-        width = spec.length or min(spec.max_length or 10, 10)
-        return f"{spec.name[:2].upper()}{rng.randrange(10 ** 6):06d}"[:width]
-
-    def fields(self, specs: tuple[FieldSpec, ...], rules: tuple[Consistency, ...]) -> dict[str, str]:
-        """Values for ``specs`` that also satisfy the consistency ``rules`` (identifiers are left out: every record
-        gets at least one)."""
-        values = {spec.name: self.value(spec) for spec in specs if not spec.id_kind}
-        by_name = {spec.name: spec for spec in specs}
-        for _ in range(len(rules) * 4 + 1):
-            repaired = [self._repair(rule, values, by_name) for rule in rules]  # every rule, every round
-            if not any(repaired):
-                return values
-        raise AssertionError(f"the consistency rules of {self.profile!r} cannot all be satisfied")
-
-    def _repair(self, rule: Consistency, values: dict[str, str], specs: dict[str, FieldSpec]) -> bool:
-        """Make ``values`` satisfy ``rule``; whether anything changed."""
-        if isinstance(rule, Requires):
-            value = values.get(rule.field, "")
-            if values.get(rule.if_field) in rule.if_values and (not value or (rule.positive and int(value) == 0)):
-                values[rule.field] = self.value(specs[rule.field], filled=True)
-                return True
-        elif isinstance(rule, AnyOf):
-            if not any(values.get(name) or specs[name].id_kind for name in rule.fields):
-                values[rule.fields[0]] = self.value(specs[rule.fields[0]], filled=True)
-                return True
-        elif isinstance(rule, DateOrder):
-            earlier, later = values.get(rule.earlier, ""), values.get(rule.later, "")
-            if earlier and later and _date_key(earlier, specs[rule.earlier]) > _date_key(later, specs[rule.later]):
-                values[rule.earlier], values[rule.later] = later, earlier
-                return True
-        return False
-
-
-def _date_key(value: str, spec: FieldSpec) -> str:
-    return value[4:] + value[2:4] + value[:2] if spec.date_format == "ddMMyyyy" else value
-
-
-# ---------------------------------------------------------------------------------------------------------------------
 # Writers
 
 
@@ -250,27 +91,27 @@ class _Writer:
         self.template_bits = min(_TEMPLATE_BITS, max(n_records - 1, 0).bit_length())
         self.unit = unit
         self.rng = random.Random(seed)
-        self.values = _Values(profile, unit, self.rng)
-        self.people = _people(profile, seed)
+        self.values = FieldValues(profile, unit, self.rng)
+        self.people = people(profile, seed)
         self.id_specs = [spec for spec in profile.field_specs if spec.id_kind]
         self.counters = [spec for spec in profile.field_specs if spec.unique]
         birth = [spec for spec in profile.field_specs if spec.role == "birthdate"]
         self.birth = birth[0] if birth else None
-        #: Which :class:`_Birth` text the birth date field takes.
+        #: Which :class:`Birth` text the birth date field takes.
         self.birth_text = "ddmmyyyy" if self.birth is not None and self.birth.date_format == "ddMMyyyy" else "iso"
         self.variable = {spec.name for spec in self.id_specs + self.counters + birth}
         self.record_rules = tuple(r for r in profile.consistency if r.element is None)
         self.duf_share = profile.generator.duf_share if any(s.id_kind == "duf" for s in self.id_specs) else 0.0
         self.previous: dict[str, str] = {}
 
-    def person(self, number: int) -> tuple[_Birth, str, str]:
+    def person(self, number: int) -> tuple[Birth, str, str]:
         """The next person for record ``number``: birth, fødselsnummer and DUF number (one of them blank)."""
         birth, fnr = next(self.people)
         if self.duf_share and self.rng.random() < self.duf_share:
-            return birth, "", _duf(number, self.profile.periode - 1)
+            return birth, "", duf_number(number, self.profile.periode - 1)
         return birth, fnr, ""
 
-    def person_values(self, number: int, birth: _Birth, fnr: str, duf: str) -> dict[str, str]:
+    def person_values(self, number: int, birth: Birth, fnr: str, duf: str) -> dict[str, str]:
         """The per-record values of record ``number`` with this person: counters (journalnummer...), identifiers,
         birth date."""
         values = {spec.name: f"{number:0{spec.length or 8}d}" for spec in self.counters}

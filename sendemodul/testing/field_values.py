@@ -1,0 +1,79 @@
+"""Random valid field values for test extracts: every field rule and consistency rule of a profile holds."""
+
+from __future__ import annotations
+
+import datetime
+import random
+
+from sendemodul import identity
+from sendemodul.profiles import Profile
+from sendemodul.profiles.model import AnyOf, Consistency, DateOrder, FieldSpec, Requires
+from sendemodul.profiles.rules import allowed_bydeler
+
+
+class FieldValues:
+    """Random valid values for a profile's fields, for one unit."""
+
+    def __init__(self, profile: Profile, unit: identity.Unit, rng: random.Random):
+        self.profile = profile
+        self.rng = rng
+        self.bydeler = sorted(allowed_bydeler(unit, profile.periode)[0])
+        self.roles = {"kommunenr": unit.kommunenr, "orgnr": unit.orgnr, "version": f"{profile.periode % 100:02d}",
+                      "periode": str(profile.periode),
+                      "kommunenavn": identity.kommune(unit.kommunenr, profile.periode).name}
+        self.unit = unit
+
+    def value(self, spec: FieldSpec, *, filled: bool = False) -> str:
+        """A valid value for ``spec``; blank now and then if it is optional (never if ``filled``)."""
+        rng = self.rng
+        if spec.role == "bydel":
+            return rng.choice(self.bydeler)
+        if spec.role in self.roles:
+            return self.roles[spec.role]
+        if not (spec.mandatory or filled) and rng.random() < 0.4:
+            return ""
+        if spec.codes_from:
+            return self.unit.kommunenr
+        if spec.codes:
+            return rng.choice(list(spec.codes))
+        if spec.type == "integer":
+            digits = min(spec.length or spec.max_length or 5, 5)
+            return str(rng.randrange(1, 10 ** digits))
+        if spec.type == "date":
+            day = datetime.date(self.profile.periode, 1, 1) + datetime.timedelta(days=rng.randrange(365))
+            return day.strftime("%d%m%Y" if spec.date_format == "ddMMyyyy" else "%Y-%m-%d")
+        width = spec.length or min(spec.max_length or 10, 10)
+        return f"{spec.name[:2].upper()}{rng.randrange(10 ** 6):06d}"[:width]
+
+    def fields(self, specs: tuple[FieldSpec, ...], rules: tuple[Consistency, ...]) -> dict[str, str]:
+        """Values for ``specs`` that also satisfy the consistency ``rules`` (identifiers are left out: every record
+        gets at least one)."""
+        values = {spec.name: self.value(spec) for spec in specs if not spec.id_kind}
+        by_name = {spec.name: spec for spec in specs}
+        for _ in range(len(rules) * 4 + 1):
+            repaired = [self._repair(rule, values, by_name) for rule in rules]  # every rule, every round
+            if not any(repaired):
+                return values
+        raise AssertionError(f"the consistency rules of {self.profile!r} cannot all be satisfied")
+
+    def _repair(self, rule: Consistency, values: dict[str, str], specs: dict[str, FieldSpec]) -> bool:
+        """Make ``values`` satisfy ``rule``; whether anything changed."""
+        if isinstance(rule, Requires):
+            value = values.get(rule.field, "")
+            if values.get(rule.if_field) in rule.if_values and (not value or (rule.positive and int(value) == 0)):
+                values[rule.field] = self.value(specs[rule.field], filled=True)
+                return True
+        elif isinstance(rule, AnyOf):
+            if not any(values.get(name) or specs[name].id_kind for name in rule.fields):
+                values[rule.fields[0]] = self.value(specs[rule.fields[0]], filled=True)
+                return True
+        elif isinstance(rule, DateOrder):
+            earlier, later = values.get(rule.earlier, ""), values.get(rule.later, "")
+            if earlier and later and _date_key(earlier, specs[rule.earlier]) > _date_key(later, specs[rule.later]):
+                values[rule.earlier], values[rule.later] = later, earlier
+                return True
+        return False
+
+
+def _date_key(value: str, spec: FieldSpec) -> str:
+    return value[4:] + value[2:4] + value[:2] if spec.date_format == "ddMMyyyy" else value
