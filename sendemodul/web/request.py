@@ -17,9 +17,8 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.web import server
 
-from sendemodul import auth
+from sendemodul import auth, messages_nb
 from sendemodul.errors import LoginBusy, TooManyUploads, UploadTooLarge
-from sendemodul.web import messages_nb
 
 log = Logger()
 

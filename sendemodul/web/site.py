@@ -17,7 +17,7 @@ from twisted.internet import defer, endpoints, ssl
 from twisted.logger import Logger
 from twisted.web import http, pages, resource, server, static
 
-from sendemodul import auth, identity, keydir, letters
+from sendemodul import auth, identity, keydir, letters, messages_nb
 from sendemodul.errors import (
     BydelError,
     ContainerError,
@@ -33,9 +33,9 @@ from sendemodul.errors import (
     UploadTooLarge,
     WindowClosed,
 )
-from sendemodul.intake import OSLO, Receipt
+from sendemodul.intake import OSLO
+from sendemodul.receipt import Receipt
 from sendemodul.service import LISTEN_BACKLOG, ListeningService
-from sendemodul.web import messages_nb
 from sendemodul.web.request import BASE_HEADERS, UploadRequest, basic_credentials, login
 from sendemodul.web.sessions import COOKIE, LOGIN_COOKIE, Sessions
 from sendemodul.web.tls import CoalescingTLSFactory
