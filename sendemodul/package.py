@@ -44,7 +44,6 @@ from sendemodul.errors import ManifestInvalid, ManifestUnsigned, PartContentErro
 from sendemodul.pseudonym import ENVIRONMENT_PATTERN, Pseudonymizer, id_kind
 
 SEAL_FORMAT = "sendemodul-seal/1"
-PACKAGE_MEMBERS = ("manifest.json", "manifest.sig", "tpf-seal.json", "tpf-seal.sig", "pseudonyms.age", "data.age")
 #: At most this many invalid IDs are listed in the feedback of one container; the seal counts all of them.
 FEEDBACK_LIMIT = 1000
 #: Classes that get a pseudonym (valid IDs of a person), and classes that are not listed in the feedback.
