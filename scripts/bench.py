@@ -30,7 +30,7 @@ import threading
 import time
 from pathlib import Path
 
-from sendemodul.testpeers import free_port, prepare_sshd
+from sendemodul.testing.peers import free_port, prepare_sshd
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent / "sendemodul"
@@ -1105,17 +1105,18 @@ class Bench:
         say(f"==> records: encryption module and pseudonymizer on {n:,} records (11F {year})")
         home = self.tmp / "records-home"
         subprocess.run([str(BIN), "admin", "init", "--dev", "--home", str(home)], check=True, capture_output=True)
-        from sendemodul import container, identity, intake, testdata
+        from sendemodul import container, identity, intake
         from sendemodul.config import load
         from sendemodul.errors import ManifestInvalid
         from sendemodul.profiles import load_profile
         from sendemodul.spool import Spool
         from sendemodul.store import Store
+        from sendemodul.testing.extracts import write_extract
 
         extract = self.tmp / "extract.dat"
         with (Progress("generating the extract", lambda: f"{tree_size(extract) / MiB:,.0f} MiB"),
               open(extract, "wb") as out):
-            testdata.write_extract(out, load_profile("11F", year), identity.parse_unit(DEMO, year), n, seed=1)
+            write_extract(out, load_profile("11F", year), identity.parse_unit(DEMO, year), n, seed=1)
         tar = self.tmp / "records.tar"
         env = {**os.environ, "SENDEMODUL_HOME": str(home)}
         seconds, rss, code = run_measured(

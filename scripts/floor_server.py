@@ -5,7 +5,7 @@ the body into the page cache and answers. sendemodul must, before it answers (DE
 body, hash the whole file (the receipt's sha256), hash the parts again against the signed manifest (the part
 digests: for an upload, nearly the same bytes once more), and fsync. This server does exactly that work and nothing
 else: Python's ``ssl`` on a blocking socket, the body read with ``recv_into`` into 1 MiB buffers, written with
-``pwrite`` (writeback started every 8 MiB, with the spool's own helper), two SHA-256 passes in two threads,
+``pwrite`` (writeback started every 8 MiB, with sendemodul's own helper), two SHA-256 passes in two threads,
 ``fsync``, rename, 201. No parsing of the container, no login, no database. One connection at a time; only ``PUT``
 with a ``Content-Length``.
 
@@ -23,7 +23,7 @@ import sys
 import threading
 from pathlib import Path
 
-from sendemodul.spool import WRITEBACK_BYTES, start_writeback
+from sendemodul.writeback import WRITEBACK_BYTES, start_writeback
 
 BUFFER_BYTES = 1 << 20
 HEADER_LIMIT = 64 * 1024

@@ -18,7 +18,6 @@ import hashlib
 import secrets
 import sqlite3
 import zoneinfo
-from dataclasses import asdict, dataclass
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -31,6 +30,7 @@ from sendemodul.errors import (
     UploadIncomplete,
     WindowClosed,
 )
+from sendemodul.receipt import Receipt
 from sendemodul.verify import verify_container
 
 log = Logger()
@@ -62,30 +62,6 @@ def window_decision(window, register, periode, today):
         if start <= today <= end:
             raise WindowClosed(f"Reception for {what} is paused until {end:%d.%m.%Y}; try again after that.")
     return False, bool(window.deadline and today > window.deadline)
-
-
-@dataclass(frozen=True)
-class Receipt:
-    reference: str
-    status: str
-    unit: str
-    register: str
-    periode: int
-    size: int
-    sha256: str
-    received_at: str
-    late: bool
-    test: bool
-    duplicate: bool = False
-
-    @classmethod
-    def from_row(cls, row, duplicate=False):
-        return cls(reference=row["reference"], status=row["status"], unit=row["unit"], register=row["register"],
-                   periode=row["periode"], size=row["size"], sha256=row["sha256"], received_at=row["received_at"],
-                   late=bool(row["late"]), test=bool(row["test"]), duplicate=duplicate)
-
-    def to_json(self):
-        return asdict(self)
 
 
 class _HashingReader:

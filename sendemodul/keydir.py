@@ -32,7 +32,6 @@ from sendemodul.errors import KeyDirError, NoCurrentKey
 from sendemodul.sshkeys import SSHKeyError, parse_public_key
 
 ROLES = ("tpf", "ssb", "tpf-signing")
-AGE_ROLES = ("tpf", "ssb")
 KEY_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _REQUIRED = {"key_id", "role", "valid_from", "valid_to"}
 _OPTIONAL = {"comment"}

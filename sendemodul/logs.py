@@ -10,7 +10,7 @@ import re
 import sys
 
 from twisted.logger import (FilteringLogObserver, ILogObserver, LogLevel, LogLevelFilterPredicate,
-                            globalLogBeginner, jsonFileLogObserver, textFileLogObserver)
+                            jsonFileLogObserver, textFileLogObserver)
 from twisted.python.logfile import LogFile
 from zope.interface import implementer
 
@@ -102,8 +102,3 @@ def make_observer(config, console=None):
         FilteringLogObserver(jsonFileLogObserver(logfile), [quiet]),
         FilteringLogObserver(textFileLogObserver(console or sys.stdout), [console_filter]),
     ))
-
-
-def start_logging(config, console=None):
-    """Route all Twisted and stdlib-warning events through :func:`make_observer` (for commands outside twistd)."""
-    globalLogBeginner.beginLoggingTo([make_observer(config, console)], redirectStandardIO=False)

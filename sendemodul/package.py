@@ -3,7 +3,7 @@
 :func:`make_package` copies ``manifest.json``, ``manifest.sig`` and ``data.age`` byte for byte (checking the digest
 of data.age, never decrypting it), decrypts only ``identities.age``, classifies and pseudonymizes each ID as it
 streams, and writes ``pseudonyms.age`` (to SSB) with a signed seal binding it to the manifest. No plaintext ID
-reaches the disk: the pseudonym lines wait in a :class:`~sendemodul.container.SealedSpool` until decryption has
+reaches the disk: the pseudonym lines wait in a :class:`~sendemodul.container.SealedTempFile` until decryption has
 succeeded, and on any failure nothing is kept. Pure: the worker process supplies keys and paths.
 """
 
@@ -23,8 +23,8 @@ from sendemodul.container import (
     Manifest,
     PartInfo,
     PartParser,
-    SealedSpool,
-    SpoolWriter,
+    SealedStream,
+    SealedTempFile,
     TarReader,
     TarWriter,
     atomic_output,
@@ -44,7 +44,6 @@ from sendemodul.errors import ManifestInvalid, ManifestUnsigned, PartContentErro
 from sendemodul.pseudonym import ENVIRONMENT_PATTERN, Pseudonymizer, id_kind
 
 SEAL_FORMAT = "sendemodul-seal/1"
-PACKAGE_MEMBERS = ("manifest.json", "manifest.sig", "tpf-seal.json", "tpf-seal.sig", "pseudonyms.age", "data.age")
 #: At most this many invalid IDs are listed in the feedback of one container; the seal counts all of them.
 FEEDBACK_LIMIT = 1000
 #: Classes that get a pseudonym (valid IDs of a person), and classes that are not listed in the feedback.
@@ -255,14 +254,14 @@ def make_package(container_path, out_path, *, tpf_identities, master_key, enviro
     if not ssb_recipients or any(key.role != "ssb" for key in ssb_recipients):
         raise ValueError("ssb_recipients must be one or more ssb keys")
     out_path = Path(out_path)
-    with (open(container_path, "rb") as source, SealedSpool(out_path.parent) as spool,
+    with (open(container_path, "rb") as source, SealedTempFile(out_path.parent) as sealed,
           tempfile.TemporaryFile(dir=out_path.parent) as pseudonyms_file):
         tar = TarReader(source)
         manifest = Manifest.parse(tar.read_member("manifest.json", max_size=MAX_JSON_BYTES, error=ManifestInvalid))
         signature = tar.read_member("manifest.sig", max_size=SIGNATURE_BYTES, error=ManifestUnsigned)
         pseudonymizer = Pseudonymizer(master_key, environment=environment, register=manifest.register,
                                       version=key_version)
-        lines = SpoolWriter(spool)
+        lines = SealedStream(sealed)
         pseudonymize = _Pseudonymize(pseudonymizer, classify, lines)
         parser = PartParser(manifest.container_id, "identities", 3, pseudonymize, one_line_per_row=False,
                             on_block=pseudonymize.block)

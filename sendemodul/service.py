@@ -207,7 +207,7 @@ def makeService(config, reactor=None):
         top.workers = make_process_monitor(config, reactor)
         top.workers.setServiceParent(top)
     if config.mail.enabled:
-        from sendemodul.receipts import MorningMailService
+        from sendemodul.morning_mail import MorningMailService
 
         top.mail = MorningMailService(config, store, top.db.run, reactor)
         top.mail.setServiceParent(top)

@@ -2,7 +2,7 @@
 
 Checks the package (tar shape, manifest, the TPF seal and its signature, the binding of seal to manifest, both part
 digests; the unit's manifest signature too when its key is given), decrypts ``pseudonyms.age`` into a
-:class:`~sendemodul.container.SealedSpool`, then decrypts ``data.age`` and joins the two by row_id as they stream
+:class:`~sendemodul.container.SealedTempFile`, then decrypts ``data.age`` and joins the two by row_id as they stream
 (both are sorted by row_id). The outputs are written to temporary files in the output directory and renamed only when
 everything has been decrypted and checked, so a failure leaves no plaintext behind. Never needs the TPF's private key.
 """
@@ -20,8 +20,8 @@ from sendemodul.container import (
     SIGNATURE_BYTES,
     Manifest,
     PartParser,
-    SealedSpool,
-    SpoolWriter,
+    SealedStream,
+    SealedTempFile,
     TarReader,
     atomic_output,
     check_signature,
@@ -64,7 +64,7 @@ def open_package(package_path, out_dir, *, ssb_identities, tpf_signing_keys, uni
     valid); ``unit_keys``, if given, the unit's Ed25519 public keys to check ``manifest.sig`` with.
     ``progress(n)`` is called with the number of package bytes read by each read.
     """
-    with open(package_path, "rb") as source, SealedSpool(out_dir) as spool:
+    with open(package_path, "rb") as source, SealedTempFile(out_dir) as sealed:
         tar = TarReader(source, progress)
         manifest = Manifest.parse(tar.read_member("manifest.json", max_size=MAX_JSON_BYTES, error=ManifestInvalid))
         signature = tar.read_member("manifest.sig", max_size=SIGNATURE_BYTES, error=ManifestUnsigned)
@@ -79,7 +79,7 @@ def open_package(package_path, out_dir, *, ssb_identities, tpf_signing_keys, uni
             if path.exists():
                 raise AlreadyExists(f"{path} already exists; not overwriting it")
 
-        pseudonyms = _Pseudonyms(SpoolWriter(spool))
+        pseudonyms = _Pseudonyms(SealedStream(sealed))
         parser = PartParser(manifest.container_id, "pseudonyms", 4, pseudonyms.add, one_line_per_row=False)
         member = open_part(tar, "pseudonyms.age", seal.pseudonyms)
         decrypt_part(member, ssb_identities, parser, seal.pseudonyms.sha256)

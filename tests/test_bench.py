@@ -110,7 +110,7 @@ def test_floor_server_does_the_mandated_work_for_a_real_curl_upload(tmp_path):
     import time
 
     from sendemodul.home import self_signed_certificate
-    from sendemodul.testpeers import free_port
+    from sendemodul.testing.peers import free_port
 
     cert = tmp_path / "server.pem"
     cert.write_bytes(self_signed_certificate())

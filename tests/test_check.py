@@ -23,7 +23,7 @@ from sendemodul.profiles.rules.duplicates import FirstSeen as _FirstSeen
 from sendemodul.profiles.rules.fields import Context as _Context
 from sendemodul.profiles.rules.fixed_records import FixedRules as _FixedRules
 from sendemodul.profiles.rules.report import Report, Severity
-from sendemodul.testdata import ERROR_KINDS, generate_extract
+from sendemodul.testing.extracts import ERROR_KINDS, generate_extract
 
 ALNA = identity.parse_unit("0301-12-958935420", 2026)
 OSLO = identity.parse_unit("0301-00-958935420", 2026)

@@ -206,22 +206,22 @@ def test_parts_follow_the_grammar_and_are_sorted_by_row_id(keys, tmp_path):
     assert [record for _, record in data_lines] != [record for _, record in rows]
 
 
-def test_sort_spills_to_the_sealed_spool(keys, tmp_path, monkeypatch):
+def test_sort_spills_to_the_sealed_temp_file(keys, tmp_path, monkeypatch):
     """With a tiny memory budget every bucket is spilled in many sealed chunks, and the parts are still sorted."""
-    monkeypatch.setattr(container, "_BUDGET_BYTES", 2048)
+    monkeypatch.setattr(container.writer, "_BUDGET_BYTES", 2048)
     write(keys, tmp_path / "c.tar", make_rows(500))
     data = decrypt(dict(members(tmp_path / "c.tar"))["data.age"], keys.ssb_identities).split("\n")[1:-1]
     assert len(data) == 500 and data == sorted(data)
     assert verify(keys, tmp_path / "c.tar").records == 500
 
 
-def test_sealed_spool_never_holds_plaintext(tmp_path):
-    """What the spool writes to disk is sealed: the plaintext does not appear in the file, and reads come back whole."""
-    with container.SealedSpool(tmp_path) as spool:
-        handles = [spool.put(b"05011399292 secret line %d\n" % i) for i in range(3)]
-        on_disk = Path(f"/proc/self/fd/{spool._file.fileno()}").read_bytes()
+def test_sealed_temp_file_never_holds_plaintext(tmp_path):
+    """What reaches the disk is sealed: the plaintext does not appear in the file, and reads come back whole."""
+    with container.SealedTempFile(tmp_path) as sealed:
+        handles = [sealed.put(b"05011399292 secret line %d\n" % i) for i in range(3)]
+        on_disk = Path(f"/proc/self/fd/{sealed._file.fileno()}").read_bytes()
         assert b"05011399292" not in on_disk and len(on_disk) == sum(h[1] for h in handles)
-        assert spool.get(handles[1]) == b"05011399292 secret line 1\n"
+        assert sealed.get(handles[1]) == b"05011399292 secret line 1\n"
     assert list(tmp_path.iterdir()) == []
 
 

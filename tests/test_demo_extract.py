@@ -1,9 +1,10 @@
-"""``sendemodul demo-extract`` writes the extract :func:`sendemodul.testdata.generate_extract` makes."""
+"""``sendemodul demo-extract`` writes the extract :func:`sendemodul.extracts.generate_extract` makes."""
 
 import pytest
 from conftest import run_cli
 
-from sendemodul import identity, testdata
+from sendemodul import identity
+from sendemodul.testing import extracts
 from sendemodul.profiles import load_profile
 
 pytestmark = pytest.mark.integration  # runs the console script in a subprocess
@@ -15,7 +16,7 @@ def test_demo_extract_writes_generate_extract_bytes_that_check_accepts(tmp_path)
     out = tmp_path / "demo-11f.txt"
     proc = run_cli("demo-extract", "-r", "11F", "-p", "2026", "-u", DEMO, "-o", out, "-n", "25")
     assert proc.stdout == "" and f"Wrote 25 synthetic 11F 2026 records for {DEMO} to {out}" in proc.stderr
-    expected = testdata.generate_extract(load_profile("11F", 2026), identity.parse_unit(DEMO, 2026), 25)
+    expected = extracts.generate_extract(load_profile("11F", 2026), identity.parse_unit(DEMO, 2026), 25)
     assert out.read_bytes() == expected
     checked = run_cli("check", "-r", "11F", "-p", "2026", "-u", DEMO, out)
     assert checked.returncode == 0, checked.stdout
@@ -25,7 +26,7 @@ def test_demo_extract_to_standard_output_with_a_seed():
     proc = run_cli("demo-extract", "--register", "15F", "--periode", "2026", "--unit", DEMO, "--output", "-",
                    "--count", "2", "--seed", "7")
     unit = identity.parse_unit(DEMO, 2026)
-    assert proc.stdout == testdata.generate_extract(load_profile("15F", 2026), unit, 2, seed=7).decode("utf-8")
+    assert proc.stdout == extracts.generate_extract(load_profile("15F", 2026), unit, 2, seed=7).decode("utf-8")
 
 
 @pytest.mark.parametrize("args, message", [

@@ -7,8 +7,9 @@ import io
 
 import pytest
 
-from sendemodul import identity, keydir, package, signing, ssb, testdata
+from sendemodul import identity, keydir, package, signing, ssb
 from sendemodul.profiles import available, load_profile
+from sendemodul.testing import extracts
 from sendemodul.verify import verify_container
 
 from conftest import run_cli
@@ -29,7 +30,7 @@ def test_round_trip_for_every_profile_and_year(dev_home, tmp_path, register, per
     profile = load_profile(register, periode)
     unit = identity.parse_unit(DEMO, periode)
     extract = tmp_path / "extract.dat"
-    extract.write_bytes(testdata.generate_extract(profile, unit, 25, seed=periode))
+    extract.write_bytes(extracts.generate_extract(profile, unit, 25, seed=periode))
     ids = {value for record in profile.open_extract(extract.open("rb")) for _, value in record.ids if value}
     out = tmp_path / "c.tar"
     proc = run_cli("encrypt", "-r", register, "-p", periode, "-u", DEMO, "--signing-key", dev_home / "demo/unit.key",
@@ -66,7 +67,7 @@ def test_encrypt_refuses_an_extract_with_errors_and_writes_nothing(dev_home, tmp
     profile = load_profile("11CF", 2026)
     unit = identity.parse_unit(DEMO, 2026)
     extract = tmp_path / "bad.dat"
-    good = testdata.generate_extract(profile, unit, 5, seed=1)
+    good = extracts.generate_extract(profile, unit, 5, seed=1)
     extract.write_bytes(good + b"too short\n")
     out = tmp_path / "c.tar"
     proc = run_cli("encrypt", "-r", "11CF", "-p", 2026, "-u", DEMO, "--signing-key", dev_home / "demo/unit.key",
@@ -84,7 +85,7 @@ def test_encrypt_refuses_findings_found_late_or_mid_way_and_writes_nothing(dev_h
     profile = load_profile(register, 2026)
     unit = identity.parse_unit(DEMO, 2026)
     extract = tmp_path / "bad.dat"
-    extract.write_bytes(testdata.generate_extract(profile, unit, 40, seed=3, errors={30: error}))
+    extract.write_bytes(extracts.generate_extract(profile, unit, 40, seed=3, errors={30: error}))
     out = tmp_path / "c.tar"
     proc = run_cli("encrypt", "-r", register, "-p", 2026, "-u", DEMO, "--signing-key", dev_home / "demo/unit.key",
                    extract, "-o", out, home=dev_home, check=False)
@@ -186,7 +187,7 @@ def block_bytes(request, monkeypatch):
 def test_fast_path_gives_the_same_report_and_rows(block_bytes, register, errors, production):
     profile = load_profile(register, 2026)
     unit = identity.parse_unit(DEMO, 2026)
-    data = testdata.generate_extract(profile, unit, 60, seed=len(errors) * 7 + 1, errors=errors)
+    data = extracts.generate_extract(profile, unit, 60, seed=len(errors) * 7 + 1, errors=errors)
     _assert_same(profile, data, unit, production)
 
 
@@ -195,7 +196,7 @@ def test_fast_path_on_odd_lines_and_identifiers(block_bytes, production):
     """Line endings, blank and overlong lines, and identifiers of every class, anywhere in the file."""
     profile = load_profile("11F", 2026)
     unit = identity.parse_unit(DEMO, 2026)
-    lines = testdata.generate_extract(profile, unit, 40, seed=11).decode("iso-8859-1").split("\n")[:-1]
+    lines = extracts.generate_extract(profile, unit, 40, seed=11).decode("iso-8859-1").split("\n")[:-1]
     fnr = profile._id_slices[0][0]
     duf = [name for name, *_ in profile._id_slices][1]
     birth = next(f for f in profile.field_specs if f.role == "birthdate")

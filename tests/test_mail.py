@@ -11,7 +11,7 @@ import pytest
 
 from aiosmtpd.controller import Controller
 
-from sendemodul import config, receipts
+from sendemodul import config, morning_mail
 from sendemodul.store import Store
 
 from conftest import STAVANGER, add_unit, run_cli
@@ -27,22 +27,22 @@ def at(text):
 
 def test_send_moment_follows_daylight_saving_time():
     """08:00 in Oslo is 07:00 UTC in winter and 06:00 UTC in summer, also on the days the clocks change."""
-    assert receipts.send_moment(datetime.date(2026, 1, 15), 8) == at("2026-01-15T07:00:00")
-    assert receipts.send_moment(datetime.date(2026, 3, 29), 8) == at("2026-03-29T06:00:00")
-    assert receipts.send_moment(datetime.date(2026, 10, 25), 8) == at("2026-10-25T07:00:00")
-    assert receipts.send_moment(datetime.date(2026, 7, 1), 8) == at("2026-07-01T06:00:00")
+    assert morning_mail.send_moment(datetime.date(2026, 1, 15), 8) == at("2026-01-15T07:00:00")
+    assert morning_mail.send_moment(datetime.date(2026, 3, 29), 8) == at("2026-03-29T06:00:00")
+    assert morning_mail.send_moment(datetime.date(2026, 10, 25), 8) == at("2026-10-25T07:00:00")
+    assert morning_mail.send_moment(datetime.date(2026, 7, 1), 8) == at("2026-07-01T06:00:00")
 
 
 def test_due_days_before_at_and_after_eight_and_after_downtime():
     """Nothing is due before 08:00; at 08:00 today is due; after days of downtime the missed days are due too."""
     day = datetime.date(2026, 1, 15)
     kw = {"hour": 8, "catch_up_days": 7}
-    assert receipts.due_days(datetime.date(2026, 1, 14), at("2026-01-15T06:59:59"), **kw) == []
-    assert receipts.due_days(datetime.date(2026, 1, 14), at("2026-01-15T07:00:00"), **kw) == [day]
-    assert receipts.due_days(day, at("2026-01-15T12:00:00"), **kw) == []
-    assert receipts.due_days(datetime.date(2026, 1, 12), at("2026-01-15T09:00:00"), **kw) == [
+    assert morning_mail.due_days(datetime.date(2026, 1, 14), at("2026-01-15T06:59:59"), **kw) == []
+    assert morning_mail.due_days(datetime.date(2026, 1, 14), at("2026-01-15T07:00:00"), **kw) == [day]
+    assert morning_mail.due_days(day, at("2026-01-15T12:00:00"), **kw) == []
+    assert morning_mail.due_days(datetime.date(2026, 1, 12), at("2026-01-15T09:00:00"), **kw) == [
         datetime.date(2026, 1, 13), datetime.date(2026, 1, 14), day]
-    assert len(receipts.due_days(None, at("2026-01-15T09:00:00"), **kw)) == 7
+    assert len(morning_mail.due_days(None, at("2026-01-15T09:00:00"), **kw)) == 7
 
 
 class Collect:
@@ -97,7 +97,7 @@ def test_morning_email_reaches_a_real_smtp_server_once_also_across_a_restart(tmp
     # updated_at of the quarantine is "now" (outside the window); pin it into the window for the test
     store.conn().execute("UPDATE uploads SET updated_at = '2026-01-14T11:00:00Z' WHERE reference LIKE 'SM-20260114%'")
 
-    mailer = receipts.MorningMail(cfg, store)
+    mailer = morning_mail.MorningMail(cfg, store)
     assert mailer.run(at("2026-01-15T06:59:00")) == 0
     assert mailer.run(at("2026-01-15T07:00:05")) == 2
     wait_for(lambda: len(smtp.messages) == 2, timeout=5, message="two e-mails at the SMTP server")
@@ -113,20 +113,20 @@ def test_morning_email_reaches_a_real_smtp_server_once_also_across_a_restart(tmp
     assert mailer.run(at("2026-01-15T07:00:40")) == 0
     store.close()
     store = Store.open(cfg.db_path)
-    assert receipts.MorningMail(cfg, store).run(at("2026-01-15T07:01:00")) == 0
+    assert morning_mail.MorningMail(cfg, store).run(at("2026-01-15T07:01:00")) == 0
     # a crash after claiming, before sending: never sent twice (the claim stays)
     assert store.claim_mail("2026-01-16", STAVANGER)
     # the relay is down at 08:00 on the 16th: retried at the next check after it returns
     _record(store, "SM-20260115-DDDDDDDD", "4601-00-964338531", "2026-01-15T09:00:00Z")
     down = dataclasses.replace(cfg, mail=dataclasses.replace(cfg.mail, smtp_port=free_port()))
-    assert receipts.MorningMail(down, store).run(at("2026-01-16T07:00:10")) == 0
+    assert morning_mail.MorningMail(down, store).run(at("2026-01-16T07:00:10")) == 0
     assert store.last_mail_day() == "2026-01-15"
     # the server is then down for two days: the 16th, 17th and 18th are caught up at 09:00 on the 18th
-    assert receipts.MorningMail(cfg, store).run(at("2026-01-18T08:00:00")) == 1  # Stavanger's 16th was claimed
+    assert morning_mail.MorningMail(cfg, store).run(at("2026-01-18T08:00:00")) == 1  # Stavanger's 16th was claimed
     wait_for(lambda: len(smtp.messages) == 3, timeout=5, message="the third e-mail at the SMTP server")
     assert smtp.messages[-1][1] == ["bergen@example.org"]
     assert store.last_mail_day() == "2026-01-18"
-    assert receipts.MorningMail(cfg, store).run(at("2026-01-18T09:00:00")) == 0  # sent nothing (run is synchronous)
+    assert morning_mail.MorningMail(cfg, store).run(at("2026-01-18T09:00:00")) == 0  # sent nothing (run is synchronous)
     assert len(smtp.messages) == 3
     for _, _, msg in smtp.messages:
         assert "0301" not in msg.get_content().split("Til ")[0]  # no stray data before the greeting
@@ -144,7 +144,7 @@ def test_mail_service_checks_at_start_and_on_its_interval(tmp_path):
     now = [at("2026-01-15T06:00:00")]
     clock = Clock()
     calls = []
-    svc = receipts.MorningMailService(cfg, store, lambda f, *a: defer.maybeDeferred(f, *a), clock,
+    svc = morning_mail.MorningMailService(cfg, store, lambda f, *a: defer.maybeDeferred(f, *a), clock,
                                       now=lambda: now[0])
     svc.mailer = type("Spy", (), {"run": lambda self, when: calls.append(when) or 0})()
     svc.startService()

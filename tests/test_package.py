@@ -29,7 +29,7 @@ from test_container import (
 
 from sendemodul import errors, identity, signing
 from sendemodul.cli import cli
-from sendemodul.container import SealedSpool, SpoolWriter, write_container
+from sendemodul.container import SealedStream, SealedTempFile, write_container
 from sendemodul.identity import IdClass
 from sendemodul.package import make_package
 from sendemodul.pseudonym import Pseudonymizer, derive_key, id_kind
@@ -286,9 +286,9 @@ def test_ssb_open_refusals(keys, tmp_path, private_tmp):
         open_(keys, tmp_path / "p.tar", out)
 
 
-def test_spool_writer_reads_back_in_order(tmp_path):
-    with SealedSpool(tmp_path) as spool:
-        writer = SpoolWriter(spool, chunk_bytes=10)
+def test_sealed_stream_reads_back_in_order(tmp_path):
+    with SealedTempFile(tmp_path) as sealed:
+        writer = SealedStream(sealed, chunk_bytes=10)
         for i in range(25):
             writer.write(b"line %d\n" % i)
         assert b"".join(writer.blocks()) == b"".join(b"line %d\n" % i for i in range(25))

@@ -19,7 +19,7 @@ from server import DEMO, Server, add_unit, make_container
 from support.wait import pace, wait_for
 
 from sendemodul import container, identity, keydir, package, signing, ssb
-from sendemodul.testpeers import prepare_sshd
+from sendemodul.testing.peers import prepare_sshd
 from sendemodul.worker import environment_for_test_uploads
 
 pytestmark = pytest.mark.integration  # every test here runs a server subprocess or a real peer

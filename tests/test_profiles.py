@@ -16,7 +16,7 @@ from sendemodul import identity
 from sendemodul.errors import ExtractError, ProfileError, UsageError
 from sendemodul.identity import IdClass
 from sendemodul.profiles import Malformed, Record, available, load_profile
-from sendemodul.testdata import ERROR_KINDS, generate_extract, write_extract
+from sendemodul.testing.extracts import ERROR_KINDS, generate_extract, write_extract
 
 ROOT = Path(__file__).resolve().parent.parent
 ALNA = identity.parse_unit("0301-12-958935420", 2026)
@@ -229,7 +229,7 @@ _PEAK_READING = """
 import io, sys, tracemalloc
 from sendemodul import identity
 from sendemodul.profiles import load_profile
-from sendemodul.testdata import write_extract
+from sendemodul.testing.extracts import write_extract
 profile = load_profile(sys.argv[1], 2026)
 count = int(sys.argv[2])
 data = io.BytesIO()

@@ -3,9 +3,9 @@ import threading
 
 import pytest
 
-from sendemodul import store as storemod
 from sendemodul.errors import AlreadyExists, NotFound, StoreError, UnitNotFound
 from sendemodul.store import Store
+from sendemodul.store import migrations as storemod
 
 from conftest import ALNA, add_unit
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from sendemodul import identity, testdata
+from sendemodul import identity
+from sendemodul.testing import extracts
 from sendemodul.errors import UsageError
 from sendemodul.profiles import load_profile
 
@@ -36,11 +37,11 @@ def demo_extract(register, periode, unit_text, output, count, seed):
     profile = load_profile(register, year)
     unit = identity.parse_unit(unit_text, year)
     if str(output) == "-":
-        testdata.write_extract(sys.stdout.buffer, profile, unit, count, seed=seed)
+        extracts.write_extract(sys.stdout.buffer, profile, unit, count, seed=seed)
         return
     try:
         with open(output, "wb") as out:
-            size = testdata.write_extract(out, profile, unit, count, seed=seed)
+            size = extracts.write_extract(out, profile, unit, count, seed=seed)
     except OSError as e:
         raise UsageError(f"cannot write {output}: {e.strerror}.") from None
     click.echo(f"Wrote {count} synthetic {register} {year} records for {unit_text} to {output} ({size} bytes).",

@@ -138,7 +138,7 @@ Consistency = Requires | AnyOf | DateOrder
 
 @dataclass(frozen=True)
 class GeneratorHints:
-    """How :mod:`sendemodul.testdata` makes plausible people for this register."""
+    """How :mod:`sendemodul.testing.people` makes plausible people for this register."""
 
     #: Ages (in the reporting year) of the generated people.
     age_range: tuple[int, int] = (18, 80)

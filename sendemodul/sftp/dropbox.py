@@ -30,7 +30,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from sendemodul.errors import SendemodulError, TooManyUploads
-from sendemodul.intake import Receipt
+from sendemodul.receipt import Receipt
 
 log = Logger()
 

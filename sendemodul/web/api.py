@@ -16,8 +16,9 @@ from sendemodul.errors import (
     SendemodulError,
     UploadIncomplete,
 )
-from sendemodul.intake import OSLO, Receipt
-from sendemodul.web import messages_nb
+from sendemodul.intake import OSLO
+from sendemodul.receipt import Receipt
+from sendemodul import messages_nb
 from sendemodul.web.app import AppResource
 from sendemodul.web.errors import NotFoundJSON, json_error, json_response, respond, status_for
 

@@ -10,7 +10,7 @@ from twisted.web import resource
 
 from sendemodul import letters
 from sendemodul.intake import OSLO
-from sendemodul.web import messages_nb
+from sendemodul import messages_nb
 from sendemodul.web.request import basic_credentials, login
 from sendemodul.web.sessions import COOKIE, Sessions
 

@@ -15,7 +15,7 @@ from sendemodul.errors import (
     UploadTooLarge,
     WindowClosed,
 )
-from sendemodul.web import messages_nb
+from sendemodul import messages_nb
 
 log = Logger()
 

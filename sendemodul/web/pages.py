@@ -12,7 +12,7 @@ from twisted.web import pages, static
 from sendemodul import auth, identity, resources
 from sendemodul.errors import BydelError, KommunenrError, LoginBusy, OrgnrError
 from sendemodul.intake import OSLO
-from sendemodul.web import messages_nb
+from sendemodul import messages_nb
 from sendemodul.web.app import AppResource
 from sendemodul.web.errors import respond
 from sendemodul.web.sessions import COOKIE, LOGIN_COOKIE

@@ -17,9 +17,8 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.web import http, server
 
-from sendemodul import auth
+from sendemodul import auth, messages_nb
 from sendemodul.errors import LoginBusy, TooManyUploads, UploadTooLarge
-from sendemodul.web import messages_nb
 
 log = Logger()
 
@@ -246,7 +245,7 @@ class UploadRequest(server.Request):
             self.refuse(429, e.code, str(e), ((b"Retry-After", b"10"),))
             return
         except OSError as e:
-            from sendemodul.spool import storage_error
+            from sendemodul.incoming import storage_error
 
             err = storage_error(e)
             self.answer_early(507, err.code, str(err))

@@ -7,7 +7,7 @@ from twisted.internet import defer
 
 from sendemodul import auth
 from sendemodul.errors import TooManyUploads, UploadTooLarge
-from sendemodul.intake import Receipt
+from sendemodul.receipt import Receipt
 
 UNIT = "0301-12-958935420"
 OTHER = "1103-00-964965226"

@@ -1,4 +1,5 @@
-"""What the web page says (Bokmål) for each error code the API can answer with.
+"""What the unit is told in Bokmål: the message for each error code the API can answer with (:func:`melding`), and
+an upload's state (:func:`status_nb`), shared by the web pages and the morning e-mail.
 
 The API's JSON carries ``error`` (the stable code), ``message`` (English, for logs and scripts) and ``melding``
 (Bokmål, what the web page shows). Details (which part, which key) stay in ``message``.

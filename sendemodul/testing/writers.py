@@ -10,8 +10,8 @@ from xml.sax.saxutils import escape
 from sendemodul import identity
 from sendemodul.profiles import FixedWidthProfile, Profile, XmlProfile
 from sendemodul.profiles.model import FieldSpec
-from sendemodul.testdata.people import Birth, duf, people
-from sendemodul.testdata.values import Values
+from sendemodul.testing.people import Birth, duf, people
+from sendemodul.testing.values import Values
 
 __all__ = ["FixedWriter", "XmlWriter"]
 

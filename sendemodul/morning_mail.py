@@ -21,7 +21,7 @@ from twisted.internet import task
 from twisted.logger import Logger
 
 from sendemodul import resources
-from sendemodul.web.messages_nb import status_nb
+from sendemodul.messages_nb import status_nb
 
 log = Logger()
 

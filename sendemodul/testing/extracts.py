@@ -17,8 +17,8 @@ digits are computed here from the mod-11 weights (:mod:`sendemodul.identity.chec
 per-individual-number partial sums, because a call of :func:`identity.generate_fnr` per record would take several
 times the whole budget of a record; the tests check that both give the same numbers.
 
-The modules: :mod:`~sendemodul.testdata.people` (birth dates, fødselsnummer, DUF numbers),
-:mod:`~sendemodul.testdata.values` (field values that pass the rules), :mod:`~sendemodul.testdata.writers` (the
+The modules: :mod:`~sendemodul.testing.people` (birth dates, fødselsnummer, DUF numbers),
+:mod:`~sendemodul.testing.values` (field values that pass the rules), :mod:`~sendemodul.testing.writers` (the
 fixed-width and XML writers, and the errors they make on purpose).
 
 ``errors`` maps a record number (1-based: the n-th record; for fixed width also its line) to one of
@@ -33,7 +33,7 @@ from typing import BinaryIO
 
 from sendemodul import identity
 from sendemodul.profiles import FixedWidthProfile, Profile
-from sendemodul.testdata.writers import FixedWriter, XmlWriter
+from sendemodul.testing.writers import FixedWriter, XmlWriter
 
 __all__ = ["ERROR_KINDS", "generate_extract", "write_extract"]
 

@@ -1,0 +1,72 @@
+"""Canonical JSON and the field checks the manifest and the TPF's seal share (docs/container.md, "Conventions")."""
+
+import json
+import re
+from datetime import UTC, datetime
+
+_CREATED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def canonical_json(obj):
+    """The canonical encoding: UTF-8, keys sorted, separators ``,`` and ``:``, no escapes beyond JSON's minimum."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def parse_canonical_json(data, *, name, expected_format, not_canonical, unsupported, invalid):
+    """Decode a canonical JSON object whose ``format`` must be ``expected_format``.
+
+    ``not_canonical`` is raised when ``data`` is not the canonical encoding of a JSON object, ``unsupported`` for
+    another format, ``invalid`` for a missing format.
+    """
+    try:
+        obj = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise not_canonical.detail(f"{name}: {e}") from None
+    if not isinstance(obj, dict):
+        raise not_canonical.detail(f"{name} is not a JSON object")
+    if "format" not in obj:
+        raise invalid.detail(f"{name} has no format")
+    if obj["format"] != expected_format:
+        raise unsupported.detail(f"{name} says {str(obj['format'])[:40]!r}")
+    try:
+        canonical = canonical_json(obj)
+    except ValueError as e:
+        raise not_canonical.detail(f"{name}: {e}") from None
+    if canonical != data:
+        raise not_canonical.detail(f"{name} differs from its canonical form")
+    return obj
+
+
+def check_fields(obj, checks, *, name, error):
+    """Require exactly the keys of ``checks`` in ``obj``, each passing its check ``(predicate, expectation)``."""
+    problems = [f"{label} {', '.join(sorted(keys))}" for label, keys in
+                (("missing", checks.keys() - obj.keys()), ("unknown", obj.keys() - checks.keys())) if keys]
+    if problems:
+        raise error.detail(f"{name}: {'; '.join(problems)}")
+    for key, (predicate, expectation) in checks.items():
+        if not predicate(obj[key]):
+            raise error.detail(f"{name}: {key} must be {expectation}")
+
+
+def is_int(value, low=0, high=None):
+    return type(value) is int and value >= low and (high is None or value <= high)
+
+
+def is_text(value, pattern):
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
+def is_timestamp(value):
+    if not is_text(value, _CREATED):
+        return False
+    try:
+        datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return False
+    return True
+
+
+def utc_timestamp():
+    """Now, as the manifest writes it: ``2026-01-05T09:30:00Z``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+

@@ -1,0 +1,70 @@
+"""Plaintext that must not reach the disk: sealed chunks in an anonymous temporary file."""
+
+import os
+import tempfile
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+
+class SealedTempFile:
+    """Temporary storage for plaintext that must never reach the disk in the clear.
+
+    :meth:`put` seals a chunk with AES-256-GCM under a random key that exists only in this object (nonce: a chunk
+    counter) and appends it to an anonymous temporary file, returning a handle; :meth:`get` reads a chunk back and
+    checks it. The file has no name and disappears on :meth:`close` (or when the process ends).
+    """
+
+    def __init__(self, directory=None):
+        self._file = tempfile.TemporaryFile(dir=directory)
+        self._aead = AESGCM(AESGCM.generate_key(bit_length=256))
+        self._end = 0
+        self._count = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self._file.close()
+
+    def put(self, data):
+        nonce = self._count.to_bytes(12, "big")
+        self._count += 1
+        sealed = self._aead.encrypt(nonce, data, None)
+        view, offset = memoryview(sealed), self._end
+        while view:
+            written = os.pwrite(self._file.fileno(), view, offset)
+            view, offset = view[written:], offset + written
+        handle = (self._end, len(sealed), nonce)
+        self._end += len(sealed)
+        return handle
+
+    def get(self, handle):
+        offset, length, nonce = handle
+        return self._aead.decrypt(nonce, os.pread(self._file.fileno(), length, offset), None)
+
+
+class SealedStream:
+    """Lines written in order, sealed into a :class:`SealedTempFile` in chunks; :meth:`blocks` reads them back in
+    order."""
+
+    def __init__(self, sealed, chunk_bytes=1024**2):
+        self._sealed = sealed
+        self._chunk_bytes = chunk_bytes
+        self._buffer = bytearray()
+        self._handles = []
+
+    def write(self, data):
+        self._buffer += data
+        if len(self._buffer) >= self._chunk_bytes:
+            self._handles.append(self._sealed.put(self._buffer))
+            self._buffer = bytearray()
+
+    def blocks(self):
+        if self._buffer:
+            self._handles.append(self._sealed.put(self._buffer))
+            self._buffer = bytearray()
+        for handle in self._handles:
+            yield self._sealed.get(handle)

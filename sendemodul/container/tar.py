@@ -1,0 +1,211 @@
+"""Tar: one exact header per member, read strictly in one forward pass, written the same way (docs/container.md,
+"Tar rules"). Used for containers and SSB packages alike."""
+
+import hashlib
+import re
+
+from sendemodul.errors import (
+    ContainerMembersError,
+    ContainerTarError,
+    ContainerTrailingData,
+    ContainerTruncated,
+    PartDigestMismatch,
+)
+
+BLOCK = 512
+#: Readers accept this many zero blocks at the end at most (a writer padding to a 10240-byte record needs 21).
+MAX_END_BLOCKS = 22
+MAX_MEMBER_BYTES = 8**11 - 1  # the largest size an 11-digit octal size field holds
+
+_TAR_SIZE = re.compile(rb"[0-7]{11}\0")
+_COPY_BYTES = 1024**2
+
+
+def tar_header(name, size):
+    """The only header a member may have: ustar, regular file, mode 0644, uid/gid/mtime 0, no owner names."""
+    encoded = name.encode("ascii")
+    if not 0 < len(encoded) < 100 or not 0 <= size <= MAX_MEMBER_BYTES:
+        raise ValueError(f"cannot make a tar header for {name!r} of {size} bytes")
+    header = bytearray(BLOCK)
+    header[0:len(encoded)] = encoded
+    header[100:108] = b"0000644\0"
+    header[108:116] = b"0000000\0"
+    header[116:124] = b"0000000\0"
+    header[124:136] = b"%011o\0" % size
+    header[136:148] = b"00000000000\0"
+    header[148:156] = b" " * 8
+    header[156:157] = b"0"
+    header[257:265] = b"ustar\x0000"
+    header[148:156] = b"%06o\0 " % sum(header)
+    return bytes(header)
+
+
+def _parse_header(block, position):
+    """``(name, size)`` of a header block that :func:`tar_header` would write; else :class:`ContainerTarError`."""
+    name_field, size_field = block[0:100], block[124:136]
+    name = name_field.split(b"\0", 1)[0]
+    try:
+        text = name.decode("ascii")
+        size = int(size_field[:11], 8) if _TAR_SIZE.fullmatch(size_field) else -1
+        if text and size >= 0 and tar_header(text, size) == bytes(block):
+            return text, size
+    except (UnicodeDecodeError, ValueError):
+        pass
+    # Echo the member name only when it is a plain short name: anything else is not a container at all.
+    text = name.decode("ascii", "replace")
+    shown = repr(text) if re.fullmatch(r"[A-Za-z0-9._-]{1,64}", text) else "unnamed"
+    kind = {b"0": "file", b"\0": "file", b"1": "hard link", b"2": "symbolic link", b"5": "directory",
+            b"x": "pax extended header", b"g": "pax global header", b"L": "GNU long name"}.get(block[156:157], "entry")
+    raise ContainerTarError.detail(f"member {position} ({kind} {shown}) does not have the required header")
+
+
+class TarReader:
+    """Reads the members of a container or package in order from a stream: every header must be exactly
+    :func:`tar_header`'s, padding zero, and the archive must end with 2 to 22 zero blocks and nothing else.
+
+    ``progress(n)``, if given, is called with the number of bytes consumed by each read.
+    """
+
+    def __init__(self, stream, progress=None):
+        self._stream = stream
+        self._progress = progress
+        self._position = 0
+        self._last = None
+
+    def _read(self, n, what):
+        chunks, left = [], n
+        while left:
+            chunk = self._stream.read(left)
+            if not chunk:
+                raise ContainerTruncated.detail(what)
+            chunks.append(chunk)
+            left -= len(chunk)
+        if self._progress:
+            self._progress(n)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _read_some(self, n, what):
+        """Up to ``n`` bytes, at least one: what the stream gives in one read, never joined (hashing a member's
+        content needs no exact sizes, and an upload arrives in pieces)."""
+        chunk = self._stream.read(n)
+        if not chunk:
+            raise ContainerTruncated.detail(what)
+        if self._progress:
+            self._progress(len(chunk))
+        return chunk
+
+    def member(self, name):
+        """The next member, which must be called ``name``, as a :class:`MemberReader`."""
+        after = f"after {self._last}" if self._last else "at the start"
+        block = self._read(BLOCK, f"{name} is missing")
+        if not any(block):
+            raise ContainerMembersError.detail(f"{name} is missing")
+        self._position += 1
+        found, size = _parse_header(block, self._position)
+        if found != name:
+            raise ContainerMembersError.detail(f"expected {name} {after}, found {found}")
+        self._last = name
+        return MemberReader(self, name, size)
+
+    def read_member(self, name, *, max_size, error):
+        """The whole content of the next member ``name``; ``error`` if it is larger than ``max_size`` bytes."""
+        member = self.member(name)
+        if member.size > max_size:
+            raise error.detail(f"{name} has {member.size} bytes; at most {max_size} are allowed")
+        data = member.read(member.size)
+        member.finish()
+        return data
+
+    def finish(self):
+        """Check that the archive ends after the last member: only zero blocks, at least two, at most 22."""
+        block = self._read(BLOCK, "the end-of-archive marker is missing")
+        if any(block):
+            try:
+                found, _ = _parse_header(block, self._position + 1)
+            except ContainerTarError:
+                raise ContainerTrailingData.detail(f"after {self._last}") from None
+            raise ContainerMembersError.detail(f"unexpected member {found} after {self._last}")
+        self._read(BLOCK, "the end-of-archive marker is cut off")
+        for _ in range(MAX_END_BLOCKS - 1):
+            rest = self._stream.read(BLOCK)
+            while rest and len(rest) < BLOCK and (more := self._stream.read(BLOCK - len(rest))):
+                rest += more
+            if not rest:
+                return
+            if len(rest) < BLOCK or any(rest):
+                break
+        raise ContainerTrailingData.detail("after the end of the archive")
+
+
+class MemberReader:
+    """One member's content as a binary stream (``read``), hashed as it is read; :meth:`finish` drains the rest,
+    checks the padding and returns the SHA-256 hex digest of the whole content. Records the first error it raised
+    in ``error`` (pyrage replaces a reader's exceptions with its own)."""
+
+    def __init__(self, tar, name, size):
+        self._tar = tar
+        self.name = name
+        self.size = size
+        self._left = size
+        self._hash = hashlib.sha256()
+        self.error = None
+
+    def read(self, n=-1):
+        n = self._left if n is None or n < 0 else min(n, self._left)
+        if not n:
+            return b""
+        try:
+            data = self._tar._read(n, f"{self.name} is cut off")
+        except ContainerTruncated as e:
+            self.error = self.error or e
+            raise
+        self._hash.update(data)
+        self._left -= n
+        return data
+
+    def finish(self):
+        while self._left:
+            try:
+                data = self._tar._read_some(min(self._left, _COPY_BYTES), f"{self.name} is cut off")
+            except ContainerTruncated as e:
+                self.error = self.error or e
+                raise
+            self._hash.update(data)
+            self._left -= len(data)
+        padding = self._tar._read(-self.size % BLOCK, f"{self.name} is cut off")
+        if any(padding):
+            raise ContainerTarError.detail(f"the padding after {self.name} is not zero")
+        return self._hash.hexdigest()
+
+    def finish_digest(self, expected):
+        """:meth:`finish`, then :class:`PartDigestMismatch` unless the digest is ``expected``."""
+        if self.finish() != expected:
+            raise PartDigestMismatch.detail(self.name)
+
+
+
+class TarWriter:
+    """Writes members with :func:`tar_header` headers to a binary file, then :meth:`close` ends the archive."""
+
+    def __init__(self, out):
+        self._out = out
+
+    def add(self, name, data):
+        self._out.write(tar_header(name, len(data)))
+        self._out.write(data)
+        self._out.write(bytes(-len(data) % BLOCK))
+
+    def add_stream(self, name, size, source):
+        """A member of ``size`` bytes read from ``source`` (a file positioned at its start or a MemberReader)."""
+        self._out.write(tar_header(name, size))
+        left = size
+        while left:
+            chunk = source.read(min(left, _COPY_BYTES))
+            if not chunk:
+                raise ValueError(f"{name}: the source ended {left} bytes early")
+            self._out.write(chunk)
+            left -= len(chunk)
+        self._out.write(bytes(-size % BLOCK))
+
+    def close(self):
+        self._out.write(bytes(2 * BLOCK))

@@ -1,0 +1,159 @@
+"""Writing a container (:func:`write_container`).
+
+Writing streams with bounded memory. Rows get random 96-bit row_ids and both parts must be sorted by row_id, which
+is a shuffle of the whole extract. It is done as a bucket sort: each row's lines go to one of 256 buckets by the
+first byte of its row_id; when the buffered lines reach a budget, every bucket's buffer is sealed (AES-256-GCM under
+a key held only in memory) and appended to one anonymous temporary file (:class:`SealedTempFile`). Afterwards each
+bucket alone is read back, sorted in memory and streamed into age. Memory is the budget (24 MiB) plus about three
+times one bucket (1/256 of the extract): no plaintext touches the disk, and a 1 GiB extract needs about 72 MiB RSS.
+"""
+
+import itertools
+import secrets
+import tempfile
+import uuid
+from pathlib import Path
+
+import sendemodul
+from sendemodul.container.atomic import atomic_output
+from sendemodul.container.canonical_json import canonical_json, is_int, is_text, utc_timestamp
+from sendemodul.container.manifest import FORMAT, REGISTERS, Manifest, PartInfo
+from sendemodul.container.parts import encrypt_part
+from sendemodul.container.plaintext import HEADER_LINE_PREFIX, ID_TYPE_PATTERN, part_header
+from sendemodul.container.sealed import SealedTempFile
+from sendemodul.container.tar import TarWriter
+from sendemodul.errors import ContainerInputError, UsageError
+
+_BUCKETS = 256
+_BUDGET_BYTES = 24 * 1024**2
+
+
+class _Shuffle:
+    """The rows' identities and data lines, sorted by row_id with bounded memory (see the module's docstring).
+
+    The ID lines of one row are joined with NUL (which no ID may contain) while they wait, so that every entry is one
+    line starting with a unique row_id and a plain sort orders both kinds; the NULs become line breaks on the way out.
+    """
+
+    def __init__(self, sealed):
+        self._sealed = sealed
+        self._ids = [bytearray() for _ in range(_BUCKETS)]
+        self._data = [bytearray() for _ in range(_BUCKETS)]
+        self._handles = {"ids": [[] for _ in range(_BUCKETS)], "data": [[] for _ in range(_BUCKETS)]}
+
+    def add_rows(self, rows, progress):
+        """Give each row a row_id and buffer its lines; returns the number of rows."""
+        ids_buffers, data_buffers = self._ids, self._data
+        known_types = set()
+        buffered = count = 0
+        for (ids, record), (bucket, row_id) in zip(rows, itertools.chain.from_iterable(_row_ids())):
+            count += 1
+            for id_type, value in ids:
+                if id_type not in known_types:
+                    if not is_text(id_type, ID_TYPE_PATTERN):
+                        raise ContainerInputError(f"row {count}: {id_type!r} is not a valid ID field name")
+                    known_types.add(id_type)
+                if "\t" in value or "\n" in value or "\r" in value or "\0" in value:
+                    raise ContainerInputError(f"row {count}: the {id_type} field contains a TAB or line break")
+            if not ids:
+                raise ContainerInputError(f"row {count} has no ID field")
+            if "\n" in record or "\r" in record:
+                raise ContainerInputError(f"row {count}: the record contains a line break")
+            entry = "\0".join([f"{row_id}\t{id_type}\t{value}" for id_type, value in ids]).encode() + b"\n"
+            ids_buffers[bucket] += entry
+            line = f"{row_id}\t{record}\n".encode()
+            data_buffers[bucket] += line
+            buffered += len(entry) + len(line)
+            if buffered >= _BUDGET_BYTES:
+                self._flush()
+                buffered = 0
+            if progress and not count % 4096:
+                progress(4096)
+        if progress and count % 4096:
+            progress(count % 4096)
+        self._flush()
+        return count
+
+    def _flush(self):
+        for kind, buffers in (("ids", self._ids), ("data", self._data)):
+            for bucket, buffer in enumerate(buffers):
+                if buffer:
+                    self._handles[kind][bucket].append(self._sealed.put(buffer))
+                    buffers[bucket] = bytearray()
+
+    def sorted_blocks(self, kind):
+        """The ``"ids"`` or ``"data"`` lines in row_id order, one block per bucket."""
+        for handles in self._handles[kind]:
+            lines = b"".join(self._sealed.get(handle) for handle in handles).split(b"\n")
+            handles.clear()
+            lines.pop()
+            lines.sort()
+            lines.append(b"")
+            block = b"\n".join(lines)
+            yield block.replace(b"\0", b"\n") if kind == "ids" else block
+
+
+def _row_ids():
+    """Batches of ``(bucket, row_id)``: a random 96-bit row_id in hex and its first byte (its bucket)."""
+    while True:
+        pool = secrets.token_bytes(12 * 4096)
+        hex_pool = pool.hex()
+        yield zip(pool[::12], [hex_pool[start:start + 24] for start in range(0, len(hex_pool), 24)])
+
+
+def _check_recipients(keys, role):
+    if not keys or any(key.role != role for key in keys):
+        raise ValueError(f"expected one or more {role} keys, got {[key.key_id for key in keys]}")
+    return [key.age_recipient() for key in keys], [key.key_id for key in keys]
+
+
+def write_container(out_path, *, unit, register, periode, signing_key, tpf_recipients, ssb_recipients, rows,
+                    header_lines=(), no_participants=False, progress=None):
+    """Write a container to ``out_path`` (atomically) and return its :class:`Manifest`.
+
+    ``rows`` yields ``(ids, record)``: ``ids`` a sequence of ``(id_type, value)`` (the profile's ID field names and
+    the raw values, blank ones included), ``record`` the extract's line with the ID fields blanked. ``header_lines``
+    are document-level lines that travel in the data part as ``#header<TAB>line``. ``progress(n)``, if given, is
+    called with the number of rows consumed since its previous call.
+    """
+    if register not in REGISTERS:
+        raise UsageError(f"the register must be one of {', '.join(REGISTERS)}, not {register!r}")
+    if not is_int(periode, 2000, 2099):
+        raise UsageError(f"the periode must be a year 2000-2099, not {periode!r}")
+    tpf_keys, tpf_ids = _check_recipients(tpf_recipients, "tpf")
+    ssb_keys, ssb_ids = _check_recipients(ssb_recipients, "ssb")
+    header_lines = list(header_lines)
+    if any("\n" in line or "\r" in line for line in header_lines):
+        raise ContainerInputError("a header line contains a line break")
+    out_path = Path(out_path)
+    directory = out_path.parent
+    container_id = str(uuid.uuid4())
+    with (SealedTempFile(directory) as sealed, tempfile.TemporaryFile(dir=directory) as identities_file,
+          tempfile.TemporaryFile(dir=directory) as data_file):
+        shuffle = _Shuffle(sealed)
+        records = shuffle.add_rows(rows, progress)
+        if no_participants and records:
+            raise ContainerInputError(f"'no participants' was given, but there are {records} rows")
+        identities = encrypt_part(
+            itertools.chain([part_header(container_id, "identities", records)], shuffle.sorted_blocks("ids")),
+            tpf_keys, identities_file)
+        data_header = part_header(container_id, "data", records) + "".join(
+            f"{HEADER_LINE_PREFIX}{line}\n" for line in header_lines).encode("utf-8")
+        data = encrypt_part(itertools.chain([data_header], shuffle.sorted_blocks("data")), ssb_keys, data_file)
+        manifest = Manifest.parse(canonical_json({
+            "format": FORMAT, "container_id": container_id, "register": register, "periode": periode,
+            "kommunenr": unit.kommunenr, "bydel": unit.bydel, "orgnr": unit.orgnr, "created": utc_timestamp(),
+            "producer": f"sendemodul/{sendemodul.__version__}", "records": records,
+            "no_participants": bool(no_participants),
+            "parts": {"identities.age": PartInfo(tuple(tpf_ids), *identities).to_json(),
+                      "data.age": PartInfo(tuple(ssb_ids), *data).to_json()},
+        }))
+        with atomic_output(out_path) as out:
+            tar = TarWriter(out)
+            tar.add("manifest.json", manifest.raw)
+            tar.add("manifest.sig", signing_key.sign(manifest.raw))
+            for name, part_file in (("identities.age", identities_file), ("data.age", data_file)):
+                part_file.seek(0)
+                tar.add_stream(name, manifest.parts[name].size, part_file)
+            tar.close()
+    return manifest

@@ -1,0 +1,24 @@
+"""All SQL lives in this package: SQLite through sqlite-utils, numbered migrations, hardening pragmas, WAL.
+
+The ``Store`` is synchronous and thread-safe: every thread gets its own connection (WAL lets readers run beside the
+one writer; writers take ``BEGIN IMMEDIATE`` and wait on ``busy_timeout``). Twisted code must never call it on the
+reactor thread: it goes through :class:`sendemodul.service.StoreService.run`, which defers to a thread pool. The
+admin CLI (no reactor) calls it directly.
+
+Nothing secret is stored: PINs only as Argon2id PHC strings, no ID numbers, no file names from clients, no content.
+
+:class:`Store` is the one public class; its methods come, one concern a module, from
+:mod:`~sendemodul.store.connections` (connections, transactions, create/open), :mod:`~sendemodul.store.migrations`
+(the schema), :mod:`~sendemodul.store.audit_log`, :mod:`~sendemodul.store.units` (units, PINs, keys),
+:mod:`~sendemodul.store.uploads` (intake, pseudonymizer, forwarder) and :mod:`~sendemodul.store.mail_log`.
+"""
+
+from sendemodul.store.audit_log import AuditLog
+from sendemodul.store.connections import Connections
+from sendemodul.store.mail_log import MailLog
+from sendemodul.store.units import Units
+from sendemodul.store.uploads import Uploads
+
+
+class Store(Connections, AuditLog, Units, Uploads, MailLog):
+    """The database. Create it with :meth:`create` (atomically), open it with :meth:`open`."""

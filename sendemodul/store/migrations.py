@@ -1,0 +1,153 @@
+"""The schema as numbered migrations, and bringing a database up to date (backed up first)."""
+
+import sqlite3
+
+from sendemodul.errors import StoreError
+
+# Each migration is one SQL script; its 1-based position is the schema version it produces. Never edit a released
+# migration: append a new one.
+MIGRATIONS = [
+    # 1: units, credentials, uploads, audit
+    """
+    CREATE TABLE units (
+        unit TEXT PRIMARY KEY,
+        kommunenr TEXT NOT NULL,
+        bydel TEXT NOT NULL,
+        orgnr TEXT NOT NULL,
+        name TEXT NOT NULL,
+        email TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        disabled_at TEXT
+    ) STRICT;
+    CREATE TABLE pins (
+        unit TEXT PRIMARY KEY REFERENCES units(unit),
+        phc TEXT NOT NULL,
+        issued_at TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE ssh_keys (
+        id INTEGER PRIMARY KEY,
+        unit TEXT NOT NULL REFERENCES units(unit),
+        algorithm TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        comment TEXT NOT NULL DEFAULT '',
+        added_at TEXT NOT NULL,
+        UNIQUE (unit, fingerprint)
+    ) STRICT;
+    CREATE TABLE signing_keys (
+        id INTEGER PRIMARY KEY,
+        unit TEXT NOT NULL REFERENCES units(unit),
+        public_key TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        revoked_at TEXT,
+        UNIQUE (unit, fingerprint)
+    ) STRICT;
+    CREATE TABLE uploads (
+        reference TEXT PRIMARY KEY,
+        unit TEXT NOT NULL REFERENCES units(unit),
+        register TEXT NOT NULL,
+        periode INTEGER NOT NULL,
+        container_id TEXT NOT NULL UNIQUE,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        test INTEGER NOT NULL DEFAULT 0,
+        late INTEGER NOT NULL DEFAULT 0,
+        received_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        superseded_by TEXT REFERENCES uploads(reference),
+        reason TEXT
+    ) STRICT;
+    CREATE INDEX uploads_unit ON uploads (unit, register, periode);
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        event TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        unit TEXT,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE audit_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL
+    ) STRICT;
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    """,
+    # 2: the pseudonymizer and the forwarder: feedback on invalid IDs, the package, delivery attempts
+    """
+    CREATE TABLE feedback (
+        reference TEXT NOT NULL REFERENCES uploads(reference),
+        row_id TEXT NOT NULL,
+        id_type TEXT NOT NULL,
+        id_class TEXT NOT NULL,
+        PRIMARY KEY (reference, row_id, id_type)
+    ) STRICT;
+    ALTER TABLE uploads ADD COLUMN feedback_omitted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE uploads ADD COLUMN package_size INTEGER;
+    ALTER TABLE uploads ADD COLUMN package_sha256 TEXT;
+    ALTER TABLE uploads ADD COLUMN pseudonymized_at TEXT;
+    ALTER TABLE uploads ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE uploads ADD COLUMN next_attempt_at TEXT;
+    ALTER TABLE uploads ADD COLUMN last_error TEXT;
+    ALTER TABLE uploads ADD COLUMN delivered_at TEXT;
+    CREATE INDEX uploads_status ON uploads (status, received_at);
+    CREATE TABLE mail_days (
+        day TEXT PRIMARY KEY,
+        completed_at TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE mail_sent (
+        day TEXT NOT NULL,
+        unit TEXT NOT NULL REFERENCES units(unit),
+        state TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (day, unit)
+    ) STRICT;
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn, path):
+    """Bring the schema to SCHEMA_VERSION; back the file up first when an existing DB is upgraded."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"database {path} has schema version {version}, newer than this program ({SCHEMA_VERSION})")
+    if version == SCHEMA_VERSION:
+        return
+    if version > 0:
+        backup = sqlite3.connect(f"{path}.v{version}.bak")
+        with backup:
+            conn.backup(backup)
+        backup.close()
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _split_sql(MIGRATIONS[number - 1]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+
+def _split_sql(script):
+    """Split a migration into statements, keeping trigger bodies (``BEGIN ... END;``) whole."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                statements.append(current.strip())
+            current = ""
+    if current.strip():
+        raise StoreError("incomplete SQL statement in migration")
+    return statements
