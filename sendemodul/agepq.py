@@ -495,15 +495,13 @@ def encrypt_io(reader, writer, recipients) -> None:
 
     aead, nonce = _payload_aead(file_key, payload_nonce), bytearray(12)
     bufs = [bytearray(CHUNK_BYTES), bytearray(CHUNK_BYTES)]
-    out = memoryview(bytearray(ENC_CHUNK_BYTES))
     n = _fill(reader, memoryview(bufs[0]))
     counter = 0
     while True:
         # A full chunk is final only if nothing follows; look one chunk ahead to know.
         nxt = _fill(reader, memoryview(bufs[1])) if n == CHUNK_BYTES else 0
         final = nxt == 0
-        aead.encrypt_into(_chunk_nonce(nonce, counter, final), memoryview(bufs[0])[:n], None, out[:n + TAG_BYTES])
-        writer.write(bytes(out[:n + TAG_BYTES]))
+        writer.write(aead.encrypt(_chunk_nonce(nonce, counter, final), memoryview(bufs[0])[:n], None))
         if final:
             return
         bufs.reverse()
@@ -552,8 +550,8 @@ def decrypt_io(reader, writer, identities) -> tuple[str, ...]:
         if len(payload_nonce) < 16:
             raise HeaderError("payload nonce missing")
     aead, nonce = _payload_aead(file_key, payload_nonce), bytearray(12)
-    buf, out = bytearray(ENC_CHUNK_BYTES + 1), bytearray(CHUNK_BYTES)
-    view, out_view = memoryview(buf), memoryview(out)
+    buf = bytearray(ENC_CHUNK_BYTES + 1)
+    view = memoryview(buf)
     # buf holds a chunk plus one look-ahead byte; the leftover from the header read goes first.
     carry = len(rest)
     buf[:carry] = rest
@@ -570,7 +568,7 @@ def decrypt_io(reader, writer, identities) -> tuple[str, ...]:
         tries = (False, True) if size == ENC_CHUNK_BYTES else (True,)
         for final in tries:
             try:
-                aead.decrypt_into(_chunk_nonce(nonce, counter, final), chunk, None, out_view[:size - TAG_BYTES])
+                plain = aead.decrypt(_chunk_nonce(nonce, counter, final), chunk, None)
                 break
             except InvalidTag:
                 continue
@@ -578,7 +576,7 @@ def decrypt_io(reader, writer, identities) -> tuple[str, ...]:
             raise PayloadError("payload chunk failed authentication")
         if final and size == TAG_BYTES and counter > 0:
             raise PayloadError("empty final chunk")
-        writer.write(bytes(out_view[:size - TAG_BYTES]))
+        writer.write(plain)
         if final and more:
             raise PayloadError("trailing data after the final chunk")
         if final:
