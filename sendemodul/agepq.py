@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hmac
 import os
-from hashlib import sha256
 from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
@@ -181,60 +180,62 @@ def _check_stanza(stanza: Stanza, arg_bytes: int) -> bytes:
     return arg
 
 
-class X25519Recipient:
-    def __init__(self, public_bytes: bytes):
-        if len(public_bytes) != 32:
-            raise KeyFormatError("an X25519 recipient is 32 bytes")
-        self.public_bytes = bytes(public_bytes)
+class _Key:
+    """A key as age writes it: Bech32 with human-readable part ``HRP`` over ``SIZE`` raw bytes."""
+    HRP, SIZE = "", 32
+
+    def __init__(self, raw: bytes):
+        if len(raw) != self.SIZE:
+            raise KeyFormatError(f"a {self.HRP}1... key holds {self.SIZE} bytes")
+        self._raw = bytes(raw)
+        self._load()
+
+    def _load(self):
+        pass
 
     @classmethod
-    def from_str(cls, s: str) -> X25519Recipient:
-        return cls(_decode_key(s, "age", 32))
+    def from_str(cls, s: str):
+        return cls(_decode_key(s, cls.HRP, cls.SIZE))
 
     def __str__(self) -> str:
-        return _bech32_encode("age", self.public_bytes)
+        return _bech32_encode(self.HRP, self._raw)
 
-    def __repr__(self) -> str:
-        return f"X25519Recipient({str(self)!r})"
+
+class _Identity(_Key):
+    @classmethod
+    def generate(cls):
+        return cls(os.urandom(32))   # "identity = read(CSPRNG, 32)"
+
+
+class X25519Recipient(_Key):
+    """``age1...``: the X25519 public key."""
+    HRP = "age"
 
     def wrap(self, file_key: bytes) -> Stanza:
+        """"X25519 recipient stanza"."""
         ephemeral = x25519.X25519PrivateKey.generate()
         share = ephemeral.public_key().public_bytes_raw()
-        wrap_key = _hkdf(_x25519(ephemeral, self.public_bytes), share + self.public_bytes, _X25519_INFO)
+        wrap_key = _hkdf(_x25519(ephemeral, self._raw), share + self._raw, _X25519_INFO)
         body = ChaCha20Poly1305(wrap_key).encrypt(ZERO_NONCE, file_key, None)
         return Stanza("X25519", (_b64encode(share).decode(),), body)
 
 
-class X25519Identity:
-    def __init__(self, secret: bytes):
-        if len(secret) != 32:
-            raise KeyFormatError("an X25519 identity is 32 bytes")
-        self._secret = bytes(secret)
-        self._key = x25519.X25519PrivateKey.from_private_bytes(self._secret)
+class X25519Identity(_Identity):
+    """``AGE-SECRET-KEY-1...``: the X25519 private key."""
+    HRP = "AGE-SECRET-KEY-"
 
-    @classmethod
-    def generate(cls) -> X25519Identity:
-        return cls(os.urandom(32))
-
-    @classmethod
-    def from_str(cls, s: str) -> X25519Identity:
-        return cls(_decode_key(s, "AGE-SECRET-KEY-", 32))
-
-    def __str__(self) -> str:
-        return _bech32_encode("AGE-SECRET-KEY-", self._secret)
-
-    def __repr__(self) -> str:
-        return "X25519Identity(<secret>)"
+    def _load(self):
+        self._key = x25519.X25519PrivateKey.from_private_bytes(self._raw)
 
     def to_public(self) -> X25519Recipient:
         return X25519Recipient(self._key.public_key().public_bytes_raw())
 
     def unwrap(self, stanza: Stanza) -> bytes | None:
-        """The file key, None if the stanza is not ours, HeaderError if it is ours and malformed."""
+        """The file key; None if the stanza is not ours or does not open; HeaderError if ours and malformed."""
         if stanza.type != "X25519":
             return None
         share = _check_stanza(stanza, 32)
-        recipient = self.to_public().public_bytes
+        recipient = self.to_public()._raw
         wrap_key = _hkdf(_x25519(self._key, share), share + recipient, _X25519_INFO)
         return _open_file_key(wrap_key, ZERO_NONCE, stanza.body)
 
@@ -284,31 +285,20 @@ def _xwing_combine(ss_mlkem: bytes, ss_x25519: bytes, ct_x25519: bytes, pk_x2551
     return h.finalize()
 
 
-class MlKem768X25519Recipient:
+class MlKem768X25519Recipient(_Key):
     """``age1pq1...``: the ML-KEM-768 encapsulation key (1184 bytes) followed by the X25519 public key (32)."""
+    HRP, SIZE = "age1pq", _MLKEM_PK + 32
 
-    def __init__(self, public_bytes: bytes):
-        if len(public_bytes) != _MLKEM_PK + 32:
-            raise KeyFormatError("an mlkem768x25519 recipient is 1216 bytes")
-        self.public_bytes = bytes(public_bytes)
+    def _load(self):
         try:
-            self._mlkem = mlkem.MLKEM768PublicKey.from_public_bytes(self.public_bytes[:_MLKEM_PK])
+            self._mlkem = mlkem.MLKEM768PublicKey.from_public_bytes(self._raw[:_MLKEM_PK])
         except ValueError:
             raise KeyFormatError("invalid ML-KEM-768 encapsulation key") from None
-        self._pk_x25519 = self.public_bytes[_MLKEM_PK:]
-
-    @classmethod
-    def from_str(cls, s: str) -> MlKem768X25519Recipient:
-        return cls(_decode_key(s, "age1pq", _MLKEM_PK + 32))
-
-    def __str__(self) -> str:
-        return _bech32_encode("age1pq", self.public_bytes)
-
-    def __repr__(self) -> str:
-        return f"MlKem768X25519Recipient({str(self)[:20]!r}...)"
+        self._pk_x25519 = self._raw[_MLKEM_PK:]
 
     def wrap(self, file_key: bytes) -> Stanza:
-        """"mlkem768x25519 recipient stanza": HPKE SealBase of the file key, enc as argument, ciphertext as body."""
+        """"mlkem768x25519 recipient stanza": HPKE SealBase of the file key; enc is the argument, the body the
+        ciphertext. Encap: ML-KEM-768 encapsulation plus an ephemeral X25519 share, combined as X-Wing does."""
         ss_mlkem, ct_mlkem = self._mlkem.encapsulate()
         ephemeral = x25519.X25519PrivateKey.generate()
         ct_x25519 = ephemeral.public_key().public_bytes_raw()
@@ -318,40 +308,25 @@ class MlKem768X25519Recipient:
         return Stanza("mlkem768x25519", (_b64encode(ct_mlkem + ct_x25519).decode(),), body)
 
 
-class MlKem768X25519Identity:
-    """``AGE-SECRET-KEY-PQ-1...``: a 32-byte seed, expanded with SHAKE256 to the ML-KEM-768 seed (64) and the X25519
-    private key (32), as PrivateKeyToPublicKey of filippo.io/hpke-pq does."""
+class MlKem768X25519Identity(_Identity):
+    """``AGE-SECRET-KEY-PQ-1...``: a 32-byte seed, expanded with SHAKE256 to the ML-KEM-768 seed (64 bytes) and the
+    X25519 private key (32), as PrivateKeyToPublicKey of filippo.io/hpke-pq does."""
+    HRP = "AGE-SECRET-KEY-PQ-"
 
-    def __init__(self, seed: bytes):
-        if len(seed) != 32:
-            raise KeyFormatError("an mlkem768x25519 identity is 32 bytes")
-        self._seed = bytes(seed)
+    def _load(self):
         h = hashes.Hash(hashes.SHAKE256(96))
-        h.update(self._seed)
+        h.update(self._raw)
         expanded = h.finalize()
         self._mlkem = mlkem.MLKEM768PrivateKey.from_seed_bytes(expanded[:64])
         self._x25519 = x25519.X25519PrivateKey.from_private_bytes(expanded[64:])
         self._pk_x25519 = self._x25519.public_key().public_bytes_raw()
 
-    @classmethod
-    def generate(cls) -> MlKem768X25519Identity:
-        return cls(os.urandom(32))   # "identity = read(CSPRNG, 32)"
-
-    @classmethod
-    def from_str(cls, s: str) -> MlKem768X25519Identity:
-        return cls(_decode_key(s, "AGE-SECRET-KEY-PQ-", 32))
-
-    def __str__(self) -> str:
-        return _bech32_encode("AGE-SECRET-KEY-PQ-", self._seed)
-
-    def __repr__(self) -> str:
-        return "MlKem768X25519Identity(<secret>)"
-
     def to_public(self) -> MlKem768X25519Recipient:
         return MlKem768X25519Recipient(self._mlkem.public_key().public_bytes_raw() + self._pk_x25519)
 
     def unwrap(self, stanza: Stanza) -> bytes | None:
-        """HPKE OpenBase; None if the stanza is not ours or does not open, HeaderError if ours and malformed."""
+        """HPKE OpenBase. The file key; None if the stanza is not ours or does not open; HeaderError if ours and
+        malformed (including an X25519 share of low order)."""
         if stanza.type != "mlkem768x25519":
             return None
         enc = _check_stanza(stanza, _PQ_ENC_BYTES)
@@ -526,14 +501,7 @@ def decrypt_io(reader, writer, identities) -> tuple[str, ...]:
     stanzas, covered, mac, header_len = parsed
     if any(s.type == "scrypt" for s in stanzas) and len(stanzas) != 1:
         raise HeaderError("an scrypt stanza must be alone in the header")
-    file_key = None
-    for identity in identities:
-        for stanza in stanzas:
-            file_key = identity.unwrap(stanza)
-            if file_key is not None:
-                break
-        if file_key is not None:
-            break
+    file_key = next((k for i in identities for s in stanzas if (k := i.unwrap(s)) is not None), None)
     if file_key is None:
         raise NoIdentityMatchError("no identity matched any recipient stanza")
     if len(file_key) != 16:
