@@ -111,14 +111,19 @@ def _hrp_expand(hrp: str) -> list[int]:
     return [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
 
 
+def _regroup(values, frm: int, to: int) -> tuple[list[int], int, int]:
+    acc, bits, out = 0, 0, []
+    for v in values:
+        acc, bits = acc << frm | v, bits + frm
+        while bits >= to:
+            bits -= to
+            out.append(acc >> bits & (1 << to) - 1)
+    return out, acc, bits
+
+
 def _bech32_encode(hrp: str, data: bytes) -> str:
     """BIP173 Bech32, "without length limits on the data part"; all lowercase, or uppercase for identities."""
-    acc, bits, words = 0, 0, []
-    for b in data:
-        acc, bits = acc << 8 | b, bits + 8
-        while bits >= 5:
-            bits -= 5
-            words.append(acc >> bits & 31)
+    words, acc, bits = _regroup(data, 8, 5)
     if bits:
         words.append(acc << (5 - bits) & 31)
     low = hrp.lower()
@@ -138,12 +143,7 @@ def _bech32_decode(s: str) -> tuple[str, bytes]:
     hrp, words = s[:pos], [_BECH32.index(c) for c in s[pos + 1:]]
     if _bech32_polymod(_hrp_expand(hrp) + words) != 1:
         raise KeyFormatError("bad Bech32 checksum")
-    acc, bits, out = 0, 0, bytearray()
-    for w in words[:-6]:
-        acc, bits = acc << 5 | w, bits + 5
-        if bits >= 8:
-            bits -= 8
-            out.append(acc >> bits & 0xFF)
+    out, acc, bits = _regroup(words[:-6], 5, 8)
     if bits >= 5 or acc & ((1 << bits) - 1):
         raise KeyFormatError("bad Bech32 padding")
     return hrp, bytes(out)
@@ -355,10 +355,6 @@ def _as_key(k, parse):
 
 # --- "Header" ---------------------------------------------------------------------------------------------------
 
-def _is_vchar_arg(arg: bytes) -> bool:
-    return len(arg) > 0 and all(0x21 <= c <= 0x7E for c in arg)
-
-
 def _parse_header(data: bytes) -> tuple[list[Stanza], bytes, bytes, int] | None:
     """Parse "ABNF definition of file header" from the start of ``data``.
 
@@ -384,7 +380,7 @@ def _parse_header(data: bytes) -> tuple[list[Stanza], bytes, bytes, int] | None:
         if not line.startswith(b"-> "):
             raise HeaderError("malformed stanza")
         args = line[3:].split(b" ")
-        if not all(_is_vchar_arg(a) for a in args):
+        if not all(a and all(0x21 <= c <= 0x7E for c in a) for a in args):   # argument = 1*VCHAR
             raise HeaderError("malformed stanza arguments")
         body, pos = bytearray(), end + 1
         while True:   # "a base64-encoded body wrapped at 64 columns", ending with a line shorter than 64
@@ -509,20 +505,15 @@ def decrypt_io(reader, writer, identities) -> tuple[str, ...]:
     if not hmac.compare_digest(_header_mac(file_key, covered), mac):
         raise HeaderMacError("header MAC mismatch")
 
-    rest = bytes(head[header_len:])
-    payload_nonce, rest = rest[:16], rest[16:]
-    if len(payload_nonce) < 16:
-        more = bytearray(16 - len(payload_nonce))
-        got = _fill(reader, memoryview(more))
-        payload_nonce += bytes(more[:got])
-        if len(payload_nonce) < 16:
-            raise HeaderError("payload nonce missing")
-    aead, nonce = _payload_aead(file_key, payload_nonce), bytearray(12)
+    # buf holds the payload nonce or a chunk, plus one look-ahead byte; what the header read took too goes first.
     buf = bytearray(ENC_CHUNK_BYTES + 1)
-    view = memoryview(buf)
-    # buf holds a chunk plus one look-ahead byte; the leftover from the header read goes first.
-    carry = len(rest)
-    buf[:carry] = rest
+    view, carry = memoryview(buf), len(head) - header_len
+    buf[:carry] = head[header_len:]
+    if carry < 16 and carry + _fill(reader, view[carry:16]) < 16:
+        raise HeaderError("payload nonce missing")
+    aead, nonce = _payload_aead(file_key, bytes(buf[:16])), bytearray(12)
+    carry = max(carry - 16, 0)
+    buf[:carry] = buf[16:16 + carry]
     counter = 0
     while True:
         n = carry + _fill(reader, view[carry:])
