@@ -161,12 +161,12 @@ def _decode_key(s: str, hrp: str, size: int) -> bytes:
 _X25519_INFO = b"age-encryption.org/v1/X25519"
 
 
-def _x25519(private: x25519.X25519PrivateKey, public: bytes) -> bytes:
+def _x25519(private: x25519.X25519PrivateKey, public: bytes, error=HeaderError) -> bytes:
     """X25519; "If the shared secret is all 0x00 bytes, the identity implementation MUST abort"."""
     try:
         return private.exchange(x25519.X25519PublicKey.from_public_bytes(public))
     except ValueError:  # cryptography refuses the all-zero output of a low-order point
-        raise HeaderError("X25519 share of low order") from None
+        raise error("X25519 point of low order") from None
 
 
 def _check_stanza(stanza: Stanza, arg_bytes: int) -> bytes:
@@ -215,7 +215,7 @@ class X25519Recipient(_Key):
         """"X25519 recipient stanza"."""
         ephemeral = x25519.X25519PrivateKey.generate()
         share = ephemeral.public_key().public_bytes_raw()
-        wrap_key = _hkdf(_x25519(ephemeral, self._raw), share + self._raw, _X25519_INFO)
+        wrap_key = _hkdf(_x25519(ephemeral, self._raw, KeyFormatError), share + self._raw, _X25519_INFO)
         body = ChaCha20Poly1305(wrap_key).encrypt(ZERO_NONCE, file_key, None)
         return Stanza("X25519", (_b64encode(share).decode(),), body)
 
@@ -302,7 +302,7 @@ class MlKem768X25519Recipient(_Key):
         ss_mlkem, ct_mlkem = self._mlkem.encapsulate()
         ephemeral = x25519.X25519PrivateKey.generate()
         ct_x25519 = ephemeral.public_key().public_bytes_raw()
-        ss = _xwing_combine(ss_mlkem, _x25519(ephemeral, self._pk_x25519), ct_x25519, self._pk_x25519)
+        ss = _xwing_combine(ss_mlkem, _x25519(ephemeral, self._pk_x25519, KeyFormatError), ct_x25519, self._pk_x25519)
         key, nonce = _hpke_key_nonce(ss)
         body = ChaCha20Poly1305(key).encrypt(nonce, file_key, b"")
         return Stanza("mlkem768x25519", (_b64encode(ct_mlkem + ct_x25519).decode(),), body)
@@ -451,6 +451,8 @@ def _payload_aead(file_key: bytes, payload_nonce: bytes) -> ChaCha20Poly1305:
 
 def encrypt_io(reader, writer, recipients) -> None:
     """Encrypt all of ``reader`` to ``writer`` for ``recipients`` (key objects or ``age1...`` strings).
+
+    ``reader`` needs ``readinto`` or ``read``; ``writer.write`` must take all it is given (buffered files, BytesIO).
 
     Post-quantum and classic recipients are not mixed in one file (the spec's SHOULD NOT): that raises ValueError.
     """

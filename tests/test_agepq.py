@@ -306,3 +306,19 @@ def test_cryptographys_hpke_opens_with_our_identity():
     stanza = agepq.Stanza("mlkem768x25519", (agepq._b64encode(sealed[:1120]).decode(),), sealed[1120:])
     assert PQ.unwrap(stanza) == file_key
     assert PQ_OTHER.unwrap(stanza) is None
+
+
+def test_a_low_order_x25519_recipient_is_refused_when_sealing():
+    """A recipient whose X25519 point has low order cannot be sealed to (the shared secret would be all zero)."""
+    with pytest.raises(agepq.KeyFormatError):
+        seal(b"x", [agepq.X25519Recipient(bytes(32))])
+    pq_raw = agepq.parse_recipient(str(PQ.to_public()))._raw
+    with pytest.raises(agepq.KeyFormatError):
+        seal(b"x", [agepq.MlKem768X25519Recipient(pq_raw[:-32] + bytes(32))])
+
+
+def test_an_invalid_mlkem_encapsulation_key_is_refused():
+    raw = bytearray(agepq.parse_recipient(str(PQ.to_public()))._raw)
+    raw[0], raw[1] = 0xFF, raw[1] | 0x0F   # first coefficient 0xFFF, not below q = 3329
+    with pytest.raises(agepq.KeyFormatError):
+        agepq.MlKem768X25519Recipient(bytes(raw))
