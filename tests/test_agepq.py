@@ -7,6 +7,7 @@ import tracemalloc
 import pyrage
 import pytest
 from cryptography.hazmat.primitives import hpke
+from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 from hypothesis import given, settings, strategies as st
 
 from sendemodul import agepq
@@ -277,15 +278,10 @@ def test_pyrage_14_has_no_hybrid_identity():
 
 
 def _hpke_key(identity):
-    expanded = hashlib.shake_256(agepq_seed(identity)).digest(96)
-    from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
+    """cryptography's own hybrid key from an age PQ identity: SHAKE256 of the seed, split 64 + 32 (hashlib here)."""
+    expanded = hashlib.shake_256(identity._raw).digest(96)
     return hpke.MLKEM768X25519PrivateKey(mlkem.MLKEM768PrivateKey.from_seed_bytes(expanded[:64]),
                                          x25519.X25519PrivateKey.from_private_bytes(expanded[64:]))
-
-
-def agepq_seed(identity):
-    from sendemodul.agepq import _bech32_decode
-    return _bech32_decode(str(identity))[1]
 
 
 SUITE = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
