@@ -318,3 +318,45 @@ def test_an_invalid_mlkem_encapsulation_key_is_refused():
     raw[0], raw[1] = 0xFF, raw[1] | 0x0F   # first coefficient 0xFFF, not below q = 3329
     with pytest.raises(agepq.KeyFormatError):
         agepq.MlKem768X25519Recipient(bytes(raw))
+
+
+SMALL = seal(payload(300), [PQ.to_public()])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_any_damage_is_an_age_error_never_a_crash(data):
+    """Random edits (overwrite, insert, delete, cut) to a PQ file: refused with an AgeError, never another exception,
+    and never opened to other plaintext."""
+    blob = bytearray(SMALL)
+    for _ in range(data.draw(st.integers(1, 3))):
+        pos = data.draw(st.integers(0, len(blob)))
+        op = data.draw(st.sampled_from(["set", "insert", "delete", "cut"]))
+        byte = data.draw(st.integers(0, 255))
+        if op == "set" and pos < len(blob):
+            blob[pos] = byte
+        elif op == "insert":
+            blob.insert(pos, byte)
+        elif op == "delete" and pos < len(blob):
+            del blob[pos]
+        elif op == "cut":
+            del blob[pos:]
+    try:
+        assert open_(bytes(blob), [PQ]) == payload(300)
+    except agepq.AgeError:
+        pass
+    try:
+        agepq.stanza_types(bytes(blob))
+    except agepq.AgeError:
+        pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80) | st.sampled_from([str(PQ), str(CLASSIC), SPEC_X25519_RECIPIENT]).flatmap(
+    lambda s: st.tuples(st.integers(0, len(s) - 1), st.characters()).map(lambda t: s[:t[0]] + t[1] + s[t[0] + 1:])))
+def test_any_key_string_parses_or_is_a_key_format_error(text):
+    for parse in (agepq.parse_recipient, agepq.parse_identity):
+        try:
+            parse(text)
+        except agepq.KeyFormatError:
+            pass
