@@ -1,7 +1,8 @@
 """The SSH server: Conch with modern algorithms only, SFTP as the only thing a login can do.
 
-Hardening: curve25519 (and mlkem768x25519) key exchange, an ed25519 host key, AES-CTR with HMAC-SHA2 (no SHA-1, no
-CBC, no compression), a login grace time of 60 s, 6 authentication attempts, sessions limited per unit and per
+Hardening: curve25519 (and mlkem768x25519) key exchange with strict KEX, an ed25519 host key, chacha20-poly1305 and
+AES-GCM first, then AES-CTR with HMAC-SHA2 encrypt-then-MAC or encrypt-and-MAC (no SHA-1, no CBC, no compression;
+the AEAD and EtM packets are framed in ``aead_transport.py``), a login grace time of 60 s, 6 authentication attempts, sessions limited per unit and per
 source address, an idle timeout, a bounded SFTP packet. Throughput: an 8 MiB channel window and 256 KiB packets, and
 the ``limits@openssh.com`` extension so that OpenSSH's client writes 255 KiB at a time.
 """
@@ -26,6 +27,7 @@ from twisted.protocols.policies import TimeoutMixin
 
 from sendemodul.auth import UnitCredentials
 from sendemodul.service import LISTEN_BACKLOG, ListeningService
+from sendemodul.sftp import aead_transport
 from sendemodul.sftp.dropbox import MAX_SFTP_PACKET, DropBox
 
 log = Logger()
@@ -45,8 +47,9 @@ CONNECTIONS_PER_SECOND = 5.0
 MAX_AUTH_ATTEMPTS = 6
 
 KEY_EXCHANGES = (b"mlkem768x25519-sha256", b"curve25519-sha256", b"curve25519-sha256@libssh.org")
-CIPHERS = (b"aes256-ctr", b"aes192-ctr", b"aes128-ctr")
-MACS = (b"hmac-sha2-512", b"hmac-sha2-256")
+#: AEAD first, then aes-ctr; EtM MACs first and encrypt-and-MAC last, as in OpenSSH's default lists.
+CIPHERS = (*aead_transport.AEAD_AND_ETM_CIPHERS, b"aes256-ctr", b"aes192-ctr", b"aes128-ctr")
+MACS = (*aead_transport.ETM_MACS, b"hmac-sha2-256", b"hmac-sha2-512")
 
 
 def _supported(wanted, available):
@@ -145,6 +148,14 @@ class DropBoxTransport(transport.SSHServerTransport, TimeoutMixin):
             self._grace.cancel()
         self.factory.session_ended(self)
         super().connectionLost(reason)
+
+
+class ModernDropBoxTransport(aead_transport.AEADTransportMixin, DropBoxTransport):
+    """``DropBoxTransport`` with AEAD and encrypt-then-MAC packets, strict KEX and our ``server-sig-algs``."""
+
+    supportedCiphers = _supported(CIPHERS, (*aead_transport.AEAD_AND_ETM_CIPHERS,
+                                            *transport.SSHServerTransport.supportedCiphers))
+    supportedMACs = _supported(MACS, (*aead_transport.ETM_MACS, *transport.SSHServerTransport.supportedMACs))
 
 
 class UnitUserAuthServer(userauth.SSHUserAuthServer):
@@ -290,7 +301,7 @@ class DropBoxUser(avatar.ConchUser):
 
 
 class DropBoxSSHFactory(factory.SSHFactory):
-    protocol = DropBoxTransport
+    protocol = ModernDropBoxTransport
     services = {b"ssh-userauth": UnitUserAuthServer, b"ssh-connection": connection.SSHConnection}
 
     def __init__(self, portal, host_key, limits, clock):
