@@ -132,10 +132,10 @@ class AEADTransportMixin:
             self.incomingPacketSequence = 0
         first, self._first_newkeys_seen = not self._first_newkeys_seen, True
         enc = self.currentEncryptions
-        log.info("SSH {what}: kex {kex}, host key {hostkey}, cipher {cipher_in} (in) {cipher_out} (out), "
+        log.info("SSH {what}: kex {kex}, host key {host_alg}, cipher {cipher_in} (in) {cipher_out} (out), "
                  "MAC {mac_in} (in) {mac_out} (out), strict kex {strict}",
                  what="keys in use" if first else "keys renewed",
-                 kex=self.kexAlg.decode("ascii", "replace"), hostkey=self.keyAlg.decode("ascii", "replace"),
+                 kex=self.kexAlg.decode("ascii", "replace"), host_alg=self.keyAlg.decode("ascii", "replace"),
                  cipher_in=enc.inCipType.decode("ascii", "replace"),
                  cipher_out=enc.outCipType.decode("ascii", "replace"),
                  mac_in=mac_shown(enc.inCipType, enc.inMACType), mac_out=mac_shown(enc.outCipType, enc.outMACType),
