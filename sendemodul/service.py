@@ -179,7 +179,8 @@ def makeService(config, reactor=None):
     from sendemodul.sftp.checker import UnitKeyChecker
     from sendemodul.sftp.server import SFTPService, register_avatar
 
-    top.portal.registerChecker(UnitKeyChecker(store, top.db.run))
+    top.portal.registerChecker(UnitKeyChecker(store, top.db.run,
+                                              accept_ssh_rsa_sha1=config.sftp.accept_ssh_rsa_sha1))
     register_avatar(top.realm, intake=top.intake, store=store, run_db=top.db.run)
     top.sftp = SFTPService(config, top.portal, reactor)
     top.sftp.setServiceParent(top)

@@ -2,8 +2,8 @@
 
 Hardening: curve25519 (and mlkem768x25519) key exchange with strict KEX, an ed25519 host key, chacha20-poly1305 and
 AES-GCM first, then AES-CTR with HMAC-SHA2 encrypt-then-MAC or encrypt-and-MAC (no SHA-1, no CBC, no compression;
-the AEAD and EtM packets are framed in ``aead_transport.py``), a login grace time of 60 s, 6 authentication attempts, sessions limited per unit and per
-source address, an idle timeout, a bounded SFTP packet. Throughput: an 8 MiB channel window and 256 KiB packets, and
+the AEAD and EtM packets are framed in ``aead_transport.py``), a login grace time of 60 s, 6 authentication
+attempts, sessions limited per unit and per source address, an idle timeout, a bounded SFTP packet. Throughput: an 8 MiB channel window and 256 KiB packets, and
 the ``limits@openssh.com`` extension so that OpenSSH's client writes 255 KiB at a time.
 """
 
