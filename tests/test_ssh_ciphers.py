@@ -343,3 +343,25 @@ def test_the_conch_internals_the_transport_leans_on_are_still_there():
     assert "b\"server-sig-algs\"" in inspect.getsource(transport.SSHServerTransport._keySetup)
     assert "self.incomingPacketSequence += 1" in inspect.getsource(base.getPacket)
     assert "self._newKeys()" in inspect.getsource(transport.SSHServerTransport.ssh_NEWKEYS)
+
+
+def test_with_aead_both_ways_the_clients_macs_do_not_matter():
+    """The MAC lists are ignored with an AEAD cipher: a client offering only a MAC we lack still gets in."""
+    t, wire = server_transport()
+    lists = [b"curve25519-sha256", b"ssh-ed25519", b"chacha20-poly1305@openssh.com",
+             b"chacha20-poly1305@openssh.com", b"umac-64@openssh.com", b"umac-64@openssh.com", b"none", b"none",
+             b"", b""]
+    t.dataReceived(clear_packet(bytes((transport.MSG_KEXINIT,)) + os.urandom(16) +
+                                b"".join(NS(s) for s in lists) + b"\0" * 5))
+    assert not wire.disconnecting
+    assert t.nextEncryptions.outCipType == ciphers.CHACHA20_POLY1305
+    assert b"umac-64@openssh.com" not in t.supportedMACs
+
+
+def test_without_aead_a_common_mac_is_still_required():
+    t, wire = server_transport()
+    lists = [b"curve25519-sha256", b"ssh-ed25519", b"aes128-ctr", b"aes128-ctr", b"hmac-sha1", b"hmac-sha1",
+             b"none", b"none", b"", b""]
+    t.dataReceived(clear_packet(bytes((transport.MSG_KEXINIT,)) + os.urandom(16) +
+                                b"".join(NS(s) for s in lists) + b"\0" * 5))
+    assert wire.disconnecting

@@ -76,6 +76,11 @@ class PacketCiphers(transport.SSHCiphers):
             self.verifyDigestSize = 0
 
 
+def _first_common(client, server):
+    """RFC 4253 7.1: the first of the client's algorithms that the server also supports."""
+    return next((name for name in client if name in server), None)
+
+
 def mac_shown(cipher, mac):
     """The MAC as OpenSSH's logs show it: ``<implicit>`` with an AEAD cipher."""
     return "<implicit>" if cipher in ciphers.AEAD_CIPHERS else mac.decode("ascii", "replace")
@@ -86,32 +91,44 @@ class AEADTransportMixin:
 
     strict_kex = False
     _refused = False
+    _macs_offered = None
     _first_kexinit_seen = False
     _first_newkeys_seen = False
 
     # -- strict key exchange, and our packet layouts negotiated ------------------------------------------------
     def sendKexInit(self):
-        if self.sessionID is not None:  # a re-key: the marker belongs to the first key exchange only
-            return super().sendKexInit()
-        offered = self.supportedKeyExchanges
-        self.supportedKeyExchanges = [*offered, KEX_STRICT_SERVER]
+        kex, macs = self.supportedKeyExchanges, self.supportedMACs
+        if self.sessionID is None:  # the marker belongs to the first key exchange only
+            self.supportedKeyExchanges = [*kex, KEX_STRICT_SERVER]
+        if self._macs_offered is not None:  # answering in the middle of ssh_KEXINIT: offer only our own MACs
+            self.supportedMACs = self._macs_offered
         try:
             super().sendKexInit()
         finally:
-            self.supportedKeyExchanges = offered
+            self.supportedKeyExchanges, self.supportedMACs = kex, macs
 
     def ssh_KEXINIT(self, packet):
+        try:
+            lists = [names.split(b",") for names in getNS(packet[16:], 10)[:10]]
+        except Exception:
+            lists = None  # Conch refuses it
         if not self._first_kexinit_seen:
             self._first_kexinit_seen = True
-            try:
-                offered = getNS(packet[16:])[0].split(b",")
-            except Exception:
-                offered = []
-            self.strict_kex = KEX_STRICT_CLIENT in offered
+            self.strict_kex = lists is not None and KEX_STRICT_CLIENT in lists[0]
             if self.strict_kex and self.incomingPacketSequence != 1:
                 self._refuse(ciphers.PacketError(b"strict KEX violation: KEXINIT was not the first packet"))
                 return
-        super().ssh_KEXINIT(packet)
+        # With an AEAD cipher both ways the MAC lists are ignored (RFC 5647 as OpenSSH does it, and the chacha20
+        # draft): Conch insists on a common MAC, so for this negotiation any MAC the client names will do.
+        macs = self._macs_offered = self.supportedMACs
+        if lists is not None and all(_first_common(lists[i], self.supportedCiphers) in ciphers.AEAD_CIPHERS
+                                     for i in (2, 3)):
+            self.supportedMACs = [*macs, *lists[4], *lists[5]]
+        try:
+            super().ssh_KEXINIT(packet)  # may answer with our KEXINIT (a re-key the client began)
+        finally:
+            self.supportedMACs = macs
+            self._macs_offered = None
         negotiated = self.__dict__.get("nextEncryptions")
         if negotiated is not None and not isinstance(negotiated, PacketCiphers):
             self.nextEncryptions = PacketCiphers(negotiated.outCipType, negotiated.inCipType,

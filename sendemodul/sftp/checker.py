@@ -108,5 +108,5 @@ class UnitKeyChecker:
             ok = False
         if not ok:
             raise error.UnauthorizedLogin()
-        log.info("SSH key login for {unit}", unit=unit)
+        log.info("SSH key login for {unit} ({algorithm})", unit=unit, algorithm=creds.algName.decode("ascii"))
         return unit
