@@ -100,12 +100,25 @@ def _check_length(length, block_size):
         raise PacketError(b"bad packet length %d" % length)
 
 
-def _unpad(plain, length):
-    """``padding_length || payload || padding`` -> payload, checking the padding length."""
-    pad = plain[0]
+def _check_padding(pad, length):
     if pad < MIN_PADDING or pad > length - 2:  # at least the message number is left
         raise PacketError(b"bad padding length %d" % pad)
-    return bytes(plain[1:length - pad])
+
+
+def _unpad(plain, length):
+    """``padding_length || payload || padding`` -> payload, checking the padding length."""
+    _check_padding(plain[0], length)
+    return plain[1:length - plain[0]]
+
+
+def _decrypt_payload(ctx, view, end, length):
+    """With a stream cipher, decrypt the padding length, then exactly the payload (no copy to cut it out), then the
+    padding (keeping a session-long keystream in step)."""
+    pad = ctx.update(view[4:5])[0]
+    _check_padding(pad, length)
+    payload = ctx.update(view[5:end - pad])
+    ctx.update(view[end - pad:end])
+    return payload
 
 
 class Sealer:
@@ -169,7 +182,7 @@ class ChaChaPoly(Sealer, Opener):
             Poly1305.verify_tag(main.update(_ZERO_BLOCK)[:32], view[:end], bytes(view[end:end + TAG_BYTES]))
         except InvalidSignature:
             raise PacketError(b"bad MAC", DISCONNECT_MAC_ERROR) from None
-        return _unpad(main.update(view[4:end]), length), end + TAG_BYTES
+        return _decrypt_payload(main, view, end, length), end + TAG_BYTES
 
 
 class AesGcm(Sealer, Opener):
@@ -183,6 +196,7 @@ class AesGcm(Sealer, Opener):
         self._aead = AESGCM(bytes(key))
         self._fixed = bytes(iv[:4])
         self._counter = int.from_bytes(iv[4:12], "big")
+        self._plain = bytearray()  # reused: decrypt_into, then one copy of just the payload
 
     def _nonce(self):
         nonce = self._fixed + self._counter.to_bytes(8, "big")
@@ -203,12 +217,15 @@ class AesGcm(Sealer, Opener):
         if len(buf) < end:
             return None
         nonce = self._fixed + self._counter.to_bytes(8, "big")
+        if len(self._plain) < length:
+            self._plain = bytearray(length)
+        plain = memoryview(self._plain)[:length]
         try:
-            plain = self._aead.decrypt(nonce, view[4:end], view[:4])
+            self._aead.decrypt_into(nonce, view[4:end], view[:4], plain)
         except InvalidTag:
             raise PacketError(b"bad MAC", DISCONNECT_MAC_ERROR) from None
         self._nonce()
-        return _unpad(plain, length), end
+        return bytes(_unpad(plain, length)), end
 
 
 class EncryptThenMac(Sealer, Opener):
@@ -246,4 +263,4 @@ class EncryptThenMac(Sealer, Opener):
             return None
         if not hmac.compare_digest(self._mac(seqnr, view[:end]), view[end:end + self.mac_bytes]):
             raise PacketError(b"bad MAC", DISCONNECT_MAC_ERROR)
-        return _unpad(self._ctx.update(view[4:end]), length), end + self.mac_bytes
+        return _decrypt_payload(self._ctx, view, end, length), end + self.mac_bytes
