@@ -149,6 +149,7 @@ class ChaChaPoly(Sealer, Opener):
             raise ValueError("chacha20-poly1305@openssh.com needs 64 bytes of key")
         self._main = bytes(key[:32])  # K_2: the packet, and the Poly1305 key
         self._header = bytes(key[32:64])  # K_1: the length only
+        self._waiting = None  # (sequence number, length) of a packet not yet all received
 
     @staticmethod
     def _stream(key, seqnr):
@@ -172,11 +173,16 @@ class ChaChaPoly(Sealer, Opener):
         if len(buf) < 4:
             return None
         view = memoryview(buf)
-        length = self._length_of(seqnr, view[:4])
-        _check_length(length, self.block_size)
+        if self._waiting is not None and self._waiting[0] == seqnr:
+            length = self._waiting[1]
+        else:
+            length = self._length_of(seqnr, view[:4])
+            _check_length(length, self.block_size)
         end = 4 + length
         if len(buf) < end + TAG_BYTES:
+            self._waiting = (seqnr, length)  # a large packet comes in many reads: decrypt its length once
             return None
+        self._waiting = None
         main = self._stream(self._main, seqnr)
         try:
             Poly1305.verify_tag(main.update(_ZERO_BLOCK)[:32], view[:end], bytes(view[end:end + TAG_BYTES]))
