@@ -365,3 +365,10 @@ def test_without_aead_a_common_mac_is_still_required():
     t.dataReceived(clear_packet(bytes((transport.MSG_KEXINIT,)) + os.urandom(16) +
                                 b"".join(NS(s) for s in lists) + b"\0" * 5))
     assert wire.disconnecting
+
+
+def test_padding_comes_from_a_refilled_random_pool():
+    pool = ciphers._RandomPool(size=64)
+    taken = [pool(n) for n in (4, 20, 8, 40, 16, 4)]  # crosses a refill
+    assert [len(t) for t in taken] == [4, 20, 8, 40, 16, 4]
+    assert len(set(taken[:2] + taken[3:4])) == 3 and pool(100) and len(pool(100)) == 100
