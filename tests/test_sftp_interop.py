@@ -92,6 +92,25 @@ def test_openssh_sftp_uploads_with_each_cipher_and_mac(server, cipher, mac):
     assert new_events(server, before, "SFTP login by")
 
 
+@pytest.mark.parametrize("cipher, mac", [
+    ("chacha20-poly1305@openssh.com", "<implicit>"),
+    ("aes256-gcm@openssh.com", "<implicit>"),
+    ("aes128-ctr", "hmac-sha2-512-etm@openssh.com"),
+])
+def test_openssh_renews_keys_during_an_upload(server, cipher, mac):
+    """RekeyLimit=256K: several key exchanges under the new ciphers in one upload (strict KEX resets the sequence
+    numbers at each NEWKEYS; GCM's counter starts again from the new IV)."""
+    before = len(log_events(server))
+    options = ["-o", f"Ciphers={cipher}", "-o", "RekeyLimit=256K"]
+    if mac != "<implicit>":
+        options += ["-o", f"MACs={mac}"]
+    proc = sftp(server, f"put {server.container} rekey.tar\n", key=server.keys["ed25519"], options=options)
+    assert proc.returncode == 0, proc.stderr
+    events = new_events(server, before, "SSH {what}")
+    assert len(events) >= 3 and events[0]["what"] == "keys in use"
+    assert all(e["what"] == "keys renewed" and e["cipher_in"] == cipher and e["mac_in"] == mac for e in events[1:])
+
+
 def test_openssh_picks_an_aead_cipher_by_default(server):
     before = len(log_events(server))
     proc = sftp(server, "ls /receipts\n", key=server.keys["ed25519"])
