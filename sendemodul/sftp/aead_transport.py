@@ -39,8 +39,8 @@ KEX_STRICT_SERVER = b"kex-strict-s-v00@openssh.com"
 KEX_STRICT_CLIENT = b"kex-strict-c-v00@openssh.com"
 
 #: Offered first, in OpenSSH's order; Conch's aes-ctr follow (sftp/server.py's list).
-AEAD_AND_ETM_CIPHERS = (ciphers.CHACHA20_POLY1305, ciphers.AES128_GCM, ciphers.AES256_GCM)
-ETM_MACS = (ciphers.HMAC_SHA2_256_ETM, ciphers.HMAC_SHA2_512_ETM)
+OFFERED_AEAD_CIPHERS = (ciphers.CHACHA20_POLY1305, ciphers.AES128_GCM, ciphers.AES256_GCM)
+OFFERED_ETM_MACS = (ciphers.HMAC_SHA2_256_ETM, ciphers.HMAC_SHA2_512_ETM)
 
 #: The user-key signature algorithms in ``server-sig-algs`` (ssh-rsa, RSA with SHA-1, is left out as OpenSSH >= 8.8
 #: does; sendemodul/sftp/checker.py refuses it unless configured).

@@ -3,8 +3,9 @@
 Hardening: curve25519 (and mlkem768x25519) key exchange with strict KEX, an ed25519 host key, chacha20-poly1305 and
 AES-GCM first, then AES-CTR with HMAC-SHA2 encrypt-then-MAC or encrypt-and-MAC (no SHA-1, no CBC, no compression;
 the AEAD and EtM packets are framed in ``aead_transport.py``), a login grace time of 60 s, 6 authentication
-attempts, sessions limited per unit and per source address, an idle timeout, a bounded SFTP packet. Throughput: an 8 MiB channel window and 256 KiB packets, and
-the ``limits@openssh.com`` extension so that OpenSSH's client writes 255 KiB at a time.
+attempts, sessions limited per unit and per source address, an idle timeout, a bounded SFTP packet. Throughput: an
+8 MiB channel window and 256 KiB packets, and the ``limits@openssh.com`` extension so that OpenSSH's client writes
+255 KiB at a time.
 """
 
 import collections
@@ -48,8 +49,8 @@ MAX_AUTH_ATTEMPTS = 6
 
 KEY_EXCHANGES = (b"mlkem768x25519-sha256", b"curve25519-sha256", b"curve25519-sha256@libssh.org")
 #: AEAD first, then aes-ctr; EtM MACs first and encrypt-and-MAC last, as in OpenSSH's default lists.
-CIPHERS = (*aead_transport.AEAD_AND_ETM_CIPHERS, b"aes256-ctr", b"aes192-ctr", b"aes128-ctr")
-MACS = (*aead_transport.ETM_MACS, b"hmac-sha2-256", b"hmac-sha2-512")
+CIPHERS = (*aead_transport.OFFERED_AEAD_CIPHERS, b"aes256-ctr", b"aes192-ctr", b"aes128-ctr")
+MACS = (*aead_transport.OFFERED_ETM_MACS, b"hmac-sha2-256", b"hmac-sha2-512")
 
 
 def _supported(wanted, available):
@@ -153,9 +154,9 @@ class DropBoxTransport(transport.SSHServerTransport, TimeoutMixin):
 class ModernDropBoxTransport(aead_transport.AEADTransportMixin, DropBoxTransport):
     """``DropBoxTransport`` with AEAD and encrypt-then-MAC packets, strict KEX and our ``server-sig-algs``."""
 
-    supportedCiphers = _supported(CIPHERS, (*aead_transport.AEAD_AND_ETM_CIPHERS,
+    supportedCiphers = _supported(CIPHERS, (*aead_transport.OFFERED_AEAD_CIPHERS,
                                             *transport.SSHServerTransport.supportedCiphers))
-    supportedMACs = _supported(MACS, (*aead_transport.ETM_MACS, *transport.SSHServerTransport.supportedMACs))
+    supportedMACs = _supported(MACS, (*aead_transport.OFFERED_ETM_MACS, *transport.SSHServerTransport.supportedMACs))
 
 
 class UnitUserAuthServer(userauth.SSHUserAuthServer):
