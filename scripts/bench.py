@@ -42,7 +42,8 @@ SIZES = {
     "full": {"upload_mib": 1024, "concurrent": 400, "concurrent_mib": 10, "records": 2_000_000},
     "quick": {"upload_mib": 64, "concurrent": 40, "concurrent_mib": 10, "records": 50_000},
 }
-# Same cipher and MAC for both SSH servers (sendemodul offers aes{128,192,256}-ctr with hmac-sha2-{256,512});
+# Same cipher and MAC for both SSH servers (default: what sendemodul offered before issue 23; --ssh-cipher and
+# --ssh-mac pick another, e.g. chacha20-poly1305@openssh.com or aes128-gcm@openssh.com, where the MAC is unused);
 # the same TLS version and suite for both HTTPS servers.
 SSH_CIPHER = "aes128-ctr"
 SSH_MAC = "hmac-sha2-256"
@@ -684,15 +685,19 @@ http {{
 # Clients
 
 
-SSH_COMMON = ["-c", SSH_CIPHER, "-o", f"MACs={SSH_MAC}", "-o", "StrictHostKeyChecking=no", "-o",
-              "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=60"]
+def ssh_common(cipher=SSH_CIPHER, mac=SSH_MAC):
+    return ["-c", cipher, "-o", f"MACs={mac}", "-o", "StrictHostKeyChecking=no", "-o",
+            "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=60"]
+
+
+SSH_COMMON = ssh_common()
 CURL_TLS = ["--tlsv1.3", "--tls-max", "1.3", "--tls13-ciphers", TLS13_SUITE]
 
 
-def sftp_pin_cmd(srv, unit, pin, batch, source=None):
+def sftp_pin_cmd(srv, unit, pin, batch, source=None, ssh=SSH_COMMON):
     bind = ["-o", f"BindAddress={source}"] if source else []
     # -b implies BatchMode, which would never ask for a password: sshpass answers the one prompt
-    return ["sshpass", "-p", pin, "sftp", "-P", str(srv.sftp_port), *SSH_COMMON, *bind, "-o",
+    return ["sshpass", "-p", pin, "sftp", "-P", str(srv.sftp_port), *ssh, *bind, "-o",
             "PubkeyAuthentication=no", "-o", "BatchMode=no", "-o", "NumberOfPasswordPrompts=1", "-b", str(batch),
             f"{unit}@127.0.0.1"]
 
@@ -853,7 +858,8 @@ class Bench:
         path = self.big_container()
         size = path.stat().st_size
         say("==> SFTP: OpenSSH sftp -> sendemodul and -> OpenSSH internal-sftp "
-            f"({SSH_CIPHER}, {SSH_MAC}, {size / MiB:,.0f} MiB)")
+            f"({self.args.ssh_cipher}, {self.args.ssh_mac}, {size / MiB:,.0f} MiB)")
+        ssh = ssh_common(self.args.ssh_cipher, self.args.ssh_mac)
         sshd = OpenSSH(self.tmp).start()
         batch = self.tmp / "sftp-sendemodul.batch"
         batch.write_text(f"put {path} bench.tar\n")
@@ -866,7 +872,7 @@ class Bench:
 
         def mine():
             before = cpu_seconds(srv.pid)
-            seconds, code, _ = timed(sftp_pin_cmd(srv, DEMO, srv.pin, batch), "sftp -> sendemodul",
+            seconds, code, _ = timed(sftp_pin_cmd(srv, DEMO, srv.pin, batch, ssh=ssh), "sftp -> sendemodul",
                                      bytes_status(size, srv.incoming_bytes), self.tmp / "sftp.err",
                                      upload_timeout(size))
             after = cpu_seconds(srv.pid)
@@ -877,7 +883,7 @@ class Bench:
             return seconds
 
         def theirs():
-            cmd = ["sftp", "-P", str(sshd.port), *SSH_COMMON, "-o", "PasswordAuthentication=no", "-o",
+            cmd = ["sftp", "-P", str(sshd.port), *ssh, "-o", "PasswordAuthentication=no", "-o",
                    "IdentitiesOnly=yes", "-i", str(sshd.dir / "client_ed25519"), "-b", str(peer_batch),
                    f"{getpass.getuser()}@127.0.0.1"]
             seconds, code, _ = timed(cmd, "sftp -> OpenSSH", bytes_status(size, lambda: tree_size(target)),
@@ -888,7 +894,7 @@ class Bench:
             target.unlink()
             return seconds
 
-        self.results.update(sftp_cipher=SSH_CIPHER, sftp_mac=SSH_MAC)
+        self.results.update(sftp_cipher=self.args.ssh_cipher, sftp_mac=self.args.ssh_mac)
         self.side_by_side("sftp", mine, theirs, "openssh")
         self.results.update(sftp_front_cpu_per_gib_s=round(statistics.median(cpu["process"]), 2),
                             sftp_reactor_cpu_per_gib_s=round(statistics.median(cpu["reactor"]), 2))
@@ -1368,6 +1374,10 @@ def parse_args(argv):
     ap.add_argument("--storm-per-source", type=int, default=10,
                     help="wrong-PIN logins per source address before the storm moves to the next one (default 10: "
                          "under the server's default ban score of 20, a distributed attack; 1000000: one address)")
+    ap.add_argument("--ssh-cipher", default=SSH_CIPHER,
+                    help=f"cipher for both SSH servers in the sftp step (default {SSH_CIPHER})")
+    ap.add_argument("--ssh-mac", default=SSH_MAC,
+                    help=f"MAC for both SSH servers in the sftp step, unused with an AEAD cipher (default {SSH_MAC})")
     ap.add_argument("--client-timeout", type=float, default=600, help="seconds the concurrent clients may take")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                     help="a server config setting (TOML value), e.g. --set auth.hash_threads=2; repeatable")

@@ -125,6 +125,13 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class SftpConfig:
+    #: Accept RSA user-key signatures made with SHA-1 (``ssh-rsa``), which OpenSSH 8.8 and later refuse by default.
+    #: Only for a client that can sign with nothing else; rsa-sha2-256 and rsa-sha2-512 are always accepted.
+    accept_ssh_rsa_sha1: bool = False
+
+
+@dataclass(frozen=True)
 class LogConfig:
     #: Minimum level on the console: debug, info, warn, error, critical.
     console_level: str = "info"
@@ -209,6 +216,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    sftp: SftpConfig = field(default_factory=SftpConfig)
     log: LogConfig = field(default_factory=LogConfig)
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     forwarder: ForwarderConfig = field(default_factory=ForwarderConfig)
@@ -255,8 +263,8 @@ class Config:
         return self.home / self.log.json_file
 
 
-_SECTIONS = {"server": ServerConfig, "auth": AuthConfig, "limits": LimitsConfig, "log": LogConfig,
-             "worker": WorkerConfig, "forwarder": ForwarderConfig, "mail": MailConfig}
+_SECTIONS = {"server": ServerConfig, "auth": AuthConfig, "limits": LimitsConfig, "sftp": SftpConfig,
+             "log": LogConfig, "worker": WorkerConfig, "forwarder": ForwarderConfig, "mail": MailConfig}
 _ENVIRONMENTS = ("dev", "test", "production")
 _LEVELS = ("debug", "info", "warn", "error", "critical")
 

@@ -195,7 +195,8 @@ def makeService(config, reactor=None):
     top.realm = auth.UnitRealm({IConchUser: conch_user_factory(intake=top.intake, store=store, run_db=top.db.run)})
     top.checker = auth.PinChecker(store, hash_pool=hashing.pool, run_db=top.db.run, reactor=reactor, clock=reactor,
                                   config=config.auth)
-    top.portal = Portal(top.realm, [top.checker, UnitKeyChecker(store, top.db.run)])
+    key_checker = UnitKeyChecker(store, top.db.run, accept_ssh_rsa_sha1=config.sftp.accept_ssh_rsa_sha1)
+    top.portal = Portal(top.realm, [top.checker, key_checker])
 
     top.web_app = WebApp(config, portal=top.portal, intake=top.intake, store=store, run_db=top.db.run,
                          clock=reactor, keys=top.keys, source_banned=top.checker.defender.is_banned)

@@ -1,9 +1,11 @@
 """The SSH server: Conch with modern algorithms only, SFTP as the only thing a login can do.
 
-Hardening: curve25519 (and mlkem768x25519) key exchange, an ed25519 host key, AES-CTR with HMAC-SHA2 (no SHA-1, no
-CBC, no compression), a login grace time of 60 s, 6 authentication attempts, sessions limited per unit and per
-source address, an idle timeout, a bounded SFTP packet. Throughput: an 8 MiB channel window and 256 KiB packets, and
-the ``limits@openssh.com`` extension so that OpenSSH's client writes 255 KiB at a time.
+Hardening: curve25519 (and mlkem768x25519) key exchange with strict KEX, an ed25519 host key, chacha20-poly1305 and
+AES-GCM first, then AES-CTR with HMAC-SHA2 encrypt-then-MAC or encrypt-and-MAC (no SHA-1, no CBC, no compression;
+the AEAD and EtM packets are framed in ``_twisted.py``), a login grace time of 60 s, 6 authentication
+attempts, sessions limited per unit and per source address, an idle timeout, a bounded SFTP packet. Throughput: an
+8 MiB channel window and 256 KiB packets, and the ``limits@openssh.com`` extension so that OpenSSH's client writes
+255 KiB at a time.
 """
 
 import collections
@@ -23,6 +25,7 @@ from twisted.protocols.policies import TimeoutMixin
 from sendemodul._twisted import AdmittingUserAuthServer, BoundedFileTransferServer
 from sendemodul.auth import UnitCredentials
 from sendemodul.listening import ListeningService
+from sendemodul import _twisted
 from sendemodul.sftp.dropbox import MAX_SFTP_PACKET, DropBox
 
 log = Logger()
@@ -38,8 +41,9 @@ CONNECTIONS_PER_SECOND = 5.0
 MAX_AUTH_ATTEMPTS = 6
 
 KEY_EXCHANGES = (b"mlkem768x25519-sha256", b"curve25519-sha256", b"curve25519-sha256@libssh.org")
-CIPHERS = (b"aes256-ctr", b"aes192-ctr", b"aes128-ctr")
-MACS = (b"hmac-sha2-512", b"hmac-sha2-256")
+#: AEAD first, then aes-ctr; EtM MACs first and encrypt-and-MAC last, as in OpenSSH's default lists.
+CIPHERS = (*_twisted.OFFERED_AEAD_CIPHERS, b"aes256-ctr", b"aes192-ctr", b"aes128-ctr")
+MACS = (*_twisted.OFFERED_ETM_MACS, b"hmac-sha2-256", b"hmac-sha2-512")
 
 
 def _supported(wanted, available):
@@ -100,6 +104,14 @@ class DropBoxTransport(transport.SSHServerTransport, TimeoutMixin):
             self._grace.cancel()
         self.factory.session_ended(self)
         super().connectionLost(reason)
+
+
+class ModernDropBoxTransport(_twisted.AEADTransportMixin, DropBoxTransport):
+    """``DropBoxTransport`` with AEAD and encrypt-then-MAC packets, strict KEX and our ``server-sig-algs``."""
+
+    supportedCiphers = _supported(CIPHERS, (*_twisted.OFFERED_AEAD_CIPHERS,
+                                            *transport.SSHServerTransport.supportedCiphers))
+    supportedMACs = _supported(MACS, (*_twisted.OFFERED_ETM_MACS, *transport.SSHServerTransport.supportedMACs))
 
 
 class UnitUserAuthServer(AdmittingUserAuthServer):
@@ -219,7 +231,7 @@ class DropBoxUser(avatar.ConchUser):
 
 
 class DropBoxSSHFactory(factory.SSHFactory):
-    protocol = DropBoxTransport
+    protocol = ModernDropBoxTransport
     services = {b"ssh-userauth": UnitUserAuthServer, b"ssh-connection": connection.SSHConnection}
 
     def __init__(self, portal, host_key, limits, clock):
