@@ -608,3 +608,70 @@ def test_an_upload_that_trickles_past_max_upload_seconds_is_dropped(tmp_path):
         assert in_thread(session) == []
     finally:
         srv.stop()
+
+
+def test_a_banned_source_is_closed_at_accept_before_the_version_banner():
+    """An address the abuse scoring banned gets no protocol (Twisted closes the socket at accept): no banner, no key
+    exchange, as on the HTTPS front. Other addresses are served, and the banned one again once the ban is over."""
+    from types import SimpleNamespace
+
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from twisted.conch.ssh import keys
+    from twisted.internet.address import IPv4Address
+    from twisted.internet.task import Clock
+    from twisted.internet.testing import StringTransport
+
+    from sendemodul.auth import Defender
+    from sendemodul.sftp.server import DropBoxSSHFactory
+
+    clock = Clock()
+    defender = Defender(clock, ban_score=3, window_seconds=600, ban_seconds=900)
+    limits = SimpleNamespace(idle_timeout_seconds=60, sessions_per_unit=2, sessions_per_source=16)
+    factory = DropBoxSSHFactory(None, keys.Key(ed25519.Ed25519PrivateKey.generate()), limits, clock,
+                                is_banned=defender.is_banned)
+    attacker = IPv4Address("TCP", "192.0.2.7", 40000)
+    for _ in range(3):
+        defender.record_failure("192.0.2.7", 1)  # three wrong PINs for a known unit
+    assert factory.buildProtocol(attacker) is None
+    assert factory.per_source == {}  # a refused connection is not counted as a session
+
+    def banner(address):
+        t = factory.buildProtocol(address)
+        wire = StringTransport()
+        t.makeConnection(wire)
+        t.connectionLost(None)
+        return wire.value().split(b"\r\n")[0]
+
+    assert banner(IPv4Address("TCP", "198.51.100.1", 40000)) == b"SSH-2.0-sendemodul"
+    clock.advance(900)
+    assert banner(attacker) == b"SSH-2.0-sendemodul"
+
+
+@pytest.mark.integration
+def test_a_banned_address_gets_no_ssh_banner(tmp_path):
+    """Wrong PINs over SSH from 127.0.0.1 reach the ban score: the next TCP connection to the SSH port is closed at
+    accept, before the server says ``SSH-2.0-``, so a banned attacker gets no key exchange to spend our CPU on."""
+    srv = Server(tmp_path / "home", sections={
+        "auth": "source_ban_score = 3\nsource_ban_seconds = 600"}).init().start()
+    try:
+        transport = paramiko.Transport(("127.0.0.1", srv.sftp_port))
+        try:
+            transport.start_client(timeout=20)
+            for _ in range(3):
+                with pytest.raises(paramiko.AuthenticationException):
+                    transport.auth_password(DEMO, "AAAA-BBBB-CCCC")
+        finally:
+            transport.close()
+        wait_for(lambda: "source banned for" in (srv.home / "log" / "sendemodul.json").read_text(), timeout=10,
+                 message="the ban")
+        with socket.create_connection(("127.0.0.1", srv.sftp_port), timeout=10) as sock:
+            received = b""
+            try:
+                while b"\n" not in received and (chunk := sock.recv(4096)):  # up to the banner line, or the close
+                    received += chunk
+            except ConnectionResetError:
+                pass
+        assert b"SSH-2.0-" not in received, received  # closed before the banner (recv returned: the socket closed)
+        assert received == b""
+    finally:
+        srv.stop()

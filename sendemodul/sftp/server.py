@@ -222,8 +222,10 @@ class DropBoxSSHFactory(factory.SSHFactory):
     protocol = DropBoxTransport
     services = {b"ssh-userauth": UnitUserAuthServer, b"ssh-connection": connection.SSHConnection}
 
-    def __init__(self, portal, host_key, limits, clock):
+    def __init__(self, portal, host_key, limits, clock, *, is_banned=lambda host: False):
+        """``is_banned(host)``: True for an address banned for failed logins (``auth.Defender.is_banned``)."""
         self.portal = portal
+        self.is_banned = is_banned
         self.clock = clock
         self.privateKeys = {b"ssh-ed25519": host_key}
         self.publicKeys = {b"ssh-ed25519": host_key.public()}
@@ -248,6 +250,8 @@ class DropBoxSSHFactory(factory.SSHFactory):
 
     def buildProtocol(self, addr):
         host = getattr(addr, "host", None)
+        if self.is_banned(host):  # closed at accept, before the version banner and key exchange (as HTTPS does)
+            return None  # (the ban was logged when it began)
         if self.per_source[host] >= self.sessions_per_source:
             log.info("SSH connection refused: too many sessions from one source")
             return None
@@ -298,14 +302,16 @@ class SFTPService(ListeningService):
 
     listening_format = "SFTP listening on {host}:{port}"
 
-    def __init__(self, config, portal, reactor, description=None):
+    def __init__(self, config, portal, reactor, description=None, *, source_banned=lambda host: False):
         super().__init__(reactor, config.server.sftp_endpoint if description is None else description)
         self.config = config
         self.portal = portal
+        self.source_banned = source_banned  # an address banned for failed logins (auth.Defender)
 
     def make_factory(self):
         host_key = keys.Key.fromFile(str(self.config.ssh_host_key_path))
         if host_key.type() != "Ed25519":
             raise ValueError(f"the SSH host key {self.config.ssh_host_key_path} must be ed25519")
-        self.factory = DropBoxSSHFactory(self.portal, host_key, self.config.limits, self.reactor)
+        self.factory = DropBoxSSHFactory(self.portal, host_key, self.config.limits, self.reactor,
+                                         is_banned=self.source_banned)
         return self.factory
