@@ -8,7 +8,7 @@ the ``limits@openssh.com`` extension so that OpenSSH's client writes 255 KiB at 
 
 import collections
 
-from twisted.conch import avatar, interfaces
+from twisted.conch import avatar, error, interfaces
 from twisted.conch.ssh import (
     connection,
     factory,
@@ -36,6 +36,9 @@ LOGIN_GRACE_SECONDS = 60
 CONNECTION_BURST = 10
 CONNECTIONS_PER_SECOND = 5.0
 MAX_AUTH_ATTEMPTS = 6
+#: Channels (each at most one SFTP session) open at once on one SSH connection: the open-handle limit is per SFTP
+#: session, so without this bound a client multiplies it by opening more channels (OpenSSH's MaxSessions is 10).
+MAX_CHANNELS_PER_CONNECTION = 4
 
 KEY_EXCHANGES = (b"mlkem768x25519-sha256", b"curve25519-sha256", b"curve25519-sha256@libssh.org")
 CIPHERS = (b"aes256-ctr", b"aes192-ctr", b"aes128-ctr")
@@ -156,8 +159,9 @@ class DropBoxTransferServer(BoundedFileTransferServer):
 
     max_packet_bytes = MAX_SFTP_PACKET
 
-    def __init__(self, box):
+    def __init__(self, box, on_ended=lambda: None):
         super().__init__(avatar=box)  # the drop box provides ISFTPServer itself
+        self.on_ended = on_ended
 
     def on_oversized_packet(self, length):
         log.info("SFTP packet of {length} bytes refused", length=length)
@@ -167,7 +171,8 @@ class DropBoxTransferServer(BoundedFileTransferServer):
 
     def connectionLost(self, reason):
         self.client.session_ended()
-        self.openFiles = {}
+        self.on_ended()
+        self.openFiles = {}  # not closed: closing an upload would complete it
         super().connectionLost(reason)
 
 
@@ -183,10 +188,21 @@ class DropBoxUser(avatar.ConchUser):
         self.boxes = []
         self._pressing = set()
 
+    def lookupChannel(self, channelType, windowSize, maxPacket, data):
+        conn = getattr(self, "conn", None)
+        if conn is not None and len(conn.channels) >= MAX_CHANNELS_PER_CONNECTION:
+            raise error.ConchError(connection.OPEN_ADMINISTRATIVELY_PROHIBITED,
+                                   f"at most {MAX_CHANNELS_PER_CONNECTION} channels at once")
+        return super().lookupChannel(channelType, windowSize, maxPacket, data)
+
     def _sftp(self, data, avatar=None):
         box = self.make_box(self.unit, on_pressure=self._pressure, on_busy=self._busy)
-        self.boxes.append(box)
-        return DropBoxTransferServer(box)
+        self.boxes.append(box)  # the SFTP sessions still open (a channel's end removes its box)
+        return DropBoxTransferServer(box, on_ended=lambda: self._sftp_ended(box))
+
+    def _sftp_ended(self, box):
+        if box in self.boxes:
+            self.boxes.remove(box)
 
     def _tcp(self):
         conn = getattr(self, "conn", None)
