@@ -439,6 +439,95 @@ def test_cli_refuses_an_unknown_host_key_and_reports_refusals(server, tmp_path):
     assert proc.returncode != 0 and "refused" in proc.stderr and STAVANGER in proc.stderr
 
 
+def _limits(sftp):
+    """The four numbers of the server's ``limits@openssh.com`` reply: packet, read, write, open handles."""
+    kind, msg = sftp._request(paramiko.sftp.CMD_EXTENDED, "limits@openssh.com")
+    assert kind == paramiko.sftp.CMD_EXTENDED_REPLY
+    return [msg.get_int64() for _ in range(4)]
+
+
+def _opendir(sftp, path):
+    kind, msg = sftp._request(paramiko.sftp.CMD_OPENDIR, path)
+    assert kind == paramiko.sftp.CMD_HANDLE
+    return msg.get_binary()
+
+
+@pytest.mark.integration
+def test_open_handles_of_every_kind_are_limited_to_what_the_server_advertises(server, tmp_path):
+    """paramiko opens receipts, directories and uploads up to the advertised max-open-handles; the next open of any
+    kind is refused with a clear status, closing one makes room, and a new session has the full limit again."""
+    container = tmp_path / "h.tar"
+    make_container(server.home, container, records=3)
+
+    def fill(sftp, limit, receipt):
+        opened = []
+        for n in range(limit):
+            kind = n % 3
+            if kind == 0:
+                opened.append(sftp.open(f"/receipts/{receipt}"))
+            elif kind == 1:
+                opened.append(_opendir(sftp, "/receipts" if n % 2 else "/"))
+            else:
+                opened.append(sftp.open(f"h{n}.tar.filepart", "wb"))
+        return opened
+
+    def session():
+        transport, sftp = connect(server)
+        try:
+            sftp.put(str(container), "h.tar")
+            receipt = sorted(sftp.listdir("/receipts"))[0]
+            limit = _limits(sftp)[3]
+            assert limit == 16
+            opened = fill(sftp, limit, receipt)
+            refusals = []
+            for attempt in (lambda: sftp.open(f"/receipts/{receipt}"), lambda: _opendir(sftp, "/"),
+                            lambda: sftp.open("one-more.tar", "wb")):
+                with pytest.raises(OSError) as e:
+                    attempt()
+                refusals.append(str(e.value))
+            sftp._request(paramiko.sftp.CMD_CLOSE, opened[1])  # a directory closed: room for a file
+            opened.append(sftp.open(f"/receipts/{receipt}"))
+            with pytest.raises(OSError, match="At most 16"):
+                _opendir(sftp, "/")
+        finally:
+            transport.close()
+        # (its uploads are thrown away as it ends; they count towards uploads_per_unit until they are gone)
+        wait_for(lambda: not server.spool("incoming"), timeout=10, message="the unfinished uploads to be thrown away")
+        transport, sftp = connect(server)
+        try:
+            return refusals, len(fill(sftp, limit, receipt))
+        finally:
+            transport.close()
+
+    refusals, second = in_thread(session)
+    assert all("At most 16 files and directories can be open at once" in r for r in refusals), refusals
+    assert second == 16
+    wait_for(lambda: not server.spool("incoming"), timeout=10, message="the unfinished uploads to be thrown away")
+
+
+@pytest.mark.integration
+def test_channels_per_connection_are_limited(server):
+    """Each channel can carry an SFTP session with its own handle limit: a connection gets four at most."""
+    transport, sftp = connect(server)
+    try:
+        channels = [transport.open_session() for _ in range(3)]  # with the SFTP channel: four
+        with pytest.raises(paramiko.ChannelException):
+            transport.open_session()
+        channels[0].close()
+        wait_for(lambda: _try_channel(transport), timeout=10, message="room for a channel again")
+        assert sftp.listdir("/")
+    finally:
+        transport.close()
+
+
+def _try_channel(transport):
+    try:
+        return transport.open_session()
+    except paramiko.ChannelException:
+        return None
+
+
+
 @pytest.mark.integration
 def test_ssh_audit_reports_no_failure(server):
     audit = str(Path(sys.executable).parent / "ssh-audit")  # installed with the test extras
@@ -675,94 +764,6 @@ def test_a_banned_address_gets_no_ssh_banner(tmp_path):
         assert received == b""
     finally:
         srv.stop()
-
-
-def _limits(sftp):
-    """The four numbers of the server's ``limits@openssh.com`` reply: packet, read, write, open handles."""
-    kind, msg = sftp._request(paramiko.sftp.CMD_EXTENDED, "limits@openssh.com")
-    assert kind == paramiko.sftp.CMD_EXTENDED_REPLY
-    return [msg.get_int64() for _ in range(4)]
-
-
-def _opendir(sftp, path):
-    kind, msg = sftp._request(paramiko.sftp.CMD_OPENDIR, path)
-    assert kind == paramiko.sftp.CMD_HANDLE
-    return msg.get_binary()
-
-
-@pytest.mark.integration
-def test_open_handles_of_every_kind_are_limited_to_what_the_server_advertises(server, tmp_path):
-    """paramiko opens receipts, directories and uploads up to the advertised max-open-handles; the next open of any
-    kind is refused with a clear status, closing one makes room, and a new session has the full limit again."""
-    container = tmp_path / "h.tar"
-    make_container(server.home, container, records=3)
-
-    def fill(sftp, limit, receipt):
-        opened = []
-        for n in range(limit):
-            kind = n % 3
-            if kind == 0:
-                opened.append(sftp.open(f"/receipts/{receipt}"))
-            elif kind == 1:
-                opened.append(_opendir(sftp, "/receipts" if n % 2 else "/"))
-            else:
-                opened.append(sftp.open(f"h{n}.tar.filepart", "wb"))
-        return opened
-
-    def session():
-        transport, sftp = connect(server)
-        try:
-            sftp.put(str(container), "h.tar")
-            receipt = sorted(sftp.listdir("/receipts"))[0]
-            limit = _limits(sftp)[3]
-            assert limit == 16
-            opened = fill(sftp, limit, receipt)
-            refusals = []
-            for attempt in (lambda: sftp.open(f"/receipts/{receipt}"), lambda: _opendir(sftp, "/"),
-                            lambda: sftp.open("one-more.tar", "wb")):
-                with pytest.raises(OSError) as e:
-                    attempt()
-                refusals.append(str(e.value))
-            sftp._request(paramiko.sftp.CMD_CLOSE, opened[1])  # a directory closed: room for a file
-            opened.append(sftp.open(f"/receipts/{receipt}"))
-            with pytest.raises(OSError, match="At most 16"):
-                _opendir(sftp, "/")
-        finally:
-            transport.close()
-        # (its uploads are thrown away as it ends; they count towards uploads_per_unit until they are gone)
-        wait_for(lambda: not server.spool("incoming"), timeout=10, message="the unfinished uploads to be thrown away")
-        transport, sftp = connect(server)
-        try:
-            return refusals, len(fill(sftp, limit, receipt))
-        finally:
-            transport.close()
-
-    refusals, second = in_thread(session)
-    assert all("At most 16 files and directories can be open at once" in r for r in refusals), refusals
-    assert second == 16
-    wait_for(lambda: not server.spool("incoming"), timeout=10, message="the unfinished uploads to be thrown away")
-
-
-@pytest.mark.integration
-def test_channels_per_connection_are_limited(server):
-    """Each channel can carry an SFTP session with its own handle limit: a connection gets four at most."""
-    transport, sftp = connect(server)
-    try:
-        channels = [transport.open_session() for _ in range(3)]  # with the SFTP channel: four
-        with pytest.raises(paramiko.ChannelException):
-            transport.open_session()
-        channels[0].close()
-        wait_for(lambda: _try_channel(transport), timeout=10, message="room for a channel again")
-        assert sftp.listdir("/")
-    finally:
-        transport.close()
-
-
-def _try_channel(transport):
-    try:
-        return transport.open_session()
-    except paramiko.ChannelException:
-        return None
 
 
 def _rss_kib(pid):
