@@ -172,7 +172,7 @@ class DropBoxTransferServer(BoundedFileTransferServer):
     def connectionLost(self, reason):
         self.client.session_ended()
         self.on_ended()
-        self.openFiles = {}  # not closed: closing an upload would complete it
+        self.openFiles = {}
         super().connectionLost(reason)
 
 
