@@ -28,6 +28,7 @@ import struct
 from OpenSSL.SSL import Error, WantReadError
 from twisted.conch.ssh import filetransfer, transport, userauth
 from twisted.conch.ssh.common import getNS
+from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOProtocol
@@ -52,6 +53,13 @@ class BoundedFileTransferServer(filetransfer.FileTransferServer):
       - keeps the buffer as ``bytes`` and re-slices it per packet (the packet and the rest of the buffer copied); here
         a ``bytearray`` cut in place, one copy per packet.
     Tests: test_twisted_overrides.py (``test_sftp_*``) show each difference against Conch's own server.
+
+    Overrides ``FileTransferServer.packet_CLOSE`` too (it replaces Conch's ``_cbClose``): Conch forgets a handle only
+    when its ``close()`` succeeds, so a handle whose close fails (an upload that intake refuses) stays in
+    ``openFiles``, with everything it refers to, until the connection ends, although the client has closed it and
+    can never use it again. Here a handle is forgotten as soon as the client closes it, whatever the close answers,
+    as in OpenSSH's sftp-server; without that an open-handle limit would fill up with refused uploads.
+    Tests: ``test_sftp_a_failed_close_*``.
     """
 
     max_packet_bytes = 256 * 1024
@@ -69,6 +77,22 @@ class BoundedFileTransferServer(filetransfer.FileTransferServer):
 
     def on_request_failure(self, name):
         """Called (inside the ``except``) when the ``packet_<name>`` handler raised; the client gets FX_FAILURE."""
+
+    def packet_CLOSE(self, data):
+        request_id = data[:4]
+        handle, rest = getNS(data[4:])
+        if rest:
+            raise ValueError("trailing data in CLOSE")
+        if handle in self.openFiles:
+            closing = self.openFiles.pop(handle)
+        elif handle in self.openDirs:
+            closing = self.openDirs.pop(handle)[0]
+        else:
+            self.send_status(request_id, filetransfer.FX_NO_SUCH_FILE, b"No such handle")
+            return
+        d = defer.maybeDeferred(closing.close)
+        d.addCallback(lambda _: self.send_status(request_id, filetransfer.FX_OK, b"file closed"))
+        d.addErrback(self._ebStatus, request_id, b"close failed")
 
     def dataReceived(self, data):
         buf = self._incoming

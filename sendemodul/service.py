@@ -202,7 +202,8 @@ def makeService(config, reactor=None):
                          clock=reactor, keys=top.keys, source_banned=top.checker.defender.is_banned)
     top.web = WebService(top.web_app, reactor, config.server.https_endpoint)
     top.web.setServiceParent(top)
-    top.sftp = SFTPService(config, top.portal, reactor, config.server.sftp_endpoint)
+    top.sftp = SFTPService(config, top.portal, reactor, config.server.sftp_endpoint,
+                           source_banned=top.checker.defender.is_banned)
     top.sftp.setServiceParent(top)
     if config.worker.embedded:
         top.workers = make_process_monitor(config, reactor)

@@ -4,7 +4,12 @@ A fake intake stands in for the spool and the checks; a ``Clock`` drives the upl
 does is tested in test_intake_unit.py, and the whole front with real clients in test_sftp.py (integration).
 """
 
+import gc
+import struct
+import weakref
+
 from twisted.conch.ssh import filetransfer
+from twisted.conch.ssh.common import NS
 from twisted.conch.ssh.filetransfer import (
     FX_FAILURE,
     FX_NO_SUCH_FILE,
@@ -14,11 +19,13 @@ from twisted.conch.ssh.filetransfer import (
 )
 from twisted.internet import defer
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from sendemodul.errors import WindowClosed
 from sendemodul.sftp import dropbox
-from sendemodul.sftp.dropbox import MAX_OPEN_UPLOADS, DropBox
+from sendemodul.sftp.dropbox import MAX_OPEN_HANDLES, DropBox
+from sendemodul.sftp.server import DropBoxUser
 from support.fakes import OTHER, UNIT, FakeIntake, FakeStore, receipt, row, sync_db
 
 WRITE = filetransfer.FXF_WRITE | filetransfer.FXF_CREAT | filetransfer.FXF_TRUNC
@@ -84,10 +91,10 @@ class OpeningTests(DropBoxTestCase):
         self.assertStatus(FX_FAILURE, self.box.openFile, b"a.tar", WRITE, {})
 
     def test_at_most_max_open_uploads_at_a_time_in_one_session(self):
-        for i in range(MAX_OPEN_UPLOADS):
+        for i in range(MAX_OPEN_HANDLES):
             self.box.openFile(f"{i}.tar".encode(), WRITE, {})
         error = self.assertStatus(FX_FAILURE, self.box.openFile, b"one-more.tar", WRITE, {})
-        self.assertIn(f"At most {MAX_OPEN_UPLOADS}", error.message)
+        self.assertIn(f"At most {MAX_OPEN_HANDLES}", error.message)
 
     def test_intakes_per_unit_limit_is_an_sftp_failure_with_its_message(self):
         self.intake.config.limits.uploads_per_unit = 1
@@ -259,3 +266,178 @@ class DeadlineTests(DropBoxTestCase):
         f = self.box.openFile(b"a.tar", WRITE, {})
         self.assertEqual(self.box.uploads["a.tar"].deadline, 1_000_060)
         f.writeChunk(0, b"x")
+
+
+RECEIPT = b"/receipts/SM-20270115-AAAAAAAA.json"
+
+
+class HandleLimitTests(DropBoxTestCase):
+    """Finding 3 of issue 14: a session could hold any number of read and directory handles (5,000 of each, 37 MB)."""
+
+    def open_each_kind(self, i):
+        """One handle of each kind: an upload, a receipt read, a listing of /, a listing of /receipts."""
+        return [self.box.openFile(f"{i}.tar".encode(), WRITE, {}),
+                self.successResultOf(self.box.openFile(RECEIPT, READ, {})),
+                self.successResultOf(self.box.openDirectory(b"/")),
+                self.successResultOf(self.box.openDirectory(b"/receipts"))]
+
+    def test_the_limit_is_the_advertised_max_open_handles(self):
+        limits = struct.unpack("!QQQQ", self.box.extendedRequest(b"limits@openssh.com", b""))
+        self.assertEqual(limits[3], MAX_OPEN_HANDLES)
+
+    def test_every_kind_of_handle_counts_and_the_next_is_refused_with_a_clear_status(self):
+        handles = [h for i in range(MAX_OPEN_HANDLES // 4) for h in self.open_each_kind(i)]
+        self.assertEqual(len(self.box.handles), MAX_OPEN_HANDLES)
+        for refused in (lambda: self.box.openFile(b"more.tar", WRITE, {}), lambda: self.box.openFile(RECEIPT, READ, {}),
+                        lambda: self.box.openDirectory(b"/"), lambda: self.box.openDirectory(b"/receipts")):
+            error = self.assertStatus(FX_FAILURE, refused)
+            self.assertIn(f"At most {MAX_OPEN_HANDLES} files and directories", error.message)
+        handles[2].close()  # a listing closed: room for one handle of any kind
+        self.successResultOf(self.box.openFile(RECEIPT, READ, {}))
+        self.assertStatus(FX_FAILURE, self.box.openDirectory, b"/")
+        self.assertEqual(len(self.intake.begun), MAX_OPEN_HANDLES // 4)  # no upload was begun for a refused open
+
+    def test_opens_waiting_for_the_store_hold_their_place(self):
+        waiting = []
+        self.box.run_db = lambda f, *args: waiting.append((f, args)) or defer.Deferred()
+        opens = [self.box.openFile(RECEIPT, READ, {}) for _ in range(MAX_OPEN_HANDLES)]
+        self.assertStatus(FX_FAILURE, self.box.openDirectory, b"/receipts")
+        self.assertEqual(len(waiting), MAX_OPEN_HANDLES)  # the refused one never reached the store
+        for d in opens:
+            self.assertNoResult(d)
+
+    def test_a_handle_whose_close_fails_is_closed_all_the_same(self):
+        def refuse(upload):
+            raise WindowClosed("Reception for 11F 2026 closed 15.02.2027.")
+
+        self.intake.outcome = refuse
+        for i in range(MAX_OPEN_HANDLES):
+            self.assertStatus(FX_FAILURE, self.put(f"{i}.tar").close)
+        self.assertEqual(self.box.handles, set())
+        self.box.openFile(b"next.tar", WRITE, {})
+
+    def test_an_open_that_completes_after_the_session_ended_gets_no_handle(self):
+        pending = defer.Deferred()
+        self.box.run_db = lambda f, *args: pending
+        d = self.box.openFile(RECEIPT, READ, {})
+        self.box.session_ended()
+        pending.callback(row("SM-20270115-AAAAAAAA"))
+        self.assertIn("session ended", self.failureResultOf(d, SFTPError).value.message)
+        self.assertEqual((self.box.handles, self.box.opening), (set(), 0))
+        self.assertStatus(FX_FAILURE, self.box.openDirectory, b"/")
+
+
+def _sftp_packet(kind, request_id, payload=b""):
+    data = struct.pack("!BL", kind, request_id) + payload
+    return struct.pack("!L", len(data)) + data
+
+
+def _replies(data):
+    """``(kind, request id, payload)`` of every packet in ``data``."""
+    found = []
+    while data:
+        length, kind = struct.unpack("!LB", data[:5])
+        found.append((kind, struct.unpack("!L", data[5:9])[0], data[9:4 + length]))
+        data = data[4 + length:]
+    return found
+
+
+class SessionEndTests(SynchronousTestCase):
+    """The SFTP server as Conch runs it (DropBoxUser's subsystem, raw SFTP packets on a StringTransport): what a
+    session opened is all gone once it ends."""
+
+    def setUp(self):
+        self.intake = FakeIntake()
+        self.store = FakeStore([row("SM-20270115-AAAAAAAA")])
+        self.user = DropBoxUser(UNIT, lambda unit, **kw: DropBox(UNIT, intake=self.intake, store=self.store,
+                                                                 run_db=sync_db, clock=Clock(), **kw))
+
+    def start(self):
+        server = self.user.lookupSubsystem(b"sftp", b"")
+        wire = StringTransport()
+        server.makeConnection(wire)
+        server.dataReceived(_sftp_packet(filetransfer.FXP_INIT, 3))
+        wire.clear()
+        return server, wire
+
+    def flood(self, server, count):
+        """``count`` opens of each kind (receipt read, directory, upload), pipelined as an attacker sends them."""
+        requests = []
+        for n in range(count):
+            requests += [_sftp_packet(filetransfer.FXP_OPEN, 3 * n, NS(RECEIPT) + struct.pack("!LL", READ, 0)),
+                         _sftp_packet(filetransfer.FXP_OPENDIR, 3 * n + 1, NS(b"/receipts")),
+                         _sftp_packet(filetransfer.FXP_OPEN, 3 * n + 2, NS(f"{n}.tar".encode()) +
+                                      struct.pack("!LL", WRITE, 0))]
+        server.dataReceived(b"".join(requests))
+
+    def test_a_flood_of_opens_gets_max_open_handles_and_failures(self):
+        server, wire = self.start()
+        self.flood(server, 100)
+        replies = _replies(wire.value())
+        self.assertEqual(len(replies), 300)
+        handles = [r for r in replies if r[0] == filetransfer.FXP_HANDLE]
+        self.assertEqual(len(handles), MAX_OPEN_HANDLES)
+        self.assertEqual(len(server.openFiles) + len(server.openDirs), MAX_OPEN_HANDLES)
+        refused = [r for r in replies if r[0] == filetransfer.FXP_STATUS]
+        self.assertEqual({struct.unpack("!L", r[2][:4])[0] for r in refused}, {filetransfer.FX_FAILURE})
+
+    def test_nothing_of_a_session_stays_in_memory_after_it_ends(self):
+        server, wire = self.start()
+        self.flood(server, 20)
+        box = server.client
+        refs = [weakref.ref(x) for x in (box, server, *server.openFiles.values(),
+                                         *(d for d, _ in server.openDirs.values()))]
+        refs += [weakref.ref(u.incoming) for u in box.uploads.values()]
+        self.assertEqual(len(refs), 2 + MAX_OPEN_HANDLES + MAX_OPEN_HANDLES // 3)
+        server.connectionLost(None)  # the channel (or the connection) closed
+        self.assertEqual(self.user.boxes, [])
+        self.assertEqual((box.handles, box.uploads, box.accepted), (set(), {}, {}))
+        self.assertTrue(all(u.discarded for u in self.intake.begun))  # every upload not complete thrown away
+        self.intake.begun.clear()  # (the fake intake's own records of them)
+        self.intake.aborted.clear()
+        del box, server, wire
+        gc.collect()
+        self.assertEqual([r() for r in refs if r() is not None], [])
+
+    def test_refused_uploads_leave_no_handle_behind(self):
+        """A refused upload is answered in the status of its close; the handle is gone all the same, in the drop
+        box and in Conch's table (``_twisted.BoundedFileTransferServer.packet_CLOSE``)."""
+        def refuse(upload):
+            raise WindowClosed("Reception for 11F 2026 closed 15.02.2027.")
+
+        self.intake.outcome = refuse
+        server, wire = self.start()
+        for n in range(3 * MAX_OPEN_HANDLES):
+            server.dataReceived(_sftp_packet(filetransfer.FXP_OPEN, 1, NS(f"{n}.tar".encode()) +
+                                             struct.pack("!LL", WRITE, 0)))
+            (kind, _, payload), = _replies(wire.value())
+            self.assertEqual(kind, filetransfer.FXP_HANDLE)
+            wire.clear()
+            server.dataReceived(_sftp_packet(filetransfer.FXP_CLOSE, 2, payload))
+            (kind, _, payload), = _replies(wire.value())
+            self.assertEqual(struct.unpack("!L", payload[:4])[0], FX_FAILURE)
+            self.assertIn(b"closed 15.02.2027", payload)
+            wire.clear()
+        self.assertEqual((server.openFiles, server.client.handles), ({}, set()))
+
+    def test_channels_per_connection_are_bounded(self):
+        """The handle limit is per SFTP session, and a channel carries one: more channels would multiply it."""
+        from types import SimpleNamespace
+
+        from twisted.conch.error import ConchError
+
+        from sendemodul.sftp.server import MAX_CHANNELS_PER_CONNECTION, SFTPOnlySession
+
+        self.user.conn = SimpleNamespace(channels={n: object() for n in range(MAX_CHANNELS_PER_CONNECTION - 1)})
+        self.assertIsInstance(self.user.lookupChannel(b"session", 2**20, 2**15, b""), SFTPOnlySession)
+        self.user.conn.channels[MAX_CHANNELS_PER_CONNECTION] = object()
+        self.assertRaises(ConchError, self.user.lookupChannel, b"session", 2**20, 2**15, b"")
+
+    def test_a_new_session_can_open_the_full_limit_again(self):
+        server, wire = self.start()
+        self.flood(server, 20)
+        server.connectionLost(None)
+        server, wire = self.start()
+        self.flood(server, 20)
+        self.assertEqual(len([r for r in _replies(wire.value()) if r[0] == filetransfer.FXP_HANDLE]),
+                         MAX_OPEN_HANDLES)

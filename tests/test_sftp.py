@@ -441,6 +441,95 @@ def test_cli_refuses_an_unknown_host_key_and_reports_refusals(server, tmp_path):
     assert proc.returncode != 0 and "refused" in proc.stderr and STAVANGER in proc.stderr
 
 
+def _limits(sftp):
+    """The four numbers of the server's ``limits@openssh.com`` reply: packet, read, write, open handles."""
+    kind, msg = sftp._request(paramiko.sftp.CMD_EXTENDED, "limits@openssh.com")
+    assert kind == paramiko.sftp.CMD_EXTENDED_REPLY
+    return [msg.get_int64() for _ in range(4)]
+
+
+def _opendir(sftp, path):
+    kind, msg = sftp._request(paramiko.sftp.CMD_OPENDIR, path)
+    assert kind == paramiko.sftp.CMD_HANDLE
+    return msg.get_binary()
+
+
+@pytest.mark.integration
+def test_open_handles_of_every_kind_are_limited_to_what_the_server_advertises(server, tmp_path):
+    """paramiko opens receipts, directories and uploads up to the advertised max-open-handles; the next open of any
+    kind is refused with a clear status, closing one makes room, and a new session has the full limit again."""
+    container = tmp_path / "h.tar"
+    make_container(server.home, container, records=3)
+
+    def fill(sftp, limit, receipt):
+        opened = []
+        for n in range(limit):
+            kind = n % 3
+            if kind == 0:
+                opened.append(sftp.open(f"/receipts/{receipt}"))
+            elif kind == 1:
+                opened.append(_opendir(sftp, "/receipts" if n % 2 else "/"))
+            else:
+                opened.append(sftp.open(f"h{n}.tar.filepart", "wb"))
+        return opened
+
+    def session():
+        transport, sftp = connect(server)
+        try:
+            sftp.put(str(container), "h.tar")
+            receipt = sorted(sftp.listdir("/receipts"))[0]
+            limit = _limits(sftp)[3]
+            assert limit == 16
+            opened = fill(sftp, limit, receipt)
+            refusals = []
+            for attempt in (lambda: sftp.open(f"/receipts/{receipt}"), lambda: _opendir(sftp, "/"),
+                            lambda: sftp.open("one-more.tar", "wb")):
+                with pytest.raises(OSError) as e:
+                    attempt()
+                refusals.append(str(e.value))
+            sftp._request(paramiko.sftp.CMD_CLOSE, opened[1])  # a directory closed: room for a file
+            opened.append(sftp.open(f"/receipts/{receipt}"))
+            with pytest.raises(OSError, match="At most 16"):
+                _opendir(sftp, "/")
+        finally:
+            transport.close()
+        # (its uploads are thrown away as it ends; they count towards uploads_per_unit until they are gone)
+        wait_for(lambda: not server.spool("incoming"), timeout=10, message="the unfinished uploads to be thrown away")
+        transport, sftp = connect(server)
+        try:
+            return refusals, len(fill(sftp, limit, receipt))
+        finally:
+            transport.close()
+
+    refusals, second = in_thread(session)
+    assert all("At most 16 files and directories can be open at once" in r for r in refusals), refusals
+    assert second == 16
+    wait_for(lambda: not server.spool("incoming"), timeout=10, message="the unfinished uploads to be thrown away")
+
+
+@pytest.mark.integration
+def test_channels_per_connection_are_limited(server):
+    """Each channel can carry an SFTP session with its own handle limit: a connection gets four at most."""
+    transport, sftp = connect(server)
+    try:
+        channels = [transport.open_session() for _ in range(3)]  # with the SFTP channel: four
+        with pytest.raises(paramiko.ChannelException):
+            transport.open_session()
+        channels[0].close()
+        wait_for(lambda: _try_channel(transport), timeout=10, message="room for a channel again")
+        assert sftp.listdir("/")
+    finally:
+        transport.close()
+
+
+def _try_channel(transport):
+    try:
+        return transport.open_session()
+    except paramiko.ChannelException:
+        return None
+
+
+
 @pytest.mark.integration
 def test_ssh_audit_reports_no_failure(server):
     audit = str(Path(sys.executable).parent / "ssh-audit")  # installed with the test extras
@@ -612,5 +701,144 @@ def test_an_upload_that_trickles_past_max_upload_seconds_is_dropped(tmp_path):
                 transport.close()
 
         assert in_thread(session) == []
+    finally:
+        srv.stop()
+
+
+def test_a_banned_source_is_closed_at_accept_before_the_version_banner():
+    """An address the abuse scoring banned gets no protocol (Twisted closes the socket at accept): no banner, no key
+    exchange, as on the HTTPS front. Other addresses are served, and the banned one again once the ban is over."""
+    from types import SimpleNamespace
+
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from twisted.conch.ssh import keys
+    from twisted.internet.address import IPv4Address
+    from twisted.internet.task import Clock
+    from twisted.internet.testing import StringTransport
+
+    from sendemodul.auth import Defender
+    from sendemodul.sftp.server import DropBoxSSHFactory
+
+    clock = Clock()
+    defender = Defender(clock, ban_score=3, window_seconds=600, ban_seconds=900)
+    limits = SimpleNamespace(idle_timeout_seconds=60, sessions_per_unit=2, sessions_per_source=16)
+    factory = DropBoxSSHFactory(None, keys.Key(ed25519.Ed25519PrivateKey.generate()), limits, clock,
+                                is_banned=defender.is_banned)
+    attacker = IPv4Address("TCP", "192.0.2.7", 40000)
+    for _ in range(3):
+        defender.record_failure("192.0.2.7", 1)  # three wrong PINs for a known unit
+    assert factory.buildProtocol(attacker) is None
+    assert factory.per_source == {}  # a refused connection is not counted as a session
+
+    def banner(address):
+        t = factory.buildProtocol(address)
+        wire = StringTransport()
+        t.makeConnection(wire)
+        t.connectionLost(None)
+        return wire.value().split(b"\r\n")[0]
+
+    assert banner(IPv4Address("TCP", "198.51.100.1", 40000)) == b"SSH-2.0-sendemodul"
+    clock.advance(900)
+    assert banner(attacker) == b"SSH-2.0-sendemodul"
+
+
+@pytest.mark.integration
+def test_a_banned_address_gets_no_ssh_banner(tmp_path):
+    """Wrong PINs over SSH from 127.0.0.1 reach the ban score: the next TCP connection to the SSH port is closed at
+    accept, before the server says ``SSH-2.0-``, so a banned attacker gets no key exchange to spend our CPU on."""
+    srv = Server(tmp_path / "home", sections={
+        "auth": "source_ban_score = 3\nsource_ban_seconds = 600"}).init().start()
+    try:
+        transport = paramiko.Transport(("127.0.0.1", srv.sftp_port))
+        try:
+            transport.start_client(timeout=20)
+            for _ in range(3):
+                with pytest.raises(paramiko.AuthenticationException):
+                    transport.auth_password(DEMO, "AAAA-BBBB-CCCC")
+        finally:
+            transport.close()
+        wait_for(lambda: "source banned for" in (srv.home / "log" / "sendemodul.json").read_text(), timeout=10,
+                 message="the ban")
+        with socket.create_connection(("127.0.0.1", srv.sftp_port), timeout=10) as sock:
+            received = b""
+            try:
+                while b"\n" not in received and (chunk := sock.recv(4096)):  # up to the banner line, or the close
+                    received += chunk
+            except ConnectionResetError:
+                pass
+        assert b"SSH-2.0-" not in received, received  # closed before the banner (recv returned: the socket closed)
+        assert received == b""
+    finally:
+        srv.stop()
+
+
+def _rss_kib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+class _Replies:
+    """Collects the replies to pipelined paramiko requests (paramiko calls ``_async_response`` for each)."""
+
+    def __init__(self):
+        self.kinds = []
+
+    def _async_response(self, kind, msg, num):
+        self.kinds.append(kind)
+
+
+def _flood(sftp, receipt, count, batch=500):
+    """``count`` OPENs of a receipt and ``count`` OPENDIRs, pipelined in batches; returns how many got a handle."""
+    replies = _Replies()
+    requests = [(paramiko.sftp.CMD_OPEN, f"/receipts/{receipt}", paramiko.sftp.SFTP_FLAG_READ,
+                 paramiko.SFTPAttributes()), (paramiko.sftp.CMD_OPENDIR, "/receipts")] * count
+    for start in range(0, len(requests), batch):
+        for request in requests[start:start + batch]:
+            sftp._async_request(replies, *request)
+        while len(replies.kinds) < min(start + batch, len(requests)):
+            sftp._read_response()
+    return replies.kinds.count(paramiko.sftp.CMD_HANDLE)
+
+
+@pytest.mark.integration
+def test_a_flood_of_read_and_directory_handles_gets_the_limit_and_costs_no_memory(tmp_path):
+    """The red team's attack: 5,000 receipt opens and 5,000 OPENDIRs in one session. 16 get a handle, the rest a
+    failure; the front's memory does not grow with the flood, and after the session the next one has the full
+    limit again."""
+    srv = Server(tmp_path / "home").init().start()
+    try:
+        container = tmp_path / "f.tar"
+        make_container(srv.home, container, records=3)
+
+        def attack():
+            transport, sftp = connect(srv)
+            try:
+                sftp.put(str(container), "f.tar")
+                receipt = sorted(sftp.listdir("/receipts"))[0]
+                _flood(sftp, receipt, 200)  # warm up: the server's code paths and allocations, once
+            finally:
+                transport.close()
+            transport, sftp = connect(srv)
+            try:
+                sftp.listdir("/")  # (the first session has ended by now)
+                before = _rss_kib(srv.proc.pid)
+                granted = _flood(sftp, receipt, 5000)
+            finally:
+                transport.close()
+            transport, sftp = connect(srv)
+            try:
+                after = _rss_kib(srv.proc.pid)
+                again = _flood(sftp, receipt, 20)
+            finally:
+                transport.close()
+            return granted, again, before, after
+
+        granted, again, before, after = in_thread(attack)
+        print(f"handles granted: {granted} of 10000; then {again} of 40 in a new session; "
+              f"front RSS {before} KiB before, {after} KiB after ({after - before:+} KiB)")
+        assert granted == 16 and again == 16
+        assert after - before < 4 * 1024, (before, after)  # +11 MB here before the fix; the red team saw +37 MB
     finally:
         srv.stop()

@@ -165,6 +165,53 @@ class BoundedFileTransferServerTests(SynchronousTestCase):
         self.assertEqual([n for n, _ in _statuses(transport.value())], list(range(5)))
 
 
+def test_sftp_close_is_the_one_the_override_replaces():
+    assert_pinned(filetransfer.FileTransferServer.packet_CLOSE, "499c7a1f4aadd9bd",
+                  "BoundedFileTransferServer.packet_CLOSE (Conch forgets a handle only when its close succeeds)")
+    assert_pinned(filetransfer.FileTransferServer._cbClose, "a9fac661a230f774",
+                  "BoundedFileTransferServer.packet_CLOSE (replaces _cbClose)")
+    assert str(inspect.signature(filetransfer.FileTransferServer._ebStatus)) == \
+        "(self, reason, requestId, msg=b'request failed')", "re-check BoundedFileTransferServer.packet_CLOSE"
+
+
+class _FailingClose:
+    def close(self):
+        raise filetransfer.SFTPError(filetransfer.FX_FAILURE, "refused")
+
+
+class _Closes:
+    def close(self):
+        return None
+
+
+class ClosingTests(SynchronousTestCase):
+    def closed(self, server_class):
+        proto, transport = _connected(server_class)
+        proto.openFiles[b"1"] = _FailingClose()
+        proto.openDirs[b"2"] = [_FailingClose(), iter(())]
+        proto.dataReceived(_packet(filetransfer.FXP_CLOSE, 4, NS(b"1")) + _packet(filetransfer.FXP_CLOSE, 5, NS(b"2"))
+                           + _packet(filetransfer.FXP_CLOSE, 6, NS(b"1")))
+        return proto, _statuses(transport.value())
+
+    def test_sftp_a_failed_close_forgets_the_handle(self):
+        ours, statuses = self.closed(_twisted.BoundedFileTransferServer)
+        self.assertEqual(statuses, [(4, filetransfer.FX_FAILURE), (5, filetransfer.FX_FAILURE),
+                                    (6, filetransfer.FX_NO_SUCH_FILE)])
+        self.assertEqual((ours.openFiles, ours.openDirs), ({}, {}))
+
+        conch, statuses = self.closed(filetransfer.FileTransferServer)
+        self.assertEqual(statuses[:2], [(4, filetransfer.FX_FAILURE), (5, filetransfer.FX_FAILURE)])
+        self.assertEqual((list(conch.openFiles), list(conch.openDirs)), ([b"1"], [b"2"]),
+                         "Conch now forgets a handle whose close failed: BoundedFileTransferServer.packet_CLOSE may go")
+
+    def test_sftp_a_successful_close_answers_ok_as_conch_does(self):
+        ours, transport = _connected(_twisted.BoundedFileTransferServer)
+        ours.openFiles[b"1"] = _Closes()
+        ours.dataReceived(_packet(filetransfer.FXP_CLOSE, 4, NS(b"1")))
+        self.assertEqual(_statuses(transport.value()), [(4, filetransfer.FX_OK)])
+        self.assertEqual(ours.openFiles, {})
+
+
 # -- AdmittingUserAuthServer: SSHUserAuthServer._cbFinishedAuth ----------------------------------------------------
 
 def test_userauth_success_callback_is_the_one_the_override_hooks():

@@ -37,7 +37,11 @@ log = Logger()
 #: Largest SFTP packet we accept (as OpenSSH's sftp-server), and the read/write size we advertise.
 MAX_SFTP_PACKET = 256 * 1024
 MAX_SFTP_IO = MAX_SFTP_PACKET - 1024
-MAX_OPEN_UPLOADS = 16
+#: Handles one SFTP session may hold open at once: files opened for writing (uploads) or reading (receipts) and
+#: directories together. Advertised as ``max-open-handles`` in ``limits@openssh.com``, and enforced.
+MAX_OPEN_HANDLES = 16
+TOO_MANY_HANDLES = (f"At most {MAX_OPEN_HANDLES} files and directories can be open at once in one session: "
+                    f"close one first.")
 RECEIPTS = "receipts"
 #: Names clients upload to before renaming to the final name (WinSCP, rclone, lftp, many scripts).
 TEMPORARY_NAME = re.compile(r"(\.(filepart|partial|part|tmp|temp)$)|(^\.)", re.IGNORECASE)
@@ -139,6 +143,8 @@ class DropBox:
         self.on_busy = on_busy or (lambda delta: None)
         self.uploads = {}  # client name -> Upload
         self.accepted = {}  # client name -> Receipt (this session)
+        self.handles = set()  # the handles open in this session (UploadFile, ReceiptFile, Listing)
+        self.opening = 0  # opens waiting for the store: they take a handle when they succeed, so they count too
         self.ended = False
 
     # -- protocol -------------------------------------------------------------------------------------------------
@@ -148,7 +154,7 @@ class DropBox:
 
     def extendedRequest(self, extendedName, extendedData):
         if extendedName == b"limits@openssh.com":
-            return struct.pack("!QQQQ", MAX_SFTP_PACKET, MAX_SFTP_IO, MAX_SFTP_IO, MAX_OPEN_UPLOADS)
+            return struct.pack("!QQQQ", MAX_SFTP_PACKET, MAX_SFTP_IO, MAX_SFTP_IO, MAX_OPEN_HANDLES)
         raise SFTPError(FX_OP_UNSUPPORTED, "Extension not supported.")
 
     def realPath(self, path):
@@ -161,16 +167,48 @@ class DropBox:
             return f"/{RECEIPTS}/{kind[1]}.json"
         return f"/{kind[1]}"
 
+    # -- handles --------------------------------------------------------------------------------------------------
+
+    def _room_for_a_handle(self):
+        """Raise the SFTP failure a client gets when this session may not open another handle."""
+        if self.ended:
+            raise SFTPError(FX_FAILURE, "The session ended.")
+        if len(self.handles) + self.opening >= MAX_OPEN_HANDLES:
+            raise SFTPError(FX_FAILURE, TOO_MANY_HANDLES)
+
+    def _opened(self, handle):
+        """``handle`` is open now (Conch gives the client a handle for it); it counts until :meth:`handle_closed`."""
+        if self.ended:  # the connection went while the store was asked
+            raise SFTPError(FX_FAILURE, "The session ended.")
+        self.handles.add(handle)
+        return handle
+
+    @defer.inlineCallbacks
+    def _opening(self, make):
+        """Run ``make()`` (a Deferred of a handle), holding a place among the open handles while it runs."""
+        self._room_for_a_handle()
+        self.opening += 1
+        try:
+            handle = yield make()
+        finally:
+            self.opening -= 1
+        return self._opened(handle)
+
+    def handle_closed(self, handle):
+        """The client closed ``handle`` (whatever the close answers, the handle is gone, as in OpenSSH)."""
+        self.handles.discard(handle)
+
     # -- files ----------------------------------------------------------------------------------------------------
 
     def openFile(self, filename, flags, attrs):
+        self._room_for_a_handle()
         kind = parse_path(filename)
         writing = flags & (filetransfer.FXF_WRITE | filetransfer.FXF_APPEND | filetransfer.FXF_CREAT
                            | filetransfer.FXF_TRUNC)
         if kind[0] == "receipt":
             if writing:
                 raise denied("Receipts are read-only.")
-            return self._open_receipt(kind[1])
+            return self._opening(lambda: self._open_receipt(kind[1]))
         if kind[0] != "file" or kind[1] == RECEIPTS:
             raise denied("Not a file." if not writing else "Uploads go into the drop box /, as files.")
         name = kind[1]
@@ -183,8 +221,6 @@ class DropBox:
         current = self.uploads.get(name)
         if current is not None and current.open:
             raise SFTPError(FX_FAILURE, "This file is already being uploaded in this session.")
-        if len([u for u in self.uploads.values() if u.open]) >= MAX_OPEN_UPLOADS:
-            raise SFTPError(FX_FAILURE, f"At most {MAX_OPEN_UPLOADS} uploads at a time in one session.")
         if current is not None:
             self._drop(current)
         upload = Upload(name, None)
@@ -195,14 +231,14 @@ class DropBox:
             raise SFTPError(FX_FAILURE, str(e)) from None
         upload.deadline = self.clock.seconds() + self.intake.config.limits.max_upload_seconds
         self.uploads[name] = upload
-        return UploadFile(self, upload)
+        return self._opened(UploadFile(self, upload))
 
     @defer.inlineCallbacks
     def _open_receipt(self, reference):
         row = yield self._own_upload(reference)
         if row is None:
             raise no_such_file()
-        return ReceiptFile(receipt_bytes(row))
+        return ReceiptFile(receipt_bytes(row), self)
 
     def _own_upload(self, reference):
         def lookup(store, unit):
@@ -259,8 +295,11 @@ class DropBox:
     def removeDirectory(self, path):
         raise denied("Directories cannot be removed.")
 
-    @defer.inlineCallbacks
     def openDirectory(self, path):
+        return self._opening(lambda: self._listing(path))
+
+    @defer.inlineCallbacks
+    def _listing(self, path):
         kind = parse_path(path)
         if kind[0] == "root":
             entries = [(RECEIPTS, _attrs(RECEIPTS_MODE))]
@@ -272,7 +311,7 @@ class DropBox:
             raise SFTPError(FX_FAILURE, "Not a directory.")
         elif kind[0] == "receipt" or kind[0] == "file":
             raise no_such_file()
-        return Listing([(".", _attrs(ROOT_MODE if kind[0] == "root" else RECEIPTS_MODE))] + entries)
+        return Listing([(".", _attrs(ROOT_MODE if kind[0] == "root" else RECEIPTS_MODE))] + entries, self)
 
     # -- attributes -----------------------------------------------------------------------------------------------
 
@@ -343,13 +382,16 @@ class DropBox:
         return None
 
     def session_ended(self):
-        """The connection is gone: every upload not yet complete is thrown away."""
+        """The connection is gone: every upload not yet complete is thrown away, and the session lets go of its
+        handles and receipts (nothing of it stays in memory once the connection's objects go)."""
         if self.ended:
             return
         self.ended = True
         for upload in list(self.uploads.values()):
             upload.error = SFTPError(FX_FAILURE, "The session ended.")
             self._drop(upload)
+        self.handles.clear()
+        self.accepted.clear()
 
 
 @implementer(ISFTPFile)
@@ -377,6 +419,7 @@ class UploadFile:
         raise denied("The drop box is write-only.")
 
     def close(self):
+        self.box.handle_closed(self)
         if self.box.ended:
             return None
         return self.box.closed(self.upload)
@@ -390,8 +433,9 @@ class UploadFile:
 
 @implementer(ISFTPFile)
 class ReceiptFile:
-    def __init__(self, data):
+    def __init__(self, data, box):
         self.data = data
+        self.box = box
 
     def readChunk(self, offset, length):
         if offset >= len(self.data):
@@ -402,7 +446,8 @@ class ReceiptFile:
         raise denied("Receipts are read-only.")
 
     def close(self):
-        return None
+        self.box.handle_closed(self)
+        self.data = b""
 
     def getAttrs(self):
         return _attrs(RECEIPT_MODE, len(self.data))
@@ -414,11 +459,13 @@ class ReceiptFile:
 class Listing:
     """A directory listing for Conch: iterates ``(name, longname, attrs)``, in one batch."""
 
-    def __init__(self, entries):
+    def __init__(self, entries, box):
         self.entries = [(name.encode("utf-8"), _longname(name, attrs), attrs) for name, attrs in entries]
+        self.box = box
 
     def __iter__(self):
         return iter(self.entries)
 
     def close(self):
+        self.box.handle_closed(self)
         self.entries = []

@@ -10,7 +10,7 @@ attempts, sessions limited per unit and per source address, an idle timeout, a b
 
 import collections
 
-from twisted.conch import avatar, interfaces
+from twisted.conch import avatar, error, interfaces
 from twisted.conch.ssh import (
     connection,
     factory,
@@ -39,6 +39,9 @@ LOGIN_GRACE_SECONDS = 60
 CONNECTION_BURST = 10
 CONNECTIONS_PER_SECOND = 5.0
 MAX_AUTH_ATTEMPTS = 6
+#: Channels (each at most one SFTP session) open at once on one SSH connection: the open-handle limit is per SFTP
+#: session, so without this bound a client multiplies it by opening more channels (OpenSSH's MaxSessions is 10).
+MAX_CHANNELS_PER_CONNECTION = 4
 
 KEY_EXCHANGES = (b"mlkem768x25519-sha256", b"curve25519-sha256", b"curve25519-sha256@libssh.org")
 #: AEAD first, then aes-ctr; EtM MACs first and encrypt-and-MAC last, as in OpenSSH's default lists.
@@ -168,8 +171,9 @@ class DropBoxTransferServer(BoundedFileTransferServer):
 
     max_packet_bytes = MAX_SFTP_PACKET
 
-    def __init__(self, box):
+    def __init__(self, box, on_ended=lambda: None):
         super().__init__(avatar=box)  # the drop box provides ISFTPServer itself
+        self.on_ended = on_ended
 
     def on_oversized_packet(self, length):
         log.info("SFTP packet of {length} bytes refused", length=length)
@@ -179,6 +183,7 @@ class DropBoxTransferServer(BoundedFileTransferServer):
 
     def connectionLost(self, reason):
         self.client.session_ended()
+        self.on_ended()
         self.openFiles = {}
         super().connectionLost(reason)
 
@@ -195,10 +200,21 @@ class DropBoxUser(avatar.ConchUser):
         self.boxes = []
         self._pressing = set()
 
+    def lookupChannel(self, channelType, windowSize, maxPacket, data):
+        conn = getattr(self, "conn", None)
+        if conn is not None and len(conn.channels) >= MAX_CHANNELS_PER_CONNECTION:
+            raise error.ConchError(connection.OPEN_ADMINISTRATIVELY_PROHIBITED,
+                                   f"at most {MAX_CHANNELS_PER_CONNECTION} channels at once")
+        return super().lookupChannel(channelType, windowSize, maxPacket, data)
+
     def _sftp(self, data, avatar=None):
         box = self.make_box(self.unit, on_pressure=self._pressure, on_busy=self._busy)
-        self.boxes.append(box)
-        return DropBoxTransferServer(box)
+        self.boxes.append(box)  # the SFTP sessions still open (a channel's end removes its box)
+        return DropBoxTransferServer(box, on_ended=lambda: self._sftp_ended(box))
+
+    def _sftp_ended(self, box):
+        if box in self.boxes:
+            self.boxes.remove(box)
 
     def _tcp(self):
         conn = getattr(self, "conn", None)
@@ -234,8 +250,10 @@ class DropBoxSSHFactory(factory.SSHFactory):
     protocol = ModernDropBoxTransport
     services = {b"ssh-userauth": UnitUserAuthServer, b"ssh-connection": connection.SSHConnection}
 
-    def __init__(self, portal, host_key, limits, clock):
+    def __init__(self, portal, host_key, limits, clock, *, is_banned=lambda host: False):
+        """``is_banned(host)``: True for an address banned for failed logins (``auth.Defender.is_banned``)."""
         self.portal = portal
+        self.is_banned = is_banned
         self.clock = clock
         self.privateKeys = {b"ssh-ed25519": host_key}
         self.publicKeys = {b"ssh-ed25519": host_key.public()}
@@ -260,6 +278,8 @@ class DropBoxSSHFactory(factory.SSHFactory):
 
     def buildProtocol(self, addr):
         host = getattr(addr, "host", None)
+        if self.is_banned(host):  # closed at accept, before the version banner and key exchange (as HTTPS does)
+            return None  # (the ban was logged when it began)
         if self.per_source[host] >= self.sessions_per_source:
             log.info("SSH connection refused: too many sessions from one source")
             return None
@@ -310,14 +330,16 @@ class SFTPService(ListeningService):
 
     listening_format = "SFTP listening on {host}:{port}"
 
-    def __init__(self, config, portal, reactor, description=None):
+    def __init__(self, config, portal, reactor, description=None, *, source_banned=lambda host: False):
         super().__init__(reactor, config.server.sftp_endpoint if description is None else description)
         self.config = config
         self.portal = portal
+        self.source_banned = source_banned  # an address banned for failed logins (auth.Defender)
 
     def make_factory(self):
         host_key = keys.Key.fromFile(str(self.config.ssh_host_key_path))
         if host_key.type() != "Ed25519":
             raise ValueError(f"the SSH host key {self.config.ssh_host_key_path} must be ed25519")
-        self.factory = DropBoxSSHFactory(self.portal, host_key, self.config.limits, self.reactor)
+        self.factory = DropBoxSSHFactory(self.portal, host_key, self.config.limits, self.reactor,
+                                         is_banned=self.source_banned)
         return self.factory
