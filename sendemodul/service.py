@@ -183,8 +183,15 @@ def makeService(config, reactor=None):
     register_avatar(top.realm, intake=top.intake, store=store, run_db=top.db.run)
     top.sftp = SFTPService(config, top.portal, reactor)
     top.sftp.setServiceParent(top)
+    # [process] users (production, started as root): drop to the front's user here, after the listeners above have
+    # bound their ports, before anything below starts; the children get a root supervisor of their own.
+    from sendemodul.supervisor import front_services
+
+    drop, supervised = front_services(config, reactor)
+    if drop is not None:
+        drop.setServiceParent(top)
     if config.worker.embedded:
-        top.workers = make_process_monitor(config, reactor)
+        top.workers = supervised or make_process_monitor(config, reactor)
         top.workers.setServiceParent(top)
     if config.mail.enabled:
         from sendemodul.receipts import MorningMailService
@@ -198,10 +205,11 @@ def makeService(config, reactor=None):
 CHILD_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
 
 
-def make_process_monitor(config, reactor):
+def make_process_monitor(config, reactor, accounts=None):
     """The pseudonymizer and the forwarder as child processes, restarted when they die (``twisted.runner.procmon``).
 
-    The children get a minimal environment; the front itself never loads their keys."""
+    The children get a minimal environment; the front itself never loads their keys. With ``accounts``
+    (:func:`sendemodul.privileges.accounts`; the caller is root) each child is spawned as its own user."""
     import sys
 
     from twisted.runner.procmon import ProcessMonitor
@@ -214,6 +222,7 @@ def make_process_monitor(config, reactor):
     env["SENDEMODUL_HOME"] = str(config.home)
     env["SENDEMODUL_SUPERVISOR_PID"] = str(os.getpid())  # they end when this process does (cli/worker.py)
     for name in ("worker", "forwarder"):
+        user = accounts.of(name) if accounts is not None else None
         monitor.addProcess(name, [sys.executable, "-m", "sendemodul", name, "--home", str(config.home)], env=env,
-                           cwd=str(config.home))
+                           cwd=str(config.home), uid=user and user.uid, gid=user and user.gid)
     return monitor

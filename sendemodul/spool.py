@@ -83,9 +83,12 @@ class Spool:
         _move_durably(self.quarantine_path(reference), self.received_path(reference))
 
     def new_incoming(self, reactor, *, max_bytes, on_pressure=None):
-        """Create ``incoming/<uuid>.part`` (mode 0600, never an existing file). Call from the reactor thread."""
+        """Create ``incoming/<uuid>.part`` (mode 0640, never an existing file). Call from the reactor thread.
+
+        Group-readable: with [process] users the pseudonymizer reads it through the shared group (the spool's
+        directories, 0700 in dev and 2770 in production, decide who gets in)."""
         path = self.incoming / f"{uuid.uuid4()}{PART_SUFFIX}"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o640)
         return IncomingFile(path, fd, reactor, max_bytes=max_bytes, on_pressure=on_pressure)
 
     def accept(self, path, reference):

@@ -12,6 +12,7 @@ Synchronous (no reactor): run by ``sendemodul worker``, supervised by the server
 """
 
 import datetime
+import os
 import time
 
 from twisted.logger import Logger
@@ -99,6 +100,7 @@ class Pseudonymizer:
             log.warn("upload {reference} quarantined: {reason}", reference=reference, reason=reason)
             return True
         out = self.spool.outbox_path(reference)
+        os.chmod(out, 0o640)  # the forwarder reads it through the shared group ([process] users); before it is queued
         size = out.stat().st_size
         status = "tested" if row["test"] else "queued"
         self.store.finish_pseudonymizing(

@@ -6,7 +6,7 @@ import sys
 import click
 
 import sendemodul
-from sendemodul import config, resources
+from sendemodul import config, privileges, resources
 from sendemodul.cli.admin import home_option
 
 TAC = resources.tac_path()
@@ -24,6 +24,7 @@ def serve(home):
     cfg = config.load(home)
     if not cfg.db_path.exists():
         raise click.ClickException(f"{cfg.home} is not initialised: run 'sendemodul admin init --dev' first")
+    privileges.plan(cfg, "front")  # an unknown [process] user, or the wrong one: refused before anything starts
     os.environ["SENDEMODUL_HOME"] = str(cfg.home)
     print_banner(cfg)
     from twisted.scripts import twistd
