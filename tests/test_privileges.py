@@ -1,0 +1,394 @@
+"""Separation between users (issue 14, item 8): the front, the pseudonymizer and the forwarder as three users.
+
+The integration tests run as root (as CI does): they create real system users with fixed names (reused, never
+deleted, so parallel runs do not pull them from under each other), a home with ``admin init`` as root, and check
+with ``os.access`` and a real ``open`` in a child running as each user who can open what."""
+
+import fcntl
+import hashlib
+import json
+import os
+import pwd
+import grp
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from sendemodul import config, privileges
+from sendemodul.errors import ConfigError
+
+from conftest import ROOT, run_cli
+from server import make_container
+
+GROUP = "sendemodul-test"
+USERS = {"front": "sendemodul-test-front", "worker": "sendemodul-test-worker",
+         "forwarder": "sendemodul-test-forwarder"}
+KEYS = ("tpf.agekey", "ssb.agekey", "tpf-signing.key", "pseudonym-master.key")
+PROCESS_SECTION = "".join(f'{role}_user = "{name}"\n' for role, name in USERS.items()) + f'group = "{GROUP}"\n'
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("useradd"),
+                                reason="creates system users: needs root and useradd (CI runs as root)")
+
+
+# -- configuration (pure) ---------------------------------------------------------------------------------------
+
+
+def test_process_users_default_to_none_and_change_nothing(tmp_path):
+    """The dev default: no users, so nothing drops, nothing is chowned, the server supervises its children itself."""
+    from sendemodul.supervisor import front_services
+
+    cfg = config.parse("", tmp_path)
+    assert cfg.process.front_user == "" and privileges.accounts(cfg) is None
+    assert privileges.plan(cfg, "front") is None and privileges.apply_ownership(cfg) == []
+    assert front_services(cfg, reactor=None) == (None, None)
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ('front_user = "a"', "process.worker_user"),
+    ('front_user = "a"\nworker_user = "b"\nforwarder_user = "a"', "process.front_user"),
+    ('front_user = "Bad Name"', "process.front_user"),
+    ('front_user = "root"\nworker_user = "b"\nforwarder_user = "c"', "process.front_user"),
+    ('front_user = "a"\nworker_user = "b"\nforwarder_user = "c"\ngroup = ""', "process.group"),
+    ('front_uid = 5', "process.front_uid"),
+])
+def test_a_bad_process_section_is_an_error_naming_the_key(tmp_path, text, key):
+    """Partial, repeated, root or malformed users (and unknown keys) are refused with the key in the message."""
+    with pytest.raises(ConfigError, match=re.escape(key)):
+        config.parse(f"[process]\n{text}\n", tmp_path)
+
+
+def test_an_unknown_user_is_an_error_at_start_naming_the_key(tmp_path):
+    """A well-formed name that does not exist on the machine: ConfigError naming the key, before anything runs."""
+    cfg = config.parse('[process]\nfront_user = "nobody"\nworker_user = "sendemodul-no-such-user"\n'
+                       'forwarder_user = "sendemodul-no-such-either"\ngroup = "nogroup"\n', tmp_path)
+    with pytest.raises(ConfigError, match="process.worker_user.*no user 'sendemodul-no-such-user'"):
+        privileges.accounts(cfg)
+    cfg = config.parse('[process]\nfront_user = "a"\nworker_user = "b"\nforwarder_user = "c"\n'
+                       'group = "sendemodul-no-such-group"\n', tmp_path)
+    with pytest.raises(ConfigError, match="process.group"):
+        privileges.accounts(cfg)
+
+
+def test_admin_init_refuses_an_unknown_user(tmp_path):
+    """``admin init`` with a config naming an unknown user fails with one ERROR line naming the key."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text('[process]\nfront_user = "sendemodul-no-such-front"\n'
+                                      'worker_user = "sendemodul-no-such-worker"\n'
+                                      'forwarder_user = "sendemodul-no-such-fwd"\ngroup = "root"\n')
+    proc = run_cli("admin", "init", "--home", home, check=False)
+    assert proc.returncode == 1
+    assert "ERROR: config key 'process.front_user': there is no user 'sendemodul-no-such-front'" in proc.stderr
+
+
+# -- real users (root) --------------------------------------------------------------------------------------------
+
+
+def _locked(name):
+    """An exclusive lock shared by every test process on this machine (user creation, the side venv)."""
+    fd = os.open(f"/tmp/.{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+@pytest.fixture(scope="session")
+def accounts():
+    """The test group and three system users (idempotent: created once, reused after)."""
+    if os.geteuid() != 0 or not shutil.which("useradd"):
+        pytest.skip("creates system users: needs root and useradd (CI runs as root)")
+    fd = _locked("sendemodul-test-users")
+    try:
+        try:
+            grp.getgrnam(GROUP)
+        except KeyError:
+            subprocess.run(["groupadd", "--system", GROUP], check=True)
+        for name in USERS.values():
+            try:
+                pwd.getpwnam(name)
+            except KeyError:
+                subprocess.run(["useradd", "--system", "--user-group", "--groups", GROUP, "--no-create-home",
+                                "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name], check=True)
+    finally:
+        os.close(fd)
+    return {role: pwd.getpwnam(name) for role, name in USERS.items()} | {"group": grp.getgrnam(GROUP)}
+
+
+def _run_as(entry, shared_gid, args, **kwargs):
+    """Run ``args`` as ``entry`` (a pwd entry) with the shared group, as the server's processes run."""
+    return subprocess.run(args, user=entry.pw_uid, group=entry.pw_gid, extra_groups=[shared_gid],
+                          capture_output=True, text=True, timeout=120, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def privsep_bin(accounts):
+    """A bin directory with ``python`` and ``sendemodul`` that the test users can run.
+
+    Usually the test's own. Where that interpreter lives under a directory only root can enter (here, pyenv under
+    /root), a venv from the system's python3 with this checkout installed editable (built once, then reused)."""
+    front, shared = accounts["front"], accounts["group"].gr_gid
+    own = Path(sys.executable).parent
+    try:
+        if _run_as(front, shared, [str(own / "python"), "-c", "import sendemodul.supervisor"], cwd="/").returncode == 0:
+            return own
+    except PermissionError:  # the interpreter itself is out of reach
+        pass
+    venv = Path("/var/tmp/sendemodul-privsep-venv")
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + str(ROOT).encode()).hexdigest()
+    fd = _locked("sendemodul-privsep-venv")
+    try:
+        stamp = venv / ".installed"
+        if not stamp.exists() or stamp.read_text() != want:
+            shutil.rmtree(venv, ignore_errors=True)
+            subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
+            subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", "-e",
+                            str(ROOT)], check=True, capture_output=True)
+            stamp.write_text(want)
+    finally:
+        os.close(fd)
+    probe = _run_as(front, shared, [str(venv / "bin" / "python"), "-c", "import sendemodul.supervisor"], cwd="/")
+    assert probe.returncode == 0, probe.stderr
+    return venv / "bin"
+
+
+@pytest.fixture
+def prod_home(accounts):
+    """A dev home (keys, demo unit) made by ``admin init`` as root, with the three users configured, on free ports,
+    in a directory the users can reach (pytest's own tmp directories are root's only)."""
+    base = Path(tempfile.mkdtemp(prefix="sendemodul-privsep-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    home = base / "home"
+    home.mkdir()
+    text = config.render_default("dev")
+    text = text.replace("[server]\n", "[server]\nhttps_port = 0\nsftp_port = 0\n", 1)
+    text = text.replace("[auth]\n", "[auth]\nfailure_delay_seconds = 0.2\n", 1)
+    text = text.replace("[worker]\n", "[worker]\npoll_seconds = 0.2\n", 1)
+    text = text.replace("[forwarder]\n", "[forwarder]\npoll_seconds = 0.2\n", 1)
+    text = text.replace("[process]\n", f"[process]\n{PROCESS_SECTION}", 1)
+    (home / "config.toml").write_text(text)
+    out = run_cli("admin", "init", "--dev", "--home", home).stdout
+    assert "owners:" in out
+    yield home
+    shutil.rmtree(base, ignore_errors=True)
+
+
+PROBE = textwrap.dedent("""
+    import json, os, sys
+    result = {}
+    for path in sys.argv[2:]:
+        mode = os.R_OK if sys.argv[1] == "read" else os.R_OK | os.W_OK
+        flags = os.O_RDONLY if sys.argv[1] == "read" else os.O_RDWR
+        try:
+            os.close(os.open(path, flags))
+            opened = "ok"
+        except OSError as e:
+            opened = e.__class__.__name__
+        result[path] = [os.access(path, mode), opened]
+    print(json.dumps(result))
+""")
+
+
+def probe(accounts, role, how, paths):
+    """``{path: [os.access, outcome of a real open]}`` as seen by ``role``'s user (a child with its uid/gid)."""
+    proc = _run_as(accounts[role], accounts["group"].gr_gid,
+                   ["/usr/bin/python3", "-c", PROBE, how, *map(str, paths)], cwd="/")
+    assert proc.returncode == 0, proc.stderr
+    return {Path(k): v for k, v in json.loads(proc.stdout).items()}
+
+
+@pytest.mark.integration
+@needs_root
+def test_only_the_worker_user_can_open_the_keys(accounts, prod_home):
+    """After ``admin init`` as root: the TPF/SSB age identities, the TPF signing key and the pseudonym master key are
+    the worker's, mode 0600; the front's user (and the forwarder's) can neither access nor open them, the worker's
+    user can."""
+    keys = [prod_home / "private" / name for name in KEYS]
+    for path in keys:
+        st = path.stat()
+        assert (st.st_uid, st.st_mode & 0o777) == (accounts["worker"].pw_uid, 0o600), path
+    assert all(v == [False, "PermissionError"] for v in probe(accounts, "front", "read", keys).values())
+    assert all(v == [False, "PermissionError"] for v in probe(accounts, "forwarder", "read", keys).values())
+    assert all(v == [True, "ok"] for v in probe(accounts, "worker", "read", keys).values())
+    # the listing of private/ is closed too, and the front's own keys are closed to the worker and forwarder
+    for role in ("front", "worker", "forwarder"):
+        listing = _run_as(accounts[role], accounts["group"].gr_gid, ["ls", str(prod_home / "private")], cwd="/")
+        assert listing.returncode != 0, role
+    front_keys = [prod_home / "tls" / "server.pem", prod_home / "ssh" / "host_ed25519"]
+    assert all(v == [True, "ok"] for v in probe(accounts, "front", "read", front_keys).values())
+    for role in ("worker", "forwarder"):
+        assert all(not v[0] and v[1] == "PermissionError" for v in probe(accounts, role, "read", front_keys).values())
+
+
+@pytest.mark.integration
+@needs_root
+def test_the_database_and_spool_are_shared_through_the_group(accounts, prod_home):
+    """Each process can read and write the database and the spool directories it works in (group ``sendemodul``);
+    the config is read-only to all three; only the forwarder writes the SSB inbox."""
+    db, cfg = prod_home / "sendemodul.db", prod_home / "config.toml"
+    spool = [prod_home / "spool" / name for name in ("incoming", "received", "outbox", "quarantine")]
+    for role in ("front", "worker", "forwarder"):
+        seen = probe(accounts, role, "write", [db, *spool])
+        assert seen[db] == [True, "ok"], role
+        assert all(seen[d][0] for d in spool), role  # directories: rwx through the group
+        assert probe(accounts, role, "write", [cfg])[cfg] == [False, "PermissionError"], role
+        assert probe(accounts, role, "read", [cfg])[cfg] == [True, "ok"], role
+    inbox = prod_home / "ssb-inbox"
+    assert probe(accounts, "forwarder", "write", [inbox])[inbox][0]
+    assert not probe(accounts, "front", "read", [inbox])[inbox][0]
+    st = prod_home.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (0, accounts["group"].gr_gid, 0o3770)
+
+
+@pytest.mark.integration
+@needs_root
+def test_a_process_started_as_another_user_refuses_to_run(accounts, prod_home, privsep_bin):
+    """``sendemodul worker`` started as the forwarder's user (not root, not the worker's user) refuses at once."""
+    proc = _run_as(accounts["forwarder"], accounts["group"].gr_gid,
+                   [str(privsep_bin / "sendemodul"), "worker", "--once", "--home", str(prod_home)], cwd="/",
+                   env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 1
+    assert "the worker must run as user 'sendemodul-test-worker'" in proc.stderr
+
+
+def _status(pid):
+    ids = privileges.task_ids(f"/proc/{pid}/status")
+    return ids["Uid"], ids["Gid"], ids["Groups"]
+
+
+def _children(pid):
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                status = (entry / "status").read_text()
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if re.search(rf"^PPid:\s+{pid}$", status, re.M):
+                kids.append((int(entry.name), cmdline))
+    return kids
+
+
+def _wait_for(predicate, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.integration
+@needs_root
+def test_server_started_as_root_runs_each_process_as_its_own_user(accounts, prod_home, privsep_bin, tmp_path):
+    """``sendemodul serve`` started as root with the three users: the front process (same pid) runs as the front's
+    user with only the shared group; a root supervisor (no network) runs the pseudonymizer as the worker's user and
+    the forwarder as the forwarder's; an upload goes all the way to the SSB inbox; SIGTERM ends every process."""
+    uid = {role: accounts[role].pw_uid for role in USERS}
+    shared = accounts["group"].gr_gid
+    env = {"PATH": os.environ["PATH"], "SENDEMODUL_HOME": str(prod_home)}
+    server = subprocess.Popen([str(privsep_bin / "sendemodul"), "serve"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, cwd="/")
+    output = []
+    try:
+        port = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("sendemodul started" in line for line in output):
+            line = server.stdout.readline()
+            if not line:
+                break
+            output.append(line)
+            if match := re.search(r"HTTPS listening on https://[\d.]+:(\d+)/", line):
+                port = int(match.group(1))
+        assert port and any("sendemodul started" in line for line in output), "".join(output)
+        assert any("front now runs as user sendemodul-test-front" in line for line in output)
+        assert _status(server.pid) == ([uid["front"]] * 4, [accounts["front"].pw_gid] * 4, [shared])
+
+        supervisors = _wait_for(lambda: [p for p, cmd in _children(server.pid) if "sendemodul.supervisor" in cmd],
+                                "the child supervisor")
+        assert len(supervisors) == 1 and _status(supervisors[0])[0] == [0] * 4
+        def both_children():
+            kids = {cmd.split()[3]: p for p, cmd in _children(supervisors[0])}
+            return kids if len(kids) == 2 else None
+
+        children = _wait_for(both_children, "worker and forwarder")
+        assert _status(children["worker"])[0] == [uid["worker"]] * 4
+        assert _status(children["forwarder"])[0] == [uid["forwarder"]] * 4
+        for name, pid in children.items():
+            assert shared in _status(pid)[2], name
+        # the supervisor has no socket, the worker none either (no network for the key holder)
+        for pid in (supervisors[0], children["worker"]):
+            fds = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+            assert not [fd for fd in fds if fd.startswith("socket:")] or _unix_only(pid), fds
+
+        container = tmp_path / "upload.tar"
+        make_container(prod_home, container, periode=int(time.strftime("%Y")))
+        pin = (prod_home / "demo" / "pin.txt").read_text().strip()
+        unit = (prod_home / "demo" / "unit.txt").read_text().strip()
+        answer = subprocess.run(["curl", "-sS", "--cacert", str(prod_home / "tls" / "server.pem"), "--max-time",
+                                 "60", "-u", f"{unit}:{pin}", "-T", str(container),
+                                 f"https://127.0.0.1:{port}/api/v1/uploads/{container.name}"],
+                                capture_output=True, text=True, check=True)
+        reference = json.loads(answer.stdout)["reference"]
+        delivered = prod_home / "ssb-inbox" / f"{reference}.tar"
+        _wait_for(delivered.exists, "the package in the SSB inbox")
+        assert delivered.stat().st_uid == uid["forwarder"]
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+        try:
+            rest, _ = server.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            rest, _ = server.communicate()
+        output.append(rest)
+    assert server.returncode in (0, -signal.SIGTERM), "".join(output)  # twistd ends by its signal
+    for pid in [*supervisors, *children.values()]:
+        _wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists() or "Z" in _state(pid), f"process {pid} to end",
+                  timeout=20)
+
+
+def _state(pid):
+    try:
+        return re.search(r"^State:\s+(\S)", Path(f"/proc/{pid}/status").read_text(), re.M).group(1)
+    except OSError:
+        return "gone"
+
+
+def _unix_only(pid):
+    """True when every socket of ``pid`` is a Unix socket (socketpairs with its parent), none an inet one."""
+    inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")
+              if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")}
+    inet = set()
+    for table in ("tcp", "tcp6", "udp", "udp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            inet.add(line.split()[9])
+    return not inodes & inet
+
+
+# -- systemd units ------------------------------------------------------------------------------------------------
+
+UNITS = ("sendemodul.service", "sendemodul-worker.service", "sendemodul-forwarder.service")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("unit", UNITS)
+def test_systemd_unit_exposure_is_at_most_4(unit):
+    """``systemd-analyze security --offline=yes`` rates each shipped unit 4.0 or lower ("OK" or better)."""
+    if not shutil.which("systemd-analyze"):
+        pytest.skip("systemd-analyze is missing: scripts/system-packages installs it")
+    path = ROOT / "scripts" / "systemd" / unit
+    proc = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+) (\S+)", proc.stdout)
+    assert match, proc.stdout + proc.stderr
+    assert float(match.group(1)) <= 4.0, proc.stdout
