@@ -32,11 +32,18 @@ class DropPrivilegesService(service.Service):
 
     name = "drop-privileges"
 
-    def __init__(self, account, shared_gid):
+    def __init__(self, account, shared_gid, log_dir=None):
         self.account = account
         self.shared_gid = shared_gid
+        self.log_dir = log_dir
 
     def startService(self):
+        # the log file was opened (and maybe created) by root before the drop: the front must be able to reopen it
+        # when it rotates or next runs as its own user (systemd)
+        if self.log_dir is not None and self.log_dir.is_dir():
+            for path in self.log_dir.iterdir():
+                if not path.is_symlink() and path.stat().st_uid == 0:
+                    os.chown(path, self.account.uid, self.account.gid, follow_symlinks=False)
         privileges.drop_to(self.account, self.shared_gid)
         log.info("front now runs as user {user} (uid {uid}, gid {gid})", user=self.account.name,
                  uid=self.account.uid, gid=self.account.gid)
@@ -49,19 +56,27 @@ def front_services(config, reactor):
     configured: then the caller supervises them itself, as one user).
 
     Raises ConfigError for an unknown user and PrivilegeError when the configuration cannot be honoured."""
+    found, me = check_front(config)
+    if found is None:
+        return None, None
+    drop = DropPrivilegesService(me, found.gid, config.log_path.parent) if me is not None else None
+    children = ChildSupervisorService(config, reactor) if config.worker.embedded else None
+    return drop, children
+
+
+def check_front(config):
+    """``(accounts, account to drop to)`` for the front, ``(None, None)`` with no users configured; raises
+    ConfigError or PrivilegeError at once when it cannot run as configured (``sendemodul serve`` calls it before it
+    starts anything)."""
     found = privileges.accounts(config)
     if found is None:
         return None, None
     me = privileges.plan(config, "front")
-    drop = DropPrivilegesService(me, found.gid) if me is not None else None
-    children = None
-    if config.worker.embedded:
-        if me is None:
-            raise PrivilegeError("with [process] users, the server starts the pseudonymizer and the forwarder only "
-                                 "when started as root; under systemd set [worker] embedded = false and run "
-                                 "sendemodul-worker.service and sendemodul-forwarder.service")
-        children = ChildSupervisorService(config, reactor)
-    return drop, children
+    if config.worker.embedded and me is None:
+        raise PrivilegeError("with [process] users, the server starts the pseudonymizer and the forwarder only when "
+                             "started as root; under systemd set [worker] embedded = false and run "
+                             "sendemodul-worker.service and sendemodul-forwarder.service")
+    return found, me
 
 
 #: The only environment variables the supervisor inherits (as service.CHILD_ENV_KEYS for the children).

@@ -287,6 +287,52 @@ def _wait_for(predicate, what, timeout=60):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _serve(privsep_bin, home, output, **kwargs):
+    """Start ``sendemodul serve`` for ``home``; returns (process, HTTPS port) once it has started."""
+    env = {"PATH": os.environ["PATH"], "SENDEMODUL_HOME": str(home)}
+    server = subprocess.Popen([str(privsep_bin / "sendemodul"), "serve"], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, cwd="/", **kwargs)
+    port = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any("sendemodul started" in line for line in output):
+        line = server.stdout.readline()
+        if not line:
+            break
+        output.append(line)
+        if match := re.search(r"HTTPS listening on https://[\d.]+:(\d+)/", line):
+            port = int(match.group(1))
+    assert port and any("sendemodul started" in line for line in output), "".join(output)
+    return server, port
+
+
+def _stop(process, output):
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        rest, _ = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        rest, _ = process.communicate()
+    output.append(rest or "")
+    return process.returncode
+
+
+def _upload_and_wait_for_delivery(home, port, tmp_path):
+    """Upload a real container for the demo unit over HTTPS; wait until the forwarder put its package into the SSB
+    inbox; return that file."""
+    container = tmp_path / "upload.tar"
+    make_container(home, container, periode=int(time.strftime("%Y")))
+    pin = (home / "demo" / "pin.txt").read_text().strip()
+    unit = (home / "demo" / "unit.txt").read_text().strip()
+    answer = subprocess.run(["curl", "-sS", "--cacert", str(home / "tls" / "server.pem"), "--max-time", "60",
+                             "-u", f"{unit}:{pin}", "-T", str(container),
+                             f"https://127.0.0.1:{port}/api/v1/uploads/{container.name}"],
+                            capture_output=True, text=True, check=True)
+    delivered = home / "ssb-inbox" / f"{json.loads(answer.stdout)['reference']}.tar"
+    _wait_for(delivered.exists, "the package in the SSB inbox")
+    return delivered
+
+
 @pytest.mark.integration
 @needs_root
 def test_server_started_as_root_runs_each_process_as_its_own_user(accounts, prod_home, privsep_bin, tmp_path):
@@ -295,27 +341,16 @@ def test_server_started_as_root_runs_each_process_as_its_own_user(accounts, prod
     the forwarder as the forwarder's; an upload goes all the way to the SSB inbox; SIGTERM ends every process."""
     uid = {role: accounts[role].pw_uid for role in USERS}
     shared = accounts["group"].gr_gid
-    env = {"PATH": os.environ["PATH"], "SENDEMODUL_HOME": str(prod_home)}
-    server = subprocess.Popen([str(privsep_bin / "sendemodul"), "serve"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, cwd="/")
-    output = []
+    output, supervisors, children = [], [], {}
+    server, port = _serve(privsep_bin, prod_home, output)
     try:
-        port = None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any("sendemodul started" in line for line in output):
-            line = server.stdout.readline()
-            if not line:
-                break
-            output.append(line)
-            if match := re.search(r"HTTPS listening on https://[\d.]+:(\d+)/", line):
-                port = int(match.group(1))
-        assert port and any("sendemodul started" in line for line in output), "".join(output)
         assert any("front now runs as user sendemodul-test-front" in line for line in output)
         assert _status(server.pid) == ([uid["front"]] * 4, [accounts["front"].pw_gid] * 4, [shared])
 
         supervisors = _wait_for(lambda: [p for p, cmd in _children(server.pid) if "sendemodul.supervisor" in cmd],
                                 "the child supervisor")
         assert len(supervisors) == 1 and _status(supervisors[0])[0] == [0] * 4
+
         def both_children():
             kids = {cmd.split()[3]: p for p, cmd in _children(supervisors[0])}
             return kids if len(kids) == 2 else None
@@ -325,36 +360,52 @@ def test_server_started_as_root_runs_each_process_as_its_own_user(accounts, prod
         assert _status(children["forwarder"])[0] == [uid["forwarder"]] * 4
         for name, pid in children.items():
             assert shared in _status(pid)[2], name
-        # the supervisor has no socket, the worker none either (no network for the key holder)
+        # neither the root supervisor nor the key holder has an Internet socket
         for pid in (supervisors[0], children["worker"]):
-            fds = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
-            assert not [fd for fd in fds if fd.startswith("socket:")] or _unix_only(pid), fds
+            assert _unix_only(pid)
 
-        container = tmp_path / "upload.tar"
-        make_container(prod_home, container, periode=int(time.strftime("%Y")))
-        pin = (prod_home / "demo" / "pin.txt").read_text().strip()
-        unit = (prod_home / "demo" / "unit.txt").read_text().strip()
-        answer = subprocess.run(["curl", "-sS", "--cacert", str(prod_home / "tls" / "server.pem"), "--max-time",
-                                 "60", "-u", f"{unit}:{pin}", "-T", str(container),
-                                 f"https://127.0.0.1:{port}/api/v1/uploads/{container.name}"],
-                                capture_output=True, text=True, check=True)
-        reference = json.loads(answer.stdout)["reference"]
-        delivered = prod_home / "ssb-inbox" / f"{reference}.tar"
-        _wait_for(delivered.exists, "the package in the SSB inbox")
+        delivered = _upload_and_wait_for_delivery(prod_home, port, tmp_path)
         assert delivered.stat().st_uid == uid["forwarder"]
+        log = prod_home / "log" / "sendemodul.json"
+        assert log.stat().st_uid == uid["front"]  # created by root before the drop, handed to the front
     finally:
-        if server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-        try:
-            rest, _ = server.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            rest, _ = server.communicate()
-        output.append(rest)
-    assert server.returncode in (0, -signal.SIGTERM), "".join(output)  # twistd ends by its signal
+        code = _stop(server, output)
+    assert code in (0, -signal.SIGTERM), "".join(output)  # twistd ends by its own signal
     for pid in [*supervisors, *children.values()]:
-        _wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists() or "Z" in _state(pid), f"process {pid} to end",
-                  timeout=20)
+        _wait_for(lambda pid=pid: _state(pid) in ("gone", "Z"), f"process {pid} to end", timeout=20)
+
+
+@pytest.mark.integration
+@needs_root
+def test_each_process_started_as_its_own_user_as_the_systemd_units_do(accounts, prod_home, privsep_bin, tmp_path):
+    """What the systemd units do, without systemd: serve, worker and forwarder each started directly as their own
+    user (no root anywhere) work together; the front refuses to start with [worker] embedded = true then, since
+    it could not start the others as their users."""
+    shared = accounts["group"].gr_gid
+    as_user = {role: {"user": accounts[role].pw_uid, "group": accounts[role].pw_gid, "extra_groups": [shared]}
+               for role in USERS}
+    refused = _run_as(accounts["front"], shared, [str(privsep_bin / "sendemodul"), "serve", "--home",
+                                                  str(prod_home)], cwd="/", env={"PATH": os.environ["PATH"]})
+    assert refused.returncode == 1 and "embedded = false" in refused.stderr, refused.stderr
+    cfg = prod_home / "config.toml"
+    cfg.write_text(cfg.read_text().replace("[worker]\n", "[worker]\nembedded = false\n", 1))
+
+    output, others = [], {}
+    server, port = _serve(privsep_bin, prod_home, output, **as_user["front"])
+    try:
+        assert not any("front now runs as" in line for line in output)  # nothing to drop
+        assert _status(server.pid)[0] == [accounts["front"].pw_uid] * 4
+        for role in ("worker", "forwarder"):
+            others[role] = subprocess.Popen(
+                [str(privsep_bin / "sendemodul"), role, "--home", str(prod_home)], cwd="/",
+                env={"PATH": os.environ["PATH"]}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                **as_user[role])
+        delivered = _upload_and_wait_for_delivery(prod_home, port, tmp_path)
+        assert delivered.stat().st_uid == accounts["forwarder"].pw_uid
+    finally:
+        for process in others.values():
+            _stop(process, output)
+        _stop(server, output)
 
 
 def _state(pid):
