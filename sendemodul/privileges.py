@@ -107,6 +107,8 @@ def become(cfg, role):
     me = plan(cfg, role)
     if me is not None:
         drop_to(me, accounts(cfg).gid)
+    elif cfg.process.front_user:  # spawned as its user already (supervisor, systemd): still no way up
+        no_new_privs()
     return me
 
 
@@ -119,10 +121,15 @@ def drop_to(account, shared_gid):
     os.setgroups([shared_gid])
     os.setgid(account.gid)
     os.setuid(account.uid)
+    no_new_privs()
+    check_dropped(account, shared_gid)
+
+
+def no_new_privs():
+    """``PR_SET_NO_NEW_PRIVS``: nothing this process executes can gain privileges (setuid binaries, file caps)."""
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise PrivilegeError(f"prctl(PR_SET_NO_NEW_PRIVS) failed: {os.strerror(ctypes.get_errno())}")
-    check_dropped(account, shared_gid)
 
 
 def check_dropped(account, shared_gid):

@@ -90,6 +90,36 @@ def test_admin_init_refuses_an_unknown_user(tmp_path):
     assert "ERROR: config key 'process.front_user': there is no user 'sendemodul-no-such-front'" in proc.stderr
 
 
+def _fake_accounts():
+    return privileges.Accounts(front=privileges.Account("front", "f", 5001, 5001),
+                               worker=privileges.Account("worker", "w", 5002, 5002),
+                               forwarder=privileges.Account("forwarder", "d", 5003, 5003), group="g", gid=5000)
+
+
+def test_ownership_gives_each_key_to_the_one_process_that_opens_it(tmp_path):
+    """The ownership table (pure: no chown): the TPF keys to the worker, the forwarder's SSH key (sftp mode) to the
+    forwarder, the TLS key to the front, the database to the group, the home itself last."""
+    home = tmp_path / "home"
+    for d in ("private", "tls", "spool/outbox"):
+        (home / d).mkdir(parents=True)
+    for name in ("private/tpf.agekey", "private/pseudonym-master.key", "private/forwarder_ed25519",
+                 "tls/server.pem", "sendemodul.db", "config.toml"):
+        (home / name).write_text("x")
+    cfg = config.parse('[forwarder]\nmode = "sftp"\nhost = "h"\nusername = "u"\n'
+                       'private_key = "private/forwarder_ed25519"\nhost_key = "ssh-ed25519 AAAA"\n', home)
+    rows = {row.path.relative_to(home).as_posix(): row for row in privileges.ownership(cfg, _fake_accounts())}
+    assert (rows["private/tpf.agekey"].uid, rows["private/tpf.agekey"].mode) == (5002, 0o600)
+    assert rows["private/pseudonym-master.key"].uid == 5002
+    assert (rows["private/forwarder_ed25519"].uid, rows["private/forwarder_ed25519"].mode) == (5003, 0o600)
+    assert (rows["private"].uid, rows["private"].mode) == (0, 0o711)
+    assert (rows["tls/server.pem"].uid, rows["tls"].mode) == (5001, 0o700)
+    assert (rows["sendemodul.db"].gid, rows["sendemodul.db"].mode) == (5000, 0o660)
+    assert (rows["config.toml"].uid, rows["config.toml"].mode) == (0, 0o640)
+    assert rows["spool/outbox"].mode == 0o2770
+    order = list(rows)
+    assert order[-1] == "." and order.index("private/tpf.agekey") < order.index("private")
+
+
 # -- real users (root) --------------------------------------------------------------------------------------------
 
 
@@ -225,6 +255,24 @@ def test_only_the_worker_user_can_open_the_keys(accounts, prod_home):
     assert all(v == [True, "ok"] for v in probe(accounts, "front", "read", front_keys).values())
     for role in ("worker", "forwarder"):
         assert all(not v[0] and v[1] == "PermissionError" for v in probe(accounts, role, "read", front_keys).values())
+
+
+@pytest.mark.integration
+@needs_root
+def test_admin_init_refuses_to_leave_a_key_the_front_could_read(accounts, prod_home):
+    """The final check of ``admin init``: a key file in private/ readable by the front's user (by owner, group or
+    mode) is an error."""
+    cfg = config.load(prod_home)
+    found = privileges.accounts(cfg)
+    privileges.check_keys_private(cfg, found)  # as admin init left it
+    stray = prod_home / "private" / "stray.key"
+    stray.write_text("secret")
+    for uid, gid, mode in [(found.front.uid, found.front.gid, 0o600), (found.worker.uid, found.gid, 0o640),
+                           (found.worker.uid, found.worker.gid, 0o604)]:
+        os.chown(stray, uid, gid)
+        os.chmod(stray, mode)
+        with pytest.raises(privileges.PrivilegeError, match="stray.key could be read by the front"):
+            privileges.check_keys_private(cfg, found)
 
 
 @pytest.mark.integration
