@@ -491,3 +491,15 @@ def test_systemd_unit_exposure_is_at_most_4(unit):
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d+) (\S+)", proc.stdout)
     assert match, proc.stdout + proc.stderr
     assert float(match.group(1)) <= 4.0, proc.stdout
+
+
+def test_spool_files_stay_0600_in_dev_and_are_group_readable_in_a_shared_spool(tmp_path):
+    """The dev spool (directories 0700) keeps files 0600, exactly as before; a shared spool (2770) makes them 0640 so
+    the next process can read them through the group."""
+    from sendemodul.spool import file_mode
+
+    dev, shared = tmp_path / "dev", tmp_path / "shared"
+    dev.mkdir(mode=0o700)
+    shared.mkdir()
+    os.chmod(shared, 0o2770)
+    assert (file_mode(dev), file_mode(shared)) == (0o600, 0o640)
