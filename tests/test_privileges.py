@@ -5,15 +5,14 @@ deleted, so parallel runs do not pull them from under each other), a home with `
 with ``os.access`` and a real ``open`` in a child running as each user who can open what."""
 
 import fcntl
+import grp
 import hashlib
 import json
 import os
 import pwd
-import grp
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
