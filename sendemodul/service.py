@@ -223,6 +223,8 @@ def make_process_monitor(config, reactor, accounts=None):
     env["SENDEMODUL_SUPERVISOR_PID"] = str(os.getpid())  # they end when this process does (cli/worker.py)
     for name in ("worker", "forwarder"):
         user = accounts.of(name) if accounts is not None else None
-        monitor.addProcess(name, [sys.executable, "-m", "sendemodul", name, "--home", str(config.home)], env=env,
-                           cwd=str(config.home), uid=user and user.uid, gid=user and user.gid)
+        # as other users: -I, so that the home (the cwd, writable by the front through the group) is not on sys.path
+        isolated = ["-I"] if user is not None else []
+        monitor.addProcess(name, [sys.executable, *isolated, "-m", "sendemodul", name, "--home", str(config.home)],
+                           env=env, cwd=str(config.home), uid=user and user.uid, gid=user and user.gid)
     return monitor

@@ -128,10 +128,11 @@ class ChildSupervisorService(service.Service):
     def _spawn(self):
         env = {k: os.environ[k] for k in SUPERVISOR_ENV_KEYS if k in os.environ}
         env["SENDEMODUL_SUPERVISOR_PID"] = str(os.getpid())  # it ends when this process does
-        args = [sys.executable, "-m", "sendemodul.supervisor", "--home", str(self.config.home)]
+        # -I and cwd /: nothing from the home (which the front can write to) or the environment reaches sys.path of
+        # a root process
+        args = [sys.executable, "-I", "-m", "sendemodul.supervisor", "--home", str(self.config.home)]
         self.protocol = _SupervisorProtocol(self)
-        self.process = self.reactor.spawnProcess(self.protocol, sys.executable, args, env=env,
-                                                 path=str(self.config.home))
+        self.process = self.reactor.spawnProcess(self.protocol, sys.executable, args, env=env, path="/")
         log.info("started the child supervisor (pid {pid})", pid=self.process.pid)
 
     def supervisor_ended(self, reason):

@@ -388,6 +388,15 @@ def test_server_started_as_root_runs_each_process_as_its_own_user(accounts, prod
     the forwarder as the forwarder's; an upload goes all the way to the SSB inbox; SIGTERM ends every process."""
     uid = {role: accounts[role].pw_uid for role in USERS}
     shared = accounts["group"].gr_gid
+    # what a compromised front could plant in the home (group-writable for SQLite): a package named like ours
+    marker = prod_home.parent / "planted-code-ran"
+    planted = _run_as(accounts["front"], shared, ["/usr/bin/python3", "-c", textwrap.dedent(f"""
+        import os
+        os.mkdir("{prod_home}/sendemodul")
+        with open("{prod_home}/sendemodul/__init__.py", "w") as f:
+            f.write("open({str(marker)!r}, 'w').close()\\nraise SystemExit('planted')\\n")
+        """)], cwd="/")
+    assert planted.returncode == 0, planted.stderr
     output, supervisors, children = [], [], {}
     server, port = _serve(privsep_bin, prod_home, output)
     try:
@@ -397,9 +406,11 @@ def test_server_started_as_root_runs_each_process_as_its_own_user(accounts, prod
         supervisors = _wait_for(lambda: [p for p, cmd in _children(server.pid) if "sendemodul.supervisor" in cmd],
                                 "the child supervisor")
         assert len(supervisors) == 1 and _status(supervisors[0])[0] == [0] * 4
+        assert Path(f"/proc/{supervisors[0]}/cwd").resolve() == Path("/")
 
         def both_children():
-            kids = {cmd.split()[3]: p for p, cmd in _children(supervisors[0])}
+            kids = {role: p for p, cmd in _children(supervisors[0]) for role in ("worker", "forwarder")
+                    if f"-m sendemodul {role} " in cmd}
             return kids if len(kids) == 2 else None
 
         children = _wait_for(both_children, "worker and forwarder")
@@ -415,6 +426,7 @@ def test_server_started_as_root_runs_each_process_as_its_own_user(accounts, prod
         assert delivered.stat().st_uid == uid["forwarder"]
         log = prod_home / "log" / "sendemodul.json"
         assert log.stat().st_uid == uid["front"]  # created by root before the drop, handed to the front
+        assert not marker.exists()  # neither the root supervisor nor the worker imported the planted package
     finally:
         code = _stop(server, output)
     assert code in (0, -signal.SIGTERM), "".join(output)  # twistd ends by its own signal
