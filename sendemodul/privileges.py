@@ -220,9 +220,15 @@ def ownership(cfg, found):
         rows.append(Owned(cfg.config_path, 0, shared, 0o640, "configuration: read by all, written by root"))
     spool = cfg.spool_dir
     if spool.is_dir():
-        for name in ("incoming", "received", "outbox", "quarantine"):
+        # Each directory belongs to the process that removes files from it; sticky, so no other process can remove
+        # or replace a file it did not create (a compromised front cannot swap a package in the outbox).
+        for name, owner, mode, why in (
+                ("incoming", front, 0o2750, "the front receives uploads here (0640 files: the group reads them)"),
+                ("received", worker, 0o3770, "the front renames accepted uploads in, the worker removes them"),
+                ("outbox", forwarder, 0o3770, "the worker writes packages, the forwarder removes delivered ones"),
+                ("quarantine", worker, 0o2750, "the worker moves failed uploads here")):
             if (spool / name).is_dir():
-                rows.append(Owned(spool / name, 0, shared, 0o2770, "spool: files move between the processes"))
+                rows.append(Owned(spool / name, owner.uid, shared, mode, why))
         rows.append(Owned(spool, 0, shared, 0o3770, "spool root: each process's lock file"))
     demo = home / "demo"
     if demo.is_dir():

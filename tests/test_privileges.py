@@ -114,7 +114,7 @@ def test_ownership_gives_each_key_to_the_one_process_that_opens_it(tmp_path):
     assert (rows["tls/server.pem"].uid, rows["tls"].mode) == (5001, 0o700)
     assert (rows["sendemodul.db"].gid, rows["sendemodul.db"].mode) == (5000, 0o660)
     assert (rows["config.toml"].uid, rows["config.toml"].mode) == (0, 0o640)
-    assert rows["spool/outbox"].mode == 0o2770
+    assert (rows["spool/outbox"].uid, rows["spool/outbox"].mode) == (5003, 0o3770)
     order = list(rows)
     assert order[-1] == "." and order.index("private/tpf.agekey") < order.index("private")
 
@@ -280,13 +280,28 @@ def test_the_database_and_spool_are_shared_through_the_group(accounts, prod_home
     """Each process can read and write the database and the spool directories it works in (group ``sendemodul``);
     the config is read-only to all three; only the forwarder writes the SSB inbox."""
     db, cfg = prod_home / "sendemodul.db", prod_home / "config.toml"
-    spool = [prod_home / "spool" / name for name in ("incoming", "received", "outbox", "quarantine")]
+    names = ("incoming", "received", "outbox", "quarantine")
+    spool = [prod_home / "spool" / name for name in names]
+    # (the group can create files in received/ and outbox/; the sticky bit keeps what it did not create safe)
+    writes = {"front": {"incoming", "received", "outbox"}, "worker": {"received", "outbox", "quarantine"},
+              "forwarder": {"received", "outbox"}}
     for role in ("front", "worker", "forwarder"):
         seen = probe(accounts, role, "write", [db, *spool])
         assert seen[db] == [True, "ok"], role
-        assert all(seen[d][0] for d in spool), role  # directories: rwx through the group
+        assert {d.name for d in spool if seen[d][0]} == writes[role], role  # os.access(R_OK | W_OK) on the dirs
         assert probe(accounts, role, "write", [cfg])[cfg] == [False, "PermissionError"], role
         assert probe(accounts, role, "read", [cfg])[cfg] == [True, "ok"], role
+    package = prod_home / "spool" / "outbox" / "SM-TEST.tar"
+    made = _run_as(accounts["worker"], accounts["group"].gr_gid, ["/usr/bin/python3", "-c",
+                   f"open({str(package)!r}, 'w').write('package')"], cwd="/")
+    assert made.returncode == 0, made.stderr
+    replace = f"import os; open({str(package)!r} + '.x', 'w').close(); os.replace({str(package)!r} + '.x', " \
+              f"{str(package)!r})"
+    swap = _run_as(accounts["front"], accounts["group"].gr_gid, ["/usr/bin/python3", "-c", replace], cwd="/")
+    assert "PermissionError" in swap.stderr and package.read_text() == "package"  # sticky: the front cannot swap it
+    remove = f"import os; os.unlink({str(package)!r})"
+    assert _run_as(accounts["forwarder"], accounts["group"].gr_gid, ["/usr/bin/python3", "-c", remove],
+                   cwd="/").returncode == 0  # the outbox's owner removes delivered packages
     inbox = prod_home / "ssb-inbox"
     assert probe(accounts, "forwarder", "write", [inbox])[inbox][0]
     assert not probe(accounts, "front", "read", [inbox])[inbox][0]
