@@ -320,6 +320,18 @@ def test_a_process_started_as_another_user_refuses_to_run(accounts, prod_home, p
     assert "the worker must run as user 'sendemodul-test-worker'" in proc.stderr
 
 
+@pytest.mark.integration
+@needs_root
+def test_worker_and_forwarder_started_as_root_drop_to_their_users(accounts, prod_home, privsep_bin):
+    """``sendemodul worker`` / ``forwarder`` started by root (no supervisor) drop to their own users before they
+    touch the home: the lock file each creates belongs to its user."""
+    for role in ("worker", "forwarder"):
+        proc = subprocess.run([str(privsep_bin / "sendemodul"), role, "--once", "--home", str(prod_home)], cwd="/",
+                              env={"PATH": os.environ["PATH"]}, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert (prod_home / "spool" / f".{role}.lock").stat().st_uid == accounts[role].pw_uid
+
+
 def _status(pid):
     ids = privileges.task_ids(f"/proc/{pid}/status")
     return ids["Uid"], ids["Gid"], ids["Groups"]
