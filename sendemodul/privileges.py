@@ -132,6 +132,38 @@ def no_new_privs():
         raise PrivilegeError(f"prctl(PR_SET_NO_NEW_PRIVS) failed: {os.strerror(ctypes.get_errno())}")
 
 
+#: What the root supervisor keeps: start children as other users, and signal them.
+CAP_KILL, CAP_SETGID, CAP_SETUID = 5, 6, 7
+PR_CAPBSET_DROP = 24
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def keep_only_capabilities(*caps):
+    """Drop every capability but ``caps`` (all below 32) from this root process: from the bounding set, then the
+    effective and permitted sets; then ``PR_SET_NO_NEW_PRIVS``. The uid stays 0 (so root-owned files still open)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
+    for cap in range(last + 1):
+        if cap not in caps and libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            raise PrivilegeError(f"prctl(PR_CAPBSET_DROP, {cap}) failed: {os.strerror(ctypes.get_errno())}")
+    mask = 0
+    for cap in caps:
+        mask |= 1 << cap
+    header = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)(_CapData(mask, mask, 0), _CapData(0, 0, 0))
+    if libc.capset(ctypes.byref(header), data) != 0:
+        raise PrivilegeError(f"capset failed: {os.strerror(ctypes.get_errno())}")
+    no_new_privs()
+
+
 def check_dropped(account, shared_gid):
     """Raise PrivilegeError unless every thread of this process runs as ``account`` only, and setuid(0) fails."""
     for task in Path("/proc/self/task").iterdir():

@@ -3,8 +3,9 @@ supervises the pseudonymizer and the forwarder under their own users.
 
 Why a separate root process: once the front has dropped to its user it can no longer start a process as another
 user, and it must not keep a way back to root (a compromised front could then become the worker's user and read the
-TPF key). So, while still root, the front starts ``python -m sendemodul.supervisor`` (no network, no keys, reads
-nothing but the configuration), which runs ``twisted.runner.procmon`` with each child spawned as its own user. Its
+TPF key). So, while still root, the front starts ``python -I -m sendemodul.supervisor`` (no network, no keys, reads
+nothing but the configuration, keeps only CAP_SETUID, CAP_SETGID and CAP_KILL), which runs
+``twisted.runner.procmon`` with each child spawned as its own user. Its
 only input is its stdin, which it reads for end-of-file: the front closes it when it stops (it cannot signal a root
 process). It also ends when the front dies (``PR_SET_PDEATHSIG``), and its children end with it.
 
@@ -198,6 +199,8 @@ def main(argv=None):
         print("ERROR: the child supervisor runs as root with [process] users configured", file=sys.stderr)
         return 2
     _end_with_supervisor()
+    # root, but only to start its children as their users and signal them: no file access beyond root's own files
+    privileges.keep_only_capabilities(privileges.CAP_SETUID, privileges.CAP_SETGID, privileges.CAP_KILL)
 
     def observer(event):
         text = formatEvent(event)

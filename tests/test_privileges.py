@@ -441,6 +441,12 @@ def test_server_started_as_root_runs_each_process_as_its_own_user(accounts, prod
             return kids if len(kids) == 2 else None
 
         children = _wait_for(both_children, "worker and forwarder")
+        # the supervisor (root) keeps only what starting and stopping its children needs
+        caps = dict(line.split(":\t") for line in Path(f"/proc/{supervisors[0]}/status").read_text().splitlines()
+                    if line.startswith("Cap"))
+        kept = (1 << privileges.CAP_KILL) | (1 << privileges.CAP_SETGID) | (1 << privileges.CAP_SETUID)
+        assert {k: int(v, 16) for k, v in caps.items() if k in ("CapEff", "CapPrm", "CapBnd")} == dict.fromkeys(
+            ("CapEff", "CapPrm", "CapBnd"), kept)
         assert _status(children["worker"])[0] == [uid["worker"]] * 4
         assert _status(children["forwarder"])[0] == [uid["forwarder"]] * 4
         for name, pid in children.items():
@@ -454,6 +460,12 @@ def test_server_started_as_root_runs_each_process_as_its_own_user(accounts, prod
         log = prod_home / "log" / "sendemodul.json"
         assert log.stat().st_uid == uid["front"]  # created by root before the drop, handed to the front
         assert not marker.exists()  # neither the root supervisor nor the worker imported the planted package
+        # a killed pseudonymizer is restarted, as its user again, by the supervisor with its reduced capabilities
+        os.kill(children["worker"], signal.SIGKILL)
+        old_worker = children["worker"]
+        children = _wait_for(lambda: (kids := both_children()) and kids["worker"] != old_worker and kids,
+                             "a new worker")
+        assert _status(children["worker"])[0] == [uid["worker"]] * 4
     finally:
         code = _stop(server, output)
     assert code in (0, -signal.SIGTERM), "".join(output)  # twistd ends by its own signal
