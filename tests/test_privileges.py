@@ -473,6 +473,37 @@ def test_server_started_as_root_runs_each_process_as_its_own_user(accounts, prod
         _wait_for(lambda pid=pid: _state(pid) in ("gone", "Z"), f"process {pid} to end", timeout=20)
 
 
+def _free_privileged_port():
+    import socket
+
+    for port in range(990, 900, -1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.skip("no free port below 1024")
+
+
+@pytest.mark.integration
+@needs_root
+def test_started_as_root_the_front_binds_a_port_below_1024_before_it_drops(accounts, prod_home, privsep_bin):
+    """A configured HTTPS port below 1024: bound while still root, then the front runs as its user."""
+    port = _free_privileged_port()
+    if int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text()) <= port:
+        pytest.skip("ports below 1024 are not privileged here (net.ipv4.ip_unprivileged_port_start)")
+    cfg = prod_home / "config.toml"
+    cfg.write_text(cfg.read_text().replace("https_port = 0\n", f"https_port = {port}\n", 1))
+    output = []
+    server, listening = _serve(privsep_bin, prod_home, output)
+    try:
+        assert listening == port
+        assert _status(server.pid)[0] == [accounts["front"].pw_uid] * 4
+    finally:
+        _stop(server, output)
+
+
 @pytest.mark.integration
 @needs_root
 def test_each_process_started_as_its_own_user_as_the_systemd_units_do(accounts, prod_home, privsep_bin, tmp_path):
