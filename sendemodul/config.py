@@ -7,6 +7,7 @@ The home is ``$SENDEMODUL_HOME`` or ``./var``. Every key has a safe default; an 
 import dataclasses
 import datetime
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,6 +188,18 @@ class MailConfig:
     timeout_seconds: float = 30.0
 
 
+@dataclass(frozen=True)
+class ProcessConfig:
+    #: Production: the users the front, the pseudonymizer and the forwarder run as (all three, or none). Started as
+    #: root, the server drops to them (the front after binding its ports); ``admin init`` as root gives each the
+    #: files it needs and only those (docs/operations.md). Empty (the dev default): everything runs as the caller.
+    front_user: str = ""
+    worker_user: str = ""
+    forwarder_user: str = ""
+    #: The group the three share for the database and the spool (each user must be a member).
+    group: str = "sendemodul"
+
+
 REGISTERS = ("IPLOS", "11F", "11CF", "15F")
 
 
@@ -221,6 +234,7 @@ class Config:
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     forwarder: ForwarderConfig = field(default_factory=ForwarderConfig)
     mail: MailConfig = field(default_factory=MailConfig)
+    process: ProcessConfig = field(default_factory=ProcessConfig)
     windows: tuple = ()
 
     def window_for(self, register, periode):
@@ -264,9 +278,13 @@ class Config:
 
 
 _SECTIONS = {"server": ServerConfig, "auth": AuthConfig, "limits": LimitsConfig, "sftp": SftpConfig,
-             "log": LogConfig, "worker": WorkerConfig, "forwarder": ForwarderConfig, "mail": MailConfig}
+             "log": LogConfig, "worker": WorkerConfig, "forwarder": ForwarderConfig, "mail": MailConfig,
+             "process": ProcessConfig}
 _ENVIRONMENTS = ("dev", "test", "production")
 _LEVELS = ("debug", "info", "warn", "error", "critical")
+#: A user or group name as useradd accepts it (Debian's default NAME_REGEX, without the trailing $ of machines).
+_ACCOUNT_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+PROCESS_ROLES = ("front", "worker", "forwarder")
 
 
 def _check_type(key, value, expected):
@@ -343,6 +361,23 @@ def _validate_section(name, section):
             raise ConfigError("config key 'mail.send_hour' must be an hour 0-23")
         if "@" not in section.from_address:
             raise ConfigError("config key 'mail.from_address' must be an e-mail address")
+    elif name == "process":
+        users = {role: getattr(section, f"{role}_user") for role in PROCESS_ROLES}
+        for key, value in [*((f"{role}_user", user) for role, user in users.items()), ("group", section.group)]:
+            if value and not _ACCOUNT_RE.match(value):
+                raise ConfigError(f"config key 'process.{key}' must be a user or group name like sendemodul-front")
+        if any(users.values()):
+            for role, user in users.items():
+                if not user:
+                    raise ConfigError(f"config key 'process.{role}_user' is required when any process user is set")
+            if len(set(users.values())) != len(users):
+                raise ConfigError("config keys 'process.front_user', 'process.worker_user' and "
+                                  "'process.forwarder_user' must name three different users")
+            for role, user in users.items():
+                if user == "root":
+                    raise ConfigError(f"config key 'process.{role}_user' must not be root")
+            if not section.group:
+                raise ConfigError("config key 'process.group' is required when the process users are set")
     elif name == "log":
         if section.console_level not in _LEVELS:
             raise ConfigError(f"config key 'log.console_level' must be one of {', '.join(_LEVELS)}")

@@ -38,6 +38,12 @@ class ConfigError(UsageError):
     code = "config"
 
 
+class PrivilegeError(SendemodulError):
+    """The process cannot run as the user the configuration names for it."""
+
+    code = "privileges"
+
+
 class IdentityError(UsageError):
     """The identifier is not valid."""
 

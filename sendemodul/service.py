@@ -205,8 +205,15 @@ def makeService(config, reactor=None):
     top.sftp = SFTPService(config, top.portal, reactor, config.server.sftp_endpoint,
                            source_banned=top.checker.defender.is_banned)
     top.sftp.setServiceParent(top)
+    # [process] users (production, started as root): drop to the front's user here, after the listeners above have
+    # bound their ports, before anything below starts; the children get a root supervisor of their own.
+    from sendemodul.supervisor import front_services, make_process_monitor
+
+    drop, supervised = front_services(config, reactor)
+    if drop is not None:
+        drop.setServiceParent(top)
     if config.worker.embedded:
-        top.workers = make_process_monitor(config, reactor)
+        top.workers = supervised or make_process_monitor(config, reactor)
         top.workers.setServiceParent(top)
     if config.mail.enabled:
         from sendemodul.morning_mail import MorningMailService
@@ -214,28 +221,3 @@ def makeService(config, reactor=None):
         top.mail = MorningMailService(config, store, top.db.run, reactor)
         top.mail.setServiceParent(top)
     return top
-
-
-#: The only environment variables a child process inherits (it holds keys: nothing else leaks in).
-CHILD_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
-
-
-def make_process_monitor(config, reactor):
-    """The pseudonymizer and the forwarder as child processes, restarted when they die (``twisted.runner.procmon``).
-
-    The children get a minimal environment; the front itself never loads their keys."""
-    import sys
-
-    from twisted.runner.procmon import ProcessMonitor
-
-    monitor = ProcessMonitor(reactor=reactor)
-    monitor.minRestartDelay = 1
-    monitor.maxRestartDelay = 30
-    monitor.threshold = 5
-    env = {k: os.environ[k] for k in CHILD_ENV_KEYS if k in os.environ}
-    env["SENDEMODUL_HOME"] = str(config.home)
-    env["SENDEMODUL_SUPERVISOR_PID"] = str(os.getpid())  # they end when this process does (cli/worker.py)
-    for name in ("worker", "forwarder"):
-        monitor.addProcess(name, [sys.executable, "-m", "sendemodul", name, "--home", str(config.home)], env=env,
-                           cwd=str(config.home))
-    return monitor

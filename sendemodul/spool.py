@@ -23,6 +23,12 @@ def fsync_dir(path):
         os.close(fd)
 
 
+def file_mode(directory):
+    """The mode for a new file in ``directory``: 0600, or 0640 when the directory is open to its group (with
+    [process] users the spool is shared through a group, and the next process reads the file through it)."""
+    return 0o640 if os.stat(directory).st_mode & 0o070 else 0o600
+
+
 
 class Spool:
     def __init__(self, root):
@@ -67,9 +73,10 @@ class Spool:
         _move_durably(self.quarantine_path(reference), self.received_path(reference))
 
     def new_incoming(self, reactor, *, max_bytes, on_pressure=None):
-        """Create ``incoming/<uuid>.part`` (mode 0600, never an existing file). Call from the reactor thread."""
+        """Create ``incoming/<uuid>.part`` (mode 0600, or 0640 in a shared spool; never an existing file). Call
+        from the reactor thread."""
         path = self.incoming / f"{uuid.uuid4()}{PART_SUFFIX}"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, file_mode(self.incoming))
         return IncomingFile(path, fd, reactor, max_bytes=max_bytes, on_pressure=on_pressure)
 
     def accept(self, path, reference):

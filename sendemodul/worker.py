@@ -12,12 +12,14 @@ Synchronous (no reactor): run by ``sendemodul worker``, supervised by the server
 """
 
 import datetime
+import os
 import time
 
 from twisted.logger import Logger
 
 from sendemodul import keydir, package, signing
 from sendemodul.errors import SendemodulError
+from sendemodul.spool import file_mode
 
 log = Logger()
 
@@ -99,6 +101,7 @@ class Pseudonymizer:
             log.warn("upload {reference} quarantined: {reason}", reference=reference, reason=reason)
             return True
         out = self.spool.outbox_path(reference)
+        os.chmod(out, file_mode(out.parent))  # a shared spool: the forwarder reads it through the group
         size = out.stat().st_size
         status = "tested" if row["test"] else "queued"
         self.store.finish_pseudonymizing(

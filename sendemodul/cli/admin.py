@@ -104,6 +104,12 @@ def init(home, dev):
         click.echo(f"  key directory: {cfg.keys_dir}/")
         click.echo(f"  demo unit:     {demo.unit}  PIN in {demo.pin_path}, signing key {demo.signing_key_path}")  # safe: names the PIN, never its value
     store.close()
+    from sendemodul import privileges
+
+    if privileges.apply_ownership(cfg):  # [process] users, as root: each file to the one process that needs it
+        found = privileges.accounts(cfg)
+        click.echo(f"  owners:        keys -> {found.worker.name}, TLS/SSH/log/DB -> {found.front.name}, "
+                   f"DB and spool shared through group {found.group} (docs/operations.md)")
 
 
 # -- units ---------------------------------------------------------------------------------------------------

@@ -24,6 +24,9 @@ def serve(home):
     cfg = config.load(home)
     if not cfg.db_path.exists():
         raise click.ClickException(f"{cfg.home} is not initialised: run 'sendemodul admin init --dev' first")
+    from sendemodul.supervisor import check_front
+
+    check_front(cfg)  # an unknown [process] user, or the wrong one: refused before anything starts
     os.environ["SENDEMODUL_HOME"] = str(cfg.home)
     print_banner(cfg)
     from twisted.scripts import twistd
@@ -43,7 +46,7 @@ def print_banner(cfg):
     click.echo(f"  web:          {url}/  (self-signed certificate: {cfg.tls_cert_path})")
     click.echo(f"  API:          {url}/api/v1/uploads   SFTP: {sftp}")
     demo = cfg.home / "demo"
-    if (demo / "unit.txt").exists():
+    if os.access(demo / "unit.txt", os.R_OK):  # (with [process] users the demo folder is root's only)
         unit = (demo / "unit.txt").read_text().strip()
         kommunenr, bydel, orgnr = unit.split("-")
         click.echo(f"  demo unit:    {unit}  (web login: kommunenr {kommunenr}, bydel {bydel}, orgnr {orgnr})")

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from sendemodul import config, logs
+from sendemodul import config, logs, privileges
 from sendemodul.cli.admin import home_option
 from sendemodul.spool import Spool
 from sendemodul.store import Store
@@ -30,6 +30,7 @@ def _lock(spool, name):
 
 def _start(home, name):
     cfg = config.load(home)
+    privileges.become(cfg, name)  # [process] users: drop to this process's own user before anything else
     if not cfg.db_path.exists():
         raise click.ClickException(f"{cfg.home} is not initialised: run 'sendemodul admin init --dev' first")
     spool = Spool(cfg.spool_dir)
