@@ -249,6 +249,25 @@ def test_unknown_api_path_is_json_404(server):
     assert status == 404 and body["error"] == "not_found"
 
 
+def test_a_nul_byte_or_bad_bytes_in_a_path_are_404_never_500(server):
+    """Issue 14, finding 5: ``GET /static/style.css%00.txt`` reached ``os.stat`` and gave 500 (ValueError: embedded
+    null byte). Over TLS, with curl sending the path as it is: 404 for it and for other bad bytes in any part of the
+    tree, with the security headers, and nothing logged as a failure."""
+    paths = ["/static/style.css%00.txt", "/static/%00", "/static/a%00/b", "/static/%ff", "/static/%7f",
+             "/%00", "/kvittering/%00x", "/api/v1/keys%00", "/api/%00/x"]
+    for path in paths:
+        status, body, head = curl(server, "--path-as-is", f"{server.url}{path}")
+        assert status == 404, (path, status, body)
+        assert "x-content-type-options: nosniff" in head.lower(), path
+    status, _, _ = curl(server, "--path-as-is", "-X", "PUT", "--data-binary", "abc",
+                        f"{server.url}/api/v1/uploads/a%00.tar", user=DEMO)
+    assert status == 400
+    status, _, _ = curl(server, f"{server.url}/static/style.css")
+    assert status == 200
+    log_text = (server.home / "log" / "sendemodul.json").read_text()
+    assert "embedded null byte" not in log_text and "Could not decode path segment" not in log_text
+
+
 def test_front_never_opened_a_private_key(server):
     opened = server.opened_log.read_text().splitlines()
     # the log does record the process's files: its database, TLS key and the public key directory

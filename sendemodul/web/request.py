@@ -11,6 +11,8 @@ connection closed; the partial file is deleted. Every other request may carry at
 import base64
 import io
 import json
+import re
+from urllib.parse import unquote_to_bytes
 
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer
@@ -24,6 +26,8 @@ from sendemodul.web import messages_nb
 log = Logger()
 
 UPLOAD_PREFIX = b"/api/v1/uploads/"
+#: What an upload's name (the last part of its URL) may be.
+UPLOAD_NAME_RE = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
 MAX_SMALL_BODY = 64 * 1024
 MAX_DISCARD_BYTES = 16 * 1024 * 1024
 LINGER_SECONDS = 2
@@ -46,6 +50,31 @@ _REASONS = {400: b"Bad Request", 401: b"Unauthorized", 403: b"Forbidden", 408: b
             429: b"Too Many Requests",
             500: b"Internal Server Error",
             413: b"Content Too Large", 503: b"Service Unavailable", 507: b"Insufficient Storage"}
+
+
+#: A byte no path segment of ours may hold (percent-decoded): NUL, the other C0 controls and DEL.
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
+
+
+def bad_segment(segment):
+    """True for a (percent-decoded) path segment that no resource of ours has: one with a NUL or another control
+    byte, or one that is not UTF-8. Such a segment is answered 404 before any resource sees it (the static files
+    would hand it to the file system: a NUL made ``os.stat`` raise, a 500)."""
+    if _CONTROL.search(segment):
+        return True
+    try:
+        segment.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def upload_name_ok(path):
+    """True when the request path (bytes, as on the request line) of ``PUT /api/v1/uploads/<name>`` names an upload
+    that the API accepts: checked before the body, so that nothing is stored
+    for a name that would be refused after it."""
+    segment = unquote_to_bytes(path.partition(b"?")[0][len(UPLOAD_PREFIX):].partition(b"/")[0])
+    return not bad_segment(segment) and bool(UPLOAD_NAME_RE.match(segment.decode("utf-8")))
 
 
 def error_body(code, message):
@@ -200,6 +229,9 @@ class UploadRequest(server.Request):
         command, path, _ = self._request_line
         if command == b"PUT" and path.startswith(UPLOAD_PREFIX):
             self.content = _UploadBody()
+            if not upload_name_ok(path):
+                self.answer_early(400, "invalid", "The name in the URL is not a valid file name.")
+                return
             self._start_upload(length)
         else:
             if length is not None and length > MAX_SMALL_BODY:
@@ -336,6 +368,12 @@ class UploadRequest(server.Request):
             self._received = (command, path, version)
             return
         super().requestReceived(command, path, version)
+
+    def finish(self):
+        # An upload whose body came in but that no resource took (a method or path that does not take uploads)
+        # would otherwise stay in the spool and count against the unit's uploads in progress.
+        self._drop_upload()
+        return super().finish()
 
     def connectionLost(self, reason):
         self._cancel_deadline()

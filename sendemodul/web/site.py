@@ -11,6 +11,7 @@ from twisted.web import pages, server
 from sendemodul.listening import ListeningService
 from sendemodul.web.api import ApiNode, Keys, Uploads
 from sendemodul.web.app import AppResource
+from sendemodul.web.errors import NotFoundJSON
 from sendemodul.web.pages import (
     STATIC_DIR,
     DeliveriesPage,
@@ -20,7 +21,7 @@ from sendemodul.web.pages import (
     StaticFiles,
     UploadPage,
 )
-from sendemodul.web.request import BASE_HEADERS, RequestLineChannel, UploadRequest
+from sendemodul.web.request import BASE_HEADERS, RequestLineChannel, UploadRequest, bad_segment
 from sendemodul.web.tls import CoalescingTLSFactory
 
 log = Logger()
@@ -116,6 +117,13 @@ class Site(server.Site):
 
     _refusal_second = None
     _refusals_in_second = 0
+
+    def getResourceFor(self, request):
+        """Our resource tree, but 404 for a path with a NUL, another control byte or non-UTF-8 in any segment:
+        none of ours has one, and no resource need guard against them."""
+        if any(bad_segment(segment) for segment in request.postpath):
+            return NotFoundJSON() if request.postpath[0] == b"api" else pages.notFound()
+        return super().getResourceFor(request)
 
     def log(self, request):
         if request.code in (401, 503) and self._too_many_refusals():
