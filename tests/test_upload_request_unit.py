@@ -260,6 +260,6 @@ class DeadlineTests(UploadRequestTestCase):
         other = Clock()
         request = UploadRequest(self.protocol, clock=other)  # the Site builds our Channel itself
         self.assertIs(request.clock, other)
-        self.assertEqual(len(other.getDelayedCalls()), 1)  # the header deadline
+        self.assertEqual(len(other.getDelayedCalls()), 2)  # the header deadline and the login grace
         request.connectionLost(None)
         self.assertEqual(other.getDelayedCalls(), [])

@@ -381,3 +381,72 @@ def test_a_body_that_trickles_past_max_upload_seconds_gets_408_and_leaves_nothin
         assert srv.spool("incoming") == [] and srv.spool("received") == []
     finally:
         srv.stop()
+
+
+def _trickle_until_closed(sock, head, timeout):
+    """Send ``head``, then a body byte whenever 0.4 s pass without a word from the server, until the server closes
+    the connection (the waiting is a read with a timeout: what the test waits for is the server's close). Returns
+    (what the server sent, seconds from ``head`` to the close)."""
+    import time
+
+    sock.sendall(head)
+    sock.settimeout(0.4)
+    start = time.monotonic()
+    answer = b""
+    while time.monotonic() - start < timeout:
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:  # (TLS 1.3 session tickets make select() unreliable here: recv would then block)
+            try:
+                sock.sendall(b"a")
+            except OSError:
+                pass  # closed for writing: the next read sees the close
+            continue
+        except OSError:
+            data = b""
+        if not data:
+            return answer, time.monotonic() - start
+        answer += data
+    raise AssertionError(f"still open after {timeout} s; answer so far {answer!r}")
+
+
+def test_a_body_trickled_without_login_is_answered_and_closed_at_the_login_grace(tmp_path):
+    """Issue 14, finding 2: only the headers had a deadline, so a client without credentials could hold a request
+    open for ever by trickling its body (a byte every 45 s stays under the idle timeout). Over TLS, a form ``POST /``
+    and an upload ``PUT`` without credentials, each trickling a byte every 0.4 s (under a 1 s idle timeout), are
+    answered and closed at ``limits.login_grace_seconds`` (2 s here) plus the lingering close; nothing is stored."""
+    grace, linger = 2, 2
+    srv = Server(tmp_path / "home", sections={"limits": f"login_grace_seconds = {grace}\nidle_timeout_seconds = 1"})
+    srv.init().start()
+    try:
+        form = _tls_socket(srv)
+        put = _tls_socket(srv)
+        results = {}
+
+        def run(name, sock, head):
+            try:
+                results[name] = _trickle_until_closed(sock, head, timeout=grace + linger + 20)
+            except AssertionError as e:
+                results[name] = (str(e).encode(), None)
+
+        threads = [
+            threading.Thread(target=run, args=("form", form, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                                               b"application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n")),
+            threading.Thread(target=run, args=("put", put, b"PUT /api/v1/uploads/x.tar HTTP/1.1\r\nHost: x\r\n"
+                                               b"Content-Length: 1000\r\n\r\n")),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        answer, seconds = results["form"]
+        assert answer.startswith(b"HTTP/1.1 408") and b'"timeout"' in answer, answer
+        assert grace - 0.5 <= seconds <= grace + linger + 5, seconds
+        answer, seconds = results["put"]
+        assert answer.startswith(b"HTTP/1.1 401") and b'"unauthorized"' in answer, answer
+        assert grace - 0.5 <= seconds <= grace + linger + 5, seconds
+        for answer, _ in results.values():
+            assert b"\r\nConnection: close\r\n" in answer and b"Strict-Transport-Security" in answer
+        assert srv.spool("incoming") == [] and srv.spool("received") == []
+    finally:
+        srv.stop()

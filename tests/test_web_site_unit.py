@@ -85,3 +85,97 @@ class BadPathTests(SiteTestCase):
                                         + b"Content-Length: 3\r\n\r\n")
             self.assertIn(status, (400, 404), name)
         self.assertEqual(self.intake.begun, [])
+
+
+GRACE = 60  # limits.login_grace_seconds
+HEAD = 30  # limits.header_timeout_seconds
+LINGER = 2  # web.request.LINGER_SECONDS: an early answer is followed by a lingering close
+FORM_HEAD = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+             b"Content-Length: 1000\r\n\r\n")
+PUT_HEAD = b"PUT /api/v1/uploads/x.tar HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+
+
+class LoginGraceTests(SiteTestCase):
+    """Issue 14, finding 2: only the request line and headers had a deadline, so a client that sent no credentials
+    could hold a request open for ever by trickling its body a byte every 45 s (under the idle timeout). Now a
+    request that has not logged in must be complete ``limits.login_grace_seconds`` after its connection opened
+    (or the previous request ended); after a login, the upload's own limit (``max_upload_seconds``) applies."""
+
+    limits = {"login_grace_seconds": GRACE, "header_timeout_seconds": HEAD, "idle_timeout_seconds": 60}
+
+    def trickle(self, protocol, transport, until):
+        """A body byte every 45 s (never idle for the 60 s idle timeout) until ``until`` seconds on the clock or an
+        answer; returns the answer so far."""
+        while self.clock.seconds() + 45 < until and not transport.value():
+            self.clock.advance(45)
+            protocol.dataReceived(b"a")
+        return transport.value()
+
+    def assert_answered_and_closed_at_the_grace(self, head, status):
+        protocol, transport = self.connect()
+        protocol.dataReceived(head + b"a")
+        self.assertEqual(self.trickle(protocol, transport, GRACE), b"")  # 45 s: still waiting
+        self.clock.advance(GRACE - self.clock.seconds() - 0.01)
+        self.assertEqual(transport.value(), b"")
+        self.clock.advance(0.01)
+        answer = parse_response(transport.value())
+        self.assertEqual(answer[0], status)
+        self.assertEqual(answer[1]["connection"], "close")
+        self.assertEqual(answer[1]["strict-transport-security"][:8], "max-age=")
+        self.assertFalse(transport.disconnecting)
+        self.clock.advance(LINGER)
+        self.assertTrue(transport.disconnecting)
+        return answer
+
+    def test_a_form_body_trickled_without_login_is_408_and_closed_at_the_login_grace(self):
+        self.assert_answered_and_closed_at_the_grace(FORM_HEAD, 408)
+        self.assertEqual(self.portal.attempts, [])
+
+    def test_an_upload_without_credentials_trickled_is_answered_401_and_closed_at_the_login_grace(self):
+        """The upload was refused at its headers (no credentials) and its body is being read and thrown away: at
+        the grace it gets that refusal, at once, instead of a read that went on for as long as the body lasts."""
+        _, _, body = self.assert_answered_and_closed_at_the_grace(PUT_HEAD, 401)
+        self.assertIn(b'"unauthorized"', body)
+        self.assertEqual(self.intake.begun, [])
+
+    def test_an_upload_with_a_wrong_pin_trickled_is_answered_at_the_login_grace(self):
+        auth = b"Authorization: Basic " + base64.b64encode(f"{UNIT}:WRONG".encode()) + b"\r\n"
+        self.assert_answered_and_closed_at_the_grace(PUT_HEAD.replace(b"\r\n\r\n", b"\r\n" + auth + b"\r\n"), 401)
+
+    def test_the_grace_counts_from_the_connection_not_from_the_request_line(self):
+        protocol, transport = self.connect()
+        self.clock.advance(HEAD - 1)
+        protocol.dataReceived(FORM_HEAD)
+        self.clock.advance(GRACE - self.clock.seconds())
+        self.assertEqual(parse_response(transport.value())[0], 408)
+
+    def test_a_kept_alive_connections_next_request_has_its_own_grace(self):
+        protocol, transport = self.connect()
+        self.clock.advance(HEAD - 5)  # 25 s of the first request's grace spent: the next one has all 60 s
+        protocol.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(parse_response(transport.value())[0], 200)
+        transport.clear()
+        protocol.dataReceived(FORM_HEAD)
+        self.assertEqual(self.trickle(protocol, transport, self.clock.seconds() + GRACE), b"")
+        self.clock.advance(GRACE - 45 - 0.01)
+        self.assertEqual(transport.value(), b"")
+        self.clock.advance(0.01)
+        self.assertEqual(parse_response(transport.value())[0], 408)
+
+    def test_a_logged_in_upload_outlives_the_grace_and_is_received(self):
+        auth = b"Authorization: Basic " + base64.b64encode(f"{UNIT}:{PIN}".encode()) + b"\r\n"
+        protocol, transport = self.connect()
+        protocol.dataReceived(PUT_HEAD.replace(b"\r\n\r\n", b"\r\n" + auth + b"\r\n"))
+        self.assertEqual(self.trickle(protocol, transport, 10 * GRACE), b"")
+        protocol.dataReceived(b"a" * (1000 - self.intake.begun[0].size))
+        self.assertEqual(parse_response(transport.value())[0], 201)
+
+    def test_a_form_that_arrives_within_the_grace_is_answered_normally(self):
+        protocol, transport = self.connect()
+        protocol.dataReceived(FORM_HEAD.replace(b"1000", b"10"))
+        self.clock.advance(GRACE - 1)
+        protocol.dataReceived(b"kommunenr=")
+        self.assertEqual(parse_response(transport.value())[0], 403)  # no login cookie: the form's own answer
+        transport.clear()
+        self.clock.advance(2)  # past the grace of the request that was answered
+        self.assertEqual((transport.value(), transport.disconnecting), (b"", False))

@@ -158,8 +158,13 @@ class UploadRequest(server.Request):
         self._expect_continue = False
         self._received = None  # requestReceived's arguments, held back while the login runs
         self._request_line = (None, None, None)  # (method, path, version) as soon as the line is in
-        self._deadline = self._call_later(self.app.config.limits.header_timeout_seconds, self._too_slow,
-                                          "headers")
+        limits = self.app.config.limits
+        self._deadline = self._call_later(limits.header_timeout_seconds, self._too_slow, "headers")
+        # The login grace: a request that has not logged in must be complete this long after its connection opened
+        # or the previous request on it ended (``Channel.head_started``), however it trickles.
+        started = getattr(channel, "head_started", None)
+        spent = self.clock.seconds() - started if started is not None else 0
+        self._grace = self._call_later(max(0, limits.login_grace_seconds - spent), self._grace_over)
 
     # -- helpers -------------------------------------------------------------------------------------------
 
@@ -174,6 +179,12 @@ class UploadRequest(server.Request):
         if self._deadline is not None and self._deadline.active():
             self._deadline.cancel()
         self._deadline = None
+
+    def _cancel_grace(self):
+        """The request has logged in, or is complete: the login grace no longer applies."""
+        if self._grace is not None and self._grace.active():
+            self._grace.cancel()
+        self._grace = None
 
     def request_line_received(self, method, path, version):
         """Called by :class:`RequestLineChannel` when the request line has been read (before the headers)."""
@@ -194,6 +205,7 @@ class UploadRequest(server.Request):
             return
         self._early = True
         self._cancel_deadline()
+        self._cancel_grace()
         log.info("answered {status} {code} before the body", status=status, code=code)
         body = error_body(code, message)
         headers = [(b"Content-Type", b"application/json; charset=utf-8"), (b"Content-Length", b"%d" % len(body)),
@@ -218,9 +230,17 @@ class UploadRequest(server.Request):
             self.app.intake.abort(upload)
 
     def _too_slow(self, phase):
-        self._deadline = None
         log.info("request too slow ({phase}): closing", phase=phase)
         self.answer_early(408, "timeout", "The request took too long; nothing was kept. Send it again.")
+
+    def _grace_over(self):
+        """The login grace is over and the request has neither logged in nor been completely received. An upload
+        refused at its headers (its body being read and thrown away) gets that refusal now; anything else 408."""
+        if self.rejection is not None:
+            log.info("refused upload still sending at the end of the login grace: closing")
+            self.answer_early(*self.rejection)
+        else:
+            self._too_slow("login grace")
 
     # -- the body --------------------------------------------------------------------------------------------
 
@@ -271,6 +291,7 @@ class UploadRequest(server.Request):
         self._waiting_login = False
         if self._early or self.channel.transport is None:
             return
+        self._cancel_grace()  # logged in: from here on the upload's own limits (max_upload_seconds, size) apply
         self.upload_unit = unit
         try:
             self.upload = self.app.intake.begin(unit, on_pressure=self._pressure)
@@ -364,9 +385,10 @@ class UploadRequest(server.Request):
         self._cancel_deadline()
         if self._early:
             return
-        if self._waiting_login:
+        if self._waiting_login:  # the grace still runs: the login must end within it
             self._received = (command, path, version)
             return
+        self._cancel_grace()
         super().requestReceived(command, path, version)
 
     def finish(self):
@@ -377,6 +399,7 @@ class UploadRequest(server.Request):
 
     def connectionLost(self, reason):
         self._cancel_deadline()
+        self._cancel_grace()
         if not self.finished:
             self._drop_upload()
         super().connectionLost(reason)

@@ -59,11 +59,18 @@ class Channel(RequestLineChannel):
     The idle timeout restarts with every byte, so alone it never ends a client that trickles its request line a
     byte at a time (slowloris): the line and headers must be complete ``limits.header_timeout_seconds`` after the
     connection opened or the previous request ended. (Once the line is in, the request's own deadline answers 408.)
+    The body of a request that has not logged in must be complete ``limits.login_grace_seconds`` after the same
+    moment (the request's login grace); a logged-in upload has ``limits.max_upload_seconds``.
     """
 
     _head_deadline = None
 
+    #: ``reactor.seconds()`` when the connection opened or the previous request ended: each request's login grace
+    #: (``limits.login_grace_seconds``, :class:`~sendemodul.web.request.UploadRequest`) counts from here.
+    head_started = None
+
     def connectionMade(self):
+        self.head_started = self.site.reactor.seconds()
         super().connectionMade()
         self._arm_head_deadline()
 
@@ -88,6 +95,7 @@ class Channel(RequestLineChannel):
         super().allHeadersReceived()
 
     def requestDone(self, request):
+        self.head_started = self.site.reactor.seconds()  # before Twisted parses a pipelined next request
         super().requestDone(request)
         if self.persistent and self.transport is not None and not getattr(self.transport, "disconnecting", False):
             self._arm_head_deadline()
