@@ -450,3 +450,21 @@ def test_a_body_trickled_without_login_is_answered_and_closed_at_the_login_grace
         assert srv.spool("incoming") == [] and srv.spool("received") == []
     finally:
         srv.stop()
+
+
+def test_malformed_authorization_headers_count_toward_the_ban_like_wrong_pins(tmp_path):
+    """Issue 14, finding 7: malformed ``Authorization`` headers (not Basic, bad base64, no colon, not UTF-8, over-long)
+    were answered 401 at once and counted toward nothing, so a client could send them without end. Over TLS against
+    a real server with a ban score of 3: three of them get 401 each and the address is banned like one that guessed
+    three wrong PINs (its next connection is closed before TLS)."""
+    srv = Server(tmp_path / "home", sections={"auth": "source_ban_score = 3\nsource_ban_seconds = 60"}).init().start()
+    try:
+        headers = ["Bearer abc", "Basic !!!notbase64", "Basic " + base64.b64encode(DEMO.encode()).decode()]
+        statuses = [curl(srv, "-H", f"Authorization: {value}", f"{srv.url}/api/v1/uploads")[0] for value in headers]
+        assert statuses == [401, 401, 401], statuses
+        status, body, _ = curl(srv, f"{srv.url}/api/v1/uploads", user=DEMO)
+        assert status is None, body  # banned: closed at once, before TLS, even with the right PIN
+        log_text = (srv.home / "log" / "sendemodul.json").read_text()
+        assert "source banned for" in log_text
+    finally:
+        srv.stop()

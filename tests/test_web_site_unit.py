@@ -13,6 +13,7 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
+from sendemodul import auth
 from sendemodul.web.site import Site
 from support.fakes import PIN, UNIT, FakeIntake, FakePortal, parse_response, web_app
 
@@ -179,3 +180,48 @@ class LoginGraceTests(SiteTestCase):
         transport.clear()
         self.clock.advance(2)  # past the grace of the request that was answered
         self.assertEqual((transport.value(), transport.disconnecting), (b"", False))
+
+
+def b64(raw):
+    return base64.b64encode(raw)
+
+
+MALFORMED_AUTHORIZATION = {
+    "not basic": b"Bearer " + b64(f"{UNIT}:{PIN}".encode()),
+    "no scheme": b64(f"{UNIT}:{PIN}".encode()),
+    "bad base64": b"Basic !!!" + b64(f"{UNIT}:{PIN}".encode()),
+    "no colon": b"Basic " + b64(f"{UNIT}{PIN}".encode()),
+    "username not utf-8": b"Basic " + b64(b"0301-12-95893542\xff:" + PIN.encode()),
+    "pin not utf-8": b"Basic " + b64(UNIT.encode() + b":\xc3\x28" + PIN.encode()),
+    "over-long": b"Basic " + b64(f"{UNIT}:{PIN}".encode() + b" " * 600),
+}
+
+
+class MalformedAuthorizationTests(SiteTestCase):
+    """Issue 14, finding 7: a malformed ``Authorization`` header failed at once, before the portal, so it cost
+    nothing and counted toward no abuse score. Now the portal gets ``MalformedCredentials`` for the source: a wrong
+    PIN's score and delay (auth.PinChecker; test_auth.py), for the API's reads and for uploads alike."""
+
+    def check(self, head_for):
+        for kind, value in MALFORMED_AUTHORIZATION.items():
+            self.portal.credentials.clear()
+            status, _, _ = self.request(head_for(value))
+            self.assertEqual(status, 401, kind)
+            self.assertEqual(len(self.portal.credentials), 1, kind)
+            creds = self.portal.credentials[0]
+            self.assertIsInstance(creds, auth.MalformedCredentials, kind)
+            self.assertEqual(creds.source, "127.0.0.1", kind)
+        self.assertEqual(self.intake.begun, [])
+
+    def test_malformed_headers_on_a_read_reach_the_checker_as_malformed_credentials(self):
+        self.check(lambda value: b"GET /api/v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: " + value + b"\r\n\r\n")
+
+    def test_malformed_headers_on_an_upload_reach_the_checker_as_malformed_credentials(self):
+        self.check(lambda value: b"PUT /api/v1/uploads/a.tar HTTP/1.1\r\nHost: x\r\nAuthorization: " + value
+                   + b"\r\nContent-Length: 3\r\n\r\nabc")
+
+    def test_well_formed_credentials_are_still_unit_credentials(self):
+        status, _, _ = self.request(b"GET /api/v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: basic "
+                                    + b64(f"{UNIT}:{PIN}".encode()) + b"\r\n\r\n")
+        self.assertEqual(status, 200)
+        self.assertNotIsInstance(self.portal.credentials[0], auth.MalformedCredentials)

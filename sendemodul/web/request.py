@@ -29,6 +29,8 @@ UPLOAD_PREFIX = b"/api/v1/uploads/"
 #: What an upload's name (the last part of its URL) may be.
 UPLOAD_NAME_RE = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
 MAX_SMALL_BODY = 64 * 1024
+#: Longest ``Authorization`` header read as credentials (a unit and a PIN need well under 100 bytes).
+MAX_AUTHORIZATION_BYTES = 512
 MAX_DISCARD_BYTES = 16 * 1024 * 1024
 LINGER_SECONDS = 2
 
@@ -83,21 +85,24 @@ def error_body(code, message):
 
 
 def basic_credentials(header, source):
-    """``UnitCredentials`` from an ``Authorization: Basic ...`` header value (bytes), or None if malformed."""
+    """``UnitCredentials`` from an ``Authorization: Basic ...`` header value (bytes). A malformed one (another
+    scheme, bad base64, no colon, not UTF-8, over ``MAX_AUTHORIZATION_BYTES``) is ``MalformedCredentials``: the
+    checker fails it like a wrong PIN and counts it toward the source's abuse score."""
     scheme, _, value = header.partition(b" ")
-    if scheme.lower() != b"basic":
-        return None
+    if len(header) > MAX_AUTHORIZATION_BYTES or scheme.lower() != b"basic":
+        return auth.MalformedCredentials(source)
     try:
-        username, _, pin = base64.b64decode(value.strip(), validate=True).partition(b":")
-    except ValueError:
-        return None
+        username, colon, pin = base64.b64decode(value.strip(), validate=True).partition(b":")
+        username.decode("utf-8"), pin.decode("utf-8")
+    except ValueError:  # binascii.Error, UnicodeDecodeError
+        return auth.MalformedCredentials(source)
+    if not colon:
+        return auth.MalformedCredentials(source)
     return auth.UnitCredentials(username, pin, source)
 
 
 def login(portal, creds):
-    """Deferred unit (the ``identity.Unit`` the realm made) for ``creds`` (None creds fail like a wrong PIN)."""
-    if creds is None:
-        return defer.fail(UnauthorizedLogin())
+    """Deferred unit (the ``identity.Unit`` the realm made) for ``creds``."""
     return portal.login(creds, None, auth.IUnitAvatar).addCallback(lambda result: result[1].parsed)
 
 
