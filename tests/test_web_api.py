@@ -468,3 +468,43 @@ def test_malformed_authorization_headers_count_toward_the_ban_like_wrong_pins(tm
         assert "source banned for" in log_text
     finally:
         srv.stop()
+
+
+def _answer_until_closed(server, data, timeout=20):
+    """Send ``data`` on a new TLS connection; returns (everything the server sent until it closed, seconds taken)."""
+    import time
+
+    sock = _tls_socket(server)
+    start = time.monotonic()
+    sock.sendall(data)
+    sock.settimeout(timeout)
+    answer = b""
+    try:
+        while chunk := sock.recv(65536):
+            answer += chunk
+    except OSError:
+        pass  # a reset after the answer: what counts is what came before it
+    finally:
+        sock.close()
+    return answer, time.monotonic() - start
+
+
+def test_an_over_long_header_line_is_431_at_once_and_twisteds_400s_carry_the_security_headers(server):
+    """Issue 14, finding 7. Over TLS: a header line over 16 KiB that has not ended is answered 431 at once (it was
+    held until the 30 s header deadline, then closed without an answer), and the 400s Twisted writes itself for a
+    malformed request line, header or Content-Length carry the security headers (they had none)."""
+    answer, seconds = _answer_until_closed(server, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 17000)
+    assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"), answer[:200]
+    assert seconds < 10, seconds  # the header deadline is 30 s
+    bad = {"request line": b"GARBAGE\r\n\r\n", "header": b"GET / HTTP/1.1\r\nHost x\r\n\r\n",
+           "content-length": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"}
+    answers = [answer]
+    for name, data in bad.items():
+        answer, _ = _answer_until_closed(server, data)
+        assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), (name, answer)
+        answers.append(answer)
+    for answer in answers:
+        head = answer.split(b"\r\n\r\n")[0].lower()
+        for header in (b"strict-transport-security: max-age=", b"content-security-policy: default-src 'none'",
+                       b"x-content-type-options: nosniff", b"x-frame-options: deny", b"connection: close"):
+            assert header in head, (header, answer)

@@ -225,3 +225,73 @@ class MalformedAuthorizationTests(SiteTestCase):
                                     + b64(f"{UNIT}:{PIN}".encode()) + b"\r\n\r\n")
         self.assertEqual(status, 200)
         self.assertNotIsInstance(self.portal.credentials[0], auth.MalformedCredentials)
+
+
+SECURITY_HEADERS = ("strict-transport-security", "x-content-type-options", "x-frame-options", "referrer-policy",
+                    "cache-control", "content-security-policy", "cross-origin-opener-policy",
+                    "cross-origin-resource-policy")
+
+
+class RawAnswerTests(SiteTestCase):
+    """Issue 14, finding 7: answers the channel gives before any resource sees the request. A header line over
+    16 KiB was not answered at all (Twisted's line receiver closes, or waits for the line's end until the header
+    deadline); Twisted's own 400s carried no headers at all. Now 431 (414 for the request line) at once, and every
+    such answer carries the security headers, ``Connection: close``, a JSON body, and a lingering close."""
+
+    def assert_raw_answer(self, data, status):
+        protocol, transport = self.connect()
+        protocol.dataReceived(data)
+        answer = parse_response(transport.value())
+        self.assertEqual(answer[0], status, transport.value()[:200])
+        for name in SECURITY_HEADERS:
+            self.assertIn(name, answer[1], name)
+        self.assertEqual(answer[1]["connection"], "close")
+        self.assertEqual(int(answer[1]["content-length"]), len(answer[2]))
+        self.assertEqual(transport.value().count(b"HTTP/1.1 "), 1)
+        protocol.dataReceived(b"more of the same\r\n" * 1000)  # read and thrown away while it lingers
+        self.assertEqual(transport.value().count(b"HTTP/1.1 "), 1)
+        self.assertFalse(transport.disconnecting)
+        self.clock.advance(LINGER)
+        self.assertTrue(transport.disconnecting)
+        self.clock.advance(100)  # past the header deadline and the login grace: no deadline answers again
+        self.assertEqual(transport.value().count(b"HTTP/1.1 "), 1)
+        return answer
+
+    def test_a_header_line_over_16_kib_is_431_at_once(self):
+        _, _, body = self.assert_raw_answer(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (16 * 1024 + 10), 431)
+        self.assertIn(b'"header_too_large"', body)
+
+    def test_a_complete_header_line_over_16_kib_is_431(self):
+        self.assert_raw_answer(b"GET / HTTP/1.1\r\nX-Big: " + b"a" * (16 * 1024 + 10) + b"\r\n", 431)
+
+    def test_headers_over_16_kib_together_are_431(self):
+        self.assert_raw_answer(b"GET / HTTP/1.1\r\n" + b"".join(b"X-H%d: %s\r\n" % (i, b"a" * 1000)
+                                                                   for i in range(17)), 431)
+
+    def test_a_request_line_over_16_kib_is_414(self):
+        self.assert_raw_answer(b"GET /" + b"a" * (16 * 1024 + 10), 414)
+
+    def test_an_upload_whose_headers_are_too_large_keeps_nothing(self):
+        auth = b"Authorization: Basic " + base64.b64encode(f"{UNIT}:{PIN}".encode()) + b"\r\n"
+        self.assert_raw_answer(b"PUT /api/v1/uploads/a.tar HTTP/1.1\r\n" + auth + b"X-Big: " + b"a" * 17000, 431)
+        self.assertEqual(self.intake.begun, [])
+
+    def test_twisteds_own_400_answers_carry_the_security_headers(self):
+        cases = {
+            "malformed request line": b"GARBAGE\r\n",
+            "malformed request line and more": b"GARBAGE\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            "header without a colon": b"GET / HTTP/1.1\r\nHost x\r\n\r\n",
+            "bad header name": b"GET / HTTP/1.1\r\nHo st: x\r\n\r\n",
+            "NUL in a header value": b"GET / HTTP/1.1\r\nHost: x\x00y\r\n\r\n",
+            "bad Content-Length": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+            "two lengths": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+            "bad Transfer-Encoding": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+            "bad chunk": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            "too many headers": b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: a\r\n" % i for i in range(501)) + b"\r\n",
+            "bad multipart form": (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=zz\r\n"
+                                   b"Content-Length: 5\r\n\r\nhello"),
+        }
+        for name, data in cases.items():
+            with self.subTest(name):
+                _, _, body = self.assert_raw_answer(data, 400)
+                self.assertIn(b'"bad_request"', body)

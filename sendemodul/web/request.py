@@ -20,6 +20,7 @@ from twisted.logger import Logger
 from twisted.web import http, server
 
 from sendemodul import auth
+from sendemodul._twisted import BadRequestAnsweringChannel
 from sendemodul.errors import LoginBusy, TooManyUploads, UploadTooLarge
 from sendemodul.web import messages_nb
 
@@ -49,7 +50,7 @@ BASE_HEADERS = (
 )
 
 _REASONS = {400: b"Bad Request", 401: b"Unauthorized", 403: b"Forbidden", 408: b"Request Timeout",
-            429: b"Too Many Requests",
+            414: b"URI Too Long", 429: b"Too Many Requests", 431: b"Request Header Fields Too Large",
             500: b"Internal Server Error",
             413: b"Content Too Large", 503: b"Service Unavailable", 507: b"Insufficient Storage"}
 
@@ -129,14 +130,35 @@ class _SmallBody(io.BytesIO):
     """A bounded in-memory body for ordinary requests (forms)."""
 
 
-class RequestLineChannel(http.HTTPChannel):
-    """An HTTP/1.1 channel that hands each request its request line as soon as the line has been read.
+class RequestLineChannel(BadRequestAnsweringChannel):
+    """An HTTP/1.1 channel that hands each request its request line as soon as the line has been read, and answers
+    what it cannot read itself, with our headers.
 
     Twisted makes the request when the request line arrives but sets ``method``, ``path`` and ``clientproto`` only
     once the whole body is in; :meth:`UploadRequest.gotLength` must know them before the body.
+
+    Twisted's limits on the head (``MAX_LENGTH`` for one line, ``totalHeadersSize`` for all of them, 16 KiB each)
+    close the connection without a word when a line is too long (``lineLengthExceeded``; a line that has not ended
+    yet waits for the header deadline first) and write a bare 400 for too many header bytes. Here a line over the
+    limit is answered 431 (414 for the request line) as soon as the limit is passed, as are too many header bytes,
+    and Twisted's own 400s get the security headers (:meth:`answer_bad_request`).
     """
 
+    _head_bytes = 0  # bytes of the current request's line and header lines so far (Twisted's totalHeadersSize)
+    _raw_answered = False  # answered here (not by a request): what still comes is thrown away until the close
+
+    def dataReceived(self, data):
+        if self._raw_answered:
+            return
+        super().dataReceived(data)
+
     def lineReceived(self, line):
+        if self._raw_answered:  # more lines of the same read, after the answer
+            return
+        self._head_bytes += len(line)
+        if self._head_bytes > self.totalHeadersSize:
+            self.answer_raw(431, "header_too_large", "The request's headers are too large.")
+            return
         count = len(self.requests)
         super().lineReceived(line)
         if len(self.requests) > count:  # that was the request line of a new request, and Twisted accepted it
@@ -144,6 +166,38 @@ class RequestLineChannel(http.HTTPChannel):
             request = self.requests[-1]
             if len(parts) == 3 and hasattr(request, "request_line_received"):
                 request.request_line_received(*parts)
+
+    def allHeadersReceived(self):
+        self._head_bytes = 0
+        super().allHeadersReceived()
+
+    def lineLengthExceeded(self, line):
+        if self._head_bytes == 0:  # no line of this request yet: it is the request line
+            self.answer_raw(414, "uri_too_long", "The request's URL is too long.")
+        else:
+            self.answer_raw(431, "header_too_large", "A header of the request is too large.")
+
+    def answer_bad_request(self):
+        self.answer_raw(400, "bad_request", "The request is malformed.")
+
+    def answer_raw(self, status, code, message):
+        """Answer a request that no request object answers (it could not be read) with our headers and a JSON
+        body, throw away what the client still sends, and close after a lingering moment (as
+        :meth:`UploadRequest.answer_early` does, so that the client reads the answer rather than a reset)."""
+        if self._raw_answered or self.transport is None:
+            return
+        self._raw_answered = True
+        log.info("answered {status} {code} before a request could be read", status=status, code=code)
+        for request in self.requests:
+            if hasattr(request, "answered_by_channel"):
+                request.answered_by_channel()
+        body = error_body(code, message)
+        self.writeHeaders(b"HTTP/1.1", b"%d" % status, _REASONS.get(status, b"Error"),
+                          [(b"Content-Type", b"application/json; charset=utf-8"),
+                           (b"Content-Length", b"%d" % len(body)), (b"Connection", b"close"), *BASE_HEADERS])
+        self.transport.write(body)
+        self.transport.resumeProducing()
+        self.callLater(LINGER_SECONDS, self.loseConnection)
 
 
 class UploadRequest(server.Request):
@@ -228,6 +282,13 @@ class UploadRequest(server.Request):
         # unread data does not reset the connection before the client has read the answer.
         transport.resumeProducing()
         self._call_later(LINGER_SECONDS, self.channel.loseConnection)  # (unregisters the channel as producer)
+
+    def answered_by_channel(self):
+        """The channel answered for this request (it could not be read) and is closing: no answer of ours follows."""
+        self._early = True
+        self._cancel_deadline()
+        self._cancel_grace()
+        self._drop_upload()
 
     def _drop_upload(self):
         if self.upload is not None:

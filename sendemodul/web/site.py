@@ -94,6 +94,10 @@ class Channel(RequestLineChannel):
         self._cancel_head_deadline()
         super().allHeadersReceived()
 
+    def answer_raw(self, status, code, message):
+        self._cancel_head_deadline()  # answered: the close follows the lingering moment
+        super().answer_raw(status, code, message)
+
     def requestDone(self, request):
         self.head_started = self.site.reactor.seconds()  # before Twisted parses a pipelined next request
         super().requestDone(request)
