@@ -7,6 +7,7 @@ The same attacks over TLS against a real server: test_web_api.py.
 
 import base64
 
+from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -170,6 +171,22 @@ class LoginGraceTests(SiteTestCase):
         self.assertEqual(self.trickle(protocol, transport, 10 * GRACE), b"")
         protocol.dataReceived(b"a" * (1000 - self.intake.begun[0].size))
         self.assertEqual(parse_response(transport.value())[0], 201)
+
+    def test_a_login_still_being_checked_at_the_grace_is_408_and_its_outcome_answers_nothing(self):
+        auth = b"Authorization: Basic " + base64.b64encode(f"{UNIT}:WRONG".encode()) + b"\r\n"
+        for outcome in ("fails", "succeeds"):
+            self.portal.pending = self.portal.pending_login()
+            protocol, transport = self.connect()
+            protocol.dataReceived(PUT_HEAD.replace(b"1000", b"3").replace(b"\r\n\r\n", b"\r\n" + auth + b"\r\n")
+                                  + b"abc")
+            self.clock.advance(GRACE)
+            self.assertEqual(parse_response(transport.value())[0], 408)
+            if outcome == "fails":
+                self.portal.pending.errback(UnauthorizedLogin())
+            else:
+                self.portal.pending.callback(self.portal.avatar(UNIT))
+            self.assertEqual(transport.value().count(b"HTTP/1.1 "), 1, outcome)
+            self.assertEqual(self.intake.begun, [], outcome)
 
     def test_a_form_that_arrives_within_the_grace_is_answered_normally(self):
         protocol, transport = self.connect()

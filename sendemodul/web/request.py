@@ -74,8 +74,7 @@ def bad_segment(segment):
 
 def upload_name_ok(path):
     """True when the request path (bytes, as on the request line) of ``PUT /api/v1/uploads/<name>`` names an upload
-    that the API accepts: checked before the body, so that nothing is stored
-    for a name that would be refused after it."""
+    that the API accepts: checked before the body, so that nothing is stored for a name refused after it."""
     segment = unquote_to_bytes(path.partition(b"?")[0][len(UPLOAD_PREFIX):].partition(b"/")[0])
     return not bad_segment(segment) and bool(UPLOAD_NAME_RE.match(segment.decode("utf-8")))
 
@@ -383,6 +382,8 @@ class UploadRequest(server.Request):
 
     def _login_failed(self, failure):
         self._waiting_login = False
+        if self._early:  # answered meanwhile (the login grace ran out while the login was checked)
+            return
         if failure.check(LoginBusy):
             self.refuse(503, "busy", str(failure.value), ((b"Retry-After", b"5"),))
         elif failure.check(UnauthorizedLogin):
