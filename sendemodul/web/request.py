@@ -17,7 +17,7 @@ from urllib.parse import unquote_to_bytes
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer
 from twisted.logger import Logger
-from twisted.web import http, server
+from twisted.web import server
 
 from sendemodul import auth
 from sendemodul._twisted import BadRequestAnsweringChannel
