@@ -1,5 +1,6 @@
 """Unit tier: what the HTTPS front's Site and channel (sendemodul/web/site.py, request.py) answer to hostile requests
-(issue 14): bad bytes in paths, and what is still to come of the red-team findings. The real Site, channel and
+(issue 14, the outside red-team pass): bad bytes in paths (finding 5), a body trickled without a login (finding 2),
+malformed ``Authorization`` headers, over-long heads and Twisted's own 400s (finding 7). The real Site, channel and
 request over a ``StringTransport``, a ``Clock`` for every deadline, fakes for the portal and intake.
 
 The same attacks over TLS against a real server: test_web_api.py.
