@@ -8,6 +8,8 @@ is the change we would propose to Twisted so that the override can go.
 
 Everything else in sendemodul uses Twisted's public names only, and imports from here what it needs of these.
 
+``BadRequestAnsweringChannel`` (issue 14) hooks Twisted's bare 400 answer so that it can carry our headers.
+
 Overrides that were elsewhere and were replaced by public API (issue 13): ``http._GenericHTTPChannelProtocol`` (our
 Site serves HTTP/1.1 only: ``Site.protocol`` is our channel class), ``HTTPChannel._command``/``_path``/``_version``
 (``web.request.RequestLineChannel`` hands the request its request line), raw HTTP written to the transport
@@ -32,6 +34,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOProtocol
+from twisted.web import http
 
 from sendemodul.sftp import ciphers
 
@@ -382,3 +385,24 @@ class AEADTransportMixin:
         extensions = [(name, b",".join(SERVER_SIG_ALGS) if name == b"server-sig-algs" else value)
                       for name, value in extensions]
         super().sendExtInfo(extensions)
+
+
+class BadRequestAnsweringChannel(http.HTTPChannel):
+    """Twisted's HTTP/1.1 channel with a say in the bare ``400 Bad Request`` it writes for a request it cannot read.
+
+    Overrides ``HTTPChannel._respondToBadRequestAndDisconnect``: Twisted calls it for a malformed request line, a
+    header without a colon or with a bad name or a NUL, a bad or repeated ``Content-Length``/``Transfer-Encoding``,
+    bad chunked framing, too many headers or too many header bytes (``HTTPChannel``), and a multipart form it cannot
+    parse (``Request.requestReceived``). It writes ``HTTP/1.1 400 Bad Request`` and nothing else (no headers at all:
+    not the security headers every other answer of ours carries) and closes. Here it calls :meth:`answer_bad_request`,
+    which does the same unless a subclass answers otherwise (``web.request.RequestLineChannel``: the security
+    headers, a JSON body, a lingering close). Twisted has no public hook there. Tests: test_twisted_overrides.py
+    ``test_http_bad_request_*``; test_web_site_unit.py ``RawAnswerTests``.
+    """
+
+    def answer_bad_request(self):
+        """Answer a request Twisted could not read, and close. By default Twisted's own bare 400."""
+        super()._respondToBadRequestAndDisconnect()
+
+    def _respondToBadRequestAndDisconnect(self):
+        self.answer_bad_request()

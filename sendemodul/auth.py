@@ -7,7 +7,7 @@
 - An unknown, disabled or PIN-less unit costs the same hash as a wrong PIN, and every failure is the same
   ``UnauthorizedLogin`` after the same delay.
 - No hard per-unit lockout (anyone could lock a kommune out on deadline day). Instead each source address collects
-  a score (2 for an unknown unit, 1 for a wrong PIN, in the style of SFTPGo's defender) and is banned for a while
+  a score (2 for an unknown unit, 1 for a wrong PIN or malformed credentials, in the style of SFTPGo's defender) and is banned for a while
   when the score within the window reaches the limit. Repeated failures for one unit raise an audit event and a
   warning for the admin.
 - A storm of wrong PINs fills the hash pool, and new logins are answered "busy". A unit that logged in recently is
@@ -103,6 +103,18 @@ class UnitCredentials:
 
     def __repr__(self):
         return f"<UnitCredentials {self.username!r} from {self.source!r}>"  # never the PIN
+
+
+class MalformedCredentials(UnitCredentials):
+    """What a front hands the portal when it could not read a unit and a PIN from what the client sent (an HTTP
+    ``Authorization`` header that is not Basic, not base64, has no colon, is not UTF-8 or is too long). The checker
+    fails it like a wrong PIN, with the same delay and the same score for the source, without spending a hash."""
+
+    def __init__(self, source=None):
+        super().__init__(b"", b"", source)
+
+    def __repr__(self):
+        return f"<MalformedCredentials from {self.source!r}>"
 
 
 def _text(value):
@@ -224,6 +236,9 @@ class PinChecker:
         source = getattr(creds, "source", None) if ISourced.providedBy(creds) else None
         if source is not None and self.defender.is_banned(source):
             log.info("login refused: source is banned")
+            raise error.UnauthorizedLogin()
+        if isinstance(creds, MalformedCredentials):  # scored and delayed like a wrong PIN; nothing to hash
+            yield self._failed(None, source, score=1)
             raise error.UnauthorizedLogin()
         username = (_text(creds.username) or "").strip()
         unit = username if UNIT_RE.match(username) else None

@@ -110,7 +110,9 @@ class LimitsConfig:
     #: An HTTP request's line and headers must be complete this long after the connection or the previous
     #: request (against slowloris clients that trickle a byte at a time).
     header_timeout_seconds: int = 30
-    #: An SSH connection must have logged in this long after it was opened.
+    #: An SSH connection must have logged in this long after it was opened; an HTTPS request that has not logged in
+    #: (a form's body, an upload without valid credentials) must be complete this long after its connection opened
+    #: or the previous request on it ended.
     login_grace_seconds: int = 60
     max_upload_seconds: int = 4 * 3600
     sessions_per_unit: int = 4

@@ -145,6 +145,28 @@ class PortalTests(unittest.TestCase):
         self.assertEqual(avatar.unit, ALNA)
 
     @defer.inlineCallbacks
+    def test_malformed_credentials_fail_after_the_delay_and_score_like_a_wrong_pin_without_a_hash(self):
+        """Issue 14, finding 7: a front that cannot read a unit and a PIN from what the client sent (a malformed
+        ``Authorization`` header) hands the checker ``MalformedCredentials``: the same UnauthorizedLogin after the
+        same delay, a score of 1 for the source (a wrong PIN's), and no Argon2id hash spent on it."""
+        calls = []
+        self.patch(auth, "verify_pin", lambda pin, phc: calls.append(pin))
+        attacker = "203.0.113.9"
+        for _ in range(self.cfg.source_ban_score - 1):
+            d = self.portal.login(auth.MalformedCredentials(attacker), None, auth.IUnitAvatar)
+            results = []
+            d.addBoth(results.append)
+            yield task.deferLater(reactor, 0.01, lambda: None)
+            self.assertEqual(results, [])  # not before the failure delay
+            self.clock.advance(self.cfg.failure_delay_seconds)
+            self.assertIs(results[0].type, error.UnauthorizedLogin)
+            self.assertFalse(self.checker.defender.is_banned(attacker))
+        failure = yield self.failed_login(ALNA, auth.generate_pin(), source=attacker)  # one wrong PIN more: banned
+        self.assertIs(type(failure), error.UnauthorizedLogin)
+        self.assertTrue(self.checker.defender.is_banned(attacker))
+        self.assertEqual(len(calls), 1)  # the wrong PIN's hash; none for the malformed ones
+
+    @defer.inlineCallbacks
     def test_repeated_failures_for_one_unit_are_audited_and_warned(self):
         from twisted.logger import globalLogPublisher
 

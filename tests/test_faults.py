@@ -463,7 +463,8 @@ class Stall(threading.Thread):
 
 def test_idle_and_slow_connections_are_dropped_at_their_timeouts_while_real_uploads_go_through(tmp_path):
     """Half-open HTTPS connections (no TLS handshake; a partial request line; partial headers; a PUT that stalls in
-    its body; the request line or headers trickled a byte a second, also on a kept-alive connection) and SFTP ones
+    its body; the request line or headers trickled a byte a second, also on a kept-alive connection; the body of a
+    form or of an upload without credentials trickled a byte a second: the login grace) and SFTP ones
     (TCP only; stalled in the key exchange; a version line trickled; logged in and idle; stalled in an upload) are
     each closed by the server at the configured timeout, the stalled partial uploads are thrown away, and meanwhile
     curl and OpenSSH sftp uploads succeed promptly. Afterwards the dropped SFTP connections no longer count
@@ -508,6 +509,9 @@ def test_idle_and_slow_connections_are_dropped_at_their_timeouts_while_real_uplo
         return setup
 
     partial_put = put_head("stalled.tar", len(body), pin) + body[:50_000]
+    form_head = (b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                 b"Content-Length: 1000\r\n\r\n")
+    anonymous_put = b"PUT /api/v1/uploads/x.tar HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n"
     stalls = (
         [Stall("https tcp only", tcp(https), IDLE) for _ in range(5)]
         + [Stall("https tls then nothing", tls(), IDLE) for _ in range(5)]
@@ -520,6 +524,9 @@ def test_idle_and_slow_connections_are_dropped_at_their_timeouts_while_real_uplo
         + [Stall("https request line trickled", tls(), HEADERS, trickle=b"GET /api/v1/uploads/" + b"a" * 40)]
         + [Stall("https next request line trickled", tls_after_one_request, HEADERS,
                  trickle=b"GET /api/v1/uploads/" + b"a" * 40)]
+        + [Stall("https form body trickled without login", tls(form_head), GRACE + LINGER, trickle=b"a" * 40)]
+        + [Stall("https upload body trickled without credentials", tls(anonymous_put), GRACE + LINGER,
+                 trickle=b"a" * 40)]
         + [Stall("sftp tcp only", tcp(sftp_port), IDLE) for _ in range(2)]
         + [Stall("sftp stalled in key exchange", ssh_version_then_stall, IDLE) for _ in range(2)]
         + [Stall("sftp version line trickled", tcp(sftp_port), GRACE, trickle=b"SSH-2.0-" + b"s" * 40)]
@@ -561,8 +568,10 @@ def test_idle_and_slow_connections_are_dropped_at_their_timeouts_while_real_uplo
             if s.closed_after is None or not s.expected - 1 <= s.closed_after <= s.expected + SLACK]
     assert late == [], f"not closed at the timeout (kind, seconds): {late}\n{log[-3000:]}"
     for stall in stalls:
-        if stall.kind == "https headers trickled":
+        if stall.kind in ("https headers trickled", "https form body trickled without login"):
             assert stall.answer.startswith(b"HTTP/1.1 408") and b'"timeout"' in stall.answer, stall.answer
+        if stall.kind == "https upload body trickled without credentials":
+            assert stall.answer.startswith(b"HTTP/1.1 401") and b'"unauthorized"' in stall.answer, stall.answer
     assert list((server.home / "spool" / "incoming").iterdir()) == [], "a stalled upload's partial file was kept"
     rows = db_uploads(server.home)
     assert sorted(r["sha256"] for r in rows.values()) == sorted(sha256(p.read_bytes()) for p in (a, b))

@@ -319,6 +319,74 @@ class RequestLineChannelTests(SynchronousTestCase):
         self.assertEqual(channel.transport.value(), b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\n\r\n")
 
 
+# -- BadRequestAnsweringChannel: HTTPChannel._respondToBadRequestAndDisconnect hooked; the head's public limits -------
+
+BAD_REQUESTS = {
+    "malformed request line": b"GARBAGE\r\n",
+    "header without a colon": b"GET / HTTP/1.1\r\nHost x\r\n\r\n",
+    "bad Content-Length": b"POST / HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+    "bad chunk": b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    "too many header bytes": b"GET / HTTP/1.1\r\n" + b"X-A: " + b"a" * 10000 + b"\r\nX-B: " + b"b" * 10000 + b"\r\n",
+}
+
+
+def test_http_bad_request_answer_is_the_one_the_override_hooks():
+    assert_pinned(http.HTTPChannel._respondToBadRequestAndDisconnect, "c7ccc0f4450a7d6b",
+                  "BadRequestAnsweringChannel (Twisted's bare 400 and close, replaced by answer_bad_request)")
+    assert inspect.getsource(http.HTTPChannel).count("self._respondToBadRequestAndDisconnect()") >= 8, \
+        "HTTPChannel answers bad requests some other way: re-check BadRequestAnsweringChannel"
+    assert "self.channel._respondToBadRequestAndDisconnect()" in inspect.getsource(http.Request.requestReceived)
+
+
+class BadRequestAnsweringChannelTests(SynchronousTestCase):
+    """Twisted answers each bad request with a bare ``HTTP/1.1 400 Bad Request`` (no headers) through
+    ``_respondToBadRequestAndDisconnect``; ``BadRequestAnsweringChannel`` sends every one of them to its
+    ``answer_bad_request``, whose default is Twisted's own answer."""
+
+    def feed(self, channel, data):
+        channel.requestFactory = http.Request
+        channel.makeConnection(StringTransport())
+        channel.dataReceived(data)
+        return channel.transport.value()
+
+    def test_http_bad_request_twisted_answers_a_bare_400(self):
+        for name, data in BAD_REQUESTS.items():
+            self.assertEqual(self.feed(http.HTTPChannel(), data), b"HTTP/1.1 400 Bad Request\r\n\r\n", name)
+
+    def test_http_bad_request_every_one_goes_through_the_hook(self):
+        class Hooked(_twisted.BadRequestAnsweringChannel):
+            def answer_bad_request(self):
+                self.answered = True
+                self.transport.write(b"ours")
+                self.transport.loseConnection()
+
+        for name, data in BAD_REQUESTS.items():
+            channel = Hooked()
+            self.assertEqual(self.feed(channel, data), b"ours", name)
+            self.assertTrue(channel.answered, name)
+
+    def test_http_bad_request_default_hook_is_twisteds_answer(self):
+        for name, data in BAD_REQUESTS.items():
+            self.assertEqual(self.feed(_twisted.BadRequestAnsweringChannel(), data),
+                             b"HTTP/1.1 400 Bad Request\r\n\r\n", name)
+
+    def test_http_head_limits_are_public_and_a_long_line_goes_to_line_length_exceeded(self):
+        """RequestLineChannel answers 431/414 on Twisted's public limits: ``MAX_LENGTH`` (one line; Twisted closes
+        without a word through ``lineLengthExceeded``, which HTTPChannel does not override) and
+        ``totalHeadersSize`` (all the head's lines)."""
+        self.assertEqual((http.HTTPChannel.MAX_LENGTH, http.HTTPChannel.totalHeadersSize), (16384, 16384))
+        self.assertNotIn("lineLengthExceeded", vars(http.HTTPChannel))
+        self.assertEqual(self.feed(http.HTTPChannel(), b"GET / HTTP/1.1\r\nX: " + b"a" * 16390), b"")
+
+        class Recording(http.HTTPChannel):
+            def lineLengthExceeded(self, line):
+                self.exceeded = len(line)
+
+        channel = Recording()
+        self.feed(channel, b"GET / HTTP/1.1\r\nX: " + b"a" * 16390)
+        self.assertEqual(channel.exceeded, 16393)
+
+
 # -- Conch's loggers: logs.QUIET_NAMESPACES names our subclasses -----------------------------------------------------
 
 def test_conch_chatter_of_our_subclasses_is_in_the_quiet_namespaces():

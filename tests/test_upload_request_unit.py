@@ -175,10 +175,19 @@ class RefusedBeforeTheBodyTests(UploadRequestTestCase):
         self.assertEqual(self.answer()[0], 500)
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
 
-    def test_an_invalid_name_is_400_and_the_upload_is_discarded(self):
-        self.send(put_head(3, name=b"%01bad") + b"abc")
+    def test_an_invalid_name_is_400_before_the_body_and_nothing_is_begun(self):
+        self.send(put_head(3, name=b"%01bad"))
         status, _, body = self.answer()
         self.assertEqual((status, body["error"]), (400, "invalid"))
+        self.assertEqual((self.intake.begun, self.portal.attempts), ([], []))
+        self.assertClosedAfterLinger()
+
+    def test_an_upload_that_no_resource_takes_is_discarded(self):
+        """The name is fine, so the body streams; a later part of the path is not, so the answer is 404 from the
+        Site and the upload resource never takes the file: the request's end throws it away."""
+        self.send(put_head(3, name=b"a.tar/%00") + b"abc")
+        self.assertEqual(self.answer()[0], 404)
+        self.assertEqual(len(self.intake.begun), 1)
         self.assertTrue(self.intake.begun[0].discarded)
 
 
@@ -251,6 +260,6 @@ class DeadlineTests(UploadRequestTestCase):
         other = Clock()
         request = UploadRequest(self.protocol, clock=other)  # the Site builds our Channel itself
         self.assertIs(request.clock, other)
-        self.assertEqual(len(other.getDelayedCalls()), 1)  # the header deadline
+        self.assertEqual(len(other.getDelayedCalls()), 2)  # the header deadline and the login grace
         request.connectionLost(None)
         self.assertEqual(other.getDelayedCalls(), [])

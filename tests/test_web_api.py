@@ -249,6 +249,25 @@ def test_unknown_api_path_is_json_404(server):
     assert status == 404 and body["error"] == "not_found"
 
 
+def test_a_nul_byte_or_bad_bytes_in_a_path_are_404_never_500(server):
+    """Issue 14, finding 5: ``GET /static/style.css%00.txt`` reached ``os.stat`` and gave 500 (ValueError: embedded
+    null byte). Over TLS, with curl sending the path as it is: 404 for it and for other bad bytes in any part of the
+    tree, with the security headers, and nothing logged as a failure."""
+    paths = ["/static/style.css%00.txt", "/static/%00", "/static/a%00/b", "/static/%ff", "/static/%7f",
+             "/%00", "/kvittering/%00x", "/api/v1/keys%00", "/api/%00/x"]
+    for path in paths:
+        status, body, head = curl(server, "--path-as-is", f"{server.url}{path}")
+        assert status == 404, (path, status, body)
+        assert "x-content-type-options: nosniff" in head.lower(), path
+    status, _, _ = curl(server, "--path-as-is", "-X", "PUT", "--data-binary", "abc",
+                        f"{server.url}/api/v1/uploads/a%00.tar", user=DEMO)
+    assert status == 400
+    status, _, _ = curl(server, f"{server.url}/static/style.css")
+    assert status == 200
+    log_text = (server.home / "log" / "sendemodul.json").read_text()
+    assert "embedded null byte" not in log_text and "Could not decode path segment" not in log_text
+
+
 def test_front_never_opened_a_private_key(server):
     opened = server.opened_log.read_text().splitlines()
     # the log does record the process's files: its database, TLS key and the public key directory
@@ -362,3 +381,130 @@ def test_a_body_that_trickles_past_max_upload_seconds_gets_408_and_leaves_nothin
         assert srv.spool("incoming") == [] and srv.spool("received") == []
     finally:
         srv.stop()
+
+
+def _trickle_until_closed(sock, head, timeout):
+    """Send ``head``, then a body byte whenever 0.4 s pass without a word from the server, until the server closes
+    the connection (the waiting is a read with a timeout: what the test waits for is the server's close). Returns
+    (what the server sent, seconds from ``head`` to the close)."""
+    import time
+
+    sock.sendall(head)
+    sock.settimeout(0.4)
+    start = time.monotonic()
+    answer = b""
+    while time.monotonic() - start < timeout:
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:  # (TLS 1.3 session tickets make select() unreliable here: recv would then block)
+            try:
+                sock.sendall(b"a")
+            except OSError:
+                pass  # closed for writing: the next read sees the close
+            continue
+        except OSError:
+            data = b""
+        if not data:
+            return answer, time.monotonic() - start
+        answer += data
+    raise AssertionError(f"still open after {timeout} s; answer so far {answer!r}")
+
+
+def test_a_body_trickled_without_login_is_answered_and_closed_at_the_login_grace(tmp_path):
+    """Issue 14, finding 2: only the headers had a deadline, so a client without credentials could hold a request
+    open for ever by trickling its body (a byte every 45 s stays under the idle timeout). Over TLS, a form ``POST /``
+    and an upload ``PUT`` without credentials, each trickling a byte every 0.4 s (under a 1 s idle timeout), are
+    answered and closed at ``limits.login_grace_seconds`` (2 s here) plus the lingering close; nothing is stored."""
+    grace, linger = 2, 2
+    srv = Server(tmp_path / "home", sections={"limits": f"login_grace_seconds = {grace}\nidle_timeout_seconds = 1"})
+    srv.init().start()
+    try:
+        form = _tls_socket(srv)
+        put = _tls_socket(srv)
+        results = {}
+
+        def run(name, sock, head):
+            try:
+                results[name] = _trickle_until_closed(sock, head, timeout=grace + linger + 20)
+            except AssertionError as e:
+                results[name] = (str(e).encode(), None)
+
+        threads = [
+            threading.Thread(target=run, args=("form", form, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                                               b"application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n")),
+            threading.Thread(target=run, args=("put", put, b"PUT /api/v1/uploads/x.tar HTTP/1.1\r\nHost: x\r\n"
+                                               b"Content-Length: 1000\r\n\r\n")),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        answer, seconds = results["form"]
+        assert answer.startswith(b"HTTP/1.1 408") and b'"timeout"' in answer, answer
+        assert grace - 0.5 <= seconds <= grace + linger + 5, seconds
+        answer, seconds = results["put"]
+        assert answer.startswith(b"HTTP/1.1 401") and b'"unauthorized"' in answer, answer
+        assert grace - 0.5 <= seconds <= grace + linger + 5, seconds
+        for answer, _ in results.values():
+            assert b"\r\nConnection: close\r\n" in answer and b"Strict-Transport-Security" in answer
+        assert srv.spool("incoming") == [] and srv.spool("received") == []
+    finally:
+        srv.stop()
+
+
+def test_malformed_authorization_headers_count_toward_the_ban_like_wrong_pins(tmp_path):
+    """Issue 14, finding 7: malformed ``Authorization`` headers (not Basic, bad base64, no colon, not UTF-8, over-long)
+    were answered 401 at once and counted toward nothing, so a client could send them without end. Over TLS against
+    a real server with a ban score of 3: three of them get 401 each and the address is banned like one that guessed
+    three wrong PINs (its next connection is closed before TLS)."""
+    srv = Server(tmp_path / "home", sections={"auth": "source_ban_score = 3\nsource_ban_seconds = 60"}).init().start()
+    try:
+        headers = ["Bearer abc", "Basic !!!notbase64", "Basic " + base64.b64encode(DEMO.encode()).decode()]
+        statuses = [curl(srv, "-H", f"Authorization: {value}", f"{srv.url}/api/v1/uploads")[0] for value in headers]
+        assert statuses == [401, 401, 401], statuses
+        status, body, _ = curl(srv, f"{srv.url}/api/v1/uploads", user=DEMO)
+        assert status is None, body  # banned: closed at once, before TLS, even with the right PIN
+        log_text = (srv.home / "log" / "sendemodul.json").read_text()
+        assert "source banned for" in log_text
+    finally:
+        srv.stop()
+
+
+def _answer_until_closed(server, data, timeout=20):
+    """Send ``data`` on a new TLS connection; returns (everything the server sent until it closed, seconds taken)."""
+    import time
+
+    sock = _tls_socket(server)
+    start = time.monotonic()
+    sock.sendall(data)
+    sock.settimeout(timeout)
+    answer = b""
+    try:
+        while chunk := sock.recv(65536):
+            answer += chunk
+    except OSError:
+        pass  # a reset after the answer: what counts is what came before it
+    finally:
+        sock.close()
+    return answer, time.monotonic() - start
+
+
+def test_an_over_long_header_line_is_431_at_once_and_twisteds_400s_carry_the_security_headers(server):
+    """Issue 14, finding 7. Over TLS: a header line over 16 KiB that has not ended is answered 431 at once (it was
+    held until the 30 s header deadline, then closed without an answer), and the 400s Twisted writes itself for a
+    malformed request line, header or Content-Length carry the security headers (they had none)."""
+    answer, seconds = _answer_until_closed(server, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 17000)
+    assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"), answer[:200]
+    assert seconds < 10, seconds  # the header deadline is 30 s
+    bad = {"request line": b"GARBAGE\r\n\r\n", "header": b"GET / HTTP/1.1\r\nHost x\r\n\r\n",
+           "content-length": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"}
+    answers = [answer]
+    for name, data in bad.items():
+        answer, _ = _answer_until_closed(server, data)
+        assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), (name, answer)
+        answers.append(answer)
+    for answer in answers:
+        head = answer.split(b"\r\n\r\n")[0].lower()
+        for header in (b"strict-transport-security: max-age=", b"content-security-policy: default-src 'none'",
+                       b"x-content-type-options: nosniff", b"x-frame-options: deny", b"connection: close"):
+            assert header in head, (header, answer)

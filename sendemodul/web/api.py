@@ -3,7 +3,6 @@ session) -> 201 + JSON receipt; ``GET /api/v1/uploads``; ``GET /api/v1/uploads/{
 Errors are JSON ``{error, message, melding}`` (:mod:`sendemodul.web.errors`)."""
 
 import datetime
-import re
 
 from twisted.cred.error import UnauthorizedLogin
 from twisted.logger import Logger
@@ -21,10 +20,9 @@ from sendemodul.receipt import Receipt
 from sendemodul import messages_nb
 from sendemodul.web.app import AppResource
 from sendemodul.web.errors import NotFoundJSON, json_error, json_response, respond, status_for
+from sendemodul.web.request import UPLOAD_NAME_RE
 
 log = Logger()
-
-UPLOAD_NAME_RE = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
 
 
 def _upload_json(row):

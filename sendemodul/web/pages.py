@@ -15,6 +15,7 @@ from sendemodul.intake import OSLO
 from sendemodul import messages_nb
 from sendemodul.web.app import AppResource
 from sendemodul.web.errors import respond
+from sendemodul.web.request import bad_segment
 from sendemodul.web.sessions import COOKIE, LOGIN_COOKIE
 
 STATIC_DIR = resources.static_dir()
@@ -173,3 +174,8 @@ class LogoutPage(AppResource):
 class StaticFiles(static.File):
     def directoryListing(self):
         return pages.notFound()
+
+    def getChild(self, path, request):
+        if bad_segment(path):  # a NUL would reach os.stat (ValueError, a 500); non-UTF-8 is logged as an error
+            return pages.notFound()
+        return super().getChild(path, request)

@@ -11,19 +11,26 @@ connection closed; the partial file is deleted. Every other request may carry at
 import base64
 import io
 import json
+import re
+from urllib.parse import unquote_to_bytes
 
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer
 from twisted.logger import Logger
-from twisted.web import http, server
+from twisted.web import server
 
 from sendemodul import auth, messages_nb
+from sendemodul._twisted import BadRequestAnsweringChannel
 from sendemodul.errors import LoginBusy, TooManyUploads, UploadTooLarge
 
 log = Logger()
 
 UPLOAD_PREFIX = b"/api/v1/uploads/"
+#: What an upload's name (the last part of its URL) may be.
+UPLOAD_NAME_RE = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
 MAX_SMALL_BODY = 64 * 1024
+#: Longest ``Authorization`` header read as credentials (a unit and a PIN need well under 100 bytes).
+MAX_AUTHORIZATION_BYTES = 512
 MAX_DISCARD_BYTES = 16 * 1024 * 1024
 LINGER_SECONDS = 2
 
@@ -42,9 +49,33 @@ BASE_HEADERS = (
 )
 
 _REASONS = {400: b"Bad Request", 401: b"Unauthorized", 403: b"Forbidden", 408: b"Request Timeout",
-            429: b"Too Many Requests",
+            414: b"URI Too Long", 429: b"Too Many Requests", 431: b"Request Header Fields Too Large",
             500: b"Internal Server Error",
             413: b"Content Too Large", 503: b"Service Unavailable", 507: b"Insufficient Storage"}
+
+
+#: A byte no path segment of ours may hold (percent-decoded): NUL, the other C0 controls and DEL.
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
+
+
+def bad_segment(segment):
+    """True for a (percent-decoded) path segment that no resource of ours has: one with a NUL or another control
+    byte, or one that is not UTF-8. Such a segment is answered 404 before any resource sees it (the static files
+    would hand it to the file system: a NUL made ``os.stat`` raise, a 500)."""
+    if _CONTROL.search(segment):
+        return True
+    try:
+        segment.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def upload_name_ok(path):
+    """True when the request path (bytes, as on the request line) of ``PUT /api/v1/uploads/<name>`` names an upload
+    that the API accepts: checked before the body, so that nothing is stored for a name refused after it."""
+    segment = unquote_to_bytes(path.partition(b"?")[0][len(UPLOAD_PREFIX):].partition(b"/")[0])
+    return not bad_segment(segment) and bool(UPLOAD_NAME_RE.match(segment.decode("utf-8")))
 
 
 def error_body(code, message):
@@ -53,21 +84,24 @@ def error_body(code, message):
 
 
 def basic_credentials(header, source):
-    """``UnitCredentials`` from an ``Authorization: Basic ...`` header value (bytes), or None if malformed."""
+    """``UnitCredentials`` from an ``Authorization: Basic ...`` header value (bytes). A malformed one (another
+    scheme, bad base64, no colon, not UTF-8, over ``MAX_AUTHORIZATION_BYTES``) is ``MalformedCredentials``: the
+    checker fails it like a wrong PIN and counts it toward the source's abuse score."""
     scheme, _, value = header.partition(b" ")
-    if scheme.lower() != b"basic":
-        return None
+    if len(header) > MAX_AUTHORIZATION_BYTES or scheme.lower() != b"basic":
+        return auth.MalformedCredentials(source)
     try:
-        username, _, pin = base64.b64decode(value.strip(), validate=True).partition(b":")
-    except ValueError:
-        return None
+        username, colon, pin = base64.b64decode(value.strip(), validate=True).partition(b":")
+        username.decode("utf-8"), pin.decode("utf-8")
+    except ValueError:  # binascii.Error, UnicodeDecodeError
+        return auth.MalformedCredentials(source)
+    if not colon:
+        return auth.MalformedCredentials(source)
     return auth.UnitCredentials(username, pin, source)
 
 
 def login(portal, creds):
-    """Deferred unit (the ``identity.Unit`` the realm made) for ``creds`` (None creds fail like a wrong PIN)."""
-    if creds is None:
-        return defer.fail(UnauthorizedLogin())
+    """Deferred unit (the ``identity.Unit`` the realm made) for ``creds``."""
     return portal.login(creds, None, auth.IUnitAvatar).addCallback(lambda result: result[1].parsed)
 
 
@@ -94,14 +128,35 @@ class _SmallBody(io.BytesIO):
     """A bounded in-memory body for ordinary requests (forms)."""
 
 
-class RequestLineChannel(http.HTTPChannel):
-    """An HTTP/1.1 channel that hands each request its request line as soon as the line has been read.
+class RequestLineChannel(BadRequestAnsweringChannel):
+    """An HTTP/1.1 channel that hands each request its request line as soon as the line has been read, and answers
+    what it cannot read itself, with our headers.
 
     Twisted makes the request when the request line arrives but sets ``method``, ``path`` and ``clientproto`` only
     once the whole body is in; :meth:`UploadRequest.gotLength` must know them before the body.
+
+    Twisted's limits on the head (``MAX_LENGTH`` for one line, ``totalHeadersSize`` for all of them, 16 KiB each)
+    close the connection without a word when a line is too long (``lineLengthExceeded``; a line that has not ended
+    yet waits for the header deadline first) and write a bare 400 for too many header bytes. Here a line over the
+    limit is answered 431 (414 for the request line) as soon as the limit is passed, as are too many header bytes,
+    and Twisted's own 400s get the security headers (:meth:`answer_bad_request`).
     """
 
+    _head_bytes = 0  # bytes of the current request's line and header lines so far (Twisted's totalHeadersSize)
+    _raw_answered = False  # answered here (not by a request): what still comes is thrown away until the close
+
+    def dataReceived(self, data):
+        if self._raw_answered:
+            return
+        super().dataReceived(data)
+
     def lineReceived(self, line):
+        if self._raw_answered:  # more lines of the same read, after the answer
+            return
+        self._head_bytes += len(line)
+        if self._head_bytes > self.totalHeadersSize:
+            self.answer_raw(431, "header_too_large", "The request's headers are too large.")
+            return
         count = len(self.requests)
         super().lineReceived(line)
         if len(self.requests) > count:  # that was the request line of a new request, and Twisted accepted it
@@ -109,6 +164,38 @@ class RequestLineChannel(http.HTTPChannel):
             request = self.requests[-1]
             if len(parts) == 3 and hasattr(request, "request_line_received"):
                 request.request_line_received(*parts)
+
+    def allHeadersReceived(self):
+        self._head_bytes = 0
+        super().allHeadersReceived()
+
+    def lineLengthExceeded(self, line):
+        if self._head_bytes == 0:  # no line of this request yet: it is the request line
+            self.answer_raw(414, "uri_too_long", "The request's URL is too long.")
+        else:
+            self.answer_raw(431, "header_too_large", "A header of the request is too large.")
+
+    def answer_bad_request(self):
+        self.answer_raw(400, "bad_request", "The request is malformed.")
+
+    def answer_raw(self, status, code, message):
+        """Answer a request that no request object answers (it could not be read) with our headers and a JSON
+        body, throw away what the client still sends, and close after a lingering moment (as
+        :meth:`UploadRequest.answer_early` does, so that the client reads the answer rather than a reset)."""
+        if self._raw_answered or self.transport is None:
+            return
+        self._raw_answered = True
+        log.info("answered {status} {code} before a request could be read", status=status, code=code)
+        for request in self.requests:
+            if hasattr(request, "answered_by_channel"):
+                request.answered_by_channel()
+        body = error_body(code, message)
+        self.writeHeaders(b"HTTP/1.1", b"%d" % status, _REASONS.get(status, b"Error"),
+                          [(b"Content-Type", b"application/json; charset=utf-8"),
+                           (b"Content-Length", b"%d" % len(body)), (b"Connection", b"close"), *BASE_HEADERS])
+        self.transport.write(body)
+        self.transport.resumeProducing()
+        self.callLater(LINGER_SECONDS, self.loseConnection)
 
 
 class UploadRequest(server.Request):
@@ -128,8 +215,13 @@ class UploadRequest(server.Request):
         self._expect_continue = False
         self._received = None  # requestReceived's arguments, held back while the login runs
         self._request_line = (None, None, None)  # (method, path, version) as soon as the line is in
-        self._deadline = self._call_later(self.app.config.limits.header_timeout_seconds, self._too_slow,
-                                          "headers")
+        limits = self.app.config.limits
+        self._deadline = self._call_later(limits.header_timeout_seconds, self._too_slow, "headers")
+        # The login grace: a request that has not logged in must be complete this long after its connection opened
+        # or the previous request on it ended (``Channel.head_started``), however it trickles.
+        started = getattr(channel, "head_started", None)
+        spent = self.clock.seconds() - started if started is not None else 0
+        self._grace = self._call_later(max(0, limits.login_grace_seconds - spent), self._grace_over)
 
     # -- helpers -------------------------------------------------------------------------------------------
 
@@ -144,6 +236,12 @@ class UploadRequest(server.Request):
         if self._deadline is not None and self._deadline.active():
             self._deadline.cancel()
         self._deadline = None
+
+    def _cancel_grace(self):
+        """The request has logged in, or is complete: the login grace no longer applies."""
+        if self._grace is not None and self._grace.active():
+            self._grace.cancel()
+        self._grace = None
 
     def request_line_received(self, method, path, version):
         """Called by :class:`RequestLineChannel` when the request line has been read (before the headers)."""
@@ -164,6 +262,7 @@ class UploadRequest(server.Request):
             return
         self._early = True
         self._cancel_deadline()
+        self._cancel_grace()
         log.info("answered {status} {code} before the body", status=status, code=code)
         body = error_body(code, message)
         headers = [(b"Content-Type", b"application/json; charset=utf-8"), (b"Content-Length", b"%d" % len(body)),
@@ -182,15 +281,30 @@ class UploadRequest(server.Request):
         transport.resumeProducing()
         self._call_later(LINGER_SECONDS, self.channel.loseConnection)  # (unregisters the channel as producer)
 
+    def answered_by_channel(self):
+        """The channel answered for this request (it could not be read) and is closing: no answer of ours follows."""
+        self._early = True
+        self._cancel_deadline()
+        self._cancel_grace()
+        self._drop_upload()
+
     def _drop_upload(self):
         if self.upload is not None:
             upload, self.upload = self.upload, None
             self.app.intake.abort(upload)
 
     def _too_slow(self, phase):
-        self._deadline = None
         log.info("request too slow ({phase}): closing", phase=phase)
         self.answer_early(408, "timeout", "The request took too long; nothing was kept. Send it again.")
+
+    def _grace_over(self):
+        """The login grace is over and the request has neither logged in nor been completely received. An upload
+        refused at its headers (its body being read and thrown away) gets that refusal now; anything else 408."""
+        if self.rejection is not None:
+            log.info("refused upload still sending at the end of the login grace: closing")
+            self.answer_early(*self.rejection)
+        else:
+            self._too_slow("login grace")
 
     # -- the body --------------------------------------------------------------------------------------------
 
@@ -199,6 +313,9 @@ class UploadRequest(server.Request):
         command, path, _ = self._request_line
         if command == b"PUT" and path.startswith(UPLOAD_PREFIX):
             self.content = _UploadBody()
+            if not upload_name_ok(path):
+                self.answer_early(400, "invalid", "The name in the URL is not a valid file name.")
+                return
             self._start_upload(length)
         else:
             if length is not None and length > MAX_SMALL_BODY:
@@ -238,6 +355,7 @@ class UploadRequest(server.Request):
         self._waiting_login = False
         if self._early or self.channel.transport is None:
             return
+        self._cancel_grace()  # logged in: from here on the upload's own limits (max_upload_seconds, size) apply
         self.upload_unit = unit
         try:
             self.upload = self.app.intake.begin(unit, on_pressure=self._pressure)
@@ -263,6 +381,8 @@ class UploadRequest(server.Request):
 
     def _login_failed(self, failure):
         self._waiting_login = False
+        if self._early:  # answered meanwhile (the login grace ran out while the login was checked)
+            return
         if failure.check(LoginBusy):
             self.refuse(503, "busy", str(failure.value), ((b"Retry-After", b"5"),))
         elif failure.check(UnauthorizedLogin):
@@ -331,13 +451,21 @@ class UploadRequest(server.Request):
         self._cancel_deadline()
         if self._early:
             return
-        if self._waiting_login:
+        if self._waiting_login:  # the grace still runs: the login must end within it
             self._received = (command, path, version)
             return
+        self._cancel_grace()
         super().requestReceived(command, path, version)
+
+    def finish(self):
+        # An upload whose body came in but that no resource took (a method or path that does not take uploads)
+        # would otherwise stay in the spool and count against the unit's uploads in progress.
+        self._drop_upload()
+        return super().finish()
 
     def connectionLost(self, reason):
         self._cancel_deadline()
+        self._cancel_grace()
         if not self.finished:
             self._drop_upload()
         super().connectionLost(reason)

@@ -11,6 +11,7 @@ from twisted.web import pages, server
 from sendemodul.listening import ListeningService
 from sendemodul.web.api import ApiNode, Keys, Uploads
 from sendemodul.web.app import AppResource
+from sendemodul.web.errors import NotFoundJSON
 from sendemodul.web.pages import (
     STATIC_DIR,
     DeliveriesPage,
@@ -20,7 +21,7 @@ from sendemodul.web.pages import (
     StaticFiles,
     UploadPage,
 )
-from sendemodul.web.request import BASE_HEADERS, RequestLineChannel, UploadRequest
+from sendemodul.web.request import BASE_HEADERS, RequestLineChannel, UploadRequest, bad_segment
 from sendemodul.web.tls import CoalescingTLSFactory
 
 log = Logger()
@@ -58,11 +59,18 @@ class Channel(RequestLineChannel):
     The idle timeout restarts with every byte, so alone it never ends a client that trickles its request line a
     byte at a time (slowloris): the line and headers must be complete ``limits.header_timeout_seconds`` after the
     connection opened or the previous request ended. (Once the line is in, the request's own deadline answers 408.)
+    The body of a request that has not logged in must be complete ``limits.login_grace_seconds`` after the same
+    moment (the request's login grace); a logged-in upload has ``limits.max_upload_seconds``.
     """
 
     _head_deadline = None
 
+    #: ``reactor.seconds()`` when the connection opened or the previous request ended: each request's login grace
+    #: (``limits.login_grace_seconds``, :class:`~sendemodul.web.request.UploadRequest`) counts from here.
+    head_started = None
+
     def connectionMade(self):
+        self.head_started = self.site.reactor.seconds()
         super().connectionMade()
         self._arm_head_deadline()
 
@@ -86,7 +94,12 @@ class Channel(RequestLineChannel):
         self._cancel_head_deadline()
         super().allHeadersReceived()
 
+    def answer_raw(self, status, code, message):
+        self._cancel_head_deadline()  # answered: the close follows the lingering moment
+        super().answer_raw(status, code, message)
+
     def requestDone(self, request):
+        self.head_started = self.site.reactor.seconds()  # before Twisted parses a pipelined next request
         super().requestDone(request)
         if self.persistent and self.transport is not None and not getattr(self.transport, "disconnecting", False):
             self._arm_head_deadline()
@@ -116,6 +129,13 @@ class Site(server.Site):
 
     _refusal_second = None
     _refusals_in_second = 0
+
+    def getResourceFor(self, request):
+        """Our resource tree, but 404 for a path with a NUL, another control byte or non-UTF-8 in any segment:
+        none of ours has one, and no resource need guard against them."""
+        if any(bad_segment(segment) for segment in request.postpath):
+            return NotFoundJSON() if request.postpath[0] == b"api" else pages.notFound()
+        return super().getResourceFor(request)
 
     def log(self, request):
         if request.code in (401, 503) and self._too_many_refusals():

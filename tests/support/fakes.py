@@ -104,9 +104,14 @@ class FakePortal:
     def __init__(self, pins=None):
         self.pins = pins if pins is not None else {UNIT: PIN, OTHER: PIN}
         self.attempts = []
+        self.credentials = []  # every credentials object, as the checker would get it
         self.pending = None
 
     def login(self, creds, mind, *interfaces):
+        self.credentials.append(creds)
+        if isinstance(creds, auth.MalformedCredentials):
+            self.attempts.append(None)
+            return defer.fail(UnauthorizedLogin())
         username = creds.username.decode() if isinstance(creds.username, bytes) else creds.username
         password = creds.password.decode() if isinstance(creds.password, bytes) else creds.password
         self.attempts.append(username)
