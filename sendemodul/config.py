@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sendemodul import endpoint_strings
 from sendemodul.errors import ConfigError
+from sendemodul.registers import REGISTERS
 
 CONFIG_NAME = "config.toml"
 DEFAULT_HOME = "var"
@@ -178,9 +179,6 @@ class MailConfig:
     catch_up_days: int = 7
     check_seconds: float = 30.0
     timeout_seconds: float = 30.0
-
-
-REGISTERS = ("IPLOS", "11F", "11CF", "15F")
 
 
 @dataclass(frozen=True)

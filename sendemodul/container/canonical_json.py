@@ -2,7 +2,8 @@
 
 import json
 import re
-from datetime import UTC, datetime
+
+from sendemodul.timefmt import parse_utc_text, utc_now_text
 
 _CREATED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
@@ -60,7 +61,7 @@ def is_timestamp(value):
     if not is_text(value, _CREATED):
         return False
     try:
-        datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+        parse_utc_text(value)
     except ValueError:
         return False
     return True
@@ -68,5 +69,5 @@ def is_timestamp(value):
 
 def utc_timestamp():
     """Now, as the manifest writes it: ``2026-01-05T09:30:00Z``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_now_text()
 

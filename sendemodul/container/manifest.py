@@ -18,9 +18,9 @@ from sendemodul.errors import (
 )
 from sendemodul.identity import Unit
 from sendemodul.keydir import KEY_ID_PATTERN
+from sendemodul.registers import REGISTERS
 
 FORMAT = "sendemodul-container/1"
-REGISTERS = ("IPLOS", "11F", "11CF", "15F")
 MEMBERS = ("manifest.json", "manifest.sig", "identities.age", "data.age")
 #: Each part and the role of the keys it is encrypted to.
 PART_ROLES = {"identities.age": "tpf", "data.age": "ssb"}

@@ -17,12 +17,13 @@ from pathlib import Path
 import sendemodul
 from sendemodul.container.atomic import atomic_output
 from sendemodul.container.canonical_json import canonical_json, is_int, is_text, utc_timestamp
-from sendemodul.container.manifest import FORMAT, REGISTERS, Manifest, PartInfo
+from sendemodul.container.manifest import FORMAT, Manifest, PartInfo
 from sendemodul.container.parts import encrypt_part
 from sendemodul.container.plaintext import HEADER_LINE_PREFIX, ID_TYPE_PATTERN, part_header
 from sendemodul.container.sealed import SealedTempFile
 from sendemodul.container.tar import TarWriter
 from sendemodul.errors import ContainerInputError, UsageError
+from sendemodul.registers import REGISTERS
 
 _BUCKETS = 256
 _BUDGET_BYTES = 24 * 1024**2
