@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sendemodul import endpoint_strings
 from sendemodul.errors import ConfigError
+from sendemodul.registers import REGISTERS
 
 CONFIG_NAME = "config.toml"
 DEFAULT_HOME = "var"
@@ -200,9 +201,6 @@ class ProcessConfig:
     forwarder_user: str = ""
     #: The group the three share for the database and the spool (each user must be a member).
     group: str = "sendemodul"
-
-
-REGISTERS = ("IPLOS", "11F", "11CF", "15F")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from twisted.logger import Logger
 
 from sendemodul.errors import SendemodulError
 from sendemodul.spool import fsync_dir
+from sendemodul.timefmt import utc_text
 
 log = Logger()
 
@@ -132,10 +133,6 @@ def backoff_seconds(attempts, fwd):
     return min(fwd.retry_seconds * 2 ** max(attempts - 1, 0), fwd.max_retry_seconds)
 
 
-def _iso(moment):
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class Forwarder:
     """``run_once()`` delivers the next due package; returns False when none is due."""
 
@@ -147,7 +144,7 @@ class Forwarder:
         self.now = now or (lambda: datetime.datetime.now(datetime.timezone.utc))
 
     def run_once(self):
-        row = self.store.next_delivery(_iso(self.now()))
+        row = self.store.next_delivery(utc_text(self.now()))
         if row is None:
             return False
         reference = row["reference"]
@@ -162,7 +159,7 @@ class Forwarder:
             wait = backoff_seconds(attempts, self.cfg.forwarder)
             error = str(e) if isinstance(e, SendemodulError) else f"{type(e).__name__}: {e}"
             self.store.delivery_failed(reference, error[:500],
-                                       _iso(self.now() + datetime.timedelta(seconds=wait)))
+                                       utc_text(self.now() + datetime.timedelta(seconds=wait)))
             log.warn("delivery of {reference} failed (attempt {attempts}), retry in {wait:.0f} s: {error}",
                      reference=reference, attempts=attempts, wait=wait, error=error)
             return False

@@ -17,7 +17,6 @@ import functools
 import hashlib
 import secrets
 import sqlite3
-import zoneinfo
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -31,11 +30,11 @@ from sendemodul.errors import (
     WindowClosed,
 )
 from sendemodul.receipt import Receipt
+from sendemodul.timefmt import OSLO, utc_text
 from sendemodul.verify import verify_container
 
 log = Logger()
 
-OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
@@ -187,7 +186,7 @@ class Intake:
         received = self.spool.accept(path, reference)
         row = {"reference": reference, "unit": unit_text, "register": manifest.register, "periode": manifest.periode,
                "container_id": manifest.container_id, "sha256": sha256, "size": size, "status": "received",
-               "test": int(test), "late": int(late), "received_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
+               "test": int(test), "late": int(late), "received_at": utc_text(now)}
         try:
             stored = self.store.record_upload(row, actor=unit_text)
         except sqlite3.IntegrityError:

@@ -55,7 +55,7 @@ class RecipientKey:
     def valid_on(self, day):
         return self.valid_from <= day <= self.valid_to
 
-    def age_recipient(self):
+    def age_recipient(self) -> pyrage.x25519.Recipient:
         """The ``pyrage`` recipient of a ``tpf`` or ``ssb`` key."""
         return pyrage.x25519.Recipient.from_str(self.public)
 

@@ -11,7 +11,6 @@ A relay that refuses or cannot be reached releases the claim, so a later check r
 
 import datetime
 import smtplib
-import zoneinfo
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -22,10 +21,10 @@ from twisted.logger import Logger
 
 from sendemodul import resources
 from sendemodul.messages_nb import status_nb
+from sendemodul.timefmt import OSLO, oslo_display, oslo_display_of_text, utc_text
 
 log = Logger()
 
-OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
 ACTOR = "mailer"
 
 
@@ -49,17 +48,6 @@ def due_days(last_done, now, *, hour, catch_up_days):
     return days
 
 
-def _iso(moment):
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _local(text):
-    if not text:
-        return ""
-    when = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-    return when.astimezone(OSLO).strftime("%d.%m.%Y kl. %H:%M")
-
-
 def _templates():
     return jinja2.Environment(loader=jinja2.FileSystemLoader(resources.templates_dir()), autoescape=False,
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
@@ -68,13 +56,13 @@ def _templates():
 def render(cfg, unit, unit_name, uploads, start, end):
     """(subject, body) of one unit's morning e-mail."""
     items = [{"reference": u["reference"], "register": u["register"], "periode": u["periode"],
-              "received_at_local": _local(u["received_at"]), "status_text": status_nb(u),
-              "delivered_at_local": _local(u.get("delivered_at")), "reason": u.get("reason"),
+              "received_at_local": oslo_display_of_text(u["received_at"]), "status_text": status_nb(u),
+              "delivered_at_local": oslo_display_of_text(u.get("delivered_at")), "reason": u.get("reason"),
               "invalid_ids": u.get("invalid_ids", 0)} for u in uploads]
     body = _templates().get_template("mail/morning.txt.j2").render(
         unit=unit, unit_name=unit_name, uploads=items, public_url=cfg.server.public_url,
-        start=start.astimezone(OSLO).strftime("%d.%m.%Y kl. %H:%M"),
-        end=end.astimezone(OSLO).strftime("%d.%m.%Y kl. %H:%M"))
+        start=oslo_display(start),
+        end=oslo_display(end))
     subject = f"sendemodul: status for {unit} {end.astimezone(OSLO):%d.%m.%Y}"
     return subject, body
 
@@ -105,7 +93,7 @@ class MorningMail:
         end = send_moment(day, hour)
         start = send_moment(day - datetime.timedelta(days=1), hour)
         by_unit = {}
-        for row in self.store.activity(_iso(start), _iso(end)):
+        for row in self.store.activity(utc_text(start), utc_text(end)):
             row["invalid_ids"] = len(self.store.feedback(row["reference"])) + (row.get("feedback_omitted") or 0)
             by_unit.setdefault(row["unit"], []).append(row)
         sent = 0

@@ -4,17 +4,17 @@ import datetime
 import json
 import re
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 
 from sendemodul import audit as auditmod
 from sendemodul import auth, config, home as homemod, identity, sshkeys
 from sendemodul.errors import AuditError, UsageError
+from sendemodul.registers import REGISTERS
 from sendemodul.store import Store
+from sendemodul.timefmt import OSLO
 
 ACTOR = "admin"
-OSLO = ZoneInfo("Europe/Oslo")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -341,7 +341,7 @@ def uploads(home, as_json):
 
 @admin.command()
 @home_option
-@click.option("--register", required=True, type=click.Choice(["IPLOS", "11F", "11CF", "15F"]))
+@click.option("--register", required=True, type=click.Choice(REGISTERS))
 @click.option("--periode", required=True, type=click.IntRange(2000, 2100), help="The reporting year.")
 @json_option
 def status(home, register, periode, as_json):

@@ -32,7 +32,6 @@ from sendemodul.container.manifest import (
     MAX_JSON_BYTES,
     MEMBERS,
     PART_ROLES,
-    REGISTERS,
     SHA256_PATTERN,
     SIGNATURE_BYTES,
     UUID4_PATTERN,
@@ -66,6 +65,7 @@ from sendemodul.container.tar import (
     tar_header,
 )
 from sendemodul.container.writer import write_container
+from sendemodul.registers import REGISTERS
 
 __all__ = [
     "BLOCK", "FORMAT", "HEADER_LINE_PREFIX", "ID_TYPE_PATTERN", "MAX_AGE_HEADER_BYTES", "MAX_END_BLOCKS",

@@ -3,11 +3,13 @@
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 
 @contextlib.contextmanager
-def atomic_output(path):
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A binary file that appears at ``path`` (replacing it) only when the block succeeds: temporary file in the
     same directory, fsync, rename, fsync of the directory. On an exception the temporary file is removed."""
     path = Path(path)

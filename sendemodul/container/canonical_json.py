@@ -2,17 +2,25 @@
 
 import json
 import re
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from typing import Any, TypeGuard
+
+from sendemodul.errors import ContainerError
+from sendemodul.timefmt import parse_utc_text, utc_now_text
 
 _CREATED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
+#: A field's check: ``(predicate, expectation)``, the expectation being what the error message says it must be.
+FieldCheck = tuple[Callable[[Any], bool], str]
 
-def canonical_json(obj):
+
+def canonical_json(obj: object) -> bytes:
     """The canonical encoding: UTF-8, keys sorted, separators ``,`` and ``:``, no escapes beyond JSON's minimum."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
-def parse_canonical_json(data, *, name, expected_format, not_canonical, unsupported, invalid):
+def parse_canonical_json(data: bytes, *, name: str, expected_format: str, not_canonical: type[ContainerError],
+                         unsupported: type[ContainerError], invalid: type[ContainerError]) -> dict[str, Any]:
     """Decode a canonical JSON object whose ``format`` must be ``expected_format``.
 
     ``not_canonical`` is raised when ``data`` is not the canonical encoding of a JSON object, ``unsupported`` for
@@ -37,7 +45,8 @@ def parse_canonical_json(data, *, name, expected_format, not_canonical, unsuppor
     return obj
 
 
-def check_fields(obj, checks, *, name, error):
+def check_fields(obj: Mapping[str, object], checks: Mapping[str, FieldCheck], *, name: str,
+                 error: type[ContainerError]) -> None:
     """Require exactly the keys of ``checks`` in ``obj``, each passing its check ``(predicate, expectation)``."""
     problems = [f"{label} {', '.join(sorted(keys))}" for label, keys in
                 (("missing", checks.keys() - obj.keys()), ("unknown", obj.keys() - checks.keys())) if keys]
@@ -48,25 +57,25 @@ def check_fields(obj, checks, *, name, error):
             raise error.detail(f"{name}: {key} must be {expectation}")
 
 
-def is_int(value, low=0, high=None):
+def is_int(value: object, low: int = 0, high: int | None = None) -> bool:
     return type(value) is int and value >= low and (high is None or value <= high)
 
 
-def is_text(value, pattern):
+def is_text(value: object, pattern: re.Pattern[str]) -> TypeGuard[str]:
     return isinstance(value, str) and pattern.fullmatch(value) is not None
 
 
-def is_timestamp(value):
+def is_timestamp(value: object) -> bool:
     if not is_text(value, _CREATED):
         return False
     try:
-        datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+        parse_utc_text(value)
     except ValueError:
         return False
     return True
 
 
-def utc_timestamp():
+def utc_timestamp() -> str:
     """Now, as the manifest writes it: ``2026-01-05T09:30:00Z``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_now_text()
 

@@ -2,13 +2,24 @@
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Self
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from sendemodul.container.canonical_json import check_fields, is_int, is_text, is_timestamp, parse_canonical_json
+from sendemodul.container.canonical_json import (
+    FieldCheck,
+    check_fields,
+    is_int,
+    is_text,
+    is_timestamp,
+    parse_canonical_json,
+)
 from sendemodul.container.tar import MAX_MEMBER_BYTES
 from sendemodul.errors import (
+    ContainerError,
     FormatUnsupported,
     ManifestInvalid,
     ManifestNotCanonical,
@@ -18,9 +29,9 @@ from sendemodul.errors import (
 )
 from sendemodul.identity import Unit
 from sendemodul.keydir import KEY_ID_PATTERN
+from sendemodul.registers import REGISTERS
 
 FORMAT = "sendemodul-container/1"
-REGISTERS = ("IPLOS", "11F", "11CF", "15F")
 MEMBERS = ("manifest.json", "manifest.sig", "identities.age", "data.age")
 #: Each part and the role of the keys it is encrypted to.
 PART_ROLES = {"identities.age": "tpf", "data.age": "ssb"}
@@ -41,11 +52,11 @@ class PartInfo:
     size: int
     sha256: str
 
-    def to_json(self):
+    def to_json(self) -> dict[str, Any]:
         return {"recipients": list(self.recipients), "size": self.size, "sha256": self.sha256}
 
     @classmethod
-    def from_json(cls, obj, *, name, error):
+    def from_json(cls, obj: object, *, name: str, error: type[ContainerError]) -> Self:
         if not isinstance(obj, dict):
             raise error.detail(f"{name} must be an object")
         check_fields(obj, {
@@ -57,7 +68,7 @@ class PartInfo:
         return cls(tuple(obj["recipients"]), obj["size"], obj["sha256"])
 
 
-_MANIFEST_CHECKS = {
+_MANIFEST_CHECKS: dict[str, FieldCheck] = {
     "format": (lambda v: v == FORMAT, FORMAT),
     "container_id": (lambda v: is_text(v, UUID4_PATTERN), "a lowercase UUID version 4"),
     "register": (lambda v: v in REGISTERS, "one of " + ", ".join(REGISTERS)),
@@ -88,19 +99,19 @@ class Manifest:
     producer: str
     records: int
     no_participants: bool
-    parts: dict
+    parts: dict[str, PartInfo]
     raw: bytes
 
     @property
-    def unit(self):
+    def unit(self) -> Unit:
         return Unit(self.kommunenr, self.bydel, self.orgnr)
 
     @property
-    def sha256(self):
+    def sha256(self) -> str:
         return hashlib.sha256(self.raw).hexdigest()
 
     @classmethod
-    def parse(cls, data):
+    def parse(cls, data: bytes) -> Self:
         """Check ``data`` (canonical JSON, format, schema) and return the manifest it holds."""
         obj = parse_canonical_json(data, name="manifest.json", expected_format=FORMAT,
                                    not_canonical=ManifestNotCanonical, unsupported=FormatUnsupported,
@@ -114,7 +125,8 @@ class Manifest:
                    raw=data)
 
 
-def check_signature(data, signature, public_keys, *, name="manifest.json"):
+def check_signature(data: bytes, signature: bytes, public_keys: Sequence[Ed25519PublicKey], *,
+                    name: str = "manifest.json") -> Ed25519PublicKey:
     """Require ``signature`` (the bytes of a .sig member) to be a valid Ed25519 signature of ``data`` by one key."""
     if not public_keys:
         raise NoSigningKey()

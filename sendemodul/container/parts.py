@@ -2,15 +2,22 @@
 with the digest checked (docs/container.md, "The parts")."""
 
 import hashlib
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import pyrage
 
+from sendemodul.container.tar import MemberReader, TarReader, Writable
 from sendemodul.errors import PartContentError, PartDecryptionFailed, PartSizeMismatch
+
+if TYPE_CHECKING:
+    from sendemodul.container.manifest import PartInfo
+    from sendemodul.container.plaintext import PartParser
 
 MAX_AGE_HEADER_BYTES = 64 * 1024
 
 
-def open_part(tar, name, info):
+def open_part(tar: TarReader, name: str, info: "PartInfo") -> MemberReader:
     """The next member, the part ``name``, whose size must be the one ``info`` (a :class:`PartInfo`) states."""
     member = tar.member(name)
     if member.size != info.size:
@@ -18,7 +25,7 @@ def open_part(tar, name, info):
     return member
 
 
-def count_x25519_stanzas(head, name):
+def count_x25519_stanzas(head: bytes, name: str) -> int:
     """How many ``X25519`` recipient stanzas the age v1 header at the start of ``head`` has.
 
     Stanzas whose type ends in ``-grease`` (random padding that rage adds) are ignored; any other stanza type (scrypt,
@@ -41,13 +48,13 @@ def count_x25519_stanzas(head, name):
 class _HashingWriter:
     """A writer for pyrage that writes to ``out`` and counts and hashes what passes; records its first error."""
 
-    def __init__(self, out):
+    def __init__(self, out: Writable) -> None:
         self._out = out
         self._hash = hashlib.sha256()
         self.size = 0
-        self.error = None
+        self.error: Exception | None = None
 
-    def write(self, data):
+    def write(self, data: bytes) -> int:
         try:
             self._out.write(data)
         except Exception as e:
@@ -58,19 +65,19 @@ class _HashingWriter:
         return len(data)
 
     @property
-    def sha256(self):
+    def sha256(self) -> str:
         return self._hash.hexdigest()
 
 
 class _BlocksReader:
     """A reader for pyrage over an iterable of byte blocks; records the first error the iterable raised."""
 
-    def __init__(self, blocks):
+    def __init__(self, blocks: Iterable[bytes]) -> None:
         self._blocks = iter(blocks)
         self._buffer = memoryview(b"")
-        self.error = None
+        self.error: Exception | None = None
 
-    def read(self, n=-1):
+    def read(self, n: int | None = -1) -> bytes:
         try:
             while not self._buffer:
                 block = next(self._blocks, None)
@@ -85,7 +92,8 @@ class _BlocksReader:
         return bytes(data)
 
 
-def encrypt_part(blocks, recipients, out):
+def encrypt_part(blocks: Iterable[bytes], recipients: Sequence[pyrage.x25519.Recipient],
+                 out: Writable) -> tuple[int, str]:
     """Encrypt the concatenation of ``blocks`` to the age ``recipients`` into ``out``; returns ``(size, sha256)``."""
     reader, writer = _BlocksReader(blocks), _HashingWriter(out)
     try:
@@ -98,7 +106,8 @@ def encrypt_part(blocks, recipients, out):
     return writer.size, writer.sha256
 
 
-def decrypt_part(member, identities, parser, sha256):
+def decrypt_part(member: MemberReader, identities: Sequence[pyrage.x25519.Identity], parser: "PartParser",
+                 sha256: str) -> None:
     """Decrypt ``member`` (a :class:`MemberReader`) with ``identities`` into ``parser`` (a :class:`PartParser`), then
     check the member's digest against ``sha256`` and the parser's row count.
 

@@ -4,6 +4,7 @@
 import itertools
 import operator
 import re
+from collections.abc import Callable
 
 from sendemodul.errors import PartContentError
 
@@ -16,7 +17,7 @@ ID_TYPE_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 _PART_HEADER = re.compile(r"#sendemodul/1 container_id=(\S+) part=([a-z]+) records=(0|[1-9][0-9]{0,11})")
 
 
-def part_header(container_id, part, records):
+def part_header(container_id: str, part: str, records: int) -> bytes:
     """The first plaintext line of a part: ``#sendemodul/1 container_id=<id> part=<part> records=<n>``."""
     return f"#sendemodul/1 container_id={container_id} part={part} records={records}\n".encode("ascii")
 
@@ -36,8 +37,9 @@ class PartParser:
     pairwise); any other block is read line by line, with the same results.
     """
 
-    def __init__(self, container_id, part, fields, on_line, *, one_line_per_row, on_header_line=None,
-                 on_block=None):
+    def __init__(self, container_id: str, part: str, fields: int, on_line: Callable[..., object], *,
+                 one_line_per_row: bool, on_header_line: Callable[[str], object] | None = None,
+                 on_block: Callable[[bytes], object] | None = None) -> None:
         self._container_id = container_id
         self._part = part
         self._fields = fields
@@ -47,15 +49,15 @@ class PartParser:
         self._on_block = on_block
         self._in_order = operator.lt if one_line_per_row else operator.le
         self._tail = b""
-        self._previous = None
+        self._previous: str | None = None
         self._rows = 0
-        self.records = None
-        self.error = None
+        self.records: int | None = None
+        self.error: Exception | None = None
 
-    def _bad(self, problem):
+    def _bad(self, problem: str) -> PartContentError:
         return PartContentError.detail(f"{self._part}: {problem}")
 
-    def write(self, chunk):
+    def write(self, chunk: bytes) -> int:
         try:
             data = self._tail + chunk if self._tail else bytes(chunk)
             end = data.rfind(b"\n") + 1
@@ -69,7 +71,7 @@ class PartParser:
             raise
         return len(chunk)
 
-    def _block(self, block):
+    def _block(self, block: bytes) -> None:
         """The complete lines in ``block`` (which ends with a line break): all at once where they are plain rows in
         order, else line by line (:meth:`_line`), which gives the same results and says what is wrong."""
         start = 0
@@ -109,13 +111,13 @@ class PartParser:
             for line in lines:
                 on_line(*line.decode("utf-8").split("\t", fields))
 
-    def _lines_one_by_one(self, block):
+    def _lines_one_by_one(self, block: bytes) -> None:
         lines = block.split(b"\n")
         lines.pop()
         for line in lines:
             self._line(line)
 
-    def _line(self, raw):
+    def _line(self, raw: bytes) -> None:
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -138,7 +140,7 @@ class PartParser:
             raise self._bad("rows are not sorted by row_id, or a row_id repeats")
         self._on_line(*values)
 
-    def _header(self, line):
+    def _header(self, line: str) -> None:
         match = _PART_HEADER.fullmatch(line)
         if not match:
             raise self._bad("the first line is not a '#sendemodul/1 container_id=... part=... records=...' header")
@@ -147,7 +149,7 @@ class PartParser:
             raise self._bad(f"the part belongs to another container or part ({part})")
         self.records = int(records)
 
-    def close(self):
+    def close(self) -> None:
         if self.records is None or self._tail:
             raise self._bad("the part ends in the middle of a line")
         if self._rows != self.records:
@@ -158,7 +160,7 @@ _ROW_ID_OF = operator.itemgetter(slice(0, 24))
 _AFTER_ROW_ID = operator.itemgetter(slice(24, 25))
 
 
-def _is_utf8(data):
+def _is_utf8(data: bytes) -> bool:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:

@@ -2,8 +2,14 @@
 
 import os
 import tempfile
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Self
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+#: Where a sealed chunk is: ``(offset, length, nonce)``.
+Handle = tuple[int, int, bytes]
 
 
 class SealedTempFile:
@@ -14,22 +20,23 @@ class SealedTempFile:
     checks it. The file has no name and disappears on :meth:`close` (or when the process ends).
     """
 
-    def __init__(self, directory=None):
+    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
         self._file = tempfile.TemporaryFile(dir=directory)
         self._aead = AESGCM(AESGCM.generate_key(bit_length=256))
         self._end = 0
         self._count = 0
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
         self.close()
 
-    def close(self):
+    def close(self) -> None:
         self._file.close()
 
-    def put(self, data):
+    def put(self, data: bytes | bytearray) -> Handle:
         nonce = self._count.to_bytes(12, "big")
         self._count += 1
         sealed = self._aead.encrypt(nonce, data, None)
@@ -41,7 +48,7 @@ class SealedTempFile:
         self._end += len(sealed)
         return handle
 
-    def get(self, handle):
+    def get(self, handle: Handle) -> bytes:
         offset, length, nonce = handle
         return self._aead.decrypt(nonce, os.pread(self._file.fileno(), length, offset), None)
 
@@ -50,19 +57,19 @@ class SealedStream:
     """Lines written in order, sealed into a :class:`SealedTempFile` in chunks; :meth:`blocks` reads them back in
     order."""
 
-    def __init__(self, sealed, chunk_bytes=1024**2):
+    def __init__(self, sealed: SealedTempFile, chunk_bytes: int = 1024**2) -> None:
         self._sealed = sealed
         self._chunk_bytes = chunk_bytes
         self._buffer = bytearray()
-        self._handles = []
+        self._handles: list[Handle] = []
 
-    def write(self, data):
+    def write(self, data: bytes) -> None:
         self._buffer += data
         if len(self._buffer) >= self._chunk_bytes:
             self._handles.append(self._sealed.put(self._buffer))
             self._buffer = bytearray()
 
-    def blocks(self):
+    def blocks(self) -> Iterator[bytes]:
         if self._buffer:
             self._handles.append(self._sealed.put(self._buffer))
             self._buffer = bytearray()

@@ -3,8 +3,11 @@
 
 import hashlib
 import re
+from collections.abc import Callable
+from typing import Protocol
 
 from sendemodul.errors import (
+    ContainerError,
     ContainerMembersError,
     ContainerTarError,
     ContainerTrailingData,
@@ -21,7 +24,19 @@ _TAR_SIZE = re.compile(rb"[0-7]{11}\0")
 _COPY_BYTES = 1024**2
 
 
-def tar_header(name, size):
+class Readable(Protocol):
+    """A binary stream to read from: a file, a socket's file, an upload, a :class:`MemberReader`."""
+
+    def read(self, n: int = ..., /) -> bytes: ...
+
+
+class Writable(Protocol):
+    """A binary stream to write to."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+
+def tar_header(name: str, size: int) -> bytes:
     """The only header a member may have: ustar, regular file, mode 0644, uid/gid/mtime 0, no owner names."""
     encoded = name.encode("ascii")
     if not 0 < len(encoded) < 100 or not 0 <= size <= MAX_MEMBER_BYTES:
@@ -40,7 +55,7 @@ def tar_header(name, size):
     return bytes(header)
 
 
-def _parse_header(block, position):
+def _parse_header(block: bytes, position: int) -> tuple[str, int]:
     """``(name, size)`` of a header block that :func:`tar_header` would write; else :class:`ContainerTarError`."""
     name_field, size_field = block[0:100], block[124:136]
     name = name_field.split(b"\0", 1)[0]
@@ -66,14 +81,15 @@ class TarReader:
     ``progress(n)``, if given, is called with the number of bytes consumed by each read.
     """
 
-    def __init__(self, stream, progress=None):
+    def __init__(self, stream: Readable, progress: Callable[[int], object] | None = None) -> None:
         self._stream = stream
         self._progress = progress
         self._position = 0
-        self._last = None
+        self._last: str | None = None
 
-    def _read(self, n, what):
-        chunks, left = [], n
+    def _read(self, n: int, what: str) -> bytes:
+        chunks: list[bytes] = []
+        left = n
         while left:
             chunk = self._stream.read(left)
             if not chunk:
@@ -84,7 +100,7 @@ class TarReader:
             self._progress(n)
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    def _read_some(self, n, what):
+    def _read_some(self, n: int, what: str) -> bytes:
         """Up to ``n`` bytes, at least one: what the stream gives in one read, never joined (hashing a member's
         content needs no exact sizes, and an upload arrives in pieces)."""
         chunk = self._stream.read(n)
@@ -94,7 +110,7 @@ class TarReader:
             self._progress(len(chunk))
         return chunk
 
-    def member(self, name):
+    def member(self, name: str) -> "MemberReader":
         """The next member, which must be called ``name``, as a :class:`MemberReader`."""
         after = f"after {self._last}" if self._last else "at the start"
         block = self._read(BLOCK, f"{name} is missing")
@@ -107,7 +123,7 @@ class TarReader:
         self._last = name
         return MemberReader(self, name, size)
 
-    def read_member(self, name, *, max_size, error):
+    def read_member(self, name: str, *, max_size: int, error: type[ContainerError]) -> bytes:
         """The whole content of the next member ``name``; ``error`` if it is larger than ``max_size`` bytes."""
         member = self.member(name)
         if member.size > max_size:
@@ -116,7 +132,7 @@ class TarReader:
         member.finish()
         return data
 
-    def finish(self):
+    def finish(self) -> None:
         """Check that the archive ends after the last member: only zero blocks, at least two, at most 22."""
         block = self._read(BLOCK, "the end-of-archive marker is missing")
         if any(block):
@@ -142,15 +158,15 @@ class MemberReader:
     checks the padding and returns the SHA-256 hex digest of the whole content. Records the first error it raised
     in ``error`` (pyrage replaces a reader's exceptions with its own)."""
 
-    def __init__(self, tar, name, size):
+    def __init__(self, tar: TarReader, name: str, size: int) -> None:
         self._tar = tar
         self.name = name
         self.size = size
         self._left = size
         self._hash = hashlib.sha256()
-        self.error = None
+        self.error: ContainerTruncated | None = None
 
-    def read(self, n=-1):
+    def read(self, n: int | None = -1, /) -> bytes:
         n = self._left if n is None or n < 0 else min(n, self._left)
         if not n:
             return b""
@@ -163,7 +179,7 @@ class MemberReader:
         self._left -= n
         return data
 
-    def finish(self):
+    def finish(self) -> str:
         while self._left:
             try:
                 data = self._tar._read_some(min(self._left, _COPY_BYTES), f"{self.name} is cut off")
@@ -177,7 +193,7 @@ class MemberReader:
             raise ContainerTarError.detail(f"the padding after {self.name} is not zero")
         return self._hash.hexdigest()
 
-    def finish_digest(self, expected):
+    def finish_digest(self, expected: str) -> None:
         """:meth:`finish`, then :class:`PartDigestMismatch` unless the digest is ``expected``."""
         if self.finish() != expected:
             raise PartDigestMismatch.detail(self.name)
@@ -187,15 +203,15 @@ class MemberReader:
 class TarWriter:
     """Writes members with :func:`tar_header` headers to a binary file, then :meth:`close` ends the archive."""
 
-    def __init__(self, out):
+    def __init__(self, out: Writable) -> None:
         self._out = out
 
-    def add(self, name, data):
+    def add(self, name: str, data: bytes) -> None:
         self._out.write(tar_header(name, len(data)))
         self._out.write(data)
         self._out.write(bytes(-len(data) % BLOCK))
 
-    def add_stream(self, name, size, source):
+    def add_stream(self, name: str, size: int, source: Readable) -> None:
         """A member of ``size`` bytes read from ``source`` (a file positioned at its start or a MemberReader)."""
         self._out.write(tar_header(name, size))
         left = size
@@ -207,5 +223,5 @@ class TarWriter:
             left -= len(chunk)
         self._out.write(bytes(-size % BLOCK))
 
-    def close(self):
+    def close(self) -> None:
         self._out.write(bytes(2 * BLOCK))

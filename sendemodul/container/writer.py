@@ -9,23 +9,34 @@ times one bucket (1/256 of the extract): no plaintext touches the disk, and a 1 
 """
 
 import itertools
+import os
 import secrets
 import tempfile
 import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+
+import pyrage
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import sendemodul
 from sendemodul.container.atomic import atomic_output
 from sendemodul.container.canonical_json import canonical_json, is_int, is_text, utc_timestamp
-from sendemodul.container.manifest import FORMAT, REGISTERS, Manifest, PartInfo
+from sendemodul.container.manifest import FORMAT, Manifest, PartInfo
 from sendemodul.container.parts import encrypt_part
 from sendemodul.container.plaintext import HEADER_LINE_PREFIX, ID_TYPE_PATTERN, part_header
-from sendemodul.container.sealed import SealedTempFile
+from sendemodul.container.sealed import Handle, SealedTempFile
 from sendemodul.container.tar import TarWriter
 from sendemodul.errors import ContainerInputError, UsageError
+from sendemodul.identity import Unit
+from sendemodul.keydir import RecipientKey
+from sendemodul.registers import REGISTERS
 
 _BUCKETS = 256
 _BUDGET_BYTES = 24 * 1024**2
+
+#: A row to write: its ``(id_type, value)`` pairs and the record with the ID fields blanked.
+Row = tuple[Sequence[tuple[str, str]], str]
 
 
 class _Shuffle:
@@ -35,16 +46,17 @@ class _Shuffle:
     line starting with a unique row_id and a plain sort orders both kinds; the NULs become line breaks on the way out.
     """
 
-    def __init__(self, sealed):
+    def __init__(self, sealed: SealedTempFile) -> None:
         self._sealed = sealed
         self._ids = [bytearray() for _ in range(_BUCKETS)]
         self._data = [bytearray() for _ in range(_BUCKETS)]
-        self._handles = {"ids": [[] for _ in range(_BUCKETS)], "data": [[] for _ in range(_BUCKETS)]}
+        self._handles: dict[str, list[list[Handle]]] = {"ids": [[] for _ in range(_BUCKETS)],
+                                                        "data": [[] for _ in range(_BUCKETS)]}
 
-    def add_rows(self, rows, progress):
+    def add_rows(self, rows: Iterable[Row], progress: Callable[[int], object] | None) -> int:
         """Give each row a row_id and buffer its lines; returns the number of rows."""
         ids_buffers, data_buffers = self._ids, self._data
-        known_types = set()
+        known_types: set[str] = set()
         buffered = count = 0
         for (ids, record), (bucket, row_id) in zip(rows, itertools.chain.from_iterable(_row_ids())):
             count += 1
@@ -74,14 +86,14 @@ class _Shuffle:
         self._flush()
         return count
 
-    def _flush(self):
+    def _flush(self) -> None:
         for kind, buffers in (("ids", self._ids), ("data", self._data)):
             for bucket, buffer in enumerate(buffers):
                 if buffer:
                     self._handles[kind][bucket].append(self._sealed.put(buffer))
                     buffers[bucket] = bytearray()
 
-    def sorted_blocks(self, kind):
+    def sorted_blocks(self, kind: str) -> Iterator[bytes]:
         """The ``"ids"`` or ``"data"`` lines in row_id order, one block per bucket."""
         for handles in self._handles[kind]:
             lines = b"".join(self._sealed.get(handle) for handle in handles).split(b"\n")
@@ -93,7 +105,7 @@ class _Shuffle:
             yield block.replace(b"\0", b"\n") if kind == "ids" else block
 
 
-def _row_ids():
+def _row_ids() -> Iterator[Iterator[tuple[int, str]]]:
     """Batches of ``(bucket, row_id)``: a random 96-bit row_id in hex and its first byte (its bucket)."""
     while True:
         pool = secrets.token_bytes(12 * 4096)
@@ -101,14 +113,16 @@ def _row_ids():
         yield zip(pool[::12], [hex_pool[start:start + 24] for start in range(0, len(hex_pool), 24)])
 
 
-def _check_recipients(keys, role):
+def _check_recipients(keys: Sequence[RecipientKey], role: str) -> tuple[list[pyrage.x25519.Recipient], list[str]]:
     if not keys or any(key.role != role for key in keys):
         raise ValueError(f"expected one or more {role} keys, got {[key.key_id for key in keys]}")
     return [key.age_recipient() for key in keys], [key.key_id for key in keys]
 
 
-def write_container(out_path, *, unit, register, periode, signing_key, tpf_recipients, ssb_recipients, rows,
-                    header_lines=(), no_participants=False, progress=None):
+def write_container(out_path: str | os.PathLike[str], *, unit: Unit, register: str, periode: int,
+                    signing_key: Ed25519PrivateKey, tpf_recipients: Sequence[RecipientKey],
+                    ssb_recipients: Sequence[RecipientKey], rows: Iterable[Row], header_lines: Iterable[str] = (),
+                    no_participants: bool = False, progress: Callable[[int], object] | None = None) -> Manifest:
     """Write a container to ``out_path`` (atomically) and return its :class:`Manifest`.
 
     ``rows`` yields ``(ids, record)``: ``ids`` a sequence of ``(id_type, value)`` (the profile's ID field names and

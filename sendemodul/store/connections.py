@@ -2,7 +2,6 @@
 creating the database atomically and opening (migrating) it."""
 
 import contextlib
-import datetime
 import os
 import sqlite3
 import threading
@@ -12,6 +11,7 @@ import sqlite_utils
 
 from sendemodul.errors import AlreadyExists, StoreError
 from sendemodul.store.migrations import migrate
+from sendemodul.timefmt import utc_now_text
 
 PRAGMAS = (
     "PRAGMA journal_mode = WAL",
@@ -25,7 +25,7 @@ PRAGMAS = (
 
 def utcnow():
     """The current time as an ISO 8601 UTC string with seconds, e.g. 2026-01-15T07:00:00Z."""
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_now_text()
 
 
 def _connect(path):

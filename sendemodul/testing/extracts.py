@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from typing import BinaryIO
 
 from sendemodul import identity
-from sendemodul.profiles import FixedWidthProfile, Profile
+from sendemodul.profiles import FixedWidthProfile, Profile, XmlProfile
 from sendemodul.testing.writers import FixedWriter, XmlWriter
 
 __all__ = ["ERROR_KINDS", "generate_extract", "write_extract"]
@@ -68,5 +68,8 @@ def write_extract(out: BinaryIO, profile: Profile, unit: identity.Unit, n_record
                              f"choose from {', '.join(k for k, kinds in ERROR_KINDS.items() if profile.kind in kinds)}")
         if not 1 <= number <= n_records or (kind.startswith("DUPLICATE") and number < 2):
             raise ValueError(f"record number {number} is out of range for error {kind}")
-    writer = FixedWriter if isinstance(profile, FixedWidthProfile) else XmlWriter
-    return writer(profile, unit, seed, n_records).write(out, n_records, errors)
+    if isinstance(profile, FixedWidthProfile):
+        return FixedWriter(profile, unit, seed, n_records).write(out, n_records, errors)
+    if isinstance(profile, XmlProfile):
+        return XmlWriter(profile, unit, seed, n_records).write(out, n_records, errors)
+    raise TypeError(f"no extract writer for a {profile.kind} profile")

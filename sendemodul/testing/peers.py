@@ -2,20 +2,22 @@
 own keys, pubkey login only and ``internal-sftp`` (SSB's server in the tests, OpenSSH's own SFTP server in
 ``scripts/bench``; the recipe is in ../shared/TESTING.md)."""
 
+import os
 import shutil
 import socket
 import subprocess
 from pathlib import Path
 
 
-def free_port():
+def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
-def prepare_sshd(directory, *, log_level="INFO"):
+def prepare_sshd(directory: str | os.PathLike[str], *, log_level: str = "INFO") -> int:
     """Write ``host_ed25519``, ``client_ed25519`` (+ ``.pub``), ``authorized_keys`` and ``sshd_config`` into
     ``directory`` for an sshd on a free loopback port; returns the port. Run it as
     ``/usr/sbin/sshd -D -e -f <directory>/sshd_config`` (``/run/sshd`` must exist)."""

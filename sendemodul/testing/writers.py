@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import operator
 import random
-from typing import BinaryIO
+from collections.abc import Iterable
+from typing import BinaryIO, TypeVar
 from xml.sax.saxutils import escape
 
 from sendemodul import identity
@@ -109,7 +110,10 @@ class _Writer:
             values[spec.name] = next(self.people)[1]
 
 
-def _first(candidates):
+_T = TypeVar("_T")
+
+
+def _first(candidates: Iterable[_T]) -> _T:
     for candidate in candidates:
         return candidate
     raise ValueError("the profile has no field for that error kind")
@@ -131,7 +135,7 @@ class FixedWriter(_Writer):
     def format_string(self, template: dict[str, str]) -> str:
         line = self.render(template).replace("%", "%%")
         holes = sorted((spec for spec in self.profile.field_specs if spec.name in self.variable),
-                       key=lambda spec: spec.start)
+                       key=lambda spec: spec.span[0])
         parts, position = [], 0
         for spec in holes:
             parts.append(line[position:spec.start])
@@ -181,9 +185,10 @@ class FixedWriter(_Writer):
 
 def _pad(value: str, spec: FieldSpec) -> str:
     """A fixed-width field: numbers right-aligned with zeros, everything else left-aligned with spaces."""
+    start, end = spec.span
     if spec.type == "integer" and value.isdigit():
-        return value.rjust(spec.length, "0")
-    return value.ljust(spec.length)
+        return value.rjust(end - start, "0")
+    return value.ljust(end - start)
 
 
 class XmlWriter(_Writer):

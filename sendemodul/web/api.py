@@ -15,7 +15,7 @@ from sendemodul.errors import (
     SendemodulError,
     UploadIncomplete,
 )
-from sendemodul.intake import OSLO
+from sendemodul.timefmt import OSLO
 from sendemodul.receipt import Receipt
 from sendemodul import messages_nb
 from sendemodul.web.app import AppResource

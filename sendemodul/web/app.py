@@ -1,7 +1,6 @@
 """What the resources of the HTTPS front share (:class:`WebApp`: config, portal, intake, store runner, sessions,
 templates, the key directory) and the base class that holds it."""
 
-import datetime
 import secrets
 
 from twisted.cred.error import UnauthorizedLogin
@@ -9,16 +8,10 @@ from twisted.internet import defer
 from twisted.web import resource
 
 from sendemodul import letters
-from sendemodul.intake import OSLO
 from sendemodul import messages_nb
+from sendemodul.timefmt import oslo_display_of_text
 from sendemodul.web.request import basic_credentials, login
 from sendemodul.web.sessions import COOKIE, Sessions
-
-
-def oslo_time(text):
-    """'2027-01-15T07:00:00Z' -> '15.01.2027 kl. 08:00' (Norwegian time)."""
-    when = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-    return when.astimezone(OSLO).strftime("%d.%m.%Y kl. %H:%M")
 
 
 class WebApp:
@@ -36,7 +29,7 @@ class WebApp:
         self.clock = clock
         self.sessions = Sessions(clock, idle_seconds=config.limits.session_idle_seconds)
         self.templates = letters.environment()
-        self.templates.filters["oslo_time"] = oslo_time
+        self.templates.filters["oslo_time"] = oslo_display_of_text
         self.templates.filters["status_nb"] = messages_nb.status_nb
 
     def render(self, request, name, status=200, **context):

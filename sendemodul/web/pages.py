@@ -11,7 +11,7 @@ from twisted.web import pages, static
 
 from sendemodul import auth, identity, resources
 from sendemodul.errors import BydelError, KommunenrError, LoginBusy, OrgnrError
-from sendemodul.intake import OSLO
+from sendemodul.timefmt import OSLO
 from sendemodul import messages_nb
 from sendemodul.web.app import AppResource
 from sendemodul.web.errors import respond
@@ -40,7 +40,7 @@ def _field_errors(form, year):
             identity.check_bydel(k, b, year)
         except BydelError:
             errors["bydel"] = (f"Bydel {b} kan ikke brukes for kommune {k}. Bruk 00 for hele kommunen"
-                               + (", eller 01–15 for en bydel." if k == "0301" else "."))
+                               + (", eller 01–15 for en bydel." if k == identity.OSLO_KOMMUNENR else "."))
     if not re.fullmatch(r"\d{9}", o):
         errors["orgnr"] = "Organisasjonsnummeret skal ha ni siffer."
     else:
