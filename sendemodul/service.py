@@ -17,6 +17,7 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from sendemodul import auth, keydir
+from sendemodul.credential_watch import CredentialWatch
 from sendemodul.errors import KeyDirError, SendemodulError
 from sendemodul.intake import Intake
 from sendemodul.sftp.checker import UnitKeyChecker
@@ -203,6 +204,9 @@ def makeService(config, reactor=None):
     top.web.setServiceParent(top)
     top.sftp = SFTPService(config, top.portal, reactor, config.server.sftp_endpoint)
     top.sftp.setServiceParent(top)
+    top.credential_watch = CredentialWatch(store, top.db.run, reactor, config.auth.credential_poll_seconds,
+                                           [top.web_app.sessions.end_unit, top.sftp.end_unit])
+    top.credential_watch.setServiceParent(top)
     if config.worker.embedded:
         top.workers = make_process_monitor(config, reactor)
         top.workers.setServiceParent(top)

@@ -64,7 +64,7 @@ class IntakeTestCase(SynchronousTestCase):
     def upload(self, data, unit=DEMO, intake=None, chunk=7000):
         """Begin an upload, write ``data`` in chunks, and return its finish() Deferred, fired."""
         intake = intake or self.intake
-        upload = intake.begin(unit_of(unit))
+        upload = intake.begin(unit_of(unit), epoch=self.store.credential_epoch(unit))
         for i in range(0, len(data), chunk):
             upload.write(data[i:i + chunk])
         return self.reactor.run_until(intake.finish(upload))
@@ -89,7 +89,7 @@ class AcceptTests(IntakeTestCase):
         self.assertEqual(self.store.upload(receipt.reference)["sha256"], receipt.sha256)
 
     def test_a_file_written_out_of_order_is_checked_whole(self):
-        upload = self.intake.begin(unit_of(DEMO))
+        upload = self.intake.begin(unit_of(DEMO), epoch=self.store.credential_epoch(DEMO))
         half = len(self.container_bytes) // 2
         upload.write(self.container_bytes[half:], half)
         upload.write(self.container_bytes[:half], 0)
@@ -123,14 +123,14 @@ class RefuseTests(IntakeTestCase):
     def test_a_write_past_max_upload_bytes_raises_and_abort_removes_the_part(self):
         limits = dataclasses.replace(self.config.limits, max_upload_bytes=1000)
         intake = self.make_intake(dataclasses.replace(self.config, limits=limits))
-        upload = intake.begin(unit_of(DEMO))
+        upload = intake.begin(unit_of(DEMO), epoch=self.store.credential_epoch(DEMO))
         upload.write(b"x" * 1000)
         self.assertRaises(UploadTooLarge, upload.write, b"x")
         self.successResultOf(self.reactor.run_until(intake.abort(upload)))
         self.assertNothingKept()
 
     def test_an_upload_shorter_than_announced_is_incomplete(self):
-        upload = self.intake.begin(unit_of(DEMO))
+        upload = self.intake.begin(unit_of(DEMO), epoch=self.store.credential_epoch(DEMO))
         upload.write(self.container_bytes)
         d = self.intake.finish(upload, expected_size=len(self.container_bytes) + 1)
         self.failureResultOf(self.reactor.run_until(d), UploadIncomplete)
@@ -139,8 +139,8 @@ class RefuseTests(IntakeTestCase):
     def test_uploads_per_unit_limits_uploads_in_progress_until_one_ends(self):
         limits = dataclasses.replace(self.config.limits, uploads_per_unit=1)
         intake = self.make_intake(dataclasses.replace(self.config, limits=limits))
-        first = intake.begin(unit_of(DEMO))
-        self.assertRaises(TooManyUploads, intake.begin, unit_of(DEMO))
+        first = intake.begin(unit_of(DEMO), epoch=self.store.credential_epoch(DEMO))
+        self.assertRaises(TooManyUploads, intake.begin, unit_of(DEMO), epoch=0)
         self.reactor.run_until(intake.abort(first))
         self.reactor.run_until(first.ended())
         self.successResultOf(self.upload(self.container_bytes, intake=intake))

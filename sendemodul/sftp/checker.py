@@ -10,7 +10,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from sendemodul.auth import UNIT_RE
+from sendemodul.auth import UNIT_RE, UnitLogin
 
 log = Logger()
 
@@ -30,15 +30,17 @@ class UnitKeyChecker:
         self.run_db = run_db
 
     def _registered_blobs(self, unit):  # in a DB thread
-        if not self.store.unit_is_active(unit):
-            return []
+        """``(epoch, blobs)``: the epoch read first, so a key removed after it was read still ends this login."""
+        epoch = self.store.credential_epoch(unit)
+        if epoch is None:
+            return None, []
         blobs = []
         for row in self.store.ssh_keys(unit):
             try:
                 blobs.append(base64.b64decode(row["public_key"].split()[1]))
             except (IndexError, ValueError):
                 continue
-        return blobs
+        return epoch, blobs
 
     @defer.inlineCallbacks
     def requestAvatarId(self, creds):
@@ -46,7 +48,7 @@ class UnitKeyChecker:
         unit = username.strip() if username and UNIT_RE.match(username.strip()) else None
         if unit is None:
             raise error.UnauthorizedLogin()
-        blobs = yield self.run_db(self._registered_blobs, unit)
+        epoch, blobs = yield self.run_db(self._registered_blobs, unit)
         if creds.blob not in blobs:
             raise error.UnauthorizedLogin()
         if creds.signature is None:
@@ -59,4 +61,4 @@ class UnitKeyChecker:
         if not ok:
             raise error.UnauthorizedLogin()
         log.info("SSH key login for {unit}", unit=unit)
-        return unit
+        return UnitLogin(unit, epoch)

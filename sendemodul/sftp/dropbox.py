@@ -120,9 +120,11 @@ class Upload:
 class DropBox:
     """One SFTP session of one unit."""
 
-    def __init__(self, unit, *, intake, store, run_db, on_pressure=None, on_busy=None, clock=None):
+    def __init__(self, unit, *, intake, store, run_db, on_pressure=None, on_busy=None, clock=None, epoch=None):
         """
-        unit: the logged-in unit (an ``identity.Unit``); intake, store: the shared Intake and Store; run_db(f, *args) -> Deferred;
+        unit: the logged-in unit (an ``identity.Unit``); epoch: its login's credential epoch (intake refuses the
+        uploads of a login whose epoch is no longer the unit's); intake, store: the shared Intake and Store;
+        run_db(f, *args) -> Deferred;
         on_pressure(upload, paused): pause/resume the connection when writes pile up; on_busy(delta): counts
         requests waiting for intake (the idle timeout does not fire while one is running); clock: an
         ``IReactorTime`` for the upload deadline (the reactor by default; a ``Clock`` in tests).
@@ -132,6 +134,7 @@ class DropBox:
         self.clock = clock
         self.unit = str(unit)
         self.parsed_unit = unit
+        self.epoch = epoch
         self.intake = intake
         self.store = store
         self.run_db = run_db
@@ -189,7 +192,7 @@ class DropBox:
             self._drop(current)
         upload = Upload(name, None)
         try:
-            upload.incoming = self.intake.begin(self.parsed_unit,
+            upload.incoming = self.intake.begin(self.parsed_unit, epoch=self.epoch,
                                                 on_pressure=lambda paused: self.on_pressure(upload, paused))
         except TooManyUploads as e:
             raise SFTPError(FX_FAILURE, str(e)) from None
