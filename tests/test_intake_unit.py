@@ -9,7 +9,14 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from sendemodul import devkeys, home
 from sendemodul.auth import unit_of  # the front hands intake the Unit the login made
-from sendemodul.errors import ContainerError, TooManyUploads, UploadIncomplete, UploadTooLarge, WindowClosed
+from sendemodul.errors import (
+    ContainerError,
+    LoginRevoked,
+    TooManyUploads,
+    UploadIncomplete,
+    UploadTooLarge,
+    WindowClosed,
+)
 from sendemodul.intake import Intake
 from sendemodul.spool import Spool
 from server import DEMO, make_container
@@ -144,6 +151,64 @@ class RefuseTests(IntakeTestCase):
         self.reactor.run_until(intake.abort(first))
         self.reactor.run_until(first.ended())
         self.successResultOf(self.upload(self.container_bytes, intake=intake))
+
+
+class RevokedLoginTests(IntakeTestCase):
+    """Issue 14: an upload whose login has ended (PIN revoked or replaced, unit disabled) is refused and kept
+    nowhere, whenever the change came: before it began, while it arrived, or as it is recorded."""
+
+    def revoke(self, how):
+        from sendemodul import auth
+
+        if how == "pin revoke":
+            self.store.revoke_pin(DEMO, actor="test")
+        elif how == "pin issue":
+            self.store.set_pin(DEMO, auth.hash_pin(auth.generate_pin()), actor="test")
+        else:
+            self.store.disable_unit(DEMO, actor="test")
+
+    def test_a_change_while_the_upload_arrives_refuses_it_at_the_end(self):
+        for how in ("pin issue", "pin revoke", "unit disable"):
+            epoch = self.store.credential_epoch(DEMO)
+            upload = self.intake.begin(unit_of(DEMO), epoch=epoch)
+            half = len(self.container_bytes) // 2
+            upload.write(self.container_bytes[:half])
+            self.revoke(how)
+            upload.write(self.container_bytes[half:])
+            failure = self.failureResultOf(self.reactor.run_until(self.intake.finish(upload)), LoginRevoked)
+            self.assertEqual(failure.value.code, "login_revoked")
+            self.assertNothingKept()
+            if how == "pin revoke":
+                self.store.set_pin(DEMO, "$argon2id$again", actor="test")
+
+    def test_an_upload_begun_under_an_old_epoch_is_refused(self):
+        epoch = self.store.credential_epoch(DEMO)
+        self.revoke("pin issue")
+        upload = self.intake.begin(unit_of(DEMO), epoch=epoch)
+        upload.write(self.container_bytes)
+        self.failureResultOf(self.reactor.run_until(self.intake.finish(upload)), LoginRevoked)
+        self.assertNothingKept()
+
+    def test_a_change_committed_just_before_the_record_refuses_it(self):
+        """The last check runs in the transaction that records the upload: a change between the checks before it
+        and the record still wins."""
+        epoch = self.store.credential_epoch(DEMO)
+        checked = self.store.credential_epoch
+        calls = []
+
+        def credential_epoch(unit):  # the change lands right after intake's own look
+            result = checked(unit)
+            calls.append(unit)
+            if len(calls) == 2:
+                self.revoke("pin issue")
+            return result
+
+        self.store.credential_epoch = credential_epoch
+        upload = self.intake.begin(unit_of(DEMO), epoch=epoch)
+        upload.write(self.container_bytes)
+        self.failureResultOf(self.reactor.run_until(self.intake.finish(upload)), LoginRevoked)
+        self.assertEqual(len(calls), 2)
+        self.assertNothingKept()
 
 
 class DuplicateTests(IntakeTestCase):
