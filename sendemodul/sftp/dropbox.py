@@ -209,6 +209,7 @@ class DropBox:
 
     def _own_upload(self, reference):
         def lookup(store, unit):
+            self._check_login(store)
             row = store.upload(reference)
             return row if row is not None and row["unit"] == unit else None
         return self.run_db(lookup, self.store, self.unit)
@@ -254,6 +255,16 @@ class DropBox:
         parse_path(path)
         raise no_such_file("Not a symbolic link.")
 
+    def _own_uploads(self):  # in a DB thread
+        self._check_login(self.store)
+        return self.store.list_uploads(self.unit)
+
+    def _check_login(self, store):
+        """In a DB thread, before the unit's receipts are read: the login's credential epoch must still be the
+        unit's (else the credential watch is about to close this connection; until then nothing is answered)."""
+        if store.credential_epoch(self.unit) != self.epoch:
+            raise denied("Your login is no longer valid (the PIN was changed or revoked, or the unit disabled).")
+
     # -- directories ----------------------------------------------------------------------------------------------
 
     def makeDirectory(self, path, attrs):
@@ -269,7 +280,7 @@ class DropBox:
             entries = [(RECEIPTS, _attrs(RECEIPTS_MODE))]
             entries += [(u.name, _attrs(UPLOAD_MODE, u.incoming.size, u.started)) for u in self.uploads.values()]
         elif kind[0] == "receipts":
-            rows = yield self.run_db(self.store.list_uploads, self.unit)
+            rows = yield self.run_db(self._own_uploads)
             entries = [(f"{row['reference']}.json", _attrs(RECEIPT_MODE, len(receipt_bytes(row)))) for row in rows]
         elif kind[0] == "file" and (kind[1] in self.uploads or kind[1] in self.accepted):
             raise SFTPError(FX_FAILURE, "Not a directory.")
