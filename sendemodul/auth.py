@@ -325,8 +325,9 @@ class UnitRealm:
     """Makes an avatar for a logged-in unit, with the factory given for the interface the front asks for.
 
     ``factories``: ``{interface: factory}`` where ``factory(unit, epoch) -> (avatar, logout)`` or
-    ``factory(unit, epoch) -> avatar``, ``unit`` an :class:`identity.Unit`, ``epoch`` the login's credential epoch; ``IUnitAvatar`` (the unit itself, for the web front) is always there. ``service.makeService`` passes
-    the SFTP front's ``IConchUser`` factory."""
+    ``factory(unit, epoch) -> avatar``, ``unit`` an :class:`identity.Unit`, ``epoch`` the login's credential epoch
+    (:class:`UnitLogin`); ``IUnitAvatar`` (the unit itself, for the web front) is always there.
+    ``service.makeService`` passes the SFTP front's ``IConchUser`` factory."""
 
     def __init__(self, factories=None):
         self.factories = {IUnitAvatar: UnitAvatar, **(factories or {})}

@@ -4,6 +4,7 @@ test_revocation.py.)"""
 
 from types import SimpleNamespace
 
+from conftest import ALNA, STAVANGER, add_unit
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from twisted.conch.ssh import keys
 from twisted.internet import defer
@@ -12,7 +13,6 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from conftest import ALNA, STAVANGER, add_unit
 from sendemodul.credential_watch import CredentialWatch
 from sendemodul.sftp.server import DropBoxSSHFactory
 from sendemodul.store import Store
