@@ -9,10 +9,12 @@ nothing can reach SSB.
 """
 
 import http.client
+import json
 import re
 import socket
 import sqlite3
 import ssl
+import subprocess
 import urllib.parse
 
 import paramiko
@@ -26,7 +28,8 @@ pytestmark = pytest.mark.integration
 #: One unit per command, so that each test starts from a unit with a PIN and no uploads.
 UNITS = {("web", "pin revoke"): "0301-01-958935420", ("web", "unit disable"): "0301-02-958935420",
          ("web", "pin issue"): "0301-03-958935420", ("sftp", "pin revoke"): "0301-04-958935420",
-         ("sftp", "unit disable"): "0301-05-958935420", ("sftp", "pin issue"): "0301-06-958935420"}
+         ("sftp", "unit disable"): "0301-05-958935420", ("sftp", "pin issue"): "0301-06-958935420",
+         ("sftp", "sshkey remove"): "0301-07-958935420"}
 COMMANDS = {"pin revoke": ("admin", "pin", "revoke"), "unit disable": ("admin", "unit", "disable"),
             "pin issue": ("admin", "pin", "issue")}
 
@@ -39,6 +42,9 @@ def server(tmp_path_factory):
     for unit in UNITS.values():
         key = base / f"{unit}.key"
         srv.units[unit] = (add_unit(srv.home, unit, key), key)
+    srv.ssh_key = base / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(srv.ssh_key)], check=True)
+    run_cli("admin", "sshkey", "add", UNITS["sftp", "sshkey remove"], f"{srv.ssh_key}.pub", "--home", srv.home)
     srv.start()
     yield srv
     srv.stop()
@@ -227,3 +233,31 @@ def http_basic_list(server, unit, pin):
         return response.status
     finally:
         conn.close()
+
+
+def test_removing_the_ssh_key_closes_the_session_it_opened(server, tmp_path):
+    """An unattended system logged in with its SSH key; ``admin sshkey remove`` closes that connection too."""
+    unit = UNITS["sftp", "sshkey remove"]
+    _pin, signing_key = server.units[unit]
+    [container] = containers_for(server, unit, signing_key, tmp_path, "in-progress").values()
+    key = paramiko.Ed25519Key.from_private_key_file(str(server.ssh_key))
+    transport = paramiko.Transport(("127.0.0.1", server.sftp_port))
+    transport.connect(username=unit, pkey=key)
+    sftp = paramiko.SFTPClient.from_transport(transport)
+    incoming = len(server.spool("incoming"))
+    upload = sftp.open("in-progress.tar", "wb")
+    upload.write(container[:len(container) // 2])
+    wait_for(lambda: len(server.spool("incoming")) == incoming + 1, timeout=10, message="the upload to begin")
+    [fingerprint] = [k["fingerprint"] for k in
+                     json.loads(run_cli("admin", "sshkey", "list", unit, "--json", "--home", server.home).stdout)]
+
+    run_cli("admin", "sshkey", "remove", unit, fingerprint, "--home", server.home)
+
+    wait_for(lambda: not transport.is_active(), timeout=10, message="the SFTP connection to be closed")
+    transport.close()
+    wait_for(lambda: server.spool("incoming") == [], timeout=10, message="the upload in progress to be removed")
+    assert rows_of(server, unit) == []
+    again = paramiko.Transport(("127.0.0.1", server.sftp_port))
+    with pytest.raises(paramiko.AuthenticationException):
+        again.connect(username=unit, pkey=key)
+    again.close()
