@@ -2,6 +2,9 @@
 factory does when it is told a unit's credentials changed. (With a real server and the real admin CLI:
 test_revocation.py.)"""
 
+import shutil
+import tempfile
+from pathlib import Path
 from types import SimpleNamespace
 
 from conftest import ALNA, STAVANGER, add_unit
@@ -24,7 +27,9 @@ def sync_db(f, *args):
 
 class CredentialWatchTests(SynchronousTestCase):
     def setUp(self):
-        self.store = Store.create(self.mktemp() + ".db")
+        directory = Path(tempfile.mkdtemp(prefix="sendemodul-test-"))  # (trial's mktemp would leave it in the cwd)
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        self.store = Store.create(directory / "sendemodul.db")
         self.addCleanup(self.store.close)
         self.alna, self.stavanger = add_unit(self.store, ALNA), add_unit(self.store, STAVANGER)
         self.store.set_pin(self.alna, "$argon2id$a", actor="test")  # before the server starts: nothing to end
