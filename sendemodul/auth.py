@@ -81,6 +81,24 @@ def dummy_phc():
     return _dummy_phc
 
 
+class UnitLogin(str):
+    """What our checkers return as the avatar id: the unit's login name, carrying ``epoch``, the unit's credential
+    epoch read together with the credential it was checked against (:meth:`Store.login_pin`). A revoke, a disable or
+    a new PIN raises the unit's epoch, and everything this login opened ends (issue 14)."""
+
+    epoch: int | None
+
+    def __new__(cls, unit, epoch):
+        login = super().__new__(cls, unit)
+        login.epoch = epoch
+        return login
+
+
+def epoch_of(avatar_id):
+    """The credential epoch an avatar id carries (None for a plain name, which no session check accepts)."""
+    return getattr(avatar_id, "epoch", None)
+
+
 class Busy(LoginBusy, error.UnauthorizedLogin):
     """The server is busy checking other logins; try again in a moment."""
 
@@ -243,10 +261,10 @@ class PinChecker:
         username = (_text(creds.username) or "").strip()
         unit = username if UNIT_RE.match(username) else None
         pin = _text(creds.password) or ""
-        phc = (yield self.run_db(self.store.login_pin_hash, unit)) if unit is not None else None
+        phc, epoch = (yield self.run_db(self.store.login_pin, unit)) if unit is not None else (None, None)
         tag = self.verified.tag(unit, pin, phc) if phc is not None else None
         if tag is not None and self.verified.passed(tag):
-            return unit
+            return UnitLogin(unit, epoch)
         if self.pending >= self.config.max_pending_logins:
             self._busy()
             raise Busy()
@@ -257,7 +275,7 @@ class PinChecker:
             self.pending -= 1
         if ok:
             self.verified.remember(tag)
-            return unit
+            return UnitLogin(unit, epoch)
         yield self._failed(unit if phc is not None else None, source, score=1 if phc is not None else 2)
         raise error.UnauthorizedLogin()
 
@@ -302,11 +320,12 @@ class IUnitAvatar(Interface):
 @implementer(IUnitAvatar)
 class UnitAvatar:
     """``unit``: the login name (``0301-12-958935420``); ``parsed``: the same unit as an :class:`identity.Unit`,
-    what intake takes."""
+    what intake takes; ``epoch``: the credential epoch of the login (:class:`UnitLogin`)."""
 
-    def __init__(self, unit):
+    def __init__(self, unit, epoch=None):
         self.parsed = unit
         self.unit = str(unit)
+        self.epoch = epoch
 
 
 def unit_of(avatar_id):
@@ -320,9 +339,10 @@ def unit_of(avatar_id):
 class UnitRealm:
     """Makes an avatar for a logged-in unit, with the factory given for the interface the front asks for.
 
-    ``factories``: ``{interface: factory}`` where ``factory(unit) -> (avatar, logout)`` or ``factory(unit) ->
-    avatar``, ``unit`` an :class:`identity.Unit`; ``IUnitAvatar`` (the unit itself, for the web front) is always there. ``service.makeService`` passes
-    the SFTP front's ``IConchUser`` factory."""
+    ``factories``: ``{interface: factory}`` where ``factory(unit, epoch) -> (avatar, logout)`` or
+    ``factory(unit, epoch) -> avatar``, ``unit`` an :class:`identity.Unit`, ``epoch`` the login's credential epoch
+    (:class:`UnitLogin`); ``IUnitAvatar`` (the unit itself, for the web front) is always there.
+    ``service.makeService`` passes the SFTP front's ``IConchUser`` factory."""
 
     def __init__(self, factories=None):
         self.factories = {IUnitAvatar: UnitAvatar, **(factories or {})}
@@ -331,7 +351,7 @@ class UnitRealm:
         for interface in interfaces:
             factory = self.factories.get(interface)
             if factory is not None:
-                made = factory(unit_of(avatarId))
+                made = factory(unit_of(avatarId), epoch_of(avatarId))
                 avatar, logout = made if isinstance(made, tuple) else (made, lambda: None)
                 return interface, avatar, logout
         raise NotImplementedError(f"no avatar for {interfaces}")

@@ -102,6 +102,10 @@ class AuthConfig:
     #: A unit that logged in with its PIN logs in again without a new Argon2id hash for this long (0: never), so a
     #: storm of wrong PINs filling the hash pool does not lock it out. Memory only: a keyed MAC, never the PIN.
     verified_cache_seconds: int = 900
+    #: How often the server looks for units whose credentials changed (``admin pin issue``/``revoke``, ``unit
+    #: disable``, ``sshkey remove``, run by the admin CLI in another process) and ends their open SFTP connections
+    #: and web sessions. Each web request and each upload also checks the unit's credential epoch itself.
+    credential_poll_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,8 @@ class LimitsConfig:
     io_threads: int = 8
     #: Web sessions end after this long without a request.
     session_idle_seconds: int = 900
+    #: Web sessions end this long after their login, however busy (an absolute lifetime; not renewed by requests).
+    session_max_seconds: int = 8 * 3600
 
 
 @dataclass(frozen=True)
@@ -334,7 +340,7 @@ def _validate_section(name, section):
             raise ConfigError("config key 'server.public_url' must start with https://")
     elif name == "auth":
         _positive(section, name, "hash_threads", "max_pending_logins", "source_ban_score", "source_window_seconds",
-                  "source_ban_seconds", "unit_warn_failures", "unit_window_seconds")
+                  "source_ban_seconds", "unit_warn_failures", "unit_window_seconds", "credential_poll_seconds")
         if section.failure_delay_seconds < 0:
             raise ConfigError("config key 'auth.failure_delay_seconds' must not be negative")
         if section.verified_cache_seconds < 0:

@@ -328,6 +328,12 @@ class WindowClosed(IntakeError):
     code = "window_closed"
 
 
+class LoginRevoked(IntakeError):
+    """Your login is no longer valid (the PIN was changed or revoked, or the unit disabled); nothing was kept."""
+
+    code = "login_revoked"
+
+
 class TooManyUploads(IntakeError):
     """This unit already has as many uploads in progress as the server allows at once; wait for one to finish."""
 

@@ -2,13 +2,18 @@
 
 Both fronts use it the same way::
 
-    upload = intake.begin(unit, on_pressure=...)     # incoming/<uuid>.part
+    upload = intake.begin(unit, epoch=..., on_pressure=...)  # incoming/<uuid>.part
     upload.write(data[, offset])                      # as bytes arrive (raises UploadTooLarge past the limit)
     receipt = yield intake.finish(upload)             # or: yield intake.abort(upload)
 
 ``finish`` answers only after the file is complete, fsynced, verified, renamed into ``received/`` and recorded in the
 database: a receipt is a promise that the upload will be processed. Every refusal deletes the file and says why.
 The same bytes from the same unit give back the first receipt.
+
+Each upload carries the credential epoch of the login that sent it. An upload whose login has ended since (the
+PIN revoked or replaced, the unit disabled: the unit's epoch raised) is refused with :class:`LoginRevoked` and kept
+nowhere: checked when the upload begins, before the duplicate lookup, and in the transaction that records it, the
+last step before the receipt.
 """
 
 import collections
@@ -24,6 +29,7 @@ from twisted.logger import Logger
 from sendemodul import keydir
 from sendemodul.errors import (
     ContainerReplayed,
+    LoginRevoked,
     SendemodulError,
     TooManyUploads,
     UploadIncomplete,
@@ -103,18 +109,19 @@ class Intake:
             log.warn("start-up recovery removed {parts} partial and {orphans} unrecorded uploads", parts=parts,
                      orphans=orphans)
 
-    def begin(self, unit, *, on_pressure=None):
+    def begin(self, unit, *, epoch, on_pressure=None):
         """Start receiving an upload for the logged-in ``unit`` (an :class:`identity.Unit`, as the front has it
-        from the login)."""
+        from the login); ``epoch``: the login's credential epoch (:class:`~sendemodul.auth.UnitLogin`)."""
         if self._active[unit] >= self.config.limits.uploads_per_unit:
             raise TooManyUploads(f"This unit already has {self._active[unit]} uploads in progress, as many as the "
                                  "server takes at once; wait for one to finish.")
         upload = self.spool.new_incoming(self.reactor, max_bytes=self.config.limits.max_upload_bytes,
                                          on_pressure=on_pressure)
         upload.unit = unit
+        upload.epoch = epoch
         self._active[unit] += 1
         upload.ended().addCallback(lambda _: self._upload_ended(unit))
-        d = self.run_io(self._stream_check, unit)
+        d = self.run_io(self._stream_check, unit, epoch)
         d.addCallback(upload.start)
         d.addErrback(lambda failure: (log.failure("could not prepare the check of an upload", failure),
                                       upload.start()))
@@ -125,8 +132,11 @@ class Intake:
         if not self._active[unit]:
             del self._active[unit]
 
-    def _stream_check(self, unit):
-        """In an I/O thread: the container check for ``unit``'s upload, run on its bytes as they arrive."""
+    def _stream_check(self, unit, epoch):
+        """In an I/O thread: the container check for ``unit``'s upload, run on its bytes as they arrive (a login
+        that has ended already gets a check that refuses at once: the bytes are then only drained)."""
+        if self.store.credential_epoch(unit) != epoch:
+            return _refuse_login
         return functools.partial(verify_container, **self._check_context(unit))
 
     def _check_context(self, unit):
@@ -148,7 +158,7 @@ class Intake:
         try:
             done = yield upload.complete()
             try:
-                receipt = yield self.run_io(self._accept, done, upload.unit)
+                receipt = yield self.run_io(self._accept, done, upload.unit, upload.epoch)
             except BaseException:
                 yield self.run_io(_unlink, done.path)
                 raise
@@ -162,10 +172,12 @@ class Intake:
             self.run_io(_unlink, done.path).addErrback(lambda f: log.failure("removing a duplicate failed", f))
         return receipt
 
-    def _accept(self, done, unit):
+    def _accept(self, done, unit, epoch):
         """In an I/O thread: verify (unless the stream was checked as it arrived), check the window, move into
-        ``received/``, record. Returns the Receipt."""
+        ``received/``, record (only while the login's ``epoch`` is still the unit's). Returns the Receipt."""
         unit_text = str(unit)
+        if self.store.credential_epoch(unit) != epoch:
+            raise LoginRevoked()
         now = self.now()
         today = now.astimezone(OSLO).date()
         path = done.path
@@ -188,7 +200,7 @@ class Intake:
                "container_id": manifest.container_id, "sha256": sha256, "size": size, "status": "received",
                "test": int(test), "late": int(late), "received_at": utc_text(now)}
         try:
-            stored = self.store.record_upload(row, actor=unit_text)
+            stored = self.store.record_upload(row, actor=unit_text, credential_epoch=epoch)
         except sqlite3.IntegrityError:
             received.unlink()  # lost a race with an identical upload: answer as that one
             existing = self.store.upload_by_container_id(manifest.container_id)
@@ -207,6 +219,10 @@ class Intake:
         if existing["unit"] == unit_text and existing["sha256"] == sha256:
             return Receipt.from_row(existing, duplicate=True)
         raise ContainerReplayed.detail(container_id)
+
+
+def _refuse_login(stream):
+    raise LoginRevoked()
 
 
 def _unlink(path):

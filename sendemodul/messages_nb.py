@@ -9,6 +9,8 @@ MESSAGES = {
     "unauthorized": "Innloggingen mislyktes. Kontroller kommunenummer, bydel, organisasjonsnummer og PIN-kode.",
     "busy": "Tjenesten er travel akkurat nå. Vent litt og prøv igjen.",
     "session": "Økten din er utløpt. Logg inn på nytt.",
+    "login_revoked": "Innloggingen gjelder ikke lenger: PIN-koden er byttet eller trukket tilbake, eller enheten er "
+                     "deaktivert. Ingenting er lagret. Logg inn på nytt.",
     "csrf": "Skjemaet var utløpt eller kom fra en annen side. Last siden på nytt og prøv igjen.",
     "too_large": "Filen er større enn tjenesten tar imot.",
     "incomplete": "Filen kom ikke fram i sin helhet, og ingenting er lagret. Send den på nytt.",

@@ -17,6 +17,7 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from sendemodul import auth, keydir
+from sendemodul.credential_watch import CredentialWatch
 from sendemodul.errors import KeyDirError, SendemodulError
 from sendemodul.intake import Intake
 from sendemodul.sftp.checker import UnitKeyChecker
@@ -205,6 +206,10 @@ def makeService(config, reactor=None):
     top.sftp = SFTPService(config, top.portal, reactor, config.server.sftp_endpoint,
                            source_banned=top.checker.defender.is_banned)
     top.sftp.setServiceParent(top)
+    top.credential_watch = CredentialWatch(store, top.db.run, reactor, config.auth.credential_poll_seconds,
+                                           [top.web_app.sessions.end_unit, top.sftp.end_unit])
+    top.credential_watch.setServiceParent(top)
+
     # [process] users (production, started as root): drop to the front's user here, after the listeners above have
     # bound their ports, before anything below starts; the children get a root supervisor of their own.
     from sendemodul.supervisor import front_services, make_process_monitor

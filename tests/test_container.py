@@ -16,8 +16,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sendemodul import container, errors, identity, keydir, signing
 from sendemodul.container import MEMBERS, TarWriter, canonical_json, write_container
+from sendemodul.container.manifest import MAX_JSON_BYTES
 from sendemodul.identity import Unit
 from sendemodul.verify import verify_container
+from support.deep_json import deeply_nested_manifests
 
 TODAY = date(2026, 3, 1)
 ALNA = Unit("0301", "12", "958935420")
@@ -430,6 +432,32 @@ def test_non_canonical_unsupported_and_invalid_manifests(keys, good, tmp_path):
                    {"no_participants": True}, {"parts": {"data.age": obj["parts"]["data.age"]}}):
         message = refused(keys, with_manifest(canonical_json({**obj, **change})), errors.ManifestInvalid)
         assert "manifest.json" in message
+
+
+@pytest.mark.parametrize("payload", ["brackets", "records"])
+def test_a_deeply_nested_manifest_is_refused_as_malformed_before_it_is_parsed(keys, good, tmp_path, payload):
+    """Issue 14 finding 4: json.loads recursed once per level and raised RecursionError (a 500 on the HTTPS front);
+    now the depth is scanned first and the manifest refused like any malformed one."""
+    items = dict(members(good))
+    raw = deeply_nested_manifests(items["manifest.json"])[payload]
+    assert len(raw) <= MAX_JSON_BYTES
+    signed = {**items, "manifest.json": raw, "manifest.sig": keys.unit_key.sign(raw)}
+    message = refused(keys, build(tmp_path / "deep.tar", signed.items()), errors.ManifestNotCanonical)
+    assert "nested deeper than 16 levels" in message
+    with pytest.raises(errors.ManifestNotCanonical):
+        container.Manifest.parse(raw)
+
+
+def test_the_depth_scan_skips_strings_and_stops_early():
+    from sendemodul.container.canonical_json import nesting_depth as depth
+
+    assert depth(b"{}") == 1 and depth(b'{"a":[{"b":[1]}]}') == 4
+    assert depth(b'{"a":"[[[[[[[[[[[[[[[[[[[[[[[[\\"{{{{{{{{{{{{{{{{{{{{","b":[]}') == 2  # brackets in a string
+    assert depth(b'["\\\\",[[]]]') == 3  # an escaped backslash ends before the quote that ends the string
+    assert depth(b"[" * 60000) == 17  # stops once past the limit
+    assert depth(b'"' + b"[" * 100) == 0  # an unterminated string runs to the end (json.loads refuses it)
+    manifest = json.dumps({"parts": {"data.age": {"recipients": ["ssb-2026"]}}}).encode()
+    assert depth(manifest) == 4
 
 
 def test_every_refusal_has_its_own_code():

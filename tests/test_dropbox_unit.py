@@ -41,7 +41,7 @@ class DropBoxTestCase(SynchronousTestCase):
         self.busy = []
         self.box = DropBox(UNIT, intake=self.intake, store=self.store, run_db=sync_db,
                            on_pressure=lambda upload, paused: self.pressure.append((upload.name, paused)),
-                           on_busy=self.busy.append, clock=self.clock)
+                           on_busy=self.busy.append, clock=self.clock, epoch=0)
 
     def assertStatus(self, code, f, *args):
         """``f(*args)`` raises (or its Deferred fails with) an SFTPError with ``code``; returns the error."""
@@ -230,6 +230,19 @@ class DirectoryTests(DropBoxTestCase):
         self.assertStatus(FX_PERMISSION_DENIED, self.box.makeLink, b"l", b"a.tar")
 
 
+class RevokedLoginTests(DropBoxTestCase):
+    def test_receipts_are_not_answered_once_the_units_credentials_change(self):
+        """Issue 14: reading the unit's receipts checks the login's credential epoch in the same DB call."""
+        self.store.epochs[UNIT] = 3  # admin pin revoke/issue or unit disable, in another process
+        self.assertStatus(FX_PERMISSION_DENIED, self.box.openDirectory, b"/receipts")
+        self.assertStatus(FX_PERMISSION_DENIED, self.box.openFile, b"/receipts/SM-20270115-AAAAAAAA.json", READ, {})
+        self.assertStatus(FX_PERMISSION_DENIED, self.box.getAttrs, b"/receipts/SM-20270115-AAAAAAAA.json", False)
+
+    def test_uploads_carry_the_logins_epoch_to_intake(self):
+        self.put("a.tar")
+        self.assertEqual([u.epoch for u in self.intake.begun], [0])
+
+
 class DeadlineTests(DropBoxTestCase):
     """limits.max_upload_seconds, on the injected clock: a trickle that keeps the idle timeout away still ends."""
 
@@ -350,7 +363,7 @@ class SessionEndTests(SynchronousTestCase):
         self.intake = FakeIntake()
         self.store = FakeStore([row("SM-20270115-AAAAAAAA")])
         self.user = DropBoxUser(UNIT, lambda unit, **kw: DropBox(UNIT, intake=self.intake, store=self.store,
-                                                                 run_db=sync_db, clock=Clock(), **kw))
+                                                                 run_db=sync_db, clock=Clock(), epoch=0, **kw))
 
     def start(self):
         server = self.user.lookupSubsystem(b"sftp", b"")

@@ -9,7 +9,14 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from sendemodul import devkeys, home
 from sendemodul.auth import unit_of  # the front hands intake the Unit the login made
-from sendemodul.errors import ContainerError, TooManyUploads, UploadIncomplete, UploadTooLarge, WindowClosed
+from sendemodul.errors import (
+    ContainerError,
+    LoginRevoked,
+    TooManyUploads,
+    UploadIncomplete,
+    UploadTooLarge,
+    WindowClosed,
+)
 from sendemodul.intake import Intake
 from sendemodul.spool import Spool
 from server import DEMO, make_container
@@ -64,7 +71,7 @@ class IntakeTestCase(SynchronousTestCase):
     def upload(self, data, unit=DEMO, intake=None, chunk=7000):
         """Begin an upload, write ``data`` in chunks, and return its finish() Deferred, fired."""
         intake = intake or self.intake
-        upload = intake.begin(unit_of(unit))
+        upload = intake.begin(unit_of(unit), epoch=self.store.credential_epoch(unit))
         for i in range(0, len(data), chunk):
             upload.write(data[i:i + chunk])
         return self.reactor.run_until(intake.finish(upload))
@@ -89,7 +96,7 @@ class AcceptTests(IntakeTestCase):
         self.assertEqual(self.store.upload(receipt.reference)["sha256"], receipt.sha256)
 
     def test_a_file_written_out_of_order_is_checked_whole(self):
-        upload = self.intake.begin(unit_of(DEMO))
+        upload = self.intake.begin(unit_of(DEMO), epoch=self.store.credential_epoch(DEMO))
         half = len(self.container_bytes) // 2
         upload.write(self.container_bytes[half:], half)
         upload.write(self.container_bytes[:half], 0)
@@ -123,14 +130,14 @@ class RefuseTests(IntakeTestCase):
     def test_a_write_past_max_upload_bytes_raises_and_abort_removes_the_part(self):
         limits = dataclasses.replace(self.config.limits, max_upload_bytes=1000)
         intake = self.make_intake(dataclasses.replace(self.config, limits=limits))
-        upload = intake.begin(unit_of(DEMO))
+        upload = intake.begin(unit_of(DEMO), epoch=self.store.credential_epoch(DEMO))
         upload.write(b"x" * 1000)
         self.assertRaises(UploadTooLarge, upload.write, b"x")
         self.successResultOf(self.reactor.run_until(intake.abort(upload)))
         self.assertNothingKept()
 
     def test_an_upload_shorter_than_announced_is_incomplete(self):
-        upload = self.intake.begin(unit_of(DEMO))
+        upload = self.intake.begin(unit_of(DEMO), epoch=self.store.credential_epoch(DEMO))
         upload.write(self.container_bytes)
         d = self.intake.finish(upload, expected_size=len(self.container_bytes) + 1)
         self.failureResultOf(self.reactor.run_until(d), UploadIncomplete)
@@ -139,11 +146,69 @@ class RefuseTests(IntakeTestCase):
     def test_uploads_per_unit_limits_uploads_in_progress_until_one_ends(self):
         limits = dataclasses.replace(self.config.limits, uploads_per_unit=1)
         intake = self.make_intake(dataclasses.replace(self.config, limits=limits))
-        first = intake.begin(unit_of(DEMO))
-        self.assertRaises(TooManyUploads, intake.begin, unit_of(DEMO))
+        first = intake.begin(unit_of(DEMO), epoch=self.store.credential_epoch(DEMO))
+        self.assertRaises(TooManyUploads, intake.begin, unit_of(DEMO), epoch=0)
         self.reactor.run_until(intake.abort(first))
         self.reactor.run_until(first.ended())
         self.successResultOf(self.upload(self.container_bytes, intake=intake))
+
+
+class RevokedLoginTests(IntakeTestCase):
+    """Issue 14: an upload whose login has ended (PIN revoked or replaced, unit disabled) is refused and kept
+    nowhere, whenever the change came: before it began, while it arrived, or as it is recorded."""
+
+    def revoke(self, how):
+        from sendemodul import auth
+
+        if how == "pin revoke":
+            self.store.revoke_pin(DEMO, actor="test")
+        elif how == "pin issue":
+            self.store.set_pin(DEMO, auth.hash_pin(auth.generate_pin()), actor="test")
+        else:
+            self.store.disable_unit(DEMO, actor="test")
+
+    def test_a_change_while_the_upload_arrives_refuses_it_at_the_end(self):
+        for how in ("pin issue", "pin revoke", "unit disable"):
+            epoch = self.store.credential_epoch(DEMO)
+            upload = self.intake.begin(unit_of(DEMO), epoch=epoch)
+            half = len(self.container_bytes) // 2
+            upload.write(self.container_bytes[:half])
+            self.revoke(how)
+            upload.write(self.container_bytes[half:])
+            failure = self.failureResultOf(self.reactor.run_until(self.intake.finish(upload)), LoginRevoked)
+            self.assertEqual(failure.value.code, "login_revoked")
+            self.assertNothingKept()
+            if how == "pin revoke":
+                self.store.set_pin(DEMO, "$argon2id$again", actor="test")
+
+    def test_an_upload_begun_under_an_old_epoch_is_refused(self):
+        epoch = self.store.credential_epoch(DEMO)
+        self.revoke("pin issue")
+        upload = self.intake.begin(unit_of(DEMO), epoch=epoch)
+        upload.write(self.container_bytes)
+        self.failureResultOf(self.reactor.run_until(self.intake.finish(upload)), LoginRevoked)
+        self.assertNothingKept()
+
+    def test_a_change_committed_just_before_the_record_refuses_it(self):
+        """The last check runs in the transaction that records the upload: a change between the checks before it
+        and the record still wins."""
+        epoch = self.store.credential_epoch(DEMO)
+        checked = self.store.credential_epoch
+        calls = []
+
+        def credential_epoch(unit):  # the change lands right after intake's own look
+            result = checked(unit)
+            calls.append(unit)
+            if len(calls) == 2:
+                self.revoke("pin issue")
+            return result
+
+        self.store.credential_epoch = credential_epoch
+        upload = self.intake.begin(unit_of(DEMO), epoch=epoch)
+        upload.write(self.container_bytes)
+        self.failureResultOf(self.reactor.run_until(self.intake.finish(upload)), LoginRevoked)
+        self.assertEqual(len(calls), 2)
+        self.assertNothingKept()
 
 
 class DuplicateTests(IntakeTestCase):

@@ -25,6 +25,9 @@ class FakeStore:
     def unit_is_active(self, unit):
         return unit == UNIT
 
+    def credential_epoch(self, unit):
+        return 0 if unit == UNIT else None
+
     def ssh_keys(self, unit):
         return [{"public_key": self.line}]
 

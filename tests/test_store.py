@@ -111,3 +111,81 @@ def test_status_lists_every_unit_with_missing_by_default(store):
     add_unit(store, "1103-00-964965226")
     rows = store.status("11F", 2026)
     assert [(r["unit"], r["status"]) for r in rows] == [(ALNA, None), ("1103-00-964965226", None)]
+
+
+def test_every_credential_change_raises_the_units_epoch_above_every_units(store):
+    """Issue 14: pin issue, pin revoke, sshkey remove and unit disable each raise the unit's credential epoch (in
+    their own transaction) past every unit's, so the server can find them with one indexed query."""
+    from conftest import STAVANGER
+
+    alna, stavanger = add_unit(store, ALNA), add_unit(store, STAVANGER)
+    assert store.credential_epoch(alna) == store.credential_epoch(stavanger) == store.max_credential_epoch() == 0
+    assert store.login_pin(alna) == (None, None)
+    seen = []
+
+    def changed(unit, step):
+        before = store.max_credential_epoch()
+        step()
+        epoch = store.credential_epoch(unit)
+        assert epoch is None or epoch > before
+        seen.append((str(unit), epoch))
+
+    changed(stavanger, lambda: store.set_pin(stavanger, "$argon2id$s", actor="test"))
+    changed(alna, lambda: store.set_pin(alna, "$argon2id$a1", actor="test"))
+    assert store.login_pin(alna) == ("$argon2id$a1", store.credential_epoch(alna))
+    changed(alna, lambda: store.set_pin(alna, "$argon2id$a2", actor="test"))  # a new PIN replaces the old
+    changed(alna, lambda: store.revoke_pin(alna, actor="test"))
+    store.add_ssh_key(alna, algorithm="ssh-ed25519", public_key="ssh-ed25519 AAAA", fingerprint="SHA256:x",
+                      comment="c", actor="test")
+    assert store.credential_epoch(alna) == seen[-1][1]  # adding a credential ends nothing
+    changed(alna, lambda: store.remove_ssh_key(alna, "SHA256:x", actor="test"))
+    epoch = store.credential_epoch(alna)
+    store.disable_unit(alna, actor="test")
+    assert store.credential_epoch(alna) is None  # no login of a disabled unit is valid
+    changes = store.credential_changes(0)
+    assert [(u, e) for u, e, _active in changes] == [*[s for s in seen if s[0] == STAVANGER],
+                                                   (ALNA, epoch + 1)]
+    assert changes[-1][2] is False and changes[0][2] is True
+    assert store.credential_changes(store.max_credential_epoch()) == []
+
+
+def test_an_upload_is_recorded_only_while_its_logins_epoch_is_the_units(store):
+    from sendemodul.errors import LoginRevoked
+
+    unit = add_unit(store, ALNA)
+    store.set_pin(unit, "$argon2id$a", actor="test")
+    epoch = store.credential_epoch(unit)
+
+    def row(reference, container_id):
+        return {"reference": reference, "unit": ALNA, "register": "11F", "periode": 2026,
+                "container_id": container_id, "sha256": "0" * 64, "size": 1, "status": "received", "test": 0,
+                "late": 0, "received_at": "2027-01-15T07:00:00Z"}
+
+    store.record_upload(row("SM-20270115-AAAAAAAA", "c1"), actor=ALNA, credential_epoch=epoch)
+    store.revoke_pin(unit, actor="test")
+    with pytest.raises(LoginRevoked):
+        store.record_upload(row("SM-20270115-BBBBBBBB", "c2"), actor=ALNA, credential_epoch=epoch)
+    assert [r["reference"] for r in store.list_uploads(ALNA)] == ["SM-20270115-AAAAAAAA"]
+
+
+def test_an_upgraded_database_gets_epoch_0_for_its_units_and_keeps_working(tmp_path):
+    """Migration 3 on a database made by version 2: units and PINs stay, every epoch starts at 0."""
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for number, script in enumerate(storemod.MIGRATIONS[:2], start=1):
+        for statement in storemod._split_sql(script):
+            conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {number}")
+    conn.execute("INSERT INTO units (unit, kommunenr, bydel, orgnr, name, email, created_at) VALUES"
+                 " (?, '0301', '12', '958935420', 'Alna', 'a@example.org', '2026-01-01T00:00:00Z')", (ALNA,))
+    conn.execute("INSERT INTO pins (unit, phc, issued_at) VALUES (?, '$argon2id$old', '2026-01-01T00:00:00Z')",
+                 (ALNA,))
+    conn.close()
+    store = Store.open(path)
+    try:
+        assert store.schema_version() == storemod.SCHEMA_VERSION >= 3
+        assert store.login_pin(ALNA) == ("$argon2id$old", 0) and store.max_credential_epoch() == 0
+        store.revoke_pin(ALNA, actor="test")
+        assert store.credential_changes(0) == [(ALNA, 1, True)]
+    finally:
+        store.close()

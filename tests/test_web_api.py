@@ -508,3 +508,37 @@ def test_an_over_long_header_line_is_431_at_once_and_twisteds_400s_carry_the_sec
         for header in (b"strict-transport-security: max-age=", b"content-security-policy: default-src 'none'",
                        b"x-content-type-options: nosniff", b"x-frame-options: deny", b"connection: close"):
             assert header in head, (header, answer)
+
+
+@pytest.mark.parametrize("payload", ["brackets", "records"])
+def test_a_deeply_nested_manifest_is_a_422_not_a_500(server, tmp_path, payload):
+    """Issue 14 finding 4: ``manifest.json`` of 60,000 ``[``, or ``records`` nested 30,000 deep, in an otherwise
+    real, signed container gave 500 and a RecursionError logged as critical. Now: 422, the manifest's usual error,
+    nothing kept, nothing critical in the log."""
+    import tarfile
+
+    from sendemodul import signing
+    from sendemodul.container import TarWriter
+    from support.deep_json import deeply_nested_manifests
+
+    good = tmp_path / "good.tar"
+    make_container(server.home, good)
+    with tarfile.open(good) as tar:
+        items = {info.name: tar.extractfile(info).read() for info in tar.getmembers()}
+    raw = deeply_nested_manifests(items["manifest.json"])[payload]
+    items["manifest.json"] = raw
+    items["manifest.sig"] = signing.load_private_key(server.home / "demo" / "unit.key").sign(raw)
+    path = tmp_path / "deep.tar"
+    with open(path, "wb") as out:
+        writer = TarWriter(out)
+        for name, data in items.items():
+            writer.add(name, data)
+        writer.close()
+    log_path = server.home / "log" / "sendemodul.json"
+    log_before = log_path.stat().st_size
+    body = _refused(server, 422, "manifest_syntax", "-T", str(path), f"{server.url}/api/v1/uploads/deep.tar")
+    assert "nested deeper than" in body["message"]
+    with open(log_path, "rb") as f:
+        f.seek(log_before)
+        new_log = f.read().decode("utf-8", "replace")
+    assert "RecursionError" not in new_log and '"critical"' not in new_log, new_log[-2000:]

@@ -16,7 +16,10 @@ from twisted.web.test.requesthelper import DummyRequest
 from sendemodul.web.sessions import COOKIE, LOGIN_COOKIE
 from sendemodul.web.api import UploadResource
 from sendemodul.web.site import Root
+from sendemodul import identity
 from support.fakes import OTHER, PIN, UNIT, FakePortal, FakeStore, row, web_app
+
+OTHER_UNIT = identity.Unit(*OTHER.split("-"))
 
 MINE = "SM-20270115-AAAAAAAA"
 THEIRS = "SM-20270115-BBBBBBBB"
@@ -150,6 +153,38 @@ class LoginPageTests(WebTestCase):
         self.clock.advance(IDLE_SECONDS + 1)
         request = self.get(b"/opplasting", cookies={COOKIE: cookie})
         self.assertEqual((request.responseCode, self.header(request, b"location")), (303, b"/"))
+
+    def test_a_session_ends_after_session_max_seconds_however_busy(self):
+        """Issue 14: requests renew the idle timeout but not the absolute lifetime (8 h by default)."""
+        self.assertEqual(self.app.sessions.max_seconds, 8 * 3600)
+        cookie, _ = self.log_in()
+        for _ in range(8 * 3600 // (IDLE_SECONDS // 2)):  # a request every 7.5 minutes for 8 hours
+            self.clock.advance(IDLE_SECONDS // 2)
+            self.assertEqual(self.get(b"/opplasting", cookies={COOKIE: cookie}).responseCode, 200)
+        self.clock.advance(1)
+        request = self.get(b"/opplasting", cookies={COOKIE: cookie})
+        self.assertEqual((request.responseCode, self.header(request, b"location")), (303, b"/"))
+        self.assertEqual(self.json(self.get(b"/api/v1/uploads", cookies={COOKIE: cookie}))["error"], "unauthorized")
+
+    def test_a_session_ends_at_its_next_request_once_the_units_credentials_change(self):
+        """Issue 14: the session remembers its login's credential epoch; each request compares it with the store."""
+        cookie, _ = self.log_in()
+        other = self.app.sessions.create(OTHER_UNIT, 0)
+        self.store.epochs[UNIT] = 7  # admin pin revoke/issue or unit disable, in another process
+        request = self.get(b"/innsendinger", cookies={COOKIE: cookie})
+        self.assertEqual((request.responseCode, self.header(request, b"location")), (303, b"/"))
+        self.assertIsNone(self.app.sessions.get(cookie.decode()), "the stale session was kept")
+        self.assertEqual(self.get(b"/opplasting", cookies={COOKIE: other.token.encode()}).responseCode, 200)
+        self.store.epochs[OTHER] = None  # disabled
+        self.assertEqual(self.get(b"/opplasting", cookies={COOKIE: other.token.encode()}).responseCode, 303)
+
+    def test_end_unit_ends_only_the_units_sessions_of_other_epochs(self):
+        sessions = self.app.sessions
+        old, new, other = sessions.create(UNIT, 1), sessions.create(UNIT, 2), sessions.create(OTHER, 1)
+        self.assertEqual(sessions.end_unit(UNIT, 2), 1)
+        self.assertEqual([sessions.get(s.token) is not None for s in (old, new, other)], [False, True, True])
+        self.assertEqual(sessions.end_unit(OTHER, None), 1)  # disabled: every one
+        self.assertIsNone(sessions.get(other.token))
 
     def test_logout_needs_the_sessions_csrf_token(self):
         cookie, csrf = self.log_in()

@@ -154,7 +154,7 @@ class RealmIsGivenItsFactories(SynchronousTestCase):
 
     def test_the_realm_hands_factories_the_parsed_unit(self):
         seen = []
-        realm = auth.UnitRealm({IConchUser: lambda unit: seen.append(unit) or ("avatar", lambda: None)})
+        realm = auth.UnitRealm({IConchUser: lambda unit, epoch: seen.append(unit) or ("avatar", lambda: None)})
         interface, avatar, _logout = realm.requestAvatar("0301-12-958935420", None, IConchUser)
         self.assertEqual((interface, avatar), (IConchUser, "avatar"))
         self.assertEqual((seen[0].kommunenr, seen[0].bydel, seen[0].orgnr), ("0301", "12", "958935420"))

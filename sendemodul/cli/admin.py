@@ -187,6 +187,9 @@ def unit_list(home, as_json):
 def unit_disable(home, unit):
     """Disable a unit: it can no longer log in and its PIN is revoked. Its uploads stay.
 
+    A running server ends the unit's open web sessions and SFTP connections within auth.credential_poll_seconds
+    (each web request and each upload checks at once); an upload in progress is refused and nothing of it kept.
+
     \b
     Example:
       sendemodul admin unit disable 0301-12-958935420
@@ -217,6 +220,9 @@ def pin():
 def pin_issue(home, unit, letter):
     """Issue a new PIN for UNIT; the previous PIN stops working at once.
 
+    What the previous PIN opened ends too: a running server ends the unit's web sessions and SFTP connections within
+    auth.credential_poll_seconds, and an upload in progress is refused.
+
     The PIN is printed as the last line of standard output. It is not stored anywhere: note it now.
 
     \b
@@ -243,6 +249,9 @@ def pin_issue(home, unit, letter):
 @unit_argument
 def pin_revoke(home, unit):
     """Revoke UNIT's PIN: it can no longer log in with a PIN until a new one is issued.
+
+    A running server ends the unit's open web sessions and SFTP connections (also those that logged in with an SSH
+    key) within auth.credential_poll_seconds, and an upload in progress is refused.
 
     \b
     Example:
@@ -308,6 +317,9 @@ def sshkey_list(home, unit, as_json):
 @click.argument("fingerprint")
 def sshkey_remove(home, unit, fingerprint):
     """Remove one of UNIT's SSH keys, named by its fingerprint (see 'sshkey list').
+
+    A running server ends the unit's open sessions (web and SFTP, whatever they logged in with) within
+    auth.credential_poll_seconds: the unit logs in again.
 
     \b
     Example:

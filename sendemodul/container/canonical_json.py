@@ -13,6 +13,33 @@ _CREATED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 #: A field's check: ``(predicate, expectation)``, the expectation being what the error message says it must be.
 FieldCheck = tuple[Callable[[Any], bool], str]
 
+#: The deepest nesting of arrays and objects a canonical document may have. The manifest needs 4 (the object, its
+#: ``parts``, a part, its ``recipients``) and the TPF's seal 3. Python's json recurses once per level and raises
+#: RecursionError (not ValueError) near 1000, so deeper input is refused by :func:`nesting_depth` before it is parsed.
+MAX_JSON_DEPTH = 16
+#: What the depth scan looks at: a whole string (its brackets do not count; an unterminated one runs to the end, so
+#: that no quote is scanned twice) or a bracket.
+_DEPTH_TOKEN = re.compile(rb'"(?:[^"\\]+|\\.)*"?|[\[\]{}]', re.DOTALL)
+
+
+def nesting_depth(data: bytes, limit: int = MAX_JSON_DEPTH) -> int:
+    """The deepest nesting of ``[`` and ``{`` in the JSON bytes ``data``, strings skipped, found in one linear pass
+    that stops as soon as it passes ``limit`` (then ``limit + 1``). Malformed input gets some number; json.loads
+    refuses it afterwards."""
+    depth = deepest = 0
+    for match in _DEPTH_TOKEN.finditer(data):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
 
 def canonical_json(obj: object) -> bytes:
     """The canonical encoding: UTF-8, keys sorted, separators ``,`` and ``:``, no escapes beyond JSON's minimum."""
@@ -26,8 +53,12 @@ def parse_canonical_json(data: bytes, *, name: str, expected_format: str, not_ca
     ``not_canonical`` is raised when ``data`` is not the canonical encoding of a JSON object, ``unsupported`` for
     another format, ``invalid`` for a missing format.
     """
+    if nesting_depth(data) > MAX_JSON_DEPTH:
+        raise not_canonical.detail(f"{name} is nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         obj = json.loads(data.decode("utf-8"))
+    except RecursionError:  # not reached after the depth scan; never a 500 if it were
+        raise not_canonical.detail(f"{name} is nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as e:
         raise not_canonical.detail(f"{name}: {e}") from None
     if not isinstance(obj, dict):

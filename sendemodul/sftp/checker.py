@@ -17,7 +17,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from sendemodul.auth import UNIT_RE
+from sendemodul.auth import UNIT_RE, UnitLogin
 
 log = Logger()
 
@@ -72,15 +72,17 @@ class UnitKeyChecker:
         return None
 
     def _registered_blobs(self, unit):  # in a DB thread
-        if not self.store.unit_is_active(unit):
-            return []
+        """``(epoch, blobs)``: the epoch read first, so a key removed after it was read still ends this login."""
+        epoch = self.store.credential_epoch(unit)
+        if epoch is None:
+            return None, []
         blobs = []
         for row in self.store.ssh_keys(unit):
             try:
                 blobs.append(base64.b64decode(row["public_key"].split()[1]))
             except (IndexError, ValueError):
                 continue
-        return blobs
+        return epoch, blobs
 
     @defer.inlineCallbacks
     def requestAvatarId(self, creds):
@@ -88,7 +90,7 @@ class UnitKeyChecker:
         unit = username.strip() if username and UNIT_RE.match(username.strip()) else None
         if unit is None:
             raise error.UnauthorizedLogin()
-        blobs = yield self.run_db(self._registered_blobs, unit)
+        epoch, blobs = yield self.run_db(self._registered_blobs, unit)
         if creds.blob not in blobs:
             raise error.UnauthorizedLogin()
         try:
@@ -109,4 +111,4 @@ class UnitKeyChecker:
         if not ok:
             raise error.UnauthorizedLogin()
         log.info("SSH key login for {unit} ({algorithm})", unit=unit, algorithm=creds.algName.decode("ascii"))
-        return unit
+        return UnitLogin(unit, epoch)

@@ -124,9 +124,11 @@ class Upload:
 class DropBox:
     """One SFTP session of one unit."""
 
-    def __init__(self, unit, *, intake, store, run_db, on_pressure=None, on_busy=None, clock=None):
+    def __init__(self, unit, *, intake, store, run_db, on_pressure=None, on_busy=None, clock=None, epoch=None):
         """
-        unit: the logged-in unit (an ``identity.Unit``); intake, store: the shared Intake and Store; run_db(f, *args) -> Deferred;
+        unit: the logged-in unit (an ``identity.Unit``); epoch: its login's credential epoch (intake refuses the
+        uploads of a login whose epoch is no longer the unit's); intake, store: the shared Intake and Store;
+        run_db(f, *args) -> Deferred;
         on_pressure(upload, paused): pause/resume the connection when writes pile up; on_busy(delta): counts
         requests waiting for intake (the idle timeout does not fire while one is running); clock: an
         ``IReactorTime`` for the upload deadline (the reactor by default; a ``Clock`` in tests).
@@ -136,6 +138,7 @@ class DropBox:
         self.clock = clock
         self.unit = str(unit)
         self.parsed_unit = unit
+        self.epoch = epoch
         self.intake = intake
         self.store = store
         self.run_db = run_db
@@ -225,7 +228,7 @@ class DropBox:
             self._drop(current)
         upload = Upload(name, None)
         try:
-            upload.incoming = self.intake.begin(self.parsed_unit,
+            upload.incoming = self.intake.begin(self.parsed_unit, epoch=self.epoch,
                                                 on_pressure=lambda paused: self.on_pressure(upload, paused))
         except TooManyUploads as e:
             raise SFTPError(FX_FAILURE, str(e)) from None
@@ -242,6 +245,7 @@ class DropBox:
 
     def _own_upload(self, reference):
         def lookup(store, unit):
+            self._check_login(store)
             row = store.upload(reference)
             return row if row is not None and row["unit"] == unit else None
         return self.run_db(lookup, self.store, self.unit)
@@ -287,6 +291,16 @@ class DropBox:
         parse_path(path)
         raise no_such_file("Not a symbolic link.")
 
+    def _own_uploads(self):  # in a DB thread
+        self._check_login(self.store)
+        return self.store.list_uploads(self.unit)
+
+    def _check_login(self, store):
+        """In a DB thread, before the unit's receipts are read: the login's credential epoch must still be the
+        unit's (else the credential watch is about to close this connection; until then nothing is answered)."""
+        if store.credential_epoch(self.unit) != self.epoch:
+            raise denied("Your login is no longer valid (the PIN was changed or revoked, or the unit disabled).")
+
     # -- directories ----------------------------------------------------------------------------------------------
 
     def makeDirectory(self, path, attrs):
@@ -305,7 +319,7 @@ class DropBox:
             entries = [(RECEIPTS, _attrs(RECEIPTS_MODE))]
             entries += [(u.name, _attrs(UPLOAD_MODE, u.incoming.size, u.started)) for u in self.uploads.values()]
         elif kind[0] == "receipts":
-            rows = yield self.run_db(self.store.list_uploads, self.unit)
+            rows = yield self.run_db(self._own_uploads)
             entries = [(f"{row['reference']}.json", _attrs(RECEIPT_MODE, len(receipt_bytes(row)))) for row in rows]
         elif kind[0] == "file" and (kind[1] in self.uploads or kind[1] in self.accepted):
             raise SFTPError(FX_FAILURE, "Not a directory.")

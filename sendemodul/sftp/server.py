@@ -63,6 +63,7 @@ class DropBoxTransport(transport.SSHServerTransport, TimeoutMixin):
     supportedCompressions = [b"none"]
 
     unit = None
+    epoch = None  # the credential epoch of the login (auth.UnitLogin)
     busy = 0
     _grace = None
 
@@ -140,7 +141,12 @@ class UnitUserAuthServer(AdmittingUserAuthServer):
         return self.portal.login(creds, None, interfaces.IConchUser)
 
     def admit(self, user, logout):
-        if not self.transport.factory.admit_unit(self.transport, user.unit):
+        if self.transport.factory.login_ended(user.unit, user.epoch):
+            logout()
+            log.info("SFTP login by {unit} refused: its credentials changed meanwhile", unit=user.unit)
+            self.transport.sendDisconnect(transport.DISCONNECT_BY_APPLICATION, b"credentials changed: log in again")
+            return False
+        if not self.transport.factory.admit_unit(self.transport, user.unit, user.epoch):
             logout()
             log.info("SFTP login by {unit} refused: too many sessions", unit=user.unit)
             self.transport.sendDisconnect(transport.DISCONNECT_TOO_MANY_CONNECTIONS,
@@ -191,9 +197,10 @@ class DropBoxTransferServer(BoundedFileTransferServer):
 class DropBoxUser(avatar.ConchUser):
     """A logged-in unit over SSH: one ``session`` channel type, one ``sftp`` subsystem."""
 
-    def __init__(self, unit, make_box):
+    def __init__(self, unit, make_box, epoch=None):
         super().__init__()
         self.unit = unit
+        self.epoch = epoch
         self.make_box = make_box
         self.channelLookup = {b"session": SFTPOnlySession}
         self.subsystemLookup = {b"sftp": self._sftp}
@@ -265,6 +272,8 @@ class DropBoxSSHFactory(factory.SSHFactory):
         self.per_source = collections.Counter()
         self.per_unit = collections.Counter()
         self.buckets = collections.OrderedDict()  # source -> (tokens, time), bounded
+        self.logged_in = set()  # the transports that have logged in
+        self.epochs = {}  # unit -> its newest credential epoch seen by the credential watch (None: disabled)
 
     def _rate_ok(self, host):
         now = self.clock.seconds()
@@ -291,12 +300,30 @@ class DropBoxSSHFactory(factory.SSHFactory):
         self.per_source[host] += 1
         return t
 
-    def admit_unit(self, t, unit):
+    def admit_unit(self, t, unit, epoch=None):
         if self.per_unit[unit] >= self.sessions_per_unit:
             return False
         self.per_unit[unit] += 1
         t.unit = unit
+        t.epoch = epoch
+        self.logged_in.add(t)
         return True
+
+    def login_ended(self, unit, epoch):
+        """True when the credential watch has seen ``unit``'s credentials change since a login under ``epoch``
+        (a login whose password check raced the change)."""
+        return unit in self.epochs and self.epochs[unit] != epoch
+
+    def end_unit(self, unit, epoch):
+        """The unit's credentials changed (its epoch is now ``epoch``; None: disabled): close each of its
+        connections that logged in under another epoch; its uploads in progress are thrown away. Returns how
+        many."""
+        self.epochs[unit] = epoch
+        ended = [t for t in self.logged_in if t.unit == unit and (epoch is None or t.epoch != epoch)]
+        for t in ended:
+            log.info("SFTP session of {unit} closed: its credentials changed", unit=unit)
+            t.sendDisconnect(transport.DISCONNECT_BY_APPLICATION, b"credentials changed: log in again")
+        return len(ended)
 
     def session_ended(self, t):
         source = getattr(t, "source", None)
@@ -304,6 +331,7 @@ class DropBoxSSHFactory(factory.SSHFactory):
             self.per_source[source] -= 1
             if not self.per_source[source]:
                 del self.per_source[source]
+        self.logged_in.discard(t)
         if t.unit is not None:
             self.per_unit[t.unit] -= 1
             if not self.per_unit[t.unit]:
@@ -315,11 +343,11 @@ def conch_user_factory(*, intake, store, run_db):
     """The realm's factory for ``IConchUser`` avatars: a :class:`DropBoxUser` with a drop box per SFTP session.
     ``unit`` is the :class:`identity.Unit` the realm made at login; the drop box hands it to intake as it is."""
 
-    def make_user(unit):
+    def make_user(unit, epoch=None):
         def make_box(_name, **kwargs):
-            return DropBox(unit, intake=intake, store=store, run_db=run_db, **kwargs)
+            return DropBox(unit, intake=intake, store=store, run_db=run_db, epoch=epoch, **kwargs)
 
-        user = DropBoxUser(str(unit), make_box)
+        user = DropBoxUser(str(unit), make_box, epoch)
         return user, user.logout
 
     return make_user
@@ -343,3 +371,8 @@ class SFTPService(ListeningService):
         self.factory = DropBoxSSHFactory(self.portal, host_key, self.config.limits, self.reactor,
                                          is_banned=self.source_banned)
         return self.factory
+
+    def end_unit(self, unit, epoch):
+        """For the credential watch: :meth:`DropBoxSSHFactory.end_unit`, once listening."""
+        factory = getattr(self, "factory", None)
+        return factory.end_unit(unit, epoch) if factory is not None else 0

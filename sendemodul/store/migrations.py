@@ -110,6 +110,14 @@ MIGRATIONS = [
         PRIMARY KEY (day, unit)
     ) STRICT;
     """,
+    # 3: a credential epoch per unit, raised (to a value higher than any unit's) by every command that ends a
+    # credential: PIN issued or revoked, unit disabled, SSH key removed. A login remembers the epoch it was checked
+    # under; the server ends every session (web and SFTP) and refuses every upload whose login's epoch is no longer
+    # the unit's (issue 14). Existing units start at 0, so an upgraded home keeps its sessions' meaning.
+    """
+    ALTER TABLE units ADD COLUMN credential_epoch INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX units_credential_epoch ON units (credential_epoch);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

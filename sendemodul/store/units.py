@@ -41,12 +41,13 @@ class Units:
         )
 
     def disable_unit(self, unit, *, actor):
-        """Disable a unit: it can no longer log in; its PIN is revoked. Its history stays."""
+        """Disable a unit: it can no longer log in; its PIN is revoked and its sessions end. Its history stays."""
         with self.transaction() as conn:
             self.require_unit(unit)
             conn.execute("UPDATE units SET disabled_at = ? WHERE unit = ? AND disabled_at IS NULL",
                          (utcnow(), str(unit)))
             conn.execute("DELETE FROM pins WHERE unit = ?", (str(unit),))
+            self._end_sessions_in(conn, unit)
             self._audit_in(conn, "unit.disable", actor, str(unit), {})
 
     # -- PINs --------------------------------------------------------------------------------------------------
@@ -59,6 +60,7 @@ class Units:
                 raise StoreError(f"unit {unit} is disabled")
             conn.execute("INSERT OR REPLACE INTO pins (unit, phc, issued_at) VALUES (?, ?, ?)",
                          (str(unit), phc, utcnow()))
+            self._end_sessions_in(conn, unit)  # a new PIN replaces the old one: what the old one opened ends
             self._audit_in(conn, "pin.issue", actor, str(unit), {})
 
     def revoke_pin(self, unit, *, actor):
@@ -66,15 +68,45 @@ class Units:
             self.require_unit(unit)
             if conn.execute("DELETE FROM pins WHERE unit = ?", (str(unit),)).rowcount == 0:
                 raise NotFound(f"unit {unit} has no PIN to revoke")
+            self._end_sessions_in(conn, unit)
             self._audit_in(conn, "pin.revoke", actor, str(unit), {})
 
     def login_pin_hash(self, unit):
         """The PIN hash of an active unit, or None (unknown, disabled, or no PIN)."""
-        row = self._row(
-            "SELECT p.phc FROM pins p JOIN units u ON u.unit = p.unit WHERE p.unit = ? AND u.disabled_at IS NULL",
-            (str(unit),),
-        )
-        return row["phc"] if row else None
+        return self.login_pin(unit)[0]
+
+    def login_pin(self, unit):
+        """``(phc, epoch)``: the PIN hash of an active unit and its credential epoch, read together (one statement),
+        so a login checked against this hash is remembered under the epoch that hash belongs to; ``(None, None)``
+        for an unknown, disabled or PIN-less unit."""
+        row = self.conn().execute(
+            "SELECT p.phc, u.credential_epoch FROM pins p JOIN units u ON u.unit = p.unit"
+            " WHERE p.unit = ? AND u.disabled_at IS NULL", (str(unit),)).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    # -- credential epochs: ending what a changed credential opened (issue 14) ---------------------------------
+
+    def _end_sessions_in(self, conn, unit):
+        """Raise the unit's credential epoch above every unit's, in the caller's transaction: each login checked
+        under the old epoch is over (the server ends its sessions and refuses its uploads)."""
+        conn.execute("UPDATE units SET credential_epoch = (SELECT max(credential_epoch) FROM units) + 1"
+                     " WHERE unit = ?", (str(unit),))
+
+    def credential_epoch(self, unit):
+        """The credential epoch of an active unit, or None (unknown or disabled: no login of it is valid)."""
+        row = self.conn().execute("SELECT credential_epoch FROM units WHERE unit = ? AND disabled_at IS NULL",
+                                  (str(unit),)).fetchone()
+        return row[0] if row else None
+
+    def credential_changes(self, since):
+        """``(unit, epoch, active)`` of every unit whose epoch was raised past ``since``, oldest first (``active``
+        False for a disabled unit). Cheap: an index range over the epochs (what the server polls)."""
+        return [(unit, epoch, bool(active)) for unit, epoch, active in self.conn().execute(
+            "SELECT unit, credential_epoch, disabled_at IS NULL FROM units WHERE credential_epoch > ?"
+            " ORDER BY credential_epoch", (since,))]
+
+    def max_credential_epoch(self):
+        return self.conn().execute("SELECT coalesce(max(credential_epoch), 0) FROM units").fetchone()[0]
 
     def unit_is_active(self, unit):
         row = self._row("SELECT 1 FROM units WHERE unit = ? AND disabled_at IS NULL", (str(unit),))
@@ -104,6 +136,7 @@ class Units:
             cur = conn.execute("DELETE FROM ssh_keys WHERE unit = ? AND fingerprint = ?", (str(unit), fingerprint))
             if cur.rowcount == 0:
                 raise NotFound(f"unit {unit} has no SSH key {fingerprint}")
+            self._end_sessions_in(conn, unit)  # a session that logged in with the key ends with it
             self._audit_in(conn, "sshkey.remove", actor, str(unit), {"fingerprint": fingerprint})
 
     # -- signing keys (the unit's Ed25519 key that signs container manifests) ---------------------------------

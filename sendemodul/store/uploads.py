@@ -1,6 +1,6 @@
 """Uploads through their life: recorded at intake, pseudonymized by the worker, delivered by the forwarder."""
 
-from sendemodul.errors import NotFound, StoreError
+from sendemodul.errors import LoginRevoked, NotFound, StoreError
 from sendemodul.store.connections import utcnow
 
 
@@ -17,14 +17,23 @@ class Uploads:
     def upload_exists(self, reference):
         return self.upload(reference) is not None
 
-    def record_upload(self, row, *, actor):
+    def record_upload(self, row, *, actor, credential_epoch=None):
         """Record an accepted upload (``row``: reference, unit, register, periode, container_id, sha256, size,
         status, test, late, received_at) and mark older uploads of the same unit/register/periode (and the same
         test flag) superseded. Returns the stored row; raises ``sqlite3.IntegrityError`` if the container_id is
-        already recorded."""
+        already recorded.
+
+        ``credential_epoch``: the epoch of the login that uploaded (intake always gives it). In the same
+        transaction, the unit must still be active with that epoch, else :class:`LoginRevoked` and nothing is
+        recorded: a revoke committed before this is refused, one after it came after the receipt."""
         columns = ("reference", "unit", "register", "periode", "container_id", "sha256", "size", "status", "test",
                    "late", "received_at")
         with self.transaction() as conn:
+            if credential_epoch is not None:
+                current = conn.execute("SELECT credential_epoch FROM units WHERE unit = ? AND disabled_at IS NULL",
+                                       (row["unit"],)).fetchone()
+                if current is None or current[0] != credential_epoch:
+                    raise LoginRevoked()
             conn.execute(
                 f"INSERT INTO uploads ({', '.join(columns)}, updated_at) VALUES ({', '.join('?' * len(columns))}, ?)",
                 (*(row[c] for c in columns), row["received_at"]),

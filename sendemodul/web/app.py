@@ -7,7 +7,7 @@ from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer
 from twisted.web import resource
 
-from sendemodul import letters
+from sendemodul import auth, letters
 from sendemodul import messages_nb
 from sendemodul.timefmt import oslo_display_of_text
 from sendemodul.web.request import basic_credentials, login
@@ -27,7 +27,8 @@ class WebApp:
         self.store = store
         self.run_db = run_db
         self.clock = clock
-        self.sessions = Sessions(clock, idle_seconds=config.limits.session_idle_seconds)
+        self.sessions = Sessions(clock, idle_seconds=config.limits.session_idle_seconds,
+                                 max_seconds=config.limits.session_max_seconds)
         self.templates = letters.environment()
         self.templates.filters["oslo_time"] = oslo_display_of_text
         self.templates.filters["status_nb"] = messages_nb.status_nb
@@ -38,18 +39,33 @@ class WebApp:
         return self.templates.get_template(f"web/{name}.html.j2").render(**context).encode("utf-8")
 
     def session(self, request):
+        """Deferred: the request's live web session, or None. Every request checks, off the reactor thread, that
+        the unit's credential epoch is still the one the session logged in under: after a revoke, a disable or a
+        new PIN the session ends at its next request (and the credential watch ends it within its poll)."""
         token = request.getCookie(COOKIE)
-        return self.sessions.get(token.decode("ascii", "replace")) if token else None
-
-    def session_unit(self, request, csrf):
-        """The unit of the request's web session; with ``csrf``, only if the CSRF token (header or form field) matches
-        and any Origin header is our own."""
-        session = self.session(request)
+        session = self.sessions.get(token.decode("ascii", "replace")) if token else None
         if session is None:
-            return None
-        if csrf and not (self.same_origin(request) and self.csrf_ok(request, session.csrf)):
-            return None
-        return session.unit
+            return defer.succeed(None)
+
+        def checked(epoch):
+            if session.epoch is None or epoch != session.epoch:
+                self.sessions.end(session.token)
+                return None
+            return session
+
+        return self.run_db(self.store.credential_epoch, str(session.unit)).addCallback(checked)
+
+    def session_login(self, request, csrf):
+        """Deferred: the login (an :class:`auth.UnitAvatar`) of the request's web session, or UnauthorizedLogin;
+        with ``csrf``, only if the CSRF token (header or form field) matches and any Origin header is our own."""
+        def checked(session):
+            if session is None:
+                raise UnauthorizedLogin()
+            if csrf and not (self.same_origin(request) and self.csrf_ok(request, session.csrf)):
+                raise UnauthorizedLogin()
+            return auth.UnitAvatar(session.unit, session.epoch)
+
+        return self.session(request).addCallback(checked)
 
     def csrf_ok(self, request, expected):
         form = getattr(request, "args", None) or {}  # no args yet while an upload's headers are checked
@@ -70,8 +86,7 @@ class WebApp:
         header = request.requestHeaders.getRawHeaders(b"authorization")
         if header:
             return login(self.portal, basic_credentials(header[0], request.source()))
-        unit = self.session_unit(request, csrf=False)
-        return defer.succeed(unit) if unit else defer.fail(UnauthorizedLogin())
+        return self.session_login(request, csrf=False).addCallback(lambda avatar: avatar.parsed)
 
     def set_cookie(self, request, name, value, max_age=None):
         request.addCookie(name, value, path=b"/", secure=True, httpOnly=True, sameSite="strict", max_age=max_age)

@@ -10,6 +10,7 @@ from twisted.web import resource, server
 from sendemodul.errors import (
     ContainerError,
     ContainerReplayed,
+    LoginRevoked,
     SpoolFull,
     TooManyUploads,
     UploadTooLarge,
@@ -24,6 +25,8 @@ def status_for(error):
     """The HTTP status for an intake refusal."""
     if isinstance(error, UploadTooLarge):
         return 413
+    if isinstance(error, LoginRevoked):
+        return 401
     if isinstance(error, SpoolFull):
         return 507
     if isinstance(error, TooManyUploads):

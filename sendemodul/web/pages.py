@@ -6,7 +6,6 @@ import re
 import secrets
 
 from twisted.cred.error import UnauthorizedLogin
-from twisted.internet import defer
 from twisted.web import pages, static
 
 from sendemodul import auth, identity, resources
@@ -69,9 +68,10 @@ class LoginPage(AppResource):
     isLeaf = True
 
     def render_GET(self, request):
-        if self.app.session(request):
-            return _redirect(request, "/opplasting")
-        return self._page(request, {}, {}, None)
+        d = self.app.session(request)
+        d.addCallback(lambda session: _redirect(request, "/opplasting") if session
+                      else self._page(request, {}, {}, None))
+        return respond(request, d)
 
     def _page(self, request, form, errors, message, status=200):
         token = secrets.token_urlsafe(24)
@@ -96,7 +96,8 @@ class LoginPage(AppResource):
         return respond(request, d)
 
     def _logged_in(self, result, request):
-        session = self.app.sessions.create(result[1].parsed)
+        avatar = result[1]
+        session = self.app.sessions.create(avatar.parsed, avatar.epoch)
         self.app.set_cookie(request, COOKIE, session.token.encode("ascii"))
         self.app.set_cookie(request, LOGIN_COOKIE, b"", max_age=b"0")
         return _redirect(request, "/opplasting")
@@ -115,10 +116,9 @@ class SessionPage(AppResource):
     isLeaf = True
 
     def render_GET(self, request):
-        session = self.app.session(request)
-        if session is None:
-            return _redirect(request, "/")
-        return respond(request, defer.maybeDeferred(self.page, request, session))
+        d = self.app.session(request)
+        d.addCallback(lambda session: _redirect(request, "/") if session is None else self.page(request, session))
+        return respond(request, d)
 
 
 class UploadPage(SessionPage):
@@ -160,7 +160,9 @@ class LogoutPage(AppResource):
     isLeaf = True
 
     def render_POST(self, request):
-        session = self.app.session(request)
+        return respond(request, self.app.session(request).addCallback(self._log_out, request))
+
+    def _log_out(self, session, request):
         if session is None:
             return _redirect(request, "/")
         if not (self.app.same_origin(request) and self.app.csrf_ok(request, session.csrf)):

@@ -101,8 +101,15 @@ def basic_credentials(header, source):
 
 
 def login(portal, creds):
-    """Deferred unit (the ``identity.Unit`` the realm made) for ``creds``."""
-    return portal.login(creds, None, auth.IUnitAvatar).addCallback(lambda result: result[1].parsed)
+    """Deferred unit (the ``identity.Unit`` the realm made) for ``creds`` (None creds fail like a wrong PIN)."""
+    return login_avatar(portal, creds).addCallback(lambda avatar: avatar.parsed)
+
+
+def login_avatar(portal, creds):
+    """Deferred :class:`auth.UnitAvatar` (the unit and its login's credential epoch) for ``creds``."""
+    if creds is None:
+        return defer.fail(UnauthorizedLogin())
+    return portal.login(creds, None, auth.IUnitAvatar).addCallback(lambda result: result[1])
 
 
 class _UploadBody:
@@ -342,23 +349,21 @@ class UploadRequest(server.Request):
         d.addErrback(self._internal_error)
 
     def _authenticate(self):
-        """The unit for this request: Basic auth, or session cookie + CSRF header. Fails with UnauthorizedLogin."""
+        """The login (``auth.UnitAvatar``) for this request: Basic auth, or session cookie + CSRF header. Fails with
+        UnauthorizedLogin."""
         header = self.requestHeaders.getRawHeaders(b"authorization")
         if header:
-            return login(self.app.portal, basic_credentials(header[0], self.source()))
-        unit = self.app.session_unit(self, csrf=True)
-        if unit is None:
-            return defer.fail(UnauthorizedLogin())
-        return defer.succeed(unit)
+            return login_avatar(self.app.portal, basic_credentials(header[0], self.source()))
+        return self.app.session_login(self, csrf=True)
 
-    def _authenticated_upload(self, unit):
+    def _authenticated_upload(self, avatar):
         self._waiting_login = False
         if self._early or self.channel.transport is None:
             return
         self._cancel_grace()  # logged in: from here on the upload's own limits (max_upload_seconds, size) apply
-        self.upload_unit = unit
+        unit = self.upload_unit = avatar.parsed
         try:
-            self.upload = self.app.intake.begin(unit, on_pressure=self._pressure)
+            self.upload = self.app.intake.begin(unit, epoch=avatar.epoch, on_pressure=self._pressure)
         except TooManyUploads as e:
             self.refuse(429, e.code, str(e), ((b"Retry-After", b"10"),))
             return

@@ -1,5 +1,8 @@
-"""Web sessions: random tokens in a ``__Host-`` cookie (Secure, HttpOnly, SameSite=Strict), idle expiry, a CSRF
-token per session. Kept in memory: a restart logs everyone out, which is safe."""
+"""Web sessions: random tokens in a ``__Host-`` cookie (Secure, HttpOnly, SameSite=Strict), a CSRF token per
+session, an idle expiry (renewed by each request) and an absolute lifetime (not renewed: a session ends
+``max_seconds`` after its login however busy it is). Each remembers the credential epoch of its login, and
+:meth:`Sessions.end_unit` ends a unit's sessions when its epoch is raised (PIN revoked or replaced, unit disabled).
+Kept in memory: a restart logs everyone out, which is safe."""
 
 import secrets
 from dataclasses import dataclass, field
@@ -14,22 +17,31 @@ class Session:
     unit: object  # the identity.Unit of the login
     csrf: str
     last_seen: float = field(default=0.0)
+    #: When the login was (clock seconds): the absolute lifetime counts from here.
+    created: float = field(default=0.0)
+    #: The unit's credential epoch when its credential was checked (auth.UnitLogin).
+    epoch: int | None = None
 
 
 class Sessions:
-    def __init__(self, clock, idle_seconds=900, max_sessions=100_000):
+    def __init__(self, clock, idle_seconds=900, max_seconds=8 * 3600, max_sessions=100_000):
         self.clock = clock
         self.idle_seconds = idle_seconds
+        self.max_seconds = max_seconds
         self.max_sessions = max_sessions
         self._sessions = {}
 
-    def create(self, unit):
+    def create(self, unit, epoch=None):
         if len(self._sessions) >= self.max_sessions:
             self.sweep()
+        now = self.clock.seconds()
         session = Session(token=secrets.token_urlsafe(32), unit=unit, csrf=secrets.token_urlsafe(32),
-                          last_seen=self.clock.seconds())
+                          last_seen=now, created=now, epoch=epoch)
         self._sessions[session.token] = session
         return session
+
+    def _expired(self, session, now):
+        return now - session.last_seen > self.idle_seconds or now - session.created > self.max_seconds
 
     def get(self, token):
         """The live session for ``token`` (touching it), or None."""
@@ -37,7 +49,7 @@ class Sessions:
         if session is None:
             return None
         now = self.clock.seconds()
-        if now - session.last_seen > self.idle_seconds:
+        if self._expired(session, now):
             del self._sessions[token]
             return None
         session.last_seen = now
@@ -46,7 +58,15 @@ class Sessions:
     def end(self, token):
         self._sessions.pop(token, None)
 
+    def end_unit(self, unit, epoch):
+        """End every session of ``unit`` (its login name) not logged in under ``epoch`` (None: every one).
+        Returns how many ended."""
+        ended = [t for t, s in self._sessions.items() if str(s.unit) == unit and (epoch is None or s.epoch != epoch)]
+        for token in ended:
+            del self._sessions[token]
+        return len(ended)
+
     def sweep(self):
         now = self.clock.seconds()
-        for token in [t for t, s in self._sessions.items() if now - s.last_seen > self.idle_seconds]:
+        for token in [t for t, s in self._sessions.items() if self._expired(s, now)]:
             del self._sessions[token]

@@ -47,11 +47,12 @@ class FakeIntake:
         self.pending = None
         self.outcome = lambda upload: receipt(upload)
 
-    def begin(self, unit, *, on_pressure=None):
+    def begin(self, unit, *, epoch=None, on_pressure=None):
         if len([u for u in self.begun if u not in self.aborted and u not in self.finished]) >= \
                 self.config.limits.uploads_per_unit:
             raise TooManyUploads("This unit already has uploads in progress, as many as the server takes at once.")
         upload = FakeIncoming(unit, self.config.limits.max_upload_bytes, on_pressure)
+        upload.epoch = epoch
         self.begun.append(upload)
         return upload
 
@@ -81,6 +82,10 @@ def row(reference, unit=UNIT):
 class FakeStore:
     def __init__(self, rows=()):
         self.rows = {r["reference"]: r for r in rows}
+        self.epochs = {}  # unit -> credential epoch (default 0; None: disabled)
+
+    def credential_epoch(self, unit):
+        return self.epochs.get(str(unit), 0)
 
     def upload(self, reference):
         return self.rows.get(reference)
@@ -127,7 +132,7 @@ class FakePortal:
 
     @staticmethod
     def avatar(unit):
-        return (auth.IUnitAvatar, auth.UnitAvatar(unit), lambda: None)
+        return (auth.IUnitAvatar, auth.UnitAvatar(unit, 0), lambda: None)
 
 
 def web_app(clock, *, intake=None, store=None, portal=None, home="/nonexistent/sendemodul-home", **limits):
