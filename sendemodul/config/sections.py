@@ -4,8 +4,12 @@
 import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sendemodul import endpoint_strings
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 CONFIG_NAME = "config.toml"
 
@@ -23,17 +27,17 @@ class ServerConfig:
     log_client_ip: bool = False
 
     @property
-    def https_port(self):
+    def https_port(self) -> int | None:
         """The HTTPS port of a TCP endpoint (0: a free one is picked), else None."""
         return endpoint_strings.tcp_port(self.https_endpoint)
 
     @property
-    def sftp_port(self):
+    def sftp_port(self) -> int | None:
         """The SFTP port of a TCP endpoint (0: a free one is picked), else None."""
         return endpoint_strings.tcp_port(self.sftp_endpoint)
 
     @property
-    def interface(self):
+    def interface(self) -> str | None:
         """The address the HTTPS front listens on ("" for all), else the SFTP front's, else None."""
         for description in (self.https_endpoint, self.sftp_endpoint):
             interface = endpoint_strings.tcp_interface(description)
@@ -175,7 +179,7 @@ class Window:
     opens: datetime.date | None = None
     deadline: datetime.date | None = None
     closes: datetime.date | None = None
-    pauses: tuple = ()
+    pauses: tuple[tuple[datetime.date, datetime.date], ...] = ()
     test_opens: datetime.date | None = None
     test_closes: datetime.date | None = None
 
@@ -193,48 +197,48 @@ class Config:
     forwarder: ForwarderConfig = field(default_factory=ForwarderConfig)
     mail: MailConfig = field(default_factory=MailConfig)
     process: ProcessConfig = field(default_factory=ProcessConfig)
-    windows: tuple = ()
+    windows: tuple[Window, ...] = ()
 
-    def window_for(self, register, periode):
+    def window_for(self, register: str, periode: int) -> Window | None:
         """The reporting window for ``register`` and ``periode`` (an exact register wins over ``*``), or None."""
         exact = [w for w in self.windows if w.periode == periode and w.register == register]
         wildcard = [w for w in self.windows if w.periode == periode and w.register == "*"]
-        return (exact or wildcard or [None])[0]
+        return next(iter(exact or wildcard), None)
 
     # Paths under the home. Everything the server keeps lives here.
     @property
-    def config_path(self):
+    def config_path(self) -> Path:
         return self.home / CONFIG_NAME
 
     @property
-    def db_path(self):
+    def db_path(self) -> Path:
         return self.home / "sendemodul.db"
 
     @property
-    def spool_dir(self):
+    def spool_dir(self) -> Path:
         return self.home / "spool"
 
     @property
-    def private_dir(self):
+    def private_dir(self) -> Path:
         return self.home / "private"
 
     @property
-    def tls_cert_path(self):
+    def tls_cert_path(self) -> Path:
         return self.home / "tls" / "server.pem"
 
     @property
-    def ssh_host_key_path(self):
+    def ssh_host_key_path(self) -> Path:
         return self.home / "ssh" / "host_ed25519"
 
     @property
-    def keys_dir(self):
+    def keys_dir(self) -> Path:
         return self.home / "keys"
 
     @property
-    def log_path(self):
+    def log_path(self) -> Path:
         return self.home / self.log.json_file
 
 
-_SECTIONS = {
+_SECTIONS: "dict[str, type[DataclassInstance]]" = {
     "server": ServerConfig, "auth": AuthConfig, "limits": LimitsConfig, "sftp": SftpConfig, "log": LogConfig,
     "worker": WorkerConfig, "forwarder": ForwarderConfig, "mail": MailConfig, "process": ProcessConfig}

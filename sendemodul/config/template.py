@@ -6,7 +6,7 @@ import datetime
 from sendemodul.config.sections import _SECTIONS
 
 
-def render_default(environment="dev"):
+def render_default(environment: str = "dev") -> str:
     """The commented config file written by ``admin init``: every key with its default.
 
     A dev home gets open reporting windows for every register, for last year and this year, so that the demo works;
