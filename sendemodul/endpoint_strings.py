@@ -18,9 +18,11 @@ class BadDescription(ValueError):
     """The text is not an endpoint description this server can listen on."""
 
 
-def split(description):
+def split(description: str) -> tuple[list[str], dict[str, str]]:
     """``(args, kwargs)`` of a description: unescaped fields, keyword fields separated out."""
-    fields, current, escaped = [], [], False
+    fields: list[str] = []
+    current: list[str] = []
+    escaped = False
     for char in description:
         if escaped:
             current.append(char)
@@ -34,7 +36,8 @@ def split(description):
         else:
             current.append(char)
     fields.append("".join(current))
-    args, kwargs = [], {}
+    args: list[str] = []
+    kwargs: dict[str, str] = {}
     for field in fields:
         name, eq, value = _unescaped_partition(field, "=")
         if eq:
@@ -44,7 +47,7 @@ def split(description):
     return args, kwargs
 
 
-def _unescaped_partition(field, sep):
+def _unescaped_partition(field: str, sep: str) -> tuple[str, str, str]:
     escaped = False
     for i, char in enumerate(field):
         if escaped:
@@ -56,8 +59,9 @@ def _unescaped_partition(field, sep):
     return field, "", ""
 
 
-def _unescape(text):
-    out, escaped = [], False
+def _unescape(text: str) -> str:
+    out: list[str] = []
+    escaped = False
     for char in text:
         if escaped or char != "\\":
             out.append(char)
@@ -67,7 +71,7 @@ def _unescape(text):
     return "".join(out)
 
 
-def socket_type(description):
+def socket_type(description: str) -> str:
     """The type of the socket under any wrappers: ``haproxy:tcp:8443`` -> ``tcp``."""
     args, _ = split(description)
     kinds = [arg.lower() for arg in args]
@@ -76,7 +80,7 @@ def socket_type(description):
     return kinds[0] if kinds else ""
 
 
-def check(description):
+def check(description: object) -> None:
     """Raise :class:`BadDescription` unless ``description`` is a listener type this server supports, with a port
     number 0-65535 for the TCP types."""
     if not isinstance(description, str) or not description.strip():
@@ -94,14 +98,14 @@ def check(description):
         raise BadDescription("a tcp endpoint needs a port number 0-65535, e.g. tcp:8443")
 
 
-def _socket_args(description):
+def _socket_args(description: str) -> tuple[list[str], dict[str, str]]:
     args, kwargs = split(description)
     while args and args[0].lower() in WRAPPER_TYPES:
         args = args[1:]
     return args, kwargs
 
 
-def tcp_port(description):
+def tcp_port(description: str) -> int | None:
     """The port number of a ``tcp``/``tcp6`` description (also under ``haproxy:``), else None."""
     args, kwargs = _socket_args(description)
     if not args or args[0].lower() not in ("tcp", "tcp6"):
@@ -112,7 +116,7 @@ def tcp_port(description):
     return int(port)
 
 
-def tcp_interface(description):
+def tcp_interface(description: str) -> str | None:
     """The ``interface`` of a ``tcp``/``tcp6`` description ("" is every address), else None."""
     args, kwargs = _socket_args(description)
     if not args or args[0].lower() not in ("tcp", "tcp6"):
@@ -120,18 +124,18 @@ def tcp_interface(description):
     return kwargs.get("interface", args[2] if len(args) > 2 else "")
 
 
-def escape(text):
+def escape(text: str) -> str:
     """``text`` as one field of a description (``::1`` -> ``\\:\\:1``)."""
     return text.replace("\\", "\\\\").replace(":", "\\:").replace("=", "\\=")
 
 
-def tcp(port, interface):
+def tcp(port: int, interface: str) -> str:
     """The description of a TCP listener: ``tcp:8443:interface=127.0.0.1`` (``tcp6`` for an IPv6 address)."""
     kind = "tcp6" if ":" in interface else "tcp"
     return f"{kind}:{port}:interface={escape(interface)}" if interface else f"{kind}:{port}"
 
 
-def with_backlog(description, backlog):
+def with_backlog(description: str, backlog: int) -> str:
     """``description`` with ``backlog=`` added when its socket type takes one and it names none."""
     _, kwargs = split(description)
     if socket_type(description) in BACKLOG_TYPES and "backlog" not in kwargs:

@@ -1,0 +1,250 @@
+"""The configuration's shape: one frozen dataclass per TOML section, a :class:`Window` per ``[[window]]``, and
+:class:`Config`, the whole. Every field's default is the safe value a missing key gets."""
+
+import datetime
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sendemodul import endpoint_strings
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+CONFIG_NAME = "config.toml"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    #: Where the fronts listen: Twisted endpoint strings (``twisted.internet.endpoints.serverFromString``), e.g.
+    #: ``tcp:8443:interface=0.0.0.0``, ``tcp6:8443:interface=\\:\\:``, ``haproxy:tcp:8443``. The HTTPS front adds
+    #: its own TLS (the certificate from the home) to this socket, so it is ``tcp``, not ``ssl``. Older files'
+    #: ``https_port``, ``sftp_port`` and ``interface`` are still read and become these strings.
+    https_endpoint: str = "tcp:8443:interface=127.0.0.1"
+    sftp_endpoint: str = "tcp:8022:interface=127.0.0.1"
+    #: Public base URL shown to users (receipts, e-mails, the start-up banner).
+    public_url: str = "https://127.0.0.1:8443"
+    log_client_ip: bool = False
+
+    @property
+    def https_port(self) -> int | None:
+        """The HTTPS port of a TCP endpoint (0: a free one is picked), else None."""
+        return endpoint_strings.tcp_port(self.https_endpoint)
+
+    @property
+    def sftp_port(self) -> int | None:
+        """The SFTP port of a TCP endpoint (0: a free one is picked), else None."""
+        return endpoint_strings.tcp_port(self.sftp_endpoint)
+
+    @property
+    def interface(self) -> str | None:
+        """The address the HTTPS front listens on ("" for all), else the SFTP front's, else None."""
+        for description in (self.https_endpoint, self.sftp_endpoint):
+            interface = endpoint_strings.tcp_interface(description)
+            if interface is not None:
+                return interface
+        return None
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    #: Threads that compute Argon2id hashes (each needs about 19 MiB while it works).
+    hash_threads: int = 4
+    #: Logins waiting for or in the hash pool before new ones are answered "busy" at once.
+    max_pending_logins: int = 32
+    #: Delay added after every failed login (seconds).
+    failure_delay_seconds: float = 1.0
+    #: Failures from one source (IP address) within the window before it is banned.
+    source_ban_score: int = 20
+    source_window_seconds: int = 600
+    source_ban_seconds: int = 900
+    #: Failures for one unit within the window that raise an audit event and an admin warning.
+    unit_warn_failures: int = 10
+    unit_window_seconds: int = 3600
+    #: A unit that logged in with its PIN logs in again without a new Argon2id hash for this long (0: never), so a
+    #: storm of wrong PINs filling the hash pool does not lock it out. Memory only: a keyed MAC, never the PIN.
+    verified_cache_seconds: int = 900
+    #: How often the server looks for units whose credentials changed (``admin pin issue``/``revoke``, ``unit
+    #: disable``, ``sshkey remove``, run by the admin CLI in another process) and ends their open SFTP connections
+    #: and web sessions. Each web request and each upload also checks the unit's credential epoch itself.
+    credential_poll_seconds: float = 1.0
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    max_upload_bytes: int = 4 * 1024**3
+    idle_timeout_seconds: int = 60
+    #: An HTTP request's line and headers must be complete this long after the connection or the previous
+    #: request (against slowloris clients that trickle a byte at a time).
+    header_timeout_seconds: int = 30
+    #: An SSH connection must have logged in this long after it was opened; an HTTPS request that has not logged in
+    #: (a form's body, an upload without valid credentials) must be complete this long after its connection opened
+    #: or the previous request on it ended.
+    login_grace_seconds: int = 60
+    max_upload_seconds: int = 4 * 3600
+    sessions_per_unit: int = 4
+    sessions_per_source: int = 16
+    #: Uploads one unit may have in progress at once, over both fronts together.
+    uploads_per_unit: int = 8
+    #: Open HTTPS connections from one address (browsers open about six).
+    https_connections_per_source: int = 64
+    #: Threads for file writes and container verification.
+    io_threads: int = 8
+    #: Web sessions end after this long without a request.
+    session_idle_seconds: int = 900
+    #: Web sessions end this long after their login, however busy (an absolute lifetime; not renewed by requests).
+    session_max_seconds: int = 8 * 3600
+
+
+@dataclass(frozen=True)
+class SftpConfig:
+    #: Accept RSA user-key signatures made with SHA-1 (``ssh-rsa``), which OpenSSH 8.8 and later refuse by default.
+    #: Only for a client that can sign with nothing else; rsa-sha2-256 and rsa-sha2-512 are always accepted.
+    accept_ssh_rsa_sha1: bool = False
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    #: Minimum level on the console: debug, info, warn, error, critical.
+    console_level: str = "info"
+    #: JSON log file, relative to the home.
+    json_file: str = "log/sendemodul.json"
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    #: The server starts the pseudonymizer and the forwarder as supervised child processes (else run them yourself
+    #: with ``sendemodul worker`` and ``sendemodul forwarder``).
+    embedded: bool = True
+    #: Seconds between looks for new work.
+    poll_seconds: float = 0.5
+    #: Pseudonym key version (the HKDF info names it; raise it to rotate every pseudonym).
+    key_version: int = 1
+
+
+FORWARDER_MODES = ("dir", "sftp")
+
+
+@dataclass(frozen=True)
+class ForwarderConfig:
+    #: ``dir``: move packages into ``directory`` (default ``<home>/ssb-inbox``); ``sftp``: push to SSB's server.
+    mode: str = "dir"
+    directory: str = ""
+    host: str = ""
+    port: int = 22
+    username: str = ""
+    #: Our SSH private key (path; relative to the home) and SSB's pinned host key ("ssh-ed25519 AAAA...").
+    private_key: str = ""
+    host_key: str = ""
+    remote_dir: str = "."
+    timeout_seconds: float = 30.0
+    #: Exponential backoff after a failed delivery: retry_seconds, doubled each time, at most max_retry_seconds.
+    retry_seconds: float = 5.0
+    max_retry_seconds: float = 3600.0
+    poll_seconds: float = 0.5
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    #: The morning e-mail (08:00 Europe/Oslo) to each unit with activity; off until a relay is configured.
+    enabled: bool = False
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    from_address: str = "sendemodul@localhost"
+    #: Local hour (Europe/Oslo) of the morning e-mail.
+    send_hour: int = 8
+    #: Missed days (server down at 08:00) caught up at the next start, at most this many.
+    catch_up_days: int = 7
+    check_seconds: float = 30.0
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class ProcessConfig:
+    #: Production: the users the front, the pseudonymizer and the forwarder run as (all three, or none). Started as
+    #: root, the server drops to them (the front after binding its ports); ``admin init`` as root gives each the
+    #: files it needs and only those (docs/operations.md). Empty (the dev default): everything runs as the caller.
+    front_user: str = ""
+    worker_user: str = ""
+    forwarder_user: str = ""
+    #: The group the three share for the database and the spool (each user must be a member).
+    group: str = "sendemodul"
+
+
+@dataclass(frozen=True)
+class Window:
+    """When uploads for one register (or ``*``, every register) and periode are received.
+
+    ``opens``..``deadline``: on time; after ``deadline`` until ``closes``: accepted and marked late; ``pauses``:
+    closed spells inside (e.g. before a publication). ``test_opens``..``test_closes``: a test period whose uploads
+    are marked test and never forwarded. All dates are inclusive, in Norwegian local time.
+    """
+
+    register: str
+    periode: int
+    opens: datetime.date | None = None
+    deadline: datetime.date | None = None
+    closes: datetime.date | None = None
+    pauses: tuple[tuple[datetime.date, datetime.date], ...] = ()
+    test_opens: datetime.date | None = None
+    test_closes: datetime.date | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path
+    environment: str = "dev"
+    server: ServerConfig = field(default_factory=ServerConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    sftp: SftpConfig = field(default_factory=SftpConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    worker: WorkerConfig = field(default_factory=WorkerConfig)
+    forwarder: ForwarderConfig = field(default_factory=ForwarderConfig)
+    mail: MailConfig = field(default_factory=MailConfig)
+    process: ProcessConfig = field(default_factory=ProcessConfig)
+    windows: tuple[Window, ...] = ()
+
+    def window_for(self, register: str, periode: int) -> Window | None:
+        """The reporting window for ``register`` and ``periode`` (an exact register wins over ``*``), or None."""
+        exact = [w for w in self.windows if w.periode == periode and w.register == register]
+        wildcard = [w for w in self.windows if w.periode == periode and w.register == "*"]
+        return next(iter(exact or wildcard), None)
+
+    # Paths under the home. Everything the server keeps lives here.
+    @property
+    def config_path(self) -> Path:
+        return self.home / CONFIG_NAME
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "sendemodul.db"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.home / "spool"
+
+    @property
+    def private_dir(self) -> Path:
+        return self.home / "private"
+
+    @property
+    def tls_cert_path(self) -> Path:
+        return self.home / "tls" / "server.pem"
+
+    @property
+    def ssh_host_key_path(self) -> Path:
+        return self.home / "ssh" / "host_ed25519"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / self.log.json_file
+
+
+_SECTIONS: "dict[str, type[DataclassInstance]]" = {
+    "server": ServerConfig, "auth": AuthConfig, "limits": LimitsConfig, "sftp": SftpConfig, "log": LogConfig,
+    "worker": WorkerConfig, "forwarder": ForwarderConfig, "mail": MailConfig, "process": ProcessConfig}
