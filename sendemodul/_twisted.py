@@ -12,7 +12,7 @@ Everything else in sendemodul uses Twisted's public names only, and imports from
 
 Overrides that were elsewhere and were replaced by public API (issue 13): ``http._GenericHTTPChannelProtocol`` (our
 Site serves HTTP/1.1 only: ``Site.protocol`` is our channel class), ``HTTPChannel._command``/``_path``/``_version``
-(``web.request.RequestLineChannel`` hands the request its request line), raw HTTP written to the transport
+(``web.channel.RequestLineChannel`` hands the request its request line), raw HTTP written to the transport
 (``HTTPChannel.writeHeaders``), ``SSHUserAuthServer._ebPassword`` (``passwordDelay`` is 0: it only waited a reactor
 turn), the ``_log`` properties (logs.QUIET_NAMESPACES names our classes) and ``FileTransferServer.__init__`` (the
 drop box provides ``ISFTPServer`` itself, so Conch's own adaptation returns it).
@@ -395,7 +395,7 @@ class BadRequestAnsweringChannel(http.HTTPChannel):
     bad chunked framing, too many headers or too many header bytes (``HTTPChannel``), and a multipart form it cannot
     parse (``Request.requestReceived``). It writes ``HTTP/1.1 400 Bad Request`` and nothing else (no headers at all:
     not the security headers every other answer of ours carries) and closes. Here it calls :meth:`answer_bad_request`,
-    which does the same unless a subclass answers otherwise (``web.request.RequestLineChannel``: the security
+    which does the same unless a subclass answers otherwise (``web.channel.RequestLineChannel``: the security
     headers, a JSON body, a lingering close). Twisted has no public hook there. Tests: test_twisted_overrides.py
     ``test_http_bad_request_*``; test_web_site_unit.py ``RawAnswerTests``.
     """

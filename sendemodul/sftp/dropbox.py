@@ -10,27 +10,31 @@ complete: on close, or, when the client wrote to a temporary name (WinSCP's ``.f
 on the rename to its final name. A refusal is the status of that close or rename, with intake's message.
 """
 
-import json
 import re
-import stat
 import struct
-import time
 
-from twisted.conch.interfaces import ISFTPFile, ISFTPServer
+from twisted.conch.interfaces import ISFTPServer
 from twisted.conch.ssh import filetransfer
-from twisted.conch.ssh.filetransfer import (
-    FX_FAILURE,
-    FX_NO_SUCH_FILE,
-    FX_OP_UNSUPPORTED,
-    FX_PERMISSION_DENIED,
-    SFTPError,
-)
+from twisted.conch.ssh.filetransfer import FX_FAILURE, FX_OP_UNSUPPORTED, SFTPError
 from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer
 
 from sendemodul.errors import SendemodulError, TooManyUploads
-from sendemodul.receipt import Receipt
+from sendemodul.sftp.namespace import (
+    RECEIPT_MODE,
+    RECEIPTS,
+    RECEIPTS_MODE,
+    ROOT_MODE,
+    UPLOAD_MODE,
+    Listing,
+    denied,
+    file_attrs,
+    no_such_file,
+    parse_path,
+)
+from sendemodul.sftp.receipts import ReceiptFile, receipt_bytes
+from sendemodul.sftp.uploads import SftpUpload, UploadFile
 
 log = Logger()
 
@@ -42,82 +46,8 @@ MAX_SFTP_IO = MAX_SFTP_PACKET - 1024
 MAX_OPEN_HANDLES = 16
 TOO_MANY_HANDLES = (f"At most {MAX_OPEN_HANDLES} files and directories can be open at once in one session: "
                     f"close one first.")
-RECEIPTS = "receipts"
 #: Names clients upload to before renaming to the final name (WinSCP, rclone, lftp, many scripts).
 TEMPORARY_NAME = re.compile(r"(\.(filepart|partial|part|tmp|temp)$)|(^\.)", re.IGNORECASE)
-_BAD_NAME = re.compile(r"[\x00-\x1f\x7f\\]")
-
-DENIED_OUTSIDE = "Only the drop box / and /receipts/ exist; paths outside them are not allowed."
-
-
-def denied(message):
-    return SFTPError(FX_PERMISSION_DENIED, message)
-
-
-def no_such_file(message="No such file."):
-    return SFTPError(FX_NO_SUCH_FILE, message)
-
-
-def parse_path(path):
-    """A client path -> ``("root",)``, ``("receipts",)``, ``("receipt", reference)`` or ``("file", name)``.
-
-    Relative paths are relative to ``/``. ``..`` anywhere and paths below ``/`` other than receipts are refused.
-    """
-    try:
-        text = path.decode("utf-8") if isinstance(path, bytes) else path
-    except UnicodeDecodeError:
-        raise denied("File names must be UTF-8.") from None
-    parts = [p for p in text.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise denied(DENIED_OUTSIDE)
-    if not parts:
-        return ("root",)
-    if parts[0] == RECEIPTS:
-        if len(parts) == 1:
-            return ("receipts",)
-        if len(parts) == 2 and parts[1].endswith(".json"):
-            return ("receipt", parts[1][:-len(".json")])
-        raise no_such_file()
-    if len(parts) > 1:
-        raise denied(DENIED_OUTSIDE)
-    name = parts[0]
-    if _BAD_NAME.search(name) or len(name.encode("utf-8")) > 255:
-        raise denied("The file name is not allowed.")
-    return ("file", name)
-
-
-def receipt_bytes(row):
-    return (json.dumps(Receipt.from_row(row).to_json(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def _attrs(mode, size=0, mtime=None):
-    mtime = int(mtime if mtime is not None else time.time())
-    return {"size": size, "permissions": mode, "uid": 0, "gid": 0, "atime": mtime, "mtime": mtime}
-
-
-def _longname(name, attrs):
-    kind = "d" if stat.S_ISDIR(attrs["permissions"]) else "-"
-    perms = stat.filemode(attrs["permissions"])[1:]
-    when = time.strftime("%b %d %H:%M", time.gmtime(attrs["mtime"]))
-    return f"{kind}{perms}    1 unit     unit     {attrs['size']:>10} {when} {name}".encode("utf-8")
-
-
-ROOT_MODE = stat.S_IFDIR | 0o733
-RECEIPTS_MODE = stat.S_IFDIR | 0o555
-UPLOAD_MODE = stat.S_IFREG | 0o200
-RECEIPT_MODE = stat.S_IFREG | 0o444
-
-
-class Upload:
-    """An upload in progress in one session: the IncomingFile and the name the client sees."""
-
-    def __init__(self, name, incoming):
-        self.name = name
-        self.incoming = incoming
-        self.open = True
-        self.error = None  # the refusal of a failed write, answered again on close
-        self.started = time.time()
-        self.deadline = None  # clock.seconds() by which the last byte must have come (limits.max_upload_seconds)
 
 
 @implementer(ISFTPServer)
@@ -144,7 +74,7 @@ class DropBox:
         self.run_db = run_db
         self.on_pressure = on_pressure or (lambda upload, paused: None)
         self.on_busy = on_busy or (lambda delta: None)
-        self.uploads = {}  # client name -> Upload
+        self.uploads = {}  # client name -> SftpUpload
         self.accepted = {}  # client name -> Receipt (this session)
         self.handles = set()  # the handles open in this session (UploadFile, ReceiptFile, Listing)
         self.opening = 0  # opens waiting for the store: they take a handle when they succeed, so they count too
@@ -226,7 +156,7 @@ class DropBox:
             raise SFTPError(FX_FAILURE, "This file is already being uploaded in this session.")
         if current is not None:
             self._drop(current)
-        upload = Upload(name, None)
+        upload = SftpUpload(name, None)
         try:
             upload.incoming = self.intake.begin(self.parsed_unit, epoch=self.epoch,
                                                 on_pressure=lambda paused: self.on_pressure(upload, paused))
@@ -316,16 +246,16 @@ class DropBox:
     def _listing(self, path):
         kind = parse_path(path)
         if kind[0] == "root":
-            entries = [(RECEIPTS, _attrs(RECEIPTS_MODE))]
-            entries += [(u.name, _attrs(UPLOAD_MODE, u.incoming.size, u.started)) for u in self.uploads.values()]
+            entries = [(RECEIPTS, file_attrs(RECEIPTS_MODE))]
+            entries += [(u.name, file_attrs(UPLOAD_MODE, u.incoming.size, u.started)) for u in self.uploads.values()]
         elif kind[0] == "receipts":
             rows = yield self.run_db(self._own_uploads)
-            entries = [(f"{row['reference']}.json", _attrs(RECEIPT_MODE, len(receipt_bytes(row)))) for row in rows]
+            entries = [(f"{row['reference']}.json", file_attrs(RECEIPT_MODE, len(receipt_bytes(row)))) for row in rows]
         elif kind[0] == "file" and (kind[1] in self.uploads or kind[1] in self.accepted):
             raise SFTPError(FX_FAILURE, "Not a directory.")
         elif kind[0] == "receipt" or kind[0] == "file":
             raise no_such_file()
-        return Listing([(".", _attrs(ROOT_MODE if kind[0] == "root" else RECEIPTS_MODE))] + entries, self)
+        return Listing([(".", file_attrs(ROOT_MODE if kind[0] == "root" else RECEIPTS_MODE))] + entries, self)
 
     # -- attributes -----------------------------------------------------------------------------------------------
 
@@ -333,19 +263,19 @@ class DropBox:
     def getAttrs(self, path, followLinks):
         kind = parse_path(path)
         if kind[0] == "root":
-            return _attrs(ROOT_MODE)
+            return file_attrs(ROOT_MODE)
         if kind[0] == "receipts":
-            return _attrs(RECEIPTS_MODE)
+            return file_attrs(RECEIPTS_MODE)
         if kind[0] == "receipt":
             row = yield self._own_upload(kind[1])
             if row is None:
                 raise no_such_file()
-            return _attrs(RECEIPT_MODE, len(receipt_bytes(row)))
+            return file_attrs(RECEIPT_MODE, len(receipt_bytes(row)))
         if kind[1] in self.uploads:
             upload = self.uploads[kind[1]]
-            return _attrs(UPLOAD_MODE, upload.incoming.size, upload.started)
+            return file_attrs(UPLOAD_MODE, upload.incoming.size, upload.started)
         if kind[1] in self.accepted:
-            return _attrs(UPLOAD_MODE, self.accepted[kind[1]].size)
+            return file_attrs(UPLOAD_MODE, self.accepted[kind[1]].size)
         raise no_such_file()
 
     def setAttrs(self, path, attrs):
@@ -406,80 +336,3 @@ class DropBox:
             self._drop(upload)
         self.handles.clear()
         self.accepted.clear()
-
-
-@implementer(ISFTPFile)
-class UploadFile:
-    def __init__(self, box, upload):
-        self.box = box
-        self.upload = upload
-
-    def writeChunk(self, offset, data):
-        upload = self.upload
-        if upload.error is not None:
-            raise upload.error
-        if self.box.clock.seconds() > upload.deadline:  # a trickle that keeps the idle timeout away ends here
-            upload.error = SFTPError(FX_FAILURE, "The upload took too long; nothing was kept. Send it again.")
-            self.box._drop(upload)
-            raise upload.error
-        try:
-            upload.incoming.write(data, offset)
-        except SendemodulError as e:
-            upload.error = SFTPError(FX_FAILURE, str(e))
-            self.box._drop(upload)
-            raise upload.error from None
-
-    def readChunk(self, offset, length):
-        raise denied("The drop box is write-only.")
-
-    def close(self):
-        self.box.handle_closed(self)
-        if self.box.ended:
-            return None
-        return self.box.closed(self.upload)
-
-    def getAttrs(self):
-        return _attrs(UPLOAD_MODE, self.upload.incoming.size, self.upload.started)
-
-    def setAttrs(self, attrs):
-        return None
-
-
-@implementer(ISFTPFile)
-class ReceiptFile:
-    def __init__(self, data, box):
-        self.data = data
-        self.box = box
-
-    def readChunk(self, offset, length):
-        if offset >= len(self.data):
-            raise EOFError()
-        return self.data[offset:offset + length]
-
-    def writeChunk(self, offset, data):
-        raise denied("Receipts are read-only.")
-
-    def close(self):
-        self.box.handle_closed(self)
-        self.data = b""
-
-    def getAttrs(self):
-        return _attrs(RECEIPT_MODE, len(self.data))
-
-    def setAttrs(self, attrs):
-        raise denied("Receipts are read-only.")
-
-
-class Listing:
-    """A directory listing for Conch: iterates ``(name, longname, attrs)``, in one batch."""
-
-    def __init__(self, entries, box):
-        self.entries = [(name.encode("utf-8"), _longname(name, attrs), attrs) for name, attrs in entries]
-        self.box = box
-
-    def __iter__(self):
-        return iter(self.entries)
-
-    def close(self):
-        self.box.handle_closed(self)
-        self.entries = []

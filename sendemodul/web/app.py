@@ -10,7 +10,7 @@ from twisted.web import resource
 from sendemodul import auth, letters
 from sendemodul import messages_nb
 from sendemodul.timefmt import oslo_display_of_text
-from sendemodul.web.request import basic_credentials, login
+from sendemodul.web.credentials import basic_credentials, login
 from sendemodul.web.sessions import COOKIE, Sessions
 
 

@@ -8,9 +8,7 @@ lags. A body that passes the limit, a failed login or a client that is too slow 
 connection closed; the partial file is deleted. Every other request may carry at most a small body in memory.
 """
 
-import base64
 import io
-import json
 import re
 from urllib.parse import unquote_to_bytes
 
@@ -19,9 +17,10 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.web import server
 
-from sendemodul import auth, messages_nb
-from sendemodul._twisted import BadRequestAnsweringChannel
 from sendemodul.errors import LoginBusy, TooManyUploads, UploadTooLarge
+from sendemodul.web.answers import BASE_HEADERS, LINGER_SECONDS, REASONS, error_body
+from sendemodul.web.channel import RequestLineChannel  # noqa: F401 (importable from here, as before the split)
+from sendemodul.web.credentials import basic_credentials, login_avatar
 
 log = Logger()
 
@@ -29,30 +28,7 @@ UPLOAD_PREFIX = b"/api/v1/uploads/"
 #: What an upload's name (the last part of its URL) may be.
 UPLOAD_NAME_RE = re.compile(r"^[^/\\\x00-\x1f]{1,255}$")
 MAX_SMALL_BODY = 64 * 1024
-#: Longest ``Authorization`` header read as credentials (a unit and a PIN need well under 100 bytes).
-MAX_AUTHORIZATION_BYTES = 512
 MAX_DISCARD_BYTES = 16 * 1024 * 1024
-LINGER_SECONDS = 2
-
-#: Headers on every response (the resources add CSP etc. for pages; these also go on early raw answers).
-BASE_HEADERS = (
-    (b"Strict-Transport-Security", b"max-age=63072000; includeSubDomains"),
-    (b"X-Content-Type-Options", b"nosniff"),
-    (b"X-Frame-Options", b"DENY"),
-    (b"Referrer-Policy", b"same-origin"),  # no-referrer would make browsers send "Origin: null"
-    (b"Cache-Control", b"no-store"),
-    (b"Content-Security-Policy",
-     b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-     b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
-    (b"Cross-Origin-Opener-Policy", b"same-origin"),
-    (b"Cross-Origin-Resource-Policy", b"same-origin"),
-)
-
-_REASONS = {400: b"Bad Request", 401: b"Unauthorized", 403: b"Forbidden", 408: b"Request Timeout",
-            414: b"URI Too Long", 429: b"Too Many Requests", 431: b"Request Header Fields Too Large",
-            500: b"Internal Server Error",
-            413: b"Content Too Large", 503: b"Service Unavailable", 507: b"Insufficient Storage"}
-
 
 #: A byte no path segment of ours may hold (percent-decoded): NUL, the other C0 controls and DEL.
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
@@ -78,40 +54,6 @@ def upload_name_ok(path):
     return not bad_segment(segment) and bool(UPLOAD_NAME_RE.match(segment.decode("utf-8")))
 
 
-def error_body(code, message):
-    body = {"error": code, "message": message, "melding": messages_nb.melding(code)}
-    return json.dumps(body, ensure_ascii=False).encode("utf-8")
-
-
-def basic_credentials(header, source):
-    """``UnitCredentials`` from an ``Authorization: Basic ...`` header value (bytes). A malformed one (another
-    scheme, bad base64, no colon, not UTF-8, over ``MAX_AUTHORIZATION_BYTES``) is ``MalformedCredentials``: the
-    checker fails it like a wrong PIN and counts it toward the source's abuse score."""
-    scheme, _, value = header.partition(b" ")
-    if len(header) > MAX_AUTHORIZATION_BYTES or scheme.lower() != b"basic":
-        return auth.MalformedCredentials(source)
-    try:
-        username, colon, pin = base64.b64decode(value.strip(), validate=True).partition(b":")
-        username.decode("utf-8"), pin.decode("utf-8")
-    except ValueError:  # binascii.Error, UnicodeDecodeError
-        return auth.MalformedCredentials(source)
-    if not colon:
-        return auth.MalformedCredentials(source)
-    return auth.UnitCredentials(username, pin, source)
-
-
-def login(portal, creds):
-    """Deferred unit (the ``identity.Unit`` the realm made) for ``creds`` (None creds fail like a wrong PIN)."""
-    return login_avatar(portal, creds).addCallback(lambda avatar: avatar.parsed)
-
-
-def login_avatar(portal, creds):
-    """Deferred :class:`auth.UnitAvatar` (the unit and its login's credential epoch) for ``creds``."""
-    if creds is None:
-        return defer.fail(UnauthorizedLogin())
-    return portal.login(creds, None, auth.IUnitAvatar).addCallback(lambda result: result[1])
-
-
 class _UploadBody:
     """What ``request.content`` is for an upload: the body went to the spool, not here."""
 
@@ -133,76 +75,6 @@ class _UploadBody:
 
 class _SmallBody(io.BytesIO):
     """A bounded in-memory body for ordinary requests (forms)."""
-
-
-class RequestLineChannel(BadRequestAnsweringChannel):
-    """An HTTP/1.1 channel that hands each request its request line as soon as the line has been read, and answers
-    what it cannot read itself, with our headers.
-
-    Twisted makes the request when the request line arrives but sets ``method``, ``path`` and ``clientproto`` only
-    once the whole body is in; :meth:`UploadRequest.gotLength` must know them before the body.
-
-    Twisted's limits on the head (``MAX_LENGTH`` for one line, ``totalHeadersSize`` for all of them, 16 KiB each)
-    close the connection without a word when a line is too long (``lineLengthExceeded``; a line that has not ended
-    yet waits for the header deadline first) and write a bare 400 for too many header bytes. Here a line over the
-    limit is answered 431 (414 for the request line) as soon as the limit is passed, as are too many header bytes,
-    and Twisted's own 400s get the security headers (:meth:`answer_bad_request`).
-    """
-
-    _head_bytes = 0  # bytes of the current request's line and header lines so far (Twisted's totalHeadersSize)
-    _raw_answered = False  # answered here (not by a request): what still comes is thrown away until the close
-
-    def dataReceived(self, data):
-        if self._raw_answered:
-            return
-        super().dataReceived(data)
-
-    def lineReceived(self, line):
-        if self._raw_answered:  # more lines of the same read, after the answer
-            return
-        self._head_bytes += len(line)
-        if self._head_bytes > self.totalHeadersSize:
-            self.answer_raw(431, "header_too_large", "The request's headers are too large.")
-            return
-        count = len(self.requests)
-        super().lineReceived(line)
-        if len(self.requests) > count:  # that was the request line of a new request, and Twisted accepted it
-            parts = line.split()
-            request = self.requests[-1]
-            if len(parts) == 3 and hasattr(request, "request_line_received"):
-                request.request_line_received(*parts)
-
-    def allHeadersReceived(self):
-        self._head_bytes = 0
-        super().allHeadersReceived()
-
-    def lineLengthExceeded(self, line):
-        if self._head_bytes == 0:  # no line of this request yet: it is the request line
-            self.answer_raw(414, "uri_too_long", "The request's URL is too long.")
-        else:
-            self.answer_raw(431, "header_too_large", "A header of the request is too large.")
-
-    def answer_bad_request(self):
-        self.answer_raw(400, "bad_request", "The request is malformed.")
-
-    def answer_raw(self, status, code, message):
-        """Answer a request that no request object answers (it could not be read) with our headers and a JSON
-        body, throw away what the client still sends, and close after a lingering moment (as
-        :meth:`UploadRequest.answer_early` does, so that the client reads the answer rather than a reset)."""
-        if self._raw_answered or self.transport is None:
-            return
-        self._raw_answered = True
-        log.info("answered {status} {code} before a request could be read", status=status, code=code)
-        for request in self.requests:
-            if hasattr(request, "answered_by_channel"):
-                request.answered_by_channel()
-        body = error_body(code, message)
-        self.writeHeaders(b"HTTP/1.1", b"%d" % status, _REASONS.get(status, b"Error"),
-                          [(b"Content-Type", b"application/json; charset=utf-8"),
-                           (b"Content-Length", b"%d" % len(body)), (b"Connection", b"close"), *BASE_HEADERS])
-        self.transport.write(body)
-        self.transport.resumeProducing()
-        self.callLater(LINGER_SECONDS, self.loseConnection)
 
 
 class UploadRequest(server.Request):
@@ -279,7 +151,7 @@ class UploadRequest(server.Request):
         headers += [*BASE_HEADERS, *extra_headers]
         # The channel's own header writer, outside the Request: the body is still arriving, so the Request's
         # write/finish (which would start the next request on this connection) cannot be used.
-        self.channel.writeHeaders(b"HTTP/1.1", b"%d" % status, _REASONS.get(status, b"Error"), headers)
+        self.channel.writeHeaders(b"HTTP/1.1", b"%d" % status, REASONS.get(status, b"Error"), headers)
         transport = self.channel.transport
         transport.write(body)
         self._drop_upload()

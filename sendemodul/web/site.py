@@ -9,8 +9,10 @@ from twisted.logger import Logger
 from twisted.web import pages, server
 
 from sendemodul.listening import ListeningService
+from sendemodul.web.answers import BASE_HEADERS
 from sendemodul.web.api import ApiNode, Keys, Uploads
 from sendemodul.web.app import AppResource
+from sendemodul.web.channel import RequestLineChannel
 from sendemodul.web.errors import NotFoundJSON
 from sendemodul.web.pages import (
     STATIC_DIR,
@@ -21,7 +23,7 @@ from sendemodul.web.pages import (
     StaticFiles,
     UploadPage,
 )
-from sendemodul.web.request import BASE_HEADERS, RequestLineChannel, UploadRequest, bad_segment
+from sendemodul.web.request import UploadRequest, bad_segment
 from sendemodul.web.tls import CoalescingTLSFactory
 
 log = Logger()

@@ -1,0 +1,39 @@
+"""The unit's receipts in the drop box's ``/receipts/``: the bytes of ``<reference>.json`` and the read-only handle
+that serves them."""
+
+import json
+
+from twisted.conch.interfaces import ISFTPFile
+from zope.interface import implementer
+
+from sendemodul.receipt import Receipt
+from sendemodul.sftp.namespace import RECEIPT_MODE, denied, file_attrs
+
+
+def receipt_bytes(row):
+    return (json.dumps(Receipt.from_row(row).to_json(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+@implementer(ISFTPFile)
+class ReceiptFile:
+    def __init__(self, data, box):
+        self.data = data
+        self.box = box
+
+    def readChunk(self, offset, length):
+        if offset >= len(self.data):
+            raise EOFError()
+        return self.data[offset:offset + length]
+
+    def writeChunk(self, offset, data):
+        raise denied("Receipts are read-only.")
+
+    def close(self):
+        self.box.handle_closed(self)
+        self.data = b""
+
+    def getAttrs(self):
+        return file_attrs(RECEIPT_MODE, len(self.data))
+
+    def setAttrs(self, attrs):
+        raise denied("Receipts are read-only.")
