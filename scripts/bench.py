@@ -554,8 +554,8 @@ def write_upload_container(home, out, *, unit=DEMO, key=None, size_bytes, progre
     record = "x" * RECORD_BYTES
     rows = (((("PERSON_FODSELSNR", fnr),), record) for _ in range(max(1, size_bytes // (RECORD_BYTES + 40))))
     container.write_container(out, unit=identity.parse_unit(unit, today.year), register="11F", periode=today.year,
-                              signing_key=key, tpf_recipients=keys.current("tpf", today),
-                              ssb_recipients=keys.current("ssb", today), rows=rows, progress=progress)
+                              signing_key=key, tpf_recipients=keys.sealing_keys("tpf", today),
+                              ssb_recipients=keys.sealing_keys("ssb", today), rows=rows, progress=progress)
     return Path(out)
 
 

@@ -109,5 +109,6 @@ def make_container(home, out, *, unit=DEMO, register="11F", periode=2026, signin
         rows.append(((("PERSON_FODSELSNR", fnr),), f"record {i:06d}".ljust(40)))
     return container.write_container(
         out, unit=identity.parse_unit(unit, today.year), register=register, periode=periode, signing_key=key,
-        tpf_recipients=tpf or keys.current("tpf", today), ssb_recipients=ssb or keys.current("ssb", today),
+        tpf_recipients=tpf or keys.sealing_keys("tpf", today),
+        ssb_recipients=ssb or keys.sealing_keys("ssb", today),
         rows=rows)
