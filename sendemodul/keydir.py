@@ -19,6 +19,7 @@ writes and reads both (docs/post-quantum.md).
 
 import base64
 import binascii
+import functools
 import os
 import re
 import threading
@@ -63,7 +64,7 @@ class RecipientKey:
 
     def age_recipient(self):
         """The :mod:`~sendemodul.agepq` recipient of a ``tpf`` or ``ssb`` key (post-quantum or X25519)."""
-        return agepq.parse_recipient(self.public)
+        return _parse_recipient(self.public)
 
     @property
     def stanza_type(self):
@@ -86,6 +87,12 @@ class RecipientKey:
         if self.comment:
             lines.append(f"comment = {_toml_string(self.comment)}")
         return "\n".join(lines) + "\n"
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_recipient(public):
+    """Parsed once per process: a PQ recipient is 1959 characters of Bech32 (a few ms in Python)."""
+    return agepq.parse_recipient(public)
 
 
 def _toml_string(text):
