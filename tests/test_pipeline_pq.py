@@ -9,6 +9,7 @@ import stat
 import subprocess
 import tarfile
 
+import paramiko
 import pytest
 from conftest import grep_tree, run_cli
 from server import DEMO, Server, make_container
@@ -115,6 +116,17 @@ def test_a_classic_stanza_for_a_pq_key_id_is_refused_and_nothing_is_kept(tmp_pat
         assert code == 422 and body["error"] == "recipient_type", body
         assert f"{part} has 1 X25519 stanza(s) for its mlkem768x25519 key(s)" in body["message"]
         assert "kvantesikker" in body["melding"]
+        transport = paramiko.Transport(("127.0.0.1", server.sftp_port))  # and over SFTP: the rename is refused
+        try:
+            transport.connect(username=DEMO, password=server.pin)
+            sftp = paramiko.SFTPClient.from_transport(transport)
+            sftp.put(str(path), "d.tar.partial")
+            with pytest.raises(OSError) as caught:
+                sftp.rename("d.tar.partial", "d.tar")
+            assert "another key type" in str(caught.value) and "X25519 stanza" in str(caught.value)
+        finally:
+            transport.close()
+        wait_for(lambda: server.spool("incoming") == [], timeout=10, message="the refused upload to be removed")
         for name in SPOOL_DIRS:
             assert server.spool(name) == [], name
         assert uploads(server.home) == {}
