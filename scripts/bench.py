@@ -39,8 +39,8 @@ MiB = 1024**2
 STEPS = ("sftp", "https", "concurrent", "storm", "records")
 STEP_ALIASES = {"pseudonymizer": "records", "encrypt": "records", "upload": "sftp,https", "uploads": "sftp,https"}
 SIZES = {
-    "full": {"upload_mib": 1024, "concurrent": 400, "concurrent_mib": 10, "records": 2_000_000},
-    "quick": {"upload_mib": 64, "concurrent": 40, "concurrent_mib": 10, "records": 50_000},
+    "full": {"upload_mib": 1024, "concurrent": 400, "concurrent_mib": 10, "records": 2_000_000, "pq_rounds": 3},
+    "quick": {"upload_mib": 64, "concurrent": 40, "concurrent_mib": 10, "records": 50_000, "pq_rounds": 5},
 }
 # Same cipher and MAC for both SSH servers (default: what sendemodul offered before issue 23; --ssh-cipher and
 # --ssh-mac pick another, e.g. chacha20-poly1305@openssh.com or aes128-gcm@openssh.com, where the MAC is unused);
@@ -94,6 +94,10 @@ TARGETS = [
     ("pseudonymizer_rss_mib", "pseudonymizer peak RSS (MiB)", "<= 100", lambda v: v <= 100),
     ("encrypt_records_per_s", "encryption module (records/s)", ">= 250000", lambda v: v >= 250_000),
     ("encrypt_rss_mib", "encryption module peak RSS (MiB)", "<= 100", lambda v: v <= 100),
+    ("encrypt_pq_ratio", "encryption module time PQ/classic keys", "<= 1.05", lambda v: v <= 1.05),
+    ("pseudonymizer_pq_ratio", "pseudonymizer time PQ/classic keys", "<= 1.05", lambda v: v <= 1.05),
+    ("encrypt_pq_cpu_ratio", "encryption module CPU PQ/classic keys", "", None),
+    ("pseudonymizer_pq_cpu_ratio", "pseudonymizer CPU PQ/classic keys", "", None),
 ]
 
 
@@ -363,13 +367,13 @@ if pid == 0:
     os.execvp(sys.argv[1], sys.argv[1:])
 _, status, usage = os.wait4(pid, 0)
 with open(os.environ["BENCH_RUSAGE"], "w") as f:
-    f.write(str(usage.ru_maxrss))
+    f.write(f"{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
 def run_measured(cmd, label, log_path, *, env=None, status=None, timeout=3600):
-    """Run ``cmd`` to the end (output to ``log_path``); returns (seconds, peak RSS in MiB, exit code)."""
+    """Run ``cmd`` to the end (output to ``log_path``); returns (seconds, peak RSS in MiB, exit code, CPU seconds)."""
     rusage = Path(f"{log_path}.rusage")
     start = time.monotonic()
     p = PROCS.server([sys.executable, "-c", LAUNCHER, *cmd], log_path,
@@ -382,10 +386,10 @@ def run_measured(cmd, label, log_path, *, env=None, status=None, timeout=3600):
         raise BenchError(f"{label}: not done within {timeout} s (killed)") from None
     seconds = time.monotonic() - start
     try:
-        kib = int(rusage.read_text() or 0)
+        kib, cpu = (rusage.read_text() or "0 0").split()
     finally:
         rusage.unlink()
-    return seconds, kib / 1024, p.returncode
+    return seconds, int(kib) / 1024, p.returncode, float(cpu)
 
 
 class RssSampler:
@@ -555,8 +559,8 @@ def write_upload_container(home, out, *, unit=DEMO, key=None, size_bytes, progre
     record = "x" * RECORD_BYTES
     rows = (((("PERSON_FODSELSNR", fnr),), record) for _ in range(max(1, size_bytes // (RECORD_BYTES + 40))))
     container.write_container(out, unit=identity.parse_unit(unit, today.year), register="11F", periode=today.year,
-                              signing_key=key, tpf_recipients=keys.current("tpf", today),
-                              ssb_recipients=keys.current("ssb", today), rows=rows, progress=progress)
+                              signing_key=key, tpf_recipients=keys.sealing_keys("tpf", today),
+                              ssb_recipients=keys.sealing_keys("ssb", today), rows=rows, progress=progress)
     return Path(out)
 
 
@@ -1106,35 +1110,85 @@ class Bench:
             say(f"    the upload in the storm got no receipt within {budget:.0f} s: {failure}")
 
     def step_records(self):
+        """The encryption module and the pseudonymizer on one extract, once with post-quantum keys (the default
+        keys, which give the records/s rows) and once with classic X25519 keys, in turn for ``--pq-rounds`` rounds
+        (ABBA order, so neither kind always runs first on a warm cache); the best time of each kind counts, and
+        ``*_pq_ratio`` is PQ over classic."""
         n = self.args.records
         year = datetime.date.today().year
-        say(f"==> records: encryption module and pseudonymizer on {n:,} records (11F {year})")
-        home = self.tmp / "records-home"
-        subprocess.run([str(BIN), "admin", "init", "--dev", "--home", str(home)], check=True, capture_output=True)
-        from sendemodul import container, identity, intake
-        from sendemodul.config import load
-        from sendemodul.errors import ManifestInvalid
+        say(f"==> records: encryption module and pseudonymizer on {n:,} records (11F {year}), PQ and classic keys")
+        from sendemodul import identity
         from sendemodul.profiles import load_profile
-        from sendemodul.spool import Spool
-        from sendemodul.store import Store
         from sendemodul.testing.extracts import write_extract
 
+        homes = {}
+        for kind, key_type in (("pq", "age-pq"), ("classic", "age")):
+            homes[kind] = self.tmp / f"records-home-{kind}"
+            subprocess.run([str(BIN), "admin", "init", "--dev", "--key-type", key_type, "--home", str(homes[kind])],
+                           check=True, capture_output=True)
         extract = self.tmp / "extract.dat"
         with (Progress("generating the extract", lambda: f"{tree_size(extract) / MiB:,.0f} MiB"),
               open(extract, "wb") as out):
             write_extract(out, load_profile("11F", year), identity.parse_unit(DEMO, year), n, seed=1)
-        tar = self.tmp / "records.tar"
+        runs = {"pq": [], "classic": []}
+        for round_ in range(self.args.pq_rounds):
+            for kind in (("classic", "pq") if round_ % 2 == 0 else ("pq", "classic")):
+                runs[kind].append(self._records_run(homes[kind], extract, year, f"{kind}-{round_}"))
+                run = runs[kind][-1]
+                say(f"    {kind:7} round {round_ + 1}: encrypt {run['encrypt_s']:.2f} s "
+                    f"(CPU {run['encrypt_cpu_s']:.2f} s), pseudonymizer {run['pseudonymizer_s']:.2f} s "
+                    f"(CPU {run['pseudonymizer_cpu_s']:.2f} s)")
+        best = {kind: {step: min(run[f"{step}_s"] for run in kind_runs) for step in ("encrypt", "pseudonymizer")}
+                for kind, kind_runs in runs.items()}
+        best_cpu = {kind: {step: min(run[f"{step}_cpu_s"] for run in kind_runs)
+                           for step in ("encrypt", "pseudonymizer")} for kind, kind_runs in runs.items()}
+        pq = runs["pq"]
+        encrypt_s, pseudonymizer_s = best["pq"]["encrypt"], best["pq"]["pseudonymizer"]
+        size = pq[-1]["container_bytes"]
+        self.results.update(
+            records=n, extract_mib=round(extract.stat().st_size / MiB, 1), encrypt_s=round(encrypt_s, 2),
+            encrypt_records_per_s=round(n / encrypt_s), encrypt_mb_s=mb_per_s(extract.stat().st_size, encrypt_s),
+            encrypt_rss_mib=round(max(run["encrypt_rss_mib"] for run in pq), 1),
+            container_mib=round(size / MiB, 1), pseudonymizer_s=round(pseudonymizer_s, 2),
+            pseudonymizer_records_per_s=round(n / pseudonymizer_s), pseudonymizer_mb_s=mb_per_s(size, pseudonymizer_s),
+            pseudonymizer_rss_mib=round(max(run["pseudonymizer_rss_mib"] for run in pq), 1),
+            pseudonymizer_status=pq[-1]["status"], pq_rounds=self.args.pq_rounds,
+            encrypt_classic_s=round(best["classic"]["encrypt"], 3), encrypt_pq_s=round(encrypt_s, 3),
+            pseudonymizer_classic_s=round(best["classic"]["pseudonymizer"], 3),
+            pseudonymizer_pq_s=round(pseudonymizer_s, 3),
+            encrypt_pq_ratio=ratio(encrypt_s, best["classic"]["encrypt"]),
+            pseudonymizer_pq_ratio=ratio(pseudonymizer_s, best["classic"]["pseudonymizer"]),
+            encrypt_pq_runs_s=[round(run["encrypt_s"], 3) for run in pq],
+            encrypt_classic_runs_s=[round(run["encrypt_s"], 3) for run in runs["classic"]],
+            pseudonymizer_pq_runs_s=[round(run["pseudonymizer_s"], 3) for run in pq],
+            pseudonymizer_classic_runs_s=[round(run["pseudonymizer_s"], 3) for run in runs["classic"]],
+            encrypt_pq_cpu_ratio=ratio(best_cpu["pq"]["encrypt"], best_cpu["classic"]["encrypt"]),
+            pseudonymizer_pq_cpu_ratio=ratio(best_cpu["pq"]["pseudonymizer"], best_cpu["classic"]["pseudonymizer"]))
+        say(f"    encrypt (PQ keys): {encrypt_s:.2f} s, {n / encrypt_s:,.0f} records/s, peak RSS "
+            f"{self.results['encrypt_rss_mib']:.0f} MiB; PQ/classic {self.results['encrypt_pq_ratio']}")
+        say(f"    pseudonymizer (PQ keys): {pseudonymizer_s:.2f} s, {n / pseudonymizer_s:,.0f} records/s, "
+            f"{mb_per_s(size, pseudonymizer_s)} MB/s, peak RSS {self.results['pseudonymizer_rss_mib']:.0f} MiB; "
+            f"PQ/classic {self.results['pseudonymizer_pq_ratio']}")
+
+    def _records_run(self, home, extract, year, tag):
+        """``sendemodul encrypt`` of ``extract`` with ``home``'s keys, then the container as a received upload and
+        one ``sendemodul worker --once``; returns the times, peak RSS and the container's size."""
+        from sendemodul import container, intake
+        from sendemodul.config import load
+        from sendemodul.errors import ManifestInvalid
+        from sendemodul.spool import Spool
+        from sendemodul.store import Store
+
+        tar = self.tmp / f"records-{tag}.tar"
         env = {**os.environ, "SENDEMODUL_HOME": str(home)}
-        seconds, rss, code = run_measured(
+        log = self.tmp / f"encrypt-{tag}.log"
+        os.sync()  # the previous run's writeback is not billed to this one
+        encrypt_s, encrypt_rss, code, encrypt_cpu = run_measured(
             [str(BIN), "encrypt", "-r", "11F", "-p", str(year), "-u", DEMO, "--signing-key",
-             str(home / "demo" / "unit.key"), str(extract), "-o", str(tar)], "sendemodul encrypt",
-            self.tmp / "encrypt.log", env=env)
+             str(home / "demo" / "unit.key"), str(extract), "-o", str(tar)], f"sendemodul encrypt ({tag})", log,
+            env=env)
         if code != 0 or not tar.exists():
-            raise BenchError(f"sendemodul encrypt failed (exit {code}): {tail(self.tmp / 'encrypt.log', 1500)}")
-        self.results.update(records=n, extract_mib=round(extract.stat().st_size / MiB, 1),
-                            encrypt_s=round(seconds, 2), encrypt_records_per_s=round(n / seconds),
-                            encrypt_mb_s=mb_per_s(extract.stat().st_size, seconds), encrypt_rss_mib=round(rss, 1))
-        say(f"    encrypt: {seconds:.2f} s, {n / seconds:,.0f} records/s, peak RSS {rss:.0f} MiB")
+            raise BenchError(f"sendemodul encrypt failed (exit {code}): {tail(log, 1500)}")
         # The container becomes a received upload as intake records one; then one pass of the pseudonymizer.
         with open(tar, "rb") as f:
             manifest = container.Manifest.parse(container.TarReader(f).read_member(
@@ -1158,8 +1212,10 @@ class Bench:
                                  "received_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}, actor="bench")
         finally:
             store.close()
-        seconds, rss, code = run_measured([str(BIN), "worker", "--once", "--home", str(home)], "pseudonymizer",
-                                          self.tmp / "worker.log", env=env)
+        log = self.tmp / f"worker-{tag}.log"
+        os.sync()
+        seconds, rss, code, cpu = run_measured([str(BIN), "worker", "--once", "--home", str(home)],
+                                          f"pseudonymizer ({tag})", log, env=env)
         store = Store.open(cfg.db_path)
         try:
             row = store.upload(reference)
@@ -1167,13 +1223,11 @@ class Bench:
             store.close()
         if code != 0 or row["status"] in ("received", "pseudonymizing", "quarantined"):
             raise BenchError(f"the pseudonymizer did not finish the upload (exit {code}, status {row['status']}, "
-                             f"{row.get('quarantine_reason') or ''}): {tail(self.tmp / 'worker.log', 1500)}")
-        self.results.update(container_mib=round(size / MiB, 1), pseudonymizer_s=round(seconds, 2),
-                            pseudonymizer_records_per_s=round(n / seconds),
-                            pseudonymizer_mb_s=mb_per_s(size, seconds), pseudonymizer_rss_mib=round(rss, 1),
-                            pseudonymizer_status=row["status"])
-        say(f"    pseudonymizer: {seconds:.2f} s, {n / seconds:,.0f} records/s, {mb_per_s(size, seconds)} MB/s, "
-            f"peak RSS {rss:.0f} MiB (status {row['status']})")
+                             f"{row.get('quarantine_reason') or ''}): {tail(log, 1500)}")
+        spool.discard_outbox(reference)  # the package is not needed; keeps the disk use of many rounds flat
+        return {"encrypt_s": encrypt_s, "encrypt_cpu_s": encrypt_cpu, "encrypt_rss_mib": encrypt_rss,
+                "pseudonymizer_s": seconds, "pseudonymizer_cpu_s": cpu, "pseudonymizer_rss_mib": rss,
+                "container_bytes": size, "status": row["status"]}
 
 
 class Storm:
@@ -1370,6 +1424,9 @@ def parse_args(argv):
     ap.add_argument("--records", type=int, help="records for encrypt/pseudonymizer (default 2,000,000; quick 50,000)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="SFTP/HTTPS uploads per side, taken in turn; the medians count (default 1)")
+    ap.add_argument("--pq-rounds", type=int,
+                    help="records: rounds of PQ and classic keys in turn; the best time of each counts (default 3; "
+                         "quick 5)")
     ap.add_argument("--storm-rate", type=int, default=200, help="wrong-PIN logins per second (default 200)")
     ap.add_argument("--storm-per-source", type=int, default=10,
                     help="wrong-PIN logins per source address before the storm moves to the next one (default 10: "

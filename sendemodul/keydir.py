@@ -4,17 +4,22 @@ One TOML file per key, named ``<key_id>.toml`` (the format is documented in ``ke
 
     key_id = "tpf-2026"
     role = "tpf"                       # tpf | ssb | tpf-signing
-    recipient = "age1..."              # tpf and ssb: an age X25519 recipient
+    recipient = "age1pq1..."           # tpf and ssb: an age recipient, age1pq1... (post-quantum) or age1...
     valid_from = 2026-01-01            # TOML dates, both inclusive
     valid_to = 2026-12-31
     comment = "optional"
 
 A ``tpf-signing`` key has ``public_key`` (an Ed25519 key as an OpenSSH line or as raw base64) instead of
 ``recipient``. Other files in the directory (README.md) are ignored. Pure apart from reading the directory.
+
+The ``recipient`` field decides the key's type: ``age1pq1...`` is age's hybrid post-quantum ``mlkem768x25519`` type
+(ML-KEM-768 + X25519), ``age1...`` the classic ``X25519`` type. Parts are sealed with :mod:`sendemodul.agepq`, which
+writes and reads both (docs/post-quantum.md).
 """
 
 import base64
 import binascii
+import functools
 import os
 import re
 import threading
@@ -23,15 +28,17 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import pyrage
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from sendemodul import resources
+from sendemodul import agepq, resources
 from sendemodul.errors import KeyDirError, NoCurrentKey
 from sendemodul.sshkeys import SSHKeyError, parse_public_key
 
 ROLES = ("tpf", "ssb", "tpf-signing")
+#: ``sendemodul keygen --type`` and ``admin keys rotate --type``: the age key types, and the stanza type each writes.
+AGE_KEY_TYPES = {"age-pq": "mlkem768x25519", "age": "X25519"}
+PQ_STANZA = "mlkem768x25519"
 KEY_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _REQUIRED = {"key_id", "role", "valid_from", "valid_to"}
 _OPTIONAL = {"comment"}
@@ -55,9 +62,18 @@ class RecipientKey:
     def valid_on(self, day):
         return self.valid_from <= day <= self.valid_to
 
-    def age_recipient(self) -> pyrage.x25519.Recipient:
-        """The ``pyrage`` recipient of a ``tpf`` or ``ssb`` key."""
-        return pyrage.x25519.Recipient.from_str(self.public)
+    def age_recipient(self) -> "agepq.X25519Recipient | agepq.MlKem768X25519Recipient":
+        """The :mod:`~sendemodul.agepq` recipient of a ``tpf`` or ``ssb`` key (post-quantum or X25519)."""
+        return _parse_recipient(self.public)
+
+    @property
+    def stanza_type(self) -> str:
+        """The age stanza type a part sealed to this key carries: ``mlkem768x25519`` or ``X25519``."""
+        return PQ_STANZA if self.public.lower().startswith("age1pq1") else "X25519"
+
+    @property
+    def post_quantum(self) -> bool:
+        return self.stanza_type == PQ_STANZA
 
     def signing_key(self):
         """The Ed25519 public key of a ``tpf-signing`` key."""
@@ -71,6 +87,12 @@ class RecipientKey:
         if self.comment:
             lines.append(f"comment = {_toml_string(self.comment)}")
         return "\n".join(lines) + "\n"
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_recipient(public):
+    """Parsed once per process: a PQ recipient is 1959 characters of Bech32 (a few ms in Python)."""
+    return agepq.parse_recipient(public)
 
 
 def _toml_string(text):
@@ -104,6 +126,13 @@ class KeyDirectory:
                    f"{key.key_id} is valid from {key.valid_from}" for key in of_role]
         raise NoCurrentKey(f"no current {role.upper()} key in {self.path} on {on}"
                            f" ({'; '.join(reasons) or f'it has no {role} keys'})")
+
+    def sealing_keys(self, role, on):
+        """The keys a new part of ``role`` is sealed to on ``on``: the current ones, and of those only the
+        post-quantum ones if there are any. While a year moves to PQ both kinds are current; age never mixes the two
+        in one file, and a classic stanza beside a PQ one would leave the part open to a quantum computer."""
+        current = self.current(role, on)
+        return [key for key in current if key.post_quantum] or current
 
 
 def find_key_dir(option=None, home=None):
@@ -212,7 +241,7 @@ def _load_key_file(file):
     key = RecipientKey(key_id, role, public.strip(), raw["valid_from"], raw["valid_to"], comment)
     try:
         key.signing_key() if role == "tpf-signing" else key.age_recipient()
-    except (KeyDirError, pyrage.RecipientError) as e:
+    except (KeyDirError, agepq.KeyFormatError) as e:
         raise bad(f"{public_field} is not valid: {e}") from None
     return key
 
@@ -237,19 +266,24 @@ def parse_ed25519_public_key(text):
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
-def generate_age_identity():
-    """A new age X25519 key pair: ``(secret "AGE-SECRET-KEY-1...", recipient "age1...")``."""
-    identity = pyrage.x25519.Identity.generate()
+def generate_age_identity(key_type="age"):
+    """A new age key pair: ``(secret, recipient)``; ``key_type`` ``"age"`` gives X25519 (``AGE-SECRET-KEY-1...``,
+    ``age1...``), ``"age-pq"`` the hybrid post-quantum type (``AGE-SECRET-KEY-PQ-1...``, ``age1pq1...``)."""
+    if key_type not in AGE_KEY_TYPES:
+        raise ValueError(f"key_type must be one of {', '.join(AGE_KEY_TYPES)}, not {key_type!r}")
+    identity = (agepq.MlKem768X25519Identity if key_type == "age-pq" else agepq.X25519Identity).generate()
     return str(identity), str(identity.to_public())
 
 
 def load_age_identities(path):
-    """The age identities in an identity file (``AGE-SECRET-KEY-1...`` lines; ``#`` comments and blanks ignored)."""
+    """The age identities in an identity file (``AGE-SECRET-KEY-PQ-1...`` and ``AGE-SECRET-KEY-1...`` lines, one
+    a line, of either type; ``#`` comments and blanks ignored)."""
     try:
         lines = [line.strip() for line in Path(path).read_text(encoding="ascii").splitlines()]
-        identities = [pyrage.x25519.Identity.from_str(line) for line in lines if line and not line.startswith("#")]
-    except (UnicodeDecodeError, pyrage.IdentityError):
-        raise KeyDirError(f"{path} is not an age identity file (AGE-SECRET-KEY-1... lines)") from None
+        identities = [agepq.parse_identity(line) for line in lines if line and not line.startswith("#")]
+    except (UnicodeDecodeError, agepq.KeyFormatError):
+        raise KeyDirError(f"{path} is not an age identity file (AGE-SECRET-KEY-PQ-1... or AGE-SECRET-KEY-1... "
+                          "lines)") from None
     if not identities:
         raise KeyDirError(f"{path} holds no age identity")
     return identities

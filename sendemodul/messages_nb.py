@@ -35,6 +35,8 @@ MESSAGES = {
     "part_size": "En del av filen har feil størrelse. Filen er skadet; lag den på nytt.",
     "part_digest": "En del av filen er endret eller skadet. Lag filen på nytt.",
     "recipient_count": "Filen er kryptert til feil mottakere. Lag den på nytt med gjeldende nøkler.",
+    "recipient_type": "Filen er kryptert med en annen nøkkeltype enn nøkkelen krever (for eksempel klassisk i stedet "
+                      "for kvantesikker). Hent gjeldende nøkler og lag filen på nytt.",
     "recipient_unknown": "Filen er kryptert til en ukjent nøkkel. Hent gjeldende nøkler og lag filen på nytt.",
     "recipient_role": "Filen er kryptert til feil mottaker. Lag den på nytt med gjeldende nøkler.",
     "recipient_not_current": "Filen er kryptert til en nøkkel som ikke lenger gjelder. Hent gjeldende nøkler og "

@@ -34,13 +34,25 @@ def environment_for_test_uploads(environment):
 
 
 class Keys:
-    """The private keys of the pseudonymizer, loaded once from ``<home>/private/``."""
+    """The private keys of the pseudonymizer, loaded from ``<home>/private/`` at the start. ``tpf.agekey`` is read
+    again when it has changed (``admin keys rotate`` adds a year's identity to it): one ``stat`` per upload."""
 
     def __init__(self, cfg):
         private = cfg.private_dir
-        self.tpf_identities = keydir.load_age_identities(private / "tpf.agekey")
+        self._tpf_path = private / "tpf.agekey"
+        self._tpf_stat = None
+        self._tpf = self.tpf_identities  # loaded now: a broken file stops the worker at its start
         self.master_key = bytes.fromhex((private / "pseudonym-master.key").read_text(encoding="ascii").strip())
         self.signing_key = signing.load_private_key(private / "tpf-signing.key")
+
+    @property
+    def tpf_identities(self):
+        """The TPF's age identities of every year the file still holds (post-quantum and classic)."""
+        st = os.stat(self._tpf_path)
+        signature = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if signature != self._tpf_stat:
+            self._tpf, self._tpf_stat = keydir.load_age_identities(self._tpf_path), signature
+        return self._tpf
 
 
 def reason_for(error):
@@ -83,7 +95,7 @@ class Pseudonymizer:
         environment = environment_for_test_uploads(self.cfg.environment) if row["test"] else self.cfg.environment
         started = time.monotonic()
         try:
-            ssb_keys = keydir.load_key_dir(keydir.find_key_dir(None, self.cfg.home)).current("ssb", self.today())
+            ssb_keys = keydir.load_key_dir(keydir.find_key_dir(None, self.cfg.home)).sealing_keys("ssb", self.today())
             source = self.spool.received_path(reference)
             if not source.exists():  # an admin requeued it before its file came back from quarantine
                 self.spool.from_quarantine(reference)

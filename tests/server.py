@@ -8,9 +8,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from sendemodul import container, identity, keydir, signing
-
 from conftest import BIN
+
+from sendemodul import container, identity, keydir, signing
 
 SUPPORT = Path(__file__).resolve().parent / "support"
 DEMO = "0301-00-958935420"
@@ -19,20 +19,22 @@ DEMO = "0301-00-958935420"
 class Server:
     """``sendemodul serve`` on free loopback ports, in its own dev home."""
 
-    def __init__(self, home, extra_config="", *, worker=False, sections=None, script=BIN):
+    def __init__(self, home, extra_config="", *, worker=False, sections=None, script=BIN, init_args=()):
         """``worker``: let the server run the pseudonymizer and forwarder (off by default, so that uploads stay
         ``received``); ``sections``: extra lines for config sections, e.g. ``{"forwarder": 'mode = "sftp"'}``;
-        ``script``: the ``sendemodul`` script to run (another installation's)."""
+        ``script``: the ``sendemodul`` script to run (another installation's); ``init_args``: more options for
+        ``admin init --dev``, e.g. ``("--key-type", "age")`` for the classic keys earlier releases made."""
         self.script = Path(script)
         self.home = Path(home)
         self.extra_config = extra_config
         self.sections = {"worker": "" if worker else "embedded = false", **(sections or {})}
         self.proc = None
         self.opened_log = self.home.parent / "opened-files.txt"
+        self.init_args = tuple(init_args)
 
     def init(self):
-        subprocess.run([str(self.script), "admin", "init", "--dev", "--home", str(self.home)], check=True,
-                       capture_output=True)
+        subprocess.run([str(self.script), "admin", "init", "--dev", *self.init_args, "--home", str(self.home)],
+                       check=True, capture_output=True)
         config = self.home / "config.toml"
         text = config.read_text()
         text = text.replace("[server]\n", "[server]\nhttps_port = 0\nsftp_port = 0\n", 1)
@@ -109,5 +111,6 @@ def make_container(home, out, *, unit=DEMO, register="11F", periode=2026, signin
         rows.append(((("PERSON_FODSELSNR", fnr),), f"record {i:06d}".ljust(40)))
     return container.write_container(
         out, unit=identity.parse_unit(unit, today.year), register=register, periode=periode, signing_key=key,
-        tpf_recipients=tpf or keys.current("tpf", today), ssb_recipients=ssb or keys.current("ssb", today),
+        tpf_recipients=tpf or keys.sealing_keys("tpf", today),
+        ssb_recipients=ssb or keys.sealing_keys("ssb", today),
         rows=rows)

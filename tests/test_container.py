@@ -14,7 +14,7 @@ import pyrage
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from sendemodul import container, errors, identity, keydir, signing
+from sendemodul import agepq, container, errors, identity, keydir, signing
 from sendemodul.container import MEMBERS, TarWriter, canonical_json, write_container
 from sendemodul.container.manifest import MAX_JSON_BYTES
 from sendemodul.identity import Unit
@@ -137,8 +137,12 @@ def set_part(name, data):
 
 
 def decrypt(data, identities):
+    """The plaintext of a part; classic parts are opened by pyrage (another age than the one that wrote them)."""
     out = io.BytesIO()
-    pyrage.decrypt_io(io.BytesIO(data), out, identities)
+    if all(isinstance(i, agepq.X25519Identity) for i in identities):
+        pyrage.decrypt_io(io.BytesIO(data), out, [pyrage.x25519.Identity.from_str(str(i)) for i in identities])
+    else:
+        agepq.decrypt_io(io.BytesIO(data), out, identities)
     return out.getvalue().decode("utf-8")
 
 

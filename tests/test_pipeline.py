@@ -217,7 +217,7 @@ def test_quarantine_reason_feedback_requeue_and_status(tmp_path):
     server.start()
     try:
         today = datetime.date.today()
-        wrong = keydir.RecipientKey(key_id="tpf-dev", role="tpf", public=keydir.generate_age_identity()[1],
+        wrong = keydir.RecipientKey(key_id="tpf-dev", role="tpf", public=keydir.generate_age_identity("age-pq")[1],
                                     valid_from=today.replace(month=1, day=1), valid_to=today.replace(month=12, day=31))
         broken = tmp_path / "broken.tar"
         make_container(server.home, broken, tpf=[wrong])

@@ -3,6 +3,7 @@
 import click
 
 from sendemodul import home as homemod
+from sendemodul.cli.admin_keys import keys_group
 from sendemodul.cli.admin_options import ACTOR, home_option
 from sendemodul.cli.admin_units import pin, sshkey, unit
 from sendemodul.cli.admin_uploads import audit_group, requeue, status, uploads
@@ -25,7 +26,10 @@ def admin():
 @home_option
 @click.option("--dev", is_flag=True,
               help="Also create development keys (TPF, SSB, pseudonym master key) and a demo unit with its PIN.")
-def init(home, dev):
+@click.option("--key-type", type=click.Choice(["age-pq", "age"]), default="age-pq", show_default=True,
+              help="With --dev: the type of the TPF and SSB age keys (age-pq: hybrid post-quantum ML-KEM-768 + "
+                   "X25519; age: classic X25519).")
+def init(home, dev, key_type):
     """Create the state home: database, config, TLS certificate, SSH host key.
 
     With --dev, also the development key material under <home>/private/ (mode 0600), the dev key directory
@@ -45,7 +49,7 @@ def init(home, dev):
     if dev:
         from sendemodul import devkeys
 
-        demo = devkeys.create(cfg, store, actor=ACTOR)
+        demo = devkeys.create(cfg, store, actor=ACTOR, key_type=key_type)
         click.echo(f"  dev keys:      {cfg.private_dir}/ (TPF, SSB, TPF signing, pseudonym master key)")
         click.echo(f"  key directory: {cfg.keys_dir}/")
         click.echo(f"  demo unit:     {demo.unit}  PIN in {demo.pin_path}, signing key {demo.signing_key_path}")  # safe: names the PIN, never its value
@@ -58,8 +62,9 @@ def init(home, dev):
                    f"DB and spool shared through group {found.group} (docs/operations.md)")
 
 
-# The unit, PIN and SSH key commands and the upload, status and audit commands live in their own modules.
-for _command in (unit, pin, sshkey, uploads, status, requeue, audit_group):
+# The unit, PIN and SSH key commands, the key rotation and the upload, status and audit commands live in their own
+# modules.
+for _command in (unit, pin, sshkey, keys_group, uploads, status, requeue, audit_group):
     admin.add_command(_command)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from sendemodul import config, keydir, signing, ssb
-from sendemodul.errors import KeyDirError
+from sendemodul.errors import AlreadyExists, KeyDirError
 
 _PROGRESS_STEP_BYTES = 1024**2
 
@@ -16,20 +16,48 @@ _PROGRESS_STEP_BYTES = 1024**2
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The private key file to write; the public key goes to the same name + .pub.")
 @click.option("--comment", default="sendemodul unit signing key", show_default=True,
-              help="The comment at the end of the public key line.")
-def keygen(output, comment):
-    """Make the unit's Ed25519 signing key: OUTPUT (private, PEM PKCS#8, mode 0600) and OUTPUT.pub (OpenSSH line).
+              help="The comment at the end of the public key line (ed25519), or of the identity file (age).")
+@click.option("--type", "key_type", type=click.Choice(["ed25519", "age-pq", "age"]), default="ed25519",
+              show_default=True,
+              help="ed25519: the unit's signing key. age-pq: an age key pair of the hybrid post-quantum type "
+                   "(ML-KEM-768 + X25519; AGE-SECRET-KEY-PQ-1... / age1pq1...), e.g. SSB's key for a year; "
+                   "age: a classic X25519 age key pair.")
+def keygen(output, comment, key_type):
+    """Make the unit's Ed25519 signing key: OUTPUT (private, PEM PKCS#8, mode 0600) and OUTPUT.pub (OpenSSH line);
+    or, with --type age-pq or age, an age key pair: OUTPUT (the identity, mode 0600) and OUTPUT.pub (the recipient).
 
-    Give OUTPUT.pub to the TPF (`admin unit add --signing-key`); keep OUTPUT secret and pass it to
-    `sendemodul encrypt --signing-key`. Refuses to overwrite either file.
+    Give OUTPUT.pub to the TPF (`admin unit add --signing-key`, or for SSB's age key `admin keys rotate
+    --ssb-recipient`); keep OUTPUT secret and pass it to `sendemodul encrypt --signing-key` (or `ssb open
+    --identity`). Refuses to overwrite either file.
 
     \b
     Example:
       sendemodul keygen -o unit.key --comment "0301-12-958935420 KOSTRA"
+      sendemodul keygen --type age-pq -o ssb-2027.agekey --comment "SSB 2027"
     """
+    if key_type != "ed25519":
+        _age_keygen(output, comment, key_type)
+        return
     key = signing.write_new_key(output, comment)
     click.echo(f"Wrote {output} (keep it secret) and {output}.pub:")  # safe: names the PIN, never its value
     click.echo(signing.public_line(key, comment), nl=False)
+
+
+def _age_keygen(output, comment, key_type):
+    """An age key pair: the identity in OUTPUT (0600), the recipient in OUTPUT.pub; prints only the recipient."""
+    from sendemodul.home import write_file
+
+    public_path = output.with_name(output.name + ".pub")
+    for path in (output, public_path):
+        if path.exists():
+            raise AlreadyExists(f"{path} already exists; not overwriting it")
+    secret, recipient = keydir.generate_age_identity(key_type)
+    comment_line = " ".join(comment.split())
+    write_file(output, f"# {comment_line}\n# public key: {recipient}\n{secret}\n")
+    del secret
+    write_file(public_path, recipient + "\n", mode=0o644)
+    click.echo(f"Wrote {output} (keep it secret) and {public_path}:")  # safe: names the key file, never the secret
+    click.echo(recipient)
 
 
 @click.group(name="ssb")
@@ -46,7 +74,8 @@ def ssb_group():
 @click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--identity", "identity_file", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="SSB's age identity file (AGE-SECRET-KEY-1... lines).")
+              help="SSB's age identity file (AGE-SECRET-KEY-PQ-1... or AGE-SECRET-KEY-1... lines, one per "
+                   "key: the years' keys side by side).")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The directory for records.csv and <register>-<periode>.dat (created if missing).")
 @click.option("--keys", "keys_dir", type=click.Path(file_okay=False, path_type=Path),

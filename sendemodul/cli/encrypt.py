@@ -144,7 +144,7 @@ def encrypt(register, periode, unit_text, signing_key, keys_dir, empty, producti
     key = signing.load_private_key(signing_key)
     today = datetime.date.today()
     keys = keydir.load_key_dir(keydir.find_key_dir(keys_dir, config.default_home()))
-    tpf, ssb = keys.current("tpf", today), keys.current("ssb", today)
+    tpf, ssb = keys.sealing_keys("tpf", today), keys.sealing_keys("ssb", today)
     if empty:
         manifest = container.write_container(output, unit=unit, register=register, periode=periode,
                                              signing_key=key, tpf_recipients=tpf, ssb_recipients=ssb, rows=[],

@@ -41,10 +41,11 @@ from sendemodul.container.manifest import (
 )
 from sendemodul.container.parts import (
     MAX_AGE_HEADER_BYTES,
-    count_x25519_stanzas,
+    STANZA_TYPES,
     decrypt_part,
     encrypt_part,
     open_part,
+    stanza_counts,
 )
 from sendemodul.container.plaintext import (
     HEADER_LINE_PREFIX,
@@ -70,9 +71,9 @@ from sendemodul.registers import REGISTERS
 __all__ = [
     "BLOCK", "FORMAT", "HEADER_LINE_PREFIX", "ID_TYPE_PATTERN", "MAX_AGE_HEADER_BYTES", "MAX_END_BLOCKS",
     "MAX_JSON_BYTES", "MAX_LINE_BYTES", "MAX_MEMBER_BYTES", "MEMBERS", "PART_ROLES", "REGISTERS", "ROW_ID_PATTERN",
-    "SHA256_PATTERN", "SIGNATURE_BYTES", "UUID4_PATTERN",
+    "SHA256_PATTERN", "SIGNATURE_BYTES", "STANZA_TYPES", "UUID4_PATTERN",
     "Manifest", "MemberReader", "PartInfo", "PartParser", "SealedStream", "SealedTempFile", "TarReader", "TarWriter",
-    "atomic_output", "canonical_json", "check_fields", "check_signature", "count_x25519_stanzas", "decrypt_part",
+    "atomic_output", "canonical_json", "check_fields", "check_signature", "decrypt_part",
     "encrypt_part", "is_int", "is_text", "is_timestamp", "open_part", "parse_canonical_json", "part_header",
-    "tar_header", "utc_timestamp", "write_container",
+    "stanza_counts", "tar_header", "utc_timestamp", "write_container",
 ]

@@ -116,6 +116,9 @@ def _row_ids() -> Iterator[Iterator[tuple[int, str]]]:
 def _check_recipients(keys: Sequence[RecipientKey], role: str) -> tuple[list[pyrage.x25519.Recipient], list[str]]:
     if not keys or any(key.role != role for key in keys):
         raise ValueError(f"expected one or more {role} keys, got {[key.key_id for key in keys]}")
+    if len({key.stanza_type for key in keys}) > 1:
+        raise ValueError(f"the {role} keys mix post-quantum and classic types: {[key.key_id for key in keys]}"
+                         " (KeyDirectory.sealing_keys picks one type)")
     return [key.age_recipient() for key in keys], [key.key_id for key in keys]
 
 
