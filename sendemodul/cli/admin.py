@@ -11,6 +11,7 @@ from sendemodul import audit as auditmod
 from sendemodul import auth, config, home as homemod, identity, sshkeys
 from sendemodul.errors import AuditError, UsageError
 from sendemodul.registers import REGISTERS
+from sendemodul.sftp import compat
 from sendemodul.store import Store
 from sendemodul.timefmt import OSLO
 
@@ -279,9 +280,10 @@ def sshkey_add(home, unit, file):
     """
     algorithm, public_key, comment, fp = sshkeys.parse_public_key(
         file.read_text(encoding="utf-8", errors="replace"))
-    _, store = open_store(home)
+    cfg, store = open_store(home)
     store.add_ssh_key(unit, algorithm=algorithm, public_key=public_key, fingerprint=fp, comment=comment, actor=ACTOR)
     click.echo(f"Added {algorithm} key {fp} for {unit}")
+    click.echo(compat.key_clients_text(algorithm, accept_ssh_rsa_sha1=cfg.sftp.accept_ssh_rsa_sha1))
 
 
 @sshkey.command("list")
