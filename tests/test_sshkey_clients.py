@@ -5,6 +5,7 @@ import datetime
 
 import pytest
 from click.testing import CliRunner
+from conftest import STAVANGER
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
@@ -12,8 +13,6 @@ from sendemodul import identity
 from sendemodul.cli import cli
 from sendemodul.sftp import compat
 from sendemodul.store import Store
-
-from conftest import STAVANGER
 
 KEYS = {
     "ed25519": lambda: ed25519.Ed25519PrivateKey.generate(),
