@@ -406,11 +406,15 @@ def test_ssh_audit_warns_only_about_what_a_named_client_needs(server):
     Runs last: ssh-audit spends the source's connection-rate burst."""
     audit = shutil.which("ssh-audit", path=str(Path(sys.executable).parent)) or "ssh-audit"
     port = str(server.srv.sftp_port)
+    # first the text for docs/sftp-clients.md, without the connection-rate test, then the JSON with it
+    text = subprocess.run([audit, "-n", "--skip-rate-test", "-p", port, "127.0.0.1"], capture_output=True, text=True,
+                          timeout=120)
     proc = subprocess.run([audit, "-j", "-p", port, "127.0.0.1"], capture_output=True, text=True, timeout=120)
     report = json.loads(proc.stdout)
-    text = subprocess.run([audit, "-n", "-p", port, "127.0.0.1"], capture_output=True, text=True, timeout=120)
     FOUND["ssh_audit"] = {"version": _audit_version(audit),
-                          "output": text.stdout.replace(port, "PORT"), "exit_code": proc.returncode}
+                          "output": text.stdout.replace(port, "PORT"), "exit_code": text.returncode}
+    assert "# key exchange algorithms" in text.stdout, text.stdout + text.stderr
+    assert text.returncode == 2  # warnings, no failure
     failures = [(s, i["algorithm"]) for s in ("kex", "key", "enc", "mac") for i in report.get(s, [])
                 if i.get("notes", {}).get("fail")]
     assert failures == []
