@@ -290,7 +290,8 @@ def run_cell(peer, client, login, *, expect_ok=True):
             "kex": negotiated["kex"], "cipher_in": negotiated["cipher_in"], "cipher_out": negotiated["cipher_out"],
             "mac_in": negotiated["mac_in"], "mac_out": negotiated["mac_out"], "strict_kex": negotiated["strict"],
             "signature": "password" if login == "pin" else login_event.get("algorithm"),
-            "refusal": login_event.get("reason"), "upload": upload and upload["outcome"]}
+            "refusal": login_event.get("reason"), "upload": upload and upload["outcome"],
+            "key_login_logged": bool(login_event)}
     FOUND["cells"].append(cell)
     return cell
 
@@ -329,7 +330,9 @@ def test_client_logs_in_and_uploads(server, client, login):
     cell = run_cell(server, client, login)
     assert cell["upload"] == "accepted", cell
     _check_negotiation(cell, CLIENTS[client][2])
-    if login != "pin":
+    if login == "pin":
+        assert cell["key_login_logged"] is False, cell  # the PIN, not a key, let it in
+    else:
         assert cell["signature"] in SIGNATURES[login], cell
 
 
