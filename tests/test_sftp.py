@@ -1,4 +1,4 @@
-"""The SFTP front with real peers: OpenSSH's sftp, paramiko and ssh-audit against a real server process."""
+"""The SFTP front with real peers, OpenSSH's sftp and paramiko, against a real server process."""
 
 import hashlib
 import json
