@@ -16,7 +16,7 @@ ALL_CLIENTS = ("OpenSSH", "paramiko", "PuTTY/WinSCP", "libssh2 (curl, PHP ssh2)"
 EVERYWHERE = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521")
 
 
-def key_clients(algorithm, *, accept_ssh_rsa_sha1=False):
+def key_clients(algorithm: str, *, accept_ssh_rsa_sha1: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     """(clients the key works with, clients it does not work with) for a key of ``algorithm``; None for a key
     type the matrix has not tried."""
     if algorithm in EVERYWHERE:
@@ -28,7 +28,7 @@ def key_clients(algorithm, *, accept_ssh_rsa_sha1=False):
     return None
 
 
-def key_clients_text(algorithm, *, accept_ssh_rsa_sha1=False):
+def key_clients_text(algorithm: str, *, accept_ssh_rsa_sha1: bool = False) -> str:
     """One line for ``sendemodul admin sshkey add``: which clients this key will work with."""
     found = key_clients(algorithm, accept_ssh_rsa_sha1=accept_ssh_rsa_sha1)
     if found is None:
