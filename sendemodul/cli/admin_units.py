@@ -7,6 +7,7 @@ import click
 from sendemodul import auth, home as homemod, sshkeys
 from sendemodul.cli.admin_options import ACTOR, EMAIL_RE, emit, home_option, json_option, open_store, unit_argument
 from sendemodul.errors import UsageError
+from sendemodul.sftp import compat
 
 # -- units ---------------------------------------------------------------------------------------------------
 
@@ -184,9 +185,10 @@ def sshkey_add(home, unit, file):
     """
     algorithm, public_key, comment, fp = sshkeys.parse_public_key(
         file.read_text(encoding="utf-8", errors="replace"))
-    _, store = open_store(home)
+    cfg, store = open_store(home)
     store.add_ssh_key(unit, algorithm=algorithm, public_key=public_key, fingerprint=fp, comment=comment, actor=ACTOR)
     click.echo(f"Added {algorithm} key {fp} for {unit}")
+    click.echo(compat.key_clients_text(algorithm, accept_ssh_rsa_sha1=cfg.sftp.accept_ssh_rsa_sha1))
 
 
 @sshkey.command("list")
