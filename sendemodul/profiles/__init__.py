@@ -38,6 +38,7 @@ from sendemodul.profiles.model import (
     ProfileArgs,
     Record,
     Requires,
+    walk_children,
 )
 from sendemodul.profiles.xmldoc import XmlExtract, XmlProfile
 
@@ -60,8 +61,8 @@ Table = dict[str, Any]
 _FILE_NAME = re.compile(r"^(?P<register>[0-9A-Z]+)-(?P<periode>\d{4})\.toml$")
 _TOP_KEYS = {"register", "periode", "title", "kind", "encoding", "record_length", "root", "record", "header",
              "fields", "children", "consistency", "generator"}
-_FIELD_KEYS = {"name", "type", "mandatory", "from", "length", "max_length", "format", "codes", "codes_from", "role",
-               "id", "unique"}
+_FIELD_KEYS = {"name", "type", "mandatory", "from", "length", "max_length", "min_length", "format", "codes",
+               "codes_from", "role", "id", "unique"}
 
 
 def available() -> list[tuple[str, int]]:
@@ -143,7 +144,7 @@ def _build(raw: Table, name: str) -> Profile:
     header = raw["header"]
     _no_unknown(header, {"element", "fields"}, "header")
     header_fields = tuple(_field(spec, False) for spec in header["fields"])
-    if any(f.id_kind for f in header_fields) or any(f.id_kind for c in children for f in c.fields):
+    if any(f.id_kind for f in header_fields) or any(f.id_kind for c in walk_children(children) for f in c.fields):
         raise ValueError("identifier fields belong on the record element only")
     return XmlProfile(root=raw["root"], record=raw["record"], header_element=header["element"],
                       header_fields=header_fields, children=children, **common)
@@ -172,7 +173,7 @@ def _field(spec: Table, fixed: bool) -> FieldSpec:
     for key, allowed in (("role", ROLES), ("id", ID_KINDS), ("codes_from", ("kommunenr",))):
         if spec.get(key, allowed[0]) not in allowed:
             raise ValueError(f"field {name}: {key} must be one of {', '.join(allowed)}")
-    if fixed != ("from" in spec and "length" in spec) or (fixed and "max_length" in spec):
+    if fixed != ("from" in spec and "length" in spec) or (fixed and ("max_length" in spec or "min_length" in spec)):
         raise ValueError(f"field {name}: fixed-width fields have from and length, XML fields neither")
     codes = {str(code): str(label) for code, label in spec.get("codes", {}).items()}
     if (codes or "codes_from" in spec) and ftype != "string":
@@ -186,6 +187,7 @@ def _field(spec: Table, fixed: bool) -> FieldSpec:
     return FieldSpec(
         name=name, type=ftype, mandatory=bool(spec.get("mandatory", False)),
         start=spec["from"] - 1 if fixed else None, length=spec.get("length"), max_length=spec.get("max_length"),
+        min_length=spec.get("min_length"),
         date_format=spec.get("format"), codes=codes, codes_from=spec.get("codes_from"), role=spec.get("role"),
         id_kind=spec.get("id"), unique=bool(spec.get("unique", False)),
     )
@@ -204,10 +206,21 @@ def _check_layout(fields: tuple[FieldSpec, ...], record_length: int) -> None:
 
 
 def _child(spec: Table) -> ChildSpec:
-    _no_unknown(spec, {"element", "min", "fields"}, f"children {spec.get('element')}")
-    fields = tuple(_field(f, False) for f in spec["fields"])
-    _unique_names(fields, f"children {spec['element']}")
-    return ChildSpec(element=spec["element"], min=int(spec.get("min", 0)), fields=fields)
+    element = str(spec["element"])
+    _no_unknown(spec, {"element", "min", "max", "fields", "children", "text"}, f"children {element}")
+    fields = tuple(_field(f, False) for f in spec.get("fields", ()))
+    _unique_names(fields, f"children {element}")
+    children = tuple(_child(c) for c in spec.get("children", ()))
+    minimum, maximum = int(spec.get("min", 0)), spec.get("max")
+    if maximum is not None and not 1 <= int(maximum) >= minimum:
+        raise ValueError(f"children {element}: max must be at least 1 and at least min")
+    text = spec.get("text")
+    if text is not None and (fields or children or int(text) < 1):
+        raise ValueError(f"children {element}: a text element (text = its longest length) has no fields or children")
+    if len({c.element for c in children}) != len(children):
+        raise ValueError(f"children {element}: an element kind is listed twice")
+    return ChildSpec(element=element, min=minimum, fields=fields, max=None if maximum is None else int(maximum),
+                     children=children, text=None if text is None else int(text))
 
 
 def _consistency(spec: Table, fields: tuple[FieldSpec, ...], children: tuple[ChildSpec, ...]) -> Consistency:
@@ -218,7 +231,7 @@ def _consistency(spec: Table, fields: tuple[FieldSpec, ...], children: tuple[Chi
     if element is None:
         known = {f.name: f for f in fields}
     else:
-        scope = [c for c in children if c.element == element]
+        scope = [c for c in walk_children(children) if c.element == element]
         if not scope:
             raise ValueError(f"consistency {rule_id}: no child element {element}")
         known = {f.name: f for f in scope[0].fields}

@@ -10,7 +10,7 @@ from xml.sax.saxutils import escape
 
 from sendemodul import identity
 from sendemodul.profiles import FixedWidthProfile, Profile, XmlProfile
-from sendemodul.profiles.model import FieldSpec
+from sendemodul.profiles.model import ChildSpec, FieldSpec
 from sendemodul.testing.people import Birth, duf, people
 from sendemodul.testing.values import Values
 
@@ -205,10 +205,21 @@ class XmlWriter(_Writer):
         low, high = profile.generator.children
         children = []
         for child in profile.children:
-            rules = tuple(r for r in profile.consistency if r.element == child.element)
             for _ in range(max(child.min, self.rng.randint(low, high))):
-                children.append(f"    <{child.element}{_attributes(self.values.fields(child.fields, rules))}/>\n")
+                children.append(self.child(child, "    "))
         return self.values.fields(profile.field_specs, self.record_rules), "".join(children)
+
+    def child(self, child: ChildSpec, indent: str) -> str:
+        """One child element, indented, with the child elements it must have (below it: only those)."""
+        if child.text is not None:
+            return f"{indent}<{child.element}>Presisering</{child.element}>\n"
+        rules = tuple(r for r in self.xml_profile.consistency if r.element == child.element)
+        start = f"{indent}<{child.element}{_attributes(self.values.fields(child.fields, rules))}"
+        inner = "".join(self.child(grandchild, indent + "  ")
+                        for grandchild in child.children for _ in range(grandchild.min))
+        if not inner:
+            return start + "/>\n"
+        return f"{start}>\n{inner}{indent}</{child.element}>\n"
 
     def write(self, out: BinaryIO, n_records: int, errors: dict[int, str]) -> int:
         profile = self.xml_profile
