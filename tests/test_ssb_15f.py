@@ -29,10 +29,12 @@ STRUCTURE = {"XML", "SCHEMA", "MANDATORY", "LENGTH", "CODE", "DATE", "INTEGER"}
 
 
 def ssb_file(name, periode=2026):
-    """SSB's 2020 test file with ``Avgiver/@Versjon`` set to ``periode`` (the only change)."""
+    """SSB's 2020 test file moved to ``periode``: ``Avgiver/@Versjon`` set to it and every date moved by as many
+    years (SSB's controls compare the dates with the reporting year). Nothing else changes."""
     data = (SSB / name).read_bytes()
-    assert data.count(b'Versjon="2020"') == 1
-    return data.replace(b'Versjon="2020"', f'Versjon="{periode}"'.encode())
+    assert data.count(b'Versjon="2020"') == 1 and b"-02-29" not in data
+    data = data.replace(b'Versjon="2020"', f'Versjon="{periode}"'.encode())
+    return re.sub(rb'="(\d{4})-(\d\d-\d\d)"', lambda m: b'="%d-%s"' % (int(m[1]) + periode - 2020, m[2]), data)
 
 
 def check(data, unit="0301-00-958935420", periode=2026):

@@ -40,7 +40,7 @@ from sendemodul.profiles.model import (
     Requires,
     walk_children,
 )
-from sendemodul.profiles.xmldoc import XmlExtract, XmlProfile
+from sendemodul.profiles.xmldoc import CONTROL_SETS, XmlExtract, XmlProfile
 
 __all__ = [
     "Extract",
@@ -60,7 +60,7 @@ Table = dict[str, Any]
 
 _FILE_NAME = re.compile(r"^(?P<register>[0-9A-Z]+)-(?P<periode>\d{4})\.toml$")
 _TOP_KEYS = {"register", "periode", "title", "kind", "encoding", "record_length", "root", "record", "header",
-             "fields", "children", "consistency", "generator"}
+             "fields", "children", "consistency", "generator", "controls"}
 _FIELD_KEYS = {"name", "type", "mandatory", "from", "length", "max_length", "min_length", "format", "codes",
                "codes_from", "role", "id", "unique"}
 
@@ -138,7 +138,7 @@ def _build(raw: Table, name: str) -> Profile:
         "consistency": tuple(_consistency(spec, fields, children) for spec in raw.get("consistency", ())),
     }
     if fixed:
-        if children or "header" in raw:
+        if children or "header" in raw or "controls" in raw:
             raise ValueError("a fixed-width profile has no header or children")
         return FixedWidthProfile(record_length=raw["record_length"], **common)
     header = raw["header"]
@@ -146,8 +146,11 @@ def _build(raw: Table, name: str) -> Profile:
     header_fields = tuple(_field(spec, False) for spec in header["fields"])
     if any(f.id_kind for f in header_fields) or any(f.id_kind for c in walk_children(children) for f in c.fields):
         raise ValueError("identifier fields belong on the record element only")
+    controls = raw.get("controls")
+    if controls not in (None, *CONTROL_SETS):
+        raise ValueError(f"controls must be one of {', '.join(CONTROL_SETS)}")
     return XmlProfile(root=raw["root"], record=raw["record"], header_element=header["element"],
-                      header_fields=header_fields, children=children, **common)
+                      header_fields=header_fields, children=children, controls=controls, **common)
 
 
 def _no_unknown(table: Mapping[str, object], allowed: set[str], where: str) -> None:

@@ -203,23 +203,35 @@ class XmlWriter(_Writer):
         """Record values without the per-record ones, and the rendered children."""
         profile = self.xml_profile
         low, high = profile.generator.children
+        values = self.values.fields(profile.field_specs, self.record_rules)
+        period = (values.get("StartDato", ""), values.get("SluttDato", ""))
         children = []
         for child in profile.children:
             for _ in range(max(child.min, self.rng.randint(low, high))):
-                children.append(self.child(child, "    "))
-        return self.values.fields(profile.field_specs, self.record_rules), "".join(children)
+                children.append(self.child(child, "    ", period))
+        return values, "".join(children)
 
-    def child(self, child: ChildSpec, indent: str) -> str:
-        """One child element, indented, with the child elements it must have (below it: only those)."""
+    def child(self, child: ChildSpec, indent: str, period: tuple[str, str]) -> str:
+        """One child element, indented, with the child elements it must have and a ``Presisering`` where it may
+        have one (that satisfies every control that wants one)."""
         if child.text is not None:
             return f"{indent}<{child.element}>Presisering</{child.element}>\n"
         rules = tuple(r for r in self.xml_profile.consistency if r.element == child.element)
-        start = f"{indent}<{child.element}{_attributes(self.values.fields(child.fields, rules))}"
-        inner = "".join(self.child(grandchild, indent + "  ")
-                        for grandchild in child.children for _ in range(grandchild.min))
+        values = self.values.fields(child.fields, rules)
+        if self.xml_profile.controls == "barnevern":
+            # SSB's barnevern controls want a melding's, plan's, tiltak's ... dates inside the individ's: its start,
+            # and its end (none while the individ's case is open); a flytting (an end only) at the individ's start
+            start, end = period
+            if "StartDato" in values:
+                values["StartDato"] = start
+            if "SluttDato" in values:
+                values["SluttDato"] = end if "StartDato" in values else start
+        start_tag = f"{indent}<{child.element}{_attributes(values)}"
+        inner = "".join(self.child(grandchild, indent + "  ", period) for grandchild in child.children
+                        for _ in range(max(grandchild.min, grandchild.text is not None)))
         if not inner:
-            return start + "/>\n"
-        return f"{start}>\n{inner}{indent}</{child.element}>\n"
+            return start_tag + "/>\n"
+        return f"{start_tag}>\n{inner}{indent}</{child.element}>\n"
 
     def write(self, out: BinaryIO, n_records: int, errors: dict[int, str]) -> int:
         profile = self.xml_profile

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sendemodul import identity
 from sendemodul.profiles.model import ChildSpec, Record
+from sendemodul.profiles.rules import barnevern
 from sendemodul.profiles.rules.consistency import CompiledRule, compile_rules
 from sendemodul.profiles.rules.fields import Context, FieldRule
 from sendemodul.profiles.rules.records import RecordRules
@@ -40,6 +41,7 @@ class XmlRules(RecordRules[XmlProfile]):
         self._header = tuple(FieldRule(spec, context, f"{profile.header_element}/@{spec.name}")
                              for spec in profile.header_specs)
         self._children = self._compile_children(profile.children, context)
+        self._controls = barnevern.run_controls if profile.controls == "barnevern" else None
 
     def _compile_children(self, children: tuple[ChildSpec, ...], context: Context) -> dict[str, _Child]:
         """The rules for each kind of child element, by element name, and below."""
@@ -89,6 +91,9 @@ class XmlRules(RecordRules[XmlProfile]):
         self.check_ids(record, journalnr, values)
         self.check_unique(line, journalnr, values)
         self.check_consistency(self._record_consistency, values, line, journalnr)
+        if self._controls is not None:
+            for rule_id, severity, field_name, message in self._controls(element, profile.periode):
+                self.add(severity, rule_id, line, journalnr, field_name, message)
 
     def _ids_in_data(self, element: ET.Element, line: int, journalnr: str | None) -> None:
         """ERROR for every attribute value or text that holds a person's ID: it would reach SSB in the clear."""

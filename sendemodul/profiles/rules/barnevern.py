@@ -1,0 +1,129 @@
+"""SSB's individual barnevern (15F) controls that span more than one element of an ``Individ``: dates of meldinger,
+undersøkelser, planer, tiltak and flyttinger against the individ's and the reporting year, codes that need a
+``Presisering``, an individ with nothing in it.
+
+The control ids are SSB's (kostra-kontrollprogram's ``IndividRuleId``: ``Individ06``, ``Tiltak02d`` ...), as are
+the severities and the conditions; the code and the texts are our own. The controls that one element's attributes
+decide (``Individ02a``, ``Individ02d``, ``Individ03``, ``Melding02a``, ``Plan02a``, ``Tiltak02a``,
+``Undersokelse02a``) are consistency rules in ``15F-2026.toml``. A date that is not a valid date is left to the
+``DATE`` rule: a control that needs it says nothing.
+
+As every finding, these name no value longer than 4 characters (an ``Id`` or a date could be anything): an element is
+named by its kind and number within the individ (``Tiltak nr. 2``), a year by itself.
+"""
+
+from __future__ import annotations
+
+import datetime
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+
+from sendemodul.profiles.rules.report import Severity
+
+__all__ = ["CONTROLS", "Control", "Finding", "run_controls"]
+
+#: A finding of a control: SSB's control id, severity, the field it names, our message.
+Finding = tuple[str, Severity, "str | None", str]
+#: A control: the individ element and the reporting year to findings.
+Control = Callable[[ET.Element, int], Iterator[Finding]]
+
+CLOSED = "1"  # Avslutta3112: the individ's case is closed
+#: Kategori codes that need a Presisering (SSB's koderSomKreverPresisering).
+KATEGORI_PRESISERING = frozenset({"1.99", "2.99", "3.7", "3.99", "4.99", "5.99", "6.99", "7.99", "8.99"})
+
+
+def _date(element: ET.Element, name: str) -> datetime.date | None:
+    value = element.get(name, "").strip()
+    try:
+        return datetime.date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        return None
+
+
+def _has_presisering(element: ET.Element) -> bool:
+    presisering = element.find("Presisering")
+    return presisering is not None and bool((presisering.text or "").strip())
+
+
+#: The kinds of sub-elements with dates: (name in messages, path from Individ, SSB's control-id prefix).
+_KINDS = (("Meldingen", "Melding", "Melding"), ("Undersøkelsen", "Melding/Undersokelse", "Undersokelse"),
+          ("Planen", "Plan", "Plan"), ("Tiltaket", "Tiltak", "Tiltak"))
+
+
+def _dates(individ: ET.Element, periode: int) -> Iterator[Finding]:
+    """02b, 02c, 02d, 02e for meldinger, undersøkelser, planer and tiltak; 02c and 02f for flyttinger."""
+    start, end = _date(individ, "StartDato"), _date(individ, "SluttDato")
+    closed = individ.get("Avslutta3112", "").strip() == CLOSED
+    year_end = datetime.date(periode, 12, 31)
+    for label, path, prefix in _KINDS:
+        for number, element in enumerate(individ.iterfind(path), 1):
+            ident = f"nr. {number}"
+            own_start, own_end = _date(element, "StartDato"), _date(element, "SluttDato")
+            where = f"{path.rsplit('/', 1)[-1]}/@SluttDato"
+            if prefix in ("Tiltak", "Undersokelse") and own_end is not None and own_end.year != periode:
+                yield (f"{prefix}02b", Severity.ERROR, where,
+                       f"{label} ({ident}) har sluttdato i {own_end.year}, ikke i rapporteringsåret {periode}")
+            if (end is not None and own_end is not None and own_end > end
+                    and not (prefix == "Melding" and element.get("Konklusjon", "").strip() == "1")):
+                yield (f"{prefix}02c", Severity.ERROR, where,
+                       f"{label} ({ident}) har sluttdato etter individets sluttdato")
+            if closed and (own_end is None or end is None or own_end > year_end):
+                yield (f"{prefix}02d", Severity.ERROR, where,
+                       f"{label} ({ident}) skal være avsluttet når individet er avsluttet (Avslutta3112 = 1): "
+                       + ("sluttdato mangler" if own_end is None else "individet har ingen sluttdato" if end is None
+                          else f"sluttdato er etter 31.12.{periode}"))
+            if start is not None and own_start is not None and own_start < start:
+                yield (f"{prefix}02e", Severity.ERROR, f"{path.rsplit('/', 1)[-1]}/@StartDato",
+                       f"{label} ({ident}) har startdato før individets startdato")
+    for number, flytting in enumerate(individ.iterfind("Flytting"), 1):
+        ident = f"nr. {number}"
+        moved = _date(flytting, "SluttDato")
+        if moved is None:
+            continue
+        if end is not None and moved > end:
+            yield ("Flytting02c", Severity.ERROR, "Flytting/@SluttDato",
+                   f"Flyttingen ({ident}) har sluttdato etter individets sluttdato")
+        if start is not None and moved < start:
+            yield ("Flytting02f", Severity.ERROR, "Flytting/@SluttDato",
+                   f"Flyttingen ({ident}) har sluttdato før individets startdato")
+
+
+def _individ02b(individ: ET.Element, periode: int) -> Iterator[Finding]:
+    end, last_count = _date(individ, "SluttDato"), datetime.date(periode - 1, 12, 31)
+    if end is not None and end < last_count:
+        yield ("Individ02b", Severity.ERROR, "SluttDato",
+               f"Individets sluttdato er før forrige telletidspunkt, 31.12.{periode - 1}")
+
+
+def _individ06(individ: ET.Element, periode: int) -> Iterator[Finding]:
+    if individ.find("Melding") is None and individ.find("Plan") is None and individ.find("Tiltak") is None:
+        yield ("Individ06", Severity.ERROR, None, "Individet har verken meldinger, planer eller tiltak i året")
+
+
+#: Codes that need a Presisering: (SSB's control id, path from Individ, what, the attribute, its codes).
+_PRESISERING = (
+    ("Melder02", "Melding/Melder", "Melder", "Kode", frozenset({"22"})),
+    ("Saksinnhold02", "Melding/Saksinnhold", "Saksinnhold", "Kode", frozenset({"18", "19"})),
+    ("Vedtak02", "Melding/Undersokelse/Vedtaksgrunnlag", "Vedtaksgrunnlag", "Kode", frozenset({"18", "19"})),
+    ("Undersokelse03", "Melding/Undersokelse", "Undersøkelse med konklusjon", "Konklusjon", frozenset({"5"})),
+    ("Tiltak07", "Tiltak/Kategori", "Tiltakskategori", "Kode", KATEGORI_PRESISERING),
+    ("Tiltak08", "Tiltak/Opphevelse", "Opphevelse", "Kode", frozenset({"4"})),
+)
+
+
+def _presisering(individ: ET.Element, periode: int) -> Iterator[Finding]:
+    for rule_id, path, what, attribute, codes in _PRESISERING:
+        for number, element in enumerate(individ.iterfind(path), 1):
+            code = element.get(attribute, "").strip()
+            if code in codes and not _has_presisering(element):
+                yield (rule_id, Severity.ERROR, f"{path.rsplit('/', 1)[-1]}/Presisering",
+                       f"{what} {code} (nr. {number}) mangler presisering")
+
+
+CONTROLS: tuple[Control, ...] = (_individ02b, _individ06, _dates, _presisering)
+
+
+def run_controls(individ: ET.Element, periode: int) -> Iterator[Finding]:
+    """Every finding of every control for one ``Individ`` element."""
+    for control in CONTROLS:
+        yield from control(individ, periode)
