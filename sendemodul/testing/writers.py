@@ -218,17 +218,13 @@ class XmlWriter(_Writer):
             return f"{indent}<{child.element}>Presisering</{child.element}>\n"
         rules = tuple(r for r in self.xml_profile.consistency if r.element == child.element)
         values = self.values.fields(child.fields, rules)
-        if self.xml_profile.controls == "barnevern":
-            # SSB's barnevern controls want a melding's, plan's, tiltak's ... dates inside the individ's: its start,
-            # and its end (none while the individ's case is open); a flytting (an end only) at the individ's start
-            start, end = period
-            if "StartDato" in values:
-                values["StartDato"] = start
-            if "SluttDato" in values:
-                values["SluttDato"] = end if "StartDato" in values else start
+        barnevern = self.xml_profile.controls == "barnevern"
+        if barnevern:
+            _barnevern_values(child.element, values, period)
         start_tag = f"{indent}<{child.element}{_attributes(values)}"
         inner = "".join(self.child(grandchild, indent + "  ", period) for grandchild in child.children
-                        for _ in range(max(grandchild.min, grandchild.text is not None)))
+                        for _ in range(max(grandchild.min, grandchild.text is not None,
+                                           barnevern and grandchild.element in _BARNEVERN_ONE)))
         if not inner:
             return start_tag + "/>\n"
         return f"{start_tag}>\n{inner}{indent}</{child.element}>\n"
@@ -267,6 +263,23 @@ class XmlWriter(_Writer):
         if not children:
             return f"  <{tag}{_attributes(record)}/>\n"
         return f"  <{tag}{_attributes(record)}>\n{children}  </{tag}>\n"
+
+
+#: Barnevern: the optional child elements a generated one has once (a concluded melding has melder and saksinnhold).
+_BARNEVERN_ONE = frozenset({"Melder", "Saksinnhold"})
+
+
+def _barnevern_values(element: str, values: dict[str, str], period: tuple[str, str]) -> None:
+    """Values that SSB's barnevern controls accept (sendemodul/profiles/rules/barnevern.py): a melding's, plan's,
+    tiltak's ... dates inside the individ's (its start, and its end: none while the individ's case is open); a melding
+    concluded the day it came; a flytting (an end only) at the individ's start; the barnevernlov of 2021."""
+    start, end = period
+    if "StartDato" in values:
+        values["StartDato"] = start
+    if "SluttDato" in values:
+        values["SluttDato"] = start if element in ("Melding", "Flytting") else end
+    if "Lov" in values:
+        values["Lov"] = "BVL2021"
 
 
 def _attributes(values: dict[str, str]) -> str:

@@ -30,6 +30,11 @@ Control = Callable[[ET.Element, int], Iterator[Finding]]
 CLOSED = "1"  # Avslutta3112: the individ's case is closed
 #: Kategori codes that need a Presisering (SSB's koderSomKreverPresisering).
 KATEGORI_PRESISERING = frozenset({"1.99", "2.99", "3.7", "3.99", "4.99", "5.99", "6.99", "7.99", "8.99"})
+#: Melding03: days from a melding's start to its end before the deadline is passed (7, and 1 day's grace, as SSB).
+MELDING_DAYS = 8
+#: Tiltak24: the barnevernlov's names in Lovhjemmel/@Lov; a tiltak begun on or before this day is under BVL1992.
+BVL1992, BVL2021 = "BVL", "BVL2021"
+BVL2021_FROM = datetime.date(2022, 12, 31)
 
 
 def _date(element: ET.Element, name: str) -> datetime.date | None:
@@ -120,7 +125,62 @@ def _presisering(individ: ET.Element, periode: int) -> Iterator[Finding]:
                        f"{what} {code} (nr. {number}) mangler presisering")
 
 
-CONTROLS: tuple[Control, ...] = (_individ02b, _individ06, _dates, _presisering)
+def _melding(individ: ET.Element, periode: int) -> Iterator[Finding]:
+    """Melding03 (behandlingstid), Melding04 and Melding05 (a concluded melding has melder and saksinnhold)."""
+    for number, melding in enumerate(individ.iterfind("Melding"), 1):
+        start, end = _date(melding, "StartDato"), _date(melding, "SluttDato")
+        if start is not None and end is not None and (end - start).days > MELDING_DAYS:
+            yield ("Melding03", Severity.WARNING, "Melding/@SluttDato",
+                   f"Meldingen (nr. {number}) er behandlet på mer enn {MELDING_DAYS} dager (fristen er 7)")
+        if end is not None and end.year >= periode and melding.get("Konklusjon", "").strip() in ("1", "2"):
+            if melding.find("Melder") is None:
+                yield ("Melding04", Severity.ERROR, "Melding/Melder",
+                       f"Meldingen (nr. {number}) er konkludert, men har ingen melder")
+            if melding.find("Saksinnhold") is None:
+                yield ("Melding05", Severity.ERROR, "Melding/Saksinnhold",
+                       f"Meldingen (nr. {number}) er konkludert, men har intet saksinnhold")
+
+
+def _undersokelse(individ: ET.Element, periode: int) -> Iterator[Finding]:
+    """Undersokelse04 (an ended one has a konklusjon), 07 (konklusjon 1 or 2 has vedtaksgrunnlag), 08 (one begun
+    before 30 June is concluded)."""
+    for number, undersokelse in enumerate(individ.iterfind("Melding/Undersokelse"), 1):
+        start, end = _date(undersokelse, "StartDato"), _date(undersokelse, "SluttDato")
+        konklusjon = undersokelse.get("Konklusjon", "").strip()
+        if end is not None and not konklusjon:
+            yield ("Undersokelse04", Severity.ERROR, "Undersokelse/@Konklusjon",
+                   f"Undersøkelsen (nr. {number}) er avsluttet, men mangler konklusjon")
+        if konklusjon in ("1", "2") and undersokelse.find("Vedtaksgrunnlag") is None:
+            yield ("Undersokelse07", Severity.ERROR, "Undersokelse/Vedtaksgrunnlag",
+                   f"Undersøkelsen (nr. {number}) er konkludert med kode {konklusjon} og skal ha vedtaksgrunnlag")
+        if start is not None and start < datetime.date(periode, 6, 30) and end is None:
+            yield ("Undersokelse08", Severity.WARNING, "Undersokelse/@SluttDato",
+                   f"Undersøkelsen (nr. {number}) startet før 30.06.{periode} og skal være konkludert")
+
+
+def _lovhjemmel(individ: ET.Element, periode: int) -> Iterator[Finding]:
+    """Lovhjemmel04 (kapittel or paragraf 0), Tiltak24 (the barnevernlov for the tiltak's start)."""
+    for number, tiltak in enumerate(individ.iterfind("Tiltak"), 1):
+        lovhjemmel = tiltak.find("Lovhjemmel")
+        if lovhjemmel is None:
+            continue  # MANDATORY
+        if "0" in (lovhjemmel.get("Kapittel", "").strip(), lovhjemmel.get("Paragraf", "").strip()):
+            yield ("Lovhjemmel04", Severity.ERROR, "Lovhjemmel",
+                   f"Tiltaket (nr. {number}) har kapittel eller paragraf 0 i lovhjemmelen, som ikke er gyldig")
+        start = _date(tiltak, "StartDato")
+        if start is None:
+            continue
+        laws = [lovhjemmel.get("Lov", "").strip()] + [j.get("Lov", "").strip()
+                                                       for j in tiltak.iterfind("JmfrLovhjemmel")]
+        allowed = (BVL1992,) if start <= BVL2021_FROM else (BVL1992, BVL2021)
+        if any(law not in allowed for law in laws):
+            yield ("Tiltak24", Severity.ERROR, "Lovhjemmel/@Lov",
+                   f"Tiltaket (nr. {number}) startet {'før' if start <= BVL2021_FROM else 'fra'} 01.01.2023 og "
+                   f"krever lov = {' eller '.join(repr(a) for a in allowed)}")
+
+
+CONTROLS: tuple[Control, ...] = (_individ02b, _individ06, _dates, _presisering, _melding, _undersokelse,
+                                 _lovhjemmel)
 
 
 def run_controls(individ: ET.Element, periode: int) -> Iterator[Finding]:
