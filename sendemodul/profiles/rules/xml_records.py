@@ -137,7 +137,8 @@ class XmlRules(RecordRules[XmlProfile]):
                          f"(the order is {', '.join(f'<{k}>' for k in kinds)})")
             last = max(last, entry.index)
             counts[child.tag] = counts.get(child.tag, 0) + 1
-            self._schema(child, entry.known, line, journalnr, child.tag)
+            if not entry.known.issuperset(child.attrib):
+                self._schema(child, entry.known, line, journalnr, child.tag)
             if spec.text is not None:
                 self._text(child, spec.text, line, journalnr)
                 continue
@@ -148,8 +149,10 @@ class XmlRules(RecordRules[XmlProfile]):
                 problem = rule.problem(attrs.get(rule.spec.name, ""))
                 if problem is not None:
                     self.add(Severity.ERROR, problem[0], line, journalnr, rule.label, problem[1])
-            self.check_consistency(entry.consistency, attrs, line, journalnr)
-            self._check_children(child, entry.children, line, journalnr)
+            if entry.consistency:
+                self.check_consistency(entry.consistency, attrs, line, journalnr)
+            if entry.children or len(child):  # a leaf with no kinds of children has nothing to check below
+                self._check_children(child, entry.children, line, journalnr)
         for tag, entry in kinds.items():
             count = counts.get(tag, 0)
             if count < entry.spec.min:
