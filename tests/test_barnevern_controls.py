@@ -229,13 +229,32 @@ CASES = [
     ("Tiltak24Test", "tiltak with startdato after 01.01.2023, wrong jmfrlovhjemmel.lov",
      individ(tiltak().replace("<Kategori", '<JmfrLovhjemmel Lov="FAIL" Kapittel="1" Paragraf="1"/><Kategori')),
      "Tiltak24", True),
+    ("Tiltak04Test", "tiltak without sluttdato", individ(tiltak().replace('Paragraf="4"', 'Paragraf="12"')),
+     "Tiltak04", False),
+    ("Tiltak04Test", "tiltak with sluttdato, not omsorgstiltak", individ(tiltak(end=AFTER)), "Tiltak04", False),
+    ("Tiltak04Test", "tiltak with sluttdato, omsorgstiltak",
+     individ(tiltak(end=AFTER, after='<Opphevelse Kode="1"/>').replace('Paragraf="4"', 'Paragraf="12"')),
+     "Tiltak04", False),
+    ("Tiltak04Test", "tiltak with sluttdato, omsorgstiltak, opphevelse missing",
+     individ(tiltak(end=AFTER).replace('Paragraf="4"', 'Paragraf="12"')), "Tiltak04", True),
+    ("Tiltak04 (BVL2021 5-1 c, as SSB's lovhjemmelOmsorgstiltak)", "omsorgstiltak, opphevelse missing",
+     individ(tiltak(end=AFTER).replace('Lov="BVL" Kapittel="4" Paragraf="4"',
+                                       'Lov="BVL2021" Kapittel="5" Paragraf="1" Bokstav="c"')), "Tiltak04", True),
+    ("Tiltak09Test", "individ with single plasseringstiltak", individ(tiltak(kode="1.1")), "Tiltak09", False),
+    ("Tiltak09Test", "two overlapping plasseringstiltak, less than 90 days",
+     individ(tiltak(kode="1.1") + tiltak(kode="1.2", end="2026-09-12")), "Tiltak09", False),
+    ("Tiltak09Test", "two overlapping plasseringstiltak, more than 90 days",
+     individ(tiltak(kode="1.1") + tiltak(kode="1.2", end="2026-09-23")), "Tiltak09", True),
+    ("Tiltak09Test", "three overlapping plasseringstiltak, more than 90 days",
+     individ(tiltak(kode="1.1") + tiltak(start="2026-06-16", kode="1.2", end="2026-09-14")
+             + tiltak(start="2026-06-17", kode="1.2", end="2026-09-15")), "Tiltak09", True),
     ("Individ03Test", "individ without fodselsnummer and DUF",
      individ(CONTENT).replace(f' Fodselsnummer="{FNR}"', ""), "Individ03", True),
 ]
 
 
 #: SSB's severity where it is not ERROR.
-WARNINGS = {"Melding03": Severity.WARNING, "Undersokelse08": Severity.WARNING}
+WARNINGS = {control: Severity.WARNING for control in ("Melding03", "Undersokelse08", "Tiltak04", "Tiltak09")}
 
 
 def check(individ_xml, periode=2026):

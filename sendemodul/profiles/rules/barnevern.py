@@ -35,6 +35,10 @@ MELDING_DAYS = 8
 #: Tiltak24: the barnevernlov's names in Lovhjemmel/@Lov; a tiltak begun on or before this day is under BVL1992.
 BVL1992, BVL2021 = "BVL", "BVL2021"
 BVL2021_FROM = datetime.date(2022, 12, 31)
+#: Tiltak04: the letters of BVL2021 § 5-1 that make a tiltak an omsorgstiltak.
+OMSORG_BOKSTAVER = frozenset("abcdefg")
+#: Tiltak09: days two plasseringstiltak may not overlap.
+PLACEMENT_OVERLAP_DAYS = 90
 
 
 def _date(element: ET.Element, name: str) -> datetime.date | None:
@@ -179,8 +183,47 @@ def _lovhjemmel(individ: ET.Element, periode: int) -> Iterator[Finding]:
                    f"krever lov = {' eller '.join(repr(a) for a in allowed)}")
 
 
+def _is_omsorgstiltak(tiltak: ET.Element) -> bool:
+    """A care order (omsorgstiltak) by its Lovhjemmel: BVL 4-12, BVL 4-8 ledd 2 or 3, BVL2021 5-1 a-g."""
+    lovhjemmel = tiltak.find("Lovhjemmel")
+    if lovhjemmel is None:
+        return False
+    lov, kapittel, paragraf = (lovhjemmel.get(n, "").strip() for n in ("Lov", "Kapittel", "Paragraf"))
+    return ((lov, kapittel, paragraf) == (BVL1992, "4", "12")
+            or ((lov, kapittel, paragraf) == (BVL1992, "4", "8") and lovhjemmel.get("Ledd", "").strip() in ("2", "3"))
+            or ((lov, kapittel, paragraf) == (BVL2021, "5", "1")
+                and lovhjemmel.get("Bokstav", "").strip() in OMSORG_BOKSTAVER))
+
+
+def _is_plassering(tiltak: ET.Element) -> bool:
+    """A placement (plasseringstiltak) by its Kategori: 1.x, 2.x or 8.2."""
+    kategori = tiltak.find("Kategori")
+    code = "" if kategori is None else kategori.get("Kode", "").strip()
+    return code.startswith(("1.", "2.")) or code == "8.2"
+
+
+def _tiltak(individ: ET.Element, periode: int) -> Iterator[Finding]:
+    """Tiltak04 (an ended omsorgstiltak has an Opphevelse), Tiltak09 (plasseringstiltak overlapping 90 days or
+    more, an open one counted to 31.12 of the year: one finding for each that overlaps a later one, as SSB)."""
+    placements: list[tuple[int, datetime.date, datetime.date]] = []
+    year_end = datetime.date(periode, 12, 31)
+    for number, tiltak in enumerate(individ.iterfind("Tiltak"), 1):
+        start, end = _date(tiltak, "StartDato"), _date(tiltak, "SluttDato")
+        if end is not None and tiltak.find("Opphevelse") is None and _is_omsorgstiltak(tiltak):
+            yield ("Tiltak04", Severity.WARNING, "Tiltak/Opphevelse",
+                   f"Tiltaket (nr. {number}) er et omsorgstiltak med sluttdato og krever kode for opphevelse")
+        if start is not None and _is_plassering(tiltak):
+            placements.append((number, start, end or year_end))
+    for i, (number, start, end) in enumerate(placements):
+        if any((min(end, other_end) - max(start, other_start)).days >= PLACEMENT_OVERLAP_DAYS
+               for _, other_start, other_end in placements[i + 1:]):
+            yield ("Tiltak09", Severity.WARNING, "Tiltak/@StartDato",
+                   f"Plasseringstiltaket (nr. {number}) overlapper et annet med {PLACEMENT_OVERLAP_DAYS} dager eller "
+                   "mer; plasseringstiltak kan ikke overlappe med mer enn 3 måneder")
+
+
 CONTROLS: tuple[Control, ...] = (_individ02b, _individ06, _dates, _presisering, _melding, _undersokelse,
-                                 _lovhjemmel)
+                                 _lovhjemmel, _tiltak)
 
 
 def run_controls(individ: ET.Element, periode: int) -> Iterator[Finding]:
