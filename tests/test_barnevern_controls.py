@@ -296,3 +296,22 @@ def test_a_valid_individ_with_everything_gives_no_findings():
             + plan(end=D) + tiltak(end=D, after=f'<Opphevelse Kode="4">{PRES}</Opphevelse>') + flytting(D))
     report = check(individ(body, start=D, end=D, closed="1"))
     assert set(report.rule_counts) <= {"ID_SYNTHETIC"}, report.to_text()
+
+
+@pytest.mark.parametrize("row, unit, bydelsnavn, fires", [
+    ("individ without bydelsnavn", UNIT, "", False),
+    ("individ with bydelsnavn, Oslo", "0301-14-958935420", ' Bydelsnavn="Nordstrand"', False),
+    ("individ without bydelsnavn, Oslo", "0301-14-958935420", "", True),
+])
+def test_individ10_as_in_ssbs_individ10test(row, unit, bydelsnavn, fires):
+    kommunenr, orgnr = unit[:4], unit[-9:]
+    bydel = ' Bydelsnummer="14"' if kommunenr == "0301" else ""
+    data = (f'<Barnevern><Avgiver Organisasjonsnummer="{orgnr}" Versjon="2026" Kommunenummer="{kommunenr}" '
+            f'Kommunenavn="K"/>\n' + individ(CONTENT).replace(' Saksbehandler=', f'{bydel}{bydelsnavn} Saksbehandler=')
+            + '\n</Barnevern>\n').encode()
+    report = run_checks(load_profile("15F", 2026), io.BytesIO(data), identity.parse_unit(unit, 2026),
+                        allow_synthetic=True)
+    assert set(report.rule_counts) - {"ID_SYNTHETIC", "ID_PLACEHOLDER"} == ({"Individ10"} if fires else set()), \
+        report.to_text()
+    if fires:
+        assert report.findings[0].severity is Severity.ERROR

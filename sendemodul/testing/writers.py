@@ -204,6 +204,8 @@ class XmlWriter(_Writer):
         profile = self.xml_profile
         low, high = profile.generator.children
         values = self.values.fields(profile.field_specs, self.record_rules)
+        if profile.controls == "barnevern" and values.get("Bydelsnummer") and not values.get("Bydelsnavn"):
+            values["Bydelsnavn"] = "Bydel"  # SSB's Individ10: Oslo's records name their bydel
         period = (values.get("StartDato", ""), values.get("SluttDato", ""))
         children = []
         for child in profile.children:

@@ -24,10 +24,11 @@ __all__ = ["CONTROLS", "Control", "Finding", "run_controls"]
 
 #: A finding of a control: SSB's control id, severity, the field it names, our message.
 Finding = tuple[str, Severity, "str | None", str]
-#: A control: the individ element and the reporting year to findings.
-Control = Callable[[ET.Element, int], Iterator[Finding]]
+#: A control: the individ element, the reporting year and the unit's kommunenummer to findings.
+Control = Callable[[ET.Element, int, str], Iterator[Finding]]
 
 CLOSED = "1"  # Avslutta3112: the individ's case is closed
+OSLO = "0301"  # Individ10: Oslo reports per bydel
 #: Kategori codes that need a Presisering (SSB's koderSomKreverPresisering).
 KATEGORI_PRESISERING = frozenset({"1.99", "2.99", "3.7", "3.99", "4.99", "5.99", "6.99", "7.99", "8.99"})
 #: Melding03: days from a melding's start to its end before the deadline is passed (7, and 1 day's grace, as SSB).
@@ -59,7 +60,7 @@ _KINDS = (("Meldingen", "Melding", "Melding"), ("Undersøkelsen", "Melding/Under
           ("Planen", "Plan", "Plan"), ("Tiltaket", "Tiltak", "Tiltak"))
 
 
-def _dates(individ: ET.Element, periode: int) -> Iterator[Finding]:
+def _dates(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Finding]:
     """02b, 02c, 02d, 02e for meldinger, undersøkelser, planer and tiltak; 02c and 02f for flyttinger."""
     start, end = _date(individ, "StartDato"), _date(individ, "SluttDato")
     closed = individ.get("Avslutta3112", "").strip() == CLOSED
@@ -97,14 +98,14 @@ def _dates(individ: ET.Element, periode: int) -> Iterator[Finding]:
                    f"Flyttingen ({ident}) har sluttdato før individets startdato")
 
 
-def _individ02b(individ: ET.Element, periode: int) -> Iterator[Finding]:
+def _individ02b(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Finding]:
     end, last_count = _date(individ, "SluttDato"), datetime.date(periode - 1, 12, 31)
     if end is not None and end < last_count:
         yield ("Individ02b", Severity.ERROR, "SluttDato",
                f"Individets sluttdato er før forrige telletidspunkt, 31.12.{periode - 1}")
 
 
-def _individ06(individ: ET.Element, periode: int) -> Iterator[Finding]:
+def _individ06(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Finding]:
     if individ.find("Melding") is None and individ.find("Plan") is None and individ.find("Tiltak") is None:
         yield ("Individ06", Severity.ERROR, None, "Individet har verken meldinger, planer eller tiltak i året")
 
@@ -120,7 +121,7 @@ _PRESISERING = (
 )
 
 
-def _presisering(individ: ET.Element, periode: int) -> Iterator[Finding]:
+def _presisering(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Finding]:
     for rule_id, path, what, attribute, codes in _PRESISERING:
         for number, element in enumerate(individ.iterfind(path), 1):
             code = element.get(attribute, "").strip()
@@ -129,7 +130,7 @@ def _presisering(individ: ET.Element, periode: int) -> Iterator[Finding]:
                        f"{what} {code} (nr. {number}) mangler presisering")
 
 
-def _melding(individ: ET.Element, periode: int) -> Iterator[Finding]:
+def _melding(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Finding]:
     """Melding03 (behandlingstid), Melding04 and Melding05 (a concluded melding has melder and saksinnhold)."""
     for number, melding in enumerate(individ.iterfind("Melding"), 1):
         start, end = _date(melding, "StartDato"), _date(melding, "SluttDato")
@@ -145,7 +146,7 @@ def _melding(individ: ET.Element, periode: int) -> Iterator[Finding]:
                        f"Meldingen (nr. {number}) er konkludert, men har intet saksinnhold")
 
 
-def _undersokelse(individ: ET.Element, periode: int) -> Iterator[Finding]:
+def _undersokelse(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Finding]:
     """Undersokelse04 (an ended one has a konklusjon), 07 (konklusjon 1 or 2 has vedtaksgrunnlag), 08 (one begun
     before 30 June is concluded)."""
     for number, undersokelse in enumerate(individ.iterfind("Melding/Undersokelse"), 1):
@@ -162,7 +163,7 @@ def _undersokelse(individ: ET.Element, periode: int) -> Iterator[Finding]:
                    f"Undersøkelsen (nr. {number}) startet før 30.06.{periode} og skal være konkludert")
 
 
-def _lovhjemmel(individ: ET.Element, periode: int) -> Iterator[Finding]:
+def _lovhjemmel(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Finding]:
     """Lovhjemmel04 (kapittel or paragraf 0), Tiltak24 (the barnevernlov for the tiltak's start)."""
     for number, tiltak in enumerate(individ.iterfind("Tiltak"), 1):
         lovhjemmel = tiltak.find("Lovhjemmel")
@@ -202,7 +203,7 @@ def _is_plassering(tiltak: ET.Element) -> bool:
     return code.startswith(("1.", "2.")) or code == "8.2"
 
 
-def _tiltak(individ: ET.Element, periode: int) -> Iterator[Finding]:
+def _tiltak(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Finding]:
     """Tiltak04 (an ended omsorgstiltak has an Opphevelse), Tiltak09 (plasseringstiltak overlapping 90 days or
     more, an open one counted to 31.12 of the year: one finding for each that overlaps a later one, as SSB)."""
     placements: list[tuple[int, datetime.date, datetime.date]] = []
@@ -222,11 +223,16 @@ def _tiltak(individ: ET.Element, periode: int) -> Iterator[Finding]:
                    "mer; plasseringstiltak kan ikke overlappe med mer enn 3 måneder")
 
 
-CONTROLS: tuple[Control, ...] = (_individ02b, _individ06, _dates, _presisering, _melding, _undersokelse,
+def _individ10(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Finding]:
+    if kommunenr == OSLO and not individ.get("Bydelsnavn", "").strip():
+        yield ("Individ10", Severity.ERROR, "Bydelsnavn", "Bydelsnavn mangler; Oslo rapporterer per bydel")
+
+
+CONTROLS: tuple[Control, ...] = (_individ02b, _individ06, _individ10, _dates, _presisering, _melding, _undersokelse,
                                  _lovhjemmel, _tiltak)
 
 
-def run_controls(individ: ET.Element, periode: int) -> Iterator[Finding]:
-    """Every finding of every control for one ``Individ`` element."""
+def run_controls(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Finding]:
+    """Every finding of every control for one ``Individ`` element of a unit in kommune ``kommunenr``."""
     for control in CONTROLS:
-        yield from control(individ, periode)
+        yield from control(individ, periode, kommunenr)

@@ -42,6 +42,7 @@ class XmlRules(RecordRules[XmlProfile]):
                              for spec in profile.header_specs)
         self._children = self._compile_children(profile.children, context)
         self._controls = barnevern.run_controls if profile.controls == "barnevern" else None
+        self._kommunenr = context.expected["kommunenr"]
 
     def _compile_children(self, children: tuple[ChildSpec, ...], context: Context) -> dict[str, _Child]:
         """The rules for each kind of child element, by element name, and below."""
@@ -92,7 +93,7 @@ class XmlRules(RecordRules[XmlProfile]):
         self.check_unique(line, journalnr, values)
         self.check_consistency(self._record_consistency, values, line, journalnr)
         if self._controls is not None:
-            for rule_id, severity, field_name, message in self._controls(element, profile.periode):
+            for rule_id, severity, field_name, message in self._controls(element, profile.periode, self._kommunenr):
                 self.add(severity, rule_id, line, journalnr, field_name, message)
 
     def _ids_in_data(self, element: ET.Element, line: int, journalnr: str | None) -> None:
