@@ -3,6 +3,7 @@
 github.com/statisticsnorway/kostra-kontrollprogram, commit c1f5848): each case names SSB's test and row, and expects
 SSB's control id with SSB's severity, or no finding of that control."""
 
+import datetime
 import io
 
 import pytest
@@ -39,7 +40,7 @@ def plan(start=D, end=""):
     return f'<Plan Id="P1" StartDato="{start}"' + (f' SluttDato="{end}"' if end else "") + ' Plantype="1"/>'
 
 
-def tiltak(start=D, end="", kode="4.1", after=""):
+def tiltak(start=D, end="", kode="3.9", after=""):
     slutt = f' SluttDato="{end}"' if end else ""
     return f'<Tiltak Id="T1" StartDato="{start}"{slutt}>{TILTAK.format(kode=kode)}{after}</Tiltak>'
 
@@ -146,7 +147,7 @@ CASES = [
     ("Tiltak07Test", "individ with kategori that does not require presisering", individ(tiltak(kode="4.1")),
      "Tiltak07", False),
     ("Tiltak07Test", "individ with kategori with presisering",
-     individ(tiltak().replace('<Kategori Kode="4.1"/>', f'<Kategori Kode="1.99">{PRES}</Kategori>')), "Tiltak07",
+     individ(tiltak().replace('<Kategori Kode="3.9"/>', f'<Kategori Kode="1.99">{PRES}</Kategori>')), "Tiltak07",
      False),
     ("Tiltak07Test", "individ with kategori without presisering", individ(tiltak(kode="1.99")), "Tiltak07", True),
     ("Tiltak08Test", "individ with tiltak without opphevelse", individ(tiltak()), "Tiltak08", False),
@@ -254,7 +255,8 @@ CASES = [
 
 
 #: SSB's severity where it is not ERROR.
-WARNINGS = {control: Severity.WARNING for control in ("Melding03", "Undersokelse08", "Tiltak04", "Tiltak09")}
+WARNINGS = {control: Severity.WARNING
+            for control in ("Melding03", "Undersokelse08", "Tiltak04", "Tiltak05", "Tiltak06", "Tiltak09")}
 
 
 def check(individ_xml, periode=2026):
@@ -315,3 +317,49 @@ def test_individ10_as_in_ssbs_individ10test(row, unit, bydelsnavn, fires):
         report.to_text()
     if fires:
         assert report.findings[0].severity is Severity.ERROR
+
+
+def fnr_aged(age):
+    """A valid fødselsnummer of someone ``age`` years old in 2026 (SSB's reckoning: 2026 minus the birth year)."""
+    year = 2026 - age
+    first = 500 if year >= 2000 else 0
+    return next(f for i in range(first, first + 500)
+                if (f := identity.generate_fnr(datetime.date(year, 3, 1), i)) is not None)
+
+
+OMSORG = tiltak().replace('Paragraf="4"', 'Paragraf="12"')
+# (SSB's test, its row, age (None: no fødselsnummer, DUF number instead), the Individ's body, control, fires)
+AGE_CASES = [
+    ("Individ07Test", "individ without fodselsnummer", None, CONTENT, "Individ07", False),
+    ("Individ07Test", "individ with fodselsnummer, age below 25", 24, CONTENT, "Individ07", False),
+    ("Individ07Test", "individ with fodselsnummer, age is 25", 25, CONTENT, "Individ07", False),
+    ("Individ07Test", "individ age above 25", 26, CONTENT, "Individ07", True),
+    ("Individ08Test", "individ with fodselsnummer, age below 18", 17, CONTENT, "Individ08", False),
+    ("Individ08Test", "individ with fodselsnummer, age above 18 with measure", 19, tiltak(), "Individ08", False),
+    ("Individ08Test", "individ with fodselsnummer, age above 18 without measure", 19, CONTENT, "Individ08", True),
+    ("Tiltak05Test", "individ with fodselsnummer, age below 7", 6, tiltak(kode="4.1"), "Tiltak05", False),
+    ("Tiltak05Test", "individ with fodselsnummer, age above 7, no tiltak", 8, CONTENT, "Tiltak05", False),
+    ("Tiltak05Test", "individ with fodselsnummer, age above 7, tiltak with kategori#kode different from 4.1", 8,
+     tiltak(kode="4.2"), "Tiltak05", False),
+    ("Tiltak05Test", "individ with fodselsnummer, age above 7, tiltak with kategori#kode 4.1", 8, tiltak(kode="4.1"),
+     "Tiltak05", True),
+    ("Tiltak06Test", "individ with fodselsnummer, age below 11", 10, tiltak(kode="4.2"), "Tiltak06", False),
+    ("Tiltak06Test", "individ with fodselsnummer, age above 11, tiltak with kategori#kode different from 4.2", 12,
+     tiltak(kode="4.3"), "Tiltak06", False),
+    ("Tiltak06Test", "individ with fodselsnummer, age above 11, tiltak with kategori#kode equal to 4.2", 12,
+     tiltak(kode="4.2"), "Tiltak06", True),
+    ("Lovhjemmel03Test", "individ with fodselsnummer, age below eighteen", 17, OMSORG, "Lovhjemmel03", False),
+    ("Lovhjemmel03Test", "age above eighteen, with omsorgstiltak", 19, OMSORG, "Lovhjemmel03", True),
+    ("Lovhjemmel03Test", "age above eighteen, no omsorgstiltak", 19, tiltak(), "Lovhjemmel03", False),
+]
+
+
+@pytest.mark.parametrize("ssb_test, row, age, body, control, fires", AGE_CASES,
+                         ids=[f"{test}-{row}" for test, row, *_ in AGE_CASES])
+def test_ssbs_age_controls_as_in_ssbs_unit_tests(ssb_test, row, age, body, control, fires):
+    person = f' Fodselsnummer="{fnr_aged(age)}"' if age is not None else ' DUFnummer="201201234567"'
+    report = check(individ(body).replace(f' Fodselsnummer="{FNR}"', person))
+    found = [f for f in report.findings if f.rule == control]
+    assert bool(found) == fires, report.to_text()
+    if fires:
+        assert {f.severity for f in found} == {WARNINGS.get(control, Severity.ERROR)}

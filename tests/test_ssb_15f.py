@@ -14,6 +14,7 @@ from conftest import run_cli
 
 from sendemodul import identity, keydir, package, signing, ssb
 from sendemodul.profiles import load_profile
+from sendemodul.profiles.rules import barnevern
 from sendemodul.profiles.rules.checker import run_checks
 from sendemodul.testing import extracts
 
@@ -29,12 +30,34 @@ STRUCTURE = {"XML", "SCHEMA", "MANDATORY", "LENGTH", "CODE", "DATE", "INTEGER"}
 
 
 def ssb_file(name, periode=2026):
-    """SSB's 2020 test file moved to ``periode``: ``Avgiver/@Versjon`` set to it and every date moved by as many
-    years (SSB's controls compare the dates with the reporting year). Nothing else changes."""
+    """SSB's 2020 test file moved to ``periode``: ``Avgiver/@Versjon`` set to it, every date moved by as many years,
+    and every fødselsnummer/D-number for a person born as many years later (new individual number and check digits;
+    SSB's controls compare the dates and ages with the reporting year). Nothing else changes."""
     data = (SSB / name).read_bytes()
     assert data.count(b'Versjon="2020"') == 1 and b"-02-29" not in data
+    shift = periode - 2020
     data = data.replace(b'Versjon="2020"', f'Versjon="{periode}"'.encode())
-    return re.sub(rb'="(\d{4})-(\d\d-\d\d)"', lambda m: b'="%d-%s"' % (int(m[1]) + periode - 2020, m[2]), data)
+    data = re.sub(rb'="(\d{4})-(\d\d-\d\d)"', lambda m: b'="%d-%s"' % (int(m[1]) + shift, m[2]), data)
+    return re.sub(rb'Fodselsnummer="(\d{11})"', lambda m: b'Fodselsnummer="%s"' % later_fnr(m[1].decode(), shift),
+                  data)
+
+
+def later_fnr(fnr, years):
+    """A fødselsnummer (or D-number, or SSB placeholder) like ``fnr`` for someone born ``years`` later."""
+    age = barnevern.age_in(fnr, 2020)
+    if age is None or identity.classify_id(fnr).id_class.name not in ("FNR", "DNR", "PLACEHOLDER"):
+        return fnr.encode()  # not valid: stays as it is, as SSB's file has it
+    day, month, year = int(fnr[0:2]) % 40, int(fnr[2:4]), 2020 - age + years
+    if fnr[6:] in ("00100", "00200", "99999"):  # SSB placeholders
+        return f"{fnr[:4]}{year % 100:02d}{fnr[6:]}".encode()
+    kind = "dnr" if int(fnr[0:2]) > 40 else "fnr"
+    first, own = (500 if year >= 2000 else 0), int(fnr[6:9]) % 500  # distinct people stay distinct
+    for step in range(500):
+        individual = first + (own + step) % 500
+        new = identity.generate_fnr(datetime.date(year, month, day), individual, kind=kind)
+        if new is not None:
+            return new.encode()
+    raise AssertionError(fnr)
 
 
 def check(data, unit="0301-00-958935420", periode=2026):

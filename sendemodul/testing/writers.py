@@ -275,7 +275,7 @@ def _barnevern_values(element: str, values: dict[str, str], period: tuple[str, s
     """Values that SSB's barnevern controls accept (sendemodul/profiles/rules/barnevern.py): a melding's, plan's,
     tiltak's ... dates inside the individ's (its start, and its end: none while the individ's case is open); a melding
     concluded the day it came; a flytting (an end only) at the individ's start; the barnevernlov of 2021; no
-    plasseringstiltak."""
+    plasseringstiltak, barnehage or SFO (SSB's controls of age)."""
     start, end = period
     if "StartDato" in values:
         values["StartDato"] = start
@@ -283,8 +283,8 @@ def _barnevern_values(element: str, values: dict[str, str], period: tuple[str, s
         values["SluttDato"] = start if element in ("Melding", "Flytting") else end
     if "Lov" in values:
         values["Lov"] = "BVL2021"
-    if element == "Kategori" and (values["Kode"].startswith(("1.", "2.")) or values["Kode"] == "8.2"):
-        values["Kode"] = "3.9"  # no plasseringstiltak: two in one individ would overlap (Tiltak09)
+    if element == "Kategori" and (values["Kode"].startswith(("1.", "2.")) or values["Kode"] in ("8.2", "4.1", "4.2")):
+        values["Kode"] = "3.9"  # no plasseringstiltak (two in one individ would overlap: Tiltak09), barnehage or SFO
 
 
 def _attributes(values: dict[str, str]) -> str:

@@ -17,15 +17,31 @@ from __future__ import annotations
 import datetime
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from sendemodul.profiles.rules.report import Severity
 
-__all__ = ["CONTROLS", "Control", "Finding", "run_controls"]
+__all__ = ["CONTROLS", "Control", "Facts", "Finding", "age_in", "run_controls"]
 
 #: A finding of a control: SSB's control id, severity, the field it names, our message.
 Finding = tuple[str, Severity, "str | None", str]
-#: A control: the individ element, the reporting year and the unit's kommunenummer to findings.
-Control = Callable[[ET.Element, int, str], Iterator[Finding]]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the controls know besides the ``Individ`` element (which has its identifiers taken out)."""
+
+    #: The reporting year.
+    periode: int
+    #: The unit's kommunenummer.
+    kommunenr: str
+    #: The individ's age in the reporting year (the year minus the birth year in its fødselsnummer or D-number, as
+    #: SSB reckons it), ``None`` without one.
+    age: int | None = None
+
+
+#: A control: the individ element and the facts to findings.
+Control = Callable[[ET.Element, Facts], Iterator[Finding]]
 
 CLOSED = "1"  # Avslutta3112: the individ's case is closed
 OSLO = "0301"  # Individ10: Oslo reports per bydel
@@ -60,7 +76,8 @@ _KINDS = (("Meldingen", "Melding", "Melding"), ("Undersøkelsen", "Melding/Under
           ("Planen", "Plan", "Plan"), ("Tiltaket", "Tiltak", "Tiltak"))
 
 
-def _dates(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Finding]:
+def _dates(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    periode = facts.periode
     """02b, 02c, 02d, 02e for meldinger, undersøkelser, planer and tiltak; 02c and 02f for flyttinger."""
     start, end = _date(individ, "StartDato"), _date(individ, "SluttDato")
     closed = individ.get("Avslutta3112", "").strip() == CLOSED
@@ -98,14 +115,15 @@ def _dates(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Findin
                    f"Flyttingen ({ident}) har sluttdato før individets startdato")
 
 
-def _individ02b(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Finding]:
+def _individ02b(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    periode = facts.periode
     end, last_count = _date(individ, "SluttDato"), datetime.date(periode - 1, 12, 31)
     if end is not None and end < last_count:
         yield ("Individ02b", Severity.ERROR, "SluttDato",
                f"Individets sluttdato er før forrige telletidspunkt, 31.12.{periode - 1}")
 
 
-def _individ06(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Finding]:
+def _individ06(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
     if individ.find("Melding") is None and individ.find("Plan") is None and individ.find("Tiltak") is None:
         yield ("Individ06", Severity.ERROR, None, "Individet har verken meldinger, planer eller tiltak i året")
 
@@ -121,7 +139,7 @@ _PRESISERING = (
 )
 
 
-def _presisering(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Finding]:
+def _presisering(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
     for rule_id, path, what, attribute, codes in _PRESISERING:
         for number, element in enumerate(individ.iterfind(path), 1):
             code = element.get(attribute, "").strip()
@@ -130,7 +148,8 @@ def _presisering(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[
                        f"{what} {code} (nr. {number}) mangler presisering")
 
 
-def _melding(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Finding]:
+def _melding(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    periode = facts.periode
     """Melding03 (behandlingstid), Melding04 and Melding05 (a concluded melding has melder and saksinnhold)."""
     for number, melding in enumerate(individ.iterfind("Melding"), 1):
         start, end = _date(melding, "StartDato"), _date(melding, "SluttDato")
@@ -146,7 +165,8 @@ def _melding(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Find
                        f"Meldingen (nr. {number}) er konkludert, men har intet saksinnhold")
 
 
-def _undersokelse(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Finding]:
+def _undersokelse(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    periode = facts.periode
     """Undersokelse04 (an ended one has a konklusjon), 07 (konklusjon 1 or 2 has vedtaksgrunnlag), 08 (one begun
     before 30 June is concluded)."""
     for number, undersokelse in enumerate(individ.iterfind("Melding/Undersokelse"), 1):
@@ -163,7 +183,7 @@ def _undersokelse(individ: ET.Element, periode: int, kommunenr: str) -> Iterator
                    f"Undersøkelsen (nr. {number}) startet før 30.06.{periode} og skal være konkludert")
 
 
-def _lovhjemmel(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Finding]:
+def _lovhjemmel(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
     """Lovhjemmel04 (kapittel or paragraf 0), Tiltak24 (the barnevernlov for the tiltak's start)."""
     for number, tiltak in enumerate(individ.iterfind("Tiltak"), 1):
         lovhjemmel = tiltak.find("Lovhjemmel")
@@ -203,7 +223,8 @@ def _is_plassering(tiltak: ET.Element) -> bool:
     return code.startswith(("1.", "2.")) or code == "8.2"
 
 
-def _tiltak(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Finding]:
+def _tiltak(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    periode = facts.periode
     """Tiltak04 (an ended omsorgstiltak has an Opphevelse), Tiltak09 (plasseringstiltak overlapping 90 days or
     more, an open one counted to 31.12 of the year: one finding for each that overlaps a later one, as SSB)."""
     placements: list[tuple[int, datetime.date, datetime.date]] = []
@@ -223,16 +244,62 @@ def _tiltak(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Findi
                    "mer; plasseringstiltak kan ikke overlappe med mer enn 3 måneder")
 
 
-def _individ10(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Finding]:
+def _individ10(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    kommunenr = facts.kommunenr
     if kommunenr == OSLO and not individ.get("Bydelsnavn", "").strip():
         yield ("Individ10", Severity.ERROR, "Bydelsnavn", "Bydelsnavn mangler; Oslo rapporterer per bydel")
 
 
-CONTROLS: tuple[Control, ...] = (_individ02b, _individ06, _individ10, _dates, _presisering, _melding, _undersokelse,
-                                 _lovhjemmel, _tiltak)
-
-
-def run_controls(individ: ET.Element, periode: int, kommunenr: str) -> Iterator[Finding]:
-    """Every finding of every control for one ``Individ`` element of a unit in kommune ``kommunenr``."""
+def run_controls(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    """Every finding of every control for one ``Individ`` element."""
     for control in CONTROLS:
-        yield from control(individ, periode, kommunenr)
+        yield from control(individ, facts)
+
+
+def age_in(fnr: str, periode: int) -> int | None:
+    """The age in ``periode`` of the person with fødselsnummer-like ID ``fnr`` (11 digits): ``periode`` minus the
+    birth year, the century from the individual number as SSB's control program reads it (SSB's placeholders,
+    which have none, are of this century unless that puts the birth after next year); ``None`` for anything else."""
+    if not (len(fnr) == 11 and fnr.isascii() and fnr.isdigit()):
+        return None
+    day, month, yy, individual = int(fnr[0:2]) % 40, int(fnr[2:4]) % 40, int(fnr[4:6]), int(fnr[6:9])
+    if not 1 <= month <= 12 or day == 0:
+        return None
+    if fnr[6:] in ("00100", "00200", "99999"):
+        year = 2000 + yy if 2000 + yy <= periode + 1 else 1900 + yy
+    elif individual >= 500 and yy <= 39:
+        year = 2000 + yy
+    elif 500 <= individual <= 749 and yy >= 54:
+        year = 1800 + yy
+    elif individual <= 499 or individual >= 900:
+        year = 1900 + yy
+    else:
+        year = 2000 + yy
+    return periode - year
+
+
+def _age(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    """Individ07 (over 25), Individ08 (over 18 without tiltak), Tiltak05 (over 6 in barnehage), Tiltak06 (over 10
+    in SFO), Lovhjemmel03 (over 18 with an omsorgstiltak)."""
+    age = facts.age
+    if age is None:
+        return
+    if age > 25:
+        yield ("Individ07", Severity.ERROR, None, f"Individet er {age} år og skal avsluttes som klient")
+    if age > 18 and individ.find("Tiltak") is None:
+        yield ("Individ08", Severity.ERROR, None, f"Individet er {age} år og skal dermed ha tiltak")
+    for number, tiltak in enumerate(individ.iterfind("Tiltak"), 1):
+        kategori = tiltak.find("Kategori")
+        code = "" if kategori is None else kategori.get("Kode", "").strip()
+        if age > 6 and code == "4.1":
+            yield ("Tiltak05", Severity.WARNING, "Kategori/@Kode",
+                   f"Tiltaket (nr. {number}): barnet er {age} år (over 7) og i barnehage")
+        if age > 10 and code == "4.2":
+            yield ("Tiltak06", Severity.WARNING, "Kategori/@Kode",
+                   f"Tiltaket (nr. {number}): barnet er {age} år (over 11) og i SFO")
+        if age > 18 and _is_omsorgstiltak(tiltak):
+            yield ("Lovhjemmel03", Severity.ERROR, "Lovhjemmel",
+                   f"Tiltaket (nr. {number}): individet er {age} år og skal dermed ikke ha omsorgstiltak")
+
+CONTROLS: tuple[Control, ...] = (_individ02b, _individ06, _individ10, _dates, _presisering, _melding, _undersokelse,
+                                 _lovhjemmel, _tiltak, _age)

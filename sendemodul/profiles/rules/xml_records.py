@@ -93,7 +93,9 @@ class XmlRules(RecordRules[XmlProfile]):
         self.check_unique(line, journalnr, values)
         self.check_consistency(self._record_consistency, values, line, journalnr)
         if self._controls is not None:
-            for rule_id, severity, field_name, message in self._controls(element, profile.periode, self._kommunenr):
+            fnr = next((value for name, value in record.ids if profile.id_kind(name) == "fnr" and value), "")
+            facts = barnevern.Facts(profile.periode, self._kommunenr, barnevern.age_in(fnr, profile.periode))
+            for rule_id, severity, field_name, message in self._controls(element, facts):
                 self.add(severity, rule_id, line, journalnr, field_name, message)
 
     def _ids_in_data(self, element: ET.Element, line: int, journalnr: str | None) -> None:
