@@ -40,9 +40,9 @@ def plan(start=D, end=""):
     return f'<Plan Id="P1" StartDato="{start}"' + (f' SluttDato="{end}"' if end else "") + ' Plantype="1"/>'
 
 
-def tiltak(start=D, end="", kode="3.9", after=""):
+def tiltak(start=D, end="", kode="3.9", after="", ident="T1"):
     slutt = f' SluttDato="{end}"' if end else ""
-    return f'<Tiltak Id="T1" StartDato="{start}"{slutt}>{TILTAK.format(kode=kode)}{after}</Tiltak>'
+    return f'<Tiltak Id="{ident}" StartDato="{start}"{slutt}>{TILTAK.format(kode=kode)}{after}</Tiltak>'
 
 
 def flytting(end):
@@ -243,12 +243,12 @@ CASES = [
                                        'Lov="BVL2021" Kapittel="5" Paragraf="1" Bokstav="c"')), "Tiltak04", True),
     ("Tiltak09Test", "individ with single plasseringstiltak", individ(tiltak(kode="1.1")), "Tiltak09", False),
     ("Tiltak09Test", "two overlapping plasseringstiltak, less than 90 days",
-     individ(tiltak(kode="1.1") + tiltak(kode="1.2", end="2026-09-12")), "Tiltak09", False),
+     individ(tiltak(kode="1.1") + tiltak(kode="1.2", end="2026-09-12", ident="T2")), "Tiltak09", False),
     ("Tiltak09Test", "two overlapping plasseringstiltak, more than 90 days",
-     individ(tiltak(kode="1.1") + tiltak(kode="1.2", end="2026-09-23")), "Tiltak09", True),
+     individ(tiltak(kode="1.1") + tiltak(kode="1.2", end="2026-09-23", ident="T2")), "Tiltak09", True),
     ("Tiltak09Test", "three overlapping plasseringstiltak, more than 90 days",
-     individ(tiltak(kode="1.1") + tiltak(start="2026-06-16", kode="1.2", end="2026-09-14")
-             + tiltak(start="2026-06-17", kode="1.2", end="2026-09-15")), "Tiltak09", True),
+     individ(tiltak(kode="1.1") + tiltak(start="2026-06-16", kode="1.2", end="2026-09-14", ident="T2")
+             + tiltak(start="2026-06-17", kode="1.2", end="2026-09-15", ident="T3")), "Tiltak09", True),
     ("Individ03Test", "individ without fodselsnummer and DUF",
      individ(CONTENT).replace(f' Fodselsnummer="{FNR}"', ""), "Individ03", True),
 ]
