@@ -114,7 +114,7 @@ def test_each_generated_error_fires_its_rule(register, kind):
     profile = load_profile(register, 2026)
     data = generate_extract(profile, ALNA, 6, seed=2, errors={4: kind})
     report = check(profile, data)
-    expected = {"11F": "11F-ID", "15F": "15F-ID"}.get(register, kind) if kind == "ID_MISSING" else kind
+    expected = {"11F": "11F-ID", "15F": "Individ03"}.get(register, kind) if kind == "ID_MISSING" else kind
     finding = one(report, expected)
     severity = Severity.FATAL if kind in FATAL_KINDS else Severity.ERROR
     assert finding.severity is severity and report.worst is severity and report.exit_code == 2
@@ -157,9 +157,10 @@ def test_each_consistency_rule_fires_with_its_severity(register, rule_id):
             record = root.findall(profile.record_element)[1]
             target = record
             if rule.element is not None:
-                target = record.find(rule.element)
-                if target is None:
-                    target = ET.SubElement(record, rule.element, Id="T", StartDato="2026-01-01", Kategori="1")
+                target = record.find(f".//{rule.element}")
+                if target is None:  # 15F: an Undersokelse (in a Melding) is optional, so not generated
+                    parent = record.find(".//Melding") if rule.element == "Undersokelse" else record
+                    target = ET.SubElement(parent, rule.element, Id="T", StartDato="2026-01-01")
             values = dict(target.attrib)
             violate(profile, rule, values)
             target.attrib.clear()

@@ -286,7 +286,10 @@ def test_xml_record_becomes_one_line_without_identifiers_whitespace_or_comments(
   <Individ Id="1" Journalnummer=" J-1 " StartDato="2026-01-01" Fodselsnummer=" 01872054460 "
            DUFnummer="" Saksbehandler="a&#10;b" Avslutta3112="2">
     <!-- a comment 01872054460 -->
-    <Tiltak Id="T1" StartDato="2026-01-02" Kategori="1"/>
+    <Tiltak Id="T1" StartDato="2026-01-02">
+      <Lovhjemmel Lov="BVL2021" Kapittel="3" Paragraf="1"/>
+      <Kategori Kode="3.9"/>
+    </Tiltak>
   </Individ>
 </Barnevern>
 """
@@ -296,7 +299,8 @@ def test_xml_record_becomes_one_line_without_identifiers_whitespace_or_comments(
     assert record.journalnr == "J-1"
     assert record.ids == (("Fodselsnummer", "01872054460"), ("DUFnummer", ""))
     assert record.data == ('<Individ Id="1" Journalnummer=" J-1 " StartDato="2026-01-01" Saksbehandler="a&#10;b" '
-                           'Avslutta3112="2"><Tiltak Id="T1" StartDato="2026-01-02" Kategori="1" /></Individ>')
+                           'Avslutta3112="2"><Tiltak Id="T1" StartDato="2026-01-02"><Lovhjemmel Lov="BVL2021" '
+                           'Kapittel="3" Paragraf="1" /><Kategori Kode="3.9" /></Tiltak></Individ>')
     assert extract.header_lines == [AVGIVER.replace("/>", " />")]
     assert profile.fields(record.data)["Saksbehandler"] == "a\nb"
 

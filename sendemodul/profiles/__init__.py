@@ -38,8 +38,9 @@ from sendemodul.profiles.model import (
     ProfileArgs,
     Record,
     Requires,
+    walk_children,
 )
-from sendemodul.profiles.xmldoc import XmlExtract, XmlProfile
+from sendemodul.profiles.xmldoc import CONTROL_SETS, XmlExtract, XmlProfile
 
 __all__ = [
     "Extract",
@@ -59,9 +60,9 @@ Table = dict[str, Any]
 
 _FILE_NAME = re.compile(r"^(?P<register>[0-9A-Z]+)-(?P<periode>\d{4})\.toml$")
 _TOP_KEYS = {"register", "periode", "title", "kind", "encoding", "record_length", "root", "record", "header",
-             "fields", "children", "consistency", "generator"}
-_FIELD_KEYS = {"name", "type", "mandatory", "from", "length", "max_length", "format", "codes", "codes_from", "role",
-               "id", "unique"}
+             "fields", "children", "consistency", "generator", "controls"}
+_FIELD_KEYS = {"name", "type", "mandatory", "from", "length", "max_length", "min_length", "format", "codes",
+               "codes_from", "role", "id", "unique"}
 
 
 def available() -> list[tuple[str, int]]:
@@ -137,16 +138,19 @@ def _build(raw: Table, name: str) -> Profile:
         "consistency": tuple(_consistency(spec, fields, children) for spec in raw.get("consistency", ())),
     }
     if fixed:
-        if children or "header" in raw:
+        if children or "header" in raw or "controls" in raw:
             raise ValueError("a fixed-width profile has no header or children")
         return FixedWidthProfile(record_length=raw["record_length"], **common)
     header = raw["header"]
     _no_unknown(header, {"element", "fields"}, "header")
     header_fields = tuple(_field(spec, False) for spec in header["fields"])
-    if any(f.id_kind for f in header_fields) or any(f.id_kind for c in children for f in c.fields):
+    if any(f.id_kind for f in header_fields) or any(f.id_kind for c in walk_children(children) for f in c.fields):
         raise ValueError("identifier fields belong on the record element only")
+    controls = raw.get("controls")
+    if controls not in (None, *CONTROL_SETS):
+        raise ValueError(f"controls must be one of {', '.join(CONTROL_SETS)}")
     return XmlProfile(root=raw["root"], record=raw["record"], header_element=header["element"],
-                      header_fields=header_fields, children=children, **common)
+                      header_fields=header_fields, children=children, controls=controls, **common)
 
 
 def _no_unknown(table: Mapping[str, object], allowed: set[str], where: str) -> None:
@@ -172,7 +176,7 @@ def _field(spec: Table, fixed: bool) -> FieldSpec:
     for key, allowed in (("role", ROLES), ("id", ID_KINDS), ("codes_from", ("kommunenr",))):
         if spec.get(key, allowed[0]) not in allowed:
             raise ValueError(f"field {name}: {key} must be one of {', '.join(allowed)}")
-    if fixed != ("from" in spec and "length" in spec) or (fixed and "max_length" in spec):
+    if fixed != ("from" in spec and "length" in spec) or (fixed and ("max_length" in spec or "min_length" in spec)):
         raise ValueError(f"field {name}: fixed-width fields have from and length, XML fields neither")
     codes = {str(code): str(label) for code, label in spec.get("codes", {}).items()}
     if (codes or "codes_from" in spec) and ftype != "string":
@@ -186,6 +190,7 @@ def _field(spec: Table, fixed: bool) -> FieldSpec:
     return FieldSpec(
         name=name, type=ftype, mandatory=bool(spec.get("mandatory", False)),
         start=spec["from"] - 1 if fixed else None, length=spec.get("length"), max_length=spec.get("max_length"),
+        min_length=spec.get("min_length"),
         date_format=spec.get("format"), codes=codes, codes_from=spec.get("codes_from"), role=spec.get("role"),
         id_kind=spec.get("id"), unique=bool(spec.get("unique", False)),
     )
@@ -204,10 +209,21 @@ def _check_layout(fields: tuple[FieldSpec, ...], record_length: int) -> None:
 
 
 def _child(spec: Table) -> ChildSpec:
-    _no_unknown(spec, {"element", "min", "fields"}, f"children {spec.get('element')}")
-    fields = tuple(_field(f, False) for f in spec["fields"])
-    _unique_names(fields, f"children {spec['element']}")
-    return ChildSpec(element=spec["element"], min=int(spec.get("min", 0)), fields=fields)
+    element = str(spec["element"])
+    _no_unknown(spec, {"element", "min", "max", "fields", "children", "text"}, f"children {element}")
+    fields = tuple(_field(f, False) for f in spec.get("fields", ()))
+    _unique_names(fields, f"children {element}")
+    children = tuple(_child(c) for c in spec.get("children", ()))
+    minimum, maximum = int(spec.get("min", 0)), spec.get("max")
+    if maximum is not None and not 1 <= int(maximum) >= minimum:
+        raise ValueError(f"children {element}: max must be at least 1 and at least min")
+    text = spec.get("text")
+    if text is not None and (fields or children or int(text) < 1):
+        raise ValueError(f"children {element}: a text element (text = its longest length) has no fields or children")
+    if len({c.element for c in children}) != len(children):
+        raise ValueError(f"children {element}: an element kind is listed twice")
+    return ChildSpec(element=element, min=minimum, fields=fields, max=None if maximum is None else int(maximum),
+                     children=children, text=None if text is None else int(text))
 
 
 def _consistency(spec: Table, fields: tuple[FieldSpec, ...], children: tuple[ChildSpec, ...]) -> Consistency:
@@ -218,7 +234,7 @@ def _consistency(spec: Table, fields: tuple[FieldSpec, ...], children: tuple[Chi
     if element is None:
         known = {f.name: f for f in fields}
     else:
-        scope = [c for c in children if c.element == element]
+        scope = [c for c in walk_children(children) if c.element == element]
         if not scope:
             raise ValueError(f"consistency {rule_id}: no child element {element}")
         known = {f.name: f for f in scope[0].fields}

@@ -43,6 +43,8 @@ class FieldSpec:
     length: int | None = None
     #: XML: the longest value allowed (``None``: no limit).
     max_length: int | None = None
+    #: XML: the shortest non-blank value allowed (``None``: no limit).
+    min_length: int | None = None
     #: For ``date`` fields (and only those): one of :data:`DATE_FORMATS`.
     date_format: str | None = None
     #: The code list (code -> label); empty when the field has none.
@@ -77,11 +79,28 @@ class FieldSpec:
 
 @dataclass(frozen=True, eq=False)
 class ChildSpec:
-    """XML: a kind of child element of the record element (e.g. ``Tiltak`` in ``Individ``) and its attributes."""
+    """XML: a kind of child element of the record element (e.g. ``Tiltak`` in ``Individ``) or of another child
+    element (e.g. ``Kategori`` in ``Tiltak``): its attributes, how many there may be, and its own child elements.
+
+    The kinds of a parent come in the order of the schema's sequence, and a parent's children must follow it."""
 
     element: str
     min: int
     fields: tuple[FieldSpec, ...]
+    #: At most this many in one parent (``None``: no limit).
+    max: int | None = None
+    #: The child elements this element may have, in order.
+    children: tuple[ChildSpec, ...] = ()
+    #: ``None``: the element holds no text. Else it holds text only (no attributes or elements, e.g. ``Presisering``),
+    #: not blank and at most this many characters.
+    text: int | None = None
+
+
+def walk_children(children: tuple[ChildSpec, ...]) -> Iterator[ChildSpec]:
+    """Every child specification in ``children`` and below, parents first."""
+    for child in children:
+        yield child
+        yield from walk_children(child.children)
 
 
 @dataclass(frozen=True)

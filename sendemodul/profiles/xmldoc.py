@@ -30,6 +30,9 @@ _CHUNK_BYTES = 1 << 16
 _PARSE_BYTES = 1 << 13
 #: After serialization, line breaks and TABs can only be left in text content, where a character reference means the
 #: same; attribute values are already escaped this way by ElementTree.
+#: The register-specific control sets a profile may name (``controls = "barnevern"``): the module under
+#: :mod:`sendemodul.profiles.rules` that runs them on each record element.
+CONTROL_SETS = ("barnevern",)
 _ONE_LINE = str.maketrans({"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
 
 
@@ -37,7 +40,8 @@ class XmlProfile(Profile):
     kind = "xml"
 
     def __init__(self, *, root: str, record: str, header_element: str, header_fields: tuple[FieldSpec, ...],
-                 children: tuple[ChildSpec, ...], **common: Unpack[ProfileArgs]) -> None:
+                 children: tuple[ChildSpec, ...], controls: str | None = None,
+                 **common: Unpack[ProfileArgs]) -> None:
         super().__init__(**common)
         #: Element names: the document root, the record element, the document-level header element.
         self.root = root
@@ -46,6 +50,8 @@ class XmlProfile(Profile):
         self.header_specs = header_fields
         #: The allowed child elements of a record (:class:`~sendemodul.profiles.model.ChildSpec`).
         self.children = children
+        #: One of :data:`CONTROL_SETS`, or ``None``: the register's own controls over a whole record element.
+        self.controls = controls
 
     def open_extract(self, stream: BinaryIO) -> XmlExtract:
         return XmlExtract(self, stream)

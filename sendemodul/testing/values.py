@@ -39,7 +39,7 @@ class Values:
             return rng.choice(list(spec.codes))
         if spec.type == "integer":
             digits = min(spec.length or spec.max_length or 5, 5)
-            return str(rng.randrange(1, 10 ** digits))
+            return str(rng.randrange(10 ** ((spec.min_length or 1) - 1), 10 ** digits))
         if spec.type == "date":
             day = datetime.date(self.profile.periode, 1, 1) + datetime.timedelta(days=rng.randrange(365))
             return day.strftime("%d%m%Y" if spec.date_format == "ddMMyyyy" else "%Y-%m-%d")

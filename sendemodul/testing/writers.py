@@ -10,7 +10,7 @@ from xml.sax.saxutils import escape
 
 from sendemodul import identity
 from sendemodul.profiles import FixedWidthProfile, Profile, XmlProfile
-from sendemodul.profiles.model import FieldSpec
+from sendemodul.profiles.model import ChildSpec, FieldSpec
 from sendemodul.testing.people import Birth, duf, people
 from sendemodul.testing.values import Values
 
@@ -203,12 +203,33 @@ class XmlWriter(_Writer):
         """Record values without the per-record ones, and the rendered children."""
         profile = self.xml_profile
         low, high = profile.generator.children
+        values = self.values.fields(profile.field_specs, self.record_rules)
+        if profile.controls == "barnevern" and values.get("Bydelsnummer") and not values.get("Bydelsnavn"):
+            values["Bydelsnavn"] = "Bydel"  # SSB's Individ10: Oslo's records name their bydel
+        period = (values.get("StartDato", ""), values.get("SluttDato", ""))
         children = []
         for child in profile.children:
-            rules = tuple(r for r in profile.consistency if r.element == child.element)
             for _ in range(max(child.min, self.rng.randint(low, high))):
-                children.append(f"    <{child.element}{_attributes(self.values.fields(child.fields, rules))}/>\n")
-        return self.values.fields(profile.field_specs, self.record_rules), "".join(children)
+                children.append(self.child(child, "    ", period))
+        return values, "".join(children)
+
+    def child(self, child: ChildSpec, indent: str, period: tuple[str, str]) -> str:
+        """One child element, indented, with the child elements it must have and a ``Presisering`` where it may
+        have one (that satisfies every control that wants one)."""
+        if child.text is not None:
+            return f"{indent}<{child.element}>Presisering</{child.element}>\n"
+        rules = tuple(r for r in self.xml_profile.consistency if r.element == child.element)
+        values = self.values.fields(child.fields, rules)
+        barnevern = self.xml_profile.controls == "barnevern"
+        if barnevern:
+            _barnevern_values(child.element, values, period)
+        start_tag = f"{indent}<{child.element}{_attributes(values)}"
+        inner = "".join(self.child(grandchild, indent + "  ", period) for grandchild in child.children
+                        for _ in range(max(grandchild.min, grandchild.text is not None,
+                                           barnevern and grandchild.element in _BARNEVERN_ONE)))
+        if not inner:
+            return start_tag + "/>\n"
+        return f"{start_tag}>\n{inner}{indent}</{child.element}>\n"
 
     def write(self, out: BinaryIO, n_records: int, errors: dict[int, str]) -> int:
         profile = self.xml_profile
@@ -244,6 +265,26 @@ class XmlWriter(_Writer):
         if not children:
             return f"  <{tag}{_attributes(record)}/>\n"
         return f"  <{tag}{_attributes(record)}>\n{children}  </{tag}>\n"
+
+
+#: Barnevern: the optional child elements a generated one has once (a concluded melding has melder and saksinnhold).
+_BARNEVERN_ONE = frozenset({"Melder", "Saksinnhold"})
+
+
+def _barnevern_values(element: str, values: dict[str, str], period: tuple[str, str]) -> None:
+    """Values that SSB's barnevern controls accept (sendemodul/profiles/rules/barnevern.py): a melding's, plan's,
+    tiltak's ... dates inside the individ's (its start, and its end: none while the individ's case is open); a melding
+    concluded the day it came; a flytting (an end only) at the individ's start; the barnevernlov of 2021; no
+    plasseringstiltak, barnehage or SFO (SSB's controls of age)."""
+    start, end = period
+    if "StartDato" in values:
+        values["StartDato"] = start
+    if "SluttDato" in values:
+        values["SluttDato"] = start if element in ("Melding", "Flytting") else end
+    if "Lov" in values:
+        values["Lov"] = "BVL2021"
+    if element == "Kategori" and (values["Kode"].startswith(("1.", "2.")) or values["Kode"] in ("8.2", "4.1", "4.2")):
+        values["Kode"] = "3.9"  # no plasseringstiltak (two in one individ would overlap: Tiltak09), barnehage or SFO
 
 
 def _attributes(values: dict[str, str]) -> str:

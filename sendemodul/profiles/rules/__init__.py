@@ -19,7 +19,10 @@ Rules (id, severity): docs/profiles.md has the full table.
   fields): ERROR. ``BIRTHDATE`` (birth date field differs from the fødselsnummer's date): WARNING.
   ``ID_SYNTHETIC``: one INFO summary when synthetic IDs are allowed (tests), else a WARNING per record (production).
   ``ID_PLACEHOLDER``: one INFO summary.
-- The register's consistency rules from its profile (ids like ``11CF-AVSL_DATO``), with the profile's severity.
+- The register's consistency rules from its profile (ids like ``11CF-AVSL_DATO``; 15F: SSB's ids like
+  ``Individ02a``), with the profile's severity.
+- 15F: SSB's barnevern controls over a whole ``Individ`` (:mod:`~sendemodul.profiles.rules.barnevern`), under SSB's
+  control ids (``Individ06``, ``Tiltak02d`` ...) and severities.
 - ``EMPTY``: WARNING when there are no records (a "no participants" delivery is ``encrypt --empty``).
 
 Privacy: a finding names its row by line number and journalnummer, never by an identifier, and never echoes a value
@@ -39,5 +42,7 @@ The modules, one concern each:
 - :mod:`~sendemodul.profiles.rules.duplicates`: duplicate values and journalnummer in bounded memory;
 - :mod:`~sendemodul.profiles.rules.records`: what every kind of extract shares (identifiers, duplicates, summaries);
 - :mod:`~sendemodul.profiles.rules.fixed_records` and :mod:`~sendemodul.profiles.rules.xml_records`: the record rules
-  of fixed-width and XML extracts.
+  of fixed-width and XML extracts;
+- :mod:`~sendemodul.profiles.rules.barnevern`: SSB's barnevern controls, which ``xml_records`` runs for a profile
+  with ``controls = "barnevern"``.
 """

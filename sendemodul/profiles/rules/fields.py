@@ -126,6 +126,8 @@ class FieldRule:
             return "DATE", f"{label} must be a valid date written {spec.date_format}{_show(v)}"
         if spec.max_length is not None and len(v) > spec.max_length:
             return "LENGTH", f"{label} is {len(v)} characters long; at most {spec.max_length} are allowed"
+        if spec.min_length is not None and len(v) < spec.min_length:
+            return "LENGTH", f"{label} is {len(v)} characters long; at least {spec.min_length} are needed"
         if (spec.codes or spec.codes_from) and v not in spec.codes \
                 and not (spec.codes_from and self.context.kommunenr_valid(v)):
             return "CODE", f"{label} must be {self._codes_in_words()}{_show(v)}"

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 
 from sendemodul import identity
-from sendemodul.profiles.model import Record
-from sendemodul.profiles.rules.consistency import compile_rules
+from sendemodul.profiles.model import ChildSpec, Record
+from sendemodul.profiles.rules import barnevern
+from sendemodul.profiles.rules.consistency import CompiledRule, compile_rules
 from sendemodul.profiles.rules.fields import Context, FieldRule
 from sendemodul.profiles.rules.records import RecordRules
 from sendemodul.profiles.rules.report import MAX_PER_RULE, Add, Severity
@@ -38,13 +40,21 @@ class XmlRules(RecordRules[XmlProfile]):
         self._known = frozenset(profile.field_names)
         self._header = tuple(FieldRule(spec, context, f"{profile.header_element}/@{spec.name}")
                              for spec in profile.header_specs)
-        self._children = {
-            child.element: (child, tuple(FieldRule(spec, context, f"{child.element}/@{spec.name}")
-                                         for spec in child.fields),
-                            compile_rules((r for r in profile.consistency if r.element == child.element),
-                                     {f.name: f.date_format for f in child.fields if f.date_format is not None},
-                                     f"{child.element}/@"))
-            for child in profile.children
+        self._children = self._compile_children(profile.children, context)
+        self._controls = barnevern.run_controls if profile.controls == "barnevern" else None
+        self._kommunenr = context.expected["kommunenr"]
+
+    def _compile_children(self, children: tuple[ChildSpec, ...], context: Context) -> dict[str, _Child]:
+        """The rules for each kind of child element, by element name, and below."""
+        return {
+            child.element: _Child(
+                child, index, frozenset(f.name for f in child.fields),
+                tuple(FieldRule(spec, context, f"{child.element}/@{spec.name}") for spec in child.fields),
+                compile_rules((r for r in self.profile.consistency if r.element == child.element),
+                              {f.name: f.date_format for f in child.fields if f.date_format is not None},
+                              f"{child.element}/@"),
+                self._compile_children(child.children, context))
+            for index, child in enumerate(children)
         }
 
     def check_header(self, header_lines: list[str]) -> None:
@@ -69,19 +79,24 @@ class XmlRules(RecordRules[XmlProfile]):
             journalnr = None  # never shown; ID_IN_DATA reports it
         self._ids_in_data(element, line, journalnr)
         self._schema(element, self._known, line, journalnr, profile.record_element)
-        if any((node.text or "").strip() or (node.tail or "").strip() for node in element.iter()):
+        if (element.text or "").strip():
             self.add(Severity.ERROR, "SCHEMA", line, journalnr, None,
-                     f"<{profile.record_element}> and its children hold attributes only, no text")
+                     f"<{profile.record_element}> holds attributes and elements only, no text")
         for rule in self._fields:
             problem = rule.problem(attrs.get(rule.spec.name, ""))
             if problem is not None:
                 self.add(Severity.ERROR, problem[0], line, journalnr, rule.spec.name, problem[1])
-        self._check_children(element, line, journalnr)
+        self._check_children(element, self._children, line, journalnr)
         values = dict(attrs)
         values.update(record.ids)
         self.check_ids(record, journalnr, values)
         self.check_unique(line, journalnr, values)
         self.check_consistency(self._record_consistency, values, line, journalnr)
+        if self._controls is not None:
+            fnr = next((value for name, value in record.ids if profile.id_kind(name) == "fnr" and value), "")
+            facts = barnevern.Facts(profile.periode, self._kommunenr, barnevern.age_in(fnr, profile.periode))
+            for rule_id, severity, field_name, message in self._controls(element, facts):
+                self.add(severity, rule_id, line, journalnr, field_name, message)
 
     def _ids_in_data(self, element: ET.Element, line: int, journalnr: str | None) -> None:
         """ERROR for every attribute value or text that holds a person's ID: it would reach SSB in the clear."""
@@ -104,26 +119,72 @@ class XmlRules(RecordRules[XmlProfile]):
                 self.add(Severity.ERROR, "SCHEMA", line, journalnr, None,
                          f"<{where}> has an attribute {name[:40]!r} that the profile does not know")
 
-    def _check_children(self, element: ET.Element, line: int, journalnr: str | None) -> None:
+    def _check_children(self, element: ET.Element, kinds: dict[str, _Child], line: int, journalnr: str | None) -> None:
+        """The child elements of ``element`` (and theirs) against ``kinds``: known, in order, not too few or many,
+        their attributes and text."""
         counts: dict[str, int] = {}
+        last = -1
         for child in element:
-            entry = self._children.get(child.tag)
+            if (child.tail or "").strip():
+                self.add(Severity.ERROR, "SCHEMA", line, journalnr, None,
+                         f"<{element.tag}> holds text between its elements")
+            entry = kinds.get(child.tag)
             if entry is None:
                 self.add(Severity.ERROR, "SCHEMA", line, journalnr, None,
                          f"<{element.tag}> has a child element <{child.tag[:40]}> that the profile does not know")
                 continue
+            spec = entry.spec
+            if entry.index < last:
+                self.add(Severity.ERROR, "SCHEMA", line, journalnr, None,
+                         f"<{element.tag}>: <{child.tag}> comes after an element it must come before "
+                         f"(the order is {', '.join(f'<{k}>' for k in kinds)})")
+            last = max(last, entry.index)
             counts[child.tag] = counts.get(child.tag, 0) + 1
-            spec, rules, consistency = entry
-            self._schema(child, frozenset(f.name for f in spec.fields), line, journalnr, child.tag)
-            if len(child):
-                self.add(Severity.ERROR, "SCHEMA", line, journalnr, None, f"<{child.tag}> must not contain elements")
+            if not entry.known.issuperset(child.attrib):
+                self._schema(child, entry.known, line, journalnr, child.tag)
+            if spec.text is not None:
+                self._text(child, spec.text, line, journalnr)
+                continue
+            if (child.text or "").strip():
+                self.add(Severity.ERROR, "SCHEMA", line, journalnr, None, f"<{child.tag}> must not hold text")
             attrs = {name: value.strip() for name, value in child.attrib.items()}
-            for rule in rules:
+            for rule in entry.rules:
                 problem = rule.problem(attrs.get(rule.spec.name, ""))
                 if problem is not None:
                     self.add(Severity.ERROR, problem[0], line, journalnr, rule.label, problem[1])
-            self.check_consistency(consistency, attrs, line, journalnr)
-        for tag, (spec, _, _) in self._children.items():
-            if counts.get(tag, 0) < spec.min:
+            if entry.consistency:
+                self.check_consistency(entry.consistency, attrs, line, journalnr)
+            if entry.children or len(child):  # a leaf with no kinds of children has nothing to check below
+                self._check_children(child, entry.children, line, journalnr)
+        for tag, entry in kinds.items():
+            count = counts.get(tag, 0)
+            if count < entry.spec.min:
                 self.add(Severity.ERROR, "MANDATORY", line, journalnr, None,
-                         f"<{element.tag}> must have at least {spec.min} <{tag}>")
+                         f"<{element.tag}> must have at least {entry.spec.min} <{tag}>")
+            elif entry.spec.max is not None and count > entry.spec.max:
+                self.add(Severity.ERROR, "SCHEMA", line, journalnr, None,
+                         f"<{element.tag}> may have at most {entry.spec.max} <{tag}>")
+
+    def _text(self, element: ET.Element, longest: int, line: int, journalnr: str | None) -> None:
+        """A text element (``Presisering``): text only, not blank, not too long."""
+        if len(element):
+            self.add(Severity.ERROR, "SCHEMA", line, journalnr, None, f"<{element.tag}> must not contain elements")
+        text = (element.text or "").strip()
+        if not text:
+            self.add(Severity.ERROR, "MANDATORY", line, journalnr, element.tag, f"<{element.tag}> is empty")
+        elif len(text) > longest:
+            self.add(Severity.ERROR, "LENGTH", line, journalnr, element.tag,
+                     f"<{element.tag}> is {len(text)} characters long; at most {longest} are allowed")
+
+
+@dataclass(frozen=True)
+class _Child:
+    """The compiled rules of one kind of child element."""
+
+    spec: ChildSpec
+    #: Its place in its parent's sequence.
+    index: int
+    known: frozenset[str]
+    rules: tuple[FieldRule, ...]
+    consistency: tuple[CompiledRule, ...]
+    children: dict[str, _Child]

@@ -1,0 +1,305 @@
+"""SSB's individual barnevern (15F) controls that span more than one element of an ``Individ``: dates of meldinger,
+undersøkelser, planer, tiltak and flyttinger against the individ's and the reporting year, codes that need a
+``Presisering``, an individ with nothing in it.
+
+The control ids are SSB's (kostra-kontrollprogram's ``IndividRuleId``: ``Individ06``, ``Tiltak02d`` ...), as are
+the severities and the conditions; the code and the texts are our own. The controls that one element's attributes
+decide (``Individ02a``, ``Individ02d``, ``Individ03``, ``Melding02a``, ``Plan02a``, ``Tiltak02a``,
+``Undersokelse02a``) are consistency rules in ``15F-2026.toml``. A date that is not a valid date is left to the
+``DATE`` rule: a control that needs it says nothing.
+
+As every finding, these name no value longer than 4 characters (an ``Id`` or a date could be anything): an element is
+named by its kind and number within the individ (``Tiltak nr. 2``), a year by itself.
+"""
+
+from __future__ import annotations
+
+import datetime
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from sendemodul.profiles.rules.report import Severity
+
+__all__ = ["CONTROLS", "Control", "Facts", "Finding", "age_in", "run_controls"]
+
+#: A finding of a control: SSB's control id, severity, the field it names, our message.
+Finding = tuple[str, Severity, "str | None", str]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the controls know besides the ``Individ`` element (which has its identifiers taken out)."""
+
+    #: The reporting year.
+    periode: int
+    #: The unit's kommunenummer.
+    kommunenr: str
+    #: The individ's age in the reporting year (the year minus the birth year in its fødselsnummer or D-number, as
+    #: SSB reckons it), ``None`` without one.
+    age: int | None = None
+
+
+#: A control: the individ element and the facts to findings.
+Control = Callable[[ET.Element, Facts], Iterator[Finding]]
+
+CLOSED = "1"  # Avslutta3112: the individ's case is closed
+OSLO = "0301"  # Individ10: Oslo reports per bydel
+#: Kategori codes that need a Presisering (SSB's koderSomKreverPresisering).
+KATEGORI_PRESISERING = frozenset({"1.99", "2.99", "3.7", "3.99", "4.99", "5.99", "6.99", "7.99", "8.99"})
+#: Melding03: days from a melding's start to its end before the deadline is passed (7, and 1 day's grace, as SSB).
+MELDING_DAYS = 8
+#: Tiltak24: the barnevernlov's names in Lovhjemmel/@Lov; a tiltak begun on or before this day is under BVL1992.
+BVL1992, BVL2021 = "BVL", "BVL2021"
+BVL2021_FROM = datetime.date(2022, 12, 31)
+#: Tiltak04: the letters of BVL2021 § 5-1 that make a tiltak an omsorgstiltak.
+OMSORG_BOKSTAVER = frozenset("abcdefg")
+#: Tiltak09: days two plasseringstiltak may not overlap.
+PLACEMENT_OVERLAP_DAYS = 90
+
+
+def _date(element: ET.Element, name: str) -> datetime.date | None:
+    value = element.get(name, "").strip()
+    try:
+        return datetime.date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        return None
+
+
+def _has_presisering(element: ET.Element) -> bool:
+    presisering = element.find("Presisering")
+    return presisering is not None and bool((presisering.text or "").strip())
+
+
+#: The kinds of sub-elements with dates: (name in messages, path from Individ, SSB's control-id prefix).
+_KINDS = (("Meldingen", "Melding", "Melding"), ("Undersøkelsen", "Melding/Undersokelse", "Undersokelse"),
+          ("Planen", "Plan", "Plan"), ("Tiltaket", "Tiltak", "Tiltak"))
+
+
+def _dates(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    periode = facts.periode
+    """02b, 02c, 02d, 02e for meldinger, undersøkelser, planer and tiltak; 02c and 02f for flyttinger."""
+    start, end = _date(individ, "StartDato"), _date(individ, "SluttDato")
+    closed = individ.get("Avslutta3112", "").strip() == CLOSED
+    year_end = datetime.date(periode, 12, 31)
+    for label, path, prefix in _KINDS:
+        for number, element in enumerate(individ.iterfind(path), 1):
+            ident = f"nr. {number}"
+            own_start, own_end = _date(element, "StartDato"), _date(element, "SluttDato")
+            where = f"{path.rsplit('/', 1)[-1]}/@SluttDato"
+            if prefix in ("Tiltak", "Undersokelse") and own_end is not None and own_end.year != periode:
+                yield (f"{prefix}02b", Severity.ERROR, where,
+                       f"{label} ({ident}) har sluttdato i {own_end.year}, ikke i rapporteringsåret {periode}")
+            if (end is not None and own_end is not None and own_end > end
+                    and not (prefix == "Melding" and element.get("Konklusjon", "").strip() == "1")):
+                yield (f"{prefix}02c", Severity.ERROR, where,
+                       f"{label} ({ident}) har sluttdato etter individets sluttdato")
+            if closed and (own_end is None or end is None or own_end > year_end):
+                yield (f"{prefix}02d", Severity.ERROR, where,
+                       f"{label} ({ident}) skal være avsluttet når individet er avsluttet (Avslutta3112 = 1): "
+                       + ("sluttdato mangler" if own_end is None else "individet har ingen sluttdato" if end is None
+                          else f"sluttdato er etter 31.12.{periode}"))
+            if start is not None and own_start is not None and own_start < start:
+                yield (f"{prefix}02e", Severity.ERROR, f"{path.rsplit('/', 1)[-1]}/@StartDato",
+                       f"{label} ({ident}) har startdato før individets startdato")
+    for number, flytting in enumerate(individ.iterfind("Flytting"), 1):
+        ident = f"nr. {number}"
+        moved = _date(flytting, "SluttDato")
+        if moved is None:
+            continue
+        if end is not None and moved > end:
+            yield ("Flytting02c", Severity.ERROR, "Flytting/@SluttDato",
+                   f"Flyttingen ({ident}) har sluttdato etter individets sluttdato")
+        if start is not None and moved < start:
+            yield ("Flytting02f", Severity.ERROR, "Flytting/@SluttDato",
+                   f"Flyttingen ({ident}) har sluttdato før individets startdato")
+
+
+def _individ02b(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    periode = facts.periode
+    end, last_count = _date(individ, "SluttDato"), datetime.date(periode - 1, 12, 31)
+    if end is not None and end < last_count:
+        yield ("Individ02b", Severity.ERROR, "SluttDato",
+               f"Individets sluttdato er før forrige telletidspunkt, 31.12.{periode - 1}")
+
+
+def _individ06(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    if individ.find("Melding") is None and individ.find("Plan") is None and individ.find("Tiltak") is None:
+        yield ("Individ06", Severity.ERROR, None, "Individet har verken meldinger, planer eller tiltak i året")
+
+
+#: Codes that need a Presisering: (SSB's control id, path from Individ, what, the attribute, its codes).
+_PRESISERING = (
+    ("Melder02", "Melding/Melder", "Melder", "Kode", frozenset({"22"})),
+    ("Saksinnhold02", "Melding/Saksinnhold", "Saksinnhold", "Kode", frozenset({"18", "19"})),
+    ("Vedtak02", "Melding/Undersokelse/Vedtaksgrunnlag", "Vedtaksgrunnlag", "Kode", frozenset({"18", "19"})),
+    ("Undersokelse03", "Melding/Undersokelse", "Undersøkelse med konklusjon", "Konklusjon", frozenset({"5"})),
+    ("Tiltak07", "Tiltak/Kategori", "Tiltakskategori", "Kode", KATEGORI_PRESISERING),
+    ("Tiltak08", "Tiltak/Opphevelse", "Opphevelse", "Kode", frozenset({"4"})),
+)
+
+
+def _presisering(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    for rule_id, path, what, attribute, codes in _PRESISERING:
+        for number, element in enumerate(individ.iterfind(path), 1):
+            code = element.get(attribute, "").strip()
+            if code in codes and not _has_presisering(element):
+                yield (rule_id, Severity.ERROR, f"{path.rsplit('/', 1)[-1]}/Presisering",
+                       f"{what} {code} (nr. {number}) mangler presisering")
+
+
+def _melding(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    periode = facts.periode
+    """Melding03 (behandlingstid), Melding04 and Melding05 (a concluded melding has melder and saksinnhold)."""
+    for number, melding in enumerate(individ.iterfind("Melding"), 1):
+        start, end = _date(melding, "StartDato"), _date(melding, "SluttDato")
+        if start is not None and end is not None and (end - start).days > MELDING_DAYS:
+            yield ("Melding03", Severity.WARNING, "Melding/@SluttDato",
+                   f"Meldingen (nr. {number}) er behandlet på mer enn {MELDING_DAYS} dager (fristen er 7)")
+        if end is not None and end.year >= periode and melding.get("Konklusjon", "").strip() in ("1", "2"):
+            if melding.find("Melder") is None:
+                yield ("Melding04", Severity.ERROR, "Melding/Melder",
+                       f"Meldingen (nr. {number}) er konkludert, men har ingen melder")
+            if melding.find("Saksinnhold") is None:
+                yield ("Melding05", Severity.ERROR, "Melding/Saksinnhold",
+                       f"Meldingen (nr. {number}) er konkludert, men har intet saksinnhold")
+
+
+def _undersokelse(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    periode = facts.periode
+    """Undersokelse04 (an ended one has a konklusjon), 07 (konklusjon 1 or 2 has vedtaksgrunnlag), 08 (one begun
+    before 30 June is concluded)."""
+    for number, undersokelse in enumerate(individ.iterfind("Melding/Undersokelse"), 1):
+        start, end = _date(undersokelse, "StartDato"), _date(undersokelse, "SluttDato")
+        konklusjon = undersokelse.get("Konklusjon", "").strip()
+        if end is not None and not konklusjon:
+            yield ("Undersokelse04", Severity.ERROR, "Undersokelse/@Konklusjon",
+                   f"Undersøkelsen (nr. {number}) er avsluttet, men mangler konklusjon")
+        if konklusjon in ("1", "2") and undersokelse.find("Vedtaksgrunnlag") is None:
+            yield ("Undersokelse07", Severity.ERROR, "Undersokelse/Vedtaksgrunnlag",
+                   f"Undersøkelsen (nr. {number}) er konkludert med kode {konklusjon} og skal ha vedtaksgrunnlag")
+        if start is not None and start < datetime.date(periode, 6, 30) and end is None:
+            yield ("Undersokelse08", Severity.WARNING, "Undersokelse/@SluttDato",
+                   f"Undersøkelsen (nr. {number}) startet før 30.06.{periode} og skal være konkludert")
+
+
+def _lovhjemmel(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    """Lovhjemmel04 (kapittel or paragraf 0), Tiltak24 (the barnevernlov for the tiltak's start)."""
+    for number, tiltak in enumerate(individ.iterfind("Tiltak"), 1):
+        lovhjemmel = tiltak.find("Lovhjemmel")
+        if lovhjemmel is None:
+            continue  # MANDATORY
+        if "0" in (lovhjemmel.get("Kapittel", "").strip(), lovhjemmel.get("Paragraf", "").strip()):
+            yield ("Lovhjemmel04", Severity.ERROR, "Lovhjemmel",
+                   f"Tiltaket (nr. {number}) har kapittel eller paragraf 0 i lovhjemmelen, som ikke er gyldig")
+        start = _date(tiltak, "StartDato")
+        if start is None:
+            continue
+        laws = [lovhjemmel.get("Lov", "").strip()] + [j.get("Lov", "").strip()
+                                                       for j in tiltak.iterfind("JmfrLovhjemmel")]
+        allowed = (BVL1992,) if start <= BVL2021_FROM else (BVL1992, BVL2021)
+        if any(law not in allowed for law in laws):
+            yield ("Tiltak24", Severity.ERROR, "Lovhjemmel/@Lov",
+                   f"Tiltaket (nr. {number}) startet {'før' if start <= BVL2021_FROM else 'fra'} 01.01.2023 og "
+                   f"krever lov = {' eller '.join(repr(a) for a in allowed)}")
+
+
+def _is_omsorgstiltak(tiltak: ET.Element) -> bool:
+    """A care order (omsorgstiltak) by its Lovhjemmel: BVL 4-12, BVL 4-8 ledd 2 or 3, BVL2021 5-1 a-g."""
+    lovhjemmel = tiltak.find("Lovhjemmel")
+    if lovhjemmel is None:
+        return False
+    lov, kapittel, paragraf = (lovhjemmel.get(n, "").strip() for n in ("Lov", "Kapittel", "Paragraf"))
+    return ((lov, kapittel, paragraf) == (BVL1992, "4", "12")
+            or ((lov, kapittel, paragraf) == (BVL1992, "4", "8") and lovhjemmel.get("Ledd", "").strip() in ("2", "3"))
+            or ((lov, kapittel, paragraf) == (BVL2021, "5", "1")
+                and lovhjemmel.get("Bokstav", "").strip() in OMSORG_BOKSTAVER))
+
+
+def _is_plassering(tiltak: ET.Element) -> bool:
+    """A placement (plasseringstiltak) by its Kategori: 1.x, 2.x or 8.2."""
+    kategori = tiltak.find("Kategori")
+    code = "" if kategori is None else kategori.get("Kode", "").strip()
+    return code.startswith(("1.", "2.")) or code == "8.2"
+
+
+def _tiltak(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    periode = facts.periode
+    """Tiltak04 (an ended omsorgstiltak has an Opphevelse), Tiltak09 (plasseringstiltak overlapping 90 days or
+    more, an open one counted to 31.12 of the year: one finding for each that overlaps a later one, as SSB)."""
+    placements: list[tuple[int, datetime.date, datetime.date]] = []
+    year_end = datetime.date(periode, 12, 31)
+    for number, tiltak in enumerate(individ.iterfind("Tiltak"), 1):
+        start, end = _date(tiltak, "StartDato"), _date(tiltak, "SluttDato")
+        if end is not None and tiltak.find("Opphevelse") is None and _is_omsorgstiltak(tiltak):
+            yield ("Tiltak04", Severity.WARNING, "Tiltak/Opphevelse",
+                   f"Tiltaket (nr. {number}) er et omsorgstiltak med sluttdato og krever kode for opphevelse")
+        if start is not None and _is_plassering(tiltak):
+            placements.append((number, start, end or year_end))
+    for i, (number, start, end) in enumerate(placements):
+        if any((min(end, other_end) - max(start, other_start)).days >= PLACEMENT_OVERLAP_DAYS
+               for _, other_start, other_end in placements[i + 1:]):
+            yield ("Tiltak09", Severity.WARNING, "Tiltak/@StartDato",
+                   f"Plasseringstiltaket (nr. {number}) overlapper et annet med {PLACEMENT_OVERLAP_DAYS} dager eller "
+                   "mer; plasseringstiltak kan ikke overlappe med mer enn 3 måneder")
+
+
+def _individ10(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    kommunenr = facts.kommunenr
+    if kommunenr == OSLO and not individ.get("Bydelsnavn", "").strip():
+        yield ("Individ10", Severity.ERROR, "Bydelsnavn", "Bydelsnavn mangler; Oslo rapporterer per bydel")
+
+
+def run_controls(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    """Every finding of every control for one ``Individ`` element."""
+    for control in CONTROLS:
+        yield from control(individ, facts)
+
+
+def age_in(fnr: str, periode: int) -> int | None:
+    """The age in ``periode`` of the person with fødselsnummer-like ID ``fnr`` (11 digits): ``periode`` minus the
+    birth year, the century from the individual number as SSB's control program reads it (SSB's placeholders,
+    which have none, are of this century unless that puts the birth after next year); ``None`` for anything else."""
+    if not (len(fnr) == 11 and fnr.isascii() and fnr.isdigit()):
+        return None
+    day, month, yy, individual = int(fnr[0:2]) % 40, int(fnr[2:4]) % 40, int(fnr[4:6]), int(fnr[6:9])
+    if not 1 <= month <= 12 or day == 0:
+        return None
+    if fnr[6:] in ("00100", "00200", "99999"):
+        year = 2000 + yy if 2000 + yy <= periode + 1 else 1900 + yy
+    elif individual >= 500 and yy <= 39:
+        year = 2000 + yy
+    elif 500 <= individual <= 749 and yy >= 54:
+        year = 1800 + yy
+    elif individual <= 499 or individual >= 900:
+        year = 1900 + yy
+    else:
+        year = 2000 + yy
+    return periode - year
+
+
+def _age(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    """Individ07 (over 25), Individ08 (over 18 without tiltak), Tiltak05 (over 6 in barnehage), Tiltak06 (over 10
+    in SFO), Lovhjemmel03 (over 18 with an omsorgstiltak)."""
+    age = facts.age
+    if age is None:
+        return
+    if age > 25:
+        yield ("Individ07", Severity.ERROR, None, f"Individet er {age} år og skal avsluttes som klient")
+    if age > 18 and individ.find("Tiltak") is None:
+        yield ("Individ08", Severity.ERROR, None, f"Individet er {age} år og skal dermed ha tiltak")
+    for number, tiltak in enumerate(individ.iterfind("Tiltak"), 1):
+        kategori = tiltak.find("Kategori")
+        code = "" if kategori is None else kategori.get("Kode", "").strip()
+        if age > 6 and code == "4.1":
+            yield ("Tiltak05", Severity.WARNING, "Kategori/@Kode",
+                   f"Tiltaket (nr. {number}): barnet er {age} år (over 7) og i barnehage")
+        if age > 10 and code == "4.2":
+            yield ("Tiltak06", Severity.WARNING, "Kategori/@Kode",
+                   f"Tiltaket (nr. {number}): barnet er {age} år (over 11) og i SFO")
+        if age > 18 and _is_omsorgstiltak(tiltak):
+            yield ("Lovhjemmel03", Severity.ERROR, "Lovhjemmel",
+                   f"Tiltaket (nr. {number}): individet er {age} år og skal dermed ikke ha omsorgstiltak")
+
+CONTROLS: tuple[Control, ...] = (_individ02b, _individ06, _individ10, _dates, _presisering, _melding, _undersokelse,
+                                 _lovhjemmel, _tiltak, _age)
