@@ -23,8 +23,7 @@ AGE_TS_VERSION = "0.3"
 @pytest.fixture(scope="session")
 def age_ts(tmp_path_factory):
     """A folder with age-encryption installed: .venv/age-ts in the checkout (installed once, kept), else a tmp one."""
-    if not (shutil.which("node") and shutil.which("npm")):
-        pytest.skip("node and npm are needed (scripts/system-packages installs them)")
+    assert shutil.which("node") and shutil.which("npm"), "node and npm are needed: run scripts/system-packages"
     base = Path(sys.prefix) if (Path(sys.prefix) / "pyvenv.cfg").exists() else tmp_path_factory.mktemp("npm")
     folder = base / "age-ts"
     if not (folder / "node_modules" / "age-encryption" / "package.json").exists():
@@ -79,8 +78,7 @@ def test_typescript_refuses_our_pq_file_with_a_flipped_bit(age_ts, tmp_path):
 
 @pytest.fixture
 def debian_age():
-    if not shutil.which("age"):
-        pytest.skip("Debian's age is needed (scripts/system-packages installs it)")
+    assert shutil.which("age"), "Debian's age is needed: run scripts/system-packages"
     return shutil.which("age")
 
 

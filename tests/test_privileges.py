@@ -34,8 +34,13 @@ USERS = {"front": "sendemodul-test-front", "worker": "sendemodul-test-worker",
 KEYS = ("tpf.agekey", "ssb.agekey", "tpf-signing.key", "pseudonym-master.key")
 PROCESS_SECTION = "".join(f'{role}_user = "{name}"\n' for role, name in USERS.items()) + f'group = "{GROUP}"\n'
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("useradd"),
-                                reason="creates system users: needs root and useradd (CI runs as root)")
+#: These tests create system users: they run as root (as CI does), and fail, never skip, where they cannot.
+needs_root = pytest.mark.usefixtures("running_as_root")
+
+
+@pytest.fixture
+def running_as_root():
+    assert os.geteuid() == 0 and shutil.which("useradd"), "creates system users: run as root (CI does), with useradd"
 
 
 # -- configuration (pure) ---------------------------------------------------------------------------------------
@@ -132,8 +137,7 @@ def _locked(name):
 @pytest.fixture(scope="session")
 def accounts():
     """The test group and three system users (idempotent: created once, reused after)."""
-    if os.geteuid() != 0 or not shutil.which("useradd"):
-        pytest.skip("creates system users: needs root and useradd (CI runs as root)")
+    assert os.geteuid() == 0 and shutil.which("useradd"), "creates system users: run as root (CI does), with useradd"
     fd = _locked("sendemodul-test-users")
     try:
         try:
@@ -483,7 +487,7 @@ def _free_privileged_port():
             except OSError:
                 continue
             return port
-    pytest.skip("no free port below 1024")
+    pytest.fail("no free port below 1024")
 
 
 @pytest.mark.integration
@@ -491,8 +495,8 @@ def _free_privileged_port():
 def test_started_as_root_the_front_binds_a_port_below_1024_before_it_drops(accounts, prod_home, privsep_bin):
     """A configured HTTPS port below 1024: bound while still root, then the front runs as its user."""
     port = _free_privileged_port()
-    if int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text()) <= port:
-        pytest.skip("ports below 1024 are not privileged here (net.ipv4.ip_unprivileged_port_start)")
+    assert int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text()) > port, \
+        "ports below 1024 are not privileged on this machine (net.ipv4.ip_unprivileged_port_start): nothing to test"
     cfg = prod_home / "config.toml"
     cfg.write_text(cfg.read_text().replace("https_port = 0\n", f"https_port = {port}\n", 1))
     output = []
@@ -564,8 +568,7 @@ UNITS = ("sendemodul.service", "sendemodul-worker.service", "sendemodul-forwarde
 @pytest.mark.parametrize("unit", UNITS)
 def test_systemd_unit_exposure_is_at_most_4(unit):
     """``systemd-analyze security --offline=yes`` rates each shipped unit 4.0 or lower ("OK" or better)."""
-    if not shutil.which("systemd-analyze"):
-        pytest.skip("systemd-analyze is missing: scripts/system-packages installs it")
+    assert shutil.which("systemd-analyze"), "systemd-analyze is missing: run scripts/system-packages"
     path = ROOT / "scripts" / "systemd" / unit
     proc = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager", str(path)],
                           capture_output=True, text=True, timeout=60)
