@@ -50,11 +50,20 @@ SSH_MAC = "hmac-sha2-256"
 TLS13_SUITE = "TLS_AES_128_GCM_SHA256"
 RECORD_BYTES = 64 * 1024  # the record length of the synthetic containers used for uploads (its content is irrelevant)
 TOOLS = {  # command -> Debian package (scripts/system-packages installs them)
-    "sftp": "openssh-client", "ssh-keygen": "openssh-client", "sshd": "openssh-server", "sshpass": "sshpass",
-    "curl": "curl", "nginx": "nginx",
+    "sftp": "openssh-client",
+    "ssh-keygen": "openssh-client",
+    "sshd": "openssh-server",
+    "sshpass": "sshpass",
+    "curl": "curl",
+    "nginx": "nginx",
 }
-TOOLS_FOR = {"sftp": ("sftp", "ssh-keygen", "sshd", "sshpass"), "https": ("curl", "nginx"),
-             "concurrent": ("sftp", "sshpass", "curl"), "storm": ("curl",), "records": ()}
+TOOLS_FOR = {
+    "sftp": ("sftp", "ssh-keygen", "sshd", "sshpass"),
+    "https": ("curl", "nginx"),
+    "concurrent": ("sftp", "sshpass", "curl"),
+    "storm": ("curl",),
+    "records": (),
+}
 # (key, label, target text, check) -- the rows of the table, in order
 TARGETS = [
     ("sftp_sendemodul_mb_s", "SFTP upload -> sendemodul (MB/s)", "", None),
@@ -101,9 +110,20 @@ TARGETS = [
 ]
 
 
-REQUIRED_KEYS = ("sftp_ratio", "https_ratio", "sftp_rss_growth_mib", "https_rss_growth_mib", "concurrent_accepted",
-                 "concurrent_total", "concurrent_p99_s", "storm_ratio", "pseudonymizer_records_per_s",
-                 "pseudonymizer_rss_mib", "encrypt_records_per_s", "encrypt_rss_mib")
+REQUIRED_KEYS = (
+    "sftp_ratio",
+    "https_ratio",
+    "sftp_rss_growth_mib",
+    "https_rss_growth_mib",
+    "concurrent_accepted",
+    "concurrent_total",
+    "concurrent_p99_s",
+    "storm_ratio",
+    "pseudonymizer_records_per_s",
+    "pseudonymizer_rss_mib",
+    "encrypt_records_per_s",
+    "encrypt_rss_mib",
+)
 
 
 class BenchError(Exception):
@@ -216,8 +236,9 @@ def format_table(results):
         if value is None:
             shown = "-"
         elif isinstance(value, float):
-            digits = 3 if key.endswith("ratio") else 2 if key.endswith("_s") and not key.endswith(
-                ("mb_s", "per_s")) else 1
+            digits = (
+                3 if key.endswith("ratio") else 2 if key.endswith("_s") and not key.endswith(("mb_s", "per_s")) else 1
+            )
             shown = f"{value:,.{digits}f}"
         else:
             shown = f"{value:,}" if isinstance(value, int) else str(value)
@@ -282,11 +303,13 @@ class Progress:
 
 def bytes_status(total, probe):
     """A progress status for an upload: ``probe()`` gives the bytes arrived so far (or None)."""
+
     def status():
         done = probe()
         if done is None:
             return ""
         return f"{done / MiB:,.0f}/{total / MiB:,.0f} MiB ({100 * done / total:.0f}%)"
+
     return status
 
 
@@ -318,8 +341,9 @@ class Processes:
     def server(self, cmd, log_path, **kw):
         """Start ``cmd`` in its own session (stopped with its children), output to ``log_path``."""
         with open(log_path, "w") as log:
-            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                 start_new_session=True, **kw)
+            p = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **kw
+            )
         self.servers.append(p)
         return p
 
@@ -376,8 +400,9 @@ def run_measured(cmd, label, log_path, *, env=None, status=None, timeout=3600):
     """Run ``cmd`` to the end (output to ``log_path``); returns (seconds, peak RSS in MiB, exit code, CPU seconds)."""
     rusage = Path(f"{log_path}.rusage")
     start = time.monotonic()
-    p = PROCS.server([sys.executable, "-c", LAUNCHER, *cmd], log_path,
-                     env={**(env or os.environ), "BENCH_RUSAGE": str(rusage)})
+    p = PROCS.server(
+        [sys.executable, "-c", LAUNCHER, *cmd], log_path, env={**(env or os.environ), "BENCH_RUSAGE": str(rusage)}
+    )
     try:
         with Progress(label, status):
             p.wait(timeout)
@@ -498,8 +523,7 @@ class Sendemodul:
         self.sections = sections
 
     def init(self):
-        subprocess.run([str(BIN), "admin", "init", "--dev", "--home", str(self.home)], check=True,
-                       capture_output=True)
+        subprocess.run([str(BIN), "admin", "init", "--dev", "--home", str(self.home)], check=True, capture_output=True)
         config = self.home / "config.toml"
         config.write_text(apply_config(config.read_text(), self.sections))
         self.pin = (self.home / "demo" / "pin.txt").read_text().strip()
@@ -512,8 +536,9 @@ class Sendemodul:
         env = {**os.environ, "SENDEMODUL_HOME": str(self.home)}
         self.starts = getattr(self, "starts", 0) + 1
         self.log_path = self.home.parent / f"server-{self.starts}.log"
-        self.proc = PROCS.server([str(BIN), "serve", "--home", str(self.home)], self.log_path, env=env,
-                                 cwd=self.home.parent)
+        self.proc = PROCS.server(
+            [str(BIN), "serve", "--home", str(self.home)], self.log_path, env=env, cwd=self.home.parent
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             text = self.log_path.read_text(errors="replace")
@@ -554,13 +579,22 @@ def write_upload_container(home, out, *, unit=DEMO, key=None, size_bytes, progre
     today = datetime.date.today()
     keys = keydir.load_key_dir(Path(home) / "keys")
     key = key or signing.load_private_key(Path(home) / "demo" / "unit.key")
-    fnr = identity.generate_fnr(datetime.date(1980, 1, 1), 1, kind="synthetic") or \
-        identity.generate_fnr(datetime.date(1980, 1, 1), 2, kind="synthetic")
+    fnr = identity.generate_fnr(datetime.date(1980, 1, 1), 1, kind="synthetic") or identity.generate_fnr(
+        datetime.date(1980, 1, 1), 2, kind="synthetic"
+    )
     record = "x" * RECORD_BYTES
     rows = (((("PERSON_FODSELSNR", fnr),), record) for _ in range(max(1, size_bytes // (RECORD_BYTES + 40))))
-    container.write_container(out, unit=identity.parse_unit(unit, today.year), register="11F", periode=today.year,
-                              signing_key=key, tpf_recipients=keys.sealing_keys("tpf", today),
-                              ssb_recipients=keys.sealing_keys("ssb", today), rows=rows, progress=progress)
+    container.write_container(
+        out,
+        unit=identity.parse_unit(unit, today.year),
+        register="11F",
+        periode=today.year,
+        signing_key=key,
+        tpf_recipients=keys.sealing_keys("tpf", today),
+        ssb_recipients=keys.sealing_keys("ssb", today),
+        rows=rows,
+        progress=progress,
+    )
     return Path(out)
 
 
@@ -587,8 +621,10 @@ def make_units(srv, count, out_dir, size_bytes):
     pins = [auth.generate_pin() for _ in units]
     done = [0]
     hashes = []
-    with (Progress("hashing PINs", lambda: f"{done[0]}/{count}"),
-          concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 2) as pool):
+    with (
+        Progress("hashing PINs", lambda: f"{done[0]}/{count}"),
+        concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 2) as pool,
+    ):
         for h in pool.map(auth.hash_pin, pins):
             hashes.append(h)
             done[0] += 1
@@ -604,12 +640,23 @@ def make_units(srv, count, out_dir, size_bytes):
     finally:
         store.close()
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(str(srv.home), str(out_dir / f"{i:03d}.tar"), unit, key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), size_bytes)
-        for i, (unit, key) in enumerate(zip(units, keys))]
+    jobs = [
+        (
+            str(srv.home),
+            str(out_dir / f"{i:03d}.tar"),
+            unit,
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ),
+            size_bytes,
+        )
+        for i, (unit, key) in enumerate(zip(units, keys))
+    ]
     done[0] = 0
-    with (Progress("writing containers", lambda: f"{done[0]}/{count}"),
-          concurrent.futures.ProcessPoolExecutor(os.cpu_count() or 2) as pool):
+    with (
+        Progress("writing containers", lambda: f"{done[0]}/{count}"),
+        concurrent.futures.ProcessPoolExecutor(os.cpu_count() or 2) as pool,
+    ):
         for _ in pool.map(_make_unit_container, jobs):
             done[0] += 1
     return [(unit, pin, Path(job[1])) for unit, pin, job in zip(units, pins, jobs)]
@@ -630,8 +677,9 @@ class OpenSSH:
         self.port = prepare_sshd(self.dir, log_level="ERROR")
         if os.geteuid() == 0:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-        self.proc = PROCS.server([find_tool("sshd"), "-D", "-e", "-f", str(self.dir / "sshd_config")],
-                                 self.dir / "sshd.log")
+        self.proc = PROCS.server(
+            [find_tool("sshd"), "-D", "-e", "-f", str(self.dir / "sshd_config")], self.dir / "sshd.log"
+        )
         wait_for_port(self.port, self.proc, self.dir / "sshd.log", "sshd")
         return self
 
@@ -647,8 +695,9 @@ class Nginx:
         for d in (self.dir, self.root, self.body, self.dir / "logs"):
             d.mkdir(exist_ok=True)
         self.port = free_port()
-        temp_paths = "".join(f"  {kind}_temp_path {self.dir}/{kind};\n"
-                             for kind in ("proxy", "fastcgi", "uwsgi", "scgi"))
+        temp_paths = "".join(
+            f"  {kind}_temp_path {self.dir}/{kind};\n" for kind in ("proxy", "fastcgi", "uwsgi", "scgi")
+        )
         user = "user root;\n" if os.geteuid() == 0 else ""
         (self.dir / "nginx.conf").write_text(f"""\
 {user}worker_processes 1;
@@ -672,8 +721,18 @@ http {{
   }}
 }}
 """)
-        self.proc = PROCS.server([find_tool("nginx"), "-p", str(self.dir), "-e", str(self.dir / "error.log"),
-                                  "-c", str(self.dir / "nginx.conf")], self.dir / "nginx.out")
+        self.proc = PROCS.server(
+            [
+                find_tool("nginx"),
+                "-p",
+                str(self.dir),
+                "-e",
+                str(self.dir / "error.log"),
+                "-c",
+                str(self.dir / "nginx.conf"),
+            ],
+            self.dir / "nginx.out",
+        )
         wait_for_port(self.port, self.proc, self.dir / "error.log", "nginx")
         return self
 
@@ -690,8 +749,20 @@ http {{
 
 
 def ssh_common(cipher=SSH_CIPHER, mac=SSH_MAC):
-    return ["-c", cipher, "-o", f"MACs={mac}", "-o", "StrictHostKeyChecking=no", "-o",
-            "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=60"]
+    return [
+        "-c",
+        cipher,
+        "-o",
+        f"MACs={mac}",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        "ConnectTimeout=60",
+    ]
 
 
 SSH_COMMON = ssh_common()
@@ -701,16 +772,46 @@ CURL_TLS = ["--tlsv1.3", "--tls-max", "1.3", "--tls13-ciphers", TLS13_SUITE]
 def sftp_pin_cmd(srv, unit, pin, batch, source=None, ssh=SSH_COMMON):
     bind = ["-o", f"BindAddress={source}"] if source else []
     # -b implies BatchMode, which would never ask for a password: sshpass answers the one prompt
-    return ["sshpass", "-p", pin, "sftp", "-P", str(srv.sftp_port), *ssh, *bind, "-o",
-            "PubkeyAuthentication=no", "-o", "BatchMode=no", "-o", "NumberOfPasswordPrompts=1", "-b", str(batch),
-            f"{unit}@127.0.0.1"]
+    return [
+        "sshpass",
+        "-p",
+        pin,
+        "sftp",
+        "-P",
+        str(srv.sftp_port),
+        *ssh,
+        *bind,
+        "-o",
+        "PubkeyAuthentication=no",
+        "-o",
+        "BatchMode=no",
+        "-o",
+        "NumberOfPasswordPrompts=1",
+        "-b",
+        str(batch),
+        f"{unit}@127.0.0.1",
+    ]
 
 
 def curl_put_cmd(url, path, cert, out, *, user=None, source=None):
     auth = ["-u", user] if user else []
     bind = ["--interface", source] if source else []
-    return ["curl", "-sS", *CURL_TLS, "--cacert", str(cert), *auth, *bind, "-o", str(out), "-w", "%{http_code}",
-            "-T", str(path), url]
+    return [
+        "curl",
+        "-sS",
+        *CURL_TLS,
+        "--cacert",
+        str(cert),
+        *auth,
+        *bind,
+        "-o",
+        str(out),
+        "-w",
+        "%{http_code}",
+        "-T",
+        str(path),
+        url,
+    ]
 
 
 def upload_timeout(size):
@@ -765,8 +866,10 @@ class Bench:
             say("==> starting sendemodul serve (dev home, pseudonymizer off)")
             self.srv = Sendemodul(self.tmp, self.args.server_sections).init().start()
             self.fresh = True
-            say(f"    HTTPS on 127.0.0.1:{self.srv.https_port}, SFTP on 127.0.0.1:{self.srv.sftp_port}, "
-                f"pid {self.srv.pid}")
+            say(
+                f"    HTTPS on 127.0.0.1:{self.srv.https_port}, SFTP on 127.0.0.1:{self.srv.sftp_port}, "
+                f"pid {self.srv.pid}"
+            )
         return self.srv
 
     def fresh_server(self):
@@ -774,8 +877,10 @@ class Bench:
         if self.srv is not None and not self.fresh:
             PROCS.stop(self.srv.proc)
             self.srv.start()
-            say(f"    (fresh server: HTTPS on 127.0.0.1:{self.srv.https_port}, SFTP on 127.0.0.1:"
-                f"{self.srv.sftp_port}, pid {self.srv.pid})")
+            say(
+                f"    (fresh server: HTTPS on 127.0.0.1:{self.srv.https_port}, SFTP on 127.0.0.1:"
+                f"{self.srv.sftp_port}, pid {self.srv.pid})"
+            )
         srv = self.server()
         self.fresh = False
         return srv
@@ -788,8 +893,9 @@ class Bench:
             done = [0]
             path = self.tmp / "upload.tar"
             with Progress("container", lambda: f"{done[0] * (RECORD_BYTES + 40) / MiB:,.0f} MiB of records"):
-                write_upload_container(srv.home, path, size_bytes=size,
-                                       progress=lambda n: done.__setitem__(0, done[0] + n))
+                write_upload_container(
+                    srv.home, path, size_bytes=size, progress=lambda n: done.__setitem__(0, done[0] + n)
+                )
             self.big = path
         return self.big
 
@@ -815,10 +921,13 @@ class Bench:
                 return n
 
             try:
-                seconds, code, http = timed(curl_put_cmd(f"{srv.url}/api/v1/uploads/bench.tar", path, srv.cert,
-                                                         out, user=f"{DEMO}:{srv.pin}"),
-                                            label, bytes_status(size, probe), self.tmp / "curl.err",
-                                            max(1, deadline - time.monotonic()))
+                seconds, code, http = timed(
+                    curl_put_cmd(f"{srv.url}/api/v1/uploads/bench.tar", path, srv.cert, out, user=f"{DEMO}:{srv.pin}"),
+                    label,
+                    bytes_status(size, probe),
+                    self.tmp / "curl.err",
+                    max(1, deadline - time.monotonic()),
+                )
             finally:
                 self.last_login_s = round(first["byte"] - first["start"], 1) if "byte" in first else None
                 self.last_bytes = srv.incoming_bytes()
@@ -827,8 +936,9 @@ class Bench:
             busy += 1
             time.sleep(0.5)
         if code != 0 or http not in ("200", "201"):
-            raise BenchError(f"curl -> sendemodul failed (exit {code}, HTTP {http}): "
-                             f"{tail(self.tmp / 'curl.err')} {tail(out)}")
+            raise BenchError(
+                f"curl -> sendemodul failed (exit {code}, HTTP {http}): {tail(self.tmp / 'curl.err')} {tail(out)}"
+            )
         return seconds, busy, self.last_login_s
 
     def side_by_side(self, kind, mine, theirs, peer):
@@ -842,27 +952,38 @@ class Bench:
                 times["sendemodul"].append(mine())
                 mine_peak = rss.peak_mib
                 times[peer].append(theirs())
-                say(f"    round {n + 1}: sendemodul {times['sendemodul'][-1]:.2f} s, {peer} {times[peer][-1]:.2f} s; "
-                    f"front RSS {rss.before / MiB:.0f} -> peak {mine_peak:.0f} MiB")
+                say(
+                    f"    round {n + 1}: sendemodul {times['sendemodul'][-1]:.2f} s, {peer} {times[peer][-1]:.2f} s; "
+                    f"front RSS {rss.before / MiB:.0f} -> peak {mine_peak:.0f} MiB"
+                )
         mine_mb = mb_per_s(size, statistics.median(times["sendemodul"]))
         theirs_mb = mb_per_s(size, statistics.median(times[peer]))
-        self.results.update({
-            f"{kind}_sendemodul_mb_s": mine_mb, f"{kind}_{peer}_mb_s": theirs_mb,
-            f"{kind}_ratio": ratio(mine_mb, theirs_mb),
-            f"{kind}_sendemodul_s": [round(t, 2) for t in times["sendemodul"]],
-            f"{kind}_{peer}_s": [round(t, 2) for t in times[peer]],
-            f"{kind}_rss_before_mib": round(rss.before / MiB, 1), f"{kind}_rss_peak_mib": rss.peak_mib,
-            f"{kind}_rss_growth_mib": rss.growth_mib})
-        say(f"    sendemodul {mine_mb} MB/s, {peer} {theirs_mb} MB/s (medians): ratio {ratio(mine_mb, theirs_mb)}; "
-            f"front RSS growth {rss.growth_mib} MiB")
+        self.results.update(
+            {
+                f"{kind}_sendemodul_mb_s": mine_mb,
+                f"{kind}_{peer}_mb_s": theirs_mb,
+                f"{kind}_ratio": ratio(mine_mb, theirs_mb),
+                f"{kind}_sendemodul_s": [round(t, 2) for t in times["sendemodul"]],
+                f"{kind}_{peer}_s": [round(t, 2) for t in times[peer]],
+                f"{kind}_rss_before_mib": round(rss.before / MiB, 1),
+                f"{kind}_rss_peak_mib": rss.peak_mib,
+                f"{kind}_rss_growth_mib": rss.growth_mib,
+            }
+        )
+        say(
+            f"    sendemodul {mine_mb} MB/s, {peer} {theirs_mb} MB/s (medians): ratio {ratio(mine_mb, theirs_mb)}; "
+            f"front RSS growth {rss.growth_mib} MiB"
+        )
 
     def step_sftp(self):
         self.big_container()
         srv = self.fresh_server()
         path = self.big_container()
         size = path.stat().st_size
-        say("==> SFTP: OpenSSH sftp -> sendemodul and -> OpenSSH internal-sftp "
-            f"({self.args.ssh_cipher}, {self.args.ssh_mac}, {size / MiB:,.0f} MiB)")
+        say(
+            "==> SFTP: OpenSSH sftp -> sendemodul and -> OpenSSH internal-sftp "
+            f"({self.args.ssh_cipher}, {self.args.ssh_mac}, {size / MiB:,.0f} MiB)"
+        )
         ssh = ssh_common(self.args.ssh_cipher, self.args.ssh_mac)
         sshd = OpenSSH(self.tmp).start()
         batch = self.tmp / "sftp-sendemodul.batch"
@@ -876,9 +997,13 @@ class Bench:
 
         def mine():
             before = cpu_seconds(srv.pid)
-            seconds, code, _ = timed(sftp_pin_cmd(srv, DEMO, srv.pin, batch, ssh=ssh), "sftp -> sendemodul",
-                                     bytes_status(size, srv.incoming_bytes), self.tmp / "sftp.err",
-                                     upload_timeout(size))
+            seconds, code, _ = timed(
+                sftp_pin_cmd(srv, DEMO, srv.pin, batch, ssh=ssh),
+                "sftp -> sendemodul",
+                bytes_status(size, srv.incoming_bytes),
+                self.tmp / "sftp.err",
+                upload_timeout(size),
+            )
             after = cpu_seconds(srv.pid)
             if code != 0:
                 raise BenchError(f"sftp -> sendemodul failed (exit {code}): {tail(self.tmp / 'sftp.err')}")
@@ -887,11 +1012,28 @@ class Bench:
             return seconds
 
         def theirs():
-            cmd = ["sftp", "-P", str(sshd.port), *ssh, "-o", "PasswordAuthentication=no", "-o",
-                   "IdentitiesOnly=yes", "-i", str(sshd.dir / "client_ed25519"), "-b", str(peer_batch),
-                   f"{getpass.getuser()}@127.0.0.1"]
-            seconds, code, _ = timed(cmd, "sftp -> OpenSSH", bytes_status(size, lambda: tree_size(target)),
-                                     self.tmp / "sftp-openssh.err", upload_timeout(size))
+            cmd = [
+                "sftp",
+                "-P",
+                str(sshd.port),
+                *ssh,
+                "-o",
+                "PasswordAuthentication=no",
+                "-o",
+                "IdentitiesOnly=yes",
+                "-i",
+                str(sshd.dir / "client_ed25519"),
+                "-b",
+                str(peer_batch),
+                f"{getpass.getuser()}@127.0.0.1",
+            ]
+            seconds, code, _ = timed(
+                cmd,
+                "sftp -> OpenSSH",
+                bytes_status(size, lambda: tree_size(target)),
+                self.tmp / "sftp-openssh.err",
+                upload_timeout(size),
+            )
             if code != 0:
                 raise BenchError(f"sftp -> OpenSSH failed (exit {code}): {tail(self.tmp / 'sftp-openssh.err')}")
             durable.append(seconds + fsync_seconds(target))
@@ -900,13 +1042,16 @@ class Bench:
 
         self.results.update(sftp_cipher=self.args.ssh_cipher, sftp_mac=self.args.ssh_mac)
         self.side_by_side("sftp", mine, theirs, "openssh")
-        self.results.update(sftp_front_cpu_per_gib_s=round(statistics.median(cpu["process"]), 2),
-                            sftp_reactor_cpu_per_gib_s=round(statistics.median(cpu["reactor"]), 2))
+        self.results.update(
+            sftp_front_cpu_per_gib_s=round(statistics.median(cpu["process"]), 2),
+            sftp_reactor_cpu_per_gib_s=round(statistics.median(cpu["reactor"]), 2),
+        )
         PROCS.stop(sshd.proc)
         self.results["sftp_openssh_fsync_s"] = [round(t, 2) for t in durable]
         self.results["sftp_openssh_fsync_mb_s"] = mb_per_s(size, statistics.median(durable))
-        self.results["sftp_openssh_fsync_ratio"] = ratio(self.results["sftp_sendemodul_mb_s"],
-                                                         self.results["sftp_openssh_fsync_mb_s"])
+        self.results["sftp_openssh_fsync_ratio"] = ratio(
+            self.results["sftp_sendemodul_mb_s"], self.results["sftp_openssh_fsync_mb_s"]
+        )
 
     def step_https(self):
         self.big_container()
@@ -921,18 +1066,26 @@ class Bench:
         durable = []  # nginx's time plus the fsync of the file it wrote (sendemodul fsyncs before it answers)
 
         def theirs():
-            seconds, code, http = timed(curl_put_cmd(url, path, srv.cert, out), "curl -> nginx",
-                                        bytes_status(size, nginx.received_bytes), self.tmp / "curl-nginx.err",
-                                        upload_timeout(size))
+            seconds, code, http = timed(
+                curl_put_cmd(url, path, srv.cert, out),
+                "curl -> nginx",
+                bytes_status(size, nginx.received_bytes),
+                self.tmp / "curl-nginx.err",
+                upload_timeout(size),
+            )
             if code != 0 or http not in ("201", "204"):
-                raise BenchError(f"curl -> nginx failed (exit {code}, HTTP {http}): "
-                                 f"{tail(self.tmp / 'curl-nginx.err')} {tail(nginx.dir / 'error.log')}")
+                raise BenchError(
+                    f"curl -> nginx failed (exit {code}, HTTP {http}): "
+                    f"{tail(self.tmp / 'curl-nginx.err')} {tail(nginx.dir / 'error.log')}"
+                )
             durable.append(seconds + fsync_seconds(nginx.root / "bench.tar"))
             nginx.clean()
             return seconds
 
-        self.results.update(https_tls_sendemodul=tls_of(f"{srv.url}/api/v1/keys", srv.cert),
-                            https_tls_nginx=tls_of(f"https://127.0.0.1:{nginx.port}/", srv.cert))
+        self.results.update(
+            https_tls_sendemodul=tls_of(f"{srv.url}/api/v1/keys", srv.cert),
+            https_tls_nginx=tls_of(f"https://127.0.0.1:{nginx.port}/", srv.cert),
+        )
         cpu = {"process": [], "reactor": []}
 
         def mine():
@@ -944,13 +1097,16 @@ class Bench:
             return seconds
 
         self.side_by_side("https", mine, theirs, "nginx")
-        self.results.update(https_front_cpu_per_gib_s=round(statistics.median(cpu["process"]), 2),
-                            https_reactor_cpu_per_gib_s=round(statistics.median(cpu["reactor"]), 2))
+        self.results.update(
+            https_front_cpu_per_gib_s=round(statistics.median(cpu["process"]), 2),
+            https_reactor_cpu_per_gib_s=round(statistics.median(cpu["reactor"]), 2),
+        )
         PROCS.stop(nginx.proc)
         self.results["https_nginx_fsync_s"] = [round(t, 2) for t in durable]
         self.results["https_nginx_fsync_mb_s"] = mb_per_s(size, statistics.median(durable))
-        self.results["https_nginx_fsync_ratio"] = ratio(self.results["https_sendemodul_mb_s"],
-                                                        self.results["https_nginx_fsync_mb_s"])
+        self.results["https_nginx_fsync_ratio"] = ratio(
+            self.results["https_sendemodul_mb_s"], self.results["https_nginx_fsync_mb_s"]
+        )
         self.floor_https(srv, path, size)
 
     def floor_https(self, srv, path, size):
@@ -960,36 +1116,60 @@ class Bench:
         port = free_port()
         directory = self.tmp / "floor"
         log = self.tmp / "floor.log"
-        proc = PROCS.server([sys.executable, str(ROOT / "scripts" / "floor_server.py"), "--port", str(port),
-                             "--cert", str(srv.cert), "--dir", str(directory)], log)
+        proc = PROCS.server(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "floor_server.py"),
+                "--port",
+                str(port),
+                "--cert",
+                str(srv.cert),
+                "--dir",
+                str(directory),
+            ],
+            log,
+        )
         wait_for_port(port, proc, log, "floor server")
         out = self.tmp / "floor-response"
         times = []
         for n in range(self.args.repeat):
-            seconds, code, http = timed(curl_put_cmd(f"https://127.0.0.1:{port}/bench.tar", path, srv.cert, out),
-                                        "curl -> floor", bytes_status(size, lambda: tree_size(directory)),
-                                        self.tmp / "curl-floor.err", upload_timeout(size))
+            seconds, code, http = timed(
+                curl_put_cmd(f"https://127.0.0.1:{port}/bench.tar", path, srv.cert, out),
+                "curl -> floor",
+                bytes_status(size, lambda: tree_size(directory)),
+                self.tmp / "curl-floor.err",
+                upload_timeout(size),
+            )
             if code != 0 or http != "201":
-                raise BenchError(f"curl -> floor server failed (exit {code}, HTTP {http}): "
-                                 f"{tail(self.tmp / 'curl-floor.err')} {tail(log)}")
+                raise BenchError(
+                    f"curl -> floor server failed (exit {code}, HTTP {http}): "
+                    f"{tail(self.tmp / 'curl-floor.err')} {tail(log)}"
+                )
             times.append(seconds)
             shutil.rmtree(directory)
             directory.mkdir()
             say(f"    round {n + 1}: floor server {seconds:.2f} s")
         PROCS.stop(proc)
         floor_mb = mb_per_s(size, statistics.median(times))
-        self.results.update(https_floor_s=[round(t, 2) for t in times], https_floor_mb_s=floor_mb,
-                            https_floor_ratio=ratio(self.results["https_sendemodul_mb_s"], floor_mb))
-        say(f"    floor server {floor_mb} MB/s; nginx with its fsync {self.results['https_nginx_fsync_mb_s']} MB/s; "
+        self.results.update(
+            https_floor_s=[round(t, 2) for t in times],
+            https_floor_mb_s=floor_mb,
+            https_floor_ratio=ratio(self.results["https_sendemodul_mb_s"], floor_mb),
+        )
+        say(
+            f"    floor server {floor_mb} MB/s; nginx with its fsync {self.results['https_nginx_fsync_mb_s']} MB/s; "
             f"sendemodul/floor {self.results['https_floor_ratio']}, "
-            f"sendemodul/(nginx + fsync) {self.results['https_nginx_fsync_ratio']}")
+            f"sendemodul/(nginx + fsync) {self.results['https_nginx_fsync_ratio']}"
+        )
 
     def step_concurrent(self):
         self.big_container()
         srv = self.fresh_server()
         n, mib = self.args.concurrent, self.args.concurrent_mib
-        say(f"==> concurrent: {n} units, {mib} MiB container each (half SFTP, half HTTPS), "
-            "each from its own loopback address")
+        say(
+            f"==> concurrent: {n} units, {mib} MiB container each (half SFTP, half HTTPS), "
+            "each from its own loopback address"
+        )
         units = make_units(srv, n, self.tmp / "units", mib * MiB)
         work = self.tmp / "concurrent"
         work.mkdir()
@@ -1003,12 +1183,28 @@ class Bench:
                     batch.write_text(f"put {path} {path.name}\n")
                     cmd, kind = sftp_pin_cmd(srv, unit, pin, batch, source), "sftp"
                 else:
-                    cmd, kind = curl_put_cmd(f"{srv.url}/api/v1/uploads/{path.name}", path, srv.cert,
-                                             work / f"{i:03d}.json", user=f"{unit}:{pin}", source=source), "https"
+                    cmd, kind = (
+                        curl_put_cmd(
+                            f"{srv.url}/api/v1/uploads/{path.name}",
+                            path,
+                            srv.cert,
+                            work / f"{i:03d}.json",
+                            user=f"{unit}:{pin}",
+                            source=source,
+                        ),
+                        "https",
+                    )
                 with open(work / f"{i:03d}.err", "w") as err:
-                    procs.append({"i": i, "unit": unit, "kind": kind, "size": path.stat().st_size,
-                                  "start": time.monotonic(), "proc": PROCS.client(cmd, stdout=subprocess.PIPE,
-                                                                                  stderr=err, text=True)})
+                    procs.append(
+                        {
+                            "i": i,
+                            "unit": unit,
+                            "kind": kind,
+                            "size": path.stat().st_size,
+                            "start": time.monotonic(),
+                            "proc": PROCS.client(cmd, stdout=subprocess.PIPE, stderr=err, text=True),
+                        }
+                    )
             launched = time.monotonic() - t0
             pending = list(procs)
             deadline = time.monotonic() + self.args.client_timeout
@@ -1027,13 +1223,19 @@ class Bench:
         for item in procs:
             out = item["proc"].stdout.read() if item["proc"].stdout else ""
             item["proc"].stdout.close()
-            good = item["end"] is not None and item["proc"].returncode == 0 and (
-                item["kind"] == "sftp" or out.strip() in ("200", "201"))
+            good = (
+                item["end"] is not None
+                and item["proc"].returncode == 0
+                and (item["kind"] == "sftp" or out.strip() in ("200", "201"))
+            )
             if good:
                 ok.append(item)
             else:
-                why = tail(work / f"{item['i']:03d}.err", 200) or tail(work / f"{item['i']:03d}.json", 200) or \
-                    ("timed out" if item["end"] is None else f"exit {item['proc'].returncode} HTTP {out.strip()}")
+                why = (
+                    tail(work / f"{item['i']:03d}.err", 200)
+                    or tail(work / f"{item['i']:03d}.json", 200)
+                    or ("timed out" if item["end"] is None else f"exit {item['proc'].returncode} HTTP {out.strip()}")
+                )
                 errors.setdefault(f"{item['kind']}: {why}", 0)
                 errors[f"{item['kind']}: {why}"] += 1
         store = srv.store()
@@ -1045,7 +1247,9 @@ class Bench:
         times = [item["end"] - item["start"] for item in ok]
         span = (max(item["end"] for item in ok) - min(item["start"] for item in ok)) if ok else 0
         self.results.update(
-            concurrent_total=n, concurrent_accepted=accepted, concurrent_lost=n - accepted,
+            concurrent_total=n,
+            concurrent_accepted=accepted,
+            concurrent_lost=n - accepted,
             concurrent_client_ok=len(ok),
             concurrent_sftp_ok=sum(1 for i in ok if i["kind"] == "sftp"),
             concurrent_https_ok=sum(1 for i in ok if i["kind"] == "https"),
@@ -1053,13 +1257,18 @@ class Bench:
             concurrent_p99_s=round(percentile(times, 99), 2) if times else None,
             concurrent_max_s=round(max(times), 2) if times else None,
             concurrent_mb_s=mb_per_s(sum(i["size"] for i in ok), span),
-            concurrent_launch_s=round(launched, 2), concurrent_container_mib=mib,
-            concurrent_rss_peak_mib=rss.peak_mib, concurrent_rss_growth_mib=rss.growth_mib,
-            concurrent_errors=dict(sorted(errors.items(), key=lambda kv: -kv[1])[:10]))
+            concurrent_launch_s=round(launched, 2),
+            concurrent_container_mib=mib,
+            concurrent_rss_peak_mib=rss.peak_mib,
+            concurrent_rss_growth_mib=rss.growth_mib,
+            concurrent_errors=dict(sorted(errors.items(), key=lambda kv: -kv[1])[:10]),
+        )
         self.units = units
-        say(f"    accepted {accepted}/{n} (clients ok {len(ok)}), p50 {self.results['concurrent_p50_s']} s, "
+        say(
+            f"    accepted {accepted}/{n} (clients ok {len(ok)}), p50 {self.results['concurrent_p50_s']} s, "
             f"p99 {self.results['concurrent_p99_s']} s, {self.results['concurrent_mb_s']} MB/s aggregate; "
-            f"{launched:.1f} s to launch the clients")
+            f"{launched:.1f} s to launch the clients"
+        )
         for why, count in list(errors.items())[:5]:
             say(f"    {count} x {why}")
 
@@ -1070,9 +1279,11 @@ class Bench:
         size = path.stat().st_size
         rate = self.args.storm_rate
         per = self.args.storm_per_source
-        say(f"==> storm: HTTPS upload of {size / MiB:,.0f} MiB, calm and then during {rate} wrong-PIN logins/s "
+        say(
+            f"==> storm: HTTPS upload of {size / MiB:,.0f} MiB, calm and then during {rate} wrong-PIN logins/s "
             f"(from rotating loopback addresses, {per} attempts each"
-            + (": the per-source ban never triggers)" if per < 20 else ")"))
+            + (": the per-source ban never triggers)" if per < 20 else ")")
+        )
         with Storm(srv, rate=0) as calm:
             calm_seconds, _, _ = self.upload_https("calm upload")
         budget = max(45, 3 * calm_seconds + 30)
@@ -1087,25 +1298,35 @@ class Bench:
                 failure += f" ({self.last_bytes / MiB:,.0f} of {size / MiB:,.0f} MiB had arrived)"
         calm_mb = mb_per_s(size, calm_seconds)
         storm_mb = mb_per_s(size, storm_seconds) if storm_seconds else 0.0
-        self.results.update(storm_upload_failure=failure, storm_budget_s=round(budget, 1),
-                            storm_upload_login_s=login_s,
-                            storm_transfer_mb_s=mb_per_s(size, storm_seconds - login_s)
-                            if login_s and storm_seconds else None,
-                            storm_until_receipt_s=None if failure else round(time.monotonic() - started - 1, 2))
         self.results.update(
-            storm_calm_mb_s=calm_mb, storm_mb_s=storm_mb, storm_ratio=ratio(storm_mb, calm_mb),
+            storm_upload_failure=failure,
+            storm_budget_s=round(budget, 1),
+            storm_upload_login_s=login_s,
+            storm_transfer_mb_s=mb_per_s(size, storm_seconds - login_s) if login_s and storm_seconds else None,
+            storm_until_receipt_s=None if failure else round(time.monotonic() - started - 1, 2),
+        )
+        self.results.update(
+            storm_calm_mb_s=calm_mb,
+            storm_mb_s=storm_mb,
+            storm_ratio=ratio(storm_mb, calm_mb),
             storm_logins_per_s=round(storm.sent / storm.seconds, 1) if storm.seconds else None,
             storm_login_statuses=storm.statuses,
-            storm_login_p50_s=storm.probe_percentile(50), storm_login_p99_s=storm.probe_percentile(99),
-            storm_login_failed=storm.probe_failed, storm_login_probes=len(storm.probes),
+            storm_login_p50_s=storm.probe_percentile(50),
+            storm_login_p99_s=storm.probe_percentile(99),
+            storm_login_failed=storm.probe_failed,
+            storm_login_probes=len(storm.probes),
             storm_client_cpu_cores=storm.client_cpu_share,
-            calm_login_p99_s=calm.probe_percentile(99), storm_rss_growth_mib=rss.growth_mib,
-            storm_upload_busy_answers=busy)
-        say(f"    calm {calm_mb} MB/s, storm {storm_mb} MB/s, ratio {self.results['storm_ratio']}; "
+            calm_login_p99_s=calm.probe_percentile(99),
+            storm_rss_growth_mib=rss.growth_mib,
+            storm_upload_busy_answers=busy,
+        )
+        say(
+            f"    calm {calm_mb} MB/s, storm {storm_mb} MB/s, ratio {self.results['storm_ratio']}; "
             f"{self.results['storm_logins_per_s']} wrong logins/s answered {storm.statuses}; legitimate login p99 "
             f"{self.results['storm_login_p99_s']} s (calm {self.results['calm_login_p99_s']} s), "
-            f"{storm.probe_failed}/{len(storm.probes)} failed" + (f"; the upload was answered busy {busy} times first"
-                                                                  if busy else ""))
+            f"{storm.probe_failed}/{len(storm.probes)} failed"
+            + (f"; the upload was answered busy {busy} times first" if busy else "")
+        )
         if failure:
             say(f"    the upload in the storm got no receipt within {budget:.0f} s: {failure}")
 
@@ -1124,36 +1345,54 @@ class Bench:
         homes = {}
         for kind, key_type in (("pq", "age-pq"), ("classic", "age")):
             homes[kind] = self.tmp / f"records-home-{kind}"
-            subprocess.run([str(BIN), "admin", "init", "--dev", "--key-type", key_type, "--home", str(homes[kind])],
-                           check=True, capture_output=True)
+            subprocess.run(
+                [str(BIN), "admin", "init", "--dev", "--key-type", key_type, "--home", str(homes[kind])],
+                check=True,
+                capture_output=True,
+            )
         extract = self.tmp / "extract.dat"
-        with (Progress("generating the extract", lambda: f"{tree_size(extract) / MiB:,.0f} MiB"),
-              open(extract, "wb") as out):
+        with (
+            Progress("generating the extract", lambda: f"{tree_size(extract) / MiB:,.0f} MiB"),
+            open(extract, "wb") as out,
+        ):
             write_extract(out, load_profile("11F", year), identity.parse_unit(DEMO, year), n, seed=1)
         runs = {"pq": [], "classic": []}
         for round_ in range(self.args.pq_rounds):
-            for kind in (("classic", "pq") if round_ % 2 == 0 else ("pq", "classic")):
+            for kind in ("classic", "pq") if round_ % 2 == 0 else ("pq", "classic"):
                 runs[kind].append(self._records_run(homes[kind], extract, year, f"{kind}-{round_}"))
                 run = runs[kind][-1]
-                say(f"    {kind:7} round {round_ + 1}: encrypt {run['encrypt_s']:.2f} s "
+                say(
+                    f"    {kind:7} round {round_ + 1}: encrypt {run['encrypt_s']:.2f} s "
                     f"(CPU {run['encrypt_cpu_s']:.2f} s), pseudonymizer {run['pseudonymizer_s']:.2f} s "
-                    f"(CPU {run['pseudonymizer_cpu_s']:.2f} s)")
-        best = {kind: {step: min(run[f"{step}_s"] for run in kind_runs) for step in ("encrypt", "pseudonymizer")}
-                for kind, kind_runs in runs.items()}
-        best_cpu = {kind: {step: min(run[f"{step}_cpu_s"] for run in kind_runs)
-                           for step in ("encrypt", "pseudonymizer")} for kind, kind_runs in runs.items()}
+                    f"(CPU {run['pseudonymizer_cpu_s']:.2f} s)"
+                )
+        best = {
+            kind: {step: min(run[f"{step}_s"] for run in kind_runs) for step in ("encrypt", "pseudonymizer")}
+            for kind, kind_runs in runs.items()
+        }
+        best_cpu = {
+            kind: {step: min(run[f"{step}_cpu_s"] for run in kind_runs) for step in ("encrypt", "pseudonymizer")}
+            for kind, kind_runs in runs.items()
+        }
         pq = runs["pq"]
         encrypt_s, pseudonymizer_s = best["pq"]["encrypt"], best["pq"]["pseudonymizer"]
         size = pq[-1]["container_bytes"]
         self.results.update(
-            records=n, extract_mib=round(extract.stat().st_size / MiB, 1), encrypt_s=round(encrypt_s, 2),
-            encrypt_records_per_s=round(n / encrypt_s), encrypt_mb_s=mb_per_s(extract.stat().st_size, encrypt_s),
+            records=n,
+            extract_mib=round(extract.stat().st_size / MiB, 1),
+            encrypt_s=round(encrypt_s, 2),
+            encrypt_records_per_s=round(n / encrypt_s),
+            encrypt_mb_s=mb_per_s(extract.stat().st_size, encrypt_s),
             encrypt_rss_mib=round(max(run["encrypt_rss_mib"] for run in pq), 1),
-            container_mib=round(size / MiB, 1), pseudonymizer_s=round(pseudonymizer_s, 2),
-            pseudonymizer_records_per_s=round(n / pseudonymizer_s), pseudonymizer_mb_s=mb_per_s(size, pseudonymizer_s),
+            container_mib=round(size / MiB, 1),
+            pseudonymizer_s=round(pseudonymizer_s, 2),
+            pseudonymizer_records_per_s=round(n / pseudonymizer_s),
+            pseudonymizer_mb_s=mb_per_s(size, pseudonymizer_s),
             pseudonymizer_rss_mib=round(max(run["pseudonymizer_rss_mib"] for run in pq), 1),
-            pseudonymizer_status=pq[-1]["status"], pq_rounds=self.args.pq_rounds,
-            encrypt_classic_s=round(best["classic"]["encrypt"], 3), encrypt_pq_s=round(encrypt_s, 3),
+            pseudonymizer_status=pq[-1]["status"],
+            pq_rounds=self.args.pq_rounds,
+            encrypt_classic_s=round(best["classic"]["encrypt"], 3),
+            encrypt_pq_s=round(encrypt_s, 3),
             pseudonymizer_classic_s=round(best["classic"]["pseudonymizer"], 3),
             pseudonymizer_pq_s=round(pseudonymizer_s, 3),
             encrypt_pq_ratio=ratio(encrypt_s, best["classic"]["encrypt"]),
@@ -1163,12 +1402,17 @@ class Bench:
             pseudonymizer_pq_runs_s=[round(run["pseudonymizer_s"], 3) for run in pq],
             pseudonymizer_classic_runs_s=[round(run["pseudonymizer_s"], 3) for run in runs["classic"]],
             encrypt_pq_cpu_ratio=ratio(best_cpu["pq"]["encrypt"], best_cpu["classic"]["encrypt"]),
-            pseudonymizer_pq_cpu_ratio=ratio(best_cpu["pq"]["pseudonymizer"], best_cpu["classic"]["pseudonymizer"]))
-        say(f"    encrypt (PQ keys): {encrypt_s:.2f} s, {n / encrypt_s:,.0f} records/s, peak RSS "
-            f"{self.results['encrypt_rss_mib']:.0f} MiB; PQ/classic {self.results['encrypt_pq_ratio']}")
-        say(f"    pseudonymizer (PQ keys): {pseudonymizer_s:.2f} s, {n / pseudonymizer_s:,.0f} records/s, "
+            pseudonymizer_pq_cpu_ratio=ratio(best_cpu["pq"]["pseudonymizer"], best_cpu["classic"]["pseudonymizer"]),
+        )
+        say(
+            f"    encrypt (PQ keys): {encrypt_s:.2f} s, {n / encrypt_s:,.0f} records/s, peak RSS "
+            f"{self.results['encrypt_rss_mib']:.0f} MiB; PQ/classic {self.results['encrypt_pq_ratio']}"
+        )
+        say(
+            f"    pseudonymizer (PQ keys): {pseudonymizer_s:.2f} s, {n / pseudonymizer_s:,.0f} records/s, "
             f"{mb_per_s(size, pseudonymizer_s)} MB/s, peak RSS {self.results['pseudonymizer_rss_mib']:.0f} MiB; "
-            f"PQ/classic {self.results['pseudonymizer_pq_ratio']}")
+            f"PQ/classic {self.results['pseudonymizer_pq_ratio']}"
+        )
 
     def _records_run(self, home, extract, year, tag):
         """``sendemodul encrypt`` of ``extract`` with ``home``'s keys, then the container as a received upload and
@@ -1184,15 +1428,34 @@ class Bench:
         log = self.tmp / f"encrypt-{tag}.log"
         os.sync()  # the previous run's writeback is not billed to this one
         encrypt_s, encrypt_rss, code, encrypt_cpu = run_measured(
-            [str(BIN), "encrypt", "-r", "11F", "-p", str(year), "-u", DEMO, "--signing-key",
-             str(home / "demo" / "unit.key"), str(extract), "-o", str(tar)], f"sendemodul encrypt ({tag})", log,
-            env=env)
+            [
+                str(BIN),
+                "encrypt",
+                "-r",
+                "11F",
+                "-p",
+                str(year),
+                "-u",
+                DEMO,
+                "--signing-key",
+                str(home / "demo" / "unit.key"),
+                str(extract),
+                "-o",
+                str(tar),
+            ],
+            f"sendemodul encrypt ({tag})",
+            log,
+            env=env,
+        )
         if code != 0 or not tar.exists():
             raise BenchError(f"sendemodul encrypt failed (exit {code}): {tail(log, 1500)}")
         # The container becomes a received upload as intake records one; then one pass of the pseudonymizer.
         with open(tar, "rb") as f:
-            manifest = container.Manifest.parse(container.TarReader(f).read_member(
-                "manifest.json", max_size=container.MAX_JSON_BYTES, error=ManifestInvalid))
+            manifest = container.Manifest.parse(
+                container.TarReader(f).read_member(
+                    "manifest.json", max_size=container.MAX_JSON_BYTES, error=ManifestInvalid
+                )
+            )
         sha256 = hashlib.sha256()
         with open(tar, "rb") as f:
             while chunk := f.read(MiB):
@@ -1206,28 +1469,50 @@ class Bench:
         tar.rename(spool.received_path(reference))
         store = Store.open(cfg.db_path)
         try:
-            store.record_upload({"reference": reference, "unit": DEMO, "register": "11F", "periode": year,
-                                 "container_id": manifest.container_id, "sha256": sha256.hexdigest(), "size": size,
-                                 "status": "received", "test": 0, "late": 0,
-                                 "received_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}, actor="bench")
+            store.record_upload(
+                {
+                    "reference": reference,
+                    "unit": DEMO,
+                    "register": "11F",
+                    "periode": year,
+                    "container_id": manifest.container_id,
+                    "sha256": sha256.hexdigest(),
+                    "size": size,
+                    "status": "received",
+                    "test": 0,
+                    "late": 0,
+                    "received_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                },
+                actor="bench",
+            )
         finally:
             store.close()
         log = self.tmp / f"worker-{tag}.log"
         os.sync()
-        seconds, rss, code, cpu = run_measured([str(BIN), "worker", "--once", "--home", str(home)],
-                                          f"pseudonymizer ({tag})", log, env=env)
+        seconds, rss, code, cpu = run_measured(
+            [str(BIN), "worker", "--once", "--home", str(home)], f"pseudonymizer ({tag})", log, env=env
+        )
         store = Store.open(cfg.db_path)
         try:
             row = store.upload(reference)
         finally:
             store.close()
         if code != 0 or row["status"] in ("received", "pseudonymizing", "quarantined"):
-            raise BenchError(f"the pseudonymizer did not finish the upload (exit {code}, status {row['status']}, "
-                             f"{row.get('quarantine_reason') or ''}): {tail(log, 1500)}")
+            raise BenchError(
+                f"the pseudonymizer did not finish the upload (exit {code}, status {row['status']}, "
+                f"{row.get('quarantine_reason') or ''}): {tail(log, 1500)}"
+            )
         spool.discard_outbox(reference)  # the package is not needed; keeps the disk use of many rounds flat
-        return {"encrypt_s": encrypt_s, "encrypt_cpu_s": encrypt_cpu, "encrypt_rss_mib": encrypt_rss,
-                "pseudonymizer_s": seconds, "pseudonymizer_cpu_s": cpu, "pseudonymizer_rss_mib": rss,
-                "container_bytes": size, "status": row["status"]}
+        return {
+            "encrypt_s": encrypt_s,
+            "encrypt_cpu_s": encrypt_cpu,
+            "encrypt_rss_mib": encrypt_rss,
+            "pseudonymizer_s": seconds,
+            "pseudonymizer_cpu_s": cpu,
+            "pseudonymizer_rss_mib": rss,
+            "container_bytes": size,
+            "status": row["status"],
+        }
 
 
 class Storm:
@@ -1269,10 +1554,12 @@ class Storm:
         try:
             async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_connection(
-                    "127.0.0.1", self.srv.https_port, ssl=self.ctx, server_hostname="127.0.0.1",
-                    local_addr=(source, 0))
-                writer.write(f"GET /api/v1/uploads HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\n"
-                             "Connection: close\r\n\r\n".encode())
+                    "127.0.0.1", self.srv.https_port, ssl=self.ctx, server_hostname="127.0.0.1", local_addr=(source, 0)
+                )
+                writer.write(
+                    f"GET /api/v1/uploads HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\n"
+                    "Connection: close\r\n\r\n".encode()
+                )
                 status = (await reader.readline()).split(b" ")[1].decode()
                 await reader.read()
         except TimeoutError:
@@ -1307,8 +1594,9 @@ class Storm:
                 if len(tasks) >= self.MAX_OUTSTANDING:
                     self.statuses["not sent"] = self.statuses.get("not sent", 0) + 1
                     continue
-                wrong = base64.b64encode(f"{DEMO}:{''.join(random.choices('ABCDEFGHJKLMNPQRSTUVWXYZ', k=12))}"
-                                         .encode()).decode()
+                wrong = base64.b64encode(
+                    f"{DEMO}:{''.join(random.choices('ABCDEFGHJKLMNPQRSTUVWXYZ', k=12))}".encode()
+                ).decode()
                 task = asyncio.create_task(self._attack(wrong, source_address(4, n // self.per_source)))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
@@ -1343,17 +1631,28 @@ class Storm:
 
 
 def machine_info():
-    info = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "cores": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
-            "openssl_python": ssl.OPENSSL_VERSION, "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+    info = {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "openssl_python": ssl.OPENSSL_VERSION,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
     try:
-        info["cpu"] = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                           if line.startswith("model name"))
+        info["cpu"] = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         info["cpu"] = platform.processor() or None
     try:
-        kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal"))
+        kib = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
         info["ram_gib"] = round(kib / 1024**2, 1)
     except (OSError, StopIteration):
         pass
@@ -1363,12 +1662,18 @@ def machine_info():
 
         import sendemodul
 
-        info.update(twisted=twisted.__version__, openssl_cryptography=backend.openssl_version_text(),
-                    sendemodul=sendemodul.__version__)
+        info.update(
+            twisted=twisted.__version__,
+            openssl_cryptography=backend.openssl_version_text(),
+            sendemodul=sendemodul.__version__,
+        )
     except ImportError:
         pass
-    for key, cmd in (("openssh", ["ssh", "-V"]), ("nginx", [find_tool("nginx") or "nginx", "-v"]),
-                     ("curl", ["curl", "--version"])):
+    for key, cmd in (
+        ("openssh", ["ssh", "-V"]),
+        ("nginx", [find_tool("nginx") or "nginx", "-v"]),
+        ("curl", ["curl", "--version"]),
+    ):
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=False)
             info[key] = (proc.stdout or proc.stderr).splitlines()[0].strip()
@@ -1413,31 +1718,52 @@ examples:
 
 
 def parse_args(argv):
-    ap = argparse.ArgumentParser(prog="scripts/bench", description=HELP,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="scripts/bench", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="small sizes: 64 MiB uploads, 40 units, 50,000 records")
-    ap.add_argument("--only", metavar="STEPS", default="",
-                    help=f"comma-separated subset of: {', '.join(STEPS)} (default: all)")
+    ap.add_argument(
+        "--only", metavar="STEPS", default="", help=f"comma-separated subset of: {', '.join(STEPS)} (default: all)"
+    )
     ap.add_argument("--upload-mib", type=int, help="size of the SFTP/HTTPS/storm upload (default 1024; quick 64)")
     ap.add_argument("--concurrent", type=int, help="units uploading at once (default 400; quick 40)")
     ap.add_argument("--concurrent-mib", type=int, help="container size per unit (default 10)")
     ap.add_argument("--records", type=int, help="records for encrypt/pseudonymizer (default 2,000,000; quick 50,000)")
-    ap.add_argument("--repeat", type=int, default=1,
-                    help="SFTP/HTTPS uploads per side, taken in turn; the medians count (default 1)")
-    ap.add_argument("--pq-rounds", type=int,
-                    help="records: rounds of PQ and classic keys in turn; the best time of each counts (default 3; "
-                         "quick 5)")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="SFTP/HTTPS uploads per side, taken in turn; the medians count (default 1)",
+    )
+    ap.add_argument(
+        "--pq-rounds",
+        type=int,
+        help="records: rounds of PQ and classic keys in turn; the best time of each counts (default 3; quick 5)",
+    )
     ap.add_argument("--storm-rate", type=int, default=200, help="wrong-PIN logins per second (default 200)")
-    ap.add_argument("--storm-per-source", type=int, default=10,
-                    help="wrong-PIN logins per source address before the storm moves to the next one (default 10: "
-                         "under the server's default ban score of 20, a distributed attack; 1000000: one address)")
-    ap.add_argument("--ssh-cipher", default=SSH_CIPHER,
-                    help=f"cipher for both SSH servers in the sftp step (default {SSH_CIPHER})")
-    ap.add_argument("--ssh-mac", default=SSH_MAC,
-                    help=f"MAC for both SSH servers in the sftp step, unused with an AEAD cipher (default {SSH_MAC})")
+    ap.add_argument(
+        "--storm-per-source",
+        type=int,
+        default=10,
+        help="wrong-PIN logins per source address before the storm moves to the next one (default 10: "
+        "under the server's default ban score of 20, a distributed attack; 1000000: one address)",
+    )
+    ap.add_argument(
+        "--ssh-cipher", default=SSH_CIPHER, help=f"cipher for both SSH servers in the sftp step (default {SSH_CIPHER})"
+    )
+    ap.add_argument(
+        "--ssh-mac",
+        default=SSH_MAC,
+        help=f"MAC for both SSH servers in the sftp step, unused with an AEAD cipher (default {SSH_MAC})",
+    )
     ap.add_argument("--client-timeout", type=float, default=600, help="seconds the concurrent clients may take")
-    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                    help="a server config setting (TOML value), e.g. --set auth.hash_threads=2; repeatable")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="a server config setting (TOML value), e.g. --set auth.hash_threads=2; repeatable",
+    )
     ap.add_argument("--output", type=Path, default=ROOT / "bench-results.json", help="the JSON file to write")
     ap.add_argument("--tmpdir", type=Path, help="where to make the temp dir (default: the system's)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (homes, logs, containers)")
@@ -1451,8 +1777,11 @@ def parse_args(argv):
     for key, value in sizes.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    sections = {"server": ["https_port = 0", "sftp_port = 0"], "worker": ["embedded = false"],
-                "auth": [f"max_pending_logins = {max(32, args.concurrent + 64)}"]}
+    sections = {
+        "server": ["https_port = 0", "sftp_port = 0"],
+        "worker": ["embedded = false"],
+        "auth": [f"max_pending_logins = {max(32, args.concurrent + 64)}"],
+    }
     for section, lines in extra.items():
         names = {line.split("=")[0].strip() for line in lines}
         kept = [line for line in sections.get(section, []) if line.split("=")[0].strip() not in names]
@@ -1484,15 +1813,27 @@ def main(argv=None):
     signal.signal(signal.SIGHUP, interrupted)
     tmp = Path(tempfile.mkdtemp(prefix="sendemodul-bench-", dir=args.tmpdir))
     mode = "quick" if args.quick else "full"
-    results = {"mode": mode, "steps": list(args.steps), "machine": machine_info(),
-               "sizes": {"upload_mib": args.upload_mib, "concurrent": args.concurrent,
-                         "concurrent_mib": args.concurrent_mib, "records": args.records,
-                         "storm_rate": args.storm_rate, "storm_per_source": args.storm_per_source,
-                         "repeat": args.repeat},
-               "server_config": args.server_sections, "errors": {}}
+    results = {
+        "mode": mode,
+        "steps": list(args.steps),
+        "machine": machine_info(),
+        "sizes": {
+            "upload_mib": args.upload_mib,
+            "concurrent": args.concurrent,
+            "concurrent_mib": args.concurrent_mib,
+            "records": args.records,
+            "storm_rate": args.storm_rate,
+            "storm_per_source": args.storm_per_source,
+            "repeat": args.repeat,
+        },
+        "server_config": args.server_sections,
+        "errors": {},
+    }
     say(f"==> sendemodul bench ({mode}: {', '.join(args.steps)}); temp dir {tmp}")
-    say(f"    {results['machine'].get('cpu')}, {results['machine']['cores']} cores, load "
-        f"{results['machine']['load_average_at_start']}")
+    say(
+        f"    {results['machine'].get('cpu')}, {results['machine']['cores']} cores, load "
+        f"{results['machine']['load_average_at_start']}"
+    )
     bench = Bench(args, tmp, results)
     started = time.monotonic()
     status = 0
@@ -1503,8 +1844,9 @@ def main(argv=None):
                 getattr(bench, f"step_{step}")()
             except (BenchError, subprocess.CalledProcessError, OSError) as e:
                 status = 1
-                message = str(e) if not isinstance(e, subprocess.CalledProcessError) else \
-                    f"{e} {(e.stderr or b'')[-1000:]!r}"
+                message = (
+                    str(e) if not isinstance(e, subprocess.CalledProcessError) else f"{e} {(e.stderr or b'')[-1000:]!r}"
+                )
                 results["errors"][step] = message
                 say(f"ERROR: step {step}: {message}")
             results.setdefault("step_seconds", {})[step] = round(time.monotonic() - t, 1)
@@ -1520,8 +1862,11 @@ def main(argv=None):
         else:
             shutil.rmtree(tmp, ignore_errors=True)
     results["total_seconds"] = round(time.monotonic() - started, 1)
-    results["targets"] = {key: {"target": target, "pass": check(key, results[key], results) == "ok"}
-                          for key, _, target, test in TARGETS if key in results and target}
+    results["targets"] = {
+        key: {"target": target, "pass": check(key, results[key], results) == "ok"}
+        for key, _, target, test in TARGETS
+        if key in results and target
+    }
     if status != 130:
         table = format_table(results)
         for key in REQUIRED_KEYS:  # always present: null when its step was not run or failed

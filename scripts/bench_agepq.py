@@ -23,15 +23,22 @@ class Null:
 def main(mib=256):
     n = mib << 20
     data = os.urandom(n)
-    pq, cl, py = agepq.MlKem768X25519Identity.generate(), agepq.X25519Identity.generate(), pyrage.x25519.Identity.generate()
+    pq, cl, py = (
+        agepq.MlKem768X25519Identity.generate(),
+        agepq.X25519Identity.generate(),
+        pyrage.x25519.Identity.generate(),
+    )
 
     def seal(fn, recipients):
         out = io.BytesIO()
         fn(io.BytesIO(data), out, recipients)
         return out.getvalue()
 
-    ct = {"pq": seal(agepq.encrypt_io, [pq.to_public()]), "cl": seal(agepq.encrypt_io, [cl.to_public()]),
-          "py": seal(pyrage.encrypt_io, [py.to_public()])}
+    ct = {
+        "pq": seal(agepq.encrypt_io, [pq.to_public()]),
+        "cl": seal(agepq.encrypt_io, [cl.to_public()]),
+        "py": seal(pyrage.encrypt_io, [py.to_public()]),
+    }
     runs = {
         "encrypt agepq mlkem768x25519": lambda: agepq.encrypt_io(io.BytesIO(data), Null(), [pq.to_public()]),
         "encrypt agepq X25519": lambda: agepq.encrypt_io(io.BytesIO(data), Null(), [cl.to_public()]),
@@ -49,8 +56,11 @@ def main(mib=256):
             times.append(time.perf_counter() - t)
             cpus.append(time.process_time() - c)
         seconds[name], cpu[name] = statistics.median(times), statistics.median(cpus)
-        print(f"{name:30s} {seconds[name]:7.3f} s {n / seconds[name] / 1e6:8.1f} MB/s"
-              f"   cpu {cpu[name]:7.3f} s {n / cpu[name] / 1e6:8.1f} MB/cpu-s", flush=True)
+        print(
+            f"{name:30s} {seconds[name]:7.3f} s {n / seconds[name] / 1e6:8.1f} MB/s"
+            f"   cpu {cpu[name]:7.3f} s {n / cpu[name] / 1e6:8.1f} MB/cpu-s",
+            flush=True,
+        )
     for op in ("encrypt", "decrypt"):
         wall = seconds[f"{op} agepq mlkem768x25519"] / seconds[f"{op} pyrage X25519"]
         cpus = cpu[f"{op} agepq mlkem768x25519"] / cpu[f"{op} pyrage X25519"]

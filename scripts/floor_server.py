@@ -48,8 +48,11 @@ def read_head(conn):
 
 
 def answer(conn, status, body=b""):
-    conn.sendall(b"HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
-                 % (status, len(body)) + body)
+    conn.sendall(
+        b"HTTP/1.1 %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+        % (status, len(body))
+        + body
+    )
 
 
 def receive(conn, directory, number):

@@ -40,11 +40,14 @@ def _cipher(cell):
 
 
 def matrix_table(found):
-    lines = ["| client (version) | login | result | key exchange | cipher | MAC | strict KEX | signature |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| client (version) | login | result | key exchange | cipher | MAC | strict KEX | signature |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     order = {name: i for i, name in enumerate(CLIENTS)}
-    cells = sorted(found["cells"], key=lambda c: (c["server"] != "default", order[c["client"]],
-                                                   list(LOGINS).index(c["login"])))
+    cells = sorted(
+        found["cells"], key=lambda c: (c["server"] != "default", order[c["client"]], list(LOGINS).index(c["login"]))
+    )
     for cell in cells:
         label, version_key, note = CLIENTS[cell["client"]]
         version = found["clients"].get(version_key, "")
@@ -52,8 +55,10 @@ def matrix_table(found):
         if cell["server"] != "default":
             who += ", server with `accept_ssh_rsa_sha1 = true`"
         result = f"upload {cell['upload']}" if cell["ok"] else f"**refused**: {cell['refusal']}"
-        lines.append(f"| {who} | {LOGINS[cell['login']]} | {result} | {cell['kex']} | {_cipher(cell)} | "
-                     f"{_mac(cell).replace('@openssh.com', '')} | {cell['strict_kex']} | {cell['signature']} |")
+        lines.append(
+            f"| {who} | {LOGINS[cell['login']]} | {result} | {cell['kex']} | {_cipher(cell)} | "
+            f"{_mac(cell).replace('@openssh.com', '')} | {cell['strict_kex']} | {cell['signature']} |"
+        )
     return "\n".join(lines)
 
 
@@ -79,9 +84,12 @@ def main(argv):
     else:
         with tempfile.TemporaryDirectory() as tmp:
             target = Path(tmp) / "found.json"
-            subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                            "tests/test_sftp_matrix.py"], cwd=ROOT, check=True,
-                           env={**os.environ, "SFTP_MATRIX_JSON": str(target)})
+            subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_sftp_matrix.py"],
+                cwd=ROOT,
+                check=True,
+                env={**os.environ, "SFTP_MATRIX_JSON": str(target)},
+            )
             found = json.loads(target.read_text())
     doc = DOC.read_text()
     doc = replace(doc, "matrix", matrix_table(found))

@@ -110,8 +110,8 @@ class BoundedFileTransferServer(filetransfer.FileTransferServer):
             if len(buf) < 4 + length:
                 return
             with memoryview(buf) as view:
-                packet = bytes(view[5:4 + length])  # one copy (a bytearray slice would be a second)
-            del buf[:4 + length]
+                packet = bytes(view[5 : 4 + length])  # one copy (a bytearray slice would be a second)
+            del buf[: 4 + length]
             name = self.packetTypes.get(kind)
             handler = getattr(self, f"packet_{name}", None) if name else None
             if handler is None:
@@ -219,8 +219,14 @@ OFFERED_ETM_MACS = (ciphers.HMAC_SHA2_256_ETM, ciphers.HMAC_SHA2_512_ETM)
 
 #: The user-key signature algorithms in ``server-sig-algs`` (ssh-rsa, RSA with SHA-1, is left out as OpenSSH >= 8.8
 #: does; sendemodul/sftp/checker.py refuses it unless configured).
-SERVER_SIG_ALGS = (b"ssh-ed25519", b"ecdsa-sha2-nistp256", b"ecdsa-sha2-nistp384", b"ecdsa-sha2-nistp521",
-                   b"rsa-sha2-512", b"rsa-sha2-256")
+SERVER_SIG_ALGS = (
+    b"ssh-ed25519",
+    b"ecdsa-sha2-nistp256",
+    b"ecdsa-sha2-nistp384",
+    b"ecdsa-sha2-nistp521",
+    b"rsa-sha2-512",
+    b"rsa-sha2-256",
+)
 
 #: Messages a strict key exchange lets through before the first NEWKEYS: DISCONNECT, KEXINIT, NEWKEYS, 30-49.
 _KEX_MESSAGES = frozenset((transport.MSG_DISCONNECT, transport.MSG_KEXINIT, transport.MSG_NEWKEYS, *range(30, 50)))
@@ -296,8 +302,9 @@ class AEADTransportMixin:
         # With an AEAD cipher both ways the MAC lists are ignored (RFC 5647 as OpenSSH does it, and the chacha20
         # draft): Conch insists on a common MAC, so for this negotiation any MAC the client names will do.
         macs = self._macs_offered = self.supportedMACs
-        if lists is not None and all(_first_common(lists[i], self.supportedCiphers) in ciphers.AEAD_CIPHERS
-                                     for i in (2, 3)):
+        if lists is not None and all(
+            _first_common(lists[i], self.supportedCiphers) in ciphers.AEAD_CIPHERS for i in (2, 3)
+        ):
             self.supportedMACs = [*macs, *lists[4], *lists[5]]
         try:
             super().ssh_KEXINIT(packet)  # may answer with our KEXINIT (a re-key the client began)
@@ -306,13 +313,13 @@ class AEADTransportMixin:
             self._macs_offered = None
         negotiated = self.__dict__.get("nextEncryptions")
         if negotiated is not None and not isinstance(negotiated, PacketCiphers):
-            self.nextEncryptions = PacketCiphers(negotiated.outCipType, negotiated.inCipType,
-                                                 negotiated.outMACType, negotiated.inMACType)
+            self.nextEncryptions = PacketCiphers(
+                negotiated.outCipType, negotiated.inCipType, negotiated.outMACType, negotiated.inMACType
+            )
 
     def dispatchMessage(self, messageNum, payload):
         if self.strict_kex and not self._first_newkeys_seen and messageNum not in _KEX_MESSAGES:
-            self._refuse(ciphers.PacketError(
-                b"strict KEX violation: message %d before the first NEWKEYS" % messageNum))
+            self._refuse(ciphers.PacketError(b"strict KEX violation: message %d before the first NEWKEYS" % messageNum))
             return
         super().dispatchMessage(messageNum, payload)
 
@@ -324,20 +331,25 @@ class AEADTransportMixin:
             self.incomingPacketSequence = 0
         first, self._first_newkeys_seen = not self._first_newkeys_seen, True
         enc = self.currentEncryptions
-        log.info("SSH {what}: kex {kex}, host key {host_alg}, cipher {cipher_in} (in) {cipher_out} (out), "
-                 "MAC {mac_in} (in) {mac_out} (out), strict kex {strict}",
-                 what="keys in use" if first else "keys renewed",
-                 kex=self.kexAlg.decode("ascii", "replace"), host_alg=self.keyAlg.decode("ascii", "replace"),
-                 cipher_in=enc.inCipType.decode("ascii", "replace"),
-                 cipher_out=enc.outCipType.decode("ascii", "replace"),
-                 mac_in=mac_shown(enc.inCipType, enc.inMACType), mac_out=mac_shown(enc.outCipType, enc.outMACType),
-                 strict="yes" if self.strict_kex else "no")
+        log.info(
+            "SSH {what}: kex {kex}, host key {host_alg}, cipher {cipher_in} (in) {cipher_out} (out), "
+            "MAC {mac_in} (in) {mac_out} (out), strict kex {strict}",
+            what="keys in use" if first else "keys renewed",
+            kex=self.kexAlg.decode("ascii", "replace"),
+            host_alg=self.keyAlg.decode("ascii", "replace"),
+            cipher_in=enc.inCipType.decode("ascii", "replace"),
+            cipher_out=enc.outCipType.decode("ascii", "replace"),
+            mac_in=mac_shown(enc.inCipType, enc.inMACType),
+            mac_out=mac_shown(enc.outCipType, enc.outMACType),
+            strict="yes" if self.strict_kex else "no",
+        )
 
     # -- the packets -------------------------------------------------------------------------------------------
     def sendPacket(self, messageType, payload):
         sealer = getattr(self.currentEncryptions, "sealer", None)
-        if sealer is None or (self._keyExchangeState != self._KEY_EXCHANGE_NONE
-                              and not self._allowedKeyExchangeMessageType(messageType)):
+        if sealer is None or (
+            self._keyExchangeState != self._KEY_EXCHANGE_NONE and not self._allowedKeyExchangeMessageType(messageType)
+        ):
             super().sendPacket(messageType, payload)  # Conch's framing, or its queue during a key exchange
         else:
             data = bytes((messageType,)) + payload
@@ -382,8 +394,9 @@ class AEADTransportMixin:
 
     # -- user-key signature algorithms ---------------------------------------------------------------------------
     def sendExtInfo(self, extensions):
-        extensions = [(name, b",".join(SERVER_SIG_ALGS) if name == b"server-sig-algs" else value)
-                      for name, value in extensions]
+        extensions = [
+            (name, b",".join(SERVER_SIG_ALGS) if name == b"server-sig-algs" else value) for name, value in extensions
+        ]
         super().sendExtInfo(extensions)
 
 

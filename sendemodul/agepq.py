@@ -26,16 +26,29 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 
 __all__ = [
-    "AgeError", "KeyFormatError", "HeaderError", "NoIdentityMatchError", "HeaderMacError", "PayloadError",
-    "Stanza", "X25519Recipient", "X25519Identity", "MlKem768X25519Recipient", "MlKem768X25519Identity",
-    "parse_recipient", "parse_identity", "encrypt_io", "decrypt_io", "stanza_types",
+    "AgeError",
+    "HeaderError",
+    "HeaderMacError",
+    "KeyFormatError",
+    "MlKem768X25519Identity",
+    "MlKem768X25519Recipient",
+    "NoIdentityMatchError",
+    "PayloadError",
+    "Stanza",
+    "X25519Identity",
+    "X25519Recipient",
+    "decrypt_io",
+    "encrypt_io",
+    "parse_identity",
+    "parse_recipient",
+    "stanza_types",
 ]
 
 VERSION_LINE = b"age-encryption.org/v1\n"
-CHUNK_BYTES = 64 * 1024                     # "Payload": chunks of 64 KiB
+CHUNK_BYTES = 64 * 1024  # "Payload": chunks of 64 KiB
 TAG_BYTES = 16
 ENC_CHUNK_BYTES = CHUNK_BYTES + TAG_BYTES
-MAX_HEADER_BYTES = 1 << 20                  # our bound; a PQ stanza is about 1.5 KiB
+MAX_HEADER_BYTES = 1 << 20  # our bound; a PQ stanza is about 1.5 KiB
 ZERO_NONCE = bytes(12)
 
 
@@ -71,12 +84,13 @@ class Stanza(NamedTuple):
 
 # --- Conventions: unpadded canonical base64, HKDF-SHA-256, Bech32 -----------------------------------------------
 
+
 def _b64encode(data: bytes) -> bytes:
     return base64.b64encode(data).rstrip(b"=")
 
 
 def _b64decode(text: bytes | str, error=HeaderError) -> bytes:
-    """"Decoders MUST reject non-canonical encodings and encodings ending with = padding characters"."""
+    """ "Decoders MUST reject non-canonical encodings and encodings ending with = padding characters"."""
     if isinstance(text, str):
         text = text.encode("ascii", "replace")
     if b"=" in text or len(text) % 4 == 1:
@@ -150,10 +164,14 @@ def _bech32_decode(s: str) -> tuple[str, bytes]:
         raise KeyFormatError("mixed-case Bech32")
     s = s.lower()
     pos = s.rfind("1")
-    if pos < 1 or len(s) - pos < 7 or any(c not in _BECH32 for c in s[pos + 1:]) \
-            or any(not 33 <= ord(c) <= 126 for c in s[:pos]):
+    if (
+        pos < 1
+        or len(s) - pos < 7
+        or any(c not in _BECH32 for c in s[pos + 1 :])
+        or any(not 33 <= ord(c) <= 126 for c in s[:pos])
+    ):
         raise KeyFormatError("not Bech32")
-    hrp, words = s[:pos], [_BECH32_INDEX[c] for c in s[pos + 1:]]
+    hrp, words = s[:pos], [_BECH32_INDEX[c] for c in s[pos + 1 :]]
     if _bech32_polymod(_hrp_expand(hrp) + words) != 1:
         raise KeyFormatError("bad Bech32 checksum")
     out, acc, bits = _regroup(words[:-6], 5, 8)
@@ -195,6 +213,7 @@ def _check_stanza(stanza: Stanza, arg_bytes: int) -> bytes:
 
 class _Key:
     """A key as age writes it: Bech32 with human-readable part ``HRP`` over ``SIZE`` raw bytes."""
+
     HRP, SIZE = "", 32
 
     def __init__(self, raw: bytes):
@@ -217,15 +236,16 @@ class _Key:
 class _Identity(_Key):
     @classmethod
     def generate(cls):
-        return cls(os.urandom(32))   # "identity = read(CSPRNG, 32)"
+        return cls(os.urandom(32))  # "identity = read(CSPRNG, 32)"
 
 
 class X25519Recipient(_Key):
     """``age1...``: the X25519 public key."""
+
     HRP = "age"
 
     def wrap(self, file_key: bytes) -> Stanza:
-        """"X25519 recipient stanza"."""
+        """ "X25519 recipient stanza"."""
         ephemeral = x25519.X25519PrivateKey.generate()
         share = ephemeral.public_key().public_bytes_raw()
         wrap_key = _hkdf(_x25519(ephemeral, self._raw, KeyFormatError), share + self._raw, _X25519_INFO)
@@ -235,6 +255,7 @@ class X25519Recipient(_Key):
 
 class X25519Identity(_Identity):
     """``AGE-SECRET-KEY-1...``: the X25519 private key."""
+
     HRP = "AGE-SECRET-KEY-"
 
     def _load(self):
@@ -265,14 +286,14 @@ def _open_file_key(key: bytes, nonce: bytes, body: bytes) -> bytes | None:
 # SealBase/OpenBase (RFC 9180, sections 5.1 and 6.1) with HKDF-SHA256 and ChaCha20Poly1305.
 
 _PQ_INFO = b"age-encryption.org/mlkem768x25519"
-_XWING_LABEL = b"\\./" + b"/^\\"                     # the X-Wing combiner's 6-byte label
-_SUITE_ID = b"HPKE" + bytes.fromhex("647a" "0001" "0003")   # KEM 0x647a, HKDF-SHA256, ChaCha20Poly1305
+_XWING_LABEL = b"\\./" + b"/^\\"  # the X-Wing combiner's 6-byte label
+_SUITE_ID = b"HPKE" + bytes.fromhex("647a00010003")  # KEM 0x647a, HKDF-SHA256, ChaCha20Poly1305
 _MLKEM_PK, _MLKEM_CT = 1184, 1088
 _PQ_ENC_BYTES = _MLKEM_CT + 32
 
 
 def _labeled_extract(salt: bytes, label: bytes, ikm: bytes) -> bytes:
-    return hmac.digest(salt, b"HPKE-v1" + _SUITE_ID + label + ikm, "sha256")   # HKDF-Extract = HMAC(salt, ikm)
+    return hmac.digest(salt, b"HPKE-v1" + _SUITE_ID + label + ikm, "sha256")  # HKDF-Extract = HMAC(salt, ikm)
 
 
 def _labeled_expand(prk: bytes, label: bytes, info: bytes, length: int) -> bytes:
@@ -281,14 +302,15 @@ def _labeled_expand(prk: bytes, label: bytes, info: bytes, length: int) -> bytes
 
 
 # RFC 9180 5.1 KeySchedule, mode_base (0x00), empty psk and psk_id: the context is fixed by the info string.
-_KS_CONTEXT = (b"\x00" + _labeled_extract(b"", b"psk_id_hash", b"")
-               + _labeled_extract(b"", b"info_hash", _PQ_INFO))
+_KS_CONTEXT = b"\x00" + _labeled_extract(b"", b"psk_id_hash", b"") + _labeled_extract(b"", b"info_hash", _PQ_INFO)
 
 
 def _hpke_key_nonce(shared_secret: bytes) -> tuple[bytes, bytes]:
     secret = _labeled_extract(shared_secret, b"secret", b"")
-    return (_labeled_expand(secret, b"key", _KS_CONTEXT, 32),
-            _labeled_expand(secret, b"base_nonce", _KS_CONTEXT, 12))   # sequence number 0: nonce = base_nonce
+    return (
+        _labeled_expand(secret, b"key", _KS_CONTEXT, 32),
+        _labeled_expand(secret, b"base_nonce", _KS_CONTEXT, 12),
+    )  # sequence number 0: nonce = base_nonce
 
 
 def _xwing_combine(ss_mlkem: bytes, ss_x25519: bytes, ct_x25519: bytes, pk_x25519: bytes) -> bytes:
@@ -300,6 +322,7 @@ def _xwing_combine(ss_mlkem: bytes, ss_x25519: bytes, ct_x25519: bytes, pk_x2551
 
 class MlKem768X25519Recipient(_Key):
     """``age1pq1...``: the ML-KEM-768 encapsulation key (1184 bytes) followed by the X25519 public key (32)."""
+
     HRP, SIZE = "age1pq", _MLKEM_PK + 32
 
     def _load(self):
@@ -310,7 +333,7 @@ class MlKem768X25519Recipient(_Key):
         self._pk_x25519 = self._raw[_MLKEM_PK:]
 
     def wrap(self, file_key: bytes) -> Stanza:
-        """"mlkem768x25519 recipient stanza": HPKE SealBase of the file key; enc is the argument, the body the
+        """ "mlkem768x25519 recipient stanza": HPKE SealBase of the file key; enc is the argument, the body the
         ciphertext. Encap: ML-KEM-768 encapsulation plus an ephemeral X25519 share, combined as X-Wing does."""
         ss_mlkem, ct_mlkem = self._mlkem.encapsulate()
         ephemeral = x25519.X25519PrivateKey.generate()
@@ -324,6 +347,7 @@ class MlKem768X25519Recipient(_Key):
 class MlKem768X25519Identity(_Identity):
     """``AGE-SECRET-KEY-PQ-1...``: a 32-byte seed, expanded with SHAKE256 to the ML-KEM-768 seed (64 bytes) and the
     X25519 private key (32), as PrivateKeyToPublicKey of filippo.io/hpke-pq does."""
+
     HRP = "AGE-SECRET-KEY-PQ-"
 
     def _load(self):
@@ -344,8 +368,9 @@ class MlKem768X25519Identity(_Identity):
             return None
         enc = _check_stanza(stanza, _PQ_ENC_BYTES)
         ct_mlkem, ct_x25519 = enc[:_MLKEM_CT], enc[_MLKEM_CT:]
-        ss = _xwing_combine(self._mlkem.decapsulate(ct_mlkem), _x25519(self._x25519, ct_x25519),
-                            ct_x25519, self._pk_x25519)
+        ss = _xwing_combine(
+            self._mlkem.decapsulate(ct_mlkem), _x25519(self._x25519, ct_x25519), ct_x25519, self._pk_x25519
+        )
         key, nonce = _hpke_key_nonce(ss)
         return _open_file_key(key, nonce, stanza.body)
 
@@ -367,6 +392,7 @@ def _as_key(k, parse):
 
 
 # --- "Header" ---------------------------------------------------------------------------------------------------
+
 
 def _parse_header(data: bytes) -> tuple[list[Stanza], bytes, bytes, int] | None:
     """Parse "ABNF definition of file header" from the start of ``data``.
@@ -390,14 +416,14 @@ def _parse_header(data: bytes) -> tuple[list[Stanza], bytes, bytes, int] | None:
             if line[3:4] != b" " or len(line) != 4 + 43:
                 raise HeaderError("malformed header MAC line")
             mac = _b64decode(line[4:])
-            return stanzas, data[:pos + 3], mac, end + 1
+            return stanzas, data[: pos + 3], mac, end + 1
         if not line.startswith(b"-> "):
             raise HeaderError("malformed stanza")
         args = line[3:].split(b" ")
-        if not all(a and all(0x21 <= c <= 0x7E for c in a) for a in args):   # argument = 1*VCHAR
+        if not all(a and all(0x21 <= c <= 0x7E for c in a) for a in args):  # argument = 1*VCHAR
             raise HeaderError("malformed stanza arguments")
         body, pos = bytearray(), end + 1
-        while True:   # "a base64-encoded body wrapped at 64 columns", ending with a line shorter than 64
+        while True:  # "a base64-encoded body wrapped at 64 columns", ending with a line shorter than 64
             end = data.find(b"\n", pos)
             if end < 0:
                 if len(data) - pos > 64:
@@ -422,19 +448,20 @@ def stanza_types(header_bytes: bytes) -> tuple[str, ...]:
 
 
 def _header_mac(file_key: bytes, covered: bytes) -> bytes:
-    """"Header MAC": HMAC-SHA-256 keyed with HKDF(ikm = file key, salt = empty, info = "header")."""
+    """ "Header MAC": HMAC-SHA-256 keyed with HKDF(ikm = file key, salt = empty, info = "header")."""
     return hmac.digest(_hkdf(file_key, b"", b"header"), covered, "sha256")
 
 
 def _encode_stanza(s: Stanza) -> bytes:
     body = _b64encode(s.body)
-    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
     if not lines or len(lines[-1]) == 64:
-        lines.append(b"")   # "The body MUST end with a line shorter than 64 characters, which MAY be empty."
+        lines.append(b"")  # "The body MUST end with a line shorter than 64 characters, which MAY be empty."
     return b"-> " + " ".join((s.type,) + s.args).encode() + b"\n" + b"\n".join(lines) + b"\n"
 
 
 # --- Streaming I/O ----------------------------------------------------------------------------------------------
+
 
 def _fill(reader, buf: memoryview) -> int:
     """Fill ``buf`` from ``reader`` (short reads allowed) until full or EOF; returns the byte count."""
@@ -445,7 +472,7 @@ def _fill(reader, buf: memoryview) -> int:
         else:
             chunk = reader.read(len(buf) - n)
             got = len(chunk) if chunk else 0
-            buf[n:n + got] = chunk or b""
+            buf[n : n + got] = chunk or b""
         if not got:
             break
         n += got
@@ -453,7 +480,7 @@ def _fill(reader, buf: memoryview) -> int:
 
 
 def _chunk_nonce(nonce: bytearray, counter: int, final: bool) -> bytearray:
-    """"the first 11 bytes are a big endian chunk counter ...; the last byte is 0x01 for the final chunk"."""
+    """ "the first 11 bytes are a big endian chunk counter ...; the last byte is 0x01 for the final chunk"."""
     nonce[:11] = counter.to_bytes(11, "big")
     nonce[11] = 1 if final else 0
     return nonce
@@ -475,7 +502,7 @@ def encrypt_io(reader, writer, recipients) -> None:
         raise ValueError("no recipients")
     if len({isinstance(r, MlKem768X25519Recipient) for r in recipients}) > 1:
         raise ValueError("refusing to mix post-quantum and classic recipients in one file")
-    file_key = os.urandom(16)   # "File key": 16 bytes of CSPRNG output, never reused
+    file_key = os.urandom(16)  # "File key": 16 bytes of CSPRNG output, never reused
     covered = VERSION_LINE + b"".join(_encode_stanza(r.wrap(file_key)) for r in recipients) + b"---"
     payload_nonce = os.urandom(16)
     writer.write(covered + b" " + _b64encode(_header_mac(file_key, covered)) + b"\n" + payload_nonce)
@@ -529,7 +556,7 @@ def decrypt_io(reader, writer, identities) -> tuple[str, ...]:
         raise HeaderError("payload nonce missing")
     aead, nonce = _payload_aead(file_key, bytes(buf[:16])), bytearray(12)
     carry = max(carry - 16, 0)
-    buf[:carry] = buf[16:16 + carry]
+    buf[:carry] = buf[16 : 16 + carry]
     counter = 0
     while True:
         n = carry + _fill(reader, view[carry:])

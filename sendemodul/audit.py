@@ -30,8 +30,11 @@ class Entry:
     prev_hash: str
 
     def compute_hash(self):
-        body = json.dumps([self.seq, self.at, self.event, self.actor, self.unit, self.detail, self.prev_hash],
-                          separators=(",", ":"), ensure_ascii=False)
+        body = json.dumps(
+            [self.seq, self.at, self.event, self.actor, self.unit, self.detail, self.prev_hash],
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
         return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
@@ -59,17 +62,25 @@ def verify(entries, head):
         content_ok = entry.compute_hash() == entry.hash
         if entry.seq != expected_seq:
             if entry.seq > expected_seq and content_ok and entry.prev_hash != prev_hash:
-                missing = (f"row {expected_seq}" if entry.seq == expected_seq + 1
-                           else f"rows {expected_seq}-{entry.seq - 1}")
-                return Problem(expected_seq, f"{missing} deleted (the log jumps from row {expected_seq - 1} "
-                                             f"to row {entry.seq})")
-            return Problem(expected_seq, f"row {expected_seq} is out of order (found row {entry.seq} in its place): "
-                                         "rows were reordered or renumbered")
+                missing = (
+                    f"row {expected_seq}" if entry.seq == expected_seq + 1 else f"rows {expected_seq}-{entry.seq - 1}"
+                )
+                return Problem(
+                    expected_seq, f"{missing} deleted (the log jumps from row {expected_seq - 1} to row {entry.seq})"
+                )
+            return Problem(
+                expected_seq,
+                f"row {expected_seq} is out of order (found row {entry.seq} in its place): "
+                "rows were reordered or renumbered",
+            )
         if not content_ok:
             return Problem(entry.seq, f"row {entry.seq} was edited (its content does not match its hash)")
         if entry.prev_hash != prev_hash:
-            return Problem(entry.seq, f"row {entry.seq} does not follow row {entry.seq - 1}: a row before it was "
-                                      "replaced, inserted or reordered")
+            return Problem(
+                entry.seq,
+                f"row {entry.seq} does not follow row {entry.seq - 1}: a row before it was "
+                "replaced, inserted or reordered",
+            )
         expected_seq, prev_hash = expected_seq + 1, entry.hash
     head_seq, head_hash = head
     last = expected_seq - 1

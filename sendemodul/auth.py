@@ -47,7 +47,7 @@ _SEPARATORS = re.compile(r"[\s\-_.]")
 def generate_pin():
     """A new random PIN, formatted ``ABCD-EFGH-JKMN``."""
     raw = "".join(secrets.choice(PIN_ALPHABET) for _ in range(PIN_LENGTH))
-    return "-".join(raw[i:i + 4] for i in range(0, PIN_LENGTH, 4))
+    return "-".join(raw[i : i + 4] for i in range(0, PIN_LENGTH, 4))
 
 
 def normalize_pin(text):
@@ -237,8 +237,12 @@ class PinChecker:
         self.clock = clock
         self.config = config
         self.pending = 0
-        self.defender = Defender(clock, ban_score=config.source_ban_score, window_seconds=config.source_window_seconds,
-                                 ban_seconds=config.source_ban_seconds)
+        self.defender = Defender(
+            clock,
+            ban_score=config.source_ban_score,
+            window_seconds=config.source_window_seconds,
+            ban_seconds=config.source_ban_seconds,
+        )
         self._unit_failures = {}  # unit -> deque of times
         self.verified = VerifiedLogins(clock, config.verified_cache_seconds)
         self._busy_logged = float("-inf")
@@ -284,13 +288,18 @@ class PinChecker:
         now = self.clock.seconds()
         self._busy_count += 1
         if now >= self._busy_logged + 60:
-            log.warn("{count} logins answered busy: the hash pool is full ({pending} waiting)", count=self._busy_count,
-                     pending=self.pending)
+            log.warn(
+                "{count} logins answered busy: the hash pool is full ({pending} waiting)",
+                count=self._busy_count,
+                pending=self.pending,
+            )
             self._busy_logged, self._busy_count = now, 0
 
     def _failed(self, unit, source, score):
         if self.defender.record_failure(source, score):
-            log.warn("source banned for {seconds} s after repeated login failures", seconds=self.config.source_ban_seconds)
+            log.warn(
+                "source banned for {seconds} s after repeated login failures", seconds=self.config.source_ban_seconds
+            )
         waits = []
         if unit is not None:
             waits.append(self._count_unit_failure(unit))
@@ -307,10 +316,19 @@ class PinChecker:
             return defer.succeed(None)
         count = len(times)
         times.clear()
-        log.warn("unit {unit} has had {count} failed logins within {window} s: someone may be guessing its PIN",  # safe: names the PIN, never its value
-                 unit=unit, count=count, window=self.config.unit_window_seconds)
-        return self.run_db(self.store.audit, "login.repeated_failures", actor="system", unit=unit,
-                           detail={"failures": count, "window_seconds": self.config.unit_window_seconds})
+        log.warn(
+            "unit {unit} has had {count} failed logins within {window} s: someone may be guessing its PIN",  # safe: names the PIN, never its value
+            unit=unit,
+            count=count,
+            window=self.config.unit_window_seconds,
+        )
+        return self.run_db(
+            self.store.audit,
+            "login.repeated_failures",
+            actor="system",
+            unit=unit,
+            detail={"failures": count, "window_seconds": self.config.unit_window_seconds},
+        )
 
 
 class IUnitAvatar(Interface):

@@ -37,7 +37,8 @@ class CredentialWatch(service.Service):
         self._loop = task.LoopingCall(self.poll)
         self._loop.clock = self.clock
         self._loop.start(self.poll_seconds, now=False).addErrback(
-            lambda f: log.failure("the credential watch stopped", f))
+            lambda f: log.failure("the credential watch stopped", f)
+        )
 
     def stopService(self):
         super().stopService()

@@ -28,8 +28,9 @@ class Demo:
 def _age_pair(cfg, role, key_id, valid_from, valid_to, key_type):
     secret, recipient = keydir.generate_age_identity(key_type)
     write_file(cfg.private_dir / f"{role}.agekey", f"# {key_id} (development only)\n{secret}\n")
-    key = keydir.RecipientKey(key_id=key_id, role=role, public=recipient, valid_from=valid_from, valid_to=valid_to,
-                              comment="development key")
+    key = keydir.RecipientKey(
+        key_id=key_id, role=role, public=recipient, valid_from=valid_from, valid_to=valid_to, comment="development key"
+    )
     write_file(cfg.keys_dir / f"{key_id}.toml", key.to_toml(), mode=0o644)
 
 
@@ -43,10 +44,18 @@ def create(cfg, store, *, actor, key_type="age-pq"):
     _age_pair(cfg, "tpf", "tpf-dev", valid_from, valid_to, key_type)
     _age_pair(cfg, "ssb", "ssb-dev", valid_from, valid_to, key_type)
     tpf_signing = signing.write_new_key(cfg.private_dir / "tpf-signing.key", "tpf-signing-dev")
-    write_file(cfg.keys_dir / "tpf-signing-dev.toml", keydir.RecipientKey(
-        key_id="tpf-signing-dev", role="tpf-signing",
-        public=signing.public_line(tpf_signing, "tpf-signing-dev").strip(),
-        valid_from=valid_from, valid_to=valid_to, comment="development key").to_toml(), mode=0o644)
+    write_file(
+        cfg.keys_dir / "tpf-signing-dev.toml",
+        keydir.RecipientKey(
+            key_id="tpf-signing-dev",
+            role="tpf-signing",
+            public=signing.public_line(tpf_signing, "tpf-signing-dev").strip(),
+            valid_from=valid_from,
+            valid_to=valid_to,
+            comment="development key",
+        ).to_toml(),
+        mode=0o644,
+    )
     write_file(cfg.private_dir / "pseudonym-master.key", secrets.token_hex(32) + "\n")
     (cfg.home / "ssb-inbox").mkdir(mode=0o700, exist_ok=True)
 

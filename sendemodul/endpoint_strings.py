@@ -55,7 +55,7 @@ def _unescaped_partition(field: str, sep: str) -> tuple[str, str, str]:
         elif char == "\\":
             escaped = True
         elif char == sep:
-            return field[:i], sep, field[i + 1:]
+            return field[:i], sep, field[i + 1 :]
     return field, "", ""
 
 
@@ -92,8 +92,10 @@ def check(description: object) -> None:
         raise BadDescription(f"endpoint type {outer or '(none)'!r} is not one of {', '.join(LISTEN_TYPES)}{hint}")
     inner = socket_type(description)
     if inner not in LISTEN_TYPES or inner in WRAPPER_TYPES:
-        raise BadDescription(f"endpoint type {inner or '(none)'!r} under {outer!r} is not a socket sendemodul can "
-                             "listen on (give tcp, tcp6, unix or systemd)")
+        raise BadDescription(
+            f"endpoint type {inner or '(none)'!r} under {outer!r} is not a socket sendemodul can "
+            "listen on (give tcp, tcp6, unix or systemd)"
+        )
     if inner in ("tcp", "tcp6") and tcp_port(description) is None:
         raise BadDescription("a tcp endpoint needs a port number 0-65535, e.g. tcp:8443")
 

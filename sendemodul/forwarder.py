@@ -141,7 +141,7 @@ class Forwarder:
         self.store = store
         self.spool = spool
         self.transport = transport or make_transport(cfg)
-        self.now = now or (lambda: datetime.datetime.now(datetime.timezone.utc))
+        self.now = now or (lambda: datetime.datetime.now(datetime.UTC))
 
     def run_once(self):
         row = self.store.next_delivery(utc_text(self.now()))
@@ -158,10 +158,14 @@ class Forwarder:
             attempts = row["attempts"] + 1
             wait = backoff_seconds(attempts, self.cfg.forwarder)
             error = str(e) if isinstance(e, SendemodulError) else f"{type(e).__name__}: {e}"
-            self.store.delivery_failed(reference, error[:500],
-                                       utc_text(self.now() + datetime.timedelta(seconds=wait)))
-            log.warn("delivery of {reference} failed (attempt {attempts}), retry in {wait:.0f} s: {error}",
-                     reference=reference, attempts=attempts, wait=wait, error=error)
+            self.store.delivery_failed(reference, error[:500], utc_text(self.now() + datetime.timedelta(seconds=wait)))
+            log.warn(
+                "delivery of {reference} failed (attempt {attempts}), retry in {wait:.0f} s: {error}",
+                reference=reference,
+                attempts=attempts,
+                wait=wait,
+                error=error,
+            )
             return False
         self.store.mark_delivered(reference, actor=ACTOR)
         self.spool.discard_outbox(reference)

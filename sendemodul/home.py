@@ -42,21 +42,33 @@ def write_file(path, data, mode=0o600):
 def make_dirs(cfg):
     cfg.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(cfg.home, 0o700)
-    for d in [cfg.private_dir, cfg.tls_cert_path.parent, cfg.ssh_host_key_path.parent, cfg.keys_dir,
-              cfg.log_path.parent, cfg.spool_dir, *(cfg.spool_dir / name for name in SPOOL_DIRS)]:
+    for d in [
+        cfg.private_dir,
+        cfg.tls_cert_path.parent,
+        cfg.ssh_host_key_path.parent,
+        cfg.keys_dir,
+        cfg.log_path.parent,
+        cfg.spool_dir,
+        *(cfg.spool_dir / name for name in SPOOL_DIRS),
+    ]:
         d.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
 def self_signed_certificate(hostnames=("localhost",), addresses=("127.0.0.1", "::1"), days=825):
     """A PEM bundle (private key + certificate) for a self-signed ECDSA P-256 server certificate."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0]),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sendemodul (self-signed, development)")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, hostnames[0]),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "sendemodul (self-signed, development)"),
+        ]
+    )
+    now = datetime.datetime.now(datetime.UTC)
     san = [x509.DNSName(h) for h in hostnames] + [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name)
+        .subject_name(name)
+        .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
@@ -66,16 +78,18 @@ def self_signed_certificate(hostnames=("localhost",), addresses=("127.0.0.1", ":
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(key, hashes.SHA256())
     )
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return key_pem + cert.public_bytes(serialization.Encoding.PEM)
 
 
 def ssh_host_key():
     """An Ed25519 SSH host key: (private key in OpenSSH format, public key line)."""
     key = ed25519.Ed25519PrivateKey.generate()
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                                serialization.NoEncryption())
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    )
     public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     return private, public + b" sendemodul-host\n"
 
@@ -99,4 +113,3 @@ def init_home(home, *, environment):
     store = Store.create(cfg.db_path)
     store.audit("home.init", actor="admin", detail={"environment": environment})
     return cfg, store
-

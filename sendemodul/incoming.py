@@ -19,8 +19,10 @@ def storage_error(e):
     """Our error for an OSError while writing the spool."""
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
         return SpoolFull()
-    return IntakeError(f"The server could not store the upload ({errno.errorcode.get(e.errno, 'I/O error')}); "
-                       "nothing was kept. Try again later.")
+    return IntakeError(
+        f"The server could not store the upload ({errno.errorcode.get(e.errno, 'I/O error')}); "
+        "nothing was kept. Try again later."
+    )
 
 
 class Completed:
@@ -59,8 +61,18 @@ class IncomingFile:
     ``on_pressure(False)`` when they have drained below ``low_water``.
     """
 
-    def __init__(self, path, fd, reactor, *, max_bytes, on_pressure=None, high_water=8 << 20, low_water=2 << 20,
-                 batch_bytes=256 << 10):
+    def __init__(
+        self,
+        path,
+        fd,
+        reactor,
+        *,
+        max_bytes,
+        on_pressure=None,
+        high_water=8 << 20,
+        low_water=2 << 20,
+        batch_bytes=256 << 10,
+    ):
         self.path = path
         self._fd = fd
         self._reactor = reactor
@@ -280,7 +292,6 @@ class IncomingFile:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-
 
 
 class _Checker:

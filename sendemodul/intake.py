@@ -57,8 +57,10 @@ def window_decision(window, register, periode, today):
     if window.test_opens and window.test_opens <= today <= window.test_closes:
         return True, False
     if window.opens is None:
-        raise WindowClosed(f"Reception for {what} is only open for test uploads, "
-                           f"{window.test_opens:%d.%m.%Y}-{window.test_closes:%d.%m.%Y}.")
+        raise WindowClosed(
+            f"Reception for {what} is only open for test uploads, "
+            f"{window.test_opens:%d.%m.%Y}-{window.test_closes:%d.%m.%Y}."
+        )
     if today < window.opens:
         raise WindowClosed(f"Reception for {what} opens {window.opens:%d.%m.%Y}.")
     if today > window.closes:
@@ -100,31 +102,36 @@ class Intake:
         self.run_io = run_io
         self.reactor = reactor
         self._active = collections.Counter()  # uploads in progress per unit
-        self.now = now or (lambda: datetime.datetime.now(datetime.timezone.utc))
+        self.now = now or (lambda: datetime.datetime.now(datetime.UTC))
 
     def recover(self):
         """Blocking, at start-up: forget uploads that were never acknowledged (crash leftovers)."""
         parts, orphans = self.spool.recover(self.store.upload_exists)
         if parts or orphans:
-            log.warn("start-up recovery removed {parts} partial and {orphans} unrecorded uploads", parts=parts,
-                     orphans=orphans)
+            log.warn(
+                "start-up recovery removed {parts} partial and {orphans} unrecorded uploads",
+                parts=parts,
+                orphans=orphans,
+            )
 
     def begin(self, unit, *, epoch, on_pressure=None):
         """Start receiving an upload for the logged-in ``unit`` (an :class:`identity.Unit`, as the front has it
         from the login); ``epoch``: the login's credential epoch (:class:`~sendemodul.auth.UnitLogin`)."""
         if self._active[unit] >= self.config.limits.uploads_per_unit:
-            raise TooManyUploads(f"This unit already has {self._active[unit]} uploads in progress, as many as the "
-                                 "server takes at once; wait for one to finish.")
-        upload = self.spool.new_incoming(self.reactor, max_bytes=self.config.limits.max_upload_bytes,
-                                         on_pressure=on_pressure)
+            raise TooManyUploads(
+                f"This unit already has {self._active[unit]} uploads in progress, as many as the "
+                "server takes at once; wait for one to finish."
+            )
+        upload = self.spool.new_incoming(
+            self.reactor, max_bytes=self.config.limits.max_upload_bytes, on_pressure=on_pressure
+        )
         upload.unit = unit
         upload.epoch = epoch
         self._active[unit] += 1
         upload.ended().addCallback(lambda _: self._upload_ended(unit))
         d = self.run_io(self._stream_check, unit, epoch)
         d.addCallback(upload.start)
-        d.addErrback(lambda failure: (log.failure("could not prepare the check of an upload", failure),
-                                      upload.start()))
+        d.addErrback(lambda failure: (log.failure("could not prepare the check of an upload", failure), upload.start()))
         return upload
 
     def _upload_ended(self, unit):
@@ -140,10 +147,14 @@ class Intake:
         return functools.partial(verify_container, **self._check_context(unit))
 
     def _check_context(self, unit):
-        return {"unit": unit, "today": self.now().astimezone(OSLO).date(),
-                "signing_keys": [keydir.parse_ed25519_public_key(row["public_key"])
-                                 for row in self.store.signing_keys(unit)],
-                "key_dir": self.keys.current()}
+        return {
+            "unit": unit,
+            "today": self.now().astimezone(OSLO).date(),
+            "signing_keys": [
+                keydir.parse_ed25519_public_key(row["public_key"]) for row in self.store.signing_keys(unit)
+            ],
+            "key_dir": self.keys.current(),
+        }
 
     def abort(self, upload):
         """Throw a broken or refused upload away."""
@@ -165,9 +176,15 @@ class Intake:
         except SendemodulError as e:
             log.info("upload by {unit} refused: {code}", unit=str(upload.unit), code=e.code)
             raise
-        log.info("upload {reference} by {unit} {outcome}: {register} {periode}, {size} bytes",
-                 reference=receipt.reference, unit=receipt.unit, register=receipt.register,
-                 periode=receipt.periode, size=receipt.size, outcome="duplicate" if receipt.duplicate else "accepted")
+        log.info(
+            "upload {reference} by {unit} {outcome}: {register} {periode}, {size} bytes",
+            reference=receipt.reference,
+            unit=receipt.unit,
+            register=receipt.register,
+            periode=receipt.periode,
+            size=receipt.size,
+            outcome="duplicate" if receipt.duplicate else "accepted",
+        )
         if receipt.duplicate:  # after the answer; a crash first leaves an incoming/ part, removed at start
             self.run_io(_unlink, done.path).addErrback(lambda f: log.failure("removing a duplicate failed", f))
         return receipt
@@ -192,13 +209,24 @@ class Intake:
         existing = self.store.upload_by_container_id(manifest.container_id)
         if existing is not None:
             return self._same_again(existing, unit_text, sha256, manifest.container_id)
-        test, late = window_decision(self.config.window_for(manifest.register, manifest.periode),
-                                     manifest.register, manifest.periode, today)
+        test, late = window_decision(
+            self.config.window_for(manifest.register, manifest.periode), manifest.register, manifest.periode, today
+        )
         reference = new_reference(now)
         received = self.spool.accept(path, reference)
-        row = {"reference": reference, "unit": unit_text, "register": manifest.register, "periode": manifest.periode,
-               "container_id": manifest.container_id, "sha256": sha256, "size": size, "status": "received",
-               "test": int(test), "late": int(late), "received_at": utc_text(now)}
+        row = {
+            "reference": reference,
+            "unit": unit_text,
+            "register": manifest.register,
+            "periode": manifest.periode,
+            "container_id": manifest.container_id,
+            "sha256": sha256,
+            "size": size,
+            "status": "received",
+            "test": int(test),
+            "late": int(late),
+            "received_at": utc_text(now),
+        }
         try:
             stored = self.store.record_upload(row, actor=unit_text, credential_epoch=epoch)
         except sqlite3.IntegrityError:

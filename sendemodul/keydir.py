@@ -82,8 +82,13 @@ class RecipientKey:
     def to_toml(self):
         """The key file's text (``<key_id>.toml``)."""
         field = "public_key" if self.role == "tpf-signing" else "recipient"
-        lines = [f'key_id = "{self.key_id}"', f'role = "{self.role}"', f'{field} = "{self.public}"',
-                 f"valid_from = {self.valid_from.isoformat()}", f"valid_to = {self.valid_to.isoformat()}"]
+        lines = [
+            f'key_id = "{self.key_id}"',
+            f'role = "{self.role}"',
+            f'{field} = "{self.public}"',
+            f"valid_from = {self.valid_from.isoformat()}",
+            f"valid_to = {self.valid_to.isoformat()}",
+        ]
         if self.comment:
             lines.append(f"comment = {_toml_string(self.comment)}")
         return "\n".join(lines) + "\n"
@@ -122,10 +127,15 @@ class KeyDirectory:
         current = [key for key in of_role if key.valid_on(on)]
         if current:
             return current
-        reasons = [f"{key.key_id} expired {key.valid_to}" if key.valid_to < on else
-                   f"{key.key_id} is valid from {key.valid_from}" for key in of_role]
-        raise NoCurrentKey(f"no current {role.upper()} key in {self.path} on {on}"
-                           f" ({'; '.join(reasons) or f'it has no {role} keys'})")
+        reasons = [
+            f"{key.key_id} expired {key.valid_to}"
+            if key.valid_to < on
+            else f"{key.key_id} is valid from {key.valid_from}"
+            for key in of_role
+        ]
+        raise NoCurrentKey(
+            f"no current {role.upper()} key in {self.path} on {on} ({'; '.join(reasons) or f'it has no {role} keys'})"
+        )
 
     def sealing_keys(self, role, on):
         """The keys a new part of ``role`` is sealed to on ``on``: the current ones, and of those only the
@@ -200,8 +210,11 @@ def _signature(path):
     inode (a file replaced by a rename has a new inode), or None when the directory cannot be listed."""
     try:
         with os.scandir(path) as entries:
-            files = sorted((entry.name, entry.stat().st_size, entry.stat().st_mtime_ns, entry.stat().st_ino)
-                           for entry in entries if entry.name.endswith(".toml"))
+            files = sorted(
+                (entry.name, entry.stat().st_size, entry.stat().st_mtime_ns, entry.stat().st_ino)
+                for entry in entries
+                if entry.name.endswith(".toml")
+            )
     except OSError:
         return None
     return str(path), tuple(files)
@@ -222,8 +235,11 @@ def _load_key_file(file):
     missing = sorted((_REQUIRED | {public_field}) - raw.keys())
     unknown = sorted(raw.keys() - _REQUIRED - _OPTIONAL - {public_field})
     if missing or unknown:
-        raise bad("; ".join(filter(None, [missing and f"missing {', '.join(missing)}",
-                                          unknown and f"unknown {', '.join(unknown)}"])))
+        raise bad(
+            "; ".join(
+                filter(None, [missing and f"missing {', '.join(missing)}", unknown and f"unknown {', '.join(unknown)}"])
+            )
+        )
     key_id = raw["key_id"]
     if key_id != file.stem or not isinstance(key_id, str) or not KEY_ID_PATTERN.fullmatch(key_id):
         raise bad("key_id must equal the file name without .toml and be lowercase letters, digits, '.', '_', '-'")
@@ -282,8 +298,9 @@ def load_age_identities(path):
         lines = [line.strip() for line in Path(path).read_text(encoding="ascii").splitlines()]
         identities = [agepq.parse_identity(line) for line in lines if line and not line.startswith("#")]
     except (UnicodeDecodeError, agepq.KeyFormatError):
-        raise KeyDirError(f"{path} is not an age identity file (AGE-SECRET-KEY-PQ-1... or AGE-SECRET-KEY-1... "
-                          "lines)") from None
+        raise KeyDirError(
+            f"{path} is not an age identity file (AGE-SECRET-KEY-PQ-1... or AGE-SECRET-KEY-1... lines)"
+        ) from None
     if not identities:
         raise KeyDirError(f"{path} holds no age identity")
     return identities

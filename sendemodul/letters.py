@@ -20,7 +20,14 @@ def environment():
 
 def render_pin_letter(cfg, unit_row, pin):
     """The printable PIN letter for one unit (HTML, Bokmål)."""
-    return environment().get_template("pin-letter.html.j2").render(
-        unit=unit_row, pin=pin, public_url=cfg.server.public_url, sftp_port=cfg.server.sftp_port,
-        date=datetime.date.today().strftime("%d.%m.%Y"),
+    return (
+        environment()
+        .get_template("pin-letter.html.j2")
+        .render(
+            unit=unit_row,
+            pin=pin,
+            public_url=cfg.server.public_url,
+            sftp_port=cfg.server.sftp_port,
+            date=datetime.date.today().strftime("%d.%m.%Y"),
+        )
     )

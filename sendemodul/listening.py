@@ -54,12 +54,18 @@ class ListeningService(service.Service):
     def _listening(self, port):
         self.port = port
         address = port.getHost()
-        log.info(self.listening_format, host=getattr(address, "host", getattr(address, "name", address)),
-                 port=getattr(address, "port", ""))
+        log.info(
+            self.listening_format,
+            host=getattr(address, "host", getattr(address, "name", address)),
+            port=getattr(address, "port", ""),
+        )
 
     def _failed(self, failure):
-        log.critical("cannot listen ({what}): {error}; stopping", what=self.listening_format.split(" ")[0],
-                     error=failure.getErrorMessage())
+        log.critical(
+            "cannot listen ({what}): {error}; stopping",
+            what=self.listening_format.split(" ")[0],
+            error=failure.getErrorMessage(),
+        )
         self.reactor.callWhenRunning(self._stop)
 
     def _stop(self):

@@ -9,8 +9,14 @@ filter is the second line of defence.
 import re
 import sys
 
-from twisted.logger import (FilteringLogObserver, ILogObserver, LogLevel, LogLevelFilterPredicate,
-                            jsonFileLogObserver, textFileLogObserver)
+from twisted.logger import (
+    FilteringLogObserver,
+    ILogObserver,
+    LogLevel,
+    LogLevelFilterPredicate,
+    jsonFileLogObserver,
+    textFileLogObserver,
+)
 from twisted.python.logfile import LogFile
 from zope.interface import implementer
 
@@ -30,9 +36,26 @@ SENSITIVE_VALUE = re.compile(
     r"|(?i:\b[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}\b)"
 )
 
-_TWISTED_FIELDS = frozenset({"log_namespace", "log_level", "log_format", "log_source", "log_logger", "log_time",
-                             "log_failure", "log_system", "log_trace", "log_id", "format", "isError", "system",
-                             "time", "why", "failure"})
+_TWISTED_FIELDS = frozenset(
+    {
+        "log_namespace",
+        "log_level",
+        "log_format",
+        "log_source",
+        "log_logger",
+        "log_time",
+        "log_failure",
+        "log_system",
+        "log_trace",
+        "log_id",
+        "format",
+        "isError",
+        "system",
+        "time",
+        "why",
+        "failure",
+    }
+)
 
 
 def scrub(value):
@@ -82,23 +105,29 @@ class Fanout:
 
 #: Noisy namespaces kept out of the console and the file below warning level (Conch logs every SFTP request).
 #: Conch's class-level loggers take the namespace of the instance's class, so our subclasses are named here as well.
-QUIET_NAMESPACES = ("twisted.conch.ssh.filetransfer", "twisted.conch.ssh.service", "twisted.conch.ssh.transport",
-                    "sendemodul.sftp.server.DropBoxTransport", "sendemodul.sftp.server.SFTPOnlySession",
-                    "sendemodul.sftp.server.DropBoxTransferServer")
+QUIET_NAMESPACES = (
+    "twisted.conch.ssh.filetransfer",
+    "twisted.conch.ssh.service",
+    "twisted.conch.ssh.transport",
+    "sendemodul.sftp.server.DropBoxTransport",
+    "sendemodul.sftp.server.SFTPOnlySession",
+    "sendemodul.sftp.server.DropBoxTransferServer",
+)
 
 
 def make_observer(config, console=None):
     """The one observer for the server: redaction, then a JSON file (info and up) and the console."""
     path = config.log_path
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    logfile = LogFile(path.name, str(path.parent), rotateLength=50 * 1024 * 1024, maxRotatedFiles=20,
-                      defaultMode=0o600)
+    logfile = LogFile(path.name, str(path.parent), rotateLength=50 * 1024 * 1024, maxRotatedFiles=20, defaultMode=0o600)
     quiet = LogLevelFilterPredicate(defaultLogLevel=LogLevel.info)
     console_filter = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(config.log.console_level))
     for namespace in QUIET_NAMESPACES:
         quiet.setLogLevelForNamespace(namespace, LogLevel.warn)
         console_filter.setLogLevelForNamespace(namespace, LogLevel.warn)
-    return RedactingObserver(Fanout(
-        FilteringLogObserver(jsonFileLogObserver(logfile), [quiet]),
-        FilteringLogObserver(textFileLogObserver(console or sys.stdout), [console_filter]),
-    ))
+    return RedactingObserver(
+        Fanout(
+            FilteringLogObserver(jsonFileLogObserver(logfile), [quiet]),
+            FilteringLogObserver(textFileLogObserver(console or sys.stdout), [console_filter]),
+        )
+    )

@@ -10,7 +10,7 @@ MESSAGES = {
     "busy": "Tjenesten er travel akkurat nå. Vent litt og prøv igjen.",
     "session": "Økten din er utløpt. Logg inn på nytt.",
     "login_revoked": "Innloggingen gjelder ikke lenger: PIN-koden er byttet eller trukket tilbake, eller enheten er "
-                     "deaktivert. Ingenting er lagret. Logg inn på nytt.",
+    "deaktivert. Ingenting er lagret. Logg inn på nytt.",
     "csrf": "Skjemaet var utløpt eller kom fra en annen side. Last siden på nytt og prøv igjen.",
     "too_large": "Filen er større enn tjenesten tar imot.",
     "incomplete": "Filen kom ikke fram i sin helhet, og ingenting er lagret. Send den på nytt.",
@@ -18,7 +18,7 @@ MESSAGES = {
     "window_closed": "Mottaket er ikke åpent for dette registeret og denne perioden.",
     "no_space": "Tjenesten kan ikke lagre filer akkurat nå, og ingenting er lagret. Prøv igjen senere.",
     "too_many_uploads": "Enheten har allerede så mange innsendinger i gang som tjenesten tillater samtidig. Vent til "
-                        "en er ferdig, og prøv igjen.",
+    "en er ferdig, og prøv igjen.",
     "refused": "Filen ble avvist.",
     "replay": "Denne filen er sendt inn før. Lag en ny fil med krypteringsmodulen for å sende på nytt.",
     "wrong_unit": "Filen er laget for en annen enhet enn den du er logget inn som.",
@@ -36,11 +36,11 @@ MESSAGES = {
     "part_digest": "En del av filen er endret eller skadet. Lag filen på nytt.",
     "recipient_count": "Filen er kryptert til feil mottakere. Lag den på nytt med gjeldende nøkler.",
     "recipient_type": "Filen er kryptert med en annen nøkkeltype enn nøkkelen krever (for eksempel klassisk i stedet "
-                      "for kvantesikker). Hent gjeldende nøkler og lag filen på nytt.",
+    "for kvantesikker). Hent gjeldende nøkler og lag filen på nytt.",
     "recipient_unknown": "Filen er kryptert til en ukjent nøkkel. Hent gjeldende nøkler og lag filen på nytt.",
     "recipient_role": "Filen er kryptert til feil mottaker. Lag den på nytt med gjeldende nøkler.",
     "recipient_not_current": "Filen er kryptert til en nøkkel som ikke lenger gjelder. Hent gjeldende nøkler og "
-                             "lag filen på nytt.",
+    "lag filen på nytt.",
     "not_found": "Fant ikke innsendingen.",
     "invalid": "Forespørselen er ugyldig.",
     "error": "Noe gikk galt hos oss. Prøv igjen senere.",

@@ -30,7 +30,7 @@ ACTOR = "mailer"
 
 def send_moment(day, hour):
     """The aware UTC datetime of ``hour``:00 Oslo time on ``day`` (DST-aware)."""
-    return datetime.datetime.combine(day, datetime.time(hour), tzinfo=OSLO).astimezone(datetime.timezone.utc)
+    return datetime.datetime.combine(day, datetime.time(hour), tzinfo=OSLO).astimezone(datetime.UTC)
 
 
 def due_days(last_done, now, *, hour, catch_up_days):
@@ -49,20 +49,41 @@ def due_days(last_done, now, *, hour, catch_up_days):
 
 
 def _templates():
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(resources.templates_dir()), autoescape=False,
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(resources.templates_dir()),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
 
 
 def render(cfg, unit, unit_name, uploads, start, end):
     """(subject, body) of one unit's morning e-mail."""
-    items = [{"reference": u["reference"], "register": u["register"], "periode": u["periode"],
-              "received_at_local": oslo_display_of_text(u["received_at"]), "status_text": status_nb(u),
-              "delivered_at_local": oslo_display_of_text(u.get("delivered_at")), "reason": u.get("reason"),
-              "invalid_ids": u.get("invalid_ids", 0)} for u in uploads]
-    body = _templates().get_template("mail/morning.txt.j2").render(
-        unit=unit, unit_name=unit_name, uploads=items, public_url=cfg.server.public_url,
-        start=oslo_display(start),
-        end=oslo_display(end))
+    items = [
+        {
+            "reference": u["reference"],
+            "register": u["register"],
+            "periode": u["periode"],
+            "received_at_local": oslo_display_of_text(u["received_at"]),
+            "status_text": status_nb(u),
+            "delivered_at_local": oslo_display_of_text(u.get("delivered_at")),
+            "reason": u.get("reason"),
+            "invalid_ids": u.get("invalid_ids", 0),
+        }
+        for u in uploads
+    ]
+    body = (
+        _templates()
+        .get_template("mail/morning.txt.j2")
+        .render(
+            unit=unit,
+            unit_name=unit_name,
+            uploads=items,
+            public_url=cfg.server.public_url,
+            start=oslo_display(start),
+            end=oslo_display(end),
+        )
+    )
     subject = f"sendemodul: status for {unit} {end.astimezone(OSLO):%d.%m.%Y}"
     return subject, body
 
@@ -109,13 +130,18 @@ class MorningMail:
             message["Message-ID"] = make_msgid(domain="sendemodul")
             message.set_content(body)
             try:
-                with self.smtp(self.cfg.mail.smtp_host, self.cfg.mail.smtp_port,
-                               timeout=self.cfg.mail.timeout_seconds) as smtp:
+                with self.smtp(
+                    self.cfg.mail.smtp_host, self.cfg.mail.smtp_port, timeout=self.cfg.mail.timeout_seconds
+                ) as smtp:
                     smtp.send_message(message)
             except (OSError, smtplib.SMTPException) as e:
                 self.store.mail_failed(day.isoformat(), unit)
-                log.warn("morning e-mail to {unit} for {day} failed: {error}", unit=unit, day=day.isoformat(),
-                         error=type(e).__name__)
+                log.warn(
+                    "morning e-mail to {unit} for {day} failed: {error}",
+                    unit=unit,
+                    day=day.isoformat(),
+                    error=type(e).__name__,
+                )
                 return sent, False
             self.store.mail_sent(day.isoformat(), unit)
             sent += 1
@@ -130,7 +156,7 @@ class MorningMailService(service.Service):
         self.mailer = MorningMail(cfg, store)
         self.run_db = run_db
         self.interval = cfg.mail.check_seconds
-        self.now = now or (lambda: datetime.datetime.now(datetime.timezone.utc))
+        self.now = now or (lambda: datetime.datetime.now(datetime.UTC))
         self.loop = task.LoopingCall(self._check)
         self.loop.clock = clock
         self._running = None

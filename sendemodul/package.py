@@ -47,10 +47,12 @@ SEAL_FORMAT = "sendemodul-seal/1"
 #: At most this many invalid IDs are listed in the feedback of one container; the seal counts all of them.
 FEEDBACK_LIMIT = 1000
 #: Classes that get a pseudonym (valid IDs of a person), and classes that are not listed in the feedback.
-_PSEUDONYM_CLASSES = frozenset(c for c in identity.IdClass if identity.ClassifiedId(c, None, None).valid
-                               and c is not identity.IdClass.PLACEHOLDER)
-_NO_FEEDBACK = frozenset(c for c in identity.IdClass if identity.ClassifiedId(c, None, None).valid
-                         or c is identity.IdClass.MISSING)
+_PSEUDONYM_CLASSES = frozenset(
+    c for c in identity.IdClass if identity.ClassifiedId(c, None, None).valid and c is not identity.IdClass.PLACEHOLDER
+)
+_NO_FEEDBACK = frozenset(
+    c for c in identity.IdClass if identity.ClassifiedId(c, None, None).valid or c is identity.IdClass.MISSING
+)
 
 
 @dataclass(frozen=True)
@@ -71,32 +73,62 @@ class Seal:
 
     @classmethod
     def parse(cls, data):
-        obj = parse_canonical_json(data, name="tpf-seal.json", expected_format=SEAL_FORMAT, not_canonical=SealInvalid,
-                                   unsupported=SealInvalid, invalid=SealInvalid)
+        obj = parse_canonical_json(
+            data,
+            name="tpf-seal.json",
+            expected_format=SEAL_FORMAT,
+            not_canonical=SealInvalid,
+            unsupported=SealInvalid,
+            invalid=SealInvalid,
+        )
         classes = {c.value for c in identity.IdClass}
-        check_fields(obj, {
-            "format": (lambda v: v == SEAL_FORMAT, SEAL_FORMAT),
-            "container_id": (lambda v: is_text(v, UUID4_PATTERN), "a lowercase UUID version 4"),
-            "manifest_sha256": (lambda v: is_text(v, SHA256_PATTERN), "64 lowercase hex digits"),
-            "pseudonym_domain": (lambda v: isinstance(v, dict) and v.keys() == {"environment", "register"}
-                                 and is_text(v["environment"], ENVIRONMENT_PATTERN) and isinstance(v["register"], str),
-                                 "an object with environment and register"),
-            "key_version": (lambda v: is_int(v, 1), "a positive integer"),
-            "records": (is_int, "a count"),
-            "counts": (lambda v: isinstance(v, dict) and v.keys() == classes and all(map(is_int, v.values())),
-                       "a count for each ID class"),
-            "created": (is_timestamp, "a UTC time like 2026-01-05T09:30:00Z"),
-            "producer": (lambda v: isinstance(v, str) and 0 < len(v) <= 100, "a short text"),
-            "parts": (lambda v: isinstance(v, dict) and v.keys() == {"pseudonyms.age"},
-                      "an object with pseudonyms.age"),
-        }, name="tpf-seal.json", error=SealInvalid)
+        check_fields(
+            obj,
+            {
+                "format": (lambda v: v == SEAL_FORMAT, SEAL_FORMAT),
+                "container_id": (lambda v: is_text(v, UUID4_PATTERN), "a lowercase UUID version 4"),
+                "manifest_sha256": (lambda v: is_text(v, SHA256_PATTERN), "64 lowercase hex digits"),
+                "pseudonym_domain": (
+                    lambda v: (
+                        isinstance(v, dict)
+                        and v.keys() == {"environment", "register"}
+                        and is_text(v["environment"], ENVIRONMENT_PATTERN)
+                        and isinstance(v["register"], str)
+                    ),
+                    "an object with environment and register",
+                ),
+                "key_version": (lambda v: is_int(v, 1), "a positive integer"),
+                "records": (is_int, "a count"),
+                "counts": (
+                    lambda v: isinstance(v, dict) and v.keys() == classes and all(map(is_int, v.values())),
+                    "a count for each ID class",
+                ),
+                "created": (is_timestamp, "a UTC time like 2026-01-05T09:30:00Z"),
+                "producer": (lambda v: isinstance(v, str) and 0 < len(v) <= 100, "a short text"),
+                "parts": (
+                    lambda v: isinstance(v, dict) and v.keys() == {"pseudonyms.age"},
+                    "an object with pseudonyms.age",
+                ),
+            },
+            name="tpf-seal.json",
+            error=SealInvalid,
+        )
         domain = obj["pseudonym_domain"]
-        return cls(container_id=obj["container_id"], manifest_sha256=obj["manifest_sha256"],
-                   environment=domain["environment"], register=domain["register"], key_version=obj["key_version"],
-                   records=obj["records"], counts=obj["counts"], created=obj["created"], producer=obj["producer"],
-                   pseudonyms=PartInfo.from_json(obj["parts"]["pseudonyms.age"], name="tpf-seal.json pseudonyms.age",
-                                                 error=SealInvalid),
-                   raw=data)
+        return cls(
+            container_id=obj["container_id"],
+            manifest_sha256=obj["manifest_sha256"],
+            environment=domain["environment"],
+            register=domain["register"],
+            key_version=obj["key_version"],
+            records=obj["records"],
+            counts=obj["counts"],
+            created=obj["created"],
+            producer=obj["producer"],
+            pseudonyms=PartInfo.from_json(
+                obj["parts"]["pseudonyms.age"], name="tpf-seal.json pseudonyms.age", error=SealInvalid
+            ),
+            raw=data,
+        )
 
 
 @dataclass(frozen=True)
@@ -163,8 +195,7 @@ class _Pseudonymize:
     def __call__(self, row_id, id_type, raw_id):
         classified = self._classify(raw_id, self._kind(id_type))
         self._note(row_id, id_type, classified.id_class)
-        self._out.write(f"{row_id}\t{id_type}\t{self._pseudonymizer(classified)}\t{classified.id_class}\n"
-                        .encode())
+        self._out.write(f"{row_id}\t{id_type}\t{self._pseudonymizer(classified)}\t{classified.id_class}\n".encode())
 
     def block(self, block):
         """``on_block``: the pseudonyms lines of a block of ``row_id<TAB>id_type<TAB>id`` lines (bytes).
@@ -183,19 +214,33 @@ class _Pseudonymize:
         fnr_types, duf_types, duf_ok = self._fnr_types, self._duf_types, tables.duf_ok
         for id_type in set(id_types).difference(self._kinds_bytes):
             (fnr_types if self._kind_of(id_type) == "fnr" else duf_types).add(id_type)
-        labels, dates, suffixes, rules, placeholders = (self._labels, tables.dates, tables.suffixes, tables.rules,
-                                                        tables.placeholders)
-        fnr, placeholder, bad_date, bad_checksum, missing, duf = (labels[c] for c in (
-            identity.IdClass.FNR, identity.IdClass.PLACEHOLDER, identity.IdClass.BAD_DATE,
-            identity.IdClass.BAD_CHECKSUM, identity.IdClass.MISSING, identity.IdClass.DUF))
+        labels, dates, suffixes, rules, placeholders = (
+            self._labels,
+            tables.dates,
+            tables.suffixes,
+            tables.rules,
+            tables.placeholders,
+        )
+        fnr, placeholder, bad_date, bad_checksum, missing, duf = (
+            labels[c]
+            for c in (
+                identity.IdClass.FNR,
+                identity.IdClass.PLACEHOLDER,
+                identity.IdClass.BAD_DATE,
+                identity.IdClass.BAD_CHECKSUM,
+                identity.IdClass.MISSING,
+                identity.IdClass.DUF,
+            )
+        )
         with_pseudonym = self._with_pseudonym
         # Per line: the class's label (blank IDs are MISSING), and the canonical ID if it gets a pseudonym. Only the
         # lines with an ID go through the loop (itertools.compress picks them in C).
         classes, pseudonyms = [missing] * n, [b""] * n
         slots, canonical = [], []
         add_slot, add_canonical = slots.append, canonical.append
-        for i, id_type, value in zip(itertools.compress(range(n), values), itertools.compress(id_types, values),
-                                     filter(None, values)):
+        for i, id_type, value in zip(
+            itertools.compress(range(n), values), itertools.compress(id_types, values), filter(None, values)
+        ):
             if len(value) == 11 and id_type in fnr_types and value.isdigit():
                 try:
                     date = dates[value[:6]]
@@ -243,8 +288,18 @@ class _Pseudonymize:
         return kind
 
 
-def make_package(container_path, out_path, *, tpf_identities, master_key, environment, key_version,
-                 tpf_signing_key, ssb_recipients, classify=identity.classify_id):
+def make_package(
+    container_path,
+    out_path,
+    *,
+    tpf_identities,
+    master_key,
+    environment,
+    key_version,
+    tpf_signing_key,
+    ssb_recipients,
+    classify=identity.classify_id,
+):
     """Turn the container at ``container_path`` into the SSB package at ``out_path`` (written atomically).
 
     ``tpf_identities`` are pyrage identities that open identities.age, ``master_key`` the pseudonym master key of
@@ -254,32 +309,48 @@ def make_package(container_path, out_path, *, tpf_identities, master_key, enviro
     if not ssb_recipients or any(key.role != "ssb" for key in ssb_recipients):
         raise ValueError("ssb_recipients must be one or more ssb keys")
     out_path = Path(out_path)
-    with (open(container_path, "rb") as source, SealedTempFile(out_path.parent) as sealed,
-          tempfile.TemporaryFile(dir=out_path.parent) as pseudonyms_file):
+    with (
+        open(container_path, "rb") as source,
+        SealedTempFile(out_path.parent) as sealed,
+        tempfile.TemporaryFile(dir=out_path.parent) as pseudonyms_file,
+    ):
         tar = TarReader(source)
         manifest = Manifest.parse(tar.read_member("manifest.json", max_size=MAX_JSON_BYTES, error=ManifestInvalid))
         signature = tar.read_member("manifest.sig", max_size=SIGNATURE_BYTES, error=ManifestUnsigned)
-        pseudonymizer = Pseudonymizer(master_key, environment=environment, register=manifest.register,
-                                      version=key_version)
+        pseudonymizer = Pseudonymizer(
+            master_key, environment=environment, register=manifest.register, version=key_version
+        )
         lines = SealedStream(sealed)
         pseudonymize = _Pseudonymize(pseudonymizer, classify, lines)
-        parser = PartParser(manifest.container_id, "identities", 3, pseudonymize, one_line_per_row=False,
-                            on_block=pseudonymize.block)
+        parser = PartParser(
+            manifest.container_id, "identities", 3, pseudonymize, one_line_per_row=False, on_block=pseudonymize.block
+        )
         identities = open_part(tar, "identities.age", manifest.parts["identities.age"])
         decrypt_part(identities, tpf_identities, parser, manifest.parts["identities.age"].sha256)
         if parser.records != manifest.records:
             raise PartContentError.detail(f"identities: {parser.records} rows, the manifest says {manifest.records}")
         header = part_header(manifest.container_id, "pseudonyms", manifest.records)
-        size, sha256 = encrypt_part(itertools.chain([header], lines.blocks()),
-                                    [key.age_recipient() for key in ssb_recipients], pseudonyms_file)
-        seal = Seal.parse(canonical_json({
-            "format": SEAL_FORMAT, "container_id": manifest.container_id, "manifest_sha256": manifest.sha256,
-            "pseudonym_domain": {"environment": environment, "register": manifest.register},
-            "key_version": key_version, "records": manifest.records,
-            "counts": {str(c): n for c, n in pseudonymize.counts.items()}, "created": utc_timestamp(),
-            "producer": f"sendemodul/{sendemodul.__version__}",
-            "parts": {"pseudonyms.age": PartInfo(tuple(key.key_id for key in ssb_recipients), size, sha256).to_json()},
-        }))
+        size, sha256 = encrypt_part(
+            itertools.chain([header], lines.blocks()), [key.age_recipient() for key in ssb_recipients], pseudonyms_file
+        )
+        seal = Seal.parse(
+            canonical_json(
+                {
+                    "format": SEAL_FORMAT,
+                    "container_id": manifest.container_id,
+                    "manifest_sha256": manifest.sha256,
+                    "pseudonym_domain": {"environment": environment, "register": manifest.register},
+                    "key_version": key_version,
+                    "records": manifest.records,
+                    "counts": {str(c): n for c, n in pseudonymize.counts.items()},
+                    "created": utc_timestamp(),
+                    "producer": f"sendemodul/{sendemodul.__version__}",
+                    "parts": {
+                        "pseudonyms.age": PartInfo(tuple(key.key_id for key in ssb_recipients), size, sha256).to_json()
+                    },
+                }
+            )
+        )
         with atomic_output(out_path) as out:
             package = TarWriter(out)
             package.add("manifest.json", manifest.raw)

@@ -61,8 +61,10 @@ def accounts(cfg):
     try:
         group = grp.getgrnam(process.group)
     except KeyError:
-        raise ConfigError(f"config key 'process.group': there is no group {process.group!r} on this machine "
-                          f"(create it: groupadd --system {process.group})") from None
+        raise ConfigError(
+            f"config key 'process.group': there is no group {process.group!r} on this machine "
+            f"(create it: groupadd --system {process.group})"
+        ) from None
     found = {}
     for role in PROCESS_ROLES:
         key = f"process.{role}_user"
@@ -70,14 +72,18 @@ def accounts(cfg):
         try:
             entry = pwd.getpwnam(name)
         except KeyError:
-            raise ConfigError(f"config key {key!r}: there is no user {name!r} on this machine (create it: useradd "
-                              f"--system --user-group --groups {process.group} --no-create-home "
-                              f"--shell /usr/sbin/nologin {name})") from None
+            raise ConfigError(
+                f"config key {key!r}: there is no user {name!r} on this machine (create it: useradd "
+                f"--system --user-group --groups {process.group} --no-create-home "
+                f"--shell /usr/sbin/nologin {name})"
+            ) from None
         if entry.pw_uid == 0:
             raise ConfigError(f"config key {key!r}: user {name!r} has uid 0 (root)")
         if entry.pw_gid != group.gr_gid and name not in group.gr_mem:
-            raise ConfigError(f"config key {key!r}: user {name!r} is not a member of group {process.group!r} "
-                              f"(usermod --append --groups {process.group} {name})")
+            raise ConfigError(
+                f"config key {key!r}: user {name!r} is not a member of group {process.group!r} "
+                f"(usermod --append --groups {process.group} {name})"
+            )
         found[role] = Account(role, name, entry.pw_uid, entry.pw_gid)
     if len({a.uid for a in found.values()}) != len(found):
         raise ConfigError("config keys 'process.*_user' name the same uid twice: each process needs a user of its own")
@@ -94,11 +100,15 @@ def plan(cfg, role):
     if os.geteuid() == 0:
         return me
     if os.getuid() != me.uid or os.geteuid() != me.uid:
-        raise PrivilegeError(f"the {role} must run as user {me.name!r} (config key 'process.{role}_user') or be "
-                             f"started as root to drop to it; it was started as uid {os.geteuid()}")
+        raise PrivilegeError(
+            f"the {role} must run as user {me.name!r} (config key 'process.{role}_user') or be "
+            f"started as root to drop to it; it was started as uid {os.geteuid()}"
+        )
     if found.gid not in os.getgroups() and os.getegid() != found.gid:
-        raise PrivilegeError(f"the {role} runs as {me.name!r} but not in group {found.group!r} (config key "
-                             f"'process.group'; under systemd: SupplementaryGroups={found.group})")
+        raise PrivilegeError(
+            f"the {role} runs as {me.name!r} but not in group {found.group!r} (config key "
+            f"'process.group'; under systemd: SupplementaryGroups={found.group})"
+        )
     return None
 
 
@@ -255,18 +265,26 @@ def ownership(cfg, found):
         # Each directory belongs to the process that removes files from it; sticky, so no other process can remove
         # or replace a file it did not create (a compromised front cannot swap a package in the outbox).
         for name, owner, mode, why in (
-                ("incoming", front, 0o2750, "the front receives uploads here (0640 files: the group reads them)"),
-                ("received", worker, 0o3770, "the front renames accepted uploads in, the worker removes them"),
-                ("outbox", forwarder, 0o3770, "the worker writes packages, the forwarder removes delivered ones"),
-                ("quarantine", worker, 0o2750, "the worker moves failed uploads here")):
+            ("incoming", front, 0o2750, "the front receives uploads here (0640 files: the group reads them)"),
+            ("received", worker, 0o3770, "the front renames accepted uploads in, the worker removes them"),
+            ("outbox", forwarder, 0o3770, "the worker writes packages, the forwarder removes delivered ones"),
+            ("quarantine", worker, 0o2750, "the worker moves failed uploads here"),
+        ):
             if (spool / name).is_dir():
                 rows.append(Owned(spool / name, owner.uid, shared, mode, why))
         rows.append(Owned(spool, 0, shared, 0o3770, "spool root: each process's lock file"))
     demo = home / "demo"
     if demo.is_dir():
         rows.append(Owned(demo, 0, 0, 0o700, "dev only: the demo unit's PIN and signing key, for root"))
-    rows.append(Owned(home, 0, shared, 0o3770, "the home: SQLite creates -wal/-shm here; sticky: no process can "
-                                              "rename what it does not own"))
+    rows.append(
+        Owned(
+            home,
+            0,
+            shared,
+            0o3770,
+            "the home: SQLite creates -wal/-shm here; sticky: no process can rename what it does not own",
+        )
+    )
     return rows
 
 
@@ -298,7 +316,6 @@ def check_keys_private(cfg, found):
     for path in private.iterdir():
         st = path.lstat()
         mode = stat.S_IMODE(st.st_mode)
-        readable = (st.st_uid == found.front.uid or (st.st_gid in front_groups and mode & 0o040)
-                    or mode & 0o004)
+        readable = st.st_uid == found.front.uid or (st.st_gid in front_groups and mode & 0o040) or mode & 0o004
         if readable:
             raise PrivilegeError(f"{path} could be read by the front's user {found.front.name!r}")

@@ -86,7 +86,7 @@ class Pseudonymizer:
             append(out.digest())
         encoded = base32_prefixes(b"".join(macs))
         prefix = self._prefix_bytes
-        return [prefix + encoded[start:start + PSEUDONYM_CHARS] for start in range(0, len(encoded), 32)]
+        return [prefix + encoded[start : start + PSEUDONYM_CHARS] for start in range(0, len(encoded), 32)]
 
     def __call__(self, classified: ClassifiedId) -> str:
         """The pseudonym of a :class:`~sendemodul.identity.ClassifiedId`: empty unless it is valid and a person."""
@@ -107,9 +107,17 @@ _B32_TABLE = _B32_ALPHABET + bytes(256 - 32)
 def _spread_masks(units: int) -> tuple[int, ...]:
     """The masks of :func:`base32_prefixes` for ``units`` 64-bit units (a power of two: masks for more units than a
     number has work as well, since the bits shifted past its top unit meet zeros): a pattern repeated per unit."""
-    return tuple(int.from_bytes(bytes.fromhex(pattern) * units, "big") for pattern in (
-        "000fffff00000000", "00000000000fffff", "03ff000003ff0000", "000003ff000003ff", "1f001f001f001f00",
-        "001f001f001f001f"))
+    return tuple(
+        int.from_bytes(bytes.fromhex(pattern) * units, "big")
+        for pattern in (
+            "000fffff00000000",
+            "00000000000fffff",
+            "03ff000003ff0000",
+            "000003ff000003ff",
+            "1f001f001f001f00",
+            "001f001f001f001f",
+        )
+    )
 
 
 def base32_prefixes(digests: bytes) -> bytes:
@@ -126,7 +134,7 @@ def base32_prefixes(digests: bytes) -> bytes:
     units = bytearray(32 * n)
     for group in range(4):
         for k in range(5):
-            units[group * 8 + 3 + k::32] = digests[group * 5 + k::32]
+            units[group * 8 + 3 + k :: 32] = digests[group * 5 + k :: 32]
     hi20, lo20, hi10, lo10, hi5, lo5 = _spread_masks(1 << (4 * n - 1).bit_length())
     x = int.from_bytes(units, "big")
     x = ((x << 12) & hi20) | (x & lo20)

@@ -20,9 +20,19 @@ class Receipt:
 
     @classmethod
     def from_row(cls, row, duplicate=False):
-        return cls(reference=row["reference"], status=row["status"], unit=row["unit"], register=row["register"],
-                   periode=row["periode"], size=row["size"], sha256=row["sha256"], received_at=row["received_at"],
-                   late=bool(row["late"]), test=bool(row["test"]), duplicate=duplicate)
+        return cls(
+            reference=row["reference"],
+            status=row["status"],
+            unit=row["unit"],
+            register=row["register"],
+            periode=row["periode"],
+            size=row["size"],
+            sha256=row["sha256"],
+            received_at=row["received_at"],
+            late=bool(row["late"]),
+            test=bool(row["test"]),
+            duplicate=duplicate,
+        )
 
     def to_json(self):
         return asdict(self)

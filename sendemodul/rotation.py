@@ -85,8 +85,10 @@ def rotate(cfg, year, *, key_type="age-pq", ssb_recipient=None, valid_from=None,
         if probe.stanza_type != stanza:
             raise UsageError(f"--ssb-recipient is not of type {key_type}")
     elif cfg.environment != "dev":
-        raise UsageError("give --ssb-recipient: SSB makes its own key ('sendemodul keygen --type age-pq') and sends "
-                         "the TPF its public half")
+        raise UsageError(
+            "give --ssb-recipient: SSB makes its own key ('sendemodul keygen --type age-pq') and sends "
+            "the TPF its public half"
+        )
     ids = {role: f"{role}-{year}" for role in ("tpf", "ssb")}
     for key_id in ids.values():
         if (cfg.keys_dir / f"{key_id}.toml").exists():
@@ -105,7 +107,13 @@ def rotate(cfg, year, *, key_type="age-pq", ssb_recipient=None, valid_from=None,
         publics["ssb"] = ssb_recipient.strip()
     keys = {}
     for role, key_id in ids.items():
-        keys[role] = keydir.RecipientKey(key_id=key_id, role=role, public=publics[role], valid_from=valid_from,
-                                         valid_to=valid_to, comment=f"{role.upper()} {key_type} key for {year}")
+        keys[role] = keydir.RecipientKey(
+            key_id=key_id,
+            role=role,
+            public=publics[role],
+            valid_from=valid_from,
+            valid_to=valid_to,
+            comment=f"{role.upper()} {key_type} key for {year}",
+        )
         write_file(cfg.keys_dir / f"{key_id}.toml", keys[role].to_toml(), mode=0o644)
     return Rotated(keys["tpf"], keys["ssb"], tuple(written))

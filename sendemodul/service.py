@@ -158,8 +158,11 @@ class SendemodulService(service.MultiService):
             pass
 
     def _started(self):
-        log.info("sendemodul started (environment {environment}, home {home})", environment=self.config.environment,
-                 home=str(self.config.home))
+        log.info(
+            "sendemodul started (environment {environment}, home {home})",
+            environment=self.config.environment,
+            home=str(self.config.home),
+        )
 
     def stopService(self):
         log.info("sendemodul stopping")
@@ -194,20 +197,35 @@ def makeService(config, reactor=None):
     KeyDirectoryService(top.keys, reactor).setServiceParent(top)
 
     top.realm = auth.UnitRealm({IConchUser: conch_user_factory(intake=top.intake, store=store, run_db=top.db.run)})
-    top.checker = auth.PinChecker(store, hash_pool=hashing.pool, run_db=top.db.run, reactor=reactor, clock=reactor,
-                                  config=config.auth)
+    top.checker = auth.PinChecker(
+        store, hash_pool=hashing.pool, run_db=top.db.run, reactor=reactor, clock=reactor, config=config.auth
+    )
     key_checker = UnitKeyChecker(store, top.db.run, accept_ssh_rsa_sha1=config.sftp.accept_ssh_rsa_sha1)
     top.portal = Portal(top.realm, [top.checker, key_checker])
 
-    top.web_app = WebApp(config, portal=top.portal, intake=top.intake, store=store, run_db=top.db.run,
-                         clock=reactor, keys=top.keys, source_banned=top.checker.defender.is_banned)
+    top.web_app = WebApp(
+        config,
+        portal=top.portal,
+        intake=top.intake,
+        store=store,
+        run_db=top.db.run,
+        clock=reactor,
+        keys=top.keys,
+        source_banned=top.checker.defender.is_banned,
+    )
     top.web = WebService(top.web_app, reactor, config.server.https_endpoint)
     top.web.setServiceParent(top)
-    top.sftp = SFTPService(config, top.portal, reactor, config.server.sftp_endpoint,
-                           source_banned=top.checker.defender.is_banned)
+    top.sftp = SFTPService(
+        config, top.portal, reactor, config.server.sftp_endpoint, source_banned=top.checker.defender.is_banned
+    )
     top.sftp.setServiceParent(top)
-    top.credential_watch = CredentialWatch(store, top.db.run, reactor, config.auth.credential_poll_seconds,
-                                           [top.web_app.sessions.end_unit, top.sftp.end_unit])
+    top.credential_watch = CredentialWatch(
+        store,
+        top.db.run,
+        reactor,
+        config.auth.credential_poll_seconds,
+        [top.web_app.sessions.end_unit, top.sftp.end_unit],
+    )
     top.credential_watch.setServiceParent(top)
 
     # [process] users (production, started as root): drop to the front's user here, after the listeners above have

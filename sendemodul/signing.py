@@ -27,8 +27,7 @@ def write_new_key(path, comment):
         if p.exists():
             raise UsageError(f"{p} already exists; not overwriting it")
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     write_file(path, pem, mode=0o600)
     write_file(pub, public_line(key, comment), mode=0o644)
     return key

@@ -29,7 +29,6 @@ def file_mode(directory):
     return 0o640 if os.stat(directory).st_mode & 0o070 else 0o600
 
 
-
 class Spool:
     def __init__(self, root):
         self.root = Path(root)

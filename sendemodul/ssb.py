@@ -71,8 +71,12 @@ def open_package(package_path, out_dir, *, ssb_identities, tpf_signing_keys, uni
         if unit_keys is not None:
             check_signature(manifest.raw, signature, unit_keys)
         seal = Seal.parse(tar.read_member("tpf-seal.json", max_size=MAX_JSON_BYTES, error=SealInvalid))
-        _check_seal(seal, tar.read_member("tpf-seal.sig", max_size=SIGNATURE_BYTES, error=SealSignatureInvalid),
-                    manifest, tpf_signing_keys)
+        _check_seal(
+            seal,
+            tar.read_member("tpf-seal.sig", max_size=SIGNATURE_BYTES, error=SealSignatureInvalid),
+            manifest,
+            tpf_signing_keys,
+        )
         profile = load_profile(manifest.register, manifest.periode)
         csv_path, dat_path = Path(out_dir) / CSV_NAME, Path(out_dir) / f"{manifest.register}-{manifest.periode}.dat"
         for path in (csv_path, dat_path):
@@ -88,8 +92,9 @@ def open_package(package_path, out_dir, *, ssb_identities, tpf_signing_keys, uni
 
         with atomic_output(csv_path) as csv_file, atomic_output(dat_path) as dat_file:
             join = _Join(profile, pseudonyms, csv_file, dat_file)
-            parser = PartParser(manifest.container_id, "data", 2, join.add, one_line_per_row=True,
-                                on_header_line=join.header_line)
+            parser = PartParser(
+                manifest.container_id, "data", 2, join.add, one_line_per_row=True, on_header_line=join.header_line
+            )
             member = open_part(tar, "data.age", manifest.parts["data.age"])
             decrypt_part(member, ssb_identities, parser, manifest.parts["data.age"].sha256)
             join.finish()
@@ -107,8 +112,12 @@ def _check_seal(seal, signature, manifest, tpf_signing_keys):
         check_signature(seal.raw, signature, keys, name="tpf-seal.json")
     except (SignatureInvalid, ManifestUnsigned):
         raise SealSignatureInvalid.detail(f"tried {len(keys)} key(s)") from None
-    expected = {"manifest_sha256": manifest.sha256, "container_id": manifest.container_id,
-                "register": manifest.register, "records": manifest.records}
+    expected = {
+        "manifest_sha256": manifest.sha256,
+        "container_id": manifest.container_id,
+        "register": manifest.register,
+        "records": manifest.records,
+    }
     for name, value in expected.items():
         if getattr(seal, name) != value:
             raise SealInvalid.detail(f"its {name} does not match the manifest")
@@ -123,8 +132,11 @@ class _Pseudonyms:
         self.id_types = {}
 
     def add(self, row_id, id_type, pseudonym, id_class):
-        if (id_class not in _CLASSES or not ID_TYPE_PATTERN.fullmatch(id_type)
-                or (pseudonym and not PSEUDONYM_PATTERN.fullmatch(pseudonym))):
+        if (
+            id_class not in _CLASSES
+            or not ID_TYPE_PATTERN.fullmatch(id_type)
+            or (pseudonym and not PSEUDONYM_PATTERN.fullmatch(pseudonym))
+        ):
             raise PartContentError.detail("pseudonyms: a line is not row_id, ID field, pseudonym, class")
         self.id_types.setdefault(id_type, None)
         self._out.write(f"{row_id}\t{id_type}\t{pseudonym}\t{id_class}\n".encode())
@@ -164,8 +176,13 @@ class _Join:
         self._rows = pseudonyms.rows()
         self._dat = _TextOut(dat_file, profile.encoding)
         self._csv = csv.writer(_TextOut(csv_file, "utf-8"), lineterminator="\n")
-        self._csv.writerow(["row_id", *itertools.chain.from_iterable(
-            (f"{name}_pseudonym", f"{name}_class") for name in self._id_types), *self._fields])
+        self._csv.writerow(
+            [
+                "row_id",
+                *itertools.chain.from_iterable((f"{name}_pseudonym", f"{name}_class") for name in self._id_types),
+                *self._fields,
+            ]
+        )
         self._root = profile.root if profile.kind == "xml" else None
         if self._root:
             self._dat.write(f"<{self._root}>\n")
@@ -177,8 +194,13 @@ class _Join:
         found_id, ids = next(self._rows, (None, None))
         if found_id != row_id:
             raise PartContentError.detail("the rows of data.age and pseudonyms.age do not match")
-        self._csv.writerow([row_id, *itertools.chain.from_iterable(ids.get(name, ("", "")) for name in self._id_types),
-                            *self._field_values(self._profile.fields(record))])
+        self._csv.writerow(
+            [
+                row_id,
+                *itertools.chain.from_iterable(ids.get(name, ("", "")) for name in self._id_types),
+                *self._field_values(self._profile.fields(record)),
+            ]
+        )
         self._dat.write(record + "\n")
 
     def finish(self):

@@ -46,8 +46,12 @@ class DropPrivilegesService(service.Service):
                 if not path.is_symlink() and path.stat().st_uid == 0:
                     os.chown(path, self.account.uid, self.account.gid, follow_symlinks=False)
         privileges.drop_to(self.account, self.shared_gid)
-        log.info("front now runs as user {user} (uid {uid}, gid {gid})", user=self.account.name,
-                 uid=self.account.uid, gid=self.account.gid)
+        log.info(
+            "front now runs as user {user} (uid {uid}, gid {gid})",
+            user=self.account.name,
+            uid=self.account.uid,
+            gid=self.account.gid,
+        )
         super().startService()
 
 
@@ -74,9 +78,11 @@ def check_front(config):
         return None, None
     me = privileges.plan(config, "front")
     if config.worker.embedded and me is None:
-        raise PrivilegeError("with [process] users, the server starts the pseudonymizer and the forwarder only when "
-                             "started as root; under systemd set [worker] embedded = false and run "
-                             "sendemodul-worker.service and sendemodul-forwarder.service")
+        raise PrivilegeError(
+            "with [process] users, the server starts the pseudonymizer and the forwarder only when "
+            "started as root; under systemd set [worker] embedded = false and run "
+            "sendemodul-worker.service and sendemodul-forwarder.service"
+        )
     return found, me
 
 
@@ -140,8 +146,11 @@ class ChildSupervisorService(service.Service):
         if self._stopping:
             log.info("child supervisor ended")
             return
-        log.critical("the child supervisor ended ({reason}); stopping: the pseudonymizer and the forwarder cannot "
-                     "be restarted without it", reason=reason.getErrorMessage())
+        log.critical(
+            "the child supervisor ended ({reason}); stopping: the pseudonymizer and the forwarder cannot "
+            "be restarted without it",
+            reason=reason.getErrorMessage(),
+        )
         self.reactor.callLater(0, self._stop_reactor)
 
     def _stop_reactor(self):
@@ -179,7 +188,6 @@ class _StopOnEndOfInput(protocol.Protocol):
             self.reactor.stop()
 
 
-
 #: The only environment variables a child process inherits (it holds keys: nothing else leaks in).
 CHILD_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
 
@@ -204,9 +212,16 @@ def make_process_monitor(config, reactor, accounts=None):
         user = accounts.of(name) if accounts is not None else None
         # as other users: -I, so that the home (the cwd, writable by the front through the group) is not on sys.path
         isolated = ["-I"] if user is not None else []
-        monitor.addProcess(name, [sys.executable, *isolated, "-m", "sendemodul", name, "--home", str(config.home)],
-                           env=env, cwd=str(config.home), uid=user and user.uid, gid=user and user.gid)
+        monitor.addProcess(
+            name,
+            [sys.executable, *isolated, "-m", "sendemodul", name, "--home", str(config.home)],
+            env=env,
+            cwd=str(config.home),
+            uid=user and user.uid,
+            gid=user and user.gid,
+        )
     return monitor
+
 
 def main(argv=None):
     """``python -m sendemodul.supervisor --home HOME``: run the pseudonymizer and the forwarder as their users."""

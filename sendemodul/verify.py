@@ -81,5 +81,6 @@ def _check_part(tar, name, info, stanza_type):
             raise RecipientTypeMismatch.detail(f"{name} has {count} {other} stanza(s) for its {stanza_type} key(s)")
     if counts[stanza_type] != len(info.recipients):
         raise RecipientCountMismatch.detail(
-            f"{name} has {counts[stanza_type]} {stanza_type} stanzas for {len(info.recipients)} keys")
+            f"{name} has {counts[stanza_type]} {stanza_type} stanzas for {len(info.recipients)} keys"
+        )
     member.finish_digest(info.sha256)

@@ -83,8 +83,9 @@ class Pseudonymizer:
         for row in self.store.uploads_with_status("delivered", "tested"):
             self.spool.discard_outbox(row["reference"])
         if back or partials:
-            log.warn("worker recovery: {n} uploads back to received, {p} partial packages removed", n=len(back),
-                     p=partials)
+            log.warn(
+                "worker recovery: {n} uploads back to received, {p} partial packages removed", n=len(back), p=partials
+            )
 
     def run_once(self):
         """Pseudonymize the oldest received upload. Returns False when there was none."""
@@ -100,9 +101,15 @@ class Pseudonymizer:
             if not source.exists():  # an admin requeued it before its file came back from quarantine
                 self.spool.from_quarantine(reference)
             result = package.make_package(
-                source, self.spool.outbox_path(reference), tpf_identities=self.keys.tpf_identities,
-                master_key=self.keys.master_key, environment=environment, key_version=self.cfg.worker.key_version,
-                tpf_signing_key=self.keys.signing_key, ssb_recipients=ssb_keys)
+                source,
+                self.spool.outbox_path(reference),
+                tpf_identities=self.keys.tpf_identities,
+                master_key=self.keys.master_key,
+                environment=environment,
+                key_version=self.cfg.worker.key_version,
+                tpf_signing_key=self.keys.signing_key,
+                ssb_recipients=ssb_keys,
+            )
         except Exception as e:  # noqa: BLE001 - every failure quarantines the upload with a reason
             if not isinstance(e, SendemodulError):
                 log.failure("pseudonymizing {reference} failed", reference=reference)
@@ -117,16 +124,26 @@ class Pseudonymizer:
         size = out.stat().st_size
         status = "tested" if row["test"] else "queued"
         self.store.finish_pseudonymizing(
-            reference, status=status,
+            reference,
+            status=status,
             feedback=[(f.row_id, f.id_type, str(f.id_class)) for f in result.feedback],
-            feedback_omitted=result.feedback_omitted, package_size=size,
-            package_sha256=None, counts={k: v for k, v in result.seal.counts.items() if v}, actor=ACTOR)
+            feedback_omitted=result.feedback_omitted,
+            package_size=size,
+            package_sha256=None,
+            counts={k: v for k, v in result.seal.counts.items() if v},
+            actor=ACTOR,
+        )
         self.spool.discard_received(reference)
         if row["test"]:
             self.spool.discard_outbox(reference)  # a test upload is checked end to end but never forwarded
         seconds = time.monotonic() - started
-        log.info("upload {reference} pseudonymized: {rows} rows in {seconds:.2f} s -> {status}",
-                 reference=reference, rows=result.seal.records, seconds=seconds, status=status)
+        log.info(
+            "upload {reference} pseudonymized: {rows} rows in {seconds:.2f} s -> {status}",
+            reference=reference,
+            rows=result.seal.records,
+            seconds=seconds,
+            status=status,
+        )
         return True
 
 

@@ -45,11 +45,13 @@ def run_cli(*args, home=None, check=True, env=None, input=None):
     full_env = {**os.environ, **(env or {})}
     if home is not None:
         full_env["SENDEMODUL_HOME"] = str(home)
-    proc = subprocess.run([str(BIN), *map(str, args)], capture_output=True, text=True, env=full_env, input=input,
-                          timeout=120)
+    proc = subprocess.run(
+        [str(BIN), *map(str, args)], capture_output=True, text=True, env=full_env, input=input, timeout=120
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"sendemodul {' '.join(map(str, args))} failed ({proc.returncode}):\n"
-                             f"{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"sendemodul {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 

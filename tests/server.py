@@ -33,8 +33,11 @@ class Server:
         self.init_args = tuple(init_args)
 
     def init(self):
-        subprocess.run([str(self.script), "admin", "init", "--dev", *self.init_args, "--home", str(self.home)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [str(self.script), "admin", "init", "--dev", *self.init_args, "--home", str(self.home)],
+            check=True,
+            capture_output=True,
+        )
         config = self.home / "config.toml"
         text = config.read_text()
         text = text.replace("[server]\n", "[server]\nhttps_port = 0\nsftp_port = 0\n", 1)
@@ -46,10 +49,20 @@ class Server:
         return self
 
     def start(self):
-        env = {**os.environ, "SENDEMODUL_HOME": str(self.home), "PYTHONPATH": str(SUPPORT),
-               "SENDEMODUL_TEST_OPENED": str(self.opened_log)}
-        self.proc = subprocess.Popen([str(self.script), "serve"], env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, cwd=self.home.parent)
+        env = {
+            **os.environ,
+            "SENDEMODUL_HOME": str(self.home),
+            "PYTHONPATH": str(SUPPORT),
+            "SENDEMODUL_TEST_OPENED": str(self.opened_log),
+        }
+        self.proc = subprocess.Popen(
+            [str(self.script), "serve"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=self.home.parent,
+        )
         self.output = []
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -90,15 +103,34 @@ class Server:
 def add_unit(home, unit, key_path, name="Testkommune"):
     """Register ``unit`` with a new signing key at ``key_path``; returns its PIN."""
     signing.write_new_key(key_path, unit)
-    subprocess.run([str(BIN), "admin", "unit", "add", unit, "--name", name, "--email", "kostra@example.org",
-                    "--signing-key", f"{key_path}.pub", "--home", str(home)], check=True, capture_output=True)
-    out = subprocess.run([str(BIN), "admin", "pin", "issue", unit, "--home", str(home)], check=True,
-                         capture_output=True, text=True).stdout
+    subprocess.run(
+        [
+            str(BIN),
+            "admin",
+            "unit",
+            "add",
+            unit,
+            "--name",
+            name,
+            "--email",
+            "kostra@example.org",
+            "--signing-key",
+            f"{key_path}.pub",
+            "--home",
+            str(home),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    out = subprocess.run(
+        [str(BIN), "admin", "pin", "issue", unit, "--home", str(home)], check=True, capture_output=True, text=True
+    ).stdout
     return out.strip().splitlines()[-1]
 
 
-def make_container(home, out, *, unit=DEMO, register="11F", periode=2026, signing_key=None, records=3,
-                   tpf=None, ssb=None):
+def make_container(
+    home, out, *, unit=DEMO, register="11F", periode=2026, signing_key=None, records=3, tpf=None, ssb=None
+):
     """A real container for ``unit``, encrypted to the home's current dev keys (or the given RecipientKeys)."""
     home = Path(home)
     today = datetime.date.today()
@@ -110,7 +142,12 @@ def make_container(home, out, *, unit=DEMO, register="11F", periode=2026, signin
         fnr = next(f for n in range(i // 20000, 1000) if (f := identity.generate_fnr(birth, n, kind="synthetic")))
         rows.append(((("PERSON_FODSELSNR", fnr),), f"record {i:06d}".ljust(40)))
     return container.write_container(
-        out, unit=identity.parse_unit(unit, today.year), register=register, periode=periode, signing_key=key,
+        out,
+        unit=identity.parse_unit(unit, today.year),
+        register=register,
+        periode=periode,
+        signing_key=key,
         tpf_recipients=tpf or keys.sealing_keys("tpf", today),
         ssb_recipients=ssb or keys.sealing_keys("ssb", today),
-        rows=rows)
+        rows=rows,
+    )

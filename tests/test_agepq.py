@@ -8,7 +8,8 @@ import pyrage
 import pytest
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sendemodul import agepq
 
@@ -18,7 +19,7 @@ PQ_OTHER = agepq.MlKem768X25519Identity.generate()
 CLASSIC = agepq.X25519Identity.generate()
 # Examples printed in C2SP age.md, "Native recipient types".
 SPEC_PQ_IDENTITY = "AGE-SECRET-KEY-PQ-1XX76JRALNLXDMEW0CRK45QMCCH4X06SE84UN3VPM33W6HWDX0H3SK3ZQFR"
-SPEC_PQ_RECIPIENT_SHA256 = "a091dd7e0ee9d62b75173dcc98441a0424baa941e66a8776e570a4ae60ff61ea"   # of the age1pq1x34nzsvr0... string printed there
+SPEC_PQ_RECIPIENT_SHA256 = "a091dd7e0ee9d62b75173dcc98441a0424baa941e66a8776e570a4ae60ff61ea"  # of the age1pq1x34nzsvr0... string printed there
 SPEC_X25519_IDENTITY = "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"
 SPEC_X25519_RECIPIENT = "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj"
 
@@ -40,6 +41,7 @@ def payload(n):
 
 
 # --- keys ---
+
 
 def test_spec_pq_identity_gives_the_spec_recipient():
     """The hybrid identity printed in age.md derives the recipient printed there (known answer for keygen)."""
@@ -66,13 +68,16 @@ def test_repr_of_an_identity_does_not_show_the_secret():
     assert str(PQ)[19:] not in repr(PQ) and str(CLASSIC)[16:] not in repr(CLASSIC)
 
 
-@pytest.mark.parametrize("bad", [
-    SPEC_X25519_RECIPIENT[:-1] + "q",                      # checksum
-    SPEC_X25519_RECIPIENT[:10] + SPEC_X25519_RECIPIENT[10:].upper(),   # mixed case
-    "age1" + "q" * 20,                                      # too short for a key
-    SPEC_PQ_IDENTITY,                                       # an identity is not a recipient
-    "age1pq1qqqq",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        SPEC_X25519_RECIPIENT[:-1] + "q",  # checksum
+        SPEC_X25519_RECIPIENT[:10] + SPEC_X25519_RECIPIENT[10:].upper(),  # mixed case
+        "age1" + "q" * 20,  # too short for a key
+        SPEC_PQ_IDENTITY,  # an identity is not a recipient
+        "age1pq1qqqq",
+    ],
+)
 def test_malformed_recipient_strings_are_refused(bad):
     with pytest.raises(agepq.KeyFormatError):
         agepq.parse_recipient(bad)
@@ -86,6 +91,7 @@ def test_identity_of_the_other_type_is_refused_by_the_type():
 
 
 # --- round trips ---
+
 
 @pytest.mark.parametrize("n", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 3 * CHUNK + 17])
 @pytest.mark.parametrize("kind", ["pq", "classic"])
@@ -137,7 +143,7 @@ def test_stanza_types_reads_the_header_only():
     assert agepq.stanza_types(blob[:header_len]) == ("mlkem768x25519",)
     assert agepq.stanza_types(seal(b"", [CLASSIC.to_public()])) == ("X25519",)
     with pytest.raises(agepq.HeaderError):
-        agepq.stanza_types(blob[:header_len - 10])
+        agepq.stanza_types(blob[: header_len - 10])
     with pytest.raises(agepq.HeaderError):
         agepq.stanza_types(b"not age at all\n")
 
@@ -166,9 +172,23 @@ def test_wrong_key_is_no_match():
         open_(BLOB, [PQ_OTHER, CLASSIC])
 
 
-@pytest.mark.parametrize("cut", [0, 10, 30, HEADER_END - 20, HEADER_END - 1, HEADER_END, HEADER_END + 8,
-                                 HEADER_END + 16, HEADER_END + 16 + 10, HEADER_END + 16 + CHUNK + 16,
-                                 HEADER_END + 16 + CHUNK + 16 + 1, len(BLOB) - 1])
+@pytest.mark.parametrize(
+    "cut",
+    [
+        0,
+        10,
+        30,
+        HEADER_END - 20,
+        HEADER_END - 1,
+        HEADER_END,
+        HEADER_END + 8,
+        HEADER_END + 16,
+        HEADER_END + 16 + 10,
+        HEADER_END + 16 + CHUNK + 16,
+        HEADER_END + 16 + CHUNK + 16 + 1,
+        len(BLOB) - 1,
+    ],
+)
 def test_truncation_is_refused(cut):
     with pytest.raises(agepq.AgeError):
         open_(BLOB[:cut], [PQ])
@@ -180,8 +200,21 @@ def test_trailing_data_is_refused(tail):
         open_(BLOB + tail, [PQ])
 
 
-@pytest.mark.parametrize("pos", [5, 30, 200, 1000, HEADER_END - 30, HEADER_END - 3, HEADER_END + 3,
-                                 HEADER_END + 16 + 5, HEADER_END + 16 + CHUNK + 3, len(BLOB) - 1])
+@pytest.mark.parametrize(
+    "pos",
+    [
+        5,
+        30,
+        200,
+        1000,
+        HEADER_END - 30,
+        HEADER_END - 3,
+        HEADER_END + 3,
+        HEADER_END + 16 + 5,
+        HEADER_END + 16 + CHUNK + 3,
+        len(BLOB) - 1,
+    ],
+)
 def test_a_flipped_bit_anywhere_is_refused(pos):
     bad = bytearray(BLOB)
     bad[pos] ^= 0x01
@@ -202,9 +235,9 @@ def test_no_plaintext_of_an_unauthenticated_chunk_is_written():
 
 def test_a_swapped_chunk_is_refused():
     body = HEADER_END + 16
-    c0, c1 = BLOB[body:body + CHUNK + 16], BLOB[body + CHUNK + 16:body + 2 * (CHUNK + 16)]
+    c0, c1 = BLOB[body : body + CHUNK + 16], BLOB[body + CHUNK + 16 : body + 2 * (CHUNK + 16)]
     with pytest.raises(agepq.PayloadError):
-        open_(BLOB[:body] + c1 + c0 + BLOB[body + 2 * (CHUNK + 16):], [PQ])
+        open_(BLOB[:body] + c1 + c0 + BLOB[body + 2 * (CHUNK + 16) :], [PQ])
 
 
 def test_a_header_from_another_file_is_refused():
@@ -214,6 +247,7 @@ def test_a_header_from_another_file_is_refused():
 
 
 # --- streaming ---
+
 
 class Source:
     """A reader of ``n`` generated bytes with only ``read``, returning short reads."""
@@ -261,6 +295,7 @@ def test_streams_with_bounded_memory_and_short_reads(tmp_path):
 
 # --- other implementations ---
 
+
 def test_pyrage_opens_our_classic_output_and_we_open_pyrage_output():
     ident = pyrage.x25519.Identity.generate()
     data = payload(2 * CHUNK + 3)
@@ -280,8 +315,10 @@ def test_pyrage_14_has_no_hybrid_identity():
 def _hpke_key(identity):
     """cryptography's own hybrid key from an age PQ identity: SHAKE256 of the seed, split 64 + 32 (hashlib here)."""
     expanded = hashlib.shake_256(identity._raw).digest(96)
-    return hpke.MLKEM768X25519PrivateKey(mlkem.MLKEM768PrivateKey.from_seed_bytes(expanded[:64]),
-                                         x25519.X25519PrivateKey.from_private_bytes(expanded[64:]))
+    return hpke.MLKEM768X25519PrivateKey(
+        mlkem.MLKEM768PrivateKey.from_seed_bytes(expanded[:64]),
+        x25519.X25519PrivateKey.from_private_bytes(expanded[64:]),
+    )
 
 
 SUITE = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
@@ -315,7 +352,7 @@ def test_a_low_order_x25519_recipient_is_refused_when_sealing():
 
 def test_an_invalid_mlkem_encapsulation_key_is_refused():
     raw = bytearray(agepq.parse_recipient(str(PQ.to_public()))._raw)
-    raw[0], raw[1] = 0xFF, raw[1] | 0x0F   # first coefficient 0xFFF, not below q = 3329
+    raw[0], raw[1] = 0xFF, raw[1] | 0x0F  # first coefficient 0xFFF, not below q = 3329
     with pytest.raises(agepq.KeyFormatError):
         agepq.MlKem768X25519Recipient(bytes(raw))
 
@@ -352,8 +389,12 @@ def test_any_damage_is_an_age_error_never_a_crash(data):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(max_size=80) | st.sampled_from([str(PQ), str(CLASSIC), SPEC_X25519_RECIPIENT]).flatmap(
-    lambda s: st.tuples(st.integers(0, len(s) - 1), st.characters()).map(lambda t: s[:t[0]] + t[1] + s[t[0] + 1:])))
+@given(
+    st.text(max_size=80)
+    | st.sampled_from([str(PQ), str(CLASSIC), SPEC_X25519_RECIPIENT]).flatmap(
+        lambda s: st.tuples(st.integers(0, len(s) - 1), st.characters()).map(lambda t: s[: t[0]] + t[1] + s[t[0] + 1 :])
+    )
+)
 def test_any_key_string_parses_or_is_a_key_format_error(text):
     for parse in (agepq.parse_recipient, agepq.parse_identity):
         try:

@@ -28,14 +28,24 @@ def age_ts(tmp_path_factory):
     folder = base / "age-ts"
     if not (folder / "node_modules" / "age-encryption" / "package.json").exists():
         folder.mkdir(exist_ok=True)
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(folder),
-                        f"age-encryption@{AGE_TS_VERSION}"], check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(folder), f"age-encryption@{AGE_TS_VERSION}"],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
     return folder
 
 
 def ts(age_ts, *args):
-    return subprocess.run(["node", str(HELPER), *map(str, args)], check=True, capture_output=True, text=True,
-                          env={**os.environ, "AGE_TS_DIR": str(age_ts)}, timeout=120).stdout
+    return subprocess.run(
+        ["node", str(HELPER), *map(str, args)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AGE_TS_DIR": str(age_ts)},
+        timeout=120,
+    ).stdout
 
 
 def sizes():
@@ -57,7 +67,7 @@ def test_a_file_typescript_seals_to_our_pq_recipient_opens_with_our_code(age_ts,
 def test_a_file_we_seal_to_a_typescript_pq_key_opens_with_typescript(age_ts, tmp_path, n):
     identity, recipient = ts(age_ts, "keygen").split()
     assert identity.startswith("AGE-SECRET-KEY-PQ-1") and recipient.startswith("age1pq1")
-    assert str(agepq.parse_identity(identity).to_public()) == recipient   # same key derivation
+    assert str(agepq.parse_identity(identity).to_public()) == recipient  # same key derivation
     plain = hashlib.shake_256(b"py%d" % n).digest(n)
     with open(tmp_path / "f.age", "wb") as out:
         agepq.encrypt_io(io.BytesIO(plain), out, [recipient])
@@ -89,8 +99,9 @@ def test_debian_age_opens_our_classic_x25519_output(debian_age, tmp_path, n):
     plain = hashlib.shake_256(b"deb%d" % n).digest(n)
     with open(tmp_path / "f.age", "wb") as out:
         agepq.encrypt_io(io.BytesIO(plain), out, [ours.to_public()])
-    done = subprocess.run([debian_age, "-d", "-i", tmp_path / "id.txt", tmp_path / "f.age"],
-                          check=True, capture_output=True, timeout=60)
+    done = subprocess.run(
+        [debian_age, "-d", "-i", tmp_path / "id.txt", tmp_path / "f.age"], check=True, capture_output=True, timeout=60
+    )
     assert done.stdout == plain
 
 
@@ -98,8 +109,12 @@ def test_we_open_debian_age_classic_output(debian_age, tmp_path):
     ours = agepq.X25519Identity.generate()
     plain = hashlib.shake_256(b"deb").digest(150_000)
     (tmp_path / "plain").write_bytes(plain)
-    subprocess.run([debian_age, "-e", "-r", str(ours.to_public()), "-o", tmp_path / "f.age", tmp_path / "plain"],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [debian_age, "-e", "-r", str(ours.to_public()), "-o", tmp_path / "f.age", tmp_path / "plain"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     with open(tmp_path / "f.age", "rb") as f, open(tmp_path / "out", "wb") as out:
         assert agepq.decrypt_io(f, out, [ours]) == ("X25519",)
     assert (tmp_path / "out").read_bytes() == plain

@@ -1,10 +1,9 @@
 import sqlite3
 
 import pytest
+from conftest import ALNA, run_cli
 
 from sendemodul import audit
-
-from conftest import ALNA, run_cli
 
 
 def _fill(store, n=6):

@@ -41,8 +41,13 @@ class PortalTests(unittest.TestCase):
         settings = {"failure_delay_seconds": 1.0, "source_ban_score": 6, "unit_warn_failures": 3, **overrides}
         self.cfg = config.AuthConfig(**settings)
         self.checker = auth.PinChecker(
-            self.store, hash_pool=self.pool, reactor=reactor, clock=self.clock, config=self.cfg,
-            run_db=lambda f, *a, **kw: deferToThreadPool(reactor, self.db_pool, f, *a, **kw))
+            self.store,
+            hash_pool=self.pool,
+            reactor=reactor,
+            clock=self.clock,
+            config=self.cfg,
+            run_db=lambda f, *a, **kw: deferToThreadPool(reactor, self.db_pool, f, *a, **kw),
+        )
         self.realm = auth.UnitRealm()
         self.portal = Portal(self.realm, [self.checker])
 
@@ -69,14 +74,19 @@ class PortalTests(unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_pin_is_case_and_separator_insensitive(self):
-        sloppy = " ".join(self.pin.replace("-", "").lower()[i:i + 3] for i in range(0, 12, 3))
+        sloppy = " ".join(self.pin.replace("-", "").lower()[i : i + 3] for i in range(0, 12, 3))
         _, avatar, _ = yield self.login(ALNA.encode(), sloppy.encode())
         self.assertEqual(avatar.unit, ALNA)
 
     @defer.inlineCallbacks
     def test_wrong_pin_unknown_unit_and_garbage_fail_the_same_way(self):
-        for username, pin in [(ALNA, auth.generate_pin()), (STAVANGER, self.pin), ("nonsense", self.pin),
-                              (ALNA, ""), ("", "")]:
+        for username, pin in [
+            (ALNA, auth.generate_pin()),
+            (STAVANGER, self.pin),
+            ("nonsense", self.pin),
+            (ALNA, ""),
+            ("", ""),
+        ]:
             failure = yield self.failed_login(username, pin, source=None)
             self.assertIs(type(failure), error.UnauthorizedLogin, (username, failure))
             self.assertEqual(str(failure), "")

@@ -13,9 +13,20 @@ spec = importlib.util.spec_from_file_location("bench", ROOT / "scripts" / "bench
 bench = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench)
 
-REQUIRED_KEYS = ("sftp_ratio", "https_ratio", "sftp_rss_growth_mib", "https_rss_growth_mib", "concurrent_accepted",
-                 "concurrent_total", "concurrent_p99_s", "storm_ratio", "pseudonymizer_records_per_s",
-                 "pseudonymizer_rss_mib", "encrypt_records_per_s", "encrypt_rss_mib")
+REQUIRED_KEYS = (
+    "sftp_ratio",
+    "https_ratio",
+    "sftp_rss_growth_mib",
+    "https_rss_growth_mib",
+    "concurrent_accepted",
+    "concurrent_total",
+    "concurrent_p99_s",
+    "storm_ratio",
+    "pseudonymizer_records_per_s",
+    "pseudonymizer_rss_mib",
+    "encrypt_records_per_s",
+    "encrypt_rss_mib",
+)
 
 
 def test_percentile_is_nearest_rank():
@@ -68,8 +79,13 @@ def test_each_unit_gets_its_own_loopback_source():
 
 
 def test_table_shows_figures_with_targets_and_verdicts():
-    results = {"sftp_ratio": 0.95, "https_ratio": 0.5, "concurrent_accepted": 399, "concurrent_total": 400,
-               "encrypt_rss_mib": 80.0}
+    results = {
+        "sftp_ratio": 0.95,
+        "https_ratio": 0.5,
+        "concurrent_accepted": 399,
+        "concurrent_total": 400,
+        "encrypt_rss_mib": 80.0,
+    }
     table = bench.format_table(results)
     lines = {line.split("  ")[0]: line for line in table.splitlines()}
     assert lines["SFTP ratio sendemodul/OpenSSH"].endswith("ok")
@@ -85,8 +101,13 @@ def test_every_required_json_key_has_a_table_row():
 
 @pytest.mark.integration
 def test_help():
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "--help"], capture_output=True,
-                          text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0
     assert "--quick" in proc.stdout and "--only" in proc.stdout and "--keep" in proc.stdout
 
@@ -118,23 +139,45 @@ def test_floor_server_does_the_mandated_work_for_a_real_curl_upload(tmp_path):
     body.write_bytes(os.urandom(3 * 1024 * 1024 + 17))  # over 1 MiB: curl sends Expect: 100-continue
     port = free_port()
     out = tmp_path / "uploads"
-    server = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "floor_server.py"), "--port", str(port),
-                               "--cert", str(cert), "--dir", str(out)], stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "floor_server.py"),
+            "--port",
+            str(port),
+            "--cert",
+            str(cert),
+            "--dir",
+            str(out),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while "floor server on" not in (line := server.stderr.readline()):
             assert line and time.monotonic() < deadline, "the floor server did not start"
         url = f"https://127.0.0.1:{port}/x.tar"
-        put = subprocess.run(["curl", "-sS", "--cacert", str(cert), "-w", "\n%{http_code}", "-T", str(body), url],
-                             capture_output=True, text=True, timeout=60, check=True)
+        put = subprocess.run(
+            ["curl", "-sS", "--cacert", str(cert), "-w", "\n%{http_code}", "-T", str(body), url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         answer, code = put.stdout.rsplit("\n", 1)
         assert code == "201"
         digest = hashlib.sha256(body.read_bytes()).hexdigest()
         assert json.loads(answer) == {"size": body.stat().st_size, "file": digest, "parts": digest}
         assert [p.name for p in out.iterdir()] == ["1.tar"]
         assert (out / "1.tar").read_bytes() == body.read_bytes()
-        post = subprocess.run(["curl", "-sS", "--cacert", str(cert), "-w", "%{http_code}", "-o", os.devnull,
-                               "-d", "x", url], capture_output=True, text=True, timeout=60, check=True)
+        post = subprocess.run(
+            ["curl", "-sS", "--cacert", str(cert), "-w", "%{http_code}", "-o", os.devnull, "-d", "x", url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         assert post.stdout == "400"
     finally:
         server.kill()

@@ -54,10 +54,11 @@ def with_fields(profile, line, **values):
     """A fixed-width line with some fields replaced (padded like the generator pads them)."""
     for name, value in values.items():
         spec = next(f for f in profile.field_specs if f.name == name)
-        padded = value.rjust(spec.length, "0") if spec.type == "integer" and value.isdigit() else value.ljust(
-            spec.length)
+        padded = (
+            value.rjust(spec.length, "0") if spec.type == "integer" and value.isdigit() else value.ljust(spec.length)
+        )
         assert len(padded) == spec.length
-        line = line[:spec.start] + padded + line[spec.end:]
+        line = line[: spec.start] + padded + line[spec.end :]
     return line
 
 
@@ -77,9 +78,15 @@ def xml_with(profile, unit=ALNA, n=3, seed=1, change=None):
 # Clean extracts
 
 
-@pytest.mark.parametrize("register, periode, unit", [
-    (register, periode, unit) for register, periode in available() for unit in (ALNA, OSLO, STAVANGER)
-    if periode == 2026 or unit is OSLO])
+@pytest.mark.parametrize(
+    "register, periode, unit",
+    [
+        (register, periode, unit)
+        for register, periode in available()
+        for unit in (ALNA, OSLO, STAVANGER)
+        if periode == 2026 or unit is OSLO
+    ],
+)
 def test_generated_extracts_pass_every_rule(register, periode, unit):
     unit = identity.parse_unit(str(unit), periode)
     profile = load_profile(register, periode)
@@ -94,7 +101,8 @@ def test_synthetic_ids_are_a_warning_per_record_in_production():
     profile = load_profile("11CF", 2026)
     report = check(profile, generate_extract(profile, ALNA, 5, seed=1), allow_synthetic=False)
     assert [(f.rule, f.severity, f.line) for f in report.findings] == [
-        ("ID_SYNTHETIC", Severity.WARNING, n) for n in range(1, 6)]
+        ("ID_SYNTHETIC", Severity.WARNING, n) for n in range(1, 6)
+    ]
     assert report.exit_code == 1 and not report.blocking
 
 
@@ -103,9 +111,13 @@ def test_synthetic_ids_are_a_warning_per_record_in_production():
 
 
 FATAL_KINDS = {"RECORD_LENGTH", "TAB", "XML"}
-KIND_CASES = [(register, kind) for register in ("11CF", "11F", "15F", "IPLOS") for kind in ERROR_KINDS
-              if load_profile(register, 2026).kind in ERROR_KINDS[kind]
-              and (register, kind) not in {("15F", "INTEGER"), ("IPLOS", "INTEGER")}]  # no integer attribute
+KIND_CASES = [
+    (register, kind)
+    for register in ("11CF", "11F", "15F", "IPLOS")
+    for kind in ERROR_KINDS
+    if load_profile(register, 2026).kind in ERROR_KINDS[kind]
+    and (register, kind) not in {("15F", "INTEGER"), ("IPLOS", "INTEGER")}
+]  # no integer attribute
 
 
 @pytest.mark.parametrize("register, kind", KIND_CASES)
@@ -138,8 +150,11 @@ def violate(profile, rule, values):
         values[rule.earlier], values[rule.later] = earlier, later
 
 
-CONSISTENCY_CASES = [(register, rule.id) for register in ("11CF", "11F", "15F", "IPLOS")
-                     for rule in load_profile(register, 2026).consistency]
+CONSISTENCY_CASES = [
+    (register, rule.id)
+    for register in ("11CF", "11F", "15F", "IPLOS")
+    for rule in load_profile(register, 2026).consistency
+]
 
 
 @pytest.mark.parametrize("register, rule_id", CONSISTENCY_CASES)
@@ -153,6 +168,7 @@ def test_each_consistency_rule_fires_with_its_severity(register, rule_id):
         lines[1] = with_fields(profile, lines[1], **values)
         data = encode(profile, lines)
     else:
+
         def change(root):
             record = root.findall(profile.record_element)[1]
             target = record
@@ -165,6 +181,7 @@ def test_each_consistency_rule_fires_with_its_severity(register, rule_id):
             violate(profile, rule, values)
             target.attrib.clear()
             target.attrib.update({k: v for k, v in values.items() if v})
+
         data = xml_with(profile, change=change)
     report = check(profile, data)
     finding = one(report, rule_id)
@@ -186,16 +203,34 @@ def test_rules_outside_the_generator_11cf():
         with_fields(profile, base[3], FODSELSDATO="02012000"),
         with_fields(profile, base[4], PERSON_FODSELSNR=placeholder, FODSELSDATO="01011980"),
         with_fields(profile, base[5], PERSON_FODSELSNR=placeholder, FODSELSDATO="01011980"),
-        with_fields(profile, base[0], PERSON_JOURNALNR="J7", PERSON_FODSELSNR=SYNTHETIC_FNR_2, FODSELSDATO="03092025",
-                    KVP_KOMM="1", KOMMNR_KVP_KOMM="9999"),
-        with_fields(profile, base[0], PERSON_JOURNALNR="J8", PERSON_FODSELSNR=SYNTHETIC_FNR, FODSELSDATO="01072020",
-                    KVP_KOMM="1", KOMMNR_KVP_KOMM="1103"),
+        with_fields(
+            profile,
+            base[0],
+            PERSON_JOURNALNR="J7",
+            PERSON_FODSELSNR=SYNTHETIC_FNR_2,
+            FODSELSDATO="03092025",
+            KVP_KOMM="1",
+            KOMMNR_KVP_KOMM="9999",
+        ),
+        with_fields(
+            profile,
+            base[0],
+            PERSON_JOURNALNR="J8",
+            PERSON_FODSELSNR=SYNTHETIC_FNR,
+            FODSELSDATO="01072020",
+            KVP_KOMM="1",
+            KOMMNR_KVP_KOMM="1103",
+        ),
     ]
     report = check(profile, encode(profile, lines))
     found = {(f.rule, f.line, f.field) for f in report.findings}
     assert found == {
-        ("MANDATORY", 1, "STATUS"), ("INTEGER", 2, "KVP_STONAD"), ("CODE", 3, "KOMMNR_KVP_KOMM"),
-        ("BIRTHDATE", 4, "FODSELSDATO"), ("ID_PLACEHOLDER", None, None), ("ID_SYNTHETIC", None, None),
+        ("MANDATORY", 1, "STATUS"),
+        ("INTEGER", 2, "KVP_STONAD"),
+        ("CODE", 3, "KOMMNR_KVP_KOMM"),
+        ("BIRTHDATE", 4, "FODSELSDATO"),
+        ("ID_PLACEHOLDER", None, None),
+        ("ID_SYNTHETIC", None, None),
     }, report.to_text()
     assert one(report, "ID_PLACEHOLDER").message.startswith("2 fødselsnummer are SSB placeholders")
     assert one(report, "BIRTHDATE").severity is Severity.WARNING
@@ -205,11 +240,22 @@ def test_rules_outside_the_generator_11cf():
     assert one(older, "VERSION").message == "VERSION must be the last two digits of the periode, 25 (found '26')"
 
 
-@pytest.mark.parametrize("unit, bydel, ok", [
-    (ALNA, "12", True), (ALNA, "05", False), (ALNA, "  ", False),
-    (OSLO, "05", True), (OSLO, "15", True), (OSLO, "16", False), (OSLO, "00", False), (OSLO, "  ", False),
-    (STAVANGER, "  ", True), (STAVANGER, "00", True), (STAVANGER, "01", False),
-])
+@pytest.mark.parametrize(
+    "unit, bydel, ok",
+    [
+        (ALNA, "12", True),
+        (ALNA, "05", False),
+        (ALNA, "  ", False),
+        (OSLO, "05", True),
+        (OSLO, "15", True),
+        (OSLO, "16", False),
+        (OSLO, "00", False),
+        (OSLO, "  ", False),
+        (STAVANGER, "  ", True),
+        (STAVANGER, "00", True),
+        (STAVANGER, "01", False),
+    ],
+)
 def test_bydel_rule(unit, bydel, ok):
     """Oslo records name a reporting bydel (the unit's own when it reports per bydel); elsewhere blank or 00."""
     profile = load_profile("11F", 2026)
@@ -218,12 +264,15 @@ def test_bydel_rule(unit, bydel, ok):
     assert ("BYDEL" not in rules(report)) is ok, report.to_text()
 
 
-@pytest.mark.parametrize("value, id_class, reason", [
-    ("01872054461", "BAD_CHECKSUM", "the check digits do not match"),
-    ("32872054460", "BAD_DATE", "its date part is not a date"),
-    ("0187205446", "BAD_FORMAT", "it must be 11 digits"),
-    ("01872O54460", "BAD_FORMAT", "it must be 11 digits"),
-])
+@pytest.mark.parametrize(
+    "value, id_class, reason",
+    [
+        ("01872054461", "BAD_CHECKSUM", "the check digits do not match"),
+        ("32872054460", "BAD_DATE", "its date part is not a date"),
+        ("0187205446", "BAD_FORMAT", "it must be 11 digits"),
+        ("01872O54460", "BAD_FORMAT", "it must be 11 digits"),
+    ],
+)
 def test_invalid_ids_name_their_class_never_the_number(value, id_class, reason):
     profile = load_profile("11CF", 2026)
     lines = lines_of(profile, 2)
@@ -239,8 +288,10 @@ def test_invalid_duf_and_missing_ids():
     lines[0] = with_fields(profile, lines[0], PERSON_DUF="201000000100")
     lines[1] = with_fields(profile, lines[1], PERSON_FODSELSNR="", PERSON_DUF="")
     report = check(profile, encode(profile, lines))
-    assert one(report, "ID_INVALID").message == \
-        "PERSON_DUF is not a valid DUF number (BAD_CHECKSUM): the check digits do not match"
+    assert (
+        one(report, "ID_INVALID").message
+        == "PERSON_DUF is not a valid DUF number (BAD_CHECKSUM): the check digits do not match"
+    )
     assert one(report, "11F-ID").message == "at least one of PERSON_FODSELSNR and PERSON_DUF must be filled in"
     cf = load_profile("11CF", 2026)
     cf_lines = lines_of(cf, 2)
@@ -270,12 +321,15 @@ def test_xml_header_is_checked_against_the_unit_and_year():
         header.set("Versjon", "2025")
         header.set("Kommunenummer", "1103")
         header.set("Ekstra", "x")
+
     report = check(profile, xml_with(profile, change=change))
     assert {(f.rule, f.line, f.field) for f in report.findings if f.severity is Severity.ERROR} == {
-        ("ORGNR", None, "Avgiver/@Organisasjonsnummer"), ("VERSION", None, "Avgiver/@Versjon"),
-        ("KOMMUNENR", None, "Avgiver/@Kommunenummer"), ("SCHEMA", None, None)}
-    assert one(report, "ORGNR").message == \
-        "Avgiver: Avgiver/@Organisasjonsnummer must be the unit's orgnr, 958935420"
+        ("ORGNR", None, "Avgiver/@Organisasjonsnummer"),
+        ("VERSION", None, "Avgiver/@Versjon"),
+        ("KOMMUNENR", None, "Avgiver/@Kommunenummer"),
+        ("SCHEMA", None, None),
+    }
+    assert one(report, "ORGNR").message == "Avgiver: Avgiver/@Organisasjonsnummer must be the unit's orgnr, 958935420"
     assert one(report, "ORGNR").where == "document"
 
 
@@ -292,14 +346,20 @@ def test_xml_schema_length_and_children_rules():
         third.set("Journalnummer", "J" * 21)
         third.find("Tjeneste").set("Kode", "99")
         third.find("Tjeneste").set("TimerPerUke", "1000")
+
     report = check(profile, xml_with(profile, change=change))
     found = sorted((f.rule, f.journalnr, f.field) for f in report.findings if f.severity is Severity.ERROR)
-    assert found == sorted([
-        ("MANDATORY", "00000001", None),
-        ("SCHEMA", "00000002", None), ("SCHEMA", "00000002", None),
-        ("SCHEMA", "J" * 21, None), ("LENGTH", "J" * 21, "Journalnummer"),
-        ("CODE", "J" * 21, "Tjeneste/@Kode"), ("LENGTH", "J" * 21, "Tjeneste/@TimerPerUke"),
-    ]), report.to_text()
+    assert found == sorted(
+        [
+            ("MANDATORY", "00000001", None),
+            ("SCHEMA", "00000002", None),
+            ("SCHEMA", "00000002", None),
+            ("SCHEMA", "J" * 21, None),
+            ("LENGTH", "J" * 21, "Journalnummer"),
+            ("CODE", "J" * 21, "Tjeneste/@Kode"),
+            ("LENGTH", "J" * 21, "Tjeneste/@TimerPerUke"),
+        ]
+    ), report.to_text()
     assert one(report, "MANDATORY").message == "<Tjenestemottaker> must have at least 1 <Tjeneste>"
 
 
@@ -323,7 +383,9 @@ def test_fatal_stops_every_other_check_and_lists_every_malformed_line():
     lines[4] = lines[4] + " "
     report = check(profile, encode(profile, lines))
     assert [(f.rule, f.line, f.severity) for f in report.findings] == [
-        ("TAB", 3, Severity.FATAL), ("RECORD_LENGTH", 5, Severity.FATAL)]
+        ("TAB", 3, Severity.FATAL),
+        ("RECORD_LENGTH", 5, Severity.FATAL),
+    ]
     assert report.severity_counts == {Severity.FATAL: 2} and report.rule_counts == {"TAB": 1, "RECORD_LENGTH": 1}
     assert report.records == 3 and report.exit_code == 2
 
@@ -358,16 +420,27 @@ def test_report_formats():
     data = json.loads(report.to_json())
     assert data["format"] == "sendemodul-check/1" and data["exit_code"] == 2 and data["result"] == "ERROR"
     assert data["counts"] == {"FATAL": 0, "ERROR": 1, "WARNING": 0, "INFO": 1}
-    assert data["findings"][0] == {"severity": "ERROR", "rule": "CODE", "line": 2, "journalnr": "00000002",
-                                   "field": "KJONN", "message": "KJONN must be one of the codes 1 or 2 (found '3')"}
+    assert data["findings"][0] == {
+        "severity": "ERROR",
+        "rule": "CODE",
+        "line": 2,
+        "journalnr": "00000002",
+        "field": "KJONN",
+        "message": "KJONN must be one of the codes 1 or 2 (found '3')",
+    }
     html = report.to_html()
     assert html.startswith("<!DOCTYPE html>") and "kvp.txt" in html and "<td>00000002</td>" in html
 
 
 def test_html_report_escapes_what_comes_from_the_file():
     profile = load_profile("15F", 2026)
-    data = xml_with(profile, change=lambda root: (root.find("Individ").set("Journalnummer", "<b>J</b>"),
-                                                  root.find("Individ").set("Avslutta3112", "7")))
+    data = xml_with(
+        profile,
+        change=lambda root: (
+            root.find("Individ").set("Journalnummer", "<b>J</b>"),
+            root.find("Individ").set("Avslutta3112", "7"),
+        ),
+    )
     html = check(profile, data).to_html()
     assert "&lt;b&gt;J&lt;/b&gt;" in html and "<b>J</b>" not in html
 
@@ -384,13 +457,27 @@ def ids_in(profile, data: bytes) -> set[str]:
     return numbers
 
 
-@pytest.mark.parametrize("register, errors", [
-    ("11F", {2: "CODE", 3: "ID_INVALID", 4: "DUPLICATE_ID", 5: "DATE", 6: "MANDATORY", 8: "DUPLICATE",
-             9: "ID_MISSING", 10: "BYDEL"}),
-    ("11CF", {2: "ID_INVALID", 3: "DUPLICATE_ID"}),
-    ("15F", {2: "ID_IN_DATA", 3: "ID_INVALID", 4: "DUPLICATE_ID", 5: "SCHEMA", 6: "CODE"}),
-    ("IPLOS", {2: "ID_IN_DATA", 3: "ID_INVALID", 4: "DUPLICATE_ID", 5: "DATE"}),
-])
+@pytest.mark.parametrize(
+    "register, errors",
+    [
+        (
+            "11F",
+            {
+                2: "CODE",
+                3: "ID_INVALID",
+                4: "DUPLICATE_ID",
+                5: "DATE",
+                6: "MANDATORY",
+                8: "DUPLICATE",
+                9: "ID_MISSING",
+                10: "BYDEL",
+            },
+        ),
+        ("11CF", {2: "ID_INVALID", 3: "DUPLICATE_ID"}),
+        ("15F", {2: "ID_IN_DATA", 3: "ID_INVALID", 4: "DUPLICATE_ID", 5: "SCHEMA", 6: "CODE"}),
+        ("IPLOS", {2: "ID_IN_DATA", 3: "ID_INVALID", 4: "DUPLICATE_ID", 5: "DATE"}),
+    ],
+)
 def test_no_report_contains_an_id_number(register, errors):
     """Text, JSON and HTML reports of extracts full of errors contain none of the input's ID numbers, in either
     policy; the identifiers are really in the input and the errors really reported."""
@@ -452,15 +539,22 @@ def test_exact_width_patterns_match_what_the_padded_patterns_match(data):
 
     register = data.draw(st.sampled_from(["11F", "11CF"]))
     profile = load_profile(register, 2026)
-    unit = identity.parse_unit(data.draw(st.sampled_from(["0301-00-958935420", "0301-12-958935420",
-                                                          "1103-00-964965226"])), 2026)
+    unit = identity.parse_unit(
+        data.draw(st.sampled_from(["0301-00-958935420", "0301-12-958935420", "1103-00-964965226"])), 2026
+    )
     spec = data.draw(st.sampled_from([f for f in profile.field_specs if not f.id_kind]))
     rule = _FieldRule(spec, _Context(profile, unit))
     known = [code for code in spec.codes] + [rule.expected or "", "0301", "01", "12", "7"]
-    text = data.draw(st.one_of(
-        st.text(alphabet=" 0123456789Xx-", min_size=spec.length, max_size=spec.length),
-        st.sampled_from(known).flatmap(lambda v: st.integers(0, max(0, spec.length - len(v))).map(
-            lambda before: (" " * before + v).ljust(spec.length)[:spec.length]))))
+    text = data.draw(
+        st.one_of(
+            st.text(alphabet=" 0123456789Xx-", min_size=spec.length, max_size=spec.length),
+            st.sampled_from(known).flatmap(
+                lambda v: st.integers(0, max(0, spec.length - len(v))).map(
+                    lambda before: (" " * before + v).ljust(spec.length)[: spec.length]
+                )
+            ),
+        )
+    )
     padded = re.fullmatch(f"(?>{rule.pattern()}\n)", text + "\n") is not None
     exact = re.fullmatch(rule.exact_pattern(), text) is not None
     if spec.type == "integer" or spec.codes_from:
@@ -473,6 +567,7 @@ def test_exact_width_patterns_match_what_the_padded_patterns_match(data):
 def test_first_seen_finds_every_duplicate_with_its_first_line(monkeypatch):
     """Spilled to disk and split into parts (made small here), the table still names each repeat's first line."""
     from sendemodul.profiles.rules import duplicates as rules_module
+
     monkeypatch.setattr(rules_module, "_RESOLVE_MAX", 300)
     monkeypatch.setattr(rules_module, "_SPILL_BLOCK", 100)
     monkeypatch.setattr(rules_module, "_PART_FLUSH", 10)
@@ -496,9 +591,11 @@ def test_duplicates_are_listed_in_line_order_up_to_the_cap_and_all_counted():
     data = encode(profile, lines + [lines[1], lines[0], lines[2], lines[0]])
     report = check(profile, data, max_per_rule=3)
     found = [(f.line, f.field, f.message) for f in report.findings if f.rule == "DUPLICATE_ID"]
-    assert found == [(4, "PERSON_FODSELSNR", "PERSON_FODSELSNR is the same as on line 2"),
-                     (5, "PERSON_FODSELSNR", "PERSON_FODSELSNR is the same as on line 1"),
-                     (6, "PERSON_FODSELSNR", "PERSON_FODSELSNR is the same as on line 3")]
+    assert found == [
+        (4, "PERSON_FODSELSNR", "PERSON_FODSELSNR is the same as on line 2"),
+        (5, "PERSON_FODSELSNR", "PERSON_FODSELSNR is the same as on line 1"),
+        (6, "PERSON_FODSELSNR", "PERSON_FODSELSNR is the same as on line 3"),
+    ]
     assert report.rule_counts["DUPLICATE_ID"] == 4 and report.rule_counts["DUPLICATE"] == 4
     journal = {f.line: f.journalnr for f in report.findings if f.rule == "DUPLICATE"}
     assert journal == {4: "00000002", 5: "00000001", 6: "00000003"}
@@ -560,14 +657,17 @@ def run_main(capsys, *args):
     return exited.value.code, captured.out, captured.err
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--register", "11X", "--periode", "2026", "--unit", "0301-12-958935420"), "There is no profile for register"),
-    (("--register", "11CF", "--periode", "2019", "--unit", "0301-12-958935420"), "Profiles exist for: 11CF 2025"),
-    (("--register", "11CF", "--periode", "26", "--unit", "0301-12-958935420"), "--periode must be a year"),
-    (("--register", "11CF", "--periode", "2026", "--unit", "0301-19-958935420"), "has no bydel 19"),
-    (("--register", "11CF", "--periode", "2026", "--unit", "0301-12-987654321"), "987654321"),
-    (("--register", "11CF", "--periode", "2026", "--unit", "oslo"), "KOMMUNENR-BYDEL-ORGNR"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--register", "11X", "--periode", "2026", "--unit", "0301-12-958935420"), "There is no profile for register"),
+        (("--register", "11CF", "--periode", "2019", "--unit", "0301-12-958935420"), "Profiles exist for: 11CF 2025"),
+        (("--register", "11CF", "--periode", "26", "--unit", "0301-12-958935420"), "--periode must be a year"),
+        (("--register", "11CF", "--periode", "2026", "--unit", "0301-19-958935420"), "has no bydel 19"),
+        (("--register", "11CF", "--periode", "2026", "--unit", "0301-12-987654321"), "987654321"),
+        (("--register", "11CF", "--periode", "2026", "--unit", "oslo"), "KOMMUNENR-BYDEL-ORGNR"),
+    ],
+)
 def test_cli_user_mistakes_are_one_error_line_and_exit_1(capsys, files, args, message):
     good, _ = files
     code, out, err = run_main(capsys, "check", *args, good)
@@ -603,8 +703,9 @@ def test_a_bad_last_field_after_many_blank_ones_is_checked_quickly():
     """Many optional fields with padding, then a broken last field: no exponential backtracking in the regex."""
     profile = FIXED_11F
     line = SAMPLE_LINES[0]
-    blank = {spec.name: "" for spec in profile.field_specs if not spec.mandatory and not spec.id_kind
-             and spec.role is None}
+    blank = {
+        spec.name: "" for spec in profile.field_specs if not spec.mandatory and not spec.id_kind and spec.role is None
+    }
     line = with_fields(profile, line, **{**blank, "SANKSJONANDRE": "9"})
     started = time.perf_counter()
     report = check(profile, encode(profile, [line]))

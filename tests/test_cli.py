@@ -5,10 +5,9 @@ import subprocess
 
 import click
 import pytest
+from conftest import ALNA, STAVANGER, grep_tree, run_cli
 
 from sendemodul.cli import cli
-
-from conftest import ALNA, STAVANGER, grep_tree, run_cli
 
 
 def _commands(group, path=("sendemodul",)):
@@ -43,8 +42,7 @@ def test_init_dev_creates_keys_demo_unit_and_refuses_a_second_time(tmp_path):
     assert "demo unit:" in out
     for name in ("tpf.agekey", "ssb.agekey", "tpf-signing.key", "pseudonym-master.key"):
         assert (home / "private" / name).stat().st_mode & 0o777 == 0o600
-    assert sorted(p.name for p in (home / "keys").iterdir()) == ["ssb-dev.toml", "tpf-dev.toml",
-                                                                   "tpf-signing-dev.toml"]
+    assert sorted(p.name for p in (home / "keys").iterdir()) == ["ssb-dev.toml", "tpf-dev.toml", "tpf-signing-dev.toml"]
     assert (home / "ssb-inbox").is_dir() and (home / "demo" / "pin.txt").exists()
     units = json.loads(run_cli("admin", "unit", "list", "--json", home=home).stdout)
     assert units[0]["unit"] == "0301-00-958935420" and units[0]["signing_keys"] == 1 and units[0]["pin_issued_at"]
@@ -72,30 +70,32 @@ def test_pin_is_shown_once_and_never_stored_logged_or_audited(home, tmp_path):
 
 @pytest.mark.integration
 def test_unit_name_is_escaped_in_the_pin_letter(home, tmp_path):
-    run_cli("admin", "unit", "add", ALNA, "--name", "<script>alert(1)</script>", "--email", "a@example.org",
-            home=home)
+    run_cli("admin", "unit", "add", ALNA, "--name", "<script>alert(1)</script>", "--email", "a@example.org", home=home)
     letter = tmp_path / "l.html"
     run_cli("admin", "pin", "issue", ALNA, "--letter", letter, home=home)
     assert "<script>" not in letter.read_text() and "&lt;script&gt;" in letter.read_text()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["admin", "unit", "add", "0301-16-958935420", "--name", "x", "--email", "a@example.org"], "Bydel 16"),
-    (["admin", "unit", "add", "0301-12-987654321", "--name", "x", "--email", "a@example.org"], "check digit"),
-    (["admin", "unit", "add", "1103-01-964965226", "--name", "x", "--email", "a@example.org"], "has no bydeler"),
-    (["admin", "unit", "add", "9999-00-964965226", "--name", "x", "--email", "a@example.org"], "not a known"),
-    (["admin", "unit", "add", "1103-00-764965226", "--name", "x", "--email", "a@example.org"], "8 or 9"),
-    (["admin", "unit", "add", "0301-12", "--name", "x", "--email", "a@example.org"], "KOMMUNENR-BYDEL-ORGNR"),
-    (["admin", "unit", "add", STAVANGER, "--name", "x", "--email", "nope"], "not an e-mail"),
-    (["admin", "unit", "add", STAVANGER, "--name", " ", "--email", "a@example.org"], "--name"),
-    (["admin", "unit", "add", STAVANGER, "--email", "a@example.org"], "Missing option '--name'"),
-    (["admin", "pin", "issue", STAVANGER], "not registered"),
-    (["admin", "pin", "revoke", STAVANGER], "not registered"),
-    (["admin", "unit", "disable", STAVANGER], "not registered"),
-    (["admin", "sshkey", "list", STAVANGER], "not registered"),
-    (["admin", "status", "--register", "11X", "--periode", "2026"], "'11X' is not one of"),
-    (["admin", "nosuch"], "No such command"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["admin", "unit", "add", "0301-16-958935420", "--name", "x", "--email", "a@example.org"], "Bydel 16"),
+        (["admin", "unit", "add", "0301-12-987654321", "--name", "x", "--email", "a@example.org"], "check digit"),
+        (["admin", "unit", "add", "1103-01-964965226", "--name", "x", "--email", "a@example.org"], "has no bydeler"),
+        (["admin", "unit", "add", "9999-00-964965226", "--name", "x", "--email", "a@example.org"], "not a known"),
+        (["admin", "unit", "add", "1103-00-764965226", "--name", "x", "--email", "a@example.org"], "8 or 9"),
+        (["admin", "unit", "add", "0301-12", "--name", "x", "--email", "a@example.org"], "KOMMUNENR-BYDEL-ORGNR"),
+        (["admin", "unit", "add", STAVANGER, "--name", "x", "--email", "nope"], "not an e-mail"),
+        (["admin", "unit", "add", STAVANGER, "--name", " ", "--email", "a@example.org"], "--name"),
+        (["admin", "unit", "add", STAVANGER, "--email", "a@example.org"], "Missing option '--name'"),
+        (["admin", "pin", "issue", STAVANGER], "not registered"),
+        (["admin", "pin", "revoke", STAVANGER], "not registered"),
+        (["admin", "unit", "disable", STAVANGER], "not registered"),
+        (["admin", "sshkey", "list", STAVANGER], "not registered"),
+        (["admin", "status", "--register", "11X", "--periode", "2026"], "'11X' is not one of"),
+        (["admin", "nosuch"], "No such command"),
+    ],
+)
 @pytest.mark.integration
 def test_user_errors_are_one_line_with_exit_code_1(home, args, message):
     proc = run_cli(*args, home=home, check=False)
@@ -117,8 +117,9 @@ def test_unit_lifecycle_and_ssh_keys_with_real_ssh_keygen(home, tmp_path):
     run_cli("admin", "unit", "add", STAVANGER, "--name", "Stavanger kommune", "--email", "s@example.org", home=home)
     key = tmp_path / "id_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "stavanger-batch", "-f", key], check=True)
-    fingerprint = subprocess.run(["ssh-keygen", "-l", "-f", f"{key}.pub"], capture_output=True, text=True,
-                                 check=True).stdout.split()[1]
+    fingerprint = subprocess.run(
+        ["ssh-keygen", "-l", "-f", f"{key}.pub"], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
     assert fingerprint in run_cli("admin", "sshkey", "add", STAVANGER, f"{key}.pub", home=home).stdout
     dup = run_cli("admin", "sshkey", "add", STAVANGER, f"{key}.pub", home=home, check=False)
     assert dup.returncode == 1 and "already has the SSH key" in dup.stderr
@@ -146,12 +147,35 @@ def test_unit_add_registers_a_signing_key(home, tmp_path):
     from sendemodul import signing
 
     signing.write_new_key(tmp_path / "unit.key", "alna")
-    out = run_cli("admin", "unit", "add", ALNA, "--name", "Alna", "--email", "a@example.org", "--signing-key",
-                  tmp_path / "unit.key.pub", home=home).stdout
+    out = run_cli(
+        "admin",
+        "unit",
+        "add",
+        ALNA,
+        "--name",
+        "Alna",
+        "--email",
+        "a@example.org",
+        "--signing-key",
+        tmp_path / "unit.key.pub",
+        home=home,
+    ).stdout
     assert "with signing key SHA256:" in out
     subprocess.run(["ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-f", tmp_path / "ec"], check=True)
-    bad = run_cli("admin", "unit", "add", STAVANGER, "--name", "S", "--email", "a@example.org", "--signing-key",
-                  tmp_path / "ec.pub", home=home, check=False)
+    bad = run_cli(
+        "admin",
+        "unit",
+        "add",
+        STAVANGER,
+        "--name",
+        "S",
+        "--email",
+        "a@example.org",
+        "--signing-key",
+        tmp_path / "ec.pub",
+        home=home,
+        check=False,
+    )
     assert bad.returncode == 1 and "must be ssh-ed25519" in bad.stderr
 
 

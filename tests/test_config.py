@@ -20,25 +20,28 @@ def test_rendered_default_file_parses_to_the_defaults(tmp_path):
 
 
 def test_values_override_defaults(tmp_path):
-    cfg = config.parse('[auth]\nhash_threads = 2\nfailure_delay_seconds = 0\n[server]\nsftp_port = 2022\n', tmp_path)
+    cfg = config.parse("[auth]\nhash_threads = 2\nfailure_delay_seconds = 0\n[server]\nsftp_port = 2022\n", tmp_path)
     assert cfg.auth.hash_threads == 2 and cfg.auth.failure_delay_seconds == 0.0 and cfg.server.sftp_port == 2022
 
 
-@pytest.mark.parametrize("text, key", [
-    ("[auth]\nhash_threds = 2", "auth.hash_threds"),
-    ("colour = 1", "colour"),
-    ("[auth]\nhash_threads = 'four'", "auth.hash_threads"),
-    ("[auth]\nhash_threads = true", "auth.hash_threads"),
-    ("[auth]\nhash_threads = 0", "auth.hash_threads"),
-    ("[auth]\nfailure_delay_seconds = -1", "auth.failure_delay_seconds"),
-    ("[server]\nhttps_port = 70000", "server.https_port"),
-    ("[server]\npublic_url = 'http://example.org'", "server.public_url"),
-    ("[limits]\nmax_upload_bytes = -5", "limits.max_upload_bytes"),
-    ("[log]\nconsole_level = 'loud'", "log.console_level"),
-    ("[log]\njson_file = '/etc/passwd'", "log.json_file"),
-    ("environment = 'staging'", "environment"),
-    ("server = 3", "server"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("[auth]\nhash_threds = 2", "auth.hash_threds"),
+        ("colour = 1", "colour"),
+        ("[auth]\nhash_threads = 'four'", "auth.hash_threads"),
+        ("[auth]\nhash_threads = true", "auth.hash_threads"),
+        ("[auth]\nhash_threads = 0", "auth.hash_threads"),
+        ("[auth]\nfailure_delay_seconds = -1", "auth.failure_delay_seconds"),
+        ("[server]\nhttps_port = 70000", "server.https_port"),
+        ("[server]\npublic_url = 'http://example.org'", "server.public_url"),
+        ("[limits]\nmax_upload_bytes = -5", "limits.max_upload_bytes"),
+        ("[log]\nconsole_level = 'loud'", "log.console_level"),
+        ("[log]\njson_file = '/etc/passwd'", "log.json_file"),
+        ("environment = 'staging'", "environment"),
+        ("server = 3", "server"),
+    ],
+)
 def test_bad_value_is_an_error_naming_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError) as e:
         config.parse(text, tmp_path)
@@ -69,21 +72,30 @@ def test_listeners_default_to_loopback_endpoint_strings(tmp_path):
 
 
 def test_endpoint_strings_are_read_as_given(tmp_path):
-    cfg = config.parse('[server]\nhttps_endpoint = "haproxy:tcp:18443:interface=0.0.0.0"\n'
-                       'sftp_endpoint = "systemd:domain=INET:index=0"\n', tmp_path)
+    cfg = config.parse(
+        '[server]\nhttps_endpoint = "haproxy:tcp:18443:interface=0.0.0.0"\n'
+        'sftp_endpoint = "systemd:domain=INET:index=0"\n',
+        tmp_path,
+    )
     assert cfg.server.https_endpoint == "haproxy:tcp:18443:interface=0.0.0.0"
     assert (cfg.server.https_port, cfg.server.interface) == (18443, "0.0.0.0")
     assert cfg.server.sftp_port is None
 
 
-@pytest.mark.parametrize("text, https, sftp", [
-    ("https_port = 0\nsftp_port = 0", "tcp:0:interface=127.0.0.1", "tcp:0:interface=127.0.0.1"),
-    ("sftp_port = 2022", "tcp:8443:interface=127.0.0.1", "tcp:2022:interface=127.0.0.1"),
-    ('interface = "0.0.0.0"', "tcp:8443:interface=0.0.0.0", "tcp:8022:interface=0.0.0.0"),
-    ('interface = "::1"\nhttps_port = 443', r"tcp6:443:interface=\:\:1", r"tcp6:8022:interface=\:\:1"),
-    ('interface = "10.0.0.1"\nsftp_endpoint = "unix:/run/sftp.sock"', "tcp:8443:interface=10.0.0.1",
-     "unix:/run/sftp.sock"),
-])
+@pytest.mark.parametrize(
+    "text, https, sftp",
+    [
+        ("https_port = 0\nsftp_port = 0", "tcp:0:interface=127.0.0.1", "tcp:0:interface=127.0.0.1"),
+        ("sftp_port = 2022", "tcp:8443:interface=127.0.0.1", "tcp:2022:interface=127.0.0.1"),
+        ('interface = "0.0.0.0"', "tcp:8443:interface=0.0.0.0", "tcp:8022:interface=0.0.0.0"),
+        ('interface = "::1"\nhttps_port = 443', r"tcp6:443:interface=\:\:1", r"tcp6:8022:interface=\:\:1"),
+        (
+            'interface = "10.0.0.1"\nsftp_endpoint = "unix:/run/sftp.sock"',
+            "tcp:8443:interface=10.0.0.1",
+            "unix:/run/sftp.sock",
+        ),
+    ],
+)
 def test_old_port_keys_are_migrated_to_endpoint_strings(tmp_path, text, https, sftp):
     """A config.toml from before endpoint strings keeps working: https_port, sftp_port and interface become
     https_endpoint and sftp_endpoint when it is loaded."""
@@ -105,18 +117,21 @@ def test_a_migrated_ipv6_endpoint_is_what_twisted_reads():
     assert [(port, interface) for port, _f, _b, interface in reactor.tcpServers] == [(443, "::1")]
 
 
-@pytest.mark.parametrize("text, key", [
-    ('https_port = 8443\nhttps_endpoint = "tcp:8443"', "server.https_port"),
-    ('https_endpoint = "ssl:8443"', "server.https_endpoint"),
-    ('sftp_endpoint = "tcp:port"', "server.sftp_endpoint"),
-    ('sftp_endpoint = "tcp:70000"', "server.sftp_endpoint"),
-    ('https_endpoint = ""', "server.https_endpoint"),
-    ('https_endpoint = "carrier-pigeon:1"', "server.https_endpoint"),
-    ('https_endpoint = "haproxy:ssl:8443"', "server.https_endpoint"),
-    ('https_endpoint = "haproxy:"', "server.https_endpoint"),
-    ("interface = 127", "server.interface"),
-    ("sftp_port = -1", "server.sftp_port"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ('https_port = 8443\nhttps_endpoint = "tcp:8443"', "server.https_port"),
+        ('https_endpoint = "ssl:8443"', "server.https_endpoint"),
+        ('sftp_endpoint = "tcp:port"', "server.sftp_endpoint"),
+        ('sftp_endpoint = "tcp:70000"', "server.sftp_endpoint"),
+        ('https_endpoint = ""', "server.https_endpoint"),
+        ('https_endpoint = "carrier-pigeon:1"', "server.https_endpoint"),
+        ('https_endpoint = "haproxy:ssl:8443"', "server.https_endpoint"),
+        ('https_endpoint = "haproxy:"', "server.https_endpoint"),
+        ("interface = 127", "server.interface"),
+        ("sftp_port = -1", "server.sftp_port"),
+    ],
+)
 def test_a_bad_listener_is_an_error_naming_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError) as e:
         config.parse(f"[server]\n{text}\n", tmp_path)
@@ -146,12 +161,13 @@ def test_endpoint_string_grammar():
 
 def test_the_backlog_reaches_twisted_through_a_wrapper():
     """``haproxy:`` hands its keywords to the endpoint it wraps, so the backlog we add reaches the socket."""
-    from twisted.internet.testing import MemoryReactor
     from twisted.internet.protocol import Factory
+    from twisted.internet.testing import MemoryReactor
 
     from sendemodul.listening import LISTEN_BACKLOG, server_endpoint
 
     reactor = MemoryReactor()
     server_endpoint(reactor, "haproxy:tcp:0:interface=127.0.0.1").listen(Factory())
     assert [(port, backlog, interface) for port, _f, backlog, interface in reactor.tcpServers] == [
-        (0, LISTEN_BACKLOG, "127.0.0.1")]
+        (0, LISTEN_BACKLOG, "127.0.0.1")
+    ]

@@ -13,13 +13,13 @@ from pathlib import Path
 import pyrage
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from support.deep_json import deeply_nested_manifests
 
 from sendemodul import agepq, container, errors, identity, keydir, signing
 from sendemodul.container import MEMBERS, TarWriter, canonical_json, write_container
 from sendemodul.container.manifest import MAX_JSON_BYTES
 from sendemodul.identity import Unit
 from sendemodul.verify import verify_container
-from support.deep_json import deeply_nested_manifests
 
 TODAY = date(2026, 3, 1)
 ALNA = Unit("0301", "12", "958935420")
@@ -63,11 +63,26 @@ def make_keys(base):
     tpf, ssb = age_key("tpf-2026", "tpf", 2026), age_key("ssb-2026", "ssb", 2026)
     tpf_2025 = age_key("tpf-2025", "tpf", 2025)
     tpf_signing = Ed25519PrivateKey.generate()
-    (key_dir / "tpf-signing-2026.toml").write_text(keydir.RecipientKey(
-        "tpf-signing-2026", "tpf-signing", signing.public_line(tpf_signing, "tpf signing").strip(), date(2026, 1, 1),
-        date(2026, 12, 31)).to_toml())
-    return Keys(key_dir, keydir.load_key_dir(key_dir), tpf, ssb, tpf_2025, private / "tpf-2026.agekey",
-                private / "ssb-2026.agekey", Ed25519PrivateKey.generate(), tpf_signing)
+    (key_dir / "tpf-signing-2026.toml").write_text(
+        keydir.RecipientKey(
+            "tpf-signing-2026",
+            "tpf-signing",
+            signing.public_line(tpf_signing, "tpf signing").strip(),
+            date(2026, 1, 1),
+            date(2026, 12, 31),
+        ).to_toml()
+    )
+    return Keys(
+        key_dir,
+        keydir.load_key_dir(key_dir),
+        tpf,
+        ssb,
+        tpf_2025,
+        private / "tpf-2026.agekey",
+        private / "ssb-2026.agekey",
+        Ed25519PrivateKey.generate(),
+        tpf_signing,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -95,15 +110,29 @@ def make_rows(n, *, start=0):
 
 
 def write(keys, path, rows=None, *, unit=ALNA, tpf=None, ssb=None, signing_key=None, **options):
-    return write_container(path, unit=unit, register="11F", periode=2026, signing_key=signing_key or keys.unit_key,
-                           tpf_recipients=tpf or [keys.tpf], ssb_recipients=ssb or [keys.ssb],
-                           rows=make_rows(20) if rows is None else rows, **options)
+    return write_container(
+        path,
+        unit=unit,
+        register="11F",
+        periode=2026,
+        signing_key=signing_key or keys.unit_key,
+        tpf_recipients=tpf or [keys.tpf],
+        ssb_recipients=ssb or [keys.ssb],
+        rows=make_rows(20) if rows is None else rows,
+        **options,
+    )
 
 
 def verify(keys, path, *, unit=ALNA, signing_keys=None, is_replay=lambda container_id: False):
     with open(path, "rb") as stream:
-        return verify_container(stream, unit=unit, key_dir=keys.key_dir, today=TODAY, is_replay=is_replay,
-                                signing_keys=[keys.unit_key.public_key()] if signing_keys is None else signing_keys)
+        return verify_container(
+            stream,
+            unit=unit,
+            key_dir=keys.key_dir,
+            today=TODAY,
+            is_replay=is_replay,
+            signing_keys=[keys.unit_key.public_key()] if signing_keys is None else signing_keys,
+        )
 
 
 def members(path):
@@ -133,6 +162,7 @@ def resign(keys, items, change):
 def set_part(name, data):
     def change(manifest):
         manifest["parts"][name].update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
     return change
 
 
@@ -166,8 +196,16 @@ def test_tar_shape_is_exact(keys, tmp_path):
     assert [i.name for i in infos] == list(MEMBERS)
     for info in infos:
         assert (info.type, info.mode, info.uid, info.gid, info.mtime, info.uname, info.gname, info.pax_headers) == (
-            tarfile.REGTYPE, 0o644, 0, 0, 0, "", "", {})
-        assert data[info.offset:info.offset + 512] == container.tar_header(info.name, info.size)
+            tarfile.REGTYPE,
+            0o644,
+            0,
+            0,
+            0,
+            "",
+            "",
+            {},
+        )
+        assert data[info.offset : info.offset + 512] == container.tar_header(info.name, info.size)
     assert data.endswith(bytes(1024)) and len(data) % 512 == 0
 
 
@@ -178,11 +216,26 @@ def test_manifest_is_canonical_and_signed(keys, tmp_path):
     raw = items["manifest.json"]
     obj = json.loads(raw)
     assert raw == json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    assert sorted(obj) == ["bydel", "container_id", "created", "format", "kommunenr", "no_participants", "orgnr",
-                           "parts", "periode", "producer", "records", "register"]
+    assert sorted(obj) == [
+        "bydel",
+        "container_id",
+        "created",
+        "format",
+        "kommunenr",
+        "no_participants",
+        "orgnr",
+        "parts",
+        "periode",
+        "producer",
+        "records",
+        "register",
+    ]
     assert obj["format"] == "sendemodul-container/1" and obj["producer"].startswith("sendemodul/")
-    assert obj["parts"]["identities.age"] == {"recipients": ["tpf-2026"], "size": len(items["identities.age"]),
-                                              "sha256": hashlib.sha256(items["identities.age"]).hexdigest()}
+    assert obj["parts"]["identities.age"] == {
+        "recipients": ["tpf-2026"],
+        "size": len(items["identities.age"]),
+        "sha256": hashlib.sha256(items["identities.age"]).hexdigest(),
+    }
     assert obj["parts"]["data.age"]["recipients"] == ["ssb-2026"]
     keys.unit_key.public_key().verify(items["manifest.sig"], raw)
     assert manifest.raw == raw
@@ -191,14 +244,14 @@ def test_manifest_is_canonical_and_signed(keys, tmp_path):
 def test_parts_follow_the_grammar_and_are_sorted_by_row_id(keys, tmp_path):
     """Each part starts with its header; both parts hold the same random row_ids, sorted; a row's IDs stay in order."""
     rows = make_rows(300)
-    manifest = write(keys, tmp_path / "c.tar", rows, header_lines=["<Avgiver Kommunenummer=\"0301\"/>"])
+    manifest = write(keys, tmp_path / "c.tar", rows, header_lines=['<Avgiver Kommunenummer="0301"/>'])
     items = dict(members(tmp_path / "c.tar"))
     identities = decrypt(items["identities.age"], keys.tpf_identities).split("\n")
     data = decrypt(items["data.age"], keys.ssb_identities).split("\n")
     cid = manifest.container_id
     assert identities[0] == f"#sendemodul/1 container_id={cid} part=identities records=300"
     assert data[0] == f"#sendemodul/1 container_id={cid} part=data records=300"
-    assert data[1] == "#header\t<Avgiver Kommunenummer=\"0301\"/>"
+    assert data[1] == '#header\t<Avgiver Kommunenummer="0301"/>'
     assert identities[-1] == data[-1] == ""
     id_lines = [line.split("\t") for line in identities[1:-1]]
     data_lines = [line.split("\t", 1) for line in data[2:-1]]
@@ -239,8 +292,9 @@ def test_age_cli_opens_each_part_only_with_its_own_key(keys, tmp_path):
         tar.extractall(tmp_path / "x", filter="data")
 
     def age(identity_file, part):
-        return subprocess.run(["age", "-d", "-i", str(identity_file), str(tmp_path / "x" / part)],
-                              capture_output=True, check=False)
+        return subprocess.run(
+            ["age", "-d", "-i", str(identity_file), str(tmp_path / "x" / part)], capture_output=True, check=False
+        )
 
     opened = age(keys.tpf_identity_file, "identities.age")
     assert opened.returncode == 0
@@ -258,16 +312,20 @@ def test_no_participants(keys, tmp_path):
     assert verify(keys, tmp_path / "c.tar") == manifest
     items = dict(members(tmp_path / "c.tar"))
     assert decrypt(items["data.age"], keys.ssb_identities) == (
-        f"#sendemodul/1 container_id={manifest.container_id} part=data records=0\n")
+        f"#sendemodul/1 container_id={manifest.container_id} part=data records=0\n"
+    )
 
 
-@pytest.mark.parametrize("row, problem", [
-    (((("PERSON_FODSELSNR", "0501\t1399292"),), "record"), "TAB or line break"),
-    (((("PERSON_FODSELSNR", "05011399292\n"),), "record"), "TAB or line break"),
-    (((("PERSON FODSELSNR", "05011399292"),), "record"), "not a valid ID field name"),
-    (((("PERSON_FODSELSNR", "05011399292"),), "two\nlines"), "line break"),
-    (((), "record"), "no ID field"),
-])
+@pytest.mark.parametrize(
+    "row, problem",
+    [
+        (((("PERSON_FODSELSNR", "0501\t1399292"),), "record"), "TAB or line break"),
+        (((("PERSON_FODSELSNR", "05011399292\n"),), "record"), "TAB or line break"),
+        (((("PERSON FODSELSNR", "05011399292"),), "record"), "not a valid ID field name"),
+        (((("PERSON_FODSELSNR", "05011399292"),), "two\nlines"), "line break"),
+        (((), "record"), "no ID field"),
+    ],
+)
 def test_rows_that_cannot_go_into_a_container(keys, tmp_path, row, problem):
     """A TAB or line break in an ID, a line break in a record, or a row without IDs is refused, naming the row."""
     with pytest.raises(errors.ContainerInputError, match=f"row 2.*{problem}"):
@@ -329,8 +387,11 @@ def test_part_swapped_in_from_another_container(keys, good, tmp_path):
     items, other = dict(members(good)), dict(members(tmp_path / "other.tar"))
     same_size = len(items["data.age"]) == len(other["data.age"])
     items["data.age"] = other["data.age"]
-    refused(keys, build(tmp_path / "swapped.tar", items.items()),
-            errors.PartDigestMismatch if same_size else errors.PartSizeMismatch)
+    refused(
+        keys,
+        build(tmp_path / "swapped.tar", items.items()),
+        errors.PartDigestMismatch if same_size else errors.PartSizeMismatch,
+    )
 
 
 def test_replayed_container(keys, good):
@@ -400,14 +461,16 @@ def test_unsigned_and_wrongly_signed_manifests(keys, good, tmp_path):
 
 def test_expired_unknown_and_wrong_role_recipient_keys(keys, tmp_path):
     write(keys, tmp_path / "expired.tar", tpf=[keys.tpf_2025])
-    assert "tpf-2025 is valid 2025-01-01 to 2025-12-31" in refused(keys, tmp_path / "expired.tar",
-                                                                   errors.RecipientNotCurrent)
+    assert "tpf-2025 is valid 2025-01-01 to 2025-12-31" in refused(
+        keys, tmp_path / "expired.tar", errors.RecipientNotCurrent
+    )
     stranger = keydir.RecipientKey("tpf-stranger", "tpf", keydir.generate_age_identity()[1], TODAY, TODAY)
     write(keys, tmp_path / "unknown.tar", tpf=[stranger])
     assert "tpf-stranger" in refused(keys, tmp_path / "unknown.tar", errors.RecipientUnknown)
     write(keys, tmp_path / "c.tar")
-    wrong_role = resign(keys, members(tmp_path / "c.tar"),
-                        lambda m: m["parts"]["data.age"].update(recipients=["tpf-2026"]))
+    wrong_role = resign(
+        keys, members(tmp_path / "c.tar"), lambda m: m["parts"]["data.age"].update(recipients=["tpf-2026"])
+    )
     refused(keys, build(tmp_path / "role.tar", wrong_role), errors.RecipientWrongRole)
 
 
@@ -415,8 +478,9 @@ def test_part_encrypted_to_an_unlisted_key(keys, tmp_path):
     """A part with more X25519 stanzas than listed recipients is refused: someone else could read it."""
     spy = keydir.RecipientKey("tpf-spy", "tpf", keydir.generate_age_identity()[1], TODAY, TODAY)
     write(keys, tmp_path / "c.tar", tpf=[keys.tpf, spy])
-    hidden = resign(keys, members(tmp_path / "c.tar"),
-                    lambda m: m["parts"]["identities.age"].update(recipients=["tpf-2026"]))
+    hidden = resign(
+        keys, members(tmp_path / "c.tar"), lambda m: m["parts"]["identities.age"].update(recipients=["tpf-2026"])
+    )
     refused(keys, build(tmp_path / "spy.tar", hidden), errors.RecipientCountMismatch)
 
 
@@ -432,8 +496,14 @@ def test_non_canonical_unsupported_and_invalid_manifests(keys, good, tmp_path):
     refused(keys, with_manifest(items["manifest.json"][:-1] + b',"records":1}'), errors.ManifestNotCanonical)
     refused(keys, with_manifest(b"[1,2]"), errors.ManifestNotCanonical)
     refused(keys, with_manifest(canonical_json({**obj, "format": "sendemodul-container/2"})), errors.FormatUnsupported)
-    for change in ({"records": -1}, {"periode": "2026"}, {"extra": 1}, {"container_id": "not-a-uuid"},
-                   {"no_participants": True}, {"parts": {"data.age": obj["parts"]["data.age"]}}):
+    for change in (
+        {"records": -1},
+        {"periode": "2026"},
+        {"extra": 1},
+        {"container_id": "not-a-uuid"},
+        {"no_participants": True},
+        {"parts": {"data.age": obj["parts"]["data.age"]}},
+    ):
         message = refused(keys, with_manifest(canonical_json({**obj, **change})), errors.ManifestInvalid)
         assert "manifest.json" in message
 
@@ -486,8 +556,11 @@ def test_key_directory_current_and_get(keys):
     assert keys.key_dir.get("ssb-2026") == keys.ssb and keys.key_dir.get("nope") is None
     signing = keys.key_dir.current("tpf-signing", TODAY)[0]
     assert signing.signing_key().public_bytes_raw() == keys.tpf_signing.public_key().public_bytes_raw()
-    with pytest.raises(errors.NoCurrentKey, match=r"no current TPF key in .* \(tpf-2025 expired 2025-12-31; "
-                                                   r"tpf-2026 expired 2026-12-31\)"):
+    with pytest.raises(
+        errors.NoCurrentKey,
+        match=r"no current TPF key in .* \(tpf-2025 expired 2025-12-31; "
+        r"tpf-2026 expired 2026-12-31\)",
+    ):
         keys.key_dir.current("tpf", date(2027, 1, 1))
     with pytest.raises(errors.NoCurrentKey, match=r"SSB key .*ssb-2026 is valid from 2026-01-01"):
         keys.key_dir.current("ssb", date(2025, 1, 1))
@@ -504,21 +577,34 @@ def test_find_key_dir(tmp_path):
     assert list(keydir.load_key_dir(project_keys)) == []
 
 
-@pytest.mark.parametrize("text, problem", [
-    ('key_id = "k"\nrole = "tpf"\nrecipient = "age1x"\nvalid_from = 2026-01-01\nvalid_to = 2026-12-31\n',
-     "recipient is not valid"),
-    ('key_id = "k"\nrole = "tsp"\n', "role must be one of"),
-    ('key_id = "other"\nrole = "ssb"\nrecipient = "{r}"\nvalid_from = 2026-01-01\nvalid_to = 2026-12-31\n',
-     "key_id must equal the file name"),
-    ('key_id = "k"\nrole = "ssb"\nrecipient = "{r}"\nvalid_from = "2026-01-01"\nvalid_to = 2026-12-31\n',
-     "valid_from must be a date"),
-    ('key_id = "k"\nrole = "ssb"\nrecipient = "{r}"\nvalid_from = 2026-01-01\n', "missing valid_to"),
-    ('key_id = "k"\nrole = "ssb"\nrecipient = "{r}"\nvalid_from = 2026-01-01\nvalid_to = 2026-12-31\nx = 1\n',
-     "unknown x"),
-    ('key_id = "k"\nrole = "tpf-signing"\npublic_key = "ssh-rsa AAAA"\nvalid_from = 2026-01-01\nvalid_to = 2027-01-01',
-     "public_key is not valid"),
-    ("key_id = ", "cannot be read as TOML"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        (
+            'key_id = "k"\nrole = "tpf"\nrecipient = "age1x"\nvalid_from = 2026-01-01\nvalid_to = 2026-12-31\n',
+            "recipient is not valid",
+        ),
+        ('key_id = "k"\nrole = "tsp"\n', "role must be one of"),
+        (
+            'key_id = "other"\nrole = "ssb"\nrecipient = "{r}"\nvalid_from = 2026-01-01\nvalid_to = 2026-12-31\n',
+            "key_id must equal the file name",
+        ),
+        (
+            'key_id = "k"\nrole = "ssb"\nrecipient = "{r}"\nvalid_from = "2026-01-01"\nvalid_to = 2026-12-31\n',
+            "valid_from must be a date",
+        ),
+        ('key_id = "k"\nrole = "ssb"\nrecipient = "{r}"\nvalid_from = 2026-01-01\n', "missing valid_to"),
+        (
+            'key_id = "k"\nrole = "ssb"\nrecipient = "{r}"\nvalid_from = 2026-01-01\nvalid_to = 2026-12-31\nx = 1\n',
+            "unknown x",
+        ),
+        (
+            'key_id = "k"\nrole = "tpf-signing"\npublic_key = "ssh-rsa AAAA"\nvalid_from = 2026-01-01\nvalid_to = 2027-01-01',
+            "public_key is not valid",
+        ),
+        ("key_id = ", "cannot be read as TOML"),
+    ],
+)
 def test_malformed_key_file_names_file_and_key(tmp_path, text, problem):
     (tmp_path / "k.toml").write_text(text.replace("{r}", keydir.generate_age_identity()[1]))
     with pytest.raises(errors.KeyDirError, match=f"key file .*k.toml \\(key k\\): .*{problem}"):
@@ -529,8 +615,9 @@ def test_signing_keys_in_openssh_or_base64_form_and_round_trip_through_toml(tmp_
     private = Ed25519PrivateKey.generate()
     raw = private.public_key().public_bytes_raw()
     for public in (signing.public_line(private, "TPF 2026").strip(), base64.b64encode(raw).decode()):
-        key = keydir.RecipientKey("tpf-signing", "tpf-signing", public, date(2026, 1, 1), date(2026, 12, 31),
-                                  'comment with "quotes" and æ')
+        key = keydir.RecipientKey(
+            "tpf-signing", "tpf-signing", public, date(2026, 1, 1), date(2026, 12, 31), 'comment with "quotes" and æ'
+        )
         (tmp_path / "tpf-signing.toml").write_text(key.to_toml())
         loaded = keydir.load_key_dir(tmp_path).get("tpf-signing")
         assert loaded == key and loaded.signing_key().public_bytes_raw() == raw
@@ -549,14 +636,23 @@ def _parse(data, *, fields, part, bulk, chunk, one_line_per_row=False, header=No
     from sendemodul.container import PartParser
 
     seen, headers = [], []
-    on_block = (lambda block: seen.extend(tuple(line.decode().split("\t", fields - 1))
-                                          for line in block.split(b"\n")[:-1])) if bulk else None
-    parser = PartParser(CONTAINER_ID, part, fields, lambda *values: seen.append(values),
-                        one_line_per_row=one_line_per_row, on_header_line=header and headers.append,
-                        on_block=on_block)
+    on_block = (
+        (lambda block: seen.extend(tuple(line.decode().split("\t", fields - 1)) for line in block.split(b"\n")[:-1]))
+        if bulk
+        else None
+    )
+    parser = PartParser(
+        CONTAINER_ID,
+        part,
+        fields,
+        lambda *values: seen.append(values),
+        one_line_per_row=one_line_per_row,
+        on_header_line=header and headers.append,
+        on_block=on_block,
+    )
     try:
         for start in range(0, len(data), chunk):
-            parser.write(data[start:start + chunk])
+            parser.write(data[start : start + chunk])
         parser.close()
     except errors.PartContentError as e:
         return str(e), e.code
@@ -570,9 +666,23 @@ def _part(part, records, lines):
     return f"#sendemodul/1 container_id={CONTAINER_ID} part={part} records={records}\n".encode() + b"".join(lines)
 
 
-@pytest.mark.parametrize("case", [
-    "good", "repeat", "unsorted", "not_utf8", "utf8", "short_row_id", "upper_row_id", "few_tabs", "tab_in_id",
-    "unended", "count", "cr"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "good",
+        "repeat",
+        "unsorted",
+        "not_utf8",
+        "utf8",
+        "short_row_id",
+        "upper_row_id",
+        "few_tabs",
+        "tab_in_id",
+        "unended",
+        "count",
+        "cr",
+    ],
+)
 @pytest.mark.parametrize("chunk", [7, 100, 1 << 16])
 def test_part_parser_in_bulk_says_what_line_by_line_says(case, chunk):
     rows = [f"{i:024x}".encode() for i in range(0, 600, 3)]
@@ -610,6 +720,5 @@ def test_part_parser_in_bulk_with_header_lines_and_one_line_per_row(chunk):
     assert bulk[1] == ["<Avgiver a='1'/>", "second"] and len(bulk[0]) == 100
     twice = _part("data", len(rows), lines[:50] + [lines[49]] + lines[50:])
     refused = _parse(twice, fields=2, part="data", bulk=True, chunk=chunk, one_line_per_row=True, header=True)
-    assert refused == _parse(twice, fields=2, part="data", bulk=False, chunk=chunk, one_line_per_row=True,
-                             header=True)
+    assert refused == _parse(twice, fields=2, part="data", bulk=False, chunk=chunk, one_line_per_row=True, header=True)
     assert "repeats" in refused[0]

@@ -29,16 +29,26 @@ class Keys:
         self.dir = base / "keys"
         self.dir.mkdir()
         self.identities = {}
-        for key_id, role, key_type in (("tpf-pq", "tpf", "age-pq"), ("ssb-pq", "ssb", "age-pq"),
-                                       ("tpf-classic", "tpf", "age"), ("ssb-classic", "ssb", "age")):
+        for key_id, role, key_type in (
+            ("tpf-pq", "tpf", "age-pq"),
+            ("ssb-pq", "ssb", "age-pq"),
+            ("tpf-classic", "tpf", "age"),
+            ("ssb-classic", "ssb", "age"),
+        ):
             secret, recipient = keydir.generate_age_identity(key_type)
             self.identities[key_id] = agepq.parse_identity(secret)
             key = keydir.RecipientKey(key_id, role, recipient, date(2026, 1, 1), date(2026, 12, 31))
             (self.dir / f"{key_id}.toml").write_text(key.to_toml())
         self.tpf_signing = Ed25519PrivateKey.generate()
-        (self.dir / "tpf-signing.toml").write_text(keydir.RecipientKey(
-            "tpf-signing", "tpf-signing", signing.public_line(self.tpf_signing, "s").strip(), date(2026, 1, 1),
-            date(2026, 12, 31)).to_toml())
+        (self.dir / "tpf-signing.toml").write_text(
+            keydir.RecipientKey(
+                "tpf-signing",
+                "tpf-signing",
+                signing.public_line(self.tpf_signing, "s").strip(),
+                date(2026, 1, 1),
+                date(2026, 12, 31),
+            ).to_toml()
+        )
         self.key_dir = keydir.load_key_dir(self.dir)
         self.unit_key = Ed25519PrivateKey.generate()
 
@@ -56,14 +66,23 @@ def rows(n):
 
 
 def write(keys, path, tpf, ssb, n=5):
-    return write_container(path, unit=ALNA, register="11F", periode=2026, signing_key=keys.unit_key,
-                           tpf_recipients=tpf, ssb_recipients=ssb, rows=rows(n))
+    return write_container(
+        path,
+        unit=ALNA,
+        register="11F",
+        periode=2026,
+        signing_key=keys.unit_key,
+        tpf_recipients=tpf,
+        ssb_recipients=ssb,
+        rows=rows(n),
+    )
 
 
 def verify(keys, path):
     with open(path, "rb") as stream:
-        return verify_container(stream, unit=ALNA, signing_keys=[keys.unit_key.public_key()], key_dir=keys.key_dir,
-                                today=TODAY)
+        return verify_container(
+            stream, unit=ALNA, signing_keys=[keys.unit_key.public_key()], key_dir=keys.key_dir, today=TODAY
+        )
 
 
 def part(path, name):
@@ -82,8 +101,9 @@ def test_the_recipient_field_decides_the_type(keys):
 def test_a_bad_pq_recipient_names_the_file(tmp_path):
     recipient = keydir.generate_age_identity("age-pq")[1]
     broken = recipient[:100] + ("q" if recipient[100] != "q" else "p") + recipient[101:]
-    (tmp_path / "k.toml").write_text(f'key_id = "k"\nrole = "ssb"\nrecipient = "{broken}"\n'
-                                     "valid_from = 2026-01-01\nvalid_to = 2026-12-31\n")
+    (tmp_path / "k.toml").write_text(
+        f'key_id = "k"\nrole = "ssb"\nrecipient = "{broken}"\nvalid_from = 2026-01-01\nvalid_to = 2026-12-31\n'
+    )
     with pytest.raises(errors.KeyDirError, match=r"k.toml \(key k\): recipient is not valid"):
         keydir.load_key_dir(tmp_path)
 
@@ -119,14 +139,22 @@ def test_pq_container_is_accepted_pseudonymized_and_opened(keys, tmp_path):
     assert verify(keys, tmp_path / "c.tar").container_id == manifest.container_id
     for name in ("identities.age", "data.age"):
         assert agepq.stanza_types(part(tmp_path / "c.tar", name)) == ("mlkem768x25519",)
-    package.make_package(tmp_path / "c.tar", tmp_path / "p.tar", tpf_identities=[keys.identities["tpf-pq"]],
-                         master_key=MASTER, environment="test", key_version=1, tpf_signing_key=keys.tpf_signing,
-                         ssb_recipients=[keys["ssb-pq"]])
+    package.make_package(
+        tmp_path / "c.tar",
+        tmp_path / "p.tar",
+        tpf_identities=[keys.identities["tpf-pq"]],
+        master_key=MASTER,
+        environment="test",
+        key_version=1,
+        tpf_signing_key=keys.tpf_signing,
+        ssb_recipients=[keys["ssb-pq"]],
+    )
     assert agepq.stanza_types(part(tmp_path / "p.tar", "pseudonyms.age")) == ("mlkem768x25519",)
     out = tmp_path / "out"
     out.mkdir()
-    opened = ssb.open_package(tmp_path / "p.tar", out, ssb_identities=[keys.identities["ssb-pq"]],
-                              tpf_signing_keys=[keys["tpf-signing"]])
+    opened = ssb.open_package(
+        tmp_path / "p.tar", out, ssb_identities=[keys.identities["ssb-pq"]], tpf_signing_keys=[keys["tpf-signing"]]
+    )
     assert opened.manifest.records == 30 and len(opened.csv_path.read_text().splitlines()) == 31
 
 
@@ -135,22 +163,32 @@ def test_classic_container_opens_beside_pq_identities_and_its_package_is_sealed_
     (post-quantum) key."""
     write(keys, tmp_path / "c.tar", [keys["tpf-classic"]], [keys["ssb-classic"]])
     verify(keys, tmp_path / "c.tar")
-    package.make_package(tmp_path / "c.tar", tmp_path / "p.tar",
-                         tpf_identities=[keys.identities["tpf-pq"], keys.identities["tpf-classic"]],
-                         master_key=MASTER, environment="test", key_version=1, tpf_signing_key=keys.tpf_signing,
-                         ssb_recipients=keys.key_dir.sealing_keys("ssb", TODAY))
+    package.make_package(
+        tmp_path / "c.tar",
+        tmp_path / "p.tar",
+        tpf_identities=[keys.identities["tpf-pq"], keys.identities["tpf-classic"]],
+        master_key=MASTER,
+        environment="test",
+        key_version=1,
+        tpf_signing_key=keys.tpf_signing,
+        ssb_recipients=keys.key_dir.sealing_keys("ssb", TODAY),
+    )
     assert agepq.stanza_types(part(tmp_path / "p.tar", "pseudonyms.age")) == ("mlkem768x25519",)
     out = tmp_path / "out"
     out.mkdir()
-    ssb.open_package(tmp_path / "p.tar", out, ssb_identities=[keys.identities["ssb-classic"],
-                                                              keys.identities["ssb-pq"]],
-                     tpf_signing_keys=[keys["tpf-signing"]])
+    ssb.open_package(
+        tmp_path / "p.tar",
+        out,
+        ssb_identities=[keys.identities["ssb-classic"], keys.identities["ssb-pq"]],
+        tpf_signing_keys=[keys["tpf-signing"]],
+    )
 
 
 def posing_as(key, other_type):
     """``key``'s id with a fresh recipient of ``other_type``: a writer that seals the wrong type for that id."""
-    return keydir.RecipientKey(key.key_id, key.role, keydir.generate_age_identity(other_type)[1], key.valid_from,
-                               key.valid_to)
+    return keydir.RecipientKey(
+        key.key_id, key.role, keydir.generate_age_identity(other_type)[1], key.valid_from, key.valid_to
+    )
 
 
 @pytest.mark.parametrize("part_name", ["identities.age", "data.age"])
@@ -232,8 +270,10 @@ def test_init_dev_makes_pq_keys_by_default(tmp_path):
     assert os.stat(home / "private").st_mode & 0o077 == 0
 
 
-@pytest.mark.parametrize("key_type,secret_prefix,public_prefix", [("age-pq", "AGE-SECRET-KEY-PQ-1", "age1pq1"),
-                                                                  ("age", "AGE-SECRET-KEY-1", "age1")])
+@pytest.mark.parametrize(
+    "key_type,secret_prefix,public_prefix",
+    [("age-pq", "AGE-SECRET-KEY-PQ-1", "age1pq1"), ("age", "AGE-SECRET-KEY-1", "age1")],
+)
 def test_keygen_writes_an_age_key_pair(tmp_path, key_type, secret_prefix, public_prefix):
     out = tmp_path / "ssb.agekey"
     result = run_cli("keygen", "--type", key_type, "-o", out, "--comment", "SSB 2027")

@@ -35,8 +35,9 @@ class CredentialWatchTests(SynchronousTestCase):
         self.store.set_pin(self.alna, "$argon2id$a", actor="test")  # before the server starts: nothing to end
         self.clock = Clock()
         self.calls = []
-        self.watch = CredentialWatch(self.store, sync_db, self.clock, 1.0,
-                                     [lambda unit, epoch: self.calls.append((unit, epoch)) or 1])
+        self.watch = CredentialWatch(
+            self.store, sync_db, self.clock, 1.0, [lambda unit, epoch: self.calls.append((unit, epoch)) or 1]
+        )
         self.watch.startService()
         self.addCleanup(self.watch.stopService)
 
@@ -48,8 +49,10 @@ class CredentialWatchTests(SynchronousTestCase):
         self.clock.advance(0.5)
         self.assertEqual(self.calls, [])
         self.clock.advance(0.5)
-        self.assertEqual(self.calls, [(ALNA, self.store.credential_epoch(self.alna)),
-                                      (STAVANGER, self.store.credential_epoch(self.stavanger))])
+        self.assertEqual(
+            self.calls,
+            [(ALNA, self.store.credential_epoch(self.alna)), (STAVANGER, self.store.credential_epoch(self.stavanger))],
+        )
         self.clock.advance(1)
         self.assertEqual(len(self.calls), 2)
         self.store.disable_unit(self.stavanger, actor="test")
@@ -79,8 +82,11 @@ def test_the_sftp_factory_closes_the_units_connections_of_other_epochs():
     clock = Clock()
     limits = SimpleNamespace(idle_timeout_seconds=600, sessions_per_unit=4, sessions_per_source=8)
     factory = DropBoxSSHFactory(None, keys.Key(ed25519.Ed25519PrivateKey.generate()), limits, clock)
-    (_, old), (_, current), (_, other) = (_logged_in(factory, ALNA, 1, 40000), _logged_in(factory, ALNA, 2, 40001),
-                                          _logged_in(factory, STAVANGER, 1, 40002))
+    (_, old), (_, current), (_, other) = (
+        _logged_in(factory, ALNA, 1, 40000),
+        _logged_in(factory, ALNA, 2, 40001),
+        _logged_in(factory, STAVANGER, 1, 40002),
+    )
     assert factory.end_unit(ALNA, 2) == 1
     assert (old.disconnecting, current.disconnecting, other.disconnecting) == (True, False, False)
     # a login whose check raced the change (checked under epoch 1, admitted after the watch saw 2) is refused

@@ -8,6 +8,7 @@ import gc
 import struct
 import weakref
 
+from support.fakes import OTHER, UNIT, FakeIntake, FakeStore, receipt, row, sync_db
 from twisted.conch.ssh import filetransfer
 from twisted.conch.ssh.common import NS
 from twisted.conch.ssh.filetransfer import (
@@ -26,7 +27,6 @@ from sendemodul.errors import WindowClosed
 from sendemodul.sftp import dropbox
 from sendemodul.sftp.dropbox import MAX_OPEN_HANDLES, DropBox
 from sendemodul.sftp.server import DropBoxUser
-from support.fakes import OTHER, UNIT, FakeIntake, FakeStore, receipt, row, sync_db
 
 WRITE = filetransfer.FXF_WRITE | filetransfer.FXF_CREAT | filetransfer.FXF_TRUNC
 READ = filetransfer.FXF_READ
@@ -39,9 +39,16 @@ class DropBoxTestCase(SynchronousTestCase):
         self.store = FakeStore([row("SM-20270115-AAAAAAAA"), row("SM-20270115-BBBBBBBB", unit=OTHER)])
         self.pressure = []
         self.busy = []
-        self.box = DropBox(UNIT, intake=self.intake, store=self.store, run_db=sync_db,
-                           on_pressure=lambda upload, paused: self.pressure.append((upload.name, paused)),
-                           on_busy=self.busy.append, clock=self.clock, epoch=0)
+        self.box = DropBox(
+            UNIT,
+            intake=self.intake,
+            store=self.store,
+            run_db=sync_db,
+            on_pressure=lambda upload, paused: self.pressure.append((upload.name, paused)),
+            on_busy=self.busy.append,
+            clock=self.clock,
+            epoch=0,
+        )
 
     def assertStatus(self, code, f, *args):
         """``f(*args)`` raises (or its Deferred fails with) an SFTPError with ``code``; returns the error."""
@@ -77,8 +84,9 @@ class OpeningTests(DropBoxTestCase):
         self.assertEqual(self.intake.begun, [])
 
     def test_appending_is_not_supported(self):
-        self.assertStatus(FX_OP_UNSUPPORTED, self.box.openFile, b"a.tar",
-                          filetransfer.FXF_WRITE | filetransfer.FXF_APPEND, {})
+        self.assertStatus(
+            FX_OP_UNSUPPORTED, self.box.openFile, b"a.tar", filetransfer.FXF_WRITE | filetransfer.FXF_APPEND, {}
+        )
 
     def test_uploads_cannot_be_read_back(self):
         self.put("a.tar")
@@ -106,8 +114,7 @@ class OpeningTests(DropBoxTestCase):
         f = self.successResultOf(self.box.openFile(b"/receipts/SM-20270115-AAAAAAAA.json", READ, {}))
         self.assertIn(b'"reference": "SM-20270115-AAAAAAAA"', f.readChunk(0, 4096))
         self.assertStatus(FX_NO_SUCH_FILE, self.box.openFile, b"/receipts/SM-20270115-BBBBBBBB.json", READ, {})
-        self.assertStatus(FX_PERMISSION_DENIED, self.box.openFile, b"/receipts/SM-20270115-AAAAAAAA.json",
-                          WRITE, {})
+        self.assertStatus(FX_PERMISSION_DENIED, self.box.openFile, b"/receipts/SM-20270115-AAAAAAAA.json", WRITE, {})
 
     def test_limits_extension_advertises_the_packet_size(self):
         self.assertEqual(self.box.gotVersion(3, {}), {b"limits@openssh.com": b"1"})
@@ -289,10 +296,12 @@ class HandleLimitTests(DropBoxTestCase):
 
     def open_each_kind(self, i):
         """One handle of each kind: an upload, a receipt read, a listing of /, a listing of /receipts."""
-        return [self.box.openFile(f"{i}.tar".encode(), WRITE, {}),
-                self.successResultOf(self.box.openFile(RECEIPT, READ, {})),
-                self.successResultOf(self.box.openDirectory(b"/")),
-                self.successResultOf(self.box.openDirectory(b"/receipts"))]
+        return [
+            self.box.openFile(f"{i}.tar".encode(), WRITE, {}),
+            self.successResultOf(self.box.openFile(RECEIPT, READ, {})),
+            self.successResultOf(self.box.openDirectory(b"/")),
+            self.successResultOf(self.box.openDirectory(b"/receipts")),
+        ]
 
     def test_the_limit_is_the_advertised_max_open_handles(self):
         limits = struct.unpack("!QQQQ", self.box.extendedRequest(b"limits@openssh.com", b""))
@@ -301,8 +310,12 @@ class HandleLimitTests(DropBoxTestCase):
     def test_every_kind_of_handle_counts_and_the_next_is_refused_with_a_clear_status(self):
         handles = [h for i in range(MAX_OPEN_HANDLES // 4) for h in self.open_each_kind(i)]
         self.assertEqual(len(self.box.handles), MAX_OPEN_HANDLES)
-        for refused in (lambda: self.box.openFile(b"more.tar", WRITE, {}), lambda: self.box.openFile(RECEIPT, READ, {}),
-                        lambda: self.box.openDirectory(b"/"), lambda: self.box.openDirectory(b"/receipts")):
+        for refused in (
+            lambda: self.box.openFile(b"more.tar", WRITE, {}),
+            lambda: self.box.openFile(RECEIPT, READ, {}),
+            lambda: self.box.openDirectory(b"/"),
+            lambda: self.box.openDirectory(b"/receipts"),
+        ):
             error = self.assertStatus(FX_FAILURE, refused)
             self.assertIn(f"At most {MAX_OPEN_HANDLES} files and directories", error.message)
         handles[2].close()  # a listing closed: room for one handle of any kind
@@ -350,8 +363,8 @@ def _replies(data):
     found = []
     while data:
         length, kind = struct.unpack("!LB", data[:5])
-        found.append((kind, struct.unpack("!L", data[5:9])[0], data[9:4 + length]))
-        data = data[4 + length:]
+        found.append((kind, struct.unpack("!L", data[5:9])[0], data[9 : 4 + length]))
+        data = data[4 + length :]
     return found
 
 
@@ -362,8 +375,12 @@ class SessionEndTests(SynchronousTestCase):
     def setUp(self):
         self.intake = FakeIntake()
         self.store = FakeStore([row("SM-20270115-AAAAAAAA")])
-        self.user = DropBoxUser(UNIT, lambda unit, **kw: DropBox(UNIT, intake=self.intake, store=self.store,
-                                                                 run_db=sync_db, clock=Clock(), epoch=0, **kw))
+        self.user = DropBoxUser(
+            UNIT,
+            lambda unit, **kw: DropBox(
+                UNIT, intake=self.intake, store=self.store, run_db=sync_db, clock=Clock(), epoch=0, **kw
+            ),
+        )
 
     def start(self):
         server = self.user.lookupSubsystem(b"sftp", b"")
@@ -377,10 +394,11 @@ class SessionEndTests(SynchronousTestCase):
         """``count`` opens of each kind (receipt read, directory, upload), pipelined as an attacker sends them."""
         requests = []
         for n in range(count):
-            requests += [_sftp_packet(filetransfer.FXP_OPEN, 3 * n, NS(RECEIPT) + struct.pack("!LL", READ, 0)),
-                         _sftp_packet(filetransfer.FXP_OPENDIR, 3 * n + 1, NS(b"/receipts")),
-                         _sftp_packet(filetransfer.FXP_OPEN, 3 * n + 2, NS(f"{n}.tar".encode()) +
-                                      struct.pack("!LL", WRITE, 0))]
+            requests += [
+                _sftp_packet(filetransfer.FXP_OPEN, 3 * n, NS(RECEIPT) + struct.pack("!LL", READ, 0)),
+                _sftp_packet(filetransfer.FXP_OPENDIR, 3 * n + 1, NS(b"/receipts")),
+                _sftp_packet(filetransfer.FXP_OPEN, 3 * n + 2, NS(f"{n}.tar".encode()) + struct.pack("!LL", WRITE, 0)),
+            ]
         server.dataReceived(b"".join(requests))
 
     def test_a_flood_of_opens_gets_max_open_handles_and_failures(self):
@@ -398,8 +416,9 @@ class SessionEndTests(SynchronousTestCase):
         server, wire = self.start()
         self.flood(server, 20)
         box = server.client
-        refs = [weakref.ref(x) for x in (box, server, *server.openFiles.values(),
-                                         *(d for d, _ in server.openDirs.values()))]
+        refs = [
+            weakref.ref(x) for x in (box, server, *server.openFiles.values(), *(d for d, _ in server.openDirs.values()))
+        ]
         refs += [weakref.ref(u.incoming) for u in box.uploads.values()]
         self.assertEqual(len(refs), 2 + MAX_OPEN_HANDLES + MAX_OPEN_HANDLES // 3)
         server.connectionLost(None)  # the channel (or the connection) closed
@@ -415,19 +434,21 @@ class SessionEndTests(SynchronousTestCase):
     def test_refused_uploads_leave_no_handle_behind(self):
         """A refused upload is answered in the status of its close; the handle is gone all the same, in the drop
         box and in Conch's table (``_twisted.BoundedFileTransferServer.packet_CLOSE``)."""
+
         def refuse(upload):
             raise WindowClosed("Reception for 11F 2026 closed 15.02.2027.")
 
         self.intake.outcome = refuse
         server, wire = self.start()
         for n in range(3 * MAX_OPEN_HANDLES):
-            server.dataReceived(_sftp_packet(filetransfer.FXP_OPEN, 1, NS(f"{n}.tar".encode()) +
-                                             struct.pack("!LL", WRITE, 0)))
-            (kind, _, payload), = _replies(wire.value())
+            server.dataReceived(
+                _sftp_packet(filetransfer.FXP_OPEN, 1, NS(f"{n}.tar".encode()) + struct.pack("!LL", WRITE, 0))
+            )
+            ((kind, _, payload),) = _replies(wire.value())
             self.assertEqual(kind, filetransfer.FXP_HANDLE)
             wire.clear()
             server.dataReceived(_sftp_packet(filetransfer.FXP_CLOSE, 2, payload))
-            (kind, _, payload), = _replies(wire.value())
+            ((kind, _, payload),) = _replies(wire.value())
             self.assertEqual(struct.unpack("!L", payload[:4])[0], FX_FAILURE)
             self.assertIn(b"closed 15.02.2027", payload)
             wire.clear()
@@ -452,5 +473,4 @@ class SessionEndTests(SynchronousTestCase):
         server.connectionLost(None)
         server, wire = self.start()
         self.flood(server, 20)
-        self.assertEqual(len([r for r in _replies(wire.value()) if r[0] == filetransfer.FXP_HANDLE]),
-                         MAX_OPEN_HANDLES)
+        self.assertEqual(len([r for r in _replies(wire.value()) if r[0] == filetransfer.FXP_HANDLE]), MAX_OPEN_HANDLES)

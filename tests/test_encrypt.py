@@ -6,13 +6,12 @@ import datetime
 import io
 
 import pytest
+from conftest import run_cli
 
 from sendemodul import identity, keydir, package, signing, ssb
 from sendemodul.profiles import available, load_profile
 from sendemodul.testing import extracts
 from sendemodul.verify import verify_container
-
-from conftest import run_cli
 
 DEMO = "0301-00-958935420"
 
@@ -33,8 +32,21 @@ def test_round_trip_for_every_profile_and_year(dev_home, tmp_path, register, per
     extract.write_bytes(extracts.generate_extract(profile, unit, 25, seed=periode))
     ids = {value for record in profile.open_extract(extract.open("rb")) for _, value in record.ids if value}
     out = tmp_path / "c.tar"
-    proc = run_cli("encrypt", "-r", register, "-p", periode, "-u", DEMO, "--signing-key", dev_home / "demo/unit.key",
-                   extract, "-o", out, home=dev_home)
+    proc = run_cli(
+        "encrypt",
+        "-r",
+        register,
+        "-p",
+        periode,
+        "-u",
+        DEMO,
+        "--signing-key",
+        dev_home / "demo/unit.key",
+        extract,
+        "-o",
+        out,
+        home=dev_home,
+    )
     assert "25 records" in proc.stdout
     today = datetime.date.today()
     keys = keydir.load_key_dir(dev_home / "keys")
@@ -46,14 +58,23 @@ def test_round_trip_for_every_profile_and_year(dev_home, tmp_path, register, per
     raw = out.read_bytes()
     assert not [i for i in ids if i.encode() in raw]
     pkg = tmp_path / "pkg.tar"
-    package.make_package(out, pkg, tpf_identities=keydir.load_age_identities(dev_home / "private/tpf.agekey"),
-                         master_key=bytes.fromhex((dev_home / "private/pseudonym-master.key").read_text().strip()),
-                         environment="dev", key_version=1,
-                         tpf_signing_key=signing.load_private_key(dev_home / "private/tpf-signing.key"),
-                         ssb_recipients=keys.current("ssb", today))
+    package.make_package(
+        out,
+        pkg,
+        tpf_identities=keydir.load_age_identities(dev_home / "private/tpf.agekey"),
+        master_key=bytes.fromhex((dev_home / "private/pseudonym-master.key").read_text().strip()),
+        environment="dev",
+        key_version=1,
+        tpf_signing_key=signing.load_private_key(dev_home / "private/tpf-signing.key"),
+        ssb_recipients=keys.current("ssb", today),
+    )
     (tmp_path / "ssb").mkdir()
-    opened = ssb.open_package(pkg, tmp_path / "ssb", ssb_identities=keydir.load_age_identities(
-        dev_home / "private/ssb.agekey"), tpf_signing_keys=keys.current("tpf-signing", today))
+    opened = ssb.open_package(
+        pkg,
+        tmp_path / "ssb",
+        ssb_identities=keydir.load_age_identities(dev_home / "private/ssb.agekey"),
+        tpf_signing_keys=keys.current("tpf-signing", today),
+    )
     rows = list(csv.DictReader(opened.csv_path.open(encoding="utf-8")))
     assert len(rows) == 25
     pseudonym_columns = [c for c in rows[0] if c.endswith("_pseudonym")]
@@ -70,8 +91,22 @@ def test_encrypt_refuses_an_extract_with_errors_and_writes_nothing(dev_home, tmp
     good = extracts.generate_extract(profile, unit, 5, seed=1)
     extract.write_bytes(good + b"too short\n")
     out = tmp_path / "c.tar"
-    proc = run_cli("encrypt", "-r", "11CF", "-p", 2026, "-u", DEMO, "--signing-key", dev_home / "demo/unit.key",
-                   extract, "-o", out, home=dev_home, check=False)
+    proc = run_cli(
+        "encrypt",
+        "-r",
+        "11CF",
+        "-p",
+        2026,
+        "-u",
+        DEMO,
+        "--signing-key",
+        dev_home / "demo/unit.key",
+        extract,
+        "-o",
+        out,
+        home=dev_home,
+        check=False,
+    )
     assert proc.returncode == 1 and "FATAL" in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("ERROR: The extract has ERROR or FATAL findings")
     assert not out.exists() and list(tmp_path.iterdir()) == [extract]
@@ -87,8 +122,22 @@ def test_encrypt_refuses_findings_found_late_or_mid_way_and_writes_nothing(dev_h
     extract = tmp_path / "bad.dat"
     extract.write_bytes(extracts.generate_extract(profile, unit, 40, seed=3, errors={30: error}))
     out = tmp_path / "c.tar"
-    proc = run_cli("encrypt", "-r", register, "-p", 2026, "-u", DEMO, "--signing-key", dev_home / "demo/unit.key",
-                   extract, "-o", out, home=dev_home, check=False)
+    proc = run_cli(
+        "encrypt",
+        "-r",
+        register,
+        "-p",
+        2026,
+        "-u",
+        DEMO,
+        "--signing-key",
+        dev_home / "demo/unit.key",
+        extract,
+        "-o",
+        out,
+        home=dev_home,
+        check=False,
+    )
     assert proc.returncode == 1 and f"[{error}]" in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("ERROR: The extract has ERROR or FATAL findings")
     assert not out.exists() and list(tmp_path.iterdir()) == [extract]
@@ -97,14 +146,54 @@ def test_encrypt_refuses_findings_found_late_or_mid_way_and_writes_nothing(dev_h
 @pytest.mark.integration
 def test_empty_delivery_and_usage_errors(dev_home, tmp_path):
     out = tmp_path / "empty.tar"
-    proc = run_cli("encrypt", "-r", "15F", "-p", 2026, "-u", DEMO, "--signing-key", dev_home / "demo/unit.key",
-                   "--empty", "-o", out, home=dev_home)
+    proc = run_cli(
+        "encrypt",
+        "-r",
+        "15F",
+        "-p",
+        2026,
+        "-u",
+        DEMO,
+        "--signing-key",
+        dev_home / "demo/unit.key",
+        "--empty",
+        "-o",
+        out,
+        home=dev_home,
+    )
     assert "0 records (no participants)" in proc.stdout
-    again = run_cli("encrypt", "-r", "15F", "-p", 2026, "-u", DEMO, "--signing-key", dev_home / "demo/unit.key",
-                    "--empty", "-o", out, home=dev_home, check=False)
+    again = run_cli(
+        "encrypt",
+        "-r",
+        "15F",
+        "-p",
+        2026,
+        "-u",
+        DEMO,
+        "--signing-key",
+        dev_home / "demo/unit.key",
+        "--empty",
+        "-o",
+        out,
+        home=dev_home,
+        check=False,
+    )
     assert again.returncode == 1 and "already exists" in again.stderr
-    both = run_cli("encrypt", "-r", "15F", "-p", 2026, "-u", DEMO, "--signing-key", dev_home / "demo/unit.key",
-                   "-o", tmp_path / "x.tar", home=dev_home, check=False)
+    both = run_cli(
+        "encrypt",
+        "-r",
+        "15F",
+        "-p",
+        2026,
+        "-u",
+        DEMO,
+        "--signing-key",
+        dev_home / "demo/unit.key",
+        "-o",
+        tmp_path / "x.tar",
+        home=dev_home,
+        check=False,
+    )
     assert both.returncode == 1 and "either FILE or --empty" in both.stderr
 
 
@@ -114,11 +203,32 @@ def test_expired_keys_are_refused(dev_home, tmp_path):
     old.mkdir()
     for role in ("tpf", "ssb"):
         _, recipient = keydir.generate_age_identity()
-        key = keydir.RecipientKey(key_id=f"{role}-2020", role=role, public=recipient,
-                                  valid_from=datetime.date(2020, 1, 1), valid_to=datetime.date(2020, 12, 31))
+        key = keydir.RecipientKey(
+            key_id=f"{role}-2020",
+            role=role,
+            public=recipient,
+            valid_from=datetime.date(2020, 1, 1),
+            valid_to=datetime.date(2020, 12, 31),
+        )
         (old / f"{role}-2020.toml").write_text(key.to_toml())
-    proc = run_cli("encrypt", "-r", "15F", "-p", 2026, "-u", DEMO, "--signing-key", dev_home / "demo/unit.key",
-                   "--keys", old, "--empty", "-o", tmp_path / "x.tar", home=dev_home, check=False)
+    proc = run_cli(
+        "encrypt",
+        "-r",
+        "15F",
+        "-p",
+        2026,
+        "-u",
+        DEMO,
+        "--signing-key",
+        dev_home / "demo/unit.key",
+        "--keys",
+        old,
+        "--empty",
+        "-o",
+        tmp_path / "x.tar",
+        home=dev_home,
+        check=False,
+    )
     assert proc.returncode == 1 and "no current TPF key" in proc.stderr and "tpf-2020 expired 2020-12-31" in proc.stderr
 
 
@@ -146,8 +256,9 @@ def _encrypt_pass(profile, data, unit, production):
     from sendemodul.cli.encrypt import _check_and_write
 
     rows = []
-    report, written = _check_and_write(profile, io.BytesIO(data), unit, production, "x.dat",
-                                       lambda items: rows.extend(items) or "written")
+    report, written = _check_and_write(
+        profile, io.BytesIO(data), unit, production, "x.dat", lambda items: rows.extend(items) or "written"
+    )
     return report, rows, written
 
 
@@ -164,7 +275,7 @@ def _assert_same(profile, data, unit, production=False):
 def _with_id(line, profile, name, value):
     for field, start, end in profile._id_slices:
         if field == name:
-            return line[:start] + value.ljust(end - start)[:end - start] + line[end:]
+            return line[:start] + value.ljust(end - start)[: end - start] + line[end:]
     raise AssertionError(name)
 
 
@@ -179,10 +290,20 @@ def block_bytes(request, monkeypatch):
 
 
 @pytest.mark.parametrize("register", ["11F", "11CF"])
-@pytest.mark.parametrize("errors", [{}, {1: "ID_INVALID"}, {37: "DUPLICATE_ID"}, {60: "DUPLICATE"},
-                                    {5: "CODE", 9: "DATE", 40: "INTEGER", 55: "BYDEL"},
-                                    {3: "MANDATORY", 48: "ID_MISSING", 59: "VERSION", 60: "KOMMUNENR"},
-                                    {30: "TAB"}, {60: "RECORD_LENGTH"}, {2: "RECORD_LENGTH", 45: "ID_INVALID"}])
+@pytest.mark.parametrize(
+    "errors",
+    [
+        {},
+        {1: "ID_INVALID"},
+        {37: "DUPLICATE_ID"},
+        {60: "DUPLICATE"},
+        {5: "CODE", 9: "DATE", 40: "INTEGER", 55: "BYDEL"},
+        {3: "MANDATORY", 48: "ID_MISSING", 59: "VERSION", 60: "KOMMUNENR"},
+        {30: "TAB"},
+        {60: "RECORD_LENGTH"},
+        {2: "RECORD_LENGTH", 45: "ID_INVALID"},
+    ],
+)
 @pytest.mark.parametrize("production", [False, True])
 def test_fast_path_gives_the_same_report_and_rows(block_bytes, register, errors, production):
     profile = load_profile(register, 2026)
@@ -203,17 +324,19 @@ def test_fast_path_on_odd_lines_and_identifiers(block_bytes, production):
     samples = {
         "placeholder": _with_id(lines[1], profile, fnr, "170580" + "00100"),
         "bad_date": _with_id(lines[2], profile, fnr, "32131200000"),
-        "bad_checksum": _with_id(lines[3], profile, fnr, identity.generate_fnr(
-            datetime.date(1980, 5, 17), 123)[:10] + "9"),
+        "bad_checksum": _with_id(
+            lines[3], profile, fnr, identity.generate_fnr(datetime.date(1980, 5, 17), 123)[:10] + "9"
+        ),
         "dnr": _with_id(lines[4], profile, fnr, identity.generate_fnr(datetime.date(1980, 5, 17), 123, kind="dnr")),
         "hnr": _with_id(lines[5], profile, fnr, identity.generate_fnr(datetime.date(1980, 5, 17), 124, kind="hnr")),
-        "synthetic": _with_id(lines[6], profile, fnr, identity.generate_fnr(datetime.date(1980, 5, 17), 125,
-                                                                          kind="synthetic")),
+        "synthetic": _with_id(
+            lines[6], profile, fnr, identity.generate_fnr(datetime.date(1980, 5, 17), 125, kind="synthetic")
+        ),
         "letters": _with_id(lines[7], profile, fnr, "1234567890a"),
         "short": _with_id(lines[8], profile, fnr, "123"),
         "bad_duf": _with_id(lines[9], profile, duf, "123456789012"),
         "no_ids": _with_id(_with_id(lines[10], profile, fnr, ""), profile, duf, ""),
-        "birth": lines[11][:birth.start] + "01011970" + lines[11][birth.end:],
+        "birth": lines[11][: birth.start] + "01011970" + lines[11][birth.end :],
         "blank": " " * profile.record_length,
         "empty": "",
         "long": lines[12] + "xyz",
@@ -226,9 +349,14 @@ def test_fast_path_on_odd_lines_and_identifiers(block_bytes, production):
             text = "\n".join(lines[:where] + [bad] + lines[where:]) + "\n"
             _assert_same(profile, text.encode("iso-8859-1"), unit, production)
     clean = "\n".join(lines)
-    for data in (clean, clean + "\n", clean.replace("\n", "\r\n") + "\r\n", clean + "\r", "\n\n" + clean + "\n\n",
-                 ""):
+    for data in (clean, clean + "\n", clean.replace("\n", "\r\n") + "\r\n", clean + "\r", "\n\n" + clean + "\n\n", ""):
         _assert_same(profile, data.encode("iso-8859-1"), unit, production)
-    report = _assert_same(profile, ("\n".join([samples["placeholder"], samples["synthetic"], samples["hnr"]]
-                                               + lines[20:]) + "\n").encode("iso-8859-1"), unit, production)
+    report = _assert_same(
+        profile,
+        ("\n".join([samples["placeholder"], samples["synthetic"], samples["hnr"]] + lines[20:]) + "\n").encode(
+            "iso-8859-1"
+        ),
+        unit,
+        production,
+    )
     assert report.rule_counts.get("ID_PLACEHOLDER") == 1

@@ -85,17 +85,34 @@ def tls_socket(port, timeout=60):
 
 def put_head(name, length, pin, unit=DEMO):
     token = base64.b64encode(f"{unit}:{pin}".encode()).decode()
-    return (f"PUT /api/v1/uploads/{name} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {token}\r\n"
-            f"Content-Type: application/octet-stream\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
-            ).encode()
+    return (
+        f"PUT /api/v1/uploads/{name} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {token}\r\n"
+        f"Content-Type: application/octet-stream\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+    ).encode()
 
 
 def curl_put(server, path, name=None, max_time=60):
     """Upload with the curl binary; returns (HTTP status, parsed JSON answer)."""
-    proc = subprocess.run(["curl", "-sS", "--cacert", str(server.home / "tls" / "server.pem"), "--max-time",
-                           str(max_time), "-u", f"{DEMO}:{server.pin}", "-T", str(path), "-w", "\n%{http_code}",
-                           f"{server.url}/api/v1/uploads/{name or path.name}"], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "--cacert",
+            str(server.home / "tls" / "server.pem"),
+            "--max-time",
+            str(max_time),
+            "-u",
+            f"{DEMO}:{server.pin}",
+            "-T",
+            str(path),
+            "-w",
+            "\n%{http_code}",
+            f"{server.url}/api/v1/uploads/{name or path.name}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     body, _, status = proc.stdout.rpartition("\n")
     assert status.isdigit() and int(status) > 0, (proc.stdout, proc.stderr)
     return int(status), json.loads(body)
@@ -112,10 +129,33 @@ def close_checked(sftp, f):
 def openssh_put(server, path, timeout):
     """``put`` with OpenSSH's sftp and the PIN, then list the receipts; returns the CompletedProcess."""
     return subprocess.run(
-        ["sshpass", "-p", server.pin, "sftp", "-P", str(server.sftp_port), "-o", "StrictHostKeyChecking=no", "-o",
-         "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "PubkeyAuthentication=no", "-o",
-         "BatchMode=no", "-b", "-", f"{DEMO}@127.0.0.1"],
-        input=f"put {path} {path.name}\nls receipts\n", capture_output=True, text=True, timeout=timeout, check=False)
+        [
+            "sshpass",
+            "-p",
+            server.pin,
+            "sftp",
+            "-P",
+            str(server.sftp_port),
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "PubkeyAuthentication=no",
+            "-o",
+            "BatchMode=no",
+            "-b",
+            "-",
+            f"{DEMO}@127.0.0.1",
+        ],
+        input=f"put {path} {path.name}\nls receipts\n",
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def paramiko_session(server, timeout=60):
@@ -128,6 +168,7 @@ def paramiko_session(server, timeout=60):
 
 
 # -- 1. kill -9 of the front during uploads ---------------------------------------------------------------------------
+
 
 class Sender(threading.Thread):
     """One throttled upload of ``data`` over HTTPS (http.client) or SFTP (paramiko). ``sent`` counts the bytes
@@ -156,7 +197,7 @@ class Sender(threading.Thread):
         self.sending = True
         start = time.monotonic()
         for offset in range(0, len(self.data), self.CHUNK):
-            yield self.data[offset:offset + self.CHUNK]
+            yield self.data[offset : offset + self.CHUNK]
             self.sent = min(len(self.data), offset + self.CHUNK)
             ahead = self.sent / self.bytes_per_second - (time.monotonic() - start)
             if ahead > 0:
@@ -216,7 +257,8 @@ def test_kill_9_of_the_front_at_random_byte_offsets_loses_no_acknowledged_upload
     modes = ["byte", "byte", "byte", "byte", "start", "end"]
     rng.shuffle(modes)
     server = FaultServer(tmp_path / "home", sections={"forwarder": sshd.forwarder_section()}).init(
-        "sessions_per_unit = 16")
+        "sessions_per_unit = 16"
+    )
     server.start()
     senders = []
     try:
@@ -229,8 +271,16 @@ def test_kill_9_of_the_front_at_random_byte_offsets_loses_no_acknowledged_upload
                 path = tmp_path / f"r{round_no}-{i}.tar"
                 records = rng.randint(300, 5000)  # 40-600 kB
                 make_container(server.home, path, records=records)
-                batch.append(Sender(server, protocol, path.name, path.read_bytes(),
-                                    bytes_per_second=rng.uniform(0.3e6, 1.5e6), delay=delay))
+                batch.append(
+                    Sender(
+                        server,
+                        protocol,
+                        path.name,
+                        path.read_bytes(),
+                        bytes_per_second=rng.uniform(0.3e6, 1.5e6),
+                        delay=delay,
+                    )
+                )
                 batch[-1].records = records
             for sender in batch:
                 sender.rename = rng.random() < 0.5
@@ -240,8 +290,11 @@ def test_kill_9_of_the_front_at_random_byte_offsets_loses_no_acknowledged_upload
             for sender in batch:
                 sender.start()
             with contextlib.suppress(WaitTimeout):  # (kill anyway after a minute, as before)
-                wait_for(lambda: (target.sending and target.sent >= offset) or not target.is_alive(), timeout=60,
-                         interval=0.002)
+                wait_for(
+                    lambda: (target.sending and target.sent >= offset) or not target.is_alive(),
+                    timeout=60,
+                    interval=0.002,
+                )
             server.kill9()
             for sender in batch:
                 sender.join(90)
@@ -253,8 +306,11 @@ def test_kill_9_of_the_front_at_random_byte_offsets_loses_no_acknowledged_upload
         server.stop()
     acked = [s for s in senders if s.receipt is not None]
     partial = [s for s in senders if s.sent < len(s.data)]
-    summary = "\n".join(f"{s.protocol}{' (rename)' if s.rename else ''} {s.sent}/{len(s.data)} "
-                        f"{'acked' if s.receipt else repr(s.error)}" for s in senders)
+    summary = "\n".join(
+        f"{s.protocol}{' (rename)' if s.rename else ''} {s.sent}/{len(s.data)} "
+        f"{'acked' if s.receipt else repr(s.error)}"
+        for s in senders
+    )
     print(summary)
     assert acked and partial, f"the kills should have met both acknowledged and half-sent uploads:\n{summary}"
     # every recorded upload is processed: pseudonymized by the worker, pushed to SSB's sshd by the forwarder
@@ -292,6 +348,7 @@ def check_spool_after_crash(server, senders):
 
 
 # -- 2. the spool on a full filesystem -------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def small_spool_server(tmp_path):
@@ -334,8 +391,12 @@ def test_full_spool_refuses_uploads_clearly_keeps_serving_and_damages_nothing(sm
     status, body = refused
     assert status == 507 and body["error"] == "no_space", refused
     assert "no space" in body["message"] and "Tjenesten kan ikke lagre filer" in body["melding"]
-    wait_for(lambda: not list((spool / "incoming").iterdir()), timeout=30, interval=0.1,
-             message="the partial HTTPS upload to be removed")
+    wait_for(
+        lambda: not list((spool / "incoming").iterdir()),
+        timeout=30,
+        interval=0.1,
+        message="the partial HTTPS upload to be removed",
+    )
 
     big = tmp_path / "big.tar"
     make_container(server.home, big, records=8000)  # about 1 MB: cannot fit
@@ -353,8 +414,12 @@ def test_full_spool_refuses_uploads_clearly_keeps_serving_and_damages_nothing(sm
 
     message = sftp_put(big)
     assert "no space" in message, message
-    wait_for(lambda: not list((spool / "incoming").iterdir()), timeout=30, interval=0.1,
-             message="the partial SFTP upload to be removed")
+    wait_for(
+        lambda: not list((spool / "incoming").iterdir()),
+        timeout=30,
+        interval=0.1,
+        message="the partial SFTP upload to be removed",
+    )
 
     # nearly no space at all: a small upload arrives whole and fails only when it is written out and completed
     stat = os.statvfs(spool)
@@ -366,16 +431,33 @@ def test_full_spool_refuses_uploads_clearly_keeps_serving_and_damages_nothing(sm
     assert status == 507 and body["error"] == "no_space" and "no space" in body["message"], (status, body)
     message = sftp_put(tiny)
     assert "no space" in message, message
-    wait_for(lambda: not list((spool / "incoming").iterdir()), timeout=30, interval=0.1,
-             message="the small partial uploads to be removed")
+    wait_for(
+        lambda: not list((spool / "incoming").iterdir()),
+        timeout=30,
+        interval=0.1,
+        message="the small partial uploads to be removed",
+    )
     filler2.unlink()
 
     for path, receipt in accepted:
         stored = spool / "received" / f"{receipt['reference']}.tar"
         assert sha256(stored.read_bytes()) == receipt["sha256"] == sha256(path.read_bytes())
-    listing = subprocess.run(["curl", "-sS", "--cacert", str(server.home / "tls" / "server.pem"), "--max-time", "30",
-                              "-u", f"{DEMO}:{server.pin}", f"{server.url}/api/v1/uploads"],
-                             capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "--cacert",
+            str(server.home / "tls" / "server.pem"),
+            "--max-time",
+            "30",
+            "-u",
+            f"{DEMO}:{server.pin}",
+            f"{server.url}/api/v1/uploads",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     listed = json.dumps(json.loads(listing))
     assert all(receipt["reference"] in listed for _, receipt in accepted)
 
@@ -471,7 +553,8 @@ def test_idle_and_slow_connections_are_dropped_at_their_timeouts_while_real_uplo
     against the per-source session limit."""
     server = FaultServer(tmp_path / "home").init(
         f"idle_timeout_seconds = {IDLE}\nheader_timeout_seconds = {HEADERS}\nlogin_grace_seconds = {GRACE}\n"
-        f"sessions_per_source = {SFTP_PER_SOURCE}\nsessions_per_unit = 16")
+        f"sessions_per_source = {SFTP_PER_SOURCE}\nsessions_per_unit = 16"
+    )
     server.start()
     https, sftp_port, pin = server.https_port, server.sftp_port, server.pin
     body = b"x" * 200_000
@@ -485,6 +568,7 @@ def test_idle_and_slow_connections_are_dropped_at_their_timeouts_while_real_uplo
             if payload:
                 sock.sendall(payload)
             return sock, None
+
         return setup
 
     def tls_after_one_request():
@@ -506,27 +590,44 @@ def test_idle_and_slow_connections_are_dropped_at_their_timeouts_while_real_uplo
                 f.write(b"y" * upload_bytes)
                 f.flush()
             return transport.sock, transport
+
         return setup
 
     partial_put = put_head("stalled.tar", len(body), pin) + body[:50_000]
-    form_head = (b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-                 b"Content-Length: 1000\r\n\r\n")
+    form_head = (
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        b"Content-Length: 1000\r\n\r\n"
+    )
     anonymous_put = b"PUT /api/v1/uploads/x.tar HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n"
     stalls = (
         [Stall("https tcp only", tcp(https), IDLE) for _ in range(5)]
         + [Stall("https tls then nothing", tls(), IDLE) for _ in range(5)]
         + [Stall("https partial request line", tls(b"PUT /api/v1/upl"), IDLE) for _ in range(5)]
-        + [Stall("https partial headers", tls(b"GET /api/v1/uploads HTTP/1.1\r\nHost: 127"), IDLE)
-           for _ in range(5)]
+        + [Stall("https partial headers", tls(b"GET /api/v1/uploads HTTP/1.1\r\nHost: 127"), IDLE) for _ in range(5)]
         + [Stall("https put stalled in body", tls(partial_put), IDLE) for _ in range(5)]
-        + [Stall("https headers trickled", tls(b"GET /api/v1/uploads HTTP/1.1\r\n"), HEADERS + LINGER,
-                 trickle=b"X-Slow: " + b"a" * 40)]
+        + [
+            Stall(
+                "https headers trickled",
+                tls(b"GET /api/v1/uploads HTTP/1.1\r\n"),
+                HEADERS + LINGER,
+                trickle=b"X-Slow: " + b"a" * 40,
+            )
+        ]
         + [Stall("https request line trickled", tls(), HEADERS, trickle=b"GET /api/v1/uploads/" + b"a" * 40)]
-        + [Stall("https next request line trickled", tls_after_one_request, HEADERS,
-                 trickle=b"GET /api/v1/uploads/" + b"a" * 40)]
+        + [
+            Stall(
+                "https next request line trickled",
+                tls_after_one_request,
+                HEADERS,
+                trickle=b"GET /api/v1/uploads/" + b"a" * 40,
+            )
+        ]
         + [Stall("https form body trickled without login", tls(form_head), GRACE + LINGER, trickle=b"a" * 40)]
-        + [Stall("https upload body trickled without credentials", tls(anonymous_put), GRACE + LINGER,
-                 trickle=b"a" * 40)]
+        + [
+            Stall(
+                "https upload body trickled without credentials", tls(anonymous_put), GRACE + LINGER, trickle=b"a" * 40
+            )
+        ]
         + [Stall("sftp tcp only", tcp(sftp_port), IDLE) for _ in range(2)]
         + [Stall("sftp stalled in key exchange", ssh_version_then_stall, IDLE) for _ in range(2)]
         + [Stall("sftp version line trickled", tcp(sftp_port), GRACE, trickle=b"SSH-2.0-" + b"s" * 40)]
@@ -564,8 +665,11 @@ def test_idle_and_slow_connections_are_dropped_at_their_timeouts_while_real_uplo
         for stall in stalls:
             stall.close()
         log = server.stop()
-    late = [(s.kind, s.closed_after) for s in stalls
-            if s.closed_after is None or not s.expected - 1 <= s.closed_after <= s.expected + SLACK]
+    late = [
+        (s.kind, s.closed_after)
+        for s in stalls
+        if s.closed_after is None or not s.expected - 1 <= s.closed_after <= s.expected + SLACK
+    ]
     assert late == [], f"not closed at the timeout (kind, seconds): {late}\n{log[-3000:]}"
     for stall in stalls:
         if stall.kind in ("https headers trickled", "https form body trickled without login"):

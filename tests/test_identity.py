@@ -292,10 +292,10 @@ def test_classify_never_raises_and_is_consistent(raw):
     assert result.rule == (fnr_check_digits_ok(result.canonical) if result.rule else None)
 
 
-
 def reference_classify(text):
     """classify_id for 11 ASCII digits as DOMAIN.md words it, slowly: the oracle for the fast code."""
     import calendar
+
     day, month, yy = int(text[0:2]), int(text[2:4]), int(text[4:6])
     id_class = IdClass.FNR
     if day > 40:
@@ -609,8 +609,12 @@ def test_fnr_tables_classify_as_classify_id(digits):
 
 
 @FEW
-@given(st.dates(), st.integers(0, 999), st.sampled_from(["fnr", "dnr", "hnr", "synthetic"]),
-       st.sampled_from(["", "00100", "00200", "99999", "flip"]))
+@given(
+    st.dates(),
+    st.integers(0, 999),
+    st.sampled_from(["fnr", "dnr", "hnr", "synthetic"]),
+    st.sampled_from(["", "00100", "00200", "99999", "flip"]),
+)
 def test_fnr_tables_on_valid_and_nearly_valid_numbers(birth, individual, kind, change):
     number = generate_fnr(birth, individual, kind=kind)
     if number is None:

@@ -4,6 +4,8 @@ containers; no server, no reactor. The upload's own thread reports back through 
 import dataclasses
 import datetime
 
+from server import DEMO, make_container
+from support.fakes import CallsFromThreads
 from twisted.internet import defer
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -19,8 +21,6 @@ from sendemodul.errors import (
 )
 from sendemodul.intake import Intake
 from sendemodul.spool import Spool
-from server import DEMO, make_container
-from support.fakes import CallsFromThreads
 
 PERIODE = datetime.date.today().year  # the dev home's windows are open for this year and the last
 
@@ -73,7 +73,7 @@ class IntakeTestCase(SynchronousTestCase):
         intake = intake or self.intake
         upload = intake.begin(unit_of(unit), epoch=self.store.credential_epoch(unit))
         for i in range(0, len(data), chunk):
-            upload.write(data[i:i + chunk])
+            upload.write(data[i : i + chunk])
         return self.reactor.run_until(intake.finish(upload))
 
     def files(self, name):
@@ -87,8 +87,10 @@ class IntakeTestCase(SynchronousTestCase):
 class AcceptTests(IntakeTestCase):
     def test_a_valid_container_is_received_recorded_and_answered_with_a_receipt(self):
         receipt = self.successResultOf(self.upload(self.container_bytes))
-        self.assertEqual((receipt.unit, receipt.register, receipt.periode, receipt.status, receipt.duplicate),
-                         (DEMO, "11F", PERIODE, "received", False))
+        self.assertEqual(
+            (receipt.unit, receipt.register, receipt.periode, receipt.status, receipt.duplicate),
+            (DEMO, "11F", PERIODE, "received", False),
+        )
         self.assertEqual(receipt.size, len(self.container_bytes))
         self.assertEqual(self.files("received"), [f"{receipt.reference}.tar"])
         self.assertEqual(self.files("incoming"), [])

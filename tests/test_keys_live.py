@@ -5,8 +5,8 @@ import datetime
 import json
 import os
 import shutil
-import tempfile
 import signal
+import tempfile
 from pathlib import Path
 
 from twisted.internet import defer, task
@@ -19,12 +19,12 @@ from sendemodul.errors import KeyDirError
 from sendemodul.web.api import Keys
 from sendemodul.web.app import WebApp
 
+
 def temp_dir(case):
     """A fresh directory removed after the test (trial's ``mktemp`` would leave it in the current directory)."""
     path = Path(tempfile.mkdtemp(prefix="sendemodul-test-"))
     case.addCleanup(shutil.rmtree, path, ignore_errors=True)
     return path
-
 
 
 def write_key(directory, key_id, role="tpf", valid_to=datetime.date(2099, 12, 31)):
@@ -134,8 +134,15 @@ class KeysResourceTests(SynchronousTestCase):
         write_key(directory, "tpf-2026")
         loads = []
         keys = keydir.LiveKeyDirectory(lambda: directory, load=lambda p: loads.append(p) or keydir.load_key_dir(p))
-        app = WebApp(config.Config(home=directory.parent), portal=None, intake=None, store=None,
-                     run_db=lambda f, *a, **kw: defer.maybeDeferred(f, *a, **kw), clock=task.Clock(), keys=keys)
+        app = WebApp(
+            config.Config(home=directory.parent),
+            portal=None,
+            intake=None,
+            store=None,
+            run_db=lambda f, *a, **kw: defer.maybeDeferred(f, *a, **kw),
+            clock=task.Clock(),
+            keys=keys,
+        )
 
         def get():
             request = DummyRequest([])

@@ -19,9 +19,18 @@ def _emit(tmp_path, **fields):
 
 def test_sensitive_fields_are_removed_from_file_and_console(tmp_path):
     pin = auth.generate_pin()
-    console, logfile = _emit(tmp_path, unit="0301-12-958935420", detail="ok", pin=pin, password=pin, fnr=FNR,
-                             filename="oslo-11f.tar", private_key="AGE-SECRET-KEY-1XYZ", content=b"secret data",
-                             path="/spool/x")
+    console, logfile = _emit(
+        tmp_path,
+        unit="0301-12-958935420",
+        detail="ok",
+        pin=pin,
+        password=pin,
+        fnr=FNR,
+        filename="oslo-11f.tar",
+        private_key="AGE-SECRET-KEY-1XYZ",
+        content=b"secret data",
+        path="/spool/x",
+    )
     for text in (console, logfile):
         for secret in (pin, FNR, "oslo-11f.tar", "AGE-SECRET-KEY-1XYZ", "secret data", "/spool/x"):
             assert secret not in text

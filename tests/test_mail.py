@@ -4,21 +4,17 @@ loopback (aiosmtpd), exactly once, also across a restart at 08:00, caught up aft
 import dataclasses
 import datetime
 import socket
-import time
 from email import message_from_bytes, policy
 
 import pytest
-
 from aiosmtpd.controller import Controller
+from conftest import STAVANGER, add_unit, run_cli
+from support.wait import wait_for
 
 from sendemodul import config, morning_mail
 from sendemodul.store import Store
 
-from conftest import STAVANGER, add_unit, run_cli
-from support.wait import wait_for
-
-
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 
 
 def at(text):
@@ -41,7 +37,10 @@ def test_due_days_before_at_and_after_eight_and_after_downtime():
     assert morning_mail.due_days(datetime.date(2026, 1, 14), at("2026-01-15T07:00:00"), **kw) == [day]
     assert morning_mail.due_days(day, at("2026-01-15T12:00:00"), **kw) == []
     assert morning_mail.due_days(datetime.date(2026, 1, 12), at("2026-01-15T09:00:00"), **kw) == [
-        datetime.date(2026, 1, 13), datetime.date(2026, 1, 14), day]
+        datetime.date(2026, 1, 13),
+        datetime.date(2026, 1, 14),
+        day,
+    ]
     assert len(morning_mail.due_days(None, at("2026-01-15T09:00:00"), **kw)) == 7
 
 
@@ -50,8 +49,9 @@ class Collect:
         self.messages = []
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
-                              message_from_bytes(envelope.content, policy=policy.default)))
+        self.messages.append(
+            (envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default))
+        )
         return "250 OK"
 
 
@@ -72,10 +72,22 @@ def smtp():
 
 
 def _record(store, reference, unit, received_at, status="received"):
-    store.record_upload({"reference": reference, "unit": unit, "register": "11F", "periode": 2026,
-                         "container_id": f"00000000-0000-4000-8000-{reference[-12:].lower().rjust(12, '0')}",
-                         "sha256": "0" * 64, "size": 1234, "status": status, "test": 0, "late": 0,
-                         "received_at": received_at}, actor="test")
+    store.record_upload(
+        {
+            "reference": reference,
+            "unit": unit,
+            "register": "11F",
+            "periode": 2026,
+            "container_id": f"00000000-0000-4000-8000-{reference[-12:].lower().rjust(12, '0')}",
+            "sha256": "0" * 64,
+            "size": 1234,
+            "status": status,
+            "test": 0,
+            "late": 0,
+            "received_at": received_at,
+        },
+        actor="test",
+    )
 
 
 @pytest.mark.integration
@@ -144,8 +156,9 @@ def test_mail_service_checks_at_start_and_on_its_interval(tmp_path):
     now = [at("2026-01-15T06:00:00")]
     clock = Clock()
     calls = []
-    svc = morning_mail.MorningMailService(cfg, store, lambda f, *a: defer.maybeDeferred(f, *a), clock,
-                                      now=lambda: now[0])
+    svc = morning_mail.MorningMailService(
+        cfg, store, lambda f, *a: defer.maybeDeferred(f, *a), clock, now=lambda: now[0]
+    )
     svc.mailer = type("Spy", (), {"run": lambda self, when: calls.append(when) or 0})()
     svc.startService()
     assert calls == [now[0]]

@@ -44,15 +44,24 @@ def keys(tmp_path_factory):
 
 
 def package(keys, container_path, out_path, *, environment="test", **options):
-    return make_package(container_path, out_path, tpf_identities=keys.tpf_identities, master_key=MASTER_KEY,
-                        environment=environment, key_version=1, tpf_signing_key=keys.tpf_signing,
-                        ssb_recipients=[keys.ssb], **options)
+    return make_package(
+        container_path,
+        out_path,
+        tpf_identities=keys.tpf_identities,
+        master_key=MASTER_KEY,
+        environment=environment,
+        key_version=1,
+        tpf_signing_key=keys.tpf_signing,
+        ssb_recipients=[keys.ssb],
+        **options,
+    )
 
 
 def open_(keys, package_path, out_dir, **options):
     out_dir.mkdir(exist_ok=True)
-    return open_package(package_path, out_dir, ssb_identities=keys.ssb_identities,
-                        tpf_signing_keys=list(keys.key_dir), **options)
+    return open_package(
+        package_path, out_dir, ssb_identities=keys.ssb_identities, tpf_signing_keys=list(keys.key_dir), **options
+    )
 
 
 def read_csv(path):
@@ -78,8 +87,10 @@ def test_pseudonym_test_vector():
     assert pseudonymize(identity.classify_id("05011399292")) == "v1-BV2NPQNQGFVDWGBKXPDV25ZCCV"
     assert pseudonymize(identity.classify_id("05011399293")) == ""
     assert pseudonymize(identity.classify_id("01018000100")) == ""  # a placeholder identifies nobody
-    assert Pseudonymizer(MASTER_KEY, environment="production", register="11F", version=1).pseudonym(
-        "05011399292") == "v1-VD4H2QQVRFWS3CEZWNP7W2REKH"
+    assert (
+        Pseudonymizer(MASTER_KEY, environment="production", register="11F", version=1).pseudonym("05011399292")
+        == "v1-VD4H2QQVRFWS3CEZWNP7W2REKH"
+    )
     assert (id_kind("PERSON_DUF"), id_kind("DUFnummer"), id_kind("Fodselsnummer")) == ("duf", "duf", "fnr")
 
 
@@ -90,19 +101,26 @@ def test_round_trip(keys, tmp_path, private_tmp):
     verify(keys, tmp_path / "c.tar")
     result = package(keys, tmp_path / "c.tar", tmp_path / "p.tar")
     seal = result.seal
-    assert (seal.container_id, seal.manifest_sha256, seal.records) == (
-        manifest.container_id, manifest.sha256, 200)
+    assert (seal.container_id, seal.manifest_sha256, seal.records) == (manifest.container_id, manifest.sha256, 200)
     assert (seal.environment, seal.register, seal.key_version) == ("test", "11F", 1)
     assert seal.counts == {**{c.value: 0 for c in IdClass}, "FNR": 160, "BAD_CHECKSUM": 20, "MISSING": 220}
     assert [name for name, _ in members(tmp_path / "p.tar")] == [
-        "manifest.json", "manifest.sig", "tpf-seal.json", "tpf-seal.sig", "pseudonyms.age", "data.age"]
+        "manifest.json",
+        "manifest.sig",
+        "tpf-seal.json",
+        "tpf-seal.sig",
+        "pseudonyms.age",
+        "data.age",
+    ]
     container_items, package_items = dict(members(tmp_path / "c.tar")), dict(members(tmp_path / "p.tar"))
     for name in ("manifest.json", "manifest.sig", "data.age"):
         assert package_items[name] == container_items[name]
     keys.tpf_signing.public_key().verify(package_items["tpf-seal.sig"], package_items["tpf-seal.json"])
     assert sorted(f.row_id for f in result.feedback) == sorted(
-        line.split("\t")[0] for line in decrypt(package_items["pseudonyms.age"], keys.ssb_identities).splitlines()
-        if line.endswith("\tBAD_CHECKSUM"))
+        line.split("\t")[0]
+        for line in decrypt(package_items["pseudonyms.age"], keys.ssb_identities).splitlines()
+        if line.endswith("\tBAD_CHECKSUM")
+    )
     assert {(f.id_type, f.id_class) for f in result.feedback} == {("PERSON_FODSELSNR", IdClass.BAD_CHECKSUM)}
 
     opened = open_(keys, tmp_path / "p.tar", tmp_path / "out", unit_keys=[keys.unit_key.public_key()])
@@ -167,14 +185,25 @@ def test_no_participants_round_trip(keys, tmp_path):
 def test_xml_register_layout_is_a_document(keys, tmp_path):
     """For an XML register the .dat file is the root element around the header lines and the records."""
     record = '<Individ Id="1" Journalnummer="J1" StartDato="2026-01-15" Fodselsnummer="" DUFnummer=""/>'
-    write_container(tmp_path / "c.tar", unit=ALNA, register="15F", periode=2026, signing_key=keys.unit_key,
-                    tpf_recipients=[keys.tpf], ssb_recipients=[keys.ssb],
-                    rows=[((("Fodselsnummer", fnr(3)), ("DUFnummer", "")), record)],
-                    header_lines=['<Avgiver Organisasjonsnummer="958935420" Versjon="2026"/>'])
+    write_container(
+        tmp_path / "c.tar",
+        unit=ALNA,
+        register="15F",
+        periode=2026,
+        signing_key=keys.unit_key,
+        tpf_recipients=[keys.tpf],
+        ssb_recipients=[keys.ssb],
+        rows=[((("Fodselsnummer", fnr(3)), ("DUFnummer", "")), record)],
+        header_lines=['<Avgiver Organisasjonsnummer="958935420" Versjon="2026"/>'],
+    )
     package(keys, tmp_path / "c.tar", tmp_path / "p.tar")
     opened = open_(keys, tmp_path / "p.tar", tmp_path / "out")
     assert opened.dat_path.read_text().splitlines() == [
-        "<Barnevern>", '<Avgiver Organisasjonsnummer="958935420" Versjon="2026"/>', record, "</Barnevern>"]
+        "<Barnevern>",
+        '<Avgiver Organisasjonsnummer="958935420" Versjon="2026"/>',
+        record,
+        "</Barnevern>",
+    ]
     row = read_csv(opened.csv_path)[0]
     assert (row["Fodselsnummer_class"], row["Journalnummer"]) == ("FNR", "J1")
 
@@ -265,8 +294,7 @@ def test_ssb_open_refusals(keys, tmp_path, private_tmp):
     out.mkdir()
 
     with pytest.raises(errors.PartDecryptionFailed, match="pseudonyms.age"):
-        open_package(tmp_path / "p.tar", out, ssb_identities=keys.tpf_identities,
-                     tpf_signing_keys=list(keys.key_dir))
+        open_package(tmp_path / "p.tar", out, ssb_identities=keys.tpf_identities, tpf_signing_keys=list(keys.key_dir))
     with pytest.raises(errors.SignatureInvalid):
         open_(keys, tmp_path / "p.tar", out, unit_keys=[Ed25519PrivateKey.generate().public_key()])
     with pytest.raises(errors.SealSignatureInvalid):
@@ -320,20 +348,55 @@ def test_cli_ssb_open(keys, tmp_path, monkeypatch):
     package(keys, tmp_path / "c.tar", tmp_path / "p.tar")
     runner = CliRunner()
     (tmp_path / "unit.key.pub").write_text(signing.public_line(keys.unit_key, "unit"))
-    result = runner.invoke(cli, ["ssb", "open", str(tmp_path / "p.tar"), "--identity", str(keys.ssb_identity_file),
-                                 "-o", str(tmp_path / "out"), "--keys", str(keys.dir),
-                                 "--unit-key", str(tmp_path / "unit.key.pub")])
+    result = runner.invoke(
+        cli,
+        [
+            "ssb",
+            "open",
+            str(tmp_path / "p.tar"),
+            "--identity",
+            str(keys.ssb_identity_file),
+            "-o",
+            str(tmp_path / "out"),
+            "--keys",
+            str(keys.dir),
+            "--unit-key",
+            str(tmp_path / "unit.key.pub"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "0301-12-958935420 11F 2026: 30 records" in result.output
     assert "ID classes: BAD_CHECKSUM 3, FNR 24, MISSING 33" in result.output
     assert len(read_csv(tmp_path / "out" / "records.csv")) == 30
 
     (tmp_path / "tpf.pub").write_text(signing.public_line(keys.tpf_signing, "tpf"))
-    result = runner.invoke(cli, ["ssb", "open", str(tmp_path / "p.tar"), "--identity", str(keys.ssb_identity_file),
-                                 "-o", str(tmp_path / "out2"), "--tpf-key", str(tmp_path / "tpf.pub")])
+    result = runner.invoke(
+        cli,
+        [
+            "ssb",
+            "open",
+            str(tmp_path / "p.tar"),
+            "--identity",
+            str(keys.ssb_identity_file),
+            "-o",
+            str(tmp_path / "out2"),
+            "--tpf-key",
+            str(tmp_path / "tpf.pub"),
+        ],
+    )
     assert result.exit_code == 0, result.output
-    result = runner.invoke(cli, ["ssb", "open", str(tmp_path / "p.tar"), "--identity", str(keys.ssb_identity_file),
-                                 "-o", str(tmp_path / "out3")])
+    result = runner.invoke(
+        cli,
+        [
+            "ssb",
+            "open",
+            str(tmp_path / "p.tar"),
+            "--identity",
+            str(keys.ssb_identity_file),
+            "-o",
+            str(tmp_path / "out3"),
+        ],
+    )
     assert isinstance(result.exception, errors.KeyDirError) and "no tpf-signing key in" in str(result.exception)
     assert not (tmp_path / "out3" / "records.csv").exists()
 
@@ -348,9 +411,25 @@ def test_commands_have_help_with_an_example():
 def _identities_lines():
     """Identities lines with every kind of ID, in row_id order: valid, placeholder, bad date and checksum, DUF,
     blank, padded, too short, a TAB inside, non-ASCII digits."""
-    values = ["05011399292", "05011399293", "01018000100", "32011399292", "45011399292", "05511399292",
-              "05911399292", "", " ", " 05011399292 ", "0501139929", "0501139929x", "05011399\t292", "٣5011399292",
-              "123456789012", "12345678901", "1234567890123"]
+    values = [
+        "05011399292",
+        "05011399293",
+        "01018000100",
+        "32011399292",
+        "45011399292",
+        "05511399292",
+        "05911399292",
+        "",
+        " ",
+        " 05011399292 ",
+        "0501139929",
+        "0501139929x",
+        "05011399\t292",
+        "٣5011399292",
+        "123456789012",
+        "12345678901",
+        "1234567890123",
+    ]
     duf = "1234567890" + f"{sum(int(d) * w for d, w in zip('1234567890', (4, 6, 3, 2, 4, 6, 3, 2, 7, 5))) % 11:02d}"
     lines = []
     for i, value in enumerate(values + [duf, fnr(3), fnr(4)]):
@@ -403,7 +482,7 @@ def test_pseudonyms_of_many_ids_and_base32_prefixes():
 
     digests = [os.urandom(32) for _ in range(300)] + [bytes(32), b"\xff" * 32]
     encoded = base32_prefixes(b"".join(digests))
-    assert [encoded[32 * i:32 * i + 32] for i in range(len(digests))] == [base64.b32encode(d[:20]) for d in digests]
+    assert [encoded[32 * i : 32 * i + 32] for i in range(len(digests))] == [base64.b32encode(d[:20]) for d in digests]
     assert base32_prefixes(b"") == b""
     pseudonymizer = Pseudonymizer(MASTER_KEY, environment="prod", register="11F", version=3)
     ids = [fnr(i) for i in range(50)]

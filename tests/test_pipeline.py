@@ -13,7 +13,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import BIN, grep_tree, run_cli
 from server import DEMO, Server, add_unit, make_container
 from support.wait import pace, wait_for
@@ -48,8 +47,11 @@ class Sshd:
 
     def start(self):
         Path("/run/sshd").mkdir(exist_ok=True)
-        self.proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(self.dir / "sshd_config")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            ["/usr/sbin/sshd", "-D", "-e", "-f", str(self.dir / "sshd_config")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for(self._accepting, timeout=10, message="sshd did not start")
         return self
 
@@ -66,25 +68,55 @@ class Sshd:
             self.proc.wait(10)
 
     def forwarder_section(self, retry=1.0):
-        return (f'mode = "sftp"\nhost = "127.0.0.1"\nport = {self.port}\nusername = "root"\n'
-                f'private_key = "{self.dir}/client_ed25519"\nhost_key = "{self.host_key}"\n'
-                f'remote_dir = "{self.inbox}"\nretry_seconds = {retry}\nmax_retry_seconds = 2.0\n'
-                'poll_seconds = 0.2\ntimeout_seconds = 10.0')
+        return (
+            f'mode = "sftp"\nhost = "127.0.0.1"\nport = {self.port}\nusername = "root"\n'
+            f'private_key = "{self.dir}/client_ed25519"\nhost_key = "{self.host_key}"\n'
+            f'remote_dir = "{self.inbox}"\nretry_seconds = {retry}\nmax_retry_seconds = 2.0\n'
+            "poll_seconds = 0.2\ntimeout_seconds = 10.0"
+        )
 
 
 def curl_upload(server, path, unit=DEMO, pin=None):
-    proc = subprocess.run(["curl", "-sS", "--cacert", str(server.home / "tls" / "server.pem"), "--max-time", "60",
-                           "-u", f"{unit}:{pin or server.pin}", "-T", str(path),
-                           f"{server.url}/api/v1/uploads/{path.name}"], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "--cacert",
+            str(server.home / "tls" / "server.pem"),
+            "--max-time",
+            "60",
+            "-u",
+            f"{unit}:{pin or server.pin}",
+            "-T",
+            str(path),
+            f"{server.url}/api/v1/uploads/{path.name}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     receipt = json.loads(proc.stdout)
     assert receipt["status"] == "received", receipt
     return receipt
 
 
 def api_get(server, reference, unit=DEMO, pin=None):
-    proc = subprocess.run(["curl", "-sS", "--cacert", str(server.home / "tls" / "server.pem"), "--max-time", "30",
-                           "-u", f"{unit}:{pin or server.pin}", f"{server.url}/api/v1/uploads/{reference}"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "--cacert",
+            str(server.home / "tls" / "server.pem"),
+            "--max-time",
+            "30",
+            "-u",
+            f"{unit}:{pin or server.pin}",
+            f"{server.url}/api/v1/uploads/{reference}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(proc.stdout)
 
 
@@ -93,8 +125,9 @@ def uploads(home):
 
 
 def ssb_open(home, package_path, out):
-    run_cli("ssb", "open", package_path, "--identity", home / "private" / "ssb.agekey", "-o", out,
-            "--keys", home / "keys")
+    run_cli(
+        "ssb", "open", package_path, "--identity", home / "private" / "ssb.agekey", "-o", out, "--keys", home / "keys"
+    )
     with open(out / ssb.CSV_NAME, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
 
@@ -122,8 +155,9 @@ def test_upload_is_pseudonymized_and_pushed_to_a_real_sshd_and_ssb_opens_it(tmp_
     sshd; ``ssb open`` gives every record its pseudonym, equal across kommuner; no ID number at SSB, no data
     plaintext at the TPF; a test upload is pseudonymized but never forwarded."""
     sshd = Sshd(tmp_path / "ssb").start()
-    server = Server(tmp_path / "home", TEST_WINDOW, worker=True,
-                    sections={"forwarder": sshd.forwarder_section()}).init()
+    server = Server(
+        tmp_path / "home", TEST_WINDOW, worker=True, sections={"forwarder": sshd.forwarder_section()}
+    ).init()
     stavanger_pin = add_unit(server.home, STAVANGER, tmp_path / "stavanger.key")
     server.start()
     try:
@@ -134,16 +168,25 @@ def test_upload_is_pseudonymized_and_pushed_to_a_real_sshd_and_ssb_opens_it(tmp_
         r1, r2 = curl_upload(server, oslo), curl_upload(server, stav, STAVANGER, stavanger_pin)
         rt = curl_upload(server, test)
         assert rt["test"]
-        done = wait_for(lambda: (u := uploads(server.home)) and all(
-            u[r]["status"] == "delivered" for r in (r1["reference"], r2["reference"])) and
-            u[rt["reference"]]["status"] == "tested" and u, timeout=60, interval=0.2, message="delivery")
+        done = wait_for(
+            lambda: (
+                (u := uploads(server.home))
+                and all(u[r]["status"] == "delivered" for r in (r1["reference"], r2["reference"]))
+                and u[rt["reference"]]["status"] == "tested"
+                and u
+            ),
+            timeout=60,
+            interval=0.2,
+            message="delivery",
+        )
         assert done[r1["reference"]]["delivered_at"] and done[r1["reference"]]["attempts"] == 0
         delivered = sorted(p.name for p in sshd.inbox.iterdir())
         assert delivered == sorted([f"{r1['reference']}.tar", f"{r2['reference']}.tar"])  # the test one never
         status = api_get(server, r1["reference"])
         assert status["status"] == "delivered" and status["feedback"] == [] and status["reason"] is None
-        state = json.loads(run_cli("admin", "status", "--register", "11F", "--periode", "2026", "--json",
-                                   home=server.home).stdout)
+        state = json.loads(
+            run_cli("admin", "status", "--register", "11F", "--periode", "2026", "--json", home=server.home).stdout
+        )
         assert {row["unit"]: row["state"] for row in state} == {DEMO: "delivered", STAVANGER: "delivered"}
         text = run_cli("admin", "status", "--register", "11F", "--periode", "2026", home=server.home).stdout
         assert "delivered" in text and STAVANGER in text
@@ -180,14 +223,24 @@ def test_test_and_production_domains_never_share_a_pseudonym(tmp_path):
             if not src.exists():
                 make_container(home, src, records=20)
             pkg = tmp_path / f"{environment}-{n}.tar"
-            package.make_package(src, pkg, tpf_identities=keydir.load_age_identities(home / "private" / "tpf.agekey"),
-                                 master_key=master, environment=environment, key_version=1,
-                                 tpf_signing_key=signing.load_private_key(home / "private" / "tpf-signing.key"),
-                                 ssb_recipients=keys.current("ssb", today))
+            package.make_package(
+                src,
+                pkg,
+                tpf_identities=keydir.load_age_identities(home / "private" / "tpf.agekey"),
+                master_key=master,
+                environment=environment,
+                key_version=1,
+                tpf_signing_key=signing.load_private_key(home / "private" / "tpf-signing.key"),
+                ssb_recipients=keys.current("ssb", today),
+            )
             out = tmp_path / f"out-{environment}-{n}"
             out.mkdir()
-            opened = ssb.open_package(pkg, out, ssb_identities=keydir.load_age_identities(
-                home / "private" / "ssb.agekey"), tpf_signing_keys=[k for k in keys if k.role == "tpf-signing"])
+            opened = ssb.open_package(
+                pkg,
+                out,
+                ssb_identities=keydir.load_age_identities(home / "private" / "ssb.agekey"),
+                tpf_signing_keys=[k for k in keys if k.role == "tpf-signing"],
+            )
             with open(opened.csv_path, newline="", encoding="utf-8") as f:
                 results[environment, n] = pseudonyms_by_record(list(csv.DictReader(f)))
     prod, test = results["production", 1], results[environment_for_test_uploads("production"), 1]
@@ -201,12 +254,20 @@ def _bad_id_container(home, out):
     keys = keydir.load_key_dir(home / "keys")
     good = fnrs_of(2)
     bad = good[1][:-1] + str((int(good[1][-1]) + 1) % 10)
-    rows = [((("PERSON_FODSELSNR", good[0]),), "record 000000".ljust(40)),
-            ((("PERSON_FODSELSNR", bad),), "record 000001".ljust(40))]
-    return container.write_container(out, unit=identity.parse_unit(DEMO, today.year), register="11F", periode=2026,
-                                     signing_key=signing.load_private_key(home / "demo" / "unit.key"),
-                                     tpf_recipients=keys.current("tpf", today),
-                                     ssb_recipients=keys.current("ssb", today), rows=rows)
+    rows = [
+        ((("PERSON_FODSELSNR", good[0]),), "record 000000".ljust(40)),
+        ((("PERSON_FODSELSNR", bad),), "record 000001".ljust(40)),
+    ]
+    return container.write_container(
+        out,
+        unit=identity.parse_unit(DEMO, today.year),
+        register="11F",
+        periode=2026,
+        signing_key=signing.load_private_key(home / "demo" / "unit.key"),
+        tpf_recipients=keys.current("tpf", today),
+        ssb_recipients=keys.current("ssb", today),
+        rows=rows,
+    )
 
 
 def test_quarantine_reason_feedback_requeue_and_status(tmp_path):
@@ -217,8 +278,13 @@ def test_quarantine_reason_feedback_requeue_and_status(tmp_path):
     server.start()
     try:
         today = datetime.date.today()
-        wrong = keydir.RecipientKey(key_id="tpf-dev", role="tpf", public=keydir.generate_age_identity("age-pq")[1],
-                                    valid_from=today.replace(month=1, day=1), valid_to=today.replace(month=12, day=31))
+        wrong = keydir.RecipientKey(
+            key_id="tpf-dev",
+            role="tpf",
+            public=keydir.generate_age_identity("age-pq")[1],
+            valid_from=today.replace(month=1, day=1),
+            valid_to=today.replace(month=12, day=31),
+        )
         broken = tmp_path / "broken.tar"
         make_container(server.home, broken, tpf=[wrong])
         rb = curl_upload(server, broken)
@@ -226,8 +292,9 @@ def test_quarantine_reason_feedback_requeue_and_status(tmp_path):
         status = api_get(server, rb["reference"])
         assert status["status"] == "quarantined" and status["reason"]
         assert f"{rb['reference']}.tar" in server.spool("quarantine")
-        state = json.loads(run_cli("admin", "status", "--register", "11F", "--periode", "2026", "--json",
-                                   home=server.home).stdout)
+        state = json.loads(
+            run_cli("admin", "status", "--register", "11F", "--periode", "2026", "--json", home=server.home).stdout
+        )
         assert {row["unit"]: row["state"] for row in state} == {DEMO: "quarantined", STAVANGER: "missing"}
         out = run_cli("admin", "requeue", rb["reference"], home=server.home).stdout
         assert "quarantined -> received" in out
@@ -256,21 +323,25 @@ def test_quarantine_reason_feedback_requeue_and_status(tmp_path):
 def test_ssb_server_down_then_delivered_after_it_returns(tmp_path):
     """While SSB's sshd is down the forwarder retries with backoff; once it is back the package is delivered."""
     sshd = Sshd(tmp_path / "ssb")
-    server = Server(tmp_path / "home", worker=True,
-                    sections={"forwarder": sshd.forwarder_section(retry=0.5)}).init()
+    server = Server(tmp_path / "home", worker=True, sections={"forwarder": sshd.forwarder_section(retry=0.5)}).init()
     server.start()
     try:
         path = tmp_path / "c.tar"
         make_container(server.home, path, records=10)
         receipt = curl_upload(server, path)
         ref = receipt["reference"]
-        wait_for(lambda: uploads(server.home)[ref]["attempts"] >= 2, timeout=60, interval=0.2,
-            message="failed attempts")
+        wait_for(
+            lambda: uploads(server.home)[ref]["attempts"] >= 2, timeout=60, interval=0.2, message="failed attempts"
+        )
         row = uploads(server.home)[ref]
         assert row["status"] == "queued" and row["last_error"] and row["delivered_at"] is None
         sshd.start()
-        wait_for(lambda: uploads(server.home)[ref]["status"] == "delivered", timeout=60, interval=0.2,
-            message="delivery after SSB returns")
+        wait_for(
+            lambda: uploads(server.home)[ref]["status"] == "delivered",
+            timeout=60,
+            interval=0.2,
+            message="delivery after SSB returns",
+        )
         assert [p.name for p in sshd.inbox.iterdir()] == [f"{ref}.tar"]
     finally:
         server.stop()
@@ -280,8 +351,13 @@ def test_ssb_server_down_then_delivered_after_it_returns(tmp_path):
 def _spawn(home, name, wait_started=False):
     """Start ``sendemodul worker|forwarder``; with ``wait_started``, return once it has said it is running."""
     env = {**os.environ, "SENDEMODUL_HOME": str(home)}
-    proc = subprocess.Popen([str(BIN), name, "--home", str(home)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE if wait_started else subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [str(BIN), name, "--home", str(home)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE if wait_started else subprocess.DEVNULL,
+        text=True,
+    )
     if wait_started:
         for line in proc.stderr:
             if " started" in line:
@@ -378,25 +454,37 @@ def test_the_server_restarts_a_killed_worker_and_forwarder(tmp_path):
     server = Server(tmp_path / "home", worker=True, sections={"forwarder": "poll_seconds = 0.2"}).init()
     server.start()
     try:
-        old = {name: wait_for(lambda name=name: _children(server.proc.pid, name), timeout=30, interval=0.2,
-            message=f"the {name}")
-               for name in ("worker", "forwarder")}
+        old = {
+            name: wait_for(
+                lambda name=name: _children(server.proc.pid, name), timeout=30, interval=0.2, message=f"the {name}"
+            )
+            for name in ("worker", "forwarder")
+        }
         for pids in old.values():
             os.kill(pids[0], signal.SIGKILL)
         for name, pids in old.items():
-            wait_for(lambda name=name, pids=pids: (new := _children(server.proc.pid, name)) and new != pids, timeout=30,
-                     interval=0.2, message=f"a new {name}")
+            wait_for(
+                lambda name=name, pids=pids: (new := _children(server.proc.pid, name)) and new != pids,
+                timeout=30,
+                interval=0.2,
+                message=f"a new {name}",
+            )
         path = tmp_path / "c.tar"
         make_container(server.home, path, records=10)
         ref = curl_upload(server, path)["reference"]
-        wait_for(lambda: uploads(server.home)[ref]["status"] == "delivered", timeout=60, interval=0.2,
-            message="delivery")
+        wait_for(
+            lambda: uploads(server.home)[ref]["status"] == "delivered", timeout=60, interval=0.2, message="delivery"
+        )
         assert (server.home / "ssb-inbox" / f"{ref}.tar").exists()
         latest = _children(server.proc.pid, "worker") + _children(server.proc.pid, "forwarder")
     finally:
         server.stop()
-    wait_for(lambda: all(_gone(pid) for pid in latest), timeout=15, interval=0.2,
-        message="the children to stop with the server")
+    wait_for(
+        lambda: all(_gone(pid) for pid in latest),
+        timeout=15,
+        interval=0.2,
+        message="the children to stop with the server",
+    )
 
 
 def test_a_server_killed_with_sigkill_leaves_no_worker_behind_and_its_successor_supervises_new_ones(tmp_path):
@@ -405,22 +493,31 @@ def test_a_server_killed_with_sigkill_leaves_no_worker_behind_and_its_successor_
     server = Server(tmp_path / "home", worker=True, sections={"forwarder": "poll_seconds = 0.2"}).init()
     server.start()
     try:
-        old = [wait_for(lambda name=name: _children(server.proc.pid, name), timeout=30, interval=0.2,
-            message=f"the {name}")[0]
-               for name in ("worker", "forwarder")]
+        old = [
+            wait_for(
+                lambda name=name: _children(server.proc.pid, name), timeout=30, interval=0.2, message=f"the {name}"
+            )[0]
+            for name in ("worker", "forwarder")
+        ]
         server.proc.kill()
         server.proc.wait()
-        wait_for(lambda: all(_gone(pid) for pid in old), timeout=15, interval=0.2,
-            message="the orphaned children to end")
+        wait_for(
+            lambda: all(_gone(pid) for pid in old), timeout=15, interval=0.2, message="the orphaned children to end"
+        )
         server.start()
         for name in ("worker", "forwarder"):
-            wait_for(lambda name=name: _children(server.proc.pid, name), timeout=30, interval=0.2,
-                message=f"a supervised {name}")
+            wait_for(
+                lambda name=name: _children(server.proc.pid, name),
+                timeout=30,
+                interval=0.2,
+                message=f"a supervised {name}",
+            )
         path = tmp_path / "c.tar"
         make_container(server.home, path, records=10)
         ref = curl_upload(server, path)["reference"]
-        wait_for(lambda: uploads(server.home)[ref]["status"] == "delivered", timeout=60, interval=0.2,
-            message="delivery")
+        wait_for(
+            lambda: uploads(server.home)[ref]["status"] == "delivered", timeout=60, interval=0.2, message="delivery"
+        )
     finally:
         server.stop()
 
@@ -466,8 +563,9 @@ def test_a_host_key_other_than_the_pinned_one_is_refused(tmp_path):
     sshd = Sshd(tmp_path / "ssb").start()
     other = tmp_path / "other"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
-    section = sshd.forwarder_section().replace(sshd.host_key, " ".join(other.with_suffix(".pub").read_text()
-                                                                       .split()[:2]))
+    section = sshd.forwarder_section().replace(
+        sshd.host_key, " ".join(other.with_suffix(".pub").read_text().split()[:2])
+    )
     server = Server(tmp_path / "home", sections={"forwarder": section}).init()
     server.start()
     try:

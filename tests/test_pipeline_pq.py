@@ -28,9 +28,26 @@ YEAR = datetime.date.today().year
 
 def put(server, path):
     """PUT the container over HTTPS; returns (HTTP status, JSON body)."""
-    proc = subprocess.run(["curl", "-sS", "--cacert", str(server.home / "tls" / "server.pem"), "--max-time", "60",
-                           "-u", f"{DEMO}:{server.pin}", "-T", str(path), "-w", "\n%{http_code}",
-                           f"{server.url}/api/v1/uploads/{path.name}"], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "--cacert",
+            str(server.home / "tls" / "server.pem"),
+            "--max-time",
+            "60",
+            "-u",
+            f"{DEMO}:{server.pin}",
+            "-T",
+            str(path),
+            "-w",
+            "\n%{http_code}",
+            f"{server.url}/api/v1/uploads/{path.name}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     body, code = proc.stdout.rsplit("\n", 1)
     return int(code), json.loads(body)
 
@@ -88,8 +105,9 @@ def test_pq_container_is_accepted_pseudonymized_delivered_and_opened(tmp_path):
         delivered_once(server.home, [reference])
     finally:
         log = server.stop()
-    assert_no_pq_secret_outside_private(server.home, log, worker.stdout + worker.stderr,
-                                        forwarder.stdout + forwarder.stderr)
+    assert_no_pq_secret_outside_private(
+        server.home, log, worker.stdout + worker.stderr, forwarder.stdout + forwarder.stderr
+    )
 
 
 @pytest.mark.parametrize("part", ["identities.age", "data.age"])
@@ -101,8 +119,9 @@ def test_a_classic_stanza_for_a_pq_key_id_is_refused_and_nothing_is_kept(tmp_pat
 
     def downgraded(role):
         key = keys.sealing_keys(role, today)[0]
-        return [keydir.RecipientKey(key.key_id, role, keydir.generate_age_identity("age")[1], key.valid_from,
-                                    key.valid_to)]
+        return [
+            keydir.RecipientKey(key.key_id, role, keydir.generate_age_identity("age")[1], key.valid_from, key.valid_to)
+        ]
 
     server.start()
     try:
@@ -143,8 +162,9 @@ def test_a_classic_home_moves_to_pq_by_rotation_and_delivers_both_years_exactly_
     accepted, pseudonymized (the worker picks the new TPF identity up without a restart), delivered once each, and
     open at SSB with SSB's identity file of both years; each package's pseudonyms.age follows SSB's key current when
     it was made."""
-    server = Server(tmp_path / "home", worker=True, sections={"forwarder": "poll_seconds = 0.2"},
-                    init_args=("--key-type", "age")).init()
+    server = Server(
+        tmp_path / "home", worker=True, sections={"forwarder": "poll_seconds = 0.2"}, init_args=("--key-type", "age")
+    ).init()
     home = server.home
     before = keydir.load_key_dir(home / "keys")
     assert not before.get("tpf-dev").post_quantum and PQ_SECRET not in (home / "private" / "tpf.agekey").read_bytes()
@@ -155,8 +175,12 @@ def test_a_classic_home_moves_to_pq_by_rotation_and_delivers_both_years_exactly_
     try:
         code, first = put(server, old)  # delivered before the rotation: its package is sealed to the classic key
         assert code == 201, first
-        wait_for(lambda: uploads(home)[first["reference"]]["status"] == "delivered", timeout=60, interval=0.2,
-                 message="delivery before the rotation")
+        wait_for(
+            lambda: uploads(home)[first["reference"]]["status"] == "delivered",
+            timeout=60,
+            interval=0.2,
+            message="delivery before the rotation",
+        )
         rotated = run_cli("admin", "keys", "rotate", "--year", YEAR + 1, "--type", "age-pq", home=home)
         assert f"tpf-{YEAR + 1}" in rotated.stdout and "AGE-SECRET-KEY" not in rotated.stdout
         keys = keydir.load_key_dir(home / "keys")
@@ -174,9 +198,14 @@ def test_a_classic_home_moves_to_pq_by_rotation_and_delivers_both_years_exactly_
             assert code == 201 and receipt["status"] == "received", receipt
             receipts.append(receipt)
         references = [r["reference"] for r in receipts]
-        rows = wait_for(lambda: (u := uploads(home)) and all(u[r]["status"] in ("delivered", "quarantined")
-                                                              for r in references) and u,
-                        timeout=90, interval=0.2, message="delivery of both years")
+        rows = wait_for(
+            lambda: (
+                (u := uploads(home)) and all(u[r]["status"] in ("delivered", "quarantined") for r in references) and u
+            ),
+            timeout=90,
+            interval=0.2,
+            message="delivery of both years",
+        )
         assert {r: rows[r]["status"] for r in references} == dict.fromkeys(references, "delivered"), rows
         assert [rows[r]["periode"] for r in references] == [YEAR - 1, YEAR, YEAR]
     finally:

@@ -21,16 +21,14 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, run_cli
+from server import make_container
 
 from sendemodul import config, privileges
 from sendemodul.errors import ConfigError
 
-from conftest import ROOT, run_cli
-from server import make_container
-
 GROUP = "sendemodul-test"
-USERS = {"front": "sendemodul-test-front", "worker": "sendemodul-test-worker",
-         "forwarder": "sendemodul-test-forwarder"}
+USERS = {"front": "sendemodul-test-front", "worker": "sendemodul-test-worker", "forwarder": "sendemodul-test-forwarder"}
 KEYS = ("tpf.agekey", "ssb.agekey", "tpf-signing.key", "pseudonym-master.key")
 PROCESS_SECTION = "".join(f'{role}_user = "{name}"\n' for role, name in USERS.items()) + f'group = "{GROUP}"\n'
 
@@ -56,14 +54,17 @@ def test_process_users_default_to_none_and_change_nothing(tmp_path):
     assert front_services(cfg, reactor=None) == (None, None)
 
 
-@pytest.mark.parametrize(("text", "key"), [
-    ('front_user = "a"', "process.worker_user"),
-    ('front_user = "a"\nworker_user = "b"\nforwarder_user = "a"', "process.front_user"),
-    ('front_user = "Bad Name"', "process.front_user"),
-    ('front_user = "root"\nworker_user = "b"\nforwarder_user = "c"', "process.front_user"),
-    ('front_user = "a"\nworker_user = "b"\nforwarder_user = "c"\ngroup = ""', "process.group"),
-    ('front_uid = 5', "process.front_uid"),
-])
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('front_user = "a"', "process.worker_user"),
+        ('front_user = "a"\nworker_user = "b"\nforwarder_user = "a"', "process.front_user"),
+        ('front_user = "Bad Name"', "process.front_user"),
+        ('front_user = "root"\nworker_user = "b"\nforwarder_user = "c"', "process.front_user"),
+        ('front_user = "a"\nworker_user = "b"\nforwarder_user = "c"\ngroup = ""', "process.group"),
+        ("front_uid = 5", "process.front_uid"),
+    ],
+)
 def test_a_bad_process_section_is_an_error_naming_the_key(tmp_path, text, key):
     """Partial, repeated, root or malformed users (and unknown keys) are refused with the key in the message."""
     with pytest.raises(ConfigError, match=re.escape(key)):
@@ -72,12 +73,17 @@ def test_a_bad_process_section_is_an_error_naming_the_key(tmp_path, text, key):
 
 def test_an_unknown_user_is_an_error_at_start_naming_the_key(tmp_path):
     """A well-formed name that does not exist on the machine: ConfigError naming the key, before anything runs."""
-    cfg = config.parse('[process]\nfront_user = "nobody"\nworker_user = "sendemodul-no-such-user"\n'
-                       'forwarder_user = "sendemodul-no-such-either"\ngroup = "nogroup"\n', tmp_path)
+    cfg = config.parse(
+        '[process]\nfront_user = "nobody"\nworker_user = "sendemodul-no-such-user"\n'
+        'forwarder_user = "sendemodul-no-such-either"\ngroup = "nogroup"\n',
+        tmp_path,
+    )
     with pytest.raises(ConfigError, match="process.worker_user.*no user 'sendemodul-no-such-user'"):
         privileges.accounts(cfg)
-    cfg = config.parse('[process]\nfront_user = "a"\nworker_user = "b"\nforwarder_user = "c"\n'
-                       'group = "sendemodul-no-such-group"\n', tmp_path)
+    cfg = config.parse(
+        '[process]\nfront_user = "a"\nworker_user = "b"\nforwarder_user = "c"\ngroup = "sendemodul-no-such-group"\n',
+        tmp_path,
+    )
     with pytest.raises(ConfigError, match="process.group"):
         privileges.accounts(cfg)
 
@@ -86,18 +92,24 @@ def test_admin_init_refuses_an_unknown_user(tmp_path):
     """``admin init`` with a config naming an unknown user fails with one ERROR line naming the key."""
     home = tmp_path / "home"
     home.mkdir()
-    (home / "config.toml").write_text('[process]\nfront_user = "sendemodul-no-such-front"\n'
-                                      'worker_user = "sendemodul-no-such-worker"\n'
-                                      'forwarder_user = "sendemodul-no-such-fwd"\ngroup = "root"\n')
+    (home / "config.toml").write_text(
+        '[process]\nfront_user = "sendemodul-no-such-front"\n'
+        'worker_user = "sendemodul-no-such-worker"\n'
+        'forwarder_user = "sendemodul-no-such-fwd"\ngroup = "root"\n'
+    )
     proc = run_cli("admin", "init", "--home", home, check=False)
     assert proc.returncode == 1
     assert "ERROR: config key 'process.front_user': there is no user 'sendemodul-no-such-front'" in proc.stderr
 
 
 def _fake_accounts():
-    return privileges.Accounts(front=privileges.Account("front", "f", 5001, 5001),
-                               worker=privileges.Account("worker", "w", 5002, 5002),
-                               forwarder=privileges.Account("forwarder", "d", 5003, 5003), group="g", gid=5000)
+    return privileges.Accounts(
+        front=privileges.Account("front", "f", 5001, 5001),
+        worker=privileges.Account("worker", "w", 5002, 5002),
+        forwarder=privileges.Account("forwarder", "d", 5003, 5003),
+        group="g",
+        gid=5000,
+    )
 
 
 def test_ownership_gives_each_key_to_the_one_process_that_opens_it(tmp_path):
@@ -106,11 +118,20 @@ def test_ownership_gives_each_key_to_the_one_process_that_opens_it(tmp_path):
     home = tmp_path / "home"
     for d in ("private", "tls", "spool/outbox"):
         (home / d).mkdir(parents=True)
-    for name in ("private/tpf.agekey", "private/pseudonym-master.key", "private/forwarder_ed25519",
-                 "tls/server.pem", "sendemodul.db", "config.toml"):
+    for name in (
+        "private/tpf.agekey",
+        "private/pseudonym-master.key",
+        "private/forwarder_ed25519",
+        "tls/server.pem",
+        "sendemodul.db",
+        "config.toml",
+    ):
         (home / name).write_text("x")
-    cfg = config.parse('[forwarder]\nmode = "sftp"\nhost = "h"\nusername = "u"\n'
-                       'private_key = "private/forwarder_ed25519"\nhost_key = "ssh-ed25519 AAAA"\n', home)
+    cfg = config.parse(
+        '[forwarder]\nmode = "sftp"\nhost = "h"\nusername = "u"\n'
+        'private_key = "private/forwarder_ed25519"\nhost_key = "ssh-ed25519 AAAA"\n',
+        home,
+    )
     rows = {row.path.relative_to(home).as_posix(): row for row in privileges.ownership(cfg, _fake_accounts())}
     assert (rows["private/tpf.agekey"].uid, rows["private/tpf.agekey"].mode) == (5002, 0o600)
     assert rows["private/pseudonym-master.key"].uid == 5002
@@ -148,8 +169,22 @@ def accounts():
             try:
                 pwd.getpwnam(name)
             except KeyError:
-                subprocess.run(["useradd", "--system", "--user-group", "--groups", GROUP, "--no-create-home",
-                                "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name], check=True)
+                subprocess.run(
+                    [
+                        "useradd",
+                        "--system",
+                        "--user-group",
+                        "--groups",
+                        GROUP,
+                        "--no-create-home",
+                        "--home-dir",
+                        "/nonexistent",
+                        "--shell",
+                        "/usr/sbin/nologin",
+                        name,
+                    ],
+                    check=True,
+                )
     finally:
         os.close(fd)
     return {role: pwd.getpwnam(name) for role, name in USERS.items()} | {"group": grp.getgrnam(GROUP)}
@@ -157,8 +192,16 @@ def accounts():
 
 def _run_as(entry, shared_gid, args, **kwargs):
     """Run ``args`` as ``entry`` (a pwd entry) with the shared group, as the server's processes run."""
-    return subprocess.run(args, user=entry.pw_uid, group=entry.pw_gid, extra_groups=[shared_gid],
-                          capture_output=True, text=True, timeout=120, **kwargs)
+    return subprocess.run(
+        args,
+        user=entry.pw_uid,
+        group=entry.pw_gid,
+        extra_groups=[shared_gid],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -182,8 +225,11 @@ def privsep_bin(accounts):
         if not stamp.exists() or stamp.read_text() != want:
             shutil.rmtree(venv, ignore_errors=True)
             subprocess.run(["/usr/bin/python3", "-m", "venv", str(venv)], check=True)
-            subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", "-e",
-                            str(ROOT)], check=True, capture_output=True)
+            subprocess.run(
+                [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", "-e", str(ROOT)],
+                check=True,
+                capture_output=True,
+            )
             stamp.write_text(want)
     finally:
         os.close(fd)
@@ -231,8 +277,9 @@ PROBE = textwrap.dedent("""
 
 def probe(accounts, role, how, paths):
     """``{path: [os.access, outcome of a real open]}`` as seen by ``role``'s user (a child with its uid/gid)."""
-    proc = _run_as(accounts[role], accounts["group"].gr_gid,
-                   ["/usr/bin/python3", "-c", PROBE, how, *map(str, paths)], cwd="/")
+    proc = _run_as(
+        accounts[role], accounts["group"].gr_gid, ["/usr/bin/python3", "-c", PROBE, how, *map(str, paths)], cwd="/"
+    )
     assert proc.returncode == 0, proc.stderr
     return {Path(k): v for k, v in json.loads(proc.stdout).items()}
 
@@ -270,8 +317,11 @@ def test_admin_init_refuses_to_leave_a_key_the_front_could_read(accounts, prod_h
     privileges.check_keys_private(cfg, found)  # as admin init left it
     stray = prod_home / "private" / "stray.key"
     stray.write_text("secret")
-    for uid, gid, mode in [(found.front.uid, found.front.gid, 0o600), (found.worker.uid, found.gid, 0o640),
-                           (found.worker.uid, found.worker.gid, 0o604)]:
+    for uid, gid, mode in [
+        (found.front.uid, found.front.gid, 0o600),
+        (found.worker.uid, found.gid, 0o640),
+        (found.worker.uid, found.worker.gid, 0o604),
+    ]:
         os.chown(stray, uid, gid)
         os.chmod(stray, mode)
         with pytest.raises(privileges.PrivilegeError, match="stray.key could be read by the front"):
@@ -287,8 +337,11 @@ def test_the_database_and_spool_are_shared_through_the_group(accounts, prod_home
     names = ("incoming", "received", "outbox", "quarantine")
     spool = [prod_home / "spool" / name for name in names]
     # (the group can create files in received/ and outbox/; the sticky bit keeps what it did not create safe)
-    writes = {"front": {"incoming", "received", "outbox"}, "worker": {"received", "outbox", "quarantine"},
-              "forwarder": {"received", "outbox"}}
+    writes = {
+        "front": {"incoming", "received", "outbox"},
+        "worker": {"received", "outbox", "quarantine"},
+        "forwarder": {"received", "outbox"},
+    }
     for role in ("front", "worker", "forwarder"):
         seen = probe(accounts, role, "write", [db, *spool])
         assert seen[db] == [True, "ok"], role
@@ -296,16 +349,23 @@ def test_the_database_and_spool_are_shared_through_the_group(accounts, prod_home
         assert probe(accounts, role, "write", [cfg])[cfg] == [False, "PermissionError"], role
         assert probe(accounts, role, "read", [cfg])[cfg] == [True, "ok"], role
     package = prod_home / "spool" / "outbox" / "SM-TEST.tar"
-    made = _run_as(accounts["worker"], accounts["group"].gr_gid, ["/usr/bin/python3", "-c",
-                   f"open({str(package)!r}, 'w').write('package')"], cwd="/")
+    made = _run_as(
+        accounts["worker"],
+        accounts["group"].gr_gid,
+        ["/usr/bin/python3", "-c", f"open({str(package)!r}, 'w').write('package')"],
+        cwd="/",
+    )
     assert made.returncode == 0, made.stderr
-    replace = f"import os; open({str(package)!r} + '.x', 'w').close(); os.replace({str(package)!r} + '.x', " \
-              f"{str(package)!r})"
+    replace = (
+        f"import os; open({str(package)!r} + '.x', 'w').close(); os.replace({str(package)!r} + '.x', {str(package)!r})"
+    )
     swap = _run_as(accounts["front"], accounts["group"].gr_gid, ["/usr/bin/python3", "-c", replace], cwd="/")
     assert "PermissionError" in swap.stderr and package.read_text() == "package"  # sticky: the front cannot swap it
     remove = f"import os; os.unlink({str(package)!r})"
-    assert _run_as(accounts["forwarder"], accounts["group"].gr_gid, ["/usr/bin/python3", "-c", remove],
-                   cwd="/").returncode == 0  # the outbox's owner removes delivered packages
+    assert (
+        _run_as(accounts["forwarder"], accounts["group"].gr_gid, ["/usr/bin/python3", "-c", remove], cwd="/").returncode
+        == 0
+    )  # the outbox's owner removes delivered packages
     inbox = prod_home / "ssb-inbox"
     assert probe(accounts, "forwarder", "write", [inbox])[inbox][0]
     assert not probe(accounts, "front", "read", [inbox])[inbox][0]
@@ -317,9 +377,13 @@ def test_the_database_and_spool_are_shared_through_the_group(accounts, prod_home
 @needs_root
 def test_a_process_started_as_another_user_refuses_to_run(accounts, prod_home, privsep_bin):
     """``sendemodul worker`` started as the forwarder's user (not root, not the worker's user) refuses at once."""
-    proc = _run_as(accounts["forwarder"], accounts["group"].gr_gid,
-                   [str(privsep_bin / "sendemodul"), "worker", "--once", "--home", str(prod_home)], cwd="/",
-                   env={"PATH": "/usr/bin:/bin"})
+    proc = _run_as(
+        accounts["forwarder"],
+        accounts["group"].gr_gid,
+        [str(privsep_bin / "sendemodul"), "worker", "--once", "--home", str(prod_home)],
+        cwd="/",
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert proc.returncode == 1
     assert "the worker must run as user 'sendemodul-test-worker'" in proc.stderr
 
@@ -330,8 +394,14 @@ def test_worker_and_forwarder_started_as_root_drop_to_their_users(accounts, prod
     """``sendemodul worker`` / ``forwarder`` started by root (no supervisor) drop to their own users before they
     touch the home: the lock file each creates belongs to its user."""
     for role in ("worker", "forwarder"):
-        proc = subprocess.run([str(privsep_bin / "sendemodul"), role, "--once", "--home", str(prod_home)], cwd="/",
-                              env={"PATH": os.environ["PATH"]}, capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [str(privsep_bin / "sendemodul"), role, "--once", "--home", str(prod_home)],
+            cwd="/",
+            env={"PATH": os.environ["PATH"]},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 0, proc.stderr
         assert (prod_home / "spool" / f".{role}.lock").stat().st_uid == accounts[role].pw_uid
 
@@ -368,8 +438,15 @@ def _wait_for(predicate, what, timeout=60):
 def _serve(privsep_bin, home, output, **kwargs):
     """Start ``sendemodul serve`` for ``home``; returns (process, HTTPS port) once it has started."""
     env = {"PATH": os.environ["PATH"], "SENDEMODUL_HOME": str(home)}
-    server = subprocess.Popen([str(privsep_bin / "sendemodul"), "serve"], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, cwd="/", **kwargs)
+    server = subprocess.Popen(
+        [str(privsep_bin / "sendemodul"), "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd="/",
+        **kwargs,
+    )
     port = None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any("sendemodul started" in line for line in output):
@@ -402,10 +479,24 @@ def _upload_and_wait_for_delivery(home, port, tmp_path):
     make_container(home, container, periode=int(time.strftime("%Y")))
     pin = (home / "demo" / "pin.txt").read_text().strip()
     unit = (home / "demo" / "unit.txt").read_text().strip()
-    answer = subprocess.run(["curl", "-sS", "--cacert", str(home / "tls" / "server.pem"), "--max-time", "60",
-                             "-u", f"{unit}:{pin}", "-T", str(container),
-                             f"https://127.0.0.1:{port}/api/v1/uploads/{container.name}"],
-                            capture_output=True, text=True, check=True)
+    answer = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "--cacert",
+            str(home / "tls" / "server.pem"),
+            "--max-time",
+            "60",
+            "-u",
+            f"{unit}:{pin}",
+            "-T",
+            str(container),
+            f"https://127.0.0.1:{port}/api/v1/uploads/{container.name}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     delivered = home / "ssb-inbox" / f"{json.loads(answer.stdout)['reference']}.tar"
     _wait_for(delivered.exists, "the package in the SSB inbox")
     return delivered
@@ -421,12 +512,21 @@ def test_server_started_as_root_runs_each_process_as_its_own_user(accounts, prod
     shared = accounts["group"].gr_gid
     # what a compromised front could plant in the home (group-writable for SQLite): a package named like ours
     marker = prod_home.parent / "planted-code-ran"
-    planted = _run_as(accounts["front"], shared, ["/usr/bin/python3", "-c", textwrap.dedent(f"""
+    planted = _run_as(
+        accounts["front"],
+        shared,
+        [
+            "/usr/bin/python3",
+            "-c",
+            textwrap.dedent(f"""
         import os
         os.mkdir("{prod_home}/sendemodul")
         with open("{prod_home}/sendemodul/__init__.py", "w") as f:
             f.write("open({str(marker)!r}, 'w').close()\\nraise SystemExit('planted')\\n")
-        """)], cwd="/")
+        """),
+        ],
+        cwd="/",
+    )
     assert planted.returncode == 0, planted.stderr
     output, supervisors, children = [], [], {}
     server, port = _serve(privsep_bin, prod_home, output)
@@ -434,23 +534,32 @@ def test_server_started_as_root_runs_each_process_as_its_own_user(accounts, prod
         assert any("front now runs as user sendemodul-test-front" in line for line in output)
         assert _status(server.pid) == ([uid["front"]] * 4, [accounts["front"].pw_gid] * 4, [shared])
 
-        supervisors = _wait_for(lambda: [p for p, cmd in _children(server.pid) if "sendemodul.supervisor" in cmd],
-                                "the child supervisor")
+        supervisors = _wait_for(
+            lambda: [p for p, cmd in _children(server.pid) if "sendemodul.supervisor" in cmd], "the child supervisor"
+        )
         assert len(supervisors) == 1 and _status(supervisors[0])[0] == [0] * 4
         assert Path(f"/proc/{supervisors[0]}/cwd").resolve() == Path("/")
 
         def both_children():
-            kids = {role: p for p, cmd in _children(supervisors[0]) for role in ("worker", "forwarder")
-                    if f"-m sendemodul {role} " in cmd}
+            kids = {
+                role: p
+                for p, cmd in _children(supervisors[0])
+                for role in ("worker", "forwarder")
+                if f"-m sendemodul {role} " in cmd
+            }
             return kids if len(kids) == 2 else None
 
         children = _wait_for(both_children, "worker and forwarder")
         # the supervisor (root) keeps only what starting and stopping its children needs
-        caps = dict(line.split(":\t") for line in Path(f"/proc/{supervisors[0]}/status").read_text().splitlines()
-                    if line.startswith("Cap"))
+        caps = dict(
+            line.split(":\t")
+            for line in Path(f"/proc/{supervisors[0]}/status").read_text().splitlines()
+            if line.startswith("Cap")
+        )
         kept = (1 << privileges.CAP_KILL) | (1 << privileges.CAP_SETGID) | (1 << privileges.CAP_SETUID)
         assert {k: int(v, 16) for k, v in caps.items() if k in ("CapEff", "CapPrm", "CapBnd")} == dict.fromkeys(
-            ("CapEff", "CapPrm", "CapBnd"), kept)
+            ("CapEff", "CapPrm", "CapBnd"), kept
+        )
         assert _status(children["worker"])[0] == [uid["worker"]] * 4
         assert _status(children["forwarder"])[0] == [uid["forwarder"]] * 4
         for name, pid in children.items():
@@ -467,8 +576,9 @@ def test_server_started_as_root_runs_each_process_as_its_own_user(accounts, prod
         # a killed pseudonymizer is restarted, as its user again, by the supervisor with its reduced capabilities
         os.kill(children["worker"], signal.SIGKILL)
         old_worker = children["worker"]
-        children = _wait_for(lambda: (kids := both_children()) and kids["worker"] != old_worker and kids,
-                             "a new worker")
+        children = _wait_for(
+            lambda: (kids := both_children()) and kids["worker"] != old_worker and kids, "a new worker"
+        )
         assert _status(children["worker"])[0] == [uid["worker"]] * 4
     finally:
         code = _stop(server, output)
@@ -495,8 +605,9 @@ def _free_privileged_port():
 def test_started_as_root_the_front_binds_a_port_below_1024_before_it_drops(accounts, prod_home, privsep_bin):
     """A configured HTTPS port below 1024: bound while still root, then the front runs as its user."""
     port = _free_privileged_port()
-    assert int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text()) > port, \
+    assert int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text()) > port, (
         "ports below 1024 are not privileged on this machine (net.ipv4.ip_unprivileged_port_start): nothing to test"
+    )
     cfg = prod_home / "config.toml"
     cfg.write_text(cfg.read_text().replace("https_port = 0\n", f"https_port = {port}\n", 1))
     output = []
@@ -515,10 +626,17 @@ def test_each_process_started_as_its_own_user_as_the_systemd_units_do(accounts, 
     user (no root anywhere) work together; the front refuses to start with [worker] embedded = true then, since
     it could not start the others as their users."""
     shared = accounts["group"].gr_gid
-    as_user = {role: {"user": accounts[role].pw_uid, "group": accounts[role].pw_gid, "extra_groups": [shared]}
-               for role in USERS}
-    refused = _run_as(accounts["front"], shared, [str(privsep_bin / "sendemodul"), "serve", "--home",
-                                                  str(prod_home)], cwd="/", env={"PATH": os.environ["PATH"]})
+    as_user = {
+        role: {"user": accounts[role].pw_uid, "group": accounts[role].pw_gid, "extra_groups": [shared]}
+        for role in USERS
+    }
+    refused = _run_as(
+        accounts["front"],
+        shared,
+        [str(privsep_bin / "sendemodul"), "serve", "--home", str(prod_home)],
+        cwd="/",
+        env={"PATH": os.environ["PATH"]},
+    )
     assert refused.returncode == 1 and "embedded = false" in refused.stderr, refused.stderr
     cfg = prod_home / "config.toml"
     cfg.write_text(cfg.read_text().replace("[worker]\n", "[worker]\nembedded = false\n", 1))
@@ -530,9 +648,14 @@ def test_each_process_started_as_its_own_user_as_the_systemd_units_do(accounts, 
         assert _status(server.pid)[0] == [accounts["front"].pw_uid] * 4
         for role in ("worker", "forwarder"):
             others[role] = subprocess.Popen(
-                [str(privsep_bin / "sendemodul"), role, "--home", str(prod_home)], cwd="/",
-                env={"PATH": os.environ["PATH"]}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                **as_user[role])
+                [str(privsep_bin / "sendemodul"), role, "--home", str(prod_home)],
+                cwd="/",
+                env={"PATH": os.environ["PATH"]},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                **as_user[role],
+            )
         delivered = _upload_and_wait_for_delivery(prod_home, port, tmp_path)
         assert delivered.stat().st_uid == accounts["forwarder"].pw_uid
     finally:
@@ -550,8 +673,11 @@ def _state(pid):
 
 def _unix_only(pid):
     """True when every socket of ``pid`` is a Unix socket (socketpairs with its parent), none an inet one."""
-    inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")
-              if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")}
+    inodes = {
+        os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1]
+        for fd in os.listdir(f"/proc/{pid}/fd")
+        if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+    }
     inet = set()
     for table in ("tcp", "tcp6", "udp", "udp6"):
         for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
@@ -570,8 +696,12 @@ def test_systemd_unit_exposure_is_at_most_4(unit):
     """``systemd-analyze security --offline=yes`` rates each shipped unit 4.0 or lower ("OK" or better)."""
     assert shutil.which("systemd-analyze"), "systemd-analyze is missing: run scripts/system-packages"
     path = ROOT / "scripts" / "systemd" / unit
-    proc = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager", str(path)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", "--no-pager", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d+) (\S+)", proc.stdout)
     assert match, proc.stdout + proc.stderr
     assert float(match.group(1)) <= 4.0, proc.stdout

@@ -37,8 +37,11 @@ def layout_tables():
     for section in text.split("#### Skjema ")[1:]:
         register = section.split()[0]
         length = int(re.search(r"record length (\d+)", section).group(1))
-        rows = [[c.strip() for c in line.strip().strip("|").split("|")]
-                for line in section.splitlines() if line.startswith("| ") and not line.startswith("| Field")]
+        rows = [
+            [c.strip() for c in line.strip().strip("|").split("|")]
+            for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| Field")
+        ]
         tables[register] = (length, rows)
     return tables
 
@@ -48,7 +51,7 @@ def layout_tables():
 
 
 def test_available_lists_every_register_for_2025_and_2026():
-    assert ALL == [(r, y) for r in ("11CF", "11F", "15F", "IPLOS") for y in (2025, 2026)]
+    assert [(r, y) for r in ("11CF", "11F", "15F", "IPLOS") for y in (2025, 2026)] == ALL
 
 
 def test_unknown_profile_is_a_usage_error_naming_what_exists():
@@ -64,10 +67,14 @@ def test_profile_basics(register, periode):
     """Every profile loads, knows its register and year, and has the identifier fields of DESIGN.md section 5."""
     profile = load_profile(register, periode)
     assert (profile.register, profile.periode) == (register, periode)
-    expected = {"11CF": ["PERSON_FODSELSNR"], "11F": ["PERSON_FODSELSNR", "PERSON_DUF"],
-                "15F": ["Fodselsnummer", "DUFnummer"], "IPLOS": ["Fodselsnummer"]}[register]
+    expected = {
+        "11CF": ["PERSON_FODSELSNR"],
+        "11F": ["PERSON_FODSELSNR", "PERSON_DUF"],
+        "15F": ["Fodselsnummer", "DUFnummer"],
+        "IPLOS": ["Fodselsnummer"],
+    }[register]
     assert profile.id_fields == expected
-    assert [profile.id_kind(f) for f in expected] == ["fnr", "duf"][:len(expected)]
+    assert [profile.id_kind(f) for f in expected] == ["fnr", "duf"][: len(expected)]
     assert profile.kind == ("fixed" if register in ("11CF", "11F") else "xml")
     assert profile.encoding == ("iso-8859-1" if profile.kind == "fixed" else "utf-8")
     assert set(profile.id_fields) <= set(profile.field_names)
@@ -79,8 +86,9 @@ def test_profile_basics(register, periode):
 def test_2025_profile_is_the_2026_layout_with_its_own_year(register):
     p25, p26 = load_profile(register, 2025), load_profile(register, 2026)
     assert p25.field_names == p26.field_names
-    assert [(f.start, f.length, f.type, f.mandatory, dict(f.codes)) for f in p25.field_specs] == \
-           [(f.start, f.length, f.type, f.mandatory, dict(f.codes)) for f in p26.field_specs]
+    assert [(f.start, f.length, f.type, f.mandatory, dict(f.codes)) for f in p25.field_specs] == [
+        (f.start, f.length, f.type, f.mandatory, dict(f.codes)) for f in p26.field_specs
+    ]
     assert p25.consistency == p26.consistency
 
 
@@ -192,8 +200,12 @@ def test_fixed_width_malformed_lines_are_reported_and_reading_goes_on():
     good = generate_extract(profile, ALNA, 2, seed=1).decode("iso-8859-1").splitlines()
     data = "\n".join([good[0][:-1], good[0][:50] + "\t" + good[0][51:], good[0] + "xx", good[1]]).encode("latin-1")
     items = list(profile.open_extract(io.BytesIO(data)).scan())
-    assert [(type(i).__name__, i.line) for i in items] == [("Malformed", 1), ("Malformed", 2), ("Malformed", 3),
-                                                           ("Record", 4)]
+    assert [(type(i).__name__, i.line) for i in items] == [
+        ("Malformed", 1),
+        ("Malformed", 2),
+        ("Malformed", 3),
+        ("Record", 4),
+    ]
     assert [i.rule for i in items[:3]] == ["RECORD_LENGTH", "TAB", "RECORD_LENGTH"]
     assert "151" in items[0].message and "column 51" in items[1].message and "154" in items[2].message
     with pytest.raises(ExtractError) as caught:
@@ -211,7 +223,6 @@ def test_fixed_width_file_without_line_breaks_streams_in_bounded_memory():
     assert [type(i) for i in items] == [Malformed, Record]
     assert str(8 * 1024 * 1024) in items[0].message
     assert peak < 1024 * 1024
-
 
 
 def test_fixed_width_joined_stream_reads_its_head_then_the_rest():
@@ -246,8 +257,13 @@ def peak_reading(profile, count):
 
     Measured in a fresh interpreter: what earlier tests left in CPython's caches and free lists made the figure
     depend on the test order."""
-    proc = subprocess.run([sys.executable, "-c", _PEAK_READING, profile.register, str(count)], capture_output=True,
-                          text=True, check=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PEAK_READING, profile.register, str(count)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     peak, size = proc.stdout.split()
     return int(peak), int(size)
 
@@ -298,9 +314,11 @@ def test_xml_record_becomes_one_line_without_identifiers_whitespace_or_comments(
     assert record.line == 5
     assert record.journalnr == "J-1"
     assert record.ids == (("Fodselsnummer", "01872054460"), ("DUFnummer", ""))
-    assert record.data == ('<Individ Id="1" Journalnummer=" J-1 " StartDato="2026-01-01" Saksbehandler="a&#10;b" '
-                           'Avslutta3112="2"><Tiltak Id="T1" StartDato="2026-01-02"><Lovhjemmel Lov="BVL2021" '
-                           'Kapittel="3" Paragraf="1" /><Kategori Kode="3.9" /></Tiltak></Individ>')
+    assert record.data == (
+        '<Individ Id="1" Journalnummer=" J-1 " StartDato="2026-01-01" Saksbehandler="a&#10;b" '
+        'Avslutta3112="2"><Tiltak Id="T1" StartDato="2026-01-02"><Lovhjemmel Lov="BVL2021" '
+        'Kapittel="3" Paragraf="1" /><Kategori Kode="3.9" /></Tiltak></Individ>'
+    )
     assert extract.header_lines == [AVGIVER.replace("/>", " />")]
     assert profile.fields(record.data)["Saksbehandler"] == "a\nb"
 
@@ -321,14 +339,20 @@ def test_xml_record_keeps_its_element_only_where_parsing_its_line_gives_the_same
     """The element a record holds (so the checks need not parse its line again) is the element its line parses to;
     a record with a namespace prefix or declaration, which parsing would resolve, holds none."""
     profile = load_profile("15F", 2026)
-    plain = (f"<Barnevern>{AVGIVER}<Individ Id='1' Saksbehandler='a&#10;b&#13;c&#9;d' Fodselsnummer='01872054460'>"
-             "x&#13;y\n <Tiltak Id='T1'> </Tiltak> tail <!-- c --></Individ></Barnevern>")
+    plain = (
+        f"<Barnevern>{AVGIVER}<Individ Id='1' Saksbehandler='a&#10;b&#13;c&#9;d' Fodselsnummer='01872054460'>"
+        "x&#13;y\n <Tiltak Id='T1'> </Tiltak> tail <!-- c --></Individ></Barnevern>"
+    )
     (record,), _ = xml_items(profile, plain)
     assert record.element is not None
     assert _tree(record.element) == _tree(ET.fromstring(record.data))
     assert profile.element_of(record) is record.element
-    for individ in ("<Individ Id='1' xmlns:y='urn:a' y:x='1'/>", "<Individ Id='1' xmlns='urn:a'/>",
-                    "<Individ Id='1'><y:Tiltak xmlns:y='urn:a'/></Individ>", "<Individ Id='1' xml:lang='no'/>"):
+    for individ in (
+        "<Individ Id='1' xmlns:y='urn:a' y:x='1'/>",
+        "<Individ Id='1' xmlns='urn:a'/>",
+        "<Individ Id='1'><y:Tiltak xmlns:y='urn:a'/></Individ>",
+        "<Individ Id='1' xml:lang='no'/>",
+    ):
         (record,), _ = xml_items(profile, f"<Barnevern>{AVGIVER}{individ}</Barnevern>")
         assert record.element is None
         assert _tree(profile.element_of(record)) == _tree(ET.fromstring(record.data))
@@ -340,17 +364,20 @@ def test_every_register_has_profiles():
     assert {register for register, _ in available()} == set(REGISTERS)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "not well-formed"),
-    ("<Barnevern><Individ Id='1'/></Barnevern>", "<Avgiver> must come before the first <Individ>"),
-    (f"<Barnevern>{AVGIVER}{AVGIVER}</Barnevern>", "a second <Avgiver>"),
-    (f"<Barnevern>{AVGIVER}<Melding/></Barnevern>", "<Melding> is not expected"),
-    ("<Iplos/>", "must be a <Barnevern>"),
-    (f"<Barnevern>{AVGIVER}text</Barnevern>", "text is not allowed"),
-    ("<Barnevern></Barnevern>", "no <Avgiver>"),
-    (f"<Barnevern>{AVGIVER}<Individ Id='1'></Barnevern>", "not well-formed"),
-    (f'<!DOCTYPE x [<!ENTITY a "aaaa">]><Barnevern>{AVGIVER}</Barnevern>', "DOCTYPE"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "not well-formed"),
+        ("<Barnevern><Individ Id='1'/></Barnevern>", "<Avgiver> must come before the first <Individ>"),
+        (f"<Barnevern>{AVGIVER}{AVGIVER}</Barnevern>", "a second <Avgiver>"),
+        (f"<Barnevern>{AVGIVER}<Melding/></Barnevern>", "<Melding> is not expected"),
+        ("<Iplos/>", "must be a <Barnevern>"),
+        (f"<Barnevern>{AVGIVER}text</Barnevern>", "text is not allowed"),
+        ("<Barnevern></Barnevern>", "no <Avgiver>"),
+        (f"<Barnevern>{AVGIVER}<Individ Id='1'></Barnevern>", "not well-formed"),
+        (f'<!DOCTYPE x [<!ENTITY a "aaaa">]><Barnevern>{AVGIVER}</Barnevern>', "DOCTYPE"),
+    ],
+)
 def test_xml_structure_errors_are_fatal(text, message):
     items, _ = xml_items(load_profile("15F", 2026), text)
     assert isinstance(items[-1], Malformed)

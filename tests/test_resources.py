@@ -24,6 +24,9 @@ def test_in_a_checkout_they_are_the_top_level_files_not_copies():
 
 def test_no_module_finds_files_relative_to_its_source_file():
     """``Path(__file__).parent.parent`` names the checkout, which an installed wheel does not have."""
-    offenders = [str(path.relative_to(ROOT)) for path in sorted((ROOT / "sendemodul").rglob("*.py"))
-                 if "__file__" in path.read_text(encoding="utf-8")]
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "sendemodul").rglob("*.py"))
+        if "__file__" in path.read_text(encoding="utf-8")
+    ]
     assert offenders == []

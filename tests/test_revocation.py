@@ -26,12 +26,20 @@ from support.wait import wait_for
 pytestmark = pytest.mark.integration
 
 #: One unit per command, so that each test starts from a unit with a PIN and no uploads.
-UNITS = {("web", "pin revoke"): "0301-01-958935420", ("web", "unit disable"): "0301-02-958935420",
-         ("web", "pin issue"): "0301-03-958935420", ("sftp", "pin revoke"): "0301-04-958935420",
-         ("sftp", "unit disable"): "0301-05-958935420", ("sftp", "pin issue"): "0301-06-958935420",
-         ("sftp", "sshkey remove"): "0301-07-958935420"}
-COMMANDS = {"pin revoke": ("admin", "pin", "revoke"), "unit disable": ("admin", "unit", "disable"),
-            "pin issue": ("admin", "pin", "issue")}
+UNITS = {
+    ("web", "pin revoke"): "0301-01-958935420",
+    ("web", "unit disable"): "0301-02-958935420",
+    ("web", "pin issue"): "0301-03-958935420",
+    ("sftp", "pin revoke"): "0301-04-958935420",
+    ("sftp", "unit disable"): "0301-05-958935420",
+    ("sftp", "pin issue"): "0301-06-958935420",
+    ("sftp", "sshkey remove"): "0301-07-958935420",
+}
+COMMANDS = {
+    "pin revoke": ("admin", "pin", "revoke"),
+    "unit disable": ("admin", "unit", "disable"),
+    "pin issue": ("admin", "pin", "issue"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +93,16 @@ class Browser:
         status, _, _ = self.request("GET", "/")
         assert status == 200
         kommunenr, bydel, orgnr = unit.split("-")
-        form = urllib.parse.urlencode({"kommunenr": kommunenr, "bydel": bydel, "orgnr": orgnr, "pin": pin,
-                                       "csrf": self.cookies["__Host-sendemodul-login"]})
-        status, location, _ = self.request("POST", "/", form,
-                                           {"Content-Type": "application/x-www-form-urlencoded"})
+        form = urllib.parse.urlencode(
+            {
+                "kommunenr": kommunenr,
+                "bydel": bydel,
+                "orgnr": orgnr,
+                "pin": pin,
+                "csrf": self.cookies["__Host-sendemodul-login"],
+            }
+        )
+        status, location, _ = self.request("POST", "/", form, {"Content-Type": "application/x-www-form-urlencoded"})
         assert (status, location) == (303, "/opplasting")
         status, _, page = self.request("GET", "/opplasting")
         assert status == 200
@@ -96,22 +110,30 @@ class Browser:
 
     def put(self, name, data):
         """``PUT /api/v1/uploads/<name>`` with the session cookie and the CSRF token (as the upload page does)."""
-        return self.request("PUT", f"/api/v1/uploads/{name}", data,
-                            {"X-CSRF-Token": self.csrf, "Content-Type": "application/octet-stream"})
+        return self.request(
+            "PUT",
+            f"/api/v1/uploads/{name}",
+            data,
+            {"X-CSRF-Token": self.csrf, "Content-Type": "application/octet-stream"},
+        )
 
     def start_put(self, name, data):
         """The same PUT on a raw TLS socket with only the first half of the body sent; returns the socket."""
         sock = self.context.wrap_socket(socket.create_connection(("127.0.0.1", self.server.https_port), timeout=60))
         cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        sock.sendall((f"PUT /api/v1/uploads/{name} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n"
-                      f"X-CSRF-Token: {self.csrf}\r\nContent-Length: {len(data)}\r\n\r\n").encode()
-                     + data[:len(data) // 2])
+        sock.sendall(
+            (
+                f"PUT /api/v1/uploads/{name} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\n"
+                f"X-CSRF-Token: {self.csrf}\r\nContent-Length: {len(data)}\r\n\r\n"
+            ).encode()
+            + data[: len(data) // 2]
+        )
         return sock
 
 
 def finish_put(sock, data):
     """Send the rest of the body and read the whole answer."""
-    sock.sendall(data[len(data) // 2:])
+    sock.sendall(data[len(data) // 2 :])
     answer = b""
     while chunk := sock.recv(65536):
         answer += chunk
@@ -246,10 +268,12 @@ def test_removing_the_ssh_key_closes_the_session_it_opened(server, tmp_path):
     sftp = paramiko.SFTPClient.from_transport(transport)
     incoming = len(server.spool("incoming"))
     upload = sftp.open("in-progress.tar", "wb")
-    upload.write(container[:len(container) // 2])
+    upload.write(container[: len(container) // 2])
     wait_for(lambda: len(server.spool("incoming")) == incoming + 1, timeout=10, message="the upload to begin")
-    [fingerprint] = [k["fingerprint"] for k in
-                     json.loads(run_cli("admin", "sshkey", "list", unit, "--json", "--home", server.home).stdout)]
+    [fingerprint] = [
+        k["fingerprint"]
+        for k in json.loads(run_cli("admin", "sshkey", "list", unit, "--json", "--home", server.home).stdout)
+    ]
 
     run_cli("admin", "sshkey", "remove", unit, fingerprint, "--home", server.home)
 

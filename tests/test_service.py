@@ -76,11 +76,11 @@ def test_a_port_in_use_is_a_clear_critical_error_and_the_server_stops(home, tmp_
         taken.listen()
         port = taken.getsockname()[1]
         config_path = home / "config.toml"
-        config_path.write_text(config_path.read_text().replace("[server]\n", f"[server]\nhttps_port = {port}\n"
-                                                                             "sftp_port = 0\n", 1))
+        config_path.write_text(
+            config_path.read_text().replace("[server]\n", f"[server]\nhttps_port = {port}\nsftp_port = 0\n", 1)
+        )
         env = {**os.environ, "SENDEMODUL_HOME": str(home)}
-        proc = subprocess.run([str(BIN), "serve"], env=env, cwd=tmp_path, capture_output=True, text=True,
-                              timeout=60)
+        proc = subprocess.run([str(BIN), "serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert f"cannot listen (HTTPS): Couldn't listen on 127.0.0.1:{port}" in proc.stdout
     assert "Traceback" not in proc.stdout and "Main loop terminated" in proc.stdout
 

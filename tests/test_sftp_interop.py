@@ -10,14 +10,13 @@ import time
 
 import paramiko
 import pytest
-from cryptography.hazmat.primitives import hashes
 from conftest import BIN
+from cryptography.hazmat.primitives import hashes
 from server import DEMO, Server, make_container
 
 pytestmark = pytest.mark.integration
 
-SERVER_SIG_ALGS = ("ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,"
-                   "rsa-sha2-512,rsa-sha2-256")
+SERVER_SIG_ALGS = "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256"
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +27,11 @@ def server(tmp_path_factory):
     for kind, extra in (("ed25519", []), ("rsa", ["-b", "3072"])):
         path = base / f"id_{kind}"
         subprocess.run(["ssh-keygen", "-q", "-t", kind, *extra, "-N", "", "-f", str(path)], check=True)
-        subprocess.run([str(BIN), "admin", "sshkey", "add", DEMO, f"{path}.pub", "--home", str(srv.home)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [str(BIN), "admin", "sshkey", "add", DEMO, f"{path}.pub", "--home", str(srv.home)],
+            check=True,
+            capture_output=True,
+        )
         srv.keys[kind] = path
     srv.container = base / "upload.tar"
     make_container(srv.home, srv.container, records=20_000)  # several 256 KiB channel packets
@@ -62,21 +64,43 @@ def new_events(srv, before, fmt_start, wait_seconds=5):
 
 
 def sftp(srv, batch, *, key, options=(), verbose=False):
-    cmd = ["sftp", "-P", str(srv.sftp_port), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-           "-o", "LogLevel=DEBUG3" if verbose else "LogLevel=ERROR", "-o", "ConnectTimeout=20",
-           "-o", "PasswordAuthentication=no", "-o", "IdentitiesOnly=yes", "-i", str(key), *options,
-           "-b", "-", f"{DEMO}@127.0.0.1"]
+    cmd = [
+        "sftp",
+        "-P",
+        str(srv.sftp_port),
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=DEBUG3" if verbose else "LogLevel=ERROR",
+        "-o",
+        "ConnectTimeout=20",
+        "-o",
+        "PasswordAuthentication=no",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-i",
+        str(key),
+        *options,
+        "-b",
+        "-",
+        f"{DEMO}@127.0.0.1",
+    ]
     return subprocess.run(cmd, input=batch, capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize("cipher, mac", [
-    ("chacha20-poly1305@openssh.com", "<implicit>"),
-    ("aes128-gcm@openssh.com", "<implicit>"),
-    ("aes256-gcm@openssh.com", "<implicit>"),
-    ("aes128-ctr", "hmac-sha2-256-etm@openssh.com"),
-    ("aes256-ctr", "hmac-sha2-512-etm@openssh.com"),
-    ("aes192-ctr", "hmac-sha2-256"),
-])
+@pytest.mark.parametrize(
+    "cipher, mac",
+    [
+        ("chacha20-poly1305@openssh.com", "<implicit>"),
+        ("aes128-gcm@openssh.com", "<implicit>"),
+        ("aes256-gcm@openssh.com", "<implicit>"),
+        ("aes128-ctr", "hmac-sha2-256-etm@openssh.com"),
+        ("aes256-ctr", "hmac-sha2-512-etm@openssh.com"),
+        ("aes192-ctr", "hmac-sha2-256"),
+    ],
+)
 def test_openssh_sftp_uploads_with_each_cipher_and_mac(server, cipher, mac):
     before = len(log_events(server))
     options = ["-o", f"Ciphers={cipher}"]
@@ -92,11 +116,14 @@ def test_openssh_sftp_uploads_with_each_cipher_and_mac(server, cipher, mac):
     assert new_events(server, before, "SFTP login by")
 
 
-@pytest.mark.parametrize("cipher, mac", [
-    ("chacha20-poly1305@openssh.com", "<implicit>"),
-    ("aes256-gcm@openssh.com", "<implicit>"),
-    ("aes128-ctr", "hmac-sha2-512-etm@openssh.com"),
-])
+@pytest.mark.parametrize(
+    "cipher, mac",
+    [
+        ("chacha20-poly1305@openssh.com", "<implicit>"),
+        ("aes256-gcm@openssh.com", "<implicit>"),
+        ("aes128-ctr", "hmac-sha2-512-etm@openssh.com"),
+    ],
+)
 def test_openssh_renews_keys_during_an_upload(server, cipher, mac):
     """RekeyLimit=256K: several key exchanges under the new ciphers in one upload (strict KEX resets the sequence
     numbers at each NEWKEYS; GCM's counter starts again from the new IV)."""
@@ -116,8 +143,7 @@ def test_openssh_picks_an_aead_cipher_by_default(server):
     proc = sftp(server, "ls /receipts\n", key=server.keys["ed25519"])
     assert proc.returncode == 0, proc.stderr
     (event,) = new_events(server, before, "SSH {what}")
-    assert event["cipher_in"] in ("chacha20-poly1305@openssh.com", "aes128-gcm@openssh.com",
-                                  "aes256-gcm@openssh.com")
+    assert event["cipher_in"] in ("chacha20-poly1305@openssh.com", "aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
 
 
 def test_openssh_sftp_with_an_rsa_3072_key_signs_with_rsa_sha2_512(server):
@@ -174,8 +200,12 @@ def paramiko_session(srv, *, key=None, ciphers=None, macs=None, upload=None):
         if macs:
             options.digests = macs
         t.connect(username=DEMO, pkey=key or paramiko.Ed25519Key.from_private_key_file(str(srv.keys["ed25519"])))
-        result = {"cipher": t.remote_cipher, "mac": t.remote_mac, "local_cipher": t.local_cipher,
-                  "sig_algs": t.server_extensions.get("server-sig-algs")}
+        result = {
+            "cipher": t.remote_cipher,
+            "mac": t.remote_mac,
+            "local_cipher": t.local_cipher,
+            "sig_algs": t.server_extensions.get("server-sig-algs"),
+        }
         if upload:
             sftp = paramiko.SFTPClient.from_transport(t)
             result["size"] = sftp.put(str(upload), upload.name).st_size
@@ -213,12 +243,15 @@ def test_paramiko_logs_in_with_an_rsa_key_and_sees_our_server_sig_algs(server):
     assert event["algorithm"] in ("rsa-sha2-512", "rsa-sha2-256")
 
 
-@pytest.mark.parametrize("cipher, mac", [
-    ("aes128-gcm@openssh.com", None),
-    ("aes256-gcm@openssh.com", None),
-    ("aes128-ctr", "hmac-sha2-256-etm@openssh.com"),
-    ("aes256-ctr", "hmac-sha2-512-etm@openssh.com"),
-])
+@pytest.mark.parametrize(
+    "cipher, mac",
+    [
+        ("aes128-gcm@openssh.com", None),
+        ("aes256-gcm@openssh.com", None),
+        ("aes128-ctr", "hmac-sha2-256-etm@openssh.com"),
+        ("aes256-ctr", "hmac-sha2-512-etm@openssh.com"),
+    ],
+)
 def test_paramiko_uploads_with_each_cipher_it_knows(server, tmp_path, cipher, mac):
     """paramiko is a second, independent implementation of GCM and EtM (it has no chacha20-poly1305)."""
     path = tmp_path / f"paramiko-{cipher.split('@')[0]}.tar"
@@ -273,11 +306,14 @@ class BitFlipper:
         self.listener.close()
 
 
-@pytest.mark.parametrize("cipher, mac", [
-    ("chacha20-poly1305@openssh.com", None),
-    ("aes128-gcm@openssh.com", None),
-    ("aes128-ctr", "hmac-sha2-256-etm@openssh.com"),
-])
+@pytest.mark.parametrize(
+    "cipher, mac",
+    [
+        ("chacha20-poly1305@openssh.com", None),
+        ("aes128-gcm@openssh.com", None),
+        ("aes128-ctr", "hmac-sha2-256-etm@openssh.com"),
+    ],
+)
 def test_a_bit_flipped_on_the_wire_closes_the_connection(server, cipher, mac):
     """Half a megabyte into an upload one bit changes between OpenSSH's sftp and the server: the server refuses
     the packet, closes the connection, and the upload is not received."""
@@ -286,12 +322,30 @@ def test_a_bit_flipped_on_the_wire_closes_the_connection(server, cipher, mac):
     proxy = BitFlipper(server.sftp_port, after=512 * 1024)
     try:
         options = ["-o", f"Ciphers={cipher}"] + (["-o", f"MACs={mac}"] if mac else [])
-        cmd = ["sftp", "-P", str(proxy.port), "-o", "StrictHostKeyChecking=no", "-o",
-               "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=20", "-o", "PasswordAuthentication=no",
-               "-o", "IdentitiesOnly=yes", "-i", str(server.keys["ed25519"]), *options, "-b", "-",
-               f"{DEMO}@127.0.0.1"]
-        proc = subprocess.run(cmd, input=f"put {server.container} flipped.tar\n", capture_output=True, text=True,
-                              timeout=120)
+        cmd = [
+            "sftp",
+            "-P",
+            str(proxy.port),
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=20",
+            "-o",
+            "PasswordAuthentication=no",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-i",
+            str(server.keys["ed25519"]),
+            *options,
+            "-b",
+            "-",
+            f"{DEMO}@127.0.0.1",
+        ]
+        proc = subprocess.run(
+            cmd, input=f"put {server.container} flipped.tar\n", capture_output=True, text=True, timeout=120
+        )
     finally:
         proxy.close()
     assert proxy.flipped

@@ -10,8 +10,7 @@ from twisted.cred import credentials, error
 from twisted.internet import defer
 from twisted.logger import globalLogPublisher
 
-from sendemodul import config
-from sendemodul import _twisted
+from sendemodul import _twisted, config
 from sendemodul.sftp.checker import UnitKeyChecker
 
 UNIT = "0301-00-958935420"
@@ -51,13 +50,13 @@ def rsa_key():
 def login(key, alg, *, sig_alg=None, signed=True, accept_sha1=False):
     """Run the checker for ``key`` asking with ``alg`` and signing with ``sig_alg`` (default: ``alg``)."""
     signature = key.sign(SIG_DATA, signatureType=sig_alg or alg) if signed else None
-    creds = credentials.SSHPrivateKey(UNIT.encode(), alg, key.public().blob(), SIG_DATA if signed else None,
-                                      signature)
+    creds = credentials.SSHPrivateKey(UNIT.encode(), alg, key.public().blob(), SIG_DATA if signed else None, signature)
     events = []
     globalLogPublisher.addObserver(events.append)
     try:
-        result = result_of(UnitKeyChecker(FakeStore(key), run_db, accept_ssh_rsa_sha1=accept_sha1)
-                           .requestAvatarId(creds))
+        result = result_of(
+            UnitKeyChecker(FakeStore(key), run_db, accept_ssh_rsa_sha1=accept_sha1).requestAvatarId(creds)
+        )
     finally:
         globalLogPublisher.removeObserver(events.append)
     return result, [e for e in events if e.get("log_namespace") == "sendemodul.sftp.checker"]
@@ -95,9 +94,14 @@ def test_a_signature_must_use_the_algorithm_the_request_names(rsa_key):
     assert any("differs" in e.get("reason", "") for e in events)
 
 
-@pytest.mark.parametrize("curve, alg", [(ec.SECP256R1(), b"ecdsa-sha2-nistp256"),
-                                        (ec.SECP384R1(), b"ecdsa-sha2-nistp384"),
-                                        (ec.SECP521R1(), b"ecdsa-sha2-nistp521")])
+@pytest.mark.parametrize(
+    "curve, alg",
+    [
+        (ec.SECP256R1(), b"ecdsa-sha2-nistp256"),
+        (ec.SECP384R1(), b"ecdsa-sha2-nistp384"),
+        (ec.SECP521R1(), b"ecdsa-sha2-nistp521"),
+    ],
+)
 def test_ecdsa_logs_in_with_its_own_curve_only(curve, alg):
     key = keys.Key(ec.generate_private_key(curve))
     assert login(key, alg)[0] == UNIT
@@ -130,8 +134,13 @@ def test_server_sig_algs_lists_exactly_the_user_key_algorithms_we_verify():
         pass
 
     T().sendExtInfo([(b"server-sig-algs", b"ssh-ed25519"), (b"other", b"x")])
-    assert sent == [(b"server-sig-algs", b"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,"
-                                         b"ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256"), (b"other", b"x")]
+    assert sent == [
+        (
+            b"server-sig-algs",
+            b"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256",
+        ),
+        (b"other", b"x"),
+    ]
 
 
 def test_the_config_switch_defaults_to_false_and_is_validated(tmp_path):

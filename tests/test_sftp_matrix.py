@@ -37,8 +37,16 @@ LOGINS = ("pin", "ed25519", "ecdsa", "rsa")
 KEYGEN = {"ed25519": ["-t", "ed25519"], "ecdsa": ["-t", "ecdsa", "-b", "256"], "rsa": ["-t", "rsa", "-b", "3072"]}
 AEAD = {"chacha20-poly1305@openssh.com", "aes128-gcm@openssh.com", "aes256-gcm@openssh.com"}
 SIGNATURES = {"ed25519": {"ssh-ed25519"}, "ecdsa": {"ecdsa-sha2-nistp256"}, "rsa": {"rsa-sha2-512", "rsa-sha2-256"}}
-SSH_OPTIONS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-               "-o", "ConnectTimeout=20"]
+SSH_OPTIONS = [
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+    "-o",
+    "ConnectTimeout=20",
+]
 #: A PuTTY saved session (``psftp -load aead``) with ChaCha20 and AES-GCM before AES (CTR), as a user sets it in
 #: PuTTY's or WinSCP's "Encryption options".
 PUTTY_AEAD_SESSION = "Cipher=chacha20,aesgcm,aes,3des,WARN,des,blowfish,arcfour\n"
@@ -46,9 +54,9 @@ PUTTY_AEAD_SESSION = "Cipher=chacha20,aesgcm,aes,3des,WARN,des,blowfish,arcfour\
 #: Each ssh-audit warning, and the client of the matrix that needs the algorithm it warns about.
 AUDIT_WARNINGS_NEEDED_BY = {
     ("kex", "curve25519-sha256"): "OpenSSH 9.2 (Debian 12, also under lftp), PuTTY 0.78, libssh2 1.10 (curl) and "
-                                  "rclone 1.60 have no mlkem768x25519-sha256; OpenSSH 9.2's sntrup761x25519 we lack",
+    "rclone 1.60 have no mlkem768x25519-sha256; OpenSSH 9.2's sntrup761x25519 we lack",
     ("kex", "curve25519-sha256@libssh.org"): "paramiko without mlkem768x25519-sha256 (Debian 12's python3-paramiko "
-                                             "2.12) names curve25519 only so",
+    "2.12) names curve25519 only so",
     ("mac", "hmac-sha2-256"): "libssh2 1.10 (curl, PHP ssh2) has no encrypt-then-MAC MAC",
     ("mac", "hmac-sha2-512"): "libssh2 1.10 (curl, PHP ssh2) has no encrypt-then-MAC MAC (its second choice)",
 }
@@ -74,8 +82,11 @@ def client_versions():
     return {
         "openssh": _first_line(["ssh", "-V"]).split(",")[0],
         "paramiko": f"paramiko {paramiko.__version__}",
-        "psftp": "PuTTY psftp " + _first_line(["psftp", "-V"]).split("Release")[-1].strip()
-                 + " (Debian " + _first_line(["dpkg-query", "-W", "-f", "${Version}\n", "putty-tools"]) + ")",
+        "psftp": "PuTTY psftp "
+        + _first_line(["psftp", "-V"]).split("Release")[-1].strip()
+        + " (Debian "
+        + _first_line(["dpkg-query", "-W", "-f", "${Version}\n", "putty-tools"])
+        + ")",
         "curl": f"curl {curl.split()[1]}, libssh2 {libssh2.group(1) if libssh2 else '?'}",
         "rclone": _first_line(["rclone", "version"]),
         "lftp": "lftp " + re.search(r"Version (\S+)", _first_line(["lftp", "--version"])).group(1),
@@ -87,8 +98,12 @@ class Peer:
 
     def __init__(self, base, srv, keys):
         self.base, self.srv, self.keys = base, srv, keys
-        self.host_fingerprint = subprocess.run(["ssh-keygen", "-lf", str(srv.home / "ssh" / "host_ed25519.pub")],
-                                               capture_output=True, text=True, check=True).stdout.split()[1]
+        self.host_fingerprint = subprocess.run(
+            ["ssh-keygen", "-lf", str(srv.home / "ssh" / "host_ed25519.pub")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()[1]
         self.uploads = 0
 
     def events(self):
@@ -114,8 +129,12 @@ def _start(base, *, keys, sftp_section=""):
     srv.accepts_sha1 = bool(sftp_section)
     added = {}
     for kind, path in keys.items():
-        proc = subprocess.run([str(BIN), "admin", "sshkey", "add", DEMO, f"{path}.pub", "--home", str(srv.home)],
-                              check=True, capture_output=True, text=True)
+        proc = subprocess.run(
+            [str(BIN), "admin", "sshkey", "add", DEMO, f"{path}.pub", "--home", str(srv.home)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         added[kind] = proc.stdout
     srv.start()
     peer = Peer(base, srv, keys)
@@ -130,8 +149,7 @@ def keys(tmp_path_factory):
     for kind, args in KEYGEN.items():
         path = base / f"id_{kind}"
         subprocess.run(["ssh-keygen", "-q", *args, "-N", "", "-f", str(path)], check=True)
-        subprocess.run(["puttygen", str(path), "-O", "private", "-o", f"{path}.ppk"], check=True,
-                       capture_output=True)
+        subprocess.run(["puttygen", str(path), "-O", "private", "-o", f"{path}.ppk"], check=True, capture_output=True)
         out[kind] = path
     putty_home = base / "putty-home"
     (putty_home / ".putty" / "sessions").mkdir(parents=True)
@@ -153,8 +171,7 @@ def server(tmp_path_factory, keys):
 @pytest.fixture(scope="module")
 def sha1_server(tmp_path_factory, keys):
     """A second server, with ``[sftp] accept_ssh_rsa_sha1 = true``; only the RSA key registered."""
-    peer = _start(tmp_path_factory.mktemp("sha1"), keys={"rsa": keys["rsa"]},
-                  sftp_section="accept_ssh_rsa_sha1 = true")
+    peer = _start(tmp_path_factory.mktemp("sha1"), keys={"rsa": keys["rsa"]}, sftp_section="accept_ssh_rsa_sha1 = true")
     yield peer
     peer.srv.stop()
     _write_found()
@@ -162,9 +179,17 @@ def sha1_server(tmp_path_factory, keys):
 
 # ---- the clients: each uploads ``path`` as ``name`` and returns (succeeded, what it printed) ----------------------
 
+
 def _run(cmd, *, env=None, input=None):
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90, input=input,
-                          env={**os.environ, **(env or {})}, stdin=None if input is not None else subprocess.DEVNULL)
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        input=input,
+        env={**os.environ, **(env or {})},
+        stdin=None if input is not None else subprocess.DEVNULL,
+    )
     return proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -183,8 +208,10 @@ def _paramiko(peer, login, path, name, *, prefer_aead):
     try:
         if prefer_aead:  # as a script would: GCM first, the rest in paramiko's order
             options = t.get_security_options()
-            options.ciphers = (*[c for c in options.ciphers if c in AEAD],
-                               *[c for c in options.ciphers if c not in AEAD])
+            options.ciphers = (
+                *[c for c in options.ciphers if c in AEAD],
+                *[c for c in options.ciphers if c not in AEAD],
+            )
         if login == "pin":
             t.connect(username=DEMO, password=peer.srv.pin)
         else:
@@ -210,8 +237,24 @@ def _psftp(peer, login, path, name, *, load=()):
     batch.write_text(f"put {path} {name}\nquit\n")
     auth = ["-pw", peer.srv.pin] if login == "pin" else ["-i", f"{peer.keys[login]}.ppk"]
     env = {"HOME": str(peer.putty_home)} if load else None
-    ok, out = _run(["psftp", *load, "-batch", "-hostkey", peer.host_fingerprint, "-P", str(peer.srv.sftp_port),
-                    "-l", DEMO, *auth, "-b", str(batch), "127.0.0.1"], env=env)
+    ok, out = _run(
+        [
+            "psftp",
+            *load,
+            "-batch",
+            "-hostkey",
+            peer.host_fingerprint,
+            "-P",
+            str(peer.srv.sftp_port),
+            "-l",
+            DEMO,
+            *auth,
+            "-b",
+            str(batch),
+            "127.0.0.1",
+        ],
+        env=env,
+    )
     return ok and f"=> remote:/{name}" in out, out
 
 
@@ -224,24 +267,57 @@ def psftp_aead(peer, login, path, name):
 
 
 def curl(peer, login, path, name):
-    auth = ["-u", f"{DEMO}:{peer.srv.pin}"] if login == "pin" else [
-        "-u", f"{DEMO}:", "--key", str(peer.keys[login]), "--pubkey", f"{peer.keys[login]}.pub"]
-    return _run(["curl", "-sS", "--insecure", "--connect-timeout", "20", *auth, "-T", str(path),
-                 f"sftp://127.0.0.1:{peer.srv.sftp_port}/{name}"])
+    auth = (
+        ["-u", f"{DEMO}:{peer.srv.pin}"]
+        if login == "pin"
+        else ["-u", f"{DEMO}:", "--key", str(peer.keys[login]), "--pubkey", f"{peer.keys[login]}.pub"]
+    )
+    return _run(
+        [
+            "curl",
+            "-sS",
+            "--insecure",
+            "--connect-timeout",
+            "20",
+            *auth,
+            "-T",
+            str(path),
+            f"sftp://127.0.0.1:{peer.srv.sftp_port}/{name}",
+        ]
+    )
 
 
 def rclone(peer, login, path, name):
     if login == "pin":
-        obscured = subprocess.run(["rclone", "obscure", peer.srv.pin], capture_output=True, text=True,
-                                  check=True).stdout.strip()
+        obscured = subprocess.run(
+            ["rclone", "obscure", peer.srv.pin], capture_output=True, text=True, check=True
+        ).stdout.strip()
         auth = ["--sftp-pass", obscured]
     else:
         auth = ["--sftp-key-file", str(peer.keys[login])]
     config = peer.base / "rclone.conf"
     config.touch()
-    return _run(["rclone", "copyto", "--config", str(config), "--retries", "1", "--low-level-retries", "1",
-                 "--sftp-host", "127.0.0.1", "--sftp-port", str(peer.srv.sftp_port), "--sftp-user", DEMO, *auth,
-                 str(path), f":sftp:{name}"])
+    return _run(
+        [
+            "rclone",
+            "copyto",
+            "--config",
+            str(config),
+            "--retries",
+            "1",
+            "--low-level-retries",
+            "1",
+            "--sftp-host",
+            "127.0.0.1",
+            "--sftp-port",
+            str(peer.srv.sftp_port),
+            "--sftp-user",
+            DEMO,
+            *auth,
+            str(path),
+            f":sftp:{name}",
+        ]
+    )
 
 
 def lftp(peer, login, path, name):
@@ -250,11 +326,21 @@ def lftp(peer, login, path, name):
         ssh += ["-o", "PubkeyAuthentication=no"]
         user = f"{DEMO},{peer.srv.pin}"
     else:
-        ssh += ["-o", "PasswordAuthentication=no", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
-                "-i", str(peer.keys[login])]
+        ssh += [
+            "-o",
+            "PasswordAuthentication=no",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-i",
+            str(peer.keys[login]),
+        ]
         user = f"{DEMO},"
-    script = (f"set sftp:connect-program '{' '.join(ssh)}'; set net:max-retries 1; "
-              f"open -u {user} -p {peer.srv.sftp_port} sftp://127.0.0.1; put {path} -o {name}")
+    script = (
+        f"set sftp:connect-program '{' '.join(ssh)}'; set net:max-retries 1; "
+        f"open -u {user} -p {peer.srv.sftp_port} sftp://127.0.0.1; put {path} -o {name}"
+    )
     return _run(["lftp", "-c", script])
 
 
@@ -287,15 +373,24 @@ def run_cell(peer, client, login, *, expect_ok=True):
         logged = [e.get("log_format", "")[:60] for e in peer.events()[before:]]
         return f"{client} {login}: {output}\nserver log since: {logged}"
 
-    events = wait_for(lambda: _cell_events(peer.events()[before:], uploaded=expect_ok), timeout=30,
-                      message=explain)
+    events = wait_for(lambda: _cell_events(peer.events()[before:], uploaded=expect_ok), timeout=30, message=explain)
     negotiated, login_event, upload = events
-    cell = {"client": client, "login": login, "ok": ok, "server": "sha1" if peer.srv.accepts_sha1 else "default",
-            "kex": negotiated["kex"], "cipher_in": negotiated["cipher_in"], "cipher_out": negotiated["cipher_out"],
-            "mac_in": negotiated["mac_in"], "mac_out": negotiated["mac_out"], "strict_kex": negotiated["strict"],
-            "signature": "password" if login == "pin" else login_event.get("algorithm"),
-            "refusal": login_event.get("reason"), "upload": upload and upload["outcome"],
-            "key_login_logged": bool(login_event)}
+    cell = {
+        "client": client,
+        "login": login,
+        "ok": ok,
+        "server": "sha1" if peer.srv.accepts_sha1 else "default",
+        "kex": negotiated["kex"],
+        "cipher_in": negotiated["cipher_in"],
+        "cipher_out": negotiated["cipher_out"],
+        "mac_in": negotiated["mac_in"],
+        "mac_out": negotiated["mac_out"],
+        "strict_kex": negotiated["strict"],
+        "signature": "password" if login == "pin" else login_event.get("algorithm"),
+        "refusal": login_event.get("reason"),
+        "upload": upload and upload["outcome"],
+        "key_login_logged": bool(login_event),
+    }
     FOUND["cells"].append(cell)
     return cell
 
@@ -397,8 +492,10 @@ def test_ssh_rsa_sha1_signer_is_let_in_only_when_configured(server, sha1_server,
     peer = server if which == "default" else sha1_server
     before = len(peer.events())
     let_in = _paramiko_sha1_login(peer)
-    logged = wait_for(lambda: [e for e in peer.events()[before:]
-                               if e.get("log_format", "").startswith("SSH key login for")], timeout=30)
+    logged = wait_for(
+        lambda: [e for e in peer.events()[before:] if e.get("log_format", "").startswith("SSH key login for")],
+        timeout=30,
+    )
     if which == "default":
         assert not let_in
         assert all("refused" in e["log_format"] and e["algorithm"] == "ssh-rsa" for e in logged), logged
@@ -414,20 +511,32 @@ def test_ssh_audit_warns_only_about_what_a_named_client_needs(server):
     audit = shutil.which("ssh-audit", path=str(Path(sys.executable).parent)) or "ssh-audit"
     port = str(server.srv.sftp_port)
     # first the text for docs/sftp-clients.md, without the connection-rate test, then the JSON with it
-    text = subprocess.run([audit, "-n", "--skip-rate-test", "-p", port, "127.0.0.1"], capture_output=True, text=True,
-                          timeout=120)
+    text = subprocess.run(
+        [audit, "-n", "--skip-rate-test", "-p", port, "127.0.0.1"], capture_output=True, text=True, timeout=120
+    )
     proc = subprocess.run([audit, "-j", "-p", port, "127.0.0.1"], capture_output=True, text=True, timeout=120)
     report = json.loads(proc.stdout)
-    FOUND["ssh_audit"] = {"version": _audit_version(audit),
-                          "output": text.stdout.replace(port, "PORT"), "exit_code": text.returncode}
+    FOUND["ssh_audit"] = {
+        "version": _audit_version(audit),
+        "output": text.stdout.replace(port, "PORT"),
+        "exit_code": text.returncode,
+    }
     assert "# key exchange algorithms" in text.stdout, text.stdout + text.stderr
     assert text.returncode == 2  # warnings, no failure
-    failures = [(s, i["algorithm"]) for s in ("kex", "key", "enc", "mac") for i in report.get(s, [])
-                if i.get("notes", {}).get("fail")]
+    failures = [
+        (s, i["algorithm"])
+        for s in ("kex", "key", "enc", "mac")
+        for i in report.get(s, [])
+        if i.get("notes", {}).get("fail")
+    ]
     assert failures == []
     assert report.get("cves", []) == []
-    warnings = {(s, i["algorithm"]) for s in ("kex", "key", "enc", "mac") for i in report.get(s, [])
-                if i.get("notes", {}).get("warn")}
+    warnings = {
+        (s, i["algorithm"])
+        for s in ("kex", "key", "enc", "mac")
+        for i in report.get(s, [])
+        if i.get("notes", {}).get("warn")
+    }
     assert warnings == set(AUDIT_WARNINGS_NEEDED_BY)
     assert report["kex"][0]["algorithm"] == "mlkem768x25519-sha256"
     assert any(k["algorithm"] == "kex-strict-s-v00@openssh.com" for k in report["kex"])
@@ -438,6 +547,10 @@ def test_ssh_audit_warns_only_about_what_a_named_client_needs(server):
 
 
 def _audit_version(audit):
-    proc = subprocess.run([sys.executable, "-c", "import importlib.metadata as m; print(m.version('ssh-audit'))"],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import importlib.metadata as m; print(m.version('ssh-audit'))"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     return f"ssh-audit {proc.stdout.strip()}" if proc.returncode == 0 else Path(audit).name

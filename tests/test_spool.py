@@ -15,7 +15,7 @@ DATA = os.urandom(3 * 1024 * 1024 + 123)
 
 
 def chunks(data, size=16 * 1024):
-    return [data[i:i + size] for i in range(0, len(data), size)]
+    return [data[i : i + size] for i in range(0, len(data), size)]
 
 
 def read_all(stream):

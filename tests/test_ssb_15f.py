@@ -21,10 +21,14 @@ from sendemodul.testing import extracts
 SSB = Path(__file__).parent / "data" / "ssb"
 DOCS = Path(__file__).parent.parent / "docs" / "profiles.md"
 #: SSB's files, the unit each is for.
-OK_FILES = {"Testfil_21_OK_2020_15F_for_3401.xml": "3401-00-944117784",
-            "Testfil_22_OK_2020_15F_for_030102.xml": "0301-02-958935420"}
-OTHER_FILES = {"Testfil_11_ADVARSEL_2020_15F_for_3401.xml": "3401-00-944117784",
-               "testfile_all_fields_set.xml": "0301-00-958935420"}
+OK_FILES = {
+    "Testfil_21_OK_2020_15F_for_3401.xml": "3401-00-944117784",
+    "Testfil_22_OK_2020_15F_for_030102.xml": "0301-02-958935420",
+}
+OTHER_FILES = {
+    "Testfil_11_ADVARSEL_2020_15F_for_3401.xml": "3401-00-944117784",
+    "testfile_all_fields_set.xml": "0301-00-958935420",
+}
 #: The rules that say a file does not follow the schema.
 STRUCTURE = {"XML", "SCHEMA", "MANDATORY", "LENGTH", "CODE", "DATE", "INTEGER"}
 
@@ -38,8 +42,7 @@ def ssb_file(name, periode=2026):
     shift = periode - 2020
     data = data.replace(b'Versjon="2020"', f'Versjon="{periode}"'.encode())
     data = re.sub(rb'="(\d{4})-(\d\d-\d\d)"', lambda m: b'="%d-%s"' % (int(m[1]) + shift, m[2]), data)
-    return re.sub(rb'Fodselsnummer="(\d{11})"', lambda m: b'Fodselsnummer="%s"' % later_fnr(m[1].decode(), shift),
-                  data)
+    return re.sub(rb'Fodselsnummer="(\d{11})"', lambda m: b'Fodselsnummer="%s"' % later_fnr(m[1].decode(), shift), data)
 
 
 def later_fnr(fnr, years):
@@ -61,8 +64,9 @@ def later_fnr(fnr, years):
 
 
 def check(data, unit="0301-00-958935420", periode=2026):
-    return run_checks(load_profile("15F", periode), io.BytesIO(data), identity.parse_unit(unit, periode),
-                      allow_synthetic=True)
+    return run_checks(
+        load_profile("15F", periode), io.BytesIO(data), identity.parse_unit(unit, periode), allow_synthetic=True
+    )
 
 
 @pytest.mark.parametrize("periode", [2025, 2026])
@@ -102,14 +106,18 @@ def xmllint_installed():
 
 
 def xsd_valid(path):
-    proc = subprocess.run(["xmllint", "--noout", "--schema", str(SSB / "KostraBarnevern.xsd"), str(path)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        ["xmllint", "--noout", "--schema", str(SSB / "KostraBarnevern.xsd"), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return proc.returncode == 0, proc.stderr
 
 
 def docs_example():
     text = DOCS.read_text(encoding="utf-8")
-    section = text[text.index("## 15F"):]
+    section = text[text.index("## 15F") :]
     return re.search(r"```xml\n(.*?)```", section, re.S).group(1)
 
 
@@ -137,33 +145,52 @@ def test_generated_extracts_are_valid_against_ssbs_xsd(tmp_path, periode):
     assert xsd_valid(path) == (True, f"{path} validates\n")
 
 
-
 #: (a change to the docs' example, the rule we report): each makes the file invalid against the XSD.
 BROKEN = [
-    (("<Kategori Kode=\"3.9\"/>", ""), "MANDATORY"),                                  # Kategori is required
-    (("<Kategori Kode=\"3.9\"/>", "<Kategori Kode=\"9.9\"/>"), "CODE"),               # not in the XSD's list
-    (("<Kategori Kode=\"3.9\"/>", "<Kategori/>"), "MANDATORY"),                       # Kode is required
-    (("<Kategori Kode=\"3.9\"/>", "<Kategori Kode=\"3.9\" Farge=\"1\"/>"), "SCHEMA"),  # unknown attribute
-    (("<Kategori Kode=\"3.9\"/>", "<Kategori Kode=\"3.9\"><Kategori Kode=\"3.9\"/></Kategori>"), "SCHEMA"),
-    (("<Lovhjemmel Lov=\"BVL2021\" Kapittel=\"3\" Paragraf=\"1\"/>\n      <Kategori Kode=\"3.9\"/>",
-      "<Kategori Kode=\"3.9\"/><Lovhjemmel Lov=\"BVL2021\" Kapittel=\"3\" Paragraf=\"1\"/>"), "SCHEMA"),  # order
-    (("<Kategori Kode=\"3.9\"/>", "<JmfrLovhjemmel Lov=\"B\" Kapittel=\"1\" Paragraf=\"1\"/>" * 4
-      + "<Kategori Kode=\"3.9\"/>"), "SCHEMA"),                                      # at most 3
-    (("Kapittel=\"3\"", "Kapittel=\"123456\""), "LENGTH"),                            # at most 5
+    (('<Kategori Kode="3.9"/>', ""), "MANDATORY"),  # Kategori is required
+    (('<Kategori Kode="3.9"/>', '<Kategori Kode="9.9"/>'), "CODE"),  # not in the XSD's list
+    (('<Kategori Kode="3.9"/>', "<Kategori/>"), "MANDATORY"),  # Kode is required
+    (('<Kategori Kode="3.9"/>', '<Kategori Kode="3.9" Farge="1"/>'), "SCHEMA"),  # unknown attribute
+    (('<Kategori Kode="3.9"/>', '<Kategori Kode="3.9"><Kategori Kode="3.9"/></Kategori>'), "SCHEMA"),
+    (
+        (
+            '<Lovhjemmel Lov="BVL2021" Kapittel="3" Paragraf="1"/>\n      <Kategori Kode="3.9"/>',
+            '<Kategori Kode="3.9"/><Lovhjemmel Lov="BVL2021" Kapittel="3" Paragraf="1"/>',
+        ),
+        "SCHEMA",
+    ),  # order
+    (
+        (
+            '<Kategori Kode="3.9"/>',
+            '<JmfrLovhjemmel Lov="B" Kapittel="1" Paragraf="1"/>' * 4 + '<Kategori Kode="3.9"/>',
+        ),
+        "SCHEMA",
+    ),  # at most 3
+    (('Kapittel="3"', 'Kapittel="123456"'), "LENGTH"),  # at most 5
     (("<Presisering>Presiseringstekst</Presisering>", f"<Presisering>{'x' * 1001}</Presisering>"), "LENGTH"),
     (("<Presisering>Presiseringstekst</Presisering>", "<Presisering></Presisering>"), "MANDATORY"),
-    (("<Presisering>Presiseringstekst</Presisering>", "<Presisering>a</Presisering><Presisering>b</Presisering>"),
-     "SCHEMA"),
-    (("<Melder Kode=\"11\"/>", "<Melder Kode=\"11\">tekst</Melder>"), "SCHEMA"),    # text only in Presisering
-    (("Bydelsnummer=\"12\"", "Bydelsnummer=\"12\" Distriktsnummer=\"7\""), "LENGTH"),  # 2-3 digits
-    (("Konklusjon=\"2\"", "Konklusjon=\"5\""), "CODE"),
-    (("<Undersokelse Id=\"U-1\" StartDato=\"2026-01-20\"/>",
-      "<Undersokelse Id=\"U-1\" StartDato=\"2026-01-20\"/><Undersokelse Id=\"U-2\" StartDato=\"2026-01-20\"/>"),
-     "SCHEMA"),                                                                          # at most 1
-    (("<Saksinnhold", "<Plan Id=\"P\" StartDato=\"2026-01-01\" Plantype=\"1\"/><Saksinnhold"),
-     "SCHEMA"),                                                                          # Plan in the wrong parent
-    (("</Tiltak>", "</Tiltak><Flytting Id=\"F\" SluttDato=\"2026-03-01\"><ArsakFra Kode=\"1.3\"/></Flytting>"),
-     "MANDATORY"),                                                                       # FlyttingTil is required
+    (
+        ("<Presisering>Presiseringstekst</Presisering>", "<Presisering>a</Presisering><Presisering>b</Presisering>"),
+        "SCHEMA",
+    ),
+    (('<Melder Kode="11"/>', '<Melder Kode="11">tekst</Melder>'), "SCHEMA"),  # text only in Presisering
+    (('Bydelsnummer="12"', 'Bydelsnummer="12" Distriktsnummer="7"'), "LENGTH"),  # 2-3 digits
+    (('Konklusjon="2"', 'Konklusjon="5"'), "CODE"),
+    (
+        (
+            '<Undersokelse Id="U-1" StartDato="2026-01-20"/>',
+            '<Undersokelse Id="U-1" StartDato="2026-01-20"/><Undersokelse Id="U-2" StartDato="2026-01-20"/>',
+        ),
+        "SCHEMA",
+    ),  # at most 1
+    (
+        ("<Saksinnhold", '<Plan Id="P" StartDato="2026-01-01" Plantype="1"/><Saksinnhold'),
+        "SCHEMA",
+    ),  # Plan in the wrong parent
+    (
+        ("</Tiltak>", '</Tiltak><Flytting Id="F" SluttDato="2026-03-01"><ArsakFra Kode="1.3"/></Flytting>'),
+        "MANDATORY",
+    ),  # FlyttingTil is required
 ]
 
 
@@ -196,22 +223,44 @@ def test_ssbs_ok_file_is_encrypted_and_opened_at_ssb(tmp_path):
     fnrs = set(re.findall(rb'Fodselsnummer="(\d+)"', extract.read_bytes()))
     assert len(fnrs) == 4
     out = tmp_path / "c.tar"
-    proc = run_cli("encrypt", "-r", "15F", "-p", 2026, "-u", DEMO, "--signing-key", home / "demo/unit.key",
-                   extract, "-o", out, home=home)
+    proc = run_cli(
+        "encrypt",
+        "-r",
+        "15F",
+        "-p",
+        2026,
+        "-u",
+        DEMO,
+        "--signing-key",
+        home / "demo/unit.key",
+        extract,
+        "-o",
+        out,
+        home=home,
+    )
     assert "4 records" in proc.stdout
     raw = out.read_bytes()
     assert not [f for f in fnrs if f in raw]
     today = datetime.date.today()
     keys = keydir.load_key_dir(home / "keys")
     pkg = tmp_path / "pkg.tar"
-    package.make_package(out, pkg, tpf_identities=keydir.load_age_identities(home / "private/tpf.agekey"),
-                         master_key=bytes.fromhex((home / "private/pseudonym-master.key").read_text().strip()),
-                         environment="dev", key_version=1,
-                         tpf_signing_key=signing.load_private_key(home / "private/tpf-signing.key"),
-                         ssb_recipients=keys.current("ssb", today))
+    package.make_package(
+        out,
+        pkg,
+        tpf_identities=keydir.load_age_identities(home / "private/tpf.agekey"),
+        master_key=bytes.fromhex((home / "private/pseudonym-master.key").read_text().strip()),
+        environment="dev",
+        key_version=1,
+        tpf_signing_key=signing.load_private_key(home / "private/tpf-signing.key"),
+        ssb_recipients=keys.current("ssb", today),
+    )
     (tmp_path / "ssb").mkdir()
-    opened = ssb.open_package(pkg, tmp_path / "ssb", ssb_identities=keydir.load_age_identities(
-        home / "private/ssb.agekey"), tpf_signing_keys=keys.current("tpf-signing", today))
+    opened = ssb.open_package(
+        pkg,
+        tmp_path / "ssb",
+        ssb_identities=keydir.load_age_identities(home / "private/ssb.agekey"),
+        tpf_signing_keys=keys.current("tpf-signing", today),
+    )
     text = opened.csv_path.read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == 4

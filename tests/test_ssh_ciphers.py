@@ -28,29 +28,40 @@ from sendemodul.sftp import ciphers
 # draft-ietf-sshm-chacha20-poly1305-04, Appendix A (the packet OpenSSH sent as sequence number 7)
 DRAFT_KEY = bytes.fromhex(
     "8bbff6855fc102338c373e73aac0c914f076a905b2444a32eecaffeae22becc5"
-    "e9b7a7a5825a8249346ec1c28301cf394543fc7569887d76e168f37562ac0740")
+    "e9b7a7a5825a8249346ec1c28301cf394543fc7569887d76e168f37562ac0740"
+)
 DRAFT_PLAIN = bytes.fromhex(
     "00000048065e00000000000000384c6f72656d20697073756d20646f6c6f7220"
     "73697420616d65742c20636f6e73656374657475722061646970697369636"
-    "96e6720656c69744e43e804dc6c")
+    "96e6720656c69744e43e804dc6c"
+)
 DRAFT_SENT = bytes.fromhex(
     "2c3ecce4a5bc05895bf07a7ba956b6c68829ac7c83b780b7000ecde745afc705"
     "bbc378ce03a280236b87b53bed5839662302b164b6286a48cd1e097138e3cb90"
-    "9b8b2b829dd18d2a35ff82d995349e855bf02c298ef775f2d1a7e8b8")
+    "9b8b2b829dd18d2a35ff82d995349e855bf02c298ef775f2d1a7e8b8"
+)
 DRAFT_PAYLOAD = DRAFT_PLAIN[5:-6]  # CHANNEL_DATA, channel 0, "Lorem ipsum ..."
 
 # McGrew & Viega, "The Galois/Counter Mode of Operation", test cases 4 (AES-128) and 16 (AES-256)
-GCM_P = bytes.fromhex("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
-                      "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39")
+GCM_P = bytes.fromhex(
+    "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
+    "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39"
+)
 GCM_A = bytes.fromhex("feedfacedeadbeeffeedfacedeadbeefabaddad2")
 GCM_IV = bytes.fromhex("cafebabefacedbaddecaf888")
 GCM_CASES = [
-    ("feffe9928665731c6d6a8f9467308308",
-     "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e"
-     "21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091", "5bc94fbc3221a5db94fae95ae7121a47"),
-    ("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
-     "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"
-     "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662", "76fc6ece0f4e1768cddf8853bb2d551b"),
+    (
+        "feffe9928665731c6d6a8f9467308308",
+        "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e"
+        "21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091",
+        "5bc94fbc3221a5db94fae95ae7121a47",
+    ),
+    (
+        "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
+        "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"
+        "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662",
+        "76fc6ece0f4e1768cddf8853bb2d551b",
+    ),
 ]
 
 #: (cipher, mac) pairs of this module's layouts; the MAC is ignored with an AEAD cipher
@@ -76,6 +87,7 @@ def pair(cipher, mac, seed=1):
 
 # -- published vectors ---------------------------------------------------------------------------------------------
 
+
 def test_chacha20_poly1305_seals_the_drafts_worked_example():
     """Sequence number 7, the draft's key and padding: exactly the bytes the draft says went on the wire."""
     sealer = ciphers.ChaChaPoly(DRAFT_KEY)
@@ -96,13 +108,16 @@ def test_chacha20_stream_layout_gives_rfc8439_section_2_4_2():
     """Our 64-bit-nonce stream at block 1 equals RFC 8439's 96-bit-nonce example (counter 1, nonce 0:0:4a:0), so the
     counter and nonce sit where OpenSSH's chacha puts them."""
     key = bytes(range(32))
-    plain = (b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, "
-             b"sunscreen would be it.")
+    plain = (
+        b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, "
+        b"sunscreen would be it."
+    )
     want = bytes.fromhex(
         "6e2e359a2568f98041ba0728dd0d6981e97e7aec1d4360c20a27afccfd9fae0b"
         "f91b65c5524733ab8f593dabcd62b3571639d624e65152ab8f530c359f0861d8"
         "07ca0dbf500d6a6156a38e088a22b65e52bc514d16ccf806818ce91ab7793736"
-        "5af90bbf74a35be6b40b8eedf2785e42874d")
+        "5af90bbf74a35be6b40b8eedf2785e42874d"
+    )
     stream = ciphers.ChaChaPoly._stream(key, 0x0000004A00000000)
     stream.update(bytes(64))  # block 0 (the Poly1305 key in SSH)
     assert stream.update(plain) == want
@@ -110,8 +125,7 @@ def test_chacha20_stream_layout_gives_rfc8439_section_2_4_2():
 
 def test_poly1305_gives_rfc8439_section_2_5_2():
     key = bytes.fromhex("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b")
-    assert Poly1305.generate_tag(key, b"Cryptographic Forum Research Group").hex() == \
-        "a8061dc1305136c6c22b8baf0c0127a9"
+    assert Poly1305.generate_tag(key, b"Cryptographic Forum Research Group").hex() == "a8061dc1305136c6c22b8baf0c0127a9"
 
 
 @pytest.mark.parametrize("key, cipher_text, tag", GCM_CASES, ids=["case4-aes128", "case16-aes256"])
@@ -154,16 +168,19 @@ def test_encrypt_then_mac_packet_layout():
 
 # -- round trips and tampering -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("cipher, mac", LAYOUTS, ids=LAYOUT_IDS)
 @settings(max_examples=40, deadline=None)
-@given(payloads=st.lists(st.binary(min_size=1, max_size=3000), min_size=1, max_size=5),
-       cut=st.integers(min_value=0, max_value=100))
+@given(
+    payloads=st.lists(st.binary(min_size=1, max_size=3000), min_size=1, max_size=5),
+    cut=st.integers(min_value=0, max_value=100),
+)
 def test_packets_round_trip_and_wait_for_a_whole_packet(cipher, mac, payloads, cut):
     sealer, opener = pair(cipher, mac)
     for seqnr, payload in enumerate(payloads, start=2**32 - 2):  # the sequence number wraps at 2^32
         seqnr &= 0xFFFFFFFF
         packet = sealer.seal(seqnr, payload)
-        assert opener.open(seqnr, packet[:min(cut, len(packet) - 1)]) is None
+        assert opener.open(seqnr, packet[: min(cut, len(packet) - 1)]) is None
         assert opener.open(seqnr, packet + b"more") == (payload, len(packet))
 
 
@@ -201,6 +218,7 @@ def test_padding_is_at_least_four_bytes_and_fills_the_block():
 
 # -- the transport -------------------------------------------------------------------------------------------------
 
+
 def server_transport():
     from sendemodul.sftp.server import DropBoxSSHFactory
 
@@ -223,8 +241,18 @@ def clear_packet(payload):
 
 
 def kexinit(kex=(b"curve25519-sha256", _twisted.KEX_STRICT_CLIENT)):
-    lists = [b",".join(kex), b"ssh-ed25519", b"aes128-ctr", b"aes128-ctr", b"hmac-sha2-256", b"hmac-sha2-256",
-             b"none", b"none", b"", b""]
+    lists = [
+        b",".join(kex),
+        b"ssh-ed25519",
+        b"aes128-ctr",
+        b"aes128-ctr",
+        b"hmac-sha2-256",
+        b"hmac-sha2-256",
+        b"none",
+        b"none",
+        b"",
+        b"",
+    ]
     return bytes((transport.MSG_KEXINIT,)) + os.urandom(16) + b"".join(NS(s) for s in lists) + b"\0" * 5
 
 
@@ -232,7 +260,7 @@ def parse_kexinit(data):
     """The name-lists of the server's first KEXINIT in the clear bytes after its version line."""
     packet = data.split(b"\r\n", 1)[1]
     length, pad = struct.unpack(">LB", packet[:5])
-    payload = packet[5:4 + length - pad]
+    payload = packet[5 : 4 + length - pad]
     assert payload[0] == transport.MSG_KEXINIT
     names, rest = [], payload[17:]
     for _ in range(10):
@@ -278,10 +306,23 @@ def test_the_first_kexinit_offers_strict_kex_and_the_aead_ciphers_first():
     t, wire = server_transport()
     kex, hostkeys, enc_cs, enc_sc, mac_cs, mac_sc = parse_kexinit(wire.value())[:6]
     assert _twisted.KEX_STRICT_SERVER in kex and b"ext-info-s" in kex
-    assert enc_cs == enc_sc == [b"chacha20-poly1305@openssh.com", b"aes128-gcm@openssh.com",
-                                b"aes256-gcm@openssh.com", b"aes256-ctr", b"aes192-ctr", b"aes128-ctr"]
-    assert mac_cs == mac_sc == [b"hmac-sha2-256-etm@openssh.com", b"hmac-sha2-512-etm@openssh.com",
-                                b"hmac-sha2-256", b"hmac-sha2-512"]
+    assert (
+        enc_cs
+        == enc_sc
+        == [
+            b"chacha20-poly1305@openssh.com",
+            b"aes128-gcm@openssh.com",
+            b"aes256-gcm@openssh.com",
+            b"aes256-ctr",
+            b"aes192-ctr",
+            b"aes128-ctr",
+        ]
+    )
+    assert (
+        mac_cs
+        == mac_sc
+        == [b"hmac-sha2-256-etm@openssh.com", b"hmac-sha2-512-etm@openssh.com", b"hmac-sha2-256", b"hmac-sha2-512"]
+    )
     assert _twisted.KEX_STRICT_SERVER not in t.supportedKeyExchanges  # never negotiated as a method
 
 
@@ -302,8 +343,9 @@ def test_strict_kex_refuses_other_messages_before_the_first_newkeys():
 
 def test_without_the_clients_marker_kex_is_not_strict():
     t, wire = server_transport()
-    t.dataReceived(clear_packet(bytes((transport.MSG_IGNORE,)) + NS(b"")) +
-                   clear_packet(kexinit(kex=(b"curve25519-sha256",))))
+    t.dataReceived(
+        clear_packet(bytes((transport.MSG_IGNORE,)) + NS(b"")) + clear_packet(kexinit(kex=(b"curve25519-sha256",)))
+    )
     t.dataReceived(clear_packet(bytes((transport.MSG_IGNORE,)) + NS(b"")))
     assert not t.strict_kex and not wire.disconnecting
 
@@ -328,20 +370,45 @@ def test_a_classic_direction_is_still_set_up_by_conch():
 def test_the_conch_internals_the_transport_leans_on_are_still_there():
     """Fails when Twisted renames or reshapes one of the private names _twisted.py relies on."""
     base = transport.SSHTransportBase
-    for name in ("_keyExchangeState", "_KEY_EXCHANGE_NONE", "_allowedKeyExchangeMessageType", "buf",
-                 "incomingPacketSequence", "outgoingPacketSequence", "incomingCompression", "outgoingCompression",
-                 "sessionID", "supportedKeyExchanges", "sendExtInfo", "sendKexInit", "dispatchMessage"):
+    for name in (
+        "_keyExchangeState",
+        "_KEY_EXCHANGE_NONE",
+        "_allowedKeyExchangeMessageType",
+        "buf",
+        "incomingPacketSequence",
+        "outgoingPacketSequence",
+        "incomingCompression",
+        "outgoingCompression",
+        "sessionID",
+        "supportedKeyExchanges",
+        "sendExtInfo",
+        "sendKexInit",
+        "dispatchMessage",
+    ):
         assert hasattr(base, name), name
     assert list(inspect.signature(transport.SSHCiphers.setKeys).parameters) == [
-        "self", "outIV", "outKey", "inIV", "inKey", "outInteg", "inInteg"]
+        "self",
+        "outIV",
+        "outKey",
+        "inIV",
+        "inKey",
+        "outInteg",
+        "inInteg",
+    ]
     assert list(inspect.signature(transport.SSHCiphers.__init__).parameters) == [
-        "self", "outCip", "inCip", "outMac", "inMac"]
+        "self",
+        "outCip",
+        "inCip",
+        "outMac",
+        "inMac",
+    ]
     kexinit_source = inspect.getsource(base.ssh_KEXINIT)
     assert "self.nextEncryptions = SSHCiphers(" in kexinit_source
-    assert "self.nextEncryptions.setKeys(outs[0], outs[1], ins[0], ins[1], outs[2], ins[2])" in \
-        inspect.getsource(base._keySetup)
-    assert "NS(b\",\".join(supportedKeyExchanges))" in inspect.getsource(base.sendKexInit)
-    assert "b\"server-sig-algs\"" in inspect.getsource(transport.SSHServerTransport._keySetup)
+    assert "self.nextEncryptions.setKeys(outs[0], outs[1], ins[0], ins[1], outs[2], ins[2])" in inspect.getsource(
+        base._keySetup
+    )
+    assert 'NS(b",".join(supportedKeyExchanges))' in inspect.getsource(base.sendKexInit)
+    assert 'b"server-sig-algs"' in inspect.getsource(transport.SSHServerTransport._keySetup)
     assert "self.incomingPacketSequence += 1" in inspect.getsource(base.getPacket)
     assert "self._newKeys()" in inspect.getsource(transport.SSHServerTransport.ssh_NEWKEYS)
 
@@ -349,11 +416,21 @@ def test_the_conch_internals_the_transport_leans_on_are_still_there():
 def test_with_aead_both_ways_the_clients_macs_do_not_matter():
     """The MAC lists are ignored with an AEAD cipher: a client offering only a MAC we lack still gets in."""
     t, wire = server_transport()
-    lists = [b"curve25519-sha256", b"ssh-ed25519", b"chacha20-poly1305@openssh.com",
-             b"chacha20-poly1305@openssh.com", b"umac-64@openssh.com", b"umac-64@openssh.com", b"none", b"none",
-             b"", b""]
-    t.dataReceived(clear_packet(bytes((transport.MSG_KEXINIT,)) + os.urandom(16) +
-                                b"".join(NS(s) for s in lists) + b"\0" * 5))
+    lists = [
+        b"curve25519-sha256",
+        b"ssh-ed25519",
+        b"chacha20-poly1305@openssh.com",
+        b"chacha20-poly1305@openssh.com",
+        b"umac-64@openssh.com",
+        b"umac-64@openssh.com",
+        b"none",
+        b"none",
+        b"",
+        b"",
+    ]
+    t.dataReceived(
+        clear_packet(bytes((transport.MSG_KEXINIT,)) + os.urandom(16) + b"".join(NS(s) for s in lists) + b"\0" * 5)
+    )
     assert not wire.disconnecting
     assert t.nextEncryptions.outCipType == ciphers.CHACHA20_POLY1305
     assert b"umac-64@openssh.com" not in t.supportedMACs
@@ -361,10 +438,21 @@ def test_with_aead_both_ways_the_clients_macs_do_not_matter():
 
 def test_without_aead_a_common_mac_is_still_required():
     t, wire = server_transport()
-    lists = [b"curve25519-sha256", b"ssh-ed25519", b"aes128-ctr", b"aes128-ctr", b"hmac-sha1", b"hmac-sha1",
-             b"none", b"none", b"", b""]
-    t.dataReceived(clear_packet(bytes((transport.MSG_KEXINIT,)) + os.urandom(16) +
-                                b"".join(NS(s) for s in lists) + b"\0" * 5))
+    lists = [
+        b"curve25519-sha256",
+        b"ssh-ed25519",
+        b"aes128-ctr",
+        b"aes128-ctr",
+        b"hmac-sha1",
+        b"hmac-sha1",
+        b"none",
+        b"none",
+        b"",
+        b"",
+    ]
+    t.dataReceived(
+        clear_packet(bytes((transport.MSG_KEXINIT,)) + os.urandom(16) + b"".join(NS(s) for s in lists) + b"\0" * 5)
+    )
     assert wire.disconnecting
 
 

@@ -2,12 +2,11 @@ import sqlite3
 import threading
 
 import pytest
+from conftest import ALNA, add_unit
 
 from sendemodul.errors import AlreadyExists, NotFound, StoreError, UnitNotFound
 from sendemodul.store import Store
 from sendemodul.store import migrations as storemod
-
-from conftest import ALNA, add_unit
 
 
 def test_create_is_atomic_and_private(tmp_path):
@@ -24,8 +23,10 @@ def test_create_is_atomic_and_private(tmp_path):
 def test_hardening_pragmas_on_every_connection(store):
     def pragmas():
         c = store.conn()
-        return {p: c.execute(f"PRAGMA {p}").fetchone()[0]
-                for p in ("journal_mode", "foreign_keys", "secure_delete", "trusted_schema", "synchronous")}
+        return {
+            p: c.execute(f"PRAGMA {p}").fetchone()[0]
+            for p in ("journal_mode", "foreign_keys", "secure_delete", "trusted_schema", "synchronous")
+        }
 
     expected = {"journal_mode": "wal", "foreign_keys": 1, "secure_delete": 1, "trusted_schema": 0, "synchronous": 2}
     assert pragmas() == expected
@@ -37,9 +38,8 @@ def test_hardening_pragmas_on_every_connection(store):
 
 
 def test_foreign_keys_are_enforced(store):
-    with pytest.raises(sqlite3.IntegrityError):
-        with store.transaction() as conn:
-            conn.execute("INSERT INTO pins (unit, phc, issued_at) VALUES ('0301-00-958935420', 'x', 'now')")
+    with pytest.raises(sqlite3.IntegrityError), store.transaction() as conn:
+        conn.execute("INSERT INTO pins (unit, phc, issued_at) VALUES ('0301-00-958935420', 'x', 'now')")
 
 
 def test_open_refuses_a_missing_database(tmp_path):
@@ -87,11 +87,18 @@ def test_units_pins_and_keys(store):
     store.set_pin(unit, "$argon2id$first", actor="test")
     store.set_pin(unit, "$argon2id$second", actor="test")
     assert store.login_pin_hash(unit) == "$argon2id$second"
-    store.add_ssh_key(unit, algorithm="ssh-ed25519", public_key="ssh-ed25519 AAAA", fingerprint="SHA256:x",
-                      comment="c", actor="test")
+    store.add_ssh_key(
+        unit, algorithm="ssh-ed25519", public_key="ssh-ed25519 AAAA", fingerprint="SHA256:x", comment="c", actor="test"
+    )
     with pytest.raises(AlreadyExists):
-        store.add_ssh_key(unit, algorithm="ssh-ed25519", public_key="ssh-ed25519 AAAA", fingerprint="SHA256:x",
-                          comment="c", actor="test")
+        store.add_ssh_key(
+            unit,
+            algorithm="ssh-ed25519",
+            public_key="ssh-ed25519 AAAA",
+            fingerprint="SHA256:x",
+            comment="c",
+            actor="test",
+        )
     assert [k["fingerprint"] for k in store.ssh_keys(unit)] == ["SHA256:x"]
     store.remove_ssh_key(unit, "SHA256:x", actor="test")
     with pytest.raises(NotFound):
@@ -135,16 +142,16 @@ def test_every_credential_change_raises_the_units_epoch_above_every_units(store)
     assert store.login_pin(alna) == ("$argon2id$a1", store.credential_epoch(alna))
     changed(alna, lambda: store.set_pin(alna, "$argon2id$a2", actor="test"))  # a new PIN replaces the old
     changed(alna, lambda: store.revoke_pin(alna, actor="test"))
-    store.add_ssh_key(alna, algorithm="ssh-ed25519", public_key="ssh-ed25519 AAAA", fingerprint="SHA256:x",
-                      comment="c", actor="test")
+    store.add_ssh_key(
+        alna, algorithm="ssh-ed25519", public_key="ssh-ed25519 AAAA", fingerprint="SHA256:x", comment="c", actor="test"
+    )
     assert store.credential_epoch(alna) == seen[-1][1]  # adding a credential ends nothing
     changed(alna, lambda: store.remove_ssh_key(alna, "SHA256:x", actor="test"))
     epoch = store.credential_epoch(alna)
     store.disable_unit(alna, actor="test")
     assert store.credential_epoch(alna) is None  # no login of a disabled unit is valid
     changes = store.credential_changes(0)
-    assert [(u, e) for u, e, _active in changes] == [*[s for s in seen if s[0] == STAVANGER],
-                                                   (ALNA, epoch + 1)]
+    assert [(u, e) for u, e, _active in changes] == [*[s for s in seen if s[0] == STAVANGER], (ALNA, epoch + 1)]
     assert changes[-1][2] is False and changes[0][2] is True
     assert store.credential_changes(store.max_credential_epoch()) == []
 
@@ -157,9 +164,19 @@ def test_an_upload_is_recorded_only_while_its_logins_epoch_is_the_units(store):
     epoch = store.credential_epoch(unit)
 
     def row(reference, container_id):
-        return {"reference": reference, "unit": ALNA, "register": "11F", "periode": 2026,
-                "container_id": container_id, "sha256": "0" * 64, "size": 1, "status": "received", "test": 0,
-                "late": 0, "received_at": "2027-01-15T07:00:00Z"}
+        return {
+            "reference": reference,
+            "unit": ALNA,
+            "register": "11F",
+            "periode": 2026,
+            "container_id": container_id,
+            "sha256": "0" * 64,
+            "size": 1,
+            "status": "received",
+            "test": 0,
+            "late": 0,
+            "received_at": "2027-01-15T07:00:00Z",
+        }
 
     store.record_upload(row("SM-20270115-AAAAAAAA", "c1"), actor=ALNA, credential_epoch=epoch)
     store.revoke_pin(unit, actor="test")
@@ -176,10 +193,12 @@ def test_an_upgraded_database_gets_epoch_0_for_its_units_and_keeps_working(tmp_p
         for statement in storemod._split_sql(script):
             conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {number}")
-    conn.execute("INSERT INTO units (unit, kommunenr, bydel, orgnr, name, email, created_at) VALUES"
-                 " (?, '0301', '12', '958935420', 'Alna', 'a@example.org', '2026-01-01T00:00:00Z')", (ALNA,))
-    conn.execute("INSERT INTO pins (unit, phc, issued_at) VALUES (?, '$argon2id$old', '2026-01-01T00:00:00Z')",
-                 (ALNA,))
+    conn.execute(
+        "INSERT INTO units (unit, kommunenr, bydel, orgnr, name, email, created_at) VALUES"
+        " (?, '0301', '12', '958935420', 'Alna', 'a@example.org', '2026-01-01T00:00:00Z')",
+        (ALNA,),
+    )
+    conn.execute("INSERT INTO pins (unit, phc, issued_at) VALUES (?, '$argon2id$old', '2026-01-01T00:00:00Z')", (ALNA,))
     conn.close()
     store = Store.open(path)
     try:

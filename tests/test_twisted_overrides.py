@@ -39,7 +39,8 @@ def assert_pinned(function, pinned, what):
     assert actual == pinned, (
         f"Twisted {twisted.__version__} changed {function.__module__}.{function.__qualname__} (source hash {actual}, "
         f"pinned {pinned} against Twisted {_twisted.WRITTEN_AGAINST}). Re-check {what} against the new code, "
-        f"then update the pinned hash in tests/test_twisted_overrides.py.")
+        f"then update the pinned hash in tests/test_twisted_overrides.py."
+    )
 
 
 def _private_names_defined_in(paths):
@@ -51,7 +52,7 @@ def _private_names_defined_in(paths):
         names |= set(re.findall(r"import [^\n]*?\b(_[A-Za-z]\w*)", text))
         for line in text.splitlines():
             target, equals, _ = line.partition("=")
-            if equals and not line[len(target) + 1:].startswith("=") and not target.rstrip().endswith(("!", "<", ">")):
+            if equals and not line[len(target) + 1 :].startswith("=") and not target.rstrip().endswith(("!", "<", ">")):
                 names |= set(re.findall(r"(?:^|[\s.,(])(_[A-Za-z]\w*)", target))
     return names
 
@@ -62,24 +63,35 @@ def test_private_twisted_names_are_used_only_in_the_overrides_module():
     package = pathlib.Path(_twisted.__file__).parent
     files = [p for p in package.rglob("*.py") if p.name != "_twisted.py"]
     ours = _private_names_defined_in(files) | {"_twisted"}
-    found = [f"{path.relative_to(package.parent)}:{number}: {name}"
-             for path in files for number, line in enumerate(path.read_text().splitlines(), 1)
-             for name in re.findall(r"\.(_[A-Za-z]\w*)", line) if name not in ours]
-    assert found == [], "private names of other code outside sendemodul/_twisted.py (move the override there):\n" \
-        + "\n".join(found)
+    found = [
+        f"{path.relative_to(package.parent)}:{number}: {name}"
+        for path in files
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        for name in re.findall(r"\.(_[A-Za-z]\w*)", line)
+        if name not in ours
+    ]
+    assert found == [], (
+        "private names of other code outside sendemodul/_twisted.py (move the override there):\n" + "\n".join(found)
+    )
 
 
 # -- BoundedFileTransferServer: FileTransferBase.dataReceived copied, _sendStatus used --------------------------------
 
+
 def test_sftp_framing_loop_is_the_one_the_override_copies():
-    assert_pinned(filetransfer.FileTransferBase.dataReceived, "3b8c12e664c21c7a",
-                  "BoundedFileTransferServer.dataReceived (its framing: 4-byte length, kind, request id; "
-                  "packet_<NAME> handlers given the packet from the request id on)")
+    assert_pinned(
+        filetransfer.FileTransferBase.dataReceived,
+        "3b8c12e664c21c7a",
+        "BoundedFileTransferServer.dataReceived (its framing: 4-byte length, kind, request id; "
+        "packet_<NAME> handlers given the packet from the request id on)",
+    )
 
 
 def test_sftp_send_status_is_private_with_the_signature_used():
-    assert str(inspect.signature(filetransfer.FileTransferServer._sendStatus)) == \
-        "(self, requestId, code, message, lang=b'')", "re-check BoundedFileTransferServer.send_status"
+    assert (
+        str(inspect.signature(filetransfer.FileTransferServer._sendStatus))
+        == "(self, requestId, code, message, lang=b'')"
+    ), "re-check BoundedFileTransferServer.send_status"
 
 
 def test_sftp_server_adapts_an_isftpserver_avatar_to_itself():
@@ -119,7 +131,7 @@ def _statuses(data):
         length, kind = struct.unpack("!LB", data[:5])
         if kind == filetransfer.FXP_STATUS:
             found.append(struct.unpack("!LL", data[5:13]))
-        data = data[4 + length:]
+        data = data[4 + length :]
     return found
 
 
@@ -161,17 +173,25 @@ class BoundedFileTransferServerTests(SynchronousTestCase):
         ours, transport = _connected(_twisted.BoundedFileTransferServer)
         data = b"".join(_packet(250, n) for n in range(5))
         for i in range(0, len(data), 7):
-            ours.dataReceived(data[i:i + 7])
+            ours.dataReceived(data[i : i + 7])
         self.assertEqual([n for n, _ in _statuses(transport.value())], list(range(5)))
 
 
 def test_sftp_close_is_the_one_the_override_replaces():
-    assert_pinned(filetransfer.FileTransferServer.packet_CLOSE, "499c7a1f4aadd9bd",
-                  "BoundedFileTransferServer.packet_CLOSE (Conch forgets a handle only when its close succeeds)")
-    assert_pinned(filetransfer.FileTransferServer._cbClose, "a9fac661a230f774",
-                  "BoundedFileTransferServer.packet_CLOSE (replaces _cbClose)")
-    assert str(inspect.signature(filetransfer.FileTransferServer._ebStatus)) == \
-        "(self, reason, requestId, msg=b'request failed')", "re-check BoundedFileTransferServer.packet_CLOSE"
+    assert_pinned(
+        filetransfer.FileTransferServer.packet_CLOSE,
+        "499c7a1f4aadd9bd",
+        "BoundedFileTransferServer.packet_CLOSE (Conch forgets a handle only when its close succeeds)",
+    )
+    assert_pinned(
+        filetransfer.FileTransferServer._cbClose,
+        "a9fac661a230f774",
+        "BoundedFileTransferServer.packet_CLOSE (replaces _cbClose)",
+    )
+    assert (
+        str(inspect.signature(filetransfer.FileTransferServer._ebStatus))
+        == "(self, reason, requestId, msg=b'request failed')"
+    ), "re-check BoundedFileTransferServer.packet_CLOSE"
 
 
 class _FailingClose:
@@ -189,20 +209,27 @@ class ClosingTests(SynchronousTestCase):
         proto, transport = _connected(server_class)
         proto.openFiles[b"1"] = _FailingClose()
         proto.openDirs[b"2"] = [_FailingClose(), iter(())]
-        proto.dataReceived(_packet(filetransfer.FXP_CLOSE, 4, NS(b"1")) + _packet(filetransfer.FXP_CLOSE, 5, NS(b"2"))
-                           + _packet(filetransfer.FXP_CLOSE, 6, NS(b"1")))
+        proto.dataReceived(
+            _packet(filetransfer.FXP_CLOSE, 4, NS(b"1"))
+            + _packet(filetransfer.FXP_CLOSE, 5, NS(b"2"))
+            + _packet(filetransfer.FXP_CLOSE, 6, NS(b"1"))
+        )
         return proto, _statuses(transport.value())
 
     def test_sftp_a_failed_close_forgets_the_handle(self):
         ours, statuses = self.closed(_twisted.BoundedFileTransferServer)
-        self.assertEqual(statuses, [(4, filetransfer.FX_FAILURE), (5, filetransfer.FX_FAILURE),
-                                    (6, filetransfer.FX_NO_SUCH_FILE)])
+        self.assertEqual(
+            statuses, [(4, filetransfer.FX_FAILURE), (5, filetransfer.FX_FAILURE), (6, filetransfer.FX_NO_SUCH_FILE)]
+        )
         self.assertEqual((ours.openFiles, ours.openDirs), ({}, {}))
 
         conch, statuses = self.closed(filetransfer.FileTransferServer)
         self.assertEqual(statuses[:2], [(4, filetransfer.FX_FAILURE), (5, filetransfer.FX_FAILURE)])
-        self.assertEqual((list(conch.openFiles), list(conch.openDirs)), ([b"1"], [b"2"]),
-                         "Conch now forgets a handle whose close failed: BoundedFileTransferServer.packet_CLOSE may go")
+        self.assertEqual(
+            (list(conch.openFiles), list(conch.openDirs)),
+            ([b"1"], [b"2"]),
+            "Conch now forgets a handle whose close failed: BoundedFileTransferServer.packet_CLOSE may go",
+        )
 
     def test_sftp_a_successful_close_answers_ok_as_conch_does(self):
         ours, transport = _connected(_twisted.BoundedFileTransferServer)
@@ -214,12 +241,19 @@ class ClosingTests(SynchronousTestCase):
 
 # -- AdmittingUserAuthServer: SSHUserAuthServer._cbFinishedAuth ----------------------------------------------------
 
+
 def test_userauth_success_callback_is_the_one_the_override_hooks():
-    assert_pinned(userauth.SSHUserAuthServer._cbFinishedAuth, "f4521485b1a3dd5f",
-                  "AdmittingUserAuthServer._cbFinishedAuth (result is (interface, avatar, logout); it sets the "
-                  "avatar and sends USERAUTH_SUCCESS)")
-    assert_pinned(userauth.SSHUserAuthServer.ssh_USERAUTH_REQUEST, "fafb2aefa3d14157",
-                  "that every authentication method's success still goes through _cbFinishedAuth")
+    assert_pinned(
+        userauth.SSHUserAuthServer._cbFinishedAuth,
+        "f4521485b1a3dd5f",
+        "AdmittingUserAuthServer._cbFinishedAuth (result is (interface, avatar, logout); it sets the "
+        "avatar and sends USERAUTH_SUCCESS)",
+    )
+    assert_pinned(
+        userauth.SSHUserAuthServer.ssh_USERAUTH_REQUEST,
+        "fafb2aefa3d14157",
+        "that every authentication method's success still goes through _cbFinishedAuth",
+    )
 
 
 class _SSHTransport:
@@ -265,6 +299,7 @@ class AdmittingUserAuthServerTests(SynchronousTestCase):
 
 # -- HTTP: the request line before the body, the channel's header writer ------------------------------------------
 
+
 class _Recording(http.Request):
     def request_line_received(self, method, path, version):
         self.line = (method, path, version)
@@ -293,8 +328,9 @@ class RequestLineChannelTests(SynchronousTestCase):
 
     def test_http_the_request_knows_its_line_when_its_length_is_known(self):
         channel = self.channel()
-        channel.dataReceived(b"PUT /api/v1/uploads/x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
-                             b"Expect: 100-continue\r\n\r\n")
+        channel.dataReceived(
+            b"PUT /api/v1/uploads/x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        )
         self.assertEqual(channel.requests[-1].line_at_length, (b"PUT", b"/api/v1/uploads/x", b"HTTP/1.1"))
         self.assertNotIn(b"100 Continue", channel.transport.value())
 
@@ -331,10 +367,14 @@ BAD_REQUESTS = {
 
 
 def test_http_bad_request_answer_is_the_one_the_override_hooks():
-    assert_pinned(http.HTTPChannel._respondToBadRequestAndDisconnect, "c7ccc0f4450a7d6b",
-                  "BadRequestAnsweringChannel (Twisted's bare 400 and close, replaced by answer_bad_request)")
-    assert inspect.getsource(http.HTTPChannel).count("self._respondToBadRequestAndDisconnect()") >= 8, \
+    assert_pinned(
+        http.HTTPChannel._respondToBadRequestAndDisconnect,
+        "c7ccc0f4450a7d6b",
+        "BadRequestAnsweringChannel (Twisted's bare 400 and close, replaced by answer_bad_request)",
+    )
+    assert inspect.getsource(http.HTTPChannel).count("self._respondToBadRequestAndDisconnect()") >= 8, (
         "HTTPChannel answers bad requests some other way: re-check BadRequestAnsweringChannel"
+    )
     assert "self.channel._respondToBadRequestAndDisconnect()" in inspect.getsource(http.Request.requestReceived)
 
 
@@ -367,8 +407,9 @@ class BadRequestAnsweringChannelTests(SynchronousTestCase):
 
     def test_http_bad_request_default_hook_is_twisteds_answer(self):
         for name, data in BAD_REQUESTS.items():
-            self.assertEqual(self.feed(_twisted.BadRequestAnsweringChannel(), data),
-                             b"HTTP/1.1 400 Bad Request\r\n\r\n", name)
+            self.assertEqual(
+                self.feed(_twisted.BadRequestAnsweringChannel(), data), b"HTTP/1.1 400 Bad Request\r\n\r\n", name
+            )
 
     def test_http_head_limits_are_public_and_a_long_line_goes_to_line_length_exceeded(self):
         """RequestLineChannel answers 431/414 on Twisted's public limits: ``MAX_LENGTH`` (one line; Twisted closes
@@ -389,6 +430,7 @@ class BadRequestAnsweringChannelTests(SynchronousTestCase):
 
 # -- Conch's loggers: logs.QUIET_NAMESPACES names our subclasses -----------------------------------------------------
 
+
 def test_conch_chatter_of_our_subclasses_is_in_the_quiet_namespaces():
     """Conch logs through a class attribute ``_log = Logger()``, whose namespace is the instance's class: the
     namespaces logs.py quiets must name our subclasses."""
@@ -400,10 +442,14 @@ def test_conch_chatter_of_our_subclasses_is_in_the_quiet_namespaces():
 
 # -- CoalescingTLSMemoryBIOProtocol: TLSMemoryBIOProtocol._flushReceiveBIO copied -----------------------------------
 
+
 def test_tls_receive_loop_is_the_one_the_override_copies():
-    assert_pinned(tls.TLSMemoryBIOProtocol._flushReceiveBIO, "b45e129f60c44862",
-                  "CoalescingTLSMemoryBIOProtocol._flushReceiveBIO (the loop over recv, its three outcomes, "
-                  "_lostTLSConnection, _aborted, _flushSendBIO)")
+    assert_pinned(
+        tls.TLSMemoryBIOProtocol._flushReceiveBIO,
+        "b45e129f60c44862",
+        "CoalescingTLSMemoryBIOProtocol._flushReceiveBIO (the loop over recv, its three outcomes, "
+        "_lostTLSConnection, _aborted, _flushSendBIO)",
+    )
     for name in ("_tlsConnection", "_lostTLSConnection", "_aborted"):
         assert name in inspect.getsource(tls.TLSMemoryBIOProtocol), f"TLSMemoryBIOProtocol.{name} is gone"
     assert callable(tls.TLSMemoryBIOProtocol._flushSendBIO)
@@ -434,8 +480,9 @@ class CoalescingTLSTests(SynchronousTestCase):
                 self.lost = reason
 
         sink = Sink()
-        server_factory = TLSMemoryBIOFactory(CertificateOptions(privateKey=key, certificate=cert), False,
-                                             Factory.forProtocol(lambda: sink))
+        server_factory = TLSMemoryBIOFactory(
+            CertificateOptions(privateKey=key, certificate=cert), False, Factory.forProtocol(lambda: sink)
+        )
         server_factory.protocol = _twisted.CoalescingTLSMemoryBIOProtocol
         client_factory = TLSMemoryBIOFactory(CertificateOptions(verify=False), True, Factory.forProtocol(Protocol))
         server_proto = server_factory.buildProtocol(None)

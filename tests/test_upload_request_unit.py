@@ -7,6 +7,7 @@ The same behaviour with real clients over TLS is in test_web_api.py (integration
 import base64
 import json
 
+from support.fakes import PIN, UNIT, FakeIntake, FakePortal, parse_response, receipt, web_app
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -15,7 +16,6 @@ from twisted.trial.unittest import SynchronousTestCase
 from sendemodul.errors import WindowClosed
 from sendemodul.web.request import LINGER_SECONDS, MAX_DISCARD_BYTES, MAX_SMALL_BODY
 from sendemodul.web.site import Site
-from support.fakes import PIN, UNIT, FakeIntake, FakePortal, parse_response, receipt, web_app
 
 MAX_BYTES = 1000
 HEADER_SECONDS = 30
@@ -45,9 +45,15 @@ class UploadRequestTestCase(SynchronousTestCase):
         self.clock = Clock()
         self.intake = FakeIntake(max_upload_bytes=MAX_BYTES, max_upload_seconds=UPLOAD_SECONDS)
         self.portal = FakePortal()
-        self.app = web_app(self.clock, intake=self.intake, portal=self.portal, max_upload_bytes=MAX_BYTES,
-                           max_upload_seconds=UPLOAD_SECONDS, header_timeout_seconds=HEADER_SECONDS,
-                           idle_timeout_seconds=3600)
+        self.app = web_app(
+            self.clock,
+            intake=self.intake,
+            portal=self.portal,
+            max_upload_bytes=MAX_BYTES,
+            max_upload_seconds=UPLOAD_SECONDS,
+            header_timeout_seconds=HEADER_SECONDS,
+            idle_timeout_seconds=3600,
+        )
         self.site = Site(self.app, self.clock)
         self.protocol = self.site.buildProtocol(PEER)
         self.transport = StringTransport(peerAddress=PEER)
@@ -62,8 +68,11 @@ class UploadRequestTestCase(SynchronousTestCase):
 
     def answer(self):
         status, headers, body = parse_response(self.transport.value())
-        return status, headers, (json.loads(body) if body and headers.get("content-type", "").startswith(
-            "application/json") else body)
+        return (
+            status,
+            headers,
+            (json.loads(body) if body and headers.get("content-type", "").startswith("application/json") else body),
+        )
 
     def assertClosedAfterLinger(self):
         self.assertFalse(self.transport.disconnecting)
@@ -102,8 +111,9 @@ class AcceptedTests(UploadRequestTestCase):
         self.assertEqual(bytes(self.intake.finished[0].data), b"0123456789")
 
     def test_a_duplicate_is_200_with_the_first_receipt(self):
-        self.intake.outcome = lambda upload: receipt(upload).__class__(**{**receipt(upload).__dict__,
-                                                                          "duplicate": True})
+        self.intake.outcome = lambda upload: receipt(upload).__class__(
+            **{**receipt(upload).__dict__, "duplicate": True}
+        )
         self.send(put_head(3) + b"abc")
         status, _, body = self.answer()
         self.assertEqual((status, body["duplicate"]), (200, True))
@@ -115,8 +125,10 @@ class AcceptedTests(UploadRequestTestCase):
         self.intake.outcome = closed
         self.send(put_head(3) + b"abc")
         status, _, body = self.answer()
-        self.assertEqual((status, body["error"], body["message"]),
-                         (403, "window_closed", "Reception for 11F 2026 closed 15.02.2027."))
+        self.assertEqual(
+            (status, body["error"], body["message"]),
+            (403, "window_closed", "Reception for 11F 2026 closed 15.02.2027."),
+        )
 
     def test_the_server_banner_is_not_sent(self):
         self.send(put_head(3) + b"abc")

@@ -56,8 +56,18 @@ def server(tmp_path_factory):
 
 def curl(server, *args, user=None, pin=None):
     """Run the real curl; returns (status, parsed JSON body or text, response headers)."""
-    cmd = ["curl", "-sS", "--cacert", str(server.home / "tls" / "server.pem"), "-D", "/dev/stderr",
-           "-w", "\n%{http_code}", "--max-time", "60"]
+    cmd = [
+        "curl",
+        "-sS",
+        "--cacert",
+        str(server.home / "tls" / "server.pem"),
+        "-D",
+        "/dev/stderr",
+        "-w",
+        "\n%{http_code}",
+        "--max-time",
+        "60",
+    ]
     if user:
         cmd += ["-u", f"{user}:{pin if pin is not None else server.pin}"]
     proc = subprocess.run([*cmd, *args], capture_output=True, text=True)
@@ -72,8 +82,7 @@ def curl(server, *args, user=None, pin=None):
 def test_curl_uploads_a_real_container_and_gets_a_receipt(server, tmp_path):
     path = tmp_path / "oslo-11f-2026.tar"
     manifest = make_container(server.home, path)
-    status, receipt, head = curl(server, "-T", str(path), f"{server.url}/api/v1/uploads/oslo-11f-2026.tar",
-                                 user=DEMO)
+    status, receipt, head = curl(server, "-T", str(path), f"{server.url}/api/v1/uploads/oslo-11f-2026.tar", user=DEMO)
     assert status == 201, receipt
     assert receipt["unit"] == DEMO and receipt["register"] == "11F" and receipt["periode"] == 2026
     assert receipt["status"] == "received" and receipt["size"] == path.stat().st_size
@@ -92,8 +101,9 @@ def test_curl_uploads_a_real_container_and_gets_a_receipt(server, tmp_path):
     status, listing, _ = curl(server, f"{server.url}/api/v1/uploads", user=DEMO)
     assert receipt["reference"] in [u["reference"] for u in listing["uploads"]]
     # another unit sees neither
-    status, other, _ = curl(server, f"{server.url}/api/v1/uploads/{receipt['reference']}", user=STAVANGER,
-                            pin=server.stavanger_pin)
+    status, other, _ = curl(
+        server, f"{server.url}/api/v1/uploads/{receipt['reference']}", user=STAVANGER, pin=server.stavanger_pin
+    )
     assert status == 404 and other["error"] == "not_found"
     assert manifest.container_id not in json.dumps(listing)  # the receipt never needs the container id
 
@@ -102,15 +112,18 @@ def test_security_headers_and_no_version_banner(server):
     status, _, head = curl(server, f"{server.url}/")
     assert status == 200
     lower = head.lower()
-    for header in ("strict-transport-security: max-age=", "content-security-policy: default-src 'none'",
-                   "x-content-type-options: nosniff", "x-frame-options: deny"):
+    for header in (
+        "strict-transport-security: max-age=",
+        "content-security-policy: default-src 'none'",
+        "x-content-type-options: nosniff",
+        "x-frame-options: deny",
+    ):
         assert header in lower
     assert "\r\nserver:" not in lower and "twisted" not in lower
 
 
 def test_tls_below_1_2_is_refused(server):
-    proc = subprocess.run(["curl", "-sS", "-k", "--tls-max", "1.1", f"{server.url}/"], capture_output=True,
-                          text=True)
+    proc = subprocess.run(["curl", "-sS", "-k", "--tls-max", "1.1", f"{server.url}/"], capture_output=True, text=True)
     assert proc.returncode != 0
 
 
@@ -128,10 +141,12 @@ def _refused(server, status, code, *args, user=DEMO, pin=None):
 def test_wrong_pin_and_unknown_unit_get_the_same_401(server, tmp_path):
     path = tmp_path / "c.tar"
     make_container(server.home, path)
-    a = _refused(server, 401, "unauthorized", "-T", str(path), f"{server.url}/api/v1/uploads/c.tar",
-                 pin="AAAA-BBBB-CCCC")
-    b = _refused(server, 401, "unauthorized", "-T", str(path), f"{server.url}/api/v1/uploads/c.tar",
-                 user="1106-00-964965226")
+    a = _refused(
+        server, 401, "unauthorized", "-T", str(path), f"{server.url}/api/v1/uploads/c.tar", pin="AAAA-BBBB-CCCC"
+    )
+    b = _refused(
+        server, 401, "unauthorized", "-T", str(path), f"{server.url}/api/v1/uploads/c.tar", user="1106-00-964965226"
+    )
     assert a == b
 
 
@@ -153,16 +168,29 @@ def test_oversized_chunked_body_is_cut_off_at_the_limit(server, tmp_path):
     big = tmp_path / "big.tar"
     with open(big, "wb") as f:
         f.truncate(MAX_BYTES * 2)
-    _refused(server, 413, "too_large", "-T", str(big), "-H", "Transfer-Encoding: chunked",
-             f"{server.url}/api/v1/uploads/big.tar")
+    _refused(
+        server,
+        413,
+        "too_large",
+        "-T",
+        str(big),
+        "-H",
+        "Transfer-Encoding: chunked",
+        f"{server.url}/api/v1/uploads/big.tar",
+    )
 
 
 def test_expired_key_is_refused(server, tmp_path):
     secret, recipient = keydir.generate_age_identity()
     import datetime
 
-    old = keydir.RecipientKey(key_id="ssb-2020", role="ssb", public=recipient, valid_from=datetime.date(2020, 1, 1),
-                              valid_to=datetime.date(2020, 12, 31))
+    old = keydir.RecipientKey(
+        key_id="ssb-2020",
+        role="ssb",
+        public=recipient,
+        valid_from=datetime.date(2020, 1, 1),
+        valid_to=datetime.date(2020, 12, 31),
+    )
     (server.home / "keys" / "ssb-2020.toml").write_text(old.to_toml())
     try:
         path = tmp_path / "old.tar"
@@ -210,8 +238,13 @@ def test_truncated_body_leaves_nothing(server, tmp_path):
     before = server.spool("received")
     with socket.create_connection(("127.0.0.1", server.https_port)) as raw:
         with context.wrap_socket(raw, server_hostname="localhost") as s:
-            s.sendall((f"PUT /api/v1/uploads/t.tar HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {auth}\r\n"
-                       f"Content-Length: {len(data)}\r\n\r\n").encode() + data[: len(data) // 2])
+            s.sendall(
+                (
+                    f"PUT /api/v1/uploads/t.tar HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {auth}\r\n"
+                    f"Content-Length: {len(data)}\r\n\r\n"
+                ).encode()
+                + data[: len(data) // 2]
+            )
             wait_for(lambda: server.spool("incoming"), timeout=10, message="the upload to begin")
     wait_for(lambda: server.spool("incoming") == [], timeout=5, interval=0.1, message="the partial upload to go")
     assert server.spool("incoming") == [] and server.spool("received") == before
@@ -253,14 +286,24 @@ def test_a_nul_byte_or_bad_bytes_in_a_path_are_404_never_500(server):
     """Issue 14, finding 5: ``GET /static/style.css%00.txt`` reached ``os.stat`` and gave 500 (ValueError: embedded
     null byte). Over TLS, with curl sending the path as it is: 404 for it and for other bad bytes in any part of the
     tree, with the security headers, and nothing logged as a failure."""
-    paths = ["/static/style.css%00.txt", "/static/%00", "/static/a%00/b", "/static/%ff", "/static/%7f",
-             "/%00", "/kvittering/%00x", "/api/v1/keys%00", "/api/%00/x"]
+    paths = [
+        "/static/style.css%00.txt",
+        "/static/%00",
+        "/static/a%00/b",
+        "/static/%ff",
+        "/static/%7f",
+        "/%00",
+        "/kvittering/%00x",
+        "/api/v1/keys%00",
+        "/api/%00/x",
+    ]
     for path in paths:
         status, body, head = curl(server, "--path-as-is", f"{server.url}{path}")
         assert status == 404, (path, status, body)
         assert "x-content-type-options: nosniff" in head.lower(), path
-    status, _, _ = curl(server, "--path-as-is", "-X", "PUT", "--data-binary", "abc",
-                        f"{server.url}/api/v1/uploads/a%00.tar", user=DEMO)
+    status, _, _ = curl(
+        server, "--path-as-is", "-X", "PUT", "--data-binary", "abc", f"{server.url}/api/v1/uploads/a%00.tar", user=DEMO
+    )
     assert status == 400
     status, _, _ = curl(server, f"{server.url}/static/style.css")
     assert status == 200
@@ -288,12 +331,10 @@ def test_upload_command_prints_the_receipt(server, tmp_path):
     cacert = server.home / "tls" / "server.pem"
     proc = run_cli("upload", "--unit", DEMO, "--pin-file", pin_file, "--cacert", cacert, server.url, path)
     assert "Accepted. Receipt:" in proc.stdout and "reference" in proc.stdout
-    again = run_cli("upload", "--unit", DEMO, "--pin-file", pin_file, "--cacert", cacert, "--json", server.url,
-                    path)
+    again = run_cli("upload", "--unit", DEMO, "--pin-file", pin_file, "--cacert", cacert, "--json", server.url, path)
     assert json.loads(again.stdout)["duplicate"] is True
     pin_file.write_text("AAAA-BBBB-CCCC\n")
-    bad = run_cli("upload", "--unit", DEMO, "--pin-file", pin_file, "--cacert", cacert, server.url, path,
-                  check=False)
+    bad = run_cli("upload", "--unit", DEMO, "--pin-file", pin_file, "--cacert", cacert, server.url, path, check=False)
     assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1].startswith("ERROR: refused (401")
     untrusted = run_cli("upload", "--unit", DEMO, "--pin-file", pin_file, server.url, path, check=False)
     assert untrusted.returncode == 1 and "--cacert" in untrusted.stderr
@@ -316,8 +357,11 @@ def test_uploads_per_unit_and_connections_per_address_are_limited(tmp_path):
         make_container(srv.home, path)
         auth = base64.b64encode(f"{DEMO}:{srv.pin}".encode()).decode()
         stalled = _tls_socket(srv)
-        stalled.sendall(f"PUT /api/v1/uploads/slow.tar HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n"
-                        f"Content-Length: 1000000\r\n\r\n".encode() + b"\0" * 1000)
+        stalled.sendall(
+            f"PUT /api/v1/uploads/slow.tar HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n"
+            f"Content-Length: 1000000\r\n\r\n".encode()
+            + b"\0" * 1000
+        )
         wait_for(lambda: srv.spool("incoming"), timeout=30, interval=0.1, message="the stalled upload never began")
         assert srv.spool("incoming"), "the stalled upload never began"
 
@@ -337,8 +381,12 @@ def test_uploads_per_unit_and_connections_per_address_are_limited(tmp_path):
         assert "HTTPS connection refused" in (srv.home / "log" / "sendemodul.json").read_text()
         for sock in idle:
             sock.close()
-        status, body, _ = wait_for(lambda: (r := curl(srv, f"{srv.url}/api/v1/uploads", user=DEMO))[0] is not None
-                                   and r, timeout=10, interval=0.2, message="room for a connection again")
+        status, body, _ = wait_for(
+            lambda: (r := curl(srv, f"{srv.url}/api/v1/uploads", user=DEMO))[0] is not None and r,
+            timeout=10,
+            interval=0.2,
+            message="room for a connection again",
+        )
         assert status == 200 and len(body["uploads"]) == 1, body
     finally:
         srv.stop()
@@ -354,8 +402,12 @@ def test_a_banned_address_is_closed_before_tls_and_gets_in_again_after_the_ban(t
         assert curl(srv, f"{srv.url}/api/v1/uploads", user=DEMO)[0] is None  # the right PIN too: the address is out
         log_text = (srv.home / "log" / "sendemodul.json").read_text()
         assert sum("source banned for" in line for line in log_text.splitlines()) == 1, log_text
-        assert wait_for(lambda: curl(srv, f"{srv.url}/api/v1/uploads", user=DEMO)[0] == 200, timeout=15,
-                        interval=0.5, message="the end of the ban")
+        assert wait_for(
+            lambda: curl(srv, f"{srv.url}/api/v1/uploads", user=DEMO)[0] == 200,
+            timeout=15,
+            interval=0.5,
+            message="the end of the ban",
+        )
     finally:
         srv.stop()
 
@@ -365,8 +417,10 @@ def test_a_body_that_trickles_past_max_upload_seconds_gets_408_and_leaves_nothin
     try:
         auth = base64.b64encode(f"{DEMO}:{srv.pin}".encode()).decode()
         sock = _tls_socket(srv)
-        sock.sendall(f"PUT /api/v1/uploads/slow.tar HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n"
-                     f"Content-Length: 100000\r\n\r\n".encode())
+        sock.sendall(
+            f"PUT /api/v1/uploads/slow.tar HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n"
+            f"Content-Length: 100000\r\n\r\n".encode()
+        )
         answer = b""
         for _ in range(10):  # a byte every 0.4 s: never idle, never done
             sock.sendall(b"\0")
@@ -430,10 +484,19 @@ def test_a_body_trickled_without_login_is_answered_and_closed_at_the_login_grace
                 results[name] = (str(e).encode(), None)
 
         threads = [
-            threading.Thread(target=run, args=("form", form, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                                               b"application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n")),
-            threading.Thread(target=run, args=("put", put, b"PUT /api/v1/uploads/x.tar HTTP/1.1\r\nHost: x\r\n"
-                                               b"Content-Length: 1000\r\n\r\n")),
+            threading.Thread(
+                target=run,
+                args=(
+                    "form",
+                    form,
+                    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                    b"application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n",
+                ),
+            ),
+            threading.Thread(
+                target=run,
+                args=("put", put, b"PUT /api/v1/uploads/x.tar HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"),
+            ),
         ]
         for thread in threads:
             thread.start()
@@ -496,8 +559,11 @@ def test_an_over_long_header_line_is_431_at_once_and_twisteds_400s_carry_the_sec
     answer, seconds = _answer_until_closed(server, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 17000)
     assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"), answer[:200]
     assert seconds < 10, seconds  # the header deadline is 30 s
-    bad = {"request line": b"GARBAGE\r\n\r\n", "header": b"GET / HTTP/1.1\r\nHost x\r\n\r\n",
-           "content-length": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"}
+    bad = {
+        "request line": b"GARBAGE\r\n\r\n",
+        "header": b"GET / HTTP/1.1\r\nHost x\r\n\r\n",
+        "content-length": b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    }
     answers = [answer]
     for name, data in bad.items():
         answer, _ = _answer_until_closed(server, data)
@@ -505,8 +571,13 @@ def test_an_over_long_header_line_is_431_at_once_and_twisteds_400s_carry_the_sec
         answers.append(answer)
     for answer in answers:
         head = answer.split(b"\r\n\r\n")[0].lower()
-        for header in (b"strict-transport-security: max-age=", b"content-security-policy: default-src 'none'",
-                       b"x-content-type-options: nosniff", b"x-frame-options: deny", b"connection: close"):
+        for header in (
+            b"strict-transport-security: max-age=",
+            b"content-security-policy: default-src 'none'",
+            b"x-content-type-options: nosniff",
+            b"x-frame-options: deny",
+            b"connection: close",
+        ):
             assert header in head, (header, answer)
 
 
@@ -517,9 +588,10 @@ def test_a_deeply_nested_manifest_is_a_422_not_a_500(server, tmp_path, payload):
     nothing kept, nothing critical in the log."""
     import tarfile
 
+    from support.deep_json import deeply_nested_manifests
+
     from sendemodul import signing
     from sendemodul.container import TarWriter
-    from support.deep_json import deeply_nested_manifests
 
     good = tmp_path / "good.tar"
     make_container(server.home, good)

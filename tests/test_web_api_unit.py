@@ -13,8 +13,15 @@ from sendemodul.web.app import WebApp
 
 
 def make_app():
-    return WebApp(config.Config(home=Path("/nonexistent")), portal=None, intake=None, store=None, run_db=None,
-                  clock=task.Clock(), keys=None)
+    return WebApp(
+        config.Config(home=Path("/nonexistent")),
+        portal=None,
+        intake=None,
+        store=None,
+        run_db=None,
+        clock=task.Clock(),
+        keys=None,
+    )
 
 
 def put(resource, **attributes):

@@ -6,13 +6,19 @@ import threading
 
 import pytest
 from playwright.sync_api import sync_playwright
-
 from server import DEMO, Server, make_container
 
 pytestmark = pytest.mark.integration  # every test here runs a server subprocess or a real peer
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-quic", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
 XSS = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
 
 
@@ -60,8 +66,10 @@ def test_login_upload_with_progress_bar_and_receipt(page, server, tmp_path):
     assert DEMO in page.inner_text("header")
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
-    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 0, "downloadThroughput": -1,
-                                                  "uploadThroughput": container.stat().st_size // 2})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": container.stat().st_size // 2},
+    )
     page.set_input_files("#fil", str(container))
     page.click("#send")
     page.wait_for_selector("#fremdrift", state="visible")
@@ -106,8 +114,10 @@ def test_cross_site_form_post_cannot_log_the_user_out(page, server, tmp_path):
     login(page, server)
     assert page.url.endswith("/opplasting")
     target = server.url + "/logg-ut"
-    attack = (f'<form id="f" method="post" action="{target}"><input name="csrf" value="guess"></form>'
-              '<script>document.getElementById("f").submit()</script>').encode()
+    attack = (
+        f'<form id="f" method="post" action="{target}"><input name="csrf" value="guess"></form>'
+        '<script>document.getElementById("f").submit()</script>'
+    ).encode()
 
     class Evil(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -139,10 +149,13 @@ def test_upload_without_the_csrf_token_is_refused(page, server, tmp_path):
     login(page, server)
     container = tmp_path / "c.tar"
     make_container(server.home, container)
-    status = page.evaluate("""async (url) => {
+    status = page.evaluate(
+        """async (url) => {
         const r = await fetch(url, {method: "PUT", body: "x".repeat(100), credentials: "same-origin"});
         return r.status;
-    }""", server.url + "/api/v1/uploads/x.tar")
+    }""",
+        server.url + "/api/v1/uploads/x.tar",
+    )
     assert status == 401
     assert server.spool("incoming") == []
 

@@ -8,6 +8,7 @@ The same attacks over TLS against a real server: test_web_api.py.
 
 import base64
 
+from support.fakes import PIN, UNIT, FakeIntake, FakePortal, parse_response, web_app
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
@@ -17,7 +18,6 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from sendemodul import auth
 from sendemodul.web.site import Site
-from support.fakes import PIN, UNIT, FakeIntake, FakePortal, parse_response, web_app
 
 PEER = IPv4Address("TCP", "127.0.0.1", 40000)
 
@@ -29,8 +29,9 @@ class SiteTestCase(SynchronousTestCase):
         self.clock = Clock()
         self.intake = FakeIntake()
         self.portal = FakePortal()
-        self.app = web_app(self.clock, intake=self.intake, portal=self.portal,
-                           **{"idle_timeout_seconds": 3600, **self.limits})
+        self.app = web_app(
+            self.clock, intake=self.intake, portal=self.portal, **{"idle_timeout_seconds": 3600, **self.limits}
+        )
         self.site = Site(self.app, self.clock)
         self.events = []
         globalLogPublisher.addObserver(self.events.append)
@@ -54,9 +55,22 @@ class SiteTestCase(SynchronousTestCase):
 
 
 BAD_PATHS = [
-    b"/static/style.css%00.txt", b"/static/%00", b"/static/a%00/b", b"/static/%00%00%00", b"/static/%ff",
-    b"/static/style.css%0a", b"/static/%7f", b"/%00", b"/opplasting%00", b"/kvittering/%00", b"/kvittering/SM%ff",
-    b"/api/v1/uploads/%00", b"/api/v1/uploads/a%00.tar", b"/api/v1/keys%00", b"/api/%00/x", b"/logg-ut%00",
+    b"/static/style.css%00.txt",
+    b"/static/%00",
+    b"/static/a%00/b",
+    b"/static/%00%00%00",
+    b"/static/%ff",
+    b"/static/style.css%0a",
+    b"/static/%7f",
+    b"/%00",
+    b"/opplasting%00",
+    b"/kvittering/%00",
+    b"/kvittering/SM%ff",
+    b"/api/v1/uploads/%00",
+    b"/api/v1/uploads/a%00.tar",
+    b"/api/v1/keys%00",
+    b"/api/%00/x",
+    b"/logg-ut%00",
 ]
 
 
@@ -73,19 +87,29 @@ class BadPathTests(SiteTestCase):
         for path in BAD_PATHS:
             for method in (b"GET", b"HEAD", b"POST", b"PUT", b"DELETE"):
                 for credentials in (b"", auth):
-                    status, _, _ = self.request(method + b" " + path + b" HTTP/1.1\r\nHost: x\r\n" + credentials
-                                                + b"Content-Length: 3\r\n\r\nabc")
+                    status, _, _ = self.request(
+                        method
+                        + b" "
+                        + path
+                        + b" HTTP/1.1\r\nHost: x\r\n"
+                        + credentials
+                        + b"Content-Length: 3\r\n\r\nabc"
+                    )
                     answers[(method, path, bool(credentials))] = status
-        wrong = {k: v for k, v in answers.items() if v not in (400, 404) and not
-                 (k[0] in (b"GET", b"HEAD") and v in (303, 401))}  # a page's redirect to login, the API's 401
+        wrong = {
+            k: v
+            for k, v in answers.items()
+            if v not in (400, 404) and not (k[0] in (b"GET", b"HEAD") and v in (303, 401))
+        }  # a page's redirect to login, the API's 401
         self.assertEqual(wrong, {})
         self.assertEqual(self.errors_logged(), [])
 
     def test_an_upload_to_a_bad_name_is_refused_before_its_body_and_keeps_nothing(self):
         auth = b"Authorization: Basic " + base64.b64encode(f"{UNIT}:{PIN}".encode()) + b"\r\n"
         for name in (b"a%00.tar", b"%0a", b"%ff.tar", b""):
-            status, _, _ = self.request(b"PUT /api/v1/uploads/" + name + b" HTTP/1.1\r\nHost: x\r\n" + auth
-                                        + b"Content-Length: 3\r\n\r\n")
+            status, _, _ = self.request(
+                b"PUT /api/v1/uploads/" + name + b" HTTP/1.1\r\nHost: x\r\n" + auth + b"Content-Length: 3\r\n\r\n"
+            )
             self.assertIn(status, (400, 404), name)
         self.assertEqual(self.intake.begun, [])
 
@@ -93,8 +117,9 @@ class BadPathTests(SiteTestCase):
 GRACE = 60  # limits.login_grace_seconds
 HEAD = 30  # limits.header_timeout_seconds
 LINGER = 2  # web.request.LINGER_SECONDS: an early answer is followed by a lingering close
-FORM_HEAD = (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-             b"Content-Length: 1000\r\n\r\n")
+FORM_HEAD = (
+    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n"
+)
 PUT_HEAD = b"PUT /api/v1/uploads/x.tar HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
 
 
@@ -178,8 +203,9 @@ class LoginGraceTests(SiteTestCase):
         for outcome in ("fails", "succeeds"):
             self.portal.pending = self.portal.pending_login()
             protocol, transport = self.connect()
-            protocol.dataReceived(PUT_HEAD.replace(b"1000", b"3").replace(b"\r\n\r\n", b"\r\n" + auth + b"\r\n")
-                                  + b"abc")
+            protocol.dataReceived(
+                PUT_HEAD.replace(b"1000", b"3").replace(b"\r\n\r\n", b"\r\n" + auth + b"\r\n") + b"abc"
+            )
             self.clock.advance(GRACE)
             self.assertEqual(parse_response(transport.value())[0], 408)
             if outcome == "fails":
@@ -235,19 +261,34 @@ class MalformedAuthorizationTests(SiteTestCase):
         self.check(lambda value: b"GET /api/v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: " + value + b"\r\n\r\n")
 
     def test_malformed_headers_on_an_upload_reach_the_checker_as_malformed_credentials(self):
-        self.check(lambda value: b"PUT /api/v1/uploads/a.tar HTTP/1.1\r\nHost: x\r\nAuthorization: " + value
-                   + b"\r\nContent-Length: 3\r\n\r\nabc")
+        self.check(
+            lambda value: (
+                b"PUT /api/v1/uploads/a.tar HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                + value
+                + b"\r\nContent-Length: 3\r\n\r\nabc"
+            )
+        )
 
     def test_well_formed_credentials_are_still_unit_credentials(self):
-        status, _, _ = self.request(b"GET /api/v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: basic "
-                                    + b64(f"{UNIT}:{PIN}".encode()) + b"\r\n\r\n")
+        status, _, _ = self.request(
+            b"GET /api/v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: basic "
+            + b64(f"{UNIT}:{PIN}".encode())
+            + b"\r\n\r\n"
+        )
         self.assertEqual(status, 200)
         self.assertNotIsInstance(self.portal.credentials[0], auth.MalformedCredentials)
 
 
-SECURITY_HEADERS = ("strict-transport-security", "x-content-type-options", "x-frame-options", "referrer-policy",
-                    "cache-control", "content-security-policy", "cross-origin-opener-policy",
-                    "cross-origin-resource-policy")
+SECURITY_HEADERS = (
+    "strict-transport-security",
+    "x-content-type-options",
+    "x-frame-options",
+    "referrer-policy",
+    "cache-control",
+    "content-security-policy",
+    "cross-origin-opener-policy",
+    "cross-origin-resource-policy",
+)
 
 
 class RawAnswerTests(SiteTestCase):
@@ -283,8 +324,9 @@ class RawAnswerTests(SiteTestCase):
         self.assert_raw_answer(b"GET / HTTP/1.1\r\nX-Big: " + b"a" * (16 * 1024 + 10) + b"\r\n", 431)
 
     def test_headers_over_16_kib_together_are_431(self):
-        self.assert_raw_answer(b"GET / HTTP/1.1\r\n" + b"".join(b"X-H%d: %s\r\n" % (i, b"a" * 1000)
-                                                                   for i in range(17)), 431)
+        self.assert_raw_answer(
+            b"GET / HTTP/1.1\r\n" + b"".join(b"X-H%d: %s\r\n" % (i, b"a" * 1000) for i in range(17)), 431
+        )
 
     def test_a_request_line_over_16_kib_is_414(self):
         self.assert_raw_answer(b"GET /" + b"a" * (16 * 1024 + 10), 414)
@@ -306,8 +348,10 @@ class RawAnswerTests(SiteTestCase):
             "bad Transfer-Encoding": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
             "bad chunk": b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
             "too many headers": b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: a\r\n" % i for i in range(501)) + b"\r\n",
-            "bad multipart form": (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=zz\r\n"
-                                   b"Content-Length: 5\r\n\r\nhello"),
+            "bad multipart form": (
+                b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=zz\r\n"
+                b"Content-Length: 5\r\n\r\nhello"
+            ),
         }
         for name, data in cases.items():
             with self.subTest(name):

@@ -6,6 +6,7 @@ form, sessions on a ``Clock``, the upload list and status API, and the API's ref
 import base64
 import json
 
+from support.fakes import OTHER, PIN, UNIT, FakePortal, FakeStore, row, web_app
 from twisted.internet import defer
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
@@ -13,11 +14,10 @@ from twisted.web.resource import getChildForRequest
 from twisted.web.server import NOT_DONE_YET
 from twisted.web.test.requesthelper import DummyRequest
 
-from sendemodul.web.sessions import COOKIE, LOGIN_COOKIE
-from sendemodul.web.api import UploadResource
-from sendemodul.web.site import Root
 from sendemodul import identity
-from support.fakes import OTHER, PIN, UNIT, FakePortal, FakeStore, row, web_app
+from sendemodul.web.api import UploadResource
+from sendemodul.web.sessions import COOKIE, LOGIN_COOKIE
+from sendemodul.web.site import Root
 
 OTHER_UNIT = identity.Unit(*OTHER.split("-"))
 
@@ -89,11 +89,21 @@ class WebTestCase(SynchronousTestCase):
         """A web session for UNIT through the login form; returns (session cookie value, csrf token)."""
         page = self.get(b"/")
         token = page.cookies[LOGIN_COOKIE][0]
-        done = self.render(WebRequest(b"/", b"POST", headers=[(b"origin", b"https://localhost"),
-                                                              (b"host", b"localhost")],
-                                      cookies={LOGIN_COOKIE: token},
-                                      args={b"kommunenr": b"0301", b"bydel": b"12", b"orgnr": b"958935420",
-                                            b"pin": PIN.encode(), b"csrf": token}))
+        done = self.render(
+            WebRequest(
+                b"/",
+                b"POST",
+                headers=[(b"origin", b"https://localhost"), (b"host", b"localhost")],
+                cookies={LOGIN_COOKIE: token},
+                args={
+                    b"kommunenr": b"0301",
+                    b"bydel": b"12",
+                    b"orgnr": b"958935420",
+                    b"pin": PIN.encode(),
+                    b"csrf": token,
+                },
+            )
+        )
         self.assertEqual((done.responseCode, self.header(done, b"location")), (303, b"/opplasting"))
         cookie = done.cookies[COOKIE][0]
         return cookie, self.app.sessions.get(cookie.decode()).csrf
@@ -114,16 +124,27 @@ class LoginPageTests(WebTestCase):
 
     def test_a_post_from_another_origin_is_403(self):
         token = self.get(b"/").cookies[LOGIN_COOKIE][0]
-        request = self.render(WebRequest(b"/", b"POST", headers=[(b"origin", b"https://evil.example"),
-                                                                 (b"host", b"localhost")],
-                                         cookies={LOGIN_COOKIE: token}, args={b"csrf": token}))
+        request = self.render(
+            WebRequest(
+                b"/",
+                b"POST",
+                headers=[(b"origin", b"https://evil.example"), (b"host", b"localhost")],
+                cookies={LOGIN_COOKIE: token},
+                args={b"csrf": token},
+            )
+        )
         self.assertEqual(request.responseCode, 403)
 
     def test_malformed_fields_are_400_with_a_message_per_field_and_no_login_attempt(self):
         token = self.get(b"/").cookies[LOGIN_COOKIE][0]
-        request = self.render(WebRequest(b"/", b"POST", cookies={LOGIN_COOKIE: token},
-                                         args={b"kommunenr": b"12", b"bydel": b"1", b"orgnr": b"123",
-                                               b"pin": b"", b"csrf": token}))
+        request = self.render(
+            WebRequest(
+                b"/",
+                b"POST",
+                cookies={LOGIN_COOKIE: token},
+                args={b"kommunenr": b"12", b"bydel": b"1", b"orgnr": b"123", b"pin": b"", b"csrf": token},
+            )
+        )
         self.assertEqual(request.responseCode, 400)
         body = self.body(request).decode()
         for message in ("fire siffer", "to siffer", "ni siffer", "PIN-koden"):
@@ -132,9 +153,20 @@ class LoginPageTests(WebTestCase):
 
     def test_a_wrong_pin_is_401_and_the_pin_is_not_echoed(self):
         token = self.get(b"/").cookies[LOGIN_COOKIE][0]
-        request = self.render(WebRequest(b"/", b"POST", cookies={LOGIN_COOKIE: token},
-                                         args={b"kommunenr": b"0301", b"bydel": b"12", b"orgnr": b"958935420",
-                                               b"pin": b"WRONG-PIN-0000", b"csrf": token}))
+        request = self.render(
+            WebRequest(
+                b"/",
+                b"POST",
+                cookies={LOGIN_COOKIE: token},
+                args={
+                    b"kommunenr": b"0301",
+                    b"bydel": b"12",
+                    b"orgnr": b"958935420",
+                    b"pin": b"WRONG-PIN-0000",
+                    b"csrf": token,
+                },
+            )
+        )
         self.assertEqual(request.responseCode, 401)
         self.assertNotIn(b"WRONG-PIN-0000", self.body(request))
         self.assertNotIn(COOKIE, request.cookies)
@@ -284,11 +316,13 @@ class UploadResourceTests(WebTestCase):
         self.assertEqual((request.responseCode, self.json(request)["error"]), (400, "incomplete"))
 
     def test_a_rejected_upload_is_answered_with_its_status_and_headers(self):
-        request = self.put({"rejection": (429, "too_many_uploads", "Wait for one to finish.",
-                                          ((b"Retry-After", b"10"),))})
+        request = self.put(
+            {"rejection": (429, "too_many_uploads", "Wait for one to finish.", ((b"Retry-After", b"10"),))}
+        )
         body = self.json(request)
-        self.assertEqual((request.responseCode, body["error"], body["message"]),
-                         (429, "too_many_uploads", "Wait for one to finish."))
+        self.assertEqual(
+            (request.responseCode, body["error"], body["message"]), (429, "too_many_uploads", "Wait for one to finish.")
+        )
         self.assertEqual(self.header(request, b"retry-after"), b"10")
         self.assertTrue(body["melding"])
 

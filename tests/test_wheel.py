@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -22,8 +21,9 @@ TIMEOUT_SECONDS = 600
 
 
 def _run(*cmd, cwd, env=None):
-    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=TIMEOUT_SECONDS)
+    proc = subprocess.run(
+        [str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS
+    )
     assert proc.returncode == 0, f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     return proc
 
@@ -37,8 +37,9 @@ def installed(tmp_path_factory):
     source.mkdir()
     for name in SOURCES:
         if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, source / name, symlinks=True,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(
+                ROOT / name, source / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
         else:
             shutil.copy2(ROOT / name, source / name)
     (source / "keys" / "stray.key").write_text("a private key left in keys/ by mistake\n")
@@ -53,11 +54,18 @@ def installed(tmp_path_factory):
 def test_the_wheel_carries_the_templates_static_files_profiles_keys_and_tac(installed):
     wheel, _ = installed
     names = set(zipfile.ZipFile(wheel).namelist())
-    for name in ["sendemodul/templates/pin-letter.html.j2", "sendemodul/templates/check-report.html.j2",
-                 "sendemodul/templates/web/login.html.j2", "sendemodul/templates/mail/morning.txt.j2",
-                 "sendemodul/templates/static/style.css", "sendemodul/templates/static/opplasting.js",
-                 "sendemodul/profiles/11F-2026.toml", "sendemodul/data/kommuner.csv", "sendemodul/keys/README.md",
-                 "sendemodul/twistd.tac"]:
+    for name in [
+        "sendemodul/templates/pin-letter.html.j2",
+        "sendemodul/templates/check-report.html.j2",
+        "sendemodul/templates/web/login.html.j2",
+        "sendemodul/templates/mail/morning.txt.j2",
+        "sendemodul/templates/static/style.css",
+        "sendemodul/templates/static/opplasting.js",
+        "sendemodul/profiles/11F-2026.toml",
+        "sendemodul/data/kommuner.csv",
+        "sendemodul/keys/README.md",
+        "sendemodul/twistd.tac",
+    ]:
         assert name in names, name
     assert not [name for name in names if name.endswith(".key")], "only public key files ship from keys/"
 
@@ -79,13 +87,42 @@ def test_the_installed_wheel_issues_a_letter_checks_an_extract_serves_a_page_and
     server.pin = letter.stdout.strip().splitlines()[-1]
     assert "0301-00-958935420" in (work / "l.html").read_text() and server.pin not in letter.stderr
 
-    _run(script, "demo-extract", "-r", "11F", "-p", "2026", "-u", DEMO, "-o", "demo.txt", "-n", "20", cwd=work,
-         env=env)
-    _run(script, "check", "--format", "html", "-r", "11F", "-p", "2026", "-u", DEMO, "-o", "report.html", "demo.txt",
-         cwd=work, env=env)
+    _run(script, "demo-extract", "-r", "11F", "-p", "2026", "-u", DEMO, "-o", "demo.txt", "-n", "20", cwd=work, env=env)
+    _run(
+        script,
+        "check",
+        "--format",
+        "html",
+        "-r",
+        "11F",
+        "-p",
+        "2026",
+        "-u",
+        DEMO,
+        "-o",
+        "report.html",
+        "demo.txt",
+        cwd=work,
+        env=env,
+    )
     assert "<html" in (work / "report.html").read_text()
-    _run(script, "encrypt", "-r", "11F", "-p", "2026", "-u", DEMO, "--signing-key", work / "home" / "demo" / "unit.key",
-         "demo.txt", "-o", "demo.tar", cwd=work, env=env)
+    _run(
+        script,
+        "encrypt",
+        "-r",
+        "11F",
+        "-p",
+        "2026",
+        "-u",
+        DEMO,
+        "--signing-key",
+        work / "home" / "demo" / "unit.key",
+        "demo.txt",
+        "-o",
+        "demo.tar",
+        cwd=work,
+        env=env,
+    )
 
     server.start()
     try:
@@ -93,8 +130,9 @@ def test_the_installed_wheel_issues_a_letter_checks_an_extract_serves_a_page_and
         assert status == 200 and "<form" in page, page
         status, css, _ = curl(server, f"{server.url}/static/style.css")
         assert status == 200 and css.strip(), css
-        status, receipt, _ = curl(server, "-T", str(work / "demo.tar"), f"{server.url}/api/v1/uploads/demo.tar",
-                                  user=DEMO)
+        status, receipt, _ = curl(
+            server, "-T", str(work / "demo.tar"), f"{server.url}/api/v1/uploads/demo.tar", user=DEMO
+        )
         assert status == 201 and receipt["reference"].startswith("SM-"), receipt
     finally:
         output = server.stop()

@@ -15,11 +15,13 @@ from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 import sendemodul
-from sendemodul import auth, config, home as homemod, service
+from sendemodul import auth, config, service
+from sendemodul import home as homemod
 from sendemodul.listening import LISTEN_BACKLOG
 from sendemodul.spool import Spool
 
 PACKAGE = Path(sendemodul.__file__).resolve().parent
+
 
 def temp_dir(case):
     """A fresh directory removed after the test (trial's ``mktemp`` would leave it in the current directory)."""
@@ -28,14 +30,14 @@ def temp_dir(case):
     return path
 
 
-
 def _all_files(root):
     return sorted(str(p.relative_to(root)) for p in Path(root).rglob("*"))
 
 
 def _without_workers(cfg, **server):
-    return dataclasses.replace(cfg, worker=dataclasses.replace(cfg.worker, embedded=False),
-                               server=dataclasses.replace(cfg.server, **server))
+    return dataclasses.replace(
+        cfg, worker=dataclasses.replace(cfg.worker, embedded=False), server=dataclasses.replace(cfg.server, **server)
+    )
 
 
 class CollectLog:
@@ -108,15 +110,18 @@ class StartingDoesTheIO(SynchronousTestCase):
         stopped = []
         for child in children:
             original = child.stopService
-            child.stopService = (lambda c=child, f=original: (stopped.append(c), f())[1])
+            child.stopService = lambda c=child, f=original: (stopped.append(c), f())[1]
         top.stopService()
         self.assertIs(stopped[-1], top.db)
 
     def test_listeners_come_from_the_endpoint_strings(self):
         """Both fronts listen where ``server.https_endpoint`` and ``server.sftp_endpoint`` say, with our backlog
         unless the string names one."""
-        cfg = _without_workers(self.cfg, https_endpoint="tcp:18443:interface=127.0.0.2",
-                               sftp_endpoint="tcp:18022:interface=127.0.0.3:backlog=7")
+        cfg = _without_workers(
+            self.cfg,
+            https_endpoint="tcp:18443:interface=127.0.0.2",
+            sftp_endpoint="tcp:18022:interface=127.0.0.3:backlog=7",
+        )
         reactor, top = self.start(cfg)
         top.startService()
         self.addCleanup(top.stopService)
@@ -131,18 +136,25 @@ class StartingDoesTheIO(SynchronousTestCase):
         reactor, top = self.start(cfg)
         top.startService()
         self.addCleanup(top.stopService)
-        self.assertEqual([(address, backlog) for address, _f, backlog, _m, _p in reactor.unixServers],
-                         [(socket_path, LISTEN_BACKLOG)])
+        self.assertEqual(
+            [(address, backlog) for address, _f, backlog, _m, _p in reactor.unixServers],
+            [(socket_path, LISTEN_BACKLOG)],
+        )
 
     def test_old_port_keys_in_config_toml_still_choose_the_listeners(self):
         path = self.cfg.config_path
-        path.write_text(path.read_text().replace("[server]\n", "[server]\nhttps_port = 18444\nsftp_port = 0\n"
-                                                               "interface = \"127.0.0.4\"\n", 1))
+        path.write_text(
+            path.read_text().replace(
+                "[server]\n", '[server]\nhttps_port = 18444\nsftp_port = 0\ninterface = "127.0.0.4"\n', 1
+            )
+        )
         reactor, top = self.start(_without_workers(config.load(self.home)))
         top.startService()
         self.addCleanup(top.stopService)
-        self.assertEqual(sorted((port, interface) for port, _f, _b, interface in reactor.tcpServers),
-                         [(0, "127.0.0.4"), (18444, "127.0.0.4")])
+        self.assertEqual(
+            sorted((port, interface) for port, _f, _b, interface in reactor.tcpServers),
+            [(0, "127.0.0.4"), (18444, "127.0.0.4")],
+        )
 
 
 class RealmIsGivenItsFactories(SynchronousTestCase):
@@ -174,7 +186,7 @@ def _imports(path, module):
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                parts = package.split(".")[:len(package.split(".")) - node.level + 1]
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(parts + ([base] if base else []))
             if not base.startswith("sendemodul"):
                 continue
@@ -191,8 +203,10 @@ def test_no_module_of_the_package_imports_itself_in_a_cycle():
         parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         modules[name] = path
-    graph = {name: {m for m in _imports(path, name) if m in modules and m != name and m != "sendemodul"}
-             for name, path in modules.items()}
+    graph = {
+        name: {m for m in _imports(path, name) if m in modules and m != name and m != "sendemodul"}
+        for name, path in modules.items()
+    }
     cycles = []
     state = {}
 
@@ -200,7 +214,7 @@ def test_no_module_of_the_package_imports_itself_in_a_cycle():
         state[name] = "open"
         for target in sorted(graph[name]):
             if state.get(target) == "open":
-                cycles.append(trail[trail.index(target):] + [target])
+                cycles.append(trail[trail.index(target) :] + [target])
             elif target not in state:
                 visit(target, trail + [target])
         state[name] = "done"
@@ -216,8 +230,14 @@ def test_makeService_builds_without_touching_the_filesystem(tmp_path, monkeypatc
     import builtins
 
     touched = []
-    for owner, name in [(builtins, "open"), (os, "open"), (os, "stat"), (os, "mkdir"), (os, "listdir"),
-                        (os, "scandir")]:
+    for owner, name in [
+        (builtins, "open"),
+        (os, "open"),
+        (os, "stat"),
+        (os, "mkdir"),
+        (os, "listdir"),
+        (os, "scandir"),
+    ]:
         original = getattr(owner, name)
 
         def spy(*args, _original=original, _name=name, **kwargs):

@@ -10,6 +10,7 @@ from sendemodul.cli.admin_uploads import audit_group, requeue, status, uploads
 
 __all__ = ["admin", "home_option", "register"]
 
+
 @click.group()
 def admin():
     """Operator commands: the state home, units, PINs, SSH keys, uploads, audit.
@@ -24,11 +25,19 @@ def admin():
 
 @admin.command()
 @home_option
-@click.option("--dev", is_flag=True,
-              help="Also create development keys (TPF, SSB, pseudonym master key) and a demo unit with its PIN.")
-@click.option("--key-type", type=click.Choice(["age-pq", "age"]), default="age-pq", show_default=True,
-              help="With --dev: the type of the TPF and SSB age keys (age-pq: hybrid post-quantum ML-KEM-768 + "
-                   "X25519; age: classic X25519).")
+@click.option(
+    "--dev",
+    is_flag=True,
+    help="Also create development keys (TPF, SSB, pseudonym master key) and a demo unit with its PIN.",
+)
+@click.option(
+    "--key-type",
+    type=click.Choice(["age-pq", "age"]),
+    default="age-pq",
+    show_default=True,
+    help="With --dev: the type of the TPF and SSB age keys (age-pq: hybrid post-quantum ML-KEM-768 + "
+    "X25519; age: classic X25519).",
+)
 def init(home, dev, key_type):
     """Create the state home: database, config, TLS certificate, SSH host key.
 
@@ -52,14 +61,18 @@ def init(home, dev, key_type):
         demo = devkeys.create(cfg, store, actor=ACTOR, key_type=key_type)
         click.echo(f"  dev keys:      {cfg.private_dir}/ (TPF, SSB, TPF signing, pseudonym master key)")
         click.echo(f"  key directory: {cfg.keys_dir}/")
-        click.echo(f"  demo unit:     {demo.unit}  PIN in {demo.pin_path}, signing key {demo.signing_key_path}")  # safe: names the PIN, never its value
+        click.echo(
+            f"  demo unit:     {demo.unit}  PIN in {demo.pin_path}, signing key {demo.signing_key_path}"
+        )  # safe: names the PIN, never its value
     store.close()
     from sendemodul import privileges
 
     if privileges.apply_ownership(cfg):  # [process] users, as root: each file to the one process that needs it
         found = privileges.accounts(cfg)
-        click.echo(f"  owners:        keys -> {found.worker.name}, TLS/SSH/log/DB -> {found.front.name}, "
-                   f"DB and spool shared through group {found.group} (docs/operations.md)")
+        click.echo(
+            f"  owners:        keys -> {found.worker.name}, TLS/SSH/log/DB -> {found.front.name}, "
+            f"DB and spool shared through group {found.group} (docs/operations.md)"
+        )
 
 
 # The unit, PIN and SSH key commands, the key rotation and the upload, status and audit commands live in their own

@@ -17,8 +17,12 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 def home_option(f):
     return click.option(
-        "--home", type=click.Path(file_okay=False, path_type=Path), envvar="SENDEMODUL_HOME",
-        default=config.DEFAULT_HOME, show_default=True, show_envvar=True,
+        "--home",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="SENDEMODUL_HOME",
+        default=config.DEFAULT_HOME,
+        show_default=True,
+        show_envvar=True,
         help="The state home (database, config, keys, spool).",
     )(f)
 

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import click
 
-from sendemodul import auth, home as homemod, sshkeys
+from sendemodul import auth, sshkeys
+from sendemodul import home as homemod
 from sendemodul.cli.admin_options import ACTOR, EMAIL_RE, emit, home_option, json_option, open_store, unit_argument
 from sendemodul.errors import UsageError
 from sendemodul.sftp import compat
@@ -27,8 +28,11 @@ def unit():
 @unit_argument
 @click.option("--name", required=True, help="The unit's name, e.g. 'Stavanger kommune'.")
 @click.option("--email", required=True, help="Where receipts and the morning e-mail go.")
-@click.option("--signing-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The unit's Ed25519 public signing key (unit.key.pub from 'sendemodul keygen').")
+@click.option(
+    "--signing-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The unit's Ed25519 public signing key (unit.key.pub from 'sendemodul keygen').",
+)
 def unit_add(home, unit, name, email, signing_key):
     """Register a unit, e.g. a kommune (bydel 00) or an Oslo bydel (01-15).
 
@@ -69,13 +73,30 @@ def unit_list(home, as_json):
     """
     _, store = open_store(home)
     rows = [
-        {"unit": r["unit"], "name": r["name"], "email": r["email"],
-         "status": "disabled" if r["disabled_at"] else "active",
-         "pin_issued_at": r["pin_issued_at"], "ssh_keys": r["ssh_keys"], "signing_keys": r["signing_keys"]}
+        {
+            "unit": r["unit"],
+            "name": r["name"],
+            "email": r["email"],
+            "status": "disabled" if r["disabled_at"] else "active",
+            "pin_issued_at": r["pin_issued_at"],
+            "ssh_keys": r["ssh_keys"],
+            "signing_keys": r["signing_keys"],
+        }
         for r in store.list_units()
     ]
-    emit(rows, [("unit", "UNIT"), ("name", "NAME"), ("status", "STATUS"), ("pin_issued_at", "PIN ISSUED"),
-                ("signing_keys", "SIGNING KEYS"), ("ssh_keys", "SSH KEYS"), ("email", "E-MAIL")], as_json)
+    emit(
+        rows,
+        [
+            ("unit", "UNIT"),
+            ("name", "NAME"),
+            ("status", "STATUS"),
+            ("pin_issued_at", "PIN ISSUED"),
+            ("signing_keys", "SIGNING KEYS"),
+            ("ssh_keys", "SSH KEYS"),
+            ("email", "E-MAIL"),
+        ],
+        as_json,
+    )
 
 
 @unit.command("disable")
@@ -112,8 +133,11 @@ def pin():
 @pin.command("issue")
 @home_option
 @unit_argument
-@click.option("--letter", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write a printable PIN letter (HTML) to this file (mode 0600).")
+@click.option(
+    "--letter",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a printable PIN letter (HTML) to this file (mode 0600).",
+)
 def pin_issue(home, unit, letter):
     """Issue a new PIN for UNIT; the previous PIN stops working at once.
 
@@ -137,7 +161,9 @@ def pin_issue(home, unit, letter):
 
         homemod.write_file(letter, letters.render_pin_letter(cfg, row, new_pin))
         click.echo(f"PIN letter written to {letter}")  # safe: names the PIN, never its value
-    click.echo(f"New PIN for {unit} (shown once; the previous PIN no longer works):")  # safe: names the PIN, never its value
+    click.echo(
+        f"New PIN for {unit} (shown once; the previous PIN no longer works):"
+    )  # safe: names the PIN, never its value
     click.echo(new_pin)
 
 
@@ -183,8 +209,7 @@ def sshkey_add(home, unit, file):
     Example:
       sendemodul admin sshkey add 0301-12-958935420 ~/.ssh/id_ed25519.pub
     """
-    algorithm, public_key, comment, fp = sshkeys.parse_public_key(
-        file.read_text(encoding="utf-8", errors="replace"))
+    algorithm, public_key, comment, fp = sshkeys.parse_public_key(file.read_text(encoding="utf-8", errors="replace"))
     cfg, store = open_store(home)
     store.add_ssh_key(unit, algorithm=algorithm, public_key=public_key, fingerprint=fp, comment=comment, actor=ACTOR)
     click.echo(f"Added {algorithm} key {fp} for {unit}")
@@ -205,8 +230,11 @@ def sshkey_list(home, unit, as_json):
     _, store = open_store(home)
     store.require_unit(unit)
     rows = [{k: r[k] for k in ("fingerprint", "algorithm", "comment", "added_at")} for r in store.ssh_keys(unit)]
-    emit(rows, [("fingerprint", "FINGERPRINT"), ("algorithm", "TYPE"), ("comment", "COMMENT"),
-                ("added_at", "ADDED")], as_json)
+    emit(
+        rows,
+        [("fingerprint", "FINGERPRINT"), ("algorithm", "TYPE"), ("comment", "COMMENT"), ("added_at", "ADDED")],
+        as_json,
+    )
 
 
 @sshkey.command("remove")

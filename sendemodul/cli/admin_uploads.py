@@ -12,9 +12,16 @@ from sendemodul.timefmt import OSLO
 
 # -- uploads, status, audit ----------------------------------------------------------------------------------
 
-UPLOAD_COLUMNS = [("reference", "REFERENCE"), ("unit", "UNIT"), ("register", "REGISTER"), ("periode", "PERIODE"),
-                  ("status", "STATUS"), ("size", "BYTES"), ("received_at", "RECEIVED"),
-                  ("delivered_at", "DELIVERED")]
+UPLOAD_COLUMNS = [
+    ("reference", "REFERENCE"),
+    ("unit", "UNIT"),
+    ("register", "REGISTER"),
+    ("periode", "PERIODE"),
+    ("status", "STATUS"),
+    ("size", "BYTES"),
+    ("received_at", "RECEIVED"),
+    ("delivered_at", "DELIVERED"),
+]
 
 
 @click.command()
@@ -48,18 +55,42 @@ def status(home, register, periode, as_json):
     today = datetime.datetime.now(OSLO).date()
     overdue = bool(window and window.deadline and today > window.deadline)
     rows = [
-        {"unit": r["unit"], "name": r["name"], "state": _state(r["status"], overdue), "status": r["status"],
-         "reference": r["reference"], "late": bool(r["late"]), "received_at": r["received_at"],
-         "delivered_at": r["delivered_at"], "reason": r["reason"]}
+        {
+            "unit": r["unit"],
+            "name": r["name"],
+            "state": _state(r["status"], overdue),
+            "status": r["status"],
+            "reference": r["reference"],
+            "late": bool(r["late"]),
+            "received_at": r["received_at"],
+            "delivered_at": r["delivered_at"],
+            "reason": r["reason"],
+        }
         for r in store.status(register, periode)
     ]
-    emit(rows, [("unit", "UNIT"), ("name", "NAME"), ("state", "STATE"), ("reference", "REFERENCE"),
-                ("received_at", "RECEIVED"), ("delivered_at", "DELIVERED")], as_json)
+    emit(
+        rows,
+        [
+            ("unit", "UNIT"),
+            ("name", "NAME"),
+            ("state", "STATE"),
+            ("reference", "REFERENCE"),
+            ("received_at", "RECEIVED"),
+            ("delivered_at", "DELIVERED"),
+        ],
+        as_json,
+    )
 
 
 #: How an upload's status shows in the status list: on its way to SSB counts as received.
-_STATES = {"received": "received", "pseudonymizing": "received", "queued": "received", "delivered": "delivered",
-           "quarantined": "quarantined", "rejected": "rejected"}
+_STATES = {
+    "received": "received",
+    "pseudonymizing": "received",
+    "queued": "received",
+    "delivered": "delivered",
+    "quarantined": "quarantined",
+    "rejected": "rejected",
+}
 
 
 def _state(status, overdue):

@@ -22,17 +22,35 @@ _READ_BUFFER_BYTES = 1 << 16
 
 
 @click.command()
-@click.option("--register", "-r", required=True, metavar="REGISTER",
-              help=f"{', '.join(REGISTERS[:-1])} or {REGISTERS[-1]}.")
+@click.option(
+    "--register", "-r", required=True, metavar="REGISTER", help=f"{', '.join(REGISTERS[:-1])} or {REGISTERS[-1]}."
+)
 @click.option("--periode", "-p", required=True, metavar="YEAR", help="The reporting year, e.g. 2026.")
-@click.option("--unit", "-u", "unit_text", required=True, metavar="UNIT",
-              help="The reporting unit KOMMUNENR-BYDEL-ORGNR, e.g. 0301-12-958935420.")
-@click.option("--format", "-f", "report_format", type=click.Choice(["text", "json", "html"]), default="text",
-              show_default=True, help="The report's format.")
-@click.option("--output", "-o", type=click.Path(path_type=Path),
-              help="Write the report to this file instead of standard output.")
-@click.option("--production", is_flag=True,
-              help="Production policy: a synthetic test ID is a WARNING (by default it is expected: one INFO).")
+@click.option(
+    "--unit",
+    "-u",
+    "unit_text",
+    required=True,
+    metavar="UNIT",
+    help="The reporting unit KOMMUNENR-BYDEL-ORGNR, e.g. 0301-12-958935420.",
+)
+@click.option(
+    "--format",
+    "-f",
+    "report_format",
+    type=click.Choice(["text", "json", "html"]),
+    default="text",
+    show_default=True,
+    help="The report's format.",
+)
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path), help="Write the report to this file instead of standard output."
+)
+@click.option(
+    "--production",
+    is_flag=True,
+    help="Production policy: a synthetic test ID is a WARNING (by default it is expected: one INFO).",
+)
 @click.argument("file", metavar="FILE", type=click.Path(allow_dash=True, path_type=Path))
 @click.pass_context
 def check(ctx, register, periode, unit_text, report_format, output, production, file):

@@ -13,15 +13,30 @@ _PROGRESS_STEP_BYTES = 1024**2
 
 
 @click.command()
-@click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The private key file to write; the public key goes to the same name + .pub.")
-@click.option("--comment", default="sendemodul unit signing key", show_default=True,
-              help="The comment at the end of the public key line (ed25519), or of the identity file (age).")
-@click.option("--type", "key_type", type=click.Choice(["ed25519", "age-pq", "age"]), default="ed25519",
-              show_default=True,
-              help="ed25519: the unit's signing key. age-pq: an age key pair of the hybrid post-quantum type "
-                   "(ML-KEM-768 + X25519; AGE-SECRET-KEY-PQ-1... / age1pq1...), e.g. SSB's key for a year; "
-                   "age: a classic X25519 age key pair.")
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The private key file to write; the public key goes to the same name + .pub.",
+)
+@click.option(
+    "--comment",
+    default="sendemodul unit signing key",
+    show_default=True,
+    help="The comment at the end of the public key line (ed25519), or of the identity file (age).",
+)
+@click.option(
+    "--type",
+    "key_type",
+    type=click.Choice(["ed25519", "age-pq", "age"]),
+    default="ed25519",
+    show_default=True,
+    help="ed25519: the unit's signing key. age-pq: an age key pair of the hybrid post-quantum type "
+    "(ML-KEM-768 + X25519; AGE-SECRET-KEY-PQ-1... / age1pq1...), e.g. SSB's key for a year; "
+    "age: a classic X25519 age key pair.",
+)
 def keygen(output, comment, key_type):
     """Make the unit's Ed25519 signing key: OUTPUT (private, PEM PKCS#8, mode 0600) and OUTPUT.pub (OpenSSH line);
     or, with --type age-pq or age, an age key pair: OUTPUT (the identity, mode 0600) and OUTPUT.pub (the recipient).
@@ -72,19 +87,38 @@ def ssb_group():
 
 @ssb_group.command(name="open")
 @click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--identity", "identity_file", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="SSB's age identity file (AGE-SECRET-KEY-PQ-1... or AGE-SECRET-KEY-1... lines, one per "
-                   "key: the years' keys side by side).")
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="The directory for records.csv and <register>-<periode>.dat (created if missing).")
-@click.option("--keys", "keys_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="The key directory with the TPF signing key(s) [default: $SENDEMODUL_HOME/keys, else the "
-                   "project's keys/].")
-@click.option("--tpf-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The TPF's signing public key (OpenSSH line or base64) instead of the key directory.")
-@click.option("--unit-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Also check the unit's manifest signature with its public key (unit.key.pub).")
+@click.option(
+    "--identity",
+    "identity_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="SSB's age identity file (AGE-SECRET-KEY-PQ-1... or AGE-SECRET-KEY-1... lines, one per "
+    "key: the years' keys side by side).",
+)
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The directory for records.csv and <register>-<periode>.dat (created if missing).",
+)
+@click.option(
+    "--keys",
+    "keys_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The key directory with the TPF signing key(s) [default: $SENDEMODUL_HOME/keys, else the project's keys/].",
+)
+@click.option(
+    "--tpf-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The TPF's signing public key (OpenSSH line or base64) instead of the key directory.",
+)
+@click.option(
+    "--unit-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Also check the unit's manifest signature with its public key (unit.key.pub).",
+)
 def open_command(package, identity_file, out_dir, keys_dir, tpf_key, unit_key):
     """Check a package from the TPF and write its records with pseudonyms.
 
@@ -104,19 +138,28 @@ def open_command(package, identity_file, out_dir, keys_dir, tpf_key, unit_key):
     identities = keydir.load_age_identities(identity_file)
     out_dir.mkdir(parents=True, exist_ok=True)
     with click.progressbar(length=package.stat().st_size, label="Opening", file=sys.stderr) as bar:
-        opened = ssb.open_package(package, out_dir, ssb_identities=identities, tpf_signing_keys=tpf_keys,
-                                  unit_keys=unit_keys, progress=_throttled(bar.update))
+        opened = ssb.open_package(
+            package,
+            out_dir,
+            ssb_identities=identities,
+            tpf_signing_keys=tpf_keys,
+            unit_keys=unit_keys,
+            progress=_throttled(bar.update),
+        )
     seal = opened.seal
-    click.echo(f"{opened.manifest.unit} {opened.manifest.register} {opened.manifest.periode}: "
-               f"{opened.manifest.records} records (container {opened.manifest.container_id})")
+    click.echo(
+        f"{opened.manifest.unit} {opened.manifest.register} {opened.manifest.periode}: "
+        f"{opened.manifest.records} records (container {opened.manifest.container_id})"
+    )
     click.echo("ID classes: " + ", ".join(f"{name} {count}" for name, count in sorted(seal.counts.items()) if count))
     click.echo(f"Wrote {opened.csv_path} and {opened.dat_path}")
 
 
 def _tpf_signing_keys(keys_dir, tpf_key):
     if tpf_key:
-        key = keydir.RecipientKey(tpf_key.stem, "tpf-signing", tpf_key.read_text(encoding="ascii").strip(),
-                                  date.min, date.max)
+        key = keydir.RecipientKey(
+            tpf_key.stem, "tpf-signing", tpf_key.read_text(encoding="ascii").strip(), date.min, date.max
+        )
         key.signing_key()  # refuse a malformed key file before reading the package
         return [key]
     directory = keydir.load_key_dir(keydir.find_key_dir(keys_dir, config.default_home()))

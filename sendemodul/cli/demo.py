@@ -6,18 +6,29 @@ from pathlib import Path
 import click
 
 from sendemodul import identity
-from sendemodul.testing import extracts
 from sendemodul.errors import UsageError
 from sendemodul.profiles import load_profile
+from sendemodul.testing import extracts
 
 
 @click.command(name="demo-extract")
 @click.option("--register", "-r", required=True, metavar="REGISTER", help="11F, 11CF, 15F or IPLOS.")
 @click.option("--periode", "-p", required=True, metavar="YEAR", help="The reporting year, e.g. 2026.")
-@click.option("--unit", "-u", "unit_text", required=True, metavar="UNIT",
-              help="The reporting unit KOMMUNENR-BYDEL-ORGNR, e.g. 0301-00-958935420.")
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
-              help="The extract file to write (- writes to standard output).")
+@click.option(
+    "--unit",
+    "-u",
+    "unit_text",
+    required=True,
+    metavar="UNIT",
+    help="The reporting unit KOMMUNENR-BYDEL-ORGNR, e.g. 0301-00-958935420.",
+)
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="The extract file to write (- writes to standard output).",
+)
 @click.option("--count", "-n", default=100, show_default=True, metavar="N", type=int, help="How many records.")
 @click.option("--seed", default=0, show_default=True, type=int, help="The same seed gives the same bytes.")
 def demo_extract(register, periode, unit_text, output, count, seed):
@@ -44,8 +55,9 @@ def demo_extract(register, periode, unit_text, output, count, seed):
             size = extracts.write_extract(out, profile, unit, count, seed=seed)
     except OSError as e:
         raise UsageError(f"cannot write {output}: {e.strerror}.") from None
-    click.echo(f"Wrote {count} synthetic {register} {year} records for {unit_text} to {output} ({size} bytes).",
-               err=True)
+    click.echo(
+        f"Wrote {count} synthetic {register} {year} records for {unit_text} to {output} ({size} bytes).", err=True
+    )
 
 
 def register(cli):

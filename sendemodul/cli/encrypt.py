@@ -113,15 +113,27 @@ def _check_and_write(profile, stream, unit, production, source, write):
 @click.option("--register", "-r", required=True, type=click.Choice(REGISTERS))
 @click.option("--periode", "-p", required=True, type=click.IntRange(2000, 2099), help="The reporting year.")
 @click.option("--unit", "-u", "unit_text", required=True, metavar="UNIT", help="KOMMUNENR-BYDEL-ORGNR.")
-@click.option("--signing-key", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The unit's private signing key (from 'sendemodul keygen').")
-@click.option("--keys", "keys_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="The key directory with the TPF and SSB recipient keys [default: <home>/keys, else the "
-                   "project's keys/].")
+@click.option(
+    "--signing-key",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The unit's private signing key (from 'sendemodul keygen').",
+)
+@click.option(
+    "--keys",
+    "keys_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The key directory with the TPF and SSB recipient keys [default: <home>/keys, else the project's keys/].",
+)
 @click.option("--empty", is_flag=True, help="Deliver 'no participants': an empty container, no FILE.")
 @click.option("--production", is_flag=True, help="Production policy: synthetic test IDs are WARNINGs.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The container to write (.tar); written atomically, never over an existing file.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The container to write (.tar); written atomically, never over an existing file.",
+)
 @click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def encrypt(register, periode, unit_text, signing_key, keys_dir, empty, production, output, file):
     """Check an extract and encrypt it into a signed container for upload.
@@ -146,26 +158,55 @@ def encrypt(register, periode, unit_text, signing_key, keys_dir, empty, producti
     keys = keydir.load_key_dir(keydir.find_key_dir(keys_dir, config.default_home()))
     tpf, ssb = keys.sealing_keys("tpf", today), keys.sealing_keys("ssb", today)
     if empty:
-        manifest = container.write_container(output, unit=unit, register=register, periode=periode,
-                                             signing_key=key, tpf_recipients=tpf, ssb_recipients=ssb, rows=[],
-                                             no_participants=True)
+        manifest = container.write_container(
+            output,
+            unit=unit,
+            register=register,
+            periode=periode,
+            signing_key=key,
+            tpf_recipients=tpf,
+            ssb_recipients=ssb,
+            rows=[],
+            no_participants=True,
+        )
     else:
         header_lines = _header_lines(profile, file)
-        report, manifest = _pass(file, "Checking and encrypting", lambda stream: _check_and_write(
-            profile, stream, unit, production, str(file),
-            lambda rows: container.write_container(output, unit=unit, register=register, periode=periode,
-                                                   signing_key=key, tpf_recipients=tpf, ssb_recipients=ssb,
-                                                   rows=rows, header_lines=header_lines)))
+        report, manifest = _pass(
+            file,
+            "Checking and encrypting",
+            lambda stream: _check_and_write(
+                profile,
+                stream,
+                unit,
+                production,
+                str(file),
+                lambda rows: container.write_container(
+                    output,
+                    unit=unit,
+                    register=register,
+                    periode=periode,
+                    signing_key=key,
+                    tpf_recipients=tpf,
+                    ssb_recipients=ssb,
+                    rows=rows,
+                    header_lines=header_lines,
+                ),
+            ),
+        )
         if report.blocking:
             click.echo(report.to_text(), err=True, nl=False)
             raise ExtractRefused()
         if report.worst is not None:
             click.echo(report.summary, err=True)
-    click.echo(f"Wrote {output}: {manifest.register} {manifest.periode} for {manifest.unit}, "
-               f"{manifest.records} records" + (" (no participants)" if manifest.no_participants else ""))
+    click.echo(
+        f"Wrote {output}: {manifest.register} {manifest.periode} for {manifest.unit}, "
+        f"{manifest.records} records" + (" (no participants)" if manifest.no_participants else "")
+    )
     click.echo(f"  container id {manifest.container_id}")
-    click.echo(f"  identities -> {', '.join(manifest.parts['identities.age'].recipients)}; "
-               f"data -> {', '.join(manifest.parts['data.age'].recipients)}")
+    click.echo(
+        f"  identities -> {', '.join(manifest.parts['identities.age'].recipients)}; "
+        f"data -> {', '.join(manifest.parts['data.age'].recipients)}"
+    )
 
 
 def register(cli):

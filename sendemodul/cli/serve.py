@@ -38,10 +38,12 @@ def serve(home):
 def print_banner(cfg):
     server = cfg.server
     # a TCP listener shows its own address; any other endpoint (unix, systemd) the public URL
-    url = (f"https://{server.interface}:{server.https_port}" if server.https_port is not None
-           else server.public_url.rstrip("/"))
-    sftp = (f"{server.interface} port {server.sftp_port}" if server.sftp_port is not None
-            else server.sftp_endpoint)
+    url = (
+        f"https://{server.interface}:{server.https_port}"
+        if server.https_port is not None
+        else server.public_url.rstrip("/")
+    )
+    sftp = f"{server.interface} port {server.sftp_port}" if server.sftp_port is not None else server.sftp_endpoint
     click.echo(f"sendemodul {sendemodul.__version__}: state home {cfg.home} (environment {cfg.environment})")
     click.echo(f"  web:          {url}/  (self-signed certificate: {cfg.tls_cert_path})")
     click.echo(f"  API:          {url}/api/v1/uploads   SFTP: {sftp}")
@@ -52,8 +54,10 @@ def print_banner(cfg):
         click.echo(f"  demo unit:    {unit}  (web login: kommunenr {kommunenr}, bydel {bydel}, orgnr {orgnr})")
         click.echo(f"  its PIN:      {demo / 'pin.txt'}")  # safe: names the PIN, never its value
         click.echo(f"  signing key:  {demo / 'unit.key'}")
-        click.echo(f"  try:          curl --cacert {cfg.tls_cert_path} -u \"{unit}:$(cat {demo / 'pin.txt'})\" "  # safe: names the PIN, never its value
-                   f"{url}/api/v1/uploads")
+        click.echo(
+            f'  try:          curl --cacert {cfg.tls_cert_path} -u "{unit}:$(cat {demo / "pin.txt"})" '  # safe: names the PIN, never its value
+            f"{url}/api/v1/uploads"
+        )
     click.echo("  stop with Ctrl-C")
 
 

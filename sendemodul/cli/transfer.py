@@ -37,7 +37,7 @@ def https_upload(url, container, *, unit, pin, cacert=None, progress=None, timeo
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     conn = http.client.HTTPSConnection(parts.hostname, parts.port or 443, context=context, timeout=timeout)
     size = container.stat().st_size
-    token = base64.b64encode(f"{unit}:{pin}".encode("utf-8")).decode("ascii")
+    token = base64.b64encode(f"{unit}:{pin}".encode()).decode("ascii")
     path = "/api/v1/uploads/" + urllib.parse.quote(container.name)
     try:
         conn.putrequest("PUT", path)
@@ -56,8 +56,10 @@ def https_upload(url, container, *, unit, pin, cacert=None, progress=None, timeo
         response = conn.getresponse()
         raw = response.read()
     except ssl.SSLCertVerificationError as e:
-        raise UploadFailed(f"the server's TLS certificate is not trusted ({e.verify_message}); "
-                           "for a dev server pass --cacert <home>/tls/server.pem") from None
+        raise UploadFailed(
+            f"the server's TLS certificate is not trusted ({e.verify_message}); "
+            "for a dev server pass --cacert <home>/tls/server.pem"
+        ) from None
     except (OSError, http.client.HTTPException) as e:
         raise UploadFailed(f"the connection to {parts.netloc} failed: {e}") from None
     finally:
@@ -71,16 +73,31 @@ def https_upload(url, container, *, unit, pin, cacert=None, progress=None, timeo
 
 @click.command()
 @click.option("--unit", required=True, help="The unit, KOMMUNENR-BYDEL-ORGNR.")
-@click.option("--pin-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A file holding the unit's PIN (kept out of the command line and shell history).")
-@click.option("--cacert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Trust this CA certificate (PEM), e.g. a dev server's <home>/tls/server.pem.")
-@click.option("--ssh-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="SFTP: log in with this SSH private key (registered with 'admin sshkey add') instead of the PIN.")
-@click.option("--known-hosts", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="SFTP: trust the server's host key listed in this known_hosts file.")
-@click.option("--host-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="SFTP: trust this host public key, e.g. a dev server's <home>/ssh/host_ed25519.pub.")
+@click.option(
+    "--pin-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file holding the unit's PIN (kept out of the command line and shell history).",
+)
+@click.option(
+    "--cacert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Trust this CA certificate (PEM), e.g. a dev server's <home>/tls/server.pem.",
+)
+@click.option(
+    "--ssh-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="SFTP: log in with this SSH private key (registered with 'admin sshkey add') instead of the PIN.",
+)
+@click.option(
+    "--known-hosts",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="SFTP: trust the server's host key listed in this known_hosts file.",
+)
+@click.option(
+    "--host-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="SFTP: trust this host public key, e.g. a dev server's <home>/ssh/host_ed25519.pub.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the receipt as JSON.")
 @click.argument("url")
 @click.argument("container", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -99,8 +116,9 @@ def upload(unit, pin_file, cacert, ssh_key, known_hosts, host_key, as_json, url,
     """
     scheme = urllib.parse.urlsplit(url).scheme
     if scheme == "sftp":
-        body = _sftp(url, container, unit=unit, pin_file=pin_file, ssh_key=ssh_key, known_hosts=known_hosts,
-                     host_key=host_key)
+        body = _sftp(
+            url, container, unit=unit, pin_file=pin_file, ssh_key=ssh_key, known_hosts=known_hosts, host_key=host_key
+        )
         return _print_receipt(body, as_json)
     if scheme != "https":
         raise UsageError(f"URL must start with https:// or sftp:// (got {url!r})")
@@ -108,8 +126,13 @@ def upload(unit, pin_file, cacert, ssh_key, known_hosts, host_key, as_json, url,
         raise UsageError("give --pin-file with the unit's PIN")
     pin = read_pin(pin_file)
     size = container.stat().st_size
-    with click.progressbar(length=size, label=f"Sending {container.name}", file=click.get_text_stream("stderr"),
-                           show_pos=False, show_percent=True) as bar:
+    with click.progressbar(
+        length=size,
+        label=f"Sending {container.name}",
+        file=click.get_text_stream("stderr"),
+        show_pos=False,
+        show_percent=True,
+    ) as bar:
         status, body = https_upload(url, container, unit=unit, pin=pin, cacert=cacert, progress=bar.update)
     if status not in (200, 201):
         raise UploadFailed(f"refused ({status} {body.get('error')}): {body.get('message')}")
@@ -126,10 +149,24 @@ def _sftp(url, container, *, unit, pin_file, ssh_key, known_hosts, host_key):
     if not ssh_key and not pin_file:
         raise UsageError("give --pin-file with the unit's PIN, or --ssh-key with a registered SSH key")
     pin = None if ssh_key else read_pin(pin_file)
-    with click.progressbar(length=container.stat().st_size, label=f"Sending {container.name}",
-                           file=click.get_text_stream("stderr"), show_pos=False, show_percent=True) as bar:
-        return sftp_upload(parts.hostname, parts.port or 22, container, unit=unit, pin=pin, ssh_key=ssh_key,
-                           known_hosts=known_hosts, host_key=host_key, progress=bar.update)
+    with click.progressbar(
+        length=container.stat().st_size,
+        label=f"Sending {container.name}",
+        file=click.get_text_stream("stderr"),
+        show_pos=False,
+        show_percent=True,
+    ) as bar:
+        return sftp_upload(
+            parts.hostname,
+            parts.port or 22,
+            container,
+            unit=unit,
+            pin=pin,
+            ssh_key=ssh_key,
+            known_hosts=known_hosts,
+            host_key=host_key,
+            progress=bar.update,
+        )
 
 
 def _print_receipt(body, as_json):

@@ -36,13 +36,19 @@ def _start(home, name):
     spool = Spool(cfg.spool_dir)
     spool.ensure()
     _lock(spool, name)
-    from twisted.logger import FilteringLogObserver, LogLevel, LogLevelFilterPredicate, globalLogBeginner
-    from twisted.logger import textFileLogObserver
+    from twisted.logger import (
+        FilteringLogObserver,
+        LogLevel,
+        LogLevelFilterPredicate,
+        globalLogBeginner,
+        textFileLogObserver,
+    )
 
     level = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(cfg.log.console_level))
     globalLogBeginner.beginLoggingTo(
         [logs.RedactingObserver(FilteringLogObserver(textFileLogObserver(sys.stderr), [level]))],
-        redirectStandardIO=False)
+        redirectStandardIO=False,
+    )
     # SIGTERM ends the loop between two steps when possible; every step is crash-safe anyway.
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: (stop.append(True), sys.exit(0)))

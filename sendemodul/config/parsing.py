@@ -129,8 +129,18 @@ def _validate_section(name: str, section: object) -> None:
             raise ConfigError("config key 'server.public_url' must start with https://")
     elif name == "auth":
         assert isinstance(section, AuthConfig)  # for the type checker: _SECTIONS["auth"] built it
-        _positive(section, name, "hash_threads", "max_pending_logins", "source_ban_score", "source_window_seconds",
-                  "source_ban_seconds", "unit_warn_failures", "unit_window_seconds", "credential_poll_seconds")
+        _positive(
+            section,
+            name,
+            "hash_threads",
+            "max_pending_logins",
+            "source_ban_score",
+            "source_window_seconds",
+            "source_ban_seconds",
+            "unit_warn_failures",
+            "unit_window_seconds",
+            "credential_poll_seconds",
+        )
         if section.failure_delay_seconds < 0:
             raise ConfigError("config key 'auth.failure_delay_seconds' must not be negative")
         if section.verified_cache_seconds < 0:
@@ -172,8 +182,10 @@ def _validate_section(name: str, section: object) -> None:
                 if not user:
                     raise ConfigError(f"config key 'process.{role}_user' is required when any process user is set")
             if len(set(users.values())) != len(users):
-                raise ConfigError("config keys 'process.front_user', 'process.worker_user' and "
-                                  "'process.forwarder_user' must name three different users")
+                raise ConfigError(
+                    "config keys 'process.front_user', 'process.worker_user' and "
+                    "'process.forwarder_user' must name three different users"
+                )
             for role, user in users.items():
                 if user == "root":
                     raise ConfigError(f"config key 'process.{role}_user' must not be root")
@@ -209,9 +221,12 @@ def _build_window(index: int, raw: object) -> Window:
             values[key] = raw[key]
     pauses: list[tuple[datetime.date, datetime.date]] = []
     for pause in raw.get("pauses", []):
-        if (not isinstance(pause, list) or len(pause) != 2
-                or not all(isinstance(d, datetime.date) and not isinstance(d, datetime.datetime) for d in pause)
-                or pause[0] > pause[1]):
+        if (
+            not isinstance(pause, list)
+            or len(pause) != 2
+            or not all(isinstance(d, datetime.date) and not isinstance(d, datetime.datetime) for d in pause)
+            or pause[0] > pause[1]
+        ):
             raise ConfigError(f"config key '{name}.pauses' must be a list of [from, to] date pairs")
         pauses.append((pause[0], pause[1]))
     values["pauses"] = tuple(pauses)
@@ -221,7 +236,8 @@ def _build_window(index: int, raw: object) -> Window:
     if window.opens and window.closes and not window.opens <= (window.deadline or window.opens) <= window.closes:
         raise ConfigError(f"config key '{name}' must have opens <= deadline <= closes")
     if (window.test_opens is None) != (window.test_closes is None) or (
-            window.test_opens and window.test_closes and window.test_opens > window.test_closes):
+        window.test_opens and window.test_closes and window.test_opens > window.test_closes
+    ):
         raise ConfigError(f"config key '{name}' needs test_opens <= test_closes (both or neither)")
     if window.opens is None and window.test_opens is None:
         raise ConfigError(f"config key '{name}' opens nothing: give opens/closes or test_opens/test_closes")

@@ -246,5 +246,13 @@ class Config:
 
 
 _SECTIONS: "dict[str, type[DataclassInstance]]" = {
-    "server": ServerConfig, "auth": AuthConfig, "limits": LimitsConfig, "sftp": SftpConfig, "log": LogConfig,
-    "worker": WorkerConfig, "forwarder": ForwarderConfig, "mail": MailConfig, "process": ProcessConfig}
+    "server": ServerConfig,
+    "auth": AuthConfig,
+    "limits": LimitsConfig,
+    "sftp": SftpConfig,
+    "log": LogConfig,
+    "worker": WorkerConfig,
+    "forwarder": ForwarderConfig,
+    "mail": MailConfig,
+    "process": ProcessConfig,
+}

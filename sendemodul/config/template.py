@@ -20,11 +20,18 @@ def render_default(environment: str = "dev") -> str:
     year = datetime.date.today().year
     if environment == "dev":
         for periode in (year - 1, year):
-            lines += ["[[window]]   # development: open all year", 'register = "*"', f"periode = {periode}",
-                      f"opens = {year}-01-01", f"deadline = {year + 1}-12-31", f"closes = {year + 1}-12-31", ""]
+            lines += [
+                "[[window]]   # development: open all year",
+                'register = "*"',
+                f"periode = {periode}",
+                f"opens = {year}-01-01",
+                f"deadline = {year + 1}-12-31",
+                f"closes = {year + 1}-12-31",
+                "",
+            ]
     else:
         lines += [
-            "# Reporting windows: uploads outside every window are refused. One table per register (or \"*\") and",
+            '# Reporting windows: uploads outside every window are refused. One table per register (or "*") and',
             "# periode; dates inclusive, Norwegian time. Example for periode " + str(year) + ":",
             "# [[window]]",
             '# register = "*"',
@@ -40,10 +47,12 @@ def render_default(environment: str = "dev") -> str:
     for name, cls in _SECTIONS.items():
         lines.append(f"[{name}]")
         if name == "server":
-            lines += ["# Where the fronts listen, as Twisted endpoint strings: tcp:PORT:interface=ADDRESS (tcp6 for IPv6,",
-                      "# haproxy:tcp:PORT behind a PROXY-protocol balancer, systemd:domain=INET:index=N for a socket from",
-                      "# systemd). HTTPS adds its own TLS with tls/server.pem, so give a tcp socket, not ssl. Port 0 picks",
-                      "# a free port. (Older files' https_port, sftp_port and interface keys are still read.)"]
+            lines += [
+                "# Where the fronts listen, as Twisted endpoint strings: tcp:PORT:interface=ADDRESS (tcp6 for IPv6,",
+                "# haproxy:tcp:PORT behind a PROXY-protocol balancer, systemd:domain=INET:index=N for a socket from",
+                "# systemd). HTTPS adds its own TLS with tls/server.pem, so give a tcp socket, not ssl. Port 0 picks",
+                "# a free port. (Older files' https_port, sftp_port and interface keys are still read.)",
+            ]
         for f in dataclasses.fields(cls):
             default = f.default
             if isinstance(default, bool):

@@ -40,14 +40,20 @@ def nesting_depth(data: bytes, limit: int = MAX_JSON_DEPTH) -> int:
     return deepest
 
 
-
 def canonical_json(obj: object) -> bytes:
     """The canonical encoding: UTF-8, keys sorted, separators ``,`` and ``:``, no escapes beyond JSON's minimum."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
-def parse_canonical_json(data: bytes, *, name: str, expected_format: str, not_canonical: type[ContainerError],
-                         unsupported: type[ContainerError], invalid: type[ContainerError]) -> dict[str, Any]:
+def parse_canonical_json(
+    data: bytes,
+    *,
+    name: str,
+    expected_format: str,
+    not_canonical: type[ContainerError],
+    unsupported: type[ContainerError],
+    invalid: type[ContainerError],
+) -> dict[str, Any]:
     """Decode a canonical JSON object whose ``format`` must be ``expected_format``.
 
     ``not_canonical`` is raised when ``data`` is not the canonical encoding of a JSON object, ``unsupported`` for
@@ -76,11 +82,15 @@ def parse_canonical_json(data: bytes, *, name: str, expected_format: str, not_ca
     return obj
 
 
-def check_fields(obj: Mapping[str, object], checks: Mapping[str, FieldCheck], *, name: str,
-                 error: type[ContainerError]) -> None:
+def check_fields(
+    obj: Mapping[str, object], checks: Mapping[str, FieldCheck], *, name: str, error: type[ContainerError]
+) -> None:
     """Require exactly the keys of ``checks`` in ``obj``, each passing its check ``(predicate, expectation)``."""
-    problems = [f"{label} {', '.join(sorted(keys))}" for label, keys in
-                (("missing", checks.keys() - obj.keys()), ("unknown", obj.keys() - checks.keys())) if keys]
+    problems = [
+        f"{label} {', '.join(sorted(keys))}"
+        for label, keys in (("missing", checks.keys() - obj.keys()), ("unknown", obj.keys() - checks.keys()))
+        if keys
+    ]
     if problems:
         raise error.detail(f"{name}: {'; '.join(problems)}")
     for key, (predicate, expectation) in checks.items():
@@ -109,4 +119,3 @@ def is_timestamp(value: object) -> bool:
 def utc_timestamp() -> str:
     """Now, as the manifest writes it: ``2026-01-05T09:30:00Z``."""
     return utc_now_text()
-

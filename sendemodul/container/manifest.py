@@ -59,12 +59,23 @@ class PartInfo:
     def from_json(cls, obj: object, *, name: str, error: type[ContainerError]) -> Self:
         if not isinstance(obj, dict):
             raise error.detail(f"{name} must be an object")
-        check_fields(obj, {
-            "recipients": (lambda v: isinstance(v, list) and 0 < len(v) == len(set(v)) <= 16
-                           and all(is_text(k, KEY_ID_PATTERN) for k in v), "a list of distinct key ids"),
-            "size": (lambda v: is_int(v, 0, MAX_MEMBER_BYTES), "a size in bytes"),
-            "sha256": (lambda v: is_text(v, SHA256_PATTERN), "64 lowercase hex digits"),
-        }, name=name, error=error)
+        check_fields(
+            obj,
+            {
+                "recipients": (
+                    lambda v: (
+                        isinstance(v, list)
+                        and 0 < len(v) == len(set(v)) <= 16
+                        and all(is_text(k, KEY_ID_PATTERN) for k in v)
+                    ),
+                    "a list of distinct key ids",
+                ),
+                "size": (lambda v: is_int(v, 0, MAX_MEMBER_BYTES), "a size in bytes"),
+                "sha256": (lambda v: is_text(v, SHA256_PATTERN), "64 lowercase hex digits"),
+            },
+            name=name,
+            error=error,
+        )
         return cls(tuple(obj["recipients"]), obj["size"], obj["sha256"])
 
 
@@ -80,8 +91,10 @@ _MANIFEST_CHECKS: dict[str, FieldCheck] = {
     "producer": (lambda v: is_text(v, _PRODUCER), "1-100 printable ASCII characters without spaces"),
     "records": (lambda v: is_int(v, 0, 10**12 - 1), "a count (0 or more)"),
     "no_participants": (lambda v: isinstance(v, bool), "true or false"),
-    "parts": (lambda v: isinstance(v, dict) and v.keys() == PART_ROLES.keys(),
-              "an object with exactly " + " and ".join(PART_ROLES)),
+    "parts": (
+        lambda v: isinstance(v, dict) and v.keys() == PART_ROLES.keys(),
+        "an object with exactly " + " and ".join(PART_ROLES),
+    ),
 }
 
 
@@ -113,20 +126,29 @@ class Manifest:
     @classmethod
     def parse(cls, data: bytes) -> Self:
         """Check ``data`` (canonical JSON, format, schema) and return the manifest it holds."""
-        obj = parse_canonical_json(data, name="manifest.json", expected_format=FORMAT,
-                                   not_canonical=ManifestNotCanonical, unsupported=FormatUnsupported,
-                                   invalid=ManifestInvalid)
+        obj = parse_canonical_json(
+            data,
+            name="manifest.json",
+            expected_format=FORMAT,
+            not_canonical=ManifestNotCanonical,
+            unsupported=FormatUnsupported,
+            invalid=ManifestInvalid,
+        )
         check_fields(obj, _MANIFEST_CHECKS, name="manifest.json", error=ManifestInvalid)
         if obj["no_participants"] and obj["records"]:
             raise ManifestInvalid.detail("manifest.json: no_participants is true but records is not 0")
-        parts = {name: PartInfo.from_json(obj["parts"][name], name=f"manifest.json {name}", error=ManifestInvalid)
-                 for name in PART_ROLES}
-        return cls(**{key: obj[key] for key in _MANIFEST_CHECKS if key not in ("format", "parts")}, parts=parts,
-                   raw=data)
+        parts = {
+            name: PartInfo.from_json(obj["parts"][name], name=f"manifest.json {name}", error=ManifestInvalid)
+            for name in PART_ROLES
+        }
+        return cls(
+            **{key: obj[key] for key in _MANIFEST_CHECKS if key not in ("format", "parts")}, parts=parts, raw=data
+        )
 
 
-def check_signature(data: bytes, signature: bytes, public_keys: Sequence[Ed25519PublicKey], *,
-                    name: str = "manifest.json") -> Ed25519PublicKey:
+def check_signature(
+    data: bytes, signature: bytes, public_keys: Sequence[Ed25519PublicKey], *, name: str = "manifest.json"
+) -> Ed25519PublicKey:
     """Require ``signature`` (the bytes of a .sig member) to be a valid Ed25519 signature of ``data`` by one key."""
     if not public_keys:
         raise NoSigningKey()

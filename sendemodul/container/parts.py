@@ -102,12 +102,13 @@ class _BlocksReader:
     def readinto(self, b: bytearray | memoryview) -> int:
         """Copy what the current block still holds (at most ``len(b)`` bytes) into ``b``; 0 at the end."""
         data = self.read(len(b))
-        b[:len(data)] = data
+        b[: len(data)] = data
         return len(data)
 
 
-def encrypt_part(blocks: Iterable[bytes], recipients: Sequence[agepq.X25519Recipient | agepq.MlKem768X25519Recipient],
-                 out: Writable) -> tuple[int, str]:
+def encrypt_part(
+    blocks: Iterable[bytes], recipients: Sequence[agepq.X25519Recipient | agepq.MlKem768X25519Recipient], out: Writable
+) -> tuple[int, str]:
     """Encrypt the concatenation of ``blocks`` to the age ``recipients`` (:mod:`agepq` keys of one type) into
     ``out``; returns ``(size, sha256)``. The KEM runs once per recipient, so once per part."""
     reader, writer = _BlocksReader(blocks), _HashingWriter(out)
@@ -115,8 +116,12 @@ def encrypt_part(blocks: Iterable[bytes], recipients: Sequence[agepq.X25519Recip
     return writer.size, writer.sha256
 
 
-def decrypt_part(member: MemberReader, identities: Sequence[agepq.X25519Identity | agepq.MlKem768X25519Identity], parser: "PartParser",
-                 sha256: str) -> None:
+def decrypt_part(
+    member: MemberReader,
+    identities: Sequence[agepq.X25519Identity | agepq.MlKem768X25519Identity],
+    parser: "PartParser",
+    sha256: str,
+) -> None:
     """Decrypt ``member`` (a :class:`MemberReader`) with ``identities`` into ``parser`` (a :class:`PartParser`), then
     check the member's digest against ``sha256`` and the parser's row count.
 

@@ -37,9 +37,17 @@ class PartParser:
     pairwise); any other block is read line by line, with the same results.
     """
 
-    def __init__(self, container_id: str, part: str, fields: int, on_line: Callable[..., object], *,
-                 one_line_per_row: bool, on_header_line: Callable[[str], object] | None = None,
-                 on_block: Callable[[bytes], object] | None = None) -> None:
+    def __init__(
+        self,
+        container_id: str,
+        part: str,
+        fields: int,
+        on_line: Callable[..., object],
+        *,
+        one_line_per_row: bool,
+        on_header_line: Callable[[str], object] | None = None,
+        on_block: Callable[[bytes], object] | None = None,
+    ) -> None:
         self._container_id = container_id
         self._part = part
         self._fields = fields
@@ -90,10 +98,13 @@ class PartParser:
         row_ids = list(map(_ROW_ID_OF, lines))
         # Each line: a row_id (24 lowercase hex digits), a TAB, and at least fields - 2 more TABs; valid UTF-8.
         joined = b"".join(row_ids)
-        if (len(joined) != 24 * len(lines) or joined.translate(None, b"0123456789abcdef")
-                or b"".join(map(_AFTER_ROW_ID, lines)) != b"\t" * len(lines)
-                or self._fields > 2 and min(map(bytes.count, lines, itertools.repeat(b"\t"))) < self._fields - 1
-                or not block.isascii() and not _is_utf8(block)):
+        if (
+            len(joined) != 24 * len(lines)
+            or joined.translate(None, b"0123456789abcdef")
+            or b"".join(map(_AFTER_ROW_ID, lines)) != b"\t" * len(lines)
+            or (self._fields > 2 and min(map(bytes.count, lines, itertools.repeat(b"\t"))) < self._fields - 1)
+            or (not block.isascii() and not _is_utf8(block))
+        ):
             self._lines_one_by_one(block)
             return
         previous = self._previous
@@ -126,7 +137,7 @@ class PartParser:
             self._header(line)
             return
         if line.startswith(HEADER_LINE_PREFIX) and self._on_header_line and self._previous is None:
-            self._on_header_line(line[len(HEADER_LINE_PREFIX):])
+            self._on_header_line(line[len(HEADER_LINE_PREFIX) :])
             return
         values = line.split("\t", self._fields - 1)
         row_id = values[0]

@@ -42,7 +42,7 @@ def tar_header(name: str, size: int) -> bytes:
     if not 0 < len(encoded) < 100 or not 0 <= size <= MAX_MEMBER_BYTES:
         raise ValueError(f"cannot make a tar header for {name!r} of {size} bytes")
     header = bytearray(BLOCK)
-    header[0:len(encoded)] = encoded
+    header[0 : len(encoded)] = encoded
     header[100:108] = b"0000644\0"
     header[108:116] = b"0000000\0"
     header[116:124] = b"0000000\0"
@@ -69,8 +69,16 @@ def _parse_header(block: bytes, position: int) -> tuple[str, int]:
     # Echo the member name only when it is a plain short name: anything else is not a container at all.
     text = name.decode("ascii", "replace")
     shown = repr(text) if re.fullmatch(r"[A-Za-z0-9._-]{1,64}", text) else "unnamed"
-    kind = {b"0": "file", b"\0": "file", b"1": "hard link", b"2": "symbolic link", b"5": "directory",
-            b"x": "pax extended header", b"g": "pax global header", b"L": "GNU long name"}.get(block[156:157], "entry")
+    kind = {
+        b"0": "file",
+        b"\0": "file",
+        b"1": "hard link",
+        b"2": "symbolic link",
+        b"5": "directory",
+        b"x": "pax extended header",
+        b"g": "pax global header",
+        b"L": "GNU long name",
+    }.get(block[156:157], "entry")
     raise ContainerTarError.detail(f"member {position} ({kind} {shown}) does not have the required header")
 
 
@@ -197,7 +205,6 @@ class MemberReader:
         """:meth:`finish`, then :class:`PartDigestMismatch` unless the digest is ``expected``."""
         if self.finish() != expected:
             raise PartDigestMismatch.detail(self.name)
-
 
 
 class TarWriter:

@@ -50,8 +50,10 @@ class _Shuffle:
         self._sealed = sealed
         self._ids = [bytearray() for _ in range(_BUCKETS)]
         self._data = [bytearray() for _ in range(_BUCKETS)]
-        self._handles: dict[str, list[list[Handle]]] = {"ids": [[] for _ in range(_BUCKETS)],
-                                                        "data": [[] for _ in range(_BUCKETS)]}
+        self._handles: dict[str, list[list[Handle]]] = {
+            "ids": [[] for _ in range(_BUCKETS)],
+            "data": [[] for _ in range(_BUCKETS)],
+        }
 
     def add_rows(self, rows: Iterable[Row], progress: Callable[[int], object] | None) -> int:
         """Give each row a row_id and buffer its lines; returns the number of rows."""
@@ -110,22 +112,34 @@ def _row_ids() -> Iterator[Iterator[tuple[int, str]]]:
     while True:
         pool = secrets.token_bytes(12 * 4096)
         hex_pool = pool.hex()
-        yield zip(pool[::12], [hex_pool[start:start + 24] for start in range(0, len(hex_pool), 24)])
+        yield zip(pool[::12], [hex_pool[start : start + 24] for start in range(0, len(hex_pool), 24)])
 
 
 def _check_recipients(keys: Sequence[RecipientKey], role: str) -> tuple[list[pyrage.x25519.Recipient], list[str]]:
     if not keys or any(key.role != role for key in keys):
         raise ValueError(f"expected one or more {role} keys, got {[key.key_id for key in keys]}")
     if len({key.stanza_type for key in keys}) > 1:
-        raise ValueError(f"the {role} keys mix post-quantum and classic types: {[key.key_id for key in keys]}"
-                         " (KeyDirectory.sealing_keys picks one type)")
+        raise ValueError(
+            f"the {role} keys mix post-quantum and classic types: {[key.key_id for key in keys]}"
+            " (KeyDirectory.sealing_keys picks one type)"
+        )
     return [key.age_recipient() for key in keys], [key.key_id for key in keys]
 
 
-def write_container(out_path: str | os.PathLike[str], *, unit: Unit, register: str, periode: int,
-                    signing_key: Ed25519PrivateKey, tpf_recipients: Sequence[RecipientKey],
-                    ssb_recipients: Sequence[RecipientKey], rows: Iterable[Row], header_lines: Iterable[str] = (),
-                    no_participants: bool = False, progress: Callable[[int], object] | None = None) -> Manifest:
+def write_container(
+    out_path: str | os.PathLike[str],
+    *,
+    unit: Unit,
+    register: str,
+    periode: int,
+    signing_key: Ed25519PrivateKey,
+    tpf_recipients: Sequence[RecipientKey],
+    ssb_recipients: Sequence[RecipientKey],
+    rows: Iterable[Row],
+    header_lines: Iterable[str] = (),
+    no_participants: bool = False,
+    progress: Callable[[int], object] | None = None,
+) -> Manifest:
     """Write a container to ``out_path`` (atomically) and return its :class:`Manifest`.
 
     ``rows`` yields ``(ids, record)``: ``ids`` a sequence of ``(id_type, value)`` (the profile's ID field names and
@@ -145,26 +159,45 @@ def write_container(out_path: str | os.PathLike[str], *, unit: Unit, register: s
     out_path = Path(out_path)
     directory = out_path.parent
     container_id = str(uuid.uuid4())
-    with (SealedTempFile(directory) as sealed, tempfile.TemporaryFile(dir=directory) as identities_file,
-          tempfile.TemporaryFile(dir=directory) as data_file):
+    with (
+        SealedTempFile(directory) as sealed,
+        tempfile.TemporaryFile(dir=directory) as identities_file,
+        tempfile.TemporaryFile(dir=directory) as data_file,
+    ):
         shuffle = _Shuffle(sealed)
         records = shuffle.add_rows(rows, progress)
         if no_participants and records:
             raise ContainerInputError(f"'no participants' was given, but there are {records} rows")
         identities = encrypt_part(
             itertools.chain([part_header(container_id, "identities", records)], shuffle.sorted_blocks("ids")),
-            tpf_keys, identities_file)
+            tpf_keys,
+            identities_file,
+        )
         data_header = part_header(container_id, "data", records) + "".join(
-            f"{HEADER_LINE_PREFIX}{line}\n" for line in header_lines).encode("utf-8")
+            f"{HEADER_LINE_PREFIX}{line}\n" for line in header_lines
+        ).encode("utf-8")
         data = encrypt_part(itertools.chain([data_header], shuffle.sorted_blocks("data")), ssb_keys, data_file)
-        manifest = Manifest.parse(canonical_json({
-            "format": FORMAT, "container_id": container_id, "register": register, "periode": periode,
-            "kommunenr": unit.kommunenr, "bydel": unit.bydel, "orgnr": unit.orgnr, "created": utc_timestamp(),
-            "producer": f"sendemodul/{sendemodul.__version__}", "records": records,
-            "no_participants": bool(no_participants),
-            "parts": {"identities.age": PartInfo(tuple(tpf_ids), *identities).to_json(),
-                      "data.age": PartInfo(tuple(ssb_ids), *data).to_json()},
-        }))
+        manifest = Manifest.parse(
+            canonical_json(
+                {
+                    "format": FORMAT,
+                    "container_id": container_id,
+                    "register": register,
+                    "periode": periode,
+                    "kommunenr": unit.kommunenr,
+                    "bydel": unit.bydel,
+                    "orgnr": unit.orgnr,
+                    "created": utc_timestamp(),
+                    "producer": f"sendemodul/{sendemodul.__version__}",
+                    "records": records,
+                    "no_participants": bool(no_participants),
+                    "parts": {
+                        "identities.age": PartInfo(tuple(tpf_ids), *identities).to_json(),
+                        "data.age": PartInfo(tuple(ssb_ids), *data).to_json(),
+                    },
+                }
+            )
+        )
         with atomic_output(out_path) as out:
             tar = TarWriter(out)
             tar.add("manifest.json", manifest.raw)

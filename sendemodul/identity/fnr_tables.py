@@ -57,8 +57,19 @@ class FnrTables:
     @staticmethod
     def duf_ok(b: bytes) -> bool:
         """:func:`duf_ok` for exactly 12 ASCII digits (bytes), the weights written out."""
-        return ((4 * b[0] + 6 * b[1] + 3 * b[2] + 2 * b[3] + 4 * b[4] + 6 * b[5] + 3 * b[6] + 2 * b[7] + 7 * b[8]
-                 + 5 * b[9] - _DUF_ASCII_OFFSET) % 11 == b[10] * 10 + b[11] - 528)
+        return (
+            4 * b[0]
+            + 6 * b[1]
+            + 3 * b[2]
+            + 2 * b[3]
+            + 4 * b[4]
+            + 6 * b[5]
+            + 3 * b[6]
+            + 2 * b[7]
+            + 7 * b[8]
+            + 5 * b[9]
+            - _DUF_ASCII_OFFSET
+        ) % 11 == b[10] * 10 + b[11] - 528
 
 
 _DUF_ASCII_OFFSET = 48 * sum(DUF_WEIGHTS)
@@ -86,9 +97,22 @@ def _suffix_table() -> dict[bytes, int]:
     k1_weights, k2_weights = (*K1_WEIGHTS[6:], 1, 0), (*K2_WEIGHTS[6:], 1)
     small = list(range(32 * 11))  # shared int objects: the table holds 10**5 references to these
     # The partial sums of the first 3 and of the last 2 digits, combined (each part's sums taken mod 11 at the end).
-    firsts = [(sum(int(d) * w for d, w in zip(f"{i:03d}", k1_weights[:3])),
-               sum(int(d) * w for d, w in zip(f"{i:03d}", k2_weights[:3]))) for i in range(1000)]
-    lasts = [(sum(int(d) * w for d, w in zip(f"{i:02d}", k1_weights[3:])),
-              sum(int(d) * w for d, w in zip(f"{i:02d}", k2_weights[3:]))) for i in range(100)]
-    return {f"{i:03d}{j:02d}".encode("ascii"): small[((a1 + b1) % 11) * 32 + (a2 + b2) % 11]
-            for i, (a1, a2) in enumerate(firsts) for j, (b1, b2) in enumerate(lasts)}
+    firsts = [
+        (
+            sum(int(d) * w for d, w in zip(f"{i:03d}", k1_weights[:3])),
+            sum(int(d) * w for d, w in zip(f"{i:03d}", k2_weights[:3])),
+        )
+        for i in range(1000)
+    ]
+    lasts = [
+        (
+            sum(int(d) * w for d, w in zip(f"{i:02d}", k1_weights[3:])),
+            sum(int(d) * w for d, w in zip(f"{i:02d}", k2_weights[3:])),
+        )
+        for i in range(100)
+    ]
+    return {
+        f"{i:03d}{j:02d}".encode("ascii"): small[((a1 + b1) % 11) * 32 + (a2 + b2) % 11]
+        for i, (a1, a2) in enumerate(firsts)
+        for j, (b1, b2) in enumerate(lasts)
+    }

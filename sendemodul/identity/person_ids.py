@@ -45,9 +45,7 @@ class IdClass(enum.StrEnum):
     __hash__ = str.__hash__
 
 
-_VALID_CLASSES = frozenset(
-    {IdClass.FNR, IdClass.DNR, IdClass.HNR, IdClass.SYNTHETIC, IdClass.DUF, IdClass.PLACEHOLDER}
-)
+_VALID_CLASSES = frozenset({IdClass.FNR, IdClass.DNR, IdClass.HNR, IdClass.SYNTHETIC, IdClass.DUF, IdClass.PLACEHOLDER})
 
 
 @dataclass(frozen=True)
@@ -92,11 +90,34 @@ _K1_ASCII_OFFSET = 48 * (sum(K1_WEIGHTS) + 1)
 
 def check_rule(b: bytes) -> str | None:
     """:func:`fnr_check_digits_ok` for 11 ASCII digits as bytes, the weights written out (this runs per record)."""
-    if (5 * b[0] + 4 * b[1] + 3 * b[2] + 2 * b[3] + 7 * b[4] + 6 * b[5] + 5 * b[6] + 4 * b[7] + 3 * b[8] + 2 * b[9]
-            + b[10] - _K2_ASCII_OFFSET) % 11:
+    if (
+        5 * b[0]
+        + 4 * b[1]
+        + 3 * b[2]
+        + 2 * b[3]
+        + 7 * b[4]
+        + 6 * b[5]
+        + 5 * b[6]
+        + 4 * b[7]
+        + 3 * b[8]
+        + 2 * b[9]
+        + b[10]
+        - _K2_ASCII_OFFSET
+    ) % 11:
         return None
-    k1_remainder = (3 * b[0] + 7 * b[1] + 6 * b[2] + b[3] + 8 * b[4] + 9 * b[5] + 4 * b[6] + 5 * b[7] + 2 * b[8]
-                    + b[9] - _K1_ASCII_OFFSET) % 11
+    k1_remainder = (
+        3 * b[0]
+        + 7 * b[1]
+        + 6 * b[2]
+        + b[3]
+        + 8 * b[4]
+        + 9 * b[5]
+        + 4 * b[6]
+        + 5 * b[7]
+        + 2 * b[8]
+        + b[9]
+        - _K1_ASCII_OFFSET
+    ) % 11
     if k1_remainder == 0:
         return "current"
     if k1_remainder <= 3:

@@ -59,10 +59,37 @@ __all__ = [
 Table = dict[str, Any]
 
 _FILE_NAME = re.compile(r"^(?P<register>[0-9A-Z]+)-(?P<periode>\d{4})\.toml$")
-_TOP_KEYS = {"register", "periode", "title", "kind", "encoding", "record_length", "root", "record", "header",
-             "fields", "children", "consistency", "generator", "controls"}
-_FIELD_KEYS = {"name", "type", "mandatory", "from", "length", "max_length", "min_length", "format", "codes",
-               "codes_from", "role", "id", "unique"}
+_TOP_KEYS = {
+    "register",
+    "periode",
+    "title",
+    "kind",
+    "encoding",
+    "record_length",
+    "root",
+    "record",
+    "header",
+    "fields",
+    "children",
+    "consistency",
+    "generator",
+    "controls",
+}
+_FIELD_KEYS = {
+    "name",
+    "type",
+    "mandatory",
+    "from",
+    "length",
+    "max_length",
+    "min_length",
+    "format",
+    "codes",
+    "codes_from",
+    "role",
+    "id",
+    "unique",
+}
 
 
 def available() -> list[tuple[str, int]]:
@@ -81,8 +108,10 @@ def load_profile(register: str, periode: int) -> Profile:
     Raises :class:`~sendemodul.errors.ProfileError` naming the registers and years that exist.
     """
     if (register, periode) not in available():
-        raise ProfileError(f"There is no profile for register {register!r} and periode {periode}. "
-                           f"Profiles exist for: {_describe(available())}.")
+        raise ProfileError(
+            f"There is no profile for register {register!r} and periode {periode}. "
+            f"Profiles exist for: {_describe(available())}."
+        )
     return _load(register, periode)
 
 
@@ -133,8 +162,12 @@ def _build(raw: Table, name: str) -> Profile:
         _check_layout(fields, raw["record_length"])
     children = tuple(_child(spec) for spec in raw.get("children", ()))
     common: ProfileArgs = {
-        "register": register, "periode": periode, "title": raw["title"], "encoding": raw["encoding"],
-        "fields": fields, "generator": _generator(raw.get("generator", {})),
+        "register": register,
+        "periode": periode,
+        "title": raw["title"],
+        "encoding": raw["encoding"],
+        "fields": fields,
+        "generator": _generator(raw.get("generator", {})),
         "consistency": tuple(_consistency(spec, fields, children) for spec in raw.get("consistency", ())),
     }
     if fixed:
@@ -149,8 +182,15 @@ def _build(raw: Table, name: str) -> Profile:
     controls = raw.get("controls")
     if controls not in (None, *CONTROL_SETS):
         raise ValueError(f"controls must be one of {', '.join(CONTROL_SETS)}")
-    return XmlProfile(root=raw["root"], record=raw["record"], header_element=header["element"],
-                      header_fields=header_fields, children=children, controls=controls, **common)
+    return XmlProfile(
+        root=raw["root"],
+        record=raw["record"],
+        header_element=header["element"],
+        header_fields=header_fields,
+        children=children,
+        controls=controls,
+        **common,
+    )
 
 
 def _no_unknown(table: Mapping[str, object], allowed: set[str], where: str) -> None:
@@ -188,11 +228,19 @@ def _field(spec: Table, fixed: bool) -> FieldSpec:
     if spec.get("role") == "birthdate" and ftype != "date":
         raise ValueError(f"field {name}: a birthdate field is a date field")
     return FieldSpec(
-        name=name, type=ftype, mandatory=bool(spec.get("mandatory", False)),
-        start=spec["from"] - 1 if fixed else None, length=spec.get("length"), max_length=spec.get("max_length"),
+        name=name,
+        type=ftype,
+        mandatory=bool(spec.get("mandatory", False)),
+        start=spec["from"] - 1 if fixed else None,
+        length=spec.get("length"),
+        max_length=spec.get("max_length"),
         min_length=spec.get("min_length"),
-        date_format=spec.get("format"), codes=codes, codes_from=spec.get("codes_from"), role=spec.get("role"),
-        id_kind=spec.get("id"), unique=bool(spec.get("unique", False)),
+        date_format=spec.get("format"),
+        codes=codes,
+        codes_from=spec.get("codes_from"),
+        role=spec.get("role"),
+        id_kind=spec.get("id"),
+        unique=bool(spec.get("unique", False)),
     )
 
 
@@ -222,8 +270,14 @@ def _child(spec: Table) -> ChildSpec:
         raise ValueError(f"children {element}: a text element (text = its longest length) has no fields or children")
     if len({c.element for c in children}) != len(children):
         raise ValueError(f"children {element}: an element kind is listed twice")
-    return ChildSpec(element=element, min=minimum, fields=fields, max=None if maximum is None else int(maximum),
-                     children=children, text=None if text is None else int(text))
+    return ChildSpec(
+        element=element,
+        min=minimum,
+        fields=fields,
+        max=None if maximum is None else int(maximum),
+        children=children,
+        text=None if text is None else int(text),
+    )
 
 
 def _consistency(spec: Table, fields: tuple[FieldSpec, ...], children: tuple[ChildSpec, ...]) -> Consistency:
@@ -242,8 +296,15 @@ def _consistency(spec: Table, fields: tuple[FieldSpec, ...], children: tuple[Chi
     rule: Consistency
     if kind == "requires":
         _no_unknown(spec, common | {"if_field", "if_values", "field", "positive"}, f"consistency {rule_id}")
-        rule = Requires(rule_id, severity, element, spec["if_field"], tuple(spec["if_values"]), spec["field"],
-                        bool(spec.get("positive", False)))
+        rule = Requires(
+            rule_id,
+            severity,
+            element,
+            spec["if_field"],
+            tuple(spec["if_values"]),
+            spec["field"],
+            bool(spec.get("positive", False)),
+        )
     elif kind == "any_of":
         _no_unknown(spec, common | {"fields"}, f"consistency {rule_id}")
         rule = AnyOf(rule_id, severity, element, tuple(spec["fields"]))

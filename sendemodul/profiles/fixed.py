@@ -67,7 +67,7 @@ class FixedWidthProfile(Profile):
         """The journalnummer of a record line (stripped), ``None`` if it is blank or the register has none."""
         if self._journal_slice is None:
             return None
-        return text[self._journal_slice[0]:self._journal_slice[1]].strip(" ") or None
+        return text[self._journal_slice[0] : self._journal_slice[1]].strip(" ") or None
 
 
 class ByteStream(Protocol):
@@ -144,8 +144,11 @@ class FixedWidthExtract(Extract):
             line += 1
             if not raw.endswith(b"\n") and len(raw) == limit:
                 seen = self._rest_of_line(raw)
-                yield Malformed(line, "RECORD_LENGTH", f"the line is {seen} characters long; a {profile.register} "
-                                                       f"record is exactly {length}")
+                yield Malformed(
+                    line,
+                    "RECORD_LENGTH",
+                    f"the line is {seen} characters long; a {profile.register} record is exactly {length}",
+                )
                 continue
             text = raw.decode(encoding)
             if text.endswith("\n"):
@@ -153,11 +156,18 @@ class FixedWidthExtract(Extract):
             if not text.strip(" \r"):
                 continue
             if "\t" in text:
-                yield Malformed(line, "TAB", f"the line contains a TAB character (column {text.index(chr(9)) + 1}); "
-                                             "fields are padded with spaces")
+                yield Malformed(
+                    line,
+                    "TAB",
+                    f"the line contains a TAB character (column {text.index(chr(9)) + 1}); "
+                    "fields are padded with spaces",
+                )
             elif len(text) != length:
-                yield Malformed(line, "RECORD_LENGTH", f"the line is {len(text)} characters long; a "
-                                                       f"{profile.register} record is exactly {length}")
+                yield Malformed(
+                    line,
+                    "RECORD_LENGTH",
+                    f"the line is {len(text)} characters long; a {profile.register} record is exactly {length}",
+                )
             else:
                 yield profile.record(line, text)
 

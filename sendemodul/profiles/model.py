@@ -235,8 +235,17 @@ class Profile(ABC):
 
     kind: str
 
-    def __init__(self, *, register: str, periode: int, title: str, encoding: str, fields: tuple[FieldSpec, ...],
-                 consistency: tuple[Consistency, ...], generator: GeneratorHints) -> None:
+    def __init__(
+        self,
+        *,
+        register: str,
+        periode: int,
+        title: str,
+        encoding: str,
+        fields: tuple[FieldSpec, ...],
+        consistency: tuple[Consistency, ...],
+        generator: GeneratorHints,
+    ) -> None:
         self.register = register
         self.periode = periode
         self.title = title

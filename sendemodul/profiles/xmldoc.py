@@ -39,9 +39,17 @@ _ONE_LINE = str.maketrans({"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
 class XmlProfile(Profile):
     kind = "xml"
 
-    def __init__(self, *, root: str, record: str, header_element: str, header_fields: tuple[FieldSpec, ...],
-                 children: tuple[ChildSpec, ...], controls: str | None = None,
-                 **common: Unpack[ProfileArgs]) -> None:
+    def __init__(
+        self,
+        *,
+        root: str,
+        record: str,
+        header_element: str,
+        header_fields: tuple[FieldSpec, ...],
+        children: tuple[ChildSpec, ...],
+        controls: str | None = None,
+        **common: Unpack[ProfileArgs],
+    ) -> None:
         super().__init__(**common)
         #: Element names: the document root, the record element, the document-level header element.
         self.root = root
@@ -141,8 +149,10 @@ class XmlExtract(Extract):
                     if not self.header_lines:
                         fail(f"<{profile.header_element}> must come before the first <{tag}>")
                 else:
-                    fail(f"<{tag}> is not expected in <{profile.root}>: only <{profile.header_element}> and "
-                         f"<{profile.record_element}>")
+                    fail(
+                        f"<{tag}> is not expected in <{profile.root}>: only <{profile.header_element}> and "
+                        f"<{profile.record_element}>"
+                    )
                 builder = ET.TreeBuilder()
                 start_line = parser.CurrentLineNumber
                 builder.start(tag, attrs)
@@ -185,7 +195,7 @@ class XmlExtract(Extract):
             # consumed, so fewer wait at a time.
             for offset in range(0, len(chunk), _PARSE_BYTES) if chunk else (0,):
                 try:
-                    parser.Parse(chunk[offset:offset + _PARSE_BYTES], not chunk)
+                    parser.Parse(chunk[offset : offset + _PARSE_BYTES], not chunk)
                 except expat.ExpatError as e:
                     yield from ready
                     yield Malformed(e.lineno, "XML", f"not well-formed XML: {expat.ErrorString(e.code)}")

@@ -99,8 +99,12 @@ class UnitKeyChecker:
             raise error.UnauthorizedLogin() from None
         refusal = self._algorithm_refusal(key, creds)
         if refusal is not None:
-            log.info("SSH key login for {unit} refused: {reason} ({algorithm})", unit=unit, reason=refusal,
-                     algorithm=creds.algName.decode("ascii", "replace")[:64])
+            log.info(
+                "SSH key login for {unit} refused: {reason} ({algorithm})",
+                unit=unit,
+                reason=refusal,
+                algorithm=creds.algName.decode("ascii", "replace")[:64],
+            )
             raise error.UnauthorizedLogin()
         if creds.signature is None:
             raise conch_error.ValidPublicKey()

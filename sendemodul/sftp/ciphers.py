@@ -83,7 +83,7 @@ def _make(cipher, mac, iv, key, integrity_key, *, out):
     if cipher == CHACHA20_POLY1305:
         return ChaChaPoly(key)
     if cipher in (AES128_GCM, AES256_GCM):
-        return AesGcm(key[:AEAD_CIPHERS[cipher]], iv)
+        return AesGcm(key[: AEAD_CIPHERS[cipher]], iv)
     if cipher in ETM_CIPHERS and mac in ETM_MACS:
         return EncryptThenMac(cipher, mac, iv, key, integrity_key, out=out)
     raise ValueError(f"not an AEAD cipher or an encrypt-then-MAC pair: {cipher!r} {mac!r}")
@@ -108,7 +108,7 @@ def _check_padding(pad, length):
 def _unpad(plain, length):
     """``padding_length || payload || padding`` -> payload, checking the padding length."""
     _check_padding(plain[0], length)
-    return plain[1:length - plain[0]]
+    return plain[1 : length - plain[0]]
 
 
 def _decrypt_payload(ctx, view, end, length):
@@ -116,8 +116,8 @@ def _decrypt_payload(ctx, view, end, length):
     padding (keeping a session-long keystream in step)."""
     pad = ctx.update(view[4:5])[0]
     _check_padding(pad, length)
-    payload = ctx.update(view[5:end - pad])
-    ctx.update(view[end - pad:end])
+    payload = ctx.update(view[5 : end - pad])
+    ctx.update(view[end - pad : end])
     return payload
 
 
@@ -134,7 +134,7 @@ class _RandomPool:
         if self.at + n > len(self.pool):
             self.pool, self.at = os.urandom(max(self.size, n)), 0
         self.at += n
-        return self.pool[self.at - n:self.at]
+        return self.pool[self.at - n : self.at]
 
 
 class Sealer:
@@ -204,7 +204,7 @@ class ChaChaPoly(Sealer, Opener):
         self._waiting = None
         main = self._stream(self._main, seqnr)
         try:
-            Poly1305.verify_tag(main.update(_ZERO_BLOCK)[:32], view[:end], bytes(view[end:end + TAG_BYTES]))
+            Poly1305.verify_tag(main.update(_ZERO_BLOCK)[:32], view[:end], bytes(view[end : end + TAG_BYTES]))
         except InvalidSignature:
             raise PacketError(b"bad MAC", DISCONNECT_MAC_ERROR) from None
         return _decrypt_payload(main, view, end, length), end + TAG_BYTES
@@ -263,7 +263,7 @@ class EncryptThenMac(Sealer, Opener):
     def __init__(self, cipher, mac, iv, key, integrity_key, *, out):
         super().__init__()
         digest, mac_bytes = ETM_MACS[mac]
-        ctr = Cipher(algorithms.AES(bytes(key[:ETM_CIPHERS[cipher]])), modes.CTR(bytes(iv[:16])))
+        ctr = Cipher(algorithms.AES(bytes(key[: ETM_CIPHERS[cipher]])), modes.CTR(bytes(iv[:16])))
         self._ctx = ctr.encryptor() if out else ctr.decryptor()
         self._hmac = hmac.new(bytes(integrity_key[:mac_bytes]), digestmod=digest)
         self.mac_bytes = mac_bytes
@@ -288,6 +288,6 @@ class EncryptThenMac(Sealer, Opener):
         end = 4 + length
         if len(buf) < end + self.mac_bytes:
             return None
-        if not hmac.compare_digest(self._mac(seqnr, view[:end]), view[end:end + self.mac_bytes]):
+        if not hmac.compare_digest(self._mac(seqnr, view[:end]), view[end : end + self.mac_bytes]):
             raise PacketError(b"bad MAC", DISCONNECT_MAC_ERROR)
         return _decrypt_payload(self._ctx, view, end, length), end + self.mac_bytes

@@ -44,8 +44,19 @@ def _expected_keys(host, port, known_hosts, host_key):
     return trusted
 
 
-def sftp_upload(url_host, url_port, container, *, unit, pin=None, ssh_key=None, known_hosts=None, host_key=None,
-                progress=None, timeout=60):
+def sftp_upload(
+    url_host,
+    url_port,
+    container,
+    *,
+    unit,
+    pin=None,
+    ssh_key=None,
+    known_hosts=None,
+    host_key=None,
+    progress=None,
+    timeout=60,
+):
     """Upload ``container`` and return the receipt (a dict, with ``duplicate`` when the server had it already)."""
     container = Path(container)
     digest = hashlib.sha256()
@@ -67,7 +78,8 @@ def sftp_upload(url_host, url_port, container, *, unit, pin=None, ssh_key=None, 
         if (key.get_name(), key.get_base64()) not in _expected_keys(url_host, url_port, known_hosts, host_key):
             raise SFTPUploadFailed(
                 f"the server's host key ({key.get_name()} {fingerprint(key.get_base64())}) is not known: refusing to "
-                "send. Pass --known-hosts FILE, or for a dev server --host-key <home>/ssh/host_ed25519.pub")
+                "send. Pass --known-hosts FILE, or for a dev server --host-key <home>/ssh/host_ed25519.pub"
+            )
         try:
             if ssh_key:
                 transport.auth_publickey(unit, paramiko.PKey.from_path(str(ssh_key)))
@@ -102,7 +114,7 @@ def sftp_upload(url_host, url_port, container, *, unit, pin=None, ssh_key=None, 
                 receipt["duplicate"] = name not in new
                 return receipt
         raise SFTPUploadFailed("the server accepted the upload, but its receipt was not found in /receipts/")
-    except (paramiko.SSHException, EOFError, socket.timeout) as e:
+    except (TimeoutError, paramiko.SSHException, EOFError) as e:
         raise SFTPUploadFailed(f"the SFTP session failed: {e}") from None
     finally:
         transport.close()

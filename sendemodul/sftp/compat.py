@@ -37,7 +37,14 @@ def key_clients_text(algorithm: str, *, accept_ssh_rsa_sha1: bool = False) -> st
     if algorithm in EVERYWHERE:
         return "Works with all the SFTP clients of docs/sftp-clients.md: " + ", ".join(works)
     if not not_with:
-        return ("Works with " + ", ".join(works[:-1]) + f"; and with {works[-1]}, which signs with ssh-rsa (SHA-1), "
-                "only because [sftp] accept_ssh_rsa_sha1 = true")
-    return ("Works with " + ", ".join(works) + "; not with " + ", ".join(not_with)
-            + " unless [sftp] accept_ssh_rsa_sha1 = true (better: an Ed25519 key, a newer libssh2, or the PIN)")
+        return (
+            "Works with " + ", ".join(works[:-1]) + f"; and with {works[-1]}, which signs with ssh-rsa (SHA-1), "
+            "only because [sftp] accept_ssh_rsa_sha1 = true"
+        )
+    return (
+        "Works with "
+        + ", ".join(works)
+        + "; not with "
+        + ", ".join(not_with)
+        + " unless [sftp] accept_ssh_rsa_sha1 = true (better: an Ed25519 key, a newer libssh2, or the PIN)"
+    )

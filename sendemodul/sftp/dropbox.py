@@ -44,8 +44,9 @@ MAX_SFTP_IO = MAX_SFTP_PACKET - 1024
 #: Handles one SFTP session may hold open at once: files opened for writing (uploads) or reading (receipts) and
 #: directories together. Advertised as ``max-open-handles`` in ``limits@openssh.com``, and enforced.
 MAX_OPEN_HANDLES = 16
-TOO_MANY_HANDLES = (f"At most {MAX_OPEN_HANDLES} files and directories can be open at once in one session: "
-                    f"close one first.")
+TOO_MANY_HANDLES = (
+    f"At most {MAX_OPEN_HANDLES} files and directories can be open at once in one session: close one first."
+)
 #: Names clients upload to before renaming to the final name (WinSCP, rclone, lftp, many scripts).
 TEMPORARY_NAME = re.compile(r"(\.(filepart|partial|part|tmp|temp)$)|(^\.)", re.IGNORECASE)
 
@@ -136,8 +137,9 @@ class DropBox:
     def openFile(self, filename, flags, attrs):
         self._room_for_a_handle()
         kind = parse_path(filename)
-        writing = flags & (filetransfer.FXF_WRITE | filetransfer.FXF_APPEND | filetransfer.FXF_CREAT
-                           | filetransfer.FXF_TRUNC)
+        writing = flags & (
+            filetransfer.FXF_WRITE | filetransfer.FXF_APPEND | filetransfer.FXF_CREAT | filetransfer.FXF_TRUNC
+        )
         if kind[0] == "receipt":
             if writing:
                 raise denied("Receipts are read-only.")
@@ -158,8 +160,9 @@ class DropBox:
             self._drop(current)
         upload = SftpUpload(name, None)
         try:
-            upload.incoming = self.intake.begin(self.parsed_unit, epoch=self.epoch,
-                                                on_pressure=lambda paused: self.on_pressure(upload, paused))
+            upload.incoming = self.intake.begin(
+                self.parsed_unit, epoch=self.epoch, on_pressure=lambda paused: self.on_pressure(upload, paused)
+            )
         except TooManyUploads as e:
             raise SFTPError(FX_FAILURE, str(e)) from None
         upload.deadline = self.clock.seconds() + self.intake.config.limits.max_upload_seconds
@@ -178,6 +181,7 @@ class DropBox:
             self._check_login(store)
             row = store.upload(reference)
             return row if row is not None and row["unit"] == unit else None
+
         return self.run_db(lookup, self.store, self.unit)
 
     def removeFile(self, filename):

@@ -40,7 +40,7 @@ def parse_path(path):
         if len(parts) == 1:
             return ("receipts",)
         if len(parts) == 2 and parts[1].endswith(".json"):
-            return ("receipt", parts[1][:-len(".json")])
+            return ("receipt", parts[1][: -len(".json")])
         raise no_such_file()
     if len(parts) > 1:
         raise denied(DENIED_OUTSIDE)
@@ -59,7 +59,7 @@ def _longname(name, attrs):
     kind = "d" if stat.S_ISDIR(attrs["permissions"]) else "-"
     perms = stat.filemode(attrs["permissions"])[1:]
     when = time.strftime("%b %d %H:%M", time.gmtime(attrs["mtime"]))
-    return f"{kind}{perms}    1 unit     unit     {attrs['size']:>10} {when} {name}".encode("utf-8")
+    return f"{kind}{perms}    1 unit     unit     {attrs['size']:>10} {when} {name}".encode()
 
 
 ROOT_MODE = stat.S_IFDIR | 0o733

@@ -23,7 +23,7 @@ class ReceiptFile:
     def readChunk(self, offset, length):
         if offset >= len(self.data):
             raise EOFError()
-        return self.data[offset:offset + length]
+        return self.data[offset : offset + length]
 
     def writeChunk(self, offset, data):
         raise denied("Receipts are read-only.")

@@ -22,10 +22,10 @@ from twisted.conch.ssh.common import getNS
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 
+from sendemodul import _twisted
 from sendemodul._twisted import AdmittingUserAuthServer, BoundedFileTransferServer
 from sendemodul.auth import UnitCredentials
 from sendemodul.listening import ListeningService
-from sendemodul import _twisted
 from sendemodul.sftp.dropbox import MAX_SFTP_PACKET, DropBox
 
 log = Logger()
@@ -113,8 +113,9 @@ class DropBoxTransport(transport.SSHServerTransport, TimeoutMixin):
 class ModernDropBoxTransport(_twisted.AEADTransportMixin, DropBoxTransport):
     """``DropBoxTransport`` with AEAD and encrypt-then-MAC packets, strict KEX and our ``server-sig-algs``."""
 
-    supportedCiphers = _supported(CIPHERS, (*_twisted.OFFERED_AEAD_CIPHERS,
-                                            *transport.SSHServerTransport.supportedCiphers))
+    supportedCiphers = _supported(
+        CIPHERS, (*_twisted.OFFERED_AEAD_CIPHERS, *transport.SSHServerTransport.supportedCiphers)
+    )
     supportedMACs = _supported(MACS, (*_twisted.OFFERED_ETM_MACS, *transport.SSHServerTransport.supportedMACs))
 
 
@@ -149,8 +150,7 @@ class UnitUserAuthServer(AdmittingUserAuthServer):
         if not self.transport.factory.admit_unit(self.transport, user.unit, user.epoch):
             logout()
             log.info("SFTP login by {unit} refused: too many sessions", unit=user.unit)
-            self.transport.sendDisconnect(transport.DISCONNECT_TOO_MANY_CONNECTIONS,
-                                          b"too many sessions for this unit")
+            self.transport.sendDisconnect(transport.DISCONNECT_TOO_MANY_CONNECTIONS, b"too many sessions for this unit")
             return False
         log.info("SFTP login by {unit}", unit=user.unit)
         self.transport.logged_in()
@@ -210,8 +210,9 @@ class DropBoxUser(avatar.ConchUser):
     def lookupChannel(self, channelType, windowSize, maxPacket, data):
         conn = getattr(self, "conn", None)
         if conn is not None and len(conn.channels) >= MAX_CHANNELS_PER_CONNECTION:
-            raise error.ConchError(connection.OPEN_ADMINISTRATIVELY_PROHIBITED,
-                                   f"at most {MAX_CHANNELS_PER_CONNECTION} channels at once")
+            raise error.ConchError(
+                connection.OPEN_ADMINISTRATIVELY_PROHIBITED, f"at most {MAX_CHANNELS_PER_CONNECTION} channels at once"
+            )
         return super().lookupChannel(channelType, windowSize, maxPacket, data)
 
     def _sftp(self, data, avatar=None):
@@ -368,8 +369,9 @@ class SFTPService(ListeningService):
         host_key = keys.Key.fromFile(str(self.config.ssh_host_key_path))
         if host_key.type() != "Ed25519":
             raise ValueError(f"the SSH host key {self.config.ssh_host_key_path} must be ed25519")
-        self.factory = DropBoxSSHFactory(self.portal, host_key, self.config.limits, self.reactor,
-                                         is_banned=self.source_banned)
+        self.factory = DropBoxSSHFactory(
+            self.portal, host_key, self.config.limits, self.reactor, is_banned=self.source_banned
+        )
         return self.factory
 
     def end_unit(self, unit, epoch):

@@ -7,12 +7,18 @@ from sendemodul.store.connections import utcnow
 class AuditLog:
     """Appending to the audit log, inside a write transaction or in its own, and reading it back."""
 
-
     def _audit_in(self, conn, event, actor, unit, detail):
         head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
         seq, prev_hash = (head[0] + 1, head[1]) if head else (1, audit.GENESIS)
-        entry = audit.Entry(seq=seq, at=utcnow(), event=event, actor=actor, unit=unit,
-                            detail=audit.canonical_detail(detail), prev_hash=prev_hash)
+        entry = audit.Entry(
+            seq=seq,
+            at=utcnow(),
+            event=event,
+            actor=actor,
+            unit=unit,
+            detail=audit.canonical_detail(detail),
+            prev_hash=prev_hash,
+        )
         row_hash = entry.compute_hash()
         conn.execute(
             "INSERT INTO audit (seq, at, event, actor, unit, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

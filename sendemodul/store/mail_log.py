@@ -8,7 +8,6 @@ from sendemodul.store.connections import utcnow
 class MailLog:
     """The ``mail_days`` and ``mail_sent`` rows, and the activity a day's e-mail reports."""
 
-
     def last_mail_day(self):
         """The newest day (``YYYY-MM-DD``, Oslo) whose morning e-mails are done, or None."""
         row = self.conn().execute("SELECT max(day) FROM mail_days").fetchone()
@@ -24,22 +23,26 @@ class MailLog:
             "SELECT up.*, u.name AS unit_name, u.email AS unit_email FROM uploads up JOIN units u ON u.unit = up.unit"
             " WHERE u.disabled_at IS NULL AND ((up.received_at >= ? AND up.received_at < ?)"
             " OR (up.updated_at >= ? AND up.updated_at < ?)) ORDER BY up.unit, up.received_at, up.reference",
-            (start, end, start, end))
+            (start, end, start, end),
+        )
 
     def claim_mail(self, day, unit):
         """Mark the e-mail of ``unit`` for ``day`` as being sent; False if it was sent (or tried) before. A crash
         after this leaves it claimed: an e-mail is never sent twice (at most once)."""
         with self.transaction() as conn:
             try:
-                conn.execute("INSERT INTO mail_sent (day, unit, state, at) VALUES (?, ?, 'sending', ?)",
-                             (day, unit, utcnow()))
+                conn.execute(
+                    "INSERT INTO mail_sent (day, unit, state, at) VALUES (?, ?, 'sending', ?)", (day, unit, utcnow())
+                )
             except sqlite3.IntegrityError:
                 return False
         return True
 
     def mail_sent(self, day, unit):
         with self.transaction() as conn:
-            conn.execute("UPDATE mail_sent SET state = 'sent', at = ? WHERE day = ? AND unit = ?", (utcnow(), day, unit))
+            conn.execute(
+                "UPDATE mail_sent SET state = 'sent', at = ? WHERE day = ? AND unit = ?", (utcnow(), day, unit)
+            )
             self._audit_in(conn, "mail.sent", "mailer", unit, {"day": day})
 
     def mail_failed(self, day, unit):

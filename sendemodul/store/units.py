@@ -9,7 +9,6 @@ from sendemodul.store.connections import utcnow
 class Units:
     """The registered units and what they log in and sign with."""
 
-
     def add_unit(self, unit, *, name, email, actor):
         """Register a unit (an ``identity.Unit``)."""
         with self.transaction() as conn:
@@ -44,8 +43,9 @@ class Units:
         """Disable a unit: it can no longer log in; its PIN is revoked and its sessions end. Its history stays."""
         with self.transaction() as conn:
             self.require_unit(unit)
-            conn.execute("UPDATE units SET disabled_at = ? WHERE unit = ? AND disabled_at IS NULL",
-                         (utcnow(), str(unit)))
+            conn.execute(
+                "UPDATE units SET disabled_at = ? WHERE unit = ? AND disabled_at IS NULL", (utcnow(), str(unit))
+            )
             conn.execute("DELETE FROM pins WHERE unit = ?", (str(unit),))
             self._end_sessions_in(conn, unit)
             self._audit_in(conn, "unit.disable", actor, str(unit), {})
@@ -58,8 +58,9 @@ class Units:
             row = self.require_unit(unit)
             if row["disabled_at"]:
                 raise StoreError(f"unit {unit} is disabled")
-            conn.execute("INSERT OR REPLACE INTO pins (unit, phc, issued_at) VALUES (?, ?, ?)",
-                         (str(unit), phc, utcnow()))
+            conn.execute(
+                "INSERT OR REPLACE INTO pins (unit, phc, issued_at) VALUES (?, ?, ?)", (str(unit), phc, utcnow())
+            )
             self._end_sessions_in(conn, unit)  # a new PIN replaces the old one: what the old one opened ends
             self._audit_in(conn, "pin.issue", actor, str(unit), {})
 
@@ -79,9 +80,15 @@ class Units:
         """``(phc, epoch)``: the PIN hash of an active unit and its credential epoch, read together (one statement),
         so a login checked against this hash is remembered under the epoch that hash belongs to; ``(None, None)``
         for an unknown, disabled or PIN-less unit."""
-        row = self.conn().execute(
-            "SELECT p.phc, u.credential_epoch FROM pins p JOIN units u ON u.unit = p.unit"
-            " WHERE p.unit = ? AND u.disabled_at IS NULL", (str(unit),)).fetchone()
+        row = (
+            self.conn()
+            .execute(
+                "SELECT p.phc, u.credential_epoch FROM pins p JOIN units u ON u.unit = p.unit"
+                " WHERE p.unit = ? AND u.disabled_at IS NULL",
+                (str(unit),),
+            )
+            .fetchone()
+        )
         return (row[0], row[1]) if row else (None, None)
 
     # -- credential epochs: ending what a changed credential opened (issue 14) ---------------------------------
@@ -89,21 +96,31 @@ class Units:
     def _end_sessions_in(self, conn, unit):
         """Raise the unit's credential epoch above every unit's, in the caller's transaction: each login checked
         under the old epoch is over (the server ends its sessions and refuses its uploads)."""
-        conn.execute("UPDATE units SET credential_epoch = (SELECT max(credential_epoch) FROM units) + 1"
-                     " WHERE unit = ?", (str(unit),))
+        conn.execute(
+            "UPDATE units SET credential_epoch = (SELECT max(credential_epoch) FROM units) + 1 WHERE unit = ?",
+            (str(unit),),
+        )
 
     def credential_epoch(self, unit):
         """The credential epoch of an active unit, or None (unknown or disabled: no login of it is valid)."""
-        row = self.conn().execute("SELECT credential_epoch FROM units WHERE unit = ? AND disabled_at IS NULL",
-                                  (str(unit),)).fetchone()
+        row = (
+            self.conn()
+            .execute("SELECT credential_epoch FROM units WHERE unit = ? AND disabled_at IS NULL", (str(unit),))
+            .fetchone()
+        )
         return row[0] if row else None
 
     def credential_changes(self, since):
         """``(unit, epoch, active)`` of every unit whose epoch was raised past ``since``, oldest first (``active``
         False for a disabled unit). Cheap: an index range over the epochs (what the server polls)."""
-        return [(unit, epoch, bool(active)) for unit, epoch, active in self.conn().execute(
-            "SELECT unit, credential_epoch, disabled_at IS NULL FROM units WHERE credential_epoch > ?"
-            " ORDER BY credential_epoch", (since,))]
+        return [
+            (unit, epoch, bool(active))
+            for unit, epoch, active in self.conn().execute(
+                "SELECT unit, credential_epoch, disabled_at IS NULL FROM units WHERE credential_epoch > ?"
+                " ORDER BY credential_epoch",
+                (since,),
+            )
+        ]
 
     def max_credential_epoch(self):
         return self.conn().execute("SELECT coalesce(max(credential_epoch), 0) FROM units").fetchone()[0]
@@ -155,5 +172,4 @@ class Units:
 
     def signing_keys(self, unit):
         """The unit's current (not revoked) signing keys."""
-        return self._rows("SELECT * FROM signing_keys WHERE unit = ? AND revoked_at IS NULL ORDER BY id",
-                          (str(unit),))
+        return self._rows("SELECT * FROM signing_keys WHERE unit = ? AND revoked_at IS NULL ORDER BY id", (str(unit),))

@@ -7,7 +7,6 @@ from sendemodul.store.connections import utcnow
 class Uploads:
     """The ``uploads`` and ``feedback`` rows, and each step's change of an upload's status."""
 
-
     def upload(self, reference):
         return self._row("SELECT * FROM uploads WHERE reference = ?", (reference,))
 
@@ -26,12 +25,24 @@ class Uploads:
         ``credential_epoch``: the epoch of the login that uploaded (intake always gives it). In the same
         transaction, the unit must still be active with that epoch, else :class:`LoginRevoked` and nothing is
         recorded: a revoke committed before this is refused, one after it came after the receipt."""
-        columns = ("reference", "unit", "register", "periode", "container_id", "sha256", "size", "status", "test",
-                   "late", "received_at")
+        columns = (
+            "reference",
+            "unit",
+            "register",
+            "periode",
+            "container_id",
+            "sha256",
+            "size",
+            "status",
+            "test",
+            "late",
+            "received_at",
+        )
         with self.transaction() as conn:
             if credential_epoch is not None:
-                current = conn.execute("SELECT credential_epoch FROM units WHERE unit = ? AND disabled_at IS NULL",
-                                       (row["unit"],)).fetchone()
+                current = conn.execute(
+                    "SELECT credential_epoch FROM units WHERE unit = ? AND disabled_at IS NULL", (row["unit"],)
+                ).fetchone()
                 if current is None or current[0] != credential_epoch:
                     raise LoginRevoked()
             conn.execute(
@@ -41,12 +52,31 @@ class Uploads:
             conn.execute(
                 "UPDATE uploads SET superseded_by = ?, updated_at = ? WHERE unit = ? AND register = ? AND periode = ?"
                 " AND test = ? AND reference != ? AND superseded_by IS NULL",
-                (row["reference"], row["received_at"], row["unit"], row["register"], row["periode"], row["test"],
-                 row["reference"]),
+                (
+                    row["reference"],
+                    row["received_at"],
+                    row["unit"],
+                    row["register"],
+                    row["periode"],
+                    row["test"],
+                    row["reference"],
+                ),
             )
-            self._audit_in(conn, "upload.received", actor, row["unit"], {
-                "reference": row["reference"], "register": row["register"], "periode": row["periode"],
-                "size": row["size"], "sha256": row["sha256"], "test": bool(row["test"]), "late": bool(row["late"])})
+            self._audit_in(
+                conn,
+                "upload.received",
+                actor,
+                row["unit"],
+                {
+                    "reference": row["reference"],
+                    "register": row["register"],
+                    "periode": row["periode"],
+                    "size": row["size"],
+                    "sha256": row["sha256"],
+                    "test": bool(row["test"]),
+                    "late": bool(row["late"]),
+                },
+            )
         return self.upload(row["reference"])
 
     def list_uploads(self, unit=None):
@@ -72,49 +102,68 @@ class Uploads:
         """At worker start: uploads left ``pseudonymizing`` by a crash go back to ``received``. Returns them."""
         with self.transaction() as conn:
             refs = [r[0] for r in conn.execute("SELECT reference FROM uploads WHERE status = 'pseudonymizing'")]
-            conn.execute("UPDATE uploads SET status = 'received', updated_at = ? WHERE status = 'pseudonymizing'",
-                         (utcnow(),))
+            conn.execute(
+                "UPDATE uploads SET status = 'received', updated_at = ? WHERE status = 'pseudonymizing'", (utcnow(),)
+            )
         return refs
 
     def claim_received(self):
         """Take the oldest ``received`` upload for pseudonymizing (status -> ``pseudonymizing``); None if none."""
         with self.transaction() as conn:
-            row = conn.execute("SELECT reference FROM uploads WHERE status = 'received'"
-                               " ORDER BY received_at, rowid LIMIT 1").fetchone()
+            row = conn.execute(
+                "SELECT reference FROM uploads WHERE status = 'received' ORDER BY received_at, rowid LIMIT 1"
+            ).fetchone()
             if row is None:
                 return None
-            conn.execute("UPDATE uploads SET status = 'pseudonymizing', updated_at = ? WHERE reference = ?",
-                         (utcnow(), row[0]))
+            conn.execute(
+                "UPDATE uploads SET status = 'pseudonymizing', updated_at = ? WHERE reference = ?", (utcnow(), row[0])
+            )
         return self.upload(row[0])
 
-    def finish_pseudonymizing(self, reference, *, status, feedback, feedback_omitted, package_size, package_sha256,
-                              counts, actor):
+    def finish_pseudonymizing(
+        self, reference, *, status, feedback, feedback_omitted, package_size, package_sha256, counts, actor
+    ):
         """Record a pseudonymized upload: ``status`` is ``queued`` (to be forwarded) or ``tested`` (a test upload,
         never forwarded); ``feedback`` holds (row_id, id_type, id_class) of the invalid IDs."""
         now = utcnow()
         with self.transaction() as conn:
             conn.execute("DELETE FROM feedback WHERE reference = ?", (reference,))
-            conn.executemany("INSERT OR IGNORE INTO feedback (reference, row_id, id_type, id_class)"
-                             " VALUES (?, ?, ?, ?)", [(reference, *f) for f in feedback])
+            conn.executemany(
+                "INSERT OR IGNORE INTO feedback (reference, row_id, id_type, id_class) VALUES (?, ?, ?, ?)",
+                [(reference, *f) for f in feedback],
+            )
             conn.execute(
                 "UPDATE uploads SET status = ?, feedback_omitted = ?, package_size = ?, package_sha256 = ?,"
                 " pseudonymized_at = ?, updated_at = ?, reason = NULL, attempts = 0, next_attempt_at = NULL,"
                 " last_error = NULL WHERE reference = ? AND status = 'pseudonymizing'",
-                (status, feedback_omitted, package_size, package_sha256, now, now, reference))
+                (status, feedback_omitted, package_size, package_sha256, now, now, reference),
+            )
             row = conn.execute("SELECT unit FROM uploads WHERE reference = ?", (reference,)).fetchone()
-            self._audit_in(conn, "upload.pseudonymized", actor, row[0] if row else None, {
-                "reference": reference, "status": status, "counts": counts,
-                "invalid": len(feedback) + feedback_omitted})
+            self._audit_in(
+                conn,
+                "upload.pseudonymized",
+                actor,
+                row[0] if row else None,
+                {
+                    "reference": reference,
+                    "status": status,
+                    "counts": counts,
+                    "invalid": len(feedback) + feedback_omitted,
+                },
+            )
 
     def quarantine_upload(self, reference, reason, *, actor):
         """Stop an upload that failed after intake; ``reason`` is shown to the unit (no ID, no content)."""
         now = utcnow()
         with self.transaction() as conn:
-            conn.execute("UPDATE uploads SET status = 'quarantined', reason = ?, updated_at = ? WHERE reference = ?",
-                         (reason, now, reference))
+            conn.execute(
+                "UPDATE uploads SET status = 'quarantined', reason = ?, updated_at = ? WHERE reference = ?",
+                (reason, now, reference),
+            )
             row = conn.execute("SELECT unit FROM uploads WHERE reference = ?", (reference,)).fetchone()
-            self._audit_in(conn, "upload.quarantined", actor, row[0] if row else None,
-                           {"reference": reference, "reason": reason})
+            self._audit_in(
+                conn, "upload.quarantined", actor, row[0] if row else None, {"reference": reference, "reason": reason}
+            )
 
     def upload_with_feedback(self, reference):
         """The upload row with its ``feedback`` rows added, or None."""
@@ -125,8 +174,9 @@ class Uploads:
 
     def feedback(self, reference):
         """The invalid IDs of an upload by row id, field and class (never the ID itself)."""
-        return self._rows("SELECT row_id, id_type, id_class FROM feedback WHERE reference = ? ORDER BY row_id, id_type",
-                          (reference,))
+        return self._rows(
+            "SELECT row_id, id_type, id_class FROM feedback WHERE reference = ? ORDER BY row_id, id_type", (reference,)
+        )
 
     def uploads_with_status(self, *statuses):
         marks = ", ".join("?" * len(statuses))
@@ -136,23 +186,30 @@ class Uploads:
 
     def next_delivery(self, now):
         """The oldest ``queued`` production upload whose next attempt is due at ``now`` (ISO UTC), or None."""
-        return self._row("SELECT * FROM uploads WHERE status = 'queued' AND test = 0"
-                         " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
-                         " ORDER BY received_at, rowid LIMIT 1", (now,))
+        return self._row(
+            "SELECT * FROM uploads WHERE status = 'queued' AND test = 0"
+            " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+            " ORDER BY received_at, rowid LIMIT 1",
+            (now,),
+        )
 
     def delivery_failed(self, reference, error, next_attempt_at):
         with self.transaction() as conn:
-            conn.execute("UPDATE uploads SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
-                         " updated_at = ? WHERE reference = ? AND status = 'queued'",
-                         (error, next_attempt_at, utcnow(), reference))
+            conn.execute(
+                "UPDATE uploads SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
+                " updated_at = ? WHERE reference = ? AND status = 'queued'",
+                (error, next_attempt_at, utcnow(), reference),
+            )
 
     def mark_delivered(self, reference, *, actor):
         """Record the delivery time. Only a ``queued`` upload can become ``delivered`` (exactly once)."""
         now = utcnow()
         with self.transaction() as conn:
-            changed = conn.execute("UPDATE uploads SET status = 'delivered', delivered_at = ?, updated_at = ?,"
-                                   " next_attempt_at = NULL WHERE reference = ? AND status = 'queued'",
-                                   (now, now, reference)).rowcount
+            changed = conn.execute(
+                "UPDATE uploads SET status = 'delivered', delivered_at = ?, updated_at = ?,"
+                " next_attempt_at = NULL WHERE reference = ? AND status = 'queued'",
+                (now, now, reference),
+            ).rowcount
             if changed:
                 row = conn.execute("SELECT unit FROM uploads WHERE reference = ?", (reference,)).fetchone()
                 self._audit_in(conn, "upload.delivered", actor, row[0], {"reference": reference})
@@ -168,14 +225,17 @@ class Uploads:
             unit, status = row
             if status == "quarantined":
                 new = "received"
-                conn.execute("UPDATE uploads SET status = 'received', reason = NULL, updated_at = ?"
-                             " WHERE reference = ?", (utcnow(), reference))
+                conn.execute(
+                    "UPDATE uploads SET status = 'received', reason = NULL, updated_at = ? WHERE reference = ?",
+                    (utcnow(), reference),
+                )
             elif status == "queued":
                 new = "queued"
-                conn.execute("UPDATE uploads SET next_attempt_at = NULL, updated_at = ? WHERE reference = ?",
-                             (utcnow(), reference))
+                conn.execute(
+                    "UPDATE uploads SET next_attempt_at = NULL, updated_at = ? WHERE reference = ?",
+                    (utcnow(), reference),
+                )
             else:
-                raise StoreError(f"upload {reference} is {status}; only quarantined or queued uploads can be "
-                                 "requeued")
+                raise StoreError(f"upload {reference} is {status}; only quarantined or queued uploads can be requeued")
             self._audit_in(conn, "upload.requeue", actor, unit, {"reference": reference, "from": status})
         return new

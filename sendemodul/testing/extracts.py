@@ -40,23 +40,43 @@ __all__ = ["ERROR_KINDS", "generate_extract", "write_extract"]
 #: Error kinds: the rule each one triggers, and the kinds of profile it applies to. ``ID_MISSING`` blanks every
 #: identifier: where no identifier field is mandatory (11F, 15F) the profile's "at least one ID" rule fires instead.
 ERROR_KINDS = {
-    "RECORD_LENGTH": ("fixed",), "TAB": ("fixed",), "XML": ("xml",), "SCHEMA": ("xml",), "ID_IN_DATA": ("xml",),
-    "VERSION": ("fixed",), "KOMMUNENR": ("fixed",),
-    "MANDATORY": ("fixed", "xml"), "CODE": ("fixed", "xml"), "DATE": ("fixed", "xml"),
-    "INTEGER": ("fixed", "xml"), "BYDEL": ("fixed", "xml"), "ID_INVALID": ("fixed", "xml"),
-    "ID_MISSING": ("fixed", "xml"), "DUPLICATE_ID": ("fixed", "xml"), "DUPLICATE": ("fixed", "xml"),
+    "RECORD_LENGTH": ("fixed",),
+    "TAB": ("fixed",),
+    "XML": ("xml",),
+    "SCHEMA": ("xml",),
+    "ID_IN_DATA": ("xml",),
+    "VERSION": ("fixed",),
+    "KOMMUNENR": ("fixed",),
+    "MANDATORY": ("fixed", "xml"),
+    "CODE": ("fixed", "xml"),
+    "DATE": ("fixed", "xml"),
+    "INTEGER": ("fixed", "xml"),
+    "BYDEL": ("fixed", "xml"),
+    "ID_INVALID": ("fixed", "xml"),
+    "ID_MISSING": ("fixed", "xml"),
+    "DUPLICATE_ID": ("fixed", "xml"),
+    "DUPLICATE": ("fixed", "xml"),
 }
 
-def generate_extract(profile: Profile, unit: identity.Unit, n_records: int, *, seed: int = 0,
-                     errors: Mapping[int, str] | None = None) -> bytes:
+
+def generate_extract(
+    profile: Profile, unit: identity.Unit, n_records: int, *, seed: int = 0, errors: Mapping[int, str] | None = None
+) -> bytes:
     """An extract of ``n_records`` records as bytes (see :func:`write_extract`)."""
     out = io.BytesIO()
     write_extract(out, profile, unit, n_records, seed=seed, errors=errors)
     return out.getvalue()
 
 
-def write_extract(out: BinaryIO, profile: Profile, unit: identity.Unit, n_records: int, *, seed: int = 0,
-                  errors: Mapping[int, str] | None = None) -> int:
+def write_extract(
+    out: BinaryIO,
+    profile: Profile,
+    unit: identity.Unit,
+    n_records: int,
+    *,
+    seed: int = 0,
+    errors: Mapping[int, str] | None = None,
+) -> int:
     """Write an extract of ``n_records`` records for ``unit`` to ``out``; the number of bytes written.
 
     The same arguments give the same bytes.
@@ -64,8 +84,10 @@ def write_extract(out: BinaryIO, profile: Profile, unit: identity.Unit, n_record
     errors = dict(errors or {})
     for number, kind in errors.items():
         if profile.kind not in ERROR_KINDS.get(kind, ()):
-            raise ValueError(f"error kind {kind!r} does not apply to a {profile.kind} profile; "
-                             f"choose from {', '.join(k for k, kinds in ERROR_KINDS.items() if profile.kind in kinds)}")
+            raise ValueError(
+                f"error kind {kind!r} does not apply to a {profile.kind} profile; "
+                f"choose from {', '.join(k for k, kinds in ERROR_KINDS.items() if profile.kind in kinds)}"
+            )
         if not 1 <= number <= n_records or (kind.startswith("DUPLICATE") and number < 2):
             raise ValueError(f"record number {number} is out of range for error {kind}")
     if isinstance(profile, FixedWidthProfile):

@@ -50,8 +50,12 @@ def people(profile: Profile, seed: int) -> Iterator[tuple[Birth, str]]:
         day, month, yy = born.day, born.month + identity.SYNTHETIC_MONTH_OFFSET, born.year % 100
         digits = (day // 10, day % 10, month // 10, month % 10, yy // 10, yy % 10)
         sums = _partial_sum(digits, K1_WEIGHTS) % 11 * 11 + _partial_sum(digits, K2_WEIGHTS) % 11
-        return (Birth(f"{born.day:02d}{born.month:02d}{born.year}", born.isoformat()),
-                f"{day:02d}{month:02d}{yy:02d}", sums, _CENTURIES[born.year // 100 * 100])
+        return (
+            Birth(f"{born.day:02d}{born.month:02d}{born.year}", born.isoformat()),
+            f"{day:02d}{month:02d}{yy:02d}",
+            sums,
+            _CENTURIES[born.year // 100 * 100],
+        )
 
     def endings(individual: int) -> list[str | None]:
         """For each class of sums: individual number and check digits, or ``None`` when no valid ID exists."""

@@ -12,6 +12,7 @@ from sendemodul.profiles.rules.fields import allowed_bydeler
 
 __all__ = ["Values"]
 
+
 class Values:
     """Random valid values for a profile's fields, for one unit."""
 
@@ -19,9 +20,13 @@ class Values:
         self.profile = profile
         self.rng = rng
         self.bydeler = sorted(allowed_bydeler(unit, profile.periode)[0])
-        self.roles = {"kommunenr": unit.kommunenr, "orgnr": unit.orgnr, "version": f"{profile.periode % 100:02d}",
-                      "periode": str(profile.periode),
-                      "kommunenavn": identity.kommune(unit.kommunenr, profile.periode).name}
+        self.roles = {
+            "kommunenr": unit.kommunenr,
+            "orgnr": unit.orgnr,
+            "version": f"{profile.periode % 100:02d}",
+            "periode": str(profile.periode),
+            "kommunenavn": identity.kommune(unit.kommunenr, profile.periode).name,
+        }
         self.unit = unit
 
     def value(self, spec: FieldSpec, *, filled: bool = False) -> str:
@@ -39,12 +44,12 @@ class Values:
             return rng.choice(list(spec.codes))
         if spec.type == "integer":
             digits = min(spec.length or spec.max_length or 5, 5)
-            return str(rng.randrange(10 ** ((spec.min_length or 1) - 1), 10 ** digits))
+            return str(rng.randrange(10 ** ((spec.min_length or 1) - 1), 10**digits))
         if spec.type == "date":
             day = datetime.date(self.profile.periode, 1, 1) + datetime.timedelta(days=rng.randrange(365))
             return day.strftime("%d%m%Y" if spec.date_format == "ddMMyyyy" else "%Y-%m-%d")
         width = spec.length or min(spec.max_length or 10, 10)
-        return f"{spec.name[:2].upper()}{rng.randrange(10 ** 6):06d}"[:width]
+        return f"{spec.name[:2].upper()}{rng.randrange(10**6):06d}"[:width]
 
     def fields(self, specs: tuple[FieldSpec, ...], rules: tuple[Consistency, ...]) -> dict[str, str]:
         """Values for ``specs`` that also satisfy the consistency ``rules`` (identifiers are left out: every record

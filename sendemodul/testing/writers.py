@@ -64,8 +64,8 @@ class _Writer:
 
     def check_room(self, n_records: int) -> None:
         for spec in self.counters:
-            if spec.length is not None and n_records >= 10 ** spec.length:
-                raise ValueError(f"{spec.name} has room for at most {10 ** spec.length - 1} records")
+            if spec.length is not None and n_records >= 10**spec.length:
+                raise ValueError(f"{spec.name} has room for at most {10**spec.length - 1} records")
 
     def break_values(self, kind: str, values: dict[str, str]) -> None:
         """Apply a value-level error of ``kind`` to one record's ``values``."""
@@ -90,7 +90,8 @@ class _Writer:
             values[_first(s for s in specs if s.role == "version").name] = f"{(self.profile.periode - 1) % 100:02d}"
         elif kind == "KOMMUNENR":
             values[_first(s for s in specs if s.role == "kommunenr").name] = (
-                "1103" if self.unit.kommunenr != "1103" else identity.OSLO_KOMMUNENR)
+                "1103" if self.unit.kommunenr != "1103" else identity.OSLO_KOMMUNENR
+            )
         elif kind == "ID_INVALID":
             spec = _first(s for s in self.id_specs if values[s.name])
             number = values[spec.name]
@@ -105,8 +106,9 @@ class _Writer:
             spec = self.profile.journal_field or self.counters[0]
             values[spec.name] = self.previous[spec.name]
         elif kind == "ID_IN_DATA":
-            spec = _first(s for s in specs if s.type == "string" and not (s.codes or s.id_kind)
-                          and (s.max_length or 0) >= 11)
+            spec = _first(
+                s for s in specs if s.type == "string" and not (s.codes or s.id_kind) and (s.max_length or 0) >= 11
+            )
             values[spec.name] = next(self.people)[1]
 
 
@@ -125,8 +127,9 @@ class FixedWriter(_Writer):
 
     def __init__(self, profile: FixedWidthProfile, unit: identity.Unit, seed: int, n_records: int):
         super().__init__(profile, unit, seed, n_records)
-        self.templates = [self.values.fields(profile.field_specs, self.record_rules)
-                          for _ in range(1 << self.template_bits)]
+        self.templates = [
+            self.values.fields(profile.field_specs, self.record_rules) for _ in range(1 << self.template_bits)
+        ]
         self.formats = [self.format_string(template) for template in self.templates]
 
     def render(self, values: dict[str, str]) -> str:
@@ -134,11 +137,12 @@ class FixedWriter(_Writer):
 
     def format_string(self, template: dict[str, str]) -> str:
         line = self.render(template).replace("%", "%%")
-        holes = sorted((spec for spec in self.profile.field_specs if spec.name in self.variable),
-                       key=lambda spec: spec.span[0])
+        holes = sorted(
+            (spec for spec in self.profile.field_specs if spec.name in self.variable), key=lambda spec: spec.span[0]
+        )
         parts, position = [], 0
         for spec in holes:
-            parts.append(line[position:spec.start])
+            parts.append(line[position : spec.start])
             if spec.unique:
                 parts.append(f"%(n)0{spec.length}d")
             elif spec.id_kind:
@@ -224,9 +228,13 @@ class XmlWriter(_Writer):
         if barnevern:
             _barnevern_values(child.element, values, period)
         start_tag = f"{indent}<{child.element}{_attributes(values)}"
-        inner = "".join(self.child(grandchild, indent + "  ", period) for grandchild in child.children
-                        for _ in range(max(grandchild.min, grandchild.text is not None,
-                                           barnevern and grandchild.element in _BARNEVERN_ONE)))
+        inner = "".join(
+            self.child(grandchild, indent + "  ", period)
+            for grandchild in child.children
+            for _ in range(
+                max(grandchild.min, grandchild.text is not None, barnevern and grandchild.element in _BARNEVERN_ONE)
+            )
+        )
         if not inner:
             return start_tag + "/>\n"
         return f"{start_tag}>\n{inner}{indent}</{child.element}>\n"
@@ -236,7 +244,8 @@ class XmlWriter(_Writer):
         header = self.values.fields(profile.header_specs, ())
         written = out.write(
             f'<?xml version="1.0" encoding="UTF-8"?>\n<{profile.root}>\n'
-            f"  <{profile.header_element}{_attributes(header)}/>\n".encode())
+            f"  <{profile.header_element}{_attributes(header)}/>\n".encode()
+        )
         batch: list[str] = []
         self.check_room(n_records)
         for number in range(1, n_records + 1):

@@ -16,17 +16,28 @@ BASE_HEADERS = (
     (b"X-Frame-Options", b"DENY"),
     (b"Referrer-Policy", b"same-origin"),  # no-referrer would make browsers send "Origin: null"
     (b"Cache-Control", b"no-store"),
-    (b"Content-Security-Policy",
-     b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-     b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    (
+        b"Content-Security-Policy",
+        b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+        b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
     (b"Cross-Origin-Opener-Policy", b"same-origin"),
     (b"Cross-Origin-Resource-Policy", b"same-origin"),
 )
 
-REASONS = {400: b"Bad Request", 401: b"Unauthorized", 403: b"Forbidden", 408: b"Request Timeout",
-           414: b"URI Too Long", 429: b"Too Many Requests", 431: b"Request Header Fields Too Large",
-           500: b"Internal Server Error",
-           413: b"Content Too Large", 503: b"Service Unavailable", 507: b"Insufficient Storage"}
+REASONS = {
+    400: b"Bad Request",
+    401: b"Unauthorized",
+    403: b"Forbidden",
+    408: b"Request Timeout",
+    414: b"URI Too Long",
+    429: b"Too Many Requests",
+    431: b"Request Header Fields Too Large",
+    500: b"Internal Server Error",
+    413: b"Content Too Large",
+    503: b"Service Unavailable",
+    507: b"Insufficient Storage",
+}
 
 
 def error_body(code, message):

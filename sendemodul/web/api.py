@@ -8,6 +8,7 @@ from twisted.cred.error import UnauthorizedLogin
 from twisted.logger import Logger
 from twisted.web import resource
 
+from sendemodul import messages_nb
 from sendemodul.errors import (
     ContainerError,
     IntakeError,
@@ -15,9 +16,8 @@ from sendemodul.errors import (
     SendemodulError,
     UploadIncomplete,
 )
-from sendemodul.timefmt import OSLO
 from sendemodul.receipt import Receipt
-from sendemodul import messages_nb
+from sendemodul.timefmt import OSLO
 from sendemodul.web.app import AppResource
 from sendemodul.web.errors import NotFoundJSON, json_error, json_response, respond, status_for
 from sendemodul.web.request import UPLOAD_NAME_RE
@@ -70,11 +70,15 @@ class UploadStatus(ApiAuthenticated):
     def get(self, request, unit):
         def found(row):
             if row is None or row["unit"] != str(unit):  # another unit's upload does not exist for you
-                return 404, {"error": "not_found", "message": "No such upload.",
-                              "melding": messages_nb.melding("not_found")}
+                return 404, {
+                    "error": "not_found",
+                    "message": "No such upload.",
+                    "melding": messages_nb.melding("not_found"),
+                }
             body = _upload_json(row)
-            body["feedback"] = [{"row_id": f["row_id"], "id_type": f["id_type"], "class": f["id_class"]}
-                                for f in row["feedback"]]
+            body["feedback"] = [
+                {"row_id": f["row_id"], "id_type": f["id_type"], "class": f["id_class"]} for f in row["feedback"]
+            ]
             body["feedback_omitted"] = row.get("feedback_omitted") or 0
             return 200, body
 
@@ -144,9 +148,19 @@ class Keys(AppResource):
     def _keys(self):
         directory = self.app.keys.current()
         today = datetime.datetime.now(OSLO).date()
-        return {"keys": [{"key_id": k.key_id, "role": k.role, "public": k.public,
-                          "valid_from": k.valid_from.isoformat(), "valid_to": k.valid_to.isoformat(),
-                          "current": k.valid_on(today)} for k in directory]}
+        return {
+            "keys": [
+                {
+                    "key_id": k.key_id,
+                    "role": k.role,
+                    "public": k.public,
+                    "valid_from": k.valid_from.isoformat(),
+                    "valid_to": k.valid_to.isoformat(),
+                    "current": k.valid_on(today),
+                }
+                for k in directory
+            ]
+        }
 
 
 class ApiNode(resource.Resource):

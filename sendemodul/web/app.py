@@ -7,8 +7,7 @@ from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer
 from twisted.web import resource
 
-from sendemodul import auth, letters
-from sendemodul import messages_nb
+from sendemodul import auth, letters, messages_nb
 from sendemodul.timefmt import oslo_display_of_text
 from sendemodul.web.credentials import basic_credentials, login
 from sendemodul.web.sessions import COOKIE, Sessions
@@ -27,8 +26,9 @@ class WebApp:
         self.store = store
         self.run_db = run_db
         self.clock = clock
-        self.sessions = Sessions(clock, idle_seconds=config.limits.session_idle_seconds,
-                                 max_seconds=config.limits.session_max_seconds)
+        self.sessions = Sessions(
+            clock, idle_seconds=config.limits.session_idle_seconds, max_seconds=config.limits.session_max_seconds
+        )
         self.templates = letters.environment()
         self.templates.filters["oslo_time"] = oslo_display_of_text
         self.templates.filters["status_nb"] = messages_nb.status_nb
@@ -58,6 +58,7 @@ class WebApp:
     def session_login(self, request, csrf):
         """Deferred: the login (an :class:`auth.UnitAvatar`) of the request's web session, or UnauthorizedLogin;
         with ``csrf``, only if the CSRF token (header or form field) matches and any Origin header is our own."""
+
         def checked(session):
             if session is None:
                 raise UnauthorizedLogin()

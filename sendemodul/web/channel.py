@@ -71,9 +71,17 @@ class RequestLineChannel(BadRequestAnsweringChannel):
             if hasattr(request, "answered_by_channel"):
                 request.answered_by_channel()
         body = error_body(code, message)
-        self.writeHeaders(b"HTTP/1.1", b"%d" % status, REASONS.get(status, b"Error"),
-                          [(b"Content-Type", b"application/json; charset=utf-8"),
-                           (b"Content-Length", b"%d" % len(body)), (b"Connection", b"close"), *BASE_HEADERS])
+        self.writeHeaders(
+            b"HTTP/1.1",
+            b"%d" % status,
+            REASONS.get(status, b"Error"),
+            [
+                (b"Content-Type", b"application/json; charset=utf-8"),
+                (b"Content-Length", b"%d" % len(body)),
+                (b"Connection", b"close"),
+                *BASE_HEADERS,
+            ],
+        )
         self.transport.write(body)
         self.transport.resumeProducing()
         self.callLater(LINGER_SECONDS, self.loseConnection)

@@ -7,6 +7,7 @@ import json
 from twisted.logger import Logger
 from twisted.web import resource, server
 
+from sendemodul import messages_nb
 from sendemodul.errors import (
     ContainerError,
     ContainerReplayed,
@@ -16,7 +17,6 @@ from sendemodul.errors import (
     UploadTooLarge,
     WindowClosed,
 )
-from sendemodul import messages_nb
 
 log = Logger()
 
@@ -65,11 +65,12 @@ def finish(request, body):
 def respond(request, d):
     """Finish ``request`` with the bytes ``d`` fires with; an unexpected failure becomes a logged 500, never a
     request left hanging."""
+
     def failed(failure):
         log.failure("request failed", failure)
         request.setResponseCode(500)
         request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
-        return "Intern feil / internal error\n".encode("utf-8")
+        return b"Intern feil / internal error\n"
 
     d.addErrback(failed)
     d.addCallback(lambda body: finish(request, body))

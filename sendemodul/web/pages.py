@@ -8,10 +8,9 @@ import secrets
 from twisted.cred.error import UnauthorizedLogin
 from twisted.web import pages, static
 
-from sendemodul import auth, identity, resources
+from sendemodul import auth, identity, messages_nb, resources
 from sendemodul.errors import BydelError, KommunenrError, LoginBusy, OrgnrError
 from sendemodul.timefmt import OSLO
-from sendemodul import messages_nb
 from sendemodul.web.app import AppResource
 from sendemodul.web.errors import respond
 from sendemodul.web.request import bad_segment
@@ -38,16 +37,18 @@ def _field_errors(form, year):
         try:
             identity.check_bydel(k, b, year)
         except BydelError:
-            errors["bydel"] = (f"Bydel {b} kan ikke brukes for kommune {k}. Bruk 00 for hele kommunen"
-                               + (", eller 01–15 for en bydel." if k == identity.OSLO_KOMMUNENR else "."))
+            errors["bydel"] = f"Bydel {b} kan ikke brukes for kommune {k}. Bruk 00 for hele kommunen" + (
+                ", eller 01–15 for en bydel." if k == identity.OSLO_KOMMUNENR else "."
+            )
     if not re.fullmatch(r"\d{9}", o):
         errors["orgnr"] = "Organisasjonsnummeret skal ha ni siffer."
     else:
         try:
             identity.check_orgnr(o)
         except OrgnrError:
-            errors["orgnr"] = (f"Organisasjonsnummeret {o} er ikke gyldig: det skal begynne med 8 eller 9 og ha "
-                               "riktig kontrollsiffer.")
+            errors["orgnr"] = (
+                f"Organisasjonsnummeret {o} er ikke gyldig: det skal begynne med 8 eller 9 og ha riktig kontrollsiffer."
+            )
     if not form["pin"].strip():
         errors["pin"] = "Skriv inn PIN-koden."
     return errors
@@ -69,29 +70,31 @@ class LoginPage(AppResource):
 
     def render_GET(self, request):
         d = self.app.session(request)
-        d.addCallback(lambda session: _redirect(request, "/opplasting") if session
-                      else self._page(request, {}, {}, None))
+        d.addCallback(
+            lambda session: _redirect(request, "/opplasting") if session else self._page(request, {}, {}, None)
+        )
         return respond(request, d)
 
     def _page(self, request, form, errors, message, status=200):
         token = secrets.token_urlsafe(24)
         self.app.set_cookie(request, LOGIN_COOKIE, token.encode("ascii"))
-        return self.app.render(request, "login", status=status, form=form, errors=errors, message=message,
-                               csrf=token, session=None)
+        return self.app.render(
+            request, "login", status=status, form=form, errors=errors, message=message, csrf=token, session=None
+        )
 
     def render_POST(self, request):
         form = {name: _form(request, name) for name in ("kommunenr", "bydel", "orgnr")}
         form["pin"] = _form(request, "pin")
         cookie = request.getCookie(LOGIN_COOKIE)
-        if not (cookie and self.app.same_origin(request) and self.app.csrf_ok(request, cookie.decode("ascii",
-                                                                                                    "replace"))):
+        if not (
+            cookie and self.app.same_origin(request) and self.app.csrf_ok(request, cookie.decode("ascii", "replace"))
+        ):
             return self._page(request, form, {}, messages_nb.melding("csrf"), status=403)
         errors = _field_errors(form, datetime.datetime.now(OSLO).year)
         if errors:
             return self._page(request, form, errors, "Rett opp feltene som er merket.", status=400)
         unit = f"{form['kommunenr']}-{form['bydel']}-{form['orgnr']}"
-        d = self.app.portal.login(auth.UnitCredentials(unit, form["pin"], request.source()), None,
-                                  auth.IUnitAvatar)
+        d = self.app.portal.login(auth.UnitCredentials(unit, form["pin"], request.source()), None, auth.IUnitAvatar)
         d.addCallbacks(self._logged_in, self._failed, callbackArgs=(request,), errbackArgs=(request, form))
         return respond(request, d)
 
@@ -123,15 +126,17 @@ class SessionPage(AppResource):
 
 class UploadPage(SessionPage):
     def page(self, request, session):
-        return self.app.render(request, "opplasting", session=session,
-                               max_bytes=self.app.config.limits.max_upload_bytes)
+        return self.app.render(
+            request, "opplasting", session=session, max_bytes=self.app.config.limits.max_upload_bytes
+        )
 
 
 class DeliveriesPage(SessionPage):
     def page(self, request, session):
         d = self.app.run_db(self.app.store.list_uploads, session.unit)
-        return d.addCallback(lambda rows: self.app.render(request, "innsendinger", session=session,
-                                                          uploads=list(reversed(rows))))
+        return d.addCallback(
+            lambda rows: self.app.render(request, "innsendinger", session=session, uploads=list(reversed(rows)))
+        )
 
 
 class ReceiptPage(SessionPage):
@@ -142,8 +147,9 @@ class ReceiptPage(SessionPage):
     def page(self, request, session):
         def found(row):
             if row is None or row["unit"] != str(session.unit):
-                return self.app.render(request, "error", status=404, session=session,
-                                       message=messages_nb.melding("not_found"))
+                return self.app.render(
+                    request, "error", status=404, session=session, message=messages_nb.melding("not_found")
+                )
             return self.app.render(request, "kvittering", session=session, upload=row, feedback=row["feedback"])
 
         if not REFERENCE_RE.match(self.reference):
@@ -166,8 +172,7 @@ class LogoutPage(AppResource):
         if session is None:
             return _redirect(request, "/")
         if not (self.app.same_origin(request) and self.app.csrf_ok(request, session.csrf)):
-            return self.app.render(request, "error", status=403, session=session,
-                                   message=messages_nb.melding("csrf"))
+            return self.app.render(request, "error", status=403, session=session, message=messages_nb.melding("csrf"))
         self.app.sessions.end(session.token)
         self.app.set_cookie(request, COOKIE, b"", max_age=b"0")
         return _redirect(request, "/")

@@ -50,7 +50,7 @@ def bad_segment(segment):
 def upload_name_ok(path):
     """True when the request path (bytes, as on the request line) of ``PUT /api/v1/uploads/<name>`` names an upload
     that the API accepts: checked before the body, so that nothing is stored for a name refused after it."""
-    segment = unquote_to_bytes(path.partition(b"?")[0][len(UPLOAD_PREFIX):].partition(b"/")[0])
+    segment = unquote_to_bytes(path.partition(b"?")[0][len(UPLOAD_PREFIX) :].partition(b"/")[0])
     return not bad_segment(segment) and bool(UPLOAD_NAME_RE.match(segment.decode("utf-8")))
 
 
@@ -144,8 +144,11 @@ class UploadRequest(server.Request):
         self._cancel_grace()
         log.info("answered {status} {code} before the body", status=status, code=code)
         body = error_body(code, message)
-        headers = [(b"Content-Type", b"application/json; charset=utf-8"), (b"Content-Length", b"%d" % len(body)),
-                   (b"Connection", b"close")]
+        headers = [
+            (b"Content-Type", b"application/json; charset=utf-8"),
+            (b"Content-Length", b"%d" % len(body)),
+            (b"Connection", b"close"),
+        ]
         if status == 401 and self.requestHeaders.hasHeader(b"authorization"):
             extra_headers = (*extra_headers, (b"WWW-Authenticate", b'Basic realm="sendemodul", charset="UTF-8"'))
         headers += [*BASE_HEADERS, *extra_headers]
@@ -206,13 +209,15 @@ class UploadRequest(server.Request):
     def _start_upload(self, length):
         limit = self.app.config.limits.max_upload_bytes
         if length is not None and length > limit:
-            self.answer_early(413, UploadTooLarge.code, f"The upload is larger than the server accepts "
-                                                        f"({limit:,} bytes).")
+            self.answer_early(
+                413, UploadTooLarge.code, f"The upload is larger than the server accepts ({limit:,} bytes)."
+            )
             return
         expect = self.requestHeaders.getRawHeaders(b"expect")
         self.requestHeaders.removeHeader(b"expect")  # we answer 100-continue ourselves, after the login
-        self._expect_continue = bool(expect and expect[0].lower() == b"100-continue"
-                                     and self._request_line[2] == b"HTTP/1.1")
+        self._expect_continue = bool(
+            expect and expect[0].lower() == b"100-continue" and self._request_line[2] == b"HTTP/1.1"
+        )
         self.channel.transport.pauseProducing()
         self._waiting_login = True
         self._deadline = self._call_later(self.app.config.limits.max_upload_seconds, self._too_slow, "upload")
@@ -301,8 +306,7 @@ class UploadRequest(server.Request):
             self.answer_early(413, e.code, str(e))
         except Exception as e:  # a storage error of an earlier write
             self.upload_error = e
-            self.answer_early(507 if getattr(e, "code", "") == "no_space" else 503, getattr(e, "code", "error"),
-                              str(e))
+            self.answer_early(507 if getattr(e, "code", "") == "no_space" else 503, getattr(e, "code", "error"), str(e))
         else:
             self.content.size += len(data)
 

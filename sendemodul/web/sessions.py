@@ -35,8 +35,14 @@ class Sessions:
         if len(self._sessions) >= self.max_sessions:
             self.sweep()
         now = self.clock.seconds()
-        session = Session(token=secrets.token_urlsafe(32), unit=unit, csrf=secrets.token_urlsafe(32),
-                          last_seen=now, created=now, epoch=epoch)
+        session = Session(
+            token=secrets.token_urlsafe(32),
+            unit=unit,
+            csrf=secrets.token_urlsafe(32),
+            last_seen=now,
+            created=now,
+            epoch=epoch,
+        )
         self._sessions[session.token] = session
         return session
 

@@ -120,8 +120,9 @@ class Site(server.Site):
     protocol = Channel
 
     def __init__(self, app, reactor):
-        super().__init__(Root(app), requestFactory=SecureRequest, timeout=app.config.limits.idle_timeout_seconds,
-                         reactor=reactor)
+        super().__init__(
+            Root(app), requestFactory=SecureRequest, timeout=app.config.limits.idle_timeout_seconds, reactor=reactor
+        )
         self.app = app
         self.reactor = reactor
 
@@ -143,11 +144,14 @@ class Site(server.Site):
         if request.code in (401, 503) and self._too_many_refusals():
             return
         if self.app.config.server.log_client_ip:
-            log.info("{ip} {method} {status}", ip=request.getClientAddress().host,
-                     method=request.method.decode("ascii", "replace"), status=request.code)
+            log.info(
+                "{ip} {method} {status}",
+                ip=request.getClientAddress().host,
+                method=request.method.decode("ascii", "replace"),
+                status=request.code,
+            )
         else:
             log.info("{method} {status}", method=request.method.decode("ascii", "replace"), status=request.code)
-
 
     def _too_many_refusals(self):
         second = int(self.reactor.seconds())
@@ -172,7 +176,8 @@ def tls_options(cert_path):
     pem = cert_path.read_bytes()
     cert = ssl.PrivateCertificate.loadPEM(pem)
     return ssl.CertificateOptions(
-        privateKey=cert.privateKey.original, certificate=cert.original,
+        privateKey=cert.privateKey.original,
+        certificate=cert.original,
         raiseMinimumTo=ssl.TLSVersion.TLSv1_2,
         acceptableCiphers=ssl.AcceptableCiphers.fromOpenSSLCipherString("ECDHE+AESGCM:ECDHE+CHACHA20"),
     )
@@ -190,6 +195,9 @@ class WebService(ListeningService):
 
     def make_factory(self):
         cfg = self.app.config
-        return CoalescingTLSFactory(tls_options(cfg.tls_cert_path), Site(self.app, self.reactor),
-                                    connections_per_source=cfg.limits.https_connections_per_source,
-                                    is_banned=self.app.source_banned)
+        return CoalescingTLSFactory(
+            tls_options(cfg.tls_cert_path),
+            Site(self.app, self.reactor),
+            connections_per_source=cfg.limits.https_connections_per_source,
+            is_banned=self.app.source_banned,
+        )

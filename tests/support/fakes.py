@@ -29,7 +29,7 @@ class FakeIncoming:
         offset = self.size if offset is None else offset
         if offset + len(data) > self.max_bytes:
             raise UploadTooLarge(f"The upload is larger than the server accepts ({self.max_bytes:,} bytes).")
-        self.data[offset:offset + len(data)] = data
+        self.data[offset : offset + len(data)] = data
         self.size = max(self.size, offset + len(data))
 
 
@@ -38,9 +38,13 @@ class FakeIntake:
     holds it back with ``self.pending``."""
 
     def __init__(self, max_upload_seconds=60, max_upload_bytes=1000, uploads_per_unit=100):
-        self.config = SimpleNamespace(limits=SimpleNamespace(max_upload_seconds=max_upload_seconds,
-                                                             max_upload_bytes=max_upload_bytes,
-                                                             uploads_per_unit=uploads_per_unit))
+        self.config = SimpleNamespace(
+            limits=SimpleNamespace(
+                max_upload_seconds=max_upload_seconds,
+                max_upload_bytes=max_upload_bytes,
+                uploads_per_unit=uploads_per_unit,
+            )
+        )
         self.begun = []
         self.aborted = []
         self.finished = []
@@ -48,8 +52,10 @@ class FakeIntake:
         self.outcome = lambda upload: receipt(upload)
 
     def begin(self, unit, *, epoch=None, on_pressure=None):
-        if len([u for u in self.begun if u not in self.aborted and u not in self.finished]) >= \
-                self.config.limits.uploads_per_unit:
+        if (
+            len([u for u in self.begun if u not in self.aborted and u not in self.finished])
+            >= self.config.limits.uploads_per_unit
+        ):
             raise TooManyUploads("This unit already has uploads in progress, as many as the server takes at once.")
         upload = FakeIncoming(unit, self.config.limits.max_upload_bytes, on_pressure)
         upload.epoch = epoch
@@ -69,14 +75,37 @@ class FakeIntake:
 
 
 def receipt(upload, reference="SM-20270115-7KQ2XW9D"):
-    return Receipt(reference=reference, status="received", unit=upload.unit, register="11F", periode=2026,
-                   size=upload.size, sha256="0" * 64, received_at="2027-01-15T07:00:00Z", late=False, test=False)
+    return Receipt(
+        reference=reference,
+        status="received",
+        unit=upload.unit,
+        register="11F",
+        periode=2026,
+        size=upload.size,
+        sha256="0" * 64,
+        received_at="2027-01-15T07:00:00Z",
+        late=False,
+        test=False,
+    )
 
 
 def row(reference, unit=UNIT):
-    return {"reference": reference, "status": "received", "unit": unit, "register": "11F", "periode": 2026,
-            "size": 10, "sha256": "0" * 64, "received_at": "2027-01-15T07:00:00Z", "late": 0, "test": 0,
-            "superseded_by": None, "reason": None, "delivered_at": None, "updated_at": "2027-01-15T07:00:00Z"}
+    return {
+        "reference": reference,
+        "status": "received",
+        "unit": unit,
+        "register": "11F",
+        "periode": 2026,
+        "size": 10,
+        "sha256": "0" * 64,
+        "received_at": "2027-01-15T07:00:00Z",
+        "late": 0,
+        "test": 0,
+        "superseded_by": None,
+        "reason": None,
+        "delivered_at": None,
+        "updated_at": "2027-01-15T07:00:00Z",
+    }
 
 
 class FakeStore:
@@ -144,8 +173,15 @@ def web_app(clock, *, intake=None, store=None, portal=None, home="/nonexistent/s
 
     cfg = config.parse("", home)
     cfg = dataclasses.replace(cfg, limits=dataclasses.replace(cfg.limits, **limits))
-    return WebApp(cfg, portal=portal or FakePortal(), intake=intake or FakeIntake(), store=store or FakeStore(),
-                  run_db=sync_db, clock=clock, keys=None)
+    return WebApp(
+        cfg,
+        portal=portal or FakePortal(),
+        intake=intake or FakeIntake(),
+        store=store or FakeStore(),
+        run_db=sync_db,
+        clock=clock,
+        keys=None,
+    )
 
 
 def parse_response(raw):
@@ -168,7 +204,7 @@ def parse_response(raw):
             if size == 0:
                 break
             decoded += rest[:size]
-            body = rest[size + 2:]
+            body = rest[size + 2 :]
         body = decoded
     return status, headers, body
 

@@ -72,8 +72,12 @@ def _has_presisering(element: ET.Element) -> bool:
 
 
 #: The kinds of sub-elements with dates: (name in messages, path from Individ, SSB's control-id prefix).
-_KINDS = (("Meldingen", "Melding", "Melding"), ("Undersøkelsen", "Melding/Undersokelse", "Undersokelse"),
-          ("Planen", "Plan", "Plan"), ("Tiltaket", "Tiltak", "Tiltak"))
+_KINDS = (
+    ("Meldingen", "Melding", "Melding"),
+    ("Undersøkelsen", "Melding/Undersokelse", "Undersokelse"),
+    ("Planen", "Plan", "Plan"),
+    ("Tiltaket", "Tiltak", "Tiltak"),
+)
 
 
 def _dates(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
@@ -88,39 +92,76 @@ def _dates(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
             own_start, own_end = _date(element, "StartDato"), _date(element, "SluttDato")
             where = f"{path.rsplit('/', 1)[-1]}/@SluttDato"
             if prefix in ("Tiltak", "Undersokelse") and own_end is not None and own_end.year != periode:
-                yield (f"{prefix}02b", Severity.ERROR, where,
-                       f"{label} ({ident}) har sluttdato i {own_end.year}, ikke i rapporteringsåret {periode}")
-            if (end is not None and own_end is not None and own_end > end
-                    and not (prefix == "Melding" and element.get("Konklusjon", "").strip() == "1")):
-                yield (f"{prefix}02c", Severity.ERROR, where,
-                       f"{label} ({ident}) har sluttdato etter individets sluttdato")
+                yield (
+                    f"{prefix}02b",
+                    Severity.ERROR,
+                    where,
+                    f"{label} ({ident}) har sluttdato i {own_end.year}, ikke i rapporteringsåret {periode}",
+                )
+            if (
+                end is not None
+                and own_end is not None
+                and own_end > end
+                and not (prefix == "Melding" and element.get("Konklusjon", "").strip() == "1")
+            ):
+                yield (
+                    f"{prefix}02c",
+                    Severity.ERROR,
+                    where,
+                    f"{label} ({ident}) har sluttdato etter individets sluttdato",
+                )
             if closed and (own_end is None or end is None or own_end > year_end):
-                yield (f"{prefix}02d", Severity.ERROR, where,
-                       f"{label} ({ident}) skal være avsluttet når individet er avsluttet (Avslutta3112 = 1): "
-                       + ("sluttdato mangler" if own_end is None else "individet har ingen sluttdato" if end is None
-                          else f"sluttdato er etter 31.12.{periode}"))
+                yield (
+                    f"{prefix}02d",
+                    Severity.ERROR,
+                    where,
+                    f"{label} ({ident}) skal være avsluttet når individet er avsluttet (Avslutta3112 = 1): "
+                    + (
+                        "sluttdato mangler"
+                        if own_end is None
+                        else "individet har ingen sluttdato"
+                        if end is None
+                        else f"sluttdato er etter 31.12.{periode}"
+                    ),
+                )
             if start is not None and own_start is not None and own_start < start:
-                yield (f"{prefix}02e", Severity.ERROR, f"{path.rsplit('/', 1)[-1]}/@StartDato",
-                       f"{label} ({ident}) har startdato før individets startdato")
+                yield (
+                    f"{prefix}02e",
+                    Severity.ERROR,
+                    f"{path.rsplit('/', 1)[-1]}/@StartDato",
+                    f"{label} ({ident}) har startdato før individets startdato",
+                )
     for number, flytting in enumerate(individ.iterfind("Flytting"), 1):
         ident = f"nr. {number}"
         moved = _date(flytting, "SluttDato")
         if moved is None:
             continue
         if end is not None and moved > end:
-            yield ("Flytting02c", Severity.ERROR, "Flytting/@SluttDato",
-                   f"Flyttingen ({ident}) har sluttdato etter individets sluttdato")
+            yield (
+                "Flytting02c",
+                Severity.ERROR,
+                "Flytting/@SluttDato",
+                f"Flyttingen ({ident}) har sluttdato etter individets sluttdato",
+            )
         if start is not None and moved < start:
-            yield ("Flytting02f", Severity.ERROR, "Flytting/@SluttDato",
-                   f"Flyttingen ({ident}) har sluttdato før individets startdato")
+            yield (
+                "Flytting02f",
+                Severity.ERROR,
+                "Flytting/@SluttDato",
+                f"Flyttingen ({ident}) har sluttdato før individets startdato",
+            )
 
 
 def _individ02b(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
     periode = facts.periode
     end, last_count = _date(individ, "SluttDato"), datetime.date(periode - 1, 12, 31)
     if end is not None and end < last_count:
-        yield ("Individ02b", Severity.ERROR, "SluttDato",
-               f"Individets sluttdato er før forrige telletidspunkt, 31.12.{periode - 1}")
+        yield (
+            "Individ02b",
+            Severity.ERROR,
+            "SluttDato",
+            f"Individets sluttdato er før forrige telletidspunkt, 31.12.{periode - 1}",
+        )
 
 
 def _individ06(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
@@ -144,8 +185,12 @@ def _presisering(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
         for number, element in enumerate(individ.iterfind(path), 1):
             code = element.get(attribute, "").strip()
             if code in codes and not _has_presisering(element):
-                yield (rule_id, Severity.ERROR, f"{path.rsplit('/', 1)[-1]}/Presisering",
-                       f"{what} {code} (nr. {number}) mangler presisering")
+                yield (
+                    rule_id,
+                    Severity.ERROR,
+                    f"{path.rsplit('/', 1)[-1]}/Presisering",
+                    f"{what} {code} (nr. {number}) mangler presisering",
+                )
 
 
 def _melding(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
@@ -154,15 +199,27 @@ def _melding(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
     for number, melding in enumerate(individ.iterfind("Melding"), 1):
         start, end = _date(melding, "StartDato"), _date(melding, "SluttDato")
         if start is not None and end is not None and (end - start).days > MELDING_DAYS:
-            yield ("Melding03", Severity.WARNING, "Melding/@SluttDato",
-                   f"Meldingen (nr. {number}) er behandlet på mer enn {MELDING_DAYS} dager (fristen er 7)")
+            yield (
+                "Melding03",
+                Severity.WARNING,
+                "Melding/@SluttDato",
+                f"Meldingen (nr. {number}) er behandlet på mer enn {MELDING_DAYS} dager (fristen er 7)",
+            )
         if end is not None and end.year >= periode and melding.get("Konklusjon", "").strip() in ("1", "2"):
             if melding.find("Melder") is None:
-                yield ("Melding04", Severity.ERROR, "Melding/Melder",
-                       f"Meldingen (nr. {number}) er konkludert, men har ingen melder")
+                yield (
+                    "Melding04",
+                    Severity.ERROR,
+                    "Melding/Melder",
+                    f"Meldingen (nr. {number}) er konkludert, men har ingen melder",
+                )
             if melding.find("Saksinnhold") is None:
-                yield ("Melding05", Severity.ERROR, "Melding/Saksinnhold",
-                       f"Meldingen (nr. {number}) er konkludert, men har intet saksinnhold")
+                yield (
+                    "Melding05",
+                    Severity.ERROR,
+                    "Melding/Saksinnhold",
+                    f"Meldingen (nr. {number}) er konkludert, men har intet saksinnhold",
+                )
 
 
 def _undersokelse(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
@@ -173,14 +230,26 @@ def _undersokelse(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
         start, end = _date(undersokelse, "StartDato"), _date(undersokelse, "SluttDato")
         konklusjon = undersokelse.get("Konklusjon", "").strip()
         if end is not None and not konklusjon:
-            yield ("Undersokelse04", Severity.ERROR, "Undersokelse/@Konklusjon",
-                   f"Undersøkelsen (nr. {number}) er avsluttet, men mangler konklusjon")
+            yield (
+                "Undersokelse04",
+                Severity.ERROR,
+                "Undersokelse/@Konklusjon",
+                f"Undersøkelsen (nr. {number}) er avsluttet, men mangler konklusjon",
+            )
         if konklusjon in ("1", "2") and undersokelse.find("Vedtaksgrunnlag") is None:
-            yield ("Undersokelse07", Severity.ERROR, "Undersokelse/Vedtaksgrunnlag",
-                   f"Undersøkelsen (nr. {number}) er konkludert med kode {konklusjon} og skal ha vedtaksgrunnlag")
+            yield (
+                "Undersokelse07",
+                Severity.ERROR,
+                "Undersokelse/Vedtaksgrunnlag",
+                f"Undersøkelsen (nr. {number}) er konkludert med kode {konklusjon} og skal ha vedtaksgrunnlag",
+            )
         if start is not None and start < datetime.date(periode, 6, 30) and end is None:
-            yield ("Undersokelse08", Severity.WARNING, "Undersokelse/@SluttDato",
-                   f"Undersøkelsen (nr. {number}) startet før 30.06.{periode} og skal være konkludert")
+            yield (
+                "Undersokelse08",
+                Severity.WARNING,
+                "Undersokelse/@SluttDato",
+                f"Undersøkelsen (nr. {number}) startet før 30.06.{periode} og skal være konkludert",
+            )
 
 
 def _lovhjemmel(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
@@ -190,18 +259,27 @@ def _lovhjemmel(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
         if lovhjemmel is None:
             continue  # MANDATORY
         if "0" in (lovhjemmel.get("Kapittel", "").strip(), lovhjemmel.get("Paragraf", "").strip()):
-            yield ("Lovhjemmel04", Severity.ERROR, "Lovhjemmel",
-                   f"Tiltaket (nr. {number}) har kapittel eller paragraf 0 i lovhjemmelen, som ikke er gyldig")
+            yield (
+                "Lovhjemmel04",
+                Severity.ERROR,
+                "Lovhjemmel",
+                f"Tiltaket (nr. {number}) har kapittel eller paragraf 0 i lovhjemmelen, som ikke er gyldig",
+            )
         start = _date(tiltak, "StartDato")
         if start is None:
             continue
-        laws = [lovhjemmel.get("Lov", "").strip()] + [j.get("Lov", "").strip()
-                                                       for j in tiltak.iterfind("JmfrLovhjemmel")]
+        laws = [lovhjemmel.get("Lov", "").strip()] + [
+            j.get("Lov", "").strip() for j in tiltak.iterfind("JmfrLovhjemmel")
+        ]
         allowed = (BVL1992,) if start <= BVL2021_FROM else (BVL1992, BVL2021)
         if any(law not in allowed for law in laws):
-            yield ("Tiltak24", Severity.ERROR, "Lovhjemmel/@Lov",
-                   f"Tiltaket (nr. {number}) startet {'før' if start <= BVL2021_FROM else 'fra'} 01.01.2023 og "
-                   f"krever lov = {' eller '.join(repr(a) for a in allowed)}")
+            yield (
+                "Tiltak24",
+                Severity.ERROR,
+                "Lovhjemmel/@Lov",
+                f"Tiltaket (nr. {number}) startet {'før' if start <= BVL2021_FROM else 'fra'} 01.01.2023 og "
+                f"krever lov = {' eller '.join(repr(a) for a in allowed)}",
+            )
 
 
 def _is_omsorgstiltak(tiltak: ET.Element) -> bool:
@@ -210,10 +288,14 @@ def _is_omsorgstiltak(tiltak: ET.Element) -> bool:
     if lovhjemmel is None:
         return False
     lov, kapittel, paragraf = (lovhjemmel.get(n, "").strip() for n in ("Lov", "Kapittel", "Paragraf"))
-    return ((lov, kapittel, paragraf) == (BVL1992, "4", "12")
-            or ((lov, kapittel, paragraf) == (BVL1992, "4", "8") and lovhjemmel.get("Ledd", "").strip() in ("2", "3"))
-            or ((lov, kapittel, paragraf) == (BVL2021, "5", "1")
-                and lovhjemmel.get("Bokstav", "").strip() in OMSORG_BOKSTAVER))
+    return (
+        (lov, kapittel, paragraf) == (BVL1992, "4", "12")
+        or ((lov, kapittel, paragraf) == (BVL1992, "4", "8") and lovhjemmel.get("Ledd", "").strip() in ("2", "3"))
+        or (
+            (lov, kapittel, paragraf) == (BVL2021, "5", "1")
+            and lovhjemmel.get("Bokstav", "").strip() in OMSORG_BOKSTAVER
+        )
+    )
 
 
 def _is_plassering(tiltak: ET.Element) -> bool:
@@ -232,16 +314,26 @@ def _tiltak(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
     for number, tiltak in enumerate(individ.iterfind("Tiltak"), 1):
         start, end = _date(tiltak, "StartDato"), _date(tiltak, "SluttDato")
         if end is not None and tiltak.find("Opphevelse") is None and _is_omsorgstiltak(tiltak):
-            yield ("Tiltak04", Severity.WARNING, "Tiltak/Opphevelse",
-                   f"Tiltaket (nr. {number}) er et omsorgstiltak med sluttdato og krever kode for opphevelse")
+            yield (
+                "Tiltak04",
+                Severity.WARNING,
+                "Tiltak/Opphevelse",
+                f"Tiltaket (nr. {number}) er et omsorgstiltak med sluttdato og krever kode for opphevelse",
+            )
         if start is not None and _is_plassering(tiltak):
             placements.append((number, start, end or year_end))
     for i, (number, start, end) in enumerate(placements):
-        if any((min(end, other_end) - max(start, other_start)).days >= PLACEMENT_OVERLAP_DAYS
-               for _, other_start, other_end in placements[i + 1:]):
-            yield ("Tiltak09", Severity.WARNING, "Tiltak/@StartDato",
-                   f"Plasseringstiltaket (nr. {number}) overlapper et annet med {PLACEMENT_OVERLAP_DAYS} dager eller "
-                   "mer; plasseringstiltak kan ikke overlappe med mer enn 3 måneder")
+        if any(
+            (min(end, other_end) - max(start, other_start)).days >= PLACEMENT_OVERLAP_DAYS
+            for _, other_start, other_end in placements[i + 1 :]
+        ):
+            yield (
+                "Tiltak09",
+                Severity.WARNING,
+                "Tiltak/@StartDato",
+                f"Plasseringstiltaket (nr. {number}) overlapper et annet med {PLACEMENT_OVERLAP_DAYS} dager eller "
+                "mer; plasseringstiltak kan ikke overlappe med mer enn 3 måneder",
+            )
 
 
 def _individ10(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
@@ -292,14 +384,37 @@ def _age(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
         kategori = tiltak.find("Kategori")
         code = "" if kategori is None else kategori.get("Kode", "").strip()
         if age > 6 and code == "4.1":
-            yield ("Tiltak05", Severity.WARNING, "Kategori/@Kode",
-                   f"Tiltaket (nr. {number}): barnet er {age} år (over 7) og i barnehage")
+            yield (
+                "Tiltak05",
+                Severity.WARNING,
+                "Kategori/@Kode",
+                f"Tiltaket (nr. {number}): barnet er {age} år (over 7) og i barnehage",
+            )
         if age > 10 and code == "4.2":
-            yield ("Tiltak06", Severity.WARNING, "Kategori/@Kode",
-                   f"Tiltaket (nr. {number}): barnet er {age} år (over 11) og i SFO")
+            yield (
+                "Tiltak06",
+                Severity.WARNING,
+                "Kategori/@Kode",
+                f"Tiltaket (nr. {number}): barnet er {age} år (over 11) og i SFO",
+            )
         if age > 18 and _is_omsorgstiltak(tiltak):
-            yield ("Lovhjemmel03", Severity.ERROR, "Lovhjemmel",
-                   f"Tiltaket (nr. {number}): individet er {age} år og skal dermed ikke ha omsorgstiltak")
+            yield (
+                "Lovhjemmel03",
+                Severity.ERROR,
+                "Lovhjemmel",
+                f"Tiltaket (nr. {number}): individet er {age} år og skal dermed ikke ha omsorgstiltak",
+            )
 
-CONTROLS: tuple[Control, ...] = (_individ02b, _individ06, _individ10, _dates, _presisering, _melding, _undersokelse,
-                                 _lovhjemmel, _tiltak, _age)
+
+CONTROLS: tuple[Control, ...] = (
+    _individ02b,
+    _individ06,
+    _individ10,
+    _dates,
+    _presisering,
+    _melding,
+    _undersokelse,
+    _lovhjemmel,
+    _tiltak,
+    _age,
+)

@@ -17,16 +17,22 @@ from sendemodul.profiles.xmldoc import XmlProfile
 __all__ = ["Checker", "run_checks"]
 
 
-def run_checks(profile: Profile, stream: BinaryIO, unit: identity.Unit, *, allow_synthetic: bool = True,
-               source: str | None = None, max_per_rule: int = MAX_PER_RULE) -> Report:
+def run_checks(
+    profile: Profile,
+    stream: BinaryIO,
+    unit: identity.Unit,
+    *,
+    allow_synthetic: bool = True,
+    source: str | None = None,
+    max_per_rule: int = MAX_PER_RULE,
+) -> Report:
     """Check an extract (a binary stream, read once, streaming) for ``unit``; the :class:`Report`.
 
     ``allow_synthetic``: synthetic test IDs are expected (one INFO); pass ``False`` for production-like use, where each
     one is a WARNING. ``source`` names the file in the report.
     """
     extract = profile.open_extract(stream)
-    checker = Checker(profile, unit, extract, allow_synthetic=allow_synthetic, source=source,
-                      max_per_rule=max_per_rule)
+    checker = Checker(profile, unit, extract, allow_synthetic=allow_synthetic, source=source, max_per_rule=max_per_rule)
     for item in extract.scan():
         checker.feed(item)
     return checker.finish()
@@ -37,8 +43,16 @@ class Checker:
     encrypt in one pass): :meth:`feed` every item of ``extract.scan()``, then :meth:`finish` for the report.
     """
 
-    def __init__(self, profile: Profile, unit: identity.Unit, extract: Extract, *, allow_synthetic: bool = True,
-                 source: str | None = None, max_per_rule: int = MAX_PER_RULE):
+    def __init__(
+        self,
+        profile: Profile,
+        unit: identity.Unit,
+        extract: Extract,
+        *,
+        allow_synthetic: bool = True,
+        source: str | None = None,
+        max_per_rule: int = MAX_PER_RULE,
+    ):
         self.report = Report(profile.register, profile.periode, str(unit), profile.title, source)
         self._extract = extract
         self._max_per_rule = max_per_rule
@@ -91,13 +105,26 @@ class Checker:
                 self._records.check_header(self._extract.header_lines)
             self._records.finish()
             if self.report.records == 0:
-                self._add(Severity.WARNING, "EMPTY", None, None, None,
-                          "the extract holds no records; if nobody is to be reported, deliver with "
-                          "'sendemodul encrypt --empty' (no participants)")
+                self._add(
+                    Severity.WARNING,
+                    "EMPTY",
+                    None,
+                    None,
+                    None,
+                    "the extract holds no records; if nobody is to be reported, deliver with "
+                    "'sendemodul encrypt --empty' (no participants)",
+                )
         return self.report
 
-    def _add(self, severity: Severity, rule: str, line: int | None, journalnr: str | None, field_name: str | None,
-             message: str) -> None:
+    def _add(
+        self,
+        severity: Severity,
+        rule: str,
+        line: int | None,
+        journalnr: str | None,
+        field_name: str | None,
+        message: str,
+    ) -> None:
         report = self.report
         report.severity_counts[severity] = report.severity_counts.get(severity, 0) + 1
         count = report.rule_counts.get(rule, 0) + 1
@@ -114,8 +141,9 @@ class Checker:
             report.rule_counts[f.rule] = report.rule_counts.get(f.rule, 0) + 1
 
 
-def _record_rules(profile: Profile, context: Context, add: Add, allow_synthetic: bool,
-                  max_listed: int) -> FixedRules | XmlRules:
+def _record_rules(
+    profile: Profile, context: Context, add: Add, allow_synthetic: bool, max_listed: int
+) -> FixedRules | XmlRules:
     """The record rules for the kind of ``profile``."""
     if isinstance(profile, FixedWidthProfile):
         return FixedRules(profile, context, add, allow_synthetic, max_listed)

@@ -19,8 +19,9 @@ CompiledRule: TypeAlias = tuple[str, Severity, "str | None", "Violation"]
 Violation: TypeAlias = Callable[[dict[str, str]], "str | None"]
 
 
-def compile_rules(rules: Iterable[Consistency], date_formats: dict[str, str],
-                  label: str = "") -> tuple[CompiledRule, ...]:
+def compile_rules(
+    rules: Iterable[Consistency], date_formats: dict[str, str], label: str = ""
+) -> tuple[CompiledRule, ...]:
     """The consistency rules as functions; ``label`` prefixes the field names of findings (``Tjeneste/@``)."""
     return tuple((rule.id, Severity[rule.severity], *_compile_one(rule, date_formats, label)) for rule in rules)
 
@@ -39,6 +40,7 @@ def _compile_one(rule: Consistency, date_formats: dict[str, str], label: str) ->
             if positive and not (digits_only(value) and int(value) > 0):
                 return f"{field_name} must be more than 0 when {if_field} is {condition}"
             return None
+
         return label + field_name, requires
     if isinstance(rule, AnyOf):
         names = rule.fields
@@ -46,6 +48,7 @@ def _compile_one(rule: Consistency, date_formats: dict[str, str], label: str) ->
 
         def any_of(values: dict[str, str]) -> str | None:
             return None if any(values.get(name) for name in names) else message
+
         return None, any_of
     earlier, later = rule.earlier, rule.later
     earlier_format, later_format = date_formats[earlier], date_formats[later]
@@ -55,4 +58,5 @@ def _compile_one(rule: Consistency, date_formats: dict[str, str], label: str) ->
         first = parse_date(values.get(earlier, ""), earlier_format)
         second = parse_date(values.get(later, ""), later_format)
         return message if first is not None and second is not None and first > second else None
+
     return label + later, date_order

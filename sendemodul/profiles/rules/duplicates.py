@@ -52,8 +52,8 @@ class _Run:
             file.seek(offset)
             data = file.read(12 * n)
             hashes, lines = array("Q"), array("I")
-            hashes.frombytes(data[:8 * n])
-            lines.frombytes(data[8 * n:])
+            hashes.frombytes(data[: 8 * n])
+            lines.frombytes(data[8 * n :])
             yield hashes, lines
 
 
@@ -166,8 +166,11 @@ class Journal:
         file = self._file
         offset = file.seek(0, 2)
         file.write(self._lines.tobytes())
-        file.write("\n".join(t.replace("\\", "\\\\").replace("\n", "\\n") for t in self._texts)
-                   .encode("utf-8", "surrogatepass"))
+        file.write(
+            "\n".join(t.replace("\\", "\\\\").replace("\n", "\\n") for t in self._texts).encode(
+                "utf-8", "surrogatepass"
+            )
+        )
         self._first_lines.append(self._lines[0])
         self._blocks.append((offset, len(self._lines)))
         self._lines, self._texts = array("I"), []
@@ -190,8 +193,8 @@ class Journal:
             file.seek(offset)
             data = file.read() if end is None else file.read(end - offset)
             entry_lines = array("I")
-            entry_lines.frombytes(data[:4 * n])
-            texts = data[4 * n:].split(b"\n")
+            entry_lines.frombytes(data[: 4 * n])
+            texts = data[4 * n :].split(b"\n")
             for line in block_lines:
                 i = bisect.bisect_left(entry_lines, line)
                 if i < n and entry_lines[i] == line:

@@ -73,8 +73,12 @@ class Context:
 
     def __init__(self, profile: Profile, unit: identity.Unit):
         self.periode = profile.periode
-        self.expected = {"kommunenr": unit.kommunenr, "orgnr": unit.orgnr, "version": f"{profile.periode % 100:02d}",
-                         "periode": str(profile.periode)}
+        self.expected = {
+            "kommunenr": unit.kommunenr,
+            "orgnr": unit.orgnr,
+            "version": f"{profile.periode % 100:02d}",
+            "periode": str(profile.periode),
+        }
         self.bydeler, self.bydel_rule = allowed_bydeler(unit, profile.periode)
         self._kommuner: dict[str, bool] = {}
 
@@ -91,8 +95,12 @@ class Context:
         return valid
 
 
-_ROLE_RULES = {"kommunenr": ("KOMMUNENR", "the unit's kommunenr"), "orgnr": ("ORGNR", "the unit's orgnr"),
-               "version": ("VERSION", "the last two digits of the periode"), "periode": ("VERSION", "the periode")}
+_ROLE_RULES = {
+    "kommunenr": ("KOMMUNENR", "the unit's kommunenr"),
+    "orgnr": ("ORGNR", "the unit's orgnr"),
+    "version": ("VERSION", "the last two digits of the periode"),
+    "periode": ("VERSION", "the periode"),
+}
 
 
 class FieldRule:
@@ -128,8 +136,11 @@ class FieldRule:
             return "LENGTH", f"{label} is {len(v)} characters long; at most {spec.max_length} are allowed"
         if spec.min_length is not None and len(v) < spec.min_length:
             return "LENGTH", f"{label} is {len(v)} characters long; at least {spec.min_length} are needed"
-        if (spec.codes or spec.codes_from) and v not in spec.codes \
-                and not (spec.codes_from and self.context.kommunenr_valid(v)):
+        if (
+            (spec.codes or spec.codes_from)
+            and v not in spec.codes
+            and not (spec.codes_from and self.context.kommunenr_valid(v))
+        ):
             return "CODE", f"{label} must be {self._codes_in_words()}{_show(v)}"
         return None
 
@@ -209,8 +220,12 @@ def _aligned_digits(width: int, *, blank: bool) -> str:
 def _exact_width(choices: list[tuple[str, int]], width: int, *, blank: bool) -> str:
     """A regular expression for exactly ``width`` characters: one of ``choices`` (a regular expression and the fixed
     length of what it matches) with padding spaces before and after, or (if ``blank``) spaces only."""
-    alternatives = [f"[ ]{{{before}}}{choice}[ ]{{{width - length - before}}}"
-                    for choice, length in choices if length <= width for before in range(width - length + 1)]
+    alternatives = [
+        f"[ ]{{{before}}}{choice}[ ]{{{width - length - before}}}"
+        for choice, length in choices
+        if length <= width
+        for before in range(width - length + 1)
+    ]
     if blank:
         alternatives.append(f"[ ]{{{width}}}")
     return "|".join(alternatives) if alternatives else "(?!)"

@@ -46,8 +46,14 @@ class FixedRules(RecordRules[FixedWidthProfile]):
     field by field to say what is wrong (most records in most files are fine). Only the fields that need a look in
     Python (dates, kommune codes) or feed other rules are sliced out of a record that passes."""
 
-    def __init__(self, profile: FixedWidthProfile, context: Context, add: Add, allow_synthetic: bool,
-                 max_listed: int = MAX_PER_RULE):
+    def __init__(
+        self,
+        profile: FixedWidthProfile,
+        context: Context,
+        add: Add,
+        allow_synthetic: bool,
+        max_listed: int = MAX_PER_RULE,
+    ):
         super().__init__(profile, context, add, allow_synthetic, max_listed)
         specs = [spec for spec in profile.field_specs if not spec.id_kind]
         self._rules = tuple(FieldRule(spec, context) for spec in specs)
@@ -57,16 +63,24 @@ class FixedRules(RecordRules[FixedWidthProfile]):
         exact = {rule.spec.name: rule.exact_pattern() for rule in self._rules}
         for rule in self._rules:  # a blank number field (common) first: the same texts match, sooner
             spec = rule.spec
-            if spec.role != "bydel" and rule.expected is None and (spec.codes_from or spec.type == "integer") \
-                    and not spec.mandatory:
+            if (
+                spec.role != "bydel"
+                and rule.expected is None
+                and (spec.codes_from or spec.type == "integer")
+                and not spec.mandatory
+            ):
                 exact[spec.name] = f"[ ]{{{spec.length}}}|{exact[spec.name]}"
-        self._record_re = re.compile("".join(
-            f"(?>{exact[spec.name]})" if spec.name in exact else f"[^\n]{{{spec.length}}}"
-            for spec in profile.field_specs).replace("[ ]{0}", ""))  # "[ ]{0}" matches nothing, slowly
+        self._record_re = re.compile(
+            "".join(
+                f"(?>{exact[spec.name]})" if spec.name in exact else f"[^\n]{{{spec.length}}}"
+                for spec in profile.field_specs
+            ).replace("[ ]{0}", "")
+        )  # "[ ]{0}" matches nothing, slowly
         #: The fields checked in Python after a match, with a memo per field of the texts already judged (dates and
         #: kommune codes repeat a lot).
         self._python_memo: tuple[tuple[FieldRule, int, int, dict[str, bool]], ...] = tuple(
-            (rule, *rule.spec.span, {}) for rule in self._rules if rule.needs_python)
+            (rule, *rule.spec.span, {}) for rule in self._rules if rule.needs_python
+        )
         needed = {spec.name for spec, _ in self._unique}
         for consistency in profile.consistency:
             needed.update(consistency.names)
@@ -129,9 +143,13 @@ class FixedRules(RecordRules[FixedWidthProfile]):
             if birth is not None and fnr and id_class in BIRTH_DATE_CLASSES:
                 born = values.get(birth.name, "")
                 # the same day, month (less its offset) and year digits: a match, as birth_matches would say
-                if not (ddmmyyyy and len(born) == 8 and born[:2] == raw[:2] and born[6:] == raw[4:6]
-                        and _MONTHS.get(raw[2:4]) == born[2:4]) \
-                        and not birth_matches(raw[:6], born, birth.date_format):
+                if not (
+                    ddmmyyyy
+                    and len(born) == 8
+                    and born[:2] == raw[:2]
+                    and born[6:] == raw[4:6]
+                    and _MONTHS.get(raw[2:4]) == born[2:4]
+                ) and not birth_matches(raw[:6], born, birth.date_format):
                     return False
         for _, _, _, violation in self._record_consistency:
             if violation(values) is not None:

@@ -44,8 +44,7 @@ class BirthField(NamedTuple):
 class RecordRules(ABC, Generic[P]):
     """What every kind of profile shares: identifiers, duplicates, consistency rules, the summaries."""
 
-    def __init__(self, profile: P, context: Context, add: Add, allow_synthetic: bool,
-                 max_listed: int = MAX_PER_RULE):
+    def __init__(self, profile: P, context: Context, add: Add, allow_synthetic: bool, max_listed: int = MAX_PER_RULE):
         self.profile = profile
         self.context = context
         self.add = add
@@ -58,8 +57,11 @@ class RecordRules(ABC, Generic[P]):
         #: The ``kind`` of each identifier field, for :func:`identity.classify_id`, in the order of ``_ids``.
         self._id_kinds = tuple(profile.id_kind(name) for name in profile.id_fields)
         self._unique = tuple((spec, FirstSeen()) for spec in profile.field_specs if spec.unique)
-        birth = [BirthField(f.name, f.date_format) for f in profile.field_specs
-                 if f.role == "birthdate" and f.date_format is not None]  # loading the profile checked the format
+        birth = [
+            BirthField(f.name, f.date_format)
+            for f in profile.field_specs
+            if f.role == "birthdate" and f.date_format is not None
+        ]  # loading the profile checked the format
         self._birth = birth[0] if birth else None
         date_formats = {f.name: f.date_format for f in profile.field_specs if f.date_format is not None}
         self._record_consistency = compile_rules((r for r in profile.consistency if r.element is None), date_formats)
@@ -76,13 +78,25 @@ class RecordRules(ABC, Generic[P]):
     def finish(self) -> None:
         self._report_duplicates()
         if self._synthetic:
-            self.add(Severity.INFO, "ID_SYNTHETIC", None, None, None,
-                     f"{self._synthetic} identifier(s) are synthetic test IDs: right for a test delivery, "
-                     "refused in production")
+            self.add(
+                Severity.INFO,
+                "ID_SYNTHETIC",
+                None,
+                None,
+                None,
+                f"{self._synthetic} identifier(s) are synthetic test IDs: right for a test delivery, "
+                "refused in production",
+            )
         if self._placeholders:
-            self.add(Severity.INFO, "ID_PLACEHOLDER", None, None, None,
-                     f"{self._placeholders} fødselsnummer are SSB placeholders (birth date + 00100, 00200 or 99999): "
-                     "those people cannot be followed from year to year")
+            self.add(
+                Severity.INFO,
+                "ID_PLACEHOLDER",
+                None,
+                None,
+                None,
+                f"{self._placeholders} fødselsnummer are SSB placeholders (birth date + 00100, 00200 or 99999): "
+                "those people cannot be followed from year to year",
+            )
 
     def close(self) -> None:
         """Drop the duplicate tables' temporary files (:meth:`finish` does it too)."""
@@ -111,8 +125,9 @@ class RecordRules(ABC, Generic[P]):
             for rule, listed, total in listed_by_rule:
                 for negated_line, _, first, name in listed:
                     line = -negated_line
-                    self.add(Severity.ERROR, rule, line, journalnrs.get(line), name,
-                             f"{name} is the same as on line {first}")
+                    self.add(
+                        Severity.ERROR, rule, line, journalnrs.get(line), name, f"{name} is the same as on line {first}"
+                    )
                 for _ in range(total - len(listed)):  # counted only: past the cap, add does not list them
                     self.add(Severity.ERROR, rule, None, None, None, "")
         finally:
@@ -132,15 +147,27 @@ class RecordRules(ABC, Generic[P]):
             if not classified.valid or canonical is None:  # (a valid ID always has its canonical form)
                 what, digits = _ID_NAMES[kind]
                 reason = _ID_REASONS.get(id_class.name, f"it must be {digits} digits")
-                self.add(Severity.ERROR, "ID_INVALID", line, journalnr, name,
-                         f"{name} is not a valid {what} ({id_class.name}): {reason}")
+                self.add(
+                    Severity.ERROR,
+                    "ID_INVALID",
+                    line,
+                    journalnr,
+                    name,
+                    f"{name} is not a valid {what} ({id_class.name}): {reason}",
+                )
                 continue
             if id_class is _SYNTHETIC:
                 if self.allow_synthetic:
                     self._synthetic += 1
                 else:
-                    self.add(Severity.WARNING, "ID_SYNTHETIC", line, journalnr, name,
-                             f"{name} is a synthetic test ID, not a real person's")
+                    self.add(
+                        Severity.WARNING,
+                        "ID_SYNTHETIC",
+                        line,
+                        journalnr,
+                        name,
+                        f"{name} is a synthetic test ID, not a real person's",
+                    )
             elif id_class is _PLACEHOLDER:
                 self._placeholders += 1
             if id_class in DISTINCT_CLASSES:
@@ -149,11 +176,18 @@ class RecordRules(ABC, Generic[P]):
             if birth is not None and kind == "fnr" and id_class in BIRTH_DATE_CLASSES:
                 self._check_birthdate(birth, canonical, values.get(birth.name, ""), line, journalnr, name)
 
-    def _check_birthdate(self, field: BirthField, fnr: str, birth: str, line: int, journalnr: str | None,
-                         id_name: str) -> None:
+    def _check_birthdate(
+        self, field: BirthField, fnr: str, birth: str, line: int, journalnr: str | None, id_name: str
+    ) -> None:
         if not birth_matches(fnr[:6], birth, field.date_format):
-            self.add(Severity.WARNING, "BIRTHDATE", line, journalnr, field.name,
-                     f"{field.name} does not match the date in {id_name}")
+            self.add(
+                Severity.WARNING,
+                "BIRTHDATE",
+                line,
+                journalnr,
+                field.name,
+                f"{field.name} does not match the date in {id_name}",
+            )
 
     def check_unique(self, line: int, journalnr: str | None, values: dict[str, str]) -> None:
         for spec, seen in self._unique:
@@ -161,8 +195,9 @@ class RecordRules(ABC, Generic[P]):
             if value:
                 seen.add(value, line)
 
-    def check_consistency(self, rules: tuple[CompiledRule, ...], values: dict[str, str], line: int,
-                          journalnr: str | None) -> None:
+    def check_consistency(
+        self, rules: tuple[CompiledRule, ...], values: dict[str, str], line: int, journalnr: str | None
+    ) -> None:
         for rule_id, severity, field_name, violation in rules:
             message = violation(values)
             if message is not None:

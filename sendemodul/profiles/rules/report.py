@@ -81,8 +81,14 @@ class Finding:
         return f"line {self.line}" + (f", journalnr {self.journalnr}" if self.journalnr else "")
 
     def as_dict(self) -> FindingDict:
-        return {"severity": self.severity.name, "rule": self.rule, "line": self.line, "journalnr": self.journalnr,
-                "field": self.field, "message": self.message}
+        return {
+            "severity": self.severity.name,
+            "rule": self.rule,
+            "line": self.line,
+            "journalnr": self.journalnr,
+            "field": self.field,
+            "message": self.message,
+        }
 
 
 @dataclass
@@ -128,9 +134,15 @@ class Report:
     @property
     def summary(self) -> str:
         """One line, e.g. ``Result: ERROR (0 fatal, 3 errors, 0 warnings, 1 info) in 120 records, exit code 2``."""
-        counts = ", ".join(_count(self.severity_counts.get(s, 0), name) for s, name in (
-            (Severity.FATAL, "fatal"), (Severity.ERROR, "error"), (Severity.WARNING, "warning"),
-            (Severity.INFO, "info")))
+        counts = ", ".join(
+            _count(self.severity_counts.get(s, 0), name)
+            for s, name in (
+                (Severity.FATAL, "fatal"),
+                (Severity.ERROR, "error"),
+                (Severity.WARNING, "warning"),
+                (Severity.INFO, "info"),
+            )
+        )
         result = "OK" if self.worst is None else self.worst.name
         return f"Result: {result} ({counts}) in {_count(self.records, 'record')}, exit code {self.exit_code}"
 
@@ -155,8 +167,10 @@ class Report:
         return json.dumps(self.as_dict(), ensure_ascii=False, indent=2) + "\n"
 
     def to_text(self) -> str:
-        lines = [f"sendemodul check: {self.title}",
-                 f"register {self.register}, periode {self.periode}, unit {self.unit}"]
+        lines = [
+            f"sendemodul check: {self.title}",
+            f"register {self.register}, periode {self.periode}, unit {self.unit}",
+        ]
         if self.source:
             lines.append(f"file: {self.source}")
         lines.append("")
@@ -181,8 +195,9 @@ def _count(n: int, noun: str) -> str:
 @functools.cache
 def _template() -> jinja2.Template:
     templates = resources.templates_dir()
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates), autoescape=True,
-                             undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates), autoescape=True, undefined=jinja2.StrictUndefined
+    )
     return env.get_template(TEMPLATE_NAME)
 
 

@@ -33,13 +33,15 @@ def looks_like_id(value: str) -> bool:
 class XmlRules(RecordRules[XmlProfile]):
     """XML: every attribute of the record element and its children against the schema in the profile."""
 
-    def __init__(self, profile: XmlProfile, context: Context, add: Add, allow_synthetic: bool,
-                 max_listed: int = MAX_PER_RULE):
+    def __init__(
+        self, profile: XmlProfile, context: Context, add: Add, allow_synthetic: bool, max_listed: int = MAX_PER_RULE
+    ):
         super().__init__(profile, context, add, allow_synthetic, max_listed)
         self._fields = tuple(FieldRule(spec, context) for spec in profile.field_specs if not spec.id_kind)
         self._known = frozenset(profile.field_names)
-        self._header = tuple(FieldRule(spec, context, f"{profile.header_element}/@{spec.name}")
-                             for spec in profile.header_specs)
+        self._header = tuple(
+            FieldRule(spec, context, f"{profile.header_element}/@{spec.name}") for spec in profile.header_specs
+        )
         self._children = self._compile_children(profile.children, context)
         self._controls = barnevern.run_controls if profile.controls == "barnevern" else None
         self._kommunenr = context.expected["kommunenr"]
@@ -48,12 +50,17 @@ class XmlRules(RecordRules[XmlProfile]):
         """The rules for each kind of child element, by element name, and below."""
         return {
             child.element: _Child(
-                child, index, frozenset(f.name for f in child.fields),
+                child,
+                index,
+                frozenset(f.name for f in child.fields),
                 tuple(FieldRule(spec, context, f"{child.element}/@{spec.name}") for spec in child.fields),
-                compile_rules((r for r in self.profile.consistency if r.element == child.element),
-                              {f.name: f.date_format for f in child.fields if f.date_format is not None},
-                              f"{child.element}/@"),
-                self._compile_children(child.children, context))
+                compile_rules(
+                    (r for r in self.profile.consistency if r.element == child.element),
+                    {f.name: f.date_format for f in child.fields if f.date_format is not None},
+                    f"{child.element}/@",
+                ),
+                self._compile_children(child.children, context),
+            )
             for index, child in enumerate(children)
         }
 
@@ -80,8 +87,14 @@ class XmlRules(RecordRules[XmlProfile]):
         self._ids_in_data(element, line, journalnr)
         self._schema(element, self._known, line, journalnr, profile.record_element)
         if (element.text or "").strip():
-            self.add(Severity.ERROR, "SCHEMA", line, journalnr, None,
-                     f"<{profile.record_element}> holds attributes and elements only, no text")
+            self.add(
+                Severity.ERROR,
+                "SCHEMA",
+                line,
+                journalnr,
+                None,
+                f"<{profile.record_element}> holds attributes and elements only, no text",
+            )
         for rule in self._fields:
             problem = rule.problem(attrs.get(rule.spec.name, ""))
             if problem is not None:
@@ -103,21 +116,39 @@ class XmlRules(RecordRules[XmlProfile]):
         for node in element.iter():
             for name, value in node.attrib.items():
                 if looks_like_id(value):
-                    self.add(Severity.ERROR, "ID_IN_DATA", line, journalnr,
-                             name if node is element else f"{node.tag}/@{name}",
-                             f"{name} holds what looks like a person's ID; IDs belong in "
-                             f"{' or '.join(self.profile.id_fields)}")
+                    self.add(
+                        Severity.ERROR,
+                        "ID_IN_DATA",
+                        line,
+                        journalnr,
+                        name if node is element else f"{node.tag}/@{name}",
+                        f"{name} holds what looks like a person's ID; IDs belong in "
+                        f"{' or '.join(self.profile.id_fields)}",
+                    )
             if (node.text and looks_like_id(node.text)) or (node.tail and looks_like_id(node.tail)):
-                self.add(Severity.ERROR, "ID_IN_DATA", line, None, None,
-                         f"text in <{node.tag}> holds what looks like a person's ID")
+                self.add(
+                    Severity.ERROR,
+                    "ID_IN_DATA",
+                    line,
+                    None,
+                    None,
+                    f"text in <{node.tag}> holds what looks like a person's ID",
+                )
 
-    def _schema(self, element: ET.Element, known: frozenset[str], line: int | None, journalnr: str | None,
-                where: str) -> None:
+    def _schema(
+        self, element: ET.Element, known: frozenset[str], line: int | None, journalnr: str | None, where: str
+    ) -> None:
         """SCHEMA errors for attributes the profile does not know (they could hold anything)."""
         for name in element.attrib:
             if name not in known:
-                self.add(Severity.ERROR, "SCHEMA", line, journalnr, None,
-                         f"<{where}> has an attribute {name[:40]!r} that the profile does not know")
+                self.add(
+                    Severity.ERROR,
+                    "SCHEMA",
+                    line,
+                    journalnr,
+                    None,
+                    f"<{where}> has an attribute {name[:40]!r} that the profile does not know",
+                )
 
     def _check_children(self, element: ET.Element, kinds: dict[str, _Child], line: int, journalnr: str | None) -> None:
         """The child elements of ``element`` (and theirs) against ``kinds``: known, in order, not too few or many,
@@ -126,18 +157,31 @@ class XmlRules(RecordRules[XmlProfile]):
         last = -1
         for child in element:
             if (child.tail or "").strip():
-                self.add(Severity.ERROR, "SCHEMA", line, journalnr, None,
-                         f"<{element.tag}> holds text between its elements")
+                self.add(
+                    Severity.ERROR, "SCHEMA", line, journalnr, None, f"<{element.tag}> holds text between its elements"
+                )
             entry = kinds.get(child.tag)
             if entry is None:
-                self.add(Severity.ERROR, "SCHEMA", line, journalnr, None,
-                         f"<{element.tag}> has a child element <{child.tag[:40]}> that the profile does not know")
+                self.add(
+                    Severity.ERROR,
+                    "SCHEMA",
+                    line,
+                    journalnr,
+                    None,
+                    f"<{element.tag}> has a child element <{child.tag[:40]}> that the profile does not know",
+                )
                 continue
             spec = entry.spec
             if entry.index < last:
-                self.add(Severity.ERROR, "SCHEMA", line, journalnr, None,
-                         f"<{element.tag}>: <{child.tag}> comes after an element it must come before "
-                         f"(the order is {', '.join(f'<{k}>' for k in kinds)})")
+                self.add(
+                    Severity.ERROR,
+                    "SCHEMA",
+                    line,
+                    journalnr,
+                    None,
+                    f"<{element.tag}>: <{child.tag}> comes after an element it must come before "
+                    f"(the order is {', '.join(f'<{k}>' for k in kinds)})",
+                )
             last = max(last, entry.index)
             counts[child.tag] = counts.get(child.tag, 0) + 1
             if not entry.known.issuperset(child.attrib):
@@ -159,11 +203,23 @@ class XmlRules(RecordRules[XmlProfile]):
         for tag, entry in kinds.items():
             count = counts.get(tag, 0)
             if count < entry.spec.min:
-                self.add(Severity.ERROR, "MANDATORY", line, journalnr, None,
-                         f"<{element.tag}> must have at least {entry.spec.min} <{tag}>")
+                self.add(
+                    Severity.ERROR,
+                    "MANDATORY",
+                    line,
+                    journalnr,
+                    None,
+                    f"<{element.tag}> must have at least {entry.spec.min} <{tag}>",
+                )
             elif entry.spec.max is not None and count > entry.spec.max:
-                self.add(Severity.ERROR, "SCHEMA", line, journalnr, None,
-                         f"<{element.tag}> may have at most {entry.spec.max} <{tag}>")
+                self.add(
+                    Severity.ERROR,
+                    "SCHEMA",
+                    line,
+                    journalnr,
+                    None,
+                    f"<{element.tag}> may have at most {entry.spec.max} <{tag}>",
+                )
 
     def _text(self, element: ET.Element, longest: int, line: int, journalnr: str | None) -> None:
         """A text element (``Presisering``): text only, not blank, not too long."""
@@ -173,8 +229,14 @@ class XmlRules(RecordRules[XmlProfile]):
         if not text:
             self.add(Severity.ERROR, "MANDATORY", line, journalnr, element.tag, f"<{element.tag}> is empty")
         elif len(text) > longest:
-            self.add(Severity.ERROR, "LENGTH", line, journalnr, element.tag,
-                     f"<{element.tag}> is {len(text)} characters long; at most {longest} are allowed")
+            self.add(
+                Severity.ERROR,
+                "LENGTH",
+                line,
+                journalnr,
+                element.tag,
+                f"<{element.tag}> is {len(text)} characters long; at most {longest} are allowed",
+            )
 
 
 @dataclass(frozen=True)
