@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sendemodul import agepq
+from sendemodul.agepq import common as agepq_common
 
 CHUNK = agepq.CHUNK_BYTES
 PQ = agepq.MlKem768X25519Identity.generate()
@@ -329,14 +330,14 @@ def test_our_stanza_opens_with_cryptographys_hpke():
     """Our HPKE SealBase and X-Wing combiner agree with cryptography's own MLKEM768_X25519 HPKE suite."""
     file_key = bytes(range(16))
     stanza = PQ.to_public().wrap(file_key)
-    enc = agepq._b64decode(stanza.args[0])
+    enc = agepq_common._b64decode(stanza.args[0])
     assert SUITE.decrypt(enc + stanza.body, _hpke_key(PQ), info=INFO) == file_key
 
 
 def test_cryptographys_hpke_opens_with_our_identity():
     file_key = bytes(range(16, 32))
     sealed = SUITE.encrypt(file_key, _hpke_key(PQ).public_key(), info=INFO)
-    stanza = agepq.Stanza("mlkem768x25519", (agepq._b64encode(sealed[:1120]).decode(),), sealed[1120:])
+    stanza = agepq.Stanza("mlkem768x25519", (agepq_common._b64encode(sealed[:1120]).decode(),), sealed[1120:])
     assert PQ.unwrap(stanza) == file_key
     assert PQ_OTHER.unwrap(stanza) is None
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_cli
 from server import make_container
+from support.wait import wait_for
 
 from sendemodul import config, privileges
 from sendemodul.errors import ConfigError
@@ -426,13 +427,7 @@ def _children(pid):
 
 
 def _wait_for(predicate, what, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_for(predicate, timeout=timeout, interval=0.2, message=what)
 
 
 def _serve(privsep_bin, home, output, **kwargs):

@@ -6,13 +6,13 @@ import json
 import socket
 import subprocess
 import threading
-import time
 
 import paramiko
 import pytest
 from conftest import BIN
 from cryptography.hazmat.primitives import hashes
 from server import DEMO, Server, make_container
+from support.wait import WaitTimeout, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -55,12 +55,14 @@ def log_events(srv):
 
 def new_events(srv, before, fmt_start, wait_seconds=5):
     """Events whose format starts with ``fmt_start``, logged after the first ``before`` events."""
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        found = [e for e in log_events(srv)[before:] if e.get("log_format", "").startswith(fmt_start)]
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
+
+    def found():
+        return [e for e in log_events(srv)[before:] if e.get("log_format", "").startswith(fmt_start)]
+
+    try:
+        return wait_for(found, timeout=wait_seconds, interval=0.1)
+    except WaitTimeout:
+        return []
 
 
 def sftp(srv, batch, *, key, options=(), verbose=False):
@@ -352,5 +354,6 @@ def test_a_bit_flipped_on_the_wire_closes_the_connection(server, cipher, mac):
     assert proc.returncode != 0
     refused = new_events(server, before, "SSH packet refused")
     assert refused and (refused[0]["reason"] == "bad MAC" or refused[0]["reason"].startswith("bad packet length"))
-    time.sleep(0.5)
+    # the refused connection's partial upload is discarded (its incoming file goes); nothing reached received/
+    wait_for(lambda: server.spool("incoming") == [], timeout=10, message="the partial upload to be discarded")
     assert server.spool("received") == received_before
