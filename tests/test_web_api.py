@@ -181,7 +181,7 @@ def test_oversized_chunked_body_is_cut_off_at_the_limit(server, tmp_path):
 
 
 def test_expired_key_is_refused(server, tmp_path):
-    secret, recipient = keydir.generate_age_identity()
+    _secret, recipient = keydir.generate_age_identity()
     import datetime
 
     old = keydir.RecipientKey(

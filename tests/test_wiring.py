@@ -103,7 +103,7 @@ class StartingDoesTheIO(SynchronousTestCase):
         self.assertEqual(len(reactor.tcpServers), 2)
 
     def test_the_store_service_comes_first_and_stops_last(self):
-        reactor, top = self.start(_without_workers(self.cfg))
+        _reactor, top = self.start(_without_workers(self.cfg))
         children = list(IServiceCollection(top))
         self.assertIs(children[0], top.db)
         top.startService()
