@@ -457,7 +457,7 @@ def _encode_stanza(s: Stanza) -> bytes:
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
     if not lines or len(lines[-1]) == 64:
         lines.append(b"")  # "The body MUST end with a line shorter than 64 characters, which MAY be empty."
-    return b"-> " + " ".join((s.type,) + s.args).encode() + b"\n" + b"\n".join(lines) + b"\n"
+    return b"-> " + " ".join((s.type, *s.args)).encode() + b"\n" + b"\n".join(lines) + b"\n"
 
 
 # --- Streaming I/O ----------------------------------------------------------------------------------------------

@@ -432,7 +432,7 @@ def _identities_lines():
     ]
     duf = "1234567890" + f"{sum(int(d) * w for d, w in zip('1234567890', (4, 6, 3, 2, 4, 6, 3, 2, 7, 5))) % 11:02d}"
     lines = []
-    for i, value in enumerate(values + [duf, fnr(3), fnr(4)]):
+    for i, value in enumerate([*values, duf, fnr(3), fnr(4)]):
         row_id = f"{i:024x}"
         lines.append(f"{row_id}\tPERSON_FODSELSNR\t{value}\n")
         lines.append(f"{row_id}\tPERSON_DUF\t{value if len(value) != 11 else ''}\n")

@@ -259,7 +259,7 @@ class DropBox:
             raise SFTPError(FX_FAILURE, "Not a directory.")
         elif kind[0] == "receipt" or kind[0] == "file":
             raise no_such_file()
-        return Listing([(".", file_attrs(ROOT_MODE if kind[0] == "root" else RECEIPTS_MODE))] + entries, self)
+        return Listing([(".", file_attrs(ROOT_MODE if kind[0] == "root" else RECEIPTS_MODE)), *entries], self)
 
     # -- attributes -----------------------------------------------------------------------------------------------
 
