@@ -599,7 +599,8 @@ def test_find_key_dir(tmp_path):
             "unknown x",
         ),
         (
-            'key_id = "k"\nrole = "tpf-signing"\npublic_key = "ssh-rsa AAAA"\nvalid_from = 2026-01-01\nvalid_to = 2027-01-01',
+            'key_id = "k"\nrole = "tpf-signing"\npublic_key = "ssh-rsa AAAA"\n'
+            "valid_from = 2026-01-01\nvalid_to = 2027-01-01",
             "public_key is not valid",
         ),
         ("key_id = ", "cannot be read as TOML"),
