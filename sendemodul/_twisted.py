@@ -119,7 +119,7 @@ class BoundedFileTransferServer(filetransfer.FileTransferServer):
                 continue
             try:
                 handler(packet)
-            except Exception:
+            except Exception:  # noqa: BLE001 - any failure of a handler answers that request, not kill the session
                 self.on_request_failure(name)
                 self.send_status(packet[:4], filetransfer.FX_FAILURE, b"bad request")
 
@@ -291,7 +291,7 @@ class AEADTransportMixin:
     def ssh_KEXINIT(self, packet):
         try:
             lists = [names.split(b",") for names in getNS(packet[16:], 10)[:10]]
-        except Exception:
+        except Exception:  # noqa: BLE001 - any malformed KEXINIT is left for Conch to refuse
             lists = None  # Conch refuses it
         if not self._first_kexinit_seen:
             self._first_kexinit_seen = True
@@ -379,7 +379,7 @@ class AEADTransportMixin:
         if self.incomingCompression:
             try:
                 payload = self.incomingCompression.decompress(payload)
-            except Exception:
+            except Exception:  # noqa: BLE001 - any decompressor failure is a compression error to the peer
                 self._refuse(ciphers.PacketError(b"compression error", transport.DISCONNECT_COMPRESSION_ERROR))
                 return None
         self.incomingPacketSequence += 1

@@ -7,9 +7,9 @@
 - An unknown, disabled or PIN-less unit costs the same hash as a wrong PIN, and every failure is the same
   ``UnauthorizedLogin`` after the same delay.
 - No hard per-unit lockout (anyone could lock a kommune out on deadline day). Instead each source address collects
-  a score (2 for an unknown unit, 1 for a wrong PIN or malformed credentials, in the style of SFTPGo's defender) and is banned for a while
-  when the score within the window reaches the limit. Repeated failures for one unit raise an audit event and a
-  warning for the admin.
+  a score (2 for an unknown unit, 1 for a wrong PIN or malformed credentials, in the style of SFTPGo's defender) and
+  is banned for a while when the score within the window reaches the limit. Repeated failures for one unit raise an
+  audit event and a warning for the admin.
 - A storm of wrong PINs fills the hash pool, and new logins are answered "busy". A unit that logged in recently is
   not queued behind it: :class:`VerifiedLogins` remembers, in memory, a keyed MAC of (unit, PIN, the unit's current
   PIN hash) for ``auth.verified_cache_seconds``, so the same credentials pass without a new Argon2id hash. A revoked
@@ -317,7 +317,8 @@ class PinChecker:
         count = len(times)
         times.clear()
         log.warn(
-            "unit {unit} has had {count} failed logins within {window} s: someone may be guessing its PIN",  # safe: names the PIN, never its value
+            "unit {unit} has had {count} failed logins within {window} s: "
+            "someone may be guessing its PIN",  # safe: names the PIN, never its value
             unit=unit,
             count=count,
             window=self.config.unit_window_seconds,

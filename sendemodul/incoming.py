@@ -202,7 +202,7 @@ class IncomingFile:
             outcome = self._consume(check)
         except _Aborted:
             outcome = None
-        except BaseException as e:  # the storage error, the refusal, or a bug: reported to complete()
+        except BaseException as e:  # noqa: BLE001 - the storage error, the refusal, or a bug: reported to complete()
             outcome = e
         if isinstance(outcome, BaseException) or outcome is None:
             self._close_fd()
@@ -338,7 +338,7 @@ class _Checker:
             self.outcome = ("cancelled", None)
         except SendemodulError as e:
             self.outcome = ("refused", e)
-        except BaseException as e:  # a bug: reported, never swallowed
+        except BaseException as e:  # noqa: BLE001 - a bug: reported, never swallowed
             self.outcome = ("failed", e)
         self.done = True
         while not self._ended:

@@ -35,7 +35,7 @@ def home(tmp_path):
     from sendemodul import home as homemod
 
     h = tmp_path / "home"
-    cfg, s = homemod.init_home(h, environment="test")
+    _cfg, s = homemod.init_home(h, environment="test")
     s.close()
     return h
 

@@ -68,7 +68,7 @@ class PortalTests(unittest.TestCase):
 
     @defer.inlineCallbacks
     def test_right_pin_logs_in_as_the_unit(self):
-        interface, avatar, logout = yield self.login(ALNA, self.pin)
+        interface, avatar, _logout = yield self.login(ALNA, self.pin)
         self.assertIs(interface, auth.IUnitAvatar)
         self.assertEqual(avatar.unit, ALNA)
 

@@ -588,7 +588,7 @@ def test_first_seen_finds_every_duplicate_with_its_first_line(monkeypatch):
 def test_duplicates_are_listed_in_line_order_up_to_the_cap_and_all_counted():
     profile = load_profile("11F", 2026)
     lines = lines_of(profile, 3)
-    data = encode(profile, lines + [lines[1], lines[0], lines[2], lines[0]])
+    data = encode(profile, [*lines, lines[1], lines[0], lines[2], lines[0]])
     report = check(profile, data, max_per_rule=3)
     found = [(f.line, f.field, f.message) for f in report.findings if f.rule == "DUPLICATE_ID"]
     assert found == [

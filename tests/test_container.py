@@ -599,7 +599,8 @@ def test_find_key_dir(tmp_path):
             "unknown x",
         ),
         (
-            'key_id = "k"\nrole = "tpf-signing"\npublic_key = "ssh-rsa AAAA"\nvalid_from = 2026-01-01\nvalid_to = 2027-01-01',
+            'key_id = "k"\nrole = "tpf-signing"\npublic_key = "ssh-rsa AAAA"\n'
+            "valid_from = 2026-01-01\nvalid_to = 2027-01-01",
             "public_key is not valid",
         ),
         ("key_id = ", "cannot be read as TOML"),
@@ -718,7 +719,7 @@ def test_part_parser_in_bulk_with_header_lines_and_one_line_per_row(chunk):
     bulk = _parse(data, fields=2, part="data", bulk=True, chunk=chunk, one_line_per_row=True, header=True)
     assert bulk == _parse(data, fields=2, part="data", bulk=False, chunk=chunk, one_line_per_row=True, header=True)
     assert bulk[1] == ["<Avgiver a='1'/>", "second"] and len(bulk[0]) == 100
-    twice = _part("data", len(rows), lines[:50] + [lines[49]] + lines[50:])
+    twice = _part("data", len(rows), [*lines[:50], lines[49], *lines[50:]])
     refused = _parse(twice, fields=2, part="data", bulk=True, chunk=chunk, one_line_per_row=True, header=True)
     assert refused == _parse(twice, fields=2, part="data", bulk=False, chunk=chunk, one_line_per_row=True, header=True)
     assert "repeats" in refused[0]

@@ -346,14 +346,14 @@ def test_fast_path_on_odd_lines_and_identifiers(block_bytes, production):
     }
     for bad in samples.values():
         for where in (0, 17, len(lines)):
-            text = "\n".join(lines[:where] + [bad] + lines[where:]) + "\n"
+            text = "\n".join([*lines[:where], bad, *lines[where:]]) + "\n"
             _assert_same(profile, text.encode("iso-8859-1"), unit, production)
     clean = "\n".join(lines)
     for data in (clean, clean + "\n", clean.replace("\n", "\r\n") + "\r\n", clean + "\r", "\n\n" + clean + "\n\n", ""):
         _assert_same(profile, data.encode("iso-8859-1"), unit, production)
     report = _assert_same(
         profile,
-        ("\n".join([samples["placeholder"], samples["synthetic"], samples["hnr"]] + lines[20:]) + "\n").encode(
+        ("\n".join([samples["placeholder"], samples["synthetic"], samples["hnr"], *lines[20:]]) + "\n").encode(
             "iso-8859-1"
         ),
         unit,

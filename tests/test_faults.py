@@ -291,7 +291,9 @@ def test_kill_9_of_the_front_at_random_byte_offsets_loses_no_acknowledged_upload
                 sender.start()
             with contextlib.suppress(WaitTimeout):  # (kill anyway after a minute, as before)
                 wait_for(
-                    lambda: (target.sending and target.sent >= offset) or not target.is_alive(),
+                    lambda target=target, offset=offset: (
+                        (target.sending and target.sent >= offset) or not target.is_alive()
+                    ),
                     timeout=60,
                     interval=0.002,
                 )

@@ -481,7 +481,7 @@ def test_code_list_counts_per_year():
 
 
 def test_unknown_kommune():
-    with pytest.raises(KommunenrError, match="^9999 is not a known kommunenummer"):
+    with pytest.raises(KommunenrError, match=r"^9999 is not a known kommunenummer"):
         kommune("9999", 2026)
 
 

@@ -41,7 +41,8 @@ class IntakeTestCase(SynchronousTestCase):
         devkeys.create(cls.cfg, store, actor="test")
         store.close()
         cls.container = make_container(cls.cfg.home, f"{cls._base.name}/c.tar", periode=PERIODE)
-        cls.container_bytes = open(f"{cls._base.name}/c.tar", "rb").read()
+        with open(f"{cls._base.name}/c.tar", "rb") as f:
+            cls.container_bytes = f.read()
 
     @classmethod
     def tearDownClass(cls):

@@ -220,7 +220,7 @@ def assert_nothing_left(directory, private_tmp, *expected):
 def test_make_package_with_another_tpf_key_keeps_nothing(keys, tmp_path, private_tmp):
     write(keys, tmp_path / "c.tar", tpf=[keys.tpf_2025])
     (tmp_path / "out").mkdir()
-    with pytest.raises(errors.PartDecryptionFailed, match="identities.age"):
+    with pytest.raises(errors.PartDecryptionFailed, match=r"identities\.age"):
         package(keys, tmp_path / "c.tar", tmp_path / "out" / "p.tar")
     assert_nothing_left(tmp_path / "out", private_tmp)
 
@@ -245,7 +245,7 @@ def test_make_package_refuses_a_data_part_that_does_not_match(keys, tmp_path, pr
     data[-2000] ^= 0x40
     (tmp_path / "flipped.tar").write_bytes(data)
     (tmp_path / "out").mkdir()
-    with pytest.raises(errors.PartDigestMismatch, match="data.age"):
+    with pytest.raises(errors.PartDigestMismatch, match=r"data\.age"):
         package(keys, tmp_path / "flipped.tar", tmp_path / "out" / "p.tar")
     assert_nothing_left(tmp_path / "out", private_tmp)
 
@@ -281,7 +281,7 @@ def test_ssb_open_with_a_truncated_data_part_keeps_nothing(keys, tmp_path, priva
     assert len(cut) > 2 * 64 * 1024  # several age chunks: plaintext comes out before the cut is noticed
     build(tmp_path / "cut.tar", resign(keys, {**items, "data.age": cut}.items(), set_part("data.age", cut)))
     package(keys, tmp_path / "cut.tar", tmp_path / "p.tar")
-    with pytest.raises(errors.PartDecryptionFailed, match="data.age"):
+    with pytest.raises(errors.PartDecryptionFailed, match=r"data\.age"):
         open_(keys, tmp_path / "p.tar", tmp_path / "out")
     assert_nothing_left(tmp_path / "out", private_tmp)
 
@@ -293,7 +293,7 @@ def test_ssb_open_refusals(keys, tmp_path, private_tmp):
     out = tmp_path / "out"
     out.mkdir()
 
-    with pytest.raises(errors.PartDecryptionFailed, match="pseudonyms.age"):
+    with pytest.raises(errors.PartDecryptionFailed, match=r"pseudonyms\.age"):
         open_package(tmp_path / "p.tar", out, ssb_identities=keys.tpf_identities, tpf_signing_keys=list(keys.key_dir))
     with pytest.raises(errors.SignatureInvalid):
         open_(keys, tmp_path / "p.tar", out, unit_keys=[Ed25519PrivateKey.generate().public_key()])
@@ -306,7 +306,7 @@ def test_ssb_open_refusals(keys, tmp_path, private_tmp):
     with pytest.raises(errors.SealInvalid, match="manifest_sha256"):
         open_(keys, build(tmp_path / "other.tar", other_manifest), out)
     flipped = {**items, "pseudonyms.age": items["pseudonyms.age"][:-1] + bytes([items["pseudonyms.age"][-1] ^ 1])}
-    with pytest.raises(errors.PartDigestMismatch, match="pseudonyms.age"):
+    with pytest.raises(errors.PartDigestMismatch, match=r"pseudonyms\.age"):
         open_(keys, build(tmp_path / "flipped.tar", flipped.items()), out)
     assert_nothing_left(out, private_tmp)
     open_(keys, tmp_path / "p.tar", out)
@@ -432,7 +432,7 @@ def _identities_lines():
     ]
     duf = "1234567890" + f"{sum(int(d) * w for d, w in zip('1234567890', (4, 6, 3, 2, 4, 6, 3, 2, 7, 5))) % 11:02d}"
     lines = []
-    for i, value in enumerate(values + [duf, fnr(3), fnr(4)]):
+    for i, value in enumerate([*values, duf, fnr(3), fnr(4)]):
         row_id = f"{i:024x}"
         lines.append(f"{row_id}\tPERSON_FODSELSNR\t{value}\n")
         lines.append(f"{row_id}\tPERSON_DUF\t{value if len(value) != 11 else ''}\n")

@@ -79,13 +79,13 @@ def test_an_unknown_user_is_an_error_at_start_naming_the_key(tmp_path):
         'forwarder_user = "sendemodul-no-such-either"\ngroup = "nogroup"\n',
         tmp_path,
     )
-    with pytest.raises(ConfigError, match="process.worker_user.*no user 'sendemodul-no-such-user'"):
+    with pytest.raises(ConfigError, match=r"process\.worker_user.*no user 'sendemodul-no-such-user'"):
         privileges.accounts(cfg)
     cfg = config.parse(
         '[process]\nfront_user = "a"\nworker_user = "b"\nforwarder_user = "c"\ngroup = "sendemodul-no-such-group"\n',
         tmp_path,
     )
-    with pytest.raises(ConfigError, match="process.group"):
+    with pytest.raises(ConfigError, match=r"process\.group"):
         privileges.accounts(cfg)
 
 
@@ -325,7 +325,7 @@ def test_admin_init_refuses_to_leave_a_key_the_front_could_read(accounts, prod_h
     ]:
         os.chown(stray, uid, gid)
         os.chmod(stray, mode)
-        with pytest.raises(privileges.PrivilegeError, match="stray.key could be read by the front"):
+        with pytest.raises(privileges.PrivilegeError, match=r"stray\.key could be read by the front"):
             privileges.check_keys_private(cfg, found)
 
 

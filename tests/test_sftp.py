@@ -738,7 +738,7 @@ def test_login_grace_time_is_60_seconds():
     from twisted.internet.task import Clock
 
     clock = Clock()
-    _, t, wire = _transport(clock, idle_seconds=600)
+    _, _t, wire = _transport(clock, idle_seconds=600)
     clock.advance(59)
     assert not wire.disconnecting
     clock.advance(2)

@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import threading
+from typing import ClassVar
 
 import paramiko
 import pytest
@@ -167,7 +168,7 @@ def test_ssh_rsa_sha1_user_signatures_are_refused_and_logged(server):
     before = len(log_events(server))
 
     class Sha1RSAKey(paramiko.RSAKey):  # paramiko 4+ no longer signs with SHA-1 itself
-        HASHES = {**paramiko.RSAKey.HASHES, "ssh-rsa": hashes.SHA1}
+        HASHES: ClassVar[dict[str, type]] = {**paramiko.RSAKey.HASHES, "ssh-rsa": hashes.SHA1}
 
     class LegacyTransport(paramiko.Transport):  # as a client from before RFC 8308: no server-sig-algs
         _preferred_pubkeys = ("ssh-rsa",)

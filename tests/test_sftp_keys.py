@@ -146,6 +146,6 @@ def test_server_sig_algs_lists_exactly_the_user_key_algorithms_we_verify():
 def test_the_config_switch_defaults_to_false_and_is_validated(tmp_path):
     assert config.load(tmp_path).sftp.accept_ssh_rsa_sha1 is False
     assert config.parse("[sftp]\naccept_ssh_rsa_sha1 = true\n", tmp_path).sftp.accept_ssh_rsa_sha1 is True
-    with pytest.raises(config.ConfigError, match="sftp.accept_ssh_rsa_sha1"):
+    with pytest.raises(config.ConfigError, match=r"sftp\.accept_ssh_rsa_sha1"):
         config.parse("[sftp]\naccept_ssh_rsa_sha1 = 'yes'\n", tmp_path)
     assert "# accept_ssh_rsa_sha1 = false" in config.render_default("production")

@@ -304,7 +304,7 @@ def test_a_flipped_bit_on_the_wire_closes_the_connection(cipher, mac, where):
 
 def test_the_first_kexinit_offers_strict_kex_and_the_aead_ciphers_first():
     t, wire = server_transport()
-    kex, hostkeys, enc_cs, enc_sc, mac_cs, mac_sc = parse_kexinit(wire.value())[:6]
+    kex, _hostkeys, enc_cs, enc_sc, mac_cs, mac_sc = parse_kexinit(wire.value())[:6]
     assert _twisted.KEX_STRICT_SERVER in kex and b"ext-info-s" in kex
     assert (
         enc_cs
@@ -351,7 +351,7 @@ def test_without_the_clients_marker_kex_is_not_strict():
 
 
 def test_negotiation_installs_packet_ciphers_for_the_next_keys():
-    t, wire = server_transport()
+    t, _wire = server_transport()
     t.dataReceived(clear_packet(kexinit()))
     assert isinstance(t.nextEncryptions, _twisted.PacketCiphers)
     assert t.nextEncryptions.outCipType == b"aes128-ctr" and t.nextEncryptions.outMACType == b"hmac-sha2-256"

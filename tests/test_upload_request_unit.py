@@ -165,7 +165,7 @@ class RefusedBeforeTheBodyTests(UploadRequestTestCase):
         chunk = b"x" * (1 << 20)
         for _ in range(MAX_DISCARD_BYTES // len(chunk) + 1):
             self.send(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
-        status, headers, body = self.answer()
+        status, headers, _body = self.answer()
         self.assertEqual((status, headers["connection"]), (401, "close"))
 
     def test_no_credentials_is_401_without_a_basic_challenge(self):

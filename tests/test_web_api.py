@@ -181,7 +181,7 @@ def test_oversized_chunked_body_is_cut_off_at_the_limit(server, tmp_path):
 
 
 def test_expired_key_is_refused(server, tmp_path):
-    secret, recipient = keydir.generate_age_identity()
+    _secret, recipient = keydir.generate_age_identity()
     import datetime
 
     old = keydir.RecipientKey(
@@ -236,16 +236,18 @@ def test_truncated_body_leaves_nothing(server, tmp_path):
     auth = base64.b64encode(f"{DEMO}:{server.pin}".encode()).decode()
     context = ssl.create_default_context(cafile=str(server.home / "tls" / "server.pem"))
     before = server.spool("received")
-    with socket.create_connection(("127.0.0.1", server.https_port)) as raw:
-        with context.wrap_socket(raw, server_hostname="localhost") as s:
-            s.sendall(
-                (
-                    f"PUT /api/v1/uploads/t.tar HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {auth}\r\n"
-                    f"Content-Length: {len(data)}\r\n\r\n"
-                ).encode()
-                + data[: len(data) // 2]
-            )
-            wait_for(lambda: server.spool("incoming"), timeout=10, message="the upload to begin")
+    with (
+        socket.create_connection(("127.0.0.1", server.https_port)) as raw,
+        context.wrap_socket(raw, server_hostname="localhost") as s,
+    ):
+        s.sendall(
+            (
+                f"PUT /api/v1/uploads/t.tar HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {auth}\r\n"
+                f"Content-Length: {len(data)}\r\n\r\n"
+            ).encode()
+            + data[: len(data) // 2]
+        )
+        wait_for(lambda: server.spool("incoming"), timeout=10, message="the upload to begin")
     wait_for(lambda: server.spool("incoming") == [], timeout=5, interval=0.1, message="the partial upload to go")
     assert server.spool("incoming") == [] and server.spool("received") == before
 

@@ -7,6 +7,7 @@ The same attacks over TLS against a real server: test_web_api.py.
 """
 
 import base64
+from typing import ClassVar
 
 from support.fakes import PIN, UNIT, FakeIntake, FakePortal, parse_response, web_app
 from twisted.cred.error import UnauthorizedLogin
@@ -23,7 +24,7 @@ PEER = IPv4Address("TCP", "127.0.0.1", 40000)
 
 
 class SiteTestCase(SynchronousTestCase):
-    limits = {}
+    limits: ClassVar[dict[str, float]] = {}
 
     def setUp(self):
         self.clock = Clock()
@@ -129,7 +130,11 @@ class LoginGraceTests(SiteTestCase):
     request that has not logged in must be complete ``limits.login_grace_seconds`` after its connection opened
     (or the previous request ended); after a login, the upload's own limit (``max_upload_seconds``) applies."""
 
-    limits = {"login_grace_seconds": GRACE, "header_timeout_seconds": HEAD, "idle_timeout_seconds": 60}
+    limits: ClassVar[dict[str, float]] = {
+        "login_grace_seconds": GRACE,
+        "header_timeout_seconds": HEAD,
+        "idle_timeout_seconds": 60,
+    }
 
     def trickle(self, protocol, transport, until):
         """A body byte every 45 s (never idle for the 60 s idle timeout) until ``until`` seconds on the clock or an

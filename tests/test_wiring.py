@@ -103,7 +103,7 @@ class StartingDoesTheIO(SynchronousTestCase):
         self.assertEqual(len(reactor.tcpServers), 2)
 
     def test_the_store_service_comes_first_and_stops_last(self):
-        reactor, top = self.start(_without_workers(self.cfg))
+        _reactor, top = self.start(_without_workers(self.cfg))
         children = list(IServiceCollection(top))
         self.assertIs(children[0], top.db)
         top.startService()
@@ -214,9 +214,9 @@ def test_no_module_of_the_package_imports_itself_in_a_cycle():
         state[name] = "open"
         for target in sorted(graph[name]):
             if state.get(target) == "open":
-                cycles.append(trail[trail.index(target) :] + [target])
+                cycles.append([*trail[trail.index(target) :], target])
             elif target not in state:
-                visit(target, trail + [target])
+                visit(target, [*trail, target])
         state[name] = "done"
 
     for name in sorted(graph):

@@ -55,7 +55,8 @@ def print_banner(cfg):
         click.echo(f"  its PIN:      {demo / 'pin.txt'}")  # safe: names the PIN, never its value
         click.echo(f"  signing key:  {demo / 'unit.key'}")
         click.echo(
-            f'  try:          curl --cacert {cfg.tls_cert_path} -u "{unit}:$(cat {demo / "pin.txt"})" '  # safe: names the PIN, never its value
+            f"  try:          curl --cacert {cfg.tls_cert_path} "
+            f'-u "{unit}:$(cat {demo / "pin.txt"})" '  # safe: names the PIN, never its value
             f"{url}/api/v1/uploads"
         )
     click.echo("  stop with Ctrl-C")

@@ -21,7 +21,7 @@ class SealedTempFile:
     """
 
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
-        self._file = tempfile.TemporaryFile(dir=directory)
+        self._file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - lives as long as this object; close() ends it
         self._aead = AESGCM(AESGCM.generate_key(bit_length=256))
         self._end = 0
         self._count = 0

@@ -59,7 +59,7 @@ class UnitKeyChecker:
         if creds.signature is not None:
             try:
                 named.append(signature_algorithm(creds.signature))
-            except Exception:
+            except Exception:  # noqa: BLE001 - any parse failure of untrusted bytes is a malformed signature
                 return "malformed signature"
             if named[1] != named[0]:
                 return "the signature's algorithm differs from the request's"
@@ -95,7 +95,7 @@ class UnitKeyChecker:
             raise error.UnauthorizedLogin()
         try:
             key = keys.Key.fromString(creds.blob)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any parse failure of a stored blob refuses the login
             raise error.UnauthorizedLogin() from None
         refusal = self._algorithm_refusal(key, creds)
         if refusal is not None:
@@ -110,7 +110,7 @@ class UnitKeyChecker:
             raise conch_error.ValidPublicKey()
         try:
             ok = key.verify(creds.signature, creds.sigData)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any verify failure on untrusted input refuses the login
             ok = False
         if not ok:
             raise error.UnauthorizedLogin()

@@ -259,7 +259,7 @@ class DropBox:
             raise SFTPError(FX_FAILURE, "Not a directory.")
         elif kind[0] == "receipt" or kind[0] == "file":
             raise no_such_file()
-        return Listing([(".", file_attrs(ROOT_MODE if kind[0] == "root" else RECEIPTS_MODE))] + entries, self)
+        return Listing([(".", file_attrs(ROOT_MODE if kind[0] == "root" else RECEIPTS_MODE)), *entries], self)
 
     # -- attributes -----------------------------------------------------------------------------------------------
 
@@ -321,7 +321,7 @@ class DropBox:
             receipt = yield self.intake.finish(upload.incoming)
         except SendemodulError as e:
             raise SFTPError(FX_FAILURE, str(e)) from None
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure is logged and answered, never leaks to the client
             log.failure("SFTP upload by {unit} failed", unit=self.unit)
             raise SFTPError(FX_FAILURE, "Internal error; nothing was kept. Try again later.") from None
         finally:

@@ -9,6 +9,7 @@ attempts, sessions limited per unit and per source address, an idle timeout, a b
 """
 
 import collections
+from typing import ClassVar
 
 from twisted.conch import avatar, error, interfaces
 from twisted.conch.ssh import (
@@ -60,7 +61,7 @@ class DropBoxTransport(transport.SSHServerTransport, TimeoutMixin):
     supportedKeyExchanges = _supported(KEY_EXCHANGES, transport.SSHServerTransport.supportedKeyExchanges)
     supportedCiphers = _supported(CIPHERS, transport.SSHServerTransport.supportedCiphers)
     supportedMACs = _supported(MACS, transport.SSHServerTransport.supportedMACs)
-    supportedCompressions = [b"none"]
+    supportedCompressions: ClassVar[list[bytes]] = [b"none"]
 
     unit = None
     epoch = None  # the credential epoch of the login (auth.UnitLogin)
@@ -256,7 +257,10 @@ class DropBoxUser(avatar.ConchUser):
 
 class DropBoxSSHFactory(factory.SSHFactory):
     protocol = ModernDropBoxTransport
-    services = {b"ssh-userauth": UnitUserAuthServer, b"ssh-connection": connection.SSHConnection}
+    services: ClassVar[dict[bytes, type]] = {
+        b"ssh-userauth": UnitUserAuthServer,
+        b"ssh-connection": connection.SSHConnection,
+    }
 
     def __init__(self, portal, host_key, limits, clock, *, is_banned=lambda host: False):
         """``is_banned(host)``: True for an address banned for failed logins (``auth.Defender.is_banned``)."""

@@ -304,7 +304,7 @@ class UploadRequest(server.Request):
             self.upload.write(data)
         except UploadTooLarge as e:
             self.answer_early(413, e.code, str(e))
-        except Exception as e:  # a storage error of an earlier write
+        except Exception as e:  # noqa: BLE001 - a storage error of an earlier write, whatever its type, is kept and answered
             self.upload_error = e
             self.answer_early(507 if getattr(e, "code", "") == "no_space" else 503, getattr(e, "code", "error"), str(e))
         else:

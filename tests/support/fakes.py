@@ -211,8 +211,8 @@ def parse_response(raw):
 
 class CallsFromThreads:
     """The part of the reactor an ``IncomingFile`` uses: ``callFromThread`` queues the call, and the test thread
-    runs the queued calls (as the reactor thread would) until a Deferred has fired. No reactor and no fixed wait: it waits
-    on the queue, for at most ``timeout`` seconds."""
+    runs the queued calls (as the reactor thread would) until a Deferred has fired. No reactor and no fixed wait: it
+    waits on the queue, for at most ``timeout`` seconds."""
 
     def __init__(self):
         import queue

@@ -8,7 +8,7 @@ import sys
 
 _path = os.environ.get("SENDEMODUL_TEST_OPENED")
 if _path:
-    _out = open(_path, "a", buffering=1, encoding="utf-8")
+    _out = open(_path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - open for the whole process, for the hook
 
     def _hook(event, args):
         if event in ("open", "sqlite3.connect") and args and isinstance(args[0], (str, bytes, os.PathLike)):
