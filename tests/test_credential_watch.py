@@ -71,7 +71,6 @@ class CredentialWatchTests(SynchronousTestCase):
 
 def _logged_in(factory, unit, epoch, port):
     t = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", port))
-    t.callLater = factory.clock.callLater
     wire = StringTransport()
     t.makeConnection(wire)
     assert factory.admit_unit(t, unit, epoch)

@@ -728,7 +728,6 @@ def _transport(clock, idle_seconds):
     limits = SimpleNamespace(idle_timeout_seconds=idle_seconds, sessions_per_unit=2, sessions_per_source=2)
     factory = DropBoxSSHFactory(None, keys.Key(ed25519.Ed25519PrivateKey.generate()), limits, clock)
     t = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
-    t.callLater = clock.callLater  # TimeoutMixin's clock
     wire = StringTransport()
     t.makeConnection(wire)
     return factory, t, wire

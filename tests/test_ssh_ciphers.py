@@ -226,7 +226,6 @@ def server_transport():
     limits = SimpleNamespace(idle_timeout_seconds=600, sessions_per_unit=2, sessions_per_source=2)
     factory = DropBoxSSHFactory(None, keys.Key(ed25519.Ed25519PrivateKey.generate()), limits, clock)
     t = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
-    t.callLater = clock.callLater
     wire = StringTransport()
     t.makeConnection(wire)
     t.dataReceived(b"SSH-2.0-OpenSSH_9.2p1 test\r\n")

@@ -68,6 +68,10 @@ class DropBoxTransport(transport.SSHServerTransport, TimeoutMixin):
     busy = 0
     _grace = None
 
+    def callLater(self, period, func):
+        """TimeoutMixin's timer (its hook for tests) on the factory's clock: the reactor, a Clock in tests."""
+        return self.factory.clock.callLater(period, func)
+
     def connectionMade(self):
         self.setTimeout(self.factory.idle_timeout_seconds)
         # on the transport, not the userauth service: a client may request that service again and again
