@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import paramiko
 import pytest
@@ -370,6 +371,19 @@ def small_spool_server(tmp_path):
             subprocess.run(["umount", "-l", str(spool)], check=False)
 
 
+def _held_deleted(pid, directory):
+    """Files under ``directory`` that process ``pid`` still holds open after they were unlinked."""
+    held = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith(str(directory)) and target.endswith(" (deleted)"):
+            held.append(target)
+    return held
+
+
 def test_full_spool_refuses_uploads_clearly_keeps_serving_and_damages_nothing(small_spool_server, tmp_path):
     """With the spool filesystem full an HTTPS upload is answered 507 ``no_space`` (English and Norwegian
     message) and an SFTP upload fails with the same message; no partial file stays in incoming/, earlier
@@ -423,7 +437,15 @@ def test_full_spool_refuses_uploads_clearly_keeps_serving_and_damages_nothing(sm
         message="the partial SFTP upload to be removed",
     )
 
-    # nearly no space at all: a small upload arrives whole and fails only when it is written out and completed
+    # nearly no space at all: a small upload arrives whole and fails only when it is written out and completed.
+    # The refused uploads' files are unlinked first and closed a moment later (in the upload's own thread): their
+    # space is free only once no file under the spool is held open deleted.
+    wait_for(
+        lambda: not _held_deleted(server.proc.pid, spool),
+        timeout=30,
+        interval=0.1,
+        message="the refused uploads' files to be closed",
+    )
     stat = os.statvfs(spool)
     filler2 = spool / "filler2.bin"
     filler2.write_bytes(b"\0" * max(0, stat.f_bavail * stat.f_frsize - 8192))
