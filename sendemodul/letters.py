@@ -10,12 +10,17 @@ TEMPLATES_DIR = resources.templates_dir()
 
 
 def environment():
-    return jinja2.Environment(
+    """The templates' environment. Text in templates is marked for translation (``{% trans %}`` or ``_("...")``,
+    the Bokmål text being the message id); until catalogs are installed it renders as written, in Bokmål."""
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         autoescape=jinja2.select_autoescape(["html", "j2"]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    return env
 
 
 def render_pin_letter(cfg, unit_row, pin):
