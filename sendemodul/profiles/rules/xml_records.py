@@ -162,6 +162,15 @@ class XmlRules(RecordRules[XmlProfile]):
                 for name, value in record.ids
             }
             self._bad_format = frozenset(name for name, state in states.items() if state == "format")
+            for name in sorted(record.blank_ids):  # SSB's XSD wants 11 (12) digits in an attribute that is there
+                self.add(
+                    Severity.ERROR,
+                    "SCHEMA",
+                    line,
+                    journalnr,
+                    name,
+                    f"{name} is there but blank: leave the attribute out or fill it in",
+                )
         self.check_ids(record, journalnr, values)
         self.check_unique(line, journalnr, values)
         self.check_consistency(self._record_consistency, values, line, journalnr)
