@@ -435,31 +435,38 @@ def _age(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
 
 #: Individ01a: the dates SSB accepts (earlier or later is a typing error).
 FIRST_DATE, LAST_DATE = datetime.date(1998, 1, 1), datetime.date(2049, 12, 31)
-#: Individ01a: (name in messages, path from Individ, its date attributes).
-_DATED = (
-    ("Individet", ".", ("StartDato", "SluttDato")),
-    ("Meldingen", "Melding", ("StartDato", "SluttDato")),
-    ("Undersøkelsen", "Melding/Undersokelse", ("StartDato", "SluttDato")),
-    ("Planen", "Plan", ("StartDato", "SluttDato", "EvaluertDato")),
-    ("Tiltaket", "Tiltak", ("StartDato", "SluttDato")),
-    ("Flyttingen", "Flytting", ("SluttDato",)),
-)
+#: Individ01a: the elements with dates (by tag): the name in messages, whether they are numbered, their dates.
+_DATED = {
+    "Individ": ("Individet", False, ("StartDato", "SluttDato")),
+    "Melding": ("Meldingen", True, ("StartDato", "SluttDato")),
+    "Undersokelse": ("Undersøkelsen", True, ("StartDato", "SluttDato")),
+    "Plan": ("Planen", True, ("StartDato", "SluttDato", "EvaluertDato")),
+    "Tiltak": ("Tiltaket", True, ("StartDato", "SluttDato")),
+    "Flytting": ("Flyttingen", True, ("SluttDato",)),
+}
+_FIRST, _LAST = FIRST_DATE.isoformat(), LAST_DATE.isoformat()
 
 
 def _individ01a(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
-    """Individ01a: every date between 01.01.1998 and 31.12.2049."""
-    for label, path, names in _DATED:
-        for number, element in enumerate(individ.iterfind(path), 1):
-            for name in names:
-                value = _date(element, name)
-                if value is not None and not FIRST_DATE <= value <= LAST_DATE:
-                    what = label if path == "." else f"{label} (nr. {number})"
-                    yield (
-                        "Individ01a",
-                        Severity.ERROR,
-                        name if path == "." else f"{path.rsplit('/', 1)[-1]}/@{name}",
-                        f"{what}: {name} er i {value.year}; datoer skal ligge mellom 01.01.1998 og 31.12.2049",
-                    )
+    """Individ01a: every date between 01.01.1998 and 31.12.2049 (ISO dates compare as text: only a date outside
+    is parsed)."""
+    numbers: dict[str, int] = {}
+    for element in individ.iter():
+        spec = _DATED.get(element.tag)
+        if spec is None:
+            continue
+        label, numbered, names = spec
+        number = numbers[element.tag] = numbers.get(element.tag, 0) + 1
+        for name in names:
+            text = element.get(name, "").strip()
+            if text and not _FIRST <= text <= _LAST and (value := _date(element, name)) is not None:
+                yield (
+                    "Individ01a",
+                    Severity.ERROR,
+                    f"{element.tag}/@{name}" if numbered else name,
+                    f"{label + (f' (nr. {number})' if numbered else '')}: {name} er i {value.year}; datoer skal "
+                    "ligge mellom 01.01.1998 og 31.12.2049",
+                )
 
 
 def fnr_state(fnr: str) -> IdState:

@@ -50,6 +50,8 @@ class XmlRules(RecordRules[XmlProfile]):
         #: Findings that say the record does not follow the schema, so far in the current record (SSB runs its
         #: individ controls only on an individ that its XSD accepts).
         self._structure = 0
+        #: The kind (``fnr``, ``duf``) of each identifier field, in the order of ``Record.ids``.
+        self._kinds = tuple(profile.id_kind(name) for name in profile.id_fields)
         #: The identifier fields of the current record that are not 11 (12) digits.
         self._bad_format: frozenset[str] = frozenset()
         if self._controls is not None:
@@ -155,13 +157,19 @@ class XmlRules(RecordRules[XmlProfile]):
         self._check_children(element, self._children, line, journalnr)
         values = dict(attrs)
         values.update(record.ids)
-        states = {}
+        fnr = ""
+        fnr_state: barnevern.IdState = "none"
+        duf_state: barnevern.IdState = "none"
         if self._controls is not None:
-            states = {
-                name: barnevern.fnr_state(value) if profile.id_kind(name) == "fnr" else barnevern.duf_state(value)
-                for name, value in record.ids
-            }
-            self._bad_format = frozenset(name for name, state in states.items() if state == "format")
+            self._bad_format = frozenset()
+            for (name, value), kind in zip(record.ids, self._kinds, strict=True):
+                if kind == "fnr":
+                    fnr = value
+                    state = fnr_state = barnevern.fnr_state(value)
+                else:
+                    state = duf_state = barnevern.duf_state(value)
+                if state == "format":
+                    self._bad_format |= {name}
             for name in sorted(record.blank_ids):  # SSB's XSD wants 11 (12) digits in an attribute that is there
                 self.add(
                     Severity.ERROR,
@@ -175,14 +183,8 @@ class XmlRules(RecordRules[XmlProfile]):
         self.check_unique(line, journalnr, values)
         self.check_consistency(self._record_consistency, values, line, journalnr)
         if self._controls is not None and not self._structure:
-            fnr = next((value for name, value in record.ids if profile.id_kind(name) == "fnr" and value), "")
-            facts = barnevern.Facts(
-                profile.periode,
-                self._kommunenr,
-                barnevern.age_in(fnr, profile.periode),
-                next((states[name] for name, _ in record.ids if profile.id_kind(name) == "fnr"), "none"),
-                next((states[name] for name, _ in record.ids if profile.id_kind(name) == "duf"), "none"),
-            )
+            age = barnevern.age_in(fnr, profile.periode)
+            facts = barnevern.Facts(profile.periode, self._kommunenr, age, fnr_state, duf_state)
             for rule_id, severity, field_name, message in self._controls(element, facts):
                 self.add(severity, rule_id, line, journalnr, field_name, message, rule_id)
 
