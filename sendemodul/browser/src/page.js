@@ -150,6 +150,8 @@ async function encrypt() {
       );
     });
     progress(100);
+    // How many X25519/Ed25519 key imports WebCrypto refused (only with "#uten-webcrypto"): the pure-JS path ran.
+    document.documentElement.dataset.curveRefusals = String(result.curveRefusals);
     const link = $("lagre");
     link.href = URL.createObjectURL(result.container);
     link.download = `${profile.register}-${profile.periode}-${unit.kommunenr}-${unit.bydel}.tar`;

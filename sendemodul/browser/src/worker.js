@@ -16,11 +16,13 @@ async function encryptTo(recipients, text) {
 
 // Behave as a browser whose WebCrypto lacks X25519 and Ed25519 (the page's "#uten-webcrypto"): both the age library
 // and our signing then take their pure-JS paths (@noble/curves), which must give a container just as valid.
+let curveRefusals = 0;
 function withoutWebCryptoCurves() {
   const subtle = crypto.subtle;
   const importKey = subtle.importKey.bind(subtle);
   const curve = (algorithm) => ["X25519", "Ed25519"].includes(typeof algorithm === "string" ? algorithm : algorithm?.name);
   subtle.importKey = (format, data, algorithm, ...rest) => {
+    if (curve(algorithm)) curveRefusals += 1;
     if (curve(algorithm)) return Promise.reject(new DOMException(`${algorithm.name || algorithm} is not supported`, "NotSupportedError"));
     return importKey(format, data, algorithm, ...rest);
   };
@@ -81,7 +83,7 @@ async function run({ extract, keyPem, unit, profile, tpf, ssb, producer, empty, 
     ["identities.age", identities],
     ["data.age", data],
   ]);
-  post({ type: "done", container, containerId, records: ids.length });
+  post({ type: "done", container, containerId, records: ids.length, curveRefusals });
 }
 
 self.onmessage = (event) => {
