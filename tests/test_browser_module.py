@@ -128,20 +128,38 @@ def test_verify_refuses_a_changed_byte_a_missing_and_a_wrong_signature(server, r
     described = json.loads((release / "release.json").read_text())
     unsigned = tmp_path / "unsigned.json"
     unsigned.write_text(json.dumps({**described, "signatures": {"ssb": described["signatures"]["ssb"]}}))
-    proc = run_cli("module", "verify", release / "krypteringsmodul.html", "--release", unsigned, home=server.home, check=False)
+    proc = run_cli(
+        "module", "verify", release / "krypteringsmodul.html", "--release", unsigned, home=server.home, check=False
+    )
     assert proc.returncode == 1 and "no TPF signature" in proc.stderr
 
     # the TPF's signature made with SSB's key: it names the TPF's key, which does not verify it
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps({**described, "signatures": {"ssb": described["signatures"]["ssb"]}}))
-    run_cli("module", "sign", forged, "--role", "tpf", "--key", server.release_keys["ssb"][0], "--key-id", "tpf-release-test")
-    proc = run_cli("module", "verify", release / "krypteringsmodul.html", "--release", forged, home=server.home, check=False)
+    run_cli(
+        "module",
+        "sign",
+        forged,
+        "--role",
+        "tpf",
+        "--key",
+        server.release_keys["ssb"][0],
+        "--key-id",
+        "tpf-release-test",
+    )
+    proc = run_cli(
+        "module", "verify", release / "krypteringsmodul.html", "--release", forged, home=server.home, check=False
+    )
     assert proc.returncode == 1 and "TPF signature does not verify" in proc.stderr
 
     # a release whose sha256 was changed to the changed file's: SSB's signature no longer covers it
     moved = tmp_path / "moved" / "release.json"
     moved.parent.mkdir()
-    moved.write_text(json.dumps({**described, "sha256": hashlib.sha256(changed.read_bytes()).hexdigest(), "size": len(changed.read_bytes())}))
+    moved.write_text(
+        json.dumps(
+            {**described, "sha256": hashlib.sha256(changed.read_bytes()).hexdigest(), "size": len(changed.read_bytes())}
+        )
+    )
     proc = run_cli("module", "verify", changed, "--release", moved, home=server.home, check=False)
     assert proc.returncode == 1 and "SSB signature does not verify" in proc.stderr
 
@@ -269,7 +287,8 @@ def test_nothing_leaves_the_page(release, page):
         page.goto((release / "krypteringsmodul.html").as_uri())
         page.evaluate(
             """() => { window.violations = [];
-                document.addEventListener('securitypolicyviolation', e => window.violations.push(e.effectiveDirective)); }"""
+                document.addEventListener('securitypolicyviolation',
+                                          e => window.violations.push(e.effectiveDirective)); }"""
         )
         page.evaluate(
             """(target) => {
@@ -278,8 +297,10 @@ def test_nothing_leaves_the_page(release, page):
                 try { new WebSocket(target.replace('http', 'ws')); } catch (e) {}
                 const img = new Image(); img.src = target;
                 // a fetch from inside a worker (a blob: worker, the only kind the page may start)
-                const code = `self.addEventListener('securitypolicyviolation', e => postMessage('violation ' + e.effectiveDirective));
-                              fetch(${JSON.stringify(target)}).then(() => postMessage('reached'), () => postMessage('refused'));`;
+                const code = `self.addEventListener('securitypolicyviolation',
+                                                    e => postMessage('violation ' + e.effectiveDirective));
+                              fetch(${JSON.stringify(target)}).then(() => postMessage('reached'),
+                                                                    () => postMessage('refused'));`;
                 const worker = new Worker(URL.createObjectURL(new Blob([code], {type: 'text/javascript'})));
                 window.fromWorker = [];
                 worker.onmessage = e => window.fromWorker.push(e.data);
@@ -301,19 +322,27 @@ def test_axe_finds_nothing_and_the_page_fits_320_px(release, page, lang):
     if lang == "nn":
         page.click("button[data-lang=nn]")
     assert page.evaluate("() => document.documentElement.lang") == lang
-    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+    results = Axe().run(
+        page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+    )
     assert results.violations_count == 0, results.generate_report()
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
 
 
 def test_the_server_offers_the_signed_copy_and_says_how_to_check_it(server, release):
     cacert = str(server.home / "tls" / "server.pem")
-    page = subprocess.run(["curl", "-sS", "--cacert", cacert, f"{server.url}/krypteringsmodul"], capture_output=True, text=True, check=True)
+    page = subprocess.run(
+        ["curl", "-sS", "--cacert", cacert, f"{server.url}/krypteringsmodul"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     described = json.loads((release / "release.json").read_text())
     assert described["sha256"] in page.stdout and "Get-FileHash" in page.stdout
     assert "beskytter deg ikke mot" in page.stdout
     head = subprocess.run(
-        ["curl", "-sS", "-D", "-", "-o", "/dev/null", "--cacert", cacert, f"{server.url}/krypteringsmodul/krypteringsmodul.html"],
+        ["curl", "-sS", "-D", "-", "-o", "/dev/null", "--cacert", cacert,
+         f"{server.url}/krypteringsmodul/krypteringsmodul.html"],
         capture_output=True, text=True, check=True,
     ).stdout.lower()  # fmt: skip
     assert "content-security-policy: default-src 'none'" in head and "connect-src 'none'" in head

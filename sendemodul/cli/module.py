@@ -87,7 +87,9 @@ def build(year, keys_dir, out_dir, source_commit):
     required=True,
     help="The signer's Ed25519 private key (PEM, from 'sendemodul keygen').",
 )
-@click.option("--key-id", required=True, help="The id of its public key in the key directory (role ssb-release or tpf-release).")
+@click.option(
+    "--key-id", required=True, help="The id of its public key in the key directory (role ssb-release or tpf-release)."
+)
 def sign(release_json, role, key_path, key_id):
     """Add SSB's or the TPF's signature to a release.json.
 
@@ -96,7 +98,9 @@ def sign(release_json, role, key_path, key_id):
       sendemodul module sign release/release.json --role ssb --key ssb-release.key --key-id ssb-release-2026
     """
     result = release.sign(release_json, role, signing.load_private_key(key_path), key_id)
-    click.echo(f"Signed {release_json} as {role.upper()} with {key_id}; signatures: {', '.join(sorted(result['signatures']))}")
+    click.echo(
+        f"Signed {release_json} as {role.upper()} with {key_id}; signatures: {', '.join(sorted(result['signatures']))}"
+    )
 
 
 @module.command()
