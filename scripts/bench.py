@@ -52,7 +52,7 @@ SIZES = {
         "concurrent_mib": 10,
         "records": 2_000_000,
         "pq_rounds": 3,
-        "records_15f": 200_000,
+        "records_15f": 100_000,
     },
     "quick": {
         "upload_mib": 64,
@@ -1838,7 +1838,7 @@ def parse_args(argv):
     ap.add_argument(
         "--records-15f",
         type=int,
-        help="Individ in the 15F extract of step records15f (default 200,000; quick 20,000)",
+        help="Individ in the 15F extract of step records15f (default 100,000; quick 20,000)",
     )
     ap.add_argument(
         "--repeat",
