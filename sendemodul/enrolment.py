@@ -103,3 +103,31 @@ def confirm_enrolment(cfg, store, token, code, unix_seconds):
     if not store.complete_enrolment(persons.token_hash(token), person["person_id"], step=step, recovery_hashes=hashes):
         return "gone", None
     return "ok", codes
+
+
+DEMO_PERSON_EMAIL = "demo@example.org"
+
+
+def create_demo_person(cfg, store, unit, *, actor):
+    """Dev homes: an active demo person of the demo unit, for every register, whose TOTP secret is written to
+    ``<home>/demo/totp-secret.txt`` (the one place a TOTP secret is kept in clear on purpose, as the demo PIN is),
+    so that a newcomer can log in: ``sendemodul admin person code UNIT demo@example.org`` prints a current code."""
+    from sendemodul.home import write_file
+
+    done = store.register_person(
+        unit,
+        person_id=persons.new_person_id(),
+        name="Demo Person",
+        email=DEMO_PERSON_EMAIL,
+        mobile=None,
+        language="nb",
+        registers=persons.PERSON_REGISTERS,
+        registration={"unit_name": "demo"},
+        token=(persons.token_hash(persons.new_enrolment_token()), utc_text(datetime.datetime.now(datetime.UTC))),
+        actor=actor,
+    )[0]
+    key = persons.PersonKey.for_home(cfg.home)
+    secret = totp.new_secret()
+    store.activate_person_with_secret(done["person_id"], key.encrypt_secret(done["person_id"], secret), [], actor=actor)
+    path = write_file(cfg.home / "demo" / "totp-secret.txt", totp.secret_text(secret) + "\n")
+    return done, path
