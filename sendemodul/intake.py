@@ -30,6 +30,7 @@ from sendemodul import keydir
 from sendemodul.errors import (
     ContainerReplayed,
     LoginRevoked,
+    RegisterNotPermitted,
     SendemodulError,
     TooManyUploads,
     UploadIncomplete,
@@ -114,7 +115,7 @@ class Intake:
                 orphans=orphans,
             )
 
-    def begin(self, unit, *, epoch, on_pressure=None):
+    def begin(self, unit, *, epoch, on_pressure=None, person=None):
         """Start receiving an upload for the logged-in ``unit`` (an :class:`identity.Unit`, as the front has it
         from the login); ``epoch``: the login's credential epoch (:class:`~sendemodul.auth.UnitLogin`)."""
         if self._active[unit] >= self.config.limits.uploads_per_unit:
@@ -127,6 +128,7 @@ class Intake:
         )
         upload.unit = unit
         upload.epoch = epoch
+        upload.person = person  # the web session's person (PersonLogin): only their registers; None for API/SFTP
         self._active[unit] += 1
         upload.ended().addCallback(lambda _: self._upload_ended(unit))
         d = self.run_io(self._stream_check, unit, epoch)
@@ -169,7 +171,9 @@ class Intake:
         try:
             done = yield upload.complete()
             try:
-                receipt = yield self.run_io(self._accept, done, upload.unit, upload.epoch)
+                receipt = yield self.run_io(
+                    self._accept, done, upload.unit, upload.epoch, getattr(upload, "person", None)
+                )
             except BaseException:
                 yield self.run_io(_unlink, done.path)
                 raise
@@ -189,7 +193,7 @@ class Intake:
             self.run_io(_unlink, done.path).addErrback(lambda f: log.failure("removing a duplicate failed", f))
         return receipt
 
-    def _accept(self, done, unit, epoch):
+    def _accept(self, done, unit, epoch, person=None):
         """In an I/O thread: verify (unless the stream was checked as it arrived), check the window, move into
         ``received/``, record (only while the login's ``epoch`` is still the unit's). Returns the Receipt."""
         unit_text = str(unit)
@@ -206,6 +210,8 @@ class Intake:
                 manifest = verify_container(reader, **self._check_context(unit))
                 reader.drain()
             sha256, size = reader.sha256.hexdigest(), reader.size
+        if person is not None and manifest.register not in person.registers:
+            raise RegisterNotPermitted(f"The person logged in may not report {manifest.register}.")
         existing = self.store.upload_by_container_id(manifest.container_id)
         if existing is not None:
             return self._same_again(existing, unit_text, sha256, manifest.container_id)
@@ -227,8 +233,11 @@ class Intake:
             "late": int(late),
             "received_at": utc_text(now),
         }
+        if person is not None:
+            row["person_id"] = person.person_id
+        actor = unit_text if person is None else f"person:{person.person_id}"
         try:
-            stored = self.store.record_upload(row, actor=unit_text, credential_epoch=epoch)
+            stored = self.store.record_upload(row, actor=actor, credential_epoch=epoch)
         except sqlite3.IntegrityError:
             received.unlink()  # lost a race with an identical upload: answer as that one
             existing = self.store.upload_by_container_id(manifest.container_id)

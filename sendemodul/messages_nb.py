@@ -41,6 +41,9 @@ MESSAGES = {
     "recipient_role": "Filen er kryptert til feil mottaker. Lag den på nytt med gjeldende nøkler.",
     "recipient_not_current": "Filen er kryptert til en nøkkel som ikke lenger gjelder. Hent gjeldende nøkler og "
     "lag filen på nytt.",
+    "register_not_permitted": "Du har ikke rett til å sende inn dette registeret, og ingenting er lagret. Enheten kan "
+    "gi deg rett til det ved å registrere deg på nytt for registeret (Registrer person, skjema 999).",
+    "person_unauthorized": "Innloggingen mislyktes. Kontroller e-postadressen og koden.",
     "not_found": "Fant ikke innsendingen.",
     "invalid": "Forespørselen er ugyldig.",
     "error": "Noe gikk galt hos oss. Prøv igjen senere.",

@@ -59,6 +59,15 @@ def _form(request, name):
     return value.decode("utf-8", "replace").strip()[:200]
 
 
+#: The second step of the web login ("Hvem er du?", :mod:`sendemodul.web.persons`).
+PERSON_STEP = "/hvem-er-du"
+
+
+def home_of(app, session):
+    """Where a logged-in session starts: the person step while it still lacks a person, else the upload page."""
+    return PERSON_STEP if app.needs_person(session) else "/opplasting"
+
+
 def _redirect(request, location):
     request.setResponseCode(303)
     request.setHeader(b"Location", location.encode("ascii"))
@@ -71,7 +80,9 @@ class LoginPage(AppResource):
     def render_GET(self, request):
         d = self.app.session(request)
         d.addCallback(
-            lambda session: _redirect(request, "/opplasting") if session else self._page(request, {}, {}, None)
+            lambda session: (
+                _redirect(request, home_of(self.app, session)) if session else self._page(request, {}, {}, None)
+            )
         )
         return respond(request, d)
 
@@ -103,7 +114,7 @@ class LoginPage(AppResource):
         session = self.app.sessions.create(avatar.parsed, avatar.epoch)
         self.app.set_cookie(request, COOKIE, session.token.encode("ascii"))
         self.app.set_cookie(request, LOGIN_COOKIE, b"", max_age=b"0")
-        return _redirect(request, "/opplasting")
+        return _redirect(request, home_of(self.app, session))
 
     def _failed(self, failure, request, form):
         code = "busy" if failure.check(LoginBusy) else "unauthorized"
@@ -120,8 +131,15 @@ class SessionPage(AppResource):
 
     def render_GET(self, request):
         d = self.app.session(request)
-        d.addCallback(lambda session: _redirect(request, "/") if session is None else self.page(request, session))
+        d.addCallback(self._route, request)
         return respond(request, d)
+
+    def _route(self, session, request):
+        if session is None:
+            return _redirect(request, "/")
+        if self.app.needs_person(session):
+            return _redirect(request, PERSON_STEP)
+        return self.page(request, session)
 
 
 class UploadPage(SessionPage):
@@ -150,11 +168,20 @@ class ReceiptPage(SessionPage):
                 return self.app.render(
                     request, "error", status=404, session=session, message=messages_nb.melding("not_found")
                 )
-            return self.app.render(request, "kvittering", session=session, upload=row, feedback=row["feedback"])
+            return self.app.render(
+                request, "kvittering", session=session, upload=row, feedback=row["feedback"], person=row.get("person")
+            )
 
         if not REFERENCE_RE.match(self.reference):
             return found(None)
-        return self.app.run_db(self.app.store.upload_with_feedback, self.reference).addCallback(found)
+        return self.app.run_db(self._load, self.reference).addCallback(found)
+
+    def _load(self, reference):
+        """In a DB thread: the upload with its feedback and the person who sent it (if sent in a person's session)."""
+        row = self.app.store.upload_with_feedback(reference)
+        if row is not None and row.get("person_id"):
+            row["person"] = self.app.store.person(row["person_id"])
+        return row
 
 
 class Receipts(AppResource):

@@ -23,6 +23,7 @@ from sendemodul.web.pages import (
     StaticFiles,
     UploadPage,
 )
+from sendemodul.web.persons import Enrolments, PersonStepPage
 from sendemodul.web.request import UploadRequest, bad_segment
 from sendemodul.web.tls import CoalescingTLSFactory
 
@@ -37,6 +38,8 @@ class Root(AppResource):
         self.putChild(b"innsendinger", DeliveriesPage(app))
         self.putChild(b"kvittering", Receipts(app))
         self.putChild(b"logg-ut", LogoutPage(app))
+        self.putChild(b"hvem-er-du", PersonStepPage(app))
+        self.putChild(b"innmelding", Enrolments(app))
         self.putChild(b"static", StaticFiles(str(STATIC_DIR)))
         v1 = ApiNode()
         v1.putChild(b"uploads", Uploads(app))
