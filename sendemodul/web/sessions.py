@@ -23,6 +23,8 @@ class Session:
     epoch: int | None = None
     #: The person of the session's second login step (:class:`PersonLogin`), or None after the unit's PIN alone.
     person: object = None
+    #: Forms filled in over several pages (skjema 999), by name; memory only, gone with the session.
+    drafts: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

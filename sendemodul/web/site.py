@@ -24,6 +24,7 @@ from sendemodul.web.pages import (
     UploadPage,
 )
 from sendemodul.web.persons import Enrolments, PersonStepPage
+from sendemodul.web.registration import RegistrationPage
 from sendemodul.web.request import UploadRequest, bad_segment
 from sendemodul.web.tls import CoalescingTLSFactory
 
@@ -40,6 +41,7 @@ class Root(AppResource):
         self.putChild(b"logg-ut", LogoutPage(app))
         self.putChild(b"hvem-er-du", PersonStepPage(app))
         self.putChild(b"innmelding", Enrolments(app))
+        self.putChild(b"registrer-person", RegistrationPage(app))
         self.putChild(b"static", StaticFiles(str(STATIC_DIR)))
         v1 = ApiNode()
         v1.putChild(b"uploads", Uploads(app))
