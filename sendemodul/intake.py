@@ -36,6 +36,7 @@ from sendemodul.errors import (
     UploadIncomplete,
     WindowClosed,
 )
+from sendemodul.incoming import Completed
 from sendemodul.receipt import Receipt
 from sendemodul.timefmt import OSLO, utc_text
 from sendemodul.verify import verify_container
@@ -235,6 +236,8 @@ class Intake:
         }
         if person is not None:
             row["person_id"] = person.person_id
+        if manifest.no_participants:
+            row["no_participants"] = 1
         actor = unit_text if person is None else f"person:{person.person_id}"
         try:
             stored = self.store.record_upload(row, actor=actor, credential_epoch=epoch)
@@ -248,6 +251,41 @@ class Intake:
             received.unlink()
             raise
         return Receipt.from_row(stored)
+
+    def no_participants(self, unit, *, epoch, person, register, periode):
+        """ "Ingen deltakere" confirmed in the browser by ``person``: the server makes the empty container
+        (:mod:`sendemodul.no_participants`) and takes it in like an upload. Deferred Receipt."""
+        return self.run_io(self._no_participants, unit, epoch, person, register, periode)
+
+    def _no_participants(self, unit, epoch, person, register, periode):
+        from sendemodul import no_participants
+
+        if register not in person.registers:
+            raise RegisterNotPermitted(f"The person logged in may not report {register}.")
+        if self.store.credential_epoch(unit) != epoch:
+            raise LoginRevoked()
+        now = self.now()
+        today = now.astimezone(OSLO).date()
+        window_decision(self.config.window_for(register, periode), register, periode, today)  # refuse if closed
+        path = no_participants.incoming_path(self.spool)
+        manifest = no_participants.write_empty_container(
+            path,
+            unit=unit,
+            register=register,
+            periode=periode,
+            key_dir=self.keys.current(),
+            today=today,
+            home=self.config.home,
+        )
+        try:
+            with open(path, "rb") as f:
+                reader = _HashingReader(f)
+                reader.drain()
+            done = Completed(path, reader.size, result=manifest, sha256=reader.sha256.hexdigest())
+            return self._accept(done, unit, epoch, person)
+        except BaseException:
+            _unlink(path)
+            raise
 
     def _same_again(self, existing, unit_text, sha256, container_id):
         """The first receipt for the same bytes from the same unit, or refused as a replay. (:meth:`finish` removes

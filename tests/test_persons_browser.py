@@ -5,13 +5,14 @@ link is opened, TOTP is confirmed with a code computed here, the recovery codes 
 in in two steps, uploads a register they may report (the receipt names them) and is refused another with a clear
 Bokmål message. Also: nothing secret in clear under the home."""
 
+import datetime
 import re
 import time
 from email import message_from_bytes, policy
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import grep_tree
+from conftest import grep_tree, run_cli
 from playwright.sync_api import sync_playwright
 from server import Server, make_container
 from support.wait import wait_for
@@ -145,24 +146,61 @@ def test_register_enrol_log_in_in_two_steps_and_upload(page, server, smtp, tmp_p
     page.fill("#email", email)
     page.fill("#code", totp.code_at(secret, time.time() + 30))  # the next step: the enrolment spent this one
     page.click("form[action='/hvem-er-du'] button[type=submit]")
-    page.wait_for_url(re.compile(r".*/opplasting$"))
+    page.wait_for_url(re.compile(r".*/mine-skjema$"))
     assert page.inner_text("#person") == "Kari Nordmann"
+    year = datetime.date.today().year
+    rows = page.locator("#skjema tbody tr").all_inner_texts()
+    assert len(rows) == 2 and rows[0].startswith(f"11F\t{year}") and rows[1].startswith(f"11F\t{year - 1}")
+    assert "frist om" in rows[0] and "Ingenting sendt" in rows[0]
+    page.goto(server.url + "/opplasting")
 
     ok = tmp_path / "11f.tar"
-    make_container(server.home, ok, register="11F", records=5)
+    make_container(server.home, ok, register="11F", periode=year, records=5)
     page.set_input_files("#fil", str(ok))
     page.click("#send")
     page.wait_for_url(re.compile(r".*/kvittering/SM-\d{8}-\w{8}$"), timeout=60_000)
     assert page.inner_text("#sendt-av") == "Kari Nordmann"
 
     other = tmp_path / "15f.tar"
-    make_container(server.home, other, register="15F", records=5)
+    make_container(server.home, other, register="15F", periode=year, records=5)
     page.goto(server.url + "/opplasting")
     page.set_input_files("#fil", str(other))
     page.click("#send")
     page.wait_for_selector("#feil:not([hidden])")
     assert "Du har ikke rett til å sende inn dette registeret" in page.inner_text("#feil")
-    assert server.spool("received") == [page_reference(server) + ".tar"]
+
+    # "Ingen deltakere" for the other periode: confirmed, recorded as Kari's, forwarded to SSB like an empty container
+    page.goto(server.url + "/mine-skjema")
+    assert "Mottatt" in page.inner_text(f"#rad-11F-{year} .siste") or "Levert" in page.inner_text(f"#rad-11F-{year}")
+    page.click(f"#ingen-11F-{year - 1}")  # not confirmed yet
+    assert "Kryss av for å bekrefte" in page.inner_text("#melding")
+    page.check(f"#bekreft-11F-{year - 1}")
+    page.click(f"#ingen-11F-{year - 1}")
+    page.wait_for_url(re.compile(r".*/kvittering/SM-\d{8}-\w{8}$"))
+    empty_ref = page.inner_text("#referanse")
+    assert page.inner_text("#sendt-av") == "Kari Nordmann" and page.is_visible("#ingen-deltakere")
+    # the pseudonymizer and the forwarder, run once here (as `sendemodul worker`/`forwarder` processes of this
+    # checkout's code; the server's embedded children run isolated from PYTHONPATH)
+    run_cli("worker", "--once", home=server.home)
+    run_cli("forwarder", "--once", home=server.home)
+    inbox = server.home / "ssb-inbox"
+    assert any(empty_ref in p.name for p in inbox.iterdir()), _uploads(server.home)
+    package = next(p for p in inbox.iterdir() if empty_ref in p.name)
+    out = tmp_path / "opened"
+    opened = run_cli("ssb", "open", package, "--identity", server.home / "private" / "ssb.agekey", "-o", out,
+                     "--keys", server.home / "keys")  # fmt: skip
+    assert opened.returncode == 0
+    page.goto(server.url + "/mine-skjema")
+
+    def shown_delivered():
+        page.reload()
+        return "Levert" in page.inner_text(f"#rad-11F-{year - 1} .siste")
+
+    wait_for(shown_delivered, timeout=30, message="the empty delivery shown as delivered")
+    assert "Ingen deltakere" in page.inner_text(f"#rad-11F-{year - 1} .siste")
+    audit = [e for e in _audit(server.home) if e.event == "upload.received"]
+    assert {e.actor for e in audit} == {"person:" + _person_id(server.home, email)}
+    assert all(email not in e.detail and "Kari" not in e.detail for e in _audit(server.home))
 
     # every secret stays out of the home in clear: the PIN, the TOTP secret, the recovery codes, the link's token
     import base64
@@ -180,5 +218,31 @@ def test_register_enrol_log_in_in_two_steps_and_upload(page, server, smtp, tmp_p
         assert hits == [], needle
 
 
-def page_reference(server):
-    return server.spool("received")[0].removesuffix(".tar")
+def _audit(home):
+    from sendemodul.store import Store
+
+    store = Store.open(home / "sendemodul.db")
+    try:
+        return list(store.audit_entries())
+    finally:
+        store.close()
+
+
+def _uploads(home):
+    from sendemodul.store import Store
+
+    store = Store.open(home / "sendemodul.db")
+    try:
+        return [(u["reference"], u["status"], u["reason"], u["last_error"]) for u in store.list_uploads()]
+    finally:
+        store.close()
+
+
+def _person_id(home, email):
+    from sendemodul.store import Store
+
+    store = Store.open(home / "sendemodul.db")
+    try:
+        return next(p["person_id"] for p in store.list_persons() if p["email"] == email)
+    finally:
+        store.close()

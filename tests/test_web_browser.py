@@ -63,7 +63,8 @@ def login(page, server, pin=None, kommunenr="0301", bydel="00", orgnr="958935420
         page.fill("#email", email)
         page.fill("#code", totp.code_at(secret, time.time()))
         page.click("form[action='/hvem-er-du'] button[type=submit]")
-        page.wait_for_load_state()
+        page.wait_for_url(re.compile(r".*/mine-skjema$"))
+        page.goto(server.url + "/opplasting")  # these tests are about the pages after the login
 
 
 def test_login_upload_with_progress_bar_and_receipt(page, server, tmp_path):

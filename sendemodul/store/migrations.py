@@ -174,6 +174,7 @@ MIGRATIONS = [
         last_used_at TEXT
     ) STRICT;
     ALTER TABLE uploads ADD COLUMN person_id TEXT REFERENCES persons(person_id);
+    ALTER TABLE uploads ADD COLUMN no_participants INTEGER NOT NULL DEFAULT 0;
     """,
 ]
 

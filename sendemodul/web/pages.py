@@ -65,7 +65,9 @@ PERSON_STEP = "/hvem-er-du"
 
 def home_of(app, session):
     """Where a logged-in session starts: the person step while it still lacks a person, else the upload page."""
-    return PERSON_STEP if app.needs_person(session) else "/opplasting"
+    if app.needs_person(session):
+        return PERSON_STEP
+    return "/mine-skjema" if session.person is not None else "/opplasting"
 
 
 def _redirect(request, location):

@@ -43,7 +43,7 @@ class PersonStepPage(AppResource):
         if session is None:
             return _redirect(request, "/")
         if session.person is not None:
-            return _redirect(request, "/opplasting")
+            return _redirect(request, "/mine-skjema")
         return self._page(request, session, {}, None)
 
     def _page(self, request, session, form, message, status=200, errors=None):
@@ -98,7 +98,7 @@ class PersonStepPage(AppResource):
             unit=str(session.unit),
             detail={"person": person["person_id"]},
         )
-        return d.addCallback(lambda _: _redirect(request, "/opplasting"))
+        return d.addCallback(lambda _: _redirect(request, "/mine-skjema"))
 
     def _failed(self, source, request, session, form):
         if source is not None and self.app.score_failure(source, 1):

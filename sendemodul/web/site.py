@@ -14,6 +14,7 @@ from sendemodul.web.api import ApiNode, Keys, Uploads
 from sendemodul.web.app import AppResource
 from sendemodul.web.channel import RequestLineChannel
 from sendemodul.web.errors import NotFoundJSON
+from sendemodul.web.overview import OverviewPage
 from sendemodul.web.pages import (
     STATIC_DIR,
     DeliveriesPage,
@@ -42,6 +43,7 @@ class Root(AppResource):
         self.putChild(b"hvem-er-du", PersonStepPage(app))
         self.putChild(b"innmelding", Enrolments(app))
         self.putChild(b"registrer-person", RegistrationPage(app))
+        self.putChild(b"mine-skjema", OverviewPage(app))
         self.putChild(b"static", StaticFiles(str(STATIC_DIR)))
         v1 = ApiNode()
         v1.putChild(b"uploads", Uploads(app))
