@@ -43,6 +43,7 @@ MESSAGES = {
     "lag filen på nytt.",
     "register_not_permitted": "Du har ikke rett til å sende inn dette registeret, og ingenting er lagret. Enheten kan "
     "gi deg rett til det ved å registrere deg på nytt for registeret (Registrer person, skjema 999).",
+    "passkey_failed": "Innloggingen med passnøkkel mislyktes. Prøv igjen, eller bruk koden fra appen.",
     "person_unauthorized": "Innloggingen mislyktes. Kontroller e-postadressen og koden.",
     "not_found": "Fant ikke innsendingen.",
     "invalid": "Forespørselen er ugyldig.",

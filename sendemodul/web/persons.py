@@ -104,7 +104,13 @@ class PersonStepPage(AppResource):
         if source is not None and self.app.score_failure(source, 1):
             log.warn("source banned after repeated failed logins (second step)")
         log.info("second login step failed for {unit}", unit=str(session.unit))
+        # Audited like the PIN checker's failures: the unit only (which person was tried is not known, and an
+        # e-mail address never enters the audit). The source's ban bounds how many rows one source can add.
+        audited = self.app.run_db(
+            self.app.store.audit, "person.login_failed", actor="web", unit=str(session.unit), detail={}
+        )
         d = task.deferLater(self.app.clock, self.app.config.auth.failure_delay_seconds, lambda: None)
+        d.addCallback(lambda _: audited)
         return d.addCallback(
             lambda _: self._page(
                 request, session, {**form, "code": ""}, messages_nb.melding("person_unauthorized"), status=401

@@ -24,6 +24,7 @@ from sendemodul.web.pages import (
     StaticFiles,
     UploadPage,
 )
+from sendemodul.web.passkeys import PasskeyLogin, PasskeysPage
 from sendemodul.web.persons import Enrolments, PersonStepPage
 from sendemodul.web.registration import RegistrationPage
 from sendemodul.web.request import UploadRequest, bad_segment
@@ -44,6 +45,8 @@ class Root(AppResource):
         self.putChild(b"innmelding", Enrolments(app))
         self.putChild(b"registrer-person", RegistrationPage(app))
         self.putChild(b"mine-skjema", OverviewPage(app))
+        self.putChild(b"passnokler", PasskeysPage(app))
+        self.putChild(b"passnokkel", PasskeyLogin(app))
         self.putChild(b"static", StaticFiles(str(STATIC_DIR)))
         v1 = ApiNode()
         v1.putChild(b"uploads", Uploads(app))
