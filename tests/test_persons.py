@@ -205,3 +205,40 @@ def test_a_secret_copied_to_another_person_does_not_decrypt(tmp_path):
         key.decrypt_secret("P-BBBB", sealed)
     assert persons.PersonKey.path_for(tmp_path).stat().st_mode & 0o777 == 0o600
     assert persons.PersonKey.for_home(tmp_path) == key
+
+
+def test_skjema_999_check_step_names_every_wrong_field_in_bokmaal():
+    from sendemodul import identity
+    from sendemodul.web.registration import problems
+
+    unit = identity.Unit("0301", "12", "958935420")
+    good = {
+        "kommunenr": "0301",
+        "unit_name": "Oslo kommune, bydel Alna",
+        "bydel": "12",
+        "responsible_name": "Ola",
+        "responsible_phone": "22 00 00 00",
+        "responsible_email": "ola@example.org",
+        "name": "Kari",
+        "email": "kari@example.org",
+        "mobile": "",
+        "registers": ["11F"],
+        "language": "nb",
+    }
+    assert problems(good, unit) == {}
+    bad = {**good, "bydel": "00", "responsible_phone": "12", "email": "kari", "registers": [], "mobile": "x"}
+    found = problems(bad, unit)
+    assert sorted(found) == ["bydel", "email", "mobile", "registers", "responsible_phone"]
+    assert found["bydel"] == "Bydel må være 12, enheten du er logget inn som."
+
+
+def test_mine_skjema_says_how_far_the_deadline_is():
+    from sendemodul.config.sections import Window
+    from sendemodul.web.overview import deadline_text
+
+    window = Window("*", 2026, deadline=datetime.date(2027, 1, 15))
+    day = datetime.date
+    assert deadline_text(window, day(2027, 1, 12)) == "frist om 3 dager"
+    assert deadline_text(window, day(2027, 1, 15)) == "fristen er i dag"
+    assert deadline_text(window, day(2027, 1, 20)) == "fristen gikk ut for 5 dager siden"
+    assert deadline_text(None, day(2027, 1, 1)) == ""

@@ -143,6 +143,15 @@ def test_register_enrol_log_in_in_two_steps_and_upload(page, server, smtp, tmp_p
     page.click("text=Logg ut")
     page.wait_for_url(server.url + "/")
     unit_login(page, server)
+    # a wrong code and an unknown person get the same message (and count against the source like a wrong PIN)
+    messages = []
+    for who, code in ((email, "000000" if totp.code_at(secret, time.time()) != "000000" else "111111"),
+                      ("nobody@alna.example.org", totp.code_at(secret, time.time()))):  # fmt: skip
+        page.fill("#email", who)
+        page.fill("#code", code)
+        page.click("form[action='/hvem-er-du'] button[type=submit]")
+        messages.append(page.inner_text("#melding"))
+    assert messages[0] == messages[1] == "Innloggingen mislyktes. Kontroller e-postadressen og koden."
     page.fill("#email", email)
     page.fill("#code", totp.code_at(secret, time.time() + 30))  # the next step: the enrolment spent this one
     page.click("form[action='/hvem-er-du'] button[type=submit]")

@@ -34,13 +34,12 @@ def deadline_text(window, today):
     if window is None or window.deadline is None:
         return ""
     days = (window.deadline - today).days
+    texts = messages_nb.PERSON_TEXTS
     if days > 1:
-        return f"frist om {days} dager"
-    if days == 1:
-        return "frist i morgen"
-    if days == 0:
-        return "fristen er i dag"
-    return f"fristen gikk ut for {-days} dager siden" if days < -1 else "fristen gikk ut i går"
+        return texts["deadline_in_days"].format(days=days)
+    if days < -1:
+        return texts["deadline_days_ago"].format(days=-days)
+    return texts[{1: "deadline_tomorrow", 0: "deadline_today", -1: "deadline_yesterday"}[days]]
 
 
 def rows_for(config, store, unit, person, today):
@@ -115,7 +114,7 @@ class NoParticipantsAction(AppResource):
             message = messages_nb.melding("register_not_permitted")
             return overview.page(request, session, message=message, status=403)
         if _form(request, "bekreft") != "ja":
-            message = f"Kryss av for å bekrefte at enheten ikke har deltakere i {register} {periode}."
+            message = messages_nb.PERSON_TEXTS["confirm_no_participants"].format(register=register, periode=periode)
             return overview.page(request, session, message=message, status=400)
         d = self.app.intake.no_participants(
             session.unit, epoch=session.epoch, person=session.person, register=register, periode=periode

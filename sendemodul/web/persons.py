@@ -64,9 +64,9 @@ class PersonStepPage(AppResource):
         form = {"email": _form(request, "email"), "code": _form(request, "code")}
         errors = {}
         if not persons.EMAIL_RE.match(form["email"]):
-            errors["email"] = "Skriv inn e-postadressen din, for eksempel kari.nordmann@kommune.no."
+            errors["email"] = messages_nb.PERSON_TEXTS["email_missing"]
         if not form["code"]:
-            errors["code"] = "Skriv inn koden fra autentiseringsappen, eller en gjenopprettingskode."
+            errors["code"] = messages_nb.PERSON_TEXTS["code_missing"]
         if errors:
             return self._page(request, session, {**form, "code": ""}, None, status=400, errors=errors)
         source = request.source()
@@ -150,7 +150,7 @@ class EnrolmentPage(AppResource):
             "error",
             status=404,
             session=None,
-            message="Lenken er brukt, utløpt eller ugyldig. Be enheten registrere deg på nytt (skjema 999).",
+            message=messages_nb.PERSON_TEXTS["link_gone"],
         )
 
     def _show(self, opened, request, message, status):
@@ -209,9 +209,7 @@ class EnrolmentPage(AppResource):
             self.app.score_failure(source, 1)
         d = task.deferLater(self.app.clock, self.app.config.auth.failure_delay_seconds, lambda: None)
         d.addCallback(lambda _: self.app.run_db(enrolment.open_enrolment, self.app.config, self.app.store, self.token))
-        return d.addCallback(
-            self._show, request, "Koden stemmer ikke. Skriv inn koden appen viser nå, og prøv igjen.", 400
-        )
+        return d.addCallback(self._show, request, messages_nb.PERSON_TEXTS["enrolment_wrong_code"], 400)
 
 
 __all__ = ["PERSON_STEP", "Enrolments", "PersonStepPage"]

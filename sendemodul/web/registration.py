@@ -21,48 +21,37 @@ PAGE1 = ("kommunenr", "unit_name", "bydel", "responsible_name", "responsible_pho
 PAGE2 = ("name", "email", "mobile", "language")
 PHONE_RE = re.compile(r"^\+?[0-9 ]{8,15}$")
 
-#: Field -> (page, label), for the check step's list and its links back.
-FIELDS = {
-    "kommunenr": (1, "Kommunenummer"),
-    "unit_name": (1, "Kommunens/bydelens navn"),
-    "bydel": (1, "Bydel"),
-    "responsible_name": (1, "Ansvarlig persons navn"),
-    "responsible_phone": (1, "Ansvarlig persons telefon"),
-    "responsible_email": (1, "Ansvarlig persons e-post"),
-    "name": (2, "Navn på personen som skal rapportere"),
-    "email": (2, "E-post (jobb)"),
-    "mobile": (2, "Mobilnummer"),
-    "registers": (2, "Skjema personen skal rapportere"),
-    "language": (2, "Målform"),
-}
+#: Field -> (page, label), for the check step's list and its links back (labels: messages_nb).
+FIELDS = {name: (1 if name in PAGE1 else 2, label) for name, label in messages_nb.REGISTRATION_LABELS.items()}
 
 
 def problems(draft, unit):
     """Bokmål messages by field for a draft of skjema 999 from ``unit`` (the logged-in identity.Unit)."""
-    found = {}
+    wrong = []
     if draft.get("kommunenr") != unit.kommunenr:
-        found["kommunenr"] = f"Kommunenummeret må være {unit.kommunenr}, enheten du er logget inn som."
+        wrong.append("kommunenr")
     if not draft.get("unit_name"):
-        found["unit_name"] = "Skriv kommunens eller bydelens navn."
+        wrong.append("unit_name")
     if draft.get("bydel") != unit.bydel:
-        found["bydel"] = f"Bydel må være {unit.bydel}, enheten du er logget inn som."
+        wrong.append("bydel")
     if not draft.get("responsible_name"):
-        found["responsible_name"] = "Skriv navnet på den ansvarlige personen."
+        wrong.append("responsible_name")
     if not PHONE_RE.match(draft.get("responsible_phone", "")):
-        found["responsible_phone"] = "Skriv et telefonnummer med 8 til 15 siffer, for eksempel 22 00 00 00."
+        wrong.append("responsible_phone")
     if not persons.EMAIL_RE.match(draft.get("responsible_email", "")):
-        found["responsible_email"] = "Skriv en gyldig e-postadresse for den ansvarlige personen."
+        wrong.append("responsible_email")
     if not draft.get("name"):
-        found["name"] = "Skriv navnet på personen som skal rapportere."
+        wrong.append("name")
     if not persons.EMAIL_RE.match(draft.get("email", "")):
-        found["email"] = "Skriv en gyldig e-postadresse (jobb) for personen som skal rapportere."
+        wrong.append("email")
     if draft.get("mobile") and not persons.MOBILE_RE.match(draft["mobile"]):
-        found["mobile"] = "Mobilnummeret skal ha 8 til 15 siffer, for eksempel +47 912 34 567."
+        wrong.append("mobile")
     if not draft.get("registers"):
-        found["registers"] = "Kryss av for minst ett skjema: 11F, 11CF eller 15F."
+        wrong.append("registers")
     if draft.get("language") not in persons.LANGUAGES:
-        found["language"] = "Velg bokmål eller nynorsk."
-    return found
+        wrong.append("language")
+    texts = messages_nb.REGISTRATION_PROBLEMS
+    return {name: texts[name].format(kommunenr=unit.kommunenr, bydel=unit.bydel) for name in wrong}
 
 
 class RegistrationPage(AppResource):
