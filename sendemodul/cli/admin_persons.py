@@ -1,11 +1,12 @@
 """``sendemodul admin person``: the reporting persons of units (skjema 999 from the operator's side), their
 registers, disabling them, and (dev homes only) a current TOTP code."""
 
+import datetime
 import time
 
 import click
 
-from sendemodul import enrolment, persons, totp
+from sendemodul import enrolment, identity, persons, totp
 from sendemodul.cli.admin_options import ACTOR, emit, home_option, json_option, open_store, unit_argument
 from sendemodul.errors import UsageError
 
@@ -99,9 +100,7 @@ def person_list(home, unit, as_json):
     """
     _, store = open_store(home)
     if unit is not None:
-        from sendemodul.cli.admin_options import _parse_unit
-
-        unit = _parse_unit(unit)
+        unit = identity.parse_unit(unit, datetime.date.today().year)
     rows = [
         {
             "person_id": r["person_id"],

@@ -4,7 +4,7 @@ racing with the same code cannot both win). Only hashes and ciphertext of secret
 (:mod:`sendemodul.persons`)."""
 
 from sendemodul.errors import NotFound, StoreError
-from sendemodul.persons import audit_actor
+from sendemodul.persons import PERSON_REGISTERS, audit_actor
 from sendemodul.store.connections import utcnow
 
 
@@ -31,7 +31,7 @@ class Persons:
                 state, event = "pending", "person.register"
             else:
                 person_id, old, state = row
-                merged = [r for r in ("11F", "11CF", "15F") if r in set(old.split(",")) | set(registers)]
+                merged = [r for r in PERSON_REGISTERS if r in set(old.split(",")) | set(registers)]
                 if state == "disabled":  # registered again after being disabled: enrols anew
                     conn.execute(
                         "UPDATE persons SET state = 'pending', totp_secret = NULL, totp_pending = NULL,"
