@@ -158,6 +158,7 @@ def new_person(home, unit=DEMO, registers=("11F", "11CF", "15F"), email=None):
     """An enrolled person of ``unit`` made through the real registration and enrolment code on the home's database
     (the running server sees it at once): ``(email, secret)``. Each browser login in a test takes a new person, as a
     TOTP code is accepted once per 30-second step."""
+    import dataclasses as _dataclasses
     import secrets as _secrets
     import time as _time
 
@@ -166,6 +167,7 @@ def new_person(home, unit=DEMO, registers=("11F", "11CF", "15F"), email=None):
     from sendemodul.store import Store
 
     cfg = _config.load(home)
+    cfg = _dataclasses.replace(cfg, mail=_dataclasses.replace(cfg.mail, enabled=False))  # the link as an .eml here
     store = Store.open(cfg.db_path)
     try:
         email = email or f"p{_secrets.token_hex(4)}@example.org"

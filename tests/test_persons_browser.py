@@ -14,7 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from conftest import grep_tree, run_cli
 from playwright.sync_api import sync_playwright
-from server import Server, make_container
+from server import Server, make_container, new_person
 from support.wait import wait_for
 from test_mail import free_port
 from test_web_browser import CHROMIUM_ARGS
@@ -126,6 +126,7 @@ def test_register_enrol_log_in_in_two_steps_and_upload(page, server, smtp, tmp_p
 
     page.goto(server.url + "/" + path)
     assert page.locator("figure.qr svg").count() == 1
+    assert_no_axe_violations(page, "innmelding")
     secret = totp.secret_from_text(page.inner_text("#hemmelighet"))
     page.fill("#code", "000000" if totp.code_at(secret, time.time()) != "000000" else "111111")
     page.click("form button[type=submit]")
@@ -134,6 +135,7 @@ def test_register_enrol_log_in_in_two_steps_and_upload(page, server, smtp, tmp_p
     page.fill("#code", totp.code_at(secret, time.time()))
     page.click("form button[type=submit]")
     codes = page.locator("#gjenopprettingskoder code").all_inner_texts()
+    assert_no_axe_violations(page, "gjenopprettingskoder")
     assert len(codes) == 10 and all(re.fullmatch(r"[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){2}", c) for c in codes)
     page.goto(server.url + "/" + path)  # single use
     assert "Lenken er brukt" in page.content()
@@ -255,3 +257,36 @@ def _person_id(home, email):
         return next(p["person_id"] for p in store.list_persons() if p["email"] == email)
     finally:
         store.close()
+
+
+def assert_no_axe_violations(page, name):
+    from axe_playwright_python.sync_playwright import Axe
+
+    options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+    violations = Axe().run(page, options=options).response["violations"]
+    assert violations == [], (name, [(v["id"], [n["html"] for n in v["nodes"]]) for v in violations])
+
+
+def test_the_persons_pages_have_no_axe_violations(page, server):
+    """WCAG 2.1 AA as far as axe-core sees it, on each new page (with an error summary shown where there is one)."""
+
+    def check(name):
+        assert_no_axe_violations(page, name)
+
+    unit_login(page, server)
+    check("hvem-er-du")
+    page.fill("#code", "1")
+    page.click("form[action='/hvem-er-du'] button[type=submit]")
+    check("hvem-er-du with errors")
+    for side in ("1", "2", "kontroll"):
+        page.goto(f"{server.url}/registrer-person?side={side}")
+        check(f"registrer-person {side}")
+    email, secret = new_person(server.home, registers=("11F", "15F"))
+    page.goto(server.url + "/hvem-er-du")
+    page.fill("#email", email)
+    page.fill("#code", totp.code_at(secret, time.time()))
+    page.click("form[action='/hvem-er-du'] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/mine-skjema$"))
+    check("mine-skjema")
+    page.goto(server.url + "/passnokler")
+    check("passnokler")
