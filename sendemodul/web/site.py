@@ -14,6 +14,7 @@ from sendemodul.web.api import ApiNode, Keys, Uploads
 from sendemodul.web.app import AppResource
 from sendemodul.web.channel import RequestLineChannel
 from sendemodul.web.errors import NotFoundJSON
+from sendemodul.web.module_page import ModulePage
 from sendemodul.web.overview import OverviewPage
 from sendemodul.web.pages import (
     STATIC_DIR,
@@ -47,6 +48,7 @@ class Root(AppResource):
         self.putChild(b"mine-skjema", OverviewPage(app))
         self.putChild(b"passnokler", PasskeysPage(app))
         self.putChild(b"passnokkel", PasskeyLogin(app))
+        self.putChild(b"krypteringsmodul", ModulePage(app))
         self.putChild(b"static", StaticFiles(str(STATIC_DIR)))
         v1 = ApiNode()
         v1.putChild(b"uploads", Uploads(app))
