@@ -13,6 +13,9 @@ from conftest import BIN
 from sendemodul import container, identity, keydir, signing
 
 SUPPORT = Path(__file__).resolve().parent / "support"
+#: The tree under test: put first on the server's path, so a shared virtual environment's editable install (which
+#: points at another checkout) does not decide which code runs.
+ROOT = Path(__file__).resolve().parent.parent
 DEMO = "0301-00-958935420"
 
 
@@ -52,7 +55,7 @@ class Server:
         env = {
             **os.environ,
             "SENDEMODUL_HOME": str(self.home),
-            "PYTHONPATH": str(SUPPORT),
+            "PYTHONPATH": os.pathsep.join([str(SUPPORT), *([str(ROOT)] if self.script == Path(BIN) else [])]),
             "SENDEMODUL_TEST_OPENED": str(self.opened_log),
         }
         self.proc = subprocess.Popen(

@@ -24,6 +24,7 @@ from sendemodul.web.pages import (
     UploadPage,
 )
 from sendemodul.web.request import UploadRequest, bad_segment
+from sendemodul.web.staff_pages import StaffStatusPage
 from sendemodul.web.tls import CoalescingTLSFactory
 
 log = Logger()
@@ -38,6 +39,7 @@ class Root(AppResource):
         self.putChild(b"kvittering", Receipts(app))
         self.putChild(b"logg-ut", LogoutPage(app))
         self.putChild(b"static", StaticFiles(str(STATIC_DIR)))
+        self.putChild(b"statusliste", StaffStatusPage(app))
         v1 = ApiNode()
         v1.putChild(b"uploads", Uploads(app))
         v1.putChild(b"keys", Keys(app))
