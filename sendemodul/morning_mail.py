@@ -48,7 +48,22 @@ def due_days(last_done, now, *, hour, catch_up_days):
     return days
 
 
-def _templates():
+def send(cfg, to, subject, body, *, smtp=smtplib.SMTP):
+    """Hand one plain-text e-mail to ``to`` (a list of addresses) to the configured relay: the one SMTP path that
+    the morning e-mail and the reminders share. Raises ``OSError`` or ``smtplib.SMTPException`` when the relay is
+    unreachable or refuses."""
+    message = EmailMessage()
+    message["From"] = cfg.mail.from_address
+    message["To"] = ", ".join(to)
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = make_msgid(domain="sendemodul")
+    message.set_content(body)
+    with smtp(cfg.mail.smtp_host, cfg.mail.smtp_port, timeout=cfg.mail.timeout_seconds) as client:
+        client.send_message(message)
+
+
+def templates():
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(resources.templates_dir()),
         autoescape=False,
@@ -76,7 +91,7 @@ def render(cfg, unit, unit_name, uploads, start, end):
         for u in uploads
     ]
     body = (
-        _templates()
+        templates()
         .get_template("mail/morning.txt.j2")
         .render(
             unit=unit,
@@ -125,18 +140,8 @@ class MorningMail:
             if not self.store.claim_mail(day.isoformat(), unit):
                 continue
             subject, body = render(self.cfg, unit, rows[0]["unit_name"], rows, start, end)
-            message = EmailMessage()
-            message["From"] = self.cfg.mail.from_address
-            message["To"] = rows[0]["unit_email"]
-            message["Subject"] = subject
-            message["Date"] = formatdate(localtime=False, usegmt=True)
-            message["Message-ID"] = make_msgid(domain="sendemodul")
-            message.set_content(body)
             try:
-                with self.smtp(
-                    self.cfg.mail.smtp_host, self.cfg.mail.smtp_port, timeout=self.cfg.mail.timeout_seconds
-                ) as smtp:
-                    smtp.send_message(message)
+                send(self.cfg, [rows[0]["unit_email"]], subject, body, smtp=self.smtp)
             except (OSError, smtplib.SMTPException) as e:
                 self.store.mail_failed(day.isoformat(), unit)
                 log.warn(
@@ -153,10 +158,15 @@ class MorningMail:
 
 
 class MorningMailService(service.Service):
-    """Checks every ``mail.check_seconds`` (and at start: the catch-up) whether a morning e-mail is due."""
+    """Checks every ``mail.check_seconds`` (and at start: the catch-up) whether a morning e-mail or a reminder is
+    due. ``on_run(kind, sent)`` is told of each run (the metrics count them)."""
 
-    def __init__(self, cfg, store, run_db, clock, *, now=None):
+    def __init__(self, cfg, store, run_db, clock, *, now=None, on_run=lambda kind, sent: None):
+        from sendemodul.reminders import Reminders
+
         self.mailer = MorningMail(cfg, store)
+        self.reminders = Reminders(cfg, store) if cfg.reminders else None
+        self.on_run = on_run
         self.run_db = run_db
         self.interval = cfg.mail.check_seconds
         self.now = now or (lambda: datetime.datetime.now(datetime.UTC))
@@ -174,8 +184,16 @@ class MorningMailService(service.Service):
             self.loop.stop()
         return self._running
 
+    def _run(self, now):
+        """In a database thread: the morning e-mail, then the reminders (each failing on its own)."""
+        sent = self.mailer.run(now)
+        self.on_run("morning", sent)
+        if self.reminders is not None:
+            self.on_run("reminder", self.reminders.run(now))
+        return sent
+
     def _check(self):
-        d = self.run_db(self.mailer.run, self.now())
+        d = self.run_db(self._run, self.now())
         d.addErrback(lambda f: log.failure("morning e-mail check failed", f))
         self._running = d
         return d

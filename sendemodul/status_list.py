@@ -98,6 +98,7 @@ def _row(region: str, row: dict[str, Any] | None, name: str, state: str, *, expe
         "delivered_at": row.get("delivered_at"),
         "reason": row.get("reason"),
         "expected": expected,
+        "disabled": bool(row.get("disabled_at")),
     }
 
 
