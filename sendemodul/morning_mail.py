@@ -11,15 +11,12 @@ A relay that refuses or cannot be reached releases the claim, so a later check r
 
 import datetime
 import smtplib
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 
-import jinja2
 from twisted.application import service
 from twisted.internet import task
 from twisted.logger import Logger
 
-from sendemodul import resources
+from sendemodul.mailing import send, send_moment, templates
 from sendemodul.messages_nb import status_nb
 from sendemodul.timefmt import OSLO, oslo_display, oslo_display_of_text, utc_text
 
@@ -27,10 +24,7 @@ log = Logger()
 
 ACTOR = "mailer"
 
-
-def send_moment(day, hour):
-    """The aware UTC datetime of ``hour``:00 Oslo time on ``day`` (DST-aware)."""
-    return datetime.datetime.combine(day, datetime.time(hour), tzinfo=OSLO).astimezone(datetime.UTC)
+__all__ = ["MorningMail", "MorningMailService", "due_days", "render", "send", "send_moment"]
 
 
 def due_days(last_done, now, *, hour, catch_up_days):
@@ -46,33 +40,6 @@ def due_days(last_done, now, *, hour, catch_up_days):
         days.append(day)
         day += datetime.timedelta(days=1)
     return days
-
-
-def send(cfg, to, subject, body, *, smtp=smtplib.SMTP):
-    """Hand one plain-text e-mail to ``to`` (a list of addresses) to the configured relay: the one SMTP path that
-    the morning e-mail and the reminders share. Raises ``OSError`` or ``smtplib.SMTPException`` when the relay is
-    unreachable or refuses."""
-    message = EmailMessage()
-    message["From"] = cfg.mail.from_address
-    message["To"] = ", ".join(to)
-    message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = make_msgid(domain="sendemodul")
-    message.set_content(body)
-    with smtp(cfg.mail.smtp_host, cfg.mail.smtp_port, timeout=cfg.mail.timeout_seconds) as client:
-        client.send_message(message)
-
-
-def templates():
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(resources.templates_dir()),
-        autoescape=False,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        extensions=["jinja2.ext.i18n"],
-    )
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
-    return env
 
 
 def render(cfg, unit, unit_name, uploads, start, end):

@@ -16,7 +16,7 @@ from twisted.logger import Logger
 
 from sendemodul import status_list
 from sendemodul.expected import expected_units
-from sendemodul.morning_mail import send, send_moment, templates
+from sendemodul.mailing import send, send_moment, templates
 from sendemodul.registers import REGISTERS
 from sendemodul.timefmt import OSLO
 

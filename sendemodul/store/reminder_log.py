@@ -1,11 +1,10 @@
-"""Which reminders are done: the reminder days completed and each unit's reminder claimed or sent; and the
-heartbeats of the pseudonymizer and the forwarder."""
+"""Which reminders are done: the reminder days completed and each unit's reminder claimed or sent."""
 
 from sendemodul.store.connections import utcnow
 
 
 class ReminderLog:
-    """The ``reminder_days``, ``reminders_sent`` and ``heartbeats`` rows."""
+    """The ``reminder_days`` and ``reminders_sent`` rows."""
 
     def reminder_day_done(self, register, periode, day):
         row = (
@@ -64,18 +63,3 @@ class ReminderLog:
         persons who may report the register)."""
         row = self.conn().execute("SELECT email FROM units WHERE unit = ?", (unit,)).fetchone()
         return [row[0]] if row else []
-
-    # -- heartbeats ---------------------------------------------------------------------------------------------
-
-    def heartbeat(self, process):
-        """``process`` (``worker``, ``forwarder``) is alive now: /readyz checks the age of this row."""
-        now = utcnow()
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO heartbeats (process, at) VALUES (?, ?) ON CONFLICT (process) DO UPDATE SET at = ?",
-                (process, now, now),
-            )
-
-    def heartbeats(self):
-        """``{process: at}`` (ISO UTC text) of every process that has beaten."""
-        return {r["process"]: r["at"] for r in self._rows("SELECT process, at FROM heartbeats")}
