@@ -13,9 +13,6 @@ from conftest import BIN
 from sendemodul import container, identity, keydir, signing
 
 SUPPORT = Path(__file__).resolve().parent / "support"
-#: The tree under test: put first on the server's path, so a shared virtual environment's editable install (which
-#: points at another checkout) does not decide which code runs.
-ROOT = Path(__file__).resolve().parent.parent
 DEMO = "0301-00-958935420"
 
 
@@ -55,7 +52,8 @@ class Server:
         env = {
             **os.environ,
             "SENDEMODUL_HOME": str(self.home),
-            "PYTHONPATH": os.pathsep.join([str(SUPPORT), *([str(ROOT)] if self.script == Path(BIN) else [])]),
+            # (and any PYTHONPATH given, so that a second checkout's tests run its own code, not the editable one's)
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH")])),
             "SENDEMODUL_TEST_OPENED": str(self.opened_log),
         }
         self.proc = subprocess.Popen(
