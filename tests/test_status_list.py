@@ -80,7 +80,8 @@ closes = 2027-04-15
 def test_admin_status_lists_all_357_kommuner_with_their_states_in_january(home):
     """With the clock in January 2027: a delivered unit, a received one, a missing one (before the deadline) that is
     late after it, a unit that delivered late, and every kommune without a registered unit as "not registered"."""
-    (home / "config.toml").write_text((home / "config.toml").read_text() + WINDOW)
+    oslo_per_bydel = '\n[[expected]]\nregister = "IPLOS"\noslo = "bydeler"\n'
+    (home / "config.toml").write_text((home / "config.toml").read_text() + WINDOW + oslo_per_bydel)
     store = Store.open(config.load(home).db_path)
     add_unit(store, STAVANGER, name="Stavanger kommune")
     add_unit(store, BERGEN, name="Bergen kommune")
@@ -114,6 +115,13 @@ def test_admin_status_lists_all_357_kommuner_with_their_states_in_january(home):
     lines = table.stdout.splitlines()
     assert any(BERGEN in line and "late" in line for line in lines)
     assert lines[-1] == "357 units: 2 delivered, 1 late, 353 not registered, 1 received"
+    iplos = json.loads(run_cli("admin", "status", "-r", "IPLOS", "-p", "2026", "--json", home=home).stdout)
+    regions = {row["region"]: row for row in iplos}
+    assert len(regions) == 357 - 1 + 15 and "0301-00" not in regions
+    assert (
+        regions["0301-01"]["state"] == "not registered"
+        and regions["0301-01"]["name"] == "Oslo - Oslove, bydel Gamle Oslo"
+    )
     bad = run_cli("admin", "status", "-r", "11F", "-p", "2026", "--today", "20.01", home=home, check=False)
     assert bad.returncode != 0 and "--today" in bad.stderr
 
