@@ -23,6 +23,10 @@ def test_metrics_are_off_by_default_and_on_loopback_when_on():
     assert cfg.metrics.enabled is False and "interface=127.0.0.1" in cfg.metrics.listen
     with pytest.raises(config.ConfigError, match=r"metrics\.username"):
         config.parse('[metrics]\nusername = "prom"\n', "/tmp/h")
+    open_to_all = '[metrics]\nenabled = true\nlisten = "tcp:9464:interface=0.0.0.0"\n'
+    with pytest.raises(config.ConfigError, match=r"not a loopback address"):
+        config.parse(open_to_all, "/tmp/h")
+    assert config.parse(open_to_all + 'username = "p"\npassword = "q"\n', "/tmp/h").metrics.username == "p"
 
 
 def test_a_register_label_is_only_ever_a_register_we_carry():

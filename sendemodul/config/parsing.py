@@ -206,6 +206,12 @@ def _validate_section(name: str, section: object) -> None:
             raise ConfigError(f"config key 'metrics.listen' {e}") from None
         if bool(section.username) != bool(section.password):
             raise ConfigError("config keys 'metrics.username' and 'metrics.password' go together (both or neither)")
+        interface = endpoint_strings.tcp_interface(section.listen)
+        loopback = interface is not None and (interface.startswith("127.") or interface in ("::1", "localhost"))
+        if section.enabled and not loopback and not section.username:
+            raise ConfigError(
+                "config key 'metrics.listen' is not a loopback address: set metrics.username and metrics.password"
+            )
     elif name == "log":
         assert isinstance(section, LogConfig)  # for the type checker: _SECTIONS["log"] built it
         if section.console_level not in _LEVELS:

@@ -165,7 +165,8 @@ class MetricsConfig:
     #: loopback (or a management network): the metrics carry no unit, person or file name, but they are not public.
     enabled: bool = False
     listen: str = "tcp:9464:interface=127.0.0.1"
-    #: Optional HTTP Basic credentials for every path on the metrics listener (both or neither).
+    #: HTTP Basic credentials for every path on the metrics listener (both or neither); required when ``listen`` is
+    #: not a loopback address.
     username: str = ""
     password: str = ""
     #: How often the gauges read from the database and the files are refreshed (off the reactor thread).
