@@ -100,3 +100,28 @@ def test_one_reminder_per_missing_unit_and_day_caught_up_after_downtime_never_tw
         ("2027-01-18", BERGEN, "sent"),
     }
     store.close()
+
+
+def test_the_mail_service_runs_the_morning_email_and_the_reminders_and_counts_each_run(tmp_path):
+    """One check runs the morning e-mail, then the reminders (when configured), and reports each run (the metrics)."""
+    from twisted.internet import defer
+    from twisted.internet.task import Clock
+
+    from sendemodul import home as homemod
+    from sendemodul import morning_mail
+
+    cfg, store = homemod.init_home(tmp_path / "home", environment="test")
+    cfg = config.parse(CONFIG, cfg.home)
+    runs = []
+    svc = morning_mail.MorningMailService(
+        cfg,
+        store,
+        lambda f, *a: defer.maybeDeferred(f, *a),
+        Clock(),
+        now=lambda: at("2027-01-10T12:00:00"),
+        on_run=lambda kind, sent: runs.append((kind, sent)),
+    )
+    svc.startService()
+    assert runs == [("morning", 0), ("reminder", 0)]
+    svc.stopService()
+    store.close()
