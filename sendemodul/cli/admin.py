@@ -10,7 +10,15 @@ from sendemodul.cli.admin_keys import keys_group
 from sendemodul.cli.admin_options import ACTOR, home_option
 from sendemodul.cli.admin_persons import person
 from sendemodul.cli.admin_units import pin, sshkey, unit
-from sendemodul.cli.admin_uploads import audit_group, requeue, status, uploads
+from sendemodul.cli.admin_uploads import (
+    audit_group,
+    backup_command,
+    requeue,
+    restore_command,
+    staff_token,
+    status,
+    uploads,
+)
 
 __all__ = ["admin", "home_option", "register"]
 
@@ -89,7 +97,20 @@ def init(home, dev, key_type):
 
 # The unit, PIN and SSH key commands, the key rotation and the upload, status and audit commands live in their own
 # modules.
-for _command in (unit, pin, sshkey, person, keys_group, uploads, status, requeue, audit_group):
+for _command in (
+    unit,
+    pin,
+    sshkey,
+    person,
+    keys_group,
+    uploads,
+    status,
+    staff_token,
+    requeue,
+    audit_group,
+    backup_command,
+    restore_command,
+):
     admin.add_command(_command)
 
 

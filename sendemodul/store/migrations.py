@@ -118,7 +118,31 @@ MIGRATIONS = [
     ALTER TABLE units ADD COLUMN credential_epoch INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX units_credential_epoch ON units (credential_epoch);
     """,
-    # 4: reporting persons (issue 16): a person of a unit (role reporter; statsforvalter/staff later, with a fylke),
+    # 4: reminders ("purring", issue 19): which reminder days are done and each unit's reminder claimed or sent, so
+    # none goes out twice; and the heartbeats of the pseudonymizer and the forwarder that /readyz checks.
+    """
+    CREATE TABLE reminder_days (
+        register TEXT NOT NULL,
+        periode INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        completed_at TEXT NOT NULL,
+        PRIMARY KEY (register, periode, day)
+    ) STRICT;
+    CREATE TABLE reminders_sent (
+        register TEXT NOT NULL,
+        periode INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        unit TEXT NOT NULL REFERENCES units(unit),
+        state TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (register, periode, day, unit)
+    ) STRICT;
+    CREATE TABLE heartbeats (
+        process TEXT PRIMARY KEY,
+        at TEXT NOT NULL
+    ) STRICT;
+    """,
+    # 5: reporting persons (issue 16): a person of a unit (role reporter; statsforvalter/staff later, with a fylke),
     # the skjema 999 registrations, single-use enrolment tokens (hashed), recovery codes (keyed hashes), passkeys,
     # and the person who made an upload. The TOTP secret is AES-GCM ciphertext; totp_last_step refuses replays.
     """

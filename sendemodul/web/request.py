@@ -241,7 +241,11 @@ class UploadRequest(server.Request):
         unit = self.upload_unit = avatar.parsed
         try:
             self.upload = self.app.intake.begin(
-                unit, epoch=avatar.epoch, on_pressure=self._pressure, person=getattr(avatar, "person", None)
+                unit,
+                epoch=avatar.epoch,
+                on_pressure=self._pressure,
+                protocol="https",
+                person=getattr(avatar, "person", None),
             )
         except TooManyUploads as e:
             self.refuse(429, e.code, str(e), ((b"Retry-After", b"10"),))

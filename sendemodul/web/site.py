@@ -29,6 +29,7 @@ from sendemodul.web.passkeys import PasskeyLogin, PasskeysPage
 from sendemodul.web.persons import Enrolments, PersonStepPage
 from sendemodul.web.registration import RegistrationPage
 from sendemodul.web.request import UploadRequest, bad_segment
+from sendemodul.web.staff_pages import StaffStatusPage
 from sendemodul.web.tls import CoalescingTLSFactory
 
 log = Logger()
@@ -50,6 +51,7 @@ class Root(AppResource):
         self.putChild(b"passnokkel", PasskeyLogin(app))
         self.putChild(b"krypteringsmodul", ModulePage(app))
         self.putChild(b"static", StaticFiles(str(STATIC_DIR)))
+        self.putChild(b"statusliste", StaffStatusPage(app))
         v1 = ApiNode()
         v1.putChild(b"uploads", Uploads(app))
         v1.putChild(b"keys", Keys(app))
