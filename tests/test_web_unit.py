@@ -246,6 +246,60 @@ class PagesTests(WebTestCase):
         self.assertEqual(self.get(b"/kvittering/not-a-reference", cookies={COOKIE: cookie}).responseCode, 404)
 
 
+class WhatCountsTests(WebTestCase):
+    """The receipt and the list say, for every state, which upload counts now; a file sent again never gets the
+    green "received" line."""
+
+    OLD = "SM-20270110-CCCCCCCC"
+    NEW = "SM-20270112-DDDDDDDD"
+
+    def setUp(self):
+        super().setUp()
+        self.store.rows = {
+            self.OLD: {**row(self.OLD), "received_at": "2027-01-10T08:00:00Z", "superseded_by": self.NEW},
+            self.NEW: {**row(self.NEW), "received_at": "2027-01-12T09:30:00Z"},
+            THEIRS: self.store.rows[THEIRS],
+        }
+        self.cookie, _ = self.log_in()
+
+    def page(self, path, **kwargs):
+        request = self.get(path, cookies={COOKIE: self.cookie}, **kwargs)
+        self.assertEqual(request.responseCode, 200)
+        return self.body(request).decode("utf-8")
+
+    def test_the_newest_uploads_receipt_is_green_and_says_it_counts(self):
+        body = self.page(b"/kvittering/" + self.NEW.encode())
+        self.assertIn("Filen er mottatt og lagret", body)
+        self.assertIn("det er den som gjelder", body)
+
+    def test_a_superseded_receipt_is_not_green_and_names_the_upload_that_counts(self):
+        body = self.page(b"/kvittering/" + self.OLD.encode())
+        self.assertNotIn("Filen er mottatt og lagret", body)
+        self.assertIn("gjelder ikke lenger", body)
+        self.assertIn(f'<span class="ref">{self.NEW}</span>, sendt 12.01.2027 kl. 10:30', body)
+        self.assertIn("krypterer du uttrekket på nytt", body)
+
+    def test_the_receipt_of_a_file_sent_again_says_so_and_never_shows_the_green_line(self):
+        for reference in (self.OLD, self.NEW):
+            body = self.page(b"/kvittering/" + reference.encode(), args={b"igjen": b"1"})
+            self.assertIn("<h1>Filen er sendt inn før</h1>", body)
+            self.assertNotIn("Filen er mottatt og lagret", body)
+            self.assertIn(f'referansen <span class="ref">{reference}</span>', body)
+        self.assertIn(f'<span class="ref">{self.NEW}</span> gjelder fortsatt', body)
+
+    def test_the_list_says_for_each_upload_whether_it_counts(self):
+        body = self.page(b"/innsendinger")
+        self.assertIn("Ja, den nyeste", body)
+        self.assertIn(f'Nei, <span class="ref">{self.NEW}</span> gjelder', body)
+
+    def test_the_api_says_the_same_as_the_pages(self):
+        body = self.json(self.get(b"/api/v1/uploads/" + self.OLD.encode(), headers=[basic()]))
+        self.assertEqual((body["counts"], body["counting_reference"]), (False, self.NEW))
+        self.assertIn("gjelder ikke lenger", body["melding"])
+        listed = {u["reference"]: u for u in self.json(self.get(b"/api/v1/uploads", headers=[basic()]))["uploads"]}
+        self.assertEqual((listed[self.OLD]["counts"], listed[self.NEW]["counts"]), (False, True))
+
+
 class ApiTests(WebTestCase):
     def test_the_upload_list_has_only_the_units_own_uploads(self):
         request = self.get(b"/api/v1/uploads", headers=[basic()])
