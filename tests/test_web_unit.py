@@ -300,6 +300,18 @@ class WhatCountsTests(WebTestCase):
         self.assertEqual((listed[self.OLD]["counts"], listed[self.NEW]["counts"]), (False, True))
 
 
+class UploadPageTests(WebTestCase):
+    def test_the_form_is_checked_by_the_page_with_its_own_messages(self):
+        """novalidate: the browser's own "required" bubble (in the browser's language) never shows; the page's
+        messages are in the page, ready for the script."""
+        cookie, _ = self.log_in()
+        body = self.body(self.get(b"/opplasting", cookies={COOKIE: cookie})).decode("utf-8")
+        self.assertIn('<form id="opplasting"', body)
+        self.assertRegex(body, r'<form id="opplasting"[^>]* novalidate')
+        self.assertIn('data-melding-ingen-fil="Velg en fil først."', body)
+        self.assertIn('id="feilsammendrag"', body)
+
+
 class ApiTests(WebTestCase):
     def test_the_upload_list_has_only_the_units_own_uploads(self):
         request = self.get(b"/api/v1/uploads", headers=[basic()])
