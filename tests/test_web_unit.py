@@ -312,6 +312,17 @@ class UploadPageTests(WebTestCase):
         self.assertIn('id="feilsammendrag"', body)
 
 
+class FaviconTests(WebTestCase):
+    def test_the_favicon_is_a_real_icon_a_browser_may_keep(self):
+        request = self.get(b"/favicon.ico")
+        self.assertIn(request.responseCode, (None, 200))  # (a DummyRequest's code stays None unless set)
+        self.assertEqual(self.header(request, b"content-type"), b"image/vnd.microsoft.icon")
+        self.assertEqual(self.header(request, b"cache-control"), b"public, max-age=604800")
+        data = self.body(request)
+        self.assertEqual(data[:4], b"\0\0\1\0")  # an ICO header
+        self.assertIn(b"\x89PNG", data)
+
+
 class ApiTests(WebTestCase):
     def test_the_upload_list_has_only_the_units_own_uploads(self):
         request = self.get(b"/api/v1/uploads", headers=[basic()])

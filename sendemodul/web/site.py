@@ -17,6 +17,7 @@ from sendemodul.web.errors import NotFoundJSON
 from sendemodul.web.pages import (
     STATIC_DIR,
     DeliveriesPage,
+    Favicon,
     LoginPage,
     LogoutPage,
     Receipts,
@@ -38,6 +39,7 @@ class Root(AppResource):
         self.putChild(b"kvittering", Receipts(app))
         self.putChild(b"logg-ut", LogoutPage(app))
         self.putChild(b"static", StaticFiles(str(STATIC_DIR)))
+        self.putChild(b"favicon.ico", Favicon())
         v1 = ApiNode()
         v1.putChild(b"uploads", Uploads(app))
         v1.putChild(b"keys", Keys(app))
