@@ -8,6 +8,7 @@ The browser reaches the server through a relay that passes the upload on at 2.5 
 bar has time to move in either engine."""
 
 import hashlib
+import json
 import re
 
 import pytest
@@ -25,9 +26,28 @@ LARGE = {"records": 2500, "data_bytes": 4000}  # about 10 MB
 RECEIPT_URL = re.compile(r"/kvittering/(SM-\d{8}-\w{8})(\?igjen=1)?$")
 
 
+def stand_in_module_release(home):
+    """A release in ``<home>/module/`` for /krypteringsmodul to show (its layout is what these tests look at: a
+    stand-in file with a release description that matches it, not a built module)."""
+    html = b"<!doctype html><title>stand-in</title>\n"
+    release = {
+        "version": "2026.1",
+        "size": len(html),
+        "sha256": hashlib.sha256(html).hexdigest(),
+        "signatures": {"ssb": "x", "tpf": "y"},
+        "profiles": ["11F", "11CF"],
+        "source_commit": "0123456789abcdef0123456789abcdef01234567",
+    }
+    (home / "module").mkdir()
+    (home / "module" / "krypteringsmodul.html").write_bytes(html)
+    (home / "module" / "release.json").write_text(json.dumps(release))
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("engines") / "home").init().start()
+    srv = Server(tmp_path_factory.mktemp("engines") / "home").init()
+    stand_in_module_release(srv.home)
+    srv.start()
     with ThrottledRelay(srv.https_port, bytes_per_second=UPLOAD_BYTES_PER_SECOND) as relay:
         srv.browser_url = f"https://127.0.0.1:{relay.port}"
         yield srv
@@ -196,6 +216,8 @@ def test_every_page_fits_320_css_pixels(page, server, tmp_path):
         checked["list"].append("the list's rows are still table rows (the table should become a list)")
     page.goto(server.browser_url + "/kvittering/SM-20000101-AAAAAAAA")
     check("not found")
+    page.goto(server.browser_url + "/krypteringsmodul")
+    check("the encryption module's page")
     assert {name: problems for name, problems in checked.items() if problems} == {}
     assert page.errors() == []
     assert page.failed_loads() == [(400, "/"), (404, "/kvittering/SM-20000101-AAAAAAAA")]
