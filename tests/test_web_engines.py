@@ -131,7 +131,12 @@ def test_a_refused_upload_resets_the_bar_and_moves_focus_to_the_message(logged_i
             invalid: document.getElementById("fil").getAttribute("aria-invalid")})"""
     )
     assert state == {"focus": "feilsammendrag", "hidden": True, "value": 0, "invalid": "true"}
-    assert page.url.endswith("/opplasting")
+    # by keyboard from the message to the field: Tab to the summary's link, Enter
+    page.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "feil"
+    page.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "fil"
+    assert page.url.endswith("/opplasting#fil")
     assert page.errors() == []
     assert page.failed_loads() == [(422, "/api/v1/uploads/ikke-en-container.tar")]
 
