@@ -287,6 +287,25 @@ class WhatCountsTests(WebTestCase):
             self.assertIn(f'referansen <span class="ref">{reference}</span>', body)
         self.assertIn(f'<span class="ref">{self.NEW}</span> gjelder fortsatt', body)
 
+    def test_every_state_says_what_counts_and_only_a_counting_upload_on_its_way_is_green(self):
+        for status, test, green, says in (
+            ("received", 0, True, "det er den som gjelder"),
+            ("pseudonymizing", 0, True, "det er den som gjelder"),
+            ("queued", 0, True, "det er den som gjelder"),
+            ("delivered", 0, True, "det er den som gjelder"),
+            ("quarantined", 0, False, "stoppet og blir ikke levert til SSB"),
+            ("tested", 1, False, "testinnsending"),
+        ):
+            self.store.rows[self.NEW].update(status=status, test=test)
+            body = self.page(b"/kvittering/" + self.NEW.encode())
+            self.assertEqual("Filen er mottatt og lagret" in body, green, status)
+            self.assertRegex(body, f'id="gjelder">[^<]*{says}', status)
+            listed = self.page(b"/innsendinger")
+            self.assertIn('class="gjelder">', listed)
+        # while the newest is stopped, the older one says so too
+        self.store.rows[self.NEW].update(status="quarantined", test=0)
+        self.assertIn("er stoppet og blir ikke levert til SSB", self.page(b"/kvittering/" + self.OLD.encode()))
+
     def test_the_list_says_for_each_upload_whether_it_counts(self):
         body = self.page(b"/innsendinger")
         self.assertIn("Ja, den nyeste", body)
