@@ -70,7 +70,7 @@ def page(browser):
 
 @pytest.fixture
 def logged_in(page, server):
-    assert browsers.log_in(page, server.browser_url, server.pin).endswith("/opplasting")
+    assert browsers.log_in(page, server.browser_url, server.pin, home=server.home).endswith("/opplasting")
     return page
 
 
@@ -95,7 +95,9 @@ def test_login_upload_with_a_moving_bar_receipt_and_list(page, server, tmp_path)
     assert "Innloggingen mislyktes" in page.text("#melding")
     assert page.value("#kommunenr") == "0301" and page.value("#pin") == ""
     # a sloppy but correct PIN: lower case, no hyphens
-    assert browsers.log_in(page, server.browser_url, server.pin.replace("-", "").lower()).endswith("/opplasting")
+    assert browsers.log_in(page, server.browser_url, server.pin.replace("-", "").lower(), home=server.home).endswith(
+        "/opplasting"
+    )
     container = tmp_path / "oslo-11f.tar"
     make_container(server.home, container, **LARGE)
     page.goto(server.browser_url + "/opplasting")
@@ -198,7 +200,7 @@ def test_every_page_fits_320_css_pixels(page, server, tmp_path):
     check("login")
     browsers.log_in(page, server.browser_url, "", kommunenr="9999", bydel="16", orgnr="987654321")
     check("login with an error on every field")
-    assert browsers.log_in(page, server.browser_url, server.pin).endswith("/opplasting")
+    assert browsers.log_in(page, server.browser_url, server.pin, home=server.home).endswith("/opplasting")
     check("upload")
     page.click("#send")
     browsers.wait_until(page, '!document.getElementById("feilsammendrag").hidden')
