@@ -46,6 +46,7 @@ class WebApp:
         self.templates.filters["oslo_time"] = oslo_display_of_text
         self.templates.filters["status_nb"] = messages_nb.status_nb
         self.templates.filters["refs"] = references_unbroken
+        self.templates.filters["status_list_nb"] = messages_nb.status_list_nb
 
     def render(self, request, name, status=200, **context):
         request.setResponseCode(status)
