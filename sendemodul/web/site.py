@@ -18,6 +18,7 @@ from sendemodul.web.module_page import ModulePage
 from sendemodul.web.pages import (
     STATIC_DIR,
     DeliveriesPage,
+    Favicon,
     LoginPage,
     LogoutPage,
     Receipts,
@@ -41,6 +42,7 @@ class Root(AppResource):
         self.putChild(b"logg-ut", LogoutPage(app))
         self.putChild(b"krypteringsmodul", ModulePage(app))
         self.putChild(b"static", StaticFiles(str(STATIC_DIR)))
+        self.putChild(b"favicon.ico", Favicon())
         self.putChild(b"statusliste", StaffStatusPage(app))
         v1 = ApiNode()
         v1.putChild(b"uploads", Uploads(app))
