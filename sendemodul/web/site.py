@@ -19,6 +19,7 @@ from sendemodul.web.overview import OverviewPage
 from sendemodul.web.pages import (
     STATIC_DIR,
     DeliveriesPage,
+    Favicon,
     LoginPage,
     LogoutPage,
     Receipts,
@@ -51,6 +52,7 @@ class Root(AppResource):
         self.putChild(b"passnokkel", PasskeyLogin(app))
         self.putChild(b"krypteringsmodul", ModulePage(app))
         self.putChild(b"static", StaticFiles(str(STATIC_DIR)))
+        self.putChild(b"favicon.ico", Favicon())
         self.putChild(b"statusliste", StaffStatusPage(app))
         v1 = ApiNode()
         v1.putChild(b"uploads", Uploads(app))
