@@ -21,13 +21,13 @@ import datetime
 import functools
 import hashlib
 import secrets
-import sqlite3
 
 from twisted.internet import defer
 from twisted.logger import Logger
 
 from sendemodul import keydir
 from sendemodul.errors import (
+    AlreadyRecorded,
     ContainerReplayed,
     LoginRevoked,
     SendemodulError,
@@ -229,7 +229,7 @@ class Intake:
         }
         try:
             stored = self.store.record_upload(row, actor=unit_text, credential_epoch=epoch)
-        except sqlite3.IntegrityError:
+        except AlreadyRecorded:
             received.unlink()  # lost a race with an identical upload: answer as that one
             existing = self.store.upload_by_container_id(manifest.container_id)
             if existing is None:

@@ -82,7 +82,7 @@ class StoreService(ThreadPoolService):
         self.store = store
 
     def startService(self):
-        Store.open(self.store.path).close()  # checks it exists and migrates; the shared store connects per thread
+        Store.open(self.store.location).close()  # checks it exists and migrates; the shared store connects per thread
         super().startService()
 
     def stopService(self):
@@ -181,7 +181,7 @@ def makeService(config, reactor=None):
     if reactor is None:
         from twisted.internet import reactor
     top = SendemodulService(config, reactor)
-    store = Store(config.db_path)  # connects on first use, in the thread that uses it
+    store = Store(config.store_location)  # connects on first use, in the thread that uses it
     top.store = store
     top.db = StoreService(reactor, store)
     top.db.setServiceParent(top)

@@ -16,6 +16,16 @@ ALNA = "0301-12-958935420"
 STAVANGER = "1103-00-964965226"
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """One real PostgreSQL for the session (tests/support/postgres.py); ``postgres.new_database()`` per test."""
+    from support.postgres import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def store(tmp_path):
     s = Store.create(tmp_path / "sendemodul.db")

@@ -52,7 +52,8 @@ class Server:
         env = {
             **os.environ,
             "SENDEMODUL_HOME": str(self.home),
-            "PYTHONPATH": str(SUPPORT),
+            # the tree under test first (a worktree's, not whichever the venv installed), then the audit hook
+            "PYTHONPATH": os.pathsep.join([str(SUPPORT.parent.parent), str(SUPPORT)]),
             "SENDEMODUL_TEST_OPENED": str(self.opened_log),
         }
         self.proc = subprocess.Popen(

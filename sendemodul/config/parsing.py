@@ -25,6 +25,7 @@ from sendemodul.config.sections import (
     MailConfig,
     ProcessConfig,
     ServerConfig,
+    StoreConfig,
     Window,
     WorkerConfig,
 )
@@ -191,6 +192,10 @@ def _validate_section(name: str, section: object) -> None:
                     raise ConfigError(f"config key 'process.{role}_user' must not be root")
             if not section.group:
                 raise ConfigError("config key 'process.group' is required when the process users are set")
+    elif name == "store":
+        assert isinstance(section, StoreConfig)  # for the type checker: _SECTIONS["store"] built it
+        if section.url and not section.url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("config key 'store.url' must be empty (SQLite in the home) or a postgresql:// URL")
     elif name == "log":
         assert isinstance(section, LogConfig)  # for the type checker: _SECTIONS["log"] built it
         if section.console_level not in _LEVELS:

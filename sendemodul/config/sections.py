@@ -120,6 +120,16 @@ class WorkerConfig:
     poll_seconds: float = 0.5
     #: Pseudonym key version (the HKDF info names it; raise it to rotate every pseudonym).
     key_version: int = 1
+    #: When another pseudonymizer (forwarder) already runs, wait and take over when it ends, instead of exiting:
+    #: for a cluster, where every front starts both and PostgreSQL lets one of each run (docs/cluster.md).
+    standby: bool = False
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    #: Empty: the embedded SQLite database ``<home>/sendemodul.db``. ``postgresql://user@host:5432/dbname``: a
+    #: PostgreSQL database shared by every front of a cluster (fill it with ``sendemodul admin migrate-store``).
+    url: str = ""
 
 
 FORWARDER_MODES = ("dir", "sftp")
@@ -203,6 +213,7 @@ class Config:
     forwarder: ForwarderConfig = field(default_factory=ForwarderConfig)
     mail: MailConfig = field(default_factory=MailConfig)
     process: ProcessConfig = field(default_factory=ProcessConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     windows: tuple[Window, ...] = ()
 
     def window_for(self, register: str, periode: int) -> Window | None:
@@ -219,6 +230,11 @@ class Config:
     @property
     def db_path(self) -> Path:
         return self.home / "sendemodul.db"
+
+    @property
+    def store_location(self) -> "str | Path":
+        """Where the store is: ``[store] url``, else the embedded SQLite file."""
+        return self.store.url or self.db_path
 
     @property
     def spool_dir(self) -> Path:
@@ -255,4 +271,5 @@ _SECTIONS: "dict[str, type[DataclassInstance]]" = {
     "forwarder": ForwarderConfig,
     "mail": MailConfig,
     "process": ProcessConfig,
+    "store": StoreConfig,
 }
