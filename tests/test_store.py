@@ -435,3 +435,14 @@ def test_one_role_lock_holder_at_a_time_and_the_next_takes_over(two_fronts, tmp_
     assert second.try_acquire()
     second.check()
     second.release()
+
+
+def test_placeholders_are_translated_for_postgresql_outside_quotes_only():
+    from sendemodul.store.postgres import to_pyformat
+
+    sql = "SELECT * FROM t WHERE a = ? AND b LIKE 'x%?' AND c = '''?' AND d = ?"
+    assert to_pyformat(sql) == "SELECT * FROM t WHERE a = %s AND b LIKE 'x%%?' AND c = '''?' AND d = %s"
+
+
+def test_a_percent_sign_and_a_question_mark_in_a_literal_reach_the_database_unchanged(store):
+    assert store.conn().execute("SELECT '100%?', ?", ("x",)).fetchone() == ("100%?", "x")

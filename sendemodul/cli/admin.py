@@ -5,6 +5,7 @@ import click
 from sendemodul import home as homemod
 from sendemodul.cli.admin_keys import keys_group
 from sendemodul.cli.admin_options import ACTOR, home_option
+from sendemodul.cli.admin_store import migrate_store
 from sendemodul.cli.admin_units import pin, sshkey, unit
 from sendemodul.cli.admin_uploads import audit_group, requeue, status, uploads
 
@@ -77,7 +78,7 @@ def init(home, dev, key_type):
 
 # The unit, PIN and SSH key commands, the key rotation and the upload, status and audit commands live in their own
 # modules.
-for _command in (unit, pin, sshkey, keys_group, uploads, status, requeue, audit_group):
+for _command in (unit, pin, sshkey, keys_group, uploads, status, requeue, audit_group, migrate_store):
     admin.add_command(_command)
 
 

@@ -38,10 +38,11 @@ _translated: dict[str, str] = {}
 
 
 def to_pyformat(sql):
-    """``?`` placeholders become ``%s`` and a literal ``%`` becomes ``%%`` (outside quoted strings)."""
+    """``?`` placeholders (outside quoted strings) become ``%s``, and every ``%`` becomes ``%%`` (psycopg reads
+    placeholders inside quotes too)."""
     done = _translated.get(sql)
     if done is None:
-        done = _TOKENS.sub(lambda m: {"?": "%s", "%": "%%"}.get(m.group(0), m.group(0)), sql)
+        done = _TOKENS.sub(lambda m: {"?": "%s"}.get(m.group(0), m.group(0).replace("%", "%%")), sql)
         _translated[sql] = done
     return done
 
@@ -65,6 +66,11 @@ class Result:
             return None
         self._next += 1
         return self._rows[self._next - 1]
+
+    def fetchmany(self, size):
+        rows = self._rows[self._next : self._next + size]
+        self._next += len(rows)
+        return rows
 
     def fetchall(self):
         rows, self._next = self._rows[self._next :], len(self._rows)
@@ -240,6 +246,23 @@ class PostgresEngine:
                 "INSERT INTO store_schema (id, version) VALUES (1, %s)"
                 " ON CONFLICT (id) DO UPDATE SET version = excluded.version",
                 (target,),
+            )
+
+    def defer_constraints(self, conn):
+        conn.execute("SET CONSTRAINTS ALL DEFERRED")
+
+    def after_copy(self, conn):
+        """Rows copied with their keys (``ssh_keys.id``, ``audit.seq``) leave the sequences behind: move each past
+        the highest key, so the next row numbered by PostgreSQL does not collide."""
+        serials = conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()"
+            " AND column_default LIKE 'nextval(%' AND column_name != 'rowid'"
+        ).fetchall()
+        for table, column in serials:
+            conn.execute(
+                f"SELECT setval(pg_get_serial_sequence(?, ?), coalesce((SELECT max({column}) FROM {table}), 0) + 1,"
+                " false)",
+                (table, column),
             )
 
     def role_lock(self, name, lock_dir):

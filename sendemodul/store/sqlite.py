@@ -119,6 +119,12 @@ class SqliteEngine:
     def columns(self, table):
         return [row[1] for row in self.conn().execute(f"PRAGMA table_info({table})")]
 
+    def defer_constraints(self, conn):
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+
+    def after_copy(self, conn):
+        """Nothing: SQLite numbers new rows past the highest key by itself."""
+
     def role_lock(self, name, lock_dir):
         return FileRoleLock(Path(lock_dir) / f".{name}.lock")
 
