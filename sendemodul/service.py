@@ -17,6 +17,7 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from sendemodul import auth, keydir
+from sendemodul.ban_watch import BanWatch
 from sendemodul.credential_watch import CredentialWatch
 from sendemodul.errors import KeyDirError, SendemodulError
 from sendemodul.intake import Intake
@@ -227,6 +228,8 @@ def makeService(config, reactor=None):
         [top.web_app.sessions.end_unit, top.sftp.end_unit],
     )
     top.credential_watch.setServiceParent(top)
+    top.ban_watch = BanWatch(store, top.db.run, reactor, config.auth.ban_poll_seconds, top.checker.defender)
+    top.ban_watch.setServiceParent(top)
 
     # [process] users (production, started as root): drop to the front's user here, after the listeners above have
     # bound their ports, before anything below starts; the children get a root supervisor of their own.

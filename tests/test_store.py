@@ -446,3 +446,13 @@ def test_placeholders_are_translated_for_postgresql_outside_quotes_only():
 
 def test_a_percent_sign_and_a_question_mark_in_a_literal_reach_the_database_unchanged(store):
     assert store.conn().execute("SELECT '100%?', ?", ("x",)).fetchone() == ("100%?", "x")
+
+
+def test_a_ban_decided_by_one_front_is_read_by_the_other_until_it_ends(two_fronts):
+    a, b = two_fronts
+    a.ban_source("192.0.2.7", 1000.0)
+    a.ban_source("192.0.2.7", 900.0)  # a shorter ban leaves the longer one
+    b.ban_source("198.51.100.1", 500.0)
+    assert b.source_bans(100.0) == a.source_bans(100.0) == [("192.0.2.7", 1000.0), ("198.51.100.1", 500.0)]
+    assert a.source_bans(500.0) == [("192.0.2.7", 1000.0)]  # ended bans are removed
+    assert b.source_bans(1000.0) == []

@@ -141,6 +141,7 @@ def _validate_section(name: str, section: object) -> None:
             "unit_warn_failures",
             "unit_window_seconds",
             "credential_poll_seconds",
+            "ban_poll_seconds",
         )
         if section.failure_delay_seconds < 0:
             raise ConfigError("config key 'auth.failure_delay_seconds' must not be negative")

@@ -68,6 +68,8 @@ class AuthConfig:
     #: disable``, ``sshkey remove``, run by the admin CLI in another process) and ends their open SFTP connections
     #: and web sessions. Each web request and each upload also checks the unit's credential epoch itself.
     credential_poll_seconds: float = 1.0
+    #: How often the server reads the bans the other fronts of a cluster decided (docs/cluster.md).
+    ban_poll_seconds: float = 1.0
 
 
 @dataclass(frozen=True)

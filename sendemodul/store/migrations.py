@@ -196,6 +196,16 @@ MIGRATIONS: "list[str | PerDialect]" = [
     ALTER TABLE units ADD COLUMN credential_epoch INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX units_credential_epoch ON units (credential_epoch);
     """,
+    # 4: sources banned for failed logins, shared by every front of a cluster (issue 20): a front that bans a
+    # source writes it here; every front reads the bans still running (``until``: seconds since the epoch) and
+    # refuses that source too. Rows past their time are removed.
+    """
+    CREATE TABLE source_bans (
+        source TEXT PRIMARY KEY,
+        until REAL NOT NULL
+    ) STRICT;
+    CREATE INDEX source_bans_until ON source_bans (until);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -24,8 +24,8 @@ import threading
 import psycopg
 from psycopg_pool import ConnectionPool
 
+import sendemodul.store.migrations as migrations
 from sendemodul.errors import AlreadyExists, StoreError
-from sendemodul.store import migrations
 
 #: Advisory lock keys (64-bit; one namespace per database). ``WRITE_LOCK`` serialises write transactions,
 #: ``MIGRATE_LOCK`` schema upgrades by fronts starting together; the roles hold session locks while they run.
