@@ -21,6 +21,7 @@ import datetime
 import functools
 import hashlib
 import secrets
+import time
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -104,9 +105,12 @@ class Intake:
         self._active = collections.Counter()  # uploads in progress per unit
         self.now = now or (lambda: datetime.datetime.now(datetime.UTC))
 
-    def recover(self):
-        """Blocking, at start-up: forget uploads that were never acknowledged (crash leftovers)."""
-        parts, orphans = self.spool.recover(self.store.upload_exists)
+    def recover(self, *, alone=True):
+        """Blocking, at start-up: forget uploads that were never acknowledged (crash leftovers). When other fronts
+        share the spool (``alone`` False), only files untouched for longer than an upload may stall
+        (``limits.idle_timeout_seconds``, twice over), as newer ones may be theirs in progress."""
+        older_than = None if alone else time.time() - 2 * self.config.limits.idle_timeout_seconds - 60
+        parts, orphans = self.spool.recover(self.store.upload_exists, older_than=older_than)
         if parts or orphans:
             log.warn(
                 "start-up recovery removed {parts} partial and {orphans} unrecorded uploads",

@@ -103,7 +103,7 @@ class SpoolService(service.Service):
     def startService(self):
         super().startService()
         self.spool.ensure()
-        self.intake.recover()
+        self.intake.recover(alone=self.spool.join_fronts())
 
 
 class KeyDirectoryService(service.Service):
