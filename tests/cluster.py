@@ -8,8 +8,9 @@ import threading
 
 from conftest import BIN
 from server import DEMO, Server
-from support.postgres import free_port
 from support.wait import wait_for
+
+from sendemodul.testing.peers import free_port
 
 
 class Front(Server):

@@ -18,8 +18,8 @@ STAVANGER = "1103-00-964965226"
 
 @pytest.fixture(scope="session")
 def postgres():
-    """One real PostgreSQL for the session (tests/support/postgres.py); ``postgres.new_database()`` per test."""
-    from support.postgres import PostgresServer
+    """One real PostgreSQL for the session (sendemodul/testing/postgres.py); ``postgres.new_database()`` per test."""
+    from sendemodul.testing.postgres import PostgresServer
 
     server = PostgresServer().start()
     yield server
