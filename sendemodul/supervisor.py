@@ -192,13 +192,6 @@ class _StopOnEndOfInput(protocol.Protocol):
 CHILD_ENV_KEYS = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
 
 
-def _package_root():
-    """The directory the running ``sendemodul`` package was imported from."""
-    import sendemodul
-
-    return os.path.dirname(os.path.dirname(os.path.abspath(sendemodul.__file__)))
-
-
 def make_process_monitor(config, reactor, accounts=None):
     """The pseudonymizer and the forwarder as child processes, restarted when they die (``twisted.runner.procmon``).
 
@@ -219,9 +212,10 @@ def make_process_monitor(config, reactor, accounts=None):
         user = accounts.of(name) if accounts is not None else None
         # as other users: -I, so that the home (the cwd, writable by the front through the group) is not on sys.path
         isolated = ["-I"] if user is not None else []
-        # as the front's own user: the children run the code the front runs (the tree it was imported from, e.g. a
-        # second checkout), not whichever the interpreter has installed
-        child_env = env if user is not None else {**env, "PYTHONPATH": _package_root()}
+        # as the front's own user: its PYTHONPATH too, so the children run the code the front runs (e.g. a second
+        # checkout's), not whichever the interpreter has installed
+        same_user = user is None and "PYTHONPATH" in os.environ
+        child_env = {**env, "PYTHONPATH": os.environ["PYTHONPATH"]} if same_user else env
         monitor.addProcess(
             name,
             [sys.executable, *isolated, "-m", "sendemodul", name, "--home", str(config.home)],
