@@ -52,8 +52,10 @@ def test_a_wrong_pin_storm_on_one_front_gets_its_source_banned_on_the_other(clus
         assert (code, status) == (0, 401)
     # the first front refuses the source at once (closed at accept); the second within its ban poll
     assert curl_put(to_a["https"], home, container, source=storm, pin=a.pin)[1] == 0
+    probe = tmp_path / "probe.tar"  # (until the ban reaches it, the second front takes this upload)
+    make_container(home, probe, records=4)
     wait_for(
-        lambda: curl_put(to_b["https"], home, container, source=storm, pin=a.pin)[1] == 0,
+        lambda: curl_put(to_b["https"], home, probe, source=storm, pin=a.pin)[1] == 0,
         timeout=10,
         message="the second front to refuse the banned source",
     )
