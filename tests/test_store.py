@@ -186,6 +186,9 @@ def test_postgresql_script_translates_the_shared_subset():
         ' u TEXT COLLATE "C" REFERENCES units(unit) DEFERRABLE INITIALLY IMMEDIATE, UNIQUE (n, s),'
         " rowid BIGSERIAL NOT NULL);\nALTER TABLE t ADD COLUMN m BIGINT;"
     )
+    assert storemod.postgresql_script(
+        "CREATE TABLE IF NOT EXISTS u (id INTEGER PRIMARY KEY AUTOINCREMENT) STRICT;"
+    ) == ("CREATE TABLE IF NOT EXISTS u (id BIGSERIAL PRIMARY KEY, rowid BIGSERIAL NOT NULL);")
 
 
 def test_units_pins_and_keys(store):

@@ -109,7 +109,8 @@ def postgresql_script(script):
     """The PostgreSQL text of a migration written for SQLite in the shared subset:
 
     - ``STRICT`` goes (PostgreSQL's columns are always typed);
-    - ``INTEGER PRIMARY KEY`` (SQLite's rowid alias, numbered when left out) becomes ``BIGSERIAL PRIMARY KEY``;
+    - ``INTEGER PRIMARY KEY [AUTOINCREMENT]`` (SQLite's rowid alias, numbered when left out) becomes ``BIGSERIAL
+      PRIMARY KEY``;
       any other ``INTEGER`` becomes ``BIGINT`` (sizes pass 2 GiB), ``REAL`` ``DOUBLE PRECISION``, ``BLOB`` ``BYTEA``;
     - ``TEXT`` compares byte by byte (``COLLATE "C"``) as in SQLite, whatever the database's locale;
     - every ``REFERENCES`` is ``DEFERRABLE`` (checked at once, as in SQLite, unless a transaction defers it:
@@ -120,7 +121,7 @@ def postgresql_script(script):
     if isinstance(script, PerDialect):
         return script.postgresql
     text = re.sub(r"\)\s*STRICT\s*;", ");", script)
-    text = re.sub(r"\bINTEGER\s+PRIMARY\s+KEY\b", "BIGSERIAL PRIMARY KEY", text)
+    text = re.sub(r"\bINTEGER\s+PRIMARY\s+KEY(\s+AUTOINCREMENT)?\b", "BIGSERIAL PRIMARY KEY", text)
     text = re.sub(r"\bINTEGER\b", "BIGINT", text)
     text = re.sub(r"\bREAL\b", "DOUBLE PRECISION", text)
     text = re.sub(r"\bBLOB\b", "BYTEA", text)
