@@ -7,7 +7,15 @@ from sendemodul.cli.admin_keys import keys_group
 from sendemodul.cli.admin_options import ACTOR, home_option
 from sendemodul.cli.admin_store import migrate_store
 from sendemodul.cli.admin_units import pin, sshkey, unit
-from sendemodul.cli.admin_uploads import audit_group, requeue, status, uploads
+from sendemodul.cli.admin_uploads import (
+    audit_group,
+    backup_command,
+    requeue,
+    restore_command,
+    staff_token,
+    status,
+    uploads,
+)
 
 __all__ = ["admin", "home_option", "register"]
 
@@ -78,7 +86,20 @@ def init(home, dev, key_type):
 
 # The unit, PIN and SSH key commands, the key rotation and the upload, status and audit commands live in their own
 # modules.
-for _command in (unit, pin, sshkey, keys_group, uploads, status, requeue, audit_group, migrate_store):
+for _command in (
+    unit,
+    pin,
+    sshkey,
+    keys_group,
+    uploads,
+    status,
+    staff_token,
+    requeue,
+    audit_group,
+    backup_command,
+    restore_command,
+    migrate_store,
+):
     admin.add_command(_command)
 
 

@@ -84,10 +84,17 @@ def _end_with_supervisor():
         sys.exit(0)
 
 
-def _loop(step, poll_seconds, once, should_stop, lock):
-    """Call ``step`` until it finds nothing to do (``--once``), or forever, sleeping ``poll_seconds`` when idle.
-    Before each step the role's lock must still be held (else StoreError ends the process; its supervisor starts
-    a new one, which waits for the lock)."""
+#: Seconds between two heartbeats of a running pseudonymizer or forwarder (``/readyz`` checks their age).
+HEARTBEAT_SECONDS = 10.0
+
+
+def _loop(step, poll_seconds, once, should_stop, lock, *, store=None, process=None):
+    """Call ``step`` until it finds nothing to do (``--once``), or forever, sleeping ``poll_seconds`` when idle and
+    writing ``process``'s heartbeat into the store at most every HEARTBEAT_SECONDS. Before each step the role's lock
+    must still be held (else StoreError ends the process; its supervisor starts a new one, which waits for the
+    lock)."""
+    import time
+
     from sendemodul.worker import run_forever
 
     plain_step = step
@@ -97,10 +104,21 @@ def _loop(step, poll_seconds, once, should_stop, lock):
         return plain_step()
 
     if once:
+        if store is not None:
+            store.heartbeat(process)
         while step():
             pass
         return
-    run_forever(step, poll_seconds, should_stop=should_stop)
+    last = [float("-inf")]
+
+    def beating():
+        now = time.monotonic()
+        if store is not None and now - last[0] >= HEARTBEAT_SECONDS:
+            store.heartbeat(process)
+            last[0] = now
+        return step()
+
+    run_forever(beating, poll_seconds, should_stop=should_stop)
 
 
 @click.command()
@@ -119,7 +137,7 @@ def worker(home, once):
     worker = Pseudonymizer(cfg, store, spool, Keys(cfg))
     worker.recover()
     click.echo("pseudonymizer started", err=True)
-    _loop(worker.run_once, cfg.worker.poll_seconds, once, should_stop, lock)
+    _loop(worker.run_once, cfg.worker.poll_seconds, once, should_stop, lock, store=store, process="worker")
 
 
 @click.command()
@@ -137,7 +155,7 @@ def forwarder(home, once):
     cfg, store, spool, should_stop, lock = _start(home, "forwarder")
     fwd = Forwarder(cfg, store, spool)
     click.echo(f"forwarder started ({cfg.forwarder.mode})", err=True)
-    _loop(fwd.run_once, cfg.forwarder.poll_seconds, once, should_stop, lock)
+    _loop(fwd.run_once, cfg.forwarder.poll_seconds, once, should_stop, lock, store=store, process="forwarder")
 
 
 def register(cli):

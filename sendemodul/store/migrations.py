@@ -197,7 +197,31 @@ MIGRATIONS: "list[str | PerDialect]" = [
     ALTER TABLE units ADD COLUMN credential_epoch INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX units_credential_epoch ON units (credential_epoch);
     """,
-    # 4: sources banned for failed logins, shared by every front of a cluster (issue 20): a front that bans a
+    # 4: reminders ("purring", issue 19): which reminder days are done and each unit's reminder claimed or sent, so
+    # none goes out twice; and the heartbeats of the pseudonymizer and the forwarder that /readyz checks.
+    """
+    CREATE TABLE reminder_days (
+        register TEXT NOT NULL,
+        periode INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        completed_at TEXT NOT NULL,
+        PRIMARY KEY (register, periode, day)
+    ) STRICT;
+    CREATE TABLE reminders_sent (
+        register TEXT NOT NULL,
+        periode INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        unit TEXT NOT NULL REFERENCES units(unit),
+        state TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (register, periode, day, unit)
+    ) STRICT;
+    CREATE TABLE heartbeats (
+        process TEXT PRIMARY KEY,
+        at TEXT NOT NULL
+    ) STRICT;
+    """,
+    # 5: sources banned for failed logins, shared by every front of a cluster (issue 20): a front that bans a
     # source writes it here; every front reads the bans still running (``until``: seconds since the epoch) and
     # refuses that source too. Rows past their time are removed.
     """
