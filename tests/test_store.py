@@ -459,3 +459,28 @@ def test_a_ban_decided_by_one_front_is_read_by_the_other_until_it_ends(two_front
     assert b.source_bans(100.0) == a.source_bans(100.0) == [("192.0.2.7", 1000.0), ("198.51.100.1", 500.0)]
     assert a.source_bans(500.0) == [("192.0.2.7", 1000.0)]  # ended bans are removed
     assert b.source_bans(1000.0) == []
+
+
+def test_heartbeats_reminder_claims_and_the_metrics_snapshot(store):
+    """Issue 19's tables on both databases: a reminder is claimed once, the metrics' counts are plain integers."""
+    import datetime
+
+    add_unit(store, ALNA)
+    store.heartbeat("worker")
+    store.heartbeat("worker")
+    assert set(store.heartbeats()) == {"worker"}
+    assert store.claim_reminder("11F", 2026, "2027-01-10", ALNA) is True
+    assert store.claim_reminder("11F", 2026, "2027-01-10", ALNA) is False
+    store.reminder_failed("11F", 2026, "2027-01-10", ALNA)
+    assert store.claim_reminder("11F", 2026, "2027-01-10", ALNA) is True
+    store.reminder_sent("11F", 2026, "2027-01-10", ALNA)
+    store.complete_reminder_day("11F", 2026, "2027-01-10")
+    store.complete_reminder_day("11F", 2026, "2027-01-10")
+    assert store.reminder_day_done("11F", 2026, "2027-01-10")
+    assert [r["state"] for r in store.reminders()] == ["sent"]
+    store.record_upload(upload_row("SM-20270115-AAAAAAAA", "c1"), actor=ALNA)
+    store.delivery_failed("SM-20270115-AAAAAAAA", "refused", "2027-01-15T08:00:00Z")
+    snapshot = store.metrics_snapshot(datetime.datetime(2027, 1, 15, 8, 0, tzinfo=datetime.UTC))
+    assert snapshot["states"] == {("received", "11F"): 1}
+    assert snapshot["delivered"] == 0 and snapshot["failed_attempts"] == 0  # (only a queued upload's attempt counts)
+    assert type(snapshot["failed_attempts"]) is int and snapshot["pseudonymizer_lag"] == 3600.0
