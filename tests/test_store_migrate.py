@@ -75,3 +75,21 @@ def test_a_home_copied_into_postgresql_has_every_row_and_the_same_audit_chain(ho
 def test_migrate_store_wants_a_postgresql_url(home):
     proc = run_cli("admin", "migrate-store", "--to", str(home / "other.db"), home=home, check=False)
     assert proc.returncode != 0 and "postgresql:// URL" in proc.stderr
+
+
+def test_with_store_url_the_admin_commands_use_postgresql_and_backup_points_to_its_tools(home, pg_url, tmp_path):
+    run_cli("admin", "migrate-store", "--to", pg_url, home=home)
+    config = home / "config.toml"
+    config.write_text(config.read_text().replace("[store]\n", f'[store]\nurl = "{pg_url}"\n', 1))
+    run_cli("admin", "unit", "add", ALNA, "--name", "Alna", "--email", "a@example.org", home=home)
+    copy = Store.open(pg_url)
+    try:
+        assert [u["unit"] for u in copy.list_units()] == [ALNA]  # written to PostgreSQL, not to sendemodul.db
+    finally:
+        copy.close()
+    old = Store.open(home / "sendemodul.db")
+    assert old.list_units() == []
+    old.close()
+    assert "audit log intact: 2 rows" in run_cli("admin", "audit", "verify", home=home).stdout
+    refused = run_cli("admin", "backup", tmp_path / "backup", home=home, check=False)
+    assert refused.returncode == 1 and "pg_dump" in refused.stderr
