@@ -70,6 +70,10 @@ class AuthConfig:
     credential_poll_seconds: float = 1.0
     #: How often the server reads the bans the other fronts of a cluster decided (docs/cluster.md).
     ban_poll_seconds: float = 1.0
+    #: The web login has two steps: the unit's four fields and PIN, then a person of the unit ("Hvem er du?": their
+    #: e-mail and a TOTP or recovery code, or a passkey), and the web session is the person's. The API and SFTP stay
+    #: unit logins (PIN or SSH key) either way. false: the unit's PIN alone opens the web pages, as before persons.
+    web_requires_person: bool = True
 
 
 @dataclass(frozen=True)
