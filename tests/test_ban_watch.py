@@ -1,5 +1,9 @@
 """Bans shared by the fronts of a cluster: one front's ban reaches the other through the store (issue 20)."""
 
+import os
+import shutil
+import tempfile
+
 from twisted.internet import defer
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
@@ -15,7 +19,9 @@ def run_now(f, *args, **kwargs):
 
 class BanWatchTests(SynchronousTestCase):
     def setUp(self):
-        self.store = Store.create(self.mktemp() + ".db")
+        directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, directory, True)
+        self.store = Store.create(os.path.join(directory, "sendemodul.db"))
         self.addCleanup(self.store.close)
         self.clock = Clock()
         self.clock.advance(1_000_000)
