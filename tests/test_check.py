@@ -254,12 +254,13 @@ def test_rules_outside_the_generator_11cf():
         (OSLO, "00", False),
         (OSLO, "  ", False),
         (STAVANGER, "  ", True),
-        (STAVANGER, "00", True),
+        (STAVANGER, "00", False),  # SSB's K003 for 11F: blank outside Oslo
         (STAVANGER, "01", False),
     ],
 )
 def test_bydel_rule(unit, bydel, ok):
-    """Oslo records name a reporting bydel (the unit's own when it reports per bydel); elsewhere blank or 00."""
+    """Oslo records name a reporting bydel (the unit's own when it reports per bydel); elsewhere blank (11F follows
+    SSB's K003: not 00)."""
     profile = load_profile("11F", 2026)
     lines = [with_fields(profile, line, BYDELSNR=bydel) for line in lines_of(profile, 2, unit)]
     report = check(profile, encode(profile, lines), unit)

@@ -20,6 +20,8 @@ class Values:
         self.profile = profile
         self.rng = rng
         self.bydeler = sorted(allowed_bydeler(unit, profile.periode)[0])
+        if profile.controls in ("sosialhjelp", "kvalifisering") and "00" in self.bydeler:  # SSB's K003: blank only
+            self.bydeler = [""]
         self.roles = {
             "kommunenr": unit.kommunenr,
             "orgnr": unit.orgnr,

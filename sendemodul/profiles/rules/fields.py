@@ -80,6 +80,8 @@ class Context:
             "periode": str(profile.periode),
         }
         self.bydeler, self.bydel_rule = allowed_bydeler(unit, profile.periode)
+        if profile.controls in ("sosialhjelp", "kvalifisering") and "00" in self.bydeler:  # SSB's K003: blank only
+            self.bydeler, self.bydel_rule = frozenset({""}), f"must be blank: {unit.kommunenr} has no bydeler"
         self._kommuner: dict[str, bool] = {}
 
     def kommunenr_valid(self, code: str) -> bool:

@@ -683,3 +683,31 @@ class SosialControls:
             Control("K038", Severity.ERROR, "STATUS", k038),
             Control("K039", Severity.ERROR, "AVSL_VIKTIGSTE_INNTEKT", k039),
         ]
+
+
+#: The field and identifier rules' findings under SSB's control ids (the other fields' rules: the field's
+#: ``control``, else the profile's ``field_control``).
+_SSB_IDS = {
+    "RECORD_LENGTH": "K001",
+    "TAB": "K001",
+    "KOMMUNENR": "K003",
+    "BYDEL": "K003",
+    "VERSION": "K004",
+    "ID_INVALID": "K005",
+    "ID_MISSING": "K005",
+    "DUPLICATE_ID": "K005A",
+    "DUPLICATE": "K005B",
+}
+_FIELD_RULES = frozenset({"MANDATORY", "INTEGER", "DATE", "CODE", "LENGTH"})
+
+
+def ssb_control(profile: FixedWidthProfile, rule: str, field: str | None) -> str | None:
+    """SSB's control id for a finding of ``rule`` (on ``field``) in a profile with SSB's controls; ``None`` for a
+    finding of ours that SSB's program has no control for (``BIRTHDATE``, ``ID_SYNTHETIC``, ``ID_PLACEHOLDER``,
+    ``EMPTY``)."""
+    if rule in _SSB_IDS:
+        return _SSB_IDS[rule]
+    if rule in _FIELD_RULES:
+        spec = next((s for s in profile.field_specs if s.name == field), None)
+        return (spec.control if spec is not None else None) or profile.field_control
+    return rule if rule[:1] == "K" and rule[1:4].isdigit() else None
