@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime
 import functools
+import operator
+import re
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -29,6 +31,28 @@ from sendemodul.profiles.rules.report import Severity
 __all__ = ["SosialControls", "ssb_birth_year", "ssb_date", "ssb_int"]
 
 Values = dict[str, str]
+
+
+#: 11CF: the answers to "other support in the period" and the situations after the programme (one code each).
+SUPPORT_FIELDS = (
+    "KVP_MED_KOMMBOS",
+    "KVP_MED_HUSBANKBOS",
+    "KVP_MED_SOSHJ_ENGANG",
+    "KVP_MED_SOSHJ_PGM",
+    "KVP_MED_SOSHJ_SUP",
+)
+SITUATION_FIELDS = (
+    "AVSL_ORDINAERTARB",
+    "AVSL_ARBLONNSTILS",
+    "AVSL_ARBMARK",
+    "AVSL_SKOLE",
+    "AVSL_UFORE",
+    "AVSL_AAP",
+    "AVSL_OK_AVKLAR",
+    "AVSL_UTEN_OK_AVKLAR",
+    "AVSL_ANNET",
+    "AVSL_UKJENT",
+)
 
 
 class Control(NamedTuple):
@@ -69,24 +93,24 @@ def ssb_date(text: str) -> datetime.date | None:
 def ssb_birth_year(fnr: str, year: int) -> int | None:
     """The birth year SSB's controls read from a fødselsnummer in reporting year ``year``, or ``None``.
 
-    An SSB placeholder (``00100``, ``00200``, ``99999``): the six digits as a date in 20YY, or 19YY if that date is
-    after the end of the next year. Otherwise a D-number's day (-40) and a synthetic number's month (-80) are
-    restored, and the individual number gives the century: 500-999 with YY <= 39: 20YY; 500-749 with YY >= 54:
-    18YY; 000-499 or 900-999: 19YY; else 20YY. An H-number's month (+40) is not restored: no date, ``None``.
+    An SSB placeholder (``00100``, ``00200``, ``99999``): the six digits as a date in 20YY, or 19YY if that is after
+    the end of the next year. Otherwise a D-number's day (-40) and a synthetic number's month (-80) are restored, and
+    the individual number gives the century: 500-999 with YY <= 39: 20YY; 500-749 with YY >= 54: 18YY; 000-499 or
+    900-999: 19YY; else 20YY. An H-number's month (+40) is not restored: no date, ``None``. SSB reads the date
+    leniently (31 April is 30 April): a day 01-31 and a month 01-12 are enough.
     """
     if not (len(fnr) == 11 and fnr.isascii() and fnr.isdigit()):
         return None
-    yy = int(fnr[4:6])
+    day, month, yy = int(fnr[:2]), int(fnr[2:4]), int(fnr[4:6])
     if fnr[6:] in PLACEHOLDER_SUFFIXES:
-        born = ssb_date(fnr[:4] + f"{2000 + yy}")
-        if born is None:
+        if not (1 <= day <= 31 and 1 <= month <= 12):
             return None
-        return born.year - 100 if born > datetime.date(year + 1, 12, 31) else born.year
-    first = int(fnr[0])
-    month_tens = int(fnr[2])
-    day = (first - 4 if first > 3 else first) * 10 + int(fnr[1])
-    month = (month_tens - 8 if month_tens >= 8 else month_tens) * 10 + int(fnr[3])
-    if ssb_date(f"{day:02d}{month:02d}{2000 + yy}") is None:
+        return 1900 + yy if 2000 + yy > year + 1 else 2000 + yy
+    if day >= 40:
+        day -= 40
+    if month >= 80:
+        month -= 80
+    if not (1 <= day <= 31 and 1 <= month <= 12):
         return None
     individual = int(fnr[6:9])
     if individual >= 500 and yy <= 39:
@@ -137,9 +161,27 @@ class SosialControls:
                 found.append((control.severity, control.id, control.field, message))
         return found
 
-    def _age_of(self, fnr: str) -> int | None:
-        born = ssb_birth_year(fnr.strip(" "), self.year)
-        return None if born is None else self.year - born
+    def _fast_age(self) -> Callable[[str], int | None]:
+        """The age SSB reads from a fødselsnummer that the identifier rules accepted (11 digits, a date once the
+        D-, H- and synthetic offsets are removed): :func:`ssb_birth_year` with what those rules already know."""
+        year = self.year
+
+        def age(f: str) -> int | None:
+            if f[2] == "4" or f[2] == "5":  # an H-number: SSB does not restore the month, so it reads no date
+                return None
+            yy = int(f[4:6])
+            if f[6:] in PLACEHOLDER_SUFFIXES:
+                return year - (1900 + yy if 2000 + yy > year + 1 else 2000 + yy)
+            individual = int(f[6:9])
+            if individual >= 500 and yy <= 39:
+                return year - 2000 - yy
+            if 500 <= individual <= 749 and yy >= 54:
+                return year - 1800 - yy
+            if individual <= 499 or individual >= 900:
+                return year - 1900 - yy
+            return year - 2000 - yy
+
+        return age
 
     def _sosialhjelp_passes(self) -> Callable[[str], bool]:
         """11F: whether a record line that passed the field rules (so every code is one of its field's codes or
@@ -150,9 +192,8 @@ class SosialControls:
         fnr, months = sl["PERSON_FODSELSNR"], slice(sl["STMND_1"].start, sl["STMND_12"].stop)
         bidrag, laan = sl["BIDRAG"], sl["LAAN"]
         month_names = ("JAN", "FEB", "MARS", "APRIL", "MAI", "JUNI", "JULI", "AUG", "SEPT", "OKT", "NOV", "DES")
-        bidrag_months = [sl[f"BIDRAG_{m}"] for m in month_names]
-        laan_months = [sl[f"LAAN_{m}"] for m in month_names]
-        blank = " " * (bidrag.stop - bidrag.start)
+        bidrag_months = operator.itemgetter(*(sl[f"BIDRAG_{m}"] for m in month_names))
+        laan_months = operator.itemgetter(*(sl[f"LAAN_{m}"] for m in month_names))
         soslov, utbet, utbettom = sl["VILKARSOSLOV"], sl["UTBETDATO"], sl["UTBETTOMDATO"]
         vilkar = slice(sl["VILKARARBEID"].start, sl["VILKARNORSKSAMISKOPPL"].stop)
         vklo_arbsit = {
@@ -164,13 +205,12 @@ class SosialControls:
             "5": ("02", "03", "04", "05", "06", "07", "08"),
         }
         working = ("02", "03", "04", "05", "06", "07")
-        age_of = self._age_of
-
-        def number(text: str) -> int:
-            return int(text) if text.strip(" ") else 0
+        age_of = self._fast_age()
+        blank2, blank7 = " " * 2, " " * 7
 
         def passes(t: str) -> bool:
-            n = number(t[antbu18])
+            a = t[antbu18]
+            n = int(a) if a != blank2 else 0
             has_children = t[bu18] == "1"
             if has_children != (n > 0) or n >= 14:
                 return False
@@ -189,13 +229,14 @@ class SosialControls:
                 return False
             if not t[months].strip(" "):
                 return False
-            b, lo = number(t[bidrag]), number(t[laan])
+            b, lo = t[bidrag], t[laan]  # mandatory numbers (the field rules), but blank-safe all the same
+            b, lo = int(b) if b != blank7 else 0, int(lo) if lo != blank7 else 0
             if not 200 < b + lo <= 1_000_000:
                 return False
-            get = t.__getitem__
-            if b != sum([int(x) for x in map(get, bidrag_months) if x != blank]):
+            # the month fields hold digits or spaces only (the field rules): split the joined texts into the numbers
+            if b != sum(map(int, " ".join(bidrag_months(t)).split())):
                 return False
-            if lo != sum([int(x) for x in map(get, laan_months) if x != blank]):
+            if lo != sum(map(int, " ".join(laan_months(t)).split())):
                 return False
             # conditions set (K041-K043): both dates (a filled one is a date: the field rules) and some condition
             return t[soslov] != "1" or bool(t[utbet].strip(" ") and t[utbettom].strip(" ") and t[vilkar].strip(" "))
@@ -211,40 +252,18 @@ class SosialControls:
         kvp_komm, kommnr = sl["KVP_KOMM"], sl["KOMMNR_KVP_KOMM"]
         sosial, sosial_type = sl["YTELSE_SOSHJELP"], sl["YTELSE_TYPE_SOSHJ"]
         astonad = sl["KVP_MED_ASTONAD"]
-        support = [
-            (sl[name], next(iter(self.codes[name])))
-            for name in (
-                "KVP_MED_KOMMBOS",
-                "KVP_MED_HUSBANKBOS",
-                "KVP_MED_SOSHJ_ENGANG",
-                "KVP_MED_SOSHJ_PGM",
-                "KVP_MED_SOSHJ_SUP",
-            )
-        ]
-        months = [(sl[f"STMND_{n}"], f"{n:02d}") for n in range(1, 13)]
+        support = self._any_ticked(SUPPORT_FIELDS)
+        months = self._any_ticked([f"STMND_{n}" for n in range(1, 13)])
         stonad, status, avsl = sl["KVP_STONAD"], sl["STATUS"], sl["AVSL_DATO"]
-        situations = [
-            (sl[name], next(iter(self.codes[name])))
-            for name in (
-                "AVSL_ORDINAERTARB",
-                "AVSL_ARBLONNSTILS",
-                "AVSL_ARBMARK",
-                "AVSL_SKOLE",
-                "AVSL_UFORE",
-                "AVSL_AAP",
-                "AVSL_OK_AVKLAR",
-                "AVSL_UTEN_OK_AVKLAR",
-                "AVSL_ANNET",
-                "AVSL_UKJENT",
-            )
-        ]
+        situations = self._any_ticked(SITUATION_FIELDS)
         income, income_codes = sl["AVSL_VIKTIGSTE_INNTEKT"], self.codes["AVSL_VIKTIGSTE_INNTEKT"]
         kommune_codes, type_codes = self.codes["KOMMNR_KVP_KOMM"], self.codes["YTELSE_TYPE_SOSHJ"]
         last_day = datetime.date(year, 12, 31)
-        age_of = self._age_of
+        age_of = self._fast_age()
 
         def passes(t: str) -> bool:
-            n = ssb_int(t[antbu18])
+            a = t[antbu18]
+            n = int(a) if a.isascii() and a.isdigit() else ssb_int(a)  # 11CF: not checked by itself, any text
             has_children = t[bu18] == "1"
             if has_children != (n > 0) or n >= 14:
                 return False
@@ -268,11 +287,10 @@ class SosialControls:
                     return False
             if t[sosial] == "1" and t[sosial_type] not in type_codes:
                 return False
-            ticked = any(t[field] == code for field, code in support)
-            if ticked != (t[astonad] == "1"):
+            if (support(t) is not None) != (t[astonad] == "1"):
                 return False
             st = t[status]
-            has_month = any(t[field] == code for field, code in months)
+            has_month = months(t) is not None
             amount = ssb_int(t[stonad])
             if st != "2" and (not has_month or not t[stonad].strip(" ")):
                 return False
@@ -284,13 +302,23 @@ class SosialControls:
                 day = parse_date(t[avsl], "ddMMyyyy")
                 if day is None or day.year != year:
                     return False
-                if st in ("3", "7") and not any(t[field] == code for field, code in situations):
+                if st in ("3", "7") and situations(t) is None:
                     return False
                 if st == "3" and t[income] not in income_codes:
                     return False
             return True
 
         return passes
+
+    def _any_ticked(self, names: list[str] | tuple[str, ...]) -> Callable[[str], re.Match[str] | None]:
+        """A match on a record line when one of these fields (one-code fields, in line order) holds its code, else
+        ``None``: one regular expression, each alternative skipping to its field."""
+        alternatives = []
+        for name in names:
+            (code,) = self.codes[name]
+            field = self._slices[name]
+            alternatives.append(f".{{{field.start}}}{re.escape(code)}")
+        return re.compile("|".join(alternatives), re.DOTALL).match
 
     # -- what both registers share -------------------------------------------------------------------------------
 
