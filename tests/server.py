@@ -52,7 +52,8 @@ class Server:
         env = {
             **os.environ,
             "SENDEMODUL_HOME": str(self.home),
-            "PYTHONPATH": str(SUPPORT),
+            # (and any PYTHONPATH given, so that a second checkout's tests run its own code, not the editable one's)
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH")])),
             "SENDEMODUL_TEST_OPENED": str(self.opened_log),
         }
         self.proc = subprocess.Popen(
