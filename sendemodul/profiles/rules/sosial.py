@@ -229,8 +229,8 @@ class SosialControls:
                 return False
             if not t[months].strip(" "):
                 return False
-            b, lo = t[bidrag], t[laan]  # mandatory numbers (the field rules), but blank-safe all the same
-            b, lo = int(b) if b != blank7 else 0, int(lo) if lo != blank7 else 0
+            b_text, lo_text = t[bidrag], t[laan]  # mandatory numbers (the field rules), blank-safe all the same
+            b, lo = int(b_text) if b_text != blank7 else 0, int(lo_text) if lo_text != blank7 else 0
             if not 200 < b + lo <= 1_000_000:
                 return False
             # the month fields hold digits or spaces only (the field rules): split the joined texts into the numbers
