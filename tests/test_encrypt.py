@@ -306,6 +306,8 @@ def block_bytes(request, monkeypatch):
 )
 @pytest.mark.parametrize("production", [False, True])
 def test_fast_path_gives_the_same_report_and_rows(block_bytes, register, errors, production):
+    if register == "11CF":  # SSB's program checks no date or number field of 11CF by itself: no such error kind
+        errors = {line: kind for line, kind in errors.items() if kind not in ("DATE", "INTEGER")}
     profile = load_profile(register, 2026)
     unit = identity.parse_unit(DEMO, 2026)
     data = extracts.generate_extract(profile, unit, 60, seed=len(errors) * 7 + 1, errors=errors)
