@@ -119,7 +119,9 @@ class FixedRules(RecordRules[FixedWidthProfile]):
         :meth:`check` would remember of it (journalnummer, identifiers for duplicates, counts) is remembered. Nothing
         is remembered when it does not: :meth:`check` then runs on it."""
         for rule, start, end, memo in self._python_memo:
-            if not _judged(rule, memo, text[start:end]):
+            value = text[start:end]
+            ok = memo.get(value)  # _judged, inlined for the common case: a text judged before
+            if not (ok or (ok is None and _judged(rule, memo, value))):
                 return False
         values = {name: text[start:end].strip(" ") for name, start, end in self._clean_slices}
         values.update(ids)
