@@ -1194,3 +1194,18 @@ def test_both_paths_agree_on_odd_values_in_every_field(register):
             continue
         for odd in ("²", "X", "-1", "+1", "0", " 1", "9" * spec.width, "3104" + str(YEAR)):
             ssb_view(register, [{spec.name: odd[: spec.width]}])
+
+
+def test_month_sum_reads_every_alignment():
+    from sendemodul.profiles.rules.sosial import month_sum
+
+    blank = " " * 7
+    cases = [
+        ((blank,) * 12, 0),
+        (("0001000", "   2000", blank, "9999999") + (blank,) * 8, 1000 + 2000 + 9999999),
+        (("9999999",) * 12, 12 * 9999999),
+        (("1000   ", "   2000", blank, "3      ") + (blank,) * 8, 1000 + 2000 + 3),
+        (("      1", "1      ") + ("0000000",) * 10, 2),
+    ]
+    for fields, total in cases:
+        assert month_sum(fields) == total, fields
