@@ -104,6 +104,12 @@ class AuditError(SendemodulError):
     code = "audit"
 
 
+class BackupError(SendemodulError):
+    """The backup or restore could not be made, or it did not check out."""
+
+    code = "backup"
+
+
 class LoginBusy(SendemodulError):
     """The server is busy checking other logins; try again in a moment."""
 
@@ -332,6 +338,12 @@ class WindowClosed(IntakeError):
     """Reception is closed for this register and periode."""
 
     code = "window_closed"
+
+
+class RegisterNotPermitted(IntakeError):
+    """The person logged in may not report this register; nothing was kept."""
+
+    code = "register_not_permitted"
 
 
 class LoginRevoked(IntakeError):

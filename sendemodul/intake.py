@@ -8,7 +8,8 @@ Both fronts use it the same way::
 
 ``finish`` answers only after the file is complete, fsynced, verified, renamed into ``received/`` and recorded in the
 database: a receipt is a promise that the upload will be processed. Every refusal deletes the file and says why.
-The same bytes from the same unit give back the first receipt.
+The same bytes from the same unit give back the first receipt, which says whether that first upload still counts
+(a newer one for the same register and periode may have superseded it: :mod:`sendemodul.standing`).
 
 Each upload carries the credential epoch of the login that sent it. An upload whose login has ended since (the
 PIN revoked or replaced, the unit disabled: the unit's epoch raised) is refused with :class:`LoginRevoked` and kept
@@ -22,19 +23,22 @@ import functools
 import hashlib
 import secrets
 import sqlite3
+import time
 
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from sendemodul import keydir
+from sendemodul import keydir, metrics, standing
 from sendemodul.errors import (
     ContainerReplayed,
     LoginRevoked,
+    RegisterNotPermitted,
     SendemodulError,
     TooManyUploads,
     UploadIncomplete,
     WindowClosed,
 )
+from sendemodul.incoming import Completed
 from sendemodul.receipt import Receipt
 from sendemodul.timefmt import OSLO, utc_text
 from sendemodul.verify import verify_container
@@ -114,10 +118,12 @@ class Intake:
                 orphans=orphans,
             )
 
-    def begin(self, unit, *, epoch, on_pressure=None):
+    def begin(self, unit, *, epoch, on_pressure=None, protocol="https", person=None):
         """Start receiving an upload for the logged-in ``unit`` (an :class:`identity.Unit`, as the front has it
-        from the login); ``epoch``: the login's credential epoch (:class:`~sendemodul.auth.UnitLogin`)."""
+        from the login); ``epoch``: the login's credential epoch (:class:`~sendemodul.auth.UnitLogin`);
+        ``protocol``: ``https`` or ``sftp``, for the metrics."""
         if self._active[unit] >= self.config.limits.uploads_per_unit:
+            metrics.upload_finished(protocol, None, "refused", TooManyUploads.code, 0, None)
             raise TooManyUploads(
                 f"This unit already has {self._active[unit]} uploads in progress, as many as the "
                 "server takes at once; wait for one to finish."
@@ -127,6 +133,9 @@ class Intake:
         )
         upload.unit = unit
         upload.epoch = epoch
+        upload.person = person  # the web session's person (PersonLogin): only their registers; None for API/SFTP
+        upload.protocol = protocol
+        upload.started = time.monotonic()
         self._active[unit] += 1
         upload.ended().addCallback(lambda _: self._upload_ended(unit))
         d = self.run_io(self._stream_check, unit, epoch)
@@ -158,23 +167,33 @@ class Intake:
 
     def abort(self, upload):
         """Throw a broken or refused upload away."""
+        self._count(upload, None, "refused", "aborted")
         return upload.discard()
+
+    def _count(self, upload, register, result, reason):
+        started = getattr(upload, "started", None)
+        seconds = time.monotonic() - started if started is not None else None
+        metrics.upload_finished(getattr(upload, "protocol", "https"), register, result, reason, upload.size, seconds)
 
     @defer.inlineCallbacks
     def finish(self, upload, expected_size=None):
         """Complete the upload and run the checks; fires with a :class:`Receipt` or fails with the reason."""
         if expected_size is not None and upload.size != expected_size:
+            self._count(upload, None, "refused", UploadIncomplete.code)
             yield upload.discard()
             raise UploadIncomplete()
         try:
             done = yield upload.complete()
             try:
-                receipt = yield self.run_io(self._accept, done, upload.unit, upload.epoch)
+                receipt = yield self.run_io(
+                    self._accept, done, upload.unit, upload.epoch, getattr(upload, "person", None)
+                )
             except BaseException:
                 yield self.run_io(_unlink, done.path)
                 raise
         except SendemodulError as e:
             log.info("upload by {unit} refused: {code}", unit=str(upload.unit), code=e.code)
+            self._count(upload, None, "refused", e.code)
             raise
         log.info(
             "upload {reference} by {unit} {outcome}: {register} {periode}, {size} bytes",
@@ -185,11 +204,12 @@ class Intake:
             size=receipt.size,
             outcome="duplicate" if receipt.duplicate else "accepted",
         )
+        self._count(upload, receipt.register, "duplicate" if receipt.duplicate else "accepted", None)
         if receipt.duplicate:  # after the answer; a crash first leaves an incoming/ part, removed at start
             self.run_io(_unlink, done.path).addErrback(lambda f: log.failure("removing a duplicate failed", f))
         return receipt
 
-    def _accept(self, done, unit, epoch):
+    def _accept(self, done, unit, epoch, person=None):
         """In an I/O thread: verify (unless the stream was checked as it arrived), check the window, move into
         ``received/``, record (only while the login's ``epoch`` is still the unit's). Returns the Receipt."""
         unit_text = str(unit)
@@ -206,6 +226,8 @@ class Intake:
                 manifest = verify_container(reader, **self._check_context(unit))
                 reader.drain()
             sha256, size = reader.sha256.hexdigest(), reader.size
+        if person is not None and manifest.register not in person.registers:
+            raise RegisterNotPermitted(f"The person logged in may not report {manifest.register}.")
         existing = self.store.upload_by_container_id(manifest.container_id)
         if existing is not None:
             return self._same_again(existing, unit_text, sha256, manifest.container_id)
@@ -227,8 +249,13 @@ class Intake:
             "late": int(late),
             "received_at": utc_text(now),
         }
+        if person is not None:
+            row["person_id"] = person.person_id
+        if manifest.no_participants:
+            row["no_participants"] = 1
+        actor = unit_text if person is None else f"person:{person.person_id}"
         try:
-            stored = self.store.record_upload(row, actor=unit_text, credential_epoch=epoch)
+            stored = self.store.record_upload(row, actor=actor, credential_epoch=epoch)
         except sqlite3.IntegrityError:
             received.unlink()  # lost a race with an identical upload: answer as that one
             existing = self.store.upload_by_container_id(manifest.container_id)
@@ -238,14 +265,56 @@ class Intake:
         except BaseException:
             received.unlink()
             raise
-        return Receipt.from_row(stored)
+        return self._receipt(stored)
+
+    def _receipt(self, row, duplicate=False):
+        """The receipt for ``row``, with what counts now for its register and periode (an I/O thread)."""
+        current = (
+            row if standing.is_current(row) else self.store.current_upload(row["unit"], row["register"], row["periode"])
+        )
+        return Receipt.from_row(row, current, duplicate=duplicate)
+
+    def no_participants(self, unit, *, epoch, person, register, periode):
+        """ "Ingen deltakere" confirmed in the browser by ``person``: the server makes the empty container
+        (:mod:`sendemodul.no_participants`) and takes it in like an upload. Deferred Receipt."""
+        return self.run_io(self._no_participants, unit, epoch, person, register, periode)
+
+    def _no_participants(self, unit, epoch, person, register, periode):
+        from sendemodul import no_participants
+
+        if register not in person.registers:
+            raise RegisterNotPermitted(f"The person logged in may not report {register}.")
+        if self.store.credential_epoch(unit) != epoch:
+            raise LoginRevoked()
+        now = self.now()
+        today = now.astimezone(OSLO).date()
+        window_decision(self.config.window_for(register, periode), register, periode, today)  # refuse if closed
+        path = no_participants.incoming_path(self.spool)
+        manifest = no_participants.write_empty_container(
+            path,
+            unit=unit,
+            register=register,
+            periode=periode,
+            key_dir=self.keys.current(),
+            today=today,
+            home=self.config.home,
+        )
+        try:
+            with open(path, "rb") as f:
+                reader = _HashingReader(f)
+                reader.drain()
+            done = Completed(path, reader.size, result=manifest, sha256=reader.sha256.hexdigest())
+            return self._accept(done, unit, epoch, person)
+        except BaseException:
+            _unlink(path)
+            raise
 
     def _same_again(self, existing, unit_text, sha256, container_id):
         """The first receipt for the same bytes from the same unit, or refused as a replay. (:meth:`finish` removes
         the copy in incoming/: a refusal's at once, a duplicate's after the answer, as unlinking a large file takes
         a while.)"""
         if existing["unit"] == unit_text and existing["sha256"] == sha256:
-            return Receipt.from_row(existing, duplicate=True)
+            return self._receipt(existing, duplicate=True)
         raise ContainerReplayed.detail(container_id)
 
 

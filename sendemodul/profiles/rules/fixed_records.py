@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 
@@ -17,7 +18,7 @@ from sendemodul.profiles.rules.records import (
     birth_matches,
 )
 from sendemodul.profiles.rules.report import MAX_PER_RULE, Add, Severity
-from sendemodul.profiles.rules.sosial import SosialControls
+from sendemodul.profiles.rules.sosial import SosialControls, ssb_control
 
 __all__ = ["FixedRules"]
 
@@ -88,6 +89,9 @@ class FixedRules(RecordRules[FixedWidthProfile]):
             needed.update(consistency.names)
         #: The register's own controls (SSB's K-controls of 11F and 11CF), or ``None``.
         self._controls = SosialControls(profile, context) if profile.controls is not None else None
+        if self._controls is not None:
+            #: SSB's control for a finding (the Checker's hook): ``K002`` for a field rule's finding in 11F ...
+            self.control_of = functools.partial(ssb_control, profile)
         if self._birth is not None:
             needed.add(self._birth.name)
         #: The fields :meth:`_clean` reads (the register's controls read the line there).
