@@ -135,24 +135,29 @@ class KeyDirectoryService(service.Service):
             self._previous_handler = None
 
 
-#: glibc's M_MMAP_THRESHOLD (malloc.h) and the value we fix it at: its default of 128 KiB.
-_M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD_BYTES = 128 * 1024
+#: glibc's mallopt parameters (malloc.h) and the values we fix them at.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD_BYTES = 4 << 20
+TRIM_THRESHOLD_BYTES = 8 << 20
 
 
 def bound_heap():
-    """Fix glibc's mmap threshold at its default 128 KiB, so that large blocks are always mmapped and go back to the
-    system when freed. Left dynamic, glibc raises the threshold to the size of the first large block freed; each
-    Argon2id PIN check (19 MiB) then comes from the hash thread's own malloc arena and stays resident: with four hash
-    threads the front kept about 150 MiB after a burst of logins (issue 25, ``scripts/bench --only concurrent``).
-    Python's small objects are unaffected (pymalloc). Does nothing where the C library has no ``mallopt``."""
+    """Fix glibc's mmap threshold at 4 MiB (and the trim threshold at twice that, as glibc's own dynamic rule would),
+    so that blocks of 4 MiB and more are always mmapped and go back to the system when freed. Left dynamic, glibc
+    raises the threshold to the size of the first large block freed (up to 32 MiB); each Argon2id PIN check
+    (19 MiB) then comes from the hash thread's own malloc arena and stays resident: four hash threads kept about
+    150 MiB after a burst of logins (issue 25, ``scripts/bench --only concurrent``). Not lower: at glibc's initial
+    128 KiB every packet buffer of an upload (up to 256 KiB) would be a fresh mmap, page faults and all (that cost
+    the SFTP reactor 2-3x its CPU per GiB). Does nothing where the C library has no ``mallopt``."""
     import ctypes
 
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
+    )
 
 
 def hash_pool_size(auth_config, cores=None):
