@@ -1,9 +1,16 @@
-"""What the unit is told in Bokmål: the message for each error code the API can answer with (:func:`melding`), and
-an upload's state (:func:`status_nb`), shared by the web pages and the morning e-mail.
+"""What the unit is told, written in Bokmål: the message for each error code the API can answer with
+(:func:`melding`), an upload's state (:func:`status_nb`), the login form's field errors, shared by the web pages and
+the morning e-mail.
 
 The API's JSON carries ``error`` (the stable code), ``message`` (English, for logs and scripts) and ``melding``
-(Bokmål, what the web page shows). Details (which part, which key) stay in ``message``.
+(what the web page shows, in the request's language). Details (which part, which key) stay in ``message``.
+
+Every string value of a module-level dict here is a message id of the catalogs (``scripts/i18n`` extracts them);
+the functions return :class:`~sendemodul.i18n.Msg`, which reads as Bokmål and renders in Nynorsk where the page,
+the answer or the recipient is in Nynorsk.
 """
+
+from sendemodul.i18n import Msg
 
 MESSAGES = {
     "unauthorized": "Innloggingen mislyktes. Kontroller kommunenummer, bydel, organisasjonsnummer og PIN-kode.",
@@ -47,9 +54,11 @@ MESSAGES = {
 }
 
 
-def melding(code):
-    """The Bokmål message for an error code (a generic one for codes without their own)."""
-    return MESSAGES.get(code) or MESSAGES["refused"]
+def melding(code, lang=None):
+    """The message for an error code (a generic one for codes without their own): a :class:`Msg` (Bokmål until
+    rendered), or the text in ``lang`` when it is given."""
+    text = Msg(MESSAGES.get(code) or MESSAGES["refused"])
+    return text if lang is None else text.in_language(lang)
 
 
 STATUS_NB = {
@@ -63,13 +72,62 @@ STATUS_NB = {
 }
 
 
+STATUS_NOTES = {
+    "superseded": "Erstattet av nyere innsending",
+    "test": "{status} (test)",
+    "late": "{status} (etter fristen)",
+}
+
+
 def status_nb(row):
-    """The state of an upload as the unit sees it."""
+    """The state of an upload as the unit sees it (a :class:`Msg`)."""
     if row.get("superseded_by"):
-        return "Erstattet av nyere innsending"
-    text = STATUS_NB.get(row["status"], row["status"])
+        return Msg(STATUS_NOTES["superseded"])
+    known = STATUS_NB.get(row["status"])
+    text = Msg(known) if known else row["status"]
     if row.get("test"):
-        text += " (test)"
-    elif row.get("late"):
-        text += " (etter fristen)"
+        return Msg(STATUS_NOTES["test"], status=text)
+    if row.get("late"):
+        return Msg(STATUS_NOTES["late"], status=text)
     return text
+
+
+#: The login form's messages per field (``{k}`` kommunenr, ``{b}`` bydel, ``{o}`` orgnr, ``{year}``).
+LOGIN_FIELDS = {
+    "kommunenr_shape": "Kommunenummeret skal ha fire siffer, for eksempel 0301.",
+    "kommunenr_unknown": "Kommunenummeret {k} finnes ikke i {year}. Kontroller nummeret.",
+    "bydel_shape": "Bydel skal ha to siffer: 00 for hele kommunen, 01–15 for bydelene i Oslo.",
+    "bydel_oslo": "Bydel {b} kan ikke brukes for kommune {k}. Bruk 00 for hele kommunen, eller 01–15 for en bydel.",
+    "bydel_other": "Bydel {b} kan ikke brukes for kommune {k}. Bruk 00 for hele kommunen.",
+    "orgnr_shape": "Organisasjonsnummeret skal ha ni siffer.",
+    "orgnr_invalid": "Organisasjonsnummeret {o} er ikke gyldig: det skal begynne med 8 eller 9 og ha riktig "
+    "kontrollsiffer.",
+    "pin_missing": "Skriv inn PIN-koden.",
+    "fix_fields": "Rett opp feltene som er merket.",
+}
+
+
+def login_field(key, **values):
+    """A login form message (:data:`LOGIN_FIELDS`) with its values."""
+    return Msg(LOGIN_FIELDS[key], **values)
+
+
+#: Texts of the pages themselves, in Python: the 404 and 405 pages, the 500 page.
+PAGES = {
+    "page_not_found": "Fant ikke siden. Kontroller adressen, eller gå til forsiden.",
+    "method_not_allowed": "Siden kan ikke brukes på denne måten.",
+    "internal_error": "Noe gikk galt hos oss. Prøv igjen senere.",
+    "internal_error_title": "Feil",
+}
+
+
+def page_text(key, lang=None):
+    """A text of :data:`PAGES` (a :class:`Msg`, or in ``lang``)."""
+    text = Msg(PAGES[key])
+    return text if lang is None else text.in_language(lang)
+
+
+#: E-mails: the morning e-mail's subject (``{unit}``, ``{date}``).
+MAIL = {
+    "morning_subject": "sendemodul: status for {unit} {date}",
+}

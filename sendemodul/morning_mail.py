@@ -19,8 +19,9 @@ from twisted.application import service
 from twisted.internet import task
 from twisted.logger import Logger
 
-from sendemodul import resources
-from sendemodul.messages_nb import status_nb
+from sendemodul import i18n, resources
+from sendemodul.i18n import Msg
+from sendemodul.messages_nb import MAIL, status_nb
 from sendemodul.timefmt import OSLO, oslo_display, oslo_display_of_text, utc_text
 
 log = Logger()
@@ -48,20 +49,13 @@ def due_days(last_done, now, *, hour, catch_up_days):
     return days
 
 
-def _templates():
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(resources.templates_dir()),
-        autoescape=False,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        extensions=["jinja2.ext.i18n"],
-    )
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
-    return env
+def _templates(lang=i18n.DEFAULT):
+    """The e-mail templates in ``lang`` (plain text: no autoescape)."""
+    return i18n.environment(lang, jinja2.FileSystemLoader(resources.templates_dir()), autoescape=False)
 
 
-def render(cfg, unit, unit_name, uploads, start, end):
-    """(subject, body) of one unit's morning e-mail."""
+def render(cfg, unit, unit_name, uploads, start, end, lang=i18n.DEFAULT):
+    """(subject, body) of one unit's morning e-mail, in ``lang`` (the unit's written standard, språklova § 15)."""
     items = [
         {
             "reference": u["reference"],
@@ -76,7 +70,7 @@ def render(cfg, unit, unit_name, uploads, start, end):
         for u in uploads
     ]
     body = (
-        _templates()
+        _templates(lang)
         .get_template("mail/morning.txt.j2")
         .render(
             unit=unit,
@@ -87,7 +81,8 @@ def render(cfg, unit, unit_name, uploads, start, end):
             end=oslo_display(end),
         )
     )
-    subject = f"sendemodul: status for {unit} {end.astimezone(OSLO):%d.%m.%Y}"
+    date = end.astimezone(OSLO).strftime("%d.%m.%Y")
+    subject = Msg(MAIL["morning_subject"], unit=unit, date=date).in_language(lang)
     return subject, body
 
 
@@ -124,13 +119,15 @@ class MorningMail:
         for unit, rows in by_unit.items():
             if not self.store.claim_mail(day.isoformat(), unit):
                 continue
-            subject, body = render(self.cfg, unit, rows[0]["unit_name"], rows, start, end)
+            lang = i18n.language(rows[0].get("unit_language"))
+            subject, body = render(self.cfg, unit, rows[0]["unit_name"], rows, start, end, lang)
             message = EmailMessage()
             message["From"] = self.cfg.mail.from_address
             message["To"] = rows[0]["unit_email"]
             message["Subject"] = subject
             message["Date"] = formatdate(localtime=False, usegmt=True)
             message["Message-ID"] = make_msgid(domain="sendemodul")
+            message["Content-Language"] = lang
             message.set_content(body)
             try:
                 with self.smtp(

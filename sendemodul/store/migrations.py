@@ -118,6 +118,11 @@ MIGRATIONS = [
     ALTER TABLE units ADD COLUMN credential_epoch INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX units_credential_epoch ON units (credential_epoch);
     """,
+    # 4: the unit's written standard (issue 18; språklova § 15): letters and e-mails to it are in Bokmål ('nb') or
+    # Nynorsk ('nn'); a language-neutral kommune ('neutral') gets Bokmål. Existing units keep getting Bokmål.
+    """
+    ALTER TABLE units ADD COLUMN language TEXT NOT NULL DEFAULT 'nb' CHECK (language IN ('nb', 'nn', 'neutral'));
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

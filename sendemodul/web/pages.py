@@ -1,5 +1,6 @@
-"""The pages of the HTTPS front, in Bokmål: ``/`` login, ``/opplasting``, ``/kvittering/{reference}``,
-``/innsendinger``, ``POST /logg-ut``, and the static files."""
+"""The pages of the HTTPS front, in Bokmål or Nynorsk (:mod:`sendemodul.i18n`): ``/`` login, ``/opplasting``,
+``/kvittering/{reference}``, ``/innsendinger``, ``POST /logg-ut``, ``/sprak`` (the language switch), ``/okt`` (a
+session's keep-alive), ``/tilgjengelighet`` (the accessibility statement), the error pages and the static files."""
 
 import datetime
 import re
@@ -8,7 +9,7 @@ import secrets
 from twisted.cred.error import UnauthorizedLogin
 from twisted.web import pages, static
 
-from sendemodul import auth, identity, messages_nb, resources
+from sendemodul import auth, i18n, identity, messages_nb, resources
 from sendemodul.errors import BydelError, KommunenrError, LoginBusy, OrgnrError
 from sendemodul.timefmt import OSLO
 from sendemodul.web.app import AppResource
@@ -21,36 +22,34 @@ REFERENCE_RE = re.compile(r"^SM-\d{8}-[2-9A-HJ-NP-Z]{8}$")
 
 
 def _field_errors(form, year):
-    """Bokmål messages per field for the login form (empty dict when the unit is well-formed)."""
+    """Messages per field for the login form (empty dict when the unit is well-formed), as
+    :class:`~sendemodul.i18n.Msg` so that the page shows them in its language."""
+    field = messages_nb.login_field
     errors = {}
     k, b, o = form["kommunenr"], form["bydel"], form["orgnr"]
     if not re.fullmatch(r"\d{4}", k):
-        errors["kommunenr"] = "Kommunenummeret skal ha fire siffer, for eksempel 0301."
+        errors["kommunenr"] = field("kommunenr_shape")
     else:
         try:
             identity.kommune(k, year)
         except KommunenrError:
-            errors["kommunenr"] = f"Kommunenummeret {k} finnes ikke i {year}. Kontroller nummeret."
+            errors["kommunenr"] = field("kommunenr_unknown", k=k, year=year)
     if not re.fullmatch(r"\d{2}", b):
-        errors["bydel"] = "Bydel skal ha to siffer: 00 for hele kommunen, 01–15 for bydelene i Oslo."
+        errors["bydel"] = field("bydel_shape")
     elif "kommunenr" not in errors:
         try:
             identity.check_bydel(k, b, year)
         except BydelError:
-            errors["bydel"] = f"Bydel {b} kan ikke brukes for kommune {k}. Bruk 00 for hele kommunen" + (
-                ", eller 01–15 for en bydel." if k == identity.OSLO_KOMMUNENR else "."
-            )
+            errors["bydel"] = field("bydel_oslo" if k == identity.OSLO_KOMMUNENR else "bydel_other", b=b, k=k)
     if not re.fullmatch(r"\d{9}", o):
-        errors["orgnr"] = "Organisasjonsnummeret skal ha ni siffer."
+        errors["orgnr"] = field("orgnr_shape")
     else:
         try:
             identity.check_orgnr(o)
         except OrgnrError:
-            errors["orgnr"] = (
-                f"Organisasjonsnummeret {o} er ikke gyldig: det skal begynne med 8 eller 9 og ha riktig kontrollsiffer."
-            )
+            errors["orgnr"] = field("orgnr_invalid", o=o)
     if not form["pin"].strip():
-        errors["pin"] = "Skriv inn PIN-koden."
+        errors["pin"] = field("pin_missing")
     return errors
 
 
@@ -92,7 +91,7 @@ class LoginPage(AppResource):
             return self._page(request, form, {}, messages_nb.melding("csrf"), status=403)
         errors = _field_errors(form, datetime.datetime.now(OSLO).year)
         if errors:
-            return self._page(request, form, errors, "Rett opp feltene som er merket.", status=400)
+            return self._page(request, form, errors, messages_nb.login_field("fix_fields"), status=400)
         unit = f"{form['kommunenr']}-{form['bydel']}-{form['orgnr']}"
         d = self.app.portal.login(auth.UnitCredentials(unit, form["pin"], request.source()), None, auth.IUnitAvatar)
         d.addCallbacks(self._logged_in, self._failed, callbackArgs=(request,), errbackArgs=(request, form))
@@ -176,6 +175,59 @@ class LogoutPage(AppResource):
         self.app.sessions.end(session.token)
         self.app.set_cookie(request, COOKIE, b"", max_age=b"0")
         return _redirect(request, "/")
+
+
+class NotFoundPage(AppResource):
+    """404 as a page of ours, in the request's language (Twisted's own has no ``lang``)."""
+
+    isLeaf = True
+
+    def render(self, request):
+        return self.app.render(request, "error", status=404, session=None, message=messages_nb.page_text("page_not_found"))
+
+
+class LanguageSwitch(AppResource):
+    """``GET /sprak?lang=nn&neste=/opplasting``: remember the language in a cookie (a year) and go back to the page.
+    ``neste`` must be a path on this site (no scheme, no ``//``), else the login page."""
+
+    isLeaf = True
+
+    def render_GET(self, request):
+        lang = i18n.recognised((request.args.get(b"lang") or [b""])[0]) or i18n.DEFAULT
+        request.sendemodul_lang = lang
+        self.app.set_cookie(request, i18n.COOKIE, lang.encode("ascii"), max_age=b"31536000", same_site="lax")
+        target = (request.args.get(b"neste") or [b"/"])[0].decode("utf-8", "replace")
+        if not LOCAL_PATH_RE.fullmatch(target):
+            target = "/"
+        return _redirect(request, target)
+
+
+LOCAL_PATH_RE = re.compile(r"/(?![/\\])[A-Za-z0-9/_.-]*")
+
+
+class KeepAlive(AppResource):
+    """``GET /okt``: 204 when the request's web session is alive (and so renewed), else 401. The session warning
+    (``static/okt.js``) calls it when the user chooses to continue."""
+
+    isLeaf = True
+
+    def render_GET(self, request):
+        def answer(session):
+            request.setResponseCode(204 if session else 401)
+            return b""
+
+        return respond(request, self.app.session(request).addCallback(answer))
+
+
+class StatementPage(AppResource):
+    """``/tilgjengelighet``: the accessibility statement, for everyone (logged in or not)."""
+
+    isLeaf = True
+
+    def render_GET(self, request):
+        return respond(
+            request, self.app.session(request).addCallback(lambda s: self.app.render(request, "tilgjengelighet", session=s))
+        )
 
 
 class StaticFiles(static.File):

@@ -13,13 +13,17 @@ from sendemodul.web.answers import BASE_HEADERS
 from sendemodul.web.api import ApiNode, Keys, Uploads
 from sendemodul.web.app import AppResource
 from sendemodul.web.channel import RequestLineChannel
-from sendemodul.web.errors import NotFoundJSON
+from sendemodul.web.errors import NotFoundJSON, internal_error_page
 from sendemodul.web.pages import (
     STATIC_DIR,
     DeliveriesPage,
+    KeepAlive,
+    LanguageSwitch,
     LoginPage,
     LogoutPage,
+    NotFoundPage,
     Receipts,
+    StatementPage,
     StaticFiles,
     UploadPage,
 )
@@ -37,6 +41,10 @@ class Root(AppResource):
         self.putChild(b"innsendinger", DeliveriesPage(app))
         self.putChild(b"kvittering", Receipts(app))
         self.putChild(b"logg-ut", LogoutPage(app))
+        self.putChild(b"sprak", LanguageSwitch(app))
+        self.putChild(b"okt", KeepAlive(app))
+        self.putChild(b"tilgjengelighet", StatementPage(app))
+        self.not_found = NotFoundPage(app)
         self.putChild(b"static", StaticFiles(str(STATIC_DIR)))
         v1 = ApiNode()
         v1.putChild(b"uploads", Uploads(app))
@@ -48,7 +56,7 @@ class Root(AppResource):
     def getChild(self, path, request):
         if path == b"":
             return self.login
-        return pages.notFound()
+        return self.not_found
 
     def render_GET(self, request):
         return self.login.render_GET(request)
@@ -137,7 +145,7 @@ class Site(server.Site):
         """Our resource tree, but 404 for a path with a NUL, another control byte or non-UTF-8 in any segment:
         none of ours has one, and no resource need guard against them."""
         if any(bad_segment(segment) for segment in request.postpath):
-            return NotFoundJSON() if request.postpath[0] == b"api" else pages.notFound()
+            return NotFoundJSON() if request.postpath[0] == b"api" else NotFoundPage(self.app)
         return super().getResourceFor(request)
 
     def log(self, request):
@@ -169,6 +177,19 @@ class SecureRequest(UploadRequest):
         for name, value in BASE_HEADERS:
             self.setHeader(name, value)
         return super().process()
+
+    def processingFailed(self, reason):
+        """An exception out of a resource: logged, and our 500 page in the request's language (Twisted's own has
+        no ``lang``)."""
+        log.failure("request failed", reason)
+        if not self.finished and self.channel is not None:
+            body = internal_error_page(self)
+            self.setResponseCode(500)
+            self.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+            self.setHeader(b"Content-Length", b"%d" % len(body))
+            self.write(body)
+            self.finish()
+        return reason
 
 
 def tls_options(cert_path):
