@@ -81,7 +81,8 @@ def extract() -> Catalog:
     ):
         _add(catalog, message if isinstance(message, str) else message[0], f"templates/{filename}", lineno)
     for filename, lineno, message, _comments, _context in extract_from_dir(
-        PACKAGE_DIR, [("**/locale/**", "ignore"), ("**/templates/**", "ignore"), ("**.py", "python")],
+        PACKAGE_DIR,
+        [("**/locale/**", "ignore"), ("**/templates/**", "ignore"), ("**.py", "python")],
         keywords=PYTHON_KEYWORDS,
     ):
         if isinstance(message, str):

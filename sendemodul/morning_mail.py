@@ -127,8 +127,8 @@ class MorningMail:
             message["Subject"] = subject
             message["Date"] = formatdate(localtime=False, usegmt=True)
             message["Message-ID"] = make_msgid(domain="sendemodul")
-            message["Content-Language"] = lang
             message.set_content(body)
+            message["Content-Language"] = lang  # after set_content, which drops every Content-* header
             try:
                 with self.smtp(
                     self.cfg.mail.smtp_host, self.cfg.mail.smtp_port, timeout=self.cfg.mail.timeout_seconds

@@ -70,7 +70,7 @@ def internal_error_page(request):
         '<link rel="stylesheet" href="/static/style.css"></head>\n'
         f'<body><main id="innhold"><h1>{title}</h1><p>{text}</p><p><a href="/">Sendemodul</a></p></main></body>\n'
         "</html>\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def finish(request, body):

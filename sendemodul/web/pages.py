@@ -183,7 +183,9 @@ class NotFoundPage(AppResource):
     isLeaf = True
 
     def render(self, request):
-        return self.app.render(request, "error", status=404, session=None, message=messages_nb.page_text("page_not_found"))
+        return self.app.render(
+            request, "error", status=404, session=None, message=messages_nb.page_text("page_not_found")
+        )
 
 
 class LanguageSwitch(AppResource):
@@ -226,7 +228,8 @@ class StatementPage(AppResource):
 
     def render_GET(self, request):
         return respond(
-            request, self.app.session(request).addCallback(lambda s: self.app.render(request, "tilgjengelighet", session=s))
+            request,
+            self.app.session(request).addCallback(lambda s: self.app.render(request, "tilgjengelighet", session=s)),
         )
 
 

@@ -6,7 +6,7 @@ endpoint string and wraps it in TLS. Thin: uploads go to ``intake``, logins to t
 
 from twisted.internet import ssl
 from twisted.logger import Logger
-from twisted.web import pages, server
+from twisted.web import server
 
 from sendemodul.listening import ListeningService
 from sendemodul.web.answers import BASE_HEADERS
