@@ -52,7 +52,8 @@ class Server:
         env = {
             **os.environ,
             "SENDEMODUL_HOME": str(self.home),
-            "PYTHONPATH": str(SUPPORT),
+            # the support hook, and this checkout's sendemodul (not whichever tree the venv's editable install names)
+            "PYTHONPATH": os.pathsep.join([str(SUPPORT), str(SUPPORT.parent.parent)]),
             "SENDEMODUL_TEST_OPENED": str(self.opened_log),
         }
         self.proc = subprocess.Popen(
