@@ -9,6 +9,8 @@ Where texts come from (the message id is always the Bokmål wording):
   extractor, whitespace trimmed as :func:`sendemodul.i18n.environment` renders them;
 - Python: ``_("...")``, ``N_("...")`` and ``Msg("...")`` calls anywhere in the package;
 - :mod:`sendemodul.messages_nb`: every string value of its module-level dicts (keyed messages);
+- the control rules (``sendemodul/profiles/rules/``): module-level dicts named ``*_NB`` or ``*TITLES`` (the check
+  report's own words, the controls' titles), and ``Msg("...")`` messages;
 - the register profiles (``sendemodul/profiles/*.toml``): the control texts (keys ``text``, ``message``, ``melding``,
   ``tekst``, ``title``) that the check report prints (``sendemodul check --lang nn``).
 
@@ -19,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib
 import io
+import pkgutil
 import sys
 import tomllib
 from pathlib import Path
@@ -92,12 +96,26 @@ def extract() -> Catalog:
             for key, text in value.items():
                 if isinstance(text, str):
                     _add(catalog, text, f"sendemodul/messages_nb.py:{name}[{key}]")
+    for module in _rule_modules():
+        for name, value in sorted(vars(module).items()):
+            if isinstance(value, dict) and (name.endswith("_NB") or name.endswith("TITLES")):
+                for key, text in value.items():
+                    if isinstance(text, str):
+                        _add(catalog, text, f"{module.__name__}:{name}[{key}]")
     for profile in sorted(resources.profiles().iterdir(), key=lambda p: p.name):
         if profile.name.endswith(".toml"):
             document = tomllib.loads(profile.read_text(encoding="utf-8"))
             for text in _walk_strings(document):
                 _add(catalog, text, f"sendemodul/profiles/{profile.name}")
     return catalog
+
+
+def _rule_modules():
+    """The modules of the control rules (their texts: dicts named ``*_NB`` or ``*TITLES``, the Bokmål wording)."""
+    from sendemodul.profiles import rules
+
+    for info in pkgutil.walk_packages(rules.__path__, f"{rules.__name__}."):
+        yield importlib.import_module(info.name)
 
 
 def _write_po(catalog: Catalog, path: Path) -> None:
@@ -137,7 +155,7 @@ def update(template: Catalog) -> dict[str, list[str]]:
 
 def untranslated(catalog: Catalog) -> list[str]:
     """The message ids of ``catalog`` that are empty or fuzzy."""
-    return [m.id for m in catalog if m.id and (not m.string or m.fuzzy)]
+    return [str(m.id) for m in catalog if m.id and (not m.string or m.fuzzy)]
 
 
 def compiled(lang: str) -> bytes:

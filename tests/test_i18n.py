@@ -255,3 +255,46 @@ def test_a_unit_set_to_nynorsk_gets_its_morning_email_in_nynorsk_on_a_real_smtp_
         assert bokmal not in body
     nb = by_rcpt["s@example.org"]
     assert nb["Content-Language"] == "nb" and "Dette er oversikten fra sendemodul" in nb.get_content()
+
+
+def test_check_report_in_nynorsk_bokmal_and_english():
+    """``sendemodul check --lang``: the report's own words from the catalogs, a rule's Msg translated, a text not
+    in the catalogs as written; JSON keys and severities stay codes; English stays the default."""
+    from sendemodul.profiles.rules.report import Finding, Report, Severity
+
+    message = Msg(messages_nb.MESSAGES["refused"])
+    report = Report(register="11F", periode=2026, unit=STAVANGER, title="Økonomisk sosialhjelp (KOSTRA-skjema 11F)")
+    report.records = 3
+    for finding in (
+        Finding(Severity.ERROR, "CODE", 2, "00000002", "KJONN", message),
+        Finding(Severity.WARNING, "X", None, None, None, "as written"),
+    ):
+        report.findings.append(finding)
+        report.severity_counts[finding.severity] = report.severity_counts.get(finding.severity, 0) + 1
+        report.rule_counts[finding.rule] = 1
+    english = report.to_text()
+    assert "Result: ERROR (0 fatal, 1 error, 1 warning, 0 info) in 3 records, exit code 2" in english
+    assert "line 2, journalnr 00000002, KJONN: Filen ble avvist. [CODE]" in english
+    report.lang = "nn"
+    text = report.to_text()
+    assert text.startswith("Kontrollrapport: Økonomisk sosialhjelp (KOSTRA-skjema 11F)\n")
+    assert "eining 1103-00-964965226" in text
+    assert "linje 2, journalnr 00000002, KJONN: Fila vart avvist. [CODE]" in text
+    assert "dokumentet: as written [X]" in text
+    assert "Resultat: ERROR (fatale: 0, feil: 1, åtvaringar: 1, info: 0); postar: 3; avslutningskode 2" in text
+    html = report.to_html()
+    assert '<html lang="nn">' in html and "<th>Alvorsgrad</th>" in html and "Fila vart avvist." in html
+    assert '"severity": "ERROR"' in report.to_json() and '"result": "ERROR"' in report.to_json()
+    report.lang = "nb"
+    assert "Alvorlighetsgrad" in report.to_html() and "advarsler: 1" in report.to_text()
+
+
+def test_check_cli_takes_lang_and_refuses_others(tmp_path):
+    extract = tmp_path / "bad.txt"
+    extract.write_text("not a record\n")
+    args = ("check", "-r", "11F", "-p", "2026", "-u", "0301-00-958935420")
+    nn = run_cli(*args, "--lang", "nn", extract, check=False)
+    assert nn.returncode == 2 and "Resultat: FATAL" in nn.stdout and "postar: 0" in nn.stdout
+    assert "Result: FATAL" in run_cli(*args, extract, check=False).stdout
+    bad = run_cli(*args, "--lang", "sv", extract, check=False)
+    assert bad.returncode != 0 and "ERROR" in bad.stderr and "sv" in bad.stderr
