@@ -52,8 +52,8 @@ class Server:
         env = {
             **os.environ,
             "SENDEMODUL_HOME": str(self.home),
-            # the support hook, and this checkout's sendemodul (not whichever tree the venv's editable install names)
-            "PYTHONPATH": os.pathsep.join([str(SUPPORT), str(SUPPORT.parent.parent)]),
+            # (and any PYTHONPATH given, so that a second checkout's tests run its own code, not the editable one's)
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH")])),
             "SENDEMODUL_TEST_OPENED": str(self.opened_log),
         }
         self.proc = subprocess.Popen(
