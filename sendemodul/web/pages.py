@@ -7,7 +7,7 @@ import re
 import secrets
 
 from twisted.cred.error import UnauthorizedLogin
-from twisted.web import pages, static
+from twisted.web import static
 
 from sendemodul import auth, i18n, identity, messages_nb, resources
 from sendemodul.errors import BydelError, KommunenrError, LoginBusy, OrgnrError
@@ -234,10 +234,13 @@ class StatementPage(AppResource):
 
 
 class StaticFiles(static.File):
+    """The static files. The site sets ``childNotFound`` to its :class:`NotFoundPage` (Twisted copies it to each
+    child), so that a missing file gets our 404 page in the request's language."""
+
     def directoryListing(self):
-        return pages.notFound()
+        return self.childNotFound
 
     def getChild(self, path, request):
         if bad_segment(path):  # a NUL would reach os.stat (ValueError, a 500); non-UTF-8 is logged as an error
-            return pages.notFound()
+            return self.childNotFound
         return super().getChild(path, request)

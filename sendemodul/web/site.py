@@ -37,6 +37,7 @@ class Root(AppResource):
     def __init__(self, app):
         super().__init__(app)
         self.login = LoginPage(app)
+        self.not_found = NotFoundPage(app)
         self.putChild(b"opplasting", UploadPage(app))
         self.putChild(b"innsendinger", DeliveriesPage(app))
         self.putChild(b"kvittering", Receipts(app))
@@ -44,8 +45,9 @@ class Root(AppResource):
         self.putChild(b"sprak", LanguageSwitch(app))
         self.putChild(b"okt", KeepAlive(app))
         self.putChild(b"tilgjengelighet", StatementPage(app))
-        self.not_found = NotFoundPage(app)
-        self.putChild(b"static", StaticFiles(str(STATIC_DIR)))
+        static_files = StaticFiles(str(STATIC_DIR))
+        static_files.childNotFound = self.not_found
+        self.putChild(b"static", static_files)
         v1 = ApiNode()
         v1.putChild(b"uploads", Uploads(app))
         v1.putChild(b"keys", Keys(app))
