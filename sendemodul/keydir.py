@@ -35,7 +35,10 @@ from sendemodul import agepq, resources
 from sendemodul.errors import KeyDirError, NoCurrentKey
 from sendemodul.sshkeys import SSHKeyError, parse_public_key
 
-ROLES = ("tpf", "ssb", "tpf-signing")
+#: Roles whose key is an Ed25519 public key (``public_key``) rather than an age recipient: the TPF's seal key, and the
+#: two keys that sign a release of the browser module together (docs/browser-module.md).
+SIGNING_ROLES = ("tpf-signing", "ssb-release", "tpf-release")
+ROLES = ("tpf", "ssb", *SIGNING_ROLES)
 #: ``sendemodul keygen --type`` and ``admin keys rotate --type``: the age key types, and the stanza type each writes.
 AGE_KEY_TYPES = {"age-pq": "mlkem768x25519", "age": "X25519"}
 PQ_STANZA = "mlkem768x25519"
@@ -81,7 +84,7 @@ class RecipientKey:
 
     def to_toml(self):
         """The key file's text (``<key_id>.toml``)."""
-        field = "public_key" if self.role == "tpf-signing" else "recipient"
+        field = "public_key" if self.role in SIGNING_ROLES else "recipient"
         lines = [
             f'key_id = "{self.key_id}"',
             f'role = "{self.role}"',
@@ -231,7 +234,7 @@ def _load_key_file(file):
     role = raw.get("role")
     if role not in ROLES:
         raise bad(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-    public_field = "public_key" if role == "tpf-signing" else "recipient"
+    public_field = "public_key" if role in SIGNING_ROLES else "recipient"
     missing = sorted((_REQUIRED | {public_field}) - raw.keys())
     unknown = sorted(raw.keys() - _REQUIRED - _OPTIONAL - {public_field})
     if missing or unknown:
@@ -256,7 +259,7 @@ def _load_key_file(file):
         raise bad(f"{public_field} must be a string")
     key = RecipientKey(key_id, role, public.strip(), raw["valid_from"], raw["valid_to"], comment)
     try:
-        key.signing_key() if role == "tpf-signing" else key.age_recipient()
+        key.signing_key() if role in SIGNING_ROLES else key.age_recipient()
     except (KeyDirError, agepq.KeyFormatError) as e:
         raise bad(f"{public_field} is not valid: {e}") from None
     return key

@@ -121,6 +121,8 @@ def test_every_page_in_both_languages_passes_axe_reflows_and_has_its_lang(browse
         check_page(page, lang, "statement, logged out")
         assert page.goto(server.url + "/finnes-ikke").status == 404
         check_page(page, lang, "404")
+        page.goto(server.url + "/krypteringsmodul")
+        check_page(page, lang, "the browser module's page (no release published)")
         page.goto(server.url + "/")
         _login(page, server)
         assert page.url.endswith("/opplasting")

@@ -14,6 +14,7 @@ from sendemodul.web.api import ApiNode, Keys, Uploads
 from sendemodul.web.app import AppResource
 from sendemodul.web.channel import RequestLineChannel
 from sendemodul.web.errors import NotFoundJSON, internal_error_page
+from sendemodul.web.module_page import ModulePage
 from sendemodul.web.pages import (
     STATIC_DIR,
     DeliveriesPage,
@@ -42,6 +43,7 @@ class Root(AppResource):
         self.putChild(b"innsendinger", DeliveriesPage(app))
         self.putChild(b"kvittering", Receipts(app))
         self.putChild(b"logg-ut", LogoutPage(app))
+        self.putChild(b"krypteringsmodul", ModulePage(app))
         self.putChild(b"sprak", LanguageSwitch(app))
         self.putChild(b"okt", KeepAlive(app))
         self.putChild(b"tilgjengelighet", StatementPage(app))
