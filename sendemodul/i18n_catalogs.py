@@ -20,6 +20,7 @@ Babel is needed here only; the running service reads the ``.mo`` files with the 
 from __future__ import annotations
 
 import argparse
+import datetime
 import copy
 import importlib
 import io
@@ -35,12 +36,15 @@ from babel.messages.pofile import read_po, write_po
 
 from sendemodul import i18n, messages_nb, resources
 
-PACKAGE_DIR = Path(i18n.__file__).resolve().parent
-LOCALE_DIR = PACKAGE_DIR / "locale"
+PACKAGE_DIR = resources.path()
+LOCALE_DIR = resources.path("locale")
 TEMPLATE_FILE = LOCALE_DIR / f"{i18n.DOMAIN}.pot"
 PROFILE_TEXT_KEYS = ("text", "message", "melding", "tekst", "title")
 PYTHON_KEYWORDS = {"_": None, "N_": None, "Msg": None, "gettext": None}
 HEADER = "Sendemodul: Bokmål and Nynorsk (msgid = the Bokmål text). Run scripts/i18n after changing a text."
+#: Fixed header dates, so that running the tool changes the files only when a text changed (and two branches that
+#: each add texts do not conflict on the header).
+HEADER_DATE = datetime.datetime(2026, 12, 7, tzinfo=datetime.UTC)
 
 
 def po_path(lang: str) -> Path:
@@ -76,7 +80,17 @@ def _walk_strings(value: object, key: str | None = None):
 
 def extract() -> Catalog:
     """Every text to translate, from the templates, the Python code, messages_nb and the profiles."""
-    catalog = Catalog(project="sendemodul", domain=i18n.DOMAIN, header_comment=f"# {HEADER}", fuzzy=False)
+    catalog = Catalog(
+        project="sendemodul",
+        version="1",
+        domain=i18n.DOMAIN,
+        header_comment=f"# {HEADER}",
+        fuzzy=False,
+        creation_date=HEADER_DATE,
+        revision_date=HEADER_DATE,
+        last_translator="sendemodul",
+        language_team="sendemodul",
+    )
     templates = resources.templates_dir()
     method_map = [("**.j2", "jinja2.ext:babel_extract")]
     options = {"**.j2": {"trimmed": "true", "extensions": "jinja2.ext.i18n"}}
@@ -142,6 +156,9 @@ def update(template: Catalog) -> dict[str, list[str]]:
         catalog.update(copy.deepcopy(template), update_header_comment=True)  # update() adopts its messages
         catalog.fuzzy = False
         catalog.header_comment = f"# {HEADER}"
+        catalog.revision_date = HEADER_DATE
+        catalog.last_translator = "sendemodul"
+        catalog.language_team = "sendemodul"
         for message in catalog:
             if not message.id:
                 continue
