@@ -20,8 +20,8 @@ Babel is needed here only; the running service reads the ``.mo`` files with the 
 from __future__ import annotations
 
 import argparse
-import datetime
 import copy
+import datetime
 import importlib
 import io
 import pkgutil
