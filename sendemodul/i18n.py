@@ -5,7 +5,7 @@ The message id of every text is its Bokmål wording, as written in a template (`
 :mod:`sendemodul.messages_nb` or in a ``Msg("...")`` call. The catalogs (``sendemodul/locale/{nb,nn}/LC_MESSAGES/
 sendemodul.po``) are compiled to ``.mo`` files that ship in the package and are read with the standard library's
 :mod:`gettext`; Babel is needed only to extract, update and compile them (``scripts/i18n``, or
-``python -m sendemodul.i18n``, see :mod:`sendemodul.i18n_catalogs`).
+``python -m sendemodul.i18n_catalogs``).
 
 A web request's language is, in order: ``?lang=nb|nn`` (this one answer), the ``sprak`` cookie that the language
 switch sets, the browser's ``Accept-Language``, Bokmål. Whatever else the answer is, ``<html lang>`` and
@@ -103,7 +103,7 @@ def request_language(request: Any) -> str:
         return str(chosen)
     args = getattr(request, "args", None) or {}
     chosen = recognised((args.get(b"lang") or [None])[0])
-    if chosen is None:
+    if chosen is None and hasattr(request, "getCookie"):
         chosen = recognised(request.getCookie(COOKIE))
     if chosen is None:
         chosen = from_accept_language(request.getHeader(b"accept-language"))
@@ -172,9 +172,3 @@ def environment(lang: str, loader: jinja2.BaseLoader, *, autoescape: Any = True)
     env.globals["other_languages"] = [(code, NAMES[code]) for code in LANGUAGES if code != lang]
     env.globals["language_names"] = NAMES
     return env
-
-
-if __name__ == "__main__":  # pragma: no cover - python -m sendemodul.i18n
-    from sendemodul.i18n_catalogs import main
-
-    main()

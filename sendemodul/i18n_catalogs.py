@@ -1,7 +1,7 @@
 """The catalogs' tool chain (Babel): extract every text to translate, update the ``nb`` and ``nn`` catalogs, compile
-them. ``scripts/i18n`` (or ``python -m sendemodul.i18n all``) runs the three; a translator then fills in the empty
-``msgstr`` of ``sendemodul/locale/nn/LC_MESSAGES/sendemodul.po`` and runs it again. tests/test_i18n.py fails while an
-entry is missing, empty or fuzzy, or a ``.mo`` is stale.
+them. ``scripts/i18n`` (or ``python -m sendemodul.i18n_catalogs all``) runs the three; a translator then fills in the
+empty ``msgstr`` of ``sendemodul/locale/nn/LC_MESSAGES/sendemodul.po`` and runs it again. tests/test_i18n.py fails
+while an entry is missing, empty or fuzzy, or a ``.mo`` is stale.
 
 Where texts come from (the message id is always the Bokmål wording):
 
@@ -188,11 +188,11 @@ def compile_all() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m sendemodul.i18n [extract|update|compile|all]`` (default ``all``)."""
+    """``python -m sendemodul.i18n_catalogs [extract|update|compile|all]`` (default ``all``)."""
     parser = argparse.ArgumentParser(
-        prog="python -m sendemodul.i18n",
+        prog="python -m sendemodul.i18n_catalogs",
         description="Extract the texts to translate, update the nb and nn catalogs, compile them. "
-        "Example: python -m sendemodul.i18n all",
+        "Example: python -m sendemodul.i18n_catalogs all",
     )
     parser.add_argument("step", nargs="?", default="all", choices=["extract", "update", "compile", "all"])
     step = parser.parse_args(argv).step
@@ -208,3 +208,7 @@ def main(argv: list[str] | None = None) -> None:
         for msgid in ids:
             print(f"{lang}: untranslated: {msgid}", file=sys.stderr)
     print(f"{len(template)} texts; untranslated: " + ", ".join(f"{k} {len(v)}" for k, v in missing.items()))
+
+
+if __name__ == "__main__":  # pragma: no cover - python -m sendemodul.i18n_catalogs
+    main()
