@@ -118,7 +118,31 @@ MIGRATIONS = [
     ALTER TABLE units ADD COLUMN credential_epoch INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX units_credential_epoch ON units (credential_epoch);
     """,
-    # 4: the unit's written standard (issue 18; språklova § 15): letters and e-mails to it are in Bokmål ('nb') or
+    # 4: reminders ("purring", issue 19): which reminder days are done and each unit's reminder claimed or sent, so
+    # none goes out twice; and the heartbeats of the pseudonymizer and the forwarder that /readyz checks.
+    """
+    CREATE TABLE reminder_days (
+        register TEXT NOT NULL,
+        periode INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        completed_at TEXT NOT NULL,
+        PRIMARY KEY (register, periode, day)
+    ) STRICT;
+    CREATE TABLE reminders_sent (
+        register TEXT NOT NULL,
+        periode INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        unit TEXT NOT NULL REFERENCES units(unit),
+        state TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (register, periode, day, unit)
+    ) STRICT;
+    CREATE TABLE heartbeats (
+        process TEXT PRIMARY KEY,
+        at TEXT NOT NULL
+    ) STRICT;
+    """,
+    # 5: the unit's written standard (issue 18; språklova § 15): letters and e-mails to it are in Bokmål ('nb') or
     # Nynorsk ('nn'); a language-neutral kommune ('neutral') gets Bokmål. Existing units keep getting Bokmål.
     """
     ALTER TABLE units ADD COLUMN language TEXT NOT NULL DEFAULT 'nb' CHECK (language IN ('nb', 'nn', 'neutral'));

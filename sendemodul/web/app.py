@@ -38,6 +38,7 @@ class WebApp:
             env.filters = self.templates.filters
         self.templates.filters["oslo_time"] = oslo_display_of_text
         self.templates.filters["status_nb"] = messages_nb.status_nb
+        self.templates.filters["status_list_nb"] = messages_nb.status_list_nb
 
     #: How long before a web session runs out the page warns (at most; a quarter of a short idle time).
     SESSION_WARN_SECONDS = 120

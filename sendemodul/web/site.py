@@ -29,6 +29,7 @@ from sendemodul.web.pages import (
     UploadPage,
 )
 from sendemodul.web.request import UploadRequest, bad_segment
+from sendemodul.web.staff_pages import StaffStatusPage
 from sendemodul.web.tls import CoalescingTLSFactory
 
 log = Logger()
@@ -50,6 +51,7 @@ class Root(AppResource):
         static_files = StaticFiles(str(STATIC_DIR))
         static_files.childNotFound = self.not_found
         self.putChild(b"static", static_files)
+        self.putChild(b"statusliste", StaffStatusPage(app))
         v1 = ApiNode()
         v1.putChild(b"uploads", Uploads(app))
         v1.putChild(b"keys", Keys(app))
