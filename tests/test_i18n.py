@@ -258,8 +258,8 @@ def test_a_unit_set_to_nynorsk_gets_its_morning_email_in_nynorsk_on_a_real_smtp_
 
 
 def test_check_report_in_nynorsk_bokmal_and_english():
-    """``sendemodul check --lang``: the report's own words from the catalogs, a rule's Msg translated, a text not
-    in the catalogs as written; JSON keys and severities stay codes; English stays the default."""
+    """``sendemodul check --lang``: the report's own words from the catalogs, titles and a rule's Msg translated, a
+    text not in the catalogs as written; JSON keys and severities stay codes; English stays the default."""
     from sendemodul.profiles.rules.report import Finding, Report, Severity
 
     message = Msg(messages_nb.MESSAGES["refused"])
@@ -270,23 +270,28 @@ def test_check_report_in_nynorsk_bokmal_and_english():
         Finding(Severity.WARNING, "X", None, None, None, "as written"),
     ):
         report.findings.append(finding)
-        report.severity_counts[finding.severity] = report.severity_counts.get(finding.severity, 0) + 1
-        report.rule_counts[finding.rule] = 1
+        report.count(finding)
     english = report.to_text()
     assert "Result: ERROR (0 fatal, 1 error, 1 warning, 0 info) in 3 records, exit code 2" in english
-    assert "line 2, journalnr 00000002, KJONN: Filen ble avvist. [CODE]" in english
+    assert (
+        "ERROR   CODE Ugyldig kode: 1 funn\n        line 2, journalnr 00000002, KJONN: Filen ble avvist.\n" in english
+    )
     report.lang = "nn"
     text = report.to_text()
     assert text.startswith("Kontrollrapport: Økonomisk sosialhjelp (KOSTRA-skjema 11F)\n")
     assert "eining 1103-00-964965226" in text
-    assert "linje 2, journalnr 00000002, KJONN: Fila vart avvist. [CODE]" in text
-    assert "dokumentet: as written [X]" in text
+    assert "ERROR   CODE Ugyldig kode: 1 funn\n        linje 2, journalnr 00000002, KJONN: Fila vart avvist.\n" in text
+    assert "WARNING X: 1 funn\n        dokumentet: as written\n" in text
     assert "Resultat: ERROR (fatale: 0, feil: 1, åtvaringar: 1, info: 0); postar: 3; avslutningskode 2" in text
     html = report.to_html()
     assert '<html lang="nn">' in html and "<th>Alvorsgrad</th>" in html and "Fila vart avvist." in html
     assert '"severity": "ERROR"' in report.to_json() and '"result": "ERROR"' in report.to_json()
     report.lang = "nb"
     assert "Alvorlighetsgrad" in report.to_html() and "advarsler: 1" in report.to_text()
+    report.findings[0] = Finding(Severity.ERROR, "SCHEMA", 4, None, None, "x")
+    report.count(report.findings[0])
+    report.lang = "nn"
+    assert "SCHEMA Ukjend attributt, element eller tekst: 1 funn" in report.to_text()
 
 
 def test_check_cli_takes_lang_and_refuses_others(tmp_path):
