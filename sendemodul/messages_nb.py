@@ -152,5 +152,6 @@ STATUS_LIST_NB = {
 
 
 def status_list_nb(state):
-    """A unit's state in the status list, in Bokmål (a state without a text of its own as it is)."""
-    return STATUS_LIST_NB.get(state, state)
+    """A unit's state in the status list (a :class:`Msg`: Bokmål until a page renders it in Nynorsk; a state without
+    a text of its own as it is)."""
+    return Msg(STATUS_LIST_NB[state]) if state in STATUS_LIST_NB else state

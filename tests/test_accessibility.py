@@ -14,6 +14,7 @@ import re
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from babel.messages.pofile import read_po
+from conftest import run_cli
 from playwright.sync_api import sync_playwright
 from server import Server, make_container
 from test_web_browser import CHROMIUM_ARGS
@@ -28,7 +29,9 @@ NARROW = {"width": 320, "height": 640}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("a11y") / "home").init().start()
+    srv = Server(tmp_path_factory.mktemp("a11y") / "home", sections={"staff": "enabled = true"}).init()
+    srv.staff_token = run_cli("admin", "staff-token", home=srv.home).stdout.strip().splitlines()[-1]
+    srv.start()
     yield srv
     srv.stop()
 
@@ -147,6 +150,15 @@ def test_every_page_in_both_languages_passes_axe_reflows_and_has_its_lang(browse
         check_page(page, lang, "405")
     finally:
         context.close()
+    staff = browser.new_context(
+        ignore_https_errors=True, http_credentials={"username": "staff", "password": server.staff_token}
+    )
+    page = staff.new_page()
+    try:
+        assert page.goto(f"{server.url}/statusliste?register=11F&periode=2026&lang={lang}").status == 200
+        check_page(page, lang, "the staff's status list")
+    finally:
+        staff.close()
 
 
 def test_lang_query_serves_one_visit_and_accept_language_counts_after_the_cookie(browser, server):

@@ -303,3 +303,19 @@ def test_check_cli_takes_lang_and_refuses_others(tmp_path):
     assert "Result: FATAL" in run_cli(*args, extract, check=False).stdout
     bad = run_cli(*args, "--lang", "sv", extract, check=False)
     assert bad.returncode != 0 and "ERROR" in bad.stderr and "sv" in bad.stderr
+
+
+def test_a_15f_report_in_nynorsk_translates_the_controls_messages_with_their_values():
+    """SSB's barnevern controls give their messages as Msg: in Nynorsk the words change, the numbers stay."""
+    from test_barnevern_controls import check, individ, melding
+
+    report = check(individ(melding(start="2026-01-01", end="2026-03-01")))
+    english = report.to_text()
+    assert "Meldingen (nr. 1) er behandlet på mer enn 8 dager (fristen er 7)" in english
+    report.lang = "nn"
+    text = report.to_text()
+    assert "Meldinga (nr. 1) er behandla på meir enn 8 dagar (fristen er 7)" in text
+    assert "Meldingen" not in text
+    report = check(individ(start="2026-06-15", end="2026-05-01"))
+    report.lang = "nn"
+    assert "Individet har verken meldingar, planar eller tiltak i året" in report.to_text()
