@@ -8,7 +8,8 @@ Both fronts use it the same way::
 
 ``finish`` answers only after the file is complete, fsynced, verified, renamed into ``received/`` and recorded in the
 database: a receipt is a promise that the upload will be processed. Every refusal deletes the file and says why.
-The same bytes from the same unit give back the first receipt.
+The same bytes from the same unit give back the first receipt, which says whether that first upload still counts
+(a newer one for the same register and periode may have superseded it: :mod:`sendemodul.standing`).
 
 Each upload carries the credential epoch of the login that sent it. An upload whose login has ended since (the
 PIN revoked or replaced, the unit disabled: the unit's epoch raised) is refused with :class:`LoginRevoked` and kept
@@ -27,7 +28,7 @@ import time
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from sendemodul import keydir, metrics
+from sendemodul import keydir, metrics, standing
 from sendemodul.errors import (
     ContainerReplayed,
     LoginRevoked,
@@ -252,14 +253,21 @@ class Intake:
         except BaseException:
             received.unlink()
             raise
-        return Receipt.from_row(stored)
+        return self._receipt(stored)
+
+    def _receipt(self, row, duplicate=False):
+        """The receipt for ``row``, with what counts now for its register and periode (an I/O thread)."""
+        current = (
+            row if standing.is_current(row) else self.store.current_upload(row["unit"], row["register"], row["periode"])
+        )
+        return Receipt.from_row(row, current, duplicate=duplicate)
 
     def _same_again(self, existing, unit_text, sha256, container_id):
         """The first receipt for the same bytes from the same unit, or refused as a replay. (:meth:`finish` removes
         the copy in incoming/: a refusal's at once, a duplicate's after the answer, as unlinking a large file takes
         a while.)"""
         if existing["unit"] == unit_text and existing["sha256"] == sha256:
-            return Receipt.from_row(existing, duplicate=True)
+            return self._receipt(existing, duplicate=True)
         raise ContainerReplayed.detail(container_id)
 
 

@@ -1,6 +1,7 @@
 """What the unit is told, written in Bokmål: the message for each error code the API can answer with
 (:func:`melding`), an upload's state (:func:`status_nb`), the login form's field errors, shared by the web pages and
-the morning e-mail.
+the morning e-mail, and what counts now for an upload's register and periode (:func:`counts_nb`,
+:func:`counts_short_nb`).
 
 The API's JSON carries ``error`` (the stable code), ``message`` (English, for logs and scripts) and ``melding``
 (what the web page shows, in the request's language). Details (which part, which key) stay in ``message``.
@@ -10,7 +11,9 @@ the functions return :class:`~sendemodul.i18n.Msg`, which reads as Bokmål and r
 the answer or the recipient is in Nynorsk.
 """
 
+from sendemodul import standing
 from sendemodul.i18n import Msg
+from sendemodul.timefmt import oslo_display_of_text
 
 MESSAGES = {
     "unauthorized": "Innloggingen mislyktes. Kontroller kommunenummer, bydel, organisasjonsnummer og PIN-kode.",
@@ -134,6 +137,79 @@ MAIL = {
     "morning_subject": "sendemodul: status for {unit} {date}",
     "reminder_subject": "sendemodul: {register} {periode} mangler for {unit}",
 }
+
+
+#: What counts now, said on the receipt page, the list and in the API's and SFTP's receipts (``melding``). Each text
+#: is one plain sentence or two; ``{reference}`` is the upload's, ``{current}`` the one that counts now.
+COUNTS = {
+    "counts": "Denne innsendingen er den nyeste for {register} {periode}, og det er den som gjelder.",
+    "counts_stopped": "Denne innsendingen er den nyeste for {register} {periode}, men den er stoppet og blir ikke "
+    "levert til SSB. Rett feilen og send en ny fil; den nye filen vil gjelde.",
+    "superseded": "Denne innsendingen gjelder ikke lenger. For {register} {periode} gjelder den nyeste innsendingen, "
+    "{current}, sendt {current_time}.",
+    "superseded_stopped": "Denne innsendingen gjelder ikke lenger. Den nyeste innsendingen for {register} {periode}, "
+    "{current}, sendt {current_time}, er stoppet og blir ikke levert til SSB. Rett feilen og send en ny fil.",
+    "test": "Dette er en testinnsending: den blir kontrollert, men ikke sendt til SSB, og gjelder ikke.",
+    "test_current": "For {register} {periode} gjelder innsendingen {current}, sendt {current_time}.",
+    "test_none": "For {register} {periode} gjelder ingen innsending ennå.",
+    "again": "Skal {reference} gjelde igjen, krypterer du uttrekket på nytt med krypteringsmodulen og sender den nye "
+    "filen. En fil som er sendt før, blir ikke tatt imot som ny.",
+    "duplicate": "Denne filen er sendt inn før, {time}, med referansen {reference}. Ingenting nytt er lagret.",
+    "duplicate_counts": "Denne filen er sendt inn før, {time}, med referansen {reference}. Ingenting nytt er lagret; "
+    "{reference} gjelder fortsatt for {register} {periode}.",
+}
+
+#: The short form in the list's "Gjelder" column.
+COUNTS_SHORT = {
+    "counts": "Ja, den nyeste",
+    "counts_stopped": "Ja, men stoppet",
+    "superseded": "Nei, {current} gjelder",
+    "test": "Nei, test",
+}
+
+
+class _Sentences(dict):
+    """:data:`COUNTS` as :func:`standing.describe` reads it, keeping each sentence it formats as a :class:`Msg`."""
+
+    def __init__(self, texts):
+        super().__init__(texts)
+        self.kept = []
+
+    def __getitem__(self, key):
+        return _Sentence(super().__getitem__(key), self.kept)
+
+
+class _Sentence:
+    def __init__(self, msgid, kept):
+        self.msgid = msgid
+        self.kept = kept
+
+    def format(self, **values):
+        sentence = Msg(self.msgid, **values)
+        self.kept.append(sentence)
+        return sentence
+
+
+def counts_nb(row, current, *, duplicate=False):
+    """What counts now for ``row``'s register and periode (a :class:`Msg` of its sentences: Bokmål until rendered in
+    Nynorsk): ``current`` is the upload that counts (:func:`sendemodul.standing.current_uploads` or the store's
+    ``current_upload``); ``duplicate``: the unit just sent this file again."""
+    texts = _Sentences(COUNTS)
+    standing.describe(texts, row, current, duplicate=duplicate, time_text=oslo_display_of_text)
+    names = [f"s{i}" for i in range(len(texts.kept))]
+    return Msg(" ".join("{" + name + "}" for name in names), **dict(zip(names, texts.kept)))
+
+
+def counts_short_nb(row, current):
+    """The short form for the list: whether ``row`` counts, and if not, which upload does."""
+    s = standing.standing(row, current)
+    if s.test:
+        key = "test"
+    elif s.counts:
+        key = "counts_stopped" if s.stopped else "counts"
+    else:
+        key = "superseded"
+    return Msg(COUNTS_SHORT[key], current=s.current_reference)
 
 
 #: A unit's state in the staff's status list (sendemodul/status_list.py), in Bokmål.

@@ -133,9 +133,20 @@ def add_unit(home, unit, key_path, name="Testkommune"):
 
 
 def make_container(
-    home, out, *, unit=DEMO, register="11F", periode=2026, signing_key=None, records=3, tpf=None, ssb=None
+    home,
+    out,
+    *,
+    unit=DEMO,
+    register="11F",
+    periode=2026,
+    signing_key=None,
+    records=3,
+    tpf=None,
+    ssb=None,
+    data_bytes=40,
 ):
-    """A real container for ``unit``, encrypted to the home's current dev keys (or the given RecipientKeys)."""
+    """A real container for ``unit``, encrypted to the home's current dev keys (or the given RecipientKeys);
+    ``data_bytes``: each record's data part (more makes a large file fast: few IDs to make and encrypt)."""
     home = Path(home)
     today = datetime.date.today()
     keys = keydir.load_key_dir(home / "keys")
@@ -144,7 +155,7 @@ def make_container(
     for i in range(records):
         birth = datetime.date(1950, 1, 1) + datetime.timedelta(days=i % 20000)
         fnr = next(f for n in range(i // 20000, 1000) if (f := identity.generate_fnr(birth, n, kind="synthetic")))
-        rows.append(((("PERSON_FODSELSNR", fnr),), f"record {i:06d}".ljust(40)))
+        rows.append(((("PERSON_FODSELSNR", fnr),), f"record {i:06d}".ljust(data_bytes)))
     return container.write_container(
         out,
         unit=identity.parse_unit(unit, today.year),

@@ -84,6 +84,15 @@ class Uploads:
             return self._rows("SELECT * FROM uploads ORDER BY received_at, reference")
         return self._rows("SELECT * FROM uploads WHERE unit = ? ORDER BY received_at, reference", (str(unit),))
 
+    def current_upload(self, unit, register, periode):
+        """The upload that counts now for the unit, register and periode (:mod:`sendemodul.standing`): the newest
+        production upload, which no other superseded; None while only tests (or nothing) were sent."""
+        return self._row(
+            "SELECT * FROM uploads WHERE unit = ? AND register = ? AND periode = ? AND test = 0"
+            " AND superseded_by IS NULL ORDER BY received_at DESC, reference DESC LIMIT 1",
+            (str(unit), register, periode),
+        )
+
     def status(self, register, periode):
         """Every registered unit with its newest upload for the register and periode (None when missing)."""
         return self._rows(

@@ -1,8 +1,11 @@
 """What the resources of the HTTPS front share (:class:`WebApp`: config, portal, intake, store runner, sessions,
 templates, the key directory) and the base class that holds it."""
 
+import re
 import secrets
 
+import jinja2
+import markupsafe
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer
 from twisted.web import resource
@@ -12,6 +15,20 @@ from sendemodul import auth, i18n, letters, messages_nb
 from sendemodul.timefmt import oslo_display_of_text
 from sendemodul.web.credentials import basic_credentials, login
 from sendemodul.web.sessions import COOKIE, Sessions
+
+#: A receipt reference inside running text (``SM-20270115-7KQ2XW9D``).
+REFERENCE_IN_TEXT = re.compile(r"\bSM-\d{8}-[2-9A-HJ-NP-Z]{8}\b")
+
+
+@jinja2.pass_environment
+def references_unbroken(env, text):
+    """``text`` (a :class:`~sendemodul.i18n.Msg` in the page's language) escaped, with each reference in it wrapped
+    in ``<span class="ref">``: the value a unit is told to keep stays on one line (its hyphens would otherwise let it
+    break), also on a 320 px wide screen."""
+    text = i18n.text_in(env.globals.get("lang", i18n.DEFAULT), text)
+    return markupsafe.Markup(
+        REFERENCE_IN_TEXT.sub(lambda m: f'<span class="ref">{m.group(0)}</span>', str(markupsafe.escape(text)))
+    )
 
 
 class WebApp:
@@ -38,6 +55,7 @@ class WebApp:
             env.filters = self.templates.filters
         self.templates.filters["oslo_time"] = oslo_display_of_text
         self.templates.filters["status_nb"] = messages_nb.status_nb
+        self.templates.filters["refs"] = references_unbroken
         self.templates.filters["status_list_nb"] = messages_nb.status_list_nb
 
     #: How long before a web session runs out the page warns (at most; a quarter of a short idle time).

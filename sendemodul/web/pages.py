@@ -1,17 +1,19 @@
 """The pages of the HTTPS front, in Bokmål or Nynorsk (:mod:`sendemodul.i18n`): ``/`` login, ``/opplasting``,
 ``/kvittering/{reference}``, ``/innsendinger``, ``POST /logg-ut``, ``/sprak`` (the language switch), ``/okt`` (a
-session's keep-alive), ``/tilgjengelighet`` (the accessibility statement), the error pages and the static files."""
+session's keep-alive), ``/tilgjengelighet`` (the accessibility statement), the error pages, the static files and
+``/favicon.ico``."""
 
 import datetime
 import re
 import secrets
 
 from twisted.cred.error import UnauthorizedLogin
-from twisted.web import static
+from twisted.web import resource, static
 
-from sendemodul import auth, i18n, identity, messages_nb, resources
+from sendemodul import auth, i18n, identity, messages_nb, resources, standing
 from sendemodul.errors import BydelError, KommunenrError, LoginBusy, OrgnrError
 from sendemodul.timefmt import OSLO
+from sendemodul.web.api import upload_with_standing
 from sendemodul.web.app import AppResource
 from sendemodul.web.errors import respond
 from sendemodul.web.request import bad_segment
@@ -133,27 +135,53 @@ class UploadPage(SessionPage):
 class DeliveriesPage(SessionPage):
     def page(self, request, session):
         d = self.app.run_db(self.app.store.list_uploads, session.unit)
-        return d.addCallback(
-            lambda rows: self.app.render(request, "innsendinger", session=session, uploads=list(reversed(rows)))
-        )
+        return d.addCallback(lambda rows: self._render(request, session, rows))
+
+    def _render(self, request, session, rows):
+        current = standing.current_uploads(rows)
+        uploads = [
+            {**row, "gjelder": messages_nb.counts_short_nb(row, current.get(standing.group(row)))}
+            for row in reversed(rows)
+        ]
+        return self.app.render(request, "innsendinger", session=session, uploads=uploads)
 
 
 class ReceiptPage(SessionPage):
+    """``/kvittering/{reference}``: the receipt, and what counts now for its register and periode.
+
+    ``?igjen=1`` is where the upload page goes when the unit sent a file that was sent before (the API answered 200
+    with ``"duplicate": true``): the page then says so first and never shows the green "received" line. It only
+    changes how the page opens; what counts is always from the store."""
+
     def __init__(self, app, reference):
         super().__init__(app)
         self.reference = reference
 
     def page(self, request, session):
-        def found(row):
+        again = (request.args.get(b"igjen") or [b""])[0] == b"1"
+
+        def found(found):
+            row, current = found
             if row is None or row["unit"] != str(session.unit):
                 return self.app.render(
                     request, "error", status=404, session=session, message=messages_nb.melding("not_found")
                 )
-            return self.app.render(request, "kvittering", session=session, upload=row, feedback=row["feedback"])
+            s = standing.standing(row, current)
+            return self.app.render(
+                request,
+                "kvittering",
+                session=session,
+                upload=row,
+                feedback=row["feedback"],
+                again=again,
+                fresh=s.counts and not s.stopped and not again,
+                gjelder=messages_nb.counts_nb(row, current, duplicate=again),
+                current=current,
+            )
 
         if not REFERENCE_RE.match(self.reference):
-            return found(None)
-        return self.app.run_db(self.app.store.upload_with_feedback, self.reference).addCallback(found)
+            return found((None, None))
+        return self.app.run_db(upload_with_standing, self.app.store, self.reference).addCallback(found)
 
 
 class Receipts(AppResource):
@@ -231,6 +259,23 @@ class StatementPage(AppResource):
             request,
             self.app.session(request).addCallback(lambda s: self.app.render(request, "tilgjengelighet", session=s)),
         )
+
+
+class Favicon(resource.Resource):
+    """``/favicon.ico``: browsers ask for it on a site's first page; without it every first visit logs a 404 in the
+    browser's console and the server's log. Read once at start (312 bytes); a browser may keep it for a week."""
+
+    isLeaf = True
+    CACHE_SECONDS = 7 * 24 * 3600
+
+    def __init__(self):
+        super().__init__()
+        self.data = (STATIC_DIR / "favicon.ico").read_bytes()
+
+    def render_GET(self, request):
+        request.setHeader(b"Content-Type", b"image/vnd.microsoft.icon")
+        request.setHeader(b"Cache-Control", f"public, max-age={self.CACHE_SECONDS}".encode("ascii"))
+        return self.data
 
 
 class StaticFiles(static.File):

@@ -18,6 +18,7 @@ from sendemodul.web.module_page import ModulePage
 from sendemodul.web.pages import (
     STATIC_DIR,
     DeliveriesPage,
+    Favicon,
     KeepAlive,
     LanguageSwitch,
     LoginPage,
@@ -51,6 +52,7 @@ class Root(AppResource):
         static_files = StaticFiles(str(STATIC_DIR))
         static_files.childNotFound = self.not_found
         self.putChild(b"static", static_files)
+        self.putChild(b"favicon.ico", Favicon())
         self.putChild(b"statusliste", StaffStatusPage(app))
         v1 = ApiNode()
         v1.putChild(b"uploads", Uploads(app))

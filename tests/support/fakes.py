@@ -5,7 +5,7 @@ from types import SimpleNamespace
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer
 
-from sendemodul import auth
+from sendemodul import auth, standing
 from sendemodul.errors import TooManyUploads, UploadTooLarge
 from sendemodul.receipt import Receipt
 
@@ -121,6 +121,9 @@ class FakeStore:
 
     def list_uploads(self, unit):
         return [r for r in self.rows.values() if r["unit"] == unit]
+
+    def current_upload(self, unit, register, periode):
+        return standing.current_uploads(self.list_uploads(str(unit))).get((str(unit), register, periode))
 
     def upload_with_feedback(self, reference):
         found = self.rows.get(reference)
