@@ -149,9 +149,13 @@ def _msg(msgid: str, values: dict[str, Any]) -> Msg:
 
 
 def text_in(lang: str, value: Any) -> Any:
-    """``value`` in ``lang`` if it is a :class:`Msg`; anything else unchanged (a unit's name stays its name)."""
+    """``value`` in ``lang``: a :class:`Msg` translated with its values; a plain string that is a message id
+    (Bokmål text handed to a template as it is) translated; anything else unchanged (a unit's name stays its name,
+    markup already rendered stays as it is)."""
     if isinstance(value, Msg):
         return value.in_language(lang)
+    if lang != DEFAULT and type(value) is str and value:
+        return translations(lang).gettext(value)
     return value
 
 

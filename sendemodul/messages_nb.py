@@ -51,6 +51,10 @@ MESSAGES = {
     "recipient_role": "Filen er kryptert til feil mottaker. Lag den på nytt med gjeldende nøkler.",
     "recipient_not_current": "Filen er kryptert til en nøkkel som ikke lenger gjelder. Hent gjeldende nøkler og "
     "lag filen på nytt.",
+    "register_not_permitted": "Du har ikke rett til å sende inn dette registeret, og ingenting er lagret. Enheten kan "
+    "gi deg rett til det ved å registrere deg på nytt for registeret (Registrer person, skjema 999).",
+    "passkey_failed": "Innloggingen med passnøkkel mislyktes. Prøv igjen, eller bruk koden fra appen.",
+    "person_unauthorized": "Innloggingen mislyktes. Kontroller e-postadressen og koden.",
     "not_found": "Fant ikke innsendingen.",
     "invalid": "Forespørselen er ugyldig.",
     "error": "Noe gikk galt hos oss. Prøv igjen senere.",
@@ -231,3 +235,48 @@ def status_list_nb(state):
     """A unit's state in the status list (a :class:`Msg`: Bokmål until a page renders it in Nynorsk; a state without
     a text of its own as it is)."""
     return Msg(STATUS_LIST_NB[state]) if state in STATUS_LIST_NB else state
+
+
+#: Skjema 999 (``/registrer-person``): each field's label, as SSB's form names it.
+REGISTRATION_LABELS = {
+    "kommunenr": "Kommunenummer",
+    "unit_name": "Kommunens/bydelens navn",
+    "bydel": "Bydel",
+    "responsible_name": "Ansvarlig persons navn",
+    "responsible_phone": "Ansvarlig persons telefon",
+    "responsible_email": "Ansvarlig persons e-post",
+    "name": "Navn på personen som skal rapportere",
+    "email": "E-post (jobb)",
+    "mobile": "Mobilnummer",
+    "registers": "Skjema personen skal rapportere",
+    "language": "Målform",
+}
+
+#: What the check step of skjema 999 says is wrong, by field (``{kommunenr}``/``{bydel}``: the logged-in unit's).
+REGISTRATION_PROBLEMS = {
+    "kommunenr": "Kommunenummeret må være {kommunenr}, enheten du er logget inn som.",
+    "unit_name": "Skriv kommunens eller bydelens navn.",
+    "bydel": "Bydel må være {bydel}, enheten du er logget inn som.",
+    "responsible_name": "Skriv navnet på den ansvarlige personen.",
+    "responsible_phone": "Skriv et telefonnummer med 8 til 15 siffer, for eksempel 22 00 00 00.",
+    "responsible_email": "Skriv en gyldig e-postadresse for den ansvarlige personen.",
+    "name": "Skriv navnet på personen som skal rapportere.",
+    "email": "Skriv en gyldig e-postadresse (jobb) for personen som skal rapportere.",
+    "mobile": "Mobilnummeret skal ha 8 til 15 siffer, for eksempel +47 912 34 567.",
+    "registers": "Kryss av for minst ett skjema: 11F, 11CF eller 15F.",
+    "language": "Velg bokmål eller nynorsk.",
+}
+
+#: The persons' pages: the second login step, the enrolment link, "Mine skjema".
+PERSON_TEXTS = {
+    "email_missing": "Skriv inn e-postadressen din, for eksempel kari.nordmann@kommune.no.",
+    "code_missing": "Skriv inn koden fra autentiseringsappen, eller en gjenopprettingskode.",
+    "link_gone": "Lenken er brukt, utløpt eller ugyldig. Be enheten registrere deg på nytt (skjema 999).",
+    "enrolment_wrong_code": "Koden stemmer ikke. Skriv inn koden appen viser nå, og prøv igjen.",
+    "confirm_no_participants": "Kryss av for å bekrefte at enheten ikke har deltakere i {register} {periode}.",
+    "deadline_in_days": "frist om {days} dager",
+    "deadline_tomorrow": "frist i morgen",
+    "deadline_today": "fristen er i dag",
+    "deadline_yesterday": "fristen gikk ut i går",
+    "deadline_days_ago": "fristen gikk ut for {days} dager siden",
+}

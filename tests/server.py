@@ -166,3 +166,36 @@ def make_container(
         ssb_recipients=ssb or keys.sealing_keys("ssb", today),
         rows=rows,
     )
+
+
+def new_person(home, unit=DEMO, registers=("11F", "11CF", "15F"), email=None):
+    """An enrolled person of ``unit`` made through the real registration and enrolment code on the home's database
+    (the running server sees it at once): ``(email, secret)``. Each browser login in a test takes a new person, as a
+    TOTP code is accepted once per 30-second step."""
+    import dataclasses as _dataclasses
+    import secrets as _secrets
+    import time as _time
+
+    from sendemodul import config as _config
+    from sendemodul import enrolment, persons, totp
+    from sendemodul.store import Store
+
+    cfg = _config.load(home)
+    cfg = _dataclasses.replace(cfg, mail=_dataclasses.replace(cfg.mail, enabled=False))  # the link as an .eml here
+    store = Store.open(cfg.db_path)
+    try:
+        email = email or f"p{_secrets.token_hex(4)}@example.org"
+        parsed = identity.parse_unit(unit, datetime.date.today().year)
+        done = enrolment.register(
+            cfg, store, parsed, name=f"Person {email.split('@')[0]}", email=email, mobile="", language="nb",
+            registers=tuple(registers), registration={}, actor="test",
+        )  # fmt: skip
+        token = done.mail.read_text().split("/innmelding/")[1].split()[0]
+        done.mail.unlink()
+        _, secret = enrolment.open_enrolment(cfg, store, token)
+        now = _time.time()
+        assert enrolment.confirm_enrolment(cfg, store, token, totp.code_at(secret, now - 30), now)[0] == "ok"
+        assert persons.registers_of(store.person_by_email(parsed, email)["registers"]) == tuple(registers)
+    finally:
+        store.close()
+    return email, secret

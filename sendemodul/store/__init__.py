@@ -11,17 +11,19 @@ Nothing secret is stored: PINs only as Argon2id PHC strings, no ID numbers, no f
 :mod:`~sendemodul.store.connections` (connections, transactions, create/open), :mod:`~sendemodul.store.migrations`
 (the schema), :mod:`~sendemodul.store.audit_log`, :mod:`~sendemodul.store.units` (units, PINs, keys),
 :mod:`~sendemodul.store.uploads` (intake, pseudonymizer, forwarder), :mod:`~sendemodul.store.mail_log` and
-:mod:`~sendemodul.store.reminder_log`, :mod:`~sendemodul.store.health` (heartbeats, the metrics' counts).
+:mod:`~sendemodul.store.reminder_log`, :mod:`~sendemodul.store.health` (heartbeats, the metrics' counts) and
+:mod:`~sendemodul.store.persons` (reporting persons and their second factors).
 """
 
 from sendemodul.store.audit_log import AuditLog
 from sendemodul.store.connections import Connections
 from sendemodul.store.health import Health
 from sendemodul.store.mail_log import MailLog
+from sendemodul.store.persons import Persons
 from sendemodul.store.reminder_log import ReminderLog
 from sendemodul.store.units import Units
 from sendemodul.store.uploads import Uploads
 
 
-class Store(Connections, AuditLog, Units, Uploads, MailLog, ReminderLog, Health):
+class Store(Connections, AuditLog, Units, Uploads, MailLog, ReminderLog, Health, Persons):
     """The database. Create it with :meth:`create` (atomically), open it with :meth:`open`."""

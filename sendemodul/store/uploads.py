@@ -45,6 +45,10 @@ class Uploads:
                 ).fetchone()
                 if current is None or current[0] != credential_epoch:
                     raise LoginRevoked()
+            if row.get("person_id"):  # uploaded in a person's web session (issue 16)
+                columns = (*columns, "person_id")
+            if row.get("no_participants"):
+                columns = (*columns, "no_participants")
             conn.execute(
                 f"INSERT INTO uploads ({', '.join(columns)}, updated_at) VALUES ({', '.join('?' * len(columns))}, ?)",
                 (*(row[c] for c in columns), row["received_at"]),
@@ -75,6 +79,8 @@ class Uploads:
                     "sha256": row["sha256"],
                     "test": bool(row["test"]),
                     "late": bool(row["late"]),
+                    **({"person": row["person_id"]} if row.get("person_id") else {}),
+                    **({"no_participants": True} if row.get("no_participants") else {}),
                 },
             )
         return self.upload(row["reference"])

@@ -60,6 +60,17 @@ def _form(request, name):
     return value.decode("utf-8", "replace").strip()[:200]
 
 
+#: The second step of the web login ("Hvem er du?", :mod:`sendemodul.web.persons`).
+PERSON_STEP = "/hvem-er-du"
+
+
+def home_of(app, session):
+    """Where a logged-in session starts: the person step while it still lacks a person, else the upload page."""
+    if app.needs_person(session):
+        return PERSON_STEP
+    return "/mine-skjema" if session.person is not None else "/opplasting"
+
+
 def _redirect(request, location):
     request.setResponseCode(303)
     request.setHeader(b"Location", location.encode("ascii"))
@@ -72,7 +83,9 @@ class LoginPage(AppResource):
     def render_GET(self, request):
         d = self.app.session(request)
         d.addCallback(
-            lambda session: _redirect(request, "/opplasting") if session else self._page(request, {}, {}, None)
+            lambda session: (
+                _redirect(request, home_of(self.app, session)) if session else self._page(request, {}, {}, None)
+            )
         )
         return respond(request, d)
 
@@ -104,7 +117,7 @@ class LoginPage(AppResource):
         session = self.app.sessions.create(avatar.parsed, avatar.epoch)
         self.app.set_cookie(request, COOKIE, session.token.encode("ascii"))
         self.app.set_cookie(request, LOGIN_COOKIE, b"", max_age=b"0")
-        return _redirect(request, "/opplasting")
+        return _redirect(request, home_of(self.app, session))
 
     def _failed(self, failure, request, form):
         code = "busy" if failure.check(LoginBusy) else "unauthorized"
@@ -121,8 +134,15 @@ class SessionPage(AppResource):
 
     def render_GET(self, request):
         d = self.app.session(request)
-        d.addCallback(lambda session: _redirect(request, "/") if session is None else self.page(request, session))
+        d.addCallback(self._route, request)
         return respond(request, d)
+
+    def _route(self, session, request):
+        if session is None:
+            return _redirect(request, "/")
+        if self.app.needs_person(session):
+            return _redirect(request, PERSON_STEP)
+        return self.page(request, session)
 
 
 class UploadPage(SessionPage):
@@ -177,11 +197,20 @@ class ReceiptPage(SessionPage):
                 fresh=s.counts and not s.stopped and not again,
                 gjelder=messages_nb.counts_nb(row, current, duplicate=again),
                 current=current,
+                person=row.get("person"),
             )
 
         if not REFERENCE_RE.match(self.reference):
             return found((None, None))
-        return self.app.run_db(upload_with_standing, self.app.store, self.reference).addCallback(found)
+        return self.app.run_db(self._load, self.reference).addCallback(found)
+
+    def _load(self, reference):
+        """In a DB thread: ``(row, current)`` as :func:`upload_with_standing`, the row with the person who sent it
+        (if sent in a person's session)."""
+        row, current = upload_with_standing(self.app.store, reference)
+        if row is not None and row.get("person_id"):
+            row["person"] = self.app.store.person(row["person_id"])
+        return row, current
 
 
 class Receipts(AppResource):

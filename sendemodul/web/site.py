@@ -15,6 +15,7 @@ from sendemodul.web.app import AppResource
 from sendemodul.web.channel import RequestLineChannel
 from sendemodul.web.errors import NotFoundJSON, internal_error_page
 from sendemodul.web.module_page import ModulePage
+from sendemodul.web.overview import OverviewPage
 from sendemodul.web.pages import (
     STATIC_DIR,
     DeliveriesPage,
@@ -29,6 +30,9 @@ from sendemodul.web.pages import (
     StaticFiles,
     UploadPage,
 )
+from sendemodul.web.passkeys import PasskeyLogin, PasskeysPage
+from sendemodul.web.persons import Enrolments, PersonStepPage
+from sendemodul.web.registration import RegistrationPage
 from sendemodul.web.request import UploadRequest, bad_segment
 from sendemodul.web.staff_pages import StaffStatusPage
 from sendemodul.web.tls import CoalescingTLSFactory
@@ -45,6 +49,12 @@ class Root(AppResource):
         self.putChild(b"innsendinger", DeliveriesPage(app))
         self.putChild(b"kvittering", Receipts(app))
         self.putChild(b"logg-ut", LogoutPage(app))
+        self.putChild(b"hvem-er-du", PersonStepPage(app))
+        self.putChild(b"innmelding", Enrolments(app))
+        self.putChild(b"registrer-person", RegistrationPage(app))
+        self.putChild(b"mine-skjema", OverviewPage(app))
+        self.putChild(b"passnokler", PasskeysPage(app))
+        self.putChild(b"passnokkel", PasskeyLogin(app))
         self.putChild(b"krypteringsmodul", ModulePage(app))
         self.putChild(b"sprak", LanguageSwitch(app))
         self.putChild(b"okt", KeepAlive(app))
