@@ -140,6 +140,8 @@ def page_text(key, lang=None):
 MAIL = {
     "morning_subject": "sendemodul: status for {unit} {date}",
     "reminder_subject": "sendemodul: {register} {periode} mangler for {unit}",
+    "enrolment_subject": "Sendemodulen: ta i bruk innloggingen din",
+    "registers_subject": "Sendemodulen: nye registre for deg",
 }
 
 
