@@ -56,7 +56,6 @@ def mo_path(lang: str) -> Path:
 
 
 def _add(catalog: Catalog, msgid: str, where: str, line: int = 0, flags: tuple[str, ...] = ()) -> None:
-    msgid = " ".join(msgid.split()) if "\n" in msgid else msgid
     if not msgid.strip():
         return
     existing = catalog.get(msgid)

@@ -3,23 +3,25 @@
 - axe finds 0 violations (tags wcag2a, wcag2aa, wcag21a, wcag21aa) on every page in Bokmål and Nynorsk;
 - every page has ``<html lang>`` of its language and reflows at 320 CSS pixels without horizontal scrolling;
 - a page in Nynorsk holds no Bokmål-only text of the catalogs;
-- a keyboard-only walk (Tab, Shift+Tab, Enter, Space) logs in, uploads a file and reaches the receipt, with a visible
-  focus on every stop (a screenshot of the stop focused differs from one unfocused);
+- a keyboard-only walk (Tab, Shift+Tab, Enter, Space) logs in (the unit, then the person with a one-time code),
+  uploads a file and reaches the receipt, with a visible focus on every stop (a screenshot of the stop focused
+  differs from one unfocused);
 - the session warning comes before the session runs out, and continuing renews the session.
 """
 
 import html
 import re
+import time
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from babel.messages.pofile import read_po
 from conftest import run_cli
 from playwright.sync_api import sync_playwright
-from server import Server, make_container
+from server import Server, make_container, new_person
 from test_web_browser import CHROMIUM_ARGS
 
-from sendemodul import i18n, i18n_catalogs
+from sendemodul import i18n, i18n_catalogs, totp
 
 pytestmark = pytest.mark.integration
 
@@ -128,8 +130,32 @@ def test_every_page_in_both_languages_passes_axe_reflows_and_has_its_lang(browse
         check_page(page, lang, "the browser module's page (no release published)")
         page.goto(server.url + "/")
         _login(page, server)
-        assert page.url.endswith("/opplasting")
+        assert page.url.endswith("/hvem-er-du")
+        check_page(page, lang, "the person step")
+        page.click("form[action='/hvem-er-du'] button[type=submit]")  # nothing filled in: the errors
+        page.wait_for_load_state()
+        check_page(page, lang, "the person step with errors")
+        email, secret = new_person(server.home)
+        page.fill("#email", email)
+        page.fill("#code", totp.code_at(secret, time.time()))
+        page.click("form[action='/hvem-er-du'] button[type=submit]")
+        page.wait_for_url(re.compile(r".*/mine-skjema$"))
+        check_page(page, lang, "Mine skjema (the overview)")
+        page.goto(server.url + "/passnokler")
+        check_page(page, lang, "passkeys")
+        page.goto(server.url + "/opplasting")
         check_page(page, lang, "upload")
+        page.goto(server.url + "/registrer-person")
+        check_page(page, lang, "registration (skjema 999), page 1")
+        page.click("#neste")
+        page.wait_for_load_state()
+        check_page(page, lang, "registration, page 2")
+        page.click("#kontroller")  # nothing filled in: the check step lists what is wrong
+        page.wait_for_load_state()
+        check_page(page, lang, "registration, the check step")
+        assert page.goto(server.url + "/innmelding/" + "A" * 43).status == 404
+        check_page(page, lang, "an enrolment link that is gone")
+        page.goto(server.url + "/opplasting")
         page.click("#send")  # no file chosen: the error summary
         page.wait_for_selector("#feil", state="visible")
         check_page(page, lang, "upload, no file")
@@ -238,6 +264,17 @@ def test_keyboard_only_login_upload_and_receipt_with_visible_focus(browser, serv
         page.keyboard.type(server.pin)
         _tab_to(page, "form[action='/'] button[type=submit]")
         page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r".*/hvem-er-du$"))
+        email, secret = new_person(server.home)
+        _tab_to(page, "#email")
+        page.keyboard.type(email)
+        _tab_to(page, "#code")
+        page.keyboard.type(totp.code_at(secret, time.time()))
+        _tab_to(page, "form[action='/hvem-er-du'] button[type=submit]")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r".*/mine-skjema$"))
+        _tab_to(page, "nav a[href='/opplasting']")
+        page.keyboard.press("Enter")
         page.wait_for_url(re.compile(r".*/opplasting$"))
         _tab_to(page, "#fil")
         with page.expect_file_chooser() as chooser:
@@ -266,7 +303,7 @@ def test_the_session_warning_comes_before_the_session_ends_and_continuing_renews
     try:
         page.goto(srv.url + "/")
         _login(page, srv)
-        assert page.url.endswith("/opplasting")
+        assert page.url.endswith("/hvem-er-du")  # a page of the unit's session: the warning is there too
         page.wait_for_selector("#okt-varsel", state="visible", timeout=10_000)
         assert page.evaluate("document.activeElement.id") == "okt-forleng"
         assert "Økten din går snart ut" in page.inner_text("#okt-varsel")
@@ -275,8 +312,8 @@ def test_the_session_warning_comes_before_the_session_ends_and_continuing_renews
         # The warning comes again 6 seconds after the renewal, past the first 8 seconds of the session: it is alive
         # then only because it was renewed.
         page.wait_for_selector("#okt-varsel", state="visible", timeout=10_000)
-        page.goto(srv.url + "/innsendinger")
-        assert page.url.endswith("/innsendinger")
+        page.goto(srv.url + "/hvem-er-du")
+        assert page.url.endswith("/hvem-er-du")  # not sent back to the login page
     finally:
         context.close()
         srv.stop()
