@@ -73,9 +73,25 @@ def bokmal_only_texts():
 BOKMAL_ONLY = bokmal_only_texts()
 
 
+#: What a reader meets besides the text: the title, labels and alternatives, and the texts the scripts show.
+_READ_TEXT = """() => {
+  const parts = [document.title, document.body.innerText];
+  for (const el of document.querySelectorAll("*")) {
+    for (const attr of el.attributes) {
+      if (["aria-label", "alt", "title", "placeholder"].includes(attr.name) || attr.name.startsWith("data-melding")) {
+        parts.push(attr.value);
+      }
+    }
+    if (el.hidden || el.closest("[hidden]")) { parts.push(el.textContent); }
+  }
+  return parts.join(" ");
+}"""
+
+
 def _text_of(page):
-    """The page as a reader meets it: its markup's text and attribute values, entities decoded, spaces collapsed."""
-    return " ".join(html.unescape(page.content()).split())
+    """The page as a reader meets it (text, hidden messages the scripts may show, title, labels, the scripts' texts;
+    not ids or class names), spaces collapsed."""
+    return " ".join(html.unescape(page.evaluate(_READ_TEXT)).split())
 
 
 def check_page(page, lang, name):
@@ -240,9 +256,11 @@ def _tab_to(page, selector, limit=30):
     raise AssertionError(f"Tab never reached {selector}")
 
 
-def test_keyboard_only_login_upload_and_receipt_with_visible_focus(browser, server, container):
+def test_keyboard_only_login_upload_and_receipt_with_visible_focus(browser, server, tmp_path):
     """Tab, Shift+Tab, Enter and Space only (and typing into the fields): the skip link first, login, the file
     chosen with Space, sent with Enter, the receipt's links reached by Tab; every stop shows its focus."""
+    container = tmp_path / "keyboard.tar"
+    make_container(server.home, container, records=5)  # a file of its own: not one sent before
     context = browser.new_context(ignore_https_errors=True)
     page = context.new_page()
     try:
