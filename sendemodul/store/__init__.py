@@ -1,4 +1,5 @@
-"""All SQL lives in this package: SQLite through sqlite-utils, numbered migrations, hardening pragmas, WAL.
+"""All SQL lives in this package: SQLite (embedded, WAL, hardening pragmas) or PostgreSQL (``[store] url``), one
+set of numbered migrations and queries for both.
 
 The ``Store`` is synchronous and thread-safe: every thread gets its own connection (WAL lets readers run beside the
 one writer; writers take ``BEGIN IMMEDIATE`` and wait on ``busy_timeout``). Twisted code must never call it on the
@@ -12,7 +13,8 @@ Nothing secret is stored: PINs only as Argon2id PHC strings, no ID numbers, no f
 (the schema), :mod:`~sendemodul.store.audit_log`, :mod:`~sendemodul.store.units` (units, PINs, keys),
 :mod:`~sendemodul.store.uploads` (intake, pseudonymizer, forwarder), :mod:`~sendemodul.store.mail_log` and
 :mod:`~sendemodul.store.reminder_log`, :mod:`~sendemodul.store.health` (heartbeats, the metrics' counts) and
-:mod:`~sendemodul.store.persons` (reporting persons and their second factors).
+:mod:`~sendemodul.store.persons` (reporting persons and their second factors) and
+:mod:`~sendemodul.store.source_bans`.
 """
 
 from sendemodul.store.audit_log import AuditLog
@@ -21,9 +23,10 @@ from sendemodul.store.health import Health
 from sendemodul.store.mail_log import MailLog
 from sendemodul.store.persons import Persons
 from sendemodul.store.reminder_log import ReminderLog
+from sendemodul.store.source_bans import SourceBans
 from sendemodul.store.units import Units
 from sendemodul.store.uploads import Uploads
 
 
-class Store(Connections, AuditLog, Units, Uploads, MailLog, ReminderLog, Health, Persons):
+class Store(Connections, AuditLog, Units, Uploads, MailLog, ReminderLog, Health, Persons, SourceBans):
     """The database. Create it with :meth:`create` (atomically), open it with :meth:`open`."""
