@@ -425,7 +425,7 @@ def test_findings_beyond_the_limit_are_counted_not_listed():
     assert "        … og 7 til som ikke er listet" in report.to_text()
     report.lang = "nn"
     assert "7 funn til er rekna med, men ikkje lista." in report.to_html()
-    assert "ERROR   CODE Ugyldig kode: 10 funn" in report.to_text()
+    assert "ERROR   K008 Kjønn: 10 funn" in report.to_text()
 
 
 def test_report_formats():
