@@ -52,13 +52,18 @@ class Checker:
         allow_synthetic: bool = True,
         source: str | None = None,
         max_per_rule: int = MAX_PER_RULE,
+        pseudonymized: bool = False,
     ):
+        """``pseudonymized``: the records' identifiers are ``CLASS:pseudonym`` tokens (SSB's reception control,
+        :meth:`RecordRules.use_pseudonyms`)."""
         self.report = Report(profile.register, profile.periode, str(unit), profile.title, source)
         self._extract = extract
         self._max_per_rule = max_per_rule
         self._fatal = False
         self._header_checked = False
         self._records = _record_rules(profile, Context(profile, unit), self._add, allow_synthetic, max_per_rule)
+        if pseudonymized:
+            self._records.use_pseudonyms()
         #: The same rules where they are fixed-width ones (:meth:`feed_text`), else ``None``.
         self._fixed = self._records if isinstance(self._records, FixedRules) else None
 
