@@ -12,6 +12,7 @@ journalnummer; it never holds an ID number (SSB has none), and the TPF still bla
 
 import base64
 import binascii
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -48,6 +49,15 @@ _SEVERITIES = ("FATAL", "ERROR", "WARNING", "INFO")
 _UNIT = re.compile(r"\d{4}-\d{2}-\d{9}")
 _DIGIT_RUN = re.compile(r"(?<![0-9])[0-9]{11,12}(?![0-9])")
 REDACTED = "[ID fjernet]"
+
+
+def package_digest(path):
+    """The SHA-256 of a package file, in hex: what the worker records and the answer repeats."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def redact_ids(text):

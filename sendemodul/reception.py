@@ -9,11 +9,11 @@ gave it) and journalnummer, never by line: the rows travel sorted by row id, so 
 to the unit.
 """
 
-import hashlib
 import tempfile
 from dataclasses import dataclass
 
 from sendemodul import ssb
+from sendemodul.answer import package_digest
 from sendemodul.container import canonical_json
 from sendemodul.errors import PartContentError
 from sendemodul.profiles.model import Record
@@ -86,15 +86,6 @@ class Reception:
             lines.append(f"{f['severity']:<8}{where}: {f['message']} [{f['rule']}]")
         lines.append(self.report.summary)
         return "\n".join(lines) + "\n"
-
-
-def package_digest(path):
-    """The SHA-256 of a package file, in hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class _Header:

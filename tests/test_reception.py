@@ -74,7 +74,7 @@ def test_reception_check_names_rows_by_row_id_and_journalnummer(delivered):
         if f["row_id"] is not None:
             assert len(f["row_id"]) == 24 and int(f["row_id"], 16) >= 0
         assert "line" not in f
-    assert report["package_sha256"] == reception.package_digest(path)
+    assert report["package_sha256"] == answer.package_digest(path)
 
 
 def test_ssb_check_and_answer_commands_write_a_signed_answer(delivered, tmp_path):
@@ -111,7 +111,7 @@ def test_ssb_check_and_answer_commands_write_a_signed_answer(delivered, tmp_path
     )
     parsed = answer.Answer.parse(out.read_bytes())
     assert parsed.decision == "returned" and parsed.reference == "SM-20270115-7KQ2XW9D"
-    assert parsed.package_sha256 == reception.package_digest(path)
+    assert parsed.package_sha256 == answer.package_digest(path)
     assert journal[5] in {e["journalnr"] for e in parsed.errors}
     assert parsed.verify(list(keydir.load_key_dir(home / "keys"))) == "ssb-signing-dev"
 

@@ -188,7 +188,7 @@ def answer_command(package, decision, message, report_path, signing_key, output,
     data = answer.make_answer(
         reference=reference,
         manifest=manifest,
-        package_sha256=reception.package_digest(package),
+        package_sha256=answer.package_digest(package),
         decision=decision,
         message=message,
         errors=errors,

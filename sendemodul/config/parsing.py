@@ -155,7 +155,15 @@ def _validate_section(name: str, section: object) -> None:
         _positive(section, name, "poll_seconds", "key_version")
     elif name == "forwarder":
         assert isinstance(section, ForwarderConfig)  # for the type checker: _SECTIONS["forwarder"] built it
-        _positive(section, name, "timeout_seconds", "retry_seconds", "max_retry_seconds", "poll_seconds")
+        _positive(
+            section,
+            name,
+            "timeout_seconds",
+            "retry_seconds",
+            "max_retry_seconds",
+            "poll_seconds",
+            "answers_poll_seconds",
+        )
         if section.mode not in FORWARDER_MODES:
             raise ConfigError(f"config key 'forwarder.mode' must be one of {', '.join(FORWARDER_MODES)}")
         if not 0 < section.port <= 65535:

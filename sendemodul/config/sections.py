@@ -142,6 +142,13 @@ class ForwarderConfig:
     retry_seconds: float = 5.0
     max_retry_seconds: float = 3600.0
     poll_seconds: float = 0.5
+    #: SSB's answers come back the same way (issue 17). ``dir`` mode: the folder SSB puts them in (default
+    #: ``<home>/ssb-answers``); ``sftp`` mode: the folder on SSB's server the forwarder reads them from ("" reads
+    #: none). Read answers move to ``done/`` or ``refused/`` below it.
+    answers_directory: str = ""
+    answers_remote_dir: str = ""
+    #: Seconds between looks for new answers.
+    answers_poll_seconds: float = 5.0
 
 
 @dataclass(frozen=True)

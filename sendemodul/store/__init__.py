@@ -10,9 +10,11 @@ Nothing secret is stored: PINs only as Argon2id PHC strings, no ID numbers, no f
 :class:`Store` is the one public class; its methods come, one concern a module, from
 :mod:`~sendemodul.store.connections` (connections, transactions, create/open), :mod:`~sendemodul.store.migrations`
 (the schema), :mod:`~sendemodul.store.audit_log`, :mod:`~sendemodul.store.units` (units, PINs, keys),
-:mod:`~sendemodul.store.uploads` (intake, pseudonymizer, forwarder) and :mod:`~sendemodul.store.mail_log`.
+:mod:`~sendemodul.store.uploads` (intake, pseudonymizer, forwarder), :mod:`~sendemodul.store.mail_log` and
+:mod:`~sendemodul.store.answers` (SSB's answers).
 """
 
+from sendemodul.store.answers import Answers
 from sendemodul.store.audit_log import AuditLog
 from sendemodul.store.connections import Connections
 from sendemodul.store.mail_log import MailLog
@@ -20,5 +22,5 @@ from sendemodul.store.units import Units
 from sendemodul.store.uploads import Uploads
 
 
-class Store(Connections, AuditLog, Units, Uploads, MailLog):
+class Store(Connections, AuditLog, Units, Uploads, MailLog, Answers):
     """The database. Create it with :meth:`create` (atomically), open it with :meth:`open`."""

@@ -118,6 +118,27 @@ MIGRATIONS = [
     ALTER TABLE units ADD COLUMN credential_epoch INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX units_credential_epoch ON units (credential_epoch);
     """,
+    # 4: SSB's answers (issue 17): a delivered upload becomes accepted or returned by SSB's signed answer, recorded
+    # once (answer_id is the replay guard, reference the one-answer-per-delivery guard), with SSB's message and its
+    # rows in error (JSON: row id, journalnummer, severity, rule, field, message; never an ID number). mail_state:
+    # the e-mail to the unit when it arrives: pending -> sending -> sent (or off when mail is not configured).
+    """
+    CREATE TABLE answers (
+        answer_id TEXT PRIMARY KEY,
+        reference TEXT NOT NULL UNIQUE REFERENCES uploads(reference),
+        decision TEXT NOT NULL,
+        message TEXT NOT NULL,
+        errors TEXT NOT NULL,
+        errors_omitted INTEGER NOT NULL DEFAULT 0,
+        created TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        signed_by TEXT NOT NULL,
+        mail_state TEXT NOT NULL DEFAULT 'pending',
+        mail_at TEXT
+    ) STRICT;
+    CREATE INDEX answers_mail ON answers (mail_state);
+    ALTER TABLE uploads ADD COLUMN answered_at TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
