@@ -60,6 +60,8 @@ STATUS_NB = {
     "rejected": "Avvist",
     "quarantined": "Stoppet (se melding)",
     "tested": "Testet (sendes ikke til SSB)",
+    "accepted": "Godkjent av SSB",
+    "returned": "Returnert",
 }
 
 

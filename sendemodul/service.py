@@ -243,4 +243,8 @@ def makeService(config, reactor=None):
 
         top.mail = MorningMailService(config, store, top.db.run, reactor)
         top.mail.setServiceParent(top)
+        from sendemodul.answer_mail import AnswerMailService
+
+        top.answer_mail = AnswerMailService(config, store, top.db.run, reactor)
+        top.answer_mail.setServiceParent(top)
     return top

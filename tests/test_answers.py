@@ -176,3 +176,40 @@ def test_files_being_written_are_left_alone(tpf):
     _drop(home, ".b.json.part", _answer(home, pkg, manifest))
     assert DirAnswers(home / "ssb-answers").pending() == []
     assert collector.run_once() == 0 and _state(store)[0] == "delivered"
+
+
+@pytest.fixture
+def smtp():
+    from aiosmtpd.controller import Controller
+    from test_mail import Collect, free_port
+
+    handler = Collect()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    handler.port = controller.port
+    yield handler
+    controller.stop()
+
+
+@pytest.mark.integration
+def test_the_unit_gets_one_email_when_the_answer_arrives(tpf, smtp):
+    """One e-mail to the unit's address on a real SMTP server: SSB's decision, message and the rows by
+    journalnummer; a relay outage leaves it for the next check; never sent twice."""
+    import dataclasses
+
+    from sendemodul.answer_mail import AnswerMail
+
+    home, store, collector, pkg, manifest = tpf
+    assert collector.receive(_answer(home, pkg, manifest)) == DONE
+    cfg = config.load(home)
+    down = dataclasses.replace(cfg, mail=dataclasses.replace(cfg.mail, enabled=True, smtp_port=1, timeout_seconds=2))
+    assert AnswerMail(down, store).run() == 0
+    up = dataclasses.replace(cfg, mail=dataclasses.replace(cfg.mail, enabled=True, smtp_port=smtp.port))
+    assert AnswerMail(up, store).run() == 1
+    assert AnswerMail(up, store).run() == 0
+    assert len(smtp.messages) == 1
+    _, recipients, message = smtp.messages[0]
+    assert recipients == ["kostra-demo@example.org"]
+    assert "returnert" in message["Subject"] and REFERENCE in message["Subject"]
+    body = message.get_content()
+    assert "Rett feilene." in body and "00000003" in body and "CODE" in body

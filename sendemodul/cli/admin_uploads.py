@@ -88,6 +88,8 @@ _STATES = {
     "pseudonymizing": "received",
     "queued": "received",
     "delivered": "delivered",
+    "accepted": "accepted",
+    "returned": "returned",
     "quarantined": "quarantined",
     "rejected": "rejected",
 }

@@ -179,7 +179,7 @@ class DropBox:
     def _own_upload(self, reference):
         def lookup(store, unit):
             self._check_login(store)
-            row = store.upload(reference)
+            row = store.upload_with_answer(reference)
             return row if row is not None and row["unit"] == unit else None
 
         return self.run_db(lookup, self.store, self.unit)
@@ -227,7 +227,7 @@ class DropBox:
 
     def _own_uploads(self):  # in a DB thread
         self._check_login(self.store)
-        return self.store.list_uploads(self.unit)
+        return self.store.uploads_with_answers(self.unit)
 
     def _check_login(self, store):
         """In a DB thread, before the unit's receipts are read: the login's credential epoch must still be the

@@ -11,7 +11,12 @@ from sendemodul.sftp.namespace import RECEIPT_MODE, denied, file_attrs
 
 
 def receipt_bytes(row):
-    return (json.dumps(Receipt.from_row(row).to_json(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    """The receipt as JSON; once SSB has answered, with ``answer`` (decision, message, the rows in error by row id and
+    journalnummer)."""
+    body = Receipt.from_row(row).to_json()
+    if row.get("answer"):
+        body["answer"] = row["answer"]
+    return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 @implementer(ISFTPFile)

@@ -102,6 +102,21 @@ class Answers:
             row["errors"] = json.loads(row["errors"])
         return row
 
+    def upload_with_answer(self, reference):
+        """The upload row with ``answer`` added (None until SSB has answered), or None."""
+        row = self.upload(reference)
+        if row is not None:
+            row["answer"] = self.answer(reference) if row["status"] in ("accepted", "returned") else None
+        return row
+
+    def uploads_with_answers(self, unit):
+        """:meth:`list_uploads` of ``unit``, each row with ``answer`` added (None until SSB has answered)."""
+        answers = self.answers_of_unit(unit)
+        rows = self.list_uploads(unit)
+        for row in rows:
+            row["answer"] = answers.get(row["reference"])
+        return rows
+
     def answers_of_unit(self, unit):
         """{reference: answer} for every answered upload of ``unit``."""
         rows = self._rows(

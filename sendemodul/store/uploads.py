@@ -166,8 +166,8 @@ class Uploads:
             )
 
     def upload_with_feedback(self, reference):
-        """The upload row with its ``feedback`` rows added, or None."""
-        row = self.upload(reference)
+        """The upload row with its ``feedback`` rows and SSB's ``answer`` (None until there is one) added, or None."""
+        row = self.upload_with_answer(reference)
         if row is not None:
             row["feedback"] = self.feedback(reference)
         return row

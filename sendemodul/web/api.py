@@ -31,6 +31,7 @@ def _upload_json(row):
     body["superseded_by"] = row["superseded_by"]
     body["reason"] = row["reason"]
     body["delivered_at"] = row.get("delivered_at")
+    body["answered_at"] = row.get("answered_at")
     return body
 
 
@@ -80,6 +81,7 @@ class UploadStatus(ApiAuthenticated):
                 {"row_id": f["row_id"], "id_type": f["id_type"], "class": f["id_class"]} for f in row["feedback"]
             ]
             body["feedback_omitted"] = row.get("feedback_omitted") or 0
+            body["answer"] = row.get("answer")  # SSB's: decision, message, errors by row id and journalnummer
             return 200, body
 
         return self.app.run_db(self.app.store.upload_with_feedback, self.reference).addCallback(found)
