@@ -52,7 +52,10 @@ class Server:
         env = {
             **os.environ,
             "SENDEMODUL_HOME": str(self.home),
-            "PYTHONPATH": str(SUPPORT),
+            # the tree under test first (a worktree's, not the editable install's), unless another installation runs
+            "PYTHONPATH": os.pathsep.join(
+                [str(SUPPORT), *([str(SUPPORT.parent.parent)] if self.script == BIN else [])]
+            ),
             "SENDEMODUL_TEST_OPENED": str(self.opened_log),
         }
         self.proc = subprocess.Popen(
@@ -158,7 +161,7 @@ def make_extract_container(
 ):
     """A container of a synthetic extract of ``register`` (sendemodul.testing.extracts), with the chosen ``errors``
     ({record number: error kind}) left in: written without the municipal side's checks, as if SSB's rules at
-    reception found what the unit's did not. Returns ``(manifest, {record number: journalnummer})``."""
+    reception found what the unit's did not. Returns ``(manifest, {record number: journalnummer}, [ID numbers])``."""
     import io
 
     from sendemodul.profiles import load_profile
@@ -182,4 +185,5 @@ def make_extract_container(
         rows=[(r.ids, r.data) for r in items],
         header_lines=extract.header_lines,
     )
-    return manifest, {n: r.journalnr for n, r in enumerate(items, 1)}
+    ids = [value for r in items for _, value in r.ids if value]
+    return manifest, {n: r.journalnr for n, r in enumerate(items, 1)}, ids

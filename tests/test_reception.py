@@ -20,7 +20,7 @@ def delivered(tmp_path_factory):
     base = tmp_path_factory.mktemp("reception")
     home = base / "home"
     run_cli("admin", "init", "--dev", "--home", home)
-    _, journal = make_extract_container(home, base / "c.tar", records=12, errors=ERRORS)
+    _, journal, _ = make_extract_container(home, base / "c.tar", records=12, errors=ERRORS)
     keys = keydir.load_key_dir(home / "keys")
     import datetime
 
