@@ -52,10 +52,8 @@ class Server:
         env = {
             **os.environ,
             "SENDEMODUL_HOME": str(self.home),
-            # the tree under test first (a worktree's, not the editable install's), unless another installation runs
-            "PYTHONPATH": os.pathsep.join(
-                [str(SUPPORT), *([str(SUPPORT.parent.parent)] if self.script == BIN else [])]
-            ),
+            # (and any PYTHONPATH given, so that a second checkout's tests run its own code, not the editable one's)
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH")])),
             "SENDEMODUL_TEST_OPENED": str(self.opened_log),
         }
         self.proc = subprocess.Popen(
