@@ -1,5 +1,6 @@
-"""The e-mail that tells a unit SSB has answered a delivery (accepted, or returned with SSB's message and error
-list), sent by the front as soon as the answer is recorded, over the same SMTP relay as the morning e-mail.
+"""The e-mails that tell a unit about a delivery's answer: SSB's (accepted, or returned with SSB's message and error
+list), and the county governor's return of a reviewed delivery (with the reviewer's message); sent by the front as
+soon as either is recorded, over the same SMTP relay as the morning e-mail.
 
 At most once: an answer's e-mail is claimed in the database (``pending -> sending``) before it is handed to the
 relay and marked ``sent`` after; a relay that refuses or cannot be reached puts it back to ``pending`` for the next
@@ -52,8 +53,29 @@ def render(cfg, row):
     return SUBJECTS[row["decision"]].format(**row), body
 
 
+def render_review(cfg, row):
+    """(subject, body) of the e-mail for a delivery the county governor returned."""
+    body = (
+        _templates()
+        .get_template("mail/review-returned.txt.j2")
+        .render(
+            unit=row["unit"],
+            unit_name=row["unit_name"],
+            reference=row["reference"],
+            register=row["register"],
+            periode=row["periode"],
+            message=row["message"],
+            received_at_local=oslo_display_of_text(row["upload_received_at"]),
+            public_url=cfg.server.public_url,
+        )
+    )
+    subject = "sendemodul: statsforvalteren har returnert {reference} ({register} {periode})".format(**row)
+    return subject, body
+
+
 class AnswerMail:
-    """``run()`` sends every pending answer e-mail; blocking (call it in a thread). Returns the number sent."""
+    """``run()`` sends every pending e-mail about an answer or a returned review; blocking (call it in a thread).
+    Returns the number sent."""
 
     def __init__(self, cfg, store, *, smtp=smtplib.SMTP):
         self.cfg = cfg
@@ -62,34 +84,38 @@ class AnswerMail:
 
     def run(self):
         sent = 0
-        while (row := self.store.claim_answer_mail()) is not None:
-            subject, body = render(self.cfg, row)
-            message = EmailMessage()
-            message["From"] = self.cfg.mail.from_address
-            message["To"] = row["unit_email"]
-            message["Subject"] = subject
-            message["Date"] = formatdate(localtime=False, usegmt=True)
-            message["Message-ID"] = make_msgid(domain="sendemodul")
-            message.set_content(body)
-            try:
-                with self.smtp(
-                    self.cfg.mail.smtp_host, self.cfg.mail.smtp_port, timeout=self.cfg.mail.timeout_seconds
-                ) as smtp:
-                    smtp.send_message(message)
-            except (OSError, smtplib.SMTPException) as e:
-                self.store.answer_mail_done(row["answer_id"], "pending")
-                log.warn(
-                    "e-mail about SSB's answer to {reference} failed: {error}",
-                    reference=row["reference"],
-                    error=type(e).__name__,
-                )
-                return sent
-            self.store.answer_mail_done(row["answer_id"], "sent")
-            sent += 1
-            log.info(
-                "e-mail about SSB's answer to {reference} sent to {unit}", reference=row["reference"], unit=row["unit"]
-            )
+        kinds = (
+            (self.store.claim_answer_mail, render, self.store.answer_mail_done, "answer_id"),
+            (self.store.claim_review_mail, render_review, self.store.review_mail_done, "reference"),
+        )
+        for claim, make, done, key in kinds:
+            while (row := claim()) is not None:
+                if not self._send(row, *make(self.cfg, row)):
+                    done(row[key], "pending")
+                    return sent
+                done(row[key], "sent")
+                sent += 1
         return sent
+
+    def _send(self, row, subject, body):
+        """Hand one e-mail to the relay; False if it refused or could not be reached."""
+        message = EmailMessage()
+        message["From"] = self.cfg.mail.from_address
+        message["To"] = row["unit_email"]
+        message["Subject"] = subject
+        message["Date"] = formatdate(localtime=False, usegmt=True)
+        message["Message-ID"] = make_msgid(domain="sendemodul")
+        message.set_content(body)
+        try:
+            with self.smtp(
+                self.cfg.mail.smtp_host, self.cfg.mail.smtp_port, timeout=self.cfg.mail.timeout_seconds
+            ) as s:
+                s.send_message(message)
+        except (OSError, smtplib.SMTPException) as e:
+            log.warn("e-mail about {reference} failed: {error}", reference=row["reference"], error=type(e).__name__)
+            return False
+        log.info("e-mail about {reference} sent to {unit}", reference=row["reference"], unit=row["unit"])
+        return True
 
 
 class AnswerMailService(service.Service):

@@ -391,3 +391,27 @@ class AnswerReplayed(AnswerError):
     """SSB's answer was received before, or the delivery is already answered; nothing was recorded."""
 
     code = "answer_replayed"
+
+
+class ReviewError(UsageError):
+    """The review task cannot be decided."""
+
+    code = "review"
+
+
+class ReviewMessageInvalid(ReviewError):
+    """A delivery is returned with a message of 1 to 4,000 characters to the unit."""
+
+    code = "review_message"
+
+
+class ReviewOwnDelivery(ReviewError):
+    """A reviewer cannot approve or return a delivery they sent themselves."""
+
+    code = "review_own"
+
+
+class ReviewDecided(ReviewError):
+    """The review task is already decided."""
+
+    code = "review_decided"

@@ -148,6 +148,7 @@ class Forwarder:
     def run_once(self):
         row = self.store.next_delivery(utc_text(self.now()))
         if row is None:
+            self._discard_returned()
             return False
         reference = row["reference"]
         path = self.spool.outbox_path(reference)
@@ -169,7 +170,12 @@ class Forwarder:
                 error=error,
             )
             return False
-        self.store.mark_delivered(reference, actor=ACTOR)
+        self.store.mark_delivered(reference, actor=ACTOR)  # only a queued one: never one a reviewer returned
         self.spool.discard_outbox(reference)
         log.info("upload {reference} delivered to SSB ({outcome})", reference=reference, outcome=outcome)
         return True
+
+    def _discard_returned(self):
+        """Packages a reviewer returned to the unit never go to SSB: their outbox files are removed."""
+        for row in self.store.uploads_with_status("review_returned"):
+            self.spool.discard_outbox(row["reference"])

@@ -42,6 +42,9 @@ MESSAGES = {
     "recipient_not_current": "Filen er kryptert til en nøkkel som ikke lenger gjelder. Hent gjeldende nøkler og "
     "lag filen på nytt.",
     "not_found": "Fant ikke innsendingen.",
+    "review_message": "Skriv en melding til avgiveren på 1 til 4000 tegn før du returnerer innsendingen.",
+    "review_own": "Du kan ikke godkjenne eller returnere en innsending du har sendt selv.",
+    "review_decided": "Oppgaven er allerede løst.",
     "invalid": "Forespørselen er ugyldig.",
     "error": "Noe gikk galt hos oss. Prøv igjen senere.",
 }
@@ -62,6 +65,8 @@ STATUS_NB = {
     "tested": "Testet (sendes ikke til SSB)",
     "accepted": "Godkjent av SSB",
     "returned": "Returnert",
+    "awaiting_review": "Venter på godkjenning hos statsforvalteren",
+    "review_returned": "Returnert av statsforvalteren",
 }
 
 

@@ -90,6 +90,8 @@ _STATES = {
     "delivered": "delivered",
     "accepted": "accepted",
     "returned": "returned",
+    "awaiting_review": "awaiting review",
+    "review_returned": "returned by reviewer",
     "quarantined": "quarantined",
     "rejected": "rejected",
 }

@@ -17,6 +17,7 @@ from sendemodul.config.sections import (
     _SECTIONS,
     CONFIG_NAME,
     FORWARDER_MODES,
+    REVIEWER_ROLES,
     AuthConfig,
     Config,
     ForwarderConfig,
@@ -24,6 +25,7 @@ from sendemodul.config.sections import (
     LogConfig,
     MailConfig,
     ProcessConfig,
+    Review,
     ServerConfig,
     Window,
     WorkerConfig,
@@ -252,6 +254,21 @@ def _build_window(index: int, raw: object) -> Window:
     return window
 
 
+def _build_review(index: int, raw: object) -> Review:
+    name = f"review[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config key {name!r} must be a table")
+    for key in raw:
+        if key not in ("register", "by"):
+            raise ConfigError(f"unknown config key '{name}.{key}'")
+    if raw.get("register") not in REGISTERS:
+        raise ConfigError(f"config key '{name}.register' must be one of {', '.join(REGISTERS)}")
+    by = raw.get("by", "statsforvalter")
+    if by not in REVIEWER_ROLES:
+        raise ConfigError(f"config key '{name}.by' must be one of {', '.join(REVIEWER_ROLES)}")
+    return Review(register=raw["register"], by=by)
+
+
 def parse(text: str, home: str | os.PathLike[str]) -> Config:
     """Build a :class:`Config` from TOML text. Raises ConfigError naming the offending key."""
     try:
@@ -268,6 +285,13 @@ def parse(text: str, home: str | os.PathLike[str]) -> Config:
             if not isinstance(value, list):
                 raise ConfigError("config key 'window' must be an array of tables ([[window]])")
             values["windows"] = tuple(_build_window(i, w) for i, w in enumerate(value))
+        elif key == "review":
+            if not isinstance(value, list):
+                raise ConfigError("config key 'review' must be an array of tables ([[review]])")
+            values["reviews"] = tuple(_build_review(i, r) for i, r in enumerate(value))
+            registers = [r.register for r in values["reviews"]]
+            if len(set(registers)) != len(registers):
+                raise ConfigError("config key 'review' names a register twice")
         elif key == "environment":
             values[key] = _check_type(key, value, str)
             if value not in _ENVIRONMENTS:

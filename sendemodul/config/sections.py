@@ -197,6 +197,19 @@ class Window:
     test_closes: datetime.date | None = None
 
 
+#: Who may review a register's deliveries before they go to SSB (``[[review]] by``).
+REVIEWER_ROLES = ("statsforvalter",)
+
+
+@dataclass(frozen=True)
+class Review:
+    """``[[review]]``: deliveries of ``register`` wait after pseudonymizing, before forwarding, for a reviewer with
+    role ``by`` for the unit's fylke (issue 17), who approves them (queued to SSB) or returns them to the unit."""
+
+    register: str
+    by: str = "statsforvalter"
+
+
 @dataclass(frozen=True)
 class Config:
     home: Path
@@ -211,6 +224,11 @@ class Config:
     mail: MailConfig = field(default_factory=MailConfig)
     process: ProcessConfig = field(default_factory=ProcessConfig)
     windows: tuple[Window, ...] = ()
+    reviews: tuple[Review, ...] = ()
+
+    def review_for(self, register: str) -> Review | None:
+        """The ``[[review]]`` of ``register``, or None when its deliveries go straight to SSB."""
+        return next((r for r in self.reviews if r.register == register), None)
 
     def window_for(self, register: str, periode: int) -> Window | None:
         """The reporting window for ``register`` and ``periode`` (an exact register wins over ``*``), or None."""

@@ -44,6 +44,15 @@ def render_default(environment: str = "dev") -> str:
             f"# pauses = [[{year + 1}-03-10, {year + 1}-03-15]]   # closed spells, e.g. before a publication",
             "",
         ]
+    lines += [
+        "# Review before delivery: deliveries of a register wait, after pseudonymizing, for the county governor",
+        "# (a person with role statsforvalter for the unit's fylke) to approve them (then they go to SSB) or return",
+        "# them to the unit. One table per register, e.g.:",
+        "# [[review]]",
+        '# register = "15F"',
+        '# by = "statsforvalter"',
+        "",
+    ]
     for name, cls in _SECTIONS.items():
         lines.append(f"[{name}]")
         if name == "server":

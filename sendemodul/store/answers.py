@@ -107,14 +107,17 @@ class Answers:
         row = self.upload(reference)
         if row is not None:
             row["answer"] = self.answer(reference) if row["status"] in ("accepted", "returned") else None
+            row["review"] = self.review_of(reference)
         return row
 
     def uploads_with_answers(self, unit):
         """:meth:`list_uploads` of ``unit``, each row with ``answer`` added (None until SSB has answered)."""
         answers = self.answers_of_unit(unit)
         rows = self.list_uploads(unit)
+        reviews = self.reviews_of_unit(unit)
         for row in rows:
             row["answer"] = answers.get(row["reference"])
+            row["review"] = reviews.get(row["reference"])
         return rows
 
     def answers_of_unit(self, unit):

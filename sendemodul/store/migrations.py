@@ -121,7 +121,10 @@ MIGRATIONS = [
     # 4: SSB's answers (issue 17): a delivered upload becomes accepted or returned by SSB's signed answer, recorded
     # once (answer_id is the replay guard, reference the one-answer-per-delivery guard), with SSB's message and its
     # rows in error (JSON: row id, journalnummer, severity, rule, field, message; never an ID number). mail_state:
-    # the e-mail to the unit when it arrives: pending -> sending -> sent (or off when mail is not configured).
+    # the e-mail to the unit when it arrives: pending -> sending -> sent. And review before delivery: a delivery of a
+    # register with [[review]] waits (uploads.status awaiting_review) with a review row for the unit's fylke (open ->
+    # approved | returned; counts: records and ID classes, never a record; previous: the returned delivery it
+    # corrects; decided_by: the reviewer's opaque person id).
     """
     CREATE TABLE answers (
         answer_id TEXT PRIMARY KEY,
@@ -138,6 +141,19 @@ MIGRATIONS = [
     ) STRICT;
     CREATE INDEX answers_mail ON answers (mail_state);
     ALTER TABLE uploads ADD COLUMN answered_at TEXT;
+    CREATE TABLE reviews (
+        reference TEXT PRIMARY KEY REFERENCES uploads(reference),
+        fylke TEXT NOT NULL,
+        state TEXT NOT NULL,
+        counts TEXT NOT NULL,
+        previous TEXT REFERENCES uploads(reference),
+        message TEXT,
+        decided_by TEXT,
+        decided_at TEXT,
+        created_at TEXT NOT NULL,
+        mail_state TEXT NOT NULL DEFAULT 'none'
+    ) STRICT;
+    CREATE INDEX reviews_fylke ON reviews (fylke, state);
     """,
 ]
 

@@ -82,6 +82,7 @@ class UploadStatus(ApiAuthenticated):
             ]
             body["feedback_omitted"] = row.get("feedback_omitted") or 0
             body["answer"] = row.get("answer")  # SSB's: decision, message, errors by row id and journalnummer
+            body["review"] = row.get("review")  # the county governor's: state, message, decided_at
             return 200, body
 
         return self.app.run_db(self.app.store.upload_with_feedback, self.reference).addCallback(found)
