@@ -52,7 +52,7 @@ class Reviews:
             {"reference": reference, "fylke": fylke, "previous": previous[0] if previous else None},
         )
 
-    def review_tasks(self, fylke, *, solved=False):
+    def review_tasks(self, fylke, solved=False):
         """The open tasks of ``fylke`` (``solved``: the decided ones, the archive), newest first."""
         states = ("approved", "returned") if solved else ("open",)
         marks = ", ".join("?" * len(states))

@@ -24,6 +24,7 @@ from sendemodul.web.pages import (
     UploadPage,
 )
 from sendemodul.web.request import UploadRequest, bad_segment
+from sendemodul.web.review import ReviewPages
 from sendemodul.web.tls import CoalescingTLSFactory
 
 log = Logger()
@@ -37,6 +38,7 @@ class Root(AppResource):
         self.putChild(b"innsendinger", DeliveriesPage(app))
         self.putChild(b"kvittering", Receipts(app))
         self.putChild(b"logg-ut", LogoutPage(app))
+        self.putChild(b"oppgaver", ReviewPages(app))
         self.putChild(b"static", StaticFiles(str(STATIC_DIR)))
         v1 = ApiNode()
         v1.putChild(b"uploads", Uploads(app))
