@@ -213,3 +213,26 @@ def test_the_unit_gets_one_email_when_the_answer_arrives(tpf, smtp):
     assert "returnert" in message["Subject"] and REFERENCE in message["Subject"]
     body = message.get_content()
     assert "Rett feilene." in body and "00000003" in body and "CODE" in body
+
+
+@pytest.mark.integration
+def test_a_returned_review_sends_one_email_with_the_reviewers_message(tpf, smtp):
+    """The county governor's return reaches the unit by e-mail once, with the message, and nothing of the data."""
+    import dataclasses
+
+    from sendemodul.answer_mail import AnswerMail
+
+    home, store, _, _, _ = tpf
+    store.conn().execute("UPDATE uploads SET status = 'awaiting_review' WHERE reference = ?", (REFERENCE,))
+    store.conn().execute(
+        "INSERT INTO reviews (reference, fylke, state, counts, created_at) VALUES (?, '03', 'open', '{}', 'x')",
+        (REFERENCE,),
+    )
+    store.decide_review(REFERENCE, decision="returned", message="Mangler tiltak.", person_id="p-1", fylke="03")
+    cfg = config.load(home)
+    up = dataclasses.replace(cfg, mail=dataclasses.replace(cfg.mail, enabled=True, smtp_port=smtp.port))
+    assert AnswerMail(up, store).run() == 1
+    assert AnswerMail(up, store).run() == 0
+    _, recipients, message = smtp.messages[0]
+    assert recipients == ["kostra-demo@example.org"] and "statsforvalteren" in message["Subject"]
+    assert "Mangler tiltak." in message.get_content()

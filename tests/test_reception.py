@@ -154,3 +154,36 @@ def test_redact_ids_blanks_valid_id_numbers_only():
     text = f"rad med {fnr} og journalnr 20260000001"
     redacted = answer.redact_ids(text)
     assert fnr not in redacted and answer.REDACTED in redacted
+
+
+@pytest.mark.parametrize("register", ["15F", "IPLOS", "11CF"])
+def test_reception_check_runs_on_every_register(delivered, tmp_path, register):
+    """The same reception control on XML registers (the header line from the data part) and the other fixed-width
+    one: an invalid ID is found by its class and named by journalnummer (where the register has one)."""
+    import datetime
+
+    home, _, _ = delivered
+    source = tmp_path / "c.tar"
+    _, journal, _ = make_extract_container(home, source, register=register, records=6, errors={3: "ID_INVALID"})
+    keys = keydir.load_key_dir(home / "keys")
+    path = tmp_path / "SM-20270115-2222AAAA.tar"
+    package.make_package(
+        source,
+        path,
+        tpf_identities=keydir.load_age_identities(home / "private" / "tpf.agekey"),
+        master_key=bytes.fromhex((home / "private" / "pseudonym-master.key").read_text().strip()),
+        environment="dev",
+        key_version=1,
+        tpf_signing_key=signing.load_private_key(home / "private" / "tpf-signing.key"),
+        ssb_recipients=keys.sealing_keys("ssb", datetime.date.today()),
+    )
+    result = reception.check_package(
+        path,
+        "SM-20270115-2222AAAA",
+        ssb_identities=keydir.load_age_identities(home / "private" / "ssb.agekey"),
+        tpf_signing_keys=[k for k in keys if k.role == "tpf-signing"],
+    ).as_dict()
+    assert result["records"] == 6
+    invalid = [f for f in result["findings"] if f["rule"] == "ID_INVALID"]
+    assert len(invalid) == 1 and invalid[0]["journalnr"] == journal[3]
+    assert not [f for f in result["findings"] if f["rule"] in ("XML", "SCHEMA", "RECORD_LENGTH")], result["findings"]
