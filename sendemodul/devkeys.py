@@ -61,7 +61,7 @@ def create(cfg, store, *, actor, key_type="age-pq"):
     valid_from, valid_to = today.replace(month=1, day=1), today.replace(year=today.year + 2, month=12, day=31)
     _age_pair(cfg, "tpf", "tpf-dev", valid_from, valid_to, key_type)
     _age_pair(cfg, "ssb", "ssb-dev", valid_from, valid_to, key_type)
-    for role in keydir.SIGNING_ROLES:  # the TPF's key signs seals, SSB's signs its answers (issue 17)
+    for role in ("tpf-signing", "ssb-signing"):  # the TPF's key signs seals, SSB's signs its answers (issue 17)
         _signing_pair(cfg, role, valid_from, valid_to)
     write_file(cfg.private_dir / "pseudonym-master.key", secrets.token_hex(32) + "\n")
     (cfg.home / "ssb-inbox").mkdir(mode=0o700, exist_ok=True)

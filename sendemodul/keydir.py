@@ -36,9 +36,11 @@ from sendemodul import agepq, resources
 from sendemodul.errors import KeyDirError, NoCurrentKey
 from sendemodul.sshkeys import SSHKeyError, parse_public_key
 
-ROLES = ("tpf", "ssb", "tpf-signing", "ssb-signing")
-#: The roles whose key is an Ed25519 public key (``public_key``) rather than an age recipient.
-SIGNING_ROLES = ("tpf-signing", "ssb-signing")
+#: Roles whose key is an Ed25519 public key (``public_key``) rather than an age recipient: the TPF's seal key, SSB's
+#: answer key (``ssb answer``, docs/way-back.md), and the two keys that sign a release of the browser module together
+#: (docs/browser-module.md).
+SIGNING_ROLES = ("tpf-signing", "ssb-signing", "ssb-release", "tpf-release")
+ROLES = ("tpf", "ssb", *SIGNING_ROLES)
 #: ``sendemodul keygen --type`` and ``admin keys rotate --type``: the age key types, and the stanza type each writes.
 AGE_KEY_TYPES = {"age-pq": "mlkem768x25519", "age": "X25519"}
 PQ_STANZA = "mlkem768x25519"

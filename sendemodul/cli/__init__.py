@@ -23,10 +23,10 @@ def cli():
 
 
 def _register_commands():
-    from sendemodul.cli import admin, check, crypto, demo, encrypt, serve, ssb_answer, transfer, worker
+    from sendemodul.cli import admin, check, crypto, demo, encrypt, module, serve, ssb_answer, transfer, worker
 
-    for module in (admin, serve, worker, check, crypto, ssb_answer, encrypt, transfer, demo):
-        module.register(cli)
+    for command in (admin, serve, worker, check, crypto, ssb_answer, encrypt, transfer, demo, module):
+        command.register(cli)
 
 
 _register_commands()

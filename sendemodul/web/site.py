@@ -14,6 +14,7 @@ from sendemodul.web.api import ApiNode, Keys, Uploads
 from sendemodul.web.app import AppResource
 from sendemodul.web.channel import RequestLineChannel
 from sendemodul.web.errors import NotFoundJSON
+from sendemodul.web.module_page import ModulePage
 from sendemodul.web.pages import (
     STATIC_DIR,
     DeliveriesPage,
@@ -39,6 +40,7 @@ class Root(AppResource):
         self.putChild(b"kvittering", Receipts(app))
         self.putChild(b"logg-ut", LogoutPage(app))
         self.putChild(b"oppgaver", ReviewPages(app))
+        self.putChild(b"krypteringsmodul", ModulePage(app))
         self.putChild(b"static", StaticFiles(str(STATIC_DIR)))
         v1 = ApiNode()
         v1.putChild(b"uploads", Uploads(app))

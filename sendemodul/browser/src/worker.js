@@ -1,0 +1,91 @@
+// The Worker: splits the extract, encrypts identities to the TPF and data to SSB, signs the manifest, and builds the
+// container, posting progress as it goes. Nothing here can reach the network: the page's CSP (inherited by this
+// blob: worker) says connect-src 'none'.
+import { Encrypter } from "age-encryption";
+import { canonicalJson, partHeader, rowIds, sha256Hex, tar, utcTimestamp, utf8, uuid4 } from "./container.js";
+import { latin1, layout, lines, split } from "./fixed.js";
+import { pkcs8FromPem, sign } from "./sign.js";
+
+const post = (message) => self.postMessage(message);
+
+async function encryptTo(recipients, text) {
+  const encrypter = new Encrypter();
+  for (const recipient of recipients) encrypter.addRecipient(recipient.recipient);
+  return await encrypter.encrypt(utf8(text));
+}
+
+// Behave as a browser whose WebCrypto lacks X25519 and Ed25519 (the page's "#uten-webcrypto"): both the age library
+// and our signing then take their pure-JS paths (@noble/curves), which must give a container just as valid.
+let curveRefusals = 0;
+function withoutWebCryptoCurves() {
+  const subtle = crypto.subtle;
+  const importKey = subtle.importKey.bind(subtle);
+  const curve = (algorithm) => ["X25519", "Ed25519"].includes(typeof algorithm === "string" ? algorithm : algorithm?.name);
+  subtle.importKey = (format, data, algorithm, ...rest) => {
+    if (curve(algorithm)) curveRefusals += 1;
+    if (curve(algorithm)) return Promise.reject(new DOMException(`${algorithm.name || algorithm} is not supported`, "NotSupportedError"));
+    return importKey(format, data, algorithm, ...rest);
+  };
+}
+
+async function run({ extract, keyPem, unit, profile, tpf, ssb, producer, empty, noWebCrypto }) {
+  if (noWebCrypto) withoutWebCryptoCurves();
+  const der = pkcs8FromPem(keyPem);
+  const containerId = uuid4();
+  const rows = [];
+  if (!empty) {
+    const text = latin1(new Uint8Array(extract));
+    const spans = layout(profile);
+    let seen = 0;
+    for (const [, record] of lines(text)) {
+      rows.push(split(record, spans));
+      if (++seen % 20000 === 0) post({ type: "progress", stage: "split", done: seen });
+    }
+  }
+  const ids = rowIds(rows.length);
+  const order = ids.map((id, i) => [id, i]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  post({ type: "progress", stage: "sorted", done: rows.length });
+  const identityLines = [partHeader(containerId, "identities", rows.length)];
+  const dataLines = [partHeader(containerId, "data", rows.length)];
+  for (const [rowId, index] of order) {
+    const [values, data] = rows[index];
+    for (const [name, value] of values) identityLines.push(`${rowId}\t${name}\t${value}\n`);
+    dataLines.push(`${rowId}\t${data}\n`);
+  }
+  rows.length = 0;
+  const identities = await encryptTo(tpf, identityLines.join(""));
+  post({ type: "progress", stage: "identities" });
+  const data = await encryptTo(ssb, dataLines.join(""));
+  post({ type: "progress", stage: "data" });
+  const manifest = utf8(
+    canonicalJson({
+      format: "sendemodul-container/1",
+      container_id: containerId,
+      register: profile.register,
+      periode: profile.periode,
+      kommunenr: unit.kommunenr,
+      bydel: unit.bydel,
+      orgnr: unit.orgnr,
+      created: utcTimestamp(),
+      producer,
+      records: ids.length,
+      no_participants: Boolean(empty),
+      parts: {
+        "identities.age": { recipients: tpf.map((k) => k.key_id), size: identities.length, sha256: await sha256Hex(identities) },
+        "data.age": { recipients: ssb.map((k) => k.key_id), size: data.length, sha256: await sha256Hex(data) },
+      },
+    }),
+  );
+  const signature = await sign(der, manifest);
+  const container = tar([
+    ["manifest.json", manifest],
+    ["manifest.sig", signature],
+    ["identities.age", identities],
+    ["data.age", data],
+  ]);
+  post({ type: "done", container, containerId, records: ids.length, curveRefusals });
+}
+
+self.onmessage = (event) => {
+  run(event.data).catch((error) => post({ type: "error", code: error.message || String(error) }));
+};
