@@ -36,11 +36,32 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent / "sendemodul"
 DEMO = "0301-00-958935420"
 MiB = 1024**2
-STEPS = ("sftp", "https", "concurrent", "storm", "records")
-STEP_ALIASES = {"pseudonymizer": "records", "encrypt": "records", "upload": "sftp,https", "uploads": "sftp,https"}
+STEPS = ("sftp", "https", "concurrent", "storm", "records", "records15f")
+STEP_ALIASES = {
+    "pseudonymizer": "records",
+    "encrypt": "records",
+    "upload": "sftp,https",
+    "uploads": "sftp,https",
+    "15f": "records15f",
+    "barnevern": "records15f",
+}
 SIZES = {
-    "full": {"upload_mib": 1024, "concurrent": 400, "concurrent_mib": 10, "records": 2_000_000, "pq_rounds": 3},
-    "quick": {"upload_mib": 64, "concurrent": 40, "concurrent_mib": 10, "records": 50_000, "pq_rounds": 5},
+    "full": {
+        "upload_mib": 1024,
+        "concurrent": 400,
+        "concurrent_mib": 10,
+        "records": 2_000_000,
+        "pq_rounds": 3,
+        "records_15f": 100_000,
+    },
+    "quick": {
+        "upload_mib": 64,
+        "concurrent": 40,
+        "concurrent_mib": 10,
+        "records": 50_000,
+        "pq_rounds": 5,
+        "records_15f": 20_000,
+    },
 }
 # Same cipher and MAC for both SSH servers (default: what sendemodul offered before issue 23; --ssh-cipher and
 # --ssh-mac pick another, e.g. chacha20-poly1305@openssh.com or aes128-gcm@openssh.com, where the MAC is unused);
@@ -63,6 +84,7 @@ TOOLS_FOR = {
     "concurrent": ("sftp", "sshpass", "curl"),
     "storm": ("curl",),
     "records": (),
+    "records15f": (),
 }
 # (key, label, target text, check) -- the rows of the table, in order
 TARGETS = [
@@ -107,6 +129,9 @@ TARGETS = [
     ("pseudonymizer_pq_ratio", "pseudonymizer time PQ/classic keys", "<= 1.05", lambda v: v <= 1.05),
     ("encrypt_pq_cpu_ratio", "encryption module CPU PQ/classic keys", "", None),
     ("pseudonymizer_pq_cpu_ratio", "pseudonymizer CPU PQ/classic keys", "", None),
+    ("check_15f_records_per_s", "15F check, every barnevern control (Individ/s)", "", None),
+    ("encrypt_15f_records_per_s", "15F encryption module: check + split + encrypt (Individ/s)", "", None),
+    ("encrypt_15f_rss_mib", "15F encryption module peak RSS (MiB)", "<= 100", lambda v: v <= 100),
 ]
 
 
@@ -1414,6 +1439,84 @@ class Bench:
             f"PQ/classic {self.results['pseudonymizer_pq_ratio']}"
         )
 
+    def step_records15f(self):
+        """15F: ``sendemodul check`` and ``sendemodul encrypt`` (which checks, splits each ``Individ`` into its
+        identifiers for the TPF and the rest for SSB, and encrypts) of a generated barnevern extract with
+        ``--records-15f`` Individ, each with meldinger, planer, tiltak and flyttinger; Individ per second."""
+        n = self.args.records_15f
+        year = datetime.date.today().year
+        say(f"==> records15f: check and encryption module on {n:,} Individ (15F {year}, every barnevern control)")
+        from sendemodul import identity
+        from sendemodul.profiles import load_profile
+        from sendemodul.testing.extracts import write_extract
+
+        home = self.tmp / "records15f-home"
+        subprocess.run([str(BIN), "admin", "init", "--dev", "--home", str(home)], check=True, capture_output=True)
+        extract = self.tmp / "barnevern.xml"
+        with (
+            Progress("generating the 15F extract", lambda: f"{tree_size(extract) / MiB:,.0f} MiB"),
+            open(extract, "wb") as out,
+        ):
+            write_extract(out, load_profile("15F", year), identity.parse_unit(DEMO, year), n, seed=1)
+        env = {**os.environ, "SENDEMODUL_HOME": str(home)}
+        common = ["-r", "15F", "-p", str(year), "-u", DEMO]
+        report = self.tmp / "records15f-report.json"
+        check_log = self.tmp / "check-15f.log"
+        check_s, check_rss, code, check_cpu = run_measured(
+            [str(BIN), "check", *common, "--format", "json", "-o", str(report), str(extract)],
+            "sendemodul check (15F)",
+            check_log,
+            env=env,
+        )
+        if code not in (0, 1):  # a generated extract is clean: OK, or SSB's warnings on DUF-only individer
+            raise BenchError(f"sendemodul check of the 15F extract exited {code}: {tail(check_log, 1500)}")
+        tar = self.tmp / "records15f.tar"
+        log = self.tmp / "encrypt-15f.log"
+        os.sync()
+        encrypt_s, encrypt_rss, code, encrypt_cpu = run_measured(
+            [
+                str(BIN),
+                "encrypt",
+                *common,
+                "--signing-key",
+                str(home / "demo" / "unit.key"),
+                str(extract),
+                "-o",
+                str(tar),
+            ],
+            "sendemodul encrypt (15F)",
+            log,
+            env=env,
+        )
+        if code != 0 or not tar.exists():
+            raise BenchError(f"sendemodul encrypt of the 15F extract failed (exit {code}): {tail(log, 1500)}")
+        checked = json.loads(report.read_text())
+        self.results.update(
+            records_15f=n,
+            extract_15f_mib=round(extract.stat().st_size / MiB, 1),
+            check_15f_s=round(check_s, 2),
+            check_15f_cpu_s=round(check_cpu, 2),
+            check_15f_records_per_s=round(n / check_s),
+            check_15f_rss_mib=round(check_rss, 1),
+            check_15f_result=checked["result"],
+            check_15f_rules=checked["rules"],
+            encrypt_15f_s=round(encrypt_s, 2),
+            encrypt_15f_cpu_s=round(encrypt_cpu, 2),
+            encrypt_15f_records_per_s=round(n / encrypt_s),
+            encrypt_15f_mb_s=mb_per_s(extract.stat().st_size, encrypt_s),
+            encrypt_15f_rss_mib=round(encrypt_rss, 1),
+            container_15f_mib=round(tar.stat().st_size / MiB, 1),
+        )
+        say(
+            f"    check: {check_s:.2f} s, {n / check_s:,.0f} Individ/s, peak RSS {check_rss:.0f} MiB, "
+            f"result {checked['result']} ({', '.join(f'{k} {v}' for k, v in checked['rules'].items())})"
+        )
+        say(
+            f"    encrypt: {encrypt_s:.2f} s, {n / encrypt_s:,.0f} Individ/s, "
+            f"{self.results['encrypt_15f_mb_s']} MB/s of extract ({self.results['extract_15f_mib']} MiB), "
+            f"peak RSS {encrypt_rss:.0f} MiB"
+        )
+
     def _records_run(self, home, extract, year, tag):
         """``sendemodul encrypt`` of ``extract`` with ``home``'s keys, then the container as a received upload and
         one ``sendemodul worker --once``; returns the times, peak RSS and the container's size."""
@@ -1704,6 +1807,9 @@ steps (--only):
               A 503 "busy" answer to the upload is retried; no receipt within max(45 s, 3 x calm + 30 s) counts 0.
   records     sendemodul encrypt on a generated 11F extract, then the pseudonymizer (worker --once) on the container:
               records/s, MB/s, peak RSS (wait4 rusage)
+  records15f  sendemodul check and sendemodul encrypt (check + split by Individ + encrypt) on a generated 15F
+              extract (--records-15f Individ, each with meldinger, planer, tiltak, flyttinger; every barnevern
+              control runs): Individ/s, peak RSS (alias: 15f)
 
 The server (a fresh process for each step, same home) runs with its dev defaults except: free ports, the embedded
 pseudonymizer off, and auth.max_pending_logins raised to the concurrent step's size + 64 (each unit there connects
@@ -1729,6 +1835,11 @@ def parse_args(argv):
     ap.add_argument("--concurrent", type=int, help="units uploading at once (default 400; quick 40)")
     ap.add_argument("--concurrent-mib", type=int, help="container size per unit (default 10)")
     ap.add_argument("--records", type=int, help="records for encrypt/pseudonymizer (default 2,000,000; quick 50,000)")
+    ap.add_argument(
+        "--records-15f",
+        type=int,
+        help="Individ in the 15F extract of step records15f (default 100,000; quick 20,000)",
+    )
     ap.add_argument(
         "--repeat",
         type=int,
@@ -1822,6 +1933,7 @@ def main(argv=None):
             "concurrent": args.concurrent,
             "concurrent_mib": args.concurrent_mib,
             "records": args.records,
+            "records_15f": args.records_15f,
             "storm_rate": args.storm_rate,
             "storm_per_source": args.storm_per_source,
             "repeat": args.repeat,

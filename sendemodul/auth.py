@@ -29,9 +29,10 @@ from twisted.cred.portal import IRealm
 from twisted.internet import defer, task
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python import failure
 from zope.interface import Interface, implementer
 
-from sendemodul import identity
+from sendemodul import identity, metrics
 from sendemodul.errors import LoginBusy
 
 log = Logger()
@@ -109,12 +110,14 @@ class ISourced(Interface):
 
 @implementer(credentials.IUsernamePassword, ISourced)
 class UnitCredentials:
-    """Username (``kommunenr-bydel-orgnr``) and PIN, plus the source address (a host string) or None."""
+    """Username (``kommunenr-bydel-orgnr``) and PIN, plus the source address (a host string) or None, and the
+    protocol (``https``, ``sftp``) the metrics count the login under."""
 
-    def __init__(self, username, password, source=None):
+    def __init__(self, username, password, source=None, protocol="https"):
         self.username = username
         self.password = password
         self.source = source
+        self.protocol = protocol
 
     def checkPassword(self, password):  # IUsernamePassword; not used by our checker
         return secrets.compare_digest(self.password, password)
@@ -161,6 +164,10 @@ class Defender:
             del self._bans[source]
             return False
         return True
+
+    def banned_count(self):
+        """How many sources are banned (some may have expired since; they go at their next connection)."""
+        return len(self._bans)
 
     def record_failure(self, source, score):
         """Add ``score`` for ``source``; returns True when this failure got it banned."""
@@ -253,8 +260,23 @@ class PinChecker:
         ok = verify_pin(pin, phc if phc is not None else dummy_phc())
         return ok and phc is not None
 
-    @defer.inlineCallbacks
     def requestAvatarId(self, creds):
+        """The unit's login, or UnauthorizedLogin; counted in the metrics by protocol and result."""
+        protocol = getattr(creds, "protocol", "unknown")
+        source = getattr(creds, "source", None) if ISourced.providedBy(creds) else None
+        banned = source is not None and self.defender.is_banned(source)
+
+        def counted(result):
+            if isinstance(result, failure.Failure):
+                metrics.login(protocol, "busy" if result.check(Busy) else "banned" if banned else "failure")
+            else:
+                metrics.login(protocol, "success")
+            return result
+
+        return self._request_avatar_id(creds).addBoth(counted)
+
+    @defer.inlineCallbacks
+    def _request_avatar_id(self, creds):
         source = getattr(creds, "source", None) if ISourced.providedBy(creds) else None
         if source is not None and self.defender.is_banned(source):
             log.info("login refused: source is banned")
@@ -297,6 +319,7 @@ class PinChecker:
 
     def _failed(self, unit, source, score):
         if self.defender.record_failure(source, score):
+            metrics.BANS.inc()
             log.warn(
                 "source banned for {seconds} s after repeated login failures", seconds=self.config.source_ban_seconds
             )

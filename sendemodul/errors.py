@@ -104,6 +104,12 @@ class AuditError(SendemodulError):
     code = "audit"
 
 
+class BackupError(SendemodulError):
+    """The backup or restore could not be made, or it did not check out."""
+
+    code = "backup"
+
+
 class LoginBusy(SendemodulError):
     """The server is busy checking other logins; try again in a moment."""
 

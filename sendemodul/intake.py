@@ -22,11 +22,12 @@ import functools
 import hashlib
 import secrets
 import sqlite3
+import time
 
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from sendemodul import keydir
+from sendemodul import keydir, metrics
 from sendemodul.errors import (
     ContainerReplayed,
     LoginRevoked,
@@ -114,10 +115,12 @@ class Intake:
                 orphans=orphans,
             )
 
-    def begin(self, unit, *, epoch, on_pressure=None):
+    def begin(self, unit, *, epoch, on_pressure=None, protocol="https"):
         """Start receiving an upload for the logged-in ``unit`` (an :class:`identity.Unit`, as the front has it
-        from the login); ``epoch``: the login's credential epoch (:class:`~sendemodul.auth.UnitLogin`)."""
+        from the login); ``epoch``: the login's credential epoch (:class:`~sendemodul.auth.UnitLogin`);
+        ``protocol``: ``https`` or ``sftp``, for the metrics."""
         if self._active[unit] >= self.config.limits.uploads_per_unit:
+            metrics.upload_finished(protocol, None, "refused", TooManyUploads.code, 0, None)
             raise TooManyUploads(
                 f"This unit already has {self._active[unit]} uploads in progress, as many as the "
                 "server takes at once; wait for one to finish."
@@ -127,6 +130,8 @@ class Intake:
         )
         upload.unit = unit
         upload.epoch = epoch
+        upload.protocol = protocol
+        upload.started = time.monotonic()
         self._active[unit] += 1
         upload.ended().addCallback(lambda _: self._upload_ended(unit))
         d = self.run_io(self._stream_check, unit, epoch)
@@ -158,12 +163,19 @@ class Intake:
 
     def abort(self, upload):
         """Throw a broken or refused upload away."""
+        self._count(upload, None, "refused", "aborted")
         return upload.discard()
+
+    def _count(self, upload, register, result, reason):
+        started = getattr(upload, "started", None)
+        seconds = time.monotonic() - started if started is not None else None
+        metrics.upload_finished(getattr(upload, "protocol", "https"), register, result, reason, upload.size, seconds)
 
     @defer.inlineCallbacks
     def finish(self, upload, expected_size=None):
         """Complete the upload and run the checks; fires with a :class:`Receipt` or fails with the reason."""
         if expected_size is not None and upload.size != expected_size:
+            self._count(upload, None, "refused", UploadIncomplete.code)
             yield upload.discard()
             raise UploadIncomplete()
         try:
@@ -175,6 +187,7 @@ class Intake:
                 raise
         except SendemodulError as e:
             log.info("upload by {unit} refused: {code}", unit=str(upload.unit), code=e.code)
+            self._count(upload, None, "refused", e.code)
             raise
         log.info(
             "upload {reference} by {unit} {outcome}: {register} {periode}, {size} bytes",
@@ -185,6 +198,7 @@ class Intake:
             size=receipt.size,
             outcome="duplicate" if receipt.duplicate else "accepted",
         )
+        self._count(upload, receipt.register, "duplicate" if receipt.duplicate else "accepted", None)
         if receipt.duplicate:  # after the answer; a crash first leaves an incoming/ part, removed at start
             self.run_io(_unlink, done.path).addErrback(lambda f: log.failure("removing a duplicate failed", f))
         return receipt

@@ -47,6 +47,8 @@ MESSAGES = {
     "review_decided": "Oppgaven er allerede løst.",
     "invalid": "Forespørselen er ugyldig.",
     "error": "Noe gikk galt hos oss. Prøv igjen senere.",
+    "staff_login": "Statuslisten er for SSB og pseudonymforvalteren: logg inn med brukernavnet staff og nøkkelen "
+    "fra driftsansvarlig.",
 }
 
 
@@ -80,3 +82,23 @@ def status_nb(row):
     elif row.get("late"):
         text += " (etter fristen)"
     return text
+
+
+#: A unit's state in the staff's status list (sendemodul/status_list.py), in Bokmål.
+STATUS_LIST_NB = {
+    "delivered": "Levert til SSB",
+    "received": "Mottatt",
+    "awaiting review": "Venter på kontroll",
+    "accepted": "Godkjent av SSB",
+    "returned": "Sendt tilbake",
+    "quarantined": "Stoppet",
+    "rejected": "Avvist",
+    "missing": "Mangler",
+    "late": "Forsinket",
+    "not registered": "Ikke registrert",
+}
+
+
+def status_list_nb(state):
+    """A unit's state in the status list, in Bokmål (a state without a text of its own as it is)."""
+    return STATUS_LIST_NB.get(state, state)

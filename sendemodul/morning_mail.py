@@ -11,15 +11,12 @@ A relay that refuses or cannot be reached releases the claim, so a later check r
 
 import datetime
 import smtplib
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 
-import jinja2
 from twisted.application import service
 from twisted.internet import task
 from twisted.logger import Logger
 
-from sendemodul import resources
+from sendemodul.mailing import send, send_moment, templates
 from sendemodul.messages_nb import status_nb
 from sendemodul.timefmt import OSLO, oslo_display, oslo_display_of_text, utc_text
 
@@ -27,10 +24,7 @@ log = Logger()
 
 ACTOR = "mailer"
 
-
-def send_moment(day, hour):
-    """The aware UTC datetime of ``hour``:00 Oslo time on ``day`` (DST-aware)."""
-    return datetime.datetime.combine(day, datetime.time(hour), tzinfo=OSLO).astimezone(datetime.UTC)
+__all__ = ["MorningMail", "MorningMailService", "due_days", "render", "send", "send_moment"]
 
 
 def due_days(last_done, now, *, hour, catch_up_days):
@@ -46,18 +40,6 @@ def due_days(last_done, now, *, hour, catch_up_days):
         days.append(day)
         day += datetime.timedelta(days=1)
     return days
-
-
-def _templates():
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(resources.templates_dir()),
-        autoescape=False,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        extensions=["jinja2.ext.i18n"],
-    )
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
-    return env
 
 
 def render(cfg, unit, unit_name, uploads, start, end):
@@ -79,7 +61,7 @@ def render(cfg, unit, unit_name, uploads, start, end):
         for u in uploads
     ]
     body = (
-        _templates()
+        templates()
         .get_template("mail/morning.txt.j2")
         .render(
             unit=unit,
@@ -129,18 +111,8 @@ class MorningMail:
             if not self.store.claim_mail(day.isoformat(), unit):
                 continue
             subject, body = render(self.cfg, unit, rows[0]["unit_name"], rows, start, end)
-            message = EmailMessage()
-            message["From"] = self.cfg.mail.from_address
-            message["To"] = rows[0]["unit_email"]
-            message["Subject"] = subject
-            message["Date"] = formatdate(localtime=False, usegmt=True)
-            message["Message-ID"] = make_msgid(domain="sendemodul")
-            message.set_content(body)
             try:
-                with self.smtp(
-                    self.cfg.mail.smtp_host, self.cfg.mail.smtp_port, timeout=self.cfg.mail.timeout_seconds
-                ) as smtp:
-                    smtp.send_message(message)
+                send(self.cfg, [rows[0]["unit_email"]], subject, body, smtp=self.smtp)
             except (OSError, smtplib.SMTPException) as e:
                 self.store.mail_failed(day.isoformat(), unit)
                 log.warn(
@@ -157,10 +129,15 @@ class MorningMail:
 
 
 class MorningMailService(service.Service):
-    """Checks every ``mail.check_seconds`` (and at start: the catch-up) whether a morning e-mail is due."""
+    """Checks every ``mail.check_seconds`` (and at start: the catch-up) whether a morning e-mail or a reminder is
+    due. ``on_run(kind, sent)`` is told of each run (the metrics count them)."""
 
-    def __init__(self, cfg, store, run_db, clock, *, now=None):
+    def __init__(self, cfg, store, run_db, clock, *, now=None, on_run=lambda kind, sent: None):
+        from sendemodul.reminders import Reminders
+
         self.mailer = MorningMail(cfg, store)
+        self.reminders = Reminders(cfg, store) if cfg.reminders else None
+        self.on_run = on_run
         self.run_db = run_db
         self.interval = cfg.mail.check_seconds
         self.now = now or (lambda: datetime.datetime.now(datetime.UTC))
@@ -178,8 +155,16 @@ class MorningMailService(service.Service):
             self.loop.stop()
         return self._running
 
+    def _run(self, now):
+        """In a database thread: the morning e-mail, then the reminders (each failing on its own)."""
+        sent = self.mailer.run(now)
+        self.on_run("morning", sent)
+        if self.reminders is not None:
+            self.on_run("reminder", self.reminders.run(now))
+        return sent
+
     def _check(self):
-        d = self.run_db(self.mailer.run, self.now())
+        d = self.run_db(self._run, self.now())
         d.addErrback(lambda f: log.failure("morning e-mail check failed", f))
         self._running = d
         return d

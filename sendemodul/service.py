@@ -239,12 +239,19 @@ def makeService(config, reactor=None):
         top.workers = supervised or make_process_monitor(config, reactor)
         top.workers.setServiceParent(top)
     if config.mail.enabled:
+        from sendemodul import metrics
         from sendemodul.morning_mail import MorningMailService
 
-        top.mail = MorningMailService(config, store, top.db.run, reactor)
+        top.mail = MorningMailService(config, store, top.db.run, reactor, on_run=metrics.mail_run)
         top.mail.setServiceParent(top)
         from sendemodul.answer_mail import AnswerMailService
 
         top.answer_mail = AnswerMailService(config, store, top.db.run, reactor)
         top.answer_mail.setServiceParent(top)
+    if config.metrics.enabled:
+        from sendemodul import metrics
+
+        metrics.front_gauges(top.checker)
+        top.metrics = metrics.MetricsService(config, store, top.db.run, reactor, top.keys)
+        top.metrics.setServiceParent(top)
     return top

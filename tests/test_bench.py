@@ -42,6 +42,7 @@ def test_only_accepts_steps_and_aliases_in_run_order():
     assert bench.parse_only("") == bench.STEPS
     assert bench.parse_only("https,sftp") == ("sftp", "https")
     assert bench.parse_only("pseudonymizer") == ("records",)
+    assert bench.parse_only("15f,records") == ("records", "records15f")
     with pytest.raises(ValueError, match="unknown step"):
         bench.parse_only("ftp")
 

@@ -187,7 +187,8 @@ def test_upload_is_pseudonymized_and_pushed_to_a_real_sshd_and_ssb_opens_it(tmp_
         state = json.loads(
             run_cli("admin", "status", "--register", "11F", "--periode", "2026", "--json", home=server.home).stdout
         )
-        assert {row["unit"]: row["state"] for row in state} == {DEMO: "delivered", STAVANGER: "delivered"}
+        registered = {row["unit"]: row["state"] for row in state if row["unit"]}
+        assert registered == {DEMO: "delivered", STAVANGER: "delivered"}
         text = run_cli("admin", "status", "--register", "11F", "--periode", "2026", home=server.home).stdout
         assert "delivered" in text and STAVANGER in text
         a = ssb_open(server.home, sshd.inbox / f"{r1['reference']}.tar", tmp_path / "out1")
@@ -295,7 +296,8 @@ def test_quarantine_reason_feedback_requeue_and_status(tmp_path):
         state = json.loads(
             run_cli("admin", "status", "--register", "11F", "--periode", "2026", "--json", home=server.home).stdout
         )
-        assert {row["unit"]: row["state"] for row in state} == {DEMO: "quarantined", STAVANGER: "missing"}
+        registered = {row["unit"]: row["state"] for row in state if row["unit"]}
+        assert registered == {DEMO: "quarantined", STAVANGER: "missing"}
         out = run_cli("admin", "requeue", rb["reference"], home=server.home).stdout
         assert "quarantined -> received" in out
         assert uploads(server.home)[rb["reference"]]["status"] == "received"

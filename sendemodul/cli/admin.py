@@ -6,7 +6,15 @@ from sendemodul import home as homemod
 from sendemodul.cli.admin_keys import keys_group
 from sendemodul.cli.admin_options import ACTOR, home_option
 from sendemodul.cli.admin_units import pin, sshkey, unit
-from sendemodul.cli.admin_uploads import audit_group, requeue, status, uploads
+from sendemodul.cli.admin_uploads import (
+    audit_group,
+    backup_command,
+    requeue,
+    restore_command,
+    staff_token,
+    status,
+    uploads,
+)
 
 __all__ = ["admin", "home_option", "register"]
 
@@ -77,7 +85,19 @@ def init(home, dev, key_type):
 
 # The unit, PIN and SSH key commands, the key rotation and the upload, status and audit commands live in their own
 # modules.
-for _command in (unit, pin, sshkey, keys_group, uploads, status, requeue, audit_group):
+for _command in (
+    unit,
+    pin,
+    sshkey,
+    keys_group,
+    uploads,
+    status,
+    staff_token,
+    requeue,
+    audit_group,
+    backup_command,
+    restore_command,
+):
     admin.add_command(_command)
 
 

@@ -76,15 +76,33 @@ def _end_with_supervisor():
         sys.exit(0)
 
 
-def _loop(step, poll_seconds, once, should_stop):
-    """Call ``step`` until it finds nothing to do (``--once``), or forever, sleeping ``poll_seconds`` when idle."""
+#: Seconds between two heartbeats of a running pseudonymizer or forwarder (``/readyz`` checks their age).
+HEARTBEAT_SECONDS = 10.0
+
+
+def _loop(step, poll_seconds, once, should_stop, *, store=None, process=None):
+    """Call ``step`` until it finds nothing to do (``--once``), or forever, sleeping ``poll_seconds`` when idle and
+    writing ``process``'s heartbeat into the store at most every HEARTBEAT_SECONDS."""
+    import time
+
     from sendemodul.worker import run_forever
 
     if once:
+        if store is not None:
+            store.heartbeat(process)
         while step():
             pass
         return
-    run_forever(step, poll_seconds, should_stop=should_stop)
+    last = [float("-inf")]
+
+    def beating():
+        now = time.monotonic()
+        if store is not None and now - last[0] >= HEARTBEAT_SECONDS:
+            store.heartbeat(process)
+            last[0] = now
+        return step()
+
+    run_forever(beating, poll_seconds, should_stop=should_stop)
 
 
 @click.command()
@@ -103,7 +121,7 @@ def worker(home, once):
     worker = Pseudonymizer(cfg, store, spool, Keys(cfg))
     worker.recover()
     click.echo("pseudonymizer started", err=True)
-    _loop(worker.run_once, cfg.worker.poll_seconds, once, should_stop)
+    _loop(worker.run_once, cfg.worker.poll_seconds, once, should_stop, store=store, process="worker")
 
 
 @click.command()
@@ -129,7 +147,7 @@ def forwarder(home, once):
         delivered = fwd.run_once()
         return collector.run_if_due() or delivered
 
-    _loop(step, cfg.forwarder.poll_seconds, once, should_stop)
+    _loop(step, cfg.forwarder.poll_seconds, once, should_stop, store=store, process="forwarder")
 
 
 def register(cli):

@@ -17,14 +17,18 @@ from sendemodul.config.sections import (
     _SECTIONS,
     CONFIG_NAME,
     FORWARDER_MODES,
+    OSLO_MODES,
     REVIEWER_ROLES,
     AuthConfig,
     Config,
+    Expected,
     ForwarderConfig,
     LimitsConfig,
     LogConfig,
     MailConfig,
+    MetricsConfig,
     ProcessConfig,
+    Reminder,
     Review,
     ServerConfig,
     Window,
@@ -201,6 +205,23 @@ def _validate_section(name: str, section: object) -> None:
                     raise ConfigError(f"config key 'process.{role}_user' must not be root")
             if not section.group:
                 raise ConfigError("config key 'process.group' is required when the process users are set")
+    elif name == "metrics":
+        assert isinstance(section, MetricsConfig)  # for the type checker: _SECTIONS["metrics"] built it
+        _positive(section, name, "refresh_seconds", "heartbeat_max_seconds")
+        if section.min_free_bytes < 0:
+            raise ConfigError("config key 'metrics.min_free_bytes' must not be negative")
+        try:
+            endpoint_strings.check(section.listen)
+        except endpoint_strings.BadDescription as e:
+            raise ConfigError(f"config key 'metrics.listen' {e}") from None
+        if bool(section.username) != bool(section.password):
+            raise ConfigError("config keys 'metrics.username' and 'metrics.password' go together (both or neither)")
+        interface = endpoint_strings.tcp_interface(section.listen)
+        loopback = interface is not None and (interface.startswith("127.") or interface in ("::1", "localhost"))
+        if section.enabled and not loopback and not section.username:
+            raise ConfigError(
+                "config key 'metrics.listen' is not a loopback address: set metrics.username and metrics.password"
+            )
     elif name == "log":
         assert isinstance(section, LogConfig)  # for the type checker: _SECTIONS["log"] built it
         if section.console_level not in _LEVELS:
@@ -269,6 +290,64 @@ def _build_review(index: int, raw: object) -> Review:
     return Review(register=raw["register"], by=by)
 
 
+_REGION_RE = re.compile(r"^\d{4}-\d{2}$")
+
+
+def _table(name: str, raw: object, cls: type[Any]) -> dict[str, Any]:
+    """``raw`` as a dict whose keys are all fields of ``cls`` and that has ``register`` (checked)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config key {name!r} must be a table")
+    fields = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in fields:
+            raise ConfigError(f"unknown config key '{name}.{key}'")
+    if "register" not in raw:
+        raise ConfigError(f"config key '{name}.register' is required")
+    if raw["register"] not in (*REGISTERS, "*"):
+        raise ConfigError(f"config key '{name}.register' must be one of {', '.join(REGISTERS)} or *")
+    if "periode" in raw:
+        _check_type(f"{name}.periode", raw["periode"], int)
+    return raw
+
+
+def _build_expected(index: int, raw: object) -> Expected:
+    name = f"expected[{index}]"
+    table = _table(name, raw, Expected)
+    oslo = _check_type(f"{name}.oslo", table.get("oslo", "kommune"), str)
+    if oslo not in OSLO_MODES:
+        raise ConfigError(f"config key '{name}.oslo' must be one of {', '.join(OSLO_MODES)}")
+    lists: dict[str, tuple[str, ...]] = {}
+    for key in ("add", "exclude"):
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and _REGION_RE.match(v) for v in value):
+            raise ConfigError(f"config key '{name}.{key}' must be a list of regions like \"0301-01\"")
+        lists[key] = tuple(value)
+    return Expected(
+        register=table["register"], periode=table.get("periode"), oslo=oslo, add=lists["add"], exclude=lists["exclude"]
+    )
+
+
+def _build_reminder(index: int, raw: object) -> Reminder:
+    name = f"reminder[{index}]"
+    table = _table(name, raw, Reminder)
+    days: dict[str, tuple[int, ...]] = {}
+    for key in ("days_before", "days_after"):
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 366 for v in value
+        ):
+            raise ConfigError(f"config key '{name}.{key}' must be a list of day counts 0-366")
+        days[key] = tuple(sorted(set(value)))
+    if not days["days_before"] and not days["days_after"]:
+        raise ConfigError(f"config key '{name}' sends nothing: give days_before or days_after")
+    return Reminder(
+        register=table["register"],
+        periode=table.get("periode"),
+        days_before=days["days_before"],
+        days_after=days["days_after"],
+    )
+
+
 def parse(text: str, home: str | os.PathLike[str]) -> Config:
     """Build a :class:`Config` from TOML text. Raises ConfigError naming the offending key."""
     try:
@@ -292,6 +371,13 @@ def parse(text: str, home: str | os.PathLike[str]) -> Config:
             registers = [r.register for r in values["reviews"]]
             if len(set(registers)) != len(registers):
                 raise ConfigError("config key 'review' names a register twice")
+        elif key in ("expected", "reminder"):
+            if not isinstance(value, list):
+                raise ConfigError(f"config key {key!r} must be an array of tables ([[{key}]])")
+            if key == "expected":
+                values["expected"] = tuple(_build_expected(i, t) for i, t in enumerate(value))
+            else:
+                values["reminders"] = tuple(_build_reminder(i, t) for i, t in enumerate(value))
         elif key == "environment":
             values[key] = _check_type(key, value, str)
             if value not in _ENVIRONMENTS:

@@ -167,6 +167,32 @@ class MailConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    #: Prometheus metrics, ``/healthz`` and ``/readyz`` on a listener of their own (off by default). Keep it on
+    #: loopback (or a management network): the metrics carry no unit, person or file name, but they are not public.
+    enabled: bool = False
+    listen: str = "tcp:9464:interface=127.0.0.1"
+    #: HTTP Basic credentials for every path on the metrics listener (both or neither); required when ``listen`` is
+    #: not a loopback address.
+    username: str = ""
+    password: str = ""
+    #: How often the gauges read from the database and the files are refreshed (off the reactor thread).
+    refresh_seconds: float = 15.0
+    #: ``/readyz``: the spool's file system must have at least this much free space, and the pseudonymizer's and
+    #: the forwarder's heartbeats must be younger than ``heartbeat_max_seconds``.
+    min_free_bytes: int = 1024**3
+    heartbeat_max_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class StaffConfig:
+    #: SSB/TPF staff read the status page ``/admin/status`` on the HTTPS front with HTTP Basic: user ``staff`` and
+    #: the token in ``<home>/private/staff-token`` (``sendemodul admin staff-token`` makes one; only its SHA-256 is
+    #: kept). Off by default: no token file, no page.
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
 class ProcessConfig:
     #: Production: the users the front, the pseudonymizer and the forwarder run as (all three, or none). Started as
     #: root, the server drops to them (the front after binding its ports); ``admin init`` as root gives each the
@@ -210,6 +236,36 @@ class Review:
     by: str = "statsforvalter"
 
 
+OSLO_MODES = ("kommune", "bydeler")
+
+
+@dataclass(frozen=True)
+class Expected:
+    """Which units must report ``register`` (``*``: every register) for ``periode`` (None: every periode), beyond
+    the default of every kommune valid in the periode's code list as a whole (``KKKK-00``).
+
+    ``oslo``: ``kommune`` (0301-00) or ``bydeler`` (each of Oslo's reporting bydeler, 0301-01 .. 0301-15);
+    ``add`` and ``exclude``: regions ``KKKK-BB`` added to or taken from the list."""
+
+    register: str
+    periode: int | None = None
+    oslo: str = "kommune"
+    add: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """Reminder e-mails ("purring") for ``register`` (``*``: every register) and ``periode`` (None: every periode
+    that has a window with a deadline): on each day ``deadline - n`` for n in ``days_before`` and ``deadline + n``
+    for n in ``days_after``, at ``mail.send_hour``, every unit still missing gets one e-mail."""
+
+    register: str
+    periode: int | None = None
+    days_before: tuple[int, ...] = ()
+    days_after: tuple[int, ...] = ()
+
+
 @dataclass(frozen=True)
 class Config:
     home: Path
@@ -223,7 +279,11 @@ class Config:
     forwarder: ForwarderConfig = field(default_factory=ForwarderConfig)
     mail: MailConfig = field(default_factory=MailConfig)
     process: ProcessConfig = field(default_factory=ProcessConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    staff: StaffConfig = field(default_factory=StaffConfig)
     windows: tuple[Window, ...] = ()
+    expected: tuple[Expected, ...] = ()
+    reminders: tuple[Reminder, ...] = ()
     reviews: tuple[Review, ...] = ()
 
     def review_for(self, register: str) -> Review | None:
@@ -235,6 +295,16 @@ class Config:
         exact = [w for w in self.windows if w.periode == periode and w.register == register]
         wildcard = [w for w in self.windows if w.periode == periode and w.register == "*"]
         return next(iter(exact or wildcard), None)
+
+    def expected_for(self, register: str, periode: int) -> Expected:
+        """The ``[[expected]]`` table for ``register`` and ``periode``: an exact register before ``*``, an exact
+        periode before none; the default (every kommune, Oslo as a whole) when none matches."""
+
+        def rank(e: Expected) -> tuple[int, int]:
+            return (e.register == register, e.periode == periode)
+
+        matches = [e for e in self.expected if e.register in (register, "*") and e.periode in (periode, None)]
+        return max(matches, key=rank, default=Expected(register=register, periode=periode))
 
     # Paths under the home. Everything the server keeps lives here.
     @property
@@ -280,4 +350,6 @@ _SECTIONS: "dict[str, type[DataclassInstance]]" = {
     "forwarder": ForwarderConfig,
     "mail": MailConfig,
     "process": ProcessConfig,
+    "metrics": MetricsConfig,
+    "staff": StaffConfig,
 }

@@ -52,6 +52,20 @@ def render_default(environment: str = "dev") -> str:
         '# register = "15F"',
         '# by = "statsforvalter"',
         "",
+        "# Who must report (admin status, the staff page, reminders): every kommune valid in the periode's code list,",
+        '# Oslo as 0301-00 unless oslo = "bydeler" (0301-01 .. 0301-15). One table per register (or "*"):',
+        "# [[expected]]",
+        '# register = "IPLOS"',
+        '# oslo = "bydeler"',
+        '# add = []          # regions like "0301-16" that must report too',
+        "# exclude = []      # regions excused from reporting",
+        "",
+        "# Reminder e-mails to units still missing, on days counted from the window's deadline (needs [mail]):",
+        "# [[reminder]]",
+        '# register = "*"',
+        "# days_before = [3]",
+        "# days_after = [1, 7]",
+        "",
     ]
     for name, cls in _SECTIONS.items():
         lines.append(f"[{name}]")

@@ -181,6 +181,8 @@ class Record:
     #: XML: the element that parsing ``data`` gives, kept from reading the extract so that the checks need not parse
     #: ``data`` again; ``None`` for fixed width, and where parsing ``data`` would give another element (namespaces).
     element: ET.Element | None = field(default=None, compare=False, repr=False)
+    #: XML: the identifier attributes that are there but blank (``ids`` has them as ``''``, as a missing one).
+    blank_ids: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)

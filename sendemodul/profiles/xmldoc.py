@@ -213,9 +213,11 @@ class XmlExtract(Extract):
 
     def _record(self, line: int, element: ET.Element) -> Record:
         profile = self._profile
-        ids = tuple((name, element.attrib.pop(name, "").strip()) for name in profile.id_fields)
+        attrib = element.attrib
+        blank = frozenset(name for name in profile.id_fields if name in attrib and not attrib[name].strip())
+        ids = tuple((name, attrib.pop(name, "").strip()) for name in profile.id_fields)
         journalnr = None
         if profile.journal_field is not None:
             journalnr = element.get(profile.journal_field.name, "").strip() or None
         data = profile.one_line(element)
-        return Record(line, journalnr, ids, data, element if _reparses_unchanged(element) else None)
+        return Record(line, journalnr, ids, data, element if _reparses_unchanged(element) else None, blank)

@@ -15,8 +15,10 @@ from twisted.cred import credentials, error
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.internet import defer
 from twisted.logger import Logger
+from twisted.python import failure
 from zope.interface import implementer
 
+from sendemodul import metrics
 from sendemodul.auth import UNIT_RE, UnitLogin
 
 log = Logger()
@@ -84,8 +86,22 @@ class UnitKeyChecker:
                 continue
         return epoch, blobs
 
-    @defer.inlineCallbacks
     def requestAvatarId(self, creds):
+        """The unit's login; a refusal counted as a failed SFTP login (the key-only query, ValidPublicKey, is not a
+        login attempt and is not counted)."""
+
+        def counted(result):
+            if isinstance(result, failure.Failure):
+                if result.check(error.UnauthorizedLogin):
+                    metrics.login("sftp", "failure")
+            else:
+                metrics.login("sftp", "success")
+            return result
+
+        return self._request_avatar_id(creds).addBoth(counted)
+
+    @defer.inlineCallbacks
+    def _request_avatar_id(self, creds):
         username = creds.username.decode("utf-8", "replace") if isinstance(creds.username, bytes) else creds.username
         unit = username.strip() if username and UNIT_RE.match(username.strip()) else None
         if unit is None:

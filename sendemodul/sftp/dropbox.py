@@ -161,7 +161,10 @@ class DropBox:
         upload = SftpUpload(name, None)
         try:
             upload.incoming = self.intake.begin(
-                self.parsed_unit, epoch=self.epoch, on_pressure=lambda paused: self.on_pressure(upload, paused)
+                self.parsed_unit,
+                epoch=self.epoch,
+                on_pressure=lambda paused: self.on_pressure(upload, paused),
+                protocol="sftp",
             )
         except TooManyUploads as e:
             raise SFTPError(FX_FAILURE, str(e)) from None

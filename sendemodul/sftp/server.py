@@ -143,7 +143,7 @@ class UnitUserAuthServer(AdmittingUserAuthServer):
     def auth_password(self, packet):
         password = getNS(packet[1:])[0]
         peer = self.transport.transport.getPeer()
-        creds = UnitCredentials(self.user, password, source=getattr(peer, "host", None))
+        creds = UnitCredentials(self.user, password, source=getattr(peer, "host", None), protocol="sftp")
         return self.portal.login(creds, None, interfaces.IConchUser)
 
     def admit(self, user, logout):

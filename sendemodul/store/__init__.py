@@ -11,17 +11,20 @@ Nothing secret is stored: PINs only as Argon2id PHC strings, no ID numbers, no f
 :mod:`~sendemodul.store.connections` (connections, transactions, create/open), :mod:`~sendemodul.store.migrations`
 (the schema), :mod:`~sendemodul.store.audit_log`, :mod:`~sendemodul.store.units` (units, PINs, keys),
 :mod:`~sendemodul.store.uploads` (intake, pseudonymizer, forwarder), :mod:`~sendemodul.store.mail_log` and
+:mod:`~sendemodul.store.reminder_log`, :mod:`~sendemodul.store.health` (heartbeats, the metrics' counts),
 :mod:`~sendemodul.store.answers` (SSB's answers) and :mod:`~sendemodul.store.reviews` (review before delivery).
 """
 
 from sendemodul.store.answers import Answers
 from sendemodul.store.audit_log import AuditLog
 from sendemodul.store.connections import Connections
+from sendemodul.store.health import Health
 from sendemodul.store.mail_log import MailLog
+from sendemodul.store.reminder_log import ReminderLog
 from sendemodul.store.reviews import Reviews
 from sendemodul.store.units import Units
 from sendemodul.store.uploads import Uploads
 
 
-class Store(Connections, AuditLog, Units, Uploads, MailLog, Answers, Reviews):
+class Store(Connections, AuditLog, Units, Uploads, MailLog, ReminderLog, Health, Answers, Reviews):
     """The database. Create it with :meth:`create` (atomically), open it with :meth:`open`."""

@@ -118,7 +118,31 @@ MIGRATIONS = [
     ALTER TABLE units ADD COLUMN credential_epoch INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX units_credential_epoch ON units (credential_epoch);
     """,
-    # 4: SSB's answers (issue 17): a delivered upload becomes accepted or returned by SSB's signed answer, recorded
+    # 4: reminders ("purring", issue 19): which reminder days are done and each unit's reminder claimed or sent, so
+    # none goes out twice; and the heartbeats of the pseudonymizer and the forwarder that /readyz checks.
+    """
+    CREATE TABLE reminder_days (
+        register TEXT NOT NULL,
+        periode INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        completed_at TEXT NOT NULL,
+        PRIMARY KEY (register, periode, day)
+    ) STRICT;
+    CREATE TABLE reminders_sent (
+        register TEXT NOT NULL,
+        periode INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        unit TEXT NOT NULL REFERENCES units(unit),
+        state TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (register, periode, day, unit)
+    ) STRICT;
+    CREATE TABLE heartbeats (
+        process TEXT PRIMARY KEY,
+        at TEXT NOT NULL
+    ) STRICT;
+    """,
+    # 5: SSB's answers (issue 17): a delivered upload becomes accepted or returned by SSB's signed answer, recorded
     # once (answer_id is the replay guard, reference the one-answer-per-delivery guard), with SSB's message and its
     # rows in error (JSON: row id, journalnummer, severity, rule, field, message; never an ID number). mail_state:
     # the e-mail to the unit when it arrives: pending -> sending -> sent. And review before delivery: a delivery of a

@@ -87,7 +87,8 @@ class Uploads:
     def status(self, register, periode):
         """Every registered unit with its newest upload for the register and periode (None when missing)."""
         return self._rows(
-            "SELECT u.unit, u.name, u.disabled_at, up.reference, up.status, up.late, up.test, up.received_at,"
+            "SELECT u.unit, u.kommunenr, u.bydel, u.name, u.email, u.disabled_at, up.reference, up.status, up.late,"
+            " up.test, up.received_at,"
             " up.delivered_at, up.reason"
             " FROM units u LEFT JOIN uploads up ON up.reference = ("
             "   SELECT reference FROM uploads x WHERE x.unit = u.unit AND x.register = ? AND x.periode = ?"

@@ -32,6 +32,7 @@ class WebApp:
         self.templates = letters.environment()
         self.templates.filters["oslo_time"] = oslo_display_of_text
         self.templates.filters["status_nb"] = messages_nb.status_nb
+        self.templates.filters["status_list_nb"] = messages_nb.status_list_nb
 
     def render(self, request, name, status=200, **context):
         request.setResponseCode(status)

@@ -26,6 +26,7 @@ from sendemodul.web.pages import (
 )
 from sendemodul.web.request import UploadRequest, bad_segment
 from sendemodul.web.review import ReviewPages
+from sendemodul.web.staff_pages import StaffStatusPage
 from sendemodul.web.tls import CoalescingTLSFactory
 
 log = Logger()
@@ -42,6 +43,7 @@ class Root(AppResource):
         self.putChild(b"oppgaver", ReviewPages(app))
         self.putChild(b"krypteringsmodul", ModulePage(app))
         self.putChild(b"static", StaticFiles(str(STATIC_DIR)))
+        self.putChild(b"statusliste", StaffStatusPage(app))
         v1 = ApiNode()
         v1.putChild(b"uploads", Uploads(app))
         v1.putChild(b"keys", Keys(app))

@@ -51,7 +51,7 @@ class FakeIntake:
         self.pending = None
         self.outcome = lambda upload: receipt(upload)
 
-    def begin(self, unit, *, epoch=None, on_pressure=None):
+    def begin(self, unit, *, epoch=None, on_pressure=None, protocol="https"):
         if (
             len([u for u in self.begun if u not in self.aborted and u not in self.finished])
             >= self.config.limits.uploads_per_unit

@@ -22,7 +22,8 @@ Rules (id, severity): docs/profiles.md has the full table.
 - The register's consistency rules from its profile (ids like ``11CF-AVSL_DATO``; 15F: SSB's ids like
   ``Individ02a``), with the profile's severity.
 - 15F: SSB's barnevern controls over a whole ``Individ`` (:mod:`~sendemodul.profiles.rules.barnevern`), under SSB's
-  control ids (``Individ06``, ``Tiltak02d`` ...) and severities.
+  control ids (``Individ06``, ``Tiltak02d`` ...) and severities; the general rules' findings count under SSB's control
+  too (``Finding.control``: ``SCHEMA`` in an ``Individ`` is ``Individ01``), and the report groups by it.
 - ``EMPTY``: WARNING when there are no records (a "no participants" delivery is ``encrypt --empty``).
 
 Privacy: a finding names its row by line number and journalnummer, never by an identifier, and never echoes a value

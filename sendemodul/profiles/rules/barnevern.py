@@ -18,10 +18,27 @@ import datetime
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Literal
 
+from sendemodul import identity
+from sendemodul.identity.checkdigits import ascii_digits
+from sendemodul.identity.person_ids import PLACEHOLDER_SUFFIXES
 from sendemodul.profiles.rules.report import Severity
 
-__all__ = ["CONTROLS", "Control", "Facts", "Finding", "age_in", "run_controls"]
+__all__ = [
+    "CONTROLS",
+    "TITLES",
+    "Control",
+    "Facts",
+    "Finding",
+    "IdState",
+    "age_in",
+    "duf_state",
+    "fnr_state",
+    "header_control",
+    "record_control",
+    "run_controls",
+]
 
 #: A finding of a control: SSB's control id, severity, the field it names, our message.
 Finding = tuple[str, Severity, "str | None", str]
@@ -38,7 +55,17 @@ class Facts:
     #: The individ's age in the reporting year (the year minus the birth year in its fødselsnummer or D-number, as
     #: SSB reckons it), ``None`` without one.
     age: int | None = None
+    #: What SSB's ID controls see in the individ's identifiers (:func:`fnr_state`, :func:`duf_state`): never the
+    #: identifiers themselves.
+    fnr: IdState = "none"
+    duf: IdState = "none"
 
+
+#: An identifier as SSB's ID controls see it: ``none`` (missing or blank), ``format`` (not 11/12 digits: SSB's XSD
+#: refuses it, Individ01), ``mod11`` (a fødselsnummer or D-number whose check digits hold by the pre-2032 rule),
+#: ``placeholder`` (SSB's birth date + 00100, 00200 or 99999), ``valid`` (a DUF number whose check digits hold),
+#: ``bad`` (anything else).
+IdState = Literal["none", "format", "mod11", "placeholder", "valid", "bad"]
 
 #: A control: the individ element and the facts to findings.
 Control = Callable[[ET.Element, Facts], Iterator[Finding]]
@@ -406,7 +433,113 @@ def _age(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
             )
 
 
+#: Individ01a: the dates SSB accepts (earlier or later is a typing error).
+FIRST_DATE, LAST_DATE = datetime.date(1998, 1, 1), datetime.date(2049, 12, 31)
+#: Individ01a: the elements with dates (by tag): the name in messages, whether they are numbered, their dates.
+_DATED = {
+    "Individ": ("Individet", False, ("StartDato", "SluttDato")),
+    "Melding": ("Meldingen", True, ("StartDato", "SluttDato")),
+    "Undersokelse": ("Undersøkelsen", True, ("StartDato", "SluttDato")),
+    "Plan": ("Planen", True, ("StartDato", "SluttDato", "EvaluertDato")),
+    "Tiltak": ("Tiltaket", True, ("StartDato", "SluttDato")),
+    "Flytting": ("Flyttingen", True, ("SluttDato",)),
+}
+_FIRST, _LAST = FIRST_DATE.isoformat(), LAST_DATE.isoformat()
+
+
+def _individ01a(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    """Individ01a: every date between 01.01.1998 and 31.12.2049 (ISO dates compare as text: only a date outside
+    is parsed)."""
+    numbers: dict[str, int] = {}
+    for element in individ.iter():
+        spec = _DATED.get(element.tag)
+        if spec is None:
+            continue
+        label, numbered, names = spec
+        number = numbers[element.tag] = numbers.get(element.tag, 0) + 1
+        for name in names:
+            text = element.get(name, "").strip()
+            if text and not _FIRST <= text <= _LAST and (value := _date(element, name)) is not None:
+                yield (
+                    "Individ01a",
+                    Severity.ERROR,
+                    f"{element.tag}/@{name}" if numbered else name,
+                    f"{label + (f' (nr. {number})' if numbered else '')}: {name} er i {value.year}; datoer skal "
+                    "ligge mellom 01.01.1998 og 31.12.2049",
+                )
+
+
+def fnr_state(fnr: str) -> IdState:
+    """What SSB's ID controls see in a fødselsnummer (or D-number): the check digits by the rule before 2032, which
+    is SSB's for the reporting years up to 2031, and no date check; SSB's placeholders need a real birth date."""
+    if not fnr:
+        return "none"
+    if not ascii_digits(fnr, 11):
+        return "format"
+    if identity.fnr_check_digits_ok(fnr) == "current":
+        return "mod11"
+    if fnr[6:] in PLACEHOLDER_SUFFIXES and 1 <= int(fnr[0:2]) <= 31 and 1 <= int(fnr[2:4]) <= 12:
+        return "placeholder"  # (SSB's date parser moves 30.02 to the month's last day, so any day 1-31 passes)
+    return "bad"
+
+
+def duf_state(duf: str) -> IdState:
+    """What SSB's ID controls see in a DUF number: 12 digits whose check pair holds."""
+    if not duf:
+        return "none"
+    if not ascii_digits(duf, 12):
+        return "format"
+    return "valid" if identity.duf_ok(duf) else "bad"
+
+
+def _ids(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
+    """Individ03 (the individ cannot be identified), Individ11 and Individ12 (no proper fødselsnummer), Individ19
+    (a DUF number that is not valid), as SSB runs them: the fødselsnummer decides Individ03 when there is one, the
+    DUF number only when there is not."""
+    fnr, duf = facts.fnr, facts.duf
+    if fnr == "bad":
+        yield (
+            "Individ03",
+            Severity.ERROR,
+            "Fodselsnummer",
+            "Fødselsnummeret er ikke gyldig; individet kan ikke identifiseres",
+        )
+    elif fnr == "none" and duf == "bad":
+        yield (
+            "Individ03",
+            Severity.ERROR,
+            "DUFnummer",
+            "DUF-nummeret er ikke gyldig; individet kan ikke identifiseres",
+        )
+    elif fnr == "none" and duf == "none":
+        yield (
+            "Individ03",
+            Severity.ERROR,
+            None,
+            "Fødselsnummer og DUF-nummer mangler; individet kan ikke identifiseres",
+        )
+    if fnr != "mod11":
+        yield (
+            "Individ11",
+            Severity.WARNING,
+            "Fodselsnummer",
+            "Individet har ikke et fullstendig fødselsnummer med riktige kontrollsifre"
+            + (" (det er en plassholder)" if fnr == "placeholder" else ""),
+        )
+    if fnr not in ("mod11", "placeholder"):
+        yield (
+            "Individ12",
+            Severity.WARNING,
+            "Fodselsnummer",
+            "Individet har ikke et gyldig fødselsnummer eller D-nummer",
+        )
+    if duf == "bad":
+        yield ("Individ19", Severity.WARNING, "DUFnummer", "DUF-nummeret er ikke gyldig; kontrollsifrene stemmer ikke")
+
+
 CONTROLS: tuple[Control, ...] = (
+    _individ01a,
+    _ids,
     _individ02b,
     _individ06,
     _individ10,
@@ -418,3 +551,105 @@ CONTROLS: tuple[Control, ...] = (
     _tiltak,
     _age,
 )
+
+
+#: Every control of SSB's barnevern program (``AvgiverRuleId``, ``IndividRuleId``) and what it checks, in our words.
+TITLES = {
+    "Avgiver00": "Filen skal ha nøyaktig én avgiver",
+    "Avgiver01": "Avgiver følger ikke filbeskrivelsen",
+    "Avgiver02": "Årgangen (Versjon) er ikke rapporteringsåret",
+    "Avgiver03": "Organisasjonsnummer mangler",
+    "Avgiver04": "Kommunenummeret er ikke enhetens",
+    "Avgiver06": "Kommunenavn mangler",
+    "Individ00": "Filen har ingen individer",
+    "Individ01": "Individet følger ikke filbeskrivelsen",
+    "Individ01a": "Dato utenfor 1998-2049",
+    "Individ02a": "Individets startdato er etter sluttdatoen",
+    "Individ02b": "Individets sluttdato er før forrige telletidspunkt",
+    "Individ02d": "Avsluttet individ (Avslutta3112 = 1) uten sluttdato",
+    "Individ03": "Individet kan ikke identifiseres (fødselsnummer og DUF-nummer)",
+    "Individ04": "Samme fødselsnummer i flere journaler",
+    "Individ05": "Samme journalnummer flere ganger",
+    "Individ06": "Individet har verken meldinger, planer eller tiltak",
+    "Individ07": "Individ over 25 år skal avsluttes som klient",
+    "Individ08": "Individ over 18 år skal ha tiltak",
+    "Individ09": "Bydelsnummer mangler eller er feil",
+    "Individ10": "Bydelsnavn mangler (Oslo)",
+    "Individ11": "Fødselsnummeret er ufullstendig",
+    "Individ12": "Fødselsnummeret eller D-nummeret er ikke gyldig",
+    "Individ19": "DUF-nummeret er ikke gyldig",
+    "Melding02a": "Meldingens startdato er etter sluttdatoen",
+    "Melding02c": "Meldingens sluttdato er etter individets sluttdato",
+    "Melding02d": "Avsluttet individ: meldingen skal være avsluttet",
+    "Melding02e": "Meldingens startdato er før individets startdato",
+    "Melding03": "Meldingen er behandlet på mer enn 7 dager",
+    "Melding04": "Konkludert melding uten melder",
+    "Melding05": "Konkludert melding uten saksinnhold",
+    "Melder02": "Melder med kode 22 mangler presisering",
+    "Saksinnhold02": "Saksinnhold med kode 18 eller 19 mangler presisering",
+    "Undersokelse02a": "Undersøkelsens startdato er etter sluttdatoen",
+    "Undersokelse02b": "Undersøkelsens sluttdato er ikke i rapporteringsåret",
+    "Undersokelse02c": "Undersøkelsens sluttdato er etter individets sluttdato",
+    "Undersokelse02d": "Avsluttet individ: undersøkelsen skal være avsluttet",
+    "Undersokelse02e": "Undersøkelsens startdato er før individets startdato",
+    "Undersokelse03": "Undersøkelse med konklusjon 5 mangler presisering",
+    "Undersokelse04": "Avsluttet undersøkelse mangler konklusjon",
+    "Undersokelse07": "Undersøkelse konkludert med 1 eller 2 mangler vedtaksgrunnlag",
+    "Undersokelse08": "Undersøkelse begynt før 1. juli er ikke konkludert",
+    "Vedtak02": "Vedtaksgrunnlag med kode 18 eller 19 mangler presisering",
+    "Plan02a": "Planens startdato er etter sluttdatoen",
+    "Plan02c": "Planens sluttdato er etter individets sluttdato",
+    "Plan02d": "Avsluttet individ: planen skal være avsluttet",
+    "Plan02e": "Planens startdato er før individets startdato",
+    "Tiltak02a": "Tiltakets startdato er etter sluttdatoen",
+    "Tiltak02b": "Tiltakets sluttdato er ikke i rapporteringsåret",
+    "Tiltak02c": "Tiltakets sluttdato er etter individets sluttdato",
+    "Tiltak02d": "Avsluttet individ: tiltaket skal være avsluttet",
+    "Tiltak02e": "Tiltakets startdato er før individets startdato",
+    "Tiltak04": "Avsluttet omsorgstiltak mangler årsak til opphevelse",
+    "Tiltak05": "Barn over 7 år i barnehage",
+    "Tiltak06": "Barn over 11 år i SFO",
+    "Tiltak07": "Tiltakskategori som krever presisering, mangler den",
+    "Tiltak08": "Opphevelse med kode 4 mangler presisering",
+    "Tiltak09": "Flere plasseringstiltak i samme periode",
+    "Tiltak24": "Lovhjemmelen viser til feil barnevernlov",
+    "Lovhjemmel02": "Avsluttet omsorgstiltak mangler årsak til opphevelse (kjøres ikke av SSB)",
+    "Lovhjemmel03": "Individ over 18 år med omsorgstiltak",
+    "Lovhjemmel04": "Lovhjemmel med kapittel eller paragraf 0",
+    "Flytting02c": "Flyttingens sluttdato er etter individets sluttdato",
+    "Flytting02f": "Flyttingens sluttdato er før individets startdato",
+}
+
+#: Our generic rules as SSB's controls, for a finding in a record (an ``Individ``); a field-specific entry
+#: (``RULE@field``) wins over the rule's own. A rule not here reports as itself (it has no counterpart at SSB).
+_RECORD_CONTROLS = {
+    **dict.fromkeys(("SCHEMA", "MANDATORY", "LENGTH", "CODE", "INTEGER", "DATE"), "Individ01"),
+    "ID_INVALID": "Individ01",  # what is left of it: an identifier that is not 11/12 digits (see _ids)
+    "DUPLICATE_ID@Fodselsnummer": "Individ04",
+    "DUPLICATE@Journalnummer": "Individ05",
+    "BYDEL": "Individ09",
+    "EMPTY": "Individ00",
+}
+#: The same for a finding on ``Avgiver``; SSB's XSD refuses a value that is not of the form its pattern says (then
+#: Avgiver01, see :func:`header_control`).
+_HEADER_CONTROLS = {
+    **dict.fromkeys(("SCHEMA", "MANDATORY", "LENGTH"), "Avgiver01"),
+    "VERSION": "Avgiver02",
+    "KOMMUNENR": "Avgiver04",
+}
+#: Avgiver attributes with a pattern in SSB's XSD (Versjon is an xs:gYear).
+_HEADER_PATTERNS = {"Versjon": 4, "Kommunenummer": 4, "Organisasjonsnummer": 9}
+
+
+def record_control(rule: str, field: str | None) -> str | None:
+    """SSB's control for a finding of our ``rule`` (on ``field``) in an ``Individ`` or the file; ``None``: none."""
+    return _RECORD_CONTROLS.get(f"{rule}@{field}") or _RECORD_CONTROLS.get(rule)
+
+
+def header_control(rule: str, name: str | None, value: str | None) -> str | None:
+    """SSB's control for a finding of our ``rule`` on ``Avgiver`` (its attribute ``name`` holding ``value``)."""
+    if name in _HEADER_PATTERNS and value is not None and not ascii_digits(value, _HEADER_PATTERNS[name]):
+        return "Avgiver01"  # SSB's XSD refuses it before its Avgiver controls run
+    if rule == "MANDATORY" and name == "Kommunenavn" and value and not value.strip():
+        return "Avgiver06"  # blanks only: SSB's XSD (at least 1 character) lets it through, Avgiver06 does not
+    return _HEADER_CONTROLS.get(rule)

@@ -8,6 +8,7 @@ from typing import BinaryIO
 from sendemodul import identity
 from sendemodul.profiles.fixed import FixedWidthProfile
 from sendemodul.profiles.model import Extract, Malformed, Profile, Record
+from sendemodul.profiles.rules import barnevern
 from sendemodul.profiles.rules.fields import Context
 from sendemodul.profiles.rules.fixed_records import FixedRules
 from sendemodul.profiles.rules.report import MAX_PER_RULE, Add, Finding, Report, Severity
@@ -57,6 +58,8 @@ class Checker:
         """``pseudonymized``: the records' identifiers are ``CLASS:pseudonym`` tokens (SSB's reception control,
         :meth:`RecordRules.use_pseudonyms`)."""
         self.report = Report(profile.register, profile.periode, str(unit), profile.title, source)
+        if isinstance(profile, XmlProfile) and profile.controls == "barnevern":
+            self.report.titles.update(barnevern.TITLES)
         self._extract = extract
         self._max_per_rule = max_per_rule
         self._fatal = False
@@ -64,6 +67,9 @@ class Checker:
         self._records = _record_rules(profile, Context(profile, unit), self._add, allow_synthetic, max_per_rule)
         if pseudonymized:
             self._records.use_pseudonyms()
+        #: SSB's control for a finding of one of our rules, where the record rules know one (15F: ``EMPTY`` is
+        #: ``Individ00``, ``SCHEMA`` in an ``Individ`` is ``Individ01`` ...).
+        self._control_of = getattr(self._records, "control_of", None)
         #: The same rules where they are fixed-width ones (:meth:`feed_text`), else ``None``.
         self._fixed = self._records if isinstance(self._records, FixedRules) else None
 
@@ -129,21 +135,26 @@ class Checker:
         journalnr: str | None,
         field_name: str | None,
         message: str,
+        control: str | None = None,
     ) -> None:
+        if control is None and self._control_of is not None:
+            control = self._control_of(rule, field_name)
+        control = control or None  # "": the rules said there is none
         report = self.report
-        report.severity_counts[severity] = report.severity_counts.get(severity, 0) + 1
-        count = report.rule_counts.get(rule, 0) + 1
-        report.rule_counts[rule] = count
-        if count <= self._max_per_rule:
-            report.findings.append(Finding(severity, rule, line, journalnr, field_name, message))
+        finding = Finding(severity, rule, line, journalnr, field_name, message, control)
+        report.count(finding)
+        if report.rule_counts[rule] <= self._max_per_rule:
+            report.findings.append(finding)
 
     def _keep_only_fatal(self) -> None:
         report = self.report
         report.findings = [f for f in report.findings if f.severity is Severity.FATAL]
         report.severity_counts = {s: n for s, n in report.severity_counts.items() if s is Severity.FATAL}
-        report.rule_counts = {}
+        fatal = report.severity_counts.get(Severity.FATAL, 0)
+        report.severity_counts, report.rule_counts, report.control_counts, report.control_severity = {}, {}, {}, {}
         for f in report.findings:
-            report.rule_counts[f.rule] = report.rule_counts.get(f.rule, 0) + 1
+            report.count(f)
+        report.severity_counts = {Severity.FATAL: fatal} if fatal else {}
 
 
 def _record_rules(

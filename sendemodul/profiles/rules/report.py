@@ -1,20 +1,25 @@
 """The report of the control rules: :class:`Severity`, :class:`Finding`, :class:`Report` and its renderings (text,
-JSON, HTML), and :data:`Add`, how the rules hand a finding to it."""
+JSON, HTML), and :class:`Add`, how the rules hand a finding to it.
+
+Every rendering groups the findings by control (:meth:`Report.groups`): SSB's control id where the finding is one of
+SSB's controls (``Individ06``, or ``Individ01`` for our ``SCHEMA`` in an ``Individ``), else our rule's id, with the
+control's title, and under it each finding's line, journalnummer, field and message. A finding never names an ID
+number (docs/profiles.md, "Privacy").
+"""
 
 from __future__ import annotations
 
 import enum
 import functools
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypedDict
+from typing import Protocol, TypedDict
 
 import jinja2
 
 from sendemodul import resources
 
-__all__ = ["MAX_PER_RULE", "Add", "Finding", "Report", "Severity"]
+__all__ = ["GENERIC_TITLES", "MAX_PER_RULE", "Add", "Finding", "Group", "Report", "Severity"]
 
 #: The most findings of one rule that a report lists; the rest are only counted.
 MAX_PER_RULE = 1000
@@ -34,10 +39,39 @@ class Severity(enum.IntEnum):
 _EXIT_CODES = {None: 0, Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2, Severity.FATAL: 2}
 
 
+#: The titles of our own rules (those that are no control of SSB's, or not only), in Bokmål as SSB's.
+GENERIC_TITLES = {
+    "RECORD_LENGTH": "Feil postlengde",
+    "TAB": "Tabulator i posten",
+    "XML": "Filen er ikke lesbar XML eller har feil oppbygning",
+    "MANDATORY": "Obligatorisk felt mangler",
+    "INTEGER": "Ikke et heltall",
+    "DATE": "Ikke en gyldig dato",
+    "CODE": "Ugyldig kode",
+    "LENGTH": "Feil lengde",
+    "SCHEMA": "Ukjent attributt, element eller tekst",
+    "KOMMUNENR": "Kommunenummeret er ikke enhetens",
+    "ORGNR": "Organisasjonsnummeret er ikke enhetens",
+    "BYDEL": "Bydelsnummeret er feil",
+    "VERSION": "Årgangen er ikke rapporteringsåret",
+    "ID_MISSING": "Fødselsnummer mangler",
+    "ID_INVALID": "Ugyldig fødselsnummer eller DUF-nummer",
+    "ID_IN_DATA": "Et fødselsnummer eller DUF-nummer står utenfor identifikatorfeltene",
+    "DUPLICATE_ID": "Samme fødselsnummer eller DUF-nummer flere ganger",
+    "DUPLICATE": "Samme journalnummer flere ganger",
+    "BIRTHDATE": "Fødselsdatoen stemmer ikke med fødselsnummeret",
+    "ID_SYNTHETIC": "Syntetiske testidentiteter",
+    "ID_PLACEHOLDER": "SSBs plassholdere for fødselsnummer",
+    "EMPTY": "Filen har ingen poster",
+}
+
+
 class FindingDict(TypedDict):
     """:meth:`Finding.as_dict`: a finding in the JSON report."""
 
     severity: str
+    #: The control it counts under (SSB's id, else the rule's), then the rule that found it.
+    control: str
     rule: str
     line: int | None
     journalnr: str | None
@@ -45,8 +79,19 @@ class FindingDict(TypedDict):
     message: str
 
 
+class GroupDict(TypedDict):
+    """:meth:`Group.as_dict`: the findings of one control in the JSON report."""
+
+    control: str
+    title: str
+    severity: str
+    count: int
+    #: The findings listed (each as in ``findings``); ``count`` may be more (``omitted``).
+    findings: list[FindingDict]
+
+
 class ReportDict(TypedDict):
-    """:meth:`Report.as_dict`: the JSON report (``sendemodul-check/1``)."""
+    """:meth:`Report.as_dict`: the JSON report (``sendemodul-check/1``; docs/profiles.md, "The JSON report")."""
 
     format: str
     register: str
@@ -61,6 +106,7 @@ class ReportDict(TypedDict):
     rules: dict[str, int]
     omitted: dict[str, int]
     findings: list[FindingDict]
+    groups: list[GroupDict]
 
 
 @dataclass(frozen=True)
@@ -72,6 +118,14 @@ class Finding:
     journalnr: str | None
     field: str | None
     message: str
+    #: SSB's control that this finding is (``Individ01`` for our ``SCHEMA`` in an ``Individ``), ``None`` when the
+    #: rule is our own; :attr:`group` is what the report groups by.
+    control: str | None = None
+
+    @property
+    def group(self) -> str:
+        """The id the report lists this finding under: SSB's control, else the rule's."""
+        return self.control or self.rule
 
     @property
     def where(self) -> str:
@@ -83,6 +137,7 @@ class Finding:
     def as_dict(self) -> FindingDict:
         return {
             "severity": self.severity.name,
+            "control": self.group,
             "rule": self.rule,
             "line": self.line,
             "journalnr": self.journalnr,
@@ -107,6 +162,34 @@ class Report:
     #: Every finding counted, listed or not: per severity and per rule.
     severity_counts: dict[Severity, int] = field(default_factory=dict)
     rule_counts: dict[str, int] = field(default_factory=dict)
+    #: Every finding counted, per control (:attr:`Finding.group`), and the worst severity of each.
+    control_counts: dict[str, int] = field(default_factory=dict)
+    control_severity: dict[str, Severity] = field(default_factory=dict)
+    #: Titles of the controls and rules (id -> title); an id without one is shown by its id alone.
+    titles: dict[str, str] = field(default_factory=lambda: dict(GENERIC_TITLES))
+
+    def count(self, finding: Finding) -> None:
+        """Count ``finding`` (listed or not) in the totals."""
+        self.severity_counts[finding.severity] = self.severity_counts.get(finding.severity, 0) + 1
+        self.rule_counts[finding.rule] = self.rule_counts.get(finding.rule, 0) + 1
+        group = finding.group
+        self.control_counts[group] = self.control_counts.get(group, 0) + 1
+        if finding.severity > self.control_severity.get(group, 0):
+            self.control_severity[group] = finding.severity
+
+    def groups(self) -> list[Group]:
+        """The findings by control: the worst severity first, then in the order each control was first found."""
+        listed: dict[str, list[Finding]] = {}
+        for f in self.findings:
+            listed.setdefault(f.group, []).append(f)
+        order = {group: i for i, group in enumerate(listed)}
+        order.update({g: len(order) + i for i, g in enumerate(g for g in self.control_counts if g not in order)})
+        return [
+            Group(group, self.titles.get(group, ""), self.control_severity[group], n, tuple(listed.get(group, ())))
+            for group, n in sorted(
+                self.control_counts.items(), key=lambda item: (-self.control_severity[item[0]], order[item[0]])
+            )
+        ]
 
     @property
     def worst(self) -> Severity | None:
@@ -161,6 +244,7 @@ class Report:
             "rules": dict(sorted(self.rule_counts.items())),
             "omitted": self.omitted,
             "findings": [f.as_dict() for f in self.findings],
+            "groups": [g.as_dict() for g in self.groups()],
         }
 
     def to_json(self) -> str:
@@ -174,18 +258,47 @@ class Report:
         if self.source:
             lines.append(f"file: {self.source}")
         lines.append("")
-        for f in self.findings:
-            where = f.where + (f", {f.field}" if f.field else "")
-            lines.append(f"{f.severity.name:<8}{where}: {f.message} [{f.rule}]")
-        for rule, n in self.omitted.items():
-            lines.append(f"        ... and {n} more {rule} finding(s) not listed")
-        if self.findings:
+        for g in self.groups():
+            lines.append(f"{g.severity.name:<8}{g.heading}")
+            for f in g.findings:
+                where = f.where + (f", {f.field}" if f.field else "")
+                severity = "" if f.severity is g.severity else f" ({f.severity.name})"
+                rule = "" if f.rule == g.control else f" [{f.rule}]"
+                lines.append(f"        {where}: {f.message}{severity}{rule}")
+            if g.count > len(g.findings):
+                lines.append(f"        ... and {g.count - len(g.findings)} more not listed")
             lines.append("")
         lines.append(self.summary)
         return "\n".join(lines) + "\n"
 
     def to_html(self) -> str:
         return _template().render(report=self)
+
+
+@dataclass(frozen=True)
+class Group:
+    """The findings of one control: its id (SSB's, or our rule's), title, worst severity, how many were found in
+    all, and those listed."""
+
+    control: str
+    title: str
+    severity: Severity
+    count: int
+    findings: tuple[Finding, ...]
+
+    @property
+    def heading(self) -> str:
+        """``Individ06 Individet har verken meldinger, planer eller tiltak: 2 funn``: how the text report heads it."""
+        return f"{self.control}" + (f" {self.title}" if self.title else "") + f": {self.count} funn"
+
+    def as_dict(self) -> GroupDict:
+        return {
+            "control": self.control,
+            "title": self.title,
+            "severity": self.severity.name,
+            "count": self.count,
+            "findings": [f.as_dict() for f in self.findings],
+        }
 
 
 def _count(n: int, noun: str) -> str:
@@ -196,10 +309,27 @@ def _count(n: int, noun: str) -> str:
 def _template() -> jinja2.Template:
     templates = resources.templates_dir()
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates), autoescape=True, undefined=jinja2.StrictUndefined
+        loader=jinja2.FileSystemLoader(templates),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     return env.get_template(TEMPLATE_NAME)
 
 
-#: How the record rules report a finding: severity, rule, line, journalnr, field, message.
-Add = Callable[[Severity, str, "int | None", "str | None", "str | None", str], None]
+class Add(Protocol):
+    """How the record rules report a finding: severity, rule, line, journalnr, field, message, and SSB's control
+    where the rule is one (``None``: our own)."""
+
+    def __call__(
+        self,
+        severity: Severity,
+        rule: str,
+        line: int | None,
+        journalnr: str | None,
+        field: str | None,
+        message: str,
+        control: str | None = None,
+        /,
+    ) -> None: ...

@@ -45,6 +45,52 @@ class XmlRules(RecordRules[XmlProfile]):
         self._children = self._compile_children(profile.children, context)
         self._controls = barnevern.run_controls if profile.controls == "barnevern" else None
         self._kommunenr = context.expected["kommunenr"]
+        #: While the header is checked: its attributes (SSB's Avgiver controls look at the raw values).
+        self._header_values: dict[str, str] | None = None
+        #: Findings that say the record does not follow the schema, so far in the current record (SSB runs its
+        #: individ controls only on an individ that its XSD accepts).
+        self._structure = 0
+        #: The kind (``fnr``, ``duf``) of each identifier field, in the order of ``Record.ids``.
+        self._kinds = tuple(profile.id_kind(name) for name in profile.id_fields)
+        #: The identifier fields of the current record that are not 11 (12) digits.
+        self._bad_format: frozenset[str] = frozenset()
+        if self._controls is not None:
+            self._add_finding = self.add
+            self.add = self._add_barnevern
+
+    #: Our rules that say a record does not follow the schema.
+    STRUCTURE = frozenset({"SCHEMA", "MANDATORY", "LENGTH", "CODE", "INTEGER", "DATE"})
+
+    def control_of(self, rule: str, field_name: str | None) -> str | None:
+        """SSB's control for a finding of our ``rule`` on ``field_name`` (the checker asks), ``None``: none."""
+        if self._controls is None:
+            return None
+        header = self._header_values
+        if header is not None:
+            name = field_name.rsplit("@", 1)[-1] if field_name else None
+            return barnevern.header_control(rule, name, header.get(name) if name else None) or ""
+        return barnevern.record_control(rule, field_name)
+
+    def _add_barnevern(
+        self,
+        severity: Severity,
+        rule: str,
+        line: int | None,
+        journalnr: str | None,
+        field: str | None,
+        message: str,
+        control: str | None = None,
+    ) -> None:
+        """``add`` for a barnevern profile: counts the findings that say the record does not follow the schema,
+        and leaves ``ID_INVALID`` to SSB's ID controls (``Individ03``, ``11``, ``12``, ``19``, :mod:`barnevern`),
+        except for an identifier that is not 11 or 12 digits, which SSB's XSD refuses (``Individ01``)."""
+        if rule == "ID_INVALID":
+            if field not in self._bad_format:
+                return
+            self._structure += 1
+        elif rule in self.STRUCTURE and line is not None:
+            self._structure += 1
+        self._add_finding(severity, rule, line, journalnr, field, message, control)
 
     def _compile_children(self, children: tuple[ChildSpec, ...], context: Context) -> dict[str, _Child]:
         """The rules for each kind of child element, by element name, and below."""
@@ -67,6 +113,14 @@ class XmlRules(RecordRules[XmlProfile]):
     def check_header(self, header_lines: list[str]) -> None:
         profile = self.profile
         element = profile.parse(header_lines[0])
+        self._header_values = dict(element.attrib)
+        try:
+            self._check_header(element)
+        finally:
+            self._header_values = None
+
+    def _check_header(self, element: ET.Element) -> None:
+        profile = self.profile
         where = profile.header_element
         self._schema(element, frozenset(f.spec.name for f in self._header), None, None, where)
         if len(element) or (element.text or "").strip():
@@ -79,6 +133,7 @@ class XmlRules(RecordRules[XmlProfile]):
     def check(self, record: Record) -> None:
         profile = self.profile
         line = record.line
+        self._structure = 0
         element = profile.element_of(record)
         attrs = {name: value.strip() for name, value in element.attrib.items()}
         journalnr = record.journalnr
@@ -102,14 +157,36 @@ class XmlRules(RecordRules[XmlProfile]):
         self._check_children(element, self._children, line, journalnr)
         values = dict(attrs)
         values.update(record.ids)
+        fnr = ""
+        fnr_state: barnevern.IdState = "none"
+        duf_state: barnevern.IdState = "none"
+        if self._controls is not None:
+            self._bad_format = frozenset()
+            for (name, value), kind in zip(record.ids, self._kinds, strict=True):
+                if kind == "fnr":
+                    fnr = value
+                    state = fnr_state = barnevern.fnr_state(value)
+                else:
+                    state = duf_state = barnevern.duf_state(value)
+                if state == "format":
+                    self._bad_format |= {name}
+            for name in sorted(record.blank_ids):  # SSB's XSD wants 11 (12) digits in an attribute that is there
+                self.add(
+                    Severity.ERROR,
+                    "SCHEMA",
+                    line,
+                    journalnr,
+                    name,
+                    f"{name} is there but blank: leave the attribute out or fill it in",
+                )
         self.check_ids(record, journalnr, values)
         self.check_unique(line, journalnr, values)
         self.check_consistency(self._record_consistency, values, line, journalnr)
-        if self._controls is not None:
-            fnr = next((value for name, value in record.ids if profile.id_kind(name) == "fnr" and value), "")
-            facts = barnevern.Facts(profile.periode, self._kommunenr, barnevern.age_in(fnr, profile.periode))
+        if self._controls is not None and not self._structure:
+            age = barnevern.age_in(fnr, profile.periode)
+            facts = barnevern.Facts(profile.periode, self._kommunenr, age, fnr_state, duf_state)
             for rule_id, severity, field_name, message in self._controls(element, facts):
-                self.add(severity, rule_id, line, journalnr, field_name, message)
+                self.add(severity, rule_id, line, journalnr, field_name, message, rule_id)
 
     def _ids_in_data(self, element: ET.Element, line: int, journalnr: str | None) -> None:
         """ERROR for every attribute value or text that holds a person's ID: it would reach SSB in the clear."""
