@@ -9,14 +9,12 @@ check. The e-mail holds the reference, SSB's message and the rows by journalnumm
 """
 
 import smtplib
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 
 from twisted.application import service
 from twisted.internet import task
 from twisted.logger import Logger
 
-from sendemodul.morning_mail import _templates
+from sendemodul import mailing
 from sendemodul.timefmt import oslo_display_of_text
 
 log = Logger()
@@ -34,7 +32,7 @@ def render(cfg, row):
     """(subject, body) of the e-mail for one answer row (:meth:`~sendemodul.store.Store.claim_answer_mail`)."""
     errors = row["errors"]
     body = (
-        _templates()
+        mailing.templates()
         .get_template("mail/answer.txt.j2")
         .render(
             unit=row["unit"],
@@ -56,7 +54,7 @@ def render(cfg, row):
 def render_review(cfg, row):
     """(subject, body) of the e-mail for a delivery the county governor returned."""
     body = (
-        _templates()
+        mailing.templates()
         .get_template("mail/review-returned.txt.j2")
         .render(
             unit=row["unit"],
@@ -98,19 +96,9 @@ class AnswerMail:
         return sent
 
     def _send(self, row, subject, body):
-        """Hand one e-mail to the relay; False if it refused or could not be reached."""
-        message = EmailMessage()
-        message["From"] = self.cfg.mail.from_address
-        message["To"] = row["unit_email"]
-        message["Subject"] = subject
-        message["Date"] = formatdate(localtime=False, usegmt=True)
-        message["Message-ID"] = make_msgid(domain="sendemodul")
-        message.set_content(body)
+        """Hand one e-mail to the relay (:func:`sendemodul.mailing.send`); False if it refused or is unreachable."""
         try:
-            with self.smtp(
-                self.cfg.mail.smtp_host, self.cfg.mail.smtp_port, timeout=self.cfg.mail.timeout_seconds
-            ) as s:
-                s.send_message(message)
+            mailing.send(self.cfg, [row["unit_email"]], subject, body, smtp=self.smtp)
         except (OSError, smtplib.SMTPException) as e:
             log.warn("e-mail about {reference} failed: {error}", reference=row["reference"], error=type(e).__name__)
             return False
