@@ -364,10 +364,12 @@ class UnitAvatar:
     """``unit``: the login name (``0301-12-958935420``); ``parsed``: the same unit as an :class:`identity.Unit`,
     what intake takes; ``epoch``: the credential epoch of the login (:class:`UnitLogin`)."""
 
-    def __init__(self, unit, epoch=None):
+    def __init__(self, unit, epoch=None, person=None):
         self.parsed = unit
         self.unit = str(unit)
         self.epoch = epoch
+        #: The web session's person (:class:`~sendemodul.web.sessions.PersonLogin`); None for API and SFTP logins.
+        self.person = person
 
 
 def unit_of(avatar_id):

@@ -340,6 +340,12 @@ class WindowClosed(IntakeError):
     code = "window_closed"
 
 
+class RegisterNotPermitted(IntakeError):
+    """The person logged in may not report this register; nothing was kept."""
+
+    code = "register_not_permitted"
+
+
 class LoginRevoked(IntakeError):
     """Your login is no longer valid (the PIN was changed or revoked, or the unit disabled); nothing was kept."""
 

@@ -110,6 +110,9 @@ def init_home(home, *, environment):
         private, public = ssh_host_key()
         write_file(cfg.ssh_host_key_path, private)
         write_file(cfg.ssh_host_key_path.with_suffix(".pub"), public, mode=0o644)
+    from sendemodul.persons import PersonKey
+
+    PersonKey.for_home(home)  # the front's key for persons' TOTP secrets (<home>/front/)
     store = Store.create(cfg.db_path)
     store.audit("home.init", actor="admin", detail={"environment": environment})
     return cfg, store

@@ -8,7 +8,8 @@ Both fronts use it the same way::
 
 ``finish`` answers only after the file is complete, fsynced, verified, renamed into ``received/`` and recorded in the
 database: a receipt is a promise that the upload will be processed. Every refusal deletes the file and says why.
-The same bytes from the same unit give back the first receipt.
+The same bytes from the same unit give back the first receipt, which says whether that first upload still counts
+(a newer one for the same register and periode may have superseded it: :mod:`sendemodul.standing`).
 
 Each upload carries the credential epoch of the login that sent it. An upload whose login has ended since (the
 PIN revoked or replaced, the unit disabled: the unit's epoch raised) is refused with :class:`LoginRevoked` and kept
@@ -27,15 +28,17 @@ import time
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from sendemodul import keydir, metrics
+from sendemodul import keydir, metrics, standing
 from sendemodul.errors import (
     ContainerReplayed,
     LoginRevoked,
+    RegisterNotPermitted,
     SendemodulError,
     TooManyUploads,
     UploadIncomplete,
     WindowClosed,
 )
+from sendemodul.incoming import Completed
 from sendemodul.receipt import Receipt
 from sendemodul.timefmt import OSLO, utc_text
 from sendemodul.verify import verify_container
@@ -115,7 +118,7 @@ class Intake:
                 orphans=orphans,
             )
 
-    def begin(self, unit, *, epoch, on_pressure=None, protocol="https"):
+    def begin(self, unit, *, epoch, on_pressure=None, protocol="https", person=None):
         """Start receiving an upload for the logged-in ``unit`` (an :class:`identity.Unit`, as the front has it
         from the login); ``epoch``: the login's credential epoch (:class:`~sendemodul.auth.UnitLogin`);
         ``protocol``: ``https`` or ``sftp``, for the metrics."""
@@ -130,6 +133,7 @@ class Intake:
         )
         upload.unit = unit
         upload.epoch = epoch
+        upload.person = person  # the web session's person (PersonLogin): only their registers; None for API/SFTP
         upload.protocol = protocol
         upload.started = time.monotonic()
         self._active[unit] += 1
@@ -181,7 +185,9 @@ class Intake:
         try:
             done = yield upload.complete()
             try:
-                receipt = yield self.run_io(self._accept, done, upload.unit, upload.epoch)
+                receipt = yield self.run_io(
+                    self._accept, done, upload.unit, upload.epoch, getattr(upload, "person", None)
+                )
             except BaseException:
                 yield self.run_io(_unlink, done.path)
                 raise
@@ -203,7 +209,7 @@ class Intake:
             self.run_io(_unlink, done.path).addErrback(lambda f: log.failure("removing a duplicate failed", f))
         return receipt
 
-    def _accept(self, done, unit, epoch):
+    def _accept(self, done, unit, epoch, person=None):
         """In an I/O thread: verify (unless the stream was checked as it arrived), check the window, move into
         ``received/``, record (only while the login's ``epoch`` is still the unit's). Returns the Receipt."""
         unit_text = str(unit)
@@ -220,6 +226,8 @@ class Intake:
                 manifest = verify_container(reader, **self._check_context(unit))
                 reader.drain()
             sha256, size = reader.sha256.hexdigest(), reader.size
+        if person is not None and manifest.register not in person.registers:
+            raise RegisterNotPermitted(f"The person logged in may not report {manifest.register}.")
         existing = self.store.upload_by_container_id(manifest.container_id)
         if existing is not None:
             return self._same_again(existing, unit_text, sha256, manifest.container_id)
@@ -241,8 +249,13 @@ class Intake:
             "late": int(late),
             "received_at": utc_text(now),
         }
+        if person is not None:
+            row["person_id"] = person.person_id
+        if manifest.no_participants:
+            row["no_participants"] = 1
+        actor = unit_text if person is None else f"person:{person.person_id}"
         try:
-            stored = self.store.record_upload(row, actor=unit_text, credential_epoch=epoch)
+            stored = self.store.record_upload(row, actor=actor, credential_epoch=epoch)
         except sqlite3.IntegrityError:
             received.unlink()  # lost a race with an identical upload: answer as that one
             existing = self.store.upload_by_container_id(manifest.container_id)
@@ -252,14 +265,56 @@ class Intake:
         except BaseException:
             received.unlink()
             raise
-        return Receipt.from_row(stored)
+        return self._receipt(stored)
+
+    def _receipt(self, row, duplicate=False):
+        """The receipt for ``row``, with what counts now for its register and periode (an I/O thread)."""
+        current = (
+            row if standing.is_current(row) else self.store.current_upload(row["unit"], row["register"], row["periode"])
+        )
+        return Receipt.from_row(row, current, duplicate=duplicate)
+
+    def no_participants(self, unit, *, epoch, person, register, periode):
+        """ "Ingen deltakere" confirmed in the browser by ``person``: the server makes the empty container
+        (:mod:`sendemodul.no_participants`) and takes it in like an upload. Deferred Receipt."""
+        return self.run_io(self._no_participants, unit, epoch, person, register, periode)
+
+    def _no_participants(self, unit, epoch, person, register, periode):
+        from sendemodul import no_participants
+
+        if register not in person.registers:
+            raise RegisterNotPermitted(f"The person logged in may not report {register}.")
+        if self.store.credential_epoch(unit) != epoch:
+            raise LoginRevoked()
+        now = self.now()
+        today = now.astimezone(OSLO).date()
+        window_decision(self.config.window_for(register, periode), register, periode, today)  # refuse if closed
+        path = no_participants.incoming_path(self.spool)
+        manifest = no_participants.write_empty_container(
+            path,
+            unit=unit,
+            register=register,
+            periode=periode,
+            key_dir=self.keys.current(),
+            today=today,
+            home=self.config.home,
+        )
+        try:
+            with open(path, "rb") as f:
+                reader = _HashingReader(f)
+                reader.drain()
+            done = Completed(path, reader.size, result=manifest, sha256=reader.sha256.hexdigest())
+            return self._accept(done, unit, epoch, person)
+        except BaseException:
+            _unlink(path)
+            raise
 
     def _same_again(self, existing, unit_text, sha256, container_id):
         """The first receipt for the same bytes from the same unit, or refused as a replay. (:meth:`finish` removes
         the copy in incoming/: a refusal's at once, a duplicate's after the answer, as unlinking a large file takes
         a while.)"""
         if existing["unit"] == unit_text and existing["sha256"] == sha256:
-            return Receipt.from_row(existing, duplicate=True)
+            return self._receipt(existing, duplicate=True)
         raise ContainerReplayed.detail(container_id)
 
 

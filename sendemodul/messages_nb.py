@@ -1,9 +1,13 @@
 """What the unit is told in Bokmål: the message for each error code the API can answer with (:func:`melding`), and
-an upload's state (:func:`status_nb`), shared by the web pages and the morning e-mail.
+an upload's state (:func:`status_nb`), shared by the web pages and the morning e-mail, and what counts now for an
+upload's register and periode (:func:`counts_nb`, :func:`counts_short_nb`).
 
 The API's JSON carries ``error`` (the stable code), ``message`` (English, for logs and scripts) and ``melding``
 (Bokmål, what the web page shows). Details (which part, which key) stay in ``message``.
 """
+
+from sendemodul import standing
+from sendemodul.timefmt import oslo_display_of_text
 
 MESSAGES = {
     "unauthorized": "Innloggingen mislyktes. Kontroller kommunenummer, bydel, organisasjonsnummer og PIN-kode.",
@@ -41,6 +45,10 @@ MESSAGES = {
     "recipient_role": "Filen er kryptert til feil mottaker. Lag den på nytt med gjeldende nøkler.",
     "recipient_not_current": "Filen er kryptert til en nøkkel som ikke lenger gjelder. Hent gjeldende nøkler og "
     "lag filen på nytt.",
+    "register_not_permitted": "Du har ikke rett til å sende inn dette registeret, og ingenting er lagret. Enheten kan "
+    "gi deg rett til det ved å registrere deg på nytt for registeret (Registrer person, skjema 999).",
+    "passkey_failed": "Innloggingen med passnøkkel mislyktes. Prøv igjen, eller bruk koden fra appen.",
+    "person_unauthorized": "Innloggingen mislyktes. Kontroller e-postadressen og koden.",
     "not_found": "Fant ikke innsendingen.",
     "review_message": "Skriv en melding til avgiveren på 1 til 4000 tegn før du returnerer innsendingen.",
     "review_own": "Du kan ikke godkjenne eller returnere en innsending du har sendt selv.",
@@ -84,6 +92,54 @@ def status_nb(row):
     return text
 
 
+#: What counts now, said on the receipt page, the list and in the API's and SFTP's receipts (``melding``). Each text
+#: is one plain sentence or two; ``{reference}`` is the upload's, ``{current}`` the one that counts now.
+COUNTS = {
+    "counts": "Denne innsendingen er den nyeste for {register} {periode}, og det er den som gjelder.",
+    "counts_stopped": "Denne innsendingen er den nyeste for {register} {periode}, men den er stoppet og blir ikke "
+    "levert til SSB. Rett feilen og send en ny fil; den nye filen vil gjelde.",
+    "superseded": "Denne innsendingen gjelder ikke lenger. For {register} {periode} gjelder den nyeste innsendingen, "
+    "{current}, sendt {current_time}.",
+    "superseded_stopped": "Denne innsendingen gjelder ikke lenger. Den nyeste innsendingen for {register} {periode}, "
+    "{current}, sendt {current_time}, er stoppet og blir ikke levert til SSB. Rett feilen og send en ny fil.",
+    "test": "Dette er en testinnsending: den blir kontrollert, men ikke sendt til SSB, og gjelder ikke.",
+    "test_current": "For {register} {periode} gjelder innsendingen {current}, sendt {current_time}.",
+    "test_none": "For {register} {periode} gjelder ingen innsending ennå.",
+    "again": "Skal {reference} gjelde igjen, krypterer du uttrekket på nytt med krypteringsmodulen og sender den nye "
+    "filen. En fil som er sendt før, blir ikke tatt imot som ny.",
+    "duplicate": "Denne filen er sendt inn før, {time}, med referansen {reference}. Ingenting nytt er lagret.",
+    "duplicate_counts": "Denne filen er sendt inn før, {time}, med referansen {reference}. Ingenting nytt er lagret; "
+    "{reference} gjelder fortsatt for {register} {periode}.",
+}
+
+#: The short form in the list's "Gjelder" column.
+COUNTS_SHORT = {
+    "counts": "Ja, den nyeste",
+    "counts_stopped": "Ja, men stoppet",
+    "superseded": "Nei, {current} gjelder",
+    "test": "Nei, test",
+}
+
+
+def counts_nb(row, current, *, duplicate=False):
+    """What counts now for ``row``'s register and periode, in Bokmål: ``current`` is the upload that counts
+    (:func:`sendemodul.standing.current_uploads` or the store's ``current_upload``); ``duplicate``: the unit just sent
+    this file again."""
+    return standing.describe(COUNTS, row, current, duplicate=duplicate, time_text=oslo_display_of_text)
+
+
+def counts_short_nb(row, current):
+    """The short form for the list: whether ``row`` counts, and if not, which upload does."""
+    s = standing.standing(row, current)
+    if s.test:
+        key = "test"
+    elif s.counts:
+        key = "counts_stopped" if s.stopped else "counts"
+    else:
+        key = "superseded"
+    return COUNTS_SHORT[key].format(current=s.current_reference)
+
+
 #: A unit's state in the staff's status list (sendemodul/status_list.py), in Bokmål.
 STATUS_LIST_NB = {
     "delivered": "Levert til SSB",
@@ -102,3 +158,48 @@ STATUS_LIST_NB = {
 def status_list_nb(state):
     """A unit's state in the status list, in Bokmål (a state without a text of its own as it is)."""
     return STATUS_LIST_NB.get(state, state)
+
+
+#: Skjema 999 (``/registrer-person``): each field's label, as SSB's form names it.
+REGISTRATION_LABELS = {
+    "kommunenr": "Kommunenummer",
+    "unit_name": "Kommunens/bydelens navn",
+    "bydel": "Bydel",
+    "responsible_name": "Ansvarlig persons navn",
+    "responsible_phone": "Ansvarlig persons telefon",
+    "responsible_email": "Ansvarlig persons e-post",
+    "name": "Navn på personen som skal rapportere",
+    "email": "E-post (jobb)",
+    "mobile": "Mobilnummer",
+    "registers": "Skjema personen skal rapportere",
+    "language": "Målform",
+}
+
+#: What the check step of skjema 999 says is wrong, by field (``{kommunenr}``/``{bydel}``: the logged-in unit's).
+REGISTRATION_PROBLEMS = {
+    "kommunenr": "Kommunenummeret må være {kommunenr}, enheten du er logget inn som.",
+    "unit_name": "Skriv kommunens eller bydelens navn.",
+    "bydel": "Bydel må være {bydel}, enheten du er logget inn som.",
+    "responsible_name": "Skriv navnet på den ansvarlige personen.",
+    "responsible_phone": "Skriv et telefonnummer med 8 til 15 siffer, for eksempel 22 00 00 00.",
+    "responsible_email": "Skriv en gyldig e-postadresse for den ansvarlige personen.",
+    "name": "Skriv navnet på personen som skal rapportere.",
+    "email": "Skriv en gyldig e-postadresse (jobb) for personen som skal rapportere.",
+    "mobile": "Mobilnummeret skal ha 8 til 15 siffer, for eksempel +47 912 34 567.",
+    "registers": "Kryss av for minst ett skjema: 11F, 11CF eller 15F.",
+    "language": "Velg bokmål eller nynorsk.",
+}
+
+#: The persons' pages: the second login step, the enrolment link, "Mine skjema".
+PERSON_TEXTS = {
+    "email_missing": "Skriv inn e-postadressen din, for eksempel kari.nordmann@kommune.no.",
+    "code_missing": "Skriv inn koden fra autentiseringsappen, eller en gjenopprettingskode.",
+    "link_gone": "Lenken er brukt, utløpt eller ugyldig. Be enheten registrere deg på nytt (skjema 999).",
+    "enrolment_wrong_code": "Koden stemmer ikke. Skriv inn koden appen viser nå, og prøv igjen.",
+    "confirm_no_participants": "Kryss av for å bekrefte at enheten ikke har deltakere i {register} {periode}.",
+    "deadline_in_days": "frist om {days} dager",
+    "deadline_tomorrow": "frist i morgen",
+    "deadline_today": "fristen er i dag",
+    "deadline_yesterday": "fristen gikk ut i går",
+    "deadline_days_ago": "fristen gikk ut for {days} dager siden",
+}

@@ -237,11 +237,11 @@ def ownership(cfg, found):
         rows.append(Owned(private, 0, 0, 0o711, "keys: each file owned by the one process that opens it"))
     if forwarder_key is not None and forwarder_key.exists():
         rows.append(Owned(forwarder_key, forwarder.uid, forwarder.gid, 0o600, "the forwarder's SSH key to SSB"))
-    for d in (cfg.tls_cert_path.parent, cfg.ssh_host_key_path.parent):
+    for d in (cfg.tls_cert_path.parent, cfg.ssh_host_key_path.parent, home / "front"):
         if d.is_dir():
             for path in sorted(d.iterdir()):
                 mode = 0o644 if path.suffix == ".pub" else 0o600
-                rows.append(Owned(path, front.uid, front.gid, mode, "the front's TLS / SSH host key"))
+                rows.append(Owned(path, front.uid, front.gid, mode, "the front's TLS / SSH host key, person key"))
             rows.append(Owned(d, front.uid, front.gid, 0o700, "the front's keys"))
     if cfg.log_path.parent.is_dir():
         for path in sorted(cfg.log_path.parent.iterdir()):

@@ -212,6 +212,7 @@ def makeService(config, reactor=None):
         clock=reactor,
         keys=top.keys,
         source_banned=top.checker.defender.is_banned,
+        score_failure=top.checker.defender.record_failure,
     )
     top.web = WebService(top.web_app, reactor, config.server.https_endpoint)
     top.web.setServiceParent(top)

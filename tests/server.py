@@ -130,9 +130,20 @@ def add_unit(home, unit, key_path, name="Testkommune"):
 
 
 def make_container(
-    home, out, *, unit=DEMO, register="11F", periode=2026, signing_key=None, records=3, tpf=None, ssb=None
+    home,
+    out,
+    *,
+    unit=DEMO,
+    register="11F",
+    periode=2026,
+    signing_key=None,
+    records=3,
+    tpf=None,
+    ssb=None,
+    data_bytes=40,
 ):
-    """A real container for ``unit``, encrypted to the home's current dev keys (or the given RecipientKeys)."""
+    """A real container for ``unit``, encrypted to the home's current dev keys (or the given RecipientKeys);
+    ``data_bytes``: each record's data part (more makes a large file fast: few IDs to make and encrypt)."""
     home = Path(home)
     today = datetime.date.today()
     keys = keydir.load_key_dir(home / "keys")
@@ -141,7 +152,7 @@ def make_container(
     for i in range(records):
         birth = datetime.date(1950, 1, 1) + datetime.timedelta(days=i % 20000)
         fnr = next(f for n in range(i // 20000, 1000) if (f := identity.generate_fnr(birth, n, kind="synthetic")))
-        rows.append(((("PERSON_FODSELSNR", fnr),), f"record {i:06d}".ljust(40)))
+        rows.append(((("PERSON_FODSELSNR", fnr),), f"record {i:06d}".ljust(data_bytes)))
     return container.write_container(
         out,
         unit=identity.parse_unit(unit, today.year),
@@ -185,3 +196,36 @@ def make_extract_container(
     )
     ids = [value for r in items for _, value in r.ids if value]
     return manifest, {n: r.journalnr for n, r in enumerate(items, 1)}, ids
+
+
+def new_person(home, unit=DEMO, registers=("11F", "11CF", "15F"), email=None):
+    """An enrolled person of ``unit`` made through the real registration and enrolment code on the home's database
+    (the running server sees it at once): ``(email, secret)``. Each browser login in a test takes a new person, as a
+    TOTP code is accepted once per 30-second step."""
+    import dataclasses as _dataclasses
+    import secrets as _secrets
+    import time as _time
+
+    from sendemodul import config as _config
+    from sendemodul import enrolment, persons, totp
+    from sendemodul.store import Store
+
+    cfg = _config.load(home)
+    cfg = _dataclasses.replace(cfg, mail=_dataclasses.replace(cfg.mail, enabled=False))  # the link as an .eml here
+    store = Store.open(cfg.db_path)
+    try:
+        email = email or f"p{_secrets.token_hex(4)}@example.org"
+        parsed = identity.parse_unit(unit, datetime.date.today().year)
+        done = enrolment.register(
+            cfg, store, parsed, name=f"Person {email.split('@')[0]}", email=email, mobile="", language="nb",
+            registers=tuple(registers), registration={}, actor="test",
+        )  # fmt: skip
+        token = done.mail.read_text().split("/innmelding/")[1].split()[0]
+        done.mail.unlink()
+        _, secret = enrolment.open_enrolment(cfg, store, token)
+        now = _time.time()
+        assert enrolment.confirm_enrolment(cfg, store, token, totp.code_at(secret, now - 30), now)[0] == "ok"
+        assert persons.registers_of(store.person_by_email(parsed, email)["registers"]) == tuple(registers)
+    finally:
+        store.close()
+    return email, secret

@@ -43,6 +43,9 @@ class IntakeTestCase(SynchronousTestCase):
         cls.container = make_container(cls.cfg.home, f"{cls._base.name}/c.tar", periode=PERIODE)
         with open(f"{cls._base.name}/c.tar", "rb") as f:
             cls.container_bytes = f.read()
+        make_container(cls.cfg.home, f"{cls._base.name}/newer.tar", periode=PERIODE)  # same register and periode
+        with open(f"{cls._base.name}/newer.tar", "rb") as f:
+            cls.newer_bytes = f.read()
 
     @classmethod
     def tearDownClass(cls):
@@ -219,7 +222,31 @@ class DuplicateTests(IntakeTestCase):
         first = self.successResultOf(self.upload(self.container_bytes))
         again = self.successResultOf(self.upload(self.container_bytes))
         self.assertTrue(again.duplicate)
-        self.assertEqual(dataclasses.replace(again, duplicate=False), first)
+        self.assertEqual((again.counts, again.counting_reference), (True, first.reference))
+        self.assertEqual(
+            dataclasses.replace(again, duplicate=False, message=first.message, melding=first.melding), first
+        )
+        self.assertIn(f"{first.reference} gjelder fortsatt", again.melding)
         self.assertEqual(self.files("received"), [f"{first.reference}.tar"])
         self.assertEqual(self.files("incoming"), [])  # the second copy is removed
         self.assertEqual(len(self.store.list_uploads(DEMO)), 1)
+
+    def test_an_earlier_file_sent_again_after_a_newer_one_says_the_newer_one_counts(self):
+        """A, then B for the same register and periode, then A again: A's first receipt comes back, saying that it
+        no longer counts, that B does, and how to make A count again; nothing new is stored."""
+        a = self.successResultOf(self.upload(self.container_bytes))
+        b = self.successResultOf(self.upload(self.newer_bytes))
+        self.assertEqual((a.counts, b.counts, b.counting_reference), (True, True, b.reference))
+        again = self.successResultOf(self.upload(self.container_bytes))
+        self.assertEqual((again.reference, again.duplicate), (a.reference, True))
+        self.assertEqual(
+            (again.counts, again.superseded_by, again.counting_reference), (False, b.reference, b.reference)
+        )
+        self.assertEqual(again.counting_received_at, b.received_at)
+        for text in (again.melding, again.message):
+            self.assertIn(a.reference, text)
+            self.assertIn(b.reference, text)
+        self.assertIn("sendt inn før", again.melding)
+        self.assertIn("krypterer du uttrekket på nytt", again.melding)
+        self.assertIn("encrypt the extract again", again.message)
+        self.assertEqual(len(self.store.list_uploads(DEMO)), 2)

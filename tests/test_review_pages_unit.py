@@ -2,8 +2,6 @@
 DummyRequest: only a statsforvalter's session sees them, only its own fylke's tasks, metadata and counts only;
 "Returner" needs 1 to 4,000 characters (4,001 refused with a clear message); every decision needs the CSRF token."""
 
-from types import SimpleNamespace
-
 from conftest import add_unit
 from support.fakes import web_app
 from test_web_unit import WebRequest
@@ -13,7 +11,7 @@ from twisted.web.resource import getChildForRequest
 from twisted.web.server import NOT_DONE_YET
 
 from sendemodul.store import Store
-from sendemodul.web.sessions import COOKIE
+from sendemodul.web.sessions import COOKIE, PersonLogin
 from sendemodul.web.site import Root
 
 OSLO = "0301-00-958935420"
@@ -63,9 +61,18 @@ class ReviewPagesTests(SynchronousTestCase):
         self.root = Root(self.app)
 
     def session(self, fylke=None, role="statsforvalter"):
+        """A web session; with ``fylke``, of an active person with ``role`` for that fylke (a real persons row, as
+        the session check asks the store whether its person is still active)."""
         session = self.app.sessions.create(self.unit, 0)
         if fylke is not None:
-            session.person = SimpleNamespace(person_id=f"p-{fylke}", name="Kari Nordmann", role=role, fylke=fylke)
+            person_id = f"p-{role}-{fylke}"
+            self.store.conn().execute(
+                "INSERT INTO persons (person_id, unit, name, email, state, role, fylke, created_at)"
+                " VALUES (?, ?, 'Kari Nordmann', ?, 'active', ?, ?, '2027-01-01T00:00:00Z')"
+                " ON CONFLICT (person_id) DO NOTHING",
+                (person_id, OSLO, f"{person_id}@example.org", role, fylke),
+            )
+            session.person = PersonLogin(person_id, "Kari Nordmann", (), role, fylke)
         return session
 
     def get(self, path, session, args=None):

@@ -1,5 +1,6 @@
 """The SFTP front with real peers, OpenSSH's sftp and paramiko, against a real server process."""
 
+import datetime
 import hashlib
 import json
 import socket
@@ -453,6 +454,52 @@ def _only_modern_algorithms_are_offered(server):
         extra = [arg for option in options for arg in ("-o", option)]
         proc = openssh_sftp(server, "ls\n", extra=(*extra, "-o", "LogLevel=INFO"))
         assert proc.returncode != 0 and "no matching" in proc.stderr, options
+
+
+@pytest.mark.integration
+def test_an_earlier_file_sent_again_over_sftp_is_told_that_the_newer_one_counts(server, tmp_path):
+    """A, then B (the same register and periode), then A again, with OpenSSH's sftp and then the CLI: A's receipt
+    in /receipts/ and the CLI say that A no longer counts, that B does, and how to make A count again."""
+    a, b = tmp_path / "a.tar", tmp_path / "b.tar"
+    make_container(server.home, a, register="11CF", periode=datetime.date.today().year - 1)
+    make_container(server.home, b, register="11CF", periode=datetime.date.today().year - 1)
+    received = []
+    for path in (a, b):
+        before = set(server.spool("received"))
+        assert openssh_sftp(server, f"put {path} {path.name}\n").returncode == 0
+        (new,) = set(server.spool("received")) - before
+        received.append(new[: -len(".tar")])
+    ref_a, ref_b = received
+    before = set(server.spool("received"))
+    assert openssh_sftp(server, f"put {a} again.tar\n").returncode == 0
+    assert set(server.spool("received")) == before  # nothing new stored
+
+    def read(sftp):
+        return json.loads(sftp.open(f"/receipts/{ref_a}.json").read()), sftp.stat(f"/receipts/{ref_a}.json").st_size
+
+    transport, sftp = connect(server)
+    try:
+        receipt_a, size = in_thread(read, sftp)
+    finally:
+        transport.close()
+    assert (receipt_a["counts"], receipt_a["superseded_by"], receipt_a["counting_reference"]) == (False, ref_b, ref_b)
+    assert ref_b in receipt_a["melding"] and "krypterer du uttrekket på nytt" in receipt_a["melding"]
+    assert size == len((json.dumps(receipt_a, indent=2, ensure_ascii=False) + "\n").encode())
+    pin_file = tmp_path / "pin.txt"
+    pin_file.write_text(server.pin)
+    host_key = server.home / "ssh" / "host_ed25519.pub"
+    url = f"sftp://127.0.0.1:{server.sftp_port}"
+    proc = subprocess.run(
+        [str(BIN), "upload", "--unit", DEMO, "--pin-file", str(pin_file), "--host-key", str(host_key), url, str(a)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = " ".join(proc.stdout.split())
+    assert "Already received earlier" in out and ref_a in out
+    assert f"This upload no longer counts: the newest upload for 11CF {datetime.date.today().year - 1}, {ref_b}" in out
+    assert f"To make {ref_a} count again, encrypt the extract again" in out
 
 
 @pytest.mark.integration

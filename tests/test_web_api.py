@@ -225,6 +225,13 @@ def test_newer_upload_supersedes_the_older(server, tmp_path):
     _, s1, _ = curl(server, f"{server.url}/api/v1/uploads/{r1['reference']}", user=DEMO)
     _, s2, _ = curl(server, f"{server.url}/api/v1/uploads/{r2['reference']}", user=DEMO)
     assert s1["superseded_by"] == r2["reference"] and s2["superseded_by"] is None
+    assert (s1["counts"], s1["counting_reference"], s2["counts"]) == (False, r2["reference"], True)
+    # the first file again: its first receipt, saying that the second one counts and how to make the first count
+    status, again, _ = curl(server, "-T", str(first), f"{server.url}/api/v1/uploads/1.tar", user=DEMO)
+    assert status == 200 and again["duplicate"] and again["reference"] == r1["reference"]
+    assert (again["counts"], again["counting_reference"]) == (False, r2["reference"])
+    assert again["melding"].startswith("Denne filen er sendt inn før") and r2["reference"] in again["melding"]
+    assert "encrypt the extract again" in again["message"]
 
 
 def test_truncated_body_leaves_nothing(server, tmp_path):

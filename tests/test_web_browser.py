@@ -3,10 +3,13 @@
 import http.server
 import re
 import threading
+import time
 
 import pytest
 from playwright.sync_api import sync_playwright
-from server import DEMO, Server, make_container
+from server import DEMO, Server, make_container, new_person
+
+from sendemodul import totp
 
 pytestmark = pytest.mark.integration  # every test here runs a server subprocess or a real peer
 
@@ -55,6 +58,13 @@ def login(page, server, pin=None, kommunenr="0301", bydel="00", orgnr="958935420
     page.fill("#pin", pin if pin is not None else server.pin)
     page.click("button[type=submit]")
     page.wait_for_load_state()
+    if page.url.endswith("/hvem-er-du"):  # the second step: a new person each time (a code is accepted once)
+        email, secret = new_person(server.home)
+        page.fill("#email", email)
+        page.fill("#code", totp.code_at(secret, time.time()))
+        page.click("form[action='/hvem-er-du'] button[type=submit]")
+        page.wait_for_url(re.compile(r".*/mine-skjema$"))
+        page.goto(server.url + "/opplasting")  # these tests are about the pages after the login
 
 
 def test_login_upload_with_progress_bar_and_receipt(page, server, tmp_path):

@@ -246,6 +246,102 @@ class PagesTests(WebTestCase):
         self.assertEqual(self.get(b"/kvittering/not-a-reference", cookies={COOKIE: cookie}).responseCode, 404)
 
 
+class WhatCountsTests(WebTestCase):
+    """The receipt and the list say, for every state, which upload counts now; a file sent again never gets the
+    green "received" line."""
+
+    OLD = "SM-20270110-CCCCCCCC"
+    NEW = "SM-20270112-DDDDDDDD"
+
+    def setUp(self):
+        super().setUp()
+        self.store.rows = {
+            self.OLD: {**row(self.OLD), "received_at": "2027-01-10T08:00:00Z", "superseded_by": self.NEW},
+            self.NEW: {**row(self.NEW), "received_at": "2027-01-12T09:30:00Z"},
+            THEIRS: self.store.rows[THEIRS],
+        }
+        self.cookie, _ = self.log_in()
+
+    def page(self, path, **kwargs):
+        request = self.get(path, cookies={COOKIE: self.cookie}, **kwargs)
+        self.assertEqual(request.responseCode, 200)
+        return self.body(request).decode("utf-8")
+
+    def test_the_newest_uploads_receipt_is_green_and_says_it_counts(self):
+        body = self.page(b"/kvittering/" + self.NEW.encode())
+        self.assertIn("Filen er mottatt og lagret", body)
+        self.assertIn("det er den som gjelder", body)
+
+    def test_a_superseded_receipt_is_not_green_and_names_the_upload_that_counts(self):
+        body = self.page(b"/kvittering/" + self.OLD.encode())
+        self.assertNotIn("Filen er mottatt og lagret", body)
+        self.assertIn("gjelder ikke lenger", body)
+        self.assertIn(f'<span class="ref">{self.NEW}</span>, sendt 12.01.2027 kl. 10:30', body)
+        self.assertIn("krypterer du uttrekket på nytt", body)
+
+    def test_the_receipt_of_a_file_sent_again_says_so_and_never_shows_the_green_line(self):
+        for reference in (self.OLD, self.NEW):
+            body = self.page(b"/kvittering/" + reference.encode(), args={b"igjen": b"1"})
+            self.assertIn("<h1>Filen er sendt inn før</h1>", body)
+            self.assertNotIn("Filen er mottatt og lagret", body)
+            self.assertIn(f'referansen <span class="ref">{reference}</span>', body)
+        self.assertIn(f'<span class="ref">{self.NEW}</span> gjelder fortsatt', body)
+
+    def test_every_state_says_what_counts_and_only_a_counting_upload_on_its_way_is_green(self):
+        for status, test, green, says in (
+            ("received", 0, True, "det er den som gjelder"),
+            ("pseudonymizing", 0, True, "det er den som gjelder"),
+            ("queued", 0, True, "det er den som gjelder"),
+            ("delivered", 0, True, "det er den som gjelder"),
+            ("quarantined", 0, False, "stoppet og blir ikke levert til SSB"),
+            ("tested", 1, False, "testinnsending"),
+        ):
+            self.store.rows[self.NEW].update(status=status, test=test)
+            body = self.page(b"/kvittering/" + self.NEW.encode())
+            self.assertEqual("Filen er mottatt og lagret" in body, green, status)
+            self.assertRegex(body, f'id="gjelder">[^<]*{says}', status)
+            listed = self.page(b"/innsendinger")
+            self.assertIn('class="gjelder">', listed)
+        # while the newest is stopped, the older one says so too
+        self.store.rows[self.NEW].update(status="quarantined", test=0)
+        self.assertIn("er stoppet og blir ikke levert til SSB", self.page(b"/kvittering/" + self.OLD.encode()))
+
+    def test_the_list_says_for_each_upload_whether_it_counts(self):
+        body = self.page(b"/innsendinger")
+        self.assertIn("Ja, den nyeste", body)
+        self.assertIn(f'Nei, <span class="ref">{self.NEW}</span> gjelder', body)
+
+    def test_the_api_says_the_same_as_the_pages(self):
+        body = self.json(self.get(b"/api/v1/uploads/" + self.OLD.encode(), headers=[basic()]))
+        self.assertEqual((body["counts"], body["counting_reference"]), (False, self.NEW))
+        self.assertIn("gjelder ikke lenger", body["melding"])
+        listed = {u["reference"]: u for u in self.json(self.get(b"/api/v1/uploads", headers=[basic()]))["uploads"]}
+        self.assertEqual((listed[self.OLD]["counts"], listed[self.NEW]["counts"]), (False, True))
+
+
+class UploadPageTests(WebTestCase):
+    def test_the_form_is_checked_by_the_page_with_its_own_messages(self):
+        """novalidate: the browser's own "required" bubble (in the browser's language) never shows; the page's
+        messages are in the page, ready for the script."""
+        cookie, _ = self.log_in()
+        body = self.body(self.get(b"/opplasting", cookies={COOKIE: cookie})).decode("utf-8")
+        self.assertIn('<form id="opplasting"', body)
+        self.assertRegex(body, r'<form id="opplasting"[^>]* novalidate')
+        self.assertIn('data-melding-ingen-fil="Velg en fil først."', body)
+        self.assertIn('id="feilsammendrag"', body)
+
+
+class FaviconTests(WebTestCase):
+    def test_the_favicon_is_a_real_icon_a_browser_may_keep(self):
+        request = self.get(b"/favicon.ico")
+        self.assertIn(request.responseCode, (None, 200))  # (a DummyRequest's code stays None unless set)
+        self.assertEqual(self.header(request, b"content-type"), b"image/vnd.microsoft.icon")
+        self.assertEqual(self.header(request, b"cache-control"), b"public, max-age=604800")
+        data = self.body(request)
+        self.assertEqual(data[:4], b"\0\0\1\0")  # an ICO header
+        self.assertIn(b"\x89PNG", data)
+
+
 class ApiTests(WebTestCase):
     def test_the_upload_list_has_only_the_units_own_uploads(self):
         request = self.get(b"/api/v1/uploads", headers=[basic()])

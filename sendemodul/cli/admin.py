@@ -1,10 +1,14 @@
 """``sendemodul admin ...``: the operator's commands (synchronous, no reactor; same DB and keys as the server)."""
 
+import datetime
+
 import click
 
 from sendemodul import home as homemod
+from sendemodul import identity
 from sendemodul.cli.admin_keys import keys_group
 from sendemodul.cli.admin_options import ACTOR, home_option
+from sendemodul.cli.admin_persons import person
 from sendemodul.cli.admin_units import pin, sshkey, unit
 from sendemodul.cli.admin_uploads import (
     audit_group,
@@ -72,6 +76,14 @@ def init(home, dev, key_type):
         click.echo(
             f"  demo unit:     {demo.unit}  PIN in {demo.pin_path}, signing key {demo.signing_key_path}"
         )  # safe: names the PIN, never its value
+        from sendemodul import enrolment
+
+        demo_unit = identity.parse_unit(demo.unit, datetime.date.today().year)
+        person, secret_path = enrolment.create_demo_person(cfg, store, demo_unit, actor=ACTOR)
+        click.echo(
+            f"  demo person:   {person['email']}  TOTP secret in {secret_path}; a current code: "
+            f"sendemodul admin person code {demo.unit} {person['email']}"
+        )  # safe: names the secret's file, never its value
     store.close()
     from sendemodul import privileges
 
@@ -89,6 +101,7 @@ for _command in (
     unit,
     pin,
     sshkey,
+    person,
     keys_group,
     uploads,
     status,

@@ -4,6 +4,7 @@ import base64
 import http.client
 import json
 import ssl
+import textwrap
 import urllib.parse
 from pathlib import Path
 
@@ -176,7 +177,9 @@ def _print_receipt(body, as_json):
     click.echo(("Already received earlier: " if body.get("duplicate") else "Accepted. ") + "Receipt:")
     for key in ("reference", "unit", "register", "periode", "size", "sha256", "received_at", "status"):
         click.echo(f"  {key:<12} {body[key]}")
-    if body.get("test"):
+    if body.get("message"):  # what counts now: this upload, a newer one, or (a test) none
+        click.echo(textwrap.fill(body["message"], width=100, initial_indent="  ", subsequent_indent="  "))
+    elif body.get("test"):
         click.echo("  (a test upload: checked, never forwarded to SSB)")
     if body.get("late"):
         click.echo("  (after the deadline: it will still be processed)")

@@ -68,6 +68,10 @@ class AuthConfig:
     #: disable``, ``sshkey remove``, run by the admin CLI in another process) and ends their open SFTP connections
     #: and web sessions. Each web request and each upload also checks the unit's credential epoch itself.
     credential_poll_seconds: float = 1.0
+    #: The web login has two steps: the unit's four fields and PIN, then a person of the unit ("Hvem er du?": their
+    #: e-mail and a TOTP or recovery code, or a passkey), and the web session is the person's. The API and SFTP stay
+    #: unit logins (PIN or SSH key) either way. false: the unit's PIN alone opens the web pages, as before persons.
+    web_requires_person: bool = True
 
 
 @dataclass(frozen=True)

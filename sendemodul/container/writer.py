@@ -139,13 +139,15 @@ def write_container(
     header_lines: Iterable[str] = (),
     no_participants: bool = False,
     progress: Callable[[int], object] | None = None,
+    producer: str | None = None,
 ) -> Manifest:
     """Write a container to ``out_path`` (atomically) and return its :class:`Manifest`.
 
     ``rows`` yields ``(ids, record)``: ``ids`` a sequence of ``(id_type, value)`` (the profile's ID field names and
     the raw values, blank ones included), ``record`` the extract's line with the ID fields blanked. ``header_lines``
     are document-level lines that travel in the data part as ``#header<TAB>line``. ``progress(n)``, if given, is
-    called with the number of rows consumed since its previous call.
+    called with the number of rows consumed since its previous call. ``producer`` names what made the container
+    (default ``sendemodul/<version>``; the server's own "Ingen deltakere" containers say ``sendemodul-web/...``).
     """
     if register not in REGISTERS:
         raise UsageError(f"the register must be one of {', '.join(REGISTERS)}, not {register!r}")
@@ -188,7 +190,7 @@ def write_container(
                     "bydel": unit.bydel,
                     "orgnr": unit.orgnr,
                     "created": utc_timestamp(),
-                    "producer": f"sendemodul/{sendemodul.__version__}",
+                    "producer": producer or f"sendemodul/{sendemodul.__version__}",
                     "records": records,
                     "no_participants": bool(no_participants),
                     "parts": {

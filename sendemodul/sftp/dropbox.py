@@ -20,6 +20,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from sendemodul import standing
 from sendemodul.errors import SendemodulError, TooManyUploads
 from sendemodul.sftp.namespace import (
     RECEIPT_MODE,
@@ -174,16 +175,21 @@ class DropBox:
 
     @defer.inlineCallbacks
     def _open_receipt(self, reference):
-        row = yield self._own_upload(reference)
-        if row is None:
+        data = yield self._own_receipt(reference)
+        if data is None:
             raise no_such_file()
-        return ReceiptFile(receipt_bytes(row), self)
+        return ReceiptFile(data, self)
 
-    def _own_upload(self, reference):
+    def _own_receipt(self, reference):
+        """Deferred: the bytes of the unit's receipt ``reference`` (saying what counts now), or None."""
+
         def lookup(store, unit):
             self._check_login(store)
             row = store.upload_with_answer(reference)
-            return row if row is not None and row["unit"] == unit else None
+            if row is None or row["unit"] != unit:
+                return None
+            current = row if standing.is_current(row) else store.current_upload(unit, row["register"], row["periode"])
+            return receipt_bytes(row, current)
 
         return self.run_db(lookup, self.store, self.unit)
 
@@ -257,7 +263,14 @@ class DropBox:
             entries += [(u.name, file_attrs(UPLOAD_MODE, u.incoming.size, u.started)) for u in self.uploads.values()]
         elif kind[0] == "receipts":
             rows = yield self.run_db(self._own_uploads)
-            entries = [(f"{row['reference']}.json", file_attrs(RECEIPT_MODE, len(receipt_bytes(row)))) for row in rows]
+            current = standing.current_uploads(rows)
+            entries = [
+                (
+                    f"{row['reference']}.json",
+                    file_attrs(RECEIPT_MODE, len(receipt_bytes(row, current.get(standing.group(row))))),
+                )
+                for row in rows
+            ]
         elif kind[0] == "file" and (kind[1] in self.uploads or kind[1] in self.accepted):
             raise SFTPError(FX_FAILURE, "Not a directory.")
         elif kind[0] == "receipt" or kind[0] == "file":
@@ -274,10 +287,10 @@ class DropBox:
         if kind[0] == "receipts":
             return file_attrs(RECEIPTS_MODE)
         if kind[0] == "receipt":
-            row = yield self._own_upload(kind[1])
-            if row is None:
+            data = yield self._own_receipt(kind[1])
+            if data is None:
                 raise no_such_file()
-            return file_attrs(RECEIPT_MODE, len(receipt_bytes(row)))
+            return file_attrs(RECEIPT_MODE, len(data))
         if kind[1] in self.uploads:
             upload = self.uploads[kind[1]]
             return file_attrs(UPLOAD_MODE, upload.incoming.size, upload.started)

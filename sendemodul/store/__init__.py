@@ -12,7 +12,8 @@ Nothing secret is stored: PINs only as Argon2id PHC strings, no ID numbers, no f
 (the schema), :mod:`~sendemodul.store.audit_log`, :mod:`~sendemodul.store.units` (units, PINs, keys),
 :mod:`~sendemodul.store.uploads` (intake, pseudonymizer, forwarder), :mod:`~sendemodul.store.mail_log` and
 :mod:`~sendemodul.store.reminder_log`, :mod:`~sendemodul.store.health` (heartbeats, the metrics' counts),
-:mod:`~sendemodul.store.answers` (SSB's answers) and :mod:`~sendemodul.store.reviews` (review before delivery).
+:mod:`~sendemodul.store.persons` (reporting persons and their second factors), :mod:`~sendemodul.store.answers`
+(SSB's answers) and :mod:`~sendemodul.store.reviews` (review before delivery).
 """
 
 from sendemodul.store.answers import Answers
@@ -20,11 +21,12 @@ from sendemodul.store.audit_log import AuditLog
 from sendemodul.store.connections import Connections
 from sendemodul.store.health import Health
 from sendemodul.store.mail_log import MailLog
+from sendemodul.store.persons import Persons
 from sendemodul.store.reminder_log import ReminderLog
 from sendemodul.store.reviews import Reviews
 from sendemodul.store.units import Units
 from sendemodul.store.uploads import Uploads
 
 
-class Store(Connections, AuditLog, Units, Uploads, MailLog, ReminderLog, Health, Answers, Reviews):
+class Store(Connections, AuditLog, Units, Uploads, MailLog, ReminderLog, Health, Persons, Answers, Reviews):
     """The database. Create it with :meth:`create` (atomically), open it with :meth:`open`."""

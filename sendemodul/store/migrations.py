@@ -142,7 +142,65 @@ MIGRATIONS = [
         at TEXT NOT NULL
     ) STRICT;
     """,
-    # 5: SSB's answers (issue 17): a delivered upload becomes accepted or returned by SSB's signed answer, recorded
+    # 5: reporting persons (issue 16): a person of a unit (role reporter; statsforvalter/staff later, with a fylke),
+    # the skjema 999 registrations, single-use enrolment tokens (hashed), recovery codes (keyed hashes), passkeys,
+    # and the person who made an upload. The TOTP secret is AES-GCM ciphertext; totp_last_step refuses replays.
+    """
+    CREATE TABLE persons (
+        person_id TEXT PRIMARY KEY,
+        unit TEXT REFERENCES units(unit),
+        name TEXT NOT NULL,
+        email TEXT NOT NULL,
+        mobile TEXT,
+        language TEXT NOT NULL DEFAULT 'nb',
+        registers TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL DEFAULT 'pending',
+        role TEXT NOT NULL DEFAULT 'reporter',
+        fylke TEXT,
+        totp_secret TEXT,
+        totp_pending TEXT,
+        totp_last_step INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        activated_at TEXT,
+        disabled_at TEXT
+    ) STRICT;
+    CREATE UNIQUE INDEX persons_unit_email ON persons (unit, email);
+    CREATE TABLE person_registrations (
+        id INTEGER PRIMARY KEY,
+        person_id TEXT NOT NULL REFERENCES persons(person_id),
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        registers TEXT NOT NULL,
+        unit_name TEXT NOT NULL DEFAULT '',
+        responsible_name TEXT NOT NULL DEFAULT '',
+        responsible_phone TEXT NOT NULL DEFAULT '',
+        responsible_email TEXT NOT NULL DEFAULT ''
+    ) STRICT;
+    CREATE TABLE enrolment_tokens (
+        token_hash TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL REFERENCES persons(person_id),
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at TEXT
+    ) STRICT;
+    CREATE TABLE recovery_codes (
+        person_id TEXT NOT NULL REFERENCES persons(person_id),
+        code_hash TEXT NOT NULL,
+        used_at TEXT,
+        PRIMARY KEY (person_id, code_hash)
+    ) STRICT;
+    CREATE TABLE passkeys (
+        credential_id TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL REFERENCES persons(person_id),
+        public_key TEXT NOT NULL,
+        sign_count INTEGER NOT NULL DEFAULT 0,
+        added_at TEXT NOT NULL,
+        last_used_at TEXT
+    ) STRICT;
+    ALTER TABLE uploads ADD COLUMN person_id TEXT REFERENCES persons(person_id);
+    ALTER TABLE uploads ADD COLUMN no_participants INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 6: SSB's answers (issue 17): a delivered upload becomes accepted or returned by SSB's signed answer, recorded
     # once (answer_id is the replay guard, reference the one-answer-per-delivery guard), with SSB's message and its
     # rows in error (JSON: row id, journalnummer, severity, rule, field, message; never an ID number). mail_state:
     # the e-mail to the unit when it arrives: pending -> sending -> sent. And review before delivery: a delivery of a

@@ -45,6 +45,10 @@ class Uploads:
                 ).fetchone()
                 if current is None or current[0] != credential_epoch:
                     raise LoginRevoked()
+            if row.get("person_id"):  # uploaded in a person's web session (issue 16)
+                columns = (*columns, "person_id")
+            if row.get("no_participants"):
+                columns = (*columns, "no_participants")
             conn.execute(
                 f"INSERT INTO uploads ({', '.join(columns)}, updated_at) VALUES ({', '.join('?' * len(columns))}, ?)",
                 (*(row[c] for c in columns), row["received_at"]),
@@ -75,6 +79,8 @@ class Uploads:
                     "sha256": row["sha256"],
                     "test": bool(row["test"]),
                     "late": bool(row["late"]),
+                    **({"person": row["person_id"]} if row.get("person_id") else {}),
+                    **({"no_participants": True} if row.get("no_participants") else {}),
                 },
             )
         return self.upload(row["reference"])
@@ -83,6 +89,15 @@ class Uploads:
         if unit is None:
             return self._rows("SELECT * FROM uploads ORDER BY received_at, reference")
         return self._rows("SELECT * FROM uploads WHERE unit = ? ORDER BY received_at, reference", (str(unit),))
+
+    def current_upload(self, unit, register, periode):
+        """The upload that counts now for the unit, register and periode (:mod:`sendemodul.standing`): the newest
+        production upload, which no other superseded; None while only tests (or nothing) were sent."""
+        return self._row(
+            "SELECT * FROM uploads WHERE unit = ? AND register = ? AND periode = ? AND test = 0"
+            " AND superseded_by IS NULL ORDER BY received_at DESC, reference DESC LIMIT 1",
+            (str(unit), register, periode),
+        )
 
     def status(self, register, periode):
         """Every registered unit with its newest upload for the register and periode (None when missing)."""

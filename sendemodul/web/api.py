@@ -8,7 +8,7 @@ from twisted.cred.error import UnauthorizedLogin
 from twisted.logger import Logger
 from twisted.web import resource
 
-from sendemodul import messages_nb
+from sendemodul import messages_nb, standing
 from sendemodul.errors import (
     ContainerError,
     IntakeError,
@@ -25,14 +25,31 @@ from sendemodul.web.request import UPLOAD_NAME_RE
 log = Logger()
 
 
-def _upload_json(row):
-    body = Receipt.from_row(row).to_json()
+def _upload_json(row, current):
+    """An upload as the API shows it: its receipt (with what counts now; ``current`` is the upload that counts for
+    its register and periode) and how it went on."""
+    body = Receipt.from_row(row, current).to_json()
     del body["duplicate"]
-    body["superseded_by"] = row["superseded_by"]
     body["reason"] = row["reason"]
     body["delivered_at"] = row.get("delivered_at")
     body["answered_at"] = row.get("answered_at")
     return body
+
+
+def _uploads_json(rows):
+    current = standing.current_uploads(rows)
+    return [_upload_json(row, current.get(standing.group(row))) for row in rows]
+
+
+def upload_with_standing(store, reference):
+    """In a DB thread: the upload with its feedback rows, and the upload that counts now for its register and
+    periode, as ``(row, current)``; ``(None, None)`` if there is no such upload."""
+    row = store.upload_with_feedback(reference)
+    if row is None:
+        return None, None
+    if standing.is_current(row):
+        return row, row
+    return row, store.current_upload(row["unit"], row["register"], row["periode"])
 
 
 class ApiAuthenticated(AppResource):
@@ -60,7 +77,7 @@ class ApiAuthenticated(AppResource):
 class UploadList(ApiAuthenticated):
     def get(self, request, unit):
         d = self.app.run_db(self.app.store.list_uploads, unit)
-        return d.addCallback(lambda rows: (200, {"unit": str(unit), "uploads": [_upload_json(r) for r in rows]}))
+        return d.addCallback(lambda rows: (200, {"unit": str(unit), "uploads": _uploads_json(rows)}))
 
 
 class UploadStatus(ApiAuthenticated):
@@ -69,14 +86,15 @@ class UploadStatus(ApiAuthenticated):
         self.reference = reference
 
     def get(self, request, unit):
-        def found(row):
+        def found(found):
+            row, current = found
             if row is None or row["unit"] != str(unit):  # another unit's upload does not exist for you
                 return 404, {
                     "error": "not_found",
                     "message": "No such upload.",
                     "melding": messages_nb.melding("not_found"),
                 }
-            body = _upload_json(row)
+            body = _upload_json(row, current)
             body["feedback"] = [
                 {"row_id": f["row_id"], "id_type": f["id_type"], "class": f["id_class"]} for f in row["feedback"]
             ]
@@ -85,7 +103,7 @@ class UploadStatus(ApiAuthenticated):
             body["review"] = row.get("review")  # the county governor's: state, message, decided_at
             return 200, body
 
-        return self.app.run_db(self.app.store.upload_with_feedback, self.reference).addCallback(found)
+        return self.app.run_db(upload_with_standing, self.app.store, self.reference).addCallback(found)
 
 
 class UploadResource(AppResource):

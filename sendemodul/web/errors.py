@@ -12,6 +12,7 @@ from sendemodul.errors import (
     ContainerError,
     ContainerReplayed,
     LoginRevoked,
+    RegisterNotPermitted,
     SpoolFull,
     TooManyUploads,
     UploadTooLarge,
@@ -33,7 +34,7 @@ def status_for(error):
         return 429
     if isinstance(error, ContainerReplayed):
         return 409
-    if isinstance(error, WindowClosed):
+    if isinstance(error, (WindowClosed, RegisterNotPermitted)):
         return 403
     if isinstance(error, ContainerError):
         return 422

@@ -1,16 +1,17 @@
 """The pages of the HTTPS front, in Bokmål: ``/`` login, ``/opplasting``, ``/kvittering/{reference}``,
-``/innsendinger``, ``POST /logg-ut``, and the static files."""
+``/innsendinger``, ``POST /logg-ut``, the static files and ``/favicon.ico``."""
 
 import datetime
 import re
 import secrets
 
 from twisted.cred.error import UnauthorizedLogin
-from twisted.web import pages, static
+from twisted.web import pages, resource, static
 
-from sendemodul import auth, identity, messages_nb, resources
+from sendemodul import auth, identity, messages_nb, resources, standing
 from sendemodul.errors import BydelError, KommunenrError, LoginBusy, OrgnrError
 from sendemodul.timefmt import OSLO
+from sendemodul.web.api import upload_with_standing
 from sendemodul.web.app import AppResource
 from sendemodul.web.errors import respond
 from sendemodul.web.request import bad_segment
@@ -59,6 +60,17 @@ def _form(request, name):
     return value.decode("utf-8", "replace").strip()[:200]
 
 
+#: The second step of the web login ("Hvem er du?", :mod:`sendemodul.web.persons`).
+PERSON_STEP = "/hvem-er-du"
+
+
+def home_of(app, session):
+    """Where a logged-in session starts: the person step while it still lacks a person, else the upload page."""
+    if app.needs_person(session):
+        return PERSON_STEP
+    return "/mine-skjema" if session.person is not None else "/opplasting"
+
+
 def _redirect(request, location):
     request.setResponseCode(303)
     request.setHeader(b"Location", location.encode("ascii"))
@@ -71,7 +83,9 @@ class LoginPage(AppResource):
     def render_GET(self, request):
         d = self.app.session(request)
         d.addCallback(
-            lambda session: _redirect(request, "/opplasting") if session else self._page(request, {}, {}, None)
+            lambda session: (
+                _redirect(request, home_of(self.app, session)) if session else self._page(request, {}, {}, None)
+            )
         )
         return respond(request, d)
 
@@ -103,7 +117,7 @@ class LoginPage(AppResource):
         session = self.app.sessions.create(avatar.parsed, avatar.epoch)
         self.app.set_cookie(request, COOKIE, session.token.encode("ascii"))
         self.app.set_cookie(request, LOGIN_COOKIE, b"", max_age=b"0")
-        return _redirect(request, "/opplasting")
+        return _redirect(request, home_of(self.app, session))
 
     def _failed(self, failure, request, form):
         code = "busy" if failure.check(LoginBusy) else "unauthorized"
@@ -120,8 +134,15 @@ class SessionPage(AppResource):
 
     def render_GET(self, request):
         d = self.app.session(request)
-        d.addCallback(lambda session: _redirect(request, "/") if session is None else self.page(request, session))
+        d.addCallback(self._route, request)
         return respond(request, d)
+
+    def _route(self, session, request):
+        if session is None:
+            return _redirect(request, "/")
+        if self.app.needs_person(session):
+            return _redirect(request, PERSON_STEP)
+        return self.page(request, session)
 
 
 class UploadPage(SessionPage):
@@ -134,27 +155,62 @@ class UploadPage(SessionPage):
 class DeliveriesPage(SessionPage):
     def page(self, request, session):
         d = self.app.run_db(self.app.store.uploads_with_answers, session.unit)
-        return d.addCallback(
-            lambda rows: self.app.render(request, "innsendinger", session=session, uploads=list(reversed(rows)))
-        )
+        return d.addCallback(lambda rows: self._render(request, session, rows))
+
+    def _render(self, request, session, rows):
+        current = standing.current_uploads(rows)
+        uploads = [
+            {**row, "gjelder": messages_nb.counts_short_nb(row, current.get(standing.group(row)))}
+            for row in reversed(rows)
+        ]
+        return self.app.render(request, "innsendinger", session=session, uploads=uploads)
 
 
 class ReceiptPage(SessionPage):
+    """``/kvittering/{reference}``: the receipt, and what counts now for its register and periode.
+
+    ``?igjen=1`` is where the upload page goes when the unit sent a file that was sent before (the API answered 200
+    with ``"duplicate": true``): the page then says so first and never shows the green "received" line. It only
+    changes how the page opens; what counts is always from the store."""
+
     def __init__(self, app, reference):
         super().__init__(app)
         self.reference = reference
 
     def page(self, request, session):
-        def found(row):
+        again = (request.args.get(b"igjen") or [b""])[0] == b"1"
+
+        def found(found):
+            row, current = found
             if row is None or row["unit"] != str(session.unit):
                 return self.app.render(
                     request, "error", status=404, session=session, message=messages_nb.melding("not_found")
                 )
-            return self.app.render(request, "kvittering", session=session, upload=row, feedback=row["feedback"])
+            s = standing.standing(row, current)
+            return self.app.render(
+                request,
+                "kvittering",
+                session=session,
+                upload=row,
+                feedback=row["feedback"],
+                again=again,
+                fresh=s.counts and not s.stopped and not again,
+                gjelder=messages_nb.counts_nb(row, current, duplicate=again),
+                current=current,
+                person=row.get("person"),
+            )
 
         if not REFERENCE_RE.match(self.reference):
-            return found(None)
-        return self.app.run_db(self.app.store.upload_with_feedback, self.reference).addCallback(found)
+            return found((None, None))
+        return self.app.run_db(self._load, self.reference).addCallback(found)
+
+    def _load(self, reference):
+        """In a DB thread: ``(row, current)`` as :func:`upload_with_standing`, the row with the person who sent it
+        (if sent in a person's session)."""
+        row, current = upload_with_standing(self.app.store, reference)
+        if row is not None and row.get("person_id"):
+            row["person"] = self.app.store.person(row["person_id"])
+        return row, current
 
 
 class Receipts(AppResource):
@@ -176,6 +232,23 @@ class LogoutPage(AppResource):
         self.app.sessions.end(session.token)
         self.app.set_cookie(request, COOKIE, b"", max_age=b"0")
         return _redirect(request, "/")
+
+
+class Favicon(resource.Resource):
+    """``/favicon.ico``: browsers ask for it on a site's first page; without it every first visit logs a 404 in the
+    browser's console and the server's log. Read once at start (312 bytes); a browser may keep it for a week."""
+
+    isLeaf = True
+    CACHE_SECONDS = 7 * 24 * 3600
+
+    def __init__(self):
+        super().__init__()
+        self.data = (STATIC_DIR / "favicon.ico").read_bytes()
+
+    def render_GET(self, request):
+        request.setHeader(b"Content-Type", b"image/vnd.microsoft.icon")
+        request.setHeader(b"Cache-Control", f"public, max-age={self.CACHE_SECONDS}".encode("ascii"))
+        return self.data
 
 
 class StaticFiles(static.File):

@@ -240,7 +240,13 @@ class UploadRequest(server.Request):
         self._cancel_grace()  # logged in: from here on the upload's own limits (max_upload_seconds, size) apply
         unit = self.upload_unit = avatar.parsed
         try:
-            self.upload = self.app.intake.begin(unit, epoch=avatar.epoch, on_pressure=self._pressure, protocol="https")
+            self.upload = self.app.intake.begin(
+                unit,
+                epoch=avatar.epoch,
+                on_pressure=self._pressure,
+                protocol="https",
+                person=getattr(avatar, "person", None),
+            )
         except TooManyUploads as e:
             self.refuse(429, e.code, str(e), ((b"Retry-After", b"10"),))
             return

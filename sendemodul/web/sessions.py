@@ -21,6 +21,23 @@ class Session:
     created: float = field(default=0.0)
     #: The unit's credential epoch when its credential was checked (auth.UnitLogin).
     epoch: int | None = None
+    #: The person of the session's second login step (:class:`PersonLogin`), or None after the unit's PIN alone.
+    person: object = None
+    #: Forms filled in over several pages (skjema 999), by name; memory only, gone with the session.
+    drafts: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PersonLogin:
+    """Who acts in a web session after the second step: the opaque id (what the audit names), the name shown on
+    the pages and receipts, and the registers they may report."""
+
+    person_id: str
+    name: str
+    registers: tuple[str, ...]
+    #: ``reporter``, or ``statsforvalter`` with the ``fylke`` whose review tasks they see (issue 17).
+    role: str = "reporter"
+    fylke: str | None = None
 
 
 class Sessions:
@@ -31,7 +48,7 @@ class Sessions:
         self.max_sessions = max_sessions
         self._sessions = {}
 
-    def create(self, unit, epoch=None):
+    def create(self, unit, epoch=None, person=None):
         if len(self._sessions) >= self.max_sessions:
             self.sweep()
         now = self.clock.seconds()
@@ -42,6 +59,7 @@ class Sessions:
             last_seen=now,
             created=now,
             epoch=epoch,
+            person=person,
         )
         self._sessions[session.token] = session
         return session

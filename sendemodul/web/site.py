@@ -15,15 +15,20 @@ from sendemodul.web.app import AppResource
 from sendemodul.web.channel import RequestLineChannel
 from sendemodul.web.errors import NotFoundJSON
 from sendemodul.web.module_page import ModulePage
+from sendemodul.web.overview import OverviewPage
 from sendemodul.web.pages import (
     STATIC_DIR,
     DeliveriesPage,
+    Favicon,
     LoginPage,
     LogoutPage,
     Receipts,
     StaticFiles,
     UploadPage,
 )
+from sendemodul.web.passkeys import PasskeyLogin, PasskeysPage
+from sendemodul.web.persons import Enrolments, PersonStepPage
+from sendemodul.web.registration import RegistrationPage
 from sendemodul.web.request import UploadRequest, bad_segment
 from sendemodul.web.review import ReviewPages
 from sendemodul.web.staff_pages import StaffStatusPage
@@ -41,8 +46,15 @@ class Root(AppResource):
         self.putChild(b"kvittering", Receipts(app))
         self.putChild(b"logg-ut", LogoutPage(app))
         self.putChild(b"oppgaver", ReviewPages(app))
+        self.putChild(b"hvem-er-du", PersonStepPage(app))
+        self.putChild(b"innmelding", Enrolments(app))
+        self.putChild(b"registrer-person", RegistrationPage(app))
+        self.putChild(b"mine-skjema", OverviewPage(app))
+        self.putChild(b"passnokler", PasskeysPage(app))
+        self.putChild(b"passnokkel", PasskeyLogin(app))
         self.putChild(b"krypteringsmodul", ModulePage(app))
         self.putChild(b"static", StaticFiles(str(STATIC_DIR)))
+        self.putChild(b"favicon.ico", Favicon())
         self.putChild(b"statusliste", StaffStatusPage(app))
         v1 = ApiNode()
         v1.putChild(b"uploads", Uploads(app))
