@@ -83,26 +83,45 @@ class AnswerMail:
     def run(self):
         sent = 0
         kinds = (
-            (self.store.claim_answer_mail, render, self.store.answer_mail_done, "answer_id"),
-            (self.store.claim_review_mail, render_review, self.store.review_mail_done, "reference"),
+            (
+                self.store.claim_answer_mail,
+                render,
+                lambda row: self.store.answer_recipients(row["unit"], row["register"]),
+                self.store.answer_mail_done,
+                "answer_id",
+            ),
+            (
+                self.store.claim_review_mail,
+                render_review,
+                lambda row: self.store.sender_address(row["reference"]),
+                self.store.review_mail_done,
+                "reference",
+            ),
         )
-        for claim, make, done, key in kinds:
+        for claim, make, recipients, done, key in kinds:
             while (row := claim()) is not None:
-                if not self._send(row, *make(self.cfg, row)):
+                # one e-mail to each person (their language once the catalogs exist: nb for now); a relay that fails
+                # at the first leaves the e-mail pending for the next check, one that fails later does not resend
+                count = 0
+                for address, _language in recipients(row):
+                    if not self._send(row, address, *make(self.cfg, row)):
+                        break
+                    count += 1
+                if count == 0:
                     done(row[key], "pending")
                     return sent
                 done(row[key], "sent")
-                sent += 1
+                sent += count
         return sent
 
-    def _send(self, row, subject, body):
+    def _send(self, row, address, subject, body):
         """Hand one e-mail to the relay (:func:`sendemodul.mailing.send`); False if it refused or is unreachable."""
         try:
-            mailing.send(self.cfg, [row["unit_email"]], subject, body, smtp=self.smtp)
+            mailing.send(self.cfg, [address], subject, body, smtp=self.smtp)
         except (OSError, smtplib.SMTPException) as e:
             log.warn("e-mail about {reference} failed: {error}", reference=row["reference"], error=type(e).__name__)
             return False
-        log.info("e-mail about {reference} sent to {unit}", reference=row["reference"], unit=row["unit"])
+        log.info("e-mail about {reference} sent to a person of {unit}", reference=row["reference"], unit=row["unit"])
         return True
 
 

@@ -193,8 +193,9 @@ def smtp():
 
 @pytest.mark.integration
 def test_the_unit_gets_one_email_when_the_answer_arrives(tpf, smtp):
-    """One e-mail to the unit's address on a real SMTP server: SSB's decision, message and the rows by
-    journalnummer; a relay outage leaves it for the next check; never sent twice."""
+    """One e-mail to each person of the unit who may report the register (the dev home's demo person), on a real
+    SMTP server: SSB's decision, message and the rows by journalnummer; a relay outage leaves it for the next check;
+    never sent twice. A unit without such persons gets it at its own address."""
     import dataclasses
 
     from sendemodul.answer_mail import AnswerMail
@@ -209,8 +210,12 @@ def test_the_unit_gets_one_email_when_the_answer_arrives(tpf, smtp):
     assert AnswerMail(up, store).run() == 0
     assert len(smtp.messages) == 1
     _, recipients, message = smtp.messages[0]
-    assert recipients == ["kostra-demo@example.org"]
+    assert recipients == ["demo@example.org"]
     assert "returnert" in message["Subject"] and REFERENCE in message["Subject"]
+    # nobody of the unit may report IPLOS, and once its person is disabled nobody 11F: the unit's own address
+    assert store.answer_recipients(DEMO, "IPLOS") == [("kostra-demo@example.org", "nb")]
+    store.conn().execute("UPDATE persons SET state = 'disabled'")
+    assert store.answer_recipients(DEMO, "11F") == [("kostra-demo@example.org", "nb")]
     body = message.get_content()
     assert "Rett feilene." in body and "00000003" in body and "CODE" in body
 
@@ -234,5 +239,5 @@ def test_a_returned_review_sends_one_email_with_the_reviewers_message(tpf, smtp)
     assert AnswerMail(up, store).run() == 1
     assert AnswerMail(up, store).run() == 0
     _, recipients, message = smtp.messages[0]
-    assert recipients == ["kostra-demo@example.org"] and "statsforvalteren" in message["Subject"]
+    assert recipients == ["kostra-demo@example.org"] and "statsforvalteren" in message["Subject"]  # no sender person
     assert "Mangler tiltak." in message.get_content()

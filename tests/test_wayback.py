@@ -37,6 +37,14 @@ def smtp():
     controller.stop()
 
 
+def _store_call(server, f):
+    store = Store.open(server.home / "sendemodul.db")
+    try:
+        return f(store)
+    finally:
+        store.close()
+
+
 def _status(server, reference):
     return uploads(server.home)[reference]["status"]
 
@@ -129,7 +137,7 @@ def test_returned_then_corrected_and_accepted_end_to_end(tmp_path, smtp):
         wait_for(lambda: len(smtp.messages) == 1, timeout=30, interval=0.2, message="the e-mail about the answer")
         _, recipients, message = smtp.messages[0]
         body = message.get_content()
-        assert recipients == ["kostra-demo@example.org"] and r1 in message["Subject"]
+        assert recipients == ["demo@example.org"] and r1 in message["Subject"]  # the unit's person for 11F
         assert MESSAGE in body and journal[2] in body and journal[4] in body
 
         with sync_playwright() as p:
@@ -175,13 +183,19 @@ def test_returned_then_corrected_and_accepted_end_to_end(tmp_path, smtp):
             wait_for(lambda: _status(server, r2) == "delivered", timeout=60, interval=0.2, message="second delivery")
             _answer(server, sshd, r2, tmp_path, "--accept")
             wait_for(lambda: _status(server, r2) == "accepted", timeout=60, interval=0.2, message="accepted")
+            # the persons of the unit who may report 11F when the answer came (the first browser login made one)
+            people = _store_call(server, lambda s: [e for e, _ in s.answer_recipients("0301-00-958935420", "11F")])
             html, text = _overview(browser, server)
             pages.append(html)
             assert "Godkjent av SSB" in text
             assert uploads(server.home)[r1]["superseded_by"] == r2
             browser.close()
-        wait_for(lambda: len(smtp.messages) == 2, timeout=30, interval=0.2, message="the e-mail about the acceptance")
-        assert "godkjent" in smtp.messages[1][2]["Subject"]
+        # one e-mail to each person of the unit who may report 11F (the browser logins made new ones)
+        wait_for(
+            lambda: len(smtp.messages) == 1 + len(people), timeout=30, interval=0.2, message="the acceptance e-mails"
+        )
+        assert sorted(rcpt for _, (rcpt,), _ in smtp.messages[1:]) == sorted(people) and len(people) >= 2
+        assert all("godkjent" in m["Subject"] for _, _, m in smtp.messages[1:])
         state = json.loads(
             run_cli("admin", "status", "--register", "11F", "--periode", "2026", "--json", home=server.home).stdout
         )

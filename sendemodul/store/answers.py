@@ -157,6 +157,36 @@ class Answers:
         found["errors"] = json.loads(found["errors"])
         return found
 
+    def answer_recipients(self, unit, register):
+        """Who is told of an answer: ``[(email, language)]`` of the active persons of ``unit`` who may report
+        ``register`` (one e-mail each, in their language); the unit's own address when it has none."""
+        from sendemodul.persons import registers_of
+
+        rows = self._rows(
+            "SELECT email, language, registers FROM persons WHERE unit = ? AND state = 'active' AND role = 'reporter'"
+            " ORDER BY email",
+            (str(unit),),
+        )
+        people = [(r["email"], r["language"]) for r in rows if register in registers_of(r["registers"])]
+        if people:
+            return people
+        row = self._row("SELECT email FROM units WHERE unit = ?", (str(unit),))
+        return [(row["email"], "nb")] if row else []
+
+    def sender_address(self, reference):
+        """``[(email, language)]``: the person who sent ``reference`` (issue 16), else the unit's address."""
+        row = self._row(
+            "SELECT p.email, p.language FROM uploads up JOIN persons p ON p.person_id = up.person_id"
+            " WHERE up.reference = ? AND p.state = 'active'",
+            (reference,),
+        )
+        if row is not None:
+            return [(row["email"], row["language"])]
+        row = self._row(
+            "SELECT u.email FROM uploads up JOIN units u ON u.unit = up.unit WHERE up.reference = ?", (reference,)
+        )
+        return [(row["email"], "nb")] if row else []
+
     def answer_mail_done(self, answer_id, state):
         """``state``: ``sent``, or ``pending`` again when the relay failed (a later check retries)."""
         with self.transaction() as conn:
