@@ -110,3 +110,27 @@ def test_review_config_is_checked():
     with pytest.raises(ConfigError, match="by"):
         config.parse('[[review]]\nregister = "15F"\nby = "ssb"\n', "/tmp/x")
     assert config.parse('[[review]]\nregister = "15F"\n', "/tmp/x").review_for("11F") is None
+
+
+def test_admin_grants_the_first_reviewer_of_a_fylke(tmp_path):
+    """``admin person add --role statsforvalter --fylke 46`` makes a reviewer of Vestland (audited); a missing or
+    unknown fylke, or a fylke for a reporter, is one ERROR line."""
+    home = tmp_path / "home"
+    run_cli("admin", "init", "--dev", "--home", home)
+    base = ["admin", "person", "add", DEMO, "--name", "Ola Vestland", "--registers", "15F", "--home", home]
+    for extra, expected in (
+        (["--role", "statsforvalter"], "needs --fylke"),
+        (["--role", "statsforvalter", "--fylke", "99"], "needs --fylke"),
+        (["--fylke", "46"], "--fylke goes with --role statsforvalter"),
+    ):
+        proc = run_cli(*base, "--email", "x@example.org", *extra, check=False)
+        assert proc.returncode == 1 and proc.stderr.startswith("ERROR: ") and expected in proc.stderr, proc.stderr
+    out = run_cli(*base, "--email", "ola@sfvl.example.org", "--role", "statsforvalter", "--fylke", "46").stdout
+    assert "statsforvalter for fylke 46" in out
+    store = Store.open(home / "sendemodul.db")
+    try:
+        row = store._row("SELECT role, fylke FROM persons WHERE email = 'ola@sfvl.example.org'")
+        assert row == {"role": "statsforvalter", "fylke": "46"}
+        assert any(e.event == "person.role" for e in store.audit_entries())
+    finally:
+        store.close()

@@ -100,6 +100,18 @@ class Reviews:
         with self.transaction() as conn:
             conn.execute("UPDATE reviews SET mail_state = ? WHERE reference = ?", (state, reference))
 
+    def set_person_role(self, person_id, role, fylke, *, actor):
+        """Make a person a reviewer (``statsforvalter`` for ``fylke``) or a ``reporter`` again; audited."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT unit FROM persons WHERE person_id = ?", (person_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no person {person_id}")
+            conn.execute(
+                "UPDATE persons SET role = ?, fylke = ? WHERE person_id = ?",
+                (role, fylke if role == "statsforvalter" else None, person_id),
+            )
+            self._audit_in(conn, "person.role", actor, row[0], {"person": person_id, "role": role, "fylke": fylke})
+
     def decide_review(self, reference, *, decision, message, person_id, fylke, sender=None):
         """A reviewer of ``fylke`` (opaque ``person_id``) approves (``decision="approved"``: the upload is queued to
         SSB) or returns (``"returned"``, with ``message`` of 1 to 4,000 characters) an open task. ``sender``: the
