@@ -3,8 +3,9 @@ home (``sendemodul admin restore DIR --home NEW``), each checked the same way.
 
 A backup holds: ``sendemodul.db`` (SQLite's online backup API: a consistent snapshot while others write), the spool
 files that snapshot references, ``config.toml``, the key directory ``keys/``, the TLS certificate and the SSH host
-key (so a restored server keeps its identity) and, only when asked, ``private/`` (the TPF's identities and the
-pseudonym master key: keep those apart in production). ``manifest.json`` lists every file with its size and SHA-256.
+key (so a restored server keeps its identity), the front's keys (``front/``: persons' TOTP secrets) and, only when
+asked, ``private/`` (the TPF's identities and the pseudonym master key: keep those apart in production).
+``manifest.json`` lists every file with its size and SHA-256.
 
 Consistency without stopping anything: the pipeline changes the database before it removes a file (intake renames
 into ``received/`` before it records; the pseudonymizer writes the package before ``queued`` and removes the
@@ -33,8 +34,10 @@ from sendemodul.store import Store
 FORMAT = "sendemodul-backup/1"
 MANIFEST = "manifest.json"
 DB_NAME = "sendemodul.db"
-#: Copied whole when present: the config, the key directory, the TLS certificate and key, the SSH host key.
-HOME_ITEMS = ("config.toml", "keys", "tls", "ssh")
+#: Copied whole when present: the config, the key directory, the TLS certificate and key, the SSH host key, and the
+#: front's own keys (``front/``: the key of persons' TOTP secrets, without which no person could log in after a
+#: restore, and the web key of "Ingen deltakere" containers; docs/persons.md).
+HOME_ITEMS = ("config.toml", "keys", "tls", "ssh", "front")
 PRIVATE = "private"
 SNAPSHOT_ATTEMPTS = 20
 

@@ -61,6 +61,7 @@ def test_backup_during_20_uploads_restores_into_a_new_home_that_delivers_each_up
         assert all(a["status"] == "received" for a in answers)
         manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
         assert "private/tpf.agekey" not in manifest["files"]  # only with --with-private-keys
+        assert "front/person-secrets.key" in manifest["files"]  # persons' TOTP secrets stay usable after a restore
     finally:
         server.stop()
 

@@ -119,17 +119,18 @@ KIND_CASES = [
     for register in ("11CF", "11F", "15F", "IPLOS")
     for kind in ERROR_KINDS
     if load_profile(register, 2026).kind in ERROR_KINDS[kind]
-    and (register, kind) not in {("15F", "INTEGER"), ("IPLOS", "INTEGER")}
-]  # no integer attribute
+    and (register, kind) not in {("15F", "INTEGER"), ("IPLOS", "INTEGER"), ("11CF", "INTEGER"), ("11CF", "DATE")}
+]  # no integer attribute; 11CF: SSB's program checks no number field, and dates only in its K-controls
 
 
 @pytest.mark.parametrize("register, kind", KIND_CASES)
 def test_each_generated_error_fires_its_rule(register, kind):
     """The generator's error kinds, each on record 4 of 6: the rule of that name fires there, with its severity."""
     profile = load_profile(register, 2026)
-    data = generate_extract(profile, ALNA, 6, seed=2, errors={4: kind})
-    report = check(profile, data)
-    expected = {"11F": "11F-ID", "15F": "Individ03"}.get(register, kind) if kind == "ID_MISSING" else kind
+    unit = STAVANGER if register == "11CF" else ALNA  # SSB checks no duplicates in Oslo's 11CF
+    data = generate_extract(profile, unit, 6, seed=2, errors={4: kind})
+    report = check(profile, data, unit)
+    expected = {"15F": "Individ03"}.get(register, kind) if kind == "ID_MISSING" else kind
     if register == "15F" and kind == "ID_INVALID":
         expected = "Individ03"  # SSB's ID controls (Individ03, 11, 12, 19) take the place of ID_INVALID for 15F
     finding = one(report, expected)
@@ -139,8 +140,10 @@ def test_each_generated_error_fires_its_rule(register, kind):
         record_lines = [item.line for item in profile.open_extract(io.BytesIO(data)).scan()]
         assert finding.line == record_lines[3]
     if severity is not Severity.FATAL:
-        # 15F: with no valid fødselsnummer, SSB's Individ11 and Individ12 warn as well
+        # 15F: with no valid fødselsnummer, SSB's Individ11 and Individ12 warn as well; 11F: SSB's K006 and K038
         also = {"Individ11", "Individ12"} if register == "15F" and kind.startswith("ID_") else set()
+        if (register, kind) == ("11F", "ID_MISSING"):
+            also = {"K006", "K038"}
         assert {f.severity for f in report.findings if f.rule not in also} <= {Severity.ERROR, Severity.INFO}
 
 
@@ -198,14 +201,15 @@ def test_each_consistency_rule_fires_with_its_severity(register, rule_id):
 
 
 def test_rules_outside_the_generator_11cf():
-    """MANDATORY, INTEGER, CODE from the kommune list, BIRTHDATE, VERSION on another year's profile, and
-    placeholders (counted, never duplicates)."""
+    """MANDATORY, SSB's K020 (the kommune list), K006 (age), BIRTHDATE, VERSION on another year's profile, and
+    placeholders (counted, never duplicates). SSB's program checks no number field of 11CF by itself, and a
+    KVP_MED_* answer outside its code is no finding when KVP_MED_ASTONAD is 2 (it was refused before)."""
     profile = load_profile("11CF", 2026)
     base = lines_of(profile, 6)
     placeholder = "01018099999"
     lines = [
         with_fields(profile, base[0], STATUS=""),
-        with_fields(profile, base[1], KVP_STONAD="12 4"),
+        with_fields(profile, base[1], KVP_MED_ASTONAD="2", KVP_MED_KOMMBOS="0", KVP_MED_SOSHJ_SUP="0"),
         with_fields(profile, base[2], KVP_KOMM="1", KOMMNR_KVP_KOMM="0000"),
         with_fields(profile, base[3], FODSELSDATO="02012000"),
         with_fields(profile, base[4], PERSON_FODSELSNR=placeholder, FODSELSDATO="01011980"),
@@ -233,16 +237,16 @@ def test_rules_outside_the_generator_11cf():
     found = {(f.rule, f.line, f.field) for f in report.findings}
     assert found == {
         ("MANDATORY", 1, "STATUS"),
-        ("INTEGER", 2, "KVP_STONAD"),
-        ("CODE", 3, "KOMMNR_KVP_KOMM"),
+        ("K020", 3, "KOMMNR_KVP_KOMM"),
         ("BIRTHDATE", 4, "FODSELSDATO"),
+        ("K006", 7, "PERSON_FODSELSNR"),  # born 2025: SSB's K006 (under 18) is an ERROR in 11CF
+        ("K006", 8, "PERSON_FODSELSNR"),
         ("ID_PLACEHOLDER", None, None),
         ("ID_SYNTHETIC", None, None),
     }, report.to_text()
     assert one(report, "ID_PLACEHOLDER").message.startswith("2 fødselsnummer are SSB placeholders")
     assert one(report, "BIRTHDATE").severity is Severity.WARNING
-    assert "found '12 4'" in one(report, "INTEGER").message
-    assert "a kommunenummer valid in 2026" in one(report, "CODE").message
+    assert "kommunenummeret mangler eller er ugyldig" in one(report, "K020").message
     older = check(load_profile("11CF", 2025), encode(profile, base[:1]), identity.parse_unit(str(ALNA), 2025))
     assert one(older, "VERSION").message == "VERSION must be the last two digits of the periode, 25 (found '26')"
 
@@ -259,12 +263,13 @@ def test_rules_outside_the_generator_11cf():
         (OSLO, "00", False),
         (OSLO, "  ", False),
         (STAVANGER, "  ", True),
-        (STAVANGER, "00", True),
+        (STAVANGER, "00", False),  # SSB's K003 for 11F: blank outside Oslo
         (STAVANGER, "01", False),
     ],
 )
 def test_bydel_rule(unit, bydel, ok):
-    """Oslo records name a reporting bydel (the unit's own when it reports per bydel); elsewhere blank or 00."""
+    """Oslo records name a reporting bydel (the unit's own when it reports per bydel); elsewhere blank (11F follows
+    SSB's K003: not 00)."""
     profile = load_profile("11F", 2026)
     lines = [with_fields(profile, line, BYDELSNR=bydel) for line in lines_of(profile, 2, unit)]
     report = check(profile, encode(profile, lines), unit)
@@ -295,11 +300,11 @@ def test_invalid_duf_and_missing_ids():
     lines[0] = with_fields(profile, lines[0], PERSON_DUF="201000000100")
     lines[1] = with_fields(profile, lines[1], PERSON_FODSELSNR="", PERSON_DUF="")
     report = check(profile, encode(profile, lines))
-    assert (
-        one(report, "ID_INVALID").message
-        == "PERSON_DUF is not a valid DUF number (BAD_CHECKSUM): the check digits do not match"
-    )
-    assert one(report, "11F-ID").message == "at least one of PERSON_FODSELSNR and PERSON_DUF must be filled in"
+    # SSB: the DUF number is looked at only when the fødselsnummer is blank (K038, a warning); a blank fødselsnummer
+    # fails K005 (an ERROR) even with a DUF number.
+    assert "ID_INVALID" not in rules(report)
+    assert one(report, "ID_MISSING").message == "PERSON_FODSELSNR must be filled in"
+    assert one(report, "K038").severity is Severity.WARNING
     cf = load_profile("11CF", 2026)
     cf_lines = lines_of(cf, 2)
     cf_lines[1] = with_fields(cf, cf_lines[1], PERSON_FODSELSNR="")
@@ -411,7 +416,7 @@ def test_findings_beyond_the_limit_are_counted_not_listed():
     assert [f.line for f in report.findings if f.rule == "CODE"] == [1, 2, 3]
     assert report.rule_counts["CODE"] == 10 and report.severity_counts[Severity.ERROR] == 10
     assert report.omitted == {"CODE": 7}
-    assert "ERROR   CODE Ugyldig kode: 10 funn" in report.to_text()
+    assert "ERROR   K008 Kjønn: 10 funn" in report.to_text()  # grouped by SSB's control
     assert "        ... and 7 more not listed" in report.to_text()
     assert report.as_dict()["omitted"] == {"CODE": 7}
     assert "7 funn til er talt med, men ikke listet." in report.to_html()
@@ -424,8 +429,8 @@ def test_report_formats():
     report = check(profile, encode(profile, lines), source="kvp.txt")
     text = report.to_text()
     assert (
-        "ERROR   CODE Ugyldig kode: 1 funn\n"
-        "        line 2, journalnr 00000002, KJONN: KJONN must be one of the codes 1 or 2 (found '3')\n"
+        "ERROR   K008 Kjønn: 1 funn\n"
+        "        line 2, journalnr 00000002, KJONN: KJONN must be one of the codes 1 or 2 (found '3') [CODE]\n"
     ) in text
     assert text.rstrip().endswith("Result: ERROR (0 fatal, 1 error, 0 warnings, 1 info) in 3 records, exit code 2")
     data = json.loads(report.to_json())
@@ -433,7 +438,7 @@ def test_report_formats():
     assert data["counts"] == {"FATAL": 0, "ERROR": 1, "WARNING": 0, "INFO": 1}
     assert data["findings"][0] == {
         "severity": "ERROR",
-        "control": "CODE",
+        "control": "K008",
         "rule": "CODE",
         "line": 2,
         "journalnr": "00000002",
@@ -569,7 +574,7 @@ def test_exact_width_patterns_match_what_the_padded_patterns_match(data):
     )
     padded = re.fullmatch(f"(?>{rule.pattern()}\n)", text + "\n") is not None
     exact = re.fullmatch(rule.exact_pattern(), text) is not None
-    if spec.type == "integer" or spec.codes_from:
+    if spec.checked and (spec.type == "integer" or spec.codes_from):
         aligned = re.fullmatch(r"[0-9]+ *| *[0-9]+", text) or (not spec.mandatory and not text.strip(" "))
         assert exact == (padded and bool(aligned))
     else:

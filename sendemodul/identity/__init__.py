@@ -27,6 +27,7 @@ from sendemodul.identity.person_ids import (
     fnr_check_digits,
     fnr_check_digits_ok,
     generate_fnr,
+    valid_before_2032,
 )
 from sendemodul.identity.units import (
     OSLO_KOMMUNENR,
@@ -55,4 +56,5 @@ __all__ = [
     "generate_fnr",
     "kommune",
     "parse_unit",
+    "valid_before_2032",
 ]

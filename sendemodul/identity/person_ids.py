@@ -125,6 +125,18 @@ def check_rule(b: bytes) -> str | None:
     return None
 
 
+def valid_before_2032(text: str) -> bool:
+    """Whether an 11-digit ID passes SSB's K005 for the reporting years before 2032 (the check SSB's control program
+    runs): the current rule's check digits (K1 remainder 0; the date part is not looked at, so a D-, H- or synthetic
+    number passes, and so does day 32), or an SSB placeholder suffix (``00100``, ``00200``, ``99999``) after six
+    digits that read as a day 01-31 and a month 01-12. A number valid only under the 2032 rule does not pass."""
+    if not ascii_digits(text, 11):
+        return False
+    if check_rule(text.encode("ascii")) == "current":
+        return True
+    return text[6:] in PLACEHOLDER_SUFFIXES and 1 <= int(text[:2]) <= 31 and 1 <= int(text[2:4]) <= 12
+
+
 def fnr_check_digits(first9: str) -> str | None:
     """The two check digits for these 9 digits under the current rule, or ``None`` if K1 or K2 would be 10."""
     if not ascii_digits(first9, 9):

@@ -74,7 +74,13 @@ _TOP_KEYS = {
     "consistency",
     "generator",
     "controls",
+    "fnr_rule",
+    "field_control",
+    "duplicates",
 }
+#: The register-specific control sets of fixed-width profiles (:mod:`sendemodul.profiles.rules.sosial`).
+FIXED_CONTROL_SETS = ("sosialhjelp", "kvalifisering")
+FNR_RULES = ("current", "2032")
 _FIELD_KEYS = {
     "name",
     "type",
@@ -89,6 +95,8 @@ _FIELD_KEYS = {
     "role",
     "id",
     "unique",
+    "checked",
+    "control",
 }
 
 
@@ -171,9 +179,14 @@ def _build(raw: Table, name: str) -> Profile:
         "consistency": tuple(_consistency(spec, fields, children) for spec in raw.get("consistency", ())),
     }
     if fixed:
-        if children or "header" in raw or "controls" in raw:
+        if children or "header" in raw:
             raise ValueError("a fixed-width profile has no header or children")
-        return FixedWidthProfile(record_length=raw["record_length"], **common)
+        profile: Profile = FixedWidthProfile(record_length=raw["record_length"], **common)
+        controls = raw.get("controls")
+        if controls not in (None, *FIXED_CONTROL_SETS):
+            raise ValueError(f"controls must be one of {', '.join(FIXED_CONTROL_SETS)}")
+        profile.controls = controls
+        return _ssb_options(profile, raw)
     header = raw["header"]
     _no_unknown(header, {"element", "fields"}, "header")
     header_fields = tuple(_field(spec, False) for spec in header["fields"])
@@ -182,15 +195,38 @@ def _build(raw: Table, name: str) -> Profile:
     controls = raw.get("controls")
     if controls not in (None, *CONTROL_SETS):
         raise ValueError(f"controls must be one of {', '.join(CONTROL_SETS)}")
-    return XmlProfile(
-        root=raw["root"],
-        record=raw["record"],
-        header_element=header["element"],
-        header_fields=header_fields,
-        children=children,
-        controls=controls,
-        **common,
+    return _ssb_options(
+        XmlProfile(
+            root=raw["root"],
+            record=raw["record"],
+            header_element=header["element"],
+            header_fields=header_fields,
+            children=children,
+            controls=controls,
+            **common,
+        ),
+        raw,
     )
+
+
+def _ssb_options(profile: Profile, raw: Table) -> Profile:
+    """The keys that follow SSB's control program: ``fnr_rule`` (by default ``"2032"`` from 2032 on, else either
+    rule), ``field_control``, ``duplicates`` (``key_with``: fields that are part of the duplicate key of an identifier;
+    ``skip_kommuner``: kommuner whose units are not checked for duplicates)."""
+    fnr_rule = raw.get("fnr_rule", "2032" if profile.periode >= 2032 else None)
+    if fnr_rule not in (None, *FNR_RULES):
+        raise ValueError(f"fnr_rule must be one of {', '.join(FNR_RULES)}")
+    profile.fnr_rule = fnr_rule
+    profile.field_control = raw.get("field_control")
+    duplicates = raw.get("duplicates", {})
+    _no_unknown(duplicates, {"key_with", "skip_kommuner"}, "duplicates")
+    key_with = tuple(str(name) for name in duplicates.get("key_with", ()))
+    unknown = [name for name in key_with if name not in profile.field_names]
+    if unknown:
+        raise ValueError(f"duplicates: no field {', '.join(unknown)}")
+    profile.duplicate_key = key_with
+    profile.duplicate_skip = frozenset(str(k) for k in duplicates.get("skip_kommuner", ()))
+    return profile
 
 
 def _no_unknown(table: Mapping[str, object], allowed: set[str], where: str) -> None:
@@ -241,6 +277,8 @@ def _field(spec: Table, fixed: bool) -> FieldSpec:
         role=spec.get("role"),
         id_kind=spec.get("id"),
         unique=bool(spec.get("unique", False)),
+        checked=bool(spec.get("checked", True)),
+        control=spec.get("control"),
     )
 
 

@@ -56,6 +56,12 @@ class FieldSpec:
     id_kind: str | None = None
     #: No two records may share a non-blank value.
     unique: bool = False
+    #: ``False``: the field's own value is not checked (no mandatory, type or code rule), as SSB's control program
+    #: does not check it by itself; its codes are what the register's controls compare with.
+    checked: bool = True
+    #: SSB's control id for what the field rules find in this field (``K008``), if the register has SSB controls;
+    #: ``None``: the profile's ``field_control``.
+    control: str | None = None
 
     @property
     def width(self) -> int:
@@ -236,6 +242,18 @@ class Profile(ABC):
     """
 
     kind: str
+    #: Which check-digit rule a fødselsnummer must pass: ``"current"`` (SSB's K005 before 2032: the current rule's
+    #: check digits, or an SSB placeholder), ``"2032"`` (the current or the 2032 rule, a valid date), or ``None``
+    #: (either rule: what :func:`sendemodul.identity.classify_id` accepts). Set by the profile's ``fnr_rule``.
+    fnr_rule: str | None = None
+    #: Register-specific controls over each record (``"sosialhjelp"``...), or ``None``.
+    controls: str | None = None
+    #: SSB's control id for the field rules' findings where a field names none (``"K002"``), or ``None``.
+    field_control: str | None = None
+    #: Duplicate identifiers are those with the same values of these fields too (11CF: ``STATUS``).
+    duplicate_key: tuple[str, ...] = ()
+    #: Units of these kommuner are not checked for duplicates at all (SSB skips Oslo in 11CF).
+    duplicate_skip: frozenset[str] = frozenset()
 
     def __init__(
         self,

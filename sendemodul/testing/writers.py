@@ -71,7 +71,7 @@ class _Writer:
         """Apply a value-level error of ``kind`` to one record's ``values``."""
         specs = self.profile.field_specs
         referenced = {name for rule in self.profile.consistency for name in rule.names}
-        plain = [s for s in specs if not (s.role or s.id_kind or s.unique)]
+        plain = [s for s in specs if not (s.role or s.id_kind or s.unique) and s.checked]
         if kind == "MANDATORY":
             values[_first(s for s in plain if s.mandatory).name] = ""
         elif kind == "CODE":
@@ -102,6 +102,8 @@ class _Writer:
         elif kind == "DUPLICATE_ID":
             for spec in self.id_specs + ([self.birth] if self.birth else []):
                 values[spec.name] = self.previous[spec.name]
+            for name in self.profile.duplicate_key:  # 11CF: the same person with the same STATUS
+                values[name] = self.previous[name]
         elif kind == "DUPLICATE":
             spec = self.profile.journal_field or self.counters[0]
             values[spec.name] = self.previous[spec.name]
@@ -164,12 +166,17 @@ class FixedWriter(_Writer):
             birth, fnr, duf = person(number)
             if errors and number in errors:
                 values = self.person_values(number, birth, fnr, duf)
-                batch.append(self.broken(errors[number], {**templates[pick(bits)], **values}))
-                self.previous = values
+                template = templates[pick(bits)]
+                batch.append(self.broken(errors[number], {**template, **values}))
+                self.previous = {**values, **{name: template[name] for name in self.profile.duplicate_key}}
             else:
-                batch.append(formats[pick(bits)] % {"n": number, "f": fnr, "d": duf, "b": birth_text(birth)})
+                index = pick(bits)
+                batch.append(formats[index] % {"n": number, "f": fnr, "d": duf, "b": birth_text(birth)})
                 if errors and number + 1 in errors:
-                    self.previous = self.person_values(number, birth, fnr, duf)
+                    self.previous = {
+                        **self.person_values(number, birth, fnr, duf),
+                        **{name: templates[index][name] for name in self.profile.duplicate_key},
+                    }
             if len(batch) == _BATCH_RECORDS:
                 written += out.write("".join(batch).encode(encoding))
                 batch.clear()

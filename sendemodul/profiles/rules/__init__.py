@@ -19,8 +19,10 @@ Rules (id, severity): docs/profiles.md has the full table.
   fields): ERROR. ``BIRTHDATE`` (birth date field differs from the fødselsnummer's date): WARNING.
   ``ID_SYNTHETIC``: one INFO summary when synthetic IDs are allowed (tests), else a WARNING per record (production).
   ``ID_PLACEHOLDER``: one INFO summary.
-- The register's consistency rules from its profile (ids like ``11CF-AVSL_DATO``; 15F: SSB's ids like
+- The register's consistency rules from its profile (ids like ``IPLOS-TIMER``; 15F: SSB's ids like
   ``Individ02a``), with the profile's severity.
+- 11F and 11CF: SSB's K-controls over each record (:mod:`~sendemodul.profiles.rules.sosial`), under SSB's ids
+  (``K015``...) and severities; the profile's ``fnr_rule`` makes K005 SSB's for the year.
 - 15F: SSB's barnevern controls over a whole ``Individ`` (:mod:`~sendemodul.profiles.rules.barnevern`), under SSB's
   control ids (``Individ06``, ``Tiltak02d`` ...) and severities; the general rules' findings count under SSB's control
   too (``Finding.control``: ``SCHEMA`` in an ``Individ`` is ``Individ01``), and the report groups by it.
@@ -44,6 +46,8 @@ The modules, one concern each:
 - :mod:`~sendemodul.profiles.rules.records`: what every kind of extract shares (identifiers, duplicates, summaries);
 - :mod:`~sendemodul.profiles.rules.fixed_records` and :mod:`~sendemodul.profiles.rules.xml_records`: the record rules
   of fixed-width and XML extracts;
+- :mod:`~sendemodul.profiles.rules.sosial`: SSB's controls of 11F and 11CF, which ``fixed_records`` runs for a
+  profile with ``controls = "sosialhjelp"`` or ``"kvalifisering"``;
 - :mod:`~sendemodul.profiles.rules.barnevern`: SSB's barnevern controls, which ``xml_records`` runs for a profile
   with ``controls = "barnevern"``.
 """

@@ -8,7 +8,7 @@ from typing import BinaryIO
 from sendemodul import identity
 from sendemodul.profiles.fixed import FixedWidthProfile
 from sendemodul.profiles.model import Extract, Malformed, Profile, Record
-from sendemodul.profiles.rules import barnevern
+from sendemodul.profiles.rules import barnevern, sosial
 from sendemodul.profiles.rules.fields import Context
 from sendemodul.profiles.rules.fixed_records import FixedRules
 from sendemodul.profiles.rules.report import MAX_PER_RULE, Add, Finding, Report, Severity
@@ -60,6 +60,8 @@ class Checker:
         self.report = Report(profile.register, profile.periode, str(unit), profile.title, source)
         if isinstance(profile, XmlProfile) and profile.controls == "barnevern":
             self.report.titles.update(barnevern.TITLES)
+        elif profile.controls in ("sosialhjelp", "kvalifisering"):
+            self.report.titles.update(sosial.TITLES[profile.register])
         self._extract = extract
         self._max_per_rule = max_per_rule
         self._fatal = False

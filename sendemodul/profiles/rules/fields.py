@@ -80,6 +80,8 @@ class Context:
             "periode": str(profile.periode),
         }
         self.bydeler, self.bydel_rule = allowed_bydeler(unit, profile.periode)
+        if profile.controls in ("sosialhjelp", "kvalifisering") and "00" in self.bydeler:  # SSB's K003: blank only
+            self.bydeler, self.bydel_rule = frozenset({""}), f"must be blank: {unit.kommunenr} has no bydeler"
         self._kommuner: dict[str, bool] = {}
 
     def kommunenr_valid(self, code: str) -> bool:
@@ -118,6 +120,8 @@ class FieldRule:
     def problem(self, value: str) -> tuple[str, str] | None:
         """``(rule, message)`` for the first rule ``value`` breaks, else ``None``. Padding spaces do not count."""
         spec, label = self.spec, self.label
+        if not spec.checked:
+            return None
         v = value.strip(" ")
         if spec.role == "bydel":
             if v in self.context.bydeler:
@@ -156,6 +160,8 @@ class FieldRule:
         accepts, except that a date is matched by its shape and a ``codes_from`` code by its digits only (see
         :attr:`needs_python`). Padding spaces may surround any value."""
         spec = self.spec
+        if not spec.checked:
+            return "[^\\n]*"
         if spec.role == "bydel":
             return _padded(sorted(b for b in self.context.bydeler if b), blank="" in self.context.bydeler)
         if self.expected is not None:
@@ -181,6 +187,8 @@ class FieldRule:
         field (a text it does not match is then checked by :meth:`problem`, which decides)."""
         spec, width = self.spec, self.spec.width
         digits = None
+        if not spec.checked:
+            return f"[^\\n]{{{width}}}"
         if spec.role == "bydel":
             values, blank = sorted(b for b in self.context.bydeler if b), "" in self.context.bydeler
         elif self.expected is not None:
@@ -203,7 +211,7 @@ class FieldRule:
     @property
     def needs_python(self) -> bool:
         """Whether :meth:`pattern` is only a shape check, so that :meth:`problem` must still run on a match."""
-        return self.spec.type == "date" or bool(self.spec.codes_from)
+        return self.spec.checked and (self.spec.type == "date" or bool(self.spec.codes_from))
 
 
 def _aligned_digits(width: int, *, blank: bool) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 
@@ -17,6 +18,7 @@ from sendemodul.profiles.rules.records import (
     birth_matches,
 )
 from sendemodul.profiles.rules.report import MAX_PER_RULE, Add, Severity
+from sendemodul.profiles.rules.sosial import SosialControls, ssb_control
 
 __all__ = ["FixedRules"]
 
@@ -82,16 +84,30 @@ class FixedRules(RecordRules[FixedWidthProfile]):
             (rule, *rule.spec.span, {}) for rule in self._rules if rule.needs_python
         )
         needed = {spec.name for spec, _ in self._unique}
+        needed.update(self._duplicate_key)
         for consistency in profile.consistency:
             needed.update(consistency.names)
+        #: The register's own controls (SSB's K-controls of 11F and 11CF), or ``None``.
+        self._controls = SosialControls(profile, context) if profile.controls is not None else None
+        if self._controls is not None:
+            #: SSB's control for a finding (the Checker's hook): ``K002`` for a field rule's finding in 11F ...
+            self.control_of = functools.partial(ssb_control, profile)
         if self._birth is not None:
             needed.add(self._birth.name)
+        #: The fields :meth:`_clean` reads (the register's controls read the line there).
+        clean_needed = set(needed)
+        if self._controls is not None:
+            needed.update(self._controls.fields)
         self._values = tuple((spec.name, i) for i, spec in enumerate(specs) if spec.name in needed)
         self._value_slices = tuple((spec.name, *spec.span) for spec in specs if spec.name in needed)
+        self._clean_slices = tuple((spec.name, *spec.span) for spec in specs if spec.name in clean_needed)
         # For check_text: the profile's own slicing of a record line, and the identifier tables.
         self._split = profile.split
         self._journalnr = profile.journalnr
-        self._fast_ids = tuple((seen, spec.mandatory, spec.id_kind == "fnr") for spec, seen in self._ids)
+        self._fast_ids = tuple(
+            (seen, spec.mandatory or (spec.id_kind == "fnr" and self._fnr_current), spec.id_kind == "fnr", spec.checked)
+            for spec, seen in self._ids
+        )
 
     def check_text(self, line: int, text: str) -> tuple[tuple[tuple[str, str], ...], str]:
         """:meth:`check` for ``profile.record(line, text)`` (``text``: a line of the record length without TAB, CR
@@ -107,15 +123,20 @@ class FixedRules(RecordRules[FixedWidthProfile]):
         :meth:`check` would remember of it (journalnummer, identifiers for duplicates, counts) is remembered. Nothing
         is remembered when it does not: :meth:`check` then runs on it."""
         for rule, start, end, memo in self._python_memo:
-            if not _judged(rule, memo, text[start:end]):
+            value = text[start:end]
+            ok = memo.get(value)  # _judged, inlined for the common case: a text judged before
+            if not (ok or (ok is None and _judged(rule, memo, value))):
                 return False
-        values = {name: text[start:end].strip(" ") for name, start, end in self._value_slices}
+        values = {name: text[start:end].strip(" ") for name, start, end in self._clean_slices}
         values.update(ids)
         remember = []
         synthetic = placeholders = 0
         birth = self._birth
         ddmmyyyy = birth is not None and birth.date_format == "ddMMyyyy"
-        for (seen, mandatory, fnr), (_, raw) in zip(self._fast_ids, ids):
+        fnr_current = self._fnr_current
+        for (seen, mandatory, fnr, checked), (_, raw) in zip(self._fast_ids, ids):
+            if not checked:
+                continue
             if not raw:
                 if mandatory:
                     return False
@@ -125,8 +146,8 @@ class FixedRules(RecordRules[FixedWidthProfile]):
             if fnr:
                 if len(raw) != 11:
                     return False
-                id_class, _ = identity.classify_fnr_digits(raw)
-                if id_class in _BAD_FNR_CLASSES:
+                id_class, check = identity.classify_fnr_digits(raw)
+                if id_class in _BAD_FNR_CLASSES or (fnr_current and check == "2032"):
                     return False
             else:
                 if len(raw) != 12 or not identity.FnrTables.duf_ok(raw.encode("ascii")):
@@ -138,8 +159,8 @@ class FixedRules(RecordRules[FixedWidthProfile]):
                 synthetic += 1
             elif id_class is _PLACEHOLDER:
                 placeholders += 1
-            if id_class in DISTINCT_CLASSES:
-                remember.append((seen, raw))
+            if id_class in DISTINCT_CLASSES and not self._no_duplicates:
+                remember.append((seen, self.duplicate_key(raw, values)))
             if birth is not None and fnr and id_class in BIRTH_DATE_CLASSES:
                 born = values.get(birth.name, "")
                 # the same day, month (less its offset) and year digits: a match, as birth_matches would say
@@ -154,6 +175,8 @@ class FixedRules(RecordRules[FixedWidthProfile]):
         for _, _, _, violation in self._record_consistency:
             if violation(values) is not None:
                 return False
+        if self._controls is not None and not self._controls.passes(text):
+            return False
         journalnr = self._journalnr(text)
         if journalnr:
             self._journal.add(line, journalnr)
@@ -195,3 +218,6 @@ class FixedRules(RecordRules[FixedWidthProfile]):
             message = violation(values)
             if message is not None:
                 self.add(severity, rule_id, line, journalnr, field_name, message)
+        if self._controls is not None:
+            for severity, control_id, field_name, message in self._controls.violations(values):
+                self.add(severity, control_id, line, journalnr, field_name, message)

@@ -30,6 +30,7 @@ _ID_REASONS = {
     "BAD_CHECKSUM": "the check digits do not match",
     "BAD_DATE": "its date part is not a date",
 }
+_RULE_2032_REASON = "its check digits follow the rule for numbers issued from 2032, not valid for this year"
 _ID_NAMES = {"fnr": ("fødselsnummer", 11), "duf": ("DUF number", 12)}
 #: Classes whose number can appear twice only by mistake (placeholders are shared by design). Tuples, not sets:
 #: membership by identity is much faster than hashing an enum member.
@@ -65,7 +66,14 @@ class RecordRules(ABC, Generic[P]):
         self._ids = tuple((specs[name], FirstSeen()) for name in profile.id_fields)
         #: The ``kind`` of each identifier field, for :func:`identity.classify_id`, in the order of ``_ids``.
         self._id_kinds = tuple(profile.id_kind(name) for name in profile.id_fields)
-        self._unique = tuple((spec, FirstSeen()) for spec in profile.field_specs if spec.unique)
+        #: SSB skips some kommuner's duplicates (11CF: Oslo): no duplicate tables for their units.
+        self._no_duplicates = context.expected["kommunenr"] in profile.duplicate_skip
+        self._unique = tuple(
+            (spec, FirstSeen()) for spec in profile.field_specs if spec.unique and not self._no_duplicates
+        )
+        #: The fields whose values are part of an identifier's duplicate key (11CF: STATUS), and K005's rule.
+        self._duplicate_key = profile.duplicate_key
+        self._fnr_current = profile.fnr_rule == "current"
         birth = [
             BirthField(f.name, f.date_format)
             for f in profile.field_specs
@@ -155,12 +163,34 @@ class RecordRules(ABC, Generic[P]):
         if journalnr is not None:
             self._journal.add(line, journalnr)
         for (spec, seen), kind, (name, raw) in zip(self._ids, self._id_kinds, record.ids):
+            if not spec.checked:
+                continue
             if not raw:
-                if spec.mandatory:
+                if spec.mandatory or (kind == "fnr" and self._fnr_current):  # SSB's K005: a blank one fails
                     self.add(Severity.ERROR, "ID_MISSING", line, journalnr, name, f"{name} must be filled in")
                 continue
             classified = self._classify(raw, kind)
             id_class, canonical = classified.id_class, classified.canonical
+            if kind == "fnr" and self._fnr_current:
+                if not identity.valid_before_2032(raw):
+                    reason = (
+                        _RULE_2032_REASON
+                        if classified.valid
+                        else _ID_REASONS.get(id_class.name, "it must be 11 digits")
+                    )
+                    self.add(
+                        Severity.ERROR,
+                        "ID_INVALID",
+                        line,
+                        journalnr,
+                        name,
+                        f"{name} is not a valid fødselsnummer ({id_class.name}): {reason}",
+                    )
+                    continue
+                if not classified.valid:  # SSB's K005 accepts it all the same (its date part is not a date)
+                    if not self._no_duplicates:
+                        seen.add(self.duplicate_key(raw, values), line)
+                    continue
             if not classified.valid or canonical is None:  # (a valid ID always has its canonical form)
                 what, digits = _ID_NAMES[kind]
                 reason = _ID_REASONS.get(id_class.name, f"it must be {digits} digits")
@@ -187,11 +217,18 @@ class RecordRules(ABC, Generic[P]):
                     )
             elif id_class is _PLACEHOLDER:
                 self._placeholders += 1
-            if id_class in DISTINCT_CLASSES:
-                seen.add(canonical, line)
+            if id_class in DISTINCT_CLASSES and not self._no_duplicates:
+                seen.add(self.duplicate_key(canonical, values) if self._duplicate_key else canonical, line)
             birth = self._birth
             if birth is not None and kind == "fnr" and id_class in BIRTH_DATE_CLASSES:
                 self._check_birthdate(birth, canonical, values.get(birth.name, ""), line, journalnr, name)
+
+    def duplicate_key(self, canonical: str, values: dict[str, str]) -> str:
+        """What two records must share to be duplicates of an identifier: the identifier, and the values of the
+        profile's ``duplicates.key_with`` fields."""
+        if not self._duplicate_key:
+            return canonical
+        return "\t".join([canonical, *(values.get(name, "") for name in self._duplicate_key)])
 
     def _check_birthdate(
         self, field: BirthField, fnr: str, birth: str, line: int, journalnr: str | None, id_name: str
