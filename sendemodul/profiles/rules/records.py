@@ -85,6 +85,8 @@ class RecordRules(ABC, Generic[P]):
         self._synthetic = 0
         self._placeholders = 0
         self._classify: Callable[[str, str], identity.ClassifiedId] = identity.classify_id
+        #: Whether the identifiers are ID numbers, whose digits SSB's K005 reads (not so at reception).
+        self._fnr_digits = True
 
     def use_pseudonyms(self) -> None:
         """At SSB's reception control the identifiers are :func:`pseudonym_token` values (the class the TPF found
@@ -92,6 +94,9 @@ class RecordRules(ABC, Generic[P]):
         pseudonym), except the birth date against the fødselsnummer, which SSB cannot see."""
         self._classify = classify_pseudonym_token
         self._birth = None
+        # SSB's K005 reads the digits (valid before 2032?): the TPF's class stands for them here, so an ID valid only by
+        # the 2032 rule is not told apart at reception (a blank one still fails)
+        self._fnr_digits = False
 
     def check_header(self, header_lines: list[str]) -> None:
         """Document-level checks (XML: the header element); nothing for fixed width."""
@@ -171,7 +176,7 @@ class RecordRules(ABC, Generic[P]):
                 continue
             classified = self._classify(raw, kind)
             id_class, canonical = classified.id_class, classified.canonical
-            if kind == "fnr" and self._fnr_current:
+            if kind == "fnr" and self._fnr_current and self._fnr_digits:
                 if not identity.valid_before_2032(raw):
                     reason = (
                         _RULE_2032_REASON
