@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent / "sendemodul"
 DEMO = "0301-00-958935420"
 MiB = 1024**2
-STEPS = ("sftp", "https", "concurrent", "storm", "records", "records15f")
+STEPS = ("sftp", "https", "concurrent", "cluster", "storm", "records", "records15f")
 STEP_ALIASES = {
     "pseudonymizer": "records",
     "encrypt": "records",
@@ -77,11 +77,13 @@ TOOLS = {  # command -> Debian package (scripts/system-packages installs them)
     "sshpass": "sshpass",
     "curl": "curl",
     "nginx": "nginx",
+    "haproxy": "haproxy",
 }
 TOOLS_FOR = {
     "sftp": ("sftp", "ssh-keygen", "sshd", "sshpass"),
     "https": ("curl", "nginx"),
     "concurrent": ("sftp", "sshpass", "curl"),
+    "cluster": ("sftp", "sshpass", "curl", "haproxy"),
     "storm": ("curl",),
     "records": (),
     "records15f": (),
@@ -112,6 +114,12 @@ TARGETS = [
     ("concurrent_p99_s", "concurrent: p99 start -> receipt (s)", "< 5", lambda v: v < 5),
     ("concurrent_mb_s", "concurrent: aggregate (MB/s)", "", None),
     ("concurrent_rss_growth_mib", "front RSS growth during concurrent (MiB)", "", None),
+    ("cluster_lost", "cluster: uploads lost (of both bursts)", "= 0", lambda v: v == 0),
+    ("cluster_direct_mb_s", "cluster: burst to one front directly (MB/s)", "", None),
+    ("cluster_haproxy_mb_s", "cluster: burst via HAProxy to two fronts (MB/s)", "", None),
+    ("cluster_ratio", "cluster ratio two fronts via HAProxy/one front", "", None),
+    ("cluster_haproxy_p99_s", "cluster: p99 start -> receipt via HAProxy (s)", "", None),
+    ("cluster_audit_ok", "cluster: audit chain verifies", "true", lambda v: v is True),
     ("storm_calm_mb_s", "HTTPS upload, calm (MB/s)", "", None),
     ("storm_mb_s", "HTTPS upload during wrong-PIN storm (MB/s)", "", None),
     ("storm_ratio", "storm ratio storm/calm", ">= 0.8", lambda v: v >= 0.8),
@@ -542,10 +550,16 @@ def tail(path, n=600):
 class Sendemodul:
     """``sendemodul serve`` in its own dev home under the temp dir (pseudonymizer off: uploads stay received)."""
 
-    def __init__(self, tmp, sections):
+    def __init__(self, tmp, sections, label="server"):
         self.home = tmp / "home"
-        self.log_path = tmp / "server.log"
+        self.label = label
+        self.log_path = tmp / f"{label}.log"
         self.sections = sections
+
+    def attach(self, other):
+        """Another front on ``other``'s home (a cluster: the same config, keys, spool and database)."""
+        self.home, self.pin, self.cert = other.home, other.pin, other.cert
+        return self
 
     def init(self):
         subprocess.run([str(BIN), "admin", "init", "--dev", "--home", str(self.home)], check=True, capture_output=True)
@@ -560,7 +574,7 @@ class Sendemodul:
 
         env = {**os.environ, "SENDEMODUL_HOME": str(self.home)}
         self.starts = getattr(self, "starts", 0) + 1
-        self.log_path = self.home.parent / f"server-{self.starts}.log"
+        self.log_path = self.home.parent / f"{self.label}-{self.starts}.log"
         self.proc = PROCS.server(
             [str(BIN), "serve", "--home", str(self.home)], self.log_path, env=env, cwd=self.home.parent
         )
@@ -592,7 +606,7 @@ class Sendemodul:
         from sendemodul import config
         from sendemodul.store import Store
 
-        return Store.open(config.load(self.home).db_path)
+        return Store.open(config.load(self.home).store_location)
 
 
 def write_upload_container(home, out, *, unit=DEMO, key=None, size_bytes, progress=None):
@@ -633,9 +647,10 @@ def _make_unit_container(args):
     return out
 
 
-def make_units(srv, count, out_dir, size_bytes):
+def make_units(srv, count, out_dir, size_bytes, again_dir=None):
     """Register ``count`` units (signing key + PIN, straight through the store API as the admin CLI does) and write
-    a container for each. Returns [(unit, pin, container path)]."""
+    a container for each. Returns [(unit, pin, container path)]. With ``again_dir``, a second container for each
+    (another upload), under the same name there."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -677,14 +692,17 @@ def make_units(srv, count, out_dir, size_bytes):
         )
         for i, (unit, key) in enumerate(zip(units, keys))
     ]
+    if again_dir is not None:
+        again_dir.mkdir(parents=True, exist_ok=True)
+        jobs += [(home, str(again_dir / Path(out).name), unit, pem, size) for home, out, unit, pem, size in jobs]
     done[0] = 0
     with (
-        Progress("writing containers", lambda: f"{done[0]}/{count}"),
+        Progress("writing containers", lambda: f"{done[0]}/{len(jobs)}"),
         concurrent.futures.ProcessPoolExecutor(os.cpu_count() or 2) as pool,
     ):
         for _ in pool.map(_make_unit_container, jobs):
             done[0] += 1
-    return [(unit, pin, Path(job[1])) for unit, pin, job in zip(units, pins, jobs)]
+    return [(unit, pin, Path(job[1])) for unit, pin, job in zip(units, pins, jobs[:count])]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -873,6 +891,121 @@ def tls_of(url, cert, user=None):
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Steps
+
+
+def run_burst(target, units, work, client_timeout):
+    """Every unit uploads its container at once (even ones SFTP, odd ones HTTPS), each from its own loopback
+    address, to ``target`` (``url``, ``cert``, ``sftp_port``). Returns the clients' figures."""
+    work.mkdir()
+    procs = []
+    n = len(units)
+    t0 = time.monotonic()
+    for i, (unit, pin, path) in enumerate(units):
+        source = source_address(3, i)
+        if i % 2 == 0:
+            batch = work / f"{i:03d}.batch"
+            batch.write_text(f"put {path} {path.name}\n")
+            cmd, kind = sftp_pin_cmd(target, unit, pin, batch, source), "sftp"
+        else:
+            url = f"{target.url}/api/v1/uploads/{path.name}"
+            cmd = curl_put_cmd(url, path, target.cert, work / f"{i:03d}.json", user=f"{unit}:{pin}", source=source)
+            kind = "https"
+        with open(work / f"{i:03d}.err", "w") as err:
+            procs.append(
+                {
+                    "i": i,
+                    "unit": unit,
+                    "kind": kind,
+                    "size": path.stat().st_size,
+                    "start": time.monotonic(),
+                    "proc": PROCS.client(cmd, stdout=subprocess.PIPE, stderr=err, text=True),
+                }
+            )
+    launched = time.monotonic() - t0
+    pending = list(procs)
+    deadline = time.monotonic() + client_timeout
+    with Progress("uploads", lambda: f"{n - len(pending)}/{n} finished"):
+        while pending and time.monotonic() < deadline:
+            for item in list(pending):
+                if item["proc"].poll() is not None:
+                    item["end"] = time.monotonic()
+                    pending.remove(item)
+            time.sleep(0.02)
+    for item in pending:
+        item["proc"].kill()
+        item["proc"].wait()
+        item["end"] = None
+    ok, errors = [], {}
+    for item in procs:
+        out = item["proc"].stdout.read() if item["proc"].stdout else ""
+        item["proc"].stdout.close()
+        good = (
+            item["end"] is not None
+            and item["proc"].returncode == 0
+            and (item["kind"] == "sftp" or out.strip() in ("200", "201"))
+        )
+        if good:
+            ok.append(item)
+        else:
+            why = (
+                tail(work / f"{item['i']:03d}.err", 200)
+                or tail(work / f"{item['i']:03d}.json", 200)
+                or ("timed out" if item["end"] is None else f"exit {item['proc'].returncode} HTTP {out.strip()}")
+            )
+            errors.setdefault(f"{item['kind']}: {why}", 0)
+            errors[f"{item['kind']}: {why}"] += 1
+    times = [item["end"] - item["start"] for item in ok]
+    span = (max(item["end"] for item in ok) - min(item["start"] for item in ok)) if ok else 0
+    return {
+        "ok": len(ok),
+        "sftp_ok": sum(1 for i in ok if i["kind"] == "sftp"),
+        "https_ok": sum(1 for i in ok if i["kind"] == "https"),
+        "p50_s": round(percentile(times, 50), 2) if times else None,
+        "p99_s": round(percentile(times, 99), 2) if times else None,
+        "max_s": round(max(times), 2) if times else None,
+        "mb_s": mb_per_s(sum(i["size"] for i in ok), span),
+        "launch_s": round(launched, 2),
+        "errors": dict(sorted(errors.items(), key=lambda kv: -kv[1])[:10]),
+    }
+
+
+class HAProxy:
+    """Debian's haproxy in TCP mode with the PROXY protocol (v2) to ``fronts`` (round robin), as docs/cluster.md."""
+
+    def __init__(self, work, fronts):
+        self.work = work
+        self.fronts = fronts
+        self.https_port, self.sftp_port = free_port(), free_port()
+        self.cert = fronts[0].cert
+
+    @property
+    def url(self):
+        return f"https://127.0.0.1:{self.https_port}"
+
+    def start(self):
+        lines = [
+            "global",
+            "    maxconn 4000",
+            "defaults",
+            "    mode tcp",
+            "    timeout connect 5s",
+            "    timeout client 600s",
+            "    timeout server 600s",
+            "    retries 3",
+            "    option redispatch",
+        ]
+        for kind, port in (("https", self.https_port), ("sftp", self.sftp_port)):
+            lines += [f"frontend {kind}", f"    bind 127.0.0.1:{port}", f"    default_backend {kind}_fronts"]
+            lines += [f"backend {kind}_fronts", "    balance roundrobin"]
+            for i, front in enumerate(self.fronts):
+                lines.append(f"    server f{i} 127.0.0.1:{getattr(front, kind + '_port')} send-proxy-v2")
+        config = self.work / "haproxy.cfg"
+        config.write_text("\n".join(lines) + "\n")
+        log = self.work / "haproxy.log"
+        self.proc = PROCS.server([find_tool("haproxy") or "haproxy", "-db", "-f", str(config)], log)
+        wait_for_port(self.https_port, self.proc, log, "haproxy")
+        wait_for_port(self.sftp_port, self.proc, log, "haproxy")
+        return self
 
 
 class Bench:
@@ -1196,105 +1329,113 @@ class Bench:
             "each from its own loopback address"
         )
         units = make_units(srv, n, self.tmp / "units", mib * MiB)
-        work = self.tmp / "concurrent"
-        work.mkdir()
-        procs = []
         with RssSampler(srv.pid) as rss:
-            t0 = time.monotonic()
-            for i, (unit, pin, path) in enumerate(units):
-                source = source_address(3, i)
-                if i % 2 == 0:
-                    batch = work / f"{i:03d}.batch"
-                    batch.write_text(f"put {path} {path.name}\n")
-                    cmd, kind = sftp_pin_cmd(srv, unit, pin, batch, source), "sftp"
-                else:
-                    cmd, kind = (
-                        curl_put_cmd(
-                            f"{srv.url}/api/v1/uploads/{path.name}",
-                            path,
-                            srv.cert,
-                            work / f"{i:03d}.json",
-                            user=f"{unit}:{pin}",
-                            source=source,
-                        ),
-                        "https",
-                    )
-                with open(work / f"{i:03d}.err", "w") as err:
-                    procs.append(
-                        {
-                            "i": i,
-                            "unit": unit,
-                            "kind": kind,
-                            "size": path.stat().st_size,
-                            "start": time.monotonic(),
-                            "proc": PROCS.client(cmd, stdout=subprocess.PIPE, stderr=err, text=True),
-                        }
-                    )
-            launched = time.monotonic() - t0
-            pending = list(procs)
-            deadline = time.monotonic() + self.args.client_timeout
-            with Progress("uploads", lambda: f"{n - len(pending)}/{n} finished"):
-                while pending and time.monotonic() < deadline:
-                    for item in list(pending):
-                        if item["proc"].poll() is not None:
-                            item["end"] = time.monotonic()
-                            pending.remove(item)
-                    time.sleep(0.02)
-            for item in pending:
-                item["proc"].kill()
-                item["proc"].wait()
-                item["end"] = None
-        ok, errors = [], {}
-        for item in procs:
-            out = item["proc"].stdout.read() if item["proc"].stdout else ""
-            item["proc"].stdout.close()
-            good = (
-                item["end"] is not None
-                and item["proc"].returncode == 0
-                and (item["kind"] == "sftp" or out.strip() in ("200", "201"))
-            )
-            if good:
-                ok.append(item)
-            else:
-                why = (
-                    tail(work / f"{item['i']:03d}.err", 200)
-                    or tail(work / f"{item['i']:03d}.json", 200)
-                    or ("timed out" if item["end"] is None else f"exit {item['proc'].returncode} HTTP {out.strip()}")
-                )
-                errors.setdefault(f"{item['kind']}: {why}", 0)
-                errors[f"{item['kind']}: {why}"] += 1
+            burst = run_burst(srv, units, self.tmp / "concurrent", self.args.client_timeout)
         store = srv.store()
         try:
             names = {u for u, _, _ in units}
             accepted = len({row["unit"] for row in store.list_uploads() if row["unit"] in names})
         finally:
             store.close()
-        times = [item["end"] - item["start"] for item in ok]
-        span = (max(item["end"] for item in ok) - min(item["start"] for item in ok)) if ok else 0
         self.results.update(
             concurrent_total=n,
             concurrent_accepted=accepted,
             concurrent_lost=n - accepted,
-            concurrent_client_ok=len(ok),
-            concurrent_sftp_ok=sum(1 for i in ok if i["kind"] == "sftp"),
-            concurrent_https_ok=sum(1 for i in ok if i["kind"] == "https"),
-            concurrent_p50_s=round(percentile(times, 50), 2) if times else None,
-            concurrent_p99_s=round(percentile(times, 99), 2) if times else None,
-            concurrent_max_s=round(max(times), 2) if times else None,
-            concurrent_mb_s=mb_per_s(sum(i["size"] for i in ok), span),
-            concurrent_launch_s=round(launched, 2),
+            concurrent_client_ok=burst["ok"],
+            concurrent_sftp_ok=burst["sftp_ok"],
+            concurrent_https_ok=burst["https_ok"],
+            concurrent_p50_s=burst["p50_s"],
+            concurrent_p99_s=burst["p99_s"],
+            concurrent_max_s=burst["max_s"],
+            concurrent_mb_s=burst["mb_s"],
+            concurrent_launch_s=burst["launch_s"],
             concurrent_container_mib=mib,
             concurrent_rss_peak_mib=rss.peak_mib,
             concurrent_rss_growth_mib=rss.growth_mib,
-            concurrent_errors=dict(sorted(errors.items(), key=lambda kv: -kv[1])[:10]),
+            concurrent_errors=burst["errors"],
         )
         self.units = units
         say(
-            f"    accepted {accepted}/{n} (clients ok {len(ok)}), p50 {self.results['concurrent_p50_s']} s, "
-            f"p99 {self.results['concurrent_p99_s']} s, {self.results['concurrent_mb_s']} MB/s aggregate; "
-            f"{launched:.1f} s to launch the clients"
+            f"    accepted {accepted}/{n} (clients ok {burst['ok']}), p50 {burst['p50_s']} s, "
+            f"p99 {burst['p99_s']} s, {burst['mb_s']} MB/s aggregate; "
+            f"{burst['launch_s']:.1f} s to launch the clients"
         )
-        for why, count in list(errors.items())[:5]:
+        for why, count in list(burst["errors"].items())[:5]:
+            say(f"    {count} x {why}")
+
+    def step_cluster(self):
+        """The concurrent step's burst on one PostgreSQL: first straight to one front, then through HAProxy (TCP,
+        PROXY v2) to two fronts on the same home, database and spool, each burst with containers of its own."""
+        from sendemodul import audit
+        from sendemodul.store import Store
+        from sendemodul.testing.postgres import PostgresServer
+
+        n, mib = self.args.concurrent, self.args.concurrent_mib
+        say(f"==> cluster: {n} units, {mib} MiB each: one front directly, then two fronts behind HAProxy")
+        work = self.tmp / "cluster"
+        work.mkdir()
+        pg = PostgresServer().start()
+        started = []
+        try:
+            first = Sendemodul(work, self.args.server_sections, label="front-a").init()
+            units = make_units(first, n, work / "units-1", mib * MiB, again_dir=work / "units-2")
+            again = [(unit, pin, work / "units-2" / path.name) for unit, pin, path in units]
+            url = pg.new_database()
+            subprocess.run(
+                [str(BIN), "admin", "migrate-store", "--to", url, "--home", str(first.home)],
+                check=True,
+                capture_output=True,
+            )
+            config = first.home / "config.toml"
+            config.write_text(apply_config(config.read_text(), {"store": [f"url = {toml_value(url)}"]}))
+            started.append(first.start().proc)
+            say(f"    one front (PostgreSQL): HTTPS {first.https_port}, SFTP {first.sftp_port}")
+            direct = run_burst(first, units, work / "direct", self.args.client_timeout)
+            PROCS.stop(first.proc)
+            text = config.read_text().replace("https_port = 0\n", "").replace("sftp_port = 0\n", "")
+            behind = [
+                f"{kind}_endpoint = {toml_value('haproxy:tcp:0:interface=127.0.0.1')}" for kind in ("https", "sftp")
+            ]
+            config.write_text(apply_config(text, {"server": behind}))
+            second = Sendemodul(work, self.args.server_sections, label="front-b").attach(first)
+            fronts = [first.start(), second.start()]
+            started += [first.proc, second.proc]
+            proxy = HAProxy(work, fronts).start()
+            started.append(proxy.proc)
+            say(f"    two fronts behind HAProxy: HTTPS {proxy.https_port}, SFTP {proxy.sftp_port}")
+            clustered = run_burst(proxy, again, work / "clustered", self.args.client_timeout)
+            store = Store.open(url)
+            try:
+                names = {unit for unit, _, _ in units}
+                recorded = sum(1 for row in store.list_uploads() if row["unit"] in names)
+                chain_ok = audit.verify(store.audit_entries(), store.audit_head()) is None
+            finally:
+                store.close()
+        finally:
+            for proc in started:
+                PROCS.stop(proc)
+            pg.stop()
+        self.results.update(
+            cluster_total=2 * n,
+            cluster_recorded=recorded,
+            cluster_lost=2 * n - recorded,
+            cluster_audit_ok=chain_ok,
+            cluster_direct_ok=direct["ok"],
+            cluster_direct_p99_s=direct["p99_s"],
+            cluster_direct_mb_s=direct["mb_s"],
+            cluster_haproxy_ok=clustered["ok"],
+            cluster_haproxy_p99_s=clustered["p99_s"],
+            cluster_haproxy_mb_s=clustered["mb_s"],
+            cluster_ratio=ratio(clustered["mb_s"], direct["mb_s"]),
+            cluster_errors={**direct["errors"], **clustered["errors"]},
+        )
+        say(
+            f"    one front: {direct['ok']}/{n} ok, p99 {direct['p99_s']} s, {direct['mb_s']} MB/s; two fronts "
+            f"behind HAProxy: {clustered['ok']}/{n} ok, p99 {clustered['p99_s']} s, {clustered['mb_s']} MB/s; "
+            f"ratio {self.results['cluster_ratio']}; recorded {recorded}/{2 * n}; audit chain "
+            f"{'intact' if chain_ok else 'BROKEN'}"
+        )
+        for why, count in list(self.results["cluster_errors"].items())[:5]:
             say(f"    {count} x {why}")
 
     def step_storm(self):
@@ -1801,6 +1942,9 @@ steps (--only):
               any intake could reach on this machine
   concurrent  N units at once (half SFTP, half HTTPS), each with its own PIN, signing key, container and loopback
               source address: accepted/lost, p50/p99 start -> receipt, aggregate MB/s
+  cluster     the concurrent burst on a real PostgreSQL, straight to one front, then (new containers) through
+              HAProxy (TCP, PROXY v2) to two fronts on the same home and spool: both figures, their ratio,
+              lost uploads, the audit chain (docs/cluster.md; on 2 cores no gain is expected)
   storm       the HTTPS upload calm, then during wrong-PIN logins (200/s; GET /api/v1/uploads, a new TLS connection
               each) from rotating loopback addresses (10 per address, so the per-source ban never helps: a
               distributed attack; --storm-per-source 1000000 for one address); a legitimate login every 0.25 s.

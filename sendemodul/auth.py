@@ -147,8 +147,11 @@ def _text(value):
 class Defender:
     """Per-source failure scores with temporary bans (bounded memory, driven by an injected clock)."""
 
-    def __init__(self, clock, *, ban_score, window_seconds, ban_seconds, max_sources=50_000):
+    def __init__(self, clock, *, ban_score, window_seconds, ban_seconds, max_sources=50_000, on_ban=None):
+        """``on_ban(source, until)``: called when this defender bans a source (the server shares it with the
+        other fronts, :mod:`sendemodul.ban_watch`)."""
         self.clock = clock
+        self.on_ban = on_ban
         self.ban_score = ban_score
         self.window_seconds = window_seconds
         self.ban_seconds = ban_seconds
@@ -163,6 +166,14 @@ class Defender:
         if until <= self.clock.seconds():
             del self._bans[source]
             return False
+        return True
+
+    def ban(self, source, until):
+        """Refuse ``source`` until ``until`` (a ban another front decided). True when this is news here."""
+        if until <= self.clock.seconds() or self._bans.get(source, 0) >= until:
+            return False
+        self._bans[source] = until
+        self._events.pop(source, None)
         return True
 
     def banned_count(self):
@@ -184,6 +195,8 @@ class Defender:
         if sum(s for _, s in events) >= self.ban_score:
             self._bans[source] = now + self.ban_seconds
             del self._events[source]
+            if self.on_ban is not None:
+                self.on_ban(source, now + self.ban_seconds)
             if len(self._bans) > self.max_sources:
                 for stale in [s for s, until in self._bans.items() if until <= now]:
                     del self._bans[stale]
@@ -249,11 +262,16 @@ class PinChecker:
             ban_score=config.source_ban_score,
             window_seconds=config.source_window_seconds,
             ban_seconds=config.source_ban_seconds,
+            on_ban=self._share_ban,
         )
         self._unit_failures = {}  # unit -> deque of times
         self.verified = VerifiedLogins(clock, config.verified_cache_seconds)
         self._busy_logged = float("-inf")
         self._busy_count = 0
+
+    def _share_ban(self, source, until):
+        """Write a ban this front decided to the store, where every front of a cluster reads it."""
+        self.run_db(self.store.ban_source, source, until).addErrback(lambda f: log.failure("sharing a ban failed", f))
 
     def _check(self, unit, pin, phc):
         """In a hash thread: True if ``pin`` matches ``phc``. One Argon2id computation whatever the outcome."""

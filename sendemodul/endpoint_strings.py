@@ -126,6 +126,13 @@ def tcp_interface(description: str) -> str | None:
     return kwargs.get("interface", args[2] if len(args) > 2 else "")
 
 
+def without_proxy(description: str) -> str:
+    """``description`` without a leading ``haproxy:`` (the socket it wraps); unchanged when there is none."""
+    if description[:8].lower() == "haproxy:":
+        return description[8:]
+    return description
+
+
 def escape(text: str) -> str:
     """``text`` as one field of a description (``::1`` -> ``\\:\\:1``)."""
     return text.replace("\\", "\\\\").replace(":", "\\:").replace("=", "\\=")

@@ -98,6 +98,12 @@ class StoreError(SendemodulError):
     code = "store"
 
 
+class AlreadyRecorded(AlreadyExists):
+    """This container (or reference) is already recorded."""
+
+    code = "recorded"
+
+
 class AuditError(SendemodulError):
     """The audit log has been tampered with."""
 

@@ -22,7 +22,6 @@ import datetime
 import functools
 import hashlib
 import secrets
-import sqlite3
 import time
 
 from twisted.internet import defer
@@ -30,6 +29,7 @@ from twisted.logger import Logger
 
 from sendemodul import keydir, metrics, standing
 from sendemodul.errors import (
+    AlreadyRecorded,
     ContainerReplayed,
     LoginRevoked,
     RegisterNotPermitted,
@@ -108,9 +108,12 @@ class Intake:
         self._active = collections.Counter()  # uploads in progress per unit
         self.now = now or (lambda: datetime.datetime.now(datetime.UTC))
 
-    def recover(self):
-        """Blocking, at start-up: forget uploads that were never acknowledged (crash leftovers)."""
-        parts, orphans = self.spool.recover(self.store.upload_exists)
+    def recover(self, *, alone=True):
+        """Blocking, at start-up: forget uploads that were never acknowledged (crash leftovers). When other fronts
+        share the spool (``alone`` False), only files untouched for longer than an upload may stall
+        (``limits.idle_timeout_seconds``, twice over), as newer ones may be theirs in progress."""
+        older_than = None if alone else time.time() - 2 * self.config.limits.idle_timeout_seconds - 60
+        parts, orphans = self.spool.recover(self.store.upload_exists, older_than=older_than)
         if parts or orphans:
             log.warn(
                 "start-up recovery removed {parts} partial and {orphans} unrecorded uploads",
@@ -256,7 +259,7 @@ class Intake:
         actor = unit_text if person is None else f"person:{person.person_id}"
         try:
             stored = self.store.record_upload(row, actor=actor, credential_epoch=epoch)
-        except sqlite3.IntegrityError:
+        except AlreadyRecorded:
             received.unlink()  # lost a race with an identical upload: answer as that one
             existing = self.store.upload_by_container_id(manifest.container_id)
             if existing is None:

@@ -11,6 +11,7 @@ from twisted.internet.error import ReactorNotRunning
 from twisted.logger import Logger
 
 from sendemodul import endpoint_strings
+from sendemodul.proxy_protocol import ProxyHeaderEndpoint
 
 log = Logger()
 
@@ -21,8 +22,14 @@ LISTEN_BACKLOG = 1024
 
 
 def server_endpoint(reactor, description, backlog=LISTEN_BACKLOG):
-    """The ``IStreamServerEndpoint`` for ``description``, with our listen backlog unless it names one."""
-    return endpoints.serverFromString(reactor, endpoint_strings.with_backlog(description, backlog))
+    """The ``IStreamServerEndpoint`` for ``description``, with our listen backlog unless it names one. A
+    ``haproxy:`` description reads the PROXY header with :mod:`sendemodul.proxy_protocol` (not Twisted's wrapper,
+    which builds the protocol with the balancer's address), so per-source limits and bans see the client."""
+    inner = endpoint_strings.without_proxy(description)
+    endpoint = endpoints.serverFromString(reactor, endpoint_strings.with_backlog(inner, backlog))
+    if inner != description:
+        return ProxyHeaderEndpoint(endpoint, reactor)
+    return endpoint
 
 
 class ListeningService(service.Service):

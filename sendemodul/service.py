@@ -17,6 +17,7 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from sendemodul import auth, keydir
+from sendemodul.ban_watch import BanWatch
 from sendemodul.credential_watch import CredentialWatch
 from sendemodul.errors import KeyDirError, SendemodulError
 from sendemodul.intake import Intake
@@ -82,7 +83,7 @@ class StoreService(ThreadPoolService):
         self.store = store
 
     def startService(self):
-        Store.open(self.store.path).close()  # checks it exists and migrates; the shared store connects per thread
+        Store.open(self.store.location).close()  # checks it exists and migrates; the shared store connects per thread
         super().startService()
 
     def stopService(self):
@@ -102,7 +103,7 @@ class SpoolService(service.Service):
     def startService(self):
         super().startService()
         self.spool.ensure()
-        self.intake.recover()
+        self.intake.recover(alone=self.spool.join_fronts())
 
 
 class KeyDirectoryService(service.Service):
@@ -181,7 +182,7 @@ def makeService(config, reactor=None):
     if reactor is None:
         from twisted.internet import reactor
     top = SendemodulService(config, reactor)
-    store = Store(config.db_path)  # connects on first use, in the thread that uses it
+    store = Store(config.store_location)  # connects on first use, in the thread that uses it
     top.store = store
     top.db = StoreService(reactor, store)
     top.db.setServiceParent(top)
@@ -228,6 +229,8 @@ def makeService(config, reactor=None):
         [top.web_app.sessions.end_unit, top.sftp.end_unit],
     )
     top.credential_watch.setServiceParent(top)
+    top.ban_watch = BanWatch(store, top.db.run, reactor, config.auth.ban_poll_seconds, top.checker.defender)
+    top.ban_watch.setServiceParent(top)
 
     # [process] users (production, started as root): drop to the front's user here, after the listeners above have
     # bound their ports, before anything below starts; the children get a root supervisor of their own.

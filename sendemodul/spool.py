@@ -5,12 +5,15 @@ name never reaches the filesystem. The file being uploaded into ``incoming/`` is
 :class:`~sendemodul.incoming.IncomingFile`.
 """
 
+import fcntl
 import os
 import uuid
 from pathlib import Path
 
 from sendemodul.incoming import IncomingFile
 
+#: Every front of a cluster holds a shared lock on this file in the spool root (:meth:`Spool.join_fronts`).
+FRONTS_LOCK = ".fronts.lock"
 DIRS = ("incoming", "received", "outbox", "quarantine")
 PART_SUFFIX = ".part"
 
@@ -86,19 +89,53 @@ class Spool:
         fsync_dir(self.incoming)
         return target
 
-    def recover(self, is_recorded):
+    def join_fronts(self):
+        """Join the fronts that use this spool (a cluster shares one): hold a shared ``flock`` on
+        ``.fronts.lock`` for the life of the process. True when no other front holds it (an exclusive lock was
+        free): then nothing in the spool is another front's work in progress. Blocking; at start-up, before
+        listening. (Where the lock cannot be made, e.g. a spool root the front may not write, the front is taken to
+        be alone, as before clusters.)"""
+        try:
+            fd = os.open(self.root / FRONTS_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o660)
+        except PermissionError:
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            alone = True
+        except BlockingIOError:
+            alone = False
+        fcntl.flock(fd, fcntl.LOCK_SH)  # kept open (and locked) until the process ends
+        self._fronts_fd = fd
+        return alone
+
+    def recover(self, is_recorded, *, older_than=None):
         """After a crash: remove incoming parts (never acknowledged) and received files with no DB record
-        (renamed but not recorded, so never acknowledged either). Blocking; call at start-up. Returns the counts."""
+        (renamed but not recorded, so never acknowledged either). Blocking; call at start-up. Returns the counts.
+
+        ``older_than`` (seconds since the epoch): only files last changed before then, because other fronts are
+        running and a newer file may be one of their uploads in progress (a part is written to as it arrives; a
+        received file is recorded a moment after its rename)."""
         parts = 0
         for path in self.incoming.glob(f"*{PART_SUFFIX}"):
-            path.unlink()
-            parts += 1
+            if _older(path, older_than):
+                path.unlink(missing_ok=True)
+                parts += 1
         orphans = 0
         for path in self.received.glob("*.tar"):
-            if not is_recorded(path.stem):
-                path.unlink()
+            if _older(path, older_than) and not is_recorded(path.stem):
+                path.unlink(missing_ok=True)
                 orphans += 1
         return parts, orphans
+
+
+def _older(path, older_than):
+    if older_than is None:
+        return True
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    return max(st.st_mtime, st.st_ctime) < older_than
 
 
 def _unlink_durably(path):

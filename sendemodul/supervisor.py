@@ -212,12 +212,14 @@ def make_process_monitor(config, reactor, accounts=None):
         user = accounts.of(name) if accounts is not None else None
         # as other users: -I, so that the home (the cwd, writable by the front through the group) is not on sys.path
         isolated = ["-I"] if user is not None else []
-        # as the same user: the front's PYTHONPATH too, so that the children run the front's code (a checkout's)
-        same_code = {"PYTHONPATH": os.environ["PYTHONPATH"]} if user is None and "PYTHONPATH" in os.environ else {}
+        # as the front's own user: its PYTHONPATH too, so the children run the code the front runs (e.g. a second
+        # checkout's), not whichever the interpreter has installed
+        same_user = user is None and "PYTHONPATH" in os.environ
+        child_env = {**env, "PYTHONPATH": os.environ["PYTHONPATH"]} if same_user else env
         monitor.addProcess(
             name,
             [sys.executable, *isolated, "-m", "sendemodul", name, "--home", str(config.home)],
-            env={**env, **same_code},
+            env=child_env,
             cwd=str(config.home),
             uid=user and user.uid,
             gid=user and user.gid,

@@ -16,8 +16,29 @@ ALNA = "0301-12-958935420"
 STAVANGER = "1103-00-964965226"
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """One real PostgreSQL for the session (sendemodul/testing/postgres.py); ``postgres.new_database()`` per test."""
+    from sendemodul.testing.postgres import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def store(tmp_path):
+def store(tmp_path, request):
+    """A new store: SQLite in the test's temp dir, or with ``SENDEMODUL_TEST_STORE=postgresql`` a fresh database on
+    the session's PostgreSQL, so a test that takes ``store`` can be run on both (tests/test_store.py always runs on
+    both; tests that open the SQLite file themselves, such as test_audit's tampering, are SQLite's by nature)."""
+    if os.environ.get("SENDEMODUL_TEST_STORE") == "postgresql":
+        postgres = request.getfixturevalue("postgres")
+        url = postgres.new_database()
+        s = Store.create(url)
+        yield s
+        s.close()
+        postgres.drop_database(url)
+        return
     s = Store.create(tmp_path / "sendemodul.db")
     yield s
     s.close()

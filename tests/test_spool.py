@@ -141,3 +141,28 @@ class IncomingFileTests(unittest.TestCase):
         done = yield upload.complete()
         self.assertEqual(changes, [True, False])
         self.assertEqual(done.size, 4 * len(DATA))
+
+
+def test_recovery_beside_running_fronts_removes_only_files_unchanged_since_the_cut_off(tmp_path):
+    """A front that starts while others share the spool removes only leftovers older than an upload may stall:
+    a part or unrecorded received file changed after the cut-off may be another front's upload in progress. (A
+    file's age is its newer of mtime and ctime, which a rename sets and utime cannot set back.)"""
+    import time
+
+    spool = Spool(tmp_path / "spool")
+    spool.ensure()
+    before = time.time() - 1
+    paths = [spool.incoming / "a.part", spool.received / "SM-A.tar", spool.received / "SM-B.tar"]
+    for path in paths:
+        path.write_bytes(b"x")
+    assert spool.recover(lambda ref: False, older_than=before) == (0, 0)
+    assert all(p.exists() for p in paths)
+    assert spool.recover(lambda ref: ref == "SM-B", older_than=time.time() + 1) == (1, 1)
+    assert [p.exists() for p in paths] == [False, False, True]
+
+
+def test_the_first_front_is_alone_and_the_next_one_is_not(tmp_path):
+    first, second = Spool(tmp_path / "spool"), Spool(tmp_path / "spool")
+    first.ensure()
+    assert first.join_fronts() is True
+    assert second.join_fronts() is False

@@ -9,6 +9,7 @@ from sendemodul import identity
 from sendemodul.cli.admin_keys import keys_group
 from sendemodul.cli.admin_options import ACTOR, home_option
 from sendemodul.cli.admin_persons import person
+from sendemodul.cli.admin_store import migrate_store
 from sendemodul.cli.admin_units import pin, sshkey, unit
 from sendemodul.cli.admin_uploads import (
     audit_group,
@@ -110,6 +111,7 @@ for _command in (
     audit_group,
     backup_command,
     restore_command,
+    migrate_store,
 ):
     admin.add_command(_command)
 

@@ -63,7 +63,7 @@ def keys_rotate(home, year, key_type, ssb_recipient, valid_from, valid_to):
         valid_from=valid_from.date() if valid_from else None,
         valid_to=valid_to.date() if valid_to else None,
     )
-    store = Store.open(cfg.db_path)
+    store = Store.open(cfg.store_location)
     store.audit(
         "keys.rotate",
         actor=ACTOR,

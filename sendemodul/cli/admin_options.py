@@ -33,7 +33,7 @@ def json_option(f):
 
 def open_store(home):
     cfg = config.load(home)
-    return cfg, Store.open(cfg.db_path)
+    return cfg, Store.open(cfg.store_location)
 
 
 def unit_argument(f):

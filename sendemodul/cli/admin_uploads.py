@@ -8,7 +8,7 @@ import click
 from sendemodul import audit as auditmod
 from sendemodul import config, status_list
 from sendemodul.cli.admin_options import ACTOR, emit, home_option, json_option, open_store
-from sendemodul.errors import AuditError, UsageError
+from sendemodul.errors import AuditError, BackupError, UsageError
 from sendemodul.expected import expected_units
 from sendemodul.registers import REGISTERS
 from sendemodul.timefmt import OSLO
@@ -155,6 +155,11 @@ def backup_command(home, directory, with_private_keys):
     from sendemodul import backup
 
     cfg = config.load(home)
+    if cfg.store.url:  # the home's sendemodul.db is no longer the database (docs/cluster.md)
+        raise BackupError(
+            "[store] url names a PostgreSQL database: back it up with PostgreSQL's own tools (pg_dump, base backups); "
+            "'admin backup' copies the embedded SQLite database"
+        )
     manifest, report = backup.make_backup(cfg.home, directory, with_private=with_private_keys)
     click.echo(
         f"backup {directory}: {len(manifest['files'])} files, {report['uploads']} uploads, "

@@ -8,6 +8,7 @@ import click
 import sendemodul
 from sendemodul import config, resources
 from sendemodul.cli.admin import home_option
+from sendemodul.store import Store
 
 TAC = resources.tac_path()
 
@@ -22,7 +23,7 @@ def serve(home):
       sendemodul admin init --dev && sendemodul serve
     """
     cfg = config.load(home)
-    if not cfg.db_path.exists():
+    if not Store.exists(cfg.store_location):
         raise click.ClickException(f"{cfg.home} is not initialised: run 'sendemodul admin init --dev' first")
     from sendemodul.supervisor import check_front
 

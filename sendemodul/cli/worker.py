@@ -4,10 +4,10 @@ The server starts and supervises both when ``[worker] embedded = true`` (the dev
 otherwise. They log to stderr (the supervising server copies it into its own log).
 """
 
-import fcntl
 import os
 import signal
 import sys
+import time
 
 import click
 
@@ -16,26 +16,32 @@ from sendemodul.cli.admin import home_option
 from sendemodul.spool import Spool
 from sendemodul.store import Store
 
+#: Seconds between a standby's tries to take the lock (how soon it takes over when the holder dies).
+STANDBY_TRY_SECONDS = 1.0
 
-def _lock(spool, name):
-    """One pseudonymizer and one forwarder per home: an exclusive lock the kernel drops when the process dies."""
-    fd = os.open(spool.root / f".{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise click.ClickException(f"another {name} is already running for this home") from None
-    return fd
+
+def _hold_role(cfg, store, spool, name):
+    """One pseudonymizer and one forwarder at a time (per home with SQLite, per cluster with PostgreSQL): take the
+    store's lock for ``name``; when another process holds it, exit, or with ``[worker] standby`` wait for it."""
+    lock = store.role_lock(name, spool.root)
+    if lock.try_acquire():
+        return lock
+    if not cfg.worker.standby:
+        raise click.ClickException(f"another {name} is already running for this home")
+    click.echo(f"{name}: standby (another {name} runs); taking over when it ends", err=True)
+    while not lock.try_acquire():
+        time.sleep(STANDBY_TRY_SECONDS)
+    click.echo(f"{name}: took over", err=True)
+    return lock
 
 
 def _start(home, name):
     cfg = config.load(home)
     privileges.become(cfg, name)  # [process] users: drop to this process's own user before anything else
-    if not cfg.db_path.exists():
+    if not Store.exists(cfg.store_location):
         raise click.ClickException(f"{cfg.home} is not initialised: run 'sendemodul admin init --dev' first")
     spool = Spool(cfg.spool_dir)
     spool.ensure()
-    _lock(spool, name)
     from twisted.logger import (
         FilteringLogObserver,
         LogLevel,
@@ -53,7 +59,9 @@ def _start(home, name):
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: (stop.append(True), sys.exit(0)))
     _end_with_supervisor()
-    return cfg, Store.open(cfg.db_path), spool, (lambda: bool(stop))
+    store = Store.open(cfg.store_location)
+    lock = _hold_role(cfg, store, spool, name)
+    return cfg, store, spool, (lambda: bool(stop)), lock
 
 
 #: Set by the supervising server to its own pid: the child ends when that process does (even by kill -9).
@@ -80,12 +88,20 @@ def _end_with_supervisor():
 HEARTBEAT_SECONDS = 10.0
 
 
-def _loop(step, poll_seconds, once, should_stop, *, store=None, process=None):
+def _loop(step, poll_seconds, once, should_stop, lock, *, store=None, process=None):
     """Call ``step`` until it finds nothing to do (``--once``), or forever, sleeping ``poll_seconds`` when idle and
-    writing ``process``'s heartbeat into the store at most every HEARTBEAT_SECONDS."""
+    writing ``process``'s heartbeat into the store at most every HEARTBEAT_SECONDS. Before each step the role's lock
+    must still be held (else StoreError ends the process; its supervisor starts a new one, which waits for the
+    lock)."""
     import time
 
     from sendemodul.worker import run_forever
+
+    plain_step = step
+
+    def step():
+        lock.check()
+        return plain_step()
 
     if once:
         if store is not None:
@@ -117,11 +133,11 @@ def worker(home, once):
     """
     from sendemodul.worker import Keys, Pseudonymizer
 
-    cfg, store, spool, should_stop = _start(home, "worker")
+    cfg, store, spool, should_stop, lock = _start(home, "worker")
     worker = Pseudonymizer(cfg, store, spool, Keys(cfg))
     worker.recover()
     click.echo("pseudonymizer started", err=True)
-    _loop(worker.run_once, cfg.worker.poll_seconds, once, should_stop, store=store, process="worker")
+    _loop(worker.run_once, cfg.worker.poll_seconds, once, should_stop, lock, store=store, process="worker")
 
 
 @click.command()
@@ -138,7 +154,7 @@ def forwarder(home, once):
     from sendemodul.collector import AnswerCollector
     from sendemodul.forwarder import Forwarder
 
-    cfg, store, spool, should_stop = _start(home, "forwarder")
+    cfg, store, spool, should_stop, lock = _start(home, "forwarder")
     fwd = Forwarder(cfg, store, spool)
     collector = AnswerCollector(cfg, store)
     click.echo(f"forwarder started ({cfg.forwarder.mode})", err=True)
@@ -147,7 +163,7 @@ def forwarder(home, once):
         delivered = fwd.run_once()
         return collector.run_if_due() or delivered
 
-    _loop(step, cfg.forwarder.poll_seconds, once, should_stop, store=store, process="forwarder")
+    _loop(step, cfg.forwarder.poll_seconds, once, should_stop, lock, store=store, process="forwarder")
 
 
 def register(cli):

@@ -31,6 +31,7 @@ from sendemodul.config.sections import (
     Reminder,
     Review,
     ServerConfig,
+    StoreConfig,
     Window,
     WorkerConfig,
 )
@@ -146,6 +147,7 @@ def _validate_section(name: str, section: object) -> None:
             "unit_warn_failures",
             "unit_window_seconds",
             "credential_poll_seconds",
+            "ban_poll_seconds",
         )
         if section.failure_delay_seconds < 0:
             raise ConfigError("config key 'auth.failure_delay_seconds' must not be negative")
@@ -205,6 +207,10 @@ def _validate_section(name: str, section: object) -> None:
                     raise ConfigError(f"config key 'process.{role}_user' must not be root")
             if not section.group:
                 raise ConfigError("config key 'process.group' is required when the process users are set")
+    elif name == "store":
+        assert isinstance(section, StoreConfig)  # for the type checker: _SECTIONS["store"] built it
+        if section.url and not section.url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("config key 'store.url' must be empty (SQLite in the home) or a postgresql:// URL")
     elif name == "metrics":
         assert isinstance(section, MetricsConfig)  # for the type checker: _SECTIONS["metrics"] built it
         _positive(section, name, "refresh_seconds", "heartbeat_max_seconds")

@@ -68,6 +68,8 @@ class AuthConfig:
     #: disable``, ``sshkey remove``, run by the admin CLI in another process) and ends their open SFTP connections
     #: and web sessions. Each web request and each upload also checks the unit's credential epoch itself.
     credential_poll_seconds: float = 1.0
+    #: How often the server reads the bans the other fronts of a cluster decided (docs/cluster.md).
+    ban_poll_seconds: float = 1.0
     #: The web login has two steps: the unit's four fields and PIN, then a person of the unit ("Hvem er du?": their
     #: e-mail and a TOTP or recovery code, or a passkey), and the web session is the person's. The API and SFTP stay
     #: unit logins (PIN or SSH key) either way. false: the unit's PIN alone opens the web pages, as before persons.
@@ -124,6 +126,16 @@ class WorkerConfig:
     poll_seconds: float = 0.5
     #: Pseudonym key version (the HKDF info names it; raise it to rotate every pseudonym).
     key_version: int = 1
+    #: When another pseudonymizer (forwarder) already runs, wait and take over when it ends, instead of exiting:
+    #: for a cluster, where every front starts both and PostgreSQL lets one of each run (docs/cluster.md).
+    standby: bool = False
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    #: Empty: the embedded SQLite database ``<home>/sendemodul.db``. ``postgresql://user@host:5432/dbname``: a
+    #: PostgreSQL database shared by every front of a cluster (fill it with ``sendemodul admin migrate-store``).
+    url: str = ""
 
 
 FORWARDER_MODES = ("dir", "sftp")
@@ -283,6 +295,7 @@ class Config:
     forwarder: ForwarderConfig = field(default_factory=ForwarderConfig)
     mail: MailConfig = field(default_factory=MailConfig)
     process: ProcessConfig = field(default_factory=ProcessConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     staff: StaffConfig = field(default_factory=StaffConfig)
     windows: tuple[Window, ...] = ()
@@ -320,6 +333,11 @@ class Config:
         return self.home / "sendemodul.db"
 
     @property
+    def store_location(self) -> "str | Path":
+        """Where the store is: ``[store] url``, else the embedded SQLite file."""
+        return self.store.url or self.db_path
+
+    @property
     def spool_dir(self) -> Path:
         return self.home / "spool"
 
@@ -354,6 +372,7 @@ _SECTIONS: "dict[str, type[DataclassInstance]]" = {
     "forwarder": ForwarderConfig,
     "mail": MailConfig,
     "process": ProcessConfig,
+    "store": StoreConfig,
     "metrics": MetricsConfig,
     "staff": StaffConfig,
 }

@@ -1,4 +1,5 @@
-"""All SQL lives in this package: SQLite through sqlite-utils, numbered migrations, hardening pragmas, WAL.
+"""All SQL lives in this package: SQLite (embedded, WAL, hardening pragmas) or PostgreSQL (``[store] url``), one
+set of numbered migrations and queries for both.
 
 The ``Store`` is synchronous and thread-safe: every thread gets its own connection (WAL lets readers run beside the
 one writer; writers take ``BEGIN IMMEDIATE`` and wait on ``busy_timeout``). Twisted code must never call it on the
@@ -12,8 +13,8 @@ Nothing secret is stored: PINs only as Argon2id PHC strings, no ID numbers, no f
 (the schema), :mod:`~sendemodul.store.audit_log`, :mod:`~sendemodul.store.units` (units, PINs, keys),
 :mod:`~sendemodul.store.uploads` (intake, pseudonymizer, forwarder), :mod:`~sendemodul.store.mail_log` and
 :mod:`~sendemodul.store.reminder_log`, :mod:`~sendemodul.store.health` (heartbeats, the metrics' counts),
-:mod:`~sendemodul.store.persons` (reporting persons and their second factors), :mod:`~sendemodul.store.answers`
-(SSB's answers) and :mod:`~sendemodul.store.reviews` (review before delivery).
+:mod:`~sendemodul.store.persons` (reporting persons and their second factors), :mod:`~sendemodul.store.source_bans`,
+:mod:`~sendemodul.store.answers` (SSB's answers) and :mod:`~sendemodul.store.reviews` (review before delivery).
 """
 
 from sendemodul.store.answers import Answers
@@ -24,9 +25,10 @@ from sendemodul.store.mail_log import MailLog
 from sendemodul.store.persons import Persons
 from sendemodul.store.reminder_log import ReminderLog
 from sendemodul.store.reviews import Reviews
+from sendemodul.store.source_bans import SourceBans
 from sendemodul.store.units import Units
 from sendemodul.store.uploads import Uploads
 
 
-class Store(Connections, AuditLog, Units, Uploads, MailLog, ReminderLog, Health, Persons, Answers, Reviews):
+class Store(Connections, AuditLog, Units, Uploads, MailLog, ReminderLog, Health, Persons, SourceBans, Answers, Reviews):
     """The database. Create it with :meth:`create` (atomically), open it with :meth:`open`."""

@@ -24,7 +24,11 @@ class AuditLog:
             "INSERT INTO audit (seq, at, event, actor, unit, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (entry.seq, entry.at, entry.event, entry.actor, entry.unit, entry.detail, entry.prev_hash, row_hash),
         )
-        conn.execute("INSERT OR REPLACE INTO audit_head (id, seq, hash) VALUES (1, ?, ?)", (seq, row_hash))
+        conn.execute(
+            "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            (seq, row_hash),
+        )
         return seq
 
     def audit(self, event, *, actor, unit=None, detail=None):

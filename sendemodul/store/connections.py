@@ -1,26 +1,12 @@
-"""The store's connections: one per thread, with the hardening pragmas, WAL and ``BEGIN IMMEDIATE`` transactions;
-creating the database atomically and opening (migrating) it."""
+"""The store's connections, through the engine of the database the location names: SQLite (a file path, the
+embedded default) or PostgreSQL (a ``postgresql://`` URL). The engines (:mod:`~sendemodul.store.sqlite`,
+:mod:`~sendemodul.store.postgres`) give the same small surface (``conn().execute`` with ``?`` placeholders,
+``transaction()``, the schema), so the store's SQL is written once and nothing outside the store knows which
+database runs."""
 
-import contextlib
 import os
-import sqlite3
-import threading
-from pathlib import Path
 
-import sqlite_utils
-
-from sendemodul.errors import AlreadyExists, StoreError
-from sendemodul.store.migrations import migrate
 from sendemodul.timefmt import utc_now_text
-
-PRAGMAS = (
-    "PRAGMA journal_mode = WAL",
-    "PRAGMA synchronous = FULL",
-    "PRAGMA foreign_keys = ON",
-    "PRAGMA secure_delete = ON",
-    "PRAGMA trusted_schema = OFF",
-    "PRAGMA busy_timeout = 10000",
-)
 
 
 def utcnow():
@@ -28,103 +14,100 @@ def utcnow():
     return utc_now_text()
 
 
-def _connect(path):
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    for pragma in PRAGMAS:
-        conn.execute(pragma)
-    return conn
+def is_url(location):
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+def engine_for(location):
+    if is_url(location):
+        from sendemodul.store.postgres import PostgresEngine
+
+        return PostgresEngine(location)
+    from sendemodul.store.sqlite import SqliteEngine
+
+    return SqliteEngine(location)
 
 
 class Connections:
-    """The database file and this process's connections to it; the base of :class:`~sendemodul.store.Store`.
-    Create it with :meth:`create` (atomically), open it with :meth:`open`."""
+    """The database and this process's connections to it; the base of :class:`~sendemodul.store.Store`.
+    Create it with :meth:`create` (atomically), open it with :meth:`open`. ``location`` is a SQLite file's path or a
+    ``postgresql://`` URL."""
 
-    def __init__(self, path):
-        self.path = Path(path)
-        self._local = threading.local()
-        self._connections = []
-        self._connections_lock = threading.Lock()
+    def __init__(self, location):
+        self.engine = engine_for(os.fspath(location) if not isinstance(location, str) else location)
 
-    @classmethod
-    def create(cls, path):
-        """Create a new database atomically: build it under a temporary name, then rename it into place."""
-        path = Path(path)
-        if path.exists():
-            raise AlreadyExists(f"database {path} already exists")
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            conn = sqlite3.connect(tmp, isolation_level=None)
-            conn.execute("PRAGMA journal_mode = DELETE")  # a single file to rename; WAL is switched on when opened
-            migrate(conn, tmp)
-            conn.close()
-            os.chmod(tmp, 0o600)
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
-            os.rename(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        return cls.open(path)
+    @property
+    def path(self):
+        """The SQLite file (None for PostgreSQL)."""
+        return self.engine.path
+
+    @property
+    def location(self):
+        return self.engine.location
+
+    @property
+    def integrity_error(self):
+        """The exception a broken unique or foreign key raises (the engine's)."""
+        return self.engine.integrity_error
 
     @classmethod
-    def open(cls, path):
+    def create(cls, location):
+        """Create a new database (a SQLite file atomically; PostgreSQL's schema in an empty database)."""
+        cls(location).engine.create()
+        return cls.open(location)
+
+    @classmethod
+    def open(cls, location):
         """Open an existing database, migrating it to the current schema."""
-        path = Path(path)
-        if not path.is_file():
-            raise StoreError(f"no database at {path}: run 'sendemodul admin init' first")
-        store = cls(path)
-        try:
-            migrate(store.conn(), path)
-        except sqlite3.DatabaseError as e:
-            store.close()
-            raise StoreError(f"database {path} cannot be used: {e}") from None
+        store = cls(location)
+        store.engine.open()
         return store
 
-    def conn(self):
-        """This thread's connection (created on first use)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = _connect(self.path)
-            self._local.conn = conn
-            with self._connections_lock:
-                self._connections.append(conn)
-        return conn
+    @staticmethod
+    def exists(location):
+        """Whether a database with a schema is there (a SQLite file, a PostgreSQL schema)."""
+        return engine_for(os.fspath(location) if not isinstance(location, str) else location).exists()
 
-    def db(self):
-        """This thread's connection wrapped by sqlite-utils (for reads and schema introspection)."""
-        return sqlite_utils.Database(self.conn())
+    def migrate(self):
+        """Bring the schema up to date (what :meth:`open` does)."""
+        self.engine.open()
+
+    def conn(self):
+        """This thread's connection: inside :meth:`transaction`, the transaction's."""
+        return self.engine.conn()
 
     def close(self):
         """Close every connection. Only at shutdown, when no thread uses the store any more."""
-        with self._connections_lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
-        self._local = threading.local()
+        self.engine.close()
 
-    @contextlib.contextmanager
     def transaction(self):
-        """A write transaction (``BEGIN IMMEDIATE``): commits on success, rolls back on any exception."""
-        conn = self.conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        """A write transaction, one writer at a time: commits on success, rolls back on any exception."""
+        return self.engine.transaction()
 
     def _rows(self, sql, params=()):
-        return list(self.db().query(sql, params))
+        cursor = self.conn().execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        # PostgreSQL's tables carry a hidden rowid column (see migrations.postgresql_script)
+        return [{k: v for k, v in zip(names, row) if k != "rowid"} for row in cursor.fetchall()]
 
     def _row(self, sql, params=()):
         rows = self._rows(sql, params)
         return rows[0] if rows else None
 
+    def role_lock(self, name, lock_dir):
+        """The lock that lets one ``name`` (``worker``, ``forwarder``) run at a time: per home (a file lock in
+        ``lock_dir``) or per cluster (a PostgreSQL advisory lock). ``try_acquire() -> bool``, ``check()`` (raises
+        StoreError when lost), ``release()``."""
+        return self.engine.role_lock(name, lock_dir)
+
     # -- schema ------------------------------------------------------------------------------------------------
 
     def schema_version(self):
-        return self.conn().execute("PRAGMA user_version").fetchone()[0]
+        return self.engine.schema_version()
 
     def table_names(self):
-        return self.db().table_names()
+        return self.engine.table_names()
+
+    def columns(self, table):
+        """The columns of ``table`` as the store sees them (PostgreSQL's hidden rowid left out)."""
+        return [c for c in self.engine.columns(table) if c != "rowid"]

@@ -46,7 +46,8 @@ class Health:
             "SELECT min(coalesce(pseudonymized_at, received_at)) FROM uploads WHERE status = 'queued' AND test = 0"
         ).fetchone()[0]
         delivered, failed = conn.execute(
-            "SELECT count(delivered_at), coalesce(sum(attempts), 0) FROM uploads"
+            # (CAST: PostgreSQL's sum of BIGINTs is numeric)
+            "SELECT count(delivered_at), CAST(coalesce(sum(attempts), 0) AS BIGINT) FROM uploads"
         ).fetchone()
         return {
             "states": states,

@@ -1,7 +1,5 @@
 """Which morning e-mails are done: the days completed and each unit's e-mail claimed or sent."""
 
-import sqlite3
-
 from sendemodul.store.connections import utcnow
 
 
@@ -15,7 +13,9 @@ class MailLog:
 
     def complete_mail_day(self, day):
         with self.transaction() as conn:
-            conn.execute("INSERT OR IGNORE INTO mail_days (day, completed_at) VALUES (?, ?)", (day, utcnow()))
+            conn.execute(
+                "INSERT INTO mail_days (day, completed_at) VALUES (?, ?) ON CONFLICT DO NOTHING", (day, utcnow())
+            )
 
     def activity(self, start, end):
         """Uploads received or changed in [start, end) (ISO UTC strings), with their unit's name and e-mail."""
@@ -30,13 +30,11 @@ class MailLog:
         """Mark the e-mail of ``unit`` for ``day`` as being sent; False if it was sent (or tried) before. A crash
         after this leaves it claimed: an e-mail is never sent twice (at most once)."""
         with self.transaction() as conn:
-            try:
-                conn.execute(
-                    "INSERT INTO mail_sent (day, unit, state, at) VALUES (?, ?, 'sending', ?)", (day, unit, utcnow())
-                )
-            except sqlite3.IntegrityError:
-                return False
-        return True
+            claimed = conn.execute(
+                "INSERT INTO mail_sent (day, unit, state, at) VALUES (?, ?, 'sending', ?) ON CONFLICT DO NOTHING",
+                (day, unit, utcnow()),
+            ).rowcount
+        return claimed == 1
 
     def mail_sent(self, day, unit):
         with self.transaction() as conn:

@@ -1,14 +1,29 @@
-"""The schema as numbered migrations, and bringing a database up to date (backed up first)."""
+"""The schema as numbered migrations, for SQLite and PostgreSQL, and bringing a SQLite database up to date
+(backed up first; :mod:`~sendemodul.store.postgres` brings a PostgreSQL one up to date).
 
+A migration is one SQL script written for SQLite in the subset both databases share (``STRICT`` tables, ``INTEGER``,
+``TEXT``, ``REFERENCES``, ``CREATE INDEX``, ``ALTER TABLE ... ADD COLUMN``): :func:`postgresql_script` turns it into
+PostgreSQL's (see there), so a new migration is usually one plain string. Only where the dialects really differ
+(triggers) is an entry a :class:`PerDialect` holding both texts.
+"""
+
+import re
 import sqlite3
+from dataclasses import dataclass
 
 from sendemodul.errors import StoreError
 
-# Each migration is one SQL script; its 1-based position is the schema version it produces. Never edit a released
-# migration: append a new one.
-MIGRATIONS = [
-    # 1: units, credentials, uploads, audit
-    """
+
+@dataclass(frozen=True)
+class PerDialect:
+    """A migration whose SQLite and PostgreSQL texts differ beyond what :func:`postgresql_script` translates. The
+    PostgreSQL text is used as written."""
+
+    sqlite: str
+    postgresql: str
+
+
+_M1_TABLES = """
     CREATE TABLE units (
         unit TEXT PRIMARY KEY,
         kommunenr TEXT NOT NULL,
@@ -75,11 +90,75 @@ MIGRATIONS = [
         seq INTEGER NOT NULL,
         hash TEXT NOT NULL
     ) STRICT;
-    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+"""
+_M1_SQLITE_TRIGGERS = """    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-    """,
+    """
+_M1_POSTGRESQL_TRIGGERS = """
+    CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+    CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+"""
+
+
+def postgresql_script(script):
+    """The PostgreSQL text of a migration written for SQLite in the shared subset:
+
+    - ``STRICT`` goes (PostgreSQL's columns are always typed);
+    - ``INTEGER PRIMARY KEY [AUTOINCREMENT]`` (SQLite's rowid alias, numbered when left out) becomes ``BIGSERIAL
+      PRIMARY KEY``;
+      any other ``INTEGER`` becomes ``BIGINT`` (sizes pass 2 GiB), ``REAL`` ``DOUBLE PRECISION``, ``BLOB`` ``BYTEA``;
+    - ``TEXT`` compares byte by byte (``COLLATE "C"``) as in SQLite, whatever the database's locale;
+    - every ``REFERENCES`` is ``DEFERRABLE`` (checked at once, as in SQLite, unless a transaction defers it:
+      ``admin migrate-store`` copies rows that point forward, such as ``superseded_by``);
+    - every ``CREATE TABLE`` gets a hidden ``rowid BIGSERIAL`` column, so ``ORDER BY rowid`` means insertion order
+      in both databases (the store drops it from the rows it returns).
+    """
+    if isinstance(script, PerDialect):
+        return script.postgresql
+    text = re.sub(r"\)\s*STRICT\s*;", ");", script)
+    text = re.sub(r"\bINTEGER\s+PRIMARY\s+KEY(\s+AUTOINCREMENT)?\b", "BIGSERIAL PRIMARY KEY", text)
+    text = re.sub(r"\bINTEGER\b", "BIGINT", text)
+    text = re.sub(r"\bREAL\b", "DOUBLE PRECISION", text)
+    text = re.sub(r"\bBLOB\b", "BYTEA", text)
+    text = re.sub(r"\bTEXT\b", 'TEXT COLLATE "C"', text)
+    text = re.sub(r"(REFERENCES\s+\w+\s*\([^)]*\))", r"\1 DEFERRABLE INITIALLY IMMEDIATE", text)
+    return _add_rowid(text)
+
+
+def _add_rowid(text):
+    out, pos = [], 0
+    for match in re.finditer(r"CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?\w+\s*\(", text):
+        if match.start() < pos:
+            continue
+        depth, i = 1, match.end()
+        while depth:
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            i += 1
+        out.append(text[pos : i - 1])
+        out.append(", rowid BIGSERIAL NOT NULL)")
+        pos = i
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def sqlite_script(script):
+    """The SQLite text of a migration."""
+    return script.sqlite if isinstance(script, PerDialect) else script
+
+
+# Each migration is one SQL script (or a PerDialect); its 1-based position is the schema version it produces. Never
+# edit a released migration: append a new one.
+MIGRATIONS: "list[str | PerDialect]" = [
+    # 1: units, credentials, uploads, audit
+    PerDialect(
+        sqlite=_M1_TABLES + _M1_SQLITE_TRIGGERS,
+        postgresql=postgresql_script(_M1_TABLES) + _M1_POSTGRESQL_TRIGGERS,
+    ),
     # 2: the pseudonymizer and the forwarder: feedback on invalid IDs, the package, delivery attempts
     """
     CREATE TABLE feedback (
@@ -200,7 +279,17 @@ MIGRATIONS = [
     ALTER TABLE uploads ADD COLUMN person_id TEXT REFERENCES persons(person_id);
     ALTER TABLE uploads ADD COLUMN no_participants INTEGER NOT NULL DEFAULT 0;
     """,
-    # 6: SSB's answers (issue 17): a delivered upload becomes accepted or returned by SSB's signed answer, recorded
+    # 6: sources banned for failed logins, shared by every front of a cluster (issue 20): a front that bans a
+    # source writes it here; every front reads the bans still running (``until``: seconds since the epoch) and
+    # refuses that source too. Rows past their time are removed.
+    """
+    CREATE TABLE source_bans (
+        source TEXT PRIMARY KEY,
+        until REAL NOT NULL
+    ) STRICT;
+    CREATE INDEX source_bans_until ON source_bans (until);
+    """,
+    # 7: SSB's answers (issue 17): a delivered upload becomes accepted or returned by SSB's signed answer, recorded
     # once (answer_id is the replay guard, reference the one-answer-per-delivery guard), with SSB's message and its
     # rows in error (JSON: row id, journalnummer, severity, rule, field, message; never an ID number). mail_state:
     # the e-mail to the unit when it arrives: pending -> sending -> sent. And review before delivery: a delivery of a
@@ -257,7 +346,7 @@ def migrate(conn, path):
     for number in range(version + 1, SCHEMA_VERSION + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _split_sql(MIGRATIONS[number - 1]):
+            for statement in _split_sql(sqlite_script(MIGRATIONS[number - 1])):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {number}")
         except BaseException:

@@ -1,7 +1,5 @@
 """Units and their credentials: PIN hashes, SSH keys, manifest signing keys."""
 
-import sqlite3
-
 from sendemodul.errors import AlreadyExists, NotFound, StoreError, UnitNotFound
 from sendemodul.store.connections import utcnow
 
@@ -18,7 +16,7 @@ class Units:
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (str(unit), unit.kommunenr, unit.bydel, unit.orgnr, name, email, utcnow()),
                 )
-            except sqlite3.IntegrityError:
+            except self.integrity_error:
                 raise AlreadyExists(f"unit {unit} is already registered") from None
             self._audit_in(conn, "unit.add", actor, str(unit), {"name": name})
 
@@ -59,7 +57,9 @@ class Units:
             if row["disabled_at"]:
                 raise StoreError(f"unit {unit} is disabled")
             conn.execute(
-                "INSERT OR REPLACE INTO pins (unit, phc, issued_at) VALUES (?, ?, ?)", (str(unit), phc, utcnow())
+                "INSERT INTO pins (unit, phc, issued_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (unit) DO UPDATE SET phc = excluded.phc, issued_at = excluded.issued_at",
+                (str(unit), phc, utcnow()),
             )
             self._end_sessions_in(conn, unit)  # a new PIN replaces the old one: what the old one opened ends
             self._audit_in(conn, "pin.issue", actor, str(unit), {})
@@ -140,7 +140,7 @@ class Units:
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     (str(unit), algorithm, public_key, fingerprint, comment, utcnow()),
                 )
-            except sqlite3.IntegrityError:
+            except self.integrity_error:
                 raise AlreadyExists(f"unit {unit} already has the SSH key {fingerprint}") from None
             self._audit_in(conn, "sshkey.add", actor, str(unit), {"fingerprint": fingerprint})
 
@@ -166,7 +166,7 @@ class Units:
                     "INSERT INTO signing_keys (unit, public_key, fingerprint, added_at) VALUES (?, ?, ?, ?)",
                     (str(unit), public_key, fingerprint, utcnow()),
                 )
-            except sqlite3.IntegrityError:
+            except self.integrity_error:
                 raise AlreadyExists(f"unit {unit} already has the signing key {fingerprint}") from None
             self._audit_in(conn, "signingkey.add", actor, str(unit), {"fingerprint": fingerprint})
 

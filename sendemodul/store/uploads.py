@@ -1,6 +1,6 @@
 """Uploads through their life: recorded at intake, pseudonymized by the worker, delivered by the forwarder."""
 
-from sendemodul.errors import LoginRevoked, NotFound, StoreError
+from sendemodul.errors import AlreadyRecorded, LoginRevoked, NotFound, StoreError
 from sendemodul.store.connections import utcnow
 
 
@@ -19,8 +19,8 @@ class Uploads:
     def record_upload(self, row, *, actor, credential_epoch=None):
         """Record an accepted upload (``row``: reference, unit, register, periode, container_id, sha256, size,
         status, test, late, received_at) and mark older uploads of the same unit/register/periode (and the same
-        test flag) superseded. Returns the stored row; raises ``sqlite3.IntegrityError`` if the container_id is
-        already recorded.
+        test flag) superseded. Returns the stored row; raises :class:`AlreadyRecorded` if the container_id (or the
+        reference) is already recorded.
 
         ``credential_epoch``: the epoch of the login that uploaded (intake always gives it). In the same
         transaction, the unit must still be active with that epoch, else :class:`LoginRevoked` and nothing is
@@ -49,10 +49,13 @@ class Uploads:
                 columns = (*columns, "person_id")
             if row.get("no_participants"):
                 columns = (*columns, "no_participants")
-            conn.execute(
-                f"INSERT INTO uploads ({', '.join(columns)}, updated_at) VALUES ({', '.join('?' * len(columns))}, ?)",
+            inserted = conn.execute(
+                f"INSERT INTO uploads ({', '.join(columns)}, updated_at) VALUES ({', '.join('?' * len(columns))}, ?)"
+                " ON CONFLICT DO NOTHING",
                 (*(row[c] for c in columns), row["received_at"]),
-            )
+            ).rowcount
+            if not inserted:
+                raise AlreadyRecorded()
             conn.execute(
                 "UPDATE uploads SET superseded_by = ?, updated_at = ? WHERE unit = ? AND register = ? AND periode = ?"
                 " AND test = ? AND reference != ? AND superseded_by IS NULL",
@@ -131,9 +134,13 @@ class Uploads:
             ).fetchone()
             if row is None:
                 return None
-            conn.execute(
-                "UPDATE uploads SET status = 'pseudonymizing', updated_at = ? WHERE reference = ?", (utcnow(), row[0])
-            )
+            claimed = conn.execute(
+                "UPDATE uploads SET status = 'pseudonymizing', updated_at = ?"
+                " WHERE reference = ? AND status = 'received'",
+                (utcnow(), row[0]),
+            ).rowcount
+            if not claimed:  # cannot happen while write transactions run one at a time; never claim twice
+                raise StoreError(f"upload {row[0]} was claimed by another worker")
         return self.upload(row[0])
 
     def finish_pseudonymizing(
@@ -156,7 +163,8 @@ class Uploads:
         with self.transaction() as conn:
             conn.execute("DELETE FROM feedback WHERE reference = ?", (reference,))
             conn.executemany(
-                "INSERT OR IGNORE INTO feedback (reference, row_id, id_type, id_class) VALUES (?, ?, ?, ?)",
+                "INSERT INTO feedback (reference, row_id, id_type, id_class) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 [(reference, *f) for f in feedback],
             )
             conn.execute(
