@@ -2,6 +2,10 @@
 DummyRequest: only a statsforvalter's session sees them, only its own fylke's tasks, metadata and counts only;
 "Returner" needs 1 to 4,000 characters (4,001 refused with a clear message); every decision needs the CSRF token."""
 
+import os
+import shutil
+import tempfile
+
 from conftest import add_unit
 from support.fakes import web_app
 from test_web_unit import WebRequest
@@ -52,7 +56,9 @@ def _awaiting(store, reference, unit):
 
 class ReviewPagesTests(SynchronousTestCase):
     def setUp(self):
-        self.store = Store.create(self.mktemp() + ".db")
+        directory = tempfile.mkdtemp(prefix="review-pages-")  # not trial's mktemp: it writes under the working dir
+        self.addCleanup(shutil.rmtree, directory)
+        self.store = Store.create(os.path.join(directory, "sendemodul.db"))
         self.addCleanup(self.store.close)
         self.unit = add_unit(self.store, OSLO, name="Oslo kommune")
         add_unit(self.store, BERGEN, name="Bergen kommune")
