@@ -56,6 +56,9 @@ MESSAGES = {
     "passkey_failed": "Innloggingen med passnøkkel mislyktes. Prøv igjen, eller bruk koden fra appen.",
     "person_unauthorized": "Innloggingen mislyktes. Kontroller e-postadressen og koden.",
     "not_found": "Fant ikke innsendingen.",
+    "review_message": "Skriv en melding til avgiveren på 1 til 4000 tegn før du returnerer innsendingen.",
+    "review_own": "Du kan ikke godkjenne eller returnere en innsending du har sendt selv.",
+    "review_decided": "Oppgaven er allerede løst.",
     "invalid": "Forespørselen er ugyldig.",
     "error": "Noe gikk galt hos oss. Prøv igjen senere.",
     "staff_login": "Statuslisten er for SSB og pseudonymforvalteren: logg inn med brukernavnet staff og nøkkelen "
@@ -78,6 +81,10 @@ STATUS_NB = {
     "rejected": "Avvist",
     "quarantined": "Stoppet (se melding)",
     "tested": "Testet (sendes ikke til SSB)",
+    "accepted": "Godkjent av SSB",
+    "returned": "Returnert",
+    "awaiting_review": "Venter på godkjenning hos statsforvalteren",
+    "review_returned": "Returnert av statsforvalteren",
 }
 
 

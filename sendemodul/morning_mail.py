@@ -56,6 +56,9 @@ def render(cfg, unit, unit_name, uploads, start, end, lang=i18n.DEFAULT):
             "delivered_at_local": oslo_display_of_text(u.get("delivered_at")),
             "reason": u.get("reason"),
             "invalid_ids": u.get("invalid_ids", 0),
+            "answer_message": (u.get("answer") or {}).get("message"),
+            "answer_errors": len((u.get("answer") or {}).get("errors") or ())
+            + ((u.get("answer") or {}).get("errors_omitted") or 0),
         }
         for u in uploads
     ]
@@ -104,6 +107,7 @@ class MorningMail:
         by_unit = {}
         for row in self.store.activity(utc_text(start), utc_text(end)):
             row["invalid_ids"] = len(self.store.feedback(row["reference"])) + (row.get("feedback_omitted") or 0)
+            row["answer"] = self.store.answer(row["reference"])
             by_unit.setdefault(row["unit"], []).append(row)
         sent = 0
         for unit, rows in by_unit.items():

@@ -154,7 +154,7 @@ class UploadPage(SessionPage):
 
 class DeliveriesPage(SessionPage):
     def page(self, request, session):
-        d = self.app.run_db(self.app.store.list_uploads, session.unit)
+        d = self.app.run_db(self.app.store.uploads_with_answers, session.unit)
         return d.addCallback(lambda rows: self._render(request, session, rows))
 
     def _render(self, request, session, rows):

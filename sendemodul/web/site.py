@@ -34,6 +34,7 @@ from sendemodul.web.passkeys import PasskeyLogin, PasskeysPage
 from sendemodul.web.persons import Enrolments, PersonStepPage
 from sendemodul.web.registration import RegistrationPage
 from sendemodul.web.request import UploadRequest, bad_segment
+from sendemodul.web.review import ReviewPages
 from sendemodul.web.staff_pages import StaffStatusPage
 from sendemodul.web.tls import CoalescingTLSFactory
 
@@ -49,6 +50,7 @@ class Root(AppResource):
         self.putChild(b"innsendinger", DeliveriesPage(app))
         self.putChild(b"kvittering", Receipts(app))
         self.putChild(b"logg-ut", LogoutPage(app))
+        self.putChild(b"oppgaver", ReviewPages(app))
         self.putChild(b"hvem-er-du", PersonStepPage(app))
         self.putChild(b"innmelding", Enrolments(app))
         self.putChild(b"registrer-person", RegistrationPage(app))
