@@ -53,7 +53,10 @@ class Server:
             **os.environ,
             "SENDEMODUL_HOME": str(self.home),
             # (and any PYTHONPATH given, so that a second checkout's tests run its own code, not the editable one's)
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH")])),
+            # (but never into another installation's script: the wheel test's server must run the installed wheel)
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH") if self.script == BIN else None])
+            ),
             "SENDEMODUL_TEST_OPENED": str(self.opened_log),
         }
         self.proc = subprocess.Popen(

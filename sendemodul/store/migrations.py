@@ -326,6 +326,11 @@ MIGRATIONS: "list[str | PerDialect]" = [
     ) STRICT;
     CREATE INDEX reviews_fylke ON reviews (fylke, state);
     """,
+    # 8: the unit's written standard (issue 18; språklova § 15): letters and e-mails to it are in Bokmål ('nb') or
+    # Nynorsk ('nn'); a language-neutral kommune ('neutral') gets Bokmål. Existing units keep getting Bokmål.
+    """
+    ALTER TABLE units ADD COLUMN language TEXT NOT NULL DEFAULT 'nb' CHECK (language IN ('nb', 'nn', 'neutral'));
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
