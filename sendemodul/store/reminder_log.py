@@ -65,11 +65,15 @@ class ReminderLog:
 
         row = self.conn().execute("SELECT email FROM units WHERE unit = ?", (str(unit),)).fetchone()
         addresses = [row[0]] if row else []
-        persons = self.conn().execute(
-            "SELECT email, registers FROM persons WHERE unit = ? AND state = 'active' AND role = 'reporter'"
-            " ORDER BY email",
-            (str(unit),),
-        ).fetchall()
+        persons = (
+            self.conn()
+            .execute(
+                "SELECT email, registers FROM persons WHERE unit = ? AND state = 'active' AND role = 'reporter'"
+                " ORDER BY email",
+                (str(unit),),
+            )
+            .fetchall()
+        )
         for email, registers in persons:
             if register in registers_of(registers) and email not in addresses:
                 addresses.append(email)
