@@ -1,7 +1,7 @@
 """Development key material and the demo unit (``sendemodul admin init --dev``).
 
-In dev every key lives in one home for convenience: the TPF and SSB age identities, the TPF signing key and the
-pseudonym master key under ``<home>/private/`` (0600), their public halves in the key directory ``<home>/keys/``.
+In dev every key lives in one home for convenience: the TPF and SSB age identities, the TPF and SSB signing keys and
+the pseudonym master key under ``<home>/private/`` (0600), their public halves in the key directory ``<home>/keys/``.
 Even so the front process never loads a private age key: only the pseudonymizer and ``ssb open`` do.
 """
 
@@ -34,6 +34,24 @@ def _age_pair(cfg, role, key_id, valid_from, valid_to, key_type):
     write_file(cfg.keys_dir / f"{key_id}.toml", key.to_toml(), mode=0o644)
 
 
+def _signing_pair(cfg, role, valid_from, valid_to):
+    """``<home>/private/<role>.key`` (Ed25519, 0600) and its public half as ``<role>-dev`` in the key directory."""
+    key_id = f"{role}-dev"
+    key = signing.write_new_key(cfg.private_dir / f"{role}.key", key_id)
+    write_file(
+        cfg.keys_dir / f"{key_id}.toml",
+        keydir.RecipientKey(
+            key_id=key_id,
+            role=role,
+            public=signing.public_line(key, key_id).strip(),
+            valid_from=valid_from,
+            valid_to=valid_to,
+            comment="development key",
+        ).to_toml(),
+        mode=0o644,
+    )
+
+
 def create(cfg, store, *, actor, key_type="age-pq"):
     """Write the dev keys and register the demo unit with a PIN and signing key. Returns where they are.
 
@@ -43,21 +61,11 @@ def create(cfg, store, *, actor, key_type="age-pq"):
     valid_from, valid_to = today.replace(month=1, day=1), today.replace(year=today.year + 2, month=12, day=31)
     _age_pair(cfg, "tpf", "tpf-dev", valid_from, valid_to, key_type)
     _age_pair(cfg, "ssb", "ssb-dev", valid_from, valid_to, key_type)
-    tpf_signing = signing.write_new_key(cfg.private_dir / "tpf-signing.key", "tpf-signing-dev")
-    write_file(
-        cfg.keys_dir / "tpf-signing-dev.toml",
-        keydir.RecipientKey(
-            key_id="tpf-signing-dev",
-            role="tpf-signing",
-            public=signing.public_line(tpf_signing, "tpf-signing-dev").strip(),
-            valid_from=valid_from,
-            valid_to=valid_to,
-            comment="development key",
-        ).to_toml(),
-        mode=0o644,
-    )
+    for role in ("tpf-signing", "ssb-signing"):  # the TPF's key signs seals, SSB's signs its answers (issue 17)
+        _signing_pair(cfg, role, valid_from, valid_to)
     write_file(cfg.private_dir / "pseudonym-master.key", secrets.token_hex(32) + "\n")
     (cfg.home / "ssb-inbox").mkdir(mode=0o700, exist_ok=True)
+    (cfg.home / "ssb-answers").mkdir(mode=0o700, exist_ok=True)
 
     demo_dir = cfg.home / "demo"
     demo_dir.mkdir(mode=0o700, exist_ok=True)

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 import jinja2
 
-from sendemodul import mailer, persons, resources, totp
+from sendemodul import i18n, mailer, persons, resources, totp
+from sendemodul.i18n import Msg
+from sendemodul.messages_nb import MAIL
 from sendemodul.timefmt import utc_text
 
 
@@ -22,16 +24,9 @@ class Registered:
     mail_error: str | None = None
 
 
-def _mail_templates():
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(resources.templates_dir()),
-        autoescape=False,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        extensions=["jinja2.ext.i18n"],
-    )
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
-    return env
+def _mail_templates(lang=i18n.DEFAULT):
+    """The e-mail templates in ``lang``, the person's own choice (plain text)."""
+    return i18n.environment(lang, jinja2.FileSystemLoader(resources.templates_dir()), autoescape=False)
 
 
 def enrolment_link(cfg, token):
@@ -57,8 +52,9 @@ def register(cfg, store, unit, *, name, email, mobile, language, registers, regi
         actor=actor,
     )
     unit_row = store.get_unit(unit)
+    lang = i18n.language(person.get("language"))
     body = (
-        _mail_templates()
+        _mail_templates(lang)
         .get_template("mail/enrolment.txt.j2")
         .render(
             name=person["name"],
@@ -69,7 +65,7 @@ def register(cfg, store, unit, *, name, email, mobile, language, registers, regi
             hours=persons.ENROLMENT_HOURS,
         )
     )
-    subject = "Sendemodulen: ta i bruk innloggingen din" if needs else "Sendemodulen: nye registre for deg"
+    subject = Msg(MAIL["enrolment_subject" if needs else "registers_subject"]).in_language(lang)
     try:
         where = mailer.send(cfg, person["email"], subject, body)
     except mailer.MailFailed as e:

@@ -368,3 +368,68 @@ class SpoolFull(IntakeError):
     """The server cannot store the upload right now (no space); nothing was kept. Try again later."""
 
     code = "no_space"
+
+
+class AnswerError(UsageError):
+    """SSB's answer is not valid; nothing was recorded."""
+
+    code = "answer"
+
+    @classmethod
+    def detail(cls, detail: str) -> Self:
+        """This error with its message followed by ``detail``."""
+        return cls(f"{(cls.__doc__ or cls.__name__).strip().splitlines()[0].rstrip('.')} ({detail}).")
+
+
+class AnswerInvalid(AnswerError):
+    """SSB's answer is malformed; nothing was recorded."""
+
+    code = "answer_invalid"
+
+
+class AnswerSignatureInvalid(AnswerError):
+    """SSB's answer is not signed by a current SSB signing key; nothing was recorded."""
+
+    code = "answer_signature"
+
+
+class AnswerUnknown(AnswerError):
+    """SSB's answer names no package the TPF delivered; nothing was recorded."""
+
+    code = "answer_unknown"
+
+
+class AnswerMismatch(AnswerError):
+    """SSB's answer does not match the package the TPF delivered under its reference; nothing was recorded."""
+
+    code = "answer_mismatch"
+
+
+class AnswerReplayed(AnswerError):
+    """SSB's answer was received before, or the delivery is already answered; nothing was recorded."""
+
+    code = "answer_replayed"
+
+
+class ReviewError(UsageError):
+    """The review task cannot be decided."""
+
+    code = "review"
+
+
+class ReviewMessageInvalid(ReviewError):
+    """A delivery is returned with a message of 1 to 4,000 characters to the unit."""
+
+    code = "review_message"
+
+
+class ReviewOwnDelivery(ReviewError):
+    """A reviewer cannot approve or return a delivery they sent themselves."""
+
+    code = "review_own"
+
+
+class ReviewDecided(ReviewError):
+    """The review task is already decided."""
+
+    code = "review_decided"

@@ -5,7 +5,8 @@ authentication, SSB's host key pinned). Both write under a temporary name (``.<r
 size, and rename to the final name ``<reference>.tar``. The final name is deterministic, so a delivery interrupted
 at any point (even after the rename, before the database heard of it) is finished by the next attempt: a final file
 of the right size already there counts as delivered. A failed attempt is retried with exponential backoff.
-Synchronous (no reactor): run by ``sendemodul forwarder``, supervised by the server's process monitor.
+Synchronous (no reactor): run by ``sendemodul forwarder``, supervised by the server's process monitor, which also
+collects SSB's answers the same way back (:mod:`sendemodul.collector`).
 """
 
 import base64
@@ -80,7 +81,8 @@ class SftpTransport:
         self.key_path = key_path if key_path.is_absolute() else Path(home) / key_path
         self.pinned = parse_host_key(fwd.host_key)
 
-    def _connect(self):
+    def connect(self):
+        """``(transport, sftp)``: logged in to SSB's server with its host key checked (the answers use it too)."""
         import paramiko
 
         sock = socket.create_connection((self.fwd.host, self.fwd.port), timeout=self.fwd.timeout_seconds)
@@ -100,7 +102,7 @@ class SftpTransport:
         return transport, sftp
 
     def deliver(self, path, reference, size):
-        transport, sftp = self._connect()
+        transport, sftp = self.connect()
         try:
             base = self.fwd.remote_dir.rstrip("/") or "."
             final, tmp = f"{base}/{final_name(reference)}", f"{base}/{temp_name(reference)}"
@@ -146,6 +148,7 @@ class Forwarder:
     def run_once(self):
         row = self.store.next_delivery(utc_text(self.now()))
         if row is None:
+            self._discard_returned()
             return False
         reference = row["reference"]
         path = self.spool.outbox_path(reference)
@@ -167,7 +170,12 @@ class Forwarder:
                 error=error,
             )
             return False
-        self.store.mark_delivered(reference, actor=ACTOR)
+        self.store.mark_delivered(reference, actor=ACTOR)  # only a queued one: never one a reviewer returned
         self.spool.discard_outbox(reference)
         log.info("upload {reference} delivered to SSB ({outcome})", reference=reference, outcome=outcome)
         return True
+
+    def _discard_returned(self):
+        """Packages a reviewer returned to the unit never go to SSB: their outbox files are removed."""
+        for row in self.store.uploads_with_status("review_returned"):
+            self.spool.discard_outbox(row["reference"])

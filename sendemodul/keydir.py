@@ -3,14 +3,15 @@
 One TOML file per key, named ``<key_id>.toml`` (the format is documented in ``keys/README.md``)::
 
     key_id = "tpf-2026"
-    role = "tpf"                       # tpf | ssb | tpf-signing
+    role = "tpf"                       # tpf | ssb | tpf-signing | ssb-signing
     recipient = "age1pq1..."           # tpf and ssb: an age recipient, age1pq1... (post-quantum) or age1...
     valid_from = 2026-01-01            # TOML dates, both inclusive
     valid_to = 2026-12-31
     comment = "optional"
 
-A ``tpf-signing`` key has ``public_key`` (an Ed25519 key as an OpenSSH line or as raw base64) instead of
-``recipient``. Other files in the directory (README.md) are ignored. Pure apart from reading the directory.
+A signing key (``tpf-signing``: the TPF's, over each package's seal; ``ssb-signing``: SSB's, over its answers)
+has ``public_key`` (an Ed25519 key as an OpenSSH line or as raw base64) instead of ``recipient``. Other files in
+the directory (README.md) are ignored. Pure apart from reading the directory.
 
 The ``recipient`` field decides the key's type: ``age1pq1...`` is age's hybrid post-quantum ``mlkem768x25519`` type
 (ML-KEM-768 + X25519), ``age1...`` the classic ``X25519`` type. Parts are sealed with :mod:`sendemodul.agepq`, which
@@ -35,9 +36,10 @@ from sendemodul import agepq, resources
 from sendemodul.errors import KeyDirError, NoCurrentKey
 from sendemodul.sshkeys import SSHKeyError, parse_public_key
 
-#: Roles whose key is an Ed25519 public key (``public_key``) rather than an age recipient: the TPF's seal key, and the
-#: two keys that sign a release of the browser module together (docs/browser-module.md).
-SIGNING_ROLES = ("tpf-signing", "ssb-release", "tpf-release")
+#: Roles whose key is an Ed25519 public key (``public_key``) rather than an age recipient: the TPF's seal key, SSB's
+#: answer key (``ssb answer``, docs/way-back.md), and the two keys that sign a release of the browser module together
+#: (docs/browser-module.md).
+SIGNING_ROLES = ("tpf-signing", "ssb-signing", "ssb-release", "tpf-release")
 ROLES = ("tpf", "ssb", *SIGNING_ROLES)
 #: ``sendemodul keygen --type`` and ``admin keys rotate --type``: the age key types, and the stanza type each writes.
 AGE_KEY_TYPES = {"age-pq": "mlkem768x25519", "age": "X25519"}
@@ -52,7 +54,7 @@ class RecipientKey:
     """A public key from the key directory with its validity (both ends inclusive).
 
     ``public`` is the age recipient (``age1...``) for the roles ``tpf`` and ``ssb``, and the Ed25519 public key as
-    written in the file for ``tpf-signing``.
+    written in the file for ``tpf-signing`` and ``ssb-signing``.
     """
 
     key_id: str
@@ -79,7 +81,7 @@ class RecipientKey:
         return self.stanza_type == PQ_STANZA
 
     def signing_key(self):
-        """The Ed25519 public key of a ``tpf-signing`` key."""
+        """The Ed25519 public key of a ``tpf-signing`` or ``ssb-signing`` key."""
         return parse_ed25519_public_key(self.public)
 
     def to_toml(self):

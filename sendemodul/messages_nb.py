@@ -1,12 +1,18 @@
-"""What the unit is told in Bokmål: the message for each error code the API can answer with (:func:`melding`), and
-an upload's state (:func:`status_nb`), shared by the web pages and the morning e-mail, and what counts now for an
-upload's register and periode (:func:`counts_nb`, :func:`counts_short_nb`).
+"""What the unit is told, written in Bokmål: the message for each error code the API can answer with
+(:func:`melding`), an upload's state (:func:`status_nb`), the login form's field errors, shared by the web pages and
+the morning e-mail, and what counts now for an upload's register and periode (:func:`counts_nb`,
+:func:`counts_short_nb`).
 
 The API's JSON carries ``error`` (the stable code), ``message`` (English, for logs and scripts) and ``melding``
-(Bokmål, what the web page shows). Details (which part, which key) stay in ``message``.
+(what the web page shows, in the request's language). Details (which part, which key) stay in ``message``.
+
+Every string value of a module-level dict here is a message id of the catalogs (``scripts/i18n`` extracts them);
+the functions return :class:`~sendemodul.i18n.Msg`, which reads as Bokmål and renders in Nynorsk where the page,
+the answer or the recipient is in Nynorsk.
 """
 
 from sendemodul import standing
+from sendemodul.i18n import Msg
 from sendemodul.timefmt import oslo_display_of_text
 
 MESSAGES = {
@@ -50,6 +56,9 @@ MESSAGES = {
     "passkey_failed": "Innloggingen med passnøkkel mislyktes. Prøv igjen, eller bruk koden fra appen.",
     "person_unauthorized": "Innloggingen mislyktes. Kontroller e-postadressen og koden.",
     "not_found": "Fant ikke innsendingen.",
+    "review_message": "Skriv en melding til avgiveren på 1 til 4000 tegn før du returnerer innsendingen.",
+    "review_own": "Du kan ikke godkjenne eller returnere en innsending du har sendt selv.",
+    "review_decided": "Oppgaven er allerede løst.",
     "invalid": "Forespørselen er ugyldig.",
     "error": "Noe gikk galt hos oss. Prøv igjen senere.",
     "staff_login": "Statuslisten er for SSB og pseudonymforvalteren: logg inn med brukernavnet staff og nøkkelen "
@@ -57,9 +66,11 @@ MESSAGES = {
 }
 
 
-def melding(code):
-    """The Bokmål message for an error code (a generic one for codes without their own)."""
-    return MESSAGES.get(code) or MESSAGES["refused"]
+def melding(code, lang=None):
+    """The message for an error code (a generic one for codes without their own): a :class:`Msg` (Bokmål until
+    rendered), or the text in ``lang`` when it is given."""
+    text = Msg(MESSAGES.get(code) or MESSAGES["refused"])
+    return text if lang is None else text.in_language(lang)
 
 
 STATUS_NB = {
@@ -70,19 +81,75 @@ STATUS_NB = {
     "rejected": "Avvist",
     "quarantined": "Stoppet (se melding)",
     "tested": "Testet (sendes ikke til SSB)",
+    "accepted": "Godkjent av SSB",
+    "returned": "Returnert",
+    "awaiting_review": "Venter på godkjenning hos statsforvalteren",
+    "review_returned": "Returnert av statsforvalteren",
+}
+
+
+STATUS_NOTES = {
+    "superseded": "Erstattet av nyere innsending",
+    "test": "{status} (test)",
+    "late": "{status} (etter fristen)",
 }
 
 
 def status_nb(row):
-    """The state of an upload as the unit sees it."""
+    """The state of an upload as the unit sees it (a :class:`Msg`)."""
     if row.get("superseded_by"):
-        return "Erstattet av nyere innsending"
-    text = STATUS_NB.get(row["status"], row["status"])
+        return Msg(STATUS_NOTES["superseded"])
+    known = STATUS_NB.get(row["status"])
+    text = Msg(known) if known else row["status"]
     if row.get("test"):
-        text += " (test)"
-    elif row.get("late"):
-        text += " (etter fristen)"
+        return Msg(STATUS_NOTES["test"], status=text)
+    if row.get("late"):
+        return Msg(STATUS_NOTES["late"], status=text)
     return text
+
+
+#: The login form's messages per field (``{k}`` kommunenr, ``{b}`` bydel, ``{o}`` orgnr, ``{year}``).
+LOGIN_FIELDS = {
+    "kommunenr_shape": "Kommunenummeret skal ha fire siffer, for eksempel 0301.",
+    "kommunenr_unknown": "Kommunenummeret {k} finnes ikke i {year}. Kontroller nummeret.",
+    "bydel_shape": "Bydel skal ha to siffer: 00 for hele kommunen, 01–15 for bydelene i Oslo.",
+    "bydel_oslo": "Bydel {b} kan ikke brukes for kommune {k}. Bruk 00 for hele kommunen, eller 01–15 for en bydel.",
+    "bydel_other": "Bydel {b} kan ikke brukes for kommune {k}. Bruk 00 for hele kommunen.",
+    "orgnr_shape": "Organisasjonsnummeret skal ha ni siffer.",
+    "orgnr_invalid": "Organisasjonsnummeret {o} er ikke gyldig: det skal begynne med 8 eller 9 og ha riktig "
+    "kontrollsiffer.",
+    "pin_missing": "Skriv inn PIN-koden.",
+    "fix_fields": "Rett opp feltene som er merket.",
+}
+
+
+def login_field(key, **values):
+    """A login form message (:data:`LOGIN_FIELDS`) with its values."""
+    return Msg(LOGIN_FIELDS[key], **values)
+
+
+#: Texts of the pages themselves, in Python: the 404 and 405 pages, the 500 page.
+PAGES = {
+    "page_not_found": "Fant ikke siden. Kontroller adressen, eller gå til forsiden.",
+    "method_not_allowed": "Siden kan ikke brukes på denne måten.",
+    "internal_error": "Noe gikk galt hos oss. Prøv igjen senere.",
+    "internal_error_title": "Feil",
+}
+
+
+def page_text(key, lang=None):
+    """A text of :data:`PAGES` (a :class:`Msg`, or in ``lang``)."""
+    text = Msg(PAGES[key])
+    return text if lang is None else text.in_language(lang)
+
+
+#: E-mails: the morning e-mail's subject (``{unit}``, ``{date}``).
+MAIL = {
+    "morning_subject": "sendemodul: status for {unit} {date}",
+    "reminder_subject": "sendemodul: {register} {periode} mangler for {unit}",
+    "enrolment_subject": "Sendemodulen: ta i bruk innloggingen din",
+    "registers_subject": "Sendemodulen: nye registre for deg",
+}
 
 
 #: What counts now, said on the receipt page, the list and in the API's and SFTP's receipts (``melding``). Each text
@@ -114,11 +181,36 @@ COUNTS_SHORT = {
 }
 
 
+class _Sentences(dict):
+    """:data:`COUNTS` as :func:`standing.describe` reads it, keeping each sentence it formats as a :class:`Msg`."""
+
+    def __init__(self, texts):
+        super().__init__(texts)
+        self.kept = []
+
+    def __getitem__(self, key):
+        return _Sentence(super().__getitem__(key), self.kept)
+
+
+class _Sentence:
+    def __init__(self, msgid, kept):
+        self.msgid = msgid
+        self.kept = kept
+
+    def format(self, **values):
+        sentence = Msg(self.msgid, **values)
+        self.kept.append(sentence)
+        return sentence
+
+
 def counts_nb(row, current, *, duplicate=False):
-    """What counts now for ``row``'s register and periode, in Bokmål: ``current`` is the upload that counts
-    (:func:`sendemodul.standing.current_uploads` or the store's ``current_upload``); ``duplicate``: the unit just sent
-    this file again."""
-    return standing.describe(COUNTS, row, current, duplicate=duplicate, time_text=oslo_display_of_text)
+    """What counts now for ``row``'s register and periode (a :class:`Msg` of its sentences: Bokmål until rendered in
+    Nynorsk): ``current`` is the upload that counts (:func:`sendemodul.standing.current_uploads` or the store's
+    ``current_upload``); ``duplicate``: the unit just sent this file again."""
+    texts = _Sentences(COUNTS)
+    standing.describe(texts, row, current, duplicate=duplicate, time_text=oslo_display_of_text)
+    names = [f"s{i}" for i in range(len(texts.kept))]
+    return Msg(" ".join("{" + name + "}" for name in names), **dict(zip(names, texts.kept)))
 
 
 def counts_short_nb(row, current):
@@ -130,7 +222,7 @@ def counts_short_nb(row, current):
         key = "counts_stopped" if s.stopped else "counts"
     else:
         key = "superseded"
-    return COUNTS_SHORT[key].format(current=s.current_reference)
+    return Msg(COUNTS_SHORT[key], current=s.current_reference)
 
 
 #: A unit's state in the staff's status list (sendemodul/status_list.py), in Bokmål.
@@ -149,8 +241,9 @@ STATUS_LIST_NB = {
 
 
 def status_list_nb(state):
-    """A unit's state in the status list, in Bokmål (a state without a text of its own as it is)."""
-    return STATUS_LIST_NB.get(state, state)
+    """A unit's state in the status list (a :class:`Msg`: Bokmål until a page renders it in Nynorsk; a state without
+    a text of its own as it is)."""
+    return Msg(STATUS_LIST_NB[state]) if state in STATUS_LIST_NB else state
 
 
 #: Skjema 999 (``/registrer-person``): each field's label, as SSB's form names it.

@@ -16,8 +16,10 @@ from twisted.application import service
 from twisted.internet import task
 from twisted.logger import Logger
 
+from sendemodul import i18n
+from sendemodul.i18n import Msg
 from sendemodul.mailing import send, send_moment, templates
-from sendemodul.messages_nb import status_nb
+from sendemodul.messages_nb import MAIL, status_nb
 from sendemodul.timefmt import OSLO, oslo_display, oslo_display_of_text, utc_text
 
 log = Logger()
@@ -42,8 +44,8 @@ def due_days(last_done, now, *, hour, catch_up_days):
     return days
 
 
-def render(cfg, unit, unit_name, uploads, start, end):
-    """(subject, body) of one unit's morning e-mail."""
+def render(cfg, unit, unit_name, uploads, start, end, lang=i18n.DEFAULT):
+    """(subject, body) of one unit's morning e-mail, in ``lang`` (the unit's written standard, språklova § 15)."""
     items = [
         {
             "reference": u["reference"],
@@ -54,11 +56,14 @@ def render(cfg, unit, unit_name, uploads, start, end):
             "delivered_at_local": oslo_display_of_text(u.get("delivered_at")),
             "reason": u.get("reason"),
             "invalid_ids": u.get("invalid_ids", 0),
+            "answer_message": (u.get("answer") or {}).get("message"),
+            "answer_errors": len((u.get("answer") or {}).get("errors") or ())
+            + ((u.get("answer") or {}).get("errors_omitted") or 0),
         }
         for u in uploads
     ]
     body = (
-        templates()
+        templates(lang)
         .get_template("mail/morning.txt.j2")
         .render(
             unit=unit,
@@ -69,7 +74,8 @@ def render(cfg, unit, unit_name, uploads, start, end):
             end=oslo_display(end),
         )
     )
-    subject = f"sendemodul: status for {unit} {end.astimezone(OSLO):%d.%m.%Y}"
+    date = end.astimezone(OSLO).strftime("%d.%m.%Y")
+    subject = Msg(MAIL["morning_subject"], unit=unit, date=date).in_language(lang)
     return subject, body
 
 
@@ -101,14 +107,16 @@ class MorningMail:
         by_unit = {}
         for row in self.store.activity(utc_text(start), utc_text(end)):
             row["invalid_ids"] = len(self.store.feedback(row["reference"])) + (row.get("feedback_omitted") or 0)
+            row["answer"] = self.store.answer(row["reference"])
             by_unit.setdefault(row["unit"], []).append(row)
         sent = 0
         for unit, rows in by_unit.items():
             if not self.store.claim_mail(day.isoformat(), unit):
                 continue
-            subject, body = render(self.cfg, unit, rows[0]["unit_name"], rows, start, end)
+            lang = i18n.language(rows[0].get("unit_language"))
+            subject, body = render(self.cfg, unit, rows[0]["unit_name"], rows, start, end, lang)
             try:
-                send(self.cfg, [rows[0]["unit_email"]], subject, body, smtp=self.smtp)
+                send(self.cfg, [rows[0]["unit_email"]], subject, body, smtp=self.smtp, lang=lang)
             except (OSError, smtplib.SMTPException) as e:
                 self.store.mail_failed(day.isoformat(), unit)
                 log.warn(

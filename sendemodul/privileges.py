@@ -250,6 +250,9 @@ def ownership(cfg, found):
     inbox = _inside(home, cfg.forwarder.directory or "ssb-inbox") if cfg.forwarder.mode == "dir" else None
     if inbox is not None and inbox.is_dir():
         rows.append(Owned(inbox, forwarder.uid, forwarder.gid, 0o700, "the forwarder's delivery directory"))
+    answers = _inside(home, cfg.forwarder.answers_directory or "ssb-answers") if cfg.forwarder.mode == "dir" else None
+    if answers is not None and answers.is_dir():
+        rows.append(Owned(answers, forwarder.uid, forwarder.gid, 0o700, "SSB's answers, which the forwarder reads"))
     if cfg.keys_dir.is_dir():
         for path in sorted(cfg.keys_dir.iterdir()):
             rows.append(Owned(path, 0, shared, 0o640, "public keys: read by all, written by root"))

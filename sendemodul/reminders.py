@@ -14,9 +14,11 @@ import smtplib
 
 from twisted.logger import Logger
 
-from sendemodul import status_list
+from sendemodul import i18n, status_list
 from sendemodul.expected import expected_units
+from sendemodul.i18n import Msg
 from sendemodul.mailing import send, send_moment, templates
+from sendemodul.messages_nb import MAIL
 from sendemodul.registers import REGISTERS
 from sendemodul.timefmt import OSLO
 
@@ -48,10 +50,10 @@ def due(cfg, now):
     return [r for r in reminder_days(cfg) if oldest <= r[0] and send_moment(r[0], cfg.mail.send_hour) <= now]
 
 
-def render(cfg, row, register, periode, deadline, day):
-    """(subject, body) of one unit's reminder."""
+def render(cfg, row, register, periode, deadline, day, lang=i18n.DEFAULT):
+    """(subject, body) of one unit's reminder, in ``lang`` (the unit's written standard, språklova § 15)."""
     body = (
-        templates()
+        templates(lang)
         .get_template("mail/reminder.txt.j2")
         .render(
             unit=row["unit"],
@@ -63,7 +65,7 @@ def render(cfg, row, register, periode, deadline, day):
             public_url=cfg.server.public_url,
         )
     )
-    subject = f"sendemodul: {register} {periode} mangler for {row['unit']}"
+    subject = Msg(MAIL["reminder_subject"], register=register, periode=periode, unit=row["unit"]).in_language(lang)
     return subject, body
 
 
@@ -107,9 +109,12 @@ class Reminders:
             unit = row["unit"]
             if not self.store.claim_reminder(register, periode, day.isoformat(), unit):
                 continue
-            subject, body = render(self.cfg, row, register, periode, deadline, day)
+            unit_row = self.store.get_unit(unit)
+            lang = i18n.language(unit_row["language"] if unit_row else None)
+            subject, body = render(self.cfg, row, register, periode, deadline, day, lang)
             try:
-                send(self.cfg, self.store.reminder_addresses(unit, register), subject, body, smtp=self.smtp)
+                addresses = self.store.reminder_addresses(unit, register)
+                send(self.cfg, addresses, subject, body, smtp=self.smtp, lang=lang)
             except (OSError, smtplib.SMTPException) as e:
                 self.store.reminder_failed(register, periode, day.isoformat(), unit)
                 log.warn(

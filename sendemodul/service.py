@@ -281,6 +281,10 @@ def makeService(config, reactor=None):
 
         top.mail = MorningMailService(config, store, top.db.run, reactor, on_run=metrics.mail_run)
         top.mail.setServiceParent(top)
+        from sendemodul.answer_mail import AnswerMailService
+
+        top.answer_mail = AnswerMailService(config, store, top.db.run, reactor)
+        top.answer_mail.setServiceParent(top)
     if config.metrics.enabled:
         from sendemodul import metrics
 

@@ -7,6 +7,7 @@ digests; the unit's manifest signature too when its key is given), decrypts ``ps
 everything has been decrypted and checked, so a failure leaves no plaintext behind. Never needs the TPF's private key.
 """
 
+import contextlib
 import csv
 import itertools
 import operator
@@ -64,7 +65,40 @@ def open_package(package_path, out_dir, *, ssb_identities, tpf_signing_keys, uni
     valid); ``unit_keys``, if given, the unit's Ed25519 public keys to check ``manifest.sig`` with.
     ``progress(n)`` is called with the number of package bytes read by each read.
     """
-    with open(package_path, "rb") as source, SealedTempFile(out_dir) as sealed:
+    paths = {}
+
+    def begin(manifest, seal, profile, pseudonyms, stack):
+        csv_path, dat_path = Path(out_dir) / CSV_NAME, Path(out_dir) / f"{manifest.register}-{manifest.periode}.dat"
+        for path in (csv_path, dat_path):
+            if path.exists():
+                raise AlreadyExists(f"{path} already exists; not overwriting it")
+        paths.update(csv=csv_path, dat=dat_path)
+        csv_file = stack.enter_context(atomic_output(csv_path))
+        dat_file = stack.enter_context(atomic_output(dat_path))
+        return _Join(profile, pseudonyms, csv_file, dat_file)
+
+    manifest, seal = read_package(
+        package_path,
+        out_dir,
+        begin,
+        ssb_identities=ssb_identities,
+        tpf_signing_keys=tpf_signing_keys,
+        unit_keys=unit_keys,
+        progress=progress,
+    )
+    return Opened(manifest, seal, paths["csv"], paths["dat"])
+
+
+def read_package(package_path, work_dir, begin, *, ssb_identities, tpf_signing_keys, unit_keys=None, progress=None):
+    """Check a package and stream its records, joined with their pseudonyms, into a sink; ``(manifest, seal)``.
+
+    ``begin(manifest, seal, profile, pseudonyms, stack)`` is called once the seal and the pseudonyms part have been
+    checked and returns the sink: ``header_line(line)`` for each header line of the data part, ``add(row_id,
+    record)`` for each record in row_id order (``pseudonyms.rows()`` gives each row's pseudonyms in the same order),
+    ``finish()`` at the end. Context managers the sink needs go on ``stack`` (an ExitStack that is left with the
+    error if anything fails). The pseudonyms wait sealed in an anonymous file in ``work_dir``.
+    """
+    with open(package_path, "rb") as source, SealedTempFile(work_dir) as sealed:
         tar = TarReader(source, progress)
         manifest = Manifest.parse(tar.read_member("manifest.json", max_size=MAX_JSON_BYTES, error=ManifestInvalid))
         signature = tar.read_member("manifest.sig", max_size=SIGNATURE_BYTES, error=ManifestUnsigned)
@@ -78,10 +112,6 @@ def open_package(package_path, out_dir, *, ssb_identities, tpf_signing_keys, uni
             tpf_signing_keys,
         )
         profile = load_profile(manifest.register, manifest.periode)
-        csv_path, dat_path = Path(out_dir) / CSV_NAME, Path(out_dir) / f"{manifest.register}-{manifest.periode}.dat"
-        for path in (csv_path, dat_path):
-            if path.exists():
-                raise AlreadyExists(f"{path} already exists; not overwriting it")
 
         pseudonyms = _Pseudonyms(SealedStream(sealed))
         parser = PartParser(manifest.container_id, "pseudonyms", 4, pseudonyms.add, one_line_per_row=False)
@@ -90,16 +120,16 @@ def open_package(package_path, out_dir, *, ssb_identities, tpf_signing_keys, uni
         if parser.records != manifest.records:
             raise PartContentError.detail(f"pseudonyms: {parser.records} rows, the manifest says {manifest.records}")
 
-        with atomic_output(csv_path) as csv_file, atomic_output(dat_path) as dat_file:
-            join = _Join(profile, pseudonyms, csv_file, dat_file)
+        with contextlib.ExitStack() as stack:
+            sink = begin(manifest, seal, profile, pseudonyms, stack)
             parser = PartParser(
-                manifest.container_id, "data", 2, join.add, one_line_per_row=True, on_header_line=join.header_line
+                manifest.container_id, "data", 2, sink.add, one_line_per_row=True, on_header_line=sink.header_line
             )
             member = open_part(tar, "data.age", manifest.parts["data.age"])
             decrypt_part(member, ssb_identities, parser, manifest.parts["data.age"].sha256)
-            join.finish()
+            sink.finish()
             tar.finish()
-    return Opened(manifest, seal, csv_path, dat_path)
+    return manifest, seal
 
 
 def _check_seal(seal, signature, manifest, tpf_signing_keys):

@@ -22,6 +22,7 @@ UPLOAD_STATES = {
     "delivered": "delivered",
     "accepted": "accepted",
     "returned": "returned",
+    "review_returned": "returned by reviewer",
     "quarantined": "quarantined",
     "rejected": "rejected",
 }

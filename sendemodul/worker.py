@@ -18,6 +18,7 @@ import time
 from twisted.logger import Logger
 
 from sendemodul import keydir, package, signing
+from sendemodul.answer import package_digest
 from sendemodul.errors import SendemodulError
 from sendemodul.spool import file_mode
 
@@ -78,9 +79,11 @@ class Pseudonymizer:
         partials = self.spool.clean_outbox_partials()
         for reference in back:
             self.spool.discard_outbox(reference)
-        for row in self.store.uploads_with_status("queued", "delivered", "tested"):
+        for row in self.store.uploads_with_status(
+            "queued", "awaiting_review", "delivered", "tested", "review_returned"
+        ):
             self.spool.discard_received(row["reference"])
-        for row in self.store.uploads_with_status("delivered", "tested"):
+        for row in self.store.uploads_with_status("delivered", "tested", "review_returned"):
             self.spool.discard_outbox(row["reference"])
         if back or partials:
             log.warn(
@@ -122,15 +125,21 @@ class Pseudonymizer:
         out = self.spool.outbox_path(reference)
         os.chmod(out, file_mode(out.parent))  # a shared spool: the forwarder reads it through the group
         size = out.stat().st_size
-        status = "tested" if row["test"] else "queued"
+        if row["test"]:
+            status = "tested"
+        elif self.cfg.review_for(row["register"]) is not None:
+            status = "awaiting_review"  # a reviewer of the unit's fylke decides before it goes to SSB
+        else:
+            status = "queued"
         self.store.finish_pseudonymizing(
             reference,
             status=status,
             feedback=[(f.row_id, f.id_type, str(f.id_class)) for f in result.feedback],
             feedback_omitted=result.feedback_omitted,
             package_size=size,
-            package_sha256=None,
+            package_sha256=package_digest(out),
             counts={k: v for k, v in result.seal.counts.items() if v},
+            records=result.seal.records,
             actor=ACTOR,
         )
         self.spool.discard_received(reference)

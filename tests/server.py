@@ -53,7 +53,10 @@ class Server:
             **os.environ,
             "SENDEMODUL_HOME": str(self.home),
             # (and any PYTHONPATH given, so that a second checkout's tests run its own code, not the editable one's)
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH")])),
+            # (but never into another installation's script: the wheel test's server must run the installed wheel)
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH") if self.script == BIN else None])
+            ),
             "SENDEMODUL_TEST_OPENED": str(self.opened_log),
         }
         self.proc = subprocess.Popen(
@@ -163,6 +166,39 @@ def make_container(
         ssb_recipients=ssb or keys.sealing_keys("ssb", today),
         rows=rows,
     )
+
+
+def make_extract_container(
+    home, out, *, unit=DEMO, register="11F", periode=2026, signing_key=None, records=20, seed=1, errors=None
+):
+    """A container of a synthetic extract of ``register`` (sendemodul.testing.extracts), with the chosen ``errors``
+    ({record number: error kind}) left in: written without the municipal side's checks, as if SSB's rules at
+    reception found what the unit's did not. Returns ``(manifest, {record number: journalnummer}, [ID numbers])``."""
+    import io
+
+    from sendemodul.profiles import load_profile
+    from sendemodul.testing.extracts import generate_extract
+
+    home = Path(home)
+    today = datetime.date.today()
+    keys = keydir.load_key_dir(home / "keys")
+    profile = load_profile(register, periode)
+    parsed = identity.parse_unit(unit, periode)
+    extract = profile.open_extract(io.BytesIO(generate_extract(profile, parsed, records, seed=seed, errors=errors)))
+    items = list(extract)
+    manifest = container.write_container(
+        out,
+        unit=identity.parse_unit(unit, today.year),
+        register=register,
+        periode=periode,
+        signing_key=signing.load_private_key(signing_key or home / "demo" / "unit.key"),
+        tpf_recipients=keys.sealing_keys("tpf", today),
+        ssb_recipients=keys.sealing_keys("ssb", today),
+        rows=[(r.ids, r.data) for r in items],
+        header_lines=extract.header_lines,
+    )
+    ids = [value for r in items for _, value in r.ids if value]
+    return manifest, {n: r.journalnr for n, r in enumerate(items, 1)}, ids
 
 
 def new_person(home, unit=DEMO, registers=("11F", "11CF", "15F"), email=None):

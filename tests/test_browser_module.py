@@ -16,6 +16,7 @@ from axe_playwright_python.sync_playwright import Axe
 from conftest import run_cli
 from playwright.sync_api import sync_playwright
 from server import DEMO, Server
+from support.browsers import CHROMIUM, CHROMIUM_ARGS
 from support.wait import wait_for
 from test_pipeline import ssb_open, uploads
 from test_pipeline_pq import delivered_once
@@ -27,15 +28,6 @@ from sendemodul.verify import verify_container
 pytestmark = pytest.mark.integration  # builds with node, runs Chromium and a server
 
 YEAR = datetime.date.today().year
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
 RECORDS = 100_000
 
 
@@ -84,7 +76,7 @@ def extract(server):
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
 

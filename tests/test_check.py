@@ -419,7 +419,13 @@ def test_findings_beyond_the_limit_are_counted_not_listed():
     assert "ERROR   K008 Kjønn: 10 funn" in report.to_text()  # grouped by SSB's control
     assert "        ... and 7 more not listed" in report.to_text()
     assert report.as_dict()["omitted"] == {"CODE": 7}
+    assert "7 more counted, but not listed." in report.to_html()
+    report.lang = "nb"
     assert "7 funn til er talt med, men ikke listet." in report.to_html()
+    assert "        … og 7 til som ikke er listet" in report.to_text()
+    report.lang = "nn"
+    assert "7 funn til er rekna med, men ikkje lista." in report.to_html()
+    assert "ERROR   K008 Kjønn: 10 funn" in report.to_text()
 
 
 def test_report_formats():

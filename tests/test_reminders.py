@@ -62,6 +62,18 @@ def test_one_reminder_per_missing_unit_and_day_caught_up_after_downtime_never_tw
     add_unit(store, EIGERSUND, name="Eigersund kommune", email="eigersund@example.org")
     add_unit(store, TROMSO, name="Tromsø kommune", email="tromso@example.org")
     store.disable_unit(TROMSO, actor="test")
+    # Bergen's persons: one who may report 11F gets the reminder too; one for 15F only, and one not yet enrolled, not
+    for person_id, email, registers, active in (
+        ("P-kari", "kari@bergen.example.org", "11F,11CF", True),
+        ("P-ola", "ola@bergen.example.org", "15F", True),
+        ("P-per", "per@bergen.example.org", "11F", False),
+    ):
+        store.register_person(
+            BERGEN, person_id=person_id, name=person_id, email=email, mobile="", language="nb", registers=registers.split(","),
+            registration={}, token=(f"hash-{person_id}", "2099-01-01T00:00:00Z"), actor="test",
+        )  # fmt: skip
+        if active:
+            store.activate_person_with_secret(person_id, "sealed", [], actor="test")
     _record(store, "SM-20270105-AAAAAAAA", STAVANGER, "2027-01-05T10:00:00Z", "delivered")
     # "Ingen deltakere": an empty delivery is a delivery
     _record(store, "SM-20270106-BBBBBBBB", EIGERSUND, "2027-01-06T10:00:00Z", "delivered")
@@ -76,6 +88,9 @@ def test_one_reminder_per_missing_unit_and_day_caught_up_after_downtime_never_tw
     assert store.claim_reminder("11F", 2026, "2027-01-16", BERGEN)  # a crash after claiming: never sent twice
     assert reminders.Reminders(cfg, store).run(at("2027-01-16T09:00:00")) == 3
     assert received() == ["bergen@example.org", "haugesund@example.org", "haugesund@example.org"]
+    assert [rcpt for _, rcpt, _ in smtp.messages if rcpt[0] == "bergen@example.org"] == [
+        ["bergen@example.org", "kari@bergen.example.org"]
+    ]
     body = smtp.messages[0][2].get_content()
     assert "15.01.2027" in body and "11F" in body and "Ingen deltakere" in body and "/opplasting" in body
     assert smtp.messages[0][2]["From"] == cfg.mail.from_address

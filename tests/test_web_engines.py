@@ -156,6 +156,19 @@ def test_the_empty_submit_shows_the_pages_own_message(logged_in):
     assert page.errors() == [] and page.failed_loads() == []
 
 
+def test_the_empty_submit_speaks_nynorsk_on_a_nynorsk_page(logged_in, server):
+    """The same in Nynorsk (``?lang=nn``): the page's own message comes from the page, in the page's language."""
+    page = logged_in
+    page.goto(server.browser_url + "/opplasting?lang=nn")
+    wait_until_loaded(page)
+    assert page.evaluate("document.documentElement.lang") == "nn"
+    page.click("#send")
+    browsers.wait_until(page, '!document.getElementById("feilsammendrag").hidden', message="the error summary")
+    assert page.text("#feil") == "Vel ei fil først."
+    assert page.text("#fil-feil") == "Vel ei fil først."
+    assert page.errors() == [] and page.failed_loads() == []
+
+
 def test_an_earlier_file_sent_again_names_its_reference_and_the_one_that_counts(logged_in, server, tmp_path):
     page = logged_in
     a, b = tmp_path / "a.tar", tmp_path / "b.tar"
@@ -221,6 +234,8 @@ def test_every_page_fits_320_css_pixels(page, server, tmp_path):
     check("list")
     if page.evaluate('getComputedStyle(document.querySelector("tbody tr")).display') != "block":
         checked["list"].append("the list's rows are still table rows (the table should become a list)")
+    page.goto(server.browser_url + "/mine-skjema")
+    check("Mine skjema")
     page.goto(server.browser_url + "/kvittering/SM-20000101-AAAAAAAA")
     check("not found")
     page.goto(server.browser_url + "/krypteringsmodul")

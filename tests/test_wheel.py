@@ -65,6 +65,8 @@ def test_the_wheel_carries_the_templates_static_files_profiles_keys_and_tac(inst
         "sendemodul/data/kommuner.csv",
         "sendemodul/keys/README.md",
         "sendemodul/twistd.tac",
+        "sendemodul/locale/nb/LC_MESSAGES/sendemodul.mo",
+        "sendemodul/locale/nn/LC_MESSAGES/sendemodul.mo",
     ]:
         assert name in names, name
     assert not [name for name in names if name.endswith(".key")], "only public key files ship from keys/"
@@ -128,6 +130,8 @@ def test_the_installed_wheel_issues_a_letter_checks_an_extract_serves_a_page_and
     try:
         status, page, _ = curl(server, f"{server.url}/")
         assert status == 200 and "<form" in page, page
+        status, page, _ = curl(server, "-H", "Accept-Language: nn", f"{server.url}/")
+        assert status == 200 and '<html lang="nn">' in page and "Hopp til hovudinnhaldet" in page, page
         status, css, _ = curl(server, f"{server.url}/static/style.css")
         assert status == 200 and css.strip(), css
         status, receipt, _ = curl(

@@ -1,5 +1,5 @@
 """The ``sendemodul`` command: operator (admin, serve, worker), municipal side (keygen, check, encrypt, upload) and
-SSB side (ssb open).
+SSB side (ssb open, check, answer).
 
 Every command's docstring carries an example; every user error is one line ``ERROR: ...`` and exit code 1.
 """
@@ -23,9 +23,9 @@ def cli():
 
 
 def _register_commands():
-    from sendemodul.cli import admin, check, crypto, demo, encrypt, module, serve, transfer, worker
+    from sendemodul.cli import admin, check, crypto, demo, encrypt, module, serve, ssb_answer, transfer, worker
 
-    for command in (admin, serve, worker, check, crypto, encrypt, transfer, demo, module):
+    for command in (admin, serve, worker, check, crypto, ssb_answer, encrypt, transfer, demo, module):
         command.register(cli)
 
 

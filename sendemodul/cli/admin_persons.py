@@ -43,7 +43,16 @@ def _find(store, unit, email):
 @click.option(
     "--language", type=click.Choice(persons.LANGUAGES), default="nb", show_default=True, help="Written standard."
 )
-def person_add(home, unit, name, email, registers, mobile, language):
+@click.option(
+    "--role",
+    type=click.Choice(["reporter", "statsforvalter"]),
+    default="reporter",
+    show_default=True,
+    help="reporter: reports the registers for the unit; statsforvalter: reviews the deliveries of the fylke's units "
+    "(registers with [[review]]; needs --fylke).",
+)
+@click.option("--fylke", help="With --role statsforvalter: the fylkesnummer whose units they review, e.g. 46.")
+def person_add(home, unit, name, email, registers, mobile, language, role, fylke):
     """Register a person for a unit and e-mail them a single-use enrolment link (valid 72 hours).
 
     The e-mail goes to the SMTP relay when [mail] enabled = true, else it is written as an .eml file under
@@ -54,7 +63,16 @@ def person_add(home, unit, name, email, registers, mobile, language):
     Example:
       sendemodul admin person add 0301-12-958935420 --name "Kari Nordmann" --email kari@example.org \\
           --registers 11F,11CF --mobile "+47 912 34 567" --language nn
+      sendemodul admin person add 4601-00-964338531 --name "Ola Vestland" --email ola@sfvl.example.org \\
+          --registers 15F --role statsforvalter --fylke 46
     """
+    if role == "statsforvalter":
+        from sendemodul.identity.codelists import fylker
+
+        if not fylke or fylke not in fylker():
+            raise UsageError(f"--role statsforvalter needs --fylke, one of {', '.join(sorted(fylker()))}")
+    elif fylke:
+        raise UsageError("--fylke goes with --role statsforvalter only")
     if not name.strip():
         raise UsageError("--name must not be empty")
     if not persons.EMAIL_RE.match(email.strip()):
@@ -79,7 +97,11 @@ def person_add(home, unit, name, email, registers, mobile, language):
         actor=ACTOR,
     )
     p = done.person
+    if role == "statsforvalter":
+        store.set_person_role(p["person_id"], role, fylke, actor=ACTOR)
     click.echo(f"Registered {p['person_id']} ({p['email']}) for {unit}: {p['registers']} [{p['state']}]")
+    if role == "statsforvalter":
+        click.echo(f"Role statsforvalter for fylke {fylke}: reviews its units' deliveries (/oppgaver/)")
     if done.mail_error:
         raise UsageError(f"the registration is stored, but the e-mail was not sent: {done.mail_error}")
     what = "enrolment link" if done.needs_enrolment else "notice of the new registers"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from sendemodul import auth, sshkeys
+from sendemodul import auth, i18n, sshkeys
 from sendemodul import home as homemod
 from sendemodul.cli.admin_options import ACTOR, EMAIL_RE, emit, home_option, json_option, open_store, unit_argument
 from sendemodul.errors import UsageError
@@ -33,13 +33,22 @@ def unit():
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The unit's Ed25519 public signing key (unit.key.pub from 'sendemodul keygen').",
 )
-def unit_add(home, unit, name, email, signing_key):
+@click.option(
+    "--language",
+    type=click.Choice(i18n.UNIT_STANDARDS),
+    default="nb",
+    show_default=True,
+    help="The written standard the kommune has chosen (language act section 15): its PIN letters and e-mails are "
+    "in Bokmål (nb) or Nynorsk (nn); a language-neutral kommune (neutral) gets Bokmål.",
+)
+def unit_add(home, unit, name, email, signing_key, language):
     """Register a unit, e.g. a kommune (bydel 00) or an Oslo bydel (01-15).
 
     \b
     Example:
       sendemodul admin unit add 1103-00-964965226 --name "Stavanger kommune" --email kostra@example.org \\
           --signing-key stavanger.key.pub
+      sendemodul admin unit add 4640-00-964967636 --name "Sogndal kommune" --email kostra@example.org --language nn
     """
     if not name.strip():
         raise UsageError("--name must not be empty")
@@ -47,11 +56,40 @@ def unit_add(home, unit, name, email, signing_key):
         raise UsageError(f"--email {email!r} is not an e-mail address")
     key = _read_signing_key(signing_key) if signing_key else None
     _, store = open_store(home)
-    store.add_unit(unit, name=name.strip(), email=email, actor=ACTOR)
+    store.add_unit(unit, name=name.strip(), email=email, actor=ACTOR, language=language)
     if key:
         store.add_signing_key(unit, public_key=key[0], fingerprint=key[1], actor=ACTOR)
     click.echo(f"Registered {unit} ({name.strip()})" + (f" with signing key {key[1]}" if key else ""))
     click.echo(f"Next: sendemodul admin pin issue {unit}")  # safe: names the PIN, never its value
+
+
+@unit.command("set")
+@home_option
+@unit_argument
+@click.option(
+    "--language",
+    type=click.Choice(i18n.UNIT_STANDARDS),
+    help="The written standard the kommune has chosen: nb (Bokmål), nn (Nynorsk) or neutral (gets Bokmål).",
+)
+@click.option("--name", help="The unit's new name.")
+@click.option("--email", help="The new address for receipts and the morning e-mail.")
+def unit_set(home, unit, language, name, email):
+    """Change a unit's written standard, name or e-mail address.
+
+    \b
+    Example:
+      sendemodul admin unit set 4640-00-964967636 --language nn
+    """
+    if language is None and name is None and email is None:
+        raise UsageError("nothing to change: give --language, --name or --email")
+    if name is not None and not name.strip():
+        raise UsageError("--name must not be empty")
+    if email is not None and not EMAIL_RE.match(email):
+        raise UsageError(f"--email {email!r} is not an e-mail address")
+    _, store = open_store(home)
+    store.set_unit(unit, actor=ACTOR, language=language, name=name.strip() if name else None, email=email)
+    changed = ", ".join(f"{k} {v}" for k, v in (("language", language), ("name", name), ("email", email)) if v)
+    click.echo(f"Changed {unit}: {changed}")
 
 
 def _read_signing_key(path):
@@ -78,6 +116,7 @@ def unit_list(home, as_json):
             "name": r["name"],
             "email": r["email"],
             "status": "disabled" if r["disabled_at"] else "active",
+            "language": r["language"],
             "pin_issued_at": r["pin_issued_at"],
             "ssh_keys": r["ssh_keys"],
             "signing_keys": r["signing_keys"],
@@ -90,6 +129,7 @@ def unit_list(home, as_json):
             ("unit", "UNIT"),
             ("name", "NAME"),
             ("status", "STATUS"),
+            ("language", "LANGUAGE"),
             ("pin_issued_at", "PIN ISSUED"),
             ("signing_keys", "SIGNING KEYS"),
             ("ssh_keys", "SSH KEYS"),

@@ -14,6 +14,7 @@ from sendemodul.cli.progress import ProgressReader
 from sendemodul.errors import InputError, UsageError
 from sendemodul.profiles import load_profile
 from sendemodul.profiles.rules.checker import run_checks
+from sendemodul.profiles.rules.report import LANGUAGES
 from sendemodul.registers import REGISTERS
 
 #: Files at least this large get a progress bar (when stderr is a terminal).
@@ -51,9 +52,17 @@ _READ_BUFFER_BYTES = 1 << 16
     is_flag=True,
     help="Production policy: a synthetic test ID is a WARNING (by default it is expected: one INFO).",
 )
+@click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    default="en",
+    show_default=True,
+    help="The report's language: en (the rules' texts as written), nb (Bokmål) or nn (Nynorsk). The command's own "
+    "messages stay English.",
+)
 @click.argument("file", metavar="FILE", type=click.Path(allow_dash=True, path_type=Path))
 @click.pass_context
-def check(ctx, register, periode, unit_text, report_format, output, production, file):
+def check(ctx, register, periode, unit_text, report_format, output, production, lang, file):
     """Check an extract with SSB's control rules before it is encrypted.
 
     FILE is the register's extract (- reads standard input). The report names rows by line number and
@@ -64,6 +73,7 @@ def check(ctx, register, periode, unit_text, report_format, output, production, 
     Example:
       sendemodul check --register 11CF --periode 2026 --unit 0301-12-958935420 kvp2026.txt
       sendemodul check -r 15F -p 2026 -u 1103-00-964965226 --format html -o rapport.html barnevern.xml
+      sendemodul check -r 11F -p 2026 -u 4640-00-964967636 --lang nn sosialhjelp.txt
     """
     if not (periode.isascii() and periode.isdigit() and len(periode) == 4):
         raise UsageError(f"--periode must be a year such as 2026, not {periode!r}.")
@@ -74,6 +84,7 @@ def check(ctx, register, periode, unit_text, report_format, output, production, 
         report = run_checks(profile, sys.stdin.buffer, unit, allow_synthetic=not production, source="-")
     else:
         report = _check_file(profile, unit, file, allow_synthetic=not production)
+    report.lang = lang
     rendered = {"text": report.to_text, "json": report.to_json, "html": report.to_html}[report_format]()
     if output is None:
         click.echo(rendered, nl=False)

@@ -77,11 +77,13 @@ def _age_keygen(output, comment, key_type):
 
 @click.group(name="ssb")
 def ssb_group():
-    """SSB's commands: open the packages the TPF delivers.
+    """SSB's commands: open the packages the TPF delivers, check them at reception, and answer (accept or return).
 
     \b
     Example:
-      sendemodul ssb open 0301-00-958935420-11F-2025.tar --identity ssb.agekey -o out/
+      sendemodul ssb open SM-20270115-7KQ2XW9D.tar --identity ssb.agekey -o out/
+      sendemodul ssb check SM-20270115-7KQ2XW9D.tar --identity ssb.agekey -o report.json
+      sendemodul ssb answer SM-20270115-7KQ2XW9D.tar --accept --signing-key ssb-signing.key -o answer.json
     """
 
 

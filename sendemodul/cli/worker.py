@@ -144,18 +144,26 @@ def worker(home, once):
 @home_option
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 def forwarder(home, once):
-    """Run the forwarder: delivers the outbox to SSB (directory or SFTP), exactly once, with backoff.
+    """Run the forwarder: delivers the outbox to SSB (directory or SFTP), exactly once, with backoff; and collects
+    SSB's answers the same way back (checked, then recorded or refused).
 
     \b
     Example:
       sendemodul forwarder --home var
     """
+    from sendemodul.collector import AnswerCollector
     from sendemodul.forwarder import Forwarder
 
     cfg, store, spool, should_stop, lock = _start(home, "forwarder")
     fwd = Forwarder(cfg, store, spool)
+    collector = AnswerCollector(cfg, store)
     click.echo(f"forwarder started ({cfg.forwarder.mode})", err=True)
-    _loop(fwd.run_once, cfg.forwarder.poll_seconds, once, should_stop, lock, store=store, process="forwarder")
+
+    def step():
+        delivered = fwd.run_once()
+        return collector.run_if_due() or delivered
+
+    _loop(step, cfg.forwarder.poll_seconds, once, should_stop, lock, store=store, process="forwarder")
 
 
 def register(cli):

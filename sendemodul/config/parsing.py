@@ -18,6 +18,7 @@ from sendemodul.config.sections import (
     CONFIG_NAME,
     FORWARDER_MODES,
     OSLO_MODES,
+    REVIEWER_ROLES,
     AuthConfig,
     Config,
     Expected,
@@ -28,6 +29,7 @@ from sendemodul.config.sections import (
     MetricsConfig,
     ProcessConfig,
     Reminder,
+    Review,
     ServerConfig,
     StoreConfig,
     Window,
@@ -161,7 +163,15 @@ def _validate_section(name: str, section: object) -> None:
         _positive(section, name, "poll_seconds", "key_version")
     elif name == "forwarder":
         assert isinstance(section, ForwarderConfig)  # for the type checker: _SECTIONS["forwarder"] built it
-        _positive(section, name, "timeout_seconds", "retry_seconds", "max_retry_seconds", "poll_seconds")
+        _positive(
+            section,
+            name,
+            "timeout_seconds",
+            "retry_seconds",
+            "max_retry_seconds",
+            "poll_seconds",
+            "answers_poll_seconds",
+        )
         if section.mode not in FORWARDER_MODES:
             raise ConfigError(f"config key 'forwarder.mode' must be one of {', '.join(FORWARDER_MODES)}")
         if not 0 < section.port <= 65535:
@@ -271,6 +281,21 @@ def _build_window(index: int, raw: object) -> Window:
     return window
 
 
+def _build_review(index: int, raw: object) -> Review:
+    name = f"review[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config key {name!r} must be a table")
+    for key in raw:
+        if key not in ("register", "by"):
+            raise ConfigError(f"unknown config key '{name}.{key}'")
+    if raw.get("register") not in REGISTERS:
+        raise ConfigError(f"config key '{name}.register' must be one of {', '.join(REGISTERS)}")
+    by = raw.get("by", "statsforvalter")
+    if by not in REVIEWER_ROLES:
+        raise ConfigError(f"config key '{name}.by' must be one of {', '.join(REVIEWER_ROLES)}")
+    return Review(register=raw["register"], by=by)
+
+
 _REGION_RE = re.compile(r"^\d{4}-\d{2}$")
 
 
@@ -345,6 +370,13 @@ def parse(text: str, home: str | os.PathLike[str]) -> Config:
             if not isinstance(value, list):
                 raise ConfigError("config key 'window' must be an array of tables ([[window]])")
             values["windows"] = tuple(_build_window(i, w) for i, w in enumerate(value))
+        elif key == "review":
+            if not isinstance(value, list):
+                raise ConfigError("config key 'review' must be an array of tables ([[review]])")
+            values["reviews"] = tuple(_build_review(i, r) for i, r in enumerate(value))
+            registers = [r.register for r in values["reviews"]]
+            if len(set(registers)) != len(registers):
+                raise ConfigError("config key 'review' names a register twice")
         elif key in ("expected", "reminder"):
             if not isinstance(value, list):
                 raise ConfigError(f"config key {key!r} must be an array of tables ([[{key}]])")

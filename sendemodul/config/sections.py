@@ -158,6 +158,13 @@ class ForwarderConfig:
     retry_seconds: float = 5.0
     max_retry_seconds: float = 3600.0
     poll_seconds: float = 0.5
+    #: SSB's answers come back the same way (issue 17). ``dir`` mode: the folder SSB puts them in (default
+    #: ``<home>/ssb-answers``); ``sftp`` mode: the folder on SSB's server the forwarder reads them from ("" reads
+    #: none). Read answers move to ``done/`` or ``refused/`` below it.
+    answers_directory: str = ""
+    answers_remote_dir: str = ""
+    #: Seconds between looks for new answers.
+    answers_poll_seconds: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -232,6 +239,19 @@ class Window:
     test_closes: datetime.date | None = None
 
 
+#: Who may review a register's deliveries before they go to SSB (``[[review]] by``).
+REVIEWER_ROLES = ("statsforvalter",)
+
+
+@dataclass(frozen=True)
+class Review:
+    """``[[review]]``: deliveries of ``register`` wait after pseudonymizing, before forwarding, for a reviewer with
+    role ``by`` for the unit's fylke (issue 17), who approves them (queued to SSB) or returns them to the unit."""
+
+    register: str
+    by: str = "statsforvalter"
+
+
 OSLO_MODES = ("kommune", "bydeler")
 
 
@@ -281,6 +301,11 @@ class Config:
     windows: tuple[Window, ...] = ()
     expected: tuple[Expected, ...] = ()
     reminders: tuple[Reminder, ...] = ()
+    reviews: tuple[Review, ...] = ()
+
+    def review_for(self, register: str) -> Review | None:
+        """The ``[[review]]`` of ``register``, or None when its deliveries go straight to SSB."""
+        return next((r for r in self.reviews if r.register == register), None)
 
     def window_for(self, register: str, periode: int) -> Window | None:
         """The reporting window for ``register`` and ``periode`` (an exact register wins over ``*``), or None."""

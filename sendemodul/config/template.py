@@ -45,6 +45,13 @@ def render_default(environment: str = "dev") -> str:
             "",
         ]
     lines += [
+        "# Review before delivery: deliveries of a register wait, after pseudonymizing, for the county governor",
+        "# (a person with role statsforvalter for the unit's fylke) to approve them (then they go to SSB) or return",
+        "# them to the unit. One table per register, e.g.:",
+        "# [[review]]",
+        '# register = "15F"',
+        '# by = "statsforvalter"',
+        "",
         "# Who must report (admin status, the staff page, reminders): every kommune valid in the periode's code list,",
         '# Oslo as 0301-00 unless oslo = "bydeler" (0301-01 .. 0301-15). One table per register (or "*"):',
         "# [[expected]]",

@@ -90,3 +90,33 @@ def bydeler() -> dict[str, dict[str, Bydel]]:
         )
         result.setdefault(bydel.kommunenr, {})[bydel.bydelnr] = bydel
     return result
+
+
+@dataclass(frozen=True)
+class Fylke:
+    """One row of ``data/fylker.csv``: a fylke (county) with its validity; the county governor (statsforvalter) of
+    a fylke reviews its units' deliveries of the registers configured with ``[[review]]``."""
+
+    fylkesnr: str
+    name: str
+    valid_from: date | None
+    valid_to: date | None
+
+    def valid_in(self, year: int) -> bool:
+        """Whether the fylke exists at some time during ``year``."""
+        return valid_in(self.valid_from, self.valid_to, year)
+
+
+@functools.cache
+def fylker() -> dict[str, Fylke]:
+    """Every fylke in ``data/fylker.csv`` by fylkesnr."""
+    return {
+        row["fylkesnr"]: Fylke(row["fylkesnr"], row["name"], _iso_date(row["valid_from"]), _iso_date(row["valid_to"]))
+        for row in _read_csv("fylker.csv")
+    }
+
+
+def fylke_of(kommunenr: str) -> str | None:
+    """The fylkesnr of a kommune (from the kommune list), ``None`` for an unknown kommunenr."""
+    kommune = kommuner().get(kommunenr)
+    return kommune.fylkesnr if kommune is not None else None

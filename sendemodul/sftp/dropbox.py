@@ -185,7 +185,7 @@ class DropBox:
 
         def lookup(store, unit):
             self._check_login(store)
-            row = store.upload(reference)
+            row = store.upload_with_answer(reference)
             if row is None or row["unit"] != unit:
                 return None
             current = row if standing.is_current(row) else store.current_upload(unit, row["register"], row["periode"])
@@ -236,7 +236,7 @@ class DropBox:
 
     def _own_uploads(self):  # in a DB thread
         self._check_login(self.store)
-        return self.store.list_uploads(self.unit)
+        return self.store.uploads_with_answers(self.unit)
 
     def _check_login(self, store):
         """In a DB thread, before the unit's receipts are read: the login's credential epoch must still be the

@@ -12,8 +12,11 @@ from sendemodul.sftp.namespace import RECEIPT_MODE, denied, file_attrs
 
 def receipt_bytes(row, current):
     """``<reference>.json`` for the upload ``row``; ``current`` is the upload that counts now for its register and
-    periode, so that the receipt says whether this one still counts, as the web's does."""
+    periode, so that the receipt says whether this one still counts, as the web's does. Once SSB has answered, with
+    ``answer`` (decision, message, the rows in error by row id and journalnummer)."""
     body = Receipt.from_row(row, current).to_json()
+    if row.get("answer"):
+        body["answer"] = row["answer"]
     return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 

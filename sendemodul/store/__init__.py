@@ -12,21 +12,23 @@ Nothing secret is stored: PINs only as Argon2id PHC strings, no ID numbers, no f
 :mod:`~sendemodul.store.connections` (connections, transactions, create/open), :mod:`~sendemodul.store.migrations`
 (the schema), :mod:`~sendemodul.store.audit_log`, :mod:`~sendemodul.store.units` (units, PINs, keys),
 :mod:`~sendemodul.store.uploads` (intake, pseudonymizer, forwarder), :mod:`~sendemodul.store.mail_log` and
-:mod:`~sendemodul.store.reminder_log`, :mod:`~sendemodul.store.health` (heartbeats, the metrics' counts) and
-:mod:`~sendemodul.store.persons` (reporting persons and their second factors) and
-:mod:`~sendemodul.store.source_bans`.
+:mod:`~sendemodul.store.reminder_log`, :mod:`~sendemodul.store.health` (heartbeats, the metrics' counts),
+:mod:`~sendemodul.store.persons` (reporting persons and their second factors), :mod:`~sendemodul.store.source_bans`,
+:mod:`~sendemodul.store.answers` (SSB's answers) and :mod:`~sendemodul.store.reviews` (review before delivery).
 """
 
+from sendemodul.store.answers import Answers
 from sendemodul.store.audit_log import AuditLog
 from sendemodul.store.connections import Connections
 from sendemodul.store.health import Health
 from sendemodul.store.mail_log import MailLog
 from sendemodul.store.persons import Persons
 from sendemodul.store.reminder_log import ReminderLog
+from sendemodul.store.reviews import Reviews
 from sendemodul.store.source_bans import SourceBans
 from sendemodul.store.units import Units
 from sendemodul.store.uploads import Uploads
 
 
-class Store(Connections, AuditLog, Units, Uploads, MailLog, ReminderLog, Health, Persons, SourceBans):
+class Store(Connections, AuditLog, Units, Uploads, MailLog, ReminderLog, Health, Persons, SourceBans, Answers, Reviews):
     """The database. Create it with :meth:`create` (atomically), open it with :meth:`open`."""

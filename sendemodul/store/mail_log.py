@@ -18,9 +18,11 @@ class MailLog:
             )
 
     def activity(self, start, end):
-        """Uploads received or changed in [start, end) (ISO UTC strings), with their unit's name and e-mail."""
+        """Uploads received or changed in [start, end) (ISO UTC strings), with their unit's name, e-mail and written
+        standard."""
         return self._rows(
-            "SELECT up.*, u.name AS unit_name, u.email AS unit_email FROM uploads up JOIN units u ON u.unit = up.unit"
+            "SELECT up.*, u.name AS unit_name, u.email AS unit_email, u.language AS unit_language"
+            " FROM uploads up JOIN units u ON u.unit = up.unit"
             " WHERE u.disabled_at IS NULL AND ((up.received_at >= ? AND up.received_at < ?)"
             " OR (up.updated_at >= ? AND up.updated_at < ?)) ORDER BY up.unit, up.received_at, up.reference",
             (start, end, start, end),

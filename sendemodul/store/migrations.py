@@ -289,6 +289,48 @@ MIGRATIONS: "list[str | PerDialect]" = [
     ) STRICT;
     CREATE INDEX source_bans_until ON source_bans (until);
     """,
+    # 7: SSB's answers (issue 17): a delivered upload becomes accepted or returned by SSB's signed answer, recorded
+    # once (answer_id is the replay guard, reference the one-answer-per-delivery guard), with SSB's message and its
+    # rows in error (JSON: row id, journalnummer, severity, rule, field, message; never an ID number). mail_state:
+    # the e-mail to the unit when it arrives: pending -> sending -> sent. And review before delivery: a delivery of a
+    # register with [[review]] waits (uploads.status awaiting_review) with a review row for the unit's fylke (open ->
+    # approved | returned; counts: records and ID classes, never a record; previous: the returned delivery it
+    # corrects; decided_by: the reviewer's opaque person id).
+    """
+    CREATE TABLE answers (
+        answer_id TEXT PRIMARY KEY,
+        reference TEXT NOT NULL UNIQUE REFERENCES uploads(reference),
+        decision TEXT NOT NULL,
+        message TEXT NOT NULL,
+        errors TEXT NOT NULL,
+        errors_omitted INTEGER NOT NULL DEFAULT 0,
+        created TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        signed_by TEXT NOT NULL,
+        mail_state TEXT NOT NULL DEFAULT 'pending',
+        mail_at TEXT
+    ) STRICT;
+    CREATE INDEX answers_mail ON answers (mail_state);
+    ALTER TABLE uploads ADD COLUMN answered_at TEXT;
+    CREATE TABLE reviews (
+        reference TEXT PRIMARY KEY REFERENCES uploads(reference),
+        fylke TEXT NOT NULL,
+        state TEXT NOT NULL,
+        counts TEXT NOT NULL,
+        previous TEXT REFERENCES uploads(reference),
+        message TEXT,
+        decided_by TEXT,
+        decided_at TEXT,
+        created_at TEXT NOT NULL,
+        mail_state TEXT NOT NULL DEFAULT 'none'
+    ) STRICT;
+    CREATE INDEX reviews_fylke ON reviews (fylke, state);
+    """,
+    # 8: the unit's written standard (issue 18; språklova § 15): letters and e-mails to it are in Bokmål ('nb') or
+    # Nynorsk ('nn'); a language-neutral kommune ('neutral') gets Bokmål. Existing units keep getting Bokmål.
+    """
+    ALTER TABLE units ADD COLUMN language TEXT NOT NULL DEFAULT 'nb' CHECK (language IN ('nb', 'nn', 'neutral'));
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -59,7 +59,22 @@ class ReminderLog:
         return self._rows("SELECT * FROM reminders_sent ORDER BY register, periode, day, unit")
 
     def reminder_addresses(self, unit, register):
-        """Where a unit's reminder for ``register`` goes: the unit's address (and, once persons exist, those of its
-        persons who may report the register)."""
-        row = self.conn().execute("SELECT email FROM units WHERE unit = ?", (unit,)).fetchone()
-        return [row[0]] if row else []
+        """Where a unit's reminder for ``register`` goes: the unit's address and those of its active persons who may
+        report the register (issue 16), each once, the unit's first."""
+        from sendemodul.persons import registers_of
+
+        row = self.conn().execute("SELECT email FROM units WHERE unit = ?", (str(unit),)).fetchone()
+        addresses = [row[0]] if row else []
+        persons = (
+            self.conn()
+            .execute(
+                "SELECT email, registers FROM persons WHERE unit = ? AND state = 'active' AND role = 'reporter'"
+                " ORDER BY email",
+                (str(unit),),
+            )
+            .fetchall()
+        )
+        for email, registers in persons:
+            if register in registers_of(registers) and email not in addresses:
+                addresses.append(email)
+        return addresses

@@ -7,18 +7,29 @@ from sendemodul.store.connections import utcnow
 class Units:
     """The registered units and what they log in and sign with."""
 
-    def add_unit(self, unit, *, name, email, actor):
-        """Register a unit (an ``identity.Unit``)."""
+    def add_unit(self, unit, *, name, email, actor, language="nb"):
+        """Register a unit (an ``identity.Unit``); ``language`` is its written standard (nb, nn or neutral)."""
         with self.transaction() as conn:
             try:
                 conn.execute(
-                    "INSERT INTO units (unit, kommunenr, bydel, orgnr, name, email, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (str(unit), unit.kommunenr, unit.bydel, unit.orgnr, name, email, utcnow()),
+                    "INSERT INTO units (unit, kommunenr, bydel, orgnr, name, email, created_at, language)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (str(unit), unit.kommunenr, unit.bydel, unit.orgnr, name, email, utcnow(), language),
                 )
             except self.integrity_error:
                 raise AlreadyExists(f"unit {unit} is already registered") from None
-            self._audit_in(conn, "unit.add", actor, str(unit), {"name": name})
+            self._audit_in(conn, "unit.add", actor, str(unit), {"name": name, "language": language})
+
+    def set_unit(self, unit, *, actor, language=None, name=None, email=None):
+        """Change a unit's written standard, name or e-mail address (what is None stays)."""
+        changes = {k: v for k, v in (("language", language), ("name", name), ("email", email)) if v is not None}
+        if not changes:
+            return
+        with self.transaction() as conn:
+            self.require_unit(unit)
+            assignments = ", ".join(f"{column} = ?" for column in changes)
+            conn.execute(f"UPDATE units SET {assignments} WHERE unit = ?", (*changes.values(), str(unit)))
+            self._audit_in(conn, "unit.set", actor, str(unit), {k: v for k, v in changes.items() if k != "email"})
 
     def get_unit(self, unit):
         return self._row("SELECT * FROM units WHERE unit = ?", (str(unit),))

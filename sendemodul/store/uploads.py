@@ -144,10 +144,21 @@ class Uploads:
         return self.upload(row[0])
 
     def finish_pseudonymizing(
-        self, reference, *, status, feedback, feedback_omitted, package_size, package_sha256, counts, actor
+        self,
+        reference,
+        *,
+        status,
+        feedback,
+        feedback_omitted,
+        package_size,
+        package_sha256,
+        counts,
+        actor,
+        records=None,
     ):
-        """Record a pseudonymized upload: ``status`` is ``queued`` (to be forwarded) or ``tested`` (a test upload,
-        never forwarded); ``feedback`` holds (row_id, id_type, id_class) of the invalid IDs."""
+        """Record a pseudonymized upload: ``status`` is ``queued`` (to be forwarded), ``awaiting_review`` (a register
+        with ``[[review]]``: an open task for the unit's fylke first) or ``tested`` (a test upload, never forwarded);
+        ``feedback`` holds (row_id, id_type, id_class) of the invalid IDs."""
         now = utcnow()
         with self.transaction() as conn:
             conn.execute("DELETE FROM feedback WHERE reference = ?", (reference,))
@@ -175,6 +186,8 @@ class Uploads:
                     "invalid": len(feedback) + feedback_omitted,
                 },
             )
+            if status == "awaiting_review":
+                self._open_review_in(conn, reference, {"records": records, "id_classes": counts}, actor)
 
     def quarantine_upload(self, reference, reason, *, actor):
         """Stop an upload that failed after intake; ``reason`` is shown to the unit (no ID, no content)."""
@@ -190,8 +203,8 @@ class Uploads:
             )
 
     def upload_with_feedback(self, reference):
-        """The upload row with its ``feedback`` rows added, or None."""
-        row = self.upload(reference)
+        """The upload row with its ``feedback`` rows and SSB's ``answer`` (None until there is one) added, or None."""
+        row = self.upload_with_answer(reference)
         if row is not None:
             row["feedback"] = self.feedback(reference)
         return row

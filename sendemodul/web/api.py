@@ -32,6 +32,7 @@ def _upload_json(row, current):
     del body["duplicate"]
     body["reason"] = row["reason"]
     body["delivered_at"] = row.get("delivered_at")
+    body["answered_at"] = row.get("answered_at")
     return body
 
 
@@ -98,6 +99,8 @@ class UploadStatus(ApiAuthenticated):
                 {"row_id": f["row_id"], "id_type": f["id_type"], "class": f["id_class"]} for f in row["feedback"]
             ]
             body["feedback_omitted"] = row.get("feedback_omitted") or 0
+            body["answer"] = row.get("answer")  # SSB's: decision, message, errors by row id and journalnummer
+            body["review"] = row.get("review")  # the county governor's: state, message, decided_at
             return 200, body
 
         return self.app.run_db(upload_with_standing, self.app.store, self.reference).addCallback(found)

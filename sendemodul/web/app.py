@@ -4,12 +4,14 @@ templates, the key directory) and the base class that holds it."""
 import re
 import secrets
 
+import jinja2
 import markupsafe
 from twisted.cred.error import UnauthorizedLogin
 from twisted.internet import defer
 from twisted.web import resource
+from twisted.web.error import UnsupportedMethod
 
-from sendemodul import auth, letters, messages_nb
+from sendemodul import auth, i18n, letters, messages_nb
 from sendemodul.timefmt import oslo_display_of_text
 from sendemodul.web.credentials import basic_credentials, login
 from sendemodul.web.sessions import COOKIE, Sessions
@@ -18,9 +20,12 @@ from sendemodul.web.sessions import COOKIE, Sessions
 REFERENCE_IN_TEXT = re.compile(r"\bSM-\d{8}-[2-9A-HJ-NP-Z]{8}\b")
 
 
-def references_unbroken(text):
-    """``text`` escaped, with each reference in it wrapped in ``<span class="ref">``: the value a unit is told to
-    keep stays on one line (its hyphens would otherwise let it break), also on a 320 px wide screen."""
+@jinja2.pass_environment
+def references_unbroken(env, text):
+    """``text`` (a :class:`~sendemodul.i18n.Msg` in the page's language) escaped, with each reference in it wrapped
+    in ``<span class="ref">``: the value a unit is told to keep stays on one line (its hyphens would otherwise let it
+    break), also on a 320 px wide screen."""
+    text = i18n.text_in(env.globals.get("lang", i18n.DEFAULT), text)
     return markupsafe.Markup(
         REFERENCE_IN_TEXT.sub(lambda m: f'<span class="ref">{m.group(0)}</span>', str(markupsafe.escape(text)))
     )
@@ -59,17 +64,33 @@ class WebApp:
         self.sessions = Sessions(
             clock, idle_seconds=config.limits.session_idle_seconds, max_seconds=config.limits.session_max_seconds
         )
-        self.templates = letters.environment()
+        #: One environment per language. They share one dict of filters, so a filter added to ``templates`` (the
+        #: Bokmål one) is there in every language.
+        self.environments = {lang: letters.environment(lang) for lang in i18n.LANGUAGES}
+        self.templates = self.environments[i18n.DEFAULT]
+        for env in self.environments.values():
+            env.filters = self.templates.filters
         self.templates.filters["oslo_time"] = oslo_display_of_text
         self.templates.filters["status_nb"] = messages_nb.status_nb
         self.templates.filters["refs"] = references_unbroken
         self.templates.filters["status_list_nb"] = messages_nb.status_list_nb
 
+    #: How long before a web session runs out the page warns (at most; a quarter of a short idle time).
+    SESSION_WARN_SECONDS = 120
+
     def render(self, request, name, status=200, **context):
+        """The page ``templates/web/{name}.html.j2`` in the request's language (:func:`i18n.request_language`)."""
+        lang = i18n.request_language(request)
         request.setResponseCode(status)
         request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+        request.setHeader(b"Content-Language", lang.encode("ascii"))
+        idle = self.config.limits.session_idle_seconds
+        context.setdefault("session", None)
         context.setdefault("person_required", self.requires_person)
-        return self.templates.get_template(f"web/{name}.html.j2").render(**context).encode("utf-8")
+        context.setdefault("path", request.path.decode("utf-8", "replace"))
+        context.setdefault("session_idle_seconds", idle)
+        context.setdefault("session_warn_seconds", min(self.SESSION_WARN_SECONDS, idle // 4))
+        return self.environments[lang].get_template(f"web/{name}.html.j2").render(**context).encode("utf-8")
 
     def session(self, request):
         """Deferred: the request's live web session, or None. Every request checks, off the reactor thread, that
@@ -134,11 +155,22 @@ class WebApp:
             return login(self.portal, basic_credentials(header[0], request.source()))
         return self.session_login(request, csrf=False).addCallback(lambda avatar: avatar.parsed)
 
-    def set_cookie(self, request, name, value, max_age=None):
-        request.addCookie(name, value, path=b"/", secure=True, httpOnly=True, sameSite="strict", max_age=max_age)
+    def set_cookie(self, request, name, value, max_age=None, same_site="strict"):
+        request.addCookie(name, value, path=b"/", secure=True, httpOnly=True, sameSite=same_site, max_age=max_age)
 
 
 class AppResource(resource.Resource):
     def __init__(self, app):
         super().__init__()
         self.app = app
+
+    def render(self, request):
+        """Twisted's rendering, but a method the resource does not take gets our 405 page, in the request's
+        language (Twisted's own page has no ``lang``); HEAD stays Twisted's (a GET without the body)."""
+        try:
+            return super().render(request)
+        except UnsupportedMethod as e:
+            if request.method == b"HEAD" and b"GET" in e.allowedMethods:
+                raise
+            request.setHeader(b"Allow", b", ".join(e.allowedMethods))
+            return self.app.render(request, "error", status=405, message=messages_nb.page_text("method_not_allowed"))

@@ -2,12 +2,13 @@
 bodies ``{error, message, melding}``, and the finishing of a deferred answer (an unexpected failure becomes a
 logged 500, never a request left hanging)."""
 
+import html
 import json
 
 from twisted.logger import Logger
 from twisted.web import resource, server
 
-from sendemodul import messages_nb
+from sendemodul import i18n, messages_nb
 from sendemodul.errors import (
     ContainerError,
     ContainerReplayed,
@@ -54,7 +55,23 @@ def json_error(request, status, code, message):
     if status == 401 and request.requestHeaders.hasHeader(b"authorization"):
         # Only to clients that use Basic auth: a browser would answer it with a password dialog.
         request.setHeader(b"WWW-Authenticate", b'Basic realm="sendemodul", charset="UTF-8"')
-    return json_response(request, status, {"error": code, "message": message, "melding": messages_nb.melding(code)})
+    melding = messages_nb.melding(code, i18n.request_language(request))
+    return json_response(request, status, {"error": code, "message": message, "melding": melding})
+
+
+def internal_error_page(request):
+    """The 500 page: plain, from no template (a template may be what failed), in the request's language."""
+    lang = i18n.request_language(request)
+    title = html.escape(messages_nb.page_text("internal_error_title", lang))
+    text = html.escape(messages_nb.page_text("internal_error", lang))
+    return (
+        f'<!doctype html>\n<html lang="{lang}">\n<head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title} – Sendemodul</title>"
+        '<link rel="stylesheet" href="/static/style.css"></head>\n'
+        f'<body><main id="innhold"><h1>{title}</h1><p>{text}</p><p><a href="/">Sendemodul</a></p></main></body>\n'
+        "</html>\n"
+    ).encode()
 
 
 def finish(request, body):
@@ -70,8 +87,8 @@ def respond(request, d):
     def failed(failure):
         log.failure("request failed", failure)
         request.setResponseCode(500)
-        request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
-        return b"Intern feil / internal error\n"
+        request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+        return internal_error_page(request)
 
     d.addErrback(failed)
     d.addCallback(lambda body: finish(request, body))

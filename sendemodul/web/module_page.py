@@ -14,6 +14,7 @@ import re
 
 from twisted.internet import threads
 
+from sendemodul import messages_nb
 from sendemodul.browser.release import FILE_NAME, RELEASE_NAME
 from sendemodul.web.app import AppResource
 from sendemodul.web.errors import respond
@@ -65,9 +66,7 @@ class _ModuleFile(AppResource):
     def render_GET(self, request):
         def answer(found):
             if found is None or self.name not in (FILE_NAME, RELEASE_NAME):
-                request.setResponseCode(404)
-                request.setHeader(b"Content-Type", b"text/plain; charset=utf-8")
-                return b"Ikke funnet / not found\n"
+                return self.app.render(request, "error", status=404, message=messages_nb.page_text("page_not_found"))
             html, release = found
             if self.name == RELEASE_NAME:
                 request.setHeader(b"Content-Type", b"application/json; charset=utf-8")

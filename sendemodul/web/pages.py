@@ -1,14 +1,16 @@
-"""The pages of the HTTPS front, in Bokmål: ``/`` login, ``/opplasting``, ``/kvittering/{reference}``,
-``/innsendinger``, ``POST /logg-ut``, the static files and ``/favicon.ico``."""
+"""The pages of the HTTPS front, in Bokmål or Nynorsk (:mod:`sendemodul.i18n`): ``/`` login, ``/opplasting``,
+``/kvittering/{reference}``, ``/innsendinger``, ``POST /logg-ut``, ``/sprak`` (the language switch), ``/okt`` (a
+session's keep-alive), ``/tilgjengelighet`` (the accessibility statement), the error pages, the static files and
+``/favicon.ico``."""
 
 import datetime
 import re
 import secrets
 
 from twisted.cred.error import UnauthorizedLogin
-from twisted.web import pages, resource, static
+from twisted.web import resource, static
 
-from sendemodul import auth, identity, messages_nb, resources, standing
+from sendemodul import auth, i18n, identity, messages_nb, resources, standing
 from sendemodul.errors import BydelError, KommunenrError, LoginBusy, OrgnrError
 from sendemodul.timefmt import OSLO
 from sendemodul.web.api import upload_with_standing
@@ -22,36 +24,34 @@ REFERENCE_RE = re.compile(r"^SM-\d{8}-[2-9A-HJ-NP-Z]{8}$")
 
 
 def _field_errors(form, year):
-    """Bokmål messages per field for the login form (empty dict when the unit is well-formed)."""
+    """Messages per field for the login form (empty dict when the unit is well-formed), as
+    :class:`~sendemodul.i18n.Msg` so that the page shows them in its language."""
+    field = messages_nb.login_field
     errors = {}
     k, b, o = form["kommunenr"], form["bydel"], form["orgnr"]
     if not re.fullmatch(r"\d{4}", k):
-        errors["kommunenr"] = "Kommunenummeret skal ha fire siffer, for eksempel 0301."
+        errors["kommunenr"] = field("kommunenr_shape")
     else:
         try:
             identity.kommune(k, year)
         except KommunenrError:
-            errors["kommunenr"] = f"Kommunenummeret {k} finnes ikke i {year}. Kontroller nummeret."
+            errors["kommunenr"] = field("kommunenr_unknown", k=k, year=year)
     if not re.fullmatch(r"\d{2}", b):
-        errors["bydel"] = "Bydel skal ha to siffer: 00 for hele kommunen, 01–15 for bydelene i Oslo."
+        errors["bydel"] = field("bydel_shape")
     elif "kommunenr" not in errors:
         try:
             identity.check_bydel(k, b, year)
         except BydelError:
-            errors["bydel"] = f"Bydel {b} kan ikke brukes for kommune {k}. Bruk 00 for hele kommunen" + (
-                ", eller 01–15 for en bydel." if k == identity.OSLO_KOMMUNENR else "."
-            )
+            errors["bydel"] = field("bydel_oslo" if k == identity.OSLO_KOMMUNENR else "bydel_other", b=b, k=k)
     if not re.fullmatch(r"\d{9}", o):
-        errors["orgnr"] = "Organisasjonsnummeret skal ha ni siffer."
+        errors["orgnr"] = field("orgnr_shape")
     else:
         try:
             identity.check_orgnr(o)
         except OrgnrError:
-            errors["orgnr"] = (
-                f"Organisasjonsnummeret {o} er ikke gyldig: det skal begynne med 8 eller 9 og ha riktig kontrollsiffer."
-            )
+            errors["orgnr"] = field("orgnr_invalid", o=o)
     if not form["pin"].strip():
-        errors["pin"] = "Skriv inn PIN-koden."
+        errors["pin"] = field("pin_missing")
     return errors
 
 
@@ -106,7 +106,7 @@ class LoginPage(AppResource):
             return self._page(request, form, {}, messages_nb.melding("csrf"), status=403)
         errors = _field_errors(form, datetime.datetime.now(OSLO).year)
         if errors:
-            return self._page(request, form, errors, "Rett opp feltene som er merket.", status=400)
+            return self._page(request, form, errors, messages_nb.login_field("fix_fields"), status=400)
         unit = f"{form['kommunenr']}-{form['bydel']}-{form['orgnr']}"
         d = self.app.portal.login(auth.UnitCredentials(unit, form["pin"], request.source()), None, auth.IUnitAvatar)
         d.addCallbacks(self._logged_in, self._failed, callbackArgs=(request,), errbackArgs=(request, form))
@@ -154,7 +154,7 @@ class UploadPage(SessionPage):
 
 class DeliveriesPage(SessionPage):
     def page(self, request, session):
-        d = self.app.run_db(self.app.store.list_uploads, session.unit)
+        d = self.app.run_db(self.app.store.uploads_with_answers, session.unit)
         return d.addCallback(lambda rows: self._render(request, session, rows))
 
     def _render(self, request, session, rows):
@@ -234,6 +234,62 @@ class LogoutPage(AppResource):
         return _redirect(request, "/")
 
 
+class NotFoundPage(AppResource):
+    """404 as a page of ours, in the request's language (Twisted's own has no ``lang``)."""
+
+    isLeaf = True
+
+    def render(self, request):
+        return self.app.render(
+            request, "error", status=404, session=None, message=messages_nb.page_text("page_not_found")
+        )
+
+
+class LanguageSwitch(AppResource):
+    """``GET /sprak?lang=nn&neste=/opplasting``: remember the language in a cookie (a year) and go back to the page.
+    ``neste`` must be a path on this site (no scheme, no ``//``), else the login page."""
+
+    isLeaf = True
+
+    def render_GET(self, request):
+        lang = i18n.recognised((request.args.get(b"lang") or [b""])[0]) or i18n.DEFAULT
+        request.sendemodul_lang = lang
+        self.app.set_cookie(request, i18n.COOKIE, lang.encode("ascii"), max_age=b"31536000", same_site="lax")
+        target = (request.args.get(b"neste") or [b"/"])[0].decode("utf-8", "replace")
+        if not LOCAL_PATH_RE.fullmatch(target):
+            target = "/"
+        return _redirect(request, target)
+
+
+LOCAL_PATH_RE = re.compile(r"/(?![/\\])[A-Za-z0-9/_.-]*")
+
+
+class KeepAlive(AppResource):
+    """``GET /okt``: 204 when the request's web session is alive (and so renewed), else 401. The session warning
+    (``static/okt.js``) calls it when the user chooses to continue."""
+
+    isLeaf = True
+
+    def render_GET(self, request):
+        def answer(session):
+            request.setResponseCode(204 if session else 401)
+            return b""
+
+        return respond(request, self.app.session(request).addCallback(answer))
+
+
+class StatementPage(AppResource):
+    """``/tilgjengelighet``: the accessibility statement, for everyone (logged in or not)."""
+
+    isLeaf = True
+
+    def render_GET(self, request):
+        return respond(
+            request,
+            self.app.session(request).addCallback(lambda s: self.app.render(request, "tilgjengelighet", session=s)),
+        )
+
+
 class Favicon(resource.Resource):
     """``/favicon.ico``: browsers ask for it on a site's first page; without it every first visit logs a 404 in the
     browser's console and the server's log. Read once at start (312 bytes); a browser may keep it for a week."""
@@ -252,10 +308,13 @@ class Favicon(resource.Resource):
 
 
 class StaticFiles(static.File):
+    """The static files. The site sets ``childNotFound`` to its :class:`NotFoundPage` (Twisted copies it to each
+    child), so that a missing file gets our 404 page in the request's language."""
+
     def directoryListing(self):
-        return pages.notFound()
+        return self.childNotFound
 
     def getChild(self, path, request):
         if bad_segment(path):  # a NUL would reach os.stat (ValueError, a 500); non-UTF-8 is logged as an error
-            return pages.notFound()
+            return self.childNotFound
         return super().getChild(path, request)

@@ -26,7 +26,13 @@ TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 
 
 def person_login_of(row):
-    return PersonLogin(row["person_id"], row["name"], persons.registers_of(row["registers"]))
+    return PersonLogin(
+        row["person_id"],
+        row["name"],
+        persons.registers_of(row["registers"]),
+        row.get("role") or "reporter",
+        row.get("fylke"),
+    )
 
 
 class PersonStepPage(AppResource):

@@ -35,6 +35,9 @@ class PersonLogin:
     person_id: str
     name: str
     registers: tuple[str, ...]
+    #: ``reporter``, or ``statsforvalter`` with the ``fylke`` whose review tasks they see (issue 17).
+    role: str = "reporter"
+    fylke: str | None = None
 
 
 class Sessions:

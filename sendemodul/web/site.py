@@ -6,23 +6,27 @@ endpoint string and wraps it in TLS. Thin: uploads go to ``intake``, logins to t
 
 from twisted.internet import ssl
 from twisted.logger import Logger
-from twisted.web import pages, server
+from twisted.web import server
 
 from sendemodul.listening import ListeningService
 from sendemodul.web.answers import BASE_HEADERS
 from sendemodul.web.api import ApiNode, Keys, Uploads
 from sendemodul.web.app import AppResource
 from sendemodul.web.channel import RequestLineChannel
-from sendemodul.web.errors import NotFoundJSON
+from sendemodul.web.errors import NotFoundJSON, internal_error_page
 from sendemodul.web.module_page import ModulePage
 from sendemodul.web.overview import OverviewPage
 from sendemodul.web.pages import (
     STATIC_DIR,
     DeliveriesPage,
     Favicon,
+    KeepAlive,
+    LanguageSwitch,
     LoginPage,
     LogoutPage,
+    NotFoundPage,
     Receipts,
+    StatementPage,
     StaticFiles,
     UploadPage,
 )
@@ -30,6 +34,7 @@ from sendemodul.web.passkeys import PasskeyLogin, PasskeysPage
 from sendemodul.web.persons import Enrolments, PersonStepPage
 from sendemodul.web.registration import RegistrationPage
 from sendemodul.web.request import UploadRequest, bad_segment
+from sendemodul.web.review import ReviewPages
 from sendemodul.web.staff_pages import StaffStatusPage
 from sendemodul.web.tls import CoalescingTLSFactory
 
@@ -40,10 +45,12 @@ class Root(AppResource):
     def __init__(self, app):
         super().__init__(app)
         self.login = LoginPage(app)
+        self.not_found = NotFoundPage(app)
         self.putChild(b"opplasting", UploadPage(app))
         self.putChild(b"innsendinger", DeliveriesPage(app))
         self.putChild(b"kvittering", Receipts(app))
         self.putChild(b"logg-ut", LogoutPage(app))
+        self.putChild(b"oppgaver", ReviewPages(app))
         self.putChild(b"hvem-er-du", PersonStepPage(app))
         self.putChild(b"innmelding", Enrolments(app))
         self.putChild(b"registrer-person", RegistrationPage(app))
@@ -51,7 +58,12 @@ class Root(AppResource):
         self.putChild(b"passnokler", PasskeysPage(app))
         self.putChild(b"passnokkel", PasskeyLogin(app))
         self.putChild(b"krypteringsmodul", ModulePage(app))
-        self.putChild(b"static", StaticFiles(str(STATIC_DIR)))
+        self.putChild(b"sprak", LanguageSwitch(app))
+        self.putChild(b"okt", KeepAlive(app))
+        self.putChild(b"tilgjengelighet", StatementPage(app))
+        static_files = StaticFiles(str(STATIC_DIR))
+        static_files.childNotFound = self.not_found
+        self.putChild(b"static", static_files)
         self.putChild(b"favicon.ico", Favicon())
         self.putChild(b"statusliste", StaffStatusPage(app))
         v1 = ApiNode()
@@ -64,7 +76,7 @@ class Root(AppResource):
     def getChild(self, path, request):
         if path == b"":
             return self.login
-        return pages.notFound()
+        return self.not_found
 
     def render_GET(self, request):
         return self.login.render_GET(request)
@@ -153,7 +165,7 @@ class Site(server.Site):
         """Our resource tree, but 404 for a path with a NUL, another control byte or non-UTF-8 in any segment:
         none of ours has one, and no resource need guard against them."""
         if any(bad_segment(segment) for segment in request.postpath):
-            return NotFoundJSON() if request.postpath[0] == b"api" else pages.notFound()
+            return NotFoundJSON() if request.postpath[0] == b"api" else NotFoundPage(self.app)
         return super().getResourceFor(request)
 
     def log(self, request):
@@ -185,6 +197,19 @@ class SecureRequest(UploadRequest):
         for name, value in BASE_HEADERS:
             self.setHeader(name, value)
         return super().process()
+
+    def processingFailed(self, reason):
+        """An exception out of a resource: logged, and our 500 page in the request's language (Twisted's own has
+        no ``lang``)."""
+        log.failure("request failed", reason)
+        if not self.finished and self.channel is not None:
+            body = internal_error_page(self)
+            self.setResponseCode(500)
+            self.setHeader(b"Content-Type", b"text/html; charset=utf-8")
+            self.setHeader(b"Content-Length", b"%d" % len(body))
+            self.write(body)
+            self.finish()
+        return reason
 
 
 def tls_options(cert_path):

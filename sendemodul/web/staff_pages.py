@@ -3,8 +3,6 @@ token, :mod:`sendemodul.staff`), read-only, in Bokmål."""
 
 import datetime
 
-from twisted.web import pages
-
 from sendemodul import messages_nb, staff, status_list
 from sendemodul.expected import expected_units
 from sendemodul.registers import REGISTERS
@@ -22,7 +20,7 @@ class StaffStatusPage(AppResource):
 
     def render_GET(self, request):
         if not self.app.config.staff.enabled:
-            return pages.notFound().render(request)
+            return self.app.render(request, "error", status=404, message=messages_nb.page_text("page_not_found"))
         today = datetime.datetime.now(OSLO).date()
         register = _arg(request, "register") or "11F"
         try:

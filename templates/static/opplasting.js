@@ -2,6 +2,8 @@
 // session cookie and the CSRF token; the answer is the receipt, or an error with a message in the page's language.
 // Every text comes from the page (the form's data-melding-* attributes, or the server's "melding"), so that the
 // page's language is the only one a person sees; the form has novalidate, so the browser's own messages never show.
+// Progress is announced to screen readers in the polite live region #status at every 10 percent, not at every event;
+// the upload asks for the server's "melding" in the page's language (Accept-Language).
 "use strict";
 (function () {
   var form = document.getElementById("opplasting");
@@ -18,6 +20,7 @@
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var maxBytes = Number(form.dataset.maxBytes);
   var text = form.dataset;
+  var announced = -1;
 
   function showProgress(p) {
     bar.value = p;
@@ -55,16 +58,23 @@
     button.disabled = true;
     showProgress(0);
     progress.hidden = false;
+    announced = -1;
     status.textContent = text.meldingSender;
     var xhr = new XMLHttpRequest();
     xhr.open("PUT", "/api/v1/uploads/" + encodeURIComponent(file.name));
     xhr.setRequestHeader("X-CSRF-Token", csrf);
+    xhr.setRequestHeader("Accept-Language", document.documentElement.lang);
     xhr.setRequestHeader("Content-Type", "application/x-tar");
     xhr.upload.addEventListener("progress", function (e) {
       if (e.lengthComputable) {
         var p = Math.floor(100 * e.loaded / e.total);
         showProgress(p);
-        if (p === 100) { status.textContent = text.meldingKontrollerer; }
+        if (p === 100) {
+          status.textContent = text.meldingKontrollerer;
+        } else if (Math.floor(p / 10) > announced) {
+          announced = Math.floor(p / 10);
+          status.textContent = text.meldingSendtProsent.replace("{p}", String(p));
+        }
       }
     });
     xhr.addEventListener("load", function () {

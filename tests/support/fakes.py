@@ -127,7 +127,16 @@ class FakeStore:
 
     def upload_with_feedback(self, reference):
         found = self.rows.get(reference)
-        return None if found is None else {**found, "feedback": [], "feedback_omitted": 0}
+        return (
+            None if found is None else {"answer": None, "review": None, **found, "feedback": [], "feedback_omitted": 0}
+        )
+
+    def upload_with_answer(self, reference):
+        found = self.rows.get(reference)
+        return None if found is None else {"answer": None, "review": None, **found}
+
+    def uploads_with_answers(self, unit):
+        return [{"answer": None, "review": None, **r} for r in self.list_uploads(unit)]
 
 
 def sync_db(f, *args):

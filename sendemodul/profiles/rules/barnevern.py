@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sendemodul import identity
+from sendemodul.i18n import Msg
 from sendemodul.identity.checkdigits import ascii_digits
 from sendemodul.identity.person_ids import PLACEHOLDER_SUFFIXES
 from sendemodul.profiles.rules.report import Severity
@@ -98,6 +99,26 @@ def _has_presisering(element: ET.Element) -> bool:
     return presisering is not None and bool((presisering.text or "").strip())
 
 
+#: The names the messages put in their {label} and {what} (``Msg(label)``): listed here so that scripts/i18n
+#: finds them for the catalogs (a dict named ``*_NB``).
+MESSAGE_NAMES_NB = {
+    name: name
+    for name in (
+        "Individet",
+        "Meldingen",
+        "Undersøkelsen",
+        "Planen",
+        "Tiltaket",
+        "Flyttingen",
+        "Melder",
+        "Saksinnhold",
+        "Vedtaksgrunnlag",
+        "Undersøkelse med konklusjon",
+        "Tiltakskategori",
+        "Opphevelse",
+    )
+}
+
 #: The kinds of sub-elements with dates: (name in messages, path from Individ, SSB's control-id prefix).
 _KINDS = (
     ("Meldingen", "Melding", "Melding"),
@@ -123,7 +144,13 @@ def _dates(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
                     f"{prefix}02b",
                     Severity.ERROR,
                     where,
-                    f"{label} ({ident}) har sluttdato i {own_end.year}, ikke i rapporteringsåret {periode}",
+                    Msg(
+                        "{label} ({ident}) har sluttdato i {year}, ikke i rapporteringsåret {periode}",
+                        label=Msg(label),
+                        ident=ident,
+                        year=own_end.year,
+                        periode=periode,
+                    ),
                 )
             if (
                 end is not None
@@ -135,20 +162,22 @@ def _dates(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
                     f"{prefix}02c",
                     Severity.ERROR,
                     where,
-                    f"{label} ({ident}) har sluttdato etter individets sluttdato",
+                    Msg("{label} ({ident}) har sluttdato etter individets sluttdato", label=Msg(label), ident=ident),
                 )
             if closed and (own_end is None or end is None or own_end > year_end):
                 yield (
                     f"{prefix}02d",
                     Severity.ERROR,
                     where,
-                    f"{label} ({ident}) skal være avsluttet når individet er avsluttet (Avslutta3112 = 1): "
-                    + (
-                        "sluttdato mangler"
+                    Msg(
+                        "{label} ({ident}) skal være avsluttet når individet er avsluttet (Avslutta3112 = 1): {why}",
+                        label=Msg(label),
+                        ident=ident,
+                        why=Msg("sluttdato mangler")
                         if own_end is None
-                        else "individet har ingen sluttdato"
+                        else Msg("individet har ingen sluttdato")
                         if end is None
-                        else f"sluttdato er etter 31.12.{periode}"
+                        else Msg("sluttdato er etter 31.12.{periode}", periode=periode),
                     ),
                 )
             if start is not None and own_start is not None and own_start < start:
@@ -156,7 +185,7 @@ def _dates(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
                     f"{prefix}02e",
                     Severity.ERROR,
                     f"{path.rsplit('/', 1)[-1]}/@StartDato",
-                    f"{label} ({ident}) har startdato før individets startdato",
+                    Msg("{label} ({ident}) har startdato før individets startdato", label=Msg(label), ident=ident),
                 )
     for number, flytting in enumerate(individ.iterfind("Flytting"), 1):
         ident = f"nr. {number}"
@@ -168,14 +197,14 @@ def _dates(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
                 "Flytting02c",
                 Severity.ERROR,
                 "Flytting/@SluttDato",
-                f"Flyttingen ({ident}) har sluttdato etter individets sluttdato",
+                Msg("Flyttingen ({ident}) har sluttdato etter individets sluttdato", ident=ident),
             )
         if start is not None and moved < start:
             yield (
                 "Flytting02f",
                 Severity.ERROR,
                 "Flytting/@SluttDato",
-                f"Flyttingen ({ident}) har sluttdato før individets startdato",
+                Msg("Flyttingen ({ident}) har sluttdato før individets startdato", ident=ident),
             )
 
 
@@ -187,13 +216,13 @@ def _individ02b(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
             "Individ02b",
             Severity.ERROR,
             "SluttDato",
-            f"Individets sluttdato er før forrige telletidspunkt, 31.12.{periode - 1}",
+            Msg("Individets sluttdato er før forrige telletidspunkt, 31.12.{year}", year=periode - 1),
         )
 
 
 def _individ06(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
     if individ.find("Melding") is None and individ.find("Plan") is None and individ.find("Tiltak") is None:
-        yield ("Individ06", Severity.ERROR, None, "Individet har verken meldinger, planer eller tiltak i året")
+        yield ("Individ06", Severity.ERROR, None, Msg("Individet har verken meldinger, planer eller tiltak i året"))
 
 
 #: Codes that need a Presisering: (SSB's control id, path from Individ, what, the attribute, its codes).
@@ -216,7 +245,7 @@ def _presisering(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
                     rule_id,
                     Severity.ERROR,
                     f"{path.rsplit('/', 1)[-1]}/Presisering",
-                    f"{what} {code} (nr. {number}) mangler presisering",
+                    Msg("{what} {code} (nr. {number}) mangler presisering", what=Msg(what), code=code, number=number),
                 )
 
 
@@ -230,7 +259,11 @@ def _melding(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
                 "Melding03",
                 Severity.WARNING,
                 "Melding/@SluttDato",
-                f"Meldingen (nr. {number}) er behandlet på mer enn {MELDING_DAYS} dager (fristen er 7)",
+                Msg(
+                    "Meldingen (nr. {number}) er behandlet på mer enn {days} dager (fristen er 7)",
+                    number=number,
+                    days=MELDING_DAYS,
+                ),
             )
         if end is not None and end.year >= periode and melding.get("Konklusjon", "").strip() in ("1", "2"):
             if melding.find("Melder") is None:
@@ -238,14 +271,14 @@ def _melding(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
                     "Melding04",
                     Severity.ERROR,
                     "Melding/Melder",
-                    f"Meldingen (nr. {number}) er konkludert, men har ingen melder",
+                    Msg("Meldingen (nr. {number}) er konkludert, men har ingen melder", number=number),
                 )
             if melding.find("Saksinnhold") is None:
                 yield (
                     "Melding05",
                     Severity.ERROR,
                     "Melding/Saksinnhold",
-                    f"Meldingen (nr. {number}) er konkludert, men har intet saksinnhold",
+                    Msg("Meldingen (nr. {number}) er konkludert, men har intet saksinnhold", number=number),
                 )
 
 
@@ -261,22 +294,37 @@ def _undersokelse(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
                 "Undersokelse04",
                 Severity.ERROR,
                 "Undersokelse/@Konklusjon",
-                f"Undersøkelsen (nr. {number}) er avsluttet, men mangler konklusjon",
+                Msg("Undersøkelsen (nr. {number}) er avsluttet, men mangler konklusjon", number=number),
             )
         if konklusjon in ("1", "2") and undersokelse.find("Vedtaksgrunnlag") is None:
             yield (
                 "Undersokelse07",
                 Severity.ERROR,
                 "Undersokelse/Vedtaksgrunnlag",
-                f"Undersøkelsen (nr. {number}) er konkludert med kode {konklusjon} og skal ha vedtaksgrunnlag",
+                Msg(
+                    "Undersøkelsen (nr. {number}) er konkludert med kode {code} og skal ha vedtaksgrunnlag",
+                    number=number,
+                    code=konklusjon,
+                ),
             )
         if start is not None and start < datetime.date(periode, 6, 30) and end is None:
             yield (
                 "Undersokelse08",
                 Severity.WARNING,
                 "Undersokelse/@SluttDato",
-                f"Undersøkelsen (nr. {number}) startet før 30.06.{periode} og skal være konkludert",
+                Msg(
+                    "Undersøkelsen (nr. {number}) startet før 30.06.{periode} og skal være konkludert",
+                    number=number,
+                    periode=periode,
+                ),
             )
+
+
+#: Tiltak24's message, for a tiltak that started before or from 01.01.2023 (``{laws}``: the laws it may cite).
+TILTAK24_NB = {
+    "before": "Tiltaket (nr. {number}) startet før 01.01.2023 og krever lov = {laws}",
+    "from": "Tiltaket (nr. {number}) startet fra 01.01.2023 og krever lov = {laws}",
+}
 
 
 def _lovhjemmel(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
@@ -290,7 +338,10 @@ def _lovhjemmel(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
                 "Lovhjemmel04",
                 Severity.ERROR,
                 "Lovhjemmel",
-                f"Tiltaket (nr. {number}) har kapittel eller paragraf 0 i lovhjemmelen, som ikke er gyldig",
+                Msg(
+                    "Tiltaket (nr. {number}) har kapittel eller paragraf 0 i lovhjemmelen, som ikke er gyldig",
+                    number=number,
+                ),
             )
         start = _date(tiltak, "StartDato")
         if start is None:
@@ -304,8 +355,11 @@ def _lovhjemmel(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
                 "Tiltak24",
                 Severity.ERROR,
                 "Lovhjemmel/@Lov",
-                f"Tiltaket (nr. {number}) startet {'før' if start <= BVL2021_FROM else 'fra'} 01.01.2023 og "
-                f"krever lov = {' eller '.join(repr(a) for a in allowed)}",
+                Msg(
+                    TILTAK24_NB["before" if start <= BVL2021_FROM else "from"],
+                    number=number,
+                    laws=" eller ".join(repr(a) for a in allowed),
+                ),
             )
 
 
@@ -345,7 +399,10 @@ def _tiltak(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
                 "Tiltak04",
                 Severity.WARNING,
                 "Tiltak/Opphevelse",
-                f"Tiltaket (nr. {number}) er et omsorgstiltak med sluttdato og krever kode for opphevelse",
+                Msg(
+                    "Tiltaket (nr. {number}) er et omsorgstiltak med sluttdato og krever kode for opphevelse",
+                    number=number,
+                ),
             )
         if start is not None and _is_plassering(tiltak):
             placements.append((number, start, end or year_end))
@@ -358,15 +415,19 @@ def _tiltak(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
                 "Tiltak09",
                 Severity.WARNING,
                 "Tiltak/@StartDato",
-                f"Plasseringstiltaket (nr. {number}) overlapper et annet med {PLACEMENT_OVERLAP_DAYS} dager eller "
-                "mer; plasseringstiltak kan ikke overlappe med mer enn 3 måneder",
+                Msg(
+                    "Plasseringstiltaket (nr. {number}) overlapper et annet med {days} dager eller mer; "
+                    "plasseringstiltak kan ikke overlappe med mer enn 3 måneder",
+                    number=number,
+                    days=PLACEMENT_OVERLAP_DAYS,
+                ),
             )
 
 
 def _individ10(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
     kommunenr = facts.kommunenr
     if kommunenr == OSLO and not individ.get("Bydelsnavn", "").strip():
-        yield ("Individ10", Severity.ERROR, "Bydelsnavn", "Bydelsnavn mangler; Oslo rapporterer per bydel")
+        yield ("Individ10", Severity.ERROR, "Bydelsnavn", Msg("Bydelsnavn mangler; Oslo rapporterer per bydel"))
 
 
 def run_controls(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
@@ -404,9 +465,9 @@ def _age(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
     if age is None:
         return
     if age > 25:
-        yield ("Individ07", Severity.ERROR, None, f"Individet er {age} år og skal avsluttes som klient")
+        yield ("Individ07", Severity.ERROR, None, Msg("Individet er {age} år og skal avsluttes som klient", age=age))
     if age > 18 and individ.find("Tiltak") is None:
-        yield ("Individ08", Severity.ERROR, None, f"Individet er {age} år og skal dermed ha tiltak")
+        yield ("Individ08", Severity.ERROR, None, Msg("Individet er {age} år og skal dermed ha tiltak", age=age))
     for number, tiltak in enumerate(individ.iterfind("Tiltak"), 1):
         kategori = tiltak.find("Kategori")
         code = "" if kategori is None else kategori.get("Kode", "").strip()
@@ -415,21 +476,25 @@ def _age(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
                 "Tiltak05",
                 Severity.WARNING,
                 "Kategori/@Kode",
-                f"Tiltaket (nr. {number}): barnet er {age} år (over 7) og i barnehage",
+                Msg("Tiltaket (nr. {number}): barnet er {age} år (over 7) og i barnehage", number=number, age=age),
             )
         if age > 10 and code == "4.2":
             yield (
                 "Tiltak06",
                 Severity.WARNING,
                 "Kategori/@Kode",
-                f"Tiltaket (nr. {number}): barnet er {age} år (over 11) og i SFO",
+                Msg("Tiltaket (nr. {number}): barnet er {age} år (over 11) og i SFO", number=number, age=age),
             )
         if age > 18 and _is_omsorgstiltak(tiltak):
             yield (
                 "Lovhjemmel03",
                 Severity.ERROR,
                 "Lovhjemmel",
-                f"Tiltaket (nr. {number}): individet er {age} år og skal dermed ikke ha omsorgstiltak",
+                Msg(
+                    "Tiltaket (nr. {number}): individet er {age} år og skal dermed ikke ha omsorgstiltak",
+                    number=number,
+                    age=age,
+                ),
             )
 
 
@@ -464,8 +529,13 @@ def _individ01a(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
                     "Individ01a",
                     Severity.ERROR,
                     f"{element.tag}/@{name}" if numbered else name,
-                    f"{label + (f' (nr. {number})' if numbered else '')}: {name} er i {value.year}; datoer skal "
-                    "ligge mellom 01.01.1998 og 31.12.2049",
+                    Msg(
+                        "{label}{number}: {name} er i {year}; datoer skal ligge mellom 01.01.1998 og 31.12.2049",
+                        label=Msg(label),
+                        number=f" (nr. {number})" if numbered else "",
+                        name=name,
+                        year=value.year,
+                    ),
                 )
 
 
@@ -502,39 +572,45 @@ def _ids(individ: ET.Element, facts: Facts) -> Iterator[Finding]:
             "Individ03",
             Severity.ERROR,
             "Fodselsnummer",
-            "Fødselsnummeret er ikke gyldig; individet kan ikke identifiseres",
+            Msg("Fødselsnummeret er ikke gyldig; individet kan ikke identifiseres"),
         )
     elif fnr == "none" and duf == "bad":
         yield (
             "Individ03",
             Severity.ERROR,
             "DUFnummer",
-            "DUF-nummeret er ikke gyldig; individet kan ikke identifiseres",
+            Msg("DUF-nummeret er ikke gyldig; individet kan ikke identifiseres"),
         )
     elif fnr == "none" and duf == "none":
         yield (
             "Individ03",
             Severity.ERROR,
             None,
-            "Fødselsnummer og DUF-nummer mangler; individet kan ikke identifiseres",
+            Msg("Fødselsnummer og DUF-nummer mangler; individet kan ikke identifiseres"),
         )
     if fnr != "mod11":
         yield (
             "Individ11",
             Severity.WARNING,
             "Fodselsnummer",
-            "Individet har ikke et fullstendig fødselsnummer med riktige kontrollsifre"
-            + (" (det er en plassholder)" if fnr == "placeholder" else ""),
+            Msg("Individet har ikke et fullstendig fødselsnummer med riktige kontrollsifre (det er en plassholder)")
+            if fnr == "placeholder"
+            else Msg("Individet har ikke et fullstendig fødselsnummer med riktige kontrollsifre"),
         )
     if fnr not in ("mod11", "placeholder"):
         yield (
             "Individ12",
             Severity.WARNING,
             "Fodselsnummer",
-            "Individet har ikke et gyldig fødselsnummer eller D-nummer",
+            Msg("Individet har ikke et gyldig fødselsnummer eller D-nummer"),
         )
     if duf == "bad":
-        yield ("Individ19", Severity.WARNING, "DUFnummer", "DUF-nummeret er ikke gyldig; kontrollsifrene stemmer ikke")
+        yield (
+            "Individ19",
+            Severity.WARNING,
+            "DUFnummer",
+            Msg("DUF-nummeret er ikke gyldig; kontrollsifrene stemmer ikke"),
+        )
 
 
 CONTROLS: tuple[Control, ...] = (

@@ -53,7 +53,10 @@ class Checker:
         allow_synthetic: bool = True,
         source: str | None = None,
         max_per_rule: int = MAX_PER_RULE,
+        pseudonymized: bool = False,
     ):
+        """``pseudonymized``: the records' identifiers are ``CLASS:pseudonym`` tokens (SSB's reception control,
+        :meth:`RecordRules.use_pseudonyms`)."""
         self.report = Report(profile.register, profile.periode, str(unit), profile.title, source)
         if isinstance(profile, XmlProfile) and profile.controls == "barnevern":
             self.report.titles.update(barnevern.TITLES)
@@ -64,6 +67,8 @@ class Checker:
         self._fatal = False
         self._header_checked = False
         self._records = _record_rules(profile, Context(profile, unit), self._add, allow_synthetic, max_per_rule)
+        if pseudonymized:
+            self._records.use_pseudonyms()
         #: SSB's control for a finding of one of our rules, where the record rules know one (15F: ``EMPTY`` is
         #: ``Individ00``, ``SCHEMA`` in an ``Individ`` is ``Individ01`` ...).
         self._control_of = getattr(self._records, "control_of", None)

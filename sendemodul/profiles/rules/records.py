@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import heapq
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Generic, NamedTuple, TypeVar
 
 from sendemodul import identity
@@ -15,7 +16,15 @@ from sendemodul.profiles.rules.duplicates import FirstSeen, Journal
 from sendemodul.profiles.rules.fields import Context, parse_date
 from sendemodul.profiles.rules.report import MAX_PER_RULE, Add, Severity
 
-__all__ = ["BIRTH_DATE_CLASSES", "DISTINCT_CLASSES", "BirthField", "RecordRules", "birth_matches"]
+__all__ = [
+    "BIRTH_DATE_CLASSES",
+    "DISTINCT_CLASSES",
+    "BirthField",
+    "RecordRules",
+    "birth_matches",
+    "classify_pseudonym_token",
+    "pseudonym_token",
+]
 
 _ID_REASONS = {
     "BAD_CHECKSUM": "the check digits do not match",
@@ -75,6 +84,19 @@ class RecordRules(ABC, Generic[P]):
         self._record_consistency = compile_rules((r for r in profile.consistency if r.element is None), date_formats)
         self._synthetic = 0
         self._placeholders = 0
+        self._classify: Callable[[str, str], identity.ClassifiedId] = identity.classify_id
+        #: Whether the identifiers are ID numbers, whose digits SSB's K005 reads (not so at reception).
+        self._fnr_digits = True
+
+    def use_pseudonyms(self) -> None:
+        """At SSB's reception control the identifiers are :func:`pseudonym_token` values (the class the TPF found
+        and the pseudonym), not ID numbers: the same rules run on them (missing, invalid, synthetic, duplicates by
+        pseudonym), except the birth date against the fødselsnummer, which SSB cannot see."""
+        self._classify = classify_pseudonym_token
+        self._birth = None
+        # SSB's K005 reads the digits (valid before 2032?): the TPF's class stands for them here, so an ID valid only by
+        # the 2032 rule is not told apart at reception (a blank one still fails)
+        self._fnr_digits = False
 
     def check_header(self, header_lines: list[str]) -> None:
         """Document-level checks (XML: the header element); nothing for fixed width."""
@@ -152,9 +174,9 @@ class RecordRules(ABC, Generic[P]):
                 if spec.mandatory or (kind == "fnr" and self._fnr_current):  # SSB's K005: a blank one fails
                     self.add(Severity.ERROR, "ID_MISSING", line, journalnr, name, f"{name} must be filled in")
                 continue
-            classified = identity.classify_id(raw, kind)
+            classified = self._classify(raw, kind)
             id_class, canonical = classified.id_class, classified.canonical
-            if kind == "fnr" and self._fnr_current:
+            if kind == "fnr" and self._fnr_current and self._fnr_digits:
                 if not identity.valid_before_2032(raw):
                     reason = (
                         _RULE_2032_REASON
@@ -249,3 +271,15 @@ def birth_matches(date_part: str, birth: str, date_format: str) -> bool:
         return True
     day, month, yy = int(date_part[0:2]), int(date_part[2:4]) % 40, int(date_part[4:6])
     return (born.day, born.month, born.year % 100) == (day, month, yy)
+
+
+def pseudonym_token(id_class: str, pseudonym: str) -> str:
+    """What stands in a record's identifier at SSB: ``CLASS:pseudonym`` (the pseudonym empty for an invalid ID)."""
+    return f"{id_class}:{pseudonym}"
+
+
+def classify_pseudonym_token(token: str, kind: str) -> identity.ClassifiedId:
+    """The :class:`~sendemodul.identity.ClassifiedId` of a :func:`pseudonym_token`: its class, and the pseudonym as
+    the canonical value that duplicates are found by (the token itself where there is no pseudonym)."""
+    id_class, _, pseudonym = token.partition(":")
+    return identity.ClassifiedId(IdClass(id_class), pseudonym or token, None)

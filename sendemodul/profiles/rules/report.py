@@ -17,7 +17,7 @@ from typing import Protocol, TypedDict
 
 import jinja2
 
-from sendemodul import resources
+from sendemodul import i18n, resources
 
 __all__ = ["GENERIC_TITLES", "MAX_PER_RULE", "Add", "Finding", "Group", "Report", "Severity"]
 
@@ -37,6 +37,92 @@ class Severity(enum.IntEnum):
 
 
 _EXIT_CODES = {None: 0, Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2, Severity.FATAL: 2}
+
+#: The languages of a report: ``en`` prints the report's frame in English and the rules' texts as written;
+#: ``nb`` and ``nn`` print everything from the catalogs (``sendemodul check --lang nn``; the CLI stays English).
+LANGUAGES = ("en", "nb", "nn")
+
+#: The report's own words in English (``--lang en``) ...
+REPORT_TEXTS_EN = {
+    "heading": "sendemodul check: {title}",
+    "html_title": "Control report {register} {periode}, {unit}",
+    "html_heading": "Control report: {title}",
+    "meta": "register {register}, periode {periode}, unit {unit}",
+    "file": "file: {source}",
+    "more": "... and {n} more {rule} finding(s) not listed",
+    "document": "document",
+    "line": "line {line}",
+    "line_journalnr": "line {line}, journalnr {journalnr}",
+    "register": "Register",
+    "periode": "Periode",
+    "unit": "Unit",
+    "file_label": "File",
+    "records": "Records",
+    "severity": "Severity",
+    "line_label": "Line",
+    "journalnr": "Journalnr",
+    "field": "Field",
+    "message": "Message",
+    "rule": "Rule",
+    "not_listed": "Not listed (counted in the totals):",
+    "more_html": "{n} more {rule} finding(s)",
+    "group_heading": "{control}{title}: {count} funn",
+    "more_group": "... and {n} more not listed",
+    "count": "{count} funn",
+    "whole_file": "whole file",
+    "more_counted": "{n} more counted, but not listed.",
+}
+
+#: ... and in Bokmål, the message ids of the catalogs (scripts/i18n extracts dicts named ``*_NB`` or ``*TITLES``
+#: from the rules' modules).
+REPORT_TEXTS_NB = {
+    "heading": "Kontrollrapport: {title}",
+    "html_title": "Kontrollrapport {register} {periode}, {unit}",
+    "html_heading": "Kontrollrapport: {title}",
+    "meta": "register {register}, periode {periode}, enhet {unit}",
+    "file": "fil: {source}",
+    "more": "… og {n} funn til av {rule} som ikke er listet",
+    "summary": "Resultat: {result} (fatale: {fatal}, feil: {error}, advarsler: {warning}, info: {info}); poster: "
+    "{records}; avslutningskode {exit_code}",
+    "document": "dokumentet",
+    "line": "linje {line}",
+    "line_journalnr": "linje {line}, journalnr {journalnr}",
+    "register": "Register",
+    "periode": "Periode",
+    "unit": "Enhet",
+    "file_label": "Fil",
+    "records": "Poster",
+    "severity": "Alvorlighetsgrad",
+    "line_label": "Linje",
+    "journalnr": "Journalnr",
+    "field": "Felt",
+    "message": "Melding",
+    "rule": "Regel",
+    "not_listed": "Ikke listet (telt med i summene):",
+    "more_html": "{n} funn til av {rule}",
+    "group_heading": "{control}{title}: {count} funn",
+    "more_group": "… og {n} til som ikke er listet",
+    "count": "{count} funn",
+    "whole_file": "hele filen",
+    "more_counted": "{n} funn til er talt med, men ikke listet.",
+}
+
+
+def report_text(lang: str, key: str, **values: object) -> str:
+    """One of the report's own texts in ``lang`` (``en``, ``nb`` or ``nn``), with its values."""
+    if lang == "en":
+        return REPORT_TEXTS_EN[key].format(**values)
+    return i18n.gettext_in(lang, REPORT_TEXTS_NB[key]).format(**values)
+
+
+def rule_text(lang: str, text: str) -> str:
+    """A rule's message or a profile's title in ``lang``: a :class:`~sendemodul.i18n.Msg` or a text with an entry
+    in the catalogs is translated; anything else (``--lang en``, or a text not yet in the catalogs) as written."""
+    if lang == "en":
+        return str(text)
+    if isinstance(text, i18n.Msg):
+        return text.in_language(lang)
+    return i18n.gettext_in(lang, text)
 
 
 #: The titles of our own rules (those that are no control of SSB's, or not only), in Bokmål as SSB's.
@@ -130,9 +216,15 @@ class Finding:
     @property
     def where(self) -> str:
         """``line 12, journalnr 00000012`` (or ``document``): how the report names the row."""
+        return self.where_in("en")
+
+    def where_in(self, lang: str) -> str:
+        """:attr:`where` in ``lang``."""
         if self.line is None:
-            return "document"
-        return f"line {self.line}" + (f", journalnr {self.journalnr}" if self.journalnr else "")
+            return report_text(lang, "document")
+        if self.journalnr:
+            return report_text(lang, "line_journalnr", line=self.line, journalnr=self.journalnr)
+        return report_text(lang, "line", line=self.line)
 
     def as_dict(self) -> FindingDict:
         return {
@@ -191,6 +283,17 @@ class Report:
             )
         ]
 
+    #: The language the renderings use (:data:`LANGUAGES`); the JSON keys and codes never change.
+    lang: str = "en"
+
+    def text(self, key: str, **values: object) -> str:
+        """The report's own text ``key`` in its language."""
+        return report_text(self.lang, key, **values)
+
+    def translated(self, text: str) -> str:
+        """A rule's message or a title in the report's language."""
+        return rule_text(self.lang, text)
+
     @property
     def worst(self) -> Severity | None:
         """The highest severity found, ``None`` when there are no findings."""
@@ -217,7 +320,11 @@ class Report:
     @property
     def summary(self) -> str:
         """One line, e.g. ``Result: ERROR (0 fatal, 3 errors, 0 warnings, 1 info) in 120 records, exit code 2``."""
-        counts = ", ".join(
+        if self.lang != "en":
+            counts = {s.name.lower(): self.severity_counts.get(s, 0) for s in Severity}
+            result = "OK" if self.worst is None else self.worst.name
+            return self.text("summary", result=result, records=self.records, exit_code=self.exit_code, **counts)
+        counts_text = ", ".join(
             _count(self.severity_counts.get(s, 0), name)
             for s, name in (
                 (Severity.FATAL, "fatal"),
@@ -227,7 +334,7 @@ class Report:
             )
         )
         result = "OK" if self.worst is None else self.worst.name
-        return f"Result: {result} ({counts}) in {_count(self.records, 'record')}, exit code {self.exit_code}"
+        return f"Result: {result} ({counts_text}) in {_count(self.records, 'record')}, exit code {self.exit_code}"
 
     def as_dict(self) -> ReportDict:
         return {
@@ -252,21 +359,21 @@ class Report:
 
     def to_text(self) -> str:
         lines = [
-            f"sendemodul check: {self.title}",
-            f"register {self.register}, periode {self.periode}, unit {self.unit}",
+            self.text("heading", title=self.translated(self.title)),
+            self.text("meta", register=self.register, periode=self.periode, unit=self.unit),
         ]
         if self.source:
-            lines.append(f"file: {self.source}")
+            lines.append(self.text("file", source=self.source))
         lines.append("")
         for g in self.groups():
-            lines.append(f"{g.severity.name:<8}{g.heading}")
+            lines.append(f"{g.severity.name:<8}{g.heading_in(self.lang)}")
             for f in g.findings:
-                where = f.where + (f", {f.field}" if f.field else "")
+                where = f.where_in(self.lang) + (f", {f.field}" if f.field else "")
                 severity = "" if f.severity is g.severity else f" ({f.severity.name})"
                 rule = "" if f.rule == g.control else f" [{f.rule}]"
-                lines.append(f"        {where}: {f.message}{severity}{rule}")
+                lines.append(f"        {where}: {self.translated(f.message)}{severity}{rule}")
             if g.count > len(g.findings):
-                lines.append(f"        ... and {g.count - len(g.findings)} more not listed")
+                lines.append("        " + self.text("more_group", n=g.count - len(g.findings)))
             lines.append("")
         lines.append(self.summary)
         return "\n".join(lines) + "\n"
@@ -285,6 +392,11 @@ class Group:
     severity: Severity
     count: int
     findings: tuple[Finding, ...]
+
+    def heading_in(self, lang: str) -> str:
+        """:attr:`heading` in ``lang`` (the title from the catalogs)."""
+        title = f" {rule_text(lang, self.title)}" if self.title else ""
+        return report_text(lang, "group_heading", control=self.control, title=title, count=self.count)
 
     @property
     def heading(self) -> str:

@@ -1,0 +1,337 @@
+"""WCAG 2.1 AA and both written standards, in a real browser (Debian's Chromium via Playwright, axe-core offline):
+
+- axe finds 0 violations (tags wcag2a, wcag2aa, wcag21a, wcag21aa) on every page in Bokmål and Nynorsk;
+- every page has ``<html lang>`` of its language and reflows at 320 CSS pixels without horizontal scrolling;
+- a page in Nynorsk holds no Bokmål-only text of the catalogs;
+- a keyboard-only walk (Tab, Shift+Tab, Enter, Space) logs in (the unit, then the person with a one-time code),
+  uploads a file and reaches the receipt, with a visible focus on every stop (a screenshot of the stop focused
+  differs from one unfocused);
+- the session warning comes before the session runs out, and continuing renews the session.
+"""
+
+import html
+import re
+import time
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from babel.messages.pofile import read_po
+from conftest import run_cli
+from playwright.sync_api import sync_playwright
+from server import Server, make_container, new_person
+from test_web_browser import CHROMIUM_ARGS
+
+from sendemodul import i18n, i18n_catalogs, totp
+
+pytestmark = pytest.mark.integration
+
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+NARROW = {"width": 320, "height": 640}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("a11y") / "home", sections={"staff": "enabled = true"}).init()
+    srv.staff_token = run_cli("admin", "staff-token", home=srv.home).stdout.strip().splitlines()[-1]
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def container(tmp_path_factory, server):
+    path = tmp_path_factory.mktemp("container") / "oslo-11f.tar"
+    make_container(server.home, path, records=5)
+    return path
+
+
+def bokmal_only_texts():
+    """Fragments of the Bokmål texts that their Nynorsk translation does not contain: the literal parts of each
+    message id (between placeholders and tags) of 6 characters or more, found in no Nynorsk text."""
+    with i18n_catalogs.po_path("nn").open("rb") as f:
+        catalog = read_po(f, locale="nn")
+    nynorsk = [m.string for m in catalog if m.id]
+    fragments = set()
+    for m in catalog:
+        if not m.id or m.string == m.id:
+            continue
+        for part in re.split(r"%\(\w+\)s|\{\w+\}|<[^>]+>", m.id):
+            part = part.strip(" .,:;()")
+            if len(part) >= 6 and not any(part in text for text in nynorsk):
+                fragments.add(part)
+    return sorted(fragments)
+
+
+BOKMAL_ONLY = bokmal_only_texts()
+
+
+#: What a reader meets besides the text: the title, labels and alternatives, and the texts the scripts show.
+_READ_TEXT = """() => {
+  const parts = [document.title, document.body.innerText];
+  for (const el of document.querySelectorAll("*")) {
+    for (const attr of el.attributes) {
+      if (["aria-label", "alt", "title", "placeholder"].includes(attr.name) || attr.name.startsWith("data-melding")) {
+        parts.push(attr.value);
+      }
+    }
+    if (el.hidden || el.closest("[hidden]")) { parts.push(el.textContent); }
+  }
+  return parts.join(" ");
+}"""
+
+
+def _text_of(page):
+    """The page as a reader meets it (text, hidden messages the scripts may show, title, labels, the scripts' texts;
+    not ids or class names), spaces collapsed."""
+    return " ".join(html.unescape(page.evaluate(_READ_TEXT)).split())
+
+
+def check_page(page, lang, name):
+    """axe (0 violations), <html lang>, no Bokmål left in a Nynorsk page, and reflow at 320 px."""
+    assert page.get_attribute("html", "lang") == lang, name
+    result = Axe().run(page, options={"runOnly": {"type": "tag", "values": TAGS}})
+    violations = [(v["id"], v["help"], [n["target"] for n in v["nodes"]]) for v in result.response["violations"]]
+    assert violations == [], f"{name} ({lang}): {violations}"
+    text = _text_of(page)
+    left = [fragment for fragment in BOKMAL_ONLY if fragment in text]
+    if lang == "nn":
+        assert left == [], f"{name}: Bokmål in the Nynorsk page"
+    else:
+        assert left, f"{name}: the check sees none of the page's Bokmål"  # so that it can fail
+    size = page.viewport_size
+    page.set_viewport_size(NARROW)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    page.set_viewport_size(size)
+    assert width <= NARROW["width"], f"{name} ({lang}) scrolls sideways at 320 px: {width}"
+
+
+def _login(page, server, pin=None, kommunenr="0301", bydel="00", orgnr="958935420"):
+    page.fill("#kommunenr", kommunenr)
+    page.fill("#bydel", bydel)
+    page.fill("#orgnr", orgnr)
+    page.fill("#pin", server.pin if pin is None else pin)
+    page.click("form[action='/'] button[type=submit]")
+    page.wait_for_load_state()
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_every_page_in_both_languages_passes_axe_reflows_and_has_its_lang(browser, server, container, lang):
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    try:
+        page.goto(server.url + "/")
+        if lang == "nn":  # the language switch on the login page sets the cookie for the rest of the visit
+            page.click(".language-switch a[lang=nn]")
+            page.wait_for_load_state()
+            assert page.url.rstrip("/") == server.url
+        check_page(page, lang, "login")
+        _login(page, server, kommunenr="9999", bydel="16", orgnr="987654321", pin="")
+        assert page.is_visible("#feiloppsummering a[href='#kommunenr']")
+        check_page(page, lang, "login with field errors")
+        _login(page, server, pin="AAAA-BBBB-CCCC")
+        check_page(page, lang, "login refused")
+        page.goto(server.url + "/tilgjengelighet")
+        check_page(page, lang, "statement, logged out")
+        assert page.goto(server.url + "/finnes-ikke").status == 404
+        check_page(page, lang, "404")
+        page.goto(server.url + "/krypteringsmodul")
+        check_page(page, lang, "the browser module's page (no release published)")
+        page.goto(server.url + "/")
+        _login(page, server)
+        assert page.url.endswith("/hvem-er-du")
+        check_page(page, lang, "the person step")
+        page.click("form[action='/hvem-er-du'] button[type=submit]")  # nothing filled in: the errors
+        page.wait_for_load_state()
+        check_page(page, lang, "the person step with errors")
+        email, secret = new_person(server.home)
+        page.fill("#email", email)
+        page.fill("#code", totp.code_at(secret, time.time()))
+        page.click("form[action='/hvem-er-du'] button[type=submit]")
+        page.wait_for_url(re.compile(r".*/mine-skjema$"))
+        check_page(page, lang, "Mine skjema (the overview)")
+        page.goto(server.url + "/passnokler")
+        check_page(page, lang, "passkeys")
+        page.goto(server.url + "/opplasting")
+        check_page(page, lang, "upload")
+        page.goto(server.url + "/registrer-person")
+        check_page(page, lang, "registration (skjema 999), page 1")
+        page.click("#neste")
+        page.wait_for_load_state()
+        check_page(page, lang, "registration, page 2")
+        page.click("#kontroller")  # nothing filled in: the check step lists what is wrong
+        page.wait_for_load_state()
+        check_page(page, lang, "registration, the check step")
+        assert page.goto(server.url + "/innmelding/" + "A" * 43).status == 404
+        check_page(page, lang, "an enrolment link that is gone")
+        page.goto(server.url + "/opplasting")
+        page.click("#send")  # no file chosen: the error summary
+        page.wait_for_selector("#feil", state="visible")
+        check_page(page, lang, "upload, no file")
+        page.evaluate("document.getElementById('okt-varsel').hidden = false")
+        check_page(page, lang, "upload, session warning")
+        page.set_input_files("#fil", str(container))
+        page.click("#send")
+        page.wait_for_url(re.compile(r".*/kvittering/SM-\d{8}-\w{8}$"), timeout=60_000)
+        check_page(page, lang, "receipt")
+        page.goto(server.url + "/innsendinger")
+        check_page(page, lang, "list")
+        assert page.goto(server.url + "/kvittering/SM-20260101-AAAAAAAA").status == 404
+        check_page(page, lang, "receipt not found")
+        page.goto(server.url + "/tilgjengelighet")
+        check_page(page, lang, "statement, logged in")
+        page.route("**/innsendinger", lambda route: route.continue_(method="DELETE"))
+        assert page.goto(server.url + "/innsendinger").status == 405
+        check_page(page, lang, "405")
+    finally:
+        context.close()
+    staff = browser.new_context(
+        ignore_https_errors=True, http_credentials={"username": "staff", "password": server.staff_token}
+    )
+    page = staff.new_page()
+    try:
+        assert page.goto(f"{server.url}/statusliste?register=11F&periode=2026&lang={lang}").status == 200
+        check_page(page, lang, "the staff's status list")
+    finally:
+        staff.close()
+
+
+def test_lang_query_serves_one_visit_and_accept_language_counts_after_the_cookie(browser, server):
+    context = browser.new_context(ignore_https_errors=True, locale="nn-NO")
+    page = context.new_page()
+    try:
+        page.goto(server.url + "/")
+        assert page.get_attribute("html", "lang") == "nn"  # Accept-Language: nn-NO
+        page.goto(server.url + "/?lang=nb")
+        assert page.get_attribute("html", "lang") == "nb"  # this visit only
+        page.goto(server.url + "/tilgjengelighet")
+        assert page.get_attribute("html", "lang") == "nn"
+        page.click(".language-switch a[lang=nb]")  # the switch: a cookie, stronger than Accept-Language
+        page.wait_for_load_state()
+        assert page.url.endswith("/tilgjengelighet") and page.get_attribute("html", "lang") == "nb"
+        page.goto(server.url + "/finnes-ikke")
+        assert page.get_attribute("html", "lang") == "nb"
+        page.goto(server.url + "/sprak?lang=nn&neste=//evil.example/")  # never a redirect off the site
+        assert page.url.rstrip("/") == server.url and page.get_attribute("html", "lang") == "nn"
+        assert "Logg inn" in page.title()
+    finally:
+        context.close()
+
+
+def _focus_shows(page, selector):
+    """The focused element at ``selector`` looks different (its surroundings included, where the outline is drawn)
+    from the same place once Shift+Tab moved the focus away; Tab brings the focus back."""
+    assert page.evaluate("s => document.activeElement.matches(s)", selector), f"focus is not on {selector}"
+    box = page.locator(selector).bounding_box()
+    clip = {
+        "x": max(box["x"] - 8, 0),
+        "y": max(box["y"] - 8, 0),
+        "width": box["width"] + 16,
+        "height": box["height"] + 16,
+    }
+    focused = page.screenshot(clip=clip)
+    page.keyboard.press("Shift+Tab")
+    unfocused = page.screenshot(clip=clip)
+    page.keyboard.press("Tab")
+    assert focused != unfocused, f"no visible focus on {selector}"
+
+
+def _tab_to(page, selector, limit=30):
+    """Press Tab until ``selector`` has the focus, checking the visible focus at every stop on the way."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        current = page.evaluate("document.activeElement.id || document.activeElement.tagName")
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
+            _focus_shows(page, selector)
+            return
+        if current not in ("BODY", "HTML"):
+            _focus_shows(page, f"#{current}" if page.evaluate("!!document.activeElement.id") else ":focus")
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def test_keyboard_only_login_upload_and_receipt_with_visible_focus(browser, server, tmp_path):
+    """Tab, Shift+Tab, Enter and Space only (and typing into the fields): the skip link first, login, the file
+    chosen with Space, sent with Enter, the receipt's links reached by Tab; every stop shows its focus."""
+    container = tmp_path / "keyboard.tar"
+    make_container(server.home, container, records=5)  # a file of its own: not one sent before
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    try:
+        page.goto(server.url + "/")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.className") == "skip-link"
+        assert page.is_visible(".skip-link")
+        _focus_shows(page, ".skip-link")
+        page.keyboard.press("Enter")  # skips the header: the next Tab is inside main
+        page.keyboard.press("Tab")
+        assert page.evaluate("!!document.activeElement.closest('main')")
+        page.keyboard.press("Shift+Tab")
+        _tab_to(page, "#kommunenr")
+        page.keyboard.type("0301")
+        _tab_to(page, "#bydel")  # it holds 00 already
+        _tab_to(page, "#orgnr")
+        page.keyboard.type("958935420")
+        _tab_to(page, "#pin")
+        page.keyboard.type(server.pin)
+        _tab_to(page, "form[action='/'] button[type=submit]")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r".*/hvem-er-du$"))
+        email, secret = new_person(server.home)
+        _tab_to(page, "#email")
+        page.keyboard.type(email)
+        _tab_to(page, "#code")
+        page.keyboard.type(totp.code_at(secret, time.time()))
+        _tab_to(page, "form[action='/hvem-er-du'] button[type=submit]")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r".*/mine-skjema$"))
+        _tab_to(page, "nav a[href='/opplasting']")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r".*/opplasting$"))
+        _tab_to(page, "#fil")
+        with page.expect_file_chooser() as chooser:
+            page.keyboard.press("Space")
+        chooser.value.set_files(str(container))
+        _tab_to(page, "#send")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r".*/kvittering/SM-\d{8}-\w{8}$"), timeout=60_000)
+        assert page.inner_text("#referanse").startswith("SM-")
+        _tab_to(page, "main a[href='/innsendinger']")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r".*/innsendinger$"))
+    finally:
+        context.close()
+
+
+def test_the_session_warning_comes_before_the_session_ends_and_continuing_renews_it(browser, tmp_path):
+    """With an 8-second idle limit the warning opens 2 seconds before the end, with the focus on its button;
+    Enter on it renews the session, which is still alive after the first 8 seconds have passed."""
+    srv = Server(tmp_path / "home", extra_config="").init()
+    config = srv.home / "config.toml"
+    config.write_text(config.read_text().replace("[limits]\n", "[limits]\nsession_idle_seconds = 8\n", 1))
+    srv.start()
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    try:
+        page.goto(srv.url + "/")
+        _login(page, srv)
+        assert page.url.endswith("/hvem-er-du")  # a page of the unit's session: the warning is there too
+        page.wait_for_selector("#okt-varsel", state="visible", timeout=10_000)
+        assert page.evaluate("document.activeElement.id") == "okt-forleng"
+        assert "Økten din går snart ut" in page.inner_text("#okt-varsel")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#okt-varsel", state="hidden", timeout=5_000)
+        # The warning comes again 6 seconds after the renewal, past the first 8 seconds of the session: it is alive
+        # then only because it was renewed.
+        page.wait_for_selector("#okt-varsel", state="visible", timeout=10_000)
+        page.goto(srv.url + "/hvem-er-du")
+        assert page.url.endswith("/hvem-er-du")  # not sent back to the login page
+    finally:
+        context.close()
+        srv.stop()
