@@ -18,6 +18,7 @@ import os
 import platform
 import random
 import resource
+import secrets
 import shutil
 import signal
 import socket
@@ -53,6 +54,7 @@ SIZES = {
         "records": 2_000_000,
         "pq_rounds": 3,
         "records_15f": 100_000,
+        "storm_cpu_seconds": 10,
     },
     "quick": {
         "upload_mib": 64,
@@ -61,6 +63,7 @@ SIZES = {
         "records": 50_000,
         "pq_rounds": 5,
         "records_15f": 20_000,
+        "storm_cpu_seconds": 4,
     },
 }
 # Same cipher and MAC for both SSH servers (default: what sendemodul offered before issue 23; --ssh-cipher and
@@ -68,6 +71,11 @@ SIZES = {
 # the same TLS version and suite for both HTTPS servers.
 SSH_CIPHER = "aes128-ctr"
 SSH_MAC = "hmac-sha2-256"
+# The AEAD pass of the sftp step (--ssh-aead picks another, e.g. chacha20-poly1305@openssh.com). AES-GCM, because
+# it is the AEAD that costs the front least: opening 1 GiB of 32 KiB packets takes about 0.9 s of CPU with
+# aes128-gcm (one OpenSSL pass, AES-NI), 1.3-1.5 s with aes128-ctr + an HMAC-SHA-256, and 2.9 s with
+# chacha20-poly1305@openssh.com (OpenSSH's layout is not the IETF AEAD, so ChaCha20 and Poly1305 are two passes).
+SSH_AEAD = "aes128-gcm@openssh.com"
 TLS13_SUITE = "TLS_AES_128_GCM_SHA256"
 RECORD_BYTES = 64 * 1024  # the record length of the synthetic containers used for uploads (its content is irrelevant)
 TOOLS = {  # command -> Debian package (scripts/system-packages installs them)
@@ -77,14 +85,15 @@ TOOLS = {  # command -> Debian package (scripts/system-packages installs them)
     "sshpass": "sshpass",
     "curl": "curl",
     "nginx": "nginx",
+    "perl": "perl-base",
     "haproxy": "haproxy",
 }
 TOOLS_FOR = {
     "sftp": ("sftp", "ssh-keygen", "sshd", "sshpass"),
     "https": ("curl", "nginx"),
-    "concurrent": ("sftp", "sshpass", "curl"),
+    "concurrent": ("sftp", "sshpass", "curl", "sshd", "ssh-keygen", "nginx", "perl"),
     "cluster": ("sftp", "sshpass", "curl", "haproxy"),
-    "storm": ("curl",),
+    "storm": ("curl", "nginx", "perl"),
     "records": (),
     "records15f": (),
 }
@@ -98,11 +107,17 @@ TARGETS = [
     ("sftp_rss_growth_mib", "front RSS growth during SFTP upload (MiB)", "<= 64", lambda v: v <= 64),
     ("sftp_front_cpu_per_gib_s", "front CPU per GiB over SFTP: all threads (s)", "", None),
     ("sftp_reactor_cpu_per_gib_s", "front CPU per GiB over SFTP: reactor thread (s)", "", None),
+    ("sftp_aead_sendemodul_mb_s", "SFTP AEAD upload -> sendemodul (MB/s)", "", None),
+    ("sftp_aead_openssh_mb_s", "SFTP AEAD upload -> OpenSSH internal-sftp (MB/s)", "", None),
+    ("sftp_aead_ratio", "SFTP AEAD ratio sendemodul/OpenSSH", ">= 1.0", lambda v: v >= 1.0),
+    ("sftp_aead_openssh_fsync_ratio", "SFTP AEAD ratio sendemodul/(OpenSSH + fsync)", "", None),
+    ("sftp_aead_front_cpu_per_gib_s", "front CPU per GiB over SFTP AEAD: all threads (s)", "< CTR+HMAC", None),
+    ("sftp_aead_reactor_cpu_per_gib_s", "front CPU per GiB over SFTP AEAD: reactor thread (s)", "", None),
     ("https_sendemodul_mb_s", "HTTPS upload -> sendemodul (MB/s)", "", None),
     ("https_nginx_mb_s", "HTTPS upload -> nginx (MB/s)", "", None),
     ("https_ratio", "HTTPS ratio sendemodul/nginx", ">= 0.9", lambda v: v >= 0.9),
     ("https_nginx_fsync_mb_s", "HTTPS -> nginx, then fsync (MB/s)", "", None),
-    ("https_nginx_fsync_ratio", "HTTPS ratio sendemodul/(nginx + fsync)", "", None),
+    ("https_nginx_fsync_ratio", "HTTPS ratio sendemodul/(nginx + fsync)", ">= 0.9", lambda v: v >= 0.9),
     ("https_floor_mb_s", "HTTPS -> floor server, same work (MB/s)", "", None),
     ("https_floor_ratio", "HTTPS ratio sendemodul/floor server", "", None),
     ("https_rss_growth_mib", "front RSS growth during HTTPS upload (MiB)", "<= 64", lambda v: v <= 64),
@@ -113,7 +128,15 @@ TARGETS = [
     ("concurrent_p50_s", "concurrent: p50 start -> receipt (s)", "", None),
     ("concurrent_p99_s", "concurrent: p99 start -> receipt (s)", "< 5", lambda v: v < 5),
     ("concurrent_mb_s", "concurrent: aggregate (MB/s)", "", None),
-    ("concurrent_rss_growth_mib", "front RSS growth during concurrent (MiB)", "", None),
+    ("concurrent_peer_p50_s", "concurrent -> peers: p50 start -> receipt (s)", "", None),
+    ("concurrent_peer_p99_s", "concurrent -> peers: p99 start -> receipt (s)", "", None),
+    ("concurrent_peer_p99_ratio", "concurrent p99 ratio sendemodul/peers", "<= 1.5", lambda v: v <= 1.5),
+    ("concurrent_sftp_p99_s", "concurrent SFTP half: p99 (s)", "", None),
+    ("concurrent_openssh_p99_s", "concurrent SFTP half -> OpenSSH: p99 (s)", "", None),
+    ("concurrent_https_p99_s", "concurrent HTTPS half: p99 (s)", "", None),
+    ("concurrent_nginx_p99_s", "concurrent HTTPS half -> nginx: p99 (s)", "", None),
+    ("concurrent_peer_accepted", "concurrent uploads the peers accepted", "", None),
+    ("concurrent_rss_growth_mib", "front RSS growth during concurrent (MiB)", "< 128", lambda v: v < 128),
     ("cluster_lost", "cluster: uploads lost (of both bursts)", "= 0", lambda v: v == 0),
     ("cluster_direct_mb_s", "cluster: burst to one front directly (MB/s)", "", None),
     ("cluster_haproxy_mb_s", "cluster: burst via HAProxy to two fronts (MB/s)", "", None),
@@ -128,6 +151,11 @@ TARGETS = [
     ("storm_logins_per_s", "wrong-PIN logins sent per second", "", None),
     ("storm_login_p99_s", "legitimate login p99 during storm (s)", "", None),
     ("storm_login_failed", "legitimate logins refused/failed in storm", "", None),
+    ("storm_cpu_ms_per_login", "front CPU per refused login (ms)", "", None),
+    ("storm_reactor_cpu_ms_per_login", "front reactor thread CPU per refused login (ms)", "", None),
+    ("storm_nginx_cpu_ms_per_handshake", "nginx CPU per TLS handshake + 401 (ms)", "", None),
+    ("storm_nginx_hashed_cpu_ms_per_handshake", "nginx CPU per handshake + 401 + password hash (ms)", "", None),
+    ("storm_cpu_ratio", "storm CPU per login ratio sendemodul/nginx", "<= 2", lambda v: v <= 2),
     ("pseudonymizer_records_per_s", "pseudonymizer (records/s)", ">= 250000", lambda v: v >= 250_000),
     ("pseudonymizer_mb_s", "pseudonymizer (MB/s of container)", "", None),
     ("pseudonymizer_rss_mib", "pseudonymizer peak RSS (MiB)", "<= 100", lambda v: v <= 100),
@@ -156,6 +184,15 @@ REQUIRED_KEYS = (
     "pseudonymizer_rss_mib",
     "encrypt_records_per_s",
     "encrypt_rss_mib",
+    # issue 25
+    "sftp_aead_ratio",
+    "sftp_aead_front_cpu_per_gib_s",
+    "sftp_front_cpu_per_gib_s",
+    "concurrent_peer_p99_ratio",
+    "concurrent_rss_growth_mib",
+    "storm_cpu_ms_per_login",
+    "storm_nginx_cpu_ms_per_handshake",
+    "https_nginx_fsync_ratio",
 )
 
 
@@ -253,6 +290,9 @@ def check(key, value, results):
         return ""
     if key == "concurrent_accepted":
         return "ok" if value == results.get("concurrent_total") else "FAIL"
+    if key == "sftp_aead_front_cpu_per_gib_s":  # lower than the front's CPU per GiB with aes128-ctr + hmac-sha2-256
+        other = results.get("sftp_front_cpu_per_gib_s")
+        return "" if other is None else "ok" if value < other else "FAIL"
     for k, _, _, test in TARGETS:
         if k == key and test:
             return "ok" if test(value) else "FAIL"
@@ -508,6 +548,36 @@ def cpu_seconds(pid):
     return {"process": read(f"/proc/{pid}/stat"), "reactor": read(f"/proc/{pid}/task/{pid}/stat")}
 
 
+def group_cpu_seconds(pgid):
+    """CPU seconds (user + system) of the live processes of process group ``pgid`` (nginx's master and workers),
+    with what their ended children used."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5: pgrp
+            total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / tick
+
+
+def wait_idle(cpu, timeout=120, quiet=0.05):
+    """Wait until ``cpu()`` (CPU seconds of a server) grows by less than ``quiet`` s in half a second: the work an
+    earlier phase left queued (e.g. the hashes of logins whose clients are gone) is done, so that it is not billed
+    to the next measurement. Returns the seconds waited."""
+    start = time.monotonic()
+    last = cpu()
+    while time.monotonic() - start < timeout:
+        time.sleep(0.5)
+        now = cpu()
+        if now - last < quiet:
+            break
+        last = now
+    return round(time.monotonic() - start, 1)
+
+
 def fsync_seconds(path):
     """Seconds an fsync of ``path`` takes (what is still in the page cache goes to the disk)."""
     fd = os.open(path, os.O_RDONLY)
@@ -709,30 +779,128 @@ def make_units(srv, count, out_dir, size_bytes, again_dir=None):
 # The peers: OpenSSH's sshd with internal-sftp, nginx with PUT
 
 
+SFTP_SERVERS = ("/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server", "/usr/libexec/sftp-server")
+CRYPT_SALT = "sendemodulbench"  # SHA-512-crypt salt for the peers' password check (16 characters at most)
+
+
+def crypt_setting(rounds):
+    """The crypt(3) setting of the peers' password check: SHA-512-crypt with ``rounds`` (1,000-999,999,999)."""
+    return f"$6$rounds={max(1000, int(rounds))}${CRYPT_SALT}"
+
+
+def perl_crypt_cpu(rounds, count):
+    """CPU seconds of a perl that runs crypt(3) ``count`` times with ``rounds`` (its start included)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(
+        ["perl", "-e", 'crypt("x", $ARGV[0]) for 1..$ARGV[1]', crypt_setting(rounds), str(count)], check=True
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def calibrate_login_cost(samples=5):
+    """The peers' password check, made to cost the same CPU as sendemodul's: the SHA-512-crypt rounds (libc's
+    crypt(3), which nginx's ``auth_basic`` and perl call) that take as much CPU time as one Argon2id PIN verification
+    with sendemodul's parameters (:func:`sendemodul.auth.verify_pin`, measured here in thread CPU time, so other
+    load on the machine does not skew it). Returns a dict: rounds, argon2_ms, crypt_ms, perl_start_ms."""
+    from sendemodul import auth
+
+    pin = auth.generate_pin()
+    phc = auth.hash_pin(pin)
+    auth.verify_pin(pin, phc)
+    t = time.thread_time()
+    for _ in range(samples):
+        auth.verify_pin(pin, phc)
+    argon2 = (time.thread_time() - t) / samples
+    probe = 100_000
+    start = min(perl_crypt_cpu(probe, 0) for _ in range(3))
+    per = max(1e-6, (min(perl_crypt_cpu(probe, 3) for _ in range(2)) - start) / 3)
+    rounds = max(1000, round(probe * argon2 / per))
+    return {
+        "rounds": rounds,
+        "argon2_ms": round(argon2 * 1000, 1),
+        "crypt_ms": round(per * rounds / probe * 1000, 1),
+        "perl_start_ms": round(start * 1000, 1),
+    }
+
+
+def crypt_hashes(pairs, rounds):
+    """{user: crypt(3) hash of password} for (user, password) pairs, SHA-512-crypt with ``rounds`` (one perl)."""
+    proc = subprocess.run(
+        [
+            "perl",
+            "-ne",
+            'chomp; my ($u, $p) = split / /, $_, 2; print "$u:", crypt($p, $s), "\n"; BEGIN { $s = shift }',
+            crypt_setting(rounds),
+        ],
+        input="".join(f"{u} {pw}\n" for u, pw in pairs),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(line.split(":", 1) for line in proc.stdout.splitlines())
+
+
 class OpenSSH:
-    def __init__(self, tmp):
-        self.dir = tmp / "sshd"
+    """A private sshd (public-key login). With ``login_rounds``, every SFTP session first runs one SHA-512-crypt of
+    that many rounds (the same CPU as one of sendemodul's Argon2id PIN checks, :func:`calibrate_login_cost`) and then
+    OpenSSH's sftp-server (internal-sftp's code, in a process of its own, since internal-sftp cannot be wrapped);
+    without, the subsystem is internal-sftp."""
+
+    def __init__(self, tmp, name="sshd", login_rounds=None):
+        self.dir = tmp / name
         self.target = self.dir / "target"
+        self.login_rounds = login_rounds
 
     def start(self):
         self.dir.mkdir()
         self.target.mkdir()
         self.port = prepare_sshd(self.dir, log_level="ERROR")
+        config = self.dir / "sshd_config"
+        # many logins at once (the concurrent step): no random drops of unauthenticated connections
+        text = config.read_text() + "MaxStartups 2000\n"
+        if self.login_rounds:
+            server = next((p for p in SFTP_SERVERS if os.path.exists(p)), None)
+            if server is None:
+                raise BenchError(f"OpenSSH's sftp-server is not in {', '.join(SFTP_SERVERS)}")
+            wrapper = self.dir / "sftp-with-password-check"
+            wrapper.write_text(
+                "#!/bin/sh\n"
+                f"perl -e 'crypt(\"bench-password\", $ARGV[0])' '{crypt_setting(self.login_rounds)}'\n"
+                f"exec {server}\n"
+            )
+            wrapper.chmod(0o755)
+            text = text.replace("Subsystem sftp internal-sftp", f"Subsystem sftp {wrapper}")
+        config.write_text(text)
         if os.geteuid() == 0:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-        self.proc = PROCS.server(
-            [find_tool("sshd"), "-D", "-e", "-f", str(self.dir / "sshd_config")], self.dir / "sshd.log"
-        )
+        self.proc = PROCS.server([find_tool("sshd"), "-D", "-e", "-f", str(config)], self.dir / "sshd.log")
         wait_for_port(self.port, self.proc, self.dir / "sshd.log", "sshd")
         return self
 
+    def client_options(self):
+        return [
+            "-o",
+            "PasswordAuthentication=no",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-i",
+            str(self.dir / "client_ed25519"),
+        ]
+
 
 class Nginx:
-    def __init__(self, tmp, cert):
-        self.dir = tmp / "nginx"
+    """nginx with PUT into a directory (``/``). With ``users`` ({user: crypt(3) hash}), also ``/up/`` (PUT behind
+    ``auth_basic`` with those hashes: the same password check as sendemodul's, see :func:`calibrate_login_cost`) and
+    ``/plain/`` (``auth_basic`` with ``{PLAIN}`` passwords: TLS and the 401 without any hash)."""
+
+    def __init__(self, tmp, cert, name="nginx", workers=1, users=None):
+        self.dir = tmp / name
         self.root = self.dir / "root"
         self.body = self.dir / "body"
         self.cert = cert
+        self.workers = workers
+        self.users = users
 
     def start(self):
         for d in (self.dir, self.root, self.body, self.dir / "logs"):
@@ -742,12 +910,31 @@ class Nginx:
             f"  {kind}_temp_path {self.dir}/{kind};\n" for kind in ("proxy", "fastcgi", "uwsgi", "scgi")
         )
         user = "user root;\n" if os.geteuid() == 0 else ""
+        auth = ""
+        if self.users is not None:
+            (self.root / "up").mkdir(exist_ok=True)
+            (self.dir / "htpasswd").write_text("".join(f"{u}:{h}\n" for u, h in self.users.items()))
+            (self.dir / "htpasswd-plain").write_text(
+                "".join(f"{u}:{{PLAIN}}{secrets.token_hex(12)}\n" for u in self.users)
+            )
+            auth = f"""\
+    location /up/ {{
+      auth_basic "bench";
+      auth_basic_user_file {self.dir}/htpasswd;
+      dav_methods PUT;
+      client_max_body_size 0;
+    }}
+    location /plain/ {{
+      auth_basic "bench";
+      auth_basic_user_file {self.dir}/htpasswd-plain;
+    }}
+"""
         (self.dir / "nginx.conf").write_text(f"""\
-{user}worker_processes 1;
+{user}worker_processes {self.workers};
 daemon off;
 pid {self.dir}/nginx.pid;
 error_log {self.dir}/error.log warn;
-events {{ worker_connections 1024; }}
+events {{ worker_connections 4096; }}
 http {{
   access_log off;
   client_body_temp_path {self.body};
@@ -761,7 +948,7 @@ http {{
       dav_methods PUT;
       client_max_body_size 0;
     }}
-  }}
+{auth}  }}
 }}
 """)
         self.proc = PROCS.server(
@@ -1134,16 +1321,27 @@ class Bench:
         )
 
     def step_sftp(self):
+        """Two passes, each side by side with OpenSSH with the same algorithms on both sides: ``--ssh-cipher`` with
+        ``--ssh-mac`` (keys ``sftp_*``) and then the AEAD cipher ``--ssh-aead`` (keys ``sftp_aead_*``). Each pass
+        records the front's CPU per GiB (process CPU time, all threads and the reactor thread alone)."""
         self.big_container()
         srv = self.fresh_server()
+        sshd = OpenSSH(self.tmp).start()
+        try:
+            self._sftp_pass("sftp", srv, sshd, self.args.ssh_cipher, self.args.ssh_mac)
+            if self.args.ssh_aead:
+                self._sftp_pass("sftp_aead", srv, sshd, self.args.ssh_aead, self.args.ssh_mac)
+        finally:
+            PROCS.stop(sshd.proc)
+
+    def _sftp_pass(self, kind, srv, sshd, cipher, mac):
         path = self.big_container()
         size = path.stat().st_size
         say(
             "==> SFTP: OpenSSH sftp -> sendemodul and -> OpenSSH internal-sftp "
-            f"({self.args.ssh_cipher}, {self.args.ssh_mac}, {size / MiB:,.0f} MiB)"
+            f"({cipher}{'' if kind == 'sftp_aead' else ', ' + mac}, {size / MiB:,.0f} MiB)"
         )
-        ssh = ssh_common(self.args.ssh_cipher, self.args.ssh_mac)
-        sshd = OpenSSH(self.tmp).start()
+        ssh = ssh_common(cipher, mac)
         batch = self.tmp / "sftp-sendemodul.batch"
         batch.write_text(f"put {path} bench.tar\n")
         target = sshd.target / "bench.tar"
@@ -1175,12 +1373,7 @@ class Bench:
                 "-P",
                 str(sshd.port),
                 *ssh,
-                "-o",
-                "PasswordAuthentication=no",
-                "-o",
-                "IdentitiesOnly=yes",
-                "-i",
-                str(sshd.dir / "client_ed25519"),
+                *sshd.client_options(),
                 "-b",
                 str(peer_batch),
                 f"{getpass.getuser()}@127.0.0.1",
@@ -1198,17 +1391,22 @@ class Bench:
             target.unlink()
             return seconds
 
-        self.results.update(sftp_cipher=self.args.ssh_cipher, sftp_mac=self.args.ssh_mac)
-        self.side_by_side("sftp", mine, theirs, "openssh")
+        self.results.update({f"{kind}_cipher": cipher, f"{kind}_mac": None if kind == "sftp_aead" else mac})
+        self.side_by_side(kind, mine, theirs, "openssh")
         self.results.update(
-            sftp_front_cpu_per_gib_s=round(statistics.median(cpu["process"]), 2),
-            sftp_reactor_cpu_per_gib_s=round(statistics.median(cpu["reactor"]), 2),
+            {
+                f"{kind}_front_cpu_per_gib_s": round(statistics.median(cpu["process"]), 2),
+                f"{kind}_reactor_cpu_per_gib_s": round(statistics.median(cpu["reactor"]), 2),
+                f"{kind}_openssh_fsync_s": [round(t, 2) for t in durable],
+                f"{kind}_openssh_fsync_mb_s": mb_per_s(size, statistics.median(durable)),
+            }
         )
-        PROCS.stop(sshd.proc)
-        self.results["sftp_openssh_fsync_s"] = [round(t, 2) for t in durable]
-        self.results["sftp_openssh_fsync_mb_s"] = mb_per_s(size, statistics.median(durable))
-        self.results["sftp_openssh_fsync_ratio"] = ratio(
-            self.results["sftp_sendemodul_mb_s"], self.results["sftp_openssh_fsync_mb_s"]
+        self.results[f"{kind}_openssh_fsync_ratio"] = ratio(
+            self.results[f"{kind}_sendemodul_mb_s"], self.results[f"{kind}_openssh_fsync_mb_s"]
+        )
+        say(
+            f"    front CPU per GiB {self.results[f'{kind}_front_cpu_per_gib_s']} s "
+            f"(reactor thread {self.results[f'{kind}_reactor_cpu_per_gib_s']} s)"
         )
 
     def step_https(self):
@@ -1320,7 +1518,72 @@ class Bench:
             f"sendemodul/(nginx + fsync) {self.results['https_nginx_fsync_ratio']}"
         )
 
+    def _burst(self, units, work, command, label):
+        """Start one client per unit at once (``command(i, unit, pin, path, source)`` -> (argv, kind), the unit's own
+        loopback source address), wait for all (``--client-timeout``); returns (the clients as dicts with start, end
+        or None, exit code, stdout, kind; seconds it took to launch them)."""
+        work.mkdir(parents=True, exist_ok=True)
+        procs = []
+        t0 = time.monotonic()
+        for i, (unit, pin, path) in enumerate(units):
+            cmd, kind = command(i, unit, pin, path, source_address(3, i))
+            with open(work / f"{i:03d}.err", "w") as err:
+                procs.append(
+                    {
+                        "i": i,
+                        "unit": unit,
+                        "kind": kind,
+                        "size": path.stat().st_size,
+                        "start": time.monotonic(),
+                        "proc": PROCS.client(cmd, stdout=subprocess.PIPE, stderr=err, text=True),
+                    }
+                )
+        launched = time.monotonic() - t0
+        pending = list(procs)
+        deadline = time.monotonic() + self.args.client_timeout
+        with Progress(label, lambda: f"{len(procs) - len(pending)}/{len(procs)} finished"):
+            while pending and time.monotonic() < deadline:
+                for item in list(pending):
+                    if item["proc"].poll() is not None:
+                        item["end"] = time.monotonic()
+                        pending.remove(item)
+                time.sleep(0.02)
+        for item in pending:
+            item["proc"].kill()
+            item["proc"].wait()
+            item["end"] = None
+        for item in procs:
+            item["out"] = item["proc"].stdout.read() if item["proc"].stdout else ""
+            item["proc"].stdout.close()
+            item["code"] = item["proc"].returncode
+        return procs, launched
+
+    @staticmethod
+    def _burst_outcome(procs, work, http_ok):
+        """(the clients that got their receipt, {why: count} for the others)."""
+        ok, errors = [], {}
+        for item in procs:
+            good = (
+                item["end"] is not None
+                and item["code"] == 0
+                and (item["kind"] in ("sftp", "openssh") or item["out"].strip() in http_ok)
+            )
+            if good:
+                ok.append(item)
+            else:
+                why = (
+                    tail(work / f"{item['i']:03d}.err", 200)
+                    or tail(work / f"{item['i']:03d}.json", 200)
+                    or ("timed out" if item["end"] is None else f"exit {item['code']} HTTP {item['out'].strip()}")
+                )
+                errors[f"{item['kind']}: {why}"] = errors.get(f"{item['kind']}: {why}", 0) + 1
+        return ok, errors
+
     def step_concurrent(self):
+        """N units at once, half over SFTP and half over HTTPS, to sendemodul; then the same N uploads (same
+        containers, same source addresses) to the peers: a private sshd (the SFTP half) and nginx (the HTTPS half),
+        each with a password check per login that costs the same CPU as sendemodul's Argon2id PIN check
+        (:func:`calibrate_login_cost`). p50/p99 start -> receipt for both, and sendemodul's p99 over the peers'."""
         self.big_container()
         srv = self.fresh_server()
         n, mib = self.args.concurrent, self.args.concurrent_mib
@@ -1329,38 +1592,128 @@ class Bench:
             "each from its own loopback address"
         )
         units = make_units(srv, n, self.tmp / "units", mib * MiB)
+        work = self.tmp / "concurrent"
+
+        def mine(i, unit, pin, path, source):
+            if i % 2 == 0:
+                batch = work / f"{i:03d}.batch"
+                batch.write_text(f"put {path} {path.name}\n")
+                return sftp_pin_cmd(srv, unit, pin, batch, source), "sftp"
+            url = f"{srv.url}/api/v1/uploads/{path.name}"
+            return curl_put_cmd(
+                url, path, srv.cert, work / f"{i:03d}.json", user=f"{unit}:{pin}", source=source
+            ), "https"
+
         with RssSampler(srv.pid) as rss:
-            burst = run_burst(srv, units, self.tmp / "concurrent", self.args.client_timeout)
+            procs, launched = self._burst(units, work, mine, "uploads")
+        ok, errors = self._burst_outcome(procs, work, ("200", "201"))
         store = srv.store()
         try:
             names = {u for u, _, _ in units}
             accepted = len({row["unit"] for row in store.list_uploads() if row["unit"] in names})
         finally:
             store.close()
+        times = [item["end"] - item["start"] for item in ok]
+        span = (max(item["end"] for item in ok) - min(item["start"] for item in ok)) if ok else 0
+
+        def p(values, q):
+            return round(percentile(values, q), 2) if values else None
+
+        def kind_times(items, kind):
+            return [item["end"] - item["start"] for item in items if item["kind"] == kind]
+
         self.results.update(
             concurrent_total=n,
             concurrent_accepted=accepted,
             concurrent_lost=n - accepted,
-            concurrent_client_ok=burst["ok"],
-            concurrent_sftp_ok=burst["sftp_ok"],
-            concurrent_https_ok=burst["https_ok"],
-            concurrent_p50_s=burst["p50_s"],
-            concurrent_p99_s=burst["p99_s"],
-            concurrent_max_s=burst["max_s"],
-            concurrent_mb_s=burst["mb_s"],
-            concurrent_launch_s=burst["launch_s"],
+            concurrent_client_ok=len(ok),
+            concurrent_sftp_ok=sum(1 for i in ok if i["kind"] == "sftp"),
+            concurrent_https_ok=sum(1 for i in ok if i["kind"] == "https"),
+            concurrent_p50_s=p(times, 50),
+            concurrent_p99_s=p(times, 99),
+            concurrent_max_s=round(max(times), 2) if times else None,
+            concurrent_sftp_p50_s=p(kind_times(ok, "sftp"), 50),
+            concurrent_sftp_p99_s=p(kind_times(ok, "sftp"), 99),
+            concurrent_https_p50_s=p(kind_times(ok, "https"), 50),
+            concurrent_https_p99_s=p(kind_times(ok, "https"), 99),
+            concurrent_mb_s=mb_per_s(sum(i["size"] for i in ok), span),
+            concurrent_launch_s=round(launched, 2),
             concurrent_container_mib=mib,
             concurrent_rss_peak_mib=rss.peak_mib,
             concurrent_rss_growth_mib=rss.growth_mib,
-            concurrent_errors=burst["errors"],
+            concurrent_errors=dict(sorted(errors.items(), key=lambda kv: -kv[1])[:10]),
         )
         self.units = units
         say(
-            f"    accepted {accepted}/{n} (clients ok {burst['ok']}), p50 {burst['p50_s']} s, "
-            f"p99 {burst['p99_s']} s, {burst['mb_s']} MB/s aggregate; "
-            f"{burst['launch_s']:.1f} s to launch the clients"
+            f"    accepted {accepted}/{n} (clients ok {len(ok)}), p50 {self.results['concurrent_p50_s']} s, "
+            f"p99 {self.results['concurrent_p99_s']} s, {self.results['concurrent_mb_s']} MB/s aggregate; "
+            f"{launched:.1f} s to launch the clients; front RSS growth {rss.growth_mib} MiB"
         )
-        for why, count in list(burst["errors"].items())[:5]:
+        for why, count in list(errors.items())[:5]:
+            say(f"    {count} x {why}")
+        self._concurrent_peers(srv, units)
+
+    def _concurrent_peers(self, srv, units):
+        say("==> concurrent -> peers: the same uploads, SFTP half -> OpenSSH, HTTPS half -> nginx")
+        cost = calibrate_login_cost()
+        say(
+            f"    password check per login: SHA-512-crypt with {cost['rounds']:,} rounds, {cost['crypt_ms']} ms of CPU "
+            f"(sendemodul's Argon2id PIN check: {cost['argon2_ms']} ms)"
+        )
+        https_units = [(unit, pin) for i, (unit, pin, _) in enumerate(units) if i % 2 == 1]
+        with Progress("hashing the peers' passwords", lambda: ""):
+            users = crypt_hashes(https_units, cost["rounds"])
+        sshd = OpenSSH(self.tmp, "sshd-concurrent", login_rounds=cost["rounds"]).start()
+        workers = os.cpu_count() or 1
+        nginx = Nginx(self.tmp, srv.cert, "nginx-concurrent", workers=workers, users=users).start()
+        work = self.tmp / "concurrent-peers"
+        user = getpass.getuser()
+
+        def theirs(i, unit, pin, path, source):
+            if i % 2 == 0:
+                batch = work / f"{i:03d}.batch"
+                batch.write_text(f"put {path} {sshd.target / path.name}\n")
+                cmd = ["sftp", "-P", str(sshd.port), *SSH_COMMON, *sshd.client_options()]
+                return [*cmd, "-o", f"BindAddress={source}", "-b", str(batch), f"{user}@127.0.0.1"], "openssh"
+            url = f"https://127.0.0.1:{nginx.port}/up/{path.name}"
+            return curl_put_cmd(
+                url, path, srv.cert, work / f"{i:03d}.json", user=f"{unit}:{pin}", source=source
+            ), "nginx"
+
+        try:
+            procs, _ = self._burst(units, work, theirs, "uploads to the peers")
+        finally:
+            PROCS.stop(sshd.proc)
+            PROCS.stop(nginx.proc)
+        ok, errors = self._burst_outcome(procs, work, ("201", "204"))
+        times = [item["end"] - item["start"] for item in ok]
+
+        def p(values, q):
+            return round(percentile(values, q), 2) if values else None
+
+        def kind_times(kind):
+            return [item["end"] - item["start"] for item in ok if item["kind"] == kind]
+
+        self.results.update(
+            concurrent_peer_login_cost=cost,
+            concurrent_peer_nginx_workers=workers,
+            concurrent_peer_accepted=len(ok),
+            concurrent_peer_p50_s=p(times, 50),
+            concurrent_peer_p99_s=p(times, 99),
+            concurrent_openssh_p50_s=p(kind_times("openssh"), 50),
+            concurrent_openssh_p99_s=p(kind_times("openssh"), 99),
+            concurrent_nginx_p50_s=p(kind_times("nginx"), 50),
+            concurrent_nginx_p99_s=p(kind_times("nginx"), 99),
+            concurrent_peer_p99_ratio=ratio(self.results.get("concurrent_p99_s"), p(times, 99)),
+            concurrent_peer_errors=dict(sorted(errors.items(), key=lambda kv: -kv[1])[:10]),
+        )
+        say(
+            f"    peers: {len(ok)}/{len(procs)} ok, p50 {self.results['concurrent_peer_p50_s']} s, p99 "
+            f"{self.results['concurrent_peer_p99_s']} s (OpenSSH {self.results['concurrent_openssh_p99_s']} s, nginx "
+            f"{self.results['concurrent_nginx_p99_s']} s); p99 ratio sendemodul/peers "
+            f"{self.results['concurrent_peer_p99_ratio']}"
+        )
+        for why, count in list(errors.items())[:5]:
             say(f"    {count} x {why}")
 
     def step_cluster(self):
@@ -1495,6 +1848,74 @@ class Bench:
         )
         if failure:
             say(f"    the upload in the storm got no receipt within {budget:.0f} s: {failure}")
+        self._storm_cpu(srv)
+
+    def _storm_cpu(self, srv):
+        """CPU per refused login, counted in process CPU time (not wall clock, which on two shared cores would
+        mostly time the storm client): the same wrong-PIN storm for ``--storm-cpu-seconds`` without an upload,
+        against sendemodul, then against nginx (one worker per core) with plain passwords (``/plain/``: the TLS
+        handshake and a 401, no hash: ``storm_nginx_cpu_ms_per_handshake``, the peer of the ratio), then against
+        nginx with a password check of the same cost as sendemodul's Argon2id (``/up/``,
+        :func:`calibrate_login_cost`). Each: CPU of the server's processes in the window over the refused logins
+        answered in it. sendemodul answers a login "busy" (503) without a hash when its hash queue is full; the
+        statuses are kept (``storm_cpu_statuses``)."""
+        rate, seconds = self.args.storm_rate, self.args.storm_cpu_seconds
+        say(f"==> storm CPU: {rate} wrong-PIN logins/s for {seconds} s each -> sendemodul, nginx, nginx with a hash")
+        cost = calibrate_login_cost()
+        pin_hash = crypt_hashes([(DEMO, srv.pin)], cost["rounds"])
+        workers = os.cpu_count() or 1
+        nginx = Nginx(self.tmp, srv.cert, "nginx-storm", workers=workers, users=pin_hash).start()
+
+        def measure(label, cpu, rate=rate, **kw):
+            waited = wait_idle(cpu)
+            if waited > 1:
+                say(f"    (waited {waited} s for the server to finish what the phase before left queued)")
+            with Storm(srv, rate=rate, per_source=self.args.storm_per_source, probes=False, **kw) as storm:
+                before = cpu()
+                time.sleep(seconds)
+                storm.drain()  # sendemodul answers a failure after auth.failure_delay_seconds: wait for them all
+                used = cpu() - before
+            refused = storm.refused
+            per = round(used / refused * 1000, 2) if refused else None
+            say(f"    {label}: {used:.2f} s of CPU for {refused} refused logins ({storm.statuses}): {per} ms each")
+            return per, used, refused, storm.statuses
+
+        try:
+            reactor = []  # the reactor thread's share of sendemodul's window (the rest: mostly Argon2id at nice 10)
+
+            def front_cpu():
+                cpu = cpu_seconds(srv.pid)
+                reactor.append(cpu["reactor"])
+                return cpu["process"]
+
+            mine = measure("sendemodul", front_cpu)
+            plain = measure(
+                "nginx, plain password", lambda: group_cpu_seconds(nginx.proc.pid), port=nginx.port, path="/plain/"
+            )
+            hashed = measure(  # at a rate its workers keep up with, so that the window is not mostly waiting
+                "nginx, same password check",
+                lambda: group_cpu_seconds(nginx.proc.pid),
+                rate=min(rate, 20),
+                port=nginx.port,
+                path="/up/",
+            )
+        finally:
+            PROCS.stop(nginx.proc)
+        self.results.update(
+            storm_cpu_seconds=seconds,
+            storm_cpu_login_cost=cost,
+            storm_cpu_ms_per_login=mine[0],
+            storm_reactor_cpu_ms_per_login=round((reactor[-1] - reactor[0]) / mine[2] * 1000, 2) if mine[2] else None,
+            storm_cpu_refused=mine[2],
+            storm_cpu_statuses=mine[3],
+            storm_nginx_cpu_ms_per_handshake=plain[0],
+            storm_nginx_refused=plain[2],
+            storm_nginx_hashed_cpu_ms_per_handshake=hashed[0],
+            storm_nginx_hashed_refused=hashed[2],
+            storm_nginx_hashed_statuses=hashed[3],
+            storm_nginx_workers=workers,
+            storm_cpu_ratio=ratio(mine[0], plain[0]),
+        )
 
     def step_records(self):
         """The encryption module and the pseudonymizer on one extract, once with post-quantum keys (the default
@@ -1766,10 +2187,14 @@ class Storm:
 
     MAX_OUTSTANDING = 2000
 
-    def __init__(self, srv, rate, per_source=10):
+    def __init__(self, srv, rate, per_source=10, *, port=None, path="/api/v1/uploads", probes=True):
         self.srv = srv
         self.rate = rate
         self.per_source = per_source
+        self.port = port or srv.https_port
+        self.path = path
+        self.probes_on = probes
+        self._tasks = set()
         self.sent = 0
         self.statuses = {}
         self.probes = []  # (seconds, status)
@@ -1798,10 +2223,10 @@ class Storm:
         try:
             async with asyncio.timeout(timeout):
                 reader, writer = await asyncio.open_connection(
-                    "127.0.0.1", self.srv.https_port, ssl=self.ctx, server_hostname="127.0.0.1", local_addr=(source, 0)
+                    "127.0.0.1", self.port, ssl=self.ctx, server_hostname="127.0.0.1", local_addr=(source, 0)
                 )
                 writer.write(
-                    f"GET /api/v1/uploads HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\n"
+                    f"GET {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {auth}\r\n"
                     "Connection: close\r\n\r\n".encode()
                 )
                 status = (await reader.readline()).split(b" ")[1].decode()
@@ -1828,7 +2253,7 @@ class Storm:
         self._stopping = asyncio.Event()
         self._ready.set()
         good = base64.b64encode(f"{DEMO}:{self.srv.pin}".encode()).decode()
-        tasks = set()
+        tasks = self._tasks = set()
         start = next_attack = next_probe = time.monotonic()
         n = 0
         while not self._stopping.is_set():
@@ -1846,12 +2271,13 @@ class Storm:
                 task.add_done_callback(tasks.discard)
                 n += 1
                 self.sent += 1
-            if next_probe <= now:
+            if self.probes_on and next_probe <= now:
                 next_probe += 0.25
                 task = asyncio.create_task(self._probe(good))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
-            wake = min(next_probe, next_attack if self.rate else next_probe)
+            wakes = [t for t, on in ((next_probe, self.probes_on), (next_attack, self.rate)) if on]
+            wake = min(wakes) if wakes else time.monotonic() + 0.1
             try:
                 await asyncio.wait_for(self._stopping.wait(), max(0.0, wake - time.monotonic()))
             except TimeoutError:
@@ -1865,6 +2291,18 @@ class Storm:
         times = [s for s, status in self.probes]
         value = percentile(times, p)
         return round(value, 3) if value is not None else None
+
+    def drain(self, timeout=60):
+        """Stop sending and wait (up to ``timeout`` s) until every login sent so far has its answer."""
+        self.rate = 0
+        deadline = time.monotonic() + timeout
+        while self._tasks and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    @property
+    def refused(self):
+        """Answers that were an HTTP status other than 2xx (401, or 503 busy): the refused logins."""
+        return sum(n for status, n in self.statuses.items() if status.isdigit() and not status.startswith("2"))
 
     @property
     def probe_failed(self):
@@ -1933,15 +2371,18 @@ machine: CPU, cores, RAM, kernel, versions) to bench-results.json in the reposit
 
 steps (--only):
   sftp        OpenSSH sftp (sshpass for the PIN) -> sendemodul and -> a private sshd with internal-sftp, same cipher
-              and MAC (aes128-ctr, hmac-sha2-256): MB/s, ratio, peak RSS growth of the front process; also
-              OpenSSH's time plus an fsync of the file it wrote (sendemodul fsyncs before it says OK)
+              and MAC (aes128-ctr, hmac-sha2-256), then again with an AEAD cipher on both sides (--ssh-aead,
+              aes128-gcm@openssh.com): MB/s, ratio, peak RSS growth and CPU per GiB of the front process;
+              also OpenSSH's time plus an fsync of the file it wrote (sendemodul fsyncs before it says OK)
   https       curl -T -> sendemodul (PUT /api/v1/uploads/NAME) and -> nginx (dav_methods PUT), same certificate,
               TLS 1.3 TLS_AES_128_GCM_SHA256: MB/s, ratio, RSS growth, the front's CPU per GiB; also nginx plus an
               fsync of its file, and scripts/floor_server.py: the work intake must do before the receipt (TLS,
               write, SHA-256 of the file and of the parts, fsync) with no framework, so the ratio to nginx that
               any intake could reach on this machine
   concurrent  N units at once (half SFTP, half HTTPS), each with its own PIN, signing key, container and loopback
-              source address: accepted/lost, p50/p99 start -> receipt, aggregate MB/s
+              source address: accepted/lost, p50/p99 start -> receipt, aggregate MB/s, front RSS growth; then the
+              same uploads to the peers (SFTP half -> sshd, HTTPS half -> nginx auth_basic + PUT), each login with
+              a password check calibrated to the CPU of sendemodul's Argon2id PIN check: p50/p99 and the p99 ratio
   cluster     the concurrent burst on a real PostgreSQL, straight to one front, then (new containers) through
               HAProxy (TCP, PROXY v2) to two fronts on the same home and spool: both figures, their ratio,
               lost uploads, the audit chain (docs/cluster.md; on 2 cores no gain is expected)
@@ -1949,6 +2390,8 @@ steps (--only):
               each) from rotating loopback addresses (10 per address, so the per-source ban never helps: a
               distributed attack; --storm-per-source 1000000 for one address); a legitimate login every 0.25 s.
               A 503 "busy" answer to the upload is retried; no receipt within max(45 s, 3 x calm + 30 s) counts 0.
+              Then the storm alone for --storm-cpu-seconds against sendemodul and against nginx (a TLS handshake
+              and a 401): process CPU per refused login, both in ms
   records     sendemodul encrypt on a generated 11F extract, then the pseudonymizer (worker --once) on the container:
               records/s, MB/s, peak RSS (wait4 rusage)
   records15f  sendemodul check and sendemodul encrypt (check + split by Individ + encrypt) on a generated 15F
@@ -1997,6 +2440,11 @@ def parse_args(argv):
     )
     ap.add_argument("--storm-rate", type=int, default=200, help="wrong-PIN logins per second (default 200)")
     ap.add_argument(
+        "--storm-cpu-seconds",
+        type=float,
+        help="storm: seconds of each CPU-per-login measurement (default 10; quick 4)",
+    )
+    ap.add_argument(
         "--storm-per-source",
         type=int,
         default=10,
@@ -2005,6 +2453,11 @@ def parse_args(argv):
     )
     ap.add_argument(
         "--ssh-cipher", default=SSH_CIPHER, help=f"cipher for both SSH servers in the sftp step (default {SSH_CIPHER})"
+    )
+    ap.add_argument(
+        "--ssh-aead",
+        default=SSH_AEAD,
+        help=f"AEAD cipher of the sftp step's second pass, both sides (default {SSH_AEAD}; '' skips the pass)",
     )
     ap.add_argument(
         "--ssh-mac",

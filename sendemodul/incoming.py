@@ -8,6 +8,7 @@ import hashlib
 import os
 import queue
 import threading
+import weakref
 
 from twisted.internet import defer
 
@@ -48,6 +49,21 @@ class _Aborted(BaseException):
 _EOF = object()
 _PENDING = object()
 _ABORT = object()
+
+#: Bytes that all uploads of the process together may keep queued for their threads (the writer's queue and the
+#: check's). One upload alone keeps its own bounds (8 MiB for the writer, 32 pieces for the check), which the single
+#: upload's speed needs; with many at once each gets its share of this, down to a floor of one batch, so that 400
+#: uploads on a busy machine do not hold 400 full queues (issue 25: front RSS growth for 400 connections).
+SHARED_QUEUE_BYTES = 48 << 20
+#: The least an upload may queue before its producer is paused, however many uploads there are.
+MIN_HIGH_WATER = 256 << 10
+_live = weakref.WeakSet()  # the IncomingFiles whose thread has not ended (reactor thread)
+
+
+def queue_share(live=None):
+    """The bytes one upload may queue while ``live`` uploads (default: those now in progress) share
+    :data:`SHARED_QUEUE_BYTES`."""
+    return SHARED_QUEUE_BYTES // max(1, len(_live) if live is None else live)
 
 
 class IncomingFile:
@@ -96,6 +112,15 @@ class IncomingFile:
         self._outcome = _PENDING  # what the thread ended with (a Completed, an exception, or None if discarded)
         self._waiters = []
         self._started = False
+        _live.add(self)
+
+    def _high_water(self):
+        """The bytes queued that pause the producer: ``high_water``, or less while many uploads share the
+        budget (:func:`queue_share`: half for this queue, half for the check's)."""
+        return max(MIN_HIGH_WATER, min(self._high, queue_share() // 2))
+
+    def _low_water(self):
+        return min(self._low, self._high_water() // 4)
 
     # -- the reactor thread ----------------------------------------------------------------------------------------
 
@@ -142,7 +167,7 @@ class IncomingFile:
         data = batch[0] if len(batch) == 1 else b"".join(batch)
         self._queue.put((self._batch_offset, data))
         self._put += len(data)
-        if not self._paused and self._put - self._done > self._high:
+        if not self._paused and self._put - self._done > self._high_water():
             self._paused = True
             self._on_pressure(True)
 
@@ -186,6 +211,7 @@ class IncomingFile:
         return defer.succeed(self._outcome)
 
     def _thread_done(self, outcome):
+        _live.discard(self)
         self._resume()
         self._outcome = outcome
         waiters, self._waiters = self._waiters, []
@@ -216,7 +242,8 @@ class IncomingFile:
             while self._take() is not None:
                 pass
             return self._fsync_and_close(Completed(self.path, self.size))
-        checker = _Checker(check)
+        # the check's queue: its share of the budget, in pieces of up to one batch (at least 2, at most 32)
+        checker = _Checker(check, max(2, min(32, queue_share() // 2 // self._batch_bytes)))
         sha256 = hashlib.sha256()
         position = 0  # bytes taken in order
         in_order = True
@@ -273,7 +300,7 @@ class IncomingFile:
             else:
                 self._start_writeback(offset, len(data))
         self._done += len(data)
-        if self._paused and not self._resuming and self._put - self._done < self._low:
+        if self._paused and not self._resuming and self._put - self._done < self._low_water():
             self._resuming = True
             self._reactor.callFromThread(self._resume)
         return offset, data

@@ -135,6 +135,38 @@ class KeyDirectoryService(service.Service):
             self._previous_handler = None
 
 
+#: glibc's mallopt parameters (malloc.h) and the values we fix them at.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD_BYTES = 4 << 20
+TRIM_THRESHOLD_BYTES = 8 << 20
+
+
+def bound_heap():
+    """Fix glibc's mmap threshold at 4 MiB (and the trim threshold at twice that, as glibc's own dynamic rule would),
+    so that blocks of 4 MiB and more are always mmapped and go back to the system when freed. Left dynamic, glibc
+    raises the threshold to the size of the first large block freed (up to 32 MiB); each Argon2id PIN check
+    (19 MiB) then comes from the hash thread's own malloc arena and stays resident: four hash threads kept about
+    150 MiB after a burst of logins (issue 25, ``scripts/bench --only concurrent``). Not lower: at glibc's initial
+    128 KiB every packet buffer of an upload (up to 256 KiB) would be a fresh mmap, page faults and all (that cost
+    the SFTP reactor 2-3x its CPU per GiB). Does nothing where the C library has no ``mallopt``."""
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
+    )
+
+
+def hash_pool_size(auth_config, cores=None):
+    """Threads for Argon2id: ``auth.hash_threads``, but at most one per core. A hash is pure CPU, so a thread beyond
+    the cores adds no logins per second, only the 19 MiB each Argon2id works in (issue 25: four threads on two cores
+    were 76 MiB of the front's RSS at the peak of a burst of logins)."""
+    return max(1, min(auth_config.hash_threads, cores or os.cpu_count() or 1))
+
+
 class SendemodulService(service.MultiService):
     """The service tree, with the shared pieces the fronts use: ``store``, ``db`` (StoreService), ``portal``."""
 
@@ -144,6 +176,7 @@ class SendemodulService(service.MultiService):
         self.reactor = reactor
 
     def startService(self):
+        bound_heap()
         try:
             super().startService()
         except SendemodulError as e:  # the database cannot be opened, the spool cannot be made, ...
@@ -186,7 +219,7 @@ def makeService(config, reactor=None):
     top.store = store
     top.db = StoreService(reactor, store)
     top.db.setServiceParent(top)
-    hashing = ThreadPoolService(reactor, "sendemodul-hash", config.auth.hash_threads, background=True)
+    hashing = ThreadPoolService(reactor, "sendemodul-hash", hash_pool_size(config.auth), background=True)
     hashing.setServiceParent(top)
     io = ThreadPoolService(reactor, "sendemodul-io", config.limits.io_threads)
     io.setServiceParent(top)

@@ -1,6 +1,7 @@
 """scripts/bench's pure helpers (the benchmark itself is too slow for the suite: run ``scripts/bench --quick``)."""
 
 import importlib.util
+import json
 import subprocess
 import sys
 
@@ -26,6 +27,15 @@ REQUIRED_KEYS = (
     "pseudonymizer_rss_mib",
     "encrypt_records_per_s",
     "encrypt_rss_mib",
+    # issue 25: each figure of its "Done when"
+    "sftp_aead_ratio",
+    "sftp_aead_front_cpu_per_gib_s",
+    "sftp_front_cpu_per_gib_s",
+    "concurrent_peer_p99_ratio",
+    "concurrent_rss_growth_mib",
+    "storm_cpu_ms_per_login",
+    "storm_nginx_cpu_ms_per_handshake",
+    "https_nginx_fsync_ratio",
 )
 
 
@@ -98,6 +108,75 @@ def test_table_shows_figures_with_targets_and_verdicts():
 def test_every_required_json_key_has_a_table_row():
     keys = {key for key, *_ in bench.TARGETS}
     assert set(REQUIRED_KEYS) <= keys and set(bench.REQUIRED_KEYS) == set(REQUIRED_KEYS)
+
+
+def test_aead_cpu_is_judged_against_ctr_hmac():
+    results = {"sftp_front_cpu_per_gib_s": 7.5, "sftp_aead_front_cpu_per_gib_s": 5.0}
+    assert bench.check("sftp_aead_front_cpu_per_gib_s", 5.0, results) == "ok"
+    assert bench.check("sftp_aead_front_cpu_per_gib_s", 8.0, results) == "FAIL"
+    assert bench.check("sftp_aead_front_cpu_per_gib_s", 8.0, {}) == ""
+
+
+@pytest.mark.integration
+def test_peer_password_check_costs_what_an_argon2id_pin_check_costs():
+    """The peers' SHA-512-crypt (nginx auth_basic, the sshd wrapper) is calibrated to the Argon2id PIN check's CPU,
+    and the hashes it writes for nginx are real crypt(3) hashes of the passwords."""
+    cost = bench.calibrate_login_cost(samples=2)
+    assert cost["rounds"] >= 1000
+    assert 0.5 <= cost["crypt_ms"] / cost["argon2_ms"] <= 2.0
+    hashes = bench.crypt_hashes([("0301-00-958935420", "ABCD-EFGH-JKMN"), ("u2", "p w")], 1000)
+    check = subprocess.run(
+        ["perl", "-e", 'print crypt($ARGV[0], $ARGV[1]) eq $ARGV[1] ? "same" : "differ"', "p w", hashes["u2"]],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert hashes["0301-00-958935420"].startswith("$6$rounds=1000$") and check.stdout == "same"
+
+
+@pytest.mark.integration
+def test_a_tiny_full_run_writes_every_figure_the_issue_names(tmp_path):
+    """Every step that gives a "Done when" figure, at tiny sizes, against the real peers (sshd, nginx, curl,
+    sftp): bench-results.json carries each key with a number, and no step failed."""
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "bench.py"),
+            "--quick",
+            "--only",
+            "sftp,https,concurrent,storm,records",
+            "--upload-mib",
+            "2",
+            "--concurrent",
+            "4",
+            "--concurrent-mib",
+            "1",
+            "--records",
+            "500",
+            "--pq-rounds",
+            "1",
+            "--storm-rate",
+            "20",
+            "--storm-cpu-seconds",
+            "1",
+            "--output",
+            str(out),
+            "--tmpdir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    results = json.loads(out.read_text())
+    assert proc.returncode == 0 and results["errors"] == {}, proc.stderr[-3000:]
+    missing = [key for key in REQUIRED_KEYS if not isinstance(results.get(key), int | float)]
+    assert missing == [], proc.stderr[-3000:]
+    assert results["concurrent_peer_accepted"] == 4 and results["concurrent_accepted"] == 4
+    assert results["storm_cpu_refused"] > 0 and results["storm_nginx_refused"] > 0
+    assert "storm CPU per login ratio sendemodul/nginx" in proc.stdout
 
 
 @pytest.mark.integration

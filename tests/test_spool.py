@@ -142,6 +142,30 @@ class IncomingFileTests(unittest.TestCase):
         self.assertEqual(changes, [True, False])
         self.assertEqual(done.size, 4 * len(DATA))
 
+    @defer.inlineCallbacks
+    def test_many_uploads_at_once_share_one_queue_budget(self):
+        """Alone, an upload queues up to its 8 MiB before its producer pauses (the single upload's speed); with
+        many in progress each gets its share of SHARED_QUEUE_BYTES, never less than one batch, and the share grows
+        back as they end."""
+        from sendemodul import incoming
+
+        first = self.incoming()
+        self.assertEqual(first._high_water(), 8 << 20)
+        crowd = [self.incoming() for _ in range(399)]
+        self.assertEqual(first._high_water(), incoming.MIN_HIGH_WATER)
+        self.assertLessEqual(400 * first._high_water(), 2 * incoming.SHARED_QUEUE_BYTES + 400 * (256 << 10))
+        changes = []
+        paused = self.incoming(on_pressure=changes.append)
+        for chunk in chunks(DATA, 256 * 1024):  # nothing takes the bytes yet: the thread has not started
+            paused.write(chunk)
+        self.assertEqual(changes, [True])
+        yield defer.gatherResults([upload.discard() for upload in crowd])
+        self.assertEqual(first._high_water(), 8 << 20)  # two left: each its full bound again
+        paused.start(read_all)
+        done = yield paused.complete()
+        self.assertEqual((done.result, changes), (DATA, [True, False]))
+        yield first.discard()
+
 
 def test_recovery_beside_running_fronts_removes_only_files_unchanged_since_the_cut_off(tmp_path):
     """A front that starts while others share the spool removes only leftovers older than an upload may stall:

@@ -251,3 +251,29 @@ def test_makeService_builds_without_touching_the_filesystem(tmp_path, monkeypatc
     assert top.workers is not None and top.mail is not None
     monkeypatch.undo()
     assert [t for t in touched if str(tmp_path) in t[1]] == []
+
+
+def test_the_hash_pool_has_at_most_one_thread_per_core_and_the_heap_gives_large_blocks_back():
+    """Argon2id is pure CPU: hash threads beyond the cores only add 19 MiB each (issue 25). And with the mmap
+    threshold fixed, a freed 19 MiB block leaves the process instead of staying in a thread's malloc arena."""
+    import concurrent.futures
+
+    from sendemodul import auth
+    from sendemodul.config.sections import AuthConfig
+    from sendemodul.service import bound_heap, hash_pool_size
+
+    assert hash_pool_size(AuthConfig(hash_threads=4), cores=2) == 2
+    assert hash_pool_size(AuthConfig(hash_threads=4), cores=16) == 4
+    assert hash_pool_size(AuthConfig(hash_threads=1), cores=2) == 1
+    assert bound_heap()
+
+    def rss_kib():
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+    pin = auth.generate_pin()
+    phc = auth.hash_pin(pin)
+    before = rss_kib()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(lambda _: auth.verify_pin(pin, phc), range(8)))
+        assert rss_kib() - before < 19 * 1024  # not even one Argon2id block stays resident

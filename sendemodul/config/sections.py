@@ -48,7 +48,7 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class AuthConfig:
-    #: Threads that compute Argon2id hashes (each needs about 19 MiB while it works).
+    #: Threads that compute Argon2id hashes (each needs about 19 MiB while it works); at most one per core is used.
     hash_threads: int = 4
     #: Logins waiting for or in the hash pool before new ones are answered "busy" at once.
     max_pending_logins: int = 32
