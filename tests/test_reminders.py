@@ -69,8 +69,9 @@ def test_one_reminder_per_missing_unit_and_day_caught_up_after_downtime_never_tw
         ("P-per", "per@bergen.example.org", "11F", False),
     ):
         store.register_person(
-            BERGEN, person_id=person_id, name=person_id, email=email, mobile="", language="nb", registers=registers.split(","),
-            registration={}, token=(f"hash-{person_id}", "2099-01-01T00:00:00Z"), actor="test",
+            BERGEN, person_id=person_id, name=person_id, email=email, mobile="", language="nb",
+            registers=registers.split(","), registration={}, token=(f"hash-{person_id}", "2099-01-01T00:00:00Z"),
+            actor="test",
         )  # fmt: skip
         if active:
             store.activate_person_with_secret(person_id, "sealed", [], actor="test")
