@@ -42,7 +42,12 @@ def test_init_dev_creates_keys_demo_unit_and_refuses_a_second_time(tmp_path):
     assert "demo unit:" in out
     for name in ("tpf.agekey", "ssb.agekey", "tpf-signing.key", "pseudonym-master.key"):
         assert (home / "private" / name).stat().st_mode & 0o777 == 0o600
-    assert sorted(p.name for p in (home / "keys").iterdir()) == ["ssb-dev.toml", "tpf-dev.toml", "tpf-signing-dev.toml"]
+    assert sorted(p.name for p in (home / "keys").iterdir()) == [
+        "ssb-dev.toml",
+        "ssb-signing-dev.toml",
+        "tpf-dev.toml",
+        "tpf-signing-dev.toml",
+    ]
     assert (home / "ssb-inbox").is_dir() and (home / "demo" / "pin.txt").exists()
     units = json.loads(run_cli("admin", "unit", "list", "--json", home=home).stdout)
     assert units[0]["unit"] == "0301-00-958935420" and units[0]["signing_keys"] == 1 and units[0]["pin_issued_at"]
