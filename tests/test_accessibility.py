@@ -46,8 +46,9 @@ def browser():
         b.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def container(tmp_path_factory, server):
+    """A new container for each walk: one sent before would open the "sent before" receipt (issue 27)."""
     path = tmp_path_factory.mktemp("container") / "oslo-11f.tar"
     make_container(server.home, path, records=5)
     return path
