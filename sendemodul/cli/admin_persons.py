@@ -212,4 +212,4 @@ def person_code(home, unit, email):
     if not row["totp_secret"]:
         raise UsageError(f"{row['email']} has not enrolled yet")
     secret = persons.PersonKey.for_home(cfg.home, create=False).decrypt_secret(row["person_id"], row["totp_secret"])
-    click.echo(totp.code_at(secret, time.time()))
+    click.echo(totp.code_at(secret, time.time()))  # safe: a 30-second code for the dev demo person, dev homes only
