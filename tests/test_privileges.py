@@ -668,11 +668,14 @@ def _state(pid):
 
 def _unix_only(pid):
     """True when every socket of ``pid`` is a Unix socket (socketpairs with its parent), none an inet one."""
-    inodes = {
-        os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1]
-        for fd in os.listdir(f"/proc/{pid}/fd")
-        if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
-    }
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue  # the descriptor closed between the listing and the read: it holds no socket now
+        if target.startswith("socket:"):
+            inodes.add(target[8:-1])
     inet = set()
     for table in ("tcp", "tcp6", "udp", "udp6"):
         for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
