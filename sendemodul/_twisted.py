@@ -73,6 +73,7 @@ class BoundedFileTransferServer(filetransfer.FileTransferServer):
     def __init__(self, data=None, avatar=None):
         super().__init__(data, avatar)
         self._incoming = ByteQueue()
+        self._wanted = 9  # bytes the next request needs before it can be looked at
 
     def send_status(self, request_id, code, message):
         """Answer ``request_id`` with an ``SSH_FXP_STATUS`` (Conch's ``_sendStatus``)."""
@@ -103,6 +104,8 @@ class BoundedFileTransferServer(filetransfer.FileTransferServer):
     def dataReceived(self, data):
         chunks = self._incoming
         chunks.append(data)
+        if chunks.size < self._wanted:  # the request at the head is still incomplete (a WRITE comes in ~8 pieces)
+            return
         while chunks.size >= 9:
             length, kind = chunks.unpack("!LB")
             if length > self.max_packet_bytes:
@@ -111,6 +114,7 @@ class BoundedFileTransferServer(filetransfer.FileTransferServer):
                 self.transport.loseConnection()
                 return
             if chunks.size < 4 + length:
+                self._wanted = 4 + length
                 return
             if kind == filetransfer.FXP_WRITE:
                 write = self._take_write(chunks, length)
@@ -128,6 +132,7 @@ class BoundedFileTransferServer(filetransfer.FileTransferServer):
             except Exception:  # noqa: BLE001 - any failure of a handler answers that request, not kill the session
                 self.on_request_failure(name)
                 self.send_status(packet[:4], filetransfer.FX_FAILURE, b"bad request")
+        self._wanted = 9
 
     @staticmethod
     def _take_write(chunks, length):
