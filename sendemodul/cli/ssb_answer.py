@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from sendemodul import answer, keydir, reception, signing
-from sendemodul.cli.crypto import _throttled, _tpf_signing_keys, ssb_group
+from sendemodul.cli.crypto import _throttled, ssb_group, tpf_key_options, tpf_signing_keys
 from sendemodul.container import MAX_JSON_BYTES, Manifest, TarReader
 from sendemodul.errors import AlreadyExists, ManifestInvalid, UsageError
 
@@ -56,17 +56,7 @@ _reference_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="The JSON report to write (sendemodul-reception/1), for `ssb answer --report`.",
 )
-@click.option(
-    "--keys",
-    "keys_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The key directory with the TPF signing key(s) [default: $SENDEMODUL_HOME/keys, else the project's keys/].",
-)
-@click.option(
-    "--tpf-key",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The TPF's signing public key instead of the key directory.",
-)
+@tpf_key_options
 @click.option(
     "--production", is_flag=True, help="Production policy: each synthetic test ID is a WARNING (as in `check`)."
 )
@@ -86,12 +76,10 @@ def check_command(ctx, package, identity_file, output, keys_dir, tpf_key, produc
       sendemodul ssb answer SM-20270115-7KQ2XW9D.tar --return --message "Rett feilene" \\
           --report report.json --signing-key ssb-signing.key -o answer.json
     """
-    if keys_dir and tpf_key:
-        raise click.UsageError("give --keys or --tpf-key, not both")
     reference = _reference_of(package, reference)
     if output.exists():
         raise AlreadyExists(f"{output} already exists; not overwriting it")
-    tpf_keys = _tpf_signing_keys(keys_dir, tpf_key)
+    tpf_keys = tpf_signing_keys(keys_dir, tpf_key)
     identities = keydir.load_age_identities(identity_file)
     with click.progressbar(length=package.stat().st_size, label="Checking", file=sys.stderr) as bar:
         result = reception.check_package(
