@@ -88,6 +88,19 @@ def ssb_group():
     """
 
 
+#: The package the SSB commands work on (``ssb open``, ``ssb check``, ``ssb answer``).
+package_argument = click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+#: SSB's age identities, for the SSB commands that decrypt a package (``ssb open``, ``ssb check``).
+ssb_identity_option = click.option(
+    "--identity",
+    "identity_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="SSB's age identity file (AGE-SECRET-KEY-PQ-1... or AGE-SECRET-KEY-1... lines, one per "
+    "key: the years' keys side by side).",
+)
+
+
 def tpf_key_options(command):
     """The options that say where the TPF's signing key comes from, ``--keys DIR`` or ``--tpf-key FILE``, shared by
     the SSB commands that check a package's seal (``ssb open``, ``ssb check``); the command gets ``keys_dir`` and
@@ -119,15 +132,8 @@ def tpf_key_options(command):
 
 
 @ssb_group.command(name="open")
-@click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--identity",
-    "identity_file",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="SSB's age identity file (AGE-SECRET-KEY-PQ-1... or AGE-SECRET-KEY-1... lines, one per "
-    "key: the years' keys side by side).",
-)
+@package_argument
+@ssb_identity_option
 @click.option(
     "-o",
     "--output",

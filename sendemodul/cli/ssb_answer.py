@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from sendemodul import answer, keydir, reception, signing
-from sendemodul.cli.crypto import _throttled, ssb_group, tpf_key_options, tpf_signing_keys
+from sendemodul.cli.crypto import (
+    _throttled,
+    package_argument,
+    ssb_group,
+    ssb_identity_option,
+    tpf_key_options,
+    tpf_signing_keys,
+)
 from sendemodul.container import MAX_JSON_BYTES, Manifest, TarReader
 from sendemodul.errors import AlreadyExists, ManifestInvalid, UsageError
 
@@ -33,7 +40,6 @@ def _write_new(path, text):
         raise UsageError(f"cannot write {path}: {e.strerror}") from None
 
 
-_package_argument = click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 _reference_option = click.option(
     "--reference",
     help="The delivery's reference (SM-YYYYMMDD-XXXXXXXX) [default: from the file name, <reference>.tar].",
@@ -41,14 +47,8 @@ _reference_option = click.option(
 
 
 @ssb_group.command(name="check")
-@_package_argument
-@click.option(
-    "--identity",
-    "identity_file",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="SSB's age identity file (as for ssb open).",
-)
+@package_argument
+@ssb_identity_option
 @click.option(
     "-o",
     "--output",
@@ -123,7 +123,7 @@ def _errors_from(report_path, reference, manifest):
 
 
 @ssb_group.command(name="answer")
-@_package_argument
+@package_argument
 @click.option("--accept", "decision", flag_value="accepted", help="Accept the delivery.")
 @click.option(
     "--return", "decision", flag_value="returned", help="Return it to the unit to be corrected and sent again."
