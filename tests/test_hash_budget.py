@@ -2,11 +2,16 @@
 
 import json
 import os
+import re
 import shutil
+import subprocess
 import tempfile
 import threading
 
+import pytest
 from conftest import ALNA, STAVANGER, add_unit
+from server import DEMO, Server
+from support.wait import wait_for
 from twisted.cred import error
 from twisted.cred.portal import Portal
 from twisted.internet import defer, reactor, task
@@ -249,3 +254,74 @@ def test_a_budget_of_0_seconds_hashes_every_login_as_before():
         config=config.AuthConfig(hash_budget_seconds=0),
     )
     assert checker.budget is None
+
+
+METRICS = 'enabled = true\nlisten = "tcp:0:interface=127.0.0.1"\nusername = "prom"\npassword = "s3cret-prom"'
+
+
+def _curl(url, *args):
+    """(status or None, response headers) of the real curl."""
+    proc = subprocess.run(
+        ["curl", "-sS", "-o", "/dev/null", "-D", "/dev/stdout", "-w", "%{http_code}", *args, url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    headers, code = proc.stdout[:-3], proc.stdout[-3:]
+    return (int(code) if code.isdigit() and code != "000" else None), headers
+
+
+@pytest.mark.integration
+def test_a_storm_on_a_real_server_is_answered_busy_without_hashes_and_the_units_network_still_uploads(tmp_path):
+    """Through the real HTTPS front with curl: wrong PINs for the demo unit from loopback addresses in another /24
+    spend its budget (2), then are answered 503 busy with Retry-After, as is the right PIN from a network the unit
+    never used (what a storm can do; the login cache is off here, which would otherwise let a PIN that passed in
+    the last 15 minutes in from anywhere); the right PIN from the unit's own network still gets in; the metrics and the
+    audit count the throttled logins, and neither the log nor the audit holds a PIN."""
+    srv = Server(
+        tmp_path / "home",
+        sections={"auth": "hash_budget_per_unit = 2\nverified_cache_seconds = 0", "metrics": METRICS},
+    ).init()
+    srv.start()
+    try:
+        cacert = ("--cacert", str(srv.home / "tls" / "server.pem"))
+        api = f"{srv.url}/api/v1/uploads"
+        assert _curl(api, *cacert, "-u", f"{DEMO}:{srv.pin}")[0] == 200  # from 127.0.0.1: the unit's network now
+        wrong = [f"WRNG-PIN{i}-XXXX" for i in range(5)]
+        answers = [
+            _curl(api, *cacert, "--interface", f"127.0.5.{i + 1}", "-u", f"{DEMO}:{pin}") for i, pin in enumerate(wrong)
+        ]
+        assert [status for status, _ in answers] == [401, 401, 503, 503, 503], answers
+        assert "retry-after: 5" in answers[-1][1].lower()
+        new_network = _curl(api, *cacert, "--interface", "127.0.6.1", "-u", f"{DEMO}:{srv.pin}")
+        assert new_network[0] == 503  # the right PIN, but from a network the unit has not used: not hashed
+        assert _curl(api, *cacert, "--interface", "127.0.0.9", "-u", f"{DEMO}:{srv.pin}")[0] == 200
+        port = int(re.search(r"metrics listening on [\d.]+:(\d+)", "".join(srv.output)).group(1))
+        scraped = subprocess.run(
+            ["curl", "-sS", "-u", "prom:s3cret-prom", f"http://127.0.0.1:{port}/metrics"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        assert 'sendemodul_logins_total{protocol="https",result="throttled"} 4.0' in scraped, scraped
+        assert 'sendemodul_logins_throttled_total{scope="unit"} 4.0' in scraped
+        assert 'sendemodul_logins_total{protocol="https",result="failure"} 2.0' in scraped
+
+        def throttled_audited():
+            store = Store.open(config.load(srv.home).store_location)
+            try:
+                entries = list(store.audit_entries())
+            finally:
+                store.close()
+            return entries if any(e.event == "login.throttled" for e in entries) else None
+
+        entries = wait_for(throttled_audited, timeout=10, message="the audit event")
+        throttled = [e for e in entries if e.event == "login.throttled"]
+        assert len(throttled) == 1 and throttled[0].unit == DEMO, entries
+        log_text = (srv.home / "log" / "sendemodul.json").read_text()
+        assert "answered busy without a hash" in log_text
+        for secret in [*wrong, srv.pin]:
+            assert secret not in log_text and secret not in repr(entries)
+    finally:
+        srv.stop()
