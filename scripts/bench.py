@@ -1666,6 +1666,12 @@ class Bench:
             f"    password check per login: SHA-512-crypt with {cost['rounds']:,} rounds, {cost['crypt_ms']} ms of CPU "
             f"(sendemodul's Argon2id PIN check: {cost['argon2_ms']} ms)"
         )
+        say(
+            "    made equal by CPU time: one Argon2id verify with sendemodul's parameters (thread CPU), then the "
+            "crypt(3) rounds that take as long; nginx: auth_basic against an htpasswd of those hashes; OpenSSH: the "
+            "public key, then a wrapper that runs one crypt(3) of those rounds before sftp-server. sendemodul hashed "
+            "every one of its logins too (each a first login from a new network, within the hash budget)"
+        )
         https_units = [(unit, pin) for i, (unit, pin, _) in enumerate(units) if i % 2 == 1]
         with Progress("hashing the peers' passwords", lambda: ""):
             users = crypt_hashes(https_units, cost["rounds"])

@@ -45,6 +45,10 @@ def network_of(source):
     text. A host string that is not an IP address (a test's, or None) stands for itself."""
     if source is None:
         return None
+    if ":" not in source:  # a peer's IPv4 address, as the socket gives it (dotted quad): cut without parsing
+        head, dot, _ = source.rpartition(".")
+        if dot and head.count(".") == 2 and head.replace(".", "").isdigit():
+            return f"{head}.0/24"
     try:
         address = ipaddress.ip_address(source)
     except ValueError:
