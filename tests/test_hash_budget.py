@@ -181,6 +181,19 @@ class CheckerTests(unittest.TestCase):
         self.assertEqual((yield self.outcome(ALNA, self.pin, "198.51.100.7")), ALNA)
 
     @defer.inlineCallbacks
+    def test_a_username_that_cannot_be_a_unit_costs_no_hash_and_scores_like_an_unknown_unit(self):
+        answers = []
+        for name in ["nonsense", "0301-12-95893542", "", "0301 12 958935420"]:
+            answers.append((yield self.outcome(name, self.pin, "203.0.113.7")))
+        self.assertEqual([type(a) for a in answers], [error.UnauthorizedLogin] * 4)
+        self.assertEqual((self.hashes, self.reads), ([], []))
+        self.assertEqual(self.clock.seconds(), 4 * self.cfg.failure_delay_seconds)  # each after the failure delay
+        # 2 points each, like an unknown unit: 8 of the ban score's 20 (12 more: banned)
+        for _ in range(6):
+            yield self.outcome("nonsense", self.pin, "203.0.113.7")
+        self.assertTrue(self.checker.defender.is_banned("203.0.113.7"))
+
+    @defer.inlineCallbacks
     def test_logins_that_succeed_never_spend_the_budget(self):
         for i in range(10):  # ten first logins, each from a network of its own
             self.assertEqual((yield self.outcome(ALNA, self.pin, f"10.{i}.0.1")), ALNA)
