@@ -27,13 +27,15 @@ pool has always given, at once and without reading the store.
 What it leaks and what it does not: the decision is made before the store is read, from the claimed unit's name,
 the source address and the clock, never from the PIN or from whether the unit exists, so the answer says nothing
 about either (an unknown well-formed unit still costs the same hash as a wrong PIN when it gets one). An attacker
-learns that it is being throttled, which it knew. What an attacker can do with it: keep a unit's bucket empty and
-so make logins of that unit from *new* networks busy while the storm lasts (a full hash pool did that before, for
-every unit, at a far higher CPU cost). What it cannot: lock the unit out of the networks it used within
-``auth.known_source_days``, of a login cached by :class:`~sendemodul.auth.VerifiedLogins`, or of its SSH keys
-(which never reach this checker), nor spend more than the budget's hashes on its guesses, which also bounds how
-many guesses are tested at all. Known networks live in memory only (bounded): after a restart each unit's first
-login from a network needs a token again.
+learns that it is being throttled, which it knew; one inside a unit's own network can tell, once the unit's bucket
+is drained, that the unit logged in from there (its logins are still hashed), nothing more.
+
+What an attacker can do with it: keep a unit's bucket empty and so make logins of that unit from *new* networks busy
+while the storm lasts (a full hash pool did that before, for every unit, at a far higher CPU cost). What it cannot:
+lock the unit out of the networks it used within ``auth.known_source_days``, of a login cached by
+:class:`~sendemodul.auth.VerifiedLogins`, or of its SSH keys (which never reach this checker), nor spend more than
+the budget's hashes on its guesses, which also bounds how many guesses are tested at all. Known networks live in
+memory only (bounded): after a restart each unit's first login from a network needs a token again.
 """
 
 import collections
