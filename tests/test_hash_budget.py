@@ -289,7 +289,8 @@ def test_a_storm_on_a_real_server_is_answered_busy_without_hashes_and_the_units_
     """Through the real HTTPS front with curl: wrong PINs for the demo unit from loopback addresses in another /24
     spend its budget (2), then are answered 503 busy with Retry-After, as is the right PIN from a network the unit
     never used (what a storm can do; the login cache is off here, which would otherwise let a PIN that passed in
-    the last 15 minutes in from anywhere); the right PIN from the unit's own network still gets in; the metrics and the
+    the last 15 minutes in from anywhere); the right PIN from the unit's own network still gets in; OpenSSH's sftp
+    meets the same budget (refused from a new network, in from the unit's own); the metrics and the
     audit count the throttled logins, and neither the log nor the audit holds a PIN."""
     srv = Server(
         tmp_path / "home",
@@ -309,6 +310,21 @@ def test_a_storm_on_a_real_server_is_answered_busy_without_hashes_and_the_units_
         new_network = _curl(api, *cacert, "--interface", "127.0.6.1", "-u", f"{DEMO}:{srv.pin}")
         assert new_network[0] == 503  # the right PIN, but from a network the unit has not used: not hashed
         assert _curl(api, *cacert, "--interface", "127.0.0.9", "-u", f"{DEMO}:{srv.pin}")[0] == 200
+
+        def sftp_ls(bind):  # OpenSSH's sftp with the right PIN, one password attempt, from address ``bind``
+            return subprocess.run(
+                ["sshpass", "-p", srv.pin, "sftp", "-P", str(srv.sftp_port), "-o", f"BindAddress={bind}"]
+                + [f"-o{o}" for o in ("StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null", "LogLevel=ERROR")]
+                + [f"-o{o}" for o in ("PubkeyAuthentication=no", "BatchMode=no", "NumberOfPasswordPrompts=1")]
+                + ["-b", "-", f"{DEMO}@127.0.0.1"],
+                input="ls\n",
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+
+        assert sftp_ls("127.0.6.2").returncode != 0  # the same budget over SFTP: the password refused, unhashed
+        assert sftp_ls("127.0.0.10").returncode == 0  # and the unit's own network logs in
         port = int(re.search(r"metrics listening on [\d.]+:(\d+)", "".join(srv.output)).group(1))
         scraped = subprocess.run(
             ["curl", "-sS", "-u", "prom:s3cret-prom", f"http://127.0.0.1:{port}/metrics"],
@@ -318,8 +334,10 @@ def test_a_storm_on_a_real_server_is_answered_busy_without_hashes_and_the_units_
             timeout=60,
         ).stdout
         assert 'sendemodul_logins_total{protocol="https",result="throttled"} 4.0' in scraped, scraped
-        assert 'sendemodul_logins_throttled_total{scope="unit"} 4.0' in scraped
+        assert 'sendemodul_logins_throttled_total{scope="unit"} 5.0' in scraped
         assert 'sendemodul_logins_total{protocol="https",result="failure"} 2.0' in scraped
+        assert 'sendemodul_logins_total{protocol="sftp",result="throttled"} 1.0' in scraped
+        assert 'sendemodul_logins_total{protocol="sftp",result="success"} 1.0' in scraped
 
         def throttled_audited():
             store = Store.open(config.load(srv.home).store_location)
