@@ -319,3 +319,136 @@ def test_a_15f_report_in_nynorsk_translates_the_controls_messages_with_their_val
     report = check(individ(start="2026-06-15", end="2026-05-01"))
     report.lang = "nn"
     assert "Individet har verken meldingar, planar eller tiltak i året" in report.to_text()
+
+
+def bokmal_only_texts():
+    """Fragments of the Bokmål texts that their Nynorsk translation does not contain: the literal parts of each
+    message id (between placeholders and tags) of 6 characters or more, found in no Nynorsk text. A Nynorsk page or
+    answer that holds one of them holds Bokmål left over."""
+    catalog = _catalog("nn")
+    nynorsk = [m.string for m in catalog if m.id]
+    fragments = set()
+    for m in catalog:
+        if not m.id or m.string == m.id:
+            continue
+        for part in re.split(r"%\(\w+\)s|\{\w+\}|<[^>]+>", m.id):
+            part = part.strip(" .,:;()")
+            if len(part) >= 6 and not any(part in text for text in nynorsk):
+                fragments.add(part)
+    return sorted(fragments)
+
+
+def bokmal_left_in(text):
+    """The Bokmål-only fragments (:func:`bokmal_only_texts`) found in ``text``."""
+    return [fragment for fragment in bokmal_only_texts() if fragment in text]
+
+
+#: Where the fronts answer with an error code: the JSON errors, the early answers before a body, the raw answers of
+#: a request that could not be read, the passkeys' JSON; and the store/intake errors' own codes.
+_ANSWERED_CODE = re.compile(
+    r"(?:json_error\(request, \d+, |answer_early\(\d+, |answer_raw\(\d+, |_error\(request, \d+, )\"(\w+)\""
+)
+
+
+def test_every_error_code_the_fronts_answer_with_has_its_own_melding():
+    """A code without its own text would get the generic "Filen ble avvist." (wrong for a URL too long, a timeout):
+    every code an answer is written with, and every intake error's code, has a text of its own in MESSAGES, and so
+    a Nynorsk form in the catalog."""
+    import pathlib
+
+    from sendemodul import errors
+
+    web = pathlib.Path(i18n.__file__).parent / "web"
+    answered = {code for path in web.glob("*.py") for code in _ANSWERED_CODE.findall(path.read_text())}
+    assert {"bad_request", "uri_too_long", "header_too_large", "timeout", "too_large"} <= answered  # the scan works
+    # Not the front's: the pseudonymizer decrypts parts, SSB opens packages; "container" is the generic refusal.
+    behind_the_front = {"container", "decrypt", "part_content", "package", "seal", "seal_signature"}
+    intake = {
+        cls.code
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, (errors.IntakeError, errors.ContainerError))
+    }
+    assert behind_the_front <= intake  # the exclusions name real codes
+    assert sorted((answered | intake) - behind_the_front - set(messages_nb.MESSAGES)) == []
+
+
+def _nn_request(path=b"/api/v1/uploads", args=None, accept=None):
+    request = _request(args, accept=accept)
+    request.uri = request.path = path
+    return request
+
+
+def test_json_answers_write_every_msg_in_the_requests_language():
+    """The API's receipts say what counts in sentences (a Msg in ``melding``), its errors have a ``melding``: a JSON
+    answer writes each in the request's language, and says which in Content-Language."""
+    import json
+
+    from sendemodul.receipt import Receipt
+    from sendemodul.web.errors import json_error, json_response
+
+    row = {
+        "reference": "SM-20260115-BBBBBBBB",
+        "status": "received",
+        "unit": STAVANGER,
+        "register": "11F",
+        "periode": 2026,
+        "size": 10,
+        "sha256": "0" * 64,
+        "received_at": "2026-01-15T06:30:00Z",
+        "late": 0,
+        "test": 0,
+    }
+    receipt = Receipt.from_row(row, row).to_json()
+    request = _nn_request(accept=b"nn-NO")
+    body = json.loads(json_response(request, 201, {"uploads": [receipt]}))
+    melding = body["uploads"][0]["melding"]
+    assert melding == "Denne innsendinga er den nyaste for 11F 2026, og det er ho som gjeld.", melding
+    assert bokmal_left_in(melding) == [] and request.responseHeaders.getRawHeaders(b"content-language") == [b"nn"]
+    nb = json.loads(json_response(_nn_request(), 201, receipt))["melding"]
+    assert nb.startswith("Denne innsendingen er den nyeste for 11F 2026") and bokmal_left_in(nb)
+    error = json.loads(json_error(_nn_request(args={b"lang": [b"nn"]}), 404, "not_found", "No such upload."))
+    assert error == {"error": "not_found", "message": "No such upload.", "melding": "Fann ikkje innsendinga."}
+
+
+def test_early_answers_take_the_language_from_the_request_line_and_headers():
+    """An answer written before twisted.web parsed the request (an upload refused before its body, a request line
+    too long) follows ``?lang=``, then the ``sprak`` cookie, then Accept-Language, as the pages do."""
+    import json
+
+    from twisted.web.http_headers import Headers
+
+    from sendemodul.web.answers import error_body
+
+    assert i18n.early_language(b"/api/v1/uploads/x.tar?lang=nn", Headers()) == "nn"
+    assert i18n.early_language(b"/api/v1/uploads/x.tar?lang=nb", Headers({b"cookie": [b"sprak=nn"]})) == "nb"
+    assert i18n.early_language(b"/x", Headers({b"cookie": [b"a=b; sprak=nn"], b"accept-language": [b"nb"]})) == "nn"
+    assert i18n.early_language(b"/x", Headers({b"accept-language": [b"nn-NO,nb;q=0.5"]})) == "nn"
+    assert i18n.early_language(None, None) == "nb"
+    body = json.loads(error_body("uri_too_long", "The request's URL is too long.", "nn"))
+    assert body["melding"] == "Adressa er for lang."
+    assert json.loads(error_body("timeout", "x"))["melding"].startswith("Innsendingen tok for lang tid")
+
+
+def test_sftp_receipts_speak_the_units_written_standard():
+    """SFTP has no Accept-Language: a receipt's ``melding`` is in the unit's written standard; ``message`` stays
+    English for scripts."""
+    import json
+
+    from sendemodul.sftp.receipts import receipt_bytes
+
+    row = {
+        "reference": "SM-20260115-BBBBBBBB",
+        "status": "received",
+        "unit": STAVANGER,
+        "register": "11F",
+        "periode": 2026,
+        "size": 10,
+        "sha256": "0" * 64,
+        "received_at": "2026-01-15T06:30:00Z",
+        "late": 0,
+        "test": 1,
+    }
+    nn = json.loads(receipt_bytes(row, None, "nn"))
+    assert nn["melding"].startswith("Dette er ei testinnsending") and bokmal_left_in(nn["melding"]) == []
+    assert nn["message"].startswith("A test upload")
+    assert json.loads(receipt_bytes(row, None))["melding"].startswith("Dette er en testinnsending")
