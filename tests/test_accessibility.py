@@ -391,3 +391,67 @@ def test_the_enrolment_link_warns_before_it_runs_out_and_more_time_keeps_it_aliv
     finally:
         context.close()
         srv.stop()
+
+
+def test_the_reviewers_pages_in_both_languages_pass_axe_and_hold_no_bokmal_in_nynorsk(browser, tmp_path):
+    """The county governor's pages (issue 17) with real tasks: two 15F deliveries wait for review (the embedded
+    pseudonymizer put them there). In each language a reviewer for fylke 03 sees the open tasks, a task, its return
+    form refused without a message (the error state), returns it, and sees the archive, the solved task and the
+    units' status list: axe, <html lang>, reflow and (in Nynorsk) no Bokmål, on every one."""
+    from server import make_extract_container
+    from support.wait import wait_for
+    from test_pipeline import curl_upload, uploads
+    from test_review_browser import _reviewer
+
+    review = '\n[[review]]\nregister = "15F"\nby = "statsforvalter"\n'
+    srv = Server(tmp_path / "home", review, worker=True).init()
+    srv.start()
+    try:
+        references = []
+        for seed in (1, 2):
+            path = tmp_path / f"15f-{seed}.tar"
+            make_extract_container(srv.home, path, register="15F", records=4, seed=seed)
+            references.append(curl_upload(srv, path)["reference"])
+        for reference in references:
+            wait_for(
+                lambda r=reference: uploads(srv.home)[r]["status"] == "awaiting_review",
+                timeout=90,
+                interval=0.2,
+                message=f"{reference} waiting for review",
+            )
+        for lang, reference in zip(i18n.LANGUAGES, references, strict=True):
+            context = browser.new_context(ignore_https_errors=True)
+            page = context.new_page()
+            try:
+                page.goto(f"{srv.url}/sprak?lang={lang}&neste=/")  # the switch's cookie, for the whole visit
+                _login(page, srv)
+                email, secret = _reviewer(srv, "03")
+                page.fill("#email", email)
+                page.fill("#code", totp.code_at(secret, time.time()))
+                page.click("form[action='/hvem-er-du'] button[type=submit]")
+                page.wait_for_url(re.compile(r".*/mine-skjema$"))
+                page.click("nav a[href='/oppgaver/']")
+                page.wait_for_load_state()
+                assert page.is_visible(f"a[href='/oppgaver/{reference}']")
+                check_page(page, lang, "the reviewer's open tasks")
+                page.click(f"a[href='/oppgaver/{reference}']")
+                page.wait_for_url(re.compile(rf".*/oppgaver/{reference}$"))
+                check_page(page, lang, "a task with its return form")
+                page.click("button[value=returner]")  # no message: refused
+                page.wait_for_selector("#feil")
+                check_page(page, lang, "the return form with its error")
+                page.fill("#melding", {"nb": "Mangler tiltak.", "nn": "Tiltaka manglar."}[lang])  # the reviewer's words
+                page.click("button[value=returner]")
+                page.wait_for_url(re.compile(r".*/oppgaver$"))
+                check_page(page, lang, "the open tasks after a return")
+                page.goto(srv.url + "/oppgaver/arkiv")
+                assert page.is_visible(f"a[href='/oppgaver/{reference}']")
+                check_page(page, lang, "the archive")
+                page.goto(f"{srv.url}/oppgaver/{reference}")
+                check_page(page, lang, "a solved task")
+                page.goto(srv.url + "/oppgaver/status")
+                check_page(page, lang, "the units' status list")
+            finally:
+                context.close()
+    finally:
+        srv.stop()
