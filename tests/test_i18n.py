@@ -452,3 +452,77 @@ def test_sftp_receipts_speak_the_units_written_standard():
     assert nn["melding"].startswith("Dette er ei testinnsending") and bokmal_left_in(nn["melding"]) == []
     assert nn["message"].startswith("A test upload")
     assert json.loads(receipt_bytes(row, None))["melding"].startswith("Dette er en testinnsending")
+
+
+def _curl(server, *args):
+    """curl against the server (its own CA), as the unit's script would call it: ``(status, headers, json body)``."""
+    import json
+    import subprocess
+
+    proc = subprocess.run(
+        ["curl", "-sS", "-i", "--cacert", str(server.home / "tls" / "server.pem"), "--max-time", "60", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    head, _, body = proc.stdout.replace("\r\n", "\n").partition("\n\n")
+    while head.startswith("HTTP/1.1 100"):  # curl's "100 Continue" before the answer
+        head, _, body = body.partition("\n\n")
+    status = int(head.split()[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in head.splitlines()[1:])}
+    return status, headers, json.loads(body)
+
+
+@pytest.mark.integration
+def test_the_api_and_sftp_answer_in_nynorsk_when_asked_on_a_real_server(tmp_path):
+    """Over real HTTPS (curl) and SFTP (paramiko): with Accept-Language nn the upload's receipt says what counts in
+    Nynorsk; so do the status (``?lang=nn``), a 404 (the language cookie), an upload refused before its body
+    (``?lang=nn`` in the URL) and a request whose headers are too large; over SFTP a unit set to nn reads its
+    receipts in Nynorsk (with the listed size the file's). No Bokmål-only text of the catalogs is left in any."""
+    import json
+
+    import paramiko
+    from server import DEMO, Server, make_container
+
+    server = Server(tmp_path / "home").init()
+    server.start()
+    try:
+        container = tmp_path / "oslo-11f.tar"
+        make_container(server.home, container, records=3)
+        auth = ("-u", f"{DEMO}:{server.pin}")
+        url = f"{server.url}/api/v1/uploads"
+        status, headers, receipt = _curl(server, *auth, "-H", "Accept-Language: nn", "-T", container, f"{url}/")
+        assert status == 201 and headers["content-language"] == "nn", receipt
+        assert receipt["melding"].startswith("Denne innsendinga er den nyaste for 11F")
+        assert receipt["message"].startswith("This upload is the newest")
+        reference = receipt["reference"]
+        _, _, nb = _curl(server, *auth, f"{url}/{reference}")
+        assert nb["melding"].startswith("Denne innsendingen er den nyeste") and bokmal_left_in(nb["melding"])
+        _, _, nn = _curl(server, *auth, f"{url}/{reference}?lang=nn")
+        _, _, listed = _curl(server, *auth, "-H", "Accept-Language: nn-NO, nb;q=0.5", f"{url}/")
+        status, _, missing = _curl(server, *auth, "-b", "sprak=nn", f"{url}/SM-20260101-AAAAAAAA")
+        assert status == 404 and missing["melding"] == "Fann ikkje innsendinga."
+        status, headers, early = _curl(
+            server, *auth, "-T", container, f"{url}/ugyldig%01navn?lang=nn"
+        )  # a control byte
+        assert status == 400 and early["error"] == "invalid" and headers["content-language"] == "nn"
+        status, _, raw = _curl(server, "-H", "X-Stor: " + "x" * 70_000, f"{url}/?lang=nn")
+        assert status == 431 and raw["melding"] == "Førespurnaden har for store hovud.", raw
+        for text in (receipt, nn, listed, missing, early, raw):
+            assert bokmal_left_in(json.dumps(text, ensure_ascii=False)) == [], text
+
+        run_cli("admin", "unit", "set", DEMO, "--language", "nn", home=server.home)
+        transport = paramiko.Transport(("127.0.0.1", server.sftp_port))
+        transport.connect(username=DEMO, password=server.pin)
+        try:
+            sftp = paramiko.SFTPClient.from_transport(transport)
+            name = f"{reference}.json"
+            size = {a.filename: a.st_size for a in sftp.listdir_attr("/receipts")}[name]
+            data = sftp.open(f"/receipts/{name}").read()
+        finally:
+            transport.close()
+        assert size == len(data)
+        by_sftp = json.loads(data)
+        assert by_sftp["melding"].startswith("Denne innsendinga er den nyaste") and bokmal_left_in(data.decode()) == []
+    finally:
+        server.stop()
