@@ -107,12 +107,14 @@ TARGETS = [
     ("sftp_rss_growth_mib", "front RSS growth during SFTP upload (MiB)", "<= 64", lambda v: v <= 64),
     ("sftp_front_cpu_per_gib_s", "front CPU per GiB over SFTP: all threads (s)", "", None),
     ("sftp_reactor_cpu_per_gib_s", "front CPU per GiB over SFTP: reactor thread (s)", "", None),
+    ("sftp_openssh_cpu_per_gib_s", "OpenSSH sshd CPU per GiB over SFTP (s)", "", None),
     ("sftp_aead_sendemodul_mb_s", "SFTP AEAD upload -> sendemodul (MB/s)", "", None),
     ("sftp_aead_openssh_mb_s", "SFTP AEAD upload -> OpenSSH internal-sftp (MB/s)", "", None),
     ("sftp_aead_ratio", "SFTP AEAD ratio sendemodul/OpenSSH", ">= 1.0", lambda v: v >= 1.0),
     ("sftp_aead_openssh_fsync_ratio", "SFTP AEAD ratio sendemodul/(OpenSSH + fsync)", "", None),
     ("sftp_aead_front_cpu_per_gib_s", "front CPU per GiB over SFTP AEAD: all threads (s)", "< CTR+HMAC", None),
     ("sftp_aead_reactor_cpu_per_gib_s", "front CPU per GiB over SFTP AEAD: reactor thread (s)", "", None),
+    ("sftp_aead_openssh_cpu_per_gib_s", "OpenSSH sshd CPU per GiB over SFTP AEAD (s)", "", None),
     ("https_sendemodul_mb_s", "HTTPS upload -> sendemodul (MB/s)", "", None),
     ("https_nginx_mb_s", "HTTPS upload -> nginx (MB/s)", "", None),
     ("https_ratio", "HTTPS ratio sendemodul/nginx", ">= 0.9", lambda v: v >= 0.9),
@@ -1329,7 +1331,8 @@ class Bench:
     def step_sftp(self):
         """Two passes, each side by side with OpenSSH with the same algorithms on both sides: ``--ssh-cipher`` with
         ``--ssh-mac`` (keys ``sftp_*``) and then the AEAD cipher ``--ssh-aead`` (keys ``sftp_aead_*``). Each pass
-        records the front's CPU per GiB (process CPU time, all threads and the reactor thread alone)."""
+        records the front's CPU per GiB (process CPU time, all threads and the reactor thread alone), and sshd's
+        (on 2 shared cores wall-clock also measures the clients; CPU per GiB says what each server's work costs)."""
         self.big_container()
         srv = self.fresh_server()
         sshd = OpenSSH(self.tmp).start()
@@ -1373,7 +1376,20 @@ class Bench:
                 per_gib.append((after[key] - before[key]) / (size / 1024**3))
             return seconds
 
+        sshd_cpu_per_gib = []
+
+        def sshd_cpu():
+            """CPU seconds of sshd and of the connections it has reaped (each runs in a session of its own, so it
+            is counted through the master's cutime/cstime), once no connection process is left."""
+            pid = sshd.proc.pid
+            deadline = time.monotonic() + 10
+            while Path(f"/proc/{pid}/task/{pid}/children").read_text().split() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+
         def theirs():
+            before = sshd_cpu()
             cmd = [
                 "sftp",
                 "-P",
@@ -1393,6 +1409,7 @@ class Bench:
             )
             if code != 0:
                 raise BenchError(f"sftp -> OpenSSH failed (exit {code}): {tail(self.tmp / 'sftp-openssh.err')}")
+            sshd_cpu_per_gib.append((sshd_cpu() - before) / (size / 1024**3))
             durable.append(seconds + fsync_seconds(target))
             target.unlink()
             return seconds
@@ -1403,6 +1420,7 @@ class Bench:
             {
                 f"{kind}_front_cpu_per_gib_s": round(statistics.median(cpu["process"]), 2),
                 f"{kind}_reactor_cpu_per_gib_s": round(statistics.median(cpu["reactor"]), 2),
+                f"{kind}_openssh_cpu_per_gib_s": round(statistics.median(sshd_cpu_per_gib), 2),
                 f"{kind}_openssh_fsync_s": [round(t, 2) for t in durable],
                 f"{kind}_openssh_fsync_mb_s": mb_per_s(size, statistics.median(durable)),
             }
@@ -1412,7 +1430,8 @@ class Bench:
         )
         say(
             f"    front CPU per GiB {self.results[f'{kind}_front_cpu_per_gib_s']} s "
-            f"(reactor thread {self.results[f'{kind}_reactor_cpu_per_gib_s']} s)"
+            f"(reactor thread {self.results[f'{kind}_reactor_cpu_per_gib_s']} s); "
+            f"OpenSSH sshd {self.results[f'{kind}_openssh_cpu_per_gib_s']} s"
         )
 
     def step_https(self):
@@ -2589,7 +2608,7 @@ machine: CPU, cores, RAM, kernel, versions) to bench-results.json in the reposit
 steps (--only):
   sftp        OpenSSH sftp (sshpass for the PIN) -> sendemodul and -> a private sshd with internal-sftp, same cipher
               and MAC (aes128-ctr, hmac-sha2-256), then again with an AEAD cipher on both sides (--ssh-aead,
-              aes128-gcm@openssh.com): MB/s, ratio, peak RSS growth and CPU per GiB of the front process;
+              aes128-gcm@openssh.com): MB/s, ratio, peak RSS growth, CPU per GiB of the front process and of sshd;
               also OpenSSH's time plus an fsync of the file it wrote (sendemodul fsyncs before it says OK)
   https       curl -T -> sendemodul (PUT /api/v1/uploads/NAME) and -> nginx (dav_methods PUT), same certificate,
               TLS 1.3 TLS_AES_128_GCM_SHA256: MB/s, ratio, RSS growth, the front's CPU per GiB; also nginx plus an
