@@ -29,7 +29,7 @@ import functools
 import json
 import operator
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -325,10 +325,13 @@ class _Compiler:
         """The text an operator reads, when the operator gives the same for a field's stripped text as for its raw
         slice (it accepts only exactly ``width`` non-space characters; ``None``: it strips the text itself): in line
         mode the raw slice then, which saves a strip."""
-        if self.mode == "line" and _is_field(e):
-            self.spec(e[1], where)
-            if width is None or self.specs[e[1]].width == width:
-                return self.raw(e[1])
+        if (
+            self.mode == "line"
+            and _is_field(e)
+            and self.fixed_value(self.spec(e[1], where).name) is None
+            and (width is None or self.specs[e[1]].width == width)
+        ):
+            return self.raw(e[1])
         return self.expr(e, where).src
 
     def raw_form(self, name: str, literal: str) -> str | None:
@@ -381,7 +384,17 @@ class _Compiler:
         return [self.expr(a, where) for a in args]
 
     def op_f(self, args: list[Any], where: str) -> _Code:
-        return self.field(args[0])
+        fixed = self.fixed_value(args[0])
+        return _constant(fixed) if fixed is not None else self.field(args[0])
+
+    def fixed_value(self, name: str) -> str | None:
+        """Line mode: the one value the field rules let through for a mandatory field of the unit or year (the
+        kommunenummer, VERSION), else ``None``."""
+        spec = self.specs[name]
+        if self.mode != "line" or not (spec.checked and spec.mandatory) or spec.id_kind:
+            return None
+        expected: str | None = self.context.expected.get(spec.role) if spec.role else None
+        return expected
 
     def op_var(self, args: list[Any], where: str) -> _Code:
         name = args[0]
@@ -419,9 +432,8 @@ class _Compiler:
     def op_in(self, args: list[Any], where: str) -> _Code:
         members = self.value_set(args[1], where)
         x = args[0]
-        if self.mode == "line" and _is_field(x):
+        if self.mode == "line" and _is_field(x) and self.fixed_value(self.spec(x[1], where).name) is None:
             name = x[1]
-            self.spec(name, where)
             if (
                 _is_codes_of(args[1], name)
                 and self.guaranteed(name) == "code"
@@ -432,12 +444,16 @@ class _Compiler:
             if all(r is not None for r in raws):
                 return _Code(f"({self.raw(name)} in {self.const(frozenset(raws))})")
         value = self.expr(x, where)
+        if value.is_const:
+            return _constant(value.const in members)
         return _Code(f"({value.src} in {self.const(members)})")
 
     def compare(self, op: str, args: list[Any], where: str) -> _Code:
         for x, y in ((args[0], args[1]), (args[1], args[0])):
             if self.mode == "line" and _is_field(x) and isinstance(y, str) and op in ("==", "!="):
                 self.spec(x[1], where)
+                if self.fixed_value(x[1]) is not None:
+                    break
                 raw = self.raw_form(x[1], y)
                 if raw is not None:
                     return _Code(f"({self.raw(x[1])} {op} {raw!r})")
@@ -570,6 +586,8 @@ class _Compiler:
             self.spec(x[1], where)
             raw, blank = self.raw(x[1]), " " * self.specs[x[1]].width
             return _Code(f"(_int({raw}) if {raw} != {blank!r} else 0)")
+        if self.mode == "line" and _is_field(x) and self.fixed_value(self.spec(x[1], where).name) is not None:
+            return _constant(ssb_int(self.fixed_value(x[1]) or ""))
         return _Code(f"_ssb_int({self.padded(x, where, None)})")
 
     def op_ssb_date(self, args: list[Any], where: str) -> _Code:
@@ -818,8 +836,3 @@ class ControlTable:
     @property
     def control_ids(self) -> list[str]:
         return [control["id"] for control in self.table["controls"]]
-
-
-def export_controls(profiles: Iterable[FixedWidthProfile]) -> dict[str, Any]:
-    """The rule tables of these profiles' registers, by register (what the browser module embeds)."""
-    return {p.register: load_table(p.register) for p in profiles if p.controls is not None}
