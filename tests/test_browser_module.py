@@ -21,6 +21,7 @@ from test_pipeline_pq import delivered_once
 
 from sendemodul import identity, keydir, signing
 from sendemodul.profiles import load_profile
+from sendemodul.profiles.rules.rule_table import load_table
 from sendemodul.verify import verify_container
 
 pytestmark = pytest.mark.integration  # builds with node, runs Chromium and a server
@@ -191,6 +192,74 @@ def _keyboard_walk(page, release, extract, key, *, suffix=""):
     out = extract.parent / f"fra-nettleseren{suffix.strip('#') or ''}.tar"
     download.value.save_as(out)
     return out
+
+
+def _page_controls(page, release, path):
+    """Check ``path`` (11F, the demo unit) in the page; the controls' findings it lists, as the CLI's JSON has them."""
+    page.goto((release / "krypteringsmodul.html").as_uri())
+    page.fill("#kommunenr", "0301")
+    page.fill("#orgnr", DEMO.split("-")[2])
+    page.select_option("#skjema", f"11F/{YEAR}")
+    page.set_input_files("#uttrekk", str(path))
+    page.click("#kontroller")
+    page.wait_for_selector("#status:not(:empty), #feil:not(:empty)", timeout=120_000)
+    items = page.eval_on_selector_all(
+        "#rapport li",
+        "items => items.map(li => [li.dataset.severity, li.dataset.control, Number(li.dataset.line), li.textContent])",
+    )
+    refused = page.evaluate("() => document.querySelector('#feil').textContent !== ''")
+    return items, refused
+
+
+def _cli_controls(server, path):
+    """The same from ``sendemodul check --format json``: the findings of the rule table's controls (the page runs
+    those; the field and identifier rules it does not run yet), in report order, and whether it refuses."""
+    ids = {control["id"] for control in load_table("11F")["controls"]}
+    args = ("check", "-r", "11F", "-p", YEAR, "-u", DEMO, "--format", "json", path)
+    proc = run_cli(*args, home=server.home, check=False)
+    report = json.loads(proc.stdout)
+    found = [
+        [f["severity"], f["rule"], f["line"], f"Linje {f['line']}: {f['message']} [{f['rule']}]"]
+        for f in report["findings"]
+        if f["rule"] in ids
+    ]
+    return found[:100], any(f[0] in ("ERROR", "FATAL") for f in found)
+
+
+BROKEN = [
+    {"FODSELSDATO": "32131980"},
+    {"BU18": "1", "ANTBU18": ""},
+    {"ANTBU18": "2"},
+    {"VKLO": "1", "ARBSIT": "03"},
+    {"VKLO": "3", "TRYGDESIT": "12"},
+    {"TRYGDESIT": "05"},
+    {"TRYGDESIT": "04", "ARBSIT": "01"},
+    {"STMND_1": ""},
+    {"BIDRAG": "0", "BIDRAG_JAN": "0"},
+    {"BIDRAG": "2000"},
+    {"VILKARSOSLOV": "1"},
+    {"TRYGDESIT": "07"},
+]
+
+
+def test_the_page_runs_ssbs_controls_as_the_cli_does(server, release, extract, page):
+    """The page runs the rule table's controls (rules.js) and lists the same findings as ``check --format json``:
+    none on the 100,000-record extract, and the same ones on a broken extract that breaks more than 10 controls."""
+    from test_ssb_sosial import BASE, render
+
+    items, refused = _page_controls(page, release, extract)
+    assert (items, refused) == ([], False)
+    assert _cli_controls(server, extract) == ([], False)
+    broken = server.home.parent / "uttrekk-11f-feil.txt"
+    base = {**BASE["11F"], "VERSION": str(YEAR)[2:]}
+    lines = [render("11F", {**base, "PERSON_JOURNALNR": f"J{n}", **change}) for n, change in enumerate(BROKEN, 1)]
+    broken.write_bytes(("\n".join(lines) + "\n").encode("iso-8859-1"))
+    items, refused = _page_controls(page, release, broken)
+    expected, cli_refuses = _cli_controls(server, broken)
+    assert len({item[1] for item in expected}) >= 10
+    assert items == expected
+    assert refused is cli_refuses is True
+    assert page.errors == []
 
 
 def _verified(server, path):

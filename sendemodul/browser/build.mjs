@@ -48,6 +48,8 @@ const config = sortedJson({
   producer: `krypteringsmodul/${input.version}`,
   keys: input.keys,
   profiles: input.profiles,
+  controls: input.controls,
+  kommuner: input.kommuner,
   text,
 });
 const csp = [

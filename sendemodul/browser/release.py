@@ -35,7 +35,7 @@ from sendemodul import resources
 from sendemodul.container.canonical_json import canonical_json
 from sendemodul.errors import UsageError
 from sendemodul.keydir import KeyDirectory
-from sendemodul.profiles import available, load_profile
+from sendemodul.profiles.export import combined_table, profile_fields
 from sendemodul.profiles.fixed import FixedWidthProfile
 from sendemodul.profiles.model import Profile
 
@@ -59,19 +59,10 @@ def source_dir() -> Path:
 
 
 def profile_table(profile: Profile) -> dict[str, Any]:
-    """What the page needs to read and split one register's extracts, from the same profile the CLI reads."""
+    """What the page needs to read, split and check one register's extracts, from the same profile the CLI reads."""
     if not isinstance(profile, FixedWidthProfile):
         raise ReleaseError(f"the browser module reads fixed-width registers only, not {profile.register}")
-    return {
-        "register": profile.register,
-        "periode": profile.periode,
-        "title": profile.title,
-        "record_length": profile.record_length,
-        "fields": [
-            {"name": f.name, "from": f.span[0] + 1, "length": f.span[1] - f.span[0], "id_kind": f.id_kind or ""}
-            for f in profile.field_specs
-        ],
-    }
+    return profile_fields(profile)
 
 
 def build_input(keys: KeyDirectory, year: int, *, version: str, source_commit: str) -> dict[str, Any]:
@@ -91,14 +82,17 @@ def build_input(keys: KeyDirectory, year: int, *, version: str, source_commit: s
     for role in ("tpf", "ssb"):
         if not any(key["role"] == role for key in recipients):
             raise ReleaseError(f"the key directory {keys.path} has no {role} key valid in {year}")
-    profiles = [
-        profile_table(profile)
-        for profile in (load_profile(register, periode) for register, periode in available() if periode == year)
-        if isinstance(profile, FixedWidthProfile)
-    ]
-    if not profiles:
+    table = combined_table(year)  # the profiles and the rule tables, as `sendemodul profiles export` writes them
+    if not table["profiles"]:
         raise ReleaseError(f"no fixed-width profiles for {year}")
-    return {"version": version, "source_commit": source_commit, "keys": recipients, "profiles": profiles}
+    return {
+        "version": version,
+        "source_commit": source_commit,
+        "keys": recipients,
+        "profiles": table["profiles"],
+        "controls": table["controls"],
+        "kommuner": table["kommuner"],
+    }
 
 
 def _run(args: list[str], cwd: Path) -> None:

@@ -23,9 +23,21 @@ def cli():
 
 
 def _register_commands():
-    from sendemodul.cli import admin, check, crypto, demo, encrypt, module, serve, ssb_answer, transfer, worker
+    from sendemodul.cli import (
+        admin,
+        check,
+        crypto,
+        demo,
+        encrypt,
+        module,
+        profiles,
+        serve,
+        ssb_answer,
+        transfer,
+        worker,
+    )
 
-    for command in (admin, serve, worker, check, crypto, ssb_answer, encrypt, transfer, demo, module):
+    for command in (admin, serve, worker, check, crypto, ssb_answer, encrypt, transfer, demo, module, profiles):
         command.register(cli)
 
 

@@ -1,6 +1,8 @@
 // The page: reads the extract and the unit's key from file inputs, runs the checks, hands the work to the Worker
 // and offers the container to save. Everything stays in this page: its CSP forbids every connection.
 
+import { compileControls } from "./rules.js";
+
 const config = JSON.parse(document.getElementById("sendemodul-config").textContent);
 const TEXT = config.text;
 let lang = document.documentElement.lang === "nn" ? "nn" : "nb";
@@ -57,8 +59,30 @@ function sealingKeys(role, today) {
   return pq.length ? pq : current;
 }
 
+// SSB's controls of a profile's register (the built-in rule table, the same the CLI runs), compiled once.
+const compiledControls = new Map();
+function controlsOf(profile) {
+  const key = `${profile.register}/${profile.periode}`;
+  if (!compiledControls.has(key)) {
+    const table = profile.controls ? config.controls[profile.register] : null;
+    compiledControls.set(key, table ? compileControls(profile, table, config.kommuner) : null);
+  }
+  return compiledControls.get(key);
+}
+
+// The record's values as the controls read them: every field's text with its padding spaces stripped.
+function recordValues(slice, fields) {
+  let text = "";
+  for (let at = 0; at < slice.length; at += 0x8000) text += String.fromCharCode.apply(null, slice.subarray(at, at + 0x8000));
+  const values = {};
+  for (const f of fields) values[f.name] = text.slice(f.from - 1, f.from - 1 + f.length).replace(/^ +| +$/g, "");
+  return values;
+}
+
 function structuralReport(bytes, profile) {
   const findings = [];
+  const controls = controlsOf(profile);
+  const controlFindings = [];
   let records = 0;
   let line = 0;
   let start = 0;
@@ -76,9 +100,17 @@ function structuralReport(bytes, profile) {
     const tab = slice.indexOf(9);
     if (tab >= 0) findings.push({ severity: "FATAL", rule: "TAB", line, column: tab + 1 });
     else if (length !== profile.record_length) findings.push({ severity: "FATAL", rule: "RECORD_LENGTH", line, length });
+    else if (controls && !findings.length) {
+      for (const v of controls.violations(recordValues(slice, profile.fields))) {
+        controlFindings.push({ severity: v.severity, rule: v.id, control: v.id, line, field: v.field, message: v.message });
+      }
+    }
   }
-  return { records, findings };
+  // A FATAL finding stops every other check, as in the CLI: then only the file's shape is reported.
+  return { records, findings: findings.length ? findings : controlFindings };
 }
+
+const refuses = (report) => report.findings.some((f) => f.severity === "ERROR" || f.severity === "FATAL");
 
 let lastCheck = null;
 
@@ -93,7 +125,13 @@ async function check() {
     const report = structuralReport(await readBytes(file), profile);
     showReport(report);
     lastCheck = { file, profile, report };
-    status(report.findings.length ? t("check_fatal", { n: report.findings.length }) : t("check_ok", { n: report.records }), report.findings.length > 0);
+    const refused = refuses(report);
+    const message = refused
+      ? t("check_fatal", { n: report.findings.filter((f) => f.severity === "ERROR" || f.severity === "FATAL").length })
+      : report.findings.length
+        ? t("check_warnings", { n: report.findings.length, records: report.records })
+        : t("check_ok", { n: report.records });
+    status(message, refused);
   } catch (error) {
     status(t("error_" + error.message) || error.message, true);
   }
@@ -105,7 +143,10 @@ function showReport(report) {
   const list = document.createElement("ul");
   for (const finding of report.findings.slice(0, 100)) {
     const item = document.createElement("li");
-    item.textContent = t("finding_" + finding.rule, finding) + ` [${finding.rule}]`;
+    item.textContent = t(finding.control ? "finding_control" : "finding_" + finding.rule, finding) + ` [${finding.rule}]`;
+    item.dataset.control = finding.rule;
+    item.dataset.line = String(finding.line);
+    item.dataset.severity = finding.severity;
     list.append(item);
   }
   out.append(list);
@@ -123,7 +164,7 @@ async function encrypt() {
     const file = $("uttrekk").files[0];
     if (!empty && !file) throw new Error("no_extract");
     if (!empty && (!lastCheck || lastCheck.file !== file || lastCheck.profile !== profile)) await check();
-    if (!empty && lastCheck.report.findings.length) throw new Error("refused");
+    if (!empty && refuses(lastCheck.report)) throw new Error("refused");
     const keyFile = $("nokkel").files[0];
     if (!keyFile) throw new Error("no_key");
     const today = new Date().toISOString().slice(0, 10);

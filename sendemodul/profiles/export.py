@@ -1,0 +1,62 @@
+"""The combined table of a year's fixed-width profiles: each profile's field specifications and its register's rule
+table, with the kommunenummer in force that year (what ``kommunenr_valid`` reads). ``sendemodul profiles export``
+writes it; the browser module embeds it, and its interpreter (``sendemodul/browser/src/rules.js``) runs the same
+controls as the CLI from it. The CLI compiles the rule tables itself
+(:mod:`~sendemodul.profiles.rules.rule_table`): the table is the one source of both."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sendemodul.identity.codelists import kommuner
+from sendemodul.profiles import available, load_profile
+from sendemodul.profiles.fixed import FixedWidthProfile
+from sendemodul.profiles.rules.rule_table import load_table
+
+__all__ = ["FORMAT", "combined_table", "profile_fields"]
+
+FORMAT = "sendemodul-profiles/1"
+
+
+def profile_fields(profile: FixedWidthProfile) -> dict[str, Any]:
+    """One fixed-width profile as the page reads it: layout, and every field's rules and codes."""
+    return {
+        "register": profile.register,
+        "periode": profile.periode,
+        "title": profile.title,
+        "record_length": profile.record_length,
+        "controls": profile.controls,
+        "fields": [
+            {
+                "name": f.name,
+                "from": f.span[0] + 1,
+                "length": f.span[1] - f.span[0],
+                "type": f.type,
+                "mandatory": f.mandatory,
+                "checked": f.checked,
+                "codes": list(f.codes),
+                "codes_from": f.codes_from or "",
+                "format": f.date_format or "",
+                "role": f.role or "",
+                "id_kind": f.id_kind or "",
+                "control": f.control or "",
+            }
+            for f in profile.field_specs
+        ],
+    }
+
+
+def combined_table(year: int) -> dict[str, Any]:
+    """The year's fixed-width profiles, their registers' rule tables, and the kommunenummer in force in ``year``."""
+    profiles = [
+        p
+        for p in (load_profile(register, periode) for register, periode in available() if periode == year)
+        if isinstance(p, FixedWidthProfile)
+    ]
+    return {
+        "format": FORMAT,
+        "year": year,
+        "profiles": [profile_fields(p) for p in profiles],
+        "controls": {p.register: load_table(p.register) for p in profiles if p.controls is not None},
+        "kommuner": sorted(code for code, k in kommuner().items() if k.valid_in(year)),
+    }

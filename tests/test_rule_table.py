@@ -1,0 +1,204 @@
+"""The rule tables of 11F and 11CF: CPython's compiled controls (the reference) and the browser module's interpreter
+(sendemodul/browser/src/rules.js, under Node) give the same findings on the same records: the SSB-derived cases of
+test_ssb_sosial, seeded random records with odd values in every field, and a broken extract that breaks many
+controls. Also: the table's checks, and ``sendemodul profiles export``."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+from test_ssb_sosial import _PLACEHOLDERS, BASE, CASES, OSLO, STAVANGER, render, valid_duf
+
+from sendemodul import identity
+from sendemodul.profiles import load_profile
+from sendemodul.profiles.export import combined_table
+from sendemodul.profiles.rules.fields import Context
+from sendemodul.profiles.rules.rule_table import ControlTable, TableError, load_table
+
+RUNNER = Path(__file__).parent / "support" / "run_rules.mjs"
+YEAR = 2026
+
+
+def values_of(register: str, line: str) -> dict[str, str]:
+    """A record's values as the checker hands them to the controls: every field's text, padding stripped."""
+    profile = load_profile(register, YEAR)
+    return {spec.name: line[spec.span[0] : spec.span[1]].strip(" ") for spec in profile.field_specs}
+
+
+def python_findings(register: str, records: list[dict[str, str]], year: int = YEAR) -> list[list[dict[str, str]]]:
+    profile = load_profile(register, year)
+    unit = OSLO if register == "11F" else STAVANGER
+    table = ControlTable(profile, Context(profile, identity.parse_unit(str(unit), year)))
+    return [
+        [
+            {"severity": severity.name, "id": cid, "field": field, "message": message}
+            for severity, cid, field, message in table.violations(values)
+        ]
+        for values in records
+    ]
+
+
+def node_findings(register: str, records: list[dict[str, str]], year: int = YEAR) -> list[list[dict[str, str]]]:
+    assert shutil.which("node"), "node is needed: run scripts/system-packages"
+    cases = [{"register": register, "values": values} for values in records]
+    payload = json.dumps({"table": combined_table(year), "cases": cases})
+    out = subprocess.run(
+        ["node", str(RUNNER)], input=payload, capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    result: list[list[dict[str, str]]] = json.loads(out)
+    return result
+
+
+def assert_same(register: str, records: list[dict[str, str]], year: int = YEAR) -> list[list[dict[str, str]]]:
+    ours, theirs = python_findings(register, records, year), node_findings(register, records, year)
+    for values, a, b in zip(records, ours, theirs):
+        assert a == b, (values, a, b)
+    assert len(ours) == len(theirs) == len(records)
+    return ours
+
+
+def ssb_records(register: str) -> list[dict[str, str]]:
+    records = []
+    for _, reg, changes, _, _ in CASES:
+        if reg != register:
+            continue
+        for n, change in enumerate(changes, 1):
+            values = {**BASE[register], "PERSON_JOURNALNR": f"J{n}", **change}
+            if values.get("PERSON_FODSELSNR") in _PLACEHOLDERS:
+                values["PERSON_FODSELSNR"] = _PLACEHOLDERS[values["PERSON_FODSELSNR"]]()
+            if values.get("PERSON_DUF") == "DUF":
+                values["PERSON_DUF"] = valid_duf()
+            records.append(values_of(register, render(register, values)))
+    return records
+
+
+@pytest.mark.parametrize("register", ["11F", "11CF"])
+def test_python_and_js_agree_on_the_ssb_cases(register):
+    records = ssb_records(register)
+    findings = assert_same(register, records)
+    assert len(records) >= 60
+    assert len({f["id"] for found in findings for f in found}) >= 10  # the cases do reach the controls
+
+
+def odd_value(rng: random.Random, spec, year: int) -> str:
+    """A value for a field: often a valid one, often an odd one (SSB's controls must read every text alike)."""
+    width = spec.width
+    choices: list[str] = ["", "X", "²", "-1", "+1", " 1", "0", "00", "9" * width, "ø", "\xa0", "1 2"]
+    choices += list(spec.codes) * 3
+    if spec.type == "integer":
+        choices += [str(rng.randint(0, 10 ** min(width, 7) - 1)) for _ in range(6)]
+    if spec.type == "date" or spec.name.endswith("DATO"):
+        day = datetime.date(year, 1, 1) + datetime.timedelta(days=rng.randint(-3000, 400))
+        choices += [day.strftime("%d%m%Y")] * 4 + ["31042026", "29022025", "32012026", "00002026", "01010000"]
+    if spec.id_kind == "fnr":
+        born = datetime.date(rng.randint(1900, year), rng.randint(1, 12), rng.randint(1, 28))
+        for kind in ("fnr", "fnr", "dnr", "hnr", "synthetic"):
+            number = identity.generate_fnr(born, rng.randint(0, 999), kind=kind)
+            if number:
+                choices += [number] * 3
+        choices += [born.strftime("%d%m%y") + suffix for suffix in ("00100", "00200", "99999")]
+    if spec.id_kind == "duf":
+        choices += [valid_duf(), "123456789012"]
+    if spec.codes_from:
+        choices += ["0301", "1103", "9999", "0000", "1201"]
+    return rng.choice(choices)[:width]
+
+
+@pytest.mark.parametrize("register", ["11F", "11CF"])
+@pytest.mark.parametrize("year", [2025, 2026])
+def test_python_and_js_agree_on_random_records(register, year):
+    profile = load_profile(register, year)
+    rng = random.Random(f"{register}-{year}")
+    records = []
+    for _ in range(1500):
+        base = values_of(register, render(register, BASE[register]))
+        base["VERSION"] = str(year)[2:]
+        for spec in profile.field_specs:
+            if rng.random() < 0.15:
+                base[spec.name] = odd_value(rng, spec, year).strip(" ")
+        records.append(base)
+    findings = assert_same(register, records, year)
+    assert len({f["id"] for found in findings for f in found}) >= 15
+
+
+BROKEN_11F = [
+    {"FODSELSDATO": "32131980"},  # K004A
+    {"PERSON_FODSELSNR": "17051012345"},  # K006 (young, or unreadable)
+    {"KJONN": "3"},  # K008
+    {"BU18": "1", "ANTBU18": ""},  # K011
+    {"ANTBU18": "2"},  # K012
+    {"VKLO": "1", "ARBSIT": "03"},  # K015
+    {"VKLO": "3", "TRYGDESIT": "12"},  # K020B
+    {"TRYGDESIT": "05"},  # K023B
+    {"TRYGDESIT": "04", "ARBSIT": "01"},  # K024
+    {"STMND_1": ""},  # K026
+    {"BIDRAG": "0", "BIDRAG_JAN": "0"},  # K027, K031
+    {"BIDRAG": "2000"},  # K036
+    {"VILKARSOSLOV": "1"},  # K041, K042, K043
+]
+
+
+def test_a_broken_extract_breaks_many_controls_alike():
+    records = [values_of("11F", render("11F", {**BASE["11F"], **change})) for change in BROKEN_11F]
+    findings = assert_same("11F", records)
+    ids = {f["id"] for found in findings for f in found}
+    assert len(ids) >= 10, ids
+    assert {"K004A", "K008", "K011", "K012", "K015", "K020B", "K026", "K036", "K041", "K043"} <= ids
+
+
+def test_the_table_is_checked_against_the_profile():
+    profile = load_profile("11F", YEAR)
+    context = Context(profile, OSLO)
+    table = load_table("11F")
+    broken = [
+        ({"when": ["nope", 1]}, "not an expression"),
+        ({"when": ["==", ["f", "NO_SUCH_FIELD"], "1"]}, "no field 'NO_SUCH_FIELD'"),
+        ({"when": ["not", ["var", "undefined"]]}, "no value 'undefined'"),
+        ({"when": ["in", ["f", "KJONN"], "1"]}, "expected a set"),
+        ({"when": ["not", 1, 2]}, "takes 1 argument"),
+        ({"severity": "FATAL"}, "severity must be"),
+        ({"message": {"nb": "{nothing}"}}, "no value 'nothing'"),
+    ]
+    for change, error in broken:
+        controls = [{**table["controls"][0], **change}]
+        with pytest.raises(TableError, match=error):
+            ControlTable(profile, context, {**table, "controls": controls})
+    with pytest.raises(TableError, match="not for 11F 2026"):
+        ControlTable(profile, context, {**table, "periodes": [2024]})
+
+
+def test_the_fast_path_is_derived_from_the_table():
+    """No hand-written fast path: passes() is generated from the same table, and a control that the table drops is
+    gone from both functions."""
+    profile = load_profile("11F", YEAR)
+    context = Context(profile, OSLO)
+    table = load_table("11F")
+    line = render("11F", {**BASE["11F"], "VKLO": "1", "ARBSIT": "03"})  # K015
+    full = ControlTable(profile, context)
+    assert not full.passes(line)
+    assert [v[1] for v in full.violations(values_of("11F", line))] == ["K015"]
+    without = ControlTable(profile, context, {**table, "controls": [c for c in table["controls"] if c["id"] != "K015"]})
+    assert without.passes(line)
+    assert without.violations(values_of("11F", line)) == []
+
+
+def test_profiles_export_writes_the_combined_table(tmp_path):
+    out = tmp_path / "profiles.json"
+    run_cli("profiles", "export", "--year", "2026", "-o", str(out))
+    first = out.read_bytes()
+    table = json.loads(first)
+    assert table["format"] == "sendemodul-profiles/1"
+    assert {p["register"] for p in table["profiles"]} == {"11F", "11CF"}
+    assert set(table["controls"]) == {"11F", "11CF"}
+    assert "0301" in table["kommuner"]
+    run_cli("profiles", "export", "--year", "2026", "-o", str(out))
+    assert out.read_bytes() == first
+    bad = run_cli("profiles", "export", "--year", "2030", check=False)
+    assert bad.returncode == 1 and "ERROR: no fixed-width profiles for 2030" in bad.stderr
