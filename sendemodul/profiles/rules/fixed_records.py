@@ -282,7 +282,7 @@ class FixedRules(RecordRules[FixedWidthProfile]):
             distinct = filled & (np.isin(classes, _DISTINCT_CODES) | (classes == -1))
             if fnr and birth is not None:
                 compared = filled & np.isin(classes, _BIRTH_CODES)
-                clean &= ~compared | self._birth_column(raw, specs[birth.name], column, texts, clean & compared)
+                clean &= ~compared | self._birth_column(raw, specs[birth.name], spec, texts, clean & compared)
             if not self._no_duplicates:
                 id_values.append((id_start, id_end, distinct, seen))
         if self._record_consistency:
@@ -332,7 +332,7 @@ class FixedRules(RecordRules[FixedWidthProfile]):
         return judged_ok
 
     def _birth_column(
-        self, raw: np.ndarray, birth_spec: FieldSpec, fnr: np.ndarray, texts: list[str], wanted: np.ndarray
+        self, raw: np.ndarray, birth_spec: FieldSpec, fnr_spec: FieldSpec, texts: list[str], wanted: np.ndarray
     ) -> np.ndarray:
         """Whether each line's birth date agrees with its fødselsnummer as :meth:`_clean` decides it: by the digits
         for a ``ddMMyyyy`` field of 8 characters, else (and where the digits differ) by :func:`birth_matches`."""
@@ -341,7 +341,8 @@ class FixedRules(RecordRules[FixedWidthProfile]):
         birth = self._birth
         assert birth is not None
         start, end = birth_spec.span
-        born = raw[:, start:end]
+        fnr_start, fnr_end = fnr_spec.span
+        born, fnr = raw[:, start:end], raw[:, fnr_start:fnr_end]
         agrees = np.zeros(len(raw), bool)
         if birth.date_format == "ddMMyyyy" and born.shape[1] == 8:
             digits = ((born[:, 2:4] >= 48) & (born[:, 2:4] <= 57)).all(axis=1)
@@ -357,7 +358,6 @@ class FixedRules(RecordRules[FixedWidthProfile]):
                 & (born_month <= 12)
                 & ((month == born_month) | (month == born_month + 40) | (month == born_month + 80))
             )
-        fnr_start, fnr_end = next(spec.span for spec, _ in self._ids if spec.id_kind == "fnr")
         for i in np.flatnonzero(wanted & ~agrees).tolist():
             text = texts[i]
             agrees[i] = birth_matches(
