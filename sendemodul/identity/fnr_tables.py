@@ -1,5 +1,6 @@
 """Table look-ups that classify fødselsnummer-like IDs as :func:`~sendemodul.identity.person_ids.classify_id` does,
-for code that classifies millions of them (the pseudonymizer)."""
+for code that classifies millions of them, and :func:`classify_fnr_array` / :func:`duf_ok_array`, the same for a
+block of IDs at once by array arithmetic (the pseudonymizer and the encryption module use these)."""
 
 from __future__ import annotations
 
