@@ -60,6 +60,9 @@ MESSAGES = {
     "review_own": "Du kan ikke godkjenne eller returnere en innsending du har sendt selv.",
     "review_decided": "Oppgaven er allerede løst.",
     "invalid": "Forespørselen er ugyldig.",
+    "bad_request": "Forespørselen kunne ikke leses. Prøv igjen.",
+    "uri_too_long": "Adressen er for lang.",
+    "header_too_large": "Forespørselen har for store hoder.",
     "error": "Noe gikk galt hos oss. Prøv igjen senere.",
     "staff_login": "Statuslisten er for SSB og pseudonymforvalteren: logg inn med brukernavnet staff og nøkkelen "
     "fra driftsansvarlig.",
