@@ -12,6 +12,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 import sendemodul
 from sendemodul import identity
 from sendemodul.container import (
@@ -41,6 +43,7 @@ from sendemodul.container import (
     utc_timestamp,
 )
 from sendemodul.errors import ManifestInvalid, ManifestUnsigned, PartContentError, SealInvalid
+from sendemodul.identity import fnr_tables
 from sendemodul.pseudonym import ENVIRONMENT_PATTERN, Pseudonymizer, id_kind
 
 SEAL_FORMAT = "sendemodul-seal/1"
@@ -53,6 +56,10 @@ _PSEUDONYM_CLASSES = frozenset(
 _NO_FEEDBACK = frozenset(
     c for c in identity.IdClass if identity.ClassifiedId(c, None, None).valid or c is identity.IdClass.MISSING
 )
+
+
+#: :meth:`_Pseudonymize.block`'s codes of the two kinds of ID field.
+_FNR_KIND, _DUF_KIND = 0, 1
 
 
 @dataclass(frozen=True)
@@ -152,8 +159,8 @@ class PackageResult:
 class _Pseudonymize:
     """``on_line`` and ``on_block`` for the identities part: classify, pseudonymize, count, and write pseudonyms lines.
 
-    :meth:`block` (blocks of rows, the usual way in) classifies IDs of exactly 11 digits (fnr) or 12 (DUF) with
-    :class:`~sendemodul.identity.FnrTables`, passes any other ID to ``classify``, and pseudonymizes a block's IDs at
+    :meth:`block` (blocks of rows, the usual way in) classifies IDs of exactly 11 digits (fnr) or 12 (DUF) a block
+    at a time by array arithmetic (numpy), passes any other ID to ``classify``, and pseudonymizes a block's IDs at
     once (:meth:`~sendemodul.pseudonym.Pseudonymizer.pseudonyms`); it gives the same lines, counts and feedback as
     ``on_line`` (the tests compare them).
     """
@@ -164,16 +171,25 @@ class _Pseudonymize:
         self._out = out
         self._kinds = {}
         self._kinds_bytes = {}
-        self._fnr_types, self._duf_types = set(), set()
         self.counts = dict.fromkeys(identity.IdClass, 0)
         self.feedback = []
         self.feedback_omitted = 0
         #: In :meth:`block` a class is its label, the end of its pseudonyms line (bytes: hashed much faster than enums).
         self._labels = {c: f"{c}\n".encode("ascii") for c in identity.IdClass}
-        self._classes = {label: c for c, label in self._labels.items()}
-        self._with_pseudonym = frozenset(self._labels[c] for c in _PSEUDONYM_CLASSES)
-        self._with_feedback = frozenset(self._labels[c] for c in identity.IdClass if c not in _NO_FEEDBACK)
-        self._tables = identity.FnrTables(self._labels) if classify is identity.classify_id else None
+        #: :meth:`block` classifies the IDs of the usual shapes itself only where ``classify`` is classify_id.
+        self._fast = classify is identity.classify_id
+        #: In :meth:`block` a line's class is a code: an index into these.
+        self._code_classes = tuple(identity.IdClass)
+        self._code_of = {c: i for i, c in enumerate(self._code_classes)}
+        self._code_labels = tuple(self._labels[c] for c in self._code_classes)
+        self._array_codes = np.asarray([self._code_of[c] for c in fnr_tables.ARRAY_CLASSES], np.int8)
+        self._missing_code = self._code_of[identity.IdClass.MISSING]
+        self._duf_code = self._code_of[identity.IdClass.DUF]
+        self._bad_checksum_code = self._code_of[identity.IdClass.BAD_CHECKSUM]
+        self._with_pseudonym_codes = np.asarray([c in _PSEUDONYM_CLASSES for c in self._code_classes])
+        self._with_feedback_codes = np.asarray([c not in _NO_FEEDBACK for c in self._code_classes])
+        #: An ID field name (bytes) -> _FNR_KIND or _DUF_KIND.
+        self._kind_codes = {}
 
     def _kind(self, id_type):
         kind = self._kinds.get(id_type)
@@ -200,91 +216,66 @@ class _Pseudonymize:
     def block(self, block):
         """``on_block``: the pseudonyms lines of a block of ``row_id<TAB>id_type<TAB>id`` lines (bytes).
 
-        Column by column: the fields are split out of the whole block at once, each ID is classified in one short
-        loop, the block's IDs are pseudonymized at once, and the output lines are joined from the columns.
+        Column by column: the fields are split out of the whole block at once; the IDs of exactly 11 digits in an
+        fnr field and 12 in a DUF field are classified together by array arithmetic
+        (:func:`~sendemodul.identity.fnr_tables.classify_fnr_array`), any other goes to ``classify``; the block's
+        IDs are pseudonymized at once, and the output lines are joined from the columns.
         """
-        tables = self._tables
+
         n = block.count(b"\n")
-        if tables is None or block.count(b"\t") != 2 * n:  # another classify, or an ID holds a TAB: line by line
+        if not self._fast or block.count(b"\t") != 2 * n:  # another classify, or an ID holds a TAB: line by line
             for line in block.split(b"\n")[:-1]:
                 self(*line.decode("utf-8").split("\t", 2))
             return
         fields = block[:-1].replace(b"\n", b"\t").split(b"\t")
         row_ids, id_types, values = fields[0::3], fields[1::3], fields[2::3]
-        fnr_types, duf_types, duf_ok = self._fnr_types, self._duf_types, tables.duf_ok
         for id_type in set(id_types).difference(self._kinds_bytes):
-            (fnr_types if self._kind_of(id_type) == "fnr" else duf_types).add(id_type)
-        labels, dates, suffixes, rules, placeholders = (
-            self._labels,
-            tables.dates,
-            tables.suffixes,
-            tables.rules,
-            tables.placeholders,
-        )
-        fnr, placeholder, bad_date, bad_checksum, missing, duf = (
-            labels[c]
-            for c in (
-                identity.IdClass.FNR,
-                identity.IdClass.PLACEHOLDER,
-                identity.IdClass.BAD_DATE,
-                identity.IdClass.BAD_CHECKSUM,
-                identity.IdClass.MISSING,
-                identity.IdClass.DUF,
-            )
-        )
-        with_pseudonym = self._with_pseudonym
-        # Per line: the class's label (blank IDs are MISSING), and the canonical ID if it gets a pseudonym. Only the
-        # lines with an ID go through the loop (itertools.compress picks them in C).
-        classes, pseudonyms = [missing] * n, [b""] * n
-        slots, canonical = [], []
-        add_slot, add_canonical = slots.append, canonical.append
-        for i, id_type, value in zip(
-            itertools.compress(range(n), values), itertools.compress(id_types, values), filter(None, values)
-        ):
-            if len(value) == 11 and id_type in fnr_types and value.isdigit():
-                try:
-                    date = dates[value[:6]]
-                except KeyError:
-                    date = tables.date(value[:6])
-                if date is None:
-                    label = bad_date
-                else:
-                    label, partial = date
-                    suffix = value[6:]
-                    if label is fnr and suffix in placeholders:
-                        label = placeholder
-                    elif rules[partial + suffixes[suffix]] is None:
-                        label = bad_checksum
-            elif len(value) == 12 and id_type in duf_types and value.isdigit():
-                label = duf if duf_ok(value) else bad_checksum
+            self._kind_of(id_type)
+        kind_codes = self._kind_codes
+        # Per line, the code of its class (an index into self._codes_labels); blank IDs are MISSING.
+        kinds = np.fromiter(map(kind_codes.__getitem__, id_types), np.int8, n)
+        lengths = np.fromiter(map(len, values), np.int32, n)
+        codes = np.full(n, self._missing_code, np.int8)
+        by_python = lengths > 0
+        canonical_of = {}
+        for kind, width in ((_FNR_KIND, 11), (_DUF_KIND, 12)):
+            lines = np.flatnonzero((kinds == kind) & (lengths == width))
+            if not len(lines):
+                continue
+            digits = np.frombuffer(b"".join([values[i] for i in lines.tolist()]), np.uint8).reshape(-1, width)
+            numeric = ((digits >= 48) & (digits <= 57)).all(axis=1)
+            lines, digits = lines[numeric], digits[numeric]
+            if kind == _FNR_KIND:
+                classes, _ = fnr_tables.classify_fnr_array(digits)
+                codes[lines] = self._array_codes[classes]
             else:
-                classified = self._classify(value.decode("utf-8"), self._kinds_bytes[id_type])
-                label = labels[classified.id_class]
-                if label in with_pseudonym:
-                    value = classified.canonical.encode("ascii")
-            classes[i] = label
-            if label in with_pseudonym:
-                add_slot(i)
-                add_canonical(value)
+                codes[lines] = np.where(fnr_tables.duf_ok_array(digits), self._duf_code, self._bad_checksum_code)
+            by_python[lines] = False
+        for i in np.flatnonzero(by_python).tolist():  # letters, other lengths: as classify_id says
+            classified = self._classify(values[i].decode("utf-8"), self._kinds_bytes[id_types[i]])
+            codes[i] = self._code_of[classified.id_class]
+            if classified.canonical is not None:
+                canonical_of[i] = classified.canonical.encode("ascii")
+        slots = np.flatnonzero(self._with_pseudonym_codes[codes]).tolist()
+        pseudonyms = [b""] * n
+        canonical = [canonical_of.get(i, values[i]) for i in slots] if canonical_of else [values[i] for i in slots]
         for i, pseudonym in zip(slots, self._pseudonymizer.pseudonyms(canonical)):
             pseudonyms[i] = pseudonym
+        labels = list(map(self._code_labels.__getitem__, codes.tolist()))
         columns = [b""] * (4 * n)
-        columns[0::4], columns[1::4], columns[2::4], columns[3::4] = row_ids, id_types, pseudonyms, classes
+        columns[0::4], columns[1::4], columns[2::4], columns[3::4] = row_ids, id_types, pseudonyms, labels
         # Joined with TABs, each line's last field (``CLASS\n``) is followed by a TAB too: dropped by the replace.
         self._out.write(b"\t".join(columns).replace(b"\n\t", b"\n"))
-        listed = False
-        for label, id_class in self._classes.items():  # list.count compares by identity first: faster than hashing
-            count = classes.count(label)
+        counts = np.bincount(codes, minlength=len(self._code_classes)).tolist()
+        for id_class, count in zip(self._code_classes, counts):
             self.counts[id_class] += count
-            listed = listed or (count and label in self._with_feedback)
-        if listed:
-            for row_id, id_type, label in zip(row_ids, id_types, classes):
-                if label in self._with_feedback:
-                    self._note(row_id.decode("ascii"), id_type.decode("ascii"), self._classes[label], 0)
+        for i in np.flatnonzero(self._with_feedback_codes[codes]).tolist():
+            self._note(row_ids[i].decode("ascii"), id_types[i].decode("ascii"), self._code_classes[codes[i]], 0)
 
     def _kind_of(self, id_type):
         """The kind of an ID field name (bytes) first seen in :meth:`block`, checked as in ``on_line``."""
         kind = self._kinds_bytes[id_type] = self._kind(id_type.decode("utf-8"))
+        self._kind_codes[id_type] = _FNR_KIND if kind == "fnr" else _DUF_KIND
         return kind
 
 

@@ -190,3 +190,17 @@ def test_python_dash_m_works():
 
     proc = subprocess.run([sys.executable, "-m", "sendemodul", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "sendemodul" in proc.stdout
+
+
+def test_each_command_is_found_by_importing_only_its_own_modules():
+    """The CLI imports a command's module only when it runs (sendemodul encrypt and the pseudonymizer start without
+    the web server): each name in the map must be registered by exactly the modules it names."""
+    from sendemodul.cli import _COMMAND_MODULES, _LazyGroup
+
+    for name, modules in _COMMAND_MODULES.items():
+        group = _LazyGroup(name="probe")
+        with click.Context(group) as ctx:
+            command = group.get_command(ctx, name)
+        assert command is not None and command.name == name, name
+        assert group._registered == set(modules), name
+    assert sorted(cli.commands) == sorted(_COMMAND_MODULES)

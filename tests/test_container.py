@@ -723,3 +723,55 @@ def test_part_parser_in_bulk_with_header_lines_and_one_line_per_row(chunk):
     refused = _parse(twice, fields=2, part="data", bulk=True, chunk=chunk, one_line_per_row=True, header=True)
     assert refused == _parse(twice, fields=2, part="data", bulk=False, chunk=chunk, one_line_per_row=True, header=True)
     assert "repeats" in refused[0]
+
+
+def _as_block(rows):
+    """Rows with ASCII records of one width as a RowBlock (columns), as the encryption module hands them over."""
+    import numpy as np
+
+    names = [name for name, _ in rows[0][0]]
+    ids = [(name, [dict(row_ids)[name].encode("ascii") for row_ids, _ in rows]) for name in names]
+    data = np.frombuffer("".join(record for _, record in rows).encode("ascii"), np.uint8).reshape(len(rows), -1)
+    return container.RowBlock(ids, data.copy())
+
+
+def _plaintext_rows(keys, path):
+    """The container's rows without their random row_ids: sorted (ID lines, record) pairs."""
+    items = dict(members(path))
+    identities = decrypt(items["identities.age"], keys.tpf_identities).split("\n")[1:-1]
+    data = decrypt(items["data.age"], keys.ssb_identities).split("\n")[1:-1]
+    ids_of = {}
+    for line in identities:
+        row_id, rest = line.split("\t", 1)
+        ids_of.setdefault(row_id, []).append(rest)
+    row_ids = [line.split("\t", 1)[0] for line in data]
+    assert row_ids == sorted(row_ids) and len(set(row_ids)) == len(row_ids)
+    assert [line.split("\t", 1)[0] for line in identities] == [r for r in row_ids for _ in ids_of[r]]
+    return sorted((tuple(ids_of[line.split("\t", 1)[0]]), line.split("\t", 1)[1]) for line in data)
+
+
+def test_a_row_block_gives_the_same_parts_as_its_rows(keys, tmp_path, monkeypatch):
+    """Blocks of rows as columns (mixed with single rows, over several spills) make the same lines as the rows."""
+    monkeypatch.setattr(container.writer, "_BUDGET_BYTES", 20_000)
+    rows = [(ids, record.replace("æøå", "abc")) for ids, record in make_rows(900)]
+    write(keys, tmp_path / "rows.tar", rows)
+    mixed = [_as_block(rows[:400]), *rows[400:410], _as_block(rows[410:411]), _as_block(rows[411:])]
+    manifest = write(keys, tmp_path / "blocks.tar", mixed)
+    assert manifest.records == 900 and verify(keys, tmp_path / "blocks.tar").records == 900
+    assert _plaintext_rows(keys, tmp_path / "blocks.tar") == _plaintext_rows(keys, tmp_path / "rows.tar")
+
+
+@pytest.mark.parametrize(
+    "value, record, problem",
+    [
+        ("0501\t1399292", "record", "TAB or line break"),
+        ("0501\x001399292", "record", "TAB or line break"),
+        ("05011399292", "rec\rrd", "line break"),
+    ],
+)
+def test_a_row_block_with_a_row_that_cannot_go_in_names_the_row(keys, tmp_path, value, record, problem):
+    rows = [((("PERSON_FODSELSNR", "05011399292"),), "record")] * 3
+    rows[1] = ((("PERSON_FODSELSNR", value),), record)
+    with pytest.raises(errors.ContainerInputError, match=f"row 3.*{problem}"):
+        write(keys, tmp_path / "c.tar", [make_rows(1)[0], _as_block(rows)])
+    assert list(tmp_path.iterdir()) == []

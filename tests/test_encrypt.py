@@ -257,11 +257,16 @@ def _per_record(profile, data, unit, production):
 
 def _encrypt_pass(profile, data, unit, production):
     from sendemodul.cli.encrypt import _check_and_write
+    from sendemodul.container import RowBlock
 
     rows = []
-    report, written = _check_and_write(
-        profile, io.BytesIO(data), unit, production, "x.dat", lambda items: rows.extend(items) or "written"
-    )
+
+    def write(items):
+        for item in items:  # a block of rows as columns stands for its rows
+            rows.extend(item.rows() if isinstance(item, RowBlock) else [item])
+        return "written"
+
+    report, written = _check_and_write(profile, io.BytesIO(data), unit, production, "x.dat", write)
     return report, rows, written
 
 

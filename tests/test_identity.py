@@ -640,3 +640,36 @@ def test_id_classes_hash_as_their_values():
     """IdClass members are used as dict keys and set members per record: their hash is their value's (a str's)."""
     assert all(hash(c) == hash(c.value) for c in IdClass)
     assert {IdClass.FNR: 1}["FNR"] == 1 and IdClass.DUF in {"DUF"}
+
+
+def test_classify_fnr_array_agrees_with_classify_fnr_digits():
+    """The block classifier (the encryption module's checks) gives each ID the class and rule of the scalar one: on
+    every kind of generated ID, their check digits swapped, placeholders, and random digits of every date shape."""
+    import random
+
+    import numpy as np
+
+    from sendemodul.identity import classify_fnr_digits, duf_ok, generate_fnr
+    from sendemodul.identity.fnr_tables import ARRAY_CLASSES, ARRAY_RULES, classify_fnr_array, duf_ok_array
+
+    rng = random.Random(7)
+    values = {f"{rng.randrange(10**11):011d}" for _ in range(20_000)}
+    for _ in range(40_000):
+        day, month = rng.randint(0, 75), rng.choice([rng.randint(0, 13), rng.randint(40, 53), rng.randint(80, 93)])
+        suffix = rng.choice(["00100", "00200", "99999", f"{rng.randrange(10**5):05d}"])
+        values.add(f"{day:02d}{month:02d}{rng.randint(0, 99):02d}{suffix}")
+    for _ in range(20_000):
+        kind = rng.choice(["fnr", "dnr", "hnr", "synthetic"])
+        generated = generate_fnr(
+            date(1900, 1, 1).fromordinal(rng.randint(693596, 739000)), rng.randint(0, 999), kind=kind
+        )
+        if generated:
+            values.update({generated, generated[:9] + generated[10] + generated[9]})
+    ordered = sorted(values)
+    classes, rules = classify_fnr_array(np.frombuffer("".join(ordered).encode(), np.uint8).reshape(-1, 11))
+    got = [(ARRAY_CLASSES[c], ARRAY_RULES[r]) for c, r in zip(classes.tolist(), rules.tolist())]
+    assert got == [classify_fnr_digits(v) for v in ordered]
+    assert {c for c, _ in got} == set(ARRAY_CLASSES) and {r for _, r in got} == set(ARRAY_RULES)
+    duf = [f"{rng.randrange(10**12):012d}" for _ in range(20_000)] + ["200000000100", "123456789012"]
+    ok = duf_ok_array(np.frombuffer("".join(duf).encode(), np.uint8).reshape(-1, 12)).tolist()
+    assert ok == [duf_ok(v) for v in duf] and any(ok)

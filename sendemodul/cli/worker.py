@@ -12,7 +12,7 @@ import time
 import click
 
 from sendemodul import config, logs, privileges
-from sendemodul.cli.admin import home_option
+from sendemodul.cli.admin_options import home_option
 from sendemodul.spool import Spool
 from sendemodul.store import Store
 

@@ -65,7 +65,7 @@ from sendemodul.container.tar import (
     TarWriter,
     tar_header,
 )
-from sendemodul.container.writer import write_container
+from sendemodul.container.writer import RowBlock, write_container
 from sendemodul.registers import REGISTERS
 
 __all__ = [
@@ -90,6 +90,7 @@ __all__ = [
     "MemberReader",
     "PartInfo",
     "PartParser",
+    "RowBlock",
     "SealedStream",
     "SealedTempFile",
     "TarReader",

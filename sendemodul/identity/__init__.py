@@ -9,7 +9,8 @@ reactor. The modules:
 - :mod:`~sendemodul.identity.codelists`: the kommuner and bydeler with their validity.
 - :mod:`~sendemodul.identity.person_ids`: fødselsnummer (current and 2032 rules), D-, H- and synthetic numbers, SSB
   placeholders, DUF numbers: :func:`classify_id` classifies, never raises; :func:`generate_fnr` for test data.
-- :mod:`~sendemodul.identity.fnr_tables`: :class:`FnrTables`, the same classification by table look-ups.
+- :mod:`~sendemodul.identity.fnr_tables`: :class:`FnrTables`, the same classification by table look-ups, and
+  :func:`~sendemodul.identity.fnr_tables.classify_fnr_array` for a block of IDs at once (numpy).
 - :mod:`~sendemodul.identity.checkdigits`: the mod-11 weights and sums, the one place they are written down.
 
 The names below are the package's API (``identity.parse_unit``, ``identity.classify_id``, ...).

@@ -18,7 +18,7 @@ from sendemodul.profiles.model import Extract, Malformed, Profile, ProfileArgs, 
 _SKIP_CHUNK_BYTES = 1 << 16
 #: :meth:`FixedWidthExtract.blocks`: bytes read at a time, and the most bytes of one unfinished line kept waiting for
 #: its line break (past that, the rest of the file is read line by line, as :meth:`FixedWidthExtract.scan` does).
-_BLOCK_BYTES = 1 << 18
+_BLOCK_BYTES = 1 << 19
 _PENDING_MAX_BYTES = 1 << 20
 #: Encodings in which every byte is one character (so that a line's length in bytes is its length in characters).
 _SINGLE_BYTE = frozenset({"iso8859-1", "latin-1"})
@@ -40,6 +40,9 @@ class FixedWidthProfile(Profile):
                 spans.append([start, end])
         #: Identifier spans merged where adjacent (11F: fnr and DUF are one blank run), with their padding.
         self._blank_spans = tuple((start, end, " " * (end - start)) for start, end in spans)
+        #: The identifier fields' ``(name, start, end)``, and the spans :meth:`split` blanks (block processing).
+        self.id_slices = self._id_slices
+        self.blank_spans = self._blank_spans
         journal = self.journal_field
         self._journal_slice = journal.span if journal else None
 

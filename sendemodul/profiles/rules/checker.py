@@ -10,7 +10,7 @@ from sendemodul.profiles.fixed import FixedWidthProfile
 from sendemodul.profiles.model import Extract, Malformed, Profile, Record
 from sendemodul.profiles.rules import barnevern, sosial
 from sendemodul.profiles.rules.fields import Context
-from sendemodul.profiles.rules.fixed_records import FixedRules
+from sendemodul.profiles.rules.fixed_records import FixedBlock, FixedRules
 from sendemodul.profiles.rules.report import MAX_PER_RULE, Add, Finding, Report, Severity
 from sendemodul.profiles.rules.xml_records import XmlRules
 from sendemodul.profiles.xmldoc import XmlProfile
@@ -66,6 +66,10 @@ class Checker:
         self._max_per_rule = max_per_rule
         self._fatal = False
         self._header_checked = False
+        #: The line of the first ERROR or FATAL finding (``None``: none yet, or it had no line): the rows of a
+        #: block before it are the ones a record-by-record pass would still have passed on.
+        self.first_blocking_line: int | None = None
+        self._blocked = False
         self._records = _record_rules(profile, Context(profile, unit), self._add, allow_synthetic, max_per_rule)
         if pseudonymized:
             self._records.use_pseudonyms()
@@ -111,6 +115,43 @@ class Checker:
         self.report.records += 1
         return records.check_text(line, text)
 
+    def feed_block(self, first_line: int, texts: list[str]) -> FixedBlock:
+        """Fixed width: :meth:`feed_text` for every line of a ``(first_line, texts)`` block of
+        :meth:`~sendemodul.profiles.fixed.FixedWidthExtract.blocks`, the block's rules evaluated at once
+        (:meth:`FixedRules.check_block`); the records' rows as a :class:`FixedBlock`. The lines up to the first
+        record, and every line after a FATAL finding, go through :meth:`feed_text` one by one."""
+        records = self._fixed
+        if records is None:
+            raise TypeError(f"feed_block checks fixed-width extracts only, not {self.report.register}")
+        rows = []
+        lines: list[int] = []
+        skip = 0
+        while skip < len(texts) and (self._fatal or not self._header_checked):
+            row = self.feed_text(first_line + skip, texts[skip])
+            skip += 1
+            if row is not None:
+                rows.append(row)
+                lines.append(first_line + skip - 1)
+        if skip == len(texts):
+            return FixedBlock(len(rows), rows, (), None, lines)
+        block = records.check_block(first_line + skip, texts[skip:] if skip else texts)
+        self.report.records += block.records
+        if not rows:
+            return block
+        if block.rows is None:  # the first block of the extract: all of it as rows
+            data = block.data
+            assert data is not None
+            columns = [[value.decode("ascii") for value in values] for _, values in block.ids]
+            names = [name for name, _ in block.ids]
+            texts_out = data.tobytes().decode("ascii")
+            width = data.shape[1]
+            for i in range(len(data)):
+                ids = tuple((name, column[i]) for name, column in zip(names, columns))
+                rows.append((ids, texts_out[i * width : (i + 1) * width]))
+        else:
+            rows.extend(block.rows)
+        return FixedBlock(len(rows), rows, (), None, lines + block.lines)
+
     def finish(self) -> Report:
         """The report, once every item has been fed."""
         if not self._fatal:
@@ -143,6 +184,9 @@ class Checker:
             control = self._control_of(rule, field_name)
         control = control or None  # "": the rules said there is none
         report = self.report
+        if not self._blocked and severity in (Severity.ERROR, Severity.FATAL):
+            self._blocked = True
+            self.first_blocking_line = line
         finding = Finding(severity, rule, line, journalnr, field_name, message, control)
         report.count(finding)
         if report.rule_counts[rule] <= self._max_per_rule:

@@ -83,6 +83,18 @@ class FirstSeen:
         if len(lines) >= _SPILL_BLOCK:
             self._spill()
 
+    def add_many(self, values: list[str], lines: list[int]) -> None:
+        """:meth:`add` for each value and its line, in order (a block of records)."""
+        hasher = self._hasher
+        hashes = self._hashes
+        for value in values:
+            h = hasher.copy()
+            h.update(value.encode("utf-8", "surrogatepass"))
+            hashes += h.digest()
+        self._lines.extend(lines)
+        if len(self._lines) >= _SPILL_BLOCK:
+            self._spill()
+
     def _spill(self) -> _Run:
         """Write the entries in memory to the table's temporary file (made on first use); the table."""
         run = self._run
@@ -155,6 +167,13 @@ class Journal:
     def add(self, line: int, journalnr: str) -> None:
         self._lines.append(line)
         self._texts.append(journalnr)
+        if len(self._lines) >= self._BLOCK:
+            self._flush()
+
+    def add_many(self, lines: list[int], journalnrs: list[str]) -> None:
+        """:meth:`add` for each line and its journalnummer, in order (a block of records)."""
+        self._lines.extend(lines)
+        self._texts.extend(journalnrs)
         if len(self._lines) >= self._BLOCK:
             self._flush()
 
