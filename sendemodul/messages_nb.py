@@ -59,6 +59,9 @@ MESSAGES = {
     "review_message": "Skriv en melding til avgiveren på 1 til 4000 tegn før du returnerer innsendingen.",
     "review_own": "Du kan ikke godkjenne eller returnere en innsending du har sendt selv.",
     "review_decided": "Oppgaven er allerede løst.",
+    "application_decided": "Søknaden er allerede avgjort.",
+    "reviewer_unauthorized": "Innloggingen mislyktes. Kontroller e-postadressen og koden. Denne innloggingen er for "
+    "statsforvalteren; den som sender inn for en enhet, logger inn med enhetens PIN-kode.",
     "invalid": "Forespørselen er ugyldig.",
     "error": "Noe gikk galt hos oss. Prøv igjen senere.",
     "staff_login": "Statuslisten er for SSB og pseudonymforvalteren: logg inn med brukernavnet staff og nøkkelen "
@@ -149,6 +152,8 @@ MAIL = {
     "reminder_subject": "sendemodul: {register} {periode} mangler for {unit}",
     "enrolment_subject": "Sendemodulen: ta i bruk innloggingen din",
     "registers_subject": "Sendemodulen: nye registre for deg",
+    "reviewer_fylke_subject": "Sendemodulen: du har tilgang som statsforvalter",
+    "reviewer_refused_subject": "Sendemodulen: søknaden om tilgang er avslått",
 }
 
 
@@ -288,4 +293,20 @@ PERSON_TEXTS = {
     "deadline_today": "fristen er i dag",
     "deadline_yesterday": "fristen gikk ut i går",
     "deadline_days_ago": "fristen gikk ut for {days} dager siden",
+}
+
+
+#: Access for reviewers (``/tilgang``, the application; ``/statsforvalter``, the login without a unit): what is wrong
+#: with a field, by field.
+ACCESS_PROBLEMS = {
+    "name": "Skriv navnet ditt.",
+    "email": "Skriv en gyldig e-postadresse (jobb), for eksempel kari.nordmann@statsforvalteren.no.",
+    "fylke": "Velg fylket du skal være statsforvalter for.",
+    "language": "Velg bokmål eller nynorsk.",
+    "code": "Skriv inn koden fra autentiseringsappen, eller en gjenopprettingskode.",
+}
+
+#: Access for reviewers: the form's message when the fylke has too many open applications.
+ACCESS_TEXTS = {
+    "full": "Det er for mange søknader som venter for dette fylket. Prøv igjen senere.",
 }
