@@ -306,7 +306,10 @@ ACCESS_PROBLEMS = {
     "code": "Skriv inn koden fra autentiseringsappen, eller en gjenopprettingskode.",
 }
 
-#: Access for reviewers: the form's message when the fylke has too many open applications.
+#: Access for reviewers: messages for a whole form (too many open applications, a banned source, a failed e-mail).
 ACCESS_TEXTS = {
     "full": "Det er for mange søknader som venter for dette fylket. Prøv igjen senere.",
+    "banned": "Det er sendt for mange søknader eller innloggingsforsøk fra din adresse. Vent en stund og prøv igjen.",
+    "mail_failed": "Avgjørelsen er lagret, men e-posten til søkeren kunne ikke sendes. Be driftsansvarlig om å sende "
+    "den på nytt.",
 }

@@ -92,29 +92,38 @@ class WebApp:
         context.setdefault("session_warn_seconds", min(self.SESSION_WARN_SECONDS, idle // 4))
         return self.environments[lang].get_template(f"web/{name}.html.j2").render(**context).encode("utf-8")
 
-    def session(self, request):
+    def session(self, request, *, unitless=False):
         """Deferred: the request's live web session, or None. Every request checks, off the reactor thread, that
         the unit's credential epoch is still the one the session logged in under: after a revoke, a disable or a
-        new PIN the session ends at its next request (and the credential watch ends it within its poll)."""
+        new PIN the session ends at its next request (and the credential watch ends it within its poll).
+
+        A reviewer's session without a unit (the login at ``/statsforvalter``, issue 17) has ``unit`` None and is
+        given only to the pages that ask for it (``unitless=True``: the reviewer's pages, logging out, the session's
+        keep-alive); every unit's page sees None and sends it to ``/``, which sends it on to ``/oppgaver/``."""
         token = request.getCookie(COOKIE)
         session = self.sessions.get(token.decode("ascii", "replace")) if token else None
-        if session is None:
+        if session is None or (session.unit is None and not unitless):
             return defer.succeed(None)
 
         def checked(state):
             epoch, person_active = state
-            if session.epoch is None or epoch != session.epoch or not person_active:
+            unit_ok = session.unit is None or (session.epoch is not None and epoch == session.epoch)
+            if not unit_ok or not person_active:
                 self.sessions.end(session.token)
                 return None
             return session
 
         person_id = session.person.person_id if session.person is not None else None
-        return self.run_db(self._session_state, str(session.unit), person_id).addCallback(checked)
+        unit = str(session.unit) if session.unit is not None else None
+        return self.run_db(self._session_state, unit, person_id).addCallback(checked)
 
     def _session_state(self, unit, person_id):
-        """In a DB thread: the unit's credential epoch, and whether the session's person (if any) is still active
-        (a disabled person's sessions end at their next request)."""
-        epoch = self.store.credential_epoch(unit)
+        """In a DB thread: the unit's credential epoch (None without a unit), and whether the session's person (if
+        any; a session without a unit always has one) is still active (a disabled person's sessions end at their
+        next request)."""
+        epoch = self.store.credential_epoch(unit) if unit is not None else None
+        if unit is None and person_id is None:
+            return epoch, False
         return epoch, person_id is None or self.store.person_is_active(person_id)
 
     def needs_person(self, session):
