@@ -158,11 +158,12 @@ class ReviewerLoginPage(AppResource):
         self.app.set_cookie(request, LOGIN_COOKIE, b"", max_age=b"0")
         log.info("reviewer {person} logged in without a unit", person=person["person_id"])
         d = self.app.run_db(
-            self.app.store.audit,
-            "person.login",
-            actor=persons.audit_actor(person["person_id"]),
-            unit=None,
-            detail={"person": person["person_id"], "fylke": person["fylke"]},
+            lambda: self.app.store.audit(
+                "person.login",
+                actor=persons.audit_actor(person["person_id"]),
+                unit=None,
+                detail={"person": person["person_id"], "fylke": person["fylke"]},
+            )
         )
         return d.addCallback(lambda _: _redirect(request, "/oppgaver/"))
 
@@ -172,7 +173,9 @@ class ReviewerLoginPage(AppResource):
         log.info("reviewer login failed")
         # As the person step's failures: which person was tried is not known, and an e-mail address never enters
         # the audit; the source's ban bounds how many rows one source can add.
-        audited = self.app.run_db(self.app.store.audit, "person.login_failed", actor="web", unit=None, detail={})
+        audited = self.app.run_db(
+            lambda: self.app.store.audit("person.login_failed", actor="web", unit=None, detail={})
+        )
         d = task.deferLater(self.app.clock, self.app.config.auth.failure_delay_seconds, lambda: None)
         d.addCallback(lambda _: audited)
         return d.addCallback(
@@ -229,12 +232,13 @@ class ApplicationTaskPage(ReviewerPage):
         if decide is None:
             return self.page(request, session, reviewer, messages_nb.melding("invalid"), status=400)
         d = self.app.run_db(
-            decide,
-            self.app.config,
-            self.app.store,
-            self.application_id,
-            fylke=reviewer.fylke,
-            reviewer_person_id=reviewer.person_id,
+            lambda: decide(
+                self.app.config,
+                self.app.store,
+                self.application_id,
+                fylke=reviewer.fylke,
+                reviewer_person_id=reviewer.person_id,
+            )
         )
 
         def done(decided):
