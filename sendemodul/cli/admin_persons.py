@@ -101,7 +101,7 @@ def person_add(home, unit, name, email, registers, mobile, language, role, fylke
         _add_reviewer(home, name=name.strip(), email=email, language=language, fylke=fylke)
         return
     if not registers:
-        raise UsageError("--registers is needed with a UNIT, e.g. --registers 11F,11CF")
+        raise UsageError("Missing option '--registers' (needed with a UNIT), e.g. --registers 11F,11CF")
     wanted = persons.parse_registers(registers)
     cfg, store = open_store(home)
     unit_row = store.require_unit(unit)
