@@ -207,7 +207,7 @@ class StatusPage(ReviewerPage):
 
 
 class ReviewPages(AppResource):
-    """``/oppgaver`` and below."""
+    """``/oppgaver`` and below (the site puts ``tilgang``, the applications for reviewer access, as a child)."""
 
     def getChild(self, path, request):
         name = path.decode("ascii", "replace")
@@ -217,10 +217,6 @@ class ReviewPages(AppResource):
             return TaskList(self.app, solved=True)
         if name == "status":
             return StatusPage(self.app)
-        if name == "tilgang":
-            from sendemodul.web.review_access import Applications  # (it builds on this module's pages)
-
-            return Applications(self.app)
         return TaskPage(self.app, name)
 
     def render_GET(self, request):
