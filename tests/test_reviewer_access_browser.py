@@ -141,6 +141,13 @@ def test_apply_approve_enrol_and_log_in_without_a_unit_and_a_refusal(tmp_path, s
             assert "kari@sfvl.example.org" in page.inner_text("#kvittering-tilgang")
             assert_no_axe_violations(page, "tilgang-sendt")
 
+            # the login without a unit names a missing field too
+            page.goto(server.url + "/sprak?lang=nb&neste=/statsforvalter")
+            page.click("form[action='/statsforvalter'] button[type=submit]")
+            assert "Skriv inn koden fra autentiseringsappen" in page.inner_text("#feiloppsummering")
+            assert_no_axe_violations(page, "statsforvalter with errors")
+            page.goto(server.url + "/sprak?lang=nn&neste=/statsforvalter")
+
             # Oslo's reviewer does not see it; Vestland's approves it
             # (each login in a context of its own: a context with a reviewer's session is sent on to /oppgaver/)
             oslo = reviewer_login(browser.new_context(ignore_https_errors=True), server, "per@sfov.example.org", per)
