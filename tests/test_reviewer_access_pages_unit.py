@@ -164,3 +164,14 @@ class AccessPagesTests(SynchronousTestCase):
         self.assertIn("Søknaden er allerede avgjort.", text)
         _, text = self.request("/oppgaver/arkiv", cookies=vestland)
         self.assertIn("Kari Vestland", text)
+
+    def test_a_reviewer_moved_to_another_fylke_loses_the_session(self):
+        _, secret = self.reviewer("46", "ola@sfvl.example.org")
+        cookies = self.log_in("ola@sfvl.example.org", secret)
+        self.assertEqual(self.request("/oppgaver/", cookies=cookies)[0].responseCode, 200)
+        reviewer_access.register_reviewer(
+            self.app.config, self.store, name="Ola", email="ola@sfvl.example.org", language="nb", fylke="03", actor="t"
+        )
+        request, _ = self.request("/oppgaver/", cookies=cookies)
+        self.assertEqual(request.responseCode, 404)
+        self.assertIsNone(self.app.sessions.get(cookies[COOKIE].decode()))

@@ -113,18 +113,31 @@ class WebApp:
                 return None
             return session
 
-        person_id = session.person.person_id if session.person is not None else None
-        unit = str(session.unit) if session.unit is not None else None
-        return self.run_db(self._session_state, unit, person_id).addCallback(checked)
+        person = session.person
+        if session.unit is None:
+            fylke = getattr(person, "fylke", None)
+            return self.run_db(self._reviewer_state, getattr(person, "person_id", None), fylke).addCallback(checked)
+        person_id = person.person_id if person is not None else None
+        return self.run_db(self._session_state, str(session.unit), person_id).addCallback(checked)
 
     def _session_state(self, unit, person_id):
-        """In a DB thread: the unit's credential epoch (None without a unit), and whether the session's person (if
-        any; a session without a unit always has one) is still active (a disabled person's sessions end at their
-        next request)."""
-        epoch = self.store.credential_epoch(unit) if unit is not None else None
-        if unit is None and person_id is None:
-            return epoch, False
+        """In a DB thread: the unit's credential epoch, and whether the session's person (if any) is still active
+        (a disabled person's sessions end at their next request)."""
+        epoch = self.store.credential_epoch(unit)
         return epoch, person_id is None or self.store.person_is_active(person_id)
+
+    def _reviewer_state(self, person_id, fylke):
+        """In a DB thread, for a session without a unit: ``(None, ok)``, ok while its person is still an active
+        reviewer of the same fylke (disabled, or moved to another fylke: the session ends at its next request)."""
+        row = self.store.person(person_id) if person_id else None
+        ok = (
+            row is not None
+            and row["unit"] is None
+            and row["state"] == "active"
+            and row["role"] == "statsforvalter"
+            and row["fylke"] == fylke
+        )
+        return None, ok
 
     def needs_person(self, session):
         """True when ``session`` has passed only the unit's PIN and the config asks for a person too."""
