@@ -1,7 +1,11 @@
 """Registering a person (skjema 999, from the web or ``sendemodul admin person add``) and their enrolment: the one
-e-mail with a single-use link valid :data:`~sendemodul.persons.ENROLMENT_HOURS` hours, the page that shows the new
-TOTP secret, and its confirmation with a current code, which activates the person and hands out the recovery codes
-(shown once, stored only as keyed hashes). Blocking: the web front calls these off the reactor thread."""
+e-mail with a single-use link valid ``limits.enrolment_link_seconds`` (72 hours), the page that shows the new TOTP
+secret, and its confirmation with a current code, which activates the person and hands out the recovery codes
+(shown once, stored only as keyed hashes). Blocking: the web front calls these off the reactor thread.
+
+The link is a time limit set by us, so (WCAG 2.2.1 Timing Adjustable) its page warns before it runs out and offers
+more time (:func:`extend_enrolment`: the link is valid the whole time again from then); a link that has run out
+says how to get a new one (the unit registers the person again with skjema 999)."""
 
 import datetime
 from dataclasses import dataclass
@@ -11,7 +15,7 @@ import jinja2
 from sendemodul import i18n, mailer, persons, resources, totp
 from sendemodul.i18n import Msg
 from sendemodul.messages_nb import MAIL
-from sendemodul.timefmt import utc_text
+from sendemodul.timefmt import parse_utc_text, utc_text
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,12 @@ def _mail_templates(lang=i18n.DEFAULT):
     return i18n.environment(lang, jinja2.FileSystemLoader(resources.templates_dir()), autoescape=False)
 
 
+def link_seconds(cfg):
+    """How long an enrolment link is valid (``limits.enrolment_link_seconds``)."""
+    limits = getattr(cfg, "limits", None)
+    return limits.enrolment_link_seconds if limits is not None else persons.ENROLMENT_HOURS * 3600
+
+
 def enrolment_link(cfg, token):
     return f"{cfg.server.public_url.rstrip('/')}/innmelding/{token}"
 
@@ -38,7 +48,7 @@ def register(cfg, store, unit, *, name, email, mobile, language, registers, regi
     :func:`persons.parse_registers`; ``registration``: the rest of skjema 999 (unit_name, responsible_*)."""
     now = now or datetime.datetime.now(datetime.UTC)
     token = persons.new_enrolment_token()
-    expires = utc_text(now + datetime.timedelta(hours=persons.ENROLMENT_HOURS))
+    expires = utc_text(now + datetime.timedelta(seconds=link_seconds(cfg)))
     person, needs = store.register_person(
         unit,
         person_id=persons.new_person_id(),
@@ -62,7 +72,7 @@ def register(cfg, store, unit, *, name, email, mobile, language, registers, regi
             unit_name=unit_row["name"],
             registers=", ".join(persons.registers_of(person["registers"])),
             link=enrolment_link(cfg, token) if needs else None,
-            hours=persons.ENROLMENT_HOURS,
+            hours=max(1, link_seconds(cfg) // 3600),
         )
     )
     subject = Msg(MAIL["enrolment_subject" if needs else "registers_subject"]).in_language(lang)
@@ -82,6 +92,24 @@ def open_enrolment(cfg, store, token):
     key = persons.PersonKey.for_home(cfg.home)
     sealed = store.set_pending_totp(person["person_id"], key.encrypt_secret(person["person_id"], totp.new_secret()))
     return person, key.decrypt_secret(person["person_id"], sealed)
+
+
+def seconds_left(person, now=None):
+    """Whole seconds until the enrolment link of ``person`` (a row of :func:`open_enrolment`, with
+    ``link_expires_at``) runs out."""
+    now = now or datetime.datetime.now(datetime.UTC)
+    return max(0, int((parse_utc_text(person["link_expires_at"]) - now).total_seconds()))
+
+
+def extend_enrolment(cfg, store, token, now=None):
+    """ "More time" on the enrolment page: the link, while unused and unexpired, is valid
+    ``limits.enrolment_link_seconds`` from ``now`` again. The seconds it now has, or None for a link that is gone.
+    (Whoever holds the link can enrol with it at once, so more time gives them nothing they did not have.)"""
+    now = now or datetime.datetime.now(datetime.UTC)
+    seconds = link_seconds(cfg)
+    if not store.extend_enrolment_token(persons.token_hash(token), utc_text(now + datetime.timedelta(seconds=seconds))):
+        return None
+    return seconds
 
 
 def confirm_enrolment(cfg, store, token, code, unix_seconds):

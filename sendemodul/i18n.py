@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import gettext
+import urllib.parse
 from importlib import resources
 from typing import Any
 
@@ -110,6 +111,37 @@ def request_language(request: Any) -> str:
     chosen = chosen or DEFAULT
     request.sendemodul_lang = chosen
     return chosen
+
+
+def early_language(path: bytes | None, headers: Any) -> str:
+    """The language of an answer written before twisted.web parsed the request (an upload refused before its body,
+    a request the channel could not read): the same order as :func:`request_language`, from the request line's
+    ``path`` and the raw ``headers`` (a ``twisted.web.http_headers.Headers``; either may be None)."""
+    if path:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(path).query)
+        chosen = recognised((query.get(b"lang") or [b""])[0])
+        if chosen:
+            return chosen
+    if headers is None:
+        return DEFAULT
+    for header in headers.getRawHeaders(b"cookie") or ():
+        for pair in header.split(b";"):
+            name, _, value = pair.strip().partition(b"=")
+            if name == COOKIE and recognised(value):
+                return str(recognised(value))
+    return from_accept_language((headers.getRawHeaders(b"accept-language") or [None])[0]) or DEFAULT
+
+
+def localized(lang: str, value: Any) -> Any:
+    """``value`` (a JSON body: dicts, lists, strings) with every :class:`Msg` in it rendered in ``lang``, so that a
+    ``melding`` anywhere in an answer follows the reader's language; other values unchanged."""
+    if isinstance(value, Msg):
+        return value.in_language(lang)
+    if isinstance(value, dict):
+        return {key: localized(lang, item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [localized(lang, item) for item in value]
+    return value
 
 
 def gettext_in(lang: str, msgid: str) -> str:

@@ -63,6 +63,9 @@ MESSAGES = {
     "reviewer_unauthorized": "Innloggingen mislyktes. Kontroller e-postadressen og koden. Denne innloggingen er for "
     "statsforvalteren; den som sender inn for en enhet, logger inn med enhetens PIN-kode.",
     "invalid": "Forespørselen er ugyldig.",
+    "bad_request": "Forespørselen kunne ikke leses. Prøv igjen.",
+    "uri_too_long": "Adressen er for lang.",
+    "header_too_large": "Forespørselen har for store hoder.",
     "error": "Noe gikk galt hos oss. Prøv igjen senere.",
     "staff_login": "Statuslisten er for SSB og pseudonymforvalteren: logg inn med brukernavnet staff og nøkkelen "
     "fra driftsansvarlig.",

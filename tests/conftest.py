@@ -61,6 +61,38 @@ def home(tmp_path):
     return h
 
 
+@pytest.fixture
+def smtp():
+    """A real SMTP server on loopback (aiosmtpd) for one test: ``smtp.port``, and ``smtp.messages`` as
+    ``(mail_from, rcpt_tos, message)`` (tests/support/smtp.py)."""
+    from support.smtp import smtp_server
+
+    with smtp_server() as handler:
+        yield handler
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium through Playwright (tests/support/browsers.py), one for a test module."""
+    from support.browsers import playwright_chromium
+
+    with playwright_chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def page(chromium):
+    """A Playwright page of :func:`chromium` in a fresh context (its own cookies) that takes the test server's
+    certificate; a dialog the page opens is dismissed, its message kept in ``page.dialogs``. (A module that walks
+    pages in both engines, through tests/support/browsers.py, or needs more of a page, has a ``page`` of its own.)"""
+    context = chromium.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    yield page
+    context.close()
+
+
 def run_cli(*args, home=None, check=True, env=None, input=None):
     """Run the real ``sendemodul`` console script in a subprocess."""
     full_env = {**os.environ, **(env or {})}

@@ -6,7 +6,9 @@
 - a keyboard-only walk (Tab, Shift+Tab, Enter, Space) logs in (the unit, then the person with a one-time code),
   uploads a file and reaches the receipt, with a visible focus on every stop (a screenshot of the stop focused
   differs from one unfocused);
-- the session warning comes before the session runs out, and continuing renews the session.
+- the session warning comes before the session runs out, and continuing renews the session;
+- the enrolment page (the e-mailed one-time link) warns before its link runs out, "more time" keeps the link alive
+  past its first end, and once it has run out the page says how to get a new one.
 """
 
 import html
@@ -15,13 +17,13 @@ import time
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from babel.messages.pofile import read_po
 from conftest import run_cli
 from playwright.sync_api import sync_playwright
 from server import Server, make_container, new_person
+from test_i18n import bokmal_only_texts
 from test_web_browser import CHROMIUM_ARGS
 
-from sendemodul import i18n, i18n_catalogs, totp
+from sendemodul import i18n, totp
 
 pytestmark = pytest.mark.integration
 
@@ -52,23 +54,6 @@ def container(tmp_path_factory, server):
     path = tmp_path_factory.mktemp("container") / "oslo-11f.tar"
     make_container(server.home, path, records=5)
     return path
-
-
-def bokmal_only_texts():
-    """Fragments of the Bokmål texts that their Nynorsk translation does not contain: the literal parts of each
-    message id (between placeholders and tags) of 6 characters or more, found in no Nynorsk text."""
-    with i18n_catalogs.po_path("nn").open("rb") as f:
-        catalog = read_po(f, locale="nn")
-    nynorsk = [m.string for m in catalog if m.id]
-    fragments = set()
-    for m in catalog:
-        if not m.id or m.string == m.id:
-            continue
-        for part in re.split(r"%\(\w+\)s|\{\w+\}|<[^>]+>", m.id):
-            part = part.strip(" .,:;()")
-            if len(part) >= 6 and not any(part in text for text in nynorsk):
-                fragments.add(part)
-    return sorted(fragments)
 
 
 BOKMAL_ONLY = bokmal_only_texts()
@@ -335,4 +320,142 @@ def test_the_session_warning_comes_before_the_session_ends_and_continuing_renews
         assert page.url.endswith("/hvem-er-du")  # not sent back to the login page
     finally:
         context.close()
+        srv.stop()
+
+
+def _pending_person(home, lang):
+    """A person registered through the real code (skjema 999's, as the web and the CLI call it) who has not enrolled:
+    the path of the link in their e-mail (an .eml file: mail is off in the test home)."""
+    import dataclasses
+    import datetime
+    import secrets
+
+    from sendemodul import config, enrolment, identity
+    from sendemodul.store import Store
+
+    cfg = config.load(home)
+    cfg = dataclasses.replace(cfg, mail=dataclasses.replace(cfg.mail, enabled=False))
+    store = Store.open(cfg.db_path)
+    try:
+        email = f"p{secrets.token_hex(4)}@example.org"
+        unit = identity.parse_unit("0301-00-958935420", datetime.date.today().year)
+        done = enrolment.register(
+            cfg, store, unit, name="Kari Nordmann", email=email, mobile="", language=lang, registers=("11F",),
+            registration={}, actor="test",
+        )  # fmt: skip
+    finally:
+        store.close()
+    link = done.mail.read_text().split("/innmelding/")[1].split()[0]
+    done.mail.unlink()
+    return "/innmelding/" + link
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_the_enrolment_link_warns_before_it_runs_out_and_more_time_keeps_it_alive(browser, tmp_path, lang):
+    """With a 24-second link (limits.enrolment_link_seconds) the warning opens 6 seconds before the end, with the
+    focus on "more time"; Enter there gives the link 24 seconds again (the live region says so). The warning comes
+    again after the link's first 24 seconds, and the link still opens then; nothing on the page fails axe. Left
+    alone, the warning turns into the message that the link has run out and how to get a new one, and the link is
+    gone."""
+    link_seconds = 24
+    srv = Server(tmp_path / "home", extra_config="").init()
+    config = srv.home / "config.toml"
+    config.write_text(
+        config.read_text().replace("[limits]\n", f"[limits]\nenrolment_link_seconds = {link_seconds}\n", 1)
+    )
+    srv.start()
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    try:
+        path = _pending_person(srv.home, lang)
+        opened = time.monotonic()
+        page.goto(f"{srv.url}{path}?lang={lang}")
+        assert page.is_hidden("#lenke-varsel")
+        page.wait_for_selector("#lenke-varsel", state="visible", timeout=30_000)
+        assert time.monotonic() - opened >= link_seconds - 6 - 2, "the warning came too early"
+        assert page.evaluate("document.activeElement.id") == "lenke-forleng"
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#lenke-varsel", state="hidden", timeout=5_000)
+        said = {"nb": "Lenken gjelder nå like lenge", "nn": "Lenkja gjeld no like lenge"}[lang]
+        page.wait_for_function("s => document.getElementById('lenke-status').textContent.includes(s)", arg=said)
+        # The warning comes again 18 seconds after "more time": past the link's first 24 seconds, and the link
+        # still opens then only because it was given more time.
+        page.wait_for_selector("#lenke-varsel", state="visible", timeout=30_000)
+        assert context.request.get(f"{srv.url}{path}").status == 200
+        assert time.monotonic() - opened > link_seconds
+        expected = {"nb": "Lenken for å ta i bruk innloggingen går snart ut", "nn": "Lenkja for å ta i bruk"}[lang]
+        assert expected in page.inner_text("#lenke-varsel")
+        check_page(page, lang, "enrolment, the link's warning")
+        page.wait_for_selector("#lenke-utlopt", state="visible", timeout=30_000)
+        assert page.is_hidden("#lenke-forleng") and page.get_attribute("#lenke-utlopt", "role") == "alert"
+        gone = {"nb": "Be enheten registrere deg på nytt", "nn": "Be eininga registrere deg på nytt"}[lang]
+        assert gone in page.inner_text("#lenke-utlopt")
+        check_page(page, lang, "enrolment, the link has run out")
+        assert context.request.get(f"{srv.url}{path}").status == 404
+    finally:
+        context.close()
+        srv.stop()
+
+
+def test_the_reviewers_pages_in_both_languages_pass_axe_and_hold_no_bokmal_in_nynorsk(browser, tmp_path):
+    """The county governor's pages (issue 17) with real tasks: two 15F deliveries wait for review (the embedded
+    pseudonymizer put them there). In each language a reviewer for fylke 03 sees the open tasks, a task, its return
+    form refused without a message (the error state), returns it, and sees the archive, the solved task and the
+    units' status list: axe, <html lang>, reflow and (in Nynorsk) no Bokmål, on every one."""
+    from server import make_extract_container
+    from support.wait import wait_for
+    from test_pipeline import curl_upload, uploads
+    from test_review_browser import _reviewer
+
+    review = '\n[[review]]\nregister = "15F"\nby = "statsforvalter"\n'
+    srv = Server(tmp_path / "home", review, worker=True).init()
+    srv.start()
+    try:
+        references = []
+        for seed in (1, 2):
+            path = tmp_path / f"15f-{seed}.tar"
+            make_extract_container(srv.home, path, register="15F", records=4, seed=seed)
+            references.append(curl_upload(srv, path)["reference"])
+        for reference in references:
+            wait_for(
+                lambda r=reference: uploads(srv.home)[r]["status"] == "awaiting_review",
+                timeout=90,
+                interval=0.2,
+                message=f"{reference} waiting for review",
+            )
+        for lang, reference in zip(i18n.LANGUAGES, references, strict=True):
+            context = browser.new_context(ignore_https_errors=True)
+            page = context.new_page()
+            try:
+                page.goto(f"{srv.url}/sprak?lang={lang}&neste=/")  # the switch's cookie, for the whole visit
+                _login(page, srv)
+                email, secret = _reviewer(srv, "03")
+                page.fill("#email", email)
+                page.fill("#code", totp.code_at(secret, time.time()))
+                page.click("form[action='/hvem-er-du'] button[type=submit]")
+                page.wait_for_url(re.compile(r".*/mine-skjema$"))
+                page.click("nav a[href='/oppgaver/']")
+                page.wait_for_load_state()
+                assert page.is_visible(f"a[href='/oppgaver/{reference}']")
+                check_page(page, lang, "the reviewer's open tasks")
+                page.click(f"a[href='/oppgaver/{reference}']")
+                page.wait_for_url(re.compile(rf".*/oppgaver/{reference}$"))
+                check_page(page, lang, "a task with its return form")
+                page.click("button[value=returner]")  # no message: refused
+                page.wait_for_selector("#feil")
+                check_page(page, lang, "the return form with its error")
+                page.fill("#melding", {"nb": "Mangler tiltak.", "nn": "Tiltaka manglar."}[lang])  # the reviewer's words
+                page.click("button[value=returner]")
+                page.wait_for_url(re.compile(r".*/oppgaver$"))
+                check_page(page, lang, "the open tasks after a return")
+                page.goto(srv.url + "/oppgaver/arkiv")
+                assert page.is_visible(f"a[href='/oppgaver/{reference}']")
+                check_page(page, lang, "the archive")
+                page.goto(f"{srv.url}/oppgaver/{reference}")
+                check_page(page, lang, "a solved task")
+                page.goto(srv.url + "/oppgaver/status")
+                check_page(page, lang, "the units' status list")
+            finally:
+                context.close()
+    finally:
         srv.stop()

@@ -178,19 +178,6 @@ def test_files_being_written_are_left_alone(tpf):
     assert collector.run_once() == 0 and _state(store)[0] == "delivered"
 
 
-@pytest.fixture
-def smtp():
-    from aiosmtpd.controller import Controller
-    from test_mail import Collect, free_port
-
-    handler = Collect()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    handler.port = controller.port
-    yield handler
-    controller.stop()
-
-
 @pytest.mark.integration
 def test_the_unit_gets_one_email_when_the_answer_arrives(tpf, smtp):
     """One e-mail to each person of the unit who may report the register (the dev home's demo person), on a real

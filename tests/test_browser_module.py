@@ -14,9 +14,7 @@ import threading
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from conftest import run_cli
-from playwright.sync_api import sync_playwright
 from server import DEMO, Server
-from support.browsers import CHROMIUM, CHROMIUM_ARGS
 from support.wait import wait_for
 from test_pipeline import ssb_open, uploads
 from test_pipeline_pq import delivered_once
@@ -73,17 +71,10 @@ def extract(server):
     return path
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(accept_downloads=True)
+def page(chromium):
+    """A page of the module's Chromium (tests/conftest.py) that keeps the requests it makes and its page errors."""
+    context = chromium.new_context(accept_downloads=True)
     page = context.new_page()
     page.requests = []
     page.errors = []

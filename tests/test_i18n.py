@@ -319,3 +319,210 @@ def test_a_15f_report_in_nynorsk_translates_the_controls_messages_with_their_val
     report = check(individ(start="2026-06-15", end="2026-05-01"))
     report.lang = "nn"
     assert "Individet har verken meldingar, planar eller tiltak i året" in report.to_text()
+
+
+def bokmal_only_texts():
+    """Fragments of the Bokmål texts that their Nynorsk translation does not contain: the literal parts of each
+    message id (between placeholders and tags) of 6 characters or more, found in no Nynorsk text. A Nynorsk page or
+    answer that holds one of them holds Bokmål left over."""
+    catalog = _catalog("nn")
+    nynorsk = [m.string for m in catalog if m.id]
+    fragments = set()
+    for m in catalog:
+        if not m.id or m.string == m.id:
+            continue
+        for part in re.split(r"%\(\w+\)s|\{\w+\}|<[^>]+>", m.id):
+            part = part.strip(" .,:;()")
+            if len(part) >= 6 and not any(part in text for text in nynorsk):
+                fragments.add(part)
+    return sorted(fragments)
+
+
+def bokmal_left_in(text):
+    """The Bokmål-only fragments (:func:`bokmal_only_texts`) found in ``text``."""
+    return [fragment for fragment in bokmal_only_texts() if fragment in text]
+
+
+#: Where the fronts answer with an error code: the JSON errors, the early answers before a body, the raw answers of
+#: a request that could not be read, the passkeys' JSON; and the store/intake errors' own codes.
+_ANSWERED_CODE = re.compile(
+    r"(?:json_error\(request, \d+, |answer_early\(\d+, |answer_raw\(\d+, |_error\(request, \d+, )\"(\w+)\""
+)
+
+
+def test_every_error_code_the_fronts_answer_with_has_its_own_melding():
+    """A code without its own text would get the generic "Filen ble avvist." (wrong for a URL too long, a timeout):
+    every code an answer is written with, and every intake error's code, has a text of its own in MESSAGES, and so
+    a Nynorsk form in the catalog."""
+    import pathlib
+
+    from sendemodul import errors
+
+    web = pathlib.Path(i18n.__file__).parent / "web"
+    answered = {code for path in web.glob("*.py") for code in _ANSWERED_CODE.findall(path.read_text())}
+    assert {"bad_request", "uri_too_long", "header_too_large", "timeout", "too_large"} <= answered  # the scan works
+    # Not the front's: the pseudonymizer decrypts parts, SSB opens packages; "container" is the generic refusal.
+    behind_the_front = {"container", "decrypt", "part_content", "package", "seal", "seal_signature"}
+    intake = {
+        cls.code
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, (errors.IntakeError, errors.ContainerError))
+    }
+    assert behind_the_front <= intake  # the exclusions name real codes
+    assert sorted((answered | intake) - behind_the_front - set(messages_nb.MESSAGES)) == []
+
+
+def _nn_request(path=b"/api/v1/uploads", args=None, accept=None):
+    request = _request(args, accept=accept)
+    request.uri = request.path = path
+    return request
+
+
+def test_json_answers_write_every_msg_in_the_requests_language():
+    """The API's receipts say what counts in sentences (a Msg in ``melding``), its errors have a ``melding``: a JSON
+    answer writes each in the request's language, and says which in Content-Language."""
+    import json
+
+    from sendemodul.receipt import Receipt
+    from sendemodul.web.errors import json_error, json_response
+
+    row = {
+        "reference": "SM-20260115-BBBBBBBB",
+        "status": "received",
+        "unit": STAVANGER,
+        "register": "11F",
+        "periode": 2026,
+        "size": 10,
+        "sha256": "0" * 64,
+        "received_at": "2026-01-15T06:30:00Z",
+        "late": 0,
+        "test": 0,
+    }
+    receipt = Receipt.from_row(row, row).to_json()
+    request = _nn_request(accept=b"nn-NO")
+    body = json.loads(json_response(request, 201, {"uploads": [receipt]}))
+    melding = body["uploads"][0]["melding"]
+    assert melding == "Denne innsendinga er den nyaste for 11F 2026, og det er ho som gjeld.", melding
+    assert bokmal_left_in(melding) == [] and request.responseHeaders.getRawHeaders(b"content-language") == [b"nn"]
+    nb = json.loads(json_response(_nn_request(), 201, receipt))["melding"]
+    assert nb.startswith("Denne innsendingen er den nyeste for 11F 2026") and bokmal_left_in(nb)
+    error = json.loads(json_error(_nn_request(args={b"lang": [b"nn"]}), 404, "not_found", "No such upload."))
+    assert error == {"error": "not_found", "message": "No such upload.", "melding": "Fann ikkje innsendinga."}
+
+
+def test_early_answers_take_the_language_from_the_request_line_and_headers():
+    """An answer written before twisted.web parsed the request (an upload refused before its body, a request line
+    too long) follows ``?lang=``, then the ``sprak`` cookie, then Accept-Language, as the pages do."""
+    import json
+
+    from twisted.web.http_headers import Headers
+
+    from sendemodul.web.answers import error_body
+
+    assert i18n.early_language(b"/api/v1/uploads/x.tar?lang=nn", Headers()) == "nn"
+    assert i18n.early_language(b"/api/v1/uploads/x.tar?lang=nb", Headers({b"cookie": [b"sprak=nn"]})) == "nb"
+    assert i18n.early_language(b"/x", Headers({b"cookie": [b"a=b; sprak=nn"], b"accept-language": [b"nb"]})) == "nn"
+    assert i18n.early_language(b"/x", Headers({b"accept-language": [b"nn-NO,nb;q=0.5"]})) == "nn"
+    assert i18n.early_language(None, None) == "nb"
+    body = json.loads(error_body("uri_too_long", "The request's URL is too long.", "nn"))
+    assert body["melding"] == "Adressa er for lang."
+    assert json.loads(error_body("timeout", "x"))["melding"].startswith("Innsendingen tok for lang tid")
+
+
+def test_sftp_receipts_speak_the_units_written_standard():
+    """SFTP has no Accept-Language: a receipt's ``melding`` is in the unit's written standard; ``message`` stays
+    English for scripts."""
+    import json
+
+    from sendemodul.sftp.receipts import receipt_bytes
+
+    row = {
+        "reference": "SM-20260115-BBBBBBBB",
+        "status": "received",
+        "unit": STAVANGER,
+        "register": "11F",
+        "periode": 2026,
+        "size": 10,
+        "sha256": "0" * 64,
+        "received_at": "2026-01-15T06:30:00Z",
+        "late": 0,
+        "test": 1,
+    }
+    nn = json.loads(receipt_bytes(row, None, "nn"))
+    assert nn["melding"].startswith("Dette er ei testinnsending") and bokmal_left_in(nn["melding"]) == []
+    assert nn["message"].startswith("A test upload")
+    assert json.loads(receipt_bytes(row, None))["melding"].startswith("Dette er en testinnsending")
+
+
+def _curl(server, *args):
+    """curl against the server (its own CA), as the unit's script would call it: ``(status, headers, json body)``."""
+    import json
+    import subprocess
+
+    proc = subprocess.run(
+        ["curl", "-sS", "-i", "--cacert", str(server.home / "tls" / "server.pem"), "--max-time", "60", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    head, _, body = proc.stdout.replace("\r\n", "\n").partition("\n\n")
+    while head.startswith("HTTP/1.1 100"):  # curl's "100 Continue" before the answer
+        head, _, body = body.partition("\n\n")
+    status = int(head.split()[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in head.splitlines()[1:])}
+    return status, headers, json.loads(body)
+
+
+@pytest.mark.integration
+def test_the_api_and_sftp_answer_in_nynorsk_when_asked_on_a_real_server(tmp_path):
+    """Over real HTTPS (curl) and SFTP (paramiko): with Accept-Language nn the upload's receipt says what counts in
+    Nynorsk; so do the status (``?lang=nn``), a 404 (the language cookie), an upload refused before its body
+    (``?lang=nn`` in the URL) and a request whose headers are too large; over SFTP a unit set to nn reads its
+    receipts in Nynorsk (with the listed size the file's). No Bokmål-only text of the catalogs is left in any."""
+    import json
+
+    import paramiko
+    from server import DEMO, Server, make_container
+
+    server = Server(tmp_path / "home").init()
+    server.start()
+    try:
+        container = tmp_path / "oslo-11f.tar"
+        make_container(server.home, container, records=3)
+        auth = ("-u", f"{DEMO}:{server.pin}")
+        url = f"{server.url}/api/v1/uploads"
+        status, headers, receipt = _curl(server, *auth, "-H", "Accept-Language: nn", "-T", container, f"{url}/")
+        assert status == 201 and headers["content-language"] == "nn", receipt
+        assert receipt["melding"].startswith("Denne innsendinga er den nyaste for 11F")
+        assert receipt["message"].startswith("This upload is the newest")
+        reference = receipt["reference"]
+        _, _, nb = _curl(server, *auth, f"{url}/{reference}")
+        assert nb["melding"].startswith("Denne innsendingen er den nyeste") and bokmal_left_in(nb["melding"])
+        _, _, nn = _curl(server, *auth, f"{url}/{reference}?lang=nn")
+        _, _, listed = _curl(server, *auth, "-H", "Accept-Language: nn-NO, nb;q=0.5", f"{url}/")
+        status, _, missing = _curl(server, *auth, "-b", "sprak=nn", f"{url}/SM-20260101-AAAAAAAA")
+        assert status == 404 and missing["melding"] == "Fann ikkje innsendinga."
+        status, headers, early = _curl(
+            server, *auth, "-T", container, f"{url}/ugyldig%01navn?lang=nn"
+        )  # a control byte
+        assert status == 400 and early["error"] == "invalid" and headers["content-language"] == "nn"
+        status, _, raw = _curl(server, "-H", "X-Stor: " + "x" * 70_000, f"{url}/?lang=nn")
+        assert status == 431 and raw["melding"] == "Førespurnaden har for store hovud.", raw
+        for text in (receipt, nn, listed, missing, early, raw):
+            assert bokmal_left_in(json.dumps(text, ensure_ascii=False)) == [], text
+
+        run_cli("admin", "unit", "set", DEMO, "--language", "nn", home=server.home)
+        transport = paramiko.Transport(("127.0.0.1", server.sftp_port))
+        transport.connect(username=DEMO, password=server.pin)
+        try:
+            sftp = paramiko.SFTPClient.from_transport(transport)
+            name = f"{reference}.json"
+            size = {a.filename: a.st_size for a in sftp.listdir_attr("/receipts")}[name]
+            data = sftp.open(f"/receipts/{name}").read()
+        finally:
+            transport.close()
+        assert size == len(data)
+        by_sftp = json.loads(data)
+        assert by_sftp["melding"].startswith("Denne innsendinga er den nyaste") and bokmal_left_in(data.decode()) == []
+    finally:
+        server.stop()

@@ -3,16 +3,15 @@ loopback (aiosmtpd), exactly once, also across a restart at 08:00, caught up aft
 
 import dataclasses
 import datetime
-import socket
-from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from conftest import STAVANGER, add_unit, run_cli
+from support.smtp import Collect
 from support.wait import wait_for
 
 from sendemodul import config, morning_mail
 from sendemodul.store import Store
+from sendemodul.testing.peers import free_port
 
 UTC = datetime.UTC
 
@@ -44,31 +43,8 @@ def test_due_days_before_at_and_after_eight_and_after_downtime():
     assert len(morning_mail.due_days(None, at("2026-01-15T09:00:00"), **kw)) == 7
 
 
-class Collect:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(
-            (envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default))
-        )
-        return "250 OK"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp():
-    handler = Collect()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    handler.port = controller.port
-    yield handler
-    controller.stop()
+#: Collect and free_port: test_i18n imports them from here (the ``smtp`` fixture is tests/conftest.py's).
+__all__ = ["Collect", "free_port"]
 
 
 def _record(store, reference, unit, received_at, status="received"):

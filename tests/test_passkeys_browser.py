@@ -6,9 +6,8 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import sync_playwright
 from server import Server, new_person
-from test_web_browser import CHROMIUM_ARGS
+from support.browsers import send_unit_login
 
 from sendemodul import totp
 
@@ -42,29 +41,28 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture
-def page():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(ignore_https_errors=True)
-        page = context.new_page()
-        cdp = context.new_cdp_session(page)
-        cdp.send("WebAuthn.enable")
-        page.authenticator = cdp.send(
-            "WebAuthn.addVirtualAuthenticator",
-            {
-                "options": {
-                    "protocol": "ctap2",
-                    "transport": "internal",
-                    "hasResidentKey": True,
-                    "hasUserVerification": True,
-                    "isUserVerified": True,
-                    "automaticPresenceSimulation": True,
-                }
-            },
-        )["authenticatorId"]
-        page.cdp = cdp
-        yield page
-        browser.close()
+def page(chromium):
+    """A page in a fresh context with Chromium's virtual authenticator (``page.authenticator``, ``page.cdp``)."""
+    context = chromium.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    page.authenticator = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )["authenticatorId"]
+    page.cdp = cdp
+    yield page
+    context.close()
 
 
 def base(server):
@@ -72,12 +70,7 @@ def base(server):
 
 
 def unit_login(page, server):
-    page.goto(base(server) + "/")
-    page.fill("#kommunenr", "0301")
-    page.fill("#bydel", "00")
-    page.fill("#orgnr", "958935420")
-    page.fill("#pin", server.pin)
-    page.click("button[type=submit]")
+    send_unit_login(page, base(server), server.pin)
     page.wait_for_url(re.compile(r".*/hvem-er-du$"))
 
 

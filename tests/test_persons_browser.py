@@ -8,39 +8,24 @@ Bokmål message. Also: nothing secret in clear under the home."""
 import datetime
 import re
 import time
-from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
 from conftest import grep_tree, run_cli
-from playwright.sync_api import sync_playwright
 from server import Server, make_container, new_person
+from support.browsers import send_unit_login
+from support.smtp import smtp_server
 from support.wait import wait_for
-from test_mail import free_port
-from test_web_browser import CHROMIUM_ARGS
 
 from sendemodul import totp
 
 pytestmark = pytest.mark.integration
 
 
-class Collect:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
-        return "250 OK"
-
-
 @pytest.fixture(scope="module")
 def smtp():
-    handler = Collect()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    handler.port = controller.port
-    yield handler
-    controller.stop()
+    """One SMTP server for the module: the module's server sends to it."""
+    with smtp_server() as handler:
+        yield handler
 
 
 @pytest.fixture(scope="module")
@@ -54,34 +39,13 @@ def server(tmp_path_factory, smtp):
     srv.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(ignore_https_errors=True)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 def unit_login(page, server):
-    page.goto(server.url + "/")
-    page.fill("#kommunenr", "0301")
-    page.fill("#bydel", "00")
-    page.fill("#orgnr", "958935420")
-    page.fill("#pin", server.pin)
-    page.click("button[type=submit]")
+    send_unit_login(page, server.url, server.pin)
     page.wait_for_url(re.compile(r".*/hvem-er-du$"))
 
 
 def mail_to(smtp, address):
-    found = [m for rcpt, m in smtp.messages if rcpt == [address]]
+    found = [m for _sender, rcpt, m in smtp.messages if rcpt == [address]]
     return found[-1] if found else None
 
 

@@ -7,11 +7,11 @@ import datetime
 
 import pytest
 from conftest import STAVANGER, add_unit
-from test_mail import free_port, smtp  # noqa: F401 - the real SMTP server fixture
 from test_status_list import _record
 
 from sendemodul import config, reminders
 from sendemodul.store import Store
+from sendemodul.testing.peers import free_port
 
 UTC = datetime.UTC
 BERGEN = "4601-00-964338531"
@@ -50,7 +50,7 @@ def test_reminder_days_count_from_each_windows_deadline():
 
 
 @pytest.mark.integration
-def test_one_reminder_per_missing_unit_and_day_caught_up_after_downtime_never_twice(home, smtp):  # noqa: F811
+def test_one_reminder_per_missing_unit_and_day_caught_up_after_downtime_never_twice(home, smtp):
     text = (home / "config.toml").read_text() + CONFIG
     (home / "config.toml").write_text(text)
     cfg = config.load(home)

@@ -8,29 +8,15 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import sync_playwright
 from server import Server, make_extract_container, new_person
+from support.browsers import playwright_chromium, send_unit_login
 from support.wait import wait_for
-from test_mail import Collect, free_port
 from test_pipeline import curl_upload, uploads
-from test_web_browser import CHROMIUM_ARGS
 
 from sendemodul import totp
 from sendemodul.store import Store
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def smtp():
-    from aiosmtpd.controller import Controller
-
-    handler = Collect()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    handler.port = controller.port
-    yield handler
-    controller.stop()
 
 
 def _reviewer(server, fylke):
@@ -47,12 +33,7 @@ def _reviewer(server, fylke):
 def _login(browser, server, email, secret):
     context = browser.new_context(ignore_https_errors=True)
     page = context.new_page()
-    page.goto(server.url + "/")
-    page.fill("#kommunenr", "0301")
-    page.fill("#bydel", "00")
-    page.fill("#orgnr", "958935420")
-    page.fill("#pin", server.pin)
-    page.click("button[type=submit]")
+    send_unit_login(page, server.url, server.pin)
     page.wait_for_url(re.compile(r".*/hvem-er-du$"))
     page.fill("#email", email)
     page.fill("#code", totp.code_at(secret, time.time()))
@@ -71,8 +52,7 @@ def test_a_reviewer_returns_then_approves_in_chromium(tmp_path, smtp):
         make_extract_container(server.home, first, register="15F", records=4, seed=1)
         r1 = curl_upload(server, first)["reference"]
         wait_for(lambda: uploads(server.home)[r1]["status"] == "awaiting_review", timeout=60, interval=0.2)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        with playwright_chromium() as browser:
             other, page = _login(browser, server, *_reviewer(server, "46"))
             page.goto(server.url + "/oppgaver/")
             assert "Åpne oppgaver" in page.inner_text("main") and r1 not in page.content()
@@ -105,7 +85,6 @@ def test_a_reviewer_returns_then_approves_in_chromium(tmp_path, smtp):
             page.click("button[value=godkjenn]")
             page.wait_for_url(re.compile(r".*/oppgaver$"))
             context.close()
-            browser.close()
         wait_for(lambda: uploads(server.home)[r2]["status"] == "delivered", timeout=60, interval=0.2)
         assert sorted(p.name for p in (server.home / "ssb-inbox").iterdir()) == [f"{r2}.tar"]
     finally:

@@ -1,6 +1,7 @@
 """The store, on both databases: every test that takes ``store`` (or ``location``) runs against the embedded SQLite
 and against a real PostgreSQL (a fresh database per test, one server per session)."""
 
+import json
 import sqlite3
 import threading
 
@@ -484,3 +485,26 @@ def test_heartbeats_reminder_claims_and_the_metrics_snapshot(store):
     assert snapshot["states"] == {("received", "11F"): 1}
     assert snapshot["delivered"] == 0 and snapshot["failed_attempts"] == 0  # (only a queued upload's attempt counts)
     assert type(snapshot["failed_attempts"]) is int and snapshot["pseudonymizer_lag"] == 3600.0
+
+
+def test_an_unused_enrolment_link_gets_more_time_and_a_gone_one_none(store):
+    """The enrolment page's "more time": a new end for an unused, unexpired link (audited with the person's id); a
+    link that has run out or was used stays gone (SQLite and PostgreSQL)."""
+    unit = add_unit(store, ALNA)
+
+    def register(email, token, expires):
+        return store.register_person(
+            unit, person_id=f"P-{token}", name="Kari", email=email, mobile=None, language="nn", registers=("11F",),
+            registration={}, token=(token, expires), actor="test",
+        )[0]  # fmt: skip
+
+    register("a@example.org", "live", "2999-01-01T00:00:00Z")
+    register("b@example.org", "old", "2000-01-01T00:00:00Z")
+    assert store.enrolment_person("live")["link_expires_at"] == "2999-01-01T00:00:00Z"
+    assert store.extend_enrolment_token("live", "3000-01-01T00:00:00Z") is True
+    assert store.enrolment_person("live")["link_expires_at"] == "3000-01-01T00:00:00Z"
+    assert store.extend_enrolment_token("old", "3000-01-01T00:00:00Z") is False
+    assert store.enrolment_person("old") is None
+    assert store.extend_enrolment_token("unknown", "3000-01-01T00:00:00Z") is False
+    events = [e for e in store.audit_entries() if e.event == "person.enrolment_extended"]
+    assert [(e.unit, json.loads(e.detail)) for e in events] == [(str(unit), {"person": "P-live"})]

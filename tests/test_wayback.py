@@ -9,12 +9,11 @@ import json
 import paramiko
 import pytest
 from conftest import grep_tree, run_cli
-from playwright.sync_api import sync_playwright
 from server import Server, make_extract_container
+from support.browsers import playwright_chromium
 from support.wait import wait_for
-from test_mail import Collect, free_port
 from test_pipeline import Sshd, api_get, curl_upload, uploads
-from test_web_browser import CHROMIUM_ARGS, login
+from test_web_browser import login
 
 from sendemodul import signing
 from sendemodul.store import Store
@@ -23,18 +22,6 @@ pytestmark = pytest.mark.integration
 
 ERRORS = {2: "CODE", 4: "ID_INVALID"}
 MESSAGE = "Feil i kodene på to rader. Rett opp og send inn på nytt før fristen."
-
-
-@pytest.fixture
-def smtp():
-    from aiosmtpd.controller import Controller
-
-    handler = Collect()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    handler.port = controller.port
-    yield handler
-    controller.stop()
 
 
 def _store_call(server, f):
@@ -140,8 +127,7 @@ def test_returned_then_corrected_and_accepted_end_to_end(tmp_path, smtp):
         assert recipients == ["demo@example.org"] and r1 in message["Subject"]  # the unit's person for 11F
         assert MESSAGE in body and journal[2] in body and journal[4] in body
 
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        with playwright_chromium() as browser:
             html, text = _overview(browser, server)
             pages.append(html)
             assert "Returnert" in text and MESSAGE in text
@@ -189,7 +175,6 @@ def test_returned_then_corrected_and_accepted_end_to_end(tmp_path, smtp):
             pages.append(html)
             assert "Godkjent av SSB" in text
             assert uploads(server.home)[r1]["superseded_by"] == r2
-            browser.close()
         # one e-mail to each person of the unit who may report 11F (the browser logins made new ones)
         wait_for(
             lambda: len(smtp.messages) == 1 + len(people), timeout=30, interval=0.2, message="the acceptance e-mails"

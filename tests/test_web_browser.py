@@ -6,22 +6,14 @@ import threading
 import time
 
 import pytest
-from playwright.sync_api import sync_playwright
 from server import DEMO, Server, make_container, new_person
+from support.browsers import CHROMIUM_ARGS, send_unit_login
 
 from sendemodul import totp
 
 pytestmark = pytest.mark.integration  # every test here runs a server subprocess or a real peer
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--no-first-run",
-]
+__all__ = ["CHROMIUM_ARGS", "login"]  # CHROMIUM_ARGS: test_accessibility imports it from here, until it switches
 XSS = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
 
 
@@ -32,31 +24,12 @@ def server(tmp_path_factory):
     srv.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(ignore_https_errors=True)
-    page = context.new_page()
-    page.dialogs = []
-    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-    yield page
-    context.close()
-
-
 def login(page, server, pin=None, kommunenr="0301", bydel="00", orgnr="958935420"):
-    page.goto(server.url + "/")
-    page.fill("#kommunenr", kommunenr)
-    page.fill("#bydel", bydel)
-    page.fill("#orgnr", orgnr)
-    page.fill("#pin", pin if pin is not None else server.pin)
-    page.click("button[type=submit]")
+    """Log in through the form (``page``: the conftest fixture's Playwright page), as a new person of the unit where
+    the server asks for the second step."""
+    send_unit_login(
+        page, server.url, pin if pin is not None else server.pin, kommunenr=kommunenr, bydel=bydel, orgnr=orgnr
+    )
     page.wait_for_load_state()
     if page.url.endswith("/hvem-er-du"):  # the second step: a new person each time (a code is accepted once)
         email, secret = new_person(server.home)

@@ -1,5 +1,6 @@
 """Key and container commands: ``sendemodul keygen`` (municipal side) and ``sendemodul ssb open`` (SSB side)."""
 
+import functools
 import sys
 from datetime import date
 from pathlib import Path
@@ -87,9 +88,10 @@ def ssb_group():
     """
 
 
-@ssb_group.command(name="open")
-@click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
+#: The package the SSB commands work on (``ssb open``, ``ssb check``, ``ssb answer``).
+package_argument = click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+#: SSB's age identities, for the SSB commands that decrypt a package (``ssb open``, ``ssb check``).
+ssb_identity_option = click.option(
     "--identity",
     "identity_file",
     required=True,
@@ -97,6 +99,41 @@ def ssb_group():
     help="SSB's age identity file (AGE-SECRET-KEY-PQ-1... or AGE-SECRET-KEY-1... lines, one per "
     "key: the years' keys side by side).",
 )
+
+
+def tpf_key_options(command):
+    """The options that say where the TPF's signing key comes from, ``--keys DIR`` or ``--tpf-key FILE``, shared by
+    the SSB commands that check a package's seal (``ssb open``, ``ssb check``); the command gets ``keys_dir`` and
+    ``tpf_key`` (for :func:`tpf_signing_keys`) and is not run when both are given."""
+
+    @functools.wraps(command)
+    def refusing_both(*args, keys_dir, tpf_key, **kwargs):
+        if keys_dir and tpf_key:
+            raise click.UsageError("give --keys or --tpf-key, not both")
+        return command(*args, keys_dir=keys_dir, tpf_key=tpf_key, **kwargs)
+
+    options = (
+        click.option(
+            "--keys",
+            "keys_dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="The key directory with the TPF signing key(s) "
+            "[default: $SENDEMODUL_HOME/keys, else the project's keys/].",
+        ),
+        click.option(
+            "--tpf-key",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="The TPF's signing public key (OpenSSH line or base64) instead of the key directory.",
+        ),
+    )
+    for option in reversed(options):
+        refusing_both = option(refusing_both)
+    return refusing_both
+
+
+@ssb_group.command(name="open")
+@package_argument
+@ssb_identity_option
 @click.option(
     "-o",
     "--output",
@@ -105,17 +142,7 @@ def ssb_group():
     type=click.Path(file_okay=False, path_type=Path),
     help="The directory for records.csv and <register>-<periode>.dat (created if missing).",
 )
-@click.option(
-    "--keys",
-    "keys_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The key directory with the TPF signing key(s) [default: $SENDEMODUL_HOME/keys, else the project's keys/].",
-)
-@click.option(
-    "--tpf-key",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The TPF's signing public key (OpenSSH line or base64) instead of the key directory.",
-)
+@tpf_key_options
 @click.option(
     "--unit-key",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -133,9 +160,7 @@ def open_command(package, identity_file, out_dir, keys_dir, tpf_key, unit_key):
     Example:
       sendemodul ssb open package.tar --identity ssb.agekey -o out/ --keys keys/
     """
-    if keys_dir and tpf_key:
-        raise click.UsageError("give --keys or --tpf-key, not both")
-    tpf_keys = _tpf_signing_keys(keys_dir, tpf_key)
+    tpf_keys = tpf_signing_keys(keys_dir, tpf_key)
     unit_keys = [keydir.parse_ed25519_public_key(unit_key.read_text(encoding="ascii"))] if unit_key else None
     identities = keydir.load_age_identities(identity_file)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -157,7 +182,9 @@ def open_command(package, identity_file, out_dir, keys_dir, tpf_key, unit_key):
     click.echo(f"Wrote {opened.csv_path} and {opened.dat_path}")
 
 
-def _tpf_signing_keys(keys_dir, tpf_key):
+def tpf_signing_keys(keys_dir, tpf_key):
+    """The TPF's signing keys that a package's seal is checked with: the one in the file given as ``--tpf-key``,
+    else the ``tpf-signing`` keys of the key directory (``--keys``, else the default one)."""
     if tpf_key:
         key = keydir.RecipientKey(
             tpf_key.stem, "tpf-signing", tpf_key.read_text(encoding="ascii").strip(), date.min, date.max

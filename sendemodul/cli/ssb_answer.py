@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from sendemodul import answer, keydir, reception, signing
-from sendemodul.cli.crypto import _throttled, _tpf_signing_keys, ssb_group
+from sendemodul.cli.crypto import (
+    _throttled,
+    package_argument,
+    ssb_group,
+    ssb_identity_option,
+    tpf_key_options,
+    tpf_signing_keys,
+)
 from sendemodul.container import MAX_JSON_BYTES, Manifest, TarReader
 from sendemodul.errors import AlreadyExists, ManifestInvalid, UsageError
 
@@ -33,7 +40,6 @@ def _write_new(path, text):
         raise UsageError(f"cannot write {path}: {e.strerror}") from None
 
 
-_package_argument = click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 _reference_option = click.option(
     "--reference",
     help="The delivery's reference (SM-YYYYMMDD-XXXXXXXX) [default: from the file name, <reference>.tar].",
@@ -41,14 +47,8 @@ _reference_option = click.option(
 
 
 @ssb_group.command(name="check")
-@_package_argument
-@click.option(
-    "--identity",
-    "identity_file",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="SSB's age identity file (as for ssb open).",
-)
+@package_argument
+@ssb_identity_option
 @click.option(
     "-o",
     "--output",
@@ -56,17 +56,7 @@ _reference_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="The JSON report to write (sendemodul-reception/1), for `ssb answer --report`.",
 )
-@click.option(
-    "--keys",
-    "keys_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The key directory with the TPF signing key(s) [default: $SENDEMODUL_HOME/keys, else the project's keys/].",
-)
-@click.option(
-    "--tpf-key",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The TPF's signing public key instead of the key directory.",
-)
+@tpf_key_options
 @click.option(
     "--production", is_flag=True, help="Production policy: each synthetic test ID is a WARNING (as in `check`)."
 )
@@ -86,12 +76,10 @@ def check_command(ctx, package, identity_file, output, keys_dir, tpf_key, produc
       sendemodul ssb answer SM-20270115-7KQ2XW9D.tar --return --message "Rett feilene" \\
           --report report.json --signing-key ssb-signing.key -o answer.json
     """
-    if keys_dir and tpf_key:
-        raise click.UsageError("give --keys or --tpf-key, not both")
     reference = _reference_of(package, reference)
     if output.exists():
         raise AlreadyExists(f"{output} already exists; not overwriting it")
-    tpf_keys = _tpf_signing_keys(keys_dir, tpf_key)
+    tpf_keys = tpf_signing_keys(keys_dir, tpf_key)
     identities = keydir.load_age_identities(identity_file)
     with click.progressbar(length=package.stat().st_size, label="Checking", file=sys.stderr) as bar:
         result = reception.check_package(
@@ -135,7 +123,7 @@ def _errors_from(report_path, reference, manifest):
 
 
 @ssb_group.command(name="answer")
-@_package_argument
+@package_argument
 @click.option("--accept", "decision", flag_value="accepted", help="Accept the delivery.")
 @click.option(
     "--return", "decision", flag_value="returned", help="Return it to the unit to be corrected and sent again."

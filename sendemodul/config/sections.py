@@ -100,6 +100,9 @@ class LimitsConfig:
     session_idle_seconds: int = 900
     #: Web sessions end this long after their login, however busy (an absolute lifetime; not renewed by requests).
     session_max_seconds: int = 8 * 3600
+    #: An enrolment link (the e-mailed one-time link to take the login in use) is valid this long. Its page warns
+    #: before it runs out, and "more time" gives it this long again from then (WCAG 2.2.1).
+    enrolment_link_seconds: int = 72 * 3600
 
 
 @dataclass(frozen=True)

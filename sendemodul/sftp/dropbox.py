@@ -34,7 +34,7 @@ from sendemodul.sftp.namespace import (
     no_such_file,
     parse_path,
 )
-from sendemodul.sftp.receipts import ReceiptFile, receipt_bytes
+from sendemodul.sftp.receipts import ReceiptFile, receipt_bytes, unit_language
 from sendemodul.sftp.uploads import SftpUpload, UploadFile
 
 log = Logger()
@@ -189,7 +189,7 @@ class DropBox:
             if row is None or row["unit"] != unit:
                 return None
             current = row if standing.is_current(row) else store.current_upload(unit, row["register"], row["periode"])
-            return receipt_bytes(row, current)
+            return receipt_bytes(row, current, unit_language(store, unit))
 
         return self.run_db(lookup, self.store, self.unit)
 
@@ -235,8 +235,9 @@ class DropBox:
         raise no_such_file("Not a symbolic link.")
 
     def _own_uploads(self):  # in a DB thread
+        """The unit's uploads and the language of its receipts' ``melding``."""
         self._check_login(self.store)
-        return self.store.uploads_with_answers(self.unit)
+        return self.store.uploads_with_answers(self.unit), unit_language(self.store, self.unit)
 
     def _check_login(self, store):
         """In a DB thread, before the unit's receipts are read: the login's credential epoch must still be the
@@ -262,12 +263,12 @@ class DropBox:
             entries = [(RECEIPTS, file_attrs(RECEIPTS_MODE))]
             entries += [(u.name, file_attrs(UPLOAD_MODE, u.incoming.size, u.started)) for u in self.uploads.values()]
         elif kind[0] == "receipts":
-            rows = yield self.run_db(self._own_uploads)
+            rows, lang = yield self.run_db(self._own_uploads)
             current = standing.current_uploads(rows)
             entries = [
                 (
                     f"{row['reference']}.json",
-                    file_attrs(RECEIPT_MODE, len(receipt_bytes(row, current.get(standing.group(row))))),
+                    file_attrs(RECEIPT_MODE, len(receipt_bytes(row, current.get(standing.group(row)), lang))),
                 )
                 for row in rows
             ]

@@ -123,10 +123,27 @@ class Persons:
         """The person an enrolment link is for, while the link is unused and unexpired and the person not disabled;
         else None."""
         return self._row(
-            "SELECT p.* FROM enrolment_tokens t JOIN persons p ON p.person_id = t.person_id"
+            "SELECT p.*, t.expires_at AS link_expires_at FROM enrolment_tokens t JOIN persons p"
+            " ON p.person_id = t.person_id"
             " WHERE t.token_hash = ? AND t.used_at IS NULL AND t.expires_at > ? AND p.state != 'disabled'",
             (token_hash, utcnow()),
         )
+
+    def extend_enrolment_token(self, token_hash, expires_at):
+        """Give an unused, unexpired enrolment link the new ``expires_at`` (its page's "more time"); audited with
+        the person's opaque id. False if the link is used, expired or unknown."""
+        now = utcnow()
+        with self.transaction() as conn:
+            row = conn.execute(
+                "UPDATE enrolment_tokens SET expires_at = ? WHERE token_hash = ? AND used_at IS NULL"
+                " AND expires_at > ? RETURNING person_id",
+                (expires_at, token_hash, now),
+            ).fetchone()
+            if row is None:
+                return False
+            unit = conn.execute("SELECT unit FROM persons WHERE person_id = ?", (row[0],)).fetchone()[0]
+            self._audit_in(conn, "person.enrolment_extended", "web", unit, {"person": row[0]})
+        return True
 
     def set_pending_totp(self, person_id, sealed):
         """Keep ``sealed`` (an encrypted new secret) as the person's pending secret unless one is pending already;

@@ -5,7 +5,7 @@ phrases, the JSON error body and the lingering close."""
 
 import json
 
-from sendemodul import messages_nb
+from sendemodul import i18n, messages_nb
 
 LINGER_SECONDS = 2
 
@@ -40,6 +40,7 @@ REASONS = {
 }
 
 
-def error_body(code, message):
-    body = {"error": code, "message": message, "melding": messages_nb.melding(code)}
+def error_body(code, message, lang=i18n.DEFAULT):
+    """The JSON error body of an early answer; ``melding`` in ``lang`` (:func:`i18n.early_language`)."""
+    body = {"error": code, "message": message, "melding": messages_nb.melding(code, lang)}
     return json.dumps(body, ensure_ascii=False).encode("utf-8")

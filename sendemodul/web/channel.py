@@ -3,6 +3,7 @@ cannot read itself (a request line or header over the limit, Twisted's own 400s)
 
 from twisted.logger import Logger
 
+from sendemodul import i18n
 from sendemodul._twisted import BadRequestAnsweringChannel
 from sendemodul.web.answers import BASE_HEADERS, LINGER_SECONDS, REASONS, error_body
 
@@ -70,13 +71,17 @@ class RequestLineChannel(BadRequestAnsweringChannel):
         for request in self.requests:
             if hasattr(request, "answered_by_channel"):
                 request.answered_by_channel()
-        body = error_body(code, message)
+        # The language of the request being read, as far as its line and headers came in (else Bokmål).
+        reading = self.requests[-1] if self.requests else None
+        lang = reading.early_language() if hasattr(reading, "early_language") else i18n.DEFAULT
+        body = error_body(code, message, lang)
         self.writeHeaders(
             b"HTTP/1.1",
             b"%d" % status,
             REASONS.get(status, b"Error"),
             [
                 (b"Content-Type", b"application/json; charset=utf-8"),
+                (b"Content-Language", lang.encode("ascii")),
                 (b"Content-Length", b"%d" % len(body)),
                 (b"Connection", b"close"),
                 *BASE_HEADERS,

@@ -46,17 +46,20 @@ _EXTRA_REASONS = {422: b"Unprocessable Content", 507: b"Insufficient Storage"}
 
 
 def json_response(request, status, body):
+    """A JSON answer; every :class:`~sendemodul.i18n.Msg` in ``body`` (a ``melding``, a receipt's "what counts")
+    is written in the request's language (``?lang=``, the cookie, ``Accept-Language``), as the pages are."""
+    lang = i18n.request_language(request)
     request.setResponseCode(status, _EXTRA_REASONS.get(status))
     request.setHeader(b"Content-Type", b"application/json; charset=utf-8")
-    return json.dumps(body, ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
+    request.setHeader(b"Content-Language", lang.encode("ascii"))
+    return json.dumps(i18n.localized(lang, body), ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
 
 
 def json_error(request, status, code, message):
     if status == 401 and request.requestHeaders.hasHeader(b"authorization"):
         # Only to clients that use Basic auth: a browser would answer it with a password dialog.
         request.setHeader(b"WWW-Authenticate", b'Basic realm="sendemodul", charset="UTF-8"')
-    melding = messages_nb.melding(code, i18n.request_language(request))
-    return json_response(request, status, {"error": code, "message": message, "melding": melding})
+    return json_response(request, status, {"error": code, "message": message, "melding": messages_nb.melding(code)})
 
 
 def internal_error_page(request):

@@ -1,6 +1,8 @@
 """The persons' pages (issue 16): ``/hvem-er-du``, the second step of the web login (a person of the unit: e-mail
 and a TOTP or recovery code), and ``/innmelding/{token}``, the enrolment page the e-mailed link opens (a QR code as
-inline SVG and the secret as text, confirmed with a current code; then the recovery codes, shown once).
+inline SVG and the secret as text, confirmed with a current code; then the recovery codes, shown once). The link is
+valid for a limited time: the page warns before it runs out and a POST with ``handling=forleng`` gives it more
+(:func:`sendemodul.enrolment.extend_enrolment`).
 
 Abuse as for PINs: every failure is the same message after the same delay and adds to the source's score in the PIN
 checker's :class:`~sendemodul.auth.Defender` (no lockout of a person that an attacker could trigger); the log and the
@@ -14,9 +16,10 @@ import segno
 from twisted.internet import task
 from twisted.logger import Logger
 
-from sendemodul import enrolment, messages_nb, person_login, persons, totp
+from sendemodul import enrolment, i18n, messages_nb, person_login, persons, totp
+from sendemodul.i18n import Msg
 from sendemodul.web.app import AppResource
-from sendemodul.web.errors import respond
+from sendemodul.web.errors import json_response, respond
 from sendemodul.web.pages import PERSON_STEP, _form, _redirect
 from sendemodul.web.sessions import COOKIE, LOGIN_COOKIE, PersonLogin
 
@@ -124,9 +127,13 @@ class PersonStepPage(AppResource):
         )
 
 
-def qr_svg(uri):
-    """The ``otpauth://`` URI as an inline SVG QR code (no script, no external image: the CSP stays strict)."""
-    return segno.make(uri, error="m").svg_inline(scale=4, title="QR-kode for autentiseringsappen")
+QR_TITLE = "QR-kode for autentiseringsappen"
+
+
+def qr_svg(uri, title=QR_TITLE):
+    """The ``otpauth://`` URI as an inline SVG QR code (no script, no external image: the CSP stays strict), with
+    ``title`` (the page's language) as its text alternative."""
+    return segno.make(uri, error="m").svg_inline(scale=4, title=title)
 
 
 class Enrolments(AppResource):
@@ -166,16 +173,19 @@ class EnrolmentPage(AppResource):
         csrf = secrets.token_urlsafe(24)
         self.app.set_cookie(request, LOGIN_COOKIE, csrf.encode("ascii"))
         uri = totp.provisioning_uri(secret, account=person["email"])
+        lang = i18n.request_language(request)
         return self.app.render(
             request,
             "innmelding",
             status=status,
             session=None,
             person=person,
-            qr=qr_svg(uri),
+            qr=qr_svg(uri, i18n.gettext_in(lang, QR_TITLE)),
             secret=totp.secret_text(secret),
             csrf=csrf,
             message=message,
+            seconds_left=enrolment.seconds_left(person),
+            warn_seconds=min(self.app.SESSION_WARN_SECONDS, enrolment.link_seconds(self.app.config) // 4),
         )
 
     def render_POST(self, request):
@@ -187,6 +197,9 @@ class EnrolmentPage(AppResource):
         ):
             return self.app.render(request, "error", status=403, session=None, message=messages_nb.melding("csrf"))
         source = request.source()
+        if _form(request, "handling") == "forleng":
+            d = self.app.run_db(enrolment.extend_enrolment, self.app.config, self.app.store, self.token)
+            return respond(request, d.addCallback(self._extended, request))
         if self.app.source_banned(source):
             return respond(request, self._wrong(None, request))
         d = self.app.run_db(self._confirm, _form(request, "code"), self.app.clock.seconds())
@@ -199,6 +212,12 @@ class EnrolmentPage(AppResource):
         person = self.app.store.enrolment_person(persons.token_hash(self.token))
         status, codes = enrolment.confirm_enrolment(self.app.config, self.app.store, self.token, code, now)
         return status, codes, person is not None and person["unit"] is None
+
+    def _extended(self, seconds, request):
+        """The answer to "more time" (``static/lenke.js``): the seconds the link now has, or 410 once it is gone."""
+        if seconds is None:
+            return json_response(request, 410, {"error": "gone", "melding": Msg(messages_nb.PERSON_TEXTS["link_gone"])})
+        return json_response(request, 200, {"sekunder": seconds})
 
     def _confirmed(self, result, request):
         status, codes, reviewer = result

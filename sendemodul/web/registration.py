@@ -150,4 +150,5 @@ class RegistrationPage(AppResource):
             person=done.person,
             needs_enrolment=done.needs_enrolment,
             mail_failed=done.mail_error is not None,
+            link_hours=max(1, enrolment.link_seconds(self.app.config) // 3600),
         )

@@ -17,6 +17,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.web import server
 
+from sendemodul import i18n
 from sendemodul.errors import LoginBusy, TooManyUploads, UploadTooLarge
 from sendemodul.web.answers import BASE_HEADERS, LINGER_SECONDS, REASONS, error_body
 from sendemodul.web.channel import RequestLineChannel  # noqa: F401 (importable from here, as before the split)
@@ -143,9 +144,11 @@ class UploadRequest(server.Request):
         self._cancel_deadline()
         self._cancel_grace()
         log.info("answered {status} {code} before the body", status=status, code=code)
-        body = error_body(code, message)
+        lang = self.early_language()
+        body = error_body(code, message, lang)
         headers = [
             (b"Content-Type", b"application/json; charset=utf-8"),
+            (b"Content-Language", lang.encode("ascii")),
             (b"Content-Length", b"%d" % len(body)),
             (b"Connection", b"close"),
         ]
@@ -162,6 +165,11 @@ class UploadRequest(server.Request):
         # unread data does not reset the connection before the client has read the answer.
         transport.resumeProducing()
         self._call_later(LINGER_SECONDS, self.channel.loseConnection)  # (unregisters the channel as producer)
+
+    def early_language(self):
+        """The language of an answer before twisted.web parsed the request (its ``args`` and cookies): from the
+        request line's ``?lang=`` and the headers read so far (:func:`i18n.early_language`)."""
+        return i18n.early_language(self._request_line[1], self.requestHeaders)
 
     def answered_by_channel(self):
         """The channel answered for this request (it could not be read) and is closing: no answer of ours follows."""

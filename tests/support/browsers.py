@@ -9,6 +9,7 @@ page errors it collected (``errors()``), and the answers of 400 or more it got (
 is the one place that knows how the web login goes.
 """
 
+import contextlib
 import itertools
 import json
 import os
@@ -129,12 +130,29 @@ class PlaywrightPage:
         self.context.close()
 
 
+def launch_chromium(playwright):
+    """Debian's Chromium, launched by ``playwright`` (a started ``sync_playwright()``) as every test runs it."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+@contextlib.contextmanager
+def playwright_chromium():
+    """A Playwright ``Browser`` of Debian's Chromium for the tests that drive Playwright's own API (the ``chromium``
+    fixture of tests/conftest.py: one a module), closed on leaving."""
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 class Chromium:
     name = "chromium"
 
     def __init__(self):
         self.playwright = sync_playwright().start()
-        self.browser = self.playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        self.browser = launch_chromium(self.playwright)
         self.version = self.browser.version
 
     def new_page(self):
@@ -285,6 +303,21 @@ def launch(engine):
 # -- what the walks share -----------------------------------------------------------------------------------------
 
 
+def _fill_login(page, base_url, pin, fields):
+    """The login page opened and its form filled in for the demo unit, or ``fields`` (kommunenr, bydel, orgnr)."""
+    page.goto(base_url + "/")
+    for name, value in {**DEMO_LOGIN, **fields}.items():
+        page.fill(f"#{name}", value)
+    page.fill("#pin", pin)
+
+
+def send_unit_login(page, base_url, pin, **fields):
+    """In a Playwright ``Page`` (the tests that drive Playwright's own API): the unit's login form filled in as
+    :func:`log_in` fills it, and sent; the caller waits for the page it leads to (the second step, or not)."""
+    _fill_login(page, base_url, pin, fields)
+    page.click("button[type=submit]")
+
+
 def log_in(page, base_url, pin, *, home=None, **fields):
     """Log the demo unit (or ``fields``: kommunenr, bydel, orgnr) in through the login form; returns the URL the
     form led to: ``/opplasting`` once logged in, the login page with its message otherwise.
@@ -292,10 +325,7 @@ def log_in(page, base_url, pin, *, home=None, **fields):
     Where the server asks who the person is as a second step (``/hvem-er-du``, once persons are on: issue 16), a
     new enrolled person of the unit in ``home`` answers it (a TOTP code is accepted once), and the walk goes on
     from the upload page, as the walks are about the pages after the login."""
-    page.goto(base_url + "/")
-    for name, value in {**DEMO_LOGIN, **fields}.items():
-        page.fill(f"#{name}", value)
-    page.fill("#pin", pin)
+    _fill_login(page, base_url, pin, fields)
     url = page.submit("button[type=submit]")
     if url.endswith("/hvem-er-du"):
         import time

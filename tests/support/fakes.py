@@ -112,6 +112,10 @@ class FakeStore:
     def __init__(self, rows=()):
         self.rows = {r["reference"]: r for r in rows}
         self.epochs = {}  # unit -> credential epoch (default 0; None: disabled)
+        self.languages = {}  # unit -> written standard (default nb)
+
+    def get_unit(self, unit):
+        return {"unit": str(unit), "language": self.languages.get(str(unit), "nb")}
 
     def credential_epoch(self, unit):
         return self.epochs.get(str(unit), 0)
