@@ -75,9 +75,12 @@ class Decided:
     mail_error: str | None = None
 
 
-def _token(now):
+def _token(cfg, now):
+    """A new enrolment token and what the store keeps of it: its hash and its end (``limits.enrolment_link_seconds``
+    from ``now``, as every person's link)."""
     token = persons.new_enrolment_token()
-    return token, (persons.token_hash(token), utc_text(now + datetime.timedelta(hours=persons.ENROLMENT_HOURS)))
+    expires = utc_text(now + datetime.timedelta(seconds=enrolment.link_seconds(cfg)))
+    return token, (persons.token_hash(token), expires)
 
 
 def _send(cfg, to, lang, subject_key, template, **values):
@@ -98,14 +101,14 @@ def _reviewer_mail(cfg, person, needs, token):
         fylke=fylke_name(person["fylke"]),
         link=enrolment.enrolment_link(cfg, token) if needs else None,
         login=f"{cfg.server.public_url.rstrip('/')}/statsforvalter",
-        hours=persons.ENROLMENT_HOURS,
+        hours=max(1, enrolment.link_seconds(cfg) // 3600),
     )
 
 
 def approve(cfg, store, application_id, *, fylke, reviewer_person_id, now=None):
     """A reviewer of ``fylke`` approves an application: the reviewer person is made and e-mailed the enrolment link.
     Raises NotFound (another fylke's, or unknown) or ApplicationDecided."""
-    token, stored = _token(now or datetime.datetime.now(datetime.UTC))
+    token, stored = _token(cfg, now or datetime.datetime.now(datetime.UTC))
     application, person, needs = store.approve_reviewer_application(
         application_id,
         fylke=fylke,
@@ -143,7 +146,7 @@ def refuse(cfg, store, application_id, *, fylke, reviewer_person_id):
 def register_reviewer(cfg, store, *, name, email, language, fylke, actor, now=None):
     """The operator makes a reviewer of ``fylke`` without a unit (the first of a fylke, who then approves the
     others' applications) and e-mails the enrolment link: an :class:`~sendemodul.enrolment.Registered`."""
-    token, stored = _token(now or datetime.datetime.now(datetime.UTC))
+    token, stored = _token(cfg, now or datetime.datetime.now(datetime.UTC))
     person, needs = store.register_reviewer(
         person_id=persons.new_person_id(),
         name=name,

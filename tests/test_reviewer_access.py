@@ -188,3 +188,17 @@ def test_an_upgrade_from_schema_8_keeps_the_persons_and_adds_the_applications(lo
         assert store.login_reviewer("ola@sfvl.example.org")["person_id"] == ola["person_id"]
     finally:
         store.close()
+
+
+def test_a_reviewers_link_lives_as_long_as_every_persons_link(cfg, store):
+    import dataclasses
+    import datetime
+
+    short = dataclasses.replace(cfg, limits=dataclasses.replace(cfg.limits, enrolment_link_seconds=2 * 3600))
+    now = datetime.datetime(2026, 12, 7, 8, 0, tzinfo=datetime.UTC)
+    done = reviewer_access.register_reviewer(
+        short, store, name="Ola", email="ola@sfvl.example.org", language="nb", fylke="46", actor="admin", now=now
+    )
+    assert "gjelder i 2 timer" in _mail(done.mail).get_content()
+    [row] = store._rows("SELECT expires_at FROM enrolment_tokens WHERE person_id = ?", (done.person["person_id"],))
+    assert row["expires_at"] == "2026-12-07T10:00:00Z"
