@@ -107,12 +107,14 @@ TARGETS = [
     ("sftp_rss_growth_mib", "front RSS growth during SFTP upload (MiB)", "<= 64", lambda v: v <= 64),
     ("sftp_front_cpu_per_gib_s", "front CPU per GiB over SFTP: all threads (s)", "", None),
     ("sftp_reactor_cpu_per_gib_s", "front CPU per GiB over SFTP: reactor thread (s)", "", None),
+    ("sftp_openssh_cpu_per_gib_s", "OpenSSH sshd CPU per GiB over SFTP (s)", "", None),
     ("sftp_aead_sendemodul_mb_s", "SFTP AEAD upload -> sendemodul (MB/s)", "", None),
     ("sftp_aead_openssh_mb_s", "SFTP AEAD upload -> OpenSSH internal-sftp (MB/s)", "", None),
     ("sftp_aead_ratio", "SFTP AEAD ratio sendemodul/OpenSSH", ">= 1.0", lambda v: v >= 1.0),
     ("sftp_aead_openssh_fsync_ratio", "SFTP AEAD ratio sendemodul/(OpenSSH + fsync)", "", None),
     ("sftp_aead_front_cpu_per_gib_s", "front CPU per GiB over SFTP AEAD: all threads (s)", "< CTR+HMAC", None),
     ("sftp_aead_reactor_cpu_per_gib_s", "front CPU per GiB over SFTP AEAD: reactor thread (s)", "", None),
+    ("sftp_aead_openssh_cpu_per_gib_s", "OpenSSH sshd CPU per GiB over SFTP AEAD (s)", "", None),
     ("https_sendemodul_mb_s", "HTTPS upload -> sendemodul (MB/s)", "", None),
     ("https_nginx_mb_s", "HTTPS upload -> nginx (MB/s)", "", None),
     ("https_ratio", "HTTPS ratio sendemodul/nginx", ">= 0.9", lambda v: v >= 0.9),
@@ -154,8 +156,10 @@ TARGETS = [
     ("storm_cpu_ms_per_login", "front CPU per refused login (ms)", "", None),
     ("storm_reactor_cpu_ms_per_login", "front reactor thread CPU per refused login (ms)", "", None),
     ("storm_nginx_cpu_ms_per_handshake", "nginx CPU per TLS handshake + 401 (ms)", "", None),
+    ("storm_twisted_tls_cpu_ms_per_handshake", "bare Twisted TLS CPU per handshake + 503 (ms)", "", None),
     ("storm_nginx_hashed_cpu_ms_per_handshake", "nginx CPU per handshake + 401 + password hash (ms)", "", None),
     ("storm_cpu_ratio", "storm CPU per login ratio sendemodul/nginx", "<= 2", lambda v: v <= 2),
+    ("storm_twisted_tls_ratio", "storm CPU: bare Twisted TLS / nginx (the stack's floor)", "", None),
     ("pseudonymizer_records_per_s", "pseudonymizer (records/s)", ">= 250000", lambda v: v >= 250_000),
     ("pseudonymizer_mb_s", "pseudonymizer (MB/s of container)", "", None),
     ("pseudonymizer_rss_mib", "pseudonymizer peak RSS (MiB)", "<= 100", lambda v: v <= 100),
@@ -894,13 +898,16 @@ class Nginx:
     ``auth_basic`` with those hashes: the same password check as sendemodul's, see :func:`calibrate_login_cost`) and
     ``/plain/`` (``auth_basic`` with ``{PLAIN}`` passwords: TLS and the 401 without any hash)."""
 
-    def __init__(self, tmp, cert, name="nginx", workers=1, users=None):
+    def __init__(self, tmp, cert, name="nginx", workers=1, users=None, session_tickets=True):
         self.dir = tmp / name
         self.root = self.dir / "root"
         self.body = self.dir / "body"
         self.cert = cert
         self.workers = workers
         self.users = users
+        #: False: ``ssl_session_tickets off``, so that a TLS 1.3 handshake is the same work as sendemodul's (which
+        #: issues no tickets: Twisted's ``CertificateOptions`` sets ``OP_NO_TICKET``); nginx's default sends two.
+        self.session_tickets = session_tickets
 
     def start(self):
         for d in (self.dir, self.root, self.body, self.dir / "logs"):
@@ -943,6 +950,7 @@ http {{
     ssl_certificate {self.cert};
     ssl_certificate_key {self.cert};
     ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_tickets {"on" if self.session_tickets else "off"};
     root {self.root};
     location / {{
       dav_methods PUT;
@@ -1323,7 +1331,8 @@ class Bench:
     def step_sftp(self):
         """Two passes, each side by side with OpenSSH with the same algorithms on both sides: ``--ssh-cipher`` with
         ``--ssh-mac`` (keys ``sftp_*``) and then the AEAD cipher ``--ssh-aead`` (keys ``sftp_aead_*``). Each pass
-        records the front's CPU per GiB (process CPU time, all threads and the reactor thread alone)."""
+        records the front's CPU per GiB (process CPU time, all threads and the reactor thread alone), and sshd's
+        (on 2 shared cores wall-clock also measures the clients; CPU per GiB says what each server's work costs)."""
         self.big_container()
         srv = self.fresh_server()
         sshd = OpenSSH(self.tmp).start()
@@ -1367,7 +1376,20 @@ class Bench:
                 per_gib.append((after[key] - before[key]) / (size / 1024**3))
             return seconds
 
+        sshd_cpu_per_gib = []
+
+        def sshd_cpu():
+            """CPU seconds of sshd and of the connections it has reaped (each runs in a session of its own, so it
+            is counted through the master's cutime/cstime), once no connection process is left."""
+            pid = sshd.proc.pid
+            deadline = time.monotonic() + 10
+            while Path(f"/proc/{pid}/task/{pid}/children").read_text().split() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+
         def theirs():
+            before = sshd_cpu()
             cmd = [
                 "sftp",
                 "-P",
@@ -1387,6 +1409,7 @@ class Bench:
             )
             if code != 0:
                 raise BenchError(f"sftp -> OpenSSH failed (exit {code}): {tail(self.tmp / 'sftp-openssh.err')}")
+            sshd_cpu_per_gib.append((sshd_cpu() - before) / (size / 1024**3))
             durable.append(seconds + fsync_seconds(target))
             target.unlink()
             return seconds
@@ -1397,6 +1420,7 @@ class Bench:
             {
                 f"{kind}_front_cpu_per_gib_s": round(statistics.median(cpu["process"]), 2),
                 f"{kind}_reactor_cpu_per_gib_s": round(statistics.median(cpu["reactor"]), 2),
+                f"{kind}_openssh_cpu_per_gib_s": round(statistics.median(sshd_cpu_per_gib), 2),
                 f"{kind}_openssh_fsync_s": [round(t, 2) for t in durable],
                 f"{kind}_openssh_fsync_mb_s": mb_per_s(size, statistics.median(durable)),
             }
@@ -1406,7 +1430,8 @@ class Bench:
         )
         say(
             f"    front CPU per GiB {self.results[f'{kind}_front_cpu_per_gib_s']} s "
-            f"(reactor thread {self.results[f'{kind}_reactor_cpu_per_gib_s']} s)"
+            f"(reactor thread {self.results[f'{kind}_reactor_cpu_per_gib_s']} s); "
+            f"OpenSSH sshd {self.results[f'{kind}_openssh_cpu_per_gib_s']} s"
         )
 
     def step_https(self):
@@ -1660,6 +1685,12 @@ class Bench:
             f"    password check per login: SHA-512-crypt with {cost['rounds']:,} rounds, {cost['crypt_ms']} ms of CPU "
             f"(sendemodul's Argon2id PIN check: {cost['argon2_ms']} ms)"
         )
+        say(
+            "    made equal by CPU time: one Argon2id verify with sendemodul's parameters (thread CPU), then the "
+            "crypt(3) rounds that take as long; nginx: auth_basic against an htpasswd of those hashes; OpenSSH: the "
+            "public key, then a wrapper that runs one crypt(3) of those rounds before sftp-server. sendemodul hashed "
+            "every one of its logins too (each a first login from a new network, within the hash budget)"
+        )
         https_units = [(unit, pin) for i, (unit, pin, _) in enumerate(units) if i % 2 == 1]
         with Progress("hashing the peers' passwords", lambda: ""):
             users = crypt_hashes(https_units, cost["rounds"])
@@ -1853,18 +1884,33 @@ class Bench:
     def _storm_cpu(self, srv):
         """CPU per refused login, counted in process CPU time (not wall clock, which on two shared cores would
         mostly time the storm client): the same wrong-PIN storm for ``--storm-cpu-seconds`` without an upload,
-        against sendemodul, then against nginx (one worker per core) with plain passwords (``/plain/``: the TLS
-        handshake and a 401, no hash: ``storm_nginx_cpu_ms_per_handshake``, the peer of the ratio), then against
+        against sendemodul, then against nginx (one worker per core, session tickets off as sendemodul's) with plain
+        passwords (``/plain/``: the TLS handshake and a 401, no hash: ``storm_nginx_cpu_ms_per_handshake``, the peer
+        of the ratio), then against a bare Twisted TLS server with sendemodul's TLS options that answers 503 to
+        everything (``storm_twisted_tls_cpu_ms_per_handshake``: what any Twisted/pyOpenSSL front pays), then against
         nginx with a password check of the same cost as sendemodul's Argon2id (``/up/``,
         :func:`calibrate_login_cost`). Each: CPU of the server's processes in the window over the refused logins
-        answered in it. sendemodul answers a login "busy" (503) without a hash when its hash queue is full; the
-        statuses are kept (``storm_cpu_statuses``)."""
+        answered in it. Then the server side of one TLS handshake alone (:func:`tls_handshake_costs`). What each
+        does per refused login is in ``storm_work_per_login``."""
         rate, seconds = self.args.storm_rate, self.args.storm_cpu_seconds
-        say(f"==> storm CPU: {rate} wrong-PIN logins/s for {seconds} s each -> sendemodul, nginx, nginx with a hash")
+        say(
+            f"==> storm CPU: {rate} wrong-PIN logins/s for {seconds} s each -> sendemodul, nginx, a bare Twisted TLS "
+            "server, nginx with a hash"
+        )
+        for who, work in STORM_WORK.items():
+            say(f"    per login, {who}: {work}")
         cost = calibrate_login_cost()
         pin_hash = crypt_hashes([(DEMO, srv.pin)], cost["rounds"])
         workers = os.cpu_count() or 1
-        nginx = Nginx(self.tmp, srv.cert, "nginx-storm", workers=workers, users=pin_hash).start()
+        nginx = Nginx(self.tmp, srv.cert, "nginx-storm", workers=workers, users=pin_hash, session_tickets=False).start()
+        floor = subprocess.Popen(
+            [sys.executable, "-c", TLS_FLOOR_SERVER, str(srv.cert)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            start_new_session=True,
+        )
+        floor_port = int(floor.stdout.readline())
 
         def measure(label, cpu, rate=rate, **kw):
             waited = wait_idle(cpu)
@@ -1892,6 +1938,9 @@ class Bench:
             plain = measure(
                 "nginx, plain password", lambda: group_cpu_seconds(nginx.proc.pid), port=nginx.port, path="/plain/"
             )
+            bare = measure(
+                "bare Twisted TLS, 503", lambda: cpu_seconds(floor.pid)["process"], port=floor_port, path="/"
+            )
             hashed = measure(  # at a rate its workers keep up with, so that the window is not mostly waiting
                 "nginx, same password check",
                 lambda: group_cpu_seconds(nginx.proc.pid),
@@ -1901,20 +1950,29 @@ class Bench:
             )
         finally:
             PROCS.stop(nginx.proc)
+            floor.kill()
+            floor.wait()
+        handshake = tls_handshake_costs(srv.cert)
+        say(f"    server side of one TLS handshake in sendemodul's TLS stack, in memory (ms): {handshake}")
         self.results.update(
             storm_cpu_seconds=seconds,
             storm_cpu_login_cost=cost,
+            storm_work_per_login=STORM_WORK,
             storm_cpu_ms_per_login=mine[0],
             storm_reactor_cpu_ms_per_login=round((reactor[-1] - reactor[0]) / mine[2] * 1000, 2) if mine[2] else None,
             storm_cpu_refused=mine[2],
             storm_cpu_statuses=mine[3],
             storm_nginx_cpu_ms_per_handshake=plain[0],
             storm_nginx_refused=plain[2],
+            storm_twisted_tls_cpu_ms_per_handshake=bare[0],
+            storm_twisted_tls_refused=bare[2],
             storm_nginx_hashed_cpu_ms_per_handshake=hashed[0],
             storm_nginx_hashed_refused=hashed[2],
             storm_nginx_hashed_statuses=hashed[3],
             storm_nginx_workers=workers,
+            storm_tls_handshake_ms=handshake,
             storm_cpu_ratio=ratio(mine[0], plain[0]),
+            storm_twisted_tls_ratio=ratio(bare[0], plain[0]),
         )
 
     def step_records(self):
@@ -2180,6 +2238,184 @@ class Bench:
         }
 
 
+#: What each server of the storm's CPU measurement does per refused login (printed, and kept in the results).
+STORM_WORK = {
+    "client": "each login: a new TCP connection from a rotating loopback address (10 per address), a full TLS 1.3 "
+    "handshake (Python's ssl: X25519, TLS_AES_256_GCM_SHA384, no session resumption), GET with a wrong PIN in "
+    "Basic auth, Connection: close",
+    "sendemodul": "accept, TLS handshake (pyOpenSSL, ECDSA P-256 certificate, no session tickets), HTTP parse, the "
+    "PIN checker; a login from a network the unit has not used is hashed (Argon2id) only within the hash budget "
+    "(auth.hash_budget_*), else answered 503 busy at once without a hash or a store read; a hashed wrong PIN is "
+    "answered 401 after auth.failure_delay_seconds",
+    "nginx": "accept, TLS handshake (nginx's OpenSSL, the same certificate and cipher, ssl_session_tickets off), "
+    "HTTP parse, auth_basic against a {PLAIN} password (no hash), 401",
+    "twisted_tls": "accept, TLS handshake with sendemodul's TLS options (same stack as the front), a fixed 503, "
+    "close: no HTTP layer, no login, no log",
+    "nginx_hashed": "as nginx, but auth_basic against SHA-512-crypt with rounds calibrated to one Argon2id PIN check",
+}
+
+
+#: A bare Twisted TLS server with sendemodul's TLS options (``web.site.tls_options``: the same certificate, TLS 1.2+,
+#: ECDHE AEAD ciphers, no session tickets) that answers every request with a fixed 503 and closes: the part of a
+#: refused login over HTTPS that any Twisted/pyOpenSSL front pays, with no HTTP layer, no login and no log.
+TLS_FLOOR_SERVER = """
+import sys
+from pathlib import Path
+from twisted.internet import protocol, reactor
+from twisted.protocols.tls import TLSMemoryBIOFactory
+from sendemodul.web.site import tls_options
+
+BODY = b'{"error": "busy"}'
+
+class Answer(protocol.Protocol):
+    head = b""
+
+    def dataReceived(self, data):
+        self.head += data
+        if b"\\r\\n\\r\\n" in self.head:
+            self.transport.write(
+                b"HTTP/1.1 503 Service Unavailable\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\n"
+                b"Connection: close\\r\\n\\r\\n%s" % (len(BODY), BODY)
+            )
+            self.transport.loseConnection()
+
+factory = TLSMemoryBIOFactory(tls_options(Path(sys.argv[1])), False, protocol.Factory.forProtocol(Answer))
+print(reactor.listenTCP(0, factory, interface="127.0.0.1").getHost().port, flush=True)
+reactor.run()
+"""
+
+
+def tls_handshake_costs(cert, rounds=200):
+    """Server-side CPU (thread time, ms) of one TLS handshake in sendemodul's TLS stack (pyOpenSSL on the
+    ``cryptography`` wheel's OpenSSL, ``web.site.tls_options``), the handshake driven in memory, so no socket, no
+    reactor and no client is counted: with the storm's client (Python's ``ssl``, the system OpenSSL: X25519), with a
+    client that offers only P-256, with a client that offers OpenSSL's default groups (X25519MLKEM768 from 3.5), and
+    resumed from a session ticket (a server context with tickets on: sendemodul's has them off; the full handshake
+    with that context too, since issuing the ticket costs). Medians of
+    ``rounds``. Returns {case: ms} (and the negotiated group where pyOpenSSL tells it)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from OpenSSL import SSL
+    from twisted.internet import ssl as tssl
+
+    from sendemodul.web.site import tls_options
+
+    plain = tls_options(cert)
+    pem = cert.read_bytes()
+    loaded = tssl.PrivateCertificate.loadPEM(pem)
+    resuming = tssl.CertificateOptions(
+        privateKey=loaded.privateKey.original,
+        certificate=loaded.original,
+        raiseMinimumTo=tssl.TLSVersion.TLSv1_2,
+        acceptableCiphers=tssl.AcceptableCiphers.fromOpenSSLCipherString("ECDHE+AESGCM:ECDHE+CHACHA20"),
+        enableSessions=True,
+        enableSessionTickets=True,
+    )
+
+    def server_step(conn, data):
+        t = time.thread_time()
+        if data:
+            conn.bio_write(data)
+        try:
+            conn.do_handshake()
+            done = True
+        except SSL.WantReadError:
+            done = False
+        try:
+            out = conn.bio_read(1 << 16)
+        except SSL.WantReadError:
+            out = b""
+        return out, done, time.thread_time() - t
+
+    def ssl_client_context():
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def with_ssl_client(context, client_ctx=None, session=None):
+        """One handshake against a Python ``ssl`` client (the storm's); (server CPU s, client session)."""
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        client = (client_ctx or ssl_client_context()).wrap_bio(
+            incoming, outgoing, server_hostname="localhost", session=session
+        )
+        server = SSL.Connection(context, None)
+        server.set_accept_state()
+        used = 0.0
+        for _ in range(8):
+            try:
+                client.do_handshake()
+                client_done = True
+            except ssl.SSLWantReadError:
+                client_done = False
+            out, done, cpu = server_step(server, outgoing.read())
+            used += cpu
+            incoming.write(out)
+            if done and client_done:
+                break
+        try:  # TLS 1.3 sends the ticket after the handshake: let the client read it
+            client.read(1)
+        except ssl.SSLError:
+            pass
+        return used, client.session, client.session_reused
+
+    def with_pyopenssl_client(context, curve=None):
+        client_ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
+        if curve is not None:
+            client_ctx.set_tmp_ecdh(curve)  # the client's groups: this curve alone
+        client = SSL.Connection(client_ctx, None)
+        client.set_connect_state()
+        server = SSL.Connection(context, None)
+        server.set_accept_state()
+        used, group = 0.0, None
+        for _ in range(8):
+            try:
+                client.do_handshake()
+            except SSL.WantReadError:
+                pass
+            try:
+                data = client.bio_read(1 << 16)
+            except SSL.WantReadError:
+                data = b""
+            out, done, cpu = server_step(server, data)
+            used += cpu
+            if out:
+                client.bio_write(out)
+            if done:
+                try:
+                    client.do_handshake()
+                except SSL.WantReadError:
+                    pass
+                group = getattr(server, "get_group_name", lambda: None)()
+                break
+        return used, group
+
+    def median_ms(one):
+        one()
+        return round(statistics.median(one() for _ in range(rounds)) * 1000, 3)
+
+    costs = {}
+    try:
+        costs["x25519_python_ssl_client_ms"] = median_ms(lambda: with_ssl_client(plain.getContext())[0])
+        p256 = ec.SECP256R1()
+        costs["p256_client_ms"] = median_ms(lambda: with_pyopenssl_client(plain.getContext(), p256)[0])
+        costs["openssl_default_groups_ms"] = median_ms(lambda: with_pyopenssl_client(plain.getContext())[0])
+        costs["openssl_default_group"] = with_pyopenssl_client(plain.getContext())[1]
+        context, client_ctx = resuming.getContext(), ssl_client_context()
+        costs["full_with_tickets_ms"] = median_ms(lambda: with_ssl_client(context, client_ctx)[0])
+        _, session, _ = with_ssl_client(context, client_ctx)
+
+        def resumed():
+            used, _, reused = with_ssl_client(context, client_ctx, session)
+            if not reused:
+                raise RuntimeError("the session was not resumed")
+            return used
+
+        costs["resumed_ms"] = median_ms(resumed)
+    except Exception as e:  # noqa: BLE001 - a figure the bench could not take is reported, not fatal
+        costs["error"] = f"{type(e).__name__}: {e}"
+    return costs
+
+
 class Storm:
     """Wrong-PIN logins at ``rate`` per second (GET /api/v1/uploads, Basic auth, a new TLS connection each, from
     loopback addresses that change every 10 attempts), plus a legitimate login every 0.25 s from 127.0.0.1 whose
@@ -2372,7 +2608,7 @@ machine: CPU, cores, RAM, kernel, versions) to bench-results.json in the reposit
 steps (--only):
   sftp        OpenSSH sftp (sshpass for the PIN) -> sendemodul and -> a private sshd with internal-sftp, same cipher
               and MAC (aes128-ctr, hmac-sha2-256), then again with an AEAD cipher on both sides (--ssh-aead,
-              aes128-gcm@openssh.com): MB/s, ratio, peak RSS growth and CPU per GiB of the front process;
+              aes128-gcm@openssh.com): MB/s, ratio, peak RSS growth, CPU per GiB of the front process and of sshd;
               also OpenSSH's time plus an fsync of the file it wrote (sendemodul fsyncs before it says OK)
   https       curl -T -> sendemodul (PUT /api/v1/uploads/NAME) and -> nginx (dav_methods PUT), same certificate,
               TLS 1.3 TLS_AES_128_GCM_SHA256: MB/s, ratio, RSS growth, the front's CPU per GiB; also nginx plus an
@@ -2390,8 +2626,11 @@ steps (--only):
               each) from rotating loopback addresses (10 per address, so the per-source ban never helps: a
               distributed attack; --storm-per-source 1000000 for one address); a legitimate login every 0.25 s.
               A 503 "busy" answer to the upload is retried; no receipt within max(45 s, 3 x calm + 30 s) counts 0.
-              Then the storm alone for --storm-cpu-seconds against sendemodul and against nginx (a TLS handshake
-              and a 401): process CPU per refused login, both in ms
+              Then the storm alone for --storm-cpu-seconds against sendemodul, nginx (a TLS handshake and a 401,
+              session tickets off like ours), a bare Twisted TLS server with our TLS options (a fixed 503: the
+              stack's floor) and nginx checking a password as costly as our Argon2id: process CPU per refused login,
+              in ms; then the server side of one TLS handshake in our stack, in memory (X25519, P-256, OpenSSL's
+              default groups, resumed from a ticket). What each does per login is printed first
   records     sendemodul encrypt on a generated 11F extract, then the pseudonymizer (worker --once) on the container:
               records/s, MB/s, peak RSS (wait4 rusage)
   records15f  sendemodul check and sendemodul encrypt (check + split by Individ + encrypt) on a generated 15F

@@ -10,10 +10,15 @@
   a score (2 for an unknown unit, 1 for a wrong PIN or malformed credentials, in the style of SFTPGo's defender) and
   is banned for a while when the score within the window reaches the limit. Repeated failures for one unit raise an
   audit event and a warning for the admin.
-- A storm of wrong PINs fills the hash pool, and new logins are answered "busy". A unit that logged in recently is
-  not queued behind it: :class:`VerifiedLogins` remembers, in memory, a keyed MAC of (unit, PIN, the unit's current
-  PIN hash) for ``auth.verified_cache_seconds``, so the same credentials pass without a new Argon2id hash. A revoked
-  or reissued PIN changes the hash, so it misses at once. The PIN itself is never kept.
+- A unit that logged in recently is not queued behind a storm: :class:`VerifiedLogins` remembers, in memory, a
+  keyed MAC of (unit, PIN) with the unit's PIN hash at the time for ``auth.verified_cache_seconds``, so the same
+  credentials pass without a new Argon2id hash while that is still the unit's hash. A revoked or reissued PIN
+  changes the hash, so it misses at once. The PIN itself is never kept.
+- A storm of wrong PINs is not hashed: a login from a network the unit has not logged in from lately spends a
+  token of a budget per unit, per source and for the front (:mod:`sendemodul.hash_budget`), and when one is spent
+  it is answered "busy" (:class:`Throttled`) at once, without a hash and without reading the store. A username
+  that cannot be a unit (not ``kommunenr-bydel-orgnr``: the format is public) is refused without a hash too, like
+  malformed credentials.
 """
 
 import collections
@@ -32,7 +37,7 @@ from twisted.logger import Logger
 from twisted.python import failure
 from zope.interface import Interface, implementer
 
-from sendemodul import identity, metrics
+from sendemodul import hash_budget, identity, metrics
 from sendemodul.errors import LoginBusy
 
 log = Logger()
@@ -102,6 +107,16 @@ def epoch_of(avatar_id):
 
 class Busy(LoginBusy, error.UnauthorizedLogin):
     """The server is busy checking other logins; try again in a moment."""
+
+
+class Throttled(Busy):
+    """A login refused before its hash because the hash budget it needed is spent (:mod:`sendemodul.hash_budget`).
+    The client gets exactly what :class:`Busy` gives it (same message, same status); only the metrics tell them
+    apart. ``scope``: which budget (``unit``, ``source``, ``total``)."""
+
+    def __init__(self, scope):
+        super().__init__(str(Busy()))  # Busy's words, not this docstring's: the client must not tell them apart
+        self.scope = scope
 
 
 class ISourced(Interface):
@@ -206,32 +221,37 @@ class Defender:
 
 class VerifiedLogins:
     """(unit, PIN) pairs that passed Argon2id recently, as HMAC-SHA256 tags under a key made when the process
-    starts (bounded, expiring, memory only)."""
+    starts, each with the unit's PIN hash it passed against (bounded, expiring, memory only). The tag does not
+    need the store, so a login that is not in here (every wrong PIN) costs no read of it."""
 
     def __init__(self, clock, ttl_seconds, max_entries=20_000):
         self.clock = clock
         self.ttl = ttl_seconds
         self.max_entries = max_entries
         self._key = secrets.token_bytes(32)
-        self._tags = collections.OrderedDict()  # tag -> expiry
+        self._tags = collections.OrderedDict()  # tag -> (expiry, phc)
 
-    def tag(self, unit, pin, phc):
-        return hmac.digest(self._key, "\0".join((unit, normalize_pin(pin), phc)).encode("utf-8"), "sha256")
+    def tag(self, unit, pin):
+        return hmac.digest(self._key, "\0".join((unit, normalize_pin(pin))).encode("utf-8"), "sha256")
 
     def passed(self, tag):
-        expiry = self._tags.get(tag)
-        if expiry is None:
-            return False
-        if expiry <= self.clock.seconds():
+        """The PIN hash the tag passed against, or None (never, or expired)."""
+        entry = self._tags.get(tag)
+        if entry is None:
+            return None
+        if entry[0] <= self.clock.seconds():
             del self._tags[tag]
-            return False
-        return True
+            return None
+        return entry[1]
 
-    def remember(self, tag):
+    def forget(self, tag):
+        self._tags.pop(tag, None)
+
+    def remember(self, tag, phc):
         if not self.ttl:
             return
         self._tags.pop(tag, None)
-        self._tags[tag] = self.clock.seconds() + self.ttl
+        self._tags[tag] = (self.clock.seconds() + self.ttl, phc)
         while len(self._tags) > self.max_entries:
             self._tags.popitem(last=False)
 
@@ -266,6 +286,21 @@ class PinChecker:
         )
         self._unit_failures = {}  # unit -> deque of times
         self.verified = VerifiedLogins(clock, config.verified_cache_seconds)
+        self.budget = (
+            hash_budget.HashBudget(
+                clock,
+                seconds=config.hash_budget_seconds,
+                per_unit=config.hash_budget_per_unit,
+                per_source=config.hash_budget_per_source,
+                total=max(config.hash_budget_total, config.max_pending_logins),
+                known_days=config.known_source_days,
+            )
+            if config.hash_budget_seconds
+            else None
+        )
+        self._throttle_audited = {}  # unit -> when its throttling was last audited
+        self._throttle_logged = float("-inf")
+        self._throttle_count = 0
         self._busy_logged = float("-inf")
         self._busy_count = 0
 
@@ -286,7 +321,10 @@ class PinChecker:
 
         def counted(result):
             if isinstance(result, failure.Failure):
-                metrics.login(protocol, "busy" if result.check(Busy) else "banned" if banned else "failure")
+                if result.check(Throttled):
+                    metrics.login_throttled(protocol, result.value.scope)
+                else:
+                    metrics.login(protocol, "busy" if result.check(Busy) else "banned" if banned else "failure")
             else:
                 metrics.login(protocol, "success")
             return result
@@ -303,25 +341,75 @@ class PinChecker:
             yield self._failed(None, source, score=1)
             raise error.UnauthorizedLogin()
         username = (_text(creds.username) or "").strip()
-        unit = username if UNIT_RE.match(username) else None
+        if not UNIT_RE.match(username):  # cannot be a unit (the format is public): an unknown unit's score, no hash
+            yield self._failed(None, source, score=2)
+            raise error.UnauthorizedLogin()
+        unit = username
         pin = _text(creds.password) or ""
-        phc, epoch = (yield self.run_db(self.store.login_pin, unit)) if unit is not None else (None, None)
-        tag = self.verified.tag(unit, pin, phc) if phc is not None else None
-        if tag is not None and self.verified.passed(tag):
-            return UnitLogin(unit, epoch)
-        if self.pending >= self.config.max_pending_logins:
-            self._busy()
-            raise Busy()
-        self.pending += 1
+        tag = self.verified.tag(unit, pin)
+        cached = self.verified.passed(tag)
+        if cached is not None:
+            phc, epoch = yield self.run_db(self.store.login_pin, unit)
+            if phc == cached:
+                if self.budget is not None:
+                    self.budget.passed(unit, source)
+                return UnitLogin(unit, epoch)
+            self.verified.forget(tag)  # the PIN was revoked or reissued, or the unit disabled: check it anew
+        ticket = self.budget.admit(unit, source) if self.budget is not None else None
+        if isinstance(ticket, str):
+            self._throttled(unit, ticket)
+            raise Throttled(ticket)
         try:
-            ok = yield deferToThreadPool(self.reactor, self.hash_pool, self._check, unit, pin, phc)
-        finally:
-            self.pending -= 1
+            if self.pending >= self.config.max_pending_logins:
+                self._busy()
+                raise Busy()
+            phc, epoch = yield self.run_db(self.store.login_pin, unit)
+            self.pending += 1
+            try:
+                ok = yield deferToThreadPool(self.reactor, self.hash_pool, self._check, unit, pin, phc)
+            finally:
+                self.pending -= 1
+        except Exception:
+            if ticket is not None:  # not hashed (busy, or the store failed): the tokens go back
+                self.budget.refund(ticket)
+            raise
+        if ticket is not None:
+            self.budget.settle(ticket, ok)
         if ok:
-            self.verified.remember(tag)
+            self.verified.remember(tag, phc)
             return UnitLogin(unit, epoch)
         yield self._failed(unit if phc is not None else None, source, score=1 if phc is not None else 2)
         raise error.UnauthorizedLogin()
+
+    def _throttled(self, unit, scope):
+        """Count a login refused by the hash budget: a warning at most once a minute, and for a unit's own budget an
+        audit event at most once per ``auth.unit_window_seconds`` (whether the unit exists is not looked up: the
+        refusal must not depend on it, and the audit names only a well-formed unit id)."""
+        now = self.clock.seconds()
+        self._throttle_count += 1
+        if now >= self._throttle_logged + 60:
+            log.warn(
+                "{count} logins answered busy without a hash: their hash budget is spent (last: per {scope})",
+                count=self._throttle_count,
+                scope=scope,
+            )
+            self._throttle_logged, self._throttle_count = now, 0
+        if scope != "unit" or self._throttle_audited.get(unit, float("-inf")) > now - self.config.unit_window_seconds:
+            return
+        self._throttle_audited[unit] = now
+        if len(self._throttle_audited) > 10_000:
+            self._throttle_audited = {u: t for u, t in self._throttle_audited.items() if t > now - 3600}
+        self.run_db(
+            self.store.audit,
+            "login.throttled",
+            actor="system",
+            unit=unit,
+            detail={
+                "scope": scope,
+                "budget": self.config.hash_budget_per_unit,
+                "window_seconds": self.config.hash_budget_seconds,
+            },
+        ).addErrback(lambda f: log.failure("auditing a throttled login failed", f))
 
     def _busy(self):
         """Count a login answered busy; warn at most once a minute (a storm would otherwise flood the log)."""

@@ -54,11 +54,17 @@ UPLOAD_SECONDS = Histogram(
 )
 LOGINS = Counter(
     "sendemodul_logins",
-    "Logins by protocol and result (success, failure, busy, banned).",
+    "Logins by protocol and result (success, failure, busy, throttled, banned).",
     ["protocol", "result"],
     registry=REGISTRY,
 )
 BANS = Counter("sendemodul_source_bans", "Sources banned for repeated login failures.", registry=REGISTRY)
+THROTTLED = Counter(
+    "sendemodul_logins_throttled",
+    "Logins answered busy without a hash because a hash budget was spent, by budget (unit, source, total).",
+    ["scope"],
+    registry=REGISTRY,
+)
 MAIL_RUNS = Counter(
     "sendemodul_mail_runs", "Checks of the morning e-mail and the reminders, by kind.", ["kind"], registry=REGISTRY
 )
@@ -79,6 +85,12 @@ def upload_finished(protocol, register, result, reason, size, seconds):
 
 def login(protocol, result):
     LOGINS.labels(protocol or "unknown", result).inc()
+
+
+def login_throttled(protocol, scope):
+    """A login refused by the hash budget (:mod:`sendemodul.hash_budget`): ``result="throttled"``, and by scope."""
+    LOGINS.labels(protocol or "unknown", "throttled").inc()
+    THROTTLED.labels(scope).inc()
 
 
 def mail_run(kind, sent):

@@ -176,6 +176,9 @@ def test_a_tiny_full_run_writes_every_figure_the_issue_names(tmp_path):
     assert missing == [], proc.stderr[-3000:]
     assert results["concurrent_peer_accepted"] == 4 and results["concurrent_accepted"] == 4
     assert results["storm_cpu_refused"] > 0 and results["storm_nginx_refused"] > 0
+    assert results["storm_twisted_tls_refused"] > 0  # the bare Twisted TLS server of the same storm
+    assert "error" not in results["storm_tls_handshake_ms"], results["storm_tls_handshake_ms"]
+    assert set(results["storm_work_per_login"]) == {"client", "sendemodul", "nginx", "twisted_tls", "nginx_hashed"}
     assert "storm CPU per login ratio sendemodul/nginx" in proc.stdout
 
 

@@ -460,3 +460,96 @@ def test_padding_comes_from_a_refilled_random_pool():
     taken = [pool(n) for n in (4, 20, 8, 40, 16, 4)]  # crosses a refill
     assert [len(t) for t in taken] == [4, 20, 8, 40, 16, 4]
     assert len(set(taken[:2] + taken[3:4])) == 3 and pool(100) and len(pool(100)) == 100
+
+
+# -- the transport's own packet loop: packets cut anywhere, CHANNEL_DATA straight to the connection ---------------
+
+
+@pytest.mark.parametrize("cipher, mac", LAYOUTS, ids=LAYOUT_IDS)
+def test_packet_size_is_what_the_packet_takes_on_the_wire(cipher, mac):
+    sealer, opener = pair(cipher, mac)
+    packet = sealer.seal(3, b"\x5e" + bytes(1000))
+    assert opener.packet_size(3, packet[:3]) is None
+    assert opener.packet_size(3, packet[:4]) == len(packet)
+    assert opener.open(3, memoryview(b"xx" + packet + b"yy")[2:]) == (b"\x5e" + bytes(1000), len(packet))
+
+
+def keyed_transport(cipher, mac):
+    """The server transport with keys in place, logged in to a DataConnection with one channel that records what
+    it is given: (transport, wire, the client's sealer, what the channel got)."""
+    from twisted.conch.ssh import channel as ssh_channel
+
+    t, wire = server_transport()
+    c2s, s2c = material(21), material(22)
+    enc = _twisted.PacketCiphers(cipher, cipher, mac, mac)
+    enc.setKeys(s2c[0], s2c[1], c2s[0], c2s[1], s2c[2], c2s[2])
+    t.currentEncryptions = enc
+    t.incomingPacketSequence = 0
+    got = []
+
+    class Recording(ssh_channel.SSHChannel):
+        def dataReceived(self, data):
+            got.append(data)
+
+        def eofReceived(self):
+            got.append("eof")
+
+    conn = _twisted.DataConnection()
+    conn.transport = t
+    t.service = conn
+    chan = Recording(localWindow=1 << 20, localMaxPacket=1 << 16, conn=conn)
+    chan.id = 0
+    conn.channels[0] = chan
+    conn.channelsToRemoteChannel[chan] = 5
+    conn.localToRemoteChannel[0] = 5
+    wire.clear()
+    return t, wire, ciphers.sealer(cipher, mac, *c2s), got
+
+
+def channel_data(data, declared=None):
+    return bytes((94,)) + struct.pack(">2L", 0, len(data) if declared is None else declared) + data
+
+
+@pytest.mark.parametrize("cipher, mac", LAYOUTS, ids=LAYOUT_IDS)
+@settings(max_examples=15, deadline=None)
+@given(reads=st.lists(st.integers(min_value=1, max_value=70_000), min_size=1, max_size=12))
+def test_packets_cut_anywhere_across_reads_arrive_whole_and_in_order(cipher, mac, reads):
+    """However the reads cut the packets (inside the length, the packet or the tag, several packets in one read),
+    every packet is opened once, in order: CHANNEL_DATA reaches the channel (by the fast path, or by Conch's
+    dispatch when its declared length is not the data's), other messages go through dispatchMessage."""
+    t, wire, client, got = keyed_transport(cipher, mac)
+    sizes = [0, 1, 3, 4, 100, 32_768, 40_000, 7]
+    messages = [channel_data(os.urandom(n)) for n in sizes]
+    messages.insert(2, bytes((transport.MSG_IGNORE,)) + NS(b"between"))
+    messages.insert(5, channel_data(b"declared longer", declared=100))  # Conch cuts it: getNS takes what is there
+    messages.append(bytes((96,)) + struct.pack(">L", 0))  # CHANNEL_EOF
+    stream = b"".join(client.seal(n, m) for n, m in enumerate(messages))
+    at = i = 0
+    while at < len(stream):
+        t.dataReceived(stream[at : at + reads[i % len(reads)]])
+        at += reads[i % len(reads)]
+        i += 1
+    expected = [m[9:] for m in messages if m[0] == 94] + ["eof"]
+    assert got == expected
+    assert t.incomingPacketSequence == len(messages) and not wire.disconnecting and t.buf == b""
+
+
+@pytest.mark.parametrize("cipher, mac", LAYOUTS[:2], ids=LAYOUT_IDS[:2])
+def test_packets_after_new_keys_in_the_same_read_are_opened_with_the_new_keys(cipher, mac):
+    t, wire, client, got = keyed_transport(cipher, mac)
+    c2s = material(23)
+    renewed = _twisted.PacketCiphers(ciphers.AES256_GCM, ciphers.AES256_GCM, b"none", b"none")
+    renewed.setKeys(*material(24)[:2], *c2s[:2], material(24)[2], c2s[2])
+    t.ssh_IGNORE = lambda payload: setattr(t, "currentEncryptions", renewed)  # as ssh_NEWKEYS would
+    newer = ciphers.sealer(ciphers.AES256_GCM, b"none", *c2s)
+    stream = client.seal(0, channel_data(b"old keys")) + client.seal(1, bytes((transport.MSG_IGNORE,)) + NS(b""))
+    stream += newer.seal(2, channel_data(b"new keys")) + newer.seal(3, channel_data(b"x" * 5000))
+    t.dataReceived(stream[:-100])
+    t.dataReceived(stream[-100:])
+    assert got == [b"old keys", b"new keys", b"x" * 5000] and not wire.disconnecting
+
+
+def test_channel_data_over_the_window_closes_the_channel_as_conch_does():
+    t, _wire, client, got = keyed_transport(ciphers.AES128_GCM, b"none")
+    t.dataReceived(client.seal(0, channel_data(bytes(70_000))))  # over localMaxPacket (64 KiB)
+    assert got == [] and t.service.channels[0].localClosed

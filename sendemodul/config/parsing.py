@@ -148,7 +148,13 @@ def _validate_section(name: str, section: object) -> None:
             "unit_window_seconds",
             "credential_poll_seconds",
             "ban_poll_seconds",
+            "hash_budget_per_unit",
+            "hash_budget_per_source",
+            "hash_budget_total",
         )
+        for key in ("hash_budget_seconds", "known_source_days"):
+            if getattr(section, key) < 0:
+                raise ConfigError(f"config key 'auth.{key}' must not be negative")
         if section.failure_delay_seconds < 0:
             raise ConfigError("config key 'auth.failure_delay_seconds' must not be negative")
         if section.verified_cache_seconds < 0:

@@ -64,6 +64,16 @@ class AuthConfig:
     #: A unit that logged in with its PIN logs in again without a new Argon2id hash for this long (0: never), so a
     #: storm of wrong PINs filling the hash pool does not lock it out. Memory only: a keyed MAC, never the PIN.
     verified_cache_seconds: int = 900
+    #: The budget of Argon2id hashes for logins from a network (IPv4 /24, IPv6 /56) that the unit has not logged in
+    #: from within ``known_source_days`` (:mod:`sendemodul.hash_budget`): per claimed unit, per source address and
+    #: for the whole front (never less than ``max_pending_logins``), each refilled over ``hash_budget_seconds``. A
+    #: login that finds its budget spent is answered "busy" at once, without a hash; a successful login gives its
+    #: tokens back, so only wrong PINs spend them. 0 seconds: no budget (every login hashed, as before issue 25).
+    hash_budget_seconds: int = 60
+    hash_budget_per_unit: int = 10
+    hash_budget_per_source: int = 10
+    hash_budget_total: int = 120
+    known_source_days: int = 30
     #: How often the server looks for units whose credentials changed (``admin pin issue``/``revoke``, ``unit
     #: disable``, ``sshkey remove``, run by the admin CLI in another process) and ends their open SFTP connections
     #: and web sessions. Each web request and each upload also checks the unit's credential epoch itself.
