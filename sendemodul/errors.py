@@ -433,3 +433,9 @@ class ReviewDecided(ReviewError):
     """The review task is already decided."""
 
     code = "review_decided"
+
+
+class ApplicationDecided(ReviewError):
+    """The application for reviewer access is already decided."""
+
+    code = "application_decided"

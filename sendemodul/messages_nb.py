@@ -59,6 +59,9 @@ MESSAGES = {
     "review_message": "Skriv en melding til avgiveren på 1 til 4000 tegn før du returnerer innsendingen.",
     "review_own": "Du kan ikke godkjenne eller returnere en innsending du har sendt selv.",
     "review_decided": "Oppgaven er allerede løst.",
+    "application_decided": "Søknaden er allerede avgjort.",
+    "reviewer_unauthorized": "Innloggingen mislyktes. Kontroller e-postadressen og koden. Denne innloggingen er for "
+    "statsforvalteren; den som sender inn for en enhet, logger inn med enhetens PIN-kode.",
     "invalid": "Forespørselen er ugyldig.",
     "bad_request": "Forespørselen kunne ikke leses. Prøv igjen.",
     "uri_too_long": "Adressen er for lang.",
@@ -152,6 +155,8 @@ MAIL = {
     "reminder_subject": "sendemodul: {register} {periode} mangler for {unit}",
     "enrolment_subject": "Sendemodulen: ta i bruk innloggingen din",
     "registers_subject": "Sendemodulen: nye registre for deg",
+    "reviewer_fylke_subject": "Sendemodulen: du har tilgang som statsforvalter",
+    "reviewer_refused_subject": "Sendemodulen: søknaden om tilgang er avslått",
 }
 
 
@@ -291,4 +296,23 @@ PERSON_TEXTS = {
     "deadline_today": "fristen er i dag",
     "deadline_yesterday": "fristen gikk ut i går",
     "deadline_days_ago": "fristen gikk ut for {days} dager siden",
+}
+
+
+#: Access for reviewers (``/tilgang``, the application; ``/statsforvalter``, the login without a unit): what is wrong
+#: with a field, by field.
+ACCESS_PROBLEMS = {
+    "name": "Skriv navnet ditt.",
+    "email": "Skriv en gyldig e-postadresse (jobb), for eksempel kari.nordmann@statsforvalteren.no.",
+    "fylke": "Velg fylket du skal være statsforvalter for.",
+    "language": "Velg bokmål eller nynorsk.",
+    "code": "Skriv inn koden fra autentiseringsappen, eller en gjenopprettingskode.",
+}
+
+#: Access for reviewers: messages for a whole form (too many open applications, a banned source, a failed e-mail).
+ACCESS_TEXTS = {
+    "full": "Det er for mange søknader som venter for dette fylket. Prøv igjen senere.",
+    "banned": "Det er sendt for mange søknader eller innloggingsforsøk fra din adresse. Vent en stund og prøv igjen.",
+    "mail_failed": "Avgjørelsen er lagret, men e-posten til søkeren kunne ikke sendes. Be driftsansvarlig om å sende "
+    "den på nytt.",
 }

@@ -11,7 +11,17 @@ from sendemodul import persons, totp
 
 def check(cfg, store, unit, email, code, unix_seconds):
     """The active person row if ``code`` is a valid, unused second factor for ``email`` in ``unit``, else None."""
-    person = store.login_person(unit, persons.normalize_email(email))
+    return _checked(cfg, store, store.login_person(unit, persons.normalize_email(email)), code, unix_seconds)
+
+
+def check_reviewer(cfg, store, email, code, unix_seconds):
+    """The login without a unit (issue 17): the active reviewer person (role statsforvalter, of a fylke, no unit)
+    if ``code`` is a valid, unused second factor for ``email``, else None. As :func:`check`, the one step is the
+    whole login: the e-mail address names the person and the code proves them."""
+    return _checked(cfg, store, store.login_reviewer(persons.normalize_email(email)), code, unix_seconds)
+
+
+def _checked(cfg, store, person, code, unix_seconds):
     key = persons.PersonKey.for_home(cfg.home)
     if person is None or not person["totp_secret"]:
         totp.matching_step(b"\0" * totp.SECRET_BYTES, code, unix_seconds)  # about the same work as a real check

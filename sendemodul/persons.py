@@ -29,6 +29,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sendemodul.errors import UsageError
 
 ROLES = ("reporter", "statsforvalter", "staff")
+#: The role of a reviewer (the county governor): a person of a fylke, who sees and decides its review tasks and its
+#: applications for reviewer access; without a unit (issue 17), or, as made before that, of a unit.
+REVIEWER_ROLE = "statsforvalter"
 STATES = ("pending", "active", "disabled")
 LANGUAGES = ("nb", "nn")
 #: The registers a person may be given (SSB's skjema 999 offers these three; IPLOS has no person form).

@@ -33,27 +33,40 @@ def _find(store, unit, email):
     return store.require_person(unit, persons.normalize_email(email))
 
 
+def _optional_unit(ctx, param, value):
+    return None if value is None else identity.parse_unit(value, datetime.date.today().year)
+
+
 @person.command("add")
 @home_option
-@unit_argument
+@click.argument("unit", metavar="[UNIT]", required=False, callback=_optional_unit)
 @click.option("--name", required=True, help="The person's full name.")
 @click.option("--email", required=True, help="The person's work e-mail address (their login, and where the link goes).")
-@click.option("--registers", required=True, help="Comma-separated registers the person may report: 11F, 11CF, 15F.")
+@click.option(
+    "--registers",
+    help="Comma-separated registers the person may report: 11F, 11CF, 15F (needed with a UNIT; with --role "
+    "statsforvalter: the registers whose deliveries they review).",
+)
 @click.option("--mobile", default="", help="Mobile number for notices (optional), e.g. '+47 912 34 567'.")
 @click.option(
     "--language", type=click.Choice(persons.LANGUAGES), default="nb", show_default=True, help="Written standard."
 )
 @click.option(
     "--role",
-    type=click.Choice(["reporter", "statsforvalter"]),
+    type=click.Choice(["reporter", persons.REVIEWER_ROLE]),
     default="reporter",
     show_default=True,
     help="reporter: reports the registers for the unit; statsforvalter: reviews the deliveries of the fylke's units "
-    "(registers with [[review]]; needs --fylke).",
+    "(registers with [[review]]) and decides the fylke's applications for reviewer access (needs --fylke). A "
+    "statsforvalter without a UNIT logs in without one, at /statsforvalter.",
 )
 @click.option("--fylke", help="With --role statsforvalter: the fylkesnummer whose units they review, e.g. 46.")
 def person_add(home, unit, name, email, registers, mobile, language, role, fylke):
-    """Register a person for a unit and e-mail them a single-use enrolment link (valid 72 hours).
+    """Register a person and e-mail them a single-use enrolment link (valid 72 hours).
+
+    A reporter belongs to a UNIT. A reviewer (--role statsforvalter --fylke NN) is best made without a UNIT: the
+    first reviewer of a fylke is made this way, and approves the others' applications for reviewer access in the
+    web (/tilgang); they log in with their e-mail address and a code at /statsforvalter.
 
     The e-mail goes to the SMTP relay when [mail] enabled = true, else it is written as an .eml file under
     <home>/mail/. Registering an existing person again adds the registers (SSB's rule: more registers, a new
@@ -63,14 +76,15 @@ def person_add(home, unit, name, email, registers, mobile, language, role, fylke
     Example:
       sendemodul admin person add 0301-12-958935420 --name "Kari Nordmann" --email kari@example.org \\
           --registers 11F,11CF --mobile "+47 912 34 567" --language nn
-      sendemodul admin person add 4601-00-964338531 --name "Ola Vestland" --email ola@sfvl.example.org \\
-          --registers 15F --role statsforvalter --fylke 46
+      sendemodul admin person add --role statsforvalter --fylke 46 --name "Ola Vestland" \\
+          --email ola@statsforvalteren.example.org
     """
-    if role == "statsforvalter":
-        from sendemodul.identity.codelists import fylker
+    if role == persons.REVIEWER_ROLE:
+        from sendemodul.reviewer_access import fylker_of_year
 
-        if not fylke or fylke not in fylker():
-            raise UsageError(f"--role statsforvalter needs --fylke, one of {', '.join(sorted(fylker()))}")
+        known = [f.fylkesnr for f in fylker_of_year()]
+        if not fylke or fylke not in known:
+            raise UsageError(f"--role statsforvalter needs --fylke, one of {', '.join(known)}")
     elif fylke:
         raise UsageError("--fylke goes with --role statsforvalter only")
     if not name.strip():
@@ -79,6 +93,15 @@ def person_add(home, unit, name, email, registers, mobile, language, role, fylke
         raise UsageError(f"--email {email!r} is not an e-mail address")
     if mobile and not persons.MOBILE_RE.match(mobile.strip()):
         raise UsageError(f"--mobile {mobile!r} is not a phone number (8 to 15 digits, optionally with +)")
+    if unit is None:
+        if role != persons.REVIEWER_ROLE:
+            raise UsageError("a UNIT is needed, except for --role statsforvalter (a reviewer of a fylke)")
+        if registers:
+            raise UsageError("--registers goes with a UNIT only (a reviewer without a unit reviews every register)")
+        _add_reviewer(home, name=name.strip(), email=email, language=language, fylke=fylke)
+        return
+    if not registers:
+        raise UsageError("Missing option '--registers' (needed with a UNIT), e.g. --registers 11F,11CF")
     wanted = persons.parse_registers(registers)
     cfg, store = open_store(home)
     unit_row = store.require_unit(unit)
@@ -97,11 +120,28 @@ def person_add(home, unit, name, email, registers, mobile, language, role, fylke
         actor=ACTOR,
     )
     p = done.person
-    if role == "statsforvalter":
+    if role == persons.REVIEWER_ROLE:
         store.set_person_role(p["person_id"], role, fylke, actor=ACTOR)
     click.echo(f"Registered {p['person_id']} ({p['email']}) for {unit}: {p['registers']} [{p['state']}]")
-    if role == "statsforvalter":
+    if role == persons.REVIEWER_ROLE:
         click.echo(f"Role statsforvalter for fylke {fylke}: reviews its units' deliveries (/oppgaver/)")
+    _mail_report(done)
+
+
+def _add_reviewer(home, *, name, email, language, fylke):
+    from sendemodul import reviewer_access
+
+    cfg, store = open_store(home)
+    done = reviewer_access.register_reviewer(
+        cfg, store, name=name, email=email, language=language, fylke=fylke, actor=ACTOR
+    )
+    p = done.person
+    click.echo(f"Registered {p['person_id']} ({p['email']}): statsforvalter for fylke {fylke} [{p['state']}]")
+    click.echo("Reviews the fylke's deliveries and applications (/oppgaver/); logs in at /statsforvalter")
+    _mail_report(done)
+
+
+def _mail_report(done):
     if done.mail_error:
         raise UsageError(f"the registration is stored, but the e-mail was not sent: {done.mail_error}")
     what = "enrolment link" if done.needs_enrolment else "notice of the new registers"
@@ -114,7 +154,7 @@ def person_add(home, unit, name, email, registers, mobile, language, role, fylke
 @click.argument("unit", metavar="[UNIT]", required=False)
 @json_option
 def person_list(home, unit, as_json):
-    """List persons (of one unit, or all) with their registers and state.
+    """List persons (of one unit, or all, with the reviewers without a unit) with their registers, state and role.
 
     \b
     Example:
@@ -134,6 +174,7 @@ def person_list(home, unit, as_json):
             "registers": r["registers"],
             "state": r["state"],
             "role": r["role"],
+            "fylke": r["fylke"],
             "passkeys": len(store.passkeys(r["person_id"])),
             "recovery_codes_left": store.recovery_codes_left(r["person_id"]),
         }
@@ -148,6 +189,8 @@ def person_list(home, unit, as_json):
             ("email", "E-MAIL"),
             ("registers", "REGISTERS"),
             ("state", "STATE"),
+            ("role", "ROLE"),
+            ("fylke", "FYLKE"),
             ("recovery_codes_left", "RECOVERY CODES"),
         ],
         as_json,
@@ -169,6 +212,25 @@ def person_disable(home, unit, email):
     row = _find(store, unit, email)
     store.disable_person(row["person_id"], actor=ACTOR)
     click.echo(f"Disabled {row['person_id']} ({row['email']})")
+
+
+@person.command("disable-reviewer")
+@home_option
+@_email_argument
+def person_disable_reviewer(home, email):
+    """Disable a reviewer without a unit (role statsforvalter of a fylke): no login any more; their open web
+    sessions end at the next request. An application approved again later makes them enrol anew.
+
+    \b
+    Example:
+      sendemodul admin person disable-reviewer ola@statsforvalteren.example.org
+    """
+    _, store = open_store(home)
+    row = store.reviewer_by_email(persons.normalize_email(email))
+    if row is None:
+        raise UsageError(f"no reviewer without a unit has the e-mail address {email}")
+    store.disable_person(row["person_id"], actor=ACTOR)
+    click.echo(f"Disabled {row['person_id']} ({row['email']}), statsforvalter for fylke {row['fylke']}")
 
 
 @person.command("registers")

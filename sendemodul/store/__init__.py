@@ -14,7 +14,8 @@ Nothing secret is stored: PINs only as Argon2id PHC strings, no ID numbers, no f
 :mod:`~sendemodul.store.uploads` (intake, pseudonymizer, forwarder), :mod:`~sendemodul.store.mail_log` and
 :mod:`~sendemodul.store.reminder_log`, :mod:`~sendemodul.store.health` (heartbeats, the metrics' counts),
 :mod:`~sendemodul.store.persons` (reporting persons and their second factors), :mod:`~sendemodul.store.source_bans`,
-:mod:`~sendemodul.store.answers` (SSB's answers) and :mod:`~sendemodul.store.reviews` (review before delivery).
+:mod:`~sendemodul.store.answers` (SSB's answers), :mod:`~sendemodul.store.reviews` (review before delivery) and
+:mod:`~sendemodul.store.reviewer_access` (applications for reviewer access, reviewers without a unit).
 """
 
 from sendemodul.store.answers import Answers
@@ -24,11 +25,25 @@ from sendemodul.store.health import Health
 from sendemodul.store.mail_log import MailLog
 from sendemodul.store.persons import Persons
 from sendemodul.store.reminder_log import ReminderLog
+from sendemodul.store.reviewer_access import ReviewerAccess
 from sendemodul.store.reviews import Reviews
 from sendemodul.store.source_bans import SourceBans
 from sendemodul.store.units import Units
 from sendemodul.store.uploads import Uploads
 
 
-class Store(Connections, AuditLog, Units, Uploads, MailLog, ReminderLog, Health, Persons, SourceBans, Answers, Reviews):
+class Store(
+    Connections,
+    AuditLog,
+    Units,
+    Uploads,
+    MailLog,
+    ReminderLog,
+    Health,
+    Persons,
+    SourceBans,
+    Answers,
+    Reviews,
+    ReviewerAccess,
+):
     """The database. Create it with :meth:`create` (atomically), open it with :meth:`open`."""

@@ -331,6 +331,28 @@ MIGRATIONS: "list[str | PerDialect]" = [
     """
     ALTER TABLE units ADD COLUMN language TEXT NOT NULL DEFAULT 'nb' CHECK (language IN ('nb', 'nn', 'neutral'));
     """,
+    # 9: access for reviewers (issue 17): a reviewer is a person of a fylke, not of a unit (persons.unit NULL, role
+    # statsforvalter, fylke set), one per e-mail address (NULLs are distinct in persons_unit_email, so a partial
+    # index of its own). reviewer_applications: who applied in the web (name, work e-mail, fylke, written standard)
+    # and what the fylke's reviewers decided (open -> approved | refused; decided_by: the reviewer's opaque person
+    # id; person_id: the reviewer person an approval made); one open application per e-mail address.
+    """
+    CREATE UNIQUE INDEX persons_reviewer_email ON persons (email) WHERE unit IS NULL;
+    CREATE TABLE reviewer_applications (
+        application_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        email TEXT NOT NULL,
+        fylke TEXT NOT NULL,
+        language TEXT NOT NULL DEFAULT 'nb',
+        state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'approved', 'refused')),
+        created_at TEXT NOT NULL,
+        decided_by TEXT,
+        decided_at TEXT,
+        person_id TEXT REFERENCES persons(person_id)
+    ) STRICT;
+    CREATE INDEX reviewer_applications_fylke ON reviewer_applications (fylke, state, created_at);
+    CREATE UNIQUE INDEX reviewer_applications_open ON reviewer_applications (email) WHERE state = 'open';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

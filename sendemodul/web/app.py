@@ -92,23 +92,32 @@ class WebApp:
         context.setdefault("session_warn_seconds", min(self.SESSION_WARN_SECONDS, idle // 4))
         return self.environments[lang].get_template(f"web/{name}.html.j2").render(**context).encode("utf-8")
 
-    def session(self, request):
+    def session(self, request, *, unitless=False):
         """Deferred: the request's live web session, or None. Every request checks, off the reactor thread, that
         the unit's credential epoch is still the one the session logged in under: after a revoke, a disable or a
-        new PIN the session ends at its next request (and the credential watch ends it within its poll)."""
+        new PIN the session ends at its next request (and the credential watch ends it within its poll).
+
+        A reviewer's session without a unit (the login at ``/statsforvalter``, issue 17) has ``unit`` None and is
+        given only to the pages that ask for it (``unitless=True``: the reviewer's pages, logging out, the session's
+        keep-alive); every unit's page sees None and sends it to ``/``, which sends it on to ``/oppgaver/``."""
         token = request.getCookie(COOKIE)
         session = self.sessions.get(token.decode("ascii", "replace")) if token else None
-        if session is None:
+        if session is None or (session.unit is None and not unitless):
             return defer.succeed(None)
 
         def checked(state):
             epoch, person_active = state
-            if session.epoch is None or epoch != session.epoch or not person_active:
+            unit_ok = session.unit is None or (session.epoch is not None and epoch == session.epoch)
+            if not unit_ok or not person_active:
                 self.sessions.end(session.token)
                 return None
             return session
 
-        person_id = session.person.person_id if session.person is not None else None
+        person = session.person
+        if session.unit is None:
+            fylke = getattr(person, "fylke", None)
+            return self.run_db(self._reviewer_state, getattr(person, "person_id", None), fylke).addCallback(checked)
+        person_id = person.person_id if person is not None else None
         return self.run_db(self._session_state, str(session.unit), person_id).addCallback(checked)
 
     def _session_state(self, unit, person_id):
@@ -116,6 +125,19 @@ class WebApp:
         (a disabled person's sessions end at their next request)."""
         epoch = self.store.credential_epoch(unit)
         return epoch, person_id is None or self.store.person_is_active(person_id)
+
+    def _reviewer_state(self, person_id, fylke):
+        """In a DB thread, for a session without a unit: ``(None, ok)``, ok while its person is still an active
+        reviewer of the same fylke (disabled, or moved to another fylke: the session ends at its next request)."""
+        row = self.store.person(person_id) if person_id else None
+        ok = (
+            row is not None
+            and row["unit"] is None
+            and row["state"] == "active"
+            and row["role"] == "statsforvalter"
+            and row["fylke"] == fylke
+        )
+        return None, ok
 
     def needs_person(self, session):
         """True when ``session`` has passed only the unit's PIN and the config asks for a person too."""

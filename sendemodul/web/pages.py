@@ -65,7 +65,10 @@ PERSON_STEP = "/hvem-er-du"
 
 
 def home_of(app, session):
-    """Where a logged-in session starts: the person step while it still lacks a person, else the upload page."""
+    """Where a logged-in session starts: a reviewer's session without a unit on the open tasks, the person step
+    while a unit's session still lacks a person, else "Mine skjema" or the upload page."""
+    if session.unit is None:
+        return "/oppgaver/"
     if app.needs_person(session):
         return PERSON_STEP
     return "/mine-skjema" if session.person is not None else "/opplasting"
@@ -81,7 +84,7 @@ class LoginPage(AppResource):
     isLeaf = True
 
     def render_GET(self, request):
-        d = self.app.session(request)
+        d = self.app.session(request, unitless=True)
         d.addCallback(
             lambda session: (
                 _redirect(request, home_of(self.app, session)) if session else self._page(request, {}, {}, None)
@@ -222,7 +225,7 @@ class LogoutPage(AppResource):
     isLeaf = True
 
     def render_POST(self, request):
-        return respond(request, self.app.session(request).addCallback(self._log_out, request))
+        return respond(request, self.app.session(request, unitless=True).addCallback(self._log_out, request))
 
     def _log_out(self, session, request):
         if session is None:
@@ -275,7 +278,7 @@ class KeepAlive(AppResource):
             request.setResponseCode(204 if session else 401)
             return b""
 
-        return respond(request, self.app.session(request).addCallback(answer))
+        return respond(request, self.app.session(request, unitless=True).addCallback(answer))
 
 
 class StatementPage(AppResource):
@@ -286,7 +289,9 @@ class StatementPage(AppResource):
     def render_GET(self, request):
         return respond(
             request,
-            self.app.session(request).addCallback(lambda s: self.app.render(request, "tilgjengelighet", session=s)),
+            self.app.session(request, unitless=True).addCallback(
+                lambda s: self.app.render(request, "tilgjengelighet", session=s)
+            ),
         )
 
 

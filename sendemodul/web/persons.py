@@ -202,16 +202,16 @@ class EnrolmentPage(AppResource):
             return respond(request, d.addCallback(self._extended, request))
         if self.app.source_banned(source):
             return respond(request, self._wrong(None, request))
-        d = self.app.run_db(
-            enrolment.confirm_enrolment,
-            self.app.config,
-            self.app.store,
-            self.token,
-            _form(request, "code"),
-            self.app.clock.seconds(),
-        )
+        d = self.app.run_db(self._confirm, _form(request, "code"), self.app.clock.seconds())
         d.addCallback(self._confirmed, request)
         return respond(request, d)
+
+    def _confirm(self, code, now):
+        """In a DB thread: the confirmation's result, and whether the person is a reviewer without a unit (whose
+        login is ``/statsforvalter``, not the unit's)."""
+        person = self.app.store.enrolment_person(persons.token_hash(self.token))
+        status, codes = enrolment.confirm_enrolment(self.app.config, self.app.store, self.token, code, now)
+        return status, codes, person is not None and person["unit"] is None
 
     def _extended(self, seconds, request):
         """The answer to "more time" (``static/lenke.js``): the seconds the link now has, or 410 once it is gone."""
@@ -220,14 +220,14 @@ class EnrolmentPage(AppResource):
         return json_response(request, 200, {"sekunder": seconds})
 
     def _confirmed(self, result, request):
-        status, codes = result
+        status, codes, reviewer = result
         if status == "gone":
             return self._gone(request)
         if status == "wrong_code":
             return self._wrong(request.source(), request)
         self.app.set_cookie(request, LOGIN_COOKIE, b"", max_age=b"0")
         request.setHeader(b"Cache-Control", b"no-store")
-        return self.app.render(request, "gjenopprettingskoder", session=None, codes=codes)
+        return self.app.render(request, "gjenopprettingskoder", session=None, codes=codes, reviewer=reviewer)
 
     def _wrong(self, source, request):
         if source is not None:

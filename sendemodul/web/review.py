@@ -1,6 +1,7 @@
 """The county governor's pages (issue 17): ``/oppgaver`` "Åpne oppgaver", ``/oppgaver/arkiv`` "Løste oppgaver
 (arkiv)", ``/oppgaver/{reference}`` a task (metadata and aggregate counts only, never a record) with "Godkjenn" and
-"Returner", and ``/oppgaver/status`` each unit's latest state in the reviewer's fylke.
+"Returner", and ``/oppgaver/status`` each unit's latest state in the reviewer's fylke. The lists also hold the fylke's
+applications for reviewer access (``/oppgaver/tilgang/{application}``, :mod:`~sendemodul.web.review_access`).
 
 Only a web session whose person has the role ``statsforvalter`` for a fylke gets these pages (:func:`reviewer_of`);
 everyone else gets a 404, as for a task of another fylke. Every decision is a POST with the session's CSRF token,
@@ -52,10 +53,10 @@ class ReviewerPage(AppResource):
     isLeaf = True
 
     def render_GET(self, request):
-        return respond(request, self.app.session(request).addCallback(self._route, request, self.page))
+        return respond(request, self.app.session(request, unitless=True).addCallback(self._route, request, self.page))
 
     def render_POST(self, request):
-        return respond(request, self.app.session(request).addCallback(self._route, request, self.post))
+        return respond(request, self.app.session(request, unitless=True).addCallback(self._route, request, self.post))
 
     def _route(self, session, request, handler):
         reviewer = reviewer_of(session)
@@ -74,15 +75,22 @@ class TaskList(ReviewerPage):
         self.solved = solved
 
     def page(self, request, session, reviewer):
-        d = self.app.run_db(self.app.store.review_tasks, reviewer.fylke, self.solved)
-        return d.addCallback(
-            lambda tasks: self.app.render(
+        def load():
+            """In a DB thread: the fylke's review tasks and its applications for reviewer access."""
+            store = self.app.store
+            return store.review_tasks(reviewer.fylke, self.solved), store.reviewer_applications(
+                reviewer.fylke, self.solved
+            )
+
+        return self.app.run_db(load).addCallback(
+            lambda loaded: self.app.render(
                 request,
                 "oppgaver",
                 session=session,
                 reviewer=reviewer,
                 fylke_name=_fylke_name(reviewer.fylke),
-                tasks=tasks,
+                tasks=loaded[0],
+                applications=loaded[1],
                 solved=self.solved,
                 status_nb=messages_nb.status_nb,
             )
@@ -199,7 +207,7 @@ class StatusPage(ReviewerPage):
 
 
 class ReviewPages(AppResource):
-    """``/oppgaver`` and below."""
+    """``/oppgaver`` and below (the site puts ``tilgang``, the applications for reviewer access, as a child)."""
 
     def getChild(self, path, request):
         name = path.decode("ascii", "replace")

@@ -35,6 +35,7 @@ from sendemodul.web.persons import Enrolments, PersonStepPage
 from sendemodul.web.registration import RegistrationPage
 from sendemodul.web.request import UploadRequest, bad_segment
 from sendemodul.web.review import ReviewPages
+from sendemodul.web.review_access import ApplicationPage, Applications, ReviewerLoginPage
 from sendemodul.web.staff_pages import StaffStatusPage
 from sendemodul.web.tls import CoalescingTLSFactory
 
@@ -50,7 +51,11 @@ class Root(AppResource):
         self.putChild(b"innsendinger", DeliveriesPage(app))
         self.putChild(b"kvittering", Receipts(app))
         self.putChild(b"logg-ut", LogoutPage(app))
-        self.putChild(b"oppgaver", ReviewPages(app))
+        reviews = ReviewPages(app)
+        reviews.putChild(b"tilgang", Applications(app))
+        self.putChild(b"oppgaver", reviews)
+        self.putChild(b"tilgang", ApplicationPage(app))
+        self.putChild(b"statsforvalter", ReviewerLoginPage(app))
         self.putChild(b"hvem-er-du", PersonStepPage(app))
         self.putChild(b"innmelding", Enrolments(app))
         self.putChild(b"registrer-person", RegistrationPage(app))
