@@ -12,7 +12,8 @@ Where texts come from (the message id is always the Bokmål wording):
 - the control rules (``sendemodul/profiles/rules/``): module-level dicts named ``*_NB`` or ``*TITLES`` (the check
   report's own words, the controls' titles), and ``Msg("...")`` messages;
 - the register profiles (``sendemodul/profiles/*.toml``): the control texts (keys ``text``, ``message``, ``melding``,
-  ``tekst``, ``title``) that the check report prints (``sendemodul check --lang nn``).
+  ``tekst``, ``title``) that the check report prints (``sendemodul check --lang nn``), and the rule tables'
+  (``sendemodul/profiles/*.controls.json``) titles of SSB's controls, the report's group headings.
 
 Babel is needed here only; the running service reads the ``.mo`` files with the standard library.
 """
@@ -24,6 +25,7 @@ import copy
 import datetime
 import importlib
 import io
+import json
 import pkgutil
 import sys
 import tomllib
@@ -120,6 +122,10 @@ def extract() -> Catalog:
             document = tomllib.loads(profile.read_text(encoding="utf-8"))
             for text in _walk_strings(document):
                 _add(catalog, text, f"sendemodul/profiles/{profile.name}")
+        elif profile.name.endswith(".controls.json"):  # the rule tables: SSB's controls' titles (report headings)
+            table = json.loads(profile.read_text(encoding="utf-8"))
+            for key, text in sorted(table.get("titles", {}).items()):
+                _add(catalog, text, f"sendemodul/profiles/{profile.name}:titles[{key}]")
     return catalog
 
 

@@ -232,7 +232,7 @@ class _Pseudonymize:
         for id_type in set(id_types).difference(self._kinds_bytes):
             self._kind_of(id_type)
         kind_codes = self._kind_codes
-        # Per line, the code of its class (an index into self._codes_labels); blank IDs are MISSING.
+        # Per line, the code of its class (an index into self._code_classes); blank IDs are MISSING.
         kinds = np.fromiter(map(kind_codes.__getitem__, id_types), np.int8, n)
         lengths = np.fromiter(map(len, values), np.int32, n)
         codes = np.full(n, self._missing_code, np.int8)
