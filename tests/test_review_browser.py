@@ -66,6 +66,9 @@ def test_a_reviewer_returns_then_approves_in_chromium(tmp_path, smtp):
             page.fill("#melding", "x" * 4001)
             page.click("button[value=returner]")
             assert "1 til 4000 tegn" in page.inner_text("#feil")
+            # the error summary at the top of the form links to the field (WCAG 3.3.1)
+            assert "1 til 4000 tegn" in page.inner_text("#feiloppsummering a[href='#melding']")
+            assert page.get_attribute("#melding", "aria-invalid") == "true"
             assert uploads(server.home)[r1]["status"] == "awaiting_review"
             page.fill("#melding", "Mangler tiltak. " + "y" * 3984)
             page.click("button[value=returner]")
