@@ -95,6 +95,8 @@ def json_refusal(request, status, code, message):
     """:func:`json_error` for a refused login, whose ``message`` is one of a few constants: the body from
     :func:`refusal_bytes`."""
     _auth_challenge(request, status)
+    if status == 503:
+        request.login_busy = True  # for the access log (:meth:`sendemodul.web.site.Site.log`): counted, not logged
     return refusal_bytes(code, message, _json_headers(request, status))
 
 
