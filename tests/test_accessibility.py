@@ -459,3 +459,27 @@ def test_the_reviewers_pages_in_both_languages_pass_axe_and_hold_no_bokmal_in_ny
                 context.close()
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize("lang", i18n.LANGUAGES)
+def test_the_reviewer_access_form_and_the_reviewer_login_pass_axe_in_both_languages(browser, server, lang):
+    """The two public pages of the county governor's access (issue 17, item 4): the application for reviewer access
+    (``/tilgang``) empty and refused with its error summary, and the login without a unit (``/statsforvalter``)
+    refused without a code: axe, <html lang>, reflow and (in Nynorsk) no Bokmål, on each."""
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{server.url}/sprak?lang={lang}&neste=/tilgang")
+        assert page.is_visible("form[action='/tilgang']")
+        check_page(page, lang, "the application for reviewer access")
+        page.click("form[action='/tilgang'] button[type=submit]")
+        assert page.is_visible("#feiloppsummering a[href='#name']")
+        check_page(page, lang, "the application refused, with its error summary")
+        page.goto(f"{server.url}/statsforvalter")
+        assert page.is_visible("form[action='/statsforvalter']")
+        check_page(page, lang, "the reviewer's login without a unit")
+        page.click("form[action='/statsforvalter'] button[type=submit]")
+        assert page.is_visible("#feiloppsummering")
+        check_page(page, lang, "the reviewer's login refused, with its error summary")
+    finally:
+        context.close()
