@@ -19,7 +19,7 @@ from test_ssb_sosial import _PLACEHOLDERS, BASE, CASES, OSLO, STAVANGER, render,
 from sendemodul import identity
 from sendemodul.profiles import load_profile
 from sendemodul.profiles.export import combined_table
-from sendemodul.profiles.rules.fields import Context
+from sendemodul.profiles.rules.fields import Context, FieldRule
 from sendemodul.profiles.rules.rule_table import ControlTable, TableError, load_table
 
 RUNNER = Path(__file__).parent / "support" / "run_rules.mjs"
@@ -202,3 +202,71 @@ def test_profiles_export_writes_the_combined_table(tmp_path):
     assert out.read_bytes() == first
     bad = run_cli("profiles", "export", "--year", "2030", check=False)
     assert bad.returncode == 1 and "ERROR: no fixed-width profiles for 2030" in bad.stderr
+
+
+FIELDS_RUNNER = Path(__file__).parent / "support" / "run_fields.mjs"
+#: Units whose field rules differ: a kommune with bydeler reporting as a whole, one bydel of it, one without bydeler.
+UNITS = ["0301-00-958935420", "0301-12-958935420", "1103-00-964965226"]
+
+
+def python_field_findings(register: str, unit: identity.Unit, records: list[dict[str, str]], year: int = YEAR):
+    profile = load_profile(register, year)
+    context = Context(profile, unit)
+    rules = [FieldRule(spec, context) for spec in profile.field_specs if spec.checked and not spec.id_kind]
+    found = []
+    for values in records:
+        found.append(
+            [
+                {"field": rule.spec.name, "rule": problem[0], "control": rule.spec.control, "message": problem[1]}
+                for rule in rules
+                if (problem := rule.problem(values.get(rule.spec.name, ""))) is not None
+            ]
+        )
+    return found
+
+
+def node_field_findings(register: str, unit: identity.Unit, records: list[dict[str, str]], year: int = YEAR):
+    assert shutil.which("node"), "node is needed: run scripts/system-packages"
+    payload = json.dumps(
+        {
+            "table": combined_table(year),
+            "unit": {"kommunenr": unit.kommunenr, "bydel": unit.bydel, "orgnr": unit.orgnr},
+            "cases": [{"register": register, "values": values} for values in records],
+        }
+    )
+    out = subprocess.run(
+        ["node", str(FIELDS_RUNNER)], input=payload, capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    return json.loads(out)
+
+
+@pytest.mark.parametrize("register", ["11F", "11CF"])
+@pytest.mark.parametrize("year", [2025, 2026])
+@pytest.mark.parametrize("unit_text", UNITS)
+def test_python_and_js_field_rules_agree(register, year, unit_text):
+    """The page's field rules (browser/src/fields.js) judge every field as FieldRule.problem does: SSB-derived
+    records and seeded random ones with odd values (blank, signs, non-ASCII, bad dates, unknown codes and kommuner,
+    other units' bydeler and kommunenummer, quotes that Python's repr shows differently)."""
+    unit = identity.parse_unit(unit_text, year)
+    profile = load_profile(register, year)
+    rng = random.Random(f"fields-{register}-{year}-{unit_text}")
+    records = ssb_records(register) if year == YEAR else []
+    extra = ["'", '"', "'\"", "\\", "\t1", "0\x85", "0-1", "1103", "0301", "01", "12", "16", "99", "ÆØÅ", "😀", "12345"]
+    for _ in range(800):
+        values = values_of(register, render(register, BASE[register]))
+        values["VERSION"] = str(year)[2:]
+        for spec in profile.field_specs:
+            if rng.random() < 0.2:
+                value = rng.choice([odd_value(rng, spec, year), rng.choice(extra)])
+                values[spec.name] = value[: spec.width].strip(" ")
+        records.append(values)
+    ours = python_field_findings(register, unit, records, year)
+    theirs = node_field_findings(register, unit, records, year)
+    for values, a, b in zip(records, ours, theirs):
+        assert a == b, (values, a, b)
+    assert len(ours) == len(theirs) == len(records)
+    rules = {f["rule"] for found in ours for f in found}
+    wanted = {"MANDATORY", "DATE", "CODE", "BYDEL", "KOMMUNENR", "VERSION"}
+    if any(spec.type == "integer" and spec.checked and not spec.id_kind for spec in profile.field_specs):
+        wanted.add("INTEGER")
+    assert wanted <= rules, rules  # the records do reach every rule

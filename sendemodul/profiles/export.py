@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sendemodul.identity.codelists import kommuner
+from sendemodul import identity
+from sendemodul.identity.codelists import bydeler, kommuner
 from sendemodul.profiles import available, load_profile
 from sendemodul.profiles.fixed import FixedWidthProfile
+from sendemodul.profiles.rules.fields import allowed_bydeler
 from sendemodul.profiles.rules.rule_table import load_table
 
 __all__ = ["FORMAT", "combined_table", "profile_fields"]
@@ -35,6 +37,9 @@ def profile_fields(profile: FixedWidthProfile) -> dict[str, Any]:
                 "mandatory": f.mandatory,
                 "checked": f.checked,
                 "codes": list(f.codes),
+                "code_texts": dict(f.codes),
+                "max_length": f.max_length,
+                "min_length": f.min_length,
                 "codes_from": f.codes_from or "",
                 "format": f.date_format or "",
                 "role": f.role or "",
@@ -59,4 +64,17 @@ def combined_table(year: int) -> dict[str, Any]:
         "profiles": [profile_fields(p) for p in profiles],
         "controls": {p.register: load_table(p.register) for p in profiles if p.controls is not None},
         "kommuner": sorted(code for code, k in kommuner().items() if k.valid_in(year)),
+        "bydeler": reporting_bydeler(year),
     }
+
+
+def reporting_bydeler(year: int) -> dict[str, list[str]]:
+    """Per kommune with bydeler in force in ``year``, the bydeler a record may name when the kommune reports as a
+    whole (:func:`~sendemodul.profiles.rules.fields.allowed_bydeler`; other kommuner have none)."""
+    valid = {code for code, k in kommuner().items() if k.valid_in(year)}
+    found = {}
+    for code in sorted(set(bydeler()) & valid):
+        allowed, _ = allowed_bydeler(identity.Unit(code, "00", ""), year)
+        if allowed != {"", "00"}:
+            found[code] = sorted(allowed)
+    return found
