@@ -21,6 +21,7 @@ from sendemodul.profiles import load_profile
 from sendemodul.profiles.export import combined_table
 from sendemodul.profiles.rules.fields import Context, FieldRule
 from sendemodul.profiles.rules.rule_table import ControlTable, TableError, load_table
+from sendemodul.profiles.rules.sosial_ids import ssb_control
 
 RUNNER = Path(__file__).parent / "support" / "run_rules.mjs"
 YEAR = 2026
@@ -217,7 +218,12 @@ def python_field_findings(register: str, unit: identity.Unit, records: list[dict
     for values in records:
         found.append(
             [
-                {"field": rule.spec.name, "rule": problem[0], "control": rule.spec.control, "message": problem[1]}
+                {
+                    "field": rule.spec.name,
+                    "rule": problem[0],
+                    "control": ssb_control(profile, problem[0], rule.spec.name) if profile.controls else None,
+                    "message": problem[1],
+                }
                 for rule in rules
                 if (problem := rule.problem(values.get(rule.spec.name, ""))) is not None
             ]
@@ -270,3 +276,5 @@ def test_python_and_js_field_rules_agree(register, year, unit_text):
     if any(spec.type == "integer" and spec.checked and not spec.id_kind for spec in profile.field_specs):
         wanted.add("INTEGER")
     assert wanted <= rules, rules  # the records do reach every rule
+    controls = {f["control"] for found in ours for f in found}
+    assert controls >= {"K003", "K004"} and len(controls) >= 3, controls  # K002 in 11F; 11CF: a control per field

@@ -14,6 +14,7 @@ from sendemodul.profiles import available, load_profile
 from sendemodul.profiles.fixed import FixedWidthProfile
 from sendemodul.profiles.rules.fields import allowed_bydeler
 from sendemodul.profiles.rules.rule_table import load_table
+from sendemodul.profiles.rules.sosial_ids import FIELD_RULES, SSB_IDS
 
 __all__ = ["FORMAT", "combined_table", "profile_fields"]
 
@@ -28,6 +29,7 @@ def profile_fields(profile: FixedWidthProfile) -> dict[str, Any]:
         "title": profile.title,
         "record_length": profile.record_length,
         "controls": profile.controls,
+        "field_control": profile.field_control or "",
         "fields": [
             {
                 "name": f.name,
@@ -65,6 +67,9 @@ def combined_table(year: int) -> dict[str, Any]:
         "controls": {p.register: load_table(p.register) for p in profiles if p.controls is not None},
         "kommuner": sorted(code for code, k in kommuner().items() if k.valid_in(year)),
         "bydeler": reporting_bydeler(year),
+        # which SSB control a finding of ours is (sosial_ids.ssb_control), in a profile with SSB's controls
+        "ssb_ids": dict(SSB_IDS),
+        "field_rules": sorted(FIELD_RULES),
     }
 
 

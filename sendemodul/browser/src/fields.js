@@ -128,12 +128,22 @@ export function compileFieldRules(profile, unit, table) {
     };
   }
 
+  // SSB's control id of a finding (sosial_ids.ssb_control, its constants from the table); none without SSB's controls.
+  const ssbIds = table.ssb_ids || {};
+  const fieldRules = new Set(table.field_rules || []);
+  const controlOf = (spec, rule) => {
+    if (!profile.controls) return null;
+    if (rule in ssbIds) return ssbIds[rule];
+    if (fieldRules.has(rule)) return spec.control || profile.field_control || null;
+    return null;
+  };
+
   const rules = profile.fields.filter((spec) => spec.checked && !spec.id_kind).map((spec) => [spec, rule(spec)]);
   return function problems(values) {
     const found = [];
     for (const [spec, check] of rules) {
       const problem = check(values[spec.name] ?? "");
-      if (problem) found.push({ field: spec.name, rule: problem[0], control: spec.control || null, message: problem[1] });
+      if (problem) found.push({ field: spec.name, rule: problem[0], control: controlOf(spec, problem[0]), message: problem[1] });
     }
     return found;
   };
