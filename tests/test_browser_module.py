@@ -211,10 +211,15 @@ def _page_controls(page, release, path):
     return items, refused
 
 
+#: Our field rules, which the page runs (browser/src/fields.js) besides the rule table's controls.
+FIELD_RULES = {"MANDATORY", "INTEGER", "DATE", "CODE", "LENGTH", "KOMMUNENR", "ORGNR", "BYDEL", "VERSION"}
+
+
 def _cli_controls(server, path):
-    """The same from ``sendemodul check --format json``: the findings of the rule table's controls (the page runs
-    those; the field and identifier rules it does not run yet), in report order, and whether it refuses."""
-    ids = {control["id"] for control in load_table("11F")["controls"]}
+    """The same from ``sendemodul check --format json``: the findings of the field rules and the rule table's
+    controls (the page runs those; the identifier rules it does not run yet), in report order, and whether it
+    refuses."""
+    ids = {control["id"] for control in load_table("11F")["controls"]} | FIELD_RULES
     args = ("check", "-r", "11F", "-p", YEAR, "-u", DEMO, "--format", "json", path)
     proc = run_cli(*args, home=server.home, check=False)
     report = json.loads(proc.stdout)
@@ -239,11 +244,16 @@ BROKEN = [
     {"BIDRAG": "2000"},
     {"VILKARSOSLOV": "1"},
     {"TRYGDESIT": "07"},
+    {"ARBSIT": "X"},  # CODE (K002) and K025
+    {"BYDELSNR": "77"},  # BYDEL (K003)
+    {"VERSION": "24"},  # VERSION (K004)
+    {"BIDRAG": "12a"},  # INTEGER (K002)
 ]
 
 
 def test_the_page_runs_ssbs_controls_as_the_cli_does(server, release, extract, page):
-    """The page runs the rule table's controls (rules.js) and lists the same findings as ``check --format json``:
+    """The page runs the field rules (fields.js) and the rule table's controls (rules.js) and lists the same findings
+    as ``check --format json``:
     none on the 100,000-record extract, and the same ones on a broken extract that breaks more than 10 controls."""
     from test_ssb_sosial import BASE, render
 
@@ -257,6 +267,7 @@ def test_the_page_runs_ssbs_controls_as_the_cli_does(server, release, extract, p
     items, refused = _page_controls(page, release, broken)
     expected, cli_refuses = _cli_controls(server, broken)
     assert len({item[1] for item in expected}) >= 10
+    assert {"CODE", "BYDEL", "VERSION", "INTEGER"} <= {item[1] for item in expected}
     assert items == expected
     assert refused is cli_refuses is True
     assert page.errors == []

@@ -50,6 +50,9 @@ const config = sortedJson({
   profiles: input.profiles,
   controls: input.controls,
   kommuner: input.kommuner,
+  bydeler: input.bydeler,
+  ssb_ids: input.ssb_ids,
+  field_rules: input.field_rules,
   text,
 });
 const csp = [

@@ -92,6 +92,9 @@ def build_input(keys: KeyDirectory, year: int, *, version: str, source_commit: s
         "profiles": table["profiles"],
         "controls": table["controls"],
         "kommuner": table["kommuner"],
+        "bydeler": table["bydeler"],
+        "ssb_ids": table["ssb_ids"],
+        "field_rules": table["field_rules"],
     }
 
 

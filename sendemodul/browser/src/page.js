@@ -1,6 +1,7 @@
 // The page: reads the extract and the unit's key from file inputs, runs the checks, hands the work to the Worker
 // and offers the container to save. Everything stays in this page: its CSP forbids every connection.
 
+import { compileFieldRules } from "./fields.js";
 import { compileControls } from "./rules.js";
 
 const config = JSON.parse(document.getElementById("sendemodul-config").textContent);
@@ -79,9 +80,18 @@ function recordValues(slice, fields) {
   return values;
 }
 
-function structuralReport(bytes, profile) {
+// The field rules of a profile for a unit (fields.js, from the same table as the CLI), compiled once.
+const compiledFields = new Map();
+function fieldRulesOf(profile, unit) {
+  const key = `${profile.register}/${profile.periode}/${unit.kommunenr}-${unit.bydel}-${unit.orgnr}`;
+  if (!compiledFields.has(key)) compiledFields.set(key, compileFieldRules(profile, unit, config));
+  return compiledFields.get(key);
+}
+
+function structuralReport(bytes, profile, unit) {
   const findings = [];
   const controls = controlsOf(profile);
+  const fieldProblems = fieldRulesOf(profile, unit);
   const controlFindings = [];
   let records = 0;
   let line = 0;
@@ -100,8 +110,14 @@ function structuralReport(bytes, profile) {
     const tab = slice.indexOf(9);
     if (tab >= 0) findings.push({ severity: "FATAL", rule: "TAB", line, column: tab + 1 });
     else if (length !== profile.record_length) findings.push({ severity: "FATAL", rule: "RECORD_LENGTH", line, length });
-    else if (controls && !findings.length) {
-      for (const v of controls.violations(recordValues(slice, profile.fields))) {
+    else if (!findings.length) {
+      // As the CLI orders a record's findings: its fields' first, then SSB's controls.
+      const values = recordValues(slice, profile.fields);
+      for (const p of fieldProblems(values)) {
+        controlFindings.push({ severity: "ERROR", rule: p.rule, control: p.control, line, field: p.field, message: p.message });
+      }
+      if (!controls) continue;
+      for (const v of controls.violations(values)) {
         controlFindings.push({ severity: v.severity, rule: v.id, control: v.id, line, field: v.field, message: v.message });
       }
     }
@@ -119,10 +135,10 @@ async function check() {
   $("rapport").replaceChildren();
   try {
     const profile = profileFromForm();
-    unitFromForm();
+    const unit = unitFromForm();
     const file = $("uttrekk").files[0];
     if (!file) throw new Error("no_extract");
-    const report = structuralReport(await readBytes(file), profile);
+    const report = structuralReport(await readBytes(file), profile, unit);
     showReport(report);
     lastCheck = { file, profile, report };
     const refused = refuses(report);
@@ -143,7 +159,7 @@ function showReport(report) {
   const list = document.createElement("ul");
   for (const finding of report.findings.slice(0, 100)) {
     const item = document.createElement("li");
-    item.textContent = t(finding.control ? "finding_control" : "finding_" + finding.rule, finding) + ` [${finding.rule}]`;
+    item.textContent = t(finding.message !== undefined ? "finding_control" : "finding_" + finding.rule, finding) + ` [${finding.rule}]`;
     item.dataset.control = finding.rule;
     item.dataset.line = String(finding.line);
     item.dataset.severity = finding.severity;
