@@ -9,6 +9,7 @@ const DATE_SHAPES = {
   "yyyy-MM-dd": /^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$/,
 };
 const SHOW_MAX_CHARS = 4;
+const MEMO_MAX = 1 << 15;
 // The rule a role's other value breaks, and that value in words (fields.py's _ROLE_RULES).
 const ROLE_RULES = {
   kommunenr: ["KOMMUNENR", "the unit's kommunenr"],
@@ -138,7 +139,21 @@ export function compileFieldRules(profile, unit, table) {
     return null;
   };
 
-  const rules = profile.fields.filter((spec) => spec.checked && !spec.id_kind).map((spec) => [spec, rule(spec)]);
+  // A field's verdict on a text, remembered (bounded): values repeat a lot in an extract (codes, dates, blanks).
+  const remembered = (check) => {
+    const memo = new Map();
+    return (value) => {
+      let found = memo.get(value);
+      if (found === undefined) {
+        found = check(value);
+        if (memo.size < MEMO_MAX) memo.set(value, found);
+      }
+      return found;
+    };
+  };
+  const rules = profile.fields
+    .filter((spec) => spec.checked && !spec.id_kind)
+    .map((spec) => [spec, remembered(rule(spec))]);
   return function problems(values) {
     const found = [];
     for (const [spec, check] of rules) {
