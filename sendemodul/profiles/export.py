@@ -9,10 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 from sendemodul import identity
+from sendemodul.identity.checkdigits import DUF_WEIGHTS, K1_WEIGHTS, K2_WEIGHTS
 from sendemodul.identity.codelists import bydeler, kommuner
+from sendemodul.identity.person_ids import PLACEHOLDER_SUFFIXES
 from sendemodul.profiles import available, load_profile
 from sendemodul.profiles.fixed import FixedWidthProfile
 from sendemodul.profiles.rules.fields import allowed_bydeler
+from sendemodul.profiles.rules.records import (
+    BIRTH_DATE_CLASSES,
+    DISTINCT_CLASSES,
+    ID_NAMES,
+    ID_REASONS,
+    RULE_2032_REASON,
+)
+from sendemodul.profiles.rules.report import MAX_PER_RULE
 from sendemodul.profiles.rules.rule_table import load_table
 from sendemodul.profiles.rules.sosial_ids import FIELD_RULES, SSB_IDS
 
@@ -30,6 +40,9 @@ def profile_fields(profile: FixedWidthProfile) -> dict[str, Any]:
         "record_length": profile.record_length,
         "controls": profile.controls,
         "field_control": profile.field_control or "",
+        "fnr_rule": profile.fnr_rule or "",
+        "duplicate_key": list(profile.duplicate_key),
+        "duplicate_skip": sorted(profile.duplicate_skip),
         "fields": [
             {
                 "name": f.name,
@@ -47,6 +60,7 @@ def profile_fields(profile: FixedWidthProfile) -> dict[str, Any]:
                 "role": f.role or "",
                 "id_kind": f.id_kind or "",
                 "control": f.control or "",
+                "unique": f.unique,
             }
             for f in profile.field_specs
         ],
@@ -70,6 +84,21 @@ def combined_table(year: int) -> dict[str, Any]:
         # which SSB control a finding of ours is (sosial_ids.ssb_control), in a profile with SSB's controls
         "ssb_ids": dict(SSB_IDS),
         "field_rules": sorted(FIELD_RULES),
+        # the identifier rules' constants (sendemodul.identity, rules/records.py) and the report's cap
+        "identity": {
+            "k1_weights": list(K1_WEIGHTS),
+            "k2_weights": list(K2_WEIGHTS),
+            "duf_weights": list(DUF_WEIGHTS),
+            "placeholder_suffixes": sorted(PLACEHOLDER_SUFFIXES),
+            "distinct_classes": [str(c) for c in DISTINCT_CLASSES],
+            "birth_date_classes": [str(c) for c in BIRTH_DATE_CLASSES],
+            "messages": {
+                "reasons": dict(ID_REASONS),
+                "rule_2032": RULE_2032_REASON,
+                "names": {kind: list(name) for kind, name in ID_NAMES.items()},
+            },
+        },
+        "max_per_rule": MAX_PER_RULE,
     }
 
 
