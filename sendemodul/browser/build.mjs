@@ -53,6 +53,8 @@ const config = sortedJson({
   bydeler: input.bydeler,
   ssb_ids: input.ssb_ids,
   field_rules: input.field_rules,
+  identity: input.identity,
+  max_per_rule: input.max_per_rule,
   text,
 });
 const csp = [

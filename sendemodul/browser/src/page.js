@@ -1,7 +1,8 @@
 // The page: reads the extract and the unit's key from file inputs, runs the checks, hands the work to the Worker
 // and offers the container to save. Everything stays in this page: its CSP forbids every connection.
 
-import { compileFieldRules } from "./fields.js";
+import { startCheck } from "./checks.js";
+import { parseDate } from "./fields.js";
 import { compileControls } from "./rules.js";
 
 const config = JSON.parse(document.getElementById("sendemodul-config").textContent);
@@ -80,19 +81,11 @@ function recordValues(slice, fields) {
   return values;
 }
 
-// The field rules of a profile for a unit (fields.js, from the same table as the CLI), compiled once.
-const compiledFields = new Map();
-function fieldRulesOf(profile, unit) {
-  const key = `${profile.register}/${profile.periode}/${unit.kommunenr}-${unit.bydel}-${unit.orgnr}`;
-  if (!compiledFields.has(key)) compiledFields.set(key, compileFieldRules(profile, unit, config));
-  return compiledFields.get(key);
-}
-
+// The whole check of the extract (checks.js: field rules, identifier rules, SSB's controls, duplicates, the counts),
+// as `sendemodul check --format json` reports it; a FATAL finding of the file's shape stops every other check.
 function structuralReport(bytes, profile, unit) {
-  const findings = [];
-  const controls = controlsOf(profile);
-  const fieldProblems = fieldRulesOf(profile, unit);
-  const controlFindings = [];
+  const fatal = [];
+  const checker = startCheck(profile, unit, config, controlsOf(profile), parseDate);
   let records = 0;
   let line = 0;
   let start = 0;
@@ -108,22 +101,12 @@ function structuralReport(bytes, profile, unit) {
     if (slice.every((b) => b === 32 || b === 13)) continue;
     records += 1;
     const tab = slice.indexOf(9);
-    if (tab >= 0) findings.push({ severity: "FATAL", rule: "TAB", line, column: tab + 1 });
-    else if (length !== profile.record_length) findings.push({ severity: "FATAL", rule: "RECORD_LENGTH", line, length });
-    else if (!findings.length) {
-      // As the CLI orders a record's findings: its fields' first, then SSB's controls.
-      const values = recordValues(slice, profile.fields);
-      for (const p of fieldProblems(values)) {
-        controlFindings.push({ severity: "ERROR", rule: p.rule, control: p.control, line, field: p.field, message: p.message });
-      }
-      if (!controls) continue;
-      for (const v of controls.violations(values)) {
-        controlFindings.push({ severity: v.severity, rule: v.id, control: v.id, line, field: v.field, message: v.message });
-      }
-    }
+    if (tab >= 0) fatal.push({ severity: "FATAL", rule: "TAB", line, column: tab + 1 });
+    else if (length !== profile.record_length) fatal.push({ severity: "FATAL", rule: "RECORD_LENGTH", line, length });
+    else if (!fatal.length) checker.record(line, recordValues(slice, profile.fields));
   }
-  // A FATAL finding stops every other check, as in the CLI: then only the file's shape is reported.
-  return { records, findings: findings.length ? findings : controlFindings };
+  if (fatal.length) return { records, findings: fatal };
+  return checker.finish();
 }
 
 const refuses = (report) => report.findings.some((f) => f.severity === "ERROR" || f.severity === "FATAL");
@@ -159,9 +142,10 @@ function showReport(report) {
   const list = document.createElement("ul");
   for (const finding of report.findings.slice(0, 100)) {
     const item = document.createElement("li");
-    item.textContent = t(finding.message !== undefined ? "finding_control" : "finding_" + finding.rule, finding) + ` [${finding.rule}]`;
+    const key = finding.message === undefined ? "finding_" + finding.rule : finding.line === null ? "finding_extract" : "finding_control";
+    item.textContent = t(key, finding) + ` [${finding.rule}]`;
     item.dataset.control = finding.rule;
-    item.dataset.line = String(finding.line);
+    if (finding.line !== null) item.dataset.line = String(finding.line);
     item.dataset.severity = finding.severity;
     list.append(item);
   }
