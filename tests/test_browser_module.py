@@ -21,7 +21,6 @@ from test_pipeline_pq import delivered_once
 
 from sendemodul import identity, keydir, signing
 from sendemodul.profiles import load_profile
-from sendemodul.profiles.rules.rule_table import load_table
 from sendemodul.verify import verify_container
 
 pytestmark = pytest.mark.integration  # builds with node, runs Chromium and a server
@@ -205,25 +204,29 @@ def _page_controls(page, release, path):
     page.wait_for_selector("#status:not(:empty), #feil:not(:empty)", timeout=120_000)
     items = page.eval_on_selector_all(
         "#rapport li",
-        "items => items.map(li => [li.dataset.severity, li.dataset.control, Number(li.dataset.line), li.textContent])",
+        "items => items.map(li => [li.dataset.severity, li.dataset.control,"
+        " li.dataset.line === undefined ? null : Number(li.dataset.line), li.textContent])",
     )
     refused = page.evaluate("() => document.querySelector('#feil').textContent !== ''")
     return items, refused
 
 
 def _cli_controls(server, path):
-    """The same from ``sendemodul check --format json``: the findings of the rule table's controls (the page runs
-    those; the field and identifier rules it does not run yet), in report order, and whether it refuses."""
-    ids = {control["id"] for control in load_table("11F")["controls"]}
+    """The same from ``sendemodul check --format json``: every finding (the page lists the first 100), in report
+    order, and whether it refuses."""
     args = ("check", "-r", "11F", "-p", YEAR, "-u", DEMO, "--format", "json", path)
     proc = run_cli(*args, home=server.home, check=False)
     report = json.loads(proc.stdout)
     found = [
-        [f["severity"], f["rule"], f["line"], f"Linje {f['line']}: {f['message']} [{f['rule']}]"]
+        [
+            f["severity"],
+            f["rule"],
+            f["line"],
+            (f"Linje {f['line']}: " if f["line"] is not None else "") + f"{f['message']} [{f['rule']}]",
+        ]
         for f in report["findings"]
-        if f["rule"] in ids
     ]
-    return found[:100], any(f[0] in ("ERROR", "FATAL") for f in found)
+    return found[:100], report["exit_code"] == 2
 
 
 BROKEN = [
@@ -239,17 +242,26 @@ BROKEN = [
     {"BIDRAG": "2000"},
     {"VILKARSOSLOV": "1"},
     {"TRYGDESIT": "07"},
+    {"ARBSIT": "X"},  # CODE (K002) and K025
+    {"BYDELSNR": "77"},  # BYDEL (K003)
+    {"VERSION": "24"},  # VERSION (K004)
+    {"BIDRAG": "12a"},  # INTEGER (K002)
+    {"PERSON_FODSELSNR": "12345678901"},  # ID_INVALID (K005)
+    {"PERSON_FODSELSNR": ""},  # ID_MISSING (K005)
+    {"PERSON_JOURNALNR": "J1"},  # DUPLICATE (K005B)
 ]
 
 
 def test_the_page_runs_ssbs_controls_as_the_cli_does(server, release, extract, page):
-    """The page runs the rule table's controls (rules.js) and lists the same findings as ``check --format json``:
-    none on the 100,000-record extract, and the same ones on a broken extract that breaks more than 10 controls."""
+    """The page runs the whole check (checks.js: field and identifier rules, duplicates, the rule table's controls)
+    and lists the same findings (the first 100) as ``check --format json``, and refuses where it refuses:
+    no blocking one on the 100,000-record extract, and the same ones on a broken extract that breaks more than 10
+    controls."""
     from test_ssb_sosial import BASE, render
 
     items, refused = _page_controls(page, release, extract)
-    assert (items, refused) == ([], False)
-    assert _cli_controls(server, extract) == ([], False)
+    assert (items, refused) == _cli_controls(server, extract)
+    assert refused is False
     broken = server.home.parent / "uttrekk-11f-feil.txt"
     base = {**BASE["11F"], "VERSION": str(YEAR)[2:]}
     lines = [render("11F", {**base, "PERSON_JOURNALNR": f"J{n}", **change}) for n, change in enumerate(BROKEN, 1)]
@@ -257,6 +269,7 @@ def test_the_page_runs_ssbs_controls_as_the_cli_does(server, release, extract, p
     items, refused = _page_controls(page, release, broken)
     expected, cli_refuses = _cli_controls(server, broken)
     assert len({item[1] for item in expected}) >= 10
+    assert {"CODE", "BYDEL", "VERSION", "INTEGER", "ID_INVALID", "ID_MISSING", "DUPLICATE"} <= {i[1] for i in expected}
     assert items == expected
     assert refused is cli_refuses is True
     assert page.errors == []

@@ -6,6 +6,7 @@ controls. Also: the table's checks, and ``sendemodul profiles export``."""
 from __future__ import annotations
 
 import datetime
+import io
 import json
 import random
 import shutil
@@ -19,8 +20,11 @@ from test_ssb_sosial import _PLACEHOLDERS, BASE, CASES, OSLO, STAVANGER, render,
 from sendemodul import identity
 from sendemodul.profiles import load_profile
 from sendemodul.profiles.export import combined_table
-from sendemodul.profiles.rules.fields import Context
+from sendemodul.profiles.rules.checker import run_checks
+from sendemodul.profiles.rules.fields import Context, FieldRule
+from sendemodul.profiles.rules.report import MAX_PER_RULE
 from sendemodul.profiles.rules.rule_table import ControlTable, TableError, load_table
+from sendemodul.profiles.rules.sosial_ids import ssb_control
 
 RUNNER = Path(__file__).parent / "support" / "run_rules.mjs"
 YEAR = 2026
@@ -202,3 +206,179 @@ def test_profiles_export_writes_the_combined_table(tmp_path):
     assert out.read_bytes() == first
     bad = run_cli("profiles", "export", "--year", "2030", check=False)
     assert bad.returncode == 1 and "ERROR: no fixed-width profiles for 2030" in bad.stderr
+
+
+FIELDS_RUNNER = Path(__file__).parent / "support" / "run_fields.mjs"
+#: Units whose field rules differ: a kommune with bydeler reporting as a whole, one bydel of it, one without bydeler.
+UNITS = ["0301-00-958935420", "0301-12-958935420", "1103-00-964965226"]
+
+
+def python_field_findings(register: str, unit: identity.Unit, records: list[dict[str, str]], year: int = YEAR):
+    profile = load_profile(register, year)
+    context = Context(profile, unit)
+    rules = [FieldRule(spec, context) for spec in profile.field_specs if spec.checked and not spec.id_kind]
+    found = []
+    for values in records:
+        found.append(
+            [
+                {
+                    "field": rule.spec.name,
+                    "rule": problem[0],
+                    "control": ssb_control(profile, problem[0], rule.spec.name) if profile.controls else None,
+                    "message": problem[1],
+                }
+                for rule in rules
+                if (problem := rule.problem(values.get(rule.spec.name, ""))) is not None
+            ]
+        )
+    return found
+
+
+def node_field_findings(register: str, unit: identity.Unit, records: list[dict[str, str]], year: int = YEAR):
+    assert shutil.which("node"), "node is needed: run scripts/system-packages"
+    payload = json.dumps(
+        {
+            "table": combined_table(year),
+            "unit": {"kommunenr": unit.kommunenr, "bydel": unit.bydel, "orgnr": unit.orgnr},
+            "cases": [{"register": register, "values": values} for values in records],
+        }
+    )
+    out = subprocess.run(
+        ["node", str(FIELDS_RUNNER)], input=payload, capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    return json.loads(out)
+
+
+@pytest.mark.parametrize("register", ["11F", "11CF"])
+@pytest.mark.parametrize("year", [2025, 2026])
+@pytest.mark.parametrize("unit_text", UNITS)
+def test_python_and_js_field_rules_agree(register, year, unit_text):
+    """The page's field rules (browser/src/fields.js) judge every field as FieldRule.problem does: SSB-derived
+    records and seeded random ones with odd values (blank, signs, non-ASCII, bad dates, unknown codes and kommuner,
+    other units' bydeler and kommunenummer, quotes that Python's repr shows differently)."""
+    unit = identity.parse_unit(unit_text, year)
+    profile = load_profile(register, year)
+    rng = random.Random(f"fields-{register}-{year}-{unit_text}")
+    records = ssb_records(register) if year == YEAR else []
+    extra = ["'", '"', "'\"", "\\", "\t1", "0\x85", "0-1", "1103", "0301", "01", "12", "16", "99", "ÆØÅ", "😀", "12345"]
+    for _ in range(800):
+        values = values_of(register, render(register, BASE[register]))
+        values["VERSION"] = str(year)[2:]
+        for spec in profile.field_specs:
+            if rng.random() < 0.2:
+                value = rng.choice([odd_value(rng, spec, year), rng.choice(extra)])
+                values[spec.name] = value[: spec.width].strip(" ")
+        records.append(values)
+    ours = python_field_findings(register, unit, records, year)
+    theirs = node_field_findings(register, unit, records, year)
+    for values, a, b in zip(records, ours, theirs):
+        assert a == b, (values, a, b)
+    assert len(ours) == len(theirs) == len(records)
+    rules = {f["rule"] for found in ours for f in found}
+    wanted = {"MANDATORY", "DATE", "CODE", "BYDEL", "KOMMUNENR", "VERSION"}
+    if any(spec.type == "integer" and spec.checked and not spec.id_kind for spec in profile.field_specs):
+        wanted.add("INTEGER")
+    assert wanted <= rules, rules  # the records do reach every rule
+    controls = {f["control"] for found in ours for f in found}
+    assert controls >= {"K003", "K004"} and len(controls) >= 3, controls  # K002 in 11F; 11CF: a control per field
+
+
+CHECK_RUNNER = Path(__file__).parent / "support" / "run_check.mjs"
+#: The parts of ``check --format json`` that checks.js gives (the file's name, the titles and the groups are the
+#: page's frame, not the check's).
+REPORT_KEYS = ("records", "result", "exit_code", "counts", "rules", "omitted", "findings")
+
+
+def python_report(register, unit, lines, year, allow_synthetic=True, cap=MAX_PER_RULE):
+    profile = load_profile(register, year)
+    data = "".join(line + "\n" for line in lines).encode("iso-8859-1")
+    report = run_checks(profile, io.BytesIO(data), unit, allow_synthetic=allow_synthetic, max_per_rule=cap).as_dict()
+    return {key: report[key] for key in REPORT_KEYS}
+
+
+def node_report(register, unit, lines, year, allow_synthetic=True, cap=MAX_PER_RULE):
+    payload = json.dumps(
+        {
+            "table": {**combined_table(year), "max_per_rule": cap},
+            "unit": {"kommunenr": unit.kommunenr, "bydel": unit.bydel, "orgnr": unit.orgnr},
+            "register": register,
+            "periode": year,
+            "lines": lines,
+            "allowSynthetic": allow_synthetic,
+        }
+    )
+    out = subprocess.run(
+        ["node", str(CHECK_RUNNER)], input=payload, capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    return json.loads(out)
+
+
+def assert_same_report(register, unit, lines, year=YEAR, allow_synthetic=True, cap=MAX_PER_RULE):
+    ours = python_report(register, unit, lines, year, allow_synthetic, cap)
+    theirs = node_report(register, unit, lines, year, allow_synthetic, cap)
+    for a, b in zip(ours["findings"], theirs["findings"]):
+        assert a == b
+    assert ours == theirs
+    return ours
+
+
+def id_value(rng: random.Random, year: int, pool: list[str]) -> str:
+    """An identifier: valid of each kind, 2032-rule, placeholder, bad date, bad check digits, wrong shape, or one
+    used before (a duplicate)."""
+    born = datetime.date(rng.randint(1920, year), rng.randint(1, 12), rng.randint(1, 28))
+    kind = rng.choice(["fnr", "fnr", "dnr", "hnr", "synthetic"])
+    number = identity.generate_fnr(born, rng.randint(0, 999), kind=kind) or ""
+    choices = [number] * 6 + ["", "1234567890", "12345678901", "32013012345", "abc", born.strftime("%d%m%y") + "00100"]
+    if number:
+        choices.append(number[:10] + str((int(number[10]) + 1) % 10))  # bad check digits
+        for k1 in range(10):  # perhaps the 2032 rule
+            other = number[:9] + str(k1)
+            for k2 in range(10):
+                if identity.fnr_check_digits_ok(other + str(k2)) == "2032":
+                    choices.append(other + str(k2))
+    if pool:
+        choices += [rng.choice(pool)] * 3
+    value = rng.choice(choices)
+    if value:
+        pool.append(value)
+    return value
+
+
+@pytest.mark.parametrize("register", ["11F", "11CF"])
+@pytest.mark.parametrize("unit_text", UNITS)
+@pytest.mark.parametrize("allow_synthetic", [True, False])
+def test_python_and_js_reports_agree(register, unit_text, allow_synthetic):
+    """The page's whole check (checks.js: field rules, identifier rules, controls, duplicates, the counts and the cap
+    of findings a rule) gives the report ``check --format json`` gives (the frame's keys of REPORT_KEYS), on the
+    SSB-derived records and seeded random ones with bad and repeated IDs, dates and codes."""
+    year = YEAR
+    unit = identity.parse_unit(unit_text, year)
+    profile = load_profile(register, year)
+    rng = random.Random(f"report-{register}-{unit_text}")
+    pool: list[str] = []
+    lines = [render(register, {**BASE[register], "PERSON_JOURNALNR": f"S{n}"}) for n in range(3)]
+    lines += [
+        render(register, {**BASE[register], **{k: v for k, v in values.items() if v}})
+        for values in ssb_records(register)
+    ]
+    for n in range(600):
+        values = {**BASE[register], "PERSON_JOURNALNR": f"J{n % 400}", "VERSION": str(year)[2:]}
+        values["PERSON_FODSELSNR"] = id_value(rng, year, pool)
+        if n < 60:
+            values["KJONN"] = "3"
+        for spec in profile.field_specs:
+            if not spec.id_kind and rng.random() < 0.05:
+                values[spec.name] = odd_value(rng, spec, year).strip(" ")
+        lines.append(render(register, values))
+    report = assert_same_report(register, unit, lines, year, allow_synthetic, cap=50)
+    rules = set(report["rules"])
+    wanted = {"ID_INVALID", "CODE", "BIRTHDATE", "ID_SYNTHETIC", "ID_PLACEHOLDER"}
+    if unit.kommunenr not in profile.duplicate_skip:  # 11CF: SSB checks no duplicates in Oslo
+        wanted |= {"DUPLICATE_ID", "DUPLICATE"}
+    assert wanted <= rules, rules
+    assert report["omitted"], report["rules"]  # the cap of findings a rule (here 50) is reached
+    assert_same_report(register, unit, lines[:300], year, allow_synthetic)  # the real cap
+
+
+def test_an_empty_extract_reports_alike():
+    assert assert_same_report("11F", identity.parse_unit(UNITS[0], YEAR), [])["rules"] == {"EMPTY": 1}

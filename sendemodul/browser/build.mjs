@@ -50,6 +50,11 @@ const config = sortedJson({
   profiles: input.profiles,
   controls: input.controls,
   kommuner: input.kommuner,
+  bydeler: input.bydeler,
+  ssb_ids: input.ssb_ids,
+  field_rules: input.field_rules,
+  identity: input.identity,
+  max_per_rule: input.max_per_rule,
   text,
 });
 const csp = [

@@ -92,6 +92,11 @@ def build_input(keys: KeyDirectory, year: int, *, version: str, source_commit: s
         "profiles": table["profiles"],
         "controls": table["controls"],
         "kommuner": table["kommuner"],
+        "bydeler": table["bydeler"],
+        "ssb_ids": table["ssb_ids"],
+        "field_rules": table["field_rules"],
+        "identity": table["identity"],
+        "max_per_rule": table["max_per_rule"],
     }
 
 

@@ -8,10 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from sendemodul.identity.codelists import kommuner
+from sendemodul import identity
+from sendemodul.identity.checkdigits import DUF_WEIGHTS, K1_WEIGHTS, K2_WEIGHTS
+from sendemodul.identity.codelists import bydeler, kommuner
+from sendemodul.identity.person_ids import PLACEHOLDER_SUFFIXES
 from sendemodul.profiles import available, load_profile
 from sendemodul.profiles.fixed import FixedWidthProfile
+from sendemodul.profiles.rules.fields import allowed_bydeler
+from sendemodul.profiles.rules.records import (
+    BIRTH_DATE_CLASSES,
+    DISTINCT_CLASSES,
+    ID_NAMES,
+    ID_REASONS,
+    RULE_2032_REASON,
+)
+from sendemodul.profiles.rules.report import MAX_PER_RULE
 from sendemodul.profiles.rules.rule_table import load_table
+from sendemodul.profiles.rules.sosial_ids import FIELD_RULES, SSB_IDS
 
 __all__ = ["FORMAT", "combined_table", "profile_fields"]
 
@@ -26,6 +39,10 @@ def profile_fields(profile: FixedWidthProfile) -> dict[str, Any]:
         "title": profile.title,
         "record_length": profile.record_length,
         "controls": profile.controls,
+        "field_control": profile.field_control or "",
+        "fnr_rule": profile.fnr_rule or "",
+        "duplicate_key": list(profile.duplicate_key),
+        "duplicate_skip": sorted(profile.duplicate_skip),
         "fields": [
             {
                 "name": f.name,
@@ -35,11 +52,15 @@ def profile_fields(profile: FixedWidthProfile) -> dict[str, Any]:
                 "mandatory": f.mandatory,
                 "checked": f.checked,
                 "codes": list(f.codes),
+                "code_texts": dict(f.codes),
+                "max_length": f.max_length,
+                "min_length": f.min_length,
                 "codes_from": f.codes_from or "",
                 "format": f.date_format or "",
                 "role": f.role or "",
                 "id_kind": f.id_kind or "",
                 "control": f.control or "",
+                "unique": f.unique,
             }
             for f in profile.field_specs
         ],
@@ -59,4 +80,35 @@ def combined_table(year: int) -> dict[str, Any]:
         "profiles": [profile_fields(p) for p in profiles],
         "controls": {p.register: load_table(p.register) for p in profiles if p.controls is not None},
         "kommuner": sorted(code for code, k in kommuner().items() if k.valid_in(year)),
+        "bydeler": reporting_bydeler(year),
+        # which SSB control a finding of ours is (sosial_ids.ssb_control), in a profile with SSB's controls
+        "ssb_ids": dict(SSB_IDS),
+        "field_rules": sorted(FIELD_RULES),
+        # the identifier rules' constants (sendemodul.identity, rules/records.py) and the report's cap
+        "identity": {
+            "k1_weights": list(K1_WEIGHTS),
+            "k2_weights": list(K2_WEIGHTS),
+            "duf_weights": list(DUF_WEIGHTS),
+            "placeholder_suffixes": sorted(PLACEHOLDER_SUFFIXES),
+            "distinct_classes": [str(c) for c in DISTINCT_CLASSES],
+            "birth_date_classes": [str(c) for c in BIRTH_DATE_CLASSES],
+            "messages": {
+                "reasons": dict(ID_REASONS),
+                "rule_2032": RULE_2032_REASON,
+                "names": {kind: list(name) for kind, name in ID_NAMES.items()},
+            },
+        },
+        "max_per_rule": MAX_PER_RULE,
     }
+
+
+def reporting_bydeler(year: int) -> dict[str, list[str]]:
+    """Per kommune with bydeler in force in ``year``, the bydeler a record may name when the kommune reports as a
+    whole (:func:`~sendemodul.profiles.rules.fields.allowed_bydeler`; other kommuner have none)."""
+    valid = {code for code, k in kommuner().items() if k.valid_in(year)}
+    found = {}
+    for code in sorted(set(bydeler()) & valid):
+        allowed, _ = allowed_bydeler(identity.Unit(code, "00", ""), year)
+        if allowed != {"", "00"}:
+            found[code] = sorted(allowed)
+    return found

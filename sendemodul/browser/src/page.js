@@ -1,6 +1,8 @@
 // The page: reads the extract and the unit's key from file inputs, runs the checks, hands the work to the Worker
 // and offers the container to save. Everything stays in this page: its CSP forbids every connection.
 
+import { startCheck } from "./checks.js";
+import { parseDate } from "./fields.js";
 import { compileControls } from "./rules.js";
 
 const config = JSON.parse(document.getElementById("sendemodul-config").textContent);
@@ -79,10 +81,11 @@ function recordValues(slice, fields) {
   return values;
 }
 
-function structuralReport(bytes, profile) {
-  const findings = [];
-  const controls = controlsOf(profile);
-  const controlFindings = [];
+// The whole check of the extract (checks.js: field rules, identifier rules, SSB's controls, duplicates, the counts),
+// as `sendemodul check --format json` reports it; a FATAL finding of the file's shape stops every other check.
+function structuralReport(bytes, profile, unit) {
+  const fatal = [];
+  const checker = startCheck(profile, unit, config, controlsOf(profile), parseDate);
   let records = 0;
   let line = 0;
   let start = 0;
@@ -98,16 +101,12 @@ function structuralReport(bytes, profile) {
     if (slice.every((b) => b === 32 || b === 13)) continue;
     records += 1;
     const tab = slice.indexOf(9);
-    if (tab >= 0) findings.push({ severity: "FATAL", rule: "TAB", line, column: tab + 1 });
-    else if (length !== profile.record_length) findings.push({ severity: "FATAL", rule: "RECORD_LENGTH", line, length });
-    else if (controls && !findings.length) {
-      for (const v of controls.violations(recordValues(slice, profile.fields))) {
-        controlFindings.push({ severity: v.severity, rule: v.id, control: v.id, line, field: v.field, message: v.message });
-      }
-    }
+    if (tab >= 0) fatal.push({ severity: "FATAL", rule: "TAB", line, column: tab + 1 });
+    else if (length !== profile.record_length) fatal.push({ severity: "FATAL", rule: "RECORD_LENGTH", line, length });
+    else if (!fatal.length) checker.record(line, recordValues(slice, profile.fields));
   }
-  // A FATAL finding stops every other check, as in the CLI: then only the file's shape is reported.
-  return { records, findings: findings.length ? findings : controlFindings };
+  if (fatal.length) return { records, findings: fatal };
+  return checker.finish();
 }
 
 const refuses = (report) => report.findings.some((f) => f.severity === "ERROR" || f.severity === "FATAL");
@@ -119,10 +118,10 @@ async function check() {
   $("rapport").replaceChildren();
   try {
     const profile = profileFromForm();
-    unitFromForm();
+    const unit = unitFromForm();
     const file = $("uttrekk").files[0];
     if (!file) throw new Error("no_extract");
-    const report = structuralReport(await readBytes(file), profile);
+    const report = structuralReport(await readBytes(file), profile, unit);
     showReport(report);
     lastCheck = { file, profile, report };
     const refused = refuses(report);
@@ -143,9 +142,10 @@ function showReport(report) {
   const list = document.createElement("ul");
   for (const finding of report.findings.slice(0, 100)) {
     const item = document.createElement("li");
-    item.textContent = t(finding.control ? "finding_control" : "finding_" + finding.rule, finding) + ` [${finding.rule}]`;
+    const key = finding.message === undefined ? "finding_" + finding.rule : finding.line === null ? "finding_extract" : "finding_control";
+    item.textContent = t(key, finding) + ` [${finding.rule}]`;
     item.dataset.control = finding.rule;
-    item.dataset.line = String(finding.line);
+    if (finding.line !== null) item.dataset.line = String(finding.line);
     item.dataset.severity = finding.severity;
     list.append(item);
   }

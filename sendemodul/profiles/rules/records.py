@@ -19,6 +19,9 @@ from sendemodul.profiles.rules.report import MAX_PER_RULE, Add, Severity
 __all__ = [
     "BIRTH_DATE_CLASSES",
     "DISTINCT_CLASSES",
+    "ID_NAMES",
+    "ID_REASONS",
+    "RULE_2032_REASON",
     "BirthField",
     "RecordRules",
     "birth_matches",
@@ -32,6 +35,8 @@ _ID_REASONS = {
 }
 _RULE_2032_REASON = "its check digits follow the rule for numbers issued from 2032, not valid for this year"
 _ID_NAMES = {"fnr": ("fødselsnummer", 11), "duf": ("DUF number", 12)}
+#: For the browser module (``sendemodul profiles export``): the identifier rules' reasons and names, as above.
+ID_REASONS, RULE_2032_REASON, ID_NAMES = _ID_REASONS, _RULE_2032_REASON, _ID_NAMES
 #: Classes whose number can appear twice only by mistake (placeholders are shared by design). Tuples, not sets:
 #: membership by identity is much faster than hashing an enum member.
 DISTINCT_CLASSES = (IdClass.SYNTHETIC, IdClass.FNR, IdClass.DNR, IdClass.DUF, IdClass.HNR)

@@ -11,7 +11,7 @@ from sendemodul.profiles.rules.rule_table import load_table
 if TYPE_CHECKING:
     from sendemodul.profiles.fixed import FixedWidthProfile
 
-__all__ = ["TITLES", "ssb_control"]
+__all__ = ["FIELD_RULES", "SSB_IDS", "TITLES", "ssb_control"]
 
 #: SSB's controls' titles in Bokmål (our words), by register: the report's group headings, from the rule tables.
 TITLES = {register: dict(load_table(register)["titles"]) for register in ("11F", "11CF")}
@@ -31,6 +31,10 @@ _SSB_IDS = {
     "DUPLICATE": "K005B",
 }
 _FIELD_RULES = frozenset({"MANDATORY", "INTEGER", "DATE", "CODE", "LENGTH"})
+#: For the browser module (``sendemodul profiles export``): our rules' SSB control ids, and the field rules whose
+#: control is the field's (or the profile's ``field_control``), as :func:`ssb_control` reads them.
+SSB_IDS = _SSB_IDS
+FIELD_RULES = _FIELD_RULES
 
 
 def ssb_control(profile: FixedWidthProfile, rule: str, field: str | None) -> str | None:
