@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from support.fakes import PIN, UNIT, FakeIntake, FakePortal, parse_response, web_app
 from twisted.cred.error import UnauthorizedLogin
+from twisted.internet import defer
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -362,3 +363,41 @@ class RawAnswerTests(SiteTestCase):
             with self.subTest(name):
                 _, _, body = self.assert_raw_answer(data, 400)
                 self.assertIn(b'"bad_request"', body)
+
+
+class RefusalLogTests(SiteTestCase):
+    """The access log in a storm (Site.log): logins answered 503 busy are counted and summed up once a second, not
+    logged one by one; wrong PINs (401) still are, up to REFUSALS_LOGGED_PER_SECOND a second."""
+
+    def login(self, pin):
+        auth_header = base64.b64encode(f"{UNIT}:{pin}".encode())
+        return self.request(
+            b"GET /api/v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + auth_header + b"\r\n\r\n"
+        )
+
+    def access_lines(self):
+        return [e for e in self.events if e.get("log_format") == "{method} {status}"]
+
+    def summaries(self):
+        return [
+            e["count"] for e in self.events if e.get("log_format") == "{count} logins answered 503 busy in one second"
+        ]
+
+    def test_busy_logins_are_counted_not_logged_and_summed_up_a_second_later(self):
+        self.portal.login = lambda creds, mind, *interfaces: defer.fail(auth.Throttled("total"))
+        for _ in range(30):
+            status, _, _ = self.login("wrong")
+            self.assertEqual(status, 503)
+        self.assertEqual(self.access_lines(), [])
+        self.assertEqual(self.summaries(), [])
+        self.clock.advance(1)
+        self.login("wrong")
+        self.assertEqual(self.summaries(), [30])
+        self.assertEqual(self.access_lines(), [])
+
+    def test_wrong_pins_are_still_logged_one_by_one(self):
+        for _ in range(3):
+            status, _, _ = self.login("wrong")
+            self.assertEqual(status, 401)
+        self.assertEqual([e["status"] for e in self.access_lines()], [401, 401, 401])
+        self.assertEqual(self.summaries(), [])

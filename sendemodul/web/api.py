@@ -19,10 +19,13 @@ from sendemodul.errors import (
 from sendemodul.receipt import Receipt
 from sendemodul.timefmt import OSLO
 from sendemodul.web.app import AppResource
-from sendemodul.web.errors import NotFoundJSON, json_error, json_response, respond, status_for
+from sendemodul.web.errors import NotFoundJSON, json_error, json_refusal, json_response, respond, status_for
 from sendemodul.web.request import UPLOAD_NAME_RE
 
 log = Logger()
+
+#: The API's message for a failed login (the ``melding`` says it in Bokmål or Nynorsk).
+LOGIN_FAILED = "Login failed: check the unit and the PIN."
 
 
 def _upload_json(row, current):
@@ -67,9 +70,9 @@ class ApiAuthenticated(AppResource):
     def _failed(self, failure, request):
         if failure.check(LoginBusy):
             request.setHeader(b"Retry-After", b"5")
-            return json_error(request, 503, "busy", str(failure.value))
+            return json_refusal(request, 503, "busy", str(failure.value))
         if failure.check(UnauthorizedLogin):
-            return json_error(request, 401, "unauthorized", "Login failed: check the unit and the PIN.")
+            return json_refusal(request, 401, "unauthorized", LOGIN_FAILED)
         log.failure("API request failed", failure)
         return json_error(request, 500, "error", "Internal error.")
 

@@ -2,6 +2,7 @@
 bodies ``{error, message, melding}``, and the finishing of a deferred answer (an unexpected failure becomes a
 logged 500, never a request left hanging)."""
 
+import functools
 import html
 import json
 
@@ -45,21 +46,58 @@ def status_for(error):
 _EXTRA_REASONS = {422: b"Unprocessable Content", 507: b"Insufficient Storage"}
 
 
-def json_response(request, status, body):
-    """A JSON answer; every :class:`~sendemodul.i18n.Msg` in ``body`` (a ``melding``, a receipt's "what counts")
-    is written in the request's language (``?lang=``, the cookie, ``Accept-Language``), as the pages are."""
+def json_body(lang, body):
+    """``body`` as the API's JSON bytes, every :class:`~sendemodul.i18n.Msg` in it written in ``lang``."""
+    return json.dumps(i18n.localized(lang, body), ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
+
+
+def _json_headers(request, status):
+    """Status, content type and language of a JSON answer; the language (the request's) is returned."""
     lang = i18n.request_language(request)
     request.setResponseCode(status, _EXTRA_REASONS.get(status))
     request.setHeader(b"Content-Type", b"application/json; charset=utf-8")
     request.setHeader(b"Content-Language", lang.encode("ascii"))
-    return json.dumps(i18n.localized(lang, body), ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
+    return lang
 
 
-def json_error(request, status, code, message):
+def json_response(request, status, body):
+    """A JSON answer; every :class:`~sendemodul.i18n.Msg` in ``body`` (a ``melding``, a receipt's "what counts")
+    is written in the request's language (``?lang=``, the cookie, ``Accept-Language``), as the pages are."""
+    return json_body(_json_headers(request, status), body)
+
+
+def error_body(code, message):
+    """The JSON error body ``{error, message, melding}`` (the ``melding`` still a :class:`~sendemodul.i18n.Msg`)."""
+    return {"error": code, "message": message, "melding": messages_nb.melding(code)}
+
+
+@functools.lru_cache(maxsize=64)
+def refusal_bytes(code, message, lang):
+    """The encoded body of a refused login (401 ``unauthorized``, 503 ``busy``) in ``lang``: the same bytes
+    :func:`json_error` would render, made once per language. A storm of wrong PINs gets these answers by the
+    thousand; encoding each anew was a measurable part of the reactor's time per refusal. Only for the fixed
+    refusals (the key is a code, a constant message and a language, so the cache stays small)."""
+    return json_body(lang, error_body(code, message))
+
+
+def _auth_challenge(request, status):
     if status == 401 and request.requestHeaders.hasHeader(b"authorization"):
         # Only to clients that use Basic auth: a browser would answer it with a password dialog.
         request.setHeader(b"WWW-Authenticate", b'Basic realm="sendemodul", charset="UTF-8"')
-    return json_response(request, status, {"error": code, "message": message, "melding": messages_nb.melding(code)})
+
+
+def json_error(request, status, code, message):
+    _auth_challenge(request, status)
+    return json_response(request, status, error_body(code, message))
+
+
+def json_refusal(request, status, code, message):
+    """:func:`json_error` for a refused login, whose ``message`` is one of a few constants: the body from
+    :func:`refusal_bytes`."""
+    _auth_challenge(request, status)
+    if status == 503:
+        request.login_busy = True  # for the access log (:meth:`sendemodul.web.site.Site.log`): counted, not logged
+    return refusal_bytes(code, message, _json_headers(request, status))
 
 
 def internal_error_page(request):

@@ -165,6 +165,7 @@ class Site(server.Site):
 
     _refusal_second = None
     _refusals_in_second = 0
+    _busy_in_second = 0
 
     def getResourceFor(self, request):
         """Our resource tree, but 404 for a path with a NUL, another control byte or non-UTF-8 in any segment:
@@ -174,7 +175,7 @@ class Site(server.Site):
         return super().getResourceFor(request)
 
     def log(self, request):
-        if request.code in (401, 503) and self._too_many_refusals():
+        if request.code in (401, 503) and self._too_many_refusals(busy=getattr(request, "login_busy", False)):
             return
         if self.app.config.server.log_client_ip:
             log.info(
@@ -186,13 +187,22 @@ class Site(server.Site):
         else:
             log.info("{method} {status}", method=request.method.decode("ascii", "replace"), status=request.code)
 
-    def _too_many_refusals(self):
+    def _too_many_refusals(self, busy=False):
+        """True if this refusal is only counted, not logged: beyond ``REFUSALS_LOGGED_PER_SECOND`` in a second, and
+        every login answered busy (``request.login_busy``: refused before any check, by the hash budget or a full
+        hash pool; the PIN checker warns about those and the metrics count them), which a storm sends by the
+        hundred. The counts of a second are logged in one line when the next refusal comes in a later second."""
         second = int(self.reactor.seconds())
         if second != self._refusal_second:
             skipped = self._refusals_in_second - self.REFUSALS_LOGGED_PER_SECOND
             if skipped > 0:
                 log.info("{count} more refused logins in one second were not logged one by one", count=skipped)
-            self._refusal_second, self._refusals_in_second = second, 0
+            if self._busy_in_second:
+                log.info("{count} logins answered 503 busy in one second", count=self._busy_in_second)
+            self._refusal_second, self._refusals_in_second, self._busy_in_second = second, 0, 0
+        if busy:
+            self._busy_in_second += 1
+            return True
         self._refusals_in_second += 1
         return self._refusals_in_second > self.REFUSALS_LOGGED_PER_SECOND
 
