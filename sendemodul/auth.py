@@ -7,13 +7,12 @@
 - An unknown, disabled or PIN-less unit costs the same hash as a wrong PIN, and every failure is the same
   ``UnauthorizedLogin`` after the same delay.
 - No hard per-unit lockout (anyone could lock a kommune out on deadline day). Instead each source address collects
-  a score (2 for an unknown unit, 1 for a wrong PIN or malformed credentials, in the style of SFTPGo's defender) and
-  is banned for a while when the score within the window reaches the limit. Repeated failures for one unit raise an
-  audit event and a warning for the admin.
-- A unit that logged in recently is not queued behind a storm: :class:`VerifiedLogins` remembers, in memory, a
-  keyed MAC of (unit, PIN) with the unit's PIN hash at the time for ``auth.verified_cache_seconds``, so the same
-  credentials pass without a new Argon2id hash while that is still the unit's hash. A revoked or reissued PIN
-  changes the hash, so it misses at once. The PIN itself is never kept.
+  a score and is banned for a while (:class:`~sendemodul.login_defence.Defender`). Repeated failures for one unit
+  raise an audit event and a warning for the admin.
+- A unit that logged in recently is not queued behind a storm: :class:`~sendemodul.login_defence.VerifiedLogins`
+  remembers, in memory, a keyed MAC of (unit, PIN) with the unit's PIN hash at the time for
+  ``auth.verified_cache_seconds``, so the same credentials pass without a new Argon2id hash while that is still the
+  unit's hash. A revoked or reissued PIN changes the hash, so it misses at once. The PIN itself is never kept.
 - A storm of wrong PINs is not hashed: a login from a network the unit has not logged in from lately spends a
   token of a budget per unit, per source and for the front (:mod:`sendemodul.hash_budget`), and when one is spent
   it is answered "busy" (:class:`Throttled`) at once, without a hash and without reading the store. A username
@@ -22,7 +21,6 @@
 """
 
 import collections
-import hmac
 import re
 import secrets
 
@@ -39,6 +37,34 @@ from zope.interface import Interface, implementer
 
 from sendemodul import hash_budget, identity, metrics
 from sendemodul.errors import LoginBusy
+from sendemodul.login_defence import Defender, VerifiedLogins
+
+# Defender and VerifiedLogins live in sendemodul.login_defence; the fronts, the ban watch and tests take them from here.
+__all__ = [
+    "ARGON2_PARAMS",
+    "PIN_ALPHABET",
+    "PIN_LENGTH",
+    "UNIT_RE",
+    "Busy",
+    "Defender",
+    "ISourced",
+    "IUnitAvatar",
+    "MalformedCredentials",
+    "PinChecker",
+    "Throttled",
+    "UnitAvatar",
+    "UnitCredentials",
+    "UnitLogin",
+    "UnitRealm",
+    "VerifiedLogins",
+    "dummy_phc",
+    "epoch_of",
+    "generate_pin",
+    "hash_pin",
+    "normalize_pin",
+    "unit_of",
+    "verify_pin",
+]
 
 log = Logger()
 
@@ -159,103 +185,6 @@ def _text(value):
     return value
 
 
-class Defender:
-    """Per-source failure scores with temporary bans (bounded memory, driven by an injected clock)."""
-
-    def __init__(self, clock, *, ban_score, window_seconds, ban_seconds, max_sources=50_000, on_ban=None):
-        """``on_ban(source, until)``: called when this defender bans a source (the server shares it with the
-        other fronts, :mod:`sendemodul.ban_watch`)."""
-        self.clock = clock
-        self.on_ban = on_ban
-        self.ban_score = ban_score
-        self.window_seconds = window_seconds
-        self.ban_seconds = ban_seconds
-        self.max_sources = max_sources
-        self._events = collections.OrderedDict()  # source -> deque[(time, score)]
-        self._bans = {}  # source -> until
-
-    def is_banned(self, source):
-        until = self._bans.get(source)
-        if until is None:
-            return False
-        if until <= self.clock.seconds():
-            del self._bans[source]
-            return False
-        return True
-
-    def ban(self, source, until):
-        """Refuse ``source`` until ``until`` (a ban another front decided). True when this is news here."""
-        if until <= self.clock.seconds() or self._bans.get(source, 0) >= until:
-            return False
-        self._bans[source] = until
-        self._events.pop(source, None)
-        return True
-
-    def banned_count(self):
-        """How many sources are banned (some may have expired since; they go at their next connection)."""
-        return len(self._bans)
-
-    def record_failure(self, source, score):
-        """Add ``score`` for ``source``; returns True when this failure got it banned."""
-        if source is None:
-            return False
-        now = self.clock.seconds()
-        events = self._events.pop(source, None) or collections.deque()
-        events.append((now, score))
-        while events and events[0][0] <= now - self.window_seconds:
-            events.popleft()
-        self._events[source] = events  # most recently active last
-        while len(self._events) > self.max_sources:
-            self._events.popitem(last=False)
-        if sum(s for _, s in events) >= self.ban_score:
-            self._bans[source] = now + self.ban_seconds
-            del self._events[source]
-            if self.on_ban is not None:
-                self.on_ban(source, now + self.ban_seconds)
-            if len(self._bans) > self.max_sources:
-                for stale in [s for s, until in self._bans.items() if until <= now]:
-                    del self._bans[stale]
-            return True
-        return False
-
-
-class VerifiedLogins:
-    """(unit, PIN) pairs that passed Argon2id recently, as HMAC-SHA256 tags under a key made when the process
-    starts, each with the unit's PIN hash it passed against (bounded, expiring, memory only). The tag does not
-    need the store, so a login that is not in here (every wrong PIN) costs no read of it."""
-
-    def __init__(self, clock, ttl_seconds, max_entries=20_000):
-        self.clock = clock
-        self.ttl = ttl_seconds
-        self.max_entries = max_entries
-        self._key = secrets.token_bytes(32)
-        self._tags = collections.OrderedDict()  # tag -> (expiry, phc)
-
-    def tag(self, unit, pin):
-        return hmac.digest(self._key, "\0".join((unit, normalize_pin(pin))).encode("utf-8"), "sha256")
-
-    def passed(self, tag):
-        """The PIN hash the tag passed against, or None (never, or expired)."""
-        entry = self._tags.get(tag)
-        if entry is None:
-            return None
-        if entry[0] <= self.clock.seconds():
-            del self._tags[tag]
-            return None
-        return entry[1]
-
-    def forget(self, tag):
-        self._tags.pop(tag, None)
-
-    def remember(self, tag, phc):
-        if not self.ttl:
-            return
-        self._tags.pop(tag, None)
-        self._tags[tag] = (self.clock.seconds() + self.ttl, phc)
-        while len(self._tags) > self.max_entries:
-            self._tags.popitem(last=False)
-
-
 @implementer(ICredentialsChecker)
 class PinChecker:
     """The one checker for both fronts: ``UnitCredentials`` (or plain IUsernamePassword) -> unit string."""
@@ -285,7 +214,7 @@ class PinChecker:
             on_ban=self._share_ban,
         )
         self._unit_failures = {}  # unit -> deque of times
-        self.verified = VerifiedLogins(clock, config.verified_cache_seconds)
+        self.verified = VerifiedLogins(clock, config.verified_cache_seconds, normalize_pin=normalize_pin)
         self.budget = (
             hash_budget.HashBudget(
                 clock,
