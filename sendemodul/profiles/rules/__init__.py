@@ -45,9 +45,13 @@ The modules, one concern each:
 - :mod:`~sendemodul.profiles.rules.duplicates`: duplicate values and journalnummer in bounded memory;
 - :mod:`~sendemodul.profiles.rules.records`: what every kind of extract shares (identifiers, duplicates, summaries);
 - :mod:`~sendemodul.profiles.rules.fixed_records` and :mod:`~sendemodul.profiles.rules.xml_records`: the record rules
-  of fixed-width and XML extracts;
+  of fixed-width and XML extracts; :mod:`~sendemodul.profiles.rules.fixed_block`: the fixed-width rules over a block
+  of records at a time (numpy), which hands any record not certainly clean to the per-record rules;
 - :mod:`~sendemodul.profiles.rules.sosial`: SSB's controls of 11F and 11CF, which ``fixed_records`` runs for a
-  profile with ``controls = "sosialhjelp"`` or ``"kvalifisering"``;
+  profile with ``controls = "sosialhjelp"`` or ``"kvalifisering"``, compiled from the register's rule table
+  (``profiles/<REGISTER>.controls.json``) by :mod:`~sendemodul.profiles.rules.rule_table` (with ``rule_table_file``,
+  ``rule_values``, ``rule_compiler`` and ``rule_operators``);
 - :mod:`~sendemodul.profiles.rules.barnevern`: SSB's barnevern controls, which ``xml_records`` runs for a profile
-  with ``controls = "barnevern"``.
+  with ``controls = "barnevern"`` (with ``barnevern_facts``, ``barnevern_dates``, ``barnevern_person`` and
+  ``barnevern_tiltak``).
 """
