@@ -31,31 +31,23 @@ SUBJECTS = {
 def render(cfg, row):
     """(subject, body) of the e-mail for one answer row (:meth:`~sendemodul.store.Store.claim_answer_mail`)."""
     errors = row["errors"]
-    body = (
-        mailing.templates()
-        .get_template("mail/answer.txt.j2")
-        .render(
-            unit=row["unit"],
-            unit_name=row["unit_name"],
-            reference=row["reference"],
-            register=row["register"],
-            periode=row["periode"],
-            decision=row["decision"],
-            message=row["message"],
-            received_at_local=oslo_display_of_text(row["upload_received_at"]),
-            errors=errors[:MAIL_ROWS],
-            more=len(errors) - min(len(errors), MAIL_ROWS) + (row["errors_omitted"] or 0),
-            public_url=cfg.server.public_url,
-        )
+    body = _body(
+        "mail/answer.txt.j2",
+        cfg,
+        row,
+        decision=row["decision"],
+        errors=errors[:MAIL_ROWS],
+        more=len(errors) - min(len(errors), MAIL_ROWS) + (row["errors_omitted"] or 0),
     )
     return SUBJECTS[row["decision"]].format(**row), body
 
 
-def render_review(cfg, row):
-    """(subject, body) of the e-mail for a delivery the county governor returned."""
-    body = (
+def _body(template, cfg, row, **extra):
+    """A delivery e-mail's text: ``template`` with what every such e-mail names (unit, reference, register and
+    period, the message, when it was received, where to look) and ``extra``."""
+    return (
         mailing.templates()
-        .get_template("mail/review-returned.txt.j2")
+        .get_template(template)
         .render(
             unit=row["unit"],
             unit_name=row["unit_name"],
@@ -65,8 +57,14 @@ def render_review(cfg, row):
             message=row["message"],
             received_at_local=oslo_display_of_text(row["upload_received_at"]),
             public_url=cfg.server.public_url,
+            **extra,
         )
     )
+
+
+def render_review(cfg, row):
+    """(subject, body) of the e-mail for a delivery the county governor returned."""
+    body = _body("mail/review-returned.txt.j2", cfg, row)
     subject = "sendemodul: statsforvalteren har returnert {reference} ({register} {periode})".format(**row)
     return subject, body
 
