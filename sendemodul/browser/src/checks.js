@@ -6,6 +6,7 @@
 // suffixes, the classes, the messages' reasons) come from the exported table. No ID number is ever in a finding.
 
 import { compileFieldRules } from "./fields.js";
+import { blank, latin1 } from "./fixed.js";
 import { newReport, reportTitles } from "./report.js";
 
 const DIGITS = /^[0-9]+$/;
@@ -39,7 +40,7 @@ export function identityRules(constants) {
   }
   // {idClass, canonical} as identity.classify_id.
   function classify(raw, kind) {
-    const text = raw.replace(PY_WHITESPACE, "");
+    const text = DIGITS.test(raw) ? raw : raw.replace(PY_WHITESPACE, "");
     if (!text) return { idClass: "MISSING", canonical: null };
     if (kind === "duf") {
       if (!asciiDigits(text, 12)) return { idClass: "BAD_FORMAT", canonical: null };
@@ -223,13 +224,20 @@ export function startCheck(profile, unit, table, controls, parseDate, report, { 
   return { record, finish };
 }
 
-// The record's values as the controls read them: every field's text with its padding spaces stripped.
-function recordValues(slice, fields) {
-  let text = "";
-  for (let at = 0; at < slice.length; at += 0x8000) text += String.fromCharCode.apply(null, slice.subarray(at, at + 0x8000));
-  const values = {};
-  for (const f of fields) values[f.name] = text.slice(f.from - 1, f.from - 1 + f.length).replace(/^ +| +$/g, "");
-  return values;
+// A record's values as the controls read them: every field's text with its padding spaces stripped.
+function valuesReader(fields) {
+  const spans = fields.map((f) => [f.name, f.from - 1, f.from - 1 + f.length]);
+  return (text) => {
+    const values = {};
+    for (const [name, from, to] of spans) {
+      let a = from;
+      let b = Math.min(to, text.length);
+      while (a < b && text.charCodeAt(a) === 32) a += 1;
+      while (b > a && text.charCodeAt(b - 1) === 32) b -= 1;
+      values[name] = a < b ? text.slice(a, b) : "";
+    }
+    return values;
+  };
 }
 
 // The whole check of a fixed-width extract's bytes (ISO-8859-1) for `unit` ({kommunenr, bydel, orgnr}), as
@@ -237,26 +245,27 @@ function recordValues(slice, fields) {
 // FixedWidthExtract.scan reads them: a blank line is no record; a line with a TAB or of the wrong length is a FATAL
 // finding, which drops every other finding and stops every other check (Checker.feed), and is no record.
 export function checkExtract(bytes, profile, unit, table, controls, parseDate, { allowSynthetic = true, source = null } = {}) {
-  const data = new Uint8Array(bytes);
+  const text = latin1(new Uint8Array(bytes));
   const report = newReport(table.max_per_rule, reportTitles(profile, table));
   const checker = startCheck(profile, unit, table, controls, parseDate, report, { allowSynthetic });
   const controlOf = (rule) => (profile.controls ? (table.ssb_ids || {})[rule] || null : null);
+  const valuesOf = valuesReader(profile.fields);
   let fatal = false;
   let records = 0;
   let line = 0;
   let start = 0;
-  while (start < data.length) {
-    let end = data.indexOf(10, start);
-    if (end < 0) end = data.length;
+  while (start < text.length) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
     line += 1;
     let length = end - start;
-    if (length > 0 && data[end - 1] === 13 && end < data.length) length -= 1;
-    const slice = data.subarray(start, start + length);
+    if (length > 0 && text.charCodeAt(end - 1) === 13 && end < text.length) length -= 1;
+    const record = text.slice(start, start + length);
     // readline(record_length + 3) in scan: a longer line is too long whatever it holds
     const overlong = end - start >= profile.record_length + 3;
     start = end + 1;
-    if (!overlong && slice.every((b) => b === 32 || b === 13)) continue;
-    const tab = overlong ? -1 : slice.indexOf(9);
+    if (!overlong && blank(record)) continue;
+    const tab = overlong ? -1 : record.indexOf("\t");
     let problem = null;
     if (tab >= 0) {
       problem = ["TAB", `the line contains a TAB character (column ${tab + 1}); fields are padded with spaces`];
@@ -271,7 +280,7 @@ export function checkExtract(bytes, profile, unit, table, controls, parseDate, {
       continue;
     }
     records += 1;
-    if (!fatal) checker.record(line, recordValues(slice, profile.fields));
+    if (!fatal) checker.record(line, valuesOf(record));
   }
   if (!fatal) checker.finish();
   const frame = { register: profile.register, title: profile.title, periode: profile.periode, source, records };

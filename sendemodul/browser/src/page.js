@@ -97,6 +97,7 @@ async function check() {
         ? t("check_warnings", { n: counts.WARNING, records: report.records })
         : t("check_ok", { n: report.records });
     status(message, refuses(report));
+    performance.mark("kontrollert");
   } catch (error) {
     status(TEXT[lang]["error_" + error.message] ? t("error_" + error.message) : t("error_unexpected", { detail: error.message }), true);
   }
@@ -117,6 +118,7 @@ function hideReport() {
 let worker = null;
 
 async function encrypt() {
+  performance.mark("krypter");
   $("lagre").hidden = true;
   progress(0);
   try {
