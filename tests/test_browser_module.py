@@ -370,7 +370,6 @@ def test_keyboard_only_walk_makes_a_container_that_is_delivered_and_opened(serve
     )
     phases = ", ".join(f"{name} {(at - timing['kontroller']) / 1000:.2f}" for name, at in sorted(timing.items()))
     print(f"Kontroller -> saved container: {seconds:.2f} s (in the page, s after Kontroller: {phases})")
-    assert seconds <= 15, f"{seconds:.1f} s from Kontroller to the saved container"
     manifest = _verified(server, container)
     assert manifest.records == RECORDS and manifest.register == "11F"
     # the page itself, and the worker it starts from a blob: URL made in the page; nothing else
@@ -395,6 +394,7 @@ def test_keyboard_only_walk_makes_a_container_that_is_delivered_and_opened(serve
     profile = load_profile("11F", YEAR)
     opened = (tmp_path / "opened" / f"11F-{YEAR}.dat").read_text(encoding="latin-1").splitlines()
     assert sorted(opened) == sorted(profile.split(line)[1] for line in lines)
+    assert seconds <= 15, f"{seconds:.1f} s from Kontroller to the saved container"  # last: the rest is checked too
 
 
 def test_without_webcrypto_curves_the_fallback_makes_a_valid_container(server, release, page, tmp_path):
