@@ -510,8 +510,9 @@ class AEADTransportMixin:
         """With our packet layout in, the packets of one read are opened and dispatched here (Conch's loop and
         ``getPacket`` otherwise), without copying the read: each packet is opened where it lies in ``data``; only a
         packet cut by the end of a read is kept (in ``buf``) and joined with the start of the next read. Each
-        payload is copied out of the opener's buffer once, and ``CHANNEL_DATA`` goes straight to the connection's
-        ``channel_data`` (:class:`DataConnection`) with only its data copied. Conch's loop copies everything still
+        payload is the opener's own output (never copied here), and ``CHANNEL_DATA`` goes straight to the
+        connection's ``channel_data`` (:class:`DataConnection`) as a slice of it, a ``memoryview`` (the SFTP
+        server's :class:`ByteQueue` copies each request out once). Conch's loop copies everything still
         waiting on every read (``self.buf = self.buf + data``), then the payload (``packet[1:]``), and
         ``ssh_CHANNEL_DATA`` twice more; with OpenSSH's 32 KiB packets, memory copies were a fifth of the
         reactor's CPU (``perf``, ``scripts/bench --only sftp``)."""
@@ -574,7 +575,7 @@ class AEADTransportMixin:
                     channel_data = getattr(self.service, "channel_data", None)
                     local, length = _TWO_UINT32.unpack_from(payload, 1)
                     if channel_data is not None and len(payload) == 9 + length:
-                        channel_data(local, length, bytes(payload[9:]))
+                        channel_data(local, length, payload[9:])  # (the opener's own bytes: no copy)
                         if self._refused:
                             return False
                         continue
@@ -638,7 +639,8 @@ class DataConnection(connection.SSHConnection):
 
     Overrides ``SSHConnection.ssh_CHANNEL_DATA`` (it copies its body into :meth:`channel_data`: the checks against
     the window and the packet size, the window adjustment, then the channel's ``dataReceived``). Conch cuts the
-    data out of the message with two copies (``packet[4:]``, then ``getNS``); the transport's fast path makes one.
+    data out of the message with two copies (``packet[4:]``, then ``getNS``); the transport's fast path makes none (the
+    data is a ``memoryview`` over the decrypted packet, which nothing else holds).
     Tests: test_twisted_overrides.py ``test_ssh_channel_data_*``.
     """
 
