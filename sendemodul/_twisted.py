@@ -33,6 +33,7 @@ from OpenSSL.SSL import Error, WantReadError
 from twisted.conch.ssh import connection, filetransfer, transport, userauth
 from twisted.conch.ssh.common import getNS
 from twisted.internet import defer
+from twisted.python import failure
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOProtocol
@@ -158,14 +159,24 @@ class BoundedFileTransferServer(filetransfer.FileTransferServer):
     def write_request(self, request_id, handle, offset, data):
         """``SSH_FXP_WRITE``, parsed (Conch's ``packet_WRITE`` cuts the data out of the request with four copies,
         here :func:`parse_write` makes one; and for an unknown handle it calls a method that Conch 26.10 does not
-        have, so the client got ``bad request`` and our log a traceback)."""
+        have, so the client got ``bad request`` and our log a traceback). A ``writeChunk`` that answers at once (the
+        drop box's queues the data and returns None) is answered without a Deferred and its callbacks (``py-spy``
+        during ``scripts/bench --only sftp``: 5 % of the reactor went to the Deferred path of the 4,096 WRITEs of a
+        GiB); one that returns a Deferred, or raises, is answered as Conch does (``_cbStatus``, ``_ebStatus``)."""
         file = self.openFiles.get(handle)
         if file is None:
             self.send_status(request_id, filetransfer.FX_FAILURE, b"No such handle")
             return
-        d = defer.maybeDeferred(file.writeChunk, offset, data)
-        d.addCallback(self._cbStatus, request_id, b"write succeeded")
-        d.addErrback(self._ebStatus, request_id, b"write failed")
+        try:
+            result = file.writeChunk(offset, data)
+        except Exception:  # noqa: BLE001 - every failure is the client's FX_* answer, as maybeDeferred made it
+            self._ebStatus(failure.Failure(), request_id, b"write failed")
+            return
+        if isinstance(result, defer.Deferred):
+            result.addCallback(self._cbStatus, request_id, b"write succeeded")
+            result.addErrback(self._ebStatus, request_id, b"write failed")
+        else:
+            self.send_status(request_id, filetransfer.FX_OK, b"write succeeded")
 
 
 def parse_write(request):

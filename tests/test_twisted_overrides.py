@@ -17,6 +17,7 @@ import twisted
 from twisted.conch.interfaces import ISFTPFile, ISFTPServer
 from twisted.conch.ssh import connection, filetransfer, userauth
 from twisted.conch.ssh.common import NS
+from twisted.internet import defer
 from twisted.internet.testing import StringTransport
 from twisted.logger import Logger
 from twisted.protocols import tls
@@ -240,6 +241,24 @@ class SftpWriteTests(SynchronousTestCase):
         proto.dataReceived(_packet(filetransfer.FXP_WRITE, 4, NS(b"nope") + struct.pack("!Q", 0) + NS(b"data")))
         self.assertEqual(_statuses(transport.value()), [(4, filetransfer.FX_FAILURE)])
         self.assertEqual(box.written, [])
+
+    def test_sftp_a_write_that_raises_or_answers_later_is_answered_as_conch_would(self):
+        proto, transport, box, handle = self._server()
+        later = defer.Deferred()
+        answers = iter([filetransfer.SFTPError(filetransfer.FX_PERMISSION_DENIED, "no"), later, later])
+
+        def write_chunk(offset, data):
+            answer = next(answers)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        proto.openFiles[handle].writeChunk = write_chunk
+        write = NS(handle) + struct.pack("!Q", 0) + NS(b"data")
+        proto.dataReceived(b"".join(_packet(filetransfer.FXP_WRITE, n, write) for n in (1, 2)))
+        self.assertEqual(_statuses(transport.value()), [(1, filetransfer.FX_PERMISSION_DENIED)])
+        later.callback(None)
+        self.assertEqual(_statuses(transport.value()), [(1, filetransfer.FX_PERMISSION_DENIED), (2, filetransfer.FX_OK)])
 
     def test_sftp_a_malformed_write_is_answered_failure(self):
         proto, transport, box, handle = self._server()
