@@ -33,10 +33,10 @@ from OpenSSL.SSL import Error, WantReadError
 from twisted.conch.ssh import connection, filetransfer, transport, userauth
 from twisted.conch.ssh.common import getNS
 from twisted.internet import defer
-from twisted.python import failure
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOProtocol
+from twisted.python import failure
 from twisted.web import http
 
 from sendemodul.sftp import ciphers

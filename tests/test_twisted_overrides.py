@@ -243,9 +243,9 @@ class SftpWriteTests(SynchronousTestCase):
         self.assertEqual(box.written, [])
 
     def test_sftp_a_write_that_raises_or_answers_later_is_answered_as_conch_would(self):
-        proto, transport, box, handle = self._server()
+        proto, transport, _box, handle = self._server()
         later = defer.Deferred()
-        answers = iter([filetransfer.SFTPError(filetransfer.FX_PERMISSION_DENIED, "no"), later, later])
+        answers = iter([filetransfer.SFTPError(filetransfer.FX_PERMISSION_DENIED, "no"), later])
 
         def write_chunk(offset, data):
             answer = next(answers)
@@ -256,9 +256,10 @@ class SftpWriteTests(SynchronousTestCase):
         proto.openFiles[handle].writeChunk = write_chunk
         write = NS(handle) + struct.pack("!Q", 0) + NS(b"data")
         proto.dataReceived(b"".join(_packet(filetransfer.FXP_WRITE, n, write) for n in (1, 2)))
-        self.assertEqual(_statuses(transport.value()), [(1, filetransfer.FX_PERMISSION_DENIED)])
+        refused = (1, filetransfer.FX_PERMISSION_DENIED)
+        self.assertEqual(_statuses(transport.value()), [refused])
         later.callback(None)
-        self.assertEqual(_statuses(transport.value()), [(1, filetransfer.FX_PERMISSION_DENIED), (2, filetransfer.FX_OK)])
+        self.assertEqual(_statuses(transport.value()), [refused, (2, filetransfer.FX_OK)])
 
     def test_sftp_a_malformed_write_is_answered_failure(self):
         proto, transport, box, handle = self._server()
