@@ -58,7 +58,7 @@ class BoundedFileTransferServer(filetransfer.FileTransferServer):
         (TESTING.md), filtered by the observer but still built; here nothing is logged per request;
       - keeps the buffer as ``bytes`` and re-slices it per packet (the packet and the rest of the buffer copied); here
         a ``bytearray`` cut in place, one copy per packet; a ``WRITE`` is parsed in the buffer and only its data
-        copied (:meth:`write_request`).
+        copied, or not even that for a file that ``takes_pieces`` (:meth:`write_request`).
     Tests: test_twisted_overrides.py (``test_sftp_*``) show each difference against Conch's own server.
 
     Overrides ``FileTransferServer.packet_CLOSE`` too (it replaces Conch's ``_cbClose``): Conch forgets a handle only
@@ -137,8 +137,9 @@ class BoundedFileTransferServer(filetransfer.FileTransferServer):
 
     @staticmethod
     def _take_write(chunks, length):
-        """A whole ``SSH_FXP_WRITE`` of ``length`` bytes (after its length field) from ``chunks``, its data copied
-        once: (request id, handle, offset, data); None (nothing taken) if it is not well-formed."""
+        """A whole ``SSH_FXP_WRITE`` of ``length`` bytes (after its length field) from ``chunks``: (request id,
+        handle, offset, data), the data as the list of buffers it arrived in (not copied); None (nothing taken) if it
+        is not well-formed."""
         if length < 13:
             return None
         (handle_length,) = chunks.unpack("!L", 9)
@@ -151,15 +152,17 @@ class BoundedFileTransferServer(filetransfer.FileTransferServer):
             return None
         request_id, handle = bytes(header[5:9]), bytes(header[13 : 13 + handle_length])
         chunks.skip(head)
-        return request_id, handle, offset, chunks.take(data_length)
+        return request_id, handle, offset, chunks.take_pieces(data_length)
 
     def packet_WRITE(self, data):
         self.write_request(*parse_write(memoryview(data)))
 
     def write_request(self, request_id, handle, offset, data):
         """``SSH_FXP_WRITE``, parsed (Conch's ``packet_WRITE`` cuts the data out of the request with four copies,
-        here :func:`parse_write` makes one; and for an unknown handle it calls a method that Conch 26.10 does not
-        have, so the client got ``bad request`` and our log a traceback). A ``writeChunk`` that answers at once (the
+        here :func:`parse_write` makes one, and the fast path in :meth:`dataReceived` none: ``data`` is then a list
+        of buffers, handed on as it is to a file whose ``takes_pieces`` is true and joined for any other; and for
+        an unknown handle Conch calls a method that Conch 26.10 does not have, so the client got ``bad request``
+        and our log a traceback). A ``writeChunk`` that answers at once (the
         drop box's queues the data and returns None) is answered without a Deferred and its callbacks (``py-spy``
         during ``scripts/bench --only sftp``: 5 % of the reactor went to the Deferred path of the 4,096 WRITEs of a
         GiB); one that returns a Deferred, or raises, is answered as Conch does (``_cbStatus``, ``_ebStatus``)."""
@@ -167,6 +170,8 @@ class BoundedFileTransferServer(filetransfer.FileTransferServer):
         if file is None:
             self.send_status(request_id, filetransfer.FX_FAILURE, b"No such handle")
             return
+        if type(data) is list and not getattr(file, "takes_pieces", False):
+            data = b"".join(data)
         try:
             result = file.writeChunk(offset, data)
         except Exception:  # noqa: BLE001 - every failure is the client's FX_* answer, as maybeDeferred made it
@@ -247,6 +252,21 @@ class ByteQueue:
 
     def skip(self, n):
         self._advance(n)
+
+    def take_pieces(self, n):
+        """The next ``n`` bytes (``n <= size``), taken, as a list of the buffers they arrived in (views where a
+        chunk is cut): nothing is copied."""
+        pieces, have, pos = [], 0, self._pos
+        for chunk in self._chunks:
+            if have >= n:
+                break
+            if pos or len(chunk) > n - have:
+                chunk = memoryview(chunk)[pos : pos + n - have]
+            pos = 0
+            pieces.append(chunk)
+            have += len(chunk)
+        self._advance(n)
+        return pieces
 
     def take(self, n):
         """The next ``n`` bytes (``n <= size``) as ``bytes``, taken."""
@@ -523,7 +543,8 @@ class AEADTransportMixin:
         packet cut by the end of a read is kept (in ``buf``) and joined with the start of the next read. Each
         payload is the opener's own output (never copied here), and ``CHANNEL_DATA`` goes straight to the
         connection's ``channel_data`` (:class:`DataConnection`) as a slice of it, a ``memoryview`` (the SFTP
-        server's :class:`ByteQueue` copies each request out once). Conch's loop copies everything still
+        server's :class:`ByteQueue` copies each request out once, but a WRITE's data for a file that
+        ``takes_pieces``: :meth:`BoundedFileTransferServer.write_request`). Conch's loop copies everything still
         waiting on every read (``self.buf = self.buf + data``), then the payload (``packet[1:]``), and
         ``ssh_CHANNEL_DATA`` twice more; with OpenSSH's 32 KiB packets, memory copies were a fifth of the
         reactor's CPU (``perf``, ``scripts/bench --only sftp``)."""

@@ -8,6 +8,7 @@ then update the pinned hash here.
 
 import hashlib
 import inspect
+import os
 import pathlib
 import re
 import struct
@@ -235,6 +236,20 @@ class SftpWriteTests(SynchronousTestCase):
             self.assertEqual(box.written, [(1000 * n, chunk) for n, chunk in enumerate(chunks)], step)
             self.assertEqual(_statuses(transport.value()), [(10 + n, filetransfer.FX_OK) for n in range(5)])
             self.assertEqual(proto._incoming.size, 0)
+
+    def test_sftp_writes_reach_a_file_that_takes_pieces_unjoined_and_equal(self):
+        for step in (7, 4096, 32768, 300_000):
+            proto, transport, box, handle = self._server()
+            file = proto.openFiles[handle]
+            file.takes_pieces = True
+            chunk = os.urandom(100_000)
+            proto_bytes = _packet(filetransfer.FXP_WRITE, 3, NS(handle) + struct.pack("!Q", 5) + NS(chunk))
+            for i in range(0, len(proto_bytes), step):
+                proto.dataReceived(memoryview(proto_bytes)[i : i + step])
+            ((offset, pieces),) = box.written
+            self.assertIsInstance(pieces, list, step)
+            self.assertEqual((offset, b"".join(pieces)), (5, chunk), step)
+            self.assertEqual(_statuses(transport.value()), [(3, filetransfer.FX_OK)])
 
     def test_sftp_a_write_to_an_unknown_handle_is_answered_failure(self):
         proto, transport, box, _handle = self._server()
