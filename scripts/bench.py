@@ -187,6 +187,8 @@ TARGETS = [
     ("module_encrypt_s", "browser module: Krypter -> container offered (s)", "", None),
     ("module_progress_at_end", "browser module: progress bar reached its end", "true", lambda v: v is True),
     ("module_browser_cpu_s", "browser module: Chromium CPU, Kontroller -> saved (s)", "", None),
+    ("module_main_thread_cpu_s", "browser module: CPU of the page's main thread (check) (s)", "", None),
+    ("module_worker_cpu_s", "browser module: CPU of the page's Worker (split, encrypt) (s)", "", None),
 ]
 
 
@@ -575,31 +577,49 @@ def cpu_seconds(pid):
 
 
 def browser_cpu_seconds():
-    """CPU seconds (user + system) of the live Chromium processes started under this one (the browser, its
-    renderers and utility processes; their threads, the page's Worker among them), with their ended children."""
+    """CPU seconds (user + system) of the live Chromium processes started under this one: ``total`` (the browser,
+    its renderers and utility processes, with their ended children), ``main`` (the renderers' main threads, where
+    the page's check runs) and ``worker`` (their DedicatedWorker threads: the page's Worker)."""
     tick = os.sysconf("SC_CLK_TCK")
+
+    def fields_of(path):
+        head, _, rest = Path(path).read_text().rpartition(")")
+        return head.partition("(")[2], rest.split()
+
     parents, used, names = {}, {}, {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            text = stat.read_text()
+            name, fields = fields_of(stat)
         except OSError:
             continue
         pid = int(stat.parent.name)
-        head, _, rest = text.rpartition(")")
-        fields = rest.split()
         parents[pid] = int(fields[1])  # field 4: ppid
         used[pid] = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
-        names[pid] = head.partition("(")[2]
-    me, total = os.getpid(), 0
+        names[pid] = name
+    me = os.getpid()
+    total = main = worker = 0
     for pid in used:
         if not names[pid].startswith("chrom"):
             continue
         ancestor = parents.get(pid)
         while ancestor not in (None, 0, 1, me):
             ancestor = parents.get(ancestor)
-        if ancestor == me:
-            total += used[pid]
-    return total / tick
+        if ancestor != me:
+            continue
+        total += used[pid]
+        try:
+            if b"--type=renderer" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                continue
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                name, fields = fields_of(task / "stat")
+                ticks = int(fields[11]) + int(fields[12])
+                if task.name == str(pid):
+                    main += ticks
+                elif name.startswith("DedicatedWorker"):
+                    worker += ticks
+        except OSError:
+            continue
+    return {"total": total / tick, "main": main / tick, "worker": worker / tick}
 
 
 def group_cpu_seconds(pgid):
@@ -2241,7 +2261,7 @@ class Bench:
                     skjema=f"11F/{year}",
                     on_kontroller=lambda: cpu_at_start.append(browser_cpu_seconds()),
                 )
-                cpu = browser_cpu_seconds() - cpu_at_start[0]
+                cpu = {k: v - cpu_at_start[0][k] for k, v in browser_cpu_seconds().items()}
             except AssertionError as e:
                 raise BenchError(f"the walk through the page failed: {e}") from None
             finally:
@@ -2254,12 +2274,15 @@ class Bench:
             module_encrypt_s=None if walk.encrypt_s is None else round(walk.encrypt_s, 2),
             module_marks_s=walk.marks,
             module_progress_at_end=walk.progress_at_end,
-            module_browser_cpu_s=round(cpu, 2),
+            module_browser_cpu_s=round(cpu["total"], 2),
+            module_main_thread_cpu_s=round(cpu["main"], 2),
+            module_worker_cpu_s=round(cpu["worker"], 2),
             module_container_mib=round(walk.container.stat().st_size / MiB, 1),
         )
         say(
             f"    Kontroller -> saved container {walk.seconds:.2f} s (check {walk.check_s} s, encrypt "
-            f"{self.results['module_encrypt_s']} s; marks {walk.marks}); Chromium CPU {cpu:.2f} s; "
+            f"{self.results['module_encrypt_s']} s; marks {walk.marks}); Chromium CPU {cpu['total']:.2f} s "
+            f"(the page's main thread {cpu['main']:.2f} s, its Worker {cpu['worker']:.2f} s); "
             f"progress bar at its end: {walk.progress_at_end}"
         )
 
