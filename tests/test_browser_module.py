@@ -305,6 +305,19 @@ def test_the_page_shows_and_saves_the_report_the_cli_writes(server, release, ext
     assert page.errors == []
 
 
+def test_krypter_refuses_where_the_check_refuses_and_offers_nothing(server, release, broken, page):
+    """The Worker starts encrypting at "Kontroller", before the check's verdict; where the check refuses, "Krypter"
+    refuses too, the Worker's job is discarded and no container is offered (nothing saved, the bar back at 0)."""
+    _page_check(page, release, broken)
+    page.set_input_files("#nokkel", str(server.home / "demo" / "unit.key"))
+    page.click("#krypter")
+    page.wait_for_selector("#feil:not(:empty)")
+    assert page.text_content("#feil") == "Filen har feil og blir ikke kryptert. Rett feilene og prøv igjen."
+    assert page.is_hidden("#lagre") and page.get_attribute("#lagre", "href") is None
+    assert page.evaluate("() => document.querySelector('#framdrift').value") == 0
+    assert page.errors == []
+
+
 def _ids(lines):
     """The ID numbers (every identifier field of 11F) in an extract's lines."""
     spans = [spec.span for spec in load_profile("11F", YEAR).field_specs if spec.id_kind]
