@@ -166,8 +166,8 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
         if self._controls is not None:
             candidates = np.flatnonzero(clean)
             if len(candidates):
-                passes = self._controls.passes
-                clean[candidates] = np.fromiter((passes(texts[i]) for i in candidates.tolist()), bool, len(candidates))
+                rows = candidates.tolist()
+                clean[candidates] = self._controls.table.block.passes(raw[candidates], lambda k: texts[rows[k]])
         self._remember_block(first_line, texts, clean, blank, synthetic, placeholders, id_values)
         return self._block_rows(first_line, texts, raw, blank)
 
