@@ -49,7 +49,7 @@ def compare(rules: FixedRules, lines: list[str]) -> tuple[int, set[str]]:
     if not kept:
         return 0, set()
     raw = np.frombuffer(("\n".join(kept) + "\n").encode(profile.encoding), np.uint8)
-    raw = raw.reshape(len(kept), profile.record_length + 1)[:, : profile.record_length]
+    raw = raw.reshape(len(kept), profile.record_length + 1)
     block = controls.table.block.passes(raw, kept.__getitem__)
     fired = set()
     for text, got in zip(kept, block.tolist()):
@@ -249,3 +249,41 @@ def test_block_path_reports_like_run_checks(register, unit):
     assert report_of(fast) == report_of(reference)
     assert len(reference.findings) > 10
     assert rows == [profile.split(text) for text in lines]
+
+
+def field_columns_agree(rules: FixedRules, lines: list[str]) -> int:
+    """The block's field columns against the record expression, line by line; how many lines matched."""
+    from sendemodul.profiles.rules.field_columns import FieldColumns
+
+    profile = rules.profile
+    raw = np.frombuffer(("\n".join(lines) + "\n").encode(profile.encoding), np.uint8)
+    raw = raw.reshape(len(lines), profile.record_length + 1)
+    got = FieldColumns(list(rules._field_patterns), profile.encoding).ok(raw).tolist()
+    want = [rules._record_re.fullmatch(text) is not None for text in lines]
+    for text, a, b in zip(lines, got, want):
+        assert a == b, [rule.spec.name for rule in rules._rules if rule.problem(text[slice(*rule.spec.span)])]
+    return sum(want)
+
+
+@pytest.mark.parametrize(
+    ("register", "year", "unit"),
+    [("11F", 2026, OSLO), ("11F", 2025, OSLO), ("11CF", 2026, STAVANGER), ("11CF", 2025, STAVANGER)],
+)
+def test_field_columns_agree_with_the_record_expression(register, year, unit):
+    rules = rules_for(register, year, unit)
+    lines = random_lines(register, year, 3000, 0.02, f"{register}-{year}-fields")
+    lines += random_lines(register, year, 1000, 0.3, f"{register}-{year}-odd")
+    matched = field_columns_agree(rules, lines)
+    assert 500 <= matched < len(lines)
+
+
+@pytest.mark.parametrize("register", ["11F", "11CF"])
+def test_field_columns_agree_on_hypothesis_records(register):
+    rules = rules_for(register, YEAR)
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(records(register), min_size=1, max_size=20))
+    def check(lines):
+        field_columns_agree(rules, lines)
+
+    check()

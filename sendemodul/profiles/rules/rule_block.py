@@ -131,7 +131,7 @@ class _BlockCompiler(_CompilerBase):
         if not forms:
             return _constant(False)
         if width <= 8:
-            keys = np.unique(np.frombuffer(b"".join(f.ljust(8, b"\0") for f in forms), np.uint64))
+            keys = np.unique(np.frombuffer(b"".join(f.ljust(8, b"\n") for f in forms), "<u8"))
             packed = self.packed(name)
             if len(keys) > 4:
                 return self.node("bool", lambda b: np.isin(packed(b), keys))
@@ -157,24 +157,13 @@ class _BlockCompiler(_CompilerBase):
         return self.node("bool", compute)
 
     def packed(self, name: str) -> _B:
-        """Field ``name`` (at most 8 bytes wide) as one uint64 a line (its bytes, zero-padded)."""
-        import numpy as np
-
-        key = ("packed", name)
-        found = self.def_nodes.get(repr(key))
-        if found is not None:
-            return found
-        column = self.column(name)
-        width = self.specs[name].width
-
-        def compute(b: _Block) -> np.ndarray:
-            padded = np.zeros((b.n, 8), np.uint8)
-            padded[:, :width] = column(b)
-            packed: np.ndarray = padded.view(np.uint64).ravel()
-            return packed
-
-        node = self.def_nodes[repr(key)] = self.node("key", compute)
-        return node
+        """Field ``name`` (at most 8 bytes wide) as one uint64 a line (:func:`packed_field`)."""
+        key = f"\0packed {name}"
+        found = self.def_nodes.get(key)
+        if found is None:
+            start, end = self.specs[name].span
+            found = self.def_nodes[key] = self.node("key", lambda b: packed_field(b.raw, start, end - start))
+        return found
 
     def blank_of(self, name: str) -> _B:
         if self.specs[name].width <= 8:
@@ -418,7 +407,7 @@ class _BlockCompiler(_CompilerBase):
             start, end = self.specs[name].span
             if self.guaranteed(name) == "integer" and end - start <= 8:
                 packed = self.packed(name)
-                found = self.node("num", lambda b: _aligned_int_column(packed(b)))
+                found = self.node("num", lambda b: _aligned_int_column(packed(b).view("<u2").reshape(-1, 4)))
             else:
                 found = self.node("num", lambda b: _ssb_int_column(column(b), b, start, end))
             self.def_nodes[key] = found
@@ -529,15 +518,14 @@ def _per_distinct(column: np.ndarray, judge: Callable[[str], bool], encoding: st
 _POWERS = [10**k for k in range(19)]
 
 
-def _aligned_int_column(packed: np.ndarray) -> np.ndarray:
+def _aligned_int_column(pairs: np.ndarray) -> np.ndarray:
     """:func:`~sendemodul.profiles.rules.rule_values.ssb_int` of each line's slice of a number field that passed the
-    field rules (at most 8 wide: digits, left- or right-aligned, or blank), from its packed bytes (see
-    :meth:`_BlockCompiler.packed`), a float64 column: the digits read left to right, the spaces skipped, two bytes
+    field rules (at most 8 wide: digits, left- or right-aligned, or blank), from its bytes as four uint16 a line
+    (:func:`packed_field`), a float64 column: the digits read left to right, the spaces skipped, two bytes
     at a time through a table (:func:`_pair_tables`)."""
     import numpy as np
 
     scale, digits = _pair_tables()
-    pairs = packed.view(np.uint16).reshape(len(packed), 4)
     value = digits[pairs[:, 0]]
     for j in range(1, 4):
         pair = pairs[:, j]
@@ -687,8 +675,8 @@ class BlockControls:
             self._vector.append(fires)
 
     def passes(self, raw: np.ndarray, text_of: TextOf) -> np.ndarray:
-        """Whether each line of ``raw`` (``(n, record length)`` uint8, lines that passed the field rules) breaks
-        no control; ``text_of(i)``: line ``i``'s text (for the controls run line by line)."""
+        """Whether each line of ``raw`` (``(n, record length + 1)`` uint8: lines that passed the field rules, each
+        with its LF) breaks no control; ``text_of(i)``: line ``i``'s text (for the controls run line by line)."""
         import numpy as np
 
         block = _Block(raw, text_of)
@@ -703,6 +691,29 @@ class BlockControls:
             if len(rows):
                 passes[rows] = np.fromiter((function(text_of(i)) for i in rows.tolist()), bool, len(rows))
         return passes
+
+
+def packed_field(full: np.ndarray, start: int, width: int) -> np.ndarray:
+    """A field at most 8 wide of each line of ``full`` (``(n, record length + 1)`` uint8: lines with their LF) as
+    one little-endian uint64: its bytes, padded with LF bytes. Read in place, 8 bytes from the field's start, the
+    bytes past the field masked to LF; a field too near the line's end is copied out instead."""
+    import numpy as np
+
+    n, stride = full.shape
+    if start + 8 <= stride and full.flags.c_contiguous:
+        # full exposes its buffer: a strided view of unaligned 8-byte words
+        words = np.ndarray((n,), "<u8", buffer=full, offset=start, strides=(stride,))
+        if width == 8:
+            whole: np.ndarray = words.copy()
+            return whole
+        mask = np.uint64((1 << (8 * width)) - 1)
+        pad = np.uint64(int.from_bytes(b"\0" * width + b"\n" * (8 - width), "little"))
+        packed: np.ndarray = (words & mask) | pad
+        return packed
+    padded = np.full((n, 8), 10, np.uint8)
+    padded[:, :width] = full[:, start : start + width]
+    copied: np.ndarray = padded.view("<u8").ravel()
+    return copied
 
 
 #: The line compiler's ``passes`` for one control of the table.
