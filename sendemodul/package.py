@@ -49,6 +49,9 @@ from sendemodul.pseudonym import ENVIRONMENT_PATTERN, Pseudonymizer, id_kind
 SEAL_FORMAT = "sendemodul-seal/1"
 #: At most this many invalid IDs are listed in the feedback of one container; the seal counts all of them.
 FEEDBACK_LIMIT = 1000
+#: The identities' plaintext is classified and pseudonymized in blocks of about this size (many age chunks): each
+#: block costs a few hundred numpy and list calls whatever its size; 1 MiB is about 11,000 rows of 11F.
+BLOCK_BYTES = 1024**2
 #: Classes that get a pseudonym (valid IDs of a person), and classes that are not listed in the feedback.
 _PSEUDONYM_CLASSES = frozenset(
     c for c in identity.IdClass if identity.ClassifiedId(c, None, None).valid and c is not identity.IdClass.PLACEHOLDER
@@ -314,7 +317,13 @@ def make_package(
         lines = SealedStream(sealed)
         pseudonymize = _Pseudonymize(pseudonymizer, classify, lines)
         parser = PartParser(
-            manifest.container_id, "identities", 3, pseudonymize, one_line_per_row=False, on_block=pseudonymize.block
+            manifest.container_id,
+            "identities",
+            3,
+            pseudonymize,
+            one_line_per_row=False,
+            on_block=pseudonymize.block,
+            block_bytes=BLOCK_BYTES,
         )
         identities = open_part(tar, "identities.age", manifest.parts["identities.age"])
         decrypt_part(identities, tpf_identities, parser, manifest.parts["identities.age"].sha256)
