@@ -285,7 +285,7 @@ class _Pseudonymize:
         for k, i in enumerate(slots.tolist() if canonical_of else ()):
             canonical[k] = canonical_of.get(i, canonical[k])
         pseudonyms = self._pseudonymizer.pseudonyms(canonical)
-        self._out.write(self._gather(block, starts, values, pseudonym_of, pseudonyms, codes))
+        self._out.write(self._gather(block, ends, values, pseudonym_of, pseudonyms, codes))
         counts = np.bincount(codes, minlength=len(self._code_classes)).tolist()
         for id_class, count in zip(self._code_classes, counts):
             self.counts[id_class] += count
@@ -319,11 +319,16 @@ class _Pseudonymize:
             left = left[name_of[left] < 0]
         return name_of, name_list
 
-    def _gather(self, block, starts, values, pseudonym_of, pseudonyms, codes):
-        """The output lines, joined: each line's ``row_id<TAB>id_type<TAB>`` sliced from ``block``, the next of
+    def _gather(self, block, ends, values, pseudonym_of, pseudonyms, codes):
+        """The output lines, joined: each line's ``row_id<TAB>id_type<TAB>`` from ``block``, the next of
         ``pseudonyms`` where ``pseudonym_of`` is true, then ``<TAB>CLASS<LF>``."""
-        columns = [b""] * (3 * len(starts))
-        columns[0::3] = map(block.__getitem__, map(slice, starts.tolist(), values.tolist()))
+        columns = [b""] * (3 * len(ends))
+        # The block without its IDs, split at its line breaks: each line's ``row_id<TAB>id_type<TAB>``.
+        inside = np.zeros(len(block) + 1, np.int8)
+        inside[values] += 1
+        inside[ends] -= 1
+        kept = np.frombuffer(block, np.uint8)[np.cumsum(inside[:-1], dtype=np.int8) == 0].tobytes()
+        columns[0::3] = kept.split(b"\n")[:-1]
         sources = (itertools.repeat(b""), iter(pseudonyms))
         columns[1::3] = map(next, map(sources.__getitem__, pseudonym_of.tolist()))
         columns[2::3] = map(self._tails.__getitem__, codes.tolist())
