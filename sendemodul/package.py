@@ -325,10 +325,13 @@ class _Pseudonymize:
         ``pseudonyms`` where ``pseudonym_of`` is true, then ``<TAB>CLASS<LF>``."""
         columns = [b""] * (3 * len(ends))
         # The block without its IDs, split at its line breaks: each line's ``row_id<TAB>id_type<TAB>``.
-        inside = np.zeros(len(block) + 1, np.int8)
-        inside[values] += 1
-        inside[ends] -= 1
-        kept = np.frombuffer(block, np.uint8)[np.cumsum(inside[:-1], dtype=np.int8) == 0].tobytes()
+        # The bytes alternate: kept up to an ID, the ID dropped, kept from its line break up to the next ID, ...
+        n = len(ends)
+        bounds = np.empty(2 * n + 2, np.intp)
+        bounds[0], bounds[-1] = 0, len(block)
+        bounds[1:-1:2], bounds[2:-1:2] = values, ends
+        kept_bytes = np.repeat(np.arange(2 * n + 1) % 2 == 0, np.diff(bounds))
+        kept = np.frombuffer(block, np.uint8)[kept_bytes].tobytes()
         columns[0::3] = kept.split(b"\n")[:-1]
         sources = (itertools.repeat(b""), iter(pseudonyms))
         columns[1::3] = map(next, map(sources.__getitem__, pseudonym_of.tolist()))
