@@ -411,7 +411,7 @@ class RefusedAtOnceTests(SiteTestCase):
     byte for byte what the ordinary path (the resource tree, ``ApiAuthenticated``) gives, apart from the Date; with
     one login per request either way."""
 
-    HEADS = {
+    HEADS: ClassVar[dict[str, bytes]] = {
         "close": b"Connection: close\r\n",
         "keep-alive": b"",
         "nynorsk by Accept-Language": b"Accept-Language: nn-NO, nb;q=0.5\r\nConnection: close\r\n",
@@ -449,7 +449,7 @@ class RefusedAtOnceTests(SiteTestCase):
                     self.assertEqual(at_once, self.raw(path, head, False))
                     self.assertTrue(at_once[0].startswith(b"HTTP/1.1 503 Service Unavailable\r\n"))
                     self.assertEqual(at_once[1], name in ("close", "nynorsk by Accept-Language"))
-                    status, headers, body = parse_response(at_once[0])
+                    _, headers, body = parse_response(at_once[0])
                     lang = "nb" if name in ("close", "keep-alive") and b"lang=nn" not in path else "nn"
                     self.assertEqual(headers["content-language"], lang)
                     self.assertEqual(json.loads(body)["error"], "busy")
@@ -461,13 +461,19 @@ class RefusedAtOnceTests(SiteTestCase):
         """(So that the test above compares two different paths.)"""
         self.site.getResourceFor = lambda request: self.fail("the resource tree was used")
         status, _, _ = self.request(
-            b"GET /api/v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + b64(f"{UNIT}:x".encode()) + b"\r\n\r\n"
+            b"GET /api/v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Basic "
+            + b64(f"{UNIT}:x".encode())
+            + b"\r\n\r\n"
         )
         self.assertEqual(status, 503)
 
     def test_a_kept_alive_connection_reads_its_next_request_after_a_busy_answer(self):
         protocol, transport = self.connect()
-        one = b"GET /api/v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + b64(f"{UNIT}:x".encode()) + b"\r\n\r\n"
+        one = (
+            b"GET /api/v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Basic "
+            + b64(f"{UNIT}:x".encode())
+            + b"\r\n\r\n"
+        )
         protocol.dataReceived(one + one)  # pipelined
         self.assertEqual(transport.value().count(b"HTTP/1.1 503 Service Unavailable\r\n"), 2)
         protocol.dataReceived(b"GET /api/v1/uploads HTTP/1.1\r\nHost: x\r\n\r\n")  # no login: the session's way
