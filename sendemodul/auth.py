@@ -247,6 +247,10 @@ class PinChecker:
         protocol = getattr(creds, "protocol", "unknown")
         source = getattr(creds, "source", None) if ISourced.providedBy(creds) else None
         banned = source is not None and self.defender.is_banned(source)
+        started = self._request_avatar_id(creds, source, banned)
+        if isinstance(started, Throttled):  # the storm's case, answered at once: no generator, no callback chain
+            metrics.login_throttled(protocol, started.scope)
+            return defer.fail(started)
 
         def counted(result):
             if isinstance(result, failure.Failure):
@@ -258,36 +262,63 @@ class PinChecker:
                 metrics.login(protocol, "success")
             return result
 
-        return self._request_avatar_id(creds).addBoth(counted)
+        return started.addBoth(counted)
 
-    @defer.inlineCallbacks
-    def _request_avatar_id(self, creds):
-        source = getattr(creds, "source", None) if ISourced.providedBy(creds) else None
-        if source is not None and self.defender.is_banned(source):
+    def _request_avatar_id(self, creds, source, banned):
+        """The login's Deferred, or a :class:`Throttled` (not raised) when its hash budget is spent: decided here on
+        the reactor thread without a generator or a Deferred, because a storm of wrong PINs is refused this way by
+        the hundred a second (an ``inlineCallbacks`` generator that raised at once cost about as much again as the
+        rest of the refusal). What needs the store or a hash goes on in :meth:`_cached_login` and :meth:`_hashed`."""
+        if banned:
             log.info("login refused: source is banned")
-            raise error.UnauthorizedLogin()
+            return defer.fail(error.UnauthorizedLogin())
         if isinstance(creds, MalformedCredentials):  # scored and delayed like a wrong PIN; nothing to hash
-            yield self._failed(None, source, score=1)
-            raise error.UnauthorizedLogin()
+            return self._refused_later(None, source, score=1)
         username = (_text(creds.username) or "").strip()
         if not UNIT_RE.match(username):  # cannot be a unit (the format is public): an unknown unit's score, no hash
-            yield self._failed(None, source, score=2)
-            raise error.UnauthorizedLogin()
+            return self._refused_later(None, source, score=2)
         unit = username
         pin = _text(creds.password) or ""
         tag = self.verified.tag(unit, pin)
         cached = self.verified.passed(tag)
         if cached is not None:
-            phc, epoch = yield self.run_db(self.store.login_pin, unit)
-            if phc == cached:
-                if self.budget is not None:
-                    self.budget.passed(unit, source)
-                return UnitLogin(unit, epoch)
-            self.verified.forget(tag)  # the PIN was revoked or reissued, or the unit disabled: check it anew
+            return self._cached_login(unit, pin, tag, cached, source)
+        return self._admitted(unit, pin, tag, source)
+
+    def _refused_later(self, unit, source, score):
+        """UnauthorizedLogin after the failure's score and delay (:meth:`_failed`)."""
+
+        def refused(_):
+            raise error.UnauthorizedLogin()
+
+        return self._failed(unit, source, score=score).addCallback(refused)
+
+    @defer.inlineCallbacks
+    def _cached_login(self, unit, pin, tag, cached, source):
+        """A login whose (unit, PIN) passed recently: in without a hash if the unit's PIN hash is still the one it
+        passed against; else checked anew (:meth:`_admitted`)."""
+        phc, epoch = yield self.run_db(self.store.login_pin, unit)
+        if phc == cached:
+            if self.budget is not None:
+                self.budget.passed(unit, source)
+            return UnitLogin(unit, epoch)
+        self.verified.forget(tag)  # the PIN was revoked or reissued, or the unit disabled: check it anew
+        started = self._admitted(unit, pin, tag, source)
+        if isinstance(started, Throttled):
+            raise started
+        return (yield started)
+
+    def _admitted(self, unit, pin, tag, source):
+        """The hashed login (:meth:`_hashed`) if the hash budget admits it, else a :class:`Throttled` to refuse it
+        with (counted and audited here)."""
         ticket = self.budget.admit(unit, source) if self.budget is not None else None
         if isinstance(ticket, str):
             self._throttled(unit, ticket)
-            raise Throttled(ticket)
+            return Throttled(ticket)
+        return self._hashed(unit, pin, tag, source, ticket)
+
+    @defer.inlineCallbacks
+    def _hashed(self, unit, pin, tag, source, ticket):
         try:
             if self.pending >= self.config.max_pending_logins:
                 self._busy()
