@@ -712,3 +712,20 @@ class BadRequestAnsweringChannel(http.HTTPChannel):
 
     def _respondToBadRequestAndDisconnect(self):
         self.answer_bad_request()
+
+
+# --- the HTTPS front's answers written outside the Request's header machinery (issue 25, the storm) -------------
+
+
+def finish_written(request):
+    """Finish a twisted.web ``Request`` whose whole answer (status line, headers, body, and the last chunk if
+    chunked) was written to its channel already: the access log, the channel's ``requestDone`` (the close, or the
+    next request on a keep-alive connection) and the notifications, as ``Request.finish`` does them.
+
+    Sets ``Request.startedWriting`` (an attribute without an underscore, but no public API: Twisted sets it when
+    ``Request.write`` writes the headers), so that ``finish`` does not write headers again; ``chunked`` stays 0, so
+    it writes no last chunk. Used by ``web.site.SecureRequest.refused_at_once`` for the 503 of a storm's login,
+    whose head is made once per language rather than header by header. Tests: test_twisted_overrides.py
+    ``test_request_finish_*``; test_web_site_unit.py compares the bytes with the ordinary path's."""
+    request.startedWriting = 1
+    request.finish()

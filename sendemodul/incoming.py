@@ -6,7 +6,6 @@ it arrives, and fsynced before the receipt. :class:`~sendemodul.spool.Spool` cre
 import collections
 import errno
 import hashlib
-import itertools
 import os
 import queue
 import threading
@@ -15,7 +14,7 @@ import weakref
 from twisted.internet import defer
 
 from sendemodul.errors import IntakeError, SendemodulError, SpoolFull, UploadTooLarge
-from sendemodul.writeback import WRITEBACK_BYTES, start_writeback
+from sendemodul.writeback import WRITEBACK_BYTES, pwrite_all, start_writeback
 
 
 def storage_error(e):
@@ -63,8 +62,6 @@ _live = weakref.WeakSet()  # the IncomingFiles whose thread has not ended (react
 #: A read of the check's stream this large (the part digests' reads) may get a view of a piece; smaller reads (tar
 #: headers, the manifest, an age header: parsed) get ``bytes``.
 VIEW_READ_BYTES = 1 << 20
-#: Buffers one ``pwritev`` takes at most (Linux's ``IOV_MAX``).
-IOV_MAX = 1024
 
 
 def queue_share(live=None):
@@ -320,7 +317,7 @@ class IncomingFile:
         offset, data, size = item
         if self._writing and self._error is None:
             try:
-                _pwrite_all(self._fd, data, offset)
+                pwrite_all(self._fd, data, offset)
             except OSError as e:
                 self._error = storage_error(e)
             else:
@@ -425,24 +422,6 @@ class _Checker:
         if type(data) is not bytes and (n is None or n < VIEW_READ_BYTES):
             data = bytes(data)
         return data
-
-
-def _pwrite_all(fd, data, offset):
-    """Write ``data`` (bytes, or a list of buffers that follow each other) at ``offset``, all of it."""
-    if type(data) is list:
-        pieces = collections.deque(memoryview(piece) for piece in data)
-        while pieces:
-            n = os.pwritev(fd, list(itertools.islice(pieces, IOV_MAX)), offset)
-            offset += n
-            while n and n >= len(pieces[0]):
-                n -= len(pieces.popleft())
-            if n:
-                pieces[0] = pieces[0][n:]
-        return
-    view = memoryview(data)
-    while view:
-        n = os.pwrite(fd, view, offset)
-        view, offset = view[n:], offset + n
 
 
 def _unlink(path):

@@ -661,3 +661,47 @@ def test_tls_socket_read_size_is_still_the_transports_buffer_size():
 
     assert tcp.Server.bufferSize == 64 * 1024, "re-check SOCKET_READ_BYTES in sendemodul/web/tls.py"
     assert "self.bufferSize" in inspect.getsource(tcp.Connection.doRead)
+
+
+# --- the HTTPS front's answers written outside the Request's header machinery (issue 25, the storm) -------------
+
+
+def test_request_finish_is_the_one_finish_written_leans_on():
+    """``_twisted.finish_written`` sets ``startedWriting`` so that ``Request.finish`` writes no headers, and leaves
+    ``chunked`` 0 so that it writes no last chunk; ``finish`` then logs, and ends the request on the channel."""
+    what = "_twisted.finish_written (startedWriting: no headers from finish; chunked 0: no last chunk)"
+    assert_pinned(http.Request.finish, "4590c5f7e2207ef0", what)
+    assert_pinned(http.Request.write, "0e547d4f76bd1472", what)
+
+
+def test_request_finish_written_adds_nothing_logs_and_ends_the_request():
+    """A request answered by hand and finished with ``finish_written``: the connection carries exactly the bytes
+    written, the site's log sees it once, and the channel goes on to the next request (keep-alive) or closes."""
+    logged = []
+
+    class Site(http.HTTPFactory):
+        def log(self, request):
+            logged.append((request.method, request.code))
+
+    answer = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 2\r\n\r\nno"
+
+    class Answering(http.Request):
+        def process(self):
+            self.setResponseCode(503)
+            self.channel.write(answer)
+            _twisted.finish_written(self)
+
+    for head, closes in ((b"", False), (b"Connection: close\r\n", True)):
+        factory = Site()
+        channel = factory.buildProtocol(None)
+        channel.requestFactory = Answering
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n" + head + b"\r\n")
+        assert transport.value() == answer
+        assert bool(transport.disconnecting) is closes
+        if not closes:  # the next request on the same connection is read and answered
+            channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert transport.value() == answer * 2
+        channel.connectionLost(None)
+    assert logged == [(b"GET", 503)] * 3
