@@ -400,3 +400,35 @@ export function reparsesUnchanged(node) {
   if (node.tag.includes(":") || node.attrs.some(([k]) => k.includes(":") || k === "xmlns")) return false;
   return node.children.every(reparsesUnchanged);
 }
+
+// A record element split as XmlExtract._record splits it: [ids, data], the identifier attributes' values (stripped;
+// "" for one that is not there) in the profile's order, and the element on one line without them. Takes them out
+// of `element`.
+export function splitRecord(element, idFields) {
+  const ids = idFields.map((name) => {
+    const at = element.attrs.findIndex(([k]) => k === name);
+    if (at < 0) return [name, ""];
+    const [[, value]] = element.attrs.splice(at, 1);
+    return [name, pyStrip(value)];
+  });
+  return [ids, oneLine(element)];
+}
+
+// The header lines and the records' [ids, data] of an extract the check accepted (the Worker's split);
+// progress(n) every 20,000 records.
+export function splitXml(bytes, profile, progress = () => {}) {
+  const idFields = profile.fields.filter((f) => f.id_kind).map((f) => f.name);
+  const header = [];
+  const rows = [];
+  scanExtract(bytes, profile, {
+    header: (element) => header.push(oneLine(element)),
+    record(line, element) {
+      rows.push(splitRecord(element, idFields));
+      if (rows.length % 20000 === 0) progress(rows.length);
+    },
+    malformed(line) {
+      throw new Error(`malformed extract (line ${line})`);
+    },
+  });
+  return { header, rows };
+}

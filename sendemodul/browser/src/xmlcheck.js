@@ -7,7 +7,7 @@
 
 import { identityRules, startCheck } from "./checks.js";
 import { compileFieldRules, parseDate, pyRepr } from "./fields.js";
-import { oneLine, pyStrip, reparsesUnchanged, resolveNamespaces, scanExtract } from "./xml.js";
+import { oneLine, pyStrip, reparsesUnchanged, resolveNamespaces, scanExtract, splitRecord } from "./xml.js";
 
 const DIGIT_RUN = /(?<![0-9])(?:[0-9]{11}|[0-9]{12})(?![0-9])/g;
 const VALID = new Set(["FNR", "DNR", "HNR", "SYNTHETIC", "DUF", "PLACEHOLDER"]);
@@ -205,15 +205,8 @@ export function checkXml(profile, unit, table, { allowSynthetic = true, onRecord
 
   function checkRecord(line, parsed) {
     let element = parsed;
-    // the identifiers leave the element (XmlExtract._record): what stays goes to SSB
-    const ids = idFields.map((name) => {
-      const at = element.attrs.findIndex(([k]) => k === name);
-      if (at < 0) return [name, ""];
-      const [[, value]] = element.attrs.splice(at, 1);
-      return [name, pyStrip(value)];
-    });
+    const [ids, data] = splitRecord(element, idFields); // the identifiers leave it: what stays goes to SSB
     let journalnr = journalField ? pyStrip(attr(element, journalField.name) ?? "") || null : null;
-    const data = oneLine(element);
     if (!reparsesUnchanged(element)) element = resolveNamespaces(element);
     if (journalnr !== null && looksLikeId(journalnr)) journalnr = null; // never shown; ID_IN_DATA reports it
     idsInData(element, line, journalnr);
