@@ -8,6 +8,8 @@ const NAME = /[A-Za-z_:\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u02FF\u0370-\u037D\u037
 const SPACE = /[ \t\n]*/y;
 // Characters XML does not allow (expat: "not well-formed (invalid token)").
 const BAD_CHAR = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const DECLARATION =
+  /^<\?xml[ \t\n]+version[ \t\n]*=[ \t\n]*(?:"1\.[0-9]+"|'1\.[0-9]+')(?:[ \t\n]+encoding[ \t\n]*=[ \t\n]*(?:"[A-Za-z][-A-Za-z0-9._]*"|'[A-Za-z][-A-Za-z0-9._]*'))?(?:[ \t\n]+standalone[ \t\n]*=[ \t\n]*(?:"(?:yes|no)"|'(?:yes|no)'))?[ \t\n]*\?>$/;
 const ENTITIES = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
 // Python's str.strip() whitespace.
 const PY_SPACE = "[\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
@@ -43,12 +45,6 @@ function badUtf8(bytes) {
   return -1;
 }
 
-const lineAt = (bytes, offset) => {
-  let line = 1;
-  for (let i = 0; i < offset; i++) if (bytes[i] === 10 || (bytes[i] === 13 && bytes[i + 1] !== 10)) line += 1;
-  return line;
-};
-
 // The document's text: UTF-8 (the profiles' encoding, and XML's default), or ISO-8859-1 / US-ASCII where the XML
 // declaration says so, as expat reads them.
 export function decodeXml(bytes) {
@@ -69,15 +65,16 @@ export function decodeXml(bytes) {
   }
   if (encoding === "us-ascii" || encoding === "ascii") {
     const bad = body.findIndex((b) => b >= 0x80);
-    if (bad >= 0) throw new XmlError(lineAt(body, bad), INVALID);
+    if (bad >= 0) return new TextDecoder().decode(body.subarray(0, bad)) + "\u0000";
   } else if (encoding !== "utf-8" && encoding !== "utf8") {
     throw new XmlError(1, `the page reads UTF-8 and ISO-8859-1 documents only (not ${declared[3]})`);
   }
-  try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(body);
-  } catch {
-    throw new XmlError(lineAt(body, badUtf8(body)), INVALID);
-  }
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  const bad = badUtf8(body);
+  if (bad < 0) return decoder.decode(body);
+  // expat reads up to the bad byte (the records before it are read), then stops there: the text up to it, and
+  // one character that XML does not allow in its place
+  return decoder.decode(body.subarray(0, bad)) + "\u0000";
 }
 
 // Reads `text` (a decoded document) and calls handler.start(tag, attrs, line), handler.end(tag),
@@ -101,7 +98,10 @@ export function parseXml(text, handler) {
     for (let i = text.indexOf("\n", pos); i >= 0 && i < at; i = text.indexOf("\n", i + 1)) l += 1;
     return l;
   };
+  // (expat reads in order: a character XML does not allow before the error, or in a token left open, comes first)
   const fail = (at, message) => {
+    const upTo = message === "unclosed token" || message === "unclosed CDATA section" ? n : at;
+    if (badChar >= 0 && badChar < upTo) throw new XmlError(lineOf(badChar), INVALID);
     throw new XmlError(lineOf(at), message);
   };
   const checkChars = (end) => {
@@ -179,7 +179,10 @@ export function parseXml(text, handler) {
       if (end < 0) fail(pos, "unclosed token");
       const target = name(pos + 2);
       if (!target) fail(pos, INVALID);
-      if (target.toLowerCase() === "xml" && pos !== 0) fail(pos, "XML or text declaration not at start of entity");
+      const afterTarget = pos + 2 + target.length;
+      if (afterTarget !== end && !/[ \t\n]/.test(text[afterTarget])) fail(afterTarget, INVALID);
+      if (target === "xml" && pos !== 0) fail(pos, "XML or text declaration not at start of entity");
+      if (target === "xml" && !DECLARATION.test(text.slice(pos, end + 2))) fail(pos, "XML declaration not well-formed");
       checkChars(end);
       advance(end + 2);
       continue;
@@ -251,6 +254,7 @@ export function parseXml(text, handler) {
       attrs.push([attr, unescape(q + 1, close, true)]);
       at = close + 1;
     }
+    checkChars(at);
     flush();
     const startLine = line;
     stack.push(tag);

@@ -7,7 +7,7 @@
 
 import { identityRules, startCheck } from "./checks.js";
 import { compileFieldRules, parseDate, pyRepr } from "./fields.js";
-import { oneLine, pyStrip, reparsesUnchanged, resolveNamespaces, scanExtract, splitRecord } from "./xml.js";
+import { XmlError, oneLine, pyStrip, reparsesUnchanged, resolveNamespaces, scanExtract, splitRecord } from "./xml.js";
 
 const DIGIT_RUN = /(?<![0-9])(?:[0-9]{11}|[0-9]{12})(?![0-9])/g;
 const VALID = new Set(["FNR", "DNR", "HNR", "SYNTHETIC", "DUF", "PLACEHOLDER"]);
@@ -207,7 +207,14 @@ export function checkXml(profile, unit, table, { allowSynthetic = true, onRecord
     let element = parsed;
     const [ids, data] = splitRecord(element, idFields); // the identifiers leave it: what stays goes to SSB
     let journalnr = journalField ? pyStrip(attr(element, journalField.name) ?? "") || null : null;
-    if (!reparsesUnchanged(element)) element = resolveNamespaces(element);
+    if (!reparsesUnchanged(element)) {
+      try {
+        element = resolveNamespaces(element);
+      } catch (error) {
+        // (the CLI stops on such a record with an error; the page refuses the extract on it)
+        throw new XmlError(line, error.message);
+      }
+    }
     if (journalnr !== null && looksLikeId(journalnr)) journalnr = null; // never shown; ID_IN_DATA reports it
     idsInData(element, line, journalnr);
     schema(element, known, line, journalnr, profile.record);
