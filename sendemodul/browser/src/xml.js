@@ -89,8 +89,16 @@ export function parseXml(text, handler) {
   const stack = [];
   let rootDone = false;
   let pending = "";
+  // the next line break at or after pos (n: none), kept so that a document on one line is not searched to its end
+  // at every token
+  let nextBreak = text.indexOf("\n");
+  if (nextBreak < 0) nextBreak = n;
   const advance = (to) => {
-    for (let i = text.indexOf("\n", pos); i >= 0 && i < to; i = text.indexOf("\n", i + 1)) line += 1;
+    while (nextBreak < to) {
+      line += 1;
+      nextBreak = text.indexOf("\n", nextBreak + 1);
+      if (nextBreak < 0) nextBreak = n;
+    }
     pos = to;
   };
   const lineOf = (at) => {
@@ -119,28 +127,30 @@ export function parseXml(text, handler) {
   };
   // A text with its references replaced; `attribute`: whitespace characters become spaces (attribute normalization).
   const unescape = (from, to, attribute) => {
+    const raw = text.slice(from, to); // (searched within the span only: a search to the end of the text each time is
+    // quadratic in a large extract)
     let out = "";
-    let at = from;
-    while (at < to) {
-      const amp = text.indexOf("&", at);
-      const stop = amp < 0 || amp >= to ? to : amp;
-      const chunk = text.slice(at, stop);
+    let at = 0;
+    while (at < raw.length) {
+      const amp = raw.indexOf("&", at);
+      const stop = amp < 0 ? raw.length : amp;
+      const chunk = raw.slice(at, stop);
       out += attribute ? chunk.replace(/[\t\n]/g, " ") : chunk;
-      if (stop === to) break;
-      const semi = text.indexOf(";", amp);
-      if (semi < 0 || semi >= to) fail(amp, INVALID);
-      const ref = text.slice(amp + 1, semi);
+      if (stop === raw.length) break;
+      const semi = raw.indexOf(";", amp);
+      if (semi < 0) fail(from + amp, INVALID);
+      const ref = raw.slice(amp + 1, semi);
       if (ref[0] === "#") {
         const m = /^#(?:x([0-9a-fA-F]+)|([0-9]+))$/.exec(ref);
-        if (!m) fail(amp, INVALID);
+        if (!m) fail(from + amp, INVALID);
         const code = m[1] !== undefined ? parseInt(m[1], 16) : parseInt(m[2], 10);
         const ok =
           code === 9 || code === 10 || code === 13 || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
-        if (!ok) fail(amp, "reference to invalid character number");
+        if (!ok) fail(from + amp, "reference to invalid character number");
         out += String.fromCodePoint(code);
       } else if (ENTITIES[ref] !== undefined) out += ENTITIES[ref];
-      else if (name(amp + 1) === ref) fail(amp, "undefined entity");
-      else fail(amp, INVALID);
+      else if (name(from + amp + 1) === ref) fail(from + amp, "undefined entity");
+      else fail(from + amp, INVALID);
       at = semi + 1;
     }
     return out;
@@ -168,8 +178,8 @@ export function parseXml(text, handler) {
     if (text.startsWith("<!--", pos)) {
       const end = text.indexOf("-->", pos + 4);
       if (end < 0) fail(pos, "unclosed token");
-      const dash = text.indexOf("--", pos + 4);
-      if (dash < end) fail(dash, INVALID);
+      const dash = text.slice(pos + 4, end).indexOf("--");
+      if (dash >= 0) fail(pos + 4 + dash, INVALID);
       checkChars(end);
       advance(end + 3);
       continue;
