@@ -36,6 +36,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOProtocol
+from twisted.python import failure
 from twisted.web import http
 
 from sendemodul.sftp import ciphers
@@ -57,7 +58,7 @@ class BoundedFileTransferServer(filetransfer.FileTransferServer):
         (TESTING.md), filtered by the observer but still built; here nothing is logged per request;
       - keeps the buffer as ``bytes`` and re-slices it per packet (the packet and the rest of the buffer copied); here
         a ``bytearray`` cut in place, one copy per packet; a ``WRITE`` is parsed in the buffer and only its data
-        copied (:meth:`write_request`).
+        copied, or not even that for a file that ``takes_pieces`` (:meth:`write_request`).
     Tests: test_twisted_overrides.py (``test_sftp_*``) show each difference against Conch's own server.
 
     Overrides ``FileTransferServer.packet_CLOSE`` too (it replaces Conch's ``_cbClose``): Conch forgets a handle only
@@ -136,8 +137,9 @@ class BoundedFileTransferServer(filetransfer.FileTransferServer):
 
     @staticmethod
     def _take_write(chunks, length):
-        """A whole ``SSH_FXP_WRITE`` of ``length`` bytes (after its length field) from ``chunks``, its data copied
-        once: (request id, handle, offset, data); None (nothing taken) if it is not well-formed."""
+        """A whole ``SSH_FXP_WRITE`` of ``length`` bytes (after its length field) from ``chunks``: (request id,
+        handle, offset, data), the data as the list of buffers it arrived in (not copied); None (nothing taken) if it
+        is not well-formed."""
         if length < 13:
             return None
         (handle_length,) = chunks.unpack("!L", 9)
@@ -150,22 +152,36 @@ class BoundedFileTransferServer(filetransfer.FileTransferServer):
             return None
         request_id, handle = bytes(header[5:9]), bytes(header[13 : 13 + handle_length])
         chunks.skip(head)
-        return request_id, handle, offset, chunks.take(data_length)
+        return request_id, handle, offset, chunks.take_pieces(data_length)
 
     def packet_WRITE(self, data):
         self.write_request(*parse_write(memoryview(data)))
 
     def write_request(self, request_id, handle, offset, data):
         """``SSH_FXP_WRITE``, parsed (Conch's ``packet_WRITE`` cuts the data out of the request with four copies,
-        here :func:`parse_write` makes one; and for an unknown handle it calls a method that Conch 26.10 does not
-        have, so the client got ``bad request`` and our log a traceback)."""
+        here :func:`parse_write` makes one, and the fast path in :meth:`dataReceived` none: ``data`` is then a list
+        of buffers, handed on as it is to a file whose ``takes_pieces`` is true and joined for any other; and for
+        an unknown handle Conch calls a method that Conch 26.10 does not have, so the client got ``bad request``
+        and our log a traceback). A ``writeChunk`` that answers at once (the
+        drop box's queues the data and returns None) is answered without a Deferred and its callbacks (``py-spy``
+        during ``scripts/bench --only sftp``: 5 % of the reactor went to the Deferred path of the 4,096 WRITEs of a
+        GiB); one that returns a Deferred, or raises, is answered as Conch does (``_cbStatus``, ``_ebStatus``)."""
         file = self.openFiles.get(handle)
         if file is None:
             self.send_status(request_id, filetransfer.FX_FAILURE, b"No such handle")
             return
-        d = defer.maybeDeferred(file.writeChunk, offset, data)
-        d.addCallback(self._cbStatus, request_id, b"write succeeded")
-        d.addErrback(self._ebStatus, request_id, b"write failed")
+        if type(data) is list and not getattr(file, "takes_pieces", False):
+            data = b"".join(data)
+        try:
+            result = file.writeChunk(offset, data)
+        except Exception:  # noqa: BLE001 - every failure is the client's FX_* answer, as maybeDeferred made it
+            self._ebStatus(failure.Failure(), request_id, b"write failed")
+            return
+        if isinstance(result, defer.Deferred):
+            result.addCallback(self._cbStatus, request_id, b"write succeeded")
+            result.addErrback(self._ebStatus, request_id, b"write failed")
+        else:
+            self.send_status(request_id, filetransfer.FX_OK, b"write succeeded")
 
 
 def parse_write(request):
@@ -236,6 +252,21 @@ class ByteQueue:
 
     def skip(self, n):
         self._advance(n)
+
+    def take_pieces(self, n):
+        """The next ``n`` bytes (``n <= size``), taken, as a list of the buffers they arrived in (views where a
+        chunk is cut): nothing is copied."""
+        pieces, have, pos = [], 0, self._pos
+        for chunk in self._chunks:
+            if have >= n:
+                break
+            if pos or len(chunk) > n - have:
+                chunk = memoryview(chunk)[pos : pos + n - have]
+            pos = 0
+            pieces.append(chunk)
+            have += len(chunk)
+        self._advance(n)
+        return pieces
 
     def take(self, n):
         """The next ``n`` bytes (``n <= size``) as ``bytes``, taken."""
@@ -510,8 +541,10 @@ class AEADTransportMixin:
         """With our packet layout in, the packets of one read are opened and dispatched here (Conch's loop and
         ``getPacket`` otherwise), without copying the read: each packet is opened where it lies in ``data``; only a
         packet cut by the end of a read is kept (in ``buf``) and joined with the start of the next read. Each
-        payload is copied out of the opener's buffer once, and ``CHANNEL_DATA`` goes straight to the connection's
-        ``channel_data`` (:class:`DataConnection`) with only its data copied. Conch's loop copies everything still
+        payload is the opener's own output (never copied here), and ``CHANNEL_DATA`` goes straight to the
+        connection's ``channel_data`` (:class:`DataConnection`) as a slice of it, a ``memoryview`` (the SFTP
+        server's :class:`ByteQueue` copies each request out once, but a WRITE's data for a file that
+        ``takes_pieces``: :meth:`BoundedFileTransferServer.write_request`). Conch's loop copies everything still
         waiting on every read (``self.buf = self.buf + data``), then the payload (``packet[1:]``), and
         ``ssh_CHANNEL_DATA`` twice more; with OpenSSH's 32 KiB packets, memory copies were a fifth of the
         reactor's CPU (``perf``, ``scripts/bench --only sftp``)."""
@@ -574,7 +607,7 @@ class AEADTransportMixin:
                     channel_data = getattr(self.service, "channel_data", None)
                     local, length = _TWO_UINT32.unpack_from(payload, 1)
                     if channel_data is not None and len(payload) == 9 + length:
-                        channel_data(local, length, bytes(payload[9:]))
+                        channel_data(local, length, payload[9:])  # (the opener's own bytes: no copy)
                         if self._refused:
                             return False
                         continue
@@ -638,7 +671,8 @@ class DataConnection(connection.SSHConnection):
 
     Overrides ``SSHConnection.ssh_CHANNEL_DATA`` (it copies its body into :meth:`channel_data`: the checks against
     the window and the packet size, the window adjustment, then the channel's ``dataReceived``). Conch cuts the
-    data out of the message with two copies (``packet[4:]``, then ``getNS``); the transport's fast path makes one.
+    data out of the message with two copies (``packet[4:]``, then ``getNS``); the transport's fast path makes none (the
+    data is a ``memoryview`` over the decrypted packet, which nothing else holds).
     Tests: test_twisted_overrides.py ``test_ssh_channel_data_*``.
     """
 
@@ -678,3 +712,20 @@ class BadRequestAnsweringChannel(http.HTTPChannel):
 
     def _respondToBadRequestAndDisconnect(self):
         self.answer_bad_request()
+
+
+# --- the HTTPS front's answers written outside the Request's header machinery (issue 25, the storm) -------------
+
+
+def finish_written(request):
+    """Finish a twisted.web ``Request`` whose whole answer (status line, headers, body, and the last chunk if
+    chunked) was written to its channel already: the access log, the channel's ``requestDone`` (the close, or the
+    next request on a keep-alive connection) and the notifications, as ``Request.finish`` does them.
+
+    Sets ``Request.startedWriting`` (an attribute without an underscore, but no public API: Twisted sets it when
+    ``Request.write`` writes the headers), so that ``finish`` does not write headers again; ``chunked`` stays 0, so
+    it writes no last chunk. Used by ``web.site.SecureRequest.refused_at_once`` for the 503 of a storm's login,
+    whose head is made once per language rather than header by header. Tests: test_twisted_overrides.py
+    ``test_request_finish_*``; test_web_site_unit.py compares the bytes with the ordinary path's."""
+    request.startedWriting = 1
+    request.finish()

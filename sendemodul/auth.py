@@ -28,18 +28,19 @@ from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from twisted.cred import credentials, error
 from twisted.cred.checkers import ICredentialsChecker
-from twisted.cred.portal import IRealm
 from twisted.internet import defer, task
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python import failure
 from zope.interface import Interface, implementer
 
-from sendemodul import hash_budget, identity, metrics
+from sendemodul import hash_budget, metrics
 from sendemodul.errors import LoginBusy
 from sendemodul.login_defence import Defender, VerifiedLogins
+from sendemodul.realm import IUnitAvatar, UnitAvatar, UnitLogin, UnitRealm, epoch_of, text_of, unit_of
 
-# Defender and VerifiedLogins live in sendemodul.login_defence; the fronts, the ban watch and tests take them from here.
+# Defender and VerifiedLogins live in sendemodul.login_defence, the login's avatar and realm in sendemodul.realm; the
+# fronts, the ban watch and tests take them from here.
 __all__ = [
     "ARGON2_PARAMS",
     "PIN_ALPHABET",
@@ -113,24 +114,6 @@ def dummy_phc():
     return _dummy_phc
 
 
-class UnitLogin(str):
-    """What our checkers return as the avatar id: the unit's login name, carrying ``epoch``, the unit's credential
-    epoch read together with the credential it was checked against (:meth:`Store.login_pin`). A revoke, a disable or
-    a new PIN raises the unit's epoch, and everything this login opened ends (issue 14)."""
-
-    epoch: int | None
-
-    def __new__(cls, unit, epoch):
-        login = super().__new__(cls, unit)
-        login.epoch = epoch
-        return login
-
-
-def epoch_of(avatar_id):
-    """The credential epoch an avatar id carries (None for a plain name, which no session check accepts)."""
-    return getattr(avatar_id, "epoch", None)
-
-
 class Busy(LoginBusy, error.UnauthorizedLogin):
     """The server is busy checking other logins; try again in a moment."""
 
@@ -177,12 +160,6 @@ class MalformedCredentials(UnitCredentials):
 
     def __repr__(self):
         return f"<MalformedCredentials from {self.source!r}>"
-
-
-def _text(value):
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value
 
 
 @implementer(ICredentialsChecker)
@@ -247,6 +224,10 @@ class PinChecker:
         protocol = getattr(creds, "protocol", "unknown")
         source = getattr(creds, "source", None) if ISourced.providedBy(creds) else None
         banned = source is not None and self.defender.is_banned(source)
+        started = self._request_avatar_id(creds, source, banned)
+        if isinstance(started, Throttled):  # the storm's case, answered at once: no generator, no callback chain
+            metrics.login_throttled(protocol, started.scope)
+            return defer.fail(started)
 
         def counted(result):
             if isinstance(result, failure.Failure):
@@ -258,36 +239,63 @@ class PinChecker:
                 metrics.login(protocol, "success")
             return result
 
-        return self._request_avatar_id(creds).addBoth(counted)
+        return started.addBoth(counted)
 
-    @defer.inlineCallbacks
-    def _request_avatar_id(self, creds):
-        source = getattr(creds, "source", None) if ISourced.providedBy(creds) else None
-        if source is not None and self.defender.is_banned(source):
+    def _request_avatar_id(self, creds, source, banned):
+        """The login's Deferred, or a :class:`Throttled` (not raised) when its hash budget is spent: decided here on
+        the reactor thread without a generator or a Deferred, because a storm of wrong PINs is refused this way by
+        the hundred a second (an ``inlineCallbacks`` generator that raised at once cost about as much again as the
+        rest of the refusal). What needs the store or a hash goes on in :meth:`_cached_login` and :meth:`_hashed`."""
+        if banned:
             log.info("login refused: source is banned")
-            raise error.UnauthorizedLogin()
+            return defer.fail(error.UnauthorizedLogin())
         if isinstance(creds, MalformedCredentials):  # scored and delayed like a wrong PIN; nothing to hash
-            yield self._failed(None, source, score=1)
-            raise error.UnauthorizedLogin()
-        username = (_text(creds.username) or "").strip()
+            return self._refused_later(None, source, score=1)
+        username = (text_of(creds.username) or "").strip()
         if not UNIT_RE.match(username):  # cannot be a unit (the format is public): an unknown unit's score, no hash
-            yield self._failed(None, source, score=2)
-            raise error.UnauthorizedLogin()
+            return self._refused_later(None, source, score=2)
         unit = username
-        pin = _text(creds.password) or ""
+        pin = text_of(creds.password) or ""
         tag = self.verified.tag(unit, pin)
         cached = self.verified.passed(tag)
         if cached is not None:
-            phc, epoch = yield self.run_db(self.store.login_pin, unit)
-            if phc == cached:
-                if self.budget is not None:
-                    self.budget.passed(unit, source)
-                return UnitLogin(unit, epoch)
-            self.verified.forget(tag)  # the PIN was revoked or reissued, or the unit disabled: check it anew
+            return self._cached_login(unit, pin, tag, cached, source)
+        return self._admitted(unit, pin, tag, source)
+
+    def _refused_later(self, unit, source, score):
+        """UnauthorizedLogin after the failure's score and delay (:meth:`_failed`)."""
+
+        def refused(_):
+            raise error.UnauthorizedLogin()
+
+        return self._failed(unit, source, score=score).addCallback(refused)
+
+    @defer.inlineCallbacks
+    def _cached_login(self, unit, pin, tag, cached, source):
+        """A login whose (unit, PIN) passed recently: in without a hash if the unit's PIN hash is still the one it
+        passed against; else checked anew (:meth:`_admitted`)."""
+        phc, epoch = yield self.run_db(self.store.login_pin, unit)
+        if phc == cached:
+            if self.budget is not None:
+                self.budget.passed(unit, source)
+            return UnitLogin(unit, epoch)
+        self.verified.forget(tag)  # the PIN was revoked or reissued, or the unit disabled: check it anew
+        started = self._admitted(unit, pin, tag, source)
+        if isinstance(started, Throttled):
+            raise started
+        return (yield started)
+
+    def _admitted(self, unit, pin, tag, source):
+        """The hashed login (:meth:`_hashed`) if the hash budget admits it, else a :class:`Throttled` to refuse it
+        with (counted and audited here)."""
         ticket = self.budget.admit(unit, source) if self.budget is not None else None
         if isinstance(ticket, str):
             self._throttled(unit, ticket)
-            raise Throttled(ticket)
+            return Throttled(ticket)
+        return self._hashed(unit, pin, tag, source, ticket)
+
+    @defer.inlineCallbacks
+    def _hashed(self, unit, pin, tag, source, ticket):
         try:
             if self.pending >= self.config.max_pending_logins:
                 self._busy()
@@ -388,49 +396,3 @@ class PinChecker:
             unit=unit,
             detail={"failures": count, "window_seconds": self.config.unit_window_seconds},
         )
-
-
-class IUnitAvatar(Interface):
-    """A logged-in unit (the fronts add their own interfaces: IResource, IConchUser)."""
-
-
-@implementer(IUnitAvatar)
-class UnitAvatar:
-    """``unit``: the login name (``0301-12-958935420``); ``parsed``: the same unit as an :class:`identity.Unit`,
-    what intake takes; ``epoch``: the credential epoch of the login (:class:`UnitLogin`)."""
-
-    def __init__(self, unit, epoch=None, person=None):
-        self.parsed = unit
-        self.unit = str(unit)
-        self.epoch = epoch
-        #: The web session's person (:class:`~sendemodul.web.sessions.PersonLogin`); None for API and SFTP logins.
-        self.person = person
-
-
-def unit_of(avatar_id):
-    """The :class:`identity.Unit` of an avatar id a checker accepted (always ``KKKK-BB-OOOOOOOOO``, checked by
-    ``UNIT_RE``). Made once per login, by the realm, so that neither the fronts nor intake take the text apart."""
-    kommunenr, bydel, orgnr = _text(avatar_id).split("-")
-    return identity.Unit(kommunenr, bydel, orgnr)
-
-
-@implementer(IRealm)
-class UnitRealm:
-    """Makes an avatar for a logged-in unit, with the factory given for the interface the front asks for.
-
-    ``factories``: ``{interface: factory}`` where ``factory(unit, epoch) -> (avatar, logout)`` or
-    ``factory(unit, epoch) -> avatar``, ``unit`` an :class:`identity.Unit`, ``epoch`` the login's credential epoch
-    (:class:`UnitLogin`); ``IUnitAvatar`` (the unit itself, for the web front) is always there.
-    ``service.makeService`` passes the SFTP front's ``IConchUser`` factory."""
-
-    def __init__(self, factories=None):
-        self.factories = {IUnitAvatar: UnitAvatar, **(factories or {})}
-
-    def requestAvatar(self, avatarId, mind, *interfaces):
-        for interface in interfaces:
-            factory = self.factories.get(interface)
-            if factory is not None:
-                made = factory(unit_of(avatarId), epoch_of(avatarId))
-                avatar, logout = made if isinstance(made, tuple) else (made, lambda: None)
-                return interface, avatar, logout
-        raise NotImplementedError(f"no avatar for {interfaces}")

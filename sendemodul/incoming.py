@@ -3,6 +3,7 @@
 it arrives, and fsynced before the receipt. :class:`~sendemodul.spool.Spool` creates it and moves it on.
 """
 
+import collections
 import errno
 import hashlib
 import os
@@ -13,7 +14,7 @@ import weakref
 from twisted.internet import defer
 
 from sendemodul.errors import IntakeError, SendemodulError, SpoolFull, UploadTooLarge
-from sendemodul.writeback import WRITEBACK_BYTES, start_writeback
+from sendemodul.writeback import WRITEBACK_BYTES, pwrite_all, start_writeback
 
 
 def storage_error(e):
@@ -58,6 +59,9 @@ SHARED_QUEUE_BYTES = 48 << 20
 #: The least an upload may queue before its producer is paused, however many uploads there are.
 MIN_HIGH_WATER = 256 << 10
 _live = weakref.WeakSet()  # the IncomingFiles whose thread has not ended (reactor thread)
+#: A read of the check's stream this large (the part digests' reads) may get a view of a piece; smaller reads (tar
+#: headers, the manifest, an age header: parsed) get ``bytes``.
+VIEW_READ_BYTES = 1 << 20
 
 
 def queue_share(live=None):
@@ -135,20 +139,34 @@ class IncomingFile:
 
     def write(self, data, offset=None):
         """Queue ``data`` at ``offset`` (default: after the previous write). Raises UploadTooLarge past the limit,
-        or the storage error of an earlier write."""
+        or the storage error of an earlier write.
+
+        ``data`` is bytes, or a list of buffers that follow each other (an SFTP WRITE as the SSH packets brought it,
+        views of the decrypted packets): a large one is written (``pwritev``), hashed and checked piece by piece,
+        never joined, so the reactor copies none of its bytes."""
         if self._error is not None:
             raise self._error
         if self.closed:
             raise IntakeError("The upload is already complete.")
         if offset is None:
             offset = self._next
-        end = offset + len(data)
+        if type(data) is list:
+            size = sum(map(len, data))
+            if size < self._batch_bytes // 4:
+                data = b"".join(data)  # small: batched like any other write
+        else:
+            size = len(data)
+        end = offset + size
         if end > self.max_bytes:
             raise UploadTooLarge(f"The upload is larger than the server accepts ({self.max_bytes:,} bytes).")
         self._next = end
         if end > self.size:
             self.size = end
-        if not data:
+        if not size:
+            return
+        if type(data) is list:  # (at least a quarter of a batch: it goes alone, as a large write does below)
+            self._flush_batch()
+            self._enqueue(offset, data, size)
             return
         if self._batch and (offset != self._batch_end or len(data) >= self._batch_bytes // 4):
             self._flush_batch()
@@ -165,8 +183,11 @@ class IncomingFile:
             return
         batch, self._batch = self._batch, []
         data = batch[0] if len(batch) == 1 else b"".join(batch)
-        self._queue.put((self._batch_offset, data))
-        self._put += len(data)
+        self._enqueue(self._batch_offset, data, len(data))
+
+    def _enqueue(self, offset, data, size):
+        self._queue.put((offset, data, size))
+        self._put += size
         if not self._paused and self._put - self._done > self._high_water():
             self._paused = True
             self._on_pressure(True)
@@ -249,15 +270,16 @@ class IncomingFile:
         in_order = True
         try:
             while (item := self._take()) is not None:
-                offset, data = item
+                offset, data, size = item
                 if not in_order:
                     continue
                 if offset != position:  # the caller checks the complete file instead
                     in_order = False
                     checker.cancel()
                     continue
-                position += len(data)
-                sha256.update(data)
+                position += size
+                for piece in data if type(data) is list else (data,):
+                    sha256.update(piece)
                 if not checker.feed(data):
                     self._writing = False  # refused: the rest is only drained
         except BaseException:  # discarded, or a bug: the check's thread must end too
@@ -285,25 +307,26 @@ class IncomingFile:
         return completed
 
     def _take(self):
-        """The next (offset, data) from the reactor thread, after writing it; None at the end. Upload thread."""
+        """The next (offset, data, size) from the reactor thread, after writing it; None at the end. Upload
+        thread."""
         item = self._queue.get()
         if item is _EOF:
             return None
         if item is _ABORT:
             raise _Aborted()
-        offset, data = item
+        offset, data, size = item
         if self._writing and self._error is None:
             try:
-                _pwrite_all(self._fd, data, offset)
+                pwrite_all(self._fd, data, offset)
             except OSError as e:
                 self._error = storage_error(e)
             else:
-                self._start_writeback(offset, len(data))
-        self._done += len(data)
+                self._start_writeback(offset, size)
+        self._done += size
         if self._paused and not self._resuming and self._put - self._done < self._low_water():
             self._resuming = True
             self._reactor.callFromThread(self._resume)
-        return offset, data
+        return item
 
     def _start_writeback(self, offset, size):
         """Every few MiB, have the kernel start writing the new pages to disk (without waiting for it): the disk
@@ -331,6 +354,7 @@ class _Checker:
     def __init__(self, check, queued_pieces=32):
         self._queue = queue.Queue(maxsize=queued_pieces)
         self._rest = b""
+        self._pieces = collections.deque()  # the rest of a list of buffers fed as one piece
         self._ended = False  # the end (or the cancel) was read
         self.done = False  # the check has an outcome
         self.outcome = None
@@ -373,29 +397,31 @@ class _Checker:
                 self._ended = True
 
     def read(self, n=-1):
-        """The check's stream: up to ``n`` bytes (fewer when a piece ends); b"" only at the end."""
+        """The check's stream: up to ``n`` bytes (fewer when a piece ends); b"" only at the end. ``bytes``, or for a
+        read of at least :data:`VIEW_READ_BYTES` (only hashed) possibly a view of a piece."""
         if not self._rest:
-            if self._ended:
-                return b""
-            item = self._queue.get()
-            if item is _EOF or item is _ABORT:
-                self._ended = True
-                if item is _ABORT:
-                    raise _NotSequential()
-                return b""
-            self._rest = item
+            if self._pieces:
+                self._rest = self._pieces.popleft()
+            else:
+                if self._ended:
+                    return b""
+                item = self._queue.get()
+                if item is _EOF or item is _ABORT:
+                    self._ended = True
+                    if item is _ABORT:
+                        raise _NotSequential()
+                    return b""
+                if type(item) is list:
+                    self._pieces.extend(item[1:])
+                    item = item[0]
+                self._rest = item
         if n is None or n < 0 or n >= len(self._rest):
             data, self._rest = self._rest, b""
         else:
             data, self._rest = self._rest[:n], self._rest[n:]
+        if type(data) is not bytes and (n is None or n < VIEW_READ_BYTES):
+            data = bytes(data)
         return data
-
-
-def _pwrite_all(fd, data, offset):
-    view = memoryview(data)
-    while view:
-        n = os.pwrite(fd, view, offset)
-        view, offset = view[n:], offset + n
 
 
 def _unlink(path):

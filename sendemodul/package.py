@@ -49,6 +49,10 @@ from sendemodul.pseudonym import ENVIRONMENT_PATTERN, Pseudonymizer, id_kind
 SEAL_FORMAT = "sendemodul-seal/1"
 #: At most this many invalid IDs are listed in the feedback of one container; the seal counts all of them.
 FEEDBACK_LIMIT = 1000
+#: The identities' plaintext is classified and pseudonymized in blocks of about this size (eight age chunks): each
+#: block costs a few hundred numpy and list calls whatever its size; 512 KiB is about 5,800 lines of 11F (two per
+#: record). 1 MiB saved no CPU that could be measured and cost 10 MiB more peak RSS.
+BLOCK_BYTES = 512 * 1024
 #: Classes that get a pseudonym (valid IDs of a person), and classes that are not listed in the feedback.
 _PSEUDONYM_CLASSES = frozenset(
     c for c in identity.IdClass if identity.ClassifiedId(c, None, None).valid and c is not identity.IdClass.PLACEHOLDER
@@ -60,6 +64,8 @@ _NO_FEEDBACK = frozenset(
 
 #: :meth:`_Pseudonymize.block`'s codes of the two kinds of ID field.
 _FNR_KIND, _DUF_KIND = 0, 1
+#: A block with more ID field names than this goes line by line (a register has a few).
+_MAX_NAMES = 16
 
 
 @dataclass(frozen=True)
@@ -190,6 +196,9 @@ class _Pseudonymize:
         self._with_feedback_codes = np.asarray([c not in _NO_FEEDBACK for c in self._code_classes])
         #: An ID field name (bytes) -> _FNR_KIND or _DUF_KIND.
         self._kind_codes = {}
+        #: ``<TAB>CLASS<LF>`` of each class code, joined, and where each one starts and how long it is.
+        tails = [b"\t" + label for label in self._code_labels]
+        self._tails = tuple(tails)
 
     def _kind(self, id_type):
         kind = self._kinds.get(id_type)
@@ -216,25 +225,38 @@ class _Pseudonymize:
     def block(self, block):
         """``on_block``: the pseudonyms lines of a block of ``row_id<TAB>id_type<TAB>id`` lines (bytes).
 
-        Column by column: the fields are split out of the whole block at once; the IDs of exactly 11 digits in an
-        fnr field and 12 in a DUF field are classified together by array arithmetic
+        By array arithmetic over the block's bytes (numpy) rather than a split into three objects per line: the
+        line breaks and TABs give each line's fields; the lines of each ID field name are found by comparing its
+        bytes; the IDs of exactly 11 digits in an fnr field and 12 in a DUF field are classified together
         (:func:`~sendemodul.identity.fnr_tables.classify_fnr_array`), any other goes to ``classify``; the block's
-        IDs are pseudonymized at once, and the output lines are joined from the columns.
+        IDs are pseudonymized at once, and the output is joined from slices of the block, the pseudonyms and the
+        class labels (:meth:`_gather`). A block with an ID holding a TAB, or of many field names, goes line by
+        line (:meth:`_lines`); both give the same lines, counts and feedback.
         """
-
-        n = block.count(b"\n")
-        if not self._fast or block.count(b"\t") != 2 * n:  # another classify, or an ID holds a TAB: line by line
-            for line in block.split(b"\n")[:-1]:
-                self(*line.decode("utf-8").split("\t", 2))
+        if not self._fast:  # another classify: line by line
+            self._lines(block)
             return
-        fields = block[:-1].replace(b"\n", b"\t").split(b"\t")
-        row_ids, id_types, values = fields[0::3], fields[1::3], fields[2::3]
-        for id_type in set(id_types).difference(self._kinds_bytes):
-            self._kind_of(id_type)
-        kind_codes = self._kind_codes
-        # Per line, the code of its class (an index into self._code_classes); blank IDs are MISSING.
-        kinds = np.fromiter(map(kind_codes.__getitem__, id_types), np.int8, n)
-        lengths = np.fromiter(map(len, values), np.int32, n)
+        data = np.frombuffer(block, np.uint8)
+        ends = np.flatnonzero(data == 10)
+        tabs = np.flatnonzero(data == 9)
+        n = len(ends)
+        if len(tabs) != 2 * n:  # an ID holds a TAB
+            self._lines(block)
+            return
+        # The parser checked that each line has at least two TABs (so here exactly two) and starts with a row_id
+        # and a TAB: the field name is [start + 25, second TAB), the ID (second TAB, line break).
+        starts = np.empty(n, np.intp)
+        starts[0] = 0
+        starts[1:] = ends[:-1] + 1
+        tab2 = tabs[1::2]
+        names = self._names(block, data, starts + 25, tab2)
+        if names is None:
+            self._lines(block)
+            return
+        name_of, name_list = names
+        kinds = np.asarray([self._kind_codes[name] for name in name_list], np.int8)[name_of]
+        values = tab2 + 1
+        lengths = ends - values
         codes = np.full(n, self._missing_code, np.int8)
         by_python = lengths > 0
         canonical_of = {}
@@ -242,7 +264,7 @@ class _Pseudonymize:
             lines = np.flatnonzero((kinds == kind) & (lengths == width))
             if not len(lines):
                 continue
-            digits = np.frombuffer(b"".join([values[i] for i in lines.tolist()]), np.uint8).reshape(-1, width)
+            digits = data[values[lines, None] + np.arange(width)]
             numeric = ((digits >= 48) & (digits <= 57)).all(axis=1)
             lines, digits = lines[numeric], digits[numeric]
             if kind == _FNR_KIND:
@@ -252,25 +274,74 @@ class _Pseudonymize:
                 codes[lines] = np.where(fnr_tables.duf_ok_array(digits), self._duf_code, self._bad_checksum_code)
             by_python[lines] = False
         for i in np.flatnonzero(by_python).tolist():  # letters, other lengths: as classify_id says
-            classified = self._classify(values[i].decode("utf-8"), self._kinds_bytes[id_types[i]])
+            classified = self._classify(
+                block[values[i] : ends[i]].decode("utf-8"), self._kinds_bytes[name_list[name_of[i]]]
+            )
             codes[i] = self._code_of[classified.id_class]
             if classified.canonical is not None:
                 canonical_of[i] = classified.canonical.encode("ascii")
-        slots = np.flatnonzero(self._with_pseudonym_codes[codes]).tolist()
-        pseudonyms = [b""] * n
-        canonical = [canonical_of.get(i, values[i]) for i in slots] if canonical_of else [values[i] for i in slots]
-        for i, pseudonym in zip(slots, self._pseudonymizer.pseudonyms(canonical)):
-            pseudonyms[i] = pseudonym
-        labels = list(map(self._code_labels.__getitem__, codes.tolist()))
-        columns = [b""] * (4 * n)
-        columns[0::4], columns[1::4], columns[2::4], columns[3::4] = row_ids, id_types, pseudonyms, labels
-        # Joined with TABs, each line's last field (``CLASS\n``) is followed by a TAB too: dropped by the replace.
-        self._out.write(b"\t".join(columns).replace(b"\n\t", b"\n"))
+        pseudonym_of = self._with_pseudonym_codes[codes]
+        slots = np.flatnonzero(pseudonym_of)
+        canonical = list(map(block.__getitem__, map(slice, values[slots].tolist(), ends[slots].tolist())))
+        for k, i in enumerate(slots.tolist() if canonical_of else ()):
+            canonical[k] = canonical_of.get(i, canonical[k])
+        pseudonyms = self._pseudonymizer.pseudonyms(canonical)
+        self._out.write(self._gather(block, ends, values, pseudonym_of, pseudonyms, codes))
         counts = np.bincount(codes, minlength=len(self._code_classes)).tolist()
         for id_class, count in zip(self._code_classes, counts):
             self.counts[id_class] += count
         for i in np.flatnonzero(self._with_feedback_codes[codes]).tolist():
-            self._note(row_ids[i].decode("ascii"), id_types[i].decode("ascii"), self._code_classes[codes[i]], 0)
+            row_id = block[starts[i] : starts[i] + 24].decode("ascii")
+            self._note(row_id, name_list[name_of[i]].decode("ascii"), self._code_classes[codes[i]], 0)
+
+    def _names(self, block, data, first, after):
+        """Which ID field name each line has: ``(index per line, [names as bytes])``, or None if a block has more
+        than :data:`_MAX_NAMES` of them. Each new name is checked (:meth:`_kind_of`); the lines with the same bytes
+        are found by one comparison of the array of their bytes with it."""
+        n = len(first)
+        name_of = np.full(n, -1, np.int16)
+        sizes = after - first
+        name_list = []
+        left = np.arange(n)
+        while len(left):
+            if len(name_list) == _MAX_NAMES:
+                return None
+            i = left[0]
+            name = block[first[i] : after[i]]
+            if name not in self._kinds_bytes:
+                self._kind_of(name)
+            same = left[sizes[left] == len(name)]
+            if len(name):
+                same = same[
+                    (data[first[same, None] + np.arange(len(name))] == np.frombuffer(name, np.uint8)).all(axis=1)
+                ]
+            name_of[same] = len(name_list)
+            name_list.append(name)
+            left = left[name_of[left] < 0]
+        return name_of, name_list
+
+    def _gather(self, block, ends, values, pseudonym_of, pseudonyms, codes):
+        """The output lines, joined: each line's ``row_id<TAB>id_type<TAB>`` from ``block``, the next of
+        ``pseudonyms`` where ``pseudonym_of`` is true, then ``<TAB>CLASS<LF>``."""
+        columns = [b""] * (3 * len(ends))
+        # The block without its IDs, split at its line breaks: each line's ``row_id<TAB>id_type<TAB>``.
+        # The bytes alternate: kept up to an ID, the ID dropped, kept from its line break up to the next ID, ...
+        n = len(ends)
+        bounds = np.empty(2 * n + 2, np.intp)
+        bounds[0], bounds[-1] = 0, len(block)
+        bounds[1:-1:2], bounds[2:-1:2] = values, ends
+        kept_bytes = np.repeat(np.arange(2 * n + 1) % 2 == 0, np.diff(bounds))
+        kept = np.frombuffer(block, np.uint8)[kept_bytes].tobytes()
+        columns[0::3] = kept.split(b"\n")[:-1]
+        sources = (itertools.repeat(b""), iter(pseudonyms))
+        columns[1::3] = map(next, map(sources.__getitem__, pseudonym_of.tolist()))
+        columns[2::3] = map(self._tails.__getitem__, codes.tolist())
+        return b"".join(columns)
+
+    def _lines(self, block):
+        """The pseudonyms lines of ``block`` one line at a time (``on_line``)."""
+        for line in block.split(b"\n")[:-1]:
+            self(*line.decode("utf-8").split("\t", 2))
 
     def _kind_of(self, id_type):
         """The kind of an ID field name (bytes) first seen in :meth:`block`, checked as in ``on_line``."""
@@ -314,7 +385,13 @@ def make_package(
         lines = SealedStream(sealed)
         pseudonymize = _Pseudonymize(pseudonymizer, classify, lines)
         parser = PartParser(
-            manifest.container_id, "identities", 3, pseudonymize, one_line_per_row=False, on_block=pseudonymize.block
+            manifest.container_id,
+            "identities",
+            3,
+            pseudonymize,
+            one_line_per_row=False,
+            on_block=pseudonymize.block,
+            block_bytes=BLOCK_BYTES,
         )
         identities = open_part(tar, "identities.age", manifest.parts["identities.age"])
         decrypt_part(identities, tpf_identities, parser, manifest.parts["identities.age"].sha256)

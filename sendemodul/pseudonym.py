@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+import numpy as np
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -84,9 +85,14 @@ class Pseudonymizer:
             out = outer.copy()
             out.update(mac.digest())
             append(out.digest())
-        encoded = base32_prefixes(b"".join(macs))
+        encoded = np.frombuffer(base32_prefixes(b"".join(macs)), np.uint8).reshape(len(macs), 32)
+        # Each pseudonym a row of an array of fixed-width byte strings: the list of them is one C call, not a slice
+        # and a concatenation per ID.
         prefix = self._prefix_bytes
-        return [prefix + encoded[start : start + PSEUDONYM_CHARS] for start in range(0, len(encoded), 32)]
+        rows = np.empty((len(macs), len(prefix) + PSEUDONYM_CHARS), np.uint8)
+        rows[:, : len(prefix)] = np.frombuffer(prefix, np.uint8)
+        rows[:, len(prefix) :] = encoded[:, :PSEUDONYM_CHARS]
+        return rows.view(f"S{rows.shape[1]}").ravel().tolist()
 
     def __call__(self, classified: ClassifiedId) -> str:
         """The pseudonym of a :class:`~sendemodul.identity.ClassifiedId`: empty unless it is valid and a person."""

@@ -5,6 +5,7 @@ stops last. Building the tree does no I/O; each service does its own when it sta
 """
 
 import contextlib
+import gc
 import os
 import signal
 import threading
@@ -160,6 +161,17 @@ def bound_heap():
     )
 
 
+def freeze_startup_objects():
+    """Move every object made so far (modules, config, the service tree: about 90,000 in a front) into the garbage
+    collector's permanent generation, so that its full collections no longer walk them. A login storm makes many
+    short-lived objects, which start a collection now and then; each full one walked all of them again: in
+    ``scripts/bench --only storm`` about 0.14 ms of the front's CPU per refused login (the collector's own time,
+    counted with ``gc.callbacks``), against 0.003 ms frozen (issue 25). What is frozen is never collected, so this is
+    done once, when the tree has started (nothing made at start is garbage later)."""
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 def hash_pool_size(auth_config, cores=None):
     """Threads for Argon2id: ``auth.hash_threads``, but at most one per core. A hash is pure CPU, so a thread beyond
     the cores adds no logins per second, only the 19 MiB each Argon2id works in (issue 25: four threads on two cores
@@ -192,6 +204,7 @@ class SendemodulService(service.MultiService):
             pass
 
     def _started(self):
+        freeze_startup_objects()
         log.info(
             "sendemodul started (environment {environment}, home {home})",
             environment=self.config.environment,

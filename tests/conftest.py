@@ -93,13 +93,13 @@ def page(chromium):
     context.close()
 
 
-def run_cli(*args, home=None, check=True, env=None, input=None):
-    """Run the real ``sendemodul`` console script in a subprocess."""
+def run_cli(*args, home=None, check=True, env=None, input=None, cwd=None):
+    """Run the real ``sendemodul`` console script in a subprocess (in ``cwd``, if given)."""
     full_env = {**os.environ, **(env or {})}
     if home is not None:
         full_env["SENDEMODUL_HOME"] = str(home)
     proc = subprocess.run(
-        [str(BIN), *map(str, args)], capture_output=True, text=True, env=full_env, input=input, timeout=120
+        [str(BIN), *map(str, args)], capture_output=True, text=True, env=full_env, input=input, timeout=120, cwd=cwd
     )
     if check and proc.returncode != 0:
         raise AssertionError(

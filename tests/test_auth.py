@@ -277,3 +277,17 @@ def test_hash_is_argon2id_with_owasp_parameters_and_never_contains_the_pin():
 
 def test_credentials_repr_hides_the_pin():
     assert "SECRET" not in repr(auth.UnitCredentials(ALNA, "SECRET", "192.0.2.1"))
+
+
+class VerifiedLoginTags(unittest.TestCase):
+    def test_tag_is_hmac_sha256_under_the_key(self):
+        """The tag is made from pre-hashed key pads (for speed): it must stay exactly HMAC-SHA256 of unit NUL
+        normalized PIN under the process's key, so that a PIN written another way gives the same tag."""
+        import hmac
+
+        verified = auth.VerifiedLogins(task.Clock(), 60, normalize_pin=auth.normalize_pin)
+        for unit, pin in [("0301-00-974760673", "abcd efgh-jkmn"), ("æøå", ""), ("x" * 200, "P" * 100)]:
+            expected = hmac.digest(verified._key, "\0".join((unit, auth.normalize_pin(pin))).encode("utf-8"), "sha256")
+            self.assertEqual(verified.tag(unit, pin), expected)
+        self.assertEqual(verified.tag("a", "abcd-efgh"), verified.tag("a", "ABCD EFGH"))
+        self.assertNotEqual(verified.tag("a", "abcd"), verified.tag("b", "abcd"))

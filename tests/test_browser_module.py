@@ -10,6 +10,7 @@ import http.server
 import json
 import subprocess
 import threading
+import time
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -19,7 +20,7 @@ from support.wait import wait_for
 from test_pipeline import ssb_open, uploads
 from test_pipeline_pq import delivered_once
 
-from sendemodul import identity, keydir, signing
+from sendemodul import i18n, identity, keydir, signing
 from sendemodul.profiles import load_profile
 from sendemodul.verify import verify_container
 
@@ -148,9 +149,23 @@ def test_verify_refuses_a_changed_byte_a_missing_and_a_wrong_signature(server, r
     assert proc.returncode == 1 and "SSB signature does not verify" in proc.stderr
 
 
+def _progressbar(page):
+    """The progress bar as assistive technology gets it (Chromium's accessibility tree): (aria-valuenow,
+    aria-valuemax)."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        nodes = cdp.send("Accessibility.getFullAXTree")["nodes"]
+    finally:
+        cdp.detach()
+    bar = next(n for n in nodes if n.get("role", {}).get("value") == "progressbar")
+    valuemax = next(p["value"]["value"] for p in bar["properties"] if p["name"] == "valuemax")
+    return bar["value"]["value"], valuemax  # the node's value is its aria-valuenow
+
+
 def _keyboard_walk(page, release, extract, key, *, suffix=""):
     """Open the file and make a container with the keyboard alone (Tab, Shift+Tab, Enter, Space, typing and the
-    arrow key in the form's select); returns the saved container's path."""
+    arrow key in the form's select); returns the saved container's path and the seconds from pressing "Kontroller"
+    to the saved container (the wall clock here, Playwright's round trips included: what the user waits)."""
     page.goto((release / "krypteringsmodul.html").as_uri() + suffix)
     keyboard = page.keyboard
 
@@ -179,6 +194,7 @@ def _keyboard_walk(page, release, extract, key, *, suffix=""):
         keyboard.press("Space")
     chooser.value.set_files(str(key))
     tab_to("#kontroller", backwards=True)
+    started = time.monotonic()
     keyboard.press("Enter")
     page.wait_for_selector("#status:not(:empty), #feil:not(:empty)", timeout=60_000)
     tab_to("#krypter")
@@ -190,43 +206,73 @@ def _keyboard_walk(page, release, extract, key, *, suffix=""):
         keyboard.press("Enter")
     out = extract.parent / f"fra-nettleseren{suffix.strip('#') or ''}.tar"
     download.value.save_as(out)
-    return out
+    seconds = time.monotonic() - started
+    assert _progressbar(page) == (100, 100)  # the bar reached its end, as a screen reader hears it
+    return out, seconds
 
 
-def _page_controls(page, release, path):
-    """Check ``path`` (11F, the demo unit) in the page; the controls' findings it lists, as the CLI's JSON has them."""
+def _page_check(page, release, path, lang="nb"):
+    """Check ``path`` (11F, the demo unit) in the page, in ``lang``."""
     page.goto((release / "krypteringsmodul.html").as_uri())
+    if lang == "nn":
+        page.click("button[data-lang=nn]")
     page.fill("#kommunenr", "0301")
     page.fill("#orgnr", DEMO.split("-")[2])
     page.select_option("#skjema", f"11F/{YEAR}")
     page.set_input_files("#uttrekk", str(path))
     page.click("#kontroller")
     page.wait_for_selector("#status:not(:empty), #feil:not(:empty)", timeout=120_000)
-    items = page.eval_on_selector_all(
-        "#rapport li",
-        "items => items.map(li => [li.dataset.severity, li.dataset.control,"
-        " li.dataset.line === undefined ? null : Number(li.dataset.line), li.textContent])",
+
+
+def _page_report(page, release, path, tmp_path):
+    """The report the page shows and saves for ``path``: the saved file's bytes, the groups as shown (each group's
+    heading, its table's rows and the line on findings not listed), and whether the page refuses the file."""
+    _page_check(page, release, path)
+    with page.expect_download() as download:
+        page.focus("#lagre-rapport")
+        page.keyboard.press("Enter")
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    shown = page.eval_on_selector_all(
+        "#rapport section section",
+        """parts => parts.map(part => [part.querySelector('h3').textContent,
+            [...part.querySelectorAll('tbody tr')].map(tr => [...tr.cells].map(td => td.textContent)),
+            part.querySelector(':scope > p') ? part.querySelector(':scope > p').textContent : null])""",
     )
     refused = page.evaluate("() => document.querySelector('#feil').textContent !== ''")
-    return items, refused
+    return saved.read_bytes(), shown, refused
 
 
-def _cli_controls(server, path):
-    """The same from ``sendemodul check --format json``: every finding (the page lists the first 100), in report
-    order, and whether it refuses."""
-    args = ("check", "-r", "11F", "-p", YEAR, "-u", DEMO, "--format", "json", path)
-    proc = run_cli(*args, home=server.home, check=False)
-    report = json.loads(proc.stdout)
-    found = [
+def _cli_report(server, path):
+    """``sendemodul check --format json`` of ``path`` (given by its name, as the page knows it), as the CLI writes
+    it to a file."""
+    out = path.parent / f"{path.name}.report.json"
+    args = ("check", "-r", "11F", "-p", YEAR, "-u", DEMO, "--format", "json", "-o", out, path.name)
+    run_cli(*args, home=server.home, check=False, cwd=path.parent)
+    return out.read_bytes()
+
+
+def _as_shown(report):
+    """How the page shows a report's groups in Bokmål (as the CLI's HTML report, ``--lang nb``)."""
+    more = "{} funn til er talt med, men ikke listet."
+    return [
         [
-            f["severity"],
-            f["rule"],
-            f["line"],
-            (f"Linje {f['line']}: " if f["line"] is not None else "") + f"{f['message']} [{f['rule']}]",
+            f"{g['severity']} {g['control']}{' ' + g['title'] if g['title'] else ''}: {g['count']} funn",
+            [
+                [
+                    "hele filen" if f["line"] is None else str(f["line"]),
+                    f["journalnr"] or "",
+                    f["field"] or "",
+                    f["message"],
+                    f["severity"],
+                    f["rule"],
+                ]
+                for f in g["findings"]
+            ],
+            None if g["count"] == len(g["findings"]) else more.format(g["count"] - len(g["findings"])),
         ]
-        for f in report["findings"]
+        for g in report["groups"]
     ]
-    return found[:100], report["exit_code"] == 2
 
 
 BROKEN = [
@@ -252,27 +298,57 @@ BROKEN = [
 ]
 
 
-def test_the_page_runs_ssbs_controls_as_the_cli_does(server, release, extract, page):
-    """The page runs the whole check (checks.js: field and identifier rules, duplicates, the rule table's controls)
-    and lists the same findings (the first 100) as ``check --format json``, and refuses where it refuses:
-    no blocking one on the 100,000-record extract, and the same ones on a broken extract that breaks more than 10
-    controls."""
+@pytest.fixture(scope="module")
+def broken(server):
+    """An 11F extract that breaks more than 10 of SSB's controls, and our field and identifier rules."""
     from test_ssb_sosial import BASE, render
 
-    items, refused = _page_controls(page, release, extract)
-    assert (items, refused) == _cli_controls(server, extract)
-    assert refused is False
-    broken = server.home.parent / "uttrekk-11f-feil.txt"
+    path = server.home.parent / "uttrekk-11f-feil.txt"
     base = {**BASE["11F"], "VERSION": str(YEAR)[2:]}
     lines = [render("11F", {**base, "PERSON_JOURNALNR": f"J{n}", **change}) for n, change in enumerate(BROKEN, 1)]
-    broken.write_bytes(("\n".join(lines) + "\n").encode("iso-8859-1"))
-    items, refused = _page_controls(page, release, broken)
-    expected, cli_refuses = _cli_controls(server, broken)
-    assert len({item[1] for item in expected}) >= 10
-    assert {"CODE", "BYDEL", "VERSION", "INTEGER", "ID_INVALID", "ID_MISSING", "DUPLICATE"} <= {i[1] for i in expected}
-    assert items == expected
-    assert refused is cli_refuses is True
+    path.write_bytes(("\n".join(lines) + "\n").encode("iso-8859-1"))
+    return path
+
+
+def test_the_page_shows_and_saves_the_report_the_cli_writes(server, release, extract, broken, page, tmp_path):
+    """The page runs the whole check (checks.js: field and identifier rules, duplicates, the rule table's controls),
+    shows the report grouped by control as ``check --format html`` does, and saves the very bytes of
+    ``check --format json``; it refuses where the CLI refuses: no blocking finding on the 100,000-record extract, and
+    the same ones on a broken extract that breaks more than 10 controls."""
+    saved, shown, refused = _page_report(page, release, extract, tmp_path)
+    expected = _cli_report(server, extract)
+    assert saved == expected
+    report = json.loads(expected)
+    assert shown == _as_shown(report)
+    assert refused is False and report["exit_code"] < 2
+
+    saved, shown, refused = _page_report(page, release, broken, tmp_path)
+    expected = _cli_report(server, broken)
+    assert saved == expected
+    report = json.loads(expected)
+    assert len(report["groups"]) >= 10 and len({f["control"] for f in report["findings"]}) >= 10
+    assert {"CODE", "BYDEL", "VERSION", "INTEGER", "ID_INVALID", "ID_MISSING", "DUPLICATE"} <= set(report["rules"])
+    assert shown == _as_shown(report)
+    assert refused is True and report["exit_code"] == 2
+    ids = _ids(broken.read_text(encoding="latin-1").splitlines())
+    assert "12345678901" in ids and not [i for i in ids if i in page.content()]  # the report names lines, not IDs
+    # in Nynorsk: the report's own words and the controls' titles from the catalogs, the rest as in Bokmål
+    page.click("button[data-lang=nn]")
+    facts = page.text_content("#rapport dl")
+    assert "Eining" in facts and "Enhet" not in facts
+    headings = page.eval_on_selector_all("#rapport h3", "hs => hs.map(h => h.textContent)")
+    titles = [i18n.gettext_in("nn", g["title"]) for g in report["groups"]]
+    assert [h.rsplit(": ", 1)[0] for h in headings] == [
+        f"{g['severity']} {g['control']}{' ' + title if title else ''}" for g, title in zip(report["groups"], titles)
+    ]
+    assert any(title != g["title"] for g, title in zip(report["groups"], titles))  # some read otherwise in nn
     assert page.errors == []
+
+
+def _ids(lines):
+    """The ID numbers (every identifier field of 11F) in an extract's lines."""
+    spans = [spec.span for spec in load_profile("11F", YEAR).field_specs if spec.id_kind]
+    return {line[start:end].strip() for line in lines for start, end in spans} - {""}
 
 
 def _verified(server, path):
@@ -295,7 +371,13 @@ def put(server, path):
 
 
 def test_keyboard_only_walk_makes_a_container_that_is_delivered_and_opened(server, release, extract, page, tmp_path):
-    container = _keyboard_walk(page, release, extract, server.home / "demo" / "unit.key")
+    container, seconds = _keyboard_walk(page, release, extract, server.home / "demo" / "unit.key")
+    # from "Kontroller" to the saved container, on this 2-core machine: the issue's budget is 15 s
+    timing = page.evaluate(
+        "() => Object.fromEntries(performance.getEntriesByType('mark').map(m => [m.name, m.startTime]))"
+    )
+    phases = ", ".join(f"{name} {(at - timing['kontroller']) / 1000:.2f}" for name, at in sorted(timing.items()))
+    print(f"Kontroller -> saved container: {seconds:.2f} s (in the page, s after Kontroller: {phases})")
     manifest = _verified(server, container)
     assert manifest.records == RECORDS and manifest.register == "11F"
     # the page itself, and the worker it starts from a blob: URL made in the page; nothing else
@@ -304,7 +386,8 @@ def test_keyboard_only_walk_makes_a_container_that_is_delivered_and_opened(serve
     assert page.errors == []
     # no ID number from the extract ever in the DOM
     lines = extract.read_text(encoding="latin-1").splitlines()
-    fnrs = {line[4:15] for line in lines[:2000]}
+    fnrs = _ids(lines[:2000])
+    assert len(fnrs) > 1000
     html = page.content()
     assert not [fnr for fnr in fnrs if fnr in html]
 
@@ -320,12 +403,13 @@ def test_keyboard_only_walk_makes_a_container_that_is_delivered_and_opened(serve
     profile = load_profile("11F", YEAR)
     opened = (tmp_path / "opened" / f"11F-{YEAR}.dat").read_text(encoding="latin-1").splitlines()
     assert sorted(opened) == sorted(profile.split(line)[1] for line in lines)
+    assert seconds <= 15, f"{seconds:.1f} s from Kontroller to the saved container"  # last: the rest is checked too
 
 
 def test_without_webcrypto_curves_the_fallback_makes_a_valid_container(server, release, page, tmp_path):
     small = tmp_path / "lite.txt"
     run_cli("demo-extract", "-r", "11F", "-p", YEAR, "-u", DEMO, "-n", 50, "-o", small, home=server.home)
-    container = _keyboard_walk(page, release, small, server.home / "demo" / "unit.key", suffix="#uten-webcrypto")
+    container, _ = _keyboard_walk(page, release, small, server.home / "demo" / "unit.key", suffix="#uten-webcrypto")
     assert _verified(server, container).records == 50
     # WebCrypto refused the Ed25519 key, so the signature came from @noble/curves (the hybrid PQ stanzas use noble's
     # X25519 in any case; a classic X25519 recipient would go the same way as the signature)
@@ -383,17 +467,26 @@ def test_nothing_leaves_the_page(release, page):
 
 
 @pytest.mark.parametrize("lang", ["nb", "nn"])
-def test_axe_finds_nothing_and_the_page_fits_320_px(release, page, lang):
+def test_axe_finds_nothing_and_the_page_fits_320_px(release, broken, page, lang):
+    """The empty form, and the page with the broken extract's report (its groups' tables, the error shown): axe's
+    WCAG 2.1 A and AA rules find nothing, and nothing scrolls sideways at 320 px."""
     page.set_viewport_size({"width": 320, "height": 640})
+
+    def check_page():
+        assert page.evaluate("() => document.documentElement.lang") == lang
+        results = Axe().run(
+            page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+        )
+        assert results.violations_count == 0, results.generate_report()
+        assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+
     page.goto((release / "krypteringsmodul.html").as_uri())
     if lang == "nn":
         page.click("button[data-lang=nn]")
-    assert page.evaluate("() => document.documentElement.lang") == lang
-    results = Axe().run(
-        page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
-    )
-    assert results.violations_count == 0, results.generate_report()
-    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    check_page()
+    _page_check(page, release, broken, lang)
+    assert page.eval_on_selector_all("#rapport table", "tables => tables.length") >= 10
+    check_page()
 
 
 def test_the_server_offers_the_signed_copy_and_says_how_to_check_it(server, release):

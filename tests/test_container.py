@@ -632,8 +632,9 @@ def test_generate_age_identity():
     assert str(pyrage.x25519.Identity.from_str(secret).to_public()) == recipient
 
 
-def _parse(data, *, fields, part, bulk, chunk, one_line_per_row=False, header=None):
-    """Run data through a PartParser in chunks of ``chunk`` bytes; the values it handed on, or the error's text."""
+def _parse(data, *, fields, part, bulk, chunk, one_line_per_row=False, header=None, block_bytes=0):
+    """Run data through a PartParser in chunks of ``chunk`` bytes (gathered into ``block_bytes`` if given); the
+    values it handed on, or the error's text."""
     from sendemodul.container import PartParser
 
     seen, headers = [], []
@@ -650,6 +651,7 @@ def _parse(data, *, fields, part, bulk, chunk, one_line_per_row=False, header=No
         one_line_per_row=one_line_per_row,
         on_header_line=header and headers.append,
         on_block=on_block,
+        block_bytes=block_bytes,
     )
     try:
         for start in range(0, len(data), chunk):
@@ -685,7 +687,8 @@ def _part(part, records, lines):
     ],
 )
 @pytest.mark.parametrize("chunk", [7, 100, 1 << 16])
-def test_part_parser_in_bulk_says_what_line_by_line_says(case, chunk):
+@pytest.mark.parametrize("block_bytes", [0, 1000])
+def test_part_parser_in_bulk_says_what_line_by_line_says(case, chunk, block_bytes):
     rows = [f"{i:024x}".encode() for i in range(0, 600, 3)]
     lines = [row + b"\tPERSON_FODSELSNR\t0501139929" + str(i % 10).encode() + b"\n" for i, row in enumerate(rows)]
     lines += [row + b"\tPERSON_DUF\t\n" for row in rows]
@@ -706,7 +709,7 @@ def test_part_parser_in_bulk_says_what_line_by_line_says(case, chunk):
     }.get(case, lambda: None)
     change()
     data = _part("identities", records, lines)
-    bulk = _parse(data, fields=3, part="identities", bulk=True, chunk=chunk)
+    bulk = _parse(data, fields=3, part="identities", bulk=True, chunk=chunk, block_bytes=block_bytes)
     assert bulk == _parse(data, fields=3, part="identities", bulk=False, chunk=chunk)
     assert (case in ("good", "utf8", "tab_in_id", "cr", "repeat")) == isinstance(bulk[0], list)
 

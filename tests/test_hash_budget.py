@@ -356,3 +356,63 @@ def test_a_storm_on_a_real_server_is_answered_busy_without_hashes_and_the_units_
             assert secret not in log_text and secret not in repr(entries)
     finally:
         srv.stop()
+
+
+def _curl_answers(*args):
+    """[(status, headers without Date, body)] of one curl run over one or more URLs (curl reuses the connection
+    between them where the server keeps it open), and how many connections curl opened for each."""
+    marker = "\n@@END@@ %{num_connects}\n"
+    proc = subprocess.run(
+        ["curl", "-sS", "-D", "-", "-w", marker, *args], capture_output=True, text=True, timeout=60, check=True
+    )
+    answers = re.split(r"\n@@END@@ (\d+)\n", proc.stdout)[:-1]
+    out = []
+    for text, connects in zip(answers[0::2], answers[1::2], strict=True):
+        head, _, body = text.partition("\n\n")  # (text mode: curl's CRLFs read as newlines)
+        lines = head.split("\n")
+        headers = sorted(line.lower() for line in lines[1:] if not line.lower().startswith("date:"))
+        out.append((int(lines[0].split()[1]), headers, body, int(connects)))
+    return out
+
+
+@pytest.mark.integration
+def test_a_busy_api_read_is_answered_before_the_resource_tree_as_the_resource_tree_answers_it(tmp_path):
+    """Through the real HTTPS front with curl (issue 25, the storm's cost per refused login): once the unit's budget
+    is spent, ``GET /api/v1/uploads`` is answered 503 busy before the resource tree (``SecureRequest.
+    refused_at_once``); ``/api/v1/uploads/%53M-...`` (percent-escaped, so it takes the ordinary path to the same
+    kind of resource) gets the same status, headers (security headers, Retry-After, language) and body, in Bokmål
+    and Nynorsk; a kept-alive connection carries the next request after it; the metrics count each as throttled."""
+    srv = Server(
+        tmp_path / "home", sections={"auth": "hash_budget_per_unit = 1\nverified_cache_seconds = 0", "metrics": METRICS}
+    ).init()
+    srv.start()
+    try:
+        cacert = ("--cacert", str(srv.home / "tls" / "server.pem"))
+        user = ("-u", f"{DEMO}:WRNG-PIN0-XXXX", "--interface", "127.0.7.1")
+        assert _curl(f"{srv.url}/api/v1/uploads", *cacert, *user)[0] == 401  # the budget's one hash
+        at_once = f"{srv.url}/api/v1/uploads"
+        ordinary = f"{srv.url}/api/v1/uploads/%53M-20270115-7KQ2XW9D"
+        for lang_args, lang in [((), "nb"), (("-H", "Accept-Language: nn"), "nn")]:
+            (fast, slow) = (_curl_answers(*cacert, *user, *lang_args, url)[0] for url in (at_once, ordinary))
+            assert fast[:3] == slow[:3], (fast, slow)
+            status, headers, body, _ = fast
+            assert status == 503
+            assert "retry-after: 5" in headers and f"content-language: {lang}" in headers
+            assert any(h.startswith("content-security-policy: default-src 'none'") for h in headers)
+            assert "strict-transport-security: max-age=63072000; includesubdomains" in headers
+            assert json.loads(body)["error"] == "busy"
+            nynorsk = json.loads(body)["melding"] != json.loads(_curl_answers(*cacert, *user, at_once)[0][2])["melding"]
+            assert nynorsk == (lang == "nn")
+        kept = _curl_answers(*cacert, *user, at_once, at_once, ordinary)
+        assert [(status, connects) for status, _, _, connects in kept] == [(503, 1), (503, 0), (503, 0)]
+        port = int(re.search(r"metrics listening on [\d.]+:(\d+)", "".join(srv.output)).group(1))
+        scraped = subprocess.run(
+            ["curl", "-sS", "-u", "prom:s3cret-prom", f"http://127.0.0.1:{port}/metrics"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        assert 'sendemodul_logins_total{protocol="https",result="throttled"} 9.0' in scraped, scraped
+    finally:
+        srv.stop()

@@ -84,6 +84,7 @@ def test_pseudonym_test_vector():
     assert key.hex() == "3bcb2a467ec28696b56ccb6754087a4f1b4f04e4d41ca3275e5e0d58bca3959c"
     pseudonymize = Pseudonymizer(MASTER_KEY, environment="test", register="11F", version=1)
     assert pseudonymize.pseudonym("05011399292") == "v1-BV2NPQNQGFVDWGBKXPDV25ZCCV"
+    assert pseudonymize.pseudonyms([b"05011399292"]) == [b"v1-BV2NPQNQGFVDWGBKXPDV25ZCCV"]  # the worker's way
     assert pseudonymize(identity.classify_id("05011399292")) == "v1-BV2NPQNQGFVDWGBKXPDV25ZCCV"
     assert pseudonymize(identity.classify_id("05011399293")) == ""
     assert pseudonymize(identity.classify_id("01018000100")) == ""  # a placeholder identifies nobody
@@ -448,22 +449,41 @@ class _Collect:
         self.data += data
 
 
-def test_block_path_gives_the_same_lines_counts_and_feedback_as_line_by_line():
+@pytest.mark.parametrize("tab_in_an_id", [True, False])
+def test_block_path_gives_the_same_lines_counts_and_feedback_as_line_by_line(tab_in_an_id):
     from sendemodul.package import _Pseudonymize
 
     block = _identities_lines()
+    if not tab_in_an_id:  # else the whole block goes line by line
+        block = b"".join(line for line in block.splitlines(keepends=True) if line.count(b"\t") == 2)
     pseudonymizer = Pseudonymizer(MASTER_KEY, environment="prod", register="11F", version=1)
     one, many = _Collect(), _Collect()
     by_line = _Pseudonymize(pseudonymizer, identity.classify_id, one)
     for line in block.decode().splitlines():
         by_line(*line.split("\t", 2))
     by_block = _Pseudonymize(pseudonymizer, identity.classify_id, many)
+    if not tab_in_an_id:
+        by_block._lines = None  # the array path, not line by line
     middle = block.index(b"\n", len(block) // 2) + 1
     by_block.block(block[:middle])
     by_block.block(block[middle:])
     assert many.data == one.data
     assert by_block.counts == by_line.counts and by_block.feedback == by_line.feedback
     assert by_block.counts[IdClass.DUF] and by_block.counts[IdClass.PLACEHOLDER] and by_block.counts[IdClass.BAD_DATE]
+
+
+def test_block_path_gives_the_test_vector():
+    """The pseudonyms lines the worker writes carry the pseudonym of docs/container.md's vector."""
+    from sendemodul.package import _Pseudonymize
+
+    out = _Collect()
+    block = f"{1:024x}\tPERSON_FODSELSNR\t05011399292\n{1:024x}\tPERSON_DUF\t\n".encode()
+    _Pseudonymize(
+        Pseudonymizer(MASTER_KEY, environment="test", register="11F", version=1), identity.classify_id, out
+    ).block(block)
+    assert out.data == (
+        f"{1:024x}\tPERSON_FODSELSNR\tv1-BV2NPQNQGFVDWGBKXPDV25ZCCV\tFNR\n{1:024x}\tPERSON_DUF\t\tMISSING\n".encode()
+    )
 
 
 def test_block_path_refuses_a_bad_id_field_name_like_line_by_line():

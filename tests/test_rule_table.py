@@ -5,6 +5,7 @@ controls. Also: the table's checks, and ``sendemodul profiles export``."""
 
 from __future__ import annotations
 
+import base64
 import datetime
 import io
 import json
@@ -284,42 +285,51 @@ def test_python_and_js_field_rules_agree(register, year, unit_text):
 
 
 CHECK_RUNNER = Path(__file__).parent / "support" / "run_check.mjs"
-#: The parts of ``check --format json`` that checks.js gives (the file's name, the titles and the groups are the
-#: page's frame, not the check's).
-REPORT_KEYS = ("records", "result", "exit_code", "counts", "rules", "omitted", "findings")
 
 
-def python_report(register, unit, lines, year, allow_synthetic=True, cap=MAX_PER_RULE):
+def python_report(register, unit, data, year, allow_synthetic=True, cap=MAX_PER_RULE, source=None):
+    """``check --format json``'s bytes (Report.to_json) for the extract ``data`` (bytes)."""
     profile = load_profile(register, year)
-    data = "".join(line + "\n" for line in lines).encode("iso-8859-1")
-    report = run_checks(profile, io.BytesIO(data), unit, allow_synthetic=allow_synthetic, max_per_rule=cap).as_dict()
-    return {key: report[key] for key in REPORT_KEYS}
+    report = run_checks(
+        profile, io.BytesIO(data), unit, allow_synthetic=allow_synthetic, max_per_rule=cap, source=source
+    )
+    return report.to_json()
 
 
-def node_report(register, unit, lines, year, allow_synthetic=True, cap=MAX_PER_RULE):
+def node_report(register, unit, data, year, allow_synthetic=True, cap=MAX_PER_RULE, source=None):
+    """The page's report (checks.js, report.js) of the same bytes, as the page saves it."""
     payload = json.dumps(
         {
             "table": {**combined_table(year), "max_per_rule": cap},
             "unit": {"kommunenr": unit.kommunenr, "bydel": unit.bydel, "orgnr": unit.orgnr},
             "register": register,
             "periode": year,
-            "lines": lines,
+            "data": base64.b64encode(data).decode("ascii"),
             "allowSynthetic": allow_synthetic,
+            "source": source,
         }
     )
-    out = subprocess.run(
+    return subprocess.run(
         ["node", str(CHECK_RUNNER)], input=payload, capture_output=True, text=True, check=True, timeout=120
     ).stdout
-    return json.loads(out)
 
 
-def assert_same_report(register, unit, lines, year=YEAR, allow_synthetic=True, cap=MAX_PER_RULE):
-    ours = python_report(register, unit, lines, year, allow_synthetic, cap)
-    theirs = node_report(register, unit, lines, year, allow_synthetic, cap)
-    for a, b in zip(ours["findings"], theirs["findings"]):
+def assert_same_report(register, unit, lines, year=YEAR, allow_synthetic=True, cap=MAX_PER_RULE, data=None):
+    """The whole JSON report (every key of Report.as_dict, ``groups`` too) is the same, byte for byte; the report
+    as a dict."""
+    if data is None:
+        data = "".join(line + "\n" for line in lines).encode("iso-8859-1")
+    ours = python_report(register, unit, data, year, allow_synthetic, cap, source="uttrekk.txt")
+    theirs = node_report(register, unit, data, year, allow_synthetic, cap, source="uttrekk.txt")
+    mine, other = json.loads(ours), json.loads(theirs)
+    for a, b in zip(mine["findings"], other["findings"]):
         assert a == b
-    assert ours == theirs
-    return ours
+    for a, b in zip(mine["groups"], other["groups"]):
+        assert a == b
+    assert mine == other
+    assert ours == theirs  # the same bytes: key order, indent, non-ASCII, final newline
+    result: dict = mine
+    return result
 
 
 def id_value(rng: random.Random, year: int, pool: list[str]) -> str:
@@ -349,8 +359,8 @@ def id_value(rng: random.Random, year: int, pool: list[str]) -> str:
 @pytest.mark.parametrize("allow_synthetic", [True, False])
 def test_python_and_js_reports_agree(register, unit_text, allow_synthetic):
     """The page's whole check (checks.js: field rules, identifier rules, controls, duplicates, the counts and the cap
-    of findings a rule) gives the report ``check --format json`` gives (the frame's keys of REPORT_KEYS), on the
-    SSB-derived records and seeded random ones with bad and repeated IDs, dates and codes."""
+    of findings a rule, the groups under the controls' titles) gives the report ``check --format json`` gives, byte
+    for byte, on the SSB-derived records and seeded random ones with bad and repeated IDs, dates and codes."""
     year = YEAR
     unit = identity.parse_unit(unit_text, year)
     profile = load_profile(register, year)
@@ -371,6 +381,8 @@ def test_python_and_js_reports_agree(register, unit_text, allow_synthetic):
                 values[spec.name] = odd_value(rng, spec, year).strip(" ")
         lines.append(render(register, values))
     report = assert_same_report(register, unit, lines, year, allow_synthetic, cap=50)
+    assert len(report["groups"]) >= 5 and any(g["count"] > len(g["findings"]) for g in report["groups"])
+    assert len({g["title"] for g in report["groups"]} - {""}) >= 5  # the titles of SSB's controls and ours
     rules = set(report["rules"])
     wanted = {"ID_INVALID", "CODE", "BIRTHDATE", "ID_SYNTHETIC", "ID_PLACEHOLDER"}
     if unit.kommunenr not in profile.duplicate_skip:  # 11CF: SSB checks no duplicates in Oslo
@@ -382,3 +394,29 @@ def test_python_and_js_reports_agree(register, unit_text, allow_synthetic):
 
 def test_an_empty_extract_reports_alike():
     assert assert_same_report("11F", identity.parse_unit(UNITS[0], YEAR), [])["rules"] == {"EMPTY": 1}
+
+
+@pytest.mark.parametrize("register", ["11F", "11CF"])
+def test_the_files_shape_reports_alike(register):
+    """The lines as the CLI reads them (FixedWidthExtract.scan): blank lines, CRLF, a TAB, a short line, an overlong
+    one (blank or not), a last line without its line break; the first FATAL finding drops every other finding and
+    stops the checks, and a malformed line is no record."""
+    unit = identity.parse_unit(UNITS[0], YEAR)
+    good = render(register, {**BASE[register], "VERSION": str(YEAR)[2:]})
+    bad = render(register, {**BASE[register], "KJONN": "3"})
+    length = len(good)
+    enc = "iso-8859-1"
+    cases = {
+        "crlf and blank lines": (good + "\r\n\r\n   \n" + bad + "\r\n").encode(enc),
+        "no final line break": (good + "\n" + bad).encode(enc),
+        "tab": (bad + "\n" + good[:10] + "\t" + good[11:] + "\n" + good + "\n").encode(enc),
+        "short and long": (bad + "\n" + good[:-1] + "\n" + good + "x\r\n" + good + "xx\n" + good + "\n").encode(enc),
+        "overlong": (good + "\n" + good + "\txyz\n" + " " * (length + 5) + "\n" + good + "\r").encode(enc),
+        "overlong at the end": (good + "\n" + good + "abc").encode(enc),
+        "a lone CR": (good + "\n\r\n" + good[:5] + "\r" + good[6:] + "\n").encode(enc),
+    }
+    for name, data in cases.items():
+        report = assert_same_report(register, unit, [], data=data)
+        assert (report["result"] == "FATAL") is (name in ("tab", "short and long", "overlong", "overlong at the end"))
+    report = assert_same_report(register, unit, [], data=cases["short and long"], cap=2)
+    assert report["omitted"] == {"RECORD_LENGTH": 1}

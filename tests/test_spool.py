@@ -50,6 +50,35 @@ class IncomingFileTests(unittest.TestCase):
         self.assertEqual(done.path.read_bytes(), DATA)
 
     @defer.inlineCallbacks
+    def test_writes_as_lists_of_buffers_are_written_checked_and_hashed_as_their_bytes(self):
+        """An SFTP WRITE arrives as the views of the SSH packets that brought it: small ones, large ones and one of
+        more buffers than a pwritev takes; the check reads bytes, except the large reads that only hash."""
+        upload = self.incoming()
+        seen = []
+
+        def check(stream):
+            heads = [stream.read(700), stream.read(700)]  # parsed, like tar headers: bytes
+            seen.extend(type(head) for head in heads)
+            return b"".join(heads) + read_all(stream)
+
+        upload.start(check)
+        view = memoryview(DATA)
+        writes = [[view[:100], view[100:300]], [view[300 + 64 * i : 364 + 64 * i] for i in range(1500)]]
+        at = 300 + 64 * 1500  # (1,500 buffers: more than one pwritev takes)
+        for size in (70_000, 33_333, 200_000, 5):
+            writes.append([view[at + i : min(at + size, at + i + 32_768)] for i in range(0, size, 32_768)])
+            at += size
+        writes.append([DATA[at:]])
+        for pieces in writes:
+            upload.write(pieces)
+        done = yield upload.complete()
+        self.assertEqual(seen, [bytes, bytes])
+        self.assertEqual(done.result, DATA)
+        self.assertEqual(done.sha256, hashlib.sha256(DATA).hexdigest())
+        self.assertEqual((done.size, upload.size), (len(DATA), len(DATA)))
+        self.assertEqual(done.path.read_bytes(), DATA)
+
+    @defer.inlineCallbacks
     def test_writes_before_the_thread_starts_wait_in_the_queue(self):
         upload = self.incoming()
         for chunk in chunks(DATA):

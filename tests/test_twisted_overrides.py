@@ -8,6 +8,7 @@ then update the pinned hash here.
 
 import hashlib
 import inspect
+import os
 import pathlib
 import re
 import struct
@@ -17,6 +18,7 @@ import twisted
 from twisted.conch.interfaces import ISFTPFile, ISFTPServer
 from twisted.conch.ssh import connection, filetransfer, userauth
 from twisted.conch.ssh.common import NS
+from twisted.internet import defer
 from twisted.internet.testing import StringTransport
 from twisted.logger import Logger
 from twisted.protocols import tls
@@ -235,11 +237,44 @@ class SftpWriteTests(SynchronousTestCase):
             self.assertEqual(_statuses(transport.value()), [(10 + n, filetransfer.FX_OK) for n in range(5)])
             self.assertEqual(proto._incoming.size, 0)
 
+    def test_sftp_writes_reach_a_file_that_takes_pieces_unjoined_and_equal(self):
+        for step in (7, 4096, 32768, 300_000):
+            proto, transport, box, handle = self._server()
+            file = proto.openFiles[handle]
+            file.takes_pieces = True
+            chunk = os.urandom(100_000)
+            proto_bytes = _packet(filetransfer.FXP_WRITE, 3, NS(handle) + struct.pack("!Q", 5) + NS(chunk))
+            for i in range(0, len(proto_bytes), step):
+                proto.dataReceived(memoryview(proto_bytes)[i : i + step])
+            ((offset, pieces),) = box.written
+            self.assertIsInstance(pieces, list, step)
+            self.assertEqual((offset, b"".join(pieces)), (5, chunk), step)
+            self.assertEqual(_statuses(transport.value()), [(3, filetransfer.FX_OK)])
+
     def test_sftp_a_write_to_an_unknown_handle_is_answered_failure(self):
         proto, transport, box, _handle = self._server()
         proto.dataReceived(_packet(filetransfer.FXP_WRITE, 4, NS(b"nope") + struct.pack("!Q", 0) + NS(b"data")))
         self.assertEqual(_statuses(transport.value()), [(4, filetransfer.FX_FAILURE)])
         self.assertEqual(box.written, [])
+
+    def test_sftp_a_write_that_raises_or_answers_later_is_answered_as_conch_would(self):
+        proto, transport, _box, handle = self._server()
+        later = defer.Deferred()
+        answers = iter([filetransfer.SFTPError(filetransfer.FX_PERMISSION_DENIED, "no"), later])
+
+        def write_chunk(offset, data):
+            answer = next(answers)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+        proto.openFiles[handle].writeChunk = write_chunk
+        write = NS(handle) + struct.pack("!Q", 0) + NS(b"data")
+        proto.dataReceived(b"".join(_packet(filetransfer.FXP_WRITE, n, write) for n in (1, 2)))
+        refused = (1, filetransfer.FX_PERMISSION_DENIED)
+        self.assertEqual(_statuses(transport.value()), [refused])
+        later.callback(None)
+        self.assertEqual(_statuses(transport.value()), [refused, (2, filetransfer.FX_OK)])
 
     def test_sftp_a_malformed_write_is_answered_failure(self):
         proto, transport, box, handle = self._server()
@@ -626,3 +661,47 @@ def test_tls_socket_read_size_is_still_the_transports_buffer_size():
 
     assert tcp.Server.bufferSize == 64 * 1024, "re-check SOCKET_READ_BYTES in sendemodul/web/tls.py"
     assert "self.bufferSize" in inspect.getsource(tcp.Connection.doRead)
+
+
+# --- the HTTPS front's answers written outside the Request's header machinery (issue 25, the storm) -------------
+
+
+def test_request_finish_is_the_one_finish_written_leans_on():
+    """``_twisted.finish_written`` sets ``startedWriting`` so that ``Request.finish`` writes no headers, and leaves
+    ``chunked`` 0 so that it writes no last chunk; ``finish`` then logs, and ends the request on the channel."""
+    what = "_twisted.finish_written (startedWriting: no headers from finish; chunked 0: no last chunk)"
+    assert_pinned(http.Request.finish, "4590c5f7e2207ef0", what)
+    assert_pinned(http.Request.write, "0e547d4f76bd1472", what)
+
+
+def test_request_finish_written_adds_nothing_logs_and_ends_the_request():
+    """A request answered by hand and finished with ``finish_written``: the connection carries exactly the bytes
+    written, the site's log sees it once, and the channel goes on to the next request (keep-alive) or closes."""
+    logged = []
+
+    class Site(http.HTTPFactory):
+        def log(self, request):
+            logged.append((request.method, request.code))
+
+    answer = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 2\r\n\r\nno"
+
+    class Answering(http.Request):
+        def process(self):
+            self.setResponseCode(503)
+            self.channel.write(answer)
+            _twisted.finish_written(self)
+
+    for head, closes in ((b"", False), (b"Connection: close\r\n", True)):
+        factory = Site()
+        channel = factory.buildProtocol(None)
+        channel.requestFactory = Answering
+        transport = StringTransport()
+        channel.makeConnection(transport)
+        channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n" + head + b"\r\n")
+        assert transport.value() == answer
+        assert bool(transport.disconnecting) is closes
+        if not closes:  # the next request on the same connection is read and answered
+            channel.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert transport.value() == answer * 2
+        channel.connectionLost(None)
+    assert logged == [(b"GET", 503)] * 3

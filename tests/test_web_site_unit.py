@@ -7,6 +7,8 @@ The same attacks over TLS against a real server: test_web_api.py.
 """
 
 import base64
+import json
+import re
 from typing import ClassVar
 
 from support.fakes import PIN, UNIT, FakeIntake, FakePortal, parse_response, web_app
@@ -401,3 +403,118 @@ class RefusalLogTests(SiteTestCase):
             self.assertEqual(status, 401)
         self.assertEqual([e["status"] for e in self.access_lines()], [401, 401, 401])
         self.assertEqual(self.summaries(), [])
+
+
+class RefusedAtOnceTests(SiteTestCase):
+    """An API read whose Basic login is refused busy at once is answered before the resource tree
+    (``SecureRequest.refused_at_once``, issue 25: the storm's cost per refused login). What the client gets must be
+    byte for byte what the ordinary path (the resource tree, ``ApiAuthenticated``) gives, apart from the Date; with
+    one login per request either way."""
+
+    HEADS: ClassVar[dict[str, bytes]] = {
+        "close": b"Connection: close\r\n",
+        "keep-alive": b"",
+        "nynorsk by Accept-Language": b"Accept-Language: nn-NO, nb;q=0.5\r\nConnection: close\r\n",
+        "nynorsk by cookie": b"Cookie: a=b; sprak=nn\r\n",
+    }
+    PATHS = (b"/api/v1/uploads", b"/api/v1/uploads?lang=nn", b"/api/v1/uploads/", b"/api/v1/uploads/SM-20270115-7KQ2X")
+
+    def setUp(self):
+        super().setUp()
+        self.logins = []
+
+        def busy(creds, mind, *interfaces):
+            self.logins.append(creds)
+            return defer.fail(auth.Throttled("unit"))
+
+        self.portal.login = busy
+
+    def raw(self, path, head, at_once):
+        """The bytes answered to a busy login (Date blanked), whether the connection is closing, and the request."""
+        protocol, transport = self.connect()
+        self.site.requestFactory.refuse_at_once = at_once
+        self.addCleanup(setattr, self.site.requestFactory, "refuse_at_once", True)
+        auth_header = base64.b64encode(f"{UNIT}:wrong".encode())
+        protocol.dataReceived(
+            b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + auth_header + b"\r\n" + head + b"\r\n"
+        )
+        answer = re.sub(rb"\r\nDate: [^\r]+\r\n", b"\r\nDate: -\r\n", transport.value())
+        return answer, transport.disconnecting
+
+    def test_a_busy_login_gets_the_ordinary_paths_bytes_and_close(self):
+        for path in self.PATHS:
+            for name, head in self.HEADS.items():
+                with self.subTest(path=path, head=name):
+                    at_once = self.raw(path, head, True)
+                    self.assertEqual(at_once, self.raw(path, head, False))
+                    self.assertTrue(at_once[0].startswith(b"HTTP/1.1 503 Service Unavailable\r\n"))
+                    self.assertEqual(at_once[1], name in ("close", "nynorsk by Accept-Language"))
+                    _, headers, body = parse_response(at_once[0])
+                    lang = "nb" if name in ("close", "keep-alive") and b"lang=nn" not in path else "nn"
+                    self.assertEqual(headers["content-language"], lang)
+                    self.assertEqual(json.loads(body)["error"], "busy")
+                    self.assertEqual(headers["retry-after"], "5")
+                    self.assertIn("content-security-policy", headers)
+        self.assertEqual(len(self.logins), 2 * len(self.PATHS) * len(self.HEADS))  # one login per request
+
+    def test_the_answer_is_made_without_the_resource_tree(self):
+        """(So that the test above compares two different paths.)"""
+        self.site.getResourceFor = lambda request: self.fail("the resource tree was used")
+        status, _, _ = self.request(
+            b"GET /api/v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Basic "
+            + b64(f"{UNIT}:x".encode())
+            + b"\r\n\r\n"
+        )
+        self.assertEqual(status, 503)
+
+    def test_a_kept_alive_connection_reads_its_next_request_after_a_busy_answer(self):
+        protocol, transport = self.connect()
+        one = (
+            b"GET /api/v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Basic "
+            + b64(f"{UNIT}:x".encode())
+            + b"\r\n\r\n"
+        )
+        protocol.dataReceived(one + one)  # pipelined
+        self.assertEqual(transport.value().count(b"HTTP/1.1 503 Service Unavailable\r\n"), 2)
+        protocol.dataReceived(b"GET /api/v1/uploads HTTP/1.1\r\nHost: x\r\n\r\n")  # no login: the session's way
+        self.assertEqual(transport.value().count(b"HTTP/1.1 "), 3)
+        self.assertIn(b"HTTP/1.1 401 Unauthorized\r\n", transport.value())
+        self.assertEqual(len(self.logins), 2)
+        self.assertFalse(transport.disconnecting)
+
+    def test_other_outcomes_go_the_ordinary_way_with_one_login(self):
+        """A success, a wrong PIN and a login still being checked when the request is complete: the resource tree
+        answers, with the login started before it (not a second one)."""
+        portal = FakePortal()
+        self.app.portal = portal
+        request = b"GET /api/v1/uploads HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\n\r\n"
+        status, _, body = self.request(request % b64(f"{UNIT}:{PIN}".encode()))
+        self.assertEqual((status, json.loads(body)["unit"]), (200, UNIT))
+        status, _, _ = self.request(request % b64(f"{UNIT}:wrong".encode()))
+        self.assertEqual(status, 401)
+        portal.pending = portal.pending_login()
+        protocol, transport = self.connect()
+        protocol.dataReceived(request % b64(f"{UNIT}:{PIN}".encode()))
+        self.assertEqual(transport.value(), b"")
+        portal.pending.errback(auth.Throttled("unit"))  # busy, but after the request went on: the ordinary 503
+        status, headers, body = parse_response(transport.value())
+        self.assertEqual((status, json.loads(body)["error"], headers["retry-after"]), (503, "busy", "5"))
+        self.assertEqual(portal.attempts, [UNIT, UNIT, UNIT])
+
+    def test_only_basic_logins_of_api_reads_are_answered_at_once(self):
+        """A HEAD, an HTTP/1.0 request, another path or a percent-escaped one, and a request without Basic auth
+        go the ordinary way (a HEAD and HTTP/1.0 are written differently; a session has no login to refuse)."""
+        calls = []
+        original = self.site.getResourceFor
+        self.site.getResourceFor = lambda request: calls.append(request.path) or original(request)
+        auth_line = b"Authorization: Basic " + b64(f"{UNIT}:x".encode()) + b"\r\n"
+        for line in (
+            b"HEAD /api/v1/uploads HTTP/1.1",
+            b"GET /api/v1/uploads HTTP/1.0",
+            b"GET /api/v1/uploads/%53M-1 HTTP/1.1",
+            b"GET /api/v1/uploads/a/b HTTP/1.1",
+            b"GET /api/v1/uploadsx HTTP/1.1",
+        ):
+            self.request(line + b"\r\nHost: x\r\n" + auth_line + b"Connection: close\r\n\r\n")
+        self.request(b"GET /api/v1/uploads HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(len(calls), 6)

@@ -277,3 +277,20 @@ def test_the_hash_pool_has_at_most_one_thread_per_core_and_the_heap_gives_large_
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         assert all(pool.map(lambda _: auth.verify_pin(pin, phc), range(8)))
         assert rss_kib() - before < 19 * 1024  # not even one Argon2id block stays resident
+
+
+def test_the_started_front_freezes_its_startup_objects_out_of_the_collectors_walks():
+    """Once the service tree has started, what it made is in the collector's permanent generation (issue 25: each
+    full collection in a login storm walked them all again); a later object is not."""
+    import gc
+
+    gc.unfreeze()
+    try:
+        cfg = config.parse("", "/nonexistent/sendemodul-home")
+        service.SendemodulService(cfg, MemoryReactorClock())._started()
+        frozen = gc.get_freeze_count()
+        assert frozen > 1000
+        later = [object()]
+        assert gc.get_freeze_count() == frozen and gc.is_tracked(later)
+    finally:
+        gc.unfreeze()

@@ -56,6 +56,7 @@ const config = sortedJson({
   field_rules: input.field_rules,
   identity: input.identity,
   max_per_rule: input.max_per_rule,
+  report: input.report,
   text,
 });
 const csp = [

@@ -102,6 +102,7 @@ def build_input(keys: KeyDirectory, year: int, *, version: str, source_commit: s
         "field_rules": table["field_rules"],
         "identity": table["identity"],
         "max_per_rule": table["max_per_rule"],
+        "report": table["report"],
     }
 
 

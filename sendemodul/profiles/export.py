@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sendemodul import identity
+from sendemodul import i18n, identity
 from sendemodul.identity.checkdigits import DUF_WEIGHTS, K1_WEIGHTS, K2_WEIGHTS
 from sendemodul.identity.codelists import bydeler, kommuner
 from sendemodul.identity.person_ids import PLACEHOLDER_SUFFIXES
@@ -23,7 +23,7 @@ from sendemodul.profiles.rules.records import (
     ID_REASONS,
     RULE_2032_REASON,
 )
-from sendemodul.profiles.rules.report import MAX_PER_RULE
+from sendemodul.profiles.rules.report import GENERIC_TITLES, MAX_PER_RULE, REPORT_TEXTS_NB
 from sendemodul.profiles.rules.rule_table import load_table
 from sendemodul.profiles.rules.sosial_ids import FIELD_RULES, SSB_IDS
 from sendemodul.profiles.xmldoc import XmlProfile
@@ -163,6 +163,24 @@ def combined_table(year: int) -> dict[str, Any]:
             },
         },
         "max_per_rule": MAX_PER_RULE,
+        "report": report_frame([load_table(p.register) for p in profiles if p.controls is not None]),
+    }
+
+
+def report_frame(tables: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the page needs to give the report ``check`` gives and render it as ``check --lang nb|nn`` does: the
+    titles of our own rules (the JSON report's group titles, Bokmål as the CLI writes them), the report's own words in
+    Bokmål and Nynorsk, and every title's Nynorsk from the catalogs (the rules' messages have no catalog entries: both
+    languages show them as written)."""
+    titles = set(GENERIC_TITLES.values())
+    for table in tables:
+        titles.update(table["titles"].values())
+    return {
+        "titles": dict(GENERIC_TITLES),
+        "texts": {
+            lang: {key: i18n.gettext_in(lang, text) for key, text in REPORT_TEXTS_NB.items()} for lang in ("nb", "nn")
+        },
+        "nn": {title: i18n.gettext_in("nn", title) for title in sorted(titles)},
     }
 
 

@@ -18,7 +18,7 @@ from sendemodul.profiles.model import Extract, Malformed, Profile, ProfileArgs, 
 _SKIP_CHUNK_BYTES = 1 << 16
 #: :meth:`FixedWidthExtract.blocks`: bytes read at a time, and the most bytes of one unfinished line kept waiting for
 #: its line break (past that, the rest of the file is read line by line, as :meth:`FixedWidthExtract.scan` does).
-_BLOCK_BYTES = 1 << 19
+_BLOCK_BYTES = 1 << 21
 _PENDING_MAX_BYTES = 1 << 20
 #: Encodings in which every byte is one character (so that a line's length in bytes is its length in characters).
 _SINGLE_BYTE = frozenset({"iso8859-1", "latin-1"})
@@ -81,6 +81,13 @@ class ByteStream(Protocol):
     def readline(self, size: int, /) -> bytes: ...
 
 
+class Lines(list[str]):
+    """A block of :meth:`FixedWidthExtract.blocks`: its lines, and (``data``) the block's bytes when each line is
+    the record length plus one LF, so that the block path can view them as an array without a copy."""
+
+    data: bytes | None = None
+
+
 class FixedWidthExtract(Extract):
     def __init__(self, profile: FixedWidthProfile, stream: ByteStream, *, first_line: int = 0) -> None:
         super().__init__()
@@ -133,7 +140,10 @@ class FixedWidthExtract(Extract):
             if "\t" in text or "\r" in text or any(len(t) != length for t in texts):
                 yield None, FixedWidthExtract(profile, io.BytesIO(data), first_line=line).scan()
             else:
-                yield line + 1, texts
+                lines = Lines(texts)
+                if len(data) == len(texts) * (length + 1):  # every line ends in LF: the bytes are the lines
+                    lines.data = data
+                yield line + 1, lines
             line += len(texts)
 
     def scan(self) -> Iterator[Record | Malformed]:

@@ -25,6 +25,10 @@ class SftpUpload:
 
 @implementer(ISFTPFile)
 class UploadFile:
+    #: ``writeChunk`` takes a WRITE's data as the list of buffers it arrived in (``IncomingFile.write``): the SFTP
+    #: server then hands it on without joining it (``_twisted.BoundedFileTransferServer.write_request``).
+    takes_pieces = True
+
     def __init__(self, box, upload):
         self.box = box
         self.upload = upload

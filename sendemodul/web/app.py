@@ -171,7 +171,13 @@ class WebApp:
         return origin in (b"https://" + host,)
 
     def authenticate(self, request):
-        """Deferred unit for a read request: HTTP Basic, or the web session (no CSRF needed for reads)."""
+        """Deferred unit for a read request: HTTP Basic, or the web session (no CSRF needed for reads). An API read's
+        Basic login may have been started already, before the resource tree (``SecureRequest.refused_at_once``):
+        then that one, not a second."""
+        started = getattr(request, "basic_login", None)
+        if started is not None:
+            request.basic_login = None
+            return started
         header = request.requestHeaders.getRawHeaders(b"authorization")
         if header:
             return login(self.portal, basic_credentials(header[0], request.source()))

@@ -8,6 +8,7 @@ import json
 
 from twisted.logger import Logger
 from twisted.web import resource, server
+from twisted.web.http_headers import Headers
 
 from sendemodul import i18n, messages_nb
 from sendemodul.errors import (
@@ -20,6 +21,7 @@ from sendemodul.errors import (
     UploadTooLarge,
     WindowClosed,
 )
+from sendemodul.web.answers import BASE_HEADERS
 
 log = Logger()
 
@@ -78,6 +80,29 @@ def refusal_bytes(code, message, lang):
     thousand; encoding each anew was a measurable part of the reactor's time per refusal. Only for the fixed
     refusals (the key is a code, a constant message and a language, so the cache stays small)."""
     return json_body(lang, error_body(code, message))
+
+
+@functools.lru_cache(maxsize=8)
+def busy_answer(message, lang):
+    """The 503 ``busy`` answer to an API read whose login was refused busy, as ``(before_date, after_date)``: the
+    header lines before the ``Date`` header (the security headers) and the rest of the answer after it (its own
+    headers, then the chunked body), byte for byte what ``ApiAuthenticated`` writes through the ``Request``
+    (``web.site.SecureRequest.refused_at_once`` writes it without one). The header names as Twisted writes them."""
+    before, after = Headers(), Headers()
+    for name, value in BASE_HEADERS:
+        before.addRawHeader(name, value)
+    after.addRawHeader(b"Retry-After", b"5")
+    after.addRawHeader(b"Content-Type", b"application/json; charset=utf-8")
+    after.addRawHeader(b"Content-Language", lang.encode("ascii"))
+    after.addRawHeader(b"Transfer-Encoding", b"chunked")
+    body = refusal_bytes("busy", message, lang)
+
+    def lines(headers):
+        return b"".join(
+            b"%s: %s\r\n" % (name, value) for name, values in headers.getAllRawHeaders() for value in values
+        )
+
+    return lines(before), lines(after) + b"\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
 
 
 def _auth_challenge(request, status):

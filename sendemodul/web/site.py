@@ -4,16 +4,24 @@ endpoint string and wraps it in TLS. Thin: uploads go to ``intake``, logins to t
 (always off the reactor thread).
 """
 
+import re
+
 from twisted.internet import ssl
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web import server
+from twisted.web.http import datetimeToString
 
+from sendemodul import i18n
+from sendemodul._twisted import finish_written
+from sendemodul.errors import LoginBusy
 from sendemodul.listening import ListeningService
 from sendemodul.web.answers import BASE_HEADERS
 from sendemodul.web.api import ApiNode, Keys, Uploads
 from sendemodul.web.app import AppResource
 from sendemodul.web.channel import RequestLineChannel
-from sendemodul.web.errors import NotFoundJSON, internal_error_page
+from sendemodul.web.credentials import basic_credentials, login
+from sendemodul.web.errors import NotFoundJSON, busy_answer, internal_error_page
 from sendemodul.web.module_page import ModulePage
 from sendemodul.web.overview import OverviewPage
 from sendemodul.web.pages import (
@@ -207,11 +215,65 @@ class Site(server.Site):
         return self._refusals_in_second > self.REFUSALS_LOGGED_PER_SECOND
 
 
+#: The paths of the API reads that log in with HTTP Basic (``api.ApiAuthenticated``: the list of uploads and one
+#: upload), written only with unreserved characters, so that Twisted's unquoting and our path checks leave them as
+#: they are: :meth:`SecureRequest.refused_at_once` answers these before the resource tree when the login is busy.
+API_READ_PATH = re.compile(rb"^/api/v1/uploads(?:/[A-Za-z0-9._~-]*)?$")
+
+
 class SecureRequest(UploadRequest):
+    #: Answer an API read whose login is refused busy at once, without the resource tree (:meth:`refused_at_once`).
+    #: Off only in tests, to compare its bytes with the ordinary path's.
+    refuse_at_once = True
+
+    #: The Deferred login of an API read started by :meth:`refused_at_once`, for :meth:`WebApp.authenticate`.
+    basic_login = None
+
     def process(self):
+        if self.refuse_at_once and self.refused_at_once():
+            return None
         for name, value in BASE_HEADERS:
             self.setHeader(name, value)
         return super().process()
+
+    def refused_at_once(self):
+        """For ``GET /api/v1/uploads[/...]`` with HTTP Basic: log in now, before the resource tree, and if the
+        login is refused at once as busy (the hash budget is spent, or the hash pool is full: no hash, no store
+        read) write the answer here and finish. True if answered.
+
+        A storm of wrong PINs gets this answer by the hundred a second, each on a new TLS connection; the resource
+        traversal, the rendering, the answer's deferred chain and the response headers set one by one were about
+        half of what the reactor spent per refusal above the TLS handshake. The bytes are the ones the ordinary path
+        writes (:func:`~sendemodul.web.errors.busy_answer`; tests/test_web_site_unit.py compares them), the access
+        log counts it as before (:meth:`Site.log`), and a keep-alive connection stays open as before. Any other
+        outcome (a success, a 401 after the failure delay, a login still running) goes on the ordinary way, with
+        this login handed to :meth:`WebApp.authenticate` (``basic_login``): one login per request, as before."""
+        if self.method != b"GET" or self.clientproto != b"HTTP/1.1" or not API_READ_PATH.match(self.path):
+            return False
+        header = self.requestHeaders.getRawHeaders(b"authorization")
+        if not header:
+            return False
+        outcome = []
+
+        def seen(result):
+            outcome.append(result)
+            return result
+
+        d = login(self.app.portal, basic_credentials(header[0], self.source())).addBoth(seen)
+        if not (outcome and isinstance(outcome[0], Failure) and outcome[0].check(LoginBusy)):
+            self.basic_login = d
+            return False
+        d.addErrback(lambda failure: None)  # answered here
+        self.setResponseCode(503)
+        self.login_busy = True  # counted by the access log, not logged one by one (Site.log)
+        before_date, after_date = busy_answer(str(outcome[0].value), i18n.request_language(self))
+        head = [b"HTTP/1.1 503 Service Unavailable\r\n"]
+        for name, values in self.responseHeaders.getAllRawHeaders():  # what the channel set: Connection: close
+            for value in values:
+                head.append(b"%s: %s\r\n" % (name, value))
+        self.channel.write(b"".join((*head, before_date, b"Date: ", datetimeToString(), b"\r\n", after_date)))
+        finish_written(self)
+        return True
 
     def processingFailed(self, reason):
         """An exception out of a resource: logged, and our 500 page in the request's language (Twisted's own has

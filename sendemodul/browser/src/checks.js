@@ -6,12 +6,13 @@
 // suffixes, the classes, the messages' reasons) come from the exported table. No ID number is ever in a finding.
 
 import { compileFieldRules } from "./fields.js";
+import { blank, latin1 } from "./fixed.js";
+import { newReport, reportTitles } from "./report.js";
 
 const DIGITS = /^[0-9]+$/;
 const PY_WHITESPACE = /^[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g;
 const MONTH_DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const VALID = new Set(["FNR", "DNR", "HNR", "SYNTHETIC", "DUF", "PLACEHOLDER"]);
-const SEVERITIES = ["FATAL", "ERROR", "WARNING", "INFO"];
 
 const asciiDigits = (text, length) => text.length === length && DIGITS.test(text);
 
@@ -39,7 +40,7 @@ export function identityRules(constants) {
   }
   // {idClass, canonical} as identity.classify_id.
   function classify(raw, kind) {
-    const text = raw.replace(PY_WHITESPACE, "");
+    const text = DIGITS.test(raw) ? raw : raw.replace(PY_WHITESPACE, "");
     if (!text) return { idClass: "MISSING", canonical: null };
     if (kind === "duf") {
       if (!asciiDigits(text, 12)) return { idClass: "BAD_FORMAT", canonical: null };
@@ -82,15 +83,15 @@ function birthMatches(datePart, birth, format, parseDate) {
   return born.day === day && born.month === month && born.year % 100 === yy;
 }
 
-// A check of one extract: add(line, values) per record (values: field name -> text, padding stripped), then finish()
-// gives the report's counts and findings, as `check --format json` has them.
-export function startCheck(profile, unit, table, controls, parseDate, { allowSynthetic = true } = {}) {
+// The record rules over one extract: record(line, values) per record (values: field name -> text, padding stripped),
+// then finish() for the findings at the end (duplicates, the counts of synthetic IDs and placeholders, EMPTY); every
+// finding goes to `report` (report.js).
+export function startCheck(profile, unit, table, controls, parseDate, report, { allowSynthetic = true } = {}) {
   const constants = table.identity;
   const messages = constants.messages;
   const { classify, validBefore2032 } = identityRules(constants);
   const distinct = new Set(constants.distinct_classes);
   const birthClasses = new Set(constants.birth_date_classes);
-  const maxPerRule = table.max_per_rule;
   const fieldProblems = compileFieldRules(profile, unit, table);
   const specs = profile.fields;
   const idSpecs = specs.filter((f) => f.id_kind);
@@ -101,9 +102,6 @@ export function startCheck(profile, unit, table, controls, parseDate, { allowSyn
   const fnrCurrent = profile.fnr_rule === "current";
   const ssbIds = table.ssb_ids || {};
 
-  const findings = [];
-  const ruleCounts = Object.create(null);
-  const severityCounts = { FATAL: 0, ERROR: 0, WARNING: 0, INFO: 0 };
   let records = 0;
   let synthetic = 0;
   let placeholders = 0;
@@ -120,14 +118,7 @@ export function startCheck(profile, unit, table, controls, parseDate, { allowSyn
     else repeats.push([line, first]);
   };
 
-  function add(severity, rule, line, journalnr, field, message, control) {
-    const group = control || rule;
-    severityCounts[severity] += 1;
-    ruleCounts[rule] = (ruleCounts[rule] || 0) + 1;
-    if (ruleCounts[rule] <= maxPerRule) {
-      findings.push({ severity, control: group, rule, line, journalnr, field, message });
-    }
-  }
+  const add = report.add;
   // SSB's control of one of our identifier findings (sosial_ids.ssb_control): none without SSB's controls.
   const controlOf = (rule) => (profile.controls ? ssbIds[rule] || null : null);
 
@@ -230,21 +221,69 @@ export function startCheck(profile, unit, table, controls, parseDate, { allowSyn
         "'sendemodul encrypt --empty' (no participants)";
       add("WARNING", "EMPTY", null, null, null, message, controlOf("EMPTY"));
     }
-    const worst = SEVERITIES.find((s) => severityCounts[s] > 0) || null;
-    const byName = ([a], [b]) => (a < b ? -1 : a > b ? 1 : 0);
-    return {
-      records,
-      result: worst || "OK",
-      exit_code: worst === "ERROR" || worst === "FATAL" ? 2 : worst === "WARNING" ? 1 : 0,
-      counts: { FATAL: severityCounts.FATAL, ERROR: severityCounts.ERROR, WARNING: severityCounts.WARNING, INFO: severityCounts.INFO },
-      rules: Object.fromEntries(Object.entries(ruleCounts).sort(byName)),
-      omitted: Object.fromEntries(
-        Object.entries(ruleCounts)
-          .filter(([, n]) => n > maxPerRule)
-          .map(([rule, n]) => [rule, n - maxPerRule]),
-      ),
-      findings,
-    };
   }
   return { record, finish, add };
+}
+
+// A record's values as the controls read them: every field's text with its padding spaces stripped.
+function valuesReader(fields) {
+  const spans = fields.map((f) => [f.name, f.from - 1, f.from - 1 + f.length]);
+  return (text) => {
+    const values = {};
+    for (const [name, from, to] of spans) {
+      let a = from;
+      let b = Math.min(to, text.length);
+      while (a < b && text.charCodeAt(a) === 32) a += 1;
+      while (b > a && text.charCodeAt(b - 1) === 32) b -= 1;
+      values[name] = a < b ? text.slice(a, b) : "";
+    }
+    return values;
+  };
+}
+
+// The whole check of a fixed-width extract's bytes (ISO-8859-1) for `unit` ({kommunenr, bydel, orgnr}), as
+// `sendemodul check --format json` reports it (Report.as_dict; `source` names the file). The lines are read as
+// FixedWidthExtract.scan reads them: a blank line is no record; a line with a TAB or of the wrong length is a FATAL
+// finding, which drops every other finding and stops every other check (Checker.feed), and is no record.
+export function checkExtract(bytes, profile, unit, table, controls, parseDate, { allowSynthetic = true, source = null } = {}) {
+  const text = latin1(new Uint8Array(bytes));
+  const report = newReport(table.max_per_rule, reportTitles(profile, table));
+  const checker = startCheck(profile, unit, table, controls, parseDate, report, { allowSynthetic });
+  const controlOf = (rule) => (profile.controls ? (table.ssb_ids || {})[rule] || null : null);
+  const valuesOf = valuesReader(profile.fields);
+  let fatal = false;
+  let records = 0;
+  let line = 0;
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf("\n", start);
+    if (end < 0) end = text.length;
+    line += 1;
+    let length = end - start;
+    if (length > 0 && text.charCodeAt(end - 1) === 13 && end < text.length) length -= 1;
+    const record = text.slice(start, start + length);
+    // readline(record_length + 3) in scan: a longer line is too long whatever it holds
+    const overlong = end - start >= profile.record_length + 3;
+    start = end + 1;
+    if (!overlong && blank(record)) continue;
+    const tab = overlong ? -1 : record.indexOf("\t");
+    let problem = null;
+    if (tab >= 0) {
+      problem = ["TAB", `the line contains a TAB character (column ${tab + 1}); fields are padded with spaces`];
+    } else if (length !== profile.record_length) {
+      const message = `the line is ${length} characters long; a ${profile.register} record is exactly ${profile.record_length}`;
+      problem = ["RECORD_LENGTH", message];
+    }
+    if (problem) {
+      if (!fatal) report.keepOnlyFatal();
+      fatal = true;
+      report.add("FATAL", problem[0], line, null, null, problem[1], controlOf(problem[0]));
+      continue;
+    }
+    records += 1;
+    if (!fatal) checker.record(line, valuesOf(record));
+  }
+  if (!fatal) checker.finish();
+  const frame = { register: profile.register, title: profile.title, periode: profile.periode, source, records };
+  return report.asDict({ ...frame, unit: `${unit.kommunenr}-${unit.bydel}-${unit.orgnr}` });
 }

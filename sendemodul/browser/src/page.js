@@ -1,8 +1,9 @@
 // The page: reads the extract and the unit's key from file inputs, runs the checks, hands the work to the Worker
 // and offers the container to save. Everything stays in this page: its CSP forbids every connection.
 
-import { startCheck } from "./checks.js";
+import { checkExtract } from "./checks.js";
 import { parseDate } from "./fields.js";
+import { renderReport, reportFile } from "./report_view.js";
 import { compileControls } from "./rules.js";
 import { checkXml } from "./xmlcheck.js";
 
@@ -74,50 +75,15 @@ function controlsOf(profile) {
   return compiledControls.get(key);
 }
 
-// The record's values as the controls read them: every field's text with its padding spaces stripped.
-function recordValues(slice, fields) {
-  let text = "";
-  for (let at = 0; at < slice.length; at += 0x8000) text += String.fromCharCode.apply(null, slice.subarray(at, at + 0x8000));
-  const values = {};
-  for (const f of fields) values[f.name] = text.slice(f.from - 1, f.from - 1 + f.length).replace(/^ +| +$/g, "");
-  return values;
-}
-
-// The whole check of the extract (checks.js: field rules, identifier rules, SSB's controls, duplicates, the counts),
-// as `sendemodul check --format json` reports it; a FATAL finding of the file's shape stops every other check.
-function structuralReport(bytes, profile, unit) {
-  const fatal = [];
-  const checker = startCheck(profile, unit, config, controlsOf(profile), parseDate);
-  let records = 0;
-  let line = 0;
-  let start = 0;
-  const data = new Uint8Array(bytes);
-  while (start < data.length) {
-    let end = data.indexOf(10, start);
-    if (end < 0) end = data.length;
-    line += 1;
-    let length = end - start;
-    if (length > 0 && data[end - 1] === 13 && end < data.length) length -= 1;
-    const slice = data.subarray(start, start + length);
-    start = end + 1;
-    if (slice.every((b) => b === 32 || b === 13)) continue;
-    records += 1;
-    const tab = slice.indexOf(9);
-    if (tab >= 0) fatal.push({ severity: "FATAL", rule: "TAB", line, column: tab + 1 });
-    else if (length !== profile.record_length) fatal.push({ severity: "FATAL", rule: "RECORD_LENGTH", line, length });
-    else if (!fatal.length) checker.record(line, recordValues(slice, profile.fields));
-  }
-  if (fatal.length) return { records, findings: fatal };
-  return checker.finish();
-}
-
-const refuses = (report) => report.findings.some((f) => f.severity === "ERROR" || f.severity === "FATAL");
+// The check refuses what `sendemodul check` exits 2 for (an ERROR or FATAL finding), as `sendemodul encrypt` does.
+const refuses = (report) => report.exit_code === 2;
 
 let lastCheck = null;
 
 async function check() {
+  performance.mark("kontroller");
+  hideReport();
   lastCheck = null;
-  $("rapport").replaceChildren();
   try {
     const profile = profileFromForm();
     const unit = unitFromForm();
@@ -126,41 +92,41 @@ async function check() {
     const bytes = await readBytes(file);
     // XML (IPLOS): xmlcheck.js; 15F's barnevern controls are not in the page's rule table yet
     if (profile.controls === "barnevern") throw new Error("barnevern_not_yet");
-    const report = profile.kind === "xml" ? checkXml(profile, unit, config).check(new Uint8Array(bytes)) : structuralReport(bytes, profile, unit);
-    showReport(report);
-    lastCheck = { file, profile, report };
-    const refused = refuses(report);
-    const message = refused
-      ? t("check_fatal", { n: report.findings.filter((f) => f.severity === "ERROR" || f.severity === "FATAL").length })
-      : report.findings.length
-        ? t("check_warnings", { n: report.findings.length, records: report.records })
+    const report =
+      profile.kind === "xml"
+        ? checkXml(profile, unit, config, { source: file.name }).check(new Uint8Array(bytes))
+        : checkExtract(bytes, profile, unit, config, controlsOf(profile), parseDate, { source: file.name });
+    lastCheck = { file, profile, report, saved: reportFile(report) };
+    showReport();
+    const { counts } = report;
+    const message = refuses(report)
+      ? t("check_fatal", { n: counts.FATAL + counts.ERROR })
+      : counts.WARNING
+        ? t("check_warnings", { n: counts.WARNING, records: report.records })
         : t("check_ok", { n: report.records });
-    status(message, refused);
+    status(message, refuses(report));
+    performance.mark("kontrollert");
   } catch (error) {
-    const key = "error_" + error.message;
-    status(TEXT[lang][key] ? t(key) : t("error_unexpected", { detail: error.message }), true);
+    status(TEXT[lang]["error_" + error.message] ? t("error_" + error.message) : t("error_unexpected", { detail: error.message }), true);
   }
 }
 
-function showReport(report) {
-  const out = $("rapport");
-  if (!report.findings.length) return;
-  const list = document.createElement("ul");
-  for (const finding of report.findings.slice(0, 100)) {
-    const item = document.createElement("li");
-    const key = finding.message === undefined ? "finding_" + finding.rule : finding.line === null ? "finding_extract" : "finding_control";
-    item.textContent = t(key, finding) + ` [${finding.rule}]`;
-    item.dataset.control = finding.rule;
-    if (finding.line !== null) item.dataset.line = String(finding.line);
-    item.dataset.severity = finding.severity;
-    list.append(item);
-  }
-  out.append(list);
+// The last check's report in the page's language, with its "Lagre rapporten" link (report_view.js).
+function showReport() {
+  if (!lastCheck) return;
+  const { report, saved } = lastCheck;
+  renderReport($("rapport"), report, lang, config.report, t("lagre_rapport"), saved.url, saved.name);
+}
+
+function hideReport() {
+  if (lastCheck) URL.revokeObjectURL(lastCheck.saved.url);
+  $("rapport").replaceChildren();
 }
 
 let worker = null;
 
 async function encrypt() {
+  performance.mark("krypter");
   $("lagre").hidden = true;
   progress(0);
   try {
@@ -206,6 +172,7 @@ async function encrypt() {
     link.hidden = false;
     status(t("done", { n: result.records }));
     link.focus();
+    performance.mark("lagre");
   } catch (error) {
     progress(0);
     const key = "error_" + error.message;
@@ -217,6 +184,7 @@ for (const button of document.querySelectorAll("[data-lang]")) {
   button.addEventListener("click", () => {
     lang = button.dataset.lang;
     applyLanguage();
+    showReport();
   });
 }
 $("kontroller").addEventListener("click", check);

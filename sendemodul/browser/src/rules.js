@@ -15,6 +15,7 @@ const monthDays = (y, m) => [31, leap(y) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 
 
 // A number field as SSB reads it: the whole number (a sign allowed), 0 if it is not one (as Python's str.strip()).
 export function ssbInt(text) {
+  if (text.length <= 9 && DIGITS.test(text)) return Number(text); // the common case: digits alone, nothing to strip
   const t = text.replace(PY_SPACE, "");
   const body = t[0] === "+" || t[0] === "-" ? t.slice(1) : t;
   if (!DIGITS.test(body) || body.length > 9) return 0;

@@ -6,6 +6,7 @@
 // duplicates of checks.js. 15F's own barnevern controls are not in the table yet: the page refuses 15F (page.js).
 
 import { identityRules, startCheck } from "./checks.js";
+import { newReport, reportTitles } from "./report.js";
 import { compileFieldRules, parseDate, pyRepr } from "./fields.js";
 import { XmlError, oneLine, pyStrip, reparsesUnchanged, resolveNamespaces, scanExtract, splitRecord } from "./xml.js";
 
@@ -56,13 +57,14 @@ const dateFormats = (fields) => Object.fromEntries(fields.filter((f) => f.format
 // A check of one XML extract: check(bytes) gives the report's records, result, exit_code, counts, rules, omitted and
 // findings as `check --format json` has them, and calls onRecord(ids, data) for each record (ids: [[name, value]],
 // data: the record element on one line without its identifier attributes), onHeader(line) for the header element.
-export function checkXml(profile, unit, table, { allowSynthetic = true, onRecord = () => {}, onHeader = () => {} } = {}) {
+export function checkXml(profile, unit, table, { allowSynthetic = true, source = null, onRecord = () => {}, onHeader = () => {} } = {}) {
   const { classify } = identityRules(table.identity);
   const idFields = profile.fields.filter((f) => f.id_kind).map((f) => f.name);
   const journalField = profile.fields.find((f) => f.role === "journalnr");
   // The identifier and duplicate rules of checks.js; the field rules are run here (with XML's labels).
   const view = { ...profile, fields: profile.fields.map((f) => (f.id_kind ? f : { ...f, checked: false })) };
-  const checker = startCheck(view, unit, table, null, parseDate, { allowSynthetic });
+  const report = newReport(table.max_per_rule, reportTitles(profile, table));
+  const checker = startCheck(view, unit, table, null, parseDate, report, { allowSynthetic });
   const add = checker.add;
   // The field rules of a list of specs, each labelled (`Tjeneste/@Kode`): values by label.
   const labelled = (fields, prefix) =>
@@ -255,20 +257,14 @@ export function checkXml(profile, unit, table, { allowSynthetic = true, onRecord
       },
     });
     if (fatal.length) {
-      return {
-        records,
-        result: "FATAL",
-        exit_code: 2,
-        counts: { FATAL: fatal.length, ERROR: 0, WARNING: 0, INFO: 0 },
-        rules: { XML: fatal.length },
-        omitted: {},
-        findings: fatal,
-      };
+      report.keepOnlyFatal();
+      for (const f of fatal) report.add("FATAL", f.rule, f.line, null, null, f.message, null);
+    } else {
+      if (!headerChecked) checkHeader(header);
+      checker.finish();
     }
-    if (!headerChecked) checkHeader(header);
-    const report = checker.finish();
-    report.records = records;
-    return report;
+    const frame = { register: profile.register, title: profile.title, periode: profile.periode, source, records };
+    return report.asDict({ ...frame, unit: `${unit.kommunenr}-${unit.bydel}-${unit.orgnr}` });
   }
   return { check, severities: SEVERITIES };
 }

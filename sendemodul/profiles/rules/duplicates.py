@@ -120,26 +120,40 @@ class FirstSeen:
 
 
 def _resolve(run: _Run, level: int) -> Iterable[tuple[int, int]]:
+    """The duplicates of a table, in entry order within each part; by arrays (numpy): a part of at most
+    ``_RESOLVE_MAX`` entries by a sort of its hashes (the first occurrence of each is where it was first seen), a
+    larger one first split by the next bits of the hash (each entry, in order, to its part)."""
+    import numpy as np
+
     if run.count <= _RESOLVE_MAX or level * _BUCKET_BITS >= 64:
-        first: dict[int, int] = {}
-        setdefault = first.setdefault
-        for hashes, lines in run.read():
-            for key, line in zip(hashes, lines):
-                seen = setdefault(key, line)
-                if seen != line:
-                    yield line, seen
+        blocks = list(run.read())
+        if not blocks:
+            return
+        hashes = np.concatenate([np.frombuffer(h, np.uint64) for h, _ in blocks])
+        lines = np.concatenate([np.frombuffer(n, np.uint32) for _, n in blocks])
+        _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+        seen = first[inverse.ravel()]
+        again = np.flatnonzero(seen != np.arange(len(hashes)))
+        yield from zip(lines[again].tolist(), lines[seen[again]].tolist())
         return
     with tempfile.TemporaryFile() as file:
         parts = [_Run(file) for _ in range(_BUCKETS)]
         hashes_out = [array("Q") for _ in range(_BUCKETS)]
         lines_out = [array("I") for _ in range(_BUCKETS)]
-        shift, mask = level * _BUCKET_BITS, _BUCKETS - 1
-        for hashes, lines in run.read():
-            for key, line in zip(hashes, lines):
-                bucket = (key >> shift) & mask
-                hashes_out[bucket].append(key)
-                lines_out[bucket].append(line)
-            for bucket in range(_BUCKETS):
+        shift, mask = np.uint64(level * _BUCKET_BITS), np.uint64(_BUCKETS - 1)
+        for block_hashes, block_lines in run.read():
+            keys = np.frombuffer(block_hashes, np.uint64)
+            numbers = np.frombuffer(block_lines, np.uint32)
+            buckets = (keys >> shift) & mask
+            order = np.argsort(buckets, kind="stable")
+            ends = np.cumsum(np.bincount(buckets.astype(np.intp), minlength=_BUCKETS)).tolist()
+            keys, numbers = keys[order], numbers[order]
+            start = 0
+            for bucket, end in enumerate(ends):
+                if end > start:
+                    hashes_out[bucket].frombytes(keys[start:end].tobytes())
+                    lines_out[bucket].frombytes(numbers[start:end].tobytes())
+                    start = end
                 if len(lines_out[bucket]) >= _PART_FLUSH:
                     parts[bucket].write(hashes_out[bucket].tobytes(), lines_out[bucket])
                     hashes_out[bucket], lines_out[bucket] = array("Q"), array("I")

@@ -31,6 +31,7 @@ from sendemodul.profiles.rules.records import (
 if TYPE_CHECKING:  # imported where used (a block of records): most commands never need numpy
     import numpy as np
 
+    from sendemodul.profiles.rules.field_columns import FieldColumns
     from sendemodul.profiles.rules.sosial import SosialControls
 
 __all__ = ["BAD_FNR_CLASSES", "MEMO_MAX", "FixedBlock", "FixedBlockRules", "memo_accepts"]
@@ -88,6 +89,10 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
 
     #: The whole record's regular expression (each field at its exact width).
     _record_re: re.Pattern[str]
+    #: Each field's rule (``None``: an identifier field), span and part of :attr:`_record_re`.
+    _field_patterns: tuple[tuple[FieldRule | None, int, int, str], ...]
+    #: :attr:`_record_re` on a block's columns (built on first use).
+    _field_columns: FieldColumns | None
     #: Per memo of :attr:`_python_memo` (by its id), the texts accepted so far as sorted 64-bit numbers (blocks).
     _accepted: dict[int, np.ndarray]
     #: The fields checked in Python after a match, with a memo per field of the texts already judged.
@@ -115,11 +120,17 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
 
         profile = self.profile
         n, length = len(texts), profile.record_length
-        joined = "\n".join(texts)
-        raw = np.frombuffer((joined + "\n").encode(profile.encoding), np.uint8).reshape(n, length + 1)[:, :length]
+        data = getattr(texts, "data", None)  # the block's bytes, from FixedWidthExtract.blocks: no copy to make
+        if data is None:
+            data = ("\n".join(texts) + "\n").encode(profile.encoding)
+        full = np.frombuffer(data, np.uint8).reshape(n, length + 1)
+        raw = full[:, :length]
         blank = (raw == 32).all(axis=1)
-        match = self._record_re.fullmatch
-        clean = ~blank & np.fromiter((match(t) is not None for t in texts), bool, n)
+        if self._field_columns is None:
+            from sendemodul.profiles.rules.field_columns import FieldColumns
+
+            self._field_columns = FieldColumns(list(self._field_patterns), profile.encoding)
+        clean = ~blank & self._field_columns.ok(full)
         for rule, start, end, memo in self._python_memo:
             clean &= self._judged_column(rule, memo, raw[:, start:end])
         id_values: list[tuple[int, int, np.ndarray, FirstSeen]] = []
@@ -166,8 +177,9 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
         if self._controls is not None:
             candidates = np.flatnonzero(clean)
             if len(candidates):
-                passes = self._controls.passes
-                clean[candidates] = np.fromiter((passes(texts[i]) for i in candidates.tolist()), bool, len(candidates))
+                rows = candidates.tolist()
+                lines = full if len(candidates) == n else full[candidates]
+                clean[candidates] = self._controls.table.block.passes(lines, lambda k: texts[rows[k]])
         self._remember_block(first_line, texts, clean, blank, synthetic, placeholders, id_values)
         return self._block_rows(first_line, texts, raw, blank)
 

@@ -64,6 +64,13 @@ class FixedRules(FixedBlockRules):
                 for spec in profile.field_specs
             ).replace("[ ]{0}", "")
         )  # "[ ]{0}" matches nothing, slowly
+        rule_of = {rule.spec.name: rule for rule in self._rules}
+        #: Each field's part of the record expression (the block path's :class:`FieldColumns` restates them).
+        self._field_patterns = tuple(
+            (rule_of.get(spec.name), *spec.span, exact.get(spec.name, f"[^\n]{{{spec.length}}}"))
+            for spec in profile.field_specs
+        )
+        self._field_columns = None
         #: Per memo of :attr:`_python_memo` (by its id), the texts accepted so far as sorted 64-bit numbers (blocks).
         self._accepted = {}
         #: The fields checked in Python after a match, with a memo per field of the texts already judged (dates and

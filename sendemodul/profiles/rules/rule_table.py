@@ -29,7 +29,7 @@ here: the values functions in :mod:`~sendemodul.profiles.rules.rule_values`, rea
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sendemodul.profiles.fixed import FixedWidthProfile
 from sendemodul.profiles.rules.fields import Context
@@ -52,6 +52,9 @@ __all__ = [
     "ssb_int",
     "table_file",
 ]
+
+if TYPE_CHECKING:
+    from sendemodul.profiles.rules.rule_block import BlockControls
 
 Values = dict[str, str]
 #: A finding of a control: severity, SSB's id, the field it names, the message.
@@ -158,6 +161,26 @@ class ControlTable:
         self.passes: Callable[[str], bool] = functions["line"]
         #: The fields the controls read.
         self.fields = frozenset(fields)
+        self._profile, self._context = profile, context
+        self._block: BlockControls | None = None
+
+    @property
+    def block(self) -> BlockControls:
+        """The same controls for a block of lines at once (numpy; built on first use: most commands never need it)."""
+        if self._block is None:
+            from sendemodul.profiles.rules.rule_block import BlockControls
+
+            self._block = BlockControls(self._profile, self._context, self.table, self._line_function)
+        return self._block
+
+    def _line_function(self, control: dict[str, Any]) -> Callable[[str], bool]:
+        """``passes`` of the table with only ``control`` (and the defs): for a control the block form runs line by
+        line."""
+        table = {**self.table, "controls": [control]}
+        source, namespace, _ = _generate(self._profile, self._context, table, "line")
+        exec(compile(source, f"<{self._profile.register} rule table: line {control['id']}>", "exec"), namespace)
+        function: Callable[[str], bool] = namespace["passes"]
+        return function
 
     @property
     def control_ids(self) -> list[str]:
