@@ -243,13 +243,13 @@ export function checkXml(profile, unit, table, { allowSynthetic = true, source =
         onHeader(oneLine(element));
       },
       record(line, element) {
-        records += 1;
         if (fatal.length) return;
         if (!headerChecked) {
           headerChecked = true;
           checkHeader(header);
         }
-        const [ids, data] = checkRecord(line, element);
+        const [ids, data] = checkRecord(line, element); // (a record it refuses ends the scan, uncounted)
+        records += 1;
         onRecord(ids, data);
       },
       malformed(line, message) {
