@@ -24,7 +24,8 @@ MARKS = ("kontroller", "kontrollert", "krypter", "lagre")
 class Walk:
     """What one walk made and how long it took."""
 
-    container: Path
+    #: The saved container (None for a walk that stopped after "Kontroller").
+    container: Path | None
     #: Wall-clock seconds from pressing "Kontroller" to the saved container (Playwright's round trips included:
     #: what the user waits).
     seconds: float
@@ -85,11 +86,13 @@ def keyboard_walk(
     suffix: str = "",
     on_kontroller: Callable[[], None] | None = None,
     timeout_s: float = 180,
+    encrypt: bool = True,
 ) -> Walk:
     """Open ``html`` (``file://``, plus ``suffix``, e.g. ``#uten-webcrypto``) and make a container of ``extract``
     signed with ``key`` with the keyboard alone (Tab, Shift+Tab, Enter, Space, typing and the arrow key in the
     form's select), saved to ``out``. ``skjema`` is the select's value (``"11F/2026"``); ``on_kontroller`` is called
-    right before "Kontroller" is pressed (the bench reads the browser's CPU there)."""
+    right before "Kontroller" is pressed (the bench reads the browser's CPU there). With ``encrypt=False`` the walk
+    stops at the check's verdict (or the page's refusal), and saves nothing."""
     page.goto(html.as_uri() + suffix)
     keyboard = page.keyboard
 
@@ -109,6 +112,8 @@ def keyboard_walk(
         if page.evaluate("() => document.querySelector('#skjema').value") == skjema:
             break
         keyboard.press("ArrowDown")
+    if page.evaluate("() => document.querySelector('#skjema').value") != skjema:
+        raise AssertionError(f"the form offers no {skjema}")
     tab_to("#uttrekk")
     with page.expect_file_chooser(timeout=timeout_s * 1000) as chooser:
         keyboard.press("Space")
@@ -123,6 +128,8 @@ def keyboard_walk(
     started = time.monotonic()
     keyboard.press("Enter")
     page.wait_for_selector("#status:not(:empty), #feil:not(:empty)", timeout=timeout_s * 1000)
+    if not encrypt:
+        return Walk(container=None, seconds=time.monotonic() - started, marks=marks(page))
     tab_to("#krypter")
     keyboard.press("Enter")
     page.wait_for_selector("#lagre:not([hidden]), #feil:not(:empty)", timeout=timeout_s * 1000)

@@ -5,6 +5,7 @@ import { checkExtract } from "./checks.js";
 import { parseDate } from "./fields.js";
 import { renderReport, reportFile } from "./report_view.js";
 import { compileControls } from "./rules.js";
+import { checkXml } from "./xmlcheck.js";
 
 const config = JSON.parse(document.getElementById("sendemodul-config").textContent);
 const TEXT = config.text;
@@ -49,7 +50,8 @@ function unitFromForm() {
 
 function profileFromForm() {
   const [register, periode] = $("skjema").value.split("/");
-  const profile = config.profiles.find((p) => p.register === register && String(p.periode) === periode);
+  const profiles = [...config.profiles, ...(config.xml_profiles || [])];
+  const profile = profiles.find((p) => p.register === register && String(p.periode) === periode);
   if (!profile) throw new Error("skjema");
   return profile;
 }
@@ -157,10 +159,15 @@ async function check() {
     const file = $("uttrekk").files[0];
     if (!file) throw new Error("no_extract");
     const bytes = await readBytes(file);
+    // XML (IPLOS): xmlcheck.js; 15F's barnevern controls are not in the page's rule table yet
+    if (profile.controls === "barnevern") throw new Error("barnevern_not_yet");
     // the Worker encrypts a copy while this thread checks: both cores at work, as `sendemodul encrypt` checks
     // and encrypts in one pass; a refusing check discards the Worker's result below
     startPreparing(file, profile, bytes.slice(0), false);
-    const report = checkExtract(bytes, profile, unit, config, controlsOf(profile), parseDate, { source: file.name });
+    const report =
+      profile.kind === "xml"
+        ? checkXml(profile, unit, config, { source: file.name }).check(new Uint8Array(bytes))
+        : checkExtract(bytes, profile, unit, config, controlsOf(profile), parseDate, { source: file.name });
     lastCheck = { file, profile, report, saved: reportFile(report) };
     if (refuses(report)) discardPrepared();
     showReport();
@@ -211,6 +218,7 @@ async function encrypt() {
     const file = empty ? null : $("uttrekk").files[0];
     if (!empty && !file) throw new Error("no_extract");
     if (!empty && (!lastCheck || lastCheck.file !== file || lastCheck.profile !== profile)) await check();
+    if (!empty && !lastCheck) return; // the check could not run: it said why
     if (!empty && refuses(lastCheck.report)) {
       discardPrepared();
       throw new Error("refused");
