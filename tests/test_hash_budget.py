@@ -325,14 +325,7 @@ def test_a_storm_on_a_real_server_is_answered_busy_without_hashes_and_the_units_
 
         assert sftp_ls("127.0.6.2").returncode != 0  # the same budget over SFTP: the password refused, unhashed
         assert sftp_ls("127.0.0.10").returncode == 0  # and the unit's own network logs in
-        port = int(re.search(r"metrics listening on [\d.]+:(\d+)", "".join(srv.output)).group(1))
-        scraped = subprocess.run(
-            ["curl", "-sS", "-u", "prom:s3cret-prom", f"http://127.0.0.1:{port}/metrics"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout
+        scraped = _scrape(srv)
         assert 'sendemodul_logins_total{protocol="https",result="throttled"} 4.0' in scraped, scraped
         assert 'sendemodul_logins_throttled_total{scope="unit"} 5.0' in scraped
         assert 'sendemodul_logins_total{protocol="https",result="failure"} 2.0' in scraped
@@ -405,14 +398,19 @@ def test_a_busy_api_read_is_answered_before_the_resource_tree_as_the_resource_tr
             assert nynorsk == (lang == "nn")
         kept = _curl_answers(*cacert, *user, at_once, at_once, ordinary)
         assert [(status, connects) for status, _, _, connects in kept] == [(503, 1), (503, 0), (503, 0)]
-        port = int(re.search(r"metrics listening on [\d.]+:(\d+)", "".join(srv.output)).group(1))
-        scraped = subprocess.run(
-            ["curl", "-sS", "-u", "prom:s3cret-prom", f"http://127.0.0.1:{port}/metrics"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout
+        scraped = _scrape(srv)
         assert 'sendemodul_logins_total{protocol="https",result="throttled"} 9.0' in scraped, scraped
     finally:
         srv.stop()
+
+
+def _scrape(srv):
+    """The front's metrics page, read with curl from its metrics listener."""
+    port = int(re.search(r"metrics listening on [\d.]+:(\d+)", "".join(srv.output)).group(1))
+    return subprocess.run(
+        ["curl", "-sS", "-u", "prom:s3cret-prom", f"http://127.0.0.1:{port}/metrics"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout

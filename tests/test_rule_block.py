@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_rule_table import odd_value
-from test_ssb_sosial import _PLACEHOLDERS, BASE, CASES, OSLO, STAVANGER, render, rule_2032, valid_duf
+from test_ssb_sosial import BASE, CASES, OSLO, STAVANGER, case_values, render, rule_2032
 
 from sendemodul import identity
 from sendemodul.profiles import load_profile
@@ -63,18 +63,12 @@ def values_of(rules: FixedRules, text: str) -> dict[str, str]:
 
 
 def case_lines(register: str) -> list[str]:
-    lines = []
-    for _, reg, changes, _, _ in CASES:
-        if reg != register:
-            continue
-        for n, change in enumerate(changes, 1):
-            values = {**BASE[register], "PERSON_JOURNALNR": f"J{n}", **change}
-            if values.get("PERSON_FODSELSNR") in _PLACEHOLDERS:
-                values["PERSON_FODSELSNR"] = _PLACEHOLDERS[values["PERSON_FODSELSNR"]]()
-            if values.get("PERSON_DUF") == "DUF":
-                values["PERSON_DUF"] = valid_duf()
-            lines.append(render(register, values))
-    return lines
+    return [
+        render(register, values)
+        for _, reg, changes, _, _ in CASES
+        if reg == register
+        for values in case_values(register, changes)
+    ]
 
 
 def render_in(register: str, year: int, values: dict[str, str]) -> str:

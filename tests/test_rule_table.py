@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
-from test_ssb_sosial import _PLACEHOLDERS, BASE, CASES, OSLO, STAVANGER, render, valid_duf
+from test_ssb_sosial import BASE, CASES, OSLO, STAVANGER, case_values, render, valid_duf
 
 from sendemodul import identity
 from sendemodul.profiles import load_profile
@@ -70,18 +70,12 @@ def assert_same(register: str, records: list[dict[str, str]], year: int = YEAR) 
 
 
 def ssb_records(register: str) -> list[dict[str, str]]:
-    records = []
-    for _, reg, changes, _, _ in CASES:
-        if reg != register:
-            continue
-        for n, change in enumerate(changes, 1):
-            values = {**BASE[register], "PERSON_JOURNALNR": f"J{n}", **change}
-            if values.get("PERSON_FODSELSNR") in _PLACEHOLDERS:
-                values["PERSON_FODSELSNR"] = _PLACEHOLDERS[values["PERSON_FODSELSNR"]]()
-            if values.get("PERSON_DUF") == "DUF":
-                values["PERSON_DUF"] = valid_duf()
-            records.append(values_of(register, render(register, values)))
-    return records
+    return [
+        values_of(register, render(register, values))
+        for _, reg, changes, _, _ in CASES
+        if reg == register
+        for values in case_values(register, changes)
+    ]
 
 
 @pytest.mark.parametrize("register", ["11F", "11CF"])

@@ -1129,16 +1129,23 @@ def valid_duf() -> str:
 _PLACEHOLDERS = {"DAY32": day32, "RULE2032": rule_2032}
 
 
-def ssb_view(register: str, changes: list[dict[str, str]]) -> tuple[set[str], Severity | None]:
-    profile = load_profile(register, YEAR)
-    lines = []
+def case_values(register: str, changes: list[dict[str, str]]) -> list[dict[str, str]]:
+    """One SSB test case's records: the base record with each change, a journal number each, and the placeholders
+    (a day-32 or 2032-rule fnr, a valid DUF) filled in."""
+    records = []
     for n, change in enumerate(changes, 1):
         values = {**BASE[register], "PERSON_JOURNALNR": f"J{n}", **change}
         if values.get("PERSON_FODSELSNR") in _PLACEHOLDERS:
             values["PERSON_FODSELSNR"] = _PLACEHOLDERS[values["PERSON_FODSELSNR"]]()
         if values.get("PERSON_DUF") == "DUF":
             values["PERSON_DUF"] = valid_duf()
-        lines.append(render(register, values))
+        records.append(values)
+    return records
+
+
+def ssb_view(register: str, changes: list[dict[str, str]]) -> tuple[set[str], Severity | None]:
+    profile = load_profile(register, YEAR)
+    lines = [render(register, values) for values in case_values(register, changes)]
     unit = OSLO if {**BASE[register], **changes[0]}["KOMMUNE_NR"] == "0301" else STAVANGER
     data = ("\n".join(lines) + "\n").encode(profile.encoding)
     report = run_checks(profile, io.BytesIO(data), unit)

@@ -48,6 +48,7 @@ const config = sortedJson({
   producer: `krypteringsmodul/${input.version}`,
   keys: input.keys,
   profiles: input.profiles,
+  xml_profiles: input.xml_profiles,
   controls: input.controls,
   kommuner: input.kommuner,
   bydeler: input.bydeler,
@@ -68,7 +69,7 @@ const csp = [
   "form-action 'none'",
   "base-uri 'none'",
 ].join("; ");
-const options = input.profiles
+const options = [...input.profiles, ...input.xml_profiles]
   .map((p) => `<option value="${p.register}/${p.periode}">${escapeHtml(p.title)} – ${p.periode}</option>`)
   .join("");
 const release = escapeHtml(

@@ -35,9 +35,10 @@ from sendemodul import resources
 from sendemodul.container.canonical_json import canonical_json
 from sendemodul.errors import UsageError
 from sendemodul.keydir import KeyDirectory
-from sendemodul.profiles.export import combined_table, profile_fields
+from sendemodul.profiles.export import combined_table, profile_fields, xml_profile_table
 from sendemodul.profiles.fixed import FixedWidthProfile
 from sendemodul.profiles.model import Profile
+from sendemodul.profiles.xmldoc import XmlProfile
 
 FORMAT = "sendemodul-browser-release/1"
 FILE_NAME = "krypteringsmodul.html"
@@ -60,13 +61,16 @@ def source_dir() -> Path:
 
 def profile_table(profile: Profile) -> dict[str, Any]:
     """What the page needs to read, split and check one register's extracts, from the same profile the CLI reads."""
+    if isinstance(profile, XmlProfile):
+        return xml_profile_table(profile)
     if not isinstance(profile, FixedWidthProfile):
-        raise ReleaseError(f"the browser module reads fixed-width registers only, not {profile.register}")
+        raise ReleaseError(f"the browser module cannot read {profile.register} extracts")
     return profile_fields(profile)
 
 
 def build_input(keys: KeyDirectory, year: int, *, version: str, source_commit: str) -> dict[str, Any]:
-    """The build's input: the recipients valid at some time in ``year`` and the fixed-width profiles of ``year``."""
+    """The build's input: the recipients valid at some time in ``year`` and the profiles of ``year`` (fixed width
+    and XML)."""
     first, last = datetime.date(year, 1, 1), datetime.date(year, 12, 31)
     recipients = [
         {
@@ -90,6 +94,7 @@ def build_input(keys: KeyDirectory, year: int, *, version: str, source_commit: s
         "source_commit": source_commit,
         "keys": recipients,
         "profiles": table["profiles"],
+        "xml_profiles": table["xml_profiles"],
         "controls": table["controls"],
         "kommuner": table["kommuner"],
         "bydeler": table["bydeler"],
@@ -134,7 +139,7 @@ def build(out_dir: Path, keys: KeyDirectory, year: int, *, source_commit: str) -
         "size": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
         "keys": [key["key_id"] for key in spec["keys"]],
-        "profiles": [f"{p['register']}/{p['periode']}" for p in spec["profiles"]],
+        "profiles": [f"{p['register']}/{p['periode']}" for p in spec["profiles"] + spec["xml_profiles"]],
         "source_commit": source_commit,
         "signatures": {},
     }

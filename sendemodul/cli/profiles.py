@@ -28,8 +28,9 @@ def profiles():
     help="The file to write [default: standard output].",
 )
 def export(year, output):
-    """Write the year's fixed-width profiles (fields, codes) and their SSB control tables as one JSON table, the
-    one the browser module embeds. The same bytes for the same sources (sorted keys).
+    """Write the year's fixed-width profiles (fields, codes) and their SSB control tables, and its XML profiles
+    (``xml_profiles``: elements, attributes, children, consistency rules), as one JSON table, the one the browser
+    module embeds. The same bytes for the same sources (sorted keys).
 
     \b
     Example:

@@ -14,6 +14,7 @@ from sendemodul.identity.codelists import bydeler, kommuner
 from sendemodul.identity.person_ids import PLACEHOLDER_SUFFIXES
 from sendemodul.profiles import available, load_profile
 from sendemodul.profiles.fixed import FixedWidthProfile
+from sendemodul.profiles.model import AnyOf, ChildSpec, Consistency, FieldSpec, Requires
 from sendemodul.profiles.rules.fields import allowed_bydeler
 from sendemodul.profiles.rules.records import (
     BIRTH_DATE_CLASSES,
@@ -25,8 +26,9 @@ from sendemodul.profiles.rules.records import (
 from sendemodul.profiles.rules.report import GENERIC_TITLES, MAX_PER_RULE, REPORT_TEXTS_NB
 from sendemodul.profiles.rules.rule_table import load_table
 from sendemodul.profiles.rules.sosial_ids import FIELD_RULES, SSB_IDS
+from sendemodul.profiles.xmldoc import XmlProfile
 
-__all__ = ["FORMAT", "combined_table", "profile_fields"]
+__all__ = ["FORMAT", "combined_table", "field_table", "profile_fields", "xml_profile_table"]
 
 FORMAT = "sendemodul-profiles/1"
 
@@ -43,27 +45,82 @@ def profile_fields(profile: FixedWidthProfile) -> dict[str, Any]:
         "fnr_rule": profile.fnr_rule or "",
         "duplicate_key": list(profile.duplicate_key),
         "duplicate_skip": sorted(profile.duplicate_skip),
-        "fields": [
-            {
-                "name": f.name,
-                "from": f.span[0] + 1,
-                "length": f.span[1] - f.span[0],
-                "type": f.type,
-                "mandatory": f.mandatory,
-                "checked": f.checked,
-                "codes": list(f.codes),
-                "code_texts": dict(f.codes),
-                "max_length": f.max_length,
-                "min_length": f.min_length,
-                "codes_from": f.codes_from or "",
-                "format": f.date_format or "",
-                "role": f.role or "",
-                "id_kind": f.id_kind or "",
-                "control": f.control or "",
-                "unique": f.unique,
-            }
-            for f in profile.field_specs
-        ],
+        "fields": [field_table(f) for f in profile.field_specs],
+    }
+
+
+def field_table(f: FieldSpec) -> dict[str, Any]:
+    """One field's rules and codes as the page reads them (a fixed-width field's place in the line too)."""
+    spec = {
+        "name": f.name,
+        "type": f.type,
+        "mandatory": f.mandatory,
+        "checked": f.checked,
+        "codes": list(f.codes),
+        "code_texts": dict(f.codes),
+        "max_length": f.max_length,
+        "min_length": f.min_length,
+        "codes_from": f.codes_from or "",
+        "format": f.date_format or "",
+        "role": f.role or "",
+        "id_kind": f.id_kind or "",
+        "control": f.control or "",
+        "unique": f.unique,
+    }
+    if f.start is not None:
+        spec["from"], spec["length"] = f.span[0] + 1, f.span[1] - f.span[0]
+    return spec
+
+
+def _child_table(child: ChildSpec) -> dict[str, Any]:
+    return {
+        "element": child.element,
+        "min": child.min,
+        "max": child.max,
+        "text": child.text,
+        "fields": [field_table(f) for f in child.fields],
+        "children": [_child_table(c) for c in child.children],
+    }
+
+
+def _consistency_table(rule: Consistency) -> dict[str, Any]:
+    """A consistency rule (``requires``, ``any_of``, ``date_order``) as data: what compile_rules reads."""
+    entry: dict[str, Any] = {"id": rule.id, "severity": rule.severity, "element": rule.element}
+    if isinstance(rule, Requires):
+        entry.update(
+            kind="requires",
+            if_field=rule.if_field,
+            if_values=list(rule.if_values),
+            field=rule.field,
+            positive=rule.positive,
+        )
+    elif isinstance(rule, AnyOf):
+        entry.update(kind="any_of", fields=list(rule.fields))
+    else:
+        entry.update(kind="date_order", earlier=rule.earlier, later=rule.later)
+    return entry
+
+
+def xml_profile_table(profile: XmlProfile) -> dict[str, Any]:
+    """One XML profile (15F, IPLOS) as the page reads it: the document's elements, the header's, the record's and
+    every child element's attributes with their rules, the counts and order of the children, the consistency rules."""
+    return {
+        "kind": "xml",
+        "register": profile.register,
+        "periode": profile.periode,
+        "title": profile.title,
+        "controls": profile.controls,
+        "field_control": profile.field_control or "",
+        "fnr_rule": profile.fnr_rule or "",
+        "duplicate_key": list(profile.duplicate_key),
+        "duplicate_skip": sorted(profile.duplicate_skip),
+        "root": profile.root,
+        "record": profile.record_element,
+        "header_element": profile.header_element,
+        "header_fields": [field_table(f) for f in profile.header_specs],
+        "fields": [field_table(f) for f in profile.field_specs],
+        "children": [_child_table(c) for c in profile.children],
+        "consistency": [_consistency_table(r) for r in profile.consistency],
     }
 
 
@@ -74,10 +131,17 @@ def combined_table(year: int) -> dict[str, Any]:
         for p in (load_profile(register, periode) for register, periode in available() if periode == year)
         if isinstance(p, FixedWidthProfile)
     ]
+    xml_profiles = [
+        p
+        for p in (load_profile(register, periode) for register, periode in available() if periode == year)
+        if isinstance(p, XmlProfile)
+    ]
     return {
         "format": FORMAT,
         "year": year,
         "profiles": [profile_fields(p) for p in profiles],
+        # the XML profiles (15F, IPLOS): their schema and consistency rules (15F's barnevern controls are Python yet)
+        "xml_profiles": [xml_profile_table(p) for p in xml_profiles],
         "controls": {p.register: load_table(p.register) for p in profiles if p.controls is not None},
         "kommuner": sorted(code for code, k in kommuner().items() if k.valid_in(year)),
         "bydeler": reporting_bydeler(year),

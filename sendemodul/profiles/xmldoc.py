@@ -109,6 +109,16 @@ def _reparses_unchanged(element: ET.Element) -> bool:
     return True
 
 
+def _namespaces_resolve(profile: XmlProfile, element: ET.Element, line: int) -> None:
+    """Raise :class:`_Stop` where ``element``'s line cannot be read with namespaces resolved (a prefix that no
+    ``xmlns`` declares): the scan reads names as they stand, but the checks and the split read the line as
+    ElementTree does, so such a record ends the extract as not well-formed, at its own line."""
+    try:
+        ET.fromstring(profile.one_line(element))
+    except ET.ParseError as e:
+        raise _Stop(Malformed(line, "XML", f"not well-formed XML: {expat.ErrorString(e.code)}")) from None
+
+
 class _Stop(Exception):
     """Raised inside an expat callback to end the scan with a FATAL :class:`Malformed`."""
 
@@ -168,6 +178,8 @@ class XmlExtract(Extract):
                 if depth == 2:
                     element = builder.close()
                     builder = None
+                    if not _reparses_unchanged(element):
+                        _namespaces_resolve(profile, element, start_line)
                     if tag == profile.header_element:
                         self.header_lines.append(profile.one_line(element))
                     else:
@@ -199,6 +211,9 @@ class XmlExtract(Extract):
                 except expat.ExpatError as e:
                     yield from ready
                     yield Malformed(e.lineno, "XML", f"not well-formed XML: {expat.ErrorString(e.code)}")
+                    return
+                except LookupError as e:  # expat met an encoding declaration Python has no codec for
+                    yield Malformed(1, "XML", f"not readable XML: the declared encoding is unknown ({e})")
                     return
                 except _Stop as stop:
                     yield from ready

@@ -175,9 +175,10 @@ export function startCheck(profile, unit, table, controls, parseDate, report, { 
     });
   }
 
-  function record(line, values) {
+  // (`journalnr`: the record's journalnr where the caller knows it better, as XML's check, which drops one that
+  // looks like an ID number)
+  function record(line, values, journalnr = journalField ? values[journalField.name] || null : null) {
     records += 1;
-    const journalnr = journalField ? values[journalField.name] || null : null;
     if (journalnr !== null) journal.set(line, journalnr);
     for (const p of fieldProblems(values)) add("ERROR", p.rule, line, journalnr, p.field, p.message, p.control);
     checkIds(line, journalnr, values);
@@ -221,7 +222,7 @@ export function startCheck(profile, unit, table, controls, parseDate, report, { 
       add("WARNING", "EMPTY", null, null, null, message, controlOf("EMPTY"));
     }
   }
-  return { record, finish };
+  return { record, finish, add };
 }
 
 // A record's values as the controls read them: every field's text with its padding spaces stripped.

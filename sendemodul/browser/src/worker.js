@@ -5,6 +5,7 @@ import { Encrypter } from "age-encryption";
 import { canonicalJson, partHeader, rowIds, sha256Hex, tar, utcTimestamp, utf8, uuid4 } from "./container.js";
 import { latin1, layout, lines, split } from "./fixed.js";
 import { pkcs8FromPem, sign } from "./sign.js";
+import { splitXml } from "./xml.js";
 
 const post = (message) => self.postMessage(message);
 
@@ -32,8 +33,12 @@ async function run({ extract, keyPem, unit, profile, tpf, ssb, producer, empty, 
   if (noWebCrypto) withoutWebCryptoCurves();
   const der = pkcs8FromPem(keyPem);
   const containerId = uuid4();
-  const rows = [];
-  if (!empty) {
+  let rows = [];
+  let header = [];
+  if (!empty && profile.kind === "xml") {
+    // XML (IPLOS): one record element a row, the Avgiver header in the data part (as `sendemodul encrypt`)
+    ({ header, rows } = splitXml(new Uint8Array(extract), profile, (done) => post({ type: "progress", stage: "split", done })));
+  } else if (!empty) {
     const text = latin1(new Uint8Array(extract));
     const spans = layout(profile);
     let seen = 0;
@@ -46,7 +51,7 @@ async function run({ extract, keyPem, unit, profile, tpf, ssb, producer, empty, 
   const order = ids.map((id, i) => [id, i]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   post({ type: "progress", stage: "sorted", done: rows.length });
   const identityLines = [partHeader(containerId, "identities", rows.length)];
-  const dataLines = [partHeader(containerId, "data", rows.length)];
+  const dataLines = [partHeader(containerId, "data", rows.length), ...header.map((line) => `#header\t${line}\n`)];
   for (const [rowId, index] of order) {
     const [values, data] = rows[index];
     for (const [name, value] of values) identityLines.push(`${rowId}\t${name}\t${value}\n`);

@@ -1,0 +1,206 @@
+"""Issue 26, the XML registers: the encryption module, opened from ``file://`` in headless Chromium and driven by the
+keyboard alone, checks a generated IPLOS extract with the same findings as ``sendemodul check --format json`` (a
+clean one and a broken one), encrypts it into a container that passes the server's intake check, is delivered by the
+pseudonymizer and opened by ``ssb open`` with every record exactly as the CLI splits it. 15F, whose barnevern controls
+are not in the page's rule table yet, is refused in Bokmål and Nynorsk with a pointer to the CLI."""
+
+import io
+import json
+
+import pytest
+from conftest import run_cli
+from server import DEMO, Server
+from support.wait import wait_for
+from test_browser_module import YEAR, _verified, put
+from test_pipeline import ssb_open, uploads
+from test_pipeline_pq import delivered_once
+
+from sendemodul import identity
+from sendemodul.profiles import load_profile
+from sendemodul.profiles.model import Record
+from sendemodul.testing.extracts import generate_extract
+
+pytestmark = pytest.mark.integration  # builds with node, runs Chromium and a server
+
+RECORDS = 5_000
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("module") / "home", worker=True, sections={"forwarder": "poll_seconds = 0.2"})
+    srv.init()
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def release(server):
+    out = server.home / "module"
+    run_cli("module", "build", "--year", YEAR, "-o", out, home=server.home)
+    return out
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(accept_downloads=True)
+    page = context.new_page()
+    page.requests = []
+    page.errors = []
+    page.on("request", lambda r: page.requests.append(r.url))
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    yield page
+    context.close()
+
+
+def _walk(page, release, extract, key, register, *, encrypt=True):
+    """Fill the form, pick ``register``, the extract and the key, and press "Kontroller" (and "Krypter", then save)
+    with the keyboard alone; the saved container's path, or ``None`` when not encrypting."""
+    page.goto((release / "krypteringsmodul.html").as_uri())
+    keyboard = page.keyboard
+
+    def tab_to(selector, backwards=False):
+        for _ in range(30):
+            if page.evaluate(f"() => document.activeElement === document.querySelector('{selector}')"):
+                return
+            keyboard.press("Shift+Tab" if backwards else "Tab")
+        raise AssertionError(f"Tab never reached {selector}")
+
+    tab_to("#kommunenr")
+    keyboard.type("0301")
+    tab_to("#orgnr")
+    keyboard.type(DEMO.split("-")[2])
+    tab_to("#skjema")
+    for _ in range(10):
+        if page.evaluate("() => document.querySelector('#skjema').value") == f"{register}/{YEAR}":
+            break
+        keyboard.press("ArrowDown")
+    assert page.evaluate("() => document.querySelector('#skjema').value") == f"{register}/{YEAR}"
+    tab_to("#uttrekk")
+    with page.expect_file_chooser() as chooser:
+        keyboard.press("Space")
+    chooser.value.set_files(str(extract))
+    tab_to("#nokkel")
+    with page.expect_file_chooser() as chooser:
+        keyboard.press("Space")
+    chooser.value.set_files(str(key))
+    tab_to("#kontroller", backwards=True)
+    keyboard.press("Enter")
+    page.wait_for_selector("#status:not(:empty), #feil:not(:empty)", timeout=60_000)
+    if not encrypt:
+        return None
+    tab_to("#krypter")
+    keyboard.press("Enter")
+    page.wait_for_selector("#lagre:not([hidden])", timeout=120_000)
+    assert page.evaluate("() => document.activeElement.id") == "lagre"
+    assert page.evaluate("() => document.querySelector('#framdrift').value") == 100
+    with page.expect_download() as download:
+        keyboard.press("Enter")
+    out = extract.parent / f"fra-nettleseren-{register}.tar"
+    download.value.save_as(out)
+    return out
+
+
+def _check_in_page(page, release, path, register="IPLOS"):
+    """Check ``path`` in the page (the form filled directly: the keyboard walk is the other test's)."""
+    page.goto((release / "krypteringsmodul.html").as_uri())
+    page.fill("#kommunenr", "0301")
+    page.fill("#orgnr", DEMO.split("-")[2])
+    page.select_option("#skjema", f"{register}/{YEAR}")
+    page.set_input_files("#uttrekk", str(path))
+    page.click("#kontroller")
+    page.wait_for_selector("#status:not(:empty), #feil:not(:empty)", timeout=120_000)
+
+
+def _saved_and_refused(page, tmp_path):
+    """The report the page saves (its bytes) and whether it refuses the file."""
+    with page.expect_download() as download:
+        page.focus("#lagre-rapport")
+        page.keyboard.press("Enter")
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    return saved.read_bytes(), page.evaluate("() => document.querySelector('#feil').textContent !== ''")
+
+
+def _cli(server, path):
+    """``check --format json`` of ``path`` (named as the page knows it) as the CLI writes it, and whether it refuses."""
+    out = path.parent / f"{path.name}.report.json"
+    args = ("check", "-r", "IPLOS", "-p", YEAR, "-u", DEMO, "--format", "json", "-o", out, path.name)
+    run_cli(*args, home=server.home, check=False, cwd=path.parent)
+    return out.read_bytes(), json.loads(out.read_bytes())["exit_code"] == 2
+
+
+def _extract(server, name, n, errors=None):
+    path = server.home.parent / name
+    unit = identity.parse_unit(DEMO, YEAR)
+    path.write_bytes(generate_extract(load_profile("IPLOS", YEAR), unit, n, seed=11, errors=errors))
+    return path
+
+
+def test_the_page_checks_iplos_as_the_cli_does(server, release, page, tmp_path):
+    """The report the page saves is byte for byte the CLI's, and it refuses where the CLI refuses."""
+    key = server.home / "demo" / "unit.key"
+    clean = _extract(server, "iplos-ren.xml", 300)
+    _check_in_page(page, release, clean)
+    assert _saved_and_refused(page, tmp_path) == _cli(server, clean)
+    kinds = ["SCHEMA", "ID_IN_DATA", "CODE", "DATE", "MANDATORY", "BYDEL", "ID_INVALID", "ID_MISSING"]
+    kinds += ["DUPLICATE_ID", "DUPLICATE"]
+    broken = _extract(server, "iplos-feil.xml", 60, {3 + 5 * n: kind for n, kind in enumerate(kinds)})
+    _check_in_page(page, release, broken)
+    page.set_input_files("#nokkel", str(key))
+    saved, refused = _saved_and_refused(page, tmp_path)
+    expected, cli_refuses = _cli(server, broken)
+    assert set(kinds) <= set(json.loads(expected)["rules"])
+    assert (saved, refused) == (expected, cli_refuses) and refused is True
+    # and it will not encrypt what it refuses
+    page.focus("#krypter")
+    page.keyboard.press("Enter")
+    wait_for(lambda: page.evaluate("() => document.querySelector('#feil').textContent") != "", timeout=30)
+    assert page.evaluate("() => document.querySelector('#lagre').hidden")
+    cut = _extract(server, "iplos-avbrutt.xml", 20, {12: "XML"})
+    _check_in_page(page, release, cut)
+    assert _saved_and_refused(page, tmp_path) == _cli(server, cut)
+    assert page.errors == []
+
+
+def test_keyboard_only_iplos_container_is_delivered_and_opened(server, release, page, tmp_path):
+    extract = _extract(server, "iplos.xml", RECORDS)
+    container = _walk(page, release, extract, server.home / "demo" / "unit.key", "IPLOS")
+    manifest = _verified(server, container)
+    assert manifest.records == RECORDS and manifest.register == "IPLOS"
+    fetched = [url for url in page.requests if not url.startswith("blob:null/")]
+    assert fetched == [(release / "krypteringsmodul.html").as_uri()], "the page fetched something"
+    assert page.errors == []
+    profile = load_profile("IPLOS", YEAR)
+    parsed = profile.open_extract(io.BytesIO(extract.read_bytes()))
+    records = [item for item in parsed.scan() if isinstance(item, Record)]
+    html = page.content()
+    assert not [r for r in records if r.ids[0][1] in html], "an ID number is in the DOM"
+
+    code, body = put(server, container)
+    assert code == 201, body
+    reference = body["reference"]
+    wait_for(lambda: uploads(server.home)[reference]["status"] == "delivered", timeout=180)
+    delivered_once(server.home, [reference])
+    rows = ssb_open(server.home, server.home / "ssb-inbox" / f"{reference}.tar", tmp_path / "opened")
+    assert len(rows) == RECORDS
+    assert {row["Fodselsnummer_class"] for row in rows} <= {"FNR", "DNR", "HNR", "SYNTHETIC", "PLACEHOLDER"}
+    dat = (tmp_path / "opened" / f"IPLOS-{YEAR}.dat").read_text(encoding="utf-8").splitlines()
+    # the header and every record exactly as the CLI's own split gives them (CPython is the reference)
+    assert dat[0] == "<Iplos>" and dat[-1] == "</Iplos>"
+    assert dat[1:2] == parsed.header_lines
+    assert sorted(dat[2:-1]) == sorted(r.data for r in records)
+
+
+def test_15f_is_refused_with_a_pointer_to_the_cli(server, release, page):
+    extract = server.home.parent / "15f.xml"
+    extract.write_bytes(generate_extract(load_profile("15F", YEAR), identity.parse_unit(DEMO, YEAR), 5, seed=2))
+    _walk(page, release, extract, server.home / "demo" / "unit.key", "15F", encrypt=False)
+    error = "() => document.querySelector('#feil').textContent"
+    assert page.evaluate(error).startswith("15F kontrolleres ennå ikke i nettleseren; bruk «sendemodul check»")
+    page.click("[data-lang=nn]")
+    page.focus("#krypter")
+    page.keyboard.press("Enter")
+    wait_for(lambda: "15F blir ikkje kontrollert i nettlesaren enno; bruk «sendemodul check»" in page.evaluate(error))
+    assert page.evaluate("() => document.querySelector('#lagre').hidden")
+    assert page.errors == []
