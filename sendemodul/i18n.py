@@ -18,9 +18,10 @@ import functools
 import gettext
 import urllib.parse
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
+if TYPE_CHECKING:  # imported where an environment is made: the encryption module never renders a page
+    import jinja2
 
 LANGUAGES = ("nb", "nn")
 DEFAULT = "nb"
@@ -194,6 +195,8 @@ def text_in(lang: str, value: Any) -> Any:
 def environment(lang: str, loader: jinja2.BaseLoader, *, autoescape: Any = True) -> jinja2.Environment:
     """A jinja2 environment that renders in ``lang``: ``{% trans %}`` and ``_()`` from the catalog (whitespace in
     a ``trans`` block trimmed, so the message id is one line), and any :class:`Msg` printed in ``lang``."""
+    import jinja2
+
     env = jinja2.Environment(
         loader=loader,
         autoescape=autoescape,

@@ -10,7 +10,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from sendemodul.errors import UsageError
-from sendemodul.home import write_file
 
 
 def public_line(key, comment):
@@ -26,6 +25,9 @@ def write_new_key(path, comment):
     for p in (path, pub):
         if p.exists():
             raise UsageError(f"{p} already exists; not overwriting it")
+    from sendemodul.home import write_file  # here: home brings the store and x509, which the encryption module
+    # (that only loads a key) does not need (issue 25: its peak RSS)
+
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     write_file(path, pem, mode=0o600)

@@ -277,10 +277,12 @@ def test_sort_spills_to_the_sealed_temp_file(keys, tmp_path, monkeypatch):
 def test_sealed_temp_file_never_holds_plaintext(tmp_path):
     """What reaches the disk is sealed: the plaintext does not appear in the file, and reads come back whole."""
     with container.SealedTempFile(tmp_path) as sealed:
-        handles = [sealed.put(b"05011399292 secret line %d\n" % i) for i in range(3)]
+        chunks = [b"05011399292 secret line %d\n" % i for i in range(3)]
+        handles = [sealed.put(chunk) for chunk in chunks]
         on_disk = Path(f"/proc/self/fd/{sealed._file.fileno()}").read_bytes()
-        assert b"05011399292" not in on_disk and len(on_disk) == sum(h[1] for h in handles)
-        assert sealed.get(handles[1]) == b"05011399292 secret line 1\n"
+        # each chunk sealed: its bytes and a 16-byte GCM tag
+        assert b"05011399292" not in on_disk and len(on_disk) == sum(len(chunk) + 16 for chunk in chunks)
+        assert [sealed.get(handle) for handle in reversed(handles)] == chunks[::-1]
     assert list(tmp_path.iterdir()) == []
 
 

@@ -2,14 +2,17 @@
 
 import os
 import tempfile
+from array import array
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Self
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-#: Where a sealed chunk is: ``(offset, length, nonce)``.
-Handle = tuple[int, int, bytes]
+#: A sealed chunk: its number (its nonce; the file keeps where each chunk ends). A plain int, so that a caller can
+#: keep many in an ``array("I")`` (the encryption module's shuffle keeps ~50,000 of them for 2,000,000 records: as
+#: ``(offset, length, nonce)`` tuples they cost ~9 MiB of its peak RSS, issue 25).
+Handle = int
 
 
 class SealedTempFile:
@@ -23,8 +26,8 @@ class SealedTempFile:
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
         self._file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - lives as long as this object; close() ends it
         self._aead = AESGCM(AESGCM.generate_key(bit_length=256))
-        self._end = 0
-        self._count = 0
+        #: Where each chunk ends in the file (chunk ``i`` starts where chunk ``i - 1`` ends).
+        self._ends = array("Q")
 
     def __enter__(self) -> Self:
         return self
@@ -38,20 +41,22 @@ class SealedTempFile:
         self._file.close()
 
     def put(self, data: bytes | bytearray) -> Handle:
-        nonce = self._count.to_bytes(12, "big")
-        self._count += 1
-        sealed = self._aead.encrypt(nonce, data, None)
-        view, offset = memoryview(sealed), self._end
+        ends = self._ends
+        handle = len(ends)
+        sealed = self._aead.encrypt(handle.to_bytes(12, "big"), data, None)
+        start = ends[-1] if ends else 0
+        view, offset = memoryview(sealed), start
         while view:
             written = os.pwrite(self._file.fileno(), view, offset)
             view, offset = view[written:], offset + written
-        handle = (self._end, len(sealed), nonce)
-        self._end += len(sealed)
+        ends.append(start + len(sealed))
         return handle
 
     def get(self, handle: Handle) -> bytes:
-        offset, length, nonce = handle
-        return self._aead.decrypt(nonce, os.pread(self._file.fileno(), length, offset), None)
+        ends = self._ends
+        start = ends[handle - 1] if handle else 0
+        data = os.pread(self._file.fileno(), ends[handle] - start, start)
+        return self._aead.decrypt(handle.to_bytes(12, "big"), data, None)
 
 
 class SealedStream:

@@ -36,8 +36,9 @@ ColumnTest = Callable[["np.ndarray"], "np.ndarray"]
 
 
 def member_mask(packed: np.ndarray, forms: set[bytes]) -> np.ndarray:
-    """Whether each line's field, packed as one uint64 (:func:`~sendemodul.profiles.rules.rule_block.packed_field`),
-    is one of ``forms`` (byte strings of the field's width)."""
+    """Whether each line's field, packed as one uint64
+    (:func:`~sendemodul.profiles.rules.rule_block_columns.packed_field`), is one of ``forms`` (byte strings of the
+    field's width)."""
     import numpy as np
 
     if not forms:
@@ -68,9 +69,9 @@ _PAIR_CLASS: list[np.ndarray] = []
 
 def _aligned_digits_packed(width: int, blank: bool) -> ColumnTest:
     """:func:`_aligned_digits` for a field at most 8 wide, on its gathered bytes as four uint16 a line (see
-    :func:`~sendemodul.profiles.rules.rule_block.packed_field`), by tables: each byte's class (digit, space, other: the
-    padding LF is "other"), two bytes at a time through a table of 65,536, makes a row's code of its 8 classes
-    (3**8 codes), and a table per width says which codes are aligned digits."""
+    :func:`~sendemodul.profiles.rules.rule_block_columns.packed_field`), by tables: each byte's class (digit, space,
+    other: the padding LF is "other"), two bytes at a time through a table of 65,536, makes a row's code of its 8
+    classes (3**8 codes), and a table per width says which codes are aligned digits."""
     import numpy as np
 
     if not _PAIR_CLASS:
@@ -208,7 +209,7 @@ class FieldColumns:
         record expression."""
         import numpy as np
 
-        from sendemodul.profiles.rules.rule_block import packed_field
+        from sendemodul.profiles.rules.rule_block_columns import packed_field
 
         ok = np.ones(len(full), bool)
         for start, end, kind, test in self._tests:

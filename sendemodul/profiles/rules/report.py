@@ -13,9 +13,10 @@ import enum
 import functools
 import json
 from dataclasses import dataclass, field
-from typing import Protocol, TypedDict
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
-import jinja2
+if TYPE_CHECKING:  # imported where an environment is made: the encryption module never renders a page
+    import jinja2
 
 from sendemodul import i18n, resources
 
@@ -420,6 +421,8 @@ def _count(n: int, noun: str) -> str:
 @functools.cache
 def _template() -> jinja2.Template:
     templates = resources.templates_dir()
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates),
         autoescape=True,
