@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent / "sendemodul"
 DEMO = "0301-00-958935420"
 MiB = 1024**2
-STEPS = ("sftp", "https", "concurrent", "cluster", "storm", "records", "records15f")
+STEPS = ("sftp", "https", "concurrent", "cluster", "storm", "records", "records15f", "module")
 STEP_ALIASES = {
     "pseudonymizer": "records",
     "encrypt": "records",
@@ -45,6 +45,8 @@ STEP_ALIASES = {
     "uploads": "sftp,https",
     "15f": "records15f",
     "barnevern": "records15f",
+    "browser": "module",
+    "krypteringsmodul": "module",
 }
 SIZES = {
     "full": {
@@ -55,6 +57,7 @@ SIZES = {
         "pq_rounds": 3,
         "records_15f": 100_000,
         "storm_cpu_seconds": 10,
+        "module_records": 100_000,
     },
     "quick": {
         "upload_mib": 64,
@@ -64,6 +67,7 @@ SIZES = {
         "pq_rounds": 5,
         "records_15f": 20_000,
         "storm_cpu_seconds": 4,
+        "module_records": 20_000,
     },
 }
 # Same cipher and MAC for both SSH servers (default: what sendemodul offered before issue 23; --ssh-cipher and
@@ -87,6 +91,9 @@ TOOLS = {  # command -> Debian package (scripts/system-packages installs them)
     "nginx": "nginx",
     "perl": "perl-base",
     "haproxy": "haproxy",
+    "node": "nodejs",
+    "npm": "npm",
+    "chromium": "chromium",
 }
 TOOLS_FOR = {
     "sftp": ("sftp", "ssh-keygen", "sshd", "sshpass"),
@@ -96,6 +103,7 @@ TOOLS_FOR = {
     "storm": ("curl", "nginx", "perl"),
     "records": (),
     "records15f": (),
+    "module": ("node", "npm", "chromium"),
 }
 # (key, label, target text, check) -- the rows of the table, in order
 TARGETS = [
@@ -174,6 +182,13 @@ TARGETS = [
     ("check_15f_records_per_s", "15F check, every barnevern control (Individ/s)", "", None),
     ("encrypt_15f_records_per_s", "15F encryption module: check + split + encrypt (Individ/s)", "", None),
     ("encrypt_15f_rss_mib", "15F encryption module peak RSS (MiB)", "<= 100", lambda v: v <= 100),
+    ("module_check_to_container_s", "browser module: Kontroller -> saved container (s)", "<= 15", lambda v: v <= 15),
+    ("module_check_s", "browser module: Kontroller -> check's verdict (s)", "", None),
+    ("module_encrypt_s", "browser module: Krypter -> container offered (s)", "", None),
+    ("module_progress_at_end", "browser module: progress bar reached its end", "true", lambda v: v is True),
+    ("module_browser_cpu_s", "browser module: Chromium CPU, Kontroller -> saved (s)", "", None),
+    ("module_main_thread_cpu_s", "browser module: CPU of the page's main thread (check) (s)", "", None),
+    ("module_worker_cpu_s", "browser module: CPU of the page's Worker (split, encrypt) (s)", "", None),
 ]
 
 
@@ -199,6 +214,11 @@ REQUIRED_KEYS = (
     "storm_cpu_ms_per_login",
     "storm_nginx_cpu_ms_per_handshake",
     "https_nginx_fsync_ratio",
+    # issue 26: the browser module's 15 s, and its phases
+    "module_check_to_container_s",
+    "module_check_s",
+    "module_encrypt_s",
+    "module_progress_at_end",
 )
 
 
@@ -314,6 +334,8 @@ def format_table(results):
         value = results[key]
         if value is None:
             shown = "-"
+        elif isinstance(value, bool):
+            shown = str(value).lower()
         elif isinstance(value, float):
             digits = (
                 3 if key.endswith("ratio") else 2 if key.endswith("_s") and not key.endswith(("mb_s", "per_s")) else 1
@@ -552,6 +574,52 @@ def cpu_seconds(pid):
         return (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14 and 15 of stat)
 
     return {"process": read(f"/proc/{pid}/stat"), "reactor": read(f"/proc/{pid}/task/{pid}/stat")}
+
+
+def browser_cpu_seconds():
+    """CPU seconds (user + system) of the live Chromium processes started under this one: ``total`` (the browser,
+    its renderers and utility processes, with their ended children), ``main`` (the renderers' main threads, where
+    the page's check runs) and ``worker`` (their DedicatedWorker threads: the page's Worker)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def fields_of(path):
+        head, _, rest = Path(path).read_text().rpartition(")")
+        return head.partition("(")[2], rest.split()
+
+    parents, used, names = {}, {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, fields = fields_of(stat)
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])  # field 4: ppid
+        used[pid] = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        names[pid] = name
+    me = os.getpid()
+    total = main = worker = 0
+    for pid in used:
+        if not names[pid].startswith("chrom"):
+            continue
+        ancestor = parents.get(pid)
+        while ancestor not in (None, 0, 1, me):
+            ancestor = parents.get(ancestor)
+        if ancestor != me:
+            continue
+        total += used[pid]
+        try:
+            if b"--type=renderer" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                continue
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                name, fields = fields_of(task / "stat")
+                ticks = int(fields[11]) + int(fields[12])
+                if task.name == str(pid):
+                    main += ticks
+                elif name.startswith("DedicatedWorker"):
+                    worker += ticks
+        except OSError:
+            continue
+    return {"total": total / tick, "main": main / tick, "worker": worker / tick}
 
 
 def group_cpu_seconds(pgid):
@@ -2148,6 +2216,76 @@ class Bench:
             f"peak RSS {encrypt_rss:.0f} MiB"
         )
 
+    def step_module(self):
+        """The browser module (krypteringsmodul.html, issue 26) opened from ``file://`` in headless Chromium and
+        walked by the keyboard as tests/test_browser_module.py walks it (sendemodul/testing/module_walk.py): a
+        generated ``--module-records`` 11F extract and the unit's key, "Kontroller", "Krypter", the container saved.
+        The issue's 15 s from "Kontroller" to the saved container is this step's target, not a test's."""
+        n = self.args.module_records
+        year = datetime.date.today().year
+        say(f"==> module: the browser module in headless Chromium on {n:,} records (11F {year}), keyboard only")
+        sys.path.insert(0, str(ROOT / "tests"))  # the tests' Chromium launch (tests/support/browsers.py)
+        from playwright.sync_api import sync_playwright
+        from support.browsers import launch_chromium
+
+        from sendemodul import identity
+        from sendemodul.profiles import load_profile
+        from sendemodul.testing.extracts import write_extract
+        from sendemodul.testing.module_walk import keyboard_walk
+
+        home = self.tmp / "module-home"
+        env = {**os.environ, "SENDEMODUL_HOME": str(home)}
+        subprocess.run([str(BIN), "admin", "init", "--dev", "--home", str(home)], check=True, capture_output=True)
+        out = self.tmp / "module"
+        built = subprocess.run(
+            [str(BIN), "module", "build", "--year", str(year), "-o", str(out)], env=env, capture_output=True, text=True
+        )
+        if built.returncode != 0:
+            raise BenchError(f"sendemodul module build failed: {(built.stderr or built.stdout)[-1500:]}")
+        extract = self.tmp / "module-extract.txt"
+        with open(extract, "wb") as f:
+            write_extract(f, load_profile("11F", year), identity.parse_unit(DEMO, year), n, seed=1)
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            try:
+                page = browser.new_context(accept_downloads=True).new_page()
+                cpu_at_start = []
+                walk = keyboard_walk(
+                    page,
+                    out / "krypteringsmodul.html",
+                    extract,
+                    home / "demo" / "unit.key",
+                    self.tmp / "module.tar",
+                    kommunenr=DEMO.split("-")[0],
+                    orgnr=DEMO.split("-")[2],
+                    skjema=f"11F/{year}",
+                    on_kontroller=lambda: cpu_at_start.append(browser_cpu_seconds()),
+                )
+                cpu = {k: v - cpu_at_start[0][k] for k, v in browser_cpu_seconds().items()}
+            except AssertionError as e:
+                raise BenchError(f"the walk through the page failed: {e}") from None
+            finally:
+                browser.close()
+        self.results.update(
+            module_records=n,
+            module_extract_mib=round(extract.stat().st_size / MiB, 1),
+            module_check_to_container_s=round(walk.seconds, 2),
+            module_check_s=walk.check_s,
+            module_encrypt_s=None if walk.encrypt_s is None else round(walk.encrypt_s, 2),
+            module_marks_s=walk.marks,
+            module_progress_at_end=walk.progress_at_end,
+            module_browser_cpu_s=round(cpu["total"], 2),
+            module_main_thread_cpu_s=round(cpu["main"], 2),
+            module_worker_cpu_s=round(cpu["worker"], 2),
+            module_container_mib=round(walk.container.stat().st_size / MiB, 1),
+        )
+        say(
+            f"    Kontroller -> saved container {walk.seconds:.2f} s (check {walk.check_s} s, encrypt "
+            f"{self.results['module_encrypt_s']} s; marks {walk.marks}); Chromium CPU {cpu['total']:.2f} s "
+            f"(the page's main thread {cpu['main']:.2f} s, its Worker {cpu['worker']:.2f} s); "
+            f"progress bar at its end: {walk.progress_at_end}"
+        )
+
     def _records_run(self, home, extract, year, tag):
         """``sendemodul encrypt`` of ``extract`` with ``home``'s keys, then the container as a received upload and
         one ``sendemodul worker --once``; returns the times, peak RSS and the container's size."""
@@ -2647,6 +2785,11 @@ steps (--only):
   records15f  sendemodul check and sendemodul encrypt (check + split by Individ + encrypt) on a generated 15F
               extract (--records-15f Individ, each with meldinger, planer, tiltak, flyttinger; every barnevern
               control runs): Individ/s, peak RSS (alias: 15f)
+  module      the browser module (krypteringsmodul.html, built by 'sendemodul module build') opened from file:// in
+              headless Chromium and walked by the keyboard as tests/test_browser_module.py walks it, on a generated
+              11F extract of --module-records records: seconds from "Kontroller" to the saved container (the
+              issue's 15 s), the check's and the Worker's share (the page's performance marks), Chromium's CPU, and
+              whether the progress bar reached its end (alias: browser)
 
 The server (a fresh process for each step, same home) runs with its dev defaults except: free ports, the embedded
 pseudonymizer off, and auth.max_pending_logins raised to the concurrent step's size + 64 (each unit there connects
@@ -2676,6 +2819,11 @@ def parse_args(argv):
         "--records-15f",
         type=int,
         help="Individ in the 15F extract of step records15f (default 100,000; quick 20,000)",
+    )
+    ap.add_argument(
+        "--module-records",
+        type=int,
+        help="records in the 11F extract the browser module checks and encrypts (default 100,000; quick 20,000)",
     )
     ap.add_argument(
         "--repeat",
@@ -2781,6 +2929,7 @@ def main(argv=None):
             "concurrent_mib": args.concurrent_mib,
             "records": args.records,
             "records_15f": args.records_15f,
+            "module_records": args.module_records,
             "storm_rate": args.storm_rate,
             "storm_per_source": args.storm_per_source,
             "repeat": args.repeat,

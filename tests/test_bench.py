@@ -36,6 +36,11 @@ REQUIRED_KEYS = (
     "storm_cpu_ms_per_login",
     "storm_nginx_cpu_ms_per_handshake",
     "https_nginx_fsync_ratio",
+    # issue 26: the browser module's 15 s from "Kontroller" to the saved container, and its progress bar
+    "module_check_to_container_s",
+    "module_check_s",
+    "module_encrypt_s",
+    "module_progress_at_end",
 )
 
 
@@ -53,6 +58,7 @@ def test_only_accepts_steps_and_aliases_in_run_order():
     assert bench.parse_only("https,sftp") == ("sftp", "https")
     assert bench.parse_only("pseudonymizer") == ("records",)
     assert bench.parse_only("15f,records") == ("records", "records15f")
+    assert bench.parse_only("browser") == ("module",)
     with pytest.raises(ValueError, match="unknown step"):
         bench.parse_only("ftp")
 
@@ -145,7 +151,7 @@ def test_a_tiny_full_run_writes_every_figure_the_issue_names(tmp_path):
             str(ROOT / "scripts" / "bench.py"),
             "--quick",
             "--only",
-            "sftp,https,concurrent,storm,records",
+            "sftp,https,concurrent,storm,records,module",
             "--upload-mib",
             "2",
             "--concurrent",
@@ -156,6 +162,8 @@ def test_a_tiny_full_run_writes_every_figure_the_issue_names(tmp_path):
             "500",
             "--pq-rounds",
             "1",
+            "--module-records",
+            "500",
             "--storm-rate",
             "20",
             "--storm-cpu-seconds",
@@ -180,6 +188,7 @@ def test_a_tiny_full_run_writes_every_figure_the_issue_names(tmp_path):
     assert "error" not in results["storm_tls_handshake_ms"], results["storm_tls_handshake_ms"]
     assert set(results["storm_work_per_login"]) == {"client", "sendemodul", "nginx", "twisted_tls", "nginx_hashed"}
     assert "storm CPU per login ratio sendemodul/nginx" in proc.stdout
+    assert results["module_progress_at_end"] is True and results["module_records"] == 500
 
 
 @pytest.mark.integration

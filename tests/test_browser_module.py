@@ -10,7 +10,6 @@ import http.server
 import json
 import subprocess
 import threading
-import time
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -22,6 +21,7 @@ from test_pipeline_pq import delivered_once
 
 from sendemodul import i18n, identity, keydir, signing
 from sendemodul.profiles import load_profile
+from sendemodul.testing.module_walk import keyboard_walk
 from sendemodul.verify import verify_container
 
 pytestmark = pytest.mark.integration  # builds with node, runs Chromium and a server
@@ -149,66 +149,26 @@ def test_verify_refuses_a_changed_byte_a_missing_and_a_wrong_signature(server, r
     assert proc.returncode == 1 and "SSB signature does not verify" in proc.stderr
 
 
-def _progressbar(page):
-    """The progress bar as assistive technology gets it (Chromium's accessibility tree): (aria-valuenow,
-    aria-valuemax)."""
-    cdp = page.context.new_cdp_session(page)
-    try:
-        nodes = cdp.send("Accessibility.getFullAXTree")["nodes"]
-    finally:
-        cdp.detach()
-    bar = next(n for n in nodes if n.get("role", {}).get("value") == "progressbar")
-    valuemax = next(p["value"]["value"] for p in bar["properties"] if p["name"] == "valuemax")
-    return bar["value"]["value"], valuemax  # the node's value is its aria-valuenow
-
-
 def _keyboard_walk(page, release, extract, key, *, suffix=""):
-    """Open the file and make a container with the keyboard alone (Tab, Shift+Tab, Enter, Space, typing and the
-    arrow key in the form's select); returns the saved container's path and the seconds from pressing "Kontroller"
-    to the saved container (the wall clock here, Playwright's round trips included: what the user waits)."""
-    page.goto((release / "krypteringsmodul.html").as_uri() + suffix)
-    keyboard = page.keyboard
-
-    def tab_to(selector, backwards=False):
-        for _ in range(30):
-            if page.evaluate(f"() => document.activeElement === document.querySelector('{selector}')"):
-                return
-            keyboard.press("Shift+Tab" if backwards else "Tab")
-        raise AssertionError(f"Tab never reached {selector}")
-
-    tab_to("#kommunenr")
-    keyboard.type("0301")
-    tab_to("#orgnr")
-    keyboard.type(DEMO.split("-")[2])
-    tab_to("#skjema")
-    for _ in range(10):
-        if page.evaluate("() => document.querySelector('#skjema').value") == f"11F/{YEAR}":
-            break
-        keyboard.press("ArrowDown")
-    tab_to("#uttrekk")
-    with page.expect_file_chooser() as chooser:
-        keyboard.press("Space")
-    chooser.value.set_files(str(extract))
-    tab_to("#nokkel")
-    with page.expect_file_chooser() as chooser:
-        keyboard.press("Space")
-    chooser.value.set_files(str(key))
-    tab_to("#kontroller", backwards=True)
-    started = time.monotonic()
-    keyboard.press("Enter")
-    page.wait_for_selector("#status:not(:empty), #feil:not(:empty)", timeout=60_000)
-    tab_to("#krypter")
-    keyboard.press("Enter")
-    page.wait_for_selector("#lagre:not([hidden])", timeout=120_000)
-    assert page.evaluate("() => document.activeElement.id") == "lagre"
+    """The keyboard walk that scripts/bench times too (sendemodul/testing/module_walk.py) for the demo unit and
+    11F of this year; the bar must reach its end, as a screen reader hears it. How long it took is the bench's
+    business (step ``module``): printed here, never asserted."""
+    walk = keyboard_walk(
+        page,
+        release / "krypteringsmodul.html",
+        extract,
+        key,
+        extract.parent / f"fra-nettleseren{suffix.strip('#') or ''}.tar",
+        kommunenr="0301",
+        orgnr=DEMO.split("-")[2],
+        skjema=f"11F/{YEAR}",
+        suffix=suffix,
+    )
+    assert walk.progressbar == (100, 100) and walk.progress_at_end
     assert page.evaluate("() => document.querySelector('#framdrift').value") == 100
-    with page.expect_download() as download:
-        keyboard.press("Enter")
-    out = extract.parent / f"fra-nettleseren{suffix.strip('#') or ''}.tar"
-    download.value.save_as(out)
-    seconds = time.monotonic() - started
-    assert _progressbar(page) == (100, 100)  # the bar reached its end, as a screen reader hears it
-    return out, seconds
+    phases = ", ".join(f"{name} {at:.2f}" for name, at in walk.marks.items())
+    print(f"Kontroller -> saved container: {walk.seconds:.2f} s (in the page, s after Kontroller: {phases})")
+    return walk.container
 
 
 def _page_check(page, release, path, lang="nb"):
@@ -345,6 +305,19 @@ def test_the_page_shows_and_saves_the_report_the_cli_writes(server, release, ext
     assert page.errors == []
 
 
+def test_krypter_refuses_where_the_check_refuses_and_offers_nothing(server, release, broken, page):
+    """The Worker starts encrypting at "Kontroller", before the check's verdict; where the check refuses, "Krypter"
+    refuses too, the Worker's job is discarded and no container is offered (nothing saved, the bar back at 0)."""
+    _page_check(page, release, broken)
+    page.set_input_files("#nokkel", str(server.home / "demo" / "unit.key"))
+    page.click("#krypter")
+    page.wait_for_selector("#feil:not(:empty)")
+    assert page.text_content("#feil") == "Filen har feil og blir ikke kryptert. Rett feilene og prøv igjen."
+    assert page.is_hidden("#lagre") and page.get_attribute("#lagre", "href") is None
+    assert page.evaluate("() => document.querySelector('#framdrift').value") == 0
+    assert page.errors == []
+
+
 def _ids(lines):
     """The ID numbers (every identifier field of 11F) in an extract's lines."""
     spans = [spec.span for spec in load_profile("11F", YEAR).field_specs if spec.id_kind]
@@ -371,13 +344,9 @@ def put(server, path):
 
 
 def test_keyboard_only_walk_makes_a_container_that_is_delivered_and_opened(server, release, extract, page, tmp_path):
-    container, seconds = _keyboard_walk(page, release, extract, server.home / "demo" / "unit.key")
-    # from "Kontroller" to the saved container, on this 2-core machine: the issue's budget is 15 s
-    timing = page.evaluate(
-        "() => Object.fromEntries(performance.getEntriesByType('mark').map(m => [m.name, m.startTime]))"
-    )
-    phases = ", ".join(f"{name} {(at - timing['kontroller']) / 1000:.2f}" for name, at in sorted(timing.items()))
-    print(f"Kontroller -> saved container: {seconds:.2f} s (in the page, s after Kontroller: {phases})")
+    # the issue's 15 s from "Kontroller" to the saved container is measured by scripts/bench (step module) on the
+    # same walk, not here: a timed test fails on a loaded machine
+    container = _keyboard_walk(page, release, extract, server.home / "demo" / "unit.key")
     manifest = _verified(server, container)
     assert manifest.records == RECORDS and manifest.register == "11F"
     # the page itself, and the worker it starts from a blob: URL made in the page; nothing else
@@ -403,13 +372,12 @@ def test_keyboard_only_walk_makes_a_container_that_is_delivered_and_opened(serve
     profile = load_profile("11F", YEAR)
     opened = (tmp_path / "opened" / f"11F-{YEAR}.dat").read_text(encoding="latin-1").splitlines()
     assert sorted(opened) == sorted(profile.split(line)[1] for line in lines)
-    assert seconds <= 15, f"{seconds:.1f} s from Kontroller to the saved container"  # last: the rest is checked too
 
 
 def test_without_webcrypto_curves_the_fallback_makes_a_valid_container(server, release, page, tmp_path):
     small = tmp_path / "lite.txt"
     run_cli("demo-extract", "-r", "11F", "-p", YEAR, "-u", DEMO, "-n", 50, "-o", small, home=server.home)
-    container, _ = _keyboard_walk(page, release, small, server.home / "demo" / "unit.key", suffix="#uten-webcrypto")
+    container = _keyboard_walk(page, release, small, server.home / "demo" / "unit.key", suffix="#uten-webcrypto")
     assert _verified(server, container).records == 50
     # WebCrypto refused the Ed25519 key, so the signature came from @noble/curves (the hybrid PQ stanzas use noble's
     # X25519 in any case; a classic X25519 recipient would go the same way as the signature)

@@ -80,6 +80,75 @@ const refuses = (report) => report.exit_code === 2;
 
 let lastCheck = null;
 
+// -- The Worker (worker.js): "prepare" splits, sorts and encrypts; "finish" signs and packages ------------------------
+
+// Started with the page, so that it is running when "Kontroller" keeps this thread busy.
+const worker = new Worker(
+  URL.createObjectURL(new Blob([document.getElementById("worker-source").textContent], { type: "text/javascript" })),
+);
+let jobs = 0;
+const waiting = new Map(); // `${type}:${job}` -> { resolve, reject }
+let prepared = null; // the latest job: { job, file, profile, tpf, ssb, today, noWebCrypto, empty, ready, stage }
+let shown = null; // the job whose progress the bar shows (from "Krypter" on)
+
+function progressOf(stage, done) {
+  const records = lastCheck?.report.records ?? 0;
+  const steps = { split: 0.1 + (0.5 * done) / Math.max(records, 1), sorted: 0.6, identities: 0.75, data: 0.95 };
+  return Math.round(100 * Math.min(steps[stage], 0.99));
+}
+
+function fromWorker({ data }) {
+  if (data.type === "progress") {
+    if (prepared?.job === data.job) prepared.stage = [data.stage, data.done];
+    if (shown === data.job) progress(progressOf(data.stage, data.done));
+    return;
+  }
+  const types = data.type === "error" ? ["prepared", "done"] : [data.type];
+  for (const type of types) {
+    const waiter = waiting.get(`${type}:${data.job}`);
+    waiting.delete(`${type}:${data.job}`);
+    if (waiter && data.type === "error") waiter.reject(new Error(data.code));
+    else if (waiter) waiter.resolve(data);
+  }
+}
+
+worker.onmessage = fromWorker;
+worker.onerror = (event) => {
+  for (const { reject } of waiting.values()) reject(new Error(event.message));
+  waiting.clear();
+};
+
+function ask(type, message, transfer = []) {
+  const answer = new Promise((resolve, reject) => waiting.set(`${type}:${message.job}`, { resolve, reject }));
+  answer.catch(() => {}); // a discarded job's failure is nobody's business; the one awaited is still thrown
+  worker.postMessage({ type: type === "prepared" ? "prepare" : "finish", ...message }, transfer);
+  return answer;
+}
+
+const noWebCrypto = () => location.hash === "#uten-webcrypto";
+const today = () => new Date().toISOString().slice(0, 10);
+
+// Start splitting, sorting and encrypting ``bytes`` (a copy the Worker owns) for ``profile``; the page signs and
+// packages the result at "Krypter" only if the check allows it. Without current keys nothing starts ("Krypter" then
+// says why).
+function startPreparing(file, profile, bytes, empty) {
+  discardPrepared();
+  const day = today();
+  const tpf = sealingKeys("tpf", day);
+  const ssb = sealingKeys("ssb", day);
+  if (!tpf.length || !ssb.length) return;
+  const job = ++jobs;
+  const ready = ask("prepared", { job, extract: bytes, profile, tpf, ssb, empty, noWebCrypto: noWebCrypto() }, [bytes]);
+  prepared = { job, file, profile, tpf, ssb, today: day, noWebCrypto: noWebCrypto(), empty, ready, stage: null };
+  const entry = prepared;
+  ready.catch(() => (entry.failed = true)); // a failed job is prepared anew at the next "Krypter"
+}
+
+function discardPrepared() {
+  if (prepared) worker.postMessage({ type: "discard", job: prepared.job });
+  prepared = null;
+}
+
 async function check() {
   performance.mark("kontroller");
   hideReport();
@@ -92,11 +161,15 @@ async function check() {
     const bytes = await readBytes(file);
     // XML (IPLOS): xmlcheck.js; 15F's barnevern controls are not in the page's rule table yet
     if (profile.controls === "barnevern") throw new Error("barnevern_not_yet");
+    // the Worker encrypts a copy while this thread checks: both cores at work, as `sendemodul encrypt` checks
+    // and encrypts in one pass; a refusing check discards the Worker's result below
+    startPreparing(file, profile, bytes.slice(0), false);
     const report =
       profile.kind === "xml"
         ? checkXml(profile, unit, config, { source: file.name }).check(new Uint8Array(bytes))
         : checkExtract(bytes, profile, unit, config, controlsOf(profile), parseDate, { source: file.name });
     lastCheck = { file, profile, report, saved: reportFile(report) };
+    if (refuses(report)) discardPrepared();
     showReport();
     const { counts } = report;
     const message = refuses(report)
@@ -107,6 +180,7 @@ async function check() {
     status(message, refuses(report));
     performance.mark("kontrollert");
   } catch (error) {
+    discardPrepared();
     status(TEXT[lang]["error_" + error.message] ? t("error_" + error.message) : t("error_unexpected", { detail: error.message }), true);
   }
 }
@@ -123,7 +197,15 @@ function hideReport() {
   $("rapport").replaceChildren();
 }
 
-let worker = null;
+// Is the Worker's latest job the one to package now (the same file, form, keys and day as "Krypter" asks for)?
+const preparedFor = (file, profile, empty) =>
+  prepared &&
+  !prepared.failed &&
+  prepared.file === file &&
+  prepared.profile === profile &&
+  prepared.empty === empty &&
+  prepared.today === today() &&
+  prepared.noWebCrypto === noWebCrypto();
 
 async function encrypt() {
   performance.mark("krypter");
@@ -133,36 +215,28 @@ async function encrypt() {
     const profile = profileFromForm();
     const unit = unitFromForm();
     const empty = $("ingen-deltakere").checked;
-    const file = $("uttrekk").files[0];
+    const file = empty ? null : $("uttrekk").files[0];
     if (!empty && !file) throw new Error("no_extract");
     if (!empty && (!lastCheck || lastCheck.file !== file || lastCheck.profile !== profile)) await check();
     if (!empty && !lastCheck) return; // the check could not run: it said why
-    if (!empty && refuses(lastCheck.report)) throw new Error("refused");
+    if (!empty && refuses(lastCheck.report)) {
+      discardPrepared();
+      throw new Error("refused");
+    }
     const keyFile = $("nokkel").files[0];
     if (!keyFile) throw new Error("no_key");
-    const today = new Date().toISOString().slice(0, 10);
-    const tpf = sealingKeys("tpf", today);
-    const ssb = sealingKeys("ssb", today);
-    if (!tpf.length || !ssb.length) throw new Error("no_current_key");
-    const extract = empty ? new ArrayBuffer(0) : await readBytes(file);
+    if (!preparedFor(file, profile, empty)) {
+      if (!sealingKeys("tpf", today()).length || !sealingKeys("ssb", today()).length) throw new Error("no_current_key");
+      startPreparing(file, profile, empty ? new ArrayBuffer(0) : await readBytes(file), empty);
+    }
+    const job = prepared;
     const keyPem = await keyFile.text();
-    const records = empty ? 0 : lastCheck.report.records;
     status(t("encrypting"));
-    worker ??= new Worker(URL.createObjectURL(new Blob([document.getElementById("worker-source").textContent], { type: "text/javascript" })));
-    const result = await new Promise((resolve, reject) => {
-      worker.onmessage = ({ data }) => {
-        if (data.type === "progress") {
-          const steps = { split: 0.1 + (0.5 * data.done) / Math.max(records, 1), sorted: 0.6, identities: 0.75, data: 0.95 };
-          progress(Math.round(100 * Math.min(steps[data.stage], 0.99)));
-        } else if (data.type === "done") resolve(data);
-        else reject(new Error(data.code));
-      };
-      worker.onerror = (event) => reject(new Error(event.message));
-      worker.postMessage(
-        { extract, keyPem, unit, profile, tpf, ssb, producer: config.producer, empty, noWebCrypto: location.hash === "#uten-webcrypto" },
-        [extract],
-      );
-    });
+    shown = job.job;
+    if (job.stage) progress(progressOf(...job.stage));
+    await job.ready;
+    const result = await ask("done", { job: job.job, keyPem, unit, producer: config.producer });
+    prepared = null; // packaged once; another "Krypter" encrypts anew (a new container id)
     progress(100);
     // How many X25519/Ed25519 key imports WebCrypto refused (only with "#uten-webcrypto"): the pure-JS path ran.
     document.documentElement.dataset.curveRefusals = String(result.curveRefusals);
@@ -177,6 +251,8 @@ async function encrypt() {
     progress(0);
     const key = "error_" + error.message;
     status(TEXT[lang][key] ? t(key) : t("error_unexpected", { detail: error.message }), true);
+  } finally {
+    shown = null;
   }
 }
 

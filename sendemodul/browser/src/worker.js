@@ -18,7 +18,10 @@ async function encryptTo(recipients, text) {
 // Behave as a browser whose WebCrypto lacks X25519 and Ed25519 (the page's "#uten-webcrypto"): both the age library
 // and our signing then take their pure-JS paths (@noble/curves), which must give a container just as valid.
 let curveRefusals = 0;
+let curvesRefused = false;
 function withoutWebCryptoCurves() {
+  if (curvesRefused) return;
+  curvesRefused = true;
   const subtle = crypto.subtle;
   const importKey = subtle.importKey.bind(subtle);
   const curve = (algorithm) => ["X25519", "Ed25519"].includes(typeof algorithm === "string" ? algorithm : algorithm?.name);
@@ -29,27 +32,39 @@ function withoutWebCryptoCurves() {
   };
 }
 
-async function run({ extract, keyPem, unit, profile, tpf, ssb, producer, empty, noWebCrypto }) {
-  if (noWebCrypto) withoutWebCryptoCurves();
-  const der = pkcs8FromPem(keyPem);
+// The Worker does its work in two messages, so that the page can start the long part while its check still runs
+// (the CLI, too, checks and encrypts in one pass):
+// - "prepare" (at "Kontroller"): split the extract, sort the rows by row id and encrypt both parts. Encryption needs
+//   the recipients and the profile only, not the unit's key.
+// - "finish" (at "Krypter", once the check allows it): the manifest, signed with the unit's key, and the container.
+// Only the latest job is kept: a new "prepare" or a "discard" (the check refused, the file changed) drops the one
+// before, which stops at its next step. Every answer names its job.
+let current = null;
+
+const stillCurrent = (job) => {
+  if (current?.job !== job) throw new Error("discarded");
+};
+
+async function prepare({ job, extract, profile, tpf, ssb, empty }) {
   const containerId = uuid4();
   let rows = [];
   let header = [];
   if (!empty && profile.kind === "xml") {
     // XML (IPLOS): one record element a row, the Avgiver header in the data part (as `sendemodul encrypt`)
-    ({ header, rows } = splitXml(new Uint8Array(extract), profile, (done) => post({ type: "progress", stage: "split", done })));
+    ({ header, rows } = splitXml(new Uint8Array(extract), profile, (done) => post({ type: "progress", job, stage: "split", done })));
   } else if (!empty) {
     const text = latin1(new Uint8Array(extract));
     const spans = layout(profile);
     let seen = 0;
     for (const [, record] of lines(text)) {
       rows.push(split(record, spans));
-      if (++seen % 20000 === 0) post({ type: "progress", stage: "split", done: seen });
+      if (++seen % 20000 === 0) post({ type: "progress", job, stage: "split", done: seen });
     }
   }
+  stillCurrent(job);
   const ids = rowIds(rows.length);
   const order = ids.map((id, i) => [id, i]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  post({ type: "progress", stage: "sorted", done: rows.length });
+  post({ type: "progress", job, stage: "sorted", done: rows.length });
   const identityLines = [partHeader(containerId, "identities", rows.length)];
   const dataLines = [partHeader(containerId, "data", rows.length), ...header.map((line) => `#header\t${line}\n`)];
   for (const [rowId, index] of order) {
@@ -58,10 +73,20 @@ async function run({ extract, keyPem, unit, profile, tpf, ssb, producer, empty, 
     dataLines.push(`${rowId}\t${data}\n`);
   }
   rows.length = 0;
+  stillCurrent(job);
   const identities = await encryptTo(tpf, identityLines.join(""));
-  post({ type: "progress", stage: "identities" });
+  post({ type: "progress", job, stage: "identities" });
+  stillCurrent(job);
   const data = await encryptTo(ssb, dataLines.join(""));
-  post({ type: "progress", stage: "data" });
+  post({ type: "progress", job, stage: "data" });
+  return { containerId, records: ids.length, identities, data, tpf, ssb, profile, empty };
+}
+
+async function finish({ job, keyPem, unit, producer }) {
+  stillCurrent(job);
+  const entry = current;
+  const { containerId, records, identities, data, tpf, ssb, profile, empty } = await entry.prepared;
+  const der = pkcs8FromPem(keyPem);
   const manifest = utf8(
     canonicalJson({
       format: "sendemodul-container/1",
@@ -73,7 +98,7 @@ async function run({ extract, keyPem, unit, profile, tpf, ssb, producer, empty, 
       orgnr: unit.orgnr,
       created: utcTimestamp(),
       producer,
-      records: ids.length,
+      records,
       no_participants: Boolean(empty),
       parts: {
         "identities.age": { recipients: tpf.map((k) => k.key_id), size: identities.length, sha256: await sha256Hex(identities) },
@@ -88,9 +113,22 @@ async function run({ extract, keyPem, unit, profile, tpf, ssb, producer, empty, 
     ["identities.age", identities],
     ["data.age", data],
   ]);
-  post({ type: "done", container, containerId, records: ids.length, curveRefusals });
+  if (current === entry) current = null; // one container per prepared job
+  return { container, containerId, records, curveRefusals };
 }
 
-self.onmessage = (event) => {
-  run(event.data).catch((error) => post({ type: "error", code: error.message || String(error) }));
+const fail = (job) => (error) => post({ type: "error", job, code: error.message || String(error) });
+
+self.onmessage = ({ data: message }) => {
+  const { type, job } = message;
+  if (type === "prepare") {
+    if (message.noWebCrypto) withoutWebCryptoCurves();
+    current = { job }; // before prepare() runs: its first steps run right now
+    current.prepared = prepare(message);
+    current.prepared.then(() => post({ type: "prepared", job }), fail(job));
+  } else if (type === "finish") {
+    finish(message).then((result) => post({ type: "done", job, ...result }), fail(job));
+  } else if (type === "discard" && current?.job === job) {
+    current = null;
+  }
 };
