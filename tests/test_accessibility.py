@@ -24,6 +24,7 @@ from test_i18n import bokmal_only_texts
 from test_web_browser import CHROMIUM_ARGS
 
 from sendemodul import i18n, totp
+from sendemodul.testing.module_walk import intercept_file_choosers
 
 pytestmark = pytest.mark.integration
 
@@ -281,6 +282,7 @@ def test_keyboard_only_login_upload_and_receipt_with_visible_focus(browser, serv
         page.keyboard.press("Enter")
         page.wait_for_url(re.compile(r".*/opplasting$"))
         _tab_to(page, "#fil")
+        intercept_file_choosers(page)
         with page.expect_file_chooser() as chooser:
             page.keyboard.press("Space")
         chooser.value.set_files(str(container))

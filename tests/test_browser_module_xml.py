@@ -19,6 +19,7 @@ from sendemodul import identity
 from sendemodul.profiles import load_profile
 from sendemodul.profiles.model import Record
 from sendemodul.testing.extracts import generate_extract
+from sendemodul.testing.module_walk import keyboard_walk
 
 pytestmark = pytest.mark.integration  # builds with node, runs Chromium and a server
 
@@ -54,51 +55,22 @@ def page(chromium):
 
 
 def _walk(page, release, extract, key, register, *, encrypt=True):
-    """Fill the form, pick ``register``, the extract and the key, and press "Kontroller" (and "Krypter", then save)
-    with the keyboard alone; the saved container's path, or ``None`` when not encrypting."""
-    page.goto((release / "krypteringsmodul.html").as_uri())
-    keyboard = page.keyboard
-
-    def tab_to(selector, backwards=False):
-        for _ in range(30):
-            if page.evaluate(f"() => document.activeElement === document.querySelector('{selector}')"):
-                return
-            keyboard.press("Shift+Tab" if backwards else "Tab")
-        raise AssertionError(f"Tab never reached {selector}")
-
-    tab_to("#kommunenr")
-    keyboard.type("0301")
-    tab_to("#orgnr")
-    keyboard.type(DEMO.split("-")[2])
-    tab_to("#skjema")
-    for _ in range(10):
-        if page.evaluate("() => document.querySelector('#skjema').value") == f"{register}/{YEAR}":
-            break
-        keyboard.press("ArrowDown")
-    assert page.evaluate("() => document.querySelector('#skjema').value") == f"{register}/{YEAR}"
-    tab_to("#uttrekk")
-    with page.expect_file_chooser() as chooser:
-        keyboard.press("Space")
-    chooser.value.set_files(str(extract))
-    tab_to("#nokkel")
-    with page.expect_file_chooser() as chooser:
-        keyboard.press("Space")
-    chooser.value.set_files(str(key))
-    tab_to("#kontroller", backwards=True)
-    keyboard.press("Enter")
-    page.wait_for_selector("#status:not(:empty), #feil:not(:empty)", timeout=60_000)
-    if not encrypt:
-        return None
-    tab_to("#krypter")
-    keyboard.press("Enter")
-    page.wait_for_selector("#lagre:not([hidden])", timeout=120_000)
-    assert page.evaluate("() => document.activeElement.id") == "lagre"
-    assert page.evaluate("() => document.querySelector('#framdrift').value") == 100
-    with page.expect_download() as download:
-        keyboard.press("Enter")
-    out = extract.parent / f"fra-nettleseren-{register}.tar"
-    download.value.save_as(out)
-    return out
+    """The shared keyboard walk (sendemodul/testing/module_walk.py) with ``register``: the saved container's path,
+    or ``None`` when not encrypting."""
+    walk = keyboard_walk(
+        page,
+        release / "krypteringsmodul.html",
+        extract,
+        key,
+        extract.parent / f"fra-nettleseren-{register}.tar",
+        kommunenr="0301",
+        orgnr=DEMO.split("-")[2],
+        skjema=f"{register}/{YEAR}",
+        encrypt=encrypt,
+    )
+    if encrypt:
+        assert walk.progress_at_end
+    return walk.container
 
 
 def _check_in_page(page, release, path, register="IPLOS"):

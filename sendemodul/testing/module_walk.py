@@ -73,6 +73,17 @@ def marks(page: Any) -> dict[str, float]:
     return {name: round((at[name] - at["kontroller"]) / 1000, 3) for name in MARKS if name in at}
 
 
+def intercept_file_choosers(page: Any) -> None:
+    """Have Playwright intercept ``page``'s file choosers from now on. Playwright turns interception on only while a
+    ``filechooser`` listener exists, and ``expect_file_chooser`` adds its listener as the key is pressed: a Space that
+    reaches the input before interception is on opens Chromium's own (headless: invisible) dialog, and no event ever
+    comes (seen under load here: the wait timed out with the input focused). A listener kept for the page's life
+    closes that race; it does nothing itself, the waits still take each chooser."""
+    if not getattr(page, "_keeps_file_choosers", False):
+        page.on("filechooser", lambda chooser: None)
+        page._keeps_file_choosers = True
+
+
 def keyboard_walk(
     page: Any,
     html: Path,
@@ -93,6 +104,7 @@ def keyboard_walk(
     form's select), saved to ``out``. ``skjema`` is the select's value (``"11F/2026"``); ``on_kontroller`` is called
     right before "Kontroller" is pressed (the bench reads the browser's CPU there). With ``encrypt=False`` the walk
     stops at the check's verdict (or the page's refusal), and saves nothing."""
+    intercept_file_choosers(page)
     page.goto(html.as_uri() + suffix)
     keyboard = page.keyboard
 
