@@ -8,6 +8,7 @@ import io
 import json
 
 import pytest
+import test_browser_module
 from conftest import run_cli
 from server import DEMO, Server
 from support.wait import wait_for
@@ -22,6 +23,9 @@ from sendemodul.testing.extracts import generate_extract
 from sendemodul.testing.module_walk import keyboard_walk
 
 pytestmark = pytest.mark.integration  # builds with node, runs Chromium and a server
+
+#: The page fixture of the 11F tests: a page of the module's Chromium that keeps its requests and page errors.
+page = test_browser_module.page
 
 RECORDS = 5_000
 
@@ -40,18 +44,6 @@ def release(server):
     out = server.home / "module"
     run_cli("module", "build", "--year", YEAR, "-o", out, home=server.home)
     return out
-
-
-@pytest.fixture
-def page(chromium):
-    context = chromium.new_context(accept_downloads=True)
-    page = context.new_page()
-    page.requests = []
-    page.errors = []
-    page.on("request", lambda r: page.requests.append(r.url))
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    yield page
-    context.close()
 
 
 def _walk(page, release, extract, key, register, *, encrypt=True):
