@@ -296,6 +296,12 @@ class AdvisoryRoleLock:
             raise StoreError(f"lost the connection that holds the lock: {e}") from None
 
     def release(self):
+        """Give the lock up and close its connection. The lock is unlocked first: PostgreSQL drops a session's locks
+        only when its backend has exited, which comes a moment after the client closes the connection, so a waiting
+        process could still be refused right after an orderly release. (After a crash, the waiting process gets the
+        lock at a later try, once that backend has gone.)"""
         if self._conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
             self._conn.close()
             self._conn = None
