@@ -114,9 +114,9 @@ function subtree(node, tags, out) {
   return out;
 }
 
-// -- Values as Python shows them in a message ----------------------------------------------------------------------
+// -- Values as a message shows them: a text as written, a whole number in decimal, null as nothing -------------------
 
-const shown = (v) => (v === null || v === undefined ? "None" : v === true ? "True" : v === false ? "False" : String(v));
+const shown = (v) => (v === null || v === undefined ? "" : String(v));
 const isNull = (v) => v === null || v === undefined;
 const lessThan = (a, b) => {
   if (typeof a === "string" && typeof b === "string") {
@@ -170,7 +170,7 @@ const ARITY = {
 const text = (x) => (typeof x === "string" ? x : null);
 
 // The macros with their uses expanded (a macro may use the macros before it; a cycle is an error).
-function expandMacros(macros) {
+function expandMacros(macros, file) {
   const done = new Map();
   const expanding = new Set();
   const expand = (expr, where) => {
@@ -182,14 +182,14 @@ function expandMacros(macros) {
       if (done.has(name)) return done.get(name);
       if (expanding.has(name)) throw new ElementRulesError(`${where}: macro ${JSON.stringify(name)} uses itself (a macro cycle)`);
       expanding.add(name);
-      const body = expand(macros[name], `macro ${JSON.stringify(name)}`);
+      const body = expand(macros[name], `${file} macros.${name}`);
       expanding.delete(name);
       done.set(name, body);
       return body;
     }
     return expr.map((e, i) => (i === 0 ? e : expand(e, where)));
   };
-  for (const name of Object.keys(macros)) expand(["macro", name], `macro ${JSON.stringify(name)}`);
+  for (const name of Object.keys(macros)) expand(["macro", name], `${file} macros.${name}`);
   return expand;
 }
 
@@ -381,15 +381,19 @@ function compileMessage(message, names, inGroup, where) {
   }
   const one = (m) => {
     if (typeof m === "string") {
-      const parts = [];
+      // [text, name, text, name, ..., text]; "{{" and "}}" are a literal brace
+      const parts = [""];
+      const token = /\{\{|\}\}|\{([^{}]*)\}|[{}]/g;
       let last = 0;
-      for (const found of m.matchAll(/\{([^{}]*)\}/g)) {
-        const name = found[1];
-        if (!names.has(name)) throw new ElementRulesError(`${where}: the message names {${name}}, which is not visible there`);
-        parts.push(m.slice(last, found.index), name);
+      for (const found of m.matchAll(token)) {
+        parts[parts.length - 1] += m.slice(last, found.index);
         last = found.index + found[0].length;
+        if (found[0] === "{{" || found[0] === "}}") parts[parts.length - 1] += found[0][0];
+        else if (found[1] === undefined) throw new ElementRulesError(`${where}: a single ${found[0]} in a message (write it twice)`);
+        else if (!names.has(found[1])) throw new ElementRulesError(`${where}: the message names {${found[1]}}, which is not visible there`);
+        else parts.push(found[1], "");
       }
-      parts.push(m.slice(last));
+      parts[parts.length - 1] += m.slice(last);
       return (node, env) => {
         let out = parts[0];
         for (let i = 1; i < parts.length; i += 2) out += shown(env[parts[i]]) + parts[i + 1];
@@ -440,16 +444,17 @@ const bind = (steps, node, env, group) => {
   for (const [name, f] of steps) env[name] = f(node, env, group);
 };
 
-function compileItem(item, names, inGroup, expand, position) {
+// An item at `place` (`15F.controls.json controls[3].controls[1]`, the name its load errors give, with its id).
+function compileItem(item, names, inGroup, expand, place, oneControl = false) {
   if (item === null || typeof item !== "object" || Array.isArray(item)) {
-    throw new ElementRulesError(`controls[${position}]: an item is a control or a group`);
+    throw new ElementRulesError(`${place}: an item is a control or a group`);
   }
-  const where = item.id !== undefined ? `control ${item.id}` : `group ${position}`;
+  const where = item.id !== undefined ? `${place} (${item.id})` : place;
   const ex = (e) => expand(e, where);
   if (item.each !== undefined && item.id !== undefined) {
-    // a control with "each": a group of that one control
+    // a control with "each": a group of that one control (at the control's own place)
     const { each, ...control } = item;
-    return compileItem({ each, controls: [control] }, names, inGroup, expand, position);
+    return compileItem({ each, controls: [control] }, names, inGroup, expand, place, true);
   }
   if (item.id === undefined) {
     if (item.each === undefined || !Array.isArray(item.controls)) {
@@ -463,7 +468,9 @@ function compileItem(item, names, inGroup, expand, position) {
       true,
       where,
     );
-    const children = item.controls.map((child, i) => compileItem(child, inner, true, expand, `${position}.${i}`));
+    const children = item.controls.map((child, i) =>
+      compileItem(child, inner, true, expand, oneControl ? place : `${place}.controls[${i}]`),
+    );
     return (node, env, out) => {
       const items = each(node);
       const numbers = new Map();
@@ -480,7 +487,7 @@ function compileItem(item, names, inGroup, expand, position) {
       }
     };
   }
-  if (typeof item.id !== "string" || !item.id) throw new ElementRulesError(`controls[${position}]: a control's id is a text`);
+  if (typeof item.id !== "string" || !item.id) throw new ElementRulesError(`${place}: a control's id is a text`);
   if (!SEVERITIES.has(item.severity)) throw new ElementRulesError(`${where}: unknown severity ${JSON.stringify(item.severity)}`);
   if (item.field !== null && typeof item.field !== "string") throw new ElementRulesError(`${where}: "field" is a text or null`);
   if (item.when === undefined) throw new ElementRulesError(`${where}: a control has "when"`);
@@ -518,20 +525,21 @@ export function loadElementRules(table) {
   for (const key of ["titles", "record_controls", "header_controls", "header_patterns", "controls"]) {
     if (!(key in table)) throw new ElementRulesError(`the table has no ${JSON.stringify(key)}`);
   }
+  const file = `${table.register}.controls.json`;
   const macros = table.macros || {};
-  const expand = expandMacros(macros);
+  const expand = expandMacros(macros, file);
   // the defs: named values of the individ, in order, after the built-ins
   const names = new Set(BUILTINS.filter((n) => n !== "number"));
   const defs = [];
   for (const [name, expr] of Object.entries(table.defs || {})) {
-    const where = `def ${JSON.stringify(name)}`;
+    const where = `${file} defs.${name}`;
     const f = compileExpr(expand(expr, where), names, false, where);
     if (names.has(name) || name === "number") throw new ElementRulesError(`${where}: ${JSON.stringify(name)} is defined twice`);
     names.add(name);
     defs.push([name, f]);
   }
   if (!Array.isArray(table.controls)) throw new ElementRulesError('"controls" is a list');
-  const items = table.controls.map((item, i) => compileItem(item, names, false, expand, String(i)));
+  const items = table.controls.map((item, i) => compileItem(item, names, false, expand, `${file} controls[${i}]`));
   const ids = new Set();
   const collect = (list) => {
     for (const item of list) {
