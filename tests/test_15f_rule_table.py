@@ -361,6 +361,7 @@ FACTS = {"periode": YEAR, "kommunenr": "3401", "age": 16, "fnr": "mod11", "duf":
 def small(*controls: Any, defs: Any = None, macros: Any = None) -> dict[str, Any]:
     return {
         "register": "15F",
+        "periodes": [2025, 2026],
         "titles": {},
         "record_controls": {},
         "header_controls": {},
@@ -403,12 +404,18 @@ def control(when: Any, nb: Any = "x", id: str = "X01", **more: Any) -> dict[str,
         (small(control(True, id="")), "controls[0]: a control's id is a text"),
         (small({**control(True), "message": {"nb": "x"}}), "controls[0] (X01): a message is"),
         (small(control(True, "a } alone")), "controls[0] (X01): a single } in a message"),
-        (small({"each": {"path": "Tiltak"}, "controls": []}), 'controls[0]: "each" is a path or {"tags": [...]}'),
+        (small({"each": {"path": "Tiltak"}, "controls": [control(True)]}), 'controls[0]: "each" is a path or {"tags"'),
+        (small({"each": "Tiltak", "controls": []}), 'controls[0]: a group has "each" and "controls" (not empty)'),
+        (small({**control(True), "iff": True}), 'controls[0] (X01): unknown keys ["iff"]'),
+        (small(control(True, let={"number": 1})), 'controls[0] (X01): "number" is defined twice'),
+        ({**small(), "periodes": [2025]}, "does not list the reporting year 2026"),
     ],
 )
 def test_a_table_that_does_not_load_says_why_naming_the_control(table_, error):
     found = node("run_element_rules.mjs", {"table": table_, "cases": []})
     assert found.get("error", "").startswith(f"15F.controls.json {error}"), found
+        found
+    )
 
 
 def test_the_operators_and_groups_as_the_spec_says():

@@ -86,9 +86,14 @@ const attrOf = (node, name) => {
   return "";
 };
 
+const PATH = /^[A-Za-z_][A-Za-z0-9_]*(?:\/[A-Za-z_][A-Za-z0-9_]*)*$/;
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const CONTROL_KEYS = new Set(["id", "severity", "field", "each", "let", "when", "message"]);
+const GROUP_KEYS = new Set(["each", "let", "controls"]);
+
 // ElementTree's iterfind on a plain path of tags: the elements in document order.
 function compilePath(path, where) {
-  if (typeof path !== "string" || !path || path.split("/").some((s) => !s || /[\[\]*.@()]/.test(s))) {
+  if (typeof path !== "string" || !PATH.test(path)) {
     throw new ElementRulesError(`${where}: ${JSON.stringify(path)} is not a path of element names`);
   }
   const steps = path.split("/");
@@ -376,7 +381,8 @@ function compileExpr(expr, names, inGroup, where) {
 // A message {nb, nn}: each a template ("{name}" a visible name) or ["if", cond, m, m], to a function of (node, env,
 // group) giving [nb, nn].
 function compileMessage(message, names, inGroup, where) {
-  if (message === null || typeof message !== "object" || Array.isArray(message) || !("nb" in message) || !("nn" in message)) {
+  const keys = message !== null && typeof message === "object" && !Array.isArray(message) ? Object.keys(message).sort() : [];
+  if (keys.join() !== "nb,nn") {
     throw new ElementRulesError(`${where}: a message is {"nb": ..., "nn": ...}`);
   }
   const one = (m) => {
@@ -419,6 +425,7 @@ function compileEach(each, where) {
     if (Object.keys(each).length !== 1 || !Array.isArray(tags) || !tags.every((t) => typeof t === "string")) {
       throw new ElementRulesError(`${where}: "each" is a path or {"tags": [...]}`);
     }
+    if (!tags.length || !tags.every((t) => NAME.test(t))) throw new ElementRulesError(`${where}: "tags" lists element names`);
     const set = new Set(tags);
     return (node) => subtree(node, set, []);
   }
@@ -432,8 +439,9 @@ function compileLet(lets, names, inGroup, where) {
   const inner = new Set(names);
   const steps = [];
   for (const [name, expr] of Object.entries(lets)) {
+    if (!NAME.test(name)) throw new ElementRulesError(`${where}: ${JSON.stringify(name)} is not a plain name`);
+    if (inner.has(name) || BUILTINS.includes(name)) throw new ElementRulesError(`${where}: ${JSON.stringify(name)} is defined twice`);
     const f = compileExpr(expr, inner, inGroup, `${where}, let ${JSON.stringify(name)}`);
-    if (inner.has(name)) throw new ElementRulesError(`${where}: ${JSON.stringify(name)} is defined twice`);
     inner.add(name);
     steps.push([name, f]);
   }
@@ -451,14 +459,16 @@ function compileItem(item, names, inGroup, expand, place, oneControl = false) {
   }
   const where = item.id !== undefined ? `${place} (${item.id})` : place;
   const ex = (e) => expand(e, where);
+  const unknown = Object.keys(item).filter((k) => !(item.id !== undefined ? CONTROL_KEYS : GROUP_KEYS).has(k));
+  if (unknown.length) throw new ElementRulesError(`${where}: unknown keys ${JSON.stringify(unknown.sort())}`);
   if (item.each !== undefined && item.id !== undefined) {
     // a control with "each": a group of that one control (at the control's own place)
     const { each, ...control } = item;
     return compileItem({ each, controls: [control] }, names, inGroup, expand, place, true);
   }
   if (item.id === undefined) {
-    if (item.each === undefined || !Array.isArray(item.controls)) {
-      throw new ElementRulesError(`${where}: a group has "each" and "controls"`);
+    if (item.each === undefined || !Array.isArray(item.controls) || !item.controls.length) {
+      throw new ElementRulesError(`${where}: a group has "each" and "controls" (not empty)`);
     }
     const each = compileEach(item.each, where);
     const withNumber = new Set(names).add("number"); // (a nested group's number is its own element's)
@@ -517,11 +527,16 @@ function compileItem(item, names, inGroup, expand, place, oneControl = false) {
 
 const expandMessage = (m, ex) => (Array.isArray(m) && m[0] === "if" && m.length === 4 ? ["if", ex(m[1]), expandMessage(m[2], ex), expandMessage(m[3], ex)] : m);
 
-// The table (15F.controls.json, or the export's "element_controls") checked and compiled:
+// The table (15F.controls.json, or the export's "element_controls") checked and compiled for reporting year
+// `periode` (which the table must list):
 // {register, titles, recordControls, headerControls, headerPatterns, ids, run(element, facts)}, where facts is
 // {periode, kommunenr, age, fnr, duf} and run gives [[id, severity, field, nb, nn], ...].
-export function loadElementRules(table) {
+export function loadElementRules(table, periode) {
   if (table === null || typeof table !== "object") throw new ElementRulesError("the table is not an object");
+  if (!Array.isArray(table.periodes) || !table.periodes.includes(periode)) {
+    // (a new year is a decision: docs/profiles.md)
+    throw new ElementRulesError(`${table.register}.controls.json does not list the reporting year ${periode} in "periodes"`);
+  }
   for (const key of ["titles", "record_controls", "header_controls", "header_patterns", "controls"]) {
     if (!(key in table)) throw new ElementRulesError(`the table has no ${JSON.stringify(key)}`);
   }
@@ -533,8 +548,9 @@ export function loadElementRules(table) {
   const defs = [];
   for (const [name, expr] of Object.entries(table.defs || {})) {
     const where = `${file} defs.${name}`;
-    const f = compileExpr(expand(expr, where), names, false, where);
+    if (!NAME.test(name)) throw new ElementRulesError(`${where}: not a plain name`);
     if (names.has(name) || name === "number") throw new ElementRulesError(`${where}: ${JSON.stringify(name)} is defined twice`);
+    const f = compileExpr(expand(expr, where), names, false, where);
     names.add(name);
     defs.push([name, f]);
   }

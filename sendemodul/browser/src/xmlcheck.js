@@ -69,7 +69,7 @@ export function checkXml(profile, unit, table, { allowSynthetic = true, source =
   const idKinds = profile.fields.filter((f) => f.id_kind).map((f) => f.id_kind);
   const journalField = profile.fields.find((f) => f.role === "journalnr");
   // 15F: SSB's controls from the profile's table (a table that does not load stops the check here, with its error)
-  const rules = profile.controls === "barnevern" ? loadElementRules(profile.element_controls) : null;
+  const rules = profile.controls === "barnevern" ? loadElementRules(profile.element_controls, profile.periode) : null;
   // The identifier and duplicate rules of checks.js; the field rules are run here (with XML's labels). (15F's
   // findings become SSB's controls below, not by checks.js's table of 11CF's.)
   const view = {
