@@ -414,8 +414,6 @@ def control(when: Any, nb: Any = "x", id: str = "X01", **more: Any) -> dict[str,
 def test_a_table_that_does_not_load_says_why_naming_the_control(table_, error):
     found = node("run_element_rules.mjs", {"table": table_, "cases": []})
     assert found.get("error", "").startswith(f"15F.controls.json {error}"), found
-        found
-    )
 
 
 def test_the_operators_and_groups_as_the_spec_says():
