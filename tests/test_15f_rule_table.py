@@ -494,3 +494,37 @@ def test_the_operators_and_groups_as_the_spec_says():
         ["N", "16"],
     ]
     assert found["ids"] == [*sorted("ABCDEFGHIJKLMN"), "NEVER"]
+
+
+def test_randomly_broken_15f_bytes_are_refused_where_the_cli_refuses(table):
+    """Bytes inserted, deleted or replaced in a 15F document (markup, references, bad bytes): the page refuses where
+    the CLI refuses, and every report that is not FATAL is the CLI's (a FATAL one may word or place expat's error
+    differently, as for IPLOS in tests/test_xml_rule_table.py)."""
+    base = as_bytes(doc(*EVERY_CONTROL[10:16]).replace('Saksbehandler="S"', 'Saksbehandler="S &amp; T"'))
+    pieces = [b"<", b">", b"&", b";", b'"', b"/", b"\xff", b"\x00", b"&lt;", b"&#x41;", b"<!--", b"-->", b"\n", b" "]
+    pieces += [b"=", b"a", b"1", b"-", b"<Plan/>", b"</Tiltak>", b'xmlns="u"', b"a:b"]
+    rng = random.Random(15)
+    cases = []
+    for _ in range(90):
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(data))
+            roll = rng.random()
+            if roll < 0.4:
+                data[at:at] = rng.choice(pieces)
+            elif roll < 0.7:
+                del data[at : at + rng.randint(1, 5)]
+            else:
+                data[at] = rng.randrange(256)
+        cases.append(bytes(data))
+    theirs = page(table, [(data, KONGSVINGER) for data in cases])
+    different = 0
+    for data, found in zip(cases, theirs, strict=True):
+        ours = cpython(data, KONGSVINGER)[0]
+        js = {key: found["report"][key] for key in REPORT_KEYS}
+        assert (ours["exit_code"] == 2) == (js["exit_code"] == 2), data
+        if ours != js:
+            assert ours["result"] == js["result"] == "FATAL", data
+            different += 1
+    assert different <= 3
+    assert sum(r["report"]["result"] != "FATAL" for r in theirs) > 10
