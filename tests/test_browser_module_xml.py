@@ -7,6 +7,8 @@ from the page)."""
 
 import io
 import json
+import re
+from pathlib import Path
 
 import pytest
 import test_browser_module
@@ -209,6 +211,18 @@ def test_keyboard_only_the_page_checks_15f_as_the_cli_does(server, release, page
 
 
 INDIVIDER = 2_000
+
+
+def test_the_page_embeds_15fs_control_table_in_its_own_order(release):
+    """The build sorts its embedded config's keys (reproducible bytes), but not the control table's, whose ``defs``
+    and ``let`` are in the order they are computed: the page holds 15F.controls.json's table as the file has it."""
+    html = (release / "krypteringsmodul.html").read_text(encoding="utf-8")
+    found = re.search(r'<script type="application/json" id="sendemodul-config">(.*?)</script>', html, re.DOTALL)
+    assert found is not None
+    config = json.loads(found.group(1))
+    embedded = next(p for p in config["xml_profiles"] if p["register"] == "15F")["element_controls"]
+    table = Path(__file__).parent.parent / "sendemodul" / "profiles" / "15F.controls.json"
+    assert json.dumps(embedded) == json.dumps(json.loads(table.read_text(encoding="utf-8")))
 
 
 def test_keyboard_only_15f_container_is_delivered_and_opened(server, release, page, tmp_path):
