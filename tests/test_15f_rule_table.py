@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import copy
 import datetime
+import gzip
 import io
 import json
 import random
@@ -241,6 +242,32 @@ def test_hand_made_individer_fire_every_control_of_the_table_alike(table, contro
     collect(controls["controls"])
     assert len(ids) > 40
     assert ids <= fired, sorted(ids - fired)
+
+
+# -- the stored individer of the table's own tests ------------------------------------------------------------
+
+EXPECTED = Path(__file__).parent / "data" / "barnevern_controls_expected.json.gz"
+
+
+def test_the_interpreter_gives_the_stored_findings_of_every_individ(controls):
+    """The individer that tests/test_element_table.py keeps with the findings the hand-written controls gave them
+    (SSB-derived, SSB's files, generated, mutated and random ones, each with facts of its own, two years): the
+    page's interpreter gives each the same findings, in the same order, with the same Bokmål and Nynorsk messages."""
+    with gzip.open(EXPECTED, "rt", encoding="utf-8") as f:
+        stored = json.load(f)
+    assert len(stored) > 1000
+    for year in sorted({case["facts"][0] for case in stored}):
+        cases = [case for case in stored if case["facts"][0] == year]
+        facts = [dict(zip(("periode", "kommunenr", "age", "fnr", "duf"), case["facts"])) for case in cases]
+        payload = {
+            "table": controls,
+            "periode": year,
+            "cases": [{"element": element(c["individ"]), "facts": f} for c, f in zip(cases, facts, strict=True)],
+        }
+        found = node("run_element_rules.mjs", payload)
+        assert "error" not in found, found
+        for case, findings in zip(cases, found["findings"], strict=True):
+            assert findings == case["findings"], case["individ"]
 
 
 # -- random changes ------------------------------------------------------------------------------------------------

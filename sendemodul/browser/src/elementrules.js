@@ -448,8 +448,20 @@ function compileLet(lets, names, inGroup, where) {
   return [inner, steps];
 }
 
+// The lets (or defs) of `node` on `env`, each computed the first time it is read (as CPython does: an expression
+// has no side effects, but one that would fail, an impossible ["ymd", ...], fails only where it is read), with
+// its own element current wherever it is read from (inside some_after too).
 const bind = (steps, node, env, group) => {
-  for (const [name, f] of steps) env[name] = f(node, env, group);
+  for (const [name, f] of steps) {
+    Object.defineProperty(env, name, {
+      configurable: true,
+      get() {
+        const value = f(node, env, group);
+        Object.defineProperty(env, name, { value, configurable: true });
+        return value;
+      },
+    });
+  }
 };
 
 // An item at `place` (`15F.controls.json controls[3].controls[1]`, the name its load errors give, with its id).
@@ -573,7 +585,7 @@ export function loadElementRules(table, periode) {
       kommunenr: facts.kommunenr,
     };
     const group = null;
-    for (const [name, f] of defs) env[name] = f(element, env, group);
+    bind(defs, element, env, group);
     const out = [];
     for (const item of items) item(element, env, out, group);
     return out;
