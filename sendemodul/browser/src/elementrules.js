@@ -91,13 +91,26 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const CONTROL_KEYS = new Set(["id", "severity", "field", "each", "let", "when", "message"]);
 const GROUP_KEYS = new Set(["each", "let", "controls"]);
 
-// ElementTree's iterfind on a plain path of tags: the elements in document order.
+// ElementTree's iterfind on a plain path of tags: {all, first, count} of the elements at the path below a node,
+// in document order.
 function compilePath(path, where) {
   if (typeof path !== "string" || !PATH.test(path)) {
     throw new ElementRulesError(`${where}: ${JSON.stringify(path)} is not a path of element names`);
   }
   const steps = path.split("/");
-  return (node) => {
+  if (steps.length === 1) {
+    const [tag] = steps;
+    return {
+      all: (node) => node.children.filter((c) => c.tag === tag),
+      first: (node) => node.children.find((c) => c.tag === tag) ?? null,
+      count: (node) => {
+        let n = 0;
+        for (const c of node.children) if (c.tag === tag) n += 1;
+        return n;
+      },
+    };
+  }
+  const all = (node) => {
     let found = [node];
     for (const tag of steps) {
       const next = [];
@@ -106,11 +119,7 @@ function compilePath(path, where) {
     }
     return found;
   };
-}
-
-function firstAt(steps, node) {
-  const found = steps(node);
-  return found.length ? found[0] : null;
+  return { all, first: (node) => all(node)[0] ?? null, count: (node) => all(node).length };
 }
 
 function subtree(node, tags, out) {
@@ -174,6 +183,25 @@ const ARITY = {
 
 const text = (x) => (typeof x === "string" ? x : null);
 
+// A let or def not computed yet.
+const UNSET = Symbol("unset");
+
+// The names visible at a place in the table: name -> {slot, depth} (a let's or def's slot, and the depth of the
+// element it is computed with: 0 the individ, 1... the nested groups'), and the depth of the innermost group.
+class Scope {
+  constructor(names, depth) {
+    this.names = names;
+    this.depth = depth;
+  }
+  child(depth = this.depth) {
+    return new Scope(new Map(this.names), depth);
+  }
+}
+
+// The state of one individ's run: the facts, every let's and def's value (UNSET until read), and per depth the
+// element current there, its number and its group's iteration [elements, index] (for some_after).
+// Expressions are functions of (node, st): the current element and this state.
+
 // The macros with their uses expanded (a macro may use the macros before it; a cycle is an error).
 function expandMacros(macros, file) {
   const done = new Map();
@@ -198,224 +226,273 @@ function expandMacros(macros, file) {
   return expand;
 }
 
-// An expression to a function of (node, env, group): the current element, the names visible (an object whose
-// prototype chain holds the outer scopes), and the group's iteration ({items, index}, for some_after); `names`: the
-// names visible here; `inGroup`: inside a group.
-function compileExpr(expr, names, inGroup, where) {
-  const c = (e) => compileExpr(e, names, inGroup, where);
-  if (expr === null || typeof expr === "string" || typeof expr === "boolean") return () => expr;
-  if (typeof expr === "number") {
-    if (!Number.isInteger(expr)) throw new ElementRulesError(`${where}: ${expr} is not a whole number`);
-    return () => expr;
+// Compiles one table's expressions; `thunks` holds each let's and def's expression by slot.
+class Compiler {
+  constructor() {
+    this.thunks = [];
+    // the deepest group's depth
+    this.depth = 0;
   }
-  if (!Array.isArray(expr) || !expr.length || typeof expr[0] !== "string") {
-    throw new ElementRulesError(`${where}: ${JSON.stringify(expr)} is not an expression`);
+
+  // A let or def `name` = `expr` in `scope` (computed with the element current at scope.depth), after the names
+  // before it; its slot.
+  define(scope, name, expr, where, exprWhere = `${where}, let ${JSON.stringify(name)}`) {
+    if (typeof name !== "string" || !NAME.test(name)) throw new ElementRulesError(`${where}: ${JSON.stringify(name)} is not a plain name`);
+    if (scope.names.has(name) || BUILTINS.includes(name)) throw new ElementRulesError(`${where}: ${JSON.stringify(name)} is defined twice`);
+    const thunk = this.expr(expr, scope, exprWhere);
+    const slot = this.thunks.length;
+    this.thunks.push(thunk);
+    scope.names.set(name, { slot, depth: scope.depth });
+    return slot;
   }
-  const [op, ...a] = expr;
-  if (!Object.hasOwn(ARITY, op)) throw new ElementRulesError(`${where}: unknown operator ${JSON.stringify(op)}`);
-  const [least, most] = ARITY[op];
-  if (a.length < least || a.length > most) {
-    throw new ElementRulesError(`${where}: ${JSON.stringify(op)} takes ${least === most ? least : `${least} or more`} argument(s), not ${a.length}`);
-  }
-  const literalText = (x, what) => {
-    if (typeof x !== "string") throw new ElementRulesError(`${where}: ${JSON.stringify(op)} wants ${what} as a literal text`);
-    return x;
-  };
-  switch (op) {
-    case "attr": {
-      const name = literalText(a[0], "an attribute name");
-      if (a.length === 1) return (node) => attrOf(node, name);
-      const steps = compilePath(a[1], where);
-      return (node) => {
-        const found = firstAt(steps, node);
-        return found ? attrOf(found, name) : "";
+
+  // The value of `name` where `scope` is: a let or def (computed the first time it is read, as CPython does: an
+  // expression that would fail, an impossible ["ymd", ...], fails only where it is read; with its own element
+  // current, inside some_after too), else a built-in.
+  name(name, scope, where) {
+    const found = scope.names.get(name);
+    if (found) {
+      const { slot, depth } = found;
+      const thunks = this.thunks;
+      return (node, st) => {
+        let value = st.slots[slot];
+        if (value === UNSET) value = st.slots[slot] = thunks[slot](st.elements[depth], st);
+        return value;
       };
     }
-    case "text": {
-      const steps = compilePath(a[0], where);
-      return (node) => {
-        const found = firstAt(steps, node);
-        return found ? pyStrip(found.text ?? "") : "";
-      };
+    if (name === "number" && scope.depth > 0) {
+      const depth = scope.depth;
+      return (node, st) => st.numbers[depth];
     }
-    case "count": {
-      const steps = compilePath(a[0], where);
-      return (node) => steps(node).length;
+    if (name === "age") return (node, st) => st.facts.age ?? null;
+    if (name === "fnr" || name === "duf" || name === "kommunenr") return (node, st) => st.facts[name];
+    throw new ElementRulesError(`${where}: ${JSON.stringify(name)} is used before it is defined`);
+  }
+
+  expr(expr, scope, where) {
+    const c = (e) => this.expr(e, scope, where);
+    if (expr === null || typeof expr === "string" || typeof expr === "boolean") return () => expr;
+    if (typeof expr === "number") {
+      if (!Number.isInteger(expr)) throw new ElementRulesError(`${where}: ${expr} is not a whole number`);
+      return () => expr;
     }
-    case "tag":
-      return (node) => node.tag;
-    case "var": {
-      const name = literalText(a[0], "a name");
-      if (!names.has(name)) throw new ElementRulesError(`${where}: ${JSON.stringify(name)} is used before it is defined`);
-      return (node, env) => env[name];
+    if (!Array.isArray(expr) || !expr.length || typeof expr[0] !== "string") {
+      throw new ElementRulesError(`${where}: ${JSON.stringify(expr)} is not an expression`);
     }
-    case "macro":
-      throw new ElementRulesError(`${where}: macro left unexpanded`); // (expandMacros replaces each)
-    case "year":
-      return (node, env) => env.$year;
-    case "date": {
-      const x = c(a[0]);
-      return (node, env, group) => isoDay(x(node, env, group));
+    const [op, ...a] = expr;
+    if (!Object.hasOwn(ARITY, op)) throw new ElementRulesError(`${where}: unknown operator ${JSON.stringify(op)}`);
+    const [least, most] = ARITY[op];
+    if (a.length < least || a.length > most) {
+      throw new ElementRulesError(`${where}: ${JSON.stringify(op)} takes ${least === most ? least : `${least} or more`} argument(s), not ${a.length}`);
     }
-    case "ymd": {
-      if (!a.every((v) => Number.isInteger(v))) {
-        const [y, m, d] = a.map(c);
-        return (node, env, group) => {
-          const [yy, mm, dd] = [y(node, env, group), m(node, env, group), d(node, env, group)];
-          if (![yy, mm, dd].every(Number.isInteger) || !validYmd(yy, mm, dd)) {
-            throw new ElementRulesError(`${where}: ["ymd", ${yy}, ${mm}, ${dd}] is not a date`);
-          }
-          return ordinal(yy, mm, dd);
+    const literalText = (x, what) => {
+      if (typeof x !== "string") throw new ElementRulesError(`${where}: ${JSON.stringify(op)} wants ${what} as a literal text`);
+      return x;
+    };
+    switch (op) {
+      case "attr": {
+        const name = literalText(a[0], "an attribute name");
+        if (a.length === 1) return (node) => attrOf(node, name);
+        const path = compilePath(a[1], where);
+        return (node) => {
+          const found = path.first(node);
+          return found ? attrOf(found, name) : "";
         };
       }
-      if (!validYmd(...a)) throw new ElementRulesError(`${where}: ${JSON.stringify(expr)} is not a date`);
-      const day = ordinal(...a);
-      return () => day;
-    }
-    case "year_of": {
-      const x = c(a[0]);
-      return (node, env, group) => {
-        const v = x(node, env, group);
-        return isNull(v) ? null : yearOf(v);
-      };
-    }
-    case "+":
-    case "-":
-    case "min":
-    case "max": {
-      const [x, y] = a.map(c);
-      const f = { "+": (p, q) => p + q, "-": (p, q) => p - q, min: Math.min, max: Math.max }[op];
-      return (node, env, group) => {
-        const p = x(node, env, group);
-        if (isNull(p)) return null;
-        const q = y(node, env, group);
-        return isNull(q) ? null : f(p, q);
-      };
-    }
-    case "<":
-    case "<=":
-    case ">":
-    case ">=": {
-      const [x, y] = a.map(c);
-      const f = { "<": (r) => r < 0, "<=": (r) => r <= 0, ">": (r) => r > 0, ">=": (r) => r >= 0 }[op];
-      return (node, env, group) => {
-        const p = x(node, env, group);
-        if (isNull(p)) return false;
-        const q = y(node, env, group);
-        return !isNull(q) && f(lessThan(p, q));
-      };
-    }
-    case "==":
-    case "!=": {
-      const [x, y] = a.map(c);
-      const same = (p, q) => (isNull(p) ? isNull(q) : p === q);
-      return op === "==" ? (n, e, g) => same(x(n, e, g), y(n, e, g)) : (n, e, g) => !same(x(n, e, g), y(n, e, g));
-    }
-    case "and": {
-      const xs = a.map(c);
-      return (n, e, g) => xs.every((x) => truthy(x(n, e, g)));
-    }
-    case "or": {
-      const xs = a.map(c);
-      return (n, e, g) => xs.some((x) => truthy(x(n, e, g)));
-    }
-    case "not": {
-      const x = c(a[0]);
-      return (n, e, g) => !truthy(x(n, e, g));
-    }
-    case "if": {
-      const [cond, yes, no] = a.map(c);
-      return (n, e, g) => (truthy(cond(n, e, g)) ? yes(n, e, g) : no(n, e, g));
-    }
-    case "null": {
-      const x = c(a[0]);
-      return (n, e, g) => isNull(x(n, e, g));
-    }
-    case "coalesce": {
-      const [x, y] = a.map(c);
-      return (n, e, g) => {
-        const v = x(n, e, g);
-        return isNull(v) ? y(n, e, g) : v;
-      };
-    }
-    case "blank":
-    case "filled": {
-      const x = c(a[0]);
-      return op === "blank" ? (n, e, g) => x(n, e, g) === "" : (n, e, g) => x(n, e, g) !== "";
-    }
-    case "in": {
-      const x = c(a[0]);
-      const set = a[1];
-      if (!Array.isArray(set) || set[0] !== "set" || !set.slice(1).every((v) => typeof v === "string")) {
-        throw new ElementRulesError(`${where}: "in" wants ["set", text, ...] as its second argument`);
+      case "text": {
+        const path = compilePath(a[0], where);
+        return (node) => {
+          const found = path.first(node);
+          return found ? pyStrip(found.text ?? "") : "";
+        };
       }
-      const members = new Set(set.slice(1));
-      return (n, e, g) => members.has(x(n, e, g));
+      case "count":
+        return compilePath(a[0], where).count;
+      case "tag":
+        return (node) => node.tag;
+      case "var":
+        return this.name(literalText(a[0], "a name"), scope, where);
+      case "macro":
+        throw new ElementRulesError(`${where}: macro left unexpanded`); // (expandMacros replaces each)
+      case "year":
+        return (node, st) => st.year;
+      case "date": {
+        const x = c(a[0]);
+        return (node, st) => isoDay(x(node, st));
+      }
+      case "ymd": {
+        if (!a.every((v) => Number.isInteger(v))) {
+          const [y, m, d] = a.map(c);
+          return (node, st) => {
+            const [yy, mm, dd] = [y(node, st), m(node, st), d(node, st)];
+            if (![yy, mm, dd].every(Number.isInteger) || !validYmd(yy, mm, dd)) {
+              throw new ElementRulesError(`${where}: ["ymd", ${yy}, ${mm}, ${dd}] is not a date`);
+            }
+            return ordinal(yy, mm, dd);
+          };
+        }
+        if (!validYmd(...a)) throw new ElementRulesError(`${where}: ${JSON.stringify(expr)} is not a date`);
+        const day = ordinal(...a);
+        return () => day;
+      }
+      case "year_of": {
+        const x = c(a[0]);
+        return (node, st) => {
+          const v = x(node, st);
+          return isNull(v) ? null : yearOf(v);
+        };
+      }
+      case "+":
+      case "-":
+      case "min":
+      case "max": {
+        const [x, y] = a.map(c);
+        const f = { "+": (p, q) => p + q, "-": (p, q) => p - q, min: Math.min, max: Math.max }[op];
+        return (node, st) => {
+          const p = x(node, st);
+          if (isNull(p)) return null;
+          const q = y(node, st);
+          return isNull(q) ? null : f(p, q);
+        };
+      }
+      case "<":
+      case "<=":
+      case ">":
+      case ">=": {
+        const [x, y] = a.map(c);
+        const f = { "<": (r) => r < 0, "<=": (r) => r <= 0, ">": (r) => r > 0, ">=": (r) => r >= 0 }[op];
+        return (node, st) => {
+          const p = x(node, st);
+          if (isNull(p)) return false;
+          const q = y(node, st);
+          return !isNull(q) && f(lessThan(p, q));
+        };
+      }
+      case "==":
+      case "!=": {
+        const [x, y] = a.map(c);
+        const same = (p, q) => (isNull(p) ? isNull(q) : p === q);
+        return op === "==" ? (n, st) => same(x(n, st), y(n, st)) : (n, st) => !same(x(n, st), y(n, st));
+      }
+      case "and": {
+        const xs = a.map(c);
+        return (n, st) => {
+          for (const x of xs) if (!truthy(x(n, st))) return false;
+          return true;
+        };
+      }
+      case "or": {
+        const xs = a.map(c);
+        return (n, st) => {
+          for (const x of xs) if (truthy(x(n, st))) return true;
+          return false;
+        };
+      }
+      case "not": {
+        const x = c(a[0]);
+        return (n, st) => !truthy(x(n, st));
+      }
+      case "if": {
+        const [cond, yes, no] = a.map(c);
+        return (n, st) => (truthy(cond(n, st)) ? yes(n, st) : no(n, st));
+      }
+      case "null": {
+        const x = c(a[0]);
+        return (n, st) => isNull(x(n, st));
+      }
+      case "coalesce": {
+        const [x, y] = a.map(c);
+        return (n, st) => {
+          const v = x(n, st);
+          return isNull(v) ? y(n, st) : v;
+        };
+      }
+      case "blank":
+      case "filled": {
+        const x = c(a[0]);
+        return op === "blank" ? (n, st) => x(n, st) === "" : (n, st) => x(n, st) !== "";
+      }
+      case "in": {
+        const x = c(a[0]);
+        const set = a[1];
+        if (!Array.isArray(set) || set[0] !== "set" || !set.slice(1).every((v) => typeof v === "string")) {
+          throw new ElementRulesError(`${where}: "in" wants ["set", text, ...] as its second argument`);
+        }
+        const members = new Set(set.slice(1));
+        return (n, st) => members.has(x(n, st));
+      }
+      case "starts": {
+        const x = c(a[0]);
+        const prefixes = a.slice(1).map((p) => literalText(p, "its prefixes"));
+        return (n, st) => {
+          const v = text(x(n, st));
+          return v !== null && prefixes.some((p) => v.startsWith(p));
+        };
+      }
+      case "some": {
+        // whether any element at the path (below the current one) makes the expression true, with it current
+        const path = compilePath(a[0], where);
+        const x = c(a[1]);
+        return (node, st) => path.all(node).some((found) => truthy(x(found, st)));
+      }
+      case "some_after": {
+        if (scope.depth === 0) throw new ElementRulesError(`${where}: "some_after" outside a group`);
+        const depth = scope.depth;
+        const x = c(a[0]);
+        return (node, st) => {
+          const [items, index] = st.iterations[depth];
+          for (let i = index + 1; i < items.length; i++) if (truthy(x(items[i], st))) return true;
+          return false;
+        };
+      }
     }
-    case "starts": {
-      const x = c(a[0]);
-      const prefixes = a.slice(1).map((p) => literalText(p, "its prefixes"));
-      return (n, e, g) => {
-        const v = text(x(n, e, g));
-        return v !== null && prefixes.some((p) => v.startsWith(p));
-      };
-    }
-    case "some": {
-      // whether any element at the path (below the current one) makes the expression true, with it current
-      const steps = compilePath(a[0], where);
-      const x = c(a[1]);
-      return (node, env, group) => steps(node).some((found) => truthy(x(found, env, group)));
-    }
-    case "some_after": {
-      if (!inGroup) throw new ElementRulesError(`${where}: "some_after" outside a group`);
-      const x = c(a[0]);
-      return (node, env, group) => {
-        for (let i = group.index + 1; i < group.items.length; i++) if (truthy(x(group.items[i], env, group))) return true;
-        return false;
-      };
-    }
+    throw new ElementRulesError(`${where}: unknown operator ${JSON.stringify(op)}`);
   }
-  throw new ElementRulesError(`${where}: unknown operator ${JSON.stringify(op)}`);
-}
 
-// A message {nb, nn}: each a template ("{name}" a visible name) or ["if", cond, m, m], to a function of (node, env,
-// group) giving [nb, nn].
-function compileMessage(message, names, inGroup, where) {
-  const keys = message !== null && typeof message === "object" && !Array.isArray(message) ? Object.keys(message).sort() : [];
-  if (keys.join() !== "nb,nn") {
-    throw new ElementRulesError(`${where}: a message is {"nb": ..., "nn": ...}`);
-  }
-  const one = (m) => {
-    if (typeof m === "string") {
-      // [text, name, text, name, ..., text]; "{{" and "}}" are a literal brace
-      const parts = [""];
-      const token = /\{\{|\}\}|\{([^{}]*)\}|[{}]/g;
-      let last = 0;
-      for (const found of m.matchAll(token)) {
-        parts[parts.length - 1] += m.slice(last, found.index);
-        last = found.index + found[0].length;
-        if (found[0] === "{{" || found[0] === "}}") parts[parts.length - 1] += found[0][0];
-        else if (found[1] === undefined) throw new ElementRulesError(`${where}: a single ${found[0]} in a message (write it twice)`);
-        else if (!names.has(found[1])) throw new ElementRulesError(`${where}: the message names {${found[1]}}, which is not visible there`);
-        else parts.push(found[1], "");
+  // A message {nb, nn}: each a template ("{name}" a visible name; "{{" and "}}" a brace) or ["if", cond, m, m], to
+  // a function of (node, st) giving [nb, nn].
+  message(message, scope, where) {
+    const keys = message !== null && typeof message === "object" && !Array.isArray(message) ? Object.keys(message).sort() : [];
+    if (keys.join() !== "nb,nn") throw new ElementRulesError(`${where}: a message is {"nb": ..., "nn": ...}`);
+    const one = (m) => {
+      if (typeof m === "string") {
+        // [text, name, text, name, ..., text]
+        const parts = [""];
+        const token = /\{\{|\}\}|\{([^{}]*)\}|[{}]/g;
+        let last = 0;
+        for (const found of m.matchAll(token)) {
+          parts[parts.length - 1] += m.slice(last, found.index);
+          last = found.index + found[0].length;
+          if (found[0] === "{{" || found[0] === "}}") parts[parts.length - 1] += found[0][0];
+          else if (found[1] === undefined) throw new ElementRulesError(`${where}: a single ${found[0]} in a message (write it twice)`);
+          else if (!NAME.test(found[1]) || !(scope.names.has(found[1]) || BUILTINS.includes(found[1]))) {
+            throw new ElementRulesError(`${where}: the message names {${found[1]}}, which is not visible there`);
+          } else {
+            try {
+              parts.push(this.name(found[1], scope, where), "");
+            } catch {
+              throw new ElementRulesError(`${where}: the message names {${found[1]}}, which is not visible there`);
+            }
+          }
+        }
+        parts[parts.length - 1] += m.slice(last);
+        return (node, st) => {
+          let out = parts[0];
+          for (let i = 1; i < parts.length; i += 2) out += shown(parts[i](node, st)) + parts[i + 1];
+          return out;
+        };
       }
-      parts[parts.length - 1] += m.slice(last);
-      return (node, env) => {
-        let out = parts[0];
-        for (let i = 1; i < parts.length; i += 2) out += shown(env[parts[i]]) + parts[i + 1];
-        return out;
-      };
-    }
-    if (Array.isArray(m) && m[0] === "if" && m.length === 4) {
-      const cond = compileExpr(m[1], names, inGroup, where);
-      const [yes, no] = [one(m[2]), one(m[3])];
-      return (n, e, g) => (truthy(cond(n, e, g)) ? yes(n, e, g) : no(n, e, g));
-    }
-    throw new ElementRulesError(`${where}: a message is a text or ["if", condition, message, message]`);
-  };
-  const nb = one(message.nb);
-  const nn = one(message.nn);
-  return (n, e, g) => [nb(n, e, g), nn(n, e, g)];
+      if (Array.isArray(m) && m[0] === "if" && m.length === 4) {
+        const cond = this.expr(m[1], scope, where);
+        const [yes, no] = [one(m[2]), one(m[3])];
+        return (n, st) => (truthy(cond(n, st)) ? yes(n, st) : no(n, st));
+      }
+      throw new ElementRulesError(`${where}: a message is a text or ["if", condition, message, message]`);
+    };
+    const nb = one(message.nb);
+    const nn = one(message.nn);
+    return (n, st) => [nb(n, st), nn(n, st)];
+  }
 }
 
 // EACH: a path, or {"tags": [...]} (the element's subtree, itself included, in document order).
@@ -429,43 +506,21 @@ function compileEach(each, where) {
     const set = new Set(tags);
     return (node) => subtree(node, set, []);
   }
-  return compilePath(each, where);
+  return compilePath(each, where).all;
 }
 
-// `let` ({name: expr}, in order) to [names, functions]; each name new on its path.
-function compileLet(lets, names, inGroup, where) {
-  if (lets === undefined) return [names, []];
+// The lets of a group or control ({name: expr}, in order) in `scope`: their slots.
+function compileLets(cx, lets, scope, where, ex) {
+  if (lets === undefined) return [];
   if (lets === null || typeof lets !== "object" || Array.isArray(lets)) throw new ElementRulesError(`${where}: "let" is an object`);
-  const inner = new Set(names);
-  const steps = [];
-  for (const [name, expr] of Object.entries(lets)) {
-    if (!NAME.test(name)) throw new ElementRulesError(`${where}: ${JSON.stringify(name)} is not a plain name`);
-    if (inner.has(name) || BUILTINS.includes(name)) throw new ElementRulesError(`${where}: ${JSON.stringify(name)} is defined twice`);
-    const f = compileExpr(expr, inner, inGroup, `${where}, let ${JSON.stringify(name)}`);
-    inner.add(name);
-    steps.push([name, f]);
-  }
-  return [inner, steps];
+  return Object.entries(lets).map(([name, expr]) => cx.define(scope, name, ex(expr), where));
 }
 
-// The lets (or defs) of `node` on `env`, each computed the first time it is read (as CPython does: an expression
-// has no side effects, but one that would fail, an impossible ["ymd", ...], fails only where it is read), with
-// its own element current wherever it is read from (inside some_after too).
-const bind = (steps, node, env, group) => {
-  for (const [name, f] of steps) {
-    Object.defineProperty(env, name, {
-      configurable: true,
-      get() {
-        const value = f(node, env, group);
-        Object.defineProperty(env, name, { value, configurable: true });
-        return value;
-      },
-    });
-  }
-};
+const expandMessage = (m, ex) => (Array.isArray(m) && m[0] === "if" && m.length === 4 ? ["if", ex(m[1]), expandMessage(m[2], ex), expandMessage(m[3], ex)] : m);
 
-// An item at `place` (`15F.controls.json controls[3].controls[1]`, the name its load errors give, with its id).
-function compileItem(item, names, inGroup, expand, place, oneControl = false) {
+// An item at `place` (`15F.controls.json controls[3].controls[1]`, the name its load errors give, with its id) to
+// a function of (node, st, out) that pushes its findings on `out`.
+function compileItem(cx, item, outer, expand, place, oneControl = false) {
   if (item === null || typeof item !== "object" || Array.isArray(item)) {
     throw new ElementRulesError(`${place}: an item is a control or a group`);
   }
@@ -476,36 +531,33 @@ function compileItem(item, names, inGroup, expand, place, oneControl = false) {
   if (item.each !== undefined && item.id !== undefined) {
     // a control with "each": a group of that one control (at the control's own place)
     const { each, ...control } = item;
-    return compileItem({ each, controls: [control] }, names, inGroup, expand, place, true);
+    return compileItem(cx, { each, controls: [control] }, outer, expand, place, true);
   }
   if (item.id === undefined) {
     if (item.each === undefined || !Array.isArray(item.controls) || !item.controls.length) {
       throw new ElementRulesError(`${where}: a group has "each" and "controls" (not empty)`);
     }
     const each = compileEach(item.each, where);
-    const withNumber = new Set(names).add("number"); // (a nested group's number is its own element's)
-    const [inner, steps] = compileLet(
-      item.let === undefined ? undefined : Object.fromEntries(Object.entries(item.let).map(([k, v]) => [k, ex(v)])),
-      withNumber,
-      true,
-      where,
-    );
+    const scope = outer.child(outer.depth + 1);
+    const depth = scope.depth;
+    cx.depth = Math.max(cx.depth, depth);
+    const slots = compileLets(cx, item.let, scope, where, ex);
     const children = item.controls.map((child, i) =>
-      compileItem(child, inner, true, expand, oneControl ? place : `${place}.controls[${i}]`),
+      compileItem(cx, child, scope, expand, oneControl ? place : `${place}.controls[${i}]`),
     );
-    return (node, env, out) => {
+    return (node, st, out) => {
       const items = each(node);
+      if (!items.length) return;
       const numbers = new Map();
-      const group = { items, index: 0 };
       for (let i = 0; i < items.length; i++) {
         const element = items[i];
         const number = (numbers.get(element.tag) || 0) + 1;
         numbers.set(element.tag, number);
-        const scope = Object.create(env);
-        scope.number = number;
-        group.index = i;
-        bind(steps, element, scope, group);
-        for (const child of children) child(element, scope, out, group);
+        st.elements[depth] = element;
+        st.numbers[depth] = number;
+        st.iterations[depth] = [items, i];
+        for (const slot of slots) st.slots[slot] = UNSET;
+        for (const child of children) child(element, st, out);
       }
     };
   }
@@ -513,36 +565,29 @@ function compileItem(item, names, inGroup, expand, place, oneControl = false) {
   if (!SEVERITIES.has(item.severity)) throw new ElementRulesError(`${where}: unknown severity ${JSON.stringify(item.severity)}`);
   if (item.field !== null && typeof item.field !== "string") throw new ElementRulesError(`${where}: "field" is a text or null`);
   if (item.when === undefined) throw new ElementRulesError(`${where}: a control has "when"`);
-  const [inner, steps] = compileLet(
-    item.let === undefined ? undefined : Object.fromEntries(Object.entries(item.let).map(([k, v]) => [k, ex(v)])),
-    names,
-    inGroup,
-    where,
-  );
-  const when = compileExpr(ex(item.when), inner, inGroup, where);
+  const scope = outer.child();
+  const slots = compileLets(cx, item.let, scope, where, ex);
+  const when = cx.expr(ex(item.when), scope, where);
   const messages = item.message;
-  const expandedMessage =
+  const expanded =
     messages && typeof messages === "object" && !Array.isArray(messages)
       ? Object.fromEntries(Object.entries(messages).map(([lang, m]) => [lang, expandMessage(m, ex)]))
       : messages;
-  const message = compileMessage(expandedMessage, inner, inGroup, where);
+  const message = cx.message(expanded, scope, where);
   const { id, severity, field } = item;
-  return (node, env, out, group) => {
-    const scope = steps.length ? Object.create(env) : env;
-    bind(steps, node, scope, group);
-    if (truthy(when(node, scope, group))) {
-      const [nb, nn] = message(node, scope, group);
+  return (node, st, out) => {
+    for (const slot of slots) st.slots[slot] = UNSET;
+    if (truthy(when(node, st))) {
+      const [nb, nn] = message(node, st);
       out.push([id, severity, field, nb, nn]);
     }
   };
 }
 
-const expandMessage = (m, ex) => (Array.isArray(m) && m[0] === "if" && m.length === 4 ? ["if", ex(m[1]), expandMessage(m[2], ex), expandMessage(m[3], ex)] : m);
-
 // The table (15F.controls.json, or the export's "element_controls") checked and compiled for reporting year
-// `periode` (which the table must list):
-// {register, titles, recordControls, headerControls, headerPatterns, ids, run(element, facts)}, where facts is
-// {periode, kommunenr, age, fnr, duf} and run gives [[id, severity, field, nb, nn], ...].
+// `periode` (which the table must list): {register, titles, recordControls, headerControls, headerPatterns, ids,
+// run(element, facts)}, where facts is {kommunenr, age, fnr, duf} (and periode: the table's year is `periode`) and
+// run gives [[id, severity, field, nb, nn], ...].
 export function loadElementRules(table, periode) {
   if (table === null || typeof table !== "object") throw new ElementRulesError("the table is not an object");
   if (!Array.isArray(table.periodes) || !table.periodes.includes(periode)) {
@@ -553,21 +598,16 @@ export function loadElementRules(table, periode) {
     if (!(key in table)) throw new ElementRulesError(`the table has no ${JSON.stringify(key)}`);
   }
   const file = `${table.register}.controls.json`;
-  const macros = table.macros || {};
-  const expand = expandMacros(macros, file);
-  // the defs: named values of the individ, in order, after the built-ins
-  const names = new Set(BUILTINS.filter((n) => n !== "number"));
-  const defs = [];
+  const expand = expandMacros(table.macros || {}, file);
+  const cx = new Compiler();
+  const top = new Scope(new Map(), 0);
+  // the defs: named values of the individ, in order
   for (const [name, expr] of Object.entries(table.defs || {})) {
     const where = `${file} defs.${name}`;
-    if (!NAME.test(name)) throw new ElementRulesError(`${where}: not a plain name`);
-    if (names.has(name) || name === "number") throw new ElementRulesError(`${where}: ${JSON.stringify(name)} is defined twice`);
-    const f = compileExpr(expand(expr, where), names, false, where);
-    names.add(name);
-    defs.push([name, f]);
+    cx.define(top, name, expand(expr, where), where, where);
   }
   if (!Array.isArray(table.controls)) throw new ElementRulesError('"controls" is a list');
-  const items = table.controls.map((item, i) => compileItem(item, names, false, expand, `${file} controls[${i}]`));
+  const items = table.controls.map((item, i) => compileItem(cx, item, top, expand, `${file} controls[${i}]`));
   const ids = new Set();
   const collect = (list) => {
     for (const item of list) {
@@ -576,18 +616,19 @@ export function loadElementRules(table, periode) {
     }
   };
   collect(table.controls);
+  const slotCount = cx.thunks.length;
+  const depth = cx.depth + 1;
   function run(element, facts) {
-    const env = {
-      $year: facts.periode,
-      age: facts.age ?? null,
-      fnr: facts.fnr,
-      duf: facts.duf,
-      kommunenr: facts.kommunenr,
+    const st = {
+      year: periode,
+      facts,
+      slots: new Array(slotCount).fill(UNSET),
+      elements: new Array(depth).fill(element),
+      numbers: new Array(depth).fill(0),
+      iterations: new Array(depth).fill(null),
     };
-    const group = null;
-    bind(defs, element, env, group);
     const out = [];
-    for (const item of items) item(element, env, out, group);
+    for (const item of items) item(element, st, out);
     return out;
   }
   return {
