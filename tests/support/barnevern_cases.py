@@ -3,8 +3,9 @@ test files, generated extracts, and random individer built from pools of values 
 around 1998, 2023, 30 June and the reporting year; the codes that need a presisering; the laws and lovhjemmel of
 omsorgstiltak), each with facts of their own (year, kommune, age, the identifiers' states).
 
-tests/test_element_table.py checks the rule table's findings on them against expected findings that the hand-written
-controls gave before the table replaced them (tests/data/barnevern_controls_expected.json.gz)."""
+tests/test_element_table.py checks the rule table's findings against the findings that the hand-written controls gave
+on :func:`all_cases` before the table replaced them (tests/data/barnevern_controls_expected.json.gz, which holds the
+cases too: it stays what it was if these builders change)."""
 
 from __future__ import annotations
 
@@ -183,3 +184,50 @@ def mutated(xml: str, rng: random.Random) -> str:
         return match[0]
 
     return re.sub(r' (\w+)="[^"]*"', replace, xml)
+
+
+def ssb_individer() -> list[tuple[str, tuple[int, str, int | None, str, str]]]:
+    """(individ XML without identifiers, facts) of the SSB-derived cases (the rows of test_ssb_agreement_15f and
+    test_barnevern_controls, SSB's test files), with the facts their identifiers give."""
+    import test_barnevern_controls as controls
+    import test_ssb_15f as files
+    import test_ssb_agreement_15f as agreement
+
+    from sendemodul.profiles.rules import barnevern
+
+    documents = [agreement.unit_and_file(case) for case in agreement.CASES]
+    documents += [(controls.UNIT, agreement.doc(case[2])) for case in controls.CASES]
+    documents += [
+        (controls.UNIT, agreement.doc(controls.individ(case[3]).replace(controls.FNR, controls.fnr_aged(case[2]))))
+        for case in controls.AGE_CASES
+        if case[2] is not None
+    ]
+    for name, unit in {**files.OK_FILES, **files.OTHER_FILES}.items():
+        documents.append((unit, files.ssb_file(name)))
+    out = []
+    for unit, document in documents:
+        data = document if isinstance(document, bytes) else document.encode()
+        try:
+            root = ET.fromstring(data)
+        except ET.ParseError:
+            continue  # SSB's "invalid XML" row
+        kommunenr = identity.parse_unit(unit, 2026).kommunenr
+        for element in root.iter("Individ"):
+            fnr, duf = element.get("Fodselsnummer", "").strip(), element.get("DUFnummer", "").strip()
+            facts = (2026, kommunenr, barnevern.age_in(fnr, 2026), barnevern.fnr_state(fnr), barnevern.duf_state(duf))
+            out.append((without_ids(ET.tostring(element, encoding="unicode")), facts))
+    return out
+
+
+def all_cases() -> list[tuple[str, tuple[int, str, int | None, str, str]]]:
+    """Every (individ, facts) of tests/data/barnevern_controls_expected.json.gz, made as it was made (the SSB-derived
+    cases, 60 generated individer and 3 mutations of each, 1000 random ones; seeded): the hand-written controls gave
+    the findings stored there, before the rule table replaced them."""
+    rng = random.Random(15)
+    found = ssb_individer()
+    generated = generated_individer(60, 1)
+    for xml in generated + [mutated(x, rng) for x in generated for _ in range(3)]:
+        found.append((xml, random_facts(rng)))
+    for _ in range(1000):
+        found.append((random_individ(rng), random_facts(rng)))
+    return found
