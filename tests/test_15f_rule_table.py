@@ -27,6 +27,7 @@ from test_ssb_agreement_15f import (
     FNR,
     JMFR,
     OMSORG,
+    avgiver,
     doc,
     fly,
     fnr_aged,
@@ -225,8 +226,27 @@ EVERY_CONTROL = [
 ]
 
 
+#: Individer and headers for the wiring around the controls (xml_records.py): identifiers blank, not 11 (12) digits,
+#: padded, both bad, an ID number in data (the individ gets no control), Avgiver's patterns and blanks.
+WIRING = [
+    doc(ind(fnr=" ")),
+    doc(ind(fnr=None, duf="")),
+    doc(ind(fnr="1234")),
+    doc(ind(fnr=None, duf="2024123456101")),
+    doc(ind(fnr=f" {FNR} ", duf=f" {DUF}")),
+    doc(ind(fnr=BAD_FNR, duf="202412345611")),
+    doc(ind(fnr="0101", duf="1")),
+    doc(ind(extra=f' Bydelsnavn="{ADULT}"')),
+    doc(ind(end="2020-01-01"), head=avgiver(versjon=" 2026")),
+    doc(ind(), head=avgiver(kommunenr="3401 ", navn="\u3000")),
+    doc(ind(), head=avgiver(orgnr="94411778x")),
+    doc(ind(), ind(), head=avgiver(versjon="2025")),
+]
+
+
 def test_hand_made_individer_fire_every_control_of_the_table_alike(table, controls):
-    extracts = [(as_bytes(doc(individ)), KONGSVINGER) for individ in EVERY_CONTROL]
+    extracts = [(as_bytes(text), KONGSVINGER) for text in WIRING]
+    extracts += [(as_bytes(doc(individ)), KONGSVINGER) for individ in EVERY_CONTROL]
     extracts += [(as_bytes(oslo(individ)), OSLO) for individ in EVERY_CONTROL]
     extracts.append((as_bytes(doc(*EVERY_CONTROL)), KONGSVINGER))
     reports = assert_alike(table, extracts)
