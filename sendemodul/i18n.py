@@ -177,6 +177,26 @@ class Msg(str):
         return (_msg, (self.msgid, self.values))
 
 
+class Bilingual(Msg):
+    """A text given in both languages already (a rule table's message, rendered from its ``nb`` and ``nn``
+    templates): its value is the Bokmål text, and :meth:`in_language` gives the Nynorsk one without a catalog."""
+
+    nynorsk: str
+
+    def __new__(cls, bokmal: str, nynorsk: str) -> Bilingual:
+        self = str.__new__(cls, bokmal)
+        self.msgid = bokmal
+        self.values = {}
+        self.nynorsk = nynorsk
+        return self
+
+    def in_language(self, lang: str) -> str:
+        return self.nynorsk if language(lang) == "nn" else str.__str__(self)
+
+    def __reduce__(self) -> Any:
+        return (Bilingual, (str.__str__(self), self.nynorsk))
+
+
 def _msg(msgid: str, values: dict[str, Any]) -> Msg:
     return Msg(msgid, **values)
 

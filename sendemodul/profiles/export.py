@@ -103,8 +103,11 @@ def _consistency_table(rule: Consistency) -> dict[str, Any]:
 
 def xml_profile_table(profile: XmlProfile) -> dict[str, Any]:
     """One XML profile (15F, IPLOS) as the page reads it: the document's elements, the header's, the record's and
-    every child element's attributes with their rules, the counts and order of the children, the consistency rules."""
-    return {
+    every child element's attributes with their rules, the counts and order of the children, the consistency rules;
+    with register controls (15F's ``barnevern``), its rule table as the file has it (``element_controls``; macros
+    not expanded: the page's interpreter expands them at load, as :mod:`~sendemodul.profiles.rules.element_table`
+    does)."""
+    table = {
         "kind": "xml",
         "register": profile.register,
         "periode": profile.periode,
@@ -122,6 +125,9 @@ def xml_profile_table(profile: XmlProfile) -> dict[str, Any]:
         "children": [_child_table(c) for c in profile.children],
         "consistency": [_consistency_table(r) for r in profile.consistency],
     }
+    if profile.controls is not None:
+        table["element_controls"] = load_table(profile.register)
+    return table
 
 
 def combined_table(year: int) -> dict[str, Any]:
@@ -140,7 +146,7 @@ def combined_table(year: int) -> dict[str, Any]:
         "format": FORMAT,
         "year": year,
         "profiles": [profile_fields(p) for p in profiles],
-        # the XML profiles (15F, IPLOS): their schema and consistency rules (15F's barnevern controls are Python yet)
+        # the XML profiles (15F, IPLOS): their schema, consistency rules and (15F) the barnevern controls' rule table
         "xml_profiles": [xml_profile_table(p) for p in xml_profiles],
         "controls": {p.register: load_table(p.register) for p in profiles if p.controls is not None},
         "kommuner": sorted(code for code, k in kommuner().items() if k.valid_in(year)),

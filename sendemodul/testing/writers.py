@@ -288,7 +288,7 @@ _BARNEVERN_ONE = frozenset({"Melder", "Saksinnhold"})
 
 
 def _barnevern_values(element: str, values: dict[str, str], period: tuple[str, str]) -> None:
-    """Values that SSB's barnevern controls accept (sendemodul/profiles/rules/barnevern.py): a melding's, plan's,
+    """Values that SSB's barnevern controls accept (sendemodul/profiles/15F.controls.json): a melding's, plan's,
     tiltak's ... dates inside the individ's (its start, and its end: none while the individ's case is open); a melding
     concluded the day it came; a flytting (an end only) at the individ's start; the barnevernlov of 2021; no
     plasseringstiltak, barnehage or SFO (SSB's controls of age)."""

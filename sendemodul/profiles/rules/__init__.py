@@ -52,6 +52,7 @@ The modules, one concern each:
   (``profiles/<REGISTER>.controls.json``) by :mod:`~sendemodul.profiles.rules.rule_table` (with ``rule_table_file``,
   ``rule_values``, ``rule_compiler`` and ``rule_operators``);
 - :mod:`~sendemodul.profiles.rules.barnevern`: SSB's barnevern controls, which ``xml_records`` runs for a profile
-  with ``controls = "barnevern"`` (with ``barnevern_facts``, ``barnevern_dates``, ``barnevern_person`` and
-  ``barnevern_tiltak``).
+  with ``controls = "barnevern"``: the register's rule table (``profiles/15F.controls.json``) compiled by
+  :mod:`~sendemodul.profiles.rules.element_table` (with ``element_expr``), and what is code beside it
+  (``barnevern_facts``, ``barnevern_ids``).
 """

@@ -1,14 +1,13 @@
 """15F: what SSB's individual barnevern controls are given besides the ``Individ`` element (:class:`Facts`), how
-those facts are read from the individ's identifiers (:func:`fnr_state`, :func:`duf_state`, :func:`age_in`), and the
-types every group of controls shares (:data:`Finding`, :data:`Control`). Kept apart from the controls so that each
-group (:mod:`~sendemodul.profiles.rules.barnevern` and its ``barnevern_*`` siblings) can import them without a cycle.
+those facts are read from the individ's identifiers (:func:`fnr_state`, :func:`duf_state`, :func:`age_in`), and a
+finding's type (:data:`Finding`). Code, not table: the checker's side of the rule table (``15F.controls.json``,
+which reads these facts as its built-ins ``age``, ``fnr``, ``duf``, ``kommunenr``); kept apart so that the table's
+compiler (:mod:`~sendemodul.profiles.rules.element_table`) and :mod:`~sendemodul.profiles.rules.barnevern` can both
+import them without a cycle.
 """
 
 from __future__ import annotations
 
-import datetime
-import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,7 +16,7 @@ from sendemodul.identity.checkdigits import ascii_digits
 from sendemodul.identity.person_ids import PLACEHOLDER_SUFFIXES
 from sendemodul.profiles.rules.report import Severity
 
-__all__ = ["Control", "Facts", "Finding", "IdState", "age_in", "attribute_date", "duf_state", "fnr_state"]
+__all__ = ["Facts", "Finding", "IdState", "age_in", "duf_state", "fnr_state"]
 
 #: A finding of a control: SSB's control id, severity, the field it names, our message.
 Finding = tuple[str, Severity, "str | None", str]
@@ -44,20 +43,6 @@ class Facts:
     #: identifiers themselves.
     fnr: IdState = "none"
     duf: IdState = "none"
-
-
-#: A control: the individ element and the facts to findings.
-Control = Callable[[ET.Element, Facts], Iterator[Finding]]
-
-
-def attribute_date(element: ET.Element, name: str) -> datetime.date | None:
-    """The ISO date in attribute ``name``, ``None`` when it is missing or not a date (the ``DATE`` rule reports
-    that: a control that needs the date says nothing)."""
-    value = element.get(name, "").strip()
-    try:
-        return datetime.date.fromisoformat(value) if len(value) == 10 else None
-    except ValueError:
-        return None
 
 
 def age_in(fnr: str, periode: int) -> int | None:

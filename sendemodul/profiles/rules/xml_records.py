@@ -11,6 +11,7 @@ from sendemodul import identity
 from sendemodul.profiles.model import ChildSpec, Record
 from sendemodul.profiles.rules import barnevern
 from sendemodul.profiles.rules.consistency import CompiledRule, compile_rules
+from sendemodul.profiles.rules.element_table import element_controls
 from sendemodul.profiles.rules.fields import Context, FieldRule
 from sendemodul.profiles.rules.records import RecordRules
 from sendemodul.profiles.rules.report import MAX_PER_RULE, Add, Severity
@@ -43,7 +44,11 @@ class XmlRules(RecordRules[XmlProfile]):
             FieldRule(spec, context, f"{profile.header_element}/@{spec.name}") for spec in profile.header_specs
         )
         self._children = self._compile_children(profile.children, context)
-        self._controls = barnevern.run_controls if profile.controls == "barnevern" else None
+        #: SSB's barnevern controls: the register's rule table compiled for the year (a year it does not list is
+        #: refused here, before any record).
+        self._controls = (
+            element_controls(profile.register, profile.periode).run if profile.controls == "barnevern" else None
+        )
         self._kommunenr = context.expected["kommunenr"]
         #: While the header is checked: its attributes (SSB's Avgiver controls look at the raw values).
         self._header_values: dict[str, str] | None = None
