@@ -17,11 +17,11 @@ from server import DEMO, Server
 from support.wait import wait_for
 from test_browser_module import YEAR, _verified, put
 from test_pipeline import ssb_open, uploads
-from test_pipeline_pq import delivered_once
 
 from sendemodul import identity
 from sendemodul.profiles import load_profile
 from sendemodul.profiles.model import Record
+from sendemodul.store import Store
 from sendemodul.testing.extracts import generate_extract
 from sendemodul.testing.module_walk import keyboard_walk
 
@@ -104,6 +104,18 @@ def _extract(server, name, n, errors=None, register="IPLOS"):
     return path
 
 
+def _delivered_once(home, reference):
+    """``reference`` has exactly one upload.delivered audit event and one package in the SSB inbox (this module's
+    server delivers other tests' uploads too: delivered_once of test_pipeline_pq asks for all of them)."""
+    store = Store.open(home / "sendemodul.db")
+    try:
+        events = [json.loads(e.detail)["reference"] for e in store.audit_entries() if e.event == "upload.delivered"]
+    finally:
+        store.close()
+    assert events.count(reference) == 1
+    assert (home / "ssb-inbox" / f"{reference}.tar").is_file()
+
+
 def test_the_page_checks_iplos_as_the_cli_does(server, release, page, tmp_path):
     """The report the page saves is byte for byte the CLI's, and it refuses where the CLI refuses."""
     key = server.home / "demo" / "unit.key"
@@ -148,7 +160,7 @@ def test_keyboard_only_iplos_container_is_delivered_and_opened(server, release, 
     assert code == 201, body
     reference = body["reference"]
     wait_for(lambda: uploads(server.home)[reference]["status"] == "delivered", timeout=180)
-    delivered_once(server.home, [reference])
+    _delivered_once(server.home, reference)
     rows = ssb_open(server.home, server.home / "ssb-inbox" / f"{reference}.tar", tmp_path / "opened")
     assert len(rows) == RECORDS
     assert {row["Fodselsnummer_class"] for row in rows} <= {"FNR", "DNR", "HNR", "SYNTHETIC", "PLACEHOLDER"}
@@ -245,7 +257,7 @@ def test_keyboard_only_15f_container_is_delivered_and_opened(server, release, pa
     assert code == 201, body
     reference = body["reference"]
     wait_for(lambda: uploads(server.home)[reference]["status"] == "delivered", timeout=180)
-    delivered_once(server.home, [reference])
+    _delivered_once(server.home, reference)
     rows = ssb_open(server.home, server.home / "ssb-inbox" / f"{reference}.tar", tmp_path / "opened")
     assert len(rows) == INDIVIDER
     dat = (tmp_path / "opened" / f"15F-{YEAR}.dat").read_text(encoding="utf-8").splitlines()
