@@ -211,9 +211,10 @@ def test_keyboard_only_the_page_checks_15f_as_the_cli_does(server, release, page
     assert (saved, refused) == (expected, cli_refuses) and refused is True
     controls = {g["control"] for g in json.loads(saved)["groups"]}
     assert {"Individ01", "Individ03", "Individ05", "Individ09", "Individ12"} <= controls, controls
-    # the report in Nynorsk, as `check --lang nn` words it: the controls' own Nynorsk messages
+    # the report in Nynorsk, as `check --lang nn` words it: the controls' own Nynorsk messages, their titles
     page.click("[data-lang=nn]")
     assert "Individet har ikkje eit gyldig fødselsnummer eller D-nummer" in page.text_content("#rapport")
+    assert "Individet følgjer ikkje filskildringa" in page.text_content("#rapport")  # Individ01's title
     # and it will not encrypt what it refuses
     _tab_to(page, "#krypter")
     page.keyboard.press("Enter")
