@@ -575,3 +575,28 @@ def test_randomly_broken_15f_bytes_are_refused_where_the_cli_refuses(table):
             different += 1
     assert different <= 3
     assert sum(r["report"]["result"] != "FATAL" for r in theirs) > 10
+
+
+#: Texts for ``["date", x]``: ISO dates and what CPython's date.fromisoformat also reads in 10 characters (the week
+#: forms, and a date with anything after it), impossible dates, and texts of other lengths or not ASCII.
+DATE_TEXTS = ["2026-01-01", "2024-02-29", "2026-02-29", "2026-13-01", "2026-00-10", "0000-01-01", "0001-01-01"]
+DATE_TEXTS += ["9999-12-31", "2026-W01-1", "2026-W53-1", "2020-W53-7", "2026-W00-1", "2026-W01-8", "2026W011xx"]
+DATE_TEXTS += ["20260101xx", "2026-0101x", "202601-01x", "2026-1-01 ", "2026/01/01", "２０２６-01-01", "2026-01-1é"]
+DATE_TEXTS += ["2026-01-01 ", "26-01-01", "", "2026-1-1", "+026-01-01", "2026-01-0a", "2026-W1-12x", "2026W01xxx"]
+
+
+def test_date_reads_what_cpython_reads():
+    def python(text: str) -> int | None:
+        try:
+            return datetime.date.fromisoformat(text).toordinal() if len(text) == 10 else None
+        except ValueError:
+            return None
+
+    controls = [control(True, "{d}", f"D{i}", let={"d": ["date", text]}) for i, text in enumerate(DATE_TEXTS)]
+    found = node(
+        "run_element_rules.mjs", {"table": small(*controls), "cases": [{"element": element("<I/>"), "facts": FACTS}]}
+    )
+    assert "error" not in found, found
+    shown = [f[3] for f in found["findings"][0]]
+    assert shown == ["" if python(t) is None else str(python(t)) for t in DATE_TEXTS]
+    assert sum(python(t) is not None for t in DATE_TEXTS) >= 8
