@@ -1,11 +1,14 @@
 """Issue 26, the XML registers: the encryption module, opened from ``file://`` in headless Chromium and driven by the
 keyboard alone, checks a generated IPLOS extract with the same findings as ``sendemodul check --format json`` (a
 clean one and a broken one), encrypts it into a container that passes the server's intake check, is delivered by the
-pseudonymizer and opened by ``ssb open`` with every record exactly as the CLI splits it. 15F, whose barnevern controls
-are not in the page's rule table yet, is refused in Bokmål and Nynorsk with a pointer to the CLI."""
+pseudonymizer and opened by ``ssb open`` with every record exactly as the CLI splits it. The same for 15F, whose
+barnevern controls the page runs from the 15F profile's control table (walked by keyboard alone, the report saved
+from the page)."""
 
 import io
 import json
+import re
+from pathlib import Path
 
 import pytest
 import test_browser_module
@@ -14,11 +17,11 @@ from server import DEMO, Server
 from support.wait import wait_for
 from test_browser_module import YEAR, _verified, put
 from test_pipeline import ssb_open, uploads
-from test_pipeline_pq import delivered_once
 
 from sendemodul import identity
 from sendemodul.profiles import load_profile
 from sendemodul.profiles.model import Record
+from sendemodul.store import Store
 from sendemodul.testing.extracts import generate_extract
 from sendemodul.testing.module_walk import keyboard_walk
 
@@ -86,19 +89,31 @@ def _saved_and_refused(page, tmp_path):
     return saved.read_bytes(), page.evaluate("() => document.querySelector('#feil').textContent !== ''")
 
 
-def _cli(server, path):
+def _cli(server, path, register="IPLOS"):
     """``check --format json`` of ``path`` (named as the page knows it) as the CLI writes it, and whether it refuses."""
     out = path.parent / f"{path.name}.report.json"
-    args = ("check", "-r", "IPLOS", "-p", YEAR, "-u", DEMO, "--format", "json", "-o", out, path.name)
+    args = ("check", "-r", register, "-p", YEAR, "-u", DEMO, "--format", "json", "-o", out, path.name)
     run_cli(*args, home=server.home, check=False, cwd=path.parent)
     return out.read_bytes(), json.loads(out.read_bytes())["exit_code"] == 2
 
 
-def _extract(server, name, n, errors=None):
+def _extract(server, name, n, errors=None, register="IPLOS"):
     path = server.home.parent / name
     unit = identity.parse_unit(DEMO, YEAR)
-    path.write_bytes(generate_extract(load_profile("IPLOS", YEAR), unit, n, seed=11, errors=errors))
+    path.write_bytes(generate_extract(load_profile(register, YEAR), unit, n, seed=11, errors=errors))
     return path
+
+
+def _delivered_once(home, reference):
+    """``reference`` has exactly one upload.delivered audit event and one package in the SSB inbox (this module's
+    server delivers other tests' uploads too: delivered_once of test_pipeline_pq asks for all of them)."""
+    store = Store.open(home / "sendemodul.db")
+    try:
+        events = [json.loads(e.detail)["reference"] for e in store.audit_entries() if e.event == "upload.delivered"]
+    finally:
+        store.close()
+    assert events.count(reference) == 1
+    assert (home / "ssb-inbox" / f"{reference}.tar").is_file()
 
 
 def test_the_page_checks_iplos_as_the_cli_does(server, release, page, tmp_path):
@@ -145,7 +160,7 @@ def test_keyboard_only_iplos_container_is_delivered_and_opened(server, release, 
     assert code == 201, body
     reference = body["reference"]
     wait_for(lambda: uploads(server.home)[reference]["status"] == "delivered", timeout=180)
-    delivered_once(server.home, [reference])
+    _delivered_once(server.home, reference)
     rows = ssb_open(server.home, server.home / "ssb-inbox" / f"{reference}.tar", tmp_path / "opened")
     assert len(rows) == RECORDS
     assert {row["Fodselsnummer_class"] for row in rows} <= {"FNR", "DNR", "HNR", "SYNTHETIC", "PLACEHOLDER"}
@@ -156,15 +171,98 @@ def test_keyboard_only_iplos_container_is_delivered_and_opened(server, release, 
     assert sorted(dat[2:-1]) == sorted(r.data for r in records)
 
 
-def test_15f_is_refused_with_a_pointer_to_the_cli(server, release, page):
-    extract = server.home.parent / "15f.xml"
-    extract.write_bytes(generate_extract(load_profile("15F", YEAR), identity.parse_unit(DEMO, YEAR), 5, seed=2))
-    _walk(page, release, extract, server.home / "demo" / "unit.key", "15F", encrypt=False)
-    error = "() => document.querySelector('#feil').textContent"
-    assert page.evaluate(error).startswith("15F kontrolleres ennå ikke i nettleseren; bruk «sendemodul check»")
+def _tab_to(page, selector):
+    """Tab forward until ``selector`` has the focus (the keyboard alone)."""
+    for _ in range(60):
+        if page.evaluate(f"() => document.activeElement === document.querySelector('{selector}')"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def _saved_by_keyboard(page, tmp_path):
+    """The report the page saves, reached with Tab and saved with Enter (its bytes), and whether it refuses."""
+    _tab_to(page, "#lagre-rapport")
+    with page.expect_download() as download:
+        page.keyboard.press("Enter")
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    return saved.read_bytes(), page.evaluate("() => document.querySelector('#feil').textContent !== ''")
+
+
+#: The errors of the broken 15F extract (the generator's kinds; each is one or more of SSB's controls).
+BROKEN_15F = ["SCHEMA", "ID_IN_DATA", "CODE", "DATE", "MANDATORY", "BYDEL", "ID_INVALID", "ID_MISSING"]
+BROKEN_15F += ["DUPLICATE_ID", "DUPLICATE"]
+
+
+def test_keyboard_only_the_page_checks_15f_as_the_cli_does(server, release, page, tmp_path):
+    """From ``file://``, keyboard only: the report the page saves is byte for byte the CLI's, on a clean 15F extract
+    and on a broken one (which it refuses, as the CLI does, in Bokmål and Nynorsk)."""
+    key = server.home / "demo" / "unit.key"
+    clean = _extract(server, "15f-ren.xml", 400, register="15F")
+    _walk(page, release, clean, key, "15F", encrypt=False)
+    saved, refused = _saved_by_keyboard(page, tmp_path)
+    assert (saved, refused) == _cli(server, clean, "15F") and refused is False
+    assert json.loads(saved)["records"] == 400
+    broken = _extract(server, "15f-feil.xml", 80, {3 + 5 * n: k for n, k in enumerate(BROKEN_15F)}, register="15F")
+    _walk(page, release, broken, key, "15F", encrypt=False)
+    saved, refused = _saved_by_keyboard(page, tmp_path)
+    expected, cli_refuses = _cli(server, broken, "15F")
+    assert (saved, refused) == (expected, cli_refuses) and refused is True
+    controls = {g["control"] for g in json.loads(saved)["groups"]}
+    assert {"Individ01", "Individ03", "Individ05", "Individ09", "Individ12"} <= controls, controls
+    # the report in Nynorsk, as `check --lang nn` words it: the controls' own Nynorsk messages, their titles
     page.click("[data-lang=nn]")
-    page.focus("#krypter")
+    assert "Individet har ikkje eit gyldig fødselsnummer eller D-nummer" in page.text_content("#rapport")
+    assert "Individet følgjer ikkje filskildringa" in page.text_content("#rapport")  # Individ01's title
+    # and it will not encrypt what it refuses
+    _tab_to(page, "#krypter")
     page.keyboard.press("Enter")
-    wait_for(lambda: "15F blir ikkje kontrollert i nettlesaren enno; bruk «sendemodul check»" in page.evaluate(error))
+    wait_for(lambda: page.evaluate("() => document.querySelector('#feil').textContent") != "", timeout=30)
     assert page.evaluate("() => document.querySelector('#lagre').hidden")
     assert page.errors == []
+
+
+INDIVIDER = 2_000
+
+
+def test_the_page_embeds_15fs_control_table_in_its_own_order(release):
+    """The build sorts its embedded config's keys (reproducible bytes), but not the control table's, whose ``defs``
+    and ``let`` are in the order they are computed: the page holds 15F.controls.json's table as the file has it."""
+    html = (release / "krypteringsmodul.html").read_text(encoding="utf-8")
+    found = re.search(r'<script type="application/json" id="sendemodul-config">(.*?)</script>', html, re.DOTALL)
+    assert found is not None
+    config = json.loads(found.group(1))
+    embedded = next(p for p in config["xml_profiles"] if p["register"] == "15F")["element_controls"]
+    table = Path(__file__).parent.parent / "sendemodul" / "profiles" / "15F.controls.json"
+    assert json.dumps(embedded) == json.dumps(json.loads(table.read_text(encoding="utf-8")))
+
+
+def test_keyboard_only_15f_container_is_delivered_and_opened(server, release, page, tmp_path):
+    extract = _extract(server, "15f.xml", INDIVIDER, register="15F")
+    container = _walk(page, release, extract, server.home / "demo" / "unit.key", "15F")
+    manifest = _verified(server, container)
+    assert manifest.records == INDIVIDER and manifest.register == "15F"
+    fetched = [url for url in page.requests if not url.startswith("blob:null/")]
+    assert fetched == [(release / "krypteringsmodul.html").as_uri()], "the page fetched something"
+    assert page.errors == []
+    profile = load_profile("15F", YEAR)
+    parsed = profile.open_extract(io.BytesIO(extract.read_bytes()))
+    records = [item for item in parsed.scan() if isinstance(item, Record)]
+    numbers = {value for r in records for _, value in r.ids if value}
+    assert len(numbers) > INDIVIDER * 0.9 and any(len(n) == 12 for n in numbers)  # fødselsnummer and DUF numbers
+    html = page.content()
+    assert not [n for n in numbers if n in html], "an ID number is in the DOM"
+
+    code, body = put(server, container)
+    assert code == 201, body
+    reference = body["reference"]
+    wait_for(lambda: uploads(server.home)[reference]["status"] == "delivered", timeout=180)
+    _delivered_once(server.home, reference)
+    rows = ssb_open(server.home, server.home / "ssb-inbox" / f"{reference}.tar", tmp_path / "opened")
+    assert len(rows) == INDIVIDER
+    dat = (tmp_path / "opened" / f"15F-{YEAR}.dat").read_text(encoding="utf-8").splitlines()
+    # the header and every record exactly as the CLI's own split gives them (CPython is the reference)
+    assert dat[0] == "<Barnevern>" and dat[-1] == "</Barnevern>"
+    assert dat[1:2] == parsed.header_lines
+    assert sorted(dat[2:-1]) == sorted(r.data for r in records)

@@ -1,7 +1,8 @@
 """The XML registers in the browser module: its reader and check (sendemodul/browser/src/xml.js, xmlcheck.js, under
 Node) against CPython's (xmldoc.py, xml_records.py, checker.py: the reference) on the same extracts: generated IPLOS
 extracts, clean and with every kind of error the generator makes, hand-broken documents (entities, a DOCTYPE, bad
-bytes, misplaced elements ...), and 15F's records and header as the Worker splits them."""
+bytes, misplaced elements ...), and 15F's records and header as the Worker splits them (15F's own controls:
+tests/test_15f_rule_table.py)."""
 
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def test_generated_iplos_extracts_give_the_same_report_and_rows(unit, allow_synt
 
 
 def test_15f_records_and_header_split_as_the_cli_splits_them():
-    """15F's barnevern controls are not in the page yet (it refuses 15F), but its reader splits 15F as the CLI."""
+    """The page's reader splits 15F as the CLI (its checks: tests/test_15f_rule_table.py)."""
     profile = load_profile("15F", YEAR)
     data = generate_extract(profile, OSLO, 120, seed=6, errors={5: "SCHEMA", 9: "ID_IN_DATA"})
     _, rows, header = python_side("15F", data, OSLO)

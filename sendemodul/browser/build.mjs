@@ -1,5 +1,5 @@
 // Builds dist/krypteringsmodul.html: one self-contained file, byte for byte the same on every build of the same
-// inputs (no timestamps, no absolute paths, sorted JSON). Input: build/input.json, written by
+// inputs (no timestamps, no absolute paths, sorted JSON but for a control table's own order). Input: build/input.json, written by
 // `sendemodul module build` (the year's keys, the profiles' table, version and source commit).
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -32,10 +32,14 @@ const sha256b64 = (text) => createHash("sha256").update(text, "utf8").digest("ba
 const inScript = (text) => text.replace(/<\/(script)/gi, "<\\/$1").replace(/<!--/g, "<\\!--");
 const escapeHtml = (text) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
-function sortedJson(value) {
-  if (Array.isArray(value)) return value.map(sortedJson);
+// The config's keys sorted, but for an XML profile's control table (`element_controls`), whose `defs` and `let`
+// are in the order they are computed (a name is visible only after it: elementrules.js refuses the table otherwise);
+// the export writes it in the file's own order, the same on every build.
+function sortedJson(value, key = null) {
+  if (key === "element_controls") return value;
+  if (Array.isArray(value)) return value.map((v) => sortedJson(v));
   if (value && typeof value === "object") {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortedJson(value[k])]));
+    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortedJson(value[k], k)]));
   }
   return value;
 }

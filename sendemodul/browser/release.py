@@ -127,7 +127,8 @@ def build(out_dir: Path, keys: KeyDirectory, year: int, *, source_commit: str) -
     spec = build_input(keys, year, version=sendemodul.__version__, source_commit=source_commit)
     with tempfile.TemporaryDirectory() as tmp:
         spec_path = Path(tmp, "input.json")
-        spec_path.write_text(json.dumps(spec, sort_keys=True), encoding="utf-8")
+        # (not sorted here: build.mjs sorts the page's config itself, but for a control table's own order)
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
         built = Path(tmp, FILE_NAME)
         _run(["node", str(source / "build.mjs"), str(spec_path), str(built)], source)
         data = built.read_bytes()

@@ -169,7 +169,8 @@ def combined_table(year: int) -> dict[str, Any]:
             },
         },
         "max_per_rule": MAX_PER_RULE,
-        "report": report_frame([load_table(p.register) for p in profiles if p.controls is not None]),
+        # (the titles of every register's controls: 15F's too, whose table is the XML profile's)
+        "report": report_frame([load_table(p.register) for p in [*profiles, *xml_profiles] if p.controls is not None]),
     }
 
 

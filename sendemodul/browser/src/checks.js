@@ -69,7 +69,7 @@ export function identityRules(constants) {
     if (checkRule(text) === null) return { idClass: "BAD_CHECKSUM", canonical: text };
     return { idClass, canonical: text };
   }
-  return { classify, validBefore2032 };
+  return { classify, validBefore2032, checkRule, dufOk, suffixes };
 }
 
 // Whether a birth date field (ddMMyyyy or yyyy-MM-dd; not a date: nothing to compare) agrees with a fødselsnummer's

@@ -23,9 +23,11 @@ export function newReport(maxPerRule, titles) {
     if (RANK[severity] > (RANK[controlSeverity.get(control)] || 0)) controlSeverity.set(control, severity);
   }
 
-  // Report.count and Checker._add: `control` is SSB's control (or null: the rule is its own group).
-  function add(severity, rule, line, journalnr, field, message, control) {
+  // Report.count and Checker._add: `control` is SSB's control (or null: the rule is its own group); `nn`: the
+  // message in Nynorsk where it has one (15F's controls), kept out of the report's JSON (which is Bokmål).
+  function add(severity, rule, line, journalnr, field, message, control, nn) {
     const finding = { severity, control: control || rule, rule, line, journalnr, field, message };
+    if (nn !== undefined) Object.defineProperty(finding, "nn", { value: nn });
     count(finding);
     if (ruleCounts.get(rule) <= maxPerRule) findings.push(finding);
   }
@@ -99,8 +101,13 @@ export function newReport(maxPerRule, titles) {
 // numbers and null, whose JSON is the same in both; no key is a whole number (JavaScript would put it first).
 export const toJson = (report) => JSON.stringify(report, null, 2) + "\n";
 
-// The titles a profile's report gives its groups (Checker: our rules' titles, then the register's controls').
+// The titles a profile's report gives its groups (Checker: our rules' titles, then the register's controls', which
+// for an XML profile with controls are in its own table).
 export function reportTitles(profile, table) {
-  const own = profile.controls && table.controls[profile.register] ? table.controls[profile.register].titles : {};
+  const own = profile.element_controls
+    ? profile.element_controls.titles
+    : profile.controls && table.controls[profile.register]
+      ? table.controls[profile.register].titles
+      : {};
   return { ...table.report.titles, ...own };
 }

@@ -2,7 +2,7 @@
 // a heading, the register, periode, unit, file and records, the summary, then per control (report.groups) a heading
 // with its severity, id, title and count, and a table of the findings listed. The report's own words and the titles
 // come from the catalogs through the built-in table (profiles/export.py, report_frame); the rules' messages are shown
-// as written, as the CLI does. Findings name lines and journalnummer, never an ID number. "Lagre rapporten" saves the
+// as written, as the CLI does, but for those with a Nynorsk text of their own (15F's controls: the finding's `nn`). Findings name lines and journalnummer, never an ID number. "Lagre rapporten" saves the
 // report as `check --format json` writes it (report.js, toJson).
 
 import { toJson } from "./report.js";
@@ -67,7 +67,7 @@ export function renderReport(out, report, lang, frame, saveText, blobUrl, fileNa
           element("td", {}, f.line === null ? say("whole_file") : String(f.line)),
           element("td", {}, f.journalnr || ""),
           element("td", {}, f.field || ""),
-          element("td", {}, f.message),
+          element("td", {}, lang === "nn" && f.nn !== undefined ? f.nn : f.message),
           element("td", { class: f.severity }, f.severity),
           element("td", {}, element("code", {}, f.rule)),
         ),

@@ -50,7 +50,7 @@ async function prepare({ job, extract, profile, tpf, ssb, empty }) {
   let rows = [];
   let header = [];
   if (!empty && profile.kind === "xml") {
-    // XML (IPLOS): one record element a row, the Avgiver header in the data part (as `sendemodul encrypt`)
+    // XML (15F, IPLOS): one record element a row, the Avgiver header in the data part (as `sendemodul encrypt`)
     ({ header, rows } = splitXml(new Uint8Array(extract), profile, (done) => post({ type: "progress", job, stage: "split", done })));
   } else if (!empty) {
     const text = latin1(new Uint8Array(extract));

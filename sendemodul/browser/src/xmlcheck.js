@@ -3,9 +3,12 @@
 // header's attributes, every attribute of the record element and its child elements against the schema (known,
 // order, counts, text), the field rules (fields.js), the consistency rules (requires, any_of, date_order, data in the
 // profile), no ID number anywhere but in the identifier attributes (ID_IN_DATA), then the identifier rules and the
-// duplicates of checks.js. 15F's own barnevern controls are not in the table yet: the page refuses 15F (page.js).
+// duplicates of checks.js; for 15F (a profile whose `controls` is "barnevern") SSB's controls over each Individ from
+// the profile's own table (elementrules.js, given the facts of barnevern.js) and every finding as SSB's control.
 
+import { ageIn, dufState, fnrState, headerControl, recordControl } from "./barnevern.js";
 import { identityRules, startCheck } from "./checks.js";
+import { loadElementRules } from "./elementrules.js";
 import { newReport, reportTitles } from "./report.js";
 import { compileFieldRules, parseDate, pyRepr } from "./fields.js";
 import { XmlError, oneLine, pyStrip, reparsesUnchanged, resolveNamespaces, scanExtract, splitRecord } from "./xml.js";
@@ -14,6 +17,9 @@ const DIGIT_RUN = /(?<![0-9])(?:[0-9]{11}|[0-9]{12})(?![0-9])/g;
 const VALID = new Set(["FNR", "DNR", "HNR", "SYNTHETIC", "DUF", "PLACEHOLDER"]);
 const DIGITS = /^[0-9]+$/;
 const SEVERITIES = ["FATAL", "ERROR", "WARNING", "INFO"];
+// Our rules that say a record does not follow the schema (xml_records.XmlRules.STRUCTURE): an Individ with one gets
+// no barnevern control (SSB runs them only on an individ that its XSD accepts).
+const STRUCTURE = new Set(["SCHEMA", "MANDATORY", "LENGTH", "CODE", "INTEGER", "DATE"]);
 
 const first40 = (name) => [...name].slice(0, 40).join("");
 const attr = (node, name) => {
@@ -58,14 +64,42 @@ const dateFormats = (fields) => Object.fromEntries(fields.filter((f) => f.format
 // findings as `check --format json` has them, and calls onRecord(ids, data) for each record (ids: [[name, value]],
 // data: the record element on one line without its identifier attributes), onHeader(line) for the header element.
 export function checkXml(profile, unit, table, { allowSynthetic = true, source = null, onRecord = () => {}, onHeader = () => {} } = {}) {
-  const { classify } = identityRules(table.identity);
+  const { classify, checkRule, dufOk, suffixes } = identityRules(table.identity);
   const idFields = profile.fields.filter((f) => f.id_kind).map((f) => f.name);
+  const idKinds = profile.fields.filter((f) => f.id_kind).map((f) => f.id_kind);
   const journalField = profile.fields.find((f) => f.role === "journalnr");
-  // The identifier and duplicate rules of checks.js; the field rules are run here (with XML's labels).
-  const view = { ...profile, fields: profile.fields.map((f) => (f.id_kind ? f : { ...f, checked: false })) };
+  // 15F: SSB's controls from the profile's table (a table that does not load stops the check here, with its error)
+  const rules = profile.controls === "barnevern" ? loadElementRules(profile.element_controls, profile.periode) : null;
+  // The identifier and duplicate rules of checks.js; the field rules are run here (with XML's labels). (15F's
+  // findings become SSB's controls below, not by checks.js's table of 11CF's.)
+  const view = {
+    ...profile,
+    controls: rules ? null : profile.controls,
+    fields: profile.fields.map((f) => (f.id_kind ? f : { ...f, checked: false })),
+  };
   const report = newReport(table.max_per_rule, reportTitles(profile, table));
-  const checker = startCheck(view, unit, table, null, parseDate, report, { allowSynthetic });
-  const add = checker.add;
+  // 15F (xml_records.XmlRules._add_barnevern and control_of): while the header is checked, its raw attributes;
+  // the findings so far of the current record that say it does not follow the schema; its identifier attributes
+  // that are not 11 (12) digits (SSB's XSD refuses them: the only ID_INVALID left, the rest is SSB's ID controls').
+  let headerValues = null;
+  let structure = 0;
+  let badFormat = new Set();
+  function add(severity, rule, line, journalnr, field, message, control = null, nn = undefined) {
+    if (rules) {
+      if (rule === "ID_INVALID") {
+        if (!badFormat.has(field)) return;
+        structure += 1;
+      } else if (STRUCTURE.has(rule) && line !== null) structure += 1;
+      if (!control) {
+        if (headerValues !== null) {
+          const name = field ? field.split("@").pop() : null;
+          control = headerControl(rules, rule, name, name ? (headerValues.get(name) ?? null) : null);
+        } else control = recordControl(rules, rule, field);
+      }
+    }
+    report.add(severity, rule, line, journalnr, field, message, control, nn);
+  }
+  const checker = startCheck(view, unit, table, null, parseDate, { ...report, add }, { allowSynthetic });
   // The field rules of a list of specs, each labelled (`Tjeneste/@Kode`): values by label.
   const labelled = (fields, prefix) =>
     compileFieldRules({ ...profile, controls: null, fields: fields.map((f) => ({ ...f, name: prefix + f.name })) }, unit, table);
@@ -121,6 +155,15 @@ export function checkXml(profile, unit, table, { allowSynthetic = true, source =
   };
 
   function checkHeader(header) {
+    headerValues = new Map(header.attrs);
+    try {
+      checkHeaderOf(header);
+    } finally {
+      headerValues = null;
+    }
+  }
+
+  function checkHeaderOf(header) {
     const where = profile.header_element;
     schema(header, headerKnown, null, null, where);
     if (header.children.length || pyStrip(header.text ?? "")) {
@@ -207,6 +250,9 @@ export function checkXml(profile, unit, table, { allowSynthetic = true, source =
 
   function checkRecord(line, parsed) {
     let element = parsed;
+    structure = 0;
+    // identifier attributes that are there but blank (XmlExtract._record's blank_ids)
+    const blankIds = idFields.filter((name) => parsed.attrs.some(([k, v]) => k === name && !pyStrip(v))).sort();
     const [ids, data] = splitRecord(element, idFields); // the identifiers leave it: what stays goes to SSB
     let journalnr = journalField ? pyStrip(attr(element, journalField.name) ?? "") || null : null;
     if (!reparsesUnchanged(element)) {
@@ -227,8 +273,29 @@ export function checkXml(profile, unit, table, { allowSynthetic = true, source =
     for (const p of recordFields(attrs)) add("ERROR", p.rule, line, journalnr, p.field, p.message);
     checkChildren(element, childKinds, line, journalnr);
     const values = { ...attrs, ...Object.fromEntries(ids) };
+    let facts = null;
+    if (rules) {
+      facts = { periode: profile.periode, kommunenr: unit.kommunenr, age: null, fnr: "none", duf: "none" };
+      let fnr = "";
+      badFormat = new Set();
+      ids.forEach(([name, value], i) => {
+        let state;
+        if (idKinds[i] === "fnr") {
+          fnr = value;
+          state = facts.fnr = fnrState(value, checkRule, suffixes);
+        } else state = facts.duf = dufState(value, dufOk);
+        if (state === "format") badFormat.add(name);
+      });
+      facts.age = ageIn(fnr, profile.periode);
+      for (const name of blankIds) {
+        add("ERROR", "SCHEMA", line, journalnr, name, `${name} is there but blank: leave the attribute out or fill it in`);
+      }
+    }
     checker.record(line, values, journalnr);
     consistency(recordConsistency, values, line, journalnr);
+    if (rules && !structure) {
+      for (const [id, severity, field, nb, nn] of rules.run(element, facts)) add(severity, id, line, journalnr, field, nb, id, nn);
+    }
     return [ids, data];
   }
 
