@@ -58,6 +58,7 @@ SIZES = {
         "records_15f": 100_000,
         "storm_cpu_seconds": 10,
         "module_records": 100_000,
+        "module_records_15f": 20_000,
     },
     "quick": {
         "upload_mib": 64,
@@ -68,6 +69,7 @@ SIZES = {
         "records_15f": 20_000,
         "storm_cpu_seconds": 4,
         "module_records": 20_000,
+        "module_records_15f": 5_000,
     },
 }
 # Same cipher and MAC for both SSH servers (default: what sendemodul offered before issue 23; --ssh-cipher and
@@ -189,6 +191,10 @@ TARGETS = [
     ("module_browser_cpu_s", "browser module: Chromium CPU, Kontroller -> saved (s)", "", None),
     ("module_main_thread_cpu_s", "browser module: CPU of the page's main thread (check) (s)", "", None),
     ("module_worker_cpu_s", "browser module: CPU of the page's Worker (split, encrypt) (s)", "", None),
+    ("module_15f_check_to_container_s", "browser module, 15F: Kontroller -> saved container (s)", "", None),
+    ("module_15f_check_s", "browser module, 15F: Kontroller -> check's verdict (s)", "", None),
+    ("module_15f_encrypt_s", "browser module, 15F: Krypter -> container offered (s)", "", None),
+    ("module_15f_progress_at_end", "browser module, 15F: progress bar reached its end", "", None),
 ]
 
 
@@ -2220,10 +2226,15 @@ class Bench:
         """The browser module (krypteringsmodul.html, issue 26) opened from ``file://`` in headless Chromium and
         walked by the keyboard as tests/test_browser_module.py walks it (sendemodul/testing/module_walk.py): a
         generated ``--module-records`` 11F extract and the unit's key, "Kontroller", "Krypter", the container saved.
-        The issue's 15 s from "Kontroller" to the saved container is this step's target, not a test's."""
-        n = self.args.module_records
+        The issue's 15 s from "Kontroller" to the saved container is this step's target, not a test's. Then the same
+        walk on a generated 15F extract of ``--module-records-15f`` Individ (every barnevern control runs in the
+        page, from the table; tests/test_browser_module_xml.py walks it): its figures, with no target."""
+        n, n_15f = self.args.module_records, self.args.module_records_15f
         year = datetime.date.today().year
-        say(f"==> module: the browser module in headless Chromium on {n:,} records (11F {year}), keyboard only")
+        say(
+            f"==> module: the browser module in headless Chromium on {n:,} records (11F {year}), then {n_15f:,} "
+            f"Individ (15F {year}), keyboard only"
+        )
         sys.path.insert(0, str(ROOT / "tests"))  # the tests' Chromium launch (tests/support/browsers.py)
         from playwright.sync_api import sync_playwright
         from support.browsers import launch_chromium
@@ -2231,7 +2242,6 @@ class Bench:
         from sendemodul import identity
         from sendemodul.profiles import load_profile
         from sendemodul.testing.extracts import write_extract
-        from sendemodul.testing.module_walk import keyboard_walk
 
         home = self.tmp / "module-home"
         env = {**os.environ, "SENDEMODUL_HOME": str(home)}
@@ -2242,46 +2252,61 @@ class Bench:
         )
         if built.returncode != 0:
             raise BenchError(f"sendemodul module build failed: {(built.stderr or built.stdout)[-1500:]}")
-        extract = self.tmp / "module-extract.txt"
-        with open(extract, "wb") as f:
-            write_extract(f, load_profile("11F", year), identity.parse_unit(DEMO, year), n, seed=1)
+        unit = identity.parse_unit(DEMO, year)
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)
             try:
-                page = browser.new_context(accept_downloads=True).new_page()
-                cpu_at_start = []
-                walk = keyboard_walk(
-                    page,
-                    out / "krypteringsmodul.html",
-                    extract,
-                    home / "demo" / "unit.key",
-                    self.tmp / "module.tar",
-                    kommunenr=DEMO.split("-")[0],
-                    orgnr=DEMO.split("-")[2],
-                    skjema=f"11F/{year}",
-                    on_kontroller=lambda: cpu_at_start.append(browser_cpu_seconds()),
-                )
-                cpu = {k: v - cpu_at_start[0][k] for k, v in browser_cpu_seconds().items()}
-            except AssertionError as e:
-                raise BenchError(f"the walk through the page failed: {e}") from None
+                for register, records, prefix, extract in (
+                    ("11F", n, "module", self.tmp / "module-extract.txt"),
+                    ("15F", n_15f, "module_15f", self.tmp / "module-extract-15f.xml"),
+                ):
+                    with open(extract, "wb") as f:
+                        write_extract(f, load_profile(register, year), unit, records, seed=1)
+                    self._module_walk(browser, out / "krypteringsmodul.html", extract, home, register, year, prefix)
+                    self.results[f"{prefix}_records"] = records
             finally:
                 browser.close()
-        self.results.update(
-            module_records=n,
-            module_extract_mib=round(extract.stat().st_size / MiB, 1),
-            module_check_to_container_s=round(walk.seconds, 2),
-            module_check_s=walk.check_s,
-            module_encrypt_s=None if walk.encrypt_s is None else round(walk.encrypt_s, 2),
-            module_marks_s=walk.marks,
-            module_progress_at_end=walk.progress_at_end,
-            module_browser_cpu_s=round(cpu["total"], 2),
-            module_main_thread_cpu_s=round(cpu["main"], 2),
-            module_worker_cpu_s=round(cpu["worker"], 2),
-            module_container_mib=round(walk.container.stat().st_size / MiB, 1),
-        )
+
+    def _module_walk(self, browser, html, extract, home, register, year, prefix):
+        """One keyboard walk through ``html`` in a fresh context of ``browser``: ``extract`` (of ``register``)
+        checked, encrypted and saved; its figures go into the results as ``<prefix>_...``."""
+        from sendemodul.testing.module_walk import keyboard_walk
+
+        context = browser.new_context(accept_downloads=True)
+        try:
+            cpu_at_start = []
+            walk = keyboard_walk(
+                context.new_page(),
+                html,
+                extract,
+                home / "demo" / "unit.key",
+                self.tmp / f"{prefix}.tar",
+                kommunenr=DEMO.split("-")[0],
+                orgnr=DEMO.split("-")[2],
+                skjema=f"{register}/{year}",
+                on_kontroller=lambda: cpu_at_start.append(browser_cpu_seconds()),
+            )
+            cpu = {k: v - cpu_at_start[0][k] for k, v in browser_cpu_seconds().items()}
+        except AssertionError as e:
+            raise BenchError(f"the walk through the page ({register}) failed: {e}") from None
+        finally:
+            context.close()
+        figures = {
+            "extract_mib": round(extract.stat().st_size / MiB, 1),
+            "check_to_container_s": round(walk.seconds, 2),
+            "check_s": walk.check_s,
+            "encrypt_s": None if walk.encrypt_s is None else round(walk.encrypt_s, 2),
+            "marks_s": walk.marks,
+            "progress_at_end": walk.progress_at_end,
+            "browser_cpu_s": round(cpu["total"], 2),
+            "main_thread_cpu_s": round(cpu["main"], 2),
+            "worker_cpu_s": round(cpu["worker"], 2),
+            "container_mib": round(walk.container.stat().st_size / MiB, 1),
+        }
+        self.results.update({f"{prefix}_{key}": value for key, value in figures.items()})
         say(
-            f"    Kontroller -> saved container {walk.seconds:.2f} s (check {walk.check_s} s, encrypt "
-            f"{self.results['module_encrypt_s']} s; marks {walk.marks}); Chromium CPU {cpu['total']:.2f} s "
+            f"    {register}: Kontroller -> saved container {walk.seconds:.2f} s (check {walk.check_s} s, encrypt "
+            f"{figures['encrypt_s']} s; marks {walk.marks}); Chromium CPU {cpu['total']:.2f} s "
             f"(the page's main thread {cpu['main']:.2f} s, its Worker {cpu['worker']:.2f} s); "
             f"progress bar at its end: {walk.progress_at_end}"
         )
@@ -2789,7 +2814,9 @@ steps (--only):
               headless Chromium and walked by the keyboard as tests/test_browser_module.py walks it, on a generated
               11F extract of --module-records records: seconds from "Kontroller" to the saved container (the
               issue's 15 s), the check's and the Worker's share (the page's performance marks), Chromium's CPU, and
-              whether the progress bar reached its end (alias: browser)
+              whether the progress bar reached its end; then the same walk on a generated 15F extract of
+              --module-records-15f Individ (every barnevern control runs in the page), the same figures as
+              module_15f_*, with no target (alias: browser)
 
 The server (a fresh process for each step, same home) runs with its dev defaults except: free ports, the embedded
 pseudonymizer off, and auth.max_pending_logins raised to the concurrent step's size + 64 (each unit there connects
@@ -2824,6 +2851,11 @@ def parse_args(argv):
         "--module-records",
         type=int,
         help="records in the 11F extract the browser module checks and encrypts (default 100,000; quick 20,000)",
+    )
+    ap.add_argument(
+        "--module-records-15f",
+        type=int,
+        help="Individ in the 15F extract the browser module checks and encrypts (default 20,000; quick 5,000)",
     )
     ap.add_argument(
         "--repeat",
@@ -2930,6 +2962,7 @@ def main(argv=None):
             "records": args.records,
             "records_15f": args.records_15f,
             "module_records": args.module_records,
+            "module_records_15f": args.module_records_15f,
             "storm_rate": args.storm_rate,
             "storm_per_source": args.storm_per_source,
             "repeat": args.repeat,

@@ -164,6 +164,8 @@ def test_a_tiny_full_run_writes_every_figure_the_issue_names(tmp_path):
             "1",
             "--module-records",
             "500",
+            "--module-records-15f",
+            "200",
             "--storm-rate",
             "20",
             "--storm-cpu-seconds",
@@ -189,6 +191,10 @@ def test_a_tiny_full_run_writes_every_figure_the_issue_names(tmp_path):
     assert set(results["storm_work_per_login"]) == {"client", "sendemodul", "nginx", "twisted_tls", "nginx_hashed"}
     assert "storm CPU per login ratio sendemodul/nginx" in proc.stdout
     assert results["module_progress_at_end"] is True and results["module_records"] == 500
+    # the same walk on a 15F extract (its figures have no target)
+    assert results["module_15f_progress_at_end"] is True and results["module_15f_records"] == 200
+    assert all(isinstance(results[f"module_15f_{k}"], float) for k in ("check_to_container_s", "check_s", "encrypt_s"))
+    assert "browser module, 15F: Kontroller -> saved container (s)" in proc.stdout
 
 
 @pytest.mark.integration

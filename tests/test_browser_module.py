@@ -434,27 +434,29 @@ def test_nothing_leaves_the_page(release, page):
         listener.shutdown()
 
 
+def accessible_and_fits(page, lang):
+    """The page as it is now (in ``lang``, at the 320 px width the caller set): axe's WCAG 2.1 A and AA rules find
+    nothing, and nothing scrolls sideways. tests/test_browser_module_xml.py asks the same of a 15F report."""
+    assert page.evaluate("() => document.documentElement.lang") == lang
+    results = Axe().run(
+        page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+    )
+    assert results.violations_count == 0, results.generate_report()
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+
+
 @pytest.mark.parametrize("lang", ["nb", "nn"])
 def test_axe_finds_nothing_and_the_page_fits_320_px(release, broken, page, lang):
     """The empty form, and the page with the broken extract's report (its groups' tables, the error shown): axe's
     WCAG 2.1 A and AA rules find nothing, and nothing scrolls sideways at 320 px."""
     page.set_viewport_size({"width": 320, "height": 640})
-
-    def check_page():
-        assert page.evaluate("() => document.documentElement.lang") == lang
-        results = Axe().run(
-            page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
-        )
-        assert results.violations_count == 0, results.generate_report()
-        assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
-
     page.goto((release / "krypteringsmodul.html").as_uri())
     if lang == "nn":
         page.click("button[data-lang=nn]")
-    check_page()
+    accessible_and_fits(page, lang)
     _page_check(page, release, broken, lang)
     assert page.eval_on_selector_all("#rapport table", "tables => tables.length") >= 10
-    check_page()
+    accessible_and_fits(page, lang)
 
 
 def test_the_server_offers_the_signed_copy_and_says_how_to_check_it(server, release):

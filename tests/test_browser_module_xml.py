@@ -3,7 +3,7 @@ keyboard alone, checks a generated IPLOS extract with the same findings as ``sen
 clean one and a broken one), encrypts it into a container that passes the server's intake check, is delivered by the
 pseudonymizer and opened by ``ssb open`` with every record exactly as the CLI splits it. The same for 15F, whose
 barnevern controls the page runs from the 15F profile's control table (walked by keyboard alone, the report saved
-from the page)."""
+from the page); axe finds nothing in a broken 15F extract's report, in Bokmål and Nynorsk, and it fits 320 px."""
 
 import io
 import json
@@ -195,7 +195,14 @@ BROKEN_15F = ["SCHEMA", "ID_IN_DATA", "CODE", "DATE", "MANDATORY", "BYDEL", "ID_
 BROKEN_15F += ["DUPLICATE_ID", "DUPLICATE"]
 
 
-def test_keyboard_only_the_page_checks_15f_as_the_cli_does(server, release, page, tmp_path):
+@pytest.fixture(scope="module")
+def broken_15f(server):
+    """A 15F extract of 80 individer with the :data:`BROKEN_15F` errors (SSB's controls Individ01, 03, 05, 09, 12
+    among others)."""
+    return _extract(server, "15f-feil.xml", 80, {3 + 5 * n: k for n, k in enumerate(BROKEN_15F)}, register="15F")
+
+
+def test_keyboard_only_the_page_checks_15f_as_the_cli_does(server, release, broken_15f, page, tmp_path):
     """From ``file://``, keyboard only: the report the page saves is byte for byte the CLI's, on a clean 15F extract
     and on a broken one (which it refuses, as the CLI does, in Bokmål and Nynorsk)."""
     key = server.home / "demo" / "unit.key"
@@ -204,10 +211,9 @@ def test_keyboard_only_the_page_checks_15f_as_the_cli_does(server, release, page
     saved, refused = _saved_by_keyboard(page, tmp_path)
     assert (saved, refused) == _cli(server, clean, "15F") and refused is False
     assert json.loads(saved)["records"] == 400
-    broken = _extract(server, "15f-feil.xml", 80, {3 + 5 * n: k for n, k in enumerate(BROKEN_15F)}, register="15F")
-    _walk(page, release, broken, key, "15F", encrypt=False)
+    _walk(page, release, broken_15f, key, "15F", encrypt=False)
     saved, refused = _saved_by_keyboard(page, tmp_path)
-    expected, cli_refuses = _cli(server, broken, "15F")
+    expected, cli_refuses = _cli(server, broken_15f, "15F")
     assert (saved, refused) == (expected, cli_refuses) and refused is True
     controls = {g["control"] for g in json.loads(saved)["groups"]}
     assert {"Individ01", "Individ03", "Individ05", "Individ09", "Individ12"} <= controls, controls
@@ -221,6 +227,22 @@ def test_keyboard_only_the_page_checks_15f_as_the_cli_does(server, release, page
     wait_for(lambda: page.evaluate("() => document.querySelector('#feil').textContent") != "", timeout=30)
     assert page.evaluate("() => document.querySelector('#lagre').hidden")
     assert page.errors == []
+
+
+@pytest.mark.parametrize("lang", ["nb", "nn"])
+def test_axe_finds_nothing_in_a_15f_report_and_it_fits_320_px(server, release, broken_15f, page, lang):
+    """The page with the broken 15F extract's report shown (its groups' tables: SSB's barnevern controls, titled
+    and worded in ``lang``, the refusal shown), walked by keyboard at 320 px: axe's WCAG 2.1 A and AA rules find
+    nothing, and nothing scrolls sideways."""
+    page.set_viewport_size({"width": 320, "height": 640})
+    _walk(page, release, broken_15f, server.home / "demo" / "unit.key", "15F", encrypt=False)
+    if lang == "nn":
+        page.click("button[data-lang=nn]")
+        assert "Individet følgjer ikkje filskildringa" in page.text_content("#rapport")  # Individ01's title
+    assert page.evaluate("() => document.querySelector('#feil').textContent") != ""
+    # a table a control (Individ01, 03, 05, 09 and 12 among them: the other test's assertion)
+    assert page.eval_on_selector_all("#rapport table", "tables => tables.length") >= 5
+    test_browser_module.accessible_and_fits(page, lang)
 
 
 INDIVIDER = 2_000
