@@ -142,19 +142,23 @@ def test_the_page_checks_iplos_as_the_cli_does(server, release, page, tmp_path):
     assert page.errors == []
 
 
-def test_keyboard_only_iplos_container_is_delivered_and_opened(server, release, page, tmp_path):
-    extract = _extract(server, "iplos.xml", RECORDS)
-    container = _walk(page, release, extract, server.home / "demo" / "unit.key", "IPLOS")
+def _delivered_from_the_page(server, release, page, tmp_path, register, root, count):
+    """Keyboard only: ``count`` records of ``register`` checked and encrypted in the page, the container verified,
+    nothing fetched, no ID number in the DOM; then uploaded, delivered once and opened by ``ssb open``, whose data
+    file holds the header and every record exactly as the CLI's own split gives them (CPython is the reference).
+    ``root`` is the document element. Gives the opened rows and the extract's records."""
+    extract = _extract(server, f"{register.lower()}.xml", count, register=register)
+    container = _walk(page, release, extract, server.home / "demo" / "unit.key", register)
     manifest = _verified(server, container)
-    assert manifest.records == RECORDS and manifest.register == "IPLOS"
+    assert manifest.records == count and manifest.register == register
     fetched = [url for url in page.requests if not url.startswith("blob:null/")]
     assert fetched == [(release / "krypteringsmodul.html").as_uri()], "the page fetched something"
     assert page.errors == []
-    profile = load_profile("IPLOS", YEAR)
-    parsed = profile.open_extract(io.BytesIO(extract.read_bytes()))
+    parsed = load_profile(register, YEAR).open_extract(io.BytesIO(extract.read_bytes()))
     records = [item for item in parsed.scan() if isinstance(item, Record)]
+    numbers = {value for r in records for _, value in r.ids if value}
     html = page.content()
-    assert not [r for r in records if r.ids[0][1] in html], "an ID number is in the DOM"
+    assert not [n for n in numbers if n in html], "an ID number is in the DOM"
 
     code, body = put(server, container)
     assert code == 201, body
@@ -162,13 +166,17 @@ def test_keyboard_only_iplos_container_is_delivered_and_opened(server, release, 
     wait_for(lambda: uploads(server.home)[reference]["status"] == "delivered", timeout=180)
     _delivered_once(server.home, reference)
     rows = ssb_open(server.home, server.home / "ssb-inbox" / f"{reference}.tar", tmp_path / "opened")
-    assert len(rows) == RECORDS
-    assert {row["Fodselsnummer_class"] for row in rows} <= {"FNR", "DNR", "HNR", "SYNTHETIC", "PLACEHOLDER"}
-    dat = (tmp_path / "opened" / f"IPLOS-{YEAR}.dat").read_text(encoding="utf-8").splitlines()
-    # the header and every record exactly as the CLI's own split gives them (CPython is the reference)
-    assert dat[0] == "<Iplos>" and dat[-1] == "</Iplos>"
+    assert len(rows) == count
+    dat = (tmp_path / "opened" / f"{register}-{YEAR}.dat").read_text(encoding="utf-8").splitlines()
+    assert dat[0] == f"<{root}>" and dat[-1] == f"</{root}>"
     assert dat[1:2] == parsed.header_lines
     assert sorted(dat[2:-1]) == sorted(r.data for r in records)
+    return rows, records
+
+
+def test_keyboard_only_iplos_container_is_delivered_and_opened(server, release, page, tmp_path):
+    rows, _ = _delivered_from_the_page(server, release, page, tmp_path, "IPLOS", "Iplos", RECORDS)
+    assert {row["Fodselsnummer_class"] for row in rows} <= {"FNR", "DNR", "HNR", "SYNTHETIC", "PLACEHOLDER"}
 
 
 def _tab_to(page, selector):
@@ -261,30 +269,6 @@ def test_the_page_embeds_15fs_control_table_in_its_own_order(release):
 
 
 def test_keyboard_only_15f_container_is_delivered_and_opened(server, release, page, tmp_path):
-    extract = _extract(server, "15f.xml", INDIVIDER, register="15F")
-    container = _walk(page, release, extract, server.home / "demo" / "unit.key", "15F")
-    manifest = _verified(server, container)
-    assert manifest.records == INDIVIDER and manifest.register == "15F"
-    fetched = [url for url in page.requests if not url.startswith("blob:null/")]
-    assert fetched == [(release / "krypteringsmodul.html").as_uri()], "the page fetched something"
-    assert page.errors == []
-    profile = load_profile("15F", YEAR)
-    parsed = profile.open_extract(io.BytesIO(extract.read_bytes()))
-    records = [item for item in parsed.scan() if isinstance(item, Record)]
+    _, records = _delivered_from_the_page(server, release, page, tmp_path, "15F", "Barnevern", INDIVIDER)
     numbers = {value for r in records for _, value in r.ids if value}
     assert len(numbers) > INDIVIDER * 0.9 and any(len(n) == 12 for n in numbers)  # fødselsnummer and DUF numbers
-    html = page.content()
-    assert not [n for n in numbers if n in html], "an ID number is in the DOM"
-
-    code, body = put(server, container)
-    assert code == 201, body
-    reference = body["reference"]
-    wait_for(lambda: uploads(server.home)[reference]["status"] == "delivered", timeout=180)
-    _delivered_once(server.home, reference)
-    rows = ssb_open(server.home, server.home / "ssb-inbox" / f"{reference}.tar", tmp_path / "opened")
-    assert len(rows) == INDIVIDER
-    dat = (tmp_path / "opened" / f"15F-{YEAR}.dat").read_text(encoding="utf-8").splitlines()
-    # the header and every record exactly as the CLI's own split gives them (CPython is the reference)
-    assert dat[0] == "<Barnevern>" and dat[-1] == "</Barnevern>"
-    assert dat[1:2] == parsed.header_lines
-    assert sorted(dat[2:-1]) == sorted(r.data for r in records)
