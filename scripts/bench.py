@@ -1899,6 +1899,14 @@ class Bench:
             say(f"    {count} x {why}")
 
     def step_storm(self):
+        if self.args.storm_cpu_only:  # the CPU per refused login alone: no container, no upload
+            srv = self.fresh_server()
+            say(f"==> storm: {STORM_WARMUP_S} s of wrong PINs first (not measured), as the full step's upload storm")
+            with Storm(srv, rate=self.args.storm_rate, per_source=self.args.storm_per_source, probes=False) as warm:
+                time.sleep(STORM_WARMUP_S)
+                warm.drain()
+            self._storm_cpu(srv)
+            return
         self.big_container()
         srv = self.fresh_server()
         path = self.big_container()
@@ -2412,6 +2420,10 @@ class Bench:
         }
 
 
+#: Seconds of storm before ``--storm-cpu-only`` measures: the full step's CPU windows follow its upload storm, which
+#: has spent the unit's hash budget (10 Argon2id hashes, ~0.3 ms per refused login of a 10 s window if still there).
+STORM_WARMUP_S = 3
+
 #: What each server of the storm's CPU measurement does per refused login (printed, and kept in the results).
 STORM_WORK = {
     "client": "each login: a new TCP connection from a rotating loopback address (10 per address), a full TLS 1.3 "
@@ -2804,7 +2816,9 @@ steps (--only):
               session tickets off like ours), a bare Twisted TLS server with our TLS options (a fixed 503: the
               stack's floor) and nginx checking a password as costly as our Argon2id: process CPU per refused login,
               in ms; then the server side of one TLS handshake in our stack, in memory (X25519, P-256, OpenSSL's
-              default groups, resumed from a ticket). What each does per login is printed first
+              default groups, resumed from a ticket). What each does per login is printed first.
+              --storm-cpu-only runs only that second part (no container, no upload), after 3 s of the storm
+              that are not measured (the full step's upload storm has spent the unit's hash budget by then)
   records     sendemodul encrypt on a generated 11F extract, then the pseudonymizer (worker --once) on the container:
               records/s, MB/s, peak RSS (wait4 rusage)
   records15f  sendemodul check and sendemodul encrypt (check + split by Individ + encrypt) on a generated 15F
@@ -2873,6 +2887,13 @@ def parse_args(argv):
         "--storm-cpu-seconds",
         type=float,
         help="storm: seconds of each CPU-per-login measurement (default 10; quick 4)",
+    )
+    ap.add_argument(
+        "--storm-cpu-only",
+        action="store_true",
+        help="storm: only the CPU per refused login (sendemodul, nginx, bare Twisted TLS, nginx with a hash), without "
+        "the uploads (after 3 s of storm, not measured, that spend the hash budget as the full step's upload storm "
+        "does), e.g. --only storm --storm-cpu-only",
     )
     ap.add_argument(
         "--storm-per-source",
