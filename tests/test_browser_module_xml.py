@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import test_browser_module
 from conftest import run_cli
-from server import DEMO, Server
+from server import DEMO
 from support.wait import wait_for
 from test_browser_module import YEAR, _verified, put
 from test_pipeline import ssb_open, uploads
@@ -29,24 +29,11 @@ pytestmark = pytest.mark.integration  # builds with node, runs Chromium and a se
 
 #: The page fixture of the 11F tests: a page of the module's Chromium that keeps its requests and page errors.
 page = test_browser_module.page
+#: The 11F tests' server (a worker, release keys) and signed release: the XML walks need nothing else.
+server = test_browser_module.server
+release = test_browser_module.release
 
 RECORDS = 5_000
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("module") / "home", worker=True, sections={"forwarder": "poll_seconds = 0.2"})
-    srv.init()
-    srv.start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def release(server):
-    out = server.home / "module"
-    run_cli("module", "build", "--year", YEAR, "-o", out, home=server.home)
-    return out
 
 
 def _walk(page, release, extract, key, register, *, encrypt=True):
