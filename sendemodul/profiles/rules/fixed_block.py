@@ -38,6 +38,8 @@ __all__ = ["BAD_FNR_CLASSES", "MEMO_MAX", "FixedBlock", "FixedBlockRules", "memo
 
 #: The most texts a field's memo of judged texts holds (enough for every birth date in a lifetime's range).
 MEMO_MAX = 1 << 15
+#: The widest value :meth:`FirstSeen.add_columns` takes.
+_SHORT_VALUE = 15
 #: The classes of a fødselsnummer that make a record go through the per-record check.
 BAD_FNR_CLASSES = (IdClass.BAD_DATE, IdClass.BAD_CHECKSUM)
 _SYNTHETIC, _PLACEHOLDER = IdClass.SYNTHETIC, IdClass.PLACEHOLDER
@@ -180,7 +182,7 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
                 rows = candidates.tolist()
                 lines = full if len(candidates) == n else full[candidates]
                 clean[candidates] = self._controls.table.block.passes(lines, lambda k: texts[rows[k]])
-        self._remember_block(first_line, texts, clean, blank, synthetic, placeholders, id_values)
+        self._remember_block(first_line, texts, raw, clean, blank, synthetic, placeholders, id_values)
         return self._block_rows(first_line, texts, raw, blank)
 
     def _judged_column(self, rule: FieldRule, memo: dict[str, bool], column: np.ndarray) -> np.ndarray:
@@ -259,6 +261,7 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
         self,
         first_line: int,
         texts: list[str],
+        raw: np.ndarray,
         clean: np.ndarray,
         blank: np.ndarray,
         synthetic: np.ndarray,
@@ -276,7 +279,7 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
         start = 0
         for stop in [*others, len(texts)]:
             if stop > start:
-                self._remember_clean(first_line, texts, clean, start, stop, journal_slice, id_values)
+                self._remember_clean(first_line, texts, clean, raw, start, stop, journal_slice, id_values)
             if stop < len(texts):
                 self.check(self.profile.record(first_line + stop, texts[stop]))
             start = stop + 1
@@ -286,6 +289,7 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
         first_line: int,
         texts: list[str],
         clean: np.ndarray,
+        raw: np.ndarray,
         start: int,
         stop: int,
         journal_field: FieldSpec | None,
@@ -306,18 +310,23 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
                 numbers = [number for number in numbers if number]
             self._journal.add_many([first_line + i for i in kept], numbers)
         for id_start, id_end, distinct, seen in id_values:
-            wanted = (np.flatnonzero(part & distinct[start:stop]) + start).tolist()
-            if wanted:
-                if self._duplicate_key:
-                    keys = [
-                        self.duplicate_key(texts[i][id_start:id_end].strip(" "), self._clean_values(texts[i]))
-                        for i in wanted
-                    ]
-                else:
-                    keys = [texts[i][id_start:id_end].strip(" ") for i in wanted]
-                seen.add_many(keys, [first_line + i for i in wanted])
+            wanted_rows = np.flatnonzero(part & distinct[start:stop]) + start
+            if not len(wanted_rows):
+                continue
+            if not self._duplicate_key:  # a clean, distinct identifier is all digits, as wide as its field
+                seen.add_columns(raw[wanted_rows, id_start:id_end], wanted_rows + first_line)
+                continue
+            wanted = wanted_rows.tolist()
+            keys = [
+                self.duplicate_key(texts[i][id_start:id_end].strip(" "), self._clean_values(texts[i])) for i in wanted
+            ]
+            seen.add_many(keys, [first_line + i for i in wanted])
         for spec, seen in self._unique:
             u0, u1 = spec.span
+            column = raw[rows, u0:u1] if u1 - u0 <= _SHORT_VALUE else None
+            if column is not None and ((column > 32) & (column < 128)).all():  # no space to strip, ASCII
+                seen.add_columns(column, np.asarray(rows) + first_line)
+                continue
             values = [texts[i][u0:u1].strip(" ") for i in rows]
             kept = [i for i, value in zip(rows, values) if value]
             if len(kept) < len(rows):
