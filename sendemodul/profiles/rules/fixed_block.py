@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # imported where used (a block of records): most commands nev
     from sendemodul.profiles.rules.field_columns import FieldColumns
     from sendemodul.profiles.rules.sosial import SosialControls
 
-__all__ = ["BAD_FNR_CLASSES", "MEMO_MAX", "FixedBlock", "FixedBlockRules", "memo_accepts"]
+__all__ = ["BAD_FNR_CLASSES", "MEMO_MAX", "FixedBlock", "FixedBlockRules", "column_values", "memo_accepts"]
 
 #: The most texts a field's memo of judged texts holds (enough for every birth date in a lifetime's range).
 MEMO_MAX = 1 << 15
@@ -71,15 +71,24 @@ def _found(table: np.ndarray, numbers: np.ndarray) -> np.ndarray:
     return found
 
 
+def column_values(column: np.ndarray) -> list[bytes]:
+    """The values of a :class:`FixedBlock`'s identifier column (an ``(n, width)`` uint8 array): each row's bytes
+    without the spaces around them, as :meth:`FixedWidthProfile.split` strips a field."""
+    width = column.shape[1]
+    flat = column.tobytes()
+    return [flat[k : k + width].strip(b" ") for k in range(0, len(flat), width)] if width else [b""] * len(column)
+
+
 class FixedBlock(NamedTuple):
     """What :meth:`FixedRules.check_block` gives for a block of lines: the number of records (blank lines are none),
     and their rows for the container, either as ``rows`` (``(ids, data)`` as in a :class:`Record`) or, when the
-    block is all ASCII, as columns: ``ids``, each identifier field's name and stripped values (ASCII bytes), and
-    ``data``, the records with the identifier fields blanked (an ``(n, record length)`` uint8 array)."""
+    block is all ASCII, as columns: ``ids``, each identifier field's name and its column as in the extract (an
+    ``(n, width)`` uint8 array of ASCII, padded: :func:`column_values` gives the values), and ``data``, the records
+    with the identifier fields blanked (an ``(n, record length)`` uint8 array)."""
 
     records: int
     rows: list[tuple[tuple[tuple[str, str], ...], str]] | None
-    ids: tuple[tuple[str, list[bytes]], ...]
+    ids: tuple[tuple[str, np.ndarray], ...]
     data: np.ndarray | None
     #: The records' line numbers.
     lines: list[int]
@@ -343,11 +352,7 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
             split = self._split
             return FixedBlock(len(records), [split(texts[i]) for i in records.tolist()], (), None, lines)
         data = raw[records]
-        ids = []
-        for name, start, end in self.profile.id_slices:
-            width = end - start
-            flat = np.ascontiguousarray(data[:, start:end]).tobytes()
-            ids.append((name, [flat[k : k + width].strip(b" ") for k in range(0, len(flat), width)]))
+        ids = tuple((name, data[:, start:end].copy()) for name, start, end in self.profile.id_slices)
         for start, end, _ in self.profile.blank_spans:
             data[:, start:end] = 32
-        return FixedBlock(len(records), None, tuple(ids), data, lines)
+        return FixedBlock(len(records), None, ids, data, lines)
