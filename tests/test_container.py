@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import io
+import itertools
 import json
 import subprocess
 import tarfile
@@ -779,4 +780,38 @@ def test_a_row_block_with_a_row_that_cannot_go_in_names_the_row(keys, tmp_path, 
     rows[1] = ((("PERSON_FODSELSNR", value),), record)
     with pytest.raises(errors.ContainerInputError, match=f"row 3.*{problem}"):
         write(keys, tmp_path / "c.tar", [make_rows(1)[0], _as_block(rows)])
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("plaintext", [0, 1, 65535, 65536, 65537, 3 * 65536, 3 * 65536 + 5])
+@pytest.mark.parametrize("kind", ["X25519", "mlkem768x25519"])
+def test_encrypted_size_is_what_age_writes(plaintext, kind):
+    """The writer puts each part in its place in the tar before it is encrypted, so the size it predicts must be
+    what age writes, at chunk boundaries too, for both key types and for one or two recipients."""
+    from sendemodul.container.parts import encrypt_part, encrypted_size
+
+    make = agepq.MlKem768X25519Identity.generate if kind != "X25519" else agepq.X25519Identity.generate
+    for recipients in ([make().to_public()], [make().to_public(), make().to_public()]):
+        out = io.BytesIO()
+        size, _ = encrypt_part([b"x" * plaintext], recipients, out)
+        assert size == len(out.getvalue()) == encrypted_size(recipients, plaintext)
+
+
+def test_a_part_that_fails_in_its_thread_fails_the_write_and_leaves_nothing(keys, tmp_path, monkeypatch):
+    """The identities part is encrypted in a thread beside the data part: its failure is the writer's failure, and
+    no output (not even a temporary file) is left."""
+    from sendemodul.container import writer
+
+    real = writer.encrypt_part
+
+    def failing(blocks, recipients, out):
+        blocks = iter(blocks)
+        first = next(blocks)
+        if b" part=identities " in first:
+            raise OSError("disk full")
+        return real(itertools.chain([first], blocks), recipients, out)
+
+    monkeypatch.setattr(writer, "encrypt_part", failing)
+    with pytest.raises(OSError, match="disk full"):
+        write(keys, tmp_path / "c.tar", make_rows(50))
     assert list(tmp_path.iterdir()) == []

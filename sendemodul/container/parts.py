@@ -7,6 +7,8 @@ age comes from :mod:`sendemodul.agepq` for both key types, the hybrid post-quant
 
 import collections
 import hashlib
+import io
+import os
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -114,6 +116,33 @@ def encrypt_part(
     reader, writer = _BlocksReader(blocks), _HashingWriter(out)
     agepq.encrypt_io(reader, writer, recipients)
     return writer.size, writer.sha256
+
+
+def encrypted_size(recipients: Sequence[agepq.X25519Recipient | agepq.MlKem768X25519Recipient], plaintext: int) -> int:
+    """The size of :func:`encrypt_part`'s output for ``plaintext`` bytes to ``recipients``: age's header (the same
+    length for every file to these recipients: each stanza type's fields have fixed sizes), the 16-byte payload
+    nonce, the plaintext, and a 16-byte tag per chunk of :data:`agepq.CHUNK_BYTES` (at least one chunk). The header's
+    length is measured by encrypting nothing to the same recipients (one KEM per recipient)."""
+    empty = io.BytesIO()
+    agepq.encrypt_io(io.BytesIO(b""), empty, recipients)
+    header_and_nonce = len(empty.getvalue()) - 16
+    return header_and_nonce + plaintext + 16 * max(1, -(-plaintext // agepq.CHUNK_BYTES))
+
+
+class PositionedWriter:
+    """A writer for :func:`encrypt_part` that writes to ``fd`` from ``offset`` on with ``os.pwrite`` (which moves no
+    file position), so that two parts can be written into their places in one file at once, from two threads."""
+
+    def __init__(self, fd: int, offset: int) -> None:
+        self._fd = fd
+        self.offset = offset
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        view = memoryview(data)
+        while view:
+            written = os.pwrite(self._fd, view, self.offset)
+            view, self.offset = view[written:], self.offset + written
+        return len(data)
 
 
 def decrypt_part(

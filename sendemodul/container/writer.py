@@ -11,24 +11,24 @@ times one bucket (1/256 of the extract), and a 4-byte handle per sealed chunk: n
 import itertools
 import os
 import secrets
-import tempfile
+import threading
 import uuid
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-import pyrage
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import sendemodul
+from sendemodul import agepq
 from sendemodul.container.atomic import atomic_output
 from sendemodul.container.canonical_json import canonical_json, is_int, is_text, utc_timestamp
 from sendemodul.container.manifest import FORMAT, Manifest, PartInfo
-from sendemodul.container.parts import encrypt_part
+from sendemodul.container.parts import PositionedWriter, encrypt_part, encrypted_size
 from sendemodul.container.plaintext import HEADER_LINE_PREFIX, ID_TYPE_PATTERN, part_header
 from sendemodul.container.sealed import SealedTempFile
-from sendemodul.container.tar import TarWriter
+from sendemodul.container.tar import BLOCK, tar_header
 from sendemodul.errors import ContainerInputError, UsageError
 from sendemodul.identity import Unit
 from sendemodul.keydir import RecipientKey
@@ -41,6 +41,9 @@ _BUCKETS = 256
 #: 8 MiB: with numpy loaded (the encryption module's block checks), the encryption module stays under 100 MiB; each
 #: flush seals 512 chunks, whose handles are kept as 4-byte numbers (a 2,000,000-record extract makes ~50,000).
 _BUDGET_BYTES = 8 * 1024**2
+
+#: An age recipient of a part (post-quantum or X25519).
+AgeRecipient = agepq.X25519Recipient | agepq.MlKem768X25519Recipient
 
 #: A row to write: its ``(id_type, value)`` pairs and the record with the ID fields blanked.
 Row = tuple[Sequence[tuple[str, str]], str]
@@ -85,6 +88,8 @@ class _Shuffle:
         self._sealed = sealed
         self._ids = [bytearray() for _ in range(_BUCKETS)]
         self._data = [bytearray() for _ in range(_BUCKETS)]
+        #: The bytes of ID entries and of data lines buffered so far (what :meth:`sorted_blocks` will give).
+        self.sizes = {"ids": 0, "data": 0}
         #: Each bucket's sealed chunks (:data:`Handle` numbers, 4 bytes each rather than a list's boxed ints).
         self._handles: dict[str, list[array[int]]] = {
             "ids": [array("I") for _ in range(_BUCKETS)],
@@ -141,6 +146,8 @@ class _Shuffle:
         self._ids[bucket] += entry
         line = f"{row_id}\t{record}\n".encode()
         self._data[bucket] += line
+        self.sizes["ids"] += len(entry)
+        self.sizes["data"] += len(line)
         return len(entry) + len(line)
 
     def _add_block(self, block: RowBlock, known_types: set[str], count: int) -> int | None:
@@ -199,6 +206,8 @@ class _Shuffle:
         entry_ends = np.zeros(n + 1, np.int64)
         np.cumsum(kept.sum(axis=1), out=entry_ends[1:])
         buffered = len(sorted_lines) + len(sorted_entries)
+        self.sizes["ids"] += len(sorted_entries)
+        self.sizes["data"] += len(sorted_lines)
         ids_buffers, data_buffers = self._ids, self._data
         start = 0
         for bucket, (end, entry_start, entry_end) in enumerate(
@@ -296,7 +305,7 @@ def _row_ids() -> Iterator[Iterator[tuple[int, str]]]:
         yield zip(pool[::12], [hex_pool[start : start + 24] for start in range(0, len(hex_pool), 24)])
 
 
-def _check_recipients(keys: Sequence[RecipientKey], role: str) -> tuple[list[pyrage.x25519.Recipient], list[str]]:
+def _check_recipients(keys: Sequence[RecipientKey], role: str) -> tuple[list[AgeRecipient], list[str]]:
     if not keys or any(key.role != role for key in keys):
         raise ValueError(f"expected one or more {role} keys, got {[key.key_id for key in keys]}")
     if len({key.stanza_type for key in keys}) > 1:
@@ -342,26 +351,23 @@ def write_container(
     out_path = Path(out_path)
     directory = out_path.parent
     container_id = str(uuid.uuid4())
-    with (
-        SealedTempFile(directory) as sealed,
-        tempfile.TemporaryFile(dir=directory) as identities_file,
-        tempfile.TemporaryFile(dir=directory) as data_file,
-    ):
+    with SealedTempFile(directory) as sealed:
         shuffle = _Shuffle(sealed)
         records = shuffle.add_rows(rows, progress)
         if no_participants and records:
             raise ContainerInputError(f"'no participants' was given, but there are {records} rows")
-        identities = encrypt_part(
-            itertools.chain([part_header(container_id, "identities", records)], shuffle.sorted_blocks("ids")),
-            tpf_keys,
-            identities_file,
-        )
+        ids_header = part_header(container_id, "identities", records)
         data_header = part_header(container_id, "data", records) + "".join(
             f"{HEADER_LINE_PREFIX}{line}\n" for line in header_lines
         ).encode("utf-8")
-        data = encrypt_part(itertools.chain([data_header], shuffle.sorted_blocks("data")), ssb_keys, data_file)
-        manifest = Manifest.parse(
-            canonical_json(
+        sizes = {
+            "identities.age": encrypted_size(tpf_keys, len(ids_header) + shuffle.sizes["ids"]),
+            "data.age": encrypted_size(ssb_keys, len(data_header) + shuffle.sizes["data"]),
+        }
+        created = utc_timestamp()
+
+        def manifest_json(digests: dict[str, str]) -> bytes:
+            return canonical_json(
                 {
                     "format": FORMAT,
                     "container_id": container_id,
@@ -370,23 +376,84 @@ def write_container(
                     "kommunenr": unit.kommunenr,
                     "bydel": unit.bydel,
                     "orgnr": unit.orgnr,
-                    "created": utc_timestamp(),
+                    "created": created,
                     "producer": producer or f"sendemodul/{sendemodul.__version__}",
                     "records": records,
                     "no_participants": bool(no_participants),
                     "parts": {
-                        "identities.age": PartInfo(tuple(tpf_ids), *identities).to_json(),
-                        "data.age": PartInfo(tuple(ssb_ids), *data).to_json(),
+                        "identities.age": PartInfo(tuple(tpf_ids), sizes["identities.age"], digests["ids"]).to_json(),
+                        "data.age": PartInfo(tuple(ssb_ids), sizes["data.age"], digests["data"]).to_json(),
                     },
                 }
             )
-        )
+
+        # The manifest comes first in the tar but names the parts' digests: its length is known now (a digest is 64
+        # hex digits whatever it is), so each part is encrypted straight into its place in the output, both at
+        # once (age's ChaCha20-Poly1305, SHA-256 and the writes release the GIL), and the manifest written last.
+        manifest_end = 2 * BLOCK + _padded(len(manifest_json({"ids": "0" * 64, "data": "0" * 64}))) + BLOCK
+        ids_at = manifest_end + BLOCK
+        data_at = ids_at + _padded(sizes["identities.age"]) + BLOCK
+        end = data_at + _padded(sizes["data.age"])
         with atomic_output(out_path) as out:
-            tar = TarWriter(out)
-            tar.add("manifest.json", manifest.raw)
-            tar.add("manifest.sig", signing_key.sign(manifest.raw))
-            for name, part_file in (("identities.age", identities_file), ("data.age", data_file)):
-                part_file.seek(0)
-                tar.add_stream(name, manifest.parts[name].size, part_file)
-            tar.close()
+            fd = out.fileno()
+            digests = _encrypt_parts_at(
+                fd,
+                (
+                    itertools.chain([ids_header], shuffle.sorted_blocks("ids")),
+                    tpf_keys,
+                    ids_at,
+                    sizes["identities.age"],
+                ),
+                (itertools.chain([data_header], shuffle.sorted_blocks("data")), ssb_keys, data_at, sizes["data.age"]),
+            )
+            manifest = Manifest.parse(manifest_json({"ids": digests[0], "data": digests[1]}))
+            head = bytearray()
+            for name, member in (("manifest.json", manifest.raw), ("manifest.sig", signing_key.sign(manifest.raw))):
+                head += tar_header(name, len(member)) + member + bytes(-len(member) % BLOCK)
+            if len(head) != manifest_end:
+                raise AssertionError("the manifest's length changed with its digests")
+            positioned = PositionedWriter(fd, 0)
+            positioned.write(head)
+            for name, at in (("identities.age", ids_at), ("data.age", data_at)):
+                positioned.offset = at - BLOCK
+                positioned.write(tar_header(name, sizes[name]))
+                positioned.offset = at + sizes[name]
+                positioned.write(bytes(-sizes[name] % BLOCK))
+            positioned.offset = end
+            positioned.write(bytes(2 * BLOCK))
     return manifest
+
+
+def _padded(size: int) -> int:
+    return size + -size % BLOCK
+
+
+def _encrypt_parts_at(fd: int, *parts: tuple[Iterable[bytes], Sequence[AgeRecipient], int, int]) -> list[str]:
+    """Encrypt each part (its plaintext blocks, its recipients' age keys, its offset in ``fd`` and its predicted
+    size) into its place in ``fd``, the first in a thread of its own, the others in this one; their SHA-256 digests.
+    A part of another size than predicted is an error (the manifest and the tar headers already count on it)."""
+    results: list[tuple[int, str] | BaseException | None] = [None] * len(parts)
+
+    def encrypt(k: int) -> None:
+        blocks, keys, offset, _ = parts[k]
+        try:
+            results[k] = encrypt_part(blocks, keys, PositionedWriter(fd, offset))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread, which raises it
+            results[k] = e
+
+    helper = threading.Thread(target=encrypt, args=(0,), name="sendemodul-part")
+    helper.start()
+    try:
+        for k in range(1, len(parts)):
+            encrypt(k)
+    finally:
+        helper.join()
+    digests = []
+    for result, (_, _, _, size) in zip(results, parts):
+        if isinstance(result, BaseException):
+            raise result
+        assert result is not None
+        if result[0] != size:
+            raise AssertionError(f"an age part of {result[0]} bytes, not the {size} predicted")
+        digests.append(result[1])
+    return digests
