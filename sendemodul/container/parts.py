@@ -82,7 +82,7 @@ class _HashingWriter:
 class _BlocksReader:
     """A reader for ``agepq`` over an iterable of byte blocks; records the first error the iterable raised."""
 
-    def __init__(self, blocks: Iterable[bytes]) -> None:
+    def __init__(self, blocks: Iterable[bytes | memoryview]) -> None:
         self._blocks = iter(blocks)
         self._buffer = memoryview(b"")
         self.error: Exception | None = None
@@ -109,7 +109,9 @@ class _BlocksReader:
 
 
 def encrypt_part(
-    blocks: Iterable[bytes], recipients: Sequence[agepq.X25519Recipient | agepq.MlKem768X25519Recipient], out: Writable
+    blocks: Iterable[bytes | memoryview],
+    recipients: Sequence[agepq.X25519Recipient | agepq.MlKem768X25519Recipient],
+    out: Writable,
 ) -> tuple[int, str]:
     """Encrypt the concatenation of ``blocks`` to the age ``recipients`` (:mod:`agepq` keys of one type) into
     ``out``; returns ``(size, sha256)``. The KEM runs once per recipient, so once per part."""
