@@ -370,3 +370,40 @@ def test_fast_path_on_odd_lines_and_identifiers(block_bytes, production):
         production,
     )
     assert report.rule_counts.get("ID_PLACEHOLDER") == 1
+
+
+def test_the_checks_thread_hands_on_items_errors_and_the_end_in_order():
+    """``_Ahead`` runs the checks' generator in a thread: the consumer gets every item in order and then what the
+    generator raised, in its own thread; one that stops early (the writer failed) ends the thread, which stops the
+    generator where it was (its ``finally`` runs) instead of checking the rest."""
+    from sendemodul.cli.encrypt import _Ahead
+
+    def items(n, error=None):
+        yield from range(n)
+        if error is not None:
+            raise error
+
+    assert list(_Ahead(items(50))) == list(range(50))
+    ahead = _Ahead(items(5, ValueError("finding")))
+    got = []
+    with pytest.raises(ValueError, match="finding"):
+        for item in ahead:
+            got.append(item)
+    assert got == list(range(5))
+    assert list(ahead) == []
+
+    stopped = []
+
+    def endless():
+        try:
+            n = 0
+            while True:
+                yield n
+                n += 1
+        finally:
+            stopped.append(True)
+
+    ahead = _Ahead(endless(), depth=1)
+    assert [next(ahead) for _ in range(3)] == [0, 1, 2]
+    ahead.close()
+    assert stopped == [True] and not ahead._thread.is_alive()
