@@ -200,9 +200,9 @@ class _Shuffle:
         lines[:, 24] = 9
         lines[:, 25:-1] = data
         lines[:, -1] = 10
-        sorted_lines = memoryview(lines[order].tobytes())
+        sorted_lines = lines[order].reshape(-1).data  # the array's memory: no copy to bytes
         kept = kept[order]
-        sorted_entries = memoryview(entries[order][kept].tobytes())
+        sorted_entries = entries[order][kept].data
         entry_ends = np.zeros(n + 1, np.int64)
         np.cumsum(kept.sum(axis=1), out=entry_ends[1:])
         buffered = len(sorted_lines) + len(sorted_entries)
