@@ -218,21 +218,40 @@ class Journal:
     def __init__(self) -> None:
         self._file: BinaryIO | None = None
         self._lines = array("I")
-        self._texts: list[str] = []
+        #: The texts of :attr:`_lines`, escaped and encoded, in groups joined by line breaks.
+        self._texts: list[bytes] = []
         #: Per block written: its first line, offset, and number of entries.
         self._first_lines = array("I")
         self._blocks: list[tuple[int, int]] = []
 
     def add(self, line: int, journalnr: str) -> None:
         self._lines.append(line)
-        self._texts.append(journalnr)
+        self._texts.append(_escape(journalnr))
         if len(self._lines) >= self._BLOCK:
             self._flush()
 
     def add_many(self, lines: list[int], journalnrs: list[str]) -> None:
         """:meth:`add` for each line and its journalnummer, in order (a block of records)."""
+        if not lines:
+            return
         self._lines.extend(lines)
-        self._texts.extend(journalnrs)
+        self._texts.append(b"\n".join([_escape(text) for text in journalnrs]))
+        if len(self._lines) >= self._BLOCK:
+            self._flush()
+
+    def add_column(self, lines: np.ndarray, journalnrs: np.ndarray) -> None:
+        """:meth:`add_many` for a block's journalnummer column (an ``(n, width)`` uint8 array of ASCII, each row a
+        journalnummer as wide as the array, with no space, backslash or line break) and their ``n`` lines."""
+        import numpy as np
+
+        n, width = journalnrs.shape
+        if not n:
+            return
+        rows = np.empty((n, width + 1), np.uint8)
+        rows[:, :width] = journalnrs
+        rows[:, width] = 10
+        self._lines.frombytes(np.asarray(lines, np.uint32).tobytes())
+        self._texts.append(rows.tobytes()[:-1])
         if len(self._lines) >= self._BLOCK:
             self._flush()
 
@@ -244,11 +263,7 @@ class Journal:
         file = self._file
         offset = file.seek(0, 2)
         file.write(self._lines.tobytes())
-        file.write(
-            "\n".join(t.replace("\\", "\\\\").replace("\n", "\\n") for t in self._texts).encode(
-                "utf-8", "surrogatepass"
-            )
-        )
+        file.write(b"\n".join(self._texts))
         self._first_lines.append(self._lines[0])
         self._blocks.append((offset, len(self._lines)))
         self._lines, self._texts = array("I"), []
@@ -286,6 +301,11 @@ class Journal:
 
 
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _escape(text: str) -> bytes:
+    """A journalnummer as the journal's file holds it: backslashes and line breaks escaped, UTF-8."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n").encode("utf-8", "surrogatepass")
 
 
 def _unescape(text: str) -> str:

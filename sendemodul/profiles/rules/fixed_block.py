@@ -311,6 +311,14 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
         rows = (np.flatnonzero(part) + start).tolist()
         if not rows:
             return
+        journal_column = None
+        if journal_field is not None:
+            j0, j1 = journal_field.span
+            journal_column = raw[rows, j0:j1]
+            # no space to strip, ASCII, nothing to escape: the column as it is
+            if ((journal_column > 32) & (journal_column < 128) & (journal_column != 92)).all():
+                self._journal.add_column(np.asarray(rows) + first_line, journal_column)
+                journal_field = None
         if journal_field is not None:
             j0, j1 = journal_field.span
             numbers = [texts[i][j0:j1].strip(" ") for i in rows]
@@ -332,7 +340,11 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
             seen.add_many(keys, [first_line + i for i in wanted])
         for spec, seen in self._unique:
             u0, u1 = spec.span
-            column = raw[rows, u0:u1] if u1 - u0 <= _SHORT_VALUE else None
+            column: np.ndarray | None = None
+            if journal_column is not None and spec is self.profile.journal_field:
+                column = journal_column  # the same slice: the journalnummer is the register's unique field
+            elif u1 - u0 <= _SHORT_VALUE:
+                column = raw[rows, u0:u1]
             if column is not None and ((column > 32) & (column < 128)).all():  # no space to strip, ASCII
                 seen.add_columns(column, np.asarray(rows) + first_line)
                 continue
