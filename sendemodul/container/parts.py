@@ -88,22 +88,27 @@ class _BlocksReader:
         self.error: Exception | None = None
 
     def read(self, n: int | None = -1) -> bytes:
+        return bytes(self._take(n))
+
+    def _take(self, n: int | None) -> memoryview:
+        """The next at most ``n`` bytes (all of the current block if ``n`` is None or negative), as a view."""
         try:
             while not self._buffer:
                 block = next(self._blocks, None)
                 if block is None:
-                    return b""
-                self._buffer = memoryview(block)
+                    return memoryview(b"")
+                self._buffer = memoryview(block).cast("B")
         except Exception as e:
             self.error = e
             raise
         n = len(self._buffer) if n is None or n < 0 else n
         data, self._buffer = self._buffer[:n], self._buffer[n:]
-        return bytes(data)
+        return data
 
     def readinto(self, b: bytearray | memoryview) -> int:
-        """Copy what the current block still holds (at most ``len(b)`` bytes) into ``b``; 0 at the end."""
-        data = self.read(len(b))
+        """Copy what the current block still holds (at most ``len(b)`` bytes) into ``b``; 0 at the end. One copy,
+        from the block's own memory."""
+        data = self._take(len(b))
         b[: len(data)] = data
         return len(data)
 
