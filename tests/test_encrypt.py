@@ -376,7 +376,7 @@ def test_the_checks_thread_hands_on_items_errors_and_the_end_in_order():
     """``_Ahead`` runs the checks' generator in a thread: the consumer gets every item in order and then what the
     generator raised, in its own thread; one that stops early (the writer failed) ends the thread, which stops the
     generator where it was (its ``finally`` runs) instead of checking the rest."""
-    from sendemodul.cli.encrypt import _Ahead
+    from sendemodul.ahead import Ahead as _Ahead
 
     def items(n, error=None):
         yield from range(n)

@@ -4,14 +4,13 @@ splits it into identities (to the TPF) and data (to SSB) and writes a signed con
 import datetime
 import io
 import os
-import queue
 import sys
-import threading
 from pathlib import Path
 
 import click
 
 from sendemodul import config, container, identity, keydir, signing
+from sendemodul.ahead import Ahead
 from sendemodul.cli.progress import ProgressReader
 from sendemodul.errors import ContainerInputError, ExtractError, InputError, UsageError
 from sendemodul.profiles import FixedWidthExtract, load_profile
@@ -109,7 +108,7 @@ def _check_and_write(profile, stream, unit, production, source, write):
             if Severity.ERROR not in counts and Severity.FATAL not in counts:
                 yield item.ids, item.data
 
-    items = _Ahead(rows())
+    items = Ahead(rows())
     try:
         return checker.report, write(items)
     except _Refused:
@@ -123,63 +122,6 @@ def _check_and_write(profile, stream, unit, production, source, write):
         raise
     finally:
         items.close()
-
-
-class _Ahead:
-    """An iterator over ``items`` (a generator) that runs it in a thread of its own, up to ``depth`` items ahead of
-    the consumer, so that the checks of the next block run while the writer buffers and seals this one (numpy, AES
-    and the file writes release the GIL). What the generator yields, and finally raises or returns, comes out in
-    order, as if it were iterated here; :meth:`close` stops it (a consumer that gives up early)."""
-
-    _END = object()
-
-    def __init__(self, items, depth=2):
-        self._queue = queue.Queue(depth)
-        self._stop = threading.Event()
-        self._done = False
-        self._thread = threading.Thread(target=self._run, args=(items,), name="sendemodul-checks", daemon=True)
-        self._thread.start()
-
-    def _run(self, items):
-        try:
-            for item in items:
-                while not self._stop.is_set():
-                    try:
-                        self._queue.put((True, item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stop.is_set():
-                    items.close()
-                    return
-            result = (True, self._END)
-        except BaseException as e:  # noqa: BLE001 - raised in the consumer's thread, in its place
-            result = (False, e)
-        while not self._stop.is_set():
-            try:
-                self._queue.put(result, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if self._done:
-            raise StopIteration
-        ok, item = self._queue.get()
-        if ok and item is not self._END:
-            return item
-        self._done = True
-        self._thread.join()
-        if ok:
-            raise StopIteration
-        raise item
-
-    def close(self):
-        self._stop.set()
-        self._thread.join()
 
 
 @click.command()
