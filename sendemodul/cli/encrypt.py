@@ -108,7 +108,7 @@ def _check_and_write(profile, stream, unit, production, source, write):
             if Severity.ERROR not in counts and Severity.FATAL not in counts:
                 yield item.ids, item.data
 
-    items = Ahead(rows())
+    items = Ahead(rows(), depth=0, name="sendemodul-checks")  # one block checked while the last is written
     try:
         return checker.report, write(items)
     except _Refused:

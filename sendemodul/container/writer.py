@@ -22,7 +22,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import sendemodul
 from sendemodul import agepq
-from sendemodul.ahead import Ahead
 from sendemodul.container.atomic import atomic_output
 from sendemodul.container.canonical_json import canonical_json, is_int, is_text, utc_timestamp
 from sendemodul.container.manifest import FORMAT, Manifest, PartInfo
@@ -422,23 +421,16 @@ def write_container(
         end = data_at + _padded(sizes["data.age"])
         with atomic_output(out_path) as out:
             fd = out.fileno()
-            # the data part's buckets sorted a bucket ahead of its encryption (the bigger part: ~5/6 of the bytes)
-            data_blocks: Ahead[bytes | memoryview] = Ahead(
-                shuffle.sorted_blocks("data"), depth=0, name="sendemodul-sort"
+            digests = _encrypt_parts_at(
+                fd,
+                (
+                    itertools.chain([ids_header], shuffle.sorted_blocks("ids")),
+                    tpf_keys,
+                    ids_at,
+                    sizes["identities.age"],
+                ),
+                (itertools.chain([data_header], shuffle.sorted_blocks("data")), ssb_keys, data_at, sizes["data.age"]),
             )
-            try:
-                digests = _encrypt_parts_at(
-                    fd,
-                    (
-                        itertools.chain([ids_header], shuffle.sorted_blocks("ids")),
-                        tpf_keys,
-                        ids_at,
-                        sizes["identities.age"],
-                    ),
-                    (itertools.chain([data_header], data_blocks), ssb_keys, data_at, sizes["data.age"]),
-                )
-            finally:
-                data_blocks.close()
             manifest = Manifest.parse(manifest_json({"ids": digests[0], "data": digests[1]}))
             head = bytearray()
             for name, member in (("manifest.json", manifest.raw), ("manifest.sig", signing_key.sign(manifest.raw))):
