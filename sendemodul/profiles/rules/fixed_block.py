@@ -141,7 +141,10 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
             from sendemodul.profiles.rules.field_columns import FieldColumns
 
             self._field_columns = FieldColumns(list(self._field_patterns), profile.encoding)
-        clean = ~blank & self._field_columns.ok(full)
+        from sendemodul.profiles.rules.rule_block_columns import PackedFields
+
+        packed = PackedFields(full)  # the fields the field columns and the controls both read, packed once
+        clean = ~blank & self._field_columns.ok(full, packed)
         for rule, start, end, memo in self._python_memo:
             clean &= self._judged_column(rule, memo, raw[:, start:end])
         id_values: list[tuple[int, int, np.ndarray, FirstSeen]] = []
@@ -190,7 +193,7 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
             if len(candidates):
                 rows = candidates.tolist()
                 lines = full if len(candidates) == n else full[candidates]
-                clean[candidates] = self._controls.table.block.passes(lines, lambda k: texts[rows[k]])
+                clean[candidates] = self._controls.table.block.passes(lines, lambda k: texts[rows[k]], packed)
         self._remember_block(first_line, texts, raw, clean, blank, synthetic, placeholders, id_values)
         return self._block_rows(first_line, texts, raw, blank)
 
