@@ -7,6 +7,7 @@ reaches the disk: the pseudonym lines wait in a :class:`~sendemodul.container.Se
 succeeded, and on any failure nothing is kept. Pure: the worker process supplies keys and paths.
 """
 
+import contextlib
 import itertools
 import tempfile
 from dataclasses import dataclass
@@ -171,10 +172,14 @@ class _Pseudonymize:
     ``on_line`` (the tests compare them).
     """
 
-    def __init__(self, pseudonymizer, classify, out):
+    def __init__(self, pseudonymizer, classify, out, child=None):
         self._pseudonymizer = pseudonymizer
         self._classify = classify
         self._out = out
+        #: A :class:`~sendemodul.pseudonym_child.PseudonymChild` that makes :meth:`block`'s pseudonyms, or None.
+        self._child = child
+        #: The output of the last block but its pseudonyms, which the child is making: :meth:`_gather`'s arguments.
+        self._waiting = None
         self._kinds = {}
         self._kinds_bytes = {}
         self.counts = dict.fromkeys(identity.IdClass, 0)
@@ -218,6 +223,8 @@ class _Pseudonymize:
                 self.feedback_omitted += 1
 
     def __call__(self, row_id, id_type, raw_id):
+        if self._waiting is not None:
+            self.finish()
         classified = self._classify(raw_id, self._kind(id_type))
         self._note(row_id, id_type, classified.id_class)
         self._out.write(f"{row_id}\t{id_type}\t{self._pseudonymizer(classified)}\t{classified.id_class}\n".encode())
@@ -285,14 +292,37 @@ class _Pseudonymize:
         canonical = list(map(block.__getitem__, map(slice, values[slots].tolist(), ends[slots].tolist())))
         for k, i in enumerate(slots.tolist() if canonical_of else ()):
             canonical[k] = canonical_of.get(i, canonical[k])
-        pseudonyms = self._pseudonymizer.pseudonyms(canonical)
-        self._out.write(self._gather(block, ends, values, pseudonym_of, pseudonyms, codes))
         counts = np.bincount(codes, minlength=len(self._code_classes)).tolist()
         for id_class, count in zip(self._code_classes, counts):
             self.counts[id_class] += count
         for i in np.flatnonzero(self._with_feedback_codes[codes]).tolist():
             row_id = block[starts[i] : starts[i] + 24].decode("ascii")
             self._note(row_id, name_list[name_of[i]].decode("ascii"), self._code_classes[codes[i]], 0)
+        if self._child is None:
+            pseudonyms = self._pseudonymizer.pseudonyms(canonical)
+            self._out.write(self._gather(block, ends, values, pseudonym_of, pseudonyms, codes))
+            return
+        # One block in flight: the previous block's answer is read before this block's IDs are sent (so neither
+        # side blocks on a full pipe), and its lines are written while the child hashes this block's IDs.
+        previous, self._waiting = self._waiting, None
+        answer = self._child.answer() if previous is not None else None
+        self._child.submit(canonical)
+        self._waiting = (block, ends, values, pseudonym_of, codes)
+        if previous is not None:
+            self._write(previous, answer)
+
+    def _write(self, waiting, answer):
+        """Write the lines of a block that waited for the child's ``answer``."""
+        block, ends, values, pseudonym_of, codes = waiting
+        pseudonyms = self._pseudonymizer.from_base32(answer)
+        self._out.write(self._gather(block, ends, values, pseudonym_of, pseudonyms, codes))
+
+    def finish(self):
+        """Write the lines still waiting for the child's pseudonyms: after the last block, before the output is
+        read, and before any line that does not go through the child."""
+        if self._waiting is not None:
+            waiting, self._waiting = self._waiting, None
+            self._write(waiting, self._child.answer())
 
     def _names(self, block, data, first, after):
         """Which ID field name each line has: ``(index per line, [names as bytes])``, or None if a block has more
@@ -340,6 +370,7 @@ class _Pseudonymize:
 
     def _lines(self, block):
         """The pseudonyms lines of ``block`` one line at a time (``on_line``)."""
+        self.finish()
         for line in block.split(b"\n")[:-1]:
             self(*line.decode("utf-8").split("\t", 2))
 
@@ -361,12 +392,17 @@ def make_package(
     tpf_signing_key,
     ssb_recipients,
     classify=identity.classify_id,
+    pseudonym_process=True,
 ):
     """Turn the container at ``container_path`` into the SSB package at ``out_path`` (written atomically).
 
     ``tpf_identities`` are pyrage identities that open identities.age, ``master_key`` the pseudonym master key of
     ``environment``, ``tpf_signing_key`` the TPF's Ed25519 private key, ``ssb_recipients`` the SSB keys
     (:class:`~sendemodul.keydir.RecipientKey`) pseudonyms.age is encrypted to. Returns a :class:`PackageResult`.
+
+    With ``pseudonym_process`` the HMACs of the blocks' IDs are computed in a child process
+    (:class:`~sendemodul.pseudonym_child.PseudonymChild`) while this one does the rest of the block work: the same
+    pseudonyms on a second core. Without it, all in this process (the reference the tests hold the child to).
     """
     if not ssb_recipients or any(key.role != "ssb" for key in ssb_recipients):
         raise ValueError("ssb_recipients must be one or more ssb keys")
@@ -383,18 +419,20 @@ def make_package(
             master_key, environment=environment, register=manifest.register, version=key_version
         )
         lines = SealedStream(sealed)
-        pseudonymize = _Pseudonymize(pseudonymizer, classify, lines)
-        parser = PartParser(
-            manifest.container_id,
-            "identities",
-            3,
-            pseudonymize,
-            one_line_per_row=False,
-            on_block=pseudonymize.block,
-            block_bytes=BLOCK_BYTES,
-        )
-        identities = open_part(tar, "identities.age", manifest.parts["identities.age"])
-        decrypt_part(identities, tpf_identities, parser, manifest.parts["identities.age"].sha256)
+        with pseudonymizer.child() if pseudonym_process else contextlib.nullcontext() as child:
+            pseudonymize = _Pseudonymize(pseudonymizer, classify, lines, child)
+            parser = PartParser(
+                manifest.container_id,
+                "identities",
+                3,
+                pseudonymize,
+                one_line_per_row=False,
+                on_block=pseudonymize.block,
+                block_bytes=BLOCK_BYTES,
+            )
+            identities = open_part(tar, "identities.age", manifest.parts["identities.age"])
+            decrypt_part(identities, tpf_identities, parser, manifest.parts["identities.age"].sha256)
+            pseudonymize.finish()
         if parser.records != manifest.records:
             raise PartContentError.detail(f"identities: {parser.records} rows, the manifest says {manifest.records}")
         header = part_header(manifest.container_id, "pseudonyms", manifest.records)

@@ -1,0 +1,258 @@
+"""The pseudonyms' HMAC in a child process: the pseudonymizer's second core (issue 25, records per second).
+
+The HMAC of each ID (two SHA-256 compressions, about 1.4 us an ID in CPython's ``_sha256``) holds the GIL, so a
+thread cannot run it beside the parent's block work; a process can. This module is what that process runs, and it
+imports only the standard library: started by ``python -I -S`` (no site, no numpy, no cryptography) it adds about
+10 MiB of RSS to the parent's, which keeps the sum of both under the 100 MiB target. The parent
+(:class:`PseudonymChild`, here too: it needs only the standard library) gives it the derived pseudonym key of
+one domain over its stdin, never argv or the environment, then frames of IDs; it answers each frame with the base32
+of the IDs' HMACs.
+
+The same :func:`hmac_base32` makes the pseudonyms in process (:meth:`sendemodul.pseudonym.Pseudonymizer.pseudonyms`):
+one definition, so the child cannot drift from docs/container.md's test vector.
+
+Wire format (both ways over pipes, big-endian): the parent writes the 32-byte key once, then per frame a header
+``count (4 bytes) size (4 bytes)`` and ``size`` bytes of the ``count`` IDs joined by line breaks (IDs are ASCII
+digits); the child answers ``32 * count`` bytes, :func:`base32_prefixes` of the HMACs. End of input ends the child
+with status 0; anything malformed ends it with status 2 and no answer, which the parent reports as a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import struct
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import hashlib
+    from collections.abc import Iterable
+    from types import TracebackType
+    from typing import BinaryIO, Self
+
+    from _typeshed import ReadableBuffer
+
+if TYPE_CHECKING:  # the private modules below have no stubs; they make objects with hashlib's interface
+    _sha256 = hashlib.sha256
+else:
+    try:  # CPython's own SHA-256: its copy() is about twice as fast as OpenSSL's, which counts once per ID
+        from _sha256 import sha256 as _sha256
+    except ImportError:  # pragma: no cover - Python 3.12+ names it _sha2
+        try:
+            from _sha2 import sha256 as _sha256
+        except ImportError:
+            from hashlib import sha256 as _sha256
+
+KEY_BYTES = 32
+FRAME_HEADER = struct.Struct(">II")
+#: Base32 characters per ID in an answer (:func:`base32_prefixes`).
+ANSWER_CHARS = 32
+#: A frame is never bigger than this (a pseudonymizer block of 512 KiB holds far fewer ID bytes).
+MAX_FRAME_BYTES = 64 * 1024**2
+
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
+_B32_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+#: Byte values 0-31 to the base32 alphabet (the rest never occur).
+_B32_TABLE = _B32_ALPHABET + bytes(256 - 32)
+
+
+def hmac_states(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
+    """HMAC-SHA256 with ``key`` (at most 64 bytes) as two SHA-256 states after the padded key (RFC 2104): copied per
+    message, they give HMAC(key, message) faster than ``hmac.new`` per message."""
+    padded = key.ljust(64, b"\0")
+    return _sha256(padded.translate(_IPAD)), _sha256(padded.translate(_OPAD))
+
+
+def hmac_base32(inner: hashlib._Hash, outer: hashlib._Hash, messages: Iterable[bytes]) -> bytes:
+    """:func:`base32_prefixes` of HMAC(key, message) for each of ``messages`` (bytes), ``inner, outer`` being
+    :func:`hmac_states` of the key: 32 characters a message, concatenated in order."""
+    macs = []
+    append = macs.append
+    for message in messages:
+        mac = inner.copy()
+        mac.update(message)
+        out = outer.copy()
+        out.update(mac.digest())
+        append(out.digest())
+    return base32_prefixes(b"".join(macs))
+
+
+@functools.lru_cache(maxsize=8)
+def _spread_masks(units: int) -> tuple[int, ...]:
+    """The masks of :func:`base32_prefixes` for ``units`` 64-bit units (a power of two: masks for more units than a
+    number has work as well, since the bits shifted past its top unit meet zeros): a pattern repeated per unit."""
+    return tuple(
+        int.from_bytes(bytes.fromhex(pattern) * units, "big")
+        for pattern in (
+            "000fffff00000000",
+            "00000000000fffff",
+            "03ff000003ff0000",
+            "000003ff000003ff",
+            "1f001f001f001f00",
+            "001f001f001f001f",
+        )
+    )
+
+
+def base32_prefixes(digests: bytes) -> bytes:
+    """Base32 of the first 20 bytes of each 32-byte digest in ``digests`` (their concatenation): 32 characters each.
+
+    The same characters as ``base64.b32encode(digest[:20])``, for thousands of digests in a few big-integer steps
+    instead of a Python loop per 5 bytes: each 5-byte group is copied into the low 40 bits of a 64-bit unit (strided
+    slices), then the units' 5-bit groups are spread into bytes by three shift-and-mask steps over one big integer
+    (20 -> 2 x 32 bits, 10 -> 2 x 16, 5 -> 2 x 8), and the bytes 0-31 become letters by ``translate``.
+    """
+    n = len(digests) // 32
+    if not n:
+        return b""
+    units = bytearray(32 * n)
+    for group in range(4):
+        for k in range(5):
+            units[group * 8 + 3 + k :: 32] = digests[group * 5 + k :: 32]
+    hi20, lo20, hi10, lo10, hi5, lo5 = _spread_masks(1 << (4 * n - 1).bit_length())
+    x = int.from_bytes(units, "big")
+    x = ((x << 12) & hi20) | (x & lo20)
+    x = ((x << 6) & hi10) | (x & lo10)
+    x = ((x << 3) & hi5) | (x & lo5)
+    return x.to_bytes(32 * n, "big").translate(_B32_TABLE)
+
+
+def _read_exactly(stream: BinaryIO, n: int) -> bytes:
+    """``n`` bytes from ``stream``, or fewer only where it ends."""
+    data = stream.read(n)
+    if len(data) == n or not data:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < n and (more := stream.read(n - got)):
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+def serve(stream_in: BinaryIO, stream_out: BinaryIO) -> int:
+    """Answer frames of IDs from ``stream_in`` on ``stream_out`` until ``stream_in`` ends; 0, or 2 on bad input."""
+    key = _read_exactly(stream_in, KEY_BYTES)
+    if len(key) != KEY_BYTES:
+        return 2
+    inner, outer = hmac_states(key)
+    del key
+    while header := _read_exactly(stream_in, FRAME_HEADER.size):
+        if len(header) != FRAME_HEADER.size:
+            return 2
+        count, size = FRAME_HEADER.unpack(header)
+        if size > MAX_FRAME_BYTES:
+            return 2
+        data = _read_exactly(stream_in, size)
+        if len(data) != size:
+            return 2
+        messages = data.split(b"\n") if count else []
+        if len(messages) != count:
+            return 2
+        stream_out.write(hmac_base32(inner, outer, messages))
+        stream_out.flush()
+    return 0
+
+
+class PseudonymChildFailed(RuntimeError):
+    """The pseudonym child process ended or answered wrongly: the package is not made (nothing partial is kept)."""
+
+
+class PseudonymChild:
+    """The parent's end: a child process running :func:`serve` with ``key``, fed frames of IDs.
+
+    :meth:`submit` sends a frame (a list of IDs as bytes), :meth:`answer` reads the answer to the oldest frame not
+    yet answered (32 base32 characters an ID, :func:`hmac_base32`). Frames are answered in order; the caller keeps at
+    most one frame in flight and reads its answer before it submits the next, so that neither side can block writing
+    into a full pipe while the other does too. The child computes while the parent does the rest of its work: that
+    is the point. A context manager: on leaving, :meth:`close` checks that the child ended well (status 0, every
+    frame answered), or kills it if an exception is on its way out. Any failure of the child is
+    :class:`PseudonymChildFailed`.
+
+    The key goes over the child's stdin, never its argv or environment. The child is ``python -I -S`` with only this
+    package's directory on its path (no site-packages, no environment), so it imports nothing but the standard
+    library and this module.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        import os
+        import subprocess
+
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        code = "import sys; sys.path.insert(0, sys.argv[1]); from sendemodul.pseudonym_child import main; main()"
+        self._process = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", code, root],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=0,
+        )
+        self._waiting = []
+        self._send(key)
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def _failed(self, what: str) -> PseudonymChildFailed:
+        self._process.kill()
+        status = self._process.wait()
+        return PseudonymChildFailed(f"the pseudonym child process {what} (exit status {status})")
+
+    def _send(self, data: ReadableBuffer) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[self._process.stdin.write(view) :]
+        except OSError:
+            raise self._failed("stopped reading") from None
+
+    def submit(self, ids: list[bytes]) -> None:
+        """Send a frame: the IDs of ``ids`` (ASCII digits as bytes)."""
+        data = b"\n".join(ids)
+        self._send(FRAME_HEADER.pack(len(ids), len(data)) + data)
+        self._waiting.append(len(ids))
+
+    def answer(self) -> bytes:
+        """The answer to the oldest frame not yet answered: 32 base32 characters for each of its IDs."""
+        n = ANSWER_CHARS * self._waiting.pop(0)
+        answer = bytearray(n)
+        view, got = memoryview(answer), 0
+        while got < n:
+            read = self._process.stdout.readinto(view[got:])
+            if not read:
+                raise self._failed("ended before it answered")
+            got += read
+        return bytes(answer)
+
+    def close(self) -> None:
+        """End the child's input and check that it ended well and every frame was answered."""
+        self._process.stdin.close()
+        rest = self._process.stdout.read()
+        status = self._process.wait()
+        self._process.stdout.close()
+        if status != 0 or rest or self._waiting:
+            raise PseudonymChildFailed(f"the pseudonym child process ended badly (exit status {status})")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._process.kill()
+            self._process.wait()
+            self._process.stdin.close()
+            self._process.stdout.close()
+
+
+def main() -> None:  # pragma: no cover - runs in the child (tests/test_package.py drives it through PseudonymChild)
+    with open(0, "rb", buffering=1024**2, closefd=False) as stream_in, open(1, "wb", closefd=False) as stream_out:
+        sys.exit(serve(stream_in, stream_out))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
