@@ -46,6 +46,7 @@ from sendemodul.container import (
 from sendemodul.errors import ManifestInvalid, ManifestUnsigned, PartContentError, SealInvalid
 from sendemodul.identity import fnr_tables
 from sendemodul.pseudonym import ENVIRONMENT_PATTERN, Pseudonymizer, id_kind
+from sendemodul.pseudonym_child import join_lines
 
 SEAL_FORMAT = "sendemodul-seal/1"
 #: At most this many invalid IDs are listed in the feedback of one container; the seal counts all of them.
@@ -178,8 +179,8 @@ class _Pseudonymize:
         self._out = out
         #: A :class:`~sendemodul.pseudonym_child.PseudonymChild` that makes :meth:`block`'s pseudonyms, or None.
         self._child = child
-        #: The output of the last block but its pseudonyms, which the child is making: :meth:`_gather`'s arguments.
-        self._waiting = None
+        #: Whether the child is making the lines of the last block (to be written before any other).
+        self._waiting = False
         self._kinds = {}
         self._kinds_bytes = {}
         self.counts = dict.fromkeys(identity.IdClass, 0)
@@ -202,8 +203,13 @@ class _Pseudonymize:
         #: An ID field name (bytes) -> _FNR_KIND or _DUF_KIND.
         self._kind_codes = {}
         #: ``<TAB>CLASS<LF>`` of each class code, joined, and where each one starts and how long it is.
-        tails = [b"\t" + label for label in self._code_labels]
-        self._tails = tuple(tails)
+        #: :func:`~sendemodul.pseudonym_child.join_lines`'s layout: the pseudonym prefix, per class code its
+        #: ``<TAB>CLASS<LF>`` and whether it has a pseudonym.
+        self.layout = (
+            pseudonymizer._prefix_bytes,
+            tuple(b"\t" + label for label in self._code_labels),
+            tuple(bool(flag) for flag in self._with_pseudonym_codes),
+        )
 
     def _kind(self, id_type):
         kind = self._kinds.get(id_type)
@@ -223,7 +229,7 @@ class _Pseudonymize:
                 self.feedback_omitted += 1
 
     def __call__(self, row_id, id_type, raw_id):
-        if self._waiting is not None:
+        if self._waiting:
             self.finish()
         classified = self._classify(raw_id, self._kind(id_type))
         self._note(row_id, id_type, classified.id_class)
@@ -236,9 +242,10 @@ class _Pseudonymize:
         line breaks and TABs give each line's fields; the lines of each ID field name are found by comparing its
         bytes; the IDs of exactly 11 digits in an fnr field and 12 in a DUF field are classified together
         (:func:`~sendemodul.identity.fnr_tables.classify_fnr_array`), any other goes to ``classify``; the block's
-        IDs are pseudonymized at once, and the output is joined from slices of the block, the pseudonyms and the
-        class labels (:meth:`_gather`). A block with an ID holding a TAB, or of many field names, goes line by
-        line (:meth:`_lines`); both give the same lines, counts and feedback.
+        IDs are pseudonymized at once, and the output is joined from the block's line starts, the pseudonyms and the
+        class labels (:func:`~sendemodul.pseudonym_child.join_lines`, in the child process if there is one). A block
+        with an ID holding a TAB, or of many field names, goes line by line (:meth:`_lines`); both give the same
+        lines, counts and feedback.
         """
         if not self._fast:  # another classify: line by line
             self._lines(block)
@@ -298,31 +305,44 @@ class _Pseudonymize:
         for i in np.flatnonzero(self._with_feedback_codes[codes]).tolist():
             row_id = block[starts[i] : starts[i] + 24].decode("ascii")
             self._note(row_id, name_list[name_of[i]].decode("ascii"), self._code_classes[codes[i]], 0)
+        kept = self._kept(block, ends, values)
+        codes_bytes = codes.tobytes()
         if self._child is None:
-            pseudonyms = self._pseudonymizer.pseudonyms(canonical)
-            self._out.write(self._gather(block, ends, values, pseudonym_of, pseudonyms, codes))
+            encoded = self._pseudonymizer.base32(canonical)
+            self._out.write(join_lines(kept, codes_bytes, encoded, self.layout))
             return
-        # One block in flight: the previous block's answer is read before this block's IDs are sent (so neither
-        # side blocks on a full pipe), and its lines are written while the child hashes this block's IDs.
-        previous, self._waiting = self._waiting, None
-        answer = self._child.answer() if previous is not None else None
-        self._child.submit(canonical)
-        self._waiting = (block, ends, values, pseudonym_of, codes)
-        if previous is not None:
-            self._write(previous, answer)
+        # One block in flight: the previous block's answer is read before this block is sent (so neither side
+        # blocks on a full pipe), and the child hashes this block's IDs and joins its lines while this process
+        # decrypts, checks and classifies the next one.
+        waiting, self._waiting = self._waiting, False
+        answer = self._child.answer() if waiting else b""
+        self._child.submit(canonical, kept, codes_bytes)
+        self._waiting = True
+        self._out.write(answer)
 
-    def _write(self, waiting, answer):
-        """Write the lines of a block that waited for the child's ``answer``."""
-        block, ends, values, pseudonym_of, codes = waiting
-        pseudonyms = self._pseudonymizer.from_base32(answer)
-        self._out.write(self._gather(block, ends, values, pseudonym_of, pseudonyms, codes))
+    def use_child(self, child):
+        """Have ``child`` (a :class:`~sendemodul.pseudonym_child.PseudonymChild` with :attr:`layout`, or None) make
+        the lines of :meth:`block`."""
+        self._child = child
 
     def finish(self):
-        """Write the lines still waiting for the child's pseudonyms: after the last block, before the output is
-        read, and before any line that does not go through the child."""
-        if self._waiting is not None:
-            waiting, self._waiting = self._waiting, None
-            self._write(waiting, self._child.answer())
+        """Write the lines still waiting for the child: after the last block, before the output is read, and before
+        any line that does not go through the child."""
+        if self._waiting:
+            self._waiting = False
+            self._out.write(self._child.answer())
+
+    def _kept(self, block, ends, values):
+        """The block without its IDs: each line's ``row_id<TAB>id_type<TAB>`` and its line break, joined.
+
+        The bytes alternate: kept up to an ID, the ID dropped, kept from its line break up to the next ID, ...
+        """
+        n = len(ends)
+        bounds = np.empty(2 * n + 2, np.intp)
+        bounds[0], bounds[-1] = 0, len(block)
+        bounds[1:-1:2], bounds[2:-1:2] = values, ends
+        kept_bytes = np.repeat(np.arange(2 * n + 1) % 2 == 0, np.diff(bounds))
+        return np.frombuffer(block, np.uint8)[kept_bytes].tobytes()
 
     def _names(self, block, data, first, after):
         """Which ID field name each line has: ``(index per line, [names as bytes])``, or None if a block has more
@@ -349,24 +369,6 @@ class _Pseudonymize:
             name_list.append(name)
             left = left[name_of[left] < 0]
         return name_of, name_list
-
-    def _gather(self, block, ends, values, pseudonym_of, pseudonyms, codes):
-        """The output lines, joined: each line's ``row_id<TAB>id_type<TAB>`` from ``block``, the next of
-        ``pseudonyms`` where ``pseudonym_of`` is true, then ``<TAB>CLASS<LF>``."""
-        columns = [b""] * (3 * len(ends))
-        # The block without its IDs, split at its line breaks: each line's ``row_id<TAB>id_type<TAB>``.
-        # The bytes alternate: kept up to an ID, the ID dropped, kept from its line break up to the next ID, ...
-        n = len(ends)
-        bounds = np.empty(2 * n + 2, np.intp)
-        bounds[0], bounds[-1] = 0, len(block)
-        bounds[1:-1:2], bounds[2:-1:2] = values, ends
-        kept_bytes = np.repeat(np.arange(2 * n + 1) % 2 == 0, np.diff(bounds))
-        kept = np.frombuffer(block, np.uint8)[kept_bytes].tobytes()
-        columns[0::3] = kept.split(b"\n")[:-1]
-        sources = (itertools.repeat(b""), iter(pseudonyms))
-        columns[1::3] = map(next, map(sources.__getitem__, pseudonym_of.tolist()))
-        columns[2::3] = map(self._tails.__getitem__, codes.tolist())
-        return b"".join(columns)
 
     def _lines(self, block):
         """The pseudonyms lines of ``block`` one line at a time (``on_line``)."""
@@ -419,8 +421,9 @@ def make_package(
             master_key, environment=environment, register=manifest.register, version=key_version
         )
         lines = SealedStream(sealed)
-        with pseudonymizer.child() if pseudonym_process else contextlib.nullcontext() as child:
-            pseudonymize = _Pseudonymize(pseudonymizer, classify, lines, child)
+        pseudonymize = _Pseudonymize(pseudonymizer, classify, lines)
+        with pseudonymizer.child(*pseudonymize.layout[1:]) if pseudonym_process else contextlib.nullcontext() as child:
+            pseudonymize.use_child(child)
             parser = PartParser(
                 manifest.container_id,
                 "identities",

@@ -17,11 +17,18 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from sendemodul.identity import ClassifiedId, IdClass
-from sendemodul.pseudonym_child import ANSWER_CHARS, PseudonymChild, base32_prefixes, hmac_base32, hmac_states
+from sendemodul.pseudonym_child import (
+    ANSWER_CHARS,
+    PSEUDONYM_CHARS,
+    PseudonymChild,
+    base32_prefixes,
+    encode_layout,
+    hmac_base32,
+    hmac_states,
+)
 
-__all__ = ["base32_prefixes"]  # re-exported: the tests and older callers find it here
+__all__ = ["PSEUDONYM_CHARS", "base32_prefixes"]  # re-exported: the tests and older callers find them here
 
-PSEUDONYM_CHARS = 26
 MIN_MASTER_KEY_BYTES = 32
 ENVIRONMENT_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
 PSEUDONYM_PATTERN = re.compile(r"v[1-9][0-9]*-[A-Z2-7]{26}")
@@ -67,11 +74,17 @@ class Pseudonymizer:
 
     def pseudonyms(self, canonical_ids: Iterable[bytes]) -> list[bytes]:
         """:meth:`pseudonym` of many canonical IDs (ASCII digits as bytes) at once, as ASCII bytes, in order."""
-        return self.from_base32(hmac_base32(self._inner, self._outer, canonical_ids))
+        return self.from_base32(self.base32(canonical_ids))
 
-    def child(self) -> PseudonymChild:
-        """A :class:`~sendemodul.pseudonym_child.PseudonymChild` with this domain's key (a context manager)."""
-        return PseudonymChild(self._key)
+    def base32(self, canonical_ids: Iterable[bytes]) -> bytes:
+        """:func:`~sendemodul.pseudonym_child.hmac_base32` of canonical IDs: 32 characters each, of which a
+        pseudonym (after its ``v<version>-``) takes the first 26."""
+        return hmac_base32(self._inner, self._outer, canonical_ids)
+
+    def child(self, tails: tuple[bytes, ...], with_pseudonym: tuple[bool, ...]) -> PseudonymChild:
+        """A :class:`~sendemodul.pseudonym_child.PseudonymChild` with this domain's key and the layout of
+        :func:`~sendemodul.pseudonym_child.join_lines` (a context manager)."""
+        return PseudonymChild(self._key, encode_layout(self._prefix_bytes, tails, with_pseudonym))
 
     def from_base32(self, encoded: bytes) -> list[bytes]:
         """The pseudonyms (ASCII bytes) of :func:`~sendemodul.pseudonym_child.hmac_base32`'s answer ``encoded``."""

@@ -1,25 +1,29 @@
-"""The pseudonyms' HMAC in a child process: the pseudonymizer's second core (issue 25, records per second).
+"""The pseudonyms of a block in a child process: the pseudonymizer's second core (issue 25, records per second).
 
-The HMAC of each ID (two SHA-256 compressions, about 1.4 us an ID in CPython's ``_sha256``) holds the GIL, so a
-thread cannot run it beside the parent's block work; a process can. This module is what that process runs, and it
-imports only the standard library: started by ``python -I -S`` (no site, no numpy, no cryptography) it adds about
-10 MiB of RSS to the parent's, which keeps the sum of both under the 100 MiB target. The parent
-(:class:`PseudonymChild`, here too: it needs only the standard library) gives it the derived pseudonym key of
-one domain over its stdin, never argv or the environment, then frames of IDs; it answers each frame with the base32
-of the IDs' HMACs.
+The HMAC of each ID (two SHA-256 compressions, about 1.4 us an ID in CPython's ``_sha256``) and the joining of a
+block's output lines hold the GIL, so a thread cannot run them beside the parent's block work; a process can. This
+module is what that process runs, and it imports only the standard library: started by ``python -I -S`` (no site,
+no numpy, no cryptography) it adds about 10 MiB of RSS to the parent's, which keeps the sum of both under the
+100 MiB target. The parent (:class:`PseudonymChild`, here too: it needs only the standard library) gives it the
+derived pseudonym key of one domain over its stdin, never argv or the environment, and the layout of the lines
+(the pseudonym prefix, each class's line end); then per block the IDs to pseudonymize, each line's start and class;
+the child answers with the block's pseudonyms lines (:func:`join_lines`).
 
-The same :func:`hmac_base32` makes the pseudonyms in process (:meth:`sendemodul.pseudonym.Pseudonymizer.pseudonyms`):
-one definition, so the child cannot drift from docs/container.md's test vector.
+The same :func:`hmac_base32` and :func:`join_lines` make the lines in process (:mod:`sendemodul.package`, and
+:meth:`sendemodul.pseudonym.Pseudonymizer.pseudonyms`): one definition, so the child cannot drift from
+docs/container.md's test vector, and the tests hold both to the line-by-line path.
 
-Wire format (both ways over pipes, big-endian): the parent writes the 32-byte key once, then per frame a header
-``count (4 bytes) size (4 bytes)`` and ``size`` bytes of the ``count`` IDs joined by line breaks (IDs are ASCII
-digits); the child answers ``32 * count`` bytes, :func:`base32_prefixes` of the HMACs. End of input ends the child
-with status 0; anything malformed ends it with status 2 and no answer, which the parent reports as a failure.
+Wire format (over pipes, big-endian): the parent writes the 32-byte key, then the layout (:func:`encode_layout`,
+a 4-byte length first), then per block a header of four 4-byte numbers ``ids ids_size kept_size lines`` followed by
+the ``ids`` IDs joined by line breaks (ASCII digits), the lines' starts (``row_id<TAB>id_type<TAB>``, each ended by
+a line break) and one class code byte a line. The child answers a 4-byte size and the lines. End of input ends the
+child with status 0; anything malformed ends it with status 2 and no answer, which the parent reports as a failure.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import struct
 import sys
 from typing import TYPE_CHECKING
@@ -44,9 +48,14 @@ else:
             from hashlib import sha256 as _sha256
 
 KEY_BYTES = 32
-FRAME_HEADER = struct.Struct(">II")
-#: Base32 characters per ID in an answer (:func:`base32_prefixes`).
+FRAME_HEADER = struct.Struct(">IIII")
+SIZE = struct.Struct(">I")
+#: Base32 characters per ID from :func:`hmac_base32` (:func:`base32_prefixes`), of which a pseudonym takes the first
+#: :data:`PSEUDONYM_CHARS` (26 characters carry 130 bits).
 ANSWER_CHARS = 32
+PSEUDONYM_CHARS = 26
+#: :func:`join_lines`'s layout: the pseudonym prefix, and per class code its line end and whether it has a pseudonym.
+Layout = tuple[bytes, tuple[bytes, ...], tuple[bool, ...]]
 #: A frame is never bigger than this (a pseudonymizer block of 512 KiB holds far fewer ID bytes).
 MAX_FRAME_BYTES = 64 * 1024**2
 
@@ -118,6 +127,65 @@ def base32_prefixes(digests: bytes) -> bytes:
     return x.to_bytes(32 * n, "big").translate(_B32_TABLE)
 
 
+def join_lines(kept: bytes, codes: bytes, encoded: bytes, layout: Layout) -> bytes:
+    """A block's pseudonyms lines: line ``i`` is the ``i``-th line of ``kept`` (``row_id<TAB>id_type<TAB>``, without
+    its line break), then, if ``layout``'s class ``codes[i]`` has one, the next pseudonym (the layout's prefix and the
+    first 26 of the next 32 characters of ``encoded``, :func:`hmac_base32`), then that class's ``<TAB>CLASS<LF>``.
+    ``layout`` is ``(prefix, tails, with_pseudonym)``: per class code its line end and whether it has a pseudonym."""
+    prefix, tails, with_pseudonym = layout
+    starts = kept.split(b"\n")
+    starts.pop()
+    # The pseudonyms as one buffer of ``prefix + 26 characters + LF`` records by strided copies (a few C calls
+    # instead of a slice and a concatenation per ID), split at the line breaks.
+    n, width = len(encoded) // ANSWER_CHARS, len(prefix) + PSEUDONYM_CHARS + 1
+    records = bytearray(width * n)
+    for k, byte in enumerate(prefix):
+        records[k::width] = bytes((byte,)) * n
+    for k in range(PSEUDONYM_CHARS):
+        records[len(prefix) + k :: width] = encoded[k::ANSWER_CHARS]
+    records[width - 1 :: width] = b"\n" * n
+    pseudonyms = records.split(b"\n")
+    pseudonyms.pop()
+    columns = [b""] * (3 * len(starts))
+    columns[0::3] = starts
+    taken = iter(pseudonyms)
+    sources = (itertools.repeat(b""), taken)
+    # Too few pseudonyms for the lines that take one, or a class code without a tail, raise ValueError or
+    # IndexError; too many leave one in ``taken``.
+    columns[1::3] = map(next, map(sources.__getitem__, map(with_pseudonym.__getitem__, codes)))
+    columns[2::3] = map(tails.__getitem__, codes)
+    if next(taken, None) is not None:
+        raise ValueError("more pseudonyms than lines that take one")
+    return b"".join(columns)
+
+
+def encode_layout(prefix: bytes, tails: tuple[bytes, ...], with_pseudonym: tuple[bool, ...]) -> bytes:
+    """The layout of :func:`join_lines` as bytes (each piece a length byte and its bytes), for the child."""
+    pieces = [bytes([len(prefix)]), prefix]
+    for tail, flag in zip(tails, with_pseudonym, strict=True):
+        pieces += [bytes([int(flag), len(tail)]), tail]
+    return b"".join(pieces)
+
+
+def decode_layout(data: bytes) -> Layout:
+    """:func:`encode_layout`'s bytes back to ``(prefix, tails, with_pseudonym)``; ValueError if malformed."""
+    end = 1 + data[0]
+    prefix = data[1:end]
+    tails: list[bytes] = []
+    flags: list[bool] = []
+    while end < len(data):
+        flag, size = data[end], data[end + 1]
+        tail = data[end + 2 : end + 2 + size]
+        if flag > 1 or len(tail) != size:
+            raise ValueError("a malformed layout")
+        flags.append(bool(flag))
+        tails.append(tail)
+        end += 2 + size
+    if len(prefix) != data[0]:
+        raise ValueError("a malformed layout")
+    return prefix, tuple(tails), tuple(flags)
+
+
 def _read_exactly(stream: BinaryIO, n: int) -> bytes:
     """``n`` bytes from ``stream``, or fewer only where it ends."""
     data = stream.read(n)
@@ -132,25 +200,36 @@ def _read_exactly(stream: BinaryIO, n: int) -> bytes:
 
 
 def serve(stream_in: BinaryIO, stream_out: BinaryIO) -> int:
-    """Answer frames of IDs from ``stream_in`` on ``stream_out`` until ``stream_in`` ends; 0, or 2 on bad input."""
+    """Answer frames from ``stream_in`` on ``stream_out`` until ``stream_in`` ends; 0, or 2 on bad input."""
     key = _read_exactly(stream_in, KEY_BYTES)
-    if len(key) != KEY_BYTES:
+    size = _read_exactly(stream_in, SIZE.size)
+    if len(key) != KEY_BYTES or len(size) != SIZE.size:
         return 2
     inner, outer = hmac_states(key)
     del key
+    try:
+        layout = decode_layout(_read_exactly(stream_in, SIZE.unpack(size)[0]))
+    except (ValueError, IndexError):
+        return 2
     while header := _read_exactly(stream_in, FRAME_HEADER.size):
         if len(header) != FRAME_HEADER.size:
             return 2
-        count, size = FRAME_HEADER.unpack(header)
-        if size > MAX_FRAME_BYTES:
+        count, ids_size, kept_size, lines = FRAME_HEADER.unpack(header)
+        if ids_size + kept_size + lines > MAX_FRAME_BYTES:
             return 2
-        data = _read_exactly(stream_in, size)
-        if len(data) != size:
+        data = _read_exactly(stream_in, ids_size + kept_size + lines)
+        if len(data) != ids_size + kept_size + lines:
             return 2
-        messages = data.split(b"\n") if count else []
-        if len(messages) != count:
+        ids = data[:ids_size].split(b"\n") if count else []
+        kept, codes = data[ids_size : ids_size + kept_size], data[ids_size + kept_size :]
+        if len(ids) != count or kept.count(b"\n") != lines:
             return 2
-        stream_out.write(hmac_base32(inner, outer, messages))
+        try:
+            answer = join_lines(kept, codes, hmac_base32(inner, outer, ids), layout)
+        except (ValueError, IndexError):
+            return 2
+        stream_out.write(SIZE.pack(len(answer)))
+        stream_out.write(answer)
         stream_out.flush()
     return 0
 
@@ -160,14 +239,14 @@ class PseudonymChildFailed(RuntimeError):
 
 
 class PseudonymChild:
-    """The parent's end: a child process running :func:`serve` with ``key``, fed frames of IDs.
+    """The parent's end: a child process running :func:`serve` with ``key``, fed blocks.
 
-    :meth:`submit` sends a frame (a list of IDs as bytes), :meth:`answer` reads the answer to the oldest frame not
-    yet answered (32 base32 characters an ID, :func:`hmac_base32`). Frames are answered in order; the caller keeps at
-    most one frame in flight and reads its answer before it submits the next, so that neither side can block writing
-    into a full pipe while the other does too. The child computes while the parent does the rest of its work: that
-    is the point. A context manager: on leaving, :meth:`close` checks that the child ended well (status 0, every
-    frame answered), or kills it if an exception is on its way out. Any failure of the child is
+    :meth:`submit` sends a block (its IDs, the start of each line, each line's class), :meth:`answer` reads the
+    answer to the oldest block not yet answered (its lines, :func:`join_lines`). Blocks are answered in order; the
+    caller keeps at most one block in flight and reads its answer before it sends the next, so that neither side can
+    block writing into a full pipe while the other does too. The child works while the parent does the rest of its
+    work: that is the point. A context manager: on leaving, :meth:`close` checks that the child ended well (status
+    0, every block answered), or kills it if an exception is on its way out. Any failure of the child is
     :class:`PseudonymChildFailed`.
 
     The key goes over the child's stdin, never its argv or environment. The child is ``python -I -S`` with only this
@@ -175,7 +254,7 @@ class PseudonymChild:
     library and this module.
     """
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, layout: bytes) -> None:
         import os
         import subprocess
 
@@ -187,8 +266,8 @@ class PseudonymChild:
             stdout=subprocess.PIPE,
             bufsize=0,
         )
-        self._waiting = []
-        self._send(key)
+        self._waiting = 0
+        self._send(key + SIZE.pack(len(layout)) + layout)
 
     @property
     def pid(self) -> int:
@@ -207,15 +286,14 @@ class PseudonymChild:
         except OSError:
             raise self._failed("stopped reading") from None
 
-    def submit(self, ids: list[bytes]) -> None:
-        """Send a frame: the IDs of ``ids`` (ASCII digits as bytes)."""
-        data = b"\n".join(ids)
-        self._send(FRAME_HEADER.pack(len(ids), len(data)) + data)
-        self._waiting.append(len(ids))
+    def submit(self, ids: list[bytes], kept: bytes, codes: bytes) -> None:
+        """Send a block: the IDs to pseudonymize (ASCII digits as bytes), the start of each line
+        (``row_id<TAB>id_type<TAB><LF>``, joined) and each line's class code (:func:`join_lines`)."""
+        joined = b"\n".join(ids)
+        self._send(FRAME_HEADER.pack(len(ids), len(joined), len(kept), len(codes)) + joined + kept + codes)
+        self._waiting += 1
 
-    def answer(self) -> bytes:
-        """The answer to the oldest frame not yet answered: 32 base32 characters for each of its IDs."""
-        n = ANSWER_CHARS * self._waiting.pop(0)
+    def _read(self, n: int) -> bytes:
         answer = bytearray(n)
         view, got = memoryview(answer), 0
         while got < n:
@@ -225,8 +303,15 @@ class PseudonymChild:
             got += read
         return bytes(answer)
 
+    def answer(self) -> bytes:
+        """The answer to the oldest block not yet answered: its pseudonyms lines."""
+        if not self._waiting:
+            raise PseudonymChildFailed("no block is waiting for an answer")
+        self._waiting -= 1
+        return self._read(SIZE.unpack(self._read(SIZE.size))[0])
+
     def close(self) -> None:
-        """End the child's input and check that it ended well and every frame was answered."""
+        """End the child's input and check that it ended well and every block was answered."""
         self._process.stdin.close()
         rest = self._process.stdout.read()
         status = self._process.wait()

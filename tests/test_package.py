@@ -540,7 +540,7 @@ def _by_child_and_in_process(blocks):
     in_process = _Pseudonymize(pseudonymizer, identity.classify_id, reference)
     for block in blocks:
         in_process.block(block)
-    with pseudonymizer.child() as child:
+    with pseudonymizer.child(*in_process.layout[1:]) as child:
         by_child = _Pseudonymize(pseudonymizer, identity.classify_id, piped, child)
         for block in blocks:
             by_child.block(block)
@@ -589,8 +589,8 @@ def test_a_killed_child_process_fails_the_package_and_keeps_nothing(keys, tmp_pa
     submit = PseudonymChild.submit
     frames = []
 
-    def submit_then_kill(self, ids):
-        submit(self, ids)
+    def submit_then_kill(self, ids, *args):
+        submit(self, ids, *args)
         frames.append(len(ids))
         if len(frames) == 3:
             os.kill(self.pid, signal.SIGKILL)
@@ -608,12 +608,13 @@ def test_child_process_gets_the_key_over_its_stdin_and_stays_small():
     """Not in its argv or environment; it imports no numpy (its RSS stays small); a malformed frame ends it."""
     from sendemodul.pseudonym_child import FRAME_HEADER, PseudonymChildFailed
 
-    pseudonymizer = Pseudonymizer(MASTER_KEY, environment="prod", register="11F", version=1)
-    key = derive_key(MASTER_KEY, environment="prod", register="11F", version=1)
-    child = pseudonymizer.child()
+    pseudonymizer = Pseudonymizer(MASTER_KEY, environment="test", register="11F", version=1)
+    key = derive_key(MASTER_KEY, environment="test", register="11F", version=1)
+    layout = ((b"\tFNR\n", b"\tMISSING\n"), (True, False))
+    child = pseudonymizer.child(*layout)
     with child:
-        child.submit([b"05011399292"])
-        assert pseudonymizer.from_base32(child.answer()) == pseudonymizer.pseudonyms([b"05011399292"])
+        child.submit([b"05011399292"], b"r1\tF\t\nr2\tD\t\n", b"\x00\x01")
+        assert child.answer() == b"r1\tF\tv1-BV2NPQNQGFVDWGBKXPDV25ZCCV\tFNR\nr2\tD\t\tMISSING\n"
         for name in ("cmdline", "environ"):
             with open(f"/proc/{child.pid}/{name}", "rb") as f:
                 seen = f.read()
@@ -622,22 +623,47 @@ def test_child_process_gets_the_key_over_its_stdin_and_stays_small():
             status = f.read()
         rss_kib = int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
         assert rss_kib < 20 * 1024
-    child = pseudonymizer.child()
-    with pytest.raises(PseudonymChildFailed, match="ended before it answered"), child:
-        child._send(FRAME_HEADER.pack(2, 3) + b"123")  # two IDs announced, one sent
-        child._waiting.append(2)
-        child.answer()
+    for frame in (
+        FRAME_HEADER.pack(2, 3, 0, 0) + b"123",  # two IDs announced, one sent
+        FRAME_HEADER.pack(1, 3, 4, 1) + b"123" + b"r1\t\n" + b"\x01",  # a pseudonym for a line that has none
+        FRAME_HEADER.pack(0, 0, 4, 1) + b"r1\t\n" + b"\x02",  # a class code the layout does not have
+    ):
+        child = pseudonymizer.child(*layout)
+        with pytest.raises(PseudonymChildFailed, match="ended before it answered"), child:
+            child._send(frame)
+            child._waiting += 1
+            child.answer()
 
 
 def test_child_serve_refuses_malformed_input():
     import io
 
-    from sendemodul.pseudonym_child import FRAME_HEADER, hmac_base32, hmac_states, serve
+    from sendemodul.pseudonym_child import (
+        FRAME_HEADER,
+        SIZE,
+        encode_layout,
+        hmac_base32,
+        hmac_states,
+        join_lines,
+        serve,
+    )
 
     key = bytes(range(32))
+    layout = (b"v7-", (b"\tFNR\n", b"\tMISSING\n"), (True, False))
+    setup = key + SIZE.pack(len(encode_layout(*layout))) + encode_layout(*layout)
+    kept, codes = b"a\t\nb\t\nc\t\n", b"\x00\x01\x00"
+    frame = FRAME_HEADER.pack(2, 23, 9, 3) + b"05011399292\n12345678901" + kept + codes
     out = io.BytesIO()
-    frame = FRAME_HEADER.pack(2, 23) + b"05011399292\n12345678901"
-    assert serve(io.BytesIO(key + frame + FRAME_HEADER.pack(0, 0)), out) == 0
-    assert out.getvalue() == hmac_base32(*hmac_states(key), [b"05011399292", b"12345678901"])
-    for bad in (key[:31], key + frame[:5], key + frame[:-1], key + FRAME_HEADER.pack(3, 23) + frame[8:]):
+    assert serve(io.BytesIO(setup + frame + FRAME_HEADER.pack(0, 0, 0, 0)), out) == 0
+    lines = join_lines(kept, codes, hmac_base32(*hmac_states(key), [b"05011399292", b"12345678901"]), layout)
+    assert out.getvalue() == SIZE.pack(len(lines)) + lines + SIZE.pack(0)
+    assert lines.startswith(b"a\tv7-") and b"\nb\t\tMISSING\nc\tv7-" in lines
+    for bad in (
+        key[:31],
+        setup[:-3],
+        setup + frame[:5],
+        setup + frame[:-1],
+        setup + FRAME_HEADER.pack(3, 23, 9, 3) + frame[16:],
+        setup + FRAME_HEADER.pack(2, 23, 9, 3) + frame[16:-1] + b"\x01",
+    ):
         assert serve(io.BytesIO(bad), io.BytesIO()) == 2
