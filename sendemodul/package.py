@@ -8,8 +8,11 @@ succeeded, and on any failure nothing is kept. Pure: the worker process supplies
 """
 
 import contextlib
+import hashlib
 import itertools
+import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +21,7 @@ import numpy as np
 import sendemodul
 from sendemodul import identity
 from sendemodul.container import (
+    BLOCK,
     ID_TYPE_PATTERN,
     MAX_JSON_BYTES,
     SHA256_PATTERN,
@@ -43,7 +47,7 @@ from sendemodul.container import (
     part_header,
     utc_timestamp,
 )
-from sendemodul.errors import ManifestInvalid, ManifestUnsigned, PartContentError, SealInvalid
+from sendemodul.errors import ManifestInvalid, ManifestUnsigned, PartContentError, PartDigestMismatch, SealInvalid
 from sendemodul.identity import fnr_tables
 from sendemodul.pseudonym import ENVIRONMENT_PATTERN, Pseudonymizer, id_kind
 from sendemodul.pseudonym_child import join_lines
@@ -55,6 +59,8 @@ FEEDBACK_LIMIT = 1000
 #: block costs a few hundred numpy and list calls whatever its size; 512 KiB is about 5,800 lines of 11F (two per
 #: record). 1 MiB saved no CPU that could be measured and cost 10 MiB more peak RSS.
 BLOCK_BYTES = 512 * 1024
+#: data.age is hashed in a thread (:class:`_RangeDigest`) in reads of this size.
+DIGEST_BUFFER_BYTES = 1024**2
 #: Classes that get a pseudonym (valid IDs of a person), and classes that are not listed in the feedback.
 _PSEUDONYM_CLASSES = frozenset(
     c for c in identity.IdClass if identity.ClassifiedId(c, None, None).valid and c is not identity.IdClass.PLACEHOLDER
@@ -162,6 +168,50 @@ class PackageResult:
     feedback: tuple
     #: How many invalid IDs were left out of ``feedback`` because of the limit.
     feedback_omitted: int
+
+
+class _RangeDigest:
+    """The SHA-256 of ``size`` bytes at ``offset`` in the file ``fd``, read and hashed in a thread (a context
+    manager: leaving stops and joins it). ``os.preadv`` and hashlib on 1 MiB buffers release the GIL, so the
+    pseudonymizer hashes data.age (which it copies unread, most of a container's bytes) on the second core while it
+    pseudonymizes the identities. :meth:`result` is the hex digest, or None if the file ends early."""
+
+    def __init__(self, fd, offset, size):
+        self._fd, self._offset, self._size = fd, offset, size
+        self._stop = threading.Event()
+        self._digest = None
+        self._error = None
+        self._thread = threading.Thread(target=self._run, name="data.age digest", daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        try:
+            digest = hashlib.sha256()
+            buffer = memoryview(bytearray(DIGEST_BUFFER_BYTES))
+            offset, end = self._offset, self._offset + self._size
+            while offset < end and not self._stop.is_set():
+                n = os.preadv(self._fd, [buffer[: min(len(buffer), end - offset)]], offset)
+                if not n:
+                    return
+                digest.update(buffer[:n])
+                offset += n
+            if offset == end:
+                self._digest = digest.hexdigest()
+        except Exception as e:  # noqa: BLE001 - handed to the caller by result()
+            self._error = e
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._digest
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join()
 
 
 class _Pseudonymize:
@@ -413,10 +463,16 @@ def make_package(
         open(container_path, "rb") as source,
         SealedTempFile(out_path.parent) as sealed,
         tempfile.TemporaryFile(dir=out_path.parent) as pseudonyms_file,
+        contextlib.ExitStack() as stack,
     ):
         tar = TarReader(source)
         manifest = Manifest.parse(tar.read_member("manifest.json", max_size=MAX_JSON_BYTES, error=ManifestInvalid))
         signature = tar.read_member("manifest.sig", max_size=SIGNATURE_BYTES, error=ManifestUnsigned)
+        # data.age is hashed from the start in a thread, beside the identities' work: its content starts after the
+        # identities' header, content and padding, and its own header (the tar reader checks them all later).
+        identities_size, data_info = manifest.parts["identities.age"].size, manifest.parts["data.age"]
+        data_offset = tar.offset + BLOCK + identities_size + -identities_size % BLOCK + BLOCK
+        data_digest = stack.enter_context(_RangeDigest(source.fileno(), data_offset, data_info.size))
         pseudonymizer = Pseudonymizer(
             master_key, environment=environment, register=manifest.register, version=key_version
         )
@@ -460,17 +516,21 @@ def make_package(
                 }
             )
         )
+        data = open_part(tar, "data.age", data_info)
+        if data.offset != data_offset:  # the tar reader's rules make it so
+            raise AssertionError("data.age is not where it was hashed")
+        data.skip()
+        tar.finish()
+        if data_digest.result() != data_info.sha256:
+            raise PartDigestMismatch.detail("data.age")
+        pseudonyms_file.flush()
         with atomic_output(out_path) as out:
             package = TarWriter(out)
             package.add("manifest.json", manifest.raw)
             package.add("manifest.sig", signature)
             package.add("tpf-seal.json", seal.raw)
             package.add("tpf-seal.sig", tpf_signing_key.sign(seal.raw))
-            pseudonyms_file.seek(0)
-            package.add_stream("pseudonyms.age", size, pseudonyms_file)
-            data = open_part(tar, "data.age", manifest.parts["data.age"])
-            package.add_stream("data.age", data.size, data)
-            data.finish_digest(manifest.parts["data.age"].sha256)
-            tar.finish()
+            package.add_file_range("pseudonyms.age", size, pseudonyms_file.fileno(), 0)
+            package.add_file_range("data.age", data.size, source.fileno(), data.offset)
             package.close()
     return PackageResult(seal, tuple(pseudonymize.feedback), pseudonymize.feedback_omitted)

@@ -667,3 +667,32 @@ def test_child_serve_refuses_malformed_input():
         setup + FRAME_HEADER.pack(2, 23, 9, 3) + frame[16:-1] + b"\x01",
     ):
         assert serve(io.BytesIO(bad), io.BytesIO()) == 2
+
+
+def test_copy_file_range_copies_in_the_kernel_or_by_a_loop_and_refuses_a_short_source(tmp_path):
+    import hashlib
+
+    from sendemodul.container.tar import copy_file_range
+    from sendemodul.package import _RangeDigest
+
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    (tmp_path / "source").write_bytes(data)
+    with open(tmp_path / "source", "rb") as source, open(tmp_path / "copy", "wb") as out:
+        out.write(b"head")
+        out.flush()
+        copy_file_range(source.fileno(), out.fileno(), 5, len(data) - 10)  # the kernel's copy, file to file
+        with pytest.raises(ValueError, match="ended 5 bytes early"):
+            copy_file_range(source.fileno(), out.fileno(), len(data) - 5, 10)
+        with _RangeDigest(source.fileno(), 5, len(data) - 10) as digest:
+            assert digest.result() == hashlib.sha256(data[5:-5]).hexdigest()
+        with _RangeDigest(source.fileno(), 5, len(data)) as digest:
+            assert digest.result() is None  # the file ends early
+        read, write = os.pipe()  # the kernel does not copy into a pipe: the loop does
+        try:
+            copy_file_range(source.fileno(), write, 100, 1000)
+            assert os.read(read, 2000) == data[100:1100]
+        finally:
+            os.close(read)
+            os.close(write)
+    assert (tmp_path / "copy").read_bytes()[:4] == b"head"
+    assert (tmp_path / "copy").read_bytes()[4:] == data[5:-5] + data[-5:]
