@@ -285,8 +285,9 @@ class _Pseudonymize:
         self._note(row_id, id_type, classified.id_class)
         self._out.write(f"{row_id}\t{id_type}\t{self._pseudonymizer(classified)}\t{classified.id_class}\n".encode())
 
-    def block(self, block):
-        """``on_block``: the pseudonyms lines of a block of ``row_id<TAB>id_type<TAB>id`` lines (bytes).
+    def block(self, block, ends=None, tabs=None):
+        """``on_block``: the pseudonyms lines of a block of ``row_id<TAB>id_type<TAB>id`` lines (bytes), with the
+        positions of its line breaks and TABs if the parser found them (else they are found here).
 
         By array arithmetic over the block's bytes (numpy) rather than a split into three objects per line: the
         line breaks and TABs give each line's fields; the lines of each ID field name are found by comparing its
@@ -301,8 +302,10 @@ class _Pseudonymize:
             self._lines(block)
             return
         data = np.frombuffer(block, np.uint8)
-        ends = np.flatnonzero(data == 10)
-        tabs = np.flatnonzero(data == 9)
+        if ends is None:
+            ends = np.flatnonzero(data == 10)
+        if tabs is None:
+            tabs = np.flatnonzero(data == 9)
         n = len(ends)
         if len(tabs) != 2 * n:  # an ID holds a TAB
             self._lines(block)
