@@ -61,6 +61,9 @@ FEEDBACK_LIMIT = 1000
 BLOCK_BYTES = 512 * 1024
 #: data.age is hashed in a thread (:class:`_RangeDigest`) in reads of this size.
 DIGEST_BUFFER_BYTES = 1024**2
+#: :meth:`_Pseudonymize.block` waits for the pseudonym child only with this many blocks sent and not answered (each
+#: about 1 MiB of lines waiting in a pipe or in this process): the two processes are not tied block by block.
+CHILD_BLOCKS_IN_FLIGHT = 3
 #: Classes that get a pseudonym (valid IDs of a person), and classes that are not listed in the feedback.
 _PSEUDONYM_CLASSES = frozenset(
     c for c in identity.IdClass if identity.ClassifiedId(c, None, None).valid and c is not identity.IdClass.PLACEHOLDER
@@ -229,8 +232,6 @@ class _Pseudonymize:
         self._out = out
         #: A :class:`~sendemodul.pseudonym_child.PseudonymChild` that makes :meth:`block`'s pseudonyms, or None.
         self._child = child
-        #: Whether the child is making the lines of the last block (to be written before any other).
-        self._waiting = False
         self._kinds = {}
         self._kinds_bytes = {}
         self.counts = dict.fromkeys(identity.IdClass, 0)
@@ -279,7 +280,7 @@ class _Pseudonymize:
                 self.feedback_omitted += 1
 
     def __call__(self, row_id, id_type, raw_id):
-        if self._waiting:
+        if self._child is not None and self._child.in_flight:
             self.finish()
         classified = self._classify(raw_id, self._kind(id_type))
         self._note(row_id, id_type, classified.id_class)
@@ -364,14 +365,13 @@ class _Pseudonymize:
             encoded = self._pseudonymizer.base32(canonical)
             self._out.write(join_lines(kept, codes_bytes, encoded, self.layout))
             return
-        # One block in flight: the previous block's answer is read before this block is sent (so neither side
-        # blocks on a full pipe), and the child hashes this block's IDs and joins its lines while this process
-        # decrypts, checks and classifies the next one.
-        waiting, self._waiting = self._waiting, False
-        answer = self._child.answer() if waiting else b""
-        self._child.submit(canonical, kept, codes_bytes)
-        self._waiting = True
-        self._out.write(answer)
+        # The child hashes this block's IDs and joins its lines while this process decrypts, checks and classifies
+        # the next ones; the lines are written in order as they come back, and this process waits for the child
+        # only with CHILD_BLOCKS_IN_FLIGHT blocks sent and not answered.
+        child = self._child
+        child.submit(canonical, kept, codes_bytes)
+        while child.in_flight > CHILD_BLOCKS_IN_FLIGHT or child.ready():
+            self._out.write(child.answer())
 
     def use_child(self, child):
         """Have ``child`` (a :class:`~sendemodul.pseudonym_child.PseudonymChild` with :attr:`layout`, or None) make
@@ -381,8 +381,7 @@ class _Pseudonymize:
     def finish(self):
         """Write the lines still waiting for the child: after the last block, before the output is read, and before
         any line that does not go through the child."""
-        if self._waiting:
-            self._waiting = False
+        while self._child is not None and self._child.in_flight:
             self._out.write(self._child.answer())
 
     def _kept(self, block, ends, values):

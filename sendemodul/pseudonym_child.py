@@ -265,13 +265,14 @@ class PseudonymChildFailed(RuntimeError):
 class PseudonymChild:
     """The parent's end: a child process running :func:`serve` with ``key``, fed blocks.
 
-    :meth:`submit` sends a block (its IDs, the start of each line, each line's class), :meth:`answer` reads the
-    answer to the oldest block not yet answered (its lines, :func:`join_lines`). Blocks are answered in order; the
-    caller keeps at most one block in flight and reads its answer before it sends the next, so that neither side can
-    block writing into a full pipe while the other does too. The child works while the parent does the rest of its
-    work: that is the point. A context manager: on leaving, :meth:`close` checks that the child ended well (status
-    0, every block answered), or kills it if an exception is on its way out. Any failure of the child is
-    :class:`PseudonymChildFailed`.
+    :meth:`submit` sends a block (its IDs, the start of each line, each line's class), :meth:`answer` returns the
+    answer to the oldest block not yet answered (its lines, :func:`join_lines`), waiting for it if need be;
+    :meth:`ready` says whether it has come. Blocks are answered in order. A thread of the parent reads the answers
+    as they come, so the child never waits on a full pipe and the parent may keep several blocks in flight (it
+    waits for the child only when that many are): on a loaded machine, where either process may wait a time slice
+    for a core, the two are not tied block by block. A context manager: on leaving, :meth:`close` checks that the
+    child ended well (status 0, every block answered), or kills it if an exception is on its way out. Any failure
+    of the child is :class:`PseudonymChildFailed`.
 
     The key goes over the child's stdin, never its argv or environment. The child is ``python -I -S`` with only this
     package's directory on its path (no site-packages, no environment), so it imports nothing but the standard
@@ -280,7 +281,9 @@ class PseudonymChild:
 
     def __init__(self, key: bytes, layout: bytes) -> None:
         import os
+        import queue
         import subprocess
+        import threading
 
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         code = "import sys; sys.path.insert(0, sys.argv[1]); from sendemodul.pseudonym_child import main; main()"
@@ -290,9 +293,15 @@ class PseudonymChild:
             stdout=subprocess.PIPE,
             bufsize=0,
         )
-        self._waiting = 0
+        #: Blocks sent and not yet answered to the caller.
+        self.in_flight = 0
+        #: The answers as the reader thread got them; None after the last (the child's output ended).
+        self._answers: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._ended = False
         for pipe in (self._process.stdin, self._process.stdout):
             _grow_pipe(pipe.fileno())
+        self._reader = threading.Thread(target=self._read_answers, name="pseudonym child answers", daemon=True)
+        self._reader.start()
         self._send(key + SIZE.pack(len(layout)) + layout)
 
     @property
@@ -317,32 +326,54 @@ class PseudonymChild:
         (``row_id<TAB>id_type<TAB><LF>``, joined) and each line's class code (:func:`join_lines`)."""
         joined = b"\n".join(ids)
         self._send(FRAME_HEADER.pack(len(ids), len(joined), len(kept), len(codes)) + joined + kept + codes)
-        self._waiting += 1
+        self.in_flight += 1
 
     def _read(self, n: int) -> bytes:
+        """``n`` bytes of the child's output, or fewer where it ends."""
         answer = bytearray(n)
         view, got = memoryview(answer), 0
-        while got < n:
-            read = self._process.stdout.readinto(view[got:])
-            if not read:
-                raise self._failed("ended before it answered")
+        while got < n and (read := self._process.stdout.readinto(view[got:])):
             got += read
-        return bytes(answer)
+        return bytes(answer[:got]) if got < n else bytes(answer)
+
+    def _read_answers(self) -> None:
+        """The reader thread: each answer into the queue as it comes, then None (also after a torn answer, which
+        the caller then reports as the child's failure)."""
+        try:
+            while len(head := self._read(SIZE.size)) == SIZE.size:
+                size = SIZE.unpack(head)[0]
+                answer = self._read(size)
+                if len(answer) != size:
+                    break
+                self._answers.put(answer)
+        except (OSError, ValueError):  # the pipe closed under the thread when the child was killed
+            pass
+        finally:
+            self._answers.put(None)
+
+    def ready(self) -> bool:
+        """Whether the answer to the oldest block in flight has come (:meth:`answer` will not wait)."""
+        return bool(self.in_flight) and not self._answers.empty()
 
     def answer(self) -> bytes:
         """The answer to the oldest block not yet answered: its pseudonyms lines."""
-        if not self._waiting:
+        if not self.in_flight:
             raise PseudonymChildFailed("no block is waiting for an answer")
-        self._waiting -= 1
-        return self._read(SIZE.unpack(self._read(SIZE.size))[0])
+        answer = None if self._ended else self._answers.get()
+        if answer is None:
+            self._ended = True
+            raise self._failed("ended before it answered")
+        self.in_flight -= 1
+        return answer
 
     def close(self) -> None:
         """End the child's input and check that it ended well and every block was answered."""
         self._process.stdin.close()
-        rest = self._process.stdout.read()
         status = self._process.wait()
+        self._reader.join()
         self._process.stdout.close()
-        if status != 0 or rest or self._waiting:
+        extra = None if self._ended else self._answers.get()
+        if status != 0 or extra is not None or self.in_flight:
             raise PseudonymChildFailed(f"the pseudonym child process ended badly (exit status {status})")
 
     def __enter__(self) -> Self:
@@ -357,6 +388,7 @@ class PseudonymChild:
             self._process.kill()
             self._process.wait()
             self._process.stdin.close()
+            self._reader.join()
             self._process.stdout.close()
 
 

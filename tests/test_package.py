@@ -631,7 +631,7 @@ def test_child_process_gets_the_key_over_its_stdin_and_stays_small():
         child = pseudonymizer.child(*layout)
         with pytest.raises(PseudonymChildFailed, match="ended before it answered"), child:
             child._send(frame)
-            child._waiting += 1
+            child.in_flight += 1
             child.answer()
 
 
