@@ -669,9 +669,11 @@ def test_child_serve_refuses_malformed_input():
         assert serve(io.BytesIO(bad), io.BytesIO()) == 2
 
 
-def test_copy_file_range_copies_in_the_kernel_or_by_a_loop_and_refuses_a_short_source(tmp_path):
+def test_copy_file_range_copies_in_the_kernel_or_by_a_loop_and_refuses_a_short_source(tmp_path, monkeypatch):
     import hashlib
+    import itertools
 
+    from sendemodul.container import tar
     from sendemodul.container.tar import copy_file_range
     from sendemodul.package import _RangeDigest
 
@@ -680,7 +682,14 @@ def test_copy_file_range_copies_in_the_kernel_or_by_a_loop_and_refuses_a_short_s
     with open(tmp_path / "source", "rb") as source, open(tmp_path / "copy", "wb") as out:
         out.write(b"head")
         out.flush()
-        copy_file_range(source.fileno(), out.fileno(), 5, len(data) - 10)  # the kernel's copy, file to file
+        pieces = []
+        monkeypatch.setattr(tar, "COPY_PIECE_BYTES", 1024**2)
+        copy_file_range(  # the kernel's copy, file to file, in pieces
+            source.fileno(), out.fileno(), 5, len(data) - 10, lambda fd, start, n: pieces.append((fd, start, n))
+        )
+        assert pieces[0][:2] == (out.fileno(), 4) and sum(n for _, _, n in pieces) == len(data) - 10
+        assert len(pieces) == 4
+        assert all(start + n == after for (_, start, n), (_, after, _) in itertools.pairwise(pieces))
         with pytest.raises(ValueError, match="ended 5 bytes early"):
             copy_file_range(source.fileno(), out.fileno(), len(data) - 5, 10)
         with _RangeDigest(source.fileno(), 5, len(data) - 10) as digest:
@@ -689,8 +698,9 @@ def test_copy_file_range_copies_in_the_kernel_or_by_a_loop_and_refuses_a_short_s
             assert digest.result() is None  # the file ends early
         read, write = os.pipe()  # the kernel does not copy into a pipe: the loop does
         try:
-            copy_file_range(source.fileno(), write, 100, 1000)
+            copy_file_range(source.fileno(), write, 100, 1000, lambda fd, start, n: pieces.append((fd, start, n)))
             assert os.read(read, 2000) == data[100:1100]
+            assert pieces[-1] == (write, 0, 1000)
         finally:
             os.close(read)
             os.close(write)

@@ -24,6 +24,8 @@ MAX_MEMBER_BYTES = 8**11 - 1  # the largest size an 11-digit octal size field ho
 
 _TAR_SIZE = re.compile(rb"[0-7]{11}\0")
 _COPY_BYTES = 1024**2
+#: :func:`copy_file_range` copies in pieces of at most this size.
+COPY_PIECE_BYTES = 64 * 1024**2
 
 
 class Readable(Protocol):
@@ -257,30 +259,41 @@ class TarWriter:
             left -= len(chunk)
         self._out.write(bytes(-size % BLOCK))
 
-    def add_file_range(self, name: str, size: int, source_fd: int, offset: int) -> None:
+    def add_file_range(
+        self, name: str, size: int, source_fd: int, offset: int, copied: Callable[[int, int, int], object] | None = None
+    ) -> None:
         """A member of ``size`` bytes at ``offset`` in the file ``source_fd``, copied by the kernel
-        (:func:`copy_file_range`) into the output, which must be a file (``flush`` and ``fileno``)."""
+        (:func:`copy_file_range`, with its ``copied``) into the output, which must be a file (``flush`` and
+        ``fileno``)."""
         out = cast(BinaryIO, self._out)
         out.write(tar_header(name, size))
         out.flush()
-        copy_file_range(source_fd, out.fileno(), offset, size)
+        copy_file_range(source_fd, out.fileno(), offset, size, copied)
         out.write(bytes(-size % BLOCK))
 
     def close(self) -> None:
         self._out.write(bytes(2 * BLOCK))
 
 
-def copy_file_range(source_fd: int, out_fd: int, offset: int, size: int) -> None:
+def copy_file_range(
+    source_fd: int, out_fd: int, offset: int, size: int, copied: Callable[[int, int, int], object] | None = None
+) -> None:
     """Append ``size`` bytes at ``offset`` of ``source_fd`` to ``out_fd`` (at its position, which advances).
 
     Linux's ``copy_file_range`` copies in the kernel: no read into and write out of this process, about a third of
     the CPU of a read/write loop for the pseudonymizer's data.age. Where the kernel or the file systems cannot,
-    a ``pread``/``write`` loop. ValueError if the source ends early.
+    a ``pread``/``write`` loop. ValueError if the source ends early. ``copied(out_fd, start, n)``, if given, is
+    called after each piece of at most :data:`COPY_PIECE_BYTES` with where it went in ``out_fd`` (to start its
+    writeback while the rest is copied).
     """
     end = offset + size
+    try:
+        position = os.lseek(out_fd, 0, os.SEEK_CUR) if copied else 0
+    except OSError:  # a pipe: no position, nothing to write back
+        position = 0
     while offset < end:
         try:
-            n = os.copy_file_range(source_fd, out_fd, min(end - offset, 1 << 30), offset)
+            n = os.copy_file_range(source_fd, out_fd, min(end - offset, COPY_PIECE_BYTES), offset)
         except OSError as e:
             if e.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM):
                 raise
@@ -288,6 +301,9 @@ def copy_file_range(source_fd: int, out_fd: int, offset: int, size: int) -> None
         if not n:
             raise ValueError(f"the source ended {end - offset} bytes early")
         offset += n
+        if copied:
+            copied(out_fd, position, n)
+            position += n
     while offset < end:
         chunk = os.pread(source_fd, min(end - offset, _COPY_BYTES), offset)
         if not chunk:
@@ -296,3 +312,6 @@ def copy_file_range(source_fd: int, out_fd: int, offset: int, size: int) -> None
         while view:
             view = view[os.write(out_fd, view) :]
         offset += len(chunk)
+        if copied:
+            copied(out_fd, position, len(chunk))
+            position += len(chunk)
