@@ -3,13 +3,14 @@
 :func:`make_package` copies ``manifest.json``, ``manifest.sig`` and ``data.age`` byte for byte (checking the digest
 of data.age, never decrypting it), decrypts only ``identities.age``, classifies and pseudonymizes each ID as it
 streams, and writes ``pseudonyms.age`` (to SSB) with a signed seal binding it to the manifest. No plaintext ID
-reaches the disk: the pseudonym lines wait in a :class:`~sendemodul.container.SealedTempFile` until decryption has
-succeeded, and on any failure nothing is kept. Pure: the worker process supplies keys and paths.
+reaches the disk: the pseudonym lines are encrypted to SSB as they are made, into an anonymous temporary file that
+counts only once decryption has succeeded, and on any failure nothing is kept. The worker process supplies keys and
+paths; the pseudonyms of each block are made in a child process (:mod:`sendemodul.pseudonym_child`), data.age is
+hashed in a thread.
 """
 
 import contextlib
 import hashlib
-import itertools
 import os
 import tempfile
 import threading
@@ -28,17 +29,15 @@ from sendemodul.container import (
     SIGNATURE_BYTES,
     UUID4_PATTERN,
     Manifest,
+    PartEncryptor,
     PartInfo,
     PartParser,
-    SealedStream,
-    SealedTempFile,
     TarReader,
     TarWriter,
     atomic_output,
     canonical_json,
     check_fields,
     decrypt_part,
-    encrypt_part,
     is_int,
     is_text,
     is_timestamp,
@@ -464,7 +463,6 @@ def make_package(
     out_path = Path(out_path)
     with (
         open(container_path, "rb") as source,
-        SealedTempFile(out_path.parent) as sealed,
         tempfile.TemporaryFile(dir=out_path.parent) as pseudonyms_file,
         contextlib.ExitStack() as stack,
     ):
@@ -479,7 +477,10 @@ def make_package(
         pseudonymizer = Pseudonymizer(
             master_key, environment=environment, register=manifest.register, version=key_version
         )
-        lines = SealedStream(sealed)
+        # The pseudonyms lines are encrypted to SSB as they are made (into an anonymous temporary file, thrown away
+        # on any failure): no plaintext on disk, and no encryption pass after the identities.
+        lines = PartEncryptor([key.age_recipient() for key in ssb_recipients], pseudonyms_file)
+        lines.write(part_header(manifest.container_id, "pseudonyms", manifest.records))
         pseudonymize = _Pseudonymize(pseudonymizer, classify, lines)
         with pseudonymizer.child(*pseudonymize.layout[1:]) if pseudonym_process else contextlib.nullcontext() as child:
             pseudonymize.use_child(child)
@@ -497,10 +498,7 @@ def make_package(
             pseudonymize.finish()
         if parser.records != manifest.records:
             raise PartContentError.detail(f"identities: {parser.records} rows, the manifest says {manifest.records}")
-        header = part_header(manifest.container_id, "pseudonyms", manifest.records)
-        size, sha256 = encrypt_part(
-            itertools.chain([header], lines.blocks()), [key.age_recipient() for key in ssb_recipients], pseudonyms_file
-        )
+        size, sha256 = lines.close()
         seal = Seal.parse(
             canonical_json(
                 {
