@@ -613,6 +613,14 @@ class BusyHeadTests(BusyLoginCase):
                 self.assertEqual(answers["channel"], answers["ordinary"])
                 self.assertEqual(len(self.logins) % 3, 0)  # as many logins in each mode
 
+    def test_every_path_the_channel_takes_is_answered_as_the_resource_tree_answers_it(self):
+        """Dots and the other unreserved characters in the upload's segment ("..", ".", "~") included."""
+        for path in (b"/api/v1/uploads/", b"/api/v1/uploads/..", b"/api/v1/uploads/.", b"/api/v1/uploads/~a_b.c-9"):
+            with self.subTest(path=path):
+                answers = {mode: self.answer(busy_head(path=path), mode)[:2] for mode in self.MODES}
+                self.assertEqual(answers["channel"], answers["ordinary"])
+                self.assertEqual(answers["request"], answers["ordinary"])
+
     def test_a_head_in_pieces_gets_the_same_answer(self):
         whole = self.answer(busy_head(), "channel")[:2]
         for chunks in (2, 3, len(busy_head())):
