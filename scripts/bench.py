@@ -2475,8 +2475,9 @@ STORM_WORK = {
     "Basic auth, Connection: close",
     "sendemodul": "accept, TLS handshake (pyOpenSSL, ECDSA P-256 certificate, no session tickets), HTTP parse, the "
     "PIN checker; a login from a network the unit has not used is hashed (Argon2id) only within the hash budget "
-    "(auth.hash_budget_*), else answered 503 busy at once without a hash or a store read; a hashed wrong PIN is "
-    "answered 401 after auth.failure_delay_seconds",
+    "(auth.hash_budget_*), else answered 503 busy at once without a hash or a store read (the storm's head by the "
+    "HTTP channel from its raw bytes, before Twisted's parser and a Request); a hashed wrong PIN is answered 401 "
+    "after auth.failure_delay_seconds",
     "nginx": "accept, TLS handshake (nginx's OpenSSL, the same certificate and cipher, ssl_session_tickets off), "
     "HTTP parse, auth_basic against a {PLAIN} password (no hash), 401",
     "twisted_tls": "accept, TLS handshake with sendemodul's TLS options (same stack as the front), a fixed 503, "
