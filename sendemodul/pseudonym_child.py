@@ -285,7 +285,11 @@ class PseudonymChild:
         import subprocess
         import threading
 
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        import sendemodul
+
+        # The directory that holds this package (a checkout or site-packages): the child imports this module from
+        # there and nothing else.
+        root = os.path.dirname(os.path.abspath(next(iter(sendemodul.__path__))))
         code = "import sys; sys.path.insert(0, sys.argv[1]); from sendemodul.pseudonym_child import main; main()"
         self._process = subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", code, root],
