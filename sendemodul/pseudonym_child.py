@@ -32,9 +32,17 @@ if TYPE_CHECKING:
     import hashlib
     from collections.abc import Iterable
     from types import TracebackType
-    from typing import BinaryIO, Self
+    from typing import BinaryIO, Protocol, Self
 
     from _typeshed import ReadableBuffer
+
+    class HashState(Protocol):
+        """What :func:`hmac_base32` uses of a SHA-256 object."""
+
+        def copy(self) -> HashState: ...
+        def update(self, data: bytes, /) -> None: ...
+        def digest(self) -> bytes: ...
+
 
 if TYPE_CHECKING:  # the private modules below have no stubs; they make objects with hashlib's interface
     _sha256 = hashlib.sha256
@@ -69,14 +77,14 @@ _B32_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 _B32_TABLE = _B32_ALPHABET + bytes(256 - 32)
 
 
-def hmac_states(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
+def hmac_states(key: bytes) -> tuple[HashState, HashState]:
     """HMAC-SHA256 with ``key`` (at most 64 bytes) as two SHA-256 states after the padded key (RFC 2104): copied per
     message, they give HMAC(key, message) faster than ``hmac.new`` per message."""
     padded = key.ljust(64, b"\0")
     return _sha256(padded.translate(_IPAD)), _sha256(padded.translate(_OPAD))
 
 
-def hmac_base32(inner: hashlib._Hash, outer: hashlib._Hash, messages: Iterable[bytes]) -> bytes:
+def hmac_base32(inner: HashState, outer: HashState, messages: Iterable[bytes]) -> bytes:
     """:func:`base32_prefixes` of HMAC(key, message) for each of ``messages`` (bytes), ``inner, outer`` being
     :func:`hmac_states` of the key: 32 characters a message, concatenated in order."""
     macs = []
