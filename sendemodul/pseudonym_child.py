@@ -26,11 +26,11 @@ import functools
 import itertools
 import struct
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     import hashlib
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
     from types import TracebackType
     from typing import BinaryIO, Protocol, Self
 
@@ -87,7 +87,7 @@ def hmac_states(key: bytes) -> tuple[HashState, HashState]:
 def hmac_base32(inner: HashState, outer: HashState, messages: Iterable[bytes]) -> bytes:
     """:func:`base32_prefixes` of HMAC(key, message) for each of ``messages`` (bytes), ``inner, outer`` being
     :func:`hmac_states` of the key: 32 characters a message, concatenated in order."""
-    macs = []
+    macs: list[bytes] = []
     append = macs.append
     for message in messages:
         mac = inner.copy()
@@ -160,10 +160,10 @@ def join_lines(kept: bytes, codes: bytes, encoded: bytes, layout: Layout) -> byt
     records[width - 1 :: width] = b"\n" * n
     pseudonyms = records.split(b"\n")
     pseudonyms.pop()
-    columns = [b""] * (3 * len(starts))
+    columns: list[bytes | bytearray] = [b""] * (3 * len(starts))
     columns[0::3] = starts
     taken = iter(pseudonyms)
-    sources = (itertools.repeat(b""), taken)
+    sources: tuple[Iterator[bytes | bytearray], ...] = (itertools.repeat(b""), taken)
     # Too few pseudonyms for the lines that take one, or a class code without a tail, raise ValueError or
     # IndexError; too many leave one in ``taken``.
     columns[1::3] = map(next, map(sources.__getitem__, map(with_pseudonym.__getitem__, codes)))
@@ -288,6 +288,7 @@ class PseudonymChild:
     """
 
     def __init__(self, key: bytes, layout: bytes) -> None:
+        import io
         import os
         import queue
         import subprocess
@@ -305,12 +306,17 @@ class PseudonymChild:
             stdout=subprocess.PIPE,
             bufsize=0,
         )
+        stdin, stdout = self._process.stdin, self._process.stdout
+        if stdin is None or stdout is None:  # cannot happen: both are pipes
+            raise PseudonymChildFailed("the pseudonym child process has no pipes")
+        # Unbuffered (bufsize=0): the pipes are raw files, so reads go straight into the caller's buffer.
+        self._stdin, self._stdout = cast(io.RawIOBase, stdin), cast(io.RawIOBase, stdout)
         #: Blocks sent and not yet answered to the caller.
         self.in_flight = 0
         #: The answers as the reader thread got them; None after the last (the child's output ended).
         self._answers: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._ended = False
-        for pipe in (self._process.stdin, self._process.stdout):
+        for pipe in (self._stdin, self._stdout):
             _grow_pipe(pipe.fileno())
         self._reader = threading.Thread(target=self._read_answers, name="pseudonym child answers", daemon=True)
         self._reader.start()
@@ -329,7 +335,7 @@ class PseudonymChild:
         view = memoryview(data)
         try:
             while view:
-                view = view[self._process.stdin.write(view) :]
+                view = view[self._stdin.write(view) :]
         except OSError:
             raise self._failed("stopped reading") from None
 
@@ -344,7 +350,7 @@ class PseudonymChild:
         """``n`` bytes of the child's output, or fewer where it ends."""
         answer = bytearray(n)
         view, got = memoryview(answer), 0
-        while got < n and (read := self._process.stdout.readinto(view[got:])):
+        while got < n and (read := self._stdout.readinto(view[got:])):
             got += read
         return bytes(answer[:got]) if got < n else bytes(answer)
 
@@ -380,10 +386,10 @@ class PseudonymChild:
 
     def close(self) -> None:
         """End the child's input and check that it ended well and every block was answered."""
-        self._process.stdin.close()
+        self._stdin.close()
         status = self._process.wait()
         self._reader.join()
-        self._process.stdout.close()
+        self._stdout.close()
         extra = None if self._ended else self._answers.get()
         if status != 0 or extra is not None or self.in_flight:
             raise PseudonymChildFailed(f"the pseudonym child process ended badly (exit status {status})")
@@ -399,9 +405,9 @@ class PseudonymChild:
         else:
             self._process.kill()
             self._process.wait()
-            self._process.stdin.close()
+            self._stdin.close()
             self._reader.join()
-            self._process.stdout.close()
+            self._stdout.close()
 
 
 def main() -> None:  # pragma: no cover - runs in the child (tests/test_package.py drives it through PseudonymChild)
