@@ -1,5 +1,6 @@
 """The hash budget (issue 25): which logins get an Argon2id hash, alone and through the PIN checker."""
 
+import base64
 import json
 import os
 import re
@@ -414,3 +415,104 @@ def _scrape(srv):
         check=True,
         timeout=60,
     ).stdout
+
+
+def _raw_answer(srv, head, *, split=None, source="127.0.7.1", proxy=b""):
+    """The bytes (Date blanked) a raw TLS client (Python's ssl, as the bench's storm) gets for ``head`` sent on a
+    new connection from ``source`` (after ``proxy``, a PROXY protocol header, before TLS): in one write, or first
+    ``head[:split]`` and, once the front has shown it waits for the rest, the remainder."""
+    import socket
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(srv.home / "tls" / "server.pem"))
+    address = ("127.0.0.1", srv.https_port)
+    with (
+        socket.create_connection(address, timeout=30, source_address=(source, 0)) as sock,
+        context.wrap_socket(_sent(sock, proxy), server_hostname="127.0.0.1") as tls,
+    ):
+        if split is None:
+            tls.sendall(head)
+        else:
+            tls.sendall(head[:split])
+            tls.settimeout(0.3)  # no answer to a partial head (this wait is the check, and keeps the parts apart)
+            with pytest.raises(TimeoutError):
+                tls.recv(1)
+            tls.settimeout(30)
+            tls.sendall(head[split:])
+        chunks = []
+        while chunk := tls.recv(65536):
+            chunks.append(chunk)
+    return re.sub(rb"\r\nDate: [^\r]+\r\n", b"\r\nDate: -\r\n", b"".join(chunks))
+
+
+def _sent(sock, data):
+    """``sock`` after sending ``data`` on it."""
+    sock.sendall(data)
+    return sock
+
+
+@pytest.mark.integration
+def test_a_storms_head_is_answered_by_the_channel_as_the_request_and_the_resource_tree_answer_it(tmp_path):
+    """Through the real HTTPS front (issue 25): once the unit's budget is spent, the storm's request (one whole
+    ``GET /api/v1/uploads`` head with ``Connection: close`` in the connection's first bytes, what the bench's Python
+    client and curl with ``Connection: close`` send) is answered by the channel before any ``Request`` exists
+    (``web.site.Channel.answered_busy_head``). The same head sent in two parts (so Twisted parses it and the
+    request answers early), and the percent-escaped path (the resource tree), get the same bytes apart from the
+    Date; curl gets the same status, headers and body; the metrics count each login as throttled once."""
+    srv = Server(
+        tmp_path / "home", sections={"auth": "hash_budget_per_unit = 1\nverified_cache_seconds = 0", "metrics": METRICS}
+    ).init()
+    srv.start()
+    try:
+        cacert = ("--cacert", str(srv.home / "tls" / "server.pem"))
+        user = ("-u", f"{DEMO}:WRNG-PIN0-XXXX", "--interface", "127.0.7.1")
+        assert _curl(f"{srv.url}/api/v1/uploads", *cacert, *user)[0] == 401  # the budget's one hash
+        login = base64.b64encode(f"{DEMO}:WRNG-PIN0-XXXX".encode())
+        head = b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\nConnection: close\r\n\r\n"
+        channel = _raw_answer(srv, head % (b"/api/v1/uploads", login))
+        in_parts = _raw_answer(srv, head % (b"/api/v1/uploads", login), split=30)
+        ordinary = _raw_answer(srv, head % (b"/api/v1/uploads/%53M-20270115-7KQ2XW9D", login))
+        assert channel.startswith(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"), channel
+        assert channel == in_parts == ordinary
+        close = ("-H", "Connection: close")
+        fast, slow = (
+            _curl_answers(*cacert, *user, *close, f"{srv.url}{path}")[0]
+            for path in ("/api/v1/uploads", "/api/v1/uploads/%53M-20270115-7KQ2XW9D")
+        )
+        assert fast == slow and fast[0] == 503, (fast, slow)
+        scraped = _scrape(srv)
+        assert 'sendemodul_logins_total{protocol="https",result="throttled"} 5.0' in scraped, scraped
+    finally:
+        srv.stop()
+
+
+@pytest.mark.integration
+def test_behind_a_proxy_protocol_listener_the_channels_answer_counts_the_clients_own_address(tmp_path):
+    """The channel's early answer (``Channel.answered_busy_head``) behind a ``haproxy:`` listener (docs/cluster.md):
+    the login's source is the client's address from the PROXY header, not the balancer's. With one hash per
+    source, a second wrong PIN from 203.0.113.7 is answered busy by the channel (the same bytes as the ordinary
+    path through the same listener), while one from 203.0.113.8 is still hashed (401)."""
+    srv = Server(
+        tmp_path / "home",
+        sections={"auth": "hash_budget_per_source = 1\nverified_cache_seconds = 0"},
+    ).init()
+    config = srv.home / "config.toml"
+    config.write_text(
+        config.read_text().replace("https_port = 0\n", 'https_endpoint = "haproxy:tcp:0:interface=127.0.0.1"\n', 1)
+    )
+    srv.start()
+    try:
+        login = base64.b64encode(f"{DEMO}:WRNG-PIN0-XXXX".encode())
+        head = b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\nConnection: close\r\n\r\n"
+
+        def answer(client, path=b"/api/v1/uploads"):
+            proxy = b"PROXY TCP4 %s 127.0.0.1 40000 443\r\n" % client.encode()
+            return _raw_answer(srv, head % (path, login), proxy=proxy)
+
+        assert answer("203.0.113.7").startswith(b"HTTP/1.1 401 ")  # the source's one hash
+        busy = answer("203.0.113.7")
+        assert busy.startswith(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"), busy
+        assert busy == answer("203.0.113.7", b"/api/v1/uploads/%53M-20270115-7KQ2XW9D")
+        assert answer("203.0.113.8").startswith(b"HTTP/1.1 401 ")  # another client behind the same balancer
+    finally:
+        srv.stop()

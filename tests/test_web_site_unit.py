@@ -405,7 +405,52 @@ class RefusalLogTests(SiteTestCase):
         self.assertEqual(self.summaries(), [])
 
 
-class RefusedAtOnceTests(SiteTestCase):
+class BusyLoginCase(SiteTestCase):
+    """A portal whose every login is refused busy at once (``auth.Throttled``), counted in ``self.logins``; and the
+    answer to a request with the early answers on or off."""
+
+    def setUp(self):
+        super().setUp()
+        self.logins = []
+
+        def busy(creds, mind, *interfaces):
+            self.logins.append(creds)
+            return defer.fail(auth.Throttled("unit"))
+
+        self.portal.login = busy
+
+    #: Which early answers are on: both (the channel's from the raw head, else the request's), the request's
+    #: only, or neither (the resource tree answers).
+    MODES: ClassVar[dict[str, tuple[bool, bool]]] = {
+        "channel": (True, True),
+        "request": (False, True),
+        "ordinary": (False, False),
+    }
+
+    def answer(self, data, mode, chunks=1):
+        """The bytes answered to ``data`` (Date blanked; sent in ``chunks`` pieces), whether the connection is
+        closing, and the protocol, with the early answers of ``mode`` on."""
+        channel_on, request_on = self.MODES[mode]
+        protocol, transport = self.connect()
+        protocol.answer_busy_head = channel_on
+        self.site.requestFactory.refuse_at_once = request_on
+        self.addCleanup(setattr, self.site.requestFactory, "refuse_at_once", True)
+        step = -(-len(data) // chunks)
+        for at in range(0, len(data), step):
+            protocol.dataReceived(data[at : at + step])
+        answer = re.sub(rb"\r\nDate: [^\r]+\r\n", b"\r\nDate: -\r\n", transport.value())
+        return answer, transport.disconnecting, protocol
+
+    def raw(self, path, head, mode):
+        """The bytes answered to a busy login (Date blanked) and whether the connection is closing."""
+        auth_header = base64.b64encode(f"{UNIT}:wrong".encode())
+        data = (
+            b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + auth_header + b"\r\n" + head + b"\r\n"
+        )
+        return self.answer(data, mode)[:2]
+
+
+class RefusedAtOnceTests(BusyLoginCase):
     """An API read whose Basic login is refused busy at once is answered before the resource tree
     (``SecureRequest.refused_at_once``, issue 25: the storm's cost per refused login). What the client gets must be
     byte for byte what the ordinary path (the resource tree, ``ApiAuthenticated``) gives, apart from the Date; with
@@ -419,34 +464,13 @@ class RefusedAtOnceTests(SiteTestCase):
     }
     PATHS = (b"/api/v1/uploads", b"/api/v1/uploads?lang=nn", b"/api/v1/uploads/", b"/api/v1/uploads/SM-20270115-7KQ2X")
 
-    def setUp(self):
-        super().setUp()
-        self.logins = []
-
-        def busy(creds, mind, *interfaces):
-            self.logins.append(creds)
-            return defer.fail(auth.Throttled("unit"))
-
-        self.portal.login = busy
-
-    def raw(self, path, head, at_once):
-        """The bytes answered to a busy login (Date blanked), whether the connection is closing, and the request."""
-        protocol, transport = self.connect()
-        self.site.requestFactory.refuse_at_once = at_once
-        self.addCleanup(setattr, self.site.requestFactory, "refuse_at_once", True)
-        auth_header = base64.b64encode(f"{UNIT}:wrong".encode())
-        protocol.dataReceived(
-            b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Basic " + auth_header + b"\r\n" + head + b"\r\n"
-        )
-        answer = re.sub(rb"\r\nDate: [^\r]+\r\n", b"\r\nDate: -\r\n", transport.value())
-        return answer, transport.disconnecting
-
     def test_a_busy_login_gets_the_ordinary_paths_bytes_and_close(self):
         for path in self.PATHS:
             for name, head in self.HEADS.items():
                 with self.subTest(path=path, head=name):
-                    at_once = self.raw(path, head, True)
-                    self.assertEqual(at_once, self.raw(path, head, False))
+                    at_once = self.raw(path, head, "channel")
+                    self.assertEqual(at_once, self.raw(path, head, "request"))
+                    self.assertEqual(at_once, self.raw(path, head, "ordinary"))
                     self.assertTrue(at_once[0].startswith(b"HTTP/1.1 503 Service Unavailable\r\n"))
                     self.assertEqual(at_once[1], name in ("close", "nynorsk by Accept-Language"))
                     _, headers, body = parse_response(at_once[0])
@@ -455,7 +479,7 @@ class RefusedAtOnceTests(SiteTestCase):
                     self.assertEqual(json.loads(body)["error"], "busy")
                     self.assertEqual(headers["retry-after"], "5")
                     self.assertIn("content-security-policy", headers)
-        self.assertEqual(len(self.logins), 2 * len(self.PATHS) * len(self.HEADS))  # one login per request
+        self.assertEqual(len(self.logins), 3 * len(self.PATHS) * len(self.HEADS))  # one login per request
 
     def test_the_answer_is_made_without_the_resource_tree(self):
         """(So that the test above compares two different paths.)"""
@@ -518,3 +542,112 @@ class RefusedAtOnceTests(SiteTestCase):
             self.request(line + b"\r\nHost: x\r\n" + auth_line + b"Connection: close\r\n\r\n")
         self.request(b"GET /api/v1/uploads HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertEqual(len(calls), 6)
+
+
+def busy_head(*lines, path=b"/api/v1/uploads", pin="wrong"):
+    """A storm's request head: ``GET path`` with a Basic login and ``lines`` (default: ``Connection: close``)."""
+    auth_line = b"Authorization: Basic " + b64(f"{UNIT}:{pin}".encode())
+    extra = lines if lines else (b"Connection: close",)
+    return b"\r\n".join((b"GET " + path + b" HTTP/1.1", b"Host: x", auth_line, *extra)) + b"\r\n\r\n"
+
+
+class BusyHeadTests(BusyLoginCase):
+    """A storm's login refused busy at once is answered by the channel from the connection's first bytes, before
+    Twisted's line parser or a ``Request`` exists (``Channel.answered_busy_head``, issue 25). It must answer exactly
+    what the request's early answer and the resource tree answer, with the same access-log count, close and timers;
+    anything it does not take (a partial or pipelined head, other headers, keep-alive, another outcome of the login)
+    goes to Twisted's parser unchanged, with one login per request."""
+
+    #: Heads the channel does not take: each must get, byte for byte, what the other two paths give.
+    NOT_TAKEN: ClassVar[dict[str, bytes]] = {
+        "keep-alive": busy_head(b"User-Agent: t"),
+        "Connection: Close, then keep-alive token": busy_head(b"Connection: close keep-alive"),
+        "a cookie": busy_head(b"Cookie: sprak=nn", b"Connection: close"),
+        "Accept-Language": busy_head(b"Accept-Language: nn", b"Connection: close"),
+        "Content-Length: 0": busy_head(b"Content-Length: 0", b"Connection: close"),
+        "two Authorization headers": busy_head(b"Authorization: Basic eA==", b"Connection: close"),
+        "a folded header line": busy_head(b"Connection: close", b"X-A: b", b" c"),
+        "a query": busy_head(path=b"/api/v1/uploads?lang=nn"),
+        "an escaped path": busy_head(path=b"/api/v1/uploads/%53M-1"),
+        "pipelined": busy_head() + busy_head(),
+        "a body after the head": busy_head() + b"xyz",
+        "HTTP/1.0": busy_head().replace(b"HTTP/1.1", b"HTTP/1.0", 1),
+        "a lower-case method": b"get" + busy_head()[3:],
+        "a tab in a value": busy_head(b"Connection: close", b"User-Agent: a\tb"),
+        "a NUL in a value": busy_head(b"Connection: close", b"User-Agent: a\x00b"),
+        "a bare LF": busy_head().replace(b"Host: x\r\n", b"Host: x\n"),
+    }
+
+    def test_the_storms_head_is_answered_before_any_request_exists(self):
+        self.site.requestFactory = lambda *a, **kw: self.fail("a Request was made")
+        answer, closing, protocol = self.answer(busy_head(), "channel")
+        self.assertTrue(answer.startswith(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"))
+        self.assertTrue(closing)
+        self.assertEqual(protocol.requests, [])
+        self.assertEqual(len(self.logins), 1)
+
+    def test_it_is_the_same_answer_close_log_count_and_timers_as_the_other_paths(self):
+        seen = {}
+        for mode in self.MODES:
+            self.site = Site(self.app, self.clock)  # its own count of the second's refusals
+            self.events.clear()
+            for _ in range(3):  # three refusals in one second, then one in the next: the summary line counts 3
+                answer, closing, protocol = self.answer(busy_head(), mode)
+            protocol.dataReceived(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # after the answer: thrown away
+            timers = sorted(call.getTime() for call in self.clock.getDelayedCalls() if call.active())
+            self.clock.advance(1)
+            self.answer(busy_head(), mode)
+            counted = [e["count"] for e in self.events if "answered 503 busy" in e.get("log_format", "")]
+            seen[mode] = (answer, closing, timers, counted)
+        self.assertEqual(seen["channel"], seen["request"])
+        self.assertEqual(seen["channel"], seen["ordinary"])
+        self.assertEqual(seen["channel"][3], [3])
+        self.assertEqual(len(self.logins), 3 * 4)
+
+    def test_what_the_channel_does_not_take_is_answered_as_twisted_parses_it(self):
+        for name, data in self.NOT_TAKEN.items():
+            with self.subTest(head=name):
+                del self.logins[:]
+                answers = {mode: self.answer(data, mode)[:2] for mode in self.MODES}
+                self.assertEqual(answers["channel"], answers["request"])
+                self.assertEqual(answers["channel"], answers["ordinary"])
+                self.assertEqual(len(self.logins) % 3, 0)  # as many logins in each mode
+
+    def test_every_path_the_channel_takes_is_answered_as_the_resource_tree_answers_it(self):
+        """Dots and the other unreserved characters in the upload's segment ("..", ".", "~") included."""
+        for path in (b"/api/v1/uploads/", b"/api/v1/uploads/..", b"/api/v1/uploads/.", b"/api/v1/uploads/~a_b.c-9"):
+            with self.subTest(path=path):
+                answers = {mode: self.answer(busy_head(path=path), mode)[:2] for mode in self.MODES}
+                self.assertEqual(answers["channel"], answers["ordinary"])
+                self.assertEqual(answers["request"], answers["ordinary"])
+
+    def test_a_head_in_pieces_gets_the_same_answer(self):
+        whole = self.answer(busy_head(), "channel")[:2]
+        for chunks in (2, 3, len(busy_head())):
+            with self.subTest(chunks=chunks):
+                self.assertEqual(self.answer(busy_head(), "channel", chunks)[:2], whole)
+
+    def test_the_login_has_the_connections_source(self):
+        """The transport's peer (behind a PROXY-protocol listener, the client's address from the header)."""
+        protocol = self.site.buildProtocol(PEER)
+        protocol.makeConnection(StringTransport(peerAddress=IPv4Address("TCP", "203.0.113.9", 5000)))
+        protocol.dataReceived(busy_head())
+        self.assertEqual([creds.source for creds in self.logins], ["203.0.113.9"])
+
+    def test_other_outcomes_go_on_with_the_login_started_by_the_channel(self):
+        """A success, a wrong PIN, a ban (refused at once, but not busy) and a login still being checked: the request
+        Twisted makes from the same bytes answers, with the channel's login (one per request)."""
+        portal = FakePortal()
+        self.app.portal = portal
+        answer, closing, _ = self.answer(busy_head(pin=PIN), "channel")
+        self.assertEqual((parse_response(answer)[0], json.loads(parse_response(answer)[2])["unit"]), (200, UNIT))
+        self.assertTrue(closing)
+        answer, _, _ = self.answer(busy_head(), "channel")
+        self.assertEqual(parse_response(answer)[0], 401)
+        portal.pending = portal.pending_login()
+        answer, _, protocol = self.answer(busy_head(pin=PIN), "channel")
+        self.assertEqual(answer, b"")
+        portal.pending.errback(auth.Throttled("unit"))  # busy, but after the request went on: the ordinary 503
+        self.assertEqual(parse_response(protocol.transport.value())[0], 503)
+        self.assertEqual(portal.attempts, [UNIT, UNIT, UNIT])
+        self.assertEqual(self.errors_logged(), [])
