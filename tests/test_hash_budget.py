@@ -1,6 +1,7 @@
 """The hash budget (issue 25): which logins get an Argon2id hash, alone and through the PIN checker."""
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -376,14 +377,7 @@ def test_a_busy_api_read_is_answered_before_the_resource_tree_as_the_resource_tr
     refused_at_once``); ``/api/v1/uploads/%53M-...`` (percent-escaped, so it takes the ordinary path to the same
     kind of resource) gets the same status, headers (security headers, Retry-After, language) and body, in Bokmål
     and Nynorsk; a kept-alive connection carries the next request after it; the metrics count each as throttled."""
-    srv = Server(
-        tmp_path / "home", sections={"auth": "hash_budget_per_unit = 1\nverified_cache_seconds = 0", "metrics": METRICS}
-    ).init()
-    srv.start()
-    try:
-        cacert = ("--cacert", str(srv.home / "tls" / "server.pem"))
-        user = ("-u", f"{DEMO}:WRNG-PIN0-XXXX", "--interface", "127.0.7.1")
-        assert _curl(f"{srv.url}/api/v1/uploads", *cacert, *user)[0] == 401  # the budget's one hash
+    with _spent_budget(tmp_path) as (srv, cacert, user):
         at_once = f"{srv.url}/api/v1/uploads"
         ordinary = f"{srv.url}/api/v1/uploads/%53M-20270115-7KQ2XW9D"
         for lang_args, lang in [((), "nb"), (("-H", "Accept-Language: nn"), "nn")]:
@@ -401,6 +395,21 @@ def test_a_busy_api_read_is_answered_before_the_resource_tree_as_the_resource_tr
         assert [(status, connects) for status, _, _, connects in kept] == [(503, 1), (503, 0), (503, 0)]
         scraped = _scrape(srv)
         assert 'sendemodul_logins_total{protocol="https",result="throttled"} 9.0' in scraped, scraped
+
+
+@contextlib.contextmanager
+def _spent_budget(tmp_path):
+    """A started front with metrics whose demo unit has spent its budget of one hash (one wrong PIN from
+    127.0.7.1, answered 401): yields it, curl's ``--cacert`` arguments and the wrong PIN's ``-u`` arguments."""
+    srv = Server(
+        tmp_path / "home", sections={"auth": "hash_budget_per_unit = 1\nverified_cache_seconds = 0", "metrics": METRICS}
+    ).init()
+    srv.start()
+    try:
+        cacert = ("--cacert", str(srv.home / "tls" / "server.pem"))
+        user = ("-u", f"{DEMO}:WRNG-PIN0-XXXX", "--interface", "127.0.7.1")
+        assert _curl(f"{srv.url}/api/v1/uploads", *cacert, *user)[0] == 401  # the budget's one hash
+        yield srv, cacert, user
     finally:
         srv.stop()
 
@@ -459,14 +468,7 @@ def test_a_storms_head_is_answered_by_the_channel_as_the_request_and_the_resourc
     (``web.site.Channel.answered_busy_head``). The same head sent in two parts (so Twisted parses it and the
     request answers early), and the percent-escaped path (the resource tree), get the same bytes apart from the
     Date; curl gets the same status, headers and body; the metrics count each login as throttled once."""
-    srv = Server(
-        tmp_path / "home", sections={"auth": "hash_budget_per_unit = 1\nverified_cache_seconds = 0", "metrics": METRICS}
-    ).init()
-    srv.start()
-    try:
-        cacert = ("--cacert", str(srv.home / "tls" / "server.pem"))
-        user = ("-u", f"{DEMO}:WRNG-PIN0-XXXX", "--interface", "127.0.7.1")
-        assert _curl(f"{srv.url}/api/v1/uploads", *cacert, *user)[0] == 401  # the budget's one hash
+    with _spent_budget(tmp_path) as (srv, cacert, user):
         login = base64.b64encode(f"{DEMO}:WRNG-PIN0-XXXX".encode())
         head = b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\nConnection: close\r\n\r\n"
         channel = _raw_answer(srv, head % (b"/api/v1/uploads", login))
@@ -482,8 +484,6 @@ def test_a_storms_head_is_answered_by_the_channel_as_the_request_and_the_resourc
         assert fast == slow and fast[0] == 503, (fast, slow)
         scraped = _scrape(srv)
         assert 'sendemodul_logins_total{protocol="https",result="throttled"} 5.0' in scraped, scraped
-    finally:
-        srv.stop()
 
 
 @pytest.mark.integration
