@@ -13,8 +13,9 @@ import weakref
 
 from twisted.internet import defer
 
+from sendemodul import writeback
 from sendemodul.errors import IntakeError, SendemodulError, SpoolFull, UploadTooLarge
-from sendemodul.writeback import WRITEBACK_BYTES, pwrite_all, start_writeback
+from sendemodul.writeback import WRITEBACK_BYTES, pwrite_all
 
 
 def storage_error(e):
@@ -297,6 +298,7 @@ class IncomingFile:
 
     def _fsync_and_close(self, completed):
         """``completed``, once everything written is on disk; the storage error instead, if a write failed."""
+        writeback.background.forget(self)  # (the fsync writes what it had not started yet)
         if self._error is not None:
             raise self._error
         try:
@@ -330,16 +332,20 @@ class IncomingFile:
 
     def _start_writeback(self, offset, size):
         """Every few MiB, have the kernel start writing the new pages to disk (without waiting for it): the disk
-        works while the rest arrives, and the fsync before the receipt finds little left to do."""
+        works while the rest arrives, and the fsync before the receipt finds little left to do. The request goes
+        to the write-back thread (:class:`~sendemodul.writeback.Writeback`: starting the write can block)."""
         if offset != self._writeback_end:
             self._writeback_start = offset
         self._writeback_end = offset + size
         if self._writeback_end - self._writeback_start >= WRITEBACK_BYTES:
-            start_writeback(self._fd, self._writeback_start, self._writeback_end - self._writeback_start)
+            writeback.background.submit(
+                self, self._fd, self._writeback_start, self._writeback_end - self._writeback_start
+            )
             self._writeback_start = self._writeback_end
 
     def _close_fd(self):
         if self._fd is not None:
+            writeback.background.forget(self)  # no request may use the fd once it is closed (and maybe reused)
             os.close(self._fd)
             self._fd = None
 
