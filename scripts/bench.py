@@ -491,20 +491,52 @@ class Processes:
 # Runs argv[1:] and writes its peak RSS (KiB, from wait4) to the file $BENCH_RUSAGE. Linux carries a process's
 # ru_maxrss over fork and exec, so the measured command must be forked from this small launcher, not from the bench
 # (whose own RSS would count as the command's).
-LAUNCHER = """\
-import os, sys
+LAUNCHER = """\\
+import os, sys, threading
 pid = os.fork()
 if pid == 0:
     os.execvp(sys.argv[1], sys.argv[1:])
+peaks = {}  # the command's own children (a pseudonymizer's HMAC process): their peak RSS (VmHWM), sampled
+done = threading.Event()
+def descendants(parent):
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{parent}/task"):
+            with open(f"/proc/{parent}/task/{task}/children") as f:
+                found += [int(child) for child in f.read().split()]
+    except OSError:
+        return []
+    return found + [d for child in found for d in descendants(child)]
+def sample():
+    while not done.wait(0.02):
+        for child in descendants(pid):
+            try:
+                with open(f"/proc/{child}/status") as f:
+                    hwm = next((int(line.split()[1]) for line in f if line.startswith("VmHWM:")), 0)
+            except (OSError, StopIteration):
+                continue
+            peaks[child] = max(peaks.get(child, 0), hwm)
+sampler = threading.Thread(target=sample, daemon=True)
+sampler.start()
 _, status, usage = os.wait4(pid, 0)
+done.set()
+sampler.join()
+# Memory counts every process of the command (issue 25): the sum of their peaks, which is at least the peak of the
+# sum. The command's own peak is exact (wait4); its children's are sampled every 20 ms (VmHWM, the kernel's
+# high-water mark, so a sample late in a child's life still sees its peak).
+children_kib = sum(peaks.values())
 with open(os.environ["BENCH_RUSAGE"], "w") as f:
-    f.write(f"{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}")
+    f.write(f"{usage.ru_maxrss + children_kib} {usage.ru_utime + usage.ru_stime} {usage.ru_maxrss} {len(peaks)}")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
 def run_measured(cmd, label, log_path, *, env=None, status=None, timeout=3600):
-    """Run ``cmd`` to the end (output to ``log_path``); returns (seconds, peak RSS in MiB, exit code, CPU seconds)."""
+    """Run ``cmd`` to the end (output to ``log_path``); returns (seconds, peak RSS in MiB, exit code, CPU seconds).
+
+    The peak RSS is the sum of the peaks of the command and of every process it starts (the pseudonymizer's HMAC
+    child); the CPU seconds count its children that it waited for too. ``MEASURED_DETAIL[label]`` keeps the command's
+    own peak and how many other processes were seen."""
     rusage = Path(f"{log_path}.rusage")
     start = time.monotonic()
     p = PROCS.server(
@@ -518,10 +550,15 @@ def run_measured(cmd, label, log_path, *, env=None, status=None, timeout=3600):
         raise BenchError(f"{label}: not done within {timeout} s (killed)") from None
     seconds = time.monotonic() - start
     try:
-        kib, cpu = (rusage.read_text() or "0 0").split()
+        kib, cpu, own_kib, processes = (rusage.read_text() or "0 0 0 0").split()
     finally:
         rusage.unlink()
+    MEASURED_DETAIL[label] = {"own_rss_mib": round(int(own_kib) / 1024, 1), "child_processes": int(processes)}
     return seconds, int(kib) / 1024, p.returncode, float(cpu)
+
+
+#: :func:`run_measured`'s detail per label: the command's own peak RSS and how many child processes it had.
+MEASURED_DETAIL = {}
 
 
 class RssSampler:
@@ -2118,6 +2155,9 @@ class Bench:
             pseudonymizer_records_per_s=round(n / pseudonymizer_s),
             pseudonymizer_mb_s=mb_per_s(size, pseudonymizer_s),
             pseudonymizer_rss_mib=round(max(run["pseudonymizer_rss_mib"] for run in pq), 1),
+            # The sum above is of every process of the worker; this is the worker's own peak, and how many there were
+            pseudonymizer_own_rss_mib=round(max(run["pseudonymizer_own_rss_mib"] for run in pq), 1),
+            pseudonymizer_processes=max(run["pseudonymizer_processes"] for run in pq),
             pseudonymizer_status=pq[-1]["status"],
             pq_rounds=self.args.pq_rounds,
             encrypt_classic_s=round(best["classic"]["encrypt"], 3),
@@ -2148,7 +2188,9 @@ class Bench:
         )
         say(
             f"    pseudonymizer (PQ keys): {pseudonymizer_s:.2f} s, {n / pseudonymizer_s:,.0f} records/s, "
-            f"{mb_per_s(size, pseudonymizer_s)} MB/s, peak RSS {self.results['pseudonymizer_rss_mib']:.0f} MiB; "
+            f"{mb_per_s(size, pseudonymizer_s)} MB/s, peak RSS {self.results['pseudonymizer_rss_mib']:.0f} MiB "
+            f"(the sum over its {self.results['pseudonymizer_processes']} processes; the worker's own "
+            f"{self.results['pseudonymizer_own_rss_mib']:.0f} MiB); "
             f"PQ/classic {self.results['pseudonymizer_pq_ratio']}"
         )
 
@@ -2415,6 +2457,8 @@ class Bench:
             "pseudonymizer_s": seconds,
             "pseudonymizer_cpu_s": cpu,
             "pseudonymizer_rss_mib": rss,
+            "pseudonymizer_own_rss_mib": MEASURED_DETAIL[f"pseudonymizer ({tag})"]["own_rss_mib"],
+            "pseudonymizer_processes": 1 + MEASURED_DETAIL[f"pseudonymizer ({tag})"]["child_processes"],
             "container_bytes": size,
             "status": row["status"],
         }

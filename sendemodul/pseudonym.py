@@ -7,31 +7,28 @@ Pure: no I/O.
 """
 
 import base64
-import functools
 import hashlib
 import hmac
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 import numpy as np
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from sendemodul.identity import ClassifiedId, IdClass
+from sendemodul.pseudonym_child import (
+    ANSWER_CHARS,
+    PSEUDONYM_CHARS,
+    PseudonymChild,
+    base32_prefixes,
+    encode_layout,
+    hmac_base32,
+    hmac_states,
+)
 
-if TYPE_CHECKING:  # the private modules below have no stubs; they make objects with hashlib's interface
-    _sha256 = hashlib.sha256
-else:
-    try:  # CPython's own SHA-256: its copy() is about twice as fast as OpenSSL's, which counts once per ID
-        from _sha256 import sha256 as _sha256
-    except ImportError:  # pragma: no cover - Python 3.12+ names it _sha2
-        try:
-            from _sha2 import sha256 as _sha256
-        except ImportError:
-            _sha256 = hashlib.sha256
+__all__ = ["PSEUDONYM_CHARS", "base32_prefixes"]  # re-exported: the tests and older callers find them here
 
-PSEUDONYM_CHARS = 26
 MIN_MASTER_KEY_BYTES = 32
 ENVIRONMENT_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
 PSEUDONYM_PATTERN = re.compile(r"v[1-9][0-9]*-[A-Z2-7]{26}")
@@ -62,9 +59,10 @@ class Pseudonymizer:
         self._prefix = f"v{version}-"
         key = derive_key(master_key, environment=environment, register=register, version=version)
         self._hmac = hmac.new(key, digestmod=hashlib.sha256)
+        #: The derived key, kept only to hand it to a :class:`~sendemodul.pseudonym_child.PseudonymChild` over a pipe.
+        self._key = key
         # HMAC as two SHA-256 states after the padded key (RFC 2104), copied per ID: faster than hmac.new per ID.
-        self._inner = _sha256(key.ljust(64, b"\0").translate(_IPAD))
-        self._outer = _sha256(key.ljust(64, b"\0").translate(_OPAD))
+        self._inner, self._outer = hmac_states(key)
         self._prefix_bytes = self._prefix.encode("ascii")
 
     def pseudonym(self, canonical_id: str) -> str:
@@ -76,22 +74,27 @@ class Pseudonymizer:
 
     def pseudonyms(self, canonical_ids: Iterable[bytes]) -> list[bytes]:
         """:meth:`pseudonym` of many canonical IDs (ASCII digits as bytes) at once, as ASCII bytes, in order."""
-        inner, outer = self._inner, self._outer
-        macs: list[bytes] = []
-        append = macs.append
-        for canonical in canonical_ids:
-            mac = inner.copy()
-            mac.update(canonical)
-            out = outer.copy()
-            out.update(mac.digest())
-            append(out.digest())
-        encoded = np.frombuffer(base32_prefixes(b"".join(macs)), np.uint8).reshape(len(macs), 32)
+        return self.from_base32(self.base32(canonical_ids))
+
+    def base32(self, canonical_ids: Iterable[bytes]) -> bytes:
+        """:func:`~sendemodul.pseudonym_child.hmac_base32` of canonical IDs: 32 characters each, of which a
+        pseudonym (after its ``v<version>-``) takes the first 26."""
+        return hmac_base32(self._inner, self._outer, canonical_ids)
+
+    def child(self, tails: tuple[bytes, ...], with_pseudonym: tuple[bool, ...]) -> PseudonymChild:
+        """A :class:`~sendemodul.pseudonym_child.PseudonymChild` with this domain's key and the layout of
+        :func:`~sendemodul.pseudonym_child.join_lines` (a context manager)."""
+        return PseudonymChild(self._key, encode_layout(self._prefix_bytes, tails, with_pseudonym))
+
+    def from_base32(self, encoded: bytes) -> list[bytes]:
+        """The pseudonyms (ASCII bytes) of :func:`~sendemodul.pseudonym_child.hmac_base32`'s answer ``encoded``."""
         # Each pseudonym a row of an array of fixed-width byte strings: the list of them is one C call, not a slice
         # and a concatenation per ID.
+        n = len(encoded) // ANSWER_CHARS
         prefix = self._prefix_bytes
-        rows = np.empty((len(macs), len(prefix) + PSEUDONYM_CHARS), np.uint8)
+        rows = np.empty((n, len(prefix) + PSEUDONYM_CHARS), np.uint8)
         rows[:, : len(prefix)] = np.frombuffer(prefix, np.uint8)
-        rows[:, len(prefix) :] = encoded[:, :PSEUDONYM_CHARS]
+        rows[:, len(prefix) :] = np.frombuffer(encoded, np.uint8).reshape(n, ANSWER_CHARS)[:, :PSEUDONYM_CHARS]
         return rows.view(f"S{rows.shape[1]}").ravel().tolist()
 
     def __call__(self, classified: ClassifiedId) -> str:
@@ -100,53 +103,6 @@ class Pseudonymizer:
         if not classified.valid or classified.id_class in _NOT_A_PERSON or canonical is None:
             return ""
         return self.pseudonym(canonical)
-
-
-_IPAD = bytes(b ^ 0x36 for b in range(256))
-_OPAD = bytes(b ^ 0x5C for b in range(256))
-_B32_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-#: Byte values 0-31 to the base32 alphabet (the rest never occur).
-_B32_TABLE = _B32_ALPHABET + bytes(256 - 32)
-
-
-@functools.lru_cache(maxsize=8)
-def _spread_masks(units: int) -> tuple[int, ...]:
-    """The masks of :func:`base32_prefixes` for ``units`` 64-bit units (a power of two: masks for more units than a
-    number has work as well, since the bits shifted past its top unit meet zeros): a pattern repeated per unit."""
-    return tuple(
-        int.from_bytes(bytes.fromhex(pattern) * units, "big")
-        for pattern in (
-            "000fffff00000000",
-            "00000000000fffff",
-            "03ff000003ff0000",
-            "000003ff000003ff",
-            "1f001f001f001f00",
-            "001f001f001f001f",
-        )
-    )
-
-
-def base32_prefixes(digests: bytes) -> bytes:
-    """Base32 of the first 20 bytes of each 32-byte digest in ``digests`` (their concatenation): 32 characters each.
-
-    The same characters as ``base64.b32encode(digest[:20])``, for thousands of digests in a few big-integer steps
-    instead of a Python loop per 5 bytes: each 5-byte group is copied into the low 40 bits of a 64-bit unit (strided
-    slices), then the units' 5-bit groups are spread into bytes by three shift-and-mask steps over one big integer
-    (20 -> 2 x 32 bits, 10 -> 2 x 16, 5 -> 2 x 8), and the bytes 0-31 become letters by ``translate``.
-    """
-    n = len(digests) // 32
-    if not n:
-        return b""
-    units = bytearray(32 * n)
-    for group in range(4):
-        for k in range(5):
-            units[group * 8 + 3 + k :: 32] = digests[group * 5 + k :: 32]
-    hi20, lo20, hi10, lo10, hi5, lo5 = _spread_masks(1 << (4 * n - 1).bit_length())
-    x = int.from_bytes(units, "big")
-    x = ((x << 12) & hi20) | (x & lo20)
-    x = ((x << 6) & hi10) | (x & lo10)
-    x = ((x << 3) & hi5) | (x & lo5)
-    return x.to_bytes(32 * n, "big").translate(_B32_TABLE)
 
 
 def id_kind(id_type: str) -> str:

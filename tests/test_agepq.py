@@ -403,3 +403,35 @@ def test_any_key_string_parses_or_is_a_key_format_error(text):
             parse(text)
         except agepq.KeyFormatError:
             pass
+
+
+@pytest.mark.parametrize(
+    "size", [0, 1, agepq.CHUNK_BYTES - 1, agepq.CHUNK_BYTES, agepq.CHUNK_BYTES + 1, 2 * agepq.CHUNK_BYTES, 200_003]
+)
+def test_encryptor_pushed_gives_what_encrypt_io_gives_and_pyrage_opens_it(size):
+    """The same chunks as encrypt_io (a full chunk is final only if nothing follows), whatever the pieces written:
+    the two ciphertexts have the same length, and each opens to the plaintext with our code and with pyrage."""
+    import random
+
+    rng = random.Random(size)
+    data = rng.randbytes(size)
+    ident = pyrage.x25519.Identity.generate()
+    recipient = agepq.parse_recipient(str(ident.to_public()))
+    pushed = io.BytesIO()
+    encryptor = agepq.Encryptor(pushed, [recipient])
+    start = 0
+    while start < size:
+        step = rng.choice([1, 7, 1000, agepq.CHUNK_BYTES, 3 * agepq.CHUNK_BYTES])
+        assert encryptor.write(data[start : start + step]) == len(data[start : start + step])
+        start += step
+    encryptor.close()
+    encryptor.close()  # once only
+    with pytest.raises(ValueError, match="closed"):
+        encryptor.write(b"x")
+    pulled = io.BytesIO()
+    agepq.encrypt_io(io.BytesIO(data), pulled, [recipient])
+    assert len(pushed.getvalue()) == len(pulled.getvalue())
+    assert pyrage.decrypt(pushed.getvalue(), [ident]) == data
+    out = io.BytesIO()
+    agepq.decrypt_io(io.BytesIO(pushed.getvalue()), out, [agepq.parse_identity(str(ident))])
+    assert out.getvalue() == data

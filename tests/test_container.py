@@ -640,11 +640,12 @@ def _parse(data, *, fields, part, bulk, chunk, one_line_per_row=False, header=No
     from sendemodul.container import PartParser
 
     seen, headers = [], []
-    on_block = (
-        (lambda block: seen.extend(tuple(line.decode().split("\t", fields - 1)) for line in block.split(b"\n")[:-1]))
-        if bulk
-        else None
-    )
+
+    def on_block(block, ends, tabs):
+        assert ends.tolist() == [i for i, byte in enumerate(block) if byte == 10]
+        assert (tabs is None) if fields <= 2 else tabs.tolist() == [i for i, byte in enumerate(block) if byte == 9]
+        seen.extend(tuple(line.decode().split("\t", fields - 1)) for line in block.split(b"\n")[:-1])
+
     parser = PartParser(
         CONTAINER_ID,
         part,
@@ -652,7 +653,7 @@ def _parse(data, *, fields, part, bulk, chunk, one_line_per_row=False, header=No
         lambda *values: seen.append(values),
         one_line_per_row=one_line_per_row,
         on_header_line=header and headers.append,
-        on_block=on_block,
+        on_block=on_block if bulk else None,
         block_bytes=block_bytes,
     )
     try:

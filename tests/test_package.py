@@ -507,3 +507,202 @@ def test_pseudonyms_of_many_ids_and_base32_prefixes():
     pseudonymizer = Pseudonymizer(MASTER_KEY, environment="prod", register="11F", version=3)
     ids = [fnr(i) for i in range(50)]
     assert pseudonymizer.pseudonyms([i.encode() for i in ids]) == [pseudonymizer.pseudonym(i).encode() for i in ids]
+
+
+def _random_lines(seed, n):
+    """``n`` seeded random identities rows: valid, mistyped and blank fnr, DUF numbers, letters and other lengths."""
+    import random
+
+    rng = random.Random(seed)
+    lines = []
+    for i in range(n):
+        value = rng.choice(
+            [
+                fnr(rng.randrange(10_000)),
+                fnr(rng.randrange(10_000))[:10] + str(rng.randrange(10)),
+                "",
+                "".join(rng.choice("0123456789") for _ in range(rng.choice([11, 12, 10, 13]))),
+                "".join(rng.choice("0123456789abc ") for _ in range(11)),
+            ]
+        )
+        field = rng.choice(["PERSON_FODSELSNR", "PERSON_DUF", "DUF_NR"])
+        lines.append(f"{i // 2:024x}\t{field}\t{value}\n")
+    return "".join(lines).encode()
+
+
+def _by_child_and_in_process(blocks):
+    """The lines, counts and feedback of ``blocks`` through :meth:`_Pseudonymize.block` with the child process and
+    without it."""
+    from sendemodul.package import _Pseudonymize
+
+    pseudonymizer = Pseudonymizer(MASTER_KEY, environment="prod", register="11F", version=2)
+    reference, piped = _Collect(), _Collect()
+    in_process = _Pseudonymize(pseudonymizer, identity.classify_id, reference)
+    for block in blocks:
+        in_process.block(block)
+    with pseudonymizer.child(*in_process.layout[1:]) as child:
+        by_child = _Pseudonymize(pseudonymizer, identity.classify_id, piped, child)
+        for block in blocks:
+            by_child.block(block)
+        by_child.finish()
+    assert (by_child.counts, by_child.feedback) == (in_process.counts, in_process.feedback)
+    return piped.data, reference.data
+
+
+def test_child_process_gives_the_same_lines_counts_and_feedback_as_in_process():
+    """SSB's cases, seeded random blocks, and a block with a TAB in an ID (line by line, between piped blocks)."""
+    cases = _identities_lines()
+    plain = b"".join(line for line in cases.splitlines(keepends=True) if line.count(b"\t") == 2)
+    blocks = [plain, _random_lines(1, 3000), cases, _random_lines(2, 5000), _random_lines(3, 1), plain]
+    piped, reference = _by_child_and_in_process(blocks)
+    assert piped == reference
+    assert piped.count(b"\tv2-") > 500
+    assert (
+        b"v2-" + Pseudonymizer(MASTER_KEY, environment="prod", register="11F", version=2).pseudonym(fnr(3)).encode()[3:]
+        in piped
+    )
+
+
+def test_make_package_gives_the_same_pseudonyms_with_and_without_the_child_process(keys, tmp_path, monkeypatch):
+    import sendemodul.package
+
+    monkeypatch.setattr(sendemodul.package, "BLOCK_BYTES", 4096)  # many blocks, so many frames in turn
+    write(keys, tmp_path / "c.tar", make_rows(1500))
+    outputs = []
+    for pseudonym_process in (True, False):
+        out = tmp_path / f"p-{pseudonym_process}.tar"
+        result = package(keys, tmp_path / "c.tar", out, pseudonym_process=pseudonym_process)
+        outputs.append(
+            (result.seal.counts, result.feedback, decrypt(dict(members(out))["pseudonyms.age"], keys.ssb_identities))
+        )
+    assert outputs[0] == outputs[1]
+    assert outputs[0][0]["FNR"] == 1200
+
+
+def test_a_killed_child_process_fails_the_package_and_keeps_nothing(keys, tmp_path, private_tmp, monkeypatch):
+    import signal
+
+    import sendemodul.package
+    from sendemodul.pseudonym_child import PseudonymChild, PseudonymChildFailed
+
+    monkeypatch.setattr(sendemodul.package, "BLOCK_BYTES", 4096)
+    submit = PseudonymChild.submit
+    frames = []
+
+    def submit_then_kill(self, ids, *args):
+        submit(self, ids, *args)
+        frames.append(len(ids))
+        if len(frames) == 3:
+            os.kill(self.pid, signal.SIGKILL)
+
+    monkeypatch.setattr(PseudonymChild, "submit", submit_then_kill)
+    write(keys, tmp_path / "c.tar", make_rows(1500))
+    (tmp_path / "out").mkdir()
+    with pytest.raises(PseudonymChildFailed, match="exit status -9"):
+        package(keys, tmp_path / "c.tar", tmp_path / "out" / "p.tar")
+    assert len(frames) >= 3
+    assert_nothing_left(tmp_path / "out", private_tmp)
+
+
+def test_child_process_gets_the_key_over_its_stdin_and_stays_small():
+    """Not in its argv or environment; it imports no numpy (its RSS stays small); a malformed frame ends it."""
+    from sendemodul.pseudonym_child import FRAME_HEADER, PseudonymChildFailed
+
+    pseudonymizer = Pseudonymizer(MASTER_KEY, environment="test", register="11F", version=1)
+    key = derive_key(MASTER_KEY, environment="test", register="11F", version=1)
+    layout = ((b"\tFNR\n", b"\tMISSING\n"), (True, False))
+    child = pseudonymizer.child(*layout)
+    with child:
+        child.submit([b"05011399292"], b"r1\tF\t\nr2\tD\t\n", b"\x00\x01")
+        assert child.answer() == b"r1\tF\tv1-BV2NPQNQGFVDWGBKXPDV25ZCCV\tFNR\nr2\tD\t\tMISSING\n"
+        for name in ("cmdline", "environ"):
+            with open(f"/proc/{child.pid}/{name}", "rb") as f:
+                seen = f.read()
+            assert key not in seen and key.hex().encode() not in seen and MASTER_KEY.hex().encode() not in seen
+        with open(f"/proc/{child.pid}/status") as f:
+            status = f.read()
+        rss_kib = int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
+        assert rss_kib < 20 * 1024
+    for frame in (
+        FRAME_HEADER.pack(2, 3, 0, 0) + b"123",  # two IDs announced, one sent
+        FRAME_HEADER.pack(1, 3, 4, 1) + b"123" + b"r1\t\n" + b"\x01",  # a pseudonym for a line that has none
+        FRAME_HEADER.pack(0, 0, 4, 1) + b"r1\t\n" + b"\x02",  # a class code the layout does not have
+    ):
+        child = pseudonymizer.child(*layout)
+        with pytest.raises(PseudonymChildFailed, match="ended before it answered"), child:
+            child._send(frame)
+            child.in_flight += 1
+            child.answer()
+
+
+def test_child_serve_refuses_malformed_input():
+    import io
+
+    from sendemodul.pseudonym_child import (
+        FRAME_HEADER,
+        SIZE,
+        encode_layout,
+        hmac_base32,
+        hmac_states,
+        join_lines,
+        serve,
+    )
+
+    key = bytes(range(32))
+    layout = (b"v7-", (b"\tFNR\n", b"\tMISSING\n"), (True, False))
+    setup = key + SIZE.pack(len(encode_layout(*layout))) + encode_layout(*layout)
+    kept, codes = b"a\t\nb\t\nc\t\n", b"\x00\x01\x00"
+    frame = FRAME_HEADER.pack(2, 23, 9, 3) + b"05011399292\n12345678901" + kept + codes
+    out = io.BytesIO()
+    assert serve(io.BytesIO(setup + frame + FRAME_HEADER.pack(0, 0, 0, 0)), out) == 0
+    lines = join_lines(kept, codes, hmac_base32(*hmac_states(key), [b"05011399292", b"12345678901"]), layout)
+    assert out.getvalue() == SIZE.pack(len(lines)) + lines + SIZE.pack(0)
+    assert lines.startswith(b"a\tv7-") and b"\nb\t\tMISSING\nc\tv7-" in lines
+    for bad in (
+        key[:31],
+        setup[:-3],
+        setup + frame[:5],
+        setup + frame[:-1],
+        setup + FRAME_HEADER.pack(3, 23, 9, 3) + frame[16:],
+        setup + FRAME_HEADER.pack(2, 23, 9, 3) + frame[16:-1] + b"\x01",
+    ):
+        assert serve(io.BytesIO(bad), io.BytesIO()) == 2
+
+
+def test_copy_file_range_copies_in_the_kernel_or_by_a_loop_and_refuses_a_short_source(tmp_path, monkeypatch):
+    import hashlib
+    import itertools
+
+    from sendemodul.container import tar
+    from sendemodul.container.tar import copy_file_range
+    from sendemodul.package import _RangeDigest
+
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    (tmp_path / "source").write_bytes(data)
+    with open(tmp_path / "source", "rb") as source, open(tmp_path / "copy", "wb") as out:
+        out.write(b"head")
+        out.flush()
+        pieces = []
+        monkeypatch.setattr(tar, "COPY_PIECE_BYTES", 1024**2)
+        copy_file_range(  # the kernel's copy, file to file, in pieces
+            source.fileno(), out.fileno(), 5, len(data) - 10, lambda fd, start, n: pieces.append((fd, start, n))
+        )
+        assert pieces[0][:2] == (out.fileno(), 4) and sum(n for _, _, n in pieces) == len(data) - 10
+        assert len(pieces) == 4
+        assert all(start + n == after for (_, start, n), (_, after, _) in itertools.pairwise(pieces))
+        with pytest.raises(ValueError, match="ended 5 bytes early"):
+            copy_file_range(source.fileno(), out.fileno(), len(data) - 5, 10)
+        with _RangeDigest(source.fileno(), 5, len(data) - 10) as digest:
+            assert digest.result() == hashlib.sha256(data[5:-5]).hexdigest()
+        with _RangeDigest(source.fileno(), 5, len(data)) as digest:
+            assert digest.result() is None  # the file ends early
+        read, write = os.pipe()  # the kernel does not copy into a pipe: the loop does
+        try:
+            copy_file_range(source.fileno(), write, 100, 1000, lambda fd, start, n: pieces.append((fd, start, n)))
+            assert os.read(read, 2000) == data[100:1100]
+            assert pieces[-1] == (write, 0, 1000)
+        finally:
+            os.close(read)
+            os.close(write)
+    assert (tmp_path / "copy").read_bytes()[:4] == b"head"
+    assert (tmp_path / "copy").read_bytes()[4:] == data[5:-5] + data[-5:]

@@ -30,11 +30,12 @@ from sendemodul.agepq.recipients import (
     parse_identity,
     parse_recipient,
 )
-from sendemodul.agepq.stream import decrypt_io, encrypt_io, stanza_types
+from sendemodul.agepq.stream import Encryptor, decrypt_io, encrypt_io, stanza_types
 
 __all__ = [
     "CHUNK_BYTES",
     "AgeError",
+    "Encryptor",
     "HeaderError",
     "HeaderMacError",
     "KeyFormatError",

@@ -130,13 +130,8 @@ def _payload_aead(file_key: bytes, payload_nonce: bytes) -> ChaCha20Poly1305:
     return ChaCha20Poly1305(_hkdf(file_key, payload_nonce, b"payload"))
 
 
-def encrypt_io(reader, writer, recipients) -> None:
-    """Encrypt all of ``reader`` to ``writer`` for ``recipients`` (key objects or ``age1...`` strings).
-
-    ``reader`` needs ``readinto`` or ``read``; ``writer.write`` must take all it is given (buffered files, BytesIO).
-
-    Post-quantum and classic recipients are not mixed in one file (the spec's SHOULD NOT): that raises ValueError.
-    """
+def _encryption_start(writer, recipients) -> ChaCha20Poly1305:
+    """Check ``recipients``, write the header for them to ``writer``; the payload's AEAD."""
     recipients = [_as_key(r, parse_recipient) for r in recipients]
     if not recipients:
         raise ValueError("no recipients")
@@ -146,8 +141,52 @@ def encrypt_io(reader, writer, recipients) -> None:
     covered = VERSION_LINE + b"".join(_encode_stanza(r.wrap(file_key)) for r in recipients) + b"---"
     payload_nonce = os.urandom(16)
     writer.write(covered + b" " + _b64encode(_header_mac(file_key, covered)) + b"\n" + payload_nonce)
+    return _payload_aead(file_key, payload_nonce)
 
-    aead, nonce = _payload_aead(file_key, payload_nonce), bytearray(12)
+
+class Encryptor:
+    """:func:`encrypt_io` with the plaintext pushed rather than pulled: :meth:`write` any number of times, then
+    :meth:`close`; the same format (a full chunk is final only if nothing follows it). For a producer that makes
+    the plaintext as it goes (the pseudonymizer's lines), which then needs no buffer or thread of its own."""
+
+    def __init__(self, writer, recipients) -> None:
+        self._writer = writer
+        self._aead = _encryption_start(writer, recipients)
+        self._nonce = bytearray(12)
+        self._counter = 0
+        self._buffer = bytearray()
+        self._closed = False
+
+    def write(self, data) -> int:
+        """Encrypt ``data`` after what came before; whole chunks are written once more follows them."""
+        if self._closed:
+            raise ValueError("write to a closed Encryptor")
+        buffer = self._buffer
+        buffer += data
+        while len(buffer) > CHUNK_BYTES:
+            with memoryview(buffer) as view:
+                sealed = self._aead.encrypt(_chunk_nonce(self._nonce, self._counter, False), view[:CHUNK_BYTES], None)
+            self._writer.write(sealed)
+            del buffer[:CHUNK_BYTES]
+            self._counter += 1
+        return len(data)
+
+    def close(self) -> None:
+        """Write the final chunk (empty if nothing was written at all)."""
+        if not self._closed:
+            self._closed = True
+            self._writer.write(self._aead.encrypt(_chunk_nonce(self._nonce, self._counter, True), self._buffer, None))
+            self._buffer = bytearray()
+
+
+def encrypt_io(reader, writer, recipients) -> None:
+    """Encrypt all of ``reader`` to ``writer`` for ``recipients`` (key objects or ``age1...`` strings).
+
+    ``reader`` needs ``readinto`` or ``read``; ``writer.write`` must take all it is given (buffered files, BytesIO).
+
+    Post-quantum and classic recipients are not mixed in one file (the spec's SHOULD NOT): that raises ValueError.
+    """
+    aead, nonce = _encryption_start(writer, recipients), bytearray(12)
     bufs = [bytearray(CHUNK_BYTES), bytearray(CHUNK_BYTES)]
     n = _fill(reader, memoryview(bufs[0]))
     counter = 0

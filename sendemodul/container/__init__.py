@@ -42,6 +42,7 @@ from sendemodul.container.manifest import (
 from sendemodul.container.parts import (
     MAX_AGE_HEADER_BYTES,
     STANZA_TYPES,
+    PartEncryptor,
     decrypt_part,
     encrypt_part,
     open_part,
@@ -88,6 +89,7 @@ __all__ = [
     "UUID4_PATTERN",
     "Manifest",
     "MemberReader",
+    "PartEncryptor",
     "PartInfo",
     "PartParser",
     "RowBlock",

@@ -116,6 +116,25 @@ def encrypt_part(
     return writer.size, writer.sha256
 
 
+class PartEncryptor:
+    """:func:`encrypt_part` with the plaintext pushed: :meth:`write` as it is made, then :meth:`close` gives
+    ``(size, sha256)`` of what went to ``out``. Nothing waits in between: each full age chunk is encrypted and
+    written once the next byte has come."""
+
+    def __init__(
+        self, recipients: Sequence[agepq.X25519Recipient | agepq.MlKem768X25519Recipient], out: Writable
+    ) -> None:
+        self._writer = _HashingWriter(out)
+        self._encryptor = agepq.Encryptor(self._writer, recipients)
+
+    def write(self, data: bytes) -> None:
+        self._encryptor.write(data)
+
+    def close(self) -> tuple[int, str]:
+        self._encryptor.close()
+        return self._writer.size, self._writer.sha256
+
+
 def decrypt_part(
     member: MemberReader,
     identities: Sequence[agepq.X25519Identity | agepq.MlKem768X25519Identity],

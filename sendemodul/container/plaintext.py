@@ -32,8 +32,10 @@ class PartParser:
     (several lines per row). :meth:`close` checks that the last line ended and that the rows counted match the
     header's ``records``, which is then ``self.records``. Records the first error it raised in ``error``.
 
-    ``on_block(block)``, if given, replaces ``on_line`` for the rows checked in bulk: ``block`` is the bytes of whole
-    lines (each ended by its line break), each already checked as above, and valid UTF-8. Blocks of plain rows in
+    ``on_block(block, ends, tabs)``, if given, replaces ``on_line`` for the rows checked in bulk: ``block`` is the
+    bytes of whole lines (each ended by its line break), each already checked as above, and valid UTF-8; ``ends``
+    and ``tabs`` are the positions of its line breaks and TABs (numpy arrays; ``tabs`` is None for two fields), which
+    the checks found anyway. Blocks of plain rows in
     order are checked with a few C-level passes (row_ids sliced out and joined, TABs counted, row_ids compared
     pairwise); any other block is read line by line, with the same results. ``block_bytes`` gathers the plaintext
     into blocks of about that size first (the rest is handed on by :meth:`close`): each block costs a fixed number
@@ -49,7 +51,7 @@ class PartParser:
         *,
         one_line_per_row: bool,
         on_header_line: Callable[[str], object] | None = None,
-        on_block: Callable[[bytes], object] | None = None,
+        on_block: Callable[[bytes, np.ndarray, np.ndarray | None], object] | None = None,
         block_bytes: int = 0,
     ) -> None:
         self._container_id = container_id
@@ -114,17 +116,19 @@ class PartParser:
         if checked is None:
             self._lines_one_by_one(block)
             return
-        self._rows += checked
+        rows, ends, tabs = checked
+        self._rows += rows
         if self._on_block is not None:
-            self._on_block(block)
+            self._on_block(block, ends, tabs)
         else:
             on_line, fields = self._on_line, self._fields - 1
             for line in block.split(b"\n")[:-1]:
                 on_line(*line.decode("utf-8").split("\t", fields))
 
-    def _checked_rows(self, block: bytes) -> int | None:
+    def _checked_rows(self, block: bytes) -> tuple[int, np.ndarray, np.ndarray | None] | None:
         """How many new rows the lines of ``block`` (ending with a line break) begin, if they are all plain rows in
-        order, and the last row_id noted; else None (and nothing noted).
+        order, and the last row_id noted; else None (and nothing noted). With the count, the positions of the
+        block's line breaks and (for more than two fields) TABs.
 
         By array arithmetic over the block's bytes (numpy), no object per line: each line has a row_id (24
         lowercase hex digits), a TAB, and at least ``fields - 2`` more TABs; the block is valid UTF-8; the row_ids
@@ -141,6 +145,7 @@ class PartParser:
         row_ids = data[starts[:, None] + _ROW_ID_RANGE]
         if not _HEX_DIGITS[row_ids].all() or not (data[starts + 24] == 9).all():
             return None
+        tabs = None
         if self._fields > 2:
             tabs = np.flatnonzero(data == 9)
             before = np.searchsorted(tabs, ends)  # per line, the TABs before its end
@@ -156,7 +161,7 @@ class PartParser:
         if not (less if self._one_line_per_row else less | same).all():
             return None
         self._previous = block[starts[-1] : starts[-1] + 24].decode("ascii")
-        return int(len(same) - same.sum()) + (previous is None)
+        return int(len(same) - same.sum()) + (previous is None), ends, tabs
 
     def _lines_one_by_one(self, block: bytes) -> None:
         lines = block.split(b"\n")

@@ -1,0 +1,420 @@
+"""The pseudonyms of a block in a child process: the pseudonymizer's second core (issue 25, records per second).
+
+The HMAC of each ID (two SHA-256 compressions, about 1.4 us an ID in CPython's ``_sha256``) and the joining of a
+block's output lines hold the GIL, so a thread cannot run them beside the parent's block work; a process can. This
+module is what that process runs, and it imports only the standard library: started by ``python -I -S`` (no site,
+no numpy, no cryptography) it adds about 10 MiB of RSS to the parent's, which keeps the sum of both under the
+100 MiB target. The parent (:class:`PseudonymChild`, here too: it needs only the standard library) gives it the
+derived pseudonym key of one domain over its stdin, never argv or the environment, and the layout of the lines
+(the pseudonym prefix, each class's line end); then per block the IDs to pseudonymize, each line's start and class;
+the child answers with the block's pseudonyms lines (:func:`join_lines`).
+
+The same :func:`hmac_base32` and :func:`join_lines` make the lines in process (:mod:`sendemodul.package`, and
+:meth:`sendemodul.pseudonym.Pseudonymizer.pseudonyms`): one definition, so the child cannot drift from
+docs/container.md's test vector, and the tests hold both to the line-by-line path.
+
+Wire format (over pipes, big-endian): the parent writes the 32-byte key, then the layout (:func:`encode_layout`,
+a 4-byte length first), then per block a header of four 4-byte numbers ``ids ids_size kept_size lines`` followed by
+the ``ids`` IDs joined by line breaks (ASCII digits), the lines' starts (``row_id<TAB>id_type<TAB>``, each ended by
+a line break) and one class code byte a line. The child answers a 4-byte size and the lines. End of input ends the
+child with status 0; anything malformed ends it with status 2 and no answer, which the parent reports as a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import struct
+import sys
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    import hashlib
+    from collections.abc import Iterable, Iterator
+    from types import TracebackType
+    from typing import BinaryIO, Protocol, Self
+
+    from _typeshed import ReadableBuffer
+
+    class HashState(Protocol):
+        """What :func:`hmac_base32` uses of a SHA-256 object."""
+
+        def copy(self) -> HashState: ...
+        def update(self, data: bytes, /) -> None: ...
+        def digest(self) -> bytes: ...
+
+
+if TYPE_CHECKING:  # the private modules below have no stubs; they make objects with hashlib's interface
+    _sha256 = hashlib.sha256
+else:
+    try:  # CPython's own SHA-256: its copy() is about twice as fast as OpenSSL's, which counts once per ID
+        from _sha256 import sha256 as _sha256
+    except ImportError:  # pragma: no cover - Python 3.12+ names it _sha2
+        try:
+            from _sha2 import sha256 as _sha256
+        except ImportError:
+            from hashlib import sha256 as _sha256
+
+KEY_BYTES = 32
+FRAME_HEADER = struct.Struct(">IIII")
+SIZE = struct.Struct(">I")
+#: Base32 characters per ID from :func:`hmac_base32` (:func:`base32_prefixes`), of which a pseudonym takes the first
+#: :data:`PSEUDONYM_CHARS` (26 characters carry 130 bits).
+ANSWER_CHARS = 32
+PSEUDONYM_CHARS = 26
+#: :func:`join_lines`'s layout: the pseudonym prefix, and per class code its line end and whether it has a pseudonym.
+Layout = tuple[bytes, tuple[bytes, ...], tuple[bool, ...]]
+#: :func:`base32_prefixes` works on at most this many digests at once: its masks (six of 8 bytes a digest, kept for
+#: the next call) and big integers then take a few hundred KiB, not megabytes, at no measurable cost.
+BASE32_CHUNK = 2048
+#: A frame is never bigger than this (a pseudonymizer block of 512 KiB holds far fewer ID bytes).
+MAX_FRAME_BYTES = 64 * 1024**2
+
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
+_B32_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+#: Byte values 0-31 to the base32 alphabet (the rest never occur).
+_B32_TABLE = _B32_ALPHABET + bytes(256 - 32)
+
+
+def hmac_states(key: bytes) -> tuple[HashState, HashState]:
+    """HMAC-SHA256 with ``key`` (at most 64 bytes) as two SHA-256 states after the padded key (RFC 2104): copied per
+    message, they give HMAC(key, message) faster than ``hmac.new`` per message."""
+    padded = key.ljust(64, b"\0")
+    return _sha256(padded.translate(_IPAD)), _sha256(padded.translate(_OPAD))
+
+
+def hmac_base32(inner: HashState, outer: HashState, messages: Iterable[bytes]) -> bytes:
+    """:func:`base32_prefixes` of HMAC(key, message) for each of ``messages`` (bytes), ``inner, outer`` being
+    :func:`hmac_states` of the key: 32 characters a message, concatenated in order."""
+    macs: list[bytes] = []
+    append = macs.append
+    for message in messages:
+        mac = inner.copy()
+        mac.update(message)
+        out = outer.copy()
+        out.update(mac.digest())
+        append(out.digest())
+    return base32_prefixes(b"".join(macs))
+
+
+@functools.lru_cache(maxsize=8)
+def _spread_masks(units: int) -> tuple[int, ...]:
+    """The masks of :func:`base32_prefixes` for ``units`` 64-bit units (a power of two: masks for more units than a
+    number has work as well, since the bits shifted past its top unit meet zeros): a pattern repeated per unit."""
+    return tuple(
+        int.from_bytes(bytes.fromhex(pattern) * units, "big")
+        for pattern in (
+            "000fffff00000000",
+            "00000000000fffff",
+            "03ff000003ff0000",
+            "000003ff000003ff",
+            "1f001f001f001f00",
+            "001f001f001f001f",
+        )
+    )
+
+
+def base32_prefixes(digests: bytes) -> bytes:
+    """Base32 of the first 20 bytes of each 32-byte digest in ``digests`` (their concatenation): 32 characters each.
+
+    The same characters as ``base64.b32encode(digest[:20])``, for thousands of digests in a few big-integer steps
+    instead of a Python loop per 5 bytes: each 5-byte group is copied into the low 40 bits of a 64-bit unit (strided
+    slices), then the units' 5-bit groups are spread into bytes by three shift-and-mask steps over one big integer
+    (20 -> 2 x 32 bits, 10 -> 2 x 16, 5 -> 2 x 8), and the bytes 0-31 become letters by ``translate``.
+    """
+    n = len(digests) // 32
+    if not n:
+        return b""
+    if n > BASE32_CHUNK:  # in pieces: the masks and the big integers stay small (the child's RSS counts)
+        step = 32 * BASE32_CHUNK
+        return b"".join(base32_prefixes(digests[i : i + step]) for i in range(0, len(digests), step))
+    units = bytearray(32 * n)
+    for group in range(4):
+        for k in range(5):
+            units[group * 8 + 3 + k :: 32] = digests[group * 5 + k :: 32]
+    hi20, lo20, hi10, lo10, hi5, lo5 = _spread_masks(1 << (4 * n - 1).bit_length())
+    x = int.from_bytes(units, "big")
+    x = ((x << 12) & hi20) | (x & lo20)
+    x = ((x << 6) & hi10) | (x & lo10)
+    x = ((x << 3) & hi5) | (x & lo5)
+    return x.to_bytes(32 * n, "big").translate(_B32_TABLE)
+
+
+def join_lines(kept: bytes, codes: bytes, encoded: bytes, layout: Layout) -> bytes:
+    """A block's pseudonyms lines: line ``i`` is the ``i``-th line of ``kept`` (``row_id<TAB>id_type<TAB>``, without
+    its line break), then, if ``layout``'s class ``codes[i]`` has one, the next pseudonym (the layout's prefix and the
+    first 26 of the next 32 characters of ``encoded``, :func:`hmac_base32`), then that class's ``<TAB>CLASS<LF>``.
+    ``layout`` is ``(prefix, tails, with_pseudonym)``: per class code its line end and whether it has a pseudonym."""
+    prefix, tails, with_pseudonym = layout
+    starts = kept.split(b"\n")
+    starts.pop()
+    # The pseudonyms as one buffer of ``prefix + 26 characters + LF`` records by strided copies (a few C calls
+    # instead of a slice and a concatenation per ID), split at the line breaks.
+    n, width = len(encoded) // ANSWER_CHARS, len(prefix) + PSEUDONYM_CHARS + 1
+    records = bytearray(width * n)
+    for k, byte in enumerate(prefix):
+        records[k::width] = bytes((byte,)) * n
+    for k in range(PSEUDONYM_CHARS):
+        records[len(prefix) + k :: width] = encoded[k::ANSWER_CHARS]
+    records[width - 1 :: width] = b"\n" * n
+    pseudonyms = records.split(b"\n")
+    pseudonyms.pop()
+    columns: list[bytes | bytearray] = [b""] * (3 * len(starts))
+    columns[0::3] = starts
+    taken = iter(pseudonyms)
+    sources: tuple[Iterator[bytes | bytearray], ...] = (itertools.repeat(b""), taken)
+    # Too few pseudonyms for the lines that take one, or a class code without a tail, raise ValueError or
+    # IndexError; too many leave one in ``taken``.
+    columns[1::3] = map(next, map(sources.__getitem__, map(with_pseudonym.__getitem__, codes)))
+    columns[2::3] = map(tails.__getitem__, codes)
+    if next(taken, None) is not None:
+        raise ValueError("more pseudonyms than lines that take one")
+    return b"".join(columns)
+
+
+def encode_layout(prefix: bytes, tails: tuple[bytes, ...], with_pseudonym: tuple[bool, ...]) -> bytes:
+    """The layout of :func:`join_lines` as bytes (each piece a length byte and its bytes), for the child."""
+    pieces = [bytes([len(prefix)]), prefix]
+    for tail, flag in zip(tails, with_pseudonym, strict=True):
+        pieces += [bytes([int(flag), len(tail)]), tail]
+    return b"".join(pieces)
+
+
+def decode_layout(data: bytes) -> Layout:
+    """:func:`encode_layout`'s bytes back to ``(prefix, tails, with_pseudonym)``; ValueError if malformed."""
+    end = 1 + data[0]
+    prefix = data[1:end]
+    tails: list[bytes] = []
+    flags: list[bool] = []
+    while end < len(data):
+        flag, size = data[end], data[end + 1]
+        tail = data[end + 2 : end + 2 + size]
+        if flag > 1 or len(tail) != size:
+            raise ValueError("a malformed layout")
+        flags.append(bool(flag))
+        tails.append(tail)
+        end += 2 + size
+    if len(prefix) != data[0]:
+        raise ValueError("a malformed layout")
+    return prefix, tuple(tails), tuple(flags)
+
+
+def _read_exactly(stream: BinaryIO, n: int) -> bytes:
+    """``n`` bytes from ``stream``, or fewer only where it ends."""
+    data = stream.read(n)
+    if len(data) == n or not data:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < n and (more := stream.read(n - got)):
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+def serve(stream_in: BinaryIO, stream_out: BinaryIO) -> int:
+    """Answer frames from ``stream_in`` on ``stream_out`` until ``stream_in`` ends; 0, or 2 on bad input."""
+    key = _read_exactly(stream_in, KEY_BYTES)
+    size = _read_exactly(stream_in, SIZE.size)
+    if len(key) != KEY_BYTES or len(size) != SIZE.size:
+        return 2
+    inner, outer = hmac_states(key)
+    del key
+    try:
+        layout = decode_layout(_read_exactly(stream_in, SIZE.unpack(size)[0]))
+    except (ValueError, IndexError):
+        return 2
+    while header := _read_exactly(stream_in, FRAME_HEADER.size):
+        if len(header) != FRAME_HEADER.size:
+            return 2
+        count, ids_size, kept_size, lines = FRAME_HEADER.unpack(header)
+        if ids_size + kept_size + lines > MAX_FRAME_BYTES:
+            return 2
+        # Read in its three pieces, not sliced from one: the child's peak RSS counts against the 100 MiB.
+        joined, kept, codes = (_read_exactly(stream_in, n) for n in (ids_size, kept_size, lines))
+        if len(joined) + len(kept) + len(codes) != ids_size + kept_size + lines:
+            return 2
+        ids = joined.split(b"\n") if count else []
+        del joined
+        if len(ids) != count or kept.count(b"\n") != lines:
+            return 2
+        try:
+            answer = join_lines(kept, codes, hmac_base32(inner, outer, ids), layout)
+        except (ValueError, IndexError):
+            return 2
+        stream_out.write(SIZE.pack(len(answer)))
+        stream_out.write(answer)
+        stream_out.flush()
+        del ids, kept, codes, answer
+    return 0
+
+
+#: The pipes to and from the child hold this much (Linux's default limit for a process without privileges): a
+#: block's frame or answer then fits, so that neither side waits for the other to be scheduled every 64 KiB (on a
+#: loaded machine each such wait can be a time slice).
+PIPE_BYTES = 1024**2
+
+
+def _grow_pipe(fd: int) -> None:
+    """Make the pipe of ``fd`` hold :data:`PIPE_BYTES` where the system allows it (Linux ``F_SETPIPE_SZ``)."""
+    import fcntl
+
+    try:
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except OSError:  # a lower pipe-max-size: the default size works, only slower
+        pass
+
+
+class PseudonymChildFailed(RuntimeError):
+    """The pseudonym child process ended or answered wrongly: the package is not made (nothing partial is kept)."""
+
+
+class PseudonymChild:
+    """The parent's end: a child process running :func:`serve` with ``key``, fed blocks.
+
+    :meth:`submit` sends a block (its IDs, the start of each line, each line's class), :meth:`answer` returns the
+    answer to the oldest block not yet answered (its lines, :func:`join_lines`), waiting for it if need be;
+    :meth:`ready` says whether it has come. Blocks are answered in order. A thread of the parent reads the answers
+    as they come, so the child never waits on a full pipe and the parent may keep several blocks in flight (it
+    waits for the child only when that many are): on a loaded machine, where either process may wait a time slice
+    for a core, the two are not tied block by block. A context manager: on leaving, :meth:`close` checks that the
+    child ended well (status 0, every block answered), or kills it if an exception is on its way out. Any failure
+    of the child is :class:`PseudonymChildFailed`.
+
+    The key goes over the child's stdin, never its argv or environment. The child is ``python -I -S`` with only this
+    package's directory on its path (no site-packages, no environment), so it imports nothing but the standard
+    library and this module.
+    """
+
+    def __init__(self, key: bytes, layout: bytes) -> None:
+        import io
+        import os
+        import queue
+        import subprocess
+        import threading
+
+        import sendemodul
+
+        # The directory that holds this package (a checkout or site-packages): the child imports this module from
+        # there and nothing else.
+        root = os.path.dirname(os.path.abspath(next(iter(sendemodul.__path__))))
+        code = "import sys; sys.path.insert(0, sys.argv[1]); from sendemodul.pseudonym_child import main; main()"
+        self._process = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", code, root],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=0,
+        )
+        stdin, stdout = self._process.stdin, self._process.stdout
+        if stdin is None or stdout is None:  # cannot happen: both are pipes
+            raise PseudonymChildFailed("the pseudonym child process has no pipes")
+        # Unbuffered (bufsize=0): the pipes are raw files, so reads go straight into the caller's buffer.
+        self._stdin, self._stdout = cast(io.RawIOBase, stdin), cast(io.RawIOBase, stdout)
+        #: Blocks sent and not yet answered to the caller.
+        self.in_flight = 0
+        #: The answers as the reader thread got them; None after the last (the child's output ended).
+        self._answers: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._ended = False
+        for pipe in (self._stdin, self._stdout):
+            _grow_pipe(pipe.fileno())
+        self._reader = threading.Thread(target=self._read_answers, name="pseudonym child answers", daemon=True)
+        self._reader.start()
+        self._send(key + SIZE.pack(len(layout)) + layout)
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def _failed(self, what: str) -> PseudonymChildFailed:
+        self._process.kill()
+        status = self._process.wait()
+        return PseudonymChildFailed(f"the pseudonym child process {what} (exit status {status})")
+
+    def _send(self, data: ReadableBuffer) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[self._stdin.write(view) :]
+        except OSError:
+            raise self._failed("stopped reading") from None
+
+    def submit(self, ids: list[bytes], kept: bytes, codes: bytes) -> None:
+        """Send a block: the IDs to pseudonymize (ASCII digits as bytes), the start of each line
+        (``row_id<TAB>id_type<TAB><LF>``, joined) and each line's class code (:func:`join_lines`)."""
+        joined = b"\n".join(ids)
+        self._send(FRAME_HEADER.pack(len(ids), len(joined), len(kept), len(codes)) + joined + kept + codes)
+        self.in_flight += 1
+
+    def _read(self, n: int) -> bytes:
+        """``n`` bytes of the child's output, or fewer where it ends."""
+        answer = bytearray(n)
+        view, got = memoryview(answer), 0
+        while got < n and (read := self._stdout.readinto(view[got:])):
+            got += read
+        return bytes(answer[:got]) if got < n else bytes(answer)
+
+    def _read_answers(self) -> None:
+        """The reader thread: each answer into the queue as it comes, then None (also after a torn answer, which
+        the caller then reports as the child's failure)."""
+        try:
+            while len(head := self._read(SIZE.size)) == SIZE.size:
+                size = SIZE.unpack(head)[0]
+                answer = self._read(size)
+                if len(answer) != size:
+                    break
+                self._answers.put(answer)
+        except (OSError, ValueError):  # the pipe closed under the thread when the child was killed
+            pass
+        finally:
+            self._answers.put(None)
+
+    def ready(self) -> bool:
+        """Whether the answer to the oldest block in flight has come (:meth:`answer` will not wait)."""
+        return bool(self.in_flight) and not self._answers.empty()
+
+    def answer(self) -> bytes:
+        """The answer to the oldest block not yet answered: its pseudonyms lines."""
+        if not self.in_flight:
+            raise PseudonymChildFailed("no block is waiting for an answer")
+        answer = None if self._ended else self._answers.get()
+        if answer is None:
+            self._ended = True
+            raise self._failed("ended before it answered")
+        self.in_flight -= 1
+        return answer
+
+    def close(self) -> None:
+        """End the child's input and check that it ended well and every block was answered."""
+        self._stdin.close()
+        status = self._process.wait()
+        self._reader.join()
+        self._stdout.close()
+        extra = None if self._ended else self._answers.get()
+        if status != 0 or extra is not None or self.in_flight:
+            raise PseudonymChildFailed(f"the pseudonym child process ended badly (exit status {status})")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._process.kill()
+            self._process.wait()
+            self._stdin.close()
+            self._reader.join()
+            self._stdout.close()
+
+
+def main() -> None:  # pragma: no cover - runs in the child (tests/test_package.py drives it through PseudonymChild)
+    # Unbuffered input: the frames' pieces are read whole into their own objects, with no 1 MiB buffer beside them.
+    with open(0, "rb", buffering=0, closefd=False) as stream_in, open(1, "wb", closefd=False) as stream_out:
+        sys.exit(serve(stream_in, stream_out))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
