@@ -608,6 +608,27 @@ def test_first_seen_finds_every_duplicate_with_its_first_line(monkeypatch):
     assert len(found) == len(expected) and set(found) == expected
 
 
+def test_first_seen_hashes_a_value_alike_whichever_way_it_comes():
+    """One value met by add (a record checked alone), add_many (a block's strings) and add_columns (a block's
+    byte columns) is one value: each repeat names the first line, and different values (short, at the 15-byte
+    limit, longer, non-ASCII, with NUL padding that a short one might be confused with) never meet."""
+    import numpy as np
+
+    seen = _FirstSeen()
+    digits = [f"{n:011d}" for n in range(300)]
+    seen.add_columns(np.frombuffer("".join(digits).encode(), np.uint8).reshape(300, 11), np.arange(1, 301))
+    seen.add_many(digits[:3], [301, 302, 303])
+    for n, v in enumerate(digits[3:6]):
+        seen.add(v, 304 + n)
+    odd = ["", "a", "a\0", "x" * 15, "x" * 16, "x" * 16 + "y", "ø" * 7, "ø" * 8, "\x0ba" + "\0" * 10]
+    seen.add_many(odd, list(range(400, 400 + len(odd))))
+    for n, v in enumerate(odd):
+        seen.add(v, 500 + n)
+    seen.add_columns(np.frombuffer(b"00000000007", np.uint8).reshape(1, 11), np.array([600]))
+    expected = {(301 + n, n + 1) for n in range(6)} | {(500 + n, 400 + n) for n in range(len(odd))} | {(600, 8)}
+    assert set(seen.duplicates()) == expected
+
+
 def test_duplicates_are_listed_in_line_order_up_to_the_cap_and_all_counted():
     profile = load_profile("11F", 2026)
     lines = lines_of(profile, 3)

@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import io
+import itertools
 import json
 import subprocess
 import tarfile
@@ -781,3 +782,64 @@ def test_a_row_block_with_a_row_that_cannot_go_in_names_the_row(keys, tmp_path, 
     with pytest.raises(errors.ContainerInputError, match=f"row 3.*{problem}"):
         write(keys, tmp_path / "c.tar", [make_rows(1)[0], _as_block(rows)])
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("plaintext", [0, 1, 65535, 65536, 65537, 3 * 65536, 3 * 65536 + 5])
+@pytest.mark.parametrize("kind", ["X25519", "mlkem768x25519"])
+def test_encrypted_size_is_what_age_writes(plaintext, kind):
+    """The writer puts each part in its place in the tar before it is encrypted, so the size it predicts must be
+    what age writes, at chunk boundaries too, for both key types and for one or two recipients."""
+    from sendemodul.container.parts import encrypt_part, encrypted_size
+
+    make = agepq.MlKem768X25519Identity.generate if kind != "X25519" else agepq.X25519Identity.generate
+    for recipients in ([make().to_public()], [make().to_public(), make().to_public()]):
+        out = io.BytesIO()
+        size, _ = encrypt_part([b"x" * plaintext], recipients, out)
+        assert size == len(out.getvalue()) == encrypted_size(recipients, plaintext)
+
+
+def test_a_part_that_fails_in_its_thread_fails_the_write_and_leaves_nothing(keys, tmp_path, monkeypatch):
+    """The identities part is encrypted in a thread beside the data part: its failure is the writer's failure, and
+    no output (not even a temporary file) is left."""
+    from sendemodul.container import writer
+
+    real = writer.encrypt_part
+
+    def failing(blocks, recipients, out):
+        blocks = iter(blocks)
+        first = next(blocks)
+        if b" part=identities " in first:
+            raise OSError("disk full")
+        return real(itertools.chain([first], blocks), recipients, out)
+
+    monkeypatch.setattr(writer, "encrypt_part", failing)
+    with pytest.raises(OSError, match="disk full"):
+        write(keys, tmp_path / "c.tar", make_rows(50))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("case", ["fixed", "variable", "repeated row_id", "short line", "one line"])
+def test_a_bucket_sorted_by_row_id_numbers_is_sorted_as_its_lines(case):
+    """The writer sorts a bucket by its row_ids read as numbers; the lines come out exactly as a sort of the lines
+    gives them, for lines of one width (as an array), of many widths, and where it falls back to sorting lines."""
+    import random
+
+    from sendemodul.container.writer import _sorted_lines
+
+    rng = random.Random(case)
+    row_ids = [f"{rng.getrandbits(96):024x}" for _ in range(500)]
+    if case == "fixed":
+        lines = [f"{r}\t{rng.getrandbits(40):012x}" for r in row_ids]
+    elif case == "one line":
+        lines = [f"{row_ids[0]}\tx"]
+    else:
+        lines = [f"{r}\tPERSON\t{'9' * rng.randrange(12)}\0{r}\tDUF\t" for r in row_ids]
+    if case == "repeated row_id":
+        lines[7] = lines[3][:25] + "other"
+    if case == "short line":
+        lines[9] = "abc"
+    block = "".join(f"{line}\n" for line in lines).encode()
+    result = _sorted_lines(bytearray(block))
+    got = result if isinstance(result, bytes) else result.tobytes()
+    assert got == "".join(f"{line}\n" for line in sorted(lines)).encode()
+    assert isinstance(result, bytes) == (case not in ("fixed", "one line"))

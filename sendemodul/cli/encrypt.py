@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from sendemodul import config, container, identity, keydir, signing
+from sendemodul.ahead import Ahead
 from sendemodul.cli.progress import ProgressReader
 from sendemodul.errors import ContainerInputError, ExtractError, InputError, UsageError
 from sendemodul.profiles import FixedWidthExtract, load_profile
@@ -72,29 +73,36 @@ def _check_and_write(profile, stream, unit, production, source, write):
         if isinstance(extract, FixedWidthExtract):
             # In blocks of lines: the rules run over a whole block at once (Checker.feed_block), and its rows go to
             # the writer as columns (container.RowBlock). A block with a finding is not written (nothing will be).
-            for first_line, block in extract.blocks():
-                if first_line is None:
-                    yield from checked(block)
-                    continue
-                counts = report.severity_counts
-                if Severity.ERROR in counts or Severity.FATAL in counts:
-                    checker.feed_block(first_line, block)  # nothing will be written: only the checks
-                    continue
-                result = checker.feed_block(first_line, block)
-                counts = report.severity_counts
-                if Severity.ERROR not in counts and Severity.FATAL not in counts:
-                    if result.rows is not None:
-                        yield from result.rows
-                    elif result.data is not None:
-                        yield container.RowBlock(result.ids, result.data)
-                else:  # the rows before the first finding that blocks, as record by record
-                    stop = checker.first_blocking_line
-                    rows = (
-                        result.rows
-                        if result.rows is not None
-                        else list(container.RowBlock(result.ids, result.data).rows())
-                    )
-                    yield from (row for row, line in zip(rows, result.lines) if stop is not None and line < stop)
+            # The extract read and cut into lines a block ahead, in a thread of its own (the decoding and the file
+            # reads beside the checks). A (None, items) block reads on from an in-memory copy of its bytes, or is the
+            # last block: either way the thread reads nothing more while its items are consumed.
+            blocks = Ahead(extract.blocks(), depth=0, name="sendemodul-read")
+            try:
+                for first_line, block in blocks:
+                    if first_line is None:
+                        yield from checked(block)
+                        continue
+                    counts = report.severity_counts
+                    if Severity.ERROR in counts or Severity.FATAL in counts:
+                        checker.feed_block(first_line, block)  # nothing will be written: only the checks
+                        continue
+                    result = checker.feed_block(first_line, block)
+                    counts = report.severity_counts
+                    if Severity.ERROR not in counts and Severity.FATAL not in counts:
+                        if result.rows is not None:
+                            yield from result.rows
+                        elif result.data is not None:
+                            yield container.RowBlock(result.ids, result.data)
+                    else:  # the rows before the first finding that blocks, as record by record
+                        stop = checker.first_blocking_line
+                        rows = (
+                            result.rows
+                            if result.rows is not None
+                            else list(container.RowBlock(result.ids, result.data).rows())
+                        )
+                        yield from (row for row, line in zip(rows, result.lines) if stop is not None and line < stop)
+            finally:
+                blocks.close()
         else:
             yield from checked(extract.scan())
         if checker.finish().blocking:
@@ -107,7 +115,7 @@ def _check_and_write(profile, stream, unit, production, source, write):
             if Severity.ERROR not in counts and Severity.FATAL not in counts:
                 yield item.ids, item.data
 
-    items = rows()
+    items = Ahead(rows(), depth=0, name="sendemodul-checks")  # one block checked while the last is written
     try:
         return checker.report, write(items)
     except _Refused:
@@ -119,6 +127,8 @@ def _check_and_write(profile, stream, unit, production, source, write):
         except _Refused:
             return checker.report, None
         raise
+    finally:
+        items.close()
 
 
 @click.command()

@@ -7,6 +7,8 @@ age comes from :mod:`sendemodul.agepq` for both key types, the hybrid post-quant
 
 import collections
 import hashlib
+import io
+import os
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -80,40 +82,74 @@ class _HashingWriter:
 class _BlocksReader:
     """A reader for ``agepq`` over an iterable of byte blocks; records the first error the iterable raised."""
 
-    def __init__(self, blocks: Iterable[bytes]) -> None:
+    def __init__(self, blocks: Iterable[bytes | memoryview]) -> None:
         self._blocks = iter(blocks)
         self._buffer = memoryview(b"")
         self.error: Exception | None = None
 
     def read(self, n: int | None = -1) -> bytes:
+        return bytes(self._take(n))
+
+    def _take(self, n: int | None) -> memoryview:
+        """The next at most ``n`` bytes (all of the current block if ``n`` is None or negative), as a view."""
         try:
             while not self._buffer:
                 block = next(self._blocks, None)
                 if block is None:
-                    return b""
-                self._buffer = memoryview(block)
+                    return memoryview(b"")
+                self._buffer = memoryview(block).cast("B")
         except Exception as e:
             self.error = e
             raise
         n = len(self._buffer) if n is None or n < 0 else n
         data, self._buffer = self._buffer[:n], self._buffer[n:]
-        return bytes(data)
+        return data
 
     def readinto(self, b: bytearray | memoryview) -> int:
-        """Copy what the current block still holds (at most ``len(b)`` bytes) into ``b``; 0 at the end."""
-        data = self.read(len(b))
+        """Copy what the current block still holds (at most ``len(b)`` bytes) into ``b``; 0 at the end. One copy,
+        from the block's own memory."""
+        data = self._take(len(b))
         b[: len(data)] = data
         return len(data)
 
 
 def encrypt_part(
-    blocks: Iterable[bytes], recipients: Sequence[agepq.X25519Recipient | agepq.MlKem768X25519Recipient], out: Writable
+    blocks: Iterable[bytes | memoryview],
+    recipients: Sequence[agepq.X25519Recipient | agepq.MlKem768X25519Recipient],
+    out: Writable,
 ) -> tuple[int, str]:
     """Encrypt the concatenation of ``blocks`` to the age ``recipients`` (:mod:`agepq` keys of one type) into
     ``out``; returns ``(size, sha256)``. The KEM runs once per recipient, so once per part."""
     reader, writer = _BlocksReader(blocks), _HashingWriter(out)
     agepq.encrypt_io(reader, writer, recipients)
     return writer.size, writer.sha256
+
+
+def encrypted_size(recipients: Sequence[agepq.X25519Recipient | agepq.MlKem768X25519Recipient], plaintext: int) -> int:
+    """The size of :func:`encrypt_part`'s output for ``plaintext`` bytes to ``recipients``: age's header (the same
+    length for every file to these recipients: each stanza type's fields have fixed sizes), the 16-byte payload
+    nonce, the plaintext, and a 16-byte tag per chunk of :data:`agepq.CHUNK_BYTES` (at least one chunk). The header's
+    length is measured by encrypting nothing to the same recipients (one KEM per recipient)."""
+    empty = io.BytesIO()
+    agepq.encrypt_io(io.BytesIO(b""), empty, recipients)
+    header_and_nonce = len(empty.getvalue()) - 16
+    return header_and_nonce + plaintext + 16 * max(1, -(-plaintext // agepq.CHUNK_BYTES))
+
+
+class PositionedWriter:
+    """A writer for :func:`encrypt_part` that writes to ``fd`` from ``offset`` on with ``os.pwrite`` (which moves no
+    file position), so that two parts can be written into their places in one file at once, from two threads."""
+
+    def __init__(self, fd: int, offset: int) -> None:
+        self._fd = fd
+        self.offset = offset
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        view = memoryview(data)
+        while view:
+            written = os.pwrite(self._fd, view, self.offset)
+            view, self.offset = view[written:], self.offset + written
+        return len(data)
 
 
 class PartEncryptor:

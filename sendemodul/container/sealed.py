@@ -52,6 +52,11 @@ class SealedTempFile:
         ends.append(start + len(sealed))
         return handle
 
+    def plain_size(self, handle: Handle) -> int:
+        """The length of the chunk :meth:`get` gives for ``handle`` (its sealed length less the 16-byte tag)."""
+        ends = self._ends
+        return ends[handle] - (ends[handle - 1] if handle else 0) - 16
+
     def get(self, handle: Handle) -> bytes:
         ends = self._ends
         start = ends[handle - 1] if handle else 0

@@ -10,6 +10,7 @@ from sendemodul.profiles.fixed import FixedWidthProfile
 from sendemodul.profiles.model import Extract, Malformed, Profile, Record
 from sendemodul.profiles.rules import barnevern, sosial
 from sendemodul.profiles.rules.fields import Context
+from sendemodul.profiles.rules.fixed_block import column_values
 from sendemodul.profiles.rules.fixed_records import FixedBlock, FixedRules
 from sendemodul.profiles.rules.report import MAX_PER_RULE, Add, Finding, Report, Severity
 from sendemodul.profiles.rules.xml_records import XmlRules
@@ -141,7 +142,7 @@ class Checker:
         if block.rows is None:  # the first block of the extract: all of it as rows
             data = block.data
             assert data is not None
-            columns = [[value.decode("ascii") for value in values] for _, values in block.ids]
+            columns = [[value.decode("ascii") for value in column_values(values)] for _, values in block.ids]
             names = [name for name, _ in block.ids]
             texts_out = data.tobytes().decode("ascii")
             width = data.shape[1]

@@ -11,9 +11,17 @@ import secrets
 import tempfile
 from array import array
 from collections.abc import Iterable
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+if TYPE_CHECKING:  # imported where used (a block of records): most commands never need numpy
+    import numpy as np
 
 __all__ = ["FirstSeen", "Journal"]
+
+#: Values of at most this many bytes (UTF-8) are hashed as one AES block: their length, the bytes, zeros.
+_SHORT = 15
 
 #: Entries (hash and line) buffered in memory before they are written to a duplicate table's temporary file.
 _SPILL_BLOCK = 8192
@@ -60,24 +68,47 @@ class _Run:
 class FirstSeen:
     """Finds the values of one field that occur on more than one line, in bounded memory whatever the extract's size.
 
-    During the pass, :meth:`add` appends a keyed 64-bit hash of each value (BLAKE2b with a random key made for this
-    run and kept only in memory, so the file holds no identifier and nothing to test guesses against) and its line
-    to an unnamed temporary file. :meth:`duplicates` then resolves the table part by part: a part of at most
-    ``_RESOLVE_MAX`` entries in a dict, a larger one after splitting it by the next bits of the hash. Two different
-    values share a hash with a probability of about n²/2^65: negligible for any extract.
+    During the pass, :meth:`add` appends a keyed 64-bit hash of each value and its line to an unnamed temporary file,
+    so the file holds no identifier and nothing to test guesses against. The hash is the first 8 bytes of AES-128
+    under a random key made for this run and kept only in memory, of one 16-byte block: for a value of at most 15
+    bytes (UTF-8) its length and its bytes, zero-padded; for a longer one the byte 0xFF and a keyed 15-byte BLAKE2b of
+    it (the first byte keeps the two kinds apart). Why AES rather than BLAKE2b for all: a block of values is hashed by
+    one call over their blocks side by side (:meth:`add_many`, :meth:`add_columns`), about 0.02 us a value instead of
+    a hash object per value (0.8 us; the encryption module hashes two values a record). AES is a permutation, so two
+    different values share a hash only through the truncation to 64 bits, with a probability of about n²/2^65 as
+    before: negligible for any extract. :meth:`duplicates` then resolves the table part by part: a part of at most
+    ``_RESOLVE_MAX`` entries in a dict, a larger one after splitting it by the next bits of the hash.
     """
 
     def __init__(self) -> None:
-        self._hasher = hashlib.blake2b(key=secrets.token_bytes(16), digest_size=8)
+        self._ecb = Cipher(algorithms.AES(secrets.token_bytes(16)), modes.ECB()).encryptor()
+        self._long = hashlib.blake2b(key=secrets.token_bytes(16), digest_size=_SHORT)
         self._hashes = bytearray()
         self._lines = array("I")
         self._run: _Run | None = None
 
+    def _block(self, data: bytes) -> bytes:
+        """The 16-byte block that :meth:`add` encrypts for a value's bytes."""
+        if len(data) <= _SHORT:
+            return bytes((len(data),)) + data + bytes(_SHORT - len(data))
+        hasher = self._long.copy()
+        hasher.update(data)
+        return b"\xff" + hasher.digest()
+
+    def _hash_blocks(self, blocks: bytes) -> None:
+        """Append the hash of each 16-byte block in ``blocks`` (the first 8 bytes of its AES encryption)."""
+        encrypted = self._ecb.update(blocks)
+        view = memoryview(encrypted)
+        if len(view) == 16:
+            self._hashes += view[:8]
+            return
+        import numpy as np
+
+        self._hashes += np.frombuffer(encrypted, np.uint8).reshape(-1, 16)[:, :8].tobytes()
+
     def add(self, value: str, line: int) -> None:
         """Remember that ``value`` is on ``line`` (lines must come in increasing order)."""
-        hasher = self._hasher.copy()
-        hasher.update(value.encode("utf-8", "surrogatepass"))
-        self._hashes += hasher.digest()
+        self._hash_blocks(self._block(value.encode("utf-8", "surrogatepass")))
         lines = self._lines
         lines.append(line)
         if len(lines) >= _SPILL_BLOCK:
@@ -85,13 +116,27 @@ class FirstSeen:
 
     def add_many(self, values: list[str], lines: list[int]) -> None:
         """:meth:`add` for each value and its line, in order (a block of records)."""
-        hasher = self._hasher
-        hashes = self._hashes
-        for value in values:
-            h = hasher.copy()
-            h.update(value.encode("utf-8", "surrogatepass"))
-            hashes += h.digest()
+        block = self._block
+        self._hash_blocks(b"".join([block(value.encode("utf-8", "surrogatepass")) for value in values]))
         self._lines.extend(lines)
+        if len(self._lines) >= _SPILL_BLOCK:
+            self._spill()
+
+    def add_columns(self, values: np.ndarray, lines: np.ndarray) -> None:
+        """:meth:`add` for each row of ``values``, an ``(n, width)`` uint8 array of ASCII text (each row a value
+        exactly as wide as the array, at most 15: the block path's full identifiers), and ``lines`` (``n`` line
+        numbers in increasing order): the same hashes as :meth:`add` of each row's text, without a Python object a
+        value."""
+        import numpy as np
+
+        n, width = values.shape
+        if width > _SHORT:
+            raise ValueError(f"add_columns takes values of at most {_SHORT} bytes")
+        blocks = np.zeros((n, 16), np.uint8)
+        blocks[:, 0] = width
+        blocks[:, 1 : 1 + width] = values
+        self._hash_blocks(blocks.tobytes())
+        self._lines.frombytes(np.asarray(lines, np.uint32).tobytes())
         if len(self._lines) >= _SPILL_BLOCK:
             self._spill()
 
@@ -173,21 +218,40 @@ class Journal:
     def __init__(self) -> None:
         self._file: BinaryIO | None = None
         self._lines = array("I")
-        self._texts: list[str] = []
+        #: The texts of :attr:`_lines`, escaped and encoded, in groups joined by line breaks.
+        self._texts: list[bytes] = []
         #: Per block written: its first line, offset, and number of entries.
         self._first_lines = array("I")
         self._blocks: list[tuple[int, int]] = []
 
     def add(self, line: int, journalnr: str) -> None:
         self._lines.append(line)
-        self._texts.append(journalnr)
+        self._texts.append(_escape(journalnr))
         if len(self._lines) >= self._BLOCK:
             self._flush()
 
     def add_many(self, lines: list[int], journalnrs: list[str]) -> None:
         """:meth:`add` for each line and its journalnummer, in order (a block of records)."""
+        if not lines:
+            return
         self._lines.extend(lines)
-        self._texts.extend(journalnrs)
+        self._texts.append(b"\n".join([_escape(text) for text in journalnrs]))
+        if len(self._lines) >= self._BLOCK:
+            self._flush()
+
+    def add_column(self, lines: np.ndarray, journalnrs: np.ndarray) -> None:
+        """:meth:`add_many` for a block's journalnummer column (an ``(n, width)`` uint8 array of ASCII, each row a
+        journalnummer as wide as the array, with no space, backslash or line break) and their ``n`` lines."""
+        import numpy as np
+
+        n, width = journalnrs.shape
+        if not n:
+            return
+        rows = np.empty((n, width + 1), np.uint8)
+        rows[:, :width] = journalnrs
+        rows[:, width] = 10
+        self._lines.frombytes(np.asarray(lines, np.uint32).tobytes())
+        self._texts.append(rows.tobytes()[:-1])
         if len(self._lines) >= self._BLOCK:
             self._flush()
 
@@ -199,11 +263,7 @@ class Journal:
         file = self._file
         offset = file.seek(0, 2)
         file.write(self._lines.tobytes())
-        file.write(
-            "\n".join(t.replace("\\", "\\\\").replace("\n", "\\n") for t in self._texts).encode(
-                "utf-8", "surrogatepass"
-            )
-        )
+        file.write(b"\n".join(self._texts))
         self._first_lines.append(self._lines[0])
         self._blocks.append((offset, len(self._lines)))
         self._lines, self._texts = array("I"), []
@@ -241,6 +301,11 @@ class Journal:
 
 
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _escape(text: str) -> bytes:
+    """A journalnummer as the journal's file holds it: backslashes and line breaks escaped, UTF-8."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n").encode("utf-8", "surrogatepass")
 
 
 def _unescape(text: str) -> str:

@@ -29,6 +29,8 @@ from sendemodul.profiles.rules.fields import FieldRule
 if TYPE_CHECKING:
     import numpy as np
 
+    from sendemodul.profiles.rules.rule_block_columns import PackedFields
+
 __all__ = ["FieldColumns", "member_mask"]
 
 #: A field's test on a block: its column (an ``(n, width)`` uint8 array) -> whether each line's slice matches.
@@ -204,18 +206,19 @@ class FieldColumns:
             return "packed", lambda packed: member_mask(packed, forms)
         return "column", lambda column: _rows_in(column, forms)
 
-    def ok(self, full: np.ndarray) -> np.ndarray:
+    def ok(self, full: np.ndarray, packed_fields: PackedFields | None = None) -> np.ndarray:
         """Whether each line of ``full`` (``(n, record length + 1)`` uint8: the lines with their LF) matches the
-        record expression."""
+        record expression; ``packed_fields``: the block's packed fields, shared with its controls."""
         import numpy as np
 
-        from sendemodul.profiles.rules.rule_block_columns import packed_field
+        from sendemodul.profiles.rules.rule_block_columns import PackedFields
 
+        fields = packed_fields if packed_fields is not None else PackedFields(full)
         ok = np.ones(len(full), bool)
         for start, end, kind, test in self._tests:
             if kind == "column":
                 ok &= test(full[:, start:end])
                 continue
-            packed = packed_field(full, start, end - start)
+            packed = fields.get(full, start, end - start)
             ok &= test(packed if kind == "packed" else packed.view("<u2").reshape(-1, 4))
         return ok

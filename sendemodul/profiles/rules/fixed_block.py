@@ -34,10 +34,12 @@ if TYPE_CHECKING:  # imported where used (a block of records): most commands nev
     from sendemodul.profiles.rules.field_columns import FieldColumns
     from sendemodul.profiles.rules.sosial import SosialControls
 
-__all__ = ["BAD_FNR_CLASSES", "MEMO_MAX", "FixedBlock", "FixedBlockRules", "memo_accepts"]
+__all__ = ["BAD_FNR_CLASSES", "MEMO_MAX", "FixedBlock", "FixedBlockRules", "column_values", "memo_accepts"]
 
 #: The most texts a field's memo of judged texts holds (enough for every birth date in a lifetime's range).
 MEMO_MAX = 1 << 15
+#: The widest value :meth:`FirstSeen.add_columns` takes.
+_SHORT_VALUE = 15
 #: The classes of a fødselsnummer that make a record go through the per-record check.
 BAD_FNR_CLASSES = (IdClass.BAD_DATE, IdClass.BAD_CHECKSUM)
 _SYNTHETIC, _PLACEHOLDER = IdClass.SYNTHETIC, IdClass.PLACEHOLDER
@@ -69,15 +71,24 @@ def _found(table: np.ndarray, numbers: np.ndarray) -> np.ndarray:
     return found
 
 
+def column_values(column: np.ndarray) -> list[bytes]:
+    """The values of a :class:`FixedBlock`'s identifier column (an ``(n, width)`` uint8 array): each row's bytes
+    without the spaces around them, as :meth:`FixedWidthProfile.split` strips a field."""
+    width = column.shape[1]
+    flat = column.tobytes()
+    return [flat[k : k + width].strip(b" ") for k in range(0, len(flat), width)] if width else [b""] * len(column)
+
+
 class FixedBlock(NamedTuple):
     """What :meth:`FixedRules.check_block` gives for a block of lines: the number of records (blank lines are none),
     and their rows for the container, either as ``rows`` (``(ids, data)`` as in a :class:`Record`) or, when the
-    block is all ASCII, as columns: ``ids``, each identifier field's name and stripped values (ASCII bytes), and
-    ``data``, the records with the identifier fields blanked (an ``(n, record length)`` uint8 array)."""
+    block is all ASCII, as columns: ``ids``, each identifier field's name and its column as in the extract (an
+    ``(n, width)`` uint8 array of ASCII, padded: :func:`column_values` gives the values), and ``data``, the records
+    with the identifier fields blanked (an ``(n, record length)`` uint8 array)."""
 
     records: int
     rows: list[tuple[tuple[tuple[str, str], ...], str]] | None
-    ids: tuple[tuple[str, list[bytes]], ...]
+    ids: tuple[tuple[str, np.ndarray], ...]
     data: np.ndarray | None
     #: The records' line numbers.
     lines: list[int]
@@ -130,7 +141,10 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
             from sendemodul.profiles.rules.field_columns import FieldColumns
 
             self._field_columns = FieldColumns(list(self._field_patterns), profile.encoding)
-        clean = ~blank & self._field_columns.ok(full)
+        from sendemodul.profiles.rules.rule_block_columns import PackedFields
+
+        packed = PackedFields(full)  # the fields the field columns and the controls both read, packed once
+        clean = ~blank & self._field_columns.ok(full, packed)
         for rule, start, end, memo in self._python_memo:
             clean &= self._judged_column(rule, memo, raw[:, start:end])
         id_values: list[tuple[int, int, np.ndarray, FirstSeen]] = []
@@ -179,8 +193,8 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
             if len(candidates):
                 rows = candidates.tolist()
                 lines = full if len(candidates) == n else full[candidates]
-                clean[candidates] = self._controls.table.block.passes(lines, lambda k: texts[rows[k]])
-        self._remember_block(first_line, texts, clean, blank, synthetic, placeholders, id_values)
+                clean[candidates] = self._controls.table.block.passes(lines, lambda k: texts[rows[k]], packed)
+        self._remember_block(first_line, texts, raw, clean, blank, synthetic, placeholders, id_values)
         return self._block_rows(first_line, texts, raw, blank)
 
     def _judged_column(self, rule: FieldRule, memo: dict[str, bool], column: np.ndarray) -> np.ndarray:
@@ -259,6 +273,7 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
         self,
         first_line: int,
         texts: list[str],
+        raw: np.ndarray,
         clean: np.ndarray,
         blank: np.ndarray,
         synthetic: np.ndarray,
@@ -276,7 +291,7 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
         start = 0
         for stop in [*others, len(texts)]:
             if stop > start:
-                self._remember_clean(first_line, texts, clean, start, stop, journal_slice, id_values)
+                self._remember_clean(first_line, texts, clean, raw, start, stop, journal_slice, id_values)
             if stop < len(texts):
                 self.check(self.profile.record(first_line + stop, texts[stop]))
             start = stop + 1
@@ -286,6 +301,7 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
         first_line: int,
         texts: list[str],
         clean: np.ndarray,
+        raw: np.ndarray,
         start: int,
         stop: int,
         journal_field: FieldSpec | None,
@@ -298,6 +314,14 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
         rows = (np.flatnonzero(part) + start).tolist()
         if not rows:
             return
+        journal_column = None
+        if journal_field is not None:
+            j0, j1 = journal_field.span
+            journal_column = raw[rows, j0:j1]
+            # no space to strip, ASCII, nothing to escape: the column as it is
+            if ((journal_column > 32) & (journal_column < 128) & (journal_column != 92)).all():
+                self._journal.add_column(np.asarray(rows) + first_line, journal_column)
+                journal_field = None
         if journal_field is not None:
             j0, j1 = journal_field.span
             numbers = [texts[i][j0:j1].strip(" ") for i in rows]
@@ -306,18 +330,27 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
                 numbers = [number for number in numbers if number]
             self._journal.add_many([first_line + i for i in kept], numbers)
         for id_start, id_end, distinct, seen in id_values:
-            wanted = (np.flatnonzero(part & distinct[start:stop]) + start).tolist()
-            if wanted:
-                if self._duplicate_key:
-                    keys = [
-                        self.duplicate_key(texts[i][id_start:id_end].strip(" "), self._clean_values(texts[i]))
-                        for i in wanted
-                    ]
-                else:
-                    keys = [texts[i][id_start:id_end].strip(" ") for i in wanted]
-                seen.add_many(keys, [first_line + i for i in wanted])
+            wanted_rows = np.flatnonzero(part & distinct[start:stop]) + start
+            if not len(wanted_rows):
+                continue
+            if not self._duplicate_key:  # a clean, distinct identifier is all digits, as wide as its field
+                seen.add_columns(raw[wanted_rows, id_start:id_end], wanted_rows + first_line)
+                continue
+            wanted = wanted_rows.tolist()
+            keys = [
+                self.duplicate_key(texts[i][id_start:id_end].strip(" "), self._clean_values(texts[i])) for i in wanted
+            ]
+            seen.add_many(keys, [first_line + i for i in wanted])
         for spec, seen in self._unique:
             u0, u1 = spec.span
+            column: np.ndarray | None = None
+            if journal_column is not None and spec is self.profile.journal_field:
+                column = journal_column  # the same slice: the journalnummer is the register's unique field
+            elif u1 - u0 <= _SHORT_VALUE:
+                column = raw[rows, u0:u1]
+            if column is not None and ((column > 32) & (column < 128)).all():  # no space to strip, ASCII
+                seen.add_columns(column, np.asarray(rows) + first_line)
+                continue
             values = [texts[i][u0:u1].strip(" ") for i in rows]
             kept = [i for i, value in zip(rows, values) if value]
             if len(kept) < len(rows):
@@ -334,11 +367,7 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
             split = self._split
             return FixedBlock(len(records), [split(texts[i]) for i in records.tolist()], (), None, lines)
         data = raw[records]
-        ids = []
-        for name, start, end in self.profile.id_slices:
-            width = end - start
-            flat = np.ascontiguousarray(data[:, start:end]).tobytes()
-            ids.append((name, [flat[k : k + width].strip(b" ") for k in range(0, len(flat), width)]))
+        ids = tuple((name, data[:, start:end].copy()) for name, start, end in self.profile.id_slices)
         for start, end, _ in self.profile.blank_spans:
             data[:, start:end] = 32
-        return FixedBlock(len(records), None, tuple(ids), data, lines)
+        return FixedBlock(len(records), None, ids, data, lines)

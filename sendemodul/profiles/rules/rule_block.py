@@ -28,7 +28,15 @@ from typing import TYPE_CHECKING, Any
 
 from sendemodul.profiles.fixed import FixedWidthProfile
 from sendemodul.profiles.rules.fields import Context
-from sendemodul.profiles.rules.rule_block_columns import _B, TextOf, _Block, _Unsupported, packed_field, padded_forms
+from sendemodul.profiles.rules.rule_block_columns import (
+    _B,
+    PackedFields,
+    TextOf,
+    _Block,
+    _Unsupported,
+    packed_field,
+    padded_forms,
+)
 from sendemodul.profiles.rules.rule_block_compiler import _BlockCompiler
 
 if TYPE_CHECKING:
@@ -69,12 +77,12 @@ class BlockControls:
                 continue
             self._vector.append(fires)
 
-    def passes(self, raw: np.ndarray, text_of: TextOf) -> np.ndarray:
+    def passes(self, raw: np.ndarray, text_of: TextOf, packed: PackedFields | None = None) -> np.ndarray:
         """Whether each line of ``raw`` (``(n, record length + 1)`` uint8: lines that passed the field rules, each
         with its LF) breaks no control; ``text_of(i)``: line ``i``'s text (for the controls run line by line)."""
         import numpy as np
 
-        block = _Block(raw, text_of)
+        block = _Block(raw, text_of, packed)
         if self._always:
             return np.zeros(block.n, bool)
         fires = np.zeros(block.n, bool)

@@ -21,7 +21,6 @@ from sendemodul.profiles.rules.rule_block_columns import (
     _per_distinct,
     _ssb_int_column,
     _Unsupported,
-    packed_field,
     padded_forms,
 )
 from sendemodul.profiles.rules.rule_compiler import _METHOD_NAMES, _CompilerBase, _is_codes_of, _is_field
@@ -99,7 +98,7 @@ class _BlockCompiler(_CompilerBase):
         found = self.def_nodes.get(key)
         if found is None:
             start, end = self.specs[name].span
-            found = self.def_nodes[key] = self.node("key", lambda b: packed_field(b.raw, start, end - start))
+            found = self.def_nodes[key] = self.node("key", lambda b: b.packed.get(b.raw, start, end - start))
         return found
 
     def blank_of(self, name: str) -> _B:
