@@ -4,12 +4,15 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 
+from support.wait import wait_for
 from twisted.internet import defer, reactor, task
 from twisted.trial import unittest
 
 from sendemodul.errors import ContainerTruncated, SpoolFull, UploadTooLarge
 from sendemodul.spool import Spool
+from sendemodul.writeback import Writeback
 
 DATA = os.urandom(3 * 1024 * 1024 + 123)
 
@@ -172,6 +175,59 @@ class IncomingFileTests(unittest.TestCase):
         self.assertEqual(done.size, 4 * len(DATA))
 
     @defer.inlineCallbacks
+    def test_a_blocked_writeback_does_not_hold_up_the_writer(self):
+        """Starting the write-back can block in the kernel (block allocation, write-back throttling): the writer
+        goes on writing and hashing meanwhile, and the file is fsynced and closed only once no request for it is
+        being started (every range is started while the fd is still open, or not at all)."""
+        from sendemodul import writeback
+
+        started, release = [], threading.Event()
+
+        def blocking_start(fd, offset, nbytes):
+            started.append((offset, nbytes, upload._fd == fd))
+            release.wait(30)
+
+        self.patch(writeback, "background", writeback.Writeback(blocking_start))
+        data = DATA * 6  # 18 MiB: two write-back ranges of 8 MiB
+        upload = self.incoming()
+        upload.start(read_all)
+        for chunk in chunks(data, 256 * 1024):
+            upload.write(chunk)
+        for _ in range(1500):
+            if upload._done >= 16 << 20:
+                break
+            yield task.deferLater(reactor, 0.02, lambda: None)
+        # both ranges written (the rest, under a batch, waits for complete()) while the first is still being started
+        self.assertGreaterEqual(upload._done, 16 << 20)
+        self.assertEqual(started, [(0, 8 << 20, True)])
+        completing = upload.complete()
+        self.assertNoResult(completing)
+        release.set()
+        done = yield completing
+        self.assertEqual(done.sha256, hashlib.sha256(data).hexdigest())
+        self.assertEqual(done.path.read_bytes(), data)
+        self.assertIn(started, ([(0, 8 << 20, True)], [(0, 8 << 20, True), (8 << 20, 8 << 20, True)]))
+
+    @defer.inlineCallbacks
+    def test_a_failing_hash_thread_fails_complete_and_deletes_the_file_without_hanging(self):
+        """The file's hash runs in a thread of its own: whatever ends it (here a hash that raises, standing for a
+        bug) fails the upload, ends the check, and leaves the writer draining, never blocked on a full queue."""
+        from sendemodul import incoming
+
+        class Broken:
+            def update(self, data):
+                raise RuntimeError("hash broke")
+
+        self.patch(incoming._Hasher, "new_hash", Broken)
+        upload = self.incoming()
+        upload.start(read_all)
+        for chunk in chunks(DATA * 4, 256 * 1024):  # more than the hash's and the check's queues hold
+            upload.write(chunk)
+        with self.assertRaises(RuntimeError):
+            yield upload.complete()
+        self.assertFalse(upload.path.exists())
+
+    @defer.inlineCallbacks
     def test_many_uploads_at_once_share_one_queue_budget(self):
         """Alone, an upload queues up to its 8 MiB before its producer pauses (the single upload's speed); with
         many in progress each gets its share of SHARED_QUEUE_BYTES, never less than one batch, and the share grows
@@ -194,6 +250,50 @@ class IncomingFileTests(unittest.TestCase):
         done = yield paused.complete()
         self.assertEqual((done.result, changes), (DATA, [True, False]))
         yield first.discard()
+
+
+def test_writeback_forget_drops_the_owners_queued_ranges_and_waits_for_the_one_being_started():
+    """After ``forget(owner)`` no range of the owner is started (its fd may then be closed and reused); the ranges
+    of other owners still are, in order."""
+    started, release = [], threading.Event()
+
+    def start(fd, offset, nbytes):
+        started.append((fd, offset))
+        if len(started) == 1:
+            release.wait(30)
+
+    wb = Writeback(start)
+    a, b = object(), object()
+    wb.submit(a, 10, 0, 1)
+    wait_for(lambda: started, message="the first range started")
+    wb.submit(a, 10, 1, 1)
+    wb.submit(b, 11, 0, 1)
+    forgotten = threading.Event()
+    forgetting = threading.Thread(target=lambda: (wb.forget(a), forgotten.set()))
+    forgetting.start()
+    assert not forgotten.wait(0.2)  # a's first range is still being started
+    release.set()
+    forgetting.join(30)
+    assert forgotten.is_set()
+    wait_for(lambda: len(started) == 2, message="b's range started")
+    assert started == [(10, 0), (11, 0)]
+
+
+def test_writeback_keeps_going_after_a_failing_start():
+    """A start that raises (a hint only: the fsync reports errors) does not end the thread."""
+    started = []
+
+    def start(fd, offset, nbytes):
+        started.append(offset)
+        if offset == 0:
+            raise OSError("EIO")
+
+    wb = Writeback(start)
+    owner = object()
+    wb.submit(owner, 3, 0, 1)
+    wb.submit(owner, 3, 1, 1)
+    wait_for(lambda: started == [0, 1], message="both ranges started")
+    wb.forget(owner)
 
 
 def test_recovery_beside_running_fronts_removes_only_files_unchanged_since_the_cut_off(tmp_path):
