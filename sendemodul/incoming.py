@@ -258,18 +258,15 @@ class IncomingFile:
         self._reactor.callFromThread(self._thread_done, outcome)
 
     def _consume(self, check):
-        """Write every piece, and hand the pieces in order to the file's hash, which hands them on to the check:
-        three threads (this one's ``pwritev``, the file's SHA-256, the check with the parts' SHA-256) that work on
-        successive pieces at once, so that each byte waits for the slowest of the three, not for all of them."""
+        """Write every piece, hash the whole file while the pieces come in order, and feed them to the check, which
+        runs in a thread of its own (the two SHA-256 passes, the file's and the parts', then use both cores)."""
         if check is None:  # the caller checks the complete file
             while self._take() is not None:
                 pass
             return self._fsync_and_close(Completed(self.path, self.size))
-        # the hash's and the check's queues: together the check's share of the budget, in pieces of up to one batch
-        # (at least 1 each, 32 together), as the check alone had before the hash had a thread of its own
-        pieces = max(2, min(32, queue_share() // 2 // self._batch_bytes))
-        checker = _Checker(check, pieces - pieces // 2)
-        hasher = _Hasher(checker, pieces // 2)
+        # the check's queue: its share of the budget, in pieces of up to one batch (at least 2, at most 32)
+        checker = _Checker(check, max(2, min(32, queue_share() // 2 // self._batch_bytes)))
+        sha256 = hashlib.sha256()
         position = 0  # bytes taken in order
         in_order = True
         try:
@@ -279,24 +276,25 @@ class IncomingFile:
                     continue
                 if offset != position:  # the caller checks the complete file instead
                     in_order = False
-                    hasher.cancel()
+                    checker.cancel()
                     continue
                 position += size
-                if not hasher.feed(data):
+                for piece in data if type(data) is list else (data,):
+                    sha256.update(piece)
+                if not checker.feed(data):
                     self._writing = False  # refused: the rest is only drained
-        except BaseException:  # discarded, or a bug: the hash's and the check's threads must end too
+        except BaseException:  # discarded, or a bug: the check's thread must end too
             if in_order:
-                hasher.cancel()
+                checker.cancel()
             raise
         if in_order:
-            hasher.end()
-        sha256 = hasher.wait()
+            checker.end()
         outcome, result = checker.wait()
         if outcome == "failed" or (outcome == "refused" and self._error is None):
             raise result
         if outcome != "checked":  # cancelled by a write out of order
             return self._fsync_and_close(Completed(self.path, self.size))
-        return self._fsync_and_close(Completed(self.path, position, result, sha256))
+        return self._fsync_and_close(Completed(self.path, position, result, sha256.hexdigest()))
 
     def _fsync_and_close(self, completed):
         """``completed``, once everything written is on disk; the storage error instead, if a write failed."""
@@ -352,74 +350,6 @@ class IncomingFile:
             self._fd = None
 
 
-class _Hasher:
-    """The file's SHA-256 in a thread of its own, between the writer and the check: it hashes the pieces the writer
-    gives it (:meth:`feed`, through a bounded queue) and hands each on to the :class:`_Checker`, and the end or the
-    cancel after them. Round four (docs/performance.md): the writer, which wrote and hashed every byte, was the
-    pipeline's bottleneck (1.5 s of CPU per GiB, never waiting for data, pausing the transport).
-
-    :meth:`wait` returns the hex digest (None when cancelled or refused: the check's outcome says which), or raises
-    what ended the thread unexpectedly (a bug; the thread then drains what is still fed, so the writer never
-    blocks on it)."""
-
-    new_hash = staticmethod(hashlib.sha256)
-
-    def __init__(self, checker, queued_pieces=16):
-        self._checker = checker
-        self._queue = queue.Queue(maxsize=max(1, queued_pieces))
-        self._refused = False  # the check refused: the rest is only drained
-        self._digest = None
-        self._failure = None
-        self._thread = threading.Thread(target=self._run, name="sendemodul-hash", daemon=True)
-        self._thread.start()
-
-    # -- the upload's writer thread --
-
-    def feed(self, data):
-        """Queue the next piece (blocks while the hash is behind). False once the check has refused."""
-        if self._refused:
-            return False
-        self._queue.put(data)
-        return True
-
-    def end(self):
-        self._queue.put(_EOF)
-
-    def cancel(self):
-        self._queue.put(_ABORT)
-
-    def wait(self):
-        self._thread.join()
-        if self._failure is not None:
-            raise self._failure
-        return self._digest
-
-    # -- the hash's thread --
-
-    def _run(self):
-        sha256 = self.new_hash()
-        checker = self._checker
-        try:
-            while (item := self._queue.get()) is not _EOF:
-                if item is _ABORT:
-                    checker.cancel()
-                    return
-                if self._refused:
-                    continue
-                for piece in item if type(item) is list else (item,):
-                    sha256.update(piece)
-                if not checker.feed(item):
-                    self._refused = True
-            checker.end()
-            if not self._refused:
-                self._digest = sha256.hexdigest()
-        except BaseException as e:  # noqa: BLE001 - a bug: reported by wait(); the check ends ("cancelled")
-            self._failure = e
-            checker.cancel()
-            while self._queue.get() not in (_EOF, _ABORT):
-                pass
-
-
 class _Checker:
     """Runs ``check(stream)`` in a thread of its own on the pieces :meth:`feed` gives it, through a bounded queue.
 
@@ -437,7 +367,7 @@ class _Checker:
         self._thread = threading.Thread(target=self._run, args=(check,), name="sendemodul-check", daemon=True)
         self._thread.start()
 
-    # -- the hash's thread --
+    # -- the upload's writer thread --
 
     def feed(self, data):
         """Queue the next piece (blocks while the check is behind). False once the check has refused."""

@@ -209,25 +209,6 @@ class IncomingFileTests(unittest.TestCase):
         self.assertIn(started, ([(0, 8 << 20, True)], [(0, 8 << 20, True), (8 << 20, 8 << 20, True)]))
 
     @defer.inlineCallbacks
-    def test_a_failing_hash_thread_fails_complete_and_deletes_the_file_without_hanging(self):
-        """The file's hash runs in a thread of its own: whatever ends it (here a hash that raises, standing for a
-        bug) fails the upload, ends the check, and leaves the writer draining, never blocked on a full queue."""
-        from sendemodul import incoming
-
-        class Broken:
-            def update(self, data):
-                raise RuntimeError("hash broke")
-
-        self.patch(incoming._Hasher, "new_hash", Broken)
-        upload = self.incoming()
-        upload.start(read_all)
-        for chunk in chunks(DATA * 4, 256 * 1024):  # more than the hash's and the check's queues hold
-            upload.write(chunk)
-        with self.assertRaises(RuntimeError):
-            yield upload.complete()
-        self.assertFalse(upload.path.exists())
-
-    @defer.inlineCallbacks
     def test_many_uploads_at_once_share_one_queue_budget(self):
         """Alone, an upload queues up to its 8 MiB before its producer pauses (the single upload's speed); with
         many in progress each gets its share of SHARED_QUEUE_BYTES, never less than one batch, and the share grows
