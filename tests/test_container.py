@@ -268,7 +268,7 @@ def test_parts_follow_the_grammar_and_are_sorted_by_row_id(keys, tmp_path):
 
 def test_sort_spills_to_the_sealed_temp_file(keys, tmp_path, monkeypatch):
     """With a tiny memory budget every bucket is spilled in many sealed chunks, and the parts are still sorted."""
-    monkeypatch.setattr(container.writer, "_BUDGET_BYTES", 2048)
+    monkeypatch.setattr(container.shuffle, "_BUDGET_BYTES", 2048)
     write(keys, tmp_path / "c.tar", make_rows(500))
     data = decrypt(dict(members(tmp_path / "c.tar"))["data.age"], keys.ssb_identities).split("\n")[1:-1]
     assert len(data) == 500 and data == sorted(data)
@@ -759,7 +759,7 @@ def _plaintext_rows(keys, path):
 
 def test_a_row_block_gives_the_same_parts_as_its_rows(keys, tmp_path, monkeypatch):
     """Blocks of rows as columns (mixed with single rows, over several spills) make the same lines as the rows."""
-    monkeypatch.setattr(container.writer, "_BUDGET_BYTES", 20_000)
+    monkeypatch.setattr(container.shuffle, "_BUDGET_BYTES", 20_000)
     rows = [(ids, record.replace("æøå", "abc")) for ids, record in make_rows(900)]
     write(keys, tmp_path / "rows.tar", rows)
     mixed = [_as_block(rows[:400]), *rows[400:410], _as_block(rows[410:411]), _as_block(rows[411:])]
@@ -824,7 +824,7 @@ def test_a_bucket_sorted_by_row_id_numbers_is_sorted_as_its_lines(case):
     gives them, for lines of one width (as an array), of many widths, and where it falls back to sorting lines."""
     import random
 
-    from sendemodul.container.writer import _sorted_lines
+    from sendemodul.container.shuffle import _sorted_lines
 
     rng = random.Random(case)
     row_ids = [f"{rng.getrandbits(96):024x}" for _ in range(500)]

@@ -168,7 +168,7 @@ def test_duf_numbers_are_classified_as_duf(keys, tmp_path):
 
 
 def test_feedback_is_limited_but_counts_are_complete(keys, tmp_path, monkeypatch):
-    monkeypatch.setattr("sendemodul.package.FEEDBACK_LIMIT", 5)
+    monkeypatch.setattr("sendemodul.pseudonymize.FEEDBACK_LIMIT", 5)
     rows = [((("PERSON_FODSELSNR", "123"),), f"record {i}") for i in range(12)]
     write(keys, tmp_path / "c.tar", rows)
     result = package(keys, tmp_path / "c.tar", tmp_path / "p.tar")
@@ -451,17 +451,17 @@ class _Collect:
 
 @pytest.mark.parametrize("tab_in_an_id", [True, False])
 def test_block_path_gives_the_same_lines_counts_and_feedback_as_line_by_line(tab_in_an_id):
-    from sendemodul.package import _Pseudonymize
+    from sendemodul.pseudonymize import Pseudonymize
 
     block = _identities_lines()
     if not tab_in_an_id:  # else the whole block goes line by line
         block = b"".join(line for line in block.splitlines(keepends=True) if line.count(b"\t") == 2)
     pseudonymizer = Pseudonymizer(MASTER_KEY, environment="prod", register="11F", version=1)
     one, many = _Collect(), _Collect()
-    by_line = _Pseudonymize(pseudonymizer, identity.classify_id, one)
+    by_line = Pseudonymize(pseudonymizer, identity.classify_id, one)
     for line in block.decode().splitlines():
         by_line(*line.split("\t", 2))
-    by_block = _Pseudonymize(pseudonymizer, identity.classify_id, many)
+    by_block = Pseudonymize(pseudonymizer, identity.classify_id, many)
     if not tab_in_an_id:
         by_block._lines = None  # the array path, not line by line
     middle = block.index(b"\n", len(block) // 2) + 1
@@ -474,11 +474,11 @@ def test_block_path_gives_the_same_lines_counts_and_feedback_as_line_by_line(tab
 
 def test_block_path_gives_the_test_vector():
     """The pseudonyms lines the worker writes carry the pseudonym of docs/container.md's vector."""
-    from sendemodul.package import _Pseudonymize
+    from sendemodul.pseudonymize import Pseudonymize
 
     out = _Collect()
     block = f"{1:024x}\tPERSON_FODSELSNR\t05011399292\n{1:024x}\tPERSON_DUF\t\n".encode()
-    _Pseudonymize(
+    Pseudonymize(
         Pseudonymizer(MASTER_KEY, environment="test", register="11F", version=1), identity.classify_id, out
     ).block(block)
     assert out.data == (
@@ -487,12 +487,12 @@ def test_block_path_gives_the_test_vector():
 
 
 def test_block_path_refuses_a_bad_id_field_name_like_line_by_line():
-    from sendemodul.package import _Pseudonymize
+    from sendemodul.pseudonymize import Pseudonymize
 
     pseudonymizer = Pseudonymizer(MASTER_KEY, environment="prod", register="11F", version=1)
     block = f"{0:024x}\tPERSON FNR\t05011399292\n".encode()
     with pytest.raises(errors.PartContentError, match="ID field name"):
-        _Pseudonymize(pseudonymizer, identity.classify_id, _Collect()).block(block)
+        Pseudonymize(pseudonymizer, identity.classify_id, _Collect()).block(block)
 
 
 def test_pseudonyms_of_many_ids_and_base32_prefixes():
@@ -531,17 +531,17 @@ def _random_lines(seed, n):
 
 
 def _by_child_and_in_process(blocks):
-    """The lines, counts and feedback of ``blocks`` through :meth:`_Pseudonymize.block` with the child process and
+    """The lines, counts and feedback of ``blocks`` through :meth:`Pseudonymize.block` with the child process and
     without it."""
-    from sendemodul.package import _Pseudonymize
+    from sendemodul.pseudonymize import Pseudonymize
 
     pseudonymizer = Pseudonymizer(MASTER_KEY, environment="prod", register="11F", version=2)
     reference, piped = _Collect(), _Collect()
-    in_process = _Pseudonymize(pseudonymizer, identity.classify_id, reference)
+    in_process = Pseudonymize(pseudonymizer, identity.classify_id, reference)
     for block in blocks:
         in_process.block(block)
     with pseudonymizer.child(*in_process.layout[1:]) as child:
-        by_child = _Pseudonymize(pseudonymizer, identity.classify_id, piped, child)
+        by_child = Pseudonymize(pseudonymizer, identity.classify_id, piped, child)
         for block in blocks:
             by_child.block(block)
         by_child.finish()

@@ -11,6 +11,7 @@ files only where the caller points (the output and anonymous temporary files bes
 - :mod:`~sendemodul.container.plaintext`: a part's plaintext lines (:func:`part_header`, :class:`PartParser`);
 - :mod:`~sendemodul.container.sealed`: plaintext that must not reach the disk (:class:`SealedTempFile`);
 - :mod:`~sendemodul.container.atomic`: :func:`atomic_output`;
+- :mod:`~sendemodul.container.shuffle`: both parts sorted by row_id with bounded memory (:class:`RowBlock`);
 - :mod:`~sendemodul.container.writer`: :func:`write_container`.
 
 Callers may keep using ``from sendemodul import container`` and ``container.X``: the names below are the package's
@@ -57,6 +58,7 @@ from sendemodul.container.plaintext import (
     part_header,
 )
 from sendemodul.container.sealed import SealedStream, SealedTempFile
+from sendemodul.container.shuffle import RowBlock
 from sendemodul.container.tar import (
     BLOCK,
     MAX_END_BLOCKS,
@@ -66,7 +68,7 @@ from sendemodul.container.tar import (
     TarWriter,
     tar_header,
 )
-from sendemodul.container.writer import RowBlock, write_container
+from sendemodul.container.writer import write_container
 from sendemodul.registers import REGISTERS
 
 __all__ = [
