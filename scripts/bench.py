@@ -491,7 +491,7 @@ class Processes:
 # Runs argv[1:] and writes its peak RSS (KiB, from wait4) to the file $BENCH_RUSAGE. Linux carries a process's
 # ru_maxrss over fork and exec, so the measured command must be forked from this small launcher, not from the bench
 # (whose own RSS would count as the command's).
-LAUNCHER = """\\
+LAUNCHER = """\
 import os, sys, threading
 pid = os.fork()
 if pid == 0:
