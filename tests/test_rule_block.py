@@ -281,3 +281,29 @@ def test_field_columns_agree_on_hypothesis_records(register):
         field_columns_agree(rules, lines)
 
     check()
+
+
+@pytest.mark.parametrize(("register", "unit"), [("11F", OSLO), ("11F", None), ("11CF", STAVANGER)])
+def test_small_field_tables_agree_with_the_field_patterns_on_every_text(register, unit):
+    """The field columns decide a field one or two bytes wide by a table of its every possible text; each table
+    against the field's part of the record expression, on every text of its width (no line holds a line break)."""
+    import re
+
+    from sendemodul.profiles.rules.field_columns import FieldColumns
+
+    rules = rules_for(register, YEAR, unit)
+    columns = FieldColumns(list(rules._field_patterns), rules.profile.encoding)
+    patterns = {start: pattern for _, start, _, pattern in rules._field_patterns}
+    checked = 0
+    for width, small in columns._small.items():
+        assert small is not None
+        starts, table = small
+        for k, start in enumerate(starts.tolist()):
+            compiled = re.compile(patterns[start])
+            for code in range(256**width):
+                text = code.to_bytes(width, "little").decode(rules.profile.encoding)
+                if "\n" in text:
+                    continue
+                assert bool(table[k * 256**width + code]) == (compiled.fullmatch(text) is not None), (start, text)
+            checked += 1
+    assert checked >= (30 if register == "11F" else 5)
