@@ -66,6 +66,11 @@ class _BlockCompiler(_CompilerBase):
         column = self.column(name)
         if not forms:
             return _constant(False)
+        if width <= 2:  # a table of the field's every text: one look-up a line
+            table = np.zeros(256**width, bool)
+            table[[int.from_bytes(f, "little") for f in forms]] = True
+            start = self.specs[name].span[0]
+            return self.node("bool", lambda b: table[b.packed.code(b.raw, start, width)])
         if width <= 8:
             keys = np.unique(np.frombuffer(b"".join(f.ljust(8, b"\n") for f in forms), "<u8"))
             packed = self.packed(name)
