@@ -344,3 +344,27 @@ def test_aligned_numbers_read_as_ssb_int():
         fields = PackedFields(full)
         got = _aligned_int_column(fields.get(full, 2, width), *fields.digits(full, 2, width))
         assert got.tolist() == [float(ssb_int(text)) for text in texts], width
+
+
+@pytest.mark.parametrize("mandatory", [True, False])
+def test_block_date_judgement_agrees_with_the_field_rule(mandatory):
+    """A ddMMyyyy date field judged on a block's column as FieldRule.problem judges it: every day 00-39 and month
+    00-19 of leap and other years (including year 0000 and 9999), blanks, spaces inside, other bytes."""
+    from dataclasses import replace
+
+    from sendemodul.profiles.rules.fields import FieldRule
+
+    rules = rules_for("11F", YEAR)
+    spec = next(spec for spec in rules.profile.field_specs if spec.name == "UTBETDATO")
+    rule = FieldRule(replace(spec, mandatory=mandatory), rules._rules[0].context)
+    texts = [
+        f"{d:02d}{m:02d}{y:04d}"
+        for y in (0, 1, 1900, 1999, 2000, 2024, 2026, 9999)
+        for d in range(40)
+        for m in range(20)
+    ]
+    texts += [" " * 8, "0102 026", " 0102026", "010202 6", "0102202x", "01022026"[:7] + "\xff", "3112999 "]
+    column = np.frombuffer("".join(texts).encode("latin-1"), np.uint8).reshape(len(texts), 8)
+    got = rules._judged_column(rule, {}, column).tolist()
+    assert got == [rule.problem(text) is None for text in texts]
+    assert 0 < sum(got) < len(texts)
