@@ -309,28 +309,10 @@ def test_small_field_tables_agree_with_the_field_patterns_on_every_text(register
     assert checked >= (30 if register == "11F" else 5)
 
 
-def test_digit_classes_of_every_byte_at_every_position():
-    """The classes arithmetic on 8 bytes at once, each of the 256 bytes at each of the 8 positions amid other
-    bytes: a digit is "0"-"9", a space is " ", and no byte's class leaks into another's."""
-    from sendemodul.profiles.rules.rule_block_columns import digit_classes
-
-    rng = random.Random("classes")
-    for position in range(8):
-        for byte in range(256):
-            others = bytearray(rng.choice(b"0 9x\n\xff\xb0\xa0/:") for _ in range(8))
-            others[position] = byte
-            packed = np.frombuffer(bytes(others), "<u8")
-            digit, space = (int(a[0]) for a in digit_classes(packed))
-            for i, b in enumerate(others):
-                assert bool(digit >> (8 * i + 7) & 1) == (48 <= b <= 57), (position, byte, i)
-                assert bool(space >> (8 * i + 7) & 1) == (b == 32), (position, byte, i)
-            assert (digit | space) & ~0x8080808080808080 == 0
-
-
 def test_aligned_numbers_read_as_ssb_int():
     """A number field that passed the field rules (digits filling it, left- or right-aligned, or blank), 1 to 8
     wide, read by the controls' block form as ssb_int reads it."""
-    from sendemodul.profiles.rules.rule_block_columns import PackedFields, _aligned_int_column
+    from sendemodul.profiles.rules.rule_block_columns import _aligned_int_column, packed_field
     from sendemodul.profiles.rules.rule_values import ssb_int
 
     rng = random.Random("aligned")
@@ -341,8 +323,7 @@ def test_aligned_numbers_read_as_ssb_int():
             texts.append(digits.ljust(width) if rng.random() < 0.5 else digits.rjust(width))
         lines = [f"ab{text}c" for text in texts]  # the field amid other bytes, not at the line's start
         full = np.frombuffer(("\n".join(lines) + "\n").encode(), np.uint8).reshape(len(lines), width + 4)
-        fields = PackedFields(full)
-        got = _aligned_int_column(fields.get(full, 2, width), *fields.digits(full, 2, width))
+        got = _aligned_int_column(packed_field(full, 2, width).view("<u2").reshape(-1, 4))
         assert got.tolist() == [float(ssb_int(text)) for text in texts], width
 
 

@@ -66,31 +66,40 @@ def _rows_in(column: np.ndarray, forms: set[bytes]) -> np.ndarray:
 
 
 _CLASS_TABLES: dict[tuple[int, bool], np.ndarray] = {}
+_PAIR_CLASS: list[np.ndarray] = []
 
 
 def _aligned_digits_packed(width: int, blank: bool) -> ColumnTest:
-    """:func:`_aligned_digits` for a field at most 8 wide, on its classes code (which of its 8 packed bytes are
-    digits, which spaces: :func:`~sendemodul.profiles.rules.rule_block_columns.digit_classes`; the padding LF is
-    neither), by a table of the 65,536 codes per width saying which are aligned digits. The table is made by running
-    the same code on a sample text of every pattern of classes (3**8), so it cannot disagree with it."""
+    """:func:`_aligned_digits` for a field at most 8 wide, on its gathered bytes as four uint16 a line (see
+    :func:`~sendemodul.profiles.rules.rule_block_columns.packed_field`), by tables: each byte's class (digit, space,
+    other: the padding LF is "other"), two bytes at a time through a table of 65,536, makes a row's code of its 8
+    classes (3**8 codes), and a table per width says which codes are aligned digits."""
     import numpy as np
 
-    from sendemodul.profiles.rules.rule_block_columns import class_code, digit_classes
+    if not _PAIR_CLASS:
+        k = np.arange(1 << 16)
+        first, second = k & 255, k >> 8
 
+        def byte_class(b: np.ndarray) -> np.ndarray:
+            digit = (b >= 48) & (b <= 57)
+            result: np.ndarray = np.where(digit, 0, np.where(b == 32, 1, 2))
+            return result
+
+        _PAIR_CLASS.append((byte_class(first) * 3 + byte_class(second)).astype(np.int16))
+    pair_class = _PAIR_CLASS[0]
     allowed = _CLASS_TABLES.get((width, blank))
     if allowed is None:
         codes = np.arange(3**8)
         classes = np.stack([(codes // 3 ** (7 - i)) % 3 for i in range(8)], axis=1).astype(np.uint8)
         field = np.where(classes[:, :width] == 0, 48, np.where(classes[:, :width] == 1, 32, 0)).astype(np.uint8)
-        fits = (classes[:, width:] == 2).all(axis=1) & _aligned_digits(field, blank)
-        sample = np.where(classes == 0, ord("5"), np.where(classes == 1, 32, ord("x"))).astype(np.uint8)
-        sample_codes = class_code(*digit_classes(sample.view("<u8").ravel()))
-        assert len(np.unique(sample_codes)) == 3**8  # one code per pattern of classes
-        allowed = np.zeros(1 << 16, bool)
-        allowed[sample_codes] = fits
+        allowed = (classes[:, width:] == 2).all(axis=1) & _aligned_digits(field, blank)
         _CLASS_TABLES[(width, blank)] = allowed
 
-    def test(code: np.ndarray) -> np.ndarray:
+    def test(pairs: np.ndarray) -> np.ndarray:
+        code = pair_class[pairs[:, 0]] * 729
+        code += pair_class[pairs[:, 1]] * 81
+        code += pair_class[pairs[:, 2]] * 9
+        code += pair_class[pairs[:, 3]]
         ok: np.ndarray = allowed[code]
         return ok
 
@@ -146,17 +155,15 @@ def _per_distinct(column: np.ndarray, pattern: re.Pattern[str], encoding: str) -
 
 
 def _truth_table(width: int, kind: str, test: ColumnTest) -> np.ndarray:
-    """``test`` (of kind ``packed`` or ``digits``) of a field 1 or 2 bytes wide, on every text it could hold: the
+    """``test`` (of kind ``packed`` or ``pairs``) of a field 1 or 2 bytes wide, on every text it could hold: the
     bool answer for each, indexed by the text's bytes as a little-endian number. The same function decides, so the
     table agrees with it by construction; a block then needs one look-up per field instead of a few numpy passes."""
     import numpy as np
 
-    from sendemodul.profiles.rules.rule_block_columns import class_code, digit_classes
-
     texts = np.arange(256**width, dtype=np.uint64)
     pad = np.uint64(int.from_bytes(b"\0" * width + b"\n" * (8 - width), "little"))
     packed = texts | pad  # as packed_field gives them: the bytes past the field are LF
-    table: np.ndarray = np.ascontiguousarray(test(packed if kind == "packed" else class_code(*digit_classes(packed))))
+    table: np.ndarray = np.ascontiguousarray(test(packed if kind == "packed" else packed.view("<u2").reshape(-1, 4)))
     return table
 
 
@@ -167,8 +174,8 @@ class FieldColumns:
     def __init__(self, fields: list[tuple[FieldRule | None, int, int, str]], encoding: str):
         import numpy as np
 
-        #: Per field tested: its span, what the test reads (``column``: the slice; ``packed``: the gathered bytes as
-        #: one uint64 a line; ``digits``: their classes code, :meth:`PackedFields.digits`) and the test.
+        #: Per field tested: its span, what the test reads (``column``: the slice; ``pairs``, ``packed``: the
+        #: gathered bytes as four uint16 or one uint64 a line) and the test.
         self._tests: list[tuple[int, int, str, ColumnTest]] = []
         #: The fields one or two bytes wide, each decided by a table of its every possible text (``_small``).
         small: dict[int, list[tuple[int, np.ndarray]]] = {1: [], 2: []}
@@ -204,7 +211,7 @@ class FieldColumns:
             values = [rule.expected]
         elif spec.codes_from or spec.type == "integer":
             if width <= 8:
-                return "digits", _aligned_digits_packed(width, blank)
+                return "pairs", _aligned_digits_packed(width, blank)
             return "column", lambda column: _aligned_digits(column, blank)
         elif spec.codes:
             values = list(spec.codes)
@@ -251,8 +258,6 @@ class FieldColumns:
             if kind == "column":
                 ok &= test(full[:, start:end])
                 continue
-            if kind == "packed":
-                ok &= test(fields.get(full, start, end - start))
-            else:
-                ok &= test(fields.digits(full, start, end - start)[0])
+            packed = fields.get(full, start, end - start)
+            ok &= test(packed if kind == "packed" else packed.view("<u2").reshape(-1, 4))
         return ok

@@ -39,7 +39,6 @@ class PackedFields:
     def __init__(self, full: np.ndarray):
         self.full = full
         self._made: dict[tuple[int, int], np.ndarray] = {}
-        self._digits: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def get(self, full: np.ndarray, start: int, width: int) -> np.ndarray:
         """:func:`packed_field` of ``full`` (made once if ``full`` is this block's lines)."""
@@ -49,18 +48,6 @@ class PackedFields:
         if made is None:
             made = self._made[(start, width)] = packed_field(full, start, width)
             made.flags.writeable = False
-        return made
-
-    def digits(self, full: np.ndarray, start: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-        """The classes code (:func:`class_code`) and the digit bytes (:func:`digit_classes`) of a field at most 8
-        wide packed (:meth:`get`), made once: the field columns and the controls both read them."""
-        key = (start, 16 + width)
-        made = self._digits.get(key) if full is self.full else None
-        if made is None:
-            digit, space = digit_classes(self.get(full, start, width))
-            made = (class_code(digit, space), digit)
-            if full is self.full:
-                self._digits[key] = made
         return made
 
     def code(self, full: np.ndarray, start: int, width: int) -> np.ndarray:
@@ -140,101 +127,38 @@ def _per_distinct(column: np.ndarray, judge: Callable[[str], bool], encoding: st
 _POWERS = [10**k for k in range(19)]
 
 
-def _aligned_int_column(packed: np.ndarray, code: np.ndarray, digit: np.ndarray) -> np.ndarray:
+def _aligned_int_column(pairs: np.ndarray) -> np.ndarray:
     """:func:`~sendemodul.profiles.rules.rule_values.ssb_int` of each line's slice of a number field that passed the
-    field rules (at most 8 wide: digits, left- or right-aligned, or blank), a float64 column, from the field packed as
-    one uint64 (:func:`packed_field`), its classes code and digit bytes (:func:`digit_classes`): the digit bytes' values
-    (anything else 0) read as an 8-digit number by three multiplications (:func:`_eight_digits`), then divided by ten
-    for each position after the last digit (a table by the classes code; blank: 0)."""
+    field rules (at most 8 wide: digits, left- or right-aligned, or blank), from its bytes as four uint16 a line
+    (:func:`packed_field`), a float64 column: the digits read left to right, the spaces skipped, two bytes
+    at a time through a table (:func:`_pair_tables`)."""
     import numpy as np
 
-    shift, powers = _exponent_table()
-    value: np.ndarray = _eight_digits(packed, digit).astype(np.float64)
-    value /= powers[shift[code]]  # exact: the number is a multiple of that power of ten
-    return value
-
-
-_HIGH, _LOW7 = 0x8080808080808080, 0x7F7F7F7F7F7F7F7F
-_SWAR: dict[str, Any] = {}
-
-
-def _swar() -> dict[str, Any]:
-    import numpy as np
-
-    if not _SWAR:
-        for name, value in {
-            "high": _HIGH,
-            "low7": _LOW7,
-            "ge30": 0x5050505050505050,  # a byte of 7 bits plus this has its high bit set if it is >= "0" (0x30)
-            "ge3a": 0x4646464646464646,  # ... if it is > "9" (0x3A)
-            "spaces": 0x2020202020202020,
-            "zeros": 0x3030303030303030,
-            "gather": 0x0102040810204080,  # the high bits of the 8 bytes into the top byte, byte i as bit i
-            "pairs": 0x00FF00FF00FF00FF,
-            "quads": 0x0000FFFF0000FFFF,
-        }.items():
-            _SWAR[name] = np.uint64(value)
-    return _SWAR
-
-
-def digit_classes(packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which bytes of each uint64 of ``packed`` are ASCII digits and which are spaces: two uint64 columns with the
-    high bit of each such byte set (and nothing else), by arithmetic on the 8 bytes at once. A byte's low 7 bits plus
-    a constant below 0x80 never carries into the next byte, and a byte with its own high bit set is neither."""
-    c = _swar()
-    high = packed & c["high"]
-    low = packed & c["low7"]
-    digit = (low + c["ge30"]) & ~(low + c["ge3a"])
-    digit &= ~high
-    digit &= c["high"]
-    space = ~((low ^ c["spaces"]) + c["low7"])  # the high bit set where the byte's low bits equal a space's
-    space &= ~high
-    space &= c["high"]
-    return digit, space
-
-
-def class_code(digit: np.ndarray, space: np.ndarray) -> np.ndarray:
-    """The classes of :func:`digit_classes` as a 16-bit code a line: bit i set if byte i is a digit, bit 8 + i if
-    it is a space."""
-    import numpy as np
-
-    c = _swar()
-    seven, top = np.uint64(7), np.uint64(56)
-    code = ((digit >> seven) * c["gather"]) >> top
-    code |= (((space >> seven) * c["gather"]) >> top) << np.uint64(8)
-    result: np.ndarray = code.astype(np.uint16)
+    scale, digits = _pair_tables()
+    value = digits[pairs[:, 0]]
+    for j in range(1, 4):
+        pair = pairs[:, j]
+        value = value * scale[pair] + digits[pair]
+    result: np.ndarray = value.astype(np.float64)
     return result
 
 
-def _eight_digits(packed: np.ndarray, digit: np.ndarray) -> np.ndarray:
-    """The 8 bytes of each uint64 read as an 8-digit decimal number, first byte first, a byte that is no digit (see
-    :func:`digit_classes`) read as 0: two digits, then four, then eight combined by one multiplication each."""
+_PAIR_TABLES: list[np.ndarray] = []
+
+
+def _pair_tables() -> tuple[np.ndarray, np.ndarray]:
+    """For each two bytes (a little-endian uint16): 10 to the number of digits among them, and their digits' value
+    (anything else skipped), as int32 tables."""
     import numpy as np
 
-    c = _swar()
-    mask = (digit >> np.uint64(7)) * np.uint64(0xFF)
-    value = (packed & mask) - (c["zeros"] & mask)  # no borrow: every byte kept is >= "0"
-    value = ((value * np.uint64(10 * 256 + 1)) >> np.uint64(8)) & c["pairs"]
-    value = ((value * np.uint64(100 * 65536 + 1)) >> np.uint64(16)) & c["quads"]
-    result: np.ndarray = (value * np.uint64(10000 * (1 << 32) + 1)) >> np.uint64(32)
-    return result
-
-
-_EXPONENT: list[tuple[np.ndarray, np.ndarray]] = []
-
-
-def _exponent_table() -> tuple[np.ndarray, np.ndarray]:
-    """For each classes code (:func:`class_code`): the number of byte positions after its last digit (7 less the
-    last digit's position; 0 if there is none), and the powers of ten (float64) it indexes."""
-    import numpy as np
-
-    if not _EXPONENT:
-        digits = np.arange(1 << 16) & 0xFF
-        last = np.full(1 << 16, -1, np.intp)
-        for i in range(8):
-            last = np.where((digits >> i) & 1, i, last)
-        _EXPONENT.append((np.where(last < 0, 0, 7 - last).astype(np.intp), 10.0 ** np.arange(9)))
-    return _EXPONENT[0]
+    if not _PAIR_TABLES:
+        k = np.arange(1 << 16)
+        first, second = k & 255, k >> 8
+        d1, d2 = (first >= 48) & (first <= 57), (second >= 48) & (second <= 57)
+        scale = np.where(d1, 10, 1) * np.where(d2, 10, 1)
+        value = np.where(d1, first - 48, 0) * np.where(d2, 10, 1) + np.where(d2, second - 48, 0)
+        _PAIR_TABLES.extend((scale.astype(np.int32), value.astype(np.int32)))
+    return _PAIR_TABLES[0], _PAIR_TABLES[1]
 
 
 def _ssb_int_column(col: np.ndarray, b: _Block, start: int, end: int) -> np.ndarray:

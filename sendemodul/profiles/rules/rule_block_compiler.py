@@ -348,12 +348,7 @@ class _BlockCompiler(_CompilerBase):
             start, end = self.specs[name].span
             if self.guaranteed(name) == "integer" and end - start <= 8:
                 packed = self.packed(name)
-                width = end - start
-
-                def aligned(b: _Block) -> np.ndarray:
-                    return _aligned_int_column(packed(b), *b.packed.digits(b.raw, start, width))
-
-                found = self.node("num", aligned)
+                found = self.node("num", lambda b: _aligned_int_column(packed(b).view("<u2").reshape(-1, 4)))
             else:
                 found = self.node("num", lambda b: _ssb_int_column(column(b), b, start, end))
             self.def_nodes[key] = found
