@@ -249,10 +249,12 @@ class FieldColumns:
                 continue
             starts, table = small
             # one gather of every such field's bytes, one look-up in the tables: about 45 fields of 11F
-            code = full[:, starts].astype(np.intp)
+            code = full[:, starts].astype(np.int32)
             if width == 2:
-                code |= full[:, starts + 1].astype(np.intp) << 8
-            code += np.arange(0, len(table), 256**width, dtype=np.intp)
+                high = full[:, starts + 1].astype(np.int32)
+                high <<= 8
+                code |= high
+            code += np.arange(0, len(table), 256**width, dtype=np.int32)
             ok &= table[code].all(axis=1)
         for start, end, kind, test in self._tests:
             if kind == "column":
