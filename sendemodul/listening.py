@@ -8,6 +8,7 @@ so that tests and production differ only in configuration. Nothing here knows HT
 from twisted.application import service
 from twisted.internet import endpoints
 from twisted.internet.error import ReactorNotRunning
+from twisted.internet.posixbase import PosixReactorBase
 from twisted.logger import Logger
 
 from sendemodul import endpoint_strings
@@ -22,10 +23,10 @@ LISTEN_BACKLOG = 1024
 
 
 class TCPPortReactor:
-    """The reactor, except that ``listenTCP`` makes a ``port_class`` port (a ``twisted.internet.tcp.Port`` subclass,
-    made and started as ``listenTCP`` makes Twisted's own), so that a front picks the class of its TCP connections
-    through the endpoint strings (``tcp:`` and ``haproxy:tcp:`` call ``listenTCP``; ``systemd:`` adopts a socket
-    through the reactor as before)."""
+    """The reactor, except that ``listenTCP`` makes a ``port_class`` port (a ``twisted.internet.tcp.Port``
+    subclass, made and started as ``PosixReactorBase.listenTCP`` makes Twisted's own), so that a front picks the
+    class of its TCP connections through the endpoint strings (``tcp:`` and ``haproxy:tcp:`` call ``listenTCP``;
+    ``systemd:`` adopts a socket through the reactor as before)."""
 
     def __init__(self, reactor, port_class):
         self._reactor = reactor
@@ -46,7 +47,9 @@ def server_endpoint(reactor, description, backlog=LISTEN_BACKLOG, port_class=Non
     which builds the protocol with the balancer's address), so per-source limits and bans see the client. With
     ``port_class``, a TCP endpoint listens with that ``tcp.Port`` subclass (:class:`TCPPortReactor`)."""
     inner = endpoint_strings.without_proxy(description)
-    listener = reactor if port_class is None else TCPPortReactor(reactor, port_class)
+    # Only where the reactor's listenTCP is the one TCPPortReactor stands in for (a test's MemoryReactor keeps its own).
+    makes_tcp_ports = getattr(type(reactor), "listenTCP", None) is PosixReactorBase.listenTCP
+    listener = TCPPortReactor(reactor, port_class) if port_class is not None and makes_tcp_ports else reactor
     endpoint = endpoints.serverFromString(listener, endpoint_strings.with_backlog(inner, backlog))
     if inner != description:
         return ProxyHeaderEndpoint(endpoint, reactor)
