@@ -27,7 +27,7 @@ from test_container import (
     write,
 )
 
-from sendemodul import errors, identity, signing
+from sendemodul import answer, errors, identity, signing
 from sendemodul.cli import cli
 from sendemodul.container import SealedStream, SealedTempFile, write_container
 from sendemodul.identity import IdClass
@@ -105,6 +105,7 @@ def test_round_trip(keys, tmp_path, private_tmp):
     assert (seal.container_id, seal.manifest_sha256, seal.records) == (manifest.container_id, manifest.sha256, 200)
     assert (seal.environment, seal.register, seal.key_version) == ("test", "11F", 1)
     assert seal.counts == {**{c.value: 0 for c in IdClass}, "FNR": 160, "BAD_CHECKSUM": 20, "MISSING": 220}
+    assert result.sha256 == answer.package_digest(tmp_path / "p.tar")  # taken from its sources as it was written
     assert [name for name, _ in members(tmp_path / "p.tar")] == [
         "manifest.json",
         "manifest.sig",
@@ -673,9 +674,10 @@ def test_copy_file_range_copies_in_the_kernel_or_by_a_loop_and_refuses_a_short_s
     import hashlib
     import itertools
 
+    from sendemodul import package as package_module
     from sendemodul.container import tar
-    from sendemodul.container.tar import copy_file_range
-    from sendemodul.package import _RangeDigest
+    from sendemodul.container.tar import TarWriter, copy_file_range, tar_pieces
+    from sendemodul.package import _Digest
 
     data = os.urandom(3 * 1024 * 1024 + 17)
     (tmp_path / "source").write_bytes(data)
@@ -692,10 +694,28 @@ def test_copy_file_range_copies_in_the_kernel_or_by_a_loop_and_refuses_a_short_s
         assert all(start + n == after for (_, start, n), (_, after, _) in itertools.pairwise(pieces))
         with pytest.raises(ValueError, match="ended 5 bytes early"):
             copy_file_range(source.fileno(), out.fileno(), len(data) - 5, 10)
-        with _RangeDigest(source.fileno(), 5, len(data) - 10) as digest:
-            assert digest.result() == hashlib.sha256(data[5:-5]).hexdigest()
-        with _RangeDigest(source.fileno(), 5, len(data)) as digest:
+        # The digest of pieces: bytes and file ranges at any offset (the mapped windows start at page boundaries)
+        monkeypatch.setattr(package_module, "DIGEST_WINDOW_BYTES", 1024**2)
+        for offset in (0, 5, 4096, 4097, 1024**2 + 3):
+            with _Digest([b"x", (source.fileno(), offset, len(data) - offset - 5), b"yz"], "test") as digest:
+                assert digest.result() == hashlib.sha256(b"x" + data[offset:-5] + b"yz").hexdigest()
+        with _Digest([(source.fileno(), 5, 0), (source.fileno(), len(data), 0)], "test") as digest:
+            assert digest.result() == hashlib.sha256().hexdigest()
+        with _Digest([(source.fileno(), 5, len(data))], "test") as digest:
             assert digest.result() is None  # the file ends early
+        # An archive's pieces are the bytes TarWriter writes member by member
+        pieces = tar_pieces([("a", b"1" * 700), ("b", (source.fileno(), 5, 1000)), ("c", b""), ("d", b"22")])
+        with open(tmp_path / "by-pieces", "wb") as by_pieces, open(tmp_path / "by-members", "wb") as by_members:
+            TarWriter(by_pieces).write_pieces(pieces)
+            writer = TarWriter(by_members)
+            writer.add("a", b"1" * 700)
+            writer.add_file_range("b", 1000, source.fileno(), 5)
+            writer.add("c", b"")
+            writer.add("d", b"22")
+            writer.close()
+        assert (tmp_path / "by-pieces").read_bytes() == (tmp_path / "by-members").read_bytes()
+        with _Digest(pieces, "test") as digest:
+            assert digest.result() == hashlib.sha256((tmp_path / "by-pieces").read_bytes()).hexdigest()
         read, write = os.pipe()  # the kernel does not copy into a pipe: the loop does
         try:
             copy_file_range(source.fileno(), write, 100, 1000, lambda fd, start, n: pieces.append((fd, start, n)))
