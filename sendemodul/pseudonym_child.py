@@ -256,14 +256,18 @@ def serve(stream_in: BinaryIO, stream_out: BinaryIO) -> int:
 PIPE_BYTES = 1024**2
 
 
-def _grow_pipe(fd: int) -> None:
-    """Make the pipe of ``fd`` hold :data:`PIPE_BYTES` where the system allows it (Linux ``F_SETPIPE_SZ``)."""
+def _grow_pipe(fd: int) -> int:
+    """Make the pipe of ``fd`` hold :data:`PIPE_BYTES` where the system allows it (Linux ``F_SETPIPE_SZ``); returns
+    what it holds."""
     import fcntl
 
     try:
-        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+        return fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
     except OSError:  # a lower pipe-max-size: the default size works, only slower
-        pass
+        try:
+            return fcntl.fcntl(fd, getattr(fcntl, "F_GETPIPE_SZ", 1032))
+        except OSError:  # pragma: no cover - not Linux: POSIX promises PIPE_BUF
+            return 4096 * 3
 
 
 class PseudonymChildFailed(RuntimeError):
@@ -316,8 +320,8 @@ class PseudonymChild:
         #: The answers as the reader thread got them; None after the last (the child's output ended).
         self._answers: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._ended = False
-        for pipe in (self._stdin, self._stdout):
-            _grow_pipe(pipe.fileno())
+        self._pipe_bytes = _grow_pipe(self._stdin.fileno())
+        _grow_pipe(self._stdout.fileno())
         self._reader = threading.Thread(target=self._read_answers, name="pseudonym child answers", daemon=True)
         self._reader.start()
         self._send(key + SIZE.pack(len(layout)) + layout)
@@ -339,12 +343,30 @@ class PseudonymChild:
         except OSError:
             raise self._failed("stopped reading") from None
 
-    def submit(self, ids: list[bytes], kept: bytes, codes: bytes) -> None:
+    def submit(self, ids: list[bytes], kept: bytes, codes: bytes, *, wait: bool = True) -> bool:
         """Send a block: the IDs to pseudonymize (ASCII digits as bytes), the start of each line
-        (``row_id<TAB>id_type<TAB><LF>``, joined) and each line's class code (:func:`join_lines`)."""
+        (``row_id<TAB>id_type<TAB><LF>``, joined) and each line's class code (:func:`join_lines`). True if sent;
+        with ``wait=False``, False (nothing sent) if the child is busy with a block and its input pipe has no room
+        for this one: the caller would wait for the child, and may rather make the lines itself."""
         joined = b"\n".join(ids)
-        self._send(FRAME_HEADER.pack(len(ids), len(joined), len(kept), len(codes)) + joined + kept + codes)
+        frame = FRAME_HEADER.pack(len(ids), len(joined), len(kept), len(codes)) + joined + kept + codes
+        if not wait and self.in_flight and len(frame) > self._room():
+            return False
+        self._send(frame)
         self.in_flight += 1
+        return True
+
+    def _room(self) -> int:
+        """Bytes that can be written into the child's input pipe now without waiting (its size less what it holds,
+        ``FIONREAD``, less two pages for a partly read page at either end); very large where that is not known."""
+        import fcntl
+        import termios
+
+        try:
+            queued = struct.unpack("i", fcntl.ioctl(self._stdin.fileno(), termios.FIONREAD, b"\0" * 4))[0]
+        except OSError:  # pragma: no cover - Linux and the BSDs answer FIONREAD on a pipe
+            return MAX_FRAME_BYTES
+        return self._pipe_bytes - queued - 2 * 4096
 
     def _read(self, n: int) -> bytes:
         """``n`` bytes of the child's output, or fewer where it ends."""

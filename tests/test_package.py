@@ -564,6 +564,50 @@ def test_child_process_gives_the_same_lines_counts_and_feedback_as_in_process():
     )
 
 
+@pytest.mark.parametrize("big_first", [False, True])
+def test_blocks_made_in_process_while_the_child_is_behind_are_written_in_turn(big_first):
+    """With the child stopped (SIGSTOP), the blocks after the first CHILD_BLOCKS_IN_FLIGHT sent to it, and a block
+    whose frame has no room in its input pipe, are made in this process and wait behind the child's; once it runs
+    again, the lines are those of the in-process path, in order."""
+    import signal
+
+    from sendemodul import pseudonymize as module
+    from sendemodul.pseudonymize import Pseudonymize
+
+    cases = _identities_lines()
+    plain = b"".join(line for line in cases.splitlines(keepends=True) if line.count(b"\t") == 2)
+    blocks = [_random_lines(seed, 400 + seed) for seed in range(10)] + [cases, plain, _random_lines(11, 2)]
+    if big_first:  # two blocks of about 900 KB: the second's frame does not fit beside the first's in 1 MiB
+        blocks[:2] = [_random_lines(20, 1000) * 18, _random_lines(21, 1000) * 18]
+    pseudonymizer = Pseudonymizer(MASTER_KEY, environment="prod", register="11F", version=2)
+    reference, piped = _Collect(), _Collect()
+    in_process = Pseudonymize(pseudonymizer, identity.classify_id, reference)
+    for block in blocks:
+        in_process.block(block)
+    assert module.CHILD_BLOCKS_IN_FLIGHT == 3
+    stopped = 7
+    assert stopped <= module.MAX_PENDING_BLOCKS  # else block() would wait for the stopped child
+    sent, made_here = None, bytes
+    expected = [sent, made_here, sent, sent] if big_first else [sent, sent, sent, made_here]
+    expected += [made_here] * (stopped - len(expected))
+    with pseudonymizer.child(*in_process.layout[1:]) as child:
+        by_child = Pseudonymize(pseudonymizer, identity.classify_id, piped, child)
+        assert child._pipe_bytes == 1024**2
+        os.kill(child.pid, signal.SIGSTOP)
+        try:
+            for block in blocks[:stopped]:
+                by_child.block(block)
+            assert [lines if lines is None else type(lines) for lines in by_child._pending] == expected
+            assert piped.data == b""  # nothing is written out of turn
+        finally:
+            os.kill(child.pid, signal.SIGCONT)
+        for block in blocks[stopped:]:
+            by_child.block(block)
+        by_child.finish()
+    assert piped.data == reference.data
+    assert (by_child.counts, by_child.feedback) == (in_process.counts, in_process.feedback)
+
+
 def test_make_package_gives_the_same_pseudonyms_with_and_without_the_child_process(keys, tmp_path, monkeypatch):
     import sendemodul.package
 
@@ -590,11 +634,13 @@ def test_a_killed_child_process_fails_the_package_and_keeps_nothing(keys, tmp_pa
     submit = PseudonymChild.submit
     frames = []
 
-    def submit_then_kill(self, ids, *args):
-        submit(self, ids, *args)
-        frames.append(len(ids))
-        if len(frames) == 3:
-            os.kill(self.pid, signal.SIGKILL)
+    def submit_then_kill(self, ids, *args, **options):
+        sent = submit(self, ids, *args, **options)
+        if sent:
+            frames.append(len(ids))
+            if len(frames) == 3:
+                os.kill(self.pid, signal.SIGKILL)
+        return sent
 
     monkeypatch.setattr(PseudonymChild, "submit", submit_then_kill)
     write(keys, tmp_path / "c.tar", make_rows(1500))
