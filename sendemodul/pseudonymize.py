@@ -16,7 +16,7 @@ from sendemodul.container import ID_TYPE_PATTERN
 from sendemodul.errors import PartContentError
 from sendemodul.identity import fnr_tables
 from sendemodul.pseudonym import id_kind
-from sendemodul.pseudonym_child import join_lines
+from sendemodul.pseudonym_child import LINE_MARK, MAX_CODES, join_lines
 
 #: At most this many invalid IDs are listed in the feedback of one container; the seal counts all of them.
 FEEDBACK_LIMIT = 1000
@@ -80,6 +80,8 @@ class Pseudonymize:
         self._fast = classify is identity.classify_id
         #: In :meth:`block` a line's class is a code: an index into these.
         self._code_classes = tuple(identity.IdClass)
+        if len(self._code_classes) > MAX_CODES:  # join_lines marks each line's end with its class code
+            raise AssertionError("more ID classes than join_lines has line marks")
         self._code_of = {c: i for i, c in enumerate(self._code_classes)}
         self._code_labels = tuple(self._labels[c] for c in self._code_classes)
         self._array_codes = np.asarray([self._code_of[c] for c in fnr_tables.ARRAY_CLASSES], np.int8)
@@ -196,7 +198,7 @@ class Pseudonymize:
         for i in np.flatnonzero(self._with_feedback_codes[codes]).tolist():
             row_id = block[starts[i] : starts[i] + 24].decode("ascii")
             self._note(row_id, name_list[name_of[i]].decode("ascii"), self._code_classes[codes[i]], 0)
-        kept = self._kept(block, ends, values)
+        kept = self._kept(data, ends, values, codes)
         codes_bytes = codes.tobytes()
         if self._child is None:
             encoded = self._pseudonymizer.base32(canonical)
@@ -238,17 +240,20 @@ class Pseudonymize:
             self._out.write(lines)
             pending.popleft()
 
-    def _kept(self, block, ends, values):
-        """The block without its IDs: each line's ``row_id<TAB>id_type<TAB>`` and its line break, joined.
+    def _kept(self, data, ends, values, codes):
+        """The block (``data``, its bytes as an array) without its IDs, each line's ``row_id<TAB>id_type<TAB>``
+        ended by its class's mark instead of its line break (:func:`~sendemodul.pseudonym_child.join_lines`), joined.
 
         The bytes alternate: kept up to an ID, the ID dropped, kept from its line break up to the next ID, ...
         """
         n = len(ends)
         bounds = np.empty(2 * n + 2, np.intp)
-        bounds[0], bounds[-1] = 0, len(block)
+        bounds[0], bounds[-1] = 0, len(data)
         bounds[1:-1:2], bounds[2:-1:2] = values, ends
         kept_bytes = np.repeat(np.arange(2 * n + 1) % 2 == 0, np.diff(bounds))
-        return np.frombuffer(block, np.uint8)[kept_bytes].tobytes()
+        marked = data.copy()
+        marked[ends] = codes + LINE_MARK
+        return marked[kept_bytes].tobytes()
 
     def _names(self, block, data, first, after):
         """Which ID field name each line has: ``(index per line, [names as bytes])``, or None if a block has more

@@ -660,7 +660,7 @@ def test_child_process_gets_the_key_over_its_stdin_and_stays_small():
     layout = ((b"\tFNR\n", b"\tMISSING\n"), (True, False))
     child = pseudonymizer.child(*layout)
     with child:
-        child.submit([b"05011399292"], b"r1\tF\t\nr2\tD\t\n", b"\x00\x01")
+        child.submit([b"05011399292"], b"r1\tF\t\x10r2\tD\t\x11", b"\x00\x01")
         assert child.answer() == b"r1\tF\tv1-BV2NPQNQGFVDWGBKXPDV25ZCCV\tFNR\nr2\tD\t\tMISSING\n"
         for name in ("cmdline", "environ"):
             with open(f"/proc/{child.pid}/{name}", "rb") as f:
@@ -672,8 +672,10 @@ def test_child_process_gets_the_key_over_its_stdin_and_stays_small():
         assert rss_kib < 20 * 1024
     for frame in (
         FRAME_HEADER.pack(2, 3, 0, 0) + b"123",  # two IDs announced, one sent
-        FRAME_HEADER.pack(1, 3, 4, 1) + b"123" + b"r1\t\n" + b"\x01",  # a pseudonym for a line that has none
-        FRAME_HEADER.pack(0, 0, 4, 1) + b"r1\t\n" + b"\x02",  # a class code the layout does not have
+        FRAME_HEADER.pack(1, 3, 4, 1) + b"123" + b"r1\t\x11" + b"\x01",  # a pseudonym for a line that has none
+        FRAME_HEADER.pack(0, 0, 4, 1) + b"r1\t\x12" + b"\x02",  # a class code the layout does not have
+        FRAME_HEADER.pack(1, 3, 4, 1) + b"123" + b"r1\t\x11" + b"\x00",  # a mark that is not the line's code
+        FRAME_HEADER.pack(1, 3, 5, 1) + b"123" + b"r%s\t\x10" + b"\x00",  # a % in a line start
     ):
         child = pseudonymizer.child(*layout)
         with pytest.raises(PseudonymChildFailed, match="ended before it answered"), child:
@@ -698,7 +700,7 @@ def test_child_serve_refuses_malformed_input():
     key = bytes(range(32))
     layout = (b"v7-", (b"\tFNR\n", b"\tMISSING\n"), (True, False))
     setup = key + SIZE.pack(len(encode_layout(*layout))) + encode_layout(*layout)
-    kept, codes = b"a\t\nb\t\nc\t\n", b"\x00\x01\x00"
+    kept, codes = b"a\t\x10b\t\x11c\t\x10", b"\x00\x01\x00"
     frame = FRAME_HEADER.pack(2, 23, 9, 3) + b"05011399292\n12345678901" + kept + codes
     out = io.BytesIO()
     assert serve(io.BytesIO(setup + frame + FRAME_HEADER.pack(0, 0, 0, 0)), out) == 0
@@ -712,6 +714,9 @@ def test_child_serve_refuses_malformed_input():
         setup + frame[:-1],
         setup + FRAME_HEADER.pack(3, 23, 9, 3) + frame[16:],
         setup + FRAME_HEADER.pack(2, 23, 9, 3) + frame[16:-1] + b"\x01",
+        # a line marked with a code the layout does not have (its size gives it away), and a line break for a mark
+        setup + FRAME_HEADER.pack(1, 11, 6, 2) + b"05011399292" + b"a\t\x10b\t\x13" + b"\x00\x01",
+        setup + FRAME_HEADER.pack(1, 11, 6, 2) + b"05011399292" + b"a\t\x10b\t\n" + b"\x00\x01",
     ):
         assert serve(io.BytesIO(bad), io.BytesIO()) == 2
 
