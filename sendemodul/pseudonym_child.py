@@ -362,13 +362,12 @@ class PseudonymChild:
         except OSError:
             raise self._failed("stopped reading") from None
 
-    def submit(self, ids: list[bytes], kept: bytes, codes: bytes, *, wait: bool = True) -> bool:
-        """Send a block: the IDs to pseudonymize (ASCII digits as bytes), the start of each line
+    def submit(self, count: int, ids: bytes, kept: bytes, codes: bytes, *, wait: bool = True) -> bool:
+        """Send a block: the ``count`` IDs to pseudonymize (ASCII digits, joined by line breaks), the start of each line
         (``row_id<TAB>id_type<TAB>`` and its mark, joined) and each line's class code (:func:`join_lines`). True if
         sent; with ``wait=False``, False (nothing sent) if the child is busy with a block and its input pipe has no
         room for this one: the caller would wait for the child, and may rather make the lines itself."""
-        joined = b"\n".join(ids)
-        frame = FRAME_HEADER.pack(len(ids), len(joined), len(kept), len(codes)) + joined + kept + codes
+        frame = FRAME_HEADER.pack(count, len(ids), len(kept), len(codes)) + ids + kept + codes
         if not wait and self.in_flight and len(frame) > self._room():
             return False
         self._send(frame)
