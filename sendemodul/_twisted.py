@@ -32,7 +32,7 @@ import struct
 from OpenSSL.SSL import Error, WantReadError
 from twisted.conch.ssh import connection, filetransfer, transport, userauth
 from twisted.conch.ssh.common import getNS
-from twisted.internet import defer
+from twisted.internet import defer, error, tcp
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOProtocol
@@ -352,6 +352,82 @@ class CoalescingTLSMemoryBIOProtocol(TLSMemoryBIOProtocol):
             super()._flushReceiveBIO()  # meets the same error again and shuts down as Twisted does
         else:
             self._flushSendBIO()
+
+
+class PromptWriteServer(tcp.Server):
+    """A TCP server connection that sends what its protocol wrote while handling a read right after that read, in the
+    same reactor event, instead of registering for writability and sending in a later one; and that closes at once
+    when the protocol lost the connection in that read with nothing left to send.
+
+    Twisted's ``FileDescriptor.write`` only buffers and calls ``startWriting``; the send waits for the next
+    ``epoll_wait`` to report the socket writable (it always is, with an empty buffer), so every answer costs an
+    ``epoll_ctl`` to add the write interest, an ``epoll_wait``, a reactor dispatch (``callWithLogger`` and its log
+    context), the send, and an ``epoll_ctl`` to drop the interest again; and ``loseConnection`` with an empty buffer
+    does the same around a ``send`` of zero bytes before it closes. A refused login over HTTPS has three of these
+    (the server's TLS flight, the answer, the close): 10 of its 31 syscalls and 3 of its 8 reactor events
+    (docs/performance.md, the storm, round six).
+
+    Overrides ``Connection.doRead`` and ``FileDescriptor.startWriting``, and reads ``dataBuffer``,
+    ``_tempDataBuffer``, ``disconnecting``, ``_writeDisconnecting``, ``_aborting``, ``producer`` and calls
+    ``doWrite``/``_postLoseConnection`` as ``FileDescriptor.doWrite`` does. Only when nothing was buffered before the
+    read: while the protocol handles the read, ``startWriting`` is only noted; afterwards, buffered data is sent by
+    Twisted's own ``doWrite`` (which joins the writes of that read into one send, as the next event would have), and
+    what it could not send waits for writability as before; a lost connection with nothing to send is closed as the
+    reactor closes it after ``doWrite`` (``posixbase._disconnectSelectable`` for a write: both interests dropped,
+    ``connectionLost`` with the same reason). Anything else (a read that ends the connection, an abort, a producer
+    that will write, a pending half-close) gets Twisted's own ``startWriting``. tests/test_twisted_overrides.py pins
+    the Twisted code this leans on and checks the bytes, the close and the writability wait.
+    """
+
+    _noting_writes = False
+    _write_noted = False
+
+    def startWriting(self):
+        if self._noting_writes:
+            self._write_noted = True
+            return
+        super().startWriting()
+
+    def doRead(self):
+        if self.dataBuffer or self._tempDataBuffer or self.disconnecting:
+            return super().doRead()  # a send is already waiting for writability: Twisted's path
+        self._noting_writes = True
+        try:
+            why = super().doRead()
+        finally:
+            self._noting_writes = False
+        if not self._write_noted:
+            return why
+        self._write_noted = False
+        if why is not None or self._aborting or not self.connected:
+            super().startWriting()  # as Twisted would have left it (an abort has dropped its doWrite)
+            return why
+        if self._tempDataBuffer:
+            why = self.doWrite()
+            if why is None and (self.dataBuffer or self._tempDataBuffer):
+                super().startWriting()  # the rest when the socket can take it
+        elif self.disconnecting and self.producer is None:
+            why = self._postLoseConnection()
+        else:
+            super().startWriting()
+        if why is not None:
+            self.reactor.removeReader(self)
+            self.reactor.removeWriter(self)
+            self.connectionLost(_CLOSED.get(type(why)) or failure.Failure(why))
+        return None
+
+
+#: The reasons the reactor gives ``connectionLost`` after a write (``posixbase._disconnectSelectable``'s).
+_CLOSED = {
+    error.ConnectionDone: failure.Failure(error.ConnectionDone()),
+    error.ConnectionLost: failure.Failure(error.ConnectionLost()),
+}
+
+
+class PromptWritePort(tcp.Port):
+    """Twisted's TCP port, with :class:`PromptWriteServer` connections (``Port.transport`` is the class it makes)."""
+
+    transport = PromptWriteServer
 
 
 # ---- SSH packets: AEAD and encrypt-then-MAC, strict key exchange, server-sig-algs (issue 23) ----

@@ -8,6 +8,7 @@ so that tests and production differ only in configuration. Nothing here knows HT
 from twisted.application import service
 from twisted.internet import endpoints
 from twisted.internet.error import ReactorNotRunning
+from twisted.internet.posixbase import PosixReactorBase
 from twisted.logger import Logger
 
 from sendemodul import endpoint_strings
@@ -21,12 +22,35 @@ log = Logger()
 LISTEN_BACKLOG = 1024
 
 
-def server_endpoint(reactor, description, backlog=LISTEN_BACKLOG):
+class TCPPortReactor:
+    """The reactor, except that ``listenTCP`` makes a ``port_class`` port (a ``twisted.internet.tcp.Port``
+    subclass, made and started as ``PosixReactorBase.listenTCP`` makes Twisted's own), so that a front picks the
+    class of its TCP connections through the endpoint strings (``tcp:`` and ``haproxy:tcp:`` call ``listenTCP``;
+    ``systemd:`` adopts a socket through the reactor as before)."""
+
+    def __init__(self, reactor, port_class):
+        self._reactor = reactor
+        self._port_class = port_class
+
+    def listenTCP(self, port, factory, backlog=50, interface=""):
+        listening = self._port_class(port, factory, backlog, interface, self._reactor)
+        listening.startListening()
+        return listening
+
+    def __getattr__(self, name):
+        return getattr(self._reactor, name)
+
+
+def server_endpoint(reactor, description, backlog=LISTEN_BACKLOG, port_class=None):
     """The ``IStreamServerEndpoint`` for ``description``, with our listen backlog unless it names one. A
     ``haproxy:`` description reads the PROXY header with :mod:`sendemodul.proxy_protocol` (not Twisted's wrapper,
-    which builds the protocol with the balancer's address), so per-source limits and bans see the client."""
+    which builds the protocol with the balancer's address), so per-source limits and bans see the client. With
+    ``port_class``, a TCP endpoint listens with that ``tcp.Port`` subclass (:class:`TCPPortReactor`)."""
     inner = endpoint_strings.without_proxy(description)
-    endpoint = endpoints.serverFromString(reactor, endpoint_strings.with_backlog(inner, backlog))
+    # Only where the reactor's listenTCP is the one TCPPortReactor stands in for (a test's MemoryReactor keeps its own).
+    makes_tcp_ports = getattr(type(reactor), "listenTCP", None) is PosixReactorBase.listenTCP
+    listener = TCPPortReactor(reactor, port_class) if port_class is not None and makes_tcp_ports else reactor
+    endpoint = endpoints.serverFromString(listener, endpoint_strings.with_backlog(inner, backlog))
     if inner != description:
         return ProxyHeaderEndpoint(endpoint, reactor)
     return endpoint
@@ -40,6 +64,9 @@ class ListeningService(service.Service):
     #: The log line once listening, with ``{host}`` and ``{port}`` (tests and operators read it).
     listening_format = "listening on {host}:{port}"
 
+    #: The ``tcp.Port`` class of a TCP endpoint (None: Twisted's).
+    port_class = None
+
     def __init__(self, reactor, description):
         self.reactor = reactor
         self.description = description
@@ -51,7 +78,7 @@ class ListeningService(service.Service):
 
     def endpoint_and_factory(self):
         """``(IStreamServerEndpoint, factory)`` to listen with; made at start."""
-        return server_endpoint(self.reactor, self.description), self.make_factory()
+        return server_endpoint(self.reactor, self.description, port_class=self.port_class), self.make_factory()
 
     def startService(self):
         super().startService()

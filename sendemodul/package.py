@@ -11,6 +11,7 @@ hashed in a thread.
 
 import contextlib
 import hashlib
+import mmap
 import os
 import tempfile
 import threading
@@ -20,7 +21,6 @@ from pathlib import Path
 import sendemodul
 from sendemodul import identity
 from sendemodul.container import (
-    BLOCK,
     MAX_JSON_BYTES,
     SHA256_PATTERN,
     SIGNATURE_BYTES,
@@ -43,6 +43,7 @@ from sendemodul.container import (
     part_header,
     utc_timestamp,
 )
+from sendemodul.container.tar import tar_pieces
 from sendemodul.errors import ManifestInvalid, ManifestUnsigned, PartContentError, PartDigestMismatch, SealInvalid
 from sendemodul.pseudonym import ENVIRONMENT_PATTERN, Pseudonymizer
 from sendemodul.pseudonymize import Pseudonymize
@@ -53,8 +54,8 @@ SEAL_FORMAT = "sendemodul-seal/1"
 #: block costs a few hundred numpy and list calls whatever its size; 512 KiB is about 5,800 lines of 11F (two per
 #: record). 1 MiB saved no CPU that could be measured and cost 10 MiB more peak RSS.
 BLOCK_BYTES = 512 * 1024
-#: data.age is hashed in a thread (:class:`_RangeDigest`) in reads of this size.
-DIGEST_BUFFER_BYTES = 1024**2
+#: :class:`_Digest` maps this much of a file at a time.
+DIGEST_WINDOW_BYTES = 1024**2
 
 
 @dataclass(frozen=True)
@@ -141,37 +142,52 @@ class PackageResult:
     feedback: tuple
     #: How many invalid IDs were left out of ``feedback`` because of the limit.
     feedback_omitted: int
+    #: The package file's SHA-256 (hex), taken while it was written: what the worker records.
+    sha256: str
 
 
-class _RangeDigest:
-    """The SHA-256 of ``size`` bytes at ``offset`` in the file ``fd``, read and hashed in a thread (a context
-    manager: leaving stops and joins it). ``os.preadv`` and hashlib on 1 MiB buffers release the GIL, so the
-    pseudonymizer hashes data.age (which it copies unread, most of a container's bytes) on the second core while it
-    pseudonymizes the identities. :meth:`result` is the hex digest, or None if the file ends early."""
+class _Digest:
+    """The SHA-256 of ``pieces`` in order (bytes, and ``(fd, offset, size)`` ranges of files), taken in a thread (a
+    context manager: leaving stops and joins it); :meth:`result` is the hex digest, or None if a file is shorter
+    than its range. The files are read through a window of :data:`DIGEST_WINDOW_BYTES` mapped at a time: hashlib
+    reads the page cache in place (about 0.85 CPU-s per GB here, against 1.4 for ``preadv`` into a buffer and
+    hashing that) and releases the GIL while it hashes; only the window counts in the process's RSS."""
 
-    def __init__(self, fd, offset, size):
-        self._fd, self._offset, self._size = fd, offset, size
+    def __init__(self, pieces, name):
+        self._pieces = pieces
         self._stop = threading.Event()
         self._digest = None
         self._error = None
-        self._thread = threading.Thread(target=self._run, name="data.age digest", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def _run(self):
         try:
             digest = hashlib.sha256()
-            buffer = memoryview(bytearray(DIGEST_BUFFER_BYTES))
-            offset, end = self._offset, self._offset + self._size
-            while offset < end and not self._stop.is_set():
-                n = os.preadv(self._fd, [buffer[: min(len(buffer), end - offset)]], offset)
-                if not n:
+            for piece in self._pieces:
+                if not isinstance(piece, tuple):
+                    digest.update(piece)
+                elif not self._hash_range(digest, *piece):
                     return
-                digest.update(buffer[:n])
-                offset += n
-            if offset == end:
-                self._digest = digest.hexdigest()
+            self._digest = digest.hexdigest()
         except Exception as e:  # noqa: BLE001 - handed to the caller by result()
             self._error = e
+
+    def _hash_range(self, digest, fd, offset, size):
+        """Hash ``size`` bytes at ``offset`` of ``fd``; False if the file is shorter or the digest was stopped
+        (a mapping past the end of a file would fault the process, so the size is checked first)."""
+        end = offset + size
+        if os.fstat(fd).st_size < end:
+            return False
+        start = offset - offset % mmap.ALLOCATIONGRANULARITY
+        while start < end:
+            if self._stop.is_set():
+                return False
+            length = min(DIGEST_WINDOW_BYTES, end - start)
+            with mmap.mmap(fd, length, prot=mmap.PROT_READ, offset=start) as window, memoryview(window) as view:
+                digest.update(view[max(offset - start, 0) :])
+            start += length
+        return True
 
     def result(self):
         self._thread.join()
@@ -216,16 +232,10 @@ def make_package(
     with (
         open(container_path, "rb") as source,
         tempfile.TemporaryFile(dir=out_path.parent) as pseudonyms_file,
-        contextlib.ExitStack() as stack,
     ):
         tar = TarReader(source)
         manifest = Manifest.parse(tar.read_member("manifest.json", max_size=MAX_JSON_BYTES, error=ManifestInvalid))
         signature = tar.read_member("manifest.sig", max_size=SIGNATURE_BYTES, error=ManifestUnsigned)
-        # data.age is hashed from the start in a thread, beside the identities' work: its content starts after the
-        # identities' header, content and padding, and its own header (the tar reader checks them all later).
-        identities_size, data_info = manifest.parts["identities.age"].size, manifest.parts["data.age"]
-        data_offset = tar.offset + BLOCK + identities_size + -identities_size % BLOCK + BLOCK
-        data_digest = stack.enter_context(_RangeDigest(source.fileno(), data_offset, data_info.size))
         pseudonymizer = Pseudonymizer(
             master_key, environment=environment, register=manifest.register, version=key_version
         )
@@ -269,22 +279,36 @@ def make_package(
                 }
             )
         )
+        data_info = manifest.parts["data.age"]
         data = open_part(tar, "data.age", data_info)
-        if data.offset != data_offset:  # the tar reader's rules make it so
-            raise AssertionError("data.age is not where it was hashed")
         data.skip()
         tar.finish()
-        if data_digest.result() != data_info.sha256:
-            raise PartDigestMismatch.detail("data.age")
         pseudonyms_file.flush()
-        with atomic_output(out_path) as out:
-            package = TarWriter(out)
-            package.add("manifest.json", manifest.raw)
-            package.add("manifest.sig", signature)
-            package.add("tpf-seal.json", seal.raw)
-            package.add("tpf-seal.sig", tpf_signing_key.sign(seal.raw))
+        pieces = tar_pieces(
+            [
+                ("manifest.json", manifest.raw),
+                ("manifest.sig", signature),
+                ("tpf-seal.json", seal.raw),
+                ("tpf-seal.sig", tpf_signing_key.sign(seal.raw)),
+                ("pseudonyms.age", (pseudonyms_file.fileno(), 0, size)),
+                ("data.age", (source.fileno(), data.offset, data.size)),
+            ]
+        )
+        # While the kernel copies and the disk writes, two threads read the page cache: data.age against the
+        # manifest's digest, and the package as it will be (what the worker records and SSB's answer repeats). The
+        # package is only renamed into place once both are known and data.age's matches; else it is removed.
+        with (
+            _Digest([(source.fileno(), data.offset, data.size)], "data.age digest") as data_digest,
+            _Digest(pieces, "package digest") as package_digest,
+            atomic_output(out_path) as out,
+        ):
             # The disk starts on each piece as soon as it is copied, so that the fsync at the end waits less.
-            package.add_file_range("pseudonyms.age", size, pseudonyms_file.fileno(), 0, start_writeback)
-            package.add_file_range("data.age", data.size, source.fileno(), data.offset, start_writeback)
-            package.close()
-    return PackageResult(seal, tuple(pseudonymize.feedback), pseudonymize.feedback_omitted)
+            TarWriter(out).write_pieces(pieces, start_writeback)
+            out.flush()
+            os.fsync(out.fileno())
+            if data_digest.result() != data_info.sha256:
+                raise PartDigestMismatch.detail("data.age")
+            package_sha256 = package_digest.result()
+            if package_sha256 is None:  # cannot happen: both files were checked to be long enough
+                raise AssertionError("the package's digest is missing")
+    return PackageResult(seal, tuple(pseudonymize.feedback), pseudonymize.feedback_omitted, package_sha256)

@@ -6,6 +6,7 @@ block at a time; the pseudonyms lines of a block may be made in a child process
 (:mod:`sendemodul.pseudonym_child`). No ID is kept: only counts, pseudonyms and, for invalid IDs, the row and field.
 """
 
+import collections
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,13 +16,18 @@ from sendemodul.container import ID_TYPE_PATTERN
 from sendemodul.errors import PartContentError
 from sendemodul.identity import fnr_tables
 from sendemodul.pseudonym import id_kind
-from sendemodul.pseudonym_child import join_lines
+from sendemodul.pseudonym_child import LINE_MARK, MAX_CODES, join_lines
 
 #: At most this many invalid IDs are listed in the feedback of one container; the seal counts all of them.
 FEEDBACK_LIMIT = 1000
-#: :meth:`Pseudonymize.block` waits for the pseudonym child only with this many blocks sent and not answered (each
-#: about 1 MiB of lines waiting in a pipe or in this process): the two processes are not tied block by block.
+#: :meth:`Pseudonymize.block` sends a block to the pseudonym child only while fewer than this many are sent and not
+#: answered (each about 1 MiB in a pipe or in this process); with more, the child is behind, and this process makes
+#: the block's lines itself. So neither process waits for the other, and each takes the share of the work that the
+#: machine's cores leave it time for.
 CHILD_BLOCKS_IN_FLIGHT = 3
+#: :meth:`Pseudonymize.block` waits for the child's answers only with this many blocks' lines not yet written (the
+#: child's and those made here while the child's were on their way, which must wait their turn): the memory bound.
+MAX_PENDING_BLOCKS = 8
 #: Classes that get a pseudonym (valid IDs of a person), and classes that are not listed in the feedback.
 _PSEUDONYM_CLASSES = frozenset(
     c for c in identity.IdClass if identity.ClassifiedId(c, None, None).valid and c is not identity.IdClass.PLACEHOLDER
@@ -61,6 +67,8 @@ class Pseudonymize:
         self._out = out
         #: A :class:`~sendemodul.pseudonym_child.PseudonymChild` that makes :meth:`block`'s pseudonyms, or None.
         self._child = child
+        #: :meth:`block`'s lines not yet written, in order: bytes made here, or None for the child's next answer.
+        self._pending = collections.deque()
         self._kinds = {}
         self._kinds_bytes = {}
         self.counts = dict.fromkeys(identity.IdClass, 0)
@@ -72,6 +80,8 @@ class Pseudonymize:
         self._fast = classify is identity.classify_id
         #: In :meth:`block` a line's class is a code: an index into these.
         self._code_classes = tuple(identity.IdClass)
+        if len(self._code_classes) > MAX_CODES:  # join_lines marks each line's end with its class code
+            raise AssertionError("more ID classes than join_lines has line marks")
         self._code_of = {c: i for i, c in enumerate(self._code_classes)}
         self._code_labels = tuple(self._labels[c] for c in self._code_classes)
         self._array_codes = np.asarray([self._code_of[c] for c in fnr_tables.ARRAY_CLASSES], np.int8)
@@ -109,7 +119,7 @@ class Pseudonymize:
                 self.feedback_omitted += 1
 
     def __call__(self, row_id, id_type, raw_id):
-        if self._child is not None and self._child.in_flight:
+        if self._pending:
             self.finish()
         classified = self._classify(raw_id, self._kind(id_type))
         self._note(row_id, id_type, classified.id_class)
@@ -179,28 +189,32 @@ class Pseudonymize:
                 canonical_of[i] = classified.canonical.encode("ascii")
         pseudonym_of = self._with_pseudonym_codes[codes]
         slots = np.flatnonzero(pseudonym_of)
-        canonical = list(map(block.__getitem__, map(slice, values[slots].tolist(), ends[slots].tolist())))
-        for k, i in enumerate(slots.tolist() if canonical_of else ()):
-            canonical[k] = canonical_of.get(i, canonical[k])
+        joined = self._joined_ids(block, data, slots, values, ends, canonical_of)
         counts = np.bincount(codes, minlength=len(self._code_classes)).tolist()
         for id_class, count in zip(self._code_classes, counts):
             self.counts[id_class] += count
         for i in np.flatnonzero(self._with_feedback_codes[codes]).tolist():
             row_id = block[starts[i] : starts[i] + 24].decode("ascii")
             self._note(row_id, name_list[name_of[i]].decode("ascii"), self._code_classes[codes[i]], 0)
-        kept = self._kept(block, ends, values)
+        kept = self._kept(data, ends, values, codes)
         codes_bytes = codes.tobytes()
+        count = len(slots)
         if self._child is None:
-            encoded = self._pseudonymizer.base32(canonical)
+            encoded = self._pseudonymizer.base32(joined.split(b"\n") if count else ())
             self._out.write(join_lines(kept, codes_bytes, encoded, self.layout))
             return
         # The child hashes this block's IDs and joins its lines while this process decrypts, checks and classifies
-        # the next ones; the lines are written in order as they come back, and this process waits for the child
-        # only with CHILD_BLOCKS_IN_FLIGHT blocks sent and not answered.
+        # the next ones. When the child is behind (CHILD_BLOCKS_IN_FLIGHT blocks not answered, or no room in its
+        # input pipe), this process makes the block's lines itself, with the same functions, rather than wait for
+        # it; the lines are written in order.
         child = self._child
-        child.submit(canonical, kept, codes_bytes)
-        while child.in_flight > CHILD_BLOCKS_IN_FLIGHT or child.ready():
-            self._out.write(child.answer())
+        behind = child.in_flight >= CHILD_BLOCKS_IN_FLIGHT and not child.ready()
+        if not behind and child.submit(count, joined, kept, codes_bytes, wait=False):
+            self._pending.append(None)
+        else:  # the child is behind, or its input pipe is full
+            encoded = self._pseudonymizer.base32(joined.split(b"\n") if count else ())
+            self._pending.append(join_lines(kept, codes_bytes, encoded, self.layout))
+        self._write_pending(MAX_PENDING_BLOCKS)
 
     def use_child(self, child):
         """Have ``child`` (a :class:`~sendemodul.pseudonym_child.PseudonymChild` with :attr:`layout`, or None) make
@@ -208,22 +222,51 @@ class Pseudonymize:
         self._child = child
 
     def finish(self):
-        """Write the lines still waiting for the child: after the last block, before the output is read, and before
-        any line that does not go through the child."""
-        while self._child is not None and self._child.in_flight:
-            self._out.write(self._child.answer())
+        """Write the lines still waiting (for the child, or for the child's answers before them): after the last
+        block, before the output is read, and before any line that does not go through :meth:`block`."""
+        self._write_pending(0)
 
-    def _kept(self, block, ends, values):
-        """The block without its IDs: each line's ``row_id<TAB>id_type<TAB>`` and its line break, joined.
+    def _write_pending(self, keep):
+        """Write the pending lines in order: waiting for the child's answers while more than ``keep`` blocks are
+        pending, then as far as they have come."""
+        pending = self._pending
+        while pending:
+            lines = pending[0]
+            if lines is None:
+                if len(pending) <= keep and not self._child.ready():
+                    return
+                lines = self._child.answer()
+            self._out.write(lines)
+            pending.popleft()
+
+    def _joined_ids(self, block, data, slots, values, ends, canonical_of):
+        """The IDs of the lines ``slots`` (their canonical form where ``canonical_of`` has one), joined by line
+        breaks. Where they are all as wide (the usual block: fnr of 11 digits), by one gather of each ID with its
+        line break (numpy), not a slice per ID."""
+        if not len(slots):
+            return b""
+        widths = ends[slots] - values[slots]
+        if not canonical_of and (widths == widths[0]).all():
+            return data[values[slots, None] + np.arange(int(widths[0]) + 1)].tobytes()[:-1]
+        canonical = list(map(block.__getitem__, map(slice, values[slots].tolist(), ends[slots].tolist())))
+        for k, i in enumerate(slots.tolist() if canonical_of else ()):
+            canonical[k] = canonical_of.get(i, canonical[k])
+        return b"\n".join(canonical)
+
+    def _kept(self, data, ends, values, codes):
+        """The block (``data``, its bytes as an array) without its IDs, each line's ``row_id<TAB>id_type<TAB>``
+        ended by its class's mark instead of its line break (:func:`~sendemodul.pseudonym_child.join_lines`), joined.
 
         The bytes alternate: kept up to an ID, the ID dropped, kept from its line break up to the next ID, ...
         """
         n = len(ends)
         bounds = np.empty(2 * n + 2, np.intp)
-        bounds[0], bounds[-1] = 0, len(block)
+        bounds[0], bounds[-1] = 0, len(data)
         bounds[1:-1:2], bounds[2:-1:2] = values, ends
         kept_bytes = np.repeat(np.arange(2 * n + 1) % 2 == 0, np.diff(bounds))
-        return np.frombuffer(block, np.uint8)[kept_bytes].tobytes()
+        marked = data.copy()
+        marked[ends] = codes + LINE_MARK
+        return marked[kept_bytes].tobytes()
 
     def _names(self, block, data, first, after):
         """Which ID field name each line has: ``(index per line, [names as bytes])``, or None if a block has more

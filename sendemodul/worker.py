@@ -18,7 +18,6 @@ import time
 from twisted.logger import Logger
 
 from sendemodul import keydir, package, signing
-from sendemodul.answer import package_digest
 from sendemodul.errors import SendemodulError
 from sendemodul.spool import file_mode
 
@@ -137,7 +136,7 @@ class Pseudonymizer:
             feedback=[(f.row_id, f.id_type, str(f.id_class)) for f in result.feedback],
             feedback_omitted=result.feedback_omitted,
             package_size=size,
-            package_sha256=package_digest(out),
+            package_sha256=result.sha256,
             counts={k: v for k, v in result.seal.counts.items() if v},
             records=result.seal.records,
             actor=ACTOR,

@@ -486,6 +486,57 @@ def test_a_storms_head_is_answered_by_the_channel_as_the_request_and_the_resourc
         assert 'sendemodul_logins_total{protocol="https",result="throttled"} 5.0' in scraped, scraped
 
 
+def _answer_and_close(srv, head, source="127.0.7.1"):
+    """``(answer, closed)``: what a TLS client that never sends its own close_notify reads for ``head`` (up to the
+    front's close_notify, Date blanked), and whether the front then closed TCP without waiting for it (an EOF
+    within half a second; Twisted's TLS layer otherwise waits for the client's close_notify)."""
+    import socket
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(srv.home / "tls" / "server.pem"))
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+    with socket.create_connection(("127.0.0.1", srv.https_port), timeout=30, source_address=(source, 0)) as sock:
+
+        def step(operation):
+            while True:
+                try:
+                    result = operation()
+                except ssl.SSLWantReadError:
+                    sock.sendall(outgoing.read())
+                    incoming.write(sock.recv(65536) or b"")
+                    continue
+                sock.sendall(outgoing.read())
+                return result
+
+        step(tls.do_handshake)
+        step(lambda: tls.write(head))
+        chunks = []
+        while chunk := step(lambda: tls.read(65536)):  # b"" at the front's close_notify
+            chunks.append(chunk)
+        sock.settimeout(0.5)  # the check: the front's FIN comes at once, or it waits for our close_notify
+        try:
+            closed = sock.recv(65536) == b""
+        except TimeoutError:
+            closed = False
+    return re.sub(rb"\r\nDate: [^\r]+\r\n", b"\r\nDate: -\r\n", b"".join(chunks)), closed
+
+
+@pytest.mark.integration
+def test_a_storms_head_answered_by_the_channel_closes_without_waiting_for_the_clients_close_notify(tmp_path):
+    """The channel's busy answer to a storm's head (``Channel.answered_busy_head``) closes as nginx does: its
+    close_notify, then the TCP close, without waiting for the client's close_notify; the same answer through the
+    resource tree (the percent-escaped path) still waits for it, as Twisted's TLS layer does. Both the same bytes."""
+    with _spent_budget(tmp_path) as (srv, _cacert, _user):
+        login = base64.b64encode(f"{DEMO}:WRNG-PIN0-XXXX".encode())
+        head = b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\nConnection: close\r\n\r\n"
+        channel, channel_closed = _answer_and_close(srv, head % (b"/api/v1/uploads", login))
+        ordinary, ordinary_closed = _answer_and_close(srv, head % (b"/api/v1/uploads/%53M-20270115-7KQ2XW9D", login))
+        assert channel.startswith(b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"), channel
+        assert channel == ordinary
+        assert (channel_closed, ordinary_closed) == (True, False)
+
+
 @pytest.mark.integration
 def test_behind_a_proxy_protocol_listener_the_channels_answer_counts_the_clients_own_address(tmp_path):
     """The channel's early answer (``Channel.answered_busy_head``) behind a ``haproxy:`` listener (docs/cluster.md):

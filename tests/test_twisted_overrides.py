@@ -22,7 +22,7 @@ from twisted.internet import defer
 from twisted.internet.testing import StringTransport
 from twisted.logger import Logger
 from twisted.protocols import tls
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web import http
 from zope.interface import implementer
 
@@ -705,3 +705,143 @@ def test_request_finish_written_adds_nothing_logs_and_ends_the_request():
             assert transport.value() == answer * 2
         channel.connectionLost(None)
     assert logged == [(b"GET", 503)] * 3
+
+
+# -- PromptWriteServer: Connection.doRead and FileDescriptor.startWriting overridden, doWrite's state read ------------
+
+
+def test_tcp_write_path_is_the_one_the_prompt_server_leans_on():
+    from twisted.internet import abstract, posixbase, tcp
+
+    what = "PromptWriteServer (a read's writes sent after it, a lost connection closed at once)"
+    assert_pinned(tcp.Connection.doRead, "20ac74ffecd6b7f2", what + ": doRead returns the protocol's reason")
+    assert_pinned(abstract.FileDescriptor.doWrite, "a986d7b1b1054e43", what + ": doWrite's buffers, producer and close")
+    assert_pinned(
+        abstract.FileDescriptor.write,
+        "3e46c97fc173bc7e",
+        what + ": write buffers in _tempDataBuffer, then startWriting",
+    )
+    assert_pinned(
+        abstract.FileDescriptor.loseConnection,
+        "e13b8468f05208ae",
+        what + ": loseConnection stops reading, then startWriting",
+    )
+    assert_pinned(tcp.Connection.abortConnection, "c948f3ef21c1822c", what + ": _aborting")
+    assert_pinned(
+        posixbase._DisconnectSelectableMixin._disconnectSelectable,
+        "9d6de0e555ea44fe",
+        what + ": the reasons after a write",
+    )
+    assert_pinned(
+        tcp.Port.doRead,
+        "d240fc123090ee23",
+        what + ": the port makes self.transport(skt, protocol, addr, self, s, reactor)",
+    )
+
+
+class PromptWriteServerTests(TestCase):
+    """Over real loopback sockets and the real reactor: what a protocol writes while handling a read is sent before
+    the reactor's next event, without ever registering for writability; a loseConnection in that read closes the
+    socket at once with Twisted's reason; an answer larger than the socket takes still arrives whole; a write from
+    a timer goes Twisted's way. Each compared with Twisted's own ``tcp.Port``, so that the test fails if the
+    override stops doing anything."""
+
+    def serve(self, port_class, answer, *, later=False):
+        """A server that answers its first read with ``answer`` (two writes) and loses the connection; the client's
+        Deferred fires with (bytes received, server's reason, [registered for writability after each read])."""
+        from twisted.internet import protocol, reactor
+
+        registered, lost = [], defer.Deferred()
+
+        class Recording(port_class.transport):
+            def doRead(self):
+                why = super().doRead()
+                registered.append(self in self.reactor.getWriters())
+                return why
+
+        class Answer(protocol.Protocol):
+            def dataReceived(self, data):
+                def write():
+                    self.transport.write(answer[:5])
+                    self.transport.write(answer[5:])
+                    self.transport.loseConnection()
+
+                reactor.callLater(0, write) if later else write()
+
+            def connectionLost(self, reason):
+                lost.callback([reason])  # (a Failure passed alone would fire the errbacks)
+
+        class Port(port_class):
+            transport = Recording
+
+        port = Port(0, protocol.Factory.forProtocol(Answer), 50, "127.0.0.1", reactor)
+        port.startListening()
+        self.addCleanup(port.stopListening)
+        received, done = [], defer.Deferred()
+
+        class Client(protocol.Protocol):
+            def connectionMade(self):
+                self.transport.write(b"ask")
+
+            def dataReceived(self, data):
+                received.append(data)
+
+            def connectionLost(self, reason):
+                done.callback(None)
+
+        protocol.ClientCreator(reactor, Client).connectTCP("127.0.0.1", port.getHost().port)
+        return defer.gatherResults([done, lost]).addCallback(lambda r: (b"".join(received), r[1][0], registered))
+
+    @defer.inlineCallbacks
+    def test_tcp_an_answer_written_in_a_read_is_sent_and_closed_without_waiting_for_writability(self):
+        from twisted.internet import error, tcp
+
+        answer = b"HTTP/1.1 503 busy\r\n\r\n"
+        received, reason, registered = yield self.serve(_twisted.PromptWritePort, answer)
+        self.assertEqual(received, answer)
+        self.assertTrue(reason.check(error.ConnectionDone))
+        self.assertEqual(registered, [False])
+        # Twisted's own port: the same bytes and reason, one event later (registered for writability after the read)
+        received, reason, registered = yield self.serve(tcp.Port, answer)
+        self.assertEqual((received, bool(reason.check(error.ConnectionDone)), registered), (answer, True, [True]))
+
+    @defer.inlineCallbacks
+    def test_tcp_an_answer_larger_than_the_socket_takes_waits_for_writability_and_arrives_whole(self):
+        from twisted.internet import error
+
+        answer = bytes(range(256)) * (32 * 1024)  # 8 MiB: more than loopback's buffers take at once
+        received, reason, registered = yield self.serve(_twisted.PromptWritePort, answer)
+        self.assertEqual(received, answer)
+        self.assertTrue(reason.check(error.ConnectionDone))
+        self.assertEqual(registered, [True])
+
+    @defer.inlineCallbacks
+    def test_tcp_a_write_outside_a_read_goes_twisteds_way(self):
+        from twisted.internet import error
+
+        answer = b"later answer"
+        received, reason, registered = yield self.serve(_twisted.PromptWritePort, answer, later=True)
+        self.assertEqual(received, answer)
+        self.assertTrue(reason.check(error.ConnectionDone))
+        self.assertEqual(registered, [False])  # nothing was written in the read itself
+
+
+def test_tcp_the_https_front_listens_with_the_prompt_port_and_other_endpoints_still_work():
+    from twisted.internet import reactor
+    from twisted.internet.protocol import Factory
+
+    from sendemodul.listening import ListeningService, server_endpoint
+    from sendemodul.web.site import WebService
+
+    assert WebService.port_class is _twisted.PromptWritePort and ListeningService.port_class is None
+    for description in ("tcp:0:interface=127.0.0.1", "haproxy:tcp:0:interface=127.0.0.1"):
+        ports = []
+        server_endpoint(reactor, description, port_class=_twisted.PromptWritePort).listen(Factory()).addBoth(
+            ports.append
+        )
+        assert isinstance(ports[0], _twisted.PromptWritePort), ports
+        ports[0].stopListening()
+    ports = []
+    server_endpoint(reactor, "tcp:0:interface=127.0.0.1").listen(Factory()).addBoth(ports.append)
+    assert type(ports[0]).__name__ == "Port" and not isinstance(ports[0], _twisted.PromptWritePort), ports
+    ports[0].stopListening()

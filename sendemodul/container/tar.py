@@ -26,6 +26,8 @@ _TAR_SIZE = re.compile(rb"[0-7]{11}\0")
 _COPY_BYTES = 1024**2
 #: :func:`copy_file_range` copies in pieces of at most this size.
 COPY_PIECE_BYTES = 64 * 1024**2
+#: A range of a file: ``(fd, offset, size)`` (:func:`tar_pieces`).
+FileRange = tuple[int, int, int]
 
 
 class Readable(Protocol):
@@ -271,8 +273,39 @@ class TarWriter:
         copy_file_range(source_fd, out.fileno(), offset, size, copied)
         out.write(bytes(-size % BLOCK))
 
+    def write_pieces(
+        self, pieces: list[bytes | FileRange], copied: Callable[[int, int, int], object] | None = None
+    ) -> None:
+        """Write :func:`tar_pieces`: the bytes as they are, each file range copied by the kernel
+        (:func:`copy_file_range`, with ``copied``); the output must be a file (``flush`` and ``fileno``)."""
+        out = cast(BinaryIO, self._out)
+        for piece in pieces:
+            if isinstance(piece, tuple):
+                out.flush()
+                copy_file_range(piece[0], out.fileno(), piece[1], piece[2], copied)
+            else:
+                out.write(piece)
+
     def close(self) -> None:
         self._out.write(bytes(2 * BLOCK))
+
+
+def tar_pieces(members: list[tuple[str, bytes | FileRange]]) -> list[bytes | FileRange]:
+    """A whole archive of ``members`` (each a name and its content, bytes or a :data:`FileRange`) as pieces: bytes,
+    and the file ranges where their contents go. The same bytes as :class:`TarWriter`'s ``add``,
+    ``add_file_range`` and ``close``; known before anything is written, so that the archive's digest can be taken
+    from its sources while it is written (:meth:`TarWriter.write_pieces`)."""
+    pieces: list[bytes | FileRange] = []
+    head = b""
+    for name, content in members:
+        if isinstance(content, tuple):
+            size = content[2]
+            pieces += [head + tar_header(name, size), content]
+            head = bytes(-size % BLOCK)
+        else:
+            head += tar_header(name, len(content)) + content + bytes(-len(content) % BLOCK)
+    pieces.append(head + bytes(2 * BLOCK))
+    return pieces
 
 
 def copy_file_range(
