@@ -281,3 +281,71 @@ def test_field_columns_agree_on_hypothesis_records(register):
         field_columns_agree(rules, lines)
 
     check()
+
+
+@pytest.mark.parametrize(("register", "unit"), [("11F", OSLO), ("11F", None), ("11CF", STAVANGER)])
+def test_small_field_tables_agree_with_the_field_patterns_on_every_text(register, unit):
+    """The field columns decide a field one or two bytes wide by a table of its every possible text; each table
+    against the field's part of the record expression, on every text of its width (no line holds a line break)."""
+    import re
+
+    from sendemodul.profiles.rules.field_columns import FieldColumns
+
+    rules = rules_for(register, YEAR, unit)
+    columns = FieldColumns(list(rules._field_patterns), rules.profile.encoding)
+    patterns = {start: pattern for _, start, _, pattern in rules._field_patterns}
+    checked = 0
+    for width, small in columns._small.items():
+        assert small is not None
+        starts, table = small
+        for k, start in enumerate(starts.tolist()):
+            compiled = re.compile(patterns[start])
+            for code in range(256**width):
+                text = code.to_bytes(width, "little").decode(rules.profile.encoding)
+                if "\n" in text:
+                    continue
+                assert bool(table[k * 256**width + code]) == (compiled.fullmatch(text) is not None), (start, text)
+            checked += 1
+    assert checked >= (30 if register == "11F" else 5)
+
+
+def test_aligned_numbers_read_as_ssb_int():
+    """A number field that passed the field rules (digits filling it, left- or right-aligned, or blank), 1 to 8
+    wide, read by the controls' block form as ssb_int reads it."""
+    from sendemodul.profiles.rules.rule_block_columns import _aligned_int_column, packed_field
+    from sendemodul.profiles.rules.rule_values import ssb_int
+
+    rng = random.Random("aligned")
+    for width in range(1, 9):
+        texts = [" " * width]
+        for _ in range(400):
+            digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, width)))
+            texts.append(digits.ljust(width) if rng.random() < 0.5 else digits.rjust(width))
+        lines = [f"ab{text}c" for text in texts]  # the field amid other bytes, not at the line's start
+        full = np.frombuffer(("\n".join(lines) + "\n").encode(), np.uint8).reshape(len(lines), width + 4)
+        got = _aligned_int_column(packed_field(full, 2, width).view("<u2").reshape(-1, 4))
+        assert got.tolist() == [float(ssb_int(text)) for text in texts], width
+
+
+@pytest.mark.parametrize("mandatory", [True, False])
+def test_block_date_judgement_agrees_with_the_field_rule(mandatory):
+    """A ddMMyyyy date field judged on a block's column as FieldRule.problem judges it: every day 00-39 and month
+    00-19 of leap and other years (including year 0000 and 9999), blanks, spaces inside, other bytes."""
+    from dataclasses import replace
+
+    from sendemodul.profiles.rules.fields import FieldRule
+
+    rules = rules_for("11F", YEAR)
+    spec = next(spec for spec in rules.profile.field_specs if spec.name == "UTBETDATO")
+    rule = FieldRule(replace(spec, mandatory=mandatory), rules._rules[0].context)
+    texts = [
+        f"{d:02d}{m:02d}{y:04d}"
+        for y in (0, 1, 1900, 1999, 2000, 2024, 2026, 9999)
+        for d in range(40)
+        for m in range(20)
+    ]
+    texts += [" " * 8, "0102 026", " 0102026", "010202 6", "0102202x", "01022026"[:7] + "\xff", "3112999 "]
+    column = np.frombuffer("".join(texts).encode("latin-1"), np.uint8).reshape(len(texts), 8)
+    got = rules._judged_column(rule, {}, column).tolist()
+    assert got == [rule.problem(text) is None for text in texts]
+    assert 0 < sum(got) < len(texts)

@@ -154,18 +154,47 @@ def _per_distinct(column: np.ndarray, pattern: re.Pattern[str], encoding: str) -
     return result
 
 
+def _truth_table(width: int, kind: str, test: ColumnTest) -> np.ndarray:
+    """``test`` (of kind ``packed`` or ``pairs``) of a field 1 or 2 bytes wide, on every text it could hold: the
+    bool answer for each, indexed by the text's bytes as a little-endian number. The same function decides, so the
+    table agrees with it by construction; a block then needs one look-up per field instead of a few numpy passes."""
+    import numpy as np
+
+    texts = np.arange(256**width, dtype=np.uint64)
+    pad = np.uint64(int.from_bytes(b"\0" * width + b"\n" * (8 - width), "little"))
+    packed = texts | pad  # as packed_field gives them: the bytes past the field are LF
+    table: np.ndarray = np.ascontiguousarray(test(packed if kind == "packed" else packed.view("<u2").reshape(-1, 4)))
+    return table
+
+
 class FieldColumns:
     """The fields' tests of a record expression for a block: :meth:`ok`. ``fields``: each field's rule (``None``
     for an identifier field, which any text matches) and its exact pattern as the record expression has it."""
 
     def __init__(self, fields: list[tuple[FieldRule | None, int, int, str]], encoding: str):
+        import numpy as np
+
         #: Per field tested: its span, what the test reads (``column``: the slice; ``pairs``, ``packed``: the
         #: gathered bytes as four uint16 or one uint64 a line) and the test.
         self._tests: list[tuple[int, int, str, ColumnTest]] = []
+        #: The fields one or two bytes wide, each decided by a table of its every possible text (``_small``).
+        small: dict[int, list[tuple[int, np.ndarray]]] = {1: [], 2: []}
         for rule, start, end, pattern in fields:
             test = self._test(rule, end - start, pattern, encoding)
-            if test is not None:
-                self._tests.append((start, end, *test))
+            if test is None:
+                continue
+            if end - start in small and test[0] != "column":
+                small[end - start].append((start, _truth_table(end - start, *test)))
+                continue
+            self._tests.append((start, end, *test))
+        #: Per width (1 or 2): the fields' starts and their tables one after another (a field's entry for a text is
+        #: at its table's offset plus the text's bytes as a little-endian number), or ``None`` if no field.
+        self._small = {
+            width: (np.asarray([s for s, _ in tables], np.intp), np.concatenate([t for _, t in tables]))
+            if tables
+            else None
+            for width, tables in small.items()
+        }
 
     @staticmethod
     def _test(rule: FieldRule | None, width: int, pattern: str, encoding: str) -> tuple[str, ColumnTest] | None:
@@ -215,6 +244,18 @@ class FieldColumns:
 
         fields = packed_fields if packed_fields is not None else PackedFields(full)
         ok = np.ones(len(full), bool)
+        for width, small in self._small.items():
+            if small is None:
+                continue
+            starts, table = small
+            # one gather of every such field's bytes, one look-up in the tables: about 45 fields of 11F
+            code = full[:, starts].astype(np.int32)
+            if width == 2:
+                high = full[:, starts + 1].astype(np.int32)
+                high <<= 8
+                code |= high
+            code += np.arange(0, len(table), 256**width, dtype=np.int32)
+            ok &= table[code].all(axis=1)
         for start, end, kind, test in self._tests:
             if kind == "column":
                 ok &= test(full[:, start:end])

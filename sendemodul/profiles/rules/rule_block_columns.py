@@ -20,7 +20,7 @@ from sendemodul.profiles.rules.rule_values import ssb_int
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["PackedFields", "TextOf", "packed_field", "padded_forms"]
+__all__ = ["PackedFields", "TextOf", "packed_field", "padded_forms", "small_code"]
 
 _NOT_CONST = object()
 #: A block's lines as the controls read them: the bytes (n, record length) and a line's text by its row.
@@ -47,6 +47,17 @@ class PackedFields:
         made = self._made.get((start, width))
         if made is None:
             made = self._made[(start, width)] = packed_field(full, start, width)
+            made.flags.writeable = False
+        return made
+
+    def code(self, full: np.ndarray, start: int, width: int) -> np.ndarray:
+        """A field one or two bytes wide of each line of ``full`` as a little-endian number (an index into a table
+        of the field's every text: :func:`small_code`), made once if ``full`` is this block's lines."""
+        if full is not self.full:
+            return small_code(full, start, width)
+        made = self._made.get((start, -width))
+        if made is None:
+            made = self._made[(start, -width)] = small_code(full, start, width)
             made.flags.writeable = False
         return made
 
@@ -261,3 +272,19 @@ def packed_field(full: np.ndarray, start: int, width: int) -> np.ndarray:
     padded[:, :width] = full[:, start : start + width]
     copied: np.ndarray = padded.view("<u8").ravel()
     return copied
+
+
+def small_code(full: np.ndarray, start: int, width: int) -> np.ndarray:
+    """A field one or two bytes wide (``width``) of each line of ``full`` (``(n, stride)`` uint8) as a little-endian
+    number: the byte, or the two bytes as one uint16, read in place (a strided view, no copy)."""
+    import numpy as np
+
+    n, stride = full.shape
+    if width == 1:
+        column: np.ndarray = full[:, start]
+        return column
+    if full.flags.c_contiguous and start + 2 <= stride:
+        pairs: np.ndarray = np.ndarray((n,), "<u2", buffer=full, offset=start, strides=(stride,))
+        return pairs
+    joined: np.ndarray = full[:, start].astype(np.uint16) | (full[:, start + 1].astype(np.uint16) << 8)
+    return joined

@@ -66,6 +66,20 @@ class _BlockCompiler(_CompilerBase):
         column = self.column(name)
         if not forms:
             return _constant(False)
+        if width <= 2:  # the field's byte or two read in place as one number a line, compared with each form's
+            start = self.specs[name].span[0]
+            codes = sorted(int.from_bytes(f, "little") for f in forms)
+            if len(codes) > 4:
+                return self.node("bool", lambda b: np.isin(b.packed.code(b.raw, start, width), codes))
+
+            def small(b: _Block) -> np.ndarray:
+                values = b.packed.code(b.raw, start, width)
+                found: np.ndarray = values == codes[0]
+                for code in codes[1:]:
+                    found |= values == code
+                return found
+
+            return self.node("bool", small)
         if width <= 8:
             keys = np.unique(np.frombuffer(b"".join(f.ljust(8, b"\n") for f in forms), "<u8"))
             packed = self.packed(name)
