@@ -54,7 +54,7 @@ SEAL_FORMAT = "sendemodul-seal/1"
 #: block costs a few hundred numpy and list calls whatever its size; 512 KiB is about 5,800 lines of 11F (two per
 #: record). 1 MiB saved no CPU that could be measured and cost 10 MiB more peak RSS.
 BLOCK_BYTES = 512 * 1024
-#: :class:`_Digest` maps this much of a file at a time.
+#: :class:`_Digest` maps (or reads) this much of a file at a time.
 DIGEST_WINDOW_BYTES = 1024**2
 
 
@@ -149,9 +149,14 @@ class PackageResult:
 class _Digest:
     """The SHA-256 of ``pieces`` in order (bytes, and ``(fd, offset, size)`` ranges of files), taken in a thread (a
     context manager: leaving stops and joins it); :meth:`result` is the hex digest, or None if a file is shorter
-    than its range. The files are read through a window of :data:`DIGEST_WINDOW_BYTES` mapped at a time: hashlib
-    reads the page cache in place (about 0.85 CPU-s per GB here, against 1.4 for ``preadv`` into a buffer and
-    hashing that) and releases the GIL while it hashes; only the window counts in the process's RSS."""
+    than its range. hashlib releases the GIL while it hashes.
+
+    A file some other process could change is read (``preadv`` into a buffer of :data:`DIGEST_WINDOW_BYTES`), never
+    mapped: the received container belongs to the front's user, and a file truncated under a mapping faults the
+    process that reads it (SIGBUS), so a front could otherwise kill the pseudonymizer at will. Only an anonymous
+    temporary file (no link left: no other process can open it) is read through a window mapped at a time, where
+    hashlib reads the page cache in place: about 0.85 CPU-s per GB here, against 1.4 read into a buffer; only the
+    window counts in the process's RSS."""
 
     def __init__(self, pieces, name):
         self._pieces = pieces
@@ -174,11 +179,13 @@ class _Digest:
             self._error = e
 
     def _hash_range(self, digest, fd, offset, size):
-        """Hash ``size`` bytes at ``offset`` of ``fd``; False if the file is shorter or the digest was stopped
-        (a mapping past the end of a file would fault the process, so the size is checked first)."""
+        """Hash ``size`` bytes at ``offset`` of ``fd``; False if the file is shorter or the digest was stopped."""
         end = offset + size
-        if os.fstat(fd).st_size < end:
+        status = os.fstat(fd)
+        if status.st_size < end:
             return False
+        if status.st_nlink:
+            return self._read_range(digest, fd, offset, end)
         start = offset - offset % mmap.ALLOCATIONGRANULARITY
         while start < end:
             if self._stop.is_set():
@@ -187,6 +194,20 @@ class _Digest:
             with mmap.mmap(fd, length, prot=mmap.PROT_READ, offset=start) as window, memoryview(window) as view:
                 digest.update(view[max(offset - start, 0) :])
             start += length
+        return True
+
+    def _read_range(self, digest, fd, offset, end):
+        """Hash the bytes from ``offset`` to ``end`` of ``fd`` as read; False if the file ends first (another
+        process truncated it) or the digest was stopped."""
+        buffer = memoryview(bytearray(DIGEST_WINDOW_BYTES))
+        while offset < end:
+            if self._stop.is_set():
+                return False
+            n = os.preadv(fd, [buffer[: min(len(buffer), end - offset)]], offset)
+            if not n:
+                return False
+            digest.update(buffer[:n])
+            offset += n
         return True
 
     def result(self):

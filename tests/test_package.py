@@ -731,6 +731,49 @@ def test_child_serve_refuses_malformed_input():
         assert serve(io.BytesIO(bad), io.BytesIO()) == 2
 
 
+def test_the_digest_maps_only_an_anonymous_file_and_survives_a_container_truncated_under_it(tmp_path, monkeypatch):
+    """The received container belongs to the front's user: if the pseudonymizer mapped it, a front that truncated it
+    meanwhile would kill the pseudonymizer (SIGBUS on the next page). So a linked file is read, and its truncation
+    ends the digest in None; only an unlinked temporary file is mapped (same digests at any offset). The truncation
+    runs in a child Python, so that a fault would fail this test instead of killing pytest."""
+    import hashlib
+    import subprocess
+    import sys
+
+    from sendemodul import package as package_module
+    from sendemodul.package import _Digest
+
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    monkeypatch.setattr(package_module, "DIGEST_WINDOW_BYTES", 1024**2)
+    with tempfile.TemporaryFile(dir=tmp_path) as anonymous:
+        anonymous.write(data)
+        anonymous.flush()
+        assert os.fstat(anonymous.fileno()).st_nlink == 0
+        for offset in (0, 5, 4096, 4097, 1024**2 + 3):
+            with _Digest([b"x", (anonymous.fileno(), offset, len(data) - offset - 5), b"yz"], "test") as digest:
+                assert digest.result() == hashlib.sha256(b"x" + data[offset:-5] + b"yz").hexdigest()
+    (tmp_path / "container").write_bytes(data)
+    truncating = f"""
+import hashlib, os
+from sendemodul import package
+package.DIGEST_WINDOW_BYTES = 1024 ** 2
+class Truncating:  # hashlib's sha256, with the file truncated as a front could, while it reads the first window
+    def __init__(self):
+        self.sha, self.done = hashlib.sha256(), False
+    def update(self, piece):
+        if not self.done:
+            os.truncate({str(tmp_path / "container")!r}, 4096)
+            self.done = True
+        self.sha.update(piece)
+digest = package._Digest([], "test")
+digest.result()
+with open({str(tmp_path / "container")!r}, "rb") as container:
+    print(digest._hash_range(Truncating(), container.fileno(), 0, {len(data)}))
+"""
+    done = subprocess.run([sys.executable, "-c", truncating], capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, "False"), done.stderr
+
+
 def test_copy_file_range_copies_in_the_kernel_or_by_a_loop_and_refuses_a_short_source(tmp_path, monkeypatch):
     import hashlib
     import itertools
