@@ -29,7 +29,7 @@ import collections
 import itertools
 import struct
 
-from OpenSSL.SSL import Error, WantReadError
+from OpenSSL.SSL import RECEIVED_SHUTDOWN, SENT_SHUTDOWN, Error, WantReadError
 from twisted.conch.ssh import connection, filetransfer, transport, userauth
 from twisted.conch.ssh.common import getNS
 from twisted.internet import defer, error, tcp
@@ -367,6 +367,18 @@ class CoalescingTLSMemoryBIOProtocol(TLSMemoryBIOProtocol):
         self.factory.registerProtocol(self)
         self.wrappedProtocol.makeConnection(self)
 
+    def connectionLost(self, reason):
+        """Twisted's, without asking OpenSSL for data it can no longer give: once the TLS shutdown is complete both
+        ways (our close_notify sent, the peer's received, or taken as received by ``web.busy``'s close without
+        waiting), ``SSL_read`` answers ``ZERO_RETURN`` at once, and Twisted's ``connectionLost`` would meet it twice
+        (here and in its own loop), then shut down again, flush an empty send buffer three times and close a
+        transport that is already closed, only to set ``_lostTLSConnection``. Set here instead; ``_reason`` and the
+        wrapped protocol's ``connectionLost`` are as they would have been. One connection of a storm each
+        (docs/performance.md, the storm, round seven)."""
+        if not self._lostTLSConnection and self._tlsConnection.get_shutdown() & _SHUT_BOTH == _SHUT_BOTH:
+            self._lostTLSConnection = True
+        super().connectionLost(reason)
+
     def _flushReceiveBIO(self):
         received = []
         failed = False
@@ -384,6 +396,10 @@ class CoalescingTLSMemoryBIOProtocol(TLSMemoryBIOProtocol):
             super()._flushReceiveBIO()  # meets the same error again and shuts down as Twisted does
         else:
             self._flushSendBIO()
+
+
+#: Both halves of a TLS shutdown done: our close_notify sent and the peer's received.
+_SHUT_BOTH = SENT_SHUTDOWN | RECEIVED_SHUTDOWN
 
 
 class PromptWriteServer(tcp.Server):
@@ -413,6 +429,12 @@ class PromptWriteServer(tcp.Server):
 
     _noting_writes = False
     _write_noted = False
+
+    #: Close the socket without a ``shutdown(SHUT_RDWR)`` first (``_SocketCloser._closeSocket``): one syscall less
+    #: per connection. Twisted's own comment there says it "isn't really necessary": our sockets are close-on-exec,
+    #: so this process holds the only descriptor and ``close`` ends the TCP connection: a FIN, or, when received
+    #: data is left unread, a reset (which ``shutdown`` first would only have preceded with a FIN). nginx closes so.
+    _shouldShutdown = False
 
     def startWriting(self):
         if self._noting_writes:

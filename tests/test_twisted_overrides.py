@@ -636,6 +636,12 @@ def test_tls_connection_setup_is_the_one_the_override_replaces():
     assert_pinned(tls.TLSMemoryBIOProtocol.makeConnection, "c83b193e6cb07f9f", what)
     assert_pinned(ProtocolWrapper.makeConnection, "1954239c5d3014a3", what)
     assert_pinned(tls.TLSMemoryBIOProtocol.dataReceived, DATA_RECEIVED_PIN, what)
+    assert_pinned(
+        tls.TLSMemoryBIOProtocol.connectionLost,
+        "db44a0b303d81d19",
+        "CoalescingTLSMemoryBIOProtocol.connectionLost (bio_shutdown and _flushReceiveBIO only while "
+        "_lostTLSConnection is false; then _reason or the transport's reason to the wrapped protocol)",
+    )
 
 
 #: ``TLSMemoryBIOProtocol.dataReceived``: starts (or goes on with) the handshake while ``_handshakeDone`` is false.
@@ -698,11 +704,26 @@ class TLSConnectionSetupTests(SynchronousTestCase):
         self.assertEqual(ours["app connected"], (True, 1))
 
     def test_the_handshake_completes_with_the_clients_first_bytes(self):
+        server, server_transport, _, _ = self.connect(_twisted.CoalescingTLSMemoryBIOProtocol)
+        self.assertEqual(server_transport.value(), b"")  # nothing before the ClientHello
+        client_protocol = self.handshake(server, server_transport)
+        self.assertTrue(server._handshakeDone)
+        self.assertTrue(client_protocol._handshakeDone)
+        client_protocol.write(b"hello")
+        client_protocol.factory._clock.advance(0)
+        received = []
+        server.wrappedProtocol.dataReceived = received.append
+        data = client_protocol.transport.value()
+        self.assertNotEqual(data, b"")
+        server.dataReceived(data)
+        self.assertEqual(received, [b"hello"])
+
+    def handshake(self, server, server_transport):
+        """A client's TLS protocol, its handshake with ``server`` done in memory."""
         from twisted.internet.protocol import Factory, Protocol
         from twisted.internet.ssl import CertificateOptions
         from twisted.internet.task import Clock
 
-        server, server_transport, _, _ = self.connect(_twisted.CoalescingTLSMemoryBIOProtocol)
         clock = Clock()  # Twisted's TLS gathers small writes until the next reactor turn
         client = tls.TLSMemoryBIOFactory(
             CertificateOptions(verify=False), True, Factory.forProtocol(Protocol), clock=clock
@@ -710,7 +731,6 @@ class TLSConnectionSetupTests(SynchronousTestCase):
         client_protocol = client.buildProtocol(None)
         client_transport = StringTransport()
         client_protocol.makeConnection(client_transport)
-        self.assertEqual(server_transport.value(), b"")  # nothing before the ClientHello
         while client_transport.value() or server_transport.value():
             if client_transport.value():
                 data = client_transport.value()
@@ -720,16 +740,41 @@ class TLSConnectionSetupTests(SynchronousTestCase):
                 data = server_transport.value()
                 server_transport.clear()
                 client_protocol.dataReceived(data)
-        self.assertTrue(server._handshakeDone)
-        self.assertTrue(client_protocol._handshakeDone)
-        client_protocol.write(b"hello")
-        clock.advance(0)
-        received = []
-        server.wrappedProtocol.dataReceived = received.append
-        data = client_transport.value()
-        self.assertNotEqual(data, b"")
-        server.dataReceived(data)
-        self.assertEqual(received, [b"hello"])
+        return client_protocol
+
+    def test_after_a_complete_shutdown_the_connection_is_lost_as_twisted_loses_it_without_reading(self):
+        """As after ``web.busy``'s close without waiting: the peer's close_notify taken as received, ours sent."""
+        from OpenSSL import SSL
+        from twisted.internet.error import ConnectionDone
+        from twisted.python.failure import Failure
+
+        outcomes = []
+        for protocol_class in (tls.TLSMemoryBIOProtocol, _twisted.CoalescingTLSMemoryBIOProtocol):
+            server, transport, _, _ = self.connect(protocol_class)
+            client = self.handshake(server, transport)
+            lost = []
+            server.wrappedProtocol.connectionLost = lost.append
+            handle = server.getHandle()
+            handle.set_shutdown(handle.get_shutdown() | SSL.RECEIVED_SHUTDOWN)
+            server.loseConnection()
+            written = transport.value()
+            reads = []
+
+            class Counting:
+                def __getattr__(self, name, handle=handle, reads=reads):
+                    if name == "recv":
+                        reads.append(name)
+                    return getattr(handle, name)
+
+            server._tlsConnection = Counting()
+            reason = Failure(ConnectionDone())
+            server.connectionLost(reason)
+            client.dataReceived(written)
+            outcomes.append((lost == [reason], server._lostTLSConnection, transport.value() == written, len(reads)))
+        twisteds, ours = outcomes
+        self.assertEqual(twisteds[:3], (True, True, True))
+        self.assertEqual(ours, (*twisteds[:3], 0))
+        self.assertGreater(twisteds[3], 0)  # Twisted's reads (and meets ZERO_RETURN); ours does not
 
 
 def _sendemodul_classes():
