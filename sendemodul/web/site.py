@@ -46,7 +46,7 @@ from sendemodul.web.request import UploadRequest, bad_segment
 from sendemodul.web.review import ReviewPages
 from sendemodul.web.review_access import ApplicationPage, Applications, ReviewerLoginPage
 from sendemodul.web.staff_pages import StaffStatusPage
-from sendemodul.web.tls import CoalescingTLSFactory
+from sendemodul.web.tls import CoalescingTLSFactory, ServerTLSOptions
 
 log = Logger()
 
@@ -270,7 +270,7 @@ class SecureRequest(UploadRequest):
         if d is None:
             d = login(self.app.portal, basic_credentials(header[0], self.source()))
         d.addBoth(seen)
-        if not (outcome and isinstance(outcome[0], Failure) and outcome[0].check(LoginBusy)):
+        if not (outcome and isinstance(outcome[0], Failure) and isinstance(outcome[0].value, LoginBusy)):
             self.basic_login = d
             return False
         d.addErrback(lambda failure: None)  # answered here
@@ -303,7 +303,7 @@ def tls_options(cert_path):
     """TLS 1.2+ with forward-secret AEAD ciphers only, from a PEM bundle (key + certificate)."""
     pem = cert_path.read_bytes()
     cert = ssl.PrivateCertificate.loadPEM(pem)
-    return ssl.CertificateOptions(
+    return ServerTLSOptions(
         privateKey=cert.privateKey.original,
         certificate=cert.original,
         raiseMinimumTo=ssl.TLSVersion.TLSv1_2,
