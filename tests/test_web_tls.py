@@ -60,3 +60,15 @@ def test_a_client_offering_alpn_gets_the_answer_twisteds_options_give(cert_path)
         assert negotiated(tls_options(cert_path), offered) == theirs, offered
         if offered != (b"h2",):  # (no common protocol: whatever Twisted's answer is, ours is the same)
             assert theirs == (b"http/1.1" if offered else None), offered
+
+
+def test_the_site_answers_http_1_1_to_alpn_even_where_h2_is_importable(cert_path, monkeypatch):
+    """Twisted's Site would offer ``h2`` first once the ``h2`` package is installed; our Channel speaks HTTP/1.1
+    only, so a client preferring ``h2`` must still get ``http/1.1``."""
+    from twisted.web import http
+
+    monkeypatch.setattr(http, "H2_ENABLED", True)
+    clock = Clock()
+    assert Site(web_app(clock), clock).acceptableProtocols() == [b"http/1.1"]
+    assert negotiated(tls_options(cert_path), (b"h2", b"http/1.1")) == b"http/1.1"
+    assert negotiated(tls_options(cert_path), (b"h2",)) != b"h2"

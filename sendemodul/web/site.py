@@ -159,7 +159,8 @@ class Site(server.Site):
 
     displayTracebacks = False
 
-    #: HTTP/1.1 only: the TLS options offer no ALPN, so Twisted's HTTP/2-switching wrapper had nothing to switch.
+    #: HTTP/1.1 only (our Channel), not Twisted's HTTP/2-switching wrapper: :meth:`acceptableProtocols` says so to
+    #: ALPN.
     protocol = Channel
 
     def __init__(self, app, reactor):
@@ -168,6 +169,13 @@ class Site(server.Site):
         )
         self.app = app
         self.reactor = reactor
+
+    def acceptableProtocols(self):
+        """Only ``http/1.1`` to a client's ALPN offer. Twisted's Site offers ``h2`` first wherever the ``h2`` package
+        is importable (``http.H2_ENABLED``), for its HTTP/2-switching wrapper; our :class:`Channel` speaks HTTP/1.1
+        only, so a client that took ``h2`` (curl and every browser prefer it) would send HTTP/2 to an HTTP/1.1
+        parser: an install that gained ``h2`` beside Twisted would break every HTTPS client."""
+        return [b"http/1.1"]
 
     #: Refused logins (401, 503) logged per second at most; the rest are counted and summed up once a second, so a
     #: storm of wrong PINs does not spend the reactor's time writing the log.
