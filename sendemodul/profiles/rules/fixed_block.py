@@ -12,7 +12,7 @@ and declares the attributes of :class:`FixedRules` that it reads."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from sendemodul.identity import IdClass
@@ -117,7 +117,7 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
     #: Per identifier field (as ``_ids``): its duplicate table, whether mandatory, whether a fødselsnummer, checked.
     _fast_ids: tuple[tuple[FirstSeen, bool, bool, bool], ...]
 
-    def check_block(self, first_line: int, texts: list[str]) -> FixedBlock:
+    def check_block(self, first_line: int, texts: Sequence[str]) -> FixedBlock:
         """:meth:`check_text` for each line of a block (``texts``, numbered from ``first_line``, each of the record
         length without TAB, CR or line break; a blank one is no record), column by column.
 
@@ -231,7 +231,7 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
         return judged_ok
 
     def _birth_column(
-        self, raw: np.ndarray, birth_spec: FieldSpec, fnr_spec: FieldSpec, texts: list[str], wanted: np.ndarray
+        self, raw: np.ndarray, birth_spec: FieldSpec, fnr_spec: FieldSpec, texts: Sequence[str], wanted: np.ndarray
     ) -> np.ndarray:
         """Whether each line's birth date agrees with its fødselsnummer as :meth:`_clean` decides it: by the digits
         for a ``ddMMyyyy`` field of 8 characters, else (and where the digits differ) by :func:`birth_matches`."""
@@ -272,7 +272,7 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
     def _remember_block(
         self,
         first_line: int,
-        texts: list[str],
+        texts: Sequence[str],
         raw: np.ndarray,
         clean: np.ndarray,
         blank: np.ndarray,
@@ -299,7 +299,7 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
     def _remember_clean(
         self,
         first_line: int,
-        texts: list[str],
+        texts: Sequence[str],
         clean: np.ndarray,
         raw: np.ndarray,
         start: int,
@@ -357,7 +357,7 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
                 values = [value for value in values if value]
             seen.add_many(values, [first_line + i for i in kept])
 
-    def _block_rows(self, first_line: int, texts: list[str], raw: np.ndarray, blank: np.ndarray) -> FixedBlock:
+    def _block_rows(self, first_line: int, texts: Sequence[str], raw: np.ndarray, blank: np.ndarray) -> FixedBlock:
         """The rows of a block's records for the container (see :class:`FixedBlock`)."""
         import numpy as np
 
