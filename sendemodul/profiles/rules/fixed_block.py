@@ -27,6 +27,7 @@ from sendemodul.profiles.rules.records import (
     RecordRules,
     birth_matches,
 )
+from sendemodul.profiles.rules.rule_block_columns import rows_all
 
 if TYPE_CHECKING:  # imported where used (a block of records): most commands never need numpy
     import numpy as np
@@ -156,13 +157,13 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
                 continue
             id_start, id_end = spec.span
             column = raw[:, id_start:id_end]
-            filled = ~(column == 32).all(axis=1)
+            filled = ~rows_all(column == 32)
             if mandatory:
                 clean &= filled
             if id_end - id_start != (11 if fnr else 12):
                 clean &= ~filled  # a padded identifier: line by line
                 continue
-            clean &= ~filled | ((column >= 48) & (column <= 57)).all(axis=1)
+            clean &= ~filled | rows_all((column >= 48) & (column <= 57))
             if fnr:
                 classes, rules = classify_fnr_array(column)
                 bad = np.isin(classes, _BAD_CODES)
@@ -244,14 +245,14 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
         born, fnr = raw[:, start:end], raw[:, fnr_start:fnr_end]
         agrees = np.zeros(len(raw), bool)
         if birth.date_format == "ddMMyyyy" and born.shape[1] == 8:
-            digits = ((born[:, 2:4] >= 48) & (born[:, 2:4] <= 57)).all(axis=1)
+            digits = rows_all((born[:, 2:4] >= 48) & (born[:, 2:4] <= 57))
             born_month = (born[:, 2].astype(np.int16) - 48) * 10 + born[:, 3] - 48
             month = (fnr[:, 2].astype(np.int16) - 48) * 10 + fnr[:, 3] - 48
             agrees = (
                 (born[:, 0] != 32)
                 & (born[:, 7] != 32)
-                & (born[:, 0:2] == fnr[:, 0:2]).all(axis=1)
-                & (born[:, 6:8] == fnr[:, 4:6]).all(axis=1)
+                & rows_all(born[:, 0:2] == fnr[:, 0:2])
+                & rows_all(born[:, 6:8] == fnr[:, 4:6])
                 & digits
                 & (born_month >= 1)
                 & (born_month <= 12)
