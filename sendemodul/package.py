@@ -244,7 +244,7 @@ def make_package(
     (:class:`~sendemodul.keydir.RecipientKey`) pseudonyms.age is encrypted to. Returns a :class:`PackageResult`.
 
     With ``pseudonym_process`` the HMACs of the blocks' IDs are computed in a child process
-    (:class:`~sendemodul.pseudonym_child.PseudonymChild`) while this one does the rest of the block work: the same
+    (:class:`~sendemodul.pseudonym_pipe.PseudonymChild`) while this one does the rest of the block work: the same
     pseudonyms on a second core. Without it, all in this process (the reference the tests hold the child to).
     """
     if not ssb_recipients or any(key.role != "ssb" for key in ssb_recipients):

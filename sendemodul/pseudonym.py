@@ -20,12 +20,12 @@ from sendemodul.identity import ClassifiedId, IdClass
 from sendemodul.pseudonym_child import (
     ANSWER_CHARS,
     PSEUDONYM_CHARS,
-    PseudonymChild,
     base32_prefixes,
     encode_layout,
     hmac_base32,
     hmac_states,
 )
+from sendemodul.pseudonym_pipe import PseudonymChild
 
 __all__ = ["PSEUDONYM_CHARS", "base32_prefixes"]  # re-exported: the tests and older callers find them here
 
@@ -59,7 +59,7 @@ class Pseudonymizer:
         self._prefix = f"v{version}-"
         key = derive_key(master_key, environment=environment, register=register, version=version)
         self._hmac = hmac.new(key, digestmod=hashlib.sha256)
-        #: The derived key, kept only to hand it to a :class:`~sendemodul.pseudonym_child.PseudonymChild` over a pipe.
+        #: The derived key, kept only to hand it to a :class:`~sendemodul.pseudonym_pipe.PseudonymChild` over a pipe.
         self._key = key
         # HMAC as two SHA-256 states after the padded key (RFC 2104), copied per ID: faster than hmac.new per ID.
         self._inner, self._outer = hmac_states(key)
@@ -82,7 +82,7 @@ class Pseudonymizer:
         return hmac_base32(self._inner, self._outer, canonical_ids)
 
     def child(self, tails: tuple[bytes, ...], with_pseudonym: tuple[bool, ...]) -> PseudonymChild:
-        """A :class:`~sendemodul.pseudonym_child.PseudonymChild` with this domain's key and the layout of
+        """A :class:`~sendemodul.pseudonym_pipe.PseudonymChild` with this domain's key and the layout of
         :func:`~sendemodul.pseudonym_child.join_lines` (a context manager)."""
         return PseudonymChild(self._key, encode_layout(self._prefix_bytes, tails, with_pseudonym))
 

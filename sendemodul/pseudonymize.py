@@ -65,7 +65,7 @@ class Pseudonymize:
         self._pseudonymizer = pseudonymizer
         self._classify = classify
         self._out = out
-        #: A :class:`~sendemodul.pseudonym_child.PseudonymChild` that makes :meth:`block`'s pseudonyms, or None.
+        #: A :class:`~sendemodul.pseudonym_pipe.PseudonymChild` that makes :meth:`block`'s pseudonyms, or None.
         self._child = child
         #: :meth:`block`'s lines not yet written, in order: bytes made here, or None for the child's next answer.
         self._pending = collections.deque()
@@ -217,7 +217,7 @@ class Pseudonymize:
         self._write_pending(MAX_PENDING_BLOCKS)
 
     def use_child(self, child):
-        """Have ``child`` (a :class:`~sendemodul.pseudonym_child.PseudonymChild` with :attr:`layout`, or None) make
+        """Have ``child`` (a :class:`~sendemodul.pseudonym_pipe.PseudonymChild` with :attr:`layout`, or None) make
         the lines of :meth:`block`."""
         self._child = child
 

@@ -638,7 +638,7 @@ def test_a_killed_child_process_fails_the_package_and_keeps_nothing(keys, tmp_pa
     import signal
 
     import sendemodul.package
-    from sendemodul.pseudonym_child import PseudonymChild, PseudonymChildFailed
+    from sendemodul.pseudonym_pipe import PseudonymChild, PseudonymChildFailed
 
     monkeypatch.setattr(sendemodul.package, "BLOCK_BYTES", 4096)
     submit = PseudonymChild.submit
@@ -663,7 +663,8 @@ def test_a_killed_child_process_fails_the_package_and_keeps_nothing(keys, tmp_pa
 
 def test_child_process_gets_the_key_over_its_stdin_and_stays_small():
     """Not in its argv or environment; it imports no numpy (its RSS stays small); a malformed frame ends it."""
-    from sendemodul.pseudonym_child import FRAME_HEADER, PseudonymChildFailed
+    from sendemodul.pseudonym_child import FRAME_HEADER
+    from sendemodul.pseudonym_pipe import PseudonymChildFailed
 
     pseudonymizer = Pseudonymizer(MASTER_KEY, environment="test", register="11F", version=1)
     key = derive_key(MASTER_KEY, environment="test", register="11F", version=1)
