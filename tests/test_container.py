@@ -818,7 +818,9 @@ def test_a_part_that_fails_in_its_thread_fails_the_write_and_leaves_nothing(keys
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("case", ["fixed", "variable", "repeated row_id", "short line", "one line"])
+@pytest.mark.parametrize(
+    "case", ["fixed", "variable", "repeated row_id", "short line", "one line", "shared prefix", "not hex", "upper case"]
+)
 def test_a_bucket_sorted_by_row_id_numbers_is_sorted_as_its_lines(case):
     """The writer sorts a bucket by its row_ids read as numbers; the lines come out exactly as a sort of the lines
     gives them, for lines of one width (as an array), of many widths, and where it falls back to sorting lines."""
@@ -836,6 +838,11 @@ def test_a_bucket_sorted_by_row_id_numbers_is_sorted_as_its_lines(case):
         lines = [f"{r}\tPERSON\t{'9' * rng.randrange(12)}\0{r}\tDUF\t" for r in row_ids]
     if case == "repeated row_id":
         lines[7] = lines[3][:25] + "other"
+    if case == "shared prefix":  # the first 16 digits alike: sorted by the whole row_id
+        lines = [line[:16] + row_ids[0][16:] if k % 50 == 0 else line for k, line in enumerate(lines)]
+        lines[11] = lines[10][:16] + lines[11][16:]
+    if case in ("not hex", "upper case"):  # no hex number (or not as the writer spells it): sorted by the bytes
+        lines = [line.upper() if case == "upper case" else line.replace("a", "_") for line in lines]
     if case == "short line":
         lines[9] = "abc"
     block = "".join(f"{line}\n" for line in lines).encode()

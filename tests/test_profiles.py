@@ -225,6 +225,43 @@ def test_fixed_width_file_without_line_breaks_streams_in_bounded_memory():
     assert peak < 1024 * 1024
 
 
+@pytest.mark.parametrize("lines_a_block", [1, 2, 3, 7])
+def test_fixed_width_blocks_give_what_scan_gives(monkeypatch, lines_a_block):
+    """``blocks()`` against ``scan()`` on a file mixing clean runs of lines (read as a :class:`LineBlock`, each
+    line's text decoded from the bytes when asked for) with ISO-8859-1 text, blank lines, a CRLF, a TAB, a line
+    broken in two by an LF in place of a character (every LF still where a line would end), and a last line without
+    its LF (read as lines, or handed to ``scan``)."""
+    from sendemodul.profiles import fixed
+
+    profile = load_profile("11CF", 2026)
+    monkeypatch.setattr(fixed, "_BLOCK_BYTES", (profile.record_length + 1) * lines_a_block)
+    good = generate_extract(profile, ALNA, 12, seed=3).decode("iso-8859-1").splitlines()
+    odd = good[4][:142] + "Ærlig Ø".ljust(10) + good[4][152:]
+    lines = [*good[:2], good[8][:60], good[8][61:], good[2], good[3], odd, " " * profile.record_length, good[5]]
+    lines += [good[6] + "\r", good[7], good[9][:50] + "\t" + good[9][51:], *good[10:12]]
+    data = "\n".join(lines).encode("iso-8859-1")  # the last line without its LF
+    expected = [(r.line, r.ids, r.data) if isinstance(r, Record) else (r.line, r.rule) for r in scanned(profile, data)]
+    got, kinds = [], set()
+    for first, block in profile.open_extract(io.BytesIO(data)).blocks():
+        kinds.add(type(block).__name__)
+        if first is None:
+            got += [(r.line, r.ids, r.data) if isinstance(r, Record) else (r.line, r.rule) for r in block]
+            continue
+        assert block[-1] == block[len(block) - 1] and block[:] == [block[i] for i in range(len(block))]
+        with pytest.raises(IndexError):
+            block[len(block)]
+        for i, text in enumerate(block):
+            if text.strip(" "):
+                record = profile.record(first + i, text)
+                got.append((record.line, record.ids, record.data))
+    assert got == expected
+    assert "generator" in kinds and ("LineBlock" in kinds or lines_a_block == 7)  # 7: no block of clean lines
+
+
+def scanned(profile, data):
+    return list(profile.open_extract(io.BytesIO(data)).scan())
+
+
 def test_fixed_width_joined_stream_reads_its_head_then_the_rest():
     from sendemodul.profiles.fixed import _Joined
 

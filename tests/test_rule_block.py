@@ -349,3 +349,21 @@ def test_block_date_judgement_agrees_with_the_field_rule(mandatory):
     got = rules._judged_column(rule, {}, column).tolist()
     assert got == [rule.problem(text) is None for text in texts]
     assert 0 < sum(got) < len(texts)
+
+
+def test_rows_all_is_numpys_all_over_each_row():
+    """The block path's reduction of a row (by columns for narrow rows) against ``all(axis=1)``, at every width
+    either side of the switch, with no row, no column, and rows all true, all false and mixed."""
+    import numpy as np
+
+    from sendemodul.profiles.rules.rule_block_columns import _ROWS_BY_COLUMNS, rows_all
+
+    rng = np.random.default_rng(7)
+    for width in [*range(0, 18), _ROWS_BY_COLUMNS, _ROWS_BY_COLUMNS + 1, 339]:
+        for n in (0, 1, 5, 300):
+            mask = rng.random((n, width)) < 0.97
+            mask[: n // 3] = True
+            for m in (mask, mask[:, ::-1], np.zeros((n, width), bool)):
+                got = rows_all(m)
+                assert got.dtype == bool and got.shape == (n,)
+                assert (got == m.all(axis=1)).all()

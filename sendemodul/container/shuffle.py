@@ -241,11 +241,12 @@ def _sorted_lines(block: bytearray) -> "bytes | np.ndarray":
     import numpy as np
 
     data = np.frombuffer(block, np.uint8)
-    count, width = block.count(b"\n"), block.find(b"\n") + 1
+    count, width = int(np.count_nonzero(data == 10)), block.find(b"\n") + 1  # bytes.count: six times slower
     rows = None
     if width > 24 and count * width == len(block) and (data[width - 1 :: width] == 10).all():
         rows = data.reshape(count, width)
-        keys = np.ascontiguousarray(rows[:, :24]).view(">u8")
+        hexes = rows[:, :24]
+        keys = np.ascontiguousarray(hexes).view(">u8")
     else:
         ends = np.flatnonzero(data == 10)
         starts = np.empty(len(ends), np.intp)
@@ -253,19 +254,50 @@ def _sorted_lines(block: bytearray) -> "bytes | np.ndarray":
         starts[1:] = ends[:-1] + 1
         if not len(ends) or (ends - starts).min() < 24 or ends[-1] != len(block) - 1:
             return _sorted_as_lines(block)
-        keys = np.empty((len(ends), 24), np.uint8)
+        hexes = np.empty((len(ends), 24), np.uint8)
         for k in range(24):  # a byte column at a time: no (n, 24) index array
-            keys[:, k] = data[starts + k]
-        keys = keys.view(">u8")
-    order = np.lexsort(keys.T[::-1])
-    ordered = keys[order]
-    if len(order) > 1 and not (ordered[1:] != ordered[:-1]).any(axis=1).all():
-        return _sorted_as_lines(block)
+            hexes[:, k] = data[starts + k]
+        keys = hexes.view(">u8")
+    order = _hex_prefix_order(hexes)
+    if order is None:
+        order = np.lexsort(keys.T[::-1])
+        ordered = keys[order]
+        if len(order) > 1 and not (ordered[1:] != ordered[:-1]).any(axis=1).all():
+            return _sorted_as_lines(block)
     if rows is not None:
         result: np.ndarray = rows[order]
         return result
     lines = bytes(block).split(b"\n")
     return b"\n".join([lines[i] for i in order.tolist()]) + b"\n"
+
+
+_NIBBLES: "list[np.ndarray]" = []
+
+
+def _hex_prefix_order(hexes: "np.ndarray") -> "np.ndarray | None":
+    """The order of rows whose first 16 bytes (of ``hexes``, ``(n, 24)`` uint8) are lower-case hex digits and differ
+    from row to row: those digits as one 64-bit number a row (the digits' order is their values' order), sorted by
+    one ``argsort`` instead of :func:`numpy.lexsort`'s three stable sorts (about half the time a bucket). ``None``
+    when some row's prefix is no such hex text, or two rows share it (then the caller sorts by the whole row_id)."""
+    import numpy as np
+
+    if not _NIBBLES:
+        value = np.zeros(256, np.uint8)
+        valid = np.zeros(256, bool)
+        for digit, char in enumerate(b"0123456789abcdef"):
+            value[char], valid[char] = digit, True
+        _NIBBLES.extend((value, valid))
+    value, valid = _NIBBLES
+    prefix = hexes[:, :16]
+    if not valid[prefix].all():
+        return None
+    nibbles = value[prefix]
+    packed = np.ascontiguousarray((nibbles[:, 0::2] << 4) | nibbles[:, 1::2]).view(">u8").ravel()
+    order: np.ndarray = np.argsort(packed)
+    ordered = packed[order]
+    if (ordered[1:] == ordered[:-1]).any():
+        return None
+    return order
 
 
 def _sorted_as_lines(block: bytearray) -> bytes:

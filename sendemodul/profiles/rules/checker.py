@@ -3,6 +3,7 @@ callers that read the extract themselves, as ``sendemodul encrypt`` does)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import BinaryIO
 
 from sendemodul import identity
@@ -116,7 +117,7 @@ class Checker:
         self.report.records += 1
         return records.check_text(line, text)
 
-    def feed_block(self, first_line: int, texts: list[str]) -> FixedBlock:
+    def feed_block(self, first_line: int, texts: Sequence[str]) -> FixedBlock:
         """Fixed width: :meth:`feed_text` for every line of a ``(first_line, texts)`` block of
         :meth:`~sendemodul.profiles.fixed.FixedWidthExtract.blocks`, the block's rules evaluated at once
         (:meth:`FixedRules.check_block`); the records' rows as a :class:`FixedBlock`. The lines up to the first

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sendemodul.profiles.rules.fields import FieldRule
+from sendemodul.profiles.rules.rule_block_columns import rows_all
 
 if TYPE_CHECKING:
     import numpy as np
@@ -61,7 +62,7 @@ def _rows_in(column: np.ndarray, forms: set[bytes]) -> np.ndarray:
 
     found = np.zeros(len(column), bool)
     for form in forms:
-        found |= (column == np.frombuffer(form, np.uint8)).all(axis=1)
+        found |= rows_all(column == np.frombuffer(form, np.uint8))
     return found
 
 
@@ -116,9 +117,9 @@ def _aligned_digits(column: np.ndarray, blank: bool) -> np.ndarray:
     space = column == 32
     count = digit.sum(axis=1)
     positions = np.arange(width)
-    left = (digit == (positions < count[:, None])).all(axis=1)
-    right = (digit == (positions >= (width - count)[:, None])).all(axis=1)
-    ok: np.ndarray = (digit | space).all(axis=1) & (((count >= 1) & (left | right)) | ((count == 0) & blank))
+    left = rows_all(digit == (positions < count[:, None]))
+    right = rows_all(digit == (positions >= (width - count)[:, None]))
+    ok: np.ndarray = rows_all(digit | space) & (((count >= 1) & (left | right)) | ((count == 0) & blank))
     return ok
 
 
@@ -129,13 +130,13 @@ def _date_shape(column: np.ndarray, blank: bool) -> np.ndarray:
 
     n, width = column.shape
     space = column == 32
-    ok = space.all(axis=1) if blank else np.zeros(n, bool)
+    ok = rows_all(space) if blank else np.zeros(n, bool)
     for before in range(width - 8 + 1):
         part = column[:, before : before + 8].astype(np.int16) - 48
-        digits = ((part >= 0) & (part <= 9)).all(axis=1)
+        digits = rows_all((part >= 0) & (part <= 9))
         day, month = part[:, 0] * 10 + part[:, 1], part[:, 2] * 10 + part[:, 3]
         shape = digits & (day >= 1) & (day <= 31) & (month >= 1) & (month <= 12)
-        padding = space[:, :before].all(axis=1) & space[:, before + 8 :].all(axis=1)
+        padding = rows_all(space[:, :before]) & rows_all(space[:, before + 8 :])
         ok |= shape & padding
     return ok
 
@@ -218,7 +219,7 @@ class FieldColumns:
         elif spec.date_format == "ddMMyyyy" and width >= 8:
             return "column", lambda column: _date_shape(column, blank)
         elif spec.date_format is None and spec.mandatory:
-            return "column", lambda column: ~(column == 32).all(axis=1)
+            return "column", lambda column: ~rows_all(column == 32)
         if values is None:
             compiled = re.compile(pattern)
             return "column", lambda column: _per_distinct(column, compiled, encoding)
@@ -255,7 +256,7 @@ class FieldColumns:
                 high <<= 8
                 code |= high
             code += np.arange(0, len(table), 256**width, dtype=np.int32)
-            ok &= table[code].all(axis=1)
+            ok &= rows_all(table[code])
         for start, end, kind, test in self._tests:
             if kind == "column":
                 ok &= test(full[:, start:end])

@@ -12,7 +12,7 @@ and declares the attributes of :class:`FixedRules` that it reads."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from sendemodul.identity import IdClass
@@ -27,6 +27,7 @@ from sendemodul.profiles.rules.records import (
     RecordRules,
     birth_matches,
 )
+from sendemodul.profiles.rules.rule_block_columns import rows_all
 
 if TYPE_CHECKING:  # imported where used (a block of records): most commands never need numpy
     import numpy as np
@@ -117,7 +118,7 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
     #: Per identifier field (as ``_ids``): its duplicate table, whether mandatory, whether a fødselsnummer, checked.
     _fast_ids: tuple[tuple[FirstSeen, bool, bool, bool], ...]
 
-    def check_block(self, first_line: int, texts: list[str]) -> FixedBlock:
+    def check_block(self, first_line: int, texts: Sequence[str]) -> FixedBlock:
         """:meth:`check_text` for each line of a block (``texts``, numbered from ``first_line``, each of the record
         length without TAB, CR or line break; a blank one is no record), column by column.
 
@@ -156,13 +157,13 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
                 continue
             id_start, id_end = spec.span
             column = raw[:, id_start:id_end]
-            filled = ~(column == 32).all(axis=1)
+            filled = ~rows_all(column == 32)
             if mandatory:
                 clean &= filled
             if id_end - id_start != (11 if fnr else 12):
                 clean &= ~filled  # a padded identifier: line by line
                 continue
-            clean &= ~filled | ((column >= 48) & (column <= 57)).all(axis=1)
+            clean &= ~filled | rows_all((column >= 48) & (column <= 57))
             if fnr:
                 classes, rules = classify_fnr_array(column)
                 bad = np.isin(classes, _BAD_CODES)
@@ -231,7 +232,7 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
         return judged_ok
 
     def _birth_column(
-        self, raw: np.ndarray, birth_spec: FieldSpec, fnr_spec: FieldSpec, texts: list[str], wanted: np.ndarray
+        self, raw: np.ndarray, birth_spec: FieldSpec, fnr_spec: FieldSpec, texts: Sequence[str], wanted: np.ndarray
     ) -> np.ndarray:
         """Whether each line's birth date agrees with its fødselsnummer as :meth:`_clean` decides it: by the digits
         for a ``ddMMyyyy`` field of 8 characters, else (and where the digits differ) by :func:`birth_matches`."""
@@ -244,14 +245,14 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
         born, fnr = raw[:, start:end], raw[:, fnr_start:fnr_end]
         agrees = np.zeros(len(raw), bool)
         if birth.date_format == "ddMMyyyy" and born.shape[1] == 8:
-            digits = ((born[:, 2:4] >= 48) & (born[:, 2:4] <= 57)).all(axis=1)
+            digits = rows_all((born[:, 2:4] >= 48) & (born[:, 2:4] <= 57))
             born_month = (born[:, 2].astype(np.int16) - 48) * 10 + born[:, 3] - 48
             month = (fnr[:, 2].astype(np.int16) - 48) * 10 + fnr[:, 3] - 48
             agrees = (
                 (born[:, 0] != 32)
                 & (born[:, 7] != 32)
-                & (born[:, 0:2] == fnr[:, 0:2]).all(axis=1)
-                & (born[:, 6:8] == fnr[:, 4:6]).all(axis=1)
+                & rows_all(born[:, 0:2] == fnr[:, 0:2])
+                & rows_all(born[:, 6:8] == fnr[:, 4:6])
                 & digits
                 & (born_month >= 1)
                 & (born_month <= 12)
@@ -272,7 +273,7 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
     def _remember_block(
         self,
         first_line: int,
-        texts: list[str],
+        texts: Sequence[str],
         raw: np.ndarray,
         clean: np.ndarray,
         blank: np.ndarray,
@@ -299,7 +300,7 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
     def _remember_clean(
         self,
         first_line: int,
-        texts: list[str],
+        texts: Sequence[str],
         clean: np.ndarray,
         raw: np.ndarray,
         start: int,
@@ -357,7 +358,7 @@ class FixedBlockRules(RecordRules[FixedWidthProfile]):
                 values = [value for value in values if value]
             seen.add_many(values, [first_line + i for i in kept])
 
-    def _block_rows(self, first_line: int, texts: list[str], raw: np.ndarray, blank: np.ndarray) -> FixedBlock:
+    def _block_rows(self, first_line: int, texts: Sequence[str], raw: np.ndarray, blank: np.ndarray) -> FixedBlock:
         """The rows of a block's records for the container (see :class:`FixedBlock`)."""
         import numpy as np
 

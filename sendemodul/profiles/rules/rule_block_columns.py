@@ -20,7 +20,7 @@ from sendemodul.profiles.rules.rule_values import ssb_int
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["PackedFields", "TextOf", "packed_field", "padded_forms", "small_code"]
+__all__ = ["PackedFields", "TextOf", "packed_field", "padded_forms", "rows_all", "small_code"]
 
 _NOT_CONST = object()
 #: A block's lines as the controls read them: the bytes (n, record length) and a line's text by its row.
@@ -99,6 +99,24 @@ class _B:
         return value
 
 
+#: The widest rows :func:`rows_all` reduces by columns (wider ones the copy costs more than it saves).
+_ROWS_BY_COLUMNS = 48
+
+
+def rows_all(mask: np.ndarray) -> np.ndarray:
+    """``mask.all(axis=1)`` of an ``(n, width)`` bool array. numpy reduces a row of a few elements in a loop of its
+    own, about 20-30 ns a row whatever the width (~100-150 us for a block of 4,600 lines at widths 4-11); on a
+    transposed copy the reduction is one pass over all the rows per column: 4-6 times faster at widths up to 16,
+    still faster at 45. Most of the checks' reductions are over a field's few bytes."""
+    import numpy as np
+
+    if mask.shape[1] > _ROWS_BY_COLUMNS:
+        wide: np.ndarray = np.all(mask, axis=1)
+        return wide
+    result: np.ndarray = np.logical_and.reduce(np.ascontiguousarray(mask.T), axis=0)
+    return result
+
+
 def _constant(value: Any) -> _B:
     return _B("const", value, value is None)
 
@@ -171,7 +189,7 @@ def _ssb_int_column(col: np.ndarray, b: _Block, start: int, end: int) -> np.ndar
     digit = (col >= 48) & (col <= 57)
     space = col == 32
     sign = (col == 43) | (col == 45)
-    simple = (digit | space | sign).all(axis=1)
+    simple = rows_all(digit | space | sign)
     filled = ~space
     any_filled = filled.any(axis=1)
     first = np.argmax(filled, axis=1)
@@ -182,7 +200,7 @@ def _ssb_int_column(col: np.ndarray, b: _Block, start: int, end: int) -> np.ndar
     length = last - body_start + 1
     positions = np.arange(width)
     inside = (positions >= body_start[:, None]) & (positions <= last[:, None])
-    ok = simple & any_filled & (length >= 1) & (length <= 9) & (digit | ~inside).all(axis=1)
+    ok = simple & any_filled & (length >= 1) & (length <= 9) & rows_all(digit | ~inside)
     exponent = np.clip(last[:, None] - positions, 0, 18)
     weights = np.asarray(_POWERS, np.int64)[exponent]
     values = np.where(inside & digit, (col.astype(np.int64) - 48) * weights, 0).sum(axis=1)
@@ -211,7 +229,7 @@ def _date_years(col: np.ndarray, *, lenient: bool) -> np.ndarray:
     real date)."""
     import numpy as np
 
-    digits = ((col >= 48) & (col <= 57)).all(axis=1)
+    digits = rows_all((col >= 48) & (col <= 57))
     day, month = _two(col, 0), _two(col, 2)
     year = _two(col, 4) * 100 + _two(col, 6)
     ok = digits & (day >= 1) & (day <= 31) & (month >= 1) & (month <= 12) & (year >= 1)
@@ -227,7 +245,7 @@ def _birth_years(col: np.ndarray, year: int) -> np.ndarray:
     """:func:`~sendemodul.profiles.rules.rule_values.ssb_birth_year` of each line's 11-wide slice (NaN: ``None``)."""
     import numpy as np
 
-    digits = ((col >= 48) & (col <= 57)).all(axis=1)
+    digits = rows_all((col >= 48) & (col <= 57))
     day, month, yy = _two(col, 0), _two(col, 2), _two(col, 4)
     individual = (col[:, 6].astype(np.int32) - 48) * 100 + _two(col, 7)
     suffix = individual * 100 + _two(col, 9)

@@ -21,6 +21,7 @@ from sendemodul.profiles.rules.rule_block_columns import (
     _per_distinct,
     _ssb_int_column,
     _Unsupported,
+    rows_all,
 )
 from sendemodul.profiles.rules.rule_block_nodes import _BlockNodes
 from sendemodul.profiles.rules.rule_compiler import _is_field
@@ -143,7 +144,7 @@ class _BlockCompiler(_BlockNodes):
 
         def compute(b: _Block) -> np.ndarray:
             col = column(b)
-            digits = ((col >= 48) & (col <= 57)).all(axis=1)
+            digits = rows_all((col >= 48) & (col <= 57))
             ok: np.ndarray = digits & duf_ok_array(col)
             return ok
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sendemodul.profiles.fixed import FixedWidthProfile
 from sendemodul.profiles.rules.fields import Context
-from sendemodul.profiles.rules.rule_block_columns import _B, _Block, _constant, _Unsupported, padded_forms
+from sendemodul.profiles.rules.rule_block_columns import _B, _Block, _constant, _Unsupported, padded_forms, rows_all
 from sendemodul.profiles.rules.rule_compiler import _METHOD_NAMES, _CompilerBase, _is_codes_of, _is_field
 from sendemodul.profiles.rules.rule_operators import _PY_OPS, _cmp
 
@@ -94,7 +94,7 @@ class _BlockNodes(_CompilerBase):
             col = column(b)
             found = np.zeros(b.n, bool)
             for row in rows:
-                found |= (col == row).all(axis=1)
+                found |= rows_all(col == row)
             return found
 
         return self.node("bool", compute)
@@ -112,7 +112,7 @@ class _BlockNodes(_CompilerBase):
         if self.specs[name].width <= 8:
             return self.member(name, [""])
         column = self.column(name)
-        return self.node("bool", lambda b: (column(b) == 32).all(axis=1))
+        return self.node("bool", lambda b: rows_all(column(b) == 32))
 
     def need(self, code: _B, *kinds: str) -> _B:
         if code.kind not in kinds and not (code.is_const and "const" in kinds):
