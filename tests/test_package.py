@@ -831,3 +831,24 @@ def test_copy_file_range_copies_in_the_kernel_or_by_a_loop_and_refuses_a_short_s
             os.close(write)
     assert (tmp_path / "copy").read_bytes()[:4] == b"head"
     assert (tmp_path / "copy").read_bytes()[4:] == data[5:-5] + data[-5:]
+
+
+def test_equal_at_says_what_the_bytes_say():
+    """The block path's comparison of field names (8-byte words, or a window for short names) against slicing: each
+    name length from 1 to 40 at every position, and the name with one byte changed at each place."""
+    import random
+
+    import numpy as np
+
+    from sendemodul.pseudonymize import _equal_at
+
+    rng = random.Random(3)
+    for width in range(1, 41):
+        name = bytes(rng.choice(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ_") for _ in range(width))
+        variants = [name] + [name[:k] + b"a" + name[k + 1 :] for k in range(width)]
+        block = b"\t".join(rng.choice(variants) for _ in range(200)) + b"\t\n"
+        data = np.frombuffer(block, np.uint8)
+        positions = np.asarray([i for i in range(len(block) - width) if block[i - 1 : i] in (b"", b"\t")], np.intp)
+        expected = [block[p : p + width] == name for p in positions.tolist()]
+        assert _equal_at(data, positions, name).tolist() == expected
+        assert any(expected) and not all(expected)
