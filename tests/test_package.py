@@ -95,8 +95,21 @@ def test_pseudonym_test_vector():
     assert (id_kind("PERSON_DUF"), id_kind("DUFnummer"), id_kind("Fodselsnummer")) == ("duf", "duf", "fnr")
 
 
-def test_round_trip(keys, tmp_path, private_tmp):
-    """write -> verify -> make_package -> ssb open gives every record with its ID's pseudonym and class."""
+@pytest.mark.parametrize("in_place", [True, False])
+def test_round_trip(keys, tmp_path, private_tmp, monkeypatch, in_place):
+    """write -> verify -> make_package -> ssb open gives every record with its ID's pseudonym and class; with
+    pseudonyms.age encrypted into its place in the package, and (where the room before it is not known in advance)
+    into a temporary file copied in after."""
+    import sendemodul.package
+
+    head_size = sendemodul.package._head_size
+    heads = []
+
+    def spied(*args, **kwargs):
+        heads.append(head_size(*args, **kwargs) if in_place else None)
+        return heads[-1]
+
+    monkeypatch.setattr(sendemodul.package, "_head_size", spied)
     rows = make_rows(200)
     manifest = write(keys, tmp_path / "c.tar", rows)
     verify(keys, tmp_path / "c.tar")
@@ -117,6 +130,9 @@ def test_round_trip(keys, tmp_path, private_tmp):
     container_items, package_items = dict(members(tmp_path / "c.tar")), dict(members(tmp_path / "p.tar"))
     for name in ("manifest.json", "manifest.sig", "data.age"):
         assert package_items[name] == container_items[name]
+    if in_place:  # the room before pseudonyms.age was known before the identities were read, and was right
+        assert heads[0] == (tmp_path / "p.tar").read_bytes().index(package_items["pseudonyms.age"])
+    assert len(heads) == 1 and (heads[0] is not None) == in_place
     keys.tpf_signing.public_key().verify(package_items["tpf-seal.sig"], package_items["tpf-seal.json"])
     assert sorted(f.row_id for f in result.feedback) == sorted(
         line.split("\t")[0]
@@ -852,3 +868,25 @@ def test_equal_at_says_what_the_bytes_say():
         expected = [block[p : p + width] == name for p in positions.tolist()]
         assert _equal_at(data, positions, name).tolist() == expected
         assert any(expected) and not all(expected)
+
+
+def test_the_room_before_the_pseudonyms_is_known_only_where_every_seal_would_take_as_much(keys, tmp_path):
+    """The smallest seal (every count 0) and the largest (each count as large as the identities' bytes) in the same
+    512-byte blocks: known, and what the package's own seal then takes; else (recipient key ids that put the
+    seal's length next to a block's end) not known."""
+    from sendemodul.container import Manifest, TarReader
+    from sendemodul.package import _head_size
+
+    write(keys, tmp_path / "c.tar", make_rows(20))
+    with open(tmp_path / "c.tar", "rb") as f:
+        reader = TarReader(f)
+        manifest = Manifest.parse(reader.read_member("manifest.json", max_size=1 << 20, error=errors.ManifestInvalid))
+        signature = reader.read_member("manifest.sig", max_size=4096, error=errors.ManifestUnsigned)
+    fields = {"manifest": manifest, "environment": "test", "key_version": 1}
+    head = _head_size(signature, 64, 10**6, **fields, recipients=("ssb-2026",))
+    assert head is not None and head % 512 == 0
+    sizes = {
+        extra: _head_size(signature, 64, 10**6, **fields, recipients=("ssb-2026", "k" * extra))
+        for extra in range(1, 600)
+    }
+    assert None in sizes.values() and len(set(sizes.values()) - {None}) >= 2
