@@ -465,7 +465,7 @@ def test_a_storms_head_is_answered_by_the_channel_as_the_request_and_the_resourc
     """Through the real HTTPS front (issue 25): once the unit's budget is spent, the storm's request (one whole
     ``GET /api/v1/uploads`` head with ``Connection: close`` in the connection's first bytes, what the bench's Python
     client and curl with ``Connection: close`` send) is answered by the channel before any ``Request`` exists
-    (``web.site.Channel.answered_busy_head``). The same head sent in two parts (so Twisted parses it and the
+    (``web.busy.BusyHead.answered_busy_head``). The same head sent in two parts (so Twisted parses it and the
     request answers early), and the percent-escaped path (the resource tree), get the same bytes apart from the
     Date; curl gets the same status, headers and body; the metrics count each login as throttled once."""
     with _spent_budget(tmp_path) as (srv, cacert, user):
@@ -524,7 +524,7 @@ def _answer_and_close(srv, head, source="127.0.7.1"):
 
 @pytest.mark.integration
 def test_a_storms_head_answered_by_the_channel_closes_without_waiting_for_the_clients_close_notify(tmp_path):
-    """The channel's busy answer to a storm's head (``Channel.answered_busy_head``) closes as nginx does: its
+    """The channel's busy answer to a storm's head (``BusyHead.answered_busy_head``) closes as nginx does: its
     close_notify, then the TCP close, without waiting for the client's close_notify; the same answer through the
     resource tree (the percent-escaped path) still waits for it, as Twisted's TLS layer does. Both the same bytes."""
     with _spent_budget(tmp_path) as (srv, _cacert, _user):
@@ -539,7 +539,7 @@ def test_a_storms_head_answered_by_the_channel_closes_without_waiting_for_the_cl
 
 @pytest.mark.integration
 def test_behind_a_proxy_protocol_listener_the_channels_answer_counts_the_clients_own_address(tmp_path):
-    """The channel's early answer (``Channel.answered_busy_head``) behind a ``haproxy:`` listener (docs/cluster.md):
+    """The channel's early answer (``BusyHead.answered_busy_head``) behind a ``haproxy:`` listener (docs/cluster.md):
     the login's source is the client's address from the PROXY header, not the balancer's. With one hash per
     source, a second wrong PIN from 203.0.113.7 is answered busy by the channel (the same bytes as the ordinary
     path through the same listener), while one from 203.0.113.8 is still hashed (401)."""
