@@ -6,6 +6,8 @@ Keys, rows and tar helpers come from test_container (pytest puts tests/ on sys.p
 import csv
 import os
 import stat
+import subprocess
+import sys
 import tempfile
 
 import pytest
@@ -693,6 +695,7 @@ def test_child_process_gets_the_key_over_its_stdin_and_stays_small():
             with open(f"/proc/{child.pid}/{name}", "rb") as f:
                 seen = f.read()
             assert key not in seen and key.hex().encode() not in seen and MASTER_KEY.hex().encode() not in seen
+        assert b"\0MALLOC_TRIM_THRESHOLD_=8388608\0" in seen  # its blocks' memory kept (environ, read last)
         with open(f"/proc/{child.pid}/status") as f:
             status = f.read()
         rss_kib = int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
@@ -890,3 +893,31 @@ def test_the_room_before_the_pseudonyms_is_known_only_where_every_seal_would_tak
         for extra in range(1, 600)
     }
     assert None in sizes.values() and len(set(sizes.values()) - {None}) >= 2
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("how", ["none", "parent", "child"])
+def test_block_memory_is_kept_for_the_next_block_not_faulted_in_again(how):
+    """Arrays of a few hundred KiB made and freed per block: with glibc's own thresholds the heap is given back and
+    faulted in again (zeroed) at each turn; with the pseudonymizer's (``mallopt`` in the worker, the environment of
+    its child) it is kept."""
+    script = (
+        "import resource, sys\n"
+        "import numpy as np\n"
+        "if sys.argv[1] == 'parent':\n"
+        "    from sendemodul.package import _keep_block_memory\n"
+        "    _keep_block_memory()\n"
+        "def turns():\n"
+        "    for _ in range(100):\n"
+        "        a, b, c = np.ones(600_000, np.uint8), np.ones(600_000, np.uint8), np.ones(300_000, np.uint8)\n"
+        "        del a, b, c\n"
+        "turns()\n"
+        "faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "turns()\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults)\n"
+    )
+    from sendemodul.pseudonym_pipe import CHILD_MALLOC_ENV
+
+    env = {**os.environ, **(CHILD_MALLOC_ENV if how == "child" else {})}
+    faults = int(subprocess.run([sys.executable, "-c", script, how], env=env, check=True, capture_output=True).stdout)
+    assert (faults > 100 * 100) if how == "none" else (faults < 1000)
