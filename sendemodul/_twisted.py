@@ -29,15 +29,17 @@ import collections
 import itertools
 import struct
 
-from OpenSSL.SSL import Error, WantReadError
+from OpenSSL.SSL import RECEIVED_SHUTDOWN, SENT_SHUTDOWN, Error, WantReadError
 from twisted.conch.ssh import connection, filetransfer, transport, userauth
 from twisted.conch.ssh.common import getNS
 from twisted.internet import defer, error, tcp
+from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOProtocol
 from twisted.python import failure
 from twisted.web import http
+from zope.interface import directlyProvides, providedBy
 
 from sendemodul.sftp import ciphers
 
@@ -330,10 +332,52 @@ class CoalescingTLSMemoryBIOProtocol(TLSMemoryBIOProtocol):
     Here every record decrypted from one socket read is joined and delivered in one call. Errors (including the
     peer's close_notify) are left to Twisted's own loop, which meets the same error again and shuts down as it
     always does. Measured with ``scripts/bench --only https``: figures in docs/twisted-upstream.md.
+
+    Also overrides ``TLSMemoryBIOProtocol.makeConnection`` for a server's connection: the same end state with less
+    work per connection (:meth:`makeConnection`).
     """
 
     #: Largest plaintext of one TLS record: what one ``recv`` returns at most.
     record_bytes = 16 * 1024
+
+    #: True: this side accepts connections (a server), so the handshake waits for the client's first bytes
+    #: (:meth:`makeConnection`).
+    accepting = True
+
+    def makeConnection(self, transport):
+        """``TLSMemoryBIOProtocol.makeConnection`` for the accepting side, ending in the same state with less work: a
+        login storm makes a new connection every few milliseconds (docs/performance.md, the storm, round seven).
+
+        Twisted's calls ``directlyProvides`` once per interface of the transport (each call replaces the last), then
+        ``ProtocolWrapper.makeConnection``, which declares them all at once, and calls ``Protocol.makeConnection``
+        and ``registerProtocol`` a second time; then ``do_handshake``, which on the accepting side can only raise
+        ``WantReadError`` (there is no ClientHello yet) and write nothing. Here: the same declaration once, each
+        call once, the wrapped protocol connected as ``ProtocolWrapper.makeConnection`` connects it, and the
+        handshake started by the first bytes the client sends (``dataReceived`` runs ``_checkHandshakeStatus`` while
+        ``_handshakeDone`` is false, as it does for every later read of the handshake). A connecting side, or one
+        whose application is connected later (``_connectWrapped`` false), takes Twisted's own path.
+        tests/test_twisted_overrides.py pins both Twisted methods and compares the end state with theirs."""
+        if not (self.accepting and self._connectWrapped):
+            super().makeConnection(transport)
+            return
+        self._tlsConnection = self.factory._creatorCallable(self)
+        self._appSendBuffer = []
+        directlyProvides(self, providedBy(transport))
+        Protocol.makeConnection(self, transport)
+        self.factory.registerProtocol(self)
+        self.wrappedProtocol.makeConnection(self)
+
+    def connectionLost(self, reason):
+        """Twisted's, without asking OpenSSL for data it can no longer give: once the TLS shutdown is complete both
+        ways (our close_notify sent, the peer's received, or taken as received by ``web.busy``'s close without
+        waiting), ``SSL_read`` answers ``ZERO_RETURN`` at once, and Twisted's ``connectionLost`` would meet it twice
+        (here and in its own loop), then shut down again, flush an empty send buffer three times and close a
+        transport that is already closed, only to set ``_lostTLSConnection``. Set here instead; ``_reason`` and the
+        wrapped protocol's ``connectionLost`` are as they would have been. One connection of a storm each
+        (docs/performance.md, the storm, round seven)."""
+        if not self._lostTLSConnection and self._tlsConnection.get_shutdown() & _SHUT_BOTH == _SHUT_BOTH:
+            self._lostTLSConnection = True
+        super().connectionLost(reason)
 
     def _flushReceiveBIO(self):
         received = []
@@ -352,6 +396,10 @@ class CoalescingTLSMemoryBIOProtocol(TLSMemoryBIOProtocol):
             super()._flushReceiveBIO()  # meets the same error again and shuts down as Twisted does
         else:
             self._flushSendBIO()
+
+
+#: Both halves of a TLS shutdown done: our close_notify sent and the peer's received.
+_SHUT_BOTH = SENT_SHUTDOWN | RECEIVED_SHUTDOWN
 
 
 class PromptWriteServer(tcp.Server):
@@ -381,6 +429,12 @@ class PromptWriteServer(tcp.Server):
 
     _noting_writes = False
     _write_noted = False
+
+    #: Close the socket without a ``shutdown(SHUT_RDWR)`` first (``_SocketCloser._closeSocket``): one syscall less
+    #: per connection. Twisted's own comment there says it "isn't really necessary": our sockets are close-on-exec,
+    #: so this process holds the only descriptor and ``close`` ends the TCP connection: a FIN, or, when received
+    #: data is left unread, a reset (which ``shutdown`` first would only have preceded with a FIN). nginx closes so.
+    _shouldShutdown = False
 
     def startWriting(self):
         if self._noting_writes:

@@ -22,9 +22,10 @@ from twisted.internet import defer
 from twisted.internet.testing import StringTransport
 from twisted.logger import Logger
 from twisted.protocols import tls
+from twisted.protocols.policies import ProtocolWrapper
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web import http
-from zope.interface import implementer
+from zope.interface import implementer, providedBy
 
 from sendemodul import _twisted, logs
 from sendemodul.sftp import server as sftp_server
@@ -624,6 +625,156 @@ class CoalescingTLSTests(SynchronousTestCase):
         pump.flush()
         self.assertEqual(b"".join(sink.chunks), b"y" * 20000)
         self.assertIsNotNone(sink.lost)
+
+
+def test_tls_connection_setup_is_the_one_the_override_replaces():
+    what = (
+        "CoalescingTLSMemoryBIOProtocol.makeConnection (_creatorCallable, _appSendBuffer, the interfaces declared, "
+        "Protocol.makeConnection, registerProtocol, the wrapped protocol connected, _checkHandshakeStatus at the end, "
+        "and dataReceived starting the handshake while _handshakeDone is false)"
+    )
+    assert_pinned(tls.TLSMemoryBIOProtocol.makeConnection, "c83b193e6cb07f9f", what)
+    assert_pinned(ProtocolWrapper.makeConnection, "1954239c5d3014a3", what)
+    assert_pinned(tls.TLSMemoryBIOProtocol.dataReceived, DATA_RECEIVED_PIN, what)
+    assert_pinned(
+        tls.TLSMemoryBIOProtocol.connectionLost,
+        "db44a0b303d81d19",
+        "CoalescingTLSMemoryBIOProtocol.connectionLost (bio_shutdown and _flushReceiveBIO only while "
+        "_lostTLSConnection is false; then _reason or the transport's reason to the wrapped protocol)",
+    )
+
+
+#: ``TLSMemoryBIOProtocol.dataReceived``: starts (or goes on with) the handshake while ``_handshakeDone`` is false.
+DATA_RECEIVED_PIN = "0c9326eac628dc89"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # twisted.test's certificate helper uses pyOpenSSL X509
+class TLSConnectionSetupTests(SynchronousTestCase):
+    """The accepting side's ``makeConnection`` ends in the state Twisted's ends in, without the handshake step that
+    can only wait for the ClientHello; the handshake then completes with the client's first bytes."""
+
+    def connect(self, protocol_class):
+        from twisted.internet import tcp
+        from twisted.internet.protocol import Factory, Protocol
+        from twisted.internet.ssl import CertificateOptions
+        from twisted.test.test_sslverify import makeCertificate
+        from zope.interface import classImplements, implementedBy
+
+        key, cert = makeCertificate(O=b"sendemodul", CN=b"localhost")
+
+        class App(Protocol):
+            made = 0
+
+            def connectionMade(self):
+                App.made += 1
+
+        class TCPLike(StringTransport):
+            """Declares what Twisted's TCP server connection declares (many interfaces, as in the front)."""
+
+        classImplements(TCPLike, *list(implementedBy(tcp.Server)))
+        factory = tls.TLSMemoryBIOFactory(
+            CertificateOptions(privateKey=key, certificate=cert), False, Factory.forProtocol(App)
+        )
+        factory.protocol = protocol_class
+        protocol = factory.buildProtocol(None)
+        transport = TCPLike()
+        protocol.makeConnection(transport)
+        return protocol, transport, factory, App
+
+    def state(self, protocol, transport, factory, app):
+        from zope.interface import directlyProvidedBy
+
+        return {
+            "declared": sorted(i.__identifier__ for i in directlyProvidedBy(protocol)),
+            "provides": sorted(i.__identifier__ for i in providedBy(protocol)),
+            "registered": list(factory.protocols) == [protocol],
+            "transport": protocol.transport is transport,
+            "connected": protocol.connected,
+            "app connected": (protocol.wrappedProtocol.transport is protocol, app.made),
+            "written": transport.value(),
+            "handshake done": protocol._handshakeDone,
+            "send buffer": protocol._appSendBuffer,
+        }
+
+    def test_the_end_state_is_twisteds(self):
+        twisteds = self.state(*self.connect(tls.TLSMemoryBIOProtocol))
+        ours = self.state(*self.connect(_twisted.CoalescingTLSMemoryBIOProtocol))
+        self.assertEqual(ours, twisteds)
+        self.assertIn("twisted.internet.interfaces.ITCPTransport", ours["declared"])
+        self.assertEqual(ours["app connected"], (True, 1))
+
+    def test_the_handshake_completes_with_the_clients_first_bytes(self):
+        server, server_transport, _, _ = self.connect(_twisted.CoalescingTLSMemoryBIOProtocol)
+        self.assertEqual(server_transport.value(), b"")  # nothing before the ClientHello
+        client_protocol = self.handshake(server, server_transport)
+        self.assertTrue(server._handshakeDone)
+        self.assertTrue(client_protocol._handshakeDone)
+        client_protocol.write(b"hello")
+        client_protocol.factory._clock.advance(0)
+        received = []
+        server.wrappedProtocol.dataReceived = received.append
+        data = client_protocol.transport.value()
+        self.assertNotEqual(data, b"")
+        server.dataReceived(data)
+        self.assertEqual(received, [b"hello"])
+
+    def handshake(self, server, server_transport):
+        """A client's TLS protocol, its handshake with ``server`` done in memory."""
+        from twisted.internet.protocol import Factory, Protocol
+        from twisted.internet.ssl import CertificateOptions
+        from twisted.internet.task import Clock
+
+        clock = Clock()  # Twisted's TLS gathers small writes until the next reactor turn
+        client = tls.TLSMemoryBIOFactory(
+            CertificateOptions(verify=False), True, Factory.forProtocol(Protocol), clock=clock
+        )
+        client_protocol = client.buildProtocol(None)
+        client_transport = StringTransport()
+        client_protocol.makeConnection(client_transport)
+        while client_transport.value() or server_transport.value():
+            if client_transport.value():
+                data = client_transport.value()
+                client_transport.clear()
+                server.dataReceived(data)
+            if server_transport.value():
+                data = server_transport.value()
+                server_transport.clear()
+                client_protocol.dataReceived(data)
+        return client_protocol
+
+    def test_after_a_complete_shutdown_the_connection_is_lost_as_twisted_loses_it_without_reading(self):
+        """As after ``web.busy``'s close without waiting: the peer's close_notify taken as received, ours sent."""
+        from OpenSSL import SSL
+        from twisted.internet.error import ConnectionDone
+        from twisted.python.failure import Failure
+
+        outcomes = []
+        for protocol_class in (tls.TLSMemoryBIOProtocol, _twisted.CoalescingTLSMemoryBIOProtocol):
+            server, transport, _, _ = self.connect(protocol_class)
+            client = self.handshake(server, transport)
+            lost = []
+            server.wrappedProtocol.connectionLost = lost.append
+            handle = server.getHandle()
+            handle.set_shutdown(handle.get_shutdown() | SSL.RECEIVED_SHUTDOWN)
+            server.loseConnection()
+            written = transport.value()
+            reads = []
+
+            class Counting:
+                def __getattr__(self, name, handle=handle, reads=reads):
+                    if name == "recv":
+                        reads.append(name)
+                    return getattr(handle, name)
+
+            server._tlsConnection = Counting()
+            reason = Failure(ConnectionDone())
+            server.connectionLost(reason)
+            client.dataReceived(written)
+            outcomes.append((lost == [reason], server._lostTLSConnection, transport.value() == written, len(reads)))
+        twisteds, ours = outcomes
+        self.assertEqual(twisteds[:3], (True, True, True))
+        self.assertEqual(ours, (*twisteds[:3], 0))
+        self.assertGreater(twisteds[3], 0)  # Twisted's reads (and meets ZERO_RETURN); ours does not
 
 
 def _sendemodul_classes():

@@ -99,7 +99,7 @@ class BusyHead:
             return result
 
         d = login(self.site.app.portal, basic_credentials(authorization, getattr(peer, "host", None))).addBoth(seen)
-        if not (outcome and isinstance(outcome[0], Failure) and outcome[0].check(LoginBusy)):
+        if not (outcome and isinstance(outcome[0], Failure) and isinstance(outcome[0].value, LoginBusy)):
             self._started_login = (authorization, d)
             try:
                 super().dataReceived(data)

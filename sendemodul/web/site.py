@@ -46,7 +46,7 @@ from sendemodul.web.request import UploadRequest, bad_segment
 from sendemodul.web.review import ReviewPages
 from sendemodul.web.review_access import ApplicationPage, Applications, ReviewerLoginPage
 from sendemodul.web.staff_pages import StaffStatusPage
-from sendemodul.web.tls import CoalescingTLSFactory
+from sendemodul.web.tls import CoalescingTLSFactory, ServerTLSOptions
 
 log = Logger()
 
@@ -159,7 +159,8 @@ class Site(server.Site):
 
     displayTracebacks = False
 
-    #: HTTP/1.1 only: the TLS options offer no ALPN, so Twisted's HTTP/2-switching wrapper had nothing to switch.
+    #: HTTP/1.1 only (our Channel), not Twisted's HTTP/2-switching wrapper: :meth:`acceptableProtocols` says so to
+    #: ALPN.
     protocol = Channel
 
     def __init__(self, app, reactor):
@@ -168,6 +169,13 @@ class Site(server.Site):
         )
         self.app = app
         self.reactor = reactor
+
+    def acceptableProtocols(self):
+        """Only ``http/1.1`` to a client's ALPN offer. Twisted's Site offers ``h2`` first wherever the ``h2`` package
+        is importable (``http.H2_ENABLED``), for its HTTP/2-switching wrapper; our :class:`Channel` speaks HTTP/1.1
+        only, so a client that took ``h2`` (curl and every browser prefer it) would send HTTP/2 to an HTTP/1.1
+        parser: an install that gained ``h2`` beside Twisted would break every HTTPS client."""
+        return [b"http/1.1"]
 
     #: Refused logins (401, 503) logged per second at most; the rest are counted and summed up once a second, so a
     #: storm of wrong PINs does not spend the reactor's time writing the log.
@@ -270,7 +278,7 @@ class SecureRequest(UploadRequest):
         if d is None:
             d = login(self.app.portal, basic_credentials(header[0], self.source()))
         d.addBoth(seen)
-        if not (outcome and isinstance(outcome[0], Failure) and outcome[0].check(LoginBusy)):
+        if not (outcome and isinstance(outcome[0], Failure) and isinstance(outcome[0].value, LoginBusy)):
             self.basic_login = d
             return False
         d.addErrback(lambda failure: None)  # answered here
@@ -303,7 +311,7 @@ def tls_options(cert_path):
     """TLS 1.2+ with forward-secret AEAD ciphers only, from a PEM bundle (key + certificate)."""
     pem = cert_path.read_bytes()
     cert = ssl.PrivateCertificate.loadPEM(pem)
-    return ssl.CertificateOptions(
+    return ServerTLSOptions(
         privateKey=cert.privateKey.original,
         certificate=cert.original,
         raiseMinimumTo=ssl.TLSVersion.TLSv1_2,

@@ -9,6 +9,8 @@ producers, errors) is Twisted's.
 
 import collections
 
+from OpenSSL import SSL
+from twisted.internet import ssl
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
@@ -18,6 +20,21 @@ log = Logger()
 
 #: Bytes read from the socket at a time (Twisted's default is 64 KiB).
 SOCKET_READ_BYTES = 256 * 1024
+
+
+class ServerTLSOptions(ssl.CertificateOptions):
+    """Twisted's ``CertificateOptions``, making each server connection without a call that does nothing there.
+
+    Twisted's ``serverConnectionForTLS`` adapts the wrapped factory (our ``Site``) to ``IProtocolNegotiationFactory``
+    on every connection and hands the Site's protocols to ``Connection.set_alpn_protos``: the list a *client* offers
+    in its ClientHello, which OpenSSL does not use on the accepting side. The server's ALPN answer comes from the
+    callback Twisted sets on every context (``setupForALPN``), which asks the Site during the handshake, and only
+    when the client offers ALPN; that stays as it was. The call cost about 3 % of a refused login's CPU in a storm
+    (docs/performance.md, the storm, round seven); tests/test_web_tls.py checks that clients offering ALPN get the
+    same answer as from Twisted's own options."""
+
+    def serverConnectionForTLS(self, protocol):
+        return SSL.Connection(self.getContext())
 
 
 class CoalescingTLSProtocol(CoalescingTLSMemoryBIOProtocol):
