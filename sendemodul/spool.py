@@ -10,8 +10,6 @@ import os
 import uuid
 from pathlib import Path
 
-from sendemodul.incoming import IncomingFile
-
 #: Every front of a cluster holds a shared lock on this file in the spool root (:meth:`Spool.join_fronts`).
 FRONTS_LOCK = ".fronts.lock"
 DIRS = ("incoming", "received", "outbox", "quarantine")
@@ -77,6 +75,10 @@ class Spool:
     def new_incoming(self, reactor, *, max_bytes, on_pressure=None):
         """Create ``incoming/<uuid>.part`` (mode 0600, or 0640 in a shared spool; never an existing file). Call
         from the reactor thread."""
+        # Imported here: the pseudonymizer and the forwarder use the spool without Twisted's Deferreds (and asyncio,
+        # which they import), about 0.1 s of their start-up.
+        from sendemodul.incoming import IncomingFile
+
         path = self.incoming / f"{uuid.uuid4()}{PART_SUFFIX}"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, file_mode(self.incoming))
         return IncomingFile(path, fd, reactor, max_bytes=max_bytes, on_pressure=on_pressure)

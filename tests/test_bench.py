@@ -280,3 +280,28 @@ def test_floor_server_does_the_mandated_work_for_a_real_curl_upload(tmp_path):
     finally:
         server.kill()
         server.wait()
+
+
+@pytest.mark.integration
+def test_the_launcher_counts_a_child_from_its_exec_not_its_parents_pages_before(tmp_path):
+    """A child forked from a big command holds (shares) the command's pages until it runs its own program: sampled
+    then, the sum of peaks counted the command twice. The child here waits 0.5 s before its exec, long past the
+    20 ms samples; only what it holds after the exec counts."""
+    script = (
+        "import os, time\n"
+        "ballast = bytearray(os.urandom(1 << 20)) * 96\n"  # 96 MiB resident in the command
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    time.sleep(0.5)\n"
+        "    os.execv(os.path.realpath('/bin/sleep'), ['sleep', '0.3'])\n"
+        "os.waitpid(pid, 0)\n"
+    )
+    rusage = tmp_path / "rusage"
+    subprocess.run(
+        [sys.executable, "-c", bench.LAUNCHER, sys.executable, "-c", script],
+        check=True,
+        env={"BENCH_RUSAGE": str(rusage), "PATH": "/usr/bin:/bin"},
+    )
+    total_kib, _cpu, own_kib, processes = rusage.read_text().split()
+    assert int(own_kib) > 96 * 1024 and processes == "1"
+    assert int(total_kib) - int(own_kib) < 16 * 1024  # sleep's own few MiB, not the command's 96 again

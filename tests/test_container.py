@@ -685,6 +685,7 @@ def _part(part, records, lines):
         "upper_row_id",
         "few_tabs",
         "tab_in_id",
+        "tabs_balanced",
         "unended",
         "count",
         "cr",
@@ -707,6 +708,8 @@ def test_part_parser_in_bulk_says_what_line_by_line_says(case, chunk, block_byte
         "upper_row_id": lambda: lines.insert(80, rows[40].upper()[:-1] + b"0\tX\t1\n"),
         "few_tabs": lambda: lines.insert(90, rows[45] + b"\tX1\n"),
         "tab_in_id": lambda: lines.insert(90, rows[45] + b"\tX\t1\t2\n"),
+        # One line short of a TAB and the next with one more: as many TABs in all as two a line.
+        "tabs_balanced": lambda: lines.__setitem__(slice(90, 90), [rows[45] + b"\tX1\n", rows[45] + b"\tX\t1\t2\n"]),
         "unended": lambda: lines.append(b"0" * 24 + b"\tX"),
         "count": lambda: lines.__delitem__(slice(-2, None)),
         "cr": lambda: lines.insert(90, rows[45] + b"\tX\t1\r\n"),
@@ -716,6 +719,54 @@ def test_part_parser_in_bulk_says_what_line_by_line_says(case, chunk, block_byte
     bulk = _parse(data, fields=3, part="identities", bulk=True, chunk=chunk, block_bytes=block_bytes)
     assert bulk == _parse(data, fields=3, part="identities", bulk=False, chunk=chunk)
     assert (case in ("good", "utf8", "tab_in_id", "cr", "repeat")) == isinstance(bulk[0], list)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_part_parser_in_bulk_orders_row_ids_as_line_by_line(seed, monkeypatch):
+    """Random row_ids (which differ in their first 8 bytes, where the bulk check decides most pairs) and some that
+    share their first 16 bytes, two lines a row, sorted; then a line out of order in its first, second or third 8
+    bytes, or a later row's line moved up. The bulk checks say what the checks of one line at a time say (the
+    reference: the bulk checks turned off), in both orders (strict and not)."""
+    import itertools
+    import random
+
+    from sendemodul.container import PartParser
+
+    def reference(data, one_line_per_row):
+        with monkeypatch.context() as patch:
+            patch.setattr(PartParser, "_checked_rows", lambda self, block: None)
+            return _parse(data, fields=3, part="identities", bulk=False, chunk=4096, one_line_per_row=one_line_per_row)
+
+    rng = random.Random(seed)
+    heads = [f"{rng.getrandbits(64):016x}" for _ in range(20)]
+    rows = sorted({(rng.choice(heads) + f"{rng.getrandbits(32):08x}").encode() for _ in range(400)})
+    rows[:30] = [rows[0][:16] + f"{i:08x}".encode() for i in range(30)]
+    rows.sort()
+    lines = [line for row in rows for line in (row + b"\tPERSON_FODSELSNR\t05011399292\n", row + b"\tPERSON_DUF\t\n")]
+    where = rng.randrange(2, len(lines) - 8)
+    if seed % 4 < 3:  # smaller than the line before: zeros from byte 0, 8 or 16 of an earlier row_id
+        position = (0, 8, 16)[seed % 4]
+        lines.insert(where, lines[where - 2][:position] + b"0" * (24 - position) + lines[where - 2][24:])
+    else:
+        lines.insert(where, lines[where + 6])
+    for one_line_per_row, part_lines in ((False, lines), (True, lines[::2])):
+        data = _part("identities", len({line[:24] for line in part_lines}), part_lines)
+        row_ids = [line[:24] for line in part_lines]
+        in_order = all(a < b if one_line_per_row else a <= b for a, b in itertools.pairwise(row_ids))
+        for block_bytes in (0, 1000, 1 << 20):
+            bulk = _parse(
+                data,
+                fields=3,
+                part="identities",
+                bulk=True,
+                chunk=4096,
+                block_bytes=block_bytes,
+                one_line_per_row=one_line_per_row,
+            )
+            assert bulk == reference(data, one_line_per_row)
+            assert isinstance(bulk[0], list) == in_order
+        data = _part("identities", len(rows), [line for row in rows for line in (row + b"\tX\t1\n",)])
+        assert _parse(data, fields=3, part="identities", bulk=True, chunk=4096, block_bytes=1000)[2] == len(rows)
 
 
 @pytest.mark.parametrize("chunk", [5, 64, 1 << 16])

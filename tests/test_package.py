@@ -6,6 +6,8 @@ Keys, rows and tar helpers come from test_container (pytest puts tests/ on sys.p
 import csv
 import os
 import stat
+import subprocess
+import sys
 import tempfile
 
 import pytest
@@ -95,8 +97,21 @@ def test_pseudonym_test_vector():
     assert (id_kind("PERSON_DUF"), id_kind("DUFnummer"), id_kind("Fodselsnummer")) == ("duf", "duf", "fnr")
 
 
-def test_round_trip(keys, tmp_path, private_tmp):
-    """write -> verify -> make_package -> ssb open gives every record with its ID's pseudonym and class."""
+@pytest.mark.parametrize("in_place", [True, False])
+def test_round_trip(keys, tmp_path, private_tmp, monkeypatch, in_place):
+    """write -> verify -> make_package -> ssb open gives every record with its ID's pseudonym and class; with
+    pseudonyms.age encrypted into its place in the package, and (where the room before it is not known in advance)
+    into a temporary file copied in after."""
+    import sendemodul.package
+
+    head_size = sendemodul.package._head_size
+    heads = []
+
+    def spied(*args, **kwargs):
+        heads.append(head_size(*args, **kwargs) if in_place else None)
+        return heads[-1]
+
+    monkeypatch.setattr(sendemodul.package, "_head_size", spied)
     rows = make_rows(200)
     manifest = write(keys, tmp_path / "c.tar", rows)
     verify(keys, tmp_path / "c.tar")
@@ -117,6 +132,9 @@ def test_round_trip(keys, tmp_path, private_tmp):
     container_items, package_items = dict(members(tmp_path / "c.tar")), dict(members(tmp_path / "p.tar"))
     for name in ("manifest.json", "manifest.sig", "data.age"):
         assert package_items[name] == container_items[name]
+    if in_place:  # the room before pseudonyms.age was known before the identities were read, and was right
+        assert heads[0] == (tmp_path / "p.tar").read_bytes().index(package_items["pseudonyms.age"])
+    assert len(heads) == 1 and (heads[0] is not None) == in_place
     keys.tpf_signing.public_key().verify(package_items["tpf-seal.sig"], package_items["tpf-seal.json"])
     assert sorted(f.row_id for f in result.feedback) == sorted(
         line.split("\t")[0]
@@ -677,6 +695,7 @@ def test_child_process_gets_the_key_over_its_stdin_and_stays_small():
             with open(f"/proc/{child.pid}/{name}", "rb") as f:
                 seen = f.read()
             assert key not in seen and key.hex().encode() not in seen and MASTER_KEY.hex().encode() not in seen
+        assert b"\0MALLOC_TRIM_THRESHOLD_=8388608\0" in seen  # its blocks' memory kept (environ, read last)
         with open(f"/proc/{child.pid}/status") as f:
             status = f.read()
         rss_kib = int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
@@ -831,3 +850,74 @@ def test_copy_file_range_copies_in_the_kernel_or_by_a_loop_and_refuses_a_short_s
             os.close(write)
     assert (tmp_path / "copy").read_bytes()[:4] == b"head"
     assert (tmp_path / "copy").read_bytes()[4:] == data[5:-5] + data[-5:]
+
+
+def test_equal_at_says_what_the_bytes_say():
+    """The block path's comparison of field names (8-byte words, or a window for short names) against slicing: each
+    name length from 1 to 40 at every position, and the name with one byte changed at each place."""
+    import random
+
+    import numpy as np
+
+    from sendemodul.pseudonymize import _equal_at
+
+    rng = random.Random(3)
+    for width in range(1, 41):
+        name = bytes(rng.choice(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ_") for _ in range(width))
+        variants = [name] + [name[:k] + b"a" + name[k + 1 :] for k in range(width)]
+        block = b"\t".join(rng.choice(variants) for _ in range(200)) + b"\t\n"
+        data = np.frombuffer(block, np.uint8)
+        positions = np.asarray([i for i in range(len(block) - width) if block[i - 1 : i] in (b"", b"\t")], np.intp)
+        expected = [block[p : p + width] == name for p in positions.tolist()]
+        assert _equal_at(data, positions, name).tolist() == expected
+        assert any(expected) and not all(expected)
+
+
+def test_the_room_before_the_pseudonyms_is_known_only_where_every_seal_would_take_as_much(keys, tmp_path):
+    """The smallest seal (every count 0) and the largest (each count as large as the identities' bytes) in the same
+    512-byte blocks: known, and what the package's own seal then takes; else (recipient key ids that put the
+    seal's length next to a block's end) not known."""
+    from sendemodul.container import Manifest, TarReader
+    from sendemodul.package import _head_size
+
+    write(keys, tmp_path / "c.tar", make_rows(20))
+    with open(tmp_path / "c.tar", "rb") as f:
+        reader = TarReader(f)
+        manifest = Manifest.parse(reader.read_member("manifest.json", max_size=1 << 20, error=errors.ManifestInvalid))
+        signature = reader.read_member("manifest.sig", max_size=4096, error=errors.ManifestUnsigned)
+    fields = {"manifest": manifest, "environment": "test", "key_version": 1}
+    head = _head_size(signature, 64, 10**6, **fields, recipients=("ssb-2026",))
+    assert head is not None and head % 512 == 0
+    sizes = {
+        extra: _head_size(signature, 64, 10**6, **fields, recipients=("ssb-2026", "k" * extra))
+        for extra in range(1, 600)
+    }
+    assert None in sizes.values() and len(set(sizes.values()) - {None}) >= 2
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("how", ["none", "parent", "child"])
+def test_block_memory_is_kept_for_the_next_block_not_faulted_in_again(how):
+    """Arrays of a few hundred KiB made and freed per block: with glibc's own thresholds the heap is given back and
+    faulted in again (zeroed) at each turn; with the pseudonymizer's (``mallopt`` in the worker, the environment of
+    its child) it is kept."""
+    script = (
+        "import resource, sys\n"
+        "import numpy as np\n"
+        "if sys.argv[1] == 'parent':\n"
+        "    from sendemodul.package import _keep_block_memory\n"
+        "    _keep_block_memory()\n"
+        "def turns():\n"
+        "    for _ in range(100):\n"
+        "        a, b, c = np.ones(600_000, np.uint8), np.ones(600_000, np.uint8), np.ones(300_000, np.uint8)\n"
+        "        del a, b, c\n"
+        "turns()\n"
+        "faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "turns()\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults)\n"
+    )
+    from sendemodul.pseudonym_pipe import CHILD_MALLOC_ENV
+
+    env = {**os.environ, **(CHILD_MALLOC_ENV if how == "child" else {})}
+    faults = int(subprocess.run([sys.executable, "-c", script, how], env=env, check=True, capture_output=True).stdout)
+    assert (faults > 100 * 100) if how == "none" else (faults < 1000)

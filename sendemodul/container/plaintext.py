@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from sendemodul.errors import PartContentError
 
@@ -142,26 +143,22 @@ class PartParser:
         starts[1:] = ends[:-1] + 1
         if (ends - starts).min() < 25 or (not block.isascii() and not _is_utf8(block)):
             return None
-        row_ids = data[starts[:, None] + _ROW_ID_RANGE]
-        if not _HEX_DIGITS[row_ids].all() or not (data[starts + 24] == 9).all():
+        # Each line's first 24 bytes as a row of a window view: one copy of 24 bytes a line, not a gather through an
+        # index array of 24 numbers a line (a quarter of the CPU).
+        row_ids = sliding_window_view(data, 24)[starts]
+        if not _all_lowercase_hex(row_ids) or not (data[starts + 24] == 9).all():
             return None
         tabs = None
         if self._fields > 2:
             tabs = np.flatnonzero(data == 9)
-            before = np.searchsorted(tabs, ends)  # per line, the TABs before its end
-            if before[0] < self._fields - 1 or (np.diff(before) < self._fields - 1).any():
+            if not _tabs_at_least(tabs, ends, self._fields - 1):
                 return None
         previous = self._previous
-        keys = row_ids.view(">u8")
-        if previous is not None:
-            keys = np.concatenate([np.frombuffer(previous.encode("ascii"), ">u8")[None, :], keys])
-        a, b = keys[:-1].T, keys[1:].T
-        same = (a == b).all(axis=0)
-        less = (a[0] < b[0]) | ((a[0] == b[0]) & ((a[1] < b[1]) | ((a[1] == b[1]) & (a[2] < b[2]))))
-        if not (less if self._one_line_per_row else less | same).all():
+        increasing, repeats = _order(row_ids, previous)
+        if not increasing or (repeats and self._one_line_per_row):
             return None
         self._previous = block[starts[-1] : starts[-1] + 24].decode("ascii")
-        return int(len(same) - same.sum()) + (previous is None), ends, tabs
+        return len(starts) - repeats, ends, tabs
 
     def _lines_one_by_one(self, block: bytes) -> None:
         lines = block.split(b"\n")
@@ -211,10 +208,40 @@ class PartParser:
             raise self._bad(f"it has {self._rows} rows but its header says {self.records}")
 
 
-_ROW_ID_RANGE = np.arange(24)
-#: Per byte value: is it a lowercase hex digit.
-_HEX_DIGITS = np.zeros(256, bool)
-_HEX_DIGITS[np.frombuffer(b"0123456789abcdef", np.uint8)] = True
+def _all_lowercase_hex(rows: np.ndarray) -> bool:
+    """Whether every byte of ``rows`` (uint8) is one of ``0-9a-f``: two range checks by unsigned wrap-around, about
+    a seventh of the CPU of a lookup table indexed by each byte."""
+    return bool((((rows - 48) < 10) | ((rows - 97) < 6)).all())
+
+
+def _tabs_at_least(tabs: np.ndarray, ends: np.ndarray, each: int) -> bool:
+    """Whether each line (``ends``: the positions of the line breaks) holds at least ``each`` of the TABs at
+    ``tabs``. Where there are exactly ``each`` a line in all (the usual block), by where each line's first and last
+    TAB fall, not by a search per line."""
+    n = len(ends)
+    if len(tabs) == each * n:
+        return bool((tabs[each - 1 :: each] < ends).all() and (tabs[each::each] > ends[:-1]).all())
+    before = np.searchsorted(tabs, ends)  # per line, the TABs before its end
+    return bool(before[0] >= each and (np.diff(before) >= each).all())
+
+
+def _order(row_ids: np.ndarray, previous: str | None) -> tuple[bool, int]:
+    """Whether the row_ids (24 bytes a row of ``row_ids``, after ``previous`` if there is one) never decrease, and
+    how many of them repeat the one before. Compared as three big-endian 64-bit numbers, which orders them as their
+    bytes: the first decides most pairs, and only the pairs that share it are compared on the other two (usually a
+    row's repeated row_id: several lines a row)."""
+    keys = row_ids.view(">u8").astype(np.uint64)
+    if previous is not None:
+        keys = np.concatenate([np.frombuffer(previous.encode("ascii"), ">u8").astype(np.uint64)[None, :], keys])
+    first = keys[:, 0]
+    if (first[1:] < first[:-1]).any():
+        return False, 0
+    tied = np.flatnonzero(first[1:] == first[:-1])
+    before, after = keys[tied, 1:], keys[tied + 1, 1:]
+    same_second = after[:, 0] == before[:, 0]
+    if ((after[:, 0] < before[:, 0]) | (same_second & (after[:, 1] < before[:, 1]))).any():
+        return False, 0
+    return True, int((same_second & (after[:, 1] == before[:, 1])).sum())
 
 
 def _is_utf8(data: bytes) -> bool:
