@@ -8,6 +8,7 @@ bucket alone is read back, sorted in memory and handed on. Memory is the budget 
 bucket (1/256 of the extract), and a 4-byte handle per sealed chunk: no plaintext touches the disk.
 """
 
+import functools
 import itertools
 import secrets
 from array import array
@@ -271,7 +272,18 @@ def _sorted_lines(block: bytearray) -> "bytes | np.ndarray":
     return b"\n".join([lines[i] for i in order.tolist()]) + b"\n"
 
 
-_NIBBLES: "list[np.ndarray]" = []
+@functools.cache
+def _hex_tables() -> "tuple[np.ndarray, np.ndarray]":
+    """Each byte's value as a hex digit, and whether it is a lower-case one: made once, whole, by the first caller
+    (the identities' and the data part's threads sort their first buckets at the same time, so the tables are
+    returned as one object, never filled in place where the other thread could see them half made)."""
+    import numpy as np
+
+    value = np.zeros(256, np.uint8)
+    valid = np.zeros(256, bool)
+    for digit, char in enumerate(b"0123456789abcdef"):
+        value[char], valid[char] = digit, True
+    return value, valid
 
 
 def _hex_prefix_order(hexes: "np.ndarray") -> "np.ndarray | None":
@@ -281,13 +293,7 @@ def _hex_prefix_order(hexes: "np.ndarray") -> "np.ndarray | None":
     when some row's prefix is no such hex text, or two rows share it (then the caller sorts by the whole row_id)."""
     import numpy as np
 
-    if not _NIBBLES:
-        value = np.zeros(256, np.uint8)
-        valid = np.zeros(256, bool)
-        for digit, char in enumerate(b"0123456789abcdef"):
-            value[char], valid[char] = digit, True
-        _NIBBLES.extend((value, valid))
-    value, valid = _NIBBLES
+    value, valid = _hex_tables()
     prefix = hexes[:, :16]
     if not valid[prefix].all():
         return None
