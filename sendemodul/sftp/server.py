@@ -374,6 +374,10 @@ class SFTPService(ListeningService):
     """Listens for SSH (SFTP only) on the endpoint ``description`` (``config.server.sftp_endpoint``)."""
 
     listening_format = "SFTP listening on {host}:{port}"
+    #: The replies of a read (an upload's WRITE statuses, window adjusts) sent in the reactor event that read it: with
+    #: Twisted's port every such read cost two ``epoll_ctl`` and a write event of its own (docs/performance.md,
+    #: session 9).
+    port_class = _twisted.PromptWritePort
 
     def __init__(self, config, portal, reactor, description=None, *, source_banned=lambda host: False):
         super().__init__(reactor, config.server.sftp_endpoint if description is None else description)
