@@ -553,3 +553,28 @@ def test_channel_data_over_the_window_closes_the_channel_as_conch_does():
     t, _wire, client, got = keyed_transport(ciphers.AES128_GCM, b"none")
     t.dataReceived(client.seal(0, channel_data(bytes(70_000))))  # over localMaxPacket (64 KiB)
     assert got == [] and t.service.channels[0].localClosed
+
+
+@pytest.mark.parametrize(
+    "cipher, mac, read_bytes",
+    [
+        (ciphers.AES128_GCM, b"none", 1024 * 1024),
+        (ciphers.CHACHA20_POLY1305, b"none", 1024 * 1024),
+        (b"aes128-ctr", ciphers.HMAC_SHA2_256_ETM, 1024 * 1024),
+        (b"aes128-ctr", b"hmac-sha2-256", 256 * 1024),  # Conch frames these: it copies the rest of a read per packet
+    ],
+)
+def test_new_keys_set_the_socket_read_size_for_who_frames_the_packets(cipher, mac, read_bytes):
+    from sendemodul.sftp import server as sftp_server
+
+    t, wire = server_transport()
+    wire.bufferSize = sftp_server.SOCKET_READ_BYTES  # (as DropBoxTransport.connectionMade left it on a TCP transport)
+    c2s, s2c = material(31), material(32)
+    t.nextEncryptions = _twisted.PacketCiphers(cipher, cipher, mac, mac)
+    t.nextEncryptions.setKeys(s2c[0], s2c[1], c2s[0], c2s[1], s2c[2], c2s[2])
+    t.kexAlg, t.keyAlg, t._blockedByKeyExchange = b"curve25519-sha256", b"ssh-ed25519", []
+    t.outgoingCompressionType = t.incomingCompressionType = b"none"
+    t.ssh_NEWKEYS(b"")
+    assert t.currentEncryptions is t.nextEncryptions
+    assert wire.bufferSize == read_bytes
+    assert (sftp_server.SOCKET_READ_BYTES, sftp_server.OPENED_READ_BYTES) == (256 * 1024, 1024 * 1024)

@@ -977,14 +977,17 @@ class PromptWriteServerTests(TestCase):
         self.assertEqual(registered, [False])  # nothing was written in the read itself
 
 
-def test_tcp_the_https_front_listens_with_the_prompt_port_and_other_endpoints_still_work():
+def test_tcp_both_fronts_listen_with_the_prompt_port_and_other_endpoints_still_work():
     from twisted.internet import reactor
     from twisted.internet.protocol import Factory
 
     from sendemodul.listening import ListeningService, server_endpoint
+    from sendemodul.sftp.server import SFTPService
     from sendemodul.web.site import WebService
 
     assert WebService.port_class is _twisted.PromptWritePort and ListeningService.port_class is None
+    # SFTP too: an upload's WRITE statuses go out in the read that completed the WRITE (docs/performance.md, session 9)
+    assert SFTPService.port_class is _twisted.PromptWritePort
     for description in ("tcp:0:interface=127.0.0.1", "haproxy:tcp:0:interface=127.0.0.1"):
         ports = []
         server_endpoint(reactor, description, port_class=_twisted.PromptWritePort).listen(Factory()).addBoth(

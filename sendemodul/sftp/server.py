@@ -32,8 +32,14 @@ from sendemodul.sftp.dropbox import MAX_SFTP_PACKET, DropBox
 log = Logger()
 
 #: Bytes read from the socket at a time (Twisted's default is 64 KiB): a quarter of the reads, reactor turns and
-#: trips through the transport for an upload (scripts/bench --only sftp).
+#: trips through the transport for an upload (scripts/bench --only sftp). Conch's own packet loop (aes-ctr with an
+#: encrypt-and-MAC MAC) copies what is left of a read for every packet it takes, so it keeps this size.
 SOCKET_READ_BYTES = 256 * 1024
+#: The read size once our packet layouts (AEAD, encrypt-then-MAC) frame the packets in (``_twisted.AEADTransportMixin``
+#: opens them where they lie in the read): while an upload keeps the reactor busy the socket holds more than this, so
+#: each read is full, and 1 MiB instead of 256 KiB is a quarter of the reads, reactor turns, sends of the replies and
+#: packets cut at a read's end, about 0.15 s of the reactor's CPU per GiB (scripts/sftp_reactor.py, session 9).
+OPENED_READ_BYTES = 1024 * 1024
 #: Measured here (400 MB, OpenSSH sftp): 128 KiB default ~2x slower than 2 MiB; 8 MiB ~20% faster than 2 MiB.
 CHANNEL_WINDOW_BYTES = 8 * 1024 * 1024
 CHANNEL_MAX_PACKET_BYTES = 256 * 1024
@@ -130,6 +136,12 @@ class ModernDropBoxTransport(_twisted.AEADTransportMixin, DropBoxTransport):
 
     def packets_arriving(self):
         self.resetTimeout()  # (DropBoxTransport.dataReceived is passed over when the mixin frames the packets)
+
+    def ssh_NEWKEYS(self, packet):
+        super().ssh_NEWKEYS(packet)
+        if hasattr(self.transport, "bufferSize"):  # the read size for the incoming packets' framing, as keyed now
+            opened = getattr(self.currentEncryptions, "opener", None) is not None
+            self.transport.bufferSize = OPENED_READ_BYTES if opened else SOCKET_READ_BYTES
 
 
 class UnitUserAuthServer(AdmittingUserAuthServer):
@@ -374,6 +386,10 @@ class SFTPService(ListeningService):
     """Listens for SSH (SFTP only) on the endpoint ``description`` (``config.server.sftp_endpoint``)."""
 
     listening_format = "SFTP listening on {host}:{port}"
+    #: The replies of a read (an upload's WRITE statuses, window adjusts) sent in the reactor event that read it: with
+    #: Twisted's port every such read cost two ``epoll_ctl`` and a write event of its own (docs/performance.md,
+    #: session 9).
+    port_class = _twisted.PromptWritePort
 
     def __init__(self, config, portal, reactor, description=None, *, source_banned=lambda host: False):
         super().__init__(reactor, config.server.sftp_endpoint if description is None else description)
