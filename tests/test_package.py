@@ -342,6 +342,27 @@ def test_sealed_stream_reads_back_in_order(tmp_path):
         assert b"".join(writer.blocks()) == b"".join(b"line %d\n" % i for i in range(25))
 
 
+def test_sealed_chunks_put_many_at_once_read_back_as_put_one_by_one(tmp_path):
+    """``put_many`` gives each chunk the handle ``put`` would have given it, across several ``pwritev`` batches (more
+    bytes than one batch, more chunks than one batch) and between single puts."""
+    from sendemodul.container import sealed as sealed_module
+
+    small = [bytes([i % 251]) * (i % 37 + 1) for i in range(sealed_module._BATCH_CHUNKS + 300)]
+    large = [bytes([i]) * (sealed_module._BATCH_BYTES // 3 + i) for i in range(7)]
+    with SealedTempFile(tmp_path) as sealed:
+        first = sealed.put(b"first")
+        handles = sealed.put_many(iter(small))
+        middle = sealed.put(b"")
+        more = sealed.put_many(large)
+        assert sealed.put_many([]) == []
+        last = sealed.put(b"last")
+        assert [first, *handles, middle, *more, last] == list(range(len(small) + len(large) + 3))
+        assert sealed.get(first) == b"first" and sealed.get(middle) == b"" and sealed.get(last) == b"last"
+        assert [sealed.get(h) for h in handles] == small
+        assert [sealed.get(h) for h in more] == large
+        assert [sealed.plain_size(h) for h in more] == [len(chunk) for chunk in large]
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # CLI
 

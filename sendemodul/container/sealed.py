@@ -3,7 +3,7 @@
 import os
 import tempfile
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Self
 
@@ -13,6 +13,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 #: keep many in an ``array("I")`` (the encryption module's shuffle keeps ~50,000 of them for 2,000,000 records: as
 #: ``(offset, length, nonce)`` tuples they cost ~9 MiB of its peak RSS, issue 25).
 Handle = int
+#: :meth:`SealedTempFile.put_many`: the sealed bytes, and the most chunks, written by one ``pwritev`` (under the
+#: system's IOV_MAX of 1024). 256 KiB: a byte as cheap in the kernel as in writes of 1 or 4 MiB (0.11-0.12 CPU-s
+#: per 400 MiB), and no more than that held at once beside the buffers (the encryption module's peak is near 100 MiB).
+_BATCH_BYTES = 256 << 10
+_BATCH_CHUNKS = 512
 
 
 class SealedTempFile:
@@ -51,6 +56,46 @@ class SealedTempFile:
             view, offset = view[written:], offset + written
         ends.append(start + len(sealed))
         return handle
+
+    def put_many(self, chunks: Iterable[bytes | bytearray]) -> list[Handle]:
+        """:meth:`put` for each of ``chunks`` in turn (their handles, in order), the sealed chunks written
+        :data:`_BATCH_BYTES` at a time by one ``pwritev`` each instead of one ``pwrite`` a chunk.
+
+        Why: the encryption module's shuffle seals each bucket's buffer apart, ~12 KiB each on the bench's extract
+        (about 55,000 for 2,000,000 records), and a write of 12 KiB costs the kernel 2.5 times what the same bytes
+        cost in writes of 64 KiB or more (0.31 against 0.12 CPU-s per 400 MiB into the page cache). A chunk is
+        sealed when the iterator gives it, so a caller may free its plaintext as soon as the next is asked for; at
+        most one batch of sealed chunks is held."""
+        ends = self._ends
+        end = ends[-1] if ends else 0
+        handles: list[Handle] = []
+        batch: list[bytes] = []
+        batch_start = end
+        for data in chunks:
+            handle = len(ends)
+            sealed = self._aead.encrypt(handle.to_bytes(12, "big"), data, None)
+            end += len(sealed)
+            ends.append(end)
+            handles.append(handle)
+            batch.append(sealed)
+            if end - batch_start >= _BATCH_BYTES or len(batch) >= _BATCH_CHUNKS:
+                self._write(batch, batch_start)
+                batch, batch_start = [], end
+        if batch:
+            self._write(batch, batch_start)
+        return handles
+
+    def _write(self, chunks: list[bytes], offset: int) -> None:
+        """Write ``chunks`` one after the other from ``offset`` on (``pwritev``, resumed after a short write)."""
+        views = [memoryview(chunk) for chunk in chunks]
+        fd = self._file.fileno()
+        while views:
+            written = os.pwritev(fd, views, offset)
+            offset += written
+            while views and written >= len(views[0]):
+                written -= len(views.pop(0))
+            if written:
+                views[0] = views[0][written:]
 
     def plain_size(self, handle: Handle) -> int:
         """The length of the chunk :meth:`get` gives for ``handle`` (its sealed length less the 16-byte tag)."""

@@ -204,10 +204,16 @@ class Shuffle:
 
     def _flush(self) -> None:
         for kind, buffers in (("ids", self._ids), ("data", self._data)):
-            for bucket, buffer in enumerate(buffers):
-                if buffer:
-                    self._handles[kind][bucket].append(self._sealed.put(buffer))
-                    buffers[bucket] = bytearray()
+            filled = [bucket for bucket, buffer in enumerate(buffers) if buffer]
+
+            def chunks(buffers: list[bytearray] = buffers, filled: list[int] = filled) -> Iterator[bytearray]:
+                for bucket in filled:
+                    yield buffers[bucket]
+                    buffers[bucket] = bytearray()  # sealed: its plaintext not kept beside the next
+
+            handles = self._handles[kind]
+            for bucket, handle in zip(filled, self._sealed.put_many(chunks())):
+                handles[bucket].append(handle)
 
     def sorted_blocks(self, kind: str) -> "Iterator[bytes | memoryview]":
         """The ``"ids"`` or ``"data"`` lines in row_id order, one block per bucket."""
