@@ -10,7 +10,6 @@ hashed in a thread.
 """
 
 import contextlib
-import ctypes
 import functools
 import hashlib
 import mmap
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sendemodul
-from sendemodul import identity
+from sendemodul import glibc_malloc, identity
 from sendemodul.container import (
     MAX_JSON_BYTES,
     SHA256_PATTERN,
@@ -226,8 +225,7 @@ class _Digest:
         self._thread.join()
 
 
-#: glibc's ``mallopt`` parameters (malloc.h) and the values :func:`_keep_block_memory` sets.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+#: The values :func:`_keep_block_memory` fixes glibc's thresholds at.
 _MMAP_THRESHOLD_BYTES, _TRIM_THRESHOLD_BYTES = 4 << 20, 8 << 20
 
 
@@ -241,13 +239,9 @@ def _keep_block_memory():
     bench's pseudonymizer took 139,000 page faults instead of 20,000 (0.2-0.4 CPU-s). Fixed here at what they
     were: arrays under 4 MiB from the heap, and the heap given back only when 8 MiB at its top are free. The peak
     RSS is unchanged (a freed block's memory is what the next block takes). Nothing where malloc is not glibc's."""
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # pragma: no cover - not glibc
-        return
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
-    mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_BYTES)
+    glibc_malloc.mallopt(
+        (glibc_malloc.M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES), (glibc_malloc.M_TRIM_THRESHOLD, _TRIM_THRESHOLD_BYTES)
+    )
 
 
 def _seal_json(*, manifest, environment, key_version, recipients, counts, size, sha256, created):

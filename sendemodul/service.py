@@ -136,8 +136,7 @@ class KeyDirectoryService(service.Service):
             self._previous_handler = None
 
 
-#: glibc's mallopt parameters (malloc.h) and the values we fix them at.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+#: The values :func:`bound_heap` fixes glibc's thresholds at.
 MMAP_THRESHOLD_BYTES = 4 << 20
 TRIM_THRESHOLD_BYTES = 8 << 20
 
@@ -150,14 +149,10 @@ def bound_heap():
     150 MiB after a burst of logins (issue 25, ``scripts/bench --only concurrent``). Not lower: at glibc's initial
     128 KiB every packet buffer of an upload (up to 256 KiB) would be a fresh mmap, page faults and all (that cost
     the SFTP reactor 2-3x its CPU per GiB). Does nothing where the C library has no ``mallopt``."""
-    import ctypes
+    from sendemodul import glibc_malloc
 
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(
-        mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
+    return glibc_malloc.mallopt(
+        (glibc_malloc.M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES), (glibc_malloc.M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
     )
 
 

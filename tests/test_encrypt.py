@@ -370,3 +370,59 @@ def test_fast_path_on_odd_lines_and_identifiers(block_bytes, production):
         production,
     )
     assert report.rule_counts.get("ID_PLACEHOLDER") == 1
+
+
+@pytest.mark.parametrize("one_arena", [False, True])
+def test_the_encryption_module_keeps_its_threads_in_one_malloc_arena(one_arena):
+    """After ``one_malloc_arena`` (which ``sendemodul encrypt`` calls before its threads start) threads that allocate
+    take glibc's main arena; without it each takes one of its own (the case that shows the count can tell)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import ctypes, sys, threading\n"
+        "if sys.argv[1] == 'one':\n"
+        "    from sendemodul.cli.encrypt import one_malloc_arena\n"
+        "    assert one_malloc_arena()\n"
+        "held = []\n"
+        "threads = [threading.Thread(target=lambda: held.append(bytearray(4096))) for _ in range(3)]\n"
+        "for thread in threads:\n"
+        "    thread.start()\n"
+        "    thread.join()\n"
+        "ctypes.CDLL(None).malloc_stats()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "one" if one_arena else "default"], capture_output=True, text=True, check=True
+    )
+    arenas = re.findall(r"^Arena \d+:", done.stderr, re.MULTILINE)
+    assert (arenas == ["Arena 0:"]) if one_arena else (len(arenas) > 1), done.stderr
+
+
+def test_sendemodul_encrypt_ran_its_threads_in_one_malloc_arena(dev_home, tmp_path):
+    """The command itself: after ``sendemodul encrypt`` of an extract (its reader, checks and writer threads have
+    run) the process has glibc's main arena only."""
+    import os
+    import subprocess
+    import sys
+
+    periode = datetime.date.today().year
+    extract = tmp_path / "extract.dat"
+    extract.write_bytes(extracts.generate_extract(load_profile("11F", periode), identity.parse_unit(DEMO, periode), 50))
+    args = ["encrypt", "-r", "11F", "-p", str(periode), "-u", DEMO, "--signing-key", str(dev_home / "demo/unit.key")]
+    script = (
+        "import ctypes, sys\n"
+        "from sendemodul.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "except SystemExit as exit:\n"
+        "    assert not exit.code, exit.code\n"
+        "ctypes.CDLL(None).malloc_stats()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args, str(extract), "-o", str(tmp_path / "c.tar")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SENDEMODUL_HOME": str(dev_home)},
+    )
+    assert done.returncode == 0 and "50 records" in done.stdout, done.stdout + done.stderr
+    assert re.findall(r"^Arena \d+:", done.stderr, re.MULTILINE) == ["Arena 0:"], done.stderr
