@@ -134,6 +134,17 @@ class ProxyHeaderProtocol(ProtocolWrapper):
             self._timeout.cancel()
         self._timeout = None
 
+    @property
+    def bufferSize(self):
+        """The socket's read size, read and set on the transport below (``ProtocolWrapper`` passes reads of other
+        attributes down, but a set would stay on the wrapper): the fronts set it on the transport they are given,
+        which behind HAProxy is this wrapper."""
+        return self.transport.bufferSize
+
+    @bufferSize.setter
+    def bufferSize(self, size):
+        self.transport.bufferSize = size
+
     def getPeer(self):
         return self._source or self.transport.getPeer()
 

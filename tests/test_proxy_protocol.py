@@ -120,3 +120,19 @@ def test_no_header_or_a_bad_one_closes_the_connection():
     _proto, silent = connect(front, clock)
     clock.advance(pp.HEADER_TIMEOUT_SECONDS)
     assert silent.disconnecting
+
+
+def test_the_read_size_a_front_sets_through_the_wrapper_reaches_the_socket_transport():
+    """The HTTPS and SFTP fronts set ``bufferSize`` on their transport, which behind HAProxy is the wrapper: it must
+    land on the TCP transport below (a plain attribute set on the wrapper would read nothing), and where the
+    transport below has none, the wrapper has none either (the fronts test with ``hasattr``)."""
+    front, clock = Front(), Clock()
+    proto, transport = connect(front, clock)
+    transport.bufferSize = 65536  # as a tcp.Server has
+    proto.dataReceived(v2())
+    (built,) = front.built
+    assert hasattr(built.transport, "bufferSize") and built.transport.bufferSize == 65536
+    built.transport.bufferSize = 1 << 20
+    assert transport.bufferSize == 1 << 20 and "bufferSize" not in vars(proto)
+    bare, _ = connect(Front(), Clock())  # a StringTransport has no bufferSize
+    assert not hasattr(bare, "bufferSize")
