@@ -363,6 +363,50 @@ def test_sealed_chunks_put_many_at_once_read_back_as_put_one_by_one(tmp_path):
         assert [sealed.plain_size(h) for h in more] == [len(chunk) for chunk in large]
 
 
+def test_sealed_chunks_survive_short_writes(tmp_path, monkeypatch):
+    """A ``pwritev`` or ``pwrite`` that writes less than it was given (at most 1000 bytes here) is resumed where it
+    stopped: every chunk reads back."""
+    import os
+
+    pwritev, pwrite = os.pwritev, os.pwrite
+    monkeypatch.setattr(os, "pwritev", lambda fd, views, offset: pwritev(fd, [bytes(views[0])[:1000]], offset))
+    monkeypatch.setattr(os, "pwrite", lambda fd, data, offset: pwrite(fd, bytes(data)[:1000], offset))
+    chunks = [bytes([i]) * (700 * i + 1) for i in range(12)]
+    with SealedTempFile(tmp_path) as sealed:
+        handles = [sealed.put(b"one" * 900), *sealed.put_many(chunks), sealed.put(b"two")]
+        assert [sealed.get(h) for h in handles] == [b"one" * 900, *chunks, b"two"]
+
+
+@pytest.mark.parametrize("how", ["put", "put_many", "the chunks' iterator"])
+def test_a_sealed_file_whose_put_failed_part_way_takes_and_gives_nothing_more(tmp_path, monkeypatch, how):
+    """After a put that failed (the disk, or the caller's iterator), a chunk's handle, its nonce, may have been
+    spent: no later put may use it again under the same key, and no get reads past the gap."""
+    import os
+
+    def chunks():
+        yield b"a" * 100
+        raise ValueError("the caller's rows")
+
+    with SealedTempFile(tmp_path) as sealed:
+        first = sealed.put(b"before")
+        assert sealed.get(first) == b"before"
+        if how == "the chunks' iterator":
+            with pytest.raises(ValueError):
+                sealed.put_many(chunks())
+        else:
+
+            def full(*args):
+                raise OSError(28, "No space left on device")
+
+            monkeypatch.setattr(os, "pwrite" if how == "put" else "pwritev", full)
+            with pytest.raises(OSError):
+                sealed.put(b"x" * 100) if how == "put" else sealed.put_many([b"x" * 100, b"y"])
+            monkeypatch.undo()
+        for again in (lambda: sealed.put(b"after"), lambda: sealed.put_many([b"after"]), lambda: sealed.get(first)):
+            with pytest.raises(RuntimeError, match="failed part way"):
+                again()
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # CLI
 

@@ -33,6 +33,10 @@ class SealedTempFile:
         self._aead = AESGCM(AESGCM.generate_key(bit_length=256))
         #: Where each chunk ends in the file (chunk ``i`` starts where chunk ``i - 1`` ends).
         self._ends = array("Q")
+        #: Set when a put failed part way: its handle (the nonce) may be spent or its bytes missing, so nothing more is
+        #: put or got (a nonce used twice under one GCM key must never happen; a caller that goes on after the error
+        #: gets this instead).
+        self._failed = False
 
     def __enter__(self) -> Self:
         return self
@@ -45,7 +49,19 @@ class SealedTempFile:
     def close(self) -> None:
         self._file.close()
 
+    def _check(self) -> None:
+        if self._failed:
+            raise RuntimeError("a put into this sealed temporary file failed part way; it is no longer used")
+
     def put(self, data: bytes | bytearray) -> Handle:
+        self._check()
+        try:
+            return self._put(data)
+        except BaseException:
+            self._failed = True
+            raise
+
+    def _put(self, data: bytes | bytearray) -> Handle:
         ends = self._ends
         handle = len(ends)
         sealed = self._aead.encrypt(handle.to_bytes(12, "big"), data, None)
@@ -66,6 +82,14 @@ class SealedTempFile:
         cost in writes of 64 KiB or more (0.31 against 0.12 CPU-s per 400 MiB into the page cache). A chunk is
         sealed when the iterator gives it, so a caller may free its plaintext as soon as the next is asked for; at
         most one batch of sealed chunks is held."""
+        self._check()
+        try:
+            return self._put_many(chunks)
+        except BaseException:
+            self._failed = True
+            raise
+
+    def _put_many(self, chunks: Iterable[bytes | bytearray]) -> list[Handle]:
         ends = self._ends
         end = ends[-1] if ends else 0
         handles: list[Handle] = []
@@ -103,6 +127,7 @@ class SealedTempFile:
         return ends[handle] - (ends[handle - 1] if handle else 0) - 16
 
     def get(self, handle: Handle) -> bytes:
+        self._check()
         ends = self._ends
         start = ends[handle - 1] if handle else 0
         data = os.pread(self._file.fileno(), ends[handle] - start, start)
