@@ -372,6 +372,14 @@ def test_fast_path_on_odd_lines_and_identifiers(block_bytes, production):
     assert report.rule_counts.get("ID_PLACEHOLDER") == 1
 
 
+def _without_arena_settings():
+    """The environment, less what would set glibc's arena count from outside (the tests count arenas)."""
+    import os
+
+    return {k: v for k, v in os.environ.items() if k not in ("MALLOC_ARENA_MAX", "GLIBC_TUNABLES")}
+
+
+@pytest.mark.integration
 @pytest.mark.parametrize("one_arena", [False, True])
 def test_the_encryption_module_keeps_its_threads_in_one_malloc_arena(one_arena):
     """After ``one_malloc_arena`` (which ``sendemodul encrypt`` calls before its threads start) threads that allocate
@@ -392,16 +400,21 @@ def test_the_encryption_module_keeps_its_threads_in_one_malloc_arena(one_arena):
         "ctypes.CDLL(None).malloc_stats()\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script, "one" if one_arena else "default"], capture_output=True, text=True, check=True
+        [sys.executable, "-c", script, "one" if one_arena else "default"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_without_arena_settings(),
+        timeout=120,
     )
     arenas = re.findall(r"^Arena \d+:", done.stderr, re.MULTILINE)
     assert (arenas == ["Arena 0:"]) if one_arena else (len(arenas) > 1), done.stderr
 
 
+@pytest.mark.integration
 def test_sendemodul_encrypt_ran_its_threads_in_one_malloc_arena(dev_home, tmp_path):
     """The command itself: after ``sendemodul encrypt`` of an extract (its reader, checks and writer threads have
     run) the process has glibc's main arena only."""
-    import os
     import subprocess
     import sys
 
@@ -422,7 +435,8 @@ def test_sendemodul_encrypt_ran_its_threads_in_one_malloc_arena(dev_home, tmp_pa
         [sys.executable, "-c", script, *args, str(extract), "-o", str(tmp_path / "c.tar")],
         capture_output=True,
         text=True,
-        env={**os.environ, "SENDEMODUL_HOME": str(dev_home)},
+        env={**_without_arena_settings(), "SENDEMODUL_HOME": str(dev_home)},
+        timeout=120,
     )
     assert done.returncode == 0 and "50 records" in done.stdout, done.stdout + done.stderr
     assert re.findall(r"^Arena \d+:", done.stderr, re.MULTILINE) == ["Arena 0:"], done.stderr
