@@ -29,7 +29,7 @@ import collections
 import itertools
 import struct
 
-from OpenSSL.SSL import RECEIVED_SHUTDOWN, SENT_SHUTDOWN, Error, WantReadError
+from OpenSSL.SSL import RECEIVED_SHUTDOWN, SENT_SHUTDOWN, Error, WantReadError, ZeroReturnError
 from twisted.conch.ssh import connection, filetransfer, transport, userauth
 from twisted.conch.ssh.common import getNS
 from twisted.internet import defer, error, tcp
@@ -329,16 +329,22 @@ class CoalescingTLSMemoryBIOProtocol(TLSMemoryBIOProtocol):
     Overrides ``TLSMemoryBIOProtocol._flushReceiveBIO`` (it copies its receive loop): Twisted calls the wrapped
     protocol's ``dataReceived`` once per ``recv`` of at most 32 KiB, in practice once per TLS record (16 KiB), so a
     1 GiB upload makes some 65,000 trips through ``HTTPChannel.dataReceived``, the line/body parser and the request.
-    Here every record decrypted from one socket read is joined and delivered in one call. Errors (including the
-    peer's close_notify) are left to Twisted's own loop, which meets the same error again and shuts down as it
-    always does. Measured with ``scripts/bench --only https``: figures in docs/twisted-upstream.md.
+    Here every record decrypted from one socket read is joined and delivered in one call; then an error (the
+    peer's close_notify, a bad record) ends the connection as Twisted's loop ends it. (Until 2026-12-08 that was left
+    to Twisted's loop, which called ``recv`` again: after a fatal error OpenSSL then reports an EOF, so the
+    application got ``ConnectionLost`` instead of the error.) Measured with ``scripts/bench --only https``: figures
+    in docs/twisted-upstream.md.
 
     Also overrides ``TLSMemoryBIOProtocol.makeConnection`` for a server's connection: the same end state with less
-    work per connection (:meth:`makeConnection`).
+    work per connection (:meth:`makeConnection`), and ``TLSMemoryBIOProtocol.dataReceived``: a large read goes into
+    OpenSSL's memory BIO a piece at a time (:meth:`dataReceived`).
     """
 
     #: Largest plaintext of one TLS record: what one ``recv`` returns at most.
     record_bytes = 16 * 1024
+
+    #: Most bytes written into OpenSSL's receive BIO at once (:meth:`dataReceived`).
+    bio_write_bytes = 64 * 1024
 
     #: True: this side accepts connections (a server), so the handshake waits for the client's first bytes
     #: (:meth:`makeConnection`).
@@ -379,23 +385,69 @@ class CoalescingTLSMemoryBIOProtocol(TLSMemoryBIOProtocol):
             self._lostTLSConnection = True
         super().connectionLost(reason)
 
-    def _flushReceiveBIO(self):
+    def dataReceived(self, data):
+        """Twisted's, but a read larger than :attr:`bio_write_bytes` goes into the receive BIO in pieces of that size,
+        each drained of its records before the next is written; the plaintext of the whole read still reaches the
+        application in one call (:meth:`_deliver`).
+
+        OpenSSL's memory BIO never gives memory back: its buffer keeps the size of the largest write (and a third
+        more) until the connection is freed. Written whole, every 256 KiB socket read (``web.tls.SOCKET_READ_BYTES``)
+        left each HTTPS connection holding ~340 KiB, which a burst of 200 uploads kept all at once (about 55 MiB of
+        the front's heap; issue 25, docs/performance.md, "The burst's memory"). In 64 KiB pieces the buffer stays at
+        ~85 KiB, for three more ``bio_write`` calls and ``WantReadError`` exceptions per read. Until the handshake is
+        done, each piece takes Twisted's own path, which meets the same states as the whole read would; after an
+        error, the pieces left are not read, as Twisted reads no more once the connection is lost.
+        tests/test_twisted_overrides.py checks the bytes, the single delivery, the pieces' sizes and the errors
+        against Twisted's own protocol."""
+        step = self.bio_write_bytes
+        if len(data) <= step:
+            super().dataReceived(data)
+            return
+        view = memoryview(data)
+        pieces = collections.deque(view[start : start + step] for start in range(0, len(view), step))
+        while pieces and not (self._handshakeDone or self._lostTLSConnection):
+            super().dataReceived(pieces.popleft())
+        if not pieces or self._lostTLSConnection:
+            return
+        if self._appSendBuffer:
+            self._unbufferPendingWrites()
         received = []
-        failed = False
+        while pieces:
+            self._tlsConnection.bio_write(pieces.popleft())
+            failed = self._read_records(received)
+            if failed is not None:
+                break  # what is left is never read, as in Twisted's loop once the connection is lost
+        self._deliver(received, failed)
+
+    def _read_records(self, received):
+        """Append the plaintext of every whole record in the receive BIO to ``received``. Returns the ``Failure`` of
+        anything OpenSSL raised but ``WantReadError`` (the peer's close_notify, a bad record), else None."""
         while not self._lostTLSConnection:
             try:
                 received.append(self._tlsConnection.recv(self.record_bytes))
             except WantReadError:
-                break
-            except Error:  # also ZeroReturnError: Twisted's own loop below handles it
-                failed = True
-                break
+                return None
+            except Error:
+                return failure.Failure()
+        return None
+
+    def _flushReceiveBIO(self):
+        received = []
+        self._deliver(received, self._read_records(received))
+
+    def _deliver(self, received, failed):
+        """The plaintext received, in one call; then, if OpenSSL raised ``failed``, the connection ended as Twisted's
+        loop ends it: after a close_notify our own and the reason the transport gives, after anything else that
+        failure as the reason."""
         if received and not self._aborted:
             ProtocolWrapper.dataReceived(self, received[0] if len(received) == 1 else b"".join(received))
-        if failed:
-            super()._flushReceiveBIO()  # meets the same error again and shuts down as Twisted does
-        else:
-            self._flushSendBIO()
+        if failed is not None:
+            if failed.check(ZeroReturnError):
+                self._shutdownTLS()
+                self._tlsShutdownFinished(None)
+            else:
+                self._tlsShutdownFinished(failed)
+        self._flushSendBIO()
 
 
 #: Both halves of a TLS shutdown done: our close_notify sent and the peer's received.

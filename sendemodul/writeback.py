@@ -4,6 +4,7 @@
 request from a thread of its own, so that the upload's writer never waits in it."""
 
 import collections
+import errno
 import itertools
 import os
 import threading
@@ -33,21 +34,30 @@ WRITEBACK_BYTES = 8 << 20
 
 
 def pwrite_all(fd, data, offset):
-    """Write ``data`` (bytes, or a list of buffers that follow each other) at ``offset``, all of it."""
+    """Write ``data`` (a bytes-like object, or a list of buffers that follow each other) at ``offset``, all of it: a
+    short write is resumed where it stopped. A write that takes none of the bytes raises ``OSError`` (EIO) rather
+    than being tried again forever (Linux reports a full disk as an error, never as 0 bytes; a file system that
+    answered 0 would otherwise hang the thread)."""
     if type(data) is list:
-        pieces = collections.deque(memoryview(piece) for piece in data)
+        pieces = collections.deque(view for view in map(memoryview, data) if view)  # (an empty one writes nothing)
         while pieces:
-            n = os.pwritev(fd, list(itertools.islice(pieces, IOV_MAX)), offset)
+            n = _written(os.pwritev(fd, list(itertools.islice(pieces, IOV_MAX)), offset))
             offset += n
-            while n and n >= len(pieces[0]):
+            while pieces and n >= len(pieces[0]):
                 n -= len(pieces.popleft())
             if n:
                 pieces[0] = pieces[0][n:]
         return
     view = memoryview(data)
     while view:
-        n = os.pwrite(fd, view, offset)
+        n = _written(os.pwrite(fd, view, offset))
         view, offset = view[n:], offset + n
+
+
+def _written(n):
+    if not n:
+        raise OSError(errno.EIO, "the write took none of the bytes")
+    return n
 
 
 class Writeback:

@@ -6,6 +6,7 @@ import shutil
 import tempfile
 import threading
 
+import pytest
 from support.wait import wait_for
 from twisted.internet import defer, reactor, task
 from twisted.trial import unittest
@@ -300,3 +301,38 @@ def test_the_first_front_is_alone_and_the_next_one_is_not(tmp_path):
     first.ensure()
     assert first.join_fronts() is True
     assert second.join_fronts() is False
+
+
+@pytest.mark.parametrize("data", [b"x" * 5000, [b"a" * 3000, b"", b"b" * 2000]])
+def test_pwrite_all_resumes_short_writes_and_refuses_a_write_of_nothing(tmp_path, monkeypatch, data):
+    """A short ``pwrite``/``pwritev`` is resumed where it stopped; one that takes none of the bytes is an error
+    (EIO), not a loop that tries again forever. The fake writes stand in for what no real file here does."""
+    import errno
+
+    from sendemodul.writeback import pwrite_all
+
+    path = tmp_path / "f"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        real_pwrite = os.pwrite
+        monkeypatch.setattr(os, "pwrite", lambda fd, view, offset: real_pwrite(fd, bytes(view)[:700], offset))
+        monkeypatch.setattr(os, "pwritev", lambda fd, views, offset: real_pwrite(fd, b"".join(views)[:700], offset))
+        pwrite_all(fd, data, 10)
+        expected = data if isinstance(data, bytes) else b"".join(data)
+        assert os.pread(fd, len(expected) + 10, 0) == b"\0" * 10 + expected
+
+        calls = []
+
+        def nothing(*args):
+            calls.append(args)
+            if len(calls) > 100:
+                raise AssertionError("pwrite_all keeps trying a write that takes nothing")
+            return 0
+
+        monkeypatch.setattr(os, "pwrite", nothing)
+        monkeypatch.setattr(os, "pwritev", nothing)
+        with pytest.raises(OSError) as raised:
+            pwrite_all(fd, data, 0)
+        assert raised.value.errno == errno.EIO and len(calls) == 1
+    finally:
+        os.close(fd)

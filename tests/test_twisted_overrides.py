@@ -579,7 +579,7 @@ class CoalescingTLSTests(SynchronousTestCase):
     """The plaintext of several records read at once reaches the application in one call; a close_notify after
     them still ends the connection as Twisted does."""
 
-    def pair(self):
+    def pair(self, protocol=_twisted.CoalescingTLSMemoryBIOProtocol):
         from twisted.internet.protocol import Factory, Protocol
         from twisted.internet.ssl import CertificateOptions
         from twisted.protocols.tls import TLSMemoryBIOFactory
@@ -602,7 +602,7 @@ class CoalescingTLSTests(SynchronousTestCase):
         server_factory = TLSMemoryBIOFactory(
             CertificateOptions(privateKey=key, certificate=cert), False, Factory.forProtocol(lambda: sink)
         )
-        server_factory.protocol = _twisted.CoalescingTLSMemoryBIOProtocol
+        server_factory.protocol = protocol
         client_factory = TLSMemoryBIOFactory(CertificateOptions(verify=False), True, Factory.forProtocol(Protocol))
         server_proto = server_factory.buildProtocol(None)
         client_proto = client_factory.buildProtocol(None)
@@ -626,12 +626,79 @@ class CoalescingTLSTests(SynchronousTestCase):
         self.assertEqual(b"".join(sink.chunks), b"y" * 20000)
         self.assertIsNotNone(sink.lost)
 
+    def spy_on_bio_writes(self, pump):
+        """The sizes of the server's writes into its receive BIO, from now on."""
+        connection = pump.server._tlsConnection
+        sizes, write = [], connection.bio_write
+
+        def recording(data):
+            sizes.append(len(data))
+            return write(data)
+
+        connection.bio_write = recording
+        return sizes
+
+    def test_tls_a_large_read_goes_into_the_bio_in_pieces_and_up_in_one_call(self):
+        """OpenSSL's memory BIO keeps the size of its largest write for the connection's life, so a read of 256 KiB
+        goes in 64 KiB at a time; the application still gets the whole read's plaintext at once."""
+        sink, client, pump = self.pair()
+        pump.flush()
+        sizes = self.spy_on_bio_writes(pump)
+        data = bytes(range(256)) * 1024  # 256 KiB, 16 records
+        client.write(data)
+        pump.flush()
+        self.assertEqual(sink.chunks, [data])
+        self.assertGreater(sum(sizes), len(data))  # the records' headers and tags
+        self.assertEqual(max(sizes), _twisted.CoalescingTLSMemoryBIOProtocol.bio_write_bytes)
+        self.assertEqual(len(sizes), -(-sum(sizes) // _twisted.CoalescingTLSMemoryBIOProtocol.bio_write_bytes))
+
+    def test_tls_a_large_read_that_finishes_the_handshake_arrives_whole(self):
+        """The client's Finished and 200 KiB of data in one read: the handshake's pieces take Twisted's path, the
+        rest is drained piece by piece; the bytes arrive whole and in order."""
+        sink, client, pump = self.pair()
+        data = bytes(range(251)) * 800
+        client.write(data)  # held by the client's TLS until the handshake is done, then sent after its Finished
+        pump.flush()
+        self.assertEqual(b"".join(sink.chunks), data)
+        self.assertLessEqual(len(sink.chunks), 2)
+
+    def test_tls_close_notify_after_a_large_read_ends_the_connection(self):
+        sink, client, pump = self.pair()
+        pump.flush()
+        client.write(b"z" * 200_000)
+        client.loseConnection()
+        pump.flush()
+        self.assertEqual(b"".join(sink.chunks), b"z" * 200_000)
+        self.assertIsNotNone(sink.lost)
+
+    def test_tls_a_bad_record_in_a_large_read_ends_the_connection_as_twisted_ends_it(self):
+        """A record that fails to decrypt in the third piece: the records before it reach the application, none
+        after it, and the connection ends with the reason Twisted's own protocol gives."""
+
+        def run(protocol):
+            sink, client, pump = self.pair(protocol)
+            pump.flush()
+            client.write(b"a" * 256 * 1024)
+            wire = bytearray(pump.clientIO.getOutBuffer())
+            wire[150_000] ^= 0xFF  # inside a record of the third 64 KiB piece
+            pump.server.dataReceived(bytes(wire))
+            pump.flush()
+            return b"".join(sink.chunks), sink.lost
+
+        got, lost = run(_twisted.CoalescingTLSMemoryBIOProtocol)
+        twisted_got, twisted_lost = run(tls.TLSMemoryBIOProtocol)
+        self.assertTrue(0 < len(got) < 150_000 and got == b"a" * len(got), len(got))
+        self.assertEqual(got, twisted_got)
+        self.assertIsNotNone(lost)
+        self.assertEqual(type(lost.value), type(twisted_lost.value))
+
 
 def test_tls_connection_setup_is_the_one_the_override_replaces():
     what = (
         "CoalescingTLSMemoryBIOProtocol.makeConnection (_creatorCallable, _appSendBuffer, the interfaces declared, "
         "Protocol.makeConnection, registerProtocol, the wrapped protocol connected, _checkHandshakeStatus at the end, "
-        "and dataReceived starting the handshake while _handshakeDone is false)"
+        "and dataReceived starting the handshake while _handshakeDone is false; CoalescingTLSMemoryBIOProtocol."
+        "dataReceived: bio_write, the handshake, _unbufferPendingWrites, _flushReceiveBIO, in that order)"
     )
     assert_pinned(tls.TLSMemoryBIOProtocol.makeConnection, "c83b193e6cb07f9f", what)
     assert_pinned(ProtocolWrapper.makeConnection, "1954239c5d3014a3", what)

@@ -8,13 +8,13 @@ age comes from :mod:`sendemodul.agepq` for both key types, the hybrid post-quant
 import collections
 import hashlib
 import io
-import os
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from sendemodul import agepq
 from sendemodul.container.tar import MemberReader, TarReader, Writable
 from sendemodul.errors import PartContentError, PartDecryptionFailed, PartSizeMismatch
+from sendemodul.writeback import pwrite_all
 
 if TYPE_CHECKING:
     from sendemodul.container.manifest import PartInfo
@@ -145,10 +145,9 @@ class PositionedWriter:
         self.offset = offset
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        view = memoryview(data)
-        while view:
-            written = os.pwrite(self._fd, view, self.offset)
-            view, self.offset = view[written:], self.offset + written
+        size = memoryview(data).nbytes
+        pwrite_all(self._fd, data, self.offset)
+        self.offset += size
         return len(data)
 
 

@@ -9,6 +9,8 @@ from typing import Self
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from sendemodul.writeback import pwrite_all
+
 #: A sealed chunk: its number (its nonce; the file keeps where each chunk ends). A plain int, so that a caller can
 #: keep many in an ``array("I")`` (the encryption module's shuffle keeps ~50,000 of them for 2,000,000 records: as
 #: ``(offset, length, nonce)`` tuples they cost ~9 MiB of its peak RSS, issue 25).
@@ -66,10 +68,7 @@ class SealedTempFile:
         handle = len(ends)
         sealed = self._aead.encrypt(handle.to_bytes(12, "big"), data, None)
         start = ends[-1] if ends else 0
-        view, offset = memoryview(sealed), start
-        while view:
-            written = os.pwrite(self._file.fileno(), view, offset)
-            view, offset = view[written:], offset + written
+        pwrite_all(self._file.fileno(), sealed, start)
         ends.append(start + len(sealed))
         return handle
 
@@ -103,23 +102,11 @@ class SealedTempFile:
             handles.append(handle)
             batch.append(sealed)
             if end - batch_start >= _BATCH_BYTES or len(batch) >= _BATCH_CHUNKS:
-                self._write(batch, batch_start)
+                pwrite_all(self._file.fileno(), batch, batch_start)
                 batch, batch_start = [], end
         if batch:
-            self._write(batch, batch_start)
+            pwrite_all(self._file.fileno(), batch, batch_start)
         return handles
-
-    def _write(self, chunks: list[bytes], offset: int) -> None:
-        """Write ``chunks`` one after the other from ``offset`` on (``pwritev``, resumed after a short write)."""
-        views = [memoryview(chunk) for chunk in chunks]
-        fd = self._file.fileno()
-        while views:
-            written = os.pwritev(fd, views, offset)
-            offset += written
-            while views and written >= len(views[0]):
-                written -= len(views.pop(0))
-            if written:
-                views[0] = views[0][written:]
 
     def plain_size(self, handle: Handle) -> int:
         """The length of the chunk :meth:`get` gives for ``handle`` (its sealed length less the 16-byte tag)."""

@@ -343,7 +343,10 @@ def copy_file_range(
             raise ValueError(f"the source ended {end - offset} bytes early")
         view = memoryview(chunk)
         while view:
-            view = view[os.write(out_fd, view) :]
+            written = os.write(out_fd, view)
+            if not written:  # (as writeback.pwrite_all: an error, not a loop)
+                raise OSError(errno.EIO, "the write took none of the bytes")
+            view = view[written:]
         offset += len(chunk)
         if copied:
             copied(out_fd, position, len(chunk))
