@@ -9,6 +9,8 @@ import itertools
 import os
 import threading
 
+_Buffer = bytes | bytearray | memoryview
+
 #: Buffers one ``pwritev`` takes at most (Linux's ``IOV_MAX``).
 IOV_MAX = 1024
 
@@ -33,13 +35,16 @@ start_writeback = _load_sync_file_range()
 WRITEBACK_BYTES = 8 << 20
 
 
-def pwrite_all(fd, data, offset):
+def pwrite_all(fd: int, data: _Buffer | list[bytes] | list[memoryview] | list[_Buffer], offset: int) -> None:
     """Write ``data`` (a bytes-like object, or a list of buffers that follow each other) at ``offset``, all of it: a
     short write is resumed where it stopped. A write that takes none of the bytes raises ``OSError`` (EIO) rather
     than being tried again forever (Linux reports a full disk as an error, never as 0 bytes; a file system that
     answered 0 would otherwise hang the thread)."""
-    if type(data) is list:
-        pieces = collections.deque(view for view in map(memoryview, data) if view)  # (an empty one writes nothing)
+    if isinstance(data, list):
+        pieces: collections.deque[memoryview] = collections.deque()
+        for piece in data:
+            if len(piece):  # (an empty one writes nothing)
+                pieces.append(memoryview(piece))
         while pieces:
             n = _written(os.pwritev(fd, list(itertools.islice(pieces, IOV_MAX)), offset))
             offset += n
@@ -54,7 +59,7 @@ def pwrite_all(fd, data, offset):
         view, offset = view[n:], offset + n
 
 
-def _written(n):
+def _written(n: int) -> int:
     if not n:
         raise OSError(errno.EIO, "the write took none of the bytes")
     return n
