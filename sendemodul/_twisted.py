@@ -388,13 +388,15 @@ class CoalescingTLSMemoryBIOProtocol(TLSMemoryBIOProtocol):
     def dataReceived(self, data):
         """Twisted's, but a read larger than :attr:`bio_write_bytes` goes into the receive BIO in pieces of that size,
         each drained of its records before the next is written; the plaintext of the whole read still reaches the
-        application in one call (:meth:`_deliver`).
+        application in one call (:meth:`_deliver`), except in the read that finishes the handshake, whose pieces up
+        to the client's Finished take Twisted's path (one call for those, one for the rest).
 
         OpenSSL's memory BIO never gives memory back: its buffer keeps the size of the largest write (and a third
         more) until the connection is freed. Written whole, every 256 KiB socket read (``web.tls.SOCKET_READ_BYTES``)
         left each HTTPS connection holding ~340 KiB, which a burst of 200 uploads kept all at once (about 55 MiB of
-        the front's heap; issue 25, docs/performance.md, "The burst's memory"). In 64 KiB pieces the buffer stays at
-        ~85 KiB, for three more ``bio_write`` calls and ``WantReadError`` exceptions per read. Until the handshake is
+        the front's heap; issue 25, docs/performance.md, "The burst's memory"). In 64 KiB pieces it stays under ~110
+        KiB (a piece, the part of a record cut at the last piece's end, a third more), for three more ``bio_write``
+        calls and ``WantReadError`` exceptions per read. Until the handshake is
         done, each piece takes Twisted's own path, which meets the same states as the whole read would; after an
         error, the pieces left are not read, as Twisted reads no more once the connection is lost.
         tests/test_twisted_overrides.py checks the bytes, the single delivery, the pieces' sizes and the errors
@@ -409,15 +411,15 @@ class CoalescingTLSMemoryBIOProtocol(TLSMemoryBIOProtocol):
             super().dataReceived(pieces.popleft())
         if not pieces or self._lostTLSConnection:
             return
-        if self._appSendBuffer:
+        self._tlsConnection.bio_write(pieces.popleft())
+        if self._appSendBuffer:  # (after the first write, as Twisted retries them after its one write)
             self._unbufferPendingWrites()
         received = []
-        while pieces:
+        failed = self._read_records(received)
+        while pieces and failed is None and not self._lostTLSConnection:
             self._tlsConnection.bio_write(pieces.popleft())
             failed = self._read_records(received)
-            if failed is not None:
-                break  # what is left is never read, as in Twisted's loop once the connection is lost
-        self._deliver(received, failed)
+        self._deliver(received, failed)  # (what is left after an error is never read, as in Twisted's loop)
 
     def _read_records(self, received):
         """Append the plaintext of every whole record in the receive BIO to ``received``. Returns the ``Failure`` of

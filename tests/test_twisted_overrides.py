@@ -579,7 +579,7 @@ class CoalescingTLSTests(SynchronousTestCase):
     """The plaintext of several records read at once reaches the application in one call; a close_notify after
     them still ends the connection as Twisted does."""
 
-    def pair(self, protocol=_twisted.CoalescingTLSMemoryBIOProtocol):
+    def pair(self, protocol=_twisted.CoalescingTLSMemoryBIOProtocol, *, greet=True):
         from twisted.internet.protocol import Factory, Protocol
         from twisted.internet.ssl import CertificateOptions
         from twisted.protocols.tls import TLSMemoryBIOFactory
@@ -607,7 +607,7 @@ class CoalescingTLSTests(SynchronousTestCase):
         server_proto = server_factory.buildProtocol(None)
         client_proto = client_factory.buildProtocol(None)
         server_io, client_io = makeFakeServer(server_proto), makeFakeClient(client_proto)
-        pump = connect(server_proto, server_io, client_proto, client_io)
+        pump = connect(server_proto, server_io, client_proto, client_io, greet=greet)
         return sink, client_proto, pump
 
     def test_tls_records_of_one_read_arrive_in_one_call(self):
@@ -653,14 +653,24 @@ class CoalescingTLSTests(SynchronousTestCase):
         self.assertEqual(len(sizes), -(-sum(sizes) // _twisted.CoalescingTLSMemoryBIOProtocol.bio_write_bytes))
 
     def test_tls_a_large_read_that_finishes_the_handshake_arrives_whole(self):
-        """The client's Finished and 200 KiB of data in one read: the handshake's pieces take Twisted's path, the
-        rest is drained piece by piece; the bytes arrive whole and in order."""
-        sink, client, pump = self.pair()
-        data = bytes(range(251)) * 800
+        """The client's Finished and 300,000 bytes in one read (iosim's pump delivers all the client wrote at once;
+        ``greet=False`` leaves the handshake to the first pumps): the pieces up to the Finished take Twisted's path,
+        the rest is drained piece by piece; the bytes arrive whole and in order."""
+        sink, client, pump = self.pair(greet=False)
+        server = pump.server
+        reads, receive = [], server.dataReceived
+
+        def recording(data):
+            reads.append((len(data), server._handshakeDone))
+            receive(data)
+
+        server.dataReceived = recording
+        data = bytes(range(251)) * 1200
         client.write(data)  # held by the client's TLS until the handshake is done, then sent after its Finished
         pump.flush()
+        self.assertTrue(any(size > len(data) and not done for size, done in reads), reads)
         self.assertEqual(b"".join(sink.chunks), data)
-        self.assertLessEqual(len(sink.chunks), 2)
+        self.assertEqual(len(sink.chunks), 2)
 
     def test_tls_close_notify_after_a_large_read_ends_the_connection(self):
         sink, client, pump = self.pair()
@@ -698,7 +708,8 @@ def test_tls_connection_setup_is_the_one_the_override_replaces():
         "CoalescingTLSMemoryBIOProtocol.makeConnection (_creatorCallable, _appSendBuffer, the interfaces declared, "
         "Protocol.makeConnection, registerProtocol, the wrapped protocol connected, _checkHandshakeStatus at the end, "
         "and dataReceived starting the handshake while _handshakeDone is false; CoalescingTLSMemoryBIOProtocol."
-        "dataReceived: bio_write, the handshake, _unbufferPendingWrites, _flushReceiveBIO, in that order)"
+        "dataReceived: bio_write, the handshake, _unbufferPendingWrites, _flushReceiveBIO, in that order; "
+        "the override keeps the order for its first piece)"
     )
     assert_pinned(tls.TLSMemoryBIOProtocol.makeConnection, "c83b193e6cb07f9f", what)
     assert_pinned(ProtocolWrapper.makeConnection, "1954239c5d3014a3", what)
