@@ -396,9 +396,9 @@ class CoalescingTLSMemoryBIOProtocol(TLSMemoryBIOProtocol):
         left each HTTPS connection holding ~340 KiB, which a burst of 200 uploads kept all at once (about 55 MiB of
         the front's heap; issue 25, docs/performance.md, "The burst's memory"). In 64 KiB pieces it stays under ~110
         KiB (a piece, the part of a record cut at the last piece's end, a third more), for three more ``bio_write``
-        calls and ``WantReadError`` exceptions per read. Until the handshake is
-        done, each piece takes Twisted's own path, which meets the same states as the whole read would; after an
-        error, the pieces left are not read, as Twisted reads no more once the connection is lost.
+        calls and ``WantReadError`` exceptions per read. Until the handshake is done, each piece takes Twisted's own
+        path, which meets the same states as the whole read would; after an error, the pieces left are not read, as
+        Twisted reads no more once the connection is lost.
         tests/test_twisted_overrides.py checks the bytes, the single delivery, the pieces' sizes and the errors
         against Twisted's own protocol."""
         step = self.bio_write_bytes

@@ -136,9 +136,9 @@ def one_malloc_arena() -> bool:
     thread an arena of its own (up to eight a core), and what one thread frees stays in its arena for that thread
     alone: the reader's and the checks' threads each held a few MiB freed by the other. On this VM's kernel, which
     maps more of the shared libraries resident (numpy's, cryptography's: ~33 MiB of the peak), that put the
-    encryption of the bench's 2,000,000 11F records at 101.1-101.4 MiB against the target of 100; in one arena
-    95.3-97.7 MiB, at the same CPU within its run-to-run swing (docs/performance.md, session 9). The threads take
-    turns at the GIL, so one arena's lock is seldom contended. Before any thread starts."""
+    encryption of the bench's 2,000,000 11F records at 100.6-102.0 MiB (14 runs) against the target of 100; in one
+    arena 95.0-98.0 MiB (8 runs), at the same CPU within its run-to-run swing (docs/performance.md, session 9).
+    The threads take turns at the GIL, so one arena's lock is seldom contended. Before any thread starts."""
     return glibc_malloc.mallopt((glibc_malloc.M_ARENA_MAX, 1))
 
 
