@@ -46,7 +46,7 @@ def pwrite_all(fd: int, data: _Buffer | list[bytes] | list[memoryview] | list[_B
             if len(piece):  # (an empty one writes nothing)
                 pieces.append(memoryview(piece))
         while pieces:
-            n = _written(os.pwritev(fd, list(itertools.islice(pieces, IOV_MAX)), offset))
+            n = written(os.pwritev(fd, list(itertools.islice(pieces, IOV_MAX)), offset))
             offset += n
             while pieces and n >= len(pieces[0]):
                 n -= len(pieces.popleft())
@@ -55,11 +55,13 @@ def pwrite_all(fd: int, data: _Buffer | list[bytes] | list[memoryview] | list[_B
         return
     view = memoryview(data)
     while view:
-        n = _written(os.pwrite(fd, view, offset))
+        n = written(os.pwrite(fd, view, offset))
         view, offset = view[n:], offset + n
 
 
-def _written(n: int) -> int:
+def written(n: int) -> int:
+    """``n``, what a write of a non-empty buffer returned; ``OSError`` (EIO) if it wrote nothing, where a loop that
+    resumes short writes would otherwise try again forever (:func:`pwrite_all`, ``container.tar``'s copy)."""
     if not n:
         raise OSError(errno.EIO, "the write took none of the bytes")
     return n

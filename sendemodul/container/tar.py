@@ -16,6 +16,7 @@ from sendemodul.errors import (
     ContainerTruncated,
     PartDigestMismatch,
 )
+from sendemodul.writeback import written
 
 BLOCK = 512
 #: Readers accept this many zero blocks at the end at most (a writer padding to a 10240-byte record needs 21).
@@ -343,10 +344,7 @@ def copy_file_range(
             raise ValueError(f"the source ended {end - offset} bytes early")
         view = memoryview(chunk)
         while view:
-            written = os.write(out_fd, view)
-            if not written:  # (as writeback.pwrite_all: an error, not a loop)
-                raise OSError(errno.EIO, "the write took none of the bytes")
-            view = view[written:]
+            view = view[written(os.write(out_fd, view)) :]
         offset += len(chunk)
         if copied:
             copied(out_fd, position, len(chunk))
